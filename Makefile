@@ -1,0 +1,108 @@
+# Aviary build. Plain GNU make; every library found through pkg-config
+# (XNNPACK and pthreadpool ship no .pc file in Debian 12: see XNN_LIBS).
+#
+#   make            build/aviary
+#   make test       set-up, build, every test (plain and ASan+UBSan)
+#   make run        set-up, build, serve on :8080
+#   make asan       ASan+UBSan build of everything, then its tests
+#   make bench      benchmark programs (build/bench/*)
+#   make fuzz       libFuzzer targets (clang)
+
+CC      ?= cc
+BUILD   ?= build
+PKG_CONFIG ?= pkg-config
+
+PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl
+XNN_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wno-missing-field-initializers
+CFLAGS   ?= $(OPT) -g
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
+              -Isrc $(PKG_CFLAGS) -MMD -MP
+LDLIBS   := $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
+
+LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+CLI_SRC   := $(wildcard src/cli/*.c)
+TEST_SRC  := $(wildcard tests/t_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all test check run asan asan-build bench fuzz setup clean tests-bin
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/aviary
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libaviary.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/aviary: $(CLI_OBJ) $(BUILD)/libaviary.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libaviary.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/obj/tests/harness.o $(BUILD)/libaviary.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/obj/tests/harness.o $(BUILD)/libaviary.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libaviary.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libaviary.a $(LDLIBS)
+
+tests-bin: $(BUILD)/aviary $(TEST_BIN)
+
+# The whole suite: set-up (idempotent), then the plain build's tests, then
+# the sanitizer build's; one summary line at the end (scripts/run-tests).
+test check:
+	./scripts/setup
+	$(MAKE) tests-bin
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=address,undefined" tests-bin
+	./scripts/run-tests build build-asan
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	    tests-bin
+	./scripts/run-tests build-asan
+
+run:
+	./scripts/setup
+	$(MAKE) all
+	./$(BUILD)/aviary serve --port 8080
+
+bench: $(BENCH_BIN)
+
+# libFuzzer targets need clang; each links the library built with the
+# fuzzer's instrumentation in its own build folder.
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" fuzz-bin
+
+fuzz-bin: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libaviary.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libaviary.a $(LDLIBS)
+
+setup:
+	./scripts/setup
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,40 @@
+/*
+ * backend.h - how the runtime executes one IR node (internal to src/nn).
+ *
+ * A backend is a method table. The runtime asks each node's preferred
+ * backend whether it supports_op(); if not, the node falls back to the
+ * reference backend, which supports every op. prepare() runs once per
+ * context (XNNPACK: create the operator, packing the weights); run() runs
+ * per inference with the node's input/output data pointers (constants point
+ * at tensor->data, activations into the context's arena).
+ */
+#ifndef AV_NN_BACKEND_H
+#define AV_NN_BACKEND_H
+
+#include "ir.h"
+
+#include <pthreadpool.h>
+
+typedef struct av_nn__backend {
+    const char *name;
+    /* true when this backend can run node n of g (shapes/dtypes known). */
+    bool (*supports_op)(const av_nn__graph *g, const av_nn__node *n);
+    /* Per-context state for node n (may set *state = NULL). */
+    av_nn_status (*prepare)(const av_nn__graph *g, const av_nn__node *n, pthreadpool_t pool,
+                            void **state, char *err, size_t errlen);
+    /* Execute node n. in[i] / out[i] are the data of n->in[i] / n->out[i]
+     * (in[i] is NULL for an absent optional input). */
+    av_nn_status (*run)(void *state, const av_nn__graph *g, const av_nn__node *n,
+                        const void *const *in, void *const *out, pthreadpool_t pool, char *err,
+                        size_t errlen);
+    void (*release)(void *state);
+} av_nn__backend;
+
+extern const av_nn__backend av_nn__backend_ref;
+extern const av_nn__backend av_nn__backend_xnn;
+
+/* The reference kernel for any node; also used by constant folding. */
+av_nn_status av_nn__ref_run(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                            void *const *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * nn.h - Aviary's inference engine, public face.
+ *
+ * Loads a TFLite flatbuffer, a TF.js graph model (model.json + shards) or an
+ * ONNX protobuf (format told from the bytes, never from the file name),
+ * lowers it to one graph IR, optimises it once, and runs it on XNNPACK with a
+ * portable C reference kernel behind every op.
+ *
+ * Objects:
+ *   av_nn_model  immutable after av_nn_load(); safe to share between threads.
+ *   av_nn_ctx    per-caller run state: XNNPACK operators (weights packed when
+ *                the context is made), a thread pool and one planned arena.
+ *                One context runs one inference at a time; make one per
+ *                worker thread to run several at once.
+ *
+ * Errors: every fallible call returns an av_nn_status and, when given a
+ * buffer, writes a message naming what failed and where (tensor, node, byte
+ * offset). Nothing here exits or aborts on bad input.
+ */
+#ifndef AV_NN_H
+#define AV_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AV_NN_STATUS_MAP(X)                                   \
+    X(OK, 0, "ok")                                            \
+    X(E_IO, 1, "cannot read model file")                      \
+    X(E_FORMAT, 2, "unrecognised or malformed model")         \
+    X(E_UNSUPPORTED, 3, "unsupported operator or attribute")  \
+    X(E_LIMIT, 4, "model exceeds a size limit")               \
+    X(E_NOMEM, 5, "out of memory")                            \
+    X(E_ARG, 6, "invalid argument")                           \
+    X(E_BACKEND, 7, "backend failure")
+
+typedef enum av_nn_status {
+#define X(name, num, msg) AV_NN_##name = num,
+    AV_NN_STATUS_MAP(X)
+#undef X
+} av_nn_status;
+
+/* Static string for a status; never NULL. */
+const char *av_nn_strerror(av_nn_status st);
+
+typedef enum av_nn_dtype {
+    AV_NN_F32 = 0,
+    AV_NN_F16,
+    AV_NN_U8,
+    AV_NN_I8,
+    AV_NN_I32,
+    AV_NN_I64,
+    AV_NN_BOOL, /* one byte per element, 0 or 1 */
+    AV_NN_DTYPE_COUNT
+} av_nn_dtype;
+
+const char *av_nn_dtype_name(av_nn_dtype t);
+size_t av_nn_dtype_size(av_nn_dtype t);
+
+typedef enum av_nn_format {
+    AV_NN_FORMAT_AUTO = 0,
+    AV_NN_FORMAT_TFLITE,
+    AV_NN_FORMAT_TFJS,
+    AV_NN_FORMAT_ONNX
+} av_nn_format;
+
+#define AV_NN_MAX_RANK 8
+
+/* Describes one graph input or output. Strings are owned by the model. */
+typedef struct av_nn_tensor_info {
+    const char *name;
+    av_nn_dtype dtype;
+    int rank;
+    int64_t dims[AV_NN_MAX_RANK];
+    float scale;        /* quantised tensors: real = scale * (q - zero_point) */
+    int32_t zero_point; /* scale 0 means not quantised */
+} av_nn_tensor_info;
+
+typedef enum av_nn_backend {
+    AV_NN_BACKEND_XNNPACK = 0, /* XNNPACK where it supports the node, else reference */
+    AV_NN_BACKEND_REFERENCE    /* portable C kernels only: the test oracle */
+} av_nn_backend;
+
+typedef struct av_nn_model av_nn_model;
+typedef struct av_nn_ctx av_nn_ctx;
+
+/*
+ * Load a model. `path` is the model file (for TF.js, model.json; weight
+ * shards are read from its folder). On success *out owns the model; free it
+ * with av_nn_model_free(). On failure *out is NULL and err (if non-NULL)
+ * holds a NUL-terminated message.
+ */
+av_nn_status av_nn_load(const char *path, av_nn_model **out, char *err, size_t errlen);
+
+/* Load from memory (TFLite or ONNX only; TF.js needs its shards). The bytes
+ * are copied where the model keeps them; the caller keeps ownership of buf. */
+av_nn_status av_nn_load_mem(const void *buf, size_t len, av_nn_model **out, char *err,
+                            size_t errlen);
+
+void av_nn_model_free(av_nn_model *m);
+
+av_nn_format av_nn_model_format(const av_nn_model *m);
+int av_nn_num_inputs(const av_nn_model *m);
+int av_nn_num_outputs(const av_nn_model *m);
+/* Borrowed pointers, valid while the model lives; NULL when i is out of range. */
+const av_nn_tensor_info *av_nn_input(const av_nn_model *m, int i);
+const av_nn_tensor_info *av_nn_output(const av_nn_model *m, int i);
+/* Index of the input/output with this name, or -1. */
+int av_nn_find_input(const av_nn_model *m, const char *name);
+int av_nn_find_output(const av_nn_model *m, const char *name);
+
+typedef struct av_nn_ctx_opts {
+    int threads;           /* <= 1: run on the calling thread only */
+    av_nn_backend backend; /* default XNNPACK */
+} av_nn_ctx_opts;
+
+/*
+ * Make a run context for m (which must outlive it). Packs weights for the
+ * chosen backend and plans the activation arena. Free with av_nn_ctx_free().
+ */
+av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_nn_ctx **out,
+                           char *err, size_t errlen);
+void av_nn_ctx_free(av_nn_ctx *c);
+
+/*
+ * Run one inference. inputs[i] points at the data of input i laid out as
+ * av_nn_input(m, i) describes (row-major, its dtype); outputs[i] receives
+ * output i. Buffers belong to the caller and are only read/written during
+ * the call.
+ */
+av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *outputs, char *err,
+                       size_t errlen);
+
+/* Bytes of the planned activation arena of a context (for benchmarks). */
+size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c);
+
+#endif
