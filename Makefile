@@ -13,7 +13,7 @@ BUILD   ?= build
 PKG_CONFIG ?= pkg-config
 
 PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl
-XNN_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo
+XNN_LIBS := -lXNNPACK -lpthreadpool
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -54,9 +54,11 @@ $(BUILD)/libaviary.a: $(LIB_OBJ)
 $(BUILD)/aviary: $(CLI_OBJ) $(BUILD)/libaviary.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libaviary.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/obj/tests/harness.o $(BUILD)/libaviary.a
+TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o
+
+$(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/obj/tests/harness.o $(BUILD)/libaviary.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(TEST_LIB) $(BUILD)/libaviary.a $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)

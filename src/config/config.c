@@ -1,0 +1,335 @@
+/*
+ * config.c - defaults < config file < environment < flags.
+ */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FILE_MAX_BYTES (64 * 1024)
+
+static const av_config_key g_keys[] = {
+    {"config", "FILE", "read settings from FILE (key = value lines)"},
+    {"port", "N", "TCP port to listen on"},
+    {"listen", "ADDR", "address to bind (default 0.0.0.0)"},
+    {"data", "DIR", "data folder: SQLite file, originals/, inferenced/ (default ./data)"},
+    {"db", "URL", "database: sqlite:PATH or mysql://user:pass@host:port/db (default sqlite:DIR/aviary.db)"},
+    {"models", "DIR", "folder of model manifests and files (default ./models)"},
+    {"model-url", "URL", "run inference on this TF-Serving-compatible endpoint instead of in-process"},
+    {"model-name", "NAME", "model name served or called (default birdsClassifier)"},
+    {"model-base-path", "DIR", "model server: folder of numeric version folders"},
+    {"threads", "N", "inference threads per request (default 2)"},
+    {"workers", "N", "HTTP worker threads (default 4)"},
+    {"max-upload-mb", "N", "largest accepted upload in MB (default 30)"},
+    {"max-megapixels", "N", "largest accepted image in megapixels (default 50)"},
+    {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
+    {"log-format", "FMT", "logfmt or json (default logfmt)"},
+    {NULL, NULL, NULL},
+};
+
+const av_config_key *av_config_key_info(const char *name)
+{
+    for (const av_config_key *k = g_keys; k->name; k++)
+        if (strcmp(k->name, name) == 0)
+            return k;
+    return NULL;
+}
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src);
+}
+
+void av_config_defaults(av_config *c, const char *cmd)
+{
+    memset(c, 0, sizeof *c);
+    c->port = (cmd && strcmp(cmd, "model-server") == 0) ? 8501 : 8080;
+    copy(c->listen, sizeof c->listen, "0.0.0.0");
+    copy(c->data_dir, sizeof c->data_dir, "data");
+    copy(c->models_dir, sizeof c->models_dir, "models");
+    copy(c->model_name, sizeof c->model_name, "birdsClassifier");
+    c->threads = 2;
+    c->workers = 4;
+    c->max_upload_bytes = 30LL * 1000 * 1000;
+    c->max_pixels = 50LL * 1000 * 1000;
+    c->log_level = AV_LOG_INFO;
+    c->log_format = AV_LOG_LOGFMT;
+}
+
+static int parse_ll(const char *key, const char *v, long long lo, long long hi, long long *out,
+                    char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end != '\0') {
+        snprintf(err, errlen, "--%s: '%s' is not a whole number", key, v);
+        return -1;
+    }
+    if (x < lo || x > hi) {
+        snprintf(err, errlen, "--%s: %lld is out of range %lld..%lld", key, x, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int set_str(char *dst, size_t cap, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (strlen(v) >= cap) {
+        snprintf(err, errlen, "--%s: value longer than %zu bytes", key, cap - 1);
+        return -1;
+    }
+    copy(dst, cap, v);
+    return 0;
+}
+
+int av_config_set(av_config *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    long long x;
+#define STR(field) set_str(c->field, sizeof c->field, key, v, err, errlen)
+    if (strcmp(key, "config") == 0)
+        return STR(config_file);
+    if (strcmp(key, "port") == 0) {
+        if (parse_ll(key, v, 0, 65535, &x, err, errlen))
+            return -1;
+        c->port = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "listen") == 0)
+        return STR(listen);
+    if (strcmp(key, "data") == 0)
+        return STR(data_dir);
+    if (strcmp(key, "db") == 0)
+        return STR(db_url);
+    if (strcmp(key, "models") == 0)
+        return STR(models_dir);
+    if (strcmp(key, "model-url") == 0)
+        return STR(model_url);
+    if (strcmp(key, "model-name") == 0)
+        return STR(model_name);
+    if (strcmp(key, "model-base-path") == 0)
+        return STR(model_base_path);
+    if (strcmp(key, "threads") == 0) {
+        if (parse_ll(key, v, 1, 256, &x, err, errlen))
+            return -1;
+        c->threads = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "workers") == 0) {
+        if (parse_ll(key, v, 1, 1024, &x, err, errlen))
+            return -1;
+        c->workers = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "max-upload-mb") == 0) {
+        if (parse_ll(key, v, 1, 100000, &x, err, errlen))
+            return -1;
+        c->max_upload_bytes = x * 1000 * 1000;
+        return 0;
+    }
+    if (strcmp(key, "max-megapixels") == 0) {
+        if (parse_ll(key, v, 1, 1000, &x, err, errlen))
+            return -1;
+        c->max_pixels = x * 1000 * 1000;
+        return 0;
+    }
+    if (strcmp(key, "log-level") == 0) {
+        if (av_log_parse_level(v, &c->log_level)) {
+            snprintf(err, errlen, "--log-level: '%s' is not one of debug, info, warn, error, off", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "log-format") == 0) {
+        if (av_log_parse_format(v, &c->log_format)) {
+            snprintf(err, errlen, "--log-format: '%s' is not logfmt or json", v);
+            return -1;
+        }
+        return 0;
+    }
+#undef STR
+    snprintf(err, errlen, "unknown setting '%s'", key);
+    return -1;
+}
+
+static int key_allowed(const char *const *keys, const char *name)
+{
+    if (strcmp(name, "config") == 0)
+        return 1;
+    for (; keys && *keys; keys++)
+        if (strcmp(*keys, name) == 0)
+            return 1;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int load_file(av_config *c, const char *const *keys, const char *path, char *err,
+                     size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    long total = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        total += (long)strlen(line);
+        if (total > FILE_MAX_BYTES) {
+            snprintf(err, errlen, "config file %s: larger than %d bytes", path, FILE_MAX_BYTES);
+            rc = -1;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '#' || *s == '\0')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "config file %s:%d: expected 'key = value'", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        if (strcmp(k, "config") == 0 || !av_config_key_info(k)) {
+            snprintf(err, errlen, "config file %s:%d: unknown key '%s'", path, lineno, k);
+            rc = -1;
+            break;
+        }
+        if (!key_allowed(keys, k))
+            continue; /* a shared file may hold other commands' keys */
+        char sub[512];
+        if (av_config_set(c, k, v, sub, sizeof sub)) {
+            snprintf(err, errlen, "config file %s:%d: %s", path, lineno, sub);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static void env_name(const char *key, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "AVIARY_");
+    for (const char *p = key; *p && n + 1 < cap; p++)
+        out[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    out[n] = '\0';
+}
+
+/* Split "--key=value" / "--key value"; returns 1 if argv[*i] is an accepted key. */
+static int flag_at(const char *const *keys, int argc, char **argv, int *i, char *key, size_t kcap,
+                   const char **val, char *err, size_t errlen, int *bad)
+{
+    const char *a = argv[*i];
+    *bad = 0;
+    if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
+        return 0;
+    const char *name = a + 2, *eq = strchr(name, '=');
+    size_t klen = eq ? (size_t)(eq - name) : strlen(name);
+    if (klen >= kcap)
+        return 0;
+    memcpy(key, name, klen);
+    key[klen] = '\0';
+    if (!key_allowed(keys, key) || !av_config_key_info(key))
+        return 0;
+    if (eq) {
+        *val = eq + 1;
+    } else {
+        if (*i + 1 >= argc) {
+            snprintf(err, errlen, "--%s needs a value (%s)", key, av_config_key_info(key)->arg);
+            *bad = 1;
+            return 1;
+        }
+        *val = argv[++*i];
+    }
+    return 1;
+}
+
+int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv, char **rest,
+                    int *nrest, char *err, size_t errlen)
+{
+    char key[64];
+    const char *val;
+    int bad;
+    *nrest = 0;
+
+    /* The config file is named by a flag or the environment: find it first. */
+    const char *cfg = getenv("AVIARY_CONFIG");
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (flag_at(keys, argc, argv, &i, key, sizeof key, &val, err, errlen, &bad)) {
+            if (bad)
+                return -1;
+            if (strcmp(key, "config") == 0)
+                cfg = val;
+        }
+    }
+    if (cfg && *cfg) {
+        if (set_str(c->config_file, sizeof c->config_file, "config", cfg, err, errlen) ||
+            load_file(c, keys, cfg, err, errlen))
+            return -1;
+    }
+
+    for (const av_config_key *k = g_keys; k->name; k++) {
+        if (strcmp(k->name, "config") == 0 || !key_allowed(keys, k->name))
+            continue;
+        char env[80];
+        env_name(k->name, env, sizeof env);
+        const char *v = getenv(env);
+        if (v && *v) {
+            char sub[512];
+            if (av_config_set(c, k->name, v, sub, sizeof sub)) {
+                snprintf(err, errlen, "%s: %s", env, sub);
+                return -1;
+            }
+        }
+    }
+
+    int only_positional = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!only_positional && strcmp(argv[i], "--") == 0) {
+            only_positional = 1;
+            rest[(*nrest)++] = argv[i];
+            continue;
+        }
+        if (!only_positional &&
+            flag_at(keys, argc, argv, &i, key, sizeof key, &val, err, errlen, &bad)) {
+            if (bad)
+                return -1;
+            if (strcmp(key, "config") == 0)
+                continue;
+            if (av_config_set(c, key, val, err, errlen))
+                return -1;
+            continue;
+        }
+        rest[(*nrest)++] = argv[i];
+    }
+    return 0;
+}
+
+void av_config_db_url(const av_config *c, char *out, size_t outlen)
+{
+    if (c->db_url[0])
+        snprintf(out, outlen, "%s", c->db_url);
+    else
+        snprintf(out, outlen, "sqlite:%s/aviary.db", c->data_dir);
+}

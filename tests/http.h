@@ -1,0 +1,23 @@
+/*
+ * http.h - tiny libcurl wrapper for tests that talk real HTTP to a server.
+ */
+#ifndef AV_TEST_HTTP_H
+#define AV_TEST_HTTP_H
+
+#include <stddef.h>
+
+typedef struct av_http_resp {
+    long status;
+    char *body;      /* NUL-terminated, malloc'd; free with av_http_free */
+    size_t len;
+    char *headers;   /* raw response headers, malloc'd */
+} av_http_resp;
+
+/* GET url; returns 0 on transport success (any status), -1 otherwise. */
+int av_http_get(const char *url, av_http_resp *r);
+/* Request with method/body/content type (body may be NULL). */
+int av_http_request(const char *method, const char *url, const char *content_type,
+                    const void *body, size_t len, av_http_resp *r);
+void av_http_free(av_http_resp *r);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * t_config.c - settings precedence: flags > environment > file > defaults.
+ */
+#include "harness.h"
+
+#include "config/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const keys[] = {"port", "data", "db", "threads", "max-upload-mb",
+                                   "log-level", NULL};
+
+static int parse(av_config *c, int argc, char **argv, char **rest, int *nrest, char *err)
+{
+    av_config_defaults(c, "serve");
+    return av_config_parse(c, keys, argc, argv, rest, nrest, err, 256);
+}
+
+TEST(defaults)
+{
+    av_config c;
+    av_config_defaults(&c, "serve");
+    CHECK_EQ_INT(c.port, 8080);
+    CHECK_STR_EQ(c.data_dir, "data");
+    av_config_defaults(&c, "model-server");
+    CHECK_EQ_INT(c.port, 8501);
+    char url[600];
+    av_config_defaults(&c, "serve");
+    av_config_db_url(&c, url, sizeof url);
+    CHECK_STR_EQ(url, "sqlite:data/aviary.db");
+}
+
+TEST(flags_both_forms)
+{
+    char *argv[] = {"--port", "9090", "--data=/tmp/x", "img.jpg", "--db", "mysql://u@h/db"};
+    char *rest[6], err[256];
+    int n;
+    av_config c;
+    CHECK_EQ_INT(parse(&c, 6, argv, rest, &n, err), 0);
+    CHECK_EQ_INT(c.port, 9090);
+    CHECK_STR_EQ(c.data_dir, "/tmp/x");
+    CHECK_STR_EQ(c.db_url, "mysql://u@h/db");
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR_EQ(rest[0], "img.jpg");
+}
+
+TEST(unknown_flags_left_for_command)
+{
+    char *argv[] = {"--json", "--top", "3", "--", "--port"};
+    char *rest[5], err[256];
+    int n;
+    av_config c;
+    CHECK_EQ_INT(parse(&c, 5, argv, rest, &n, err), 0);
+    CHECK_EQ_INT(n, 5);
+    CHECK_EQ_INT(c.port, 8080); /* after "--" nothing is a flag */
+}
+
+TEST(bad_values_are_errors)
+{
+    char *a1[] = {"--port", "abc"};
+    char *a2[] = {"--port", "70000"};
+    char *a3[] = {"--port"};
+    char *a4[] = {"--log-level", "loud"};
+    char *rest[4], err[256];
+    int n;
+    av_config c;
+    CHECK_EQ_INT(parse(&c, 2, a1, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, "not a whole number");
+    CHECK_EQ_INT(parse(&c, 2, a2, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, "out of range");
+    CHECK_EQ_INT(parse(&c, 1, a3, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, "needs a value");
+    CHECK_EQ_INT(parse(&c, 2, a4, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, "--log-level");
+}
+
+TEST(precedence_flag_env_file)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/aviary.conf", av_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fprintf(f, "# comment\nport = 7000\nthreads = 3\ndata = /from/file\nmax-upload-mb = 5\n");
+    fclose(f);
+    setenv("AVIARY_CONFIG", path, 1);
+    setenv("AVIARY_THREADS", "4", 1);
+    setenv("AVIARY_PORT", "7100", 1);
+    char *argv[] = {"--port", "7200"};
+    char *rest[2], err[256];
+    int n;
+    av_config c;
+    CHECK_MSG(parse(&c, 2, argv, rest, &n, err) == 0, "%s", err);
+    CHECK_EQ_INT(c.port, 7200);             /* flag beats env and file */
+    CHECK_EQ_INT(c.threads, 4);             /* env beats file */
+    CHECK_STR_EQ(c.data_dir, "/from/file"); /* file beats default */
+    CHECK_EQ_INT(c.max_upload_bytes, 5000000);
+}
+
+TEST(config_flag_and_bad_file)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/bad.conf", av_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fprintf(f, "port = 1\nnonsense line\n");
+    fclose(f);
+    unsetenv("AVIARY_CONFIG");
+    char flag[700];
+    snprintf(flag, sizeof flag, "--config=%s", path);
+    char *argv[] = {flag};
+    char *rest[1], err[256];
+    int n;
+    av_config c;
+    CHECK_EQ_INT(parse(&c, 1, argv, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, ":2: expected 'key = value'");
+
+    f = fopen(path, "w");
+    fprintf(f, "colour = blue\n");
+    fclose(f);
+    CHECK_EQ_INT(parse(&c, 1, argv, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, "unknown key 'colour'");
+
+    char *missing[] = {"--config", "/nonexistent/aviary.conf"};
+    CHECK_EQ_INT(parse(&c, 2, missing, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, "/nonexistent/aviary.conf");
+}
+
+TEST(env_errors_name_the_variable)
+{
+    setenv("AVIARY_THREADS", "many", 1);
+    char *rest[1], err[256];
+    int n;
+    av_config c;
+    CHECK_EQ_INT(parse(&c, 0, NULL, rest, &n, err), -1);
+    CHECK_STR_CONTAINS(err, "AVIARY_THREADS");
+}
+
+TEST_MAIN(T(defaults), T(flags_both_forms), T(unknown_flags_left_for_command),
+          T(bad_values_are_errors), T(precedence_flag_env_file), T(config_flag_and_bad_file),
+          T(env_errors_name_the_variable))

@@ -1,0 +1,187 @@
+/*
+ * t_web_health.c - the HTTP server answers /healthz over real HTTP, and the
+ * `aviary serve` binary starts, serves and stops cleanly on SIGTERM/SIGINT.
+ */
+#include "harness.h"
+#include "http.h"
+
+#include "web/web.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+TEST(healthz_on_ephemeral_port)
+{
+    av_web_opts o = {.listen = "127.0.0.1", .port = 0, .workers = 2, .role = "web"};
+    av_web *w = NULL;
+    char err[256];
+    CHECK_MSG(av_web_start(&o, &w, err, sizeof err) == 0, "%s", err);
+    CHECK(av_web_port(w) > 0);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", av_web_port(w));
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(url, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "\"status\":\"ok\"");
+    CHECK_STR_CONTAINS(r.headers, "application/json");
+    av_http_free(&r);
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/nope", av_web_port(w));
+    CHECK_EQ_INT(av_http_get(url, &r), 0);
+    CHECK_EQ_INT(r.status, 404);
+    av_http_free(&r);
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", av_web_port(w));
+    CHECK_EQ_INT(av_http_request("POST", url, "text/plain", "x", 1, &r), 0);
+    CHECK_EQ_INT(r.status, 405);
+    av_http_free(&r);
+    av_web_stop(w);
+}
+
+TEST(port_in_use_is_a_clear_error)
+{
+    av_web_opts o = {.listen = "127.0.0.1", .port = 0, .workers = 1};
+    av_web *a = NULL, *b = NULL;
+    char err[256];
+    CHECK(av_web_start(&o, &a, err, sizeof err) == 0);
+    o.port = av_web_port(a);
+    CHECK_EQ_INT(av_web_start(&o, &b, err, sizeof err), -1);
+    CHECK(b == NULL);
+    CHECK_STR_CONTAINS(err, "cannot listen");
+    o.listen = "not-an-ip";
+    o.port = 0;
+    CHECK_EQ_INT(av_web_start(&o, &b, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "not-an-ip");
+    av_web_stop(a);
+}
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) ||
+        getsockname(s, (struct sockaddr *)&sa, &len))
+        FAIL("cannot find a free port");
+    close(s);
+    return ntohs(sa.sin_port);
+}
+
+static const char *aviary_bin(void)
+{
+    const char *b = getenv("AVIARY_BIN");
+    return b && *b ? b : "build/aviary";
+}
+
+static void serve_and_stop(int sig)
+{
+    int port = free_port();
+    char portarg[16], data[600];
+    snprintf(portarg, sizeof portarg, "%d", port);
+    snprintf(data, sizeof data, "%s/data", av_test_tmpdir());
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(aviary_bin(), "aviary", "serve", "--listen", "127.0.0.1", "--port", portarg,
+              "--data", data, "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    av_http_resp r = {0};
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) { /* up to 10 s */
+        if (av_http_get(url, &r) == 0 && r.status == 200)
+            up = 1;
+        else
+            usleep(100 * 1000);
+        if (!up)
+            av_http_free(&r);
+    }
+    CHECK_MSG(up, "aviary serve did not answer %s", url);
+    CHECK_STR_CONTAINS(r.body, "\"version\"");
+    av_http_free(&r);
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/originals", data);
+    CHECK_MSG(access(sub, F_OK) == 0, "serve did not create %s", sub);
+
+    kill(pid, sig);
+    int status = 0;
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        usleep(100 * 1000);
+    }
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "serve did not exit cleanly (0x%x)",
+              status);
+}
+
+TEST(serve_binary_stops_on_sigterm)
+{
+    serve_and_stop(SIGTERM);
+}
+
+TEST(serve_binary_stops_on_sigint)
+{
+    serve_and_stop(SIGINT);
+}
+
+static int run_cmd(char *const argv[], char *out, size_t cap)
+{
+    int pfd[2];
+    if (pipe(pfd))
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        execv(aviary_bin(), argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = read(pfd[0], out + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = '\0';
+    close(pfd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(cli_help_version_dispatch)
+{
+    char out[8192];
+    char *help[] = {"aviary", "--help", NULL};
+    CHECK_EQ_INT(run_cmd(help, out, sizeof out), 0);
+    const char *cmds[] = {"serve", "model-server", "detect", "classify", "db", "mlmd"};
+    for (size_t i = 0; i < 6; i++) {
+        CHECK_STR_CONTAINS(out, cmds[i]);
+        char *sub[] = {"aviary", (char *)cmds[i], "--help", NULL};
+        char o2[8192];
+        CHECK_EQ_INT(run_cmd(sub, o2, sizeof o2), 0);
+        CHECK_STR_CONTAINS(o2, "usage: aviary ");
+    }
+    char *ver[] = {"aviary", "version", NULL};
+    CHECK_EQ_INT(run_cmd(ver, out, sizeof out), 0);
+    CHECK_STR_CONTAINS(out, "aviary 0.");
+    char *bad[] = {"aviary", "fly", NULL};
+    CHECK_EQ_INT(run_cmd(bad, out, sizeof out), 2);
+    CHECK_STR_CONTAINS(out, "unknown command 'fly'");
+    char *badflag[] = {"aviary", "serve", "--bogus", NULL};
+    CHECK_EQ_INT(run_cmd(badflag, out, sizeof out), 2);
+    CHECK_STR_CONTAINS(out, "--bogus");
+}
+
+TEST_MAIN(T(healthz_on_ephemeral_port), T(port_in_use_is_a_clear_error),
+          T(serve_binary_stops_on_sigterm), T(serve_binary_stops_on_sigint),
+          T(cli_help_version_dispatch))
