@@ -31,7 +31,9 @@ TEST_SRC  := $(wildcard tests/t_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SQLITE_SQL := $(sort $(wildcard db/sqlite/*.sql))
+GEN_SRC   := $(BUILD)/gen/sqlite_migrations.c
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sqlite_migrations.o
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -43,6 +45,15 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 all: $(BUILD)/aviary
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Migrations ship inside the binary: db/sqlite/NNNN_*.sql in order.
+$(BUILD)/gen/sqlite_migrations.c: $(SQLITE_SQL) scripts/embed-sql
+	@mkdir -p $(dir $@)
+	./scripts/embed-sql av_store__sqlite_migrations $(SQLITE_SQL) > $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

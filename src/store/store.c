@@ -1,0 +1,185 @@
+/*
+ * store.c - driver dispatch by URL scheme, IDs, shared helpers.
+ */
+#include "store/driver.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static const av_store_driver *const g_drivers[] = {&av_store__sqlite_driver};
+
+const char *av_store_strerror(av_store_status st)
+{
+    switch (st) {
+    case AV_STORE_OK: return "ok";
+    case AV_STORE_NOT_FOUND: return "not found";
+    case AV_STORE_CONFLICT: return "conflict";
+    case AV_STORE_EARG: return "invalid argument";
+    case AV_STORE_EDB: return "database error";
+    case AV_STORE_ENOMEM: return "out of memory";
+    case AV_STORE_EUNAVAILABLE: return "unavailable";
+    }
+    return "unknown error";
+}
+
+av_store_status av_store__fail(char *err, size_t errlen, av_store_status st, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+av_store_status av_store_open(const char *url, av_store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const char *colon = url ? strchr(url, ':') : NULL;
+    if (!colon)
+        return av_store__fail(err, errlen, AV_STORE_EARG,
+                              "database URL must look like sqlite:PATH or mysql://...");
+    size_t n = (size_t)(colon - url);
+    for (size_t i = 0; i < sizeof g_drivers / sizeof g_drivers[0]; i++) {
+        const av_store_driver *d = g_drivers[i];
+        if (strlen(d->scheme) == n && strncmp(d->scheme, url, n) == 0)
+            return d->open(colon + 1, out, err, errlen);
+    }
+    if (n == 5 && strncmp(url, "mysql", 5) == 0)
+        return av_store__fail(err, errlen, AV_STORE_EUNAVAILABLE,
+                              "database: the MySQL/MariaDB driver is not built in this version");
+    return av_store__fail(err, errlen, AV_STORE_EARG, "database: unknown scheme '%.*s'", (int)n,
+                          url);
+}
+
+void av_store_close(av_store *s)
+{
+    if (s)
+        s->drv->close(s);
+}
+
+av_store_status av_store_migrate(av_store *s, int *v, char *err, size_t errlen)
+{
+    return s->drv->migrate(s, v, err, errlen);
+}
+
+av_store_status av_store_schema_version(av_store *s, int *v, char *err, size_t errlen)
+{
+    return s->drv->schema_version(s, v, err, errlen);
+}
+
+int av_store_new_id(char *buf)
+{
+    unsigned char r[AV_STORE_ID_LEN / 2];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t k = getrandom(r + got, sizeof r - got, 0);
+        if (k < 0)
+            return -1;
+        got += (size_t)k;
+    }
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(buf + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
+int av_store_valid_id(const char *s)
+{
+    size_t i = 0;
+    for (; s && s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return i == AV_STORE_ID_LEN;
+}
+
+av_store_status av_store_image_insert(av_store *s, const av_store_image *img, const void *blob,
+                                      size_t len, char *err, size_t errlen)
+{
+    if (!av_store_valid_id(img->id))
+        return av_store__fail(err, errlen, AV_STORE_EARG, "image id is not %d hex characters",
+                              AV_STORE_ID_LEN);
+    return s->drv->image_insert(s, img, blob, len, err, errlen);
+}
+
+av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
+                                   av_store_image *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!av_store_valid_id(id))
+        return AV_STORE_NOT_FOUND;
+    return s->drv->image_get(s, id, with_blob, out, err, errlen);
+}
+
+void av_store_image_clear(av_store_image *img)
+{
+    free(img->blob);
+    img->blob = NULL;
+    img->blob_len = 0;
+}
+
+av_store_status av_store_image_count(av_store *s, int64_t *n, char *err, size_t errlen)
+{
+    return s->drv->image_count(s, n, err, errlen);
+}
+
+av_store_status av_store_analysis_put(av_store *s, const char *id, int w, int h,
+                                      const av_store_detection *d, int n, char *err,
+                                      size_t errlen)
+{
+    if (!av_store_valid_id(id) || n < 0)
+        return AV_STORE_EARG;
+    return s->drv->analysis_put(s, id, w, h, d, n, err, errlen);
+}
+
+av_store_status av_store_analysis_fail(av_store *s, const char *id, const char *why, char *err,
+                                       size_t errlen)
+{
+    return s->drv->analysis_fail(s, id, why, err, errlen);
+}
+
+av_store_status av_store_detections_get(av_store *s, const char *id, av_store_detection **d,
+                                        int *n, char *err, size_t errlen)
+{
+    *d = NULL;
+    *n = 0;
+    return s->drv->detections_get(s, id, d, n, err, errlen);
+}
+
+av_store_status av_store_feedback_add(av_store *s, const char *id, const av_store_feedback *fb,
+                                      const char *const *classes, int n_classes,
+                                      av_store_monitor_point *point, char *err, size_t errlen)
+{
+    if (n_classes < 0 || n_classes > AV_STORE_MAX_CLASSES)
+        return av_store__fail(err, errlen, AV_STORE_EARG, "at most %d tracked classes",
+                              AV_STORE_MAX_CLASSES);
+    if (!av_store_valid_id(id))
+        return AV_STORE_NOT_FOUND;
+    return s->drv->feedback_add(s, id, fb, classes, n_classes, point, err, errlen);
+}
+
+av_store_status av_store_feedback_count(av_store *s, int64_t *n, char *err, size_t errlen)
+{
+    return s->drv->feedback_count(s, n, err, errlen);
+}
+
+av_store_status av_store_monitoring_list(av_store *s, const char *const *classes, int n_classes,
+                                         av_store_monitor_point **p, int *n, char *err,
+                                         size_t errlen)
+{
+    *p = NULL;
+    *n = 0;
+    if (n_classes < 0 || n_classes > AV_STORE_MAX_CLASSES)
+        return AV_STORE_EARG;
+    return s->drv->monitoring_list(s, classes, n_classes, p, n, err, errlen);
+}
+
+void av_store__box_text(const av_store_detection *d, int width, int height, char *out,
+                        size_t outlen)
+{
+    double w = width > 0 ? width : 1, h = height > 0 ? height : 1;
+    snprintf(out, outlen, "%.6f, %.6f, %.6f, %.6f", d->y1 / h, d->x1 / w, d->y2 / h, d->x2 / w);
+}

@@ -1,0 +1,139 @@
+/*
+ * store.h - Aviary's storage interface: images, inferences, feedback and
+ * the monitoring time series, behind one API with one driver per database
+ * (SQLite now; MySQL/MariaDB behind the same calls).
+ *
+ * A store is opened from a URL ("sqlite:PATH"), is safe to use from many
+ * threads at once (the driver keeps a small connection pool), and applies
+ * its schema migrations on av_store_migrate(). Every call returns an
+ * av_store_status; on failure err (if given) says what failed, never with
+ * credentials in it.
+ *
+ * Strings in the records are fixed-size and NUL-terminated; blobs handed
+ * out are malloc'd and owned by the caller (av_store_image_clear frees).
+ */
+#ifndef AV_STORE_H
+#define AV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum av_store_status {
+    AV_STORE_OK = 0,
+    AV_STORE_NOT_FOUND,  /* no such image */
+    AV_STORE_CONFLICT,   /* already voted / already analysed / duplicate id */
+    AV_STORE_EARG,       /* invalid argument or URL */
+    AV_STORE_EDB,        /* database error (message in err) */
+    AV_STORE_ENOMEM,
+    AV_STORE_EUNAVAILABLE /* driver not built in / server unreachable */
+} av_store_status;
+
+const char *av_store_strerror(av_store_status st);
+
+#define AV_STORE_ID_LEN 32 /* hex characters of an image ID */
+#define AV_STORE_MAX_CLASSES 32
+
+typedef struct av_store av_store;
+
+typedef struct av_store_image {
+    char id[AV_STORE_ID_LEN + 1];
+    char name[256];          /* as uploaded; display only, never a path */
+    char ext[8];             /* from magic bytes: jpg, png, webp, bmp */
+    char content_type[32];
+    int64_t size_bytes;
+    int width, height;       /* 0 until analysed */
+    int voted;
+    char status[16];         /* pending | done | failed */
+    char error[256];         /* why analysis failed */
+    char created_at[32];     /* ISO-8601 UTC */
+    void *blob;              /* owned: av_store_image_clear() frees; NULL if not requested */
+    size_t blob_len;
+} av_store_image;
+
+/* One detection = one row of the original's inferences table. */
+typedef struct av_store_detection {
+    double x1, y1, x2, y2;   /* box in original-image pixels */
+    double score;            /* the confidence the UI shows, 0..1 */
+    double detector_score;
+    double species_score;    /* < 0: no species */
+    int class_id;            /* species label index, 0 = none */
+    char label[32];          /* detector class, e.g. "bird" */
+    char species[128];       /* scientific name, "" if none */
+    char common_name[128];
+    char model_version[64];
+} av_store_detection;
+
+/* One monitoring row: the running state after one vote. */
+typedef struct av_store_monitor_point {
+    char image_id[AV_STORE_ID_LEN + 1];
+    char timestamp[32];
+    int seq;                             /* vote number, from 1 */
+    double user_satisfaction;            /* running mean */
+    int n_classes;                       /* as tracked when listed */
+    double class_avg[AV_STORE_MAX_CLASSES]; /* running mean; NaN when none seen yet */
+} av_store_monitor_point;
+
+typedef struct av_store_feedback {
+    int vote_yes;
+    int ground_truth, predicted; /* -1 when not given (vote yes) */
+    double satisfaction;         /* this image's, from av_monitor */
+} av_store_feedback;
+
+/* Open a store: "sqlite:PATH" (creates the file). *out owned by caller. */
+av_store_status av_store_open(const char *url, av_store **out, char *err, size_t errlen);
+void av_store_close(av_store *s);
+
+/* Apply pending migrations (idempotent). *version receives the schema version. */
+av_store_status av_store_migrate(av_store *s, int *version, char *err, size_t errlen);
+av_store_status av_store_schema_version(av_store *s, int *version, char *err, size_t errlen);
+
+/* New random image ID (128 bits from getrandom) as hex; buf holds AV_STORE_ID_LEN+1. */
+int av_store_new_id(char *buf);
+/* True when s is exactly AV_STORE_ID_LEN lowercase hex characters. */
+int av_store_valid_id(const char *s);
+
+/* Insert an image with its bytes (copied). CONFLICT if the ID exists. */
+av_store_status av_store_image_insert(av_store *s, const av_store_image *img, const void *blob,
+                                      size_t len, char *err, size_t errlen);
+/* Fetch an image; with_blob = 1 also loads the bytes into out->blob. */
+av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
+                                   av_store_image *out, char *err, size_t errlen);
+void av_store_image_clear(av_store_image *img);
+av_store_status av_store_image_count(av_store *s, int64_t *n, char *err, size_t errlen);
+
+/*
+ * Store the analysis of an image atomically: its detections (n may be 0),
+ * its size, status "done". CONFLICT (and nothing written) when the image
+ * was already analysed, so two racing analyses store one result.
+ */
+av_store_status av_store_analysis_put(av_store *s, const char *id, int width, int height,
+                                      const av_store_detection *dets, int n, char *err,
+                                      size_t errlen);
+/* Mark analysis failed with a reason (shown to the user). */
+av_store_status av_store_analysis_fail(av_store *s, const char *id, const char *why, char *err,
+                                       size_t errlen);
+/* Detections of an image, in order; *dets malloc'd (free()), *n may be 0. */
+av_store_status av_store_detections_get(av_store *s, const char *id, av_store_detection **dets,
+                                        int *n, char *err, size_t errlen);
+
+/*
+ * Record a vote and the running means it produces, atomically: the vote,
+ * per tracked class the sum and count of the confidences of this image's
+ * detections of that class, the satisfaction sum and count, one monitoring
+ * row, voted = 1. CONFLICT when the image was already voted on (nothing
+ * written). classes: scientific names of the tracked classes, in order
+ * (the first three also fill avg_score_1..3). *point (optional) receives
+ * the new row.
+ */
+av_store_status av_store_feedback_add(av_store *s, const char *id, const av_store_feedback *fb,
+                                      const char *const *classes, int n_classes,
+                                      av_store_monitor_point *point, char *err, size_t errlen);
+av_store_status av_store_feedback_count(av_store *s, int64_t *n, char *err, size_t errlen);
+
+/* The whole monitoring series, oldest first, with the tracked classes'
+ * averages in the given order. *points malloc'd (free()). */
+av_store_status av_store_monitoring_list(av_store *s, const char *const *classes, int n_classes,
+                                         av_store_monitor_point **points, int *n, char *err,
+                                         size_t errlen);
+
+#endif
