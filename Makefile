@@ -32,8 +32,9 @@ BENCH_SRC := $(wildcard bench/*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 
 SQLITE_SQL := $(sort $(wildcard db/sqlite/*.sql))
-GEN_SRC   := $(BUILD)/gen/sqlite_migrations.c
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sqlite_migrations.o
+ASSETS    := $(sort $(wildcard templates/*.html static/*.css static/*.svg static/*.js))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sqlite_migrations.o \
+             $(BUILD)/obj/gen/assets.o
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -52,6 +53,11 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/gen/sqlite_migrations.c: $(SQLITE_SQL) scripts/embed-sql
 	@mkdir -p $(dir $@)
 	./scripts/embed-sql av_store__sqlite_migrations $(SQLITE_SQL) > $@
+
+# Templates and static files ship inside the binary too.
+$(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files
+	@mkdir -p $(dir $@)
+	./scripts/embed-files av_web__assets $(ASSETS) > $@
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)

@@ -63,6 +63,40 @@ int av_http_request(const char *method, const char *url, const char *content_typ
     return rc == CURLE_OK ? 0 : -1;
 }
 
+int av_http_upload(const char *url, const char *field, int n_files, const char *const *names,
+                   const void *const *datas, const size_t *lens, av_http_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    struct sink b = {0}, h = {0};
+    curl_mime *mime = curl_mime_init(c);
+    for (int i = 0; i < n_files; i++) {
+        curl_mimepart *part = curl_mime_addpart(mime);
+        curl_mime_name(part, field);
+        curl_mime_filename(part, names[i]);
+        curl_mime_data(part, datas[i], lens[i]);
+        curl_mime_type(part, "application/octet-stream");
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_mime_free(mime);
+    curl_easy_cleanup(c);
+    r->body = b.p ? b.p : calloc(1, 1);
+    r->len = b.n;
+    r->headers = h.p ? h.p : calloc(1, 1);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
 int av_http_get(const char *url, av_http_resp *r)
 {
     return av_http_request("GET", url, NULL, NULL, 0, r);

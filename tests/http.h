@@ -18,6 +18,9 @@ int av_http_get(const char *url, av_http_resp *r);
 /* Request with method/body/content type (body may be NULL). */
 int av_http_request(const char *method, const char *url, const char *content_type,
                     const void *body, size_t len, av_http_resp *r);
+/* POST multipart/form-data with one file part per (name, data, len). */
+int av_http_upload(const char *url, const char *field, int n_files, const char *const *names,
+                   const void *const *datas, const size_t *lens, av_http_resp *r);
 void av_http_free(av_http_resp *r);
 
 #endif

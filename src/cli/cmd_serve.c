@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include "log/log.h"
+#include "store/store.h"
 #include "web/web.h"
 
 #include <errno.h>
@@ -50,18 +51,29 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    char db[1100], err[512];
+    av_config_db_url(cfg, db, sizeof db);
+    av_store *store = NULL;
+    int schema = 0;
+    if (av_store_open(db, &store, err, sizeof err) != AV_STORE_OK ||
+        av_store_migrate(store, &schema, err, sizeof err) != AV_STORE_OK) {
+        av_log(AV_LOG_ERROR, "database_failed", "error", err, NULL);
+        av_store_close(store);
+        return 1;
+    }
+    static const char *const tracked[] = {"Erithacus rubecula", "Periparus ater", "Pica pica"};
     av_web_opts wo = {.listen = cfg->listen, .port = cfg->port, .workers = cfg->workers,
-                      .role = "web"};
+                      .role = "web", .store = store, .data_dir = cfg->data_dir,
+                      .max_upload_bytes = cfg->max_upload_bytes, .analysis_workers = 1,
+                      .queue_max = 64, .tracked = tracked, .n_tracked = 3};
     av_web *web = NULL;
-    char err[512];
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);
+        av_store_close(store);
         return 1;
     }
     char port[16];
     snprintf(port, sizeof port, "%d", av_web_port(web));
-    char db[1100];
-    av_config_db_url(cfg, db, sizeof db);
     av_log(AV_LOG_INFO, "listening", "addr", cfg->listen, "port", port, "data", cfg->data_dir,
            "db", db, "version", AV_VERSION, NULL);
 
@@ -69,6 +81,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     sigwait(&stop, &sig);
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_web_stop(web);
+    av_store_close(store);
     av_log(AV_LOG_INFO, "stopped", NULL);
     return 0;
 }

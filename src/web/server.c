@@ -1,48 +1,193 @@
 /*
- * server.c - libmicrohttpd daemon, request dispatch, /healthz.
+ * server.c - libmicrohttpd daemon, routing, request life cycle, /healthz,
+ * static assets and stored image files.
+ *
+ * Routes (the original's paths kept):
+ *   GET  /                      upload form
+ *   POST /upload                multipart "file" (one or several) -> 303 /uploads/<ID>
+ *   GET  /uploads/<ID>          results (analysis runs once if needed)
+ *   POST /uploads/<ID>          feedback vote
+ *   GET  /monitor               monitoring page
+ *   GET  /originals/<ID>.<ext>, /inferenced/<ID>.<ext>   images, long-cached
+ *   GET  /static/<name>         embedded stylesheet, script, icon
+ *   GET  /api/v1/images/<ID>    results as JSON;  POST /api/v1/images  upload, JSON
+ *   GET  /healthz               liveness JSON
  */
-#include "web/web.h"
+#include "web/internal.h"
 
 #include "config/config.h"
 #include "log/log.h"
 
 #include <arpa/inet.h>
-#include <microhttpd.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-struct av_web {
-    struct MHD_Daemon *daemon;
-    int port;
-    char role[32];
-    time_t started;
-};
-
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
-                             const char *body)
+enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body, size_t len, const char *cache)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache ? cache : "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self';"
+                            " script-src 'self'; frame-ancestors 'none'");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-static enum MHD_Result health(struct av_web *w, struct MHD_Connection *conn)
+enum MHD_Result av_web__message(av_web *w, struct MHD_Connection *c, unsigned status,
+                                const char *heading, const char *text)
+{
+    (void)w;
+    char code[16];
+    snprintf(code, sizeof code, "%u", status);
+    const char *kv[] = {"code", code, "heading", heading, "text", text, NULL};
+    av_web__buf b;
+    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
+    char title[160];
+    snprintf(title, sizeof title, "%s - Aviary", heading);
+    if (av_web__page(&b, title, "message.html", kv, NULL)) {
+        av_web__buf_free(&b);
+        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6, NULL);
+    }
+    enum MHD_Result ret = av_web__send(c, status, "text/html; charset=utf-8", b.p, b.len, NULL);
+    av_web__buf_free(&b);
+    return ret;
+}
+
+enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result health(av_web *w, struct MHD_Connection *conn)
 {
     char body[256];
-    snprintf(body, sizeof body,
-             "{\"status\":\"ok\",\"role\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld}\n",
-             w->role, AV_VERSION, (long long)(time(NULL) - w->started));
-    return reply(conn, MHD_HTTP_OK, "application/json", body);
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"ok\",\"role\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld}\n",
+                     w->role, AV_VERSION, (long long)(time(NULL) - w->started));
+    return av_web__send(conn, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
+}
+
+static const char *type_of(const char *ext)
+{
+    if (!strcmp(ext, "css")) return "text/css; charset=utf-8";
+    if (!strcmp(ext, "js")) return "text/javascript; charset=utf-8";
+    if (!strcmp(ext, "svg")) return "image/svg+xml";
+    if (!strcmp(ext, "jpg")) return "image/jpeg";
+    if (!strcmp(ext, "png")) return "image/png";
+    if (!strcmp(ext, "webp")) return "image/webp";
+    if (!strcmp(ext, "bmp")) return "image/bmp";
+    return NULL;
+}
+
+static enum MHD_Result static_asset(struct MHD_Connection *c, const char *name)
+{
+    av_web__asset_ref a;
+    const char *dot = strrchr(name, '.');
+    const char *type = dot ? type_of(dot + 1) : NULL;
+    if (!type || strchr(name, '/') || av_web__asset(name, &a))
+        return MHD_NO;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* "<32 hex>.<ext>" -> id, ext; -1 when the name is anything else. */
+static int split_image_name(const char *name, char *id, char *ext, size_t extcap)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot || (size_t)(dot - name) != AV_STORE_ID_LEN || strlen(dot + 1) >= extcap)
+        return -1;
+    memcpy(id, name, AV_STORE_ID_LEN);
+    id[AV_STORE_ID_LEN] = '\0';
+    snprintf(ext, extcap, "%s", dot + 1);
+    return av_store_valid_id(id) && type_of(ext) && strcmp(ext, "css") && strcmp(ext, "js") &&
+                   strcmp(ext, "svg")
+               ? 0
+               : -1;
+}
+
+/* Uploaded and annotated images never change under one ID: cache for a year. */
+static enum MHD_Result image_file(av_web *w, struct MHD_Connection *c, const char *sub,
+                                  const char *name)
+{
+    char id[AV_STORE_ID_LEN + 1], ext[8], path[1200];
+    if (split_image_name(name, id, ext, sizeof ext))
+        return MHD_NO;
+    snprintf(path, sizeof path, "%s/%s/%s.%s", w->o.data_dir, sub, id, ext);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return MHD_NO;
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type_of(ext));
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            "public, max-age=31536000, immutable");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result not_found(av_web *w, struct MHD_Connection *c)
+{
+    return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Page not found",
+                           "There is nothing at this address. The link may be mistyped, or the"
+                           " image may never have been uploaded here.");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    av_web__req *r = *req_cls;
+    if (r)
+        av_web__req_free(r);
+    *req_cls = NULL;
+}
+
+static int is_route(const char *url, const char *prefix, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(url, prefix, n) != 0)
+        return 0;
+    *rest = url + n;
+    return 1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -50,25 +195,89 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
 {
-    struct av_web *w = cls;
+    av_web *w = cls;
     (void)version;
-    (void)upload_data;
-    if (*req_cls == NULL) { /* first call: headers only */
-        *req_cls = w;
+    int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    int is_post = !strcmp(method, "POST");
+    const char *rest = "";
+    int app = w->o.store != NULL;
+
+    if (*req_cls == NULL) { /* headers only: pick the route, set up body parsing */
+        av_web__req *r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->fd = -1;
+        r->w = w;
+        *req_cls = r;
+        if (app && is_post && !strcmp(url, "/upload"))
+            r->route = AV_WEB_ROUTE_UPLOAD;
+        else if (app && is_post && !strcmp(url, "/api/v1/images"))
+            r->route = AV_WEB_ROUTE_API_UPLOAD;
+        else if (app && is_post && is_route(url, "/uploads/", &rest))
+            r->route = AV_WEB_ROUTE_FEEDBACK;
+        if (r->route && av_web__upload_begin(w, r, conn)) {
+            r->route = AV_WEB_ROUTE_OTHER; /* a response was queued (413, 400) */
+            r->too_big = -1;
+        }
         return MHD_YES;
     }
-    if (*upload_data_size) { /* bodies are not accepted on these routes: drain */
+    av_web__req *r = *req_cls;
+    if (r->too_big == -1) { /* answered already; discard the body */
         *upload_data_size = 0;
         return MHD_YES;
     }
-    int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    if (strcmp(url, "/healthz") == 0) {
+    if (*upload_data_size) {
+        if (r->pp && MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES &&
+            !r->too_big)
+            r->too_big = 2; /* malformed body */
+        *upload_data_size = 0;
+        if (r->total_bytes > w->o.max_upload_bytes * AV_WEB_MAX_FILES + (1 << 20))
+            return MHD_NO; /* a chunked body far over any limit: cut the connection */
+        return MHD_YES;
+    }
+
+    switch (r->route) {
+    case AV_WEB_ROUTE_UPLOAD:
+    case AV_WEB_ROUTE_API_UPLOAD:
+        av_web__upload_end(w, r);
+        return av_web__after_upload(w, conn, r, r->route == AV_WEB_ROUTE_API_UPLOAD);
+    case AV_WEB_ROUTE_FEEDBACK:
+        is_route(url, "/uploads/", &rest);
+        return av_web__page_feedback(w, conn, rest, r);
+    default:
+        break;
+    }
+
+    if (!strcmp(url, "/healthz")) {
         if (!is_get)
-            return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                         "{\"error\":\"method not allowed\"}\n");
+            return av_web__send(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                                "{\"error\":\"method not allowed\"}\n", 31, NULL);
         return health(w, conn);
     }
-    return reply(conn, MHD_HTTP_NOT_FOUND, "application/json", "{\"error\":\"not found\"}\n");
+    if (!app)
+        return av_web__send(conn, MHD_HTTP_NOT_FOUND, "application/json",
+                            "{\"error\":\"not found\"}\n", 22, NULL);
+    if (!is_get)
+        return av_web__message(w, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
+                               "This address does not accept that kind of request.");
+    if (!strcmp(url, "/"))
+        return av_web__page_index(w, conn);
+    if (!strcmp(url, "/monitor"))
+        return av_web__page_monitor(w, conn);
+    if (is_route(url, "/uploads/", &rest))
+        return av_web__page_results(w, conn, rest, NULL, MHD_HTTP_OK);
+    if (is_route(url, "/api/v1/images/", &rest))
+        return av_web__api_image(w, conn, rest);
+    enum MHD_Result ret = MHD_NO;
+    if (is_route(url, "/static/", &rest))
+        ret = static_asset(conn, rest);
+    else if (is_route(url, "/originals/", &rest))
+        ret = image_file(w, conn, "originals", rest);
+    else if (is_route(url, "/inferenced/", &rest))
+        ret = image_file(w, conn, "inferenced", rest);
+    if (ret == MHD_YES)
+        return ret;
+    return not_found(w, conn);
 }
 
 int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
@@ -79,8 +288,19 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         snprintf(err, errlen, "web: out of memory");
         return -1;
     }
+    w->o = *o;
+    if (w->o.max_upload_bytes <= 0)
+        w->o.max_upload_bytes = 30LL * 1000 * 1000;
+    if (w->o.analysis_wait_ms <= 0)
+        w->o.analysis_wait_ms = 30000;
+    if (!w->o.data_dir)
+        w->o.data_dir = "data";
     snprintf(w->role, sizeof w->role, "%s", o->role ? o->role : "web");
     w->started = time(NULL);
+    if (o->store && av_web__jobs_start(&w->o, &w->jobs, err, errlen)) {
+        free(w);
+        return -1;
+    }
 
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -89,20 +309,21 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     const char *addr = o->listen && *o->listen ? o->listen : "0.0.0.0";
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "web: '%s' is not an IPv4 address", addr);
+        av_web__jobs_stop(w->jobs);
         free(w);
         return -1;
     }
     unsigned workers = o->workers > 0 ? (unsigned)o->workers : 1;
-    w->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-                                     MHD_USE_TURBO,
-                                 (uint16_t)o->port, NULL, NULL, on_request, w,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_THREAD_POOL_SIZE, workers,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                 MHD_OPTION_END);
+    w->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO,
+        (uint16_t)o->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        w, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!w->daemon) {
         snprintf(err, errlen, "web: cannot listen on %s:%d (port in use or no permission?)", addr,
                  o->port);
+        av_web__jobs_stop(w->jobs);
         free(w);
         return -1;
     }
@@ -123,5 +344,6 @@ void av_web_stop(av_web *w)
         return;
     if (w->daemon)
         MHD_stop_daemon(w->daemon);
+    av_web__jobs_stop(w->jobs);
     free(w);
 }

@@ -1,23 +1,66 @@
 /*
- * web.h - Aviary's HTTP front end on libmicrohttpd.
+ * web.h - Aviary's HTTP front end on libmicrohttpd: the web application
+ * (upload, results, feedback, monitoring, JSON API) and /healthz.
  *
  * av_web_start() binds, starts the worker threads and returns at once;
  * av_web_stop() stops accepting, finishes in-flight requests and frees.
- * Routes: GET /healthz (JSON liveness + version); the application pages are
- * added by the web application module.
+ * With no store the server answers /healthz only (used by tests and by
+ * roles that have no pages).
+ *
+ * Analysis is not done here: the caller passes an analyze callback (the
+ * in-process pipeline, or a remote model server client). It runs on a
+ * bounded pool of analysis workers with a bounded queue; an image is
+ * analysed at most once even when many first views arrive together.
  */
 #ifndef AV_WEB_H
 #define AV_WEB_H
 
 #include <stddef.h>
 
+#include "store/store.h"
+
 typedef struct av_web av_web;
 
+/* What an analysis produces; detections and annotated bytes are malloc'd
+ * by the analyzer and freed by the web module. */
+typedef struct av_web_analysis {
+    int width, height;
+    av_store_detection *dets;
+    int n_dets;
+    void *annotated;       /* encoded image with boxes drawn; may be NULL */
+    size_t annotated_len;
+    char annotated_ext[8]; /* "jpg" or "png" */
+} av_web_analysis;
+
+/*
+ * Analyze one image. Returns 0 and fills *out, or -1 with a message for the
+ * user in err (e.g. "image: truncated JPEG"). Called from analysis worker
+ * threads, possibly concurrently.
+ */
+typedef int (*av_web_analyze_fn)(void *ud, const void *bytes, size_t len, av_web_analysis *out,
+                                 char *err, size_t errlen);
+
 typedef struct av_web_opts {
-    const char *listen; /* IPv4 address to bind, e.g. "0.0.0.0"; NULL = any */
-    int port;           /* 0 = ephemeral (see av_web_port) */
-    int workers;        /* worker threads, >= 1 */
-    const char *role;   /* reported by /healthz: "web", "model-server" */
+    const char *listen;      /* IPv4 address to bind, e.g. "0.0.0.0"; NULL = any */
+    int port;                /* 0 = ephemeral (see av_web_port) */
+    int workers;             /* HTTP worker threads, >= 1 */
+    const char *role;        /* reported by /healthz: "web", "model-server" */
+
+    /* The application (all optional: without a store only /healthz). */
+    av_store *store;
+    const char *data_dir;    /* originals/ and inferenced/ live here */
+    long long max_upload_bytes;
+    av_web_analyze_fn analyze;
+    void *analyze_ud;
+    int analysis_workers;    /* concurrent analyses (default 1) */
+    int queue_max;           /* waiting analyses before 503 (default 64) */
+    int analysis_wait_ms;    /* how long a results page waits before showing "pending" */
+    const char *const *tracked; /* scientific names of tracked classes */
+    int n_tracked;
+    const double *baselines; /* per tracked class: test-time average confidence (NaN: none) */
+    const char *detector_name;  /* for the monitor page */
+    const char *species_name;
+    const char *species_note;   /* plain text shown when species are unavailable; NULL if fine */
 } av_web_opts;
 
 /* Start serving. On success *out owns the server (free with av_web_stop). */
@@ -26,7 +69,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
 int av_web_port(const av_web *w);
 
-/* Stop and free; NULL is a no-op. */
+/* Stop and free; NULL is a no-op. The store is not closed (caller owns it). */
 void av_web_stop(av_web *w);
 
 #endif

@@ -1,0 +1,121 @@
+/*
+ * internal.h - shared pieces of the web module (not a public header).
+ */
+#ifndef AV_WEB_INTERNAL_H
+#define AV_WEB_INTERNAL_H
+
+#include "web/web.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Growable byte buffer with a hard cap; a failed append sets failed and
+ * leaves the contents as they were (callers check once at the end). */
+typedef struct av_web__buf {
+    char *p;
+    size_t len, cap, limit;
+    int failed;
+} av_web__buf;
+
+void av_web__buf_init(av_web__buf *b, size_t limit);
+void av_web__buf_free(av_web__buf *b);
+void av_web__buf_add(av_web__buf *b, const char *s, size_t n);
+void av_web__buf_str(av_web__buf *b, const char *s);
+void av_web__buf_fmt(av_web__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s with &, <, >, ", ' escaped for HTML text and attributes. */
+void av_web__buf_html(av_web__buf *b, const char *s);
+/* Hand the bytes to the caller (malloc'd, NUL-terminated); the buffer is emptied. */
+char *av_web__buf_take(av_web__buf *b, size_t *len);
+
+/* Embedded templates/ and static/ files, by base name; NULL if absent. */
+typedef struct av_web__asset_ref {
+    const char *data;
+    size_t len;
+} av_web__asset_ref;
+int av_web__asset(const char *name, av_web__asset_ref *out);
+
+/*
+ * Render template `name` into out: {{key}} is replaced by the value
+ * HTML-escaped, {{{key}}} by the value as is (already-safe HTML built by
+ * the caller). kv is key, value, ..., NULL. Unknown keys render empty.
+ */
+int av_web__render(av_web__buf *out, const char *name, const char *const *kv);
+/* Render a page: the template inside layout.html with a title. */
+int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const char *const *kv,
+                 const char *head);
+
+#endif
+
+/* ---- server state and handlers shared by server.c, upload.c, pages.c ---- */
+
+#include "web/jobs.h"
+
+#include <microhttpd.h>
+#include <time.h>
+
+#define AV_WEB_MAX_FILES 20       /* files in one upload request */
+#define AV_WEB_PAGE_LIMIT (8u << 20) /* largest rendered page */
+
+struct av_web {
+    struct MHD_Daemon *daemon;
+    int port;
+    char role[32];
+    time_t started;
+    av_web_opts o;       /* copy; string pointers borrowed from the caller */
+    av_web__jobs *jobs;  /* NULL without a store */
+};
+
+/* One uploaded file after its part ended. */
+typedef struct av_web__file {
+    char id[AV_STORE_ID_LEN + 1]; /* "" when rejected */
+    char name[256];
+    unsigned status;              /* 0 stored, else the HTTP status of the problem */
+    char problem[160];
+} av_web__file;
+
+/* Per-request state, freed in the completion callback. */
+typedef struct av_web__req {
+    av_web *w;
+    int route;
+    struct MHD_PostProcessor *pp;
+    /* upload */
+    int fd;
+    char tmp_path[1024];
+    long long part_bytes, total_bytes;
+    int in_file, too_big, n_files;
+    av_web__file files[AV_WEB_MAX_FILES];
+    /* small form fields (feedback) */
+    char vote[8], ground_truth[24], predicted[24];
+    int field_too_long;
+} av_web__req;
+
+enum { AV_WEB_ROUTE_OTHER = 0, AV_WEB_ROUTE_UPLOAD, AV_WEB_ROUTE_API_UPLOAD,
+       AV_WEB_ROUTE_FEEDBACK };
+
+/* Queue a response; body is copied. */
+enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body, size_t len, const char *cache);
+/* A full HTML message page (404, 413, 500, ...). */
+enum MHD_Result av_web__message(av_web *w, struct MHD_Connection *c, unsigned status,
+                                const char *heading, const char *text);
+enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location);
+
+/* upload.c */
+int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c);
+void av_web__upload_end(av_web *w, av_web__req *r);
+void av_web__req_free(av_web__req *r);
+
+/* pages.c */
+enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
+                                     const char *form_error, unsigned status);
+enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
+                                      av_web__req *r);
+enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id);
+enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
+                                     int api);
+
+/* chart.c: server-rendered SVG of the monitoring series */
+void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,
+                       const char *const *names, int n_classes);

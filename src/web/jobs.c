@@ -1,0 +1,260 @@
+/*
+ * jobs.c - analysis workers: load the upload, run the analyzer, write the
+ * annotated image, store the detections atomically.
+ */
+#include "web/jobs.h"
+
+#include "log/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct slot {
+    char id[AV_STORE_ID_LEN + 1];
+    int state; /* 0 free, 1 queued, 2 running */
+    unsigned long seq;
+} slot;
+
+struct av_web__jobs {
+    const av_web_opts *opts;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    slot *slots;
+    int n_slots;
+    unsigned long next_seq;
+    int stopping;
+    pthread_t *threads;
+    int n_threads;
+};
+
+static int write_file_atomic(const char *dir, const char *name, const void *p, size_t n)
+{
+    char tmp[1200], dst[1200];
+    snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return -1;
+    const char *c = p;
+    size_t left = n;
+    while (left) {
+        ssize_t w = write(fd, c, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        c += w;
+        left -= (size_t)w;
+    }
+    fchmod(fd, 0644);
+    if (close(fd) || rename(tmp, dst)) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void av_web__analyse(const av_web_opts *o, const char *id)
+{
+    char err[512] = "";
+    av_store_image img;
+    if (av_store_image_get(o->store, id, 1, &img, err, sizeof err) != AV_STORE_OK) {
+        av_log(AV_LOG_ERROR, "analysis_load_failed", "id", id, "error", err, NULL);
+        return;
+    }
+    if (strcmp(img.status, "done") == 0) {
+        av_store_image_clear(&img);
+        return;
+    }
+    if (!img.blob) { /* file blob store: read originals/<id>.<ext> */
+        av_log(AV_LOG_ERROR, "analysis_no_blob", "id", id, NULL);
+        av_store_analysis_fail(o->store, id, "the uploaded file is missing", err, sizeof err);
+        return;
+    }
+    av_web_analysis a;
+    memset(&a, 0, sizeof a);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = o->analyze ? o->analyze(o->analyze_ud, img.blob, img.blob_len, &a, err, sizeof err)
+                        : (snprintf(err, sizeof err, "no analyzer configured"), -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    av_store_image_clear(&img);
+    char ms[32];
+    snprintf(ms, sizeof ms, "%.1f",
+             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    if (rc) {
+        av_log(AV_LOG_WARN, "analysis_failed", "id", id, "error", err, "ms", ms, NULL);
+        char e2[256];
+        av_store_analysis_fail(o->store, id, err, e2, sizeof e2);
+        goto out;
+    }
+    if (a.annotated && a.annotated_len) {
+        char dir[1100], name[64];
+        snprintf(dir, sizeof dir, "%s/inferenced", o->data_dir);
+        snprintf(name, sizeof name, "%s.%s", id, a.annotated_ext[0] ? a.annotated_ext : "jpg");
+        if (write_file_atomic(dir, name, a.annotated, a.annotated_len))
+            av_log(AV_LOG_ERROR, "annotated_write_failed", "id", id, "error", strerror(errno),
+                   NULL);
+    }
+    av_store_status st =
+        av_store_analysis_put(o->store, id, a.width, a.height, a.dets, a.n_dets, err, sizeof err);
+    if (st != AV_STORE_OK && st != AV_STORE_CONFLICT)
+        av_log(AV_LOG_ERROR, "analysis_store_failed", "id", id, "error", err, NULL);
+    char nb[16];
+    snprintf(nb, sizeof nb, "%d", a.n_dets);
+    av_log(AV_LOG_INFO, "analysed", "id", id, "birds", nb, "ms", ms, NULL);
+out:
+    free(a.dets);
+    free(a.annotated);
+}
+
+static void *worker(void *arg)
+{
+    av_web__jobs *j = arg;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        slot *pick = NULL;
+        while (!j->stopping) {
+            for (int i = 0; i < j->n_slots; i++)
+                if (j->slots[i].state == 1 && (!pick || j->slots[i].seq < pick->seq))
+                    pick = &j->slots[i];
+            if (pick)
+                break;
+            pthread_cond_wait(&j->work, &j->mu);
+        }
+        if (j->stopping)
+            break;
+        pick->state = 2;
+        char id[AV_STORE_ID_LEN + 1];
+        memcpy(id, pick->id, sizeof id);
+        pthread_mutex_unlock(&j->mu);
+        av_web__analyse(j->opts, id);
+        pthread_mutex_lock(&j->mu);
+        pick->state = 0;
+        pthread_cond_broadcast(&j->done);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+int av_web__jobs_start(const av_web_opts *o, av_web__jobs **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    av_web__jobs *j = calloc(1, sizeof *j);
+    if (!j)
+        goto oom;
+    j->opts = o;
+    j->n_threads = o->analysis_workers > 0 ? o->analysis_workers : 1;
+    /* queued plus running entries */
+    j->n_slots = (o->queue_max > 0 ? o->queue_max : 64) + j->n_threads;
+    j->slots = calloc((size_t)j->n_slots, sizeof *j->slots);
+    j->threads = calloc((size_t)j->n_threads, sizeof *j->threads);
+    if (!j->slots || !j->threads)
+        goto oom;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->work, NULL);
+    pthread_cond_init(&j->done, NULL);
+    for (int i = 0; i < j->n_threads; i++)
+        if (pthread_create(&j->threads[i], NULL, worker, j)) {
+            j->n_threads = i;
+            av_web__jobs_stop(j);
+            snprintf(err, errlen, "web: cannot start analysis workers");
+            return -1;
+        }
+    *out = j;
+    return 0;
+oom:
+    if (j) {
+        free(j->slots);
+        free(j->threads);
+        free(j);
+    }
+    snprintf(err, errlen, "web: out of memory");
+    return -1;
+}
+
+void av_web__jobs_stop(av_web__jobs *j)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->mu);
+    j->stopping = 1;
+    pthread_cond_broadcast(&j->work);
+    pthread_cond_broadcast(&j->done);
+    pthread_mutex_unlock(&j->mu);
+    for (int i = 0; i < j->n_threads; i++)
+        pthread_join(j->threads[i], NULL);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->work);
+    pthread_cond_destroy(&j->done);
+    free(j->slots);
+    free(j->threads);
+    free(j);
+}
+
+static slot *find(av_web__jobs *j, const char *id)
+{
+    for (int i = 0; i < j->n_slots; i++)
+        if (j->slots[i].state && strcmp(j->slots[i].id, id) == 0)
+            return &j->slots[i];
+    return NULL;
+}
+
+int av_web__jobs_request(av_web__jobs *j, const char *id)
+{
+    int rc = 0;
+    pthread_mutex_lock(&j->mu);
+    if (!find(j, id)) {
+        int queued = 0;
+        slot *free_slot = NULL;
+        for (int i = 0; i < j->n_slots; i++) {
+            if (j->slots[i].state == 1)
+                queued++;
+            else if (!j->slots[i].state && !free_slot)
+                free_slot = &j->slots[i];
+        }
+        int limit = j->opts->queue_max > 0 ? j->opts->queue_max : 64;
+        if (!free_slot || queued >= limit) {
+            rc = -1;
+        } else {
+            snprintf(free_slot->id, sizeof free_slot->id, "%s", id);
+            free_slot->state = 1;
+            free_slot->seq = j->next_seq++;
+            pthread_cond_signal(&j->work);
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&j->mu);
+    int done = 1;
+    while (find(j, id) && !j->stopping) {
+        if (pthread_cond_timedwait(&j->done, &j->mu, &until) == ETIMEDOUT) {
+            done = !find(j, id);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return done;
+}

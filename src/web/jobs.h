@@ -1,0 +1,28 @@
+/*
+ * jobs.h - bounded analysis queue and workers (internal to src/web).
+ *
+ * An image ID is analysed at most once at a time: requesting an ID that is
+ * queued or running joins it instead of adding work. The queue has a fixed
+ * size; when it is full a request is refused (the caller answers 503 with
+ * Retry-After; the upload itself is already stored).
+ */
+#ifndef AV_WEB_JOBS_H
+#define AV_WEB_JOBS_H
+
+#include "web/web.h"
+
+typedef struct av_web__jobs av_web__jobs;
+
+/* Start n_workers threads. opts is borrowed for the life of the jobs. */
+int av_web__jobs_start(const av_web_opts *opts, av_web__jobs **out, char *err, size_t errlen);
+void av_web__jobs_stop(av_web__jobs *j);
+
+/* Queue id unless queued/running; 0 ok, -1 queue full. */
+int av_web__jobs_request(av_web__jobs *j, const char *id);
+/* Wait until id is neither queued nor running, at most timeout_ms; 1 if done. */
+int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms);
+
+/* Analyse id now on the calling thread (used by the workers). */
+void av_web__analyse(const av_web_opts *o, const char *id);
+
+#endif

@@ -1,0 +1,489 @@
+/*
+ * pages.c - the application pages and the JSON API.
+ */
+#include "web/internal.h"
+
+#include "config/config.h"
+#include "log/log.h"
+#include "monitor/monitor.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, av_web__buf *b)
+{
+    if (b->failed) {
+        av_web__buf_free(b);
+        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+                            "internal error\n", 15, NULL);
+    }
+    enum MHD_Result ret = av_web__send(c, status, "text/html; charset=utf-8", b->p, b->len, NULL);
+    av_web__buf_free(b);
+    return ret;
+}
+
+static enum MHD_Result internal_error(av_web *w, struct MHD_Connection *c, const char *what,
+                                      const char *err)
+{
+    /* The details go to the log, never to the page. */
+    av_log(AV_LOG_ERROR, "internal_error", "where", what, "error", err, NULL);
+    return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
+                           "The server could not complete this request. Please try again.");
+}
+
+static void species_note_html(av_web *w, av_web__buf *b)
+{
+    if (!w->o.species_note)
+        return;
+    av_web__buf_str(b, "<p class=\"note\">");
+    av_web__buf_html(b, w->o.species_note);
+    av_web__buf_str(b, "</p>");
+}
+
+enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c)
+{
+    char mb[32];
+    snprintf(mb, sizeof mb, "%lld", w->o.max_upload_bytes / 1000000);
+    av_web__buf note, b;
+    av_web__buf_init(&note, 4096);
+    species_note_html(w, &note);
+    const char *kv[] = {"max_mb", mb, "species_note", note.p ? note.p : "", NULL};
+    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
+    av_web__page(&b, "Aviary - bird detection", "index.html", kv, NULL);
+    av_web__buf_free(&note);
+    return send_page(c, MHD_HTTP_OK, &b);
+}
+
+/* Display name of a detection: common name, else scientific, else label. */
+static const char *det_name(const av_store_detection *d)
+{
+    if (d->common_name[0])
+        return d->common_name;
+    if (d->species[0])
+        return d->species;
+    return d->label[0] == 'b' && !strcmp(d->label, "bird") ? "Bird" : d->label;
+}
+
+static void detections_table(av_web__buf *b, const av_store_detection *d, int n)
+{
+    if (n == 0) {
+        av_web__buf_str(b, "<p>No birds were found in this photo.</p>");
+        return;
+    }
+    av_web__buf_str(b, "<table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Bird species"
+                       "</th><th scope=\"col\">Scientific name</th><th scope=\"col\">Confidence"
+                       "</th><th scope=\"col\">Box (x1, y1, x2, y2)</th></tr></thead><tbody>");
+    for (int i = 0; i < n; i++) {
+        av_web__buf_fmt(b, "<tr><td>%d</td><td>", i + 1);
+        av_web__buf_html(b, det_name(&d[i]));
+        av_web__buf_str(b, "</td><td><i>");
+        av_web__buf_html(b, d[i].species[0] ? d[i].species : "-");
+        av_web__buf_fmt(b,
+                        "</i></td><td class=\"num\">%.1f%%</td><td class=\"num\">%.0f, %.0f, "
+                        "%.0f, %.0f</td></tr>",
+                        d[i].score * 100, d[i].x1, d[i].y1, d[i].x2, d[i].y2);
+    }
+    av_web__buf_str(b, "</tbody></table>");
+}
+
+static void feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error)
+{
+    if (img->voted) {
+        av_web__buf_str(b, "<p class=\"thanks\">Thank you for your feedback!</p>");
+        return;
+    }
+    if (form_error) {
+        av_web__buf_str(b, "<p class=\"error\" role=\"alert\">");
+        av_web__buf_html(b, form_error);
+        av_web__buf_str(b, "</p>");
+    }
+    av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s#feedback\">", img->id);
+    av_web__buf_str(
+        b, "<fieldset><legend>Did it accurately detect all your birds?</legend>"
+           "<label><input type=\"radio\" name=\"vote\" value=\"yes\" required> Yes</label> "
+           "<label><input type=\"radio\" name=\"vote\" value=\"no\"> No</label></fieldset>"
+           "<p class=\"meta\">If not, tell us:</p>"
+           "<div class=\"field\"><label for=\"ground_truth\">How many birds are in the picture?"
+           "</label><input type=\"number\" min=\"0\" max=\"10000\" id=\"ground_truth\""
+           " name=\"ground_truth\" inputmode=\"numeric\"></div>"
+           "<div class=\"field\"><label for=\"predicted\">How many birds got accurately "
+           "detected?</label><input type=\"number\" min=\"0\" max=\"10000\" id=\"predicted\""
+           " name=\"predicted\" inputmode=\"numeric\"></div>"
+           "<button type=\"submit\">Send feedback</button></form>");
+}
+
+enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
+                                     const char *form_error, unsigned status)
+{
+    char err[512] = "";
+    av_store_image img;
+    av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+    if (st == AV_STORE_NOT_FOUND)
+        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Image not found",
+                               "No uploaded image has this ID.");
+    if (st != AV_STORE_OK)
+        return internal_error(w, c, "results", err);
+
+    if (strcmp(img.status, "pending") == 0) {
+        if (av_web__jobs_request(w->jobs, img.id))
+            return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
+                                   "Your photo is saved, but every analysis worker is busy."
+                                   " Please reload this page in a few seconds.");
+        av_web__jobs_wait(w->jobs, img.id, w->o.analysis_wait_ms);
+        st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+        if (st != AV_STORE_OK)
+            return internal_error(w, c, "results", err);
+    }
+
+    av_store_detection *dets = NULL;
+    int n = 0;
+    if (strcmp(img.status, "done") == 0 &&
+        av_store_detections_get(w->o.store, img.id, &dets, &n, err, sizeof err) != AV_STORE_OK)
+        return internal_error(w, c, "detections", err);
+
+    av_web__buf annotated, table, fb, b;
+    av_web__buf_init(&annotated, 8192);
+    av_web__buf_init(&table, 1 << 20);
+    av_web__buf_init(&fb, 16384);
+    const char *head = NULL;
+    if (!strcmp(img.status, "done")) {
+        av_web__buf_fmt(&annotated, "<img src=\"/inferenced/%s.%s\" alt=\"", img.id,
+                        strcmp(img.ext, "png") ? "jpg" : "png");
+        av_web__buf_fmt(&annotated, "%d bird%s marked", n, n == 1 ? "" : "s");
+        av_web__buf_str(&annotated, "\">");
+        detections_table(&table, dets, n);
+        feedback_form(&fb, &img, form_error);
+    } else if (!strcmp(img.status, "failed")) {
+        av_web__buf_str(&annotated, "<p class=\"error\">This image could not be analysed: ");
+        av_web__buf_html(&annotated, img.error);
+        av_web__buf_str(&annotated, "</p>");
+        av_web__buf_str(&table, "<p>No results.</p>");
+        av_web__buf_str(&fb, "<p>Feedback is possible once the image has been analysed.</p>");
+    } else {
+        av_web__buf_str(&annotated, "<p>Analysis in progress&hellip; this page refreshes by "
+                                    "itself.</p>");
+        av_web__buf_str(&table, "<p>Analysis pending.</p>");
+        head = "<meta http-equiv=\"refresh\" content=\"2\">";
+    }
+    av_web__buf note;
+    av_web__buf_init(&note, 4096);
+    species_note_html(w, &note);
+    const char *kv[] = {"id", img.id, "name", img.name, "ext", img.ext,
+                        "annotated", annotated.p ? annotated.p : "",
+                        "table", table.p ? table.p : "",
+                        "feedback", fb.p ? fb.p : "",
+                        "species_note", note.p ? note.p : "", NULL};
+    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
+    char title[320];
+    snprintf(title, sizeof title, "%s - Aviary results", img.name);
+    av_web__page(&b, title, "results.html", kv, head);
+    if (annotated.failed || table.failed || fb.failed)
+        b.failed = 1;
+    av_web__buf_free(&annotated);
+    av_web__buf_free(&table);
+    av_web__buf_free(&fb);
+    av_web__buf_free(&note);
+    free(dets);
+    return send_page(c, status, &b);
+}
+
+enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
+                                      av_web__req *r)
+{
+    char err[512] = "", msg[256];
+    av_store_image img;
+    av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+    if (st == AV_STORE_NOT_FOUND)
+        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Image not found",
+                               "No uploaded image has this ID.");
+    if (st != AV_STORE_OK)
+        return internal_error(w, c, "feedback", err);
+    if (strcmp(img.status, "done") != 0)
+        return av_web__page_results(w, c, img.id, "Please wait until the analysis is done.",
+                                    MHD_HTTP_CONFLICT);
+    if (img.voted)
+        return av_web__page_results(w, c, img.id, NULL, MHD_HTTP_OK);
+    av_monitor_vote v;
+    if (r->field_too_long) {
+        return av_web__page_results(w, c, img.id, "A field was too long.",
+                                    MHD_HTTP_UNPROCESSABLE_CONTENT);
+    }
+    if (av_monitor_parse_vote(r->vote[0] ? r->vote : NULL,
+                              r->ground_truth[0] ? r->ground_truth : NULL,
+                              r->predicted[0] ? r->predicted : NULL, &v, msg, sizeof msg))
+        return av_web__page_results(w, c, img.id, msg, MHD_HTTP_UNPROCESSABLE_CONTENT);
+
+    av_store_detection *dets = NULL;
+    int n = 0;
+    if (av_store_detections_get(w->o.store, img.id, &dets, &n, err, sizeof err) != AV_STORE_OK)
+        return internal_error(w, c, "feedback", err);
+    free(dets);
+    av_store_feedback fb = {.vote_yes = v.yes, .ground_truth = v.ground_truth,
+                            .predicted = v.predicted,
+                            .satisfaction = av_monitor_satisfaction(&v, n)};
+    st = av_store_feedback_add(w->o.store, img.id, &fb, w->o.tracked, w->o.n_tracked, NULL, err,
+                               sizeof err);
+    if (st != AV_STORE_OK && st != AV_STORE_CONFLICT)
+        return internal_error(w, c, "feedback", err);
+    char loc[128];
+    snprintf(loc, sizeof loc, "/uploads/%s#feedback", img.id);
+    return av_web__redirect(c, loc); /* post/redirect/get: a reload never votes twice */
+}
+
+static void fmt_pct(char *out, size_t cap, double v)
+{
+    if (isnan(v))
+        snprintf(out, cap, "no data yet");
+    else
+        snprintf(out, cap, "%.1f%%", v * 100);
+}
+
+enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
+{
+    char err[512] = "";
+    int64_t images = 0, votes = 0;
+    av_store_monitor_point *pts = NULL;
+    int n = 0;
+    if (av_store_image_count(w->o.store, &images, err, sizeof err) != AV_STORE_OK ||
+        av_store_feedback_count(w->o.store, &votes, err, sizeof err) != AV_STORE_OK ||
+        av_store_monitoring_list(w->o.store, w->o.tracked, w->o.n_tracked, &pts, &n, err,
+                                 sizeof err) != AV_STORE_OK)
+        return internal_error(w, c, "monitor", err);
+    const av_store_monitor_point *last = n ? &pts[n - 1] : NULL;
+
+    av_web__buf warn, chart, classes, b;
+    av_web__buf_init(&warn, 16384);
+    av_web__buf_init(&chart, 4 << 20);
+    av_web__buf_init(&classes, 65536);
+    int warned = 0;
+    if (last && last->user_satisfaction < AV_MONITOR_SATISFACTION_MIN) {
+        av_web__buf_fmt(&warn,
+                        "<p class=\"warn\" role=\"alert\">Retraining advised: user satisfaction "
+                        "is %.1f%%, below the %.0f%% threshold.</p>",
+                        last->user_satisfaction * 100, AV_MONITOR_SATISFACTION_MIN * 100);
+        warned = 1;
+    }
+    av_web__buf_str(&classes, "<table><thead><tr><th scope=\"col\">Class</th><th scope=\"col\">"
+                              "Average confidence</th><th scope=\"col\">Baseline (test)</th>"
+                              "<th scope=\"col\">Status</th></tr></thead><tbody>");
+    for (int k = 0; k < w->o.n_tracked; k++) {
+        double avg = last ? last->class_avg[k] : NAN;
+        double base = w->o.baselines ? w->o.baselines[k] : NAN;
+        char a[32], bl[32];
+        fmt_pct(a, sizeof a, avg);
+        fmt_pct(bl, sizeof bl, base);
+        int below = !isnan(avg) && !isnan(base) && avg < base;
+        av_web__buf_str(&classes, "<tr><td><i>");
+        av_web__buf_html(&classes, w->o.tracked[k]);
+        av_web__buf_fmt(&classes, "</i></td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                                  "<td>%s</td></tr>",
+                        a, bl, below ? "below baseline" : isnan(avg) ? "-" : "ok");
+        if (below) {
+            av_web__buf_str(&warn, "<p class=\"warn\" role=\"alert\">Retraining advised: the "
+                                   "average confidence for <i>");
+            av_web__buf_html(&warn, w->o.tracked[k]);
+            av_web__buf_fmt(&warn, "</i> is %s, below its test baseline of %s.</p>", a, bl);
+            warned = 1;
+        }
+    }
+    av_web__buf_str(&classes, "</tbody></table>");
+    if (!warned)
+        av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
+                                    : "<p class=\"good\">No feedback yet: indicators appear with"
+                                      " the first vote.</p>");
+    av_web__chart_svg(&chart, pts, n, w->o.tracked, w->o.n_tracked);
+
+    char img_s[32], votes_s[32], sat[32];
+    snprintf(img_s, sizeof img_s, "%lld", (long long)images);
+    snprintf(votes_s, sizeof votes_s, "%lld", (long long)votes);
+    fmt_pct(sat, sizeof sat, last ? last->user_satisfaction : NAN);
+    const char *kv[] = {"warnings", warn.p ? warn.p : "",
+                        "detector", w->o.detector_name ? w->o.detector_name : "-",
+                        "species_model", w->o.species_name ? w->o.species_name : "not installed",
+                        "images", img_s, "votes", votes_s, "satisfaction", sat,
+                        "chart", chart.p ? chart.p : "", "classes", classes.p ? classes.p : "",
+                        NULL};
+    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
+    av_web__page(&b, "Aviary - monitoring", "monitor.html", kv, NULL);
+    if (warn.failed || chart.failed || classes.failed)
+        b.failed = 1;
+    av_web__buf_free(&warn);
+    av_web__buf_free(&chart);
+    av_web__buf_free(&classes);
+    free(pts);
+    return send_page(c, MHD_HTTP_OK, &b);
+}
+
+static json_t *image_json(av_web *w, const av_store_image *img)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(img->id));
+    json_object_set_new(o, "name", json_string(img->name));
+    json_object_set_new(o, "status", json_string(img->status));
+    char url[128];
+    snprintf(url, sizeof url, "/uploads/%s", img->id);
+    json_object_set_new(o, "results_url", json_string(url));
+    snprintf(url, sizeof url, "/originals/%s.%s", img->id, img->ext);
+    json_object_set_new(o, "original_url", json_string(url));
+    if (!strcmp(img->status, "failed"))
+        json_object_set_new(o, "error", json_string(img->error));
+    if (!strcmp(img->status, "done")) {
+        snprintf(url, sizeof url, "/inferenced/%s.%s", img->id,
+                 strcmp(img->ext, "png") ? "jpg" : "png");
+        json_object_set_new(o, "annotated_url", json_string(url));
+        json_object_set_new(o, "width", json_integer(img->width));
+        json_object_set_new(o, "height", json_integer(img->height));
+        av_store_detection *d = NULL;
+        int n = 0;
+        char err[256];
+        json_t *arr = json_array();
+        if (av_store_detections_get(w->o.store, img->id, &d, &n, err, sizeof err) ==
+            AV_STORE_OK) {
+            for (int i = 0; i < n; i++) {
+                json_t *x = json_object();
+                json_object_set_new(x, "label", json_string(d[i].label));
+                json_object_set_new(x, "name", json_string(det_name(&d[i])));
+                json_object_set_new(x, "species", d[i].species[0] ? json_string(d[i].species)
+                                                                  : json_null());
+                json_object_set_new(x, "common_name", d[i].common_name[0]
+                                                          ? json_string(d[i].common_name)
+                                                          : json_null());
+                json_object_set_new(x, "confidence", json_real(d[i].score));
+                json_object_set_new(x, "detector_score", json_real(d[i].detector_score));
+                json_object_set_new(x, "species_score", d[i].species_score >= 0
+                                                            ? json_real(d[i].species_score)
+                                                            : json_null());
+                json_object_set_new(x, "box", json_pack("[f,f,f,f]", d[i].x1, d[i].y1, d[i].x2,
+                                                        d[i].y2));
+                json_object_set_new(x, "model_version", json_string(d[i].model_version));
+                json_array_append_new(arr, x);
+            }
+            free(d);
+        }
+        json_object_set_new(o, "detections", arr);
+    }
+    json_object_set_new(o, "voted", json_boolean(img->voted));
+    return o;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s)
+        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+                            "{\"error\":\"internal error\"}\n", 27, NULL);
+    enum MHD_Result ret = av_web__send(c, status, "application/json", s, strlen(s), NULL);
+    free(s);
+    return ret;
+}
+
+static enum MHD_Result json_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    return send_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id)
+{
+    char err[512] = "";
+    av_store_image img;
+    av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+    if (st == AV_STORE_NOT_FOUND)
+        return json_error(c, MHD_HTTP_NOT_FOUND, "no image with this id");
+    if (st != AV_STORE_OK) {
+        av_log(AV_LOG_ERROR, "internal_error", "where", "api", "error", err, NULL);
+        return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+    }
+    if (!strcmp(img.status, "pending")) {
+        if (av_web__jobs_request(w->jobs, img.id))
+            return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
+        av_web__jobs_wait(w->jobs, img.id, w->o.analysis_wait_ms);
+        if (av_store_image_get(w->o.store, id, 0, &img, err, sizeof err) != AV_STORE_OK)
+            return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+    }
+    return send_json(c, MHD_HTTP_OK, image_json(w, &img));
+}
+
+enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
+                                     int api)
+{
+    int stored = 0;
+    unsigned worst = 0;
+    const av_web__file *bad = NULL;
+    for (int i = 0; i < r->n_files; i++) {
+        if (r->files[i].id[0]) {
+            stored++;
+            av_web__jobs_request(w->jobs, r->files[i].id); /* start early; full queue is fine */
+        } else if (!bad) {
+            bad = &r->files[i];
+            worst = r->files[i].status;
+        }
+    }
+    if (api) {
+        json_t *arr = json_array();
+        for (int i = 0; i < r->n_files; i++) {
+            const av_web__file *f = &r->files[i];
+            json_t *o = json_pack("{s:s}", "name", f->name);
+            if (f->id[0]) {
+                char url[128];
+                json_object_set_new(o, "id", json_string(f->id));
+                snprintf(url, sizeof url, "/api/v1/images/%s", f->id);
+                json_object_set_new(o, "url", json_string(url));
+            } else {
+                char msg[300];
+                snprintf(msg, sizeof msg, "%s %s", f->name, f->problem);
+                json_object_set_new(o, "error", json_string(msg));
+            }
+            json_array_append_new(arr, o);
+        }
+        if (!r->n_files)
+            return json_error(c, MHD_HTTP_BAD_REQUEST,
+                              "send the image as multipart/form-data field \"file\"");
+        return send_json(c, stored ? MHD_HTTP_CREATED : worst,
+                         json_pack("{s:o}", "images", arr));
+    }
+    if (!r->n_files)
+        return av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "No photo received",
+                               "Please choose a photo to upload.");
+    if (stored == 1 && r->n_files == 1) {
+        char loc[128];
+        snprintf(loc, sizeof loc, "/uploads/%s", r->files[0].id);
+        return av_web__redirect(c, loc);
+    }
+    if (!stored) {
+        char text[480];
+        snprintf(text, sizeof text, "\"%s\" %s.", bad->name, bad->problem);
+        return av_web__message(w, c, worst, worst == MHD_HTTP_CONTENT_TOO_LARGE
+                                                ? "That upload is too large"
+                                                : "That file cannot be analysed",
+                               text);
+    }
+    /* Several files: a list of their result pages. */
+    av_web__buf list, b;
+    av_web__buf_init(&list, 65536);
+    av_web__buf_str(&list, "<section class=\"card\"><h1>Uploaded</h1><ul>");
+    for (int i = 0; i < r->n_files; i++) {
+        const av_web__file *f = &r->files[i];
+        av_web__buf_str(&list, "<li>");
+        if (f->id[0]) {
+            av_web__buf_fmt(&list, "<a href=\"/uploads/%s\">", f->id);
+            av_web__buf_html(&list, f->name);
+            av_web__buf_str(&list, "</a>");
+        } else {
+            av_web__buf_html(&list, f->name);
+            av_web__buf_str(&list, ": ");
+            av_web__buf_html(&list, f->problem);
+        }
+        av_web__buf_str(&list, "</li>");
+    }
+    av_web__buf_str(&list, "</ul></section>");
+    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
+    const char *layout_kv[] = {"title", "Uploaded - Aviary", "body", list.p ? list.p : "",
+                               "head", "", "version", AV_VERSION, NULL};
+    av_web__render(&b, "layout.html", layout_kv);
+    av_web__buf_free(&list);
+    return send_page(c, MHD_HTTP_OK, &b);
+}

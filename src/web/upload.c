@@ -1,0 +1,245 @@
+/*
+ * upload.c - streaming multipart uploads and small url-encoded forms.
+ *
+ * File parts go straight to an O_EXCL temp file in originals/ as they
+ * arrive (the body is never held in memory); the size limit is checked on
+ * the Content-Length before reading and on every chunk after. When a part
+ * ends, its type is told from the magic bytes (never the name or the
+ * client's Content-Type), it is renamed to originals/<ID>.<ext> and
+ * stored in the images table.
+ */
+#include "web/internal.h"
+
+#include "log/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Accepted upload types, by magic bytes. */
+static const char *sniff(const unsigned char *p, size_t n, const char **content_type)
+{
+    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+        *content_type = "image/jpeg";
+        return "jpg";
+    }
+    if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) {
+        *content_type = "image/png";
+        return "png";
+    }
+    if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) {
+        *content_type = "image/webp";
+        return "webp";
+    }
+    return NULL;
+}
+
+/* Keep a display name: the last path component, control characters dropped. */
+static void clean_name(char *dst, size_t cap, const char *src)
+{
+    const char *base = src;
+    for (const char *p = src; *p; p++)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)base; *p && n + 1 < cap; p++)
+        if (*p >= 0x20 && *p != 0x7f)
+            dst[n++] = (char)*p;
+    dst[n] = '\0';
+    if (!n)
+        snprintf(dst, cap, "upload");
+}
+
+static void reject(av_web__req *r, unsigned status, const char *problem)
+{
+    av_web__file *f = &r->files[r->n_files - 1];
+    f->status = status;
+    snprintf(f->problem, sizeof f->problem, "%s", problem);
+}
+
+/* Close the current part and store it (or record why not). */
+static void finish_part(av_web *w, av_web__req *r)
+{
+    if (!r->in_file)
+        return;
+    r->in_file = 0;
+    av_web__file *f = &r->files[r->n_files - 1];
+    int fd = r->fd;
+    r->fd = -1;
+    if (r->too_big == 1 && !f->status)
+        reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "is larger than the upload limit");
+    if (f->status || r->part_bytes == 0) {
+        if (!f->status)
+            reject(r, MHD_HTTP_BAD_REQUEST, "is empty");
+        goto drop;
+    }
+    void *map = mmap(NULL, (size_t)r->part_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        reject(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not be read back");
+        goto drop;
+    }
+    const char *ctype = NULL;
+    const char *ext = sniff(map, (size_t)r->part_bytes, &ctype);
+    if (!ext) {
+        munmap(map, (size_t)r->part_bytes);
+        reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "is not a PNG, JPEG or WebP image");
+        goto drop;
+    }
+    av_store_image img;
+    memset(&img, 0, sizeof img);
+    if (av_store_new_id(img.id)) {
+        munmap(map, (size_t)r->part_bytes);
+        reject(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not be given an ID");
+        goto drop;
+    }
+    snprintf(img.name, sizeof img.name, "%s", f->name);
+    snprintf(img.ext, sizeof img.ext, "%s", ext);
+    snprintf(img.content_type, sizeof img.content_type, "%s", ctype);
+    img.size_bytes = r->part_bytes;
+    char dst[1200], err[512];
+    snprintf(dst, sizeof dst, "%s/originals/%s.%s", w->o.data_dir, img.id, ext);
+    fchmod(fd, 0644);
+    if (rename(r->tmp_path, dst)) {
+        munmap(map, (size_t)r->part_bytes);
+        av_log(AV_LOG_ERROR, "upload_rename_failed", "error", strerror(errno), NULL);
+        reject(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not be saved");
+        goto drop;
+    }
+    r->tmp_path[0] = '\0';
+    av_store_status st = av_store_image_insert(w->o.store, &img, map, (size_t)r->part_bytes, err,
+                                               sizeof err);
+    munmap(map, (size_t)r->part_bytes);
+    close(fd);
+    if (st != AV_STORE_OK) {
+        unlink(dst);
+        av_log(AV_LOG_ERROR, "upload_store_failed", "error", err, NULL);
+        reject(r, MHD_HTTP_SERVICE_UNAVAILABLE, "could not be stored; please try again");
+        return;
+    }
+    snprintf(f->id, sizeof f->id, "%s", img.id);
+    char size[32];
+    snprintf(size, sizeof size, "%lld", r->part_bytes);
+    av_log(AV_LOG_INFO, "uploaded", "id", img.id, "bytes", size, "type", ext, NULL);
+    return;
+drop:
+    if (fd >= 0)
+        close(fd);
+    if (r->tmp_path[0])
+        unlink(r->tmp_path);
+    r->tmp_path[0] = '\0';
+}
+
+static enum MHD_Result iterate(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+    av_web__req *r = cls;
+    av_web *w = r->w;
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    if (r->route == AV_WEB_ROUTE_FEEDBACK) { /* small fields, appended across chunks */
+        char *dst = NULL;
+        size_t cap = 0;
+        if (!strcmp(key, "vote"))
+            dst = r->vote, cap = sizeof r->vote;
+        else if (!strcmp(key, "ground_truth"))
+            dst = r->ground_truth, cap = sizeof r->ground_truth;
+        else if (!strcmp(key, "predicted"))
+            dst = r->predicted, cap = sizeof r->predicted;
+        if (!dst)
+            return MHD_YES;
+        size_t have = off ? strlen(dst) : 0;
+        if (have + size + 1 > cap) {
+            r->field_too_long = 1;
+            return MHD_YES;
+        }
+        memcpy(dst + have, data, size);
+        dst[have + size] = '\0';
+        return MHD_YES;
+    }
+    if (strcmp(key, "file") != 0 || !filename)
+        return MHD_YES; /* other fields are ignored */
+    if (off == 0) { /* a new file part */
+        finish_part(w, r);
+        if (r->n_files == AV_WEB_MAX_FILES) {
+            r->too_big = 3;
+            return MHD_YES;
+        }
+        av_web__file *f = &r->files[r->n_files++];
+        memset(f, 0, sizeof *f);
+        clean_name(f->name, sizeof f->name, filename);
+        snprintf(r->tmp_path, sizeof r->tmp_path, "%s/originals/.upload-XXXXXX", w->o.data_dir);
+        r->fd = mkstemp(r->tmp_path); /* O_EXCL, mode 0600 */
+        if (r->fd < 0) {
+            r->tmp_path[0] = '\0';
+            reject(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not be saved");
+        }
+        r->in_file = 1;
+        r->part_bytes = 0;
+        if (r->too_big == 1)
+            r->too_big = 0;
+    }
+    if (!r->in_file || r->files[r->n_files - 1].status)
+        return MHD_YES;
+    r->part_bytes += (long long)size;
+    if (r->part_bytes > w->o.max_upload_bytes) {
+        r->too_big = 1;
+        reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "is larger than the upload limit");
+        return MHD_YES;
+    }
+    while (size) {
+        ssize_t n = write(r->fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            reject(r, MHD_HTTP_INSUFFICIENT_STORAGE, "could not be written (disk full?)");
+            return MHD_YES;
+        }
+        data += n;
+        size -= (size_t)n;
+    }
+    return MHD_YES;
+}
+
+int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
+{
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    long long limit = r->route == AV_WEB_ROUTE_FEEDBACK
+                          ? 64 * 1024
+                          : w->o.max_upload_bytes * AV_WEB_MAX_FILES + 64 * 1024;
+    if (len && atoll(len) > limit) {
+        char text[200];
+        snprintf(text, sizeof text, "Each photo may be at most %lld MB.",
+                 w->o.max_upload_bytes / 1000000);
+        av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE, "That upload is too large", text);
+        return -1;
+    }
+    r->pp = MHD_create_post_processor(c, 64 * 1024, iterate, r);
+    if (!r->pp) {
+        av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
+                        "Please upload through the form (multipart/form-data).");
+        return -1;
+    }
+    return 0;
+}
+
+void av_web__upload_end(av_web *w, av_web__req *r)
+{
+    finish_part(w, r);
+}
+
+void av_web__req_free(av_web__req *r)
+{
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->tmp_path[0])
+        unlink(r->tmp_path);
+    free(r);
+}

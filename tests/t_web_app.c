@@ -1,0 +1,366 @@
+/*
+ * t_web_app.c - the web application over real HTTP on an ephemeral port,
+ * with SQLite and a scripted analyzer (the real pipeline has its own
+ * tests; here the pages, uploads, votes and limits are under test).
+ */
+#include "harness.h"
+#include "http.h"
+
+#include "store/store.h"
+#include "web/web.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const unsigned char JPEG[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1};
+static const unsigned char PNG[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13};
+
+static int g_calls;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Scripted analyzer: two birds, a robin and a magpie; counts its calls. */
+static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
+                        size_t errlen)
+{
+    (void)ud, (void)bytes;
+    pthread_mutex_lock(&g_mu);
+    g_calls++;
+    pthread_mutex_unlock(&g_mu);
+    usleep(200 * 1000); /* long enough for racing first views to overlap */
+    if (len < 4) {
+        snprintf(err, errlen, "image: too short");
+        return -1;
+    }
+    out->width = 640;
+    out->height = 480;
+    out->n_dets = 2;
+    out->dets = calloc(2, sizeof *out->dets);
+    const char *sp[2] = {"Erithacus rubecula", "Pica pica"};
+    const char *cn[2] = {"European Robin", "<script>alert(1)</script>"};
+    for (int i = 0; i < 2; i++) {
+        av_store_detection *d = &out->dets[i];
+        d->x1 = 10 + i * 100, d->y1 = 20, d->x2 = 90 + i * 100, d->y2 = 200;
+        d->score = i ? 0.5 : 0.9;
+        d->detector_score = 0.7;
+        d->species_score = d->score;
+        d->class_id = 1 + i;
+        snprintf(d->label, sizeof d->label, "bird");
+        snprintf(d->species, sizeof d->species, "%s", sp[i]);
+        snprintf(d->common_name, sizeof d->common_name, "%s", cn[i]);
+        snprintf(d->model_version, sizeof d->model_version, "test@1");
+    }
+    out->annotated = malloc(sizeof JPEG);
+    memcpy(out->annotated, JPEG, sizeof JPEG);
+    out->annotated_len = sizeof JPEG;
+    snprintf(out->annotated_ext, sizeof out->annotated_ext, "jpg");
+    return 0;
+}
+
+static const char *const tracked[] = {"Erithacus rubecula", "Periparus ater", "Pica pica"};
+static const double baselines[] = {0.85, 0.80, 0.75};
+
+struct app {
+    av_store *store;
+    av_web *web;
+    char base[64];
+};
+
+static void start(struct app *a, long long max_upload)
+{
+    char dir[700], url[800], err[512];
+    snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
+    char sub[800];
+    snprintf(sub, sizeof sub, "%s/originals", dir);
+    mkdir(sub, 0755);
+    snprintf(sub, sizeof sub, "%s/inferenced", dir);
+    mkdir(sub, 0755);
+    snprintf(url, sizeof url, "sqlite:%s/aviary.db", dir);
+    CHECK_MSG(av_store_open(url, &a->store, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
+    static char data_dir[700];
+    snprintf(data_dir, sizeof data_dir, "%s", dir);
+    av_web_opts o = {.listen = "127.0.0.1", .port = 0, .workers = 8, .store = a->store,
+                     .data_dir = data_dir, .max_upload_bytes = max_upload,
+                     .analyze = fake_analyze, .analysis_workers = 1, .queue_max = 8,
+                     .tracked = tracked, .n_tracked = 3, .baselines = baselines,
+                     .detector_name = "NanoDet-m (test)", .species_name = "iNat birds (test)"};
+    CHECK_MSG(av_web_start(&o, &a->web, err, sizeof err) == 0, "%s", err);
+    snprintf(a->base, sizeof a->base, "http://127.0.0.1:%d", av_web_port(a->web));
+}
+
+static void stop(struct app *a)
+{
+    av_web_stop(a->web);
+    av_store_close(a->store);
+}
+
+static void url(char *out, size_t cap, const struct app *a, const char *path)
+{
+    snprintf(out, cap, "%s%s", a->base, path);
+}
+
+/* Upload one file, expect 303, return the ID from Location. */
+static void upload(struct app *a, const char *name, const void *data, size_t len, char *id)
+{
+    char u[256];
+    url(u, sizeof u, a, "/upload");
+    av_http_resp r;
+    const char *names[] = {name};
+    const void *datas[] = {data};
+    size_t lens[] = {len};
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_MSG(r.status == 303, "upload status %ld: %.300s", r.status, r.body);
+    const char *loc = strstr(r.headers, "Location: /uploads/");
+    CHECK_MSG(loc, "no Location header: %s", r.headers);
+    memcpy(id, loc + strlen("Location: /uploads/"), AV_STORE_ID_LEN);
+    id[AV_STORE_ID_LEN] = '\0';
+    CHECK(av_store_valid_id(id));
+    av_http_free(&r);
+}
+
+TEST(index_page)
+{
+    struct app a;
+    start(&a, 1000000);
+    char u[256];
+    url(u, sizeof u, &a, "/");
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "enctype=\"multipart/form-data\"");
+    CHECK_STR_CONTAINS(r.body, "name=\"file\"");
+    CHECK_STR_CONTAINS(r.body, "action=\"/upload\"");
+    av_http_free(&r);
+    url(u, sizeof u, &a, "/static/aviary.css");
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.headers, "text/css");
+    CHECK_STR_CONTAINS(r.headers, "max-age");
+    av_http_free(&r);
+    stop(&a);
+}
+
+TEST(upload_results_feedback_monitor)
+{
+    struct app a;
+    start(&a, 1000000);
+    char id[AV_STORE_ID_LEN + 1], u[256];
+    upload(&a, "<img src=x onerror=alert(1)>.jpg", JPEG, sizeof JPEG, id);
+
+    char path[128];
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    url(u, sizeof u, &a, path);
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "European Robin");
+    CHECK_STR_CONTAINS(r.body, "90.0%");
+    CHECK_STR_CONTAINS(r.body, "&lt;img src=x onerror=alert(1)&gt;.jpg");
+    CHECK(!strstr(r.body, "<img src=x"));
+    CHECK(!strstr(r.body, "<script>alert"));
+    CHECK_STR_CONTAINS(r.body, "&lt;script&gt;");
+    CHECK_STR_CONTAINS(r.body, "name=\"vote\"");
+    char img_url[128];
+    snprintf(img_url, sizeof img_url, "/inferenced/%s.jpg", id);
+    CHECK_STR_CONTAINS(r.body, img_url);
+    av_http_free(&r);
+
+    /* Images come from their own URLs, cached. */
+    url(u, sizeof u, &a, img_url);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(r.len, sizeof JPEG);
+    CHECK_STR_CONTAINS(r.headers, "immutable");
+    av_http_free(&r);
+    snprintf(img_url, sizeof img_url, "/originals/%s.jpg", id);
+    url(u, sizeof u, &a, img_url);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    av_http_free(&r);
+
+    /* Bad votes: the form again with a message, nothing stored. */
+    url(u, sizeof u, &a, path);
+    const char *bad[] = {"vote=no&ground_truth=abc&predicted=1", "vote=no&ground_truth=-2&predicted=0",
+                         "vote=no&ground_truth=1&predicted=3", "vote=maybe",
+                         "vote=no&ground_truth=2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(av_http_request("POST", u, "application/x-www-form-urlencoded", bad[i],
+                                     strlen(bad[i]), &r), 0);
+        CHECK_MSG(r.status == 422, "%s -> %ld", bad[i], r.status);
+        CHECK_STR_CONTAINS(r.body, "class=\"error\"");
+        av_http_free(&r);
+    }
+    int64_t votes = -1;
+    char err[256];
+    CHECK(av_store_feedback_count(a.store, &votes, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(votes, 0);
+
+    const char *good = "vote=no&ground_truth=4&predicted=2";
+    CHECK_EQ_INT(av_http_request("POST", u, "application/x-www-form-urlencoded", good,
+                                 strlen(good), &r), 0);
+    CHECK_EQ_INT(r.status, 303);
+    av_http_free(&r);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_STR_CONTAINS(r.body, "Thank you for your feedback");
+    av_http_free(&r);
+    /* A second vote is refused politely: same thank-you page, nothing added. */
+    const char *again = "vote=yes";
+    CHECK_EQ_INT(av_http_request("POST", u, "application/x-www-form-urlencoded", again,
+                                 strlen(again), &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "Thank you for your feedback");
+    av_http_free(&r);
+    CHECK(av_store_feedback_count(a.store, &votes, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(votes, 1);
+
+    url(u, sizeof u, &a, "/monitor");
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "<svg");
+    CHECK_STR_CONTAINS(r.body, "polyline");
+    CHECK_STR_CONTAINS(r.body, "50.0%"); /* satisfaction 2/4 */
+    CHECK_STR_CONTAINS(r.body, "Retraining advised: user satisfaction");
+    CHECK_STR_CONTAINS(r.body, "below its test baseline"); /* magpie 0.5 < 0.75 */
+    CHECK_STR_CONTAINS(r.body, "NanoDet-m (test)");
+    av_http_free(&r);
+
+    /* JSON API */
+    snprintf(path, sizeof path, "/api/v1/images/%s", id);
+    url(u, sizeof u, &a, path);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "\"species\":\"Erithacus rubecula\"");
+    CHECK_STR_CONTAINS(r.body, "\"voted\":true");
+    av_http_free(&r);
+    stop(&a);
+}
+
+struct viewer {
+    char url[256];
+    long status;
+};
+
+static void *view(void *arg)
+{
+    struct viewer *v = arg;
+    av_http_resp r;
+    if (av_http_get(v->url, &r) == 0)
+        v->status = r.status;
+    av_http_free(&r);
+    return NULL;
+}
+
+TEST(concurrent_first_views_analyse_once)
+{
+    struct app a;
+    start(&a, 1000000);
+    char id[AV_STORE_ID_LEN + 1];
+    g_calls = 0;
+    upload(&a, "robin.png", PNG, sizeof PNG, id);
+    struct viewer v[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        snprintf(v[i].url, sizeof v[i].url, "%s/uploads/%s", a.base, id);
+        v[i].status = 0;
+        pthread_create(&t[i], NULL, view, &v[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ_INT(v[i].status, 200);
+    }
+    CHECK_EQ_INT(g_calls, 1);
+    av_store_detection *d;
+    int n;
+    char err[256];
+    CHECK(av_store_detections_get(a.store, id, &d, &n, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(n, 2);
+    free(d);
+    stop(&a);
+}
+
+TEST(rejects_bad_uploads)
+{
+    struct app a;
+    start(&a, 1000);
+    char u[256];
+    url(u, sizeof u, &a, "/upload");
+    av_http_resp r;
+    /* not an image, whatever the name says */
+    const char *names[] = {"bird.jpg"};
+    const void *datas[] = {"GIF89a not really"};
+    size_t lens[] = {17};
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 415);
+    CHECK_STR_CONTAINS(r.body, "not a PNG, JPEG or WebP");
+    av_http_free(&r);
+    /* empty */
+    datas[0] = "";
+    lens[0] = 0;
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 400);
+    av_http_free(&r);
+    /* over the limit: a readable 413 page */
+    char *big = calloc(1, 5000);
+    memcpy(big, JPEG, sizeof JPEG);
+    datas[0] = big;
+    lens[0] = 5000;
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 413);
+    CHECK_STR_CONTAINS(r.body, "too large");
+    av_http_free(&r);
+    free(big);
+    /* nothing stored, no temp files left */
+    int64_t n = -1;
+    char err[256];
+    CHECK(av_store_image_count(a.store, &n, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(n, 0);
+    char cmd[900];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/originals)\"", av_test_tmpdir());
+    CHECK_MSG(system(cmd) == 0, "files left in originals/");
+    stop(&a);
+}
+
+TEST(not_found_pages)
+{
+    struct app a;
+    start(&a, 1000);
+    const char *paths[] = {"/uploads/0123456789abcdef0123456789abcdef", "/uploads/../etc/passwd",
+                           "/nope", "/originals/../../aviary.db", "/static/../aviary.db",
+                           "/api/v1/images/zzz", "/inferenced/0123456789abcdef0123456789abcdef.jpg"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char u[256];
+        url(u, sizeof u, &a, paths[i]);
+        av_http_resp r;
+        CHECK_EQ_INT(av_http_get(u, &r), 0);
+        CHECK_MSG(r.status == 404, "%s -> %ld", paths[i], r.status);
+        CHECK(!strstr(r.body, "sqlite"));
+        av_http_free(&r);
+    }
+    stop(&a);
+}
+
+TEST(api_upload_json)
+{
+    struct app a;
+    start(&a, 1000000);
+    char u[256];
+    url(u, sizeof u, &a, "/api/v1/images");
+    av_http_resp r;
+    const char *names[] = {"a.jpg", "b.txt"};
+    const void *datas[] = {JPEG, "hello"};
+    size_t lens[] = {sizeof JPEG, 5};
+    CHECK_EQ_INT(av_http_upload(u, "file", 2, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 201);
+    CHECK_STR_CONTAINS(r.body, "\"url\":\"/api/v1/images/");
+    CHECK_STR_CONTAINS(r.body, "b.txt is not a PNG");
+    av_http_free(&r);
+    stop(&a);
+}
+
+TEST_MAIN(T(index_page), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
+          T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))
