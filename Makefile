@@ -9,6 +9,8 @@
 #   make fuzz       libFuzzer targets (clang)
 
 CC      ?= cc
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
 
@@ -47,39 +49,44 @@ all: $(BUILD)/aviary
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Migrations ship inside the binary: db/sqlite/NNNN_*.sql in order.
 $(BUILD)/gen/sqlite_migrations.c: $(SQLITE_SQL) scripts/embed-sql
 	@mkdir -p $(dir $@)
-	./scripts/embed-sql av_store__sqlite_migrations $(SQLITE_SQL) > $@
+	$(Q)./scripts/embed-sql av_store__sqlite_migrations $(SQLITE_SQL) > $@
 
 # Templates and static files ship inside the binary too.
 $(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files
 	@mkdir -p $(dir $@)
-	./scripts/embed-files av_web__assets $(ASSETS) > $@
+	$(Q)./scripts/embed-files av_web__assets $(ASSETS) > $@
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libaviary.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/aviary: $(CLI_OBJ) $(BUILD)/libaviary.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libaviary.a $(LDLIBS)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libaviary.a $(LDLIBS)
 
 TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o
 
 $(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(TEST_LIB) $(BUILD)/libaviary.a $(LDLIBS)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(TEST_LIB) $(BUILD)/libaviary.a $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libaviary.a $(LDLIBS)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libaviary.a $(LDLIBS)
 
 tests-bin: $(BUILD)/aviary $(TEST_BIN)
 
@@ -87,16 +94,14 @@ tests-bin: $(BUILD)/aviary $(TEST_BIN)
 # the sanitizer build's; one summary line at the end (scripts/run-tests).
 test check:
 	./scripts/setup
-	$(MAKE) tests-bin
-	$(MAKE) BUILD=build-asan OPT=-O1 \
-	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-	    LDFLAGS="-fsanitize=address,undefined" tests-bin
+	$(MAKE) -j2 tests-bin
+	$(MAKE) -j2 BUILD=build-asan OPT=-O1 \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests-bin
 	./scripts/run-tests build build-asan
 
 asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 \
-	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-	    tests-bin
+	$(MAKE) -j2 BUILD=build-asan OPT=-O1 \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests-bin
 	./scripts/run-tests build-asan
 
 run:
