@@ -1,28 +1,363 @@
 /*
- * cmd_detect.c - `aviary detect` and `aviary classify` (command line).
+ * cmd_detect.c - `aviary detect` (birds + species per image, JSON lines or
+ * text) and `aviary classify` (a bare classifier, JSON per image).
+ * Exit status: 0 all files fine, 1 any file failed (each says why), 2 usage.
  */
 #include "cli/cli.h"
 
-static const char *const detect_keys[] = {"models", "threads", "max-megapixels", "log-level",
-                                          "log-format", NULL};
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "detect/detect.h"
+
+static const char *const detect_keys[] = {"models", "threads", "max-megapixels", "max-upload-mb",
+                                          "log-level", "log-format", NULL};
+
+/* Read a whole file within the limit; *buf malloc'd (caller frees). */
+static int read_all(const char *path, long long max, unsigned char **buf, size_t *len,
+                    char *err, size_t errlen)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        snprintf(err, errlen, "not a regular file");
+        return -1;
+    }
+    if (sb.st_size > max) {
+        fclose(f);
+        snprintf(err, errlen, "%lld bytes, limit is %lld", (long long)sb.st_size, max);
+        return -1;
+    }
+    size_t n = (size_t)sb.st_size;
+    *buf = malloc(n ? n : 1);
+    if (!*buf) {
+        fclose(f);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t got = fread(*buf, 1, n, f);
+    fclose(f);
+    if (got != n) {
+        free(*buf);
+        *buf = NULL;
+        snprintf(err, errlen, "short read");
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static void print_json_line(json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(7)) : NULL;
+    if (s) {
+        puts(s);
+        free(s);
+    } else {
+        puts("{\"error\":\"out of memory\"}");
+    }
+    fflush(stdout);
+}
+
+static void print_error_line(const char *image, const char *msg)
+{
+    json_t *o = json_pack("{s:s, s:s}", "image", image, "error", msg);
+    print_json_line(o);
+    json_decref(o);
+}
+
+/* Where the annotated copy of `image` goes: OUT itself for one image that
+ * is not a folder, else OUT/<name without extension>.annotated.<ext>. */
+static int annotate_path(const char *out, int many, const char *image, const char *mime,
+                         char *dst, size_t cap)
+{
+    struct stat sb;
+    int is_dir = stat(out, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (!many && !is_dir)
+        return snprintf(dst, cap, "%s", out) < (int)cap ? 0 : -1;
+    const char *b = base_name(image);
+    const char *dot = strrchr(b, '.');
+    int stem = dot && dot != b ? (int)(dot - b) : (int)strlen(b);
+    int n = snprintf(dst, cap, "%s/%.*s.annotated.%s", out, stem, b,
+                     strcmp(mime, "image/png") ? "jpg" : "png");
+    return n > 0 && n < (int)cap ? 0 : -1;
+}
+
+static int write_file(const char *path, const void *buf, size_t len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %.500s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t w = fwrite(buf, 1, len, f);
+    if (fclose(f) || w != len) {
+        snprintf(err, errlen, "cannot write %.500s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_text(const char *image, const av_detect_result *r)
+{
+    printf("%s: %dx%d, %d detection%s", image, r->width, r->height, r->n_dets,
+           r->n_dets == 1 ? "" : "s");
+    for (int i = 0; i < r->n_dets; i++) {
+        const av_detect_det *d = &r->dets[i];
+        printf("%s %s %.0f%% [%.0f,%.0f,%.0f,%.0f]%s", i ? ";" : ":", d->label,
+               d->confidence * 100, d->x1, d->y1, d->x2, d->y2,
+               d->whole_image ? " (whole image)" : "");
+        if (d->n_species)
+            printf(" %s", d->species[0].scientific);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || end == s || *end || !(d >= lo && d <= hi))
+        return -1;
+    *out = d;
+    return 0;
+}
 
 static int run_detect(const av_config *cfg, int argc, char **argv)
 {
-    (void)cfg, (void)argc, (void)argv;
-    return av_cli_not_built(&av_cli_detect);
+    const av_cli_cmd *me = &av_cli_detect;
+    int json = 0, all = 0, no_species = 0, top = 3;
+    const char *annotate = NULL, *detector = NULL;
+    double min_score = 0;
+    int first = argc;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            first = i + 1;
+            break;
+        }
+        if (a[0] != '-' || !a[1]) {
+            first = i;
+            break;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--all-classes")) {
+            all = 1;
+        } else if (!strcmp(a, "--no-species")) {
+            no_species = 1;
+        } else if (!strcmp(a, "--annotate") || !strcmp(a, "--min-score") ||
+                   !strcmp(a, "--detector") || !strcmp(a, "--top")) {
+            if (i + 1 >= argc)
+                return av_cli_usage(me, "%s needs a value", a);
+            const char *v = argv[++i];
+            double d;
+            if (!strcmp(a, "--annotate"))
+                annotate = v;
+            else if (!strcmp(a, "--detector"))
+                detector = v;
+            else if (!strcmp(a, "--min-score")) {
+                if (parse_double(v, 0.001, 1.0, &min_score))
+                    return av_cli_usage(me, "--min-score: '%s' is not a number in [0.001, 1]", v);
+            } else {
+                if (parse_double(v, 1, AV_DETECT_TOPK_MAX, &d))
+                    return av_cli_usage(me, "--top: '%s' is not in 1..%d", v, AV_DETECT_TOPK_MAX);
+                top = (int)d;
+            }
+        } else {
+            return av_cli_usage(me, "unknown option '%s'", a);
+        }
+        first = i + 1;
+    }
+    int n_images = argc - first;
+    if (n_images <= 0)
+        return av_cli_usage(me, "no IMAGE given");
+
+    av_detect_open_opts oo = {.detector = detector, .threads = cfg->threads, .max_contexts = 1,
+                              .no_species = no_species};
+    av_detect_pipeline *p;
+    char err[1024];
+    av_detect_status st = av_detect_pipeline_open(cfg->models_dir, &oo, &p, err, sizeof err);
+    if (st) {
+        fprintf(stderr, "aviary detect: %s\n", err);
+        return 1;
+    }
+    if (!av_detect_pipeline_has_species(p) && !no_species)
+        fprintf(stderr, "aviary detect: %s\n", av_detect_pipeline_species_note(p));
+    av_detect_run_opts ro = {.min_score = min_score, .all_classes = all, .top_k = top,
+                             .annotate = annotate != NULL, .max_bytes = cfg->max_upload_bytes,
+                             .max_pixels = cfg->max_pixels};
+    int failed = 0;
+    for (int i = 0; i < n_images; i++) {
+        const char *path = argv[first + i];
+        unsigned char *buf;
+        size_t len;
+        char what[1100];
+        av_detect_result r;
+        int ok = 0;
+        if (read_all(path, cfg->max_upload_bytes, &buf, &len, err, sizeof err) == 0) {
+            st = av_detect_run(p, buf, len, &ro, &r, err, sizeof err);
+            free(buf);
+            ok = st == AV_DETECT_OK;
+        }
+        if (ok && annotate) {
+            char out[1024];
+            if (annotate_path(annotate, n_images > 1, path, r.annotated_mime, out, sizeof out) ||
+                write_file(out, r.annotated, r.annotated_len, err, sizeof err)) {
+                if (!err[0])
+                    snprintf(err, sizeof err, "annotated file name too long");
+                av_detect_result_free(&r);
+                ok = 0;
+            }
+        }
+        if (!ok) {
+            failed++;
+            snprintf(what, sizeof what, "error: %s", err);
+            if (json)
+                print_error_line(path, err);
+            else
+                printf("%s: error: %s\n", path, err);
+        } else {
+            int birds = 0;
+            for (int k = 0; k < r.n_dets; k++)
+                birds += !strcmp(r.dets[k].class_name, "bird");
+            snprintf(what, sizeof what, "%d bird%s", birds, birds == 1 ? "" : "s");
+            if (json) {
+                json_t *o = av_detect_result_to_json(&r, path);
+                print_json_line(o);
+                json_decref(o);
+            } else {
+                print_text(path, &r);
+            }
+            av_detect_result_free(&r);
+        }
+        if (n_images > 1 || !ok)
+            fprintf(stderr, "[%d/%d] %s: %s\n", i + 1, n_images, base_name(path), what);
+        err[0] = '\0';
+    }
+    av_detect_pipeline_close(p);
+    return failed ? 1 : 0;
 }
 
 static int run_classify(const av_config *cfg, int argc, char **argv)
 {
-    (void)cfg, (void)argc, (void)argv;
-    return av_cli_not_built(&av_cli_classify);
+    const av_cli_cmd *me = &av_cli_classify;
+    const char *model = NULL, *labels = NULL, *range = NULL;
+    int top = 5, first = argc;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            first = i + 1;
+            break;
+        }
+        if (a[0] != '-' || !a[1]) {
+            first = i;
+            break;
+        }
+        if (!strcmp(a, "--model") || !strcmp(a, "--labels") || !strcmp(a, "--top") ||
+            !strcmp(a, "--range")) {
+            if (i + 1 >= argc)
+                return av_cli_usage(me, "%s needs a value", a);
+            const char *v = argv[++i];
+            double d;
+            if (!strcmp(a, "--model"))
+                model = v;
+            else if (!strcmp(a, "--labels"))
+                labels = v;
+            else if (!strcmp(a, "--range"))
+                range = v;
+            else if (parse_double(v, 1, AV_DETECT_TOPK_MAX, &d))
+                return av_cli_usage(me, "--top: '%s' is not in 1..%d", v, AV_DETECT_TOPK_MAX);
+            else
+                top = (int)d;
+        } else {
+            return av_cli_usage(me, "unknown option '%s'", a);
+        }
+        first = i + 1;
+    }
+    if (!model)
+        return av_cli_usage(me, "--model is required");
+    if (first >= argc)
+        return av_cli_usage(me, "no IMAGE given");
+    char err[1024];
+    av_detect_classifier *c;
+    if (av_detect_classifier_open(model, labels, range, cfg->threads, &c, err, sizeof err)) {
+        fprintf(stderr, "aviary classify: %s\n", err);
+        return 1;
+    }
+    int w, h, failed = 0;
+    const char *dtype;
+    av_detect_classifier_info(c, &w, &h, &dtype);
+    for (int i = first; i < argc; i++) {
+        unsigned char *buf;
+        size_t len;
+        av_detect_species sp[AV_DETECT_TOPK_MAX];
+        int n = 0;
+        av_detect_status st = AV_DETECT_E_IO;
+        if (read_all(argv[i], cfg->max_upload_bytes, &buf, &len, err, sizeof err) == 0) {
+            st = av_detect_classify(c, buf, len, cfg->max_upload_bytes, cfg->max_pixels, top, sp,
+                                    &n, err, sizeof err);
+            free(buf);
+        }
+        if (st) {
+            failed++;
+            print_error_line(argv[i], err);
+            fprintf(stderr, "aviary classify: %s: %s\n", argv[i], err);
+            continue;
+        }
+        json_t *o = json_pack("{s:s, s:{s:i, s:i, s:s}, s:[]}", "image", argv[i], "input", "width",
+                              w, "height", h, "dtype", dtype, "top");
+        json_t *arr = o ? json_object_get(o, "top") : NULL;
+        for (int k = 0; arr && k < n; k++) {
+            char label[2 * AV_DETECT_NAME_MAX + 4];
+            if (sp[k].common[0])
+                snprintf(label, sizeof label, "%s (%s)", sp[k].scientific, sp[k].common);
+            else
+                snprintf(label, sizeof label, "%s", sp[k].scientific);
+            json_array_append_new(arr, json_pack("{s:i, s:s, s:f}", "index", sp[k].class_index,
+                                                 "label", label, "score",
+                                                 (double)(int)(sp[k].score * 10000 + 0.5) / 10000));
+        }
+        print_json_line(o);
+        json_decref(o);
+    }
+    av_detect_classifier_close(c);
+    return failed ? 1 : 0;
 }
 
 const av_cli_cmd av_cli_detect = {
     .name = "detect",
     .summary = "find birds and name their species in images; JSON lines out",
-    .usage = "[--json] [--annotate OUT] [--min-score S] IMAGE...",
+    .usage = "[--json] [--annotate OUT] [--min-score S] [--all-classes] IMAGE...",
     .keys = detect_keys,
+    .extra_help = "options:\n"
+                  "  --json          one JSON object per image per line (default: text)\n"
+                  "  --annotate OUT  write the image with boxes and labels to OUT (a file for\n"
+                  "                  one image, else the folder OUT/NAME.annotated.jpg|png)\n"
+                  "  --min-score S   detector score threshold (default: the manifest's, 0.2)\n"
+                  "  --all-classes   report every COCO class, not only birds\n"
+                  "  --detector NAME use models/NAME.json instead of pipeline.json's choice\n"
+                  "  --top K         species per bird (default 3)\n"
+                  "  --no-species    skip the species classifier\n"
+                  "Progress goes to stderr ([3/10] eagle.jpg: 1 bird); exit 1 if any file failed.\n",
     .run = run_detect,
 };
 
@@ -32,8 +367,11 @@ const av_cli_cmd av_cli_classify = {
     .usage = "--model M [--labels L] [--top K] IMAGE...",
     .keys = detect_keys,
     .extra_help = "options:\n"
-                  "  --model M       model file (TFLite, TF.js model.json or ONNX)\n"
+                  "  --model M       manifest (.json with a role) or model file (TFLite, TF.js\n"
+                  "                  model.json or ONNX)\n"
                   "  --labels L      label file, one per line\n"
-                  "  --top K         how many classes to print (default 5)\n",
+                  "  --top K         how many classes to print (default 5)\n"
+                  "  --range R       float inputs: 0..255, 0..1 or -1..1 (default -1..1);\n"
+                  "                  quantised inputs get the raw pixels\n",
     .run = run_classify,
 };

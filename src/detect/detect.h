@@ -1,0 +1,181 @@
+/*
+ * detect.h - the bird pipeline, public face: image bytes -> bird boxes with
+ * species names, plus the result object shared by the CLI, the web app and
+ * the model server.
+ *
+ * Models are only ever loaded through manifests (models/<name>.json, format in
+ * manifest.h); models/pipeline.json names the default detector and the
+ * species classifier.
+ *
+ * Objects:
+ *   av_detect_pipeline  manifests + loaded models, opened once; safe to share
+ *                       between threads (engine contexts come from a small
+ *                       pool guarded by a mutex, one per concurrent run).
+ *   av_detect_result    plain data, owned by the caller of av_detect_run().
+ *
+ * Errors: every fallible call returns an av_detect_status and writes a
+ * message naming what failed into err (when err is non-NULL).
+ */
+#ifndef AV_DETECT_H
+#define AV_DETECT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define AV_DETECT_STATUS_MAP(X)                               \
+    X(OK, 0, "ok")                                            \
+    X(E_IO, 1, "cannot read file")                            \
+    X(E_MANIFEST, 2, "invalid model manifest")                \
+    X(E_MODEL, 3, "model does not match its manifest")        \
+    X(E_IMAGE, 4, "cannot decode image")                      \
+    X(E_LIMIT, 5, "image exceeds a limit")                    \
+    X(E_NOMEM, 6, "out of memory")                            \
+    X(E_ARG, 7, "invalid argument")                           \
+    X(E_ENGINE, 8, "inference failed")
+
+typedef enum av_detect_status {
+#define X(name, num, msg) AV_DETECT_##name = num,
+    AV_DETECT_STATUS_MAP(X)
+#undef X
+} av_detect_status;
+
+/* Static string for a status; never NULL. */
+const char *av_detect_strerror(av_detect_status st);
+
+#define AV_DETECT_TOPK_MAX 10
+#define AV_DETECT_NAME_MAX 96
+
+/* One species guess for a box. */
+typedef struct av_detect_species {
+    int class_index;                     /* classifier output index */
+    float score;                         /* 0..1 */
+    char scientific[AV_DETECT_NAME_MAX]; /* "Ara macao" */
+    char common[AV_DETECT_NAME_MAX];     /* "Scarlet Macaw" ("" when the label has none) */
+} av_detect_species;
+
+/* One detection. Boxes are in original-image pixels, clamped to the image. */
+typedef struct av_detect_det {
+    float x1, y1, x2, y2;
+    float det_score;       /* detector score; 0 for a whole-image detection */
+    int class_index;       /* detector class (COCO-80); -1 for a whole-image detection */
+    char class_name[32];   /* detector class name ("bird") */
+    int whole_image;       /* 1: no box found, the species model named the whole image */
+    int n_species;         /* 0 when species are unavailable or not a bird */
+    av_detect_species species[AV_DETECT_TOPK_MAX];
+    /* What the UI shows: the top species' common name (else scientific) and
+     * its score when species are known; otherwise "Bird" (or the COCO class
+     * name for other classes) and the detector score. */
+    char label[AV_DETECT_NAME_MAX];
+    float confidence;
+} av_detect_det;
+
+typedef struct av_detect_result {
+    int width, height;        /* decoded (EXIF-upright) image size */
+    int n_dets;
+    av_detect_det *dets;      /* n_dets entries, best first */
+    int species_available;    /* 0: species model missing or disabled */
+    char species_note[512];   /* why species are unavailable and how to add them */
+    char detector[64], detector_version[64];
+    char classifier[64], classifier_version[64]; /* "" without species */
+    int batched_species;      /* 1: all crops ran as one batch; 0: one run per crop */
+    double ms_decode, ms_detect, ms_species, ms_draw, ms_total;
+    unsigned char *annotated; /* annotated image (JPEG, or PNG for PNG input) or NULL */
+    size_t annotated_len;
+    char annotated_mime[16];  /* "image/jpeg" or "image/png" */
+} av_detect_result;
+
+/* Free what a result owns (dets, annotated) and zero it; NULL-safe. */
+void av_detect_result_free(av_detect_result *r);
+
+/*
+ * The result as a JSON object (a new reference the caller owns, release with
+ * json_decref), or NULL when out of memory. The annotated image bytes are not
+ * included. `image` (may be NULL) is recorded as "image". Numbers are
+ * rounded (boxes 0.1 px, scores 1e-4, times 0.01 ms): dump with
+ * JSON_REAL_PRECISION(7) to print them short.
+ */
+json_t *av_detect_result_to_json(const av_detect_result *r, const char *image);
+
+typedef struct av_detect_open_opts {
+    const char *detector;  /* manifest name ("nanodet", "centernet"); NULL = pipeline.json */
+    int threads;           /* engine threads per run; <= 1 runs on the calling thread */
+    int max_contexts;      /* engine context pool size (concurrent runs); <= 0 means 4 */
+    int no_species;        /* 1: do not load the species classifier */
+} av_detect_open_opts;
+
+typedef struct av_detect_run_opts {
+    double min_score;      /* detector score threshold; <= 0 = manifest's */
+    int all_classes;       /* 1: keep every detector class, not only the manifest's (bird) */
+    int top_k;             /* species per box; <= 0 = 3; capped at AV_DETECT_TOPK_MAX */
+    int annotate;          /* 1: draw boxes + labels and encode result->annotated */
+    long long max_bytes;   /* image byte limit; <= 0 = 30 MB */
+    long long max_pixels;  /* decoded pixel limit; <= 0 = 50 Mpx */
+} av_detect_run_opts;
+
+typedef struct av_detect_pipeline av_detect_pipeline;
+
+/*
+ * Load models_dir/pipeline.json, the detector and (when its file is present)
+ * species manifests and models. opts may be NULL (defaults). On success *out
+ * owns the pipeline (free with av_detect_pipeline_close); a missing species
+ * model is not an error: results then say species are unavailable.
+ */
+av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect_open_opts *opts,
+                                         av_detect_pipeline **out, char *err, size_t errlen);
+void av_detect_pipeline_close(av_detect_pipeline *p);
+
+/* Whether species are available, and the note explaining why not (static
+ * for the pipeline's life). */
+int av_detect_pipeline_has_species(const av_detect_pipeline *p);
+const char *av_detect_pipeline_species_note(const av_detect_pipeline *p);
+
+/*
+ * Decode image bytes, detect, name species, optionally annotate. Thread-safe.
+ * opts may be NULL. On success *result is filled (caller frees with
+ * av_detect_result_free); on failure it is zeroed and err says why.
+ */
+av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t len,
+                               const av_detect_run_opts *opts, av_detect_result *result,
+                               char *err, size_t errlen);
+
+/*
+ * A stand-alone image classifier (`aviary classify`): `model` is a manifest
+ * (.json with "role": "classifier") or a model file (TFLite, TF.js, ONNX).
+ * For a bare model file the input size comes from its [1,H,W,3] or [1,3,H,W]
+ * input; quantised u8/i8 inputs get the raw pixels (q = pixel), float inputs
+ * get `range` ("0..255", "0..1" or "-1..1"; NULL = "-1..1"). `labels` (may
+ * be NULL) is a label file, one per line; a manifest brings its own. Images
+ * are area-resized (whole image, stretched) to the input size.
+ * On success *out owns the classifier (free with av_detect_classifier_close).
+ */
+typedef struct av_detect_classifier av_detect_classifier;
+
+av_detect_status av_detect_classifier_open(const char *model, const char *labels,
+                                           const char *range, int threads,
+                                           av_detect_classifier **out, char *err, size_t errlen);
+void av_detect_classifier_close(av_detect_classifier *c);
+
+/* Input width, height and dtype name ("u8", "f32", ...) for reports. */
+void av_detect_classifier_info(const av_detect_classifier *c, int *w, int *h, const char **dtype);
+
+/*
+ * Classify one image (bytes, limits as av_detect_run_opts; <= 0 = defaults).
+ * Writes up to k (<= AV_DETECT_TOPK_MAX) results best first into out and
+ * their count into *n; labels missing from the label file are named
+ * "class N"; the background class of a manifest is skipped. Not thread-safe
+ * for one classifier (one engine context); open one per thread.
+ */
+av_detect_status av_detect_classify(av_detect_classifier *c, const void *image, size_t len,
+                                    long long max_bytes, long long max_pixels, int k,
+                                    av_detect_species *out, int *n, char *err, size_t errlen);
+
+/*
+ * Split "Ara macao (Scarlet Macaw)" into "Ara macao" and "Scarlet Macaw".
+ * A label without a trailing "(...)" is all scientific, common "". Outputs
+ * are truncated to their capacities and always NUL-terminated.
+ */
+void av_detect_split_label(const char *label, char *scientific, size_t scap, char *common,
+                           size_t ccap);
+
+#endif

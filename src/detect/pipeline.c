@@ -1,0 +1,695 @@
+/*
+ * pipeline.c - open the models named by models/pipeline.json once, then run
+ * decode -> detect -> species -> annotate per image. Engine contexts (and
+ * their scratch buffers) live in a small pool guarded by a mutex, so one
+ * pipeline serves many threads.
+ */
+#include "detect/detect.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "detect/decode.h"
+#include "detect/img.h"
+#include "detect/manifest.h"
+#include "detect/tensor.h"
+#include "nn/nn.h"
+
+#define PIPELINE_JSON_MAX (64 * 1024)
+#define NMS_POOL 100 /* boxes kept by NMS before the class filter */
+#define DEFAULT_CONTEXTS 4
+#define DEFAULT_MAX_BYTES (30LL * 1000 * 1000)
+#define DEFAULT_MAX_PIXELS (50LL * 1000 * 1000)
+
+/* One engine context per model plus the buffers one run needs. */
+typedef struct worker {
+    av_nn_ctx *det_ctx, *cls_ctx;
+    void **det_in, **det_out; /* one buffer per model input / output */
+    void **cls_in, **cls_out;
+    float *resized;           /* detector input pixels, NHWC 0..255 */
+    uint8_t *crop;            /* classifier input pixels, RGB8 */
+    float *probs;             /* classifier scores */
+    av_detect__box *boxes;    /* NMS_POOL decoded boxes */
+    av_detect__tensor *touts; /* detector outputs as tensors */
+    int ready, busy;
+} worker;
+
+struct av_detect_pipeline {
+    av_detect__manifest det, cls;
+    av_nn_model *det_model, *cls_model;
+    int det_in, cls_in, cls_out; /* input / output indices */
+    int det_out;                 /* centernet: the detections output */
+    int has_species;
+    char species_note[512];
+    int bird_class;              /* detector class that gets species, -1 none */
+    double crop_margin, whole_min;
+    int threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    worker *workers;
+    int n_workers;
+};
+
+static av_detect_status failf(char *err, size_t errlen, av_detect_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static av_detect_status failf(char *err, size_t errlen, av_detect_status st, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- opening ---- */
+
+typedef struct pipeline_cfg {
+    char detector[64], species[64];
+    double crop_margin, whole_min;
+} pipeline_cfg;
+
+static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, char *err,
+                                           size_t errlen)
+{
+    char path[AV_DETECT__PATH_MAX];
+    snprintf(path, sizeof path, "%s/pipeline.json", dir);
+    char *text;
+    size_t len;
+    av_detect_status st = av_detect__read_file(path, PIPELINE_JSON_MAX, &text, &len, err, errlen);
+    if (st)
+        return st;
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!root)
+        return failf(err, errlen, AV_DETECT_E_MANIFEST, "%s: line %d: %s", path, je.line, je.text);
+    const char *d = NULL, *s = NULL;
+    double margin = -1, wmin = -1;
+    json_t *jm = json_object_get(root, "crop_margin");
+    json_t *jw = json_object_get(root, "whole_image_min_species_score");
+    if (json_unpack_ex(root, &je, 0, "{s:s, s:s}", "detector", &d, "species", &s) ||
+        !json_is_number(jm) || !json_is_number(jw)) {
+        json_decref(root);
+        return failf(err, errlen, AV_DETECT_E_MANIFEST,
+                     "%s: needs \"detector\" and \"species\" (strings), \"crop_margin\" and "
+                     "\"whole_image_min_species_score\" (numbers)",
+                     path);
+    }
+    margin = json_number_value(jm);
+    wmin = json_number_value(jw);
+    int bad = strlen(d) >= sizeof pc->detector || strlen(s) >= sizeof pc->species || strchr(d, '/') ||
+              strchr(s, '/') || !(margin >= 0 && margin <= 1) || !(wmin >= 0 && wmin <= 1);
+    if (!bad) {
+        snprintf(pc->detector, sizeof pc->detector, "%s", d);
+        snprintf(pc->species, sizeof pc->species, "%s", s);
+        pc->crop_margin = margin;
+        pc->whole_min = wmin;
+    }
+    json_decref(root);
+    if (bad)
+        return failf(err, errlen, AV_DETECT_E_MANIFEST,
+                     "%s: detector/species must be plain manifest names, crop_margin and "
+                     "whole_image_min_species_score in [0, 1]",
+                     path);
+    return AV_DETECT_OK;
+}
+
+static int find_io(const av_nn_model *m, int input, const char *name)
+{
+    int n = input ? av_nn_num_inputs(m) : av_nn_num_outputs(m);
+    if (name && name[0]) {
+        int i = input ? av_nn_find_input(m, name) : av_nn_find_output(m, name);
+        if (i >= 0)
+            return i;
+        /* TF.js names may carry a ":0" suffix on one side only */
+        char alt[160];
+        size_t l = strlen(name);
+        if (l > 2 && !strcmp(name + l - 2, ":0"))
+            snprintf(alt, sizeof alt, "%.*s", (int)(l - 2), name);
+        else
+            snprintf(alt, sizeof alt, "%s:0", name);
+        return input ? av_nn_find_input(m, alt) : av_nn_find_output(m, alt);
+    }
+    return n == 1 ? 0 : -1;
+}
+
+static av_detect_status load_model(const av_detect__manifest *man, av_nn_model **out, char *err,
+                                   size_t errlen)
+{
+    char e[512] = "";
+    av_nn_status ns = av_nn_load(man->path, out, e, sizeof e);
+    if (ns != AV_NN_OK)
+        return failf(err, errlen, ns == AV_NN_E_IO ? AV_DETECT_E_IO : AV_DETECT_E_MODEL,
+                     "%s: cannot load %s: %s%s", man->name, man->path, e,
+                     ns == AV_NN_E_IO ? " (run scripts/setup to fetch the models)" : "");
+    return AV_DETECT_OK;
+}
+
+static av_detect_status check_detector(av_detect_pipeline *p, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    p->det_in = find_io(p->det_model, 1, m->input_name);
+    if (p->det_in < 0)
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: model has no input '%s'", m->name,
+                     m->input_name);
+    char e[512];
+    if (av_detect__check_input(m, av_nn_input(p->det_model, p->det_in), e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+    int no = av_nn_num_outputs(p->det_model);
+    for (int i = 0; i < no; i++) {
+        const av_nn_tensor_info *ti = av_nn_output(p->det_model, i);
+        if (ti->dtype != AV_NN_F32 || ti->rank > 8)
+            return failf(err, errlen, AV_DETECT_E_MODEL, "%s: output '%s' is %s, decoder needs f32",
+                         m->name, ti->name, av_nn_dtype_name(ti->dtype));
+    }
+    p->det_out = -1;
+    if (m->kind == AV_DETECT__CENTERNET) {
+        p->det_out = find_io(p->det_model, 0, m->output_name);
+        if (p->det_out < 0)
+            return failf(err, errlen, AV_DETECT_E_MODEL, "%s: model has no output '%s'", m->name,
+                         m->output_name);
+    }
+    p->bird_class = -1;
+    for (int i = 0; i < m->n_labels; i++)
+        if (!strcmp(m->labels[i], "bird"))
+            p->bird_class = i;
+    return AV_DETECT_OK;
+}
+
+static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->cls;
+    p->cls_in = find_io(p->cls_model, 1, m->input_name);
+    p->cls_out = find_io(p->cls_model, 0, m->output_name);
+    if (p->cls_in < 0 || p->cls_out < 0)
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: cannot find the %s tensor", m->name,
+                     p->cls_in < 0 ? "input" : "output");
+    char e[512];
+    if (av_detect__check_input(m, av_nn_input(p->cls_model, p->cls_in), e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    size_t n = av_detect__numel(to);
+    if (n != (size_t)m->n_labels)
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: output has %zu classes, label file %d",
+                     m->name, n, m->n_labels);
+    if (to->dtype != AV_NN_F32 && to->dtype != AV_NN_U8 && to->dtype != AV_NN_I8)
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: output dtype %s not supported", m->name,
+                     av_nn_dtype_name(to->dtype));
+    return AV_DETECT_OK;
+}
+
+static void open_species(av_detect_pipeline *p, const char *dir, const char *name)
+{
+    char path[AV_DETECT__PATH_MAX], e[512] = "";
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    av_detect_status st = av_detect__manifest_load(path, &p->cls, e, sizeof e);
+    if (st == AV_DETECT_OK && p->cls.role != AV_DETECT__CLASSIFIER) {
+        snprintf(e, sizeof e, "%.400s: role is not classifier", path);
+        st = AV_DETECT_E_MANIFEST;
+    }
+    if (st == AV_DETECT_OK && access(p->cls.path, R_OK) != 0) {
+        snprintf(e, sizeof e, "%.400s not found", p->cls.path);
+        st = AV_DETECT_E_IO;
+    }
+    if (st == AV_DETECT_OK)
+        st = load_model(&p->cls, &p->cls_model, e, sizeof e);
+    if (st == AV_DETECT_OK)
+        st = check_classifier(p, e, sizeof e);
+    if (st == AV_DETECT_OK) {
+        p->has_species = 1;
+        return;
+    }
+    av_nn_model_free(p->cls_model);
+    p->cls_model = NULL;
+    av_detect__manifest_free(&p->cls);
+    snprintf(p->species_note, sizeof p->species_note,
+             "species model unavailable (%.120s); birds are labelled 'Bird'. To add it run "
+             "scripts/setup, or copy the model and its label file into %.150s/%.60s/",
+             e, dir, name);
+}
+
+av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect_open_opts *opts,
+                                         av_detect_pipeline **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    av_detect_open_opts o = opts ? *opts : (av_detect_open_opts){0};
+    const char *dir = models_dir && models_dir[0] ? models_dir : "models";
+    pipeline_cfg pc;
+    av_detect_status st = read_pipeline_json(dir, &pc, err, errlen);
+    if (st)
+        return st;
+    if (o.detector && o.detector[0]) {
+        if (strchr(o.detector, '/') || strlen(o.detector) >= sizeof pc.detector)
+            return failf(err, errlen, AV_DETECT_E_ARG, "detector '%s' is not a manifest name",
+                         o.detector);
+        snprintf(pc.detector, sizeof pc.detector, "%s", o.detector);
+    }
+    av_detect_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory");
+    p->threads = o.threads;
+    p->n_workers = o.max_contexts > 0 ? o.max_contexts : DEFAULT_CONTEXTS;
+    p->crop_margin = pc.crop_margin;
+    p->whole_min = pc.whole_min;
+    p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
+    if (!p->workers || pthread_mutex_init(&p->mu, NULL)) {
+        free(p->workers);
+        free(p);
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory");
+    }
+    if (pthread_cond_init(&p->cv, NULL)) {
+        pthread_mutex_destroy(&p->mu);
+        free(p->workers);
+        free(p);
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: cannot create condition");
+    }
+    char path[AV_DETECT__PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s.json", dir, pc.detector);
+    st = av_detect__manifest_load(path, &p->det, err, errlen);
+    if (!st && p->det.role != AV_DETECT__DETECTOR)
+        st = failf(err, errlen, AV_DETECT_E_MANIFEST, "%s: role must be detector", path);
+    if (!st)
+        st = load_model(&p->det, &p->det_model, err, errlen);
+    if (!st)
+        st = check_detector(p, err, errlen);
+    if (st) {
+        av_detect_pipeline_close(p);
+        return st;
+    }
+    if (o.no_species)
+        snprintf(p->species_note, sizeof p->species_note,
+                 "species classification disabled; birds are labelled 'Bird'");
+    else
+        open_species(p, dir, pc.species);
+    *out = p;
+    return AV_DETECT_OK;
+}
+
+static void free_bufs(void **b, int n)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < n; i++)
+        free(b[i]);
+    free(b);
+}
+
+static void worker_free(av_detect_pipeline *p, worker *w)
+{
+    av_nn_ctx_free(w->det_ctx);
+    av_nn_ctx_free(w->cls_ctx);
+    free_bufs(w->det_in, p->det_model ? av_nn_num_inputs(p->det_model) : 0);
+    free_bufs(w->det_out, p->det_model ? av_nn_num_outputs(p->det_model) : 0);
+    free_bufs(w->cls_in, p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
+    free_bufs(w->cls_out, p->cls_model ? av_nn_num_outputs(p->cls_model) : 0);
+    free(w->resized);
+    free(w->crop);
+    free(w->probs);
+    free(w->boxes);
+    free(w->touts);
+    memset(w, 0, sizeof *w);
+}
+
+void av_detect_pipeline_close(av_detect_pipeline *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n_workers; i++)
+        worker_free(p, &p->workers[i]);
+    free(p->workers);
+    av_nn_model_free(p->det_model);
+    av_nn_model_free(p->cls_model);
+    av_detect__manifest_free(&p->det);
+    av_detect__manifest_free(&p->cls);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+int av_detect_pipeline_has_species(const av_detect_pipeline *p)
+{
+    return p->has_species;
+}
+
+const char *av_detect_pipeline_species_note(const av_detect_pipeline *p)
+{
+    return p->species_note;
+}
+
+/* ---- the context pool ---- */
+
+/* One zeroed buffer per tensor of a model's inputs or outputs. */
+static void **alloc_bufs(const av_nn_model *m, int inputs)
+{
+    int n = inputs ? av_nn_num_inputs(m) : av_nn_num_outputs(m);
+    void **b = calloc((size_t)(n > 0 ? n : 1), sizeof *b);
+    if (!b)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        const av_nn_tensor_info *ti = inputs ? av_nn_input(m, i) : av_nn_output(m, i);
+        size_t bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+        b[i] = bytes ? calloc(1, bytes) : NULL;
+        if (!b[i]) {
+            free_bufs(b, i);
+            return NULL;
+        }
+    }
+    return b;
+}
+
+static av_detect_status worker_init(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
+{
+    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK};
+    char e[512] = "";
+    if (av_nn_ctx_new(p->det_model, &co, &w->det_ctx, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
+    if (p->has_species && av_nn_ctx_new(p->cls_model, &co, &w->cls_ctx, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+    int no = av_nn_num_outputs(p->det_model);
+    w->det_in = alloc_bufs(p->det_model, 1);
+    w->det_out = alloc_bufs(p->det_model, 0);
+    w->resized = malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
+    w->boxes = malloc(NMS_POOL * sizeof *w->boxes);
+    w->touts = calloc((size_t)no, sizeof *w->touts);
+    int ok = w->det_in && w->det_out && w->resized && w->boxes && w->touts;
+    if (p->has_species) {
+        w->cls_in = alloc_bufs(p->cls_model, 1);
+        w->cls_out = alloc_bufs(p->cls_model, 0);
+        w->crop = malloc((size_t)p->cls.in_w * (size_t)p->cls.in_h * 3);
+        w->probs = malloc((size_t)p->cls.n_labels * sizeof *w->probs);
+        ok = ok && w->cls_in && w->cls_out && w->crop && w->probs;
+    }
+    if (!ok)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory for run buffers");
+    for (int i = 0; i < no; i++) {
+        const av_nn_tensor_info *ti = av_nn_output(p->det_model, i);
+        w->touts[i].data = w->det_out[i];
+        w->touts[i].rank = ti->rank;
+        for (int d = 0; d < ti->rank; d++)
+            w->touts[i].dims[d] = ti->dims[d];
+    }
+    w->ready = 1;
+    return AV_DETECT_OK;
+}
+
+static worker *acquire(av_detect_pipeline *p, char *err, size_t errlen, av_detect_status *st)
+{
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        int spare = -1;
+        for (int i = 0; i < p->n_workers; i++) {
+            if (p->workers[i].busy)
+                continue;
+            if (p->workers[i].ready) {
+                p->workers[i].busy = 1;
+                pthread_mutex_unlock(&p->mu);
+                return &p->workers[i];
+            }
+            if (spare < 0)
+                spare = i;
+        }
+        if (spare >= 0) {
+            /* build outside the lock: packing weights takes a while */
+            worker *w = &p->workers[spare];
+            w->busy = 1;
+            pthread_mutex_unlock(&p->mu);
+            *st = worker_init(p, w, err, errlen);
+            if (*st == AV_DETECT_OK)
+                return w;
+            pthread_mutex_lock(&p->mu);
+            worker_free(p, w);
+            pthread_cond_signal(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+}
+
+static void release(av_detect_pipeline *p, worker *w)
+{
+    pthread_mutex_lock(&p->mu);
+    w->busy = 0;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- one run ---- */
+
+static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                     double min_score, int *nbox, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    double map_w = img->w, map_h = img->h;
+    if (m->resize == AV_DETECT__LETTERBOX) {
+        /* scale to fit, pad right/bottom with 0: the input then spans in/scale pixels */
+        double sc = fmin((double)m->in_w / img->w, (double)m->in_h / img->h);
+        int nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
+        int nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
+        if (av_detect__img_resize_tf(img, nw, nh, w->resized))
+            return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: resize failed");
+        /* spread the nw x nh rows into in_w-wide rows, last row first (in place) */
+        for (int y = nh - 1; y >= 0; y--) {
+            memmove(w->resized + (size_t)y * m->in_w * 3, w->resized + (size_t)y * nw * 3,
+                    (size_t)nw * 3 * sizeof(float));
+            memset(w->resized + ((size_t)y * m->in_w + nw) * 3, 0,
+                   (size_t)(m->in_w - nw) * 3 * sizeof(float));
+        }
+        memset(w->resized + (size_t)nh * m->in_w * 3, 0,
+               (size_t)(m->in_h - nh) * m->in_w * 3 * sizeof(float));
+        map_w = m->in_w / sc;
+        map_h = m->in_h / sc;
+    } else if (av_detect__img_resize_tf(img, m->in_w, m->in_h, w->resized)) {
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: resize failed");
+    }
+    av_detect__fill_input(m, av_nn_input(p->det_model, p->det_in), w->resized, NULL,
+                          w->det_in[p->det_in]);
+    char e[512] = "";
+    if (av_nn_run(w->det_ctx, (const void *const *)w->det_in, w->det_out, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", m->name, e);
+    av_detect__dcfg cfg = {
+        .min_score = min_score,
+        .nms_iou = m->nms_iou,
+        .max_out = NMS_POOL,
+        .skip = m->skip,
+        .n_skip = m->n_skip,
+        .n_classes = m->n_labels,
+        .in_w = m->in_w,
+        .in_h = m->in_h,
+        .map_w = map_w,
+        .map_h = map_h,
+        .box_scale = m->box_scale,
+        .base_grid = m->base_grid,
+    };
+    int n = m->kind == AV_DETECT__CENTERNET
+                ? av_detect__decode_centernet(&w->touts[p->det_out], &cfg, w->boxes, e, sizeof e)
+                : av_detect__decode_nanodet(w->touts, av_nn_num_outputs(p->det_model), &cfg,
+                                            w->boxes, e, sizeof e);
+    if (n < 0)
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+    *nbox = n;
+    return AV_DETECT_OK;
+}
+
+/* Classify pixels [x1,y1,x2,y2) of img; fills species (top_k) and returns
+ * the best non-background score, or -1 on engine failure. */
+static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
+                       int y1, int x2, int y2, int top_k, av_detect_det *d, char *err,
+                       size_t errlen)
+{
+    const av_detect__manifest *m = &p->cls;
+    if (av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
+        failf(err, errlen, AV_DETECT_E_NOMEM, "species: crop failed");
+        return -1;
+    }
+    av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, w->crop,
+                          w->cls_in[p->cls_in]);
+    char e[512] = "";
+    if (av_nn_run(w->cls_ctx, (const void *const *)w->cls_in, w->cls_out, e, sizeof e) !=
+        AV_NN_OK) {
+        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", m->name, e);
+        return -1;
+    }
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    av_detect__read_scores(m, to, w->cls_out[p->cls_out], w->probs, (size_t)m->n_labels);
+    int idx[AV_DETECT_TOPK_MAX];
+    int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
+    d->n_species = k;
+    for (int i = 0; i < k; i++) {
+        av_detect_species *s = &d->species[i];
+        s->class_index = idx[i];
+        s->score = w->probs[idx[i]];
+        av_detect_split_label(m->labels[idx[i]], s->scientific, sizeof s->scientific, s->common,
+                              sizeof s->common);
+    }
+    return k ? w->probs[idx[0]] : 0.0;
+}
+
+/* Square crop around a box with a context margin, clamped to the image. */
+static void crop_square(const av_detect__img *img, const av_detect_det *d, double margin, int *x1,
+                        int *y1, int *x2, int *y2)
+{
+    double cx = (d->x1 + d->x2) / 2, cy = (d->y1 + d->y2) / 2;
+    double side = fmax(d->x2 - d->x1, d->y2 - d->y1) * (1 + 2 * margin);
+    *x1 = (int)fmax(0, floor(cx - side / 2));
+    *y1 = (int)fmax(0, floor(cy - side / 2));
+    *x2 = (int)fmin(img->w, ceil(cx + side / 2));
+    *y2 = (int)fmin(img->h, ceil(cy + side / 2));
+    if (*x2 <= *x1)
+        *x2 = *x1 + 1 <= img->w ? *x1 + 1 : img->w, *x1 = *x2 - 1;
+    if (*y2 <= *y1)
+        *y2 = *y1 + 1 <= img->h ? *y1 + 1 : img->h, *y1 = *y2 - 1;
+}
+
+static void set_label(av_detect_pipeline *p, av_detect_det *d)
+{
+    if (d->n_species > 0) {
+        const av_detect_species *s = &d->species[0];
+        snprintf(d->label, sizeof d->label, "%s", s->common[0] ? s->common : s->scientific);
+        d->confidence = s->score;
+    } else {
+        const char *name = d->class_index == p->bird_class || d->whole_image ? "Bird"
+                                                                               : d->class_name;
+        snprintf(d->label, sizeof d->label, "%s", name);
+        d->confidence = d->det_score;
+    }
+}
+
+static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                   const av_detect_run_opts *o, av_detect_result *r, char *err,
+                                   size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    double t = now_ms();
+    int nbox = 0;
+    double min_score = o->min_score > 0 ? o->min_score : m->min_score;
+    av_detect_status st = run_detector(p, w, img, min_score, &nbox, err, errlen);
+    if (st)
+        return st;
+    r->dets = calloc((size_t)m->max_dets + 1, sizeof *r->dets);
+    if (!r->dets)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: out of memory");
+    for (int i = 0; i < nbox && r->n_dets < m->max_dets; i++) {
+        const av_detect__box *b = &w->boxes[i];
+        if (!av_detect__manifest_keeps(m, b->cls, o->all_classes))
+            continue;
+        av_detect_det *d = &r->dets[r->n_dets];
+        d->x1 = (float)fmax(0, fmin(img->w, b->x1));
+        d->y1 = (float)fmax(0, fmin(img->h, b->y1));
+        d->x2 = (float)fmax(0, fmin(img->w, b->x2));
+        d->y2 = (float)fmax(0, fmin(img->h, b->y2));
+        if (d->x2 - d->x1 < 1 || d->y2 - d->y1 < 1)
+            continue; /* degenerate (NanoDet argmax bin 0 on both sides) */
+        d->det_score = b->score;
+        d->class_index = b->cls;
+        snprintf(d->class_name, sizeof d->class_name, "%s", m->labels[b->cls]);
+        r->n_dets++;
+    }
+    double t2 = now_ms();
+    r->ms_detect = t2 - t;
+
+    int top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
+    if (p->has_species) {
+        int birds = 0;
+        for (int i = 0; i < r->n_dets; i++) {
+            av_detect_det *d = &r->dets[i];
+            if (d->class_index != p->bird_class)
+                continue;
+            birds++;
+            int x1, y1, x2, y2;
+            crop_square(img, d, p->crop_margin, &x1, &y1, &x2, &y2);
+            if (classify(p, w, img, x1, y1, x2, y2, top_k, d, err, errlen) < 0)
+                return AV_DETECT_E_ENGINE;
+        }
+        if (birds == 0) {
+            /* No bird box: ask the species model about the whole image and
+             * report a whole-image bird when it is confident (pipeline.json). */
+            av_detect_det *d = &r->dets[r->n_dets];
+            memset(d, 0, sizeof *d);
+            double best = classify(p, w, img, 0, 0, img->w, img->h, top_k, d, err, errlen);
+            if (best < 0)
+                return AV_DETECT_E_ENGINE;
+            if (best >= p->whole_min) {
+                d->x1 = d->y1 = 0;
+                d->x2 = (float)img->w;
+                d->y2 = (float)img->h;
+                d->class_index = -1;
+                d->whole_image = 1;
+                snprintf(d->class_name, sizeof d->class_name, "bird");
+                r->n_dets++;
+            } else {
+                memset(d, 0, sizeof *d);
+            }
+        }
+    }
+    for (int i = 0; i < r->n_dets; i++)
+        set_label(p, &r->dets[i]);
+    r->ms_species = now_ms() - t2;
+    return AV_DETECT_OK;
+}
+
+av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t len,
+                               const av_detect_run_opts *opts, av_detect_result *r, char *err,
+                               size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (!p || (!image && len))
+        return failf(err, errlen, AV_DETECT_E_ARG, "detect: no pipeline or image");
+    av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
+    long long max_bytes = o.max_bytes > 0 ? o.max_bytes : DEFAULT_MAX_BYTES;
+    long long max_pixels = o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS;
+    double t0 = now_ms();
+    av_detect__img img;
+    av_detect_status st =
+        av_detect__img_decode(image, len, max_bytes, max_pixels, &img, err, errlen);
+    if (st)
+        return st;
+    r->width = img.w;
+    r->height = img.h;
+    r->ms_decode = now_ms() - t0;
+    snprintf(r->detector, sizeof r->detector, "%s", p->det.name);
+    snprintf(r->detector_version, sizeof r->detector_version, "%s", p->det.version);
+    r->species_available = p->has_species;
+    if (p->has_species) {
+        snprintf(r->classifier, sizeof r->classifier, "%s", p->cls.name);
+        snprintf(r->classifier_version, sizeof r->classifier_version, "%s", p->cls.version);
+    } else {
+        snprintf(r->species_note, sizeof r->species_note, "%s", p->species_note);
+    }
+    r->batched_species = 0; /* the engine runs fixed batch-1 graphs: one run per crop */
+
+    worker *w = acquire(p, err, errlen, &st);
+    if (w) {
+        st = run_locked(p, w, &img, &o, r, err, errlen);
+        release(p, w);
+    }
+    if (!st && o.annotate) {
+        double t = now_ms();
+        st = av_detect__img_annotate(&img, r->dets, r->n_dets, &r->annotated, &r->annotated_len,
+                                     r->annotated_mime, sizeof r->annotated_mime, err, errlen);
+        r->ms_draw = now_ms() - t;
+    }
+    av_detect__img_free(&img);
+    if (st) {
+        av_detect_result_free(r);
+        return st;
+    }
+    r->ms_total = now_ms() - t0;
+    return AV_DETECT_OK;
+}

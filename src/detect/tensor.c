@@ -1,0 +1,141 @@
+/*
+ * tensor.c - fill model inputs from pixels and read classifier outputs,
+ * following the manifest (layout, colour order, normalisation) and the
+ * engine's tensor info (dtype, quantisation).
+ */
+#include "detect/tensor.h"
+
+#include <math.h>
+#include <stdio.h>
+
+size_t av_detect__numel(const av_nn_tensor_info *ti)
+{
+    size_t n = 1;
+    for (int i = 0; i < ti->rank; i++) {
+        if (ti->dims[i] <= 0 || ti->dims[i] > (1 << 30))
+            return 0;
+        n *= (size_t)ti->dims[i];
+    }
+    return n;
+}
+
+int av_detect__check_input(const av_detect__manifest *m, const av_nn_tensor_info *ti,
+                           char *err, size_t errlen)
+{
+    int64_t want[4] = {1, m->in_h, m->in_w, 3};
+    if (m->layout == AV_DETECT__NCHW)
+        want[1] = 3, want[2] = m->in_h, want[3] = m->in_w;
+    int ok = ti->rank == 4;
+    for (int i = 0; ok && i < 4; i++)
+        ok = ti->dims[i] == want[i];
+    if (!ok) {
+        snprintf(err, errlen,
+                 "%s: input '%s' has rank %d shape [%lld,%lld,%lld,%lld], manifest says "
+                 "[%lld,%lld,%lld,%lld] (%s)",
+                 m->name, ti->name ? ti->name : "?", ti->rank, (long long)ti->dims[0],
+                 (long long)(ti->rank > 1 ? ti->dims[1] : 0),
+                 (long long)(ti->rank > 2 ? ti->dims[2] : 0),
+                 (long long)(ti->rank > 3 ? ti->dims[3] : 0), (long long)want[0],
+                 (long long)want[1], (long long)want[2], (long long)want[3],
+                 m->layout == AV_DETECT__NCHW ? "NCHW" : "NHWC");
+        return -1;
+    }
+    if (ti->dtype == AV_NN_F32)
+        return 0;
+    if ((ti->dtype == AV_NN_U8 || ti->dtype == AV_NN_I8) && ti->scale > 0)
+        return 0;
+    snprintf(err, errlen, "%s: input '%s' has dtype %s%s; supported: f32, quantised u8/i8",
+             m->name, ti->name ? ti->name : "?", av_nn_dtype_name(ti->dtype),
+             ti->scale > 0 ? "" : " without quantisation");
+    return -1;
+}
+
+void av_detect__fill_input(const av_detect__manifest *m, const av_nn_tensor_info *ti,
+                           const float *pxf, const uint8_t *px8, void *dst)
+{
+    size_t hw = (size_t)m->in_w * (size_t)m->in_h;
+    float mean[3], sd[3];
+    for (int c = 0; c < 3; c++) {
+        int src = m->bgr ? 2 - c : c; /* channel c of the model reads pixel channel src */
+        mean[c] = m->mean[src];
+        sd[c] = m->std[src];
+    }
+    float inv_scale = ti->scale > 0 ? 1.0f / ti->scale : 0.0f;
+    for (size_t p = 0; p < hw; p++) {
+        for (int c = 0; c < 3; c++) {
+            int src = m->bgr ? 2 - c : c;
+            float v = pxf ? pxf[p * 3 + (size_t)src] : (float)px8[p * 3 + (size_t)src];
+            /* float32 arithmetic, as the reference (tf.div by 255 for NanoDet) */
+            v = (v - mean[c]) / sd[c];
+            size_t o = m->layout == AV_DETECT__NCHW ? (size_t)c * hw + p : p * 3 + (size_t)c;
+            if (ti->dtype == AV_NN_F32) {
+                ((float *)dst)[o] = v;
+            } else {
+                float q = roundf(v * inv_scale) + (float)ti->zero_point;
+                if (ti->dtype == AV_NN_U8)
+                    ((uint8_t *)dst)[o] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+                else
+                    ((int8_t *)dst)[o] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+            }
+        }
+    }
+}
+
+int av_detect__read_scores(const av_detect__manifest *m, const av_nn_tensor_info *ti,
+                           const void *buf, float *probs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (ti->dtype) {
+        case AV_NN_F32:
+            probs[i] = ((const float *)buf)[i];
+            break;
+        case AV_NN_U8:
+            probs[i] = ti->scale > 0
+                           ? ti->scale * (float)((int)((const uint8_t *)buf)[i] - ti->zero_point)
+                           : ((const uint8_t *)buf)[i] / 255.0f;
+            break;
+        case AV_NN_I8:
+            probs[i] = ti->scale > 0
+                           ? ti->scale * (float)((int)((const int8_t *)buf)[i] - ti->zero_point)
+                           : ((const int8_t *)buf)[i] / 127.0f;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if (m && m->softmax && n) {
+        float mx = probs[0];
+        for (size_t i = 1; i < n; i++)
+            mx = probs[i] > mx ? probs[i] : mx;
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            probs[i] = expf(probs[i] - mx);
+            sum += probs[i];
+        }
+        for (size_t i = 0; i < n; i++)
+            probs[i] = (float)(probs[i] / sum);
+    }
+    return 0;
+}
+
+int av_detect__topk(const float *probs, size_t n, int skip, int k, int *idx)
+{
+    int got = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((int)i == skip || isnan(probs[i]))
+            continue;
+        /* insertion into a short sorted list; strict > keeps the lower index on ties */
+        int pos = got;
+        while (pos > 0 && probs[i] > probs[idx[pos - 1]])
+            pos--;
+        if (pos >= k)
+            continue;
+        int end = got < k ? got : k - 1;
+        for (int j = end; j > pos; j--)
+            idx[j] = idx[j - 1];
+        idx[pos] = (int)i;
+        if (got < k)
+            got++;
+    }
+    return got;
+}

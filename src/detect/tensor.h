@@ -1,0 +1,47 @@
+/*
+ * tensor.h - model input filling and classifier output reading (internal to
+ * src/detect): the glue between manifests, pixels and engine tensors.
+ */
+#ifndef AV_DETECT_TENSOR_H
+#define AV_DETECT_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect/manifest.h"
+#include "nn/nn.h"
+
+/*
+ * Check that an engine input fits the manifest: [1,H,W,3] (NHWC) or
+ * [1,3,H,W] (NCHW) of the manifest's size, dtype f32, or u8/i8 with
+ * quantisation. 0, or -1 with a message naming the model and tensor.
+ */
+int av_detect__check_input(const av_detect__manifest *m, const av_nn_tensor_info *ti,
+                           char *err, size_t errlen);
+
+/*
+ * Write a model input from pixels: `px` holds w*h*3 RGB values in 0..255,
+ * NHWC, as float (pxf) or bytes (px8, exactly one of the two non-NULL);
+ * w, h equal the manifest's input size. Applies colour order, normalisation
+ * ((v - mean) / std in float32), layout, dtype and quantisation.
+ * dst has av_nn_input's size.
+ */
+void av_detect__fill_input(const av_detect__manifest *m, const av_nn_tensor_info *ti,
+                           const float *pxf, const uint8_t *px8, void *dst);
+
+/* Element count of a tensor (0 for a bad shape). */
+size_t av_detect__numel(const av_nn_tensor_info *ti);
+
+/*
+ * Classifier scores as float probabilities from an output buffer (f32, or
+ * u8/i8 dequantised; softmax applied when the manifest says logits).
+ * probs has n = numel entries. 0, or -1 for an unsupported dtype.
+ */
+int av_detect__read_scores(const av_detect__manifest *m, const av_nn_tensor_info *ti,
+                           const void *buf, float *probs, size_t n);
+
+/* Indices of the k best scores, best first, skipping `skip` (-1: none);
+ * ties go to the lower index. Returns how many were written (<= k). */
+int av_detect__topk(const float *probs, size_t n, int skip, int k, int *idx);
+
+#endif
