@@ -1,0 +1,938 @@
+/*
+ * t_nn_xnn.c - the XNNPACK backend against the reference kernels.
+ *
+ * Every case builds a one-node graph by hand, infers its shapes with
+ * av_nn__infer_node, fills the activations with seeded random data, runs the
+ * node through av_nn__ref_run and through av_nn__backend_xnn (prepare, run,
+ * run again, run on moved buffers) and compares: f32 within 1e-4 relative
+ * (absolute below 1), u8/i8 within one step. Cases also check that
+ * supports_op() refuses what XNNPACK cannot compute exactly.
+ */
+#include "harness.h"
+
+#include "nn/core.h"
+
+#include <math.h>
+#include <pthreadpool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xnnpack.h>
+
+#define F32_TOL 1e-4
+
+/* ---- random data ---- */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t cur_seed; /* of the case being checked, for failure messages */
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+
+static float frand(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(rnd() & 0xffffff) / (float)0xffffff;
+}
+
+/* Range of random f32 activations; quarter: multiples of 0.25 (rounding ties). */
+static float in_lo = -2.0f, in_hi = 2.0f;
+static bool in_quarter;
+
+static void fill(void *p, av_nn_dtype dt, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        switch (dt) {
+        case AV_NN_F32: {
+            float v = frand(in_lo, in_hi);
+            ((float *)p)[i] = in_quarter ? roundf(v * 4) / 4 : v;
+            break;
+        }
+        case AV_NN_F16:
+            ((uint16_t *)p)[i] = av_nn__f32_to_f16(frand(in_lo, in_hi));
+            break;
+        case AV_NN_U8:
+            ((uint8_t *)p)[i] = (uint8_t)rnd();
+            break;
+        case AV_NN_I8:
+            ((int8_t *)p)[i] = (int8_t)(uint8_t)rnd();
+            break;
+        case AV_NN_I32:
+            ((int32_t *)p)[i] = (int32_t)(rnd() % 2001) - 1000;
+            break;
+        default:
+            memset((uint8_t *)p + i * (int64_t)av_nn_dtype_size(dt), 0, av_nn_dtype_size(dt));
+            break;
+        }
+    }
+}
+
+/* ---- graph building ---- */
+
+/* D(1,2,3): a dims array; SH(1,2,3): the array and its rank, as two arguments. */
+#define D(...) ((const int64_t[]){__VA_ARGS__})
+#define SH(...) D(__VA_ARGS__), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+
+static int64_t prod(const int64_t *d, int r)
+{
+    int64_t c = 1;
+    for (int i = 0; i < r; i++)
+        c *= d[i];
+    return c;
+}
+
+static void set_q(av_nn__graph *g, av_nn__tid t, float scale, int32_t zp)
+{
+    g->tensors[t].quant.scale = scale;
+    g->tensors[t].quant.zero_point = zp;
+}
+
+/* Activation input (data supplied at run time). */
+static av_nn__tid act_in(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r, float scale,
+                         int32_t zp)
+{
+    av_nn__tid t = av_nn__add_tensor(g, "x", dt, r, d, NULL, false);
+    CHECK(t >= 0);
+    set_q(g, t, scale, zp);
+    CHECK(av_nn__mark_input(g, t) >= 0);
+    return t;
+}
+
+/* Constant with random data (f32 in [lo,hi]; ints over their whole range). */
+static av_nn__tid konst(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r, float lo,
+                        float hi)
+{
+    int64_t n = prod(d, r);
+    void *p = malloc((size_t)n * av_nn_dtype_size(dt) + 1);
+    CHECK(p);
+    float slo = in_lo, shi = in_hi;
+    bool sq = in_quarter;
+    in_lo = lo, in_hi = hi, in_quarter = false;
+    fill(p, dt, n);
+    in_lo = slo, in_hi = shi, in_quarter = sq;
+    av_nn__tid t = av_nn__add_tensor(g, "k", dt, r, d, p, true);
+    CHECK(t >= 0);
+    return t;
+}
+
+/* Output with shape to infer and the given quantisation. */
+static av_nn__tid out_t(av_nn__graph *g, float scale, int32_t zp)
+{
+    av_nn__tid t = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
+    CHECK(t >= 0);
+    set_q(g, t, scale, zp);
+    CHECK(av_nn__mark_output(g, t) >= 0);
+    return t;
+}
+
+static int add(av_nn__graph *g, av_nn__op op, const av_nn__tid *in, int n_in, av_nn__tid out,
+               const av_nn__params *p)
+{
+    int k = av_nn__add_node(g, op, "node", in, n_in, &out, 1, p);
+    CHECK(k >= 0);
+    char err[256] = "";
+    av_nn_status st = av_nn__infer_node(g, &g->nodes[k], err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "infer: %s", err);
+    return k;
+}
+
+/* ---- running and comparing ---- */
+
+static pthreadpool_t test_pool(void)
+{
+    static pthreadpool_t pool;
+    if (!pool)
+        pool = pthreadpool_create(2);
+    CHECK(pool);
+    return pool;
+}
+
+static void *buf_for(const av_nn__tensor *t)
+{
+    size_t nb = (size_t)av_nn__nbytes(t);
+    void *p = calloc(1, nb + XNN_EXTRA_BYTES + 64); /* XNNPACK may read past the end */
+    CHECK(p);
+    return p;
+}
+
+static void compare(const av_nn__tensor *y, const void *got, const void *want, const char *what)
+{
+    int64_t n = av_nn__numel(y);
+    for (int64_t i = 0; i < n; i++) {
+        if (y->dtype == AV_NN_F32) {
+            double a = ((const float *)got)[i], b = ((const float *)want)[i];
+            double tol = F32_TOL * (fabs(b) > 1 ? fabs(b) : 1);
+            CHECK_MSG(fabs(a - b) <= tol || (isnan(a) && isnan(b)),
+                      "seed %llu %s: element %lld of %lld: xnn %.9g vs ref %.9g",
+                      (unsigned long long)cur_seed, what, (long long)i, (long long)n, a, b);
+        } else {
+            int64_t a = av_nn__load_int(got, y->dtype, i), b = av_nn__load_int(want, y->dtype, i);
+            CHECK_MSG(llabs(a - b) <= 1, "seed %llu %s: element %lld of %lld: xnn %lld vs ref %lld",
+                      (unsigned long long)cur_seed, what, (long long)i, (long long)n,
+                      (long long)a, (long long)b);
+        }
+    }
+}
+
+/* Runs node k of g on both backends and compares; frees g. */
+static void check_node(av_nn__graph *g, int k)
+{
+    const av_nn__node *n = &g->nodes[k];
+    const av_nn__backend *be = &av_nn__backend_xnn;
+    CHECK_MSG(be->supports_op(g, n), "xnn does not support this %s node", av_nn__op_name(n->op));
+    const void *in[AV_NN_MAX_NODE_INPUTS] = {0};
+    void *own[AV_NN_MAX_NODE_INPUTS] = {0};
+    for (int i = 0; i < n->n_in; i++) {
+        if (n->in[i] < 0)
+            continue;
+        const av_nn__tensor *t = &g->tensors[n->in[i]];
+        if (t->data) {
+            in[i] = t->data;
+        } else {
+            own[i] = buf_for(t);
+            fill(own[i], t->dtype, av_nn__numel(t));
+            in[i] = own[i];
+        }
+    }
+    const av_nn__tensor *y = &g->tensors[n->out[0]];
+    void *yref = buf_for(y), *yx = buf_for(y);
+    char err[256] = "";
+    av_nn_status st = av_nn__ref_run(g, n, in, &yref, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "ref: %s", err);
+
+    void *state = NULL;
+    st = be->prepare(g, n, test_pool(), &state, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "prepare: %s", err);
+    st = be->run(state, g, n, in, &yx, test_pool(), err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "run: %s", err);
+    compare(y, yx, yref, "first run");
+
+    /* again on the same buffers (setup skipped), then on moved ones (setup redone) */
+    memset(yx, 0, (size_t)av_nn__nbytes(y));
+    st = be->run(state, g, n, in, &yx, test_pool(), err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "second run: %s", err);
+    compare(y, yx, yref, "second run");
+    const void *in2[AV_NN_MAX_NODE_INPUTS];
+    memcpy(in2, in, sizeof in2);
+    void *moved = NULL;
+    if (own[0]) {
+        moved = buf_for(&g->tensors[n->in[0]]);
+        memcpy(moved, own[0], (size_t)av_nn__nbytes(&g->tensors[n->in[0]]));
+        in2[0] = moved;
+    }
+    void *yx2 = buf_for(y);
+    st = be->run(state, g, n, in2, &yx2, NULL, err, sizeof err); /* and on the caller's thread */
+    CHECK_MSG(st == AV_NN_OK, "moved run: %s", err);
+    compare(y, yx2, yref, "moved run");
+
+    be->release(state);
+    free(moved);
+    free(yx2);
+    free(yref);
+    free(yx);
+    for (int i = 0; i < n->n_in; i++)
+        free(own[i]);
+    av_nn__graph_free(g);
+}
+
+/* Frees g after checking that the xnn backend refuses node k. */
+static void check_refused(av_nn__graph *g, int k)
+{
+    CHECK_MSG(!av_nn__backend_xnn.supports_op(g, &g->nodes[k]), "xnn accepted a %s node",
+              av_nn__op_name(g->nodes[k].op));
+    av_nn__graph_free(g);
+}
+
+static av_nn__graph *new_graph(uint64_t seed)
+{
+    cur_seed = seed;
+    rng = seed * 0x9e3779b97f4a7c15ull + 1;
+    in_lo = -2.0f, in_hi = 2.0f, in_quarter = false;
+    av_nn__graph *g = av_nn__graph_new();
+    CHECK(g);
+    return g;
+}
+
+static av_nn__fused_act act_of(av_nn__act kind)
+{
+    av_nn__fused_act a = {kind, 0.1f, -0.5f, 0.7f};
+    return a;
+}
+
+/* ---- f32 convolutions ---- */
+
+static void conv_f32(uint64_t seed, av_nn__op op, const int64_t *xd, const int64_t *wd,
+                     av_nn__conv_params p, bool bias)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid in[3];
+    in[0] = act_in(g, AV_NN_F32, xd, 4, 0, 0);
+    in[1] = konst(g, AV_NN_F32, wd, 4, -1, 1);
+    int64_t o = op == AV_NN_OP_DEPTHWISE_CONV2D ? wd[3] : wd[0];
+    in[2] = bias ? konst(g, AV_NN_F32, &o, 1, -1, 1) : -1;
+    av_nn__params pp = {.conv = p};
+    check_node(g, add(g, op, in, bias ? 3 : 2, out_t(g, 0, 0), &pp));
+}
+
+static av_nn__conv_params cp(int s, int d, av_nn__padding pad, av_nn__act act)
+{
+    av_nn__conv_params p = {.stride_h = s, .stride_w = s, .dilation_h = d, .dilation_w = d,
+                            .padding = pad, .groups = 1, .act = act_of(act)};
+    return p;
+}
+
+TEST(conv_f32_same_bias)
+{
+    conv_f32(1, AV_NN_OP_CONV2D, D(1, 9, 11, 5), D(7, 3, 3, 5),
+             cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE), true);
+}
+
+TEST(conv_f32_stride_dilation_pads_relu6)
+{
+    av_nn__conv_params p = cp(2, 2, AV_NN_PAD_EXPLICIT, AV_NN_ACT_RELU6);
+    p.pad_top = 1, p.pad_left = 0, p.pad_bottom = 2, p.pad_right = 1;
+    conv_f32(2, AV_NN_OP_CONV2D, D(2, 13, 10, 4), D(6, 3, 2, 4), p, true);
+    p.stride_h = 1, p.dilation_w = 1; /* height and width kept apart */
+    conv_f32(15, AV_NN_OP_CONV2D, D(1, 12, 11, 3), D(4, 2, 3, 3), p, true);
+    conv_f32(16, AV_NN_OP_DEPTHWISE_CONV2D, D(1, 12, 11, 3), D(1, 2, 3, 3), p, false);
+}
+
+TEST(conv_f32_groups_clamp)
+{
+    av_nn__conv_params p = cp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_CLAMP);
+    p.groups = 2;
+    conv_f32(3, AV_NN_OP_CONV2D, D(1, 7, 7, 6), D(4, 3, 3, 3), p, true);
+}
+
+TEST(conv_f32_fused_leaky_sigmoid_relu_n1)
+{
+    conv_f32(4, AV_NN_OP_CONV2D, D(1, 6, 6, 3), D(5, 1, 1, 3),
+             cp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_LEAKY), true);
+    conv_f32(5, AV_NN_OP_CONV2D, D(1, 6, 6, 3), D(5, 3, 3, 3),
+             cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_SIGMOID), false);
+    conv_f32(6, AV_NN_OP_CONV2D, D(1, 6, 6, 3), D(5, 3, 3, 3),
+             cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU_N1_1), false);
+}
+
+TEST(conv_f16_weights_refused)
+{
+    /* loaders widen f16 weights; the reference refuses f16 filters, so do we */
+    av_nn__graph *g = new_graph(7);
+    av_nn__tid in[2];
+    in[0] = act_in(g, AV_NN_F32, SH(1, 8, 8, 4), 0, 0);
+    in[1] = konst(g, AV_NN_F16, SH(8, 3, 3, 4), -1, 1);
+    av_nn__params p = {.conv = cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU)};
+    check_refused(g, add(g, AV_NN_OP_CONV2D, in, 2, out_t(g, 0, 0), &p));
+}
+
+TEST(conv_f32_mobilenet_3x3)
+{
+    conv_f32(8, AV_NN_OP_CONV2D, D(1, 28, 28, 32), D(64, 3, 3, 32),
+             cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU6), true);
+}
+
+TEST(depthwise_f32)
+{
+    conv_f32(9, AV_NN_OP_DEPTHWISE_CONV2D, D(1, 10, 9, 8), D(1, 3, 3, 8),
+             cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU6), true);
+    conv_f32(10, AV_NN_OP_DEPTHWISE_CONV2D, D(2, 11, 11, 3), D(1, 5, 5, 6),
+             cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE), true);
+    conv_f32(11, AV_NN_OP_DEPTHWISE_CONV2D, D(1, 12, 12, 1), D(1, 3, 3, 4),
+             cp(1, 2, AV_NN_PAD_VALID, AV_NN_ACT_LEAKY), false);
+}
+
+TEST(transpose_conv_f32)
+{
+    av_nn__conv_params p = cp(2, 1, AV_NN_PAD_EXPLICIT, AV_NN_ACT_NONE);
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    p.out_pad_h = p.out_pad_w = 1;
+    conv_f32(12, AV_NN_OP_TRANSPOSE_CONV2D, D(1, 5, 6, 4), D(3, 3, 3, 4), p, true);
+    conv_f32(13, AV_NN_OP_TRANSPOSE_CONV2D, D(2, 4, 4, 3), D(5, 4, 4, 3),
+             cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU), true);
+    conv_f32(14, AV_NN_OP_TRANSPOSE_CONV2D, D(1, 3, 5, 2), D(2, 3, 2, 2),
+             cp(1, 2, AV_NN_PAD_VALID, AV_NN_ACT_NONE), false);
+}
+
+static void fc_f32(uint64_t seed, const int64_t *xd, int xr, int64_t n_out, bool bias,
+                   av_nn__act act)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid in[3];
+    in[0] = act_in(g, AV_NN_F32, xd, xr, 0, 0);
+    in[1] = konst(g, AV_NN_F32, D(n_out, xd[xr - 1]), 2, -1, 1);
+    in[2] = bias ? konst(g, AV_NN_F32, &n_out, 1, -1, 1) : -1;
+    av_nn__params p = {.fc = {.keep_dims = xr > 2, .act = act_of(act)}};
+    check_node(g, add(g, AV_NN_OP_FULLY_CONNECTED, in, bias ? 3 : 2, out_t(g, 0, 0), &p));
+}
+
+TEST(fully_connected_f32)
+{
+    fc_f32(20, SH(3, 10), 6, true, AV_NN_ACT_RELU);
+    fc_f32(21, SH(2, 2, 8), 5, false, AV_NN_ACT_NONE);
+    fc_f32(22, SH(1, 1280), 965, true, AV_NN_ACT_SIGMOID);
+}
+
+/* ---- pooling, mean, resize ---- */
+
+static void pool(uint64_t seed, av_nn__op op, av_nn_dtype dt, const int64_t *xd,
+                 av_nn__pool_params p, float scale, int32_t zp, float oscale, int32_t ozp)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid x = act_in(g, dt, xd, 4, scale, zp);
+    av_nn__params pp = {.pool = p};
+    check_node(g, add(g, op, &x, 1, out_t(g, oscale, ozp), &pp));
+}
+
+static av_nn__pool_params pp(int k, int s, av_nn__padding pad, av_nn__act act)
+{
+    av_nn__pool_params p = {.filter_h = k, .filter_w = k, .stride_h = s, .stride_w = s,
+                            .dilation_h = 1, .dilation_w = 1, .padding = pad,
+                            .act = act_of(act)};
+    return p;
+}
+
+TEST(max_pool_f32)
+{
+    pool(30, AV_NN_OP_MAX_POOL2D, AV_NN_F32, D(1, 9, 10, 3), pp(3, 2, AV_NN_PAD_SAME, AV_NN_ACT_NONE),
+         0, 0, 0, 0);
+    pool(31, AV_NN_OP_MAX_POOL2D, AV_NN_F32, D(2, 8, 8, 5), pp(2, 2, AV_NN_PAD_VALID, AV_NN_ACT_RELU),
+         0, 0, 0, 0);
+    av_nn__pool_params p = pp(3, 2, AV_NN_PAD_EXPLICIT, AV_NN_ACT_NONE);
+    p.ceil_mode = true, p.pad_top = p.pad_left = 1;
+    pool(32, AV_NN_OP_MAX_POOL2D, AV_NN_F32, D(1, 10, 10, 2), p, 0, 0, 0, 0);
+    p = pp(2, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE);
+    p.dilation_h = p.dilation_w = 2;
+    pool(33, AV_NN_OP_MAX_POOL2D, AV_NN_F32, D(1, 7, 7, 4), p, 0, 0, 0, 0);
+}
+
+TEST(avg_pool_f32)
+{
+    pool(34, AV_NN_OP_AVG_POOL2D, AV_NN_F32, D(1, 8, 8, 3), pp(2, 2, AV_NN_PAD_VALID, AV_NN_ACT_NONE),
+         0, 0, 0, 0);
+    /* SAME padding, excluded from the count (TF) */
+    pool(35, AV_NN_OP_AVG_POOL2D, AV_NN_F32, D(1, 9, 7, 4), pp(3, 2, AV_NN_PAD_SAME, AV_NN_ACT_RELU6),
+         0, 0, 0, 0);
+    pool(36, AV_NN_OP_AVG_POOL2D, AV_NN_F32, D(1, 7, 7, 16), pp(7, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE),
+         0, 0, 0, 0);
+}
+
+TEST(pool_refusals)
+{
+    /* count_include_pad with padding: XNNPACK would divide by the valid pixels only */
+    av_nn__graph *g = new_graph(37);
+    av_nn__pool_params p = pp(3, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE);
+    p.count_include_pad = true;
+    av_nn__params par = {.pool = p};
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(1, 5, 5, 2), 0, 0);
+    check_refused(g, add(g, AV_NN_OP_AVG_POOL2D, &x, 1, out_t(g, 0, 0), &par));
+    /* 1x1 windows */
+    g = new_graph(38);
+    par.pool = pp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE);
+    x = act_in(g, AV_NN_F32, SH(1, 5, 5, 2), 0, 0);
+    check_refused(g, add(g, AV_NN_OP_MAX_POOL2D, &x, 1, out_t(g, 0, 0), &par));
+    /* windows lying wholly in the padding */
+    g = new_graph(39);
+    par.pool = pp(2, 2, AV_NN_PAD_EXPLICIT, AV_NN_ACT_NONE);
+    par.pool.pad_top = par.pool.pad_left = 2;
+    x = act_in(g, AV_NN_F32, SH(1, 5, 5, 2), 0, 0);
+    check_refused(g, add(g, AV_NN_OP_MAX_POOL2D, &x, 1, out_t(g, 0, 0), &par));
+}
+
+static void mean(uint64_t seed, av_nn_dtype dt, const int64_t *xd, int r, uint32_t mask,
+                 bool keep, float s, int32_t zp, float os, int32_t ozp)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid x = act_in(g, dt, xd, r, s, zp);
+    av_nn__params p = {.reduce = {.kind = AV_NN_REDUCE_MEAN, .axes_mask = mask, .keep_dims = keep}};
+    check_node(g, add(g, AV_NN_OP_REDUCE, &x, 1, out_t(g, os, ozp), &p));
+}
+
+TEST(reduce_mean_f32)
+{
+    mean(40, AV_NN_F32, SH(2, 7, 7, 16), 0x6, true, 0, 0, 0, 0);
+    mean(41, AV_NN_F32, SH(1, 5, 6, 3), 0x6, false, 0, 0, 0, 0);
+    mean(42, AV_NN_F32, SH(3, 10), 0x2, false, 0, 0, 0, 0);
+    mean(43, AV_NN_F32, SH(2, 3, 4, 5), 0x1, true, 0, 0, 0, 0);
+}
+
+TEST(reduce_refusals)
+{
+    av_nn__graph *g = new_graph(44);
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(2, 3, 4, 5), 0, 0);
+    av_nn__params p = {.reduce = {.kind = AV_NN_REDUCE_MEAN, .axes_mask = 0x5, .keep_dims = true}};
+    check_refused(g, add(g, AV_NN_OP_REDUCE, &x, 1, out_t(g, 0, 0), &p)); /* not contiguous */
+    g = new_graph(45);
+    x = act_in(g, AV_NN_F32, SH(2, 3, 4, 5), 0, 0);
+    p.reduce.kind = AV_NN_REDUCE_SUM, p.reduce.axes_mask = 0x6;
+    check_refused(g, add(g, AV_NN_OP_REDUCE, &x, 1, out_t(g, 0, 0), &p));
+}
+
+static void resize(uint64_t seed, av_nn_dtype dt, av_nn__coord_mode coord, const int64_t *xd,
+                   int oh, int ow, float s, int32_t zp)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid x = act_in(g, dt, xd, 4, s, zp);
+    av_nn__params p = {.resize = {.mode = AV_NN_RESIZE_BILINEAR, .coord = coord, .out_h = oh,
+                                  .out_w = ow}};
+    check_node(g, add(g, AV_NN_OP_RESIZE, &x, 1, out_t(g, s, zp), &p));
+}
+
+TEST(resize_bilinear_f32_modes)
+{
+    av_nn__coord_mode modes[] = {AV_NN_COORD_ASYMMETRIC, AV_NN_COORD_ALIGN_CORNERS,
+                                 AV_NN_COORD_HALF_PIXEL, AV_NN_COORD_PYTORCH_HALF_PIXEL};
+    for (int m = 0; m < 4; m++) {
+        resize(50 + (uint64_t)m, AV_NN_F32, modes[m], D(1, 5, 7, 3), 11, 16, 0, 0); /* up */
+        resize(60 + (uint64_t)m, AV_NN_F32, modes[m], D(2, 12, 9, 2), 5, 4, 0, 0);  /* down */
+        resize(70 + (uint64_t)m, AV_NN_F32, modes[m], D(1, 4, 4, 8), 8, 8, 0, 0);   /* x2 */
+    }
+}
+
+TEST(resize_refusals)
+{
+    av_nn__graph *g = new_graph(80);
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(1, 4, 4, 2), 0, 0);
+    av_nn__params p = {.resize = {.mode = AV_NN_RESIZE_NEAREST, .out_h = 8, .out_w = 8}};
+    check_refused(g, add(g, AV_NN_OP_RESIZE, &x, 1, out_t(g, 0, 0), &p));
+    g = new_graph(81);
+    x = act_in(g, AV_NN_F32, SH(1, 4, 4, 2), 0, 0);
+    p.resize = (av_nn__resize_params){.mode = AV_NN_RESIZE_BILINEAR,
+                                      .coord = AV_NN_COORD_PYTORCH_HALF_PIXEL, .out_h = 1,
+                                      .out_w = 8};
+    check_refused(g, add(g, AV_NN_OP_RESIZE, &x, 1, out_t(g, 0, 0), &p));
+}
+
+/* ---- elementwise ---- */
+
+static void binary(uint64_t seed, av_nn__binary_kind k, av_nn_dtype dt, const int64_t *ad,
+                   int ar, const int64_t *bd, int br, bool b_const, av_nn__act act, float as,
+                   int32_t az, float bs, int32_t bz, float ys, int32_t yz)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid in[2];
+    in[0] = act_in(g, dt, ad, ar, as, az);
+    if (b_const) { /* divisors away from zero: magnitudes in [0.5, 2] with random sign */
+        in[1] = konst(g, dt, bd, br, 0.5f, 2.0f);
+        float *v = g->tensors[in[1]].data;
+        for (int64_t i = 0; dt == AV_NN_F32 && i < prod(bd, br); i++)
+            v[i] = (rnd() & 1) ? v[i] : -v[i];
+        set_q(g, in[1], bs, bz);
+    } else {
+        in[1] = act_in(g, dt, bd, br, bs, bz);
+    }
+    av_nn__params p = {.binary = {.kind = k, .act = act_of(act)}};
+    check_node(g, add(g, AV_NN_OP_BINARY, in, 2, out_t(g, ys, yz), &p));
+}
+
+TEST(binary_f32_broadcast)
+{
+    av_nn__binary_kind kinds[] = {AV_NN_BIN_ADD, AV_NN_BIN_SUB, AV_NN_BIN_MUL, AV_NN_BIN_DIV,
+                                  AV_NN_BIN_MAX, AV_NN_BIN_MIN, AV_NN_BIN_SQUARED_DIFF};
+    for (int i = 0; i < 7; i++) {
+        uint64_t s = 100 + (uint64_t)i * 10;
+        binary(s, kinds[i], AV_NN_F32, SH(2, 3, 4, 5), SH(2, 3, 4, 5), true, AV_NN_ACT_NONE, 0,
+               0, 0, 0, 0, 0);
+        binary(s + 1, kinds[i], AV_NN_F32, SH(2, 3, 4, 5), SH(3, 1, 5), true, AV_NN_ACT_NONE, 0,
+               0, 0, 0, 0, 0);
+        binary(s + 2, kinds[i], AV_NN_F32, SH(4, 1), SH(1, 2, 1, 6), true, AV_NN_ACT_RELU, 0, 0,
+               0, 0, 0, 0);
+        binary(s + 3, kinds[i], AV_NN_F32, SH(1), SH(2, 1, 3, 1, 2, 3), true, AV_NN_ACT_CLAMP, 0,
+               0, 0, 0, 0, 0);
+        binary(s + 4, kinds[i], AV_NN_F32, SH(3, 7), SH(3, 7), true, AV_NN_ACT_LEAKY, 0, 0, 0, 0,
+               0, 0);
+        binary(s + 5, kinds[i], AV_NN_F32, SH(3, 7), D(1), 0, true, AV_NN_ACT_NONE, 0, 0, 0, 0,
+               0, 0); /* rank-0 operand */
+    }
+    /* both operands at run time */
+    binary(190, AV_NN_BIN_ADD, AV_NN_F32, SH(1, 8, 8, 16), SH(1, 8, 8, 16), false,
+           AV_NN_ACT_RELU6, 0, 0, 0, 0, 0, 0);
+}
+
+static void unary1(uint64_t seed, av_nn__unary_kind k, float alpha, float lo, float hi,
+                   bool quarter)
+{
+    av_nn__graph *g = new_graph(seed);
+    in_lo = lo, in_hi = hi, in_quarter = quarter;
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(3, 5, 7), 0, 0);
+    av_nn__params p = {.unary = {.kind = k, .alpha = alpha}};
+    check_node(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0, 0), &p));
+}
+
+TEST(unary_f32)
+{
+    unary1(200, AV_NN_UN_ABS, 0, -3, 3, false);
+    unary1(201, AV_NN_UN_NEG, 0, -3, 3, false);
+    unary1(202, AV_NN_UN_SQRT, 0, 0, 9, false);
+    unary1(203, AV_NN_UN_SQUARE, 0, -3, 3, false);
+    unary1(204, AV_NN_UN_FLOOR, 0, -3, 3, true);
+    unary1(205, AV_NN_UN_CEIL, 0, -3, 3, true);
+    unary1(206, AV_NN_UN_ROUND, 0, -3, 3, true); /* ties go to even */
+    unary1(207, AV_NN_UN_SIGMOID, 0, -8, 8, false);
+    unary1(208, AV_NN_UN_HARDSWISH, 0, -5, 5, false);
+    unary1(209, AV_NN_UN_ELU, 0.7f, -4, 4, false);
+    unary1(210, AV_NN_UN_RELU, 0, -3, 3, false);
+}
+
+TEST(unary_refusals)
+{
+    av_nn__graph *g = new_graph(211);
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(4), 0, 0);
+    av_nn__params p = {.unary = {.kind = AV_NN_UN_TANH}}; /* no f32 tanh in this XNNPACK */
+    check_refused(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0, 0), &p));
+    g = new_graph(212);
+    x = act_in(g, AV_NN_F32, SH(4), 0, 0);
+    p.unary = (av_nn__unary_params){.kind = AV_NN_UN_ELU, .alpha = 0.0f};
+    check_refused(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0, 0), &p));
+}
+
+TEST(clamp_leaky_prelu_f32)
+{
+    av_nn__graph *g = new_graph(220);
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(2, 3, 5), 0, 0);
+    av_nn__params p = {.clamp = {-0.25f, 1.5f}};
+    check_node(g, add(g, AV_NN_OP_CLAMP, &x, 1, out_t(g, 0, 0), &p));
+    g = new_graph(221);
+    x = act_in(g, AV_NN_F32, SH(2, 3, 5), 0, 0);
+    p.clamp = (av_nn__clamp_params){0.0f, INFINITY};
+    check_node(g, add(g, AV_NN_OP_CLAMP, &x, 1, out_t(g, 0, 0), &p));
+    g = new_graph(222);
+    x = act_in(g, AV_NN_F32, SH(2, 3, 5), 0, 0);
+    p.leaky.alpha = 0.2f;
+    check_node(g, add(g, AV_NN_OP_LEAKY_RELU, &x, 1, out_t(g, 0, 0), &p));
+    /* PRELU with per-channel slopes [1,1,C] and with one slope */
+    g = new_graph(223);
+    av_nn__tid in[2];
+    in[0] = act_in(g, AV_NN_F32, SH(1, 4, 6, 8), 0, 0);
+    in[1] = konst(g, AV_NN_F32, SH(1, 1, 8), -0.5f, 0.5f);
+    check_node(g, add(g, AV_NN_OP_PRELU, in, 2, out_t(g, 0, 0), NULL));
+    g = new_graph(224);
+    in[0] = act_in(g, AV_NN_F32, SH(3, 7), 0, 0);
+    in[1] = konst(g, AV_NN_F32, SH(1), 0.1f, 0.3f);
+    check_node(g, add(g, AV_NN_OP_PRELU, in, 2, out_t(g, 0, 0), NULL));
+    /* slopes varying along a non-channel axis: refused */
+    g = new_graph(225);
+    in[0] = act_in(g, AV_NN_F32, SH(1, 4, 6, 8), 0, 0);
+    in[1] = konst(g, AV_NN_F32, SH(4, 1, 1), -0.5f, 0.5f);
+    check_refused(g, add(g, AV_NN_OP_PRELU, in, 2, out_t(g, 0, 0), NULL));
+}
+
+TEST(softmax_f32)
+{
+    av_nn__graph *g = new_graph(230);
+    in_lo = -6, in_hi = 6;
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(4, 965), 0, 0);
+    av_nn__params p = {.softmax = {.axis = 1, .beta = 1.0f}};
+    check_node(g, add(g, AV_NN_OP_SOFTMAX, &x, 1, out_t(g, 0, 0), &p));
+    g = new_graph(231);
+    x = act_in(g, AV_NN_F32, SH(4, 10), 0, 0);
+    p.softmax = (av_nn__softmax_params){.axis = 0, .beta = 1.0f}; /* not the last axis */
+    check_refused(g, add(g, AV_NN_OP_SOFTMAX, &x, 1, out_t(g, 0, 0), &p));
+}
+
+static void pad(uint64_t seed, av_nn_dtype dt, float s, int32_t zp, float value)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid x = act_in(g, dt, SH(2, 3, 4, 5), s, zp);
+    av_nn__params p = {.pad = {.mode = AV_NN_PADMODE_CONSTANT, .value = value,
+                               .before = {0, 1, 2, 0}, .after = {1, 0, 3, 2}, .resolved = true}};
+    check_node(g, add(g, AV_NN_OP_PAD, &x, 1, out_t(g, s, zp), &p));
+}
+
+TEST(pad_constant)
+{
+    pad(240, AV_NN_F32, 0, 0, 0.0f);
+    pad(241, AV_NN_F32, 0, 0, -1.5f);
+    pad(242, AV_NN_U8, 0.05f, 117, 0.0f); /* quantised zero: the zero point */
+    pad(243, AV_NN_I8, 0.1f, -3, 1.0f);
+    pad(244, AV_NN_F16, 0, 0, 2.5f);
+}
+
+/* ---- quantised ---- */
+
+typedef struct qspec {
+    float xs, ws, ys;
+    int32_t xz, wz, yz;
+} qspec;
+
+static void conv_q(uint64_t seed, av_nn__op op, av_nn_dtype dt, const int64_t *xd,
+                   const int64_t *wd, av_nn__conv_params p, qspec q, bool per_channel)
+{
+    av_nn__graph *g = new_graph(seed);
+    av_nn__tid in[3];
+    bool fc = op == AV_NN_OP_FULLY_CONNECTED;
+    int xr = fc ? 2 : 4, wr = fc ? 2 : 4;
+    in[0] = act_in(g, dt, xd, xr, q.xs, q.xz);
+    in[1] = konst(g, dt, wd, wr, 0, 0);
+    set_q(g, in[1], q.ws, q.wz);
+    int64_t o = op == AV_NN_OP_DEPTHWISE_CONV2D ? wd[3] : wd[0];
+    if (per_channel) {
+        av_nn__quant *wq = &g->tensors[in[1]].quant;
+        wq->channel_scales = malloc((size_t)o * sizeof(float));
+        CHECK(wq->channel_scales);
+        for (int64_t c = 0; c < o; c++)
+            wq->channel_scales[c] = q.ws * frand(0.25f, 2.0f);
+        wq->n_channels = (int32_t)o;
+        wq->axis = op == AV_NN_OP_DEPTHWISE_CONV2D ? 3 : 0;
+        wq->scale = 0;
+    }
+    in[2] = konst(g, AV_NN_I32, &o, 1, 0, 0);
+    av_nn__params pp = {.conv = p};
+    if (fc)
+        pp.fc = (av_nn__fc_params){.act = p.act};
+    check_node(g, add(g, op, in, 3, out_t(g, q.ys, q.yz), &pp));
+}
+
+/* TFLite MobileNetV2-like quantisation */
+static const qspec QU8 = {0.0235f, 0.0047f, 0.0235f, 128, 113, 0};
+static const qspec QS8 = {0.031f, 0.0062f, 0.047f, -5, 0, 7};
+
+TEST(conv_qu8)
+{
+    conv_q(300, AV_NN_OP_CONV2D, AV_NN_U8, D(1, 15, 15, 16), D(24, 3, 3, 16),
+           cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU6), QU8, false);
+    conv_q(301, AV_NN_OP_CONV2D, AV_NN_U8, D(1, 7, 7, 32), D(16, 1, 1, 32),
+           cp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE), (qspec){0.02f, 0.003f, 0.05f, 131, 140, 122},
+           false);
+    conv_q(302, AV_NN_OP_DEPTHWISE_CONV2D, AV_NN_U8, D(1, 14, 14, 24), D(1, 3, 3, 24),
+           cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU6), QU8, false);
+    conv_q(303, AV_NN_OP_DEPTHWISE_CONV2D, AV_NN_U8, D(1, 9, 9, 4), D(1, 3, 3, 8),
+           cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE), QU8, false);
+}
+
+TEST(fully_connected_qu8)
+{
+    conv_q(310, AV_NN_OP_FULLY_CONNECTED, AV_NN_U8, D(2, 1280), D(965, 1280),
+           cp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE), (qspec){0.0235f, 0.0008f, 0.08f, 0, 110, 60},
+           false);
+}
+
+TEST(conv_qs8_qc8)
+{
+    conv_q(320, AV_NN_OP_CONV2D, AV_NN_I8, D(1, 11, 11, 8), D(12, 3, 3, 8),
+           cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU), QS8, false);
+    conv_q(321, AV_NN_OP_CONV2D, AV_NN_I8, D(1, 11, 11, 8), D(12, 3, 3, 8),
+           cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE), QS8, true);
+    conv_q(322, AV_NN_OP_DEPTHWISE_CONV2D, AV_NN_I8, D(1, 10, 10, 16), D(1, 3, 3, 16),
+           cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU6), QS8, true);
+    conv_q(323, AV_NN_OP_FULLY_CONNECTED, AV_NN_I8, D(3, 64), D(10, 64),
+           cp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE), QS8, false);
+    conv_q(324, AV_NN_OP_FULLY_CONNECTED, AV_NN_I8, D(3, 64), D(10, 64),
+           cp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_RELU), QS8, true);
+}
+
+TEST(conv_q_refusals)
+{
+    /* requantisation scale >= 256 */
+    av_nn__graph *g = new_graph(330);
+    av_nn__tid in[2];
+    in[0] = act_in(g, AV_NN_U8, SH(1, 4, 4, 2), 1.0f, 0);
+    in[1] = konst(g, AV_NN_U8, SH(2, 1, 1, 2), 0, 0);
+    set_q(g, in[1], 1.0f, 0);
+    av_nn__params p = {.conv = cp(1, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE)};
+    check_refused(g, add(g, AV_NN_OP_CONV2D, in, 2, out_t(g, 1.0f / 512, 0), &p));
+    /* weights computed at run time */
+    g = new_graph(331);
+    in[0] = act_in(g, AV_NN_F32, SH(1, 4, 4, 2), 0, 0);
+    in[1] = act_in(g, AV_NN_F32, SH(2, 1, 1, 2), 0, 0);
+    check_refused(g, add(g, AV_NN_OP_CONV2D, in, 2, out_t(g, 0, 0), &p));
+}
+
+TEST(pool_mean_resize_u8)
+{
+    pool(340, AV_NN_OP_AVG_POOL2D, AV_NN_U8, D(1, 7, 7, 32), pp(7, 2, AV_NN_PAD_VALID, AV_NN_ACT_NONE),
+         0.0235f, 0, 0.0235f, 0);
+    pool(341, AV_NN_OP_AVG_POOL2D, AV_NN_U8, D(1, 9, 9, 8), pp(3, 2, AV_NN_PAD_VALID, AV_NN_ACT_RELU),
+         0.05f, 100, 0.04f, 90);
+    pool(342, AV_NN_OP_MAX_POOL2D, AV_NN_U8, D(1, 9, 9, 8), pp(3, 2, AV_NN_PAD_SAME, AV_NN_ACT_RELU6),
+         0.05f, 100, 0.05f, 100);
+    mean(343, AV_NN_U8, SH(1, 7, 7, 1280), 0x6, true, 0.0235f, 0, 0.0235f, 0);
+    mean(344, AV_NN_U8, SH(2, 5, 5, 16), 0x6, false, 0.05f, 128, 0.03f, 120);
+    mean(345, AV_NN_I8, SH(2, 5, 5, 16), 0x6, false, 0.05f, -3, 0.03f, 4);
+    resize(346, AV_NN_U8, AV_NN_COORD_ASYMMETRIC, D(1, 5, 7, 3), 11, 16, 0.1f, 7);
+    resize(347, AV_NN_U8, AV_NN_COORD_HALF_PIXEL, D(1, 5, 7, 3), 11, 16, 0.1f, 7);
+    resize(348, AV_NN_U8, AV_NN_COORD_ALIGN_CORNERS, D(1, 6, 6, 5), 3, 4, 0.1f, 7);
+}
+
+TEST(avg_pool_qu8_padded_refused)
+{
+    /* XNNPACK's qu8 average pooling counts padding (as zero points); TFLite does not */
+    av_nn__graph *g = new_graph(349);
+    av_nn__tid x = act_in(g, AV_NN_U8, SH(1, 9, 9, 8), 0.05f, 100);
+    av_nn__params p = {.pool = pp(3, 2, AV_NN_PAD_SAME, AV_NN_ACT_NONE)};
+    check_refused(g, add(g, AV_NN_OP_AVG_POOL2D, &x, 1, out_t(g, 0.05f, 100), &p));
+}
+
+TEST(binary_q)
+{
+    binary(350, AV_NN_BIN_ADD, AV_NN_U8, SH(1, 8, 8, 24), SH(1, 8, 8, 24), false,
+           AV_NN_ACT_NONE, 0.03f, 120, 0.02f, 131, 0.04f, 126);
+    binary(351, AV_NN_BIN_ADD, AV_NN_U8, SH(2, 4, 6), SH(6), false, AV_NN_ACT_RELU6, 0.03f, 120,
+           0.02f, 131, 0.04f, 126);
+    binary(352, AV_NN_BIN_SUB, AV_NN_U8, SH(2, 4, 6), SH(4, 1), false, AV_NN_ACT_NONE, 0.03f,
+           120, 0.02f, 131, 0.04f, 126);
+    binary(353, AV_NN_BIN_MUL, AV_NN_U8, SH(2, 4, 6), SH(2, 4, 6), false, AV_NN_ACT_NONE, 0.03f,
+           120, 0.02f, 131, 0.01f, 100);
+    binary(354, AV_NN_BIN_ADD, AV_NN_I8, SH(3, 9), SH(3, 9), false, AV_NN_ACT_RELU, 0.03f, -2,
+           0.02f, 5, 0.04f, -1);
+    binary(355, AV_NN_BIN_MUL, AV_NN_I8, SH(3, 9), SH(1, 9), false, AV_NN_ACT_NONE, 0.03f, -2,
+           0.02f, 5, 0.01f, 3);
+}
+
+TEST(elementwise_q)
+{
+    av_nn__graph *g = new_graph(360);
+    av_nn__tid x = act_in(g, AV_NN_U8, SH(4, 965), 0.1f, 140);
+    av_nn__params p = {.softmax = {.axis = -1, .beta = 1.0f}};
+    check_node(g, add(g, AV_NN_OP_SOFTMAX, &x, 1, out_t(g, 1.0f / 256, 0), &p));
+    g = new_graph(361);
+    x = act_in(g, AV_NN_U8, SH(3, 10), 0.2f, 128);
+    p.softmax.beta = 0.5f;
+    check_node(g, add(g, AV_NN_OP_SOFTMAX, &x, 1, out_t(g, 1.0f / 256, 0), &p));
+    g = new_graph(362);
+    x = act_in(g, AV_NN_U8, SH(5, 7), 0.05f, 100);
+    p.clamp = (av_nn__clamp_params){-1.0f, 2.0f};
+    check_node(g, add(g, AV_NN_OP_CLAMP, &x, 1, out_t(g, 0.05f, 100), &p));
+    g = new_graph(363);
+    x = act_in(g, AV_NN_U8, SH(5, 7), 0.05f, 100);
+    p.unary = (av_nn__unary_params){.kind = AV_NN_UN_SIGMOID};
+    check_node(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 1.0f / 256, 0), &p));
+    g = new_graph(364);
+    x = act_in(g, AV_NN_I8, SH(5, 7), 0.05f, 3);
+    p.unary = (av_nn__unary_params){.kind = AV_NN_UN_TANH};
+    check_node(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 1.0f / 128, 0), &p));
+    /* sigmoid into a non-table output quantisation: refused */
+    g = new_graph(365);
+    x = act_in(g, AV_NN_U8, SH(5, 7), 0.05f, 100);
+    p.unary = (av_nn__unary_params){.kind = AV_NN_UN_SIGMOID};
+    check_refused(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0.01f, 0), &p));
+}
+
+TEST(data_movement_left_to_ref)
+{
+    av_nn__graph *g = new_graph(370);
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(2, 3), 0, 0);
+    av_nn__params p = {.transpose = {.perm = {1, 0}, .rank = 2}};
+    check_refused(g, add(g, AV_NN_OP_TRANSPOSE, &x, 1, out_t(g, 0, 0), &p));
+}
+
+/* ---- through the public API: a small network on both backends ---- */
+
+/* Activation tensor of unknown shape between two nodes. */
+static av_nn__tid mid(av_nn__graph *g, float scale, int32_t zp)
+{
+    av_nn__tid t = av_nn__add_tensor(g, "t", AV_NN_F32, -1, NULL, NULL, false);
+    CHECK(t >= 0);
+    set_q(g, t, scale, zp);
+    return t;
+}
+
+static void node2(av_nn__graph *g, av_nn__op op, const av_nn__tid *in, int n_in, av_nn__tid out,
+                  const av_nn__params *p)
+{
+    CHECK(av_nn__add_node(g, op, "n", in, n_in, &out, 1, p) >= 0);
+}
+
+/* Finalizes g (one input, one output, every node XNNPACK's), runs it through
+ * the public API on both backends and compares; frees g. */
+static void check_model(av_nn__graph *g)
+{
+    char err[256] = "";
+    av_nn_status st = av_nn__graph_finalize(g, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "finalize: %s", err);
+    for (int j = 0; j < g->n_order; j++) { /* else the comparison would be ref vs ref */
+        const av_nn__node *n = &g->nodes[g->order[j]];
+        CHECK_MSG(av_nn__backend_xnn.supports_op(g, n), "xnn refuses node %d (%s)", j,
+                  av_nn__op_name(n->op));
+    }
+    av_nn_model *m = NULL;
+    st = av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "model: %s", err);
+    const av_nn__tensor *xt = &m->g->tensors[m->g->inputs[0]];
+    const av_nn__tensor *yt = &m->g->tensors[m->g->outputs[0]];
+    void *x = buf_for(xt), *y[2] = {buf_for(yt), buf_for(yt)};
+    fill(x, xt->dtype, av_nn__numel(xt));
+    for (int b = 0; b < 2; b++) {
+        av_nn_ctx_opts o = {.threads = 2,
+                            .backend = b ? AV_NN_BACKEND_REFERENCE : AV_NN_BACKEND_XNNPACK};
+        av_nn_ctx *c = NULL;
+        st = av_nn_ctx_new(m, &o, &c, err, sizeof err);
+        CHECK_MSG(st == AV_NN_OK, "ctx: %s", err);
+        const void *in[1] = {x};
+        st = av_nn_run(c, in, &y[b], err, sizeof err);
+        CHECK_MSG(st == AV_NN_OK, "run: %s", err);
+        av_nn_ctx_free(c);
+    }
+    compare(yt, y[0], y[1], "network");
+    free(x);
+    free(y[0]);
+    free(y[1]);
+    av_nn_model_free(m);
+}
+
+TEST(network_f32_on_both_backends)
+{
+    av_nn__graph *g = new_graph(400);
+    av_nn__tid x = act_in(g, AV_NN_F32, SH(1, 16, 16, 3), 0, 0);
+    av_nn__tid t1 = mid(g, 0, 0), t2 = mid(g, 0, 0), t3 = mid(g, 0, 0), t4 = mid(g, 0, 0);
+    av_nn__tid t5 = mid(g, 0, 0), y = out_t(g, 0, 0);
+    av_nn__params p = {.conv = cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU6)};
+    node2(g, AV_NN_OP_CONV2D,
+          (av_nn__tid[]){x, konst(g, AV_NN_F32, SH(8, 3, 3, 3), -1, 1),
+                         konst(g, AV_NN_F32, SH(8), -1, 1)},
+          3, t1, &p);
+    node2(g, AV_NN_OP_DEPTHWISE_CONV2D,
+          (av_nn__tid[]){t1, konst(g, AV_NN_F32, SH(1, 3, 3, 8), -1, 1),
+                         konst(g, AV_NN_F32, SH(8), -1, 1)},
+          3, t2, &p);
+    p = (av_nn__params){.binary = {.kind = AV_NN_BIN_ADD}};
+    node2(g, AV_NN_OP_BINARY, (av_nn__tid[]){t2, konst(g, AV_NN_F32, SH(8), -1, 1)}, 2, t3, &p);
+    p = (av_nn__params){.reduce = {.kind = AV_NN_REDUCE_MEAN, .axes_mask = 0x6}};
+    node2(g, AV_NN_OP_REDUCE, &t3, 1, t4, &p);
+    p = (av_nn__params){.fc = {.act = act_of(AV_NN_ACT_NONE)}};
+    node2(g, AV_NN_OP_FULLY_CONNECTED,
+          (av_nn__tid[]){t4, konst(g, AV_NN_F32, SH(10, 8), -1, 1),
+                         konst(g, AV_NN_F32, SH(10), -1, 1)},
+          3, t5, &p);
+    p = (av_nn__params){.softmax = {.axis = -1, .beta = 1.0f}};
+    node2(g, AV_NN_OP_SOFTMAX, &t5, 1, y, &p);
+    check_model(g);
+}
+
+TEST(network_qu8_on_both_backends)
+{
+    av_nn__graph *g = new_graph(401);
+    av_nn__tid x = act_in(g, AV_NN_U8, SH(1, 14, 14, 3), 1.0f / 128, 128);
+    av_nn__tid t1 = mid(g, 0.0235f, 0), t2 = mid(g, 0.0235f, 0), t3 = mid(g, 0.03f, 5);
+    av_nn__tid t4 = mid(g, 0.03f, 5), t5 = mid(g, 0.1f, 130), y = out_t(g, 1.0f / 256, 0);
+    av_nn__tid w1 = konst(g, AV_NN_U8, SH(8, 3, 3, 3), 0, 0);
+    av_nn__tid w2 = konst(g, AV_NN_U8, SH(1, 3, 3, 8), 0, 0);
+    av_nn__tid w3 = konst(g, AV_NN_U8, SH(10, 8), 0, 0);
+    set_q(g, w1, 0.02f, 120), set_q(g, w2, 0.01f, 130), set_q(g, w3, 0.005f, 128);
+    av_nn__params p = {.conv = cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU6)};
+    node2(g, AV_NN_OP_CONV2D, (av_nn__tid[]){x, w1, konst(g, AV_NN_I32, SH(8), 0, 0)}, 3, t1, &p);
+    p.conv.stride_h = p.conv.stride_w = 1;
+    node2(g, AV_NN_OP_DEPTHWISE_CONV2D,
+          (av_nn__tid[]){t1, w2, konst(g, AV_NN_I32, SH(8), 0, 0)}, 3, t2, &p);
+    p = (av_nn__params){.binary = {.kind = AV_NN_BIN_ADD}};
+    node2(g, AV_NN_OP_BINARY, (av_nn__tid[]){t1, t2}, 2, t3, &p);
+    p = (av_nn__params){.pool = pp(7, 1, AV_NN_PAD_VALID, AV_NN_ACT_NONE)};
+    node2(g, AV_NN_OP_AVG_POOL2D, &t3, 1, t4, &p);
+    p = (av_nn__params){.fc = {.act = act_of(AV_NN_ACT_NONE)}};
+    node2(g, AV_NN_OP_FULLY_CONNECTED, (av_nn__tid[]){t4, w3, konst(g, AV_NN_I32, SH(10), 0, 0)},
+          3, t5, &p);
+    p = (av_nn__params){.softmax = {.axis = -1, .beta = 1.0f}};
+    node2(g, AV_NN_OP_SOFTMAX, &t5, 1, y, &p);
+    check_model(g);
+}
+
+TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_f32_groups_clamp),
+          T(conv_f32_fused_leaky_sigmoid_relu_n1), T(conv_f16_weights_refused),
+          T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
+          T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
+          T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),
+          T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(unary_refusals),
+          T(clamp_leaky_prelu_f32), T(softmax_f32), T(pad_constant), T(conv_qu8),
+          T(fully_connected_qu8), T(conv_qs8_qc8), T(conv_q_refusals), T(pool_mean_resize_u8), T(avg_pool_qu8_padded_refused),
+          T(binary_q), T(elementwise_q), T(data_movement_left_to_ref),
+          T(network_f32_on_both_backends), T(network_qu8_on_both_backends))
