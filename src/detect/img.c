@@ -1,38 +1,55 @@
 /*
  * img.c - the pipeline's image operations (img.h) on top of src/vision.
  *
- * NOT FINISHED: src/vision (decode, TF1-bilinear and area resize, crop,
- * draw, encode) had not landed when this was written, so every operation
- * reports that it is unavailable instead of guessing vision's API. Wiring it
- * is six small functions once src/vision/vision.h exists.
+ * Images are decoded at full size (EXIF orientation applied) so boxes are
+ * reported in the pixels of the upright original. The label font is opened
+ * once per process; without it boxes are still drawn, without text.
  */
 #include "detect/img.h"
 
+#include "log/log.h"
+#include "vision/vision.h"
+
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define NO_VISION "image support unavailable: src/vision is not built into this version"
+static av_detect_status from_vision(av_vision_status st)
+{
+    switch (st) {
+    case AV_VISION_OK: return AV_DETECT_OK;
+    case AV_VISION_E_LIMIT: return AV_DETECT_E_LIMIT;
+    case AV_VISION_E_NOMEM: return AV_DETECT_E_NOMEM;
+    default: return AV_DETECT_E_IMAGE;
+    }
+}
 
 av_detect_status av_detect__img_decode(const void *bytes, size_t len, long long max_bytes,
                                        long long max_pixels, av_detect__img *img, char *err,
                                        size_t errlen)
 {
-    (void)bytes, (void)max_pixels;
     memset(img, 0, sizeof *img);
-    if (max_bytes > 0 && (long long)len > max_bytes) {
-        snprintf(err, errlen, "image: %zu bytes, limit is %lld", len, max_bytes);
-        return AV_DETECT_E_LIMIT;
-    }
-    if (len == 0) {
-        snprintf(err, errlen, "image: empty (0 bytes)");
-        return AV_DETECT_E_IMAGE;
-    }
-    snprintf(err, errlen, "%s", NO_VISION);
-    return AV_DETECT_E_IMAGE;
+    av_vision_decode_opts o;
+    memset(&o, 0, sizeof o);
+    o.limits.max_bytes = max_bytes;
+    o.limits.max_pixels = max_pixels;
+    av_image *im = NULL;
+    av_vision_decode_info info;
+    av_vision_status st = av_vision_decode(bytes, len, &o, &im, &info, err, errlen);
+    if (st != AV_VISION_OK)
+        return from_vision(st);
+    img->w = im->width;
+    img->h = im->height;
+    img->rgb = im->data;
+    img->owner = im;
+    img->png = info.format == AV_VISION_FMT_PNG;
+    return AV_DETECT_OK;
 }
 
 void av_detect__img_free(av_detect__img *img)
 {
+    av_img_free(img->owner);
     memset(img, 0, sizeof *img);
 }
 
@@ -41,26 +58,86 @@ av_detect__img av_detect__img_wrap(int w, int h, const uint8_t *rgb)
     return (av_detect__img){.w = w, .h = h, .rgb = rgb};
 }
 
+/* A read-only vision view of the pixels (never freed through vision). */
+static av_image view(const av_detect__img *img)
+{
+    return (av_image){.width = img->w, .height = img->h, .data = (uint8_t *)img->rgb};
+}
+
 int av_detect__img_resize_tf(const av_detect__img *img, int out_w, int out_h, float *out)
 {
-    (void)img, (void)out_w, (void)out_h, (void)out;
-    return -1;
+    av_image v = view(img);
+    return av_vision_resize_tf_bilinear_f32(&v, out_w, out_h, out) == AV_VISION_OK ? 0 : -1;
 }
 
 int av_detect__img_crop_area(const av_detect__img *img, int x1, int y1, int x2, int y2,
                              int out_w, int out_h, uint8_t *out)
 {
-    (void)img, (void)x1, (void)y1, (void)x2, (void)y2, (void)out_w, (void)out_h, (void)out;
-    return -1;
+    if (x1 < 0) x1 = 0;
+    if (y1 < 0) y1 = 0;
+    if (x2 > img->w) x2 = img->w;
+    if (y2 > img->h) y2 = img->h;
+    if (x2 <= x1 || y2 <= y1)
+        return -1;
+    av_image v = view(img);
+    av_vision_rect r = {(float)x1, (float)y1, (float)x2, (float)y2};
+    av_image *res = NULL;
+    char err[128];
+    if (av_vision_resize_pil_box(&v, &r, out_w, out_h, &res, err, sizeof err) != AV_VISION_OK)
+        return -1;
+    memcpy(out, res->data, (size_t)out_w * (size_t)out_h * 3);
+    av_img_free(res);
+    return 0;
+}
+
+static pthread_once_t g_font_once = PTHREAD_ONCE_INIT;
+static av_vision_font *g_font;
+
+static void open_font(void)
+{
+    char err[256];
+    if (av_vision_font_open(NULL, &g_font, err, sizeof err) != AV_VISION_OK)
+        av_log(AV_LOG_WARN, "font_unavailable", "error", err, "effect",
+               "boxes are drawn without labels", NULL);
 }
 
 av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_detect_det *dets,
                                          int n, unsigned char **out, size_t *len, char *mime,
                                          size_t mimecap, char *err, size_t errlen)
 {
-    (void)img, (void)dets, (void)n, (void)mime, (void)mimecap;
     *out = NULL;
     *len = 0;
-    snprintf(err, errlen, "%s", NO_VISION);
-    return AV_DETECT_E_IMAGE;
+    pthread_once(&g_font_once, open_font);
+    av_image v = view(img);
+    av_image *copy = av_img_clone(&v);
+    av_vision_box *boxes = n > 0 ? calloc((size_t)n, sizeof *boxes) : NULL;
+    char(*labels)[AV_DETECT_NAME_MAX + 16] = n > 0 ? calloc((size_t)n, sizeof *labels) : NULL;
+    if (!copy || (n > 0 && (!boxes || !labels))) {
+        av_img_free(copy);
+        free(boxes);
+        free(labels);
+        snprintf(err, errlen, "annotate: out of memory");
+        return AV_DETECT_E_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(labels[i], sizeof labels[i], "%s %.0f%%", dets[i].label,
+                 dets[i].confidence * 100.0);
+        boxes[i] = (av_vision_box){.x1 = dets[i].x1, .y1 = dets[i].y1, .x2 = dets[i].x2,
+                                   .y2 = dets[i].y2, .color = av_vision_palette(i),
+                                   .label = labels[i]};
+    }
+    av_vision_status st = av_vision_draw_boxes(copy, boxes, (size_t)n, g_font);
+    if (st == AV_VISION_OK) {
+        if (img->png)
+            st = av_vision_encode_png(copy, out, len, err, errlen);
+        else
+            st = av_vision_encode_jpeg(copy, 90, out, len, err, errlen);
+    } else {
+        snprintf(err, errlen, "annotate: %s", av_vision_strerror(st));
+    }
+    snprintf(mime, mimecap, "%s", img->png ? "image/png" : "image/jpeg");
+    av_img_free(copy);
+    free(boxes);
+    free(labels);
+    return from_vision(st);
 }

@@ -1,0 +1,215 @@
+/*
+ * bench_models.c - latency and memory of whole models on each backend.
+ *
+ *   bench_models [-n RUNS] [-w WARMUP] [model.json|model.tflite|model.onnx ...]
+ *
+ * Default models: models/human/centernet.json and models/human/nanodet.json.
+ * For each model it prints the IR node count as loaded and after finalize
+ * (with the TRANSPOSE count: NanoDet was converted from NCHW and relies on
+ * the pass that cancels inverse pairs), then one line per configuration
+ * (reference and XNNPACK, 1 and 2 threads): load, context and first-run
+ * times, median/min/max over RUNS timed runs after WARMUP untimed ones, the
+ * arena size and the peak RSS. Each configuration runs in its own child
+ * process so that its peak RSS is its own.
+ */
+#include "nn/ir.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void count_nodes(const av_nn__graph *g, int *live, int *transposes)
+{
+    *live = *transposes = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].dead)
+            continue;
+        (*live)++;
+        *transposes += g->nodes[i].op == AV_NN_OP_TRANSPOSE;
+    }
+}
+
+/* TF.js only: node counts before and after finalize, through the internal API. */
+static void report_graph(const char *path)
+{
+    size_t plen = strlen(path);
+    if (plen < 5 || strcmp(path + plen - 5, ".json") != 0)
+        return;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = n > 0 ? malloc((size_t)n) : NULL;
+    size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!text || got != (size_t)n) {
+        free(text);
+        return;
+    }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    char err[512];
+    av_nn__graph *g = NULL;
+    if (av_nn__load_tfjs(text, (size_t)n, dir, &g, err, sizeof err) == AV_NN_OK) {
+        int before, tb, after, ta;
+        count_nodes(g, &before, &tb);
+        if (av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK) {
+            count_nodes(g, &after, &ta);
+            printf("%s: IR nodes %d as loaded (%d transpose), %d after finalize (%d transpose)\n",
+                   path, before, tb, after, ta);
+        } else {
+            printf("%s: finalize failed: %s\n", path, err);
+        }
+    } else {
+        printf("%s: load failed: %s\n", path, err);
+    }
+    av_nn__graph_free(g);
+    free(text);
+}
+
+/* One configuration, in the calling (child) process. Returns an exit status. */
+static int bench_one(const char *path, av_nn_backend be, int threads, int runs, int warmup)
+{
+    char err[512];
+    double t0 = now_ms();
+    av_nn_model *m = NULL;
+    if (av_nn_load(path, &m, err, sizeof err) != AV_NN_OK) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        return 1;
+    }
+    double t_load = now_ms() - t0;
+    av_nn_ctx_opts o = {.threads = threads, .backend = be};
+    av_nn_ctx *c = NULL;
+    t0 = now_ms();
+    if (av_nn_ctx_new(m, &o, &c, err, sizeof err) != AV_NN_OK) {
+        fprintf(stderr, "%s: ctx: %s\n", path, err);
+        av_nn_model_free(m);
+        return 1;
+    }
+    double t_ctx = now_ms() - t0;
+    int ni = av_nn_num_inputs(m), no = av_nn_num_outputs(m);
+    void **bufs = calloc((size_t)(ni + no), sizeof *bufs);
+    double *times = calloc((size_t)runs, sizeof *times);
+    int rc = bufs && times ? 0 : 1;
+    for (int i = 0; !rc && i < ni + no; i++) {
+        const av_nn_tensor_info *ti = i < ni ? av_nn_input(m, i) : av_nn_output(m, i - ni);
+        size_t cnt = 1;
+        for (int d = 0; d < ti->rank; d++)
+            cnt *= (size_t)ti->dims[d];
+        size_t nb = cnt * av_nn_dtype_size(ti->dtype);
+        bufs[i] = malloc(nb ? nb : 1);
+        if (!bufs[i]) {
+            rc = 1;
+            break;
+        }
+        /* deterministic input in [0,1) (f32) or small integers */
+        uint32_t s = 12345u + (uint32_t)i;
+        for (size_t k = 0; i < ni && k < cnt; k++) {
+            s = s * 1664525u + 1013904223u;
+            if (ti->dtype == AV_NN_F32)
+                ((float *)bufs[i])[k] = (float)(s >> 8) / 16777216.0f;
+            else
+                ((uint8_t *)bufs[i])[k * av_nn_dtype_size(ti->dtype)] = (uint8_t)(s >> 24);
+        }
+    }
+    double t_cold = 0;
+    for (int r = 0; !rc && r < warmup + runs; r++) {
+        t0 = now_ms();
+        if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
+            fprintf(stderr, "%s: run: %s\n", path, err);
+            rc = 1;
+            break;
+        }
+        double dt = now_ms() - t0;
+        if (r == 0)
+            t_cold = dt;
+        if (r >= warmup)
+            times[r - warmup] = dt;
+    }
+    if (!rc) {
+        qsort(times, (size_t)runs, sizeof *times, cmp_double);
+        double med = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("%-28s %-9s %d  load %7.1f  ctx %6.1f  cold %7.1f  median %8.2f  min %8.2f  "
+               "max %8.2f ms  arena %6.1f MiB  peak RSS %6.1f MiB\n",
+               path, be == AV_NN_BACKEND_REFERENCE ? "reference" : "xnnpack", threads, t_load,
+               t_ctx, t_cold, med, times[0], times[runs - 1],
+               av_nn_ctx_arena_bytes(c) / 1048576.0, ru.ru_maxrss / 1024.0);
+        fflush(stdout);
+    }
+    for (int i = 0; bufs && i < ni + no; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(times);
+    av_nn_ctx_free(c);
+    av_nn_model_free(m);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = 30, warmup = 3, opt;
+    while ((opt = getopt(argc, argv, "n:w:")) != -1) {
+        if (opt == 'n')
+            runs = atoi(optarg);
+        else if (opt == 'w')
+            warmup = atoi(optarg);
+        else {
+            fprintf(stderr, "usage: %s [-n runs] [-w warmup] [model ...]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (runs < 1 || warmup < 0) {
+        fprintf(stderr, "runs must be >= 1 and warmup >= 0\n");
+        return 2;
+    }
+    static const char *defaults[] = {"models/human/centernet.json", "models/human/nanodet.json"};
+    const char **models = optind < argc ? (const char **)argv + optind : defaults;
+    int nm = optind < argc ? argc - optind : 2;
+    static const struct {
+        av_nn_backend be;
+        int threads;
+    } cfg[] = {{AV_NN_BACKEND_REFERENCE, 1}, {AV_NN_BACKEND_REFERENCE, 2},
+               {AV_NN_BACKEND_XNNPACK, 1},   {AV_NN_BACKEND_XNNPACK, 2}};
+    int failed = 0;
+    printf("%d timed runs after %d warm-up runs; times in ms\n", runs, warmup);
+    for (int i = 0; i < nm; i++) {
+        report_graph(models[i]);
+        fflush(stdout);
+        for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(bench_one(models[i], cfg[k].be, cfg[k].threads, runs, warmup));
+            int status = 0;
+            if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+                WEXITSTATUS(status) != 0)
+                failed = 1;
+        }
+    }
+    return failed;
+}
