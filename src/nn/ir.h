@@ -14,6 +14,9 @@
  * the graph is read-only and owned by the model.
  *
  * Naming: av_nn__ is internal-but-shared inside src/nn; static elsewhere.
+ *
+ * Which input index holds what for each op (and what zero params mean) is
+ * written down at the top of shape.c; loaders follow it.
  */
 #ifndef AV_NN_IR_H
 #define AV_NN_IR_H

@@ -1,0 +1,89 @@
+/*
+ * core.h - engine-core internals shared inside src/nn (not a public header):
+ * shape inference (shape.c), the arena planner (plan.c), the model object
+ * shared by nn.c and runtime.c, and small element helpers used by the
+ * reference kernels (ref_*.c).
+ */
+#ifndef AV_NN_CORE_H
+#define AV_NN_CORE_H
+
+#include "backend.h"
+#include "ir.h"
+
+/* ---- shape.c ---- */
+
+/*
+ * Infer the output shapes/dtypes of node n from its inputs (whose shapes
+ * must be known) and resolve parameters given by constant inputs (reshape
+ * target, pads, slice, split sizes, topk k, resize size, transpose perm,
+ * reduce axes). Writes n->p and the output tensors. Errors name the node.
+ */
+av_nn_status av_nn__infer_node(av_nn__graph *g, av_nn__node *n, char *err, size_t errlen);
+
+/* Normalise axis a against rank r (negative counts from the end); -1 when out of range. */
+int av_nn__norm_axis(int a, int r);
+
+/* ---- plan.c ---- */
+
+/* Bytes appended to every planned buffer: XNNPACK kernels may read past the end. */
+#define AV_NN_ARENA_SLACK 64
+#define AV_NN_ARENA_ALIGN 64
+
+/*
+ * Plan one arena for every non-constant tensor touched by g->order (graph
+ * inputs and outputs included). offsets[t] receives the byte offset of tensor
+ * t, or -1 for tensors that need no arena space (constants, unused).
+ * offsets must hold g->n_tensors entries (caller-owned).
+ */
+av_nn_status av_nn__plan(const av_nn__graph *g, int64_t *offsets, size_t *arena_bytes, char *err,
+                         size_t errlen);
+
+/* ---- nn.c / runtime.c ---- */
+
+struct av_nn_model {
+    av_nn__graph *g;
+    av_nn_format format;
+    void *bytes; /* the model file, kept alive for constants that point into it */
+    av_nn_tensor_info *in_info, *out_info;
+};
+
+/*
+ * Wrap a finalized graph into a model (takes ownership of g and of bytes,
+ * also on failure). Used by av_nn_load and by tests that build graphs by hand.
+ */
+av_nn_status av_nn__model_from_graph(av_nn__graph *g, av_nn_format format, void *bytes,
+                                     av_nn_model **out, char *err, size_t errlen);
+
+/* ---- element access for the reference kernels ---- */
+
+/* Read element i of a buffer of dtype t as double (f16 widened; bool 0/1). */
+double av_nn__load_elem(const void *p, av_nn_dtype t, int64_t i);
+/* Store v as element i: ints are truncated toward zero and saturated. */
+void av_nn__store_elem(void *p, av_nn_dtype t, int64_t i, double v);
+/* Exact int64 read for integer/bool dtypes (floats are truncated). */
+int64_t av_nn__load_int(const void *p, av_nn_dtype t, int64_t i);
+void av_nn__store_int(void *p, av_nn_dtype t, int64_t i, int64_t v);
+
+/* Round half away from zero, then clamp to the dtype's range (u8/i8/i32). */
+int32_t av_nn__quantize_val(double real, float scale, int32_t zp, av_nn_dtype t);
+
+static inline bool av_nn__is_quant(const av_nn__tensor *t)
+{
+    return (t->dtype == AV_NN_U8 || t->dtype == AV_NN_I8) && t->quant.scale != 0.0f;
+}
+
+/*
+ * Elements a slice visits from b toward e (exclusive) in steps of s (s != 0,
+ * |s| bounded by finalize so nothing here overflows).
+ */
+static inline int64_t av_nn__slice_count(int64_t b, int64_t e, int64_t s)
+{
+    if (s > 0)
+        return e > b ? (e - b - 1) / s + 1 : 0;
+    return b > e ? (b - e - 1) / -s + 1 : 0;
+}
+
+/* Strides (in elements) of a row-major shape. */
+void av_nn__strides(int rank, const int64_t *dims, int64_t *strides);
+
+#endif

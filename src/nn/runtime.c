@@ -1,0 +1,180 @@
+/*
+ * runtime.c - run contexts (nn.h): per node a backend (XNNPACK where it
+ * supports the node, else the reference kernels), its prepared state, a
+ * thread pool and one planned activation arena; av_nn_run copies inputs in,
+ * runs the nodes in order and copies outputs out.
+ */
+#include "core.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xnnpack.h>
+
+#include <assert.h>
+
+static_assert(AV_NN_ARENA_SLACK >= XNN_EXTRA_BYTES, "arena slack must cover XNNPACK over-reads");
+
+struct av_nn_ctx {
+    const av_nn_model *m;
+    pthreadpool_t pool;        /* NULL: calling thread only */
+    const av_nn__backend **be; /* per node index; NULL for nodes not in the order */
+    void **state;              /* per node index: backend state */
+    void **tptr;               /* per tensor: data (constant or in the arena) */
+    uint8_t *arena;
+    size_t arena_bytes;
+};
+
+static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
+static enum xnn_status xnn_init_status = xnn_status_uninitialized;
+
+static void xnn_init_once(void)
+{
+    xnn_init_status = xnn_initialize(NULL);
+}
+
+void av_nn_ctx_free(av_nn_ctx *c)
+{
+    if (!c)
+        return;
+    const av_nn__graph *g = c->m->g;
+    for (int i = 0; c->be && c->state && i < g->n_nodes; i++)
+        if (c->be[i] && c->state[i])
+            c->be[i]->release(c->state[i]);
+    if (c->pool)
+        pthreadpool_destroy(c->pool);
+    free(c->be);
+    free(c->state);
+    free(c->tptr);
+    free(c->arena);
+    free(c);
+}
+
+av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_nn_ctx **out,
+                           char *err, size_t errlen)
+{
+    if (!out)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "out is NULL");
+    *out = NULL;
+    if (!m)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "model is NULL");
+    av_nn_ctx_opts o = {.threads = 1, .backend = AV_NN_BACKEND_XNNPACK};
+    if (opts)
+        o = *opts;
+    if (o.backend != AV_NN_BACKEND_XNNPACK && o.backend != AV_NN_BACKEND_REFERENCE)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "unknown backend %d", (int)o.backend);
+    if (o.backend == AV_NN_BACKEND_XNNPACK) {
+        pthread_once(&xnn_once, xnn_init_once);
+        if (xnn_init_status != xnn_status_success)
+            return av_nn__fail(err, errlen, AV_NN_E_BACKEND, "xnn_initialize failed (status %d)",
+                               (int)xnn_init_status);
+    }
+    const av_nn__graph *g = m->g;
+    av_nn_status st = AV_NN_OK;
+    av_nn_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "context");
+    c->m = m;
+    size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1),
+           nt = (size_t)(g->n_tensors ? g->n_tensors : 1);
+    c->be = calloc(nn, sizeof *c->be);
+    c->state = calloc(nn, sizeof *c->state);
+    c->tptr = calloc(nt, sizeof *c->tptr);
+    int64_t *offsets = malloc(nt * sizeof *offsets);
+    if (!c->be || !c->state || !c->tptr || !offsets) {
+        st = av_nn__fail(err, errlen, AV_NN_E_NOMEM, "context tables");
+        goto fail;
+    }
+    if (o.threads > 1) {
+        c->pool = pthreadpool_create((size_t)o.threads);
+        if (!c->pool) {
+            st = av_nn__fail(err, errlen, AV_NN_E_NOMEM, "thread pool of %d", o.threads);
+            goto fail;
+        }
+    }
+    for (int j = 0; j < g->n_order; j++) {
+        int i = g->order[j];
+        const av_nn__node *n = &g->nodes[i];
+        const av_nn__backend *be = &av_nn__backend_ref;
+        if (o.backend == AV_NN_BACKEND_XNNPACK && av_nn__backend_xnn.supports_op(g, n))
+            be = &av_nn__backend_xnn;
+        st = be->prepare(g, n, c->pool, &c->state[i], err, errlen);
+        if (st == AV_NN_E_UNSUPPORTED && be != &av_nn__backend_ref) {
+            /* the fast backend declined at prepare time: the reference kernel runs it */
+            be = &av_nn__backend_ref;
+            st = be->prepare(g, n, c->pool, &c->state[i], err, errlen);
+        }
+        if (st)
+            goto fail;
+        c->be[i] = be;
+    }
+    if ((st = av_nn__plan(g, offsets, &c->arena_bytes, err, errlen)))
+        goto fail;
+    c->arena =
+        aligned_alloc(AV_NN_ARENA_ALIGN, c->arena_bytes ? c->arena_bytes : AV_NN_ARENA_ALIGN);
+    if (!c->arena) {
+        st = av_nn__fail(err, errlen, AV_NN_E_NOMEM, "arena of %zu bytes", c->arena_bytes);
+        goto fail;
+    }
+    memset(c->arena, 0, c->arena_bytes);
+    for (int t = 0; t < g->n_tensors; t++) {
+        if (g->tensors[t].data)
+            c->tptr[t] = g->tensors[t].data;
+        else if (offsets[t] >= 0)
+            c->tptr[t] = c->arena + offsets[t];
+    }
+    free(offsets);
+    *out = c;
+    return AV_NN_OK;
+fail:
+    free(offsets);
+    av_nn_ctx_free(c);
+    return st;
+}
+
+av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *outputs, char *err,
+                       size_t errlen)
+{
+    if (!c)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "context is NULL");
+    const av_nn__graph *g = c->m->g;
+    if ((g->n_inputs && !inputs) || !outputs)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "inputs/outputs array is NULL");
+    for (int i = 0; i < g->n_inputs; i++) {
+        av_nn__tid t = g->inputs[i];
+        if (!inputs[i])
+            return av_nn__fail(err, errlen, AV_NN_E_ARG, "input %d ('%s') is NULL", i,
+                               g->tensors[t].name);
+        int64_t nb = av_nn__nbytes(&g->tensors[t]);
+        if (nb > 0 && c->tptr[t])
+            memcpy(c->tptr[t], inputs[i], (size_t)nb);
+    }
+    const void *in[AV_NN_MAX_NODE_INPUTS];
+    void *out[AV_NN_MAX_NODE_OUTPUTS];
+    for (int j = 0; j < g->n_order; j++) {
+        int i = g->order[j];
+        const av_nn__node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            in[k] = n->in[k] >= 0 ? c->tptr[n->in[k]] : NULL;
+        for (int k = 0; k < n->n_out; k++)
+            out[k] = c->tptr[n->out[k]];
+        av_nn_status st = c->be[i]->run(c->state[i], g, n, in, out, c->pool, err, errlen);
+        if (st)
+            return st;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        av_nn__tid t = g->outputs[i];
+        if (!outputs[i])
+            return av_nn__fail(err, errlen, AV_NN_E_ARG, "output %d ('%s') is NULL", i,
+                               g->tensors[t].name);
+        int64_t nb = av_nn__nbytes(&g->tensors[t]);
+        if (nb > 0 && c->tptr[t])
+            memcpy(outputs[i], c->tptr[t], (size_t)nb);
+    }
+    return AV_NN_OK;
+}
+
+size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c)
+{
+    return c ? c->arena_bytes : 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * vision_int.h - internals shared by the files of src/vision: the error
+ * formatter and the per-format probe/decode entry points that decode.c
+ * dispatches to. Not part of the public API.
+ */
+#ifndef AV_VISION_INT_H
+#define AV_VISION_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vision/vision.h"
+
+/* Write "image: <fmt...>" into err (if non-NULL) and return st. */
+av_vision_status av_vision__err(char *err, size_t errlen, av_vision_status st, const char *fmt,
+                                ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Allocate an image without zeroing its pixels (the decoder overwrites every
+ * byte). NULL on bad size or out of memory; free with av_img_free.
+ */
+av_image *av_vision__img_alloc(int w, int h);
+
+/* Little/big-endian reads from a byte buffer the caller bounds-checked. */
+static inline uint32_t av_vision__le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint16_t av_vision__le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint16_t av_vision__be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Per format: probe fills info->src_width/src_height (and orientation where
+ * the format carries EXIF) from the header without decoding pixels; decode
+ * decodes at full size (JPEG: reduced by scale_denom) into a new image.
+ * Both get data whose magic bytes matched the format and n <= the byte limit.
+ */
+av_vision_status av_vision__jpeg_probe(const uint8_t *d, size_t n, av_vision_decode_info *info,
+                                       char *err, size_t errlen);
+av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_denom,
+                                        av_vision_decode_info *info, av_image **out, char *err,
+                                        size_t errlen);
+
+av_vision_status av_vision__png_probe(const uint8_t *d, size_t n, av_vision_decode_info *info,
+                                      char *err, size_t errlen);
+av_vision_status av_vision__png_decode(const uint8_t *d, size_t n, av_vision_decode_info *info,
+                                       av_image **out, char *err, size_t errlen);
+
+av_vision_status av_vision__webp_probe(const uint8_t *d, size_t n, av_vision_decode_info *info,
+                                       char *err, size_t errlen);
+av_vision_status av_vision__webp_decode(const uint8_t *d, size_t n, av_vision_decode_info *info,
+                                        av_image **out, char *err, size_t errlen);
+
+av_vision_status av_vision__bmp_probe(const uint8_t *d, size_t n, av_vision_decode_info *info,
+                                      char *err, size_t errlen);
+av_vision_status av_vision__bmp_decode(const uint8_t *d, size_t n, av_vision_decode_info *info,
+                                       av_image **out, char *err, size_t errlen);
+
+/*
+ * EXIF orientation (1..8) from an EXIF block that starts either with
+ * "Exif\0\0" (JPEG APP1 payload) or directly with the TIFF header (WebP
+ * EXIF chunk). 1 when absent, unreadable or out of range.
+ */
+int av_vision__exif_orientation(const uint8_t *d, size_t n);
+
+/*
+ * Composite n RGBA8 pixels onto white, writing RGB8 to dst. dst may equal
+ * src (in-place compaction works because dst runs behind src).
+ */
+void av_vision__flatten_rgba(uint8_t *dst, const uint8_t *src, size_t n);
+
+#endif
