@@ -1,21 +1,11 @@
 /*
- * cmd_stubs.c - commands whose implementation has not landed yet. Each
- * keeps its final name, usage and settings so scripts and docs can rely on
- * them; running one says it is not built and exits 2.
+ * cmd_db.c - `aviary db` and `aviary mlmd`: not built yet. They keep their
+ * final names, usage and settings so scripts and docs can rely on them;
+ * running one says it is not built and exits 2.
  */
 #include "cli/cli.h"
 
-static const char *const model_server_keys[] = {
-    "port", "listen", "models", "model-name", "model-base-path", "threads", "workers",
-    "log-level", "log-format", NULL,
-};
 static const char *const db_keys[] = {"db", "data", "log-level", "log-format", NULL};
-
-static int run_model_server(const av_config *cfg, int argc, char **argv)
-{
-    (void)cfg, (void)argc, (void)argv;
-    return av_cli_not_built(&av_cli_model_server);
-}
 
 static int run_db(const av_config *cfg, int argc, char **argv)
 {
@@ -28,14 +18,6 @@ static int run_mlmd(const av_config *cfg, int argc, char **argv)
     (void)cfg, (void)argc, (void)argv;
     return av_cli_not_built(&av_cli_mlmd);
 }
-
-const av_cli_cmd av_cli_model_server = {
-    .name = "model-server",
-    .summary = "serve models over the TensorFlow Serving REST API (port 8501)",
-    .usage = "[--port 8501] [--model-name NAME] [--model-base-path DIR] [OPTIONS]",
-    .keys = model_server_keys,
-    .run = run_model_server,
-};
 
 const av_cli_cmd av_cli_db = {
     .name = "db",
