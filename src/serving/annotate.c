@@ -1,0 +1,70 @@
+/*
+ * annotate.c - client side: the image's upright size and the annotated
+ * copy the web app shows, drawn here because a TF Serving answer carries
+ * boxes, not pictures. Mirrors the in-process pipeline's drawing: one
+ * palette colour per box, "label 93%" text.
+ */
+#include "serving/internal.h"
+
+#include "vision/vision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+av_serving_status av_serving__finish(const void *image, size_t len, long long max_bytes,
+                                     long long max_pixels, int scaled, int draw,
+                                     av_vision_font *font, av_detect_result *r, char *err,
+                                     size_t errlen)
+{
+    av_vision_decode_opts o = {.limits = {.max_bytes = max_bytes, .max_pixels = max_pixels}};
+    av_image *img = NULL;
+    char e[256] = "";
+    if (av_vision_decode(image, len, &o, &img, NULL, e, sizeof e) != AV_VISION_OK) {
+        snprintf(err, errlen, "image: %s", e);
+        return AV_SERVING_E_IMAGE;
+    }
+    if (!scaled) {
+        r->width = img->width;
+        r->height = img->height;
+        for (int i = 0; i < r->n_dets; i++) {
+            av_detect_det *d = &r->dets[i];
+            d->x1 *= (float)img->width, d->x2 *= (float)img->width;
+            d->y1 *= (float)img->height, d->y2 *= (float)img->height;
+        }
+    }
+    if (!draw) {
+        av_img_free(img);
+        return AV_SERVING_OK;
+    }
+    int n = r->n_dets;
+    av_vision_box *boxes = n > 0 ? calloc((size_t)n, sizeof *boxes) : NULL;
+    char(*labels)[AV_DETECT_NAME_MAX + 16] = n > 0 ? calloc((size_t)n, sizeof *labels) : NULL;
+    if (n > 0 && (!boxes || !labels)) {
+        free(boxes);
+        free(labels);
+        av_img_free(img);
+        snprintf(err, errlen, "annotate: out of memory");
+        return AV_SERVING_E_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        const av_detect_det *d = &r->dets[i];
+        snprintf(labels[i], sizeof labels[i], "%s %.0f%%", d->label, d->confidence * 100.0);
+        boxes[i] = (av_vision_box){.x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2,
+                                   .color = av_vision_palette(i), .label = labels[i]};
+    }
+    int png = av_vision_sniff(image, len) == AV_VISION_FMT_PNG;
+    av_vision_status st = av_vision_draw_boxes(img, boxes, (size_t)n, font);
+    if (st == AV_VISION_OK)
+        st = png ? av_vision_encode_png(img, &r->annotated, &r->annotated_len, e, sizeof e)
+                 : av_vision_encode_jpeg(img, 90, &r->annotated, &r->annotated_len, e, sizeof e);
+    free(boxes);
+    free(labels);
+    av_img_free(img);
+    if (st != AV_VISION_OK) {
+        snprintf(err, errlen, "annotate: %s", e[0] ? e : av_vision_strerror(st));
+        return st == AV_VISION_E_NOMEM ? AV_SERVING_E_NOMEM : AV_SERVING_E_IMAGE;
+    }
+    snprintf(r->annotated_mime, sizeof r->annotated_mime, "%s", png ? "image/png" : "image/jpeg");
+    return AV_SERVING_OK;
+}

@@ -1,0 +1,438 @@
+/*
+ * predict.c - POST ...:predict: the TF Serving request grammar (row
+ * "instances" or columnar "inputs", "signature_name", {"b64": ...}), one
+ * pipeline run per image, TF Object Detection API outputs.
+ *
+ * Signatures (metadata in server.c): "serving_default" takes input_tensor
+ * (uint8 [1,H,W,3], the original client's nested lists) and "image_bytes"
+ * takes image_bytes (encoded JPEG/PNG/WebP/BMP). Either accepts either
+ * form: a nested list is pixels, a {"b64": ...} object or a string is an
+ * encoded image. Pixels are bounded (H*W <= max_pixels) before anything is
+ * allocated and become an in-memory BMP, so both forms run the same
+ * decode -> detect -> species path.
+ *
+ * Outputs per image (row format: one object per instance in
+ * "predictions"; columnar: {"outputs": {alias: [one entry per image]}},
+ * lists not padded to a common length): see OUTPUTS in server.c.
+ */
+#include "serving/internal.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct item {
+    unsigned char *bytes; /* encoded image, owned */
+    size_t len;
+    int is_pixels;        /* bytes is our BMP of an input_tensor */
+} item;
+
+typedef struct batch {
+    item v[AV_SERVING_MAX_INSTANCES];
+    int n;
+} batch;
+
+static void batch_free(batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->v[i].bytes);
+    b->n = 0;
+}
+
+/* Answer builder: status + {"error"} with a printf message. */
+static unsigned fail(json_t **answer, unsigned status, const char *fmt, const char *a,
+                     const char *b)
+{
+    *answer = av_serving__error_json(fmt, a ? a : "", b ? b : "");
+    return status;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "Object";
+    case JSON_ARRAY: return "Array";
+    case JSON_STRING: return "String";
+    case JSON_INTEGER:
+    case JSON_REAL: return "Number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "Boolean";
+    default: return "Null";
+    }
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
+}
+
+/* H x W x 3 nested list of 0..255 ints -> top-down 24-bit BMP. */
+static unsigned pixels_to_bmp(const av_serving *s, const json_t *img, item *out, json_t **answer)
+{
+    size_t h = json_array_size(img);
+    const json_t *row0 = json_array_get(img, 0);
+    size_t w = json_is_array(row0) ? json_array_size(row0) : 0;
+    if (h == 0 || w == 0)
+        return fail(answer, 400, "input_tensor: expecting a H x W x 3 list of pixels%s%s", 0, 0);
+    if (h > 65535 || w > 65535 || (long long)h * (long long)w > s->max_pixels) {
+        char dims[64];
+        snprintf(dims, sizeof dims, "%zu x %zu", h, w);
+        return fail(answer, 400, "input_tensor: image of %s pixels exceeds the pixel limit%s",
+                    dims, "");
+    }
+    size_t stride = (w * 3 + 3) & ~(size_t)3;
+    size_t total = 54 + stride * h;
+    unsigned char *bmp = calloc(1, total);
+    if (!bmp)
+        return fail(answer, 500, "out of memory%s%s", 0, 0);
+    bmp[0] = 'B', bmp[1] = 'M';
+    put_le32(bmp + 2, (uint32_t)total);
+    put_le32(bmp + 10, 54);
+    put_le32(bmp + 14, 40);
+    put_le32(bmp + 18, (uint32_t)w);
+    put_le32(bmp + 22, (uint32_t)-(int32_t)h); /* negative: top-down rows */
+    bmp[26] = 1, bmp[28] = 24;
+    put_le32(bmp + 34, (uint32_t)(stride * h));
+    for (size_t y = 0; y < h; y++) {
+        const json_t *row = json_array_get(img, y);
+        if (!json_is_array(row) || json_array_size(row) != w) {
+            free(bmp);
+            return fail(answer, 400,
+                        "input_tensor: Encountered list at unexpected size/level (rows must "
+                        "all have the same width)%s%s",
+                        0, 0);
+        }
+        unsigned char *dst = bmp + 54 + y * stride;
+        for (size_t x = 0; x < w; x++) {
+            const json_t *px = json_array_get(row, x);
+            if (!json_is_array(px) || json_array_size(px) != 3) {
+                free(bmp);
+                return fail(answer, 400,
+                            "input_tensor: Encountered list at unexpected size/level (each "
+                            "pixel is a list of 3 values)%s%s",
+                            0, 0);
+            }
+            for (int c = 0; c < 3; c++) {
+                const json_t *v = json_array_get(px, (size_t)c);
+                json_int_t k = json_is_integer(v) ? json_integer_value(v) : -1;
+                if (k < 0 || k > 255) {
+                    char *txt = json_dumps(v, JSON_ENCODE_ANY);
+                    unsigned st = fail(answer, 400,
+                                       "JSON Value: %s Type: %s is not of expected type: uint8",
+                                       txt ? txt : "?", json_type_name(v));
+                    free(txt);
+                    free(bmp);
+                    return st;
+                }
+                dst[x * 3 + (2 - c)] = (unsigned char)k; /* BMP stores BGR */
+            }
+        }
+    }
+    out->bytes = bmp;
+    out->len = total;
+    out->is_pixels = 1;
+    return 0;
+}
+
+static int is_b64(const json_t *v)
+{
+    return json_is_object(v) && json_object_size(v) == 1 &&
+           json_is_string(json_object_get(v, "b64"));
+}
+
+/* One input value -> one image. */
+static unsigned convert_value(const av_serving *s, const json_t *v, batch *b, json_t **answer)
+{
+    if (b->n >= AV_SERVING_MAX_INSTANCES) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", AV_SERVING_MAX_INSTANCES);
+        return fail(answer, 400, "Too many images in one request (at most %s)%s", n, "");
+    }
+    item *it = &b->v[b->n];
+    memset(it, 0, sizeof *it);
+    if (is_b64(v)) {
+        const json_t *t = json_object_get(v, "b64");
+        if (av_serving_b64_decode(json_string_value(t), json_string_length(t), &it->bytes,
+                                  &it->len))
+            return fail(answer, 400, "Unable to base64 decode%s%s", 0, 0);
+    } else if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        it->bytes = malloc(n ? n : 1);
+        if (!it->bytes)
+            return fail(answer, 500, "out of memory%s%s", 0, 0);
+        memcpy(it->bytes, json_string_value(v), n);
+        it->len = n;
+    } else if (json_is_array(v)) {
+        unsigned st = pixels_to_bmp(s, v, it, answer);
+        if (st)
+            return st;
+    } else {
+        char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        unsigned st = fail(answer, 400, "JSON Value: %.200s Type: %s is not of expected type: "
+                                        "uint8",
+                           txt ? txt : "?", json_type_name(v));
+        free(txt);
+        return st;
+    }
+    b->n++;
+    return 0;
+}
+
+static int is_input_name(const char *k)
+{
+    return !strcmp(k, "input_tensor") || !strcmp(k, "image_bytes");
+}
+
+/* Row format: each element is a value or {"input_tensor"|"image_bytes": value}. */
+static unsigned parse_instances(const av_serving *s, const json_t *inst, batch *b,
+                                json_t **answer)
+{
+    if (!json_is_array(inst))
+        return fail(answer, 400, "Expecting 'instances' to be an list/array%s%s", 0, 0);
+    if (json_array_size(inst) == 0)
+        return fail(answer, 400, "No values in 'instances' array%s%s", 0, 0);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(inst, i, e)
+    {
+        const json_t *v = e;
+        if (json_is_object(e) && !is_b64(e)) {
+            if (json_object_size(e) != 1) {
+                char n[24];
+                snprintf(n, sizeof n, "%zu", json_object_size(e));
+                return fail(answer, 400, "Expecting 1 named input (input_tensor or image_bytes)"
+                                         ", found %s%s",
+                            n, "");
+            }
+            const char *key = json_object_iter_key(json_object_iter((json_t *)e));
+            if (!is_input_name(key))
+                return fail(answer, 400, "JSON object: does not have named input: %.200s%s",
+                            key, "");
+            v = json_object_iter_value(json_object_iter((json_t *)e));
+        }
+        unsigned st = convert_value(s, v, b, answer);
+        if (st)
+            return st;
+    }
+    return 0;
+}
+
+/* Columnar: a value (one image, or a list of images) or {name: value}. */
+static unsigned parse_inputs(const av_serving *s, const json_t *in, batch *b, json_t **answer)
+{
+    const json_t *v = in;
+    if (json_is_object(in) && !is_b64(in)) {
+        v = json_object_get(in, "input_tensor");
+        if (!v)
+            v = json_object_get(in, "image_bytes");
+        if (!v)
+            return fail(answer, 400, "Missing named input: input_tensor in 'inputs' object.%s%s",
+                        0, 0);
+        if (json_object_size(in) != 1)
+            return fail(answer, 400, "'inputs' object: expecting only one named input%s%s", 0,
+                        0);
+    }
+    if (!json_is_array(v))
+        return convert_value(s, v, b, answer);
+    if (json_array_size(v) == 0)
+        return fail(answer, 400, "No values in 'inputs'%s%s", 0, 0);
+    /* [img, img, ...] (b64/strings or B x H x W x 3) vs one H x W x 3 image. */
+    const json_t *a = json_array_get(v, 0), *a1 = json_array_get(a, 0);
+    int batch_of_pixels = json_is_array(a) && json_is_array(a1) &&
+                          json_is_array(json_array_get(a1, 0));
+    if (json_is_array(a) && !batch_of_pixels)
+        return convert_value(s, v, b, answer);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        unsigned st = convert_value(s, e, b, answer);
+        if (st)
+            return st;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- outputs */
+
+static json_t *real(double v)
+{
+    return json_real(v);
+}
+
+/* One image's outputs, TF OD API names plus ours. */
+static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
+{
+    json_t *o = json_object(), *boxes = json_array(), *classes = json_array(),
+           *scores = json_array(), *dscores = json_array(), *labels = json_array(),
+           *sp = json_array(), *spc = json_array(), *sps = json_array();
+    int oom = !o || !boxes || !classes || !scores || !dscores || !labels || !sp || !spc || !sps;
+    double w = r->width > 0 ? r->width : 1, h = r->height > 0 ? r->height : 1;
+    for (int i = 0; !oom && i < r->n_dets; i++) {
+        const av_detect_det *d = &r->dets[i];
+        int cls = av_serving__class_id(d, s->tracked, s->n_tracked);
+        int tracked = cls <= s->n_tracked && d->n_species > 0 &&
+                      !strcmp(s->tracked[cls - 1], d->species[0].scientific);
+        double score = tracked || d->whole_image ? d->confidence : d->det_score;
+        json_t *row_s = json_array(), *row_c = json_array(), *row_p = json_array();
+        oom |= !row_s || !row_c || !row_p;
+        for (int k = 0; !oom && k < s->top_k; k++) {
+            const av_detect_species *q = k < d->n_species ? &d->species[k] : NULL;
+            oom |= json_array_append_new(row_s, json_string(q ? q->scientific : ""));
+            oom |= json_array_append_new(row_c, json_string(q ? q->common : ""));
+            oom |= json_array_append_new(row_p, real(q ? q->score : 0.0));
+        }
+        oom |= json_array_append_new(boxes, json_pack("[f,f,f,f]", d->y1 / h, d->x1 / w,
+                                                      d->y2 / h, d->x2 / w));
+        oom |= json_array_append_new(classes, real(cls));
+        oom |= json_array_append_new(scores, real(score));
+        oom |= json_array_append_new(dscores, real(d->det_score));
+        oom |= json_array_append_new(labels, json_string(d->label));
+        oom |= json_array_append_new(sp, row_s);
+        oom |= json_array_append_new(spc, row_c);
+        oom |= json_array_append_new(sps, row_p);
+    }
+    if (!oom) {
+        oom |= json_object_set_new(o, "detection_boxes", boxes);
+        oom |= json_object_set_new(o, "detection_classes", classes);
+        oom |= json_object_set_new(o, "detection_scores", scores);
+        oom |= json_object_set_new(o, "num_detections", real(r->n_dets));
+        oom |= json_object_set_new(o, "detection_detector_scores", dscores);
+        oom |= json_object_set_new(o, "detection_labels", labels);
+        oom |= json_object_set_new(o, "detection_species", sp);
+        oom |= json_object_set_new(o, "detection_species_common", spc);
+        oom |= json_object_set_new(o, "detection_species_scores", sps);
+        oom |= json_object_set_new(o, "image_size", json_pack("[i,i]", r->height, r->width));
+        if (!oom)
+            return o;
+        json_decref(o);
+        return NULL;
+    }
+    json_decref(o);
+    json_decref(boxes), json_decref(classes), json_decref(scores), json_decref(dscores);
+    json_decref(labels), json_decref(sp), json_decref(spc), json_decref(sps);
+    return NULL;
+}
+
+static unsigned run_batch(av_serving *s, long long version, const batch *b, int columnar,
+                          json_t **answer)
+{
+    av_serving__version *v = av_serving__acquire(&s->models, version);
+    if (!v) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", version);
+        if (version > 0)
+            return fail(answer, 404, "Servable not found for request: Specific(%s, %s)",
+                        s->models.name, num);
+        return fail(answer, 404, "Servable not found for request: Latest(%s)%s",
+                    s->models.name, "");
+    }
+    json_t *preds = json_array();
+    unsigned st = preds ? 0 : fail(answer, 500, "out of memory%s%s", 0, 0);
+    for (int i = 0; !st && i < b->n; i++) {
+        av_detect_run_opts ro = {.top_k = s->top_k,
+                                 .max_bytes = b->v[i].is_pixels ? (long long)b->v[i].len + 1
+                                                                : s->max_upload_bytes,
+                                 .max_pixels = s->max_pixels};
+        av_detect_result r;
+        char err[512];
+        av_detect_status ds = av_detect_run(v->pipe, b->v[i].bytes, b->v[i].len, &ro, &r, err,
+                                            sizeof err);
+        if (ds != AV_DETECT_OK) {
+            unsigned code = ds == AV_DETECT_E_IMAGE || ds == AV_DETECT_E_LIMIT ||
+                                    ds == AV_DETECT_E_ARG
+                                ? 400
+                                : 500;
+            st = fail(answer, code, "%s%s", err, "");
+            break;
+        }
+        json_t *o = image_outputs(s, &r);
+        av_detect_result_free(&r);
+        if (!o || json_array_append_new(preds, o))
+            st = fail(answer, 500, "out of memory%s%s", 0, 0);
+    }
+    av_serving__release(&s->models, v);
+    if (st) {
+        json_decref(preds);
+        return st;
+    }
+    if (!columnar) {
+        *answer = json_pack("{s:o}", "predictions", preds);
+        return *answer ? 200 : fail(answer, 500, "out of memory%s%s", 0, 0);
+    }
+    /* Columnar: alias -> [entry of image 0, entry of image 1, ...]. */
+    json_t *outs = json_object();
+    json_t *first = json_array_get(preds, 0);
+    const char *key;
+    json_t *val;
+    int oom = !outs;
+    json_object_foreach(first, key, val)
+    {
+        json_t *col = json_array();
+        size_t i;
+        json_t *p;
+        oom |= !col;
+        json_array_foreach(preds, i, p) oom |= json_array_append(col, json_object_get(p, key));
+        oom |= json_object_set_new(outs, key, col);
+        if (oom)
+            break;
+    }
+    json_decref(preds);
+    if (oom) {
+        json_decref(outs);
+        return fail(answer, 500, "out of memory%s%s", 0, 0);
+    }
+    *answer = json_pack("{s:o}", "outputs", outs);
+    return *answer ? 200 : fail(answer, 500, "out of memory%s%s", 0, 0);
+}
+
+unsigned av_serving__predict(av_serving *s, long long version, const char *body, size_t len,
+                             json_t **answer)
+{
+    *answer = NULL;
+    size_t k = 0;
+    while (k < len && (body[k] == ' ' || body[k] == '\n' || body[k] == '\r' || body[k] == '\t'))
+        k++;
+    if (k == len)
+        return fail(answer, 400, "JSON Parse error: The document is empty%s%s", 0, 0);
+    json_error_t je;
+    json_t *req = json_loadb(body, len, 0, &je);
+    if (!req) {
+        char off[32];
+        snprintf(off, sizeof off, "%d", je.position);
+        return fail(answer, 400, "JSON Parse error: %s at offset: %s", je.text, off);
+    }
+    unsigned st = 0;
+    batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        json_decref(req);
+        return fail(answer, 500, "out of memory%s%s", 0, 0);
+    }
+    const json_t *sig = json_object_get(req, "signature_name");
+    const json_t *inst = json_object_get(req, "instances"), *in = json_object_get(req, "inputs");
+    if (!json_is_object(req))
+        st = fail(answer, 400, "JSON Parse error: Is not object%s%s", 0, 0);
+    else if (sig && !json_is_string(sig))
+        st = fail(answer, 400, "'signature_name' key must be a string value.%s%s", 0, 0);
+    else if (sig && strcmp(json_string_value(sig), "serving_default") &&
+             strcmp(json_string_value(sig), "image_bytes"))
+        st = fail(answer, 400, "Serving signature name: \"%.200s\" not found in signature def%s",
+                  json_string_value(sig), "");
+    else if (inst && in)
+        st = fail(answer, 400, "Not both of 'inputs' and 'instances': expecting only one of "
+                               "'inputs' or 'instances'%s%s",
+                  0, 0);
+    else if (!inst && !in)
+        st = fail(answer, 400, "Missing 'inputs' or 'instances' key%s%s", 0, 0);
+    else
+        st = inst ? parse_instances(s, inst, b, answer) : parse_inputs(s, in, b, answer);
+    int columnar = in != NULL;
+    json_decref(req); /* the batch owns copies of what it needs */
+    if (!st)
+        st = run_batch(s, version, b, columnar, answer);
+    batch_free(b);
+    free(b);
+    return st;
+}

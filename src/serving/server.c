@@ -1,0 +1,486 @@
+/*
+ * server.c - the model server's libmicrohttpd daemon: request bodies with
+ * a hard cap, the TF Serving URL grammar, status and metadata answers.
+ *
+ * Grammar (matched case-insensitively, as TF Serving's regexes):
+ *   POST /v1/models/NAME[/versions/N|/labels/L]:(predict|classify|regress)
+ *   GET  /v1/models[/NAME][/versions/N|/labels/L][/metadata]
+ * Anything else under /v1/ is 400 "Malformed request: METHOD PATH"; paths
+ * outside /v1/ get a plain (non-JSON) 404 like libevent's.
+ */
+#include "serving/internal.h"
+
+#include "config/config.h"
+#include "log/log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#define MAX_URL 2048
+
+/* Per-request state: the body, capped at max_body_bytes. */
+typedef struct req {
+    char *body;
+    size_t len, cap;
+    int too_big;    /* body went over the cap: discard the rest, answer 413 */
+    int answered;   /* a response was queued at header time */
+} req;
+
+json_t *av_serving__error_json(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:s}", "error", msg);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Send and release j (NULL: out of memory -> 500). */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(7) | JSON_PRESERVE_ORDER)
+                : NULL;
+    json_decref(j);
+    if (!s) {
+        static const char oom[] = "{ \"error\": \"out of memory\" }\n";
+        return send_text(c, 500, "application/json", oom, sizeof oom - 1);
+    }
+    size_t n = strlen(s);
+    struct MHD_Response *r = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    return send_json(c, status, av_serving__error_json("%s", msg));
+}
+
+/* libevent's 404 page, which TF Serving sends for paths outside /v1/. */
+static enum MHD_Result plain_404(struct MHD_Connection *c)
+{
+    static const char body[] = "<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n"
+                               "<H1>Not Found</H1>\n</BODY></HTML>\n";
+    return send_text(c, MHD_HTTP_NOT_FOUND, "text/html", body, sizeof body - 1);
+}
+
+/* ------------------------------------------------------------ grammar */
+
+typedef struct route {
+    char name[256];
+    long long version;   /* 0 = none given */
+    char label[128];     /* "" = none */
+    int metadata;        /* GET .../metadata */
+    char method[16];     /* POST: predict, classify, regress */
+} route;
+
+enum { ROUTE_OK = 0, ROUTE_MALFORMED = -1, ROUTE_NO_NAME = -2, ROUTE_BAD_VERSION = -3 };
+
+static int eat(const char **p, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (strncasecmp(*p, lit, n) != 0)
+        return 0;
+    *p += n;
+    return 1;
+}
+
+/* A segment of one or more chars, none '/' or ':'. */
+static int segment(const char **p, char *out, size_t cap)
+{
+    size_t n = strcspn(*p, "/:");
+    if (n == 0 || n >= cap)
+        return 0;
+    memcpy(out, *p, n);
+    out[n] = '\0';
+    *p += n;
+    return 1;
+}
+
+static int parse_route(const char *url, int post, route *r, char *bad, size_t badlen)
+{
+    memset(r, 0, sizeof *r);
+    const char *p = url;
+    if (!eat(&p, "/v1/models"))
+        return ROUTE_MALFORMED;
+    if (!*p)
+        return post ? ROUTE_MALFORMED : ROUTE_NO_NAME;
+    if (!eat(&p, "/") || !segment(&p, r->name, sizeof r->name))
+        return ROUTE_MALFORMED;
+    const char *q = p;
+    if (eat(&q, "/versions/")) {
+        size_t n = strspn(q, "0123456789");
+        if (n == 0)
+            return ROUTE_MALFORMED;
+        long long v = 0;
+        int overflow = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (v > (9223372036854775807LL - (q[i] - '0')) / 10)
+                overflow = 1;
+            else
+                v = v * 10 + (q[i] - '0');
+        }
+        if (overflow) {
+            snprintf(bad, badlen, "%.*s", (int)(n < 64 ? n : 64), q);
+            return ROUTE_BAD_VERSION;
+        }
+        r->version = v;
+        p = q + n;
+    } else if (eat(&q, "/labels/")) {
+        if (!segment(&q, r->label, sizeof r->label))
+            return ROUTE_MALFORMED;
+        p = q;
+    }
+    if (post) {
+        if (!eat(&p, ":"))
+            return ROUTE_MALFORMED;
+        if (strcasecmp(p, "predict") && strcasecmp(p, "classify") && strcasecmp(p, "regress"))
+            return ROUTE_MALFORMED;
+        snprintf(r->method, sizeof r->method, "%s", p);
+        for (char *c = r->method; *c; c++)
+            *c = (char)(*c | 0x20);
+        return ROUTE_OK;
+    }
+    if (eat(&p, "/metadata"))
+        r->metadata = 1;
+    return *p ? ROUTE_MALFORMED : ROUTE_OK;
+}
+
+/* ----------------------------------------------------------- metadata */
+
+static json_t *tensor_info(const char *dtype, const long long *dims, int n, const char *name)
+{
+    json_t *dim = json_array();
+    for (int i = 0; dim && i < n; i++) {
+        char s[24];
+        snprintf(s, sizeof s, "%lld", dims[i]);
+        if (json_array_append_new(dim, json_pack("{s:s, s:s}", "size", s, "name", ""))) {
+            json_decref(dim);
+            dim = NULL;
+        }
+    }
+    if (!dim)
+        return NULL;
+    return json_pack("{s:s, s:{s:o, s:b}, s:s}", "dtype", dtype, "tensor_shape", "dim", dim,
+                     "unknown_rank", 0, "name", name);
+}
+
+typedef struct out_desc {
+    const char *alias, *dtype;
+    int rank;
+    long long dims[4];
+} out_desc;
+
+/* Outputs of both signatures, TF OD API names first (predict.c writes them). */
+static const out_desc OUTPUTS[] = {
+    {"detection_boxes", "DT_FLOAT", 3, {-1, -1, 4}},
+    {"detection_classes", "DT_FLOAT", 2, {-1, -1}},
+    {"detection_scores", "DT_FLOAT", 2, {-1, -1}},
+    {"num_detections", "DT_FLOAT", 1, {-1}},
+    {"detection_detector_scores", "DT_FLOAT", 2, {-1, -1}},
+    {"detection_labels", "DT_STRING", 2, {-1, -1}},
+    {"detection_species", "DT_STRING", 3, {-1, -1, -1}},
+    {"detection_species_common", "DT_STRING", 3, {-1, -1, -1}},
+    {"detection_species_scores", "DT_FLOAT", 3, {-1, -1, -1}},
+    {"image_size", "DT_INT32", 2, {-1, 2}},
+};
+
+static json_t *signature(const char *input, const char *dtype, const long long *dims, int rank)
+{
+    json_t *outs = json_object();
+    for (size_t i = 0; outs && i < sizeof OUTPUTS / sizeof OUTPUTS[0]; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s:0", OUTPUTS[i].alias);
+        if (json_object_set_new(outs, OUTPUTS[i].alias,
+                                tensor_info(OUTPUTS[i].dtype, OUTPUTS[i].dims, OUTPUTS[i].rank,
+                                            name))) {
+            json_decref(outs);
+            outs = NULL;
+        }
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s:0", input);
+    json_t *ti = tensor_info(dtype, dims, rank, name);
+    if (!outs || !ti) {
+        json_decref(outs);
+        json_decref(ti);
+        return NULL;
+    }
+    return json_pack("{s:{s:o}, s:o, s:s, s:{}}", "inputs", input, ti, "outputs", outs,
+                     "method_name", "tensorflow/serving/predict", "defaults");
+}
+
+static json_t *metadata_json(const char *model, long long version)
+{
+    static const long long img_dims[] = {-1, -1, -1, 3}, bytes_dims[] = {-1};
+    char v[32];
+    snprintf(v, sizeof v, "%lld", version);
+    json_t *sd = signature("input_tensor", "DT_UINT8", img_dims, 4);
+    json_t *sb = signature("image_bytes", "DT_STRING", bytes_dims, 1);
+    if (!sd || !sb) {
+        json_decref(sd);
+        json_decref(sb);
+        return NULL;
+    }
+    return json_pack("{s:{s:s, s:s, s:s}, s:{s:{s:{s:o, s:o}}}}", "model_spec", "name", model,
+                     "signature_name", "", "version", v, "metadata", "signature_def",
+                     "signature_def", "serving_default", sd, "image_bytes", sb);
+}
+
+/* ------------------------------------------------------------ routing */
+
+static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const char *url,
+                              const char *method, req *rq)
+{
+    int post = !strcmp(method, "POST");
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (strncasecmp(url, "/v1/", 4) != 0)
+        return plain_404(c);
+    if (strlen(url) > MAX_URL)
+        return send_error(c, 400, "Malformed request: URL too long");
+    route r;
+    char bad[80] = "";
+    int rc = (post || get) ? parse_route(url, post, &r, bad, sizeof bad) : ROUTE_MALFORMED;
+    if (rc == ROUTE_NO_NAME)
+        return send_error(c, 400, "Missing model name in request.");
+    if (rc == ROUTE_BAD_VERSION) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Failed to convert version: %s to numeric.", bad);
+        return send_error(c, 400, msg);
+    }
+    if (rc != ROUTE_OK) {
+        char msg[MAX_URL + 64];
+        snprintf(msg, sizeof msg, "Malformed request: %s %s", method, url);
+        return send_error(c, 400, msg);
+    }
+    int known = !strcmp(r.name, s->models.name);
+    char msg[600];
+    if (post) {
+        if (rq->too_big) {
+            snprintf(msg, sizeof msg, "Request body is larger than the limit of %lld bytes",
+                     s->max_body_bytes);
+            return send_error(c, 413, msg);
+        }
+        if (r.label[0] && known) {
+            snprintf(msg, sizeof msg, "Unrecognized servable version label: %s", r.label);
+            return send_error(c, 400, msg);
+        }
+        if (!known) {
+            if (r.version)
+                snprintf(msg, sizeof msg, "Servable not found for request: Specific(%s, %lld)",
+                         r.name, r.version);
+            else
+                snprintf(msg, sizeof msg, "Servable not found for request: Latest(%s)", r.name);
+            return send_error(c, 404, msg);
+        }
+        if (strcmp(r.method, "predict")) {
+            snprintf(msg, sizeof msg,
+                     "Expected %s signature method_name to be tensorflow/serving/%s. Was: "
+                     "tensorflow/serving/predict",
+                     strcmp(r.method, "classify") ? "regression" : "classification", r.method);
+            return send_error(c, 400, msg);
+        }
+        json_t *answer = NULL;
+        unsigned st = av_serving__predict(s, r.version, rq->body ? rq->body : "", rq->len,
+                                          &answer);
+        return send_json(c, st, answer);
+    }
+    if (r.metadata) {
+        if (r.label[0] && known) {
+            snprintf(msg, sizeof msg, "Unrecognized servable version label: %s", r.label);
+            return send_error(c, 400, msg);
+        }
+        av_serving__version *v = known ? av_serving__acquire(&s->models, r.version) : NULL;
+        if (!v) {
+            if (r.version)
+                snprintf(msg, sizeof msg, "Servable not found for request: Specific(%s, %lld)",
+                         r.name, r.version);
+            else
+                snprintf(msg, sizeof msg, "Servable not found for request: Latest(%s)", r.name);
+            return send_error(c, 404, msg);
+        }
+        long long number = v->number;
+        av_serving__release(&s->models, v);
+        return send_json(c, 200, metadata_json(r.name, number));
+    }
+    if (!known) {
+        if (r.version)
+            snprintf(msg, sizeof msg, "Could not find version %lld of model %s", r.version,
+                     r.name);
+        else
+            snprintf(msg, sizeof msg, "Could not find any versions of model %s", r.name);
+        return send_error(c, 404, msg);
+    }
+    int http = 500;
+    json_t *j = av_serving__status_json(&s->models, r.version, &http, msg, sizeof msg);
+    if (!j)
+        return send_error(c, (unsigned)http, msg);
+    return send_json(c, 200, j);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    av_serving *s = cls;
+    (void)version;
+    if (*req_cls == NULL) {
+        req *rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        *req_cls = rq;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoll(cl, NULL, 10) > s->max_body_bytes &&
+            strncasecmp(url, "/v1/", 4) == 0) {
+            rq->too_big = 1;
+            rq->answered = 1;
+            char msg[160];
+            snprintf(msg, sizeof msg, "Request body is larger than the limit of %lld bytes",
+                     s->max_body_bytes);
+            return send_error(c, 413, msg);
+        }
+        return MHD_YES;
+    }
+    req *rq = *req_cls;
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (rq->answered || rq->too_big)
+            return MHD_YES; /* discard */
+        if (rq->len + n > (size_t)s->max_body_bytes) {
+            rq->too_big = 1;
+            free(rq->body);
+            rq->body = NULL;
+            rq->len = rq->cap = 0;
+            return MHD_YES;
+        }
+        if (rq->len + n + 1 > rq->cap) {
+            size_t cap = rq->cap ? rq->cap : 65536;
+            while (cap < rq->len + n + 1)
+                cap *= 2;
+            if (cap > (size_t)s->max_body_bytes + 1)
+                cap = (size_t)s->max_body_bytes + 1;
+            char *p = realloc(rq->body, cap);
+            if (!p)
+                return MHD_NO;
+            rq->body = p;
+            rq->cap = cap;
+        }
+        memcpy(rq->body + rq->len, upload_data, n);
+        rq->len += n;
+        rq->body[rq->len] = '\0';
+        return MHD_YES;
+    }
+    if (rq->answered)
+        return MHD_YES;
+    return handle(s, c, url, method, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    req *rq = *req_cls;
+    if (rq) {
+        free(rq->body);
+        free(rq);
+    }
+    *req_cls = NULL;
+}
+
+av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, char *err,
+                                   size_t errlen)
+{
+    *out = NULL;
+    av_serving *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "serving: out of memory");
+        return AV_SERVING_E_NOMEM;
+    }
+    s->max_upload_bytes = o->max_upload_bytes > 0 ? o->max_upload_bytes : 30LL * 1000 * 1000;
+    s->max_body_bytes = s->max_upload_bytes / 3 * 4 + 8 + (1 << 20);
+    s->max_pixels = o->max_pixels > 0 ? o->max_pixels : 50LL * 1000 * 1000;
+    s->top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
+    s->tracked = o->tracked ? o->tracked : av_serving__tracked_default;
+    s->n_tracked = o->tracked ? o->n_tracked : 3;
+    int workers = o->workers > 0 ? o->workers : 4;
+    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = workers};
+    const char *name = o->model_name && *o->model_name ? o->model_name : AV_SERVING_DEFAULT_MODEL;
+    if (av_serving__models_init(&s->models, name, o->models_dir, o->base_path, &oo, o->poll_ms,
+                                err, errlen)) {
+        free(s);
+        return AV_SERVING_E_MODEL;
+    }
+
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)o->port);
+    const char *addr = o->listen && *o->listen ? o->listen : "0.0.0.0";
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "serving: '%s' is not an IPv4 address", addr);
+        av_serving__models_free(&s->models);
+        free(s);
+        return AV_SERVING_E_ARG;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO,
+        (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)workers,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "serving: cannot listen on %s:%d (port in use or no permission?)",
+                 addr, o->port);
+        av_serving__models_free(&s->models);
+        free(s);
+        return AV_SERVING_E_LISTEN;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : o->port;
+    *out = s;
+    return AV_SERVING_OK;
+}
+
+int av_serving_port(const av_serving *s)
+{
+    return s->port;
+}
+
+void av_serving_stop(av_serving *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    av_serving__models_free(&s->models);
+    free(s);
+}
