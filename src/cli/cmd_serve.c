@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include "detect/detect.h"
+#include "serving/serving.h"
 #include "log/log.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -33,6 +34,7 @@ static int make_dir(const char *path)
  * callback. Without models it explains how to get them. */
 typedef struct analyzer {
     av_detect_pipeline *pipe;
+    av_serving_client *client; /* --model-url: remote inference instead of pipe */
     const av_config *cfg;
     char unavailable[640];
 } analyzer;
@@ -41,15 +43,29 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
                    size_t errlen)
 {
     analyzer *a = ud;
-    if (!a->pipe) {
+    if (!a->pipe && !a->client) {
         snprintf(err, errlen, "%s", a->unavailable);
         return -1;
     }
     av_detect_run_opts ro = {.annotate = 1, .max_bytes = a->cfg->max_upload_bytes,
                              .max_pixels = a->cfg->max_pixels};
+    av_serving_client_run_opts co = {.annotate = 1, .max_bytes = ro.max_bytes,
+                                     .max_pixels = ro.max_pixels};
     av_detect_result r;
-    if (av_detect_run(a->pipe, bytes, len, &ro, &r, err, errlen) != AV_DETECT_OK)
+    if (a->client) {
+        char e[512];
+        av_serving_status cs = av_serving_client_predict(a->client, bytes, len, &co, &r, e,
+                                                         sizeof e);
+        if (cs == AV_SERVING_E_TRANSPORT || cs == AV_SERVING_E_HTTP)
+            snprintf(err, errlen, "inference failed, the photo is kept: %s. Please retry later.",
+                     e);
+        else if (cs != AV_SERVING_OK)
+            snprintf(err, errlen, "%s", e);
+        if (cs != AV_SERVING_OK)
+            return -1;
+    } else if (av_detect_run(a->pipe, bytes, len, &ro, &r, err, errlen) != AV_DETECT_OK) {
         return -1;
+    }
     memset(out, 0, sizeof *out);
     out->width = r.width;
     out->height = r.height;
@@ -122,7 +138,15 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     }
     analyzer an = {.cfg = cfg};
     av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = 2};
-    if (av_detect_pipeline_open(cfg->models_dir, &oo, &an.pipe, err, sizeof err) !=
+    if (cfg->model_url[0]) {
+        av_serving_client_opts co = {.url = cfg->model_url, .model_name = cfg->model_name};
+        if (av_serving_client_open(&co, &an.client, err, sizeof err) != AV_SERVING_OK) {
+            av_log(AV_LOG_ERROR, "model_url_invalid", "error", err, NULL);
+            av_store_close(store);
+            return 1;
+        }
+        av_log(AV_LOG_INFO, "remote_inference", "url", av_serving_client_url(an.client), NULL);
+    } else if (av_detect_pipeline_open(cfg->models_dir, &oo, &an.pipe, err, sizeof err) !=
         AV_DETECT_OK) {
         snprintf(an.unavailable, sizeof an.unavailable,
                  "no detector model is installed (%s); run scripts/setup to fetch the models",
@@ -139,7 +163,9 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .max_upload_bytes = cfg->max_upload_bytes, .analyze = analyze,
                       .analyze_ud = &an, .analysis_workers = 2, .queue_max = 64,
                       .tracked = tracked, .n_tracked = 3,
-                      .detector_name = an.pipe ? "NanoDet-m (COCO), bird class" : "not installed",
+                      .detector_name = an.client ? "remote model server (--model-url)"
+                                       : an.pipe   ? "NanoDet-m (COCO), bird class"
+                                                   : "not installed",
                       .species_name = an.pipe && av_detect_pipeline_has_species(an.pipe)
                                           ? "MobileNetV2 iNaturalist 2017 birds (964 species)"
                                           : NULL,
@@ -150,6 +176,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);
         av_detect_pipeline_close(an.pipe);
+        av_serving_client_close(an.client);
         av_store_close(store);
         return 1;
     }
@@ -163,6 +190,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_web_stop(web);
     av_detect_pipeline_close(an.pipe);
+    av_serving_client_close(an.client);
     av_store_close(store);
     av_log(AV_LOG_INFO, "stopped", NULL);
     return 0;

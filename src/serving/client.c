@@ -247,6 +247,7 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
     const json_t *sp = json_object_get(p, "detection_species");
     const json_t *spc = json_object_get(p, "detection_species_common");
     const json_t *sps = json_object_get(p, "detection_species_scores");
+    const json_t *spi = json_object_get(p, "detection_species_classes");
     int ours = json_is_array(size) && json_array_size(size) == 2;
     if (ours) {
         r->height = (int)json_integer_value(json_array_get(size, 0));
@@ -282,13 +283,13 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
         d->det_score = json_is_array(dsc) ? num(json_array_get(dsc, i)) : score;
         d->confidence = score;
         const json_t *rs = json_array_get(sp, i), *rc = json_array_get(spc, i),
-                     *rp = json_array_get(sps, i);
+                     *rp = json_array_get(sps, i), *ri = json_array_get(spi, i);
         for (size_t j = 0; j < json_array_size(rs) && d->n_species < AV_DETECT_TOPK_MAX; j++) {
             const char *sci = json_string_value(json_array_get(rs, j));
             if (!sci || !*sci)
                 continue;
             av_detect_species *q = &d->species[d->n_species++];
-            q->class_index = -1;
+            q->class_index = ri ? (int)num(json_array_get(ri, j)) : 0;
             q->score = num(json_array_get(rp, j));
             snprintf(q->scientific, sizeof q->scientific, "%s", sci);
             const char *com = json_string_value(json_array_get(rc, j));

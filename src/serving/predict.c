@@ -267,8 +267,10 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
 {
     json_t *o = json_object(), *boxes = json_array(), *classes = json_array(),
            *scores = json_array(), *dscores = json_array(), *labels = json_array(),
-           *sp = json_array(), *spc = json_array(), *sps = json_array();
-    int oom = !o || !boxes || !classes || !scores || !dscores || !labels || !sp || !spc || !sps;
+           *sp = json_array(), *spc = json_array(), *sps = json_array(),
+           *spi = json_array();
+    int oom = !o || !boxes || !classes || !scores || !dscores || !labels || !sp || !spc || !sps ||
+              !spi;
     double w = r->width > 0 ? r->width : 1, h = r->height > 0 ? r->height : 1;
     for (int i = 0; !oom && i < r->n_dets; i++) {
         const av_detect_det *d = &r->dets[i];
@@ -276,13 +278,15 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
         int tracked = cls <= s->n_tracked && d->n_species > 0 &&
                       !strcmp(s->tracked[cls - 1], d->species[0].scientific);
         double score = tracked || d->whole_image ? d->confidence : d->det_score;
-        json_t *row_s = json_array(), *row_c = json_array(), *row_p = json_array();
-        oom |= !row_s || !row_c || !row_p;
+        json_t *row_s = json_array(), *row_c = json_array(), *row_p = json_array(),
+               *row_i = json_array();
+        oom |= !row_s || !row_c || !row_p || !row_i;
         for (int k = 0; !oom && k < s->top_k; k++) {
             const av_detect_species *q = k < d->n_species ? &d->species[k] : NULL;
             oom |= json_array_append_new(row_s, json_string(q ? q->scientific : ""));
             oom |= json_array_append_new(row_c, json_string(q ? q->common : ""));
             oom |= json_array_append_new(row_p, real(q ? q->score : 0.0));
+            oom |= json_array_append_new(row_i, real(q ? q->class_index : -1));
         }
         oom |= json_array_append_new(boxes, json_pack("[f,f,f,f]", d->y1 / h, d->x1 / w,
                                                       d->y2 / h, d->x2 / w));
@@ -293,6 +297,7 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
         oom |= json_array_append_new(sp, row_s);
         oom |= json_array_append_new(spc, row_c);
         oom |= json_array_append_new(sps, row_p);
+        oom |= json_array_append_new(spi, row_i);
     }
     if (!oom) {
         oom |= json_object_set_new(o, "detection_boxes", boxes);
@@ -304,6 +309,7 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
         oom |= json_object_set_new(o, "detection_species", sp);
         oom |= json_object_set_new(o, "detection_species_common", spc);
         oom |= json_object_set_new(o, "detection_species_scores", sps);
+        oom |= json_object_set_new(o, "detection_species_classes", spi);
         oom |= json_object_set_new(o, "image_size", json_pack("[i,i]", r->height, r->width));
         if (!oom)
             return o;
@@ -312,7 +318,7 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
     }
     json_decref(o);
     json_decref(boxes), json_decref(classes), json_decref(scores), json_decref(dscores);
-    json_decref(labels), json_decref(sp), json_decref(spc), json_decref(sps);
+    json_decref(labels), json_decref(sp), json_decref(spc), json_decref(sps), json_decref(spi);
     return NULL;
 }
 

@@ -209,6 +209,7 @@ static const out_desc OUTPUTS[] = {
     {"detection_species", "DT_STRING", 3, {-1, -1, -1}},
     {"detection_species_common", "DT_STRING", 3, {-1, -1, -1}},
     {"detection_species_scores", "DT_FLOAT", 3, {-1, -1, -1}},
+    {"detection_species_classes", "DT_FLOAT", 3, {-1, -1, -1}},
     {"image_size", "DT_INT32", 2, {-1, 2}},
 };
 
