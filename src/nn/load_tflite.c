@@ -96,13 +96,14 @@ static bool read_tensor_meta(av_nn__tfl *L, const av_nn__fb_vec *tv, uint32_t i)
         return false;
     t->type = type;
     t->name = name ? name : "";
+    av_nn__fb_ctx(fb, "tflite: tensor %u '%.80s'", i, t->name);
     if (shape.present && shape.n > AV_NN_MAX_RANK)
         return av_nn__fb_error(fb, "rank %u exceeds %d", shape.n, AV_NN_MAX_RANK);
     t->rank = shape.present ? (int)shape.n : 0;
     for (int d = 0; d < t->rank; d++) {
         int32_t v = av_nn__fb_vec_i32(fb, &shape, (uint32_t)d);
         if (v < 0)
-            return av_nn__fb_error(fb, "'%s': dim %d is %d", t->name, d, (int)v);
+            return av_nn__fb_error(fb, "dim %d is %d", d, (int)v);
         t->dims[d] = v;
     }
     return true;
@@ -194,6 +195,29 @@ static bool buffer_bytes(av_nn__tfl *L, uint32_t b, const uint8_t **data, uint64
     return true;
 }
 
+/* "[2, 3]" of a file tensor's shape, for messages. */
+static const char *shape_str(const av_nn__tfl_tensor *t, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < t->rank && k < n; d++) {
+        int w = snprintf(buf + k, n - k, "%s%lld", d ? ", " : "[", (long long)t->dims[d]);
+        if (w < 0)
+            break;
+        k += (size_t)w;
+    }
+    if (k < n)
+        snprintf(buf + k, n - k, "%s", t->rank ? "]" : "[]");
+    return buf;
+}
+
+/* Record why tensor creation failed (message already written); returns -1. */
+static av_nn__tid tensor_fail(av_nn__tfl *L, av_nn_status st)
+{
+    L->tensor_st = st;
+    return -1;
+}
+
 static av_nn__tid make_tensor(av_nn__tfl *L, uint32_t i)
 {
     av_nn__fb *fb = &L->fb;
@@ -202,31 +226,37 @@ static av_nn__tid make_tensor(av_nn__tfl *L, uint32_t i)
     av_nn__fb_ctx(fb, "tflite: tensor %u '%s'", i, t->name);
     if (!av_nn__tfl_dtype(t->type, &dt)) {
         av_nn__fb_error(fb, "type %s (%d) is not supported", type_name(t->type), t->type);
-        return -1;
+        return tensor_fail(L, AV_NN_E_UNSUPPORTED);
     }
     av_nn__fb_table sp;
     bool var;
     if (!av_nn__fb_table_field(fb, &t->table, T_SPARSITY, "sparsity", &sp) ||
         !av_nn__fb_bool(fb, &t->table, T_VARIABLE, "is_variable", false, &var))
-        return -1;
+        return tensor_fail(L, AV_NN_E_FORMAT);
     if (sp.present || var) {
         av_nn__fb_error(fb, "%s tensors are not supported", sp.present ? "sparse" : "variable");
-        return -1;
+        return tensor_fail(L, AV_NN_E_UNSUPPORTED);
     }
     const uint8_t *data;
     uint64_t len;
     if (!buffer_bytes(L, t->buffer, &data, &len))
-        return -1;
+        return tensor_fail(L, AV_NN_E_FORMAT);
     void *bytes = NULL;
     bool own = false;
     if (data) {
         av_nn__tensor probe = {.dtype = dt, .rank = t->rank};
         memcpy(probe.dims, t->dims, sizeof probe.dims);
         int64_t want = av_nn__nbytes(&probe);
-        if (want < 0 || (uint64_t)want != len) {
+        if (want < 0) {
+            char sh[160];
+            av_nn__fb_error(fb, "shape %s exceeds %lld elements", shape_str(t, sh, sizeof sh),
+                            (long long)AV_NN_MAX_ELEMENTS);
+            return tensor_fail(L, AV_NN_E_LIMIT);
+        }
+        if ((uint64_t)want != len) {
             av_nn__fb_error(fb, "buffer %u holds %llu bytes, shape and type need %lld", t->buffer,
                             (unsigned long long)len, (long long)want);
-            return -1;
+            return tensor_fail(L, AV_NN_E_FORMAT);
         }
         size_t es = av_nn_dtype_size(dt);
         if ((uintptr_t)data % es == 0) {
@@ -235,7 +265,7 @@ static av_nn__tid make_tensor(av_nn__tfl *L, uint32_t i)
             bytes = malloc(len ? len : 1);
             if (!bytes) {
                 av_nn__fb_error(fb, "out of memory copying %llu bytes", (unsigned long long)len);
-                return -1;
+                return tensor_fail(L, AV_NN_E_NOMEM);
             }
             memcpy(bytes, data, len);
             own = true;
@@ -245,10 +275,10 @@ static av_nn__tid make_tensor(av_nn__tfl *L, uint32_t i)
     av_nn__tid id = av_nn__add_tensor(L->g, t->name, dt, bytes ? t->rank : -1, t->dims, bytes, own);
     if (id < 0) {
         av_nn__fb_error(fb, "cannot add tensor (out of memory or size limit)");
-        return -1;
+        return tensor_fail(L, AV_NN_E_NOMEM);
     }
     if (!read_quant(L, i, &L->g->tensors[id]))
-        return -1;
+        return tensor_fail(L, AV_NN_E_FORMAT);
     return id;
 }
 
@@ -337,6 +367,7 @@ static av_nn_status lower_operator(av_nn__tfl *L, const av_nn__fb_vec *ops, uint
         return AV_NN_E_FORMAT;
     }
     op.code = L->codes[ci];
+    op.custom = L->custom[ci];
     if (op.n_out < 1 || op.out[0] < 0) {
         av_nn__fb_error(fb, "no outputs");
         return AV_NN_E_FORMAT;
@@ -349,7 +380,9 @@ static av_nn_status lower_operator(av_nn__tfl *L, const av_nn__fb_vec *ops, uint
     for (int i = 0; i < op.n_out; i++)
         if (op.out[i] < 0)
             return av_nn__tfl_fail(L, &op, AV_NN_E_FORMAT, "output %d is absent", i);
-    return av_nn__tfl_lower(L, &op);
+    av_nn_status st = av_nn__tfl_lower(L, &op);
+    /* a tensor that could not be made reports its own status (limit, unsupported type) */
+    return st == AV_NN_E_FORMAT && L->tensor_st ? L->tensor_st : st;
 }
 
 /* ---- model ---- */
@@ -363,7 +396,8 @@ static av_nn_status read_opcodes(av_nn__tfl *L, const av_nn__fb_table *model)
         return AV_NN_E_FORMAT;
     L->n_codes = v.present ? v.n : 0;
     L->codes = calloc(L->n_codes ? L->n_codes : 1, sizeof *L->codes);
-    if (!L->codes)
+    L->custom = calloc(L->n_codes ? L->n_codes : 1, sizeof *L->custom);
+    if (!L->codes || !L->custom)
         return av_nn__fail(L->err, L->errlen, AV_NN_E_NOMEM, "tflite: operator codes");
     for (uint32_t i = 0; i < L->n_codes; i++) {
         av_nn__fb_table oc;
@@ -382,7 +416,7 @@ static av_nn_status read_opcodes(av_nn__tfl *L, const av_nn__fb_table *model)
             if (!av_nn__fb_string_field(fb, &oc, OPCODE_CUSTOM, "custom_code", &cn, &cl))
                 return AV_NN_E_FORMAT;
             (void)cl;
-            /* reported when an operator uses it */
+            L->custom[i] = cn; /* reported when an operator uses it */
         }
     }
     return AV_NN_OK;
@@ -403,7 +437,7 @@ static av_nn_status mark_io(av_nn__tfl *L, const av_nn__fb_table *sg, int id, bo
         }
         av_nn__tid t = av_nn__tfl_tensor_id(L, i);
         if (t < 0)
-            return AV_NN_E_FORMAT;
+            return L->tensor_st ? L->tensor_st : AV_NN_E_FORMAT;
         if (input) {
             av_nn__tensor *x = &L->g->tensors[t];
             if (x->data) {
@@ -413,6 +447,13 @@ static av_nn_status mark_io(av_nn__tfl *L, const av_nn__fb_table *sg, int id, bo
             /* inputs keep the file's shape: nothing infers it */
             x->rank = L->t[i].rank;
             memcpy(x->dims, L->t[i].dims, sizeof x->dims);
+            if (av_nn__nbytes(x) < 0) {
+                char sh[160];
+                av_nn__fb_error(fb, "input '%s': shape %s exceeds %lld elements", x->name,
+                                shape_str(&L->t[i], sh, sizeof sh),
+                                (long long)AV_NN_MAX_ELEMENTS);
+                return AV_NN_E_LIMIT;
+            }
         }
         if ((input ? av_nn__mark_input(L->g, t) : av_nn__mark_output(L->g, t)) < 0)
             return av_nn__fail(L->err, L->errlen, AV_NN_E_NOMEM, "tflite: marking %s",
@@ -504,6 +545,7 @@ av_nn_status av_nn__load_tflite(const uint8_t *buf, size_t len, av_nn__graph **o
     free(L.t);
     free(L.tid);
     free(L.codes);
+    free(L.custom);
     if (st) {
         av_nn__graph_free(L.g);
         return st;

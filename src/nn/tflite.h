@@ -34,8 +34,10 @@ typedef struct av_nn__tfl {
     uint32_t n_t;
     av_nn__tid *tid;      /* IR id of each file tensor; -2 until first use */
     int32_t *codes;       /* builtin code of each operator code */
+    const char **custom;  /* custom_code of each operator code (into the file), NULL if none */
     uint32_t n_codes;
     int synth;            /* counter for names of tensors the lowering adds */
+    av_nn_status tensor_st; /* why the last tensor read failed (E_FORMAT, E_LIMIT, ...) */
     char *err;
     size_t errlen;
 } av_nn__tfl;
@@ -44,6 +46,7 @@ typedef struct av_nn__tfl {
 typedef struct av_nn__tfl_op {
     uint32_t index;  /* position in the subgraph, for messages */
     int32_t code;    /* BuiltinOperator */
+    const char *custom; /* custom_code when code is CUSTOM (may be NULL) */
     int n_in, n_out;
     int32_t in[AV_NN_MAX_NODE_INPUTS];
     int32_t out[AV_NN_MAX_NODE_OUTPUTS];

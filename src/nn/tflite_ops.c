@@ -18,7 +18,7 @@ enum {
     ADD = 0, AVERAGE_POOL_2D = 1, CONCATENATION = 2, CONV_2D = 3, DEPTHWISE_CONV_2D = 4,
     DEQUANTIZE = 6, FLOOR = 8, FULLY_CONNECTED = 9, LOGISTIC = 14, MAX_POOL_2D = 17, MUL = 18,
     RELU = 19, RELU_N1_TO_1 = 20, RELU6 = 21, RESHAPE = 22, RESIZE_BILINEAR = 23, SOFTMAX = 25,
-    TANH = 28, PAD = 34, GATHER = 36, TRANSPOSE = 39, MEAN = 40, SUB = 41, DIV = 42,
+    TANH = 28, CUSTOM = 32, PAD = 34, GATHER = 36, TRANSPOSE = 39, MEAN = 40, SUB = 41, DIV = 42,
     SQUEEZE = 43, STRIDED_SLICE = 45, EXP = 47, TOPK_V2 = 48, SPLIT = 49, LOG_SOFTMAX = 50,
     CAST = 53, PRELU = 54, MAXIMUM = 55, ARG_MAX = 56, MINIMUM = 57, LESS = 58, NEG = 59,
     PADV2 = 60, GREATER = 61, GREATER_EQUAL = 62, LESS_EQUAL = 63, SELECT = 64, SLICE = 65,
@@ -68,7 +68,7 @@ static const struct {
     {MIRROR_PAD, "MIRROR_PAD"}, {ABS, "ABS"}, {SPLIT_V, "SPLIT_V"}, {CEIL, "CEIL"},
     {COS, "COS"}, {ELU, "ELU"}, {QUANTIZE, "QUANTIZE"}, {ROUND, "ROUND"},
     {HARD_SWISH, "HARD_SWISH"}, {SELECT_V2, "SELECT_V2"}, {BATCH_MATMUL, "BATCH_MATMUL"},
-    {32, "CUSTOM"},
+    {CUSTOM, "CUSTOM"},
 };
 
 const char *av_nn__tfl_op_name(int32_t code)
@@ -879,8 +879,9 @@ av_nn_status av_nn__tfl_lower(av_nn__tfl *L, const av_nn__tfl_op *op)
     case BATCH_MATMUL: return batch_matmul(L, op);
     default: break;
     }
-    const char *n = av_nn__tfl_op_name(op->code);
-    if (n)
-        return av_nn__tfl_fail(L, op, AV_NN_E_UNSUPPORTED, "custom operators are not supported");
+    if (op->code == CUSTOM)
+        return av_nn__tfl_fail(L, op, AV_NN_E_UNSUPPORTED,
+                               "custom operator '%.100s' is not supported",
+                               op->custom ? op->custom : "");
     return av_nn__tfl_fail(L, op, AV_NN_E_UNSUPPORTED, "operator not supported");
 }
