@@ -1,7 +1,7 @@
 /*
  * bench_models.c - latency and memory of whole models on each backend.
  *
- *   bench_models [-n RUNS] [-w WARMUP] [model.json|model.tflite|model.onnx ...]
+ *   bench_models [-n RUNS] [-w WARMUP] [-p] [model.json|model.tflite|model.onnx ...]
  *
  * Default models: models/human/centernet.json and models/human/nanodet.json.
  * For each model it prints the IR node count as loaded and after finalize
@@ -10,9 +10,11 @@
  * (reference and XNNPACK, 1 and 2 threads): load, context and first-run
  * times, median/min/max over RUNS timed runs after WARMUP untimed ones, the
  * arena size and the peak RSS. Each configuration runs in its own child
- * process so that its peak RSS is its own.
+ * process so that its peak RSS is its own. -p adds, for the XNNPACK
+ * configurations, the time per op type over the timed runs (which kernels
+ * run where, and what is left on the reference kernels).
  */
-#include "nn/ir.h"
+#include "nn/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +94,8 @@ static void report_graph(const char *path)
 }
 
 /* One configuration, in the calling (child) process. Returns an exit status. */
-static int bench_one(const char *path, av_nn_backend be, int threads, int runs, int warmup)
+static int bench_one(const char *path, av_nn_backend be, int threads, int runs, int warmup,
+                     int profile)
 {
     char err[512];
     double t0 = now_ms();
@@ -137,7 +140,10 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
         }
     }
     double t_cold = 0;
+    static av_nn__profile prof;
     for (int r = 0; !rc && r < warmup + runs; r++) {
+        if (profile && be == AV_NN_BACKEND_XNNPACK && r == warmup)
+            av_nn__ctx_set_profile(c, &prof);
         t0 = now_ms();
         if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
             fprintf(stderr, "%s: run: %s\n", path, err);
@@ -160,6 +166,10 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
                path, be == AV_NN_BACKEND_REFERENCE ? "reference" : "xnnpack", threads, t_load,
                t_ctx, t_cold, med, times[0], times[runs - 1],
                av_nn_ctx_arena_bytes(c) / 1048576.0, ru.ru_maxrss / 1024.0);
+        for (int k = 0; profile && k < AV_NN_OP_COUNT * 2; k++)
+            if (prof.count[k])
+                printf("    %-18s %-9s nodes %4ld  %8.3f ms per run\n", av_nn__op_name(k / 2),
+                       k % 2 ? "reference" : "xnnpack", prof.count[k] / runs, prof.ms[k] / runs);
         fflush(stdout);
     }
     for (int i = 0; bufs && i < ni + no; i++)
@@ -173,14 +183,16 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
 
 int main(int argc, char **argv)
 {
-    int runs = 30, warmup = 3, opt;
-    while ((opt = getopt(argc, argv, "n:w:")) != -1) {
-        if (opt == 'n')
+    int runs = 30, warmup = 3, profile = 0, opt;
+    while ((opt = getopt(argc, argv, "n:w:p")) != -1) {
+        if (opt == 'p')
+            profile = 1;
+        else if (opt == 'n')
             runs = atoi(optarg);
         else if (opt == 'w')
             warmup = atoi(optarg);
         else {
-            fprintf(stderr, "usage: %s [-n runs] [-w warmup] [model ...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-n runs] [-w warmup] [-p] [model ...]\n", argv[0]);
             return 2;
         }
     }
@@ -204,7 +216,7 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
             pid_t pid = fork();
             if (pid == 0)
-                _exit(bench_one(models[i], cfg[k].be, cfg[k].threads, runs, warmup));
+                _exit(bench_one(models[i], cfg[k].be, cfg[k].threads, runs, warmup, profile));
             int status = 0;
             if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
                 WEXITSTATUS(status) != 0)

@@ -860,6 +860,81 @@ TEST(quantize_and_concat_requant)
         CHECK_EQ_INT(c[i], wc[i]);
 }
 
+/* Every permutation of a few shapes (unit dims, mergeable axes), f32, u8 and i64,
+ * against index arithmetic done here. */
+static bool next_perm(int *a, int n)
+{
+    int i = n - 2;
+    while (i >= 0 && a[i] >= a[i + 1])
+        i--;
+    if (i < 0)
+        return false;
+    int j = n - 1;
+    while (a[j] <= a[i])
+        j--;
+    int t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+    for (int l = i + 1, r = n - 1; l < r; l++, r--) {
+        t = a[l];
+        a[l] = a[r];
+        a[r] = t;
+    }
+    return true;
+}
+
+TEST(transpose_all_perms)
+{
+    static const int64_t shapes[][5] = {{1, 3, 4, 5, 0}, {2, 3, 1, 4, 0}, {3, 2, 2, 0, 0},
+                                        {2, 1, 3, 1, 2}, {7, 0, 0, 0, 0}};
+    static const int ranks[] = {4, 4, 3, 5, 1};
+    static const av_nn_dtype types[] = {AV_NN_F32, AV_NN_U8, AV_NN_I64};
+    for (size_t si = 0; si < sizeof ranks / sizeof ranks[0]; si++) {
+        int r = ranks[si];
+        const int64_t *d = shapes[si];
+        int64_t n = 1, xs[5];
+        for (int k = r - 1; k >= 0; k--) {
+            xs[k] = n;
+            n *= d[k];
+        }
+        for (size_t ti = 0; ti < 3; ti++) {
+            size_t es = av_nn_dtype_size(types[ti]);
+            int perm[5] = {0, 1, 2, 3, 4};
+            do {
+                uint8_t x[64 * 8], y[64 * 8], want[64 * 8];
+                for (size_t b = 0; b < (size_t)n * es; b++)
+                    x[b] = (uint8_t)(b * 7 + 3);
+                int64_t yd[5];
+                for (int k = 0; k < r; k++)
+                    yd[k] = d[perm[k]];
+                for (int64_t i = 0; i < n; i++) { /* i = output flat index */
+                    int64_t rem = i, off = 0;
+                    for (int k = r - 1; k >= 0; k--) {
+                        off += (rem % yd[k]) * xs[perm[k]];
+                        rem /= yd[k];
+                    }
+                    memcpy(want + i * (int64_t)es, x + off * (int64_t)es, es);
+                }
+                av_nn__graph *g = av_nn__graph_new();
+                av_nn__tid tx = tt_input(g, "x", types[ti], r, d);
+                av_nn__tid ty = tt_act(g, "y", types[ti], -1, NULL);
+                av_nn__params p = {0};
+                p.transpose.rank = r;
+                for (int k = 0; k < r; k++)
+                    p.transpose.perm[k] = perm[k];
+                tt_node(g, AV_NN_OP_TRANSPOSE, "tr", &tx, 1, &ty, 1, &p);
+                CHECK(av_nn__mark_output(g, ty) >= 0);
+                const void *ins[1] = {x};
+                void *outs[1] = {y};
+                tt_run(g, ins, outs);
+                CHECK_MSG(memcmp(y, want, (size_t)n * es) == 0,
+                          "shape %zu type %s perm %d%d%d%d%d differs", si,
+                          av_nn_dtype_name(types[ti]), perm[0], perm[1], perm[2], perm[3], perm[4]);
+            } while (next_perm(perm, r));
+        }
+    }
+}
+
 TEST_MAIN(T(conv_valid_bias), T(conv_stride2_same), T(conv_dilation), T(conv_explicit_pad),
           T(conv_grouped), T(depthwise_multiplier), T(transpose_conv_stride2), T(pooling),
           T(resize_bilinear_modes), T(softmax_values), T(topk_values_and_ties),
@@ -867,4 +942,5 @@ TEST_MAIN(T(conv_valid_bias), T(conv_stride2_same), T(conv_dilation), T(conv_exp
           T(int_binary_semantics), T(compare_where_cast), T(data_movement), T(reduce_argmax_sparse),
           T(quant_conv_u8_vs_float), T(quant_conv_i8_per_channel_vs_float),
           T(quant_depthwise_vs_float), T(quant_add_avgpool_softmax), T(unary_kinds),
-          T(f16_dequantize), T(quantize_and_concat_requant))
+          T(f16_dequantize), T(quantize_and_concat_requant),
+          T(transpose_all_perms))

@@ -54,6 +54,17 @@ struct av_nn_model {
 av_nn_status av_nn__model_from_graph(av_nn__graph *g, av_nn_format format, void *bytes,
                                      av_nn_model **out, char *err, size_t errlen);
 
+/*
+ * Per-op profile for benchmarks: ms[op * 2 + ref] and count[...] accumulate
+ * the time of every node run, split by XNNPACK (ref = 0) and reference
+ * (ref = 1) kernels. The caller owns p and zeroes it; NULL turns it off.
+ */
+typedef struct av_nn__profile {
+    double ms[AV_NN_OP_COUNT * 2];
+    long count[AV_NN_OP_COUNT * 2];
+} av_nn__profile;
+void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p);
+
 /* ---- element access for the reference kernels ---- */
 
 /* Read element i of a buffer of dtype t as double (f16 widened; bool 0/1). */

@@ -165,22 +165,75 @@ av_nn_status av_nn__ref_slice(const av_nn__graph *g, const av_nn__node *n, const
 }
 
 /* y[i0..] = x[i_perm...]: y.dims[k] = x.dims[perm[k]] */
+/*
+ * Transpose as a strided copy: output axes that stay adjacent in the input
+ * are merged and unit axes dropped first (NCHW <-> NHWC becomes a 2-D
+ * [HW, C] <-> [C, HW] swap), then each output row is gathered with one
+ * input stride by a loop typed on the element size.
+ */
 av_nn_status av_nn__ref_transpose(const av_nn__graph *g, const av_nn__node *n,
                                   const void *const *in, void *const *out, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
     const av_nn__tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     size_t es = av_nn_dtype_size(x->dtype);
-    int64_t xs[AV_NN_MAX_RANK], ps[AV_NN_MAX_RANK], idx[AV_NN_MAX_RANK] = {0};
+    int64_t xs[AV_NN_MAX_RANK], D[AV_NN_MAX_RANK], S[AV_NN_MAX_RANK], idx[AV_NN_MAX_RANK] = {0};
     av_nn__strides(x->rank, x->dims, xs);
-    for (int k = 0; k < y->rank; k++)
-        ps[k] = xs[n->p.transpose.perm[k]];
+    int r = 0;
+    for (int k = 0; k < y->rank; k++) {
+        int a = n->p.transpose.perm[k];
+        if (x->dims[a] == 1)
+            continue;
+        if (r > 0 && S[r - 1] == xs[a] * x->dims[a]) {
+            D[r - 1] *= x->dims[a]; /* adjacent in the input too: one axis */
+            S[r - 1] = xs[a];
+            continue;
+        }
+        D[r] = x->dims[a];
+        S[r] = xs[a];
+        r++;
+    }
     int64_t total = av_nn__numel(y);
-    for (int64_t i = 0; i < total; i++, next_index(y->rank, y->dims, idx)) {
+    if (total == 0)
+        return AV_NN_OK;
+    if (r == 0 || S[r - 1] == 1) {
+        /* innermost run contiguous in the input: copy rows */
+        int64_t row = r ? D[r - 1] : 1, rows = total / row;
+        const uint8_t *src = in[0];
+        uint8_t *dst = out[0];
+        for (int64_t i = 0; i < rows; i++, next_index(r - 1, D, idx)) {
+            int64_t off = 0;
+            for (int k = 0; k < r - 1; k++)
+                off += idx[k] * S[k];
+            memcpy(dst + i * row * (int64_t)es, src + off * (int64_t)es, (size_t)(row * (int64_t)es));
+        }
+        return AV_NN_OK;
+    }
+    int64_t row = D[r - 1], step = S[r - 1], rows = total / row;
+    for (int64_t i = 0; i < rows; i++, next_index(r - 1, D, idx)) {
         int64_t off = 0;
-        for (int k = 0; k < y->rank; k++)
-            off += idx[k] * ps[k];
-        memcpy((uint8_t *)out[0] + i * (int64_t)es, (const uint8_t *)in[0] + off * (int64_t)es, es);
+        for (int k = 0; k < r - 1; k++)
+            off += idx[k] * S[k];
+        switch (es) {
+        case 4: {
+            const uint32_t *s4 = (const uint32_t *)in[0] + off;
+            uint32_t *d4 = (uint32_t *)out[0] + i * row;
+            for (int64_t j = 0; j < row; j++)
+                d4[j] = s4[j * step];
+            break;
+        }
+        case 1: {
+            const uint8_t *s1 = (const uint8_t *)in[0] + off;
+            uint8_t *d1 = (uint8_t *)out[0] + i * row;
+            for (int64_t j = 0; j < row; j++)
+                d1[j] = s1[j * step];
+            break;
+        }
+        default:
+            for (int64_t j = 0; j < row; j++)
+                memcpy((uint8_t *)out[0] + (i * row + j) * (int64_t)es,
+                       (const uint8_t *)in[0] + (off + j * step) * (int64_t)es, es);
+        }
     }
     return AV_NN_OK;
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xnnpack.h>
 
 #include <assert.h>
@@ -23,6 +24,7 @@ struct av_nn_ctx {
     void **tptr;               /* per tensor: data (constant or in the arena) */
     uint8_t *arena;
     size_t arena_bytes;
+    av_nn__profile *prof; /* per-op time accumulated by av_nn_run when set (benchmarks) */
 };
 
 static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
@@ -158,9 +160,18 @@ av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *out
             in[k] = n->in[k] >= 0 ? c->tptr[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++)
             out[k] = c->tptr[n->out[k]];
+        struct timespec t0, t1;
+        if (c->prof)
+            clock_gettime(CLOCK_MONOTONIC, &t0);
         av_nn_status st = c->be[i]->run(c->state[i], g, n, in, out, c->pool, err, errlen);
         if (st)
             return st;
+        if (c->prof) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
+            c->prof->ms[k] += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+            c->prof->count[k]++;
+        }
     }
     for (int i = 0; i < g->n_outputs; i++) {
         av_nn__tid t = g->outputs[i];
@@ -172,6 +183,12 @@ av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *out
             memcpy(outputs[i], c->tptr[t], (size_t)nb);
     }
     return AV_NN_OK;
+}
+
+void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p)
+{
+    if (c)
+        c->prof = p;
 }
 
 size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c)
