@@ -322,19 +322,10 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
     return NULL;
 }
 
-static unsigned run_batch(av_serving *s, long long version, const batch *b, int columnar,
+/* Run every image on version v (referenced by the caller). */
+static unsigned run_batch(av_serving *s, av_serving__version *v, const batch *b, int columnar,
                           json_t **answer)
 {
-    av_serving__version *v = av_serving__acquire(&s->models, version);
-    if (!v) {
-        char num[32];
-        snprintf(num, sizeof num, "%lld", version);
-        if (version > 0)
-            return fail(answer, 404, "Servable not found for request: Specific(%s, %s)",
-                        s->models.name, num);
-        return fail(answer, 404, "Servable not found for request: Latest(%s)%s",
-                    s->models.name, "");
-    }
     json_t *preds = json_array();
     unsigned st = preds ? 0 : fail(answer, 500, "out of memory%s%s", 0, 0);
     for (int i = 0; !st && i < b->n; i++) {
@@ -359,7 +350,6 @@ static unsigned run_batch(av_serving *s, long long version, const batch *b, int 
         if (!o || json_array_append_new(preds, o))
             st = fail(answer, 500, "out of memory%s%s", 0, 0);
     }
-    av_serving__release(&s->models, v);
     if (st) {
         json_decref(preds);
         return st;
@@ -394,10 +384,32 @@ static unsigned run_batch(av_serving *s, long long version, const batch *b, int 
     return *answer ? 200 : fail(answer, 500, "out of memory%s%s", 0, 0);
 }
 
+static unsigned predict_on(av_serving *s, av_serving__version *v, const char *body, size_t len,
+                           json_t **answer);
+
 unsigned av_serving__predict(av_serving *s, long long version, const char *body, size_t len,
                              json_t **answer)
 {
     *answer = NULL;
+    /* As TF Serving: the servable is looked up before the body is parsed. */
+    av_serving__version *v = av_serving__acquire(&s->models, version);
+    if (!v) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", version);
+        if (version > 0)
+            return fail(answer, 404, "Servable not found for request: Specific(%s, %s)",
+                        s->models.name, num);
+        return fail(answer, 404, "Servable not found for request: Latest(%s)%s",
+                    s->models.name, "");
+    }
+    unsigned st = predict_on(s, v, body, len, answer);
+    av_serving__release(&s->models, v);
+    return st;
+}
+
+static unsigned predict_on(av_serving *s, av_serving__version *v, const char *body, size_t len,
+                           json_t **answer)
+{
     size_t k = 0;
     while (k < len && (body[k] == ' ' || body[k] == '\n' || body[k] == '\r' || body[k] == '\t'))
         k++;
@@ -437,7 +449,7 @@ unsigned av_serving__predict(av_serving *s, long long version, const char *body,
     int columnar = in != NULL;
     json_decref(req); /* the batch owns copies of what it needs */
     if (!st)
-        st = run_batch(s, version, b, columnar, answer);
+        st = run_batch(s, v, b, columnar, answer);
     batch_free(b);
     free(b);
     return st;
