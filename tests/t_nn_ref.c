@@ -935,6 +935,39 @@ TEST(transpose_all_perms)
     }
 }
 
+/* Same-shape float comparisons (the fast path) agree with C's operators, NaN included,
+ * and bool/u8 -> f32 casts give 0/1 and the byte values. */
+TEST(compare_same_shape_and_mask_cast)
+{
+    const float a[6] = {1, 2, NAN, -0.0f, 5, INFINITY}, b[6] = {1, 3, NAN, 0.0f, 4, INFINITY};
+    static const av_nn__binary_kind kinds[] = {AV_NN_BIN_EQUAL, AV_NN_BIN_NOT_EQUAL,
+                                               AV_NN_BIN_LESS, AV_NN_BIN_LESS_EQUAL,
+                                               AV_NN_BIN_GREATER, AV_NN_BIN_GREATER_EQUAL};
+    const int64_t d[2] = {2, 3};
+    for (size_t k = 0; k < 6; k++) {
+        av_nn__graph *g = av_nn__graph_new();
+        av_nn__tid ta = tt_input(g, "a", AV_NN_F32, 2, d), tb = tt_input(g, "b", AV_NN_F32, 2, d);
+        av_nn__tid tm = tt_act(g, "m", AV_NN_BOOL, -1, NULL), ty = tt_act(g, "y", AV_NN_F32, -1, NULL);
+        av_nn__params p = {0}, c = {0};
+        p.binary.kind = kinds[k];
+        c.cast.to = AV_NN_F32;
+        av_nn__tid in[2] = {ta, tb};
+        tt_node(g, AV_NN_OP_BINARY, "cmp", in, 2, &tm, 1, &p);
+        tt_node(g, AV_NN_OP_CAST, "cast", &tm, 1, &ty, 1, &c);
+        CHECK(av_nn__mark_output(g, ty) >= 0);
+        float y[6];
+        const void *ins[2] = {a, b};
+        void *outs[1] = {y};
+        tt_run(g, ins, outs);
+        for (int i = 0; i < 6; i++) {
+            bool want = k == 0 ? a[i] == b[i] : k == 1 ? a[i] != b[i] : k == 2 ? a[i] < b[i]
+                      : k == 3 ? a[i] <= b[i] : k == 4 ? a[i] > b[i] : a[i] >= b[i];
+            CHECK_MSG(y[i] == (want ? 1.0f : 0.0f), "kind %d element %d: %g", (int)kinds[k], i,
+                      (double)y[i]);
+        }
+    }
+}
+
 TEST_MAIN(T(conv_valid_bias), T(conv_stride2_same), T(conv_dilation), T(conv_explicit_pad),
           T(conv_grouped), T(depthwise_multiplier), T(transpose_conv_stride2), T(pooling),
           T(resize_bilinear_modes), T(softmax_values), T(topk_values_and_ties),
@@ -943,4 +976,4 @@ TEST_MAIN(T(conv_valid_bias), T(conv_stride2_same), T(conv_dilation), T(conv_exp
           T(quant_conv_u8_vs_float), T(quant_conv_i8_per_channel_vs_float),
           T(quant_depthwise_vs_float), T(quant_add_avgpool_softmax), T(unary_kinds),
           T(f16_dequantize), T(quantize_and_concat_requant),
-          T(transpose_all_perms))
+          T(transpose_all_perms), T(compare_same_shape_and_mask_cast))

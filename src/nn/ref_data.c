@@ -336,7 +336,16 @@ av_nn_status av_nn__ref_topk(const av_nn__graph *g, const av_nn__node *n, const 
     for (int64_t o = 0; o < outer; o++)
         for (int64_t in_ = 0; in_ < inner; in_++) {
             int64_t nh = 0;
+            const float *row = x->dtype == AV_NN_F32 && inner == 1 ? (const float *)in[0] + o * A
+                                                                    : NULL;
             for (int64_t j = 0; j < A && k > 0; j++) {
+                /* full heap, float row: most values lose to the root without a comparator call
+                 * (ties and NaN go the general way) */
+                if (row && nh == k) {
+                    float v = row[j], r = (float)heap[0].v;
+                    if (p->largest ? v < r : v > r)
+                        continue;
+                }
                 kv e = {av_nn__load_elem(in[0], x->dtype, (o * A + j) * inner + in_), j};
                 if (nh < k) { /* sift up: parents are worse than children */
                     int64_t c = nh++;
