@@ -250,6 +250,15 @@ TEST(status_and_metadata)
     expect_error(&v, "GET", "/v1/models/birdsClassifier/version/1", NULL, 400,
                  "Malformed request");
 
+    j = call(&v, "GET", "/healthz", NULL, &st, NULL);
+    CHECK_EQ_INT(st, 200);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "role")), "model-server");
+    json_decref(j);
+    j = call(&v, "GET", "/readyz", NULL, &st, NULL);
+    CHECK_EQ_INT(st, 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "model_version")), 1);
+    json_decref(j);
+
     /* Outside /v1/: the HTTP library's plain 404, not JSON. */
     char url[128];
     snprintf(url, sizeof url, "%s/healthz-nope", v.base);
@@ -560,6 +569,34 @@ TEST(version_hot_swap)
     av_serving_stop(v.s);
 }
 
+/* An empty base path: the server starts, is not ready, and picks up the
+ * first version when it appears. */
+TEST(empty_base_path_then_first_version)
+{
+    char base[700];
+    snprintf(base, sizeof base, "%s/empty", av_test_tmpdir());
+    CHECK(mkdir(base, 0755) == 0);
+    av_serving_opts o = {.base_path = base, .poll_ms = 100};
+    srv v;
+    start_srv(&v, &o);
+    long st;
+    json_t *j = call(&v, "GET", "/readyz", NULL, &st, NULL);
+    CHECK_EQ_INT(st, 503);
+    json_decref(j);
+    expect_error(&v, "GET", "/v1/models/birdsClassifier", NULL, 404,
+                 "Could not find any versions of model birdsClassifier");
+    expect_error(&v, "POST", "/v1/models/birdsClassifier:predict", "{\"instances\": [1]}", 404,
+                 "Servable not found for request: Latest(birdsClassifier)");
+    make_version(base, "7", 0);
+    j = wait_state(&v, "7", "AVAILABLE", 10000);
+    CHECK_MSG(j, "version 7 never became AVAILABLE");
+    json_decref(j);
+    j = call(&v, "GET", "/readyz", NULL, &st, NULL);
+    CHECK_EQ_INT(st, 200);
+    json_decref(j);
+    av_serving_stop(v.s);
+}
+
 TEST(client_round_trip_and_server_down)
 {
     const char *path = av_test_shared("testdata/images/parrot.jpg");
@@ -791,6 +828,6 @@ TEST(b64_round_trip)
 }
 
 TEST_MAIN(T(b64_round_trip), T(status_and_metadata), T(predict_b64_parrot_is_scarlet_macaw),
-          T(original_client_nested_list_request), T(malformed_requests), T(version_hot_swap),
+          T(original_client_nested_list_request), T(malformed_requests), T(version_hot_swap), T(empty_base_path_then_first_version),
           T(client_round_trip_and_server_down), T(serve_with_model_url_end_to_end),
           T(model_server_cli_base_path_and_bad_flags))

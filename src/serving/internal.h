@@ -83,6 +83,7 @@ struct av_serving {
     av_serving__models models;
     long long max_upload_bytes, max_body_bytes, max_pixels;
     int top_k;
+    long long started;          /* time(NULL) at start, for /healthz */
     const char *const *tracked; /* borrowed from the caller (static by contract) */
     int n_tracked;
 };

@@ -6,7 +6,9 @@
  *   POST /v1/models/NAME[/versions/N|/labels/L]:(predict|classify|regress)
  *   GET  /v1/models[/NAME][/versions/N|/labels/L][/metadata]
  * Anything else under /v1/ is 400 "Malformed request: METHOD PATH"; paths
- * outside /v1/ get a plain (non-JSON) 404 like libevent's.
+ * outside /v1/ get a plain (non-JSON) 404 like libevent's, except ours:
+ * GET /healthz (alive) and /readyz (200 once a version is AVAILABLE, else
+ * 503), as `aviary serve` answers /healthz.
  */
 #include "serving/internal.h"
 
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define MAX_URL 2048
 
@@ -262,6 +265,17 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
 {
     int post = !strcmp(method, "POST");
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (get && (!strcmp(url, "/healthz") || !strcmp(url, "/readyz"))) {
+        long long live = av_serving_live_version(s);
+        int ready = url[1] == 'h' || live > 0;
+        char body[256];
+        int n = snprintf(body, sizeof body,
+                         "{\"status\":\"%s\",\"role\":\"model-server\",\"version\":\"%s\","
+                         "\"model\":\"%s\",\"model_version\":%lld,\"uptime_s\":%lld}\n",
+                         ready ? "ok" : "unavailable", AV_VERSION, s->models.name, live,
+                         (long long)(time(NULL) - s->started));
+        return send_text(c, ready ? 200 : 503, "application/json", body, (size_t)n);
+    }
     if (strncasecmp(url, "/v1/", 4) != 0)
         return plain_404(c);
     if (strlen(url) > MAX_URL)
@@ -467,6 +481,7 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : o->port;
+    s->started = time(NULL);
     *out = s;
     return AV_SERVING_OK;
 }
