@@ -346,8 +346,10 @@ static void mb_io(mb *m, int n_in, const int32_t *in, int n_out, const int32_t *
 {
     m->n_in = n_in;
     m->n_out = n_out;
-    memcpy(m->in, in, (size_t)n_in * sizeof *in);
-    memcpy(m->out, out, (size_t)n_out * sizeof *out);
+    if (n_in)
+        memcpy(m->in, in, (size_t)n_in * sizeof *in);
+    if (n_out)
+        memcpy(m->out, out, (size_t)n_out * sizeof *out);
 }
 
 static uint8_t *mb_build(const mb *m, size_t *len)
@@ -956,12 +958,118 @@ static void check_quant_conv(bool per_channel)
         m.t[w].qdim = 0;
         m.t[w].zp[1] = 4;
         check_fails(&m, "per-channel zero points differ");
+        m.t[w].nzp = 2;
+        check_fails(&m, "3 scales but 2 zero points");
+        m.t[w].nzp = 0; /* no zero points: all 0, the same model */
+        model = load_ok(&m);
+        av_nn_model_free(model);
+        m.t[w].scale[2] = -1.0f;
+        check_fails(&m, "scale 2 is -1");
     }
     mb_free(&m);
 }
 
 TEST(u8_conv_per_tensor) { check_quant_conv(false); }
 TEST(i8_conv_per_channel) { check_quant_conv(true); }
+
+
+/* Legal but unusual files: unnamed tensors, no bias, outputs that are inputs or constants. */
+TEST(unnamed_tensors)
+{
+    mb m;
+    add_model(&m);
+    for (int i = 0; i < m.n_t; i++)
+        m.t[i].name[0] = '\0';
+    const float x[4] = {1.0f, 1.0f, -3.0f, 0.5f};
+    const float want[4] = {2.0f, 0.0f, 0.0f, 0.25f};
+    check_f32(&m, x, want, 4, 1e-6);
+    mb_free(&m);
+}
+
+TEST(conv_without_bias)
+{
+    float x[18], want[8];
+    for (int i = 0; i < 18; i++)
+        x[i] = (float)(i % 5) * 0.25f;
+    mb m;
+    conv_model(&m, want, x, 0);
+    /* the bias was 0.5, -1: take it back out of the expected values */
+    for (int i = 0; i < 8; i++)
+        want[i] -= i % 2 ? -1.0f : 0.5f;
+    m.ops[0].in[2] = -1;
+    check_f32(&m, x, want, 8, 1e-5);
+    m.ops[0].n_in = 2;
+    check_f32(&m, x, want, 8, 1e-5);
+    mb_free(&m);
+}
+
+TEST(outputs_that_are_inputs_or_constants)
+{
+    mb m;
+    add_model(&m);
+    mb_io(&m, 1, (int32_t[]){0}, 3, (int32_t[]){2, 0, 1});
+    const float x[4] = {1.0f, 1.0f, -3.0f, 0.5f};
+    av_nn_model *model = load_ok(&m);
+    CHECK_EQ_INT(av_nn_num_outputs(model), 3);
+    for (int b = 0; b < 2; b++) {
+        float y[4], xo[4], c[4];
+        const void *in[1] = {x};
+        void *out[3] = {y, xo, c};
+        run_on(model, backends[b], in, out);
+        CHECK_NEAR(y[0], 2.0f, 1e-6);
+        CHECK_NEAR(y[2], 0.0f, 1e-6);
+        for (int i = 0; i < 4; i++)
+            CHECK_NEAR(xo[i], x[i], 0);
+        CHECK_NEAR(c[1], -2.0f, 0);
+        CHECK_NEAR(c[3], -0.25f, 0);
+    }
+    av_nn_model_free(model);
+    /* no operators at all: the input is the output */
+    m.n_ops = 0;
+    mb_io(&m, 1, (int32_t[]){0}, 1, (int32_t[]){0});
+    check_f32(&m, x, x, 4, 0);
+    mb_free(&m);
+}
+
+TEST(reshape_shape_with_minus_one)
+{
+    static const int32_t shp[2] = {-1, 2};
+    mb m;
+    mb_init(&m);
+    int x = mb_tensor_add(&m, "x", TT_F32, 2, (int32_t[]){2, 3});
+    int s = mb_const_i32(&m, "shape", 1, (int32_t[]){2}, shp, 2);
+    int y = mb_tensor_add(&m, "y", TT_F32, 2, (int32_t[]){3, 2});
+    mb_op_add(&m, OP_RESHAPE, 2, (int32_t[]){x, s}, 1, (int32_t[]){y});
+    mb_io(&m, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    const float xv[6] = {1, 2, 3, 4, 5, 6};
+    check_f32(&m, xv, xv, 6, 0);
+    av_nn_model *model = load_ok(&m);
+    CHECK_EQ_INT(av_nn_output(model, 0)->dims[0], 3);
+    CHECK_EQ_INT(av_nn_output(model, 0)->dims[1], 2);
+    av_nn_model_free(model);
+    mb_free(&m);
+}
+
+TEST(input_listed_twice_and_unproduced_tensor)
+{
+    mb m;
+    add_model(&m);
+    mb_io(&m, 2, (int32_t[]){0, 0}, 1, (int32_t[]){2});
+    char err[512] = "";
+    av_nn_model *model = NULL;
+    av_nn_status st = load_mb(&m, &model, err, sizeof err);
+    if (st == AV_NN_OK) {
+        av_nn_model_free(model); /* accepted: then it must be one input */
+    } else {
+        CHECK_STR_CONTAINS(err, "'x'");
+    }
+    mb_free(&m);
+    /* an operator reading a tensor nothing produces */
+    add_model(&m);
+    mb_io(&m, 0, NULL, 1, (int32_t[]){2});
+    check_fails(&m, "'x'");
+    mb_free(&m);
+}
 
 /* ------------------------------------------------------------ hostile input */
 
@@ -1530,7 +1638,9 @@ TEST(imagenet_parrot_is_a_macaw) { imagenet_top1("testdata/images/parrot.jpg", 8
 
 TEST_MAIN(T(add_fused_relu), T(conv2d_relu6), T(reshape_and_softmax), T(concat_fused_activation),
           T(pad_then_mean), T(strided_slice_masks), T(split_axis_input), T(pack_unpack),
-          T(u8_conv_per_tensor), T(i8_conv_per_channel), T(empty_and_short), T(wrong_version),
+          T(u8_conv_per_tensor), T(i8_conv_per_channel), T(unnamed_tensors),
+          T(conv_without_bias), T(outputs_that_are_inputs_or_constants),
+          T(reshape_shape_with_minus_one), T(input_listed_twice_and_unproduced_tensor), T(empty_and_short), T(wrong_version),
           T(tensor_index_out_of_range), T(buffer_index_out_of_range), T(data_size_mismatch),
           T(huge_dims), T(rank_nine), T(unknown_builtin_code), T(custom_op),
           T(unsupported_tensor_type), T(operator_reads_its_own_output),

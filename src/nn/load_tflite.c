@@ -128,6 +128,8 @@ static bool read_quant(av_nn__tfl *L, uint32_t i, av_nn__tensor *x)
         return false;
     if (!sc.present || sc.n == 0)
         return true; /* min/max only: not quantised for inference */
+    if (zp.present && zp.n == 0)
+        zp.present = false; /* an empty zero_point vector: all zero */
     if (zp.present && zp.n != sc.n && zp.n != 1)
         return av_nn__fb_error(fb, "%u scales but %u zero points", sc.n, zp.n);
     for (uint32_t k = 0; k < sc.n; k++) {
