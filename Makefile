@@ -14,7 +14,8 @@ Q       := $(if $(filter 1,$(V)),,@)
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
 
-PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl
+PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl \
+            libmariadb
 XNN_LIBS := -lXNNPACK -lpthreadpool
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -34,8 +35,11 @@ BENCH_SRC := $(wildcard bench/*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 
 SQLITE_SQL := $(sort $(wildcard db/sqlite/*.sql))
+MYSQL_SQL  := $(sort $(wildcard db/mysql/*.sql))
+MLMD_SQL   := db/mlmd/sqlite.sql db/mlmd/mysql.sql
 ASSETS    := $(sort $(wildcard templates/*.html static/*.css static/*.svg static/*.js))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sqlite_migrations.o \
+             $(BUILD)/obj/gen/mysql_migrations.o $(BUILD)/obj/gen/mlmd_sql.o \
              $(BUILD)/obj/gen/assets.o
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -56,6 +60,15 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/gen/sqlite_migrations.c: $(SQLITE_SQL) scripts/embed-sql
 	@mkdir -p $(dir $@)
 	$(Q)./scripts/embed-sql av_store__sqlite_migrations $(SQLITE_SQL) > $@
+
+$(BUILD)/gen/mysql_migrations.c: $(MYSQL_SQL) scripts/embed-sql
+	@mkdir -p $(dir $@)
+	$(Q)./scripts/embed-sql av_store__mysql_migrations $(MYSQL_SQL) > $@
+
+# The ML Metadata schema (v10), one script per dialect: [0] SQLite, [1] MySQL.
+$(BUILD)/gen/mlmd_sql.c: $(MLMD_SQL) scripts/embed-sql
+	@mkdir -p $(dir $@)
+	$(Q)./scripts/embed-sql av_store__mlmd_sql $(MLMD_SQL) > $@
 
 # Templates and static files ship inside the binary too.
 $(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files

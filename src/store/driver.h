@@ -10,6 +10,51 @@
 
 #include "store/store.h"
 
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * Generic statement primitives, used by the driver-independent ML Metadata
+ * code (mlmd.c). A session is one pooled connection, pinned between
+ * sess_get and sess_put so a transaction stays on it. Every statement is
+ * prepared with bound parameters (av_store__arg); results land in caller
+ * buffers (av_store__col), one callback per row.
+ */
+typedef struct av_store__sess av_store__sess; /* driver-specific */
+
+enum { AV_ARG_NULL, AV_ARG_TEXT, AV_ARG_BLOB, AV_ARG_INT, AV_ARG_DOUBLE };
+
+typedef struct av_store__arg {
+    int type;        /* AV_ARG_* */
+    const void *p;   /* TEXT/BLOB bytes, borrowed for the call */
+    size_t len;      /* TEXT/BLOB length */
+    int64_t i;       /* INT */
+    double d;        /* DOUBLE */
+} av_store__arg;
+
+static inline av_store__arg av_store__arg_text(const char *s)
+{
+    av_store__arg a = {.type = s ? AV_ARG_TEXT : AV_ARG_NULL, .p = s, .len = s ? strlen(s) : 0};
+    return a;
+}
+#define AV_ARG_T(s) av_store__arg_text(s) /* NULL binds NULL */
+#define AV_ARG_I(v) ((av_store__arg){.type = AV_ARG_INT, .i = (int64_t)(v)})
+#define AV_ARG_D(v) ((av_store__arg){.type = AV_ARG_DOUBLE, .d = (v)})
+#define AV_ARG_NUL ((av_store__arg){.type = AV_ARG_NULL})
+
+enum { AV_COL_TEXT, AV_COL_INT, AV_COL_DOUBLE };
+
+typedef struct av_store__col {
+    int type;     /* AV_COL_*: TEXT into char[cap] (truncated, NUL-terminated), INT into
+                     int64_t, DOUBLE into double */
+    void *p;      /* destination, owned by the caller */
+    size_t cap;   /* TEXT buffer size */
+    int is_null;  /* set per row */
+} av_store__col;
+
+/* Row callback: return 0 to go on, non-zero to stop (the query still succeeds). */
+typedef int (*av_store__row_fn)(void *ud);
+
 typedef struct av_store_driver {
     const char *scheme; /* URL scheme: "sqlite", "mysql" */
     av_store_status (*open)(const char *rest, av_store **out, char *err, size_t errlen);
@@ -35,6 +80,22 @@ typedef struct av_store_driver {
     av_store_status (*monitoring_list)(av_store *s, const char *const *classes, int n_classes,
                                        av_store_monitor_point **points, int *n, char *err,
                                        size_t errlen);
+    /* Generic primitives (see above). sess_get may reconnect; EUNAVAILABLE when
+     * the server cannot be reached. exec: *changes = affected rows, *last_id =
+     * the auto-increment id (either may be NULL); CONFLICT on a unique key. */
+    av_store_status (*sess_get)(av_store *s, av_store__sess **out, char *err, size_t errlen);
+    void (*sess_put)(av_store *s, av_store__sess *c);
+    av_store_status (*begin)(av_store__sess *c, char *err, size_t errlen);
+    av_store_status (*end)(av_store__sess *c, int commit, char *err, size_t errlen);
+    av_store_status (*exec)(av_store__sess *c, const char *sql, const av_store__arg *args,
+                            int nargs, int64_t *changes, int64_t *last_id, char *err,
+                            size_t errlen);
+    av_store_status (*query)(av_store__sess *c, const char *sql, const av_store__arg *args,
+                             int nargs, av_store__col *cols, int ncols, av_store__row_fn fn,
+                             void *ud, char *err, size_t errlen);
+    /* Run a script of ';'-separated DDL statements (static text, no parameters). */
+    av_store_status (*script)(av_store__sess *c, const char *sql, char *err, size_t errlen);
+    const char *dialect; /* "sqlite" or "mysql": picks the DDL flavour */
 } av_store_driver;
 
 struct av_store {
@@ -42,6 +103,13 @@ struct av_store {
 };
 
 extern const av_store_driver av_store__sqlite_driver;
+extern const av_store_driver av_store__mysql_driver;
+
+/* Split a DDL script at ';' outside quotes and comments: calls fn on each
+ * non-empty statement (NUL-terminated copy). Returns fn's first non-OK. */
+av_store_status av_store__split_sql(const char *sql,
+                                    av_store_status (*fn)(void *ud, const char *stmt), void *ud,
+                                    char *err, size_t errlen);
 
 /* snprintf into err when given; returns st. */
 av_store_status av_store__fail(char *err, size_t errlen, av_store_status st, const char *fmt, ...)

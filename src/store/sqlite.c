@@ -746,6 +746,142 @@ out:
     return rc;
 }
 
+/* ---- generic primitives (driver.h), used by mlmd.c ---- */
+
+static av_store_status sq_sess_get(av_store *base, av_store__sess **out, char *err,
+                                   size_t errlen)
+{
+    (void)err, (void)errlen;
+    *out = (av_store__sess *)acquire((sq_store *)base);
+    return AV_STORE_OK;
+}
+
+static void sq_sess_put(av_store *base, av_store__sess *c)
+{
+    release((sq_store *)base, (sqlite3 *)c);
+}
+
+static av_store_status sq_begin(av_store__sess *c, char *err, size_t errlen)
+{
+    sqlite3 *db = (sqlite3 *)c;
+    return exec(db, "BEGIN IMMEDIATE") ? db_fail(db, err, errlen, "begin") : AV_STORE_OK;
+}
+
+static av_store_status sq_end(av_store__sess *c, int commit, char *err, size_t errlen)
+{
+    sqlite3 *db = (sqlite3 *)c;
+    if (!commit) {
+        exec(db, "ROLLBACK");
+        return AV_STORE_OK;
+    }
+    if (exec(db, "COMMIT")) {
+        av_store_status st = db_fail(db, err, errlen, "commit");
+        exec(db, "ROLLBACK");
+        return st;
+    }
+    return AV_STORE_OK;
+}
+
+static av_store_status bind_args(sqlite3 *db, sqlite3_stmt *st, const av_store__arg *a, int n,
+                                 char *err, size_t errlen)
+{
+    if (sqlite3_bind_parameter_count(st) != n)
+        return av_store__fail(err, errlen, AV_STORE_EARG, "sqlite: parameter count mismatch");
+    for (int i = 0; i < n; i++) {
+        int rc;
+        switch (a[i].type) {
+        case AV_ARG_TEXT:
+            rc = sqlite3_bind_text64(st, i + 1, a[i].p, a[i].len, SQLITE_STATIC, SQLITE_UTF8);
+            break;
+        case AV_ARG_BLOB:
+            rc = sqlite3_bind_blob64(st, i + 1, a[i].p, a[i].len, SQLITE_STATIC);
+            break;
+        case AV_ARG_INT:
+            rc = sqlite3_bind_int64(st, i + 1, a[i].i);
+            break;
+        case AV_ARG_DOUBLE:
+            rc = isnan(a[i].d) ? sqlite3_bind_null(st, i + 1)
+                               : sqlite3_bind_double(st, i + 1, a[i].d);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, i + 1);
+        }
+        if (rc != SQLITE_OK)
+            return db_fail(db, err, errlen, "bind");
+    }
+    return AV_STORE_OK;
+}
+
+static av_store_status sq_exec(av_store__sess *c, const char *sql, const av_store__arg *a,
+                               int n, int64_t *changes, int64_t *last_id, char *err,
+                               size_t errlen)
+{
+    sqlite3 *db = (sqlite3 *)c;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
+        return db_fail(db, err, errlen, "prepare");
+    av_store_status rc = bind_args(db, st, a, n, err, errlen);
+    if (rc == AV_STORE_OK) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_CONSTRAINT)
+            rc = av_store__fail(err, errlen, AV_STORE_CONFLICT, "sqlite: %s", sqlite3_errmsg(db));
+        else if (r != SQLITE_DONE && r != SQLITE_ROW)
+            rc = db_fail(db, err, errlen, "execute");
+    }
+    if (rc == AV_STORE_OK && changes)
+        *changes = sqlite3_changes(db);
+    if (rc == AV_STORE_OK && last_id)
+        *last_id = sqlite3_last_insert_rowid(db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static av_store_status sq_query(av_store__sess *c, const char *sql, const av_store__arg *a,
+                                int n, av_store__col *cols, int ncols, av_store__row_fn fn,
+                                void *ud, char *err, size_t errlen)
+{
+    sqlite3 *db = (sqlite3 *)c;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
+        return db_fail(db, err, errlen, "prepare");
+    av_store_status rc = bind_args(db, st, a, n, err, errlen);
+    if (rc == AV_STORE_OK && sqlite3_column_count(st) != ncols)
+        rc = av_store__fail(err, errlen, AV_STORE_EARG, "sqlite: column count mismatch");
+    int r = SQLITE_DONE;
+    while (rc == AV_STORE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < ncols; i++) {
+            cols[i].is_null = sqlite3_column_type(st, i) == SQLITE_NULL;
+            if (cols[i].type == AV_COL_TEXT && cols[i].cap)
+                col_text(st, i, cols[i].p, cols[i].cap);
+            else if (cols[i].type == AV_COL_INT)
+                *(int64_t *)cols[i].p = sqlite3_column_int64(st, i);
+            else if (cols[i].type == AV_COL_DOUBLE)
+                *(double *)cols[i].p = cols[i].is_null ? NAN : sqlite3_column_double(st, i);
+        }
+        if (fn && fn(ud)) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc == AV_STORE_OK && r != SQLITE_DONE)
+        rc = db_fail(db, err, errlen, "query");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static av_store_status sq_script(av_store__sess *c, const char *sql, char *err, size_t errlen)
+{
+    sqlite3 *db = (sqlite3 *)c;
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        av_store_status st =
+            av_store__fail(err, errlen, AV_STORE_EDB, "sqlite: %s", msg ? msg : "script failed");
+        sqlite3_free(msg);
+        return st;
+    }
+    return AV_STORE_OK;
+}
+
 const av_store_driver av_store__sqlite_driver = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -761,4 +897,12 @@ const av_store_driver av_store__sqlite_driver = {
     .feedback_add = sq_feedback_add,
     .feedback_count = sq_feedback_count,
     .monitoring_list = sq_monitoring_list,
+    .sess_get = sq_sess_get,
+    .sess_put = sq_sess_put,
+    .begin = sq_begin,
+    .end = sq_end,
+    .exec = sq_exec,
+    .query = sq_query,
+    .script = sq_script,
+    .dialect = "sqlite",
 };

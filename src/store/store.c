@@ -9,7 +9,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-static const av_store_driver *const g_drivers[] = {&av_store__sqlite_driver};
+static const av_store_driver *const g_drivers[] = {&av_store__sqlite_driver,
+                                                   &av_store__mysql_driver};
 
 const char *av_store_strerror(av_store_status st)
 {
@@ -49,9 +50,6 @@ av_store_status av_store_open(const char *url, av_store **out, char *err, size_t
         if (strlen(d->scheme) == n && strncmp(d->scheme, url, n) == 0)
             return d->open(colon + 1, out, err, errlen);
     }
-    if (n == 5 && strncmp(url, "mysql", 5) == 0)
-        return av_store__fail(err, errlen, AV_STORE_EUNAVAILABLE,
-                              "database: the MySQL/MariaDB driver is not built in this version");
     return av_store__fail(err, errlen, AV_STORE_EARG, "database: unknown scheme '%.*s'", (int)n,
                           url);
 }
@@ -70,6 +68,19 @@ av_store_status av_store_migrate(av_store *s, int *v, char *err, size_t errlen)
 av_store_status av_store_schema_version(av_store *s, int *v, char *err, size_t errlen)
 {
     return s->drv->schema_version(s, v, err, errlen);
+}
+
+extern const char *const av_store__sqlite_migrations[];
+extern const char *const av_store__mysql_migrations[];
+
+int av_store_migration_count(const av_store *s)
+{
+    const char *const *m = strcmp(s->drv->dialect, "mysql") == 0 ? av_store__mysql_migrations
+                                                                  : av_store__sqlite_migrations;
+    int n = 0;
+    while (m[n])
+        n++;
+    return n;
 }
 
 int av_store_new_id(char *buf)
@@ -182,4 +193,77 @@ void av_store__box_text(const av_store_detection *d, int width, int height, char
 {
     double w = width > 0 ? width : 1, h = height > 0 ? height : 1;
     snprintf(out, outlen, "%.6f, %.6f, %.6f, %.6f", d->y1 / h, d->x1 / w, d->y2 / h, d->x2 / w);
+}
+
+av_store_status av_store__split_sql(const char *sql,
+                                    av_store_status (*fn)(void *ud, const char *stmt), void *ud,
+                                    char *err, size_t errlen)
+{
+    size_t cap = strlen(sql) + 1, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
+    av_store_status st = AV_STORE_OK;
+    int content = 0; /* anything but blanks since the last ';' */
+    for (const char *p = sql;; p++) {
+        char c = *p;
+        if (c == '-' && p[1] == '-' && (p[2] == ' ' || p[2] == '\t' || p[2] == '\n')) {
+            while (*p && *p != '\n')
+                p++;
+            if (!*p)
+                c = '\0';
+            else
+                c = '\n';
+        } else if (c == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 1 : p + strlen(p) - 1;
+            c = ' ';
+        } else if (c == '\'' || c == '"' || c == '`') { /* copy a quoted run whole */
+            const char *q = p + 1;
+            while (*q && *q != c) {
+                if (*q == '\\' && q[1] && c != '`')
+                    q++;
+                q++;
+            }
+            size_t len = (size_t)(q - p) + (*q ? 1 : 0);
+            memcpy(buf + n, p, len);
+            n += len;
+            content = 1;
+            p += len - 1;
+            continue;
+        }
+        if (c == ';' || c == '\0') {
+            buf[n] = '\0';
+            if (content)
+                st = fn(ud, buf);
+            n = 0;
+            content = 0;
+            if (st != AV_STORE_OK || c == '\0')
+                break;
+            continue;
+        }
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            content = 1;
+        buf[n++] = c;
+    }
+    free(buf);
+    return st;
+}
+
+void av_store_redact_url(const char *url, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    const char *p = url ? strstr(url, "://") : NULL;
+    const char *slash = p ? strchr(p + 3, '/') : NULL;
+    const char *at = NULL;
+    for (const char *q = p ? p + 3 : NULL; q && *q && (!slash || q < slash); q++)
+        if (*q == '@')
+            at = q;
+    const char *colon = at ? memchr(p + 3, ':', (size_t)(at - p - 3)) : NULL;
+    if (!colon) {
+        snprintf(out, outlen, "%s", url ? url : "");
+        return;
+    }
+    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
 }

@@ -3,7 +3,8 @@
  * the monitoring time series, behind one API with one driver per database
  * (SQLite now; MySQL/MariaDB behind the same calls).
  *
- * A store is opened from a URL ("sqlite:PATH"), is safe to use from many
+ * A store is opened from a URL ("sqlite:PATH" or
+ * "mysql://user:pass@host:port/db[?socket=PATH&pool=N&timeout=S]"), is safe to use from many
  * threads at once (the driver keeps a small connection pool), and applies
  * its schema migrations on av_store_migrate(). Every call returns an
  * av_store_status; on failure err (if given) says what failed, never with
@@ -79,13 +80,17 @@ typedef struct av_store_feedback {
     double satisfaction;         /* this image's, from av_monitor */
 } av_store_feedback;
 
-/* Open a store: "sqlite:PATH" (creates the file). *out owned by caller. */
+/* Open a store: "sqlite:PATH" (creates the file) or "mysql://..." (see
+ * mysql.c for the URL and where the password may come from; the database
+ * is created when missing). *out owned by caller (av_store_close). */
 av_store_status av_store_open(const char *url, av_store **out, char *err, size_t errlen);
 void av_store_close(av_store *s);
 
 /* Apply pending migrations (idempotent). *version receives the schema version. */
 av_store_status av_store_migrate(av_store *s, int *version, char *err, size_t errlen);
 av_store_status av_store_schema_version(av_store *s, int *version, char *err, size_t errlen);
+/* Number of migrations built in for s's driver (the newest schema version). */
+int av_store_migration_count(const av_store *s);
 
 /* New random image ID (128 bits from getrandom) as hex; buf holds AV_STORE_ID_LEN+1. */
 int av_store_new_id(char *buf);
@@ -135,5 +140,78 @@ av_store_status av_store_feedback_count(av_store *s, int64_t *n, char *err, size
 av_store_status av_store_monitoring_list(av_store *s, const char *const *classes, int n_classes,
                                          av_store_monitor_point **points, int *n, char *err,
                                          size_t errlen);
+
+/* Copy url into out with any password replaced by "***", for logs. */
+void av_store_redact_url(const char *url, char *out, size_t outlen);
+
+/*
+ * ML Metadata (MLMD schema v10, google/ml-metadata's own tables, in the same
+ * database; see db/mlmd/). Every call serialises with other processes on
+ * the same database (BEGIN IMMEDIATE on SQLite, a named lock on MySQL), so
+ * a model loaded by several processes at once is still registered once.
+ */
+
+/* Create the 15 MLMD tables, their indexes and MLMDEnv = 10 when none exist,
+ * and the nine built-in simple types. Idempotent; EDB when only some of the
+ * tables exist or the schema version is not 10. */
+av_store_status av_store_mlmd_init(av_store *s, char *err, size_t errlen);
+
+typedef struct av_store_mlmd_info {
+    int n_tables;        /* of the 15 MLMD tables, how many exist */
+    int schema_version;  /* MLMDEnv.schema_version, 0 if none */
+    int64_t n_types, n_artifacts, n_models, n_executions, n_contexts, n_events;
+} av_store_mlmd_info;
+av_store_status av_store_mlmd_status(av_store *s, av_store_mlmd_info *out, char *err,
+                                     size_t errlen);
+
+/* A model version, as registered: an Artifact of type aviary.Model (base
+ * type mlmd.Model) with properties name, version, uri, sha256, role, and one
+ * custom DOUBLE property per test metric. Strings are borrowed. */
+typedef struct av_store_model_info {
+    const char *name, *version, *uri, *sha256, *role; /* NULL reads as "" */
+    int n_metrics;
+    const char *const *metric_names;
+    const double *metric_values;
+} av_store_model_info;
+
+/* Register m once (keyed by name, version and sha256; initialises MLMD if
+ * needed). *artifact_id receives its id; *created (optional) 1 when new. */
+av_store_status av_store_mlmd_register_model(av_store *s, const av_store_model_info *m,
+                                             int64_t *artifact_id, int *created, char *err,
+                                             size_t errlen);
+
+/* A deployment: the Context `name` (type aviary.Deployment, made once) with
+ * the artifacts attributed to it, and a new Execution (type aviary.Serving,
+ * RUNNING) for this run, associated to the context, with an INPUT Event
+ * from each artifact. *context_id, *execution_id optional. */
+av_store_status av_store_mlmd_deployment(av_store *s, const char *name, const int64_t *artifacts,
+                                         int n, int64_t *context_id, int64_t *execution_id,
+                                         char *err, size_t errlen);
+/* End a run: last_known_state COMPLETE (ok) or FAILED. */
+av_store_status av_store_mlmd_execution_end(av_store *s, int64_t execution_id, int ok,
+                                            char *err, size_t errlen);
+
+/* Register the models the app loads: models_dir/pipeline.json's detector and
+ * species manifests (every *.json manifest when there is no pipeline.json)
+ * whose model file exists, with the file's sha256 and the manifest's
+ * "test_metrics" numbers; then av_store_mlmd_deployment(deployment). Models
+ * whose file is missing are skipped. *n_models (optional) = registered. */
+av_store_status av_store_mlmd_register_manifests(av_store *s, const char *models_dir,
+                                                 const char *deployment, int *n_models,
+                                                 int64_t *execution_id, char *err,
+                                                 size_t errlen);
+
+typedef struct av_store_model_version {
+    int64_t artifact_id;
+    char name[128], version[128], sha256[65], role[32];
+    char uri[512];
+    char registered_at[32]; /* ISO-8601 UTC */
+    int64_t n_runs;         /* executions (serving runs) that used it */
+} av_store_model_version;
+
+/* Registered model versions, oldest first; *out malloc'd (free()), *n may be
+ * 0 (also when MLMD was never initialised). */
+av_store_status av_store_mlmd_models(av_store *s, av_store_model_version **out, int *n,
+                                     char *err, size_t errlen);
 
 #endif
