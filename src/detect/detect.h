@@ -140,6 +140,16 @@ av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t 
                                char *err, size_t errlen);
 
 /*
+ * The same on pixels already decoded (video frames): width x height packed
+ * RGB8 rows (3*width bytes each), borrowed for the call only. max_bytes is
+ * unused; max_pixels applies. Annotation, when asked, is a JPEG. Results and
+ * errors as av_detect_run (ms_decode is 0).
+ */
+av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
+                                   const unsigned char *rgb, const av_detect_run_opts *opts,
+                                   av_detect_result *r, char *err, size_t errlen);
+
+/*
  * A stand-alone image classifier (`aviary classify`): `model` is a manifest
  * (.json with "role": "classifier") or a model file (TFLite, TF.js, ONNX).
  * For a bare model file the input size comes from its [1,H,W,3] or [1,3,H,W]

@@ -644,6 +644,45 @@ static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_de
     return AV_DETECT_OK;
 }
 
+/* Detect, name species and optionally annotate on decoded pixels; img is
+ * borrowed. t0 is when the run started (for ms_total). */
+static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img,
+                                const av_detect_run_opts *o, double t0, av_detect_result *r,
+                                char *err, size_t errlen)
+{
+    av_detect_status st = AV_DETECT_OK;
+    r->width = img->w;
+    r->height = img->h;
+    snprintf(r->detector, sizeof r->detector, "%s", p->det.name);
+    snprintf(r->detector_version, sizeof r->detector_version, "%s", p->det.version);
+    r->species_available = p->has_species;
+    if (p->has_species) {
+        snprintf(r->classifier, sizeof r->classifier, "%s", p->cls.name);
+        snprintf(r->classifier_version, sizeof r->classifier_version, "%s", p->cls.version);
+    } else {
+        snprintf(r->species_note, sizeof r->species_note, "%s", p->species_note);
+    }
+    r->batched_species = 0; /* the engine runs fixed batch-1 graphs: one run per crop */
+
+    worker *w = acquire(p, err, errlen, &st);
+    if (w) {
+        st = run_locked(p, w, img, o, r, err, errlen);
+        release(p, w);
+    }
+    if (!st && o->annotate) {
+        double t = now_ms();
+        st = av_detect__img_annotate(img, r->dets, r->n_dets, &r->annotated, &r->annotated_len,
+                                     r->annotated_mime, sizeof r->annotated_mime, err, errlen);
+        r->ms_draw = now_ms() - t;
+    }
+    if (st) {
+        av_detect_result_free(r);
+        return st;
+    }
+    r->ms_total = now_ms() - t0;
+    return AV_DETECT_OK;
+}
+
 av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t len,
                                const av_detect_run_opts *opts, av_detect_result *r, char *err,
                                size_t errlen)
@@ -660,36 +699,24 @@ av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t 
         av_detect__img_decode(image, len, max_bytes, max_pixels, &img, err, errlen);
     if (st)
         return st;
-    r->width = img.w;
-    r->height = img.h;
     r->ms_decode = now_ms() - t0;
-    snprintf(r->detector, sizeof r->detector, "%s", p->det.name);
-    snprintf(r->detector_version, sizeof r->detector_version, "%s", p->det.version);
-    r->species_available = p->has_species;
-    if (p->has_species) {
-        snprintf(r->classifier, sizeof r->classifier, "%s", p->cls.name);
-        snprintf(r->classifier_version, sizeof r->classifier_version, "%s", p->cls.version);
-    } else {
-        snprintf(r->species_note, sizeof r->species_note, "%s", p->species_note);
-    }
-    r->batched_species = 0; /* the engine runs fixed batch-1 graphs: one run per crop */
-
-    worker *w = acquire(p, err, errlen, &st);
-    if (w) {
-        st = run_locked(p, w, &img, &o, r, err, errlen);
-        release(p, w);
-    }
-    if (!st && o.annotate) {
-        double t = now_ms();
-        st = av_detect__img_annotate(&img, r->dets, r->n_dets, &r->annotated, &r->annotated_len,
-                                     r->annotated_mime, sizeof r->annotated_mime, err, errlen);
-        r->ms_draw = now_ms() - t;
-    }
+    st = run_img(p, &img, &o, t0, r, err, errlen);
     av_detect__img_free(&img);
-    if (st) {
-        av_detect_result_free(r);
-        return st;
-    }
-    r->ms_total = now_ms() - t0;
-    return AV_DETECT_OK;
+    return st;
+}
+
+av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
+                                   const unsigned char *rgb, const av_detect_run_opts *opts,
+                                   av_detect_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (!p || !rgb || width < 1 || height < 1)
+        return failf(err, errlen, AV_DETECT_E_ARG, "detect: no pipeline or pixels");
+    av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
+    long long max_pixels = o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS;
+    if ((long long)width * height > max_pixels)
+        return failf(err, errlen, AV_DETECT_E_LIMIT, "%dx%d pixels exceed the limit of %lld",
+                     width, height, max_pixels);
+    av_detect__img img = av_detect__img_wrap(width, height, rgb);
+    return run_img(p, &img, &o, now_ms(), r, err, errlen);
 }
