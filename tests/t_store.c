@@ -1,10 +1,13 @@
 /*
- * t_store.c - the storage interface on SQLite: migrations, images,
- * atomic analysis, votes and true running means, concurrency.
+ * t_store.c - the storage interface: migrations, images, atomic analysis,
+ * votes and true running means, concurrency, ML Metadata. On SQLite, or on
+ * the MySQL/MariaDB server named by $AVIARY_TEST_DB (one fresh database per
+ * case); the restart case also needs $AVIARY_TEST_MARIADB (scripts/mariadb).
  */
 #include "harness.h"
 
 #include "monitor/monitor.h"
+#include "store/driver.h"
 #include "store/store.h"
 
 #include <math.h>
@@ -12,11 +15,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The case's database: sqlite in its scratch folder, or $AVIARY_TEST_DB with
+ * the database name replaced by one of its own (created on open). */
+static void test_url(char *url, size_t cap)
+{
+    const char *env = getenv("AVIARY_TEST_DB");
+    if (!env || !*env) {
+        snprintf(url, cap, "sqlite:%s/t.db", av_test_tmpdir());
+        return;
+    }
+    const char *hostpart = strstr(env, "://");
+    const char *slash = hostpart ? strchr(hostpart + 3, '/') : NULL;
+    CHECK_MSG(slash, "AVIARY_TEST_DB must be mysql://.../db");
+    const char *q = strchr(slash, '?');
+    snprintf(url, cap, "%.*s/aviary_t%d%s", (int)(slash - env), env, (int)getpid(), q ? q : "");
+}
+
+static int on_mysql(void)
+{
+    const char *env = getenv("AVIARY_TEST_DB");
+    return env && strncmp(env, "mysql:", 6) == 0;
+}
 
 static av_store *open_store(void)
 {
-    char url[700], err[512];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", av_test_tmpdir());
+    char url[1200], err[512];
+    test_url(url, sizeof url);
     av_store *s = NULL;
     CHECK_MSG(av_store_open(url, &s, err, sizeof err) == AV_STORE_OK, "%s", err);
     int v = 0;
@@ -254,6 +281,368 @@ TEST(concurrent_analysis_stores_one_result)
     av_store_close(s);
 }
 
+TEST(mysql_urls_and_secrets)
+{
+    av_store *s = (av_store *)1;
+    char err[512];
+    CHECK_EQ_INT(av_store_open("mysql:nohost", &s, err, sizeof err), AV_STORE_EARG);
+    CHECK(s == NULL);
+    CHECK_EQ_INT(av_store_open("mysql://u@h:99999/db", &s, err, sizeof err), AV_STORE_EARG);
+    CHECK_EQ_INT(av_store_open("mysql://u@h/bad-name", &s, err, sizeof err), AV_STORE_EARG);
+    CHECK_EQ_INT(av_store_open("mysql://u@h/db?colour=red", &s, err, sizeof err), AV_STORE_EARG);
+    CHECK_EQ_INT(av_store_open("mysql://u@h/db?pool=0", &s, err, sizeof err), AV_STORE_EARG);
+    CHECK_EQ_INT(av_store_open("mysql://u:p%zz@h/db", &s, err, sizeof err), AV_STORE_EARG);
+    /* Nobody listens on port 1: unavailable, and the password stays out. */
+    CHECK_EQ_INT(av_store_open("mysql://bob:s3cr%40t-pw@127.0.0.1:1/birdsClassifier?timeout=2",
+                               &s, err, sizeof err), AV_STORE_EUNAVAILABLE);
+    CHECK_STR_CONTAINS(err, "127.0.0.1:1/birdsClassifier");
+    CHECK(!strstr(err, "s3cr"));
+    setenv("AVIARY_DB_PASSWORD", "env-s3cret", 1);
+    CHECK_EQ_INT(av_store_open("mysql://bob@127.0.0.1:1/x?timeout=2", &s, err, sizeof err),
+                 AV_STORE_EUNAVAILABLE);
+    CHECK(!strstr(err, "env-s3cret"));
+    unsetenv("AVIARY_DB_PASSWORD");
+    char path[800];
+    snprintf(path, sizeof path, "%s/missing-password-file", av_test_tmpdir());
+    setenv("AVIARY_DB_PASSWORD_FILE", path, 1);
+    CHECK_EQ_INT(av_store_open("mysql://bob@127.0.0.1:1/x", &s, err, sizeof err), AV_STORE_EARG);
+    CHECK_STR_CONTAINS(err, "AVIARY_DB_PASSWORD_FILE");
+    unsetenv("AVIARY_DB_PASSWORD_FILE");
+    char red[256];
+    av_store_redact_url("mysql://root:ROOT@localhost:3306/birdsClassifier", red, sizeof red);
+    CHECK_STR_EQ(red, "mysql://root:***@localhost:3306/birdsClassifier");
+    av_store_redact_url("mysql://root@localhost/db", red, sizeof red);
+    CHECK_STR_EQ(red, "mysql://root@localhost/db");
+    av_store_redact_url("sqlite:/a:b@c/x.db", red, sizeof red);
+    CHECK_STR_EQ(red, "sqlite:/a:b@c/x.db");
+}
+
+/* One text value from the database (first row), through the driver. */
+static void db_text(av_store *s, const char *sql, const char *arg, char *out, size_t cap)
+{
+    av_store__sess *c;
+    char err[512];
+    CHECK_MSG(s->drv->sess_get(s, &c, err, sizeof err) == AV_STORE_OK, "%s", err);
+    av_store__arg a[1] = {AV_ARG_T(arg)};
+    av_store__col col = {AV_COL_TEXT, out, cap, 0};
+    out[0] = '\0';
+    av_store_status st = s->drv->query(c, sql, a, arg ? 1 : 0, &col, 1, NULL, NULL, err, sizeof err);
+    s->drv->sess_put(s, c);
+    CHECK_MSG(st == AV_STORE_OK, "%s", err);
+}
+
+TEST(mlmd_init_is_idempotent_with_v10_schema)
+{
+    av_store *s = open_store();
+    char err[512];
+    av_store_mlmd_info info;
+    CHECK(av_store_mlmd_status(s, &info, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(info.n_tables, 0);
+    CHECK_MSG(av_store_mlmd_init(s, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_MSG(av_store_mlmd_init(s, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK(av_store_mlmd_status(s, &info, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(info.n_tables, 15);
+    CHECK_EQ_INT(info.schema_version, 10);
+    CHECK_EQ_INT(info.n_types, 9); /* the simple types, once */
+    static const char *const cols[15][2] = {
+        {"Type", "id,name,version,type_kind,description,input_type,output_type,external_id"},
+        {"ParentType", "type_id,parent_type_id"},
+        {"TypeProperty", "type_id,name,data_type"},
+        {"Artifact", "id,type_id,uri,state,name,external_id,create_time_since_epoch,"
+                     "last_update_time_since_epoch"},
+        {"ArtifactProperty", "artifact_id,name,is_custom_property,int_value,double_value,"
+                             "string_value,byte_value,proto_value,bool_value"},
+        {"Execution", "id,type_id,last_known_state,name,external_id,create_time_since_epoch,"
+                      "last_update_time_since_epoch"},
+        {"ExecutionProperty", "execution_id,name,is_custom_property,int_value,double_value,"
+                              "string_value,byte_value,proto_value,bool_value"},
+        {"Context", "id,type_id,name,external_id,create_time_since_epoch,"
+                    "last_update_time_since_epoch"},
+        {"ContextProperty", "context_id,name,is_custom_property,int_value,double_value,"
+                            "string_value,byte_value,proto_value,bool_value"},
+        {"ParentContext", "context_id,parent_context_id"},
+        {"Event", "id,artifact_id,execution_id,type,milliseconds_since_epoch"},
+        {"EventPath", "event_id,is_index_step,step_index,step_key"},
+        {"Association", "id,context_id,execution_id"},
+        {"Attribution", "id,context_id,artifact_id"},
+        {"MLMDEnv", "schema_version"}};
+    const char *colq = on_mysql()
+                           ? "SELECT GROUP_CONCAT(column_name ORDER BY ordinal_position SEPARATOR"
+                             " ',') FROM information_schema.columns WHERE table_schema ="
+                             " DATABASE() AND table_name = ?"
+                           : "SELECT group_concat(name, ',') FROM (SELECT name FROM"
+                             " pragma_table_info(?) ORDER BY cid)";
+    for (int i = 0; i < 15; i++) {
+        char got[512];
+        db_text(s, colq, cols[i][0], got, sizeof got);
+        CHECK_MSG(strcmp(got, cols[i][1]) == 0, "%s columns: %s", cols[i][0], got);
+    }
+    char nidx[32];
+    db_text(s,
+            on_mysql() ? "SELECT COUNT(DISTINCT table_name, index_name) FROM"
+                         " information_schema.statistics WHERE table_schema = DATABASE() AND"
+                         " index_name LIKE 'idx\\_%'"
+                       : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE"
+                         " 'idx\\_%' ESCAPE '\\'",
+            NULL, nidx, sizeof nidx);
+    CHECK_STR_EQ(nidx, "24");
+    char ver[32];
+    db_text(s, "SELECT COUNT(*) FROM `MLMDEnv` WHERE schema_version = 10", NULL, ver, sizeof ver);
+    CHECK_STR_EQ(ver, "1");
+    av_store_close(s);
+}
+
+struct reg {
+    av_store *s;
+    int64_t id;
+    int created;
+};
+
+static const char *const k_metric_names[] = {"test_accuracy", "test_map50"};
+static const double k_metric_values[] = {0.91, 0.42};
+
+static void *reg_model(void *arg)
+{
+    struct reg *r = arg;
+    av_store_model_info m = {.name = "nanodet", .version = "human-models-3.0.4",
+                             .uri = "models/human/nanodet.json", .sha256 = "abc123", .role = "detector",
+                             .n_metrics = 2, .metric_names = k_metric_names,
+                             .metric_values = k_metric_values};
+    char err[512];
+    if (av_store_mlmd_register_model(r->s, &m, &r->id, &r->created, err, sizeof err) != AV_STORE_OK)
+        r->id = -1;
+    return NULL;
+}
+
+TEST(mlmd_model_registered_once_by_many)
+{
+    av_store *s = open_store();
+    char url[1200], err[512];
+    test_url(url, sizeof url);
+    /* Four processes and eight threads register the same model at once. */
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            av_store *cs = NULL;
+            if (av_store_open(url, &cs, err, sizeof err) != AV_STORE_OK)
+                _exit(3);
+            struct reg r = {.s = cs};
+            reg_model(&r);
+            av_store_close(cs);
+            _exit(r.id > 0 ? 0 : 4);
+        }
+    }
+    struct reg r[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        r[i] = (struct reg){.s = s};
+        pthread_create(&t[i], NULL, reg_model, &r[i]);
+    }
+    int created = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(r[i].id > 0);
+        CHECK_EQ_INT(r[i].id, r[0].id);
+        created += r[i].created;
+    }
+    for (int k = 0; k < 4; k++) {
+        int status = 0;
+        CHECK(waitpid(kids[k], &status, 0) == kids[k]);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: %d", k, status);
+    }
+    CHECK(created <= 1);
+    av_store_mlmd_info info;
+    CHECK(av_store_mlmd_status(s, &info, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(info.n_models, 1);
+    CHECK_EQ_INT(info.n_types, 10); /* + aviary.Model */
+
+    int64_t ctx = 0, exe = 0, ctx2 = 0, exe2 = 0;
+    CHECK_MSG(av_store_mlmd_deployment(s, "serve@test", &r[0].id, 1, &ctx, &exe, err, sizeof err) ==
+                  AV_STORE_OK, "%s", err);
+    CHECK(av_store_mlmd_deployment(s, "serve@test", &r[0].id, 1, &ctx2, &exe2, err, sizeof err) ==
+          AV_STORE_OK);
+    CHECK_EQ_INT(ctx2, ctx); /* one context per deployment */
+    CHECK(exe2 != exe);      /* one execution per run */
+    CHECK(av_store_mlmd_execution_end(s, exe, 1, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(av_store_mlmd_execution_end(s, 999999, 1, err, sizeof err), AV_STORE_NOT_FOUND);
+    CHECK(av_store_mlmd_status(s, &info, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(info.n_contexts, 1);
+    CHECK_EQ_INT(info.n_executions, 2);
+    CHECK_EQ_INT(info.n_events, 2);
+    av_store_model_version *mv;
+    int n;
+    CHECK(av_store_mlmd_models(s, &mv, &n, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR_EQ(mv[0].name, "nanodet");
+    CHECK_STR_EQ(mv[0].version, "human-models-3.0.4");
+    CHECK_STR_EQ(mv[0].sha256, "abc123");
+    CHECK_EQ_INT(mv[0].n_runs, 2);
+    free(mv);
+    char metric[64];
+    db_text(s,
+            "SELECT CAST(double_value AS CHAR) FROM `ArtifactProperty` WHERE name ="
+            " 'test_accuracy' AND is_custom_property = 1",
+            NULL, metric, sizeof metric);
+    CHECK_STR_EQ(metric, "0.91");
+    av_store_close(s);
+}
+
+TEST(mlmd_registers_manifests_with_sha256)
+{
+    av_store *s = open_store();
+    char dir[800], path[900], err[512];
+    snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
+    snprintf(path, sizeof path, "%s/pipeline.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"detector\": \"det\", \"species\": \"gone\"}", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/det.json", dir);
+    f = fopen(path, "w");
+    fputs("{\"name\": \"det\", \"version\": \"v1\", \"role\": \"detector\", \"file\": \"det.bin\","
+          " \"test_metrics\": {\"map\": 0.5}}", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/gone.json", dir);
+    f = fopen(path, "w");
+    fputs("{\"name\": \"gone\", \"version\": \"v1\", \"file\": \"missing.bin\"}", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/det.bin", dir);
+    f = fopen(path, "w");
+    fputs("abc", f);
+    fclose(f);
+    int n = 0;
+    int64_t exe = 0;
+    CHECK_MSG(av_store_mlmd_register_manifests(s, dir, "serve@t", &n, &exe, err, sizeof err) ==
+                  AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT(n, 1); /* the model whose file is missing is skipped */
+    CHECK(exe > 0);
+    CHECK(av_store_mlmd_register_manifests(s, dir, "serve@t", &n, NULL, err, sizeof err) ==
+          AV_STORE_OK);
+    av_store_model_version *mv;
+    CHECK(av_store_mlmd_models(s, &mv, &n, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR_EQ(mv[0].sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK_EQ_INT(mv[0].n_runs, 2);
+    free(mv);
+    av_store_close(s);
+}
+
+struct uploader {
+    av_store *s;
+    int ok, fail;
+};
+
+static void *upload_many(void *arg)
+{
+    struct uploader *u = arg;
+    for (int i = 0; i < 10; i++) {
+        av_store_image img;
+        memset(&img, 0, sizeof img);
+        av_store_new_id(img.id);
+        snprintf(img.name, sizeof img.name, "bird-%d.jpg", i);
+        snprintf(img.ext, sizeof img.ext, "jpg");
+        snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
+        img.size_bytes = 4;
+        av_store_detection d = det("Pica pica", 0.5);
+        char err[512];
+        if (av_store_image_insert(u->s, &img, "\xff\xd8\xff\xe0", 4, err, sizeof err) ==
+                AV_STORE_OK &&
+            av_store_analysis_put(u->s, img.id, 10, 10, &d, 1, err, sizeof err) == AV_STORE_OK)
+            u->ok++;
+        else
+            u->fail++;
+    }
+    return NULL;
+}
+
+TEST(concurrent_uploads_from_32_clients)
+{
+    av_store *s = open_store();
+    struct uploader u[32];
+    pthread_t t[32];
+    for (int i = 0; i < 32; i++) {
+        u[i] = (struct uploader){.s = s};
+        pthread_create(&t[i], NULL, upload_many, &u[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 32; i++) {
+        pthread_join(t[i], NULL);
+        ok += u[i].ok;
+        CHECK_EQ_INT(u[i].fail, 0);
+    }
+    CHECK_EQ_INT(ok, 320);
+    int64_t n = 0;
+    char err[512], cnt[32];
+    CHECK(av_store_image_count(s, &n, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(n, 320);
+    db_text(s, "SELECT COUNT(*) FROM inferences", NULL, cnt, sizeof cnt);
+    CHECK_STR_EQ(cnt, "320");
+    av_store_close(s);
+}
+
+static int ctl(const char *what)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null", getenv("AVIARY_TEST_MARIADB"), what);
+    return system(cmd);
+}
+
+TEST(server_restart_mid_run)
+{
+    if (!on_mysql() || !getenv("AVIARY_TEST_MARIADB"))
+        SKIP("needs AVIARY_TEST_DB=mysql://... and AVIARY_TEST_MARIADB=scripts/mariadb");
+    av_store *s = open_store();
+    char a[AV_STORE_ID_LEN + 1], b[AV_STORE_ID_LEN + 1], err[512];
+    add_image(s, a);
+    add_image(s, b);
+    av_store_detection d[2] = {det("Pica pica", 0.9), det("Pica pica", 0.8)};
+    CHECK(av_store_analysis_put(s, a, 100, 100, d, 2, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(ctl("halt"), 0);
+    /* During the outage: clean failures, no crash (checked once it is back
+     * up, so a failing check never leaves the server down). */
+    int64_t n = 0;
+    char err1[512] = "";
+    av_store_status st1 = av_store_image_count(s, &n, err1, sizeof err1);
+    av_store_status st2 = av_store_analysis_put(s, b, 100, 100, d, 2, err, sizeof err);
+    av_store_feedback fb = {.vote_yes = 1, .ground_truth = -1, .predicted = -1, .satisfaction = 1};
+    static const char *const classes[] = {"Pica pica"};
+    av_store_status st3 = av_store_feedback_add(s, a, &fb, classes, 1, NULL, err, sizeof err);
+    CHECK_EQ_INT(ctl("start"), 0);
+    CHECK_EQ_INT(st1, AV_STORE_EUNAVAILABLE);
+    CHECK_STR_CONTAINS(err1, "unavailable");
+    CHECK(!strstr(err1, "aviary-test-pw"));
+    CHECK(st2 != AV_STORE_OK);
+    CHECK(st3 != AV_STORE_OK);
+    /* Back: the next calls succeed, and nothing of the failed ones was written. */
+    CHECK_MSG(av_store_image_count(s, &n, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT(n, 2);
+    av_store_image img;
+    CHECK(av_store_image_get(s, b, 0, &img, err, sizeof err) == AV_STORE_OK);
+    CHECK_STR_EQ(img.status, "pending");
+    CHECK(av_store_image_get(s, a, 0, &img, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(img.voted, 0);
+    int64_t nf = -1;
+    CHECK(av_store_feedback_count(s, &nf, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(nf, 0);
+    av_store_detection *got;
+    int nd;
+    CHECK(av_store_detections_get(s, b, &got, &nd, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(nd, 0);
+    free(got);
+    CHECK_MSG(av_store_analysis_put(s, b, 100, 100, d, 2, err, sizeof err) == AV_STORE_OK, "%s",
+              err);
+    CHECK_MSG(av_store_feedback_add(s, a, &fb, classes, 1, NULL, err, sizeof err) == AV_STORE_OK,
+              "%s", err);
+    CHECK(av_store_detections_get(s, b, &got, &nd, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(nd, 2);
+    free(got);
+    av_store_close(s);
+}
+
 TEST_MAIN(T(migrate_is_idempotent), T(bad_urls), T(image_round_trip_and_ids),
           T(analysis_is_stored_once), T(running_means_are_true_means), T(vote_validation),
-          T(concurrent_analysis_stores_one_result))
+          T(concurrent_analysis_stores_one_result), T(mysql_urls_and_secrets),
+          T(mlmd_init_is_idempotent_with_v10_schema), T(mlmd_model_registered_once_by_many),
+          T(mlmd_registers_manifests_with_sha256), T(concurrent_uploads_from_32_clients),
+          T(server_restart_mid_run))

@@ -342,7 +342,8 @@ static av_store_status connect_one(my_store *s, my_conn *c, int with_db, char *e
         av_store_status st =
             av_store__fail(err, errlen,
                            e == ER_BAD_DB_ERROR ? AV_STORE_EDB : AV_STORE_EUNAVAILABLE,
-                           "mysql: cannot connect to %s: %s", s->where, mysql_error(m));
+                           "mysql: cannot connect to %s (database server unavailable"
+                           " or refused): %s", s->where, mysql_error(m));
         c->last_errno = e;
         mysql_close(m);
         return st;
