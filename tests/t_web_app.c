@@ -378,5 +378,33 @@ TEST(api_upload_json)
     stop(&a);
 }
 
-TEST_MAIN(T(index_page), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
+TEST(monitor_lists_model_versions)
+{
+    struct app a;
+    start(&a, 1000000);
+    char u[256], err[512];
+    url(u, sizeof u, &a, "/monitor");
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "No model version is registered yet");
+    av_http_free(&r);
+    av_store_model_info m = {.name = "nanodet<b>", .version = "3.0.4", .uri = "models/x",
+                             .sha256 = "0123456789abcdef", .role = "detector"};
+    int64_t id = 0;
+    CHECK_MSG(av_store_mlmd_register_model(a.store, &m, &id, NULL, err, sizeof err) ==
+                  AV_STORE_OK, "%s", err);
+    CHECK(av_store_mlmd_deployment(a.store, "serve@test", &id, 1, NULL, NULL, err, sizeof err) ==
+          AV_STORE_OK);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "Model versions");
+    CHECK_STR_CONTAINS(r.body, "nanodet&lt;b&gt;");
+    CHECK_STR_CONTAINS(r.body, "0123456789ab");
+    CHECK(!strstr(r.body, "aviary-test-pw"));
+    av_http_free(&r);
+    stop(&a);
+}
+
+TEST_MAIN(T(index_page), T(monitor_lists_model_versions), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
           T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))

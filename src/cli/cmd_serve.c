@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
@@ -182,13 +183,28 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     }
     char port[16];
     snprintf(port, sizeof port, "%d", av_web_port(web));
+    /* ML Metadata: the loaded model versions (once each) and this run. */
+    int64_t mlmd_run = 0;
+    if (an.pipe) {
+        char host[128] = "localhost", dep[200];
+        gethostname(host, sizeof host - 1);
+        snprintf(dep, sizeof dep, "serve@%s:%s", host, port);
+        int n_models = 0;
+        if (av_store_mlmd_register_manifests(store, cfg->models_dir, dep, &n_models, &mlmd_run, err,
+                                             sizeof err) != AV_STORE_OK)
+            av_log(AV_LOG_WARN, "mlmd_failed", "error", err, NULL);
+    }
+    char db_shown[1100];
+    av_store_redact_url(db, db_shown, sizeof db_shown);
     av_log(AV_LOG_INFO, "listening", "addr", cfg->listen, "port", port, "data", cfg->data_dir,
-           "db", db, "version", AV_VERSION, NULL);
+           "db", db_shown, "version", AV_VERSION, NULL);
 
     int sig = 0;
     sigwait(&stop, &sig);
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_web_stop(web);
+    if (mlmd_run > 0)
+        av_store_mlmd_execution_end(store, mlmd_run, 1, err, sizeof err);
     av_detect_pipeline_close(an.pipe);
     av_serving_client_close(an.client);
     av_store_close(store);

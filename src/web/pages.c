@@ -296,6 +296,38 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
                                       " the first vote.</p>");
     av_web__chart_svg(&chart, pts, n, w->o.tracked, w->o.n_tracked);
 
+    /* Model versions registered in ML Metadata (empty until a serve run). */
+    av_web__buf models;
+    av_web__buf_init(&models, 65536);
+    av_store_model_version *mv = NULL;
+    int n_mv = 0;
+    if (av_store_mlmd_models(w->o.store, &mv, &n_mv, err, sizeof err) != AV_STORE_OK)
+        n_mv = 0;
+    if (!n_mv) {
+        av_web__buf_str(&models, "<p>No model version is registered yet (ML Metadata).</p>");
+    } else {
+        av_web__buf_str(&models, "<table><thead><tr><th scope=\"col\">Model</th><th scope=\"col\">"
+                                 "Version</th><th scope=\"col\">Role</th><th scope=\"col\">"
+                                 "sha256</th><th scope=\"col\">Registered</th><th scope=\"col\">"
+                                 "Serving runs</th></tr></thead><tbody>");
+        for (int i = 0; i < n_mv; i++) {
+            av_web__buf_str(&models, "<tr><td>");
+            av_web__buf_html(&models, mv[i].name);
+            av_web__buf_str(&models, "</td><td>");
+            av_web__buf_html(&models, mv[i].version);
+            av_web__buf_str(&models, "</td><td>");
+            av_web__buf_html(&models, mv[i].role);
+            av_web__buf_str(&models, "</td><td><code>");
+            char sha[13];
+            snprintf(sha, sizeof sha, "%.12s", mv[i].sha256);
+            av_web__buf_html(&models, sha);
+            av_web__buf_fmt(&models, "</code></td><td>%s</td><td class=\"num\">%lld</td></tr>",
+                            mv[i].registered_at, (long long)mv[i].n_runs);
+        }
+        av_web__buf_str(&models, "</tbody></table>");
+    }
+    free(mv);
+
     char img_s[32], votes_s[32], sat[32];
     snprintf(img_s, sizeof img_s, "%lld", (long long)images);
     snprintf(votes_s, sizeof votes_s, "%lld", (long long)votes);
@@ -305,11 +337,12 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
                         "species_model", w->o.species_name ? w->o.species_name : "not installed",
                         "images", img_s, "votes", votes_s, "satisfaction", sat,
                         "chart", chart.p ? chart.p : "", "classes", classes.p ? classes.p : "",
-                        NULL};
+                        "models", models.p ? models.p : "", NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     av_web__page(&b, "Aviary - monitoring", "monitor.html", kv, NULL);
-    if (warn.failed || chart.failed || classes.failed)
+    if (warn.failed || chart.failed || classes.failed || models.failed)
         b.failed = 1;
+    av_web__buf_free(&models);
     av_web__buf_free(&warn);
     av_web__buf_free(&chart);
     av_web__buf_free(&classes);
