@@ -640,9 +640,48 @@ TEST(server_restart_mid_run)
     av_store_close(s);
 }
 
+TEST(blob_store_and_size_limit)
+{
+    av_store *s = open_store();
+    char err[512], dir[800], id[AV_STORE_ID_LEN + 1];
+    /* In the table (default), with a limit. */
+    CHECK(av_store_set_blob_store(s, NULL, 3, err, sizeof err) == AV_STORE_OK);
+    av_store_image img;
+    memset(&img, 0, sizeof img);
+    av_store_new_id(img.id);
+    snprintf(img.name, sizeof img.name, "big.jpg");
+    snprintf(img.ext, sizeof img.ext, "jpg");
+    snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
+    img.size_bytes = 4;
+    CHECK_EQ_INT(av_store_image_insert(s, &img, "\xff\xd8\xff\xe0", 4, err, sizeof err),
+                 AV_STORE_EARG);
+    CHECK_STR_CONTAINS(err, "blob store");
+    /* In files. */
+    snprintf(dir, sizeof dir, "%s/blobs", av_test_tmpdir());
+    CHECK(av_store_set_blob_store(s, dir, 0, err, sizeof err) == AV_STORE_OK);
+    add_image(s, id);
+    av_store_image got;
+    CHECK_MSG(av_store_image_get(s, id, 1, &got, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT(got.blob_len, 4);
+    CHECK(memcmp(got.blob, "\xff\xd8\xff\xe0", 4) == 0);
+    av_store_image_clear(&got);
+    char path[900], cnt[32];
+    snprintf(path, sizeof path, "%s/%s.blob", dir, id);
+    CHECK(access(path, R_OK) == 0);
+    db_text(s, "SELECT COUNT(*) FROM images WHERE image_blob IS NULL", NULL, cnt, sizeof cnt);
+    CHECK_STR_EQ(cnt, "1");
+    /* Same ID again: refused, the first file intact. */
+    snprintf(img.id, sizeof img.id, "%s", id);
+    CHECK_EQ_INT(av_store_image_insert(s, &img, "XXXX", 4, err, sizeof err), AV_STORE_CONFLICT);
+    CHECK(av_store_image_get(s, id, 1, &got, err, sizeof err) == AV_STORE_OK);
+    CHECK(memcmp(got.blob, "\xff\xd8\xff\xe0", 4) == 0);
+    av_store_image_clear(&got);
+    av_store_close(s);
+}
+
 TEST_MAIN(T(migrate_is_idempotent), T(bad_urls), T(image_round_trip_and_ids),
           T(analysis_is_stored_once), T(running_means_are_true_means), T(vote_validation),
           T(concurrent_analysis_stores_one_result), T(mysql_urls_and_secrets),
           T(mlmd_init_is_idempotent_with_v10_schema), T(mlmd_model_registered_once_by_many),
           T(mlmd_registers_manifests_with_sha256), T(concurrent_uploads_from_32_clients),
-          T(server_restart_mid_run))
+          T(server_restart_mid_run), T(blob_store_and_size_limit))

@@ -137,6 +137,13 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
         av_store_close(store);
         return 1;
     }
+    const char *blob_dir = getenv("AVIARY_BLOB_STORE"); /* image files instead of DB blobs */
+    if (blob_dir && *blob_dir &&
+        av_store_set_blob_store(store, blob_dir, 0, err, sizeof err) != AV_STORE_OK) {
+        av_log(AV_LOG_ERROR, "blob_store_failed", "error", err, NULL);
+        av_store_close(store);
+        return 1;
+    }
     analyzer an = {.cfg = cfg};
     av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = 2};
     if (cfg->model_url[0]) {

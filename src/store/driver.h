@@ -100,6 +100,8 @@ typedef struct av_store_driver {
 
 struct av_store {
     const av_store_driver *drv; /* always first */
+    char *blob_dir;             /* owned; NULL: image bytes in the images table */
+    size_t max_blob;            /* largest image kept in the table (0 = default) */
 };
 
 extern const av_store_driver av_store__sqlite_driver;

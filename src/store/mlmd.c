@@ -262,8 +262,8 @@ av_store_status av_store_mlmd_status(av_store *s, av_store_mlmd_info *out, char 
         static const char *const q[6] = {
             "SELECT COUNT(*) FROM `Type`",
             "SELECT COUNT(*) FROM `Artifact`",
-            "SELECT COUNT(*) FROM `Artifact` a JOIN `Type` t ON t.id = a.type_id"
-            " WHERE t.name = 'aviary.Model'",
+            ("SELECT COUNT(*) FROM `Artifact` a JOIN `Type` t ON t.id = a.type_id"
+             " WHERE t.name = 'aviary.Model'"),
             "SELECT COUNT(*) FROM `Execution`",
             "SELECT COUNT(*) FROM `Context`",
             "SELECT COUNT(*) FROM `Event`"};

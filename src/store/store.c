@@ -3,11 +3,15 @@
  */
 #include "store/driver.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const av_store_driver *const g_drivers[] = {&av_store__sqlite_driver,
                                                    &av_store__mysql_driver};
@@ -56,8 +60,105 @@ av_store_status av_store_open(const char *url, av_store **out, char *err, size_t
 
 void av_store_close(av_store *s)
 {
-    if (s)
+    if (s) {
+        free(s->blob_dir);
+        s->blob_dir = NULL;
         s->drv->close(s);
+    }
+}
+
+av_store_status av_store_set_blob_store(av_store *s, const char *dir, size_t max_db_blob,
+                                        char *err, size_t errlen)
+{
+    s->max_blob = max_db_blob;
+    free(s->blob_dir);
+    s->blob_dir = NULL;
+    if (!dir || !*dir)
+        return AV_STORE_OK;
+    if (strlen(dir) > 3000)
+        return av_store__fail(err, errlen, AV_STORE_EARG, "blob store: path too long");
+    if (mkdir(dir, 0750) && errno != EEXIST)
+        return av_store__fail(err, errlen, AV_STORE_EARG, "blob store: cannot create %s: %s", dir,
+                              strerror(errno));
+    s->blob_dir = strdup(dir);
+    return s->blob_dir ? AV_STORE_OK : AV_STORE_ENOMEM;
+}
+
+static void blob_path(const av_store *s, const char *id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s.blob", s->blob_dir, id);
+}
+
+/* Write the bytes to dir/.blob-XXXXXX, fsync, rename to dir/<id>.blob. */
+static av_store_status blob_write(const av_store *s, const char *id, const void *p, size_t n,
+                                  char *err, size_t errlen)
+{
+    char tmp[3100], dst[3100];
+    snprintf(tmp, sizeof tmp, "%s/.blob-XXXXXX", s->blob_dir);
+    blob_path(s, id, dst, sizeof dst);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return av_store__fail(err, errlen, AV_STORE_EDB, "blob store: %s", strerror(errno));
+    const unsigned char *b = p;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = write(fd, b + done, n - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        done += (size_t)k;
+    }
+    int bad = done != n || fsync(fd) != 0;
+    bad |= close(fd) != 0;
+    if (!bad && link(tmp, dst) != 0) /* link, not rename: an existing ID is never replaced */
+        bad = errno == EEXIST ? 2 : 1;
+    int e = errno;
+    unlink(tmp);
+    if (bad == 2)
+        return av_store__fail(err, errlen, AV_STORE_CONFLICT, "image %s exists", id);
+    if (bad)
+        return av_store__fail(err, errlen, AV_STORE_EDB, "blob store: cannot write: %s",
+                              strerror(e));
+    return AV_STORE_OK;
+}
+
+static av_store_status blob_read(const av_store *s, av_store_image *img, char *err,
+                                 size_t errlen)
+{
+    char path[3100];
+    blob_path(s, img->id, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return av_store__fail(err, errlen, AV_STORE_EDB, "blob store: image %s: %s", img->id,
+                              strerror(errno));
+    struct stat st;
+    av_store_status rc = AV_STORE_OK;
+    if (fstat(fd, &st) || st.st_size < 0 || (img->size_bytes && st.st_size != img->size_bytes)) {
+        rc = av_store__fail(err, errlen, AV_STORE_EDB, "blob store: image %s has the wrong size",
+                            img->id);
+    } else if (st.st_size > 0) {
+        img->blob = malloc((size_t)st.st_size);
+        size_t done = 0;
+        while (img->blob && done < (size_t)st.st_size) {
+            ssize_t k = read(fd, (char *)img->blob + done, (size_t)st.st_size - done);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            done += (size_t)k;
+        }
+        if (!img->blob)
+            rc = AV_STORE_ENOMEM;
+        else if (done != (size_t)st.st_size)
+            rc = av_store__fail(err, errlen, AV_STORE_EDB, "blob store: short read");
+        else
+            img->blob_len = done;
+    }
+    close(fd);
+    if (rc != AV_STORE_OK)
+        av_store_image_clear(img);
+    return rc;
 }
 
 av_store_status av_store_migrate(av_store *s, int *v, char *err, size_t errlen)
@@ -113,7 +214,24 @@ av_store_status av_store_image_insert(av_store *s, const av_store_image *img, co
     if (!av_store_valid_id(img->id))
         return av_store__fail(err, errlen, AV_STORE_EARG, "image id is not %d hex characters",
                               AV_STORE_ID_LEN);
-    return s->drv->image_insert(s, img, blob, len, err, errlen);
+    if (!s->blob_dir) {
+        size_t max = s->max_blob ? s->max_blob : AV_STORE_MAX_DB_BLOB;
+        if (blob && len > max)
+            return av_store__fail(err, errlen, AV_STORE_EARG,
+                                  "image of %zu bytes is over the %zu-byte limit for images kept"
+                                  " in the database (use a blob store)", len, max);
+        return s->drv->image_insert(s, img, blob, len, err, errlen);
+    }
+    av_store_status st = blob ? blob_write(s, img->id, blob, len, err, errlen) : AV_STORE_OK;
+    if (st != AV_STORE_OK)
+        return st;
+    st = s->drv->image_insert(s, img, NULL, 0, err, errlen);
+    if (st != AV_STORE_OK && blob) { /* the file is ours: link() made it */
+        char path[3100];
+        blob_path(s, img->id, path, sizeof path);
+        unlink(path);
+    }
+    return st;
 }
 
 av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
@@ -122,7 +240,10 @@ av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
     memset(out, 0, sizeof *out);
     if (!av_store_valid_id(id))
         return AV_STORE_NOT_FOUND;
-    return s->drv->image_get(s, id, with_blob, out, err, errlen);
+    av_store_status st = s->drv->image_get(s, id, with_blob, out, err, errlen);
+    if (st == AV_STORE_OK && with_blob && !out->blob && s->blob_dir)
+        st = blob_read(s, out, err, errlen);
+    return st;
 }
 
 void av_store_image_clear(av_store_image *img)

@@ -97,6 +97,18 @@ int av_store_new_id(char *buf);
 /* True when s is exactly AV_STORE_ID_LEN lowercase hex characters. */
 int av_store_valid_id(const char *s);
 
+/*
+ * Where image bytes live. By default in the images table (image_blob, as
+ * the original did), up to max_db_blob bytes (0 = AV_STORE_MAX_DB_BLOB);
+ * a larger one is refused with EARG. With dir set, each image is a file
+ * dir/<ID>.blob (written to a temp file, fsync'd, renamed: never half a
+ * file) and image_blob stays NULL; no size limit but the upload limit.
+ * Call before the store is shared between threads.
+ */
+#define AV_STORE_MAX_DB_BLOB (64u << 20)
+av_store_status av_store_set_blob_store(av_store *s, const char *dir, size_t max_db_blob,
+                                        char *err, size_t errlen);
+
 /* Insert an image with its bytes (copied). CONFLICT if the ID exists. */
 av_store_status av_store_image_insert(av_store *s, const av_store_image *img, const void *blob,
                                       size_t len, char *err, size_t errlen);
