@@ -15,7 +15,7 @@ BUILD   ?= build
 PKG_CONFIG ?= pkg-config
 
 PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl \
-            libmariadb
+            libmariadb libavformat libavcodec libswscale libavutil
 XNN_LIBS := -lXNNPACK -lpthreadpool
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
