@@ -355,6 +355,7 @@ TEST(not_found_pages)
         CHECK_EQ_INT(av_http_get(u, &r), 0);
         CHECK_MSG(r.status == 404, "%s -> %ld", paths[i], r.status);
         CHECK(!strstr(r.body, "sqlite"));
+        CHECK(!strstr(r.body, "mysql"));
         av_http_free(&r);
     }
     stop(&a);
@@ -406,5 +407,52 @@ TEST(monitor_lists_model_versions)
     stop(&a);
 }
 
-TEST_MAIN(T(index_page), T(monitor_lists_model_versions), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
+struct up_job {
+    struct app *a;
+    int ok;
+};
+
+static void *up_thread(void *arg)
+{
+    struct up_job *j = arg;
+    char u[256];
+    url(u, sizeof u, j->a, "/upload");
+    for (int i = 0; i < 2; i++) {
+        av_http_resp r;
+        const char *names[] = {"bird.jpg"};
+        const void *datas[] = {JPEG};
+        size_t lens[] = {sizeof JPEG};
+        if (av_http_upload(u, "file", 1, names, datas, lens, &r) == 0) {
+            if (r.status == 303)
+                j->ok++;
+            av_http_free(&r);
+        }
+    }
+    return NULL;
+}
+
+TEST(concurrent_uploads_32_clients_all_stored)
+{
+    struct app a;
+    start(&a, 1000000);
+    struct up_job j[32];
+    pthread_t t[32];
+    for (int i = 0; i < 32; i++) {
+        j[i] = (struct up_job){.a = &a};
+        pthread_create(&t[i], NULL, up_thread, &j[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 32; i++) {
+        pthread_join(t[i], NULL);
+        ok += j[i].ok;
+    }
+    CHECK_EQ_INT(ok, 64);
+    int64_t n = 0;
+    char err[512];
+    CHECK(av_store_image_count(a.store, &n, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(n, 64);
+    stop(&a);
+}
+
+TEST_MAIN(T(index_page), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
           T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))
