@@ -2,7 +2,7 @@
  * pass.c - av_nn__graph_finalize(): validation, topological sort, shape
  * inference with constant folding, rewrites (identity removal, transpose
  * cancelling, batch-norm / per-channel mul / add folding into float convs,
- * activation fusion), dead-node removal and the final execution order.
+ * activation fusion, hard-swish recognition), dead-node removal and the final execution order.
  *
  * Every rewrite fires only when it is exact up to float rounding: the
  * intermediate tensor has a single consumer, is not a graph output, and the
@@ -618,6 +618,68 @@ static bool fuse_activation(av_nn__graph *g, av_nn__node *p)
     return true;
 }
 
+/* Scalar f32 constant within tol of v. */
+static bool scalar_near(const av_nn__graph *g, av_nn__tid t, float v, float tol)
+{
+    if (!is_f32_const(g, t) || av_nn__numel(&g->tensors[t]) != 1)
+        return false;
+    float c = *(const float *)g->tensors[t].data;
+    return c - v <= tol && v - c <= tol;
+}
+
+/* The producer of t when t is a private intermediate of the given binary kind and act. */
+static av_nn__node *private_binary(av_nn__graph *g, av_nn__tid t, av_nn__binary_kind kind,
+                                   av_nn__act act)
+{
+    const av_nn__tensor *x = &g->tensors[t];
+    if (x->producer < 0 || !private_tensor(g, t) || x->dtype != AV_NN_F32)
+        return NULL;
+    av_nn__node *p = &g->nodes[x->producer];
+    return live(p) && p->op == AV_NN_OP_BINARY && p->p.binary.kind == kind &&
+                   p->p.binary.act.kind == act
+               ? p
+               : NULL;
+}
+
+/*
+ * x * (relu6(x + 3) * (1/6)) as TF writes hard-swish (MobileNetV3): three
+ * passes over the tensor become one HARDSWISH. Matches either operand order.
+ */
+static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
+{
+    if (m2->op != AV_NN_OP_BINARY || m2->p.binary.kind != AV_NN_BIN_MUL ||
+        m2->p.binary.act.kind != AV_NN_ACT_NONE || m2->n_in != 2 ||
+        g->tensors[m2->out[0]].dtype != AV_NN_F32)
+        return false;
+    for (int side = 0; side < 2; side++) {
+        av_nn__tid x = m2->in[side], b = m2->in[1 - side];
+        if (x < 0 || b < 0 || g->tensors[x].data ||
+            av_nn__numel(&g->tensors[x]) != av_nn__numel(&g->tensors[m2->out[0]]))
+            continue;
+        av_nn__node *m1 = private_binary(g, b, AV_NN_BIN_MUL, AV_NN_ACT_NONE);
+        if (!m1)
+            continue;
+        int ka = scalar_near(g, m1->in[0], 1.0f / 6, 1e-6f) ? 1
+                 : scalar_near(g, m1->in[1], 1.0f / 6, 1e-6f) ? 0
+                                                              : -1;
+        if (ka < 0)
+            continue;
+        av_nn__node *add = private_binary(g, m1->in[ka], AV_NN_BIN_ADD, AV_NN_ACT_RELU6);
+        if (!add || !((add->in[0] == x && scalar_near(g, add->in[1], 3.0f, 0)) ||
+                      (add->in[1] == x && scalar_near(g, add->in[0], 3.0f, 0))))
+            continue;
+        m2->op = AV_NN_OP_UNARY;
+        memset(&m2->p, 0, sizeof m2->p);
+        m2->p.unary.kind = AV_NN_UN_HARDSWISH;
+        m2->in[0] = x;
+        m2->in[1] = -1;
+        m2->n_in = 1;
+        m1->dead = add->dead = true;
+        return true;
+    }
+    return false;
+}
+
 /* Keep only nodes that some graph output depends on. */
 static av_nn_status remove_dead(av_nn__graph *g, char *err, size_t errlen)
 {
@@ -693,7 +755,7 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
             av_nn__node *n = &g->nodes[g->order[j]];
             while (live(n) &&
                    (rm_identity(g, n) || cancel_transposes(g, n) || sink_binary_transposes(g, n) ||
-                    fold_affine(g, n) || fuse_activation(g, n))) {
+                    fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n))) {
                 changed = true;
                 count_consumers(g);
             }
