@@ -250,6 +250,7 @@ TEST(status_and_metadata)
     expect_error(&v, "GET", "/v1/models/birdsClassifier/version/1", NULL, 400,
                  "Malformed request");
 
+    char url0[128];
     j = call(&v, "GET", "/healthz", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "role")), "model-server");
@@ -258,6 +259,15 @@ TEST(status_and_metadata)
     CHECK_EQ_INT(st, 200);
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "model_version")), 1);
     json_decref(j);
+
+    snprintf(url0, sizeof url0, "%s/metrics", v.base);
+    CHECK_EQ_INT(av_http_get(url0, &keep), 0);
+    CHECK_EQ_INT(keep.status, 200);
+    CHECK_STR_CONTAINS(keep.body, "aviary_serving_requests_total{route=\"status\",code=\"200\"} 2");
+    CHECK_STR_CONTAINS(keep.body, "aviary_serving_requests_total{route=\"metadata\",code=\"200\"} 1");
+    CHECK_STR_CONTAINS(keep.body, "aviary_serving_request_seconds_bucket{route=\"status\",le=\"+Inf\"}");
+    CHECK_STR_CONTAINS(keep.body, "aviary_serving_model_version{model=\"birdsClassifier\"} 1");
+    av_http_free(&keep);
 
     /* Outside /v1/: the HTTP library's plain 404, not JSON. */
     char url[128];

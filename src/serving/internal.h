@@ -75,6 +75,35 @@ void av_serving__release(av_serving__models *m, av_serving__version *v);
 json_t *av_serving__status_json(av_serving__models *m, long long version, int *http, char *msg,
                                 size_t msglen);
 
+/* Prometheus counters (metrics.c), guarded by mu. */
+#define AV_SERVING__N_ROUTES 4  /* status, metadata, predict, other */
+#define AV_SERVING__N_BUCKETS 11
+#define AV_SERVING__MAX_CODES 48
+enum { AV_SERVING__R_STATUS, AV_SERVING__R_METADATA, AV_SERVING__R_PREDICT, AV_SERVING__R_OTHER };
+
+typedef struct av_serving__metrics {
+    pthread_mutex_t mu;
+    struct {
+        int route;
+        unsigned code;
+        unsigned long long count;
+    } codes[AV_SERVING__MAX_CODES];
+    int n_codes;
+    unsigned long long bucket[AV_SERVING__N_ROUTES][AV_SERVING__N_BUCKETS];
+    unsigned long long count[AV_SERVING__N_ROUTES];
+    double sum[AV_SERVING__N_ROUTES];
+    unsigned long long images;
+} av_serving__metrics;
+
+void av_serving__metrics_init(av_serving__metrics *m);
+void av_serving__metrics_free(av_serving__metrics *m);
+void av_serving__metrics_observe(av_serving__metrics *m, int route, unsigned code,
+                                 double seconds, int images);
+/* Write the exposition text into out (truncated at cap); returns the
+ * length it needed. */
+size_t av_serving__metrics_text(av_serving__metrics *m, const char *model, long long version,
+                                char *out, size_t cap);
+
 struct MHD_Daemon;
 
 struct av_serving {
@@ -84,6 +113,7 @@ struct av_serving {
     long long max_upload_bytes, max_body_bytes, max_pixels;
     int top_k;
     long long started;          /* time(NULL) at start, for /healthz */
+    av_serving__metrics metrics;
     const char *const *tracked; /* borrowed from the caller (static by contract) */
     int n_tracked;
 };
@@ -91,7 +121,7 @@ struct av_serving {
 /* Predict: parse body (len bytes, NUL-terminated), run, answer JSON.
  * Returns the HTTP status and a new JSON object (the answer or {"error"}). */
 unsigned av_serving__predict(av_serving *s, long long version, const char *body, size_t len,
-                             json_t **answer);
+                             json_t **answer, int *images);
 
 /* {"error": msg} (new reference, may be NULL when out of memory). */
 json_t *av_serving__error_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -385,12 +385,13 @@ static unsigned run_batch(av_serving *s, av_serving__version *v, const batch *b,
 }
 
 static unsigned predict_on(av_serving *s, av_serving__version *v, const char *body, size_t len,
-                           json_t **answer);
+                           json_t **answer, int *images);
 
 unsigned av_serving__predict(av_serving *s, long long version, const char *body, size_t len,
-                             json_t **answer)
+                             json_t **answer, int *images)
 {
     *answer = NULL;
+    *images = 0;
     /* As TF Serving: the servable is looked up before the body is parsed. */
     av_serving__version *v = av_serving__acquire(&s->models, version);
     if (!v) {
@@ -402,13 +403,13 @@ unsigned av_serving__predict(av_serving *s, long long version, const char *body,
         return fail(answer, 404, "Servable not found for request: Latest(%s)%s",
                     s->models.name, "");
     }
-    unsigned st = predict_on(s, v, body, len, answer);
+    unsigned st = predict_on(s, v, body, len, answer, images);
     av_serving__release(&s->models, v);
     return st;
 }
 
 static unsigned predict_on(av_serving *s, av_serving__version *v, const char *body, size_t len,
-                           json_t **answer)
+                           json_t **answer, int *images)
 {
     size_t k = 0;
     while (k < len && (body[k] == ' ' || body[k] == '\n' || body[k] == '\r' || body[k] == '\t'))
@@ -450,6 +451,8 @@ static unsigned predict_on(av_serving *s, av_serving__version *v, const char *bo
     json_decref(req); /* the batch owns copies of what it needs */
     if (!st)
         st = run_batch(s, v, b, columnar, answer);
+    if (!st || st == 200)
+        *images = b->n;
     batch_free(b);
     free(b);
     return st;

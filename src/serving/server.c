@@ -7,8 +7,8 @@
  *   GET  /v1/models[/NAME][/versions/N|/labels/L][/metadata]
  * Anything else under /v1/ is 400 "Malformed request: METHOD PATH"; paths
  * outside /v1/ get a plain (non-JSON) 404 like libevent's, except ours:
- * GET /healthz (alive) and /readyz (200 once a version is AVAILABLE, else
- * 503), as `aviary serve` answers /healthz.
+ * GET /healthz (alive), /readyz (200 once a version is AVAILABLE, else
+ * 503) and /metrics (Prometheus text, metrics.c).
  */
 #include "serving/internal.h"
 
@@ -34,6 +34,9 @@ typedef struct req {
     size_t len, cap;
     int too_big;    /* body went over the cap: discard the rest, answer 413 */
     int answered;   /* a response was queued at header time */
+    int route;      /* AV_SERVING__R_*, for /metrics */
+    unsigned code;  /* HTTP status answered */
+    int images;     /* images predicted */
 } req;
 
 json_t *av_serving__error_json(const char *fmt, ...)
@@ -46,13 +49,14 @@ json_t *av_serving__error_json(const char *fmt, ...)
     return json_pack("{s:s}", "error", msg);
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+static enum MHD_Result send_text(req *rq, struct MHD_Connection *c, unsigned status, const char *type,
                                  const char *body, size_t len)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
+    rq->code = status;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -60,14 +64,14 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 }
 
 /* Send and release j (NULL: out of memory -> 500). */
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+static enum MHD_Result send_json(req *rq, struct MHD_Connection *c, unsigned status, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(7) | JSON_PRESERVE_ORDER)
                 : NULL;
     json_decref(j);
     if (!s) {
         static const char oom[] = "{ \"error\": \"out of memory\" }\n";
-        return send_text(c, 500, "application/json", oom, sizeof oom - 1);
+        return send_text(rq, c, 500, "application/json", oom, sizeof oom - 1);
     }
     size_t n = strlen(s);
     struct MHD_Response *r = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
@@ -76,22 +80,24 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    rq->code = status;
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
+static enum MHD_Result send_error(req *rq, struct MHD_Connection *c, unsigned status,
+                                  const char *msg)
 {
-    return send_json(c, status, av_serving__error_json("%s", msg));
+    return send_json(rq, c, status, av_serving__error_json("%s", msg));
 }
 
 /* libevent's 404 page, which TF Serving sends for paths outside /v1/. */
-static enum MHD_Result plain_404(struct MHD_Connection *c)
+static enum MHD_Result plain_404(req *rq, struct MHD_Connection *c)
 {
     static const char body[] = "<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n"
                                "<H1>Not Found</H1>\n</BODY></HTML>\n";
-    return send_text(c, MHD_HTTP_NOT_FOUND, "text/html", body, sizeof body - 1);
+    return send_text(rq, c, MHD_HTTP_NOT_FOUND, "text/html", body, sizeof body - 1);
 }
 
 /* ------------------------------------------------------------ grammar */
@@ -274,26 +280,37 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
                          "\"model\":\"%s\",\"model_version\":%lld,\"uptime_s\":%lld}\n",
                          ready ? "ok" : "unavailable", AV_VERSION, s->models.name, live,
                          (long long)(time(NULL) - s->started));
-        return send_text(c, ready ? 200 : 503, "application/json", body, (size_t)n);
+        return send_text(rq, c, ready ? 200 : 503, "application/json", body, (size_t)n);
+    }
+    if (get && !strcmp(url, "/metrics")) {
+        char *text = malloc(65536);
+        if (!text)
+            return MHD_NO;
+        size_t n = av_serving__metrics_text(&s->metrics, s->models.name,
+                                            av_serving_live_version(s), text, 65536);
+        enum MHD_Result ret = send_text(rq, c, 200, "text/plain; version=0.0.4", text,
+                                        n < 65536 ? n : 65535);
+        free(text);
+        return ret;
     }
     if (strncasecmp(url, "/v1/", 4) != 0)
-        return plain_404(c);
+        return plain_404(rq, c);
     if (strlen(url) > MAX_URL)
-        return send_error(c, 400, "Malformed request: URL too long");
+        return send_error(rq, c, 400, "Malformed request: URL too long");
     route r;
     char bad[80] = "";
     int rc = (post || get) ? parse_route(url, post, &r, bad, sizeof bad) : ROUTE_MALFORMED;
     if (rc == ROUTE_NO_NAME)
-        return send_error(c, 400, "Missing model name in request.");
+        return send_error(rq, c, 400, "Missing model name in request.");
     if (rc == ROUTE_BAD_VERSION) {
         char msg[160];
         snprintf(msg, sizeof msg, "Failed to convert version: %s to numeric.", bad);
-        return send_error(c, 400, msg);
+        return send_error(rq, c, 400, msg);
     }
     if (rc != ROUTE_OK) {
         char msg[MAX_URL + 64];
         snprintf(msg, sizeof msg, "Malformed request: %s %s", method, url);
-        return send_error(c, 400, msg);
+        return send_error(rq, c, 400, msg);
     }
     int known = !strcmp(r.name, s->models.name);
     char msg[600];
@@ -301,11 +318,11 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
         if (rq->too_big) {
             snprintf(msg, sizeof msg, "Request body is larger than the limit of %lld bytes",
                      s->max_body_bytes);
-            return send_error(c, 413, msg);
+            return send_error(rq, c, 413, msg);
         }
         if (r.label[0] && known) {
             snprintf(msg, sizeof msg, "Unrecognized servable version label: %s", r.label);
-            return send_error(c, 400, msg);
+            return send_error(rq, c, 400, msg);
         }
         if (!known) {
             if (r.version)
@@ -313,24 +330,26 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
                          r.name, r.version);
             else
                 snprintf(msg, sizeof msg, "Servable not found for request: Latest(%s)", r.name);
-            return send_error(c, 404, msg);
+            return send_error(rq, c, 404, msg);
         }
         if (strcmp(r.method, "predict")) {
             snprintf(msg, sizeof msg,
                      "Expected %s signature method_name to be tensorflow/serving/%s. Was: "
                      "tensorflow/serving/predict",
                      strcmp(r.method, "classify") ? "regression" : "classification", r.method);
-            return send_error(c, 400, msg);
+            return send_error(rq, c, 400, msg);
         }
         json_t *answer = NULL;
+        rq->route = AV_SERVING__R_PREDICT;
         unsigned st = av_serving__predict(s, r.version, rq->body ? rq->body : "", rq->len,
-                                          &answer);
-        return send_json(c, st, answer);
+                                          &answer, &rq->images);
+        return send_json(rq, c, st, answer);
     }
+    rq->route = r.metadata ? AV_SERVING__R_METADATA : AV_SERVING__R_STATUS;
     if (r.metadata) {
         if (r.label[0] && known) {
             snprintf(msg, sizeof msg, "Unrecognized servable version label: %s", r.label);
-            return send_error(c, 400, msg);
+            return send_error(rq, c, 400, msg);
         }
         av_serving__version *v = known ? av_serving__acquire(&s->models, r.version) : NULL;
         if (!v) {
@@ -339,11 +358,11 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
                          r.name, r.version);
             else
                 snprintf(msg, sizeof msg, "Servable not found for request: Latest(%s)", r.name);
-            return send_error(c, 404, msg);
+            return send_error(rq, c, 404, msg);
         }
         long long number = v->number;
         av_serving__release(&s->models, v);
-        return send_json(c, 200, metadata_json(r.name, number));
+        return send_json(rq, c, 200, metadata_json(r.name, number));
     }
     if (!known) {
         if (r.version)
@@ -351,13 +370,13 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
                      r.name);
         else
             snprintf(msg, sizeof msg, "Could not find any versions of model %s", r.name);
-        return send_error(c, 404, msg);
+        return send_error(rq, c, 404, msg);
     }
     int http = 500;
     json_t *j = av_serving__status_json(&s->models, r.version, &http, msg, sizeof msg);
     if (!j)
-        return send_error(c, (unsigned)http, msg);
-    return send_json(c, 200, j);
+        return send_error(rq, c, (unsigned)http, msg);
+    return send_json(rq, c, 200, j);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -380,7 +399,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             char msg[160];
             snprintf(msg, sizeof msg, "Request body is larger than the limit of %lld bytes",
                      s->max_body_bytes);
-            return send_error(c, 413, msg);
+            return send_error(rq, c, 413, msg);
         }
         return MHD_YES;
     }
@@ -416,7 +435,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (rq->answered)
         return MHD_YES;
-    return handle(s, c, url, method, rq);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rq->route = AV_SERVING__R_OTHER;
+    enum MHD_Result ret = handle(s, c, url, method, rq);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    av_serving__metrics_observe(&s->metrics, rq->route, rq->code,
+                                (double)(t1.tv_sec - t0.tv_sec) +
+                                    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+                                rq->images);
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -447,10 +475,12 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
     s->tracked = o->tracked ? o->tracked : av_serving__tracked_default;
     s->n_tracked = o->tracked ? o->n_tracked : 3;
     int workers = o->workers > 0 ? o->workers : 4;
+    av_serving__metrics_init(&s->metrics);
     av_detect_open_opts oo = {.threads = o->threads, .max_contexts = workers};
     const char *name = o->model_name && *o->model_name ? o->model_name : AV_SERVING_DEFAULT_MODEL;
     if (av_serving__models_init(&s->models, name, o->models_dir, o->base_path, &oo, o->poll_ms,
                                 err, errlen)) {
+        av_serving__metrics_free(&s->metrics);
         free(s);
         return AV_SERVING_E_MODEL;
     }
@@ -463,6 +493,7 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "serving: '%s' is not an IPv4 address", addr);
         av_serving__models_free(&s->models);
+        av_serving__metrics_free(&s->metrics);
         free(s);
         return AV_SERVING_E_ARG;
     }
@@ -476,6 +507,7 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
         snprintf(err, errlen, "serving: cannot listen on %s:%d (port in use or no permission?)",
                  addr, o->port);
         av_serving__models_free(&s->models);
+        av_serving__metrics_free(&s->metrics);
         free(s);
         return AV_SERVING_E_LISTEN;
     }
@@ -498,5 +530,6 @@ void av_serving_stop(av_serving *s)
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     av_serving__models_free(&s->models);
+    av_serving__metrics_free(&s->metrics);
     free(s);
 }
