@@ -679,9 +679,40 @@ TEST(blob_store_and_size_limit)
     av_store_close(s);
 }
 
+TEST(killed_connection_fails_once_then_recovers)
+{
+    if (!on_mysql())
+        SKIP("needs AVIARY_TEST_DB=mysql://...");
+    av_store *s = open_store();
+    char id[AV_STORE_ID_LEN + 1], err[512], cid[32], q[96];
+    add_image(s, id);
+    db_text(s, "SELECT CAST(CONNECTION_ID() AS CHAR)", NULL, cid, sizeof cid);
+    /* Another client kills our (only, pooled) connection under us. */
+    av_store *admin = open_store();
+    av_store__sess *c;
+    CHECK(admin->drv->sess_get(admin, &c, err, sizeof err) == AV_STORE_OK);
+    snprintf(q, sizeof q, "KILL CONNECTION %lld", atoll(cid));
+    CHECK_MSG(admin->drv->script(c, q, err, sizeof err) == AV_STORE_OK, "%s", err);
+    admin->drv->sess_put(admin, c);
+    av_store_close(admin);
+    av_store_detection d = det("Pica pica", 0.5);
+    av_store_status st = av_store_analysis_put(s, id, 10, 10, &d, 1, err, sizeof err);
+    CHECK_MSG(st == AV_STORE_EUNAVAILABLE || st == AV_STORE_OK, "status %d: %s", st, err);
+    if (st != AV_STORE_OK) /* failed cleanly: nothing written, and the retry works */
+        CHECK_MSG(av_store_analysis_put(s, id, 10, 10, &d, 1, err, sizeof err) == AV_STORE_OK,
+                  "%s", err);
+    av_store_detection *got;
+    int n;
+    CHECK(av_store_detections_get(s, id, &got, &n, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(n, 1);
+    free(got);
+    av_store_close(s);
+}
+
 TEST_MAIN(T(migrate_is_idempotent), T(bad_urls), T(image_round_trip_and_ids),
           T(analysis_is_stored_once), T(running_means_are_true_means), T(vote_validation),
           T(concurrent_analysis_stores_one_result), T(mysql_urls_and_secrets),
           T(mlmd_init_is_idempotent_with_v10_schema), T(mlmd_model_registered_once_by_many),
           T(mlmd_registers_manifests_with_sha256), T(concurrent_uploads_from_32_clients),
-          T(server_restart_mid_run), T(blob_store_and_size_limit))
+          T(server_restart_mid_run), T(blob_store_and_size_limit),
+          T(killed_connection_fails_once_then_recovers))

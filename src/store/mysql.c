@@ -294,6 +294,9 @@ static av_store_status fail_conn(my_conn *c, unsigned e, const char *msg, char *
                                  size_t errlen, const char *what)
 {
     c->last_errno = e;
+    char copy[512]; /* msg lives in the connection or statement that drop() frees */
+    snprintf(copy, sizeof copy, "%s", msg ? msg : "");
+    msg = copy;
     if (conn_lost(e)) {
         my_store *s = c->owner;
         drop(c);
@@ -548,7 +551,8 @@ static av_store_status my_query(av_store__sess *sess, const char *sql, const av_
     }
     if (mysql_stmt_bind_result(st, b) || mysql_stmt_store_result(st)) {
         rc = fail_st(c, st, err, errlen, "fetch");
-        mysql_stmt_free_result(st);
+        if (c->m) /* a lost connection was dropped, st with it */
+            mysql_stmt_free_result(st);
         return rc;
     }
     for (;;) {
@@ -599,7 +603,8 @@ static av_store_status my_query(av_store__sess *sess, const char *sql, const av_
         if (rc != AV_STORE_OK || (fn && fn(ud)))
             break;
     }
-    mysql_stmt_free_result(st);
+    if (c->m)
+        mysql_stmt_free_result(st);
     return rc;
 }
 
