@@ -219,6 +219,24 @@ TEST(no_bird_on_cat_and_grace_hopper)
     av_detect_pipeline_close(p);
 }
 
+/* Scenes without birds where the species model alone would see one (kite.jpg: a beach
+ * scores Great Blue Heron 0.73 on the whole image): the whole-image fallback's
+ * threshold (pipeline.json, 0.8) keeps them empty. */
+TEST(no_bird_on_birdless_scenes)
+{
+    av_detect_pipeline *p = open_default();
+    const char *imgs[] = {"reference/tfjs/images/kite.jpg", "reference/tfjs/images/person.jpg",
+                          "reference/tfjs/images/horses.jpg", "reference/tfjs/images/dog.jpg"};
+    for (int i = 0; i < 4; i++) {
+        av_detect_result r;
+        run_image(p, av_test_shared(imgs[i]), NULL, &r);
+        CHECK_MSG(r.n_dets == 0, "%s: %d detections, first '%s'", imgs[i], r.n_dets,
+                  r.n_dets ? r.dets[0].label : "");
+        av_detect_result_free(&r);
+    }
+    av_detect_pipeline_close(p);
+}
+
 TEST(eagle_from_darknet_package)
 {
     need_models();
@@ -555,6 +573,6 @@ TEST(cli_classify_parrot)
 
 TEST_MAIN(T(engine_nanodet_reference_input), T(engine_centernet_reference_input),
           T(bird_bmp_has_bird_box), T(parrot_is_scarlet_macaw), T(no_bird_on_cat_and_grace_hopper),
-          T(eagle_from_darknet_package), T(centernet_also_finds_bird),
+          T(no_bird_on_birdless_scenes), T(eagle_from_darknet_package), T(centernet_also_finds_bird),
           T(missing_species_model_degrades), T(bad_inputs_are_errors), T(annotate_png_and_jpeg),
           T(shared_between_threads), T(cli_exit_codes_and_errors), T(cli_classify_parrot))
