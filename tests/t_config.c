@@ -137,6 +137,31 @@ TEST(env_errors_name_the_variable)
     CHECK_STR_CONTAINS(err, "AVIARY_THREADS");
 }
 
+TEST(tracked_classes)
+{
+    av_config c;
+    char names[AV_CONFIG_MAX_TRACKED][128], err[256];
+    av_config_defaults(&c, "serve");
+    CHECK_EQ_INT(av_config_tracked(&c, names, AV_CONFIG_MAX_TRACKED, err, sizeof err), 3);
+    CHECK_STR_EQ(names[0], "Erithacus rubecula");
+    CHECK_STR_EQ(names[2], "Pica pica");
+    CHECK_EQ_INT(av_config_set(&c, "tracked", " Ara macao , Pica pica", err, sizeof err), 0);
+    CHECK_EQ_INT(av_config_tracked(&c, names, AV_CONFIG_MAX_TRACKED, err, sizeof err), 2);
+    CHECK_STR_EQ(names[0], "Ara macao");
+    CHECK_STR_EQ(names[1], "Pica pica");
+    /* a bad list is refused with a reason and leaves the old one */
+    CHECK_EQ_INT(av_config_set(&c, "tracked", "a,,b", err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "empty class name");
+    CHECK_EQ_INT(av_config_tracked(&c, names, AV_CONFIG_MAX_TRACKED, err, sizeof err), 2);
+    char many[400] = "";
+    for (int i = 0; i < AV_CONFIG_MAX_TRACKED + 1; i++)
+        strcat(many, i ? ",x" : "x");
+    CHECK_EQ_INT(av_config_set(&c, "tracked", many, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "more than 16");
+    CHECK_EQ_INT(av_config_set(&c, "blob-store", "/srv/blobs", err, sizeof err), 0);
+    CHECK_STR_EQ(c.blob_store, "/srv/blobs");
+}
+
 TEST_MAIN(T(defaults), T(flags_both_forms), T(unknown_flags_left_for_command),
           T(bad_values_are_errors), T(precedence_flag_env_file), T(config_flag_and_bad_file),
-          T(env_errors_name_the_variable))
+          T(env_errors_name_the_variable), T(tracked_classes))

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 
 static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
-    "max-upload-mb", "max-megapixels", "log-level", "log-format", NULL,
+    "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked", NULL,
 };
 
 static int make_dir(const char *path)
@@ -137,9 +138,8 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
         av_store_close(store);
         return 1;
     }
-    const char *blob_dir = getenv("AVIARY_BLOB_STORE"); /* image files instead of DB blobs */
-    if (blob_dir && *blob_dir &&
-        av_store_set_blob_store(store, blob_dir, 0, err, sizeof err) != AV_STORE_OK) {
+    if (cfg->blob_store[0] && /* image files instead of DB blobs */
+        av_store_set_blob_store(store, cfg->blob_store, 0, err, sizeof err) != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "blob_store_failed", "error", err, NULL);
         av_store_close(store);
         return 1;
@@ -165,12 +165,28 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
         av_log(AV_LOG_WARN, "species_unavailable", "note",
                av_detect_pipeline_species_note(an.pipe), NULL);
     }
-    static const char *const tracked[] = {"Erithacus rubecula", "Periparus ater", "Pica pica"};
+    /* tracked classes (--tracked), each with the species manifest's baseline */
+    static char names[AV_CONFIG_MAX_TRACKED][128];
+    const char *tracked[AV_CONFIG_MAX_TRACKED];
+    double baselines[AV_CONFIG_MAX_TRACKED];
+    int n_tracked = av_config_tracked(cfg, names, AV_CONFIG_MAX_TRACKED, err, sizeof err);
+    if (n_tracked < 0) {
+        av_log(AV_LOG_ERROR, "tracked_invalid", "error", err, NULL);
+        av_detect_pipeline_close(an.pipe);
+        av_serving_client_close(an.client);
+        av_store_close(store);
+        return 1;
+    }
+    double baseline = an.pipe ? av_detect_pipeline_species_baseline(an.pipe) : -1.0;
+    for (int i = 0; i < n_tracked; i++) {
+        tracked[i] = names[i];
+        baselines[i] = baseline >= 0 ? baseline : NAN;
+    }
     av_web_opts wo = {.listen = cfg->listen, .port = cfg->port, .workers = cfg->workers,
                       .role = "web", .store = store, .data_dir = cfg->data_dir,
                       .max_upload_bytes = cfg->max_upload_bytes, .analyze = analyze,
                       .analyze_ud = &an, .analysis_workers = 2, .queue_max = 64,
-                      .tracked = tracked, .n_tracked = 3,
+                      .tracked = tracked, .n_tracked = n_tracked, .baselines = baselines,
                       .detector_name = an.client ? "remote model server (--model-url)"
                                        : an.pipe   ? "NanoDet-m (COCO), bird class"
                                                    : "not installed",

@@ -29,6 +29,9 @@ static const av_config_key g_keys[] = {
     {"max-megapixels", "N", "largest accepted image in megapixels (default 50)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"log-format", "FMT", "logfmt or json (default logfmt)"},
+    {"blob-store", "DIR", "keep uploaded images as files under DIR instead of database blobs"},
+    {"tracked", "LIST", "comma-separated species the monitor tracks (default: the original's "
+                        "Erithacus rubecula, Periparus ater, Pica pica)"},
     {NULL, NULL, NULL},
 };
 
@@ -59,6 +62,7 @@ void av_config_defaults(av_config *c, const char *cmd)
     c->max_pixels = 50LL * 1000 * 1000;
     c->log_level = AV_LOG_INFO;
     c->log_format = AV_LOG_LOGFMT;
+    copy(c->tracked, sizeof c->tracked, "Erithacus rubecula,Periparus ater,Pica pica");
 }
 
 static int parse_ll(const char *key, const char *v, long long lo, long long hi, long long *out,
@@ -115,6 +119,18 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         return STR(model_name);
     if (strcmp(key, "model-base-path") == 0)
         return STR(model_base_path);
+    if (strcmp(key, "blob-store") == 0)
+        return STR(blob_store);
+    if (strcmp(key, "tracked") == 0) {
+        av_config probe = *c;
+        char names[AV_CONFIG_MAX_TRACKED][128];
+        if (STR(tracked) ||
+            av_config_tracked(c, names, AV_CONFIG_MAX_TRACKED, err, errlen) < 0) {
+            *c = probe; /* keep the old list on a bad one */
+            return -1;
+        }
+        return 0;
+    }
     if (strcmp(key, "threads") == 0) {
         if (parse_ll(key, v, 1, 256, &x, err, errlen))
             return -1;
@@ -332,4 +348,34 @@ void av_config_db_url(const av_config *c, char *out, size_t outlen)
         snprintf(out, outlen, "%s", c->db_url);
     else
         snprintf(out, outlen, "sqlite:%s/aviary.db", c->data_dir);
+}
+
+int av_config_tracked(const av_config *c, char (*names)[128], int max, char *err, size_t errlen)
+{
+    int n = 0;
+    const char *p = c->tracked;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *a = p, *b = p + len;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (a == b || (size_t)(b - a) >= 128 || n == max) {
+            snprintf(err, errlen,
+                     n == max ? "--tracked: more than %d classes"
+                     : a == b ? "--tracked: empty class name (at class %d)"
+                              : "--tracked: class name %d longer than 127 bytes",
+                     n == max ? max : n + 1);
+            return -1;
+        }
+        memcpy(names[n], a, (size_t)(b - a));
+        names[n][b - a] = '\0';
+        n++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return n;
 }

@@ -32,7 +32,19 @@ typedef struct av_config {
     av_log_level log_level;
     av_log_format log_format;
     char config_file[AV_CONFIG_PATH_MAX];
+    char blob_store[AV_CONFIG_PATH_MAX]; /* "" = image blobs in the database */
+    char tracked[1024];                  /* comma-separated scientific names */
 } av_config;
+
+/* Most tracked classes the monitor plots. */
+#define AV_CONFIG_MAX_TRACKED 16
+
+/*
+ * Split c->tracked into at most max names (each trimmed, at most cap-1
+ * bytes, copied into names[i]). Returns the count, or -1 with a message
+ * when a name is empty or too long, or there are more than max.
+ */
+int av_config_tracked(const av_config *c, char (*names)[128], int max, char *err, size_t errlen);
 
 /* One settable key, for --help tables and validation. */
 typedef struct av_config_key {

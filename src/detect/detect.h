@@ -129,6 +129,9 @@ void av_detect_pipeline_close(av_detect_pipeline *p);
  * for the pipeline's life). */
 int av_detect_pipeline_has_species(const av_detect_pipeline *p);
 const char *av_detect_pipeline_species_note(const av_detect_pipeline *p);
+/* The species manifest's monitoring baseline (baseline.mean_confidence: the
+ * test-time mean top-1 score), or < 0 when it gives none or species are off. */
+double av_detect_pipeline_species_baseline(const av_detect_pipeline *p);
 
 /*
  * Decode image bytes, detect, name species, optionally annotate. Thread-safe.

@@ -352,6 +352,11 @@ const char *av_detect_pipeline_species_note(const av_detect_pipeline *p)
     return p->species_note;
 }
 
+double av_detect_pipeline_species_baseline(const av_detect_pipeline *p)
+{
+    return p && p->has_species ? p->cls.baseline_confidence : -1.0;
+}
+
 /* ---- the context pool ---- */
 
 /* One zeroed buffer per tensor of a model's inputs or outputs. */
