@@ -60,6 +60,7 @@ typedef struct run {
     double next_t;            /* time of the next frame to sample */
     double t_last;            /* time of the last decoded frame */
     long long max_decoded;
+    long long nb_frames;      /* frame count the container header gives, 0 unknown */
     int bad_packets;          /* consecutive packets rejected */
     char last_decode_err[160];
     double ms_detect;
@@ -205,6 +206,8 @@ static av_video_status open_input(run *u, av_video_container c)
             return failf(u, AV_VIDEO_E_NOVIDEO,
                          "no video stream: the %s file holds only audio (%d stream%s)", cname,
                          audio, audio == 1 ? "" : "s");
+        if (u->fmt->nb_streams == 0)
+            return failf(u, AV_VIDEO_E_CORRUPT, "no streams in the %s file (corrupt)", cname);
         return failf(u, AV_VIDEO_E_NOVIDEO, "no video stream in the %s file", cname);
     }
     u->vs = vs;
@@ -237,6 +240,7 @@ static av_video_status open_input(run *u, av_video_container c)
     snprintf(r->demuxer, sizeof r->demuxer, "%s", u->fmt->iformat->name);
     snprintf(r->codec, sizeof r->codec, "%s", avcodec_get_name(par->codec_id));
     u->origin = st->start_time;
+    u->nb_frames = st->nb_frames > 0 ? st->nb_frames : 0;
     u->orient = display_orient(st);
     r->rotation = u->orient == 6 ? 90 : u->orient == 3 ? 180 : u->orient == 8 ? 270 : 0;
 
@@ -383,7 +387,7 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
     r->n_frames++;
     av_detect_result_free(&dr);
     if (u->o.progress) {
-        int exp = r->frames_expected > r->n_frames ? r->frames_expected : r->n_frames + 1;
+        int exp = r->frames_expected >= r->n_frames ? r->frames_expected : r->n_frames + 1;
         if (u->o.progress(u->o.progress_ud, r->n_frames, exp))
             return failf(u, AV_VIDEO_E_CANCELLED, "cancelled after %d frame%s", r->n_frames,
                          r->n_frames == 1 ? "" : "s");
@@ -505,6 +509,11 @@ static av_video_status decode_all(run *u)
         return failf(u, AV_VIDEO_E_CORRUPT, "read error after %.2f s of video (truncated?): %s",
                      u->t_last, why);
     }
+    long long want = u->nb_frames, slack = want / 20 > 2 ? want / 20 : 2;
+    if (want > 0 && r->frames_decoded + slack < want)
+        return failf(u, AV_VIDEO_E_CORRUPT,
+                     "truncated: %lld frames decoded, the container says %lld", r->frames_decoded,
+                     want);
     double dur = r->duration_s;
     double frame_s = r->source_fps > 0 ? 1.0 / r->source_fps : 0;
     if (dur > 0 && u->t_last + frame_s < dur - fmax(0.5, 0.05 * dur))

@@ -17,6 +17,7 @@
 #define MAX_DETS_FRAME 10000
 #define DEFAULT_IOU 0.3
 #define DEFAULT_GAP 2
+#define NESTED 0.7       /* share of the smaller box inside a same-frame box: a duplicate */
 
 typedef struct cand {
     int key;             /* species class, or detector key (see det_key) */
@@ -104,6 +105,22 @@ static int agree(const trk *t, const int *keys, int nk)
     int v = t->c[voted(t)].key;
     return has(t->top, t->n_top, keys[0]) || v == keys[0] || has(keys, nk, t->top[0]) ||
            has(keys, nk, v);
+}
+
+/* Intersection over the smaller box's area. */
+static double overlap_small(const float *a, const float *b)
+{
+    double ix = (a[2] < b[2] ? a[2] : b[2]) - (a[0] > b[0] ? a[0] : b[0]);
+    double iy = (a[3] < b[3] ? a[3] : b[3]) - (a[1] > b[1] ? a[1] : b[1]);
+    double sa = (double)(a[2] - a[0]) * (a[3] - a[1]), sb = (double)(b[2] - b[0]) * (b[3] - b[1]);
+    double m = sa < sb ? sa : sb;
+    return ix > 0 && iy > 0 && m > 0 ? ix * iy / m : 0;
+}
+
+/* Two detections of one frame agree on the species (top-1 in the other's top 3). */
+static int agree_dets(const int *a, int na, const int *b, int nb)
+{
+    return has(b, nb, a[0]) || has(a, na, b[0]);
 }
 
 av_video_status av_video_tracker_new(const av_video_track_opts *opts, av_video_tracker **out)
@@ -221,6 +238,24 @@ av_video_status av_video_tracker_add(av_video_tracker *t, int frame, double time
         taken[pairs[p].trk] = 1;
     }
     for (int i = 0; i < n; i++) {
+        /* a box mostly inside an already placed box of this frame, same
+         * species: the detector saw part of that bird again */
+        const int *ki = keys + (size_t)i * TOPN;
+        float bi[4] = {dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2};
+        for (int j = 0; owner[i] < 0 && j < n; j++) {
+            if (j == i || owner[j] < 0)
+                continue;
+            float bj[4] = {dets[j].x1, dets[j].y1, dets[j].x2, dets[j].y2};
+            if (overlap_small(bi, bj) >= NESTED &&
+                agree_dets(ki, nkeys[i], keys + (size_t)j * TOPN, nkeys[j])) {
+                if (track_ids)
+                    track_ids[i] = t->t[owner[j]].id;
+                owner[i] = -2; /* placed, not counted again */
+                break;
+            }
+        }
+        if (owner[i] == -2)
+            continue;
         if (owner[i] < 0) {
             if (t->n >= MAX_TRACKS) {
                 st = AV_VIDEO_E_LIMIT;

@@ -14,7 +14,9 @@
  *   is among the other's top 3; without species, the same detector class);
  *   a visit stays open across up to max_gap sampled frames without a match
  *   (default 2, one second at 2 fps); each frame's detections are matched
- *   greedily, highest IoU first, one detection per visit.
+ *   greedily, highest IoU first, one detection per visit; a box of the same
+ *   species lying mostly (70% of its area) inside another box of the same
+ *   frame is a duplicate of that bird: it joins that visit, uncounted.
  *
  * A visit's species is the top-1 species with the largest summed confidence
  * over its detections; its best frame is that species' most confident one.
