@@ -41,9 +41,9 @@ trap 'exit 1' INT TERM
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 next_port=$((20000 + RANDOM % 20000))
-free_port() {
+free_port() { # variable name: set it to the next free loopback port
   while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-  echo "$next_port"; next_port=$((next_port + 1))
+  printf -v "$1" '%s' "$next_port"; next_port=$((next_port + 1))
 }
 wait_http() { # url, seconds: until it answers 200
   for _ in $(seq 1 $(($2 * 10))); do
@@ -61,7 +61,7 @@ if "$BIN" db init --db "$DB" --log-level warn >"$TMP/dbinit.log" 2>&1; then pass
 else fail db_init "$(tail -n 2 "$TMP/dbinit.log")"; summary; exit 1; fi
 
 # --- model servers, web nodes, nginx
-M1=$(free_port) M2=$(free_port) MLB=$(free_port) W1=$(free_port) W2=$(free_port) WLB=$(free_port)
+for v in M1 M2 MLB W1 W2 WLB; do free_port "$v"; done
 for p in $M1 $M2; do
   "$BIN" model-server --listen 127.0.0.1 --port "$p" --models models --threads 1 \
     --log-level warn >"$TMP/model-$p.log" 2>&1 &
@@ -129,7 +129,7 @@ up=1
 for u in "http://127.0.0.1:$M1/readyz" "http://127.0.0.1:$M2/readyz" \
          "http://127.0.0.1:$W1/healthz" "http://127.0.0.1:$W2/healthz" \
          "http://127.0.0.1:$WLB/healthz" "http://127.0.0.1:$MLB/readyz"; do
-  wait_http "$u" 60 || { up=0; fail topology_up "$u does not answer"; }
+  wait_http "$u" 30 || { up=0; fail topology_up "$u does not answer"; }
 done
 if [ $up -ne 1 ]; then tail -n 5 "$TMP"/*.log "$TMP/nginx/error.log"; summary; exit 1; fi
 pass topology_up
