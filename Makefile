@@ -26,7 +26,9 @@ WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wno-missing-field-initial
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
               -Isrc $(PKG_CFLAGS) -MMD -MP
-LDLIBS   := $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
+# --exclude-libs: nothing of libaviary.a is exported, so FFmpeg's own av_log()
+# (called inside libavcodec) can never bind to our logging function of that name.
+LDLIBS   := -Wl,--exclude-libs,ALL $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
 
 LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC   := $(wildcard src/cli/*.c)
