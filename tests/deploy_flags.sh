@@ -18,7 +18,7 @@ envs=$(printf '%s\n' "$help"; grep -rhoE 'getenv\("AVIARY_[A-Z_]+"' src | grep -
 files=$(find deploy -type f)
 bad=""
 # the aviary command lines: ExecStart, compose/k8s command lists
-lines=$(grep -hE 'aviary (serve|model-server|db|mlmd)|command: *\[ *"(serve|model-server|db|mlmd)"|args: *\[' $files)
+lines=$(grep -hE 'aviary (serve|model-server|db|mlmd)|command: *\[ *"(serve|model-server|db|mlmd)"|args: *\[ *"(serve|model-server|db|mlmd)"' $files)
 for f in $(grep -oE -- '--[a-z][a-z-]+' <<<"$lines" | sort -u); do
   grep -qE -- "^  $f( |$)" <<<"$help" || bad="$bad $f"
 done
