@@ -151,17 +151,13 @@ curl -s --max-time 60 -o "$TMP/resB.html" "$B/uploads/$ID"
 if [ -s "$TMP/resA.html" ] && cmp -s "$TMP/resA.html" "$TMP/resB.html"; then pass results_page_identical
 else fail results_page_identical "$(diff "$TMP/resA.html" "$TMP/resB.html" | head -n 6)"; fi
 
-# --- the image files behind that page (served from each node's --data dir)
+# --- the image files behind that page: a node that did not take the upload
+# or run the analysis fetches the original from the store and re-draws the
+# annotated image from the stored detections; the bytes must be the same
 for f in "originals/$ID.jpg" "inferenced/$ID.jpg"; do
   ca=$(curl -s -o "$TMP/fA" -w '%{http_code}' "$A/$f") cb=$(curl -s -o "$TMP/fB" -w '%{http_code}' "$B/$f")
   if [ "$ca" = 200 ] && [ "$cb" = 200 ] && cmp -s "$TMP/fA" "$TMP/fB"; then pass "file_on_both_nodes ${f%%/*}"
-  else
-    # Known: /originals/ and /inferenced/ are read from the local --data
-    # folder of the node that took the upload / ran the analysis, not from
-    # the database or blob store (src/web/server.c image_file). Counted as
-    # skipped until fixed; shared --data folders are the workaround.
-    skip "file_on_both_nodes ${f%%/*}" "KNOWN BUG: A=$ca B=$cb (per-node --data folder)"
-  fi
+  else fail "file_on_both_nodes ${f%%/*}" "A=$ca B=$cb $(cmp "$TMP/fA" "$TMP/fB" 2>&1 | head -n 1)"; fi
 done
 
 # --- a vote on node A shows on node B's monitor page

@@ -356,6 +356,24 @@ TEST(annotate_png_and_jpeg)
     CHECK(r.annotated && r.annotated_len > 1000);
     CHECK_STR_EQ(r.annotated_mime, "image/jpeg");
     CHECK(r.annotated[0] == 0xFF && r.annotated[1] == 0xD8);
+    CHECK(r.n_dets > 0);
+
+    /* Re-drawn from the detections alone (another web node): same bytes. */
+    size_t len;
+    void *buf = read_file(av_test_shared("testdata/images/parrot.jpg"), &len);
+    unsigned char *again = NULL;
+    size_t again_len = 0;
+    char mime[16], err[512];
+    CHECK_MSG(av_detect_annotate(buf, len, r.dets, r.n_dets, 0, 0, &again, &again_len, mime,
+                                 sizeof mime, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK_STR_EQ(mime, "image/jpeg");
+    CHECK(again_len == r.annotated_len && !memcmp(again, r.annotated, again_len));
+    free(again);
+    CHECK(av_detect_annotate("nope", 4, r.dets, r.n_dets, 0, 0, &again, &again_len, mime,
+                             sizeof mime, err, sizeof err) != AV_DETECT_OK && !again);
+    CHECK(av_detect_annotate(buf, len, NULL, 2, 0, 0, &again, &again_len, mime, sizeof mime, err,
+                             sizeof err) == AV_DETECT_E_ARG);
+    free(buf);
     av_detect_result_free(&r);
     av_detect_pipeline_close(p);
 }

@@ -62,6 +62,27 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
     return 0;
 }
 
+/* Scripted re-draw: marks what it was given, so the test sees it came from
+ * the store's original and detections. */
+static const char RENDERED[] = "rendered:";
+static int fake_render(void *ud, const void *bytes, size_t len, const av_store_detection *dets,
+                       int n, av_web_analysis *out, char *err, size_t errlen)
+{
+    (void)ud;
+    if (len != sizeof JPEG || memcmp(bytes, JPEG, len) || n != 2 ||
+        strcmp(dets[0].species, "Erithacus rubecula")) {
+        snprintf(err, errlen, "render: unexpected input");
+        return -1;
+    }
+    char *p = malloc(64);
+    if (!p)
+        return -1;
+    out->annotated_len = (size_t)snprintf(p, 64, "%s%d", RENDERED, n);
+    out->annotated = p;
+    snprintf(out->annotated_ext, sizeof out->annotated_ext, "jpg");
+    return 0;
+}
+
 static const char *const tracked[] = {"Erithacus rubecula", "Periparus ater", "Pica pica"};
 static const double baselines[] = {0.85, 0.80, 0.75};
 
@@ -102,7 +123,7 @@ static void start(struct app *a, long long max_upload)
     snprintf(data_dir, sizeof data_dir, "%s", dir);
     av_web_opts o = {.listen = "127.0.0.1", .port = 0, .workers = 8, .store = a->store,
                      .data_dir = data_dir, .max_upload_bytes = max_upload,
-                     .analyze = fake_analyze, .analysis_workers = 1, .queue_max = 8,
+                     .analyze = fake_analyze, .render = fake_render, .analysis_workers = 1, .queue_max = 8,
                      .tracked = tracked, .n_tracked = 3, .baselines = baselines,
                      .detector_name = "NanoDet-m (test)", .species_name = "iNat birds (test)"};
     CHECK_MSG(av_web_start(&o, &a->web, err, sizeof err) == 0, "%s", err);
@@ -341,6 +362,52 @@ TEST(rejects_bad_uploads)
     stop(&a);
 }
 
+/* Another node took the upload: this node's data folder has no copy, so
+ * the original comes from the store and the annotated image is re-drawn. */
+TEST(images_from_store_when_not_on_this_node)
+{
+    struct app a;
+    start(&a, 1000000);
+    char id[AV_STORE_ID_LEN + 1], u[256], path[128], file[1200];
+    upload(&a, "a.jpg", JPEG, sizeof JPEG, id);
+    av_http_resp r;
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    url(u, sizeof u, &a, path);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_STR_CONTAINS(r.body, "European Robin");
+    av_http_free(&r);
+    for (int annotated = 0; annotated < 2; annotated++) {
+        const char *sub = annotated ? "inferenced" : "originals";
+        snprintf(file, sizeof file, "%s/%s/%s.jpg", av_test_tmpdir(), sub, id);
+        CHECK_MSG(unlink(file) == 0, "%s was not written", file);
+        snprintf(path, sizeof path, "/%s/%s.jpg", sub, id);
+        url(u, sizeof u, &a, path);
+        CHECK_EQ_INT(av_http_get(u, &r), 0);
+        CHECK_EQ_INT(r.status, 200);
+        CHECK_STR_CONTAINS(r.headers, "image/jpeg");
+        if (annotated)
+            CHECK(r.len == strlen(RENDERED) + 1 && !memcmp(r.body, "rendered:2", r.len));
+        else
+            CHECK(r.len == sizeof JPEG && !memcmp(r.body, JPEG, r.len));
+        av_http_free(&r);
+        CHECK_MSG(access(file, F_OK) == 0, "%s not cached again", file);
+    }
+    /* a wrong extension, or an ID never uploaded, is not an image */
+    char other[AV_STORE_ID_LEN + 1];
+    memcpy(other, id, sizeof other);
+    other[0] = other[0] == '0' ? '1' : '0';
+    const char *paths[4][2] = {{"/originals/%s.png", id}, {"/inferenced/%s.png", id},
+                               {"/originals/%s.jpg", other}, {"/inferenced/%s.jpg", other}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, paths[i][0], paths[i][1]);
+        url(u, sizeof u, &a, path);
+        CHECK_EQ_INT(av_http_get(u, &r), 0);
+        CHECK_MSG(r.status == 404, "%s -> %ld", path, r.status);
+        av_http_free(&r);
+    }
+    stop(&a);
+}
+
 TEST(not_found_pages)
 {
     struct app a;
@@ -454,5 +521,5 @@ TEST(concurrent_uploads_32_clients_all_stored)
     stop(&a);
 }
 
-TEST_MAIN(T(index_page), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
+TEST_MAIN(T(index_page), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
           T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))

@@ -104,6 +104,45 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
     return 0;
 }
 
+/* Re-draw an annotated image from stored detections, with the label the
+ * pipeline drew (common name, else scientific, else "Bird"/detector class)
+ * so every node serves the same picture. Needs no model. */
+static int render(void *ud, const void *bytes, size_t len, const av_store_detection *dets, int n,
+                  av_web_analysis *out, char *err, size_t errlen)
+{
+    const analyzer *a = ud;
+    av_detect_det *d = n > 0 ? calloc((size_t)n, sizeof *d) : NULL;
+    if (n > 0 && !d) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const av_store_detection *s = &dets[i];
+        d[i].x1 = (float)s->x1, d[i].y1 = (float)s->y1;
+        d[i].x2 = (float)s->x2, d[i].y2 = (float)s->y2;
+        d[i].confidence = (float)s->score;
+        const char *label = s->common_name[0] ? s->common_name
+                            : s->species[0]   ? s->species
+                            : !s->label[0] || !strcmp(s->label, "bird") ? "Bird"
+                                                                        : s->label;
+        snprintf(d[i].label, sizeof d[i].label, "%s", label);
+    }
+    unsigned char *img = NULL;
+    size_t img_len = 0;
+    char mime[16];
+    av_detect_status st = av_detect_annotate(bytes, len, d, n, a->cfg->max_upload_bytes,
+                                             a->cfg->max_pixels, &img, &img_len, mime,
+                                             sizeof mime, err, errlen);
+    free(d);
+    if (st != AV_DETECT_OK)
+        return -1;
+    out->annotated = img; /* ownership moves to the web module */
+    out->annotated_len = img_len;
+    snprintf(out->annotated_ext, sizeof out->annotated_ext, "%s",
+             strcmp(mime, "image/png") ? "jpg" : "png");
+    return 0;
+}
+
 static int run_serve(const av_config *cfg, int argc, char **argv)
 {
     if (argc > 0)
@@ -185,7 +224,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     av_web_opts wo = {.listen = cfg->listen, .port = cfg->port, .workers = cfg->workers,
                       .role = "web", .store = store, .data_dir = cfg->data_dir,
                       .max_upload_bytes = cfg->max_upload_bytes, .analyze = analyze,
-                      .analyze_ud = &an, .analysis_workers = 2, .queue_max = 64,
+                      .analyze_ud = &an, .render = render, .render_ud = &an, .analysis_workers = 2, .queue_max = 64,
                       .tracked = tracked, .n_tracked = n_tracked, .baselines = baselines,
                       .detector_name = an.client ? "remote model server (--model-url)"
                                        : an.pipe   ? "NanoDet-m (COCO), bird class"

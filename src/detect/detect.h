@@ -153,6 +153,19 @@ av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
                                    av_detect_result *r, char *err, size_t errlen);
 
 /*
+ * Draw detections on an image as av_detect_run's annotation does (same
+ * decode, boxes, "label 93%" text from each det's label and confidence,
+ * PNG for PNG input else JPEG), without running any model: lets a node
+ * re-create the annotated image from stored detections. Limits as
+ * av_detect_run_opts (<= 0 = defaults). On success *out is malloc'd and
+ * owned by the caller (free()); mime gets "image/jpeg" or "image/png".
+ */
+av_detect_status av_detect_annotate(const void *image, size_t len, const av_detect_det *dets,
+                                    int n, long long max_bytes, long long max_pixels,
+                                    unsigned char **out, size_t *outlen, char *mime,
+                                    size_t mimecap, char *err, size_t errlen);
+
+/*
  * A stand-alone image classifier (`aviary classify`): `model` is a manifest
  * (.json with "role": "classifier") or a model file (TFLite, TF.js, ONNX).
  * For a bare model file the input size comes from its [1,H,W,3] or [1,3,H,W]

@@ -141,3 +141,24 @@ av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_det
     free(labels);
     return from_vision(st);
 }
+
+av_detect_status av_detect_annotate(const void *image, size_t len, const av_detect_det *dets,
+                                    int n, long long max_bytes, long long max_pixels,
+                                    unsigned char **out, size_t *outlen, char *mime,
+                                    size_t mimecap, char *err, size_t errlen)
+{
+    *out = NULL;
+    *outlen = 0;
+    if (n < 0 || (n > 0 && !dets)) {
+        snprintf(err, errlen, "annotate: invalid detections");
+        return AV_DETECT_E_ARG;
+    }
+    av_detect__img img;
+    av_detect_status st = av_detect__img_decode(image, len, max_bytes, max_pixels, &img, err,
+                                                errlen);
+    if (st)
+        return st;
+    st = av_detect__img_annotate(&img, dets, n, out, outlen, mime, mimecap, err, errlen);
+    av_detect__img_free(&img);
+    return st;
+}

@@ -116,6 +116,11 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
 enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
                                      int api);
 
+/* images.c: an original (annotated 0) or annotated image, from this node's
+ * cache or else the store; MHD_NO when there is no such image. */
+enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated,
+                              const char *id, const char *ext, const char *mime);
+
 /* chart.c: server-rendered SVG of the monitoring series */
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,
                        const char *const *names, int n_classes);

@@ -34,7 +34,7 @@ struct av_web__jobs {
     int n_threads;
 };
 
-static int write_file_atomic(const char *dir, const char *name, const void *p, size_t n)
+int av_web__write_file_atomic(const char *dir, const char *name, const void *p, size_t n)
 {
     char tmp[1200], dst[1200];
     snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
@@ -102,7 +102,7 @@ void av_web__analyse(const av_web_opts *o, const char *id)
         char dir[1100], name[64];
         snprintf(dir, sizeof dir, "%s/inferenced", o->data_dir);
         snprintf(name, sizeof name, "%s.%s", id, a.annotated_ext[0] ? a.annotated_ext : "jpg");
-        if (write_file_atomic(dir, name, a.annotated, a.annotated_len))
+        if (av_web__write_file_atomic(dir, name, a.annotated, a.annotated_len))
             av_log(AV_LOG_ERROR, "annotated_write_failed", "id", id, "error", strerror(errno),
                    NULL);
     }

@@ -22,6 +22,10 @@ int av_web__jobs_request(av_web__jobs *j, const char *id);
 /* Wait until id is neither queued nor running, at most timeout_ms; 1 if done. */
 int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms);
 
+/* Write dir/name via a temp file and rename (never half a file); 0 or -1
+ * with errno. */
+int av_web__write_file_atomic(const char *dir, const char *name, const void *p, size_t n);
+
 /* Analyse id now on the calling thread (used by the workers). */
 void av_web__analyse(const av_web_opts *o, const char *id);
 

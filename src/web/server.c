@@ -136,32 +136,13 @@ static int split_image_name(const char *name, char *id, char *ext, size_t extcap
 }
 
 /* Uploaded and annotated images never change under one ID: cache for a year. */
-static enum MHD_Result image_file(av_web *w, struct MHD_Connection *c, const char *sub,
+static enum MHD_Result image_file(av_web *w, struct MHD_Connection *c, int annotated,
                                   const char *name)
 {
-    char id[AV_STORE_ID_LEN + 1], ext[8], path[1200];
+    char id[AV_STORE_ID_LEN + 1], ext[8];
     if (split_image_name(name, id, ext, sizeof ext))
         return MHD_NO;
-    snprintf(path, sizeof path, "%s/%s/%s.%s", w->o.data_dir, sub, id, ext);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return MHD_NO;
-    }
-    struct MHD_Response *r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
-    if (!r) {
-        close(fd);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type_of(ext));
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-                            "public, max-age=31536000, immutable");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
+    return av_web__image(w, c, annotated, id, ext, type_of(ext));
 }
 
 static enum MHD_Result not_found(av_web *w, struct MHD_Connection *c)
@@ -272,9 +253,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (is_route(url, "/static/", &rest))
         ret = static_asset(conn, rest);
     else if (is_route(url, "/originals/", &rest))
-        ret = image_file(w, conn, "originals", rest);
+        ret = image_file(w, conn, 0, rest);
     else if (is_route(url, "/inferenced/", &rest))
-        ret = image_file(w, conn, "inferenced", rest);
+        ret = image_file(w, conn, 1, rest);
     if (ret == MHD_YES)
         return ret;
     return not_found(w, conn);

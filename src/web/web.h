@@ -40,6 +40,16 @@ typedef struct av_web_analysis {
 typedef int (*av_web_analyze_fn)(void *ud, const void *bytes, size_t len, av_web_analysis *out,
                                  char *err, size_t errlen);
 
+/*
+ * Re-create the annotated image of an analysed upload from its original
+ * bytes and stored detections (a node that did not analyse it has no copy
+ * on its disk). Fills out->annotated, annotated_len, annotated_ext only.
+ * Returns 0, or -1 with a message in err. Called from HTTP threads.
+ */
+typedef int (*av_web_render_fn)(void *ud, const void *bytes, size_t len,
+                                const av_store_detection *dets, int n, av_web_analysis *out,
+                                char *err, size_t errlen);
+
 typedef struct av_web_opts {
     const char *listen;      /* IPv4 address to bind, e.g. "0.0.0.0"; NULL = any */
     int port;                /* 0 = ephemeral (see av_web_port) */
@@ -48,10 +58,12 @@ typedef struct av_web_opts {
 
     /* The application (all optional: without a store only /healthz). */
     av_store *store;
-    const char *data_dir;    /* originals/ and inferenced/ live here */
+    const char *data_dir;    /* originals/ and inferenced/: a cache of the store */
     long long max_upload_bytes;
     av_web_analyze_fn analyze;
     void *analyze_ud;
+    av_web_render_fn render; /* NULL: /inferenced/ only from this node's disk */
+    void *render_ud;
     int analysis_workers;    /* concurrent analyses (default 1) */
     int queue_max;           /* waiting analyses before 503 (default 64) */
     int analysis_wait_ms;    /* how long a results page waits before showing "pending" */
