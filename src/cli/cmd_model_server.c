@@ -8,15 +8,59 @@
 
 #include "log/log.h"
 #include "serving/serving.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static const char *const model_server_keys[] = {
     "port", "listen", "models", "model-name", "model-base-path", "threads", "workers",
-    "max-upload-mb", "max-megapixels", "log-level", "log-format", NULL,
+    "max-upload-mb", "max-megapixels", "db", "log-level", "log-format", NULL,
 };
+
+/*
+ * With --db, record in ML Metadata the models this server loaded (each
+ * version once, shared with the web nodes' registrations) and this
+ * deployment as a Context with a RUNNING Execution; *store and *run are
+ * kept to end the run at shutdown. Failure is logged, never fatal: serving
+ * does not depend on the metadata store.
+ */
+static void mlmd_register(const av_config *cfg, av_serving *s, const char *port,
+                          av_store **store, int64_t *run)
+{
+    *store = NULL;
+    *run = 0;
+    if (!cfg->db_url[0])
+        return;
+    char err[640], shown[1100], dir[1200], host[128] = "localhost", dep[300];
+    av_store_redact_url(cfg->db_url, shown, sizeof shown);
+    if (av_store_open(cfg->db_url, store, err, sizeof err) != AV_STORE_OK) {
+        av_log(AV_LOG_WARN, "mlmd_failed", "db", shown, "error", err, NULL);
+        *store = NULL;
+        return;
+    }
+    if (cfg->model_base_path[0]) { /* version folder, or its models/ */
+        snprintf(dir, sizeof dir, "%s/%lld/models", cfg->model_base_path,
+                 av_serving_live_version(s));
+        if (access(dir, F_OK))
+            snprintf(dir, sizeof dir, "%s/%lld", cfg->model_base_path,
+                     av_serving_live_version(s));
+    } else
+        snprintf(dir, sizeof dir, "%s", cfg->models_dir);
+    gethostname(host, sizeof host - 1);
+    snprintf(dep, sizeof dep, "model-server@%s:%s", host, port);
+    int n = 0;
+    if (av_store_mlmd_register_manifests(*store, dir, dep, &n, run, err, sizeof err) !=
+        AV_STORE_OK) {
+        av_log(AV_LOG_WARN, "mlmd_failed", "db", shown, "error", err, NULL);
+        return;
+    }
+    char nm[16];
+    snprintf(nm, sizeof nm, "%d", n);
+    av_log(AV_LOG_INFO, "mlmd_registered", "db", shown, "models", nm, "deployment", dep, NULL);
+}
 
 static int run_model_server(const av_config *cfg, int argc, char **argv)
 {
@@ -50,10 +94,17 @@ static int run_model_server(const av_config *cfg, int argc, char **argv)
            "model", cfg->model_name[0] ? cfg->model_name : AV_SERVING_DEFAULT_MODEL, "version",
            version, "base_path", cfg->model_base_path[0] ? cfg->model_base_path : NULL, NULL);
 
+    av_store *store = NULL;
+    int64_t run = 0;
+    mlmd_register(cfg, s, port, &store, &run);
+
     int sig = 0;
     sigwait(&stop, &sig);
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_serving_stop(s);
+    if (run > 0)
+        av_store_mlmd_execution_end(store, run, 1, err, sizeof err);
+    av_store_close(store);
     av_log(AV_LOG_INFO, "stopped", NULL);
     return 0;
 }
@@ -71,6 +122,9 @@ const av_cli_cmd av_cli_model_server = {
         "without failing requests in flight; a broken one leaves the old one serving\n"
         "and shows its error in the status. Add a version by copying it under another\n"
         "name and renaming it into place.\n"
+        "With --db (the web nodes' database) the loaded models and this server are\n"
+        "recorded in ML Metadata (versions registered once, shared with the web\n"
+        "nodes; the version live at start-up). Serving works without it.\n"
         "\n"
         "endpoints (TF Serving REST):\n"
         "  GET  /v1/models/NAME[/versions/N]            model_version_status\n"
