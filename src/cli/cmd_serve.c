@@ -169,6 +169,14 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
 
     char db[1100], err[512];
     av_config_db_url(cfg, db, sizeof db);
+    /* A MySQL pool as large as the threads that use it: HTTP workers plus the
+     * analysis workers, unless the URL sets pool= itself. */
+    if (!strncmp(db, "mysql://", 8) && !strstr(db, "pool=")) {
+        int n = cfg->workers + 2;
+        size_t l = strlen(db);
+        snprintf(db + l, sizeof db - l, "%spool=%d", strchr(db, '?') ? "&" : "?",
+                 n < 1 ? 1 : n > 64 ? 64 : n);
+    }
     av_store *store = NULL;
     int schema = 0;
     if (av_store_open(db, &store, err, sizeof err) != AV_STORE_OK ||
@@ -224,7 +232,8 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     av_web_opts wo = {.listen = cfg->listen, .port = cfg->port, .workers = cfg->workers,
                       .role = "web", .store = store, .data_dir = cfg->data_dir,
                       .max_upload_bytes = cfg->max_upload_bytes, .analyze = analyze,
-                      .analyze_ud = &an, .render = render, .render_ud = &an, .analysis_workers = 2, .queue_max = 64,
+                      .analyze_ud = &an, .render = render, .render_ud = &an,
+                      .analysis_workers = 2, .queue_max = 64,
                       .tracked = tracked, .n_tracked = n_tracked, .baselines = baselines,
                       .detector_name = an.client ? "remote model server (--model-url)"
                                        : an.pipe   ? "NanoDet-m (COCO), bird class"
