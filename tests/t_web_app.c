@@ -408,6 +408,45 @@ TEST(images_from_store_when_not_on_this_node)
     stop(&a);
 }
 
+/* /readyz answers from the database; /metrics counts what was served. */
+TEST(readyz_and_metrics)
+{
+    struct app a;
+    start(&a, 1000000);
+    char id[AV_STORE_ID_LEN + 1], u[256], path[128];
+    av_http_resp r;
+    url(u, sizeof u, &a, "/readyz");
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "\"status\":\"ready\"");
+    av_http_free(&r);
+
+    upload(&a, "m.jpg", JPEG, sizeof JPEG, id);
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    url(u, sizeof u, &a, path);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    av_http_free(&r);
+    url(u, sizeof u, &a, "/nope");
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    av_http_free(&r);
+
+    url(u, sizeof u, &a, "/metrics");
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.headers, "text/plain");
+    CHECK_STR_CONTAINS(r.body, "aviary_web_requests_total{route=\"upload\",code=\"303\"} 1\n");
+    CHECK_STR_CONTAINS(r.body, "aviary_web_requests_total{route=\"results\",code=\"200\"} 1\n");
+    CHECK_STR_CONTAINS(r.body, "aviary_web_requests_total{route=\"other\",code=\"404\"} 1\n");
+    CHECK_STR_CONTAINS(r.body, "aviary_web_requests_total{route=\"health\",code=\"200\"} 1\n");
+    CHECK_STR_CONTAINS(r.body, "aviary_web_request_seconds_count{route=\"results\"} 1\n");
+    CHECK_STR_CONTAINS(r.body, "aviary_web_analysis_seconds_count 1\n");
+    CHECK_STR_CONTAINS(r.body, "aviary_web_analysis_queue{state=\"queued\"} 0\n");
+    /* the histogram is cumulative: the +Inf bucket holds every request */
+    CHECK_STR_CONTAINS(r.body, "aviary_web_request_seconds_bucket{route=\"upload\",le=\"+Inf\"} 1\n");
+    av_http_free(&r);
+    stop(&a);
+}
+
 TEST(not_found_pages)
 {
     struct app a;
@@ -521,5 +560,5 @@ TEST(concurrent_uploads_32_clients_all_stored)
     stop(&a);
 }
 
-TEST_MAIN(T(index_page), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
+TEST_MAIN(T(index_page), T(readyz_and_metrics), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
           T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))

@@ -27,7 +27,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct MHD_Response *r,
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
                             "public, max-age=31536000, immutable");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    enum MHD_Result ret = av_web__queue(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }

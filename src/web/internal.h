@@ -63,6 +63,7 @@ struct av_web {
     time_t started;
     av_web_opts o;       /* copy; string pointers borrowed from the caller */
     av_web__jobs *jobs;  /* NULL without a store */
+    av_web__metrics *metrics; /* NULL when out of memory at start: not counted */
 };
 
 /* One uploaded file after its part ended. */
@@ -84,14 +85,24 @@ typedef struct av_web__req {
     long long part_bytes, total_bytes;
     int in_file, too_big, n_files;
     av_web__file files[AV_WEB_MAX_FILES];
+    int sniffed, part_video;      /* the part's type is known from its first bytes */
+    unsigned char head[64];       /* those bytes */
+    size_t head_len;
     /* small form fields (feedback) */
     char vote[8], ground_truth[24], predicted[24];
     int field_too_long;
+    /* metrics */
+    int metric_route;
+    unsigned status; /* of the queued answer; 0 until then */
+    struct timespec t0;
 } av_web__req;
 
 enum { AV_WEB_ROUTE_OTHER = 0, AV_WEB_ROUTE_UPLOAD, AV_WEB_ROUTE_API_UPLOAD,
        AV_WEB_ROUTE_FEEDBACK };
 
+/* MHD_queue_response, noting the status for the request's metrics. */
+enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
+                              struct MHD_Response *r);
 /* Queue a response; body is copied. */
 enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
                              const char *body, size_t len, const char *cache);
@@ -100,7 +111,8 @@ enum MHD_Result av_web__message(av_web *w, struct MHD_Connection *c, unsigned st
                                 const char *heading, const char *text);
 enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location);
 
-/* upload.c */
+/* upload.c; the largest part accepted: video 1, image 0, either -1 */
+long long av_web__part_limit(const av_web *w, int video);
 int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c);
 void av_web__upload_end(av_web *w, av_web__req *r);
 void av_web__req_free(av_web__req *r);
@@ -120,6 +132,34 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
  * cache or else the store; MHD_NO when there is no such image. */
 enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated,
                               const char *id, const char *ext, const char *mime);
+
+/* metrics.c: counters behind GET /metrics; all calls are thread-safe and
+ * accept m == NULL (nothing counted). */
+enum { AV_WEB__ROUTE_M_INDEX = 0, AV_WEB__ROUTE_M_UPLOAD, AV_WEB__ROUTE_M_RESULTS,
+       AV_WEB__ROUTE_M_FEEDBACK, AV_WEB__ROUTE_M_MONITOR, AV_WEB__ROUTE_M_IMAGE,
+       AV_WEB__ROUTE_M_STATIC, AV_WEB__ROUTE_M_API, AV_WEB__ROUTE_M_HEALTH,
+       AV_WEB__ROUTE_M_METRICS, AV_WEB__ROUTE_M_OTHER, AV_WEB__N_METRIC_ROUTES };
+/* New counters, owned by the caller (av_web__metrics_free); NULL if out of memory. */
+av_web__metrics *av_web__metrics_new(void);
+void av_web__metrics_free(av_web__metrics *m);
+void av_web__metrics_request(av_web__metrics *m, int route, unsigned code, double seconds);
+void av_web__metrics_analysis(av_web__metrics *m, double seconds);
+void av_web__metrics_text(av_web__metrics *m, av_web__buf *b, int queued, int running);
+
+/* pages.c: the feedback form of an analysed upload (image or video) */
+void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error);
+
+/* video_pages.c: a video's results page, its API JSON, its stills */
+int av_web__is_video_type(const char *content_type);
+enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
+                                      const av_store_image *img, const char *form_error,
+                                      unsigned status);
+enum MHD_Result av_web__video_api(av_web *w, struct MHD_Connection *c,
+                                  const av_store_image *img);
+enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const char *rest);
+
+/* video_jobs.c: queue the videos a restart left pending (av_web_start). */
+void av_web__video_resume(av_web *w);
 
 /* chart.c: server-rendered SVG of the monitoring series */
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,

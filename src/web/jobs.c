@@ -3,6 +3,7 @@
  * annotated image, store the detections atomically.
  */
 #include "web/jobs.h"
+#include "web/internal.h"
 
 #include "log/log.h"
 
@@ -32,6 +33,7 @@ struct av_web__jobs {
     int stopping;
     pthread_t *threads;
     int n_threads;
+    av_web__metrics *metrics; /* may be NULL */
 };
 
 int av_web__write_file_atomic(const char *dir, const char *name, const void *p, size_t n)
@@ -138,7 +140,13 @@ static void *worker(void *arg)
         char id[AV_STORE_ID_LEN + 1];
         memcpy(id, pick->id, sizeof id);
         pthread_mutex_unlock(&j->mu);
-        av_web__analyse(j->opts, id);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!av_web__video_job(j, j->opts, id)) /* videos have their own path */
+            av_web__analyse(j->opts, id);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        av_web__metrics_analysis(j->metrics, (double)(t1.tv_sec - t0.tv_sec) +
+                                                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         pthread_mutex_lock(&j->mu);
         pick->state = 0;
         pthread_cond_broadcast(&j->done);
@@ -257,4 +265,30 @@ int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms)
     }
     pthread_mutex_unlock(&j->mu);
     return done;
+}
+
+void av_web__jobs_set_metrics(av_web__jobs *j, av_web__metrics *m)
+{
+    pthread_mutex_lock(&j->mu);
+    j->metrics = m;
+    pthread_mutex_unlock(&j->mu);
+}
+
+void av_web__jobs_depth(av_web__jobs *j, int *queued, int *running)
+{
+    *queued = *running = 0;
+    pthread_mutex_lock(&j->mu);
+    for (int i = 0; i < j->n_slots; i++) {
+        *queued += j->slots[i].state == 1;
+        *running += j->slots[i].state == 2;
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
+int av_web__jobs_stopping(av_web__jobs *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int s = j->stopping;
+    pthread_mutex_unlock(&j->mu);
+    return s;
 }

@@ -12,6 +12,7 @@
 #include "web/web.h"
 
 typedef struct av_web__jobs av_web__jobs;
+typedef struct av_web__metrics av_web__metrics;
 
 /* Start n_workers threads. opts is borrowed for the life of the jobs. */
 int av_web__jobs_start(const av_web_opts *opts, av_web__jobs **out, char *err, size_t errlen);
@@ -22,9 +23,21 @@ int av_web__jobs_request(av_web__jobs *j, const char *id);
 /* Wait until id is neither queued nor running, at most timeout_ms; 1 if done. */
 int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms);
 
+/* Time each analysis into m (borrowed; NULL: none). */
+void av_web__jobs_set_metrics(av_web__jobs *j, av_web__metrics *m);
+/* Entries waiting and running now. */
+void av_web__jobs_depth(av_web__jobs *j, int *queued, int *running);
+
 /* Write dir/name via a temp file and rename (never half a file); 0 or -1
  * with errno. */
 int av_web__write_file_atomic(const char *dir, const char *name, const void *p, size_t n);
+
+/* 1 once av_web__jobs_stop has begun (long analyses check it to give up). */
+int av_web__jobs_stopping(av_web__jobs *j);
+
+/* video_jobs.c: analyse id if it is a video, on the calling thread
+ * (1: handled; 0: not a video, for av_web__analyse). */
+int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id);
 
 /* Analyse id now on the calling thread (used by the workers). */
 void av_web__analyse(const av_web_opts *o, const char *id);

@@ -9,9 +9,12 @@
  *   POST /uploads/<ID>          feedback vote
  *   GET  /monitor               monitoring page
  *   GET  /originals/<ID>.<ext>, /inferenced/<ID>.<ext>   images, long-cached
+ *   GET  /videos/<ID>/poster.jpg, /videos/<ID>/visit-<N>.jpg   video stills (video_pages.c)
  *   GET  /static/<name>         embedded stylesheet, script, icon
  *   GET  /api/v1/images/<ID>    results as JSON;  POST /api/v1/images  upload, JSON
  *   GET  /healthz               liveness JSON
+ *   GET  /readyz                200 when the database answers, else 503
+ *   GET  /metrics               Prometheus text (metrics.c)
  */
 #include "web/internal.h"
 
@@ -28,6 +31,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The status of the answer queued by the handler running on this thread,
+ * picked up by on_request for the request's metrics. */
+static _Thread_local unsigned tl_status;
+
+enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
+                              struct MHD_Response *r)
+{
+    tl_status = status;
+    return MHD_queue_response(c, status, r);
+}
+
 enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
                              const char *body, size_t len, const char *cache)
 {
@@ -43,7 +57,7 @@ enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const ch
                             " script-src 'self'; frame-ancestors 'none'");
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    enum MHD_Result ret = av_web__queue(c, status, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -75,7 +89,7 @@ enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+    enum MHD_Result ret = av_web__queue(c, MHD_HTTP_SEE_OTHER, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -87,6 +101,68 @@ static enum MHD_Result health(av_web *w, struct MHD_Connection *conn)
                      "{\"status\":\"ok\",\"role\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld}\n",
                      w->role, AV_VERSION, (long long)(time(NULL) - w->started));
     return av_web__send(conn, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
+}
+
+/* Ready when the store answers: a node that cannot reach its database
+ * should get no traffic. Without a store (health-only roles) always ready. */
+static enum MHD_Result ready(av_web *w, struct MHD_Connection *conn)
+{
+    char err[512] = "";
+    int version = 0;
+    if (w->o.store &&
+        av_store_schema_version(w->o.store, &version, err, sizeof err) != AV_STORE_OK) {
+        av_log(AV_LOG_WARN, "not_ready", "error", err, NULL);
+        static const char body[] = "{\"status\":\"unavailable\",\"reason\":\"database\"}\n";
+        return av_web__send(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body,
+                            sizeof body - 1, NULL);
+    }
+    char body[160];
+    int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"role\":\"%s\",\"schema\":%d}\n",
+                     w->role, version);
+    return av_web__send(conn, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
+}
+
+static enum MHD_Result metrics(av_web *w, struct MHD_Connection *conn)
+{
+    if (!w->metrics)
+        return av_web__send(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "no metrics\n", 11,
+                            NULL);
+    int queued = 0, running = 0;
+    if (w->jobs)
+        av_web__jobs_depth(w->jobs, &queued, &running);
+    av_web__buf b;
+    av_web__buf_init(&b, 1u << 20);
+    av_web__metrics_text(w->metrics, &b, queued, running);
+    enum MHD_Result ret =
+        b.failed ? av_web__send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
+                                NULL)
+                 : av_web__send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", b.p, b.len, NULL);
+    av_web__buf_free(&b);
+    return ret;
+}
+
+/* The fixed metrics label for a request. */
+static int metric_route(const char *url, int post)
+{
+    if (!strcmp(url, "/"))
+        return AV_WEB__ROUTE_M_INDEX;
+    if (!strcmp(url, "/upload"))
+        return AV_WEB__ROUTE_M_UPLOAD;
+    if (!strncmp(url, "/uploads/", 9))
+        return post ? AV_WEB__ROUTE_M_FEEDBACK : AV_WEB__ROUTE_M_RESULTS;
+    if (!strcmp(url, "/monitor"))
+        return AV_WEB__ROUTE_M_MONITOR;
+    if (!strncmp(url, "/originals/", 11) || !strncmp(url, "/inferenced/", 12))
+        return AV_WEB__ROUTE_M_IMAGE;
+    if (!strncmp(url, "/static/", 8))
+        return AV_WEB__ROUTE_M_STATIC;
+    if (!strncmp(url, "/api/", 5))
+        return AV_WEB__ROUTE_M_API;
+    if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz"))
+        return AV_WEB__ROUTE_M_HEALTH;
+    if (!strcmp(url, "/metrics"))
+        return AV_WEB__ROUTE_M_METRICS;
+    return AV_WEB__ROUTE_M_OTHER;
 }
 
 static const char *type_of(const char *ext)
@@ -115,7 +191,7 @@ static enum MHD_Result static_asset(struct MHD_Connection *c, const char *name)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    enum MHD_Result ret = av_web__queue(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -155,10 +231,17 @@ static enum MHD_Result not_found(av_web *w, struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)c, (void)toe;
+    av_web *w = cls;
     av_web__req *r = *req_cls;
-    if (r)
+    if (r) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        av_web__metrics_request(w->metrics, r->metric_route, r->status,
+                                (double)(t1.tv_sec - r->t0.tv_sec) +
+                                    (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9);
         av_web__req_free(r);
+    }
     *req_cls = NULL;
 }
 
@@ -171,10 +254,10 @@ static int is_route(const char *url, const char *prefix, const char **rest)
     return 1;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_data_size,
+                                     void **req_cls)
 {
     av_web *w = cls;
     (void)version;
@@ -189,6 +272,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->fd = -1;
         r->w = w;
+        r->metric_route = metric_route(url, is_post);
+        clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *req_cls = r;
         if (app && is_post && !strcmp(url, "/upload"))
             r->route = AV_WEB_ROUTE_UPLOAD;
@@ -212,7 +297,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             !r->too_big)
             r->too_big = 2; /* malformed body */
         *upload_data_size = 0;
-        if (r->total_bytes > w->o.max_upload_bytes * AV_WEB_MAX_FILES + (1 << 20))
+        if (r->total_bytes > av_web__part_limit(w, -1) * AV_WEB_MAX_FILES + (1 << 20))
             return MHD_NO; /* a chunked body far over any limit: cut the connection */
         return MHD_YES;
     }
@@ -229,11 +314,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         break;
     }
 
-    if (!strcmp(url, "/healthz")) {
+    if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics")) {
         if (!is_get)
             return av_web__send(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
                                 "{\"error\":\"method not allowed\"}\n", 31, NULL);
-        return health(w, conn);
+        return url[1] == 'h' ? health(w, conn) : url[1] == 'r' ? ready(w, conn) : metrics(w, conn);
     }
     if (!app)
         return av_web__send(conn, MHD_HTTP_NOT_FOUND, "application/json",
@@ -256,9 +341,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ret = image_file(w, conn, 0, rest);
     else if (is_route(url, "/inferenced/", &rest))
         ret = image_file(w, conn, 1, rest);
+    else if (is_route(url, "/videos/", &rest))
+        ret = av_web__video_still(w, conn, rest);
     if (ret == MHD_YES)
         return ret;
     return not_found(w, conn);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    tl_status = 0;
+    enum MHD_Result ret =
+        route_request(cls, conn, url, method, version, upload_data, upload_data_size, req_cls);
+    av_web__req *r = *req_cls;
+    if (r && tl_status)
+        r->status = tl_status;
+    tl_status = 0;
+    return ret;
 }
 
 int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
@@ -274,14 +376,22 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         w->o.max_upload_bytes = 30LL * 1000 * 1000;
     if (w->o.analysis_wait_ms <= 0)
         w->o.analysis_wait_ms = 30000;
+    if (w->o.max_video_bytes <= 0)
+        w->o.max_video_bytes = AV_VIDEO_DEFAULT_MAX_BYTES;
+    if (!(w->o.max_video_seconds > 0))
+        w->o.max_video_seconds = AV_VIDEO_DEFAULT_MAX_SECONDS;
     if (!w->o.data_dir)
         w->o.data_dir = "data";
     snprintf(w->role, sizeof w->role, "%s", o->role ? o->role : "web");
     w->started = time(NULL);
+    w->metrics = av_web__metrics_new();
     if (o->store && av_web__jobs_start(&w->o, &w->jobs, err, errlen)) {
+        av_web__metrics_free(w->metrics);
         free(w);
         return -1;
     }
+    if (w->jobs)
+        av_web__jobs_set_metrics(w->jobs, w->metrics);
 
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -291,6 +401,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "web: '%s' is not an IPv4 address", addr);
         av_web__jobs_stop(w->jobs);
+        av_web__metrics_free(w->metrics);
         free(w);
         return -1;
     }
@@ -305,9 +416,12 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         snprintf(err, errlen, "web: cannot listen on %s:%d (port in use or no permission?)", addr,
                  o->port);
         av_web__jobs_stop(w->jobs);
+        av_web__metrics_free(w->metrics);
         free(w);
         return -1;
     }
+    if (w->jobs)
+        av_web__video_resume(w); /* videos a stop or crash left unfinished */
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
     w->port = di ? di->port : o->port;
     *out = w;
@@ -326,5 +440,6 @@ void av_web_stop(av_web *w)
     if (w->daemon)
         MHD_stop_daemon(w->daemon);
     av_web__jobs_stop(w->jobs);
+    av_web__metrics_free(w->metrics);
     free(w);
 }
