@@ -1,8 +1,9 @@
 -- Aviary: create the birdsClassifier database by hand, as the original's
 -- set-up did:   mysql -u USER -p < db/init.sql
--- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql, with
--- IF NOT EXISTS, so feeding it twice is harmless) and records schema version
--- 1, so `aviary db migrate` later applies only newer migrations. The ML
+-- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql and
+-- 0002_video.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
+-- records schema versions 1 and 2, so `aviary db migrate` later applies only
+-- newer migrations. The ML
 -- Metadata tables come from `aviary mlmd init` (or `aviary serve`).
 
 CREATE DATABASE IF NOT EXISTS birdsClassifier CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
@@ -79,8 +80,64 @@ CREATE TABLE IF NOT EXISTS feedback_stats (
     n     INT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- Videos (db/mysql/0002_video.sql).
+CREATE TABLE IF NOT EXISTS videos (
+    ID              CHAR(32) NOT NULL PRIMARY KEY,
+    container       VARCHAR(8) NOT NULL,      -- mp4, mov, webm, mkv, avi (magic bytes)
+    codec           VARCHAR(32) NULL,
+    width           INT NULL,
+    height          INT NULL,
+    duration_s      DOUBLE NULL,
+    sample_fps      DOUBLE NULL,
+    frames_done     INT NOT NULL DEFAULT 0,   -- progress: sampled frames analysed
+    frames_expected INT NOT NULL DEFAULT 0,
+    attempts        INT NOT NULL DEFAULT 0,   -- analyses started (restarts count)
+    updated_at      DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    CONSTRAINT videos_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS video_visits (
+    ID         CHAR(32) NOT NULL,
+    idx        INT NOT NULL,     -- = inferences.idx of the visit's row
+    track      INT NOT NULL,     -- visit id, 1, 2, ... by first appearance
+    first_s    DOUBLE NOT NULL,
+    last_s     DOUBLE NOT NULL,
+    best_t     DOUBLE NOT NULL,
+    best_frame INT NOT NULL,     -- sampled frame number (video_detections.frame)
+    n_frames   INT NOT NULL,
+    PRIMARY KEY (ID, idx),
+    CONSTRAINT video_visits_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS video_detections (
+    ID             CHAR(32) NOT NULL,
+    frame          INT NOT NULL,     -- sampled frame number, 0, 1, ...
+    frame_index    INT NOT NULL,     -- decoded frame number in the stream
+    t              DOUBLE NOT NULL,  -- seconds
+    track          INT NOT NULL,     -- visit id
+    x1 DOUBLE NOT NULL, y1 DOUBLE NOT NULL, x2 DOUBLE NOT NULL, y2 DOUBLE NOT NULL, -- frame pixels
+    label          VARCHAR(96) NOT NULL,
+    species        VARCHAR(128) NULL,
+    common_name    VARCHAR(128) NULL,
+    score          DOUBLE NOT NULL,
+    detector_score DOUBLE NOT NULL,
+    species_score  DOUBLE NULL,
+    INDEX video_detections_id (ID, frame),
+    CONSTRAINT video_detections_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS video_media (
+    ID           CHAR(32) NOT NULL,
+    name         VARCHAR(32) NOT NULL,   -- poster, visit-N
+    content_type VARCHAR(32) NOT NULL,
+    size_bytes   INT NOT NULL,
+    data_b64     LONGTEXT NOT NULL,
+    PRIMARY KEY (ID, name),
+    CONSTRAINT video_media_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB;
-INSERT IGNORE INTO schema_migrations (version) VALUES (1);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2);

@@ -21,7 +21,8 @@
 
 static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
-    "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked", NULL,
+    "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
+    "max-video-mb", "max-video-seconds", NULL,
 };
 
 static int make_dir(const char *path)
@@ -40,6 +41,16 @@ typedef struct analyzer {
     const av_config *cfg;
     char unavailable[640];
 } analyzer;
+
+/* Videos run on the in-process pipeline only: the TF Serving protocol has
+ * no video call, and sending every sampled frame would cost more than it
+ * saves. ud is the pipeline. */
+static av_video_status analyze_video(void *ud, const void *bytes, size_t len,
+                                     const av_video_opts *opts, av_video_result *r, char *err,
+                                     size_t errlen)
+{
+    return av_video_run(ud, bytes, len, opts, r, err, errlen);
+}
 
 static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
                    size_t errlen)
@@ -243,7 +254,12 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                                           : NULL,
                       .species_note = an.pipe && !av_detect_pipeline_has_species(an.pipe)
                                           ? av_detect_pipeline_species_note(an.pipe)
-                                          : NULL};
+                                          : NULL,
+                      /* without an in-process pipeline, video uploads are refused */
+                      .analyze_video = an.pipe ? analyze_video : NULL,
+                      .analyze_video_ud = an.pipe, .max_video_bytes = cfg->max_video_bytes,
+                      .max_video_seconds = cfg->max_video_seconds,
+                      .max_pixels = cfg->max_pixels};
     av_web *web = NULL;
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);

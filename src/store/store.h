@@ -153,6 +153,90 @@ av_store_status av_store_monitoring_list(av_store *s, const char *const *classes
                                          av_store_monitor_point **points, int *n, char *err,
                                          size_t errlen);
 
+/*
+ * Videos (schema v2). A video is an images row (upload, status, vote) plus
+ * a videos row made at upload; its analysis stores, in one transaction,
+ * one inferences row per visit (at its best frame, box in frame pixels),
+ * the visits' timing, every sampled frame's detections, and its stills
+ * (poster, thumbnails). Progress is in the database so every node and
+ * every reload sees it. Images have no videos row (video_get: NOT_FOUND).
+ */
+#define AV_STORE_MEDIA_MAX (8u << 20) /* largest still, bytes */
+
+typedef struct av_store_video {
+    char id[AV_STORE_ID_LEN + 1];
+    char container[8];       /* mp4, mov, webm, mkv, avi */
+    char codec[32];          /* "" until analysed */
+    int width, height;       /* frame size; 0 until analysed */
+    double duration_s;       /* NaN until known */
+    double sample_fps;       /* NaN until analysed */
+    int frames_done, frames_expected; /* progress of the current analysis */
+    int attempts;            /* analyses started */
+    double idle_s;           /* seconds since the row last changed (progress) */
+} av_store_video;
+
+/* One visit: its inferences row (det) and when it was seen. */
+typedef struct av_store_visit {
+    int track;               /* visit id, 1, 2, ... */
+    double first_s, last_s, best_t;
+    int best_frame;          /* sampled frame number of det */
+    int n_frames;
+    av_store_detection det;  /* species, best confidence, box at best_frame */
+} av_store_visit;
+
+/* One detection on one sampled frame. */
+typedef struct av_store_video_det {
+    int frame;               /* sampled frame number, 0, 1, ... */
+    int frame_index;         /* decoded frame number in the stream */
+    double t;                /* seconds */
+    int track;               /* visit id */
+    av_store_detection det;  /* model_version unused */
+} av_store_video_det;
+
+/* A still to store: name "poster" or "visit-N"; bytes borrowed. */
+typedef struct av_store_media {
+    const char *name, *content_type;
+    const void *data;
+    size_t len;              /* at most AV_STORE_MEDIA_MAX */
+} av_store_media;
+
+/* The videos row of an uploaded video (after av_store_image_insert). */
+av_store_status av_store_video_add(av_store *s, const char *id, const char *container,
+                                   char *err, size_t errlen);
+/* NOT_FOUND when id is not a video (or unknown). */
+av_store_status av_store_video_get(av_store *s, const char *id, av_store_video *out, char *err,
+                                   size_t errlen);
+/* An analysis starts: attempts + 1 (into *attempts), progress reset. */
+av_store_status av_store_video_start(av_store *s, const char *id, int *attempts, char *err,
+                                     size_t errlen);
+av_store_status av_store_video_progress(av_store *s, const char *id, int done, int expected,
+                                        char *err, size_t errlen);
+/*
+ * Store a finished analysis atomically: info's codec, size, duration and
+ * sampling; the visits (an inferences row each, idx = order, plus their
+ * timing); every frame detection; the stills; status "done". CONFLICT (and
+ * nothing written) when the image is already done or unknown.
+ */
+av_store_status av_store_video_put(av_store *s, const char *id, const av_store_video *info,
+                                   const av_store_visit *visits, int n_visits,
+                                   const av_store_video_det *dets, int n_dets,
+                                   const av_store_media *media, int n_media, char *err,
+                                   size_t errlen);
+/* Visits in order; *out malloc'd (free()), *n may be 0. */
+av_store_status av_store_video_visits(av_store *s, const char *id, av_store_visit **out, int *n,
+                                      char *err, size_t errlen);
+/* Frame detections by frame, at most max (<= 0: all); *out malloc'd (free()). */
+av_store_status av_store_video_dets(av_store *s, const char *id, int max,
+                                    av_store_video_det **out, int *n, char *err, size_t errlen);
+/* A still: *data malloc'd (free()), content type into ctype. NOT_FOUND if none. */
+av_store_status av_store_video_media_get(av_store *s, const char *id, const char *name,
+                                         char *ctype, size_t ctype_cap, void **data,
+                                         size_t *len, char *err, size_t errlen);
+/* IDs of videos whose analysis is not finished (status pending), oldest
+ * first, at most max, into ids; *n the count. */
+av_store_status av_store_video_unfinished(av_store *s, char (*ids)[AV_STORE_ID_LEN + 1], int max,
+                                          int *n, char *err, size_t errlen);
+
 /* Copy url into out with any password replaced by "***", for logs. */
 void av_store_redact_url(const char *url, char *out, size_t outlen);
 

@@ -353,10 +353,11 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
                                             &dr, e, sizeof e);
     u->ms_detect += now_ms() - t0;
     int w = img->width, h = img->height;
-    if (img != u->img)
-        av_img_free(img);
-    if (ds != AV_DETECT_OK)
+    if (ds != AV_DETECT_OK) {
+        if (img != u->img)
+            av_img_free(img);
         return failf(u, map_detect(ds), "frame %lld at %.2f s: %s", index, t, e);
+    }
     if (r->n_frames == 0) {
         r->width = w;
         r->height = h;
@@ -370,13 +371,28 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
     if (grow((void **)&r->frames, &u->cap_frames, r->n_frames + 1, sizeof *r->frames) ||
         grow((void **)&r->dets, &u->cap_dets, r->n_dets + dr.n_dets, sizeof *r->dets) ||
         grow((void **)&u->ids, &u->ids_cap, dr.n_dets, sizeof *u->ids)) {
+        if (img != u->img)
+            av_img_free(img);
         av_detect_result_free(&dr);
         return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory for results");
     }
     st = av_video_tracker_add(u->trk, r->n_frames, t, dr.dets, dr.n_dets, u->ids);
+    int hook_stop = 0;
+    if (!st && u->o.frame_hook) { /* pixels are still here; the visit ids just known */
+        av_video_frame_view v = {.frame = r->n_frames, .t = t, .width = w, .height = h,
+                                 .rgb = img->data, .dets = dr.dets, .track_ids = u->ids,
+                                 .n_dets = dr.n_dets};
+        hook_stop = u->o.frame_hook(u->o.frame_ud, &v);
+    }
+    if (img != u->img)
+        av_img_free(img);
     if (st) {
         av_detect_result_free(&dr);
         return failf(u, st, "tracker: %s", av_video_strerror(st));
+    }
+    if (hook_stop) {
+        av_detect_result_free(&dr);
+        return failf(u, AV_VIDEO_E_CANCELLED, "cancelled at frame %d", r->n_frames);
     }
     r->frames[r->n_frames] = (av_video_frame){.index = (int)index, .t = t,
                                               .first_det = r->n_dets, .n_dets = dr.n_dets};
@@ -620,4 +636,40 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
     r->ms_total = now_ms() - t0;
     r->ms_decode = now_ms() - td - u.ms_detect;
     return AV_VIDEO_OK;
+}
+
+av_video_status av_video__probe_src(av_video__src *src, const av_video_limits *limits,
+                                    av_video_result *info, char *err, size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    av_video_opts in = {.limits = limits ? *limits : (av_video_limits){0}};
+    run u = {.o = defaults(&in), .r = info, .err = err, .errlen = errlen, .src = src,
+             .vs = -1, .origin = AV_NOPTS_VALUE, .orient = 1};
+    if (err && errlen)
+        err[0] = '\0';
+    if (src->size == 0)
+        return failf(&u, AV_VIDEO_E_FORMAT, "empty file (0 bytes)");
+    if (src->size > u.o.limits.max_bytes)
+        return failf(&u, AV_VIDEO_E_LIMIT, "%lld bytes, the video limit is %lld",
+                     (long long)src->size, u.o.limits.max_bytes);
+    unsigned char head[64];
+    size_t nh = av_video__src_head(src, head, sizeof head);
+    av_video_container c = av_video_sniff(head, nh);
+    if (c == AV_VIDEO_NONE)
+        return failf(&u, AV_VIDEO_E_FORMAT,
+                     "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
+                     "(RIFF AVI) signature");
+    info->container = c;
+    av_video__log_init();
+    av_video__log_clear();
+    av_video_status st = open_input(&u, c); /* the header checks, no decoding */
+    if (!st) {
+        const AVCodecParameters *par = u.fmt->streams[u.vs]->codecpar;
+        info->width = par->width;
+        info->height = par->height;
+    }
+    run_free(&u);
+    if (st)
+        memset(info, 0, sizeof *info);
+    return st;
 }

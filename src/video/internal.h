@@ -38,4 +38,8 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
                                   const av_video_opts *opts, av_video_result *r, char *err,
                                   size_t errlen);
 
+/* Header checks only (av_video_probe*); decode.c. */
+av_video_status av_video__probe_src(av_video__src *src, const av_video_limits *limits,
+                                    av_video_result *info, char *err, size_t errlen);
+
 #endif

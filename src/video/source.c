@@ -219,3 +219,35 @@ av_video_status av_video_run_file(av_detect_pipeline *p, const char *path,
     close(fd);
     return st;
 }
+
+av_video_status av_video_probe(const void *bytes, size_t len, const av_video_limits *limits,
+                               av_video_result *info, char *err, size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    if (!bytes && len)
+        return failf(err, errlen, AV_VIDEO_E_ARG, "video: no bytes");
+    if ((unsigned long long)len > (unsigned long long)INT64_MAX)
+        return failf(err, errlen, AV_VIDEO_E_LIMIT, "video: too large");
+    av_video__src s = {.mem = bytes, .fd = -1, .size = (int64_t)len};
+    return av_video__probe_src(&s, limits, info, err, errlen);
+}
+
+av_video_status av_video_probe_file(const char *path, const av_video_limits *limits,
+                                    av_video_result *info, char *err, size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    if (!path)
+        return failf(err, errlen, AV_VIDEO_E_ARG, "video: no path");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return failf(err, errlen, AV_VIDEO_E_IO, "cannot open: %s", strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return failf(err, errlen, AV_VIDEO_E_IO, "not a regular file");
+    }
+    av_video__src s = {.fd = fd, .size = (int64_t)sb.st_size};
+    av_video_status st = av_video__probe_src(&s, limits, info, err, errlen);
+    close(fd);
+    return st;
+}

@@ -119,6 +119,25 @@ typedef struct av_video_track_opts {
  */
 typedef int (*av_video_progress_fn)(void *ud, int done, int expected);
 
+/*
+ * Frame hook: called after every sampled frame has been analysed and fed to
+ * the tracker, with the frame's upright RGB pixels and its detections and
+ * their visit ids (all borrowed for the call only). It lets a caller keep
+ * stills (posters, thumbnails: see av_video_stills) without the result
+ * holding pixels. Return 0 to go on, anything else to cancel (as progress).
+ */
+typedef struct av_video_frame_view {
+    int frame;                  /* index into av_video_result.frames */
+    double t;                   /* its time, seconds */
+    int width, height;          /* upright frame size */
+    const unsigned char *rgb;   /* packed RGB, width * 3 bytes per row */
+    const av_detect_det *dets;  /* n_dets detections, box in frame pixels */
+    const int *track_ids;       /* visit id of each detection */
+    int n_dets;
+} av_video_frame_view;
+
+typedef int (*av_video_frame_fn)(void *ud, const av_video_frame_view *v);
+
 typedef struct av_video_opts {
     double fps;                   /* sampled frames per second of video; <= 0: 2; max 30 */
     av_video_limits limits;
@@ -126,6 +145,8 @@ typedef struct av_video_opts {
     av_video_track_opts track;
     av_video_progress_fn progress; /* may be NULL */
     void *progress_ud;
+    av_video_frame_fn frame_hook;  /* may be NULL */
+    void *frame_ud;
 } av_video_opts;
 
 /* --------------------------------------------------------------- results */
@@ -211,6 +232,55 @@ av_video_status av_video_run(av_detect_pipeline *p, const void *bytes, size_t le
 av_video_status av_video_run_file(av_detect_pipeline *p, const char *path,
                                   const av_video_opts *opts, av_video_result *r, char *err,
                                   size_t errlen);
+
+/*
+ * Check a clip without decoding it: magic bytes, container, video stream,
+ * frame size and duration against the limits (the checks av_video_run
+ * makes before it decodes). On success *info holds container, demuxer,
+ * codec, width and height (as stored, before rotation), rotation,
+ * duration_s and source_fps, nothing else (no free needed). Errors as
+ * av_video_run's, and E_IO for a file that cannot be read.
+ */
+av_video_status av_video_probe(const void *bytes, size_t len, const av_video_limits *limits,
+                               av_video_result *info, char *err, size_t errlen);
+av_video_status av_video_probe_file(const char *path, const av_video_limits *limits,
+                                    av_video_result *info, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- stills */
+
+/*
+ * Stills of a run, kept as JPEG while it decodes (the result holds no
+ * pixels): a poster, the sampled frame with the most detections (ties: the
+ * higher summed confidence) with their boxes and labels drawn, scaled to at
+ * most poster_side pixels; and per visit a square thumbnail of the
+ * detection that the tracker picks as its best (per visit and species, the
+ * most confident one is kept; the visit's species decides at the end).
+ * Bounded: at most max_bytes of JPEG in all; visits past that get none.
+ *
+ * Use: av_video_stills_new, set opts.frame_hook = av_video_stills_hook and
+ * opts.frame_ud = the stills, run, then read poster and thumbnails; free.
+ * One stills object belongs to one run at a time.
+ */
+typedef struct av_video_stills av_video_stills;
+
+typedef struct av_video_stills_opts {
+    int poster_side;     /* longest poster side; <= 0: 960 */
+    int thumb_side;      /* thumbnail side; <= 0: 160 */
+    int quality;         /* JPEG quality; <= 0: 85 */
+    size_t max_bytes;    /* all stills together; 0: 32 MiB */
+} av_video_stills_opts;
+
+/* opts may be NULL. *out owns the stills (av_video_stills_free). */
+av_video_status av_video_stills_new(const av_video_stills_opts *opts, av_video_stills **out);
+void av_video_stills_free(av_video_stills *s);
+/* The frame hook (ud is the stills). Fails (cancelling the run) only when
+ * out of memory; an encoder error just leaves that still out. */
+int av_video_stills_hook(void *ud, const av_video_frame_view *v);
+/* The poster (borrowed; NULL with *len 0 when no frame was seen). */
+const unsigned char *av_video_stills_poster(const av_video_stills *s, size_t *len);
+/* The thumbnail of visit t of the finished run (borrowed), or NULL. */
+const unsigned char *av_video_stills_thumb(const av_video_stills *s, const av_video_track *t,
+                                           size_t *len);
 
 /* --------------------------------------------------------------- tracker */
 

@@ -45,12 +45,20 @@ static void species_note_html(av_web *w, av_web__buf *b)
 
 enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c)
 {
-    char mb[32];
+    char mb[32], video[96] = "";
     snprintf(mb, sizeof mb, "%lld", w->o.max_upload_bytes / 1000000);
+    if (w->o.analyze_video) {
+        int secs = w->o.max_video_seconds < 120;
+        snprintf(video, sizeof video, "; videos: MP4, MOV, WebM, MKV or AVI, up to %lld MB and %.0f"
+                 " %s", w->o.max_video_bytes / 1000000,
+                 secs ? w->o.max_video_seconds : w->o.max_video_seconds / 60,
+                 secs ? "seconds" : "minutes");
+    }
     av_web__buf note, b;
     av_web__buf_init(&note, 4096);
     species_note_html(w, &note);
-    const char *kv[] = {"max_mb", mb, "species_note", note.p ? note.p : "", NULL};
+    const char *kv[] = {"max_mb", mb, "video", video, "species_note", note.p ? note.p : "",
+                        NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     av_web__page(&b, "Aviary - bird detection", "index.html", kv, NULL);
     av_web__buf_free(&note);
@@ -89,7 +97,7 @@ static void detections_table(av_web__buf *b, const av_store_detection *d, int n)
     av_web__buf_str(b, "</tbody></table>");
 }
 
-static void feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error)
+void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error)
 {
     if (img->voted) {
         av_web__buf_str(b, "<p class=\"thanks\">Thank you for your feedback!</p>");
@@ -126,6 +134,8 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
                                "No uploaded image has this ID.");
     if (st != AV_STORE_OK)
         return internal_error(w, c, "results", err);
+    if (av_web__is_video_type(img.content_type)) /* video_pages.c */
+        return av_web__video_results(w, c, &img, form_error, status);
 
     if (strcmp(img.status, "pending") == 0) {
         if (av_web__jobs_request(w->jobs, img.id))
@@ -155,7 +165,7 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
         av_web__buf_fmt(&annotated, "%d bird%s marked", n, n == 1 ? "" : "s");
         av_web__buf_str(&annotated, "\">");
         detections_table(&table, dets, n);
-        feedback_form(&fb, &img, form_error);
+        av_web__feedback_form(&fb, &img, form_error);
     } else if (!strcmp(img.status, "failed")) {
         av_web__buf_str(&annotated, "<p class=\"error\">This image could not be analysed: ");
         av_web__buf_html(&annotated, img.error);
@@ -430,6 +440,8 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
         av_log(AV_LOG_ERROR, "internal_error", "where", "api", "error", err, NULL);
         return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
     }
+    if (av_web__is_video_type(img.content_type)) /* video_pages.c */
+        return av_web__video_api(w, c, &img);
     if (!strcmp(img.status, "pending")) {
         if (av_web__jobs_request(w->jobs, img.id))
             return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");

@@ -6,11 +6,16 @@
  * the Content-Length before reading and on every chunk after. When a part
  * ends, its type is told from the magic bytes (never the name or the
  * client's Content-Type), it is renamed to originals/<ID>.<ext> and
- * stored in the images table.
+ * stored in the images table. Videos (MP4/MOV, WebM/MKV, AVI by their magic
+ * bytes) come through the same form and API with their own size limit,
+ * told from a part's first 64 bytes, and their headers are checked against
+ * the duration and frame-size limits before they are kept; they also get a
+ * videos row.
  */
 #include "web/internal.h"
 
 #include "log/log.h"
+#include "video/video.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +44,69 @@ static const char *sniff(const unsigned char *p, size_t n, const char **content_
     return NULL;
 }
 
+static void reject(av_web__req *r, unsigned status, const char *problem)
+{
+    av_web__file *f = &r->files[r->n_files - 1];
+    f->status = status;
+    snprintf(f->problem, sizeof f->problem, "%s", problem);
+}
+
+long long av_web__part_limit(const av_web *w, int video)
+{
+    long long img = w->o.max_upload_bytes;
+    long long vid = w->o.analyze_video ? w->o.max_video_bytes : 0;
+    return video > 0 ? vid : video == 0 ? img : vid > img ? vid : img;
+}
+
+/* "200 MB", or "50 kB" below a megabyte (small limits in tests and demos). */
+static void fmt_size(char *out, size_t cap, long long bytes)
+{
+    if (bytes >= 1000000)
+        snprintf(out, cap, "%lld MB", bytes / 1000000);
+    else
+        snprintf(out, cap, "%lld kB", bytes / 1000);
+}
+
+static const char *video_mime(av_video_container c)
+{
+    switch (c) {
+    case AV_VIDEO_MP4: return "video/mp4";
+    case AV_VIDEO_MOV: return "video/quicktime";
+    case AV_VIDEO_WEBM: return "video/webm";
+    case AV_VIDEO_MKV: return "video/x-matroska";
+    case AV_VIDEO_AVI: return "video/x-msvideo";
+    default: return "application/octet-stream";
+    }
+}
+
+/* A video part: refused (status set) when video analysis is off or its
+ * headers break a limit; other defects (corrupt, audio only) are kept for
+ * the analysis to name on the results page. */
+static void check_video(av_web *w, av_web__req *r, const void *map, size_t n)
+{
+    char e[128], problem[160];
+    if (!w->o.analyze_video) {
+        reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "is a video, and this server does not "
+                                                   "analyse videos");
+        return;
+    }
+    if ((long long)n > w->o.max_video_bytes) {
+        char lim[32];
+        fmt_size(lim, sizeof lim, w->o.max_video_bytes);
+        snprintf(problem, sizeof problem, "is larger than the video limit of %s", lim);
+        reject(r, MHD_HTTP_CONTENT_TOO_LARGE, problem);
+        return;
+    }
+    av_video_limits lim = {.max_bytes = w->o.max_video_bytes,
+                           .max_seconds = w->o.max_video_seconds,
+                           .max_pixels = w->o.max_pixels};
+    av_video_result info;
+    if (av_video_probe(map, n, &lim, &info, e, sizeof e) == AV_VIDEO_E_LIMIT) {
+        snprintf(problem, sizeof problem, "cannot be analysed: %s", e);
+        reject(r, MHD_HTTP_CONTENT_TOO_LARGE, problem);
+    }
+}
+
 /* Keep a display name: the last path component, control characters dropped. */
 static void clean_name(char *dst, size_t cap, const char *src)
 {
@@ -55,12 +123,6 @@ static void clean_name(char *dst, size_t cap, const char *src)
         snprintf(dst, cap, "upload");
 }
 
-static void reject(av_web__req *r, unsigned status, const char *problem)
-{
-    av_web__file *f = &r->files[r->n_files - 1];
-    f->status = status;
-    snprintf(f->problem, sizeof f->problem, "%s", problem);
-}
 
 /* Close the current part and store it (or record why not). */
 static void finish_part(av_web *w, av_web__req *r)
@@ -85,9 +147,20 @@ static void finish_part(av_web *w, av_web__req *r)
     }
     const char *ctype = NULL;
     const char *ext = sniff(map, (size_t)r->part_bytes, &ctype);
+    av_video_container vc = ext ? AV_VIDEO_NONE : av_video_sniff(map, (size_t)r->part_bytes);
+    if (vc != AV_VIDEO_NONE) {
+        check_video(w, r, map, (size_t)r->part_bytes);
+        if (f->status) {
+            munmap(map, (size_t)r->part_bytes);
+            goto drop;
+        }
+        ext = av_video_container_name(vc);
+        ctype = video_mime(vc);
+    }
     if (!ext) {
         munmap(map, (size_t)r->part_bytes);
-        reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "is not a PNG, JPEG or WebP image");
+        reject(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+               "is not a PNG, JPEG or WebP image, nor an MP4, MOV, WebM, MKV or AVI video");
         goto drop;
     }
     av_store_image img;
@@ -115,9 +188,25 @@ static void finish_part(av_web *w, av_web__req *r)
                                                sizeof err);
     munmap(map, (size_t)r->part_bytes);
     close(fd);
+    if (st == AV_STORE_EARG) { /* larger than the database keeps per file */
+        unlink(dst);
+        av_log(AV_LOG_WARN, "upload_store_refused", "error", err, NULL);
+        reject(r, MHD_HTTP_CONTENT_TOO_LARGE,
+               "is larger than the database keeps per file (the operator can set --blob-store)");
+        return;
+    }
     if (st != AV_STORE_OK) {
         unlink(dst);
         av_log(AV_LOG_ERROR, "upload_store_failed", "error", err, NULL);
+        reject(r, MHD_HTTP_SERVICE_UNAVAILABLE, "could not be stored; please try again");
+        return;
+    }
+    if (vc != AV_VIDEO_NONE &&
+        av_store_video_add(w->o.store, img.id, ext, err, sizeof err) != AV_STORE_OK) {
+        char e2[128];
+        av_log(AV_LOG_ERROR, "upload_store_failed", "error", err, NULL);
+        av_store_analysis_fail(w->o.store, img.id, "the video could not be registered", e2,
+                               sizeof e2);
         reject(r, MHD_HTTP_SERVICE_UNAVAILABLE, "could not be stored; please try again");
         return;
     }
@@ -181,15 +270,33 @@ static enum MHD_Result iterate(void *cls, enum MHD_ValueKind kind, const char *k
         }
         r->in_file = 1;
         r->part_bytes = 0;
+        r->sniffed = r->part_video = 0;
+        r->head_len = 0;
         if (r->too_big == 1)
             r->too_big = 0;
     }
     if (!r->in_file || r->files[r->n_files - 1].status)
         return MHD_YES;
+    if (!r->sniffed) { /* images and videos have their own limits: which is it? */
+        size_t k = sizeof r->head - r->head_len < size ? sizeof r->head - r->head_len : size;
+        memcpy(r->head + r->head_len, data, k);
+        r->head_len += k;
+        if (r->head_len == sizeof r->head) {
+            r->sniffed = 1;
+            r->part_video = av_video_sniff(r->head, r->head_len) != AV_VIDEO_NONE;
+        }
+    }
     r->part_bytes += (long long)size;
-    if (r->part_bytes > w->o.max_upload_bytes) {
+    if (r->part_bytes > av_web__part_limit(w, r->sniffed ? r->part_video : -1)) {
         r->too_big = 1;
-        reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "is larger than the upload limit");
+        char problem[160];
+        char lim[32];
+        fmt_size(lim, sizeof lim, w->o.max_video_bytes);
+        if (r->part_video)
+            snprintf(problem, sizeof problem, "is larger than the video limit of %s", lim);
+        else
+            snprintf(problem, sizeof problem, "is larger than the upload limit");
+        reject(r, MHD_HTTP_CONTENT_TOO_LARGE, problem);
         return MHD_YES;
     }
     while (size) {
@@ -211,11 +318,15 @@ int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
     const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     long long limit = r->route == AV_WEB_ROUTE_FEEDBACK
                           ? 64 * 1024
-                          : w->o.max_upload_bytes * AV_WEB_MAX_FILES + 64 * 1024;
+                          : av_web__part_limit(w, -1) * AV_WEB_MAX_FILES + 64 * 1024;
     if (len && atoll(len) > limit) {
         char text[200];
-        snprintf(text, sizeof text, "Each photo may be at most %lld MB.",
-                 w->o.max_upload_bytes / 1000000);
+        if (w->o.analyze_video)
+            snprintf(text, sizeof text, "Each photo may be at most %lld MB, each video %lld MB.",
+                     w->o.max_upload_bytes / 1000000, w->o.max_video_bytes / 1000000);
+        else
+            snprintf(text, sizeof text, "Each photo may be at most %lld MB.",
+                     w->o.max_upload_bytes / 1000000);
         av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE, "That upload is too large", text);
         return -1;
     }

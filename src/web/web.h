@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "store/store.h"
+#include "video/video.h"
 
 typedef struct av_web av_web;
 
@@ -50,6 +51,17 @@ typedef int (*av_web_render_fn)(void *ud, const void *bytes, size_t len,
                                 const av_store_detection *dets, int n, av_web_analysis *out,
                                 char *err, size_t errlen);
 
+/*
+ * Analyse one video clip (bytes borrowed for the call): av_video_run on the
+ * caller's pipeline with the given options (the web module sets the limits,
+ * the progress callback and a frame hook keeping stills). Same contract as
+ * av_video_run. Called from analysis worker threads, possibly concurrently.
+ */
+typedef av_video_status (*av_web_analyze_video_fn)(void *ud, const void *bytes, size_t len,
+                                                   const av_video_opts *opts,
+                                                   av_video_result *r, char *err,
+                                                   size_t errlen);
+
 typedef struct av_web_opts {
     const char *listen;      /* IPv4 address to bind, e.g. "0.0.0.0"; NULL = any */
     int port;                /* 0 = ephemeral (see av_web_port) */
@@ -73,6 +85,15 @@ typedef struct av_web_opts {
     const char *detector_name;  /* for the monitor page */
     const char *species_name;
     const char *species_note;   /* plain text shown when species are unavailable; NULL if fine */
+
+    /* Videos (see av_web_analyze_video_fn); without analyze_video they are refused. */
+    av_web_analyze_video_fn analyze_video;
+    void *analyze_video_ud;
+    long long max_video_bytes;  /* largest video upload (default 200 MB) */
+    double max_video_seconds;   /* longest video (default 600) */
+    long long max_pixels;       /* per video frame (default 50 Mpx) */
+    int video_max_attempts;     /* analyses started before a restart-interrupted video
+                                   is failed (default 2) */
 } av_web_opts;
 
 /* Start serving. On success *out owns the server (free with av_web_stop). */

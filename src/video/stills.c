@@ -1,0 +1,245 @@
+/*
+ * stills.c - posters and visit thumbnails kept while a clip is analysed
+ * (see av_video_stills in video.h). A run's result holds no pixels, and
+ * decoding a frame again later would mean a second pass over the file, so
+ * the frame hook encodes what may be needed while the pixels are at hand:
+ * the best poster so far, and per (visit, species) the most confident
+ * detection's crop. The tracker decides a visit's species only at the end,
+ * which is why one crop per species of a visit is kept, not one per visit.
+ *
+ * Layout: candidates (the crops), the poster, the hook, the getters.
+ */
+#include "video/video.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vision/vision.h"
+
+#define DEFAULT_POSTER_SIDE 960
+#define DEFAULT_THUMB_SIDE 160
+#define DEFAULT_QUALITY 85
+#define DEFAULT_MAX_BYTES (32u << 20)
+#define MAX_SIDE_OPT 4096
+#define THUMB_MARGIN 0.15 /* context around the box, as the species crop has */
+
+typedef struct cand {
+    int track, cls, frame;
+    float conf;
+    unsigned char *jpg;
+    size_t len;
+} cand;
+
+struct av_video_stills {
+    av_video_stills_opts o;
+    av_vision_font *font; /* NULL: boxes without labels */
+    cand *c;
+    int n, cap;
+    size_t bytes;         /* JPEG bytes held by the candidates */
+    unsigned char *poster;
+    size_t poster_len;
+    int poster_n;         /* detections on the poster frame; -1 none yet */
+    double poster_sum;    /* their summed confidence */
+};
+
+static int clampi(int v, int dflt, int max)
+{
+    return v <= 0 ? dflt : v > max ? max : v;
+}
+
+av_video_status av_video_stills_new(const av_video_stills_opts *opts, av_video_stills **out)
+{
+    *out = NULL;
+    av_video_stills *s = calloc(1, sizeof *s);
+    if (!s)
+        return AV_VIDEO_E_NOMEM;
+    if (opts)
+        s->o = *opts;
+    s->o.poster_side = clampi(s->o.poster_side, DEFAULT_POSTER_SIDE, MAX_SIDE_OPT);
+    s->o.thumb_side = clampi(s->o.thumb_side, DEFAULT_THUMB_SIDE, MAX_SIDE_OPT);
+    s->o.quality = clampi(s->o.quality, DEFAULT_QUALITY, 100);
+    if (!s->o.max_bytes)
+        s->o.max_bytes = DEFAULT_MAX_BYTES;
+    s->poster_n = -1;
+    char e[256];
+    if (av_vision_font_open(NULL, &s->font, e, sizeof e) != AV_VISION_OK)
+        s->font = NULL; /* labels are a nicety: draw boxes only */
+    *out = s;
+    return AV_VIDEO_OK;
+}
+
+void av_video_stills_free(av_video_stills *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n; i++)
+        free(s->c[i].jpg);
+    free(s->c);
+    free(s->poster);
+    av_vision_font_close(s->font);
+    free(s);
+}
+
+static int det_class(const av_detect_det *d)
+{
+    return d->n_species > 0 ? d->species[0].class_index : d->class_index;
+}
+
+static cand *find(av_video_stills *s, int track, int cls)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->c[i].track == track && s->c[i].cls == cls)
+            return &s->c[i];
+    return NULL;
+}
+
+/* A better crop for (track, class): -1 only when out of memory. */
+static int offer_crop(av_video_stills *s, const av_image *img, const av_detect_det *d,
+                      int track, int frame)
+{
+    int cls = det_class(d);
+    cand *c = find(s, track, cls);
+    if (c && c->conf >= d->confidence)
+        return 0;
+    av_image *crop = NULL;
+    char e[256];
+    if (av_vision_crop_resize(img, d->x1, d->y1, d->x2, d->y2, THUMB_MARGIN, s->o.thumb_side,
+                              s->o.thumb_side, &crop, e, sizeof e) != AV_VISION_OK)
+        return 0; /* a degenerate box: no thumbnail from it */
+    unsigned char *jpg = NULL;
+    size_t len = 0;
+    av_vision_status st = av_vision_encode_jpeg(crop, s->o.quality, &jpg, &len, e, sizeof e);
+    av_img_free(crop);
+    if (st != AV_VISION_OK)
+        return st == AV_VISION_E_NOMEM ? -1 : 0;
+    size_t old = c ? c->len : 0;
+    if (s->bytes - old + len > s->o.max_bytes) { /* over budget: keep what there is */
+        free(jpg);
+        return 0;
+    }
+    if (!c) {
+        if (s->n == s->cap) {
+            int nc = s->cap ? s->cap * 2 : 16;
+            cand *g = nc > 0 ? realloc(s->c, (size_t)nc * sizeof *g) : NULL;
+            if (!g) {
+                free(jpg);
+                return -1;
+            }
+            s->c = g;
+            s->cap = nc;
+        }
+        c = &s->c[s->n++];
+        *c = (cand){.track = track, .cls = cls};
+    }
+    free(c->jpg);
+    s->bytes = s->bytes - old + len;
+    c->jpg = jpg;
+    c->len = len;
+    c->conf = d->confidence;
+    c->frame = frame;
+    return 0;
+}
+
+/* Scale, draw the frame's boxes, encode: the new poster. -1 when out of memory. */
+static int make_poster(av_video_stills *s, const av_image *img, const av_video_frame_view *v)
+{
+    char e[256];
+    av_image *work = NULL;
+    double k = 1.0;
+    int side = img->width > img->height ? img->width : img->height;
+    if (side > s->o.poster_side) {
+        k = (double)s->o.poster_side / side;
+        int w = (int)(img->width * k + 0.5), h = (int)(img->height * k + 0.5);
+        if (av_vision_resize_pil(img, w < 1 ? 1 : w, h < 1 ? 1 : h, &work, e, sizeof e) !=
+            AV_VISION_OK)
+            return -1;
+        k = (double)work->width / img->width;
+    } else {
+        work = av_img_clone(img);
+        if (!work)
+            return -1;
+    }
+    av_vision_box *boxes = v->n_dets > 0 ? calloc((size_t)v->n_dets, sizeof *boxes) : NULL;
+    char(*labels)[AV_DETECT_NAME_MAX + 16] =
+        v->n_dets > 0 ? calloc((size_t)v->n_dets, sizeof *labels) : NULL;
+    if (v->n_dets > 0 && (!boxes || !labels)) {
+        av_img_free(work);
+        free(boxes);
+        free(labels);
+        return -1;
+    }
+    for (int i = 0; i < v->n_dets; i++) {
+        const av_detect_det *d = &v->dets[i];
+        snprintf(labels[i], sizeof labels[i], "%s %.0f%%", d->label, d->confidence * 100.0);
+        boxes[i] = (av_vision_box){.x1 = d->x1 * k, .y1 = d->y1 * k, .x2 = d->x2 * k,
+                                   .y2 = d->y2 * k,
+                                   .color = av_vision_palette(v->track_ids[i]),
+                                   .label = labels[i]};
+    }
+    av_vision_draw_boxes(work, boxes, (size_t)v->n_dets, s->font);
+    unsigned char *jpg = NULL;
+    size_t len = 0;
+    av_vision_status st = av_vision_encode_jpeg(work, s->o.quality, &jpg, &len, e, sizeof e);
+    av_img_free(work);
+    free(boxes);
+    free(labels);
+    if (st != AV_VISION_OK)
+        return st == AV_VISION_E_NOMEM ? -1 : 0;
+    free(s->poster);
+    s->poster = jpg;
+    s->poster_len = len;
+    return 0;
+}
+
+int av_video_stills_hook(void *ud, const av_video_frame_view *v)
+{
+    av_video_stills *s = ud;
+    if (!s || !v || !v->rgb || v->width < 1 || v->height < 1)
+        return 0;
+    /* The view's pixels are only read: the cast lends them to the const APIs. */
+    av_image img = {.width = v->width, .height = v->height, .data = (uint8_t *)v->rgb};
+    double sum = 0;
+    for (int i = 0; i < v->n_dets; i++) {
+        sum += v->dets[i].confidence;
+        if (offer_crop(s, &img, &v->dets[i], v->track_ids[i], v->frame))
+            return -1;
+    }
+    if (v->n_dets > s->poster_n || (v->n_dets == s->poster_n && sum > s->poster_sum + 1e-6)) {
+        if (make_poster(s, &img, v))
+            return -1;
+        s->poster_n = v->n_dets;
+        s->poster_sum = sum;
+    }
+    return 0;
+}
+
+const unsigned char *av_video_stills_poster(const av_video_stills *s, size_t *len)
+{
+    *len = s && s->poster ? s->poster_len : 0;
+    return s ? s->poster : NULL;
+}
+
+const unsigned char *av_video_stills_thumb(const av_video_stills *s, const av_video_track *t,
+                                           size_t *len)
+{
+    *len = 0;
+    if (!s || !t)
+        return NULL;
+    const cand *best = NULL;
+    for (int i = 0; i < s->n; i++) {
+        const cand *c = &s->c[i];
+        if (c->track != t->id)
+            continue;
+        if (c->cls == t->class_index) { /* the visit's species: its best detection */
+            best = c;
+            break;
+        }
+        if (!best || c->conf > best->conf)
+            best = c;
+    }
+    if (!best)
+        return NULL;
+    *len = best->len;
+    return best->jpg;
+}
