@@ -6,6 +6,7 @@
 #   make run        set-up, build, serve on :8080
 #   make asan       ASan+UBSan build of everything, then its tests
 #   make bench      benchmark programs (build/bench/*)
+#   make bench-scaleout  nginx + 2 web + 2 model servers + MariaDB throughput (bench/scaleout.sh)
 #   make fuzz       libFuzzer targets (clang)
 
 CC      ?= cc
@@ -48,7 +49,7 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test check run asan asan-build bench fuzz setup clean tests-bin
+.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aviary
@@ -125,6 +126,11 @@ run:
 	./$(BUILD)/aviary serve --port 8080
 
 bench: $(BENCH_BIN)
+
+# Throughput through nginx with 1 vs 2 web nodes and model servers (loopback,
+# ~3 min; figures only). Needs scripts/setup's nginx and mariadb-server.
+bench-scaleout: $(BUILD)/aviary $(BUILD)/bench/bench_web
+	AVIARY_BIN=$(BUILD)/aviary AVIARY_BENCH_WEB=$(BUILD)/bench/bench_web ./bench/scaleout.sh
 
 # libFuzzer targets need clang; each links the library built with the
 # fuzzer's instrumentation in its own build folder.

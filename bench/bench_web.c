@@ -2,20 +2,28 @@
  * bench_web.c - the web application under load over loopback.
  *
  *   bench_web [-b build/aviary] [-i IMAGE] [-s SECONDS] [-c 1,8,32]
+ *             [-u URL] [-l results,upload,analysed] [-n UPLOADS]
  *
- * Starts `aviary serve` on a free port with a fresh data folder, uploads
+ * Starts `aviary serve` on a free port with a fresh data folder (or, with
+ * -u, drives the server or balancer already answering at URL), uploads
  * IMAGE and views its results page once (so the analysis is done and
  * stored), then for each concurrency C runs C client threads, each with
  * one keep-alive libcurl handle, for SECONDS:
  *   results  GET /uploads/<ID> (the cached results page: one store read, template)
  *   upload   POST /upload, multipart, IMAGE (streamed to disk, stored, 303)
+ *   analysed (only when -l names it) UPLOADS images, C at a time: POST
+ *            /api/v1/images, then GET /api/v1/images/<ID> until its status
+ *            is no longer "pending"; analysed images/s over the whole batch,
+ *            latency from upload to analysed (end to end, with inference)
  * and prints requests/s, p50 and p99 latency, errors, and the server's
- * peak RSS (VmHWM) at the end. Figures, not assertions.
+ * peak RSS (VmHWM) at the end (not with -u). -l picks the loads (default
+ * results,upload). Figures, not assertions.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +130,146 @@ static void run(const char *what, const char *url, const char *image, int conc, 
     free(th);
 }
 
+/* --- analysed: upload, then poll the JSON API until the analysis is done */
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf;
+
+static size_t keep(void *p, size_t sz, size_t n, void *ud)
+{
+    buf *b = ud;
+    size_t add = sz * n;
+    if (b->n + add > 65536) /* a JSON answer is small: keep its start */
+        add = b->n < 65536 ? 65536 - b->n : 0;
+    char *q = realloc(b->p, b->n + add + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->n, p, add);
+    b->p = q;
+    b->n += add;
+    b->p[b->n] = 0;
+    return sz * n;
+}
+
+typedef struct ajob {
+    const char *base, *image;
+    atomic_long *next;
+    long total;
+    double *lat;
+    long n, errors;
+} ajob;
+
+/* "id":"<hex>" from an upload answer */
+static int json_id(const char *s, char *id, size_t cap)
+{
+    const char *p = s ? strstr(s, "\"id\":\"") : NULL;
+    if (!p)
+        return -1;
+    p += 6;
+    size_t k = strcspn(p, "\"");
+    if (!k || k >= cap || p[k] != '"')
+        return -1;
+    memcpy(id, p, k);
+    id[k] = 0;
+    return 0;
+}
+
+static void *aclient(void *arg)
+{
+    ajob *j = arg;
+    CURL *up = curl_easy_init(), *get = curl_easy_init();
+    if (!up || !get)
+        goto out;
+    buf b = {0};
+    char url[512], id[128];
+    snprintf(url, sizeof url, "%s/api/v1/images", j->base);
+    curl_mime *mime = curl_mime_init(up);
+    curl_mimepart *part = curl_mime_addpart(mime);
+    curl_mime_name(part, "file");
+    curl_mime_filedata(part, j->image);
+    curl_easy_setopt(up, CURLOPT_URL, url);
+    curl_easy_setopt(up, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(up, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(up, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(up, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(get, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(get, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(get, CURLOPT_WRITEDATA, &b);
+    while (atomic_fetch_add(j->next, 1) < j->total) {
+        double t0 = now_s();
+        long code = 0;
+        b.n = 0;
+        if (curl_easy_perform(up) != CURLE_OK ||
+            curl_easy_getinfo(up, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 201 ||
+            json_id(b.p, id, sizeof id)) {
+            j->errors++;
+            continue;
+        }
+        snprintf(url, sizeof url, "%s/api/v1/images/%s", j->base, id);
+        curl_easy_setopt(get, CURLOPT_URL, url);
+        int ok = 0;
+        while (now_s() - t0 < 120) { /* a GET waits for a pending analysis itself */
+            b.n = 0;
+            code = 0;
+            CURLcode rc = curl_easy_perform(get);
+            curl_easy_getinfo(get, CURLINFO_RESPONSE_CODE, &code);
+            if (rc == CURLE_OK && code == 200 && b.p && strstr(b.p, "\"status\":\"done\"")) {
+                ok = 1;
+                break;
+            }
+            if (rc == CURLE_OK && code == 200 && b.p && strstr(b.p, "\"status\":\"failed\""))
+                break;
+            usleep(50 * 1000); /* pending, 503 busy, or a balancer error: again */
+        }
+        if (ok)
+            j->lat[j->n++] = now_s() - t0;
+        else
+            j->errors++;
+    }
+    curl_mime_free(mime);
+    free(b.p);
+out:
+    curl_easy_cleanup(up);
+    curl_easy_cleanup(get);
+    return NULL;
+}
+
+static void run_analysed(const char *base, const char *image, int conc, long total)
+{
+    ajob *jobs = calloc((size_t)conc, sizeof *jobs);
+    pthread_t *th = calloc((size_t)conc, sizeof *th);
+    double *all = malloc((size_t)(total > 0 ? total : 1) * sizeof *all);
+    if (!jobs || !th || !all)
+        return;
+    atomic_long next = 0;
+    double start = now_s();
+    for (int i = 0; i < conc; i++) {
+        jobs[i] = (ajob){.base = base, .image = image, .next = &next, .total = total};
+        jobs[i].lat = malloc((size_t)(total > 0 ? total : 1) * sizeof(double));
+        pthread_create(&th[i], NULL, aclient, &jobs[i]);
+    }
+    long done = 0, errors = 0;
+    for (int i = 0; i < conc; i++) {
+        pthread_join(th[i], NULL);
+        memcpy(all + done, jobs[i].lat, (size_t)jobs[i].n * sizeof *all);
+        done += jobs[i].n;
+        errors += jobs[i].errors;
+        free(jobs[i].lat);
+    }
+    double el = now_s() - start;
+    qsort(all, (size_t)done, sizeof *all, cmp_double);
+    double p50 = done ? all[done / 2] * 1e3 : 0, p99 = done ? all[done * 99 / 100] * 1e3 : 0;
+    printf("%-8s concurrency %3d  %9.2f img/s  p50 %8.1f ms  p99 %8.1f ms  (%ld analysed, %ld "
+           "errors, %.1f s)\n",
+           "analysed", conc, done / el, p50, p99, done, errors, el);
+    fflush(stdout);
+    free(all);
+    free(jobs);
+    free(th);
+}
+
 static int free_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -170,13 +318,28 @@ static long peak_rss_kb(pid_t pid)
     return kb;
 }
 
+static int has_load(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *c = list; *c;) {
+        size_t k = strcspn(c, ",");
+        if (k == n && !strncmp(c, name, n))
+            return 1;
+        c += k;
+        if (*c == ',')
+            c++;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *bin = "build/aviary", *image = "../shared/testdata/images/parrot.jpg";
-    const char *concs = "1,8,32";
+    const char *concs = "1,8,32", *url_opt = NULL, *loads = "results,upload";
     double secs = 5;
+    long uploads = 32;
     int opt;
-    while ((opt = getopt(argc, argv, "b:i:s:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "b:i:s:c:u:l:n:")) != -1) {
         if (opt == 'b')
             bin = optarg;
         else if (opt == 'i')
@@ -185,64 +348,104 @@ int main(int argc, char **argv)
             secs = atof(optarg);
         else if (opt == 'c')
             concs = optarg;
+        else if (opt == 'u')
+            url_opt = optarg;
+        else if (opt == 'l')
+            loads = optarg;
+        else if (opt == 'n')
+            uploads = atol(optarg);
         else {
-            fprintf(stderr, "usage: %s [-b aviary] [-i image] [-s seconds] [-c 1,8,32]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-b aviary] [-i image] [-s seconds] [-c 1,8,32] [-u URL] "
+                    "[-l results,upload,analysed] [-n uploads]\n",
+                    argv[0]);
             return 2;
         }
     }
-    if (access(image, R_OK) || access(bin, X_OK)) {
-        fprintf(stderr, "bench_web: need %s and %s\n", bin, image);
+    for (const char *c = loads; *c;) {
+        size_t k = strcspn(c, ",");
+        if (!((k == 7 && !strncmp(c, "results", 7)) || (k == 6 && !strncmp(c, "upload", 6)) ||
+              (k == 8 && !strncmp(c, "analysed", 8)))) {
+            fprintf(stderr, "bench_web: -l takes results, upload, analysed\n");
+            return 2;
+        }
+        c += k;
+        if (*c == ',')
+            c++;
+    }
+    if (access(image, R_OK) || (!url_opt && access(bin, X_OK))) {
+        fprintf(stderr, "bench_web: need %s and %s\n", url_opt ? "-u URL" : bin, image);
         return 2;
     }
     char data[] = "/tmp/aviary-bench-web-XXXXXX";
-    if (!mkdtemp(data))
-        return 1;
-    int port = free_port();
-    char ports[16];
-    snprintf(ports, sizeof ports, "%d", port);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl(bin, bin, "serve", "--listen", "127.0.0.1", "--port", ports, "--data", data,
-              "--log-level", "warn", (char *)NULL);
-        _exit(127);
+    char base[256];
+    pid_t pid = -1;
+    if (url_opt) {
+        snprintf(base, sizeof base, "%s", url_opt);
+        size_t bl = strlen(base);
+        while (bl && base[bl - 1] == '/')
+            base[--bl] = 0;
+    } else {
+        if (!mkdtemp(data))
+            return 1;
+        int port = free_port();
+        char ports[16];
+        snprintf(ports, sizeof ports, "%d", port);
+        pid = fork();
+        if (pid == 0) {
+            execl(bin, bin, "serve", "--listen", "127.0.0.1", "--port", ports, "--data", data,
+                  "--log-level", "warn", (char *)NULL);
+            _exit(127);
+        }
+        snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    char base[64], id[128] = "", url[256];
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
-    for (int i = 0; i < 300 && upload_once(base, image, id, sizeof id); i++)
-        usleep(100 * 1000); /* the server loads its models first */
-    if (!id[0]) {
-        fprintf(stderr, "bench_web: server did not come up\n");
-        kill(pid, SIGTERM);
-        return 1;
+    char id[128] = "", url[512];
+    int need_page = has_load(loads, "results");
+    if (need_page || !url_opt) {
+        for (int i = 0; i < 300 && upload_once(base, image, id, sizeof id); i++)
+            usleep(100 * 1000); /* the server loads its models first */
+        if (!id[0]) {
+            fprintf(stderr, "bench_web: server %s did not come up\n", base);
+            if (pid > 0)
+                kill(pid, SIGTERM);
+            return 1;
+        }
+        snprintf(url, sizeof url, "%s/uploads/%s", base, id);
+        CURL *h = curl_easy_init(); /* the first view runs the analysis */
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+        double t0 = now_s();
+        curl_easy_perform(h);
+        printf("server %s, image %s: first view (analysis) %.1f ms\n", url_opt ? base : bin,
+               image, (now_s() - t0) * 1e3);
+        curl_easy_cleanup(h);
     }
-    snprintf(url, sizeof url, "%s/uploads/%s", base, id);
-    CURL *h = curl_easy_init(); /* the first view runs the analysis */
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    double t0 = now_s();
-    curl_easy_perform(h);
-    printf("server %s, image %s: first view (analysis) %.1f ms\n", bin, image, (now_s() - t0) * 1e3);
-    curl_easy_cleanup(h);
-    char upurl[256];
+    char upurl[512];
     snprintf(upurl, sizeof upurl, "%s/upload", base);
     for (const char *c = concs; *c;) {
         int n = atoi(c);
         if (n > 0) {
-            run("results", url, NULL, n, secs);
-            run("upload", upurl, image, n, secs);
+            if (has_load(loads, "results"))
+                run("results", url, NULL, n, secs);
+            if (has_load(loads, "upload"))
+                run("upload", upurl, image, n, secs);
+            if (has_load(loads, "analysed"))
+                run_analysed(base, image, n, uploads);
         }
         c += strcspn(c, ",");
         if (*c == ',')
             c++;
     }
-    printf("server peak RSS %.1f MiB\n", peak_rss_kb(pid) / 1024.0);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", data);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_web: could not remove %s\n", data);
+    if (pid > 0) {
+        printf("server peak RSS %.1f MiB\n", peak_rss_kb(pid) / 1024.0);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", data);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_web: could not remove %s\n", data);
+    }
     curl_global_cleanup();
     return 0;
 }
