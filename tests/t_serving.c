@@ -4,7 +4,9 @@
  * nested-list request, TF's error shapes and statuses), version hot swap
  * under load, the libcurl client, and `aviary serve --model-url` against
  * an `aviary model-server` process end to end, including the model server
- * going away.
+ * going away; dynamic batching (same answers as unbatched, batch sizes in
+ * /metrics, 503 + Retry-After when the queue is full) and several models
+ * from one model config file.
  */
 #include "harness.h"
 #include "http.h"
@@ -812,6 +814,312 @@ TEST(model_server_cli_base_path_and_bad_flags)
     CHECK_EQ_INT(WEXITSTATUS(status), 2);
 }
 
+/* ----------------------------------------------------------- batching */
+
+typedef struct post_job {
+    const srv *v;
+    const char *path, *body;
+    long status;
+    json_t *j;
+    int retry_after; /* the answer carried Retry-After */
+} post_job;
+
+static void *post_main(void *arg)
+{
+    post_job *p = arg;
+    char url[2400];
+    snprintf(url, sizeof url, "%s%s", p->v->base, p->path);
+    av_http_resp r;
+    if (av_http_request("POST", url, "application/json", p->body, strlen(p->body), &r) != 0) {
+        p->status = -1;
+        return NULL;
+    }
+    p->status = r.status;
+    p->j = json_loads(r.body ? r.body : "", 0, NULL);
+    p->retry_after = r.headers && strstr(r.headers, "Retry-After: 1") != NULL;
+    av_http_free(&r);
+    return NULL;
+}
+
+/* Value of an unlabelled metric line "NAME VALUE" in exposition text. */
+static double metric(const char *text, const char *name)
+{
+    char key[160];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(text, key);
+    CHECK_MSG(p, "metric %s missing", name);
+    return strtod(p + strlen(key), NULL);
+}
+
+static char *metrics_text(const srv *v)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/metrics", v->base);
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(url, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    char *t = strdup(r.body ? r.body : "");
+    av_http_free(&r);
+    CHECK(t != NULL);
+    return t;
+}
+
+/* Four different images posted at once to a batching server come back
+ * each with its own answer, identical to the unbatched server's, and the
+ * batch-size histogram shows they shared batches. */
+TEST(batching_matches_unbatched_and_fills_batches)
+{
+    const char *names[] = {"parrot.jpg", "bird.bmp", "kite_and_cold.jpg", "cat.bmp"};
+    enum { N = 4 };
+    char *bodies[N];
+    for (int i = 0; i < N; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "testdata/images/%s", names[i]);
+        bodies[i] = b64_request(av_test_shared(rel));
+    }
+    srv off, on;
+    start_srv(&off, NULL);
+    json_t *want[N];
+    for (int i = 0; i < N; i++) {
+        long st;
+        json_t *j = call(&off, "POST", "/v1/models/birdsClassifier:predict", bodies[i], &st,
+                         NULL);
+        CHECK_MSG(st == 200, "unbatched %s: status %ld: %s", names[i], st, err_of(j));
+        want[i] = json_incref(json_object_get(j, "predictions"));
+        json_decref(j);
+    }
+    av_serving_stop(off.s);
+
+    /* A wide window so the four requests meet in the queue even when slow
+     * (sanitizers); the batch runs as soon as it holds 4 images. */
+    av_serving_opts o = {.workers = 4, .batch_max = N, .batch_wait_ms = 2000, .batch_queue = 8};
+    start_srv(&on, &o);
+    post_job jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (post_job){.v = &on, .path = "/v1/models/birdsClassifier:predict",
+                             .body = bodies[i]};
+        CHECK(pthread_create(&th[i], NULL, post_main, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) {
+        CHECK_MSG(jobs[i].status == 200, "batched %s: status %ld: %s", names[i], jobs[i].status,
+                  err_of(jobs[i].j));
+        json_t *got = json_object_get(jobs[i].j, "predictions");
+        if (!json_equal(got, want[i])) {
+            char *a = json_dumps(got, JSON_COMPACT), *b = json_dumps(want[i], JSON_COMPACT);
+            FAIL("batched answer for %s differs:\n got %.300s\nwant %.300s", names[i], a, b);
+        }
+        json_decref(jobs[i].j);
+        json_decref(want[i]);
+    }
+    char *m = metrics_text(&on);
+    double count = metric(m, "aviary_serving_batch_size_count");
+    double sum = metric(m, "aviary_serving_batch_size_sum");
+    CHECK_MSG(sum == N, "%g images went through batches, want %d", sum, N);
+    CHECK_MSG(count >= 1 && count < N, "%g batches for %d concurrent requests: none shared", count,
+              N);
+    double le1 = metric(m, "aviary_serving_batch_size_bucket{le=\"1\"}");
+    CHECK_MSG(le1 < count, "every batch had one image (%g of %g)", le1, count);
+    free(m);
+
+    /* A lone request still runs (after the wait) and a request with more
+     * images than batch_max runs as one batch of its own. */
+    size_t bl = strlen(bodies[0]);
+    const char *inner = strstr(bodies[0], "{\"b64\"");
+    size_t il = strlen(inner) - 2; /* drop the closing "]}" */
+    char *big = malloc(bl * 6 + 64);
+    CHECK(big != NULL);
+    size_t k = (size_t)sprintf(big, "{\"instances\": [");
+    for (int i = 0; i < N + 1; i++) {
+        memcpy(big + k, inner, il);
+        k += il;
+        big[k++] = i < N ? ',' : ']';
+    }
+    big[k++] = '}';
+    big[k] = '\0';
+    long st;
+    json_t *j = call(&on, "POST", "/v1/models/birdsClassifier:predict", big, &st, NULL);
+    CHECK_MSG(st == 200, "5-image request: status %ld: %s", st, err_of(j));
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "predictions")), N + 1);
+    json_decref(j);
+    free(big);
+    m = metrics_text(&on);
+    CHECK_MSG(metric(m, "aviary_serving_batch_size_sum") == 2 * N + 1, "5 more images expected");
+    free(m);
+    /* Bad images fail the same way as unbatched. */
+    expect_error(&on, "POST", "/v1/models/birdsClassifier:predict",
+                 "{\"instances\": [{\"b64\": \"aGVsbG8=\"}]}", 400, "");
+    av_serving_stop(on.s);
+    for (int i = 0; i < N; i++)
+        free(bodies[i]);
+}
+
+/* More waiting requests than --batch-queue: the extra ones get TF
+ * Serving's UNAVAILABLE as 503 with Retry-After, the others are answered. */
+TEST(batch_queue_full_is_503_with_retry_after)
+{
+    char *body = b64_request(av_test_shared("testdata/images/parrot.jpg"));
+    av_serving_opts o = {.workers = 4, .batch_max = 8, .batch_wait_ms = 1500, .batch_queue = 2};
+    srv v;
+    start_srv(&v, &o);
+    enum { N = 4 };
+    post_job jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (post_job){.v = &v, .path = "/v1/models/birdsClassifier:predict",
+                             .body = body};
+        CHECK(pthread_create(&th[i], NULL, post_main, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    int ok = 0, full = 0;
+    for (int i = 0; i < N; i++) {
+        if (jobs[i].status == 200) {
+            ok++;
+            json_t *p = json_array_get(json_object_get(jobs[i].j, "predictions"), 0);
+            CHECK(json_number_value(json_object_get(p, "num_detections")) >= 1);
+        } else {
+            CHECK_MSG(jobs[i].status == 503, "status %ld: %s", jobs[i].status,
+                      err_of(jobs[i].j));
+            full++;
+            CHECK_MSG(jobs[i].retry_after, "503 without Retry-After");
+            CHECK_EQ_INT(json_object_size(jobs[i].j), 1);
+            CHECK_STR_CONTAINS(err_of(jobs[i].j), "batch scheduling queue");
+        }
+        json_decref(jobs[i].j);
+    }
+    CHECK_MSG(ok >= 1 && ok <= 2, "%d requests answered with a queue of 2", ok);
+    CHECK_MSG(full >= 2, "%d requests refused, want >= 2", full);
+    char *m = metrics_text(&v);
+    CHECK_STR_CONTAINS(m, "aviary_serving_requests_total{route=\"predict\",code=\"503\"}");
+    free(m);
+    av_serving_stop(v.s);
+    free(body);
+}
+
+/* ---------------------------------------------------- model config file */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+TEST(model_config_file_two_models)
+{
+    char b1[700], b2[700], cfg[800], real[PATH_MAX], text[2 * 700 + PATH_MAX + 400];
+    snprintf(b1, sizeof b1, "%s/cfg_birds", av_test_tmpdir());
+    snprintf(b2, sizeof b2, "%s/cfg_robins", av_test_tmpdir());
+    CHECK(mkdir(b1, 0755) == 0 && mkdir(b2, 0755) == 0);
+    make_version(b1, "1", 0);
+    make_version(b2, "3", 0);
+    CHECK(realpath("models", real) != NULL);
+    snprintf(cfg, sizeof cfg, "%s/models.config", av_test_tmpdir());
+    snprintf(text, sizeof text,
+             "# two version trees and one plain models folder\n"
+             "model_config_list {\n"
+             "  config { name: \"birds\" base_path: \"%s\" model_platform: \"tensorflow\" }\n"
+             "  config: {\n    name: 'robins',\n    base_path: \"%s\"\n  }\n"
+             "  config { name: \"flat\" base_path: \"%s\" }\n"
+             "}\n",
+             b1, b2, real);
+    write_text(cfg, text);
+    av_serving_opts o = {.model_config_file = cfg, .poll_ms = 100};
+    srv v;
+    start_srv(&v, &o);
+    CHECK_EQ_INT(av_serving_live_version_of(v.s, "birds"), 1);
+    CHECK_EQ_INT(av_serving_live_version_of(v.s, "robins"), 3);
+    CHECK_EQ_INT(av_serving_live_version_of(v.s, "flat"), 1);
+    CHECK_EQ_INT(av_serving_live_version_of(v.s, "birdsClassifier"), 0);
+
+    const char *names[] = {"birds", "robins", "flat"}, *vers[] = {"1", "3", "1"};
+    char *body = b64_request(av_test_shared("testdata/images/parrot.jpg"));
+    for (int i = 0; i < 3; i++) {
+        char path[256];
+        long st;
+        snprintf(path, sizeof path, "/v1/models/%s", names[i]);
+        json_t *j = call(&v, "GET", path, NULL, &st, NULL);
+        CHECK_MSG(st == 200, "%s: status %ld", path, st);
+        CHECK_EQ_INT(json_array_size(json_object_get(j, "model_version_status")), 1);
+        CHECK_STR_EQ(state_of(j, vers[i], NULL), "AVAILABLE");
+        json_decref(j);
+
+        snprintf(path, sizeof path, "/v1/models/%s/metadata", names[i]);
+        j = call(&v, "GET", path, NULL, &st, NULL);
+        CHECK_EQ_INT(st, 200);
+        json_t *spec = json_object_get(j, "model_spec");
+        CHECK_STR_EQ(json_string_value(json_object_get(spec, "name")), names[i]);
+        CHECK_STR_EQ(json_string_value(json_object_get(spec, "version")), vers[i]);
+        json_decref(j);
+
+        snprintf(path, sizeof path, "/v1/models/%s/versions/%s:predict", names[i], vers[i]);
+        j = call(&v, "POST", path, body, &st, NULL);
+        CHECK_MSG(st == 200, "%s: status %ld: %s", path, st, err_of(j));
+        json_t *p = json_array_get(json_object_get(j, "predictions"), 0);
+        CHECK(json_number_value(json_object_get(p, "num_detections")) >= 1);
+        json_decref(j);
+    }
+    /* Versions are per model: robins has no version 1. */
+    expect_error(&v, "POST", "/v1/models/robins/versions/1:predict", body, 404,
+                 "Servable not found for request: Specific(robins, 1)");
+    expect_error(&v, "GET", "/v1/models/nope", NULL, 404,
+                 "Could not find any versions of model nope");
+    expect_error(&v, "GET", "/v1/models/nope/metadata", NULL, 404,
+                 "Servable not found for request: Latest(nope)");
+    expect_error(&v, "POST", "/v1/models/nope:predict", body, 404,
+                 "Servable not found for request: Latest(nope)");
+    expect_error(&v, "GET", "/v1/models/birdsClassifier", NULL, 404,
+                 "Could not find any versions of model birdsClassifier");
+    long st;
+    json_t *j = call(&v, "GET", "/readyz", NULL, &st, NULL);
+    CHECK_EQ_INT(st, 200);
+    json_decref(j);
+    char *m = metrics_text(&v);
+    CHECK_STR_CONTAINS(m, "aviary_serving_model_version{model=\"birds\"} 1");
+    CHECK_STR_CONTAINS(m, "aviary_serving_model_version{model=\"robins\"} 3");
+    CHECK_STR_CONTAINS(m, "aviary_serving_model_version{model=\"flat\"} 1");
+    free(m);
+
+    /* Hot swap stays per model: a new robins version leaves birds alone. */
+    make_version(b2, "4", 0);
+    for (int t = 0; t < 200 && av_serving_live_version_of(v.s, "robins") != 4; t++)
+        sleep_ms(50);
+    CHECK_EQ_INT(av_serving_live_version_of(v.s, "robins"), 4);
+    CHECK_EQ_INT(av_serving_live_version_of(v.s, "birds"), 1);
+    av_serving_stop(v.s);
+    free(body);
+
+    /* Bad files are refused before anything loads, naming the line. */
+    struct {
+        const char *text, *want;
+    } bad[] = {
+        {"model_config_list {\n config {\n  name: \"a\" base_path: \"x\"\n  "
+         "model_version_policy { all {} }\n }\n}\n",
+         ":4: unsupported field 'model_version_policy'"},
+        {"model_config_list { config { name: \"a\" base_path: \"x\" } config { name: \"a\" "
+         "base_path: \"y\" } }",
+         "model 'a' is listed twice"},
+        {"model_config_list { config { name: \"a\" } }", "needs both name and base_path"},
+        {"model_config_list { }", "no models"},
+        {"model_config_list { config { name: \"a/b\" base_path: \"x\" } }", "model name"},
+        {"model_config_list { config { name: \"a\" base_path: \"x }", "unterminated string"},
+        {"{}", "expected model_config_list"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(cfg, bad[i].text);
+        av_serving *s = NULL;
+        char err[512] = "";
+        av_serving_opts ob = {.listen = "127.0.0.1", .model_config_file = cfg};
+        CHECK_EQ_INT(av_serving_start(&ob, &s, err, sizeof err), AV_SERVING_E_ARG);
+        CHECK(s == NULL);
+        CHECK_STR_CONTAINS(err, bad[i].want);
+    }
+}
+
 TEST(b64_round_trip)
 {
     const char *cases[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -840,4 +1148,6 @@ TEST(b64_round_trip)
 TEST_MAIN(T(b64_round_trip), T(status_and_metadata), T(predict_b64_parrot_is_scarlet_macaw),
           T(original_client_nested_list_request), T(malformed_requests), T(version_hot_swap), T(empty_base_path_then_first_version),
           T(client_round_trip_and_server_down), T(serve_with_model_url_end_to_end),
-          T(model_server_cli_base_path_and_bad_flags))
+          T(model_server_cli_base_path_and_bad_flags),
+          T(batching_matches_unbatched_and_fills_batches),
+          T(batch_queue_full_is_503_with_retry_after), T(model_config_file_two_models))

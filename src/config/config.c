@@ -23,12 +23,17 @@ static const av_config_key g_keys[] = {
     {"model-url", "URL", "run inference on this TF-Serving-compatible endpoint instead of in-process"},
     {"model-name", "NAME", "model name served or called (default birdsClassifier)"},
     {"model-base-path", "DIR", "model server: folder of numeric version folders"},
+    {"model-config-file", "FILE", "model server: serve every model listed in FILE (TF Serving "
+                                  "model_config_list text format)"},
+    {"batch-max", "N", "model server: run up to N images of concurrent requests as one batch "
+                       "(default 0: batching off)"},
+    {"batch-wait-ms", "MS", "model server: longest wait for a batch to fill (default 5)"},
+    {"batch-queue", "N", "model server: requests waiting for a batch at most, then 503 "
+                         "(default 64)"},
     {"threads", "N", "inference threads per request (default 2)"},
     {"workers", "N", "HTTP worker threads (default 4)"},
     {"max-upload-mb", "N", "largest accepted upload in MB (default 30)"},
     {"max-megapixels", "N", "largest accepted image in megapixels (default 50)"},
-    {"max-video-mb", "N", "largest accepted video upload in MB (default 200)"},
-    {"max-video-seconds", "N", "longest accepted video in seconds (default 600)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"log-format", "FMT", "logfmt or json (default logfmt)"},
     {"blob-store", "DIR", "keep uploaded images as files under DIR instead of database blobs"},
@@ -60,10 +65,10 @@ void av_config_defaults(av_config *c, const char *cmd)
     copy(c->model_name, sizeof c->model_name, "birdsClassifier");
     c->threads = 2;
     c->workers = 4;
+    c->batch_wait_ms = 5;
+    c->batch_queue = 64;
     c->max_upload_bytes = 30LL * 1000 * 1000;
     c->max_pixels = 50LL * 1000 * 1000;
-    c->max_video_bytes = 200LL * 1000 * 1000;
-    c->max_video_seconds = 600;
     c->log_level = AV_LOG_INFO;
     c->log_format = AV_LOG_LOGFMT;
     copy(c->tracked, sizeof c->tracked, "Erithacus rubecula,Periparus ater,Pica pica");
@@ -123,6 +128,8 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         return STR(model_name);
     if (strcmp(key, "model-base-path") == 0)
         return STR(model_base_path);
+    if (strcmp(key, "model-config-file") == 0)
+        return STR(model_config_file);
     if (strcmp(key, "blob-store") == 0)
         return STR(blob_store);
     if (strcmp(key, "tracked") == 0) {
@@ -141,6 +148,24 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         c->threads = (int)x;
         return 0;
     }
+    if (strcmp(key, "batch-max") == 0) {
+        if (parse_ll(key, v, 0, 256, &x, err, errlen))
+            return -1;
+        c->batch_max = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "batch-wait-ms") == 0) {
+        if (parse_ll(key, v, 0, 60000, &x, err, errlen))
+            return -1;
+        c->batch_wait_ms = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "batch-queue") == 0) {
+        if (parse_ll(key, v, 1, 100000, &x, err, errlen))
+            return -1;
+        c->batch_queue = (int)x;
+        return 0;
+    }
     if (strcmp(key, "workers") == 0) {
         if (parse_ll(key, v, 1, 1024, &x, err, errlen))
             return -1;
@@ -157,18 +182,6 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         if (parse_ll(key, v, 1, 1000, &x, err, errlen))
             return -1;
         c->max_pixels = x * 1000 * 1000;
-        return 0;
-    }
-    if (strcmp(key, "max-video-mb") == 0) {
-        if (parse_ll(key, v, 1, 100000, &x, err, errlen))
-            return -1;
-        c->max_video_bytes = x * 1000 * 1000;
-        return 0;
-    }
-    if (strcmp(key, "max-video-seconds") == 0) {
-        if (parse_ll(key, v, 1, 86400, &x, err, errlen))
-            return -1;
-        c->max_video_seconds = (int)x;
         return 0;
     }
     if (strcmp(key, "log-level") == 0) {

@@ -25,12 +25,14 @@ typedef struct av_config {
     char model_url[1024];              /* "" = in-process inference */
     char model_name[128];              /* TF Serving model name */
     char model_base_path[AV_CONFIG_PATH_MAX];
+    char model_config_file[AV_CONFIG_PATH_MAX]; /* model-server: "" = one model */
+    int batch_max;                     /* model-server: <= 1 = batching off */
+    int batch_wait_ms;
+    int batch_queue;
     int threads;                       /* inference threads per request */
     int workers;                       /* HTTP worker threads */
     long long max_upload_bytes;
     long long max_pixels;
-    long long max_video_bytes;         /* serve: largest video upload */
-    int max_video_seconds;             /* serve: longest video */
     av_log_level log_level;
     av_log_format log_format;
     char config_file[AV_CONFIG_PATH_MAX];

@@ -5,6 +5,8 @@
  *   models.c   version registry: load, reference counts, hot swap, watcher
  *   server.c   libmicrohttpd daemon, URL grammar, status and metadata
  *   predict.c  predict request parsing, inference, response building
+ *   batch.c    dynamic batching queue and its thread (one per model)
+ *   modelcfg.c model config file reader
  *   client.c   libcurl client; annotate.c draws its boxes
  *   b64.c      base64; status.c strerror and TF class-id mapping
  */
@@ -78,6 +80,7 @@ json_t *av_serving__status_json(av_serving__models *m, long long version, int *h
 /* Prometheus counters (metrics.c), guarded by mu. */
 #define AV_SERVING__N_ROUTES 4  /* status, metadata, predict, other */
 #define AV_SERVING__N_BUCKETS 11
+#define AV_SERVING__N_BATCH_BUCKETS 8 /* batch size le 1, 2, 4, ... 128 */
 #define AV_SERVING__MAX_CODES 48
 enum { AV_SERVING__R_STATUS, AV_SERVING__R_METADATA, AV_SERVING__R_PREDICT, AV_SERVING__R_OTHER };
 
@@ -93,23 +96,88 @@ typedef struct av_serving__metrics {
     unsigned long long count[AV_SERVING__N_ROUTES];
     double sum[AV_SERVING__N_ROUTES];
     unsigned long long images;
+    unsigned long long batch_bucket[AV_SERVING__N_BATCH_BUCKETS];
+    unsigned long long batch_count, batch_sum; /* batches run, images in them */
 } av_serving__metrics;
 
 void av_serving__metrics_init(av_serving__metrics *m);
 void av_serving__metrics_free(av_serving__metrics *m);
 void av_serving__metrics_observe(av_serving__metrics *m, int route, unsigned code,
                                  double seconds, int images);
+/* One executed batch of `images` images (batching on). */
+void av_serving__metrics_batch(av_serving__metrics *m, int images);
 /* Write the exposition text into out (truncated at cap); returns the
- * length it needed. */
-size_t av_serving__metrics_text(av_serving__metrics *m, const char *model, long long version,
-                                char *out, size_t cap);
+ * length it needed. The model gauges are appended by the caller. */
+size_t av_serving__metrics_text(av_serving__metrics *m, char *out, size_t cap);
+
+/*
+ * Dynamic batching (batch.c). A task is one predict request's images,
+ * decoded by its HTTP worker; the submitter owns the task, its images and
+ * its results, and holds a reference on v until the task is done. The
+ * batcher only reads imgs and writes res/st/err/done. The request does not
+ * hold its HTTP worker while it waits: park (called by submit under the
+ * batcher's lock, before the batcher can see the task) suspends the
+ * connection, wake (called once the task is done; the batcher touches the
+ * task no more) resumes it.
+ */
+struct av_image;
+typedef struct av_serving__task {
+    av_serving__version *v;         /* pipeline to run on (referenced by the submitter) */
+    int n;                          /* images */
+    struct av_image *const *imgs;   /* n decoded images */
+    av_detect_result *res;          /* n results, filled by the batcher */
+    av_detect_status st;            /* first failure, AV_DETECT_OK when all ran */
+    char err[512];
+    int done;
+    double enqueued_ms;
+    void (*park)(void *ud), (*wake)(void *ud);
+    void *ud;
+    struct av_serving__task *next;
+} av_serving__task;
+
+typedef struct av_serving__batcher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;              /* batcher: a task arrived or stop */
+    pthread_cond_t done_cv;         /* submitters: a task finished */
+    av_serving__task *head, *tail;  /* waiting tasks, oldest first */
+    int queued;                     /* tasks in the list */
+    int max, wait_ms, queue_cap;
+    int top_k;
+    long long max_pixels;
+    int stopping, started, joined;
+    pthread_t th;
+    av_serving__metrics *metrics;   /* borrowed from the server */
+} av_serving__batcher;
+
+/* Start the batch thread; 0 or -1 (message in err). */
+int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int queue_cap,
+                              int top_k, long long max_pixels, av_serving__metrics *metrics,
+                              char *err, size_t errlen);
+/* Run the tasks still queued and stop the thread; later submits fail.
+ * Safe on a zeroed, never-started batcher. */
+void av_serving__batcher_stop(av_serving__batcher *b);
+/* Free what start made (after stop, once no task can be waited on). */
+void av_serving__batcher_free(av_serving__batcher *b);
+/* Queue t (parking its request) and return at once: 0, or -1 (t untouched,
+ * nothing parked) when queue_cap tasks already wait or the batcher stops. */
+int av_serving__batcher_submit(av_serving__batcher *b, av_serving__task *t);
+/* Block until t (submitted) is done. */
+void av_serving__batcher_wait(av_serving__batcher *b, av_serving__task *t);
+
+/* One served model: its versions and, with batching, its batch queue. */
+typedef struct av_serving__model {
+    av_serving__models models;
+    av_serving__batcher batcher;
+} av_serving__model;
 
 struct MHD_Daemon;
 
 struct av_serving {
     struct MHD_Daemon *daemon;
     int port;
-    av_serving__models models;
+    av_serving__model *model;   /* n_models entries, owned */
+    int n_models;
+    int batching;               /* batch_max > 1 */
     long long max_upload_bytes, max_body_bytes, max_pixels;
     int top_k;
     long long started;          /* time(NULL) at start, for /healthz */
@@ -118,10 +186,26 @@ struct av_serving {
     int n_tracked;
 };
 
-/* Predict: parse body (len bytes, NUL-terminated), run, answer JSON.
- * Returns the HTTP status and a new JSON object (the answer or {"error"}). */
-unsigned av_serving__predict(av_serving *s, long long version, const char *body, size_t len,
-                             json_t **answer, int *images);
+/* The model called name, or NULL. */
+av_serving__model *av_serving__find(av_serving *s, const char *name);
+
+/*
+ * Predict on model md: parse body (len bytes, NUL-terminated), run, answer
+ * JSON. Returns the HTTP status and a new JSON object (the answer or
+ * {"error"}); 503 means the batch queue is full (answer with Retry-After).
+ * With batching on it may instead return 0 with *pending set: the request
+ * was queued and parked with park(ud); once wake(ud) is called, finish it
+ * with av_serving__predict_finish (or drop it with _abandon). Either frees
+ * the pending request.
+ */
+typedef struct av_serving__pending av_serving__pending;
+unsigned av_serving__predict(av_serving *s, av_serving__model *md, long long version,
+                             const char *body, size_t len, json_t **answer, int *images,
+                             void (*park)(void *), void (*wake)(void *), void *ud,
+                             av_serving__pending **pending);
+unsigned av_serving__predict_finish(av_serving *s, av_serving__pending *p, json_t **answer,
+                                    int *images);
+void av_serving__predict_abandon(av_serving *s, av_serving__pending *p);
 
 /* {"error": msg} (new reference, may be NULL when out of memory). */
 json_t *av_serving__error_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

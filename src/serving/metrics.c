@@ -2,7 +2,8 @@
  * metrics.c - Prometheus text exposition for the model server (GET
  * /metrics): requests by route and status code, a latency histogram per
  * route (time from the complete request to the queued answer), images
- * predicted, and the version being served.
+ * predicted, the sizes of dynamic batches (images per batch, all models),
+ * and the version each model serves (appended by server.c).
  */
 #include "serving/internal.h"
 
@@ -18,6 +19,17 @@ void av_serving__metrics_init(av_serving__metrics *m)
 {
     memset(m, 0, sizeof *m);
     pthread_mutex_init(&m->mu, NULL);
+}
+
+void av_serving__metrics_batch(av_serving__metrics *m, int images)
+{
+    pthread_mutex_lock(&m->mu);
+    for (int b = 0; b < AV_SERVING__N_BATCH_BUCKETS; b++)
+        if (images <= (1 << b))
+            m->batch_bucket[b]++;
+    m->batch_count++;
+    m->batch_sum += (unsigned long long)(images > 0 ? images : 0);
+    pthread_mutex_unlock(&m->mu);
 }
 
 void av_serving__metrics_free(av_serving__metrics *m)
@@ -51,8 +63,7 @@ void av_serving__metrics_observe(av_serving__metrics *m, int route, unsigned cod
     pthread_mutex_unlock(&m->mu);
 }
 
-size_t av_serving__metrics_text(av_serving__metrics *m, const char *model, long long version,
-                                char *out, size_t cap)
+size_t av_serving__metrics_text(av_serving__metrics *m, char *out, size_t cap)
 {
     size_t n = 0;
 #define OUT(...)                                                            \
@@ -81,11 +92,14 @@ size_t av_serving__metrics_text(av_serving__metrics *m, const char *model, long 
     OUT("# HELP aviary_serving_images_total Images run through the pipeline.\n"
         "# TYPE aviary_serving_images_total counter\naviary_serving_images_total %llu\n",
         m->images);
+    OUT("# HELP aviary_serving_batch_size Images per dynamic batch (batching on).\n"
+        "# TYPE aviary_serving_batch_size histogram\n");
+    for (int b = 0; b < AV_SERVING__N_BATCH_BUCKETS; b++)
+        OUT("aviary_serving_batch_size_bucket{le=\"%d\"} %llu\n", 1 << b, m->batch_bucket[b]);
+    OUT("aviary_serving_batch_size_bucket{le=\"+Inf\"} %llu\n"
+        "aviary_serving_batch_size_sum %llu\naviary_serving_batch_size_count %llu\n",
+        m->batch_count, m->batch_sum, m->batch_count);
     pthread_mutex_unlock(&m->mu);
-    OUT("# HELP aviary_serving_model_version Version served for latest (0: none).\n"
-        "# TYPE aviary_serving_model_version gauge\n"
-        "aviary_serving_model_version{model=\"%s\"} %lld\n",
-        model, version);
 #undef OUT
     return n;
 }

@@ -1,5 +1,6 @@
 /*
- * models.c - the versions of the served model and their life cycle.
+ * models.c - the versions of a served model and their life cycle (one
+ * registry per model; a config file serves several).
  *
  * Without a base path there is one version, 1, loaded from models_dir at
  * start. With a base path every child folder whose name is a decimal
@@ -338,12 +339,31 @@ void av_serving__release(av_serving__models *m, av_serving__version *v)
     av_detect_pipeline_close(close_now);
 }
 
+static long long live_of(av_serving__models *m)
+{
+    pthread_mutex_lock(&m->mu);
+    long long n = m->live ? m->live->number : 0;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
 long long av_serving_live_version(av_serving *s)
 {
-    pthread_mutex_lock(&s->models.mu);
-    long long n = s->models.live ? s->models.live->number : 0;
-    pthread_mutex_unlock(&s->models.mu);
-    return n;
+    return s->n_models > 0 ? live_of(&s->model[0].models) : 0;
+}
+
+long long av_serving_live_version_of(av_serving *s, const char *name)
+{
+    av_serving__model *md = av_serving__find(s, name);
+    return md ? live_of(&md->models) : 0;
+}
+
+av_serving__model *av_serving__find(av_serving *s, const char *name)
+{
+    for (int i = 0; i < s->n_models; i++)
+        if (!strcmp(s->model[i].models.name, name))
+            return &s->model[i];
+    return NULL;
 }
 
 static json_t *version_json(const av_serving__version *v)

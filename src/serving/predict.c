@@ -1,7 +1,8 @@
 /*
  * predict.c - POST ...:predict: the TF Serving request grammar (row
  * "instances" or columnar "inputs", "signature_name", {"b64": ...}), one
- * pipeline run per image, TF Object Detection API outputs.
+ * pipeline run per image (directly on the HTTP worker, or through the
+ * model's batch queue when batching is on), TF Object Detection API outputs.
  *
  * Signatures (metadata in server.c): "serving_default" takes input_tensor
  * (uint8 [1,H,W,3], the original client's nested lists) and "image_bytes"
@@ -16,6 +17,8 @@
  * lists not padded to a common length): see OUTPUTS in server.c.
  */
 #include "serving/internal.h"
+
+#include "vision/vision.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -322,34 +325,172 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
     return NULL;
 }
 
-/* Run every image on version v (referenced by the caller). */
+static unsigned detect_code(av_detect_status ds)
+{
+    return ds == AV_DETECT_E_IMAGE || ds == AV_DETECT_E_LIMIT || ds == AV_DETECT_E_ARG ? 400 : 500;
+}
+
+static long long item_max_bytes(const av_serving *s, const item *it)
+{
+    return it->is_pixels ? (long long)it->len + 1 : s->max_upload_bytes;
+}
+
+/* Batching off: every image through av_detect_run on this worker. Fills
+ * res[0..b->n) or, on failure, frees what it filled. */
+static unsigned run_direct(av_serving *s, av_serving__version *v, const batch *b,
+                           av_detect_result *res, json_t **answer)
+{
+    for (int i = 0; i < b->n; i++) {
+        av_detect_run_opts ro = {.top_k = s->top_k,
+                                 .max_bytes = item_max_bytes(s, &b->v[i]),
+                                 .max_pixels = s->max_pixels};
+        char err[512];
+        av_detect_status ds = av_detect_run(v->pipe, b->v[i].bytes, b->v[i].len, &ro, &res[i],
+                                            err, sizeof err);
+        if (ds != AV_DETECT_OK) {
+            for (int k = 0; k < i; k++)
+                av_detect_result_free(&res[k]);
+            return fail(answer, detect_code(ds), "%s%s", err, "");
+        }
+    }
+    return 0;
+}
+
+/* A request queued on a batcher: everything it owns until it is answered. */
+struct av_serving__pending {
+    av_serving__task task;
+    av_serving__model *md;
+    av_serving__version *v;     /* referenced */
+    av_image *imgs[AV_SERVING_MAX_INSTANCES];
+    av_detect_result *res;      /* task.n entries */
+    int columnar;
+};
+
+static void pending_free(av_serving__pending *p)
+{
+    for (int i = 0; i < p->task.n; i++)
+        av_img_free(p->imgs[i]);
+    free(p->res);
+    av_serving__release(&p->md->models, p->v);
+    free(p);
+}
+
+/* Batching on: decode here (the HTTP workers decode in parallel) and queue
+ * the pixels on the model's batcher. Decode limits and messages are
+ * av_detect_run's, so answers match batching off. On success (0) the
+ * pending request owns v's reference. */
+static unsigned run_batched(av_serving *s, av_serving__model *md, av_serving__version *v,
+                            const batch *b, int columnar, void (*park)(void *),
+                            void (*wake)(void *), void *ud, av_serving__pending **out,
+                            json_t **answer)
+{
+    av_serving__pending *p = calloc(1, sizeof *p);
+    av_detect_result *res = calloc((size_t)b->n, sizeof *res);
+    if (!p || !res) {
+        free(p);
+        free(res);
+        return fail(answer, 500, "out of memory%s%s", 0, 0);
+    }
+    unsigned st = 0;
+    for (int i = 0; !st && i < b->n; i++) {
+        av_vision_decode_opts o;
+        memset(&o, 0, sizeof o);
+        o.limits.max_bytes = item_max_bytes(s, &b->v[i]);
+        o.limits.max_pixels = s->max_pixels;
+        char err[512];
+        av_vision_status vs = av_vision_decode(b->v[i].bytes, b->v[i].len, &o, &p->imgs[i],
+                                               NULL, err, sizeof err);
+        if (vs != AV_VISION_OK) {
+            p->imgs[i] = NULL;
+            av_detect_status ds = vs == AV_VISION_E_LIMIT   ? AV_DETECT_E_LIMIT
+                                  : vs == AV_VISION_E_NOMEM ? AV_DETECT_E_NOMEM
+                                                            : AV_DETECT_E_IMAGE;
+            st = fail(answer, detect_code(ds), "%s%s", err, "");
+        }
+    }
+    p->md = md;
+    p->columnar = columnar;
+    p->res = res;
+    p->task = (av_serving__task){.v = v, .n = b->n, .imgs = p->imgs, .res = res,
+                                 .park = park, .wake = wake, .ud = ud};
+    if (!st && av_serving__batcher_submit(&md->batcher, &p->task))
+        st = fail(answer, 503,
+                  "The batch scheduling queue to which this task was submitted is full%s%s", 0,
+                  0);
+    if (st) {
+        p->v = NULL; /* the caller still holds v's reference */
+        pending_free(p);
+        return st;
+    }
+    p->v = v;
+    *out = p;
+    return 0;
+}
+
+static unsigned build_answer(av_serving *s, av_detect_result *res, int n, int columnar,
+                             json_t **answer);
+
+/* Run every image on version v (referenced by the caller) of model md,
+ * on this worker. */
 static unsigned run_batch(av_serving *s, av_serving__version *v, const batch *b, int columnar,
                           json_t **answer)
 {
+    av_detect_result *res = calloc((size_t)b->n, sizeof *res);
+    if (!res)
+        return fail(answer, 500, "out of memory%s%s", 0, 0);
+    unsigned st = run_direct(s, v, b, res, answer);
+    if (st) {
+        free(res);
+        return st;
+    }
+    st = build_answer(s, res, b->n, columnar, answer);
+    free(res);
+    return st;
+}
+
+unsigned av_serving__predict_finish(av_serving *s, av_serving__pending *p, json_t **answer,
+                                    int *images)
+{
+    *answer = NULL;
+    *images = 0;
+    av_serving__batcher_wait(&p->md->batcher, &p->task);
+    unsigned st;
+    if (p->task.st != AV_DETECT_OK) {
+        st = fail(answer, detect_code(p->task.st), "%s%s", p->task.err, "");
+    } else {
+        st = build_answer(s, p->res, p->task.n, p->columnar, answer);
+        if (st == 200)
+            *images = p->task.n;
+    }
+    pending_free(p);
+    return st;
+}
+
+void av_serving__predict_abandon(av_serving *s, av_serving__pending *p)
+{
+    (void)s;
+    av_serving__batcher_wait(&p->md->batcher, &p->task);
+    if (p->task.st == AV_DETECT_OK)
+        for (int i = 0; i < p->task.n; i++)
+            av_detect_result_free(&p->res[i]);
+    pending_free(p);
+}
+
+/* Outputs of n results (freed here) as the row or columnar answer. */
+static unsigned build_answer(av_serving *s, av_detect_result *res, int n, int columnar,
+                             json_t **answer)
+{
+    unsigned st = 0;
     json_t *preds = json_array();
-    unsigned st = preds ? 0 : fail(answer, 500, "out of memory%s%s", 0, 0);
-    for (int i = 0; !st && i < b->n; i++) {
-        av_detect_run_opts ro = {.top_k = s->top_k,
-                                 .max_bytes = b->v[i].is_pixels ? (long long)b->v[i].len + 1
-                                                                : s->max_upload_bytes,
-                                 .max_pixels = s->max_pixels};
-        av_detect_result r;
-        char err[512];
-        av_detect_status ds = av_detect_run(v->pipe, b->v[i].bytes, b->v[i].len, &ro, &r, err,
-                                            sizeof err);
-        if (ds != AV_DETECT_OK) {
-            unsigned code = ds == AV_DETECT_E_IMAGE || ds == AV_DETECT_E_LIMIT ||
-                                    ds == AV_DETECT_E_ARG
-                                ? 400
-                                : 500;
-            st = fail(answer, code, "%s%s", err, "");
-            break;
-        }
-        json_t *o = image_outputs(s, &r);
-        av_detect_result_free(&r);
+    if (!preds)
+        st = fail(answer, 500, "out of memory%s%s", 0, 0);
+    for (int i = 0; !st && i < n; i++) {
+        json_t *o = image_outputs(s, &res[i]);
         if (!o || json_array_append_new(preds, o))
             st = fail(answer, 500, "out of memory%s%s", 0, 0);
     }
+    for (int i = 0; i < n; i++)
+        av_detect_result_free(&res[i]);
     if (st) {
         json_decref(preds);
         return st;
@@ -384,32 +525,45 @@ static unsigned run_batch(av_serving *s, av_serving__version *v, const batch *b,
     return *answer ? 200 : fail(answer, 500, "out of memory%s%s", 0, 0);
 }
 
-static unsigned predict_on(av_serving *s, av_serving__version *v, const char *body, size_t len,
-                           json_t **answer, int *images);
+typedef struct park_args {
+    void (*park)(void *), (*wake)(void *);
+    void *ud;
+    av_serving__pending **pending;
+} park_args;
 
-unsigned av_serving__predict(av_serving *s, long long version, const char *body, size_t len,
-                             json_t **answer, int *images)
+static unsigned predict_on(av_serving *s, av_serving__model *md, av_serving__version *v,
+                           const char *body, size_t len, json_t **answer, int *images,
+                           const park_args *pa);
+
+unsigned av_serving__predict(av_serving *s, av_serving__model *md, long long version,
+                             const char *body, size_t len, json_t **answer, int *images,
+                             void (*park)(void *), void (*wake)(void *), void *ud,
+                             av_serving__pending **pending)
 {
     *answer = NULL;
     *images = 0;
+    *pending = NULL;
     /* As TF Serving: the servable is looked up before the body is parsed. */
-    av_serving__version *v = av_serving__acquire(&s->models, version);
+    av_serving__version *v = av_serving__acquire(&md->models, version);
     if (!v) {
         char num[32];
         snprintf(num, sizeof num, "%lld", version);
         if (version > 0)
             return fail(answer, 404, "Servable not found for request: Specific(%s, %s)",
-                        s->models.name, num);
+                        md->models.name, num);
         return fail(answer, 404, "Servable not found for request: Latest(%s)%s",
-                    s->models.name, "");
+                    md->models.name, "");
     }
-    unsigned st = predict_on(s, v, body, len, answer, images);
-    av_serving__release(&s->models, v);
+    park_args pa = {park, wake, ud, pending};
+    unsigned st = predict_on(s, md, v, body, len, answer, images, &pa);
+    if (!*pending) /* else the pending request holds v until it is answered */
+        av_serving__release(&md->models, v);
     return st;
 }
 
-static unsigned predict_on(av_serving *s, av_serving__version *v, const char *body, size_t len,
-                           json_t **answer, int *images)
+static unsigned predict_on(av_serving *s, av_serving__model *md, av_serving__version *v,
+                           const char *body, size_t len, json_t **answer, int *images,
+                           const park_args *pa)
 {
     size_t k = 0;
     while (k < len && (body[k] == ' ' || body[k] == '\n' || body[k] == '\r' || body[k] == '\t'))
@@ -450,7 +604,9 @@ static unsigned predict_on(av_serving *s, av_serving__version *v, const char *bo
     int columnar = in != NULL;
     json_decref(req); /* the batch owns copies of what it needs */
     if (!st)
-        st = run_batch(s, v, b, columnar, answer);
+        st = s->batching ? run_batched(s, md, v, b, columnar, pa->park, pa->wake, pa->ud,
+                                       pa->pending, answer)
+                         : run_batch(s, v, b, columnar, answer);
     if (!st || st == 200)
         *images = b->n;
     batch_free(b);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define MAX_URL 2048
@@ -37,7 +38,21 @@ typedef struct req {
     int route;      /* AV_SERVING__R_*, for /metrics */
     unsigned code;  /* HTTP status answered */
     int images;     /* images predicted */
+    av_serving__pending *pending; /* queued on a batcher, connection suspended */
+    struct timespec t0;           /* complete request seen (latency metric) */
 } req;
+
+/* The batcher parks a queued request's connection and wakes it when its
+ * batch has run, so waiting requests hold no HTTP worker. */
+static void park_conn(void *c)
+{
+    MHD_suspend_connection(c);
+}
+
+static void wake_conn(void *c)
+{
+    MHD_resume_connection(c);
+}
 
 json_t *av_serving__error_json(const char *fmt, ...)
 {
@@ -63,7 +78,8 @@ static enum MHD_Result send_text(req *rq, struct MHD_Connection *c, unsigned sta
     return ret;
 }
 
-/* Send and release j (NULL: out of memory -> 500). */
+/* Send and release j (NULL: out of memory -> 500); a 503 tells the
+ * client when to retry, as TF Serving's UNAVAILABLE is meant to be retried. */
 static enum MHD_Result send_json(req *rq, struct MHD_Connection *c, unsigned status, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(7) | JSON_PRESERVE_ORDER)
@@ -80,6 +96,8 @@ static enum MHD_Result send_json(req *rq, struct MHD_Connection *c, unsigned sta
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (status == 503)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     rq->code = status;
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -274,11 +292,13 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
     if (get && (!strcmp(url, "/healthz") || !strcmp(url, "/readyz"))) {
         long long live = av_serving_live_version(s);
         int ready = url[1] == 'h' || live > 0;
+        for (int i = 1; i < s->n_models && ready; i++) /* ready: every model serves */
+            ready = av_serving_live_version_of(s, s->model[i].models.name) > 0;
         char body[256];
         int n = snprintf(body, sizeof body,
                          "{\"status\":\"%s\",\"role\":\"model-server\",\"version\":\"%s\","
                          "\"model\":\"%s\",\"model_version\":%lld,\"uptime_s\":%lld}\n",
-                         ready ? "ok" : "unavailable", AV_VERSION, s->models.name, live,
+                         ready ? "ok" : "unavailable", AV_VERSION, s->model[0].models.name, live,
                          (long long)(time(NULL) - s->started));
         return send_text(rq, c, ready ? 200 : 503, "application/json", body, (size_t)n);
     }
@@ -286,8 +306,17 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
         char *text = malloc(65536);
         if (!text)
             return MHD_NO;
-        size_t n = av_serving__metrics_text(&s->metrics, s->models.name,
-                                            av_serving_live_version(s), text, 65536);
+        size_t n = av_serving__metrics_text(&s->metrics, text, 65536);
+        if (n < 65536)
+            n += (size_t)snprintf(text + n, 65536 - n,
+                                  "# HELP aviary_serving_model_version Version served for "
+                                  "latest (0: none).\n"
+                                  "# TYPE aviary_serving_model_version gauge\n");
+        for (int i = 0; i < s->n_models && n < 65536; i++)
+            n += (size_t)snprintf(text + n, 65536 - n,
+                                  "aviary_serving_model_version{model=\"%s\"} %lld\n",
+                                  s->model[i].models.name,
+                                  av_serving_live_version_of(s, s->model[i].models.name));
         enum MHD_Result ret = send_text(rq, c, 200, "text/plain; version=0.0.4", text,
                                         n < 65536 ? n : 65535);
         free(text);
@@ -312,7 +341,8 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "Malformed request: %s %s", method, url);
         return send_error(rq, c, 400, msg);
     }
-    int known = !strcmp(r.name, s->models.name);
+    av_serving__model *md = av_serving__find(s, r.name);
+    int known = md != NULL;
     char msg[600];
     if (post) {
         if (rq->too_big) {
@@ -341,8 +371,11 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
         }
         json_t *answer = NULL;
         rq->route = AV_SERVING__R_PREDICT;
-        unsigned st = av_serving__predict(s, r.version, rq->body ? rq->body : "", rq->len,
-                                          &answer, &rq->images);
+        unsigned st = av_serving__predict(s, md, r.version, rq->body ? rq->body : "", rq->len,
+                                          &answer, &rq->images, park_conn, wake_conn, c,
+                                          &rq->pending);
+        if (rq->pending)
+            return MHD_YES; /* answered when the batch has run (on_request again) */
         return send_json(rq, c, st, answer);
     }
     rq->route = r.metadata ? AV_SERVING__R_METADATA : AV_SERVING__R_STATUS;
@@ -351,7 +384,7 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
             snprintf(msg, sizeof msg, "Unrecognized servable version label: %s", r.label);
             return send_error(rq, c, 400, msg);
         }
-        av_serving__version *v = known ? av_serving__acquire(&s->models, r.version) : NULL;
+        av_serving__version *v = known ? av_serving__acquire(&md->models, r.version) : NULL;
         if (!v) {
             if (r.version)
                 snprintf(msg, sizeof msg, "Servable not found for request: Specific(%s, %lld)",
@@ -361,7 +394,7 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
             return send_error(rq, c, 404, msg);
         }
         long long number = v->number;
-        av_serving__release(&s->models, v);
+        av_serving__release(&md->models, v);
         return send_json(rq, c, 200, metadata_json(r.name, number));
     }
     if (!known) {
@@ -373,7 +406,7 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
         return send_error(rq, c, 404, msg);
     }
     int http = 500;
-    json_t *j = av_serving__status_json(&s->models, r.version, &http, msg, sizeof msg);
+    json_t *j = av_serving__status_json(&md->models, r.version, &http, msg, sizeof msg);
     if (!j)
         return send_error(rq, c, (unsigned)http, msg);
     return send_json(rq, c, 200, j);
@@ -435,14 +468,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (rq->answered)
         return MHD_YES;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    rq->route = AV_SERVING__R_OTHER;
-    enum MHD_Result ret = handle(s, c, url, method, rq);
+    enum MHD_Result ret;
+    if (rq->pending) { /* resumed: the batch ran */
+        json_t *answer = NULL;
+        unsigned st = av_serving__predict_finish(s, rq->pending, &answer, &rq->images);
+        rq->pending = NULL;
+        ret = send_json(rq, c, st, answer);
+    } else {
+        clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+        rq->route = AV_SERVING__R_OTHER;
+        ret = handle(s, c, url, method, rq);
+        if (rq->pending)
+            return ret;
+    }
+    struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     av_serving__metrics_observe(&s->metrics, rq->route, rq->code,
-                                (double)(t1.tv_sec - t0.tv_sec) +
-                                    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+                                (double)(t1.tv_sec - rq->t0.tv_sec) +
+                                    (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e9,
                                 rq->images);
     return ret;
 }
@@ -450,13 +493,100 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)c, (void)toe;
     req *rq = *req_cls;
+    if (rq && rq->pending) /* closed before it was answered (shutdown) */
+        av_serving__predict_abandon(cls, rq->pending);
     if (rq) {
         free(rq->body);
         free(rq);
     }
     *req_cls = NULL;
+}
+
+/* Stop batchers and unload models (daemon already stopped), free s. */
+static void teardown(av_serving *s)
+{
+    for (int i = 0; i < s->n_models; i++) {
+        av_serving__batcher_stop(&s->model[i].batcher);
+        av_serving__batcher_free(&s->model[i].batcher);
+    }
+    for (int i = 0; i < s->n_models; i++)
+        av_serving__models_free(&s->model[i].models);
+    free(s->model);
+    av_serving__metrics_free(&s->metrics);
+    free(s);
+}
+
+/* Load every model (one, or each of the config file) and start their
+ * batchers. On failure s->n_models counts what must be torn down. */
+static av_serving_status load_models(av_serving *s, const av_serving_opts *o, int workers,
+                                     char *err, size_t errlen)
+{
+    av_serving_model_config one, *cfg = &one;
+    int n = 1;
+    if (o->model_config_file && *o->model_config_file) {
+        cfg = calloc(AV_SERVING_MAX_MODELS, sizeof *cfg);
+        if (!cfg) {
+            snprintf(err, errlen, "serving: out of memory");
+            return AV_SERVING_E_NOMEM;
+        }
+        if (av_serving_model_config_parse(o->model_config_file, cfg, AV_SERVING_MAX_MODELS, &n,
+                                          err, errlen)) {
+            free(cfg);
+            return AV_SERVING_E_ARG;
+        }
+    } else {
+        const char *name =
+            o->model_name && *o->model_name ? o->model_name : AV_SERVING_DEFAULT_MODEL;
+        if (strlen(name) >= sizeof one.name) {
+            snprintf(err, errlen, "serving: model name too long");
+            return AV_SERVING_E_ARG;
+        }
+        snprintf(one.name, sizeof one.name, "%s", name);
+        one.base_path[0] = '\0';
+    }
+    s->model = calloc((size_t)n, sizeof *s->model);
+    if (!s->model) {
+        if (cfg != &one)
+            free(cfg);
+        snprintf(err, errlen, "serving: out of memory");
+        return AV_SERVING_E_NOMEM;
+    }
+    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = workers};
+    av_serving_status st = AV_SERVING_OK;
+    for (int i = 0; i < n && !st; i++) {
+        const char *models_dir = o->models_dir, *base = o->base_path;
+        if (cfg != &one) {
+            /* A config base_path is a version folder tree, or one models
+             * folder (it holds pipeline.json) served as version 1. */
+            char pj[600];
+            struct stat sb;
+            snprintf(pj, sizeof pj, "%s/pipeline.json", cfg[i].base_path);
+            int flat = stat(pj, &sb) == 0;
+            models_dir = flat ? cfg[i].base_path : NULL;
+            base = flat ? NULL : cfg[i].base_path;
+        }
+        char e[640];
+        if (av_serving__models_init(&s->model[i].models, cfg[i].name, models_dir, base, &oo,
+                                    o->poll_ms, e, sizeof e)) {
+            if (cfg != &one)
+                snprintf(err, errlen, "model %s: %s", cfg[i].name, e);
+            else
+                snprintf(err, errlen, "%s", e);
+            st = AV_SERVING_E_MODEL;
+            break;
+        }
+        s->n_models = i + 1;
+        if (s->batching &&
+            av_serving__batcher_start(&s->model[i].batcher, o->batch_max, o->batch_wait_ms,
+                                      o->batch_queue, s->top_k, s->max_pixels, &s->metrics, err,
+                                      errlen))
+            st = AV_SERVING_E_NOMEM;
+    }
+    if (cfg != &one)
+        free(cfg);
+    return st;
 }
 
 av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, char *err,
@@ -474,15 +604,13 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
     s->top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
     s->tracked = o->tracked ? o->tracked : av_serving__tracked_default;
     s->n_tracked = o->tracked ? o->n_tracked : 3;
+    s->batching = o->batch_max > 1;
     int workers = o->workers > 0 ? o->workers : 4;
     av_serving__metrics_init(&s->metrics);
-    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = workers};
-    const char *name = o->model_name && *o->model_name ? o->model_name : AV_SERVING_DEFAULT_MODEL;
-    if (av_serving__models_init(&s->models, name, o->models_dir, o->base_path, &oo, o->poll_ms,
-                                err, errlen)) {
-        av_serving__metrics_free(&s->metrics);
-        free(s);
-        return AV_SERVING_E_MODEL;
+    av_serving_status lst = load_models(s, o, workers, err, errlen);
+    if (lst != AV_SERVING_OK) {
+        teardown(s);
+        return lst;
     }
 
     struct sockaddr_in sa;
@@ -492,13 +620,12 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
     const char *addr = o->listen && *o->listen ? o->listen : "0.0.0.0";
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "serving: '%s' is not an IPv4 address", addr);
-        av_serving__models_free(&s->models);
-        av_serving__metrics_free(&s->metrics);
-        free(s);
+        teardown(s);
         return AV_SERVING_E_ARG;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO |
+            (s->batching ? MHD_ALLOW_SUSPEND_RESUME : 0),
         (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)workers,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
@@ -506,9 +633,7 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
     if (!s->daemon) {
         snprintf(err, errlen, "serving: cannot listen on %s:%d (port in use or no permission?)",
                  addr, o->port);
-        av_serving__models_free(&s->models);
-        av_serving__metrics_free(&s->metrics);
-        free(s);
+        teardown(s);
         return AV_SERVING_E_LISTEN;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -527,9 +652,13 @@ void av_serving_stop(av_serving *s)
 {
     if (!s)
         return;
+    /* Batchers first: they run what is queued and wake those requests, as
+     * the daemon may not stop with suspended connections; later predicts
+     * get 503. Then the daemon (answers or drops the woken requests), then
+     * the batchers' locks and the models. */
+    for (int i = 0; i < s->n_models; i++)
+        av_serving__batcher_stop(&s->model[i].batcher);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
-    av_serving__models_free(&s->models);
-    av_serving__metrics_free(&s->metrics);
-    free(s);
+    teardown(s);
 }

@@ -2,7 +2,8 @@
  * serving.h - the TensorFlow Serving REST protocol, both sides.
  *
  * Server (av_serving_start): a libmicrohttpd daemon answering the TF Serving
- * grammar (../shared/docs/specs/tfserving-rest.md) for one model name:
+ * grammar (../shared/docs/specs/tfserving-rest.md) for one model name, or
+ * for every model of a model config file (av_serving_model_config_parse):
  *   GET  /v1/models/NAME[/versions/N]            model_version_status
  *   GET  /v1/models/NAME[/versions/N]/metadata   signature_def
  *   POST /v1/models/NAME[/versions/N]:predict    detections per image
@@ -12,6 +13,15 @@
  * served as version 1, or a base path of numeric version folders watched
  * by a background thread that loads a newer version and swaps it in while
  * requests in flight finish on the version they started with.
+ *
+ * Dynamic batching (batch_max > 1, off by default): predict requests that
+ * arrive within batch_wait_ms of the first waiting one are grouped, up to
+ * batch_max images, and run back to back on one engine context by one
+ * batch thread per model. The forward pass is NOT shared: the detector and
+ * species graphs are planned at load for batch 1 (their reshape targets
+ * have the batch baked in), so a batch is N batch-1 runs. Images are
+ * decoded by the HTTP workers, in parallel, before they queue. At most
+ * batch_queue requests wait; one more is answered 503 with Retry-After.
  *
  * Client (av_serving_client_*): a libcurl client that posts encoded image
  * bytes ({"instances": [{"b64": ...}]}) to any TF-Serving-compatible
@@ -75,7 +85,41 @@ typedef struct av_serving_opts {
     const char *const *tracked; /* scientific names with class ids 1..n; NULL = the
                                  * original's three */
     int n_tracked;
+    const char *model_config_file; /* serve every model listed there (then model_name,
+                                    * models_dir and base_path are unused); NULL = none */
+    int batch_max;              /* images per batch; <= 1 = batching off */
+    int batch_wait_ms;          /* longest wait for a batch to fill; < 0 = 0, 0 = none */
+    int batch_queue;            /* requests waiting for a batch at most; <= 0 = 64 */
 } av_serving_opts;
+
+#define AV_SERVING_MAX_MODELS 16   /* models in one config file */
+#define AV_SERVING_MAX_BATCH 256   /* largest batch_max */
+
+/* One model of a config file. */
+typedef struct av_serving_model_config {
+    char name[128];
+    char base_path[512];
+} av_serving_model_config;
+
+/*
+ * Read a model config file: the subset of TF Serving's ModelServerConfig
+ * text format (model_server_config.proto) that names models,
+ *
+ *   model_config_list {
+ *     config { name: "birds"  base_path: "/srv/birds"  model_platform: "tensorflow" }
+ *     config { name: "robins" base_path: "/srv/robins" }
+ *   }
+ *
+ * '#' starts a comment; fields may be separated by ',' or ';'; model_platform
+ * is accepted and ignored; any other field is an error naming its line (so a
+ * policy we do not implement is never silently dropped). base_path is a
+ * folder of numeric version folders, or a models folder (holding
+ * pipeline.json) served as version 1. Relative base paths are used as given
+ * (relative to the working directory). Writes at most max entries into out
+ * and their count into *n. 0, or -1 with a message in err.
+ */
+int av_serving_model_config_parse(const char *path, av_serving_model_config *out, int max,
+                                  int *n, char *err, size_t errlen);
 
 typedef struct av_serving av_serving;
 
@@ -93,8 +137,11 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
 /* The port actually bound. */
 int av_serving_port(const av_serving *s);
 
-/* The version number predict uses now (0: none available). */
+/* The version number predict uses now (0: none available), of the first
+ * model (the only one without a config file). */
 long long av_serving_live_version(av_serving *s);
+/* The same for the model called name (0 also when no such model). */
+long long av_serving_live_version_of(av_serving *s, const char *name);
 
 /* Stop accepting, finish in-flight requests, stop the watcher, unload,
  * free. NULL is a no-op. */
