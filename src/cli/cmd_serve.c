@@ -181,9 +181,11 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     char db[1100], err[512];
     av_config_db_url(cfg, db, sizeof db);
     /* A MySQL pool as large as the threads that use it: HTTP workers plus the
-     * analysis workers, unless the URL sets pool= itself. */
+     * analysis workers (at most two per core, below), unless the URL sets
+     * pool= itself. */
     if (!strncmp(db, "mysql://", 8) && !strstr(db, "pool=")) {
-        int n = cfg->workers + 2;
+        int n = cfg->workers + 2 * (int)(sysconf(_SC_NPROCESSORS_ONLN) > 0
+                                             ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
         size_t l = strlen(db);
         snprintf(db + l, sizeof db - l, "%spool=%d", strchr(db, '?') ? "&" : "?",
                  n < 1 ? 1 : n > 64 ? 64 : n);
@@ -202,8 +204,17 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
         av_store_close(store);
         return 1;
     }
+    /* Analysis workers sized to the cores: each in-process run uses --threads
+     * engine threads, so cores / threads of them fill the machine without
+     * oversubscribing it; remote runs mostly wait on the model servers, so
+     * two per core keep them busy. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cfg->threads > 0 ? cfg->threads : 1;
+    int n_workers = cfg->model_url[0] ? (int)(2 * (cores > 0 ? cores : 1))
+                                      : (int)((cores > 0 ? cores : 1) / threads);
+    n_workers = n_workers < 1 ? 1 : n_workers > 32 ? 32 : n_workers;
     analyzer an = {.cfg = cfg};
-    av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = 2};
+    av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = n_workers};
     if (cfg->model_url[0]) {
         av_serving_client_opts co = {.url = cfg->model_url, .model_name = cfg->model_name};
         if (av_serving_client_open(&co, &an.client, err, sizeof err) != AV_SERVING_OK) {
@@ -244,7 +255,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .role = "web", .store = store, .data_dir = cfg->data_dir,
                       .max_upload_bytes = cfg->max_upload_bytes, .analyze = analyze,
                       .analyze_ud = &an, .render = render, .render_ud = &an,
-                      .analysis_workers = 2, .queue_max = 64,
+                      .analysis_workers = n_workers, .queue_max = 64,
                       .tracked = tracked, .n_tracked = n_tracked, .baselines = baselines,
                       .detector_name = an.client ? "remote model server (--model-url)"
                                        : an.pipe   ? "NanoDet-m (COCO), bird class"
