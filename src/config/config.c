@@ -34,6 +34,8 @@ static const av_config_key g_keys[] = {
     {"workers", "N", "HTTP worker threads (default 4)"},
     {"max-upload-mb", "N", "largest accepted upload in MB (default 30)"},
     {"max-megapixels", "N", "largest accepted image in megapixels (default 50)"},
+    {"max-video-mb", "N", "largest accepted video upload in MB (default 200)"},
+    {"max-video-seconds", "N", "longest accepted video in seconds (default 600)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"log-format", "FMT", "logfmt or json (default logfmt)"},
     {"blob-store", "DIR", "keep uploaded images as files under DIR instead of database blobs"},
@@ -69,6 +71,8 @@ void av_config_defaults(av_config *c, const char *cmd)
     c->batch_queue = 64;
     c->max_upload_bytes = 30LL * 1000 * 1000;
     c->max_pixels = 50LL * 1000 * 1000;
+    c->max_video_bytes = 200LL * 1000 * 1000;
+    c->max_video_seconds = 600;
     c->log_level = AV_LOG_INFO;
     c->log_format = AV_LOG_LOGFMT;
     copy(c->tracked, sizeof c->tracked, "Erithacus rubecula,Periparus ater,Pica pica");
@@ -182,6 +186,18 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         if (parse_ll(key, v, 1, 1000, &x, err, errlen))
             return -1;
         c->max_pixels = x * 1000 * 1000;
+        return 0;
+    }
+    if (strcmp(key, "max-video-mb") == 0) {
+        if (parse_ll(key, v, 1, 100000, &x, err, errlen))
+            return -1;
+        c->max_video_bytes = x * 1000 * 1000;
+        return 0;
+    }
+    if (strcmp(key, "max-video-seconds") == 0) {
+        if (parse_ll(key, v, 1, 86400, &x, err, errlen))
+            return -1;
+        c->max_video_seconds = (int)x;
         return 0;
     }
     if (strcmp(key, "log-level") == 0) {

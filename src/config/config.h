@@ -33,6 +33,8 @@ typedef struct av_config {
     int workers;                       /* HTTP worker threads */
     long long max_upload_bytes;
     long long max_pixels;
+    long long max_video_bytes;         /* serve: largest video upload */
+    int max_video_seconds;             /* serve: longest video */
     av_log_level log_level;
     av_log_format log_format;
     char config_file[AV_CONFIG_PATH_MAX];
