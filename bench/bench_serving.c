@@ -5,9 +5,13 @@
  *   b64 JPEG     {"instances": [{"b64": "<JPEG q90>"}]}   (our client)
  *   nested list  {"instances": [{"input_tensor": HxWx3}]} (the original client)
  * plus the in-process cost of the same JPEG (av_detect_run, no HTTP) to show
- * what the remote hop adds. The image is bird.bmp from ../shared (its own
- * size); the server runs in this process on an ephemeral port with 4 HTTP
- * workers and 1 engine thread per run.
+ * what the remote hop adds, and dynamic batching: b64 JPEG at concurrency
+ * 1, 4 and 16 with batching off (4 workers, each its own engine context)
+ * and on (--batch-max 8 --batch-wait-ms 5: one batch thread per model runs
+ * a batch back to back on one context; with 1 engine thread, and with one
+ * per core). The image is bird.bmp from ../shared (its own size); each
+ * server runs in this process on an ephemeral port with 4 HTTP workers and
+ * 1 engine thread per run unless said otherwise.
  *
  *   build/bench/bench_serving [REQUESTS] [MODELS_DIR]   (run from the repo root)
  */
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log/log.h"
 #include "serving/serving.h"
@@ -94,15 +99,24 @@ static void run(const char *name, const char *url, const char *body, size_t len,
     job j = {.url = url, .body = body, .len = len, .total = n};
     j.lat = calloc((size_t)n, sizeof *j.lat);
     pthread_mutex_init(&j.mu, NULL);
-    pthread_t th[16];
+    pthread_t th[32];
+    if (conc > 32)
+        conc = 32;
     double t0 = now_ms();
     for (int i = 0; i < conc; i++)
         pthread_create(&th[i], NULL, client, &j);
     for (int i = 0; i < conc; i++)
         pthread_join(th[i], NULL);
     double wall = now_ms() - t0;
-    printf("%-12s %11.1f KB %4d %8.1f %9.1f %9.1f %6d\n", name, (double)len / 1024, conc,
-           n / (wall / 1e3), pct(j.lat, n, 0.5), pct(j.lat, n, 0.99), j.failed);
+    if (name && !strcmp(name, "-")) { /* silent warm-up */
+        pthread_mutex_destroy(&j.mu);
+        free(j.lat);
+        return;
+    }
+    if (name)
+        printf("%-12s %11.1f KB ", name, (double)len / 1024);
+    printf("%4d %8.1f %9.1f %9.1f %6d\n", conc, n / (wall / 1e3), pct(j.lat, n, 0.5),
+           pct(j.lat, n, 0.99), j.failed);
     pthread_mutex_destroy(&j.mu);
     free(j.lat);
 }
@@ -205,6 +219,36 @@ int main(int argc, char **argv)
         run("nested-list", url, nl, k, n, concs[c]);
     }
     av_serving_stop(s);
+
+    /* Batching off vs on, same body. */
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    struct {
+        const char *name;
+        int batch_max, threads;
+    } modes[] = {{"off", 0, 1}, {"on", 8, 1}, {"on", 8, cores}};
+    printf("\nbatching (b64 JPEG, 4 HTTP workers; on = --batch-max 8 --batch-wait-ms 5)\n");
+    printf("%-12s %14s %4s %8s %9s %9s %6s\n", "batching", "engine thr", "conc", "req/s",
+           "p50 ms", "p99 ms", "failed");
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        av_serving_opts bo = {.listen = "127.0.0.1", .workers = 4, .threads = modes[m].threads,
+                              .models_dir = models, .batch_max = modes[m].batch_max,
+                              .batch_wait_ms = 5, .batch_queue = 64};
+        if (av_serving_start(&bo, &s, err, sizeof err)) {
+            fprintf(stderr, "bench_serving: %s\n", err);
+            return 1;
+        }
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/models/birdsClassifier:predict",
+                 av_serving_port(s));
+        run("-", url, b64_body, b64_len, 8, 4); /* contexts made, weights packed */
+        int bconc[] = {1, 4, 16};
+        for (int c = 0; c < 3; c++) {
+            printf("%-12s %14d ", modes[m].name, modes[m].threads);
+            run(NULL, url, b64_body, b64_len, n, bconc[c]);
+        }
+        av_serving_stop(s);
+    }
     av_img_free(img);
     free(jpg);
     free(b64_body);
