@@ -136,7 +136,9 @@ static int render(void *ud, const void *bytes, size_t len, const av_store_detect
                             : s->species[0]   ? s->species
                             : !s->label[0] || !strcmp(s->label, "bird") ? "Bird"
                                                                         : s->label;
-        snprintf(d[i].label, sizeof d[i].label, "%s", label);
+        size_t l = strnlen(label, sizeof d[i].label - 1); /* names fit; cut, never overflow */
+        memcpy(d[i].label, label, l);
+        d[i].label[l] = '\0';
     }
     unsigned char *img = NULL;
     size_t img_len = 0;
