@@ -1120,6 +1120,47 @@ TEST(model_config_file_two_models)
     }
 }
 
+/* The flags reach the server: `aviary model-server --model-config-file F
+ * --batch-max 4` serves the file's model with batching (batch sizes in
+ * /metrics); out-of-range batch flags are usage errors. */
+TEST(model_server_cli_config_file_and_batching)
+{
+    char real[PATH_MAX], cfg[800], text[PATH_MAX + 200];
+    CHECK(realpath("models", real) != NULL);
+    snprintf(cfg, sizeof cfg, "%s/cli.config", av_test_tmpdir());
+    snprintf(text, sizeof text,
+             "model_config_list { config { name: \"cliBirds\" base_path: \"%s\" } }\n", real);
+    write_text(cfg, text);
+    int port = free_port();
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    char *argv[] = {"aviary", "model-server", "--listen", "127.0.0.1", "--port", p,
+                    "--model-config-file", cfg, "--batch-max", "4", "--batch-wait-ms", "1",
+                    "--log-level", "warn", NULL};
+    pid_t pid = spawn(argv);
+    srv v = {0};
+    snprintf(v.base, sizeof v.base, "http://127.0.0.1:%d", port);
+    char url[160];
+    snprintf(url, sizeof url, "%s/v1/models/cliBirds", v.base);
+    CHECK_MSG(wait_up(url, 15000), "model-server did not serve cliBirds at %s", url);
+    char *body = b64_request(av_test_shared("testdata/images/parrot.jpg"));
+    long st;
+    json_t *j = call(&v, "POST", "/v1/models/cliBirds:predict", body, &st, NULL);
+    CHECK_MSG(st == 200, "status %ld: %s", st, err_of(j));
+    json_decref(j);
+    free(body);
+    char *m = metrics_text(&v);
+    CHECK_MSG(metric(m, "aviary_serving_batch_size_count") == 1, "no batch counted:\n%s", m);
+    free(m);
+    CHECK_EQ_INT(stop_proc(pid, SIGINT), 0);
+
+    char *bad[] = {"aviary", "model-server", "--batch-max", "100000", NULL};
+    pid = spawn(bad);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK_EQ_INT(WEXITSTATUS(status), 2);
+}
+
 TEST(b64_round_trip)
 {
     const char *cases[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -1150,4 +1191,5 @@ TEST_MAIN(T(b64_round_trip), T(status_and_metadata), T(predict_b64_parrot_is_sca
           T(client_round_trip_and_server_down), T(serve_with_model_url_end_to_end),
           T(model_server_cli_base_path_and_bad_flags),
           T(batching_matches_unbatched_and_fills_batches),
-          T(batch_queue_full_is_503_with_retry_after), T(model_config_file_two_models))
+          T(batch_queue_full_is_503_with_retry_after), T(model_config_file_two_models),
+          T(model_server_cli_config_file_and_batching))
