@@ -1,8 +1,8 @@
 -- Aviary: create the birdsClassifier database by hand, as the original's
 -- set-up did:   mysql -u USER -p < db/init.sql
 -- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql and
--- 0002_video.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
--- records schema versions 1 and 2, so `aviary db migrate` later applies only
+-- 0002_video.sql, 0003_claim.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
+-- records schema versions 1 to 3, so `aviary db migrate` later applies only
 -- newer migrations. The ML
 -- Metadata tables come from `aviary mlmd init` (or `aviary serve`).
 
@@ -136,8 +136,15 @@ CREATE TABLE IF NOT EXISTS video_media (
     CONSTRAINT video_media_image FOREIGN KEY (ID) REFERENCES images (ID)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- v3: a lease on an image's analysis, so two web nodes run it once
+CREATE TABLE IF NOT EXISTS analysis_claims (
+    ID         CHAR(32) NOT NULL PRIMARY KEY,
+    claimed_at BIGINT NOT NULL,  -- ms since the epoch
+    CONSTRAINT analysis_claims_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB;
-INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3);

@@ -770,23 +770,40 @@ TEST(serve_with_model_url_end_to_end)
     av_http_free(&r);
     json_decref(j);
 
-    /* The model server goes away: the upload is kept, the page says so. */
+    /* The model server goes away: the upload is kept and stays pending, the
+     * page says analysis is being retried... */
     CHECK_EQ_INT(stop_proc(ms, SIGTERM), 0);
     j = upload_and_get(wbase, img, n);
-    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "failed");
-    const char *e = json_string_value(json_object_get(j, "error"));
-    CHECK_STR_CONTAINS(e, "inference failed");
-    CHECK_STR_CONTAINS(e, "retry");
-    CHECK_STR_CONTAINS(json_string_value(json_object_get(j, "_page")), "inference failed");
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "pending");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(j, "retrying")), "model server");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(j, "_page")), "retrying by itself");
     const char *orig = json_string_value(json_object_get(j, "original_url"));
     snprintf(url, sizeof url, "%s%s", wbase, orig);
     CHECK_EQ_INT(av_http_get(url, &r), 0);
     CHECK_EQ_INT(r.status, 200); /* the photo itself is kept */
     CHECK_EQ_INT(r.len, n);
     av_http_free(&r);
+    char api[160];
+    snprintf(api, sizeof api, "%s/api/v1/images/%s", wbase,
+             json_string_value(json_object_get(j, "id")));
     json_decref(j);
+
+    /* ...and once the model server is back it is analysed without anyone
+     * asking again (retries back off 1, 2, 4 ... 30 s). */
+    ms = spawn(ms_argv);
+    snprintf(url, sizeof url, "%s/v1/models/birdsClassifier", murl);
+    CHECK_MSG(wait_up(url, 15000), "model-server did not come back on %s", url);
+    const char *status = "";
+    for (int i = 0; i < 90 && strcmp(status, "done"); i++) { /* at most 45 s */
+        usleep(500 * 1000);
+        CHECK_EQ_INT(av_http_get(api, &r), 0);
+        status = r.body && strstr(r.body, "\"status\":\"done\"") ? "done" : "";
+        av_http_free(&r);
+    }
+    CHECK_STR_EQ(status, "done");
     free(img);
     CHECK_EQ_INT(stop_proc(web, SIGINT), 0);
+    CHECK_EQ_INT(stop_proc(ms, SIGTERM), 0);
 }
 
 TEST(model_server_cli_base_path_and_bad_flags)

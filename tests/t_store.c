@@ -159,6 +159,46 @@ TEST(analysis_is_stored_once)
     av_store_close(s);
 }
 
+/* Of two nodes claiming one analysis, one wins until the lease runs out. */
+TEST(analysis_claim_is_a_lease)
+{
+    av_store *s = open_store();
+    av_store *other = open_store(); /* a second node: its own connections */
+    char id[AV_STORE_ID_LEN + 1], err[256];
+    add_image(s, id);
+    int a = -1, b = -1;
+    CHECK_MSG(av_store_analysis_claim(s, id, 60000, &a, err, sizeof err) == AV_STORE_OK, "%s",
+              err);
+    CHECK_MSG(av_store_analysis_claim(other, id, 60000, &b, err, sizeof err) == AV_STORE_OK, "%s",
+              err);
+    CHECK_EQ_INT(a, 1);
+    CHECK_EQ_INT(b, 0);
+    /* a lease of 1 ms has run out after 20 ms: the other node takes over */
+    usleep(20 * 1000);
+    CHECK(av_store_analysis_claim(other, id, 1, &b, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(b, 1);
+    CHECK(av_store_analysis_claim(s, id, 60000, &a, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(a, 0);
+    /* released (a retryable failure): anyone may claim at once */
+    CHECK(av_store_analysis_release(other, id, err, sizeof err) == AV_STORE_OK);
+    CHECK(av_store_analysis_claim(s, id, 60000, &a, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(a, 1);
+    /* the note shows while pending and is cleared by the result */
+    CHECK(av_store_analysis_note(s, id, "model server down", err, sizeof err) == AV_STORE_OK);
+    av_store_image img;
+    CHECK(av_store_image_get(s, id, 0, &img, err, sizeof err) == AV_STORE_OK);
+    CHECK_STR_EQ(img.status, "pending");
+    CHECK_STR_EQ(img.error, "model server down");
+    av_store_detection d[1] = {det("Pica pica", 0.8)};
+    CHECK(av_store_analysis_put(s, id, 64, 48, d, 1, err, sizeof err) == AV_STORE_OK);
+    CHECK(av_store_image_get(s, id, 0, &img, err, sizeof err) == AV_STORE_OK);
+    CHECK_STR_EQ(img.status, "done");
+    CHECK_STR_EQ(img.error, "");
+    CHECK_EQ_INT(av_store_analysis_claim(s, "nothex", 1000, &a, err, sizeof err), AV_STORE_EARG);
+    av_store_close(other);
+    av_store_close(s);
+}
+
 static void vote(av_store *s, const char *id, int yes, int gt, int pred, int ndet,
                  av_store_monitor_point *pt)
 {
@@ -709,7 +749,7 @@ TEST(killed_connection_fails_once_then_recovers)
     av_store_close(s);
 }
 
-TEST_MAIN(T(migrate_is_idempotent), T(bad_urls), T(image_round_trip_and_ids),
+TEST_MAIN(T(migrate_is_idempotent), T(analysis_claim_is_a_lease), T(bad_urls), T(image_round_trip_and_ids),
           T(analysis_is_stored_once), T(running_means_are_true_means), T(vote_validation),
           T(concurrent_analysis_stores_one_result), T(mysql_urls_and_secrets),
           T(mlmd_init_is_idempotent_with_v10_schema), T(mlmd_model_registered_once_by_many),

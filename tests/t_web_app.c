@@ -22,6 +22,7 @@ static const unsigned char JPEG[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I
 static const unsigned char PNG[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13};
 
 static int g_calls;
+static int g_flaky_left; /* temporary failures the analyzer still reports */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Scripted analyzer: two birds, a robin and a magpie; counts its calls. */
@@ -36,6 +37,13 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
     if (len < 4) {
         snprintf(err, errlen, "image: too short");
         return -1;
+    }
+    if (len == sizeof JPEG + 1 && g_flaky_left > 0) { /* a model server that is away */
+        pthread_mutex_lock(&g_mu);
+        g_flaky_left--;
+        pthread_mutex_unlock(&g_mu);
+        snprintf(err, errlen, "the model server could not be used (test)");
+        return 1;
     }
     out->width = 640;
     out->height = 480;
@@ -447,6 +455,102 @@ TEST(readyz_and_metrics)
     stop(&a);
 }
 
+static json_t *api_get(struct app *a, const char *id)
+{
+    char path[128], u[256];
+    snprintf(path, sizeof path, "/api/v1/images/%s", id);
+    url(u, sizeof u, a, path);
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    json_error_t je;
+    json_t *j = json_loadb(r.body, r.len, 0, &je);
+    CHECK_MSG(j, "bad JSON: %s", je.text);
+    av_http_free(&r);
+    return j;
+}
+
+/* A temporary failure (model server away) keeps the image pending, says so,
+ * and the workers retry it by themselves. */
+TEST(temporary_failure_is_retried)
+{
+    struct app a;
+    start(&a, 1000000);
+    unsigned char flaky[sizeof JPEG + 1];
+    memcpy(flaky, JPEG, sizeof JPEG);
+    flaky[sizeof JPEG] = 0;
+    g_flaky_left = 1;
+    char id[AV_STORE_ID_LEN + 1];
+    upload(&a, "flaky.jpg", flaky, sizeof flaky, id);
+    json_t *j = NULL;
+    for (int i = 0; i < 50; i++) { /* the first attempt fails within 0.2 s */
+        json_decref(j);
+        j = api_get(&a, id);
+        if (json_object_get(j, "retrying"))
+            break;
+        usleep(50 * 1000);
+    }
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "pending");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(j, "retrying")), "model server");
+    json_decref(j);
+    char path[128], u[256];
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    url(u, sizeof u, &a, path);
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    if (!strstr(r.body, "European Robin")) /* not retried yet: the page says why */
+        CHECK_STR_CONTAINS(r.body, "retrying by itself");
+    av_http_free(&r);
+    const char *status = "";
+    for (int i = 0; i < 100 && strcmp(status, "done"); i++) { /* retried after 1 s */
+        usleep(50 * 1000);
+        j = api_get(&a, id);
+        status = strcmp(json_string_value(json_object_get(j, "status")), "done") ? "" : "done";
+        if (*status)
+            CHECK(!json_object_get(j, "retrying"));
+        json_decref(j);
+    }
+    CHECK_STR_EQ(status, "done");
+    CHECK_EQ_INT(g_flaky_left, 0);
+    stop(&a);
+}
+
+/* An image another node has claimed is not analysed here until the claim
+ * is given up (or its lease runs out). */
+TEST(analysis_claimed_by_another_node_waits)
+{
+    struct app a;
+    start(&a, 1000000);
+    av_store_image img;
+    memset(&img, 0, sizeof img);
+    CHECK(av_store_new_id(img.id) == 0);
+    snprintf(img.name, sizeof img.name, "elsewhere.jpg");
+    snprintf(img.ext, sizeof img.ext, "jpg");
+    snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
+    img.size_bytes = sizeof JPEG;
+    char err[256];
+    CHECK(av_store_image_insert(a.store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
+          AV_STORE_OK);
+    int claimed = 0;
+    CHECK(av_store_analysis_claim(a.store, img.id, 60000, &claimed, err, sizeof err) ==
+          AV_STORE_OK);
+    CHECK_EQ_INT(claimed, 1);
+    pthread_mutex_lock(&g_mu);
+    int calls = g_calls;
+    pthread_mutex_unlock(&g_mu);
+    json_t *j = api_get(&a, img.id);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "pending");
+    json_decref(j);
+    pthread_mutex_lock(&g_mu);
+    CHECK_EQ_INT(g_calls, calls); /* the models did not run here */
+    pthread_mutex_unlock(&g_mu);
+    CHECK(av_store_analysis_release(a.store, img.id, err, sizeof err) == AV_STORE_OK);
+    j = api_get(&a, img.id);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "done");
+    json_decref(j);
+    stop(&a);
+}
+
 TEST(not_found_pages)
 {
     struct app a;
@@ -560,5 +664,5 @@ TEST(concurrent_uploads_32_clients_all_stored)
     stop(&a);
 }
 
-TEST_MAIN(T(index_page), T(readyz_and_metrics), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
+TEST_MAIN(T(index_page), T(temporary_failure_is_retried), T(analysis_claimed_by_another_node_waits), T(readyz_and_metrics), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
           T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))

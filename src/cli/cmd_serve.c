@@ -69,13 +69,14 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
         char e[512];
         av_serving_status cs = av_serving_client_predict(a->client, bytes, len, &co, &r, e,
                                                          sizeof e);
-        if (cs == AV_SERVING_E_TRANSPORT || cs == AV_SERVING_E_HTTP)
-            snprintf(err, errlen, "inference failed, the photo is kept: %s. Please retry later.",
-                     e);
-        else if (cs != AV_SERVING_OK)
+        if (cs == AV_SERVING_E_TRANSPORT || cs == AV_SERVING_E_HTTP) {
+            snprintf(err, errlen, "the model server could not be used (%s)", e);
+            return 1; /* kept pending, retried with backoff */
+        }
+        if (cs != AV_SERVING_OK) {
             snprintf(err, errlen, "%s", e);
-        if (cs != AV_SERVING_OK)
             return -1;
+        }
     } else if (av_detect_run(a->pipe, bytes, len, &ro, &r, err, errlen) != AV_DETECT_OK) {
         return -1;
     }

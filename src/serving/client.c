@@ -361,7 +361,10 @@ av_serving_status av_serving_client_predict(av_serving_client *c, const void *im
         snprintf(err, errlen, "the model server answered %ld: %s", http,
                  msg ? msg : "(no error message)");
         json_decref(j);
-        return AV_SERVING_E_HTTP;
+        /* 5xx, 429, 408 and 404 (model not loaded yet) may pass: E_HTTP, worth a
+         * retry; any other 4xx is about this image and will not change. */
+        return http >= 500 || http == 429 || http == 408 || http == 404 ? AV_SERVING_E_HTTP
+                                                                        : AV_SERVING_E_IMAGE;
     }
     const json_t *p = json_array_get(json_object_get(j, "predictions"), 0);
     if (!json_is_object(p)) {

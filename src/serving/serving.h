@@ -187,7 +187,9 @@ const char *av_serving_client_url(const av_serving_client *c);
  * the EXIF-upright image: its size is taken from the server's image_size
  * output when present, else from decoding the image here. On failure
  * *result is empty and err says what failed (E_TRANSPORT: unreachable or
- * timed out, after the retries; E_HTTP: the server's {"error"} text).
+ * timed out, after the retries; E_HTTP: a 5xx, 429, 408 or 404 answer, worth
+ * retrying later; E_IMAGE: another 4xx, the server refused this image; both
+ * with the server's {"error"} text).
  */
 av_serving_status av_serving_client_predict(av_serving_client *c, const void *image, size_t len,
                                             const av_serving_client_run_opts *opts,

@@ -126,6 +126,20 @@ av_store_status av_store_image_count(av_store *s, int64_t *n, char *err, size_t 
 av_store_status av_store_analysis_put(av_store *s, const char *id, int width, int height,
                                       const av_store_detection *dets, int n, char *err,
                                       size_t errlen);
+/*
+ * A lease on analysing a pending image, so that of several web nodes asked
+ * for it at once one runs the models: *claimed = 1 when this caller holds
+ * the lease now (no claim existed, or it was older than lease_ms: its node
+ * died or gave up), else 0 (someone else is at it; wait for the result).
+ * Release gives it up early (a retryable failure: let anyone retry).
+ */
+av_store_status av_store_analysis_claim(av_store *s, const char *id, int lease_ms, int *claimed,
+                                        char *err, size_t errlen);
+av_store_status av_store_analysis_release(av_store *s, const char *id, char *err, size_t errlen);
+/* Why a pending image is still pending (a temporary failure, retried): kept
+ * in images.error while the status stays pending; cleared when it is done. */
+av_store_status av_store_analysis_note(av_store *s, const char *id, const char *why, char *err,
+                                       size_t errlen);
 /* Mark analysis failed with a reason (shown to the user). */
 av_store_status av_store_analysis_fail(av_store *s, const char *id, const char *why, char *err,
                                        size_t errlen);

@@ -21,7 +21,29 @@ typedef struct slot {
     char id[AV_STORE_ID_LEN + 1];
     int state; /* 0 free, 1 queued, 2 running */
     unsigned long seq;
+    int attempts;              /* temporary failures so far (model server down) */
+    struct timespec not_before; /* CLOCK_REALTIME; a retry waits until then */
 } slot;
+
+#define CLAIM_LEASE_MS 60000 /* longer than any image analysis, remote ones included */
+#define RETRY_MAX_S 30       /* backoff cap between retries of a temporary failure */
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Queued and due now (a retry waits out its backoff). */
+static int ready(const slot *sl, const struct timespec *now)
+{
+    return sl->state == 1 && !before(now, &sl->not_before);
+}
+
+/* Queued for a retry later: waiters should not wait for it. */
+static int delayed(const slot *sl)
+{
+    return sl->state == 1 && sl->attempts > 0;
+}
 
 struct av_web__jobs {
     const av_web_opts *opts;
@@ -66,25 +88,39 @@ int av_web__write_file_atomic(const char *dir, const char *name, const void *p, 
     return 0;
 }
 
-void av_web__analyse(const av_web_opts *o, const char *id)
+int av_web__analyse(const av_web_opts *o, const char *id)
 {
     char err[512] = "";
     av_store_image img;
     if (av_store_image_get(o->store, id, 1, &img, err, sizeof err) != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "analysis_load_failed", "id", id, "error", err, NULL);
-        return;
+        return 0;
     }
-    if (strcmp(img.status, "done") == 0) {
+    if (strcmp(img.status, "pending") != 0) {
         av_store_image_clear(&img);
-        return;
+        return 0;
     }
-    if (!img.blob) { /* file blob store: read originals/<id>.<ext> */
+    if (!img.blob) { /* the blob store lost the file */
         av_log(AV_LOG_ERROR, "analysis_no_blob", "id", id, NULL);
         av_store_analysis_fail(o->store, id, "the uploaded file is missing", err, sizeof err);
-        return;
+        return 0;
+    }
+    /* Another web node may be analysing it (the upload came in there). */
+    int claimed = 0;
+    if (av_store_analysis_claim(o->store, id, CLAIM_LEASE_MS, &claimed, err, sizeof err) !=
+        AV_STORE_OK) {
+        av_log(AV_LOG_WARN, "analysis_claim_failed", "id", id, "error", err, NULL);
+        av_store_image_clear(&img);
+        return 1; /* the database is away: try again later */
+    }
+    if (!claimed) {
+        av_log(AV_LOG_DEBUG, "analysis_claimed_elsewhere", "id", id, NULL);
+        av_store_image_clear(&img);
+        return 0;
     }
     av_web_analysis a;
     memset(&a, 0, sizeof a);
+    int retry = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = o->analyze ? o->analyze(o->analyze_ud, img.blob, img.blob_len, &a, err, sizeof err)
@@ -94,6 +130,14 @@ void av_web__analyse(const av_web_opts *o, const char *id)
     char ms[32];
     snprintf(ms, sizeof ms, "%.1f",
              (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    if (rc > 0) { /* temporary (model server unreachable): kept pending, retried */
+        av_log(AV_LOG_WARN, "analysis_retry", "id", id, "error", err, "ms", ms, NULL);
+        char e2[256];
+        av_store_analysis_note(o->store, id, err, e2, sizeof e2);
+        av_store_analysis_release(o->store, id, e2, sizeof e2);
+        retry = 1;
+        goto out;
+    }
     if (rc) {
         av_log(AV_LOG_WARN, "analysis_failed", "id", id, "error", err, "ms", ms, NULL);
         char e2[256];
@@ -118,6 +162,7 @@ void av_web__analyse(const av_web_opts *o, const char *id)
 out:
     free(a.dets);
     free(a.annotated);
+    return retry;
 }
 
 static void *worker(void *arg)
@@ -127,12 +172,22 @@ static void *worker(void *arg)
     for (;;) {
         slot *pick = NULL;
         while (!j->stopping) {
-            for (int i = 0; i < j->n_slots; i++)
-                if (j->slots[i].state == 1 && (!pick || j->slots[i].seq < pick->seq))
-                    pick = &j->slots[i];
+            struct timespec now, wake = {0, 0};
+            clock_gettime(CLOCK_REALTIME, &now);
+            for (int i = 0; i < j->n_slots; i++) {
+                slot *sl = &j->slots[i];
+                if (ready(sl, &now) && (!pick || sl->seq < pick->seq))
+                    pick = sl;
+                else if (sl->state == 1 && !ready(sl, &now) &&
+                         (!wake.tv_sec || before(&sl->not_before, &wake)))
+                    wake = sl->not_before;
+            }
             if (pick)
                 break;
-            pthread_cond_wait(&j->work, &j->mu);
+            if (wake.tv_sec) /* a retry falls due then */
+                pthread_cond_timedwait(&j->work, &j->mu, &wake);
+            else
+                pthread_cond_wait(&j->work, &j->mu);
         }
         if (j->stopping)
             break;
@@ -142,13 +197,24 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&j->mu);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        int retry = 0;
         if (!av_web__video_job(j, j->opts, id)) /* videos have their own path */
-            av_web__analyse(j->opts, id);
+            retry = av_web__analyse(j->opts, id);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         av_web__metrics_analysis(j->metrics, (double)(t1.tv_sec - t0.tv_sec) +
                                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         pthread_mutex_lock(&j->mu);
-        pick->state = 0;
+        if (retry) { /* back in the queue after 1, 2, 4 ... 30 s */
+            int shift = pick->attempts < 5 ? pick->attempts : 5;
+            int wait_s = 1 << shift;
+            pick->attempts++;
+            clock_gettime(CLOCK_REALTIME, &pick->not_before);
+            pick->not_before.tv_sec += wait_s < RETRY_MAX_S ? wait_s : RETRY_MAX_S;
+            pick->state = 1;
+        } else {
+            pick->state = 0;
+            pick->attempts = 0;
+        }
         pthread_cond_broadcast(&j->done);
     }
     pthread_mutex_unlock(&j->mu);
@@ -238,6 +304,8 @@ int av_web__jobs_request(av_web__jobs *j, const char *id)
             snprintf(free_slot->id, sizeof free_slot->id, "%s", id);
             free_slot->state = 1;
             free_slot->seq = j->next_seq++;
+            free_slot->attempts = 0;
+            free_slot->not_before = (struct timespec){0, 0};
             pthread_cond_signal(&j->work);
         }
     }
@@ -257,9 +325,11 @@ int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms)
     }
     pthread_mutex_lock(&j->mu);
     int done = 1;
-    while (find(j, id) && !j->stopping) {
+    slot *sl;
+    while ((sl = find(j, id)) && !delayed(sl) && !j->stopping) {
         if (pthread_cond_timedwait(&j->done, &j->mu, &until) == ETIMEDOUT) {
-            done = !find(j, id);
+            sl = find(j, id);
+            done = !sl || delayed(sl);
             break;
         }
     }

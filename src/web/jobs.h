@@ -20,7 +20,8 @@ void av_web__jobs_stop(av_web__jobs *j);
 
 /* Queue id unless queued/running; 0 ok, -1 queue full. */
 int av_web__jobs_request(av_web__jobs *j, const char *id);
-/* Wait until id is neither queued nor running, at most timeout_ms; 1 if done. */
+/* Wait until id is neither queued nor running (or is waiting for a retry),
+ * at most timeout_ms; 1 if so. */
 int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms);
 
 /* Time each analysis into m (borrowed; NULL: none). */
@@ -39,7 +40,9 @@ int av_web__jobs_stopping(av_web__jobs *j);
  * (1: handled; 0: not a video, for av_web__analyse). */
 int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id);
 
-/* Analyse id now on the calling thread (used by the workers). */
-void av_web__analyse(const av_web_opts *o, const char *id);
+/* Analyse id now on the calling thread (used by the workers). Returns 1
+ * when it should be retried later (a temporary failure: kept pending),
+ * else 0 (stored, failed for good, or another node holds the claim). */
+int av_web__analyse(const av_web_opts *o, const char *id);
 
 #endif

@@ -172,6 +172,12 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
         av_web__buf_str(&annotated, "</p>");
         av_web__buf_str(&table, "<p>No results.</p>");
         av_web__buf_str(&fb, "<p>Feedback is possible once the image has been analysed.</p>");
+    } else if (img.error[0]) { /* a temporary failure: retried by the workers */
+        av_web__buf_str(&annotated, "<p class=\"error\">Analysis pending, retrying by itself: ");
+        av_web__buf_html(&annotated, img.error);
+        av_web__buf_str(&annotated, "</p><p>Your photo is kept; this page refreshes by itself.</p>");
+        av_web__buf_str(&table, "<p>Analysis pending.</p>");
+        head = "<meta http-equiv=\"refresh\" content=\"5\">";
     } else {
         av_web__buf_str(&annotated, "<p>Analysis in progress&hellip; this page refreshes by "
                                     "itself.</p>");
@@ -373,6 +379,8 @@ static json_t *image_json(av_web *w, const av_store_image *img)
     json_object_set_new(o, "original_url", json_string(url));
     if (!strcmp(img->status, "failed"))
         json_object_set_new(o, "error", json_string(img->error));
+    else if (!strcmp(img->status, "pending") && img->error[0]) /* being retried */
+        json_object_set_new(o, "retrying", json_string(img->error));
     if (!strcmp(img->status, "done")) {
         snprintf(url, sizeof url, "/inferenced/%s.%s", img->id,
                  strcmp(img->ext, "png") ? "jpg" : "png");

@@ -375,7 +375,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     if (w->o.max_upload_bytes <= 0)
         w->o.max_upload_bytes = 30LL * 1000 * 1000;
     if (w->o.analysis_wait_ms <= 0)
-        w->o.analysis_wait_ms = 30000;
+        w->o.analysis_wait_ms = 5000; /* holds an HTTP thread: then "pending", refreshing */
     if (w->o.max_video_bytes <= 0)
         w->o.max_video_bytes = AV_VIDEO_DEFAULT_MAX_BYTES;
     if (!(w->o.max_video_seconds > 0))

@@ -34,9 +34,11 @@ typedef struct av_web_analysis {
 } av_web_analysis;
 
 /*
- * Analyze one image. Returns 0 and fills *out, or -1 with a message for the
- * user in err (e.g. "image: truncated JPEG"). Called from analysis worker
- * threads, possibly concurrently.
+ * Analyze one image. Returns 0 and fills *out, -1 with a message for the
+ * user in err (e.g. "image: truncated JPEG"), or 1 for a temporary failure
+ * (a model server unreachable): the image stays pending with err shown and
+ * is retried with backoff. Called from analysis worker threads, possibly
+ * concurrently.
  */
 typedef int (*av_web_analyze_fn)(void *ud, const void *bytes, size_t len, av_web_analysis *out,
                                  char *err, size_t errlen);
