@@ -18,7 +18,8 @@
 
 static const char *const model_server_keys[] = {
     "port", "listen", "models", "model-name", "model-base-path", "model-config-file",
-    "threads", "workers", "batch-max", "batch-wait-ms", "batch-queue", "max-upload-mb",
+    "threads", "workers", "batch-max", "batch-wait-ms", "batch-queue", "batch-threads",
+    "max-upload-mb",
     "max-megapixels", "db", "log-level", "log-format", NULL,
 };
 
@@ -92,7 +93,7 @@ static int run_model_server(const av_config *cfg, int argc, char **argv)
                          .max_pixels = cfg->max_pixels,
                          .model_config_file = cfg->model_config_file,
                          .batch_max = cfg->batch_max, .batch_wait_ms = cfg->batch_wait_ms,
-                         .batch_queue = cfg->batch_queue};
+                         .batch_queue = cfg->batch_queue, .batch_threads = cfg->batch_threads};
     av_serving *s = NULL;
     char err[640];
     if (av_serving_start(&o, &s, err, sizeof err) != AV_SERVING_OK) {
@@ -103,8 +104,8 @@ static int run_model_server(const av_config *cfg, int argc, char **argv)
     snprintf(port, sizeof port, "%d", av_serving_port(s));
     snprintf(version, sizeof version, "%lld", av_serving_live_version(s));
     if (cfg->batch_max > 1)
-        snprintf(batch, sizeof batch, "max=%d,wait_ms=%d,queue=%d", cfg->batch_max,
-                 cfg->batch_wait_ms, cfg->batch_queue);
+        snprintf(batch, sizeof batch, "max=%d,wait_ms=%d,queue=%d,threads=%d", cfg->batch_max,
+                 cfg->batch_wait_ms, cfg->batch_queue, cfg->batch_threads);
     if (cfg->model_config_file[0])
         av_log(AV_LOG_INFO, "listening", "role", "model-server", "addr", cfg->listen, "port",
                port, "model_config_file", cfg->model_config_file, "batching", batch, NULL);
@@ -150,10 +151,10 @@ const av_cli_cmd av_cli_model_server = {
         "  }\n"
         "(a base_path holding pipeline.json is served as version 1).\n"
         "--batch-max N (> 1) groups predict requests arriving within --batch-wait-ms\n"
-        "into batches of up to N images run back to back on one engine context (the\n"
-        "forward pass is not shared: the graphs are planned for batch 1); at most\n"
-        "--batch-queue requests wait, more get 503 with Retry-After. Each waiting\n"
-        "request holds an HTTP worker, so use --workers >= --batch-max.\n"
+        "into batches of up to N images, each run back to back on one engine context\n"
+        "by one of --batch-threads threads (the forward pass is not shared: the\n"
+        "graphs are planned for batch 1, so results equal unbatched runs); at most\n"
+        "--batch-queue requests wait, more get 503 with Retry-After.\n"
         "With --db (the web nodes' database) the loaded models and this server are\n"
         "recorded in ML Metadata (versions registered once, shared with the web\n"
         "nodes; the version live at start-up). Serving works without it.\n"

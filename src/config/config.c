@@ -30,6 +30,8 @@ static const av_config_key g_keys[] = {
     {"batch-wait-ms", "MS", "model server: longest wait for a batch to fill (default 5)"},
     {"batch-queue", "N", "model server: requests waiting for a batch at most, then 503 "
                          "(default 64)"},
+    {"batch-threads", "N", "model server: batches run at once per model (default: CPU count, "
+                           "at most --workers)"},
     {"threads", "N", "inference threads per request (default 2)"},
     {"workers", "N", "HTTP worker threads (default 4)"},
     {"max-upload-mb", "N", "largest accepted upload in MB (default 30)"},
@@ -162,6 +164,12 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         if (parse_ll(key, v, 0, 60000, &x, err, errlen))
             return -1;
         c->batch_wait_ms = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "batch-threads") == 0) {
+        if (parse_ll(key, v, 0, 64, &x, err, errlen))
+            return -1;
+        c->batch_threads = (int)x;
         return 0;
     }
     if (strcmp(key, "batch-queue") == 0) {

@@ -29,6 +29,7 @@ typedef struct av_config {
     int batch_max;                     /* model-server: <= 1 = batching off */
     int batch_wait_ms;
     int batch_queue;
+    int batch_threads;                 /* model-server: 0 = CPU count */
     int threads;                       /* inference threads per request */
     int workers;                       /* HTTP worker threads */
     long long max_upload_bytes;

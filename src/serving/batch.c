@@ -1,7 +1,8 @@
 /*
  * batch.c - dynamic batching for predict: a bounded queue of tasks (one
  * per request, its images already decoded by the HTTP worker) and one
- * thread per model that groups them and runs each group back to back.
+ * set of threads per model (TF Serving's num_batch_threads) that group them
+ * and run each group back to back, one group per thread at a time.
  *
  * Grouping: the thread takes the oldest task, waits until wait_ms after it
  * was queued or until the tasks on the same version hold max images, then
@@ -100,18 +101,19 @@ static void *batch_main(void *arg)
             continue;
         }
         /* Let the batch fill: until the oldest task has waited wait_ms or
-         * max images are queued for its version. Stopping runs at once. */
-        double deadline = b->head->enqueued_ms + b->wait_ms;
-        while (!b->stopping && images_on(b, b->head->v) < b->max) {
-            double left = deadline - now_ms();
-            if (left <= 0)
-                break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            long long ns = ts.tv_nsec + (long long)(left * 1e6);
-            ts.tv_sec += (time_t)(ns / 1000000000LL);
-            ts.tv_nsec = (long)(ns % 1000000000LL);
-            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+         * max images are queued for its version. Stopping runs at once.
+         * Another batch thread may take the head meanwhile: re-check all. */
+        if (!b->stopping && images_on(b, b->head->v) < b->max) {
+            double left = b->head->enqueued_ms + b->wait_ms - now_ms();
+            if (left > 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                long long ns = ts.tv_nsec + (long long)(left * 1e6);
+                ts.tv_sec += (time_t)(ns / 1000000000LL);
+                ts.tv_nsec = (long)(ns % 1000000000LL);
+                pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+                continue;
+            }
         }
         int images = 0;
         av_serving__task *list = take_batch(b, &images);
@@ -137,8 +139,8 @@ static void *batch_main(void *arg)
 }
 
 int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int queue_cap,
-                              int top_k, long long max_pixels, av_serving__metrics *metrics,
-                              char *err, size_t errlen)
+                              int threads, int top_k, long long max_pixels,
+                              av_serving__metrics *metrics, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
     b->max = max > AV_SERVING_MAX_BATCH ? AV_SERVING_MAX_BATCH : max;
@@ -147,6 +149,10 @@ int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int 
     b->top_k = top_k;
     b->max_pixels = max_pixels;
     b->metrics = metrics;
+    if (threads < 1)
+        threads = 1;
+    if (threads > AV_SERVING_MAX_BATCH_THREADS)
+        threads = AV_SERVING_MAX_BATCH_THREADS;
     if (pthread_mutex_init(&b->mu, NULL)) {
         snprintf(err, errlen, "serving: cannot create the batch mutex");
         return -1;
@@ -162,11 +168,21 @@ int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int 
         snprintf(err, errlen, "serving: cannot create the batch condition");
         return -1;
     }
-    if (pthread_create(&b->th, NULL, batch_main, b)) {
+    for (int i = 0; i < threads; i++) {
+        if (pthread_create(&b->th[i], NULL, batch_main, b) == 0) {
+            b->n_threads++;
+            continue;
+        }
+        pthread_mutex_lock(&b->mu);
+        b->stopping = 1;
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        for (int k = 0; k < b->n_threads; k++)
+            pthread_join(b->th[k], NULL);
         pthread_cond_destroy(&b->done_cv);
         pthread_cond_destroy(&b->cv);
         pthread_mutex_destroy(&b->mu);
-        snprintf(err, errlen, "serving: cannot start the batch thread");
+        snprintf(err, errlen, "serving: cannot start the batch threads");
         return -1;
     }
     b->started = 1;
@@ -181,7 +197,8 @@ void av_serving__batcher_stop(av_serving__batcher *b)
     b->stopping = 1;
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
-    pthread_join(b->th, NULL); /* the thread drains the queue before it ends */
+    for (int i = 0; i < b->n_threads; i++)
+        pthread_join(b->th[i], NULL); /* the threads drain the queue before they end */
     b->started = 0;
     b->joined = 1;
 }
@@ -214,7 +231,7 @@ int av_serving__batcher_submit(av_serving__batcher *b, av_serving__task *t)
     b->queued++;
     if (t->park)
         t->park(t->ud); /* before the batcher can run it, so wake follows park */
-    pthread_cond_signal(&b->cv);
+    pthread_cond_broadcast(&b->cv); /* every batch thread re-checks the fill */
     pthread_mutex_unlock(&b->mu);
     return 0;
 }

@@ -145,14 +145,16 @@ typedef struct av_serving__batcher {
     int top_k;
     long long max_pixels;
     int stopping, started, joined;
-    pthread_t th;
+    pthread_t th[AV_SERVING_MAX_BATCH_THREADS];
+    int n_threads;                  /* started */
     av_serving__metrics *metrics;   /* borrowed from the server */
 } av_serving__batcher;
 
-/* Start the batch thread; 0 or -1 (message in err). */
+/* Start threads batch threads (each runs one batch at a time); 0 or -1
+ * (message in err, nothing left running). */
 int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int queue_cap,
-                              int top_k, long long max_pixels, av_serving__metrics *metrics,
-                              char *err, size_t errlen);
+                              int threads, int top_k, long long max_pixels,
+                              av_serving__metrics *metrics, char *err, size_t errlen);
 /* Run the tasks still queued and stop the thread; later submits fail.
  * Safe on a zeroed, never-started batcher. */
 void av_serving__batcher_stop(av_serving__batcher *b);

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_URL 2048
 
@@ -554,6 +555,12 @@ static av_serving_status load_models(av_serving *s, const av_serving_opts *o, in
         return AV_SERVING_E_NOMEM;
     }
     av_detect_open_opts oo = {.threads = o->threads, .max_contexts = workers};
+    /* Default as TF Serving's num_batch_threads: one batch per CPU at once;
+     * more than the engine contexts (one per worker) would only queue. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int batch_threads = o->batch_threads > 0 ? o->batch_threads : cpus > 0 ? (int)cpus : 1;
+    if (batch_threads > workers)
+        batch_threads = workers;
     av_serving_status st = AV_SERVING_OK;
     for (int i = 0; i < n && !st; i++) {
         const char *models_dir = o->models_dir, *base = o->base_path;
@@ -580,8 +587,8 @@ static av_serving_status load_models(av_serving *s, const av_serving_opts *o, in
         s->n_models = i + 1;
         if (s->batching &&
             av_serving__batcher_start(&s->model[i].batcher, o->batch_max, o->batch_wait_ms,
-                                      o->batch_queue, s->top_k, s->max_pixels, &s->metrics, err,
-                                      errlen))
+                                      o->batch_queue, batch_threads, s->top_k, s->max_pixels,
+                                      &s->metrics, err, errlen))
             st = AV_SERVING_E_NOMEM;
     }
     if (cfg != &one)

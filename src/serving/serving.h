@@ -16,8 +16,8 @@
  *
  * Dynamic batching (batch_max > 1, off by default): predict requests that
  * arrive within batch_wait_ms of the first waiting one are grouped, up to
- * batch_max images, and run back to back on one engine context by one
- * batch thread per model. The forward pass is NOT shared: the detector and
+ * batch_max images, and run back to back on one engine context by one of
+ * batch_threads batch threads per model. The forward pass is NOT shared: the detector and
  * species graphs are planned at load for batch 1 (their reshape targets
  * have the batch baked in), so a batch is N batch-1 runs. Images are
  * decoded by the HTTP workers, in parallel, before they queue. At most
@@ -90,10 +90,13 @@ typedef struct av_serving_opts {
     int batch_max;              /* images per batch; <= 1 = batching off */
     int batch_wait_ms;          /* longest wait for a batch to fill; < 0 = 0, 0 = none */
     int batch_queue;            /* requests waiting for a batch at most; <= 0 = 64 */
+    int batch_threads;          /* batches run at once per model; <= 0 = CPU count
+                                 * (capped at workers and AV_SERVING_MAX_BATCH_THREADS) */
 } av_serving_opts;
 
 #define AV_SERVING_MAX_MODELS 16   /* models in one config file */
 #define AV_SERVING_MAX_BATCH 256   /* largest batch_max */
+#define AV_SERVING_MAX_BATCH_THREADS 64
 
 /* One model of a config file. */
 typedef struct av_serving_model_config {
