@@ -73,14 +73,39 @@ static av_serving__task *take_batch(av_serving__batcher *b, int *images)
     return list;
 }
 
+av_detect_status av_serving__decode(const void *bytes, size_t len, long long max_bytes,
+                                    long long max_pixels, av_image **out, char *err,
+                                    size_t errlen)
+{
+    av_vision_decode_opts o;
+    memset(&o, 0, sizeof o);
+    o.limits.max_bytes = max_bytes;
+    o.limits.max_pixels = max_pixels;
+    av_vision_status vs = av_vision_decode(bytes, len, &o, out, NULL, err, errlen);
+    if (vs == AV_VISION_OK)
+        return AV_DETECT_OK;
+    *out = NULL;
+    return vs == AV_VISION_E_LIMIT   ? AV_DETECT_E_LIMIT
+           : vs == AV_VISION_E_NOMEM ? AV_DETECT_E_NOMEM
+                                     : AV_DETECT_E_IMAGE;
+}
+
 static void run_task(const av_serving__batcher *b, av_serving__task *t)
 {
     av_detect_run_opts ro = {.top_k = b->top_k, .max_pixels = b->max_pixels};
     t->st = AV_DETECT_OK;
     for (int i = 0; i < t->n; i++) {
+        av_image *own = NULL; /* decoded here: the worker's budget was spent */
         const av_image *im = t->imgs[i];
-        t->st = av_detect_run_rgb(t->v->pipe, im->width, im->height, im->data, &ro, &t->res[i],
-                                  t->err, sizeof t->err);
+        if (!im) {
+            t->st = av_serving__decode(t->enc[i].bytes, t->enc[i].len, t->enc[i].max_bytes,
+                                       b->max_pixels, &own, t->err, sizeof t->err);
+            im = own;
+        }
+        if (im)
+            t->st = av_detect_run_rgb(t->v->pipe, im->width, im->height, im->data, &ro,
+                                      &t->res[i], t->err, sizeof t->err);
+        av_img_free(own);
         if (t->st != AV_DETECT_OK) {
             for (int k = 0; k < i; k++)
                 av_detect_result_free(&t->res[k]);
@@ -140,7 +165,8 @@ static void *batch_main(void *arg)
 
 int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int queue_cap,
                               int threads, int top_k, long long max_pixels,
-                              av_serving__metrics *metrics, char *err, size_t errlen)
+                              long long px_budget, av_serving__metrics *metrics, char *err,
+                              size_t errlen)
 {
     memset(b, 0, sizeof *b);
     b->max = max > AV_SERVING_MAX_BATCH ? AV_SERVING_MAX_BATCH : max;
@@ -148,6 +174,7 @@ int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int 
     b->queue_cap = queue_cap > 0 ? queue_cap : 64;
     b->top_k = top_k;
     b->max_pixels = max_pixels;
+    b->px_budget = px_budget;
     b->metrics = metrics;
     if (threads < 1)
         threads = 1;
@@ -234,6 +261,23 @@ int av_serving__batcher_submit(av_serving__batcher *b, av_serving__task *t)
     pthread_cond_broadcast(&b->cv); /* every batch thread re-checks the fill */
     pthread_mutex_unlock(&b->mu);
     return 0;
+}
+
+int av_serving__batcher_reserve(av_serving__batcher *b, long long px)
+{
+    pthread_mutex_lock(&b->mu);
+    int ok = px >= 0 && px <= b->px_budget - b->px_held;
+    if (ok)
+        b->px_held += px;
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+void av_serving__batcher_unreserve(av_serving__batcher *b, long long px)
+{
+    pthread_mutex_lock(&b->mu);
+    b->px_held -= px;
+    pthread_mutex_unlock(&b->mu);
 }
 
 void av_serving__batcher_wait(av_serving__batcher *b, av_serving__task *t)

@@ -121,10 +121,17 @@ size_t av_serving__metrics_text(av_serving__metrics *m, char *out, size_t cap);
  * task no more) resumes it.
  */
 struct av_image;
+typedef struct av_serving__encoded {
+    const unsigned char *bytes;     /* encoded image, owned by the submitter */
+    size_t len;
+    long long max_bytes;            /* decode limit for it */
+} av_serving__encoded;
+
 typedef struct av_serving__task {
     av_serving__version *v;         /* pipeline to run on (referenced by the submitter) */
     int n;                          /* images */
-    struct av_image *const *imgs;   /* n decoded images */
+    struct av_image *const *imgs;   /* n images: decoded, or NULL to decode from enc[i] */
+    const av_serving__encoded *enc; /* n entries */
     av_detect_result *res;          /* n results, filled by the batcher */
     av_detect_status st;            /* first failure, AV_DETECT_OK when all ran */
     char err[512];
@@ -142,6 +149,7 @@ typedef struct av_serving__batcher {
     av_serving__task *head, *tail;  /* waiting tasks, oldest first */
     int queued;                     /* tasks in the list */
     int max, wait_ms, queue_cap;
+    long long px_held, px_budget;   /* pixels decoded ahead by HTTP workers, and the cap */
     int top_k;
     long long max_pixels;
     int stopping, started, joined;
@@ -154,7 +162,8 @@ typedef struct av_serving__batcher {
  * (message in err, nothing left running). */
 int av_serving__batcher_start(av_serving__batcher *b, int max, int wait_ms, int queue_cap,
                               int threads, int top_k, long long max_pixels,
-                              av_serving__metrics *metrics, char *err, size_t errlen);
+                              long long px_budget, av_serving__metrics *metrics, char *err,
+                              size_t errlen);
 /* Run the tasks still queued and stop the thread; later submits fail.
  * Safe on a zeroed, never-started batcher. */
 void av_serving__batcher_stop(av_serving__batcher *b);
@@ -165,6 +174,18 @@ void av_serving__batcher_free(av_serving__batcher *b);
 int av_serving__batcher_submit(av_serving__batcher *b, av_serving__task *t);
 /* Block until t (submitted) is done. */
 void av_serving__batcher_wait(av_serving__batcher *b, av_serving__task *t);
+/* Reserve px pixels of the decode-ahead budget (1) or not (0: the image
+ * stays encoded and the batch thread decodes it when it runs); release
+ * what was reserved once the image is freed. Bounds the memory of queued
+ * pixels to what batching off can hold (max_pixels per worker). */
+int av_serving__batcher_reserve(av_serving__batcher *b, long long px);
+void av_serving__batcher_unreserve(av_serving__batcher *b, long long px);
+
+/* av_detect_run's decode (limits, EXIF, messages) into *out (caller frees
+ * with av_img_free), its status mapped as av_detect_run maps it. */
+av_detect_status av_serving__decode(const void *bytes, size_t len, long long max_bytes,
+                                    long long max_pixels, struct av_image **out, char *err,
+                                    size_t errlen);
 
 /* One served model: its versions and, with batching, its batch queue. */
 typedef struct av_serving__model {

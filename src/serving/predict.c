@@ -361,26 +361,33 @@ struct av_serving__pending {
     av_serving__task task;
     av_serving__model *md;
     av_serving__version *v;     /* referenced */
-    av_image *imgs[AV_SERVING_MAX_INSTANCES];
+    av_image *imgs[AV_SERVING_MAX_INSTANCES];          /* decoded ahead, or NULL */
+    av_serving__encoded enc[AV_SERVING_MAX_INSTANCES]; /* bytes owned (moved from the batch) */
+    long long px_reserved;      /* decode-ahead budget held */
     av_detect_result *res;      /* task.n entries */
     int columnar;
 };
 
 static void pending_free(av_serving__pending *p)
 {
-    for (int i = 0; i < p->task.n; i++)
+    for (int i = 0; i < p->task.n; i++) {
         av_img_free(p->imgs[i]);
+        free((void *)p->enc[i].bytes);
+    }
+    if (p->px_reserved)
+        av_serving__batcher_unreserve(&p->md->batcher, p->px_reserved);
     free(p->res);
     av_serving__release(&p->md->models, p->v);
     free(p);
 }
 
-/* Batching on: decode here (the HTTP workers decode in parallel) and queue
- * the pixels on the model's batcher. Decode limits and messages are
- * av_detect_run's, so answers match batching off. On success (0) the
- * pending request owns v's reference. */
+/* Batching on: decode here (the HTTP workers decode in parallel, within
+ * the batcher's decode-ahead budget; past it an image stays encoded for
+ * the batch thread) and queue on the model's batcher. Decode limits and
+ * messages are av_detect_run's, so answers match batching off. On success
+ * (0) the pending request owns v's reference and the batch's image bytes. */
 static unsigned run_batched(av_serving *s, av_serving__model *md, av_serving__version *v,
-                            const batch *b, int columnar, void (*park)(void *),
+                            batch *b, int columnar, void (*park)(void *),
                             void (*wake)(void *), void *ud, av_serving__pending **out,
                             json_t **answer)
 {
@@ -392,27 +399,35 @@ static unsigned run_batched(av_serving *s, av_serving__model *md, av_serving__ve
         return fail(answer, 500, "out of memory%s%s", 0, 0);
     }
     unsigned st = 0;
-    for (int i = 0; !st && i < b->n; i++) {
-        av_vision_decode_opts o;
-        memset(&o, 0, sizeof o);
-        o.limits.max_bytes = item_max_bytes(s, &b->v[i]);
-        o.limits.max_pixels = s->max_pixels;
-        char err[512];
-        av_vision_status vs = av_vision_decode(b->v[i].bytes, b->v[i].len, &o, &p->imgs[i],
-                                               NULL, err, sizeof err);
-        if (vs != AV_VISION_OK) {
-            p->imgs[i] = NULL;
-            av_detect_status ds = vs == AV_VISION_E_LIMIT   ? AV_DETECT_E_LIMIT
-                                  : vs == AV_VISION_E_NOMEM ? AV_DETECT_E_NOMEM
-                                                            : AV_DETECT_E_IMAGE;
-            st = fail(answer, detect_code(ds), "%s%s", err, "");
-        }
-    }
     p->md = md;
+    for (int i = 0; i < b->n; i++) {
+        p->enc[i] = (av_serving__encoded){.bytes = b->v[i].bytes, .len = b->v[i].len,
+                                          .max_bytes = item_max_bytes(s, &b->v[i])};
+        b->v[i].bytes = NULL;
+    }
+    for (int i = 0; !st && i < b->n; i++) {
+        av_vision_limits lim = {.max_bytes = p->enc[i].max_bytes, .max_pixels = s->max_pixels};
+        av_vision_decode_info info;
+        char err[512];
+        long long px = -1;
+        /* A failed probe is left to the decode, for av_detect_run's message. */
+        if (av_vision_probe(p->enc[i].bytes, p->enc[i].len, &lim, &info, err, sizeof err) ==
+            AV_VISION_OK)
+            px = (long long)info.src_width * info.src_height;
+        if (px >= 0 && !av_serving__batcher_reserve(&md->batcher, px))
+            continue; /* over budget: the batch thread decodes it */
+        av_detect_status ds = av_serving__decode(p->enc[i].bytes, p->enc[i].len,
+                                                 p->enc[i].max_bytes, s->max_pixels,
+                                                 &p->imgs[i], err, sizeof err);
+        if (px >= 0)
+            p->px_reserved += px;
+        if (ds != AV_DETECT_OK)
+            st = fail(answer, detect_code(ds), "%s%s", err, "");
+    }
     p->columnar = columnar;
     p->res = res;
-    p->task = (av_serving__task){.v = v, .n = b->n, .imgs = p->imgs, .res = res,
-                                 .park = park, .wake = wake, .ud = ud};
+    p->task = (av_serving__task){.v = v, .n = b->n, .imgs = p->imgs, .enc = p->enc,
+                                 .res = res, .park = park, .wake = wake, .ud = ud};
     if (!st && av_serving__batcher_submit(&md->batcher, &p->task))
         st = fail(answer, 503,
                   "The batch scheduling queue to which this task was submitted is full%s%s", 0,

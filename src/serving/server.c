@@ -588,7 +588,7 @@ static av_serving_status load_models(av_serving *s, const av_serving_opts *o, in
         if (s->batching &&
             av_serving__batcher_start(&s->model[i].batcher, o->batch_max, o->batch_wait_ms,
                                       o->batch_queue, batch_threads, s->top_k, s->max_pixels,
-                                      &s->metrics, err, errlen))
+                                      s->max_pixels * workers, &s->metrics, err, errlen))
             st = AV_SERVING_E_NOMEM;
     }
     if (cfg != &one)

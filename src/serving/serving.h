@@ -20,8 +20,10 @@
  * batch_threads batch threads per model. The forward pass is NOT shared: the detector and
  * species graphs are planned at load for batch 1 (their reshape targets
  * have the batch baked in), so a batch is N batch-1 runs. Images are
- * decoded by the HTTP workers, in parallel, before they queue. At most
- * batch_queue requests wait; one more is answered 503 with Retry-After.
+ * decoded by the HTTP workers, in parallel, before they queue (within
+ * max_pixels per worker of decoded pixels queued; past that the batch
+ * thread decodes them). At most batch_queue requests wait; one more is
+ * answered 503 with Retry-After.
  *
  * Client (av_serving_client_*): a libcurl client that posts encoded image
  * bytes ({"instances": [{"b64": ...}]}) to any TF-Serving-compatible
