@@ -1,6 +1,7 @@
 /*
  * batch.c - dynamic batching for predict: a bounded queue of tasks (one
- * per request, its images already decoded by the HTTP worker) and one
+ * per request, its images decoded by the HTTP worker within a pixel
+ * budget, the rest decoded here just before they run) and one
  * set of threads per model (TF Serving's num_batch_threads) that group them
  * and run each group back to back, one group per thread at a time.
  *
