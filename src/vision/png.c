@@ -3,6 +3,7 @@
  * depth and colour type to RGB8 (16-bit samples keep their high byte, alpha
  * and tRNS are composited onto white), and RGB8 encoding.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,36 @@ done:
     return st;
 }
 
+/* Encoder output, grown by png_write. spng's own SPNG_ENCODE_TO_BUFFER is
+ * not used: in libspng 0.7.3 spng_get_png_buffer can hand back a pointer
+ * that is not the start of a malloc'd block (found by fuzz_image on an
+ * 82x2 image), which the caller could never free. */
+typedef struct png_out {
+    unsigned char *p;
+    size_t len, cap;
+} png_out;
+
+static int png_write(spng_ctx *ctx, void *user, void *src, size_t n)
+{
+    (void)ctx;
+    png_out *o = user;
+    if (n > SIZE_MAX / 2 - o->len)
+        return SPNG_IO_ERROR;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap < o->len + n)
+            cap *= 2;
+        unsigned char *p = realloc(o->p, cap);
+        if (!p)
+            return SPNG_IO_ERROR;
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, src, n);
+    o->len += n;
+    return 0;
+}
+
 av_vision_status av_vision_encode_png(const av_image *img, unsigned char **buf, size_t *len,
                                       char *err, size_t errlen)
 {
@@ -144,25 +175,21 @@ av_vision_status av_vision_encode_png(const av_image *img, unsigned char **buf, 
         .color_type = SPNG_COLOR_TYPE_TRUECOLOR,
     };
     size_t bytes = (size_t)img->width * (size_t)img->height * 3;
-    int rc = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+    png_out out = {0};
+    int rc = spng_set_png_stream(ctx, png_write, &out);
     if (!rc)
         rc = spng_set_ihdr(ctx, &ihdr);
     if (!rc)
         rc = spng_encode_image(ctx, img->data, bytes, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
-    av_vision_status st = AV_VISION_OK;
-    if (!rc) {
-        /* spng allocates the buffer with malloc (default allocator): ours to hand out. */
-        void *p = spng_get_png_buffer(ctx, len, &rc);
-        if (p && !rc)
-            *buf = p;
-        else
-            free(p);
-    }
-    if (rc || !*buf) {
-        *len = 0;
-        st = av_vision__err(err, errlen, rc == SPNG_EMEM ? AV_VISION_E_NOMEM : AV_VISION_E_ENCODE,
-                            "PNG encoding failed: %s", spng_strerror(rc));
-    }
     spng_ctx_free(ctx);
-    return st;
+    if (rc || !out.p) {
+        free(out.p);
+        return av_vision__err(err, errlen,
+                              rc == SPNG_EMEM || rc == SPNG_IO_ERROR ? AV_VISION_E_NOMEM
+                                                                     : AV_VISION_E_ENCODE,
+                              "PNG encoding failed: %s", spng_strerror(rc));
+    }
+    *buf = out.p; /* malloc'd: the caller frees */
+    *len = out.len;
+    return AV_VISION_OK;
 }
