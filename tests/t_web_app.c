@@ -515,39 +515,79 @@ TEST(temporary_failure_is_retried)
     stop(&a);
 }
 
-/* An image another node has claimed is not analysed here until the claim
- * is given up (or its lease runs out). */
+/* An image another node has claimed is not analysed here: a view waits
+ * for that node's result in the database; a claim given up is taken over. */
+struct other_node {
+    av_store *store;
+    const char *id;
+};
+
+static void *other_node_stores(void *arg)
+{
+    struct other_node *o = arg;
+    usleep(300 * 1000);
+    av_store_detection d;
+    memset(&d, 0, sizeof d);
+    d.x2 = d.y2 = 10, d.score = 0.7;
+    snprintf(d.label, sizeof d.label, "bird");
+    snprintf(d.species, sizeof d.species, "Periparus ater");
+    char err[256];
+    av_store_analysis_put(o->store, o->id, 64, 48, &d, 1, err, sizeof err);
+    return NULL;
+}
+
+static void insert_claimed(struct app *a, av_store_image *img)
+{
+    memset(img, 0, sizeof *img);
+    CHECK(av_store_new_id(img->id) == 0);
+    snprintf(img->name, sizeof img->name, "elsewhere.jpg");
+    snprintf(img->ext, sizeof img->ext, "jpg");
+    snprintf(img->content_type, sizeof img->content_type, "image/jpeg");
+    img->size_bytes = sizeof JPEG;
+    char err[256];
+    CHECK(av_store_image_insert(a->store, img, JPEG, sizeof JPEG, err, sizeof err) ==
+          AV_STORE_OK);
+    int claimed = 0;
+    CHECK(av_store_analysis_claim(a->store, img->id, 60000, &claimed, err, sizeof err) ==
+          AV_STORE_OK);
+    CHECK_EQ_INT(claimed, 1);
+}
+
+static int calls(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int n = g_calls;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
 TEST(analysis_claimed_by_another_node_waits)
 {
     struct app a;
     start(&a, 1000000);
     av_store_image img;
-    memset(&img, 0, sizeof img);
-    CHECK(av_store_new_id(img.id) == 0);
-    snprintf(img.name, sizeof img.name, "elsewhere.jpg");
-    snprintf(img.ext, sizeof img.ext, "jpg");
-    snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
-    img.size_bytes = sizeof JPEG;
-    char err[256];
-    CHECK(av_store_image_insert(a.store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
-          AV_STORE_OK);
-    int claimed = 0;
-    CHECK(av_store_analysis_claim(a.store, img.id, 60000, &claimed, err, sizeof err) ==
-          AV_STORE_OK);
-    CHECK_EQ_INT(claimed, 1);
-    pthread_mutex_lock(&g_mu);
-    int calls = g_calls;
-    pthread_mutex_unlock(&g_mu);
-    json_t *j = api_get(&a, img.id);
-    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "pending");
+    insert_claimed(&a, &img);
+    int before = calls();
+    struct other_node o = {a.store, img.id};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, other_node_stores, &o) == 0);
+    json_t *j = api_get(&a, img.id); /* waits for the other node's result */
+    pthread_join(t, NULL);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "done");
+    char *dets = json_dumps(json_object_get(j, "detections"), 0);
+    CHECK(dets);
+    CHECK_STR_CONTAINS(dets, "Periparus ater");
+    free(dets);
     json_decref(j);
-    pthread_mutex_lock(&g_mu);
-    CHECK_EQ_INT(g_calls, calls); /* the models did not run here */
-    pthread_mutex_unlock(&g_mu);
+    CHECK_EQ_INT(calls(), before); /* the models did not run here */
+
+    insert_claimed(&a, &img);
+    char err[256];
     CHECK(av_store_analysis_release(a.store, img.id, err, sizeof err) == AV_STORE_OK);
     j = api_get(&a, img.id);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "done");
     json_decref(j);
+    CHECK_EQ_INT(calls(), before + 1);
     stop(&a);
 }
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, av_web__buf *b)
 {
@@ -123,6 +125,32 @@ void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char
            "<button type=\"submit\">Send feedback</button></form>");
 }
 
+/*
+ * Wait for a pending image's analysis: the local job, then, if another node
+ * holds its claim (or ran it), the database, polled every 50 ms. At most
+ * wait_ms in all; a retry waiting out its backoff ends the wait at once.
+ * Re-reads *img; returns the store status of the last read.
+ */
+static av_store_status wait_for_analysis(av_web *w, av_store_image *img, char *err,
+                                         size_t errlen)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    av_web__jobs_wait(w->jobs, img->id, w->o.analysis_wait_ms);
+    char id[AV_STORE_ID_LEN + 1];
+    memcpy(id, img->id, sizeof id);
+    for (;;) {
+        av_store_status st = av_store_image_get(w->o.store, id, 0, img, err, errlen);
+        if (st != AV_STORE_OK || strcmp(img->status, "pending") || img->error[0])
+            return st;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double ms = (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6;
+        if (ms + 50 > w->o.analysis_wait_ms)
+            return st;
+        usleep(50 * 1000);
+    }
+}
+
 enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
                                      const char *form_error, unsigned status)
 {
@@ -142,8 +170,7 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
             return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
                                    "Your photo is saved, but every analysis worker is busy."
                                    " Please reload this page in a few seconds.");
-        av_web__jobs_wait(w->jobs, img.id, w->o.analysis_wait_ms);
-        st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+        st = wait_for_analysis(w, &img, err, sizeof err);
         if (st != AV_STORE_OK)
             return internal_error(w, c, "results", err);
     }
@@ -453,8 +480,7 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
     if (!strcmp(img.status, "pending")) {
         if (av_web__jobs_request(w->jobs, img.id))
             return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
-        av_web__jobs_wait(w->jobs, img.id, w->o.analysis_wait_ms);
-        if (av_store_image_get(w->o.store, id, 0, &img, err, sizeof err) != AV_STORE_OK)
+        if (wait_for_analysis(w, &img, err, sizeof err) != AV_STORE_OK)
             return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
     }
     return send_json(c, MHD_HTTP_OK, image_json(w, &img));
