@@ -378,6 +378,35 @@ TEST(annotate_png_and_jpeg)
     av_detect_pipeline_close(p);
 }
 
+/* Engine threads (one pool shared by the detector and classifier contexts)
+ * change nothing in the results. */
+TEST(two_engine_threads_same_results)
+{
+    need_models();
+    av_detect_result r[2];
+    for (int t = 0; t < 2; t++) {
+        av_detect_pipeline *p;
+        char err[1024];
+        av_detect_open_opts oo = {.threads = t + 1};
+        CHECK_MSG(av_detect_pipeline_open("models", &oo, &p, err, sizeof err) == 0, "%s", err);
+        run_image(p, av_test_shared("testdata/images/parrot.jpg"), NULL, &r[t]);
+        av_detect_pipeline_close(p);
+    }
+    CHECK(r[0].n_dets > 0);
+    CHECK_EQ_INT(r[0].n_dets, r[1].n_dets);
+    for (int i = 0; i < r[0].n_dets; i++) {
+        CHECK_NEAR(r[0].dets[i].det_score, r[1].dets[i].det_score, 1e-5);
+        CHECK_NEAR(r[0].dets[i].x1, r[1].dets[i].x1, 1e-3);
+        CHECK_EQ_INT(r[0].dets[i].n_species, r[1].dets[i].n_species);
+        if (r[0].dets[i].n_species) {
+            CHECK_STR_EQ(r[0].dets[i].species[0].scientific, r[1].dets[i].species[0].scientific);
+            CHECK_NEAR(r[0].dets[i].species[0].score, r[1].dets[i].species[0].score, 1e-6);
+        }
+    }
+    av_detect_result_free(&r[0]);
+    av_detect_result_free(&r[1]);
+}
+
 /* Two threads share one pipeline and agree with a single-threaded run. */
 typedef struct thr_arg {
     av_detect_pipeline *p;
@@ -592,5 +621,5 @@ TEST(cli_classify_parrot)
 TEST_MAIN(T(engine_nanodet_reference_input), T(engine_centernet_reference_input),
           T(bird_bmp_has_bird_box), T(parrot_is_scarlet_macaw), T(no_bird_on_cat_and_grace_hopper),
           T(no_bird_on_birdless_scenes), T(eagle_from_darknet_package), T(centernet_also_finds_bird),
-          T(missing_species_model_degrades), T(bad_inputs_are_errors), T(annotate_png_and_jpeg),
+          T(missing_species_model_degrades), T(bad_inputs_are_errors), T(annotate_png_and_jpeg), T(two_engine_threads_same_results),
           T(shared_between_threads), T(cli_exit_codes_and_errors), T(cli_classify_parrot))

@@ -29,6 +29,7 @@
 
 /* One engine context per model plus the buffers one run needs. */
 typedef struct worker {
+    av_nn_pool *pool;         /* shared by det_ctx and cls_ctx; NULL: one thread */
     av_nn_ctx *det_ctx, *cls_ctx;
     void **det_in, **det_out; /* one buffer per model input / output */
     void **cls_in, **cls_out;
@@ -314,6 +315,8 @@ static void worker_free(av_detect_pipeline *p, worker *w)
 {
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
+    av_nn_pool_free(w->pool); /* after the contexts that use it */
+    w->pool = NULL;
     free_bufs(w->det_in, p->det_model ? av_nn_num_inputs(p->det_model) : 0);
     free_bufs(w->det_out, p->det_model ? av_nn_num_outputs(p->det_model) : 0);
     free_bufs(w->cls_in, p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
@@ -380,8 +383,13 @@ static void **alloc_bufs(const av_nn_model *m, int inputs)
 
 static av_detect_status worker_init(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
 {
-    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK};
     char e[512] = "";
+    /* one thread pool for the worker's detector and classifier contexts, which
+     * run one after the other: a pool each left idle workers spinning */
+    if (av_nn_pool_new(p->threads, &w->pool, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "%s", e);
+    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
+                         .pool = w->pool};
     if (av_nn_ctx_new(p->det_model, &co, &w->det_ctx, e, sizeof e) != AV_NN_OK)
         return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
     if (p->has_species && av_nn_ctx_new(p->cls_model, &co, &w->cls_ctx, e, sizeof e) != AV_NN_OK)

@@ -19,6 +19,7 @@ static_assert(AV_NN_ARENA_SLACK >= XNN_EXTRA_BYTES, "arena slack must cover XNNP
 struct av_nn_ctx {
     const av_nn_model *m;
     pthreadpool_t pool;        /* NULL: calling thread only */
+    int own_pool;              /* 1: created here, destroyed with the context */
     const av_nn__backend **be; /* per node index; NULL for nodes not in the order */
     void **state;              /* per node index: backend state */
     void **tptr;               /* per tensor: data (constant or in the arena) */
@@ -43,7 +44,7 @@ void av_nn_ctx_free(av_nn_ctx *c)
     for (int i = 0; c->be && c->state && i < g->n_nodes; i++)
         if (c->be[i] && c->state[i])
             c->be[i]->release(c->state[i]);
-    if (c->pool)
+    if (c->pool && c->own_pool)
         pthreadpool_destroy(c->pool);
     free(c->be);
     free(c->state);
@@ -87,7 +88,10 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
         st = av_nn__fail(err, errlen, AV_NN_E_NOMEM, "context tables");
         goto fail;
     }
-    if (o.threads > 1) {
+    if (o.pool) {
+        c->pool = (pthreadpool_t)o.pool;
+    } else if (o.threads > 1) {
+        c->own_pool = 1;
         c->pool = pthreadpool_create((size_t)o.threads);
         if (!c->pool) {
             st = av_nn__fail(err, errlen, AV_NN_E_NOMEM, "thread pool of %d", o.threads);
@@ -194,4 +198,25 @@ void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p)
 size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c)
 {
     return c ? c->arena_bytes : 0;
+}
+
+/* An av_nn_pool is a pthreadpool; the type only keeps pthreadpool.h out of nn.h. */
+av_nn_status av_nn_pool_new(int threads, av_nn_pool **out, char *err, size_t errlen)
+{
+    if (!out)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "out is NULL");
+    *out = NULL;
+    if (threads <= 1)
+        return AV_NN_OK;
+    pthreadpool_t p = pthreadpool_create((size_t)threads);
+    if (!p)
+        return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "thread pool of %d", threads);
+    *out = (av_nn_pool *)p;
+    return AV_NN_OK;
+}
+
+void av_nn_pool_free(av_nn_pool *p)
+{
+    if (p)
+        pthreadpool_destroy((pthreadpool_t)p);
 }
