@@ -173,6 +173,27 @@ curl -s --max-time 30 -o "$TMP/monA.html" "$A/monitor"; curl -s --max-time 30 -o
 if cmp -s "$TMP/monA.html" "$TMP/monB.html"; then pass monitor_page_identical
 else fail monitor_page_identical "$(diff "$TMP/monA.html" "$TMP/monB.html" | head -n 6)"; fi
 
+# --- a video through the balancer: web nodes send photos to the model servers
+# but analyse videos with their own models; the result is the same on both
+if command -v ffmpeg >/dev/null; then
+  ffmpeg -loglevel error -loop 1 -framerate 10 -t 2 -i "$IMG1" -vf "scale=320:-2,format=yuv420p" \
+    -c:v libx264 -preset ultrafast "$TMP/clip.mp4" </dev/null
+  out=$(curl -s --max-time 60 -F "file=@$TMP/clip.mp4;type=video/mp4" "$LB/api/v1/images")
+  VID=$(echo "$out" | grep -oE '"id":"[0-9a-f]+"' | head -n 1 | cut -d'"' -f4)
+  va='' vb=''
+  for _ in $(seq 1 120); do
+    va=$(curl -s --max-time 30 "$A/api/v1/images/$VID")
+    [[ "$va" == *'"status":"done"'* || "$va" == *'"status":"failed"'* ]] && break
+    sleep 0.5
+  done
+  vb=$(curl -s --max-time 30 "$B/api/v1/images/$VID")
+  if [ -n "$VID" ] && [[ "$va" == *'"kind":"video"'* ]] && [[ "$va" == *'"status":"done"'* ]] &&
+     [[ "$va" == *'"visits":[{'* ]] && [ "$va" = "$vb" ]; then pass video_through_balancer
+  else fail video_through_balancer "upload: ${out:0:160} A: ${va:0:200}"; fi
+else
+  skip video_through_balancer "ffmpeg not installed"
+fi
+
 # --- load loop: stop web node A and model server 1 midway
 : >"$TMP/load.txt"
 upload_one() { # index

@@ -42,9 +42,10 @@ typedef struct analyzer {
     char unavailable[640];
 } analyzer;
 
-/* Videos run on the in-process pipeline only: the TF Serving protocol has
- * no video call, and sending every sampled frame would cost more than it
- * saves. ud is the pipeline. */
+/* Videos run on the in-process pipeline only, also on a web node with
+ * --model-url (which then loads the models for videos when it has them):
+ * the TF Serving protocol has no video call, and sending every sampled
+ * frame would cost more than it saves. ud is the pipeline. */
 static av_video_status analyze_video(void *ud, const void *bytes, size_t len,
                                      const av_video_opts *opts, av_video_result *r, char *err,
                                      size_t errlen)
@@ -226,6 +227,13 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
             return 1;
         }
         av_log(AV_LOG_INFO, "remote_inference", "url", av_serving_client_url(an.client), NULL);
+        /* photos go to the model servers; videos need the models here */
+        if (av_detect_pipeline_open(cfg->models_dir, &oo, &an.pipe, err, sizeof err) ==
+            AV_DETECT_OK)
+            av_log(AV_LOG_INFO, "videos_in_process", "models", cfg->models_dir, NULL);
+        else
+            av_log(AV_LOG_WARN, "videos_unavailable", "reason",
+                   "no models here for videos; video uploads are refused", "error", err, NULL);
     } else if (av_detect_pipeline_open(cfg->models_dir, &oo, &an.pipe, err, sizeof err) !=
         AV_DETECT_OK) {
         snprintf(an.unavailable, sizeof an.unavailable,
