@@ -3,19 +3,33 @@
  * species, draw): median of N runs (default 30) with 1 and 2 engine threads,
  * on two 1-2 Mpx JPEGs made at start-up from ../shared test images:
  *   one_bird.jpg    parrot.jpg scaled 2x (1024x1858, 1.9 Mpx)
- *   three_birds.jpg bird.bmp tiled 3x1, scaled 1.6x (2457x548, 1.3 Mpx)
+ *   three_birds.jpg bird.bmp tiled 2x2 with the last cell black, scaled 1.6x
+ *                   (1638x1097, 1.8 Mpx): three bird boxes (a 3x1 strip gave none:
+ *                   squeezed into the detector's square input the birds are too narrow)
  * The JPEGs are built with TurboJPEG here (bench-only pixel plumbing: the
- * pipeline itself decodes through src/vision).
+ * pipeline itself decodes through src/vision). three_birds.jpg runs twice:
+ * with its crops classified in one batched run ("batch"), and one run per
+ * crop ("1-by-1", av_detect_open_opts.species_batch = 1). Last, the species
+ * model alone: N crops as N batch-1 runs vs one batch-N run (N = 3, 16).
  *
  *   build/bench/bench_pipeline [RUNS] [MODELS_DIR]   (run from the repo root)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <turbojpeg.h>
 
 #include "detect/detect.h"
+#include "nn/nn.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -86,19 +100,22 @@ static unsigned char *bmp_rgb(const unsigned char *b, size_t len, int *w, int *h
     return rgb;
 }
 
-/* Nearest-neighbour tile (tx x 1) and scale by s, then JPEG q90. */
-static unsigned char *make_jpeg(const unsigned char *rgb, int w, int h, int tx, double s,
-                                size_t *len, int *ow, int *oh)
+/* Nearest-neighbour tile (tx x ty, the last cell black when blank_last) and
+ * scale by s, then JPEG q90. */
+static unsigned char *make_jpeg(const unsigned char *rgb, int w, int h, int tx, int ty,
+                                int blank_last, double s, size_t *len, int *ow, int *oh)
 {
     *ow = (int)(w * tx * s);
-    *oh = (int)(h * s);
-    unsigned char *big = malloc((size_t)*ow * (size_t)*oh * 3);
+    *oh = (int)(h * ty * s);
+    unsigned char *big = calloc((size_t)*ow * (size_t)*oh, 3);
     if (!big)
         return NULL;
     for (int y = 0; y < *oh; y++)
         for (int x = 0; x < *ow; x++) {
-            int sx = (int)(x / s) % w, sy = (int)(y / s);
-            memcpy(big + ((size_t)y * *ow + x) * 3, rgb + ((size_t)sy * w + sx) * 3, 3);
+            int ux = (int)(x / s), uy = (int)(y / s);
+            if (blank_last && ux / w == tx - 1 && uy / h == ty - 1)
+                continue;
+            memcpy(big + ((size_t)y * *ow + x) * 3, rgb + ((size_t)(uy % h) * w + ux % w) * 3, 3);
         }
     tjhandle t = tjInitCompress();
     unsigned char *jpg = NULL;
@@ -114,9 +131,10 @@ static unsigned char *make_jpeg(const unsigned char *rgb, int w, int h, int tx, 
 }
 
 static int bench(const char *models, const char *name, const unsigned char *jpg, size_t len,
-                 int w, int h, int threads, int runs)
+                 int w, int h, int threads, int runs, int species_batch)
 {
-    av_detect_open_opts oo = {.threads = threads, .max_contexts = 1};
+    av_detect_open_opts oo = {.threads = threads, .max_contexts = 1,
+                              .species_batch = species_batch};
     av_detect_pipeline *p;
     char err[1024];
     if (av_detect_pipeline_open(models, &oo, &p, err, sizeof err)) {
@@ -127,7 +145,7 @@ static int bench(const char *models, const char *name, const unsigned char *jpg,
     for (int k = 0; k < 5; k++)
         st[k] = calloc((size_t)runs, sizeof(double));
     av_detect_run_opts ro = {.annotate = 1};
-    int birds = 0, rc = 0;
+    int birds = 0, rc = 0, batched = 0;
     for (int i = -2; i < runs && !rc; i++) { /* two warm-up runs */
         av_detect_result r;
         if (av_detect_run(p, jpg, len, &ro, &r, err, sizeof err)) {
@@ -140,16 +158,80 @@ static int bench(const char *models, const char *name, const unsigned char *jpg,
             st[3][i] = r.ms_draw, st[4][i] = r.ms_total;
         }
         birds = r.n_dets;
+        batched = r.batched_species;
         av_detect_result_free(&r);
     }
     if (!rc)
-        printf("%-16s %4dx%-4d %d thr  dets %d  decode %7.2f  detect %7.2f  species %7.2f  "
-               "draw %7.2f  total %7.2f ms (median of %d)\n",
+        printf("%-16s %4dx%-4d %d thr  dets %d  decode %7.2f  detect %7.2f  species %7.2f "
+               "(%-7s)  draw %7.2f  total %7.2f ms (median of %d)\n",
                name, w, h, threads, birds, median(st[0], runs), median(st[1], runs),
-               median(st[2], runs), median(st[3], runs), median(st[4], runs), runs);
+               median(st[2], runs), batched ? "batched" : birds > 1 ? "1-by-1" : "1 crop",
+               median(st[3], runs), median(st[4], runs), runs);
     for (int k = 0; k < 5; k++)
         free(st[k]);
     av_detect_pipeline_close(p);
+    return rc;
+}
+
+/* The species model alone: n crops as n batch-1 runs, then as one batch-n run. */
+static int bench_batch(const char *models, int n, int threads, int runs)
+{
+    char path[1024], e[512] = "out of memory";
+    snprintf(path, sizeof path, "%s/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite",
+             models);
+    av_nn_model *m = NULL;
+    av_nn_pool *pool = NULL;
+    av_nn_ctx *c1 = NULL, *cn = NULL;
+    size_t in1 = 224 * 224 * 3, out1 = 0;
+    uint8_t *in = NULL, *out = NULL;
+    double *t1 = calloc((size_t)runs, sizeof *t1), *tn = calloc((size_t)runs, sizeof *tn);
+    av_nn_ctx_opts o1 = {.threads = threads}, on = {.threads = threads, .batch = n};
+    int rc = -1;
+    if (!t1 || !tn || av_nn_load(path, &m, e, sizeof e) ||
+        av_nn_pool_new(threads, &pool, e, sizeof e))
+        goto done;
+    o1.pool = on.pool = pool;
+    out1 = av_nn_dtype_size(av_nn_output(m, 0)->dtype);
+    for (int d = 0; d < av_nn_output(m, 0)->rank; d++)
+        out1 *= (size_t)av_nn_output(m, 0)->dims[d];
+    in = malloc(in1 * (size_t)n);
+    out = malloc(out1 * (size_t)n);
+    if (!in || !out || av_nn_ctx_new(m, &o1, &c1, e, sizeof e) ||
+        av_nn_ctx_new(m, &on, &cn, e, sizeof e))
+        goto done;
+    for (size_t i = 0; i < in1 * (size_t)n; i++)
+        in[i] = (uint8_t)((i * 2654435761u) >> 24); /* arbitrary pixels */
+    for (int r = -2; r < runs; r++) {
+        double a = now_ms();
+        for (int j = 0; j < n; j++) {
+            const void *ip[1] = {in + in1 * (size_t)j};
+            void *op[1] = {out + out1 * (size_t)j};
+            if (av_nn_run(c1, ip, op, e, sizeof e))
+                goto done;
+        }
+        double b = now_ms();
+        const void *ip[1] = {in};
+        void *op[1] = {out};
+        if (av_nn_run(cn, ip, op, e, sizeof e))
+            goto done;
+        if (r >= 0)
+            t1[r] = b - a, tn[r] = now_ms() - b;
+    }
+    printf("species model %2d crops, %d thr: one by one %7.2f ms, one batch %7.2f ms (median of "
+           "%d)\n",
+           n, threads, median(t1, runs), median(tn, runs), runs);
+    rc = 0;
+done:
+    if (rc)
+        fprintf(stderr, "bench: species batch %d: %s\n", n, e);
+    av_nn_ctx_free(c1);
+    av_nn_ctx_free(cn);
+    av_nn_pool_free(pool);
+    av_nn_model_free(m);
+    free(in);
+    free(out);
+    free(t1);
+    free(tn);
     return rc;
 }
 
@@ -169,13 +251,13 @@ int main(int argc, char **argv)
     free(raw);
     size_t l1 = 0, l3 = 0;
     int w1 = 0, h1 = 0, w3 = 0, h3 = 0;
-    unsigned char *one = rgb ? make_jpeg(rgb, w, h, 1, 2.0, &l1, &w1, &h1) : NULL;
+    unsigned char *one = rgb ? make_jpeg(rgb, w, h, 1, 1, 0, 2.0, &l1, &w1, &h1) : NULL;
     free(rgb);
     snprintf(path, sizeof path, "%s/testdata/images/bird.bmp", shared);
     raw = read_all(path, &len);
     rgb = raw ? bmp_rgb(raw, len, &w, &h) : NULL;
     free(raw);
-    unsigned char *three = rgb ? make_jpeg(rgb, w, h, 3, 1.6, &l3, &w3, &h3) : NULL;
+    unsigned char *three = rgb ? make_jpeg(rgb, w, h, 2, 2, 1, 1.6, &l3, &w3, &h3) : NULL;
     free(rgb);
     if (!one || !three) {
         fprintf(stderr, "bench: cannot build the test JPEGs from %s/testdata/images\n", shared);
@@ -183,8 +265,13 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     for (int t = 1; t <= 2 && !rc; t++) {
-        rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs);
-        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs);
+        rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs, 0);
+        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 0);
+        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 1);
+    }
+    for (int t = 1; t <= 2 && !rc; t++) {
+        rc |= bench_batch(models, 3, t, runs);
+        rc |= bench_batch(models, 16, t, runs);
     }
     tjFree(one);
     tjFree(three);

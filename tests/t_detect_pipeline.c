@@ -9,6 +9,7 @@
 #include "detect/detect.h"
 #include "detect/manifest.h"
 #include "nn/nn.h"
+#include "vision/vision.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -460,6 +461,171 @@ TEST(shared_between_threads)
     av_detect_pipeline_close(p);
 }
 
+/* bird.bmp tiled 2x2 with the bottom-right cell left black: three separate
+ * birds NanoDet finds (a 3x1 strip, as bench_pipeline once built, gives no
+ * box at all: squeezed to 416x416 the birds are too narrow). */
+static unsigned char *three_birds(int *w, int *h)
+{
+    size_t len;
+    void *buf = read_file(av_test_shared("testdata/images/bird.bmp"), &len);
+    av_image *img = NULL;
+    char err[256];
+    CHECK_MSG(av_vision_decode(buf, len, NULL, &img, NULL, err, sizeof err) == AV_VISION_OK, "%s",
+              err);
+    free(buf);
+    *w = img->width * 2, *h = img->height * 2;
+    unsigned char *px = calloc((size_t)*w * (size_t)*h, 3);
+    CHECK(px);
+    for (int y = 0; y < *h; y++)
+        for (int x = 0; x < *w; x++)
+            if (x < img->width || y < img->height)
+                memcpy(px + ((size_t)y * *w + x) * 3,
+                       img->data + ((size_t)(y % img->height) * img->width + x % img->width) * 3,
+                       3);
+    av_img_free(img);
+    return px;
+}
+
+static av_detect_pipeline *open_batch(int species_batch)
+{
+    need_models();
+    av_detect_pipeline *p;
+    char err[1024];
+    av_detect_open_opts oo = {.threads = 1, .species_batch = species_batch};
+    CHECK_MSG(av_detect_pipeline_open("models", &oo, &p, err, sizeof err) == 0, "%s", err);
+    if (!av_detect_pipeline_has_species(p))
+        SKIP("species model not available");
+    return p;
+}
+
+static void run_px(av_detect_pipeline *p, const unsigned char *px, int w, int h,
+                   av_detect_result *r)
+{
+    char err[1024];
+    CHECK_MSG(av_detect_run_rgb(p, w, h, px, NULL, r, err, sizeof err) == AV_DETECT_OK, "%s", err);
+}
+
+/* Same boxes, species and scores (bit for bit: uint8 model outputs). */
+static void same_species(const av_detect_result *a, const av_detect_result *b)
+{
+    CHECK_EQ_INT(a->n_dets, b->n_dets);
+    for (int i = 0; i < a->n_dets; i++) {
+        const av_detect_det *x = &a->dets[i], *y = &b->dets[i];
+        CHECK(x->x1 == y->x1 && x->y2 == y->y2 && x->det_score == y->det_score);
+        CHECK_EQ_INT(x->n_species, y->n_species);
+        for (int k = 0; k < x->n_species; k++) {
+            CHECK_EQ_INT(x->species[k].class_index, y->species[k].class_index);
+            CHECK_MSG(x->species[k].score == y->species[k].score, "det %d species %d: %.7f vs %.7f",
+                      i, k, (double)x->species[k].score, (double)y->species[k].score);
+            CHECK_STR_EQ(x->species[k].scientific, y->species[k].scientific);
+        }
+        CHECK_STR_EQ(x->label, y->label);
+    }
+}
+
+TEST(three_birds_batched_equal_one_by_one)
+{
+    int w, h;
+    unsigned char *px = three_birds(&w, &h);
+    av_detect_pipeline *one = open_batch(1), *all = open_batch(0), *two = open_batch(2);
+    av_detect_result r1, ra, r2, ra2;
+    run_px(one, px, w, h, &r1);
+    CHECK_MSG(count_bird_boxes(&r1) == 3, "%d bird boxes, want 3", count_bird_boxes(&r1));
+    CHECK_EQ_INT(r1.batched_species, 0);
+    run_px(all, px, w, h, &ra);
+    CHECK_EQ_INT(ra.batched_species, 1); /* all three crops in one run */
+    same_species(&r1, &ra);
+    run_px(all, px, w, h, &ra2); /* the worker's batch-3 context again */
+    same_species(&r1, &ra2);
+    run_px(two, px, w, h, &r2); /* chunks of 2 + 1 */
+    CHECK_EQ_INT(r2.batched_species, 1);
+    same_species(&r1, &r2);
+    json_t *j = av_detect_result_to_json(&ra, "three");
+    CHECK(json_is_true(json_object_get(json_object_get(j, "models"), "species_batched")));
+    json_decref(j);
+    av_detect_result_free(&r1);
+    av_detect_result_free(&ra);
+    av_detect_result_free(&ra2);
+    av_detect_result_free(&r2);
+    /* one bird: one run, nothing batched */
+    run_image(all, av_test_shared("testdata/images/parrot.jpg"), NULL, &ra);
+    CHECK_EQ_INT(ra.batched_species, count_bird_boxes(&ra) >= 2);
+    av_detect_result_free(&ra);
+    av_detect_pipeline_close(one);
+    av_detect_pipeline_close(all);
+    av_detect_pipeline_close(two);
+    free(px);
+}
+
+static void write_bytes(const char *path, const void *b, size_t n);
+
+/* A species model the engine cannot batch (a TF.js mean over batch, height
+ * and width: three "classes", one per colour): the pipeline falls back to one
+ * run per crop and gives what species_batch = 1 gives. */
+TEST(unbatchable_species_model_falls_back)
+{
+    need_models();
+    const char *dir = av_test_tmpdir();
+    char cmd[1600], cwd[512], path[1024];
+    CHECK(getcwd(cwd, sizeof cwd));
+    snprintf(cmd, sizeof cmd,
+             "cp models/pipeline.json models/nanodet.json '%s'/ && ln -s '%s/models/human' "
+             "'%s/human' && mkdir '%s/m'",
+             dir, cwd, dir, dir);
+    CHECK(system(cmd) == 0);
+    static const char manifest[] =
+        "{\"name\": \"mean_colour\", \"version\": \"test\", \"role\": \"classifier\", "
+        "\"file\": \"m/model.json\", \"format\": \"tfjs\", \"input\": {\"width\": 224, "
+        "\"height\": 224, \"layout\": \"NHWC\", \"resize\": \"stretch\", \"filter\": \"area\", "
+        "\"normalise\": \"0..1\"}, \"output\": {\"kind\": \"classifier\"}, "
+        "\"labels\": [\"Rubus (Red)\", \"Viridis (Green)\", \"Caeruleus (Blue)\"]}";
+    static const char model[] =
+        "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":["
+        "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"dtype\":{\"type\":\"DT_FLOAT\"},"
+        "\"shape\":{\"shape\":{\"dim\":[{\"size\":\"1\"},{\"size\":\"224\"},{\"size\":\"224\"},"
+        "{\"size\":\"3\"}]}}}},"
+        "{\"name\":\"axes\",\"op\":\"Const\"},"
+        "{\"name\":\"mean\",\"op\":\"Mean\",\"input\":[\"x\",\"axes\"],"
+        "\"attr\":{\"keep_dims\":{\"b\":false}}},"
+        "{\"name\":\"y\",\"op\":\"Identity\",\"input\":[\"mean\"]}]},"
+        "\"signature\":{\"inputs\":{\"x:0\":{\"name\":\"x:0\"}},"
+        "\"outputs\":{\"y:0\":{\"name\":\"y:0\"}}},"
+        "\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":["
+        "{\"name\":\"axes\",\"shape\":[3],\"dtype\":\"int32\"}]}]}";
+    static const int32_t axes[3] = {0, 1, 2};
+    snprintf(path, sizeof path, "%s/inat_bird.json", dir);
+    write_bytes(path, manifest, sizeof manifest - 1);
+    snprintf(path, sizeof path, "%s/m/model.json", dir);
+    write_bytes(path, model, sizeof model - 1);
+    snprintf(path, sizeof path, "%s/m/w.bin", dir);
+    write_bytes(path, axes, sizeof axes);
+    av_detect_pipeline *p[2];
+    char err[1024];
+    for (int i = 0; i < 2; i++) {
+        av_detect_open_opts oo = {.threads = 1, .species_batch = i ? 1 : 0};
+        CHECK_MSG(av_detect_pipeline_open(dir, &oo, &p[i], err, sizeof err) == 0, "%s", err);
+        CHECK_MSG(av_detect_pipeline_has_species(p[i]), "%s",
+                  av_detect_pipeline_species_note(p[i]));
+    }
+    int w, h;
+    unsigned char *px = three_birds(&w, &h);
+    av_detect_result r[3];
+    run_px(p[0], px, w, h, &r[0]); /* refused: logs species_batch_off, runs one by one */
+    run_px(p[0], px, w, h, &r[1]); /* stays off */
+    run_px(p[1], px, w, h, &r[2]);
+    CHECK_MSG(count_bird_boxes(&r[0]) == 3, "%d bird boxes", count_bird_boxes(&r[0]));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(r[i].batched_species, 0);
+    CHECK(r[0].dets[0].n_species == 3);
+    same_species(&r[2], &r[0]);
+    same_species(&r[2], &r[1]);
+    for (int i = 0; i < 3; i++)
+        av_detect_result_free(&r[i]);
+    av_detect_pipeline_close(p[0]);
+    av_detect_pipeline_close(p[1]);
+    free(px);
+}
+
 /* ---- the CLI ---- */
 
 static char g_bin[1100];
@@ -622,4 +788,6 @@ TEST_MAIN(T(engine_nanodet_reference_input), T(engine_centernet_reference_input)
           T(bird_bmp_has_bird_box), T(parrot_is_scarlet_macaw), T(no_bird_on_cat_and_grace_hopper),
           T(no_bird_on_birdless_scenes), T(eagle_from_darknet_package), T(centernet_also_finds_bird),
           T(missing_species_model_degrades), T(bad_inputs_are_errors), T(annotate_png_and_jpeg), T(two_engine_threads_same_results),
-          T(shared_between_threads), T(cli_exit_codes_and_errors), T(cli_classify_parrot))
+          T(shared_between_threads), T(three_birds_batched_equal_one_by_one),
+          T(unbatchable_species_model_falls_back),
+          T(cli_exit_codes_and_errors), T(cli_classify_parrot))

@@ -1636,6 +1636,189 @@ static void imagenet_top1(const char *img, size_t want, const char *want_label)
 TEST(imagenet_bird_is_a_chickadee) { imagenet_top1("testdata/images/bird.bmp", 20, "chickadee"); }
 TEST(imagenet_parrot_is_a_macaw) { imagenet_top1("testdata/images/parrot.jpg", 89, "macaw"); }
 
+/* ------------------------------------------------------------ batch N */
+
+/* Run model once on n samples laid back to back, in a context made for batch n. */
+static void run_batch(const av_nn_model *model, av_nn_backend be, int n, const void *in,
+                      void *out)
+{
+    char err[512] = "";
+    av_nn_ctx_opts o = {.threads = 1, .backend = be, .batch = n};
+    av_nn_ctx *c = NULL;
+    av_nn_status st = av_nn_ctx_new(model, &o, &c, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "ctx batch %d (%s): %s", n, be ? "reference" : "xnnpack", err);
+    CHECK_EQ_INT(av_nn_ctx_batch(c), n);
+    const void *ins[1] = {in};
+    void *outs[1] = {out};
+    st = av_nn_run(c, ins, outs, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "run batch %d (%s): %s", n, be ? "reference" : "xnnpack", err);
+    av_nn_ctx_free(c);
+}
+
+/* The message of making a batch-n context for model: must fail with st. */
+static void check_batch_refused(const av_nn_model *model, int n, av_nn_status want,
+                                const char *needle)
+{
+    for (int b = 0; b < 2; b++) {
+        char err[512] = "";
+        av_nn_ctx_opts o = {.threads = 1, .backend = backends[b], .batch = n};
+        av_nn_ctx *c = (av_nn_ctx *)1;
+        av_nn_status st = av_nn_ctx_new(model, &o, &c, err, sizeof err);
+        CHECK_MSG(st == want, "batch %d: status %s (%s), want %s", n, av_nn_strerror(st), err,
+                  av_nn_strerror(want));
+        CHECK(c == NULL);
+        if (getenv("AV_TFLITE_VERBOSE"))
+            fprintf(stderr, "    [%s] %s\n", av_nn_strerror(st), err);
+        CHECK_STR_CONTAINS(err, needle);
+    }
+}
+
+/* conv [1,3,3,2] -> [1,2,2,2], reshape to constant [1,8], softmax: the
+ * reshape target's dim 0 (the model's batch) must follow the batch. */
+TEST(batch_conv_reshape_softmax_equals_single_runs)
+{
+    float x1[18], want[8];
+    for (int i = 0; i < 18; i++)
+        x1[i] = (float)(i % 7) - 1.5f;
+    mb m;
+    conv_model(&m, want, x1, 0);
+    static const int32_t shp[2] = {1, 8};
+    int s = mb_const_i32(&m, "shape", 1, (int32_t[]){2}, shp, 2);
+    int r = mb_tensor_add(&m, "r", TT_F32, 2, (int32_t[]){1, 8});
+    int z = mb_tensor_add(&m, "z", TT_F32, 2, (int32_t[]){1, 8});
+    mb_op_add(&m, OP_RESHAPE, 2, (int32_t[]){3, s}, 1, (int32_t[]){r});
+    int op = mb_op_add(&m, OP_SOFTMAX, 1, (int32_t[]){r}, 1, (int32_t[]){z});
+    mb_opt_add(&m, op, O_SOFTMAX, 0, 'f', 1.0);
+    mb_io(&m, 1, (int32_t[]){0}, 1, (int32_t[]){z});
+    av_nn_model *model = load_ok(&m);
+    CHECK_EQ_INT(av_nn_model_batch(model), 1);
+    enum { N = 3 };
+    float x[N * 18], one[N * 8], many[N * 8];
+    for (int i = 0; i < N * 18; i++)
+        x[i] = (float)((i * 5) % 11) * 0.25f - 1.0f;
+    for (int b = 0; b < 2; b++) {
+        for (int k = 0; k < N; k++) {
+            const void *in[1] = {x + k * 18};
+            void *out[1] = {one + k * 8};
+            run_on(model, backends[b], in, out);
+        }
+        memset(many, 0xff, sizeof many);
+        run_batch(model, backends[b], N, x, many);
+        /* each sample's arithmetic is the same sequence at any batch */
+        for (int i = 0; i < N * 8; i++)
+            CHECK_MSG(many[i] == one[i], "%s: [%d] batch %.9g, single %.9g",
+                      b ? "xnnpack" : "reference", i, (double)many[i], (double)one[i]);
+    }
+    av_nn_model_free(model);
+    mb_free(&m);
+}
+
+TEST(batch_refused_with_the_node_named)
+{
+    /* concat(x, x) on axis 0 mixes samples */
+    mb m;
+    mb_init(&m);
+    int x = mb_tensor_add(&m, "x", TT_F32, 2, (int32_t[]){1, 2});
+    int y = mb_tensor_add(&m, "y", TT_F32, 2, (int32_t[]){2, 2});
+    int op = mb_op_add(&m, OP_CONCAT, 2, (int32_t[]){x, x}, 1, (int32_t[]){y});
+    mb_opt_add(&m, op, O_CONCAT, 0, 'i', 0);
+    mb_io(&m, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    av_nn_model *model = load_ok(&m);
+    check_batch_refused(model, 2, AV_NN_E_UNSUPPORTED, "(concat) cannot run sample by sample");
+    check_batch_refused(model, 2, AV_NN_E_UNSUPPORTED, "batch axis");
+    check_batch_refused(model, -1, AV_NN_E_ARG, "negative");
+    float in1[2] = {1, 2}, out1[4];
+    run_batch(model, AV_NN_BACKEND_XNNPACK, 1, in1, out1); /* the model's own batch */
+    CHECK(out1[0] == 1 && out1[1] == 2 && out1[2] == 1 && out1[3] == 2);
+    av_nn_model_free(model);
+    mb_free(&m);
+
+    /* x [2,3] (batch 2) reshaped to a constant [1,6]: the target moves the batch */
+    static const int32_t shp[2] = {1, 6};
+    mb_init(&m);
+    x = mb_tensor_add(&m, "x", TT_F32, 2, (int32_t[]){2, 3});
+    int s = mb_const_i32(&m, "shape", 1, (int32_t[]){2}, shp, 2);
+    y = mb_tensor_add(&m, "y", TT_F32, 2, (int32_t[]){1, 6});
+    mb_op_add(&m, OP_RESHAPE, 2, (int32_t[]){x, s}, 1, (int32_t[]){y});
+    mb_io(&m, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    model = load_ok(&m);
+    CHECK_EQ_INT(av_nn_model_batch(model), 2);
+    check_batch_refused(model, 4, AV_NN_E_UNSUPPORTED,
+                        "(reshape) cannot run sample by sample: its target does not keep the "
+                        "batch in dim 0 (model batch 2)");
+    check_batch_refused(model, 5000, AV_NN_E_ARG, "outside 1..4096");
+    av_nn_model_free(model);
+    mb_free(&m);
+}
+
+/* N different 224x224 crops: the five test photos, whole-image resized. */
+static uint8_t *inat_crops(int n)
+{
+    static const char *imgs[5] = {"testdata/images/parrot.jpg", "testdata/images/bird.bmp",
+                                  "testdata/images/cat.bmp", "testdata/images/grace_hopper.bmp",
+                                  "testdata/images/kite_and_cold.jpg"};
+    CHECK(n <= 5);
+    size_t sz = 224 * 224 * 3;
+    uint8_t *px = malloc(sz * (size_t)n);
+    CHECK(px);
+    for (int k = 0; k < n; k++) {
+        uint8_t *one = image_224(imgs[k]);
+        memcpy(px + sz * (size_t)k, one, sz);
+        free(one);
+    }
+    return px;
+}
+
+/*
+ * The iNat classifier at batch n equals n batch-1 runs bit for bit: uint8
+ * in and out, int32 accumulation and the same per-element requantisation at
+ * any batch (XNNPACK qu8 and the reference kernels alike).
+ */
+static void inat_batch_equals_single(av_nn_backend be)
+{
+    av_nn_model *m =
+        load_shared("models/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite");
+    CHECK_EQ_INT(av_nn_model_batch(m), 1);
+    size_t no = 1;
+    for (int d = 0; d < av_nn_output(m, 0)->rank; d++)
+        no *= (size_t)av_nn_output(m, 0)->dims[d];
+    uint8_t *px = inat_crops(5);
+    uint8_t *one = malloc(no * 5), *many = malloc(no * 5);
+    CHECK(one && many);
+    for (int k = 0; k < 5; k++) {
+        const void *in[1] = {px + (size_t)k * 224 * 224 * 3};
+        void *out[1] = {one + no * (size_t)k};
+        run_on(m, be, in, out);
+    }
+    /* the crops really differ: distinct top-1 classes or scores */
+    CHECK(memcmp(one, one + no, no) != 0 && memcmp(one + no, one + 2 * no, no) != 0);
+    static const int ns[2] = {2, 5};
+    for (int t = 0; t < 2; t++) {
+        int n = ns[t];
+        memset(many, 0xa5, no * 5);
+        run_batch(m, be, n, px, many);
+        for (size_t i = 0; i < no * (size_t)n; i++)
+            CHECK_MSG(many[i] == one[i], "%s batch %d: crop %zu class %zu: %d, single run %d",
+                      be ? "reference" : "xnnpack", n, i / no, i % no, many[i], one[i]);
+        for (size_t i = no * (size_t)n; i < no * 5; i++)
+            CHECK_MSG(many[i] == 0xa5, "batch %d wrote past its %d outputs", n, n);
+    }
+    free(one);
+    free(many);
+    free(px);
+    av_nn_model_free(m);
+}
+
+TEST(inat_batch_2_and_5_equal_single_runs_xnnpack)
+{
+    inat_batch_equals_single(AV_NN_BACKEND_XNNPACK);
+}
+
+TEST(inat_batch_2_and_5_equal_single_runs_reference)
+{
+    inat_batch_equals_single(AV_NN_BACKEND_REFERENCE);
+}
+
 TEST_MAIN(T(add_fused_relu), T(conv2d_relu6), T(reshape_and_softmax), T(concat_fused_activation),
           T(pad_then_mean), T(strided_slice_masks), T(split_axis_input), T(pack_unpack),
           T(u8_conv_per_tensor), T(i8_conv_per_channel), T(unnamed_tensors),
@@ -1647,4 +1830,7 @@ TEST_MAIN(T(add_fused_relu), T(conv2d_relu6), T(reshape_and_softmax), T(concat_f
           T(writes_to_inputs_and_constants), T(no_outputs), T(no_subgraphs_or_operators),
           T(offsets_outside_the_file), T(truncations_and_flips), T(fuzz_seeds),
           T(inat_bird_parrot_via_classifier), T(inat_bird_input_and_backends_agree),
-          T(imagenet_bird_is_a_chickadee), T(imagenet_parrot_is_a_macaw))
+          T(imagenet_bird_is_a_chickadee), T(imagenet_parrot_is_a_macaw),
+          T(batch_conv_reshape_softmax_equals_single_runs), T(batch_refused_with_the_node_named),
+          T(inat_batch_2_and_5_equal_single_runs_xnnpack),
+          T(inat_batch_2_and_5_equal_single_runs_reference))

@@ -78,7 +78,9 @@ typedef struct av_detect_result {
     char species_note[512];   /* why species are unavailable and how to add them */
     char detector[64], detector_version[64];
     char classifier[64], classifier_version[64]; /* "" without species */
-    int batched_species;      /* 1: all crops ran as one batch; 0: one run per crop */
+    int batched_species;      /* 1: the bird crops ran in batched engine runs (all of them
+                               * in one run, up to species_batch per run); 0: one run per
+                               * crop (one crop, batching off or refused by the model) */
     double ms_decode, ms_detect, ms_species, ms_draw, ms_total;
     unsigned char *annotated; /* annotated image (JPEG, or PNG for PNG input) or NULL */
     size_t annotated_len;
@@ -102,6 +104,8 @@ typedef struct av_detect_open_opts {
     int threads;           /* engine threads per run; <= 1 runs on the calling thread */
     int max_contexts;      /* engine context pool size (concurrent runs); <= 0 means 4 */
     int no_species;        /* 1: do not load the species classifier */
+    int species_batch;     /* bird crops per batched species run (more go in even chunks):
+                            * <= 0 means 16, 1 runs one crop at a time; at most 64 */
 } av_detect_open_opts;
 
 typedef struct av_detect_run_opts {

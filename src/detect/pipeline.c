@@ -3,12 +3,20 @@
  * decode -> detect -> species -> annotate per image. Engine contexts (and
  * their scratch buffers) live in a small pool guarded by a mutex, so one
  * pipeline serves many threads.
+ *
+ * The bird crops of one image are classified in one batched engine run
+ * (species_batch crops at most; more go in even chunks) on a context made
+ * for exactly that many crops. Each worker keeps a few such contexts, one
+ * per crop count, replacing the least recently used. When the engine cannot
+ * make one (a classifier graph that does not batch) the pipeline logs why
+ * once and classifies crops one at a time from then on.
  */
 #include "detect/detect.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,7 @@
 #include "detect/img.h"
 #include "detect/manifest.h"
 #include "detect/tensor.h"
+#include "log/log.h"
 #include "nn/nn.h"
 
 #define PIPELINE_JSON_MAX (64 * 1024)
@@ -26,6 +35,19 @@
 #define DEFAULT_CONTEXTS 4
 #define DEFAULT_MAX_BYTES (30LL * 1000 * 1000)
 #define DEFAULT_MAX_PIXELS (50LL * 1000 * 1000)
+#define SPECIES_BATCH_DEFAULT 16 /* crops per batched species run */
+#define SPECIES_BATCH_CAP 64     /* bound on av_detect_open_opts.species_batch */
+/* Batched classifier contexts a worker keeps; for the iNat model each holds
+ * ~1.5 MiB of arena per crop plus ~3.5 MiB of packed weights. */
+#define BATCH_SLOTS 2
+
+/* A classifier context for n crops per run, with its n-sample buffers. */
+typedef struct cls_batch {
+    int n;               /* crops per run; 0: empty slot */
+    av_nn_ctx *ctx;
+    void **in, **out;    /* one buffer per model input / output, n samples each */
+    unsigned long used;  /* worker tick of the last use: the least recent is replaced */
+} cls_batch;
 
 /* One engine context per model plus the buffers one run needs. */
 typedef struct worker {
@@ -38,6 +60,8 @@ typedef struct worker {
     float *probs;             /* classifier scores */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */
     av_detect__tensor *touts; /* detector outputs as tensors */
+    cls_batch cb[BATCH_SLOTS];
+    unsigned long tick;       /* counts batched runs, for cls_batch.used */
     int ready, busy;
 } worker;
 
@@ -51,6 +75,8 @@ struct av_detect_pipeline {
     int bird_class;              /* detector class that gets species, -1 none */
     double crop_margin, whole_min;
     int threads;
+    int species_batch;           /* crops per batched run; 1: one at a time */
+    atomic_int batch_refused;    /* 1: the engine could not batch the classifier (logged) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     worker *workers;
@@ -265,6 +291,10 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
     if (!p)
         return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory");
     p->threads = o.threads;
+    p->species_batch = o.species_batch > 0 ? o.species_batch : SPECIES_BATCH_DEFAULT;
+    if (p->species_batch > SPECIES_BATCH_CAP)
+        p->species_batch = SPECIES_BATCH_CAP;
+    atomic_init(&p->batch_refused, 0);
     p->n_workers = o.max_contexts > 0 ? o.max_contexts : DEFAULT_CONTEXTS;
     p->crop_margin = pc.crop_margin;
     p->whole_min = pc.whole_min;
@@ -311,8 +341,18 @@ static void free_bufs(void **b, int n)
     free(b);
 }
 
+static void batch_free(av_detect_pipeline *p, cls_batch *b)
+{
+    av_nn_ctx_free(b->ctx);
+    free_bufs(b->in, b->in && p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
+    free_bufs(b->out, b->out && p->cls_model ? av_nn_num_outputs(p->cls_model) : 0);
+    memset(b, 0, sizeof *b);
+}
+
 static void worker_free(av_detect_pipeline *p, worker *w)
 {
+    for (int i = 0; i < BATCH_SLOTS; i++)
+        batch_free(p, &w->cb[i]); /* before the pool their contexts use */
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
     av_nn_pool_free(w->pool); /* after the contexts that use it */
@@ -362,8 +402,9 @@ double av_detect_pipeline_species_baseline(const av_detect_pipeline *p)
 
 /* ---- the context pool ---- */
 
-/* One zeroed buffer per tensor of a model's inputs or outputs. */
-static void **alloc_bufs(const av_nn_model *m, int inputs)
+/* One zeroed buffer per tensor of a model's inputs or outputs, for n
+ * samples (the models here have batch 1: the checks ask for [1,...]). */
+static void **alloc_bufs(const av_nn_model *m, int inputs, size_t n_samples)
 {
     int n = inputs ? av_nn_num_inputs(m) : av_nn_num_outputs(m);
     void **b = calloc((size_t)(n > 0 ? n : 1), sizeof *b);
@@ -372,7 +413,7 @@ static void **alloc_bufs(const av_nn_model *m, int inputs)
     for (int i = 0; i < n; i++) {
         const av_nn_tensor_info *ti = inputs ? av_nn_input(m, i) : av_nn_output(m, i);
         size_t bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
-        b[i] = bytes ? calloc(1, bytes) : NULL;
+        b[i] = bytes ? calloc(n_samples, bytes) : NULL;
         if (!b[i]) {
             free_bufs(b, i);
             return NULL;
@@ -395,15 +436,15 @@ static av_detect_status worker_init(av_detect_pipeline *p, worker *w, char *err,
     if (p->has_species && av_nn_ctx_new(p->cls_model, &co, &w->cls_ctx, e, sizeof e) != AV_NN_OK)
         return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
     int no = av_nn_num_outputs(p->det_model);
-    w->det_in = alloc_bufs(p->det_model, 1);
-    w->det_out = alloc_bufs(p->det_model, 0);
+    w->det_in = alloc_bufs(p->det_model, 1, 1);
+    w->det_out = alloc_bufs(p->det_model, 0, 1);
     w->resized = malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
     w->boxes = malloc(NMS_POOL * sizeof *w->boxes);
     w->touts = calloc((size_t)no, sizeof *w->touts);
     int ok = w->det_in && w->det_out && w->resized && w->boxes && w->touts;
     if (p->has_species) {
-        w->cls_in = alloc_bufs(p->cls_model, 1);
-        w->cls_out = alloc_bufs(p->cls_model, 0);
+        w->cls_in = alloc_bufs(p->cls_model, 1, 1);
+        w->cls_out = alloc_bufs(p->cls_model, 0, 1);
         w->crop = malloc((size_t)p->cls.in_w * (size_t)p->cls.in_h * 3);
         w->probs = malloc((size_t)p->cls.n_labels * sizeof *w->probs);
         ok = ok && w->cls_in && w->cls_out && w->crop && w->probs;
@@ -520,40 +561,6 @@ static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_
     return AV_DETECT_OK;
 }
 
-/* Classify pixels [x1,y1,x2,y2) of img; fills species (top_k) and returns
- * the best non-background score, or -1 on engine failure. */
-static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
-                       int y1, int x2, int y2, int top_k, av_detect_det *d, char *err,
-                       size_t errlen)
-{
-    const av_detect__manifest *m = &p->cls;
-    if (av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
-        failf(err, errlen, AV_DETECT_E_NOMEM, "species: crop failed");
-        return -1;
-    }
-    av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, w->crop,
-                          w->cls_in[p->cls_in]);
-    char e[512] = "";
-    if (av_nn_run(w->cls_ctx, (const void *const *)w->cls_in, w->cls_out, e, sizeof e) !=
-        AV_NN_OK) {
-        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", m->name, e);
-        return -1;
-    }
-    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
-    av_detect__read_scores(m, to, w->cls_out[p->cls_out], w->probs, (size_t)m->n_labels);
-    int idx[AV_DETECT_TOPK_MAX];
-    int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
-    d->n_species = k;
-    for (int i = 0; i < k; i++) {
-        av_detect_species *s = &d->species[i];
-        s->class_index = idx[i];
-        s->score = w->probs[idx[i]];
-        av_detect_split_label(m->labels[idx[i]], s->scientific, sizeof s->scientific, s->common,
-                              sizeof s->common);
-    }
-    return k ? w->probs[idx[0]] : 0.0;
-}
-
 /* Square crop around a box with a context margin, clamped to the image. */
 static void crop_square(const av_detect__img *img, const av_detect_det *d, double margin, int *x1,
                         int *y1, int *x2, int *y2)
@@ -568,6 +575,151 @@ static void crop_square(const av_detect__img *img, const av_detect_det *d, doubl
         *x2 = *x1 + 1 <= img->w ? *x1 + 1 : img->w, *x1 = *x2 - 1;
     if (*y2 <= *y1)
         *y2 = *y1 + 1 <= img->h ? *y1 + 1 : img->h, *y1 = *y2 - 1;
+}
+
+/* Crop [x1,y1,x2,y2) of img to the classifier input into dst (one sample). */
+static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1, int y1,
+                     int x2, int y2, void *dst, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->cls;
+    if (av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
+        failf(err, errlen, AV_DETECT_E_NOMEM, "species: crop failed");
+        return -1;
+    }
+    av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, w->crop, dst);
+    return 0;
+}
+
+/* Species (top_k) of one sample's classifier output buf into d; returns the
+ * best non-background score. */
+static double read_species(av_detect_pipeline *p, worker *w, const void *buf, int top_k,
+                           av_detect_det *d)
+{
+    const av_detect__manifest *m = &p->cls;
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
+    int idx[AV_DETECT_TOPK_MAX];
+    int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
+    d->n_species = k;
+    for (int i = 0; i < k; i++) {
+        av_detect_species *s = &d->species[i];
+        s->class_index = idx[i];
+        s->score = w->probs[idx[i]];
+        av_detect_split_label(m->labels[idx[i]], s->scientific, sizeof s->scientific, s->common,
+                              sizeof s->common);
+    }
+    return k ? w->probs[idx[0]] : 0.0;
+}
+
+/* Classify pixels [x1,y1,x2,y2) of img; fills species (top_k) and returns
+ * the best non-background score, or -1 on engine failure. */
+static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
+                       int y1, int x2, int y2, int top_k, av_detect_det *d, char *err,
+                       size_t errlen)
+{
+    if (fill_crop(p, w, img, x1, y1, x2, y2, w->cls_in[p->cls_in], err, errlen))
+        return -1;
+    char e[512] = "";
+    if (av_nn_run(w->cls_ctx, (const void *const *)w->cls_in, w->cls_out, e, sizeof e) !=
+        AV_NN_OK) {
+        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+        return -1;
+    }
+    return read_species(p, w, w->cls_out[p->cls_out], top_k, d);
+}
+
+/* The worker's classifier context for n crops per run, made on first use
+ * (replacing the least recently used one); NULL with e set when the engine
+ * cannot make it. */
+static cls_batch *batch_slot(av_detect_pipeline *p, worker *w, int n, char *e, size_t elen)
+{
+    cls_batch *lru = &w->cb[0];
+    w->tick++;
+    for (int i = 0; i < BATCH_SLOTS; i++) {
+        if (w->cb[i].n == n) {
+            w->cb[i].used = w->tick;
+            return &w->cb[i];
+        }
+        if (w->cb[i].used < lru->used)
+            lru = &w->cb[i];
+    }
+    batch_free(p, lru);
+    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
+                         .pool = w->pool, .batch = n};
+    if (av_nn_ctx_new(p->cls_model, &co, &lru->ctx, e, elen) != AV_NN_OK)
+        return NULL;
+    lru->in = alloc_bufs(p->cls_model, 1, (size_t)n);
+    lru->out = alloc_bufs(p->cls_model, 0, (size_t)n);
+    if (!lru->in || !lru->out) {
+        batch_free(p, lru);
+        snprintf(e, elen, "out of memory for %d-crop buffers", n);
+        return NULL;
+    }
+    lru->n = n;
+    lru->used = w->tick;
+    return lru;
+}
+
+/*
+ * Classify the n crops of dets (n >= 2) in one engine run. 0 on success, 1
+ * when the engine cannot batch this classifier (nothing written: the caller
+ * runs the crops one by one; batching is then off for the pipeline, logged
+ * once), -1 on a failure that fails the run.
+ */
+static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                          av_detect_det **dets, int n, int top_k, char *err, size_t errlen)
+{
+    char e[512] = "";
+    cls_batch *b = batch_slot(p, w, n, e, sizeof e);
+    if (!b) {
+        if (atomic_exchange(&p->batch_refused, 1) == 0)
+            av_log(AV_LOG_WARN, "species_batch_off", "model", p->cls.name, "error", e, "effect",
+                   "species crops run one at a time", NULL);
+        return 1;
+    }
+    const av_nn_tensor_info *ti = av_nn_input(p->cls_model, p->cls_in);
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+    size_t out_bytes = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
+    for (int j = 0; j < n; j++) {
+        int x1, y1, x2, y2;
+        crop_square(img, dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
+        if (fill_crop(p, w, img, x1, y1, x2, y2, (uint8_t *)b->in[p->cls_in] + j * in_bytes,
+                      err, errlen))
+            return -1;
+    }
+    if (av_nn_run(b->ctx, (const void *const *)b->in, b->out, e, sizeof e) != AV_NN_OK) {
+        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+        return -1;
+    }
+    for (int j = 0; j < n; j++)
+        read_species(p, w, (const uint8_t *)b->out[p->cls_out] + j * out_bytes, top_k, dets[j]);
+    return 0;
+}
+
+/*
+ * Species of the crops dets[0..n): one batched run when n >= 2 and batching
+ * is on, else one run each. *batched is cleared when a chunk of two or more
+ * ran one by one. 0, or -1 on failure (err set).
+ */
+static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                          av_detect_det **dets, int n, int top_k, int *batched, char *err,
+                          size_t errlen)
+{
+    if (n >= 2 && p->species_batch > 1 && !atomic_load(&p->batch_refused)) {
+        int rc = classify_batch(p, w, img, dets, n, top_k, err, errlen);
+        if (rc <= 0)
+            return rc;
+    }
+    if (n >= 2)
+        *batched = 0;
+    for (int j = 0; j < n; j++) {
+        int x1, y1, x2, y2;
+        crop_square(img, dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
+        if (classify(p, w, img, x1, y1, x2, y2, top_k, dets[j], err, errlen) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static void set_label(av_detect_pipeline *p, av_detect_det *d)
@@ -620,16 +772,25 @@ static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_de
     int top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
     if (p->has_species) {
         int birds = 0;
+        for (int i = 0; i < r->n_dets; i++)
+            birds += r->dets[i].class_index == p->bird_class;
+        /* even chunks of at most species_batch crops: 20 crops at 16 run as 10 + 10 */
+        int chunks = (birds + p->species_batch - 1) / p->species_batch;
+        int per = chunks ? (birds + chunks - 1) / chunks : 0;
+        av_detect_det *chunk[SPECIES_BATCH_CAP];
+        int nc = 0, done = 0, batched = birds >= 2 && p->species_batch > 1;
         for (int i = 0; i < r->n_dets; i++) {
-            av_detect_det *d = &r->dets[i];
-            if (d->class_index != p->bird_class)
+            if (r->dets[i].class_index != p->bird_class)
                 continue;
-            birds++;
-            int x1, y1, x2, y2;
-            crop_square(img, d, p->crop_margin, &x1, &y1, &x2, &y2);
-            if (classify(p, w, img, x1, y1, x2, y2, top_k, d, err, errlen) < 0)
-                return AV_DETECT_E_ENGINE;
+            chunk[nc++] = &r->dets[i];
+            done++;
+            if (nc == per || done == birds) {
+                if (classify_chunk(p, w, img, chunk, nc, top_k, &batched, err, errlen))
+                    return AV_DETECT_E_ENGINE;
+                nc = 0;
+            }
         }
+        r->batched_species = batched;
         if (birds == 0) {
             /* No bird box: ask the species model about the whole image and
              * report a whole-image bird when it is confident (pipeline.json). */
@@ -675,7 +836,6 @@ static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img
     } else {
         snprintf(r->species_note, sizeof r->species_note, "%s", p->species_note);
     }
-    r->batched_species = 0; /* the engine runs fixed batch-1 graphs: one run per crop */
 
     worker *w = acquire(p, err, errlen, &st);
     if (w) {

@@ -38,6 +38,27 @@ int av_nn__norm_axis(int a, int r);
 av_nn_status av_nn__plan(const av_nn__graph *g, int64_t *offsets, size_t *arena_bytes, char *err,
                          size_t errlen);
 
+/* ---- batch.c ---- */
+
+/* Largest batch a context can be made for (av_nn_ctx_opts.batch). */
+#define AV_NN_MAX_BATCH 4096
+
+/* The model's batch: dim 0 shared by every graph input, or -1 when they
+ * do not share one (a scalar input, or inputs that disagree). */
+int64_t av_nn__graph_batch(const av_nn__graph *g);
+
+/*
+ * A copy of finalized graph g with every input's dim 0 set to batch and
+ * shapes re-inferred (see batch.c for what is accepted). The copy shares
+ * names, constants, inputs/outputs and order with g, which must outlive it;
+ * free it with av_nn__graph_rebatch_free(), never av_nn__graph_free().
+ * Graphs whose samples would not stay independent are refused with
+ * AV_NN_E_UNSUPPORTED and a message naming the node.
+ */
+av_nn_status av_nn__graph_rebatch(const av_nn__graph *g, int64_t batch, av_nn__graph **out,
+                                  char *err, size_t errlen);
+void av_nn__graph_rebatch_free(av_nn__graph *bg);
+
 /* ---- nn.c / runtime.c ---- */
 
 struct av_nn_model {

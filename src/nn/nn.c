@@ -225,6 +225,11 @@ const av_nn_tensor_info *av_nn_output(const av_nn_model *m, int i)
     return (m && i >= 0 && i < m->g->n_outputs) ? &m->out_info[i] : NULL;
 }
 
+int64_t av_nn_model_batch(const av_nn_model *m)
+{
+    return m ? av_nn__graph_batch(m->g) : -1;
+}
+
 int av_nn_find_input(const av_nn_model *m, const char *name)
 {
     for (int i = 0; m && name && i < m->g->n_inputs; i++)

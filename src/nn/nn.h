@@ -127,11 +127,22 @@ typedef struct av_nn_ctx_opts {
     int threads;           /* <= 1: run on the calling thread only (ignored with pool) */
     av_nn_backend backend; /* default XNNPACK */
     av_nn_pool *pool;      /* borrowed, may be NULL: the threads to run on instead of our own */
+    int batch;             /* 0: the model's batch; N > 0: dim 0 of every input and
+                            * output is N (see av_nn_ctx_new) */
 } av_nn_ctx_opts;
 
 /*
  * Make a run context for m (which must outlive it). Packs weights for the
  * chosen backend and plans the activation arena. Free with av_nn_ctx_free().
+ *
+ * With opts->batch = N other than the model's batch (av_nn_model_batch),
+ * shapes are re-inferred with dim 0 = N and the arena and operators are
+ * planned for that: each input and output then holds N samples back to back
+ * (av_nn_input/av_nn_output describe the model's batch; only dim 0 differs).
+ * Reshape targets whose dim 0 is the model's batch follow N. A graph whose
+ * samples would not stay independent in dim 0 (an op along the batch axis,
+ * a reshape that moves it, inputs without a common batch) is refused with
+ * AV_NN_E_UNSUPPORTED and a message naming the node; N > 4096 is E_ARG.
  */
 av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_nn_ctx **out,
                            char *err, size_t errlen);
@@ -145,6 +156,12 @@ void av_nn_ctx_free(av_nn_ctx *c);
  */
 av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *outputs, char *err,
                        size_t errlen);
+
+/* Dim 0 shared by every input of m (its batch), or -1 when there is none. */
+int64_t av_nn_model_batch(const av_nn_model *m);
+
+/* Batch a context runs: dim 0 of its inputs and outputs (-1 as above). */
+int64_t av_nn_ctx_batch(const av_nn_ctx *c);
 
 /* Bytes of the planned activation arena of a context (for benchmarks). */
 size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c);

@@ -18,6 +18,8 @@ static_assert(AV_NN_ARENA_SLACK >= XNN_EXTRA_BYTES, "arena slack must cover XNNP
 
 struct av_nn_ctx {
     const av_nn_model *m;
+    av_nn__graph *bg;          /* batch-N copy of m's graph (opts.batch), owned; NULL: m's */
+    int64_t batch;             /* dim 0 of the inputs and outputs */
     pthreadpool_t pool;        /* NULL: calling thread only */
     int own_pool;              /* 1: created here, destroyed with the context */
     const av_nn__backend **be; /* per node index; NULL for nodes not in the order */
@@ -36,11 +38,17 @@ static void xnn_init_once(void)
     xnn_init_status = xnn_initialize(NULL);
 }
 
+/* The graph this context runs: its batch copy, else the model's. */
+static const av_nn__graph *ctx_graph(const av_nn_ctx *c)
+{
+    return c->bg ? c->bg : c->m->g;
+}
+
 void av_nn_ctx_free(av_nn_ctx *c)
 {
     if (!c)
         return;
-    const av_nn__graph *g = c->m->g;
+    const av_nn__graph *g = ctx_graph(c);
     for (int i = 0; c->be && c->state && i < g->n_nodes; i++)
         if (c->be[i] && c->state[i])
             c->be[i]->release(c->state[i]);
@@ -50,6 +58,7 @@ void av_nn_ctx_free(av_nn_ctx *c)
     free(c->state);
     free(c->tptr);
     free(c->arena);
+    av_nn__graph_rebatch_free(c->bg);
     free(c);
 }
 
@@ -72,12 +81,23 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
             return av_nn__fail(err, errlen, AV_NN_E_BACKEND, "xnn_initialize failed (status %d)",
                                (int)xnn_init_status);
     }
-    const av_nn__graph *g = m->g;
+    if (o.batch < 0)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "batch %d is negative", o.batch);
     av_nn_status st = AV_NN_OK;
     av_nn_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "context");
     c->m = m;
+    c->batch = av_nn__graph_batch(m->g);
+    /* the model's own batch runs the model's graph: nothing re-inferred */
+    if (o.batch > 0 && o.batch != c->batch) {
+        if ((st = av_nn__graph_rebatch(m->g, o.batch, &c->bg, err, errlen))) {
+            free(c);
+            return st;
+        }
+        c->batch = o.batch;
+    }
+    const av_nn__graph *g = ctx_graph(c);
     size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1),
            nt = (size_t)(g->n_tensors ? g->n_tensors : 1);
     c->be = calloc(nn, sizeof *c->be);
@@ -143,7 +163,7 @@ av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *out
 {
     if (!c)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "context is NULL");
-    const av_nn__graph *g = c->m->g;
+    const av_nn__graph *g = ctx_graph(c);
     if ((g->n_inputs && !inputs) || !outputs)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "inputs/outputs array is NULL");
     for (int i = 0; i < g->n_inputs; i++) {
@@ -193,6 +213,11 @@ void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p)
 {
     if (c)
         c->prof = p;
+}
+
+int64_t av_nn_ctx_batch(const av_nn_ctx *c)
+{
+    return c ? c->batch : -1;
 }
 
 size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c)
