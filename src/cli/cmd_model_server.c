@@ -11,9 +11,12 @@
 #include "serving/serving.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const model_server_keys[] = {
@@ -24,52 +27,118 @@ static const char *const model_server_keys[] = {
 };
 
 /*
- * With --db, record in ML Metadata the models this server loaded (each
- * version once, shared with the web nodes' registrations) and this
- * deployment as a Context with a RUNNING Execution; *store and *run are
- * kept to end the run at shutdown. Failure is logged, never fatal: serving
- * does not depend on the metadata store.
+ * With --db, ML Metadata records every model version this server loads:
+ * each version once as an Artifact (shared with the web nodes'
+ * registrations), each served model as a deployment Context with a RUNNING
+ * Execution per live version. Versions hot-loaded later are seen by
+ * mlmd_sync, called every few seconds from the main loop (the serving
+ * module stays free of the store). Failures are logged, never fatal:
+ * serving does not depend on the metadata store.
  */
-static void mlmd_register(const av_config *cfg, av_serving *s, const char *port,
-                          av_store **store, int64_t *run)
+typedef struct mlmd_model {
+    char name[128];
+    char base[512];  /* version folders, or "" */
+    char fixed[512]; /* a models folder served as version 1, or "" */
+    long long registered; /* live version recorded, 0 none */
+    int64_t run;          /* its Execution */
+} mlmd_model;
+
+typedef struct mlmd_state {
+    av_store *store;
+    char shown[1100]; /* the URL without password, for logs */
+    char dep[300];    /* deployment name prefix */
+    int multi;        /* several models: one Context each, "dep/NAME" */
+    int n;
+    mlmd_model m[AV_SERVING_MAX_MODELS];
+} mlmd_state;
+
+static void mlmd_open(const av_config *cfg, const char *port, mlmd_state *st)
 {
-    *store = NULL;
-    *run = 0;
+    memset(st, 0, sizeof *st);
     if (!cfg->db_url[0])
         return;
-    if (cfg->model_config_file[0]) {
-        /* The registration below records one models folder; with several
-         * models it would name only one of them, so say so instead. */
-        av_log(AV_LOG_WARN, "mlmd_skipped", "reason",
-               "--db registration is not done with --model-config-file yet", NULL);
-        return;
-    }
-    char err[640], shown[1100], dir[1200], host[128] = "localhost", dep[300];
-    av_store_redact_url(cfg->db_url, shown, sizeof shown);
-    if (av_store_open(cfg->db_url, store, err, sizeof err) != AV_STORE_OK) {
-        av_log(AV_LOG_WARN, "mlmd_failed", "db", shown, "error", err, NULL);
-        *store = NULL;
-        return;
-    }
-    if (cfg->model_base_path[0]) { /* version folder, or its models/ */
-        snprintf(dir, sizeof dir, "%s/%lld/models", cfg->model_base_path,
-                 av_serving_live_version(s));
-        if (access(dir, F_OK))
-            snprintf(dir, sizeof dir, "%s/%lld", cfg->model_base_path,
-                     av_serving_live_version(s));
-    } else
-        snprintf(dir, sizeof dir, "%s", cfg->models_dir);
+    char err[640], host[128] = "localhost";
+    av_store_redact_url(cfg->db_url, st->shown, sizeof st->shown);
     gethostname(host, sizeof host - 1);
-    snprintf(dep, sizeof dep, "model-server@%s:%s", host, port);
-    int n = 0;
-    if (av_store_mlmd_register_manifests(*store, dir, dep, &n, run, err, sizeof err) !=
-        AV_STORE_OK) {
-        av_log(AV_LOG_WARN, "mlmd_failed", "db", shown, "error", err, NULL);
-        return;
+    snprintf(st->dep, sizeof st->dep, "model-server@%.120s:%s", host, port);
+    if (cfg->model_config_file[0]) {
+        av_serving_model_config mc[AV_SERVING_MAX_MODELS];
+        int n = 0;
+        if (av_serving_model_config_parse(cfg->model_config_file, mc, AV_SERVING_MAX_MODELS, &n,
+                                          err, sizeof err)) {
+            av_log(AV_LOG_WARN, "mlmd_failed", "error", err, NULL);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            char pj[700];
+            snprintf(pj, sizeof pj, "%s/pipeline.json", mc[i].base_path);
+            snprintf(st->m[i].name, sizeof st->m[i].name, "%s", mc[i].name);
+            if (!access(pj, F_OK))
+                snprintf(st->m[i].fixed, sizeof st->m[i].fixed, "%s", mc[i].base_path);
+            else
+                snprintf(st->m[i].base, sizeof st->m[i].base, "%s", mc[i].base_path);
+        }
+        st->n = n;
+        st->multi = 1;
+    } else {
+        snprintf(st->m[0].name, sizeof st->m[0].name, "%s",
+                 cfg->model_name[0] ? cfg->model_name : AV_SERVING_DEFAULT_MODEL);
+        if (cfg->model_base_path[0])
+            snprintf(st->m[0].base, sizeof st->m[0].base, "%s", cfg->model_base_path);
+        else
+            snprintf(st->m[0].fixed, sizeof st->m[0].fixed, "%s", cfg->models_dir);
+        st->n = 1;
     }
-    char nm[16];
-    snprintf(nm, sizeof nm, "%d", n);
-    av_log(AV_LOG_INFO, "mlmd_registered", "db", shown, "models", nm, "deployment", dep, NULL);
+    if (av_store_open(cfg->db_url, &st->store, err, sizeof err) != AV_STORE_OK) {
+        av_log(AV_LOG_WARN, "mlmd_failed", "db", st->shown, "error", err, NULL);
+        st->store = NULL;
+    }
+}
+
+/* Record each model's live version if it is not recorded yet. */
+static void mlmd_sync(av_serving *s, mlmd_state *st)
+{
+    for (int i = 0; st->store && i < st->n; i++) {
+        mlmd_model *m = &st->m[i];
+        long long live = av_serving_live_version_of(s, m->name);
+        if (live <= 0 || live == m->registered)
+            continue;
+        char dir[1200], dep[500], err[640];
+        if (m->fixed[0]) {
+            snprintf(dir, sizeof dir, "%s", m->fixed);
+        } else { /* the version folder, or its models/ */
+            snprintf(dir, sizeof dir, "%s/%lld/models", m->base, live);
+            if (access(dir, F_OK))
+                snprintf(dir, sizeof dir, "%s/%lld", m->base, live);
+        }
+        snprintf(dep, sizeof dep, "%s%s%s", st->dep, st->multi ? "/" : "",
+                 st->multi ? m->name : "");
+        if (m->run > 0) /* the previous version's run ends with its swap */
+            av_store_mlmd_execution_end(st->store, m->run, 1, err, sizeof err);
+        m->run = 0;
+        int n = 0;
+        if (av_store_mlmd_register_manifests(st->store, dir, dep, &n, &m->run, err, sizeof err) !=
+            AV_STORE_OK) {
+            av_log(AV_LOG_WARN, "mlmd_failed", "db", st->shown, "error", err, NULL);
+            continue; /* tried again at the next sync */
+        }
+        m->registered = live;
+        char nm[16], v[32];
+        snprintf(nm, sizeof nm, "%d", n);
+        snprintf(v, sizeof v, "%lld", live);
+        av_log(AV_LOG_INFO, "mlmd_registered", "db", st->shown, "model", m->name, "version", v,
+               "models", nm, "deployment", dep, NULL);
+    }
+}
+
+static void mlmd_close(mlmd_state *st)
+{
+    char err[256];
+    for (int i = 0; st->store && i < st->n; i++)
+        if (st->m[i].run > 0)
+            av_store_mlmd_execution_end(st->store, st->m[i].run, 1, err, sizeof err);
+    av_store_close(st->store);
+    st->store = NULL;
 }
 
 static int run_model_server(const av_config *cfg, int argc, char **argv)
@@ -115,17 +184,22 @@ static int run_model_server(const av_config *cfg, int argc, char **argv)
                "version", version, "base_path",
                cfg->model_base_path[0] ? cfg->model_base_path : NULL, "batching", batch, NULL);
 
-    av_store *store = NULL;
-    int64_t run = 0;
-    mlmd_register(cfg, s, port, &store, &run);
+    mlmd_state mlmd;
+    mlmd_open(cfg, port, &mlmd);
+    mlmd_sync(s, &mlmd);
 
-    int sig = 0;
-    sigwait(&stop, &sig);
+    int sig = -1;
+    while (sig < 0) { /* wake every 2 s to record hot-loaded versions */
+        struct timespec tick = {2, 0};
+        sig = sigtimedwait(&stop, NULL, &tick);
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
+            break;
+        if (sig < 0)
+            mlmd_sync(s, &mlmd);
+    }
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_serving_stop(s);
-    if (run > 0)
-        av_store_mlmd_execution_end(store, run, 1, err, sizeof err);
-    av_store_close(store);
+    mlmd_close(&mlmd);
     av_log(AV_LOG_INFO, "stopped", NULL);
     return 0;
 }
@@ -155,9 +229,9 @@ const av_cli_cmd av_cli_model_server = {
         "by one of --batch-threads threads (the forward pass is not shared: the\n"
         "graphs are planned for batch 1, so results equal unbatched runs); at most\n"
         "--batch-queue requests wait, more get 503 with Retry-After.\n"
-        "With --db (the web nodes' database) the loaded models and this server are\n"
-        "recorded in ML Metadata (versions registered once, shared with the web\n"
-        "nodes; the version live at start-up). Serving works without it.\n"
+        "With --db (the web nodes' database) every model version this server loads\n"
+        "(hot-loaded ones within 2 s) is recorded in ML Metadata, registered once\n"
+        "and shared with the web nodes. Serving works without it.\n"
         "\n"
         "endpoints (TF Serving REST):\n"
         "  GET  /v1/models/NAME[/versions/N]            model_version_status\n"
