@@ -7,8 +7,9 @@
  * plus the in-process cost of the same JPEG (av_detect_run, no HTTP) to show
  * what the remote hop adds, and dynamic batching: b64 JPEG at concurrency
  * 1, 4 and 16 with batching off (4 workers, each its own engine context)
- * and on (--batch-max 8 --batch-wait-ms 5: a batch thread runs a batch back
- * to back on one context; with 1 batch thread, and with one per core). The image is bird.bmp from ../shared (its own size); each
+ * and on (--batch-max 8 --batch-wait-ms 5: a batch thread runs a batch's
+ * images through one shared detector forward pass; with 1 batch thread,
+ * and with one per core). The image is bird.bmp from ../shared (its own size); each
  * server runs in this process on an ephemeral port with 4 HTTP workers and
  * 1 engine thread per run unless said otherwise.
  *

@@ -626,6 +626,146 @@ TEST(unbatchable_species_model_falls_back)
     free(px);
 }
 
+/* Same detections as a per-image run: boxes within 1e-4 px, scores within
+ * 1e-6, the same species and labels. */
+static void same_result(const char *what, const av_detect_result *a, const av_detect_result *b)
+{
+    CHECK_MSG(a->n_dets == b->n_dets, "%s: %d dets in the batch, %d alone", what, a->n_dets,
+              b->n_dets);
+    CHECK_EQ_INT(a->width, b->width);
+    CHECK_EQ_INT(a->height, b->height);
+    for (int i = 0; i < a->n_dets; i++) {
+        const av_detect_det *x = &a->dets[i], *y = &b->dets[i];
+        CHECK_NEAR(x->x1, y->x1, 1e-4);
+        CHECK_NEAR(x->y1, y->y1, 1e-4);
+        CHECK_NEAR(x->x2, y->x2, 1e-4);
+        CHECK_NEAR(x->y2, y->y2, 1e-4);
+        CHECK_NEAR(x->det_score, y->det_score, 1e-6);
+        CHECK_EQ_INT(x->class_index, y->class_index);
+        CHECK_EQ_INT(x->whole_image, y->whole_image);
+        CHECK_EQ_INT(x->n_species, y->n_species);
+        for (int k = 0; k < x->n_species; k++) {
+            CHECK_EQ_INT(x->species[k].class_index, y->species[k].class_index);
+            CHECK_NEAR(x->species[k].score, y->species[k].score, 1e-6);
+            CHECK_STR_EQ(x->species[k].scientific, y->species[k].scientific);
+        }
+        CHECK_STR_EQ(x->label, y->label);
+        CHECK_NEAR(x->confidence, y->confidence, 1e-6);
+    }
+}
+
+/* Several images through av_detect_run_batch: one detector run for all of
+ * them (NanoDet batches), each result equal to av_detect_run's, a corrupt
+ * image failing alone with its own message. */
+TEST(run_batch_equals_one_by_one)
+{
+    av_detect_pipeline *p = open_default();
+    const char *names[] = {"bird.bmp", "parrot.jpg", "cat.bmp"};
+    enum { NF = 3, N = NF + 2 };
+    void *buf[NF];
+    size_t len[NF];
+    av_detect_image ims[N];
+    memset(ims, 0, sizeof ims);
+    for (int i = 0; i < NF; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "testdata/images/%s", names[i]);
+        buf[i] = read_file(av_test_shared(rel), &len[i]);
+        ims[i] = (av_detect_image){.bytes = buf[i], .len = len[i]};
+    }
+    static const char corrupt[] = "\xff\xd8\xff\xe0 not really a JPEG";
+    ims[NF] = (av_detect_image){.bytes = corrupt, .len = sizeof corrupt - 1};
+    int w, h;
+    unsigned char *px = three_birds(&w, &h); /* decoded pixels, three bird crops */
+    ims[NF + 1] = (av_detect_image){.rgb = px, .width = w, .height = h};
+    av_detect_run_opts o = {.annotate = 1};
+    av_detect_result want[N], got[N];
+    char err[1024];
+    for (int i = 0; i < N; i++) {
+        av_detect_status st =
+            ims[i].rgb ? av_detect_run_rgb(p, w, h, px, &o, &want[i], err, sizeof err)
+                       : av_detect_run(p, ims[i].bytes, ims[i].len, &o, &want[i], err, sizeof err);
+        CHECK_MSG((st == AV_DETECT_OK) == (i != NF), "image %d alone: %s", i, err);
+    }
+    av_detect_status sts[N];
+    char errs[N][256];
+    int runs = -1;
+    av_detect_status st = av_detect_run_batch(p, N, ims, &o, got, sts, errs[0], sizeof errs[0],
+                                              &runs);
+    CHECK_EQ_INT(st, AV_DETECT_E_IMAGE); /* the corrupt one's */
+    CHECK_EQ_INT(runs, 1);               /* four images, one detector pass */
+    CHECK_EQ_INT(sts[NF], AV_DETECT_E_IMAGE);
+    CHECK_MSG(errs[NF][0] != '\0', "no message for the corrupt image");
+    CHECK_EQ_INT(got[NF].n_dets, 0);
+    CHECK(got[NF].dets == NULL);
+    for (int i = 0; i < N; i++) {
+        if (i == NF)
+            continue;
+        CHECK_MSG(sts[i] == AV_DETECT_OK, "image %d in the batch: %s", i, errs[i]);
+        CHECK_STR_EQ(errs[i], "");
+        same_result(i < NF ? names[i] : "three birds", &got[i], &want[i]);
+        CHECK_MSG(got[i].annotated_len == want[i].annotated_len &&
+                      !memcmp(got[i].annotated, want[i].annotated, got[i].annotated_len),
+                  "image %d: annotation differs", i);
+        av_detect_result_free(&want[i]);
+        av_detect_result_free(&got[i]);
+    }
+    /* one image: the batch-1 context, one run */
+    st = av_detect_run_batch(p, 1, &ims[1], NULL, got, sts, NULL, 0, &runs);
+    CHECK_MSG(st == AV_DETECT_OK && runs == 1, "one image: %d, %d runs", st, runs);
+    av_detect_result_free(&got[0]);
+    /* bad arguments run nothing */
+    CHECK_EQ_INT(av_detect_run_batch(p, 0, ims, NULL, got, sts, NULL, 0, &runs), AV_DETECT_E_ARG);
+    CHECK_EQ_INT(runs, 0);
+    CHECK_EQ_INT(av_detect_run_batch(p, AV_DETECT_BATCH_MAX + 1, ims, NULL, got, sts, NULL, 0,
+                                     NULL),
+                 AV_DETECT_E_ARG);
+    for (int i = 0; i < NF; i++)
+        free(buf[i]);
+    free(px);
+    av_detect_pipeline_close(p);
+}
+
+/* CenterNet does not batch (a reshape moves the batch): the images of a
+ * batch run the detector one at a time, with the same results. */
+TEST(run_batch_unbatchable_detector_falls_back)
+{
+    need_models();
+    av_detect_pipeline *p;
+    char err[1024];
+    av_detect_open_opts oo = {.detector = "centernet", .threads = 1};
+    CHECK_MSG(av_detect_pipeline_open("models", &oo, &p, err, sizeof err) == 0, "%s", err);
+    const char *names[] = {"bird.bmp", "parrot.jpg"};
+    enum { N = 2 };
+    void *buf[N];
+    size_t len[N];
+    av_detect_image ims[N];
+    av_detect_result want[N], got[N];
+    for (int i = 0; i < N; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "testdata/images/%s", names[i]);
+        buf[i] = read_file(av_test_shared(rel), &len[i]);
+        ims[i] = (av_detect_image){.bytes = buf[i], .len = len[i]};
+        CHECK_MSG(av_detect_run(p, buf[i], len[i], NULL, &want[i], err, sizeof err) == 0, "%s",
+                  err);
+    }
+    av_detect_status sts[N];
+    for (int round = 0; round < 2; round++) { /* refused (logged once), then still off */
+        int runs = 0;
+        CHECK_EQ_INT(av_detect_run_batch(p, N, ims, NULL, got, sts, NULL, 0, &runs),
+                     AV_DETECT_OK);
+        CHECK_EQ_INT(runs, N);
+        for (int i = 0; i < N; i++) {
+            same_result(names[i], &got[i], &want[i]);
+            av_detect_result_free(&got[i]);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        av_detect_result_free(&want[i]);
+        free(buf[i]);
+    }
+    av_detect_pipeline_close(p);
+}
+
 /* ---- the CLI ---- */
 
 static char g_bin[1100];
@@ -790,4 +930,5 @@ TEST_MAIN(T(engine_nanodet_reference_input), T(engine_centernet_reference_input)
           T(missing_species_model_degrades), T(bad_inputs_are_errors), T(annotate_png_and_jpeg), T(two_engine_threads_same_results),
           T(shared_between_threads), T(three_birds_batched_equal_one_by_one),
           T(unbatchable_species_model_falls_back),
+          T(run_batch_equals_one_by_one), T(run_batch_unbatchable_detector_falls_back),
           T(cli_exit_codes_and_errors), T(cli_classify_parrot))

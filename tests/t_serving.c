@@ -883,7 +883,8 @@ static char *metrics_text(const srv *v)
 
 /* Four different images posted at once to a batching server come back
  * each with its own answer, identical to the unbatched server's, and the
- * batch-size histogram shows they shared batches. */
+ * batch-size histogram shows they shared batches, each batch one detector
+ * forward pass. */
 TEST(batching_matches_unbatched_and_fills_batches)
 {
     const char *names[] = {"parrot.jpg", "bird.bmp", "kite_and_cold.jpg", "cat.bmp"};
@@ -941,6 +942,9 @@ TEST(batching_matches_unbatched_and_fills_batches)
               N);
     double le1 = metric(m, "aviary_serving_batch_size_bucket{le=\"1\"}");
     CHECK_MSG(le1 < count, "every batch had one image (%g of %g)", le1, count);
+    /* NanoDet batches: each batch, whatever its size, was one detector pass */
+    double runs = metric(m, "aviary_serving_batch_detector_runs_total");
+    CHECK_MSG(runs == count, "%g detector runs for %g batches of %d images", runs, count, N);
     free(m);
 
     /* A lone request still runs (after the wait) and a request with more
@@ -966,6 +970,8 @@ TEST(batching_matches_unbatched_and_fills_batches)
     free(big);
     m = metrics_text(&on);
     CHECK_MSG(metric(m, "aviary_serving_batch_size_sum") == 2 * N + 1, "5 more images expected");
+    CHECK_MSG(metric(m, "aviary_serving_batch_detector_runs_total") == count + 1,
+              "the 5-image request took more than one detector run");
     free(m);
     /* Bad images fail the same way as unbatched. */
     expect_error(&on, "POST", "/v1/models/birdsClassifier:predict",

@@ -157,6 +157,44 @@ av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
                                    av_detect_result *r, char *err, size_t errlen);
 
 /*
+ * Several images through one shared detector forward pass. Each image is
+ * either encoded bytes (decoded as av_detect_run does) or decoded RGB8
+ * pixels (as av_detect_run_rgb); both are borrowed for the call only.
+ */
+#define AV_DETECT_BATCH_MAX 256 /* images in one av_detect_run_batch call */
+
+typedef struct av_detect_image {
+    const void *bytes;          /* encoded image (len bytes), used when rgb is NULL */
+    size_t len;
+    long long max_bytes;        /* byte limit for this image; <= 0: opts->max_bytes */
+    const unsigned char *rgb;   /* or: width x height packed RGB8 rows */
+    int width, height;
+} av_detect_image;
+
+/*
+ * Run n (1..AV_DETECT_BATCH_MAX) images: decode each, resize each to the
+ * detector input, run the detector once for up to 8 images at a time (more
+ * go in even chunks) on a per-worker context made for that many images,
+ * decode and NMS each image's slice of the outputs, then classify the bird
+ * crops of all those images in batched species runs (as av_detect_run
+ * batches one image's crops), and annotate when asked. Results equal
+ * av_detect_run's per image. A detector the engine cannot batch (CenterNet)
+ * runs the images one at a time instead (logged once, with the reason).
+ *
+ * Per image i: status[i] (required) gets its status and, when errs is
+ * non-NULL, errs + i * errlen its message; results[i] is filled on success
+ * (caller frees with av_detect_result_free) and zeroed on failure. A bad
+ * image fails alone: the others still run. *det_runs (may be NULL) gets
+ * the detector forward passes made. Returns AV_DETECT_OK when every image
+ * ran, AV_DETECT_E_ARG (every status E_ARG, nothing run) on bad arguments,
+ * else the status of the first image that failed. Thread-safe.
+ */
+av_detect_status av_detect_run_batch(av_detect_pipeline *p, int n, const av_detect_image *images,
+                                     const av_detect_run_opts *opts, av_detect_result *results,
+                                     av_detect_status *status, char *errs, size_t errlen,
+                                     int *det_runs);
+
+/*
  * Draw detections on an image as av_detect_run's annotation does (same
  * decode, boxes, "label 93%" text from each det's label and confidence,
  * PNG for PNG input else JPEG), without running any model: lets a node

@@ -10,6 +10,12 @@
  * per crop count, replacing the least recently used. When the engine cannot
  * make one (a classifier graph that does not batch) the pipeline logs why
  * once and classifies crops one at a time from then on.
+ *
+ * av_detect_run_batch does the same for the detector across images: up to
+ * DET_BATCH_MAX images share one detector run on a worker context made for
+ * that many, and the bird crops of all of them share the species runs. A
+ * detector the engine cannot batch is logged once and its images run one
+ * at a time.
  */
 #include "detect/detect.h"
 
@@ -40,10 +46,15 @@
 /* Batched classifier contexts a worker keeps; for the iNat model each holds
  * ~1.5 MiB of arena per crop plus ~3.5 MiB of packed weights. */
 #define BATCH_SLOTS 2
+/* Images per batched detector run (more go in even chunks): NanoDet at 416
+ * plans ~16 MiB of arena per image and its context takes ~29 ms per image
+ * to make, so a worker keeps DET_SLOTS of them for the sizes last used. */
+#define DET_BATCH_MAX 8
+#define DET_SLOTS 2
 
-/* A classifier context for n crops per run, with its n-sample buffers. */
+/* A context for n samples per run, with its n-sample buffers. */
 typedef struct cls_batch {
-    int n;               /* crops per run; 0: empty slot */
+    int n;               /* samples per run; 0: empty slot */
     av_nn_ctx *ctx;
     void **in, **out;    /* one buffer per model input / output, n samples each */
     unsigned long used;  /* worker tick of the last use: the least recent is replaced */
@@ -60,7 +71,8 @@ typedef struct worker {
     float *probs;             /* classifier scores */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */
     av_detect__tensor *touts; /* detector outputs as tensors */
-    cls_batch cb[BATCH_SLOTS];
+    cls_batch cb[BATCH_SLOTS]; /* classifier, by crop count */
+    cls_batch db[DET_SLOTS];   /* detector, by image count */
     unsigned long tick;       /* counts batched runs, for cls_batch.used */
     int ready, busy;
 } worker;
@@ -77,6 +89,7 @@ struct av_detect_pipeline {
     int threads;
     int species_batch;           /* crops per batched run; 1: one at a time */
     atomic_int batch_refused;    /* 1: the engine could not batch the classifier (logged) */
+    atomic_int det_refused;      /* 1: the engine could not batch the detector (logged) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     worker *workers;
@@ -295,6 +308,7 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
     if (p->species_batch > SPECIES_BATCH_CAP)
         p->species_batch = SPECIES_BATCH_CAP;
     atomic_init(&p->batch_refused, 0);
+    atomic_init(&p->det_refused, 0);
     p->n_workers = o.max_contexts > 0 ? o.max_contexts : DEFAULT_CONTEXTS;
     p->crop_margin = pc.crop_margin;
     p->whole_min = pc.whole_min;
@@ -341,18 +355,20 @@ static void free_bufs(void **b, int n)
     free(b);
 }
 
-static void batch_free(av_detect_pipeline *p, cls_batch *b)
+static void batch_free(const av_nn_model *m, cls_batch *b)
 {
     av_nn_ctx_free(b->ctx);
-    free_bufs(b->in, b->in && p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
-    free_bufs(b->out, b->out && p->cls_model ? av_nn_num_outputs(p->cls_model) : 0);
+    free_bufs(b->in, b->in && m ? av_nn_num_inputs(m) : 0);
+    free_bufs(b->out, b->out && m ? av_nn_num_outputs(m) : 0);
     memset(b, 0, sizeof *b);
 }
 
 static void worker_free(av_detect_pipeline *p, worker *w)
 {
     for (int i = 0; i < BATCH_SLOTS; i++)
-        batch_free(p, &w->cb[i]); /* before the pool their contexts use */
+        batch_free(p->cls_model, &w->cb[i]); /* before the pool their contexts use */
+    for (int i = 0; i < DET_SLOTS; i++)
+        batch_free(p->det_model, &w->db[i]);
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
     av_nn_pool_free(w->pool); /* after the contexts that use it */
@@ -506,11 +522,14 @@ static void release(av_detect_pipeline *p, worker *w)
 
 /* ---- one run ---- */
 
-static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_detect__img *img,
-                                     double min_score, int *nbox, char *err, size_t errlen)
+/* Resize img to the detector input and lay it out into dst (one sample of
+ * input det_in); *map_w x *map_h is the image area the input spans. */
+static av_detect_status det_prepare(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                    void *dst, double *map_w, double *map_h, char *err,
+                                    size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
-    double map_w = img->w, map_h = img->h;
+    *map_w = img->w, *map_h = img->h;
     if (m->resize == AV_DETECT__LETTERBOX) {
         /* scale to fit, pad right/bottom with 0: the input then spans in/scale pixels */
         double sc = fmin((double)m->in_w / img->w, (double)m->in_h / img->h);
@@ -527,16 +546,23 @@ static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_
         }
         memset(w->resized + (size_t)nh * m->in_w * 3, 0,
                (size_t)(m->in_h - nh) * m->in_w * 3 * sizeof(float));
-        map_w = m->in_w / sc;
-        map_h = m->in_h / sc;
+        *map_w = m->in_w / sc;
+        *map_h = m->in_h / sc;
     } else if (av_detect__img_resize_tf(img, m->in_w, m->in_h, w->resized)) {
         return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: resize failed");
     }
-    av_detect__fill_input(m, av_nn_input(p->det_model, p->det_in), w->resized, NULL,
-                          w->det_in[p->det_in]);
+    av_detect__fill_input(m, av_nn_input(p->det_model, p->det_in), w->resized, NULL, dst);
+    return AV_DETECT_OK;
+}
+
+/* Boxes of one image from its detector outputs t (one sample each, as the
+ * model's outputs) into w->boxes; *nbox gets their count. */
+static av_detect_status det_decode(av_detect_pipeline *p, worker *w, const av_detect__tensor *t,
+                                   double map_w, double map_h, double min_score, int *nbox,
+                                   char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
     char e[512] = "";
-    if (av_nn_run(w->det_ctx, (const void *const *)w->det_in, w->det_out, e, sizeof e) != AV_NN_OK)
-        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", m->name, e);
     av_detect__dcfg cfg = {
         .min_score = min_score,
         .nms_iou = m->nms_iou,
@@ -552,13 +578,27 @@ static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_
         .base_grid = m->base_grid,
     };
     int n = m->kind == AV_DETECT__CENTERNET
-                ? av_detect__decode_centernet(&w->touts[p->det_out], &cfg, w->boxes, e, sizeof e)
-                : av_detect__decode_nanodet(w->touts, av_nn_num_outputs(p->det_model), &cfg,
-                                            w->boxes, e, sizeof e);
+                ? av_detect__decode_centernet(&t[p->det_out], &cfg, w->boxes, e, sizeof e)
+                : av_detect__decode_nanodet(t, av_nn_num_outputs(p->det_model), &cfg, w->boxes,
+                                            e, sizeof e);
     if (n < 0)
         return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
     *nbox = n;
     return AV_DETECT_OK;
+}
+
+static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                     double min_score, int *nbox, char *err, size_t errlen)
+{
+    double map_w, map_h;
+    av_detect_status st =
+        det_prepare(p, w, img, w->det_in[p->det_in], &map_w, &map_h, err, errlen);
+    if (st)
+        return st;
+    char e[512] = "";
+    if (av_nn_run(w->det_ctx, (const void *const *)w->det_in, w->det_out, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
+    return det_decode(p, w, w->touts, map_w, map_h, min_score, nbox, err, errlen);
 }
 
 /* Square crop around a box with a context margin, clamped to the image. */
@@ -628,31 +668,32 @@ static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *i
     return read_species(p, w, w->cls_out[p->cls_out], top_k, d);
 }
 
-/* The worker's classifier context for n crops per run, made on first use
- * (replacing the least recently used one); NULL with e set when the engine
- * cannot make it. */
-static cls_batch *batch_slot(av_detect_pipeline *p, worker *w, int n, char *e, size_t elen)
+/* The worker's context of model m for n samples per run from slots[0..ns),
+ * made on first use (replacing the least recently used one) on the
+ * worker's pool; NULL with e set when the engine cannot make it. */
+static cls_batch *batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                             cls_batch *slots, int ns, int n, char *e, size_t elen)
 {
-    cls_batch *lru = &w->cb[0];
+    cls_batch *lru = &slots[0];
     w->tick++;
-    for (int i = 0; i < BATCH_SLOTS; i++) {
-        if (w->cb[i].n == n) {
-            w->cb[i].used = w->tick;
-            return &w->cb[i];
+    for (int i = 0; i < ns; i++) {
+        if (slots[i].n == n) {
+            slots[i].used = w->tick;
+            return &slots[i];
         }
-        if (w->cb[i].used < lru->used)
-            lru = &w->cb[i];
+        if (slots[i].used < lru->used)
+            lru = &slots[i];
     }
-    batch_free(p, lru);
+    batch_free(m, lru);
     av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
                          .pool = w->pool, .batch = n};
-    if (av_nn_ctx_new(p->cls_model, &co, &lru->ctx, e, elen) != AV_NN_OK)
+    if (av_nn_ctx_new(m, &co, &lru->ctx, e, elen) != AV_NN_OK)
         return NULL;
-    lru->in = alloc_bufs(p->cls_model, 1, (size_t)n);
-    lru->out = alloc_bufs(p->cls_model, 0, (size_t)n);
+    lru->in = alloc_bufs(m, 1, (size_t)n);
+    lru->out = alloc_bufs(m, 0, (size_t)n);
     if (!lru->in || !lru->out) {
-        batch_free(p, lru);
-        snprintf(e, elen, "out of memory for %d-crop buffers", n);
+        batch_free(m, lru);
+        snprintf(e, elen, "out of memory for %d-sample buffers", n);
         return NULL;
     }
     lru->n = n;
@@ -666,11 +707,11 @@ static cls_batch *batch_slot(av_detect_pipeline *p, worker *w, int n, char *e, s
  * runs the crops one by one; batching is then off for the pipeline, logged
  * once), -1 on a failure that fails the run.
  */
-static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img *const *imgs,
                           av_detect_det **dets, int n, int top_k, char *err, size_t errlen)
 {
     char e[512] = "";
-    cls_batch *b = batch_slot(p, w, n, e, sizeof e);
+    cls_batch *b = batch_slot(p, w, p->cls_model, w->cb, BATCH_SLOTS, n, e, sizeof e);
     if (!b) {
         if (atomic_exchange(&p->batch_refused, 1) == 0)
             av_log(AV_LOG_WARN, "species_batch_off", "model", p->cls.name, "error", e, "effect",
@@ -683,8 +724,8 @@ static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img
     size_t out_bytes = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
     for (int j = 0; j < n; j++) {
         int x1, y1, x2, y2;
-        crop_square(img, dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
-        if (fill_crop(p, w, img, x1, y1, x2, y2, (uint8_t *)b->in[p->cls_in] + j * in_bytes,
+        crop_square(imgs[j], dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
+        if (fill_crop(p, w, imgs[j], x1, y1, x2, y2, (uint8_t *)b->in[p->cls_in] + j * in_bytes,
                       err, errlen))
             return -1;
     }
@@ -698,16 +739,16 @@ static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img
 }
 
 /*
- * Species of the crops dets[0..n): one batched run when n >= 2 and batching
- * is on, else one run each. *batched is cleared when a chunk of two or more
- * ran one by one. 0, or -1 on failure (err set).
+ * Species of the crops dets[0..n), dets[j] cut from imgs[j]: one batched run
+ * when n >= 2 and batching is on, else one run each. *batched is cleared
+ * when a chunk of two or more ran one by one. 0, or -1 on failure (err set).
  */
-static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img *const *imgs,
                           av_detect_det **dets, int n, int top_k, int *batched, char *err,
                           size_t errlen)
 {
     if (n >= 2 && p->species_batch > 1 && !atomic_load(&p->batch_refused)) {
-        int rc = classify_batch(p, w, img, dets, n, top_k, err, errlen);
+        int rc = classify_batch(p, w, imgs, dets, n, top_k, err, errlen);
         if (rc <= 0)
             return rc;
     }
@@ -715,8 +756,8 @@ static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img
         *batched = 0;
     for (int j = 0; j < n; j++) {
         int x1, y1, x2, y2;
-        crop_square(img, dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
-        if (classify(p, w, img, x1, y1, x2, y2, top_k, dets[j], err, errlen) < 0)
+        crop_square(imgs[j], dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
+        if (classify(p, w, imgs[j], x1, y1, x2, y2, top_k, dets[j], err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -736,18 +777,14 @@ static void set_label(av_detect_pipeline *p, av_detect_det *d)
     }
 }
 
-static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_detect__img *img,
-                                   const av_detect_run_opts *o, av_detect_result *r, char *err,
-                                   size_t errlen)
+/* The first nbox of w->boxes that the run keeps (class, size) as r->dets,
+ * in original-image pixels. */
+static av_detect_status keep_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                   int nbox, const av_detect_run_opts *o, av_detect_result *r,
+                                   char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
-    double t = now_ms();
-    int nbox = 0;
-    double min_score = o->min_score > 0 ? o->min_score : m->min_score;
-    av_detect_status st = run_detector(p, w, img, min_score, &nbox, err, errlen);
-    if (st)
-        return st;
-    r->dets = calloc((size_t)m->max_dets + 1, sizeof *r->dets);
+    r->dets = calloc((size_t)m->max_dets + 1, sizeof *r->dets); /* + 1: a whole-image bird */
     if (!r->dets)
         return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: out of memory");
     for (int i = 0; i < nbox && r->n_dets < m->max_dets; i++) {
@@ -766,39 +803,60 @@ static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_de
         snprintf(d->class_name, sizeof d->class_name, "%s", m->labels[b->cls]);
         r->n_dets++;
     }
-    double t2 = now_ms();
-    r->ms_detect = t2 - t;
+    return AV_DETECT_OK;
+}
 
+/*
+ * Species and labels for n detected images (rs[i] cut from imgs[i]): the
+ * bird crops of all of them in even chunks of at most species_batch crops
+ * (20 crops at 16 run as 10 + 10), then, for an image without a bird box,
+ * the whole image. 0, or -1 on an engine failure (err set).
+ */
+static int species_step(av_detect_pipeline *p, worker *w, int n, const av_detect__img *const *imgs,
+                        av_detect_result *const *rs, const av_detect_run_opts *o, char *err,
+                        size_t errlen)
+{
     int top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
     if (p->has_species) {
         int birds = 0;
-        for (int i = 0; i < r->n_dets; i++)
-            birds += r->dets[i].class_index == p->bird_class;
-        /* even chunks of at most species_batch crops: 20 crops at 16 run as 10 + 10 */
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < rs[k]->n_dets; i++)
+                birds += rs[k]->dets[i].class_index == p->bird_class;
         int chunks = (birds + p->species_batch - 1) / p->species_batch;
         int per = chunks ? (birds + chunks - 1) / chunks : 0;
         av_detect_det *chunk[SPECIES_BATCH_CAP];
+        const av_detect__img *cimg[SPECIES_BATCH_CAP];
         int nc = 0, done = 0, batched = birds >= 2 && p->species_batch > 1;
-        for (int i = 0; i < r->n_dets; i++) {
-            if (r->dets[i].class_index != p->bird_class)
-                continue;
-            chunk[nc++] = &r->dets[i];
-            done++;
-            if (nc == per || done == birds) {
-                if (classify_chunk(p, w, img, chunk, nc, top_k, &batched, err, errlen))
-                    return AV_DETECT_E_ENGINE;
-                nc = 0;
+        for (int k = 0; k < n; k++) {
+            for (int i = 0; i < rs[k]->n_dets; i++) {
+                if (rs[k]->dets[i].class_index != p->bird_class)
+                    continue;
+                cimg[nc] = imgs[k];
+                chunk[nc++] = &rs[k]->dets[i];
+                done++;
+                if (nc == per || done == birds) {
+                    if (classify_chunk(p, w, cimg, chunk, nc, top_k, &batched, err, errlen))
+                        return -1;
+                    nc = 0;
+                }
             }
         }
-        r->batched_species = batched;
-        if (birds == 0) {
+        for (int k = 0; k < n; k++) {
+            av_detect_result *r = rs[k];
+            int mine = 0;
+            for (int i = 0; i < r->n_dets; i++)
+                mine += r->dets[i].class_index == p->bird_class;
+            r->batched_species = batched && mine > 0;
+            if (mine)
+                continue;
             /* No bird box: ask the species model about the whole image and
              * report a whole-image bird when it is confident (pipeline.json). */
+            const av_detect__img *img = imgs[k];
             av_detect_det *d = &r->dets[r->n_dets];
             memset(d, 0, sizeof *d);
             double best = classify(p, w, img, 0, 0, img->w, img->h, top_k, d, err, errlen);
             if (best < 0)
-                return AV_DETECT_E_ENGINE;
+                return -1;
             if (best >= p->whole_min) {
                 d->x1 = d->y1 = 0;
                 d->x2 = (float)img->w;
@@ -812,19 +870,36 @@ static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_de
             }
         }
     }
-    for (int i = 0; i < r->n_dets; i++)
-        set_label(p, &r->dets[i]);
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < rs[k]->n_dets; i++)
+            set_label(p, &rs[k]->dets[i]);
+    return 0;
+}
+
+static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                   const av_detect_run_opts *o, av_detect_result *r, char *err,
+                                   size_t errlen)
+{
+    double t = now_ms();
+    int nbox = 0;
+    double min_score = o->min_score > 0 ? o->min_score : p->det.min_score;
+    av_detect_status st = run_detector(p, w, img, min_score, &nbox, err, errlen);
+    if (!st)
+        st = keep_boxes(p, w, img, nbox, o, r, err, errlen);
+    if (st)
+        return st;
+    double t2 = now_ms();
+    r->ms_detect = t2 - t;
+    if (species_step(p, w, 1, &img, &r, o, err, errlen))
+        return AV_DETECT_E_ENGINE;
     r->ms_species = now_ms() - t2;
     return AV_DETECT_OK;
 }
 
-/* Detect, name species and optionally annotate on decoded pixels; img is
- * borrowed. t0 is when the run started (for ms_total). */
-static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img,
-                                const av_detect_run_opts *o, double t0, av_detect_result *r,
-                                char *err, size_t errlen)
+/* What a result says about the image and the models, before any run. */
+static void result_header(const av_detect_pipeline *p, const av_detect__img *img,
+                          av_detect_result *r)
 {
-    av_detect_status st = AV_DETECT_OK;
     r->width = img->w;
     r->height = img->h;
     snprintf(r->detector, sizeof r->detector, "%s", p->det.name);
@@ -836,12 +911,14 @@ static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img
     } else {
         snprintf(r->species_note, sizeof r->species_note, "%s", p->species_note);
     }
+}
 
-    worker *w = acquire(p, err, errlen, &st);
-    if (w) {
-        st = run_locked(p, w, img, o, r, err, errlen);
-        release(p, w);
-    }
+/* After the engine: annotate when asked, then ms_total (from t0); on
+ * failure (st, or the annotation's) free r. */
+static av_detect_status result_finish(const av_detect__img *img, const av_detect_run_opts *o,
+                                      double t0, av_detect_status st, av_detect_result *r,
+                                      char *err, size_t errlen)
+{
     if (!st && o->annotate) {
         double t = now_ms();
         st = av_detect__img_annotate(img, r->dets, r->n_dets, &r->annotated, &r->annotated_len,
@@ -854,6 +931,22 @@ static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img
     }
     r->ms_total = now_ms() - t0;
     return AV_DETECT_OK;
+}
+
+/* Detect, name species and optionally annotate on decoded pixels; img is
+ * borrowed. t0 is when the run started (for ms_total). */
+static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img,
+                                const av_detect_run_opts *o, double t0, av_detect_result *r,
+                                char *err, size_t errlen)
+{
+    av_detect_status st = AV_DETECT_OK;
+    result_header(p, img, r);
+    worker *w = acquire(p, err, errlen, &st);
+    if (w) {
+        st = run_locked(p, w, img, o, r, err, errlen);
+        release(p, w);
+    }
+    return result_finish(img, o, t0, st, r, err, errlen);
 }
 
 av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t len,
@@ -892,4 +985,197 @@ av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
                      width, height, max_pixels);
     av_detect__img img = av_detect__img_wrap(width, height, rgb);
     return run_img(p, &img, &o, now_ms(), r, err, errlen);
+}
+
+/* ---- several images, shared detector runs ---- */
+
+#define BATCH_ERR 512 /* message room per image while a chunk runs */
+
+/*
+ * The engine part for k decoded images on worker w (those with st[j] ==
+ * AV_DETECT_OK): one detector run for all of them on the worker's context
+ * for that many (or one run each when the engine cannot batch the
+ * detector), then the species of all their crops. A failure fails only the
+ * images it concerns: st[j] and e[j] say why. *runs counts detector runs.
+ */
+static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detect__img *imgs,
+                         const av_detect_run_opts *o, av_detect_result *rs,
+                         av_detect_status *st, char (*e)[BATCH_ERR], int *runs)
+{
+    int idx[DET_BATCH_MAX], m = 0;
+    for (int j = 0; j < k; j++)
+        if (st[j] == AV_DETECT_OK)
+            idx[m++] = j;
+    if (m == 0)
+        return;
+    double t = now_ms();
+    cls_batch *b = NULL;
+    char msg[512] = "";
+    if (m >= 2 && !atomic_load(&p->det_refused)) {
+        b = batch_slot(p, w, p->det_model, w->db, DET_SLOTS, m, msg, sizeof msg);
+        if (!b && atomic_exchange(&p->det_refused, 1) == 0)
+            av_log(AV_LOG_WARN, "detector_batch_off", "model", p->det.name, "error", msg,
+                   "effect", "images of a batch run the detector one at a time", NULL);
+    }
+    if (!b) { /* one image, or a detector that does not batch: av_detect_run's path */
+        for (int i = 0; i < m; i++) {
+            int j = idx[i];
+            st[j] = run_locked(p, w, &imgs[j], o, &rs[j], e[j], BATCH_ERR);
+            (*runs)++;
+        }
+        return;
+    }
+    const av_nn_tensor_info *ti = av_nn_input(p->det_model, p->det_in);
+    size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+    double map_w[DET_BATCH_MAX], map_h[DET_BATCH_MAX];
+    for (int i = 0; i < m; i++) /* a sample that fails here is run but not read */
+        st[idx[i]] = det_prepare(p, w, &imgs[idx[i]], (uint8_t *)b->in[p->det_in] + i * in_bytes,
+                                 &map_w[i], &map_h[i], e[idx[i]], BATCH_ERR);
+    if (av_nn_run(b->ctx, (const void *const *)b->in, b->out, msg, sizeof msg) != AV_NN_OK) {
+        for (int i = 0; i < m; i++)
+            if (st[idx[i]] == AV_DETECT_OK)
+                st[idx[i]] = failf(e[idx[i]], BATCH_ERR, AV_DETECT_E_ENGINE, "%s: %s",
+                                   p->det.name, msg);
+        return;
+    }
+    (*runs)++;
+    int no = av_nn_num_outputs(p->det_model);
+    double min_score = o->min_score > 0 ? o->min_score : p->det.min_score;
+    for (int i = 0; i < m; i++) {
+        int j = idx[i];
+        if (st[j] != AV_DETECT_OK)
+            continue;
+        for (int q = 0; q < no; q++) { /* sample i of every output, shaped as batch 1 */
+            const av_nn_tensor_info *to = av_nn_output(p->det_model, q);
+            size_t ob = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
+            w->touts[q].data = (const float *)(const void *)((const uint8_t *)b->out[q] + i * ob);
+        }
+        int nbox = 0;
+        st[j] = det_decode(p, w, w->touts, map_w[i], map_h[i], min_score, &nbox, e[j],
+                           BATCH_ERR);
+        if (st[j] == AV_DETECT_OK)
+            st[j] = keep_boxes(p, w, &imgs[j], nbox, o, &rs[j], e[j], BATCH_ERR);
+    }
+    for (int q = 0; q < no; q++)
+        w->touts[q].data = w->det_out[q]; /* back to the batch-1 buffers */
+    double t2 = now_ms();
+    const av_detect__img *li[DET_BATCH_MAX];
+    av_detect_result *lr[DET_BATCH_MAX];
+    int nl = 0;
+    for (int i = 0; i < m; i++) {
+        if (st[idx[i]] != AV_DETECT_OK)
+            continue;
+        li[nl] = &imgs[idx[i]];
+        lr[nl++] = &rs[idx[i]];
+        rs[idx[i]].ms_detect = (t2 - t) / m; /* the shared run's time, per image */
+    }
+    if (nl && species_step(p, w, nl, li, lr, o, msg, sizeof msg)) {
+        for (int i = 0; i < m; i++)
+            if (st[idx[i]] == AV_DETECT_OK)
+                st[idx[i]] = failf(e[idx[i]], BATCH_ERR, AV_DETECT_E_ENGINE, "%s", msg);
+        return;
+    }
+    double ms = nl ? (now_ms() - t2) / nl : 0;
+    for (int i = 0; i < nl; i++)
+        lr[i]->ms_species = ms;
+}
+
+/* Decode k (<= DET_BATCH_MAX) images, run them on one worker, annotate.
+ * errs (may be NULL) has errlen bytes per image. */
+static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
+                      const av_detect_run_opts *o, av_detect_result *rs, av_detect_status *st,
+                      char *errs, size_t errlen, int *runs)
+{
+    av_detect__img imgs[DET_BATCH_MAX];
+    char e[DET_BATCH_MAX][BATCH_ERR];
+    long long max_bytes = o->max_bytes > 0 ? o->max_bytes : DEFAULT_MAX_BYTES;
+    long long max_pixels = o->max_pixels > 0 ? o->max_pixels : DEFAULT_MAX_PIXELS;
+    double t0 = now_ms();
+    int any = 0;
+    for (int j = 0; j < k; j++) {
+        const av_detect_image *im = &in[j];
+        memset(&imgs[j], 0, sizeof imgs[j]);
+        e[j][0] = '\0';
+        if (im->rgb && (im->width < 1 || im->height < 1)) {
+            st[j] = failf(e[j], BATCH_ERR, AV_DETECT_E_ARG, "detect: no pipeline or pixels");
+        } else if (im->rgb && (long long)im->width * im->height > max_pixels) {
+            st[j] = failf(e[j], BATCH_ERR, AV_DETECT_E_LIMIT,
+                          "%dx%d pixels exceed the limit of %lld", im->width, im->height,
+                          max_pixels);
+        } else if (im->rgb) {
+            imgs[j] = av_detect__img_wrap(im->width, im->height, im->rgb);
+            st[j] = AV_DETECT_OK;
+        } else if (!im->bytes && im->len) {
+            st[j] = failf(e[j], BATCH_ERR, AV_DETECT_E_ARG, "detect: no pipeline or image");
+        } else {
+            double t = now_ms();
+            st[j] = av_detect__img_decode(im->bytes, im->len,
+                                          im->max_bytes > 0 ? im->max_bytes : max_bytes,
+                                          max_pixels, &imgs[j], e[j], BATCH_ERR);
+            rs[j].ms_decode = now_ms() - t;
+        }
+        if (st[j] == AV_DETECT_OK) {
+            result_header(p, &imgs[j], &rs[j]);
+            any = 1;
+        }
+    }
+    if (any) {
+        char msg[BATCH_ERR] = "";
+        av_detect_status ast = AV_DETECT_OK;
+        worker *w = acquire(p, msg, sizeof msg, &ast);
+        if (w) {
+            batch_locked(p, w, k, imgs, o, rs, st, e, runs);
+            release(p, w);
+        } else {
+            for (int j = 0; j < k; j++)
+                if (st[j] == AV_DETECT_OK)
+                    st[j] = failf(e[j], BATCH_ERR, ast, "%s", msg);
+        }
+    }
+    for (int j = 0; j < k; j++) {
+        if (st[j] == AV_DETECT_OK)
+            st[j] = result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], e[j], BATCH_ERR);
+        else
+            av_detect_result_free(&rs[j]);
+        av_detect__img_free(&imgs[j]);
+        if (errs && errlen)
+            snprintf(errs + (size_t)j * errlen, errlen, "%s", st[j] ? e[j] : "");
+    }
+}
+
+av_detect_status av_detect_run_batch(av_detect_pipeline *p, int n, const av_detect_image *images,
+                                     const av_detect_run_opts *opts, av_detect_result *results,
+                                     av_detect_status *status, char *errs, size_t errlen,
+                                     int *det_runs)
+{
+    if (det_runs)
+        *det_runs = 0;
+    int in_range = n >= 1 && n <= AV_DETECT_BATCH_MAX;
+    if (!p || !images || !results || !status || !in_range) {
+        for (int i = 0; in_range && status && i < n; i++) {
+            status[i] = AV_DETECT_E_ARG;
+            if (results)
+                memset(&results[i], 0, sizeof results[i]);
+            if (errs && errlen)
+                snprintf(errs + (size_t)i * errlen, errlen, "detect: bad batch arguments");
+        }
+        return AV_DETECT_E_ARG;
+    }
+    av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
+    for (int i = 0; i < n; i++)
+        memset(&results[i], 0, sizeof results[i]);
+    /* even chunks of at most DET_BATCH_MAX images: 12 run as 6 + 6 */
+    int chunks = (n + DET_BATCH_MAX - 1) / DET_BATCH_MAX;
+    int per = (n + chunks - 1) / chunks, runs = 0;
+    for (int s = 0; s < n; s += per) {
+        int k = n - s < per ? n - s : per;
+        run_chunk(p, k, images + s, &o, results + s, status + s,
+                  errs ? errs + (size_t)s * errlen : NULL, errlen, &runs);
+    }
+    if (det_runs)
+        *det_runs = runs;
+    for (int i = 0; i < n; i++)
+        if (status[i] != AV_DETECT_OK)
+            return status[i];
+    return AV_DETECT_OK;
 }

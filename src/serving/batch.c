@@ -3,7 +3,8 @@
  * per request, its images decoded by the HTTP worker within a pixel
  * budget, the rest decoded here just before they run) and one
  * set of threads per model (TF Serving's num_batch_threads) that group them
- * and run each group back to back, one group per thread at a time.
+ * and run each group as one av_detect_run_batch, one group per thread at a
+ * time.
  *
  * Grouping: the thread takes the oldest task, waits until wait_ms after it
  * was queued or until the tasks on the same version hold max images, then
@@ -11,14 +12,15 @@
  * first task always goes, even when it alone holds more than max). Tasks
  * on another version stay queued for the next batch.
  *
- * What a batch shares: one thread and, since runs follow each other on it,
- * one warm engine context from the pipeline's pool (av_detect_run_rgb per
- * image). It does NOT share a forward pass: the engine plans each graph
- * for batch 1 at load (NanoDet's TF.js graph declares [1,3,416,416] and
- * reshapes to constant [1,80,-1] targets; the species TFLite model has a
- * fixed batch of 1), so running N images at once would need every graph
- * re-inferred and re-planned for batch N with its reshape targets
- * rewritten. Results are therefore exactly the unbatched ones.
+ * What a batch shares: one thread, one pipeline worker and the detector's
+ * forward pass: the images of all its tasks go through av_detect_run_batch,
+ * which runs the detector once for up to 8 images on a context planned for
+ * that many (the engine re-plans the graph for batch N) and the bird crops
+ * of all of them in batched species runs. A detector the engine cannot
+ * batch (CenterNet: a reshape in tower_0/BatchGather) runs one image at a
+ * time instead, logged once. Either way results equal unbatched runs
+ * (NanoDet at batch N is bit-identical to batch 1 on XNNPACK), and a bad
+ * image fails only its own request. /metrics counts detector runs.
  *
  * Bound: at most queue_cap tasks wait (the running batch is not counted);
  * a submit beyond that fails at once and the request gets 503.
@@ -28,6 +30,7 @@
 #include "vision/vision.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -91,28 +94,77 @@ av_detect_status av_serving__decode(const void *bytes, size_t len, long long max
                                      : AV_DETECT_E_IMAGE;
 }
 
-static void run_task(const av_serving__batcher *b, av_serving__task *t)
+/* Every image of the tasks in list (images in all) through shared
+ * detector runs; each task gets its first failure (its other results
+ * freed) or all its results. Images the HTTP workers left encoded are
+ * decoded in there, a chunk at a time, within the same limits. */
+static void run_tasks(const av_serving__batcher *b, av_serving__task *list, int images,
+                      int *det_runs)
 {
+    enum { ERRLEN = 512 };
+    int cap = images < AV_DETECT_BATCH_MAX ? images : AV_DETECT_BATCH_MAX;
+    av_detect_image *ims = calloc((size_t)(cap > 0 ? cap : 1), sizeof *ims);
+    av_detect_result *rs = calloc((size_t)(cap > 0 ? cap : 1), sizeof *rs);
+    av_detect_status *sts = calloc((size_t)(cap > 0 ? cap : 1), sizeof *sts);
+    char *errs = malloc((size_t)(cap > 0 ? cap : 1) * ERRLEN);
     av_detect_run_opts ro = {.top_k = b->top_k, .max_pixels = b->max_pixels};
-    t->st = AV_DETECT_OK;
-    for (int i = 0; i < t->n; i++) {
-        av_image *own = NULL; /* decoded here: the worker's budget was spent */
-        const av_image *im = t->imgs[i];
-        if (!im) {
-            t->st = av_serving__decode(t->enc[i].bytes, t->enc[i].len, t->enc[i].max_bytes,
-                                       b->max_pixels, &own, t->err, sizeof t->err);
-            im = own;
+    *det_runs = 0;
+    for (av_serving__task *t = list; t; t = t->next) {
+        t->st = AV_DETECT_OK;
+        t->err[0] = '\0';
+    }
+    /* Fill up to cap images (task, image) in queue order, run, hand out. */
+    av_serving__task *t = list;
+    int i = 0; /* next image of t */
+    while (t) {
+        if (t->n <= 0) {
+            t = t->next;
+            continue;
         }
-        if (im)
-            t->st = av_detect_run_rgb(t->v->pipe, im->width, im->height, im->data, &ro,
-                                      &t->res[i], t->err, sizeof t->err);
-        av_img_free(own);
-        if (t->st != AV_DETECT_OK) {
-            for (int k = 0; k < i; k++)
-                av_detect_result_free(&t->res[k]);
-            break;
+        if (!ims || !rs || !sts || !errs) {
+            t->st = AV_DETECT_E_NOMEM;
+            snprintf(t->err, sizeof t->err, "serving: out of memory for a batch");
+            t = t->next;
+            continue;
+        }
+        av_serving__task *first = t;
+        int first_i = i, n = 0;
+        for (av_serving__task *u = t; u && n < cap; u = u->next) {
+            for (int k = u == first ? first_i : 0; k < u->n && n < cap; k++, n++) {
+                const av_image *im = u->imgs[k];
+                ims[n] = im ? (av_detect_image){.rgb = im->data, .width = im->width,
+                                                .height = im->height}
+                            : (av_detect_image){.bytes = u->enc[k].bytes, .len = u->enc[k].len,
+                                                .max_bytes = u->enc[k].max_bytes};
+            }
+        }
+        int runs = 0;
+        av_detect_run_batch(t->v->pipe, n, ims, &ro, rs, sts, errs, ERRLEN, &runs);
+        *det_runs += runs;
+        for (int k = 0; k < n; k++) {
+            if (sts[k] == AV_DETECT_OK && t->st == AV_DETECT_OK) {
+                t->res[i] = rs[k];
+            } else {
+                av_detect_result_free(&rs[k]);
+                if (t->st == AV_DETECT_OK) { /* its first failure; drop what it got */
+                    t->st = sts[k];
+                    snprintf(t->err, sizeof t->err, "%s", errs + (size_t)k * ERRLEN);
+                    for (int q = 0; q < i; q++)
+                        av_detect_result_free(&t->res[q]);
+                }
+            }
+            if (++i == t->n) {
+                do /* requests always hold an image; skip any that does not */
+                    t = t->next;
+                while (t && t->n <= 0);
+                i = 0;
+            }
         }
     }
+    free(ims);
+    free(rs);
+    free(sts);
+    free(errs);
 }
 
 static void *batch_main(void *arg)
@@ -145,9 +197,9 @@ static void *batch_main(void *arg)
         av_serving__task *list = take_batch(b, &images);
         pthread_mutex_unlock(&b->mu);
 
-        for (av_serving__task *t = list; t; t = t->next)
-            run_task(b, t);
-        av_serving__metrics_batch(b->metrics, images);
+        int det_runs = 0;
+        run_tasks(b, list, images, &det_runs);
+        av_serving__metrics_batch(b->metrics, images, det_runs);
 
         pthread_mutex_lock(&b->mu);
         for (av_serving__task *t = list, *next; t; t = next) {

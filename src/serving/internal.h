@@ -98,14 +98,16 @@ typedef struct av_serving__metrics {
     unsigned long long images;
     unsigned long long batch_bucket[AV_SERVING__N_BATCH_BUCKETS];
     unsigned long long batch_count, batch_sum; /* batches run, images in them */
+    unsigned long long det_runs;  /* detector forward passes those batches made */
 } av_serving__metrics;
 
 void av_serving__metrics_init(av_serving__metrics *m);
 void av_serving__metrics_free(av_serving__metrics *m);
 void av_serving__metrics_observe(av_serving__metrics *m, int route, unsigned code,
                                  double seconds, int images);
-/* One executed batch of `images` images (batching on). */
-void av_serving__metrics_batch(av_serving__metrics *m, int images);
+/* One executed batch of `images` images (batching on) that made det_runs
+ * detector forward passes (1 when they all shared one). */
+void av_serving__metrics_batch(av_serving__metrics *m, int images, int det_runs);
 /* Write the exposition text into out (truncated at cap); returns the
  * length it needed. The model gauges are appended by the caller. */
 size_t av_serving__metrics_text(av_serving__metrics *m, char *out, size_t cap);

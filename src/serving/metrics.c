@@ -2,7 +2,8 @@
  * metrics.c - Prometheus text exposition for the model server (GET
  * /metrics): requests by route and status code, a latency histogram per
  * route (time from the complete request to the queued answer), images
- * predicted, the sizes of dynamic batches (images per batch, all models),
+ * predicted, the sizes of dynamic batches (images per batch, all models)
+ * and the detector forward passes they made,
  * and the version each model serves (appended by server.c).
  */
 #include "serving/internal.h"
@@ -21,7 +22,7 @@ void av_serving__metrics_init(av_serving__metrics *m)
     pthread_mutex_init(&m->mu, NULL);
 }
 
-void av_serving__metrics_batch(av_serving__metrics *m, int images)
+void av_serving__metrics_batch(av_serving__metrics *m, int images, int det_runs)
 {
     pthread_mutex_lock(&m->mu);
     for (int b = 0; b < AV_SERVING__N_BATCH_BUCKETS; b++)
@@ -29,6 +30,7 @@ void av_serving__metrics_batch(av_serving__metrics *m, int images)
             m->batch_bucket[b]++;
     m->batch_count++;
     m->batch_sum += (unsigned long long)(images > 0 ? images : 0);
+    m->det_runs += (unsigned long long)(det_runs > 0 ? det_runs : 0);
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -99,6 +101,11 @@ size_t av_serving__metrics_text(av_serving__metrics *m, char *out, size_t cap)
     OUT("aviary_serving_batch_size_bucket{le=\"+Inf\"} %llu\n"
         "aviary_serving_batch_size_sum %llu\naviary_serving_batch_size_count %llu\n",
         m->batch_count, m->batch_sum, m->batch_count);
+    OUT("# HELP aviary_serving_batch_detector_runs_total Detector forward passes run by dynamic "
+        "batches (one per batch when the detector batches, one per image when it cannot).\n"
+        "# TYPE aviary_serving_batch_detector_runs_total counter\n"
+        "aviary_serving_batch_detector_runs_total %llu\n",
+        m->det_runs);
     pthread_mutex_unlock(&m->mu);
 #undef OUT
     return n;

@@ -16,10 +16,11 @@
  *
  * Dynamic batching (batch_max > 1, off by default): predict requests that
  * arrive within batch_wait_ms of the first waiting one are grouped, up to
- * batch_max images, and run back to back on one engine context by one of
- * batch_threads batch threads per model. The forward pass is NOT shared: the detector and
- * species graphs are planned at load for batch 1 (their reshape targets
- * have the batch baked in), so a batch is N batch-1 runs. Images are
+ * batch_max images, and run by one of batch_threads batch threads per model
+ * through av_detect_run_batch: one detector forward pass for up to 8 of the
+ * batch's images (on an engine context re-planned for that batch) and their
+ * bird crops in shared species runs; a detector the engine cannot batch
+ * (CenterNet) runs image by image. Results equal unbatched runs. Images are
  * decoded by the HTTP workers, in parallel, before they queue (within
  * max_pixels per worker of decoded pixels queued; past that the batch
  * thread decodes them). At most batch_queue requests wait; one more is
