@@ -23,6 +23,9 @@ static const unsigned char PNG[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
 
 static int g_calls;
 static int g_flaky_left; /* temporary failures the analyzer still reports */
+static int g_gate;       /* 1: images of sizeof JPEG + 2 bytes wait until it is 0 */
+static pthread_cond_t g_gate_cv = PTHREAD_COND_INITIALIZER;
+static int g_http_workers = 8, g_wait_ms; /* start() settings; 0 ms = the default */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Scripted analyzer: two birds, a robin and a magpie; counts its calls. */
@@ -37,6 +40,12 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
     if (len < 4) {
         snprintf(err, errlen, "image: too short");
         return -1;
+    }
+    if (len == sizeof JPEG + 2) { /* a slow analysis, released by the test */
+        pthread_mutex_lock(&g_mu);
+        while (g_gate)
+            pthread_cond_wait(&g_gate_cv, &g_mu);
+        pthread_mutex_unlock(&g_mu);
     }
     if (len == sizeof JPEG + 1 && g_flaky_left > 0) { /* a model server that is away */
         pthread_mutex_lock(&g_mu);
@@ -129,7 +138,8 @@ static void start(struct app *a, long long max_upload)
     CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
     static char data_dir[700];
     snprintf(data_dir, sizeof data_dir, "%s", dir);
-    av_web_opts o = {.listen = "127.0.0.1", .port = 0, .workers = 8, .store = a->store,
+    av_web_opts o = {.listen = "127.0.0.1", .port = 0, .workers = g_http_workers,
+                     .analysis_wait_ms = g_wait_ms, .store = a->store,
                      .data_dir = data_dir, .max_upload_bytes = max_upload,
                      .analyze = fake_analyze, .render = fake_render, .analysis_workers = 1, .queue_max = 8,
                      .tracked = tracked, .n_tracked = 3, .baselines = baselines,
@@ -470,6 +480,65 @@ static json_t *api_get(struct app *a, const char *id)
     return j;
 }
 
+/* A results page waiting for its analysis holds no HTTP thread: with one
+ * HTTP worker, /healthz answers while the page waits (the old handler
+ * blocked that worker, and /healthz with it, for the whole wait). */
+struct view_arg {
+    const char *url;
+    av_http_resp r;
+    int done;
+};
+
+static void *view_slow(void *arg)
+{
+    struct view_arg *v = arg;
+    av_http_get(v->url, &v->r);
+    pthread_mutex_lock(&g_mu);
+    v->done = 1;
+    pthread_mutex_unlock(&g_mu);
+    return NULL;
+}
+
+TEST(waiting_page_does_not_hold_the_http_thread)
+{
+    g_http_workers = 1;
+    g_wait_ms = 30000;
+    struct app a;
+    start(&a, 1000000);
+    unsigned char slow[sizeof JPEG + 2];
+    memcpy(slow, JPEG, sizeof JPEG);
+    slow[sizeof JPEG] = slow[sizeof JPEG + 1] = 0;
+    pthread_mutex_lock(&g_mu);
+    g_gate = 1;
+    pthread_mutex_unlock(&g_mu);
+    char id[AV_STORE_ID_LEN + 1], path[128], u[256], h[256];
+    upload(&a, "slow.jpg", slow, sizeof slow, id);
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    url(u, sizeof u, &a, path);
+    struct view_arg v = {.url = u};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, view_slow, &v) == 0);
+    usleep(300 * 1000); /* ordering only: the page request is in before /healthz */
+    url(h, sizeof h, &a, "/healthz");
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(h, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    av_http_free(&r);
+    pthread_mutex_lock(&g_mu);
+    int page_done = v.done;
+    g_gate = 0; /* now let the analysis finish */
+    pthread_cond_broadcast(&g_gate_cv);
+    pthread_mutex_unlock(&g_mu);
+    pthread_join(t, NULL);
+    CHECK_MSG(!page_done, "/healthz waited for the parked results page");
+    CHECK_EQ_INT(v.r.status, 200);
+    CHECK_STR_CONTAINS(v.r.body, "European Robin"); /* woken when the analysis ended */
+    av_http_free(&v.r);
+    stop(&a);
+    g_http_workers = 8;
+    g_wait_ms = 0;
+}
+
 /* A temporary failure (model server away) keeps the image pending, says so,
  * and the workers retry it by themselves. */
 TEST(temporary_failure_is_retried)
@@ -704,5 +773,5 @@ TEST(concurrent_uploads_32_clients_all_stored)
     stop(&a);
 }
 
-TEST_MAIN(T(index_page), T(temporary_failure_is_retried), T(analysis_claimed_by_another_node_waits), T(readyz_and_metrics), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
+TEST_MAIN(T(index_page), T(waiting_page_does_not_hold_the_http_thread), T(temporary_failure_is_retried), T(analysis_claimed_by_another_node_waits), T(readyz_and_metrics), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
           T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))

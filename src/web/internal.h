@@ -64,6 +64,7 @@ struct av_web {
     av_web_opts o;       /* copy; string pointers borrowed from the caller */
     av_web__jobs *jobs;  /* NULL without a store */
     av_web__metrics *metrics; /* NULL when out of memory at start: not counted */
+    struct av_web__waiters *waiters; /* NULL without a store */
 };
 
 /* One uploaded file after its part ended. */
@@ -91,6 +92,7 @@ typedef struct av_web__req {
     /* small form fields (feedback) */
     char vote[8], ground_truth[24], predicted[24];
     int field_too_long;
+    int waited;      /* 1: resumed after waiting for its analysis (waiters.c) */
     /* metrics */
     int metric_route;
     unsigned status; /* of the queued answer; 0 until then */
@@ -160,6 +162,19 @@ enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const c
 
 /* video_jobs.c: queue the videos a restart left pending (av_web_start). */
 void av_web__video_resume(av_web *w);
+
+/* waiters.c: park a connection until an analysis is over (or wait_ms);
+ * libmicrohttpd then calls the handler again with r->waited = 1. */
+typedef struct av_web__waiters av_web__waiters;
+int av_web__waiters_start(av_web *web, av_web__waiters **out, char *err, size_t errlen);
+/* 0: the connection is suspended (answer nothing now); -1: wait inline. */
+int av_web__wait_async(av_web__waiters *ws, struct MHD_Connection *c, av_web__req *r,
+                       const char *id, int wait_ms);
+/* Resume every parked connection (before MHD_stop_daemon), then free. */
+void av_web__waiters_stop(av_web__waiters *ws);
+void av_web__waiters_free(av_web__waiters *ws);
+/* server.c: the request being handled on this thread (NULL outside one). */
+av_web__req *av_web__current_req(void);
 
 /* chart.c: server-rendered SVG of the monitoring series */
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,

@@ -362,3 +362,14 @@ int av_web__jobs_stopping(av_web__jobs *j)
     pthread_mutex_unlock(&j->mu);
     return s;
 }
+
+int av_web__jobs_active(av_web__jobs *j, const char *id)
+{
+    if (!j)
+        return 0;
+    pthread_mutex_lock(&j->mu);
+    slot *sl = find(j, id);
+    int active = sl && !delayed(sl);
+    pthread_mutex_unlock(&j->mu);
+    return active;
+}

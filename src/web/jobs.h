@@ -26,6 +26,9 @@ int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms);
 
 /* Time each analysis into m (borrowed; NULL: none). */
 void av_web__jobs_set_metrics(av_web__jobs *j, av_web__metrics *m);
+/* 1 while id is queued or running here (a retry waiting out its backoff
+ * does not count). */
+int av_web__jobs_active(av_web__jobs *j, const char *id);
 /* Entries waiting and running now. */
 void av_web__jobs_depth(av_web__jobs *j, int *queued, int *running);
 

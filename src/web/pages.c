@@ -166,11 +166,18 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
         return av_web__video_results(w, c, &img, form_error, status);
 
     if (strcmp(img.status, "pending") == 0) {
-        if (av_web__jobs_request(w->jobs, img.id))
-            return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
-                                   "Your photo is saved, but every analysis worker is busy."
-                                   " Please reload this page in a few seconds.");
-        st = wait_for_analysis(w, &img, err, sizeof err);
+        av_web__req *r = av_web__current_req();
+        if (!r || !r->waited) {
+            if (av_web__jobs_request(w->jobs, img.id))
+                return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
+                                       "Your photo is saved, but every analysis worker is busy."
+                                       " Please reload this page in a few seconds.");
+            if (!av_web__wait_async(w->waiters, c, r, img.id, w->o.analysis_wait_ms))
+                return MHD_YES; /* parked: called again when it is over */
+            st = wait_for_analysis(w, &img, err, sizeof err);
+        } else {
+            st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+        }
         if (st != AV_STORE_OK)
             return internal_error(w, c, "results", err);
     }
@@ -478,9 +485,17 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
     if (av_web__is_video_type(img.content_type)) /* video_pages.c */
         return av_web__video_api(w, c, &img);
     if (!strcmp(img.status, "pending")) {
-        if (av_web__jobs_request(w->jobs, img.id))
-            return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
-        if (wait_for_analysis(w, &img, err, sizeof err) != AV_STORE_OK)
+        av_web__req *r = av_web__current_req();
+        if (!r || !r->waited) {
+            if (av_web__jobs_request(w->jobs, img.id))
+                return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
+            if (!av_web__wait_async(w->waiters, c, r, img.id, w->o.analysis_wait_ms))
+                return MHD_YES; /* parked: called again when it is over */
+            st = wait_for_analysis(w, &img, err, sizeof err);
+        } else {
+            st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+        }
+        if (st != AV_STORE_OK)
             return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
     }
     return send_json(c, MHD_HTTP_OK, image_json(w, &img));

@@ -34,6 +34,12 @@
 /* The status of the answer queued by the handler running on this thread,
  * picked up by on_request for the request's metrics. */
 static _Thread_local unsigned tl_status;
+static _Thread_local av_web__req *tl_req;
+
+av_web__req *av_web__current_req(void)
+{
+    return tl_req;
+}
 
 enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
                               struct MHD_Response *r)
@@ -354,12 +360,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **req_cls)
 {
     tl_status = 0;
+    tl_req = *req_cls; /* NULL on the first call, which dispatches nothing */
     enum MHD_Result ret =
         route_request(cls, conn, url, method, version, upload_data, upload_data_size, req_cls);
     av_web__req *r = *req_cls;
     if (r && tl_status)
         r->status = tl_status;
     tl_status = 0;
+    tl_req = NULL;
     return ret;
 }
 
@@ -392,6 +400,14 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     }
     if (w->jobs)
         av_web__jobs_set_metrics(w->jobs, w->metrics);
+    if (w->jobs && av_web__waiters_start(w, &w->waiters, err, errlen)) {
+        av_web__waiters_stop(w->waiters);
+        av_web__waiters_free(w->waiters);
+        av_web__jobs_stop(w->jobs);
+        av_web__metrics_free(w->metrics);
+        free(w);
+        return -1;
+    }
 
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -400,6 +416,8 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     const char *addr = o->listen && *o->listen ? o->listen : "0.0.0.0";
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "web: '%s' is not an IPv4 address", addr);
+        av_web__waiters_stop(w->waiters);
+        av_web__waiters_free(w->waiters);
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
         free(w);
@@ -407,7 +425,8 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     }
     unsigned workers = o->workers > 0 ? (unsigned)o->workers : 1;
     w->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO |
+            MHD_ALLOW_SUSPEND_RESUME,
         (uint16_t)o->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
@@ -415,6 +434,8 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     if (!w->daemon) {
         snprintf(err, errlen, "web: cannot listen on %s:%d (port in use or no permission?)", addr,
                  o->port);
+        av_web__waiters_stop(w->waiters);
+        av_web__waiters_free(w->waiters);
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
         free(w);
@@ -437,8 +458,10 @@ void av_web_stop(av_web *w)
 {
     if (!w)
         return;
+    av_web__waiters_stop(w->waiters); /* parked connections answer first */
     if (w->daemon)
         MHD_stop_daemon(w->daemon);
+    av_web__waiters_free(w->waiters);
     av_web__jobs_stop(w->jobs);
     av_web__metrics_free(w->metrics);
     free(w);
