@@ -680,6 +680,39 @@ TEST(server_restart_mid_run)
     av_store_close(s);
 }
 
+/* Kept in the database by default: a 70 MiB upload (a video) fits SQLite's
+ * 256 MiB default; MySQL keeps its 64 MiB default and refuses it. */
+TEST(default_blob_limit_per_driver)
+{
+    av_store *s = open_store();
+    size_t n = 70u << 20;
+    unsigned char *big = malloc(n);
+    CHECK(big);
+    for (size_t i = 0; i < n; i += 4096)
+        big[i] = (unsigned char)(i >> 12);
+    av_store_image img;
+    memset(&img, 0, sizeof img);
+    CHECK(av_store_new_id(img.id) == 0);
+    snprintf(img.name, sizeof img.name, "clip.mp4");
+    snprintf(img.ext, sizeof img.ext, "mp4");
+    snprintf(img.content_type, sizeof img.content_type, "video/mp4");
+    img.size_bytes = (int64_t)n;
+    char err[256];
+    av_store_status st = av_store_image_insert(s, &img, big, n, err, sizeof err);
+    if (on_mysql()) {
+        CHECK_EQ_INT(st, AV_STORE_EARG);
+        CHECK_STR_CONTAINS(err, "blob store");
+    } else {
+        CHECK_MSG(st == AV_STORE_OK, "%s", err);
+        av_store_image got;
+        CHECK(av_store_image_get(s, img.id, 1, &got, err, sizeof err) == AV_STORE_OK);
+        CHECK(got.blob_len == n && !memcmp(got.blob, big, n));
+        av_store_image_clear(&got);
+    }
+    free(big);
+    av_store_close(s);
+}
+
 TEST(blob_store_and_size_limit)
 {
     av_store *s = open_store();
@@ -749,7 +782,7 @@ TEST(killed_connection_fails_once_then_recovers)
     av_store_close(s);
 }
 
-TEST_MAIN(T(migrate_is_idempotent), T(analysis_claim_is_a_lease), T(bad_urls), T(image_round_trip_and_ids),
+TEST_MAIN(T(migrate_is_idempotent), T(default_blob_limit_per_driver), T(analysis_claim_is_a_lease), T(bad_urls), T(image_round_trip_and_ids),
           T(analysis_is_stored_once), T(running_means_are_true_means), T(vote_validation),
           T(concurrent_analysis_stores_one_result), T(mysql_urls_and_secrets),
           T(mlmd_init_is_idempotent_with_v10_schema), T(mlmd_model_registered_once_by_many),

@@ -215,7 +215,9 @@ av_store_status av_store_image_insert(av_store *s, const av_store_image *img, co
         return av_store__fail(err, errlen, AV_STORE_EARG, "image id is not %d hex characters",
                               AV_STORE_ID_LEN);
     if (!s->blob_dir) {
-        size_t max = s->max_blob ? s->max_blob : AV_STORE_MAX_DB_BLOB;
+        size_t max = s->max_blob                             ? s->max_blob
+                     : strcmp(s->drv->dialect, "sqlite") == 0 ? AV_STORE_MAX_SQLITE_BLOB
+                                                              : AV_STORE_MAX_DB_BLOB;
         if (blob && len > max)
             return av_store__fail(err, errlen, AV_STORE_EARG,
                                   "image of %zu bytes is over the %zu-byte limit for images kept"

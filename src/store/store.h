@@ -99,13 +99,16 @@ int av_store_valid_id(const char *s);
 
 /*
  * Where image bytes live. By default in the images table (image_blob, as
- * the original did), up to max_db_blob bytes (0 = AV_STORE_MAX_DB_BLOB);
+ * the original did), up to max_db_blob bytes (0 = the driver's default:
+ * AV_STORE_MAX_SQLITE_BLOB on SQLite, AV_STORE_MAX_DB_BLOB on MySQL, whose
+ * packets and replication suffer from huge rows);
  * a larger one is refused with EARG. With dir set, each image is a file
  * dir/<ID>.blob (written to a temp file, fsync'd, renamed: never half a
  * file) and image_blob stays NULL; no size limit but the upload limit.
  * Call before the store is shared between threads.
  */
 #define AV_STORE_MAX_DB_BLOB (64u << 20)
+#define AV_STORE_MAX_SQLITE_BLOB (256u << 20) /* the 200 MB video limit fits */
 av_store_status av_store_set_blob_store(av_store *s, const char *dir, size_t max_db_blob,
                                         char *err, size_t errlen);
 
