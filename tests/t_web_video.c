@@ -312,6 +312,27 @@ TEST(form_upload_results_page_and_feedback)
     CHECK(!strstr(r.body, "http-equiv=\"refresh\"")); /* done: no reloading */
     av_http_free(&r);
 
+    /* The clip itself, from this node's cache and, once that is gone (another
+     * node took the upload), from the store. */
+    for (int k = 0; k < 2; k++) {
+        get(&a, "/originals/%s.mp4", id, &r);
+        CHECK_EQ_INT(r.status, 200);
+        CHECK_STR_CONTAINS(r.headers, "video/mp4");
+        CHECK(r.len == len && !memcmp(r.body, clip, len));
+        av_http_free(&r);
+        char cached[1200];
+        snprintf(cached, sizeof cached, "%s/originals/%s.mp4", av_test_tmpdir(), id);
+        if (k == 0)
+            CHECK_MSG(unlink(cached) == 0, "%s was not cached", cached);
+    }
+    get(&a, "/inferenced/%s.mp4", id, &r); /* no annotated copy of a video */
+    CHECK_EQ_INT(r.status, 404);
+    av_http_free(&r);
+    get(&a, "/uploads/%s", id, &r);
+    snprintf(want, sizeof want, "<a href=\"/originals/%s.mp4\" download>", id);
+    CHECK_STR_CONTAINS(r.body, want);
+    av_http_free(&r);
+
     /* The stills come from the store, as JPEG. */
     get(&a, "/videos/%s/poster.jpg", id, &r);
     CHECK_EQ_INT(r.status, 200);

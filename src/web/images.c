@@ -13,6 +13,7 @@
 #include "log/log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,18 @@ static int render(av_web *w, av_store_image *img, void **out, size_t *len, const
     return 0;
 }
 
+/* One fetch of a large original from the store at a time: a video of up to
+ * --max-video-mb is read whole into memory to be cached, and concurrent
+ * first requests must not each hold a copy; the ones that waited find the
+ * cached file. */
+static pthread_mutex_t big_fetch = PTHREAD_MUTEX_INITIALIZER;
+#define BIG_BYTES (8LL << 20)
+
 enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated,
                               const char *id, const char *ext, const char *mime)
 {
+    if (annotated && !strncmp(mime, "video/", 6))
+        return MHD_NO; /* videos have stills under /videos/, no annotated copy */
     const char *sub = annotated ? "inferenced" : "originals";
     char dir[1100], name[64], path[1200];
     snprintf(dir, sizeof dir, "%s/%s", w->o.data_dir, sub);
@@ -88,10 +98,25 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
 
     char err[512] = "";
     av_store_image img;
-    av_store_status st = av_store_image_get(w->o.store, id, 1, &img, err, sizeof err);
-    if (st == AV_STORE_NOT_FOUND)
+    av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
+    int big = st == AV_STORE_OK && img.size_bytes > BIG_BYTES;
+    if (big) {
+        pthread_mutex_lock(&big_fetch);
+        if (from_disk(c, path, mime) == MHD_YES) { /* cached while we waited */
+            pthread_mutex_unlock(&big_fetch);
+            return MHD_YES;
+        }
+    }
+    if (st == AV_STORE_OK)
+        st = av_store_image_get(w->o.store, id, 1, &img, err, sizeof err);
+    if (st == AV_STORE_NOT_FOUND) {
+        if (big)
+            pthread_mutex_unlock(&big_fetch);
         return MHD_NO;
+    }
     if (st != AV_STORE_OK) {
+        if (big)
+            pthread_mutex_unlock(&big_fetch);
         av_log(AV_LOG_ERROR, "image_load_failed", "id", id, "error", err, NULL);
         return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Try again shortly",
                                "The image could not be loaded just now.");
@@ -109,10 +134,12 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
         bytes = NULL;
     }
     av_store_image_clear(&img);
+    if (bytes && av_web__write_file_atomic(dir, name, bytes, len)) /* a cache: serve anyway */
+        av_log(AV_LOG_WARN, "image_cache_write_failed", "path", path, NULL);
+    if (big)
+        pthread_mutex_unlock(&big_fetch);
     if (!bytes)
         return MHD_NO;
-    if (av_web__write_file_atomic(dir, name, bytes, len)) /* a cache: serve anyway */
-        av_log(AV_LOG_WARN, "image_cache_write_failed", "path", path, NULL);
     struct MHD_Response *r = MHD_create_response_from_buffer(len, bytes, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(bytes);

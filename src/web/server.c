@@ -180,6 +180,11 @@ static const char *type_of(const char *ext)
     if (!strcmp(ext, "png")) return "image/png";
     if (!strcmp(ext, "webp")) return "image/webp";
     if (!strcmp(ext, "bmp")) return "image/bmp";
+    if (!strcmp(ext, "mp4")) return "video/mp4";
+    if (!strcmp(ext, "mov")) return "video/quicktime";
+    if (!strcmp(ext, "webm")) return "video/webm";
+    if (!strcmp(ext, "mkv")) return "video/x-matroska";
+    if (!strcmp(ext, "avi")) return "video/x-msvideo";
     return NULL;
 }
 

@@ -272,6 +272,9 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
         av_web__buf_fmt(&facts, " &middot; %s long", dur);
     if (v.width > 0)
         av_web__buf_fmt(&facts, " &middot; %d&times;%d", v.width, v.height);
+    /* id: 32 hex; ext: from the magic bytes (mp4, mov, webm, mkv, avi) */
+    av_web__buf_fmt(&facts, " &middot; <a href=\"/originals/%s.%s\" download>original video</a>",
+                    img->id, img->ext);
     const char *head = NULL;
     if (done) {
         av_web__buf_fmt(&poster, "<img src=\"/videos/%s/poster.jpg\" alt=\"Poster frame, %d bird"
@@ -357,6 +360,8 @@ static json_t *video_json(av_web *w, const av_store_image *img, const av_store_v
     json_object_set_new(o, "status", json_string(img->status));
     snprintf(url, sizeof url, "/uploads/%s", img->id);
     json_object_set_new(o, "results_url", json_string(url));
+    snprintf(url, sizeof url, "/originals/%s.%s", img->id, img->ext);
+    json_object_set_new(o, "original_url", json_string(url));
     json_object_set_new(o, "container", json_string(v->container));
     if (v->codec[0])
         json_object_set_new(o, "codec", json_string(v->codec));
