@@ -158,3 +158,18 @@ int av_test_main(int argc, char **argv, const struct av_test *tests, size_t n)
     printf("%s: %d passed, %d failed, %d skipped\n", prog, passed, failed, skipped);
     return failed ? 1 : 0;
 }
+
+void av_test_db_url(char *url, size_t cap, const char *sqlite_name, char tag)
+{
+    const char *env = getenv("AVIARY_TEST_DB");
+    if (!env || !*env) {
+        snprintf(url, cap, "sqlite:%s/%s", av_test_tmpdir(), sqlite_name);
+        return;
+    }
+    const char *hostpart = strstr(env, "://");
+    const char *slash = hostpart ? strchr(hostpart + 3, '/') : NULL;
+    CHECK_MSG(slash, "AVIARY_TEST_DB must be mysql://.../db");
+    const char *q = strchr(slash, '?');
+    snprintf(url, cap, "%.*s/aviary_%c%d%s", (int)(slash - env), env, tag, (int)getpid(),
+             q ? q : "");
+}

@@ -36,6 +36,10 @@ int av_test_main(int argc, char **argv, const struct av_test *tests, size_t n);
 const char *av_test_shared(const char *rel);
 /* Fresh empty scratch directory for this case, removed by the runner afterwards. */
 const char *av_test_tmpdir(void);
+/* The case's database URL: sqlite:<tmpdir>/<sqlite_name>, or with
+ * $AVIARY_TEST_DB (mysql://.../db) the same server with a database of this
+ * case's own, aviary_<tag><pid> (created on open). */
+void av_test_db_url(char *url, size_t cap, const char *sqlite_name, char tag);
 
 #define TEST_MAIN(...)                                                           \
     int main(int argc, char **argv)                                              \

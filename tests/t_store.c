@@ -18,22 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The case's database: sqlite in its scratch folder, or $AVIARY_TEST_DB with
- * the database name replaced by one of its own (created on open). */
-static void test_url(char *url, size_t cap)
-{
-    const char *env = getenv("AVIARY_TEST_DB");
-    if (!env || !*env) {
-        snprintf(url, cap, "sqlite:%s/t.db", av_test_tmpdir());
-        return;
-    }
-    const char *hostpart = strstr(env, "://");
-    const char *slash = hostpart ? strchr(hostpart + 3, '/') : NULL;
-    CHECK_MSG(slash, "AVIARY_TEST_DB must be mysql://.../db");
-    const char *q = strchr(slash, '?');
-    snprintf(url, cap, "%.*s/aviary_t%d%s", (int)(slash - env), env, (int)getpid(), q ? q : "");
-}
-
 static int on_mysql(void)
 {
     const char *env = getenv("AVIARY_TEST_DB");
@@ -43,7 +27,7 @@ static int on_mysql(void)
 static av_store *open_store(void)
 {
     char url[1200], err[512];
-    test_url(url, sizeof url);
+    av_test_db_url(url, sizeof url, "t.db", 't');
     av_store *s = NULL;
     CHECK_MSG(av_store_open(url, &s, err, sizeof err) == AV_STORE_OK, "%s", err);
     int v = 0;
@@ -458,7 +442,7 @@ TEST(mlmd_model_registered_once_by_many)
 {
     av_store *s = open_store();
     char url[1200], err[512];
-    test_url(url, sizeof url);
+    av_test_db_url(url, sizeof url, "t.db", 't');
     /* Four processes and eight threads register the same model at once. */
     pid_t kids[4];
     for (int k = 0; k < 4; k++) {

@@ -109,21 +109,6 @@ struct app {
     char base[64];
 };
 
-/* sqlite in dir, or $AVIARY_TEST_DB with a database of this case's own. */
-static void test_url(char *url, size_t cap, const char *dir)
-{
-    const char *env = getenv("AVIARY_TEST_DB");
-    if (!env || !*env) {
-        snprintf(url, cap, "sqlite:%s/aviary.db", dir);
-        return;
-    }
-    const char *hostpart = strstr(env, "://");
-    const char *slash = hostpart ? strchr(hostpart + 3, '/') : NULL;
-    CHECK_MSG(slash, "AVIARY_TEST_DB must be mysql://.../db");
-    const char *q = strchr(slash, '?');
-    snprintf(url, cap, "%.*s/aviary_w%d%s", (int)(slash - env), env, (int)getpid(), q ? q : "");
-}
-
 static void start(struct app *a, long long max_upload)
 {
     char dir[700], url[1200], err[512];
@@ -133,7 +118,7 @@ static void start(struct app *a, long long max_upload)
     mkdir(sub, 0755);
     snprintf(sub, sizeof sub, "%s/inferenced", dir);
     mkdir(sub, 0755);
-    test_url(url, sizeof url, dir);
+    av_test_db_url(url, sizeof url, "aviary.db", 'w');
     CHECK_MSG(av_store_open(url, &a->store, err, sizeof err) == AV_STORE_OK, "%s", err);
     CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
     static char data_dir[700];

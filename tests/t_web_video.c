@@ -149,19 +149,6 @@ struct app {
     char db[1200];
 };
 
-static void test_url(char *url, size_t cap, const char *dir)
-{
-    const char *env = getenv("AVIARY_TEST_DB");
-    if (!env || !*env) {
-        snprintf(url, cap, "sqlite:%s/aviary.db", dir);
-        return;
-    }
-    const char *hostpart = strstr(env, "://");
-    const char *slash = hostpart ? strchr(hostpart + 3, '/') : NULL;
-    CHECK_MSG(slash, "AVIARY_TEST_DB must be mysql://.../db");
-    const char *q = strchr(slash, '?');
-    snprintf(url, cap, "%.*s/aviary_v%d%s", (int)(slash - env), env, (int)getpid(), q ? q : "");
-}
 
 static void open_store(struct app *a)
 {
@@ -173,7 +160,7 @@ static void open_store(struct app *a)
         mkdir(sub, 0755);
         snprintf(sub, sizeof sub, "%s/inferenced", a->dir);
         mkdir(sub, 0755);
-        test_url(a->db, sizeof a->db, a->dir);
+        av_test_db_url(a->db, sizeof a->db, "aviary.db", 'v');
     }
     CHECK_MSG(av_store_open(a->db, &a->store, err, sizeof err) == AV_STORE_OK, "%s", err);
     CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);

@@ -92,21 +92,8 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
     }
     char version[64];
     snprintf(version, sizeof version, "%.30s@%.30s", r.detector, r.detector_version);
-    for (int i = 0; i < r.n_dets; i++) {
-        const av_detect_det *d = &r.dets[i];
-        av_store_detection *s = &out->dets[i];
-        s->x1 = d->x1, s->y1 = d->y1, s->x2 = d->x2, s->y2 = d->y2;
-        s->score = d->confidence;
-        s->detector_score = d->det_score;
-        s->species_score = d->n_species ? d->species[0].score : -1;
-        s->class_id = d->n_species ? d->species[0].class_index : 0;
-        snprintf(s->label, sizeof s->label, "%s", d->class_name[0] ? d->class_name : "bird");
-        if (d->n_species) {
-            snprintf(s->species, sizeof s->species, "%s", d->species[0].scientific);
-            snprintf(s->common_name, sizeof s->common_name, "%s", d->species[0].common);
-        }
-        snprintf(s->model_version, sizeof s->model_version, "%s", version);
-    }
+    for (int i = 0; i < r.n_dets; i++)
+        av_web_store_detection(&r.dets[i], version, &out->dets[i]);
     out->n_dets = r.n_dets;
     out->annotated = r.annotated; /* ownership moves to the web module */
     out->annotated_len = r.annotated_len;

@@ -568,6 +568,30 @@ static av_video_opts defaults(const av_video_opts *in)
     return o;
 }
 
+/* What a run and a probe both start with: the size within the limit, a
+ * container signature (into u->r->container), the demuxer opened and its
+ * headers checked against the limits. */
+static av_video_status open_checked(run *u)
+{
+    const av_video__src *src = u->src;
+    if (src->size == 0)
+        return failf(u, AV_VIDEO_E_FORMAT, "empty file (0 bytes)");
+    if (src->size > u->o.limits.max_bytes)
+        return failf(u, AV_VIDEO_E_LIMIT, "%lld bytes, the video limit is %lld",
+                     (long long)src->size, u->o.limits.max_bytes);
+    unsigned char head[64];
+    size_t nh = av_video__src_head(u->src, head, sizeof head);
+    av_video_container c = av_video_sniff(head, nh);
+    if (c == AV_VIDEO_NONE)
+        return failf(u, AV_VIDEO_E_FORMAT,
+                     "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
+                     "(RIFF AVI) signature");
+    u->r->container = c;
+    av_video__log_init();
+    av_video__log_clear();
+    return open_input(u, c);
+}
+
 av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
                                   const av_video_opts *opts, av_video_result *r, char *err,
                                   size_t errlen)
@@ -581,22 +605,7 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
     av_video_limits *l = &u.o.limits;
     u.max_decoded = (long long)ceil(l->max_seconds * MAX_DECODE_FPS) + 1000;
     r->sample_fps = u.o.fps;
-    if (src->size == 0)
-        return failf(&u, AV_VIDEO_E_FORMAT, "empty file (0 bytes)");
-    if (src->size > l->max_bytes)
-        return failf(&u, AV_VIDEO_E_LIMIT, "%lld bytes, the video limit is %lld",
-                     (long long)src->size, l->max_bytes);
-    unsigned char head[64];
-    size_t nh = av_video__src_head(src, head, sizeof head);
-    av_video_container c = av_video_sniff(head, nh);
-    if (c == AV_VIDEO_NONE)
-        return failf(&u, AV_VIDEO_E_FORMAT,
-                     "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
-                     "(RIFF AVI) signature");
-    r->container = c;
-    av_video__log_init();
-    av_video__log_clear();
-    av_video_status st = open_input(&u, c);
+    av_video_status st = open_checked(&u);
     if (!st) {
         double dur = r->duration_s;
         r->frames_expected = dur > 0 ? (int)fmin(ceil(dur * u.o.fps - 1e-6), 1e8) : 0;
@@ -647,22 +656,7 @@ av_video_status av_video__probe_src(av_video__src *src, const av_video_limits *l
              .vs = -1, .origin = AV_NOPTS_VALUE, .orient = 1};
     if (err && errlen)
         err[0] = '\0';
-    if (src->size == 0)
-        return failf(&u, AV_VIDEO_E_FORMAT, "empty file (0 bytes)");
-    if (src->size > u.o.limits.max_bytes)
-        return failf(&u, AV_VIDEO_E_LIMIT, "%lld bytes, the video limit is %lld",
-                     (long long)src->size, u.o.limits.max_bytes);
-    unsigned char head[64];
-    size_t nh = av_video__src_head(src, head, sizeof head);
-    av_video_container c = av_video_sniff(head, nh);
-    if (c == AV_VIDEO_NONE)
-        return failf(&u, AV_VIDEO_E_FORMAT,
-                     "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
-                     "(RIFF AVI) signature");
-    info->container = c;
-    av_video__log_init();
-    av_video__log_clear();
-    av_video_status st = open_input(&u, c); /* the header checks, no decoding */
+    av_video_status st = open_checked(&u); /* the header checks, no decoding */
     if (!st) {
         const AVCodecParameters *par = u.fmt->streams[u.vs]->codecpar;
         info->width = par->width;

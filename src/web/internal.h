@@ -50,6 +50,8 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 
 #include "web/jobs.h"
 
+#include <jansson.h>
+
 #include <microhttpd.h>
 #include <time.h>
 
@@ -108,6 +110,8 @@ enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
 /* Queue a response; body is copied. */
 enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
                              const char *body, size_t len, const char *cache);
+/* Queue j as compact JSON and release it; a NULL j (or a failed dump) is a 500. */
+enum MHD_Result av_web__send_json(struct MHD_Connection *c, unsigned status, json_t *j);
 /* A full HTML message page (404, 413, 500, ...). */
 enum MHD_Result av_web__message(av_web *w, struct MHD_Connection *c, unsigned status,
                                 const char *heading, const char *text);

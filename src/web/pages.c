@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, av_web__buf *b)
 {
@@ -126,29 +124,27 @@ void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char
 }
 
 /*
- * Wait for a pending image's analysis: the local job, then, if another node
- * holds its claim (or ran it), the database, polled every 50 ms. At most
- * wait_ms in all; a retry waiting out its backoff ends the wait at once.
- * Re-reads *img; returns the store status of the last read.
+ * A pending image: queue its analysis and park the connection until it is
+ * over (waiters.c, which also sees results of other nodes in the database):
+ * returns 1, answer nothing now. Called again after the wait (or when the
+ * connection cannot be parked: then after waiting for the local job), it
+ * re-reads *img into *st and returns 0. -1: the queue is full.
  */
-static av_store_status wait_for_analysis(av_web *w, av_store_image *img, char *err,
-                                         size_t errlen)
+static int await_analysis(av_web *w, struct MHD_Connection *c, av_store_image *img,
+                          av_store_status *st, char *err, size_t errlen)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    av_web__jobs_wait(w->jobs, img->id, w->o.analysis_wait_ms);
+    av_web__req *r = av_web__current_req();
     char id[AV_STORE_ID_LEN + 1];
     memcpy(id, img->id, sizeof id);
-    for (;;) {
-        av_store_status st = av_store_image_get(w->o.store, id, 0, img, err, errlen);
-        if (st != AV_STORE_OK || strcmp(img->status, "pending") || img->error[0])
-            return st;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        double ms = (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6;
-        if (ms + 50 > w->o.analysis_wait_ms)
-            return st;
-        usleep(50 * 1000);
+    if (!r || !r->waited) {
+        if (av_web__jobs_request(w->jobs, id))
+            return -1;
+        if (!av_web__wait_async(w->waiters, c, r, id, w->o.analysis_wait_ms))
+            return 1;
+        av_web__jobs_wait(w->jobs, id, w->o.analysis_wait_ms);
     }
+    *st = av_store_image_get(w->o.store, id, 0, img, err, errlen);
+    return 0;
 }
 
 enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
@@ -166,18 +162,13 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
         return av_web__video_results(w, c, &img, form_error, status);
 
     if (strcmp(img.status, "pending") == 0) {
-        av_web__req *r = av_web__current_req();
-        if (!r || !r->waited) {
-            if (av_web__jobs_request(w->jobs, img.id))
-                return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
-                                       "Your photo is saved, but every analysis worker is busy."
-                                       " Please reload this page in a few seconds.");
-            if (!av_web__wait_async(w->waiters, c, r, img.id, w->o.analysis_wait_ms))
-                return MHD_YES; /* parked: called again when it is over */
-            st = wait_for_analysis(w, &img, err, sizeof err);
-        } else {
-            st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
-        }
+        int wr = await_analysis(w, c, &img, &st, err, sizeof err);
+        if (wr > 0)
+            return MHD_YES; /* parked: called again when it is over */
+        if (wr < 0)
+            return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
+                                   "Your photo is saved, but every analysis worker is busy."
+                                   " Please reload this page in a few seconds.");
         if (st != AV_STORE_OK)
             return internal_error(w, c, "results", err);
     }
@@ -454,7 +445,7 @@ static json_t *image_json(av_web *w, const av_store_image *img)
     return o;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+enum MHD_Result av_web__send_json(struct MHD_Connection *c, unsigned status, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -468,7 +459,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 
 static enum MHD_Result json_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    return send_json(c, status, json_pack("{s:s}", "error", msg));
+    return av_web__send_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
 enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id)
@@ -485,20 +476,15 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
     if (av_web__is_video_type(img.content_type)) /* video_pages.c */
         return av_web__video_api(w, c, &img);
     if (!strcmp(img.status, "pending")) {
-        av_web__req *r = av_web__current_req();
-        if (!r || !r->waited) {
-            if (av_web__jobs_request(w->jobs, img.id))
-                return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
-            if (!av_web__wait_async(w->waiters, c, r, img.id, w->o.analysis_wait_ms))
-                return MHD_YES; /* parked: called again when it is over */
-            st = wait_for_analysis(w, &img, err, sizeof err);
-        } else {
-            st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
-        }
+        int wr = await_analysis(w, c, &img, &st, err, sizeof err);
+        if (wr > 0)
+            return MHD_YES; /* parked: called again when it is over */
+        if (wr < 0)
+            return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
         if (st != AV_STORE_OK)
             return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
     }
-    return send_json(c, MHD_HTTP_OK, image_json(w, &img));
+    return av_web__send_json(c, MHD_HTTP_OK, image_json(w, &img));
 }
 
 enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
@@ -536,7 +522,7 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
         if (!r->n_files)
             return json_error(c, MHD_HTTP_BAD_REQUEST,
                               "send the image as multipart/form-data field \"file\"");
-        return send_json(c, stored ? MHD_HTTP_CREATED : worst,
+        return av_web__send_json(c, stored ? MHD_HTTP_CREATED : worst,
                          json_pack("{s:o}", "images", arr));
     }
     if (!r->n_files)

@@ -56,22 +56,6 @@ static int on_progress(void *ud, int done, int expected)
     return 0;
 }
 
-static void to_store_det(const av_detect_det *d, const char *version, av_store_detection *s)
-{
-    memset(s, 0, sizeof *s);
-    s->x1 = d->x1, s->y1 = d->y1, s->x2 = d->x2, s->y2 = d->y2;
-    s->score = d->confidence;
-    s->detector_score = d->det_score;
-    s->species_score = d->n_species ? d->species[0].score : -1;
-    s->class_id = d->n_species ? d->species[0].class_index : 0;
-    snprintf(s->label, sizeof s->label, "%s", d->class_name[0] ? d->class_name : "bird");
-    if (d->n_species) {
-        snprintf(s->species, sizeof s->species, "%s", d->species[0].scientific);
-        snprintf(s->common_name, sizeof s->common_name, "%s", d->species[0].common);
-    }
-    snprintf(s->model_version, sizeof s->model_version, "%s", version);
-}
-
 /* Store a finished run; returns the store status. */
 static av_store_status store_result(const av_web_opts *o, const char *id,
                                     const av_video_result *r, const av_video_stills *stills,
@@ -93,7 +77,7 @@ static av_store_status store_result(const av_web_opts *o, const char *id,
         vs[i] = (av_store_visit){.track = t->id, .first_s = t->first_s, .last_s = t->last_s,
                                  .best_t = t->best_t, .best_frame = t->best_frame,
                                  .n_frames = t->n_frames};
-        to_store_det(&t->best, version, &vs[i].det);
+        av_web_store_detection(&t->best, version, &vs[i].det);
         vs[i].det.score = t->best_confidence;
     }
     for (int i = 0; i < r->n_dets; i++) {
@@ -102,7 +86,7 @@ static av_store_status store_result(const av_web_opts *o, const char *id,
                                                                           : NULL;
         ds[i] = (av_store_video_det){.frame = d->frame, .frame_index = f ? f->index : -1,
                                      .t = f ? f->t : 0, .track = d->track};
-        to_store_det(&d->det, version, &ds[i].det);
+        av_web_store_detection(&d->det, version, &ds[i].det);
     }
     int nm = 0;
     size_t len = 0;

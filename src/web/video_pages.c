@@ -427,14 +427,7 @@ enum MHD_Result av_web__video_api(av_web *w, struct MHD_Connection *c, const av_
     } else {
         av_log(AV_LOG_ERROR, "internal_error", "where", "video api", "error", err, NULL);
     }
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!s)
-        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
-                            "{\"error\":\"internal error\"}\n", 27, NULL);
-    enum MHD_Result ret = av_web__send(c, MHD_HTTP_OK, "application/json", s, strlen(s), NULL);
-    free(s);
-    return ret;
+    return av_web__send_json(c, MHD_HTTP_OK, j); /* NULL j: a 500 */
 }
 
 /* ---- stills ---- */

@@ -98,6 +98,13 @@ typedef struct av_web_opts {
                                    is failed (default 2) */
 } av_web_opts;
 
+/* One pipeline detection as the row the store keeps (the UI's confidence,
+ * the top species, "bird" when the detector names no class); version is the
+ * model version recorded with it. Used by every analyzer so images, videos
+ * and remote results are stored alike. */
+void av_web_store_detection(const av_detect_det *d, const char *version,
+                            av_store_detection *out);
+
 /* Start serving. On success *out owns the server (free with av_web_stop). */
 int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen);
 
