@@ -8,12 +8,26 @@
 #   make bench      benchmark programs (build/bench/*)
 #   make bench-scaleout  nginx + 2 web + 2 model servers + MariaDB throughput (bench/scaleout.sh)
 #   make fuzz       libFuzzer targets (clang)
+#   make install    binary, models, man page, systemd units, example config
+#                   under PREFIX (default /usr/local), staged under DESTDIR
+#   make uninstall  removes what make install put there
+#   make deb        build/aviary_VERSION_ARCH.deb (PREFIX=/usr, dpkg-deb)
 
 CC      ?= cc
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
+
+# Installation layout (README "Install"). The models folder and the config
+# file's path are compiled in (build/gen/paths.c).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/aviary
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL    ?= install
 
 PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl \
             libmariadb libavformat libavcodec libswscale libavutil
@@ -43,13 +57,14 @@ MLMD_SQL   := db/mlmd/sqlite.sql db/mlmd/mysql.sql
 ASSETS    := $(sort $(wildcard templates/*.html static/*.css static/*.svg static/*.js))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sqlite_migrations.o \
              $(BUILD)/obj/gen/mysql_migrations.o $(BUILD)/obj/gen/mlmd_sql.o \
-             $(BUILD)/obj/gen/assets.o
+             $(BUILD)/obj/gen/assets.o $(BUILD)/obj/gen/paths.o
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin
+.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin \
+        install uninstall deb man FORCE
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aviary
@@ -78,6 +93,15 @@ $(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files
 	@mkdir -p $(dir $@)
 	$(Q)./scripts/embed-files av_web__assets $(ASSETS) > $@
 
+# The installed paths, rewritten only when PREFIX & co. change (then one
+# object is recompiled and the binary relinked).
+$(BUILD)/gen/paths.c: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)case '$(DATADIR)$(SYSCONFDIR)' in *[\"\\]*) echo 'quotes or backslashes in PREFIX' >&2; exit 1;; esac
+	$(Q)printf '#include "config/config.h"\nconst char av_config_installed_models[] = "%s";\nconst char av_config_installed_conf[] = "%s";\n' \
+	    '$(DATADIR)/models' '$(SYSCONFDIR)/aviary/aviary.conf' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<')
@@ -91,6 +115,13 @@ $(BUILD)/libaviary.a: $(LIB_OBJ)
 $(BUILD)/aviary: $(CLI_OBJ) $(BUILD)/libaviary.a
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libaviary.a $(LDLIBS)
+
+# The man page is made from the binary's own --help texts (scripts/gen-man),
+# so the two cannot drift.
+$(BUILD)/aviary.1: $(BUILD)/aviary scripts/gen-man
+	$(Q)./scripts/gen-man $(BUILD)/aviary '$(DATADIR)' '$(SYSCONFDIR)' > $@.tmp && mv $@.tmp $@
+
+man: $(BUILD)/aviary.1
 
 TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o
 
@@ -109,7 +140,7 @@ tests-bin: $(BUILD)/aviary $(TEST_BIN)
 # The whole suite: set-up (idempotent), then the plain build's tests, then
 # the sanitizer build's; one summary line at the end (scripts/run-tests).
 test check:
-	./scripts/setup
+	./scripts/setup --test
 	$(MAKE) -j2 tests-bin
 	$(MAKE) -j2 BUILD=build-asan OPT=-O1 \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests-bin
@@ -147,7 +178,50 @@ $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libaviary.a
 setup:
 	./scripts/setup
 
+# deploy/ files name the .deb's paths; installed elsewhere they are rewritten.
+INSTALL_SED := -e 's|/usr/bin/aviary|$(BINDIR)/aviary|g' -e 's|/usr/share/aviary|$(DATADIR)|g' \
+               -e 's|/etc/aviary|$(SYSCONFDIR)/aviary|g'
+UNITS := aviary-web.service aviary-model-server.service
+
+# Templates and static files are compiled into the binary: nothing to install.
+# Fetched model files (models/*/) are installed when present; aviary.conf is
+# installed only where none is (aviary.conf.example always).
+install: all $(BUILD)/aviary.1
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/aviary
+	$(INSTALL) -m 0755 $(BUILD)/aviary $(DESTDIR)$(BINDIR)/aviary
+	$(INSTALL) -m 0644 models/*.json $(DESTDIR)$(DATADIR)/models/
+	@for d in models/*/; do \
+	    [ -d "$$d" ] || continue; \
+	    echo "$(INSTALL) -m 0644 $$d* $(DESTDIR)$(DATADIR)/$$d"; \
+	    $(INSTALL) -d "$(DESTDIR)$(DATADIR)/$$d" && $(INSTALL) -m 0644 "$$d"* "$(DESTDIR)$(DATADIR)/$$d" || exit 1; \
+	done
+	@[ -f models/human/nanodet.bin ] || echo "install: no fetched models in ./models (scripts/setup --models): aviary will say what to do on first start"
+	$(INSTALL) -m 0644 $(BUILD)/aviary.1 $(DESTDIR)$(MANDIR)/man1/aviary.1
+	for u in $(UNITS); do sed $(INSTALL_SED) deploy/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	sed $(INSTALL_SED) deploy/aviary.conf > $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf.example
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf ] || \
+	    cp -p $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf.example $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf
+
+# Leaves aviary.conf when it was edited, and the data (/var/lib/aviary).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/aviary $(DESTDIR)$(MANDIR)/man1/aviary.1
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(DATADIR)
+	@c=$(DESTDIR)$(SYSCONFDIR)/aviary; \
+	if [ -f $$c/aviary.conf ] && ! cmp -s $$c/aviary.conf $$c/aviary.conf.example; then \
+	    echo "uninstall: keeping $$c/aviary.conf (edited)"; \
+	else rm -f $$c/aviary.conf; fi; \
+	rm -f $$c/aviary.conf.example; rmdir $$c 2>/dev/null || true
+
+deb:
+	BUILD=$(BUILD) MAKE="$(MAKE)" ./scripts/make-deb
+
 clean:
 	rm -rf build build-asan build-fuzz
+
+FORCE:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -15,6 +15,7 @@ typedef struct av_cli_cmd {
     const char *usage;          /* after "aviary NAME " */
     const char *const *keys;    /* accepted config keys */
     const char *extra_help;     /* command-specific flags, pre-formatted */
+    int installed_config;       /* read the installed aviary.conf unless told another */
     int (*run)(const av_config *cfg, int argc, char **argv);
 } av_cli_cmd;
 
@@ -24,6 +25,7 @@ extern const av_cli_cmd av_cli_detect;
 extern const av_cli_cmd av_cli_classify;
 extern const av_cli_cmd av_cli_db;
 extern const av_cli_cmd av_cli_mlmd;
+extern const av_cli_cmd av_cli_doctor;
 
 /* Print "aviary CMD: msg" to stderr; returns 2 for `return av_cli_usage(...)`. */
 int av_cli_usage(const av_cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -223,11 +223,14 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                    "no models here for videos; video uploads are refused", "error", err, NULL);
     } else if (av_detect_pipeline_open(cfg->models_dir, &oo, &an.pipe, err, sizeof err) !=
         AV_DETECT_OK) {
-        snprintf(an.unavailable, sizeof an.unavailable,
-                 "no detector model is installed (%s); run scripts/setup to fetch the models",
-                 err);
+        /* First start without models: the log and the upload page (as the
+         * species note) say where they were looked for and how to get them. */
+        char hint[sizeof an.unavailable - 64];
+        av_config_models_hint(cfg, hint, sizeof hint);
+        snprintf(an.unavailable, sizeof an.unavailable, "No models are installed, so photos "
+                 "cannot be analysed yet: %s.", hint);
         av_log(AV_LOG_ERROR, "models_unavailable", "models", cfg->models_dir, "error", err,
-               NULL);
+               "next", hint, NULL);
     } else if (!av_detect_pipeline_has_species(an.pipe)) {
         av_log(AV_LOG_WARN, "species_unavailable", "note",
                av_detect_pipeline_species_note(an.pipe), NULL);
@@ -263,7 +266,8 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                                           : NULL,
                       .species_note = an.pipe && !av_detect_pipeline_has_species(an.pipe)
                                           ? av_detect_pipeline_species_note(an.pipe)
-                                          : NULL,
+                                      : !an.pipe && !an.client ? an.unavailable
+                                                               : NULL,
                       /* without an in-process pipeline, video uploads are refused */
                       .analyze_video = an.pipe ? analyze_video : NULL,
                       .analyze_video_ud = an.pipe, .max_video_bytes = cfg->max_video_bytes,

@@ -4,12 +4,15 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const av_cli_cmd *const g_cmds[] = {
     &av_cli_serve, &av_cli_model_server, &av_cli_detect, &av_cli_classify, &av_cli_db, &av_cli_mlmd,
+    &av_cli_doctor,
 };
 #define N_CMDS (sizeof g_cmds / sizeof g_cmds[0])
 
@@ -30,7 +33,10 @@ static void print_main_help(FILE *f)
             "\n"
             "Settings come from flags, then AVIARY_* environment variables, then a\n"
             "config file (--config FILE), then defaults. `aviary CMD --help` lists them.\n"
-            "With no flags, `aviary serve` runs the whole app on :8080 with SQLite under ./data.\n");
+            "With no flags, `aviary serve` runs the whole app on :8080 with SQLite under ./data.\n"
+            "Models: --models DIR, else ./models if it holds pipeline.json, else\n"
+            "%s. `aviary doctor` checks an installation; `man aviary`.\n",
+            av_config_installed_models);
 }
 
 static void print_cmd_help(const av_cli_cmd *c)
@@ -54,6 +60,28 @@ static void print_cmd_help(const av_cli_cmd *c)
         }
         printf("  %-26s %-24s %s\n", "--config FILE", "AVIARY_CONFIG", "settings file (key = value)");
     }
+}
+
+static bool takes_key(const av_cli_cmd *c, const char *key)
+{
+    for (const char *const *k = c->keys; k && *k; k++)
+        if (!strcmp(*k, key))
+            return true;
+    return false;
+}
+
+/* Settle the models folder (flag, ./models, installed) and say which. A
+ * model server with versions or a model list does not use it. */
+static void find_models(const av_cli_cmd *c, av_config *cfg)
+{
+    if (!takes_key(c, "models") || cfg->model_base_path[0] || cfg->model_config_file[0])
+        return;
+    av_config_models_from from = av_config_find_models(cfg, NULL);
+    /* the command-line tools stay quiet unless asked */
+    av_log_level lv = !strcmp(c->name, "detect") || !strcmp(c->name, "classify")
+                          ? AV_LOG_DEBUG : AV_LOG_INFO;
+    av_log(from == AV_CONFIG_MODELS_NONE ? AV_LOG_WARN : lv, "models_dir", "dir",
+           cfg->models_dir, "from", av_config_models_from_name(from), NULL);
 }
 
 static const av_cli_cmd *find_cmd(const char *name)
@@ -120,6 +148,8 @@ int main(int argc, char **argv)
     }
     av_config cfg;
     av_config_defaults(&cfg, c->name);
+    if (c->installed_config && access(av_config_installed_conf, R_OK) == 0)
+        snprintf(cfg.config_file, sizeof cfg.config_file, "%s", av_config_installed_conf);
     char err[512];
     int nrest = 0;
     char **rest = calloc((size_t)argc, sizeof *rest);
@@ -132,6 +162,7 @@ int main(int argc, char **argv)
         return av_cli_usage(c, "%s", err);
     }
     av_log_setup(cfg.log_level, cfg.log_format);
+    find_models(c, &cfg);
     int rc = c->run(&cfg, nrest, rest);
     free(rest);
     return rc;

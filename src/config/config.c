@@ -126,8 +126,10 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         return STR(data_dir);
     if (strcmp(key, "db") == 0)
         return STR(db_url);
-    if (strcmp(key, "models") == 0)
+    if (strcmp(key, "models") == 0) {
+        c->models_set = 1;
         return STR(models_dir);
+    }
     if (strcmp(key, "model-url") == 0)
         return STR(model_url);
     if (strcmp(key, "model-name") == 0)
@@ -352,8 +354,10 @@ int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv
                 cfg = val;
         }
     }
+    if (!cfg && c->config_file[0]) /* a command's default file (doctor) */
+        cfg = c->config_file;
     if (cfg && *cfg) {
-        if (set_str(c->config_file, sizeof c->config_file, "config", cfg, err, errlen) ||
+        if ((cfg != c->config_file && set_str(c->config_file, sizeof c->config_file, "config", cfg, err, errlen)) ||
             load_file(c, keys, cfg, err, errlen))
             return -1;
     }

@@ -22,6 +22,7 @@ typedef struct av_config {
     char data_dir[AV_CONFIG_PATH_MAX]; /* SQLite file, originals/, inferenced/ */
     char db_url[1024];                 /* "" = sqlite:<data>/aviary.db */
     char models_dir[AV_CONFIG_PATH_MAX];
+    int models_set;                    /* models given by flag, environment or file */
     char model_url[1024];              /* "" = in-process inference */
     char model_name[128];              /* TF Serving model name */
     char model_base_path[AV_CONFIG_PATH_MAX];
@@ -65,7 +66,8 @@ void av_config_defaults(av_config *c, const char *cmd);
 
 /*
  * Apply config file, environment and flags, in that order, onto c (which
- * should hold defaults). `keys` lists the keys this command accepts
+ * should hold defaults; a config_file set beforehand is read when neither
+ * --config nor AVIARY_CONFIG names one). `keys` lists the keys this command accepts
  * (NULL-terminated array of names). Arguments that are not accepted keys
  * are left for the command: they are copied, in order, to rest[] (borrowed
  * pointers into argv) and counted in *nrest (rest must hold argc entries).
@@ -82,5 +84,38 @@ int av_config_set(av_config *c, const char *key, const char *value, char *err, s
 
 /* Effective database URL: db_url, or sqlite:<data_dir>/aviary.db. */
 void av_config_db_url(const av_config *c, char *out, size_t outlen);
+
+/*
+ * Installed layout (make install / the .deb), compiled in from the
+ * Makefile's PREFIX: e.g. "/usr/local/share/aviary/models" and
+ * "/usr/local/etc/aviary/aviary.conf".
+ */
+extern const char av_config_installed_models[];
+extern const char av_config_installed_conf[];
+
+/* Where av_config_find_models took the models folder from. */
+typedef enum av_config_models_from {
+    AV_CONFIG_MODELS_GIVEN,     /* --models, AVIARY_MODELS or the config file */
+    AV_CONFIG_MODELS_CWD,       /* ./models, holding pipeline.json */
+    AV_CONFIG_MODELS_INSTALLED, /* the installed folder, holding pipeline.json */
+    AV_CONFIG_MODELS_NONE,      /* no pipeline.json anywhere: ./models kept */
+} av_config_models_from;
+
+/*
+ * Pick c->models_dir when no setting named one: ./models if it holds
+ * pipeline.json, else `installed` (NULL = av_config_installed_models) if it
+ * does, else ./models (the load then fails with av_config_models_hint's
+ * advice).
+ */
+av_config_models_from av_config_find_models(av_config *c, const char *installed);
+
+/* "--models/AVIARY_MODELS", "./models", "installed", "none": for logs. */
+const char *av_config_models_from_name(av_config_models_from from);
+
+/*
+ * What to do when no models load: where they were looked for and the
+ * command that fetches them, one sentence into out (truncated to outlen).
+ */
+void av_config_models_hint(const av_config *c, char *out, size_t outlen);
 
 #endif
