@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const keys[] = {"port", "data", "db", "threads", "max-upload-mb",
                                    "log-level", NULL};
@@ -162,6 +164,96 @@ TEST(tracked_classes)
     CHECK_STR_EQ(c.blob_store, "/srv/blobs");
 }
 
+static void touch_pipeline(const char *dir)
+{
+    char path[700];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/pipeline.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("{}\n", f);
+    fclose(f);
+}
+
+/* --models, then ./models holding pipeline.json, then the installed folder */
+TEST(models_search_order)
+{
+    char work[600], installed[650], hint[600], err[256];
+    snprintf(work, sizeof work, "%s/work", av_test_tmpdir());
+    snprintf(installed, sizeof installed, "%s/installed", av_test_tmpdir());
+    mkdir(work, 0755);
+    CHECK_EQ_INT(chdir(work), 0); /* each case runs in its own process */
+    unsetenv("AVIARY_MODELS");
+    unsetenv("AVIARY_CONFIG");
+    av_config c;
+
+    av_config_defaults(&c, "serve"); /* nothing anywhere: ./models, and advice */
+    CHECK_EQ_INT(av_config_find_models(&c, installed), AV_CONFIG_MODELS_NONE);
+    CHECK_STR_EQ(c.models_dir, "models");
+    av_config_models_hint(&c, hint, sizeof hint);
+    CHECK_STR_CONTAINS(hint, "./models");
+    CHECK_STR_CONTAINS(hint, av_config_installed_models);
+    CHECK_STR_CONTAINS(hint, "scripts/setup --models");
+
+    touch_pipeline(installed);
+    av_config_defaults(&c, "serve");
+    CHECK_EQ_INT(av_config_find_models(&c, installed), AV_CONFIG_MODELS_INSTALLED);
+    CHECK_STR_EQ(c.models_dir, installed);
+    CHECK_STR_EQ(av_config_models_from_name(AV_CONFIG_MODELS_INSTALLED), "installed");
+
+    mkdir("models", 0755); /* a models folder without pipeline.json is not one */
+    av_config_defaults(&c, "serve");
+    CHECK_EQ_INT(av_config_find_models(&c, installed), AV_CONFIG_MODELS_INSTALLED);
+    touch_pipeline("models");
+    av_config_defaults(&c, "serve");
+    CHECK_EQ_INT(av_config_find_models(&c, installed), AV_CONFIG_MODELS_CWD);
+    CHECK_STR_EQ(c.models_dir, "models");
+
+    setenv("AVIARY_MODELS", "/srv/m", 1); /* a setting wins, even an empty folder */
+    char *rest[1];
+    int n;
+    av_config_defaults(&c, "serve");
+    const char *const keys[] = {"models", NULL};
+    CHECK_MSG(av_config_parse(&c, keys, 0, NULL, rest, &n, err, sizeof err) == 0, "%s", err);
+    CHECK_EQ_INT(av_config_find_models(&c, installed), AV_CONFIG_MODELS_GIVEN);
+    CHECK_STR_EQ(c.models_dir, "/srv/m");
+    av_config_models_hint(&c, hint, sizeof hint);
+    CHECK_STR_CONTAINS(hint, "/srv/m");
+}
+
+/* A command's default config file (doctor: the installed one) is read
+ * unless --config or AVIARY_CONFIG names another. */
+TEST(default_config_file)
+{
+    char def[400], other[400], err[256];
+    snprintf(def, sizeof def, "%s/default.conf", av_test_tmpdir());
+    snprintf(other, sizeof other, "%s/other.conf", av_test_tmpdir());
+    FILE *f = fopen(def, "w");
+    CHECK(f);
+    fputs("port = 7001\n", f);
+    fclose(f);
+    f = fopen(other, "w");
+    CHECK(f);
+    fputs("port = 7002\n", f);
+    fclose(f);
+    unsetenv("AVIARY_CONFIG");
+    unsetenv("AVIARY_PORT");
+    char *rest[2];
+    int n;
+    av_config c;
+    av_config_defaults(&c, "serve");
+    snprintf(c.config_file, sizeof c.config_file, "%s", def);
+    CHECK_MSG(av_config_parse(&c, keys, 0, NULL, rest, &n, err, sizeof err) == 0, "%s", err);
+    CHECK_EQ_INT(c.port, 7001);
+    av_config_defaults(&c, "serve");
+    snprintf(c.config_file, sizeof c.config_file, "%s", def);
+    setenv("AVIARY_CONFIG", other, 1);
+    CHECK_MSG(av_config_parse(&c, keys, 0, NULL, rest, &n, err, sizeof err) == 0, "%s", err);
+    CHECK_EQ_INT(c.port, 7002);
+    CHECK_STR_EQ(c.config_file, other);
+}
+
 TEST_MAIN(T(defaults), T(flags_both_forms), T(unknown_flags_left_for_command),
           T(bad_values_are_errors), T(precedence_flag_env_file), T(config_flag_and_bad_file),
-          T(env_errors_name_the_variable), T(tracked_classes))
+          T(env_errors_name_the_variable), T(tracked_classes), T(models_search_order),
+          T(default_config_file))

@@ -129,10 +129,12 @@ static void check_data_dir(report *r, const av_config *cfg)
             *(slash == parent ? slash + 1 : slash) = '\0';
         else
             snprintf(parent, sizeof parent, ".");
-        if (access(parent, W_OK) == 0)
+        struct stat pst;
+        if (stat(parent, &pst) == 0 && S_ISDIR(pst.st_mode) && access(parent, W_OK) == 0)
             line(r, "ok", "data", NULL, "%s does not exist yet; `aviary serve` creates it", dir);
         else
-            line(r, "FAIL", "data", fix, "%s does not exist and %s is not writable", dir, parent);
+            line(r, "FAIL", "data", fix, "%s does not exist and %s is no writable folder", dir,
+                 parent);
         return;
     }
     snprintf(probe, sizeof probe, "%s/.aviary-doctor-XXXXXX", dir);

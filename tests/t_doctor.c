@@ -1,0 +1,207 @@
+/*
+ * t_doctor.c - a first start and `aviary doctor`, through the built binary
+ * (AVIARY_BIN, default build/aviary): without models the log and the upload
+ * page say where models are looked for and how to fetch them; doctor passes
+ * on a good set-up and names each broken part, with exit status 1.
+ */
+#include "harness.h"
+#include "http.h"
+
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char g_bin[PATH_MAX];
+
+/* Absolute, so cases may change directory. */
+static const char *aviary_bin(void)
+{
+    const char *b = getenv("AVIARY_BIN");
+    if (!realpath(b && *b ? b : "build/aviary", g_bin))
+        SKIP("aviary binary not built");
+    return g_bin;
+}
+
+/* A listening socket on a free loopback port (closed by the process's end). */
+static int listen_any(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) || listen(s, 4) ||
+        getsockname(s, (struct sockaddr *)&sa, &len))
+        FAIL("cannot listen on loopback");
+    *port = ntohs(sa.sin_port);
+    return s;
+}
+
+static int free_port(void)
+{
+    int port, s = listen_any(&port);
+    close(s);
+    return port;
+}
+
+/* Run aviary with argv (argv[0] "aviary"); stdout and stderr into out. */
+static int run(char *const argv[], char *out, size_t cap)
+{
+    int pfd[2];
+    if (pipe(pfd))
+        return -1;
+    const char *bin = aviary_bin();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = read(pfd[0], out + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = '\0';
+    close(pfd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void read_file(const char *path, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+/* Started in a folder without ./models and no --models: the installed
+ * folder is tried, and the log and the page say what to do. */
+TEST(first_start_without_models)
+{
+    if (access(av_config_installed_models, F_OK) == 0)
+        SKIP("models are installed on this machine");
+    const char *bin = aviary_bin();
+    char dir[600], log[700], portarg[16];
+    snprintf(dir, sizeof dir, "%s/empty", av_test_tmpdir());
+    snprintf(log, sizeof log, "%s/serve.log", av_test_tmpdir());
+    mkdir(dir, 0755);
+    unsetenv("AVIARY_MODELS");
+    unsetenv("AVIARY_CONFIG");
+    int port = free_port();
+    snprintf(portarg, sizeof portarg, "%d", port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || chdir(dir))
+            _exit(127);
+        dup2(fd, 2);
+        execl(bin, "aviary", "serve", "--listen", "127.0.0.1", "--port", portarg, (char *)NULL);
+        _exit(127);
+    }
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    av_http_resp r = {0};
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) { /* up to 10 s */
+        if (av_http_get(url, &r) == 0 && r.status == 200)
+            up = 1;
+        else {
+            av_http_free(&r);
+            usleep(100 * 1000);
+        }
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    CHECK_MSG(up, "aviary serve did not answer %s", url);
+    CHECK_STR_CONTAINS(r.body, "No models are installed");
+    CHECK_STR_CONTAINS(r.body, "scripts/setup --models");
+    CHECK_STR_CONTAINS(r.body, av_config_installed_models);
+    av_http_free(&r);
+    char text[16384];
+    read_file(log, text, sizeof text);
+    CHECK_STR_CONTAINS(text, "event=models_dir dir=models from=none");
+    CHECK_STR_CONTAINS(text, "event=models_unavailable");
+    CHECK_STR_CONTAINS(text, "scripts/setup --models");
+}
+
+TEST(doctor_passes_on_a_good_setup)
+{
+    char data[600], portarg[16], out[8192];
+    snprintf(data, sizeof data, "%s/data", av_test_tmpdir());
+    snprintf(portarg, sizeof portarg, "%d", free_port());
+    if (access("models/human/nanodet.bin", F_OK) != 0)
+        SKIP("models not fetched (scripts/setup)");
+    char *argv[] = {"aviary", "doctor", "--models", "models", "--data", data,
+                    "--listen", "127.0.0.1", "--port", portarg, NULL};
+    int rc = run(argv, out, sizeof out);
+    CHECK_MSG(rc == 0, "doctor exited %d:\n%s", rc, out);
+    CHECK_STR_CONTAINS(out, "ok    models");
+    CHECK_STR_CONTAINS(out, "does not exist yet"); /* the data folder and database */
+    CHECK_STR_CONTAINS(out, "is free");
+    CHECK_STR_CONTAINS(out, "no problems");
+    CHECK(!strstr(out, "FAIL"));
+}
+
+/* Each broken part on its own line with a fix, and exit status 1. */
+TEST(doctor_names_what_is_wrong)
+{
+    char file[600], data[700], models[600], portarg[16], out[8192];
+    snprintf(file, sizeof file, "%s/plain-file", av_test_tmpdir());
+    snprintf(data, sizeof data, "%s/data", file); /* under a file: cannot be made */
+    snprintf(models, sizeof models, "%s/no-models", av_test_tmpdir());
+    FILE *f = fopen(file, "w");
+    CHECK(f);
+    fclose(f);
+    mkdir(models, 0755);
+    int port, busy = listen_any(&port); /* not an aviary: no /healthz */
+    snprintf(portarg, sizeof portarg, "%d", port);
+    char *argv[] = {"aviary", "doctor", "--models", models, "--data", data,
+                    "--db", "mysql://nobody@127.0.0.1:1/aviary", "--listen", "127.0.0.1",
+                    "--port", portarg, NULL};
+    int rc = run(argv, out, sizeof out);
+    close(busy);
+    CHECK_MSG(rc == 1, "doctor exited %d:\n%s", rc, out);
+    CHECK_STR_CONTAINS(out, "FAIL  models");
+    CHECK_STR_CONTAINS(out, "scripts/setup --models");
+    CHECK_STR_CONTAINS(out, "FAIL  database");
+    CHECK_STR_CONTAINS(out, "FAIL  data");
+    CHECK_STR_CONTAINS(out, "FAIL  port");
+    CHECK_STR_CONTAINS(out, "fix: stop the program using it");
+    CHECK_STR_CONTAINS(out, "4 problem(s)");
+}
+
+TEST(doctor_help_and_usage)
+{
+    char out[8192];
+    char *help[] = {"aviary", "doctor", "--help", NULL};
+    CHECK_EQ_INT(run(help, out, sizeof out), 0);
+    CHECK_STR_CONTAINS(out, "usage: aviary doctor");
+    CHECK_STR_CONTAINS(out, "--data DIR");
+    char *main_help[] = {"aviary", "--help", NULL};
+    CHECK_EQ_INT(run(main_help, out, sizeof out), 0);
+    CHECK_STR_CONTAINS(out, "doctor");
+    CHECK_STR_CONTAINS(out, av_config_installed_models);
+    char *extra[] = {"aviary", "doctor", "now", NULL};
+    CHECK_EQ_INT(run(extra, out, sizeof out), 2);
+    CHECK_STR_CONTAINS(out, "unexpected argument 'now'");
+}
+
+TEST_MAIN(T(first_start_without_models), T(doctor_passes_on_a_good_setup),
+          T(doctor_names_what_is_wrong), T(doctor_help_and_usage))
