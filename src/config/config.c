@@ -19,7 +19,8 @@ static const av_config_key g_keys[] = {
     {"listen", "ADDR", "address to bind (default 0.0.0.0)"},
     {"data", "DIR", "data folder: SQLite file, originals/, inferenced/ (default ./data)"},
     {"db", "URL", "database: sqlite:PATH or mysql://user:pass@host:port/db (default sqlite:DIR/aviary.db)"},
-    {"models", "DIR", "folder of model manifests and files (default ./models)"},
+    {"models", "DIR", "folder of model manifests and files (default ./models if it holds "
+                      "pipeline.json, else the installed models)"},
     {"model-url", "URL", "run inference on this TF-Serving-compatible endpoint instead of in-process"},
     {"model-name", "NAME", "model name served or called (default birdsClassifier)"},
     {"model-base-path", "DIR", "model server: folder of numeric version folders"},
