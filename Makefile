@@ -123,7 +123,7 @@ $(BUILD)/aviary.1: $(BUILD)/aviary scripts/gen-man
 
 man: $(BUILD)/aviary.1
 
-TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o
+TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o $(BUILD)/obj/tests/proc.o
 
 $(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "proc.h"
 
 #include "config/config.h"
 
@@ -46,40 +47,6 @@ static int listen_any(int *port)
     return s;
 }
 
-static int free_port(void)
-{
-    int port, s = listen_any(&port);
-    close(s);
-    return port;
-}
-
-/* Run aviary with argv (argv[0] "aviary"); stdout and stderr into out. */
-static int run(char *const argv[], char *out, size_t cap)
-{
-    int pfd[2];
-    if (pipe(pfd))
-        return -1;
-    const char *bin = aviary_bin();
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n + 1 < cap && (k = read(pfd[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)k;
-    out[n] = '\0';
-    close(pfd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void read_file(const char *path, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -104,7 +71,7 @@ TEST(first_start_without_models)
     mkdir(dir, 0755);
     unsetenv("AVIARY_MODELS");
     unsetenv("AVIARY_CONFIG");
-    int port = free_port();
+    int port = av_test_free_port();
     snprintf(portarg, sizeof portarg, "%d", port);
     pid_t pid = fork();
     if (pid == 0) {
@@ -145,12 +112,12 @@ TEST(doctor_passes_on_a_good_setup)
 {
     char data[600], portarg[16], out[8192];
     snprintf(data, sizeof data, "%s/data", av_test_tmpdir());
-    snprintf(portarg, sizeof portarg, "%d", free_port());
+    snprintf(portarg, sizeof portarg, "%d", av_test_free_port());
     if (access("models/human/nanodet.bin", F_OK) != 0)
         SKIP("models not fetched (scripts/setup)");
     char *argv[] = {"aviary", "doctor", "--models", "models", "--data", data,
                     "--listen", "127.0.0.1", "--port", portarg, NULL};
-    int rc = run(argv, out, sizeof out);
+    int rc = av_test_run(aviary_bin(), argv, out, sizeof out);
     CHECK_MSG(rc == 0, "doctor exited %d:\n%s", rc, out);
     CHECK_STR_CONTAINS(out, "ok    models");
     CHECK_STR_CONTAINS(out, "does not exist yet"); /* the data folder and database */
@@ -175,7 +142,7 @@ TEST(doctor_names_what_is_wrong)
     char *argv[] = {"aviary", "doctor", "--models", models, "--data", data,
                     "--db", "mysql://nobody@127.0.0.1:1/aviary", "--listen", "127.0.0.1",
                     "--port", portarg, NULL};
-    int rc = run(argv, out, sizeof out);
+    int rc = av_test_run(aviary_bin(), argv, out, sizeof out);
     close(busy);
     CHECK_MSG(rc == 1, "doctor exited %d:\n%s", rc, out);
     CHECK_STR_CONTAINS(out, "FAIL  models");
@@ -191,15 +158,15 @@ TEST(doctor_help_and_usage)
 {
     char out[8192];
     char *help[] = {"aviary", "doctor", "--help", NULL};
-    CHECK_EQ_INT(run(help, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), help, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "usage: aviary doctor");
     CHECK_STR_CONTAINS(out, "--data DIR");
     char *main_help[] = {"aviary", "--help", NULL};
-    CHECK_EQ_INT(run(main_help, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), main_help, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "doctor");
     CHECK_STR_CONTAINS(out, av_config_installed_models);
     char *extra[] = {"aviary", "doctor", "now", NULL};
-    CHECK_EQ_INT(run(extra, out, sizeof out), 2);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), extra, out, sizeof out), 2);
     CHECK_STR_CONTAINS(out, "unexpected argument 'now'");
 }
 

@@ -10,6 +10,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "proc.h"
 
 #include "log/log.h"
 #include "serving/serving.h"
@@ -121,18 +122,6 @@ static void expect_error(const srv *v, const char *method, const char *path, con
               err_of(j));
     CHECK_STR_CONTAINS(err_of(j), msg);
     json_decref(j);
-}
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) ||
-        getsockname(s, (struct sockaddr *)&sa, &len))
-        FAIL("cannot find a free port");
-    close(s);
-    return ntohs(sa.sin_port);
 }
 
 static const char *aviary_bin(void)
@@ -640,7 +629,7 @@ TEST(client_round_trip_and_server_down)
 
     /* Nothing listens: a clean transport error, quickly. */
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", free_port());
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", av_test_free_port());
     co = (av_serving_client_opts){.url = url, .connect_timeout_ms = 500, .timeout_ms = 2000};
     CHECK(av_serving_client_open(&co, &c, err, sizeof err) == AV_SERVING_OK);
     struct timespec t0, t1;
@@ -729,7 +718,7 @@ TEST(serve_with_model_url_end_to_end)
     const char *path = av_test_shared("testdata/images/parrot.jpg");
     if (access("models/pipeline.json", F_OK))
         SKIP("models not installed");
-    int mport = free_port(), wport = free_port();
+    int mport = av_test_free_port(), wport = av_test_free_port();
     char mp[16], wp[16], murl[64], data[700];
     snprintf(mp, sizeof mp, "%d", mport);
     snprintf(wp, sizeof wp, "%d", wport);
@@ -812,7 +801,7 @@ TEST(model_server_cli_base_path_and_bad_flags)
     snprintf(base, sizeof base, "%s/sm", av_test_tmpdir());
     CHECK(mkdir(base, 0755) == 0);
     make_version(base, "001", 0);
-    int port = free_port();
+    int port = av_test_free_port();
     char p[16];
     snprintf(p, sizeof p, "%d", port);
     char *argv[] = {"aviary", "model-server", "--listen", "127.0.0.1", "--port", p,
@@ -1176,7 +1165,7 @@ TEST(model_server_cli_config_file_and_batching)
     snprintf(text, sizeof text,
              "model_config_list { config { name: \"cliBirds\" base_path: \"%s\" } }\n", real);
     write_text(cfg, text);
-    int port = free_port();
+    int port = av_test_free_port();
     char p[16];
     snprintf(p, sizeof p, "%d", port);
     char *argv[] = {"aviary", "model-server", "--listen", "127.0.0.1", "--port", p,

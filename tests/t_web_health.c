@@ -4,6 +4,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "proc.h"
 
 #include "web/web.h"
 
@@ -63,18 +64,6 @@ TEST(port_in_use_is_a_clear_error)
     av_web_stop(a);
 }
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) ||
-        getsockname(s, (struct sockaddr *)&sa, &len))
-        FAIL("cannot find a free port");
-    close(s);
-    return ntohs(sa.sin_port);
-}
-
 static const char *aviary_bin(void)
 {
     const char *b = getenv("AVIARY_BIN");
@@ -83,7 +72,7 @@ static const char *aviary_bin(void)
 
 static void serve_and_stop(int sig)
 {
-    int port = free_port();
+    int port = av_test_free_port();
     char portarg[16], data[600];
     snprintf(portarg, sizeof portarg, "%d", port);
     snprintf(data, sizeof data, "%s/data", av_test_tmpdir());
@@ -133,52 +122,27 @@ TEST(serve_binary_stops_on_sigint)
     serve_and_stop(SIGINT);
 }
 
-static int run_cmd(char *const argv[], char *out, size_t cap)
-{
-    int pfd[2];
-    if (pipe(pfd))
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        execv(aviary_bin(), argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n + 1 < cap && (k = read(pfd[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)k;
-    out[n] = '\0';
-    close(pfd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TEST(cli_help_version_dispatch)
 {
     char out[8192];
     char *help[] = {"aviary", "--help", NULL};
-    CHECK_EQ_INT(run_cmd(help, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), help, out, sizeof out), 0);
     const char *cmds[] = {"serve", "model-server", "detect", "classify", "db", "mlmd"};
     for (size_t i = 0; i < 6; i++) {
         CHECK_STR_CONTAINS(out, cmds[i]);
         char *sub[] = {"aviary", (char *)cmds[i], "--help", NULL};
         char o2[8192];
-        CHECK_EQ_INT(run_cmd(sub, o2, sizeof o2), 0);
+        CHECK_EQ_INT(av_test_run(aviary_bin(), sub, o2, sizeof o2), 0);
         CHECK_STR_CONTAINS(o2, "usage: aviary ");
     }
     char *ver[] = {"aviary", "version", NULL};
-    CHECK_EQ_INT(run_cmd(ver, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), ver, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "aviary 0.");
     char *bad[] = {"aviary", "fly", NULL};
-    CHECK_EQ_INT(run_cmd(bad, out, sizeof out), 2);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), bad, out, sizeof out), 2);
     CHECK_STR_CONTAINS(out, "unknown command 'fly'");
     char *badflag[] = {"aviary", "serve", "--bogus", NULL};
-    CHECK_EQ_INT(run_cmd(badflag, out, sizeof out), 2);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), badflag, out, sizeof out), 2);
     CHECK_STR_CONTAINS(out, "--bogus");
 }
 
