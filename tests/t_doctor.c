@@ -154,6 +154,27 @@ TEST(doctor_names_what_is_wrong)
     CHECK_STR_CONTAINS(out, "4 problem(s)");
 }
 
+/* An empty SQLite file has every migration pending; `db init` fixes it. */
+TEST(doctor_checks_migrations)
+{
+    char path[600], url[700], out[8192];
+    snprintf(path, sizeof path, "%s/old.db", av_test_tmpdir());
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fclose(f);
+    char *doctor[] = {"aviary", "doctor", "--db", url, "--models", "/nonexistent", NULL};
+    CHECK_EQ_INT(av_test_run(aviary_bin(), doctor, out, sizeof out), 1);
+    CHECK_STR_CONTAINS(out, "FAIL  database");
+    CHECK_STR_CONTAINS(out, "pending migration");
+    CHECK_STR_CONTAINS(out, "fix: aviary db migrate");
+    char *init[] = {"aviary", "db", "init", "--db", url, NULL};
+    CHECK_EQ_INT(av_test_run(aviary_bin(), init, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(aviary_bin(), doctor, out, sizeof out), 1); /* models still */
+    CHECK_STR_CONTAINS(out, "ok    database");
+    CHECK_STR_CONTAINS(out, "(current)");
+}
+
 TEST(doctor_help_and_usage)
 {
     char out[8192];
@@ -171,4 +192,4 @@ TEST(doctor_help_and_usage)
 }
 
 TEST_MAIN(T(first_start_without_models), T(doctor_passes_on_a_good_setup),
-          T(doctor_names_what_is_wrong), T(doctor_help_and_usage))
+          T(doctor_names_what_is_wrong), T(doctor_checks_migrations), T(doctor_help_and_usage))

@@ -2,7 +2,8 @@
  * cmd_doctor.c - `aviary doctor`: checks an installation the way `aviary
  * serve` would use it (same settings; the installed aviary.conf by default)
  * and prints, for each thing wrong, what to do about it. Changes nothing:
- * no database is created or migrated, no file is left behind.
+ * no database is created or migrated (reading the schema version is what
+ * `aviary db status` does), no file is left behind.
  */
 #include "cli/cli.h"
 
@@ -258,6 +259,7 @@ const av_cli_cmd av_cli_doctor = {
         "installed config file by default: the models load (detector and species),\n"
         "the database answers and its schema is current, the data folder is writable,\n"
         "the port is free (or a running aviary answers on it). Each problem is printed\n"
-        "with what to do. Changes nothing. Exit status 0 when no check failed, else 1.\n",
+        "with what to do. Migrates and creates nothing. Exit status 0 when no check\n"
+        "failed, else 1.\n",
     .run = run_doctor,
 };
