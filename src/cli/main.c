@@ -80,8 +80,15 @@ static void find_models(const av_cli_cmd *c, av_config *cfg)
     /* the command-line tools stay quiet unless asked */
     av_log_level lv = !strcmp(c->name, "detect") || !strcmp(c->name, "classify")
                           ? AV_LOG_DEBUG : AV_LOG_INFO;
-    av_log(from == AV_CONFIG_MODELS_NONE ? AV_LOG_WARN : lv, "models_dir", "dir",
-           cfg->models_dir, "from", av_config_models_from_name(from), NULL);
+    if (from == AV_CONFIG_MODELS_NONE) {
+        char hint[600];
+        av_config_models_hint(cfg, hint, sizeof hint);
+        av_log(AV_LOG_WARN, "models_dir", "dir", cfg->models_dir, "from", "none", "next", hint,
+               NULL);
+    } else {
+        av_log(lv, "models_dir", "dir", cfg->models_dir, "from", av_config_models_from_name(from),
+               NULL);
+    }
 }
 
 static const av_cli_cmd *find_cmd(const char *name)
