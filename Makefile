@@ -12,6 +12,7 @@
 #                   under PREFIX (default /usr/local), staged under DESTDIR
 #   make uninstall  removes what make install put there
 #   make deb        build/aviary_VERSION_ARCH.deb (PREFIX=/usr, dpkg-deb)
+#   make man        build/aviary.1 from the binary's --help texts
 
 CC      ?= cc
 V       ?= 0
@@ -204,6 +205,7 @@ install: all $(BUILD)/aviary.1
 	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf.example
 	[ -e $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf ] || \
 	    cp -p $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf.example $(DESTDIR)$(SYSCONFDIR)/aviary/aviary.conf
+	@echo "installed under $(DESTDIR)$(PREFIX); check it with: aviary doctor (man aviary)"
 
 # Leaves aviary.conf when it was edited, and the data (/var/lib/aviary).
 uninstall:
