@@ -121,4 +121,10 @@ av_store_status av_store__fail(char *err, size_t errlen, av_store_status st, con
 void av_store__box_text(const av_store_detection *d, int width, int height, char *out,
                         size_t outlen);
 
+/* Base64 (RFC 4648, padded) for media kept as text (video.c): encode
+ * returns a malloc'd string (caller frees) or NULL; decode writes at most
+ * n / 4 * 3 bytes into out and returns -1 on a malformed string. */
+char *av_store__b64_encode(const unsigned char *p, size_t n);
+int av_store__b64_decode(const char *s, size_t n, unsigned char *out, size_t *len);
+
 #endif
