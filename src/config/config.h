@@ -42,7 +42,20 @@ typedef struct av_config {
     char config_file[AV_CONFIG_PATH_MAX];
     char blob_store[AV_CONFIG_PATH_MAX]; /* "" = image blobs in the database */
     char tracked[1024];                  /* comma-separated scientific names */
+    /* serve: live cameras (issue 19; keys in config/cameras.c) */
+    char cameras[16384];           /* "NAME.KEY=VALUE" lines: --camera NAME=URL, camera.NAME.KEY */
+    double camera_cpu_budget;      /* cores for camera analyses; 0 = all */
+    char camera_node[128];         /* this node's name in camera leases; "" = host:pid */
+    int camera_lease_s;
+    char camera_webhook[1024], camera_webhook_secret[256];
+    char camera_notify_allow[1024], camera_notify_block[1024];
+    int camera_notify_first_of_day, camera_notify_new_species;
+    double camera_notify_min_score, camera_notify_cooldown_s;
+    int camera_retention_days;     /* 0 = keep every best frame */
+    int camera_keep_best;          /* best frames kept per species whatever their age */
 } av_config;
+
+
 
 /* Most tracked classes the monitor plots. */
 #define AV_CONFIG_MAX_TRACKED 16
@@ -60,6 +73,14 @@ typedef struct av_config_key {
     const char *arg;   /* "N", "DIR", ... */
     const char *help;
 } av_config_key;
+
+/* config/cameras.c: the camera keys ("camera", "camera.NAME.KEY", "camera-*"). */
+int av_config__camera_set(av_config *c, const char *key, const char *value, char *err,
+                          size_t errlen);
+void av_config__camera_defaults(av_config *c);
+extern const av_config_key av_config__camera_keys[];
+/* The key pattern "camera.NAME.KEY" stands for every per-camera setting. */
+extern const av_config_key av_config__camera_item;
 
 /* Defaults for a command ("serve", "model-server", ...; NULL = generic). */
 void av_config_defaults(av_config *c, const char *cmd);
