@@ -71,6 +71,8 @@ struct av_camera_node {
     int64_t tokens_mono;
     av_video_stills *draw; /* font and quality for /cameras' frames */
     av_camera__notifier *notifier;
+    pthread_t keeper;      /* retention */
+    int keeper_started;
 };
 
 /* ---- accessors for source.c ---- */
@@ -508,6 +510,34 @@ static void *cam_main(void *arg)
     return NULL;
 }
 
+/* ---- retention ---- */
+
+#define RETENTION_PERIOD_MS (3600 * 1000)
+
+static void *keeper_main(void *arg)
+{
+    av_camera_node *n = arg;
+    int64_t next = av_camera__mono_ms();
+    while (!atomic_load(&n->stop)) {
+        if (av_camera__mono_ms() >= next) {
+            char err[256];
+            int64_t dropped = 0, before = av_camera__now_ms() -
+                                          (int64_t)n->o.retention_days * 86400 * 1000;
+            if (av_store_camera_prune(n->o.store, before, n->o.keep_best, 0, &dropped, err,
+                                      sizeof err) != AV_STORE_OK)
+                av_log(AV_LOG_WARN, "camera_retention_failed", "error", err, NULL);
+            else if (dropped) {
+                char d[24];
+                snprintf(d, sizeof d, "%lld", (long long)dropped);
+                av_log(AV_LOG_INFO, "camera_retention", "frames_dropped", d, NULL);
+            }
+            next = av_camera__mono_ms() + RETENTION_PERIOD_MS;
+        }
+        usleep(200 * 1000);
+    }
+    return NULL;
+}
+
 /* ---- start, stop, status ---- */
 
 static void cam_free(av_camera__cam *k)
@@ -532,6 +562,8 @@ void av_camera_node_stop(av_camera_node *n)
     for (int i = 0; i < n->n; i++)
         if (n->cams[i].started)
             pthread_join(n->cams[i].th, NULL);
+    if (n->keeper_started)
+        pthread_join(n->keeper, NULL);
     av_camera__notifier_stop(n->notifier); /* after the cameras: their last visits go out */
     for (int i = 0; i < n->n; i++)
         cam_free(&n->cams[i]);
@@ -617,6 +649,14 @@ int av_camera_node_start(const av_camera_node_opts *o, av_camera_node **out, cha
             return -1;
         }
         n->cams[i].started = 1;
+    }
+    if (n->o.retention_days > 0) {
+        if (pthread_create(&n->keeper, NULL, keeper_main, n) != 0) {
+            av_camera_node_stop(n);
+            snprintf(err, errlen, "cameras: cannot start a thread");
+            return -1;
+        }
+        n->keeper_started = 1;
     }
     *out = n;
     return 0;

@@ -3,6 +3,7 @@
  */
 #include "cli/cli.h"
 
+#include "camera/camera.h"
 #include "detect/detect.h"
 #include "serving/serving.h"
 #include "log/log.h"
@@ -22,8 +23,50 @@
 static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
-    "max-video-mb", "max-video-seconds", NULL,
+    "max-video-mb", "max-video-seconds",
+    /* live cameras (config/cameras.c) */
+    "camera", "camera.NAME.KEY", "camera-cpu-budget", "camera-node", "camera-lease-seconds",
+    "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
+    "camera-notify-first-of-day", "camera-notify-new-species", "camera-notify-min-score",
+    "camera-notify-cooldown", "camera-retention-days", "camera-keep-best", NULL,
 };
+
+/* Live cameras (issue 19): the configured ones, the notification rules,
+ * retention; watched on the in-process pipeline (none: frames only). */
+static int start_cameras(const av_config *cfg, av_store *store, av_detect_pipeline *pipe,
+                         av_camera_node **out)
+{
+    char err[512];
+    av_camera_conf *cams = NULL;
+    int n = 0;
+    if (av_camera_conf_parse(cfg->cameras, &cams, &n, err, sizeof err)) {
+        av_log(AV_LOG_ERROR, "camera_config_invalid", "error", err, NULL);
+        return -1;
+    }
+    av_camera_notify_conf nc = {.first_of_day = cfg->camera_notify_first_of_day,
+                                .new_for_site = cfg->camera_notify_new_species,
+                                .min_score = cfg->camera_notify_min_score,
+                                .cooldown_s = cfg->camera_notify_cooldown_s, .retries = 3};
+    snprintf(nc.webhook_url, sizeof nc.webhook_url, "%s", cfg->camera_webhook);
+    snprintf(nc.webhook_secret, sizeof nc.webhook_secret, "%s", cfg->camera_webhook_secret);
+    snprintf(nc.allow, sizeof nc.allow, "%s", cfg->camera_notify_allow);
+    snprintf(nc.block, sizeof nc.block, "%s", cfg->camera_notify_block);
+    av_camera_node_opts o = {.store = store, .pipe = pipe, .cams = cams, .n_cams = n,
+                             .notify = &nc, .node_id = cfg->camera_node,
+                             .cpu_budget = cfg->camera_cpu_budget,
+                             .lease_ms = cfg->camera_lease_s * 1000,
+                             .max_pixels = cfg->max_pixels, .max_bytes = cfg->max_upload_bytes,
+                             .retention_days = cfg->camera_retention_days,
+                             .keep_best = cfg->camera_keep_best};
+    if (n && !pipe)
+        av_log(AV_LOG_WARN, "cameras_without_models", "note",
+               "no models here: camera frames are shown, not analysed", NULL);
+    int rc = av_camera_node_start(&o, out, err, sizeof err);
+    free(cams);
+    if (rc)
+        av_log(AV_LOG_ERROR, "cameras_failed", "error", err, NULL);
+    return rc;
+}
 
 static int make_dir(const char *path)
 {
@@ -273,9 +316,18 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .analyze_video_ud = an.pipe, .max_video_bytes = cfg->max_video_bytes,
                       .max_video_seconds = cfg->max_video_seconds,
                       .max_pixels = cfg->max_pixels};
+    av_camera_node *cams = NULL;
+    if (start_cameras(cfg, store, an.pipe, &cams)) {
+        av_detect_pipeline_close(an.pipe);
+        av_serving_client_close(an.client);
+        av_store_close(store);
+        return 1;
+    }
+    wo.cameras = cams;
     av_web *web = NULL;
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);
+        av_camera_node_stop(cams);
         av_detect_pipeline_close(an.pipe);
         av_serving_client_close(an.client);
         av_store_close(store);
@@ -303,6 +355,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     sigwait(&stop, &sig);
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_web_stop(web);
+    av_camera_node_stop(cams); /* after the pages that read it; stores open visits */
     if (mlmd_run > 0)
         av_store_mlmd_execution_end(store, mlmd_run, 1, err, sizeof err);
     av_detect_pipeline_close(an.pipe);

@@ -15,6 +15,8 @@
  *   GET  /healthz               liveness JSON
  *   GET  /readyz                200 when the database answers, else 503
  *   GET  /metrics               Prometheus text (metrics.c)
+ *   GET  /cameras, /cameras/<NAME>/frame.jpg, /api/v1/cameras, /api/v1/visits
+ *                               live cameras and their visits (camera_pages.c)
  */
 #include "web/internal.h"
 
@@ -345,6 +347,12 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         return av_web__page_results(w, conn, rest, NULL, MHD_HTTP_OK);
     if (is_route(url, "/api/v1/images/", &rest))
         return av_web__api_image(w, conn, rest);
+    if (!strcmp(url, "/cameras"))
+        return av_web__page_cameras(w, conn);
+    if (!strcmp(url, "/api/v1/cameras"))
+        return av_web__api_cameras(w, conn);
+    if (!strcmp(url, "/api/v1/visits") || is_route(url, "/api/v1/visits/", &rest))
+        return av_web__api_visits(w, conn, url[14] ? rest : "");
     enum MHD_Result ret = MHD_NO;
     if (is_route(url, "/static/", &rest))
         ret = static_asset(conn, rest);
@@ -354,6 +362,8 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         ret = image_file(w, conn, 1, rest);
     else if (is_route(url, "/videos/", &rest))
         ret = av_web__video_still(w, conn, rest);
+    else if (is_route(url, "/cameras/", &rest))
+        ret = av_web__camera_frame(w, conn, rest);
     if (ret == MHD_YES)
         return ret;
     return not_found(w, conn);

@@ -96,6 +96,10 @@ typedef struct av_web_opts {
     long long max_pixels;       /* per video frame (default 50 Mpx) */
     int video_max_attempts;     /* analyses started before a restart-interrupted video
                                    is failed (default 2) */
+
+    /* Live cameras watched by this node (camera.h; borrowed, may be NULL:
+     * /cameras then lists none, the visits API still answers). */
+    struct av_camera_node *cameras;
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,
