@@ -3,7 +3,9 @@
 # camera tests (GStreamer's RTSP server through python3-gi: FFmpeg cannot
 # serve RTSP). FRAMES_PATTERN is a printf pattern of JPEG files
 # (frame%03d.jpg) made by the test with ffmpeg; served as H.264 at 5 fps,
-# looped for ever, at rtsp://127.0.0.1:PORT/bird. Prints "ready" when up.
+# looped for ever and paced like a live camera (identity sync=true: a non-live
+# source would be pushed faster than real time and the server drops a slow
+# reader), at rtsp://127.0.0.1:PORT/bird. Prints "ready" when up.
 import sys
 import gi
 gi.require_version("Gst", "1.0")
@@ -17,7 +19,7 @@ server.set_address("127.0.0.1")
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(
-    "( multifilesrc location=%s loop=true caps=image/jpeg,framerate=5/1 ! jpegdec ! "
+    "( multifilesrc location=%s loop=true caps=image/jpeg,framerate=5/1 ! jpegdec ! identity sync=true ! "
     "videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast "
     "key-int-max=5 ! rtph264pay name=pay0 pt=96 config-interval=1 )" % pattern)
 factory.set_shared(True)
