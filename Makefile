@@ -31,7 +31,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 INSTALL    ?= install
 
 PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl libcrypto \
-            libmariadb libavformat libavcodec libswscale libavutil
+            libmariadb libavformat libavcodec libswscale libavutil libmosquitto
 XNN_LIBS := -lXNNPACK -lpthreadpool
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)

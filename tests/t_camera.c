@@ -2,17 +2,20 @@
  * t_camera.c - live cameras (issue 19): settings, motion gate, times and
  * signatures, the visit and lease tables (SQLite, or $AVIARY_TEST_DB), and
  * whole cameras against real parts started here: a local HTTP server
- * (libmicrohttpd) serving snapshots and receiving webhooks, a watched
+ * (libmicrohttpd) serving snapshots and receiving webhooks, a Mosquitto
+ * broker (alerts, state, Home Assistant discovery), a watched
  * folder, and GStreamer's RTSP server (tests/rtsp_server.py) serving a
  * looped bird clip made with ffmpeg, killed and restarted mid-run.
  */
 #include "harness.h"
 
 #include "camera/camera.h"
+#include "camera/internal.h"
 #include "config/config.h"
 #include "store/store.h"
 
 #include <microhttpd.h>
+#include <mosquitto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -357,6 +360,167 @@ TEST(store_lease)
     av_store_close(s);
 }
 
+/* ---- notification rules ---- */
+
+static av_store_camera_visit visit(const char *camera, const char *species, const char *common,
+                                   double score)
+{
+    av_store_camera_visit v = {.first_ms = now_ms(), .last_ms = now_ms(), .score = score};
+    snprintf(v.camera, sizeof v.camera, "%s", camera);
+    snprintf(v.species, sizeof v.species, "%s", species);
+    snprintf(v.common_name, sizeof v.common_name, "%s", common);
+    snprintf(v.label, sizeof v.label, "%s", common);
+    return v;
+}
+
+TEST(notify_rules)
+{
+    av_store *s = open_store();
+    char err[256];
+    av_camera_notify_conf c = {.cooldown_s = 60, .min_score = 0.5};
+    snprintf(c.webhook_url, sizeof c.webhook_url, "http://127.0.0.1:9/never-called");
+    snprintf(c.block, sizeof c.block, "Pica pica, house sparrow");
+    int ok = 0;
+    av_camera__notifier *nt = av_camera__notifier_start(&c, s, NULL, 0, &ok, err, sizeof err);
+    CHECK_MSG(nt && ok, "%s", err);
+    av_store_camera_visit robin = visit("feeder", "Erithacus rubecula", "European Robin", 0.9);
+    CHECK(av_camera__notify_wanted(nt, &robin));
+    CHECK(!av_camera__notify_wanted(nt, &robin)); /* cooldown, per camera and species */
+    robin = visit("yard", "Erithacus rubecula", "European Robin", 0.9);
+    CHECK(av_camera__notify_wanted(nt, &robin)); /* another camera */
+    av_store_camera_visit tit = visit("feeder", "Parus major", "Great Tit", 0.4);
+    CHECK(!av_camera__notify_wanted(nt, &tit)); /* under the minimum score */
+    tit.score = 0.6;
+    CHECK(av_camera__notify_wanted(nt, &tit));
+    av_store_camera_visit magpie = visit("feeder", "Pica pica", "Eurasian Magpie", 0.9);
+    CHECK(!av_camera__notify_wanted(nt, &magpie)); /* blocked by scientific name */
+    av_store_camera_visit sparrow = visit("feeder", "Passer domesticus", "House Sparrow", 0.9);
+    CHECK(!av_camera__notify_wanted(nt, &sparrow)); /* by common name, any case */
+    av_camera__notifier_stop(nt);
+
+    /* allow list, first of the day, new for the site */
+    av_camera_notify_conf c2 = {.first_of_day = 1, .allow = "Sitta europaea, Parus major"};
+    snprintf(c2.webhook_url, sizeof c2.webhook_url, "http://127.0.0.1:9/never-called");
+    nt = av_camera__notifier_start(&c2, s, NULL, 0, &ok, err, sizeof err);
+    CHECK(nt);
+    av_store_camera_visit nuthatch = visit("feeder", "Sitta europaea", "Eurasian Nuthatch", 0.9);
+    CHECK(av_camera__notify_wanted(nt, &nuthatch));
+    add_visit(s, "feeder", "Parus major", 0.8, now_ms() - 1000, NULL, NULL);
+    tit = visit("feeder", "Parus major", "Great Tit", 0.9);
+    CHECK(!av_camera__notify_wanted(nt, &tit)); /* seen today at this camera */
+    tit = visit("yard", "Parus major", "Great Tit", 0.9);
+    CHECK(av_camera__notify_wanted(nt, &tit)); /* first today at the yard */
+    CHECK(!av_camera__notify_wanted(nt, &robin)); /* not on the allow list */
+    av_camera__notifier_stop(nt);
+    av_camera_notify_conf c3 = {.new_for_site = 1};
+    snprintf(c3.webhook_url, sizeof c3.webhook_url, "http://127.0.0.1:9/never-called");
+    nt = av_camera__notifier_start(&c3, s, NULL, 0, &ok, err, sizeof err);
+    CHECK(nt);
+    CHECK(!av_camera__notify_wanted(nt, &tit)); /* the feeder saw one */
+    CHECK(av_camera__notify_wanted(nt, &nuthatch));
+    av_camera__notifier_stop(nt);
+    /* a bad MQTT URL is refused at start, with a message */
+    av_camera_notify_conf c4 = {.mqtt_discovery = 1};
+    snprintf(c4.mqtt_url, sizeof c4.mqtt_url, "tcp://broker");
+    CHECK(av_camera__notifier_start(&c4, s, NULL, 0, &ok, err, sizeof err) == NULL && !ok);
+    CHECK(strstr(err, "mqtt://") != NULL);
+    av_store_close(s);
+}
+
+/* ---- a Mosquitto broker and a subscriber recording every message ---- */
+
+typedef struct mq_msg {
+    char topic[256];
+    char payload[4096];
+    int retain;
+} mq_msg;
+
+typedef struct mq_sub {
+    struct mosquitto *m;
+    pthread_mutex_t mu;
+    mq_msg msgs[64];
+    int n;
+} mq_sub;
+
+static void mq_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+    (void)m;
+    mq_sub *q = ud;
+    pthread_mutex_lock(&q->mu);
+    if (q->n < 64) {
+        mq_msg *o = &q->msgs[q->n++];
+        snprintf(o->topic, sizeof o->topic, "%s", msg->topic);
+        int len = msg->payloadlen < (int)sizeof o->payload - 1 ? msg->payloadlen
+                                                              : (int)sizeof o->payload - 1;
+        memcpy(o->payload, msg->payload, (size_t)len);
+        o->payload[len] = '\0';
+        o->retain = msg->retain;
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void mq_on_connect(struct mosquitto *m, void *ud, int rc)
+{
+    (void)ud;
+    if (rc == 0)
+        mosquitto_subscribe(m, NULL, "#", 1);
+}
+
+/* The last message on topic (copied into out), or 0 when none came. */
+static int mq_last(mq_sub *q, const char *topic, mq_msg *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&q->mu);
+    for (int i = 0; i < q->n; i++)
+        if (!strcmp(q->msgs[i].topic, topic)) {
+            *out = q->msgs[i];
+            found = 1;
+        }
+    pthread_mutex_unlock(&q->mu);
+    return found;
+}
+
+static pid_t broker_start(int port)
+{
+    if (access("/usr/sbin/mosquitto", X_OK))
+        SKIP("mosquitto not installed (scripts/setup --test)");
+    char conf[700], line[128];
+    snprintf(conf, sizeof conf, "%s/mosquitto.conf", av_test_tmpdir());
+    FILE *f = fopen(conf, "w");
+    CHECK(f);
+    snprintf(line, sizeof line, "listener %d 127.0.0.1\nallow_anonymous true\n", port);
+    fputs(line, f);
+    fclose(f);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        FILE *o = freopen("/dev/null", "w", stdout);
+        FILE *e = freopen("/dev/null", "w", stderr);
+        (void)o, (void)e;
+        execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void mq_subscribe(mq_sub *q, int port)
+{
+    mosquitto_lib_init();
+    pthread_mutex_init(&q->mu, NULL);
+    q->m = mosquitto_new("t_camera", true, q);
+    CHECK(q->m);
+    mosquitto_connect_callback_set(q->m, mq_on_connect);
+    mosquitto_message_callback_set(q->m, mq_on_message);
+    int rc = MOSQ_ERR_NO_CONN;
+    for (int i = 0; i < 50 && rc != MOSQ_ERR_SUCCESS; i++) { /* the broker is starting */
+        rc = mosquitto_connect(q->m, "127.0.0.1", port, 30);
+        if (rc != MOSQ_ERR_SUCCESS)
+            usleep(100 * 1000);
+    }
+    CHECK_MSG(rc == MOSQ_ERR_SUCCESS, "broker: %s", mosquitto_strerror(rc));
+    CHECK(mosquitto_loop_start(q->m) == MOSQ_ERR_SUCCESS);
+}
+
 /* ---- a local HTTP server: snapshots out, webhooks in ---- */
 
 typedef struct fake {
@@ -461,7 +625,7 @@ static int fake_hooks(fake *f)
             usleep(100 * 1000);                                         \
     } while (0)
 
-TEST(snapshot_camera_webhook)
+TEST(snapshot_camera_alerts)
 {
     av_detect_pipeline *p = open_pipeline();
     size_t bird_len = 0, cat_len = 0;
@@ -480,7 +644,13 @@ TEST(snapshot_camera_webhook)
     cam.interval_s = 0.3;
     cam.fps = 5;
     cam.visit_gap_s = 1.0;
-    av_camera_notify_conf nc = {.cooldown_s = 300, .retries = 3};
+    int mport = av_test_free_port();
+    pid_t broker = broker_start(mport);
+    mq_sub sub;
+    memset(&sub, 0, sizeof sub);
+    mq_subscribe(&sub, mport);
+    av_camera_notify_conf nc = {.cooldown_s = 300, .retries = 3, .mqtt_discovery = 1};
+    snprintf(nc.mqtt_url, sizeof nc.mqtt_url, "mqtt://127.0.0.1:%d", mport);
     snprintf(nc.webhook_url, sizeof nc.webhook_url, "http://127.0.0.1:%d/hook", f.port);
     snprintf(nc.webhook_secret, sizeof nc.webhook_secret, "s3cret");
     av_camera_node_opts o = {.store = s, .pipe = p, .cams = &cam, .n_cams = 1, .notify = &nc,
@@ -513,6 +683,45 @@ TEST(snapshot_camera_webhook)
     json_decref(j);
     st = status_of(n, "yard");
     CHECK(!st.bird_present && st.visits_stored == 1 && st.last_species[0]);
+    /* MQTT: discovery for Home Assistant, the state topics, the visit event */
+    mq_msg m;
+    WAIT_FOR(mq_last(&sub, "aviary/yard/visit", &m), 10);
+    CHECK(mq_last(&sub, "aviary/yard/visit", &m));
+    j = json_loads(m.payload, 0, &je);
+    CHECK_MSG(j, "%s", m.payload);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "label")), st.last_species);
+    json_decref(j);
+    CHECK(mq_last(&sub, "aviary/yard/species", &m));
+    CHECK_STR_EQ(m.payload, st.last_species);
+    CHECK(mq_last(&sub, "aviary/yard/bird_present", &m));
+    CHECK_STR_EQ(m.payload, "OFF");
+    CHECK(mq_last(&sub, "aviary/status", &m));
+    CHECK_STR_EQ(m.payload, "online");
+    CHECK(mq_last(&sub, "homeassistant/sensor/aviary_yard/last_species/config", &m));
+    j = json_loads(m.payload, 0, &je);
+    CHECK_MSG(j, "%s", m.payload);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "state_topic")), "aviary/yard/species");
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "unique_id")), "aviary_yard_last_species");
+    json_decref(j);
+    CHECK(mq_last(&sub, "homeassistant/binary_sensor/aviary_yard/bird_present/config", &m));
+    j = json_loads(m.payload, 0, &je);
+    CHECK_MSG(j, "%s", m.payload);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "state_topic")),
+                 "aviary/yard/bird_present");
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "payload_on")), "ON");
+    json_decref(j);
+    /* "ON" came before "OFF" */
+    int on_at = -1, off_at = -1;
+    pthread_mutex_lock(&sub.mu);
+    for (int i = 0; i < sub.n; i++)
+        if (!strcmp(sub.msgs[i].topic, "aviary/yard/bird_present")) {
+            if (!strcmp(sub.msgs[i].payload, "ON") && on_at < 0)
+                on_at = i;
+            if (!strcmp(sub.msgs[i].payload, "OFF"))
+                off_at = i;
+        }
+    pthread_mutex_unlock(&sub.mu);
+    CHECK(on_at >= 0 && off_at > on_at);
     /* the cat frames are not birds, and after the bird left no frame moved: the
      * motion gate lets the pipeline rest */
     long long analysed = st.analysed;
@@ -526,6 +735,13 @@ TEST(snapshot_camera_webhook)
     CHECK(v[0].has_jpeg && v[0].last_ms >= v[0].first_ms && v[0].n_frames >= 2);
     CHECK_STR_EQ(v[0].node, "test-node");
     free(v);
+    WAIT_FOR(mq_last(&sub, "aviary/status", &m) && !strcmp(m.payload, "offline"), 5);
+    CHECK_STR_EQ(m.payload, "offline");
+    mosquitto_disconnect(sub.m);
+    mosquitto_loop_stop(sub.m, false);
+    mosquitto_destroy(sub.m);
+    kill(broker, SIGTERM);
+    waitpid(broker, NULL, 0);
     av_store_close(s);
     MHD_stop_daemon(f.d);
     av_detect_pipeline_close(p);
@@ -724,5 +940,5 @@ TEST(dead_camera)
 }
 
 TEST_MAIN(T(conf_parse), T(config_keys), T(motion_gate), T(times_payload_signature),
-          T(store_visits), T(store_lease), T(snapshot_camera_webhook), T(folder_camera),
+          T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts), T(folder_camera),
           T(rtsp_outage), T(dead_camera))

@@ -78,6 +78,10 @@ typedef struct av_camera_notify_conf {
     double min_score;                    /* visits below are not notified */
     double cooldown_s;                   /* per camera and species; default 300 */
     int retries;                         /* webhook attempts after the first; default 3 */
+    /* MQTT (mqtt.c): mqtt://[user:pass@]host[:port]; "" = off */
+    char mqtt_url[AV_CAMERA_URL_MAX];
+    char mqtt_prefix[64];                /* topics under it; "" = "aviary" */
+    int mqtt_discovery;                  /* 1: Home Assistant discovery (homeassistant/...) */
 } av_camera_notify_conf;
 
 /*

@@ -72,14 +72,35 @@ int av_camera__run_folder(av_camera__cam *k, char *err, size_t errlen);
 
 typedef struct av_camera__notifier av_camera__notifier;
 
-/* NULL (and nothing sent) when conf has no target; *ok 0 when out of memory. */
+/* NULL (and nothing sent) when conf has no target; *ok 0 when it cannot
+ * start (message in err). names: the cameras, for Home Assistant discovery. */
 av_camera__notifier *av_camera__notifier_start(const av_camera_notify_conf *conf,
-                                               av_store *store, int *ok);
+                                               av_store *store, const char *const *names,
+                                               int n_names, int *ok, char *err,
+                                               size_t errlen);
 void av_camera__notifier_stop(av_camera__notifier *nt);
 /* Whether a visit passes the rules; call before it is stored (first of
  * the day and new for the site look at the visits stored before it). */
 int av_camera__notify_wanted(av_camera__notifier *nt, const av_store_camera_visit *v);
 /* Queue a visit for sending (copied); dropped when the queue is full. */
 void av_camera__notify(av_camera__notifier *nt, const av_store_camera_visit *v);
+/* State, whatever the rules: a bird present or not, the last species seen
+ * (MQTT retained state topics; the webhook gets alerts only). */
+void av_camera__notify_presence(av_camera__notifier *nt, const char *camera, int present);
+void av_camera__notify_species(av_camera__notifier *nt, const char *camera, const char *label);
+
+/* ---- MQTT (mqtt.c) ---- */
+
+typedef struct av_camera__mqtt av_camera__mqtt;
+
+/* Connect in the background (libmosquitto's thread reconnects); on every
+ * connect, discovery for names is published. NULL with err on a bad URL. */
+av_camera__mqtt *av_camera__mqtt_start(const av_camera_notify_conf *conf,
+                                       const char *const *names, int n_names, char *err,
+                                       size_t errlen);
+void av_camera__mqtt_stop(av_camera__mqtt *m);
+/* Publish prefix/camera/topic (retained or not); dropped while disconnected. */
+void av_camera__mqtt_publish(av_camera__mqtt *m, const char *camera, const char *topic,
+                             const char *payload, int retain);
 
 #endif

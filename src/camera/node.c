@@ -219,6 +219,7 @@ static void store_visit(av_camera__cam *k, const av_video_track *t, av_video_sti
     k->st.visits_stored++;
     snprintf(k->st.last_species, sizeof k->st.last_species, "%s", v.label);
     pthread_mutex_unlock(&k->mu);
+    av_camera__notify_species(n->notifier, k->c.name, v.label);
     if (wanted)
         av_camera__notify(n->notifier, &v);
 }
@@ -243,9 +244,12 @@ static void end_visits(av_camera__cam *k, int flush)
         }
     }
     pthread_mutex_lock(&k->mu);
+    int was = k->st.bird_present;
     k->st.visits_open = open;
     k->st.bird_present = open > 0;
     pthread_mutex_unlock(&k->mu);
+    if (was != (open > 0))
+        av_camera__notify_presence(k->node->notifier, k->c.name, open > 0);
     if (open == 0 && nt > 0) {
         av_video_tracker_free(k->trk);
         av_video_stills_free(k->stills);
@@ -612,9 +616,17 @@ int av_camera_node_start(const av_camera_node_opts *o, av_camera_node **out, cha
     av_video_stills_opts so = {.poster_side = 960};
     n->cams = o->n_cams ? calloc((size_t)o->n_cams, sizeof *n->cams) : NULL;
     int ok = 1;
+    const char *names[AV_CAMERA_MAX];
+    for (int i = 0; i < o->n_cams; i++)
+        names[i] = o->cams[i].name;
     if (o->notify)
-        n->notifier = av_camera__notifier_start(o->notify, o->store, &ok);
-    if ((o->n_cams && !n->cams) || !ok || av_video_stills_new(&so, &n->draw) != AV_VIDEO_OK) {
+        n->notifier = av_camera__notifier_start(o->notify, o->store, names, o->n_cams, &ok,
+                                                err, errlen);
+    if (!ok) {
+        av_camera_node_stop(n);
+        return -1;
+    }
+    if ((o->n_cams && !n->cams) || av_video_stills_new(&so, &n->draw) != AV_VIDEO_OK) {
         av_camera_node_stop(n);
         snprintf(err, errlen, "cameras: out of memory");
         return -1;

@@ -1,8 +1,9 @@
 /*
  * notify.c - notifications of stored visits: the rules (allow/block lists,
  * minimum score, first of the day, new for the site, cooldown per camera
- * and species), and a sender thread that POSTs each to the webhook, signed
- * with HMAC-SHA256, retried with backoff 1, 2, 4 ... s. A bounded queue:
+ * and species), and a sender thread that publishes each on MQTT (mqtt.c)
+ * and POSTs it to the webhook, signed with HMAC-SHA256, retried with
+ * backoff 1, 2, 4 ... s. A bounded queue:
  * a stalled receiver costs dropped alerts, never a stalled camera.
  */
 #include "camera/internal.h"
@@ -34,6 +35,7 @@ typedef struct cool {
 struct av_camera__notifier {
     av_camera_notify_conf c;
     av_store *store;
+    av_camera__mqtt *mqtt; /* NULL without mqtt_url */
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -222,6 +224,12 @@ static void *sender(void *arg)
         nt->head = (nt->head + 1) % QUEUE_MAX;
         nt->n--;
         pthread_mutex_unlock(&nt->mu);
+        if (nt->mqtt) {
+            char *body = av_camera_visit_payload(&v, "visit", NULL);
+            if (body)
+                av_camera__mqtt_publish(nt->mqtt, v.camera, "visit", body, 0);
+            free(body);
+        }
         if (nt->c.webhook_url[0])
             send_webhook(nt, &v);
         pthread_mutex_lock(&nt->mu);
@@ -231,13 +239,16 @@ static void *sender(void *arg)
 }
 
 av_camera__notifier *av_camera__notifier_start(const av_camera_notify_conf *conf,
-                                               av_store *store, int *ok)
+                                               av_store *store, const char *const *names,
+                                               int n_names, int *ok, char *err,
+                                               size_t errlen)
 {
     *ok = 1;
-    if (!conf || !conf->webhook_url[0])
+    if (!conf || (!conf->webhook_url[0] && !conf->mqtt_url[0]))
         return NULL;
     av_camera__notifier *nt = calloc(1, sizeof *nt);
     if (!nt) {
+        snprintf(err, errlen, "notifications: out of memory");
         *ok = 0;
         return NULL;
     }
@@ -245,16 +256,36 @@ av_camera__notifier *av_camera__notifier_start(const av_camera_notify_conf *conf
     if (nt->c.retries < 0)
         nt->c.retries = 0;
     nt->store = store;
-    pthread_mutex_init(&nt->mu, NULL);
-    pthread_cond_init(&nt->cv, NULL);
-    if (pthread_create(&nt->th, NULL, sender, nt)) {
-        pthread_mutex_destroy(&nt->mu);
-        pthread_cond_destroy(&nt->cv);
+    if (conf->mqtt_url[0] &&
+        !(nt->mqtt = av_camera__mqtt_start(conf, names, n_names, err, errlen))) {
         free(nt);
         *ok = 0;
         return NULL;
     }
+    pthread_mutex_init(&nt->mu, NULL);
+    pthread_cond_init(&nt->cv, NULL);
+    if (pthread_create(&nt->th, NULL, sender, nt)) {
+        av_camera__mqtt_stop(nt->mqtt);
+        pthread_mutex_destroy(&nt->mu);
+        pthread_cond_destroy(&nt->cv);
+        free(nt);
+        snprintf(err, errlen, "notifications: cannot start a thread");
+        *ok = 0;
+        return NULL;
+    }
     return nt;
+}
+
+void av_camera__notify_presence(av_camera__notifier *nt, const char *camera, int present)
+{
+    if (nt && nt->mqtt)
+        av_camera__mqtt_publish(nt->mqtt, camera, "bird_present", present ? "ON" : "OFF", 1);
+}
+
+void av_camera__notify_species(av_camera__notifier *nt, const char *camera, const char *label)
+{
+    if (nt && nt->mqtt)
+        av_camera__mqtt_publish(nt->mqtt, camera, "species", label, 1);
 }
 
 void av_camera__notifier_stop(av_camera__notifier *nt)
@@ -266,6 +297,7 @@ void av_camera__notifier_stop(av_camera__notifier *nt)
     pthread_cond_broadcast(&nt->cv);
     pthread_mutex_unlock(&nt->mu);
     pthread_join(nt->th, NULL);
+    av_camera__mqtt_stop(nt->mqtt); /* after the sender: its last visits go out */
     pthread_mutex_destroy(&nt->mu);
     pthread_cond_destroy(&nt->cv);
     free(nt);

@@ -28,7 +28,8 @@ static const char *const serve_keys[] = {
     "camera", "camera.NAME.KEY", "camera-cpu-budget", "camera-node", "camera-lease-seconds",
     "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
     "camera-notify-first-of-day", "camera-notify-new-species", "camera-notify-min-score",
-    "camera-notify-cooldown", "camera-retention-days", "camera-keep-best", NULL,
+    "camera-notify-cooldown", "camera-mqtt", "camera-mqtt-prefix", "camera-mqtt-discovery",
+    "camera-retention-days", "camera-keep-best", NULL,
 };
 
 /* Live cameras (issue 19): the configured ones, the notification rules,
@@ -46,7 +47,10 @@ static int start_cameras(const av_config *cfg, av_store *store, av_detect_pipeli
     av_camera_notify_conf nc = {.first_of_day = cfg->camera_notify_first_of_day,
                                 .new_for_site = cfg->camera_notify_new_species,
                                 .min_score = cfg->camera_notify_min_score,
-                                .cooldown_s = cfg->camera_notify_cooldown_s, .retries = 3};
+                                .cooldown_s = cfg->camera_notify_cooldown_s, .retries = 3,
+                                .mqtt_discovery = cfg->camera_mqtt_discovery};
+    snprintf(nc.mqtt_url, sizeof nc.mqtt_url, "%s", cfg->camera_mqtt);
+    snprintf(nc.mqtt_prefix, sizeof nc.mqtt_prefix, "%s", cfg->camera_mqtt_prefix);
     snprintf(nc.webhook_url, sizeof nc.webhook_url, "%s", cfg->camera_webhook);
     snprintf(nc.webhook_secret, sizeof nc.webhook_secret, "%s", cfg->camera_webhook_secret);
     snprintf(nc.allow, sizeof nc.allow, "%s", cfg->camera_notify_allow);

@@ -30,6 +30,12 @@ const av_config_key av_config__camera_keys[] = {
     {"camera-notify-min-score", "X", "notify visits scoring at least X (0..1)"},
     {"camera-notify-cooldown", "S", "seconds between notifications per camera and species "
                                     "(default 300)"},
+    {"camera-mqtt", "URL", "publish visits and camera state to the MQTT broker at "
+                           "mqtt://[user:pass@]host[:port]"},
+    {"camera-mqtt-prefix", "TOPIC", "MQTT topics under TOPIC/ (default aviary)"},
+    {"camera-mqtt-discovery", "on|off", "Home Assistant MQTT discovery: a last-species sensor "
+                                        "and a bird-present binary sensor per camera "
+                                        "(default on)"},
     {"camera-retention-days", "N", "drop visits' best frames after N days (0: keep; default 30)"},
     {"camera-keep-best", "N", "keep the N best frames of each species whatever their age "
                               "(default 5)"},
@@ -48,6 +54,8 @@ void av_config__camera_defaults(av_config *c)
     c->camera_notify_cooldown_s = 300;
     c->camera_retention_days = 30;
     c->camera_keep_best = 5;
+    memcpy(c->camera_mqtt_prefix, "aviary", 7);
+    c->camera_mqtt_discovery = 1;
 }
 
 static int number(const char *key, const char *v, double lo, double hi, double *out, char *err,
@@ -162,6 +170,21 @@ int av_config__camera_set(av_config *c, const char *key, const char *v, char *er
         return number(key, v, 0, 1, &c->camera_notify_min_score, err, errlen);
     if (!strcmp(key, "camera-notify-cooldown"))
         return number(key, v, 0, 86400 * 7, &c->camera_notify_cooldown_s, err, errlen);
+    if (!strcmp(key, "camera-mqtt"))
+        return text(c->camera_mqtt, sizeof c->camera_mqtt, key, v, err, errlen);
+    if (!strcmp(key, "camera-mqtt-prefix")) {
+        if (!*v || strpbrk(v, "#+")) {
+            snprintf(err, errlen, "--%s: a topic without '#' or '+'", key);
+            return -1;
+        }
+        return text(c->camera_mqtt_prefix, sizeof c->camera_mqtt_prefix, key, v, err, errlen);
+    }
+    if (!strcmp(key, "camera-mqtt-discovery")) {
+        if (on_off(key, v, &b, err, errlen))
+            return -1;
+        c->camera_mqtt_discovery = b;
+        return 0;
+    }
     if (!strcmp(key, "camera-retention-days")) {
         if (number(key, v, 0, 36500, &x, err, errlen))
             return -1;

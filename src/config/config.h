@@ -53,6 +53,9 @@ typedef struct av_config {
     double camera_notify_min_score, camera_notify_cooldown_s;
     int camera_retention_days;     /* 0 = keep every best frame */
     int camera_keep_best;          /* best frames kept per species whatever their age */
+    char camera_mqtt[1024];        /* mqtt://[user:pass@]host[:port]; "" = off */
+    char camera_mqtt_prefix[64];
+    int camera_mqtt_discovery;     /* Home Assistant discovery messages */
 } av_config;
 
 
