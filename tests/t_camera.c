@@ -532,6 +532,7 @@ typedef struct fake {
     int gets;
     char hooks[8][4096];       /* webhook bodies received */
     char sigs[8][100];         /* their X-Aviary-Signature */
+    char urls[8][256];         /* and path */
     int n_hooks;
     int fail_hooks;            /* answer the first N webhooks with 500 */
 } fake;
@@ -571,6 +572,7 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
                                                           "X-Aviary-Signature");
             snprintf(f->hooks[f->n_hooks], sizeof f->hooks[0], "%s", b->buf);
             snprintf(f->sigs[f->n_hooks], sizeof f->sigs[0], "%s", sig ? sig : "");
+            snprintf(f->urls[f->n_hooks], sizeof f->urls[0], "%s", url);
             f->n_hooks++;
         }
         pthread_mutex_unlock(&f->mu);
@@ -581,7 +583,9 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
         MHD_destroy_response(r);
         return ret;
     }
-    if (strcmp(url, "/snap.jpg"))
+    /* a snapshot, or a Frigate event's snapshot */
+    if (strcmp(url, "/snap.jpg") &&
+        (strncmp(url, "/api/events/", 12) || !strstr(url, "/snapshot.jpg")))
         return MHD_NO;
     pthread_mutex_lock(&f->mu);
     f->gets++;
@@ -798,6 +802,79 @@ TEST(folder_camera)
     av_detect_pipeline_close(p);
 }
 
+/* ---- Frigate: events over MQTT, snapshots and sub labels over HTTP ---- */
+
+TEST(frigate_events)
+{
+    av_detect_pipeline *p = open_pipeline();
+    size_t bird_len = 0;
+    unsigned char *bird = read_all(av_test_shared("testdata/images/bird.bmp"), &bird_len);
+    fake f;
+    memset(&f, 0, sizeof f);
+    fake_start(&f);
+    fake_serve(&f, bird, bird_len);
+    int mport = av_test_free_port();
+    pid_t broker = broker_start(mport);
+    mq_sub sub;
+    memset(&sub, 0, sizeof sub);
+    mq_subscribe(&sub, mport);
+    av_store *s = open_store();
+    av_camera_notify_conf nc = {.cooldown_s = 300};
+    snprintf(nc.mqtt_url, sizeof nc.mqtt_url, "mqtt://127.0.0.1:%d", mport);
+    char frigate[64];
+    snprintf(frigate, sizeof frigate, "http://127.0.0.1:%d/", f.port);
+    av_camera_node_opts o = {.store = s, .pipe = p, .notify = &nc, .frigate_url = frigate,
+                             .node_id = "n1"};
+    av_camera_node *n = NULL;
+    char err[512];
+    CHECK_MSG(av_camera_node_start(&o, &n, err, sizeof err) == 0, "%s", err);
+    usleep(500 * 1000); /* its subscription */
+    const char *person = "{\"type\":\"new\",\"after\":{\"id\":\"1700000000.1-p\","
+                         "\"camera\":\"birdcam\",\"label\":\"person\",\"has_snapshot\":true}}";
+    const char *ev = "{\"type\":\"new\",\"before\":{},\"after\":{\"id\":\"1700000000.5-abc\","
+                     "\"camera\":\"birdcam\",\"label\":\"bird\",\"has_snapshot\":true,"
+                     "\"start_time\":1700000000.5,\"end_time\":null}}";
+    const char *upd = "{\"type\":\"update\",\"after\":{\"id\":\"1700000000.5-abc\","
+                      "\"camera\":\"birdcam\",\"label\":\"bird\",\"has_snapshot\":true,"
+                      "\"start_time\":1700000000.5,\"end_time\":1700000009.5}}";
+    CHECK(mosquitto_publish(sub.m, NULL, "frigate/events", (int)strlen(person), person, 1,
+                            false) == MOSQ_ERR_SUCCESS);
+    CHECK(mosquitto_publish(sub.m, NULL, "frigate/events", 9, "not json{", 1, false) ==
+          MOSQ_ERR_SUCCESS);
+    CHECK(mosquitto_publish(sub.m, NULL, "frigate/events", (int)strlen(ev), ev, 1, false) ==
+          MOSQ_ERR_SUCCESS);
+    CHECK(mosquitto_publish(sub.m, NULL, "frigate/events", (int)strlen(upd), upd, 1, false) ==
+          MOSQ_ERR_SUCCESS);
+    WAIT_FOR(fake_hooks(&f) >= 1, 30);
+    usleep(1000 * 1000); /* the update must not make a second one */
+    CHECK_EQ_INT(fake_hooks(&f), 1);
+    CHECK_STR_EQ(f.urls[0], "/api/events/1700000000.5-abc/sub_label");
+    json_error_t je;
+    json_t *j = json_loads(f.hooks[0], 0, &je);
+    CHECK_MSG(j, "%s", f.hooks[0]);
+    const char *label = json_string_value(json_object_get(j, "subLabel"));
+    CHECK(label && *label);
+    CHECK(json_number_value(json_object_get(j, "subLabelScore")) > 0);
+    av_store_camera_visit *v = NULL;
+    CHECK_EQ_INT(visits_of(s, "birdcam", &v), 1);
+    CHECK(v[0].first_ms == 1700000000500LL && v[0].has_jpeg);
+    CHECK(!strcmp(v[0].common_name, label) || !strcmp(v[0].species, label));
+    free(v);
+    json_decref(j);
+    mq_msg m;
+    CHECK(mq_last(&sub, "aviary/birdcam/species", &m));
+    av_camera_node_stop(n);
+    mosquitto_disconnect(sub.m);
+    mosquitto_loop_stop(sub.m, false);
+    mosquitto_destroy(sub.m);
+    kill(broker, SIGTERM);
+    waitpid(broker, NULL, 0);
+    av_store_close(s);
+    MHD_stop_daemon(f.d);
+    av_detect_pipeline_close(p);
+    free(bird);
+}
+
 /* ---- RTSP: a looped bird clip, killed and restarted mid-run ---- */
 
 static pid_t rtsp_start(int port, const char *pattern)
@@ -940,5 +1017,5 @@ TEST(dead_camera)
 }
 
 TEST_MAIN(T(conf_parse), T(config_keys), T(motion_gate), T(times_payload_signature),
-          T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts), T(folder_camera),
+          T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts), T(folder_camera), T(frigate_events),
           T(rtsp_outage), T(dead_camera))

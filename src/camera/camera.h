@@ -129,6 +129,9 @@ typedef struct av_camera_node_opts {
     int lease_ms;                    /* camera lease; <= 0: 30000 */
     long long max_pixels;            /* per frame; <= 0: 50 Mpx */
     long long max_bytes;             /* snapshot / folder file; <= 0: 30 MB */
+    const char *frigate_url;         /* Frigate's HTTP API; NULL/"": no Frigate events.
+                                        Events come from notify->mqtt_url's broker */
+    const char *frigate_topic;       /* Frigate's MQTT prefix; NULL: "frigate" */
     int retention_days;              /* > 0: hourly, drop best frames older than that */
     int keep_best;                   /* ... except each species' keep_best best ones */
 } av_camera_node_opts;

@@ -99,8 +99,35 @@ av_camera__mqtt *av_camera__mqtt_start(const av_camera_notify_conf *conf,
                                        const char *const *names, int n_names, char *err,
                                        size_t errlen);
 void av_camera__mqtt_stop(av_camera__mqtt *m);
+/* mosquitto_lib_init once per process. */
+void av_camera__mqtt_lib_init(void);
+/* mqtt://[user[:pass]@]host[:port] into its parts (user, pass 128 bytes,
+ * host 256); -1 when malformed. */
+int av_camera__mqtt_parse_url(const char *url, char *user, char *pass, char *host, int *port);
 /* Publish prefix/camera/topic (retained or not); dropped while disconnected. */
 void av_camera__mqtt_publish(av_camera__mqtt *m, const char *camera, const char *topic,
                              const char *payload, int retain);
+
+/* ---- Frigate events (frigate.c) ---- */
+
+typedef struct av_camera__frigate av_camera__frigate;
+
+typedef struct av_camera__frigate_env {
+    av_store *store;                  /* borrowed */
+    av_detect_pipeline *pipe;         /* borrowed; required */
+    av_camera__notifier *notifier;    /* borrowed; may be NULL */
+    char mqtt_url[AV_CAMERA_URL_MAX];
+    char frigate_url[AV_CAMERA_URL_MAX]; /* http(s)://host:5000 */
+    char topic[64];                   /* Frigate's MQTT prefix; "" = "frigate" */
+    char node_id[128];
+    int lease_ms;
+    long long max_bytes, max_pixels;
+} av_camera__frigate_env;
+
+/* Subscribe in the background. NULL with err when the URLs are bad or
+ * there is no pipeline. */
+av_camera__frigate *av_camera__frigate_start(const av_camera__frigate_env *env, char *err,
+                                             size_t errlen);
+void av_camera__frigate_stop(av_camera__frigate *f);
 
 #endif

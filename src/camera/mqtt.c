@@ -38,6 +38,11 @@ static void lib_init(void)
     mosquitto_lib_init();
 }
 
+void av_camera__mqtt_lib_init(void)
+{
+    pthread_once(&lib_once, lib_init);
+}
+
 static void publish(struct mosquitto *m, const char *topic, const char *payload, int retain)
 {
     int rc = mosquitto_publish(m, NULL, topic, (int)strlen(payload), payload, 1, retain != 0);
@@ -98,7 +103,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
 }
 
 /* mqtt://[user[:pass]@]host[:port] into its parts; -1 when malformed. */
-static int parse_url(const char *url, char *user, char *pass, char *host, int *port)
+int av_camera__mqtt_parse_url(const char *url, char *user, char *pass, char *host, int *port)
 {
     user[0] = pass[0] = host[0] = '\0';
     *port = 1883;
@@ -140,12 +145,12 @@ av_camera__mqtt *av_camera__mqtt_start(const av_camera_notify_conf *conf,
 {
     char user[128], pass[128], host[256];
     int port = 0;
-    if (parse_url(conf->mqtt_url, user, pass, host, &port)) {
+    if (av_camera__mqtt_parse_url(conf->mqtt_url, user, pass, host, &port)) {
         snprintf(err, errlen, "MQTT: '%s' is not mqtt://[user:pass@]host[:port]",
                  conf->mqtt_url);
         return NULL;
     }
-    pthread_once(&lib_once, lib_init);
+    av_camera__mqtt_lib_init();
     av_camera__mqtt *q = calloc(1, sizeof *q);
     if (q && n_names > 0)
         q->names = calloc((size_t)n_names, sizeof *q->names);

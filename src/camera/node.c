@@ -73,6 +73,7 @@ struct av_camera_node {
     av_camera__notifier *notifier;
     pthread_t keeper;      /* retention */
     int keeper_started;
+    av_camera__frigate *frigate; /* NULL without Frigate */
 };
 
 /* ---- accessors for source.c ---- */
@@ -568,6 +569,7 @@ void av_camera_node_stop(av_camera_node *n)
             pthread_join(n->cams[i].th, NULL);
     if (n->keeper_started)
         pthread_join(n->keeper, NULL);
+    av_camera__frigate_stop(n->frigate);
     av_camera__notifier_stop(n->notifier); /* after the cameras: their last visits go out */
     for (int i = 0; i < n->n; i++)
         cam_free(&n->cams[i]);
@@ -661,6 +663,19 @@ int av_camera_node_start(const av_camera_node_opts *o, av_camera_node **out, cha
             return -1;
         }
         n->cams[i].started = 1;
+    }
+    if (o->frigate_url && *o->frigate_url) {
+        av_camera__frigate_env fe = {.store = o->store, .pipe = o->pipe,
+                                     .notifier = n->notifier, .lease_ms = n->o.lease_ms,
+                                     .max_bytes = n->o.max_bytes, .max_pixels = n->o.max_pixels};
+        snprintf(fe.mqtt_url, sizeof fe.mqtt_url, "%s", o->notify ? o->notify->mqtt_url : "");
+        snprintf(fe.frigate_url, sizeof fe.frigate_url, "%s", o->frigate_url);
+        snprintf(fe.topic, sizeof fe.topic, "%s", o->frigate_topic ? o->frigate_topic : "");
+        snprintf(fe.node_id, sizeof fe.node_id, "%s", n->node_id);
+        if (!(n->frigate = av_camera__frigate_start(&fe, err, errlen))) {
+            av_camera_node_stop(n);
+            return -1;
+        }
     }
     if (n->o.retention_days > 0) {
         if (pthread_create(&n->keeper, NULL, keeper_main, n) != 0) {

@@ -29,6 +29,7 @@ static const char *const serve_keys[] = {
     "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
     "camera-notify-first-of-day", "camera-notify-new-species", "camera-notify-min-score",
     "camera-notify-cooldown", "camera-mqtt", "camera-mqtt-prefix", "camera-mqtt-discovery",
+    "camera-frigate-url", "camera-frigate-topic",
     "camera-retention-days", "camera-keep-best", NULL,
 };
 
@@ -60,8 +61,16 @@ static int start_cameras(const av_config *cfg, av_store *store, av_detect_pipeli
                              .cpu_budget = cfg->camera_cpu_budget,
                              .lease_ms = cfg->camera_lease_s * 1000,
                              .max_pixels = cfg->max_pixels, .max_bytes = cfg->max_upload_bytes,
+                             .frigate_url = cfg->camera_frigate_url,
+                             .frigate_topic = cfg->camera_frigate_topic,
                              .retention_days = cfg->camera_retention_days,
                              .keep_best = cfg->camera_keep_best};
+    if (cfg->camera_frigate_url[0] && !cfg->camera_mqtt[0]) {
+        av_log(AV_LOG_ERROR, "camera_config_invalid", "error",
+               "--camera-frigate-url needs --camera-mqtt: Frigate's events come over MQTT", NULL);
+        free(cams);
+        return -1;
+    }
     if (n && !pipe)
         av_log(AV_LOG_WARN, "cameras_without_models", "note",
                "no models here: camera frames are shown, not analysed", NULL);

@@ -36,6 +36,10 @@ const av_config_key av_config__camera_keys[] = {
     {"camera-mqtt-discovery", "on|off", "Home Assistant MQTT discovery: a last-species sensor "
                                         "and a bird-present binary sensor per camera "
                                         "(default on)"},
+    {"camera-frigate-url", "URL", "name the birds of Frigate's events (FRIGATE_TOPIC/events on "
+                                  "--camera-mqtt's broker) and write them back as sub labels "
+                                  "through Frigate's API at URL (http://frigate:5000)"},
+    {"camera-frigate-topic", "TOPIC", "Frigate's MQTT topic prefix (default frigate)"},
     {"camera-retention-days", "N", "drop visits' best frames after N days (0: keep; default 30)"},
     {"camera-keep-best", "N", "keep the N best frames of each species whatever their age "
                               "(default 5)"},
@@ -55,6 +59,7 @@ void av_config__camera_defaults(av_config *c)
     c->camera_retention_days = 30;
     c->camera_keep_best = 5;
     memcpy(c->camera_mqtt_prefix, "aviary", 7);
+    memcpy(c->camera_frigate_topic, "frigate", 8);
     c->camera_mqtt_discovery = 1;
 }
 
@@ -184,6 +189,16 @@ int av_config__camera_set(av_config *c, const char *key, const char *v, char *er
             return -1;
         c->camera_mqtt_discovery = b;
         return 0;
+    }
+    if (!strcmp(key, "camera-frigate-url"))
+        return text(c->camera_frigate_url, sizeof c->camera_frigate_url, key, v, err, errlen);
+    if (!strcmp(key, "camera-frigate-topic")) {
+        if (!*v || strpbrk(v, "#+")) {
+            snprintf(err, errlen, "--%s: a topic without '#' or '+'", key);
+            return -1;
+        }
+        return text(c->camera_frigate_topic, sizeof c->camera_frigate_topic, key, v, err,
+                    errlen);
     }
     if (!strcmp(key, "camera-retention-days")) {
         if (number(key, v, 0, 36500, &x, err, errlen))

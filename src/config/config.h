@@ -56,6 +56,8 @@ typedef struct av_config {
     char camera_mqtt[1024];        /* mqtt://[user:pass@]host[:port]; "" = off */
     char camera_mqtt_prefix[64];
     int camera_mqtt_discovery;     /* Home Assistant discovery messages */
+    char camera_frigate_url[1024]; /* Frigate's HTTP API; "" = no Frigate events */
+    char camera_frigate_topic[64]; /* Frigate's MQTT prefix */
 } av_config;
 
 
