@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "proc.h"
+#include "web/web.h"
 
 /* ---- helpers ---- */
 
@@ -983,6 +985,156 @@ TEST(rtsp_outage)
     av_detect_pipeline_close(p);
 }
 
+/* ---- the pages and the API ---- */
+
+TEST(web_pages_api)
+{
+    av_store *s = open_store();
+    int64_t id_a = 0, id_b = 0;
+    add_visit(s, "feeder", "Erithacus rubecula", 0.9, 1772323200000LL, "\xff\xd8JPEG", &id_a);
+    add_visit(s, "yard", "<script>x</script>", 0.5, now_ms(), NULL, &id_b);
+    /* a camera that cannot connect: the page still shows it, and escapes */
+    av_camera_conf cam;
+    av_camera_conf_defaults(&cam, "yard");
+    snprintf(cam.url, sizeof cam.url, "rtsp://user:secret@127.0.0.1:%d/x", av_test_free_port());
+    cam.io_timeout_s = 1;
+    av_camera_node_opts co = {.store = s, .cams = &cam, .n_cams = 1};
+    av_camera_node *n = NULL;
+    char err[512];
+    CHECK_MSG(av_camera_node_start(&co, &n, err, sizeof err) == 0, "%s", err);
+    av_web_opts o = {.listen = "127.0.0.1", .workers = 2, .store = s,
+                     .data_dir = av_test_tmpdir(), .cameras = n};
+    av_web *w = NULL;
+    CHECK_MSG(av_web_start(&o, &w, err, sizeof err) == 0, "%s", err);
+    char base[64], u[256];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", av_web_port(w));
+    av_http_resp r;
+    snprintf(u, sizeof u, "%s/cameras", base);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT((int)r.status, 200);
+    CHECK(strstr(r.body, "http-equiv=\"refresh\"") != NULL);
+    CHECK(strstr(r.body, "<h2>yard") != NULL);
+    CHECK(strstr(r.body, "&lt;script&gt;") && !strstr(r.body, "<script>x"));
+    CHECK(!strstr(r.body, "secret")); /* the password is never shown */
+    CHECK(strstr(r.body, "Erithacus rubecula") != NULL);
+    av_http_free(&r);
+    snprintf(u, sizeof u, "%s/api/v1/cameras", base);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT((int)r.status, 200);
+    json_error_t je;
+    json_t *j = json_loads(r.body, 0, &je);
+    CHECK_MSG(j, "%s", r.body);
+    json_t *c0 = json_array_get(json_object_get(j, "cameras"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(c0, "name")), "yard");
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(c0, "visits_today")), 1);
+    CHECK(strstr(json_string_value(json_object_get(c0, "url")), "***") != NULL);
+    json_decref(j);
+    av_http_free(&r);
+    snprintf(u, sizeof u, "%s/api/v1/visits?camera=feeder&since=2026-03-01", base);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT((int)r.status, 200);
+    j = json_loads(r.body, 0, &je);
+    CHECK_MSG(j, "%s", r.body);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(j, "count")), 1);
+    json_t *v0 = json_array_get(json_object_get(j, "visits"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(v0, "species")), "Erithacus rubecula");
+    char best[128];
+    snprintf(best, sizeof best, "%s", json_string_value(json_object_get(v0, "best_frame")));
+    json_decref(j);
+    av_http_free(&r);
+    snprintf(u, sizeof u, "%s/api/v1/visits?camera=feeder&since=2026-03-02", base);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK(strstr(r.body, "\"count\":0") != NULL);
+    av_http_free(&r);
+    snprintf(u, sizeof u, "%s%s", base, best);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT((int)r.status, 200);
+    CHECK(r.len == 6 && !memcmp(r.body, "\xff\xd8JPEG", 6));
+    av_http_free(&r);
+    const char *bad[] = {"/api/v1/visits?since=yesterday", "/api/v1/visits?camera=a%2Fb",
+                         "/api/v1/visits?limit=0"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(u, sizeof u, "%s%s", base, bad[i]);
+        CHECK_EQ_INT(av_http_get(u, &r), 0);
+        CHECK_MSG(r.status == 400 && strstr(r.body, "error"), "%s: %ld", bad[i], r.status);
+        av_http_free(&r);
+    }
+    snprintf(u, sizeof u, "%s/api/v1/visits/%lld/best.jpg", base, (long long)id_b);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT((int)r.status, 404);
+    av_http_free(&r);
+    snprintf(u, sizeof u, "%s/cameras/nope/frame.jpg", base);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT((int)r.status, 404);
+    av_http_free(&r);
+    av_web_stop(w);
+    av_camera_node_stop(n);
+    av_store_close(s);
+}
+
+/* ---- several nodes: one watches a camera; another takes over when it dies ---- */
+
+TEST(lease_takeover)
+{
+    char url[1200];
+    av_test_db_url(url, sizeof url, "cam.db", 'c');
+    av_store *s = open_store(); /* migrated before the child opens it */
+    fake f;
+    memset(&f, 0, sizeof f);
+    fake_start(&f);
+    size_t len = 0;
+    unsigned char *cat = read_all(av_test_shared("testdata/images/cat.bmp"), &len);
+    fake_serve(&f, cat, len);
+    av_camera_conf cam;
+    av_camera_conf_defaults(&cam, "yard");
+    cam.kind = AV_CAMERA_SNAPSHOT;
+    snprintf(cam.url, sizeof cam.url, "http://127.0.0.1:%d/snap.jpg", f.port);
+    cam.interval_s = 0.2;
+    cam.fps = 5;
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) { /* node A, in its own process, killed below */
+        av_store *cs = NULL;
+        char e[512];
+        if (av_store_open(url, &cs, e, sizeof e) != AV_STORE_OK)
+            _exit(2);
+        av_camera_node_opts o = {.store = cs, .cams = &cam, .n_cams = 1, .node_id = "node-a",
+                                 .lease_ms = 1500};
+        av_camera_node *n = NULL;
+        if (av_camera_node_start(&o, &n, e, sizeof e))
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    /* A takes the camera first */
+    int gets = 0;
+    for (int i = 0; i < 100 && gets < 3; i++) {
+        usleep(100 * 1000);
+        pthread_mutex_lock(&f.mu);
+        gets = f.gets;
+        pthread_mutex_unlock(&f.mu);
+    }
+    CHECK_MSG(gets >= 3, "node A never polled the camera");
+    av_camera_node_opts o = {.store = s, .cams = &cam, .n_cams = 1, .node_id = "node-b",
+                             .lease_ms = 1500};
+    av_camera_node *n = NULL;
+    char err[512];
+    CHECK_MSG(av_camera_node_start(&o, &n, err, sizeof err) == 0, "%s", err);
+    WAIT_FOR(!strcmp(status_of(n, "yard").state, "standby"), 10);
+    CHECK_STR_EQ(status_of(n, "yard").state, "standby");
+    sleep(2);
+    CHECK_STR_EQ(status_of(n, "yard").state, "standby"); /* A renews: B stays out */
+    kill(child, SIGKILL); /* A dies without giving the lease up */
+    waitpid(child, NULL, 0);
+    WAIT_FOR(!strcmp(status_of(n, "yard").state, "live"), 10);
+    av_camera_status st = status_of(n, "yard");
+    CHECK_MSG(!strcmp(st.state, "live") && st.frames > 0, "state %s", st.state);
+    av_camera_node_stop(n);
+    av_store_close(s);
+    MHD_stop_daemon(f.d);
+    free(cat);
+}
+
 /* A camera that cannot be reached shows as dead, and stopping never hangs. */
 TEST(dead_camera)
 {
@@ -1018,4 +1170,4 @@ TEST(dead_camera)
 
 TEST_MAIN(T(conf_parse), T(config_keys), T(motion_gate), T(times_payload_signature),
           T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts), T(folder_camera), T(frigate_events),
-          T(rtsp_outage), T(dead_camera))
+          T(rtsp_outage), T(dead_camera), T(web_pages_api), T(lease_takeover))
