@@ -49,7 +49,7 @@ struct av_camera__cam {
     unsigned char *stored; /* per visit id: already stored */
     int ids_cap;
     int gap_frames;
-    int64_t take_mono;    /* when the last frame was taken (fps cap) */
+    int64_t take_mono;    /* when the next frame is due (fps cap) */
     int64_t lease_due;    /* monotonic ms of the next lease renewal */
     int held;
     int fails;            /* failed connects in a row */
@@ -281,6 +281,16 @@ static int make_tracker(av_camera__cam *k)
 
 /* ---- the CPU budget ---- */
 
+/* CPU time of the calling thread: what an analysis costs, whatever else
+ * the machine runs (wall time would charge the other load too). The
+ * engine's helper threads (--threads above 1) are not in it. */
+static double thread_cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
 static int budget_take(av_camera_node *n)
 {
     pthread_mutex_lock(&n->budget_mu);
@@ -360,10 +370,13 @@ int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, i
         return 1;
     if (!lease_ok(k))
         return 1; /* another node took the camera over */
-    int64_t now = av_camera__mono_ms();
-    if (!force && k->take_mono && now - k->take_mono < (int64_t)(1000.0 / k->c.fps))
+    /* the fps cap keeps the average: each frame is due one period after the
+     * last one was due (not after it came), so jitter does not lower the rate */
+    int64_t now = av_camera__mono_ms(), period = (int64_t)(1000.0 / k->c.fps);
+    if (!force && k->take_mono && now < k->take_mono)
         return 0;
-    k->take_mono = now;
+    k->take_mono = k->take_mono && now - k->take_mono < period ? k->take_mono + period
+                                                               : now + period;
     av_camera__set_state(k, "live", "");
     if (make_tracker(k)) {
         av_camera__set_state(k, "live", "out of memory");
@@ -389,9 +402,9 @@ int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, i
     av_detect_run_opts ro = {.max_pixels = n->o.max_pixels};
     av_detect_result r;
     char err[256];
-    int64_t t0 = av_camera__mono_ms();
+    double c0 = thread_cpu_s();
     av_detect_status ds = av_detect_run_rgb(n->o.pipe, w, h, rgb, &ro, &r, err, sizeof err);
-    budget_spend(n, (double)(av_camera__mono_ms() - t0) / 1000.0);
+    budget_spend(n, thread_cpu_s() - c0);
     if (ds != AV_DETECT_OK) {
         av_camera__set_state(k, "live", err);
         keep_last(k, w, h, rgb, NULL, NULL, 0);
@@ -452,9 +465,10 @@ int av_camera__clip(av_camera__cam *k, const char *path, char *err, size_t errle
                         .track = {.max_gap = (int)ceil(k->c.visit_gap_s * k->c.fps)},
                         .frame_hook = av_video_stills_hook, .frame_ud = stills};
     av_video_result r;
-    int64_t t0 = av_camera__mono_ms(), base = av_camera__now_ms();
+    int64_t base = av_camera__now_ms();
+    double c0 = thread_cpu_s();
     av_video_status st = av_video_run_file(n->o.pipe, path, &vo, &r, err, errlen);
-    budget_spend(n, (double)(av_camera__mono_ms() - t0) / 1000.0);
+    budget_spend(n, thread_cpu_s() - c0);
     if (st != AV_VIDEO_OK) {
         av_video_stills_free(stills);
         return -1;

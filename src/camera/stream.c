@@ -92,7 +92,8 @@ int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
         averr(err, errlen, "cannot open the decoder", r);
         goto out;
     }
-    int64_t min_gap = max_fps > 0 ? (int64_t)(1000.0 / max_fps) : 0, last_take = -1000000;
+    /* 10% early is still taken: the camera's own cap (node.c) keeps the exact rate */
+    int64_t min_gap = max_fps > 0 ? (int64_t)(900.0 / max_fps) : 0, last_take = -1000000;
     for (;;) {
         if (atomic_load(stop)) {
             rc = 0;
