@@ -1169,5 +1169,6 @@ TEST(dead_camera)
 }
 
 TEST_MAIN(T(conf_parse), T(config_keys), T(motion_gate), T(times_payload_signature),
-          T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts), T(folder_camera), T(frigate_events),
+          T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts),
+          T(folder_camera), T(frigate_events),
           T(rtsp_outage), T(dead_camera), T(web_pages_api), T(lease_takeover))

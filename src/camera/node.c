@@ -789,6 +789,7 @@ json_t *av_camera_status_json(const av_camera_status *s)
     json_object_set_new(j, "last_frame_age_s",
                         s->last_frame_age_s < 0 ? json_null()
                                                 : json_real(round(s->last_frame_age_s * 10) / 10));
-    json_object_set_new(j, "cpu_s", s->cpu_s < 0 ? json_null() : json_real(round(s->cpu_s * 100) / 100));
+    json_object_set_new(j, "cpu_s",
+                        s->cpu_s < 0 ? json_null() : json_real(round(s->cpu_s * 100) / 100));
     return j;
 }

@@ -33,22 +33,6 @@ int av_store_camera_name_ok(const char *name)
     return 1;
 }
 
-/* One statement on a pooled session: a query when cols is given, else exec. */
-static av_store_status one(av_store *s, const char *sql, const av_store__arg *a, int n,
-                           av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
-                           int64_t *changes, int64_t *last_id, char *err, size_t errlen)
-{
-    const av_store_driver *d = s->drv;
-    av_store__sess *c = NULL;
-    av_store_status st = d->sess_get(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    st = cols ? d->query(c, sql, a, n, cols, ncols, fn, ud, err, errlen)
-              : d->exec(c, sql, a, n, changes, last_id, err, errlen);
-    d->sess_put(s, c);
-    return st;
-}
-
 static av_store__arg any_text(const char *s)
 {
     return AV_ARG_T(s ? s : "");
@@ -73,11 +57,12 @@ av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_vis
         AV_ARG_D(v->x1), AV_ARG_D(v->y1), AV_ARG_D(v->x2), AV_ARG_D(v->y2),
         b64 ? AV_ARG_T(b64) : AV_ARG_NUL, AV_ARG_T(v->node)};
     int64_t last = 0;
-    av_store_status st = one(s,
-                             "INSERT INTO camera_visits (camera, first_seen, last_seen, species,"
-                             " common_name, label, score, n_frames, x1, y1, x2, y2, best_jpeg,"
-                             " node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             a, 14, NULL, 0, NULL, NULL, NULL, &last, err, errlen);
+    av_store_status st =
+        av_store__exec1(s,
+                        "INSERT INTO camera_visits (camera, first_seen, last_seen, species,"
+                        " common_name, label, score, n_frames, x1, y1, x2, y2, best_jpeg,"
+                        " node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        a, 14, NULL, &last, err, errlen);
     free(b64);
     if (st == AV_STORE_OK && id)
         *id = last;
@@ -96,15 +81,9 @@ static int visit_row(void *ud)
     visit_rows *r = ud;
     if (r->n >= r->max)
         return 1;
-    if (r->n == r->cap) {
-        int cap = r->cap ? r->cap * 2 : 16;
-        av_store_camera_visit *p = realloc(r->out, (size_t)cap * sizeof *p);
-        if (!p) {
-            r->failed = 1;
-            return 1;
-        }
-        r->out = p;
-        r->cap = cap;
+    if (av_store__grow((void **)&r->out, &r->cap, r->n + 1, sizeof *r->out)) {
+        r->failed = 1;
+        return 1;
     }
     r->cur.n_frames = (int)r->n_frames;
     r->cur.has_jpeg = r->has_jpeg != 0;
@@ -144,14 +123,15 @@ av_store_status av_store_camera_visits(av_store *s, const char *camera, const ch
     cols[13].p = &r.has_jpeg;
     av_store__arg a[6] = {any_text(camera), any_text(camera), any_text(species),
                           any_text(species), AV_ARG_I(since_ms), AV_ARG_I(max)};
-    av_store_status st = one(s,
-                             "SELECT id, camera, first_seen, last_seen, species, common_name,"
-                             " label, score, n_frames, x1, y1, x2, y2,"
-                             " CASE WHEN best_jpeg IS NULL THEN 0 ELSE 1 END, node"
-                             " FROM camera_visits WHERE (? = '' OR camera = ?)"
-                             " AND (? = '' OR species = ?) AND first_seen >= ?"
-                             " ORDER BY first_seen DESC, id DESC LIMIT ?",
-                             a, 6, cols, 15, visit_row, &r, NULL, NULL, err, errlen);
+    av_store_status st =
+        av_store__query1(s,
+                         "SELECT id, camera, first_seen, last_seen, species, common_name,"
+                         " label, score, n_frames, x1, y1, x2, y2,"
+                         " CASE WHEN best_jpeg IS NULL THEN 0 ELSE 1 END, node"
+                         " FROM camera_visits WHERE (? = '' OR camera = ?)"
+                         " AND (? = '' OR species = ?) AND first_seen >= ?"
+                         " ORDER BY first_seen DESC, id DESC LIMIT ?",
+                         a, 6, cols, 15, visit_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
         st = AV_STORE_ENOMEM;
     if (st != AV_STORE_OK) {
@@ -169,9 +149,10 @@ av_store_status av_store_camera_visit_count(av_store *s, const char *camera, int
     *n = 0;
     av_store__col col = {AV_COL_INT, n, 0, 0};
     av_store__arg a[3] = {any_text(camera), any_text(camera), AV_ARG_I(since_ms)};
-    return one(s, "SELECT COUNT(*) FROM camera_visits WHERE (? = '' OR camera = ?)"
-                  " AND first_seen >= ?",
-               a, 3, &col, 1, NULL, NULL, NULL, NULL, err, errlen);
+    return av_store__query1(s,
+                            "SELECT COUNT(*) FROM camera_visits WHERE (? = '' OR camera = ?)"
+                            " AND first_seen >= ?",
+                            a, 3, &col, 1, NULL, NULL, err, errlen);
 }
 
 av_store_status av_store_camera_species_seen(av_store *s, const char *camera,
@@ -186,13 +167,12 @@ av_store_status av_store_camera_species_seen(av_store *s, const char *camera,
     av_store__col cols[2] = {{AV_COL_INT, &ever, 0, 0}, {AV_COL_INT, &since, 0, 0}};
     av_store__arg a[4] = {AV_ARG_T(species), any_text(camera), AV_ARG_I(since_ms),
                           AV_ARG_T(species)};
-    av_store_status st = one(
+    av_store_status st = av_store__query1(
         s,
         "SELECT (SELECT COUNT(*) FROM camera_visits WHERE species = ?),"
         " (SELECT COUNT(*) FROM camera_visits WHERE camera = ? AND first_seen >= ?"
         " AND species = ?)",
-        a, 4, cols, 2, NULL, NULL, NULL, NULL, err,
-        errlen);
+        a, 4, cols, 2, NULL, NULL, err, errlen);
     *seen_ever = ever > 0;
     *seen_since = since > 0;
     return st;
@@ -206,8 +186,9 @@ av_store_status av_store_camera_visit_jpeg(av_store *s, int64_t id, void **data,
     int64_t b64_len = -1;
     av_store__col c1 = {AV_COL_INT, &b64_len, 0, 0};
     av_store__arg a[1] = {AV_ARG_I(id)};
-    av_store_status st = one(s, "SELECT LENGTH(best_jpeg) FROM camera_visits WHERE id = ?", a, 1,
-                             &c1, 1, NULL, NULL, NULL, NULL, err, errlen);
+    av_store_status st =
+        av_store__query1(s, "SELECT LENGTH(best_jpeg) FROM camera_visits WHERE id = ?", a, 1,
+                         &c1, 1, NULL, NULL, err, errlen);
     if (st != AV_STORE_OK)
         return st;
     if (b64_len <= 0 || c1.is_null)
@@ -224,8 +205,8 @@ av_store_status av_store_camera_visit_jpeg(av_store *s, int64_t id, void **data,
     }
     text[0] = '\0';
     av_store__col c2 = {AV_COL_TEXT, text, (size_t)b64_len + 1, 0};
-    st = one(s, "SELECT best_jpeg FROM camera_visits WHERE id = ?", a, 1, &c2, 1, NULL, NULL,
-             NULL, NULL, err, errlen);
+    st = av_store__query1(s, "SELECT best_jpeg FROM camera_visits WHERE id = ?", a, 1, &c2, 1,
+                          NULL, NULL, err, errlen);
     size_t got = 0;
     if (st == AV_STORE_OK && av_store__b64_decode(text, strlen(text), bytes, &got))
         st = av_store__fail(err, errlen, AV_STORE_EDB, "camera visit %lld: frame damaged",
@@ -249,9 +230,10 @@ av_store_status av_store_camera_lease(av_store *s, const char *camera, const cha
         return av_store__fail(err, errlen, AV_STORE_EARG, "camera lease: bad camera or node");
     int64_t now = now_ms();
     av_store__arg ins[3] = {AV_ARG_T(camera), AV_ARG_T(node), AV_ARG_I(now)};
-    av_store_status st = one(s, "INSERT INTO camera_leases (camera, node, renewed_at)"
-                                " VALUES (?, ?, ?)",
-                             ins, 3, NULL, 0, NULL, NULL, NULL, NULL, err, errlen);
+    av_store_status st = av_store__exec1(s,
+                                         "INSERT INTO camera_leases (camera, node, renewed_at)"
+                                         " VALUES (?, ?, ?)",
+                                         ins, 3, NULL, NULL, err, errlen);
     if (st == AV_STORE_OK) {
         *held = 1;
     } else if (st == AV_STORE_CONFLICT) {
@@ -259,9 +241,10 @@ av_store_status av_store_camera_lease(av_store *s, const char *camera, const cha
         int64_t changes = 0;
         av_store__arg up[5] = {AV_ARG_T(node), AV_ARG_I(now), AV_ARG_T(camera), AV_ARG_T(node),
                                AV_ARG_I(now - lease_ms)};
-        st = one(s, "UPDATE camera_leases SET node = ?, renewed_at = ? WHERE camera = ?"
-                    " AND (node = ? OR renewed_at < ?)",
-                 up, 5, NULL, 0, NULL, NULL, &changes, NULL, err, errlen);
+        st = av_store__exec1(s,
+                             "UPDATE camera_leases SET node = ?, renewed_at = ? WHERE camera = ?"
+                             " AND (node = ? OR renewed_at < ?)",
+                             up, 5, &changes, NULL, err, errlen);
         *held = st == AV_STORE_OK && changes == 1;
     }
     return st;
@@ -271,8 +254,8 @@ av_store_status av_store_camera_lease_release(av_store *s, const char *camera, c
                                               char *err, size_t errlen)
 {
     av_store__arg a[2] = {any_text(camera), any_text(node)};
-    return one(s, "DELETE FROM camera_leases WHERE camera = ? AND node = ?", a, 2, NULL, 0,
-               NULL, NULL, NULL, NULL, err, errlen);
+    return av_store__exec1(s, "DELETE FROM camera_leases WHERE camera = ? AND node = ?", a, 2,
+                           NULL, NULL, err, errlen);
 }
 
 /* Visits kept whatever their age: each species' keep_best highest scores.
@@ -287,11 +270,11 @@ av_store_status av_store_camera_prune(av_store *s, int64_t before_ms, int keep_b
     int64_t changes = 0;
     av_store__arg a[2] = {AV_ARG_I(before_ms), AV_ARG_I(keep_best < 0 ? 0 : keep_best)};
     av_store_status st =
-        one(s,
+        av_store__exec1(s,
             drop_rows ? "DELETE FROM camera_visits WHERE first_seen < ? AND id NOT IN (" KEPT ")"
                       : "UPDATE camera_visits SET best_jpeg = NULL WHERE first_seen < ?"
                         " AND best_jpeg IS NOT NULL AND id NOT IN (" KEPT ")",
-            a, 2, NULL, 0, NULL, NULL, &changes, NULL, err, errlen);
+            a, 2, &changes, NULL, err, errlen);
     if (dropped)
         *dropped = st == AV_STORE_OK ? changes : 0;
     return st;
@@ -301,8 +284,9 @@ av_store_status av_store_camera_storage(av_store *s, int64_t *bytes, char *err, 
 {
     int64_t chars = 0;
     av_store__col col = {AV_COL_INT, &chars, 0, 0};
-    av_store_status st = one(s, "SELECT COALESCE(SUM(LENGTH(best_jpeg)), 0) FROM camera_visits",
-                             NULL, 0, &col, 1, NULL, NULL, NULL, NULL, err, errlen);
+    av_store_status st =
+        av_store__query1(s, "SELECT COALESCE(SUM(LENGTH(best_jpeg)), 0) FROM camera_visits",
+                         NULL, 0, &col, 1, NULL, NULL, err, errlen);
     *bytes = chars / 4 * 3;
     return st;
 }

@@ -121,6 +121,18 @@ av_store_status av_store__fail(char *err, size_t errlen, av_store_status st, con
 void av_store__box_text(const av_store_detection *d, int width, int height, char *out,
                         size_t outlen);
 
+/* One statement on a pooled session (video.c; camera.c uses them too):
+ * exec with *changes and *last_id (either may be NULL), or a query with
+ * its row callback, as the driver's exec and query. */
+av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__arg *a, int n,
+                                int64_t *changes, int64_t *last_id, char *err, size_t errlen);
+av_store_status av_store__query1(av_store *s, const char *sql, const av_store__arg *a, int n,
+                                 av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
+                                 char *err, size_t errlen);
+/* Grow *p (elements of elem bytes, *cap of them) to hold need: 0, or -1
+ * when out of memory or past 10 million rows. */
+int av_store__grow(void **p, int *cap, int need, size_t elem);
+
 /* Base64 (RFC 4648, padded) for media kept as text (video.c): encode
  * returns a malloc'd string (caller frees) or NULL; decode writes at most
  * n / 4 * 3 bytes into out and returns -1 on a malformed string. */
