@@ -446,6 +446,16 @@ int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, i
     return 0;
 }
 
+void av_camera__tick(av_camera__cam *k)
+{
+    int64_t now = av_camera__mono_ms(), period = (int64_t)(1000.0 / k->c.fps);
+    if (!k->trk || (k->take_mono && now < k->take_mono))
+        return;
+    k->take_mono = now + period;
+    k->seq++;
+    end_visits(k, 0);
+}
+
 /* ---- clips from a watched folder ---- */
 
 int av_camera__clip(av_camera__cam *k, const char *path, char *err, size_t errlen)

@@ -189,6 +189,8 @@ int av_camera__run_folder(av_camera__cam *k, char *err, size_t errlen)
             rc = 1;
             break;
         }
+        if (r == 0)
+            av_camera__tick(k); /* no file for a while: visits may end */
         if (r <= 0)
             continue;
         ssize_t n = read(fd, buf, sizeof buf);
