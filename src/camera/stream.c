@@ -6,6 +6,8 @@
  */
 #include "camera/internal.h"
 
+#include "video/video.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -28,11 +30,13 @@ static int interrupt_cb(void *opaque)
     return atomic_load(x->stop) || av_camera__mono_ms() > x->deadline;
 }
 
+/* "what: FFmpeg's error (its last log line)" */
 static void averr(char *err, size_t errlen, const char *what, int rc)
 {
     char e[128];
     av_strerror(rc, e, sizeof e);
-    snprintf(err, errlen, "%s: %s", what, e);
+    const char *last = av_video_log_last();
+    snprintf(err, errlen, "%s: %s%s%.200s%s", what, e, *last ? " (" : "", last, *last ? ")" : "");
 }
 
 int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
@@ -40,6 +44,8 @@ int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
                           void *ud, int *opened, char *err, size_t errlen)
 {
     *opened = 0;
+    av_video_log_capture(); /* FFmpeg's messages go into errors, not onto stderr */
+    av_video_log_clear();
     int64_t tmo = (int64_t)(io_timeout_s > 0 ? io_timeout_s * 1000 : 10000);
     io x = {.stop = stop, .deadline = av_camera__mono_ms() + tmo};
     AVFormatContext *fmt = avformat_alloc_context();

@@ -289,6 +289,13 @@ const unsigned char *av_video_stills_thumb(const av_video_stills *s, const av_vi
 int av_video_stills_draw(const av_video_stills *s, const av_video_frame_view *v,
                          unsigned char **jpg, size_t *len);
 
+/* FFmpeg's log, for other FFmpeg users (live cameras): routed once per
+ * process into a per-thread buffer, never printed; the calling thread's
+ * last error line since av_video_log_clear ("" if none; thread-local). */
+void av_video_log_capture(void);
+void av_video_log_clear(void);
+const char *av_video_log_last(void);
+
 /* --------------------------------------------------------------- tracker */
 
 typedef struct av_video_tracker av_video_tracker;
