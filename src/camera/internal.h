@@ -52,8 +52,9 @@ long long av_camera__max_pixels(const av_camera__cam *k);
 int av_camera__feed(av_camera__cam *k, int width, int height, const unsigned char *rgb,
                     int force);
 /* Live time passing without a frame (a watched folder between files):
- * counts toward the visit gap as an empty frame would. */
-void av_camera__tick(av_camera__cam *k);
+ * counts toward the visit gap as an empty frame would. Returns non-zero
+ * when the source should stop (as av_camera__feed). */
+int av_camera__tick(av_camera__cam *k);
 /* A clip from a watched folder: analysed whole, its visits stored. 0 or -1. */
 int av_camera__clip(av_camera__cam *k, const char *path, char *err, size_t errlen);
 /* State word (camera.h's av_camera_status.state) and error ("" clears). */

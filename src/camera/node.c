@@ -446,14 +446,17 @@ int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, i
     return 0;
 }
 
-void av_camera__tick(av_camera__cam *k)
+int av_camera__tick(av_camera__cam *k)
 {
+    if (atomic_load(&k->node->stop) || !lease_ok(k))
+        return 1;
     int64_t now = av_camera__mono_ms(), period = (int64_t)(1000.0 / k->c.fps);
     if (!k->trk || (k->take_mono && now < k->take_mono))
-        return;
+        return 0;
     k->take_mono = now + period;
     k->seq++;
     end_visits(k, 0);
+    return 0;
 }
 
 /* ---- clips from a watched folder ---- */

@@ -37,7 +37,8 @@ int av_camera__run_stream(av_camera__cam *k, char *err, size_t errlen)
     return opened ? 1 : -1;
 }
 
-/* Decode image bytes and feed them as one frame. 0, or -1 with a message. */
+/* Decode image bytes and feed them as one frame: 0, 1 when the source
+ * should stop (stopping, lease lost), or -1 with a message. */
 static int feed_image(av_camera__cam *k, const void *bytes, size_t len, int force, char *err,
                       size_t errlen)
 {
@@ -46,9 +47,9 @@ static int feed_image(av_camera__cam *k, const void *bytes, size_t len, int forc
     av_image *img = NULL;
     if (av_vision_decode(bytes, len, &o, &img, NULL, err, errlen) != AV_VISION_OK)
         return -1;
-    av_camera__feed(k, img->width, img->height, img->data, force);
+    int stop = av_camera__feed(k, img->width, img->height, img->data, force);
     av_img_free(img);
-    return 0;
+    return stop ? 1 : 0;
 }
 
 int av_camera__run_snapshot(av_camera__cam *k, char *err, size_t errlen)
@@ -62,13 +63,15 @@ int av_camera__run_snapshot(av_camera__cam *k, char *err, size_t errlen)
         int64_t t0 = av_camera__mono_ms();
         void *body = NULL;
         size_t len = 0;
-        if (av_camera__http_get(c->url, c->io_timeout_s, av_camera__max_bytes(k), &body, &len,
-                                err, errlen) ||
-            feed_image(k, body, len, 0, err, errlen)) {
-            free(body);
-            return got_any ? 1 : -1;
-        }
+        int rc = av_camera__http_get(c->url, c->io_timeout_s, av_camera__max_bytes(k), &body,
+                                     &len, err, errlen);
+        if (rc == 0)
+            rc = feed_image(k, body, len, 0, err, errlen);
         free(body);
+        if (rc > 0)
+            return 0; /* stopping, or another node took the camera */
+        if (rc < 0)
+            return got_any ? 1 : -1;
         got_any = 1;
         int64_t left = period - (av_camera__mono_ms() - t0);
         if (left > 0 && av_camera__sleep(k, left))
@@ -133,7 +136,7 @@ static void folder_file(av_camera__cam *k, const char *dir, const char *name)
                         break;
                     got += (size_t)r;
                 }
-                rc = got == len ? feed_image(k, buf, len, 1, err, sizeof err) : -1;
+                rc = got == len && feed_image(k, buf, len, 1, err, sizeof err) >= 0 ? 0 : -1;
                 if (got != len)
                     snprintf(err, sizeof err, "cannot read the photo");
             }
@@ -189,8 +192,8 @@ int av_camera__run_folder(av_camera__cam *k, char *err, size_t errlen)
             rc = 1;
             break;
         }
-        if (r == 0)
-            av_camera__tick(k); /* no file for a while: visits may end */
+        if (r == 0 && av_camera__tick(k))
+            break; /* stopping, or another node took the folder */
         if (r <= 0)
             continue;
         ssize_t n = read(fd, buf, sizeof buf);
