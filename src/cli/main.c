@@ -56,6 +56,8 @@ static void print_cmd_help(const av_cli_cmd *c)
             for (const char *p = info->name; *p && n + 1 < sizeof env; p++)
                 env[n++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
             env[n] = '\0';
+            if (strchr(info->name, '.')) /* a pattern (camera.NAME.KEY): no variable */
+                snprintf(env, sizeof env, "-");
             printf("  %-26s %-24s %s\n", flag, env, info->help);
         }
         printf("  %-26s %-24s %s\n", "--config FILE", "AVIARY_CONFIG", "settings file (key = value)");
