@@ -2,7 +2,7 @@
  * bench_cameras.c - how many live cameras one node watches at 2 fps each,
  * with the motion gate on and off, and the CPU each costs.
  *
- *   bench_cameras [-s SECONDS] [-c 1,2,4,8] [-i IMAGE] [-f FPS]
+ *   bench_cameras [-s SECONDS] [-c 1,2,4,8] [-i IMAGE] [-f FPS] [-u STREAM_URL]
  *
  * Each camera is a snapshot camera polling a local HTTP server (in this
  * process, libmicrohttpd) that serves IMAGE as a JPEG (default
@@ -16,6 +16,12 @@
  * 95% of FPS. The last lines give, per gate setting, the most cameras
  * that kept up, and the CPU-per-camera ratio gate off / gate on at the
  * largest count both ran.
+ *
+ * With -u every camera reads that stream instead (e.g. the looped clip of
+ * tests/rtsp_server.py: rtsp://127.0.0.1:8554/bird), which adds the
+ * cost of decoding every frame of the stream (the fps cap drops frames
+ * after decoding, before conversion); a server on the same machine
+ * competes for its CPU.
  *
  * Needs models/ (scripts/setup). The machine's other load counts: run it
  * on an idle machine for figures to quote.
@@ -72,8 +78,8 @@ typedef struct result {
     double fps, analysed_fps, cpu_per_cam, cpu_total;
 } result;
 
-static int run(av_store *store, av_detect_pipeline *pipe, int port, int n, int gate, double fps,
-               double secs, result *out)
+static int run(av_store *store, av_detect_pipeline *pipe, int port, const char *stream, int n,
+               int gate, double fps, double secs, result *out)
 {
     av_camera_conf *cams = calloc((size_t)n, sizeof *cams);
     if (!cams)
@@ -82,8 +88,11 @@ static int run(av_store *store, av_detect_pipeline *pipe, int port, int n, int g
         char name[32];
         snprintf(name, sizeof name, "cam%d", i);
         av_camera_conf_defaults(&cams[i], name);
-        cams[i].kind = AV_CAMERA_SNAPSHOT;
-        snprintf(cams[i].url, sizeof cams[i].url, "http://127.0.0.1:%d/snap.jpg", port);
+        cams[i].kind = stream ? AV_CAMERA_STREAM : AV_CAMERA_SNAPSHOT;
+        if (stream)
+            snprintf(cams[i].url, sizeof cams[i].url, "%s", stream);
+        else
+            snprintf(cams[i].url, sizeof cams[i].url, "http://127.0.0.1:%d/snap.jpg", port);
         cams[i].interval_s = 1.0 / fps;
         cams[i].fps = fps;
         cams[i].motion = gate;
@@ -97,7 +106,7 @@ static int run(av_store *store, av_detect_pipeline *pipe, int port, int n, int g
         free(cams);
         return -1;
     }
-    sleep(1); /* connections and first frames */
+    sleep(stream ? 3 : 1); /* connections and first frames */
     av_camera_status *a = NULL, *b = NULL;
     int na = 0, nb = 0;
     av_camera_node_status(node, &a, &na);
@@ -128,9 +137,9 @@ static int run(av_store *store, av_detect_pipeline *pipe, int port, int n, int g
 int main(int argc, char **argv)
 {
     double secs = 10, fps = 2;
-    const char *image = "../shared/testdata/images/cat.bmp", *counts = "1,2,4,8";
+    const char *image = "../shared/testdata/images/cat.bmp", *counts = "1,2,4,8", *stream = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "s:c:i:f:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:c:i:f:u:")) != -1) {
         if (opt == 's')
             secs = atof(optarg);
         else if (opt == 'c')
@@ -139,9 +148,11 @@ int main(int argc, char **argv)
             image = optarg;
         else if (opt == 'f')
             fps = atof(optarg);
+        else if (opt == 'u')
+            stream = optarg;
         else {
             fprintf(stderr, "usage: bench_cameras [-s SECONDS] [-c 1,2,4,8] [-i IMAGE] "
-                            "[-f FPS]\n");
+                            "[-f FPS] [-u STREAM_URL]\n");
             return 2;
         }
     }
@@ -195,8 +206,12 @@ int main(int argc, char **argv)
         return 1;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("bench_cameras: %dx%d JPEG of %zu bytes (%s), %.1f fps per camera, %.0f s per run, "
-           "%ld cores online\n", w, h, g_len, image, fps, secs, cores);
+    if (stream)
+        printf("bench_cameras: every camera reads %s, %.1f fps per camera, %.0f s per run, "
+               "%ld cores online\n", stream, fps, secs, cores);
+    else
+        printf("bench_cameras: %dx%d JPEG of %zu bytes (%s), %.1f fps per camera, %.0f s per "
+               "run, %ld cores online\n", w, h, g_len, image, fps, secs, cores);
     printf("%-9s %7s %12s %14s %16s %12s\n", "gate", "cameras", "fps/camera", "analysed/cam",
            "CPU/camera %core", "CPU cores");
     int best[2] = {0, 0};
@@ -210,7 +225,7 @@ int main(int argc, char **argv)
             if (n < 1 || n > AV_CAMERA_MAX)
                 continue;
             result r;
-            if (run(store, pipe, port, n, gate, fps, secs, &r))
+            if (run(store, pipe, port, stream, n, gate, fps, secs, &r))
                 return 1;
             printf("%-9s %7d %12.2f %14.2f %16.1f %12.2f\n", gate ? "on" : "off", n, r.fps,
                    r.analysed_fps, r.cpu_per_cam * 100, r.cpu_total);

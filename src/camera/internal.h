@@ -46,11 +46,17 @@ const av_camera_conf *av_camera__conf(const av_camera__cam *k);
 atomic_int *av_camera__stop_flag(av_camera__cam *k);
 long long av_camera__max_bytes(const av_camera__cam *k);
 long long av_camera__max_pixels(const av_camera__cam *k);
-/* A frame from the source. force: analyse it whatever the motion gate and
- * fps cap say (a photo dropped in a watched folder). Returns non-zero when
- * the source should stop (stop asked, lease lost). */
+/* A frame from the source. flags: AV_CAMERA__FORCE analyses it whatever
+ * the motion gate and fps cap say (a photo dropped in a watched folder);
+ * AV_CAMERA__CAPPED: the source applied the fps cap already (streams, before
+ * converting). Returns non-zero when the source should stop (stop asked,
+ * lease lost). */
+enum { AV_CAMERA__FORCE = 1, AV_CAMERA__CAPPED = 2 };
 int av_camera__feed(av_camera__cam *k, int width, int height, const unsigned char *rgb,
-                    int force);
+                    int flags);
+/* The fps cap: whether a frame arriving now is taken, *due_ms (monotonic,
+ * 0 at first) moved on so that the average rate is fps, whatever the jitter. */
+int av_camera__fps_take(int64_t *due_ms, double fps);
 /* Live time passing without a frame (a watched folder between files):
  * counts toward the visit gap as an empty frame would. Returns non-zero
  * when the source should stop (as av_camera__feed). */

@@ -363,20 +363,28 @@ static void count_window(av_camera__cam *k, int analysed, int motion)
     pthread_mutex_unlock(&k->mu);
 }
 
-int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, int force)
+int av_camera__fps_take(int64_t *due, double fps)
 {
+    /* each frame is due one period after the last one was due (not after it
+     * came), so jitter does not lower the rate; a long pause restarts it */
+    int64_t now = av_camera__mono_ms(), period = (int64_t)(1000.0 / fps);
+    if (*due && now < *due)
+        return 0;
+    *due = *due && now - *due < period ? *due + period : now + period;
+    return 1;
+}
+
+int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, int flags)
+{
+    int force = flags & AV_CAMERA__FORCE;
     av_camera_node *n = k->node;
     if (atomic_load(&n->stop))
         return 1;
     if (!lease_ok(k))
         return 1; /* another node took the camera over */
-    /* the fps cap keeps the average: each frame is due one period after the
-     * last one was due (not after it came), so jitter does not lower the rate */
-    int64_t now = av_camera__mono_ms(), period = (int64_t)(1000.0 / k->c.fps);
-    if (!force && k->take_mono && now < k->take_mono)
+    if (!(flags & (AV_CAMERA__FORCE | AV_CAMERA__CAPPED)) &&
+        !av_camera__fps_take(&k->take_mono, k->c.fps))
         return 0;
-    k->take_mono = k->take_mono && now - k->take_mono < period ? k->take_mono + period
-                                                               : now + period;
     av_camera__set_state(k, "live", "");
     if (make_tracker(k)) {
         av_camera__set_state(k, "live", "out of memory");

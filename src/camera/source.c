@@ -23,7 +23,7 @@
 
 static int feed_cb(void *ud, int w, int h, const unsigned char *rgb)
 {
-    return av_camera__feed(ud, w, h, rgb, 0);
+    return av_camera__feed(ud, w, h, rgb, AV_CAMERA__CAPPED);
 }
 
 int av_camera__run_stream(av_camera__cam *k, char *err, size_t errlen)
@@ -47,7 +47,8 @@ static int feed_image(av_camera__cam *k, const void *bytes, size_t len, int forc
     av_image *img = NULL;
     if (av_vision_decode(bytes, len, &o, &img, NULL, err, errlen) != AV_VISION_OK)
         return -1;
-    int stop = av_camera__feed(k, img->width, img->height, img->data, force);
+    int stop = av_camera__feed(k, img->width, img->height, img->data,
+                               force ? AV_CAMERA__FORCE : 0);
     av_img_free(img);
     return stop ? 1 : 0;
 }

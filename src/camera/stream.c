@@ -98,8 +98,7 @@ int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
         averr(err, errlen, "cannot open the decoder", r);
         goto out;
     }
-    /* 10% early is still taken: the camera's own cap (node.c) keeps the exact rate */
-    int64_t min_gap = max_fps > 0 ? (int64_t)(900.0 / max_fps) : 0, last_take = -1000000;
+    int64_t due = 0; /* the fps cap's schedule (av_camera__fps_take) */
     for (;;) {
         if (atomic_load(stop)) {
             rc = 0;
@@ -142,12 +141,10 @@ int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
                 goto out;
             }
             *opened = 1;
-            int64_t now = av_camera__mono_ms();
-            if (now - last_take < min_gap) { /* the fps cap, before any conversion */
-                av_frame_unref(frame);
+            if (max_fps > 0 && !av_camera__fps_take(&due, max_fps)) {
+                av_frame_unref(frame); /* the fps cap, before any conversion */
                 continue;
             }
-            last_take = now;
             if (w != rgb_w || h != rgb_h) {
                 av_free(rgb);
                 rgb = av_malloc((size_t)w * (size_t)h * 3);
