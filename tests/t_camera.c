@@ -804,6 +804,42 @@ TEST(folder_camera)
     av_detect_pipeline_close(p);
 }
 
+/* The node-wide CPU budget: over it, frames are looked at, not analysed. */
+TEST(cpu_budget)
+{
+    av_detect_pipeline *p = open_pipeline();
+    size_t len = 0;
+    unsigned char *cat = read_all(av_test_shared("testdata/images/cat.bmp"), &len);
+    fake f;
+    memset(&f, 0, sizeof f);
+    fake_start(&f);
+    fake_serve(&f, cat, len);
+    av_store *s = open_store();
+    av_camera_conf cam;
+    av_camera_conf_defaults(&cam, "yard");
+    cam.kind = AV_CAMERA_SNAPSHOT;
+    snprintf(cam.url, sizeof cam.url, "http://127.0.0.1:%d/snap.jpg", f.port);
+    cam.interval_s = 0.2;
+    cam.fps = 5;
+    cam.motion = 0; /* every frame would be analysed */
+    /* 0.005 cores: the first analysis (tens of ms of CPU) overdraws the
+     * bucket for many seconds */
+    av_camera_node_opts o = {.store = s, .pipe = p, .cams = &cam, .n_cams = 1,
+                             .cpu_budget = 0.005};
+    av_camera_node *n = NULL;
+    char err[512];
+    CHECK_MSG(av_camera_node_start(&o, &n, err, sizeof err) == 0, "%s", err);
+    WAIT_FOR(status_of(n, "yard").frames >= 10, 20);
+    av_camera_status st = status_of(n, "yard");
+    CHECK_MSG(st.frames >= 10 && st.analysed >= 1 && st.analysed <= 2,
+              "frames %lld analysed %lld", st.frames, st.analysed);
+    av_camera_node_stop(n);
+    av_store_close(s);
+    MHD_stop_daemon(f.d);
+    av_detect_pipeline_close(p);
+    free(cat);
+}
+
 /* ---- Frigate: events over MQTT, snapshots and sub labels over HTTP ---- */
 
 TEST(frigate_events)
@@ -1170,5 +1206,5 @@ TEST(dead_camera)
 
 TEST_MAIN(T(conf_parse), T(config_keys), T(motion_gate), T(times_payload_signature),
           T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts),
-          T(folder_camera), T(frigate_events),
+          T(folder_camera), T(cpu_budget), T(frigate_events),
           T(rtsp_outage), T(dead_camera), T(web_pages_api), T(lease_takeover))
