@@ -686,6 +686,10 @@ TEST(snapshot_camera_alerts)
     CHECK_MSG(j, "%s", f.hooks[0]);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "camera")), "yard");
     CHECK_STR_EQ(json_string_value(json_object_get(j, "event")), "visit");
+    char best[64];
+    snprintf(best, sizeof best, "/api/v1/visits/%lld/best.jpg",
+             (long long)json_integer_value(json_object_get(j, "id")));
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "best_frame")), best);
     json_decref(j);
     st = status_of(n, "yard");
     CHECK(!st.bird_present && st.visits_stored == 1 && st.last_species[0]);

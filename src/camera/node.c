@@ -205,6 +205,7 @@ static void store_visit(av_camera__cam *k, const av_video_track *t, av_video_sti
     visit_of(k, t, base_ms, &v);
     size_t len = 0;
     const unsigned char *jpg = stills ? av_video_stills_thumb(stills, t, &len) : NULL;
+    v.has_jpeg = jpg != NULL; /* the notification names its URL */
     int wanted = n->notifier && av_camera__notify_wanted(n->notifier, &v);
     char err[256];
     if (av_store_camera_visit_add(n->o.store, &v, jpg, jpg ? len : 0, &v.id, err, sizeof err) !=
