@@ -528,8 +528,8 @@ static void *cam_main(void *arg)
                                                  : av_camera__run_stream(k, err, sizeof err);
         if (atomic_load(&n->stop))
             break;
-        if (rc == 0 && !k->held)
-            continue; /* lease lost mid-stream: standby */
+        if (!k->held)
+            continue; /* the lease was lost while watching: standby, no retry */
         if (rc > 0) {
             backoff = BACKOFF_MIN_MS; /* it worked for a while: retry soon */
             k->fails = 0;
