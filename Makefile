@@ -15,7 +15,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
 
-PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl \
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libturbojpeg spng libwebp libexif freetype2 libcurl \
             libmariadb libavformat libavcodec libswscale libavutil
 XNN_LIBS := -lXNNPACK -lpthreadpool
 
