@@ -74,9 +74,6 @@ static void settings_rows(const av_config *cfg, const char *db_shown, int analys
     ROW("max-video-mb", "%lld", cfg->max_video_bytes / 1000000);
     ROW("max-video-seconds", "%d", cfg->max_video_seconds);
     ROW("tracked", "%s", cfg->tracked);
-    char g[64];
-    av_config_guest_text(cfg->guest, g, sizeof g);
-    ROW("guest", "%s", g);
     ROW("metrics-token", "%s", cfg->metrics_token[0] ? "(set)" : "(none: /metrics is open)");
     ROW("trusted-proxies", "%s", cfg->trusted_proxies[0] ? cfg->trusted_proxies : "(none)");
     ROW("log-level", "%s", av_log_level_name(cfg->log_level));

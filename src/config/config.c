@@ -150,18 +150,6 @@ static int parse_guest(const char *v, int *out, char *err, size_t errlen)
     return 0;
 }
 
-void av_config_guest_text(int guest, char *out, size_t cap)
-{
-    if (!guest)
-        guest = AV_CONFIG_GUEST_VIEW | AV_CONFIG_GUEST_UPLOAD | AV_CONFIG_GUEST_VOTE;
-    if (!(guest & AV_CONFIG_GUEST_VIEW)) {
-        snprintf(out, cap, "none");
-        return;
-    }
-    snprintf(out, cap, "view%s%s", guest & AV_CONFIG_GUEST_UPLOAD ? ", upload" : "",
-             guest & AV_CONFIG_GUEST_VOTE ? ", vote" : "");
-}
-
 /* The first line of a file holding a secret (a token), without its newline. */
 static int read_secret(const char *path, char *dst, size_t cap, char *err, size_t errlen)
 {

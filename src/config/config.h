@@ -50,8 +50,7 @@ typedef struct av_config {
  * web.h's AV_WEB_GUEST_*; SET marks an explicit list, so "none" is SET alone). */
 enum { AV_CONFIG_GUEST_VIEW = 1, AV_CONFIG_GUEST_UPLOAD = 2, AV_CONFIG_GUEST_VOTE = 4,
        AV_CONFIG_GUEST_SET = 8 };
-/* The --guest value as text ("view, upload, vote", "none"), into out. */
-void av_config_guest_text(int guest, char *out, size_t cap);
+
 
 /* Most tracked classes the monitor plots. */
 #define AV_CONFIG_MAX_TRACKED 16
