@@ -296,6 +296,7 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         r->metric_route = metric_route(url, is_post);
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *req_cls = r;
+        tl_req = r; /* auth.c may answer now, and pages ask who is asking */
         if (app && is_post && !strcmp(url, "/upload"))
             r->route = AV_WEB_ROUTE_UPLOAD;
         else if (app && is_post && !strcmp(url, "/api/v1/images"))
