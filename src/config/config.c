@@ -167,7 +167,7 @@ static int read_secret(const char *path, char *dst, size_t cap, char *err, size_
                  cap - 1);
         return -1;
     }
-    snprintf(dst, cap, "%s", line);
+    memcpy(dst, line, strlen(line) + 1); /* fits: checked above */
     return 0;
 }
 
