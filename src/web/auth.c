@@ -335,8 +335,8 @@ static enum MHD_Result login_page(av_web *w, struct MHD_Connection *c, unsigned 
         av_web__buf_html(&note, r->auth.user);
         av_web__buf_str(&note, "</strong>.</p>");
     }
-    const char *hint = av_web__owner_hint(w);
-    if (*hint) {
+    char hint[1600];
+    if (av_web__owner_hint(w, hint, sizeof hint)) {
         av_web__buf_str(&note, "<p class=\"note\">");
         av_web__buf_html(&note, hint);
         av_web__buf_str(&note, "</p>");
@@ -410,25 +410,25 @@ void av_web__owner_tools(av_web__buf *b, const char *id)
                        " every node.</span></form>");
 }
 
-const char *av_web__owner_hint(av_web *w)
+int av_web__owner_hint(av_web *w, char *out, size_t cap)
 {
-    static int seen_owner; /* once an owner exists, stop asking */
-    static char hint[700];
+    static int seen_owner; /* once an owner exists, stop asking the database */
+    out[0] = '\0';
     if (!w->o.store || __atomic_load_n(&seen_owner, __ATOMIC_RELAXED))
-        return "";
+        return 0;
     int64_t n = 0;
     char err[512];
     if (av_store_owner_count(w->o.store, &n, err, sizeof err) != AV_STORE_OK)
-        return "";
+        return 0;
     if (n > 0) {
         __atomic_store_n(&seen_owner, 1, __ATOMIC_RELAXED);
-        return "";
+        return 0;
     }
-    snprintf(hint, sizeof hint,
+    snprintf(out, cap,
              "No owner account exists yet, so nobody can sign in, delete uploads or see the"
              " settings. On the server, run: %s",
              w->o.owner_hint && *w->o.owner_hint ? w->o.owner_hint : "aviary user add NAME");
-    return hint;
+    return 1;
 }
 
 /* ---- refusals ---- */

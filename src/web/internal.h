@@ -209,8 +209,8 @@ void av_web__owner_tools(av_web__buf *b, const char *id);
 /* 1 when the current request may do what guests need `right` for
  * (AV_WEB_GUEST_*): the owner always may. w NULL: the request's server. */
 int av_web__may(const av_web *w, int right);
-/* The first-start note (no owner yet: how to add one), or "" (never NULL). */
-const char *av_web__owner_hint(av_web *w);
+/* First start (no owner yet): 1 with the note saying how to add one in out; else 0, "". */
+int av_web__owner_hint(av_web *w, char *out, size_t cap);
 
 /* chart.c: server-rendered SVG of the monitoring series */
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,

@@ -63,8 +63,8 @@ enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c)
     av_web__buf_init(&notice, 4096);
     av_web__buf_init(&csrf, 256);
     species_note_html(w, &note);
-    const char *hint = av_web__owner_hint(w); /* first start: how to add the owner */
-    if (*hint) {
+    char hint[1600];
+    if (av_web__owner_hint(w, hint, sizeof hint)) { /* first start: how to add the owner */
         av_web__buf_str(&notice, "<p class=\"note\" id=\"owner-hint\">");
         av_web__buf_html(&notice, hint);
         av_web__buf_str(&notice, "</p>");
