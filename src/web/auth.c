@@ -230,8 +230,8 @@ static void client_addr(av_web *w, struct MHD_Connection *c, char *out, size_t c
     last = last ? last + 1 : xff;
     while (*last == ' ')
         last++;
-    size_t k = strcspn(last, " ");
-    if (k > 0 && k < cap && k < 64) {
+    size_t k = strspn(last, "0123456789abcdefABCDEF.:"); /* an IP address, nothing else */
+    if (k > 0 && k < cap && k < 64 && (!last[k] || last[k] == ' ')) {
         memcpy(out, last, k);
         out[k] = '\0';
     }
@@ -570,9 +570,11 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
     if (a->field_too_long || !a->login_user[0] || !a->login_pw[0])
         return login_page(w, c, MHD_HTTP_BAD_REQUEST, "Enter your user name and password.",
                           NULL);
+    /* a name no account can have is counted against the address only */
+    int named = av_store_user_name_ok(a->login_user);
     int retry_u = 0, retry_a = 0;
-    if (av_store_login_blocked(w->o.store, kuser, LOGIN_MAX_PER_USER, LOGIN_WINDOW_S, &retry_u,
-                               err, sizeof err) != AV_STORE_OK ||
+    if ((named && av_store_login_blocked(w->o.store, kuser, LOGIN_MAX_PER_USER, LOGIN_WINDOW_S,
+                                         &retry_u, err, sizeof err) != AV_STORE_OK) ||
         av_store_login_blocked(w->o.store, kaddr, LOGIN_MAX_PER_ADDR, LOGIN_WINDOW_S, &retry_a,
                                err, sizeof err) != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "login_failed", "error", err, NULL);
@@ -586,7 +588,8 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
         snprintf(text, sizeof text,
                  "Too many failed sign-ins. Try again in %d minute%s.", (s + 59) / 60,
                  (s + 59) / 60 == 1 ? "" : "s");
-        av_log(AV_LOG_WARN, "login_rate_limited", "user", a->login_user, "addr", addr, NULL);
+        av_log(AV_LOG_WARN, "login_rate_limited", "user", named ? a->login_user : "(invalid name)",
+               "addr", addr, NULL);
         const char *hdrs[] = {"Retry-After", after, NULL};
         return login_page(w, c, MHD_HTTP_TOO_MANY_REQUESTS, text, hdrs);
     }
@@ -595,9 +598,11 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
                                               sizeof err);
     av_web__auth_clear(r);
     if (st == AV_STORE_NOT_FOUND) {
-        av_store_login_failed(w->o.store, kuser, LOGIN_WINDOW_S, err, sizeof err);
+        if (named)
+            av_store_login_failed(w->o.store, kuser, LOGIN_WINDOW_S, err, sizeof err);
         av_store_login_failed(w->o.store, kaddr, LOGIN_WINDOW_S, err, sizeof err);
-        av_log(AV_LOG_WARN, "login_refused", "user", a->login_user, "addr", addr, NULL);
+        av_log(AV_LOG_WARN, "login_refused", "user", named ? a->login_user : "(invalid name)",
+               "addr", addr, NULL);
         return login_page(w, c, MHD_HTTP_UNAUTHORIZED, "Wrong user name or password.", NULL);
     }
     char token[AV_STORE_TOKEN_LEN + 1], csrf[AV_STORE_TOKEN_LEN + 1];
