@@ -25,6 +25,10 @@
 #define LOGIN_WINDOW_S (15 * 60)
 #define LOGIN_MAX_PER_USER 5
 #define LOGIN_MAX_PER_ADDR 20
+/* Argon2id checks running at once per node: each takes 64 MiB and an HTTP
+ * thread for ~0.15 s, so a flood of sign-ins from many addresses answers
+ * 503 instead of taking every thread and a lot of memory. */
+#define LOGIN_MAX_HASHING 2
 
 /* What a route needs. */
 enum { NEED_NONE, NEED_VIEW, NEED_UPLOAD, NEED_VOTE, NEED_OWNER };
@@ -593,9 +597,19 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
         const char *hdrs[] = {"Retry-After", after, NULL};
         return login_page(w, c, MHD_HTTP_TOO_MANY_REQUESTS, text, hdrs);
     }
+    static int hashing;
+    if (__atomic_add_fetch(&hashing, 1, __ATOMIC_ACQ_REL) > LOGIN_MAX_HASHING) {
+        __atomic_sub_fetch(&hashing, 1, __ATOMIC_ACQ_REL);
+        av_web__auth_clear(r);
+        av_log(AV_LOG_WARN, "login_busy", "addr", addr, NULL);
+        static const char *const hdrs[] = {"Retry-After", "1", NULL};
+        return login_page(w, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "Many sign-ins are being checked right now. Please try again.", hdrs);
+    }
     av_store_user u;
     av_store_status st = av_store_user_verify(w->o.store, a->login_user, a->login_pw, &u, err,
                                               sizeof err);
+    __atomic_sub_fetch(&hashing, 1, __ATOMIC_ACQ_REL);
     av_web__auth_clear(r);
     if (st == AV_STORE_NOT_FOUND) {
         if (named)
