@@ -237,6 +237,9 @@ TEST(guest_view_only_cannot_change_anything)
     CHECK_EQ_INT(req0(&a, "DELETE", path, owner_api, NULL), 204);
     CHECK_EQ_INT(req0(&a, "GET", path, NULL, NULL), 404);
     CHECK_EQ_INT(req0(&a, "DELETE", path, owner_api, NULL), 404);
+    CHECK_EQ_INT(req0(&a, "DELETE", "/api/v1/images/xyz", owner_api, NULL), 404);
+    CHECK_EQ_INT(req0(&a, "DELETE", "/api/", owner_api, NULL), 405);
+    CHECK_EQ_INT(req0(&a, "DELETE", "/api/v1/images", owner_api, NULL), 405);
     stop(&a);
 }
 

@@ -437,8 +437,9 @@ int av_web__owner_hint(av_web *w, char *out, size_t cap)
 
 /* ---- refusals ---- */
 
-static enum MHD_Result refuse(av_web *w, struct MHD_Connection *c, const char *url, int api,
-                              unsigned status, const char *text)
+/* A refusal: JSON for the API (with the Bearer challenge on 401), else a page. */
+static enum MHD_Result refuse(av_web *w, struct MHD_Connection *c, int api, unsigned status,
+                              const char *text)
 {
     if (api) {
         char body[300];
@@ -447,7 +448,6 @@ static enum MHD_Result refuse(av_web *w, struct MHD_Connection *c, const char *u
         return av_web__send_hdrs(c, status, "application/json", body, (size_t)n, NULL,
                                  status == MHD_HTTP_UNAUTHORIZED ? hdrs : NULL);
     }
-    (void)url;
     return av_web__message(w, c, status,
                            status == MHD_HTTP_FORBIDDEN ? "Not allowed" : "Sign in needed", text);
 }
@@ -479,7 +479,7 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
         return -1;
     if (!get && !same_origin(c)) {
         av_log(AV_LOG_WARN, "cross_site_refused", "method", method, "url", url, NULL);
-        refuse(w, c, url, api, MHD_HTTP_FORBIDDEN,
+        refuse(w, c, api, MHD_HTTP_FORBIDDEN,
                "cross-site request refused: this form was not sent from this site");
         return -1;
     }
@@ -492,7 +492,7 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
             see_other(c, "/login", NULL);
             return -1;
         }
-        refuse(w, c, url, api, api ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN,
+        refuse(w, c, api, api ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN,
                api ? "this needs the owner's API token (Authorization: Bearer TOKEN)"
                : n == NEED_OWNER ? "Only the owner may do this. Sign in first."
                : n == NEED_UPLOAD ? "Uploads are open to signed-in users only here."
@@ -510,13 +510,11 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
         settings_page(w, c);
         return -1;
     }
-    if (!strcmp(method, "DELETE") && api) {
-        const char *rest = url + 15;
-        if (!av_store_valid_id(rest)) {
-            refuse(w, c, url, 1, MHD_HTTP_NOT_FOUND, "no such image");
+    if (!strcmp(method, "DELETE") && !strncmp(url, "/api/v1/images/", 15)) {
+        if (!av_store_valid_id(url + 15)) {
+            refuse(w, c, 1, MHD_HTTP_NOT_FOUND, "no such image");
             return -1;
         }
-        snprintf(id, sizeof id, "%s", rest);
         r->route = AV_WEB_ROUTE_AUTH; /* answered at the end of the (empty) body */
         return 0;
     }
@@ -643,10 +641,10 @@ enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char
         snprintf(id, sizeof id, "%s", url + 15);
         int rc = delete_upload(w, id, err, sizeof err);
         if (rc > 0)
-            return refuse(w, c, url, 1, MHD_HTTP_NOT_FOUND, "no such image");
+            return refuse(w, c, 1, MHD_HTTP_NOT_FOUND, "no such image");
         if (rc < 0) {
             av_log(AV_LOG_ERROR, "delete_failed", "id", id, "error", err, NULL);
-            return refuse(w, c, url, 1, MHD_HTTP_INTERNAL_SERVER_ERROR, "delete failed");
+            return refuse(w, c, 1, MHD_HTTP_INTERNAL_SERVER_ERROR, "delete failed");
         }
         return av_web__send(c, MHD_HTTP_NO_CONTENT, "application/json", "", 0, NULL);
     }
