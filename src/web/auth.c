@@ -251,7 +251,8 @@ static void append(char *dst, size_t cap, int *too_long, const char *data, uint6
         *too_long = 1;
         return;
     }
-    memcpy(dst + have, data, size);
+    if (size)
+        memcpy(dst + have, data, size);
     dst[have + size] = '\0';
 }
 

@@ -14,7 +14,10 @@
  *   GET  /api/v1/images/<ID>    results as JSON;  POST /api/v1/images  upload, JSON
  *   GET  /healthz               liveness JSON
  *   GET  /readyz                200 when the database answers, else 503
- *   GET  /metrics               Prometheus text (metrics.c)
+ *   GET  /metrics               Prometheus text (metrics.c; bearer token if configured)
+ *   GET/POST /login, POST /logout, GET /settings, POST /uploads/<ID>/delete,
+ *   DELETE /api/v1/images/<ID>  accounts (auth.c, which also checks every
+ *                               request's rights, origin and CSRF token)
  */
 #include "web/internal.h"
 
