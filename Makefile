@@ -30,7 +30,7 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 INSTALL    ?= install
 
-PKGS     := libmicrohttpd jansson sqlite3 libturbojpeg spng libwebp libexif freetype2 libcurl \
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libturbojpeg spng libwebp libexif freetype2 libcurl \
             libmariadb libavformat libavcodec libswscale libavutil
 XNN_LIBS := -lXNNPACK -lpthreadpool
 

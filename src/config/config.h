@@ -42,7 +42,16 @@ typedef struct av_config {
     char config_file[AV_CONFIG_PATH_MAX];
     char blob_store[AV_CONFIG_PATH_MAX]; /* "" = image blobs in the database */
     char tracked[1024];                  /* comma-separated scientific names */
+    int guest;                           /* serve: AV_CONFIG_GUEST_* bits, 0 = default */
+    char metrics_token[256];             /* serve: "" = /metrics open */
+    char trusted_proxies[512];           /* serve: proxies whose X-Forwarded-For counts */
 } av_config;
+
+/* --guest: what visitors who are not signed in may do (the same bits as
+ * web.h's AV_WEB_GUEST_*; SET marks an explicit list, so "none" is SET alone). */
+enum { AV_CONFIG_GUEST_VIEW = 1, AV_CONFIG_GUEST_UPLOAD = 2, AV_CONFIG_GUEST_VOTE = 4,
+       AV_CONFIG_GUEST_SET = 8 };
+
 
 /* Most tracked classes the monitor plots. */
 #define AV_CONFIG_MAX_TRACKED 16

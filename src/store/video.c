@@ -40,29 +40,6 @@ static void sess_close(sess *x)
     x->c = NULL;
 }
 
-static av_store_status one_exec(av_store *s, const char *sql, const av_store__arg *a, int n,
-                                int64_t *changes, char *err, size_t errlen)
-{
-    sess x;
-    av_store_status st = sess_open(s, &x, err, errlen);
-    if (st == AV_STORE_OK)
-        st = x.d->exec(x.c, sql, a, n, changes, NULL, err, errlen);
-    sess_close(&x);
-    return st;
-}
-
-static av_store_status one_query(av_store *s, const char *sql, const av_store__arg *a, int n,
-                                 av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
-                                 char *err, size_t errlen)
-{
-    sess x;
-    av_store_status st = sess_open(s, &x, err, errlen);
-    if (st == AV_STORE_OK)
-        st = x.d->query(x.c, sql, a, n, cols, ncols, fn, ud, err, errlen);
-    sess_close(&x);
-    return st;
-}
-
 static int valid(const char *id)
 {
     return id && av_store_valid_id(id);
@@ -137,7 +114,7 @@ av_store_status av_store_video_add(av_store *s, const char *id, const char *cont
     if (!valid(id) || !container || strlen(container) >= 8)
         return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad id or container");
     av_store__arg a[2] = {AV_ARG_T(id), AV_ARG_T(container)};
-    return one_exec(s, "INSERT INTO videos (ID, container) VALUES (?, ?)", a, 2, NULL, err,
+    return av_store__exec1(s, "INSERT INTO videos (ID, container) VALUES (?, ?)", a, 2, NULL, err,
                     errlen);
 }
 
@@ -174,7 +151,7 @@ av_store_status av_store_video_get(av_store *s, const char *id, av_store_video *
               " duration_s, sample_fps, frames_done, frames_expected, attempts,"
               " (julianday('now') - julianday(updated_at)) * 86400.0"
               " FROM videos WHERE ID = ?";
-    av_store_status st = one_query(s, sql, a, 1, cols, 10, NULL, NULL, err, errlen);
+    av_store_status st = av_store__query1(s, sql, a, 1, cols, 10, NULL, NULL, err, errlen);
     if (st != AV_STORE_OK)
         return st;
     if (!out->container[0])
@@ -195,7 +172,7 @@ av_store_status av_store_video_start(av_store *s, const char *id, int *attempts,
         return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad id");
     int64_t changes = 0;
     av_store__arg a[1] = {AV_ARG_T(id)};
-    av_store_status st = one_exec(s,
+    av_store_status st = av_store__exec1(s,
                                   "UPDATE videos SET attempts = attempts + 1, frames_done = 0,"
                                   " updated_at = CURRENT_TIMESTAMP WHERE ID = ?",
                                   a, 1, &changes, err, errlen);
@@ -216,7 +193,7 @@ av_store_status av_store_video_progress(av_store *s, const char *id, int done, i
     if (!valid(id))
         return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad id");
     av_store__arg a[3] = {AV_ARG_I(done), AV_ARG_I(expected), AV_ARG_T(id)};
-    return one_exec(s,
+    return av_store__exec1(s,
                     "UPDATE videos SET frames_done = ?, frames_expected = ?,"
                     " updated_at = CURRENT_TIMESTAMP WHERE ID = ?",
                     a, 3, NULL, err, errlen);
@@ -407,7 +384,7 @@ av_store_status av_store_video_visits(av_store *s, const char *id, av_store_visi
         {AV_COL_TEXT, d->model_version, sizeof d->model_version, 0},
     };
     av_store__arg a[1] = {AV_ARG_T(id)};
-    av_store_status st = one_query(
+    av_store_status st = av_store__query1(
         s,
         "SELECT v.track, v.first_s, v.last_s, v.best_t, v.best_frame, v.n_frames, i.x1, i.y1,"
         " i.x2, i.y2, i.score, i.detector_score, i.species_score, i.`class`, i.label,"
@@ -475,7 +452,7 @@ av_store_status av_store_video_dets(av_store *s, const char *id, int max,
         {AV_COL_DOUBLE, &d->species_score, 0, 0},
     };
     av_store__arg a[1] = {AV_ARG_T(id)};
-    av_store_status st = one_query(
+    av_store_status st = av_store__query1(
         s,
         "SELECT frame, frame_index, t, track, x1, y1, x2, y2, label, COALESCE(species, ''),"
         " COALESCE(common_name, ''), score, detector_score, species_score"
@@ -507,7 +484,7 @@ av_store_status av_store_video_media_get(av_store *s, const char *id, const char
                            {AV_COL_INT, &size, 0, 0},
                            {AV_COL_INT, &b64_len, 0, 0}};
     av_store__arg a[2] = {AV_ARG_T(id), AV_ARG_T(name)};
-    av_store_status st = one_query(s,
+    av_store_status st = av_store__query1(s,
                                    "SELECT content_type, size_bytes, LENGTH(data_b64)"
                                    " FROM video_media WHERE ID = ? AND name = ?",
                                    a, 2, c1, 3, NULL, NULL, err, errlen);
@@ -528,7 +505,7 @@ av_store_status av_store_video_media_get(av_store *s, const char *id, const char
     }
     text[0] = '\0';
     av_store__col c2[1] = {{AV_COL_TEXT, text, (size_t)b64_len + 1, 0}};
-    st = one_query(s, "SELECT data_b64 FROM video_media WHERE ID = ? AND name = ?", a, 2, c2, 1,
+    st = av_store__query1(s, "SELECT data_b64 FROM video_media WHERE ID = ? AND name = ?", a, 2, c2, 1,
                    NULL, NULL, err, errlen);
     size_t got = 0;
     if (st == AV_STORE_OK &&
@@ -568,7 +545,7 @@ av_store_status av_store_video_unfinished(av_store *s, char (*ids)[AV_STORE_ID_L
         return AV_STORE_OK;
     id_rows r = {.ids = ids, .max = max};
     av_store__col cols[1] = {{AV_COL_TEXT, r.cur, sizeof r.cur, 0}};
-    av_store_status st = one_query(s,
+    av_store_status st = av_store__query1(s,
                                    "SELECT v.ID FROM videos v JOIN images i ON i.ID = v.ID"
                                    " WHERE i.status = 'pending' ORDER BY i.created_at, v.ID",
                                    NULL, 0, cols, 1, id_row, &r, err, errlen);
