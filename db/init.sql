@@ -1,8 +1,8 @@
 -- Aviary: create the birdsClassifier database by hand, as the original's
 -- set-up did:   mysql -u USER -p < db/init.sql
 -- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql and
--- 0002_video.sql, 0003_claim.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
--- records schema versions 1 to 3, so `aviary db migrate` later applies only
+-- 0002_video.sql, 0003_claim.sql, 0004_accounts.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
+-- records schema versions 1 to 4, so `aviary db migrate` later applies only
 -- newer migrations. The ML
 -- Metadata tables come from `aviary mlmd init` (or `aviary serve`).
 
@@ -143,8 +143,34 @@ CREATE TABLE IF NOT EXISTS analysis_claims (
     CONSTRAINT analysis_claims_image FOREIGN KEY (ID) REFERENCES images (ID)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- v4: accounts (owners), sessions any node sees, failed-login counts
+CREATE TABLE IF NOT EXISTS users (
+    id             BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    name           VARCHAR(64) NOT NULL UNIQUE,
+    role           VARCHAR(16) NOT NULL DEFAULT 'owner',
+    pw_hash        VARCHAR(255) NOT NULL,     -- Argon2id (libsodium crypto_pwhash_str)
+    api_token_hash CHAR(64) NULL UNIQUE,      -- SHA-256 hex of the API token
+    created_ms     BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash CHAR(64) NOT NULL PRIMARY KEY, -- SHA-256 hex of the cookie's token
+    user_id    BIGINT NOT NULL,
+    csrf       CHAR(64) NOT NULL,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    KEY sessions_user (user_id),
+    CONSTRAINT sessions_user_fk FOREIGN KEY (user_id) REFERENCES users (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS login_failures (
+    k         VARCHAR(200) NOT NULL PRIMARY KEY, -- 'user:NAME' or 'addr:ADDRESS'
+    window_ms BIGINT NOT NULL,
+    failures  INT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB;
-INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4);

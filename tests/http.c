@@ -29,6 +29,12 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 int av_http_request(const char *method, const char *url, const char *content_type,
                     const void *body, size_t len, av_http_resp *r)
 {
+    return av_http_send(method, url, NULL, content_type, body, len, r);
+}
+
+int av_http_send(const char *method, const char *url, const char *const *headers,
+                 const char *content_type, const void *body, size_t len, av_http_resp *r)
+{
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
     if (!c)
@@ -51,8 +57,11 @@ int av_http_request(const char *method, const char *url, const char *content_typ
         char line[256];
         snprintf(line, sizeof line, "Content-Type: %s", content_type);
         hdrs = curl_slist_append(hdrs, line);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     }
+    for (; headers && *headers; headers++)
+        hdrs = curl_slist_append(hdrs, *headers);
+    if (hdrs)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(hdrs);

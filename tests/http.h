@@ -21,6 +21,10 @@ int av_http_request(const char *method, const char *url, const char *content_typ
 /* POST multipart/form-data with one file part per (name, data, len). */
 int av_http_upload(const char *url, const char *field, int n_files, const char *const *names,
                    const void *const *datas, const size_t *lens, av_http_resp *r);
+/* Request with extra header lines ("Name: value", NULL-terminated list,
+ * may be NULL) and an optional body of the given content type. */
+int av_http_send(const char *method, const char *url, const char *const *headers,
+                 const char *content_type, const void *body, size_t len, av_http_resp *r);
 void av_http_free(av_http_resp *r);
 
 #endif

@@ -664,10 +664,11 @@ TEST(snapshot_camera_alerts)
     av_camera_node *n = NULL;
     char err[512];
     CHECK_MSG(av_camera_node_start(&o, &n, err, sizeof err) == 0, "%s", err);
-    WAIT_FOR(status_of(n, "yard").bird_present, 30);
+    /* the bird stays for a few analysed frames */
+    WAIT_FOR(status_of(n, "yard").bird_present && status_of(n, "yard").analysed >= 3, 30);
     av_camera_status st = status_of(n, "yard");
-    CHECK_MSG(st.bird_present, "state %s error %s analysed %lld", st.state, st.error,
-              st.analysed);
+    CHECK_MSG(st.bird_present && st.analysed >= 3, "state %s error %s analysed %lld", st.state,
+              st.error, st.analysed);
     CHECK_STR_EQ(st.state, "live");
     unsigned char *jpg = NULL;
     size_t len = 0;

@@ -253,7 +253,38 @@ TEST(default_config_file)
     CHECK_STR_EQ(c.config_file, other);
 }
 
-TEST_MAIN(T(defaults), T(flags_both_forms), T(unknown_flags_left_for_command),
+TEST(guest_and_metrics_token)
+{
+    av_config c;
+    char err[256];
+    av_config_defaults(&c, "serve");
+    CHECK_EQ_INT(c.guest, 0); /* the default: upload and vote */
+    CHECK_EQ_INT(av_config_set(&c, "guest", "view", err, sizeof err), 0);
+    CHECK_EQ_INT(c.guest, AV_CONFIG_GUEST_SET | AV_CONFIG_GUEST_VIEW);
+    CHECK_EQ_INT(av_config_set(&c, "guest", "upload, vote", err, sizeof err), 0);
+    CHECK_EQ_INT(c.guest, AV_CONFIG_GUEST_SET | AV_CONFIG_GUEST_VIEW | AV_CONFIG_GUEST_UPLOAD |
+                              AV_CONFIG_GUEST_VOTE);
+    CHECK_EQ_INT(av_config_set(&c, "guest", "none", err, sizeof err), 0);
+    CHECK_EQ_INT(c.guest, AV_CONFIG_GUEST_SET);
+    CHECK_EQ_INT(av_config_set(&c, "guest", "view,delete", err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "'delete'");
+    CHECK_EQ_INT(av_config_set(&c, "guest", "none,view", err, sizeof err), -1);
+    CHECK_EQ_INT(av_config_set(&c, "guest", "", err, sizeof err), -1);
+    CHECK_EQ_INT(c.guest, AV_CONFIG_GUEST_SET); /* a bad value changes nothing */
+
+    char path[700];
+    snprintf(path, sizeof path, "%s/token", av_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("s3cret-token\nsecond line ignored\n", f);
+    fclose(f);
+    CHECK_EQ_INT(av_config_set(&c, "metrics-token-file", path, err, sizeof err), 0);
+    CHECK_STR_EQ(c.metrics_token, "s3cret-token");
+    CHECK_EQ_INT(av_config_set(&c, "metrics-token-file", "/nonexistent/x", err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "/nonexistent/x");
+}
+
+TEST_MAIN(T(guest_and_metrics_token), T(defaults), T(flags_both_forms), T(unknown_flags_left_for_command),
           T(bad_values_are_errors), T(precedence_flag_env_file), T(config_flag_and_bad_file),
           T(env_errors_name_the_variable), T(tracked_classes), T(models_search_order),
           T(default_config_file))

@@ -26,9 +26,17 @@ extern const av_cli_cmd av_cli_classify;
 extern const av_cli_cmd av_cli_db;
 extern const av_cli_cmd av_cli_mlmd;
 extern const av_cli_cmd av_cli_doctor;
+extern const av_cli_cmd av_cli_user;
+
+/* The command that adds the first owner for this configuration's database
+ * ("aviary user add NAME --data DIR" or "--db URL" with the password left out). */
+void av_cli_owner_command(const av_config *cfg, char *out, size_t cap);
 
 /* Print "aviary CMD: msg" to stderr; returns 2 for `return av_cli_usage(...)`. */
 int av_cli_usage(const av_cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Create --data DIR when the database is the default SQLite file in it
+ * (commands run before the first `aviary serve`); 0, or -1 with a message. */
+int av_cli_data_dir(const av_cli_cmd *cmd, const av_config *cfg);
 /* For commands whose implementation has not landed yet. */
 int av_cli_not_built(const av_cli_cmd *cmd);
 

@@ -1,5 +1,5 @@
 /*
- * cmd_db.c - `aviary db init|migrate|status` and `aviary mlmd init|status`,
+ * cmd_db.c - `aviary db init|migrate|status|backup|restore` and `aviary mlmd init|status`,
  * on either driver (--db sqlite:PATH or mysql://...). All idempotent: init
  * and migrate apply what is pending, status changes nothing but prints.
  * The URL is printed with its password masked.
@@ -12,6 +12,8 @@
 #include <string.h>
 
 static const char *const db_keys[] = {"db", "data", "log-level", "log-format", NULL};
+static const char *const db_cmd_keys[] = {"db", "data", "blob-store", "log-level", "log-format",
+                                          NULL};
 
 static int open_db(const av_cli_cmd *me, const av_config *cfg, av_store **s, char *shown,
                    size_t shownlen)
@@ -26,11 +28,48 @@ static int open_db(const av_cli_cmd *me, const av_config *cfg, av_store **s, cha
     return 0;
 }
 
+/* `db backup FILE` and `db restore FILE` (SQLite; MySQL: mariadb-dump). */
+static int backup_restore(const av_config *cfg, const char *what, const char *file)
+{
+    char url[1100], err[512];
+    av_config_db_url(cfg, url, sizeof url);
+    int backup = !strcmp(what, "backup");
+    if (!backup && av_cli_data_dir(&av_cli_db, cfg))
+        return 1;
+    av_store_status st = backup ? av_store_backup(url, file, err, sizeof err)
+                                : av_store_restore(file, url, err, sizeof err);
+    if (st == AV_STORE_EUNAVAILABLE) {
+        fprintf(stderr, "aviary db %s: %s\n"
+                        "  e.g. mariadb-dump --single-transaction birdsClassifier > aviary.sql\n",
+                what, err);
+        return 1;
+    }
+    if (st != AV_STORE_OK) {
+        fprintf(stderr, "aviary db %s: %s\n", what, err);
+        return 1;
+    }
+    char shown[1100];
+    av_store_redact_url(url, shown, sizeof shown);
+    if (backup)
+        printf("backed up %s to %s\n", shown, file);
+    else
+        printf("restored %s into %s\n", file, shown);
+    if (cfg->blob_store[0])
+        printf("note: image files under %s are not in the database; copy that folder too\n",
+               cfg->blob_store);
+    return 0;
+}
+
 static int run_db(const av_config *cfg, int argc, char **argv)
 {
     const av_cli_cmd *me = &av_cli_db;
+    if (argc >= 1 && (!strcmp(argv[0], "backup") || !strcmp(argv[0], "restore"))) {
+        if (argc != 2)
+            return av_cli_usage(me, "%s needs one FILE", argv[0]);
+        return backup_restore(cfg, argv[0], argv[1]);
+    }
     if (argc != 1)
-        return av_cli_usage(me, "expected one of init, migrate, status");
+        return av_cli_usage(me, "expected one of init, migrate, status, backup, restore");
     const char *what = argv[0];
     int migrate = strcmp(what, "init") == 0 || strcmp(what, "migrate") == 0;
     if (!migrate && strcmp(what, "status") != 0)
@@ -102,8 +141,14 @@ static int run_mlmd(const av_config *cfg, int argc, char **argv)
 const av_cli_cmd av_cli_db = {
     .name = "db",
     .summary = "create or migrate the database schema (SQLite or MySQL/MariaDB)",
-    .usage = "init|migrate|status [--db URL]",
-    .keys = db_keys,
+    .usage = "init|migrate|status [--db URL] | backup FILE | restore FILE --data DIR",
+    .keys = db_cmd_keys,
+    .extra_help = "  init, migrate     create the schema or apply pending migrations\n"
+                  "  status            schema version and pending migrations\n"
+                  "  backup FILE       a consistent copy of the SQLite database, while servers run\n"
+                  "                    (SQLite online backup; MySQL/MariaDB: mariadb-dump, README)\n"
+                  "  restore FILE      a backup into a fresh data folder (--data DIR; refuses an\n"
+                  "                    existing database), then pending migrations\n",
     .run = run_db,
 };
 

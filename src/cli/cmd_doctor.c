@@ -79,6 +79,29 @@ static void check_models(report *r, const av_config *cfg)
     av_detect_pipeline_close(p);
 }
 
+/* Someone must be able to sign in to delete uploads and see the settings. */
+static void check_owner(report *r, const av_config *cfg, const char *url)
+{
+    char err[512], fix[1200];
+    av_store *s = NULL;
+    int64_t owners = 0;
+    if (av_store_open(url, &s, err, sizeof err) != AV_STORE_OK ||
+        av_store_owner_count(s, &owners, err, sizeof err) != AV_STORE_OK) {
+        av_store_close(s);
+        line(r, "FAIL", "owner", "check the database (see above)", "cannot count owners: %s",
+             err);
+        return;
+    }
+    av_store_close(s);
+    if (owners > 0) {
+        line(r, "ok", "owner", NULL, "%lld owner account(s)", (long long)owners);
+        return;
+    }
+    av_cli_owner_command(cfg, fix, sizeof fix);
+    line(r, "warn", "owner", fix, "no owner account: nobody can sign in, delete uploads or see "
+         "the settings");
+}
+
 /* Reachable and migrated; a SQLite file that does not exist yet is created
  * by the first `aviary serve`, so it is only noted (opening would create it). */
 static void check_database(report *r, const av_config *cfg)
@@ -90,6 +113,10 @@ static void check_database(report *r, const av_config *cfg)
     if (!strncmp(url, "sqlite:", 7) && stat(url + 7, &st) != 0) {
         line(r, "ok", "database", NULL, "%s does not exist yet; `aviary serve` (or `aviary db "
              "init`) creates it", shown);
+        char fix[1200];
+        av_cli_owner_command(cfg, fix, sizeof fix);
+        line(r, "warn", "owner", fix, "no owner account yet: nobody can sign in, delete uploads "
+             "or see the settings");
         return;
     }
     av_store *s = NULL;
@@ -109,10 +136,10 @@ static void check_database(report *r, const av_config *cfg)
                  "on start)", shown);
         line(r, "FAIL", "database", fix, "%s: schema version %d, %d pending migration(s)", shown,
              have, want - have);
-    } else {
-        line(r, "ok", "database", NULL, "%s: reachable, schema version %d (current)", shown,
-             have);
+        return;
     }
+    line(r, "ok", "database", NULL, "%s: reachable, schema version %d (current)", shown, have);
+    check_owner(r, cfg, url);
 }
 
 static void check_data_dir(report *r, const av_config *cfg)
@@ -238,8 +265,6 @@ static int run_doctor(const av_config *cfg, int argc, char **argv)
     check_database(&r, cfg);
     check_data_dir(&r, cfg);
     check_port(&r, cfg);
-    /* DOCTOR CHECK: owner account. Added once the accounts branch (aviary user
-     * add) is merged: FAIL "no owner account", fix "aviary user add ...". */
     if (r.problems)
         printf("%d problem(s), %d warning(s): fix the lines marked FAIL\n", r.problems,
                r.warnings);

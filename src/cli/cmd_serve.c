@@ -23,7 +23,8 @@
 static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
-    "max-video-mb", "max-video-seconds",
+    "max-video-mb", "max-video-seconds", "guest", "metrics-token", "metrics-token-file",
+    "trusted-proxies",
     /* live cameras (config/cameras.c) */
     "camera", "camera.NAME.KEY", "camera-cpu-budget", "camera-node", "camera-lease-seconds",
     "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
@@ -32,6 +33,45 @@ static const char *const serve_keys[] = {
     "camera-frigate-url", "camera-frigate-topic",
     "camera-retention-days", "camera-keep-best", NULL,
 };
+
+_Static_assert((int)AV_CONFIG_GUEST_VIEW == (int)AV_WEB_GUEST_VIEW &&
+                   (int)AV_CONFIG_GUEST_UPLOAD == (int)AV_WEB_GUEST_UPLOAD &&
+                   (int)AV_CONFIG_GUEST_VOTE == (int)AV_WEB_GUEST_VOTE &&
+                   (int)AV_CONFIG_GUEST_SET == (int)AV_WEB_GUEST_SET,
+               "--guest bits are handed to the web module as they are");
+
+/* The settings page's rows: name, value pairs, secrets left out. */
+static void settings_rows(const av_config *cfg, const char *db_shown, int analysis_workers,
+                          char (*vals)[1100], const char **rows)
+{
+    int i = 0, k = 0;
+#define ROW(name, ...)                                                  \
+    do {                                                                \
+        snprintf(vals[k], sizeof vals[k], __VA_ARGS__);                 \
+        rows[i++] = name;                                               \
+        rows[i++] = vals[k++];                                          \
+    } while (0)
+    ROW("listen", "%s:%d", cfg->listen, cfg->port);
+    ROW("data", "%s", cfg->data_dir);
+    ROW("db", "%s", db_shown);
+    ROW("blob-store", "%s", cfg->blob_store[0] ? cfg->blob_store : "(in the database)");
+    ROW("models", "%s", cfg->models_dir);
+    ROW("model-url", "%s", cfg->model_url[0] ? cfg->model_url : "(in-process)");
+    ROW("model-name", "%s", cfg->model_name);
+    ROW("threads", "%d", cfg->threads);
+    ROW("workers", "%d HTTP, %d analysis", cfg->workers, analysis_workers);
+    ROW("max-upload-mb", "%lld", cfg->max_upload_bytes / 1000000);
+    ROW("max-megapixels", "%lld", cfg->max_pixels / 1000000);
+    ROW("max-video-mb", "%lld", cfg->max_video_bytes / 1000000);
+    ROW("max-video-seconds", "%d", cfg->max_video_seconds);
+    ROW("tracked", "%s", cfg->tracked);
+    ROW("metrics-token", "%s", cfg->metrics_token[0] ? "(set)" : "(none: /metrics is open)");
+    ROW("trusted-proxies", "%s", cfg->trusted_proxies[0] ? cfg->trusted_proxies : "(none)");
+    ROW("log-level", "%s", av_log_level_name(cfg->log_level));
+    ROW("config", "%s", cfg->config_file[0] ? cfg->config_file : "(none)");
+#undef ROW
+    rows[i] = NULL;
+}
 
 /* Live cameras (issue 19): the configured ones, the notification rules,
  * retention; watched on the in-process pipeline (none: frames only). */
@@ -329,6 +369,22 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .analyze_video_ud = an.pipe, .max_video_bytes = cfg->max_video_bytes,
                       .max_video_seconds = cfg->max_video_seconds,
                       .max_pixels = cfg->max_pixels};
+    char owner_cmd[1300], db_shown[1100];
+    av_store_redact_url(db, db_shown, sizeof db_shown);
+    static char setting_vals[24][1100];
+    static const char *settings[2 * 24 + 1];
+    av_cli_owner_command(cfg, owner_cmd, sizeof owner_cmd);
+    settings_rows(cfg, db_shown, n_workers, setting_vals, settings);
+    wo.guest = cfg->guest;
+    wo.metrics_token = cfg->metrics_token;
+    wo.trusted_proxies = cfg->trusted_proxies;
+    wo.owner_hint = owner_cmd;
+    wo.settings = settings;
+    int64_t owners = 0;
+    if (av_store_owner_count(store, &owners, err, sizeof err) == AV_STORE_OK && owners == 0)
+        av_log(AV_LOG_WARN, "no_owner", "note",
+               "no owner account: nobody can sign in, delete uploads or see the settings",
+               "next", owner_cmd, NULL);
     av_camera_node *cams = NULL;
     if (start_cameras(cfg, store, an.pipe, &cams)) {
         av_detect_pipeline_close(an.pipe);
@@ -359,8 +415,6 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                                              sizeof err) != AV_STORE_OK)
             av_log(AV_LOG_WARN, "mlmd_failed", "error", err, NULL);
     }
-    char db_shown[1100];
-    av_store_redact_url(db, db_shown, sizeof db_shown);
     av_log(AV_LOG_INFO, "listening", "addr", cfg->listen, "port", port, "data", cfg->data_dir,
            "db", db_shown, "version", AV_VERSION, NULL);
 

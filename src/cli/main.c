@@ -3,8 +3,10 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 
 static const av_cli_cmd *const g_cmds[] = {
     &av_cli_serve, &av_cli_model_server, &av_cli_detect, &av_cli_classify, &av_cli_db, &av_cli_mlmd,
-    &av_cli_doctor,
+    &av_cli_user, &av_cli_doctor,
 };
 #define N_CMDS (sizeof g_cmds / sizeof g_cmds[0])
 
@@ -110,6 +112,15 @@ int av_cli_usage(const av_cli_cmd *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n(see `aviary %s --help`)\n", cmd->name);
     return 2;
+}
+
+int av_cli_data_dir(const av_cli_cmd *cmd, const av_config *cfg)
+{
+    if (cfg->db_url[0] || mkdir(cfg->data_dir, 0750) == 0 || errno == EEXIST)
+        return 0;
+    fprintf(stderr, "aviary %s: cannot create %s: %s\n", cmd->name, cfg->data_dir,
+            strerror(errno));
+    return -1;
 }
 
 int av_cli_not_built(const av_cli_cmd *cmd)

@@ -44,6 +44,12 @@ static const av_config_key g_keys[] = {
     {"blob-store", "DIR", "keep uploaded images as files under DIR instead of database blobs"},
     {"tracked", "LIST", "comma-separated species the monitor tracks (default: the original's "
                         "Erithacus rubecula, Periparus ater, Pica pica)"},
+    {"guest", "LIST", "what visitors who are not signed in may do: comma list of view, upload,"
+                      " vote, or none (default upload,vote; each implies view)"},
+    {"metrics-token", "TOKEN", "require Authorization: Bearer TOKEN on /metrics (default: open)"},
+    {"metrics-token-file", "FILE", "read the /metrics token from the first line of FILE"},
+    {"trusted-proxies", "LIST", "comma-separated proxy addresses whose X-Forwarded-For names the"
+                                " client (sign-in rate limit per address)"},
     {NULL, NULL, NULL},
 };
 
@@ -115,6 +121,63 @@ static int set_str(char *dst, size_t cap, const char *key, const char *v, char *
     return 0;
 }
 
+static int parse_guest(const char *v, int *out, char *err, size_t errlen)
+{
+    int g = AV_CONFIG_GUEST_SET, none = 0;
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (!n)
+            break;
+        if (n == 4 && !strncmp(p, "view", 4))
+            g |= AV_CONFIG_GUEST_VIEW;
+        else if (n == 6 && !strncmp(p, "upload", 6))
+            g |= AV_CONFIG_GUEST_UPLOAD | AV_CONFIG_GUEST_VIEW;
+        else if (n == 4 && !strncmp(p, "vote", 4))
+            g |= AV_CONFIG_GUEST_VOTE | AV_CONFIG_GUEST_VIEW;
+        else if (n == 4 && !strncmp(p, "none", 4))
+            none = 1;
+        else {
+            snprintf(err, errlen, "--guest: '%.*s' is not one of view, upload, vote, none",
+                     (int)(n > 40 ? 40 : n), p);
+            return -1;
+        }
+        p += n;
+    }
+    if (none && g != AV_CONFIG_GUEST_SET) {
+        snprintf(err, errlen, "--guest: 'none' cannot be combined with other rights");
+        return -1;
+    }
+    if (!none && g == AV_CONFIG_GUEST_SET) {
+        snprintf(err, errlen, "--guest: empty (say none to let guests only sign in)");
+        return -1;
+    }
+    *out = g;
+    return 0;
+}
+
+/* The first line of a file holding a secret (a token), without its newline. */
+static int read_secret(const char *path, char *dst, size_t cap, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[512];
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[ok ? strcspn(line, "\r\n") : 0] = '\0';
+    if (!line[0] || strlen(line) >= cap) {
+        snprintf(err, errlen, "%s: expected a token of 1-%zu characters on its first line", path,
+                 cap - 1);
+        return -1;
+    }
+    memcpy(dst, line, strlen(line) + 1); /* fits: checked above */
+    return 0;
+}
+
 int av_config_set(av_config *c, const char *key, const char *v, char *err, size_t errlen)
 {
     long long x;
@@ -159,6 +222,14 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         }
         return 0;
     }
+    if (strcmp(key, "guest") == 0)
+        return parse_guest(v, &c->guest, err, errlen);
+    if (strcmp(key, "metrics-token") == 0)
+        return STR(metrics_token);
+    if (strcmp(key, "metrics-token-file") == 0)
+        return read_secret(v, c->metrics_token, sizeof c->metrics_token, err, errlen);
+    if (strcmp(key, "trusted-proxies") == 0)
+        return STR(trusted_proxies);
     if (strcmp(key, "threads") == 0) {
         if (parse_ll(key, v, 1, 256, &x, err, errlen))
             return -1;

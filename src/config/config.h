@@ -42,6 +42,9 @@ typedef struct av_config {
     char config_file[AV_CONFIG_PATH_MAX];
     char blob_store[AV_CONFIG_PATH_MAX]; /* "" = image blobs in the database */
     char tracked[1024];                  /* comma-separated scientific names */
+    int guest;                           /* serve: AV_CONFIG_GUEST_* bits, 0 = default */
+    char metrics_token[256];             /* serve: "" = /metrics open */
+    char trusted_proxies[512];           /* serve: proxies whose X-Forwarded-For counts */
     /* serve: live cameras (issue 19; keys in config/cameras.c) */
     char cameras[16384];           /* "NAME.KEY=VALUE" lines: --camera NAME=URL, camera.NAME.KEY */
     double camera_cpu_budget;      /* cores for camera analyses; 0 = all */
@@ -60,6 +63,10 @@ typedef struct av_config {
     char camera_frigate_topic[64]; /* Frigate's MQTT prefix */
 } av_config;
 
+/* --guest: what visitors who are not signed in may do (the same bits as
+ * web.h's AV_WEB_GUEST_*; SET marks an explicit list, so "none" is SET alone). */
+enum { AV_CONFIG_GUEST_VIEW = 1, AV_CONFIG_GUEST_UPLOAD = 2, AV_CONFIG_GUEST_VOTE = 4,
+       AV_CONFIG_GUEST_SET = 8 };
 
 
 /* Most tracked classes the monitor plots. */

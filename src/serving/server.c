@@ -21,7 +21,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
+#include <strings.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,6 +79,18 @@ static enum MHD_Result send_text(req *rq, struct MHD_Connection *c, unsigned sta
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* /metrics with --metrics-token: the bearer token must match (compared in
+ * constant time, so its bytes cannot be guessed one by one from timings). */
+static int metrics_allowed(const av_serving *s, struct MHD_Connection *c)
+{
+    if (!s->metrics_token[0])
+        return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    size_t n = strlen(s->metrics_token);
+    return h && !strncasecmp(h, "Bearer ", 7) && strlen(h + 7) == n &&
+           sodium_memcmp(h + 7, s->metrics_token, n) == 0;
 }
 
 /* Send and release j (NULL: out of memory -> 500); a 503 tells the
@@ -303,6 +317,9 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
                          (long long)(time(NULL) - s->started));
         return send_text(rq, c, ready ? 200 : 503, "application/json", body, (size_t)n);
     }
+    if (get && !strcmp(url, "/metrics") && !metrics_allowed(s, c))
+        return send_text(rq, c, 401, "text/plain; charset=utf-8",
+                         "metrics need Authorization: Bearer TOKEN\n", 42);
     if (get && !strcmp(url, "/metrics")) {
         char *text = malloc(65536);
         if (!text)
@@ -608,6 +625,13 @@ av_serving_status av_serving_start(const av_serving_opts *o, av_serving **out, c
     s->max_upload_bytes = o->max_upload_bytes > 0 ? o->max_upload_bytes : 30LL * 1000 * 1000;
     s->max_body_bytes = s->max_upload_bytes / 3 * 4 + 8 + (1 << 20);
     s->max_pixels = o->max_pixels > 0 ? o->max_pixels : 50LL * 1000 * 1000;
+    if (o->metrics_token && strlen(o->metrics_token) >= sizeof s->metrics_token) {
+        snprintf(err, errlen, "metrics token longer than %zu bytes", sizeof s->metrics_token - 1);
+        free(s);
+        return AV_SERVING_E_ARG;
+    }
+    snprintf(s->metrics_token, sizeof s->metrics_token, "%s",
+             o->metrics_token ? o->metrics_token : "");
     s->top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
     s->tracked = o->tracked ? o->tracked : av_serving__tracked_default;
     s->n_tracked = o->tracked ? o->n_tracked : 3;

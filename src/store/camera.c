@@ -11,16 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define VISITS_MAX 10000 /* rows one listing returns at most */
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 int av_store_camera_name_ok(const char *name)
 {
@@ -56,13 +48,19 @@ av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_vis
         AV_ARG_T(v->common_name), AV_ARG_T(v->label), AV_ARG_D(v->score), AV_ARG_I(v->n_frames),
         AV_ARG_D(v->x1), AV_ARG_D(v->y1), AV_ARG_D(v->x2), AV_ARG_D(v->y2),
         b64 ? AV_ARG_T(b64) : AV_ARG_NUL, AV_ARG_T(v->node)};
+    /* the new row's id: exec on a session of our own, as stmt.c's helper does */
+    const av_store_driver *d = s->drv;
+    av_store__sess *c = NULL;
     int64_t last = 0;
-    av_store_status st =
-        av_store__exec1(s,
-                        "INSERT INTO camera_visits (camera, first_seen, last_seen, species,"
-                        " common_name, label, score, n_frames, x1, y1, x2, y2, best_jpeg,"
-                        " node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        a, 14, NULL, &last, err, errlen);
+    av_store_status st = d->sess_get(s, &c, err, errlen);
+    if (st == AV_STORE_OK) {
+        st = d->exec(c,
+                     "INSERT INTO camera_visits (camera, first_seen, last_seen, species,"
+                     " common_name, label, score, n_frames, x1, y1, x2, y2, best_jpeg,"
+                     " node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     a, 14, NULL, &last, err, errlen);
+        d->sess_put(s, c);
+    }
     free(b64);
     if (st == AV_STORE_OK && id)
         *id = last;
@@ -228,12 +226,12 @@ av_store_status av_store_camera_lease(av_store *s, const char *camera, const cha
     if (!av_store_camera_name_ok(camera) || !node || !*node || strlen(node) >= 128 ||
         lease_ms <= 0)
         return av_store__fail(err, errlen, AV_STORE_EARG, "camera lease: bad camera or node");
-    int64_t now = now_ms();
+    int64_t now = av_store__now_ms();
     av_store__arg ins[3] = {AV_ARG_T(camera), AV_ARG_T(node), AV_ARG_I(now)};
     av_store_status st = av_store__exec1(s,
                                          "INSERT INTO camera_leases (camera, node, renewed_at)"
                                          " VALUES (?, ?, ?)",
-                                         ins, 3, NULL, NULL, err, errlen);
+                                         ins, 3, NULL, err, errlen);
     if (st == AV_STORE_OK) {
         *held = 1;
     } else if (st == AV_STORE_CONFLICT) {
@@ -244,7 +242,7 @@ av_store_status av_store_camera_lease(av_store *s, const char *camera, const cha
         st = av_store__exec1(s,
                              "UPDATE camera_leases SET node = ?, renewed_at = ? WHERE camera = ?"
                              " AND (node = ? OR renewed_at < ?)",
-                             up, 5, &changes, NULL, err, errlen);
+                             up, 5, &changes, err, errlen);
         *held = st == AV_STORE_OK && changes == 1;
     }
     return st;
@@ -255,7 +253,7 @@ av_store_status av_store_camera_lease_release(av_store *s, const char *camera, c
 {
     av_store__arg a[2] = {any_text(camera), any_text(node)};
     return av_store__exec1(s, "DELETE FROM camera_leases WHERE camera = ? AND node = ?", a, 2,
-                           NULL, NULL, err, errlen);
+                           NULL, err, errlen);
 }
 
 /* Visits kept whatever their age: each species' keep_best highest scores.
@@ -274,7 +272,7 @@ av_store_status av_store_camera_prune(av_store *s, int64_t before_ms, int keep_b
             drop_rows ? "DELETE FROM camera_visits WHERE first_seen < ? AND id NOT IN (" KEPT ")"
                       : "UPDATE camera_visits SET best_jpeg = NULL WHERE first_seen < ?"
                         " AND best_jpeg IS NOT NULL AND id NOT IN (" KEPT ")",
-            a, 2, &changes, NULL, err, errlen);
+            a, 2, &changes, err, errlen);
     if (dropped)
         *dropped = st == AV_STORE_OK ? changes : 0;
     return st;

@@ -121,14 +121,18 @@ av_store_status av_store__fail(char *err, size_t errlen, av_store_status st, con
 void av_store__box_text(const av_store_detection *d, int width, int height, char *out,
                         size_t outlen);
 
-/* One statement on a pooled session (video.c; camera.c uses them too):
- * exec with *changes and *last_id (either may be NULL), or a query with
- * its row callback, as the driver's exec and query. */
+/* One statement on a session of its own (stmt.c): sess_get, exec or
+ * query, sess_put. For calls that need no transaction. */
 av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__arg *a, int n,
-                                int64_t *changes, int64_t *last_id, char *err, size_t errlen);
+                                int64_t *changes, char *err, size_t errlen);
 av_store_status av_store__query1(av_store *s, const char *sql, const av_store__arg *a, int n,
                                  av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
                                  char *err, size_t errlen);
+/* Where the blob store keeps an image: DIR/<id>.blob (store.c). */
+void av_store__blob_path(const av_store *s, const char *id, char *out, size_t cap);
+/* Wall-clock ms since the epoch (leases, sessions: compared across nodes). */
+int64_t av_store__now_ms(void);
+
 /* Grow *p (elements of elem bytes, *cap of them) to hold need: 0, or -1
  * when out of memory or past 10 million rows. */
 int av_store__grow(void **p, int *cap, int need, size_t elem);

@@ -84,7 +84,7 @@ av_store_status av_store_set_blob_store(av_store *s, const char *dir, size_t max
     return s->blob_dir ? AV_STORE_OK : AV_STORE_ENOMEM;
 }
 
-static void blob_path(const av_store *s, const char *id, char *out, size_t cap)
+void av_store__blob_path(const av_store *s, const char *id, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s.blob", s->blob_dir, id);
 }
@@ -95,7 +95,7 @@ static av_store_status blob_write(const av_store *s, const char *id, const void 
 {
     char tmp[3100], dst[3100];
     snprintf(tmp, sizeof tmp, "%s/.blob-XXXXXX", s->blob_dir);
-    blob_path(s, id, dst, sizeof dst);
+    av_store__blob_path(s, id, dst, sizeof dst);
     int fd = mkstemp(tmp);
     if (fd < 0)
         return av_store__fail(err, errlen, AV_STORE_EDB, "blob store: %s", strerror(errno));
@@ -127,7 +127,7 @@ static av_store_status blob_read(const av_store *s, av_store_image *img, char *e
                                  size_t errlen)
 {
     char path[3100];
-    blob_path(s, img->id, path, sizeof path);
+    av_store__blob_path(s, img->id, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return av_store__fail(err, errlen, AV_STORE_EDB, "blob store: image %s: %s", img->id,
@@ -230,7 +230,7 @@ av_store_status av_store_image_insert(av_store *s, const av_store_image *img, co
     st = s->drv->image_insert(s, img, NULL, 0, err, errlen);
     if (st != AV_STORE_OK && blob) { /* the file is ours: link() made it */
         char path[3100];
-        blob_path(s, img->id, path, sizeof path);
+        av_store__blob_path(s, img->id, path, sizeof path);
         unlink(path);
     }
     return st;

@@ -391,4 +391,92 @@ av_store_status av_store_camera_prune(av_store *s, int64_t before_ms, int keep_b
 /* Bytes of best frames stored (base64 text length x 3/4), for /monitor. */
 av_store_status av_store_camera_storage(av_store *s, int64_t *bytes, char *err, size_t errlen);
 
+/*
+ * Accounts (schema v4; users.c). An owner signs in with a password, kept
+ * as an Argon2id string (libsodium crypto_pwhash_str, interactive limits);
+ * sessions and API tokens are random 256-bit tokens of which the database
+ * keeps only the SHA-256, so a leaked database opens no session. Names are
+ * 1-64 bytes of [A-Za-z0-9._@-]; passwords 8-1024 bytes.
+ */
+#define AV_STORE_USER_NAME_MAX 64
+#define AV_STORE_TOKEN_LEN 64 /* hex characters of a session, CSRF or API token */
+
+typedef struct av_store_user {
+    int64_t id;
+    char name[AV_STORE_USER_NAME_MAX + 1];
+    char role[16];           /* "owner" */
+    int has_api_token;
+    char created_at[32];     /* ISO-8601 UTC */
+} av_store_user;
+
+/* 1 when name is an acceptable account name. */
+int av_store_user_name_ok(const char *name);
+/* Add an owner; EARG for a bad name or password (message says which),
+ * CONFLICT when the name exists. */
+av_store_status av_store_user_add(av_store *s, const char *name, const char *password, char *err,
+                                  size_t errlen);
+/* New password; every session of the account ends. NOT_FOUND: no such user. */
+av_store_status av_store_user_passwd(av_store *s, const char *name, const char *password,
+                                     char *err, size_t errlen);
+/* Remove the account, its sessions and API token. NOT_FOUND: no such user. */
+av_store_status av_store_user_delete(av_store *s, const char *name, char *err, size_t errlen);
+/* Accounts by name; *out malloc'd (free()), *n may be 0. */
+av_store_status av_store_user_list(av_store *s, av_store_user **out, int *n, char *err,
+                                   size_t errlen);
+/* How many owner accounts exist (0: first start, nobody can sign in). */
+av_store_status av_store_owner_count(av_store *s, int64_t *n, char *err, size_t errlen);
+/* Check a password: OK and *out filled, or NOT_FOUND for an unknown name or
+ * a wrong password alike (an unknown name costs a hash too, so timing does
+ * not tell them apart). */
+av_store_status av_store_user_verify(av_store *s, const char *name, const char *password,
+                                     av_store_user *out, char *err, size_t errlen);
+/* A new API token for the account (replacing any old one), into token
+ * (AV_STORE_TOKEN_LEN + 1); shown once, only its hash is kept. */
+av_store_status av_store_user_api_token(av_store *s, const char *name, char *token, char *err,
+                                        size_t errlen);
+/* The account holding this API token; NOT_FOUND when none. */
+av_store_status av_store_user_by_api_token(av_store *s, const char *token, av_store_user *out,
+                                           char *err, size_t errlen);
+
+/* A new session for user_id lasting ttl_s: token (the cookie) and csrf
+ * (the forms' token), each AV_STORE_TOKEN_LEN + 1 bytes. */
+av_store_status av_store_session_new(av_store *s, int64_t user_id, int ttl_s, char *token,
+                                     char *csrf, char *err, size_t errlen);
+/* The session's account and CSRF token; NOT_FOUND when unknown or expired. */
+av_store_status av_store_session_get(av_store *s, const char *token, av_store_user *user,
+                                     char *csrf, char *err, size_t errlen);
+av_store_status av_store_session_end(av_store *s, const char *token, char *err, size_t errlen);
+
+/*
+ * Failed-login counting for the rate limit, by key ("user:NAME",
+ * "addr:IP"): failures within window_s of the window's first one.
+ * login_blocked: *retry_s > 0 (seconds until the window ends) when key has
+ * max or more failures now. login_failed counts one; login_reset forgets.
+ */
+av_store_status av_store_login_blocked(av_store *s, const char *key, int max, int window_s,
+                                       int *retry_s, char *err, size_t errlen);
+av_store_status av_store_login_failed(av_store *s, const char *key, int window_s, char *err,
+                                      size_t errlen);
+av_store_status av_store_login_reset(av_store *s, const char *key, char *err, size_t errlen);
+
+/*
+ * Delete an upload (delete.c): its rows in every table (image, detections,
+ * vote, video rows, stills, analysis lease) in one transaction, then its
+ * blob-store file. The monitoring series keeps the running means the vote
+ * produced (history, not the image). NOT_FOUND when there is no such image.
+ */
+av_store_status av_store_image_delete(av_store *s, const char *id, char *err, size_t errlen);
+
+/*
+ * Backup and restore of a SQLite store (backup.c), with SQLite's online
+ * backup API: a consistent copy while servers keep writing. backup copies
+ * the database of url into dest (written beside it, then renamed over it);
+ * restore copies src, which must be an Aviary database that passes
+ * SQLite's quick_check, into url's file, which must not exist yet, then
+ * applies pending migrations. A MySQL/MariaDB url gets EUNAVAILABLE
+ * (use mariadb-dump).
+ */
+av_store_status av_store_backup(const char *url, const char *dest, char *err, size_t errlen);
+av_store_status av_store_restore(const char *src, const char *url, char *err, size_t errlen);
+
 #endif

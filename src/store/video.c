@@ -40,29 +40,6 @@ static void sess_close(sess *x)
     x->c = NULL;
 }
 
-av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__arg *a, int n,
-                                int64_t *changes, int64_t *last_id, char *err, size_t errlen)
-{
-    sess x;
-    av_store_status st = sess_open(s, &x, err, errlen);
-    if (st == AV_STORE_OK)
-        st = x.d->exec(x.c, sql, a, n, changes, last_id, err, errlen);
-    sess_close(&x);
-    return st;
-}
-
-av_store_status av_store__query1(av_store *s, const char *sql, const av_store__arg *a, int n,
-                                 av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
-                                 char *err, size_t errlen)
-{
-    sess x;
-    av_store_status st = sess_open(s, &x, err, errlen);
-    if (st == AV_STORE_OK)
-        st = x.d->query(x.c, sql, a, n, cols, ncols, fn, ud, err, errlen);
-    sess_close(&x);
-    return st;
-}
-
 static int valid(const char *id)
 {
     return id && av_store_valid_id(id);
@@ -137,8 +114,8 @@ av_store_status av_store_video_add(av_store *s, const char *id, const char *cont
     if (!valid(id) || !container || strlen(container) >= 8)
         return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad id or container");
     av_store__arg a[2] = {AV_ARG_T(id), AV_ARG_T(container)};
-    return av_store__exec1(s, "INSERT INTO videos (ID, container) VALUES (?, ?)", a, 2, NULL,
-                           NULL, err, errlen);
+    return av_store__exec1(s, "INSERT INTO videos (ID, container) VALUES (?, ?)", a, 2, NULL, err,
+                    errlen);
 }
 
 av_store_status av_store_video_get(av_store *s, const char *id, av_store_video *out, char *err,
@@ -196,10 +173,9 @@ av_store_status av_store_video_start(av_store *s, const char *id, int *attempts,
     int64_t changes = 0;
     av_store__arg a[1] = {AV_ARG_T(id)};
     av_store_status st = av_store__exec1(s,
-                                         "UPDATE videos SET attempts = attempts + 1,"
-                                         " frames_done = 0, updated_at = CURRENT_TIMESTAMP"
-                                         " WHERE ID = ?",
-                                         a, 1, &changes, NULL, err, errlen);
+                                  "UPDATE videos SET attempts = attempts + 1, frames_done = 0,"
+                                  " updated_at = CURRENT_TIMESTAMP WHERE ID = ?",
+                                  a, 1, &changes, err, errlen);
     if (st != AV_STORE_OK)
         return st;
     if (changes != 1)
@@ -218,9 +194,9 @@ av_store_status av_store_video_progress(av_store *s, const char *id, int done, i
         return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad id");
     av_store__arg a[3] = {AV_ARG_I(done), AV_ARG_I(expected), AV_ARG_T(id)};
     return av_store__exec1(s,
-                           "UPDATE videos SET frames_done = ?, frames_expected = ?,"
-                           " updated_at = CURRENT_TIMESTAMP WHERE ID = ?",
-                           a, 3, NULL, NULL, err, errlen);
+                    "UPDATE videos SET frames_done = ?, frames_expected = ?,"
+                    " updated_at = CURRENT_TIMESTAMP WHERE ID = ?",
+                    a, 3, NULL, err, errlen);
 }
 
 static av_store_status put_rows(sess *x, const char *id, const av_store_video *info,
@@ -529,8 +505,8 @@ av_store_status av_store_video_media_get(av_store *s, const char *id, const char
     }
     text[0] = '\0';
     av_store__col c2[1] = {{AV_COL_TEXT, text, (size_t)b64_len + 1, 0}};
-    st = av_store__query1(s, "SELECT data_b64 FROM video_media WHERE ID = ? AND name = ?", a,
-                          2, c2, 1, NULL, NULL, err, errlen);
+    st = av_store__query1(s, "SELECT data_b64 FROM video_media WHERE ID = ? AND name = ?", a, 2, c2, 1,
+                   NULL, NULL, err, errlen);
     size_t got = 0;
     if (st == AV_STORE_OK &&
         (av_store__b64_decode(text, strlen(text), bytes, &got) || got != (size_t)size))

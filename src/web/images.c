@@ -91,14 +91,19 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
     snprintf(dir, sizeof dir, "%s/%s", w->o.data_dir, sub);
     snprintf(name, sizeof name, "%s.%s", id, ext);
     snprintf(path, sizeof path, "%s/%s", dir, name);
+    char err[512] = "";
+    av_store_image img;
+    av_store_status st = w->o.store ? av_store_image_get(w->o.store, id, 0, &img, err, sizeof err)
+                                    : AV_STORE_EUNAVAILABLE;
+    if (st == AV_STORE_NOT_FOUND) { /* deleted, maybe on another node: drop our copy */
+        unlink(path);
+        return MHD_NO;
+    }
     if (from_disk(c, path, mime) == MHD_YES)
         return MHD_YES;
     if (!w->o.store)
         return MHD_NO;
 
-    char err[512] = "";
-    av_store_image img;
-    av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
     int big = st == AV_STORE_OK && img.size_bytes > BIG_BYTES;
     if (big) {
         pthread_mutex_lock(&big_fetch);

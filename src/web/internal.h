@@ -49,6 +49,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 /* ---- server state and handlers shared by server.c, upload.c, pages.c ---- */
 
 #include "web/jobs.h"
+#include "web/auth.h"
 
 #include <jansson.h>
 
@@ -95,6 +96,7 @@ typedef struct av_web__req {
     char vote[8], ground_truth[24], predicted[24];
     int field_too_long;
     int waited;      /* 1: resumed after waiting for its analysis (waiters.c) */
+    av_web__auth auth; /* who asks (auth.c) */
     /* metrics */
     int metric_route;
     unsigned status; /* of the queued answer; 0 until then */
@@ -102,7 +104,7 @@ typedef struct av_web__req {
 } av_web__req;
 
 enum { AV_WEB_ROUTE_OTHER = 0, AV_WEB_ROUTE_UPLOAD, AV_WEB_ROUTE_API_UPLOAD,
-       AV_WEB_ROUTE_FEEDBACK };
+       AV_WEB_ROUTE_FEEDBACK, AV_WEB_ROUTE_AUTH };
 
 /* MHD_queue_response, noting the status for the request's metrics. */
 enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
@@ -110,6 +112,10 @@ enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
 /* Queue a response; body is copied. */
 enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
                              const char *body, size_t len, const char *cache);
+/* The same with extra headers: name, value, ..., NULL (hdrs may be NULL). */
+enum MHD_Result av_web__send_hdrs(struct MHD_Connection *c, unsigned status, const char *type,
+                                  const char *body, size_t len, const char *cache,
+                                  const char *const *hdrs);
 /* Queue j as compact JSON and release it; a NULL j (or a failed dump) is a 500. */
 enum MHD_Result av_web__send_json(struct MHD_Connection *c, unsigned status, json_t *j);
 /* A full HTML message page (404, 413, 500, ...). */
@@ -188,6 +194,32 @@ void av_web__waiters_stop(av_web__waiters *ws);
 void av_web__waiters_free(av_web__waiters *ws);
 /* server.c: the request being handled on this thread (NULL outside one). */
 av_web__req *av_web__current_req(void);
+
+/* auth.c: called with every request's headers (after the route is set):
+ * who asks, same-origin check, rights; answers the account routes (sign-in
+ * page, settings, API delete) and refusals itself. 0: go on; -1: answered
+ * (the body, if any, is discarded). */
+int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, const char *method,
+                       av_web__req *r);
+/* At the end of a POST body: 0 when its CSRF token is fine, else -1 with
+ * a 403 queued. */
+int av_web__auth_body_ok(av_web *w, struct MHD_Connection *c, av_web__req *r);
+/* The end of an AV_WEB_ROUTE_AUTH form: sign in, sign out, delete. */
+enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char *url,
+                                 av_web__req *r);
+/* Forget the password field (on completion). */
+void av_web__auth_clear(av_web__req *r);
+/* HTML for the current request: the hidden CSRF input of a form (empty
+ * for guests), the account part of the navigation, the owner's delete
+ * button for an upload. */
+void av_web__csrf_input(av_web__buf *b);
+void av_web__account_nav(av_web__buf *b);
+void av_web__owner_tools(av_web__buf *b, const char *id);
+/* 1 when the current request may do what guests need `right` for
+ * (AV_WEB_GUEST_*): the owner always may. w NULL: the request's server. */
+int av_web__may(const av_web *w, int right);
+/* First start (no owner yet): 1 with the note saying how to add one in out; else 0, "". */
+int av_web__owner_hint(av_web *w, char *out, size_t cap);
 
 /* chart.c: server-rendered SVG of the monitoring series */
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,

@@ -54,14 +54,29 @@ enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c)
                  secs ? w->o.max_video_seconds : w->o.max_video_seconds / 60,
                  secs ? "seconds" : "minutes");
     }
-    av_web__buf note, b;
+    if (!av_web__may(w, AV_WEB_GUEST_UPLOAD))
+        return av_web__message(w, c, MHD_HTTP_OK, "Uploads are closed to guests",
+                               "Only the owner may upload photos to this Aviary. Sign in to"
+                               " upload; the uploads already made can be seen by their link.");
+    av_web__buf note, b, notice, csrf;
     av_web__buf_init(&note, 4096);
+    av_web__buf_init(&notice, 4096);
+    av_web__buf_init(&csrf, 256);
     species_note_html(w, &note);
+    char hint[1600];
+    if (av_web__owner_hint(w, hint, sizeof hint)) { /* first start: how to add the owner */
+        av_web__buf_str(&notice, "<p class=\"note\" id=\"owner-hint\">");
+        av_web__buf_html(&notice, hint);
+        av_web__buf_str(&notice, "</p>");
+    }
+    av_web__csrf_input(&csrf);
     const char *kv[] = {"max_mb", mb, "video", video, "species_note", note.p ? note.p : "",
-                        NULL};
+                        "notice", notice.p ? notice.p : "", "csrf", csrf.p ? csrf.p : "", NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     av_web__page(&b, "Aviary - bird detection", "index.html", kv, NULL);
     av_web__buf_free(&note);
+    av_web__buf_free(&notice);
+    av_web__buf_free(&csrf);
     return send_page(c, MHD_HTTP_OK, &b);
 }
 
@@ -108,7 +123,12 @@ void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char
         av_web__buf_html(b, form_error);
         av_web__buf_str(b, "</p>");
     }
+    if (!av_web__may(NULL, AV_WEB_GUEST_VOTE)) {
+        av_web__buf_str(b, "<p>Feedback is open to signed-in users only here.</p>");
+        return;
+    }
     av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s#feedback\">", img->id);
+    av_web__csrf_input(b);
     av_web__buf_str(
         b, "<fieldset><legend>Did it accurately detect all your birds?</legend>"
            "<label><input type=\"radio\" name=\"vote\" value=\"yes\" required> Yes</label> "
@@ -212,11 +232,15 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf note;
     av_web__buf_init(&note, 4096);
     species_note_html(w, &note);
+    av_web__buf owner;
+    av_web__buf_init(&owner, 4096);
+    av_web__owner_tools(&owner, img.id);
     const char *kv[] = {"id", img.id, "name", img.name, "ext", img.ext,
                         "annotated", annotated.p ? annotated.p : "",
                         "table", table.p ? table.p : "",
                         "feedback", fb.p ? fb.p : "",
-                        "species_note", note.p ? note.p : "", NULL};
+                        "species_note", note.p ? note.p : "",
+                        "owner", owner.p ? owner.p : "", NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     char title[320];
     snprintf(title, sizeof title, "%s - Aviary results", img.name);
@@ -227,6 +251,7 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf_free(&table);
     av_web__buf_free(&fb);
     av_web__buf_free(&note);
+    av_web__buf_free(&owner);
     free(dets);
     return send_page(c, status, &b);
 }

@@ -17,6 +17,10 @@
  *   GET  /metrics               Prometheus text (metrics.c)
  *   GET  /cameras, /cameras/<NAME>/frame.jpg, /api/v1/cameras, /api/v1/visits
  *                               live cameras and their visits (camera_pages.c)
+ *   GET  /metrics               Prometheus text (metrics.c; bearer token if configured)
+ *   GET/POST /login, POST /logout, GET /settings, POST /uploads/<ID>/delete,
+ *   DELETE /api/v1/images/<ID>  accounts (auth.c, which also checks every
+ *                               request's rights, origin and CSRF token)
  */
 #include "web/internal.h"
 
@@ -53,10 +57,19 @@ enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
 enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
                              const char *body, size_t len, const char *cache)
 {
+    return av_web__send_hdrs(c, status, type, body, len, cache, NULL);
+}
+
+enum MHD_Result av_web__send_hdrs(struct MHD_Connection *c, unsigned status, const char *type,
+                                  const char *body, size_t len, const char *cache,
+                                  const char *const *hdrs)
+{
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
+    for (; hdrs && hdrs[0] && hdrs[1]; hdrs += 2)
+        MHD_add_response_header(r, hdrs[0], hdrs[1]);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache ? cache : "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -253,6 +266,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         av_web__metrics_request(w->metrics, r->metric_route, r->status,
                                 (double)(t1.tv_sec - r->t0.tv_sec) +
                                     (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9);
+        av_web__auth_clear(r);
         av_web__req_free(r);
     }
     *req_cls = NULL;
@@ -288,13 +302,15 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         r->metric_route = metric_route(url, is_post);
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *req_cls = r;
+        tl_req = r; /* auth.c may answer now, and pages ask who is asking */
         if (app && is_post && !strcmp(url, "/upload"))
             r->route = AV_WEB_ROUTE_UPLOAD;
         else if (app && is_post && !strcmp(url, "/api/v1/images"))
             r->route = AV_WEB_ROUTE_API_UPLOAD;
         else if (app && is_post && is_route(url, "/uploads/", &rest))
             r->route = AV_WEB_ROUTE_FEEDBACK;
-        if (r->route && av_web__upload_begin(w, r, conn)) {
+        if (av_web__auth_begin(w, conn, url, method, r) ||
+            (r->route && r->route != AV_WEB_ROUTE_AUTH && av_web__upload_begin(w, r, conn))) {
             r->route = AV_WEB_ROUTE_OTHER; /* a response was queued (413, 400) */
             r->too_big = -1;
         }
@@ -318,9 +334,15 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
     switch (r->route) {
     case AV_WEB_ROUTE_UPLOAD:
     case AV_WEB_ROUTE_API_UPLOAD:
+        if (av_web__auth_body_ok(w, conn, r))
+            return MHD_YES;
         av_web__upload_end(w, r);
         return av_web__after_upload(w, conn, r, r->route == AV_WEB_ROUTE_API_UPLOAD);
+    case AV_WEB_ROUTE_AUTH:
+        return av_web__auth_end(w, conn, url, r);
     case AV_WEB_ROUTE_FEEDBACK:
+        if (av_web__auth_body_ok(w, conn, r))
+            return MHD_YES;
         is_route(url, "/uploads/", &rest);
         return av_web__page_feedback(w, conn, rest, r);
     default:

@@ -76,9 +76,14 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
         av_web__buf_free(&body);
         return -1;
     }
+    av_web__buf account;
+    av_web__buf_init(&account, 4096);
+    av_web__account_nav(&account);
     const char *layout_kv[] = {"title", title, "body", body.p ? body.p : "", "head",
-                               head ? head : "", "version", AV_VERSION, NULL};
+                               head ? head : "", "version", AV_VERSION, "account",
+                               account.p ? account.p : "", NULL};
     int rc = av_web__render(out, "layout.html", layout_kv);
     av_web__buf_free(&body);
+    av_web__buf_free(&account);
     return rc;
 }

@@ -231,6 +231,10 @@ static enum MHD_Result iterate(void *cls, enum MHD_ValueKind kind, const char *k
     av_web__req *r = cls;
     av_web *w = r->w;
     (void)kind, (void)content_type, (void)transfer_encoding;
+    if (!strcmp(key, "csrf")) { /* checked by auth.c */
+        av_web__auth_csrf_field(r, data, off, size);
+        return MHD_YES;
+    }
     if (r->route == AV_WEB_ROUTE_FEEDBACK) { /* small fields, appended across chunks */
         char *dst = NULL;
         size_t cap = 0;
@@ -254,6 +258,10 @@ static enum MHD_Result iterate(void *cls, enum MHD_ValueKind kind, const char *k
     if (strcmp(key, "file") != 0 || !filename)
         return MHD_YES; /* other fields are ignored */
     if (off == 0) { /* a new file part */
+        if (!av_web__auth_csrf_ok(r)) { /* a session's form: its token comes first */
+            r->auth.refused = 1;
+            return MHD_NO;
+        }
         finish_part(w, r);
         if (r->n_files == AV_WEB_MAX_FILES) {
             r->too_big = 3;

@@ -311,15 +311,20 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
         av_web__buf_html(&note, w->o.species_note);
         av_web__buf_str(&note, "</p>");
     }
+    av_web__buf owner;
+    av_web__buf_init(&owner, 4096);
+    av_web__owner_tools(&owner, img->id);
     const char *kv[] = {"id", img->id, "name", img->name,
                         "facts", facts.p ? facts.p : "", "status", stat.p ? stat.p : "",
                         "poster", poster.p ? poster.p : "", "timeline", tl.p ? tl.p : "",
                         "visits", table.p ? table.p : "", "feedback", fb.p ? fb.p : "",
-                        "species_note", note.p ? note.p : "", NULL};
+                        "species_note", note.p ? note.p : "", "owner", owner.p ? owner.p : "",
+                        NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     char title[320];
     snprintf(title, sizeof title, "%s - Aviary results", img->name);
     av_web__page(&b, title, "video.html", kv, head);
+    av_web__buf_free(&owner);
     int bad = facts.failed || stat.failed || poster.failed || tl.failed || table.failed ||
               fb.failed || note.failed || b.failed;
     av_web__buf_free(&facts);

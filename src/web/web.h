@@ -64,6 +64,13 @@ typedef av_video_status (*av_web_analyze_video_fn)(void *ud, const void *bytes, 
                                                    av_video_result *r, char *err,
                                                    size_t errlen);
 
+/* What a guest (anyone not signed in) may do; --guest. View is implied by
+ * the others. The owner may do everything. AV_WEB_GUEST_SET marks an
+ * explicit choice, so that SET alone (no rights) differs from 0 (default). */
+enum { AV_WEB_GUEST_VIEW = 1, AV_WEB_GUEST_UPLOAD = 2, AV_WEB_GUEST_VOTE = 4,
+       AV_WEB_GUEST_SET = 8 };
+#define AV_WEB_GUEST_DEFAULT (AV_WEB_GUEST_VIEW | AV_WEB_GUEST_UPLOAD | AV_WEB_GUEST_VOTE)
+
 typedef struct av_web_opts {
     const char *listen;      /* IPv4 address to bind, e.g. "0.0.0.0"; NULL = any */
     int port;                /* 0 = ephemeral (see av_web_port) */
@@ -100,6 +107,14 @@ typedef struct av_web_opts {
     /* Live cameras watched by this node (camera.h; borrowed, may be NULL:
      * /cameras then lists none, the visits API still answers). */
     struct av_camera_node *cameras;
+    /* Access (auth.c). guest: AV_WEB_GUEST_* bits; 0 = AV_WEB_GUEST_DEFAULT;
+     * AV_WEB_GUEST_SET alone: guests see only the sign-in page. */
+    int guest;
+    const char *metrics_token;   /* NULL/"": /metrics is open; else Bearer TOKEN */
+    const char *trusted_proxies; /* comma-separated IPv4 peers whose X-Forwarded-For
+                                    names the client (login rate limit) */
+    const char *owner_hint;      /* first start: the command that adds an owner */
+    const char *const *settings; /* the settings page: name, value, ..., NULL */
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,

@@ -6,7 +6,7 @@
 //   node tests/browser/run.js [path/to/aviary]
 'use strict';
 const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
@@ -53,6 +53,9 @@ async function main() {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'aviary-browser-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const owner = spawnSync(bin, ['user', 'add', 'owner', '--password-stdin', '--data', data],
+    { input: 'browser-test-password\n', encoding: 'utf8' });
+  if (owner.status !== 0) throw new Error('aviary user add: ' + owner.stderr);
   const server = spawn(bin, ['serve', '--listen', '127.0.0.1', '--port', String(port),
     '--data', data, '--models', path.join(root, 'models'), '--log-level', 'warn'],
     { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -98,6 +101,31 @@ async function main() {
       const text = await page.innerText('main');
       assert(/Retraining advised: user satisfaction is 50.0%/.test(text), 'no satisfaction warning');
       await page.screenshot({ path: path.join(artifacts, '3-monitor.png'), fullPage: true });
+    });
+
+    await step('owner_signs_in_uploads_deletes_signs_out', async () => {
+      await page.goto(base + '/login');
+      await page.fill('#user', 'owner');
+      await page.fill('#password', 'browser-test-password');
+      await Promise.all([page.waitForURL(base + '/'), page.click('form.login button[type=submit]')]);
+      assert(/Sign out owner/.test(await page.innerText('header')), 'not signed in');
+      // the owner's upload form carries the session's CSRF token before the file
+      await page.setInputFiles('input[name=file]', photo);
+      await Promise.all([page.waitForURL(/\/uploads\/[0-9a-f]{32}$/, { timeout: 120000 }),
+        page.click('#upload-form button[type=submit]')]);
+      const url = page.url();
+      await page.waitForSelector('form.owner button', { timeout: 120000 });
+      await page.screenshot({ path: path.join(artifacts, '4-owner-results.png'), fullPage: true });
+      await Promise.all([page.waitForNavigation(), page.click('form.owner button')]);
+      assert(/Upload deleted/.test(await page.innerText('main')), 'no deleted message');
+      const gone = await page.goto(url);
+      assert(gone.status() === 404, 'deleted upload answers ' + gone.status());
+      await page.goto(base + '/settings');
+      assert(/guests may/.test(await page.innerText('main')), 'no settings page');
+      await Promise.all([page.waitForURL(base + '/'), page.click('header form.inline button')]);
+      assert(/Sign in/.test(await page.innerText('header')), 'still signed in');
+      const s = await page.goto(base + '/settings');
+      assert(/\/login$/.test(page.url()) && s.status() === 200, 'settings open after sign-out');
     });
   } catch (e) {
     results.failed++;

@@ -1,0 +1,54 @@
+/*
+ * delete.c - removing an upload, written once on the generic statement
+ * layer for both drivers: every row that names the image goes in one
+ * transaction (children before the images row, for the foreign keys), then
+ * the blob-store file, so no node can find it again in the store.
+ */
+#include "store/driver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const DELETES[] = {
+    "DELETE FROM video_media WHERE ID = ?",
+    "DELETE FROM video_detections WHERE ID = ?",
+    "DELETE FROM video_visits WHERE ID = ?",
+    "DELETE FROM videos WHERE ID = ?",
+    "DELETE FROM inferences WHERE ID = ?",
+    "DELETE FROM feedback WHERE imageID = ?",
+    "DELETE FROM analysis_claims WHERE ID = ?",
+};
+
+av_store_status av_store_image_delete(av_store *s, const char *id, char *err, size_t errlen)
+{
+    if (!av_store_valid_id(id))
+        return av_store__fail(err, errlen, AV_STORE_EARG, "delete: bad image id");
+    const av_store_driver *d = s->drv;
+    av_store__sess *c = NULL;
+    av_store_status st = d->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    av_store__arg a[1] = {AV_ARG_T(id)};
+    int64_t gone = 0;
+    st = d->begin(c, err, errlen);
+    for (size_t i = 0; st == AV_STORE_OK && i < sizeof DELETES / sizeof DELETES[0]; i++)
+        st = d->exec(c, DELETES[i], a, 1, NULL, NULL, err, errlen);
+    if (st == AV_STORE_OK)
+        st = d->exec(c, "DELETE FROM images WHERE ID = ?", a, 1, &gone, NULL, err, errlen);
+    if (st == AV_STORE_OK && gone == 0)
+        st = av_store__fail(err, errlen, AV_STORE_NOT_FOUND, "no image %s", id);
+    av_store_status end = d->end(c, st == AV_STORE_OK, err, errlen);
+    d->sess_put(s, c);
+    if (st == AV_STORE_OK)
+        st = end;
+    if (st == AV_STORE_OK && s->blob_dir) {
+        char path[3100];
+        av_store__blob_path(s, id, path, sizeof path);
+        if (unlink(path) != 0 && errno != ENOENT)
+            st = av_store__fail(err, errlen, AV_STORE_EDB, "delete: %s: %s", path,
+                                strerror(errno));
+    }
+    return st;
+}

@@ -1,0 +1,39 @@
+/*
+ * stmt.c - one statement on a pooled session, for the driver-independent
+ * code (video.c, users.c, delete.c) that needs no transaction.
+ */
+#include "store/driver.h"
+
+#include <time.h>
+
+av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__arg *a, int n,
+                                int64_t *changes, char *err, size_t errlen)
+{
+    av_store__sess *c = NULL;
+    av_store_status st = s->drv->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    st = s->drv->exec(c, sql, a, n, changes, NULL, err, errlen);
+    s->drv->sess_put(s, c);
+    return st;
+}
+
+av_store_status av_store__query1(av_store *s, const char *sql, const av_store__arg *a, int n,
+                                 av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
+                                 char *err, size_t errlen)
+{
+    av_store__sess *c = NULL;
+    av_store_status st = s->drv->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    st = s->drv->query(c, sql, a, n, cols, ncols, fn, ud, err, errlen);
+    s->drv->sess_put(s, c);
+    return st;
+}
+
+int64_t av_store__now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
