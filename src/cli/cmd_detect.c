@@ -176,6 +176,7 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
     const av_cli_cmd *me = &av_cli_detect;
     int json = 0, all = 0, no_species = 0, top = 3, frames = 0;
     const char *annotate = NULL, *detector = NULL;
+    unsigned passes = 0;
     double min_score = 0, fps = AV_VIDEO_DEFAULT_FPS, video_mb = 200,
            video_s = AV_VIDEO_DEFAULT_MAX_SECONDS;
     int first = argc;
@@ -207,7 +208,7 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
                                                : parse_double(v, 0.1, 86400, &video_s))
                 return av_cli_usage(me, "%s: '%s' is out of range", a, v);
         } else if (!strcmp(a, "--annotate") || !strcmp(a, "--min-score") ||
-                   !strcmp(a, "--detector") || !strcmp(a, "--top")) {
+                   !strcmp(a, "--detector") || !strcmp(a, "--top") || !strcmp(a, "--passes")) {
             if (i + 1 >= argc)
                 return av_cli_usage(me, "%s needs a value", a);
             const char *v = argv[++i];
@@ -216,7 +217,11 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
                 annotate = v;
             else if (!strcmp(a, "--detector"))
                 detector = v;
-            else if (!strcmp(a, "--min-score")) {
+            else if (!strcmp(a, "--passes")) {
+                char e[128];
+                if (av_detect_passes_parse(v, &passes, e, sizeof e))
+                    return av_cli_usage(me, "--passes: %s", e);
+            } else if (!strcmp(a, "--min-score")) {
                 if (parse_double(v, 0.001, 1.0, &min_score))
                     return av_cli_usage(me, "--min-score: '%s' is not a number in [0.001, 1]", v);
             } else {
@@ -245,6 +250,7 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
     if (!av_detect_pipeline_has_species(p) && !no_species)
         fprintf(stderr, "aviary detect: %s\n", av_detect_pipeline_species_note(p));
     av_detect_run_opts ro = {.min_score = min_score, .all_classes = all, .top_k = top,
+                             .passes = passes,
                              .annotate = annotate != NULL, .max_bytes = cfg->max_upload_bytes,
                              .max_pixels = cfg->max_pixels};
     av_video_opts vo = {.fps = fps,
@@ -431,6 +437,8 @@ const av_cli_cmd av_cli_detect = {
                   "  --min-score S   detector score threshold (default: the manifest's, 0.2)\n"
                   "  --all-classes   report every COCO class, not only birds\n"
                   "  --detector NAME use models/NAME.json instead of pipeline.json's choice\n"
+                  "  --passes LIST   detector passes to run: zoom_out,tiles,nested or none\n"
+                  "                  (default: pipeline.json's \"passes\")\n"
                   "  --top K         species per bird (default 3)\n"
                   "  --no-species    skip the species classifier\n"
                   "videos (MP4/MOV, WebM/MKV, AVI, told by their first bytes) give one object\n"

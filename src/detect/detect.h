@@ -70,6 +70,37 @@ typedef struct av_detect_det {
     float confidence;
 } av_detect_det;
 
+/*
+ * Detector passes beyond the one whole-image run, set in models/pipeline.json
+ * ("passes"; README "Detection passes"): zoom-out (a padded, shrunk copy,
+ * when nothing or only a frame-filling box was found), tiles (overlapping
+ * tiles of large frames) and nested (drop a box lying mostly inside a
+ * better box of the same class).
+ */
+typedef enum av_detect_pass {
+    AV_DETECT_PASS_ZOOM = 0,
+    AV_DETECT_PASS_TILES,
+    AV_DETECT_PASS_NESTED,
+    AV_DETECT_PASS_N
+} av_detect_pass;
+
+/* "zoom_out", "tiles", "nested" (static); "unknown" out of range. */
+const char *av_detect_pass_name(int pass);
+/* The pass named `name`, or -1. */
+int av_detect_pass_find(const char *name);
+/* A pass list ("zoom_out,nested", or "none") as av_detect_run_opts.passes
+ * into *out. 0, or -1 naming the unknown pass in err. */
+int av_detect_passes_parse(const char *list, unsigned *out, char *err, size_t errlen);
+
+/* What one pass did for one image. */
+typedef struct av_detect_pass_info {
+    int on;       /* enabled for this run */
+    int ran;      /* its condition held and it ran (zoom-out and tiles are conditional) */
+    int runs;     /* detector runs it made */
+    int boxes;    /* boxes it added (zoom-out, tiles) or removed (nested) */
+    double ms;    /* its time, detector runs included */
+} av_detect_pass_info;
+
 typedef struct av_detect_result {
     int width, height;        /* decoded (EXIF-upright) image size */
     int n_dets;
@@ -81,7 +112,8 @@ typedef struct av_detect_result {
     int batched_species;      /* 1: the bird crops ran in batched engine runs (all of them
                                * in one run, up to species_batch per run); 0: one run per
                                * crop (one crop, batching off or refused by the model) */
-    double ms_decode, ms_detect, ms_species, ms_draw, ms_total;
+    double ms_decode, ms_detect, ms_species, ms_draw, ms_total; /* ms_detect includes passes */
+    av_detect_pass_info passes[AV_DETECT_PASS_N];
     unsigned char *annotated; /* annotated image (JPEG, or PNG for PNG input) or NULL */
     size_t annotated_len;
     char annotated_mime[16];  /* "image/jpeg" or "image/png" */
@@ -115,7 +147,11 @@ typedef struct av_detect_run_opts {
     int annotate;          /* 1: draw boxes + labels and encode result->annotated */
     long long max_bytes;   /* image byte limit; <= 0 = 30 MB */
     long long max_pixels;  /* decoded pixel limit; <= 0 = 50 Mpx */
+    unsigned passes;       /* 0: pipeline.json's passes; else AV_DETECT_PASSES_SET with a
+                            * bit (1u << AV_DETECT_PASS_x) for each pass to run */
 } av_detect_run_opts;
+
+#define AV_DETECT_PASSES_SET 0x80000000u
 
 typedef struct av_detect_pipeline av_detect_pipeline;
 

@@ -141,6 +141,22 @@ static json_t *model_json(const char *name, const char *version)
     return json_pack("{s:o, s:o}", "name", str(name), "version", str(version));
 }
 
+/* {"zoom_out": {"on", "ran", "runs", "boxes", "ms"}, ...}: which passes ran. */
+static json_t *passes_json(const av_detect_result *r)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < AV_DETECT_PASS_N; i++) {
+        const av_detect_pass_info *pi = &r->passes[i];
+        if (set(o, av_detect_pass_name(i),
+                json_pack("{s:b, s:b, s:i, s:i, s:o}", "on", pi->on, "ran", pi->ran, "runs",
+                          pi->runs, "boxes", pi->boxes, "ms", num(pi->ms, 0.01)))) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 json_t *av_detect_result_to_json(const av_detect_result *r, const char *image)
 {
     json_t *o = json_object(), *dets = json_array();
@@ -169,6 +185,7 @@ json_t *av_detect_result_to_json(const av_detect_result *r, const char *image)
                json_pack("{s:o, s:o, s:o, s:o, s:o}", "decode", num(r->ms_decode, 0.01), "detect",
                          num(r->ms_detect, 0.01), "species", num(r->ms_species, 0.01), "draw",
                          num(r->ms_draw, 0.01), "total", num(r->ms_total, 0.01)));
+    bad |= set(o, "passes", passes_json(r));
     if (bad) {
         json_decref(o);
         return NULL;
