@@ -6,6 +6,7 @@
 #   make run        set-up, build, serve on :8080
 #   make asan       ASan+UBSan build of everything, then its tests
 #   make bench      benchmark programs (build/bench/*)
+#   make eval       accuracy on ../shared/eval/birds (aviary eval; EVAL_ARGS="--detector centernet")
 #   make bench-scaleout  nginx + 2 web + 2 model servers + MariaDB throughput (bench/scaleout.sh)
 #   make fuzz       libFuzzer targets (clang)
 
@@ -49,7 +50,7 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin
+.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin eval
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aviary
@@ -105,6 +106,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libaviary.a
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libaviary.a $(LDLIBS)
 
 tests-bin: $(BUILD)/aviary $(TEST_BIN)
+
+# Accuracy on the labelled photo set (README "Evaluation"); extra options in EVAL_ARGS.
+EVAL_SET ?= ../shared/eval/birds
+eval: $(BUILD)/aviary
+	$(BUILD)/aviary eval $(EVAL_SET)/manifest.csv $(EVAL_ARGS)
 
 # The whole suite: set-up (idempotent), then the plain build's tests, then
 # the sanitizer build's; one summary line at the end (scripts/run-tests).

@@ -54,6 +54,17 @@ typedef struct av_detect_species {
     char common[AV_DETECT_NAME_MAX];     /* "Scarlet Macaw" ("" when the label has none) */
 } av_detect_species;
 
+/* Which rule gave a bird its shown answer (label, confidence). */
+typedef enum av_detect_rule {
+    AV_DETECT_RULE_NONE = 0, /* no species answer: species off, or not a bird */
+    AV_DETECT_RULE_SPECIES,  /* the top species, sure enough to name */
+    AV_DETECT_RULE_GENUS,    /* top species unsure but its genus sure: "Corvus sp." */
+    AV_DETECT_RULE_UNKNOWN,  /* a weak answer: "Unknown bird", species[] are its guesses */
+} av_detect_rule;
+
+/* "species", "genus", "unknown" or "none"; never NULL. */
+const char *av_detect_rule_name(av_detect_rule rule);
+
 /* One detection. Boxes are in original-image pixels, clamped to the image. */
 typedef struct av_detect_det {
     float x1, y1, x2, y2;
@@ -68,6 +79,7 @@ typedef struct av_detect_det {
      * name for other classes) and the detector score. */
     char label[AV_DETECT_NAME_MAX];
     float confidence;
+    av_detect_rule rule;   /* which rule chose label and confidence */
 } av_detect_det;
 
 /*
@@ -281,5 +293,16 @@ av_detect_status av_detect_classify(av_detect_classifier *c, const void *image, 
  */
 void av_detect_split_label(const char *label, char *scientific, size_t scap, char *common,
                            size_t ccap);
+
+/*
+ * The binomial a species name stands for among the species model's labels:
+ * a subspecies counts as its species ("Junco hyemalis oreganus" -> "Junco
+ * hyemalis"; a hybrid "A b × c" stays whole), and a name renamed since the
+ * labels' 2017 taxonomy becomes the labels' name ("Dryobates pubescens" ->
+ * "Picoides pubescens"). Blanks are collapsed; out is always terminated.
+ */
+void av_detect_species_binomial(const char *name, char *out, size_t cap);
+/* The genus (first word) of a scientific name; out is always terminated. */
+void av_detect_species_genus(const char *name, char *out, size_t cap);
 
 #endif

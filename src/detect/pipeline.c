@@ -930,6 +930,7 @@ static void set_label(av_detect_pipeline *p, av_detect_det *d)
         const av_detect_species *s = &d->species[0];
         snprintf(d->label, sizeof d->label, "%s", s->common[0] ? s->common : s->scientific);
         d->confidence = s->score;
+        d->rule = AV_DETECT_RULE_SPECIES;
     } else {
         const char *name = d->class_index == p->bird_class || d->whole_image ? "Bird"
                                                                                : d->class_name;

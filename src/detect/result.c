@@ -21,6 +21,21 @@ const char *av_detect_strerror(av_detect_status st)
     return "unknown status";
 }
 
+const char *av_detect_rule_name(av_detect_rule rule)
+{
+    switch (rule) {
+    case AV_DETECT_RULE_SPECIES:
+        return "species";
+    case AV_DETECT_RULE_GENUS:
+        return "genus";
+    case AV_DETECT_RULE_UNKNOWN:
+        return "unknown";
+    case AV_DETECT_RULE_NONE:
+        break;
+    }
+    return "none";
+}
+
 void av_detect_result_free(av_detect_result *r)
 {
     if (!r)
@@ -121,7 +136,8 @@ static json_t *det_json(const av_detect_det *d)
            set(o, "detector_score", num(d->det_score, 1e-4)) |
            set(o, "class", str(d->class_name)) |
            set(o, "class_index", json_integer(d->class_index)) |
-           set(o, "whole_image", json_boolean(d->whole_image));
+           set(o, "whole_image", json_boolean(d->whole_image)) |
+           set(o, "rule", str(av_detect_rule_name(d->rule)));
     bad |= set(o, "species", sp);
     sp = NULL;
     if (bad)
