@@ -53,6 +53,34 @@ static av_video_status analyze_video(void *ud, const void *bytes, size_t len,
     return av_video_run(ud, bytes, len, opts, r, err, errlen);
 }
 
+/* /metrics: what each detector pass did since start (ud is the pipeline). */
+static size_t pass_metrics(void *ud, char *buf, size_t cap)
+{
+    av_detect_pass_totals t[AV_DETECT_PASS_N];
+    av_detect_pipeline_pass_totals(ud, t);
+    static const char *const what[4][2] = {
+        {"images", "Images a detector pass ran on."},
+        {"detector_runs", "Detector runs made by a pass."},
+        {"boxes", "Boxes a pass added (zoom_out, tiles) or removed (nested)."},
+        {"seconds", "Time spent in a pass."}};
+    size_t len = 0;
+    for (int k = 0; k < 4 && len < cap; k++) {
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "# HELP aviary_detect_pass_%s_total %s\n"
+                                "# TYPE aviary_detect_pass_%s_total counter\n",
+                                what[k][0], what[k][1], what[k][0]);
+        for (int i = 0; i < AV_DETECT_PASS_N && len < cap; i++) {
+            double v = k == 0 ? (double)t[i].ran : k == 1 ? (double)t[i].runs
+                                               : k == 2 ? (double)t[i].boxes : t[i].ms / 1e3;
+            len += (size_t)snprintf(buf + len, cap - len,
+                                    k == 3 ? "aviary_detect_pass_%s_total{pass=\"%s\"} %.6f\n"
+                                           : "aviary_detect_pass_%s_total{pass=\"%s\"} %.0f\n",
+                                    what[k][0], av_detect_pass_name(i), v);
+        }
+    }
+    return len < cap ? len : cap; /* cap: truncated, dropped by the caller */
+}
+
 static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
                    size_t errlen)
 {
@@ -249,6 +277,10 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
         tracked[i] = names[i];
         baselines[i] = baseline >= 0 ? baseline : NAN;
     }
+    char det_name[96] = "not installed"; /* the monitor page's detector line */
+    if (an.pipe)
+        snprintf(det_name, sizeof det_name, "%.60s (COCO), bird class",
+                 av_detect_pipeline_detector(an.pipe));
     av_web_opts wo = {.listen = cfg->listen, .port = cfg->port, .workers = cfg->workers,
                       .role = "web", .store = store, .data_dir = cfg->data_dir,
                       .max_upload_bytes = cfg->max_upload_bytes, .analyze = analyze,
@@ -256,8 +288,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .analysis_workers = n_workers, .queue_max = 64,
                       .tracked = tracked, .n_tracked = n_tracked, .baselines = baselines,
                       .detector_name = an.client ? "remote model server (--model-url)"
-                                       : an.pipe   ? "NanoDet-m (COCO), bird class"
-                                                   : "not installed",
+                                                 : det_name,
                       .species_name = an.pipe && av_detect_pipeline_has_species(an.pipe)
                                           ? "MobileNetV2 iNaturalist 2017 birds (964 species)"
                                           : NULL,
@@ -268,7 +299,9 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .analyze_video = an.pipe ? analyze_video : NULL,
                       .analyze_video_ud = an.pipe, .max_video_bytes = cfg->max_video_bytes,
                       .max_video_seconds = cfg->max_video_seconds,
-                      .max_pixels = cfg->max_pixels};
+                      .max_pixels = cfg->max_pixels,
+                      .extra_metrics = an.pipe ? pass_metrics : NULL,
+                      .extra_metrics_ud = an.pipe};
     av_web *web = NULL;
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);

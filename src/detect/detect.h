@@ -177,6 +177,21 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
                                          av_detect_pipeline **out, char *err, size_t errlen);
 void av_detect_pipeline_close(av_detect_pipeline *p);
 
+/* Totals of one pass over every run of a pipeline (for /metrics). */
+typedef struct av_detect_pass_totals {
+    unsigned long long ran;      /* images it ran on */
+    unsigned long long runs;     /* detector runs it made */
+    unsigned long long boxes;    /* boxes it added or removed */
+    double ms;                   /* time spent */
+} av_detect_pass_totals;
+
+/* A snapshot of the pass totals since the pipeline opened. Thread-safe. */
+void av_detect_pipeline_pass_totals(av_detect_pipeline *p,
+                                    av_detect_pass_totals out[AV_DETECT_PASS_N]);
+
+/* The detector's manifest name ("centernet"), static for the pipeline's life. */
+const char *av_detect_pipeline_detector(const av_detect_pipeline *p);
+
 /* Whether species are available, and the note explaining why not (static
  * for the pipeline's life). */
 int av_detect_pipeline_has_species(const av_detect_pipeline *p);

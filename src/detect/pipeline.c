@@ -89,6 +89,7 @@ struct av_detect_pipeline {
     int bird_class;              /* detector class that gets species, -1 none */
     double crop_margin, whole_min;
     av_detect__passes passes;    /* pipeline.json "passes" */
+    av_detect_pass_totals totals[AV_DETECT_PASS_N]; /* under mu */
     int threads;
     int species_batch;           /* crops per batched run; 1: one at a time */
     atomic_int batch_refused;    /* 1: the engine could not batch the classifier (logged) */
@@ -411,6 +412,19 @@ void av_detect_pipeline_close(av_detect_pipeline *p)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
+}
+
+void av_detect_pipeline_pass_totals(av_detect_pipeline *p,
+                                    av_detect_pass_totals out[AV_DETECT_PASS_N])
+{
+    pthread_mutex_lock(&p->mu);
+    memcpy(out, p->totals, sizeof p->totals);
+    pthread_mutex_unlock(&p->mu);
+}
+
+const char *av_detect_pipeline_detector(const av_detect_pipeline *p)
+{
+    return p->det.name;
 }
 
 int av_detect_pipeline_has_species(const av_detect_pipeline *p)
@@ -759,6 +773,15 @@ static av_detect_status run_passes(av_detect_pipeline *p, worker *w, const av_de
         pi->boxes = before - *nbox;
         pi->ms = now_ms() - t;
     }
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < AV_DETECT_PASS_N; i++) {
+        const av_detect_pass_info *q = &r->passes[i];
+        p->totals[i].ran += (unsigned long long)q->ran;
+        p->totals[i].runs += (unsigned long long)q->runs;
+        p->totals[i].boxes += (unsigned long long)q->boxes;
+        p->totals[i].ms += q->ms;
+    }
+    pthread_mutex_unlock(&p->mu);
     return AV_DETECT_OK;
 }
 

@@ -64,6 +64,13 @@ typedef av_video_status (*av_web_analyze_video_fn)(void *ud, const void *bytes, 
                                                    av_video_result *r, char *err,
                                                    size_t errlen);
 
+/*
+ * Extra Prometheus text for GET /metrics (the pipeline's pass counters):
+ * writes at most cap - 1 bytes and a NUL into buf, returns the length.
+ * Called from HTTP threads, possibly concurrently.
+ */
+typedef size_t (*av_web_metrics_fn)(void *ud, char *buf, size_t cap);
+
 typedef struct av_web_opts {
     const char *listen;      /* IPv4 address to bind, e.g. "0.0.0.0"; NULL = any */
     int port;                /* 0 = ephemeral (see av_web_port) */
@@ -96,6 +103,8 @@ typedef struct av_web_opts {
     long long max_pixels;       /* per video frame (default 50 Mpx) */
     int video_max_attempts;     /* analyses started before a restart-interrupted video
                                    is failed (default 2) */
+    av_web_metrics_fn extra_metrics; /* NULL: none */
+    void *extra_metrics_ud;
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,
