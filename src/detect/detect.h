@@ -248,7 +248,8 @@ typedef struct av_detect_image {
  * non-NULL, errs + i * errlen its message; results[i] is filled on success
  * (caller frees with av_detect_result_free) and zeroed on failure. A bad
  * image fails alone: the others still run. *det_runs (may be NULL) gets
- * the detector forward passes made. Returns AV_DETECT_OK when every image
+ * the detector forward passes made for the images themselves; the extra
+ * runs of a pass (zoom-out, tiles) are in each result's passes[].runs. Returns AV_DETECT_OK when every image
  * ran, AV_DETECT_E_ARG (every status E_ARG, nothing run) on bad arguments,
  * else the status of the first image that failed. Thread-safe.
  */

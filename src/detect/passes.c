@@ -56,16 +56,19 @@ int av_detect_passes_parse(const char *list, unsigned *out, char *err, size_t er
 
 void av_detect__passes_default(av_detect__passes *c)
 {
+    /* the measured choice of models/pipeline.json (README "Detection passes") */
     memset(c, 0, sizeof *c);
+    c->on[AV_DETECT_PASS_ZOOM] = 1;
     c->on[AV_DETECT_PASS_NESTED] = 1;
     c->zoom_scales[0] = 0.5;
-    c->n_zoom_scales = 1;
-    c->zoom_min_score = 0;
-    c->zoom_fill = 0.5;
+    c->zoom_scales[1] = 0.3;
+    c->n_zoom_scales = 2;
+    c->zoom_min_score = 0.4;
+    c->zoom_fill = 1.0;
     c->tiles_min_side = 1400;
     c->tiles_grid = 2;
     c->tiles_overlap = 0.25;
-    c->nested_inside = 0.8;
+    c->nested_inside = 0.5;
 }
 
 /* One numeric setting of a pass object: absent keeps *v; present must be a
