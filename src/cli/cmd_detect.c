@@ -15,8 +15,9 @@
 #include "detect/detect.h"
 #include "video/video.h"
 
-static const char *const detect_keys[] = {"models", "threads", "max-megapixels", "max-upload-mb",
-                                          "log-level", "log-format", NULL};
+static const char *const detect_keys[] = {"models",    "threads",    "max-megapixels",
+                                          "max-upload-mb", "log-level", "log-format",
+                                          "species-list", NULL};
 
 int av_cli_read_file(const char *path, long long max, unsigned char **buf, size_t *len,
                     char *err, size_t errlen)
@@ -221,6 +222,7 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
     av_detect_open_opts oo = dopt.open;
     oo.threads = cfg->threads;
     oo.max_contexts = 1;
+    oo.species_list = cfg->species_list;
     int no_species = oo.no_species;
     av_detect_pipeline *p;
     char err[1024];

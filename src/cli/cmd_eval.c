@@ -11,8 +11,9 @@
 
 #include "eval/eval.h"
 
-static const char *const eval_keys[] = {"models",  "threads",   "max-megapixels", "max-upload-mb",
-                                        "log-level", "log-format", NULL};
+static const char *const eval_keys[] = {"models",     "threads",    "max-megapixels",
+                                        "max-upload-mb", "log-level", "log-format",
+                                        "species-list", NULL};
 
 /* The folder a path is in ("." for a bare name) into dir. */
 static void dir_of(const char *path, char *dir, size_t cap)
@@ -90,6 +91,7 @@ static int run_eval(const av_config *cfg, int argc, char **argv)
     av_detect_open_opts oo = dopt.open;
     oo.threads = cfg->threads;
     oo.max_contexts = 1;
+    oo.species_list = cfg->species_list;
     av_detect_pipeline *p;
     if (av_detect_pipeline_open(cfg->models_dir, &oo, &p, err, sizeof err)) {
         fprintf(stderr, "aviary eval: %s\n", err);

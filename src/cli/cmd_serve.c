@@ -22,7 +22,7 @@
 static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
-    "max-video-mb", "max-video-seconds", NULL,
+    "max-video-mb", "max-video-seconds", "species-list", NULL,
 };
 
 static int make_dir(const char *path)
@@ -233,7 +233,8 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                                       : (int)((cores > 0 ? cores : 1) / threads);
     n_workers = n_workers < 1 ? 1 : n_workers > 32 ? 32 : n_workers;
     analyzer an = {.cfg = cfg};
-    av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = n_workers};
+    av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = n_workers,
+                              .species_list = cfg->species_list};
     if (cfg->model_url[0]) {
         av_serving_client_opts co = {.url = cfg->model_url, .model_name = cfg->model_name};
         if (av_serving_client_open(&co, &an.client, err, sizeof err) != AV_SERVING_OK) {

@@ -41,6 +41,7 @@ typedef struct av_config {
     char config_file[AV_CONFIG_PATH_MAX];
     char blob_store[AV_CONFIG_PATH_MAX]; /* "" = image blobs in the database */
     char tracked[1024];                  /* comma-separated scientific names */
+    char species_list[AV_CONFIG_PATH_MAX]; /* site species list file or shipped NAME; "" = all */
 } av_config;
 
 /* Most tracked classes the monitor plots. */

@@ -64,6 +64,8 @@ typedef enum av_detect_rule {
 
 /* "species", "genus", "unknown" or "none"; never NULL. */
 const char *av_detect_rule_name(av_detect_rule rule);
+/* The rule of such a name; AV_DETECT_RULE_NONE for any other text. */
+av_detect_rule av_detect_rule_from_name(const char *name);
 
 /* One detection. Boxes are in original-image pixels, clamped to the image. */
 typedef struct av_detect_det {
@@ -150,6 +152,10 @@ typedef struct av_detect_open_opts {
     int no_species;        /* 1: do not load the species classifier */
     int species_batch;     /* bird crops per batched species run (more go in even chunks):
                             * <= 0 means 16, 1 runs one crop at a time; at most 64 */
+    const char *species_list; /* site species list file (one scientific name a line, '#'
+                            * comments), or a bare NAME for models_dir/sites/NAME.txt;
+                            * NULL/"" = every species. An unknown name fails the open
+                            * (E_ARG, err gives file and line). */
 } av_detect_open_opts;
 
 typedef struct av_detect_run_opts {

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "detect/answer.h"
 #include "detect/decode.h"
 #include "detect/img.h"
 #include "detect/manifest.h"
@@ -85,6 +86,7 @@ struct av_detect_pipeline {
     int det_in, cls_in, cls_out; /* input / output indices */
     int det_out;                 /* centernet: the detections output */
     int has_species;
+    av_detect__answer answer;    /* site list and naming rules (answer.h) */
     char species_note[512];
     int bird_class;              /* detector class that gets species, -1 none */
     double crop_margin, whole_min;
@@ -265,6 +267,26 @@ static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_
     return AV_DETECT_OK;
 }
 
+/* The species answer rules and, when given, the site species list; a bad
+ * list fails the open (err says which line). */
+static av_detect_status open_answer(av_detect_pipeline *p, const char *dir, const char *list,
+                                    char *err, size_t errlen)
+{
+    if (av_detect__answer_init(&p->answer, &p->cls, err, errlen))
+        return AV_DETECT_E_NOMEM;
+    if (!list || !list[0])
+        return AV_DETECT_OK;
+    char path[AV_DETECT__PATH_MAX];
+    /* a bare name is one of the shipped lists: models/sites/NAME.txt */
+    if (!strchr(list, '/') && !strchr(list, '.'))
+        snprintf(path, sizeof path, "%s/sites/%s.txt", dir, list);
+    else
+        snprintf(path, sizeof path, "%s", list);
+    if (av_detect__answer_load_list(&p->answer, &p->cls, path, err, errlen))
+        return AV_DETECT_E_ARG;
+    return AV_DETECT_OK;
+}
+
 static void open_species(av_detect_pipeline *p, const char *dir, const char *name)
 {
     char path[AV_DETECT__PATH_MAX], e[512] = "";
@@ -354,6 +376,10 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
                  "species classification disabled; birds are labelled 'Bird'");
     else
         open_species(p, dir, pc.species);
+    if (p->has_species && (st = open_answer(p, dir, o.species_list, err, errlen))) {
+        av_detect_pipeline_close(p);
+        return st;
+    }
     *out = p;
     return AV_DETECT_OK;
 }
@@ -409,6 +435,7 @@ void av_detect_pipeline_close(av_detect_pipeline *p)
     av_nn_model_free(p->cls_model);
     av_detect__manifest_free(&p->det);
     av_detect__manifest_free(&p->cls);
+    av_detect__answer_free(&p->answer);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -814,14 +841,17 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
     return 0;
 }
 
-/* Species (top_k) of one sample's classifier output buf into d; returns the
- * best non-background score. */
+/* Species (top_k) of one sample's classifier output buf into d, restricted
+ * to the site list, and the shown answer (answer.h; a box to drop is left
+ * with species but rule NONE, dropped by species_step); returns the best
+ * non-background score. */
 static double read_species(av_detect_pipeline *p, worker *w, const void *buf, int top_k,
                            av_detect_det *d)
 {
     const av_detect__manifest *m = &p->cls;
     const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
     av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
+    av_detect__answer_restrict(&p->answer, w->probs);
     int idx[AV_DETECT_TOPK_MAX];
     int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
     d->n_species = k;
@@ -832,6 +862,9 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
         av_detect_split_label(m->labels[idx[i]], s->scientific, sizeof s->scientific, s->common,
                               sizeof s->common);
     }
+    d->rule = AV_DETECT_RULE_NONE;
+    if (k)
+        av_detect__answer_name(&p->answer, w->probs, d);
     return k ? w->probs[idx[0]] : 0.0;
 }
 
@@ -947,14 +980,10 @@ static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img
     return 0;
 }
 
+/* Label of a box without species (read_species names the others). */
 static void set_label(av_detect_pipeline *p, av_detect_det *d)
 {
-    if (d->n_species > 0) {
-        const av_detect_species *s = &d->species[0];
-        snprintf(d->label, sizeof d->label, "%s", s->common[0] ? s->common : s->scientific);
-        d->confidence = s->score;
-        d->rule = AV_DETECT_RULE_SPECIES;
-    } else {
+    if (d->n_species == 0) {
         const char *name = d->class_index == p->bird_class || d->whole_image ? "Bird"
                                                                                : d->class_name;
         snprintf(d->label, sizeof d->label, "%s", name);
@@ -1055,9 +1084,18 @@ static int species_step(av_detect_pipeline *p, worker *w, int n, const av_detect
             }
         }
     }
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < rs[k]->n_dets; i++)
-            set_label(p, &rs[k]->dets[i]);
+    for (int k = 0; k < n; k++) {
+        av_detect_result *r = rs[k];
+        int kept = 0;
+        for (int i = 0; i < r->n_dets; i++) {
+            av_detect_det *d = &r->dets[i];
+            if (d->n_species > 0 && d->rule == AV_DETECT_RULE_NONE)
+                continue; /* answer.h: background, and a weak detector score */
+            set_label(p, d);
+            r->dets[kept++] = *d;
+        }
+        r->n_dets = kept;
+    }
     return 0;
 }
 

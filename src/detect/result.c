@@ -36,6 +36,14 @@ const char *av_detect_rule_name(av_detect_rule rule)
     return "none";
 }
 
+av_detect_rule av_detect_rule_from_name(const char *name)
+{
+    for (int r = AV_DETECT_RULE_SPECIES; r <= AV_DETECT_RULE_UNKNOWN; r++)
+        if (!strcmp(name, av_detect_rule_name((av_detect_rule)r)))
+            return (av_detect_rule)r;
+    return AV_DETECT_RULE_NONE;
+}
+
 void av_detect_result_free(av_detect_result *r)
 {
     if (!r)
