@@ -317,7 +317,8 @@ TEST(missing_species_model_degrades)
     char cwd[512];
     CHECK(getcwd(cwd, sizeof cwd));
     snprintf(cmd, sizeof cmd,
-             "cp models/pipeline.json models/*det.json models/inat_bird.json '%s'/ && "
+             "cp models/pipeline.json models/nanodet.json models/centernet.json "
+             "models/inat_bird.json '%s'/ && "
              "ln -s '%s/models/human' '%s/human'",
              dir, cwd, dir);
     CHECK(system(cmd) == 0);
@@ -587,7 +588,8 @@ TEST(unbatchable_species_model_falls_back)
     char cmd[1600], cwd[512], path[1024];
     CHECK(getcwd(cwd, sizeof cwd));
     snprintf(cmd, sizeof cmd,
-             "cp models/pipeline.json models/*det.json '%s'/ && ln -s '%s/models/human' "
+             "cp models/pipeline.json models/nanodet.json models/centernet.json '%s'/ && "
+             "ln -s '%s/models/human' "
              "'%s/human' && mkdir '%s/m'",
              dir, cwd, dir, dir);
     CHECK(system(cmd) == 0);

@@ -147,8 +147,9 @@ int av_detect__passes_parse(const json_t *obj, const char *path, av_detect__pass
             continue;
         int pass = av_detect_pass_find(name);
         if (pass < 0 || !json_is_object(o)) {
-            snprintf(err, errlen, "%s: passes.%.40s: unknown pass (zoom_out, tiles, nested; each an "
-                     "object)", path, name);
+            snprintf(err, errlen,
+                     "%s: passes.%.40s: unknown pass (zoom_out, tiles, nested; each an object)",
+                     path, name);
             return -1;
         }
         const char *key;
