@@ -30,7 +30,7 @@ typedef struct av_detect__passes {
     double zoom_scales[AV_DETECT__ZOOM_MAX]; /* image side on the canvas, fraction of it
                                               * (0.2..0.95), tried in turn */
     int n_zoom_scales;
-    double zoom_min_score;      /* detector threshold for zoom-out boxes (0 = the run's) */
+    double zoom_min_score;      /* detector threshold for zoom-out boxes (the run's when higher) */
     double zoom_fill;           /* a box covering this much of the image counts as frame-filling */
     int tiles_min_side;         /* px: tiles only on frames at least this long */
     int tiles_grid;             /* tiles per side (2..4) */

@@ -704,7 +704,7 @@ static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_det
             memcpy(canvas + ((size_t)(y + z.oy) * z.cw + z.ox) * 3, small + (size_t)y * z.sw * 3,
                    (size_t)z.sw * 3);
         av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
-        double thr = p->passes.zoom_min_score > 0 ? p->passes.zoom_min_score : min_score;
+        double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
         int n = 0;
         st = run_detector(p, w, &cimg, thr, w->xboxes, &n, err, errlen);
         if (!st) {
