@@ -237,6 +237,44 @@ TEST(no_bird_on_cat_and_grace_hopper)
     av_detect_pipeline_close(p);
 }
 
+/* No bird box on cat.bmp: zoom-out runs (0.5, then 0.3 when that finds
+ * nothing), the result and the pipeline's totals say so; --passes none
+ * runs nothing more; bird.bmp has a box, so zoom-out stays off. */
+TEST(zoom_out_runs_only_without_a_bird_box)
+{
+    av_detect_pipeline *p = open_default();
+    av_detect_result r;
+    run_image(p, av_test_shared("testdata/images/cat.bmp"), NULL, &r);
+    CHECK_EQ_INT(r.n_dets, 0);
+    const av_detect_pass_info *z = &r.passes[AV_DETECT_PASS_ZOOM];
+    CHECK(z->on && z->ran);
+    CHECK_EQ_INT(z->runs, 2);
+    CHECK_EQ_INT(z->boxes, 0);
+    CHECK(z->ms > 0 && r.ms_detect >= z->ms);
+    json_t *j = av_detect_result_to_json(&r, NULL);
+    json_t *jz = json_object_get(json_object_get(j, "passes"), "zoom_out");
+    CHECK(json_is_true(json_object_get(jz, "ran")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(jz, "runs")), 2);
+    json_decref(j);
+    av_detect_result_free(&r);
+    av_detect_pass_totals t[AV_DETECT_PASS_N];
+    av_detect_pipeline_pass_totals(p, t);
+    CHECK_EQ_INT(t[AV_DETECT_PASS_ZOOM].ran, 1);
+    CHECK_EQ_INT(t[AV_DETECT_PASS_ZOOM].runs, 2);
+    CHECK_EQ_INT(t[AV_DETECT_PASS_NESTED].ran, 1);
+    av_detect_run_opts none = {.passes = AV_DETECT_PASSES_SET};
+    run_image(p, av_test_shared("testdata/images/cat.bmp"), &none, &r);
+    for (int k = 0; k < AV_DETECT_PASS_N; k++)
+        CHECK(!r.passes[k].on && !r.passes[k].ran && r.passes[k].runs == 0);
+    av_detect_result_free(&r);
+    run_image(p, av_test_shared("testdata/images/bird.bmp"), NULL, &r);
+    CHECK(count_bird_boxes(&r) >= 1 && !r.passes[AV_DETECT_PASS_ZOOM].ran);
+    av_detect_result_free(&r);
+    av_detect_pipeline_pass_totals(p, t);
+    CHECK_EQ_INT(t[AV_DETECT_PASS_ZOOM].runs, 2);
+    av_detect_pipeline_close(p);
+}
+
 /* Scenes without birds where the species model alone would see one (kite.jpg: a beach
  * scores Great Blue Heron 0.73 on the whole image): the whole-image fallback's
  * threshold (pipeline.json, 0.8) keeps them empty. */
@@ -953,6 +991,7 @@ TEST(cli_classify_parrot)
 TEST_MAIN(T(engine_nanodet_reference_input), T(engine_centernet_reference_input),
           T(bird_bmp_has_bird_box), T(parrot_is_scarlet_macaw), T(no_bird_on_cat_and_grace_hopper),
           T(no_bird_on_birdless_scenes), T(eagle_from_darknet_package), T(nanodet_also_finds_bird),
+          T(zoom_out_runs_only_without_a_bird_box),
           T(missing_species_model_degrades), T(bad_inputs_are_errors), T(annotate_png_and_jpeg), T(two_engine_threads_same_results),
           T(shared_between_threads), T(three_birds_batched_equal_one_by_one),
           T(unbatchable_species_model_falls_back),
