@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static av_detect__box box(double x1, double y1, double x2, double y2, float score, int cls)
@@ -116,6 +118,46 @@ TEST(zoom_geometry_maps_back_to_image_pixels)
     CHECK_EQ_INT(z.oy, 109);
     CHECK_NEAR(z.sx, 1280.0 / 125, 1e-12);
     CHECK_NEAR(z.sy, 960.0 / 94, 1e-12);
+}
+
+/* A 40x20 image, left half red, right half blue, on a 64x64 stretched
+ * input at half scale: a 32x32 copy in the middle of a purple (mean) canvas;
+ * a box around the copy's red half maps back to the image's red half. */
+TEST(zoom_canvas_is_shrunk_image_on_its_mean_colour)
+{
+    uint8_t px[40 * 20 * 3];
+    for (int y = 0; y < 20; y++)
+        for (int x = 0; x < 40; x++) {
+            uint8_t *q = px + ((size_t)y * 40 + x) * 3;
+            q[0] = x < 20 ? 200 : 0;
+            q[1] = 0;
+            q[2] = x < 20 ? 0 : 100;
+        }
+    av_detect__img img = av_detect__img_wrap(40, 20, px);
+    av_detect__zoom z;
+    av_detect__zoom_geom(40, 20, 64, 64, 1, 0.5, &z);
+    CHECK(z.cw == 64 && z.ch == 64 && z.sw == 32 && z.sh == 32 && z.ox == 16 && z.oy == 16);
+    uint8_t *c = NULL;
+    CHECK_EQ_INT(av_detect__zoom_canvas(&img, &z, &c), 0);
+    const uint8_t *corner = c, *red = c + ((size_t)30 * 64 + 20) * 3,
+                  *blue = c + ((size_t)30 * 64 + 44) * 3;
+    CHECK(corner[0] == 100 && corner[1] == 0 && corner[2] == 50); /* the mean colour */
+    CHECK(red[0] == 200 && red[1] == 0 && red[2] == 0);
+    CHECK(blue[0] == 0 && blue[1] == 0 && blue[2] == 100);
+    CHECK(c[((size_t)15 * 64 + 20) * 3] == 100); /* the row above the copy is border */
+    free(c);
+    av_detect__box b = box(16, 16, 32, 48, 1, 14); /* the copy's left (red) half */
+    av_detect__map_boxes(&b, 1, z.sx, z.sy, -z.ox * z.sx, -z.oy * z.sy);
+    CHECK_NEAR(b.x1, 0, 1e-9);
+    CHECK_NEAR(b.x2, 20, 1e-9);
+    CHECK_NEAR(b.y1, 0, 1e-9);
+    CHECK_NEAR(b.y2, 20, 1e-9);
+    /* a tile of the same image: its own rows */
+    av_detect__rect t = {18, 5, 4, 3};
+    uint8_t tile[4 * 3 * 3];
+    av_detect__tile_copy(&img, &t, tile);
+    CHECK(tile[0] == 200 && tile[3] == 200 && tile[6] == 0 && tile[8] == 100);
+    CHECK(tile[(2 * 4 + 3) * 3 + 2] == 100);
 }
 
 TEST(zoom_wanted_when_nothing_or_only_frame_filling)
@@ -238,6 +280,7 @@ TEST(pass_list_parses)
 
 TEST_MAIN(T(inside_and_iou), T(nested_box_of_same_bird_is_dropped),
           T(merge_keeps_best_of_overlaps), T(zoom_geometry_maps_back_to_image_pixels),
+          T(zoom_canvas_is_shrunk_image_on_its_mean_colour),
           T(zoom_wanted_when_nothing_or_only_frame_filling), T(tiles_cover_image_with_overlap),
           T(tile_boxes_map_to_image_and_cut_ones_drop), T(settings_parse_and_refuse),
           T(pass_list_parses))

@@ -6,6 +6,7 @@
 #include "detect/passes.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,42 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
     z->oy = (z->ch - z->sh) / 2;
     z->sx = (double)w / z->sw;
     z->sy = (double)h / z->sh;
+}
+
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out)
+{
+    *out = NULL;
+    uint8_t *canvas = malloc((size_t)z->cw * z->ch * 3);
+    uint8_t *small = malloc((size_t)z->sw * z->sh * 3);
+    if (!canvas || !small ||
+        av_detect__img_crop_area(img, 0, 0, img->w, img->h, z->sw, z->sh, small)) {
+        free(canvas);
+        free(small);
+        return -1;
+    }
+    double sum[3] = {0, 0, 0};
+    size_t np = (size_t)z->sw * z->sh;
+    for (size_t i = 0; i < np; i++)
+        for (int c = 0; c < 3; c++)
+            sum[c] += small[i * 3 + c];
+    uint8_t mean[3];
+    for (int c = 0; c < 3; c++)
+        mean[c] = (uint8_t)(sum[c] / (double)np + 0.5);
+    for (size_t i = 0; i < (size_t)z->cw * z->ch; i++)
+        memcpy(canvas + i * 3, mean, 3);
+    for (int y = 0; y < z->sh; y++)
+        memcpy(canvas + ((size_t)(y + z->oy) * z->cw + z->ox) * 3, small + (size_t)y * z->sw * 3,
+               (size_t)z->sw * 3);
+    free(small);
+    *out = canvas;
+    return 0;
+}
+
+void av_detect__tile_copy(const av_detect__img *img, const av_detect__rect *t, uint8_t *buf)
+{
+    for (int y = 0; y < t->h; y++)
+        memcpy(buf + (size_t)y * t->w * 3, img->rgb + ((size_t)(t->y + y) * img->w + t->x) * 3,
+               (size_t)t->w * 3);
 }
 
 int av_detect__zoom_wanted(const av_detect__box *b, int n, int cls, int w, int h, double fill)

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "detect/decode.h"
+#include "detect/img.h"
 
 #define AV_DETECT__ZOOM_MAX 4
 
@@ -92,6 +93,14 @@ typedef struct av_detect__zoom {
 void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double scale,
                           av_detect__zoom *z);
 
+/*
+ * The zoom-out canvas of img for z: img area-resized to sw x sh and placed
+ * at (ox, oy) on cw x ch pixels of its mean colour (a border that adds no
+ * edges of its own). On success *out (cw * ch * 3 bytes, RGB8) is malloc'd
+ * and owned by the caller (free()); 0, or -1 when out of memory.
+ */
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out);
+
 /* Whether the boxes call for a zoom-out: none of class cls, or every one
  * covers at least `fill` of the w x h image. */
 int av_detect__zoom_wanted(const av_detect__box *b, int n, int cls, int w, int h, double fill);
@@ -110,6 +119,9 @@ typedef struct av_detect__rect {
  * AV_DETECT__TILES_MAX rects into out, returns the count.
  */
 int av_detect__tile_grid(int w, int h, int grid, double overlap, av_detect__rect *out);
+
+/* Copy the pixels of tile t of img into buf (t->w * t->h * 3 bytes). */
+void av_detect__tile_copy(const av_detect__img *img, const av_detect__rect *t, uint8_t *buf);
 
 /*
  * Drop boxes of a tile (in image pixels) that touch an edge of the tile

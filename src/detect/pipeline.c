@@ -669,9 +669,9 @@ static int only_class(av_detect__box *b, int n, int cls)
     return k;
 }
 
-/* Zoom-out at one scale: the image shrunk onto a canvas padded with its
- * mean colour, one detector run; bird boxes mapped back and merged into
- * w->boxes. *found gets the bird boxes the run found. */
+/* Zoom-out at one scale: the image shrunk onto a padded canvas
+ * (av_detect__zoom_canvas), one detector run; bird boxes mapped back and
+ * merged into w->boxes. *found gets the bird boxes the run found. */
 static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_detect__img *img,
                                   double scale, double min_score, int *nbox, int *found,
                                   av_detect_pass_info *pi, char *err, size_t errlen)
@@ -680,46 +680,24 @@ static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_det
     av_detect__zoom z;
     av_detect__zoom_geom(img->w, img->h, m->in_w, m->in_h, m->resize != AV_DETECT__LETTERBOX,
                          scale, &z);
-    uint8_t *canvas = malloc((size_t)z.cw * z.ch * 3);
-    uint8_t *small = malloc((size_t)z.sw * z.sh * 3);
-    if (!canvas || !small) {
-        free(canvas);
-        free(small);
+    uint8_t *canvas;
+    if (av_detect__zoom_canvas(img, &z, &canvas))
         return failf(err, errlen, AV_DETECT_E_NOMEM, "zoom-out: out of memory");
-    }
-    av_detect_status st = AV_DETECT_OK;
-    if (av_detect__img_crop_area(img, 0, 0, img->w, img->h, z.sw, z.sh, small)) {
-        st = failf(err, errlen, AV_DETECT_E_NOMEM, "zoom-out: resize failed");
-    } else {
-        /* a mean-colour border adds no edges of its own for the detector to read */
-        double sum[3] = {0, 0, 0};
-        size_t np = (size_t)z.sw * z.sh;
-        for (size_t i = 0; i < np; i++)
-            for (int c = 0; c < 3; c++)
-                sum[c] += small[i * 3 + c];
-        for (size_t i = 0; i < (size_t)z.cw * z.ch; i++)
-            for (int c = 0; c < 3; c++)
-                canvas[i * 3 + c] = (uint8_t)(sum[c] / (double)np + 0.5);
-        for (int y = 0; y < z.sh; y++)
-            memcpy(canvas + ((size_t)(y + z.oy) * z.cw + z.ox) * 3, small + (size_t)y * z.sw * 3,
-                   (size_t)z.sw * 3);
-        av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
-        double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
-        int n = 0;
-        st = run_detector(p, w, &cimg, thr, w->xboxes, &n, err, errlen);
-        if (!st) {
-            pi->runs++;
-            n = only_class(w->xboxes, n, p->bird_class);
-            *found = n;
-            av_detect__map_boxes(w->xboxes, n, z.sx, z.sy, -z.ox * z.sx, -z.oy * z.sy);
-            int before = *nbox;
-            *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, m->nms_iou);
-            pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
-        }
-    }
+    av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
+    double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
+    int n = 0;
+    av_detect_status st = run_detector(p, w, &cimg, thr, w->xboxes, &n, err, errlen);
     free(canvas);
-    free(small);
-    return st;
+    if (st)
+        return st;
+    pi->runs++;
+    n = only_class(w->xboxes, n, p->bird_class);
+    *found = n;
+    av_detect__map_boxes(w->xboxes, n, z.sx, z.sy, -z.ox * z.sx, -z.oy * z.sy);
+    int before = *nbox;
+    *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, m->nms_iou);
+    pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    return AV_DETECT_OK;
 }
 
 /* Tiles: one detector run per overlapping tile; bird boxes not cut by an
@@ -736,9 +714,7 @@ static av_detect_status pass_tiles(av_detect_pipeline *p, worker *w, const av_de
         return failf(err, errlen, AV_DETECT_E_NOMEM, "tiles: out of memory");
     av_detect_status st = AV_DETECT_OK;
     for (int k = 0; k < nt && nt > 1 && !st; k++) {
-        for (int y = 0; y < t[k].h; y++)
-            memcpy(buf + (size_t)y * t[k].w * 3,
-                   img->rgb + ((size_t)(t[k].y + y) * img->w + t[k].x) * 3, (size_t)t[k].w * 3);
+        av_detect__tile_copy(img, &t[k], buf);
         av_detect__img timg = av_detect__img_wrap(t[k].w, t[k].h, buf);
         int n = 0;
         st = run_detector(p, w, &timg, min_score, w->xboxes, &n, err, errlen);
