@@ -482,7 +482,7 @@ struct loop {
     const srv *v;
     const char *body;
     volatile int stop;
-    int ok, failed;
+    volatile int ok, failed; /* read by the test thread while the loops run */
     long last_status;
 };
 
@@ -565,6 +565,9 @@ TEST(version_hot_swap)
         "no_such_detector");
     json_decref(j);
     sleep_ms(300);
+    /* a slow build (sanitizers, a loaded machine) gets the time to answer four */
+    for (int t = 0; t < 20000 && l.ok + l.failed < 4; t += 50)
+        sleep_ms(50);
     l.stop = 1;
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
