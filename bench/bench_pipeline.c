@@ -14,6 +14,8 @@
  * Each line says which detector passes ran (pipeline.json's "passes") and
  * their median time; the "+passes" lines turn every pass on (zoom-out still
  * runs only when its condition holds, tiles only on frames >= min_side).
+ * no_bird.jpg (cat.bmp scaled 2.8x, 1434x955) is the photo zoom-out runs on:
+ * no bird box, so both of its scales run.
  *
  *   build/bench/bench_pipeline [RUNS] [MODELS_DIR]   (run from the repo root)
  */
@@ -274,7 +276,15 @@ int main(int argc, char **argv)
     free(raw);
     unsigned char *three = rgb ? make_jpeg(rgb, w, h, 2, 2, 1, 1.6, &l3, &w3, &h3) : NULL;
     free(rgb);
-    if (!one || !three) {
+    snprintf(path, sizeof path, "%s/testdata/images/cat.bmp", shared);
+    raw = read_all(path, &len);
+    rgb = raw ? bmp_rgb(raw, len, &w, &h) : NULL;
+    free(raw);
+    size_t l0 = 0;
+    int w0 = 0, h0 = 0;
+    unsigned char *none = rgb ? make_jpeg(rgb, w, h, 1, 1, 0, 2.8, &l0, &w0, &h0) : NULL;
+    free(rgb);
+    if (!one || !three || !none) {
         fprintf(stderr, "bench: cannot build the test JPEGs from %s/testdata/images\n", shared);
         return 1;
     }
@@ -289,11 +299,13 @@ int main(int argc, char **argv)
         all |= 1u << k;
     rc |= rc ? 0 : bench(models, "one_bird+passes", one, l1, w1, h1, 2, runs, 0, all);
     rc |= rc ? 0 : bench(models, "three+passes", three, l3, w3, h3, 2, runs, 0, all);
+    rc |= rc ? 0 : bench(models, "no_bird.jpg", none, l0, w0, h0, 2, runs, 0, 0);
     for (int t = 1; t <= 2 && !rc; t++) {
         rc |= bench_batch(models, 3, t, runs);
         rc |= bench_batch(models, 16, t, runs);
     }
     tjFree(one);
     tjFree(three);
+    tjFree(none);
     return rc ? 1 : 0;
 }
