@@ -125,8 +125,12 @@ static void print_text(const char *image, const av_detect_result *r)
         printf("%s %s %.0f%% [%.0f,%.0f,%.0f,%.0f]%s", i ? ";" : ":", d->label,
                d->confidence * 100, d->x1, d->y1, d->x2, d->y2,
                d->whole_image ? " (whole image)" : "");
-        if (d->n_species)
+        if (d->n_species && d->rule == AV_DETECT_RULE_SPECIES)
             printf(" %s", d->species[0].scientific);
+        else if (d->n_species) /* genus or unknown: the guesses, never as the answer */
+            for (int k = 0; k < d->n_species && k < 3; k++)
+                printf("%s%s %.0f%%%s", k ? ", " : " (guesses: ", d->species[k].scientific,
+                       d->species[k].score * 100, k + 1 == d->n_species || k == 2 ? ")" : "");
     }
     printf("\n");
     fflush(stdout);

@@ -47,7 +47,7 @@ static void progress(int i, int n, const av_eval_row *row, const av_detect_resul
 static int run_eval(const av_config *cfg, int argc, char **argv)
 {
     const av_cli_cmd *me = &av_cli_eval;
-    const char *manifest = NULL, *images = NULL;
+    const char *manifest = NULL, *images = NULL, *json_file = NULL;
     int json = 0, rc;
     av_cli_detect_opts dopt = {.run.top_k = 5};
     for (int i = 0; i < argc; i++) {
@@ -57,10 +57,10 @@ static int run_eval(const av_config *cfg, int argc, char **argv)
                 return rc;
         } else if (!strcmp(a, "--json")) {
             json = 1;
-        } else if (!strcmp(a, "--images")) {
+        } else if (!strcmp(a, "--images") || !strcmp(a, "--json-file")) {
             if (i + 1 >= argc)
-                return av_cli_usage(me, "--images needs a value");
-            images = argv[++i];
+                return av_cli_usage(me, "%s needs a value", a);
+            *(!strcmp(a, "--images") ? &images : &json_file) = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             return av_cli_usage(me, "unknown option '%s'", a);
         } else if (manifest) {
@@ -143,22 +143,32 @@ static int run_eval(const av_config *cfg, int argc, char **argv)
         av_eval_add_error(ev, i, msg);
         fprintf(stderr, "[%d/%d] %s: error: %s\n", i + 1, set->n_rows, row->file, err);
     }
-    if (json) {
+    if (json || json_file) {
         json_t *o = av_eval_to_json(ev);
         if (o) {
             json_object_set_new(o, "manifest", json_string(manifest));
             json_object_set_new(o, "detector", json_string(detector));
             json_object_set_new(o, "species_model", json_string(species));
+            json_object_set_new(o, "species_list", json_string(cfg->species_list));
         }
         char *s = o ? json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) : NULL;
-        if (s)
-            puts(s);
-        else
+        if (!s)
             fprintf(stderr, "aviary eval: out of memory for the JSON report\n");
+        else if (json)
+            puts(s);
+        if (s && json_file) {
+            FILE *f = fopen(json_file, "w");
+            int bad = !f || fputs(s, f) < 0 || fputc('\n', f) < 0;
+            if ((f && fclose(f)) || bad) {
+                fprintf(stderr, "aviary eval: cannot write %s\n", json_file);
+                failed++;
+            }
+        }
         free(s);
         json_decref(o);
         failed += !s;
-    } else {
+    }
+    if (!json) {
         char title[1400];
         snprintf(title, sizeof title, "aviary eval %s: detector %s, species model %s", manifest,
                  detector[0] ? detector : "-", species[0] ? species : "-");
@@ -173,7 +183,7 @@ static int run_eval(const av_config *cfg, int argc, char **argv)
 const av_cli_cmd av_cli_eval = {
     .name = "eval",
     .summary = "accuracy on a labelled photo set: recall, counts, species top-1/top-5",
-    .usage = "MANIFEST.csv [--images DIR] [--json] [detect options]",
+    .usage = "MANIFEST.csv [--images DIR] [--json] [--json-file F] [detect options]",
     .keys = eval_keys,
     .extra_help =
         "Runs the pipeline on every image of MANIFEST.csv (columns file, scientific_name,\n"
@@ -186,6 +196,7 @@ const av_cli_cmd av_cli_eval = {
         "  --images DIR    folder the file column is relative to (default: the manifest's\n"
         "                  folder/images)\n"
         "  --json          the report as one JSON object (with one entry per image)\n"
+        "  --json-file F   also write that JSON to F (beside the table)\n"
         "detect options (as `aviary detect`):\n" AV_CLI_DETECT_OPTS_HELP
         "Exit 1 if any image failed (it counts as a miss); `make eval` runs the shared set.\n",
     .run = run_eval,

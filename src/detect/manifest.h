@@ -87,8 +87,8 @@ typedef struct av_detect__manifest {
 } av_detect__manifest;
 
 /* Defaults of "answer" (measured on ../shared/eval/birds; README "Evaluation"). */
-#define AV_DETECT__ANSWER_MIN_SPECIES 0.5
-#define AV_DETECT__ANSWER_MIN_GENUS 0.6
+#define AV_DETECT__ANSWER_MIN_SPECIES 0.45
+#define AV_DETECT__ANSWER_MIN_GENUS 0.5
 #define AV_DETECT__ANSWER_DROP_DETECTOR 0.5
 
 /*

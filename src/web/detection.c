@@ -15,8 +15,9 @@ void av_web_store_detection(const av_detect_det *d, const char *version, av_stor
     s->species_score = d->n_species ? d->species[0].score : -1;
     snprintf(s->label, sizeof s->label, "%s", d->class_name[0] ? d->class_name : "bird");
     /* the shown answer, not the raw top species: a genus goes in as "Corvus sp.",
-     * an unknown bird as the common name "Unknown bird" without a species */
-    if (d->n_species && d->rule == AV_DETECT_RULE_SPECIES) {
+     * an unknown bird as the common name "Unknown bird" without a species
+     * (RULE_NONE with species: a maker of detections that predates the rules) */
+    if (d->n_species && (d->rule == AV_DETECT_RULE_SPECIES || d->rule == AV_DETECT_RULE_NONE)) {
         s->class_id = d->species[0].class_index;
         snprintf(s->species, sizeof s->species, "%s", d->species[0].scientific);
         snprintf(s->common_name, sizeof s->common_name, "%s", d->species[0].common);
