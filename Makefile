@@ -6,6 +6,8 @@
 #   make run        set-up, build, serve on :8080
 #   make asan       ASan+UBSan build of everything, then its tests
 #   make bench      benchmark programs (build/bench/*)
+#   make eval       accuracy on ../shared/eval/birds (aviary eval; EVAL_ARGS="--detector centernet")
+#   make eval-sites the same with site species lists (scripts/eval-sites)
 #   make bench-scaleout  nginx + 2 web + 2 model servers + MariaDB throughput (bench/scaleout.sh)
 #   make fuzz       libFuzzer targets (clang)
 #   make install    binary, models, man page, systemd units, example config
@@ -65,7 +67,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin \
-        install uninstall deb man FORCE
+        install uninstall deb man FORCE eval eval-sites
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aviary
@@ -137,6 +139,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libaviary.a
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libaviary.a $(LDLIBS)
 
 tests-bin: $(BUILD)/aviary $(TEST_BIN)
+
+# Accuracy on the labelled photo set (README "Evaluation"); extra options in EVAL_ARGS.
+EVAL_SET ?= ../shared/eval/birds
+eval: $(BUILD)/aviary
+	$(BUILD)/aviary eval $(EVAL_SET)/manifest.csv $(EVAL_ARGS)
+
+# The same with site species lists per row group (scripts/eval-sites).
+eval-sites: $(BUILD)/aviary
+	EVAL_SET=$(EVAL_SET) AVIARY_BIN=$(BUILD)/aviary scripts/eval-sites $(EVAL_ARGS)
 
 # The whole suite: set-up (idempotent), then the plain build's tests, then
 # the sanitizer build's; one summary line at the end (scripts/run-tests).

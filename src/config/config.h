@@ -45,6 +45,7 @@ typedef struct av_config {
     int guest;                           /* serve: AV_CONFIG_GUEST_* bits, 0 = default */
     char metrics_token[256];             /* serve: "" = /metrics open */
     char trusted_proxies[512];           /* serve: proxies whose X-Forwarded-For counts */
+    char species_list[AV_CONFIG_PATH_MAX]; /* site species list file or shipped NAME; "" = all */
 } av_config;
 
 /* --guest: what visitors who are not signed in may do (the same bits as
