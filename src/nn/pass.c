@@ -742,6 +742,9 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
         if (foldable(g, n) && (st = fold_node(g, n, err, errlen)))
             return st;
     }
+    if ((st = av_nn__layout_pass(g, err, errlen)) || (st = topo_sort(g, err, errlen)) ||
+        (st = remove_dead(g, err, errlen)) || (st = topo_sort(g, err, errlen)))
+        return st;
     /*
      * Rewrites, swept to a fixed point (each one removes a node, so this
      * ends). They only rewire consumers to tensors produced earlier, so
