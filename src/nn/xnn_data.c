@@ -1,0 +1,239 @@
+/*
+ * xnn_data.c - data-movement ops of the XNNPACK backend: transpose, slice
+ * (strided, negative steps included), concat and split. The XNNPACK this
+ * builds against (Debian's 2022 snapshot) has no transpose or slice
+ * operator, so these are one strided-copy kernel of our own, split into
+ * rows across the context's pthreadpool.
+ *
+ * Every op becomes "copy a box of dims d from x (strides sx) to y (strides
+ * sy)", with unit axes dropped and axes that stay adjacent on both sides
+ * merged, so rows are as long as the layouts allow: a contiguous row is
+ * one memcpy, a strided one a loop typed on the element size.
+ */
+#include "core.h"
+#include "xnn_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows per pool task are chosen so a task moves at least this many bytes. */
+#define TASK_BYTES 16384
+
+typedef struct box {
+    int r;
+    int64_t d[AV_NN_MAX_RANK], sx[AV_NN_MAX_RANK], sy[AV_NN_MAX_RANK]; /* elements */
+    size_t es;
+    const char *x;
+    char *y;
+} box;
+
+/* Drop unit axes, merge axes adjacent in x and y alike; keeps r >= 1. */
+static void collapse(box *b)
+{
+    int r = 0;
+    for (int k = 0; k < b->r; k++) {
+        if (b->d[k] == 1)
+            continue;
+        if (r > 0 && b->sx[r - 1] == b->sx[k] * b->d[k] && b->sy[r - 1] == b->sy[k] * b->d[k]) {
+            b->d[r - 1] *= b->d[k];
+            b->sx[r - 1] = b->sx[k];
+            b->sy[r - 1] = b->sy[k];
+            continue;
+        }
+        b->d[r] = b->d[k], b->sx[r] = b->sx[k], b->sy[r] = b->sy[k];
+        r++;
+    }
+    if (r == 0) {
+        b->d[0] = 1, b->sx[0] = b->sy[0] = 1;
+        r = 1;
+    }
+    b->r = r;
+}
+
+#define ROW_LOOP(T)                                                                          \
+    do {                                                                                     \
+        const T *xs = (const T *)x;                                                          \
+        T *ys = (T *)y;                                                                      \
+        for (int64_t j = 0; j < n; j++)                                                      \
+            ys[j * ty] = xs[j * tx];                                                         \
+    } while (0)
+
+/* Rows [start, start + count) of the box; a row runs along the last axis. */
+static void copy_rows(void *ctx, size_t start, size_t count)
+{
+    const box *b = ctx;
+    int last = b->r - 1;
+    int64_t n = b->d[last], tx = b->sx[last], ty = b->sy[last];
+    for (size_t row = start; row < start + count; row++) {
+        int64_t ox = 0, oy = 0, rest = (int64_t)row;
+        for (int k = last - 1; k >= 0; k--) {
+            int64_t i = rest % b->d[k];
+            rest /= b->d[k];
+            ox += i * b->sx[k];
+            oy += i * b->sy[k];
+        }
+        const char *x = b->x + ox * (int64_t)b->es;
+        char *y = b->y + oy * (int64_t)b->es;
+        if (tx == 1 && ty == 1) {
+            memcpy(y, x, (size_t)n * b->es);
+            continue;
+        }
+        switch (b->es) {
+        case 1:
+            ROW_LOOP(uint8_t);
+            break;
+        case 2:
+            ROW_LOOP(uint16_t);
+            break;
+        case 4:
+            ROW_LOOP(uint32_t);
+            break;
+        case 8:
+            ROW_LOOP(uint64_t);
+            break;
+        default:
+            for (int64_t j = 0; j < n; j++)
+                memcpy(y + j * ty * (int64_t)b->es, x + j * tx * (int64_t)b->es, b->es);
+        }
+    }
+}
+
+/* One long contiguous run split into chunks across the pool. */
+static void copy_chunk(void *ctx, size_t start, size_t count)
+{
+    const box *b = ctx;
+    size_t total = (size_t)b->d[0] * b->es;
+    size_t from = start * TASK_BYTES, len = count * TASK_BYTES;
+    if (from + len > total)
+        len = total - from;
+    memcpy(b->y + from, b->x + from, len);
+}
+
+static void run_box(box *b, pthreadpool_t pool)
+{
+    collapse(b);
+    if (b->r == 1 && b->sx[0] == 1 && b->sy[0] == 1) {
+        size_t bytes = (size_t)b->d[0] * b->es;
+        pthreadpool_parallelize_1d_tile_1d(pool, copy_chunk, b,
+                                           (bytes + TASK_BYTES - 1) / TASK_BYTES, 1, 0);
+        return;
+    }
+    size_t rows = 1;
+    for (int k = 0; k + 1 < b->r; k++)
+        rows *= (size_t)b->d[k];
+    size_t row_bytes = (size_t)b->d[b->r - 1] * b->es;
+    size_t tile = row_bytes >= TASK_BYTES ? 1 : TASK_BYTES / (row_bytes ? row_bytes : 1);
+    pthreadpool_parallelize_1d_tile_1d(pool, copy_rows, b, rows, tile, 0);
+}
+
+static void contiguous(int r, const int64_t *dims, int64_t *s)
+{
+    av_nn__strides(r, dims, s);
+}
+
+static void k_transpose(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                        void *const *out, pthreadpool_t pool)
+{
+    const av_nn__tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+    box b = {.r = y->rank, .es = av_nn_dtype_size(x->dtype), .x = in[0], .y = out[0]};
+    int64_t xs[AV_NN_MAX_RANK];
+    contiguous(x->rank, x->dims, xs);
+    contiguous(y->rank, y->dims, b.sy);
+    for (int k = 0; k < y->rank; k++) {
+        b.d[k] = y->dims[k];
+        b.sx[k] = xs[n->p.transpose.perm[k]];
+    }
+    run_box(&b, pool);
+}
+
+static void k_slice(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                    void *const *out, pthreadpool_t pool)
+{
+    const av_nn__tensor *x = &g->tensors[n->in[0]];
+    const av_nn__slice_params *p = &n->p.slice;
+    box b = {.r = x->rank, .es = av_nn_dtype_size(x->dtype), .y = out[0]};
+    int64_t xs[AV_NN_MAX_RANK], base = 0;
+    contiguous(x->rank, x->dims, xs);
+    for (int a = 0; a < x->rank; a++) {
+        b.d[a] = av_nn__slice_count(p->begin[a], p->end[a], p->step[a]);
+        b.sx[a] = p->step[a] * xs[a];
+        base += p->begin[a] * xs[a];
+    }
+    contiguous(x->rank, b.d, b.sy);
+    b.x = (const char *)in[0] + base * (int64_t)b.es;
+    run_box(&b, pool);
+}
+
+/* Input k of a concat (or output k of a split) as a box into / out of the whole. */
+static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                           void *const *out, pthreadpool_t pool)
+{
+    bool split = n->op == AV_NN_OP_SPLIT;
+    const av_nn__tensor *whole = &g->tensors[split ? n->in[0] : n->out[0]];
+    int axis = split ? n->p.split.axis : n->p.axis.axis, parts = split ? n->n_out : n->n_in;
+    size_t es = av_nn_dtype_size(whole->dtype);
+    int64_t ws[AV_NN_MAX_RANK], at = 0;
+    contiguous(whole->rank, whole->dims, ws);
+    for (int k = 0; k < parts; k++) {
+        const av_nn__tensor *t = &g->tensors[split ? n->out[k] : n->in[k]];
+        box b = {.r = t->rank, .es = es};
+        int64_t ts[AV_NN_MAX_RANK];
+        contiguous(t->rank, t->dims, ts);
+        memcpy(b.d, t->dims, sizeof b.d);
+        memcpy(split ? b.sy : b.sx, ts, sizeof ts);
+        memcpy(split ? b.sx : b.sy, ws, sizeof ws);
+        if (split) {
+            b.x = (const char *)in[0] + at * ws[axis] * (int64_t)es;
+            b.y = out[k];
+        } else {
+            b.x = in[k];
+            b.y = (char *)out[0] + at * ws[axis] * (int64_t)es;
+        }
+        if (av_nn__numel(t) > 0)
+            run_box(&b, pool);
+        at += t->dims[axis];
+    }
+}
+
+static bool plain_elem(const av_nn__tensor *t)
+{
+    size_t es = av_nn_dtype_size(t->dtype);
+    return es >= 1 && es <= 8 && av_nn__numel(t) >= 0 && t->rank >= 0;
+}
+
+bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
+{
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0);
+    if (!x || !y || !plain_elem(x) || !plain_elem(y) || x->dtype != y->dtype)
+        return false;
+    switch (n->op) {
+    case AV_NN_OP_TRANSPOSE:
+        return n->p.transpose.rank == x->rank;
+    case AV_NN_OP_SLICE:
+        return n->p.slice.resolved;
+    case AV_NN_OP_SPLIT:
+        return n->p.split.resolved;
+    case AV_NN_OP_CONCAT:
+        for (int k = 0; k < n->n_in; k++) {
+            const av_nn__tensor *t = av_nn__xnn_in(g, n, k);
+            /* inputs quantised differently need requantising: the reference does it */
+            if (!t || t->dtype != y->dtype ||
+                (av_nn__is_quant(y) && !av_nn__xnn_same_quant(t, y)))
+                return false;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen)
+{
+    (void)g, (void)err, (void)errlen;
+    s->what = "strided copy";
+    s->kernel = n->op == AV_NN_OP_TRANSPOSE ? k_transpose
+                : n->op == AV_NN_OP_SLICE   ? k_slice
+                                            : k_concat_split;
+    return AV_NN_OK;
+}
