@@ -864,6 +864,16 @@ TEST(transpose_random_shapes_all_dtypes)
     }
 }
 
+static av_nn__tid i64_vec(av_nn__graph *g, const int64_t *v, int64_t n)
+{
+    int64_t *p = malloc((size_t)n * sizeof *p);
+    CHECK(p);
+    memcpy(p, v, (size_t)n * sizeof *p);
+    av_nn__tid t = av_nn__add_tensor(g, "k", AV_NN_I64, 1, &n, p, true);
+    CHECK(t >= 0);
+    return t;
+}
+
 TEST(slice_random_strided_all_dtypes)
 {
     for (int c = 0; c < 60; c++) {
@@ -886,10 +896,10 @@ TEST(slice_random_strided_all_dtypes)
         int64_t rr = r;
         av_nn__tid in[5];
         in[0] = data_in(g, data_dtypes[c % N_DATA_DTYPES], d, r);
-        in[1] = av_nn__add_tensor(g, "b", AV_NN_I64, 1, &rr, memcpy(malloc(64), b, 64), true);
-        in[2] = av_nn__add_tensor(g, "e", AV_NN_I64, 1, &rr, memcpy(malloc(64), e, 64), true);
+        in[1] = i64_vec(g, b, rr);
+        in[2] = i64_vec(g, e, rr);
         in[3] = -1;
-        in[4] = av_nn__add_tensor(g, "s", AV_NN_I64, 1, &rr, memcpy(malloc(64), st, 64), true);
+        in[4] = i64_vec(g, st, rr);
         av_nn__params p = {.slice = {.tf_semantics = false}};
         int k = add(g, AV_NN_OP_SLICE, in, 5, out_t(g, 0, 0), &p);
         if (av_nn__numel(&g->tensors[g->nodes[k].out[0]]) == 0) {
