@@ -12,8 +12,8 @@
  * transpose follows each of its outputs. Repeated, the transposes walk down
  * until they compose with the inverse in front of the next conv and cancel.
  * Transposes of transposes compose, and duplicate transposes of one tensor
- * are merged. Afterwards a constant zero PAD in front of a convolution folds
- * into the convolution's own padding.
+ * are merged. A constant zero PAD in front of a convolution folds into the
+ * convolution's own padding, and a slice of a slice becomes one slice.
  *
  * Every rewrite is exact (pure data movement or elementwise on the same
  * values); shapes are re-inferred for every node touched.
@@ -431,6 +431,46 @@ static bool merge_duplicate(av_nn__graph *g, int ti)
     return false;
 }
 
+/* Forward-step slice of equal rank in and out, resolved: begin/end/step per axis. */
+static bool plain_slice(const av_nn__graph *g, const av_nn__node *n)
+{
+    if (n->dead || n->op != AV_NN_OP_SLICE || !n->p.slice.resolved)
+        return false;
+    const av_nn__tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+    if (x->rank != y->rank)
+        return false;
+    for (int i = 0; i < x->rank; i++)
+        if (n->p.slice.step[i] <= 0)
+            return false;
+    return true;
+}
+
+/* slice(slice(x)) -> one slice of x (the space-to-depth stems of YOLOX). */
+static bool compose_slices(av_nn__graph *g, av_nn__node *s2, char *err, size_t errlen,
+                           av_nn_status *st)
+{
+    if (!plain_slice(g, s2) || s2->n_in < 1)
+        return false;
+    int pi = g->tensors[s2->in[0]].producer;
+    if (pi < 0 || !plain_slice(g, &g->nodes[pi]))
+        return false;
+    const av_nn__node *s1 = &g->nodes[pi];
+    const av_nn__tensor *y = &g->tensors[s2->out[0]];
+    av_nn__slice_params p = s2->p.slice;
+    for (int i = 0; i < y->rank; i++) {
+        int64_t b1 = s1->p.slice.begin[i], st1 = s1->p.slice.step[i];
+        p.begin[i] = b1 + s2->p.slice.begin[i] * st1;
+        p.step[i] = st1 * s2->p.slice.step[i];
+        p.end[i] = y->dims[i] ? p.begin[i] + (y->dims[i] - 1) * p.step[i] + 1 : p.begin[i];
+    }
+    p.tf_semantics = false;
+    s2->p.slice = p;
+    s2->in[0] = s1->in[0];
+    s2->n_in = 1;
+    *st = av_nn__infer_node(g, s2, err, errlen);
+    return true;
+}
+
 /*
  * Constant zero PAD of H and W only, in front of a float convolution (its
  * sole consumer): the pads join the convolution's own. Exact: the padded
@@ -485,7 +525,7 @@ av_nn_status av_nn__layout_pass(av_nn__graph *g, char *err, size_t errlen)
             av_nn__node *t = &g->nodes[i];
             if (t->dead)
                 continue;
-            if (fold_pad(g, t, err, errlen, &st)) {
+            if (fold_pad(g, t, err, errlen, &st) || compose_slices(g, t, err, errlen, &st)) {
                 changed = true;
                 budget--;
                 set_producers(g);
