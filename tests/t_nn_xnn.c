@@ -583,8 +583,22 @@ TEST(unary_f32)
     unary1(206, AV_NN_UN_ROUND, 0, -3, 3, true); /* ties go to even */
     unary1(207, AV_NN_UN_SIGMOID, 0, -8, 8, false);
     unary1(208, AV_NN_UN_HARDSWISH, 0, -5, 5, false);
+    unary1(213, AV_NN_UN_HARDSWISH, 0.166625977f, -5, 5, false); /* TF.js's f16 1/6: our kernel */
     unary1(209, AV_NN_UN_ELU, 0.7f, -4, 4, false);
     unary1(210, AV_NN_UN_RELU, 0, -3, 3, false);
+}
+
+/* Scaled hard-swish over sizes that leave vector tails and span pool tasks. */
+TEST(hardswish_scaled_odd_sizes)
+{
+    static const int64_t sizes[] = {1, 3, 5, 4099, 8195 * 3};
+    for (int i = 0; i < 5; i++) {
+        av_nn__graph *g = new_graph(214 + (uint64_t)i);
+        in_lo = -7, in_hi = 7;
+        av_nn__tid x = act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0);
+        av_nn__params p = {.unary = {.kind = AV_NN_UN_HARDSWISH, .alpha = 0.2f + 0.01f * i}};
+        check_node(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0, 0), &p));
+    }
 }
 
 TEST(unary_refusals)
@@ -1075,7 +1089,7 @@ TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
           T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),
-          T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(unary_refusals),
+          T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(hardswish_scaled_odd_sizes), T(unary_refusals),
           T(clamp_leaky_prelu_f32), T(softmax_f32), T(pad_constant), T(conv_qu8),
           T(fully_connected_qu8), T(conv_qs8_qc8), T(conv_q_refusals), T(pool_mean_resize_u8), T(avg_pool_qu8_padded_refused),
           T(binary_q), T(elementwise_q), T(transpose_random_shapes_all_dtypes),

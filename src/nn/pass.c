@@ -642,8 +642,11 @@ static av_nn__node *private_binary(av_nn__graph *g, av_nn__tid t, av_nn__binary_
 }
 
 /*
- * x * (relu6(x + 3) * (1/6)) as TF writes hard-swish (MobileNetV3): three
- * passes over the tensor become one HARDSWISH. Matches either operand order.
+ * x * (relu6(x + 3) * c) as TF writes hard-swish (MobileNetV3, c = 1/6, or
+ * 1/6 rounded to float16 in TF.js models with f16 weights), or (x * c) *
+ * relu6(x + 3) as the TF.js MobileNetV3 of CenterNet has it: three passes
+ * over the tensor become one HARDSWISH with scale c (alpha; 0 for 1/6 within
+ * float rounding). Matches either operand order.
  */
 static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
 {
@@ -651,6 +654,33 @@ static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
         m2->p.binary.act.kind != AV_NN_ACT_NONE || m2->n_in != 2 ||
         g->tensors[m2->out[0]].dtype != AV_NN_F32)
         return false;
+    for (int side = 0; side < 2; side++) { /* (x * c) * relu6(x + 3): TF.js's order */
+        av_nn__node *mc = private_binary(g, m2->in[side], AV_NN_BIN_MUL, AV_NN_ACT_NONE);
+        av_nn__node *add = private_binary(g, m2->in[1 - side], AV_NN_BIN_ADD, AV_NN_ACT_RELU6);
+        if (!mc || !add || mc == add)
+            continue;
+        int kc = scalar_near(g, mc->in[0], 1.0f / 6, 0.01f) ? 0
+                 : scalar_near(g, mc->in[1], 1.0f / 6, 0.01f) ? 1
+                                                              : -1;
+        if (kc < 0)
+            continue;
+        av_nn__tid x = mc->in[1 - kc];
+        if (x < 0 || g->tensors[x].data ||
+            av_nn__numel(&g->tensors[x]) != av_nn__numel(&g->tensors[m2->out[0]]) ||
+            !((add->in[0] == x && scalar_near(g, add->in[1], 3.0f, 0)) ||
+              (add->in[1] == x && scalar_near(g, add->in[0], 3.0f, 0))))
+            continue;
+        float c = *(const float *)g->tensors[mc->in[kc]].data;
+        m2->op = AV_NN_OP_UNARY;
+        memset(&m2->p, 0, sizeof m2->p);
+        m2->p.unary.kind = AV_NN_UN_HARDSWISH;
+        m2->p.unary.alpha = scalar_near(g, mc->in[kc], 1.0f / 6, 1e-6f) ? 0.0f : c;
+        m2->in[0] = x;
+        m2->in[1] = -1;
+        m2->n_in = 1;
+        mc->dead = add->dead = true;
+        return true;
+    }
     for (int side = 0; side < 2; side++) {
         av_nn__tid x = m2->in[side], b = m2->in[1 - side];
         if (x < 0 || b < 0 || g->tensors[x].data ||
@@ -659,11 +689,12 @@ static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
         av_nn__node *m1 = private_binary(g, b, AV_NN_BIN_MUL, AV_NN_ACT_NONE);
         if (!m1)
             continue;
-        int ka = scalar_near(g, m1->in[0], 1.0f / 6, 1e-6f) ? 1
-                 : scalar_near(g, m1->in[1], 1.0f / 6, 1e-6f) ? 0
+        int ka = scalar_near(g, m1->in[0], 1.0f / 6, 0.01f) ? 1
+                 : scalar_near(g, m1->in[1], 1.0f / 6, 0.01f) ? 0
                                                               : -1;
         if (ka < 0)
             continue;
+        float c = *(const float *)g->tensors[m1->in[1 - ka]].data;
         av_nn__node *add = private_binary(g, m1->in[ka], AV_NN_BIN_ADD, AV_NN_ACT_RELU6);
         if (!add || !((add->in[0] == x && scalar_near(g, add->in[1], 3.0f, 0)) ||
                       (add->in[1] == x && scalar_near(g, add->in[0], 3.0f, 0))))
@@ -671,6 +702,7 @@ static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
         m2->op = AV_NN_OP_UNARY;
         memset(&m2->p, 0, sizeof m2->p);
         m2->p.unary.kind = AV_NN_UN_HARDSWISH;
+        m2->p.unary.alpha = scalar_near(g, m1->in[1 - ka], 1.0f / 6, 1e-6f) ? 0.0f : c;
         m2->in[0] = x;
         m2->in[1] = -1;
         m2->n_in = 1;

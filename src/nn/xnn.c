@@ -224,8 +224,9 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_REDUCE:
     case AV_NN_OP_RESIZE:
         return av_nn__xnn_pool_supports(g, n);
-    case AV_NN_OP_BINARY:
     case AV_NN_OP_UNARY:
+        return av_nn__xnn_elem_supports(g, n) || av_nn__xnn_data_supports(g, n);
+    case AV_NN_OP_BINARY:
     case AV_NN_OP_CLAMP:
     case AV_NN_OP_LEAKY_RELU:
     case AV_NN_OP_PRELU:
@@ -317,6 +318,10 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
     case AV_NN_OP_CONCAT:
     case AV_NN_OP_SPLIT:
         st = av_nn__xnn_data_prepare(g, n, s, err, errlen);
+        break;
+    case AV_NN_OP_UNARY:
+        st = av_nn__xnn_elem_supports(g, n) ? av_nn__xnn_elem_prepare(g, n, s, err, errlen)
+                                            : av_nn__xnn_data_prepare(g, n, s, err, errlen);
         break;
     default:
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);

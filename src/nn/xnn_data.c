@@ -1,9 +1,9 @@
 /*
- * xnn_data.c - data-movement ops of the XNNPACK backend: transpose, slice
- * (strided, negative steps included), concat and split. The XNNPACK this
- * builds against (Debian's 2022 snapshot) has no transpose or slice
- * operator, so these are one strided-copy kernel of our own, split into
- * rows across the context's pthreadpool.
+ * xnn_data.c - ops of the XNNPACK backend that XNNPACK (Debian's 2022
+ * snapshot) lacks, as our own kernels split across the context's
+ * pthreadpool: transpose, slice (strided, negative steps included), concat
+ * and split as one strided-copy kernel, and hard-swish with a scale other
+ * than 1/6 (TF.js models store 1/6 as float16).
  *
  * Every op becomes "copy a box of dims d from x (strides sx) to y (strides
  * sy)", with unit axes dropped and axes that stay adjacent on both sides
@@ -195,6 +195,56 @@ static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const vo
     }
 }
 
+/* ---- hard-swish with TF.js's float16 1/6: (x * c) * relu6(x + 3) ---- */
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+typedef struct hswish {
+    const float *x;
+    float *y;
+    size_t n;
+    float c;
+} hswish;
+
+#define HSWISH_CHUNK 4096 /* elements per pool task */
+
+/* The float operations of TF.js's mul, add + relu6, mul, in that order. */
+static void hswish_chunk(void *ctx, size_t start, size_t count)
+{
+    const hswish *h = ctx;
+    size_t i = start * HSWISH_CHUNK, end = (start + count) * HSWISH_CHUNK;
+    if (end > h->n)
+        end = h->n;
+    const v4f three = {3, 3, 3, 3}, six = {6, 6, 6, 6}, zero = {0, 0, 0, 0};
+    const v4f c = {h->c, h->c, h->c, h->c};
+    for (; i + 4 <= end; i += 4) {
+        v4f x, r;
+        memcpy(&x, h->x + i, sizeof x);
+        r = x + three;
+        r = (v4f)((v4i)r & (r > zero));         /* max(r, 0) */
+        v4i big = r > six;
+        r = (v4f)(((v4i)r & ~big) | ((v4i)six & big)); /* min(r, 6) */
+        r = (x * c) * r;
+        memcpy(h->y + i, &r, sizeof r);
+    }
+    for (; i < end; i++) {
+        float x = h->x[i], r = x + 3.0f;
+        r = r > 0.0f ? r : 0.0f;
+        r = r > 6.0f ? 6.0f : r;
+        h->y[i] = (x * h->c) * r;
+    }
+}
+
+static void k_hardswish(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                        void *const *out, pthreadpool_t pool)
+{
+    hswish h = {.x = in[0], .y = out[0], .c = n->p.unary.alpha};
+    h.n = (size_t)av_nn__numel(&g->tensors[n->in[0]]);
+    pthreadpool_parallelize_1d_tile_1d(pool, hswish_chunk, &h,
+                                       (h.n + HSWISH_CHUNK - 1) / HSWISH_CHUNK, 1, 0);
+}
+
 static bool plain_elem(const av_nn__tensor *t)
 {
     size_t es = av_nn_dtype_size(t->dtype);
@@ -207,6 +257,9 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
     if (!x || !y || !plain_elem(x) || !plain_elem(y) || x->dtype != y->dtype)
         return false;
     switch (n->op) {
+    case AV_NN_OP_UNARY:
+        return n->p.unary.kind == AV_NN_UN_HARDSWISH && x->dtype == AV_NN_F32 &&
+               !av_nn__is_quant(y);
     case AV_NN_OP_TRANSPOSE:
         return n->p.transpose.rank == x->rank;
     case AV_NN_OP_SLICE:
@@ -232,7 +285,8 @@ av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n
 {
     (void)g, (void)err, (void)errlen;
     s->what = "strided copy";
-    s->kernel = n->op == AV_NN_OP_TRANSPOSE ? k_transpose
+    s->kernel = n->op == AV_NN_OP_UNARY       ? k_hardswish
+                : n->op == AV_NN_OP_TRANSPOSE ? k_transpose
                 : n->op == AV_NN_OP_SLICE   ? k_slice
                                             : k_concat_split;
     return AV_NN_OK;
