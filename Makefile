@@ -6,6 +6,7 @@
 #   make run        set-up, build, serve on :8080
 #   make asan       ASan+UBSan build of everything, then its tests
 #   make bench      benchmark programs (build/bench/*)
+#   make bench-peers  engine vs ONNX Runtime and TF.js wasm, interleaved (bench/peers.sh)
 #   make bench-scaleout  nginx + 2 web + 2 model servers + MariaDB throughput (bench/scaleout.sh)
 #   make fuzz       libFuzzer targets (clang)
 
@@ -49,7 +50,7 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin
+.PHONY: all test check run asan asan-build bench bench-peers bench-scaleout fuzz setup clean tests-bin
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aviary
@@ -126,6 +127,11 @@ run:
 	./$(BUILD)/aviary serve --port 8080
 
 bench: $(BENCH_BIN)
+
+# Engine vs ONNX Runtime (yolox_nano.onnx) and TF.js wasm (CenterNet, NanoDet), interleaved in
+# one run, plus the per-op profile; installs the npm peers into a scratch folder, scripts off.
+bench-peers: $(BUILD)/bench/bench_models
+	BUILD=$(BUILD) ./bench/peers.sh
 
 # Throughput through nginx with 1 vs 2 web nodes and model servers (loopback,
 # ~3 min; figures only). Needs scripts/setup's nginx and mariadb-server.
