@@ -641,6 +641,23 @@ static void build_hardswish_tfjs(av_nn__graph *g)
     av_nn__mark_output(g, y);
 }
 
+/* exp -> identity into the graph output (TF.js names outputs so): exp writes the output */
+static void build_identity_output(av_nn__graph *g)
+{
+    int64_t xd[2] = {4, 32};
+    av_nn__tid x = tt_input(g, "x", AV_NN_F32, 2, xd);
+    av_nn__tid h = tt_act(g, "h", AV_NN_F32, -1, NULL), y = tt_act(g, "y", AV_NN_F32, -1, NULL);
+    av_nn__params pe = {.unary = {.kind = AV_NN_UN_EXP}};
+    tt_node(g, AV_NN_OP_UNARY, "exp", &x, 1, &h, 1, &pe);
+    tt_node(g, AV_NN_OP_IDENTITY, "out", &h, 1, &y, 1, NULL);
+    av_nn__mark_output(g, y);
+}
+
+TEST(pass_identity_into_output)
+{
+    CHECK_EQ_INT(compare_passes(build_identity_output, 128, 128, 1e-6), 1);
+}
+
 TEST(pass_hardswish)
 {
     CHECK_EQ_INT(compare_passes(build_hardswish, 128, 128, 1e-5), 2);
@@ -1091,7 +1108,7 @@ TEST_MAIN(T(builder_limits_and_tables), T(f16_conversion), T(shape_broadcast),
           T(shape_conv_padding), T(shape_pool_ceil_mode), T(shape_strided_slice_masks),
           T(shape_reshape_infer), T(hostile_params_are_errors), T(cycle_and_undefined_errors),
           T(constant_folding), T(pass_conv_bn_relu6), T(pass_dw_mul_add_leaky),
-          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_transposes_identity),
+          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_identity_into_output), T(pass_transposes_identity),
           T(pass_transpose_fanout_and_merge), T(pass_binary_transpose_sandwich),
           T(pass_no_fuse_into_output_and_dead_removal), T(runtime_xnnpack_matches_reference),
           T(planner_no_overlap), T(random_graphs_fail_cleanly), T(load_rejects_garbage))

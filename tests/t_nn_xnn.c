@@ -965,6 +965,30 @@ TEST(concat_split_random_axes_all_dtypes)
     }
 }
 
+/* CenterNet's peak mask: equal(maxpool(k), k) -> bool -> f32; sizes span pool tasks. */
+TEST(equal_and_mask_cast)
+{
+    static const int64_t sizes[] = {1, 7, 16385 * 2 + 3};
+    for (int i = 0; i < 3; i++) {
+        av_nn__graph *g = new_graph(700 + (uint64_t)i);
+        in_quarter = true; /* multiples of 0.25 in [-2, 2]: many equal pairs */
+        av_nn__tid in[2] = {act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0),
+                            act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0)};
+        av_nn__params p = {.binary = {.kind = AV_NN_BIN_EQUAL}};
+        check_node(g, add(g, AV_NN_OP_BINARY, in, 2, out_t(g, 0, 0), &p));
+        for (int k = 0; k < 2; k++) {
+            g = new_graph(710 + (uint64_t)(i * 2 + k));
+            av_nn__tid x = act_in(g, k ? AV_NN_U8 : AV_NN_BOOL, &sizes[i], 1, 0, 0);
+            av_nn__params c = {.cast = {.to = AV_NN_F32}};
+            check_node(g, add(g, AV_NN_OP_CAST, &x, 1, out_t(g, 0, 0), &c));
+        }
+    }
+    av_nn__graph *g = new_graph(720); /* broadcasting stays on the reference */
+    av_nn__tid in[2] = {act_in(g, AV_NN_F32, SH(3, 4), 0, 0), act_in(g, AV_NN_F32, SH(4), 0, 0)};
+    av_nn__params p = {.binary = {.kind = AV_NN_BIN_EQUAL}};
+    check_refused(g, add(g, AV_NN_OP_BINARY, in, 2, out_t(g, 0, 0), &p));
+}
+
 TEST(concat_requantising_left_to_ref)
 {
     av_nn__graph *g = new_graph(370);
@@ -1094,5 +1118,5 @@ TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_
           T(fully_connected_qu8), T(conv_qs8_qc8), T(conv_q_refusals), T(pool_mean_resize_u8), T(avg_pool_qu8_padded_refused),
           T(binary_q), T(elementwise_q), T(transpose_random_shapes_all_dtypes),
           T(slice_random_strided_all_dtypes), T(concat_split_random_axes_all_dtypes),
-          T(concat_requantising_left_to_ref),
+          T(equal_and_mask_cast), T(concat_requantising_left_to_ref),
           T(network_f32_on_both_backends), T(network_qu8_on_both_backends))

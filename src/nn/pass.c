@@ -275,9 +275,25 @@ static bool private_tensor(const av_nn__graph *g, av_nn__tid t)
 static bool rm_identity(av_nn__graph *g, av_nn__node *n)
 {
     av_nn__tid x = n->in[0], y = n->out[0];
-    if (n->op != AV_NN_OP_IDENTITY || g->tensors[y].is_output)
+    if (n->op != AV_NN_OP_IDENTITY)
         return false;
-    replace_uses(g, y, x);
+    if (!g->tensors[y].is_output) {
+        replace_uses(g, y, x);
+        n->dead = true;
+        return true;
+    }
+    /* identity into a graph output (TF.js names its outputs so): x's producer
+     * writes the output itself, and x's other readers read it there */
+    av_nn__tensor *xt = &g->tensors[x];
+    if (xt->producer < 0 || xt->is_input || xt->is_output || xt->data ||
+        g->tensors[y].dtype != xt->dtype)
+        return false;
+    av_nn__node *p = &g->nodes[xt->producer];
+    for (int k = 0; k < p->n_out; k++)
+        if (p->out[k] == x)
+            p->out[k] = y;
+    g->tensors[y].producer = xt->producer;
+    replace_uses(g, x, y);
     n->dead = true;
     return true;
 }

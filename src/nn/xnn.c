@@ -227,6 +227,9 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_UNARY:
         return av_nn__xnn_elem_supports(g, n) || av_nn__xnn_data_supports(g, n);
     case AV_NN_OP_BINARY:
+        return av_nn__xnn_elem_supports(g, n) || av_nn__xnn_data_supports(g, n);
+    case AV_NN_OP_CAST:
+        return av_nn__xnn_data_supports(g, n);
     case AV_NN_OP_CLAMP:
     case AV_NN_OP_LEAKY_RELU:
     case AV_NN_OP_PRELU:
@@ -320,6 +323,8 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_data_prepare(g, n, s, err, errlen);
         break;
     case AV_NN_OP_UNARY:
+    case AV_NN_OP_BINARY:
+    case AV_NN_OP_CAST:
         st = av_nn__xnn_elem_supports(g, n) ? av_nn__xnn_elem_prepare(g, n, s, err, errlen)
                                             : av_nn__xnn_data_prepare(g, n, s, err, errlen);
         break;

@@ -2,8 +2,9 @@
  * xnn_data.c - ops of the XNNPACK backend that XNNPACK (Debian's 2022
  * snapshot) lacks, as our own kernels split across the context's
  * pthreadpool: transpose, slice (strided, negative steps included), concat
- * and split as one strided-copy kernel, and hard-swish with a scale other
- * than 1/6 (TF.js models store 1/6 as float16).
+ * and split as one strided-copy kernel; hard-swish with a scale other
+ * than 1/6 (TF.js models store 1/6 as float16); float equality and the
+ * mask-to-float cast of CenterNet's peak finding.
  *
  * Every op becomes "copy a box of dims d from x (strides sx) to y (strides
  * sy)", with unit axes dropped and axes that stay adjacent on both sides
@@ -245,6 +246,51 @@ static void k_hardswish(const av_nn__graph *g, const av_nn__node *n, const void 
                                        (h.n + HSWISH_CHUNK - 1) / HSWISH_CHUNK, 1, 0);
 }
 
+/* ---- mask ops of CenterNet's peak finding: equal(a, b) -> bool, bool/u8 -> f32 ---- */
+
+typedef struct elem2 {
+    const void *a, *b;
+    void *y;
+    size_t n;
+} elem2;
+
+#define ELEM_CHUNK 16384 /* elements per pool task */
+
+static void equal_chunk(void *ctx, size_t start, size_t count)
+{
+    const elem2 *e = ctx;
+    const float *a = e->a, *b = e->b;
+    uint8_t *y = e->y;
+    size_t i = start * ELEM_CHUNK, end = (start + count) * ELEM_CHUNK;
+    for (end = end < e->n ? end : e->n; i < end; i++)
+        y[i] = a[i] == b[i];
+}
+
+static void mask_to_f32_chunk(void *ctx, size_t start, size_t count)
+{
+    const elem2 *e = ctx;
+    const uint8_t *a = e->a;
+    float *y = e->y;
+    size_t i = start * ELEM_CHUNK, end = (start + count) * ELEM_CHUNK;
+    for (end = end < e->n ? end : e->n; i < end; i++)
+        y[i] = (float)a[i];
+}
+
+static void k_elem2(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                    void *const *out, pthreadpool_t pool)
+{
+    elem2 e = {.a = in[0], .b = n->n_in > 1 ? in[1] : NULL, .y = out[0]};
+    e.n = (size_t)av_nn__numel(&g->tensors[n->out[0]]);
+    pthreadpool_parallelize_1d_tile_1d(pool, n->op == AV_NN_OP_CAST ? mask_to_f32_chunk
+                                                                    : equal_chunk,
+                                       &e, (e.n + ELEM_CHUNK - 1) / ELEM_CHUNK, 1, 0);
+}
+
+static bool same_shape(const av_nn__tensor *a, const av_nn__tensor *b)
+{
+    return a->rank == b->rank && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
+}
+
 static bool plain_elem(const av_nn__tensor *t)
 {
     size_t es = av_nn_dtype_size(t->dtype);
@@ -254,9 +300,18 @@ static bool plain_elem(const av_nn__tensor *t)
 bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0);
-    if (!x || !y || !plain_elem(x) || !plain_elem(y) || x->dtype != y->dtype)
+    if (!x || !y || !plain_elem(x) || !plain_elem(y))
+        return false;
+    if (x->dtype != y->dtype && n->op != AV_NN_OP_CAST && n->op != AV_NN_OP_BINARY)
         return false;
     switch (n->op) {
+    case AV_NN_OP_BINARY: { /* float equality without broadcasting (NaN != NaN as in C) */
+        const av_nn__tensor *b = av_nn__xnn_in(g, n, 1);
+        return n->p.binary.kind == AV_NN_BIN_EQUAL && x->dtype == AV_NN_F32 && b &&
+               b->dtype == AV_NN_F32 && same_shape(x, b) && same_shape(x, y);
+    }
+    case AV_NN_OP_CAST: /* masks to float (quantisation is not applied by cast) */
+        return (x->dtype == AV_NN_BOOL || x->dtype == AV_NN_U8) && y->dtype == AV_NN_F32;
     case AV_NN_OP_UNARY:
         return n->p.unary.kind == AV_NN_UN_HARDSWISH && x->dtype == AV_NN_F32 &&
                !av_nn__is_quant(y);
@@ -285,7 +340,8 @@ av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n
 {
     (void)g, (void)err, (void)errlen;
     s->what = "strided copy";
-    s->kernel = n->op == AV_NN_OP_UNARY       ? k_hardswish
+    s->kernel = n->op == AV_NN_OP_BINARY || n->op == AV_NN_OP_CAST ? k_elem2
+                : n->op == AV_NN_OP_UNARY       ? k_hardswish
                 : n->op == AV_NN_OP_TRANSPOSE ? k_transpose
                 : n->op == AV_NN_OP_SLICE   ? k_slice
                                             : k_concat_split;
