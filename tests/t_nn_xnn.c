@@ -62,7 +62,7 @@ static void fill(void *p, av_nn_dtype dt, int64_t n)
             ((int32_t *)p)[i] = (int32_t)(rnd() % 2001) - 1000;
             break;
         case AV_NN_I64:
-            ((int64_t *)p)[i] = ((int64_t)rnd() << 32 | rnd()) - ((int64_t)1 << 62);
+            ((int64_t *)p)[i] = (int64_t)((uint64_t)rnd() << 32 | rnd());
             break;
         case AV_NN_BOOL:
             ((uint8_t *)p)[i] = (uint8_t)(rnd() & 1);
