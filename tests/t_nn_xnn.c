@@ -601,20 +601,6 @@ TEST(hardswish_scaled_odd_sizes)
     }
 }
 
-/* SiLU (our polynomial exp) over small, huge and saturating inputs and odd sizes. */
-TEST(silu_odd_sizes_and_ranges)
-{
-    static const int64_t sizes[] = {1, 3, 5, 4099, 8195 * 3};
-    static const float range[] = {1, 10, 30, 100, 200};
-    for (int i = 0; i < 5; i++) {
-        av_nn__graph *g = new_graph(230 + (uint64_t)i);
-        in_lo = -range[i], in_hi = range[i];
-        av_nn__tid x = act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0);
-        av_nn__params p = {.unary = {.kind = AV_NN_UN_SILU}};
-        check_node(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0, 0), &p));
-    }
-}
-
 TEST(unary_refusals)
 {
     av_nn__graph *g = new_graph(211);
@@ -1127,7 +1113,7 @@ TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
           T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),
-          T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(hardswish_scaled_odd_sizes), T(silu_odd_sizes_and_ranges), T(unary_refusals),
+          T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(hardswish_scaled_odd_sizes), T(unary_refusals),
           T(clamp_leaky_prelu_f32), T(softmax_f32), T(pad_constant), T(conv_qu8),
           T(fully_connected_qu8), T(conv_qs8_qc8), T(conv_q_refusals), T(pool_mean_resize_u8), T(avg_pool_qu8_padded_refused),
           T(binary_q), T(elementwise_q), T(transpose_random_shapes_all_dtypes),

@@ -226,8 +226,7 @@ typedef enum av_nn__unary_kind {
     AV_NN_UN_NOT,         /* BOOL */
     AV_NN_UN_SIGN,
     AV_NN_UN_ERF,
-    AV_NN_UN_RELU,        /* plain relu on any signed type */
-    AV_NN_UN_SILU         /* x * sigmoid(x) (YOLOX), fused by finalize */
+    AV_NN_UN_RELU         /* plain relu on any signed type */
 } av_nn__unary_kind;
 
 typedef struct av_nn__unary_params {

@@ -728,34 +728,6 @@ static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
     return false;
 }
 
-/* x * sigmoid(x) (YOLOX's SiLU): two passes over the tensor become one SILU. */
-static bool fuse_silu(av_nn__graph *g, av_nn__node *m)
-{
-    if (m->op != AV_NN_OP_BINARY || m->p.binary.kind != AV_NN_BIN_MUL ||
-        m->p.binary.act.kind != AV_NN_ACT_NONE || m->n_in != 2 || m->in[0] < 0 || m->in[1] < 0 ||
-        g->tensors[m->out[0]].dtype != AV_NN_F32)
-        return false;
-    for (int side = 0; side < 2; side++) {
-        av_nn__tid x = m->in[side], s = m->in[1 - side];
-        const av_nn__tensor *st = &g->tensors[s];
-        if (st->producer < 0 || !private_tensor(g, s) || g->tensors[x].dtype != AV_NN_F32)
-            continue;
-        av_nn__node *sg = &g->nodes[st->producer];
-        if (!live(sg) || sg->op != AV_NN_OP_UNARY || sg->p.unary.kind != AV_NN_UN_SIGMOID ||
-            sg->in[0] != x)
-            continue;
-        m->op = AV_NN_OP_UNARY;
-        memset(&m->p, 0, sizeof m->p);
-        m->p.unary.kind = AV_NN_UN_SILU;
-        m->in[0] = x;
-        m->in[1] = -1;
-        m->n_in = 1;
-        sg->dead = true;
-        return true;
-    }
-    return false;
-}
-
 /* Keep only nodes that some graph output depends on. */
 static av_nn_status remove_dead(av_nn__graph *g, char *err, size_t errlen)
 {
@@ -834,8 +806,7 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
             av_nn__node *n = &g->nodes[g->order[j]];
             while (live(n) &&
                    (rm_identity(g, n) || cancel_transposes(g, n) || sink_binary_transposes(g, n) ||
-                    fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n) ||
-                    fuse_silu(g, n))) {
+                    fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n))) {
                 changed = true;
                 count_consumers(g);
             }

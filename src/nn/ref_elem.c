@@ -325,8 +325,6 @@ static double un_f(const av_nn__unary_params *p, double x)
         return erf_d(x);
     case AV_NN_UN_RELU:
         return x < 0 ? 0 : x;
-    case AV_NN_UN_SILU:
-        return x / (1.0 + exp(-x));
     }
     return x;
 }

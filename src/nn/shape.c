@@ -1149,7 +1149,7 @@ static bool params_ok(const av_nn__node *n)
     case AV_NN_OP_BINARY:
         return (unsigned)p->binary.kind <= AV_NN_BIN_XOR && act_ok(&p->binary.act);
     case AV_NN_OP_UNARY:
-        return (unsigned)p->unary.kind <= AV_NN_UN_SILU;
+        return (unsigned)p->unary.kind <= AV_NN_UN_RELU;
     case AV_NN_OP_REDUCE:
         return (unsigned)p->reduce.kind <= AV_NN_REDUCE_PROD;
     case AV_NN_OP_RESIZE:

@@ -3,7 +3,7 @@
  * snapshot) lacks, as our own kernels split across the context's
  * pthreadpool: transpose, slice (strided, negative steps included), concat
  * and split as one strided-copy kernel; hard-swish with a scale other
- * than 1/6 (TF.js models store 1/6 as float16) and SiLU; float equality and the
+ * than 1/6 (TF.js models store 1/6 as float16); float equality and the
  * mask-to-float cast of CenterNet's peak finding.
  *
  * Every op becomes "copy a box of dims d from x (strides sx) to y (strides
@@ -237,61 +237,13 @@ static void hswish_chunk(void *ctx, size_t start, size_t count)
     }
 }
 
-static void silu_chunk(void *ctx, size_t start, size_t count);
-
-/* Scaled hard-swish or SiLU over the whole tensor. */
-static void k_unary(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
-                    void *const *out, pthreadpool_t pool)
+static void k_hardswish(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                        void *const *out, pthreadpool_t pool)
 {
     hswish h = {.x = in[0], .y = out[0], .c = n->p.unary.alpha};
     h.n = (size_t)av_nn__numel(&g->tensors[n->in[0]]);
-    pthreadpool_parallelize_1d_tile_1d(pool,
-                                       n->p.unary.kind == AV_NN_UN_SILU ? silu_chunk : hswish_chunk,
-                                       &h, (h.n + HSWISH_CHUNK - 1) / HSWISH_CHUNK, 1, 0);
-}
-
-/* ---- SiLU x * sigmoid(x) = x / (1 + exp(-x)), exp by a degree-6 polynomial ---- */
-
-/* exp(t) for t in [-87, 88] (clamped): t = n ln2 + r, |r| <= ln2/2, 2^n put in the
- * exponent bits; relative error about 2e-7. */
-static v4f exp4(v4f t)
-{
-    const v4f lo = {-87.0f, -87.0f, -87.0f, -87.0f}, hi = {88.0f, 88.0f, 88.0f, 88.0f};
-    v4i below = t < lo, above = t > hi;
-    t = (v4f)(((v4i)t & ~below) | ((v4i)lo & below));
-    t = (v4f)(((v4i)t & ~above) | ((v4i)hi & above));
-    const v4f magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f}; /* 1.5 * 2^23 */
-    v4f z = t * 1.44269504f + magic; /* round to nearest integer in the low mantissa bits */
-    v4i n = (v4i)z - (v4i)magic;
-    v4f nf = z - magic;
-    v4f r = t - nf * 0.693145752f - nf * 1.42860677e-6f; /* ln2 split hi + lo */
-    v4f p = r * (1.0f / 720) + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    return p * (v4f)((n + 127) << 23);
-}
-
-static void silu_chunk(void *ctx, size_t start, size_t count)
-{
-    const hswish *h = ctx;
-    size_t i = start * HSWISH_CHUNK, end = (start + count) * HSWISH_CHUNK;
-    if (end > h->n)
-        end = h->n;
-    for (; i + 4 <= end; i += 4) {
-        v4f x;
-        memcpy(&x, h->x + i, sizeof x);
-        x = x / (1.0f + exp4(-x));
-        memcpy(h->y + i, &x, sizeof x);
-    }
-    if (i < end) { /* tail through the same vector code, padded */
-        v4f x = {0, 0, 0, 0};
-        memcpy(&x, h->x + i, (end - i) * sizeof(float));
-        x = x / (1.0f + exp4(-x));
-        memcpy(h->y + i, &x, (end - i) * sizeof(float));
-    }
+    pthreadpool_parallelize_1d_tile_1d(pool, hswish_chunk, &h,
+                                       (h.n + HSWISH_CHUNK - 1) / HSWISH_CHUNK, 1, 0);
 }
 
 /* ---- mask ops of CenterNet's peak finding: equal(a, b) -> bool, bool/u8 -> f32 ---- */
@@ -361,8 +313,8 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_CAST: /* masks to float (quantisation is not applied by cast) */
         return (x->dtype == AV_NN_BOOL || x->dtype == AV_NN_U8) && y->dtype == AV_NN_F32;
     case AV_NN_OP_UNARY:
-        return (n->p.unary.kind == AV_NN_UN_HARDSWISH || n->p.unary.kind == AV_NN_UN_SILU) &&
-               x->dtype == AV_NN_F32 && !av_nn__is_quant(y);
+        return n->p.unary.kind == AV_NN_UN_HARDSWISH && x->dtype == AV_NN_F32 &&
+               !av_nn__is_quant(y);
     case AV_NN_OP_TRANSPOSE:
         return n->p.transpose.rank == x->rank;
     case AV_NN_OP_SLICE:
@@ -389,7 +341,7 @@ av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n
     (void)g, (void)err, (void)errlen;
     s->what = "strided copy";
     s->kernel = n->op == AV_NN_OP_BINARY || n->op == AV_NN_OP_CAST ? k_elem2
-                : n->op == AV_NN_OP_UNARY       ? k_unary
+                : n->op == AV_NN_OP_UNARY       ? k_hardswish
                 : n->op == AV_NN_OP_TRANSPOSE ? k_transpose
                 : n->op == AV_NN_OP_SLICE   ? k_slice
                                             : k_concat_split;
