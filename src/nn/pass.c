@@ -664,6 +664,20 @@ static av_nn__node *private_binary(av_nn__graph *g, av_nn__tid t, av_nn__binary_
  * over the tensor become one HARDSWISH with scale c (alpha; 0 for 1/6 within
  * float rounding). Matches either operand order.
  */
+/* m2 becomes HARDSWISH(x) with scale alpha; the two other nodes of the pattern go. */
+static void make_hardswish(av_nn__node *m2, av_nn__tid x, float alpha, av_nn__node *a,
+                           av_nn__node *b)
+{
+    m2->op = AV_NN_OP_UNARY;
+    memset(&m2->p, 0, sizeof m2->p);
+    m2->p.unary.kind = AV_NN_UN_HARDSWISH;
+    m2->p.unary.alpha = alpha;
+    m2->in[0] = x;
+    m2->in[1] = -1;
+    m2->n_in = 1;
+    a->dead = b->dead = true;
+}
+
 static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
 {
     if (m2->op != AV_NN_OP_BINARY || m2->p.binary.kind != AV_NN_BIN_MUL ||
@@ -687,14 +701,7 @@ static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
               (add->in[1] == x && scalar_near(g, add->in[0], 3.0f, 0))))
             continue;
         float c = *(const float *)g->tensors[mc->in[kc]].data;
-        m2->op = AV_NN_OP_UNARY;
-        memset(&m2->p, 0, sizeof m2->p);
-        m2->p.unary.kind = AV_NN_UN_HARDSWISH;
-        m2->p.unary.alpha = scalar_near(g, mc->in[kc], 1.0f / 6, 1e-6f) ? 0.0f : c;
-        m2->in[0] = x;
-        m2->in[1] = -1;
-        m2->n_in = 1;
-        mc->dead = add->dead = true;
+        make_hardswish(m2, x, scalar_near(g, mc->in[kc], 1.0f / 6, 1e-6f) ? 0.0f : c, mc, add);
         return true;
     }
     for (int side = 0; side < 2; side++) {
@@ -715,14 +722,8 @@ static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
         if (!add || !((add->in[0] == x && scalar_near(g, add->in[1], 3.0f, 0)) ||
                       (add->in[1] == x && scalar_near(g, add->in[0], 3.0f, 0))))
             continue;
-        m2->op = AV_NN_OP_UNARY;
-        memset(&m2->p, 0, sizeof m2->p);
-        m2->p.unary.kind = AV_NN_UN_HARDSWISH;
-        m2->p.unary.alpha = scalar_near(g, m1->in[1 - ka], 1.0f / 6, 1e-6f) ? 0.0f : c;
-        m2->in[0] = x;
-        m2->in[1] = -1;
-        m2->n_in = 1;
-        m1->dead = add->dead = true;
+        make_hardswish(m2, x, scalar_near(g, m1->in[1 - ka], 1.0f / 6, 1e-6f) ? 0.0f : c, m1,
+                       add);
         return true;
     }
     return false;
