@@ -8,6 +8,7 @@
 #   make bench      benchmark programs (build/bench/*)
 #   make eval       accuracy on ../shared/eval/birds (aviary eval; EVAL_ARGS="--detector centernet")
 #   make eval-sites the same with site species lists (scripts/eval-sites)
+#   make bench-peers  engine vs ONNX Runtime and TF.js wasm, interleaved (bench/peers.sh)
 #   make bench-scaleout  nginx + 2 web + 2 model servers + MariaDB throughput (bench/scaleout.sh)
 #   make fuzz       libFuzzer targets (clang)
 #   make install    binary, models, man page, systemd units, example config
@@ -66,8 +67,8 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin \
-        install uninstall deb man FORCE eval eval-sites
+.PHONY: all test check run asan asan-build bench bench-peers bench-scaleout fuzz setup clean \
+        tests-bin install uninstall deb man FORCE eval eval-sites
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aviary
@@ -169,6 +170,11 @@ run:
 	./$(BUILD)/aviary serve --port 8080
 
 bench: $(BENCH_BIN)
+
+# Engine vs ONNX Runtime (yolox_nano.onnx) and TF.js wasm (CenterNet, NanoDet), interleaved in
+# one run, plus the per-op profile; installs the npm peers into a scratch folder, scripts off.
+bench-peers: $(BUILD)/bench/bench_models
+	BUILD=$(BUILD) ./bench/peers.sh
 
 # Throughput through nginx with 1 vs 2 web nodes and model servers (loopback,
 # ~3 min; figures only). Needs scripts/setup's nginx and mariadb-server.
