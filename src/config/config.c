@@ -42,6 +42,8 @@ static const av_config_key g_keys[] = {
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"log-format", "FMT", "logfmt or json (default logfmt)"},
     {"blob-store", "DIR", "keep uploaded images as files under DIR instead of database blobs"},
+    {"species-list", "FILE", "name only these species: one scientific name a line, or NAME for "
+                             "models/sites/NAME.txt (britain-ireland, europe, north-america)"},
     {"tracked", "LIST", "comma-separated species the monitor tracks (default: the original's "
                         "Erithacus rubecula, Periparus ater, Pica pica)"},
     {"guest", "LIST", "what visitors who are not signed in may do: comma list of view, upload,"
@@ -212,6 +214,8 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         return STR(model_config_file);
     if (strcmp(key, "blob-store") == 0)
         return STR(blob_store);
+    if (strcmp(key, "species-list") == 0)
+        return STR(species_list);
     if (strcmp(key, "tracked") == 0) {
         av_config probe = *c;
         char names[AV_CONFIG_MAX_TRACKED][128];

@@ -45,6 +45,7 @@ typedef struct av_config {
     int guest;                           /* serve: AV_CONFIG_GUEST_* bits, 0 = default */
     char metrics_token[256];             /* serve: "" = /metrics open */
     char trusted_proxies[512];           /* serve: proxies whose X-Forwarded-For counts */
+    char species_list[AV_CONFIG_PATH_MAX]; /* site species list file or shipped NAME; "" = all */
     /* serve: live cameras (issue 19; keys in config/cameras.c) */
     char cameras[16384];           /* "NAME.KEY=VALUE" lines: --camera NAME=URL, camera.NAME.KEY */
     double camera_cpu_budget;      /* cores for camera analyses; 0 = all */

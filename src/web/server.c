@@ -154,6 +154,12 @@ static enum MHD_Result metrics(av_web *w, struct MHD_Connection *conn)
     av_web__buf b;
     av_web__buf_init(&b, 1u << 20);
     av_web__metrics_text(w->metrics, &b, queued, running);
+    if (w->o.extra_metrics) {
+        char extra[4096];
+        size_t n = w->o.extra_metrics(w->o.extra_metrics_ud, extra, sizeof extra);
+        if (n < sizeof extra)
+            av_web__buf_str(&b, extra);
+    }
     enum MHD_Result ret =
         b.failed ? av_web__send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
                                 NULL)
