@@ -22,8 +22,15 @@ void av_web__buf_free(av_web__buf *b);
 void av_web__buf_add(av_web__buf *b, const char *s, size_t n);
 void av_web__buf_str(av_web__buf *b, const char *s);
 void av_web__buf_fmt(av_web__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s with &, <, >, ", ' escaped for HTML text and attributes. */
+/* Append s with &, <, >, ", ' escaped for HTML text and attributes, and
+ * bytes that are not UTF-8 replaced by U+FFFD. */
 void av_web__buf_html(av_web__buf *b, const char *s);
+/* Length of the valid UTF-8 character at p (1-4), 0 when it is not one;
+ * reads no further than a NUL. */
+size_t av_web__utf8_len(const unsigned char *p);
+/* Copy src into dst (cap bytes, NUL-terminated) as valid UTF-8: a byte
+ * that starts no valid character becomes U+FFFD; characters are never cut. */
+void av_web__utf8_clean(char *dst, size_t cap, const char *src);
 /* Hand the bytes to the caller (malloc'd, NUL-terminated); the buffer is emptied. */
 char *av_web__buf_take(av_web__buf *b, size_t *len);
 
@@ -49,6 +56,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 /* ---- server state and handlers shared by server.c, upload.c, pages.c ---- */
 
 #include "web/jobs.h"
+#include "web/multipart.h"
 
 #include <jansson.h>
 
@@ -57,6 +65,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 
 #define AV_WEB_MAX_FILES 20       /* files in one upload request */
 #define AV_WEB_PAGE_LIMIT (8u << 20) /* largest rendered page */
+#define AV_WEB_FORM_LIMIT (64 * 1024) /* largest feedback form body */
 
 struct av_web {
     struct MHD_Daemon *daemon;
@@ -81,13 +90,18 @@ typedef struct av_web__file {
 typedef struct av_web__req {
     av_web *w;
     int route;
-    struct MHD_PostProcessor *pp;
+    struct MHD_PostProcessor *pp; /* feedback form */
+    av_web__mp *mp;               /* upload body */
+    int failed;                   /* the body could not be parsed */
     /* upload */
     int fd;
     char tmp_path[1024];
     long long part_bytes, total_bytes;
     int in_file, too_big, n_files;
     av_web__file files[AV_WEB_MAX_FILES];
+    int skip_part;                /* the current part is not a kept file */
+    int extra_files;              /* file parts past AV_WEB_MAX_FILES, not stored */
+    char first_extra[256];        /* the name of the first of them */
     int sniffed, part_video;      /* the part's type is known from its first bytes */
     unsigned char head[64];       /* those bytes */
     size_t head_len;
@@ -120,6 +134,10 @@ enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location)
 /* upload.c; the largest part accepted: video 1, image 0, either -1 */
 long long av_web__part_limit(const av_web *w, int video);
 int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c);
+/* The largest upload body accepted (every file at its limit). */
+long long av_web__body_limit(const av_web *w);
+/* One chunk of the body of an upload or feedback request. */
+int av_web__upload_feed(av_web__req *r, const char *data, size_t n);
 void av_web__upload_end(av_web *w, av_web__req *r);
 void av_web__req_free(av_web__req *r);
 

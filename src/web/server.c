@@ -304,11 +304,9 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (r->pp && MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES &&
-            !r->too_big)
-            r->too_big = 2; /* malformed body */
+        av_web__upload_feed(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        if (r->total_bytes > av_web__part_limit(w, -1) * AV_WEB_MAX_FILES + (1 << 20))
+        if (r->total_bytes > av_web__body_limit(w) + (1 << 20))
             return MHD_NO; /* a chunked body far over any limit: cut the connection */
         return MHD_YES;
     }
