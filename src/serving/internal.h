@@ -209,6 +209,7 @@ struct av_serving {
     av_serving__metrics metrics;
     const char *const *tracked; /* borrowed from the caller (static by contract) */
     int n_tracked;
+    av_guard *guard;            /* freed after the daemon stops */
 };
 
 /* The model called name, or NULL. */

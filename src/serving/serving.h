@@ -46,6 +46,7 @@
 #include <stddef.h>
 
 #include "detect/detect.h"
+#include "guard/guard.h"
 
 #define AV_SERVING_STATUS_MAP(X)                              \
     X(OK, 0, "ok")                                            \
@@ -95,6 +96,7 @@ typedef struct av_serving_opts {
     int batch_queue;            /* requests waiting for a batch at most; <= 0 = 64 */
     int batch_threads;          /* batches run at once per model; <= 0 = CPU count
                                  * (capped at workers and AV_SERVING_MAX_BATCH_THREADS) */
+    av_guard_opts guard;        /* connection limits and deadlines; zeros = defaults */
 } av_serving_opts;
 
 #define AV_SERVING_MAX_MODELS 16   /* models in one config file */

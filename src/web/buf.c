@@ -3,6 +3,8 @@
  */
 #include "web/internal.h"
 
+#include "text/text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,64 +84,13 @@ void av_web__buf_fmt(av_web__buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-size_t av_web__utf8_len(const unsigned char *p)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned lo = 0x80, hi = 0xBF; /* the second byte's range excludes overlongs, surrogates */
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
-static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
-
-void av_web__utf8_clean(char *dst, size_t cap, const char *src)
-{
-    size_t n = 0;
-    const unsigned char *p = (const unsigned char *)src;
-    while (*p) {
-        size_t k = av_web__utf8_len(p);
-        const char *from = k ? (const char *)p : REPLACEMENT;
-        size_t len = k ? k : 3;
-        if (n + len + 1 > cap)
-            break; /* never cut a character in two */
-        memcpy(dst + n, from, len);
-        n += len;
-        p += k ? k : 1;
-    }
-    if (cap)
-        dst[n] = '\0';
-}
-
 /* Escapes HTML and replaces bytes that are not UTF-8 (pages are UTF-8). */
 void av_web__buf_html(av_web__buf *b, const char *s)
 {
     const char *run = s;
     while (*s) {
         const char *esc = NULL;
-        size_t k = av_web__utf8_len((const unsigned char *)s);
+        size_t k = av_text_utf8_len((const unsigned char *)s);
         switch (*s) {
         case '&': esc = "&amp;"; break;
         case '<': esc = "&lt;"; break;
@@ -148,7 +99,7 @@ void av_web__buf_html(av_web__buf *b, const char *s)
         case '\'': esc = "&#39;"; break;
         default:
             if (!k)
-                esc = REPLACEMENT;
+                esc = AV_TEXT_REPLACEMENT;
             break;
         }
         if (!esc) {

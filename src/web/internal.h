@@ -25,12 +25,6 @@ void av_web__buf_fmt(av_web__buf *b, const char *fmt, ...) __attribute__((format
 /* Append s with &, <, >, ", ' escaped for HTML text and attributes, and
  * bytes that are not UTF-8 replaced by U+FFFD. */
 void av_web__buf_html(av_web__buf *b, const char *s);
-/* Length of the valid UTF-8 character at p (1-4), 0 when it is not one;
- * reads no further than a NUL. */
-size_t av_web__utf8_len(const unsigned char *p);
-/* Copy src into dst (cap bytes, NUL-terminated) as valid UTF-8: a byte
- * that starts no valid character becomes U+FFFD; characters are never cut. */
-void av_web__utf8_clean(char *dst, size_t cap, const char *src);
 /* Hand the bytes to the caller (malloc'd, NUL-terminated); the buffer is emptied. */
 char *av_web__buf_take(av_web__buf *b, size_t *len);
 
@@ -76,6 +70,7 @@ struct av_web {
     av_web__jobs *jobs;  /* NULL without a store */
     av_web__metrics *metrics; /* NULL when out of memory at start: not counted */
     struct av_web__waiters *waiters; /* NULL without a store */
+    av_guard *guard;     /* freed after the daemon stops */
 };
 
 /* One uploaded file after its part ended. */

@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 #include "log/log.h"
+#include "text/text.h"
 #include "monitor/monitor.h"
 
 #include <jansson.h>
@@ -396,7 +397,7 @@ static json_t *image_json(av_web *w, const av_store_image *img)
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(img->id));
     char name[sizeof img->name * 3]; /* rows stored before names were cleaned */
-    av_web__utf8_clean(name, sizeof name, img->name);
+    av_text_utf8_clean(name, sizeof name, img->name);
     json_object_set_new(o, "name", json_string(name));
     json_object_set_new(o, "status", json_string(img->status));
     char url[128];

@@ -15,6 +15,7 @@
 #include "web/internal.h"
 
 #include "log/log.h"
+#include "text/text.h"
 #include "video/video.h"
 
 #include <errno.h>
@@ -122,7 +123,7 @@ static void clean_name(char *dst, size_t cap, const char *src)
         if (*p >= 0x20 && *p != 0x7f)
             printable[n++] = (char)*p;
     printable[n] = '\0';
-    av_web__utf8_clean(dst, cap, printable);
+    av_text_utf8_clean(dst, cap, printable);
     if (!dst[0])
         snprintf(dst, cap, "upload");
 }

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "guard/guard.h"
 #include "store/store.h"
 #include "video/video.h"
 
@@ -96,6 +97,7 @@ typedef struct av_web_opts {
     long long max_pixels;       /* per video frame (default 50 Mpx) */
     int video_max_attempts;     /* analyses started before a restart-interrupted video
                                    is failed (default 2) */
+    av_guard_opts guard;        /* connection limits and deadlines; zeros = defaults */
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,
