@@ -12,6 +12,8 @@
 #include "web/web.h"
 
 #include <jansson.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,8 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
 static const char *const tracked[] = {"Erithacus rubecula"};
 static const double baselines[] = {0.85};
 
+static av_guard_opts g_guard; /* start() settings; zeros = defaults */
+
 struct app {
     av_store *store;
     av_web *web;
@@ -73,7 +77,7 @@ static void start(struct app *a, long long max_upload)
     av_web_opts o = {.listen = "127.0.0.1", .workers = 2, .store = a->store, .data_dir = dir,
                      .max_upload_bytes = max_upload, .analyze = fake_analyze,
                      .analysis_workers = 1, .tracked = tracked, .n_tracked = 1,
-                     .baselines = baselines};
+                     .baselines = baselines, .guard = g_guard};
     CHECK_MSG(av_web_start(&o, &a->web, err, sizeof err) == 0, "%s", err);
     a->port = av_web_port(a->web);
     snprintf(a->base, sizeof a->base, "http://127.0.0.1:%d", a->port);
@@ -262,6 +266,213 @@ TEST(feedback_too_large_says_form)
     stop(&a);
 }
 
+/* Send a raw request, return the status of its answer (-1: none in 5 s). */
+static long raw(struct app *a, const char *src, const char *req, char *resp, size_t cap)
+{
+    int fd = av_http_raw_connect(src, a->port);
+    CHECK(fd >= 0);
+    CHECK(av_http_raw_send(fd, req, strlen(req)) == 0);
+    long st = av_http_raw_response(fd, 5000, resp, cap);
+    close(fd);
+    return st;
+}
+
+/* Smaller items of issue 16: header checks RFC 9112 asks of a server. */
+TEST(two_content_lengths_and_missing_host_are_400)
+{
+    struct app a;
+    start(&a, 100000);
+    char resp[8192];
+    CHECK_EQ_INT(raw(&a, NULL,
+                     "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                     "Content-Length: 3\r\nConnection: close\r\n\r\nabc",
+                     resp, sizeof resp),
+                 400);
+    CHECK_STR_CONTAINS(resp, "two different Content-Length");
+    CHECK_EQ_INT(raw(&a, NULL, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", resp,
+                     sizeof resp),
+                 400);
+    CHECK_STR_CONTAINS(resp, "Host header");
+    /* HTTP/1.0 needs none; the same value twice is one length */
+    CHECK_EQ_INT(raw(&a, NULL, "GET /healthz HTTP/1.0\r\n\r\n", resp, sizeof resp), 200);
+    CHECK_EQ_INT(raw(&a, NULL,
+                     "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                     resp, sizeof resp),
+                 200);
+    stop(&a);
+}
+
+/* Smaller: "/originals/ID.jpg%00.html" resolved to the JPEG; and videos
+ * must be seekable: Range gets 206 (416 past the end). */
+TEST(originals_nul_and_range)
+{
+    struct app a;
+    start(&a, 100000);
+    char u[128];
+    snprintf(u, sizeof u, "%s/api/v1/images", a.base);
+    unsigned char img[1000];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (unsigned char)i;
+    memcpy(img, JPEG, sizeof JPEG);
+    const char *names[] = {"r.jpg"};
+    const void *datas[] = {img};
+    size_t lens[] = {sizeof img};
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 201);
+    json_t *j = json_loads(r.body, 0, NULL);
+    char id[64];
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(json_array_get(json_object_get(j, "images"), 0),
+                                               "id")));
+    json_decref(j);
+    av_http_free(&r);
+    char req[512], resp[8192];
+    snprintf(req, sizeof req, "GET /originals/%s.jpg%%00.html HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n\r\n", id);
+    CHECK_EQ_INT(raw(&a, NULL, req, resp, sizeof resp), 404);
+    /* From this node's disk, then from the store (the cached file removed). */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) {
+            char path[900];
+            snprintf(path, sizeof path, "%s/originals/%s.jpg", av_test_tmpdir(), id);
+            CHECK(unlink(path) == 0);
+        }
+        snprintf(req, sizeof req, "GET /originals/%s.jpg HTTP/1.1\r\nHost: x\r\n"
+                                  "Range: bytes=100-103\r\nConnection: close\r\n\r\n", id);
+        CHECK_EQ_INT(raw(&a, NULL, req, resp, sizeof resp), 206);
+        CHECK_STR_CONTAINS(resp, "Content-Range: bytes 100-103/1000");
+        const char *body = strstr(resp, "\r\n\r\n") + 4;
+        CHECK(!memcmp(body, img + 100, 4));
+        snprintf(req, sizeof req, "GET /originals/%s.jpg HTTP/1.1\r\nHost: x\r\n"
+                                  "Range: bytes=-10\r\nConnection: close\r\n\r\n", id);
+        CHECK_EQ_INT(raw(&a, NULL, req, resp, sizeof resp), 206);
+        CHECK_STR_CONTAINS(resp, "Content-Range: bytes 990-999/1000");
+        snprintf(req, sizeof req, "GET /originals/%s.jpg HTTP/1.1\r\nHost: x\r\n"
+                                  "Range: bytes=1000-\r\nConnection: close\r\n\r\n", id);
+        CHECK_EQ_INT(raw(&a, NULL, req, resp, sizeof resp), 416);
+        CHECK_STR_CONTAINS(resp, "Content-Range: bytes */1000");
+        snprintf(req, sizeof req, "GET /originals/%s.jpg HTTP/1.1\r\nHost: x\r\n"
+                                  "Connection: close\r\n\r\n", id);
+        CHECK_EQ_INT(raw(&a, NULL, req, resp, sizeof resp), 200);
+        CHECK_STR_CONTAINS(resp, "Accept-Ranges: bytes");
+    }
+    stop(&a);
+}
+
+/* D5: thousands of query parameters got no answer (connection held 60 s). */
+TEST(query_flood_is_answered)
+{
+    struct app a;
+    start(&a, 100000);
+    size_t cap = 64 * 1024;
+    char *req = malloc(cap), *resp = malloc(8192);
+    CHECK(req && resp);
+    size_t n = (size_t)snprintf(req, cap, "GET /healthz?");
+    for (int i = 0; i < 5000; i++)
+        n += (size_t)snprintf(req + n, cap - n, "a%d=1&", i);
+    snprintf(req + n - 1, cap - n + 1, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK_EQ_INT(raw(&a, NULL, req, resp, 8192), 414);
+    CHECK_STR_CONTAINS(resp, "too long");
+    /* within the length limit, but too many parameters */
+    n = (size_t)snprintf(req, cap, "GET /healthz?");
+    for (int i = 0; i < 2000; i++)
+        n += (size_t)snprintf(req + n, cap - n, "a&");
+    snprintf(req + n - 1, cap - n + 1, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK_EQ_INT(raw(&a, NULL, req, resp, 8192), 414);
+    CHECK_STR_CONTAINS(resp, "too many query parameters");
+    CHECK_EQ_INT(raw(&a, NULL, "GET /healthz?a=1&b=2 HTTP/1.1\r\nHost: x\r\n"
+                               "Connection: close\r\n\r\n", resp, 8192),
+                 200);
+    free(req);
+    free(resp);
+    stop(&a);
+}
+
+/* D4: 5,000 idle connections from one address; another client still gets
+ * in. The test needs about 5,200 descriptors (ulimit -n). */
+TEST(connection_flood_from_one_address)
+{
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_cur < 5300) {
+        rl.rlim_cur = rl.rlim_max < 5300 ? rl.rlim_max : 5300;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < 5300)
+            SKIP("needs ulimit -n of at least 5300 (raise the hard limit)");
+    }
+    struct app a;
+    start(&a, 100000);
+    enum { N = 5000 };
+    int *fds = malloc(N * sizeof *fds);
+    CHECK(fds);
+    int open_ok = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = av_http_raw_connect("127.0.0.1", a.port);
+        if (fds[i] >= 0) {
+            open_ok++;
+            av_http_raw_send(fds[i], "GET /", 5); /* an idle, unfinished request */
+        }
+    }
+    CHECK_MSG(open_ok > 4000, "only %d connections opened", open_ok);
+    sleep_ms(500);
+    char resp[4096];
+    for (int k = 0; k < 3; k++) /* another address: 127.0.0.2 is loopback too */
+        CHECK_EQ_INT(raw(&a, "127.0.0.2", "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                          "Connection: close\r\n\r\n", resp, sizeof resp),
+                     200);
+    /* the flooding address keeps at most its share */
+    int alive = 0;
+    sleep_ms(300);
+    for (int i = 0; i < N; i++) {
+        if (fds[i] < 0)
+            continue;
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        char c;
+        if (poll(&p, 1, 0) == 0 || recv(fds[i], &c, 1, MSG_DONTWAIT) > 0)
+            alive++;
+        close(fds[i]);
+    }
+    CHECK_MSG(alive <= 64, "%d connections from one address still open", alive);
+    free(fds);
+    stop(&a);
+}
+
+/* D4: the idle timeout restarts with every byte; the header deadline does not. */
+TEST(slow_headers_cut_at_deadline)
+{
+    g_guard.header_s = 2;
+    struct app a;
+    start(&a, 100000);
+    int fd = av_http_raw_connect(NULL, a.port);
+    CHECK(fd >= 0);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaa";
+    int closed = 0;
+    for (size_t i = 0; i < strlen(req) && !closed; i++) {
+        if (av_http_raw_send(fd, req + i, 1)) {
+            closed = 1;
+            break;
+        }
+        sleep_ms(250); /* 1 byte per 250 ms: never idle */
+        char c;
+        ssize_t k = recv(fd, &c, 1, MSG_DONTWAIT);
+        if (k == 0)
+            closed = 1;
+    }
+    CHECK_MSG(closed, "a request dribbling for over 10 s was not cut at its 2 s deadline");
+    close(fd);
+    /* a normal request on a fresh connection is unaffected */
+    char resp[4096];
+    CHECK_EQ_INT(raw(&a, NULL, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     resp, sizeof resp),
+                 200);
+    stop(&a);
+}
+
 TEST_MAIN(T(split_part_is_one_file), T(split_oversized_part_is_413),
           T(files_past_the_limit_are_reported), T(non_utf8_file_name),
-          T(feedback_too_large_says_form))
+          T(feedback_too_large_says_form), T(two_content_lengths_and_missing_host_are_400),
+          T(originals_nul_and_range), T(query_flood_is_answered),
+          T(connection_flood_from_one_address), T(slow_headers_cut_at_deadline))
