@@ -9,6 +9,7 @@
 #include "store/driver.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static int64_t now_ms(void)
@@ -77,5 +78,61 @@ av_store_status av_store_analysis_note(av_store *s, const char *id, const char *
     st = d->exec(c, "UPDATE images SET error = ? WHERE ID = ? AND status = 'pending'", a, 2,
                  NULL, NULL, err, errlen);
     d->sess_put(s, c);
+    return st;
+}
+
+av_store_status av_store_analysis_renew(av_store *s, const char *id, char *err, size_t errlen)
+{
+    if (!av_store_valid_id(id))
+        return av_store__fail(err, errlen, AV_STORE_EARG, "renew: bad id");
+    const av_store_driver *d = s->drv;
+    av_store__sess *c = NULL;
+    av_store_status st = d->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    av_store__arg a[2] = {AV_ARG_I(now_ms()), AV_ARG_T(id)};
+    st = d->exec(c, "UPDATE analysis_claims SET claimed_at = ? WHERE ID = ?", a, 2, NULL, NULL,
+                 err, errlen);
+    d->sess_put(s, c);
+    return st;
+}
+
+typedef struct orphan_rows {
+    char (*ids)[AV_STORE_ID_LEN + 1];
+    char cur[AV_STORE_ID_LEN + 1];
+    int n, max;
+} orphan_rows;
+
+static int orphan_row(void *ud)
+{
+    orphan_rows *r = ud;
+    if (r->n >= r->max)
+        return 1;
+    memcpy(r->ids[r->n++], r->cur, sizeof r->cur);
+    return 0;
+}
+
+av_store_status av_store_analysis_orphans(av_store *s, int lease_ms,
+                                          char (*ids)[AV_STORE_ID_LEN + 1], int max, int *n,
+                                          char *err, size_t errlen)
+{
+    *n = 0;
+    if (max <= 0 || lease_ms < 0)
+        return av_store__fail(err, errlen, AV_STORE_EARG, "orphans: bad arguments");
+    const av_store_driver *d = s->drv;
+    av_store__sess *c = NULL;
+    av_store_status st = d->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    orphan_rows r = {.ids = ids, .max = max};
+    av_store__col cols[1] = {{AV_COL_TEXT, r.cur, sizeof r.cur, 0}};
+    av_store__arg a[2] = {AV_ARG_I(now_ms() - lease_ms), AV_ARG_I(max)};
+    st = d->query(c,
+                  "SELECT i.ID FROM images i LEFT JOIN analysis_claims c ON c.ID = i.ID"
+                  " WHERE i.status = 'pending' AND (c.ID IS NULL OR c.claimed_at < ?)"
+                  " ORDER BY i.created_at, i.ID LIMIT ?",
+                  a, 2, cols, 1, orphan_row, &r, err, errlen);
+    d->sess_put(s, c);
+    *n = r.n;
     return st;
 }

@@ -177,8 +177,6 @@ enum MHD_Result av_web__video_api(av_web *w, struct MHD_Connection *c,
                                   const av_store_image *img);
 enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const char *rest);
 
-/* video_jobs.c: queue the videos a restart left pending (av_web_start). */
-void av_web__video_resume(av_web *w);
 
 /* waiters.c: park a connection until an analysis is over (or wait_ms);
  * libmicrohttpd then calls the handler again with r->waited = 1. */

@@ -461,8 +461,6 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         free(w);
         return -1;
     }
-    if (w->jobs)
-        av_web__video_resume(w); /* videos a stop or crash left unfinished */
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
     w->port = di ? di->port : o->port;
     *out = w;

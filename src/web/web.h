@@ -82,6 +82,8 @@ typedef struct av_web_opts {
     int analysis_workers;    /* concurrent analyses (default 1) */
     int queue_max;           /* waiting analyses before 503 (default 64) */
     int analysis_wait_ms;    /* how long a results page waits before showing "pending" */
+    int analysis_lease_ms;   /* a node's lease on an analysis, renewed while it runs; a
+                                crashed node's work is taken up once it lapses (default 15000) */
     const char *const *tracked; /* scientific names of tracked classes */
     int n_tracked;
     const double *baselines; /* per tracked class: test-time average confidence (NaN: none) */
