@@ -8,6 +8,7 @@
 #define AV_CLI_H
 
 #include "config/config.h"
+#include "guard/guard.h"
 
 typedef struct av_cli_cmd {
     const char *name;
@@ -24,6 +25,11 @@ extern const av_cli_cmd av_cli_detect;
 extern const av_cli_cmd av_cli_classify;
 extern const av_cli_cmd av_cli_db;
 extern const av_cli_cmd av_cli_mlmd;
+
+/* The connection limits and deadlines of cfg for a server (guard.h); also
+ * raises the process's open-file limit to its hard limit, as a server
+ * holds a descriptor per connection. */
+struct av_guard_opts av_cli_guard_opts(const av_config *cfg);
 
 /* Print "aviary CMD: msg" to stderr; returns 2 for `return av_cli_usage(...)`. */
 int av_cli_usage(const av_cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

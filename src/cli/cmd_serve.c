@@ -22,7 +22,8 @@
 static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
-    "max-video-mb", "max-video-seconds", NULL,
+    "max-video-mb", "max-video-seconds", "max-conns", "max-conns-per-client", "header-timeout",
+    "request-timeout", NULL,
 };
 
 static int make_dir(const char *path)
@@ -268,7 +269,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .analyze_video = an.pipe ? analyze_video : NULL,
                       .analyze_video_ud = an.pipe, .max_video_bytes = cfg->max_video_bytes,
                       .max_video_seconds = cfg->max_video_seconds,
-                      .max_pixels = cfg->max_pixels};
+                      .max_pixels = cfg->max_pixels, .guard = av_cli_guard_opts(cfg)};
     av_web *web = NULL;
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);

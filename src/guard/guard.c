@@ -59,8 +59,10 @@ static int64_t now_ms(void)
 void av_guard_effective(const av_guard_opts *in, av_guard_opts *o)
 {
     *o = in ? *in : (av_guard_opts){0};
-    if (o->per_ip <= 0)
+    if (o->per_ip == 0)
         o->per_ip = 64;
+    else if (o->per_ip < 0)
+        o->per_ip = -1; /* no per-address limit (behind a proxy that has one) */
     if (o->total <= 0)
         o->total = 10000;
     if (o->idle_s <= 0)
@@ -275,7 +277,7 @@ void av_guard_mhd_options(av_guard *g, struct MHD_OptionItem *it, size_t cap)
 {
     const struct MHD_OptionItem opts[] = {
         {MHD_OPTION_CONNECTION_LIMIT, g->o.total, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, g->o.per_ip, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, g->o.per_ip > 0 ? g->o.per_ip : 0, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, g->o.idle_s, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, g},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, g},

@@ -22,7 +22,8 @@ struct MHD_OptionItem;
 
 /* Zero fields take the defaults. */
 typedef struct av_guard_opts {
-    int per_ip;           /* open connections per client address (default 64) */
+    int per_ip;           /* open connections per client address (default 64; < 0: no
+                             limit, for a node behind a proxy that limits instead) */
     int total;            /* open connections in all (default 10000, within RLIMIT_NOFILE) */
     int idle_s;           /* nothing received or sent for this long: closed (default 60) */
     int header_s;         /* request line and headers within this (default 30) */
