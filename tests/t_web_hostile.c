@@ -180,7 +180,7 @@ TEST(files_past_the_limit_are_reported)
     const char *names[N];
     const void *datas[N];
     size_t lens[N];
-    char nm[N][16];
+    char nm[N][32];
     for (int i = 0; i < N; i++) {
         snprintf(nm[i], sizeof nm[i], "bird%02d.jpg", i);
         names[i] = nm[i], datas[i] = JPEG, lens[i] = sizeof JPEG;

@@ -9,7 +9,6 @@
 #include "store/driver.h"
 
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 static int64_t now_ms(void)
@@ -97,21 +96,6 @@ av_store_status av_store_analysis_renew(av_store *s, const char *id, char *err, 
     return st;
 }
 
-typedef struct orphan_rows {
-    char (*ids)[AV_STORE_ID_LEN + 1];
-    char cur[AV_STORE_ID_LEN + 1];
-    int n, max;
-} orphan_rows;
-
-static int orphan_row(void *ud)
-{
-    orphan_rows *r = ud;
-    if (r->n >= r->max)
-        return 1;
-    memcpy(r->ids[r->n++], r->cur, sizeof r->cur);
-    return 0;
-}
-
 av_store_status av_store_analysis_orphans(av_store *s, int lease_ms,
                                           char (*ids)[AV_STORE_ID_LEN + 1], int max, int *n,
                                           char *err, size_t errlen)
@@ -124,14 +108,14 @@ av_store_status av_store_analysis_orphans(av_store *s, int lease_ms,
     av_store_status st = d->sess_get(s, &c, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    orphan_rows r = {.ids = ids, .max = max};
+    av_store__id_rows r = {.ids = ids, .max = max};
     av_store__col cols[1] = {{AV_COL_TEXT, r.cur, sizeof r.cur, 0}};
     av_store__arg a[2] = {AV_ARG_I(now_ms() - lease_ms), AV_ARG_I(max)};
     st = d->query(c,
                   "SELECT i.ID FROM images i LEFT JOIN analysis_claims c ON c.ID = i.ID"
                   " WHERE i.status = 'pending' AND (c.ID IS NULL OR c.claimed_at < ?)"
                   " ORDER BY i.created_at, i.ID LIMIT ?",
-                  a, 2, cols, 1, orphan_row, &r, err, errlen);
+                  a, 2, cols, 1, av_store__id_row, &r, err, errlen);
     d->sess_put(s, c);
     *n = r.n;
     return st;
