@@ -293,7 +293,10 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         unsigned bad = av_guard_check(w->guard, conn, version, &why);
         if (bad) { /* answered now; the body is discarded */
             r->too_big = -1;
-            return av_web__message(w, conn, bad, "Bad request", why);
+            return av_web__message(w, conn, bad,
+                                   bad == MHD_HTTP_URI_TOO_LONG ? "That address is too long"
+                                                                : "Bad request",
+                                   why);
         }
         if (app && is_post && !strcmp(url, "/upload"))
             r->route = AV_WEB_ROUTE_UPLOAD;

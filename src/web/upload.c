@@ -1,7 +1,10 @@
 /*
  * upload.c - streaming multipart uploads and small url-encoded forms.
  *
- * File parts go straight to an O_EXCL temp file in originals/ as they
+ * The upload body is parsed by multipart.c (begin / data / end events per
+ * part); the feedback form by libmicrohttpd's post processor. At most
+ * AV_WEB_MAX_FILES file parts are kept; later ones are counted and named
+ * in the answer. File parts go straight to an O_EXCL temp file in originals/ as they
  * arrive (the body is never held in memory); the size limit is checked on
  * the Content-Length before reading and on every chunk after. When a part
  * ends, its type is told from the magic bytes (never the name or the
