@@ -405,6 +405,7 @@ void av_web__upload_end(av_web *w, av_web__req *r)
 {
     if (!r->mp || (!r->failed && !av_web__mp_finish(r->mp)))
         return;
+    r->failed = 1; /* after_upload names the problem when no file came through */
     /* A malformed or cut-off body: the file it was in is not kept. */
     if (r->in_file && !r->files[r->n_files - 1].status) {
         char problem[160];
