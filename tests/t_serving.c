@@ -1241,6 +1241,9 @@ TEST(hostile_clients)
     start_srv(&v, &o);
     expect_error(&v, "POST", "/v1/models/%FF%FEbirds:predict", "{\"instances\": [1]}", 404,
                  "Servable not found for request: Latest(\xef\xbf\xbd\xef\xbf\xbd" "birds)");
+    /* a parse error quoting bytes that are not UTF-8 (found by fuzz_predict) */
+    expect_error(&v, "POST", "/v1/models/birdsClassifier:predict", "\"i\\\xce\x9a\x8b\"", 400,
+                 "JSON Parse error");
     /* 300 x 300 pixels (about 1 MB of text), one value out of range near the end */
     size_t cap = 64 + (size_t)300 * 300 * 16;
     char *body = malloc(cap);
