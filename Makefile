@@ -43,6 +43,7 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS   ?= $(OPT) -g
+comma := ,
 ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
               -Isrc $(PKG_CFLAGS) -MMD -MP
 # --exclude-libs: nothing of libaviary.a is exported, so FFmpeg's own av_log()
@@ -189,9 +190,14 @@ fuzz:
 
 fuzz-bin: $(FUZZ_BIN)
 
+# Without --exclude-libs,ALL: it would also hide clang's static ASan
+# runtime, so shared libraries (jansson) would allocate with glibc's malloc
+# what our code frees with ASan's (a false bad-free). The archive is named
+# in --exclude-libs instead, as the note at LDLIBS wants.
 $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libaviary.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libaviary.a \
+	    -Wl,--exclude-libs,libaviary.a $(filter-out -Wl$(comma)--exclude-libs$(comma)ALL,$(LDLIBS))
 
 setup:
 	./scripts/setup

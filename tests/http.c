@@ -117,3 +117,110 @@ void av_http_free(av_http_resp *r)
     free(r->headers);
     memset(r, 0, sizeof *r);
 }
+
+/* ---- raw sockets ---- */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+int av_http_raw_connect(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (src) {
+        struct sockaddr_in me = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, src, &me.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&me, sizeof me)) {
+            close(fd);
+            return -1;
+        }
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int av_http_raw_send(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The value of header name (with its colon) in the header block, or NULL. */
+static const char *header_value(const char *buf, const char *end, const char *name)
+{
+    size_t k = strlen(name);
+    for (const char *p = buf; p && p < end; p = strstr(p, "\r\n")) {
+        p += (p != buf) * 2;
+        if (!strncasecmp(p, name, k))
+            return p + k;
+    }
+    return NULL;
+}
+
+static long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+long av_http_raw_response(int fd, int timeout_ms, char *buf, size_t cap)
+{
+    size_t n = 0;
+    long end = now_ms() + timeout_ms;
+    buf[0] = '\0';
+    for (;;) {
+        char *hend = strstr(buf, "\r\n\r\n");
+        if (hend) {
+            const char *cl = header_value(buf, hend, "Content-Length:");
+            long want = cl ? atol(cl) : -1;
+            if (want >= 0 && (long)(n - (size_t)(hend + 4 - buf)) >= want)
+                break;
+            if (want >= 0 && n + 1 >= cap)
+                break;
+        }
+        long left = end - now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return -1;
+        char tmp[4096];
+        ssize_t k = recv(fd, tmp, sizeof tmp, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (!strstr(buf, "\r\n\r\n"))
+                return -1;
+            break; /* closed after the response */
+        }
+        size_t take = (size_t)k < cap - 1 - n ? (size_t)k : cap - 1 - n;
+        memcpy(buf + n, tmp, take);
+        n += take;
+        buf[n] = '\0';
+    }
+    long status = -1;
+    if (sscanf(buf, "HTTP/1.%*d %ld", &status) != 1)
+        return -1;
+    return status;
+}

@@ -27,4 +27,15 @@ int av_http_send(const char *method, const char *url, const char *const *headers
                  const char *content_type, const void *body, size_t len, av_http_resp *r);
 void av_http_free(av_http_resp *r);
 
+/* Raw HTTP for what libcurl will not send (split writes, bad headers).
+ * A TCP connection to 127.0.0.1:port from source address src (NULL: any);
+ * the fd, or -1. */
+int av_http_raw_connect(const char *src, int port);
+/* Write all n bytes; 0 or -1. */
+int av_http_raw_send(int fd, const void *p, size_t n);
+/* Read one response into buf (NUL-terminated, body cut at cap) until its
+ * Content-Length is in or the peer closes; the status, or -1 when nothing
+ * complete came within timeout_ms. */
+long av_http_raw_response(int fd, int timeout_ms, char *buf, size_t cap);
+
 #endif

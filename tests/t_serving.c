@@ -1251,10 +1251,51 @@ TEST(b64_round_trip)
     free(d);
 }
 
+/* Issue 16 on the model server: a model name that is not UTF-8 (D7), a
+ * large nested list with a bad value late in it (answered by the pixel
+ * reader, never a jansson tree: D6), the header and query checks. */
+TEST(hostile_clients)
+{
+    av_serving_opts o = {.max_pixels = 1000000};
+    srv v;
+    start_srv(&v, &o);
+    expect_error(&v, "POST", "/v1/models/%FF%FEbirds:predict", "{\"instances\": [1]}", 404,
+                 "Servable not found for request: Latest(\xef\xbf\xbd\xef\xbf\xbd" "birds)");
+    /* a parse error quoting bytes that are not UTF-8 (found by fuzz_predict) */
+    expect_error(&v, "POST", "/v1/models/birdsClassifier:predict", "\"i\\\xce\x9a\x8b\"", 400,
+                 "JSON Parse error");
+    /* 300 x 300 pixels (about 1 MB of text), one value out of range near the end */
+    size_t cap = 64 + (size_t)300 * 300 * 16;
+    char *body = malloc(cap);
+    CHECK(body);
+    size_t k = (size_t)snprintf(body, cap, "{\"instances\": [{\"input_tensor\": [");
+    for (int y = 0; y < 300; y++) {
+        body[k++] = '[';
+        for (int x = 0; x < 300; x++)
+            k += (size_t)snprintf(body + k, cap - k, "[1,2,%d]%s",
+                                  y == 299 && x == 150 ? 300 : 3, x < 299 ? "," : "");
+        k += (size_t)snprintf(body + k, cap - k, "]%s", y < 299 ? "," : "");
+    }
+    snprintf(body + k, cap - k, "]}]}");
+    expect_error(&v, "POST", "/v1/models/birdsClassifier:predict", body, 400,
+                 "JSON Value: 300 Type: Number is not of expected type: uint8");
+    free(body);
+    int port = atoi(strrchr(v.base, ':') + 1);
+    char resp[4096];
+    int fd = av_http_raw_connect(NULL, port);
+    CHECK(fd >= 0);
+    const char *req = "GET /v1/models/birdsClassifier HTTP/1.1\r\nConnection: close\r\n\r\n";
+    CHECK(av_http_raw_send(fd, req, strlen(req)) == 0);
+    CHECK_EQ_INT(av_http_raw_response(fd, 5000, resp, sizeof resp), 400);
+    CHECK_STR_CONTAINS(resp, "Host header");
+    close(fd);
+    av_serving_stop(v.s);
+}
+
 TEST_MAIN(T(b64_round_trip), T(status_and_metadata), T(predict_b64_parrot_is_scarlet_macaw),
           T(original_client_nested_list_request), T(malformed_requests), T(version_hot_swap), T(empty_base_path_then_first_version),
           T(client_round_trip_and_server_down), T(serve_with_model_url_end_to_end),
           T(model_server_cli_base_path_and_bad_flags),
           T(batching_matches_unbatched_and_fills_batches),
           T(batch_queue_full_is_503_with_retry_after), T(model_config_file_two_models),
-          T(model_server_cli_config_file_and_batching))
+          T(model_server_cli_config_file_and_batching), T(hostile_clients))

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "detect/detect.h"
+#include "guard/guard.h"
 
 typedef struct av_cli_cmd {
     const char *name;
@@ -62,6 +63,11 @@ typedef struct av_cli_detect_opts {
  */
 int av_cli_detect_option(const av_cli_cmd *me, int argc, char **argv, int *i,
                          av_cli_detect_opts *o, int *rc);
+
+/* The connection limits and deadlines of cfg for a server (guard.h); also
+ * raises the process's open-file limit to its hard limit, as a server
+ * holds a descriptor per connection. */
+struct av_guard_opts av_cli_guard_opts(const av_config *cfg);
 
 /* Print "aviary CMD: msg" to stderr; returns 2 for `return av_cli_usage(...)`. */
 int av_cli_usage(const av_cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

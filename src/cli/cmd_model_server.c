@@ -24,7 +24,8 @@ static const char *const model_server_keys[] = {
     "threads", "workers", "batch-max", "batch-wait-ms", "batch-queue", "batch-threads",
     "max-upload-mb",
     "max-megapixels", "db", "log-level", "log-format", "metrics-token", "metrics-token-file",
-    "species-list", NULL,
+    "species-list", "max-conns", "max-conns-per-client", "header-timeout", "request-timeout",
+    NULL,
 };
 
 /*
@@ -165,7 +166,7 @@ static int run_model_server(const av_config *cfg, int argc, char **argv)
                          .batch_max = cfg->batch_max, .batch_wait_ms = cfg->batch_wait_ms,
                          .batch_queue = cfg->batch_queue, .batch_threads = cfg->batch_threads,
                          .metrics_token = cfg->metrics_token,
-                         .species_list = cfg->species_list};
+                         .species_list = cfg->species_list, .guard = av_cli_guard_opts(cfg)};
     av_serving *s = NULL;
     char err[640];
     if (av_serving_start(&o, &s, err, sizeof err) != AV_SERVING_OK) {

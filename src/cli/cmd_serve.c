@@ -31,7 +31,9 @@ static const char *const serve_keys[] = {
     "camera-notify-first-of-day", "camera-notify-new-species", "camera-notify-min-score",
     "camera-notify-cooldown", "camera-mqtt", "camera-mqtt-prefix", "camera-mqtt-discovery",
     "camera-frigate-url", "camera-frigate-topic",
-    "camera-retention-days", "camera-keep-best", NULL,
+    "camera-retention-days", "camera-keep-best",
+    /* connection limits (guard) */
+    "max-conns", "max-conns-per-client", "header-timeout", "request-timeout", NULL,
 };
 
 _Static_assert((int)AV_CONFIG_GUEST_VIEW == (int)AV_WEB_GUEST_VIEW &&
@@ -403,7 +405,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .max_video_seconds = cfg->max_video_seconds,
                       .max_pixels = cfg->max_pixels,
                       .extra_metrics = an.pipe ? pass_metrics : NULL,
-                      .extra_metrics_ud = an.pipe};
+                      .extra_metrics_ud = an.pipe, .guard = av_cli_guard_opts(cfg)};
     char owner_cmd[1300], db_shown[1100];
     av_store_redact_url(db, db_shown, sizeof db_shown);
     static char setting_vals[24][1100];

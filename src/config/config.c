@@ -39,6 +39,13 @@ static const av_config_key g_keys[] = {
     {"max-megapixels", "N", "largest accepted image in megapixels (default 50)"},
     {"max-video-mb", "N", "largest accepted video upload in MB (default 200)"},
     {"max-video-seconds", "N", "longest accepted video in seconds (default 600)"},
+    {"max-conns", "N", "open connections at most (default 10000, within the open-file limit)"},
+    {"max-conns-per-client", "N", "open connections per client address (default 64; 0: no "
+                                  "limit, for a node behind a proxy that limits instead)"},
+    {"header-timeout", "S", "seconds a client has for a request's line and headers "
+                            "(default 30; the idle timeout is 60)"},
+    {"request-timeout", "S", "seconds a client has for a request's body after its headers "
+                             "(default 900)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"log-format", "FMT", "logfmt or json (default logfmt)"},
     {"blob-store", "DIR", "keep uploaded images as files under DIR instead of database blobs"},
@@ -89,6 +96,10 @@ void av_config_defaults(av_config *c, const char *cmd)
     c->max_pixels = 50LL * 1000 * 1000;
     c->max_video_bytes = 200LL * 1000 * 1000;
     c->max_video_seconds = 600;
+    c->max_conns = 10000;
+    c->max_conns_per_client = 64;
+    c->header_timeout_s = 30;
+    c->request_timeout_s = 900;
     c->log_level = AV_LOG_INFO;
     c->log_format = AV_LOG_LOGFMT;
     copy(c->tracked, sizeof c->tracked, "Erithacus rubecula,Periparus ater,Pica pica");
@@ -292,6 +303,24 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         if (parse_ll(key, v, 1, 86400, &x, err, errlen))
             return -1;
         c->max_video_seconds = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "max-conns") == 0) {
+        if (parse_ll(key, v, 1, 1000000, &x, err, errlen))
+            return -1;
+        c->max_conns = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "max-conns-per-client") == 0) {
+        if (parse_ll(key, v, 0, 1000000, &x, err, errlen))
+            return -1;
+        c->max_conns_per_client = (int)x;
+        return 0;
+    }
+    if (strcmp(key, "header-timeout") == 0 || strcmp(key, "request-timeout") == 0) {
+        if (parse_ll(key, v, 1, 86400, &x, err, errlen))
+            return -1;
+        *(key[0] == 'h' ? &c->header_timeout_s : &c->request_timeout_s) = (int)x;
         return 0;
     }
     if (strcmp(key, "log-level") == 0) {

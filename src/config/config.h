@@ -37,6 +37,10 @@ typedef struct av_config {
     long long max_pixels;
     long long max_video_bytes;         /* serve: largest video upload */
     int max_video_seconds;             /* serve: longest video */
+    int max_conns;                     /* open connections at most */
+    int max_conns_per_client;          /* per client address; 0 = no limit */
+    int header_timeout_s;              /* request line and headers within this */
+    int request_timeout_s;             /* body within this after the headers */
     av_log_level log_level;
     av_log_format log_format;
     char config_file[AV_CONFIG_PATH_MAX];

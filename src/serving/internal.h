@@ -210,6 +210,7 @@ struct av_serving {
     const char *const *tracked; /* borrowed from the caller (static by contract) */
     int n_tracked;
     char metrics_token[256];    /* "" = /metrics open */
+    av_guard *guard;            /* freed after the daemon stops */
 };
 
 /* The model called name, or NULL. */
@@ -232,6 +233,34 @@ unsigned av_serving__predict(av_serving *s, av_serving__model *md, long long ver
 unsigned av_serving__predict_finish(av_serving *s, av_serving__pending *p, json_t **answer,
                                     int *images);
 void av_serving__predict_abandon(av_serving *s, av_serving__pending *p);
+/* Parse a predict body only (for the fuzzer): each image found is passed
+ * to each; 0, or the error status with *answer set (new reference). fast 0
+ * leaves pixel lists to jansson, as the parse was before pixels.c. */
+unsigned av_serving__predict_parse(const av_serving *s, const char *body, size_t len, int fast,
+                                   void (*each)(void *ud, const void *bytes, size_t len),
+                                   void *ud, json_t **answer);
+
+/* pixels.c: nested-list pixel images carved out of a predict body before
+ * jansson parses it (a json_t per value was 30x the body). */
+typedef struct av_serving__pixels {
+    unsigned char *bmp[AV_SERVING_MAX_INSTANCES]; /* top-down 24-bit BMPs, owned */
+    size_t bmp_len[AV_SERVING_MAX_INSTANCES];
+    int n;
+    char key[32]; /* "@pixels-<random hex>", new for each body */
+    char *json;   /* the body with each list replaced by {key: k}; NULL when none was */
+    size_t len, cap;
+} av_serving__pixels;
+/* Fill px from body; 0, or the HTTP status with msg (a large list that is
+ * not valid pixels, over the pixel limit, out of memory). Free px with
+ * av_serving__pixels_free either way (it is empty after a failure). */
+unsigned av_serving__pixels_extract(const char *body, size_t len, long long max_pixels,
+                                    av_serving__pixels *px, char *msg, size_t msglen);
+/* k when v is a {key: k} reference to a BMP still in px, else -1. */
+int av_serving__pixels_ref(const av_serving__pixels *px, const json_t *v);
+void av_serving__pixels_free(av_serving__pixels *px);
+/* A zeroed top-down 24-bit BMP of h x w with its header (rows at +54,
+ * 4-byte aligned); NULL when out of memory. Owned by the caller. */
+unsigned char *av_serving__pixels_bmp(size_t h, size_t w, size_t *len);
 
 /* {"error": msg} (new reference, may be NULL when out of memory). */
 json_t *av_serving__error_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -34,6 +34,7 @@ typedef struct item {
 typedef struct batch {
     item v[AV_SERVING_MAX_INSTANCES];
     int n;
+    av_serving__pixels *px; /* pixel lists read ahead of jansson (pixels.c) */
 } batch;
 
 static void batch_free(batch *b)
@@ -65,12 +66,6 @@ static const char *json_type_name(const json_t *v)
     }
 }
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
-}
-
 /* H x W x 3 nested list of 0..255 ints -> top-down 24-bit BMP. */
 static unsigned pixels_to_bmp(const av_serving *s, const json_t *img, item *out, json_t **answer)
 {
@@ -86,18 +81,10 @@ static unsigned pixels_to_bmp(const av_serving *s, const json_t *img, item *out,
                     dims, "");
     }
     size_t stride = (w * 3 + 3) & ~(size_t)3;
-    size_t total = 54 + stride * h;
-    unsigned char *bmp = calloc(1, total);
+    size_t total;
+    unsigned char *bmp = av_serving__pixels_bmp(h, w, &total);
     if (!bmp)
         return fail(answer, 500, "out of memory%s%s", 0, 0);
-    bmp[0] = 'B', bmp[1] = 'M';
-    put_le32(bmp + 2, (uint32_t)total);
-    put_le32(bmp + 10, 54);
-    put_le32(bmp + 14, 40);
-    put_le32(bmp + 18, (uint32_t)w);
-    put_le32(bmp + 22, (uint32_t)-(int32_t)h); /* negative: top-down rows */
-    bmp[26] = 1, bmp[28] = 24;
-    put_le32(bmp + 34, (uint32_t)(stride * h));
     for (size_t y = 0; y < h; y++) {
         const json_t *row = json_array_get(img, y);
         if (!json_is_array(row) || json_array_size(row) != w) {
@@ -155,7 +142,13 @@ static unsigned convert_value(const av_serving *s, const json_t *v, batch *b, js
     }
     item *it = &b->v[b->n];
     memset(it, 0, sizeof *it);
-    if (is_b64(v)) {
+    int k = av_serving__pixels_ref(b->px, v);
+    if (k >= 0) { /* moved: a second reference to the same list is not pixels */
+        it->bytes = b->px->bmp[k];
+        it->len = b->px->bmp_len[k];
+        it->is_pixels = 1;
+        b->px->bmp[k] = NULL;
+    } else if (is_b64(v)) {
         const json_t *t = json_object_get(v, "b64");
         if (av_serving_b64_decode(json_string_value(t), json_string_length(t), &it->bytes,
                                   &it->len))
@@ -201,7 +194,7 @@ static unsigned parse_instances(const av_serving *s, const json_t *inst, batch *
     json_array_foreach(inst, i, e)
     {
         const json_t *v = e;
-        if (json_is_object(e) && !is_b64(e)) {
+        if (json_is_object(e) && !is_b64(e) && av_serving__pixels_ref(b->px, e) < 0) {
             if (json_object_size(e) != 1) {
                 char n[24];
                 snprintf(n, sizeof n, "%zu", json_object_size(e));
@@ -226,7 +219,7 @@ static unsigned parse_instances(const av_serving *s, const json_t *inst, batch *
 static unsigned parse_inputs(const av_serving *s, const json_t *in, batch *b, json_t **answer)
 {
     const json_t *v = in;
-    if (json_is_object(in) && !is_b64(in)) {
+    if (json_is_object(in) && !is_b64(in) && av_serving__pixels_ref(b->px, in) < 0) {
         v = json_object_get(in, "input_tensor");
         if (!v)
             v = json_object_get(in, "image_bytes");
@@ -578,28 +571,32 @@ unsigned av_serving__predict(av_serving *s, av_serving__model *md, long long ver
     return st;
 }
 
-static unsigned predict_on(av_serving *s, av_serving__model *md, av_serving__version *v,
-                           const char *body, size_t len, json_t **answer, int *images,
-                           const park_args *pa)
+/* The request's images into b (b->px set by the caller; NULL: jansson
+ * reads every pixel list, as before pixels.c, for the fuzzer to compare). */
+static unsigned parse_request(const av_serving *s, const char *body, size_t len, batch *b,
+                              int *columnar, json_t **answer)
 {
     size_t k = 0;
     while (k < len && (body[k] == ' ' || body[k] == '\n' || body[k] == '\r' || body[k] == '\t'))
         k++;
     if (k == len)
         return fail(answer, 400, "JSON Parse error: The document is empty%s%s", 0, 0);
+    av_serving__pixels *px = b->px;
+    if (px) {
+        char msg[300];
+        unsigned st = av_serving__pixels_extract(body, len, s->max_pixels, px, msg, sizeof msg);
+        if (st)
+            return fail(answer, st, "%s%s", msg, "");
+    }
     json_error_t je;
-    json_t *req = json_loadb(body, len, 0, &je);
+    json_t *req = json_loadb(px && px->json ? px->json : body, px && px->json ? px->len : len,
+                             0, &je);
     if (!req) {
         char off[32];
         snprintf(off, sizeof off, "%d", je.position);
         return fail(answer, 400, "JSON Parse error: %s at offset: %s", je.text, off);
     }
     unsigned st = 0;
-    batch *b = calloc(1, sizeof *b);
-    if (!b) {
-        json_decref(req);
-        return fail(answer, 500, "out of memory%s%s", 0, 0);
-    }
     const json_t *sig = json_object_get(req, "signature_name");
     const json_t *inst = json_object_get(req, "instances"), *in = json_object_get(req, "inputs");
     if (!json_is_object(req))
@@ -618,8 +615,44 @@ static unsigned predict_on(av_serving *s, av_serving__model *md, av_serving__ver
         st = fail(answer, 400, "Missing 'inputs' or 'instances' key%s%s", 0, 0);
     else
         st = inst ? parse_instances(s, inst, b, answer) : parse_inputs(s, in, b, answer);
-    int columnar = in != NULL;
+    *columnar = in != NULL;
     json_decref(req); /* the batch owns copies of what it needs */
+    return st;
+}
+
+unsigned av_serving__predict_parse(const av_serving *s, const char *body, size_t len, int fast,
+                                   void (*each)(void *ud, const void *bytes, size_t len),
+                                   void *ud, json_t **answer)
+{
+    *answer = NULL;
+    batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return fail(answer, 500, "out of memory%s%s", 0, 0);
+    av_serving__pixels px = {0};
+    b->px = fast ? &px : NULL;
+    int columnar = 0;
+    unsigned st = parse_request(s, body, len, b, &columnar, answer);
+    for (int i = 0; !st && i < b->n; i++)
+        each(ud, b->v[i].bytes, b->v[i].len);
+    av_serving__pixels_free(&px);
+    batch_free(b);
+    free(b);
+    return st;
+}
+
+static unsigned predict_on(av_serving *s, av_serving__model *md, av_serving__version *v,
+                           const char *body, size_t len, json_t **answer, int *images,
+                           const park_args *pa)
+{
+    batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return fail(answer, 500, "out of memory%s%s", 0, 0);
+    av_serving__pixels px = {0};
+    b->px = &px;
+    int columnar = 0;
+    unsigned st = parse_request(s, body, len, b, &columnar, answer);
+    av_serving__pixels_free(&px); /* lists not moved into the batch */
+    b->px = NULL;
     if (!st)
         st = s->batching ? run_batched(s, md, v, b, columnar, pa->park, pa->wake, pa->ud,
                                        pa->pending, answer)

@@ -46,6 +46,7 @@
 #include <stddef.h>
 
 #include "detect/detect.h"
+#include "guard/guard.h"
 
 #define AV_SERVING_STATUS_MAP(X)                              \
     X(OK, 0, "ok")                                            \
@@ -97,6 +98,7 @@ typedef struct av_serving_opts {
                                  * (capped at workers and AV_SERVING_MAX_BATCH_THREADS) */
     const char *metrics_token;  /* NULL/"": /metrics open; else Authorization: Bearer TOKEN */
     const char *species_list;   /* site species list (av_detect_open_opts); NULL = all */
+    av_guard_opts guard;        /* connection limits and deadlines; zeros = defaults */
 } av_serving_opts;
 
 #define AV_SERVING_MAX_MODELS 16   /* models in one config file */

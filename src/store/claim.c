@@ -79,3 +79,44 @@ av_store_status av_store_analysis_note(av_store *s, const char *id, const char *
     d->sess_put(s, c);
     return st;
 }
+
+av_store_status av_store_analysis_renew(av_store *s, const char *id, char *err, size_t errlen)
+{
+    if (!av_store_valid_id(id))
+        return av_store__fail(err, errlen, AV_STORE_EARG, "renew: bad id");
+    const av_store_driver *d = s->drv;
+    av_store__sess *c = NULL;
+    av_store_status st = d->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    av_store__arg a[2] = {AV_ARG_I(now_ms()), AV_ARG_T(id)};
+    st = d->exec(c, "UPDATE analysis_claims SET claimed_at = ? WHERE ID = ?", a, 2, NULL, NULL,
+                 err, errlen);
+    d->sess_put(s, c);
+    return st;
+}
+
+av_store_status av_store_analysis_orphans(av_store *s, int lease_ms,
+                                          char (*ids)[AV_STORE_ID_LEN + 1], int max, int *n,
+                                          char *err, size_t errlen)
+{
+    *n = 0;
+    if (max <= 0 || lease_ms < 0)
+        return av_store__fail(err, errlen, AV_STORE_EARG, "orphans: bad arguments");
+    const av_store_driver *d = s->drv;
+    av_store__sess *c = NULL;
+    av_store_status st = d->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    av_store__id_rows r = {.ids = ids, .max = max};
+    av_store__col cols[1] = {{AV_COL_TEXT, r.cur, sizeof r.cur, 0}};
+    av_store__arg a[2] = {AV_ARG_I(now_ms() - lease_ms), AV_ARG_I(max)};
+    st = d->query(c,
+                  "SELECT i.ID FROM images i LEFT JOIN analysis_claims c ON c.ID = i.ID"
+                  " WHERE i.status = 'pending' AND (c.ID IS NULL OR c.claimed_at < ?)"
+                  " ORDER BY i.created_at, i.ID LIMIT ?",
+                  a, 2, cols, 1, av_store__id_row, &r, err, errlen);
+    d->sess_put(s, c);
+    *n = r.n;
+    return st;
+}

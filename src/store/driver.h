@@ -117,6 +117,15 @@ av_store_status av_store__split_sql(const char *sql,
 av_store_status av_store__fail(char *err, size_t errlen, av_store_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Rows of one ID column collected into ids (at most max; fn stops there):
+ * bind cur as the column, pass av_store__id_row with the struct. */
+typedef struct av_store__id_rows {
+    char (*ids)[AV_STORE_ID_LEN + 1];
+    char cur[AV_STORE_ID_LEN + 1];
+    int n, max;
+} av_store__id_rows;
+int av_store__id_row(void *ud);
+
 /* The original's box text: "ymin, xmin, ymax, xmax" normalised to the image. */
 void av_store__box_text(const av_store_detection *d, int width, int height, char *out,
                         size_t outlen);

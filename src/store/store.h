@@ -139,6 +139,15 @@ av_store_status av_store_analysis_put(av_store *s, const char *id, int width, in
 av_store_status av_store_analysis_claim(av_store *s, const char *id, int lease_ms, int *claimed,
                                         char *err, size_t errlen);
 av_store_status av_store_analysis_release(av_store *s, const char *id, char *err, size_t errlen);
+/* Move this node's lease on a running analysis forward (leases are short;
+ * the node renews them while it works, so a dead node's lapse soon). */
+av_store_status av_store_analysis_renew(av_store *s, const char *id, char *err, size_t errlen);
+/* Pending images (videos included) nobody holds a live lease on: never
+ * claimed, or claimed more than lease_ms ago (the node died). Oldest first,
+ * at most max ids into ids; *n how many. */
+av_store_status av_store_analysis_orphans(av_store *s, int lease_ms,
+                                          char (*ids)[AV_STORE_ID_LEN + 1], int max, int *n,
+                                          char *err, size_t errlen);
 /* Why a pending image is still pending (a temporary failure, retried): kept
  * in images.error while the status stays pending; cleared when it is done. */
 av_store_status av_store_analysis_note(av_store *s, const char *id, const char *why, char *err,

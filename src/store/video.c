@@ -522,15 +522,9 @@ av_store_status av_store_video_media_get(av_store *s, const char *id, const char
     return AV_STORE_OK;
 }
 
-typedef struct id_rows {
-    char (*ids)[AV_STORE_ID_LEN + 1];
-    char cur[AV_STORE_ID_LEN + 1];
-    int n, max;
-} id_rows;
-
-static int id_row(void *ud)
+int av_store__id_row(void *ud)
 {
-    id_rows *r = ud;
+    av_store__id_rows *r = ud;
     if (r->n >= r->max)
         return 1;
     memcpy(r->ids[r->n++], r->cur, sizeof r->cur);
@@ -543,12 +537,12 @@ av_store_status av_store_video_unfinished(av_store *s, char (*ids)[AV_STORE_ID_L
     *n = 0;
     if (max <= 0)
         return AV_STORE_OK;
-    id_rows r = {.ids = ids, .max = max};
+    av_store__id_rows r = {.ids = ids, .max = max};
     av_store__col cols[1] = {{AV_COL_TEXT, r.cur, sizeof r.cur, 0}};
     av_store_status st = av_store__query1(s,
                                    "SELECT v.ID FROM videos v JOIN images i ON i.ID = v.ID"
                                    " WHERE i.status = 'pending' ORDER BY i.created_at, v.ID",
-                                   NULL, 0, cols, 1, id_row, &r, err, errlen);
+                                   NULL, 0, cols, 1, av_store__id_row, &r, err, errlen);
     *n = r.n;
     return st;
 }

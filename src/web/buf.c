@@ -3,6 +3,8 @@
  */
 #include "web/internal.h"
 
+#include "text/text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,22 +84,32 @@ void av_web__buf_fmt(av_web__buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* Escapes HTML and replaces bytes that are not UTF-8 (pages are UTF-8). */
 void av_web__buf_html(av_web__buf *b, const char *s)
 {
     const char *run = s;
-    for (; *s; s++) {
+    while (*s) {
         const char *esc = NULL;
+        size_t k = av_text_utf8_len((const unsigned char *)s);
         switch (*s) {
         case '&': esc = "&amp;"; break;
         case '<': esc = "&lt;"; break;
         case '>': esc = "&gt;"; break;
         case '"': esc = "&quot;"; break;
         case '\'': esc = "&#39;"; break;
-        default: continue;
+        default:
+            if (!k)
+                esc = AV_TEXT_REPLACEMENT;
+            break;
+        }
+        if (!esc) {
+            s += k;
+            continue;
         }
         av_web__buf_add(b, run, (size_t)(s - run));
         av_web__buf_str(b, esc);
-        run = s + 1;
+        s++;
+        run = s;
     }
     av_web__buf_add(b, run, (size_t)(s - run));
 }

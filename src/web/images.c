@@ -20,17 +20,95 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A single "Range: bytes=..." of a body of size bytes (RFC 9110 14.1.2):
+ * 0 whole body (no range, several ranges or one we do not parse: served
+ * whole, as allowed), 1 the part [*off, *off + *len), -1 unsatisfiable. */
+static int byte_range(struct MHD_Connection *c, uint64_t size, uint64_t *off, uint64_t *len)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+        return 0;
+    const char *p = h + 6;
+    char *end;
+    int has_first = *p >= '0' && *p <= '9';
+    unsigned long long first = has_first ? strtoull(p, &end, 10) : 0;
+    if (has_first)
+        p = end;
+    if (*p++ != '-')
+        return 0;
+    int has_last = *p >= '0' && *p <= '9';
+    unsigned long long last = has_last ? strtoull(p, &end, 10) : 0;
+    if (has_last)
+        p = end;
+    if (*p || (!has_first && !has_last) || (has_first && has_last && last < first))
+        return 0;
+    if (!has_first) { /* the last `last` bytes */
+        if (last == 0 || size == 0)
+            return -1;
+        *off = last >= size ? 0 : size - last;
+        *len = size - *off;
+        return 1;
+    }
+    if (first >= size)
+        return -1;
+    *off = first;
+    *len = (has_last && last < size ? last + 1 : size) - first;
+    return 1;
+}
+
+/* Queue r (covering the range part when status is 206) and release it. */
 static enum MHD_Result respond(struct MHD_Connection *c, struct MHD_Response *r,
-                               const char *mime)
+                               const char *mime, unsigned status, uint64_t off, uint64_t len,
+                               uint64_t size)
 {
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
     /* Uploaded and annotated images never change under one ID. */
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
                             "public, max-age=31536000, immutable");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = av_web__queue(c, MHD_HTTP_OK, r);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    char cr[96];
+    if (status == MHD_HTTP_PARTIAL_CONTENT)
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)off,
+                 (unsigned long long)(off + len - 1), (unsigned long long)size);
+    else
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
+    if (status != MHD_HTTP_OK)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    enum MHD_Result ret = av_web__queue(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* The whole of size bytes, the requested part (206) or 416. */
+static enum MHD_Result respond_range(struct MHD_Connection *c, const char *mime, uint64_t size,
+                                     int fd, void *bytes)
+{
+    uint64_t off = 0, len = size;
+    int part = byte_range(c, size, &off, &len);
+    unsigned status = part > 0 ? MHD_HTTP_PARTIAL_CONTENT
+                      : part < 0 ? MHD_HTTP_RANGE_NOT_SATISFIABLE
+                                 : MHD_HTTP_OK;
+    if (part < 0)
+        off = len = 0;
+    struct MHD_Response *r;
+    if (fd >= 0) {
+        r = part < 0 ? MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT)
+                     : MHD_create_response_from_fd_at_offset64(len, fd, off);
+        if (part < 0 || !r)
+            close(fd);
+    } else if (part == 0) {
+        r = MHD_create_response_from_buffer((size_t)len, bytes, MHD_RESPMEM_MUST_FREE);
+        if (!r)
+            free(bytes);
+    } else {
+        r = MHD_create_response_from_buffer((size_t)len, (char *)bytes + off,
+                                            MHD_RESPMEM_MUST_COPY);
+        free(bytes);
+    }
+    if (!r)
+        return MHD_NO;
+    return respond(c, r, mime, status, off, len, size);
 }
 
 static enum MHD_Result from_disk(struct MHD_Connection *c, const char *path, const char *mime)
@@ -42,12 +120,7 @@ static enum MHD_Result from_disk(struct MHD_Connection *c, const char *path, con
             close(fd);
         return MHD_NO;
     }
-    struct MHD_Response *r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
-    if (!r) {
-        close(fd);
-        return MHD_NO;
-    }
-    return respond(c, r, mime);
+    return respond_range(c, mime, (uint64_t)st.st_size, fd, NULL);
 }
 
 /* The annotated image of img: drawn from its original and detections. */
@@ -145,10 +218,5 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
         pthread_mutex_unlock(&big_fetch);
     if (!bytes)
         return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, bytes, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(bytes);
-        return MHD_NO;
-    }
-    return respond(c, r, mime);
+    return respond_range(c, mime, len, -1, bytes);
 }

@@ -22,7 +22,8 @@ void av_web__buf_free(av_web__buf *b);
 void av_web__buf_add(av_web__buf *b, const char *s, size_t n);
 void av_web__buf_str(av_web__buf *b, const char *s);
 void av_web__buf_fmt(av_web__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s with &, <, >, ", ' escaped for HTML text and attributes. */
+/* Append s with &, <, >, ", ' escaped for HTML text and attributes, and
+ * bytes that are not UTF-8 replaced by U+FFFD. */
 void av_web__buf_html(av_web__buf *b, const char *s);
 /* Hand the bytes to the caller (malloc'd, NUL-terminated); the buffer is emptied. */
 char *av_web__buf_take(av_web__buf *b, size_t *len);
@@ -50,6 +51,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 
 #include "web/jobs.h"
 #include "web/auth.h"
+#include "web/multipart.h"
 
 #include <jansson.h>
 
@@ -58,6 +60,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 
 #define AV_WEB_MAX_FILES 20       /* files in one upload request */
 #define AV_WEB_PAGE_LIMIT (8u << 20) /* largest rendered page */
+#define AV_WEB_FORM_LIMIT (64 * 1024) /* largest feedback form body */
 
 struct av_web {
     struct MHD_Daemon *daemon;
@@ -68,6 +71,7 @@ struct av_web {
     av_web__jobs *jobs;  /* NULL without a store */
     av_web__metrics *metrics; /* NULL when out of memory at start: not counted */
     struct av_web__waiters *waiters; /* NULL without a store */
+    av_guard *guard;     /* freed after the daemon stops */
 };
 
 /* One uploaded file after its part ended. */
@@ -82,13 +86,20 @@ typedef struct av_web__file {
 typedef struct av_web__req {
     av_web *w;
     int route;
-    struct MHD_PostProcessor *pp;
+    struct MHD_PostProcessor *pp; /* feedback form */
+    av_web__mp *mp;               /* upload body */
+    int failed;                   /* the body could not be parsed */
     /* upload */
     int fd;
     char tmp_path[1024];
     long long part_bytes, total_bytes;
     int in_file, too_big, n_files;
     av_web__file files[AV_WEB_MAX_FILES];
+    int skip_part;                /* the current part is not a kept file */
+    int csrf_part;                /* the current part is the form's csrf field */
+    uint64_t csrf_off;            /* its bytes so far */
+    int extra_files;              /* file parts past AV_WEB_MAX_FILES, not stored */
+    char first_extra[256];        /* the name of the first of them */
     int sniffed, part_video;      /* the part's type is known from its first bytes */
     unsigned char head[64];       /* those bytes */
     size_t head_len;
@@ -126,6 +137,10 @@ enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location)
 /* upload.c; the largest part accepted: video 1, image 0, either -1 */
 long long av_web__part_limit(const av_web *w, int video);
 int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c);
+/* The largest upload body accepted (every file at its limit). */
+long long av_web__body_limit(const av_web *w);
+/* One chunk of the body of an upload or feedback request. */
+int av_web__upload_feed(av_web__req *r, const char *data, size_t n);
 void av_web__upload_end(av_web *w, av_web__req *r);
 void av_web__req_free(av_web__req *r);
 
@@ -179,8 +194,6 @@ enum MHD_Result av_web__video_api(av_web *w, struct MHD_Connection *c,
                                   const av_store_image *img);
 enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const char *rest);
 
-/* video_jobs.c: queue the videos a restart left pending (av_web_start). */
-void av_web__video_resume(av_web *w);
 
 /* waiters.c: park a connection until an analysis is over (or wait_ms);
  * libmicrohttpd then calls the handler again with r->waited = 1. */

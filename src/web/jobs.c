@@ -25,8 +25,9 @@ typedef struct slot {
     struct timespec not_before; /* CLOCK_REALTIME; a retry waits until then */
 } slot;
 
-#define CLAIM_LEASE_MS 60000 /* longer than any image analysis, remote ones included */
-#define RETRY_MAX_S 30       /* backoff cap between retries of a temporary failure */
+#define LEASE_DEFAULT_MS 15000 /* renewed every third of it while an analysis runs */
+#define RETRY_MAX_S 30         /* backoff cap between retries of a temporary failure */
+#define ORPHANS_MAX 256        /* pending images looked at per sweep */
 
 static int before(const struct timespec *a, const struct timespec *b)
 {
@@ -55,8 +56,17 @@ struct av_web__jobs {
     int stopping;
     pthread_t *threads;
     int n_threads;
+    pthread_t keeper;
+    int has_keeper;
+    pthread_cond_t tick;      /* wakes the keeper: stopping, or the queue ran dry */
+    int more_orphans;         /* the last sweep left some out (queue full) */
     av_web__metrics *metrics; /* may be NULL */
 };
+
+int av_web__lease_ms(const av_web_opts *o)
+{
+    return o->analysis_lease_ms > 0 ? o->analysis_lease_ms : LEASE_DEFAULT_MS;
+}
 
 int av_web__write_file_atomic(const char *dir, const char *name, const void *p, size_t n)
 {
@@ -107,7 +117,7 @@ int av_web__analyse(const av_web_opts *o, const char *id)
     }
     /* Another web node may be analysing it (the upload came in there). */
     int claimed = 0;
-    if (av_store_analysis_claim(o->store, id, CLAIM_LEASE_MS, &claimed, err, sizeof err) !=
+    if (av_store_analysis_claim(o->store, id, av_web__lease_ms(o), &claimed, err, sizeof err) !=
         AV_STORE_OK) {
         av_log(AV_LOG_WARN, "analysis_claim_failed", "id", id, "error", err, NULL);
         av_store_image_clear(&img);
@@ -192,6 +202,15 @@ static void *worker(void *arg)
         if (j->stopping)
             break;
         pick->state = 2;
+        if (j->more_orphans) { /* a backlog waits in the database: refill when dry */
+            int queued = 0;
+            for (int i = 0; i < j->n_slots; i++)
+                queued += j->slots[i].state == 1;
+            if (!queued) {
+                j->more_orphans = 0;
+                pthread_cond_signal(&j->tick);
+            }
+        }
         char id[AV_STORE_ID_LEN + 1];
         memcpy(id, pick->id, sizeof id);
         pthread_mutex_unlock(&j->mu);
@@ -221,6 +240,80 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Queue what no live node holds: every pending image and video with no
+ * lease or a lapsed one, oldest first, while the queue has room. */
+static void sweep(av_web__jobs *j, char (*ids)[AV_STORE_ID_LEN + 1])
+{
+    const av_web_opts *o = j->opts;
+    int n = 0, queued = 0;
+    char err[256];
+    if (av_store_analysis_orphans(o->store, av_web__lease_ms(o), ids, ORPHANS_MAX, &n, err,
+                                  sizeof err) != AV_STORE_OK) {
+        av_log(AV_LOG_WARN, "recovery_sweep_failed", "error", err, NULL);
+        return;
+    }
+    int more = n == ORPHANS_MAX;
+    for (int i = 0; i < n; i++) {
+        if (av_web__jobs_active(j, ids[i]))
+            continue;
+        if (av_web__jobs_request(j, ids[i])) {
+            more = 1; /* full: the sweep when it runs dry takes the rest */
+            break;
+        }
+        queued++;
+    }
+    pthread_mutex_lock(&j->mu);
+    j->more_orphans = more;
+    pthread_mutex_unlock(&j->mu);
+    if (queued) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", queued);
+        av_log(AV_LOG_INFO, "recovery_queued", "images", k, NULL);
+    }
+}
+
+/* Renew the leases of what runs here; sweep for orphans. */
+static void *keeper(void *arg)
+{
+    av_web__jobs *j = arg;
+    const av_web_opts *o = j->opts;
+    int period = av_web__lease_ms(o) / 3;
+    char(*ids)[AV_STORE_ID_LEN + 1] = calloc(ORPHANS_MAX, sizeof *ids);
+    char(*running)[AV_STORE_ID_LEN + 1] = calloc((size_t)j->n_slots, sizeof *running);
+    if (!ids || !running) {
+        av_log(AV_LOG_ERROR, "recovery_failed", "error", "out of memory", NULL);
+        free(ids);
+        free(running);
+        return NULL;
+    }
+    pthread_mutex_lock(&j->mu);
+    while (!j->stopping) {
+        int n = 0;
+        for (int i = 0; i < j->n_slots; i++)
+            if (j->slots[i].state == 2)
+                memcpy(running[n++], j->slots[i].id, sizeof running[0]);
+        pthread_mutex_unlock(&j->mu);
+        char err[256];
+        for (int i = 0; i < n; i++)
+            if (av_store_analysis_renew(o->store, running[i], err, sizeof err) != AV_STORE_OK)
+                av_log(AV_LOG_WARN, "lease_renew_failed", "id", running[i], "error", err, NULL);
+        sweep(j, ids);
+        pthread_mutex_lock(&j->mu);
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += period / 1000;
+        t.tv_nsec += (long)(period % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L)
+            t.tv_sec++, t.tv_nsec -= 1000000000L;
+        if (!j->stopping)
+            pthread_cond_timedwait(&j->tick, &j->mu, &t);
+    }
+    pthread_mutex_unlock(&j->mu);
+    free(ids);
+    free(running);
+    return NULL;
+}
+
 int av_web__jobs_start(const av_web_opts *o, av_web__jobs **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -238,6 +331,7 @@ int av_web__jobs_start(const av_web_opts *o, av_web__jobs **out, char *err, size
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->work, NULL);
     pthread_cond_init(&j->done, NULL);
+    pthread_cond_init(&j->tick, NULL);
     for (int i = 0; i < j->n_threads; i++)
         if (pthread_create(&j->threads[i], NULL, worker, j)) {
             j->n_threads = i;
@@ -245,6 +339,12 @@ int av_web__jobs_start(const av_web_opts *o, av_web__jobs **out, char *err, size
             snprintf(err, errlen, "web: cannot start analysis workers");
             return -1;
         }
+    if (pthread_create(&j->keeper, NULL, keeper, j)) {
+        av_web__jobs_stop(j);
+        snprintf(err, errlen, "web: cannot start the analysis lease keeper");
+        return -1;
+    }
+    j->has_keeper = 1;
     *out = j;
     return 0;
 oom:
@@ -265,12 +365,16 @@ void av_web__jobs_stop(av_web__jobs *j)
     j->stopping = 1;
     pthread_cond_broadcast(&j->work);
     pthread_cond_broadcast(&j->done);
+    pthread_cond_broadcast(&j->tick);
     pthread_mutex_unlock(&j->mu);
     for (int i = 0; i < j->n_threads; i++)
         pthread_join(j->threads[i], NULL);
+    if (j->has_keeper)
+        pthread_join(j->keeper, NULL);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->work);
     pthread_cond_destroy(&j->done);
+    pthread_cond_destroy(&j->tick);
     free(j->slots);
     free(j->threads);
     free(j);

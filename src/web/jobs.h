@@ -14,7 +14,10 @@
 typedef struct av_web__jobs av_web__jobs;
 typedef struct av_web__metrics av_web__metrics;
 
-/* Start n_workers threads. opts is borrowed for the life of the jobs. */
+/* Start n_workers threads, and a keeper that renews the leases of running
+ * analyses and queues pending images nobody holds a lease on (at once, then
+ * every lease / 3: what a crash or another node's death left behind).
+ * opts is borrowed for the life of the jobs. */
 int av_web__jobs_start(const av_web_opts *opts, av_web__jobs **out, char *err, size_t errlen);
 void av_web__jobs_stop(av_web__jobs *j);
 
@@ -35,6 +38,9 @@ void av_web__jobs_depth(av_web__jobs *j, int *queued, int *running);
 /* Write dir/name via a temp file and rename (never half a file); 0 or -1
  * with errno. */
 int av_web__write_file_atomic(const char *dir, const char *name, const void *p, size_t n);
+
+/* The analysis lease in effect (opts->analysis_lease_ms or its default). */
+int av_web__lease_ms(const av_web_opts *o);
 
 /* 1 once av_web__jobs_stop has begun (long analyses check it to give up). */
 int av_web__jobs_stopping(av_web__jobs *j);

@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 #include "log/log.h"
+#include "text/text.h"
 #include "monitor/monitor.h"
 
 #include <jansson.h>
@@ -422,7 +423,9 @@ static json_t *image_json(av_web *w, const av_store_image *img)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(img->id));
-    json_object_set_new(o, "name", json_string(img->name));
+    char name[sizeof img->name * 3]; /* rows stored before names were cleaned */
+    av_text_utf8_clean(name, sizeof name, img->name);
+    json_object_set_new(o, "name", json_string(name));
     json_object_set_new(o, "status", json_string(img->status));
     char url[128];
     snprintf(url, sizeof url, "/uploads/%s", img->id);
@@ -529,8 +532,19 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
             worst = r->files[i].status;
         }
     }
+    char extra[400] = ""; /* file parts past the limit: said, not stored */
+    if (r->extra_files)
+        snprintf(extra, sizeof extra,
+                 "%d more file%s (from \"%s\") %s not stored: at most %d files per upload",
+                 r->extra_files, r->extra_files > 1 ? "s" : "", r->first_extra,
+                 r->extra_files > 1 ? "were" : "was", AV_WEB_MAX_FILES);
+    if (!stored && r->extra_files)
+        worst = MHD_HTTP_CONTENT_TOO_LARGE;
     if (api) {
         json_t *arr = json_array();
+        if (r->extra_files)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:i}", "name", r->first_extra,
+                                                 "error", extra, "count", r->extra_files));
         for (int i = 0; i < r->n_files; i++) {
             const av_web__file *f = &r->files[i];
             json_t *o = json_pack("{s:s}", "name", f->name);
@@ -546,16 +560,21 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
             }
             json_array_append_new(arr, o);
         }
+        if (!r->n_files && r->failed)
+            return json_error(c, MHD_HTTP_BAD_REQUEST, av_web__mp_error(r->mp));
         if (!r->n_files)
             return json_error(c, MHD_HTTP_BAD_REQUEST,
                               "send the image as multipart/form-data field \"file\"");
         return av_web__send_json(c, stored ? MHD_HTTP_CREATED : worst,
                          json_pack("{s:o}", "images", arr));
     }
+    if (!r->n_files && r->failed)
+        return av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
+                               av_web__mp_error(r->mp));
     if (!r->n_files)
         return av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "No photo received",
                                "Please choose a photo to upload.");
-    if (stored == 1 && r->n_files == 1) {
+    if (stored == 1 && r->n_files == 1 && !r->extra_files) {
         char loc[128];
         snprintf(loc, sizeof loc, "/uploads/%s", r->files[0].id);
         return av_web__redirect(c, loc);
@@ -584,6 +603,11 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
             av_web__buf_str(&list, ": ");
             av_web__buf_html(&list, f->problem);
         }
+        av_web__buf_str(&list, "</li>");
+    }
+    if (r->extra_files) {
+        av_web__buf_str(&list, "<li>");
+        av_web__buf_html(&list, extra);
         av_web__buf_str(&list, "</li>");
     }
     av_web__buf_str(&list, "</ul></section>");

@@ -41,6 +41,7 @@
  * picked up by on_request for the request's metrics. */
 static _Thread_local unsigned tl_status;
 static _Thread_local av_web__req *tl_req;
+static _Thread_local av_web *tl_web;
 
 av_web__req *av_web__current_req(void)
 {
@@ -51,6 +52,8 @@ enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
                               struct MHD_Response *r)
 {
     tl_status = status;
+    if (tl_web)
+        av_guard_responded(tl_web->guard, c);
     return MHD_queue_response(c, status, r);
 }
 
@@ -263,7 +266,7 @@ static enum MHD_Result not_found(av_web *w, struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)c, (void)toe;
+    (void)toe;
     av_web *w = cls;
     av_web__req *r = *req_cls;
     if (r) {
@@ -276,6 +279,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         av_web__req_free(r);
     }
     *req_cls = NULL;
+    av_guard_completed(w->guard, c);
 }
 
 static int is_route(const char *url, const char *prefix, const char **rest)
@@ -293,7 +297,6 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
                                      void **req_cls)
 {
     av_web *w = cls;
-    (void)version;
     int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int is_post = !strcmp(method, "POST");
     const char *rest = "";
@@ -309,6 +312,15 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *req_cls = r;
         tl_req = r; /* auth.c may answer now, and pages ask who is asking */
+        const char *why = NULL;
+        unsigned bad = av_guard_check(w->guard, conn, version, &why);
+        if (bad) { /* answered now; the body is discarded */
+            r->too_big = -1;
+            return av_web__message(w, conn, bad,
+                                   bad == MHD_HTTP_URI_TOO_LONG ? "That address is too long"
+                                                                : "Bad request",
+                                   why);
+        }
         if (app && is_post && !strcmp(url, "/upload"))
             r->route = AV_WEB_ROUTE_UPLOAD;
         else if (app && is_post && !strcmp(url, "/api/v1/images"))
@@ -328,11 +340,9 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (r->pp && MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES &&
-            !r->too_big)
-            r->too_big = 2; /* malformed body */
+        av_web__upload_feed(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        if (r->total_bytes > av_web__part_limit(w, -1) * AV_WEB_MAX_FILES + (1 << 20))
+        if (r->total_bytes > av_web__body_limit(w) + (1 << 20))
             return MHD_NO; /* a chunked body far over any limit: cut the connection */
         return MHD_YES;
     }
@@ -403,6 +413,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **req_cls)
 {
     tl_status = 0;
+    tl_web = cls;
     tl_req = *req_cls; /* NULL on the first call, which dispatches nothing */
     enum MHD_Result ret =
         route_request(cls, conn, url, method, version, upload_data, upload_data_size, req_cls);
@@ -411,6 +422,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->status = tl_status;
     tl_status = 0;
     tl_req = NULL;
+    tl_web = NULL;
     return ret;
 }
 
@@ -467,16 +479,22 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         return -1;
     }
     unsigned workers = o->workers > 0 ? (unsigned)o->workers : 1;
-    w->daemon = MHD_start_daemon(
+    struct MHD_OptionItem guard[8];
+    w->guard = av_guard_new(&o->guard, err, errlen);
+    if (w->guard)
+        av_guard_mhd_options(w->guard, guard, 8);
+    w->daemon = !w->guard ? NULL : MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO |
             MHD_ALLOW_SUSPEND_RESUME,
         (uint16_t)o->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        w, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, workers, MHD_OPTION_ARRAY, guard,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, w, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(256 * 1024), MHD_OPTION_END);
     if (!w->daemon) {
-        snprintf(err, errlen, "web: cannot listen on %s:%d (port in use or no permission?)", addr,
-                 o->port);
+        if (w->guard)
+            snprintf(err, errlen, "web: cannot listen on %s:%d (port in use or no permission?)",
+                     addr, o->port);
+        av_guard_free(w->guard);
         av_web__waiters_stop(w->waiters);
         av_web__waiters_free(w->waiters);
         av_web__jobs_stop(w->jobs);
@@ -484,8 +502,6 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         free(w);
         return -1;
     }
-    if (w->jobs)
-        av_web__video_resume(w); /* videos a stop or crash left unfinished */
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
     w->port = di ? di->port : o->port;
     *out = w;
@@ -504,6 +520,7 @@ void av_web_stop(av_web *w)
     av_web__waiters_stop(w->waiters); /* parked connections answer first */
     if (w->daemon)
         MHD_stop_daemon(w->daemon);
+    av_guard_free(w->guard);
     av_web__waiters_free(w->waiters);
     av_web__jobs_stop(w->jobs);
     av_web__metrics_free(w->metrics);

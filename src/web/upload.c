@@ -1,7 +1,10 @@
 /*
  * upload.c - streaming multipart uploads and small url-encoded forms.
  *
- * File parts go straight to an O_EXCL temp file in originals/ as they
+ * The upload body is parsed by multipart.c (begin / data / end events per
+ * part); the feedback form by libmicrohttpd's post processor. At most
+ * AV_WEB_MAX_FILES file parts are kept; later ones are counted and named
+ * in the answer. File parts go straight to an O_EXCL temp file in originals/ as they
  * arrive (the body is never held in memory); the size limit is checked on
  * the Content-Length before reading and on every chunk after. When a part
  * ends, its type is told from the magic bytes (never the name or the
@@ -15,6 +18,7 @@
 #include "web/internal.h"
 
 #include "log/log.h"
+#include "text/text.h"
 #include "video/video.h"
 
 #include <errno.h>
@@ -107,19 +111,23 @@ static void check_video(av_web *w, av_web__req *r, const void *map, size_t n)
     }
 }
 
-/* Keep a display name: the last path component, control characters dropped. */
+/* Keep a display name: the last path component, control characters
+ * dropped, valid UTF-8 (JSON and the pages carry it as text). */
 static void clean_name(char *dst, size_t cap, const char *src)
 {
     const char *base = src;
     for (const char *p = src; *p; p++)
         if (*p == '/' || *p == '\\')
             base = p + 1;
+    char printable[1100];
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)base; *p && n + 1 < cap; p++)
+    for (const unsigned char *p = (const unsigned char *)base; *p && n + 1 < sizeof printable;
+         p++)
         if (*p >= 0x20 && *p != 0x7f)
-            dst[n++] = (char)*p;
-    dst[n] = '\0';
-    if (!n)
+            printable[n++] = (char)*p;
+    printable[n] = '\0';
+    av_text_utf8_clean(dst, cap, printable);
+    if (!dst[0])
         snprintf(dst, cap, "upload");
 }
 
@@ -223,68 +231,89 @@ drop:
     r->tmp_path[0] = '\0';
 }
 
-static enum MHD_Result iterate(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
+/* Feedback: small url-encoded (or multipart) fields, appended across chunks. */
+static enum MHD_Result feedback_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *filename, const char *content_type,
+                                      const char *transfer_encoding, const char *data,
+                                      uint64_t off, size_t size)
 {
     av_web__req *r = cls;
-    av_web *w = r->w;
-    (void)kind, (void)content_type, (void)transfer_encoding;
+    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
     if (!strcmp(key, "csrf")) { /* checked by auth.c */
         av_web__auth_csrf_field(r, data, off, size);
         return MHD_YES;
     }
-    if (r->route == AV_WEB_ROUTE_FEEDBACK) { /* small fields, appended across chunks */
-        char *dst = NULL;
-        size_t cap = 0;
-        if (!strcmp(key, "vote"))
-            dst = r->vote, cap = sizeof r->vote;
-        else if (!strcmp(key, "ground_truth"))
-            dst = r->ground_truth, cap = sizeof r->ground_truth;
-        else if (!strcmp(key, "predicted"))
-            dst = r->predicted, cap = sizeof r->predicted;
-        if (!dst)
-            return MHD_YES;
-        size_t have = off ? strlen(dst) : 0;
-        if (have + size + 1 > cap) {
-            r->field_too_long = 1;
-            return MHD_YES;
-        }
-        memcpy(dst + have, data, size);
-        dst[have + size] = '\0';
+    char *dst = NULL;
+    size_t cap = 0;
+    if (!strcmp(key, "vote"))
+        dst = r->vote, cap = sizeof r->vote;
+    else if (!strcmp(key, "ground_truth"))
+        dst = r->ground_truth, cap = sizeof r->ground_truth;
+    else if (!strcmp(key, "predicted"))
+        dst = r->predicted, cap = sizeof r->predicted;
+    if (!dst)
+        return MHD_YES;
+    size_t have = off ? strlen(dst) : 0;
+    if (have + size + 1 > cap) {
+        r->field_too_long = 1;
         return MHD_YES;
     }
-    if (strcmp(key, "file") != 0 || !filename)
-        return MHD_YES; /* other fields are ignored */
-    if (off == 0) { /* a new file part */
-        if (!av_web__auth_csrf_ok(r)) { /* a session's form: its token comes first */
-            r->auth.refused = 1;
-            return MHD_NO;
-        }
-        finish_part(w, r);
-        if (r->n_files == AV_WEB_MAX_FILES) {
-            r->too_big = 3;
-            return MHD_YES;
-        }
-        av_web__file *f = &r->files[r->n_files++];
-        memset(f, 0, sizeof *f);
-        clean_name(f->name, sizeof f->name, filename);
-        snprintf(r->tmp_path, sizeof r->tmp_path, "%s/originals/.upload-XXXXXX", w->o.data_dir);
-        r->fd = mkstemp(r->tmp_path); /* O_EXCL, mode 0600 */
-        if (r->fd < 0) {
-            r->tmp_path[0] = '\0';
-            reject(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not be saved");
-        }
-        r->in_file = 1;
-        r->part_bytes = 0;
-        r->sniffed = r->part_video = 0;
-        r->head_len = 0;
-        if (r->too_big == 1)
-            r->too_big = 0;
+    memcpy(dst + have, data, size);
+    dst[have + size] = '\0';
+    return MHD_YES;
+}
+
+/* multipart events (multipart.c): a part begins, carries data, ends. */
+static int part_begin(void *ctx, const av_web__mp_part *p)
+{
+    av_web__req *r = ctx;
+    av_web *w = r->w;
+    if (!strcmp(p->name, "csrf") && !p->filename) { /* checked by auth.c */
+        r->skip_part = r->csrf_part = 1;
+        r->csrf_off = 0;
+        return 0;
     }
-    if (!r->in_file || r->files[r->n_files - 1].status)
-        return MHD_YES;
+    r->skip_part = strcmp(p->name, "file") != 0 || !p->filename;
+    if (r->skip_part)
+        return 0; /* other fields are ignored */
+    if (!av_web__auth_csrf_ok(r)) { /* a session's form: its token comes first */
+        r->auth.refused = 1;
+        return 1;
+    }
+    if (r->n_files == AV_WEB_MAX_FILES) { /* named in the answer, not stored */
+        if (!r->extra_files++)
+            clean_name(r->first_extra, sizeof r->first_extra, p->filename);
+        r->skip_part = 1;
+        return 0;
+    }
+    av_web__file *f = &r->files[r->n_files++];
+    memset(f, 0, sizeof *f);
+    clean_name(f->name, sizeof f->name, p->filename);
+    snprintf(r->tmp_path, sizeof r->tmp_path, "%s/originals/.upload-XXXXXX", w->o.data_dir);
+    r->fd = mkstemp(r->tmp_path); /* O_EXCL, mode 0600 */
+    if (r->fd < 0) {
+        r->tmp_path[0] = '\0';
+        reject(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not be saved");
+    }
+    r->in_file = 1;
+    r->part_bytes = 0;
+    r->sniffed = r->part_video = 0;
+    r->head_len = 0;
+    r->too_big = 0;
+    return 0;
+}
+
+static int part_data(void *ctx, const char *data, size_t size)
+{
+    av_web__req *r = ctx;
+    av_web *w = r->w;
+    if (r->csrf_part) {
+        av_web__auth_csrf_field(r, data, r->csrf_off, size);
+        r->csrf_off += size;
+        return 0;
+    }
+    if (r->skip_part || !r->in_file || r->files[r->n_files - 1].status)
+        return 0;
     if (!r->sniffed) { /* images and videos have their own limits: which is it? */
         size_t k = sizeof r->head - r->head_len < size ? sizeof r->head - r->head_len : size;
         memcpy(r->head + r->head_len, data, k);
@@ -305,7 +334,7 @@ static enum MHD_Result iterate(void *cls, enum MHD_ValueKind kind, const char *k
         else
             snprintf(problem, sizeof problem, "is larger than the upload limit");
         reject(r, MHD_HTTP_CONTENT_TOO_LARGE, problem);
-        return MHD_YES;
+        return 0;
     }
     while (size) {
         ssize_t n = write(r->fd, data, size);
@@ -313,42 +342,94 @@ static enum MHD_Result iterate(void *cls, enum MHD_ValueKind kind, const char *k
             continue;
         if (n <= 0) {
             reject(r, MHD_HTTP_INSUFFICIENT_STORAGE, "could not be written (disk full?)");
-            return MHD_YES;
+            return 0;
         }
         data += n;
         size -= (size_t)n;
     }
-    return MHD_YES;
+    return 0;
+}
+
+static int part_end(void *ctx)
+{
+    av_web__req *r = ctx;
+    if (!r->skip_part)
+        finish_part(r->w, r);
+    r->skip_part = r->csrf_part = 0;
+    return 0;
 }
 
 int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
 {
     const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    long long limit = r->route == AV_WEB_ROUTE_FEEDBACK
-                          ? 64 * 1024
-                          : av_web__part_limit(w, -1) * AV_WEB_MAX_FILES + 64 * 1024;
+    int feedback = r->route == AV_WEB_ROUTE_FEEDBACK;
+    long long limit = feedback ? AV_WEB_FORM_LIMIT : av_web__body_limit(w);
     if (len && atoll(len) > limit) {
         char text[200];
-        if (w->o.analyze_video)
+        if (feedback)
+            snprintf(text, sizeof text, "A feedback form is at most %d kB.",
+                     AV_WEB_FORM_LIMIT / 1024);
+        else if (w->o.analyze_video)
             snprintf(text, sizeof text, "Each photo may be at most %lld MB, each video %lld MB.",
                      w->o.max_upload_bytes / 1000000, w->o.max_video_bytes / 1000000);
         else
             snprintf(text, sizeof text, "Each photo may be at most %lld MB.",
                      w->o.max_upload_bytes / 1000000);
-        av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE, "That upload is too large", text);
+        av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
+                        feedback ? "That form is too large" : "That upload is too large", text);
         return -1;
     }
-    r->pp = MHD_create_post_processor(c, 64 * 1024, iterate, r);
-    if (!r->pp) {
+    if (feedback) {
+        r->pp = MHD_create_post_processor(c, 64 * 1024, feedback_field, r);
+    } else {
+        static const av_web__mp_events ev = {part_begin, part_data, part_end};
+        char err[128];
+        r->mp = av_web__mp_new(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE), &ev, r,
+            err, sizeof err);
+    }
+    if (!r->pp && !r->mp) {
         av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
-                        "Please upload through the form (multipart/form-data).");
+                        feedback ? "Please send the form as the page does."
+                                 : "Please upload through the form (multipart/form-data).");
         return -1;
     }
     return 0;
 }
 
+long long av_web__body_limit(const av_web *w)
+{
+    return av_web__part_limit(w, -1) * AV_WEB_MAX_FILES + 64 * 1024;
+}
+
+int av_web__upload_feed(av_web__req *r, const char *data, size_t n)
+{
+    r->total_bytes += (long long)n;
+    if (r->failed)
+        return 0;
+    if (!r->mp) { /* url-encoded forms: feedback, sign-in (auth.c) */
+        if (r->total_bytes > AV_WEB_FORM_LIMIT)
+            r->field_too_long = 1; /* chunked: no Content-Length was checked */
+        else if (r->pp && MHD_post_process(r->pp, data, n) != MHD_YES)
+            r->failed = 1;
+        return 0;
+    }
+    if (r->mp && av_web__mp_feed(r->mp, data, n))
+        r->failed = 1;
+    return 0;
+}
+
 void av_web__upload_end(av_web *w, av_web__req *r)
 {
+    if (!r->mp || (!r->failed && !av_web__mp_finish(r->mp)))
+        return;
+    r->failed = 1; /* after_upload names the problem when no file came through */
+    /* A malformed or cut-off body: the file it was in is not kept. */
+    if (r->in_file && !r->files[r->n_files - 1].status) {
+        char problem[160];
+        snprintf(problem, sizeof problem, "could not be read (%s)", av_web__mp_error(r->mp));
+        reject(r, MHD_HTTP_BAD_REQUEST, problem);
+    }
     finish_part(w, r);
 }
 
@@ -356,6 +437,7 @@ void av_web__req_free(av_web__req *r)
 {
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
+    av_web__mp_free(r->mp);
     if (r->fd >= 0)
         close(r->fd);
     if (r->tmp_path[0])

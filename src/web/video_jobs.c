@@ -5,10 +5,12 @@
  * (so any node and any reload sees it) and a frame hook keeping stills,
  * then store visits, frame detections and stills in one transaction.
  *
- * Restarts: at start-up every video still pending is queued again (the
- * analysis starts over; a partial run stores nothing), unless it was already
- * started video_max_attempts times: a video that keeps dying with its
- * server is failed with a reason instead of looping forever.
+ * Restarts: a video is analysed under a lease like an image (renewed while
+ * it runs, jobs.c), so once its node dies the lease lapses and the jobs'
+ * keeper queues it again on some node (the analysis starts over; a partial
+ * run stores nothing), unless it was already started video_max_attempts
+ * times: a video that keeps dying with its server is failed with a reason
+ * instead of looping for ever.
  */
 #include "web/internal.h"
 
@@ -21,7 +23,6 @@
 #include <time.h>
 
 #define PROGRESS_EVERY_MS 500.0 /* database writes of progress, at most this often */
-#define RESUME_MAX 256          /* pending videos looked at on start-up */
 
 static double now_ms(void)
 {
@@ -130,11 +131,30 @@ int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id)
         return 1;
     }
     char e2[256];
+    int max = o->video_max_attempts > 0 ? o->video_max_attempts : 2;
+    if (v.attempts >= max) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "video: the analysis was interrupted by a server restart %d time%s;"
+                 " please upload the video again",
+                 v.attempts, v.attempts == 1 ? "" : "s");
+        av_store_analysis_fail(o->store, id, why, e2, sizeof e2);
+        av_log(AV_LOG_WARN, "video_abandoned", "id", id, NULL);
+        av_store_image_clear(&img);
+        return 1;
+    }
     if (!o->analyze_video || !img.blob) {
         av_store_analysis_fail(o->store, id,
                                !img.blob ? "the uploaded file is missing"
                                          : "video analysis is not available on this server",
                                e2, sizeof e2);
+        av_store_image_clear(&img);
+        return 1;
+    }
+    int claimed = 0; /* another node may be at it (its lease is renewed while it runs) */
+    if (av_store_analysis_claim(o->store, id, av_web__lease_ms(o), &claimed, err, sizeof err) !=
+            AV_STORE_OK ||
+        !claimed) {
         av_store_image_clear(&img);
         return 1;
     }
@@ -164,8 +184,10 @@ int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id)
     char ms[32];
     snprintf(ms, sizeof ms, "%.1f", now_ms() - t0);
     if (vst == AV_VIDEO_E_CANCELLED && pg.stopped) {
-        /* Stopping: stays pending, the next start-up picks it up again. */
+        /* Stopping: stays pending, its lease given up so the next start-up
+         * (or another node) takes it at once. */
         av_log(AV_LOG_INFO, "video_interrupted", "id", id, "ms", ms, NULL);
+        av_store_analysis_release(o->store, id, e2, sizeof e2);
     } else if (vst != AV_VIDEO_OK) {
         char why[640];
         snprintf(why, sizeof why, "video: %s", err[0] ? err : av_video_strerror(vst));
@@ -188,37 +210,4 @@ int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id)
     }
     av_video_stills_free(stills);
     return 1;
-}
-
-void av_web__video_resume(av_web *w)
-{
-    char(*ids)[AV_STORE_ID_LEN + 1] = calloc(RESUME_MAX, sizeof *ids);
-    int n = 0;
-    char err[256];
-    if (!ids)
-        return;
-    if (av_store_video_unfinished(w->o.store, ids, RESUME_MAX, &n, err, sizeof err) !=
-        AV_STORE_OK) {
-        av_log(AV_LOG_WARN, "video_resume_failed", "error", err, NULL);
-        free(ids);
-        return;
-    }
-    int max = w->o.video_max_attempts > 0 ? w->o.video_max_attempts : 2;
-    for (int i = 0; i < n; i++) {
-        av_store_video v;
-        if (av_store_video_get(w->o.store, ids[i], &v, err, sizeof err) != AV_STORE_OK)
-            continue;
-        if (v.attempts >= max) {
-            char why[200];
-            snprintf(why, sizeof why,
-                     "video: the analysis was interrupted by a server restart %d time%s;"
-                     " please upload the video again",
-                     v.attempts, v.attempts == 1 ? "" : "s");
-            av_store_analysis_fail(w->o.store, ids[i], why, err, sizeof err);
-            av_log(AV_LOG_WARN, "video_abandoned", "id", ids[i], NULL);
-        } else if (av_web__jobs_request(w->jobs, ids[i]) == 0) {
-            av_log(AV_LOG_INFO, "video_resumed", "id", ids[i], NULL);
-        } /* queue full: the results page queues it when viewed */
-    }
-    free(ids);
 }

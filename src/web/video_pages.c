@@ -10,6 +10,7 @@
 #include "web/internal.h"
 
 #include "log/log.h"
+#include "text/text.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -360,7 +361,9 @@ static json_t *video_json(av_web *w, const av_store_image *img, const av_store_v
         return NULL;
     char url[160];
     json_object_set_new(o, "id", json_string(img->id));
-    json_object_set_new(o, "name", json_string(img->name));
+    char name[sizeof img->name * 3]; /* rows stored before names were cleaned */
+    av_text_utf8_clean(name, sizeof name, img->name);
+    json_object_set_new(o, "name", json_string(name));
     json_object_set_new(o, "kind", json_string("video"));
     json_object_set_new(o, "status", json_string(img->status));
     snprintf(url, sizeof url, "/uploads/%s", img->id);

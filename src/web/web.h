@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "guard/guard.h"
 #include "store/store.h"
 #include "video/video.h"
 
@@ -94,6 +95,8 @@ typedef struct av_web_opts {
     int analysis_workers;    /* concurrent analyses (default 1) */
     int queue_max;           /* waiting analyses before 503 (default 64) */
     int analysis_wait_ms;    /* how long a results page waits before showing "pending" */
+    int analysis_lease_ms;   /* a node's lease on an analysis, renewed while it runs; a
+                                crashed node's work is taken up once it lapses (default 15000) */
     const char *const *tracked; /* scientific names of tracked classes */
     int n_tracked;
     const double *baselines; /* per tracked class: test-time average confidence (NaN: none) */
@@ -123,6 +126,7 @@ typedef struct av_web_opts {
     const char *const *settings; /* the settings page: name, value, ..., NULL */
     av_web_metrics_fn extra_metrics; /* NULL: none */
     void *extra_metrics_ud;
+    av_guard_opts guard;        /* connection limits and deadlines; zeros = defaults */
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,
