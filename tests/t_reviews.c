@@ -293,6 +293,107 @@ TEST(meta_round_trip_and_delete_takes_reviews)
     av_store_close(s);
 }
 
-TEST_MAIN(T(latest_review_of_a_box_wins), T(bad_reviews_are_refused_with_a_reason),
+typedef struct collect {
+    av_store_bird b[16];
+    int n;
+} collect;
+
+static int collect_fn(void *ud, const av_store_bird *b)
+{
+    collect *c = ud;
+    if (c->n < 16)
+        c->b[c->n++] = *b;
+    return 0;
+}
+
+TEST(birds_and_gallery_follow_the_reviews)
+{
+    av_store *s = open_store();
+    char a[33], b[33], err[256];
+    add_analysed(s, a, 2);
+    add_analysed(s, b, 1);
+    CHECK(review(s, a, 1, AV_REVIEW_SPECIES, "Corvus corone", NULL, err, sizeof err) ==
+          AV_STORE_OK);
+    av_store_review ad;
+    memset(&ad, 0, sizeof ad);
+    snprintf(ad.image_id, sizeof ad.image_id, "%s", a);
+    snprintf(ad.who, sizeof ad.who, "ann");
+    snprintf(ad.species, sizeof ad.species, "Turdus merula");
+    ad.action = AV_REVIEW_ADDED;
+    ad.x1 = 5, ad.y1 = 5, ad.x2 = 55, ad.y2 = 45;
+    CHECK(av_store_review_add(s, &ad, err, sizeof err) == AV_STORE_OK);
+    av_store_image_meta m = {"2020-01-02T03:04:05", 1, 48.1, 11.5};
+    CHECK(av_store_image_meta_put(s, a, &m, err, sizeof err) == AV_STORE_OK);
+
+    collect c = {.n = 0};
+    av_store_filter one = AV_STORE_FILTER_NONE;
+    one.image_id = a;
+    CHECK_MSG(av_store_birds_each(s, &one, collect_fn, &c, err, sizeof err) == AV_STORE_OK, "%s",
+              err);
+    CHECK_EQ_INT(c.n, 3);
+    CHECK_STR_EQ(c.b[0].species, "Erithacus rubecula");
+    CHECK(c.b[0].action == 0 && c.b[0].score > 0.79);
+    CHECK_STR_EQ(c.b[1].species, "Corvus corone");
+    CHECK_STR_EQ(c.b[1].model_species, "Pica pica");
+    CHECK(c.b[1].action == AV_REVIEW_SPECIES);
+    CHECK_STR_EQ(c.b[2].species, "Turdus merula");
+    CHECK(c.b[2].action == AV_REVIEW_ADDED && c.b[2].x2 == 55);
+    CHECK_STR_EQ(c.b[2].seen_at, "2020-01-02T03:04:05");
+    CHECK(c.b[2].from_exif && c.b[2].has_gps && c.b[2].latitude == 48.1);
+
+    av_store_filter sp = AV_STORE_FILTER_NONE;
+    sp.species = "Corvus corone";
+    c.n = 0;
+    CHECK(av_store_birds_each(s, &sp, collect_fn, &c, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(c.n, 1);
+    sp.species = "Pica pica"; /* a's magpie was corrected */
+    c.n = 0;
+    CHECK(av_store_birds_each(s, &sp, collect_fn, &c, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(c.n, 0);
+    sp.species = "Erithacus rubecula";
+    CHECK(av_store_birds_each(s, &sp, collect_fn, &c, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(c.n, 2);
+    CHECK_STR_EQ(c.b[1].image_id, strcmp(a, b) < 0 ? b : a);
+    CHECK(!c.b[strcmp(a, b) < 0 ? 1 : 0].from_exif);
+    CHECK_EQ_INT(strlen(c.b[0].seen_at), 19);
+
+    av_store_gallery_item *g = NULL;
+    int n = 0;
+    int64_t total = 0;
+    CHECK(av_store_gallery(s, NULL, 0, 10, &g, &n, &total, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(total, 2);
+    CHECK_EQ_INT(n, 2);
+    free(g);
+    av_store_filter f = AV_STORE_FILTER_NONE;
+    f.reviewed = 0;
+    CHECK_MSG(av_store_gallery(s, &f, 0, 10, &g, &n, &total, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR_EQ(g[0].img.id, b);
+    free(g);
+    f = (av_store_filter)AV_STORE_FILTER_NONE;
+    f.species = "Turdus merula";
+    CHECK_MSG(av_store_gallery(s, &f, 0, 10, &g, &n, &total, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR_EQ(g[0].img.id, a);
+    CHECK_EQ_INT(g[0].n_reviews, 2);
+    CHECK_STR_EQ(g[0].seen_at, "2020-01-02T03:04:05");
+    free(g);
+    f = (av_store_filter)AV_STORE_FILTER_NONE;
+    f.to = "2020-12-31";
+    CHECK_MSG(av_store_gallery(s, &f, 0, 10, &g, &n, &total, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT(total, 1);
+    free(g);
+    f.to = "2020-12-31'; --";
+    CHECK(av_store_gallery(s, &f, 0, 10, &g, &n, &total, err, sizeof err) == AV_STORE_EARG);
+    f = (av_store_filter)AV_STORE_FILTER_NONE;
+    f.status = "done";
+    CHECK(av_store_gallery(s, &f, 1, 1, &g, &n, &total, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(total, 2);
+    CHECK_EQ_INT(n, 1); /* the second page of one */
+    free(g);
+    av_store_close(s);
+}
+
+TEST_MAIN(T(birds_and_gallery_follow_the_reviews), T(latest_review_of_a_box_wins), T(bad_reviews_are_refused_with_a_reason),
           T(boxes_added_at_once_get_distinct_numbers), T(each_pages_through_every_current_box),
           T(meta_round_trip_and_delete_takes_reviews))

@@ -516,4 +516,65 @@ av_store_status av_store_image_meta_put(av_store *s, const char *id,
 av_store_status av_store_image_meta_get(av_store *s, const char *id, av_store_image_meta *out,
                                         char *err, size_t errlen);
 
+/*
+ * The birder's views (schema v6; birds.c): every bird as it stands after
+ * review, and the gallery of uploads. A "bird" is a detection (its box
+ * number = inferences.idx) or an added box; its final species is the
+ * current review's when reviewed, else the model's. Capture time is the
+ * EXIF time when the upload had one, else the upload time.
+ */
+typedef struct av_store_bird {
+    char image_id[AV_STORE_ID_LEN + 1];
+    int box;
+    double x1, y1, x2, y2;      /* original-image (or frame) pixels */
+    double score;               /* the model's confidence; NaN for an added box */
+    char model_species[128];    /* "" when the model named none, or an added box */
+    char species[128];          /* final scientific name ("" none / not a bird) */
+    char common_name[128];
+    av_store_review_action action; /* current review; 0 = not reviewed */
+    char who[AV_STORE_REVIEW_WHO_MAX + 1]; /* of the current review, "" if none */
+    char reviewed_at[32];
+    char seen_at[32];           /* capture time, "YYYY-MM-DDTHH:MM:SS" (local camera
+                                   clock from EXIF, else upload time UTC) */
+    int from_exif;              /* 1 when seen_at came from EXIF */
+    int has_gps;
+    double latitude, longitude;
+    int image_width, image_height, is_video;
+    char ext[8];
+    char name[256];             /* the upload's file name */
+} av_store_bird;
+
+/* Filter of birds and gallery: any field empty / -1 = no filter. */
+typedef struct av_store_filter {
+    const char *species;        /* final scientific name */
+    const char *from, *to;      /* capture date "YYYY-MM-DD", inclusive */
+    const char *status;         /* pending | done | failed */
+    int reviewed;               /* 1: with a review, 0: without, -1: either */
+    const char *image_id;       /* one image */
+} av_store_filter;
+#define AV_STORE_FILTER_NONE {NULL, NULL, NULL, NULL, -1, NULL}
+
+/*
+ * Every bird matching f (species / dates / image), not_bird and duplicate
+ * boxes included (action says), ordered by image id then box. fn is called
+ * per bird with b borrowed, while a database session is held: it must not
+ * call the store. fn returns non-zero to stop.
+ */
+typedef int (*av_store_bird_fn)(void *ud, const av_store_bird *b);
+av_store_status av_store_birds_each(av_store *s, const av_store_filter *f, av_store_bird_fn fn,
+                                    void *ud, char *err, size_t errlen);
+
+/* One upload in the gallery. */
+typedef struct av_store_gallery_item {
+    av_store_image img;         /* no blob */
+    char seen_at[32];           /* as av_store_bird.seen_at */
+    int is_video, n_reviews;
+} av_store_gallery_item;
+
+/* Uploads matching f, newest first (by upload time), offset/limit (limit
+ * 1..200); *total = how many match. *out malloc'd (free()). */
+av_store_status av_store_gallery(av_store *s, const av_store_filter *f, int offset, int limit,
+                                 av_store_gallery_item **out, int *n, int64_t *total, char *err,
+                                 size_t errlen);
+
 #endif
