@@ -86,6 +86,8 @@ static int need(const char *url, const char *method)
         return NEED_UPLOAD;
     if (!strcmp(method, "POST") && !strncmp(url, "/uploads/", 9))
         return NEED_VOTE;
+    if (!strcmp(method, "POST") && !strncmp(url, "/api/v1/images/", 15))
+        return NEED_VOTE; /* a per-bird review */
     return NEED_NONE; /* the router answers 404 or 405 */
 }
 

@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "log/log.h"
 #include "monitor/monitor.h"
+#include "vision/vision.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -90,28 +91,6 @@ static const char *det_name(const av_store_detection *d)
     return d->label[0] == 'b' && !strcmp(d->label, "bird") ? "Bird" : d->label;
 }
 
-static void detections_table(av_web__buf *b, const av_store_detection *d, int n)
-{
-    if (n == 0) {
-        av_web__buf_str(b, "<p>No birds were found in this photo.</p>");
-        return;
-    }
-    av_web__buf_str(b, "<table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Bird species"
-                       "</th><th scope=\"col\">Scientific name</th><th scope=\"col\">Confidence"
-                       "</th><th scope=\"col\">Box (x1, y1, x2, y2)</th></tr></thead><tbody>");
-    for (int i = 0; i < n; i++) {
-        av_web__buf_fmt(b, "<tr><td>%d</td><td>", i + 1);
-        av_web__buf_html(b, det_name(&d[i]));
-        av_web__buf_str(b, "</td><td><i>");
-        av_web__buf_html(b, d[i].species[0] ? d[i].species : "-");
-        av_web__buf_fmt(b,
-                        "</i></td><td class=\"num\">%.1f%%</td><td class=\"num\">%.0f, %.0f, "
-                        "%.0f, %.0f</td></tr>",
-                        d[i].score * 100, d[i].x1, d[i].y1, d[i].x2, d[i].y2);
-    }
-    av_web__buf_str(b, "</tbody></table>");
-}
-
 void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error)
 {
     if (img->voted) {
@@ -167,6 +146,23 @@ static int await_analysis(av_web *w, struct MHD_Connection *c, av_store_image *i
     return 0;
 }
 
+/* When and where the photo was taken, from its EXIF (stored at upload). */
+static void capture_meta(av_web *w, av_web__buf *b, const char *id)
+{
+    av_store_image_meta m;
+    char err[256];
+    if (av_store_image_meta_get(w->o.store, id, &m, err, sizeof err) != AV_STORE_OK ||
+        (!m.taken_at[0] && !m.has_gps))
+        return;
+    av_web__buf_str(b, "<p class=\"meta\" id=\"capture\">");
+    if (m.taken_at[0])
+        av_web__buf_fmt(b, "Taken %.10s at %.5s (camera clock)", m.taken_at, m.taken_at + 11);
+    if (m.has_gps)
+        av_web__buf_fmt(b, "%s %.5f, %.5f", m.taken_at[0] ? " &middot; at" : "Taken at",
+                        m.latitude, m.longitude);
+    av_web__buf_str(b, "</p>");
+}
+
 enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
                                      const char *form_error, unsigned status)
 {
@@ -204,13 +200,24 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf_init(&table, 1 << 20);
     av_web__buf_init(&fb, 16384);
     const char *head = NULL;
+    av_store_review *rv = NULL;
+    int n_rv = 0;
     if (!strcmp(img.status, "done")) {
-        av_web__buf_fmt(&annotated, "<img src=\"/inferenced/%s.%s\" alt=\"", img.id,
-                        strcmp(img.ext, "png") ? "jpg" : "png");
-        av_web__buf_fmt(&annotated, "%d bird%s marked", n, n == 1 ? "" : "s");
-        av_web__buf_str(&annotated, "\">");
-        detections_table(&table, dets, n);
+        /* numbered, coloured boxes and per-bird review (review.c) */
+        if (av_store_reviews_list(w->o.store, img.id, 1, &rv, &n_rv, err, sizeof err) !=
+            AV_STORE_OK)
+            av_log(AV_LOG_ERROR, "internal_error", "where", "reviews", "error", err, NULL);
+        av_web__review_figure(&annotated, &img, dets, n, rv, n_rv);
+        capture_meta(w, &table, img.id);
+        const av_web__req *req = av_web__current_req();
+        if (req && req->rv.error[0]) { /* a refused review (review.c) */
+            av_web__buf_str(&table, "<p class=\"error\" role=\"alert\" id=\"review-error\">");
+            av_web__buf_html(&table, req->rv.error);
+            av_web__buf_str(&table, "</p>");
+        }
+        av_web__review_section(w, &table, &img, dets, n, rv, n_rv);
         av_web__feedback_form(&fb, &img, form_error);
+        head = "<script src=\"/static/review.js\" defer></script>";
     } else if (!strcmp(img.status, "failed")) {
         av_web__buf_str(&annotated, "<p class=\"error\">This image could not be analysed: ");
         av_web__buf_html(&annotated, img.error);
@@ -253,6 +260,7 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf_free(&note);
     av_web__buf_free(&owner);
     free(dets);
+    free(rv);
     return send_page(c, status, &b);
 }
 
@@ -512,6 +520,32 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
     return av_web__send_json(c, MHD_HTTP_OK, image_json(w, &img));
 }
 
+/* When and where a photo was taken (EXIF), read once from the start of the
+ * stored original and kept beside the image (activity, eBird export). */
+static void store_capture_meta(av_web *w, const char *id)
+{
+    char err[256], path[1200];
+    av_store_image img;
+    if (av_store_image_get(w->o.store, id, 0, &img, err, sizeof err) != AV_STORE_OK ||
+        strcmp(img.ext, "jpg"))
+        return; /* EXIF comes with JPEGs */
+    snprintf(path, sizeof path, "%s/originals/%s.%s", w->o.data_dir, id, img.ext);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    enum { HEAD = 256 * 1024 }; /* APP1 is at the start; one segment is <= 64 KB */
+    unsigned char *buf = malloc(HEAD);
+    size_t n = buf ? fread(buf, 1, HEAD, f) : 0;
+    fclose(f);
+    av_store_image_meta m;
+    memset(&m, 0, sizeof m);
+    if (buf && !av_vision_exif_capture(buf, n, m.taken_at, &m.has_gps, &m.latitude,
+                                       &m.longitude) &&
+        av_store_image_meta_put(w->o.store, id, &m, err, sizeof err) != AV_STORE_OK)
+        av_log(AV_LOG_WARN, "capture_meta_not_stored", "id", id, "error", err, NULL);
+    free(buf);
+}
+
 enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
                                      int api)
 {
@@ -521,6 +555,7 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
     for (int i = 0; i < r->n_files; i++) {
         if (r->files[i].id[0]) {
             stored++;
+            store_capture_meta(w, r->files[i].id);
             av_web__jobs_request(w->jobs, r->files[i].id); /* start early; full queue is fine */
         } else if (!bad) {
             bad = &r->files[i];
@@ -566,29 +601,26 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
                                                 : "That file cannot be analysed",
                                text);
     }
-    /* Several files: a list of their result pages. */
-    av_web__buf list, b;
-    av_web__buf_init(&list, 65536);
-    av_web__buf_str(&list, "<section class=\"card\"><h1>Uploaded</h1><ul>");
-    for (int i = 0; i < r->n_files; i++) {
-        const av_web__file *f = &r->files[i];
-        av_web__buf_str(&list, "<li>");
-        if (f->id[0]) {
-            av_web__buf_fmt(&list, "<a href=\"/uploads/%s\">", f->id);
-            av_web__buf_html(&list, f->name);
-            av_web__buf_str(&list, "</a>");
-        } else {
-            av_web__buf_html(&list, f->name);
-            av_web__buf_str(&list, ": ");
-            av_web__buf_html(&list, f->problem);
+    /* Several files: 303 to their batch page (a reload never posts again). */
+    av_web__buf loc;
+    av_web__buf_init(&loc, 8192);
+    av_web__buf_str(&loc, "/batch?ids=");
+    for (int i = 0, k = 0; i < r->n_files; i++)
+        if (r->files[i].id[0])
+            av_web__buf_fmt(&loc, "%s%s", k++ ? "," : "", r->files[i].id);
+    if (bad) {
+        av_web__buf_str(&loc, "&bad=");
+        for (int i = 0, k = 0; i < r->n_files; i++) {
+            const av_web__file *f = &r->files[i];
+            if (f->id[0])
+                continue;
+            char one[480];
+            snprintf(one, sizeof one, "%s\"%s\" %s", k++ ? "; " : "", f->name, f->problem);
+            av_web__buf_url(&loc, one);
         }
-        av_web__buf_str(&list, "</li>");
     }
-    av_web__buf_str(&list, "</ul></section>");
-    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    const char *layout_kv[] = {"title", "Uploaded - Aviary", "body", list.p ? list.p : "",
-                               "head", "", "version", AV_VERSION, NULL};
-    av_web__render(&b, "layout.html", layout_kv);
-    av_web__buf_free(&list);
-    return send_page(c, MHD_HTTP_OK, &b);
+    enum MHD_Result ret = loc.failed ? av_web__redirect(c, "/uploads")
+                                     : av_web__redirect(c, loc.p);
+    av_web__buf_free(&loc);
+    return ret;
 }
