@@ -208,6 +208,9 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
             AV_STORE_OK)
             av_log(AV_LOG_ERROR, "internal_error", "where", "reviews", "error", err, NULL);
         av_web__review_figure(&annotated, &img, dets, n, rv, n_rv);
+        av_web__buf_fmt(&annotated, "<p class=\"meta\"><a href=\"/inferenced/%s.%s\">The photo"
+                                    " with the model's boxes drawn in</a></p>",
+                        img.id, strcmp(img.ext, "png") ? "jpg" : "png");
         capture_meta(w, &table, img.id);
         const av_web__req *req = av_web__current_req();
         if (req && req->rv.error[0]) { /* a refused review (review.c) */
