@@ -93,9 +93,13 @@ static void filter_where(where *w, const av_store_filter *f, int gallery)
         add(w, "SUBSTR(" SEEN ", 1, 10) >= ?", f->from);
     if (set(f->to))
         add(w, "SUBSTR(" SEEN ", 1, 10) <= ?", f->to);
-    if (gallery && set(f->species))
-        add(w, "i.ID IN (SELECT bb.image_id FROM (" BIRDS ") bb WHERE bb.species = ?)",
-            f->species);
+    if (gallery && set(f->species)) { /* the model's, unreviewed; or a current review's */
+        add(w, "(i.ID IN (SELECT f.ID FROM inferences f WHERE f.species = ? AND NOT EXISTS"
+               " (SELECT 1 FROM reviews r WHERE r.image_id = f.ID AND r.box = f.idx))"
+               " OR i.ID IN (SELECT r.image_id FROM reviews r WHERE r.species = ? AND "
+               CURRENT("r", "r.image_id", "r.box") "))", f->species);
+        w->a[w->n++] = AV_ARG_T(f->species); /* its second ? */
+    }
     if (!gallery && set(f->species))
         add(w, "b.species = ?", f->species);
     if (set(f->status))
@@ -301,5 +305,30 @@ av_store_status av_store_gallery(av_store *s, const av_store_filter *f, int offs
     else
         free(g->v);
     free(g);
+    return st;
+}
+
+av_store_status av_store_birds_version(av_store *s, char *out, size_t cap, char *err,
+                                       size_t errlen)
+{
+    int64_t done = 0, all = 0, reviews = 0, meta = 0;
+    char last_image[40] = "", last_review[40] = "";
+    av_store__col c[6] = {{AV_COL_INT, &done, 0, 0},
+                          {AV_COL_INT, &all, 0, 0},
+                          {AV_COL_TEXT, last_image, sizeof last_image, 0},
+                          {AV_COL_INT, &reviews, 0, 0},
+                          {AV_COL_TEXT, last_review, sizeof last_review, 0},
+                          {AV_COL_INT, &meta, 0, 0}};
+    av_store_status st = av_store__query1(
+        s,
+        "SELECT (SELECT COUNT(*) FROM images WHERE status = 'done'),"
+        " (SELECT COUNT(*) FROM images),"
+        " (SELECT COALESCE(CAST(MAX(created_at) AS CHAR), '') FROM images),"
+        " (SELECT COUNT(*) FROM reviews), (SELECT COALESCE(MAX(created_at), '') FROM reviews),"
+        " (SELECT COUNT(*) FROM image_meta)",
+        NULL, 0, c, 6, NULL, NULL, err, errlen);
+    if (st == AV_STORE_OK)
+        snprintf(out, cap, "%lld/%lld/%s/%lld/%s/%lld", (long long)done, (long long)all,
+                 last_image, (long long)reviews, last_review, (long long)meta);
     return st;
 }

@@ -564,6 +564,12 @@ typedef int (*av_store_bird_fn)(void *ud, const av_store_bird *b);
 av_store_status av_store_birds_each(av_store *s, const av_store_filter *f, av_store_bird_fn fn,
                                     void *ud, char *err, size_t errlen);
 
+/* A stamp that changes whenever the birds could have (an analysis stored, a
+ * review, an upload or a delete, capture metadata): caches of
+ * av_store_birds_each's results compare it. Into out (at least 160 bytes). */
+av_store_status av_store_birds_version(av_store *s, char *out, size_t cap, char *err,
+                                       size_t errlen);
+
 /* One upload in the gallery. */
 typedef struct av_store_gallery_item {
     av_store_image img;         /* no blob */

@@ -131,6 +131,94 @@ static void gallery_items(av_web *w, av_web__buf *b, const av_store_gallery_item
     av_web__buf_str(b, "</ul>");
 }
 
+/* ---- a species' uploads, from the shared snapshot of birds ---- */
+
+typedef struct hit {
+    const av_web__bird *first; /* the image's first bird of the species */
+    int reviewed;
+} hit;
+
+static int by_seen_desc(const void *pa, const void *pb)
+{
+    const hit *a = pa, *b = pb;
+    int c = strcmp(b->first->seen, a->first->seen);
+    return c ? c : strcmp(b->first->image_id, a->first->image_id);
+}
+
+/*
+ * The uploads with a bird of f->species (after review), newest capture
+ * first, within f's dates and reviewed state: one pass over the snapshot
+ * instead of a join per request. Same contract as av_store_gallery.
+ */
+static int species_gallery(av_web *w, const av_store_filter *f, int offset, int limit,
+                           av_store_gallery_item **out, int *n, int64_t *total, char *err,
+                           size_t errlen)
+{
+    *out = NULL, *n = 0, *total = 0;
+    av_web__birds *s = NULL;
+    if (av_web__birds_get(w, &s, err, errlen))
+        return -1;
+    hit *h = malloc((size_t)(s->n ? s->n : 1) * sizeof *h);
+    av_store_gallery_item *g = calloc((size_t)limit, sizeof *g);
+    int nh = 0;
+    for (int i = 0; h && g && i < s->n;) {
+        int j = i, match = 0, reviewed = 0;
+        const av_web__bird *first = NULL;
+        for (; j < s->n && !strcmp(s->v[j].image_id, s->v[i].image_id); j++) {
+            const av_web__bird *b = &s->v[j];
+            reviewed |= b->action != 0;
+            if (b->sp >= 0 && !strcmp(s->species[b->sp].scientific, f->species) &&
+                b->action != AV_REVIEW_NOT_BIRD && b->action != AV_REVIEW_DUPLICATE) {
+                match = 1;
+                if (!first)
+                    first = b;
+            }
+        }
+        if (match && (!f->from || strncmp(first->seen, f->from, 10) >= 0) &&
+            (!f->to || strncmp(first->seen, f->to, 10) <= 0) &&
+            (f->reviewed < 0 || f->reviewed == reviewed) &&
+            (!f->status || !strcmp(f->status, "done")))
+            h[nh++] = (hit){first, reviewed};
+        i = j;
+    }
+    int rc = h && g ? 0 : -1;
+    if (rc)
+        snprintf(err, errlen, "gallery: out of memory");
+    else
+        qsort(h, (size_t)nh, sizeof *h, by_seen_desc);
+    for (int i = offset; !rc && i < nh && *n < limit; i++) {
+        av_store_gallery_item *it = &g[*n];
+        if (av_store_image_get(w->o.store, h[i].first->image_id, 0, &it->img, err, errlen) !=
+            AV_STORE_OK)
+            continue; /* deleted meanwhile */
+        snprintf(it->seen_at, sizeof it->seen_at, "%s", h[i].first->seen);
+        it->is_video = h[i].first->is_video;
+        it->n_reviews = h[i].reviewed;
+        (*n)++;
+    }
+    *total = nh;
+    free(h);
+    av_web__birds_put(s);
+    if (rc)
+        free(g);
+    else
+        *out = g;
+    return rc;
+}
+
+/* The gallery's page: a species from the snapshot, anything else from the store. */
+static int gallery_page(av_web *w, const av_store_filter *f, int offset, int limit,
+                        av_store_gallery_item **out, int *n, int64_t *total, char *err,
+                        size_t errlen)
+{
+    if (f->species)
+        return species_gallery(w, f, offset, limit, out, n, total, err, errlen);
+    return av_store_gallery(w->o.store, f, offset, limit, out, n, total, err, errlen) ==
+                   AV_STORE_OK
+               ? 0
+               : -1;
+}
+
 /* ---- /uploads ---- */
 
 /* The filter's query string (for pagination links), without page. */
@@ -250,8 +338,8 @@ enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
     av_store_gallery_item *g = NULL;
     int n = 0;
     int64_t total = 0;
-    if (av_store_gallery(w->o.store, &f, (int)((page - 1) * PAGE_SIZE), PAGE_SIZE, &g, &n, &total,
-                         err, sizeof err) != AV_STORE_OK) {
+    if (gallery_page(w, &f, (int)((page - 1) * PAGE_SIZE), PAGE_SIZE, &g, &n, &total, err,
+                     sizeof err)) {
         av_web__buf_free(&b);
         return failed(w, c, "uploads", err);
     }
@@ -382,10 +470,10 @@ typedef struct tally {
 #define MAX_SPECIES 5000
 #define MAX_DAYS 4000
 
-static life *life_of(tally *t, const av_store_bird *b)
+static life *life_of(tally *t, const av_web__label *sp)
 {
     for (int i = t->n - 1; i >= 0; i--)
-        if (!strcmp(t->v[i].sci, b->species))
+        if (!strcmp(t->v[i].sci, sp->scientific))
             return &t->v[i];
     if (t->n >= MAX_SPECIES)
         return NULL;
@@ -400,8 +488,8 @@ static life *life_of(tally *t, const av_store_bird *b)
     }
     life *l = &t->v[t->n++];
     memset(l, 0, sizeof *l);
-    snprintf(l->sci, sizeof l->sci, "%s", b->species);
-    snprintf(l->common, sizeof l->common, "%s", b->common_name);
+    snprintf(l->sci, sizeof l->sci, "%s", sp->scientific);
+    snprintf(l->common, sizeof l->common, "%s", sp->common);
     l->best = -1;
     return l;
 }
@@ -431,32 +519,31 @@ static void count_day(tally *t, const char *seen)
     t->day_n[t->nd++] = 1;
 }
 
-static int tally_fn(void *ud, const av_store_bird *b)
+static void tally_one(tally *t, const av_web__birds *s, const av_web__bird *b)
 {
-    tally *t = ud;
-    if (gone(b) || (t->only && strcmp(t->only, b->species)))
-        return 0;
+    const av_web__label *sp = b->sp >= 0 ? &s->species[b->sp] : NULL;
+    if (b->action == AV_REVIEW_NOT_BIRD || b->action == AV_REVIEW_DUPLICATE ||
+        (t->only && (!sp || strcmp(t->only, sp->scientific))))
+        return;
     t->birds++;
-    if (strlen(b->seen_at) >= 13) {
-        int h = (b->seen_at[11] - '0') * 10 + (b->seen_at[12] - '0');
+    if (strlen(b->seen) >= 13) {
+        int h = (b->seen[11] - '0') * 10 + (b->seen[12] - '0');
         if (h >= 0 && h < 24)
             t->hours[h]++;
-        count_day(t, b->seen_at);
+        count_day(t, b->seen);
     }
-    if (!b->species[0])
-        return 0;
-    life *l = life_of(t, b);
+    life *l = sp ? life_of(t, sp) : NULL;
     if (!l)
-        return t->failed;
+        return;
     l->birds++;
     if (strcmp(l->last_image, b->image_id)) { /* birds come ordered by image */
         l->photos++;
         snprintf(l->last_image, sizeof l->last_image, "%s", b->image_id);
     }
-    if (!l->first[0] || strcmp(b->seen_at, l->first) < 0)
-        snprintf(l->first, sizeof l->first, "%s", b->seen_at);
-    if (strcmp(b->seen_at, l->last) > 0)
-        snprintf(l->last, sizeof l->last, "%s", b->seen_at);
+    if (!l->first[0] || strcmp(b->seen, l->first) < 0)
+        snprintf(l->first, sizeof l->first, "%s", b->seen);
+    if (strcmp(b->seen, l->last) > 0)
+        snprintf(l->last, sizeof l->last, "%s", b->seen);
     /* The best photo: a reviewed bird beats any score, then the highest score. */
     double score = (b->action ? 2.0 : 0.0) + (isnan(b->score) ? 0.5 : b->score);
     if (score > l->best) {
@@ -466,7 +553,20 @@ static int tally_fn(void *ud, const av_store_bird *b)
         snprintf(l->best_img.status, sizeof l->best_img.status, "done");
         l->best_video = b->is_video;
     }
-    return 0;
+}
+
+/* Every bird (of t->only, when set) into t, from the shared snapshot. */
+static int tally_all(av_web *w, tally *t, char *err, size_t errlen)
+{
+    av_web__birds *s = NULL;
+    if (av_web__birds_get(w, &s, err, errlen))
+        return -1;
+    for (int i = 0; i < s->n && !t->failed; i++)
+        tally_one(t, s, &s->v[i]);
+    av_web__birds_put(s);
+    if (t->failed)
+        snprintf(err, errlen, "tally: out of memory");
+    return t->failed ? -1 : 0;
 }
 
 static void tally_free(tally *t)
@@ -616,8 +716,7 @@ static enum MHD_Result life_list(av_web *w, struct MHD_Connection *c)
 {
     char err[512] = "";
     tally t = {0};
-    if (av_store_birds_each(w->o.store, NULL, tally_fn, &t, err, sizeof err) != AV_STORE_OK ||
-        t.failed) {
+    if (tally_all(w, &t, err, sizeof err)) {
         tally_free(&t);
         return failed(w, c, "species", err);
     }
@@ -668,8 +767,7 @@ enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const 
     char err[512] = "";
     tally t = {0};
     t.only = name;
-    if (av_store_birds_each(w->o.store, NULL, tally_fn, &t, err, sizeof err) != AV_STORE_OK ||
-        t.failed) {
+    if (tally_all(w, &t, err, sizeof err)) {
         tally_free(&t);
         return failed(w, c, "species", err);
     }
@@ -703,8 +801,7 @@ enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const 
     av_store_gallery_item *g = NULL;
     int n = 0;
     int64_t total = 0;
-    if (av_store_gallery(w->o.store, &f, 0, PAGE_SIZE, &g, &n, &total, err, sizeof err) ==
-        AV_STORE_OK)
+    if (!gallery_page(w, &f, 0, PAGE_SIZE, &g, &n, &total, err, sizeof err))
         gallery_items(w, &b, g, n);
     free(g);
     if (total > n) {
@@ -729,8 +826,7 @@ enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c)
     char err[512] = "";
     tally t = {0};
     t.only = sci[0] ? sci : NULL;
-    if (av_store_birds_each(w->o.store, NULL, tally_fn, &t, err, sizeof err) != AV_STORE_OK ||
-        t.failed) {
+    if (tally_all(w, &t, err, sizeof err)) {
         tally_free(&t);
         return failed(w, c, "activity", err);
     }
@@ -744,8 +840,7 @@ enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c)
     /* every species seen, from the same pass when unfiltered */
     tally all = {0};
     const tally *seen = &t;
-    if (sci[0] && av_store_birds_each(w->o.store, NULL, tally_fn, &all, err, sizeof err) ==
-                      AV_STORE_OK)
+    if (sci[0] && !tally_all(w, &all, err, sizeof err))
         seen = &all;
     for (int i = 0; i < seen->n; i++) {
         const life *l = &seen->v[i];

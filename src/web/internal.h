@@ -260,6 +260,31 @@ void av_web__review_figure(av_web__buf *b, const av_store_image *img,
 void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img,
                             const av_store_detection *d, int n, const av_store_review *rv,
                             int n_rv);
+/* birds_cache.c: every bird after review, compact, shared between requests
+ * and rebuilt when av_store_birds_version changes. */
+typedef struct av_web__bird {
+    char image_id[AV_STORE_ID_LEN + 1];
+    char ext[8];
+    char seen[20];              /* capture time "YYYY-MM-DDTHH:MM:SS" */
+    int box, sp;                /* sp: index into species; -1 none */
+    av_store_review_action action;
+    int is_video;
+    double score;               /* NaN: an added bird */
+} av_web__bird;
+typedef struct av_web__birds {
+    av_web__bird *v;
+    int n;
+    av_web__label *species;     /* scientific and common names */
+    int n_species;
+    int refs;
+    char version[200];
+    const void *store;
+} av_web__birds;
+/* A snapshot (shared, read-only) into *out; release with av_web__birds_put.
+ * -1 with err when the store fails. */
+int av_web__birds_get(av_web *w, av_web__birds **out, char *err, size_t errlen);
+void av_web__birds_put(av_web__birds *b);
+
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
 enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name);
 

@@ -550,49 +550,20 @@ enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const ch
 /* ---- the queue ---- */
 
 typedef struct doubt {
-    av_store_bird b;
+    const av_web__bird *b;
     int rank; /* 0 unknown, 1 outside the site list, 2 low score, 3 the rest */
 } doubt;
-
-typedef struct queue {
-    const av_web *w;
-    doubt *v;
-    int n, cap, failed;
-    int64_t total;
-} queue;
 
 #define QUEUE_SHOWN 60
 #define LOW_SCORE 0.5
 
-static int doubt_rank(const av_web *w, const av_store_bird *b)
+static int doubt_rank(const av_web *w, const av_web__birds *s, const av_web__bird *b)
 {
-    if (!b->species[0])
+    if (b->sp < 0)
         return 0;
-    if (av_web__outside_site_list(w, b->species))
+    if (av_web__outside_site_list(w, s->species[b->sp].scientific))
         return 1;
     return b->score < LOW_SCORE ? 2 : 3;
-}
-
-static int queue_fn(void *ud, const av_store_bird *b)
-{
-    queue *q = ud;
-    if (b->action || b->is_video)
-        return 0;
-    q->total++;
-    if (q->n == q->cap) {
-        if (q->cap >= 200000)
-            return 0;
-        int cap = q->cap ? q->cap * 2 : 256;
-        doubt *v = realloc(q->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            q->failed = 1;
-            return 1;
-        }
-        q->v = v, q->cap = cap;
-    }
-    q->v[q->n].b = *b;
-    q->v[q->n++].rank = doubt_rank(q->w, b);
-    return 0;
 }
 
 static int by_doubt(const void *pa, const void *pb)
@@ -600,65 +571,76 @@ static int by_doubt(const void *pa, const void *pb)
     const doubt *a = pa, *b = pb;
     if (a->rank != b->rank)
         return a->rank - b->rank;
-    double sa = isnan(a->b.score) ? 0 : a->b.score, sb = isnan(b->b.score) ? 0 : b->b.score;
+    double sa = isnan(a->b->score) ? 0 : a->b->score, sb = isnan(b->b->score) ? 0 : b->b->score;
     if (sa != sb)
         return sa < sb ? -1 : 1;
-    return strcmp(b->b.seen_at, a->b.seen_at); /* then newest first */
+    return strcmp(b->b->seen, a->b->seen); /* then newest first */
 }
 
 enum MHD_Result av_web__page_review_queue(av_web *w, struct MHD_Connection *c)
 {
     char err[512] = "";
-    queue q = {w, NULL, 0, 0, 0, 0};
-    if (av_store_birds_each(w->o.store, NULL, queue_fn, &q, err, sizeof err) != AV_STORE_OK ||
-        q.failed) {
-        free(q.v);
-        av_log(AV_LOG_ERROR, "internal_error", "where", "review queue", "error", err, NULL);
+    av_web__birds *s = NULL;
+    doubt *q = NULL;
+    int n = 0;
+    if (!av_web__birds_get(w, &s, err, sizeof err)) {
+        q = malloc((size_t)(s->n ? s->n : 1) * sizeof *q);
+        for (int i = 0; q && i < s->n; i++)
+            if (!s->v[i].action && !s->v[i].is_video)
+                q[n++] = (doubt){&s->v[i], doubt_rank(w, s, &s->v[i])};
+    }
+    if (!s || !q) {
+        av_web__birds_put(s);
+        av_log(AV_LOG_ERROR, "internal_error", "where", "review queue", "error",
+               s ? "out of memory" : err, NULL);
         return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
                                "The server could not complete this request. Please try again.");
     }
-    qsort(q.v, (size_t)q.n, sizeof *q.v, by_doubt);
+    qsort(q, (size_t)n, sizeof *q, by_doubt);
     static const char *const why[4] = {"species unknown", "outside the site list",
                                        "low confidence", "not reviewed"};
     av_web__buf b;
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    av_web__buf_fmt(&b, "<h1>Review queue</h1><p class=\"lead\">%lld bird%s not reviewed yet;"
+    av_web__buf_fmt(&b, "<h1>Review queue</h1><p class=\"lead\">%d bird%s not reviewed yet;"
                         " the most doubtful first (unknown species, outside the site list, low"
                         " confidence).</p>",
-                    (long long)q.total, q.total == 1 ? " is" : "s are");
-    if (!q.n)
+                    n, n == 1 ? " is" : "s are");
+    if (!n)
         av_web__buf_str(&b, "<p class=\"good\">Nothing to review: every bird has been"
                             " reviewed.</p>");
     else
         av_web__buf_str(&b, "<ul class=\"gallery\">");
-    for (int i = 0; i < q.n && i < QUEUE_SHOWN; i++) {
-        const av_store_bird *x = &q.v[i].b;
+    for (int i = 0; i < n && i < QUEUE_SHOWN; i++) {
+        const av_web__bird *x = q[i].b;
+        const char *sci = x->sp >= 0 ? s->species[x->sp].scientific : "";
+        const char *common = x->sp >= 0 ? s->species[x->sp].common : "";
         av_web__buf_fmt(&b, "<li class=\"card\"><a href=\"/uploads/%s#review-%d\">",
                         x->image_id, x->box + 1);
         av_store_image img;
         memset(&img, 0, sizeof img);
         snprintf(img.id, sizeof img.id, "%s", x->image_id);
         snprintf(img.ext, sizeof img.ext, "%s", x->ext);
+        snprintf(img.status, sizeof img.status, "done");
         char alt[300];
-        snprintf(alt, sizeof alt, "Bird %d: %s", x->box + 1,
-                 bird_name(x->common_name, x->species));
+        snprintf(alt, sizeof alt, "Bird %d: %s", x->box + 1, bird_name(common, sci));
         av_web__thumb(&b, &img, x->is_video, alt);
         av_web__buf_fmt(&b, "<span class=\"cap\"><span class=\"badge c%d\">%d</span> ",
                         x->box % N_COLOURS, x->box + 1);
-        av_web__buf_html(&b, bird_name(x->common_name, x->species));
+        av_web__buf_html(&b, bird_name(common, sci));
         if (isnan(x->score))
             av_web__buf_str(&b, "</span>");
         else
             av_web__buf_fmt(&b, " %.0f%%</span>", x->score * 100);
         av_web__buf_fmt(&b, "<span class=\"meta\">%s &middot; %.10s</span></a></li>",
-                        why[q.v[i].rank], x->seen_at);
+                        why[q[i].rank], x->seen);
     }
-    if (q.n)
+    if (n)
         av_web__buf_str(&b, "</ul>");
-    if (q.n > QUEUE_SHOWN)
+    if (n > QUEUE_SHOWN)
         av_web__buf_fmt(&b, "<p class=\"meta\">Showing the first %d; review them and reload"
                             " for more.</p>",
                         QUEUE_SHOWN);
-    free(q.v);
+    free(q);
+    av_web__birds_put(s);
     return av_web__html(c, MHD_HTTP_OK, "Review queue - Aviary", &b);
 }
