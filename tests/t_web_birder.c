@@ -263,6 +263,56 @@ TEST(a_bird_reviewed_into_another_species_shows_everywhere)
     av_http_free(&r);
     CHECK_EQ_INT(get(&a, "/export/other.txt", &r), 404);
     av_http_free(&r);
+    /* the monitor grades the model by the reviews */
+    CHECK_EQ_INT(get(&a, "/monitor", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "<i>Pica pica</i></td><td class=\"num\" data-label=\"Reviewed\">"
+                               "1</td><td class=\"num\" data-label=\"Confirmed\">0</td>"
+                               "<td class=\"num\" data-label=\"Accuracy\">0%</td>");
+    CHECK_STR_CONTAINS(r.body, "<i>Erithacus rubecula</i></td><td class=\"num\""
+                               " data-label=\"Reviewed\">1</td>");
+    CHECK_STR_CONTAINS(r.body, "1 bird the model missed");
+    av_http_free(&r);
+    stop(&a);
+}
+
+TEST(monitor_warns_when_confirmed_accuracy_falls)
+{
+    struct app a;
+    start(&a, 0);
+    char err[256];
+    for (int i = 0; i < 24; i++) {
+        av_store_image img;
+        memset(&img, 0, sizeof img);
+        CHECK(av_store_new_id(img.id) == 0);
+        snprintf(img.name, sizeof img.name, "m%d.jpg", i);
+        snprintf(img.ext, sizeof img.ext, "jpg");
+        snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
+        CHECK(av_store_image_insert(a.store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
+              AV_STORE_OK);
+        av_web_analysis an;
+        memset(&an, 0, sizeof an);
+        fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
+        CHECK(av_store_analysis_put(a.store, img.id, 640, 480, an.dets, 2, err, sizeof err) ==
+              AV_STORE_OK);
+        free(an.dets);
+        /* the robin: right 14 times, then wrong 10 times */
+        av_store_review rv;
+        memset(&rv, 0, sizeof rv);
+        snprintf(rv.image_id, sizeof rv.image_id, "%s", img.id);
+        snprintf(rv.who, sizeof rv.who, "ann");
+        rv.box = 0;
+        rv.action = i < 14 ? AV_REVIEW_CONFIRM : AV_REVIEW_SPECIES;
+        snprintf(rv.species, sizeof rv.species, "Turdus merula");
+        CHECK_MSG(av_store_review_add(a.store, &rv, err, sizeof err) == AV_STORE_OK, "%s", err);
+        usleep(2000); /* distinct review times */
+    }
+    av_http_resp r;
+    CHECK_EQ_INT(get(&a, "/monitor", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "the confirmed accuracy for <i>Erithacus rubecula</i> fell to 0%"
+                               " over its last 10 reviews, from 100% before.");
+    CHECK_STR_CONTAINS(r.body, "aria-labelledby=\"acc-t\"");
+    CHECK(!strstr(r.body, "style=")); /* the CSP allows no inline style */
+    av_http_free(&r);
     stop(&a);
 }
 
@@ -350,4 +400,5 @@ TEST(guests_without_the_vote_right_cannot_review)
 
 TEST_MAIN(T(several_files_redirect_to_their_batch_page),
           T(a_bird_reviewed_into_another_species_shows_everywhere), T(gallery_filters_and_pages),
-          T(guests_without_the_vote_right_cannot_review))
+          T(guests_without_the_vote_right_cannot_review),
+          T(monitor_warns_when_confirmed_accuracy_falls))

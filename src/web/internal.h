@@ -285,6 +285,10 @@ typedef struct av_web__birds {
 int av_web__birds_get(av_web *w, av_web__birds **out, char *err, size_t errlen);
 void av_web__birds_put(av_web__birds *b);
 
+/* accuracy.c: the monitor's reviewed truth: per-species accuracy from
+ * reviews into b, warnings (falling accuracy) into warn, *warned = 1 then. */
+void av_web__accuracy(av_web *w, av_web__buf *warn, av_web__buf *b, int *warned);
+
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
 enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name);
 

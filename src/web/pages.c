@@ -367,6 +367,9 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
         }
     }
     av_web__buf_str(&classes, "</tbody></table>");
+    av_web__buf reviewed;
+    av_web__buf_init(&reviewed, 4 << 20);
+    av_web__accuracy(w, &warn, &reviewed, &warned); /* accuracy.c */
     if (!warned)
         av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
                                     : "<p class=\"good\">No feedback yet: indicators appear with"
@@ -414,11 +417,13 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
                         "species_model", w->o.species_name ? w->o.species_name : "not installed",
                         "images", img_s, "votes", votes_s, "satisfaction", sat,
                         "chart", chart.p ? chart.p : "", "classes", classes.p ? classes.p : "",
-                        "models", models.p ? models.p : "", NULL};
+                        "models", models.p ? models.p : "",
+                        "reviewed", reviewed.p ? reviewed.p : "", NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     av_web__page(&b, "Aviary - monitoring", "monitor.html", kv, NULL);
-    if (warn.failed || chart.failed || classes.failed || models.failed)
+    if (warn.failed || chart.failed || classes.failed || models.failed || reviewed.failed)
         b.failed = 1;
+    av_web__buf_free(&reviewed);
     av_web__buf_free(&models);
     av_web__buf_free(&warn);
     av_web__buf_free(&chart);
