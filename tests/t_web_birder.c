@@ -218,6 +218,19 @@ TEST(a_bird_reviewed_into_another_species_shows_everywhere)
     CHECK_EQ_INT(post(&a, path, "application/json", body, &r), 422);
     av_http_free(&r);
 
+    /* the vote is filled in from the reviews; a refused vote keeps what was typed */
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    CHECK_EQ_INT(get(&a, path, &r), 200);
+    CHECK_STR_CONTAINS(r.body, "Filled in from your reviews");
+    CHECK_STR_CONTAINS(r.body, "name=\"vote\" value=\"no\" checked");
+    CHECK_STR_CONTAINS(r.body, "name=\"ground_truth\" inputmode=\"numeric\" value=\"3\"");
+    CHECK_STR_CONTAINS(r.body, "name=\"predicted\" inputmode=\"numeric\" value=\"2\"");
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded", "vote=no&ground_truth=7",
+                      &r), 422);
+    CHECK_STR_CONTAINS(r.body, "name=\"ground_truth\" inputmode=\"numeric\" value=\"7\"");
+    av_http_free(&r);
+
     CHECK_EQ_INT(get(&a, "/species", &r), 200);
     CHECK_STR_CONTAINS(r.body, "href=\"/species/Corvus%20corone\">Carrion Crow</a>");
     CHECK_STR_CONTAINS(r.body, "3 species in 3 birds");

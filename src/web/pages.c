@@ -91,35 +91,90 @@ static const char *det_name(const av_store_detection *d)
     return d->label[0] == 'b' && !strcmp(d->label, "bird") ? "Bird" : d->label;
 }
 
+/* The vote the per-bird reviews already give, when every detection has one:
+ * yes when each was confirmed or corrected and none was added; the birds
+ * there (reviewed birds plus added ones) and those detected. 0: not yet. */
+static int derived_vote(const av_store_image *img, int *yes, int *gt, int *pred)
+{
+    const av_web__req *r = av_web__current_req();
+    if (!r || !r->w || !r->w->o.store || av_web__is_video_type(img->content_type))
+        return 0;
+    char err[256];
+    av_store_detection *d = NULL;
+    av_store_review *rv = NULL;
+    int n = 0, n_rv = 0, ok = 0;
+    if (av_store_detections_get(r->w->o.store, img->id, &d, &n, err, sizeof err) == AV_STORE_OK &&
+        av_store_reviews_list(r->w->o.store, img->id, 1, &rv, &n_rv, err, sizeof err) ==
+            AV_STORE_OK) {
+        int reviewed = 0, found = 0, added = 0, wrong = 0;
+        for (int k = 0; k < n_rv; k++) {
+            if (rv[k].box < n)
+                reviewed++;
+            if (rv[k].action == AV_REVIEW_CONFIRM || rv[k].action == AV_REVIEW_SPECIES)
+                found += rv[k].box < n;
+            added += rv[k].box >= n && rv[k].action != AV_REVIEW_NOT_BIRD &&
+                     rv[k].action != AV_REVIEW_DUPLICATE;
+            wrong += rv[k].action == AV_REVIEW_NOT_BIRD || rv[k].action == AV_REVIEW_DUPLICATE;
+        }
+        ok = n_rv > 0 && reviewed == n;
+        *yes = !added && !wrong;
+        *gt = found + added;
+        *pred = found;
+    }
+    free(d);
+    free(rv);
+    return ok;
+}
+
 void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error)
 {
-    if (img->voted) {
-        av_web__buf_str(b, "<p class=\"thanks\">Thank you for your feedback!</p>");
-        return;
-    }
     if (form_error) {
         av_web__buf_str(b, "<p class=\"error\" role=\"alert\">");
         av_web__buf_html(b, form_error);
         av_web__buf_str(b, "</p>");
     }
+    if (img->voted) {
+        av_web__buf_str(b, "<p class=\"thanks\">Thank you for your feedback!</p>");
+        return;
+    }
     if (!av_web__may(NULL, AV_WEB_GUEST_VOTE)) {
         av_web__buf_str(b, "<p>Feedback is open to signed-in users only here.</p>");
         return;
     }
+    /* What to show in the fields: the values just sent (a refused form keeps
+     * them), else what the per-bird reviews already say. */
+    const av_web__req *r = av_web__current_req();
+    char vote[8] = "", gt[24] = "", pred[24] = "";
+    int yes = 0, g = 0, p = 0;
+    if (form_error && r) {
+        snprintf(vote, sizeof vote, "%s", r->vote);
+        snprintf(gt, sizeof gt, "%s", r->ground_truth);
+        snprintf(pred, sizeof pred, "%s", r->predicted);
+    } else if (derived_vote(img, &yes, &g, &p)) {
+        snprintf(vote, sizeof vote, "%s", yes ? "yes" : "no");
+        snprintf(gt, sizeof gt, "%d", g);
+        snprintf(pred, sizeof pred, "%d", p);
+        av_web__buf_str(b, "<p class=\"meta\">Filled in from your reviews of each bird: check"
+                           " and send.</p>");
+    }
     av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s#feedback\">", img->id);
     av_web__csrf_input(b);
-    av_web__buf_str(
+    av_web__buf_fmt(
         b, "<fieldset><legend>Did it accurately detect all your birds?</legend>"
-           "<label><input type=\"radio\" name=\"vote\" value=\"yes\" required> Yes</label> "
-           "<label><input type=\"radio\" name=\"vote\" value=\"no\"> No</label></fieldset>"
+           "<label><input type=\"radio\" name=\"vote\" value=\"yes\" required%s> Yes</label> "
+           "<label><input type=\"radio\" name=\"vote\" value=\"no\"%s> No</label></fieldset>"
            "<p class=\"meta\">If not, tell us:</p>"
            "<div class=\"field\"><label for=\"ground_truth\">How many birds are in the picture?"
            "</label><input type=\"number\" min=\"0\" max=\"10000\" id=\"ground_truth\""
-           " name=\"ground_truth\" inputmode=\"numeric\"></div>"
-           "<div class=\"field\"><label for=\"predicted\">How many birds got accurately "
-           "detected?</label><input type=\"number\" min=\"0\" max=\"10000\" id=\"predicted\""
-           " name=\"predicted\" inputmode=\"numeric\"></div>"
-           "<button type=\"submit\">Send feedback</button></form>");
+           " name=\"ground_truth\" inputmode=\"numeric\" value=\"",
+        !strcmp(vote, "yes") ? " checked" : "", !strcmp(vote, "no") ? " checked" : "");
+    av_web__buf_html(b, gt);
+    av_web__buf_str(b, "\"></div><div class=\"field\"><label for=\"predicted\">How many birds got"
+                       " accurately detected?</label><input type=\"number\" min=\"0\""
+                       " max=\"10000\" id=\"predicted\" name=\"predicted\" inputmode=\"numeric\""
+                       " value=\"");
+    av_web__buf_html(b, pred);
+    av_web__buf_str(b, "\"></div><button type=\"submit\">Send feedback</button></form>");
 }
 
 /*
@@ -267,6 +322,10 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     return send_page(c, status, &b);
 }
 
+#define ALREADY_VOTED                                                                          \
+    "This photo already had feedback (sent from another tab or by someone else), so this"      \
+    " vote was not counted."
+
 enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
                                       av_web__req *r)
 {
@@ -281,8 +340,8 @@ enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const
     if (strcmp(img.status, "done") != 0)
         return av_web__page_results(w, c, img.id, "Please wait until the analysis is done.",
                                     MHD_HTTP_CONFLICT);
-    if (img.voted)
-        return av_web__page_results(w, c, img.id, NULL, MHD_HTTP_OK);
+    if (img.voted) /* say so: a vote from a second tab is not silently dropped */
+        return av_web__page_results(w, c, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
     av_monitor_vote v;
     if (r->field_too_long) {
         return av_web__page_results(w, c, img.id, "A field was too long.",
@@ -303,7 +362,9 @@ enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const
                             .satisfaction = av_monitor_satisfaction(&v, n)};
     st = av_store_feedback_add(w->o.store, img.id, &fb, w->o.tracked, w->o.n_tracked, NULL, err,
                                sizeof err);
-    if (st != AV_STORE_OK && st != AV_STORE_CONFLICT)
+    if (st == AV_STORE_CONFLICT) /* another request voted first */
+        return av_web__page_results(w, c, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
+    if (st != AV_STORE_OK)
         return internal_error(w, c, "feedback", err);
     char loc[128];
     snprintf(loc, sizeof loc, "/uploads/%s#feedback", img.id);
