@@ -136,6 +136,12 @@ static int birds_of(const av_store_detection *d, int n, const av_store_review *r
     return m;
 }
 
+/* The model's common name of detection box (NULL past the detections). */
+static const char *review_model_common(const av_store_detection *d, int n, int box)
+{
+    return box >= 0 && box < n ? d[box].common_name : NULL;
+}
+
 static int gone(const bird *b)
 {
     return b->rv && (b->rv->action == AV_REVIEW_NOT_BIRD || b->rv->action == AV_REVIEW_DUPLICATE);
@@ -302,9 +308,15 @@ void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img
                            " name=\"action\" value=\"species\">Set species</button></div>"
                            "<div class=\"actions\">",
                         x->box + 1, x->box + 1);
-        if (x->sci[0])
+        /* Confirm keeps the model's species (an added bird's: the one given). */
+        const char *model = x->model_sci[0] ? x->model_sci : x->sci;
+        if (model[0]) {
+            const char *mc = x->model_sci[0] ? review_model_common(d, n, x->box) : x->common;
             av_web__buf_str(b, "<button type=\"submit\" name=\"action\" value=\"confirm\">"
-                               "Confirm</button> ");
+                               "Confirm ");
+            av_web__buf_html(b, bird_name(mc ? mc : "", model));
+            av_web__buf_str(b, "</button> ");
+        }
         av_web__buf_str(b, "<button type=\"submit\" name=\"action\" value=\"not_bird\""
                            " class=\"secondary\">Not a bird</button> <button type=\"submit\""
                            " name=\"action\" value=\"duplicate\" class=\"secondary\">Duplicate"

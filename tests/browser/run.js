@@ -80,8 +80,10 @@ async function main() {
       const rows = await page.$$eval('table tbody tr', (trs) => trs.map((t) => t.innerText));
       assert(rows.length >= 1, 'no detection rows');
       assert(rows.some((r) => /Scarlet Macaw|Ara macao/.test(r)), 'no Scarlet Macaw in ' + JSON.stringify(rows));
-      const img = await page.$eval('img[src^="/inferenced/"]', (i) => i.naturalWidth);
-      assert(img > 0, 'annotated image did not load');
+      const img = await page.$eval('img[src^="/originals/"]', (i) => i.naturalWidth);
+      assert(img > 0, 'the photo did not load');
+      const boxes = await page.$$eval('svg.birds rect', (r) => r.length);
+      assert(boxes >= 1, 'no numbered boxes on the photo');
       await page.screenshot({ path: path.join(artifacts, '2-results.png'), fullPage: true });
     });
 
