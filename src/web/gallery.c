@@ -662,7 +662,7 @@ static void hour_chart(av_web__buf *b, const tally *t, const char *id, const cha
 {
     char labels[24][11];
     for (int h = 0; h < 24; h++)
-        snprintf(labels[h], sizeof labels[h], "%02d:00", h);
+        snprintf(labels[h], sizeof labels[h], "%02d:00", h % 24);
     bars(b, id, "Birds by hour of the day (capture time)", "birds", 24,
          (const char(*)[11])labels, t->hours, 3, colour);
 }
