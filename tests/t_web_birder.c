@@ -242,6 +242,11 @@ TEST(a_bird_reviewed_into_another_species_shows_everywhere)
     av_http_free(&r);
     CHECK_EQ_INT(get(&a, "/species/Pica%20pica", &r), 404);
     av_http_free(&r);
+    snprintf(path, sizeof path, "/api/v1/images/%s", id);
+    CHECK_EQ_INT(get(&a, path, &r), 200);
+    CHECK_STR_CONTAINS(r.body, "\"reviews\":[{\"image_id\"");
+    CHECK_STR_CONTAINS(r.body, "\"species\":\"Corvus corone\"");
+    av_http_free(&r);
     CHECK_EQ_INT(get(&a, "/review", &r), 200);
     CHECK_STR_CONTAINS(r.body, "Nothing to review");
     av_http_free(&r);

@@ -271,23 +271,6 @@ static void filter_form(av_web__buf *b, const av_store_filter *f, const char *sp
                        "</button> <a href=\"/uploads\">Clear</a></div></form>");
 }
 
-static void species_datalist(av_web *w, av_web__buf *b)
-{
-    int n = av_web__labels_count(w->labels);
-    if (!n)
-        return;
-    av_web__buf_str(b, "<datalist id=\"species-list\">");
-    for (int i = 0; i < n; i++) {
-        const av_web__label *l = av_web__labels_at(w->labels, i);
-        av_web__buf_str(b, "<option value=\"");
-        av_web__buf_html(b, l->scientific);
-        av_web__buf_str(b, "\">");
-        av_web__buf_html(b, l->common);
-        av_web__buf_str(b, "</option>");
-    }
-    av_web__buf_str(b, "</datalist>");
-}
-
 static int valid_date(const char *s)
 {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
@@ -332,7 +315,7 @@ enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
                             " the status is analysed, pending or failed: that part of the"
                             " filter was left out.</p>");
     filter_form(&b, &f, species_text);
-    species_datalist(w, &b);
+    av_web__species_datalist(w, &b);
 
     char err[512] = "";
     av_store_gallery_item *g = NULL;

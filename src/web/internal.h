@@ -289,6 +289,12 @@ void av_web__birds_put(av_web__birds *b);
  * reviews into b, warnings (falling accuracy) into warn, *warned = 1 then. */
 void av_web__accuracy(av_web *w, av_web__buf *warn, av_web__buf *b, int *warned);
 
+/* review.c: a review as the API shows it (new reference). */
+json_t *av_web__review_json(const av_store_review *r);
+/* review.c: <datalist id="species-list"> of every species a review may
+ * choose ("Genus species (Common)"); nothing without a label list. */
+void av_web__species_datalist(const av_web *w, av_web__buf *b);
+
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
 enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name);
 

@@ -542,6 +542,16 @@ static json_t *image_json(av_web *w, const av_store_image *img)
             free(d);
         }
         json_object_set_new(o, "detections", arr);
+        /* each reviewed bird's current review (review.c), by box */
+        av_store_review *rv = NULL;
+        int n_rv = 0;
+        json_t *reviews = json_array();
+        if (av_store_reviews_list(w->o.store, img->id, 1, &rv, &n_rv, err, sizeof err) ==
+            AV_STORE_OK)
+            for (int i = 0; i < n_rv; i++)
+                json_array_append_new(reviews, av_web__review_json(&rv[i]));
+        free(rv);
+        json_object_set_new(o, "reviews", reviews);
     }
     json_object_set_new(o, "voted", json_boolean(img->voted));
     return o;

@@ -222,7 +222,7 @@ static void state_text(av_web__buf *b, const bird *x)
     av_web__buf_html(b, r->who);
 }
 
-static void species_datalist(const av_web *w, av_web__buf *b)
+void av_web__species_datalist(const av_web *w, av_web__buf *b)
 {
     int n = av_web__labels_count(w->labels);
     if (!n)
@@ -287,7 +287,7 @@ void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img
         free(v);
         return;
     }
-    species_datalist(w, b);
+    av_web__species_datalist(w, b);
     for (int i = 0; i < m; i++) {
         const bird *x = &v[i];
         av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s/review#bird-%d\""
@@ -463,7 +463,7 @@ enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const c
     return av_web__page_results(w, c, rv.image_id, NULL, status);
 }
 
-static json_t *review_json(const av_store_review *r)
+json_t *av_web__review_json(const av_store_review *r)
 {
     return json_pack("{s:s,s:i,s:i,s:s,s:[f,f,f,f],s:o,s:o,s:o,s:s,s:s}", "image_id",
                      r->image_id, "box", r->box, "rev", r->rev, "action",
@@ -556,7 +556,7 @@ enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const ch
     unsigned status = MHD_HTTP_UNPROCESSABLE_CONTENT;
     if (msg[0] || store_review(w, r, &rv, msg, sizeof msg, &status))
         return api_error(c, status, msg);
-    return av_web__send_json(c, MHD_HTTP_CREATED, review_json(&rv));
+    return av_web__send_json(c, MHD_HTTP_CREATED, av_web__review_json(&rv));
 }
 
 /* ---- the queue ---- */

@@ -13,7 +13,6 @@
 const { chromium } = require('playwright-core');
 const { spawn } = require('child_process');
 const fs = require('fs');
-const net = require('net');
 const os = require('os');
 const path = require('path');
 
@@ -23,35 +22,8 @@ const shared = process.env.AVIARY_SHARED || path.join(root, '..', 'shared');
 const artifacts = path.join(process.env.ARTIFACTS || path.join(root, 'build', 'browser-artifacts'), 'birder');
 const results = { passed: 0, failed: 0, skipped: 0 };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitHealthy(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return; } catch (e) { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not become healthy: ' + url);
-}
-
-async function step(name, fn) {
-  try {
-    await fn();
-    results.passed++;
-    console.log(`PASS birder/${name}`);
-  } catch (e) {
-    results.failed++;
-    console.log(`FAIL birder/${name}\n    ${String(e && e.stack || e).split('\n').slice(0, 4).join('\n    ')}`);
-  }
-}
-
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
+const { freePort, waitHealthy, stepper, assert } = require('./lib');
+const step = stepper('birder', results);
 
 // Offline axe-style checks of the page as rendered; returns a list of problems.
 function audit() {
