@@ -198,6 +198,18 @@ async function main() {
         assert(all.length === 0, all.slice(0, 12).join('\n    '));
       });
     }
+    await step('audit_catches_known_problems', async () => {
+      // the checks above must be able to fail: a page with one of each problem
+      await desk.setViewportSize({ width: 390, height: 844 });
+      // (a data: URL: no CSP, so the bad inline styles apply)
+      await desk.goto('data:text/html,' + encodeURIComponent('<main id="main"><p style="color:#aaa;' +
+        'background:#fff">faint</p><img src="x.png"><input name="q"><div style="width:900px">wide</div></main>'));
+      const found = (await desk.evaluate(audit)).join('\n');
+      for (const want of ['scrolls sideways', 'no skip link', 'img without alt', 'unlabelled field', 'contrast'])
+        assert(found.includes(want), `audit missed "${want}" in:\n${found}`);
+      await desk.setViewportSize({ width: 1280, height: 900 });
+    });
+
     await step('skip_link_is_first_and_works', async () => {
       await desk.goto(base + '/species');
       await desk.keyboard.press('Tab');
