@@ -11,7 +11,7 @@
 //   node tests/browser/birder.js [path/to/aviary]
 'use strict';
 const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -88,6 +88,7 @@ function audit() {
 }
 
 async function main() {
+  fs.rmSync(artifacts, { recursive: true, force: true }); /* this run's pictures only */
   fs.mkdirSync(artifacts, { recursive: true });
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'aviary-birder-'));
   const port = await freePort();
@@ -180,8 +181,28 @@ async function main() {
       await phone.screenshot({ path: path.join(artifacts, 'p1-results.png'), fullPage: true });
     });
 
+    let video = '';
+    await step('video_page_has_a_player_and_species_summary', async () => {
+      // a 3 s clip panned over bird.bmp, made with ffmpeg (as t_web_video does)
+      const clip = path.join(data, 'garden.mp4');
+      const ff = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-framerate', '25',
+        '-t', '3', '-i', path.join(shared, 'testdata/images/bird.bmp'), '-vf',
+        "crop=448:300:'min(t*16,64)':'min(t*10,42)',format=yuv420p", '-c:v', 'libx264', clip]);
+      assert(ff.status === 0, 'ffmpeg: ' + (ff.stderr || ff.error));
+      await desk.goto(base + '/');
+      await desk.setInputFiles('input[name=file]', clip);
+      await Promise.all([desk.waitForURL(/\/uploads\/[0-9a-f]{32}$/, { timeout: 120000 }),
+        desk.click('#upload-form button[type=submit]')]);
+      await desk.waitForSelector('#player', { timeout: 180000 });
+      video = new URL(desk.url()).pathname;
+      assert(await desk.$('#species-summary'), 'no per-species summary');
+      assert(await desk.$('a.seek'), 'no thumbnail that seeks');
+      await desk.screenshot({ path: path.join(artifacts, 'd6-video.png'), fullPage: true });
+    });
+
     const pages = ['/', '/uploads', '/species', '/species/Corvus%20corone', '/activity', '/review',
       '/monitor', first, '/batch?ids=' + first.slice(9)];
+    if (video) pages.push(video);
     for (const [name, pg, width] of [['desktop', desk, 1280], ['phone', phone, 390], ['narrow', phone, 360]]) {
       await step(`axe_style_checks_${name}`, async () => {
         await pg.setViewportSize({ width, height: 844 });
@@ -191,7 +212,8 @@ async function main() {
           const problems = await pg.evaluate(audit);
           for (const q of problems) all.push(`${p}: ${q}`);
           if (name !== 'desktop') {
-            const file = p.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '') || 'index';
+            const file = p === first ? 'results' : p === video ? 'video' : /^\/batch/.test(p) ? 'batch'
+              : p.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '') || 'index';
             await pg.screenshot({ path: path.join(artifacts, `${name}-${file.slice(0, 40)}.png`), fullPage: true });
           }
         }
