@@ -195,6 +195,11 @@ CREATE TABLE IF NOT EXISTS image_meta (
     CONSTRAINT image_meta_image FOREIGN KEY (ID) REFERENCES images (ID)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+CREATE TABLE IF NOT EXISTS site_settings (
+    k VARCHAR(64) NOT NULL PRIMARY KEY,  -- 'tracked': the species the monitor tracks
+    v TEXT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)

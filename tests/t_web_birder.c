@@ -416,7 +416,65 @@ TEST(guests_without_the_vote_right_cannot_review)
     stop(&a);
 }
 
+static long send_as(struct app *a, const char *method, const char *path, const char *cookie,
+                    const char *body, av_http_resp *r)
+{
+    char u[1024];
+    snprintf(u, sizeof u, "%s%s", a->base, path);
+    const char *hdrs[] = {cookie, NULL};
+    CHECK_EQ_INT(av_http_send(method, u, cookie ? hdrs : NULL,
+                              body ? "application/x-www-form-urlencoded" : NULL, body,
+                              body ? strlen(body) : 0, r),
+                 0);
+    return r->status;
+}
+
+TEST(owner_sets_the_tracked_species_on_the_settings_page)
+{
+    struct app a;
+    start(&a, 0);
+    char err[256];
+    CHECK_MSG(av_store_user_add(a.store, "ann", "a long password", err, sizeof err) ==
+                  AV_STORE_OK, "%s", err);
+    av_http_resp r;
+    CHECK_EQ_INT(post(&a, "/login", "application/x-www-form-urlencoded",
+                      "user=ann&password=a+long+password", &r), 303);
+    const char *sc = strstr(r.headers, "Set-Cookie: ");
+    CHECK(sc);
+    char cookie[300];
+    snprintf(cookie, sizeof cookie, "Cookie: %.*s", (int)strcspn(sc + 12, ";\r\n"), sc + 12);
+    av_http_free(&r);
+    CHECK_EQ_INT(send_as(&a, "GET", "/settings", cookie, NULL, &r), 200);
+    const char *p = strstr(r.body, "action=\"/settings\"><input type=\"hidden\" name=\"csrf\" value=\"");
+    CHECK_MSG(p, "no tracked form: %.300s", r.body);
+    char csrf[AV_STORE_TOKEN_LEN + 1];
+    snprintf(csrf, sizeof csrf, "%.64s", strstr(p, "value=\"") + 7);
+    av_http_free(&r);
+    char body[400];
+    snprintf(body, sizeof body, "csrf=%s&tracked=Carrion+Crow%%0APica+pica", csrf);
+    CHECK_EQ_INT(send_as(&a, "POST", "/settings", cookie, body, &r), 303);
+    av_http_free(&r);
+    snprintf(body, sizeof body, "csrf=%s&tracked=Dodo", csrf);
+    CHECK_EQ_INT(send_as(&a, "POST", "/settings", cookie, body, &r), 422);
+    CHECK_STR_CONTAINS(r.body, "is not a species this Aviary knows");
+    av_http_free(&r);
+    CHECK_EQ_INT(send_as(&a, "POST", "/settings", NULL, "tracked=Pica+pica", &r), 403);
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/monitor", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "<tr><td><i>Corvus corone</i></td>");
+    CHECK_STR_CONTAINS(r.body, "<tr><td><i>Pica pica</i></td>");
+    av_http_free(&r);
+    snprintf(body, sizeof body, "csrf=%s&tracked=", csrf); /* empty: back to the flag */
+    CHECK_EQ_INT(send_as(&a, "POST", "/settings", cookie, body, &r), 303);
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/monitor", &r), 200);
+    CHECK(!strstr(r.body, "<tr><td><i>Corvus corone</i></td>"));
+    av_http_free(&r);
+    stop(&a);
+}
+
 TEST_MAIN(T(several_files_redirect_to_their_batch_page),
           T(a_bird_reviewed_into_another_species_shows_everywhere), T(gallery_filters_and_pages),
           T(guests_without_the_vote_right_cannot_review),
-          T(monitor_warns_when_confirmed_accuracy_falls))
+          T(monitor_warns_when_confirmed_accuracy_falls),
+          T(owner_sets_the_tracked_species_on_the_settings_page))

@@ -26,3 +26,8 @@ CREATE TABLE image_meta (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE INDEX images_created ON images (created_at);
+
+CREATE TABLE site_settings (
+    k VARCHAR(64) NOT NULL PRIMARY KEY,
+    v TEXT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -32,3 +32,10 @@ CREATE TABLE image_meta (
     longitude REAL                  -- degrees, east positive
 );
 CREATE INDEX images_created ON images(created_at);
+
+-- Site settings an owner changes on the settings page (every node reads
+-- them here): 'tracked' = the species the monitor tracks, comma-separated.
+CREATE TABLE site_settings (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+);

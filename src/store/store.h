@@ -583,4 +583,17 @@ av_store_status av_store_gallery(av_store *s, const av_store_filter *f, int offs
                                  av_store_gallery_item **out, int *n, int64_t *total, char *err,
                                  size_t errlen);
 
+/*
+ * Site settings an owner changes at run time (schema v6; settings.c), shared
+ * by every node: key (1-64 of [a-z_]) -> value (at most
+ * AV_STORE_SETTING_MAX bytes). get: *found = 0 and out "" when unset.
+ */
+#define AV_STORE_SETTING_MAX 4096
+av_store_status av_store_setting_get(av_store *s, const char *key, char *out, size_t cap,
+                                     int *found, char *err, size_t errlen);
+av_store_status av_store_setting_put(av_store *s, const char *key, const char *value, char *err,
+                                     size_t errlen);
+/* Unset key (OK when it was not set). */
+av_store_status av_store_setting_delete(av_store *s, const char *key, char *err, size_t errlen);
+
 #endif

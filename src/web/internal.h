@@ -295,6 +295,11 @@ json_t *av_web__review_json(const av_store_review *r);
  * choose ("Genus species (Common)"); nothing without a label list. */
 void av_web__species_datalist(const av_web *w, av_web__buf *b);
 
+/* tracked.c: the species the monitor tracks (the settings page's list, else
+ * --tracked) into names, their test baselines (NaN: none); the count. */
+int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max);
+#define AV_WEB_MAX_TRACKED AV_STORE_MAX_CLASSES
+
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
 enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name);
 

@@ -360,8 +360,13 @@ enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const
     av_store_feedback fb = {.vote_yes = v.yes, .ground_truth = v.ground_truth,
                             .predicted = v.predicted,
                             .satisfaction = av_monitor_satisfaction(&v, n)};
-    st = av_store_feedback_add(w->o.store, img.id, &fb, w->o.tracked, w->o.n_tracked, NULL, err,
-                               sizeof err);
+    char names[AV_WEB_MAX_TRACKED][128];
+    double bases[AV_WEB_MAX_TRACKED];
+    const char *classes[AV_WEB_MAX_TRACKED];
+    int n_cls = av_web__tracked(w, names, bases, AV_WEB_MAX_TRACKED);
+    for (int k = 0; k < n_cls; k++)
+        classes[k] = names[k];
+    st = av_store_feedback_add(w->o.store, img.id, &fb, classes, n_cls, NULL, err, sizeof err);
     if (st == AV_STORE_CONFLICT) /* another request voted first */
         return av_web__page_results(w, c, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
     if (st != AV_STORE_OK)
@@ -385,10 +390,16 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
     int64_t images = 0, votes = 0;
     av_store_monitor_point *pts = NULL;
     int n = 0;
+    char names[AV_WEB_MAX_TRACKED][128];
+    double baselines[AV_WEB_MAX_TRACKED];
+    const char *tracked[AV_WEB_MAX_TRACKED];
+    int n_tracked = av_web__tracked(w, names, baselines, AV_WEB_MAX_TRACKED);
+    for (int k = 0; k < n_tracked; k++)
+        tracked[k] = names[k];
     if (av_store_image_count(w->o.store, &images, err, sizeof err) != AV_STORE_OK ||
         av_store_feedback_count(w->o.store, &votes, err, sizeof err) != AV_STORE_OK ||
-        av_store_monitoring_list(w->o.store, w->o.tracked, w->o.n_tracked, &pts, &n, err,
-                                 sizeof err) != AV_STORE_OK)
+        av_store_monitoring_list(w->o.store, tracked, n_tracked, &pts, &n, err, sizeof err) !=
+            AV_STORE_OK)
         return internal_error(w, c, "monitor", err);
     const av_store_monitor_point *last = n ? &pts[n - 1] : NULL;
 
@@ -407,22 +418,22 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
     av_web__buf_str(&classes, "<table><thead><tr><th scope=\"col\">Class</th><th scope=\"col\">"
                               "Average confidence</th><th scope=\"col\">Baseline (test)</th>"
                               "<th scope=\"col\">Status</th></tr></thead><tbody>");
-    for (int k = 0; k < w->o.n_tracked; k++) {
+    for (int k = 0; k < n_tracked; k++) {
         double avg = last ? last->class_avg[k] : NAN;
-        double base = w->o.baselines ? w->o.baselines[k] : NAN;
+        double base = baselines[k];
         char a[32], bl[32];
         fmt_pct(a, sizeof a, avg);
         fmt_pct(bl, sizeof bl, base);
         int below = !isnan(avg) && !isnan(base) && avg < base;
         av_web__buf_str(&classes, "<tr><td><i>");
-        av_web__buf_html(&classes, w->o.tracked[k]);
+        av_web__buf_html(&classes, tracked[k]);
         av_web__buf_fmt(&classes, "</i></td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
                                   "<td>%s</td></tr>",
                         a, bl, below ? "below baseline" : isnan(avg) ? "-" : "ok");
         if (below) {
             av_web__buf_str(&warn, "<p class=\"warn\" role=\"alert\">Retraining advised: the "
                                    "average confidence for <i>");
-            av_web__buf_html(&warn, w->o.tracked[k]);
+            av_web__buf_html(&warn, tracked[k]);
             av_web__buf_fmt(&warn, "</i> is %s, below its test baseline of %s.</p>", a, bl);
             warned = 1;
         }
@@ -435,7 +446,7 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
         av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
                                     : "<p class=\"good\">No feedback yet: indicators appear with"
                                       " the first vote.</p>");
-    av_web__chart_svg(&chart, pts, n, w->o.tracked, w->o.n_tracked);
+    av_web__chart_svg(&chart, pts, n, tracked, n_tracked);
 
     /* Model versions registered in ML Metadata (empty until a serve run). */
     av_web__buf models;
