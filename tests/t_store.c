@@ -251,6 +251,8 @@ TEST(vote_validation)
     CHECK(v.yes);
     CHECK_EQ_INT(av_monitor_parse_vote("no", "3", "2", &v, msg, sizeof msg), 0);
     CHECK_NEAR(av_monitor_satisfaction(&v, 2), 2.0 / 3, 1e-12);
+    av_monitor_vote extra = {.yes = 0, .ground_truth = 2, .predicted = 2};
+    CHECK_NEAR(av_monitor_satisfaction(&extra, 4), 0.5, 1e-12); /* two extra boxes */
     CHECK_EQ_INT(av_monitor_parse_vote(NULL, "3", "2", &v, msg, sizeof msg), -1);
     CHECK_EQ_INT(av_monitor_parse_vote("maybe", "3", "2", &v, msg, sizeof msg), -1);
     CHECK_EQ_INT(av_monitor_parse_vote("no", "abc", "2", &v, msg, sizeof msg), -1);

@@ -256,12 +256,12 @@ TEST(upload_results_feedback_monitor)
     CHECK_EQ_INT(av_http_get(u, &r), 0);
     CHECK_STR_CONTAINS(r.body, "Thank you for your feedback");
     av_http_free(&r);
-    /* A second vote is refused politely: same thank-you page, nothing added. */
+    /* A second vote (another tab) is refused, saying so (issue 17), nothing added. */
     const char *again = "vote=yes";
     CHECK_EQ_INT(av_http_request("POST", u, "application/x-www-form-urlencoded", again,
                                  strlen(again), &r), 0);
-    CHECK_EQ_INT(r.status, 200);
-    CHECK_STR_CONTAINS(r.body, "Thank you for your feedback");
+    CHECK_EQ_INT(r.status, 409);
+    CHECK_STR_CONTAINS(r.body, "this vote was not counted");
     av_http_free(&r);
     CHECK(av_store_feedback_count(a.store, &votes, err, sizeof err) == AV_STORE_OK);
     CHECK_EQ_INT(votes, 1);

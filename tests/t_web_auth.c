@@ -378,7 +378,7 @@ TEST(csrf_token_required_on_session_forms)
         forms++;
         p = end;
     }
-    CHECK_EQ_INT(forms, 3); /* sign out, feedback, delete */
+    CHECK_EQ_INT(forms, 5); /* sign out, the bird's review, add a bird, feedback, delete */
     av_http_free(&r);
 
     CHECK_EQ_INT(req0(&a, "POST", path, me, "vote=yes"), 403);

@@ -287,8 +287,15 @@ TEST(form_upload_results_page_and_feedback)
     CHECK_STR_CONTAINS(r.body, "<svg class=\"timeline\"");
     CHECK_STR_CONTAINS(r.body, "Species seen over time: 1 species, 1 visit");
     CHECK_STR_CONTAINS(r.body, "id=\"visit-count\">1 visit, 1 species<");
-    CHECK_STR_CONTAINS(r.body, "<table class=\"visits\">");
-    char want[160];
+    CHECK_STR_CONTAINS(r.body, "<table class=\"visits stack\">");
+    CHECK_STR_CONTAINS(r.body, "id=\"species-summary\""); /* per species (issue 17) */
+    char want[200];
+    snprintf(want, sizeof want, "<video id=\"player\" controls preload=\"metadata\""
+                                " poster=\"/videos/%s/poster.jpg\" src=\"/originals/%s.mp4\">",
+             id, id);
+    CHECK_STR_CONTAINS(r.body, want);
+    snprintf(want, sizeof want, "<a class=\"seek\" href=\"/originals/%s.mp4#t=", id);
+    CHECK_STR_CONTAINS(r.body, want);
     snprintf(want, sizeof want, "<img src=\"/videos/%s/poster.jpg\"", id);
     CHECK_STR_CONTAINS(r.body, want);
     snprintf(want, sizeof want, "<img src=\"/videos/%s/visit-1.jpg\"", id);

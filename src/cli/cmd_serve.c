@@ -417,6 +417,12 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     wo.trusted_proxies = cfg->trusted_proxies;
     wo.owner_hint = owner_cmd;
     wo.settings = settings;
+    /* The species a review may choose: the installed species model's labels. */
+    static char labels_path[1200];
+    snprintf(labels_path, sizeof labels_path, "%s/inat_bird/inat_bird_labels.txt",
+             cfg->models_dir);
+    if (access(labels_path, R_OK) == 0)
+        wo.species_labels = labels_path;
     int64_t owners = 0;
     if (av_store_owner_count(store, &owners, err, sizeof err) == AV_STORE_OK && owners == 0)
         av_log(AV_LOG_WARN, "no_owner", "note",

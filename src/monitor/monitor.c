@@ -66,6 +66,9 @@ double av_monitor_satisfaction(const av_monitor_vote *v, int n_detections)
         return 1.0;
     if (v->ground_truth <= 0)
         return n_detections > 0 || v->predicted > 0 ? 0.0 : 1.0;
-    double r = (double)v->predicted / v->ground_truth;
-    return r < 0 ? 0 : r > 1 ? 1 : r;
+    /* Correct boxes over every bird that was there or boxed (true birds plus
+     * false boxes): "2 of 2 found" with two extra boxes is 50 %, not 100 %. */
+    int p = v->predicted < 0 ? 0 : v->predicted > v->ground_truth ? v->ground_truth : v->predicted;
+    int false_boxes = n_detections > p ? n_detections - p : 0;
+    return (double)p / (v->ground_truth + false_boxes);
 }

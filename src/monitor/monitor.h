@@ -29,9 +29,10 @@ typedef struct av_monitor_vote {
 int av_monitor_parse_vote(const char *vote, const char *ground_truth, const char *predicted,
                           av_monitor_vote *out, char *msg, size_t msglen);
 
-/* This image's satisfaction: 1 for yes; else predicted/ground_truth clamped
- * to [0,1]; with ground_truth 0 it is 0 when the model reported any bird
- * (n_detections > 0, all false alarms) and 1 when it reported none. */
+/* This image's satisfaction: 1 for yes; else the birds found over every
+ * bird there or boxed: predicted / (ground_truth + the false boxes,
+ * n_detections - predicted), in [0,1]; with ground_truth 0 it is 0 when the
+ * model reported any bird (all false alarms) and 1 when it reported none. */
 double av_monitor_satisfaction(const av_monitor_vote *v, int n_detections);
 
 #endif

@@ -470,7 +470,7 @@ av_store_status av_store_login_reset(av_store *s, const char *key, char *err, si
 
 /*
  * Delete an upload (delete.c): its rows in every table (image, detections,
- * vote, video rows, stills, analysis lease) in one transaction, then its
+ * vote, reviews, capture metadata, video rows, stills, analysis lease) in one transaction, then its
  * blob-store file. The monitoring series keeps the running means the vote
  * produced (history, not the image). NOT_FOUND when there is no such image.
  */
@@ -487,5 +487,186 @@ av_store_status av_store_image_delete(av_store *s, const char *id, char *err, si
  */
 av_store_status av_store_backup(const char *url, const char *dest, char *err, size_t errlen);
 av_store_status av_store_restore(const char *src, const char *url, char *err, size_t errlen);
+
+/*
+ * Per-bird reviews (schema v6; reviews.c). A birder's decision about one
+ * box of an image: confirm the model's species, give another species, say
+ * it is not a bird or a duplicate of another box, or add a bird the model
+ * missed. Each decision is a row; the latest decision about a box (its
+ * highest rev) is the box's current review, older ones stay as history.
+ *
+ * Boxes are numbered per image: 0 .. n-1 are the detections
+ * (av_store_detections_get order, = inferences.idx); an added bird gets the
+ * next free number (n, n+1, ...) when it is added, and can then be
+ * reviewed like any other box (e.g. not_bird withdraws it).
+ *
+ * Coordinates are always in original-image pixels (for a video, the
+ * visit's best frame, in frame pixels: is_video tells).
+ */
+#define AV_STORE_REVIEW_WHO_MAX 64
+
+typedef enum av_store_review_action {
+    AV_REVIEW_CONFIRM = 1, /* the model's species is right */
+    AV_REVIEW_SPECIES,     /* a bird of another species (species says which) */
+    AV_REVIEW_NOT_BIRD,    /* no bird there: a false detection */
+    AV_REVIEW_DUPLICATE,   /* a bird already boxed by another box */
+    AV_REVIEW_ADDED        /* a bird the model missed (species optional) */
+} av_store_review_action;
+
+/* "confirm", "species", "not_bird", "duplicate", "added"; NULL if invalid. */
+const char *av_store_review_action_name(av_store_review_action a);
+/* The action named s (as above), or 0 when s names none. */
+av_store_review_action av_store_review_action_parse(const char *s);
+
+typedef struct av_store_review {
+    char image_id[AV_STORE_ID_LEN + 1];
+    int box;                  /* box number (see above) */
+    int rev;                  /* 1, 2, ... per box; the highest is current */
+    av_store_review_action action;
+    double x1, y1, x2, y2;    /* box in original-image pixels */
+    char model_species[128];  /* what the model said ("" for an added box / none) */
+    char species[128];        /* final scientific name: the model's (confirm), the
+                                 chosen one (species, added), "" for not_bird,
+                                 duplicate, or an added bird left unidentified */
+    char common_name[128];    /* of species, "" when unknown */
+    char who[AV_STORE_REVIEW_WHO_MAX + 1]; /* the signed-in owner's name, or "guest" */
+    char created_at[32];      /* ISO-8601 UTC, "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+    /* Filled by the readers (av_store_reviews_list / _each), ignored by add: */
+    int image_width, image_height; /* the image's (or video frame's) size */
+    int is_video;
+} av_store_review;
+
+/*
+ * Record one review. In r the caller sets image_id, action, who, and:
+ *  - confirm / not_bird / duplicate: box, an existing box number (a
+ *    detection or an added box); the box's coordinates, model_species and
+ *    (confirm) species + common_name are taken from the stored detection or
+ *    the box's earlier review; what the caller put there is ignored;
+ *  - species: box, and species (required) + common_name (optional);
+ *  - added: x1..y2 (inside the image, at least 1 px each way), species and
+ *    common_name optional; box is ignored and receives the new number.
+ * On OK, r receives everything stored: box, rev, coordinates, names and
+ * created_at. NOT_FOUND: no such image, or no such box; EARG: bad action,
+ * empty species for "species", a bad who or box, an image not analysed yet.
+ * Two racing reviews of a box both land (distinct revs; the later is
+ * current); two racing added boxes get distinct numbers.
+ */
+av_store_status av_store_review_add(av_store *s, av_store_review *r, char *err, size_t errlen);
+
+/*
+ * An image's reviews, by box then rev: with current_only = 1 only each
+ * box's current review, else every decision (history). *out malloc'd
+ * (free()), *n may be 0. An unknown image gives OK with *n = 0.
+ */
+av_store_status av_store_reviews_list(av_store *s, const char *image_id, int current_only,
+                                      av_store_review **out, int *n, char *err, size_t errlen);
+
+/*
+ * Every image's current reviewed boxes (export and retraining), ordered by
+ * image id then box, one call of fn per box with r borrowed for the call.
+ * Rows are read in pages of a few hundred, and fn is called with no
+ * database session held, so fn may itself call the store. fn returns 0 to
+ * go on, non-zero to stop (then this returns OK). Boxes whose current
+ * review is not_bird or duplicate are included: skip them for training.
+ */
+typedef int (*av_store_review_fn)(void *ud, const av_store_review *r);
+av_store_status av_store_reviews_each(av_store *s, av_store_review_fn fn, void *ud, char *err,
+                                      size_t errlen);
+
+/*
+ * Capture metadata read from an upload's EXIF (schema v6): when it was
+ * taken (camera clock, no zone, "YYYY-MM-DDTHH:MM:SS", "" if unknown) and
+ * where (has_gps = 0 when unknown). put replaces; get gives OK with empty
+ * fields when nothing was stored.
+ */
+typedef struct av_store_image_meta {
+    char taken_at[20];
+    int has_gps;
+    double latitude, longitude; /* degrees, north and east positive */
+} av_store_image_meta;
+av_store_status av_store_image_meta_put(av_store *s, const char *id,
+                                        const av_store_image_meta *m, char *err, size_t errlen);
+av_store_status av_store_image_meta_get(av_store *s, const char *id, av_store_image_meta *out,
+                                        char *err, size_t errlen);
+
+/*
+ * The birder's views (schema v6; birds.c): every bird as it stands after
+ * review, and the gallery of uploads. A "bird" is a detection (its box
+ * number = inferences.idx) or an added box; its final species is the
+ * current review's when reviewed, else the model's. Capture time is the
+ * EXIF time when the upload had one, else the upload time.
+ */
+typedef struct av_store_bird {
+    char image_id[AV_STORE_ID_LEN + 1];
+    int box;
+    double x1, y1, x2, y2;      /* original-image (or frame) pixels */
+    double score;               /* the model's confidence; NaN for an added box */
+    char model_species[128];    /* "" when the model named none, or an added box */
+    char species[128];          /* final scientific name ("" none / not a bird) */
+    char common_name[128];
+    av_store_review_action action; /* current review; 0 = not reviewed */
+    char who[AV_STORE_REVIEW_WHO_MAX + 1]; /* of the current review, "" if none */
+    char reviewed_at[32];
+    char seen_at[32];           /* capture time, "YYYY-MM-DDTHH:MM:SS" (local camera
+                                   clock from EXIF, else upload time UTC) */
+    int from_exif;              /* 1 when seen_at came from EXIF */
+    int has_gps;
+    double latitude, longitude;
+    int image_width, image_height, is_video;
+    char ext[8];
+    char name[256];             /* the upload's file name */
+} av_store_bird;
+
+/* Filter of birds and gallery: any field empty / -1 = no filter. */
+typedef struct av_store_filter {
+    const char *species;        /* final scientific name */
+    const char *from, *to;      /* capture date "YYYY-MM-DD", inclusive */
+    const char *status;         /* pending | done | failed */
+    int reviewed;               /* 1: with a review, 0: without, -1: either */
+    const char *image_id;       /* one image */
+} av_store_filter;
+#define AV_STORE_FILTER_NONE {NULL, NULL, NULL, NULL, -1, NULL}
+
+/*
+ * Every bird matching f (species / dates / image), not_bird and duplicate
+ * boxes included (action says), ordered by image id then box. fn is called
+ * per bird with b borrowed, while a database session is held: it must not
+ * call the store. fn returns non-zero to stop.
+ */
+typedef int (*av_store_bird_fn)(void *ud, const av_store_bird *b);
+av_store_status av_store_birds_each(av_store *s, const av_store_filter *f, av_store_bird_fn fn,
+                                    void *ud, char *err, size_t errlen);
+
+/* A stamp that changes whenever the birds could have (an analysis stored, a
+ * review, an upload or a delete, capture metadata): caches of
+ * av_store_birds_each's results compare it. Into out (at least 160 bytes). */
+av_store_status av_store_birds_version(av_store *s, char *out, size_t cap, char *err,
+                                       size_t errlen);
+
+/* One upload in the gallery. */
+typedef struct av_store_gallery_item {
+    av_store_image img;         /* no blob */
+    char seen_at[32];           /* as av_store_bird.seen_at */
+    int is_video, n_reviews;
+} av_store_gallery_item;
+
+/* Uploads matching f, newest first (by upload time), offset/limit (limit
+ * 1..200); *total = how many match. *out malloc'd (free()). */
+av_store_status av_store_gallery(av_store *s, const av_store_filter *f, int offset, int limit,
+                                 av_store_gallery_item **out, int *n, int64_t *total, char *err,
+                                 size_t errlen);
+
+/*
+ * Site settings an owner changes at run time (schema v6; settings.c), shared
+ * by every node: key (1-64 of [a-z_]) -> value (at most
+ * AV_STORE_SETTING_MAX bytes). get: *found = 0 and out "" when unset.
+ */
+#define AV_STORE_SETTING_MAX 4096
+av_store_status av_store_setting_get(av_store *s, const char *key, char *out, size_t cap,
+                                     int *found, char *err, size_t errlen);
+av_store_status av_store_setting_put(av_store *s, const char *key, const char *value, char *err,
+                                     size_t errlen);
+/* Unset key (OK when it was not set). */
+av_store_status av_store_setting_delete(av_store *s, const char *key, char *err, size_t errlen);
 
 #endif

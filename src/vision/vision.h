@@ -298,4 +298,15 @@ av_vision_status av_vision_encode_jpeg(const av_image *img, int quality, unsigne
 av_vision_status av_vision_encode_png(const av_image *img, unsigned char **buf, size_t *len,
                                       char *err, size_t errlen);
 
+/*
+ * When and where a photo was taken, from its EXIF (JPEG APP1; the first
+ * bytes of the file are enough): taken receives DateTimeOriginal (else
+ * DateTime) as "YYYY-MM-DDTHH:MM:SS" (camera clock, no zone) or "";
+ * *has_gps = 1 with *lat, *lon in degrees (north, east positive) when the
+ * GPS tags are present and sane. Returns 0 when anything was found, -1
+ * otherwise (no EXIF, unreadable: never an error for the caller).
+ */
+int av_vision_exif_capture(const void *data, size_t n, char taken[20], int *has_gps, double *lat,
+                           double *lon);
+
 #endif

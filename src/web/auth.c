@@ -86,6 +86,8 @@ static int need(const char *url, const char *method)
         return NEED_UPLOAD;
     if (!strcmp(method, "POST") && !strncmp(url, "/uploads/", 9))
         return NEED_VOTE;
+    if (!strcmp(method, "POST") && !strncmp(url, "/api/v1/images/", 15))
+        return NEED_VOTE; /* a per-bird review */
     return NEED_NONE; /* the router answers 404 or 405 */
 }
 
@@ -284,6 +286,8 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
         append(a->login_user, sizeof a->login_user, &a->field_too_long, data, off, size);
     else if (!strcmp(key, "password"))
         append(a->login_pw, sizeof a->login_pw, &a->field_too_long, data, off, size);
+    else if (!strcmp(key, "tracked"))
+        append(a->form_tracked, sizeof a->form_tracked, &a->field_too_long, data, off, size);
     return MHD_YES;
 }
 
@@ -353,7 +357,8 @@ static enum MHD_Result login_page(av_web *w, struct MHD_Connection *c, unsigned 
     return send_page(c, status, &b, hdrs);
 }
 
-static enum MHD_Result settings_page(av_web *w, struct MHD_Connection *c)
+static enum MHD_Result settings_page(av_web *w, struct MHD_Connection *c, const char *note,
+                                     unsigned status)
 {
     av_web__buf rows, b;
     av_web__buf_init(&rows, 1 << 16);
@@ -371,11 +376,37 @@ static enum MHD_Result settings_page(av_web *w, struct MHD_Connection *c)
         av_web__buf_html(&rows, p[1]);
         av_web__buf_str(&rows, "</code></td></tr>");
     }
-    const char *kv[] = {"rows", rows.p ? rows.p : "", NULL};
+    /* the species the monitor tracks: editable here, for every node */
+    av_web__buf form;
+    av_web__buf_init(&form, 1 << 16);
+    char names[AV_WEB_MAX_TRACKED][128];
+    double bases[AV_WEB_MAX_TRACKED];
+    int nt = av_web__tracked(w, names, bases, AV_WEB_MAX_TRACKED);
+    if (note) {
+        av_web__buf_str(&form, "<p class=\"error\" role=\"alert\">");
+        av_web__buf_html(&form, note);
+        av_web__buf_str(&form, "</p>");
+    }
+    av_web__buf_str(&form, "<form method=\"post\" action=\"/settings\">");
+    av_web__csrf_input(&form);
+    av_web__buf_str(&form, "<div class=\"field\"><label for=\"tracked\">Species the monitor"
+                           " tracks</label><p class=\"meta\" id=\"tracked-help\">Scientific"
+                           " or common names, one a line or separated by commas (at most 32);"
+                           " empty: back to the --tracked setting.</p><textarea id=\"tracked\""
+                           " name=\"tracked\" rows=\"5\" cols=\"40\""
+                           " aria-describedby=\"tracked-help\">");
+    for (int k = 0; k < nt; k++) {
+        av_web__buf_html(&form, names[k]);
+        av_web__buf_str(&form, "\n");
+    }
+    av_web__buf_str(&form, "</textarea></div><button type=\"submit\">Save</button></form>");
+    const char *kv[] = {"rows", rows.p ? rows.p : "", "tracked_form", form.p ? form.p : "",
+                        NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     av_web__page(&b, "Settings - Aviary", "settings.html", kv, NULL);
     av_web__buf_free(&rows);
-    return send_page(c, MHD_HTTP_OK, &b, NULL);
+    av_web__buf_free(&form);
+    return send_page(c, status, &b, NULL);
 }
 
 void av_web__csrf_input(av_web__buf *b)
@@ -508,7 +539,7 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
         return -1;
     }
     if (get && !strcmp(url, "/settings")) {
-        settings_page(w, c);
+        settings_page(w, c, NULL, MHD_HTTP_OK);
         return -1;
     }
     if (!strcmp(method, "DELETE") && !strncmp(url, "/api/v1/images/", 15)) {
@@ -519,8 +550,8 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
         r->route = AV_WEB_ROUTE_AUTH; /* answered at the end of the (empty) body */
         return 0;
     }
-    if (!strcmp(method, "POST") &&
-        (!strcmp(url, "/login") || !strcmp(url, "/logout") || delete_route(url, id))) {
+    if (!strcmp(method, "POST") && (!strcmp(url, "/login") || !strcmp(url, "/logout") ||
+                                    !strcmp(url, "/settings") || delete_route(url, id))) {
         r->route = AV_WEB_ROUTE_AUTH;
         /* NULL without a form body: the fields stay empty and are refused */
         r->pp = MHD_create_post_processor(c, 4096, form_field, r);
@@ -634,6 +665,52 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
     return see_other(c, "/", cookie);
 }
 
+/* POST /settings: the species the monitor tracks, each one the species
+ * model knows (when its labels are loaded); stored for every node. */
+static enum MHD_Result save_tracked(av_web *w, struct MHD_Connection *c, av_web__req *r)
+{
+    char out[AV_STORE_SETTING_MAX + 1] = "", msg[300] = "", err[512] = "";
+    size_t o = 0;
+    int n = 0;
+    if (r->auth.field_too_long)
+        snprintf(msg, sizeof msg, "The list is too long.");
+    for (char *p = r->auth.form_tracked; !msg[0] && *p;) {
+        size_t len = strcspn(p, ",\n");
+        char one[272];
+        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one ? len : sizeof one - 1), p);
+        p += len + (p[len] != '\0');
+        char *s = one, *e = one + strlen(one);
+        while (*s == ' ' || *s == '\r' || *s == '\t')
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\r' || e[-1] == '\t'))
+            *--e = '\0';
+        if (!*s)
+            continue;
+        const av_web__label *l = av_web__labels_find(w->labels, s);
+        const char *sci = l ? l->scientific : s;
+        int bad = !l && w->labels;
+        for (const char *q = sci; !bad && *q; q++)
+            bad = (unsigned char)*q < 0x20 || strchr("<>\"&;=,", *q) != NULL;
+        if (bad)
+            snprintf(msg, sizeof msg, "\"%.100s\" is not a species this Aviary knows.", s);
+        else if (++n > AV_WEB_MAX_TRACKED)
+            snprintf(msg, sizeof msg, "At most %d species can be tracked.", AV_WEB_MAX_TRACKED);
+        else if (o + strlen(sci) + 2 < sizeof out)
+            o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", sci);
+    }
+    if (msg[0])
+        return settings_page(w, c, msg, MHD_HTTP_UNPROCESSABLE_CONTENT);
+    /* empty: forget the list, back to --tracked */
+    av_store_status st = n ? av_store_setting_put(w->o.store, "tracked", out, err, sizeof err)
+                           : av_store_setting_delete(w->o.store, "tracked", err, sizeof err);
+    if (st != AV_STORE_OK) {
+        av_log(AV_LOG_ERROR, "settings_failed", "error", err, NULL);
+        return settings_page(w, c, "The list could not be saved. Please try again.",
+                             MHD_HTTP_INTERNAL_SERVER_ERROR);
+    }
+    return see_other(c, "/settings", NULL);
+}
+
 enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char *url,
                                  av_web__req *r)
 {
@@ -653,6 +730,8 @@ enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char
         return sign_in(w, c, r);
     if (av_web__auth_body_ok(w, c, r))
         return MHD_YES;
+    if (!strcmp(url, "/settings")) /* the owner's, checked in auth_begin */
+        return save_tracked(w, c, r);
     if (!strcmp(url, "/logout")) {
         if (r->auth.by_session &&
             av_store_session_end(w->o.store, r->auth.session, err, sizeof err) != AV_STORE_OK)

@@ -27,6 +27,7 @@ typedef struct av_web__auth {
     char form_csrf[AV_STORE_TOKEN_LEN + 2];
     char login_user[AV_STORE_USER_NAME_MAX + 2];
     char login_pw[AV_WEB_LOGIN_FIELD_MAX + 2];
+    char form_tracked[AV_STORE_SETTING_MAX + 2]; /* POST /settings: the tracked species */
     int field_too_long;
 } av_web__auth;
 

@@ -126,3 +126,17 @@ char *av_web__buf_take(av_web__buf *b, size_t *len)
     memset(b, 0, sizeof *b);
     return p;
 }
+
+void av_web__buf_url(av_web__buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            av_web__buf_add(b, (const char *)p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            av_web__buf_add(b, e, 3);
+        }
+    }
+}

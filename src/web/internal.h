@@ -25,6 +25,8 @@ void av_web__buf_fmt(av_web__buf *b, const char *fmt, ...) __attribute__((format
 /* Append s with &, <, >, ", ' escaped for HTML text and attributes, and
  * bytes that are not UTF-8 replaced by U+FFFD. */
 void av_web__buf_html(av_web__buf *b, const char *s);
+/* Append s percent-encoded for a URL path segment or query value. */
+void av_web__buf_url(av_web__buf *b, const char *s);
 /* Hand the bytes to the caller (malloc'd, NUL-terminated); the buffer is emptied. */
 char *av_web__buf_take(av_web__buf *b, size_t *len);
 
@@ -52,6 +54,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 #include "web/jobs.h"
 #include "web/auth.h"
 #include "web/multipart.h"
+#include "web/labels.h"
 
 #include <jansson.h>
 
@@ -72,6 +75,7 @@ struct av_web {
     av_web__metrics *metrics; /* NULL when out of memory at start: not counted */
     struct av_web__waiters *waiters; /* NULL without a store */
     av_guard *guard;     /* freed after the daemon stops */
+    av_web__labels *labels; /* species a review may choose; NULL: any well-formed name */
 };
 
 /* One uploaded file after its part ended. */
@@ -81,6 +85,16 @@ typedef struct av_web__file {
     unsigned status;              /* 0 stored, else the HTTP status of the problem */
     char problem[160];
 } av_web__file;
+
+/* A per-bird review as posted: form fields (review.c) or a JSON body (API). */
+#define AV_WEB_REVIEW_BODY_MAX 4096
+typedef struct av_web__review_form {
+    char box[12], action[16], species[272], x1[24], y1[24], x2[24], y2[24];
+    char body[AV_WEB_REVIEW_BODY_MAX + 1];
+    size_t body_len;
+    int too_long;
+    char error[320]; /* why the review was refused, shown above the birds */
+} av_web__review_form;
 
 /* Per-request state, freed in the completion callback. */
 typedef struct av_web__req {
@@ -106,6 +120,7 @@ typedef struct av_web__req {
     /* small form fields (feedback) */
     char vote[8], ground_truth[24], predicted[24];
     int field_too_long;
+    av_web__review_form rv; /* POST /uploads/<ID>/review, POST /api/v1/images/<ID>/detections */
     int waited;      /* 1: resumed after waiting for its analysis (waiters.c) */
     av_web__auth auth; /* who asks (auth.c) */
     /* metrics */
@@ -115,7 +130,7 @@ typedef struct av_web__req {
 } av_web__req;
 
 enum { AV_WEB_ROUTE_OTHER = 0, AV_WEB_ROUTE_UPLOAD, AV_WEB_ROUTE_API_UPLOAD,
-       AV_WEB_ROUTE_FEEDBACK, AV_WEB_ROUTE_AUTH };
+       AV_WEB_ROUTE_FEEDBACK, AV_WEB_ROUTE_AUTH, AV_WEB_ROUTE_REVIEW_API };
 
 /* MHD_queue_response, noting the status for the request's metrics. */
 enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
@@ -237,3 +252,91 @@ int av_web__owner_hint(av_web *w, char *out, size_t cap);
 /* chart.c: server-rendered SVG of the monitoring series */
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,
                        const char *const *names, int n_classes);
+
+/* ---- the birder's pages (gallery.c, species.c, review.c, export.c) ---- */
+
+/* GET /uploads (gallery with filters), /batch?ids=... (after a multi-file upload) */
+enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_batch(av_web *w, struct MHD_Connection *c);
+/* GET /species (name "") and /species/<scientific name>; GET /activity */
+enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const char *name);
+enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c);
+/* GET /review: the queue of unreviewed doubtful birds */
+enum MHD_Result av_web__page_review_queue(av_web *w, struct MHD_Connection *c);
+/* POST /uploads/<ID>/review (form) and the API's POST
+ * /api/v1/images/<ID>/detections[/<N>] (JSON); rest is what follows the prefix. */
+enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const char *id,
+                                    av_web__req *r);
+enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
+                                   av_web__req *r);
+/* The form iterator's fields of a review form: 1 when key was one of them. */
+int av_web__review_field(av_web__req *r, const char *key, const char *data, uint64_t off,
+                         size_t size);
+/* A chunk of an API review's JSON body. */
+void av_web__review_body(av_web__req *r, const char *data, size_t size);
+/* The results page's birds: the photo with numbered, coloured boxes (SVG),
+ * and per bird its row with the review form. */
+void av_web__review_figure(av_web__buf *b, const av_store_image *img,
+                           const av_store_detection *d, int n, const av_store_review *rv,
+                           int n_rv);
+void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img,
+                            const av_store_detection *d, int n, const av_store_review *rv,
+                            int n_rv);
+/* birds_cache.c: every bird after review, compact, shared between requests
+ * and rebuilt when av_store_birds_version changes. */
+typedef struct av_web__bird {
+    char image_id[AV_STORE_ID_LEN + 1];
+    char ext[8];
+    char seen[20];              /* capture time "YYYY-MM-DDTHH:MM:SS" */
+    int box, sp;                /* sp: index into species; -1 none */
+    av_store_review_action action;
+    int is_video;
+    double score;               /* NaN: an added bird */
+} av_web__bird;
+typedef struct av_web__birds {
+    av_web__bird *v;
+    int n;
+    av_web__label *species;     /* scientific and common names */
+    int n_species;
+    int refs;
+    char version[200];
+    const void *store;
+} av_web__birds;
+/* A snapshot (shared, read-only) into *out; release with av_web__birds_put.
+ * -1 with err when the store fails. */
+int av_web__birds_get(av_web *w, av_web__birds **out, char *err, size_t errlen);
+void av_web__birds_put(av_web__birds *b);
+
+/* accuracy.c: the monitor's reviewed truth: per-species accuracy from
+ * reviews into b, warnings (falling accuracy) into warn, *warned = 1 then. */
+void av_web__accuracy(av_web *w, av_web__buf *warn, av_web__buf *b, int *warned);
+
+/* review.c: a review as the API shows it (new reference). */
+json_t *av_web__review_json(const av_store_review *r);
+/* review.c: <datalist id="species-list"> of every species a review may
+ * choose ("Genus species (Common)"); nothing without a label list. */
+void av_web__species_datalist(const av_web *w, av_web__buf *b);
+
+/* tracked.c: the species the monitor tracks (the settings page's list, else
+ * --tracked) into names, their test baselines (NaN: none); the count. */
+int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max);
+#define AV_WEB_MAX_TRACKED AV_STORE_MAX_CLASSES
+
+/* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
+enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name);
+
+/* The colour of box i (or of a species' hash): dark enough for white text
+ * (>= 4.5:1) and visible on a photo. */
+const char *av_web__box_colour(int i);
+const char *av_web__species_colour(const char *scientific);
+/* 1 when species is outside the site's species list: the review queue
+ * shows those first. The one place to wire the site list. */
+int av_web__outside_site_list(const av_web *w, const char *species);
+/* A query-string value of the request, or NULL. */
+const char *av_web__arg(struct MHD_Connection *c, const char *key);
+/* Send body (a page's content, freed here) inside the layout with title;
+ * a failed buffer is a 500. */
+enum MHD_Result av_web__html(struct MHD_Connection *c, unsigned status, const char *title,
+                             av_web__buf *body);
+/* Shared page pieces (gallery.c): an upload's thumbnail image. */
+void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, const char *alt);

@@ -7,6 +7,7 @@
 #include "log/log.h"
 #include "text/text.h"
 #include "monitor/monitor.h"
+#include "vision/vision.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -91,57 +92,90 @@ static const char *det_name(const av_store_detection *d)
     return d->label[0] == 'b' && !strcmp(d->label, "bird") ? "Bird" : d->label;
 }
 
-static void detections_table(av_web__buf *b, const av_store_detection *d, int n)
+/* The vote the per-bird reviews already give, when every detection has one:
+ * yes when each was confirmed or corrected and none was added; the birds
+ * there (reviewed birds plus added ones) and those detected. 0: not yet. */
+static int derived_vote(const av_store_image *img, int *yes, int *gt, int *pred)
 {
-    if (n == 0) {
-        av_web__buf_str(b, "<p>No birds were found in this photo.</p>");
-        return;
+    const av_web__req *r = av_web__current_req();
+    if (!r || !r->w || !r->w->o.store || av_web__is_video_type(img->content_type))
+        return 0;
+    char err[256];
+    av_store_detection *d = NULL;
+    av_store_review *rv = NULL;
+    int n = 0, n_rv = 0, ok = 0;
+    if (av_store_detections_get(r->w->o.store, img->id, &d, &n, err, sizeof err) == AV_STORE_OK &&
+        av_store_reviews_list(r->w->o.store, img->id, 1, &rv, &n_rv, err, sizeof err) ==
+            AV_STORE_OK) {
+        int reviewed = 0, found = 0, added = 0, wrong = 0;
+        for (int k = 0; k < n_rv; k++) {
+            if (rv[k].box < n)
+                reviewed++;
+            if (rv[k].action == AV_REVIEW_CONFIRM || rv[k].action == AV_REVIEW_SPECIES)
+                found += rv[k].box < n;
+            added += rv[k].box >= n && rv[k].action != AV_REVIEW_NOT_BIRD &&
+                     rv[k].action != AV_REVIEW_DUPLICATE;
+            wrong += rv[k].action == AV_REVIEW_NOT_BIRD || rv[k].action == AV_REVIEW_DUPLICATE;
+        }
+        ok = n_rv > 0 && reviewed == n;
+        *yes = !added && !wrong;
+        *gt = found + added;
+        *pred = found;
     }
-    av_web__buf_str(b, "<table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Bird species"
-                       "</th><th scope=\"col\">Scientific name</th><th scope=\"col\">Confidence"
-                       "</th><th scope=\"col\">Box (x1, y1, x2, y2)</th></tr></thead><tbody>");
-    for (int i = 0; i < n; i++) {
-        av_web__buf_fmt(b, "<tr><td>%d</td><td>", i + 1);
-        av_web__buf_html(b, det_name(&d[i]));
-        av_web__buf_str(b, "</td><td><i>");
-        av_web__buf_html(b, d[i].species[0] ? d[i].species : "-");
-        av_web__buf_fmt(b,
-                        "</i></td><td class=\"num\">%.1f%%</td><td class=\"num\">%.0f, %.0f, "
-                        "%.0f, %.0f</td></tr>",
-                        d[i].score * 100, d[i].x1, d[i].y1, d[i].x2, d[i].y2);
-    }
-    av_web__buf_str(b, "</tbody></table>");
+    free(d);
+    free(rv);
+    return ok;
 }
 
 void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error)
 {
-    if (img->voted) {
-        av_web__buf_str(b, "<p class=\"thanks\">Thank you for your feedback!</p>");
-        return;
-    }
     if (form_error) {
         av_web__buf_str(b, "<p class=\"error\" role=\"alert\">");
         av_web__buf_html(b, form_error);
         av_web__buf_str(b, "</p>");
     }
+    if (img->voted) {
+        av_web__buf_str(b, "<p class=\"thanks\">Thank you for your feedback!</p>");
+        return;
+    }
     if (!av_web__may(NULL, AV_WEB_GUEST_VOTE)) {
         av_web__buf_str(b, "<p>Feedback is open to signed-in users only here.</p>");
         return;
     }
+    /* What to show in the fields: the values just sent (a refused form keeps
+     * them), else what the per-bird reviews already say. */
+    const av_web__req *r = av_web__current_req();
+    char vote[8] = "", gt[24] = "", pred[24] = "";
+    int yes = 0, g = 0, p = 0;
+    if (form_error && r) {
+        snprintf(vote, sizeof vote, "%s", r->vote);
+        snprintf(gt, sizeof gt, "%s", r->ground_truth);
+        snprintf(pred, sizeof pred, "%s", r->predicted);
+    } else if (derived_vote(img, &yes, &g, &p)) {
+        snprintf(vote, sizeof vote, "%s", yes ? "yes" : "no");
+        snprintf(gt, sizeof gt, "%d", g);
+        snprintf(pred, sizeof pred, "%d", p);
+        av_web__buf_str(b, "<p class=\"meta\">Filled in from your reviews of each bird: check"
+                           " and send.</p>");
+    }
     av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s#feedback\">", img->id);
     av_web__csrf_input(b);
-    av_web__buf_str(
+    av_web__buf_fmt(
         b, "<fieldset><legend>Did it accurately detect all your birds?</legend>"
-           "<label><input type=\"radio\" name=\"vote\" value=\"yes\" required> Yes</label> "
-           "<label><input type=\"radio\" name=\"vote\" value=\"no\"> No</label></fieldset>"
+           "<label><input type=\"radio\" name=\"vote\" value=\"yes\" required%s> Yes</label> "
+           "<label><input type=\"radio\" name=\"vote\" value=\"no\"%s> No</label></fieldset>"
            "<p class=\"meta\">If not, tell us:</p>"
            "<div class=\"field\"><label for=\"ground_truth\">How many birds are in the picture?"
            "</label><input type=\"number\" min=\"0\" max=\"10000\" id=\"ground_truth\""
-           " name=\"ground_truth\" inputmode=\"numeric\"></div>"
-           "<div class=\"field\"><label for=\"predicted\">How many birds got accurately "
-           "detected?</label><input type=\"number\" min=\"0\" max=\"10000\" id=\"predicted\""
-           " name=\"predicted\" inputmode=\"numeric\"></div>"
-           "<button type=\"submit\">Send feedback</button></form>");
+           " name=\"ground_truth\" inputmode=\"numeric\" value=\"",
+        !strcmp(vote, "yes") ? " checked" : "", !strcmp(vote, "no") ? " checked" : "");
+    av_web__buf_html(b, gt);
+    av_web__buf_str(b, "\"></div><div class=\"field\"><label for=\"predicted\">How many birds got"
+                       " accurately detected?</label><input type=\"number\" min=\"0\""
+                       " max=\"10000\" id=\"predicted\" name=\"predicted\" inputmode=\"numeric\""
+                       " value=\"");
+    av_web__buf_html(b, pred);
+    av_web__buf_str(b, "\"></div><button type=\"submit\">Send feedback</button></form>");
 }
 
 /*
@@ -166,6 +200,23 @@ static int await_analysis(av_web *w, struct MHD_Connection *c, av_store_image *i
     }
     *st = av_store_image_get(w->o.store, id, 0, img, err, errlen);
     return 0;
+}
+
+/* When and where the photo was taken, from its EXIF (stored at upload). */
+static void capture_meta(av_web *w, av_web__buf *b, const char *id)
+{
+    av_store_image_meta m;
+    char err[256];
+    if (av_store_image_meta_get(w->o.store, id, &m, err, sizeof err) != AV_STORE_OK ||
+        (!m.taken_at[0] && !m.has_gps))
+        return;
+    av_web__buf_str(b, "<p class=\"meta\" id=\"capture\">");
+    if (m.taken_at[0])
+        av_web__buf_fmt(b, "Taken %.10s at %.5s (camera clock)", m.taken_at, m.taken_at + 11);
+    if (m.has_gps)
+        av_web__buf_fmt(b, "%s %.5f, %.5f", m.taken_at[0] ? " &middot; at" : "Taken at",
+                        m.latitude, m.longitude);
+    av_web__buf_str(b, "</p>");
 }
 
 enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
@@ -205,13 +256,27 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf_init(&table, 1 << 20);
     av_web__buf_init(&fb, 16384);
     const char *head = NULL;
+    av_store_review *rv = NULL;
+    int n_rv = 0;
     if (!strcmp(img.status, "done")) {
-        av_web__buf_fmt(&annotated, "<img src=\"/inferenced/%s.%s\" alt=\"", img.id,
-                        strcmp(img.ext, "png") ? "jpg" : "png");
-        av_web__buf_fmt(&annotated, "%d bird%s marked", n, n == 1 ? "" : "s");
-        av_web__buf_str(&annotated, "\">");
-        detections_table(&table, dets, n);
+        /* numbered, coloured boxes and per-bird review (review.c) */
+        if (av_store_reviews_list(w->o.store, img.id, 1, &rv, &n_rv, err, sizeof err) !=
+            AV_STORE_OK)
+            av_log(AV_LOG_ERROR, "internal_error", "where", "reviews", "error", err, NULL);
+        av_web__review_figure(&annotated, &img, dets, n, rv, n_rv);
+        av_web__buf_fmt(&annotated, "<p class=\"meta\"><a href=\"/inferenced/%s.%s\">The photo"
+                                    " with the model's boxes drawn in</a></p>",
+                        img.id, strcmp(img.ext, "png") ? "jpg" : "png");
+        capture_meta(w, &table, img.id);
+        const av_web__req *req = av_web__current_req();
+        if (req && req->rv.error[0]) { /* a refused review (review.c) */
+            av_web__buf_str(&table, "<p class=\"error\" role=\"alert\" id=\"review-error\">");
+            av_web__buf_html(&table, req->rv.error);
+            av_web__buf_str(&table, "</p>");
+        }
+        av_web__review_section(w, &table, &img, dets, n, rv, n_rv);
         av_web__feedback_form(&fb, &img, form_error);
+        head = "<script src=\"/static/review.js\" defer></script>";
     } else if (!strcmp(img.status, "failed")) {
         av_web__buf_str(&annotated, "<p class=\"error\">This image could not be analysed: ");
         av_web__buf_html(&annotated, img.error);
@@ -254,8 +319,13 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf_free(&note);
     av_web__buf_free(&owner);
     free(dets);
+    free(rv);
     return send_page(c, status, &b);
 }
+
+#define ALREADY_VOTED                                                                          \
+    "This photo already had feedback (sent from another tab or by someone else), so this"      \
+    " vote was not counted."
 
 enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
                                       av_web__req *r)
@@ -271,8 +341,8 @@ enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const
     if (strcmp(img.status, "done") != 0)
         return av_web__page_results(w, c, img.id, "Please wait until the analysis is done.",
                                     MHD_HTTP_CONFLICT);
-    if (img.voted)
-        return av_web__page_results(w, c, img.id, NULL, MHD_HTTP_OK);
+    if (img.voted) /* say so: a vote from a second tab is not silently dropped */
+        return av_web__page_results(w, c, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
     av_monitor_vote v;
     if (r->field_too_long) {
         return av_web__page_results(w, c, img.id, "A field was too long.",
@@ -291,9 +361,16 @@ enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const
     av_store_feedback fb = {.vote_yes = v.yes, .ground_truth = v.ground_truth,
                             .predicted = v.predicted,
                             .satisfaction = av_monitor_satisfaction(&v, n)};
-    st = av_store_feedback_add(w->o.store, img.id, &fb, w->o.tracked, w->o.n_tracked, NULL, err,
-                               sizeof err);
-    if (st != AV_STORE_OK && st != AV_STORE_CONFLICT)
+    char names[AV_WEB_MAX_TRACKED][128];
+    double bases[AV_WEB_MAX_TRACKED];
+    const char *classes[AV_WEB_MAX_TRACKED];
+    int n_cls = av_web__tracked(w, names, bases, AV_WEB_MAX_TRACKED);
+    for (int k = 0; k < n_cls; k++)
+        classes[k] = names[k];
+    st = av_store_feedback_add(w->o.store, img.id, &fb, classes, n_cls, NULL, err, sizeof err);
+    if (st == AV_STORE_CONFLICT) /* another request voted first */
+        return av_web__page_results(w, c, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
+    if (st != AV_STORE_OK)
         return internal_error(w, c, "feedback", err);
     char loc[128];
     snprintf(loc, sizeof loc, "/uploads/%s#feedback", img.id);
@@ -314,10 +391,16 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
     int64_t images = 0, votes = 0;
     av_store_monitor_point *pts = NULL;
     int n = 0;
+    char names[AV_WEB_MAX_TRACKED][128];
+    double baselines[AV_WEB_MAX_TRACKED];
+    const char *tracked[AV_WEB_MAX_TRACKED];
+    int n_tracked = av_web__tracked(w, names, baselines, AV_WEB_MAX_TRACKED);
+    for (int k = 0; k < n_tracked; k++)
+        tracked[k] = names[k];
     if (av_store_image_count(w->o.store, &images, err, sizeof err) != AV_STORE_OK ||
         av_store_feedback_count(w->o.store, &votes, err, sizeof err) != AV_STORE_OK ||
-        av_store_monitoring_list(w->o.store, w->o.tracked, w->o.n_tracked, &pts, &n, err,
-                                 sizeof err) != AV_STORE_OK)
+        av_store_monitoring_list(w->o.store, tracked, n_tracked, &pts, &n, err, sizeof err) !=
+            AV_STORE_OK)
         return internal_error(w, c, "monitor", err);
     const av_store_monitor_point *last = n ? &pts[n - 1] : NULL;
 
@@ -336,32 +419,35 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
     av_web__buf_str(&classes, "<table><thead><tr><th scope=\"col\">Class</th><th scope=\"col\">"
                               "Average confidence</th><th scope=\"col\">Baseline (test)</th>"
                               "<th scope=\"col\">Status</th></tr></thead><tbody>");
-    for (int k = 0; k < w->o.n_tracked; k++) {
+    for (int k = 0; k < n_tracked; k++) {
         double avg = last ? last->class_avg[k] : NAN;
-        double base = w->o.baselines ? w->o.baselines[k] : NAN;
+        double base = baselines[k];
         char a[32], bl[32];
         fmt_pct(a, sizeof a, avg);
         fmt_pct(bl, sizeof bl, base);
         int below = !isnan(avg) && !isnan(base) && avg < base;
         av_web__buf_str(&classes, "<tr><td><i>");
-        av_web__buf_html(&classes, w->o.tracked[k]);
+        av_web__buf_html(&classes, tracked[k]);
         av_web__buf_fmt(&classes, "</i></td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
                                   "<td>%s</td></tr>",
                         a, bl, below ? "below baseline" : isnan(avg) ? "-" : "ok");
         if (below) {
             av_web__buf_str(&warn, "<p class=\"warn\" role=\"alert\">Retraining advised: the "
                                    "average confidence for <i>");
-            av_web__buf_html(&warn, w->o.tracked[k]);
+            av_web__buf_html(&warn, tracked[k]);
             av_web__buf_fmt(&warn, "</i> is %s, below its test baseline of %s.</p>", a, bl);
             warned = 1;
         }
     }
     av_web__buf_str(&classes, "</tbody></table>");
+    av_web__buf reviewed;
+    av_web__buf_init(&reviewed, 4 << 20);
+    av_web__accuracy(w, &warn, &reviewed, &warned); /* accuracy.c */
     if (!warned)
         av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
                                     : "<p class=\"good\">No feedback yet: indicators appear with"
                                       " the first vote.</p>");
-    av_web__chart_svg(&chart, pts, n, w->o.tracked, w->o.n_tracked);
+    av_web__chart_svg(&chart, pts, n, tracked, n_tracked);
 
     /* Model versions registered in ML Metadata (empty until a serve run). */
     av_web__buf models;
@@ -406,11 +492,13 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
                         "species_model", w->o.species_name ? w->o.species_name : "not installed",
                         "images", img_s, "votes", votes_s, "satisfaction", sat,
                         "chart", chart.p ? chart.p : "", "classes", classes.p ? classes.p : "",
-                        "models", models.p ? models.p : "", NULL};
+                        "models", models.p ? models.p : "",
+                        "reviewed", reviewed.p ? reviewed.p : "", NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     av_web__page(&b, "Aviary - monitoring", "monitor.html", kv, NULL);
-    if (warn.failed || chart.failed || classes.failed || models.failed)
+    if (warn.failed || chart.failed || classes.failed || models.failed || reviewed.failed)
         b.failed = 1;
+    av_web__buf_free(&reviewed);
     av_web__buf_free(&models);
     av_web__buf_free(&warn);
     av_web__buf_free(&chart);
@@ -470,6 +558,16 @@ static json_t *image_json(av_web *w, const av_store_image *img)
             free(d);
         }
         json_object_set_new(o, "detections", arr);
+        /* each reviewed bird's current review (review.c), by box */
+        av_store_review *rv = NULL;
+        int n_rv = 0;
+        json_t *reviews = json_array();
+        if (av_store_reviews_list(w->o.store, img->id, 1, &rv, &n_rv, err, sizeof err) ==
+            AV_STORE_OK)
+            for (int i = 0; i < n_rv; i++)
+                json_array_append_new(reviews, av_web__review_json(&rv[i]));
+        free(rv);
+        json_object_set_new(o, "reviews", reviews);
     }
     json_object_set_new(o, "voted", json_boolean(img->voted));
     return o;
@@ -517,6 +615,32 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
     return av_web__send_json(c, MHD_HTTP_OK, image_json(w, &img));
 }
 
+/* When and where a photo was taken (EXIF), read once from the start of the
+ * stored original and kept beside the image (activity, eBird export). */
+static void store_capture_meta(av_web *w, const char *id)
+{
+    char err[256], path[1200];
+    av_store_image img;
+    if (av_store_image_get(w->o.store, id, 0, &img, err, sizeof err) != AV_STORE_OK ||
+        strcmp(img.ext, "jpg"))
+        return; /* EXIF comes with JPEGs */
+    snprintf(path, sizeof path, "%s/originals/%s.%s", w->o.data_dir, id, img.ext);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    enum { HEAD = 256 * 1024 }; /* APP1 is at the start; one segment is <= 64 KB */
+    unsigned char *buf = malloc(HEAD);
+    size_t n = buf ? fread(buf, 1, HEAD, f) : 0;
+    fclose(f);
+    av_store_image_meta m;
+    memset(&m, 0, sizeof m);
+    if (buf && !av_vision_exif_capture(buf, n, m.taken_at, &m.has_gps, &m.latitude,
+                                       &m.longitude) &&
+        av_store_image_meta_put(w->o.store, id, &m, err, sizeof err) != AV_STORE_OK)
+        av_log(AV_LOG_WARN, "capture_meta_not_stored", "id", id, "error", err, NULL);
+    free(buf);
+}
+
 enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
                                      int api)
 {
@@ -526,6 +650,7 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
     for (int i = 0; i < r->n_files; i++) {
         if (r->files[i].id[0]) {
             stored++;
+            store_capture_meta(w, r->files[i].id);
             av_web__jobs_request(w->jobs, r->files[i].id); /* start early; full queue is fine */
         } else if (!bad) {
             bad = &r->files[i];
@@ -587,34 +712,33 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
                                                 : "That file cannot be analysed",
                                text);
     }
-    /* Several files: a list of their result pages. */
-    av_web__buf list, b;
-    av_web__buf_init(&list, 65536);
-    av_web__buf_str(&list, "<section class=\"card\"><h1>Uploaded</h1><ul>");
-    for (int i = 0; i < r->n_files; i++) {
-        const av_web__file *f = &r->files[i];
-        av_web__buf_str(&list, "<li>");
-        if (f->id[0]) {
-            av_web__buf_fmt(&list, "<a href=\"/uploads/%s\">", f->id);
-            av_web__buf_html(&list, f->name);
-            av_web__buf_str(&list, "</a>");
-        } else {
-            av_web__buf_html(&list, f->name);
-            av_web__buf_str(&list, ": ");
-            av_web__buf_html(&list, f->problem);
+    /* Several files: 303 to their batch page (a reload never posts again). */
+    av_web__buf loc;
+    av_web__buf_init(&loc, 8192);
+    av_web__buf_str(&loc, "/batch?ids=");
+    for (int i = 0, k = 0; i < r->n_files; i++)
+        if (r->files[i].id[0])
+            av_web__buf_fmt(&loc, "%s%s", k++ ? "," : "", r->files[i].id);
+    if (bad) {
+        av_web__buf_str(&loc, "&bad=");
+        for (int i = 0, k = 0; i < r->n_files; i++) {
+            const av_web__file *f = &r->files[i];
+            if (f->id[0])
+                continue;
+            char one[480];
+            snprintf(one, sizeof one, "%s\"%s\" %s", k++ ? "; " : "", f->name, f->problem);
+            av_web__buf_url(&loc, one);
         }
-        av_web__buf_str(&list, "</li>");
     }
     if (r->extra_files) {
-        av_web__buf_str(&list, "<li>");
-        av_web__buf_html(&list, extra);
-        av_web__buf_str(&list, "</li>");
+        if (bad)
+            av_web__buf_url(&loc, "; ");
+        else
+            av_web__buf_str(&loc, "&bad=");
+        av_web__buf_url(&loc, extra);
     }
-    av_web__buf_str(&list, "</ul></section>");
-    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    const char *layout_kv[] = {"title", "Uploaded - Aviary", "body", list.p ? list.p : "",
-                               "head", "", "version", AV_VERSION, NULL};
-    av_web__render(&b, "layout.html", layout_kv);
-    av_web__buf_free(&list);
-    return send_page(c, MHD_HTTP_OK, &b);
+    enum MHD_Result ret = loc.failed ? av_web__redirect(c, "/uploads")
+                                     : av_web__redirect(c, loc.p);
+    av_web__buf_free(&loc);
+    return ret;
 }

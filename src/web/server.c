@@ -8,6 +8,9 @@
  *   GET  /uploads/<ID>          results (analysis runs once if needed)
  *   POST /uploads/<ID>          feedback vote
  *   GET  /monitor               monitoring page
+ *   GET  /uploads, /batch, /species[/<name>], /activity, /review   the birder's pages
+ *   POST /uploads/<ID>/review   per-bird review (form); POST /api/v1/images/<ID>/detections[/<N>]
+ *   GET  /export/detections.csv, /export/ebird.csv, /export/coco.json   exports (export.c)
  *   GET  /originals/<ID>.<ext>, /inferenced/<ID>.<ext>   images, long-cached
  *   GET  /videos/<ID>/poster.jpg, /videos/<ID>/visit-<N>.jpg   video stills (video_pages.c)
  *   GET  /static/<name>         embedded stylesheet, script, icon
@@ -327,8 +330,11 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
             r->route = AV_WEB_ROUTE_API_UPLOAD;
         else if (app && is_post && is_route(url, "/uploads/", &rest))
             r->route = AV_WEB_ROUTE_FEEDBACK;
+        else if (app && is_post && is_route(url, "/api/v1/images/", &rest))
+            r->route = AV_WEB_ROUTE_REVIEW_API;
         if (av_web__auth_begin(w, conn, url, method, r) ||
-            (r->route && r->route != AV_WEB_ROUTE_AUTH && av_web__upload_begin(w, r, conn))) {
+            (r->route && r->route != AV_WEB_ROUTE_AUTH && r->route != AV_WEB_ROUTE_REVIEW_API &&
+             av_web__upload_begin(w, r, conn))) {
             r->route = AV_WEB_ROUTE_OTHER; /* a response was queued (413, 400) */
             r->too_big = -1;
         }
@@ -336,6 +342,11 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
     }
     av_web__req *r = *req_cls;
     if (r->too_big == -1) { /* answered already; discard the body */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size && r->route == AV_WEB_ROUTE_REVIEW_API) {
+        av_web__review_body(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -356,11 +367,24 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         return av_web__after_upload(w, conn, r, r->route == AV_WEB_ROUTE_API_UPLOAD);
     case AV_WEB_ROUTE_AUTH:
         return av_web__auth_end(w, conn, url, r);
-    case AV_WEB_ROUTE_FEEDBACK:
+    case AV_WEB_ROUTE_FEEDBACK: {
         if (av_web__auth_body_ok(w, conn, r))
             return MHD_YES;
         is_route(url, "/uploads/", &rest);
+        size_t n = strlen(rest);
+        if (n == AV_STORE_ID_LEN + 7 && !strcmp(rest + AV_STORE_ID_LEN, "/review")) {
+            char id[AV_STORE_ID_LEN + 1];
+            memcpy(id, rest, AV_STORE_ID_LEN);
+            id[AV_STORE_ID_LEN] = '\0';
+            return av_web__review_post(w, conn, id, r);
+        }
         return av_web__page_feedback(w, conn, rest, r);
+    }
+    case AV_WEB_ROUTE_REVIEW_API:
+        if (av_web__auth_body_ok(w, conn, r))
+            return MHD_YES;
+        is_route(url, "/api/v1/images/", &rest);
+        return av_web__review_api(w, conn, rest, r);
     default:
         break;
     }
@@ -381,6 +405,20 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         return av_web__page_index(w, conn);
     if (!strcmp(url, "/monitor"))
         return av_web__page_monitor(w, conn);
+    if (!strcmp(url, "/uploads") || !strcmp(url, "/uploads/"))
+        return av_web__page_uploads(w, conn);
+    if (!strcmp(url, "/batch"))
+        return av_web__page_batch(w, conn);
+    if (!strcmp(url, "/species") || !strcmp(url, "/species/"))
+        return av_web__page_species(w, conn, "");
+    if (is_route(url, "/species/", &rest))
+        return av_web__page_species(w, conn, rest);
+    if (!strcmp(url, "/activity"))
+        return av_web__page_activity(w, conn);
+    if (!strcmp(url, "/review"))
+        return av_web__page_review_queue(w, conn);
+    if (is_route(url, "/export/", &rest))
+        return av_web__export(w, conn, rest);
     if (is_route(url, "/uploads/", &rest))
         return av_web__page_results(w, conn, rest, NULL, MHD_HTTP_OK);
     if (is_route(url, "/api/v1/images/", &rest))
@@ -446,10 +484,15 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
     if (!w->o.data_dir)
         w->o.data_dir = "data";
     snprintf(w->role, sizeof w->role, "%s", o->role ? o->role : "web");
+    if (o->store && o->species_labels && *o->species_labels &&
+        av_web__labels_load(o->species_labels, &w->labels, err, errlen))
+        av_log(AV_LOG_WARN, "species_labels_unavailable", "error", err, "note",
+               "a review may name any well-formed species", NULL);
     w->started = time(NULL);
     w->metrics = av_web__metrics_new();
     if (o->store && av_web__jobs_start(&w->o, &w->jobs, err, errlen)) {
         av_web__metrics_free(w->metrics);
+        av_web__labels_free(w->labels);
         free(w);
         return -1;
     }
@@ -460,6 +503,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         av_web__waiters_free(w->waiters);
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
+        av_web__labels_free(w->labels);
         free(w);
         return -1;
     }
@@ -475,6 +519,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         av_web__waiters_free(w->waiters);
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
+        av_web__labels_free(w->labels);
         free(w);
         return -1;
     }
@@ -499,6 +544,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         av_web__waiters_free(w->waiters);
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
+        av_web__labels_free(w->labels);
         free(w);
         return -1;
     }
@@ -524,5 +570,6 @@ void av_web_stop(av_web *w)
     av_web__waiters_free(w->waiters);
     av_web__jobs_stop(w->jobs);
     av_web__metrics_free(w->metrics);
+    av_web__labels_free(w->labels);
     free(w);
 }

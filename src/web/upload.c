@@ -251,8 +251,10 @@ static enum MHD_Result feedback_field(void *cls, enum MHD_ValueKind kind, const 
         dst = r->ground_truth, cap = sizeof r->ground_truth;
     else if (!strcmp(key, "predicted"))
         dst = r->predicted, cap = sizeof r->predicted;
-    if (!dst)
+    if (!dst) { /* a per-bird review form's fields (review.c) */
+        av_web__review_field(r, key, data, off, size);
         return MHD_YES;
+    }
     size_t have = off ? strlen(dst) : 0;
     if (have + size + 1 > cap) {
         r->field_too_long = 1;

@@ -27,8 +27,19 @@ int av_web__is_video_type(const char *content_type)
     return content_type && strncmp(content_type, "video/", 6) == 0;
 }
 
+/* Below this species score a visit is a bird, not a species: a 4.7 % guess
+ * must not name one (nor count on the life list of a video). */
+#define VIDEO_MIN_SPECIES_SCORE 0.2
+
+static int unsure(const av_store_detection *d)
+{
+    return d->species[0] && d->species_score >= 0 && d->species_score < VIDEO_MIN_SPECIES_SCORE;
+}
+
 static const char *visit_name(const av_store_detection *d)
 {
+    if (unsure(d))
+        return "Bird (species unsure)";
     if (d->common_name[0])
         return d->common_name;
     if (d->species[0])
@@ -108,7 +119,7 @@ static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store
     if (!(dur > 0))
         dur = 1;
     double step = isfinite(v->sample_fps) && v->sample_fps > 0 ? 1.0 / v->sample_fps : 0.5;
-    const int left = 190, right = 20, top = 10, row_h = 26, axis_h = 30, width = 900;
+    const int left = 250, right = 24, top = 10, row_h = 32, axis_h = 36, width = 900;
     int plot_w = width - left - right;
     int height = top + nr * row_h + axis_h;
     av_web__buf_fmt(b,
@@ -125,8 +136,7 @@ static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store
         av_web__buf_html(b, rows[r].name);
         av_web__buf_str(b, "</text>");
     }
-    static const char *const colors[] = {"#2b6cb0", "#c05621", "#2f855a", "#b7791f", "#6b46c1",
-                                         "#c53030", "#2c7a7b", "#975a16"};
+    /* bars in the species' colour, the same on every page (av_web__species_colour) */
     for (int i = 0; i < nv; i++) { /* one bar per visit, first to last sighting */
         double x0 = left + plot_w * vs[i].first_s / dur;
         double x1 = left + plot_w * fmin(vs[i].last_s + step, dur) / dur;
@@ -139,7 +149,9 @@ static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store
                         "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"3\""
                         " fill=\"%s\" fill-opacity=\"0.75\"><title>",
                         x0, top + visit_row[i] * row_h + 3, x1 - x0, row_h - 10,
-                        colors[(unsigned)(vs[i].track - 1) % 8]);
+                        unsure(&vs[i].det) || !vs[i].det.species[0]
+                            ? "#555555"
+                            : av_web__species_colour(vs[i].det.species));
         av_web__buf_html(b, visit_name(&vs[i].det));
         av_web__buf_fmt(b, ", visit %d: %s to %s, best %.0f%%</title></rect>", vs[i].track, a, z,
                         vs[i].det.score * 100);
@@ -188,7 +200,7 @@ static int species_count(const av_store_visit *vs, int nv)
 {
     int n = 0;
     for (int i = 0; i < nv; i++) {
-        int seen = 0;
+        int seen = unsure(&vs[i].det) || !vs[i].det.species[0];
         for (int j = 0; j < i && !seen; j++)
             seen = !strcmp(visit_name(&vs[j].det), visit_name(&vs[i].det));
         n += !seen;
@@ -196,7 +208,45 @@ static int species_count(const av_store_visit *vs, int nv)
     return n;
 }
 
-static void visits_table(av_web__buf *b, const char *id, const av_store_visit *vs, int nv)
+/* Per species: its visits, time on screen, first seen, best confidence. */
+static void species_summary(av_web__buf *b, const av_store_visit *vs, int nv)
+{
+    av_web__buf_str(b, "<table class=\"stack\" id=\"species-summary\"><thead><tr><th"
+                       " scope=\"col\">Species</th><th scope=\"col\">Visits</th><th"
+                       " scope=\"col\">On screen</th><th scope=\"col\">First seen</th><th"
+                       " scope=\"col\">Best confidence</th></tr></thead><tbody>");
+    for (int i = 0; i < nv; i++) {
+        const char *name = visit_name(&vs[i].det);
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            first = strcmp(visit_name(&vs[j].det), name) != 0;
+        if (!first)
+            continue;
+        int n = 0;
+        double on = 0, at = vs[i].first_s, best = 0;
+        for (int j = i; j < nv; j++)
+            if (!strcmp(visit_name(&vs[j].det), name)) {
+                n++;
+                on += vs[j].last_s - vs[j].first_s;
+                at = fmin(at, vs[j].first_s);
+                best = fmax(best, vs[j].det.score);
+            }
+        char t_on[16], t_at[16];
+        fmt_time(t_on, sizeof t_on, on);
+        fmt_time(t_at, sizeof t_at, at);
+        av_web__buf_str(b, "<tr><td data-label=\"Species\">");
+        av_web__buf_html(b, name);
+        av_web__buf_fmt(b, "</td><td class=\"num\" data-label=\"Visits\">%d</td><td"
+                           " class=\"num\" data-label=\"On screen\">%s</td><td class=\"num\""
+                           " data-label=\"First seen\">%s</td><td class=\"num\""
+                           " data-label=\"Best confidence\">%.1f%%</td></tr>",
+                        n, t_on, t_at, best * 100);
+    }
+    av_web__buf_str(b, "</tbody></table>");
+}
+
+static void visits_table(av_web__buf *b, const char *id, const char *ext,
+                         const av_store_visit *vs, int nv)
 {
     if (nv == 0) {
         av_web__buf_str(b, "<p>No birds were found in this video.</p>");
@@ -205,7 +255,8 @@ static void visits_table(av_web__buf *b, const char *id, const av_store_visit *v
     int ns = species_count(vs, nv);
     av_web__buf_fmt(b, "<p class=\"meta\" id=\"visit-count\">%d visit%s, %d species</p>", nv,
                     nv == 1 ? "" : "s", ns);
-    av_web__buf_str(b, "<table class=\"visits\"><thead><tr><th scope=\"col\">#</th>"
+    species_summary(b, vs, nv);
+    av_web__buf_str(b, "<table class=\"visits stack\"><thead><tr><th scope=\"col\">#</th>"
                        "<th scope=\"col\">Best frame</th><th scope=\"col\">Bird species</th>"
                        "<th scope=\"col\">Scientific name</th><th scope=\"col\">First seen</th>"
                        "<th scope=\"col\">Last seen</th><th scope=\"col\">Best confidence</th>"
@@ -214,17 +265,26 @@ static void visits_table(av_web__buf *b, const char *id, const av_store_visit *v
         char a[16], z[16];
         fmt_time(a, sizeof a, vs[i].first_s);
         fmt_time(z, sizeof z, vs[i].last_s);
+        /* the thumbnail seeks the player (video.js); without script the
+         * link opens the clip at that time (a media fragment) */
         av_web__buf_fmt(b,
-                        "<tr><td>%d</td><td><img src=\"/videos/%s/visit-%d.jpg\" alt=\"", i + 1,
-                        id, vs[i].track);
+                        "<tr><td data-label=\"#\">%d</td><td><a class=\"seek\""
+                        " href=\"/originals/%s.%s#t=%.1f\" data-t=\"%.1f\"><img"
+                        " src=\"/videos/%s/visit-%d.jpg\" alt=\"",
+                        i + 1, id, ext, vs[i].first_s, vs[i].first_s, id, vs[i].track);
         av_web__buf_html(b, visit_name(&vs[i].det));
-        av_web__buf_fmt(b, " at %s\" width=\"80\" height=\"80\"></td><td>", a);
+        av_web__buf_fmt(b, " at %s: play from here\" width=\"80\" height=\"80\"></a></td><td"
+                           " data-label=\"Species\">",
+                        a);
         av_web__buf_html(b, visit_name(&vs[i].det));
-        av_web__buf_str(b, "</td><td><i>");
+        av_web__buf_str(b, "</td><td data-label=\"Scientific name\"><i>");
         av_web__buf_html(b, vs[i].det.species[0] ? vs[i].det.species : "-");
+        if (unsure(&vs[i].det))
+            av_web__buf_fmt(b, "</i> (guess, %.1f%%)<i>", vs[i].det.species_score * 100);
         av_web__buf_fmt(b,
-                        "</i></td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                        "<td class=\"num\">%.1f%%</td></tr>",
+                        "</i></td><td class=\"num\" data-label=\"First seen\">%s</td><td"
+                        " class=\"num\" data-label=\"Last seen\">%s</td>"
+                        "<td class=\"num\" data-label=\"Best confidence\">%.1f%%</td></tr>",
                         a, z, vs[i].det.score * 100);
     }
     av_web__buf_str(b, "</tbody></table>");
@@ -278,11 +338,17 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
                     img->id, img->ext);
     const char *head = NULL;
     if (done) {
+        /* the clip itself, in a player (served with Range by /originals/) */
+        av_web__buf_fmt(&poster, "<video id=\"player\" controls preload=\"metadata\""
+                                 " poster=\"/videos/%s/poster.jpg\" src=\"/originals/%s.%s\">"
+                                 "<a href=\"/originals/%s.%s\">Download the video</a></video>",
+                        img->id, img->id, img->ext, img->id, img->ext);
         av_web__buf_fmt(&poster, "<img src=\"/videos/%s/poster.jpg\" alt=\"Poster frame, %d bird"
                                  " visit%s marked\">",
                         img->id, nv, nv == 1 ? "" : "s");
+        head = "<script src=\"/static/video.js\" defer></script>";
         timeline_svg(&tl, &v, vs, nv, ds, nd);
-        visits_table(&table, img->id, vs, nv);
+        visits_table(&table, img->id, img->ext, vs, nv);
         av_web__feedback_form(&fb, img, form_error);
     } else if (failed) {
         av_web__buf_str(&stat, "<p class=\"error\" role=\"alert\">This video could not be "
@@ -292,7 +358,7 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
         av_web__buf_str(&poster, "<p>No poster.</p>");
         av_web__buf_str(&tl, "<p>No results.</p>");
         av_web__buf_str(&table, "<p>No results.</p>");
-        av_web__buf_str(&fb, "<p>Feedback is possible once the video has been analysed.</p>");
+        av_web__buf_str(&fb, "<p>No feedback to give: the video could not be analysed.</p>");
     } else {
         int p = percent(&v);
         av_web__buf_fmt(&stat,

@@ -103,6 +103,8 @@ typedef struct av_web_opts {
     const char *detector_name;  /* for the monitor page */
     const char *species_name;
     const char *species_note;   /* plain text shown when species are unavailable; NULL if fine */
+    const char *species_labels; /* the species model's label file: the names a review may
+                                   choose from (NULL: any well-formed name) */
 
     /* Videos (see av_web_analyze_video_fn); without analyze_video they are refused. */
     av_web_analyze_video_fn analyze_video;

@@ -8,7 +8,6 @@
 const { chromium } = require('playwright-core');
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
-const net = require('net');
 const os = require('os');
 const path = require('path');
 
@@ -18,35 +17,8 @@ const shared = process.env.AVIARY_SHARED || path.join(root, '..', 'shared');
 const artifacts = process.env.ARTIFACTS || path.join(root, 'build', 'browser-artifacts');
 const results = { passed: 0, failed: 0, skipped: 0 };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitHealthy(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return; } catch (e) { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not become healthy: ' + url);
-}
-
-async function step(name, fn) {
-  try {
-    await fn();
-    results.passed++;
-    console.log(`PASS browser/${name}`);
-  } catch (e) {
-    results.failed++;
-    console.log(`FAIL browser/${name}\n    ${String(e && e.stack || e).split('\n').slice(0, 4).join('\n    ')}`);
-  }
-}
-
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
+const { freePort, waitHealthy, stepper, assert } = require('./lib');
+const step = stepper('browser', results);
 
 async function main() {
   fs.mkdirSync(artifacts, { recursive: true });
@@ -80,8 +52,10 @@ async function main() {
       const rows = await page.$$eval('table tbody tr', (trs) => trs.map((t) => t.innerText));
       assert(rows.length >= 1, 'no detection rows');
       assert(rows.some((r) => /Scarlet Macaw|Ara macao/.test(r)), 'no Scarlet Macaw in ' + JSON.stringify(rows));
-      const img = await page.$eval('img[src^="/inferenced/"]', (i) => i.naturalWidth);
-      assert(img > 0, 'annotated image did not load');
+      const img = await page.$eval('img[src^="/originals/"]', (i) => i.naturalWidth);
+      assert(img > 0, 'the photo did not load');
+      const boxes = await page.$$eval('svg.birds rect', (r) => r.length);
+      assert(boxes >= 1, 'no numbered boxes on the photo');
       await page.screenshot({ path: path.join(artifacts, '2-results.png'), fullPage: true });
     });
 
