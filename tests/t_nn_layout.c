@@ -143,19 +143,20 @@ static void **reference_eval(gb *b, const float *input, av_nn__tid x)
     return bufs;
 }
 
-/* Finalizes b's graph, runs it on both backends, compares output y with want. */
+/* Finalizes b's graph, runs it on both backends, compares output y with want;
+ * at most max_left nodes of op `left` may remain. */
 static void check_against(gb *b, av_nn__tid x, av_nn__tid y, const float *input,
-                          const float *want, int max_transposes)
+                          const float *want, av_nn__op left, int max_left)
 {
     av_nn__graph *g = b->g;
     int64_t n_out = av_nn__numel(&g->tensors[y]);
     char err[256] = "";
     CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
-    int n_tr = 0;
+    int n_left = 0;
     for (int j = 0; j < g->n_order; j++)
-        n_tr += g->nodes[g->order[j]].op == AV_NN_OP_TRANSPOSE;
-    CHECK_MSG(n_tr <= max_transposes, "%d transposes left (at most %d expected)", n_tr,
-              max_transposes);
+        n_left += g->nodes[g->order[j]].op == left;
+    CHECK_MSG(n_left <= max_left, "%d %s nodes left (at most %d expected)", n_left,
+              av_nn__op_name(left), max_left);
     (void)x;
     av_nn_model *m = NULL;
     CHECK_MSG(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) ==
@@ -243,7 +244,7 @@ static void nchw_network(uint64_t seed)
         input[i] = frand();
     void **bufs = reference_eval(&b, input, x);
     int n_tensors = b.g->n_tensors;
-    check_against(&b, x, y, input, bufs[y], 1);
+    check_against(&b, x, y, input, bufs[y], AV_NN_OP_TRANSPOSE, 1);
     for (int t = 0; t < n_tensors; t++)
         free(bufs[t]);
     free(bufs);
@@ -274,10 +275,44 @@ TEST(transpose_before_matmul_kept)
         input[i] = frand();
     void **bufs = reference_eval(&b, input, x);
     int n_tensors = b.g->n_tensors;
-    check_against(&b, x, y, input, bufs[y], 1);
+    check_against(&b, x, y, input, bufs[y], AV_NN_OP_TRANSPOSE, 1);
     for (int i = 0; i < n_tensors; i++)
         free(bufs[i]);
     free(bufs);
 }
 
-TEST_MAIN(T(nchw_network_matches_and_keeps_one_transpose), T(transpose_before_matmul_kept))
+/* TF.js's NanoDet pads with -inf in front of max pooling: the pad joins the pooling's. */
+TEST(minus_inf_pad_folds_into_max_pool)
+{
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        rng = seed * 77 + 1;
+        gb b = {av_nn__graph_new(), 0};
+        CHECK(b.g);
+        int64_t H = 5 + rnd() % 6, W = 5 + rnd() % 6, C = 1 + rnd() % 4;
+        av_nn__tid x =
+            av_nn__add_tensor(b.g, "x", AV_NN_F32, 4, (int64_t[]){1, H, W, C}, NULL, false);
+        CHECK(x >= 0 && av_nn__mark_input(b.g, x) >= 0);
+        av_nn__params pad = {.pad = {.mode = AV_NN_PADMODE_CONSTANT, .value = -INFINITY}};
+        int64_t pads[8] = {0, (int64_t)(rnd() % 2), 1, 0, 0, 1, (int64_t)(rnd() % 2), 0};
+        av_nn__tid p_in[2] = {x, i64_const(&b, pads, 8)};
+        av_nn__tid padded = node(&b, AV_NN_OP_PAD, p_in, 2, &pad);
+        av_nn__params mp = {.pool = {.filter_h = 3, .filter_w = 3, .stride_h = 2, .stride_w = 2,
+                                     .padding = AV_NN_PAD_EXPLICIT}};
+        av_nn__tid y = node(&b, AV_NN_OP_MAX_POOL2D, &padded, 1, &mp);
+        CHECK(av_nn__mark_output(b.g, y) >= 0);
+        float *input = malloc((size_t)(H * W * C) * sizeof *input);
+        CHECK(input);
+        for (int64_t i = 0; i < H * W * C; i++)
+            input[i] = frand() - 2.0f; /* all negative: a zero pad would show */
+        void **bufs = reference_eval(&b, input, x);
+        int n_tensors = b.g->n_tensors;
+        check_against(&b, x, y, input, bufs[y], AV_NN_OP_PAD, 0);
+        for (int t = 0; t < n_tensors; t++)
+            free(bufs[t]);
+        free(bufs);
+        free(input);
+    }
+}
+
+TEST_MAIN(T(nchw_network_matches_and_keeps_one_transpose), T(transpose_before_matmul_kept),
+          T(minus_inf_pad_folds_into_max_pool))

@@ -472,15 +472,17 @@ static bool compose_slices(av_nn__graph *g, av_nn__node *s2, char *err, size_t e
 }
 
 /*
- * Constant zero PAD of H and W only, in front of a float convolution (its
- * sole consumer): the pads join the convolution's own. Exact: the padded
- * zeros are what the convolution would read.
+ * Constant PAD of H and W only in front of its sole consumer, a float
+ * convolution (zero pad) or max pooling (-inf pad, as TF.js's NanoDet has
+ * it): the pads join the consumer's own. Exact: convolutions read padding
+ * as zeros, max pooling skips it.
  */
 static bool fold_pad(av_nn__graph *g, av_nn__node *pad, char *err, size_t errlen,
                      av_nn_status *st)
 {
     if (pad->op != AV_NN_OP_PAD || !pad->p.pad.resolved ||
-        pad->p.pad.mode != AV_NN_PADMODE_CONSTANT || pad->p.pad.value != 0.0f)
+        pad->p.pad.mode != AV_NN_PADMODE_CONSTANT ||
+        (pad->p.pad.value != 0.0f && pad->p.pad.value != -INFINITY))
         return false;
     av_nn__tid y = pad->out[0];
     const av_nn__tensor *yt = &g->tensors[y], *xt = &g->tensors[pad->in[0]];
@@ -496,16 +498,27 @@ static bool fold_pad(av_nn__graph *g, av_nn__node *pad, char *err, size_t errlen
         if (!n->dead && n->n_in > 0 && n->in[0] == y)
             c = n;
     }
-    if (!c || (c->op != AV_NN_OP_CONV2D && c->op != AV_NN_OP_DEPTHWISE_CONV2D) ||
-        c->p.conv.padding != AV_NN_PAD_EXPLICIT)
+    if (!c)
         return false;
+    int *pads[4]; /* top, bottom, left, right of the consumer */
+    if ((c->op == AV_NN_OP_CONV2D || c->op == AV_NN_OP_DEPTHWISE_CONV2D) &&
+        pad->p.pad.value == 0.0f && c->p.conv.padding == AV_NN_PAD_EXPLICIT) {
+        pads[0] = &c->p.conv.pad_top, pads[1] = &c->p.conv.pad_bottom;
+        pads[2] = &c->p.conv.pad_left, pads[3] = &c->p.conv.pad_right;
+    } else if (c->op == AV_NN_OP_MAX_POOL2D && pad->p.pad.value == -INFINITY &&
+               c->p.pool.padding == AV_NN_PAD_EXPLICIT && !c->p.pool.ceil_mode) {
+        pads[0] = &c->p.pool.pad_top, pads[1] = &c->p.pool.pad_bottom;
+        pads[2] = &c->p.pool.pad_left, pads[3] = &c->p.pool.pad_right;
+    } else {
+        return false;
+    }
     for (int k = 1; k < c->n_in; k++)
         if (c->in[k] == y)
             return false;
-    c->p.conv.pad_top += (int)b[1];
-    c->p.conv.pad_bottom += (int)a[1];
-    c->p.conv.pad_left += (int)b[2];
-    c->p.conv.pad_right += (int)a[2];
+    *pads[0] += (int)b[1];
+    *pads[1] += (int)a[1];
+    *pads[2] += (int)b[2];
+    *pads[3] += (int)a[2];
     c->in[0] = pad->in[0];
     pad->dead = true;
     *st = av_nn__infer_node(g, c, err, errlen);
