@@ -148,7 +148,7 @@ TEST(site_list_restricts_and_renormalises)
     CHECK_MSG(av_detect__answer_load_list(&a, &m, path, err, sizeof err) == 0, "%s", err);
     CHECK_EQ_INT(a.n_allowed, 4);
     float p[] = {0.1f, 0.1f, 0.6f, 0.1f, 0.0f, 0.0f, 0.1f};
-    av_detect__answer_restrict(&a, p);
+    CHECK_NEAR(av_detect__answer_restrict(&a, p), 0.6, 1e-6); /* the best before the list */
     CHECK_NEAR(p[2], 0.0, 1e-9);         /* American Crow is off the list */
     CHECK_NEAR(p[0], 0.25, 1e-6);        /* 0.1 / 0.4 */
     CHECK_NEAR(p[6], 0.25, 1e-6);        /* background stays, rescaled */

@@ -40,6 +40,9 @@ extern const av_cli_cmd av_cli_eval;
 int av_cli_read_file(const char *path, long long max, unsigned char **buf, size_t *len,
                      char *err, size_t errlen);
 
+/* A number in [lo, hi] from the whole of s: 0 with *out set, or -1. */
+int av_cli_parse_double(const char *s, double lo, double hi, double *out);
+
 /* Pipeline options shared by `aviary detect` and `aviary eval`. */
 typedef struct av_cli_detect_opts {
     av_detect_open_opts open;

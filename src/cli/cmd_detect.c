@@ -164,17 +164,6 @@ static void print_video_text(const char *path, const av_video_result *r)
     fflush(stdout);
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (errno || end == s || *end || !(d >= lo && d <= hi))
-        return -1;
-    *out = d;
-    return 0;
-}
-
 static int run_detect(const av_config *cfg, int argc, char **argv)
 {
     const av_cli_cmd *me = &av_cli_detect;
@@ -206,9 +195,9 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
             if (i + 1 >= argc)
                 return av_cli_usage(me, "%s needs a value", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "--fps") ? parse_double(v, 0.01, AV_VIDEO_MAX_FPS, &fps)
-                : !strcmp(a, "--max-video-mb") ? parse_double(v, 0.001, 1e6, &video_mb)
-                                               : parse_double(v, 0.1, 86400, &video_s))
+            if (!strcmp(a, "--fps") ? av_cli_parse_double(v, 0.01, AV_VIDEO_MAX_FPS, &fps)
+                : !strcmp(a, "--max-video-mb") ? av_cli_parse_double(v, 0.001, 1e6, &video_mb)
+                                               : av_cli_parse_double(v, 0.1, 86400, &video_s))
                 return av_cli_usage(me, "%s: '%s' is out of range", a, v);
         } else if (!strcmp(a, "--annotate")) {
             if (i + 1 >= argc)
@@ -354,7 +343,7 @@ static int run_classify(const av_config *cfg, int argc, char **argv)
                 labels = v;
             else if (!strcmp(a, "--range"))
                 range = v;
-            else if (parse_double(v, 1, AV_DETECT_TOPK_MAX, &d))
+            else if (av_cli_parse_double(v, 1, AV_DETECT_TOPK_MAX, &d))
                 return av_cli_usage(me, "--top: '%s' is not in 1..%d", v, AV_DETECT_TOPK_MAX);
             else
                 top = (int)d;

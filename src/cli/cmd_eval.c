@@ -139,7 +139,7 @@ static int run_eval(const av_config *cfg, int argc, char **argv)
         }
         failed++;
         char msg[1300];
-        snprintf(msg, sizeof msg, "%s: %s", path, err);
+        snprintf(msg, sizeof msg, "%.500s: %.700s", path, err);
         av_eval_add_error(ev, i, msg);
         fprintf(stderr, "[%d/%d] %s: error: %s\n", i + 1, set->n_rows, row->file, err);
     }

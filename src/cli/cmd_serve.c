@@ -342,6 +342,10 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
             return 1;
         }
         av_log(AV_LOG_INFO, "remote_inference", "url", av_serving_client_url(an.client), NULL);
+        if (cfg->species_list[0])
+            av_log(AV_LOG_WARN, "species_list_local_only", "species_list", cfg->species_list,
+                   "effect", "applies to videos analysed here; photos are named by the model "
+                   "server, which needs its own --species-list", NULL);
         /* photos go to the model servers; videos need the models here */
         if (av_detect_pipeline_open(cfg->models_dir, &oo, &an.pipe, err, sizeof err) ==
             AV_DETECT_OK)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int parse_num(const char *s, double lo, double hi, double *out)
+int av_cli_parse_double(const char *s, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
@@ -41,7 +41,7 @@ int av_cli_detect_option(const av_cli_cmd *me, int argc, char **argv, int *i,
         return 1;
     }
     const char *v = argv[++*i];
-    double d;
+    double d = 0;
     if (!strcmp(a, "--detector")) {
         o->open.detector = v;
     } else if (!strcmp(a, "--passes")) {
@@ -49,13 +49,15 @@ int av_cli_detect_option(const av_cli_cmd *me, int argc, char **argv, int *i,
         if (av_detect_passes_parse(v, &o->run.passes, e, sizeof e))
             *rc = av_cli_usage(me, "--passes: %s", e);
     } else if (!strcmp(a, "--min-score")) {
-        if (parse_num(v, 0.001, 1.0, &d))
+        if (av_cli_parse_double(v, 0.001, 1.0, &d))
             *rc = av_cli_usage(me, "--min-score: '%s' is not a number in [0.001, 1]", v);
-        o->run.min_score = d;
+        else
+            o->run.min_score = d;
     } else {
-        if (parse_num(v, 1, AV_DETECT_TOPK_MAX, &d))
+        if (av_cli_parse_double(v, 1, AV_DETECT_TOPK_MAX, &d))
             *rc = av_cli_usage(me, "--top: '%s' is not in 1..%d", v, AV_DETECT_TOPK_MAX);
-        o->run.top_k = (int)d;
+        else
+            o->run.top_k = (int)d;
     }
     return 1;
 }

@@ -171,10 +171,14 @@ int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest 
     return rc;
 }
 
-void av_detect__answer_restrict(const av_detect__answer *a, float *probs)
+double av_detect__answer_restrict(const av_detect__answer *a, float *probs)
 {
+    double best = 0;
+    for (int i = 0; i < a->n; i++)
+        if (i != a->background && probs[i] > best)
+            best = probs[i];
     if (!a->allowed)
-        return;
+        return best;
     double sum = 0;
     for (int i = 0; i < a->n; i++) {
         if (!a->allowed[i] && i != a->background)
@@ -184,6 +188,7 @@ void av_detect__answer_restrict(const av_detect__answer *a, float *probs)
     if (sum > 0)
         for (int i = 0; i < a->n; i++)
             probs[i] = (float)(probs[i] / sum);
+    return best;
 }
 
 int av_detect__answer_name(const av_detect__answer *a, const float *probs, av_detect_det *d)

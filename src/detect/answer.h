@@ -51,8 +51,9 @@ int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest 
 
 /* Apply the site list to probs (n scores, in place): labels off the list
  * get 0, the rest (and background) are rescaled to sum to 1. No-op
- * without a list. */
-void av_detect__answer_restrict(const av_detect__answer *a, float *probs);
+ * without a list. Returns the best non-background score from before, for
+ * bird / no-bird decisions the list must not sway. */
+double av_detect__answer_restrict(const av_detect__answer *a, float *probs);
 
 /*
  * Name the bird d (species[] already filled from probs, best first) by the

@@ -820,14 +820,15 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
 /* Species (top_k) of one sample's classifier output buf into d, restricted
  * to the site list, and the shown answer (answer.h; a box to drop is left
  * with species but rule NONE, dropped by species_step); returns the best
- * non-background score. */
+ * non-background score before the site list (whether a whole image shows a
+ * bird is not the list's business). */
 static double read_species(av_detect_pipeline *p, worker *w, const void *buf, int top_k,
                            av_detect_det *d)
 {
     const av_detect__manifest *m = &p->cls;
     const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
     av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
-    av_detect__answer_restrict(&p->answer, w->probs);
+    double raw_best = av_detect__answer_restrict(&p->answer, w->probs);
     int idx[AV_DETECT_TOPK_MAX];
     int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
     d->n_species = k;
@@ -841,7 +842,7 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
     d->rule = AV_DETECT_RULE_NONE;
     if (k)
         av_detect__answer_name(&p->answer, w->probs, d);
-    return k ? w->probs[idx[0]] : 0.0;
+    return k ? raw_best : 0.0;
 }
 
 /* Classify pixels [x1,y1,x2,y2) of img; fills species (top_k) and returns
