@@ -1,8 +1,9 @@
 -- Aviary: create the birdsClassifier database by hand, as the original's
 -- set-up did:   mysql -u USER -p < db/init.sql
 -- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql and
--- 0002_video.sql, 0003_claim.sql, 0004_accounts.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
--- records schema versions 1 to 4, so `aviary db migrate` later applies only
+-- 0002_video.sql, 0003_claim.sql, 0004_accounts.sql, 0005_cameras.sql,
+-- 0006_reviews.sql, 0007_pending.sql, with IF NOT EXISTS, so feeding it twice
+-- is harmless) and records schema versions 1 to 7, so `aviary db migrate` later applies only
 -- newer migrations. The ML
 -- Metadata tables come from `aviary mlmd init` (or `aviary serve`).
 
@@ -169,8 +170,68 @@ CREATE TABLE IF NOT EXISTS login_failures (
     failures  INT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- v5: live cameras
+CREATE TABLE IF NOT EXISTS camera_visits (
+    id          BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    camera      VARCHAR(64) NOT NULL,
+    first_seen  BIGINT NOT NULL,
+    last_seen   BIGINT NOT NULL,
+    species     VARCHAR(128) NOT NULL DEFAULT '',
+    common_name VARCHAR(128) NOT NULL DEFAULT '',
+    label       VARCHAR(128) NOT NULL DEFAULT '',
+    score       DOUBLE NOT NULL,
+    n_frames    INT NOT NULL,
+    x1 DOUBLE NOT NULL, y1 DOUBLE NOT NULL, x2 DOUBLE NOT NULL, y2 DOUBLE NOT NULL,
+    best_jpeg   MEDIUMTEXT NULL,
+    node        VARCHAR(128) NOT NULL DEFAULT '',
+    KEY camera_visits_camera_time (camera, first_seen),
+    KEY camera_visits_species_time (species, first_seen),
+    KEY camera_visits_time (first_seen)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS camera_leases (
+    camera     VARCHAR(64) NOT NULL PRIMARY KEY,
+    node       VARCHAR(128) NOT NULL,
+    renewed_at BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- v6: per-bird reviews, capture metadata, site settings
+CREATE TABLE IF NOT EXISTS reviews (
+    image_id      CHAR(32) NOT NULL,
+    box           INT NOT NULL,
+    rev           INT NOT NULL,
+    action        VARCHAR(16) NOT NULL,
+    x1 DOUBLE NOT NULL, y1 DOUBLE NOT NULL, x2 DOUBLE NOT NULL, y2 DOUBLE NOT NULL,
+    model_species VARCHAR(128) NULL,
+    species       VARCHAR(128) NULL,
+    common_name   VARCHAR(128) NULL,
+    who           VARCHAR(64) NOT NULL,
+    created_at    VARCHAR(32) NOT NULL,
+    PRIMARY KEY (image_id, box, rev),
+    KEY reviews_created (created_at),
+    CONSTRAINT reviews_image FOREIGN KEY (image_id) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS image_meta (
+    ID        CHAR(32) NOT NULL PRIMARY KEY,
+    taken_at  VARCHAR(32) NULL,
+    latitude  DOUBLE NULL,
+    longitude DOUBLE NULL,
+    CONSTRAINT image_meta_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE INDEX IF NOT EXISTS images_created ON images (created_at);
+
+CREATE TABLE IF NOT EXISTS site_settings (
+    k VARCHAR(64) NOT NULL PRIMARY KEY,
+    v TEXT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- v7: pending images found by index
+CREATE INDEX IF NOT EXISTS images_pending ON images (status, created_at);
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB;
-INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4), (5), (6), (7);
