@@ -1,8 +1,8 @@
 -- Aviary: create the birdsClassifier database by hand, as the original's
 -- set-up did:   mysql -u USER -p < db/init.sql
 -- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql and
--- 0002_video.sql, 0003_claim.sql, 0004_accounts.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
--- records schema versions 1 to 4, so `aviary db migrate` later applies only
+-- 0002_video.sql, 0003_claim.sql, 0004_accounts.sql, 0006_reviews.sql, with IF NOT EXISTS, so feeding it twice is harmless) and
+-- records their schema versions, so `aviary db migrate` later applies only
 -- newer migrations. The ML
 -- Metadata tables come from `aviary mlmd init` (or `aviary serve`).
 
@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS images (
     height       INT NULL,
     status       VARCHAR(16) NOT NULL DEFAULT 'pending',  -- pending | done | failed
     error        TEXT NULL,
-    created_at   DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)  -- UTC
+    created_at   DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),  -- UTC
+    INDEX images_created (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS inferences (
@@ -169,8 +170,33 @@ CREATE TABLE IF NOT EXISTS login_failures (
     failures  INT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- Per-bird reviews and EXIF capture metadata (0006_reviews.sql).
+CREATE TABLE IF NOT EXISTS reviews (
+    image_id      CHAR(32) NOT NULL,
+    box           INT NOT NULL,
+    rev           INT NOT NULL,
+    action        VARCHAR(16) NOT NULL,
+    x1 DOUBLE NOT NULL, y1 DOUBLE NOT NULL, x2 DOUBLE NOT NULL, y2 DOUBLE NOT NULL,
+    model_species VARCHAR(128) NULL,
+    species       VARCHAR(128) NULL,
+    common_name   VARCHAR(128) NULL,
+    who           VARCHAR(64) NOT NULL,
+    created_at    VARCHAR(32) NOT NULL,
+    PRIMARY KEY (image_id, box, rev),
+    KEY reviews_created (created_at),
+    CONSTRAINT reviews_image FOREIGN KEY (image_id) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS image_meta (
+    ID        CHAR(32) NOT NULL PRIMARY KEY,
+    taken_at  VARCHAR(32) NULL,
+    latitude  DOUBLE NULL,
+    longitude DOUBLE NULL,
+    CONSTRAINT image_meta_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB;
-INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4), (6);

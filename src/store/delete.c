@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 static const char *const DELETES[] = {
+    "DELETE FROM reviews WHERE image_id = ?",
+    "DELETE FROM image_meta WHERE ID = ?",
     "DELETE FROM video_media WHERE ID = ?",
     "DELETE FROM video_detections WHERE ID = ?",
     "DELETE FROM video_visits WHERE ID = ?",

@@ -397,7 +397,7 @@ av_store_status av_store_login_reset(av_store *s, const char *key, char *err, si
 
 /*
  * Delete an upload (delete.c): its rows in every table (image, detections,
- * vote, video rows, stills, analysis lease) in one transaction, then its
+ * vote, reviews, capture metadata, video rows, stills, analysis lease) in one transaction, then its
  * blob-store file. The monitoring series keeps the running means the vote
  * produced (history, not the image). NOT_FOUND when there is no such image.
  */
@@ -414,5 +414,106 @@ av_store_status av_store_image_delete(av_store *s, const char *id, char *err, si
  */
 av_store_status av_store_backup(const char *url, const char *dest, char *err, size_t errlen);
 av_store_status av_store_restore(const char *src, const char *url, char *err, size_t errlen);
+
+/*
+ * Per-bird reviews (schema v6; reviews.c). A birder's decision about one
+ * box of an image: confirm the model's species, give another species, say
+ * it is not a bird or a duplicate of another box, or add a bird the model
+ * missed. Each decision is a row; the latest decision about a box (its
+ * highest rev) is the box's current review, older ones stay as history.
+ *
+ * Boxes are numbered per image: 0 .. n-1 are the detections
+ * (av_store_detections_get order, = inferences.idx); an added bird gets the
+ * next free number (n, n+1, ...) when it is added, and can then be
+ * reviewed like any other box (e.g. not_bird withdraws it).
+ *
+ * Coordinates are always in original-image pixels (for a video, the
+ * visit's best frame, in frame pixels: is_video tells).
+ */
+#define AV_STORE_REVIEW_WHO_MAX 64
+
+typedef enum av_store_review_action {
+    AV_REVIEW_CONFIRM = 1, /* the model's species is right */
+    AV_REVIEW_SPECIES,     /* a bird of another species (species says which) */
+    AV_REVIEW_NOT_BIRD,    /* no bird there: a false detection */
+    AV_REVIEW_DUPLICATE,   /* a bird already boxed by another box */
+    AV_REVIEW_ADDED        /* a bird the model missed (species optional) */
+} av_store_review_action;
+
+/* "confirm", "species", "not_bird", "duplicate", "added"; NULL if invalid. */
+const char *av_store_review_action_name(av_store_review_action a);
+/* The action named s (as above), or 0 when s names none. */
+av_store_review_action av_store_review_action_parse(const char *s);
+
+typedef struct av_store_review {
+    char image_id[AV_STORE_ID_LEN + 1];
+    int box;                  /* box number (see above) */
+    int rev;                  /* 1, 2, ... per box; the highest is current */
+    av_store_review_action action;
+    double x1, y1, x2, y2;    /* box in original-image pixels */
+    char model_species[128];  /* what the model said ("" for an added box / none) */
+    char species[128];        /* final scientific name: the model's (confirm), the
+                                 chosen one (species, added), "" for not_bird,
+                                 duplicate, or an added bird left unidentified */
+    char common_name[128];    /* of species, "" when unknown */
+    char who[AV_STORE_REVIEW_WHO_MAX + 1]; /* the signed-in owner's name, or "guest" */
+    char created_at[32];      /* ISO-8601 UTC, "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+    /* Filled by the readers (av_store_reviews_list / _each), ignored by add: */
+    int image_width, image_height; /* the image's (or video frame's) size */
+    int is_video;
+} av_store_review;
+
+/*
+ * Record one review. In r the caller sets image_id, action, who, and:
+ *  - confirm / not_bird / duplicate: box, an existing box number (a
+ *    detection or an added box); the box's coordinates, model_species and
+ *    (confirm) species + common_name are taken from the stored detection or
+ *    the box's earlier review; what the caller put there is ignored;
+ *  - species: box, and species (required) + common_name (optional);
+ *  - added: x1..y2 (inside the image, at least 1 px each way), species and
+ *    common_name optional; box is ignored and receives the new number.
+ * On OK, r receives everything stored: box, rev, coordinates, names and
+ * created_at. NOT_FOUND: no such image, or no such box; EARG: bad action,
+ * empty species for "species", a bad who or box, an image not analysed yet.
+ * Two racing reviews of a box both land (distinct revs; the later is
+ * current); two racing added boxes get distinct numbers.
+ */
+av_store_status av_store_review_add(av_store *s, av_store_review *r, char *err, size_t errlen);
+
+/*
+ * An image's reviews, by box then rev: with current_only = 1 only each
+ * box's current review, else every decision (history). *out malloc'd
+ * (free()), *n may be 0. An unknown image gives OK with *n = 0.
+ */
+av_store_status av_store_reviews_list(av_store *s, const char *image_id, int current_only,
+                                      av_store_review **out, int *n, char *err, size_t errlen);
+
+/*
+ * Every image's current reviewed boxes (export and retraining), ordered by
+ * image id then box, one call of fn per box with r borrowed for the call.
+ * Rows are read in pages of a few hundred, and fn is called with no
+ * database session held, so fn may itself call the store. fn returns 0 to
+ * go on, non-zero to stop (then this returns OK). Boxes whose current
+ * review is not_bird or duplicate are included: skip them for training.
+ */
+typedef int (*av_store_review_fn)(void *ud, const av_store_review *r);
+av_store_status av_store_reviews_each(av_store *s, av_store_review_fn fn, void *ud, char *err,
+                                      size_t errlen);
+
+/*
+ * Capture metadata read from an upload's EXIF (schema v6): when it was
+ * taken (camera clock, no zone, "YYYY-MM-DDTHH:MM:SS", "" if unknown) and
+ * where (has_gps = 0 when unknown). put replaces; get gives OK with empty
+ * fields when nothing was stored.
+ */
+typedef struct av_store_image_meta {
+    char taken_at[20];
+    int has_gps;
+    double latitude, longitude; /* degrees, north and east positive */
+} av_store_image_meta;
+av_store_status av_store_image_meta_put(av_store *s, const char *id,
+                                        const av_store_image_meta *m, char *err, size_t errlen);
+av_store_status av_store_image_meta_get(av_store *s, const char *id, av_store_image_meta *out,
+                                        char *err, size_t errlen);
 
 #endif
