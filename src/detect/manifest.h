@@ -27,6 +27,10 @@
  *   classes.skip         classes never reported (nanodet: 61 'toilet', as Human)
  *   baseline.mean_confidence  classifier: test-time mean top-1 confidence,
  *                        the monitoring baseline
+ *   head                 classifier, optional: {"file": F, "features": TENSOR}, a
+ *                        retrained head (head.c, `aviary train species`) applied to
+ *                        the named intermediate tensor instead of the model's output;
+ *                        labels then list the head's classes
  *
  * models/pipeline.json picks the default detector and the species manifest.
  */
@@ -79,6 +83,9 @@ typedef struct av_detect__manifest {
     int n_skip;
     /* classifier monitoring baseline: mean top-1 confidence measured at test time */
     double baseline_confidence;     /* < 0 when not given */
+    /* retrained head (optional): file resolved like path, "" when none */
+    char head_path[AV_DETECT__PATH_MAX];
+    char head_features[256];        /* intermediate tensor the head reads */
 } av_detect__manifest;
 
 /*
