@@ -6,9 +6,9 @@
  */
 #include "train/train.h"
 
-#include "store/sha256.h"
 #include "store/store.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +49,13 @@ void av_train_dataset_free(av_train_dataset *d)
     free(d->names);
     free(d->commons);
     memset(d, 0, sizeof *d);
+}
+
+void av_train_sha256(const void *data, size_t len, char hex[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, data, len);
+    sodium_bin2hex(hex, 65, h, sizeof h);
 }
 
 /* Class of a species name: a base label's scientific part, or a new class. */
@@ -105,7 +112,7 @@ av_train_status av_train_dataset_build(av_store *s, av_detect_pipeline *p,
         ll += (size_t)snprintf(list + ll, 200, "%s %d %.0f %.0f %.0f %.0f %.120s\n",
                                l.r[i].image_id, l.r[i].box, l.r[i].x1, l.r[i].y1, l.r[i].x2,
                                l.r[i].y2, l.r[i].species);
-    av_store__sha256(list ? list : "", list ? ll : 0, d->sha256);
+    av_train_sha256(list ? list : "", list ? ll : 0, d->sha256);
     free(list);
     av_train_status st = AV_TRAIN_OK;
     /* reviews come ordered by image: one decode per image */

@@ -7,7 +7,8 @@
  * reviewed species plus each training sample's `candidates` best base
  * classes (the ones a review could be confused with). The other base
  * classes keep their base weights exactly; on these samples they scored
- * below every candidate anyway. Mini-batch SGD with momentum; the step is
+ * below every candidate anyway. Mini-batch SGD with momentum, at most
+ * MAX_VISITS sample visits (epochs shrink as reviews grow); the step is
  * scaled by the mean squared feature norm, so one setting suits features of
  * any scale. Samples are shuffled with a seeded generator: the same data
  * and seed give the same head bit for bit.
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MAX_VISITS 20000LL
 
 static unsigned next(unsigned *x)
 {
@@ -122,9 +125,12 @@ av_train_status av_train_fit(const av_train_dataset *d, const av_detect_head *ba
     for (int c = 0; c < C; c++)
         if (slot_of[c])
             cls[na] = c, slot_of[c] = ++na;
-    double lr = (o->lr > 0 ? o->lr : 0.5) / (sq / nt > 1e-12 ? sq / nt : 1.0);
-    float l2 = (float)(o->l2 > 0 ? o->l2 : 1e-3);
-    int epochs = o->epochs > 0 ? o->epochs : 30, bs = o->batch > 0 ? o->batch : 32;
+    double lr = (o->lr > 0 ? o->lr : 1.0) / (sq / nt > 1e-12 ? sq / nt : 1.0);
+    float l2 = (float)(o->l2 > 0 ? o->l2 : 1e-5);
+    int epochs = o->epochs > 0 ? o->epochs : 100, bs = o->batch > 0 ? o->batch : 32;
+    /* bounded work: at most MAX_VISITS sample visits, whatever the reviews */
+    if ((long long)epochs * nt > MAX_VISITS)
+        epochs = (int)(MAX_VISITS / nt) > 1 ? (int)(MAX_VISITS / nt) : 1;
     unsigned rng = o->seed ? o->seed : 0x2545f491u;
     for (int ep = 0; ep < epochs; ep++) {
         for (int k = nt - 1; k > 0; k--) {

@@ -61,6 +61,36 @@ static char *record_json(const av_train_opts *o, const av_train_dataset *d,
     return s;
 }
 
+/* Lineage in ML Metadata (dataset -> training -> model + evaluation). A
+ * failure is reported but does not undo the written version. */
+static void record_lineage(const av_train_opts *o, av_store *s, const av_train_dataset *d,
+                           const av_train_fit_opts *fo, const av_detect_head *h,
+                           av_train_result *r)
+{
+    char ver[48], params[256], hsha[65], e[512];
+    snprintf(ver, sizeof ver, "%s%lld", r->promoted ? "" : "candidate-", r->version);
+    snprintf(params, sizeof params,
+             "{\"l2\": %g, \"epochs\": %d, \"lr\": %g, \"batch\": %d, \"seed\": %u, "
+             "\"candidates\": %d}",
+             fo->l2, fo->epochs, fo->lr, fo->batch, o->seed, fo->candidates);
+    av_train_sha256(h->w, (size_t)h->n_classes * (size_t)h->dim * sizeof *h->w, hsha);
+    static const char *const names[6] = {"base_top1", "base_top5", "new_top1",
+                                         "new_top5",  "held_back", "promoted"};
+    double vals[6] = {r->eval.base_top1, r->eval.base_top5, r->eval.new_top1,
+                      r->eval.new_top5,  r->eval.n,         r->promoted};
+    av_store_training_info t = {.dataset_sha256 = d->sha256, .n_samples = d->n,
+                                .n_images = d->n_images, .n_classes = d->n_classes,
+                                .n_new_classes = d->n_new_classes, .params_json = params,
+                                .model_version = ver, .model_uri = r->path, .head_sha256 = hsha,
+                                .n_metrics = 6, .metric_names = names, .metric_values = vals,
+                                .promoted = r->promoted, .forced = r->promoted && !r->eval.promote};
+    if (av_store_mlmd_record_training(s, &t, &r->mlmd_model_id, e, sizeof e))
+        fprintf(stderr, "train: lineage not recorded in ML Metadata: %s\n", e);
+    else
+        progress(o, "lineage recorded in ML Metadata (model artifact %lld)",
+                 (long long)r->mlmd_model_id);
+}
+
 av_train_status av_train_species(const av_train_opts *o, av_train_result *r, char *err,
                                  size_t errlen)
 {
@@ -72,9 +102,9 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
     const char *models = o->models_dir && *o->models_dir ? o->models_dir : "models";
     int min_reviews = o->min_reviews > 0 ? o->min_reviews : 20;
     av_train_fit_opts fo = o->fit;
-    fo.l2 = fo.l2 > 0 ? fo.l2 : 1e-3;
-    fo.epochs = fo.epochs > 0 ? fo.epochs : 30;
-    fo.lr = fo.lr > 0 ? fo.lr : 0.5;
+    fo.l2 = fo.l2 > 0 ? fo.l2 : 1e-5;
+    fo.epochs = fo.epochs > 0 ? fo.epochs : 100;
+    fo.lr = fo.lr > 0 ? fo.lr : 1.0;
     fo.batch = fo.batch > 0 ? fo.batch : 32;
     fo.candidates = fo.candidates > 0 ? fo.candidates : 10;
     fo.seed = o->seed;
@@ -136,7 +166,7 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
         r->seconds_fit = now_s() - t0;
     }
     if (!st) {
-        progress(o, "head trained in %.1f s (%d epochs, l2 %g toward the base)", r->seconds_fit,
+        progress(o, "head trained in %.1f s (up to %d epochs, l2 %g toward the base)", r->seconds_fit,
                  fo.epochs, fo.l2);
         av_train_evaluate(&d, &base, &h, &r->eval);
         const av_train_eval *ev = &r->eval;
@@ -160,8 +190,10 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
         }
         free(info);
     }
-    if (!st)
+    if (!st) {
         progress(o, "wrote %s", r->path);
+        record_lineage(o, s, &d, &fo, &h, r);
+    }
     av_train_dataset_free(&d);
     av_detect_head_free(&base);
     av_detect_head_free(&h);

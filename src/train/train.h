@@ -50,6 +50,8 @@ typedef struct av_train_dataset {
 } av_train_dataset;
 
 void av_train_dataset_free(av_train_dataset *d);
+/* Lowercase hex SHA-256 of len bytes. */
+void av_train_sha256(const void *data, size_t len, char hex[65]);
 
 struct av_store;
 /* Features of every current review that names a species (confirm, species,
