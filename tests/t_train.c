@@ -269,6 +269,17 @@ TEST(simulation_on_eval_photos_and_lineage)
                  mv[i].artifact_id == r.train.mlmd_model_id;
     free(mv);
     CHECK_MSG(found, "the new head is not registered in ML Metadata");
+    av_store_training_view tv;
+    CHECK(av_store_mlmd_training_of(s, r.train.mlmd_model_id, &tv, err, sizeof err) ==
+          AV_STORE_OK);
+    CHECK(tv.found);
+    CHECK_EQ_INT(tv.samples, r.train.n_samples);
+    CHECK_NEAR(tv.new_top1, r.train.eval.new_top1, 1e-9);
+    CHECK_NEAR(tv.base_top1, r.train.eval.base_top1, 1e-9);
+    CHECK_NEAR(tv.held_back, r.train.n_test, 1e-9);
+    CHECK_STR_CONTAINS(tv.dataset, "reviews@");
+    CHECK_STR_CONTAINS(tv.params, "\"l2\"");
+    CHECK(av_store_mlmd_training_of(s, 999999, &tv, err, sizeof err) == AV_STORE_OK && !tv.found);
     av_store_mlmd_info info;
     CHECK(av_store_mlmd_status(s, &info, err, sizeof err) == AV_STORE_OK);
     CHECK(info.n_events >= 3 && info.n_executions >= 1 && info.n_artifacts >= 3);

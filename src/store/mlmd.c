@@ -616,7 +616,7 @@ av_store_status av_store_mlmd_models(av_store *s, av_store_model_version **out, 
                                "sha256") ", " PROP("role") ", COALESCE(a.uri, ''),"
                                                            " a.create_time_since_epoch,"
                                                            " (SELECT COUNT(*) FROM `Event` e"
-                                                           " WHERE e.artifact_id = a.id)"
+                                                           " WHERE e.artifact_id = a.id AND e.type = 3)"
                                                            " FROM `Artifact` a JOIN `Type` t ON"
                                                            " t.id = a.type_id WHERE t.name ="
                                                            " 'aviary.Model' ORDER BY a.id",
@@ -753,5 +753,64 @@ av_store_status av_store_mlmd_record_training(av_store *s, const av_store_traini
     st = mx_close(&x, st, err, errlen);
     if (st == AV_STORE_OK && model_id)
         *model_id = model;
+    return st;
+}
+
+av_store_status av_store_mlmd_training_of(av_store *s, int64_t model_id,
+                                          av_store_training_view *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    av_store__sess *c;
+    av_store_status st = s->drv->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    mx x = {.s = s, .d = s->drv, .c = c, .mysql = strcmp(s->drv->dialect, "mysql") == 0};
+    int found = 0;
+    av_store__arg a[2] = {AV_ARG_I(model_id), AV_ARG_I(EV_OUTPUT)};
+    st = q_int(&x,
+               "SELECT e.execution_id FROM `Event` e JOIN `Execution` x ON x.id = e.execution_id"
+               " JOIN `Type` t ON t.id = x.type_id WHERE e.artifact_id = ? AND e.type = ? AND"
+               " t.name = 'aviary.Training' ORDER BY e.id LIMIT 1",
+               a, 2, &out->execution_id, &found, err, errlen);
+    if (st == AV_STORE_OK && found) {
+        out->found = 1;
+        av_store__arg b[2] = {AV_ARG_I(out->execution_id), AV_ARG_I(EV_INPUT)};
+        av_store__col cols[3] = {{AV_COL_TEXT, out->dataset, sizeof out->dataset, 0},
+                                 {AV_COL_INT, &out->dataset_id, 0, 0},
+                                 {AV_COL_INT, &out->samples, 0, 0}};
+        struct first_ud f = {0};
+        st = s->drv->query(c,
+                           "SELECT a.name, a.id, COALESCE((SELECT p.int_value FROM"
+                           " `ArtifactProperty` p WHERE p.artifact_id = a.id AND p.name ="
+                           " 'samples'), 0) FROM `Event` e JOIN `Artifact` a ON a.id ="
+                           " e.artifact_id WHERE e.execution_id = ? AND e.type = ? ORDER BY"
+                           " e.id LIMIT 1",
+                           b, 2, cols, 3, first_fn, &f, err, errlen);
+        av_store__col pc = {AV_COL_TEXT, out->params, sizeof out->params, 0};
+        av_store__arg e1[1] = {AV_ARG_I(out->execution_id)};
+        if (st == AV_STORE_OK)
+            st = s->drv->query(c,
+                               "SELECT string_value FROM `ExecutionProperty` WHERE execution_id"
+                               " = ? AND name = 'params'",
+                               e1, 1, &pc, 1, first_fn, &f, err, errlen);
+        if (st == AV_STORE_OK)
+            st = q_int(&x,
+                       "SELECT COALESCE(MAX(int_value), 0) FROM `ExecutionProperty` WHERE"
+                       " execution_id = ? AND name = 'forced'",
+                       e1, 1, &out->forced, NULL, err, errlen);
+        static const char *const names[5] = {"new_top1", "base_top1", "new_top5", "base_top5",
+                                             "held_back"};
+        double *dst[5] = {&out->new_top1, &out->base_top1, &out->new_top5, &out->base_top5,
+                          &out->held_back};
+        for (int i = 0; st == AV_STORE_OK && i < 5; i++) {
+            av_store__arg m[2] = {AV_ARG_I(model_id), AV_ARG_T(names[i])};
+            av_store__col dc = {AV_COL_DOUBLE, dst[i], 0, 0};
+            st = s->drv->query(c,
+                               "SELECT double_value FROM `ArtifactProperty` WHERE artifact_id ="
+                               " ? AND name = ?",
+                               m, 2, &dc, 1, first_fn, &f, err, errlen);
+        }
+    }
+    s->drv->sess_put(s, c);
     return st;
 }

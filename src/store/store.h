@@ -338,6 +338,19 @@ typedef struct av_store_training_info {
 av_store_status av_store_mlmd_record_training(av_store *s, const av_store_training_info *t,
                                               int64_t *model_id, char *err, size_t errlen);
 
+/* The lineage of a model version a training run made (found = 0 when
+ * none did): the run, the reviews snapshot it read, its parameters and the
+ * evaluation recorded with the model. */
+typedef struct av_store_training_view {
+    int found;
+    int64_t execution_id, dataset_id, samples, forced;
+    char dataset[128];
+    char params[256];
+    double new_top1, base_top1, new_top5, base_top5, held_back;
+} av_store_training_view;
+av_store_status av_store_mlmd_training_of(av_store *s, int64_t model_id,
+                                          av_store_training_view *out, char *err, size_t errlen);
+
 typedef struct av_store_model_version {
     int64_t artifact_id;
     char name[128], version[128], sha256[65], role[32];

@@ -142,10 +142,16 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
     if (!st) {
         snprintf(d.feature_name, sizeof d.feature_name, "%s", features);
         r->seconds_features = now_s() - t0;
+        int species = 0;
+        for (int i = 0; i < d.n; i++) {
+            int seen = 0;
+            for (int j = 0; j < i && !seen; j++)
+                seen = d.s[j].label == d.s[i].label;
+            species += !seen;
+        }
         progress(o, "%d reviewed birds on %d images, %d species (%d new to the base), %d "
                     "skipped; features in %.1f s",
-                 d.n, d.n_images, d.n_classes - d.n_base + 0, d.n_new_classes, d.skipped,
-                 r->seconds_features);
+                 d.n, d.n_images, species, d.n_new_classes, d.skipped, r->seconds_features);
         if (d.n < min_reviews) {
             snprintf(err, errlen, "%d usable reviews, fewer than --min-reviews %d", d.n,
                      min_reviews);
