@@ -282,6 +282,10 @@ TEST(documented_example_and_errors)
                  "\"UINT8\", \"data\": [1,2,300]}]}",
                  400, "not an integer 0..255");
     expect_error(&v, "POST", url,
+                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [3], \"datatype\": "
+                 "\"UINT8\", \"data\": [1,2,3]}]}",
+                 400, "must have shape [N,H,W,3]");
+    expect_error(&v, "POST", url,
                  "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,100000,100000,3], \"datatype\": "
                  "\"UINT8\", \"data\": []}]}",
                  400, "pixel limit");

@@ -255,11 +255,11 @@ static unsigned parse_bytes(const json_t *data, const long long *dims, int rank,
 static unsigned parse_uint8(const av_serving *s, const json_t *data, const long long *dims,
                             int rank, images *b, json_t **answer)
 {
-    long long n = rank == 4 ? dims[0] : 1, h = dims[rank - 3], w = dims[rank - 2];
     if ((rank != 3 && rank != 4) || dims[rank - 1] != 3)
         return err(answer, 400, "input of datatype UINT8 must have shape [N,H,W,3] or "
                                 "[H,W,3]%s%s",
                    0, 0);
+    long long n = rank == 4 ? dims[0] : 1, h = dims[rank - 3], w = dims[rank - 2];
     if (n < 1 || n > AV_SERVING_MAX_INSTANCES || h < 1 || w < 1 || h > 65535 || w > 65535 ||
         h * w > s->max_pixels) {
         char d[96];

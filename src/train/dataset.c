@@ -108,10 +108,11 @@ av_train_status av_train_dataset_build(av_store *s, av_detect_pipeline *p,
     /* the snapshot's identity: every (image, box, species) in order */
     char *list = malloc((size_t)(l.n ? l.n : 1) * 200);
     size_t ll = 0;
-    for (int i = 0; list && i < l.n; i++)
-        ll += (size_t)snprintf(list + ll, 200, "%s %d %.0f %.0f %.0f %.0f %.120s\n",
-                               l.r[i].image_id, l.r[i].box, l.r[i].x1, l.r[i].y1, l.r[i].x2,
-                               l.r[i].y2, l.r[i].species);
+    for (int i = 0; list && i < l.n; i++) {
+        int k = snprintf(list + ll, 200, "%.40s %d %.0f %.0f %.0f %.0f %.80s\n", l.r[i].image_id,
+                         l.r[i].box, l.r[i].x1, l.r[i].y1, l.r[i].x2, l.r[i].y2, l.r[i].species);
+        ll += k > 0 && k < 200 ? (size_t)k : 199; /* each line fits its 200 bytes */
+    }
     av_train_sha256(list ? list : "", list ? ll : 0, d->sha256);
     free(list);
     av_train_status st = AV_TRAIN_OK;
