@@ -19,6 +19,7 @@ static const char *const GROUP[3] = {"European", "North American", "elsewhere"};
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the table as it comes, also into a file */
     unsigned seed = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 1;
     int repeat = argc > 2 ? atoi(argv[2]) : 0;
     int threads = argc > 3 ? atoi(argv[3]) : 1;
