@@ -8,10 +8,12 @@
 
 #include "store/store.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct rlist {
     av_store_review *r;
@@ -58,6 +60,61 @@ void av_train_sha256(const void *data, size_t len, char hex[65])
     sodium_bin2hex(hex, 65, h, sizeof h);
 }
 
+#define FEATURE_THREADS 4
+
+/* Feature extraction shared by threads: each takes the next image group. */
+typedef struct feat_job {
+    av_store *s;
+    av_detect_pipeline *p;
+    const av_store_review *r;
+    const int *g0;         /* group g is reviews g0[g] .. g0[g + 1] */
+    int ng, next, dim;
+    float *feat;           /* review k's features at k * dim */
+    av_detect_status *gst; /* per group; (av_detect_status)-1: image gone */
+    char err[512];         /* the first fatal failure's message */
+    pthread_mutex_t mu;
+} feat_job;
+
+static void *feat_main(void *arg)
+{
+    feat_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int g = j->next < j->ng ? j->next++ : -1;
+        pthread_mutex_unlock(&j->mu);
+        if (g < 0)
+            return NULL;
+        int i = j->g0[g], n = j->g0[g + 1] - i;
+        char e[512];
+        av_store_image img;
+        float *boxes = malloc((size_t)n * 4 * sizeof *boxes);
+        if (!boxes) {
+            j->gst[g] = AV_DETECT_E_NOMEM;
+            continue;
+        }
+        if (av_store_image_get(j->s, j->r[i].image_id, 1, &img, e, sizeof e) != AV_STORE_OK) {
+            j->gst[g] = (av_detect_status)-1;
+            free(boxes);
+            continue;
+        }
+        for (int k = 0; k < n; k++) {
+            const av_store_review *r = &j->r[i + k];
+            boxes[4 * k] = (float)r->x1, boxes[4 * k + 1] = (float)r->y1;
+            boxes[4 * k + 2] = (float)r->x2, boxes[4 * k + 3] = (float)r->y2;
+        }
+        j->gst[g] = av_detect_box_features(j->p, img.blob, img.blob_len, NULL, n, boxes,
+                                           j->feat + (size_t)i * j->dim, e, sizeof e);
+        av_store_image_clear(&img);
+        free(boxes);
+        if (j->gst[g] != AV_DETECT_OK) {
+            pthread_mutex_lock(&j->mu);
+            if (!j->err[0])
+                snprintf(j->err, sizeof j->err, "%s", e);
+            pthread_mutex_unlock(&j->mu);
+        }
+    }
+}
+
 /* Class of a species name: a base label's scientific part, or a new class. */
 static int class_of(av_train_dataset *d, const char *sci, const char *common)
 {
@@ -93,10 +150,8 @@ av_train_status av_train_dataset_build(av_store *s, av_detect_pipeline *p,
     d->feat = malloc((size_t)(l.n ? l.n : 1) * (size_t)d->dim * sizeof *d->feat);
     d->names = calloc(maxc, sizeof *d->names);
     d->commons = calloc(maxc, sizeof *d->commons);
-    float *boxes = malloc((size_t)(l.n ? l.n : 1) * 4 * sizeof *boxes);
-    if (!d->s || !d->feat || !d->names || !d->commons || !boxes) {
+    if (!d->s || !d->feat || !d->names || !d->commons) {
         free(l.r);
-        free(boxes);
         av_train_dataset_free(d);
         snprintf(err, errlen, "dataset: out of memory for %d reviews", l.n);
         return AV_TRAIN_E_NOMEM;
@@ -115,35 +170,43 @@ av_train_status av_train_dataset_build(av_store *s, av_detect_pipeline *p,
     }
     av_train_sha256(list ? list : "", list ? ll : 0, d->sha256);
     free(list);
-    av_train_status st = AV_TRAIN_OK;
-    /* reviews come ordered by image: one decode per image */
-    for (int i = 0; i < l.n && !st;) {
-        int j = i;
-        while (j < l.n && !strcmp(l.r[j].image_id, l.r[i].image_id))
-            j++;
-        av_store_image img;
-        if (av_store_image_get(s, l.r[i].image_id, 1, &img, e, sizeof e) != AV_STORE_OK) {
-            d->skipped += j - i; /* deleted since it was reviewed */
-            i = j;
-            continue;
-        }
-        for (int k = i; k < j; k++) {
-            float *b = boxes + 4 * (k - i);
-            b[0] = (float)l.r[k].x1, b[1] = (float)l.r[k].y1;
-            b[2] = (float)l.r[k].x2, b[3] = (float)l.r[k].y2;
-        }
-        av_detect_status ds = av_detect_box_features(p, img.blob, img.blob_len, NULL, j - i,
-                                                     boxes, d->feat + (size_t)d->n * d->dim, e,
-                                                     sizeof e);
-        av_store_image_clear(&img);
-        if (ds == AV_DETECT_E_IMAGE || ds == AV_DETECT_E_LIMIT || ds == AV_DETECT_E_ARG) {
-            d->skipped += j - i;
+    /* reviews come ordered by image: one group (one decode) per image, the
+     * groups shared out to a few threads (the pipeline is thread-safe) */
+    int ng = 0;
+    int *g0 = malloc((size_t)(l.n + 1) * sizeof *g0);
+    for (int i = 0; g0 && i < l.n; i++)
+        if (i == 0 || strcmp(l.r[i].image_id, l.r[i - 1].image_id))
+            g0[ng++] = i;
+    if (g0)
+        g0[ng] = l.n;
+    feat_job job = {.s = s, .p = p, .r = l.r, .g0 = g0, .ng = ng, .feat = d->feat,
+                    .dim = d->dim, .gst = calloc((size_t)(ng ? ng : 1), sizeof *job.gst)};
+    av_train_status st = g0 && job.gst ? AV_TRAIN_OK : AV_TRAIN_E_NOMEM;
+    pthread_mutex_init(&job.mu, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = cpus > 1 ? (cpus < FEATURE_THREADS ? (int)cpus : FEATURE_THREADS) : 1, started = 0;
+    pthread_t th[FEATURE_THREADS];
+    for (int t = 1; !st && t < nt; t++)
+        started += pthread_create(&th[started], NULL, feat_main, &job) == 0;
+    if (!st)
+        feat_main(&job);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&job.mu);
+    for (int g = 0; !st && g < ng; g++) {
+        int i = g0[g], j = g0[g + 1];
+        av_detect_status ds = job.gst[g];
+        if (ds == AV_DETECT_E_IMAGE || ds == AV_DETECT_E_LIMIT || ds == AV_DETECT_E_ARG ||
+            ds == (av_detect_status)-1) {
+            d->skipped += j - i; /* undecodable, or deleted since it was reviewed */
         } else if (ds != AV_DETECT_OK) {
-            snprintf(err, errlen, "features of image %s: %s", l.r[i].image_id, e);
+            snprintf(err, errlen, "features of image %s: %s", l.r[i].image_id, job.err);
             st = ds == AV_DETECT_E_NOMEM ? AV_TRAIN_E_NOMEM : AV_TRAIN_E_MODEL;
         } else {
             d->n_images++;
             for (int k = i; k < j; k++) {
+                memmove(d->feat + (size_t)d->n * d->dim, d->feat + (size_t)k * d->dim,
+                        (size_t)d->dim * sizeof *d->feat);
                 av_train_sample *x = &d->s[d->n++];
                 snprintf(x->image_id, sizeof x->image_id, "%s", l.r[k].image_id);
                 snprintf(x->species, sizeof x->species, "%s", l.r[k].species);
@@ -151,10 +214,12 @@ av_train_status av_train_dataset_build(av_store *s, av_detect_pipeline *p,
                 x->label = class_of(d, x->species, x->common);
             }
         }
-        i = j;
     }
+    if (!g0 || !job.gst)
+        snprintf(err, errlen, "dataset: out of memory");
+    free(g0);
+    free(job.gst);
     free(l.r);
-    free(boxes);
     if (st)
         av_train_dataset_free(d);
     return st;

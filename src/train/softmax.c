@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_VISITS 20000LL
+#define MAX_VISITS 10000LL
 
 static unsigned next(unsigned *x)
 {
