@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const train_keys[] = {"db",      "data",      "models", "model-base-path",
-                                         "threads", "log-level", "log-format", NULL};
+static const char *const train_keys[] = {"db",        "data",       "models", "model-base-path",
+                                         "log-level", "log-format", NULL};
 
 /* --out DIR, or the model-base-path setting. */
 static const char *out_dir(const av_config *cfg, const char *out)
@@ -62,8 +62,7 @@ static int run_train(const av_config *cfg, int argc, char **argv)
     char url[1100], err[1024];
     av_config_db_url(cfg, url, sizeof url);
     av_train_opts o = {.db_url = url, .models_dir = cfg->models_dir, .out_dir = out_dir(cfg, out),
-                       .min_reviews = (int)min_reviews, .seed = (unsigned)seed, .force = force,
-                       .threads = cfg->threads};
+                       .min_reviews = (int)min_reviews, .seed = (unsigned)seed, .force = force};
     static av_train_result r;
     av_train_status st = av_train_species(&o, &r, err, sizeof err);
     if (st) {

@@ -248,8 +248,8 @@ av_train_status av_train_simulate(const av_train_sim_opts *o, av_train_sim_resul
     av_store_close(s);
     if (!st) {
         av_train_opts to = {.db_url = db, .models_dir = o->models_dir, .out_dir = versions,
-                            .min_reviews = 10, .seed = o->seed, .threads = o->threads,
-                            .quiet = o->quiet, .fit = o->fit};
+                            .min_reviews = 10, .seed = o->seed, .quiet = o->quiet,
+                            .fit = o->fit};
         double t0 = now_s();
         st = av_train_species(&to, &res->train, err, errlen);
         res->seconds_train = now_s() - t0;

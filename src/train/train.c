@@ -117,7 +117,9 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
         snprintf(err, errlen, "database: %s", e);
         return AV_TRAIN_E_STORE;
     }
-    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = 4}; /* dataset.c threads */
+    /* dataset.c runs one image per thread on up to 4 threads: one engine
+     * thread each, as idle pool workers would spin against the others */
+    av_detect_open_opts oo = {.threads = 1, .max_contexts = 4};
     av_detect_pipeline *p = NULL;
     if (av_detect_pipeline_open(models, &oo, &p, e, sizeof e) != AV_DETECT_OK) {
         av_store_close(s);

@@ -143,7 +143,6 @@ typedef struct av_train_opts {
     int min_reviews;          /* refuse below this many usable reviews (default 20) */
     unsigned seed;
     int force;                /* promote even when the rule does not hold (recorded) */
-    int threads;
     int quiet;                /* no progress on stderr */
     av_train_fit_opts fit;    /* zeros: defaults */
 } av_train_opts;
