@@ -21,6 +21,13 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static void progress(const av_train_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void progress(const av_train_opts *o, const char *fmt, ...)
@@ -136,7 +143,7 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
         snprintf(err, errlen, "base head: %s", e);
         st = AV_TRAIN_E_MODEL;
     }
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     if (!st) {
         progress(o, "reading reviews and cutting crops from %s", models);
         st = av_train_dataset_build(s, p, &base, labels, background, &d, err, errlen);
@@ -144,6 +151,7 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
     if (!st) {
         snprintf(d.feature_name, sizeof d.feature_name, "%s", features);
         r->seconds_features = now_s() - t0;
+        r->cpu_seconds_features = cpu_s() - c0;
         int species = 0;
         for (int i = 0; i < d.n; i++) {
             int seen = 0;
@@ -169,9 +177,10 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
         r->n_classes = d.n_classes;
         r->n_new_classes = d.n_new_classes;
         progress(o, "split by image: %d train, %d held back", r->n_train, r->n_test);
-        t0 = now_s();
+        t0 = now_s(), c0 = cpu_s();
         st = av_train_fit(&d, &base, &fo, &h, err, errlen);
         r->seconds_fit = now_s() - t0;
+        r->cpu_seconds_fit = cpu_s() - c0;
     }
     if (!st) {
         progress(o, "head trained in %.1f s (up to %d epochs, l2 %g toward the base)", r->seconds_fit,

@@ -153,7 +153,8 @@ typedef struct av_train_result {
     int promoted;
     char path[1024];
     int n_samples, n_train, n_test, n_classes, n_new_classes;
-    double seconds_features, seconds_fit;
+    double seconds_features, seconds_fit;         /* wall clock */
+    double cpu_seconds_features, cpu_seconds_fit; /* CPU time of the process (all threads) */
     int64_t mlmd_model_id;    /* 0 when lineage was not recorded */
 } av_train_result;
 
