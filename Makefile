@@ -6,6 +6,9 @@
 #   make run        set-up, build, serve on :8080
 #   make asan       ASan+UBSan build of everything, then its tests
 #   make bench      benchmark programs (build/bench/*)
+#   make eval       accuracy on ../shared/eval/birds (aviary eval; EVAL_ARGS="--detector centernet")
+#   make eval-sites the same with site species lists (scripts/eval-sites)
+#   make bench-peers  engine vs ONNX Runtime and TF.js wasm, interleaved (bench/peers.sh)
 #   make bench-scaleout  nginx + 2 web + 2 model servers + MariaDB throughput (bench/scaleout.sh)
 #   make fuzz       libFuzzer targets (clang)
 #   make install    binary, models, man page, systemd units, example config
@@ -30,8 +33,8 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 INSTALL    ?= install
 
-PKGS     := libmicrohttpd jansson sqlite3 libsodium libturbojpeg spng libwebp libexif freetype2 libcurl \
-            libmariadb libavformat libavcodec libswscale libavutil
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libturbojpeg spng libwebp libexif freetype2 libcurl libcrypto \
+            libmariadb libavformat libavcodec libswscale libavutil libmosquitto
 XNN_LIBS := -lXNNPACK -lpthreadpool
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -64,8 +67,8 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test check run asan asan-build bench bench-scaleout fuzz setup clean tests-bin \
-        install uninstall deb man FORCE
+.PHONY: all test check run asan asan-build bench bench-peers bench-scaleout fuzz setup clean \
+        tests-bin install uninstall deb man FORCE eval eval-sites
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aviary
@@ -138,6 +141,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libaviary.a
 
 tests-bin: $(BUILD)/aviary $(TEST_BIN)
 
+# Accuracy on the labelled photo set (README "Evaluation"); extra options in EVAL_ARGS.
+EVAL_SET ?= ../shared/eval/birds
+eval: $(BUILD)/aviary
+	$(BUILD)/aviary eval $(EVAL_SET)/manifest.csv $(EVAL_ARGS)
+
+# The same with site species lists per row group (scripts/eval-sites).
+eval-sites: $(BUILD)/aviary
+	EVAL_SET=$(EVAL_SET) AVIARY_BIN=$(BUILD)/aviary scripts/eval-sites $(EVAL_ARGS)
+
 # The whole suite: set-up (idempotent), then the plain build's tests, then
 # the sanitizer build's; one summary line at the end (scripts/run-tests).
 test check:
@@ -158,6 +170,11 @@ run:
 	./$(BUILD)/aviary serve --port 8080
 
 bench: $(BENCH_BIN)
+
+# Engine vs ONNX Runtime (yolox_nano.onnx) and TF.js wasm (CenterNet, NanoDet), interleaved in
+# one run, plus the per-op profile; installs the npm peers into a scratch folder, scripts off.
+bench-peers: $(BUILD)/bench/bench_models
+	BUILD=$(BUILD) ./bench/peers.sh
 
 # Throughput through nginx with 1 vs 2 web nodes and model servers (loopback,
 # ~3 min; figures only). Needs scripts/setup's nginx and mariadb-server.

@@ -1,7 +1,7 @@
 /*
  * bench_models.c - latency and memory of whole models on each backend.
  *
- *   bench_models [-n RUNS] [-w WARMUP] [-p] [model.json|model.tflite|model.onnx ...]
+ *   bench_models [-n RUNS] [-w WARMUP] [-p] [-x] [model.json|model.tflite|model.onnx ...]
  *
  * Default models: models/human/centernet.json and models/human/nanodet.json.
  * For each model it prints the IR node count as loaded and after finalize
@@ -12,7 +12,8 @@
  * arena size and the peak RSS. Each configuration runs in its own child
  * process so that its peak RSS is its own. -p adds, for the XNNPACK
  * configurations, the time per op type over the timed runs (which kernels
- * run where, and what is left on the reference kernels).
+ * run where, and what is left on the reference kernels). -x skips the
+ * reference configurations (bench/peers.sh times XNNPACK against peers).
  */
 #include "nn/core.h"
 
@@ -183,16 +184,18 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
 
 int main(int argc, char **argv)
 {
-    int runs = 30, warmup = 3, profile = 0, opt;
-    while ((opt = getopt(argc, argv, "n:w:p")) != -1) {
+    int runs = 30, warmup = 3, profile = 0, xnn_only = 0, opt;
+    while ((opt = getopt(argc, argv, "n:w:px")) != -1) {
         if (opt == 'p')
             profile = 1;
+        else if (opt == 'x')
+            xnn_only = 1;
         else if (opt == 'n')
             runs = atoi(optarg);
         else if (opt == 'w')
             warmup = atoi(optarg);
         else {
-            fprintf(stderr, "usage: %s [-n runs] [-w warmup] [-p] [model ...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-n runs] [-w warmup] [-p] [-x] [model ...]\n", argv[0]);
             return 2;
         }
     }
@@ -214,6 +217,8 @@ int main(int argc, char **argv)
         report_graph(models[i]);
         fflush(stdout);
         for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+            if (xnn_only && cfg[k].be != AV_NN_BACKEND_XNNPACK)
+                continue;
             pid_t pid = fork();
             if (pid == 0)
                 _exit(bench_one(models[i], cfg[k].be, cfg[k].threads, runs, warmup, profile));

@@ -11,6 +11,11 @@
  * with its crops classified in one batched run ("batch"), and one run per
  * crop ("1-by-1", av_detect_open_opts.species_batch = 1). Last, the species
  * model alone: N crops as N batch-1 runs vs one batch-N run (N = 3, 16).
+ * Each line says which detector passes ran (pipeline.json's "passes") and
+ * their median time; the "+passes" lines turn every pass on (zoom-out still
+ * runs only when its condition holds, tiles only on frames >= min_side).
+ * no_bird.jpg (cat.bmp scaled 2.8x, 1434x955) is the photo zoom-out runs on:
+ * no bird box, so both of its scales run.
  *
  *   build/bench/bench_pipeline [RUNS] [MODELS_DIR]   (run from the repo root)
  */
@@ -131,7 +136,7 @@ static unsigned char *make_jpeg(const unsigned char *rgb, int w, int h, int tx, 
 }
 
 static int bench(const char *models, const char *name, const unsigned char *jpg, size_t len,
-                 int w, int h, int threads, int runs, int species_batch)
+                 int w, int h, int threads, int runs, int species_batch, unsigned passes)
 {
     av_detect_open_opts oo = {.threads = threads, .max_contexts = 1,
                               .species_batch = species_batch};
@@ -141,10 +146,11 @@ static int bench(const char *models, const char *name, const unsigned char *jpg,
         fprintf(stderr, "bench: %s\n", err);
         return -1;
     }
-    double *st[5];
-    for (int k = 0; k < 5; k++)
+    double *st[5 + AV_DETECT_PASS_N];
+    int ran[AV_DETECT_PASS_N] = {0};
+    for (int k = 0; k < 5 + AV_DETECT_PASS_N; k++)
         st[k] = calloc((size_t)runs, sizeof(double));
-    av_detect_run_opts ro = {.annotate = 1};
+    av_detect_run_opts ro = {.annotate = 1, .passes = passes};
     int birds = 0, rc = 0, batched = 0;
     for (int i = -2; i < runs && !rc; i++) { /* two warm-up runs */
         av_detect_result r;
@@ -156,6 +162,10 @@ static int bench(const char *models, const char *name, const unsigned char *jpg,
         if (i >= 0) {
             st[0][i] = r.ms_decode, st[1][i] = r.ms_detect, st[2][i] = r.ms_species;
             st[3][i] = r.ms_draw, st[4][i] = r.ms_total;
+            for (int k = 0; k < AV_DETECT_PASS_N; k++) {
+                st[5 + k][i] = r.passes[k].ms;
+                ran[k] += r.passes[k].ran;
+            }
         }
         birds = r.n_dets;
         batched = r.batched_species;
@@ -167,7 +177,14 @@ static int bench(const char *models, const char *name, const unsigned char *jpg,
                name, w, h, threads, birds, median(st[0], runs), median(st[1], runs),
                median(st[2], runs), batched ? "batched" : birds > 1 ? "1-by-1" : "1 crop",
                median(st[3], runs), median(st[4], runs), runs);
-    for (int k = 0; k < 5; k++)
+    if (!rc) {
+        printf("%-16s passes%s:", "", passes ? " (all on)" : "");
+        for (int k = 0; k < AV_DETECT_PASS_N; k++)
+            if (ran[k])
+                printf("  %s %.2f ms", av_detect_pass_name(k), median(st[5 + k], runs));
+        printf("%s\n", ran[0] + ran[1] + ran[2] ? "" : "  none ran");
+    }
+    for (int k = 0; k < 5 + AV_DETECT_PASS_N; k++)
         free(st[k]);
     av_detect_pipeline_close(p);
     return rc;
@@ -259,21 +276,36 @@ int main(int argc, char **argv)
     free(raw);
     unsigned char *three = rgb ? make_jpeg(rgb, w, h, 2, 2, 1, 1.6, &l3, &w3, &h3) : NULL;
     free(rgb);
-    if (!one || !three) {
+    snprintf(path, sizeof path, "%s/testdata/images/cat.bmp", shared);
+    raw = read_all(path, &len);
+    rgb = raw ? bmp_rgb(raw, len, &w, &h) : NULL;
+    free(raw);
+    size_t l0 = 0;
+    int w0 = 0, h0 = 0;
+    unsigned char *none = rgb ? make_jpeg(rgb, w, h, 1, 1, 0, 2.8, &l0, &w0, &h0) : NULL;
+    free(rgb);
+    if (!one || !three || !none) {
         fprintf(stderr, "bench: cannot build the test JPEGs from %s/testdata/images\n", shared);
         return 1;
     }
     int rc = 0;
     for (int t = 1; t <= 2 && !rc; t++) {
-        rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs, 0);
-        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 0);
-        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 1);
+        rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs, 0, 0);
+        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 0, 0);
+        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 1, 0);
     }
+    unsigned all = AV_DETECT_PASSES_SET;
+    for (int k = 0; k < AV_DETECT_PASS_N; k++)
+        all |= 1u << k;
+    rc |= rc ? 0 : bench(models, "one_bird+passes", one, l1, w1, h1, 2, runs, 0, all);
+    rc |= rc ? 0 : bench(models, "three+passes", three, l3, w3, h3, 2, runs, 0, all);
+    rc |= rc ? 0 : bench(models, "no_bird.jpg", none, l0, w0, h0, 2, runs, 0, 0);
     for (int t = 1; t <= 2 && !rc; t++) {
         rc |= bench_batch(models, 3, t, runs);
         rc |= bench_batch(models, 16, t, runs);
     }
     tjFree(one);
     tjFree(three);
+    tjFree(none);
     return rc ? 1 : 0;
 }

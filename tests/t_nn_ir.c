@@ -601,19 +601,23 @@ static void build_transposes(av_nn__graph *g)
 }
 
 /* x * 3 -> TF's hard-swish h * (relu6(h + 3) * (1/6)): becomes one HARDSWISH node
- * (inputs span -6..6, so both clamp bounds are hit). */
+ * (inputs span -6..6, so both clamp bounds are hit). With hs_tfjs, TF.js's
+ * MobileNetV3 (CenterNet) form (h * c) * relu6(h + 3), c = 1/6 stored as float16. */
+static bool hs_tfjs;
+
 static void build_hardswish(av_nn__graph *g)
 {
     int64_t xd[4] = {1, 4, 4, 8}, sd[1] = {1};
-    static const float three = 3.0f, sixth = 1.0f / 6;
+    static const float three = 3.0f, sixth = 1.0f / 6, sixth16 = 0.166625977f;
     av_nn__tid x = tt_input(g, "x", AV_NN_F32, 4, xd);
     av_nn__tid h = tt_act(g, "h", AV_NN_F32, -1, NULL), a = tt_act(g, "a", AV_NN_F32, -1, NULL);
     av_nn__tid b = tt_act(g, "b", AV_NN_F32, -1, NULL), y = tt_act(g, "y", AV_NN_F32, -1, NULL);
     av_nn__tid c3 = tt_const(g, "three", AV_NN_F32, 0, sd, &three);
-    av_nn__tid c6 = tt_const(g, "sixth", AV_NN_F32, 0, sd, &sixth);
+    av_nn__tid c6 = tt_const(g, "sixth", AV_NN_F32, 0, sd, hs_tfjs ? &sixth16 : &sixth);
     av_nn__params pm = {.binary = {.kind = AV_NN_BIN_MUL}};
     av_nn__params pa = {.binary = {.kind = AV_NN_BIN_ADD, .act = {.kind = AV_NN_ACT_RELU6}}};
-    av_nn__tid i0[2] = {x, c3}, i1[2] = {h, c3}, i2[2] = {c6, a}, i3[2] = {b, h};
+    av_nn__tid i0[2] = {x, c3}, i1[2] = {h, c3}, i2[2] = {c6, hs_tfjs ? h : a},
+               i3[2] = {b, hs_tfjs ? a : h};
     tt_node(g, AV_NN_OP_BINARY, "scale", i0, 2, &h, 1, &pm);
     tt_node(g, AV_NN_OP_BINARY, "hs/add", i1, 2, &a, 1, &pa);
     tt_node(g, AV_NN_OP_BINARY, "hs/mul", i2, 2, &b, 1, &pm);
@@ -621,8 +625,27 @@ static void build_hardswish(av_nn__graph *g)
     av_nn__mark_output(g, y);
 }
 
+/* exp -> identity into the graph output (TF.js names outputs so): exp writes the output */
+static void build_identity_output(av_nn__graph *g)
+{
+    int64_t xd[2] = {4, 32};
+    av_nn__tid x = tt_input(g, "x", AV_NN_F32, 2, xd);
+    av_nn__tid h = tt_act(g, "h", AV_NN_F32, -1, NULL), y = tt_act(g, "y", AV_NN_F32, -1, NULL);
+    av_nn__params pe = {.unary = {.kind = AV_NN_UN_EXP}};
+    tt_node(g, AV_NN_OP_UNARY, "exp", &x, 1, &h, 1, &pe);
+    tt_node(g, AV_NN_OP_IDENTITY, "out", &h, 1, &y, 1, NULL);
+    av_nn__mark_output(g, y);
+}
+
+TEST(pass_identity_into_output)
+{
+    CHECK_EQ_INT(compare_passes(build_identity_output, 128, 128, 1e-6), 1);
+}
+
 TEST(pass_hardswish)
 {
+    CHECK_EQ_INT(compare_passes(build_hardswish, 128, 128, 1e-5), 2);
+    hs_tfjs = true;
     CHECK_EQ_INT(compare_passes(build_hardswish, 128, 128, 1e-5), 2);
 }
 
@@ -1070,7 +1093,7 @@ TEST_MAIN(T(builder_limits_and_tables), T(f16_conversion), T(shape_broadcast),
           T(shape_conv_padding), T(shape_pool_ceil_mode), T(shape_strided_slice_masks),
           T(shape_reshape_infer), T(hostile_params_are_errors), T(cycle_and_undefined_errors),
           T(constant_folding), T(pass_conv_bn_relu6), T(pass_dw_mul_add_leaky),
-          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_transposes_identity),
+          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_identity_into_output), T(pass_transposes_identity),
           T(pass_transpose_fanout_and_merge), T(pass_binary_transpose_sandwich),
           T(pass_no_fuse_into_output_and_dead_removal), T(runtime_xnnpack_matches_reference),
           T(planner_no_overlap), T(random_graphs_fail_cleanly), T(load_rejects_garbage))

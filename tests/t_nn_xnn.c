@@ -61,6 +61,12 @@ static void fill(void *p, av_nn_dtype dt, int64_t n)
         case AV_NN_I32:
             ((int32_t *)p)[i] = (int32_t)(rnd() % 2001) - 1000;
             break;
+        case AV_NN_I64:
+            ((int64_t *)p)[i] = (int64_t)((uint64_t)rnd() << 32 | rnd());
+            break;
+        case AV_NN_BOOL:
+            ((uint8_t *)p)[i] = (uint8_t)(rnd() & 1);
+            break;
         default:
             memset((uint8_t *)p + i * (int64_t)av_nn_dtype_size(dt), 0, av_nn_dtype_size(dt));
             break;
@@ -175,7 +181,7 @@ static void compare(const av_nn__tensor *y, const void *got, const void *want, c
     }
 }
 
-/* Runs node k of g on both backends and compares; frees g. */
+/* Runs node k of g on both backends and compares every output; frees g. */
 static void check_node(av_nn__graph *g, int k)
 {
     const av_nn__node *n = &g->nodes[k];
@@ -195,24 +201,30 @@ static void check_node(av_nn__graph *g, int k)
             in[i] = own[i];
         }
     }
-    const av_nn__tensor *y = &g->tensors[n->out[0]];
-    void *yref = buf_for(y), *yx = buf_for(y);
+    int no = n->n_out;
+    void *yref[AV_NN_MAX_NODE_OUTPUTS], *yx[AV_NN_MAX_NODE_OUTPUTS], *yx2[AV_NN_MAX_NODE_OUTPUTS];
+    for (int o = 0; o < no; o++) {
+        yref[o] = buf_for(&g->tensors[n->out[o]]);
+        yx[o] = buf_for(&g->tensors[n->out[o]]);
+        yx2[o] = buf_for(&g->tensors[n->out[o]]);
+    }
     char err[256] = "";
-    av_nn_status st = av_nn__ref_run(g, n, in, &yref, err, sizeof err);
+    av_nn_status st = av_nn__ref_run(g, n, in, yref, err, sizeof err);
     CHECK_MSG(st == AV_NN_OK, "ref: %s", err);
-
     void *state = NULL;
     st = be->prepare(g, n, test_pool(), &state, err, sizeof err);
     CHECK_MSG(st == AV_NN_OK, "prepare: %s", err);
-    st = be->run(state, g, n, in, &yx, test_pool(), err, sizeof err);
+    st = be->run(state, g, n, in, yx, test_pool(), err, sizeof err);
     CHECK_MSG(st == AV_NN_OK, "run: %s", err);
-    compare(y, yx, yref, "first run");
-
+    for (int o = 0; o < no; o++)
+        compare(&g->tensors[n->out[o]], yx[o], yref[o], "first run");
     /* again on the same buffers (setup skipped), then on moved ones (setup redone) */
-    memset(yx, 0, (size_t)av_nn__nbytes(y));
-    st = be->run(state, g, n, in, &yx, test_pool(), err, sizeof err);
+    for (int o = 0; o < no; o++)
+        memset(yx[o], 0, (size_t)av_nn__nbytes(&g->tensors[n->out[o]]));
+    st = be->run(state, g, n, in, yx, test_pool(), err, sizeof err);
     CHECK_MSG(st == AV_NN_OK, "second run: %s", err);
-    compare(y, yx, yref, "second run");
+    for (int o = 0; o < no; o++)
+        compare(&g->tensors[n->out[o]], yx[o], yref[o], "second run");
     const void *in2[AV_NN_MAX_NODE_INPUTS];
     memcpy(in2, in, sizeof in2);
     void *moved = NULL;
@@ -221,16 +233,17 @@ static void check_node(av_nn__graph *g, int k)
         memcpy(moved, own[0], (size_t)av_nn__nbytes(&g->tensors[n->in[0]]));
         in2[0] = moved;
     }
-    void *yx2 = buf_for(y);
-    st = be->run(state, g, n, in2, &yx2, NULL, err, sizeof err); /* and on the caller's thread */
+    st = be->run(state, g, n, in2, yx2, NULL, err, sizeof err); /* and on the caller's thread */
     CHECK_MSG(st == AV_NN_OK, "moved run: %s", err);
-    compare(y, yx2, yref, "moved run");
-
+    for (int o = 0; o < no; o++)
+        compare(&g->tensors[n->out[o]], yx2[o], yref[o], "moved run");
     be->release(state);
     free(moved);
-    free(yx2);
-    free(yref);
-    free(yx);
+    for (int o = 0; o < no; o++) {
+        free(yx2[o]);
+        free(yref[o]);
+        free(yx[o]);
+    }
     for (int i = 0; i < n->n_in; i++)
         free(own[i]);
     av_nn__graph_free(g);
@@ -570,8 +583,22 @@ TEST(unary_f32)
     unary1(206, AV_NN_UN_ROUND, 0, -3, 3, true); /* ties go to even */
     unary1(207, AV_NN_UN_SIGMOID, 0, -8, 8, false);
     unary1(208, AV_NN_UN_HARDSWISH, 0, -5, 5, false);
+    unary1(213, AV_NN_UN_HARDSWISH, 0.166625977f, -5, 5, false); /* TF.js's f16 1/6: our kernel */
     unary1(209, AV_NN_UN_ELU, 0.7f, -4, 4, false);
     unary1(210, AV_NN_UN_RELU, 0, -3, 3, false);
+}
+
+/* Scaled hard-swish over sizes that leave vector tails and span pool tasks. */
+TEST(hardswish_scaled_odd_sizes)
+{
+    static const int64_t sizes[] = {1, 3, 5, 4099, 8195 * 3};
+    for (int i = 0; i < 5; i++) {
+        av_nn__graph *g = new_graph(214 + (uint64_t)i);
+        in_lo = -7, in_hi = 7;
+        av_nn__tid x = act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0);
+        av_nn__params p = {.unary = {.kind = AV_NN_UN_HARDSWISH, .alpha = 0.2f + 0.01f * i}};
+        check_node(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0, 0), &p));
+    }
 }
 
 TEST(unary_refusals)
@@ -808,12 +835,167 @@ TEST(elementwise_q)
     check_refused(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0.01f, 0), &p));
 }
 
-TEST(data_movement_left_to_ref)
+/* ---- data movement: our strided-copy kernel on the pool ---- */
+
+static const av_nn_dtype data_dtypes[] = {AV_NN_F32, AV_NN_F16, AV_NN_U8, AV_NN_I8,
+                                          AV_NN_I32, AV_NN_I64, AV_NN_BOOL};
+#define N_DATA_DTYPES (int)(sizeof data_dtypes / sizeof data_dtypes[0])
+
+/* Random rank 1..5 shape with odd sizes and unit axes mixed in. */
+static int rand_shape(int64_t *d, int max_rank)
+{
+    int r = 1 + (int)(rnd() % (unsigned)max_rank);
+    for (int i = 0; i < r; i++)
+        d[i] = rnd() % 5 == 0 ? 1 : 1 + (int64_t)(rnd() % 9);
+    return r;
+}
+
+static av_nn__tid data_in(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r)
+{
+    bool q = dt == AV_NN_U8 || dt == AV_NN_I8;
+    return act_in(g, dt, d, r, q ? 0.05f : 0, q ? 3 : 0);
+}
+
+TEST(transpose_random_shapes_all_dtypes)
+{
+    for (int c = 0; c < 60; c++) {
+        av_nn__graph *g = new_graph(400 + (uint64_t)c);
+        int64_t d[AV_NN_MAX_RANK];
+        int r = rand_shape(d, 5);
+        av_nn__params p = {.transpose = {.rank = r}};
+        for (int i = 0; i < r; i++)
+            p.transpose.perm[i] = i;
+        for (int i = r - 1; i > 0; i--) { /* Fisher-Yates */
+            int j = (int)(rnd() % (unsigned)(i + 1)), t = p.transpose.perm[i];
+            p.transpose.perm[i] = p.transpose.perm[j], p.transpose.perm[j] = t;
+        }
+        if (c == 0) { /* the NCHW -> NHWC wrapper, large enough for several pool tasks */
+            r = 4, d[0] = 1, d[1] = 12, d[2] = 67, d[3] = 45;
+            memcpy(p.transpose.perm, (int[]){0, 2, 3, 1}, 4 * sizeof(int));
+        }
+        av_nn__tid x = data_in(g, data_dtypes[c % N_DATA_DTYPES], d, r);
+        check_node(g, add(g, AV_NN_OP_TRANSPOSE, &x, 1, out_t(g, 0, 0), &p));
+    }
+}
+
+static av_nn__tid i64_vec(av_nn__graph *g, const int64_t *v, int64_t n)
+{
+    int64_t *p = malloc((size_t)n * sizeof *p);
+    CHECK(p);
+    memcpy(p, v, (size_t)n * sizeof *p);
+    av_nn__tid t = av_nn__add_tensor(g, "k", AV_NN_I64, 1, &n, p, true);
+    CHECK(t >= 0);
+    return t;
+}
+
+TEST(slice_random_strided_all_dtypes)
+{
+    for (int c = 0; c < 60; c++) {
+        av_nn__graph *g = new_graph(500 + (uint64_t)c);
+        int64_t d[AV_NN_MAX_RANK], b[AV_NN_MAX_RANK], e[AV_NN_MAX_RANK], st[AV_NN_MAX_RANK];
+        int r = rand_shape(d, 5);
+        if (c == 0) /* the space-to-depth stem: every other row and column */
+            r = 4, d[0] = 1, d[1] = 3, d[2] = 64, d[3] = 70;
+        for (int i = 0; i < r; i++) {
+            st[i] = (int64_t)(rnd() % 3) + 1;
+            if (rnd() % 4 == 0)
+                st[i] = -st[i];
+            b[i] = (int64_t)(rnd() % (uint64_t)(d[i] + 2)) - 1;
+            e[i] = st[i] > 0 ? d[i] + 1 : -(d[i] + 2); /* clamped to the far end */
+            if (rnd() % 2)
+                e[i] = (int64_t)(rnd() % (uint64_t)(d[i] + 1));
+            if (c == 0)
+                b[i] = i >= 2, e[i] = d[i], st[i] = i >= 2 ? 2 : 1;
+        }
+        int64_t rr = r;
+        av_nn__tid in[5];
+        in[0] = data_in(g, data_dtypes[c % N_DATA_DTYPES], d, r);
+        in[1] = i64_vec(g, b, rr);
+        in[2] = i64_vec(g, e, rr);
+        in[3] = -1;
+        in[4] = i64_vec(g, st, rr);
+        av_nn__params p = {.slice = {.tf_semantics = false}};
+        int k = add(g, AV_NN_OP_SLICE, in, 5, out_t(g, 0, 0), &p);
+        if (av_nn__numel(&g->tensors[g->nodes[k].out[0]]) == 0) {
+            av_nn__graph_free(g); /* empty slices need no kernel */
+            continue;
+        }
+        check_node(g, k);
+    }
+}
+
+TEST(concat_split_random_axes_all_dtypes)
+{
+    for (int c = 0; c < 60; c++) {
+        av_nn__graph *g = new_graph(600 + (uint64_t)c);
+        int64_t d[AV_NN_MAX_RANK];
+        int r = rand_shape(d, 5), axis = (int)(rnd() % (unsigned)r), parts = 1 + (int)(rnd() % 4);
+        av_nn_dtype dt = data_dtypes[c % N_DATA_DTYPES];
+        if (c % 2 == 0) {
+            av_nn__tid in[4];
+            for (int i = 0; i < parts; i++) {
+                d[axis] = 1 + (int64_t)(rnd() % 6);
+                in[i] = data_in(g, dt, d, r);
+            }
+            av_nn__params p = {.axis = {.axis = axis - (int)(rnd() % 2) * r}};
+            av_nn__tid y = out_t(g, 0, 0);
+            bool q = dt == AV_NN_U8 || dt == AV_NN_I8;
+            set_q(g, y, q ? 0.05f : 0, q ? 3 : 0);
+            check_node(g, add(g, AV_NN_OP_CONCAT, in, parts, y, &p));
+        } else {
+            int64_t sizes[4], total = 0;
+            for (int i = 0; i < parts; i++)
+                total += sizes[i] = (int64_t)(rnd() % 5);
+            d[axis] = total;
+            av_nn__tid x = data_in(g, dt, d, r), y[4];
+            for (int i = 0; i < parts; i++)
+                y[i] = out_t(g, 0, 0);
+            av_nn__params p = {.split = {.axis = axis, .resolved = true}};
+            memcpy(p.split.sizes, sizes, sizeof sizes);
+            int k = av_nn__add_node(g, AV_NN_OP_SPLIT, "split", &x, 1, y, parts, &p);
+            CHECK(k >= 0);
+            char err[256] = "";
+            CHECK_MSG(av_nn__infer_node(g, &g->nodes[k], err, sizeof err) == AV_NN_OK, "%s", err);
+            if (av_nn__numel(&g->tensors[x]) == 0) {
+                av_nn__graph_free(g);
+                continue;
+            }
+            check_node(g, k);
+        }
+    }
+}
+
+/* CenterNet's peak mask: equal(maxpool(k), k) -> bool -> f32; sizes span pool tasks. */
+TEST(equal_and_mask_cast)
+{
+    static const int64_t sizes[] = {1, 7, 16385 * 2 + 3};
+    for (int i = 0; i < 3; i++) {
+        av_nn__graph *g = new_graph(700 + (uint64_t)i);
+        in_quarter = true; /* multiples of 0.25 in [-2, 2]: many equal pairs */
+        av_nn__tid in[2] = {act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0),
+                            act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0)};
+        av_nn__params p = {.binary = {.kind = AV_NN_BIN_EQUAL}};
+        check_node(g, add(g, AV_NN_OP_BINARY, in, 2, out_t(g, 0, 0), &p));
+        for (int k = 0; k < 2; k++) {
+            g = new_graph(710 + (uint64_t)(i * 2 + k));
+            av_nn__tid x = act_in(g, k ? AV_NN_U8 : AV_NN_BOOL, &sizes[i], 1, 0, 0);
+            av_nn__params c = {.cast = {.to = AV_NN_F32}};
+            check_node(g, add(g, AV_NN_OP_CAST, &x, 1, out_t(g, 0, 0), &c));
+        }
+    }
+    av_nn__graph *g = new_graph(720); /* broadcasting stays on the reference */
+    av_nn__tid in[2] = {act_in(g, AV_NN_F32, SH(3, 4), 0, 0), act_in(g, AV_NN_F32, SH(4), 0, 0)};
+    av_nn__params p = {.binary = {.kind = AV_NN_BIN_EQUAL}};
+    check_refused(g, add(g, AV_NN_OP_BINARY, in, 2, out_t(g, 0, 0), &p));
+}
+
+TEST(concat_requantising_left_to_ref)
 {
     av_nn__graph *g = new_graph(370);
-    av_nn__tid x = act_in(g, AV_NN_F32, SH(2, 3), 0, 0);
-    av_nn__params p = {.transpose = {.perm = {1, 0}, .rank = 2}};
-    check_refused(g, add(g, AV_NN_OP_TRANSPOSE, &x, 1, out_t(g, 0, 0), &p));
+    av_nn__tid in[2] = {act_in(g, AV_NN_U8, SH(2, 3), 0.05f, 3),
+                        act_in(g, AV_NN_U8, SH(2, 3), 0.1f, 3)};
+    av_nn__params p = {.axis = {.axis = 1}};
+    check_refused(g, add(g, AV_NN_OP_CONCAT, in, 2, out_t(g, 0.05f, 3), &p));
 }
 
 /* ---- through the public API: a small network on both backends ---- */
@@ -931,8 +1113,10 @@ TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
           T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),
-          T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(unary_refusals),
+          T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(hardswish_scaled_odd_sizes), T(unary_refusals),
           T(clamp_leaky_prelu_f32), T(softmax_f32), T(pad_constant), T(conv_qu8),
           T(fully_connected_qu8), T(conv_qs8_qc8), T(conv_q_refusals), T(pool_mean_resize_u8), T(avg_pool_qu8_padded_refused),
-          T(binary_q), T(elementwise_q), T(data_movement_left_to_ref),
+          T(binary_q), T(elementwise_q), T(transpose_random_shapes_all_dtypes),
+          T(slice_random_strided_all_dtypes), T(concat_split_random_axes_all_dtypes),
+          T(equal_and_mask_cast), T(concat_requantising_left_to_ref),
           T(network_f32_on_both_backends), T(network_qu8_on_both_backends))

@@ -471,7 +471,7 @@ struct loop {
     const srv *v;
     const char *body;
     volatile int stop;
-    int ok, failed;
+    volatile int ok, failed; /* read by the test thread while the loops run */
     long last_status;
 };
 
@@ -554,6 +554,9 @@ TEST(version_hot_swap)
         "no_such_detector");
     json_decref(j);
     sleep_ms(300);
+    /* a slow build (sanitizers, a loaded machine) gets the time to answer four */
+    for (int t = 0; t < 20000 && l.ok + l.failed < 4; t += 50)
+        sleep_ms(50);
     l.stop = 1;
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
@@ -870,6 +873,31 @@ static char *metrics_text(const srv *v)
     return t;
 }
 
+/* A models folder like models/ whose pipeline.json picks NanoDet, which
+ * batches (the default, CenterNet, runs the images of a batch one by one);
+ * the path lives in the case's scratch directory. */
+static const char *nanodet_models(void)
+{
+    static char dir[600];
+    char cwd[400], cmd[4096];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(dir, sizeof dir, "%s/nanodet_models", av_test_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp models/*.json '%s'/ && ln -s '%s/models/human' "
+             "'%s/models/inat_bird' '%s'/",
+             dir, dir, cwd, cwd, dir);
+    CHECK(system(cmd) == 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/pipeline.json", dir);
+    json_error_t je;
+    json_t *pj = json_load_file(path, 0, &je);
+    CHECK_MSG(pj != NULL, "%s: %s", path, je.text);
+    CHECK(json_object_set_new(pj, "detector", json_string("nanodet")) == 0);
+    CHECK(json_dump_file(pj, path, JSON_INDENT(1)) == 0);
+    json_decref(pj);
+    return dir;
+}
+
 /* Four different images posted at once to a batching server come back
  * each with its own answer, identical to the unbatched server's, and the
  * batch-size histogram shows they shared batches, each batch one detector
@@ -885,7 +913,9 @@ TEST(batching_matches_unbatched_and_fills_batches)
         bodies[i] = b64_request(av_test_shared(rel));
     }
     srv off, on;
-    start_srv(&off, NULL);
+    const char *models = nanodet_models(); /* the images without birds also run zoom-out */
+    av_serving_opts plain = {.models_dir = models};
+    start_srv(&off, &plain);
     json_t *want[N];
     for (int i = 0; i < N; i++) {
         long st;
@@ -899,7 +929,8 @@ TEST(batching_matches_unbatched_and_fills_batches)
 
     /* A wide window so the four requests meet in the queue even when slow
      * (sanitizers); the batch runs as soon as it holds 4 images. */
-    av_serving_opts o = {.workers = 4, .batch_max = N, .batch_wait_ms = 2000, .batch_queue = 8};
+    av_serving_opts o = {.workers = 4, .batch_max = N, .batch_wait_ms = 2000, .batch_queue = 8,
+                         .models_dir = models};
     start_srv(&on, &o);
     post_job jobs[N];
     pthread_t th[N];
@@ -971,7 +1002,7 @@ TEST(batching_matches_unbatched_and_fills_batches)
      * parrot) the second image stays encoded and the batch thread decodes
      * it: same answers. */
     av_serving_opts tight = {.workers = 1, .max_pixels = 500000, .batch_max = 2,
-                             .batch_wait_ms = 1};
+                             .batch_wait_ms = 1, .models_dir = models};
     start_srv(&on, &tight);
     char *two = malloc(2 * il + 64);
     CHECK(two != NULL);

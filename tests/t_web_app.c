@@ -29,6 +29,13 @@ static int g_http_workers = 8, g_wait_ms; /* start() settings; 0 ms = the defaul
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Scripted analyzer: two birds, a robin and a magpie; counts its calls. */
+/* Extra /metrics text, as aviary serve adds the pipeline's pass counters. */
+static size_t fake_metrics(void *ud, char *buf, size_t cap)
+{
+    (void)ud;
+    return (size_t)snprintf(buf, cap, "aviary_detect_pass_images_total{pass=\"zoom_out\"} 7\n");
+}
+
 static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
                         size_t errlen)
 {
@@ -128,7 +135,8 @@ static void start(struct app *a, long long max_upload)
                      .data_dir = data_dir, .max_upload_bytes = max_upload,
                      .analyze = fake_analyze, .render = fake_render, .analysis_workers = 1, .queue_max = 8,
                      .tracked = tracked, .n_tracked = 3, .baselines = baselines,
-                     .detector_name = "NanoDet-m (test)", .species_name = "iNat birds (test)"};
+                     .detector_name = "NanoDet-m (test)", .species_name = "iNat birds (test)",
+                     .extra_metrics = fake_metrics};
     CHECK_MSG(av_web_start(&o, &a->web, err, sizeof err) == 0, "%s", err);
     snprintf(a->base, sizeof a->base, "http://127.0.0.1:%d", av_web_port(a->web));
 }
@@ -446,6 +454,8 @@ TEST(readyz_and_metrics)
     CHECK_STR_CONTAINS(r.body, "aviary_web_analysis_queue{state=\"queued\"} 0\n");
     /* the histogram is cumulative: the +Inf bucket holds every request */
     CHECK_STR_CONTAINS(r.body, "aviary_web_request_seconds_bucket{route=\"upload\",le=\"+Inf\"} 1\n");
+    /* the analyzer's own counters (the pipeline's passes in aviary serve) follow */
+    CHECK_STR_CONTAINS(r.body, "\naviary_detect_pass_images_total{pass=\"zoom_out\"} 7\n");
     av_http_free(&r);
     stop(&a);
 }

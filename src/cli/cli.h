@@ -8,6 +8,7 @@
 #define AV_CLI_H
 
 #include "config/config.h"
+#include "detect/detect.h"
 
 typedef struct av_cli_cmd {
     const char *name;
@@ -33,6 +34,36 @@ extern const av_cli_cmd av_cli_model;
 /* The command that adds the first owner for this configuration's database
  * ("aviary user add NAME --data DIR" or "--db URL" with the password left out). */
 void av_cli_owner_command(const av_config *cfg, char *out, size_t cap);
+extern const av_cli_cmd av_cli_eval;
+
+/* Read a whole regular file of at most max bytes: 0 with *buf malloc'd
+ * (caller frees) and *len set, or -1 with a message in err. */
+int av_cli_read_file(const char *path, long long max, unsigned char **buf, size_t *len,
+                     char *err, size_t errlen);
+
+/* Pipeline options shared by `aviary detect` and `aviary eval`. */
+typedef struct av_cli_detect_opts {
+    av_detect_open_opts open;
+    av_detect_run_opts run;
+} av_cli_detect_opts;
+
+/* Their --help lines. */
+#define AV_CLI_DETECT_OPTS_HELP                                                     \
+    "  --min-score S   detector score threshold (default: the manifest's, 0.2)\n"     \
+    "  --all-classes   report every COCO class, not only birds\n"                     \
+    "  --detector NAME use models/NAME.json instead of pipeline.json's choice\n"      \
+    "  --passes LIST   detector passes: zoom_out,tiles,nested, or none (default:\n"   \
+    "                  pipeline.json's \"passes\")\n"                                \
+    "  --top K         species per bird (default 3; eval: 5)\n"                       \
+    "  --no-species    skip the species classifier\n"
+
+/*
+ * If argv[*i] is one of those options, take it (and its value: *i moves
+ * past it) into o and return 1, with *rc 0, or the usage status (2, message
+ * printed) when its value is bad; 0 when it is not one of them.
+ */
+int av_cli_detect_option(const av_cli_cmd *me, int argc, char **argv, int *i,
+                         av_cli_detect_opts *o, int *rc);
 
 /* Print "aviary CMD: msg" to stderr; returns 2 for `return av_cli_usage(...)`. */
 int av_cli_usage(const av_cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

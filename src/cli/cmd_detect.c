@@ -15,11 +15,11 @@
 #include "detect/detect.h"
 #include "video/video.h"
 
-static const char *const detect_keys[] = {"models", "threads", "max-megapixels", "max-upload-mb",
-                                          "log-level", "log-format", NULL};
+static const char *const detect_keys[] = {"models",    "threads",    "max-megapixels",
+                                          "max-upload-mb", "log-level", "log-format",
+                                          "species-list", NULL};
 
-/* Read a whole file within the limit; *buf malloc'd (caller frees). */
-static int read_all(const char *path, long long max, unsigned char **buf, size_t *len,
+int av_cli_read_file(const char *path, long long max, unsigned char **buf, size_t *len,
                     char *err, size_t errlen)
 {
     *buf = NULL;
@@ -125,8 +125,12 @@ static void print_text(const char *image, const av_detect_result *r)
         printf("%s %s %.0f%% [%.0f,%.0f,%.0f,%.0f]%s", i ? ";" : ":", d->label,
                d->confidence * 100, d->x1, d->y1, d->x2, d->y2,
                d->whole_image ? " (whole image)" : "");
-        if (d->n_species)
+        if (d->n_species && d->rule == AV_DETECT_RULE_SPECIES)
             printf(" %s", d->species[0].scientific);
+        else if (d->n_species) /* genus or unknown: the guesses, never as the answer */
+            for (int k = 0; k < d->n_species && k < 3; k++)
+                printf("%s%s %.0f%%%s", k ? ", " : " (guesses: ", d->species[k].scientific,
+                       d->species[k].score * 100, k + 1 == d->n_species || k == 2 ? ")" : "");
     }
     printf("\n");
     fflush(stdout);
@@ -174,9 +178,10 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 static int run_detect(const av_config *cfg, int argc, char **argv)
 {
     const av_cli_cmd *me = &av_cli_detect;
-    int json = 0, all = 0, no_species = 0, top = 3, frames = 0;
-    const char *annotate = NULL, *detector = NULL;
-    double min_score = 0, fps = AV_VIDEO_DEFAULT_FPS, video_mb = 200,
+    int json = 0, frames = 0, rc;
+    av_cli_detect_opts dopt = {.run.top_k = 3};
+    const char *annotate = NULL;
+    double fps = AV_VIDEO_DEFAULT_FPS, video_mb = 200,
            video_s = AV_VIDEO_DEFAULT_MAX_SECONDS;
     int first = argc;
     for (int i = 0; i < argc; i++) {
@@ -189,12 +194,11 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
             first = i;
             break;
         }
-        if (!strcmp(a, "--json")) {
+        if (av_cli_detect_option(me, argc, argv, &i, &dopt, &rc)) {
+            if (rc)
+                return rc;
+        } else if (!strcmp(a, "--json")) {
             json = 1;
-        } else if (!strcmp(a, "--all-classes")) {
-            all = 1;
-        } else if (!strcmp(a, "--no-species")) {
-            no_species = 1;
         } else if (!strcmp(a, "--frames")) {
             frames = 1;
         } else if (!strcmp(a, "--fps") || !strcmp(a, "--max-video-mb") ||
@@ -206,24 +210,10 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
                 : !strcmp(a, "--max-video-mb") ? parse_double(v, 0.001, 1e6, &video_mb)
                                                : parse_double(v, 0.1, 86400, &video_s))
                 return av_cli_usage(me, "%s: '%s' is out of range", a, v);
-        } else if (!strcmp(a, "--annotate") || !strcmp(a, "--min-score") ||
-                   !strcmp(a, "--detector") || !strcmp(a, "--top")) {
+        } else if (!strcmp(a, "--annotate")) {
             if (i + 1 >= argc)
                 return av_cli_usage(me, "%s needs a value", a);
-            const char *v = argv[++i];
-            double d;
-            if (!strcmp(a, "--annotate"))
-                annotate = v;
-            else if (!strcmp(a, "--detector"))
-                detector = v;
-            else if (!strcmp(a, "--min-score")) {
-                if (parse_double(v, 0.001, 1.0, &min_score))
-                    return av_cli_usage(me, "--min-score: '%s' is not a number in [0.001, 1]", v);
-            } else {
-                if (parse_double(v, 1, AV_DETECT_TOPK_MAX, &d))
-                    return av_cli_usage(me, "--top: '%s' is not in 1..%d", v, AV_DETECT_TOPK_MAX);
-                top = (int)d;
-            }
+            annotate = argv[++i];
         } else {
             return av_cli_usage(me, "unknown option '%s'", a);
         }
@@ -233,8 +223,11 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
     if (n_images <= 0)
         return av_cli_usage(me, "no IMAGE given");
 
-    av_detect_open_opts oo = {.detector = detector, .threads = cfg->threads, .max_contexts = 1,
-                              .no_species = no_species};
+    av_detect_open_opts oo = dopt.open;
+    oo.threads = cfg->threads;
+    oo.max_contexts = 1;
+    oo.species_list = cfg->species_list;
+    int no_species = oo.no_species;
     av_detect_pipeline *p;
     char err[1024];
     av_detect_status st = av_detect_pipeline_open(cfg->models_dir, &oo, &p, err, sizeof err);
@@ -244,9 +237,10 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
     }
     if (!av_detect_pipeline_has_species(p) && !no_species)
         fprintf(stderr, "aviary detect: %s\n", av_detect_pipeline_species_note(p));
-    av_detect_run_opts ro = {.min_score = min_score, .all_classes = all, .top_k = top,
-                             .annotate = annotate != NULL, .max_bytes = cfg->max_upload_bytes,
-                             .max_pixels = cfg->max_pixels};
+    av_detect_run_opts ro = dopt.run;
+    ro.annotate = annotate != NULL;
+    ro.max_bytes = cfg->max_upload_bytes;
+    ro.max_pixels = cfg->max_pixels;
     av_video_opts vo = {.fps = fps,
                         .limits = {.max_bytes = (long long)(video_mb * 1e6),
                                    .max_seconds = video_s, .max_pixels = cfg->max_pixels},
@@ -289,7 +283,7 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
         char what[1100];
         av_detect_result r;
         int ok = 0;
-        if (read_all(path, cfg->max_upload_bytes, &buf, &len, err, sizeof err) == 0) {
+        if (av_cli_read_file(path, cfg->max_upload_bytes, &buf, &len, err, sizeof err) == 0) {
             st = av_detect_run(p, buf, len, &ro, &r, err, sizeof err);
             free(buf);
             ok = st == AV_DETECT_OK;
@@ -388,7 +382,7 @@ static int run_classify(const av_config *cfg, int argc, char **argv)
         av_detect_species sp[AV_DETECT_TOPK_MAX];
         int n = 0;
         av_detect_status st = AV_DETECT_E_IO;
-        if (read_all(argv[i], cfg->max_upload_bytes, &buf, &len, err, sizeof err) == 0) {
+        if (av_cli_read_file(argv[i], cfg->max_upload_bytes, &buf, &len, err, sizeof err) == 0) {
             st = av_detect_classify(c, buf, len, cfg->max_upload_bytes, cfg->max_pixels, top, sp,
                                     &n, err, sizeof err);
             free(buf);
@@ -428,11 +422,7 @@ const av_cli_cmd av_cli_detect = {
                   "  --json          one JSON object per image per line (default: text)\n"
                   "  --annotate OUT  write the image with boxes and labels to OUT (a file for\n"
                   "                  one image, else the folder OUT/NAME.annotated.jpg|png)\n"
-                  "  --min-score S   detector score threshold (default: the manifest's, 0.2)\n"
-                  "  --all-classes   report every COCO class, not only birds\n"
-                  "  --detector NAME use models/NAME.json instead of pipeline.json's choice\n"
-                  "  --top K         species per bird (default 3)\n"
-                  "  --no-species    skip the species classifier\n"
+                  AV_CLI_DETECT_OPTS_HELP
                   "videos (MP4/MOV, WebM/MKV, AVI, told by their first bytes) give one object\n"
                   "per file with its visits (\"tracks\") and frame count:\n"
                   "  --fps F         frames sampled per second of video (default 2; max 30)\n"

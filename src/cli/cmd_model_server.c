@@ -23,7 +23,8 @@ static const char *const model_server_keys[] = {
     "port", "listen", "models", "model-name", "model-base-path", "model-config-file",
     "threads", "workers", "batch-max", "batch-wait-ms", "batch-queue", "batch-threads",
     "max-upload-mb",
-    "max-megapixels", "db", "log-level", "log-format", "metrics-token", "metrics-token-file", NULL,
+    "max-megapixels", "db", "log-level", "log-format", "metrics-token", "metrics-token-file",
+    "species-list", NULL,
 };
 
 /*
@@ -163,7 +164,8 @@ static int run_model_server(const av_config *cfg, int argc, char **argv)
                          .model_config_file = cfg->model_config_file,
                          .batch_max = cfg->batch_max, .batch_wait_ms = cfg->batch_wait_ms,
                          .batch_queue = cfg->batch_queue, .batch_threads = cfg->batch_threads,
-                         .metrics_token = cfg->metrics_token};
+                         .metrics_token = cfg->metrics_token,
+                         .species_list = cfg->species_list};
     av_serving *s = NULL;
     char err[640];
     if (av_serving_start(&o, &s, err, sizeof err) != AV_SERVING_OK) {

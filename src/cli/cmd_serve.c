@@ -3,6 +3,7 @@
  */
 #include "cli/cli.h"
 
+#include "camera/camera.h"
 #include "detect/detect.h"
 #include "serving/serving.h"
 #include "log/log.h"
@@ -23,7 +24,14 @@ static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
     "max-video-mb", "max-video-seconds", "guest", "metrics-token", "metrics-token-file",
-    "trusted-proxies", NULL,
+    "trusted-proxies", "species-list",
+    /* live cameras (config/cameras.c) */
+    "camera", "camera.NAME.KEY", "camera-cpu-budget", "camera-node", "camera-lease-seconds",
+    "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
+    "camera-notify-first-of-day", "camera-notify-new-species", "camera-notify-min-score",
+    "camera-notify-cooldown", "camera-mqtt", "camera-mqtt-prefix", "camera-mqtt-discovery",
+    "camera-frigate-url", "camera-frigate-topic",
+    "camera-retention-days", "camera-keep-best", NULL,
 };
 
 _Static_assert((int)AV_CONFIG_GUEST_VIEW == (int)AV_WEB_GUEST_VIEW &&
@@ -57,12 +65,61 @@ static void settings_rows(const av_config *cfg, const char *db_shown, int analys
     ROW("max-video-mb", "%lld", cfg->max_video_bytes / 1000000);
     ROW("max-video-seconds", "%d", cfg->max_video_seconds);
     ROW("tracked", "%s", cfg->tracked);
+    ROW("species-list", "%s", cfg->species_list[0] ? cfg->species_list : "(every species)");
     ROW("metrics-token", "%s", cfg->metrics_token[0] ? "(set)" : "(none: /metrics is open)");
     ROW("trusted-proxies", "%s", cfg->trusted_proxies[0] ? cfg->trusted_proxies : "(none)");
     ROW("log-level", "%s", av_log_level_name(cfg->log_level));
     ROW("config", "%s", cfg->config_file[0] ? cfg->config_file : "(none)");
 #undef ROW
     rows[i] = NULL;
+}
+
+/* Live cameras (issue 19): the configured ones, the notification rules,
+ * retention; watched on the in-process pipeline (none: frames only). */
+static int start_cameras(const av_config *cfg, av_store *store, av_detect_pipeline *pipe,
+                         av_camera_node **out)
+{
+    char err[512];
+    av_camera_conf *cams = NULL;
+    int n = 0;
+    if (av_camera_conf_parse(cfg->cameras, &cams, &n, err, sizeof err)) {
+        av_log(AV_LOG_ERROR, "camera_config_invalid", "error", err, NULL);
+        return -1;
+    }
+    av_camera_notify_conf nc = {.first_of_day = cfg->camera_notify_first_of_day,
+                                .new_for_site = cfg->camera_notify_new_species,
+                                .min_score = cfg->camera_notify_min_score,
+                                .cooldown_s = cfg->camera_notify_cooldown_s, .retries = 3,
+                                .mqtt_discovery = cfg->camera_mqtt_discovery};
+    snprintf(nc.mqtt_url, sizeof nc.mqtt_url, "%s", cfg->camera_mqtt);
+    snprintf(nc.mqtt_prefix, sizeof nc.mqtt_prefix, "%s", cfg->camera_mqtt_prefix);
+    snprintf(nc.webhook_url, sizeof nc.webhook_url, "%s", cfg->camera_webhook);
+    snprintf(nc.webhook_secret, sizeof nc.webhook_secret, "%s", cfg->camera_webhook_secret);
+    snprintf(nc.allow, sizeof nc.allow, "%s", cfg->camera_notify_allow);
+    snprintf(nc.block, sizeof nc.block, "%s", cfg->camera_notify_block);
+    av_camera_node_opts o = {.store = store, .pipe = pipe, .cams = cams, .n_cams = n,
+                             .notify = &nc, .node_id = cfg->camera_node,
+                             .cpu_budget = cfg->camera_cpu_budget,
+                             .lease_ms = cfg->camera_lease_s * 1000,
+                             .max_pixels = cfg->max_pixels, .max_bytes = cfg->max_upload_bytes,
+                             .frigate_url = cfg->camera_frigate_url,
+                             .frigate_topic = cfg->camera_frigate_topic,
+                             .retention_days = cfg->camera_retention_days,
+                             .keep_best = cfg->camera_keep_best};
+    if (cfg->camera_frigate_url[0] && !cfg->camera_mqtt[0]) {
+        av_log(AV_LOG_ERROR, "camera_config_invalid", "error",
+               "--camera-frigate-url needs --camera-mqtt: Frigate's events come over MQTT", NULL);
+        free(cams);
+        return -1;
+    }
+    if (n && !pipe)
+        av_log(AV_LOG_WARN, "cameras_without_models", "note",
+               "no models here: camera frames are shown, not analysed", NULL);
+    int rc = av_camera_node_start(&o, out, err, sizeof err);
+    free(cams);
+    if (rc)
+        av_log(AV_LOG_ERROR, "cameras_failed", "error", err, NULL);
+    return rc;
 }
 
 static int make_dir(const char *path)
@@ -91,6 +148,34 @@ static av_video_status analyze_video(void *ud, const void *bytes, size_t len,
                                      size_t errlen)
 {
     return av_video_run(ud, bytes, len, opts, r, err, errlen);
+}
+
+/* /metrics: what each detector pass did since start (ud is the pipeline). */
+static size_t pass_metrics(void *ud, char *buf, size_t cap)
+{
+    av_detect_pass_totals t[AV_DETECT_PASS_N];
+    av_detect_pipeline_pass_totals(ud, t);
+    static const char *const what[4][2] = {
+        {"images", "Images a detector pass ran on."},
+        {"detector_runs", "Detector runs made by a pass."},
+        {"boxes", "Boxes a pass added (zoom_out, tiles) or removed (nested)."},
+        {"seconds", "Time spent in a pass."}};
+    size_t len = 0;
+    for (int k = 0; k < 4 && len < cap; k++) {
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "# HELP aviary_detect_pass_%s_total %s\n"
+                                "# TYPE aviary_detect_pass_%s_total counter\n",
+                                what[k][0], what[k][1], what[k][0]);
+        for (int i = 0; i < AV_DETECT_PASS_N && len < cap; i++) {
+            double v = k == 0 ? (double)t[i].ran : k == 1 ? (double)t[i].runs
+                                               : k == 2 ? (double)t[i].boxes : t[i].ms / 1e3;
+            len += (size_t)snprintf(buf + len, cap - len,
+                                    k == 3 ? "aviary_detect_pass_%s_total{pass=\"%s\"} %.6f\n"
+                                           : "aviary_detect_pass_%s_total{pass=\"%s\"} %.0f\n",
+                                    what[k][0], av_detect_pass_name(i), v);
+        }
+    }
+    return len < cap ? len : cap; /* cap: truncated, dropped by the caller */
 }
 
 static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
@@ -245,7 +330,8 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                                       : (int)((cores > 0 ? cores : 1) / threads);
     n_workers = n_workers < 1 ? 1 : n_workers > 32 ? 32 : n_workers;
     analyzer an = {.cfg = cfg};
-    av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = n_workers};
+    av_detect_open_opts oo = {.threads = cfg->threads, .max_contexts = n_workers,
+                              .species_list = cfg->species_list};
     if (cfg->model_url[0]) {
         av_serving_client_opts co = {.url = cfg->model_url, .model_name = cfg->model_name};
         if (av_serving_client_open(&co, &an.client, err, sizeof err) != AV_SERVING_OK) {
@@ -292,6 +378,10 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
         tracked[i] = names[i];
         baselines[i] = baseline >= 0 ? baseline : NAN;
     }
+    char det_name[96] = "not installed"; /* the monitor page's detector line */
+    if (an.pipe)
+        snprintf(det_name, sizeof det_name, "%.60s (COCO), bird class",
+                 av_detect_pipeline_detector(an.pipe));
     av_web_opts wo = {.listen = cfg->listen, .port = cfg->port, .workers = cfg->workers,
                       .role = "web", .store = store, .data_dir = cfg->data_dir,
                       .max_upload_bytes = cfg->max_upload_bytes, .analyze = analyze,
@@ -299,8 +389,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .analysis_workers = n_workers, .queue_max = 64,
                       .tracked = tracked, .n_tracked = n_tracked, .baselines = baselines,
                       .detector_name = an.client ? "remote model server (--model-url)"
-                                       : an.pipe   ? "NanoDet-m (COCO), bird class"
-                                                   : "not installed",
+                                                 : det_name,
                       .species_name = an.pipe && av_detect_pipeline_has_species(an.pipe)
                                           ? "MobileNetV2 iNaturalist 2017 birds (964 species)"
                                           : NULL,
@@ -312,7 +401,9 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
                       .analyze_video = an.pipe ? analyze_video : NULL,
                       .analyze_video_ud = an.pipe, .max_video_bytes = cfg->max_video_bytes,
                       .max_video_seconds = cfg->max_video_seconds,
-                      .max_pixels = cfg->max_pixels};
+                      .max_pixels = cfg->max_pixels,
+                      .extra_metrics = an.pipe ? pass_metrics : NULL,
+                      .extra_metrics_ud = an.pipe};
     char owner_cmd[1300], db_shown[1100];
     av_store_redact_url(db, db_shown, sizeof db_shown);
     static char setting_vals[24][1100];
@@ -329,9 +420,18 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
         av_log(AV_LOG_WARN, "no_owner", "note",
                "no owner account: nobody can sign in, delete uploads or see the settings",
                "next", owner_cmd, NULL);
+    av_camera_node *cams = NULL;
+    if (start_cameras(cfg, store, an.pipe, &cams)) {
+        av_detect_pipeline_close(an.pipe);
+        av_serving_client_close(an.client);
+        av_store_close(store);
+        return 1;
+    }
+    wo.cameras = cams;
     av_web *web = NULL;
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);
+        av_camera_node_stop(cams);
         av_detect_pipeline_close(an.pipe);
         av_serving_client_close(an.client);
         av_store_close(store);
@@ -357,6 +457,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     sigwait(&stop, &sig);
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_web_stop(web);
+    av_camera_node_stop(cams); /* after the pages that read it; stores open visits */
     if (mlmd_run > 0)
         av_store_mlmd_execution_end(store, mlmd_run, 1, err, sizeof err);
     av_detect_pipeline_close(an.pipe);

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 static const av_cli_cmd *const g_cmds[] = {
-    &av_cli_serve, &av_cli_model_server, &av_cli_detect, &av_cli_classify, &av_cli_db, &av_cli_mlmd,
-    &av_cli_user, &av_cli_doctor, &av_cli_train, &av_cli_model,
+    &av_cli_serve, &av_cli_model_server, &av_cli_detect, &av_cli_eval, &av_cli_classify,
+    &av_cli_db, &av_cli_mlmd, &av_cli_user, &av_cli_doctor, &av_cli_train, &av_cli_model,
 };
 #define N_CMDS (sizeof g_cmds / sizeof g_cmds[0])
 
@@ -58,6 +58,8 @@ static void print_cmd_help(const av_cli_cmd *c)
             for (const char *p = info->name; *p && n + 1 < sizeof env; p++)
                 env[n++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
             env[n] = '\0';
+            if (strchr(info->name, '.')) /* a pattern (camera.NAME.KEY): no variable */
+                snprintf(env, sizeof env, "-");
             printf("  %-26s %-24s %s\n", flag, env, info->help);
         }
         printf("  %-26s %-24s %s\n", "--config FILE", "AVIARY_CONFIG", "settings file (key = value)");

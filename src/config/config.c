@@ -42,6 +42,8 @@ static const av_config_key g_keys[] = {
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"log-format", "FMT", "logfmt or json (default logfmt)"},
     {"blob-store", "DIR", "keep uploaded images as files under DIR instead of database blobs"},
+    {"species-list", "FILE", "name only these species: one scientific name a line, or NAME for "
+                             "models/sites/NAME.txt (britain-ireland, europe, north-america)"},
     {"tracked", "LIST", "comma-separated species the monitor tracks (default: the original's "
                         "Erithacus rubecula, Periparus ater, Pica pica)"},
     {"guest", "LIST", "what visitors who are not signed in may do: comma list of view, upload,"
@@ -58,6 +60,11 @@ const av_config_key *av_config_key_info(const char *name)
     for (const av_config_key *k = g_keys; k->name; k++)
         if (strcmp(k->name, name) == 0)
             return k;
+    for (const av_config_key *k = av_config__camera_keys; k->name; k++)
+        if (strcmp(k->name, name) == 0)
+            return k;
+    if (strncmp(name, "camera.", 7) == 0)
+        return &av_config__camera_item;
     return NULL;
 }
 
@@ -85,6 +92,7 @@ void av_config_defaults(av_config *c, const char *cmd)
     c->log_level = AV_LOG_INFO;
     c->log_format = AV_LOG_LOGFMT;
     copy(c->tracked, sizeof c->tracked, "Erithacus rubecula,Periparus ater,Pica pica");
+    av_config__camera_defaults(c);
 }
 
 static int parse_ll(const char *key, const char *v, long long lo, long long hi, long long *out,
@@ -175,6 +183,8 @@ static int read_secret(const char *path, char *dst, size_t cap, char *err, size_
 int av_config_set(av_config *c, const char *key, const char *v, char *err, size_t errlen)
 {
     long long x;
+    if (strncmp(key, "camera", 6) == 0)
+        return av_config__camera_set(c, key, v, err, errlen);
 #define STR(field) set_str(c->field, sizeof c->field, key, v, err, errlen)
     if (strcmp(key, "config") == 0)
         return STR(config_file);
@@ -204,6 +214,8 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         return STR(model_config_file);
     if (strcmp(key, "blob-store") == 0)
         return STR(blob_store);
+    if (strcmp(key, "species-list") == 0)
+        return STR(species_list);
     if (strcmp(key, "tracked") == 0) {
         av_config probe = *c;
         char names[AV_CONFIG_MAX_TRACKED][128];
@@ -306,7 +318,8 @@ static int key_allowed(const char *const *keys, const char *name)
     if (strcmp(name, "config") == 0)
         return 1;
     for (; keys && *keys; keys++)
-        if (strcmp(*keys, name) == 0)
+        if (strcmp(*keys, name) == 0 ||
+            (strcmp(*keys, "camera") == 0 && strncmp(name, "camera.", 7) == 0))
             return 1;
     return 0;
 }
@@ -434,17 +447,20 @@ int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv
             return -1;
     }
 
-    for (const av_config_key *k = g_keys; k->name; k++) {
-        if (strcmp(k->name, "config") == 0 || !key_allowed(keys, k->name))
-            continue;
-        char env[80];
-        env_name(k->name, env, sizeof env);
-        const char *v = getenv(env);
-        if (v && *v) {
-            char sub[512];
-            if (av_config_set(c, k->name, v, sub, sizeof sub)) {
-                snprintf(err, errlen, "%s: %s", env, sub);
-                return -1;
+    const av_config_key *tables[2] = {g_keys, av_config__camera_keys};
+    for (int t = 0; t < 2; t++) {
+        for (const av_config_key *k = tables[t]; k->name; k++) {
+            if (strcmp(k->name, "config") == 0 || !key_allowed(keys, k->name))
+                continue;
+            char env[80];
+            env_name(k->name, env, sizeof env);
+            const char *v = getenv(env);
+            if (v && *v) {
+                char sub[512];
+                if (av_config_set(c, k->name, v, sub, sizeof sub)) {
+                    snprintf(err, errlen, "%s: %s", env, sub);
+                    return -1;
+                }
             }
         }
     }

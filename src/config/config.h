@@ -45,6 +45,23 @@ typedef struct av_config {
     int guest;                           /* serve: AV_CONFIG_GUEST_* bits, 0 = default */
     char metrics_token[256];             /* serve: "" = /metrics open */
     char trusted_proxies[512];           /* serve: proxies whose X-Forwarded-For counts */
+    char species_list[AV_CONFIG_PATH_MAX]; /* site species list file or shipped NAME; "" = all */
+    /* serve: live cameras (issue 19; keys in config/cameras.c) */
+    char cameras[16384];           /* "NAME.KEY=VALUE" lines: --camera NAME=URL, camera.NAME.KEY */
+    double camera_cpu_budget;      /* cores for camera analyses; 0 = all */
+    char camera_node[128];         /* this node's name in camera leases; "" = host:pid */
+    int camera_lease_s;
+    char camera_webhook[1024], camera_webhook_secret[256];
+    char camera_notify_allow[1024], camera_notify_block[1024];
+    int camera_notify_first_of_day, camera_notify_new_species;
+    double camera_notify_min_score, camera_notify_cooldown_s;
+    int camera_retention_days;     /* 0 = keep every best frame */
+    int camera_keep_best;          /* best frames kept per species whatever their age */
+    char camera_mqtt[1024];        /* mqtt://[user:pass@]host[:port]; "" = off */
+    char camera_mqtt_prefix[64];
+    int camera_mqtt_discovery;     /* Home Assistant discovery messages */
+    char camera_frigate_url[1024]; /* Frigate's HTTP API; "" = no Frigate events */
+    char camera_frigate_topic[64]; /* Frigate's MQTT prefix */
 } av_config;
 
 /* --guest: what visitors who are not signed in may do (the same bits as
@@ -69,6 +86,14 @@ typedef struct av_config_key {
     const char *arg;   /* "N", "DIR", ... */
     const char *help;
 } av_config_key;
+
+/* config/cameras.c: the camera keys ("camera", "camera.NAME.KEY", "camera-*"). */
+int av_config__camera_set(av_config *c, const char *key, const char *value, char *err,
+                          size_t errlen);
+void av_config__camera_defaults(av_config *c);
+extern const av_config_key av_config__camera_keys[];
+/* The key pattern "camera.NAME.KEY" stands for every per-camera setting. */
+extern const av_config_key av_config__camera_item;
 
 /* Defaults for a command ("serve", "model-server", ...; NULL = generic). */
 void av_config_defaults(av_config *c, const char *cmd);

@@ -54,6 +54,19 @@ typedef struct av_detect_species {
     char common[AV_DETECT_NAME_MAX];     /* "Scarlet Macaw" ("" when the label has none) */
 } av_detect_species;
 
+/* Which rule gave a bird its shown answer (label, confidence). */
+typedef enum av_detect_rule {
+    AV_DETECT_RULE_NONE = 0, /* no species answer: species off, or not a bird */
+    AV_DETECT_RULE_SPECIES,  /* the top species, sure enough to name */
+    AV_DETECT_RULE_GENUS,    /* top species unsure but its genus sure: "Corvus sp." */
+    AV_DETECT_RULE_UNKNOWN,  /* a weak answer: "Unknown bird", species[] are its guesses */
+} av_detect_rule;
+
+/* "species", "genus", "unknown" or "none"; never NULL. */
+const char *av_detect_rule_name(av_detect_rule rule);
+/* The rule of such a name; AV_DETECT_RULE_NONE for any other text. */
+av_detect_rule av_detect_rule_from_name(const char *name);
+
 /* One detection. Boxes are in original-image pixels, clamped to the image. */
 typedef struct av_detect_det {
     float x1, y1, x2, y2;
@@ -68,7 +81,39 @@ typedef struct av_detect_det {
      * name for other classes) and the detector score. */
     char label[AV_DETECT_NAME_MAX];
     float confidence;
+    av_detect_rule rule;   /* which rule chose label and confidence */
 } av_detect_det;
+
+/*
+ * Detector passes beyond the one whole-image run, set in models/pipeline.json
+ * ("passes"; README "Detection passes"): zoom-out (a padded, shrunk copy,
+ * when nothing or only a frame-filling box was found), tiles (overlapping
+ * tiles of large frames) and nested (drop a box lying mostly inside a
+ * better box of the same class).
+ */
+typedef enum av_detect_pass {
+    AV_DETECT_PASS_ZOOM = 0,
+    AV_DETECT_PASS_TILES,
+    AV_DETECT_PASS_NESTED,
+    AV_DETECT_PASS_N
+} av_detect_pass;
+
+/* "zoom_out", "tiles", "nested" (static); "unknown" out of range. */
+const char *av_detect_pass_name(int pass);
+/* The pass named `name`, or -1. */
+int av_detect_pass_find(const char *name);
+/* A pass list ("zoom_out,nested", or "none") as av_detect_run_opts.passes
+ * into *out. 0, or -1 naming the unknown pass in err. */
+int av_detect_passes_parse(const char *list, unsigned *out, char *err, size_t errlen);
+
+/* What one pass did for one image. */
+typedef struct av_detect_pass_info {
+    int on;       /* enabled for this run */
+    int ran;      /* its condition held and it ran (zoom-out and tiles are conditional) */
+    int runs;     /* detector runs it made */
+    int boxes;    /* boxes it added (zoom-out, tiles) or removed (nested) */
+    double ms;    /* its time, detector runs included */
+} av_detect_pass_info;
 
 typedef struct av_detect_result {
     int width, height;        /* decoded (EXIF-upright) image size */
@@ -81,7 +126,8 @@ typedef struct av_detect_result {
     int batched_species;      /* 1: the bird crops ran in batched engine runs (all of them
                                * in one run, up to species_batch per run); 0: one run per
                                * crop (one crop, batching off or refused by the model) */
-    double ms_decode, ms_detect, ms_species, ms_draw, ms_total;
+    double ms_decode, ms_detect, ms_species, ms_draw, ms_total; /* ms_detect includes passes */
+    av_detect_pass_info passes[AV_DETECT_PASS_N];
     unsigned char *annotated; /* annotated image (JPEG, or PNG for PNG input) or NULL */
     size_t annotated_len;
     char annotated_mime[16];  /* "image/jpeg" or "image/png" */
@@ -106,6 +152,10 @@ typedef struct av_detect_open_opts {
     int no_species;        /* 1: do not load the species classifier */
     int species_batch;     /* bird crops per batched species run (more go in even chunks):
                             * <= 0 means 16, 1 runs one crop at a time; at most 64 */
+    const char *species_list; /* site species list file (one scientific name a line, '#'
+                            * comments), or a bare NAME for models_dir/sites/NAME.txt;
+                            * NULL/"" = every species. An unknown name fails the open
+                            * (E_ARG, err gives file and line). */
 } av_detect_open_opts;
 
 typedef struct av_detect_run_opts {
@@ -115,7 +165,11 @@ typedef struct av_detect_run_opts {
     int annotate;          /* 1: draw boxes + labels and encode result->annotated */
     long long max_bytes;   /* image byte limit; <= 0 = 30 MB */
     long long max_pixels;  /* decoded pixel limit; <= 0 = 50 Mpx */
+    unsigned passes;       /* 0: pipeline.json's passes; else AV_DETECT_PASSES_SET with a
+                            * bit (1u << AV_DETECT_PASS_x) for each pass to run */
 } av_detect_run_opts;
+
+#define AV_DETECT_PASSES_SET 0x80000000u
 
 typedef struct av_detect_pipeline av_detect_pipeline;
 
@@ -128,6 +182,21 @@ typedef struct av_detect_pipeline av_detect_pipeline;
 av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect_open_opts *opts,
                                          av_detect_pipeline **out, char *err, size_t errlen);
 void av_detect_pipeline_close(av_detect_pipeline *p);
+
+/* Totals of one pass over every run of a pipeline (for /metrics). */
+typedef struct av_detect_pass_totals {
+    unsigned long long ran;      /* images it ran on */
+    unsigned long long runs;     /* detector runs it made */
+    unsigned long long boxes;    /* boxes it added or removed */
+    double ms;                   /* time spent */
+} av_detect_pass_totals;
+
+/* A snapshot of the pass totals since the pipeline opened. Thread-safe. */
+void av_detect_pipeline_pass_totals(av_detect_pipeline *p,
+                                    av_detect_pass_totals out[AV_DETECT_PASS_N]);
+
+/* The detector's manifest name ("centernet"), static for the pipeline's life. */
+const char *av_detect_pipeline_detector(const av_detect_pipeline *p);
 
 /* Whether species are available, and the note explaining why not (static
  * for the pipeline's life). */
@@ -185,7 +254,8 @@ typedef struct av_detect_image {
  * non-NULL, errs + i * errlen its message; results[i] is filled on success
  * (caller frees with av_detect_result_free) and zeroed on failure. A bad
  * image fails alone: the others still run. *det_runs (may be NULL) gets
- * the detector forward passes made. Returns AV_DETECT_OK when every image
+ * the detector forward passes made for the images themselves; the extra
+ * runs of a pass (zoom-out, tiles) are in each result's passes[].runs. Returns AV_DETECT_OK when every image
  * ran, AV_DETECT_E_ARG (every status E_ARG, nothing run) on bad arguments,
  * else the status of the first image that failed. Thread-safe.
  */
@@ -245,6 +315,17 @@ av_detect_status av_detect_classify(av_detect_classifier *c, const void *image, 
  */
 void av_detect_split_label(const char *label, char *scientific, size_t scap, char *common,
                            size_t ccap);
+
+/*
+ * The binomial a species name stands for among the species model's labels:
+ * a subspecies counts as its species ("Junco hyemalis oreganus" -> "Junco
+ * hyemalis"; a hybrid "A b × c" stays whole), and a name renamed since the
+ * labels' 2017 taxonomy becomes the labels' name ("Dryobates pubescens" ->
+ * "Picoides pubescens"). Blanks are collapsed; out is always terminated.
+ */
+void av_detect_species_binomial(const char *name, char *out, size_t cap);
+/* The genus (first word) of a scientific name; out is always terminated. */
+void av_detect_species_genus(const char *name, char *out, size_t cap);
 
 /*
  * Retraining (head.c, pipeline.c). A species head maps the species model's

@@ -543,7 +543,24 @@ static av_detect_status parse_root(parser *ps, json_t *root, const char *base_di
                           &m->baseline_confidence)))
             return st;
     }
-    return AV_DETECT_OK;
+    json_t *an = json_object_get(root, "answer");
+    if (an && !json_is_object(an))
+        return BAD(ps, "answer: must be an object");
+    json_t *none = NULL;
+    if (!an)
+        an = none = json_object();
+    if (!an)
+        return fail(ps, AV_DETECT_E_NOMEM, "out of memory");
+    st = get_num(ps, an, "answer.", "min_species", 0, AV_DETECT__ANSWER_MIN_SPECIES, 0.0, 1.0,
+                 &m->answer_min_species);
+    if (!st)
+        st = get_num(ps, an, "answer.", "min_genus", 0, AV_DETECT__ANSWER_MIN_GENUS, 0.0, 1.0,
+                     &m->answer_min_genus);
+    if (!st)
+        st = get_num(ps, an, "answer.", "drop_detector", 0, AV_DETECT__ANSWER_DROP_DETECTOR, 0.0,
+                     1.0, &m->answer_drop_detector);
+    json_decref(none);
+    return st;
 }
 
 av_detect_status av_detect__manifest_parse(const char *text, size_t len, const char *base_dir,

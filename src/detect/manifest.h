@@ -27,6 +27,9 @@
  *   classes.skip         classes never reported (nanodet: 61 'toilet', as Human)
  *   baseline.mean_confidence  classifier: test-time mean top-1 confidence,
  *                        the monitoring baseline
+ *   answer               classifier: {min_species, min_genus, drop_detector},
+ *                        the thresholds of the species/genus/unknown rules
+ *                        (answer.h); defaults AV_DETECT__ANSWER_* below
  *   head                 classifier, optional: {"file": F, "features": TENSOR}, a
  *                        retrained head (head.c, `aviary train species`) applied to
  *                        the named intermediate tensor instead of the model's output;
@@ -83,10 +86,17 @@ typedef struct av_detect__manifest {
     int n_skip;
     /* classifier monitoring baseline: mean top-1 confidence measured at test time */
     double baseline_confidence;     /* < 0 when not given */
+    /* classifier: thresholds of the shown answer (answer.h) */
+    double answer_min_species, answer_min_genus, answer_drop_detector;
     /* retrained head (optional): file resolved like path, "" when none */
     char head_path[AV_DETECT__PATH_MAX];
     char head_features[256];        /* intermediate tensor the head reads */
 } av_detect__manifest;
+
+/* Defaults of "answer" (measured on ../shared/eval/birds; README "Evaluation"). */
+#define AV_DETECT__ANSWER_MIN_SPECIES 0.45
+#define AV_DETECT__ANSWER_MIN_GENUS 0.5
+#define AV_DETECT__ANSWER_DROP_DETECTOR 0.5
 
 /*
  * Parse and validate one manifest file. The model path is resolved against

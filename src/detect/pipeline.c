@@ -29,9 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "detect/answer.h"
 #include "detect/decode.h"
 #include "detect/img.h"
 #include "detect/manifest.h"
+#include "detect/passes.h"
 #include "detect/tensor.h"
 #include "log/log.h"
 #include "nn/nn.h"
@@ -72,6 +74,7 @@ typedef struct worker {
     uint8_t *feat;            /* with a head: tapped features of species_batch crops */
     float *featf;             /* one crop's features, dequantised */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */
+    av_detect__box *xboxes;   /* NMS_POOL boxes of one extra pass run (passes.c) */
     av_detect__tensor *touts; /* detector outputs as tensors */
     cls_batch cb[BATCH_SLOTS]; /* classifier, by crop count */
     cls_batch db[DET_SLOTS];   /* detector, by image count */
@@ -85,9 +88,12 @@ struct av_detect_pipeline {
     int det_in, cls_in, cls_out; /* input / output indices */
     int det_out;                 /* centernet: the detections output */
     int has_species;
+    av_detect__answer answer;    /* site list and naming rules (answer.h) */
     char species_note[512];
     int bird_class;              /* detector class that gets species, -1 none */
     double crop_margin, whole_min;
+    av_detect__passes passes;    /* pipeline.json "passes" */
+    av_detect_pass_totals totals[AV_DETECT_PASS_N]; /* under mu */
     int threads;
     int species_batch;           /* crops per batched run; 1: one at a time */
     atomic_int batch_refused;    /* 1: the engine could not batch the classifier (logged) */
@@ -127,6 +133,7 @@ static double now_ms(void)
 typedef struct pipeline_cfg {
     char detector[64], species[64];
     double crop_margin, whole_min;
+    av_detect__passes passes;
 } pipeline_cfg;
 
 static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, char *err,
@@ -160,6 +167,12 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
     wmin = json_number_value(jw);
     int bad = strlen(d) >= sizeof pc->detector || strlen(s) >= sizeof pc->species || strchr(d, '/') ||
               strchr(s, '/') || !(margin >= 0 && margin <= 1) || !(wmin >= 0 && wmin <= 1);
+    char perr[512] = "";
+    if (!bad && av_detect__passes_parse(json_object_get(root, "passes"), path, &pc->passes, perr,
+                                        sizeof perr)) {
+        json_decref(root);
+        return failf(err, errlen, AV_DETECT_E_MANIFEST, "%s", perr);
+    }
     if (!bad) {
         snprintf(pc->detector, sizeof pc->detector, "%s", d);
         snprintf(pc->species, sizeof pc->species, "%s", s);
@@ -284,6 +297,26 @@ static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_
     return AV_DETECT_OK;
 }
 
+/* The species answer rules and, when given, the site species list; a bad
+ * list fails the open (err says which line). */
+static av_detect_status open_answer(av_detect_pipeline *p, const char *dir, const char *list,
+                                    char *err, size_t errlen)
+{
+    if (av_detect__answer_init(&p->answer, &p->cls, err, errlen))
+        return AV_DETECT_E_NOMEM;
+    if (!list || !list[0])
+        return AV_DETECT_OK;
+    char path[AV_DETECT__PATH_MAX];
+    /* a bare name is one of the shipped lists: models/sites/NAME.txt */
+    if (!strchr(list, '/') && !strchr(list, '.'))
+        snprintf(path, sizeof path, "%s/sites/%s.txt", dir, list);
+    else
+        snprintf(path, sizeof path, "%s", list);
+    if (av_detect__answer_load_list(&p->answer, &p->cls, path, err, errlen))
+        return AV_DETECT_E_ARG;
+    return AV_DETECT_OK;
+}
+
 static void open_species(av_detect_pipeline *p, const char *dir, const char *name)
 {
     char path[AV_DETECT__PATH_MAX], e[512] = "";
@@ -343,6 +376,7 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
     p->n_workers = o.max_contexts > 0 ? o.max_contexts : DEFAULT_CONTEXTS;
     p->crop_margin = pc.crop_margin;
     p->whole_min = pc.whole_min;
+    p->passes = pc.passes;
     p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
     if (!p->workers || pthread_mutex_init(&p->mu, NULL)) {
         free(p->workers);
@@ -373,6 +407,10 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
                  "species classification disabled; birds are labelled 'Bird'");
     else
         open_species(p, dir, pc.species);
+    if (p->has_species && (st = open_answer(p, dir, o.species_list, err, errlen))) {
+        av_detect_pipeline_close(p);
+        return st;
+    }
     *out = p;
     return AV_DETECT_OK;
 }
@@ -414,6 +452,7 @@ static void worker_free(av_detect_pipeline *p, worker *w)
     free(w->feat);
     free(w->featf);
     free(w->boxes);
+    free(w->xboxes);
     free(w->touts);
     memset(w, 0, sizeof *w);
 }
@@ -430,9 +469,23 @@ void av_detect_pipeline_close(av_detect_pipeline *p)
     av_detect_head_free(&p->head);
     av_detect__manifest_free(&p->det);
     av_detect__manifest_free(&p->cls);
+    av_detect__answer_free(&p->answer);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
+}
+
+void av_detect_pipeline_pass_totals(av_detect_pipeline *p,
+                                    av_detect_pass_totals out[AV_DETECT_PASS_N])
+{
+    pthread_mutex_lock(&p->mu);
+    memcpy(out, p->totals, sizeof p->totals);
+    pthread_mutex_unlock(&p->mu);
+}
+
+const char *av_detect_pipeline_detector(const av_detect_pipeline *p)
+{
+    return p->det.name;
 }
 
 int av_detect_pipeline_has_species(const av_detect_pipeline *p)
@@ -490,8 +543,9 @@ static av_detect_status worker_init(av_detect_pipeline *p, worker *w, char *err,
     w->det_out = alloc_bufs(p->det_model, 0, 1);
     w->resized = malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
     w->boxes = malloc(NMS_POOL * sizeof *w->boxes);
+    w->xboxes = malloc(NMS_POOL * sizeof *w->xboxes);
     w->touts = calloc((size_t)no, sizeof *w->touts);
-    int ok = w->det_in && w->det_out && w->resized && w->boxes && w->touts;
+    int ok = w->det_in && w->det_out && w->resized && w->boxes && w->xboxes && w->touts;
     if (p->has_species) {
         w->cls_in = alloc_bufs(p->cls_model, 1, 1);
         w->cls_out = alloc_bufs(p->cls_model, 0, 1);
@@ -595,10 +649,10 @@ static av_detect_status det_prepare(av_detect_pipeline *p, worker *w, const av_d
 }
 
 /* Boxes of one image from its detector outputs t (one sample each, as the
- * model's outputs) into w->boxes; *nbox gets their count. */
-static av_detect_status det_decode(av_detect_pipeline *p, worker *w, const av_detect__tensor *t,
-                                   double map_w, double map_h, double min_score, int *nbox,
-                                   char *err, size_t errlen)
+ * model's outputs) into out (NMS_POOL); *nbox gets their count. */
+static av_detect_status det_decode(av_detect_pipeline *p, const av_detect__tensor *t,
+                                   double map_w, double map_h, double min_score,
+                                   av_detect__box *out, int *nbox, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
     char e[512] = "";
@@ -617,17 +671,19 @@ static av_detect_status det_decode(av_detect_pipeline *p, worker *w, const av_de
         .base_grid = m->base_grid,
     };
     int n = m->kind == AV_DETECT__CENTERNET
-                ? av_detect__decode_centernet(&t[p->det_out], &cfg, w->boxes, e, sizeof e)
-                : av_detect__decode_nanodet(t, av_nn_num_outputs(p->det_model), &cfg, w->boxes,
-                                            e, sizeof e);
+                ? av_detect__decode_centernet(&t[p->det_out], &cfg, out, e, sizeof e)
+                : av_detect__decode_nanodet(t, av_nn_num_outputs(p->det_model), &cfg, out, e,
+                                            sizeof e);
     if (n < 0)
         return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
     *nbox = n;
     return AV_DETECT_OK;
 }
 
+/* One batch-1 detector run on img; boxes (image pixels) into out. */
 static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_detect__img *img,
-                                     double min_score, int *nbox, char *err, size_t errlen)
+                                     double min_score, av_detect__box *out, int *nbox, char *err,
+                                     size_t errlen)
 {
     double map_w, map_h;
     av_detect_status st =
@@ -637,7 +693,138 @@ static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_
     char e[512] = "";
     if (av_nn_run(w->det_ctx, (const void *const *)w->det_in, w->det_out, e, sizeof e) != AV_NN_OK)
         return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
-    return det_decode(p, w, w->touts, map_w, map_h, min_score, nbox, err, errlen);
+    return det_decode(p, w->touts, map_w, map_h, min_score, out, nbox, err, errlen);
+}
+
+/* ---- detector passes (settings and box arithmetic in passes.c) ---- */
+
+/* Keep the bird-class boxes of b[0..n); returns their count. */
+static int only_class(av_detect__box *b, int n, int cls)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (b[i].cls == cls)
+            b[k++] = b[i];
+    return k;
+}
+
+/* Zoom-out at one scale: the image shrunk onto a padded canvas
+ * (av_detect__zoom_canvas), one detector run; bird boxes mapped back and
+ * merged into w->boxes. *found gets the bird boxes the run found. */
+static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                  double scale, double min_score, int *nbox, int *found,
+                                  av_detect_pass_info *pi, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    av_detect__zoom z;
+    av_detect__zoom_geom(img->w, img->h, m->in_w, m->in_h, m->resize != AV_DETECT__LETTERBOX,
+                         scale, &z);
+    uint8_t *canvas;
+    if (av_detect__zoom_canvas(img, &z, &canvas))
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "zoom-out: out of memory");
+    av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
+    double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
+    int n = 0;
+    av_detect_status st = run_detector(p, w, &cimg, thr, w->xboxes, &n, err, errlen);
+    free(canvas);
+    if (st)
+        return st;
+    pi->runs++;
+    n = only_class(w->xboxes, n, p->bird_class);
+    *found = n;
+    av_detect__map_boxes(w->xboxes, n, z.sx, z.sy, -z.ox * z.sx, -z.oy * z.sy);
+    int before = *nbox;
+    *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, m->nms_iou);
+    pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    return AV_DETECT_OK;
+}
+
+/* Tiles: one detector run per overlapping tile; bird boxes not cut by an
+ * inner tile edge are mapped back and merged into w->boxes. */
+static av_detect_status pass_tiles(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                   double min_score, int *nbox, av_detect_pass_info *pi,
+                                   char *err, size_t errlen)
+{
+    av_detect__rect t[AV_DETECT__TILES_MAX];
+    int nt = av_detect__tile_grid(img->w, img->h, p->passes.tiles_grid, p->passes.tiles_overlap,
+                                  t);
+    uint8_t *buf = nt > 1 ? malloc((size_t)t[0].w * t[0].h * 3) : NULL;
+    if (nt > 1 && !buf)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "tiles: out of memory");
+    av_detect_status st = AV_DETECT_OK;
+    for (int k = 0; k < nt && nt > 1 && !st; k++) {
+        av_detect__tile_copy(img, &t[k], buf);
+        av_detect__img timg = av_detect__img_wrap(t[k].w, t[k].h, buf);
+        int n = 0;
+        st = run_detector(p, w, &timg, min_score, w->xboxes, &n, err, errlen);
+        if (st)
+            break;
+        pi->runs++;
+        n = only_class(w->xboxes, n, p->bird_class);
+        av_detect__map_boxes(w->xboxes, n, 1, 1, t[k].x, t[k].y);
+        n = av_detect__drop_cut(w->xboxes, n, &t[k], img->w, img->h, 2);
+        int before = *nbox;
+        *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, p->det.nms_iou);
+        pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    }
+    free(buf);
+    return st;
+}
+
+/* The passes after the first detector run, on w->boxes (*nbox of them):
+ * zoom-out and tiles when their conditions hold, then nested suppression.
+ * What each did goes to r->passes. */
+static av_detect_status run_passes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                   const av_detect_run_opts *o, double min_score, int *nbox,
+                                   av_detect_result *r, char *err, size_t errlen)
+{
+    const av_detect__passes *c = &p->passes;
+    for (int i = 0; i < AV_DETECT_PASS_N; i++)
+        r->passes[i].on = o->passes ? (int)((o->passes >> i) & 1u) : c->on[i];
+    if (p->bird_class < 0)
+        return AV_DETECT_OK; /* every pass is about bird boxes */
+    av_detect_pass_info *pi = &r->passes[AV_DETECT_PASS_ZOOM];
+    if (pi->on &&
+        av_detect__zoom_wanted(w->boxes, *nbox, p->bird_class, img->w, img->h, c->zoom_fill)) {
+        double t = now_ms();
+        pi->ran = 1;
+        av_detect_status st = AV_DETECT_OK;
+        int found = 0;
+        for (int i = 0; i < c->n_zoom_scales && !found && !st; i++)
+            st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, pi, err,
+                           errlen);
+        pi->ms = now_ms() - t;
+        if (st)
+            return st;
+    }
+    pi = &r->passes[AV_DETECT_PASS_TILES];
+    if (pi->on && (img->w >= c->tiles_min_side || img->h >= c->tiles_min_side)) {
+        double t = now_ms();
+        pi->ran = 1;
+        av_detect_status st = pass_tiles(p, w, img, min_score, nbox, pi, err, errlen);
+        pi->ms = now_ms() - t;
+        if (st)
+            return st;
+    }
+    pi = &r->passes[AV_DETECT_PASS_NESTED];
+    if (pi->on) {
+        double t = now_ms();
+        int before = *nbox;
+        pi->ran = 1;
+        *nbox = av_detect__suppress_nested(w->boxes, *nbox, c->nested_inside);
+        pi->boxes = before - *nbox;
+        pi->ms = now_ms() - t;
+    }
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < AV_DETECT_PASS_N; i++) {
+        const av_detect_pass_info *q = &r->passes[i];
+        p->totals[i].ran += (unsigned long long)q->ran;
+        p->totals[i].runs += (unsigned long long)q->runs;
+        p->totals[i].boxes += (unsigned long long)q->boxes;
+        p->totals[i].ms += q->ms;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return AV_DETECT_OK;
 }
 
 /* Square crop around a box with a context margin, clamped to the image. */
@@ -669,8 +856,6 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
     return 0;
 }
 
-/* Species (top_k) of one sample's classifier output buf into d; returns the
- * best non-background score. */
 /* Tapped features (feat_info's dtype) -> dim floats. */
 static void dequantise(const av_nn_tensor_info *ti, const void *src, float *dst, int n)
 {
@@ -681,7 +866,10 @@ static void dequantise(const av_nn_tensor_info *ti, const void *src, float *dst,
                      : ti->scale * (float)(((const int8_t *)src)[i] - ti->zero_point);
 }
 
-/* buf is the sample's model output, or with a head its tapped features. */
+/* Species (top_k) of one sample's classifier output buf (with a head: its
+ * tapped features) into d, restricted to the site list, and the shown
+ * answer (answer.h; a box to drop is left with species but rule NONE,
+ * dropped by species_step); returns the best non-background score. */
 static double read_species(av_detect_pipeline *p, worker *w, const void *buf, int top_k,
                            av_detect_det *d)
 {
@@ -694,6 +882,7 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
     } else {
         av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
     }
+    av_detect__answer_restrict(&p->answer, w->probs);
     int idx[AV_DETECT_TOPK_MAX];
     int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
     d->n_species = k;
@@ -704,6 +893,9 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
         av_detect_split_label(m->labels[idx[i]], s->scientific, sizeof s->scientific, s->common,
                               sizeof s->common);
     }
+    d->rule = AV_DETECT_RULE_NONE;
+    if (k)
+        av_detect__answer_name(&p->answer, w->probs, d);
     return k ? w->probs[idx[0]] : 0.0;
 }
 
@@ -833,13 +1025,10 @@ static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img
     return 0;
 }
 
+/* Label of a box without species (read_species names the others). */
 static void set_label(av_detect_pipeline *p, av_detect_det *d)
 {
-    if (d->n_species > 0) {
-        const av_detect_species *s = &d->species[0];
-        snprintf(d->label, sizeof d->label, "%s", s->common[0] ? s->common : s->scientific);
-        d->confidence = s->score;
-    } else {
+    if (d->n_species == 0) {
         const char *name = d->class_index == p->bird_class || d->whole_image ? "Bird"
                                                                                : d->class_name;
         snprintf(d->label, sizeof d->label, "%s", name);
@@ -940,9 +1129,18 @@ static int species_step(av_detect_pipeline *p, worker *w, int n, const av_detect
             }
         }
     }
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < rs[k]->n_dets; i++)
-            set_label(p, &rs[k]->dets[i]);
+    for (int k = 0; k < n; k++) {
+        av_detect_result *r = rs[k];
+        int kept = 0;
+        for (int i = 0; i < r->n_dets; i++) {
+            av_detect_det *d = &r->dets[i];
+            if (d->n_species > 0 && d->rule == AV_DETECT_RULE_NONE)
+                continue; /* answer.h: background, and a weak detector score */
+            set_label(p, d);
+            r->dets[kept++] = *d;
+        }
+        r->n_dets = kept;
+    }
     return 0;
 }
 
@@ -953,7 +1151,9 @@ static av_detect_status run_locked(av_detect_pipeline *p, worker *w, const av_de
     double t = now_ms();
     int nbox = 0;
     double min_score = o->min_score > 0 ? o->min_score : p->det.min_score;
-    av_detect_status st = run_detector(p, w, img, min_score, &nbox, err, errlen);
+    av_detect_status st = run_detector(p, w, img, min_score, w->boxes, &nbox, err, errlen);
+    if (!st)
+        st = run_passes(p, w, img, o, min_score, &nbox, r, err, errlen);
     if (!st)
         st = keep_boxes(p, w, img, nbox, o, r, err, errlen);
     if (st)
@@ -1121,14 +1321,22 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
             w->touts[q].data = (const float *)(const void *)((const uint8_t *)b->out[q] + i * ob);
         }
         int nbox = 0;
-        st[j] = det_decode(p, w, w->touts, map_w[i], map_h[i], min_score, &nbox, e[j],
+        st[j] = det_decode(p, w->touts, map_w[i], map_h[i], min_score, w->boxes, &nbox, e[j],
                            BATCH_ERR);
+        for (int q = 0; q < no; q++)
+            w->touts[q].data = w->det_out[q]; /* back to the batch-1 buffers the passes use */
+        if (st[j] == AV_DETECT_OK)
+            st[j] = run_passes(p, w, &imgs[j], o, min_score, &nbox, &rs[j], e[j], BATCH_ERR);
         if (st[j] == AV_DETECT_OK)
             st[j] = keep_boxes(p, w, &imgs[j], nbox, o, &rs[j], e[j], BATCH_ERR);
     }
-    for (int q = 0; q < no; q++)
-        w->touts[q].data = w->det_out[q]; /* back to the batch-1 buffers */
-    double t2 = now_ms();
+    double t2 = now_ms(), own[DET_BATCH_MAX], shared = t2 - t;
+    for (int i = 0; i < m; i++) { /* each image's passes are its own time */
+        own[i] = 0;
+        for (int q = 0; q < AV_DETECT_PASS_N; q++)
+            own[i] += rs[idx[i]].passes[q].ms;
+        shared -= own[i];
+    }
     const av_detect__img *li[DET_BATCH_MAX];
     av_detect_result *lr[DET_BATCH_MAX];
     int nl = 0;
@@ -1137,7 +1345,7 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
             continue;
         li[nl] = &imgs[idx[i]];
         lr[nl++] = &rs[idx[i]];
-        rs[idx[i]].ms_detect = (t2 - t) / m; /* the shared run's time, per image */
+        rs[idx[i]].ms_detect = shared / m + own[i]; /* the shared run's time, per image */
     }
     if (nl && species_step(p, w, nl, li, lr, o, msg, sizeof msg)) {
         for (int i = 0; i < m; i++)

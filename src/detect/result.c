@@ -21,6 +21,29 @@ const char *av_detect_strerror(av_detect_status st)
     return "unknown status";
 }
 
+const char *av_detect_rule_name(av_detect_rule rule)
+{
+    switch (rule) {
+    case AV_DETECT_RULE_SPECIES:
+        return "species";
+    case AV_DETECT_RULE_GENUS:
+        return "genus";
+    case AV_DETECT_RULE_UNKNOWN:
+        return "unknown";
+    case AV_DETECT_RULE_NONE:
+        break;
+    }
+    return "none";
+}
+
+av_detect_rule av_detect_rule_from_name(const char *name)
+{
+    for (int r = AV_DETECT_RULE_SPECIES; r <= AV_DETECT_RULE_UNKNOWN; r++)
+        if (!strcmp(name, av_detect_rule_name((av_detect_rule)r)))
+            return (av_detect_rule)r;
+    return AV_DETECT_RULE_NONE;
+}
+
 void av_detect_result_free(av_detect_result *r)
 {
     if (!r)
@@ -121,7 +144,8 @@ static json_t *det_json(const av_detect_det *d)
            set(o, "detector_score", num(d->det_score, 1e-4)) |
            set(o, "class", str(d->class_name)) |
            set(o, "class_index", json_integer(d->class_index)) |
-           set(o, "whole_image", json_boolean(d->whole_image));
+           set(o, "whole_image", json_boolean(d->whole_image)) |
+           set(o, "rule", str(av_detect_rule_name(d->rule)));
     bad |= set(o, "species", sp);
     sp = NULL;
     if (bad)
@@ -139,6 +163,22 @@ static json_t *model_json(const char *name, const char *version)
     if (!name[0])
         return json_null();
     return json_pack("{s:o, s:o}", "name", str(name), "version", str(version));
+}
+
+/* {"zoom_out": {"on", "ran", "runs", "boxes", "ms"}, ...}: which passes ran. */
+static json_t *passes_json(const av_detect_result *r)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < AV_DETECT_PASS_N; i++) {
+        const av_detect_pass_info *pi = &r->passes[i];
+        if (set(o, av_detect_pass_name(i),
+                json_pack("{s:b, s:b, s:i, s:i, s:o}", "on", pi->on, "ran", pi->ran, "runs",
+                          pi->runs, "boxes", pi->boxes, "ms", num(pi->ms, 0.01)))) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
 }
 
 json_t *av_detect_result_to_json(const av_detect_result *r, const char *image)
@@ -169,6 +209,7 @@ json_t *av_detect_result_to_json(const av_detect_result *r, const char *image)
                json_pack("{s:o, s:o, s:o, s:o, s:o}", "decode", num(r->ms_decode, 0.01), "detect",
                          num(r->ms_detect, 0.01), "species", num(r->ms_species, 0.01), "draw",
                          num(r->ms_draw, 0.01), "total", num(r->ms_total, 0.01)));
+    bad |= set(o, "passes", passes_json(r));
     if (bad) {
         json_decref(o);
         return NULL;

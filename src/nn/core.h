@@ -23,6 +23,15 @@ av_nn_status av_nn__infer_node(av_nn__graph *g, av_nn__node *n, char *err, size_
 /* Normalise axis a against rank r (negative counts from the end); -1 when out of range. */
 int av_nn__norm_axis(int a, int r);
 
+/* ---- pass_layout.c ---- */
+
+/*
+ * Sink the transposes of a shape-inferred graph through layout-agnostic ops
+ * so that inverse pairs meet (see pass_layout.c); adds nodes and tensors,
+ * leaves g->order stale (the caller sorts again). Errors name the node.
+ */
+av_nn_status av_nn__layout_pass(av_nn__graph *g, char *err, size_t errlen);
+
 /* ---- plan.c ---- */
 
 /* Bytes appended to every planned buffer: XNNPACK kernels may read past the end. */

@@ -215,7 +215,7 @@ typedef enum av_nn__unary_kind {
     AV_NN_UN_ROUND,      /* half to even */
     AV_NN_UN_SIGMOID,
     AV_NN_UN_TANH,
-    AV_NN_UN_HARDSWISH,
+    AV_NN_UN_HARDSWISH,   /* x * relu6(x + 3) * alpha; alpha 0 means 1/6 */
     AV_NN_UN_HARDSIGMOID, /* alpha, beta */
     AV_NN_UN_ELU,         /* alpha */
     AV_NN_UN_SELU,        /* alpha, gamma(beta) */

@@ -275,9 +275,25 @@ static bool private_tensor(const av_nn__graph *g, av_nn__tid t)
 static bool rm_identity(av_nn__graph *g, av_nn__node *n)
 {
     av_nn__tid x = n->in[0], y = n->out[0];
-    if (n->op != AV_NN_OP_IDENTITY || g->tensors[y].is_output)
+    if (n->op != AV_NN_OP_IDENTITY)
         return false;
-    replace_uses(g, y, x);
+    if (!g->tensors[y].is_output) {
+        replace_uses(g, y, x);
+        n->dead = true;
+        return true;
+    }
+    /* identity into a graph output (TF.js names its outputs so): x's producer
+     * writes the output itself, and x's other readers read it there */
+    av_nn__tensor *xt = &g->tensors[x];
+    if (xt->producer < 0 || xt->is_input || xt->is_output || xt->data ||
+        g->tensors[y].dtype != xt->dtype)
+        return false;
+    av_nn__node *p = &g->nodes[xt->producer];
+    for (int k = 0; k < p->n_out; k++)
+        if (p->out[k] == x)
+            p->out[k] = y;
+    g->tensors[y].producer = xt->producer;
+    replace_uses(g, x, y);
     n->dead = true;
     return true;
 }
@@ -642,15 +658,52 @@ static av_nn__node *private_binary(av_nn__graph *g, av_nn__tid t, av_nn__binary_
 }
 
 /*
- * x * (relu6(x + 3) * (1/6)) as TF writes hard-swish (MobileNetV3): three
- * passes over the tensor become one HARDSWISH. Matches either operand order.
+ * x * (relu6(x + 3) * c) as TF writes hard-swish (MobileNetV3, c = 1/6, or
+ * 1/6 rounded to float16 in TF.js models with f16 weights), or (x * c) *
+ * relu6(x + 3) as the TF.js MobileNetV3 of CenterNet has it: three passes
+ * over the tensor become one HARDSWISH with scale c (alpha; 0 for 1/6 within
+ * float rounding). Matches either operand order.
  */
+/* m2 becomes HARDSWISH(x) with scale alpha; the two other nodes of the pattern go. */
+static void make_hardswish(av_nn__node *m2, av_nn__tid x, float alpha, av_nn__node *a,
+                           av_nn__node *b)
+{
+    m2->op = AV_NN_OP_UNARY;
+    memset(&m2->p, 0, sizeof m2->p);
+    m2->p.unary.kind = AV_NN_UN_HARDSWISH;
+    m2->p.unary.alpha = alpha;
+    m2->in[0] = x;
+    m2->in[1] = -1;
+    m2->n_in = 1;
+    a->dead = b->dead = true;
+}
+
 static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
 {
     if (m2->op != AV_NN_OP_BINARY || m2->p.binary.kind != AV_NN_BIN_MUL ||
         m2->p.binary.act.kind != AV_NN_ACT_NONE || m2->n_in != 2 ||
         g->tensors[m2->out[0]].dtype != AV_NN_F32)
         return false;
+    for (int side = 0; side < 2; side++) { /* (x * c) * relu6(x + 3): TF.js's order */
+        av_nn__node *mc = private_binary(g, m2->in[side], AV_NN_BIN_MUL, AV_NN_ACT_NONE);
+        av_nn__node *add = private_binary(g, m2->in[1 - side], AV_NN_BIN_ADD, AV_NN_ACT_RELU6);
+        if (!mc || !add || mc == add)
+            continue;
+        int kc = scalar_near(g, mc->in[0], 1.0f / 6, 0.01f) ? 0
+                 : scalar_near(g, mc->in[1], 1.0f / 6, 0.01f) ? 1
+                                                              : -1;
+        if (kc < 0)
+            continue;
+        av_nn__tid x = mc->in[1 - kc];
+        if (x < 0 || g->tensors[x].data ||
+            av_nn__numel(&g->tensors[x]) != av_nn__numel(&g->tensors[m2->out[0]]) ||
+            !((add->in[0] == x && scalar_near(g, add->in[1], 3.0f, 0)) ||
+              (add->in[1] == x && scalar_near(g, add->in[0], 3.0f, 0))))
+            continue;
+        float c = *(const float *)g->tensors[mc->in[kc]].data;
+        make_hardswish(m2, x, scalar_near(g, mc->in[kc], 1.0f / 6, 1e-6f) ? 0.0f : c, mc, add);
+        return true;
+    }
     for (int side = 0; side < 2; side++) {
         av_nn__tid x = m2->in[side], b = m2->in[1 - side];
         if (x < 0 || b < 0 || g->tensors[x].data ||
@@ -659,22 +712,18 @@ static bool fuse_hardswish(av_nn__graph *g, av_nn__node *m2)
         av_nn__node *m1 = private_binary(g, b, AV_NN_BIN_MUL, AV_NN_ACT_NONE);
         if (!m1)
             continue;
-        int ka = scalar_near(g, m1->in[0], 1.0f / 6, 1e-6f) ? 1
-                 : scalar_near(g, m1->in[1], 1.0f / 6, 1e-6f) ? 0
+        int ka = scalar_near(g, m1->in[0], 1.0f / 6, 0.01f) ? 1
+                 : scalar_near(g, m1->in[1], 1.0f / 6, 0.01f) ? 0
                                                               : -1;
         if (ka < 0)
             continue;
+        float c = *(const float *)g->tensors[m1->in[1 - ka]].data;
         av_nn__node *add = private_binary(g, m1->in[ka], AV_NN_BIN_ADD, AV_NN_ACT_RELU6);
         if (!add || !((add->in[0] == x && scalar_near(g, add->in[1], 3.0f, 0)) ||
                       (add->in[1] == x && scalar_near(g, add->in[0], 3.0f, 0))))
             continue;
-        m2->op = AV_NN_OP_UNARY;
-        memset(&m2->p, 0, sizeof m2->p);
-        m2->p.unary.kind = AV_NN_UN_HARDSWISH;
-        m2->in[0] = x;
-        m2->in[1] = -1;
-        m2->n_in = 1;
-        m1->dead = add->dead = true;
+        make_hardswish(m2, x, scalar_near(g, m1->in[1 - ka], 1.0f / 6, 1e-6f) ? 0.0f : c, m1,
+                       add);
         return true;
     }
     return false;
@@ -742,6 +791,9 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
         if (foldable(g, n) && (st = fold_node(g, n, err, errlen)))
             return st;
     }
+    if ((st = av_nn__layout_pass(g, err, errlen)) || (st = topo_sort(g, err, errlen)) ||
+        (st = remove_dead(g, err, errlen)) || (st = topo_sort(g, err, errlen)))
+        return st;
     /*
      * Rewrites, swept to a fixed point (each one removes a node, so this
      * ends). They only rewire consumers to tensors produced earlier, so

@@ -291,7 +291,7 @@ static double un_f(const av_nn__unary_params *p, double x)
         return tanh(x);
     case AV_NN_UN_HARDSWISH: {
         double r = x + 3 < 0 ? 0 : x + 3 > 6 ? 6 : x + 3;
-        return x * r / 6;
+        return p->alpha != 0 ? x * p->alpha * r : x * r / 6; /* alpha: TF.js's f16 1/6 */
     }
     case AV_NN_UN_HARDSIGMOID: {
         double al = p->alpha, be = p->beta;

@@ -224,14 +224,23 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_REDUCE:
     case AV_NN_OP_RESIZE:
         return av_nn__xnn_pool_supports(g, n);
-    case AV_NN_OP_BINARY:
     case AV_NN_OP_UNARY:
+        return av_nn__xnn_elem_supports(g, n) || av_nn__xnn_data_supports(g, n);
+    case AV_NN_OP_BINARY:
+        return av_nn__xnn_elem_supports(g, n) || av_nn__xnn_data_supports(g, n);
+    case AV_NN_OP_CAST:
+        return av_nn__xnn_data_supports(g, n);
     case AV_NN_OP_CLAMP:
     case AV_NN_OP_LEAKY_RELU:
     case AV_NN_OP_PRELU:
     case AV_NN_OP_SOFTMAX:
     case AV_NN_OP_PAD:
         return av_nn__xnn_elem_supports(g, n);
+    case AV_NN_OP_TRANSPOSE:
+    case AV_NN_OP_SLICE:
+    case AV_NN_OP_CONCAT:
+    case AV_NN_OP_SPLIT:
+        return av_nn__xnn_data_supports(g, n);
     default:
         return false;
     }
@@ -307,11 +316,23 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
     case AV_NN_OP_RESIZE:
         st = av_nn__xnn_pool_prepare(g, n, s, err, errlen);
         break;
+    case AV_NN_OP_TRANSPOSE:
+    case AV_NN_OP_SLICE:
+    case AV_NN_OP_CONCAT:
+    case AV_NN_OP_SPLIT:
+        st = av_nn__xnn_data_prepare(g, n, s, err, errlen);
+        break;
+    case AV_NN_OP_UNARY:
+    case AV_NN_OP_BINARY:
+    case AV_NN_OP_CAST:
+        st = av_nn__xnn_elem_supports(g, n) ? av_nn__xnn_elem_prepare(g, n, s, err, errlen)
+                                            : av_nn__xnn_data_prepare(g, n, s, err, errlen);
+        break;
     default:
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);
         break;
     }
-    if (st == AV_NN_OK)
+    if (st == AV_NN_OK && !s->kernel)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -327,6 +348,10 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
 {
     (void)g;
     av_nn__xnn_node *s = state;
+    if (s && s->kernel) {
+        s->kernel(g, n, in, out, pool);
+        return AV_NN_OK;
+    }
     if (!s || !s->op || !s->setup)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "node '%s' (%s): not prepared",
                            n->name ? n->name : "", av_nn__op_name(n->op));

@@ -333,8 +333,8 @@ static int unary_code(const av_nn__node *n, const av_nn__tensor *x, const av_nn_
             return NC_ROUND;
         case AV_NN_UN_SIGMOID:
             return NC_SIGMOID;
-        case AV_NN_UN_HARDSWISH:
-            return NC_HARDSWISH;
+        case AV_NN_UN_HARDSWISH: /* XNNPACK's scale is 1/6 (others: xnn_data.c) */
+            return p->alpha == 0 ? NC_HARDSWISH : -1;
         case AV_NN_UN_ELU: /* XNNPACK wants a positive normal alpha */
             return isnormal(p->alpha) && p->alpha > 0 ? NC_ELU : -1;
         case AV_NN_UN_RELU:

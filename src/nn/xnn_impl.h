@@ -26,8 +26,14 @@ typedef enum xnn_status (*av_nn__xnn_f32_nc_setup)(xnn_operator_t op, size_t bat
                                                    const float *x, float *y,
                                                    pthreadpool_t pool);
 
+/* An op XNNPACK lacks, run by our own kernel on the pool (xnn_data.c). */
+typedef void (*av_nn__xnn_kernel_fn)(const av_nn__graph *g, const av_nn__node *n,
+                                     const void *const *in, void *const *out,
+                                     pthreadpool_t pool);
+
 /* Per-context state of one node: owns its operators. */
 struct av_nn__xnn_node {
+    av_nn__xnn_kernel_fn kernel; /* set instead of op for our own kernels */
     xnn_operator_t op;          /* main operator */
     av_nn__xnn_setup_fn setup;  /* binds in/out pointers to op */
     const char *what;           /* XNNPACK operator family, for error messages */
@@ -106,6 +112,10 @@ av_nn_status av_nn__xnn_pool_prepare(const av_nn__graph *g, const av_nn__node *n
 
 bool av_nn__xnn_elem_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_elem_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+
+bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
 #endif

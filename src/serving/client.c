@@ -244,6 +244,7 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
     const json_t *size = json_object_get(p, "image_size");
     const json_t *dsc = json_object_get(p, "detection_detector_scores");
     const json_t *lab = json_object_get(p, "detection_labels");
+    const json_t *rules = json_object_get(p, "detection_rules");
     const json_t *sp = json_object_get(p, "detection_species");
     const json_t *spc = json_object_get(p, "detection_species_common");
     const json_t *sps = json_object_get(p, "detection_species_scores");
@@ -309,6 +310,10 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
                      d->species[0].common[0] ? d->species[0].common : d->species[0].scientific);
         else
             snprintf(d->label, sizeof d->label, "Bird");
+        const char *rule = json_string_value(json_array_get(rules, i));
+        d->rule = rule ? av_detect_rule_from_name(rule)
+                  : d->n_species ? AV_DETECT_RULE_SPECIES /* a server without rules */
+                                 : AV_DETECT_RULE_NONE;
     }
     r->n_dets = k;
     return AV_SERVING_OK;

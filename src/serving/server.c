@@ -592,7 +592,8 @@ static av_serving_status load_models(av_serving *s, const av_serving_opts *o, in
         snprintf(err, errlen, "serving: out of memory");
         return AV_SERVING_E_NOMEM;
     }
-    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = workers};
+    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = workers,
+                              .species_list = o->species_list};
     /* Default as TF Serving's num_batch_threads: one batch per CPU at once;
      * more than the engine contexts (one per worker) would only queue. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -96,6 +96,7 @@ typedef struct av_serving_opts {
     int batch_threads;          /* batches run at once per model; <= 0 = CPU count
                                  * (capped at workers and AV_SERVING_MAX_BATCH_THREADS) */
     const char *metrics_token;  /* NULL/"": /metrics open; else Authorization: Bearer TOKEN */
+    const char *species_list;   /* site species list (av_detect_open_opts); NULL = all */
 } av_serving_opts;
 
 #define AV_SERVING_MAX_MODELS 16   /* models in one config file */

@@ -133,4 +133,14 @@ void av_store__blob_path(const av_store *s, const char *id, char *out, size_t ca
 /* Wall-clock ms since the epoch (leases, sessions: compared across nodes). */
 int64_t av_store__now_ms(void);
 
+/* Grow *p (elements of elem bytes, *cap of them) to hold need: 0, or -1
+ * when out of memory or past 10 million rows. */
+int av_store__grow(void **p, int *cap, int need, size_t elem);
+
+/* Base64 (RFC 4648, padded) for media kept as text (video.c): encode
+ * returns a malloc'd string (caller frees) or NULL; decode writes at most
+ * n / 4 * 3 bytes into out and returns -1 on a malformed string. */
+char *av_store__b64_encode(const unsigned char *p, size_t n);
+int av_store__b64_decode(const char *s, size_t n, unsigned char *out, size_t *len);
+
 #endif

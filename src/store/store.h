@@ -365,6 +365,70 @@ av_store_status av_store_mlmd_models(av_store *s, av_store_model_version **out, 
                                      char *err, size_t errlen);
 
 /*
+ * Live cameras (schema v5, issue 19; store/camera.c). Each visit a camera
+ * saw is one camera_visits row with its best frame (JPEG, at most
+ * AV_STORE_MEDIA_MAX bytes); times are ms since the epoch, UTC.
+ */
+#define AV_STORE_CAMERA_NAME_MAX 64 /* camera names: [A-Za-z0-9_-], 1..63 */
+
+typedef struct av_store_camera_visit {
+    int64_t id;                           /* set by the store */
+    char camera[AV_STORE_CAMERA_NAME_MAX];
+    int64_t first_ms, last_ms;            /* first and last seen */
+    char species[128], common_name[128];  /* "" when species are unknown */
+    char label[128];                      /* what the UI shows */
+    double score;                         /* best confidence of its species */
+    int n_frames;                         /* analysed frames it was seen in */
+    double x1, y1, x2, y2;                /* best box, frame pixels */
+    int has_jpeg;                         /* a best frame is stored */
+    char node[128];                       /* the node that watched it */
+} av_store_camera_visit;
+
+/* True when name is a valid camera name. */
+int av_store_camera_name_ok(const char *name);
+/* Store a visit and its best frame (jpeg may be NULL); *id (optional) gets its id. */
+av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_visit *v,
+                                          const void *jpeg, size_t len, int64_t *id, char *err,
+                                          size_t errlen);
+/* Visits newest first, filtered by camera and species ("" or NULL: any) and
+ * first seen at or after since_ms, at most max (1..10000); *out malloc'd
+ * (free()), *n may be 0. */
+av_store_status av_store_camera_visits(av_store *s, const char *camera, const char *species,
+                                       int64_t since_ms, int max, av_store_camera_visit **out,
+                                       int *n, char *err, size_t errlen);
+/* Visits of a camera ("" any) first seen at or after since_ms. */
+av_store_status av_store_camera_visit_count(av_store *s, const char *camera, int64_t since_ms,
+                                            int64_t *n, char *err, size_t errlen);
+/* Whether a species was seen before before_ms at any camera (new for the
+ * site) and since since_ms at this camera (first of the day). */
+av_store_status av_store_camera_species_seen(av_store *s, const char *camera,
+                                             const char *species, int64_t since_ms,
+                                             int *seen_ever, int *seen_since, char *err,
+                                             size_t errlen);
+/* A visit's best frame: *data malloc'd (free()). NOT_FOUND if none. */
+av_store_status av_store_camera_visit_jpeg(av_store *s, int64_t id, void **data, size_t *len,
+                                           char *err, size_t errlen);
+/*
+ * The lease on watching a camera: *held = 1 when node holds it now (it
+ * was free, already node's (renewed), or older than lease_ms: its node
+ * died). Of several nodes racing, exactly one statement wins.
+ */
+av_store_status av_store_camera_lease(av_store *s, const char *camera, const char *node,
+                                      int lease_ms, int *held, char *err, size_t errlen);
+/* Give a lease up (a clean stop), so another node takes over at once. */
+av_store_status av_store_camera_lease_release(av_store *s, const char *camera, const char *node,
+                                              char *err, size_t errlen);
+/*
+ * Retention: drop the best frames of visits first seen before before_ms,
+ * except each species' keep_best highest-scoring visits; then the rows
+ * themselves when drop_rows. *dropped (optional) = frames dropped.
+ */
+av_store_status av_store_camera_prune(av_store *s, int64_t before_ms, int keep_best,
+                                      int drop_rows, int64_t *dropped, char *err, size_t errlen);
+/* Bytes of best frames stored (base64 text length x 3/4), for /monitor. */
+av_store_status av_store_camera_storage(av_store *s, int64_t *bytes, char *err, size_t errlen);
+
+/*
  * Accounts (schema v4; users.c). An owner signs in with a password, kept
  * as an Argon2id string (libsodium crypto_pwhash_str, interactive limits);
  * sessions and API tokens are random 256-bit tokens of which the database

@@ -54,7 +54,7 @@ static av_store__arg opt_text(const char *s)
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static char *b64_encode(const unsigned char *p, size_t n)
+char *av_store__b64_encode(const unsigned char *p, size_t n)
 {
     char *out = malloc((n + 2) / 3 * 4 + 1);
     if (!out)
@@ -82,7 +82,7 @@ static int b64_val(char c)
 }
 
 /* Decode into out (at least n / 4 * 3 bytes); -1 on a malformed string. */
-static int b64_decode(const char *s, size_t n, unsigned char *out, size_t *len)
+int av_store__b64_decode(const char *s, size_t n, unsigned char *out, size_t *len)
 {
     if (n % 4)
         return -1;
@@ -269,7 +269,7 @@ static av_store_status put_rows(sess *x, const char *id, const av_store_video *i
         if (!m[i].name || !m[i].content_type || !m[i].data || !m[i].len ||
             m[i].len > AV_STORE_MEDIA_MAX)
             return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad still %d", i);
-        char *b64 = b64_encode(m[i].data, m[i].len);
+        char *b64 = av_store__b64_encode(m[i].data, m[i].len);
         if (!b64)
             return AV_STORE_ENOMEM;
         av_store__arg a[5] = {AV_ARG_T(id), AV_ARG_T(m[i].name), AV_ARG_T(m[i].content_type),
@@ -324,7 +324,7 @@ typedef struct visit_rows {
     int failed;
 } visit_rows;
 
-static int grow(void **p, int *cap, int need, size_t elem)
+int av_store__grow(void **p, int *cap, int need, size_t elem)
 {
     if (need <= *cap)
         return 0;
@@ -344,7 +344,7 @@ static int grow(void **p, int *cap, int need, size_t elem)
 static int visit_row(void *ud)
 {
     visit_rows *r = ud;
-    if (grow((void **)&r->out, &r->cap, r->n + 1, sizeof *r->out)) {
+    if (av_store__grow((void **)&r->out, &r->cap, r->n + 1, sizeof *r->out)) {
         r->failed = 1;
         return 1;
     }
@@ -415,7 +415,7 @@ static int vdet_row(void *ud)
     vdet_rows *r = ud;
     if (r->n >= r->max)
         return 1;
-    if (grow((void **)&r->out, &r->cap, r->n + 1, sizeof *r->out)) {
+    if (av_store__grow((void **)&r->out, &r->cap, r->n + 1, sizeof *r->out)) {
         r->failed = 1;
         return 1;
     }
@@ -509,7 +509,7 @@ av_store_status av_store_video_media_get(av_store *s, const char *id, const char
                    NULL, NULL, err, errlen);
     size_t got = 0;
     if (st == AV_STORE_OK &&
-        (b64_decode(text, strlen(text), bytes, &got) || got != (size_t)size))
+        (av_store__b64_decode(text, strlen(text), bytes, &got) || got != (size_t)size))
         st = av_store__fail(err, errlen, AV_STORE_EDB, "video: still %s of %s is damaged", name,
                             id);
     free(text);

@@ -170,6 +170,21 @@ const char *av_video__log_last(void)
     return t_last;
 }
 
+void av_video_log_capture(void)
+{
+    av_video__log_init();
+}
+
+void av_video_log_clear(void)
+{
+    av_video__log_clear();
+}
+
+const char *av_video_log_last(void)
+{
+    return av_video__log_last();
+}
+
 /* ---- entry points ---- */
 
 static av_video_status failf(char *err, size_t errlen, av_video_status st, const char *fmt, ...)

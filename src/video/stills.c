@@ -141,8 +141,10 @@ static int offer_crop(av_video_stills *s, const av_image *img, const av_detect_d
     return 0;
 }
 
-/* Scale, draw the frame's boxes, encode: the new poster. -1 when out of memory. */
-static int make_poster(av_video_stills *s, const av_image *img, const av_video_frame_view *v)
+/* Scale, draw the frame's boxes, encode (av_video_stills_draw). -1 when out
+ * of memory, 1 when the encoder failed. */
+static int draw_frame(const av_video_stills *s, const av_image *img,
+                      const av_video_frame_view *v, unsigned char **out, size_t *out_len)
 {
     char e[256];
     av_image *work = NULL;
@@ -174,18 +176,39 @@ static int make_poster(av_video_stills *s, const av_image *img, const av_video_f
         snprintf(labels[i], sizeof labels[i], "%s %.0f%%", d->label, d->confidence * 100.0);
         boxes[i] = (av_vision_box){.x1 = d->x1 * k, .y1 = d->y1 * k, .x2 = d->x2 * k,
                                    .y2 = d->y2 * k,
-                                   .color = av_vision_palette(v->track_ids[i]),
+                                   .color = av_vision_palette(v->track_ids ? v->track_ids[i] : i),
                                    .label = labels[i]};
     }
     av_vision_draw_boxes(work, boxes, (size_t)v->n_dets, s->font);
-    unsigned char *jpg = NULL;
-    size_t len = 0;
-    av_vision_status st = av_vision_encode_jpeg(work, s->o.quality, &jpg, &len, e, sizeof e);
+    av_vision_status st = av_vision_encode_jpeg(work, s->o.quality, out, out_len, e, sizeof e);
     av_img_free(work);
     free(boxes);
     free(labels);
     if (st != AV_VISION_OK)
-        return st == AV_VISION_E_NOMEM ? -1 : 0;
+        return st == AV_VISION_E_NOMEM ? -1 : 1;
+    return 0;
+}
+
+int av_video_stills_draw(const av_video_stills *s, const av_video_frame_view *v,
+                         unsigned char **jpg, size_t *len)
+{
+    *jpg = NULL;
+    *len = 0;
+    if (!s || !v || !v->rgb || v->width < 1 || v->height < 1 || v->n_dets < 0)
+        return 1;
+    /* The view's pixels are only read: the cast lends them to the const APIs. */
+    av_image img = {.width = v->width, .height = v->height, .data = (uint8_t *)v->rgb};
+    return draw_frame(s, &img, v, jpg, len);
+}
+
+/* The new poster. -1 when out of memory. */
+static int make_poster(av_video_stills *s, const av_image *img, const av_video_frame_view *v)
+{
+    unsigned char *jpg = NULL;
+    size_t len = 0;
+    int rc = draw_frame(s, img, v, &jpg, &len);
+    if (rc)
+        return rc < 0 ? -1 : 0;
     free(s->poster);
     s->poster = jpg;
     s->poster_len = len;

@@ -308,9 +308,12 @@ int av_video_tracker_tracks(av_video_tracker *t, const av_video_track **out)
         o->id = k->id;
         o->class_index = c->best.n_species > 0 ? c->best.species[0].class_index
                                                : c->best.class_index;
-        if (c->best.n_species > 0) {
+        if (c->best.n_species > 0 && c->best.rule != AV_DETECT_RULE_GENUS &&
+            c->best.rule != AV_DETECT_RULE_UNKNOWN) {
             memcpy(o->scientific, c->best.species[0].scientific, sizeof o->scientific);
             memcpy(o->common, c->best.species[0].common, sizeof o->common);
+        } else if (c->best.rule == AV_DETECT_RULE_GENUS) { /* "Corvus sp.", as shown */
+            snprintf(o->scientific, sizeof o->scientific, "%s", c->best.label);
         }
         memcpy(o->label, c->best.label, sizeof o->label);
         o->first_s = k->first_s;

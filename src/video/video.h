@@ -282,6 +282,20 @@ const unsigned char *av_video_stills_poster(const av_video_stills *s, size_t *le
 const unsigned char *av_video_stills_thumb(const av_video_stills *s, const av_video_track *t,
                                            size_t *len);
 
+/* A frame with its boxes and labels drawn as the poster is (scaled to at
+ * most poster_side, the stills' font and quality), into *jpg (malloc'd,
+ * caller frees): 0, -1 when out of memory, 1 on bad input or an encoder
+ * failure. The stills are only read (live cameras' "last frame"). */
+int av_video_stills_draw(const av_video_stills *s, const av_video_frame_view *v,
+                         unsigned char **jpg, size_t *len);
+
+/* FFmpeg's log, for other FFmpeg users (live cameras): routed once per
+ * process into a per-thread buffer, never printed; the calling thread's
+ * last error line since av_video_log_clear ("" if none; thread-local). */
+void av_video_log_capture(void);
+void av_video_log_clear(void);
+const char *av_video_log_last(void);
+
 /* --------------------------------------------------------------- tracker */
 
 typedef struct av_video_tracker av_video_tracker;

@@ -13,11 +13,18 @@ void av_web_store_detection(const av_detect_det *d, const char *version, av_stor
     s->score = d->confidence;
     s->detector_score = d->det_score;
     s->species_score = d->n_species ? d->species[0].score : -1;
-    s->class_id = d->n_species ? d->species[0].class_index : 0;
     snprintf(s->label, sizeof s->label, "%s", d->class_name[0] ? d->class_name : "bird");
-    if (d->n_species) {
+    /* the shown answer, not the raw top species: a genus goes in as "Corvus sp.",
+     * an unknown bird as the common name "Unknown bird" without a species
+     * (RULE_NONE with species: a maker of detections that predates the rules) */
+    if (d->n_species && (d->rule == AV_DETECT_RULE_SPECIES || d->rule == AV_DETECT_RULE_NONE)) {
+        s->class_id = d->species[0].class_index;
         snprintf(s->species, sizeof s->species, "%s", d->species[0].scientific);
         snprintf(s->common_name, sizeof s->common_name, "%s", d->species[0].common);
+    } else if (d->rule == AV_DETECT_RULE_GENUS) {
+        snprintf(s->species, sizeof s->species, "%s", d->label);
+    } else if (d->rule == AV_DETECT_RULE_UNKNOWN) {
+        snprintf(s->common_name, sizeof s->common_name, "%s", d->label);
     }
     snprintf(s->model_version, sizeof s->model_version, "%s", version);
 }

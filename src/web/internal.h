@@ -140,6 +140,15 @@ enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const cha
 enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
                                      int api);
 
+/* camera_pages.c: /cameras, its frames, /api/v1/cameras, /api/v1/visits[/<ID>/best.jpg];
+ * the frame route answers MHD_NO when there is no such camera or frame. */
+enum MHD_Result av_web__page_cameras(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__camera_frame(av_web *w, struct MHD_Connection *c, const char *rest);
+enum MHD_Result av_web__api_cameras(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__api_visits(av_web *w, struct MHD_Connection *c, const char *rest);
+/* Camera best frames stored, "12.3 MB", for /monitor. */
+void av_web__camera_storage(av_web *w, char *out, size_t outlen);
+
 /* images.c: an original (annotated 0) or annotated image, from this node's
  * cache or else the store; MHD_NO when there is no such image. */
 enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated,

@@ -433,7 +433,9 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
     snprintf(img_s, sizeof img_s, "%lld", (long long)images);
     snprintf(votes_s, sizeof votes_s, "%lld", (long long)votes);
     fmt_pct(sat, sizeof sat, last ? last->user_satisfaction : NAN);
-    const char *kv[] = {"warnings", warn.p ? warn.p : "",
+    char cam_storage[32];
+    av_web__camera_storage(w, cam_storage, sizeof cam_storage);
+    const char *kv[] = {"camera_storage", cam_storage, "warnings", warn.p ? warn.p : "",
                         "detector", w->o.detector_name ? w->o.detector_name : "-",
                         "species_model", w->o.species_name ? w->o.species_name : "not installed",
                         "images", img_s, "votes", votes_s, "satisfaction", sat,

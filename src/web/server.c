@@ -14,6 +14,9 @@
  *   GET  /api/v1/images/<ID>    results as JSON;  POST /api/v1/images  upload, JSON
  *   GET  /healthz               liveness JSON
  *   GET  /readyz                200 when the database answers, else 503
+ *   GET  /metrics               Prometheus text (metrics.c)
+ *   GET  /cameras, /cameras/<NAME>/frame.jpg, /api/v1/cameras, /api/v1/visits
+ *                               live cameras and their visits (camera_pages.c)
  *   GET  /metrics               Prometheus text (metrics.c; bearer token if configured)
  *   GET/POST /login, POST /logout, GET /settings, POST /uploads/<ID>/delete,
  *   DELETE /api/v1/images/<ID>  accounts (auth.c, which also checks every
@@ -151,6 +154,12 @@ static enum MHD_Result metrics(av_web *w, struct MHD_Connection *conn)
     av_web__buf b;
     av_web__buf_init(&b, 1u << 20);
     av_web__metrics_text(w->metrics, &b, queued, running);
+    if (w->o.extra_metrics) {
+        char extra[4096];
+        size_t n = w->o.extra_metrics(w->o.extra_metrics_ud, extra, sizeof extra);
+        if (n < sizeof extra)
+            av_web__buf_str(&b, extra);
+    }
     enum MHD_Result ret =
         b.failed ? av_web__send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
                                 NULL)
@@ -366,6 +375,12 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         return av_web__page_results(w, conn, rest, NULL, MHD_HTTP_OK);
     if (is_route(url, "/api/v1/images/", &rest))
         return av_web__api_image(w, conn, rest);
+    if (!strcmp(url, "/cameras"))
+        return av_web__page_cameras(w, conn);
+    if (!strcmp(url, "/api/v1/cameras"))
+        return av_web__api_cameras(w, conn);
+    if (!strcmp(url, "/api/v1/visits") || is_route(url, "/api/v1/visits/", &rest))
+        return av_web__api_visits(w, conn, url[14] ? rest : "");
     enum MHD_Result ret = MHD_NO;
     if (is_route(url, "/static/", &rest))
         ret = static_asset(conn, rest);
@@ -375,6 +390,8 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         ret = image_file(w, conn, 1, rest);
     else if (is_route(url, "/videos/", &rest))
         ret = av_web__video_still(w, conn, rest);
+    else if (is_route(url, "/cameras/", &rest))
+        ret = av_web__camera_frame(w, conn, rest);
     if (ret == MHD_YES)
         return ret;
     return not_found(w, conn);

@@ -70,6 +70,12 @@ typedef av_video_status (*av_web_analyze_video_fn)(void *ud, const void *bytes, 
 enum { AV_WEB_GUEST_VIEW = 1, AV_WEB_GUEST_UPLOAD = 2, AV_WEB_GUEST_VOTE = 4,
        AV_WEB_GUEST_SET = 8 };
 #define AV_WEB_GUEST_DEFAULT (AV_WEB_GUEST_VIEW | AV_WEB_GUEST_UPLOAD | AV_WEB_GUEST_VOTE)
+/*
+ * Extra Prometheus text for GET /metrics (the pipeline's pass counters):
+ * writes at most cap - 1 bytes and a NUL into buf, returns the length.
+ * Called from HTTP threads, possibly concurrently.
+ */
+typedef size_t (*av_web_metrics_fn)(void *ud, char *buf, size_t cap);
 
 typedef struct av_web_opts {
     const char *listen;      /* IPv4 address to bind, e.g. "0.0.0.0"; NULL = any */
@@ -104,6 +110,9 @@ typedef struct av_web_opts {
     int video_max_attempts;     /* analyses started before a restart-interrupted video
                                    is failed (default 2) */
 
+    /* Live cameras watched by this node (camera.h; borrowed, may be NULL:
+     * /cameras then lists none, the visits API still answers). */
+    struct av_camera_node *cameras;
     /* Access (auth.c). guest: AV_WEB_GUEST_* bits; 0 = AV_WEB_GUEST_DEFAULT;
      * AV_WEB_GUEST_SET alone: guests see only the sign-in page. */
     int guest;
@@ -112,6 +121,8 @@ typedef struct av_web_opts {
                                     names the client (login rate limit) */
     const char *owner_hint;      /* first start: the command that adds an owner */
     const char *const *settings; /* the settings page: name, value, ..., NULL */
+    av_web_metrics_fn extra_metrics; /* NULL: none */
+    void *extra_metrics_ud;
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,

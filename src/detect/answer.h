@@ -1,0 +1,64 @@
+/*
+ * answer.h - what a bird box is called (internal to src/detect): the site
+ * species list that restricts the classifier's scores, and the rules that
+ * turn scores into the shown answer (README "Detection and species"):
+ *
+ *   species  the top species scores at least min_species: its name
+ *   genus    else the summed scores of its genus reach min_genus (and the
+ *            genus has more than one species): "Corvus sp."
+ *   drop     else, when the background class outscores the top species and
+ *            the detector score is under drop_detector: no bird at all
+ *   unknown  else "Unknown bird", the species list holding its best guesses
+ *
+ * Thresholds come from the classifier manifest's "answer" object
+ * (manifest.h), measured with `aviary eval`.
+ */
+#ifndef AV_DETECT_ANSWER_H
+#define AV_DETECT_ANSWER_H
+
+#include <stddef.h>
+
+#include "detect/detect.h"
+#include "detect/manifest.h"
+
+#define AV_DETECT__LIST_MAX_BYTES (1024 * 1024)
+
+typedef struct av_detect__answer {
+    int n;                  /* classifier labels */
+    int background;         /* its index, -1 none */
+    int *genus;             /* genus number per label (-1 for background) */
+    int *genus_size;        /* labels per genus number */
+    unsigned char *allowed; /* site list: 1 per allowed label; NULL = every label */
+    int n_allowed;          /* species (binomials) on the list */
+    double min_species, min_genus, drop_detector;
+} av_detect__answer;
+
+/* Build from a classifier manifest (borrowed for the call). 0, or -1 when
+ * out of memory (err set). Free with av_detect__answer_free. */
+int av_detect__answer_init(av_detect__answer *a, const av_detect__manifest *m, char *err,
+                           size_t errlen);
+void av_detect__answer_free(av_detect__answer *a);
+
+/*
+ * Read a site species list (one scientific name a line, '#' starts a
+ * comment, blank lines ignored; binomials matched through
+ * av_detect_species_binomial, a subspecies label counting as its species).
+ * 0, or -1 with "FILE:LINE: 'name' is not a species of MODEL" (or an I/O
+ * message) in err; labels names the model for messages.
+ */
+int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest *m,
+                                const char *path, char *err, size_t errlen);
+
+/* Apply the site list to probs (n scores, in place): labels off the list
+ * get 0, the rest (and background) are rescaled to sum to 1. No-op
+ * without a list. */
+void av_detect__answer_restrict(const av_detect__answer *a, float *probs);
+
+/*
+ * Name the bird d (species[] already filled from probs, best first) by the
+ * rules above: sets d->rule, d->label and d->confidence. Returns 1 when the
+ * box should be dropped, else 0.
+ */
+int av_detect__answer_name(const av_detect__answer *a, const float *probs, av_detect_det *d);
+
+#endif

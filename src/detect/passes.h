@@ -1,0 +1,134 @@
+/*
+ * passes.h - the detector passes beyond the one whole-image run (internal to
+ * src/detect): their settings (the "passes" object of models/pipeline.json)
+ * and the geometry and box arithmetic they need. Running the detector stays
+ * in pipeline.c; everything here is pure and tested on its own
+ * (tests/t_detect_passes.c).
+ *
+ *   zoom-out  the COCO detectors miss a bird that fills the frame; a copy
+ *             shrunk to `scale` of the input and centred on a padded canvas
+ *             is found. Runs only when the first run found no bird box, or
+ *             only boxes covering at least `fill` of the image; each of
+ *             `scales` in turn until one finds a bird.
+ *   tiles     grid x grid overlapping tiles on frames whose longer side is
+ *             at least `min_side` px: small birds and flocks that the
+ *             detector's small input loses.
+ *   nested    a box whose area lies `inside` or more within a better-scored
+ *             box of the same class is the same bird twice: dropped.
+ */
+#ifndef AV_DETECT_PASSES_H
+#define AV_DETECT_PASSES_H
+
+#include <jansson.h>
+
+#include "detect/decode.h"
+#include "detect/img.h"
+
+#define AV_DETECT__ZOOM_MAX 4
+
+typedef struct av_detect__passes {
+    int on[AV_DETECT_PASS_N];   /* which passes run by default */
+    double zoom_scales[AV_DETECT__ZOOM_MAX]; /* image side on the canvas, fraction of it
+                                              * (0.2..0.95), tried in turn */
+    int n_zoom_scales;
+    double zoom_min_score;      /* detector threshold for zoom-out boxes (the run's when higher) */
+    double zoom_fill;           /* a box covering this much of the image counts as frame-filling */
+    int tiles_min_side;         /* px: tiles only on frames at least this long */
+    int tiles_grid;             /* tiles per side (2..4) */
+    double tiles_overlap;       /* overlap of neighbouring tiles, fraction of a tile (0..0.5) */
+    double nested_inside;       /* fraction of a box's area inside a better one (0.3..1) */
+} av_detect__passes;
+
+/* The defaults (no "passes" object): those of the shipped pipeline.json
+ * (zoom-out at 0.5 then 0.3, boxes from 0.4, only when no bird box; nested
+ * at 0.5; tiles off). */
+void av_detect__passes_default(av_detect__passes *c);
+
+/*
+ * Read the "passes" object of pipeline.json (obj may be NULL: defaults) into
+ * c. Unknown keys and out-of-range values are refused, naming the key, with
+ * `path` in the message. 0, or -1 with err set.
+ */
+int av_detect__passes_parse(const json_t *obj, const char *path, av_detect__passes *c, char *err,
+                            size_t errlen);
+
+/* Fraction of a's area inside b (0 when a has no area). */
+double av_detect__inside(const av_detect__box *a, const av_detect__box *b);
+
+/* IoU of two corner boxes (0 when either has no area). */
+double av_detect__iou(const av_detect__box *a, const av_detect__box *b);
+
+/*
+ * Nested suppression over b[0..n), best score first: drop a box when at
+ * least `inside` of its area lies within a kept, better-scored box of the
+ * same class. Order of the kept boxes is kept. Returns the new count.
+ */
+int av_detect__suppress_nested(av_detect__box *b, int n, double inside);
+
+/*
+ * Merge add[0..m) into b[0..n) (room for cap): an added box is dropped when
+ * it overlaps a box of the same class at IoU >= iou; when it scores higher
+ * than the boxes it overlaps, it replaces them. The result is sorted best
+ * first. Returns the new count (<= cap).
+ */
+int av_detect__merge(av_detect__box *b, int n, int cap, const av_detect__box *add, int m,
+                     double iou);
+
+/* Map boxes from a pass's frame to image pixels: x = x * sx + dx,
+ * y = y * sy + dy. */
+void av_detect__map_boxes(av_detect__box *b, int n, double sx, double sy, double dx, double dy);
+
+/*
+ * Zoom-out canvas for a w x h image and a detector input of in_w x in_h:
+ * the canvas is cw x ch (the input size when `stretch`, else the image
+ * scaled to fit the input), the image is shrunk to sw x sh (`scale` of the
+ * canvas per side) and placed at (ox, oy). A canvas box maps back to image
+ * pixels with sx = w / sw, sy = h / sh, dx = -ox * sx, dy = -oy * sy.
+ */
+typedef struct av_detect__zoom {
+    int cw, ch, sw, sh, ox, oy;
+    double sx, sy; /* image pixels per shrunk pixel, per axis */
+} av_detect__zoom;
+
+void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double scale,
+                          av_detect__zoom *z);
+
+/*
+ * The zoom-out canvas of img for z: img area-resized to sw x sh and placed
+ * at (ox, oy) on cw x ch pixels of its mean colour (a border that adds no
+ * edges of its own). On success *out (cw * ch * 3 bytes, RGB8) is malloc'd
+ * and owned by the caller (free()); 0, or -1 when out of memory.
+ */
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out);
+
+/* Whether the boxes call for a zoom-out: none of class cls, or every one
+ * covers at least `fill` of the w x h image. */
+int av_detect__zoom_wanted(const av_detect__box *b, int n, int cls, int w, int h, double fill);
+
+/* One tile: pixels [x, x + w) x [y, y + h) of the image. */
+typedef struct av_detect__rect {
+    int x, y, w, h;
+} av_detect__rect;
+
+#define AV_DETECT__TILES_MAX 16
+
+/*
+ * The tiles of a w x h image: grid x grid (clamped to 1..4) tiles, each
+ * neighbour overlapping by `overlap` of a tile, covering the image exactly
+ * (the last tile of a row ends at the image edge). Writes up to
+ * AV_DETECT__TILES_MAX rects into out, returns the count.
+ */
+int av_detect__tile_grid(int w, int h, int grid, double overlap, av_detect__rect *out);
+
+/* Copy the pixels of tile t of img into buf (t->w * t->h * 3 bytes). */
+void av_detect__tile_copy(const av_detect__img *img, const av_detect__rect *t, uint8_t *buf);
+
+/*
+ * Drop boxes of a tile (in image pixels) that touch an edge of the tile
+ * lying inside the image (within `margin` px): a bird cut by the tile,
+ * seen whole by a neighbour or by the whole-image run. Returns the new n.
+ */
+int av_detect__drop_cut(av_detect__box *b, int n, const av_detect__rect *tile, int img_w,
+                        int img_h, double margin);
+
+#endif
