@@ -8,6 +8,7 @@
  *
  *   build/bench/bench_retrain [SEED] [REPEAT] [THREADS]   (from the repo root)
  * THREADS: engine threads of the analysis; REPEAT -R: only the timing run, R copies.
+ * AVIARY_BENCH_DETECTOR=nanodet analyses with that detector instead of pipeline.json's.
  */
 #include "train/train.h"
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
         o.fit.epochs = atoi(getenv("AVIARY_TRAIN_EPOCHS"));
     if (getenv("AVIARY_TRAIN_LR"))
         o.fit.lr = atof(getenv("AVIARY_TRAIN_LR"));
+    o.detector = getenv("AVIARY_BENCH_DETECTOR"); /* e.g. nanodet; unset: pipeline.json's */
     if (repeat < 0) { /* -R: only the timing run, each reviewed photo stored R times */
         repeat = -repeat;
         goto timing;

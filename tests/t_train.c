@@ -241,7 +241,7 @@ TEST(simulation_on_eval_photos_and_lineage)
     char err[1024];
     av_train_sim_opts o = {.eval_dir = dir, .models_dir = "models",
                            .work_dir = av_test_tmpdir(), .seed = 1, .max_per_species = 4,
-                           .quiet = 1};
+                           .detector = "nanodet", .quiet = 1}; /* the fast detector: lean */
     CHECK_MSG(av_train_simulate(&o, &r, err, sizeof err) == AV_TRAIN_OK, "%s", err);
     CHECK(r.n_reviews >= 40);
     CHECK(r.train.n_test >= 10);

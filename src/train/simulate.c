@@ -222,7 +222,8 @@ av_train_status av_train_simulate(const av_train_sim_opts *o, av_train_sim_resul
     char e[512];
     av_store *s = NULL;
     av_detect_pipeline *base = NULL, *cand = NULL;
-    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = 1};
+    av_detect_open_opts oo = {.threads = o->threads, .max_contexts = 1,
+                              .detector = o->detector};
     av_train_status st = AV_TRAIN_OK;
     if (av_store_open(db, &s, e, sizeof e) || av_store_migrate(s, NULL, e, sizeof e)) {
         snprintf(err, errlen, "%s: %s", db, e);

@@ -170,6 +170,7 @@ typedef struct av_train_sim_opts {
     unsigned seed;          /* training seed; its low bit picks which half is reviewed */
     int repeat;             /* store each reviewed photo this many times (>= 1) */
     int max_per_species;    /* photos of a species used, 0 = all (a lean test) */
+    const char *detector;   /* detector manifest for analysing and scoring; NULL = pipeline.json's */
     int threads, quiet;
     av_train_fit_opts fit;  /* zeros: av_train_species's defaults */
 } av_train_sim_opts;
