@@ -29,6 +29,8 @@ extern const av_cli_cmd av_cli_db;
 extern const av_cli_cmd av_cli_mlmd;
 extern const av_cli_cmd av_cli_doctor;
 extern const av_cli_cmd av_cli_user;
+extern const av_cli_cmd av_cli_train;
+extern const av_cli_cmd av_cli_model;
 
 /* The command that adds the first owner for this configuration's database
  * ("aviary user add NAME --data DIR" or "--db URL" with the password left out). */

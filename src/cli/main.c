@@ -14,7 +14,7 @@
 
 static const av_cli_cmd *const g_cmds[] = {
     &av_cli_serve, &av_cli_model_server, &av_cli_detect, &av_cli_eval, &av_cli_classify,
-    &av_cli_db, &av_cli_mlmd, &av_cli_user, &av_cli_doctor,
+    &av_cli_db, &av_cli_mlmd, &av_cli_user, &av_cli_doctor, &av_cli_train, &av_cli_model,
 };
 #define N_CMDS (sizeof g_cmds / sizeof g_cmds[0])
 

@@ -327,4 +327,52 @@ void av_detect_species_binomial(const char *name, char *out, size_t cap);
 /* The genus (first word) of a scientific name; out is always terminated. */
 void av_detect_species_genus(const char *name, char *out, size_t cap);
 
+/*
+ * Retraining (head.c, pipeline.c). A species head maps the species model's
+ * penultimate features f (dim values, dequantised) to n_classes logits,
+ * W f + b; a species manifest with "head" applies one (see manifest.h).
+ */
+typedef struct av_detect_head {
+    int n_classes, dim;
+    float *w; /* n_classes x dim, row-major (owned) */
+    float *b; /* n_classes (owned) */
+} av_detect_head;
+
+/* Write / read a head file (format in head.c). load fills *h (free with
+ * av_detect_head_free); on failure *h is zeroed and err says why. */
+av_detect_status av_detect_head_save(const char *path, const av_detect_head *h, char *err,
+                                     size_t errlen);
+av_detect_status av_detect_head_load(const char *path, av_detect_head *h, char *err,
+                                     size_t errlen);
+void av_detect_head_free(av_detect_head *h);
+/* logits[n_classes] = W f + b. */
+void av_detect_head_logits(const av_detect_head *h, const float *f, float *logits);
+/* In place, numerically stable. */
+void av_detect_softmax(float *v, int n);
+
+/*
+ * The species model's base head (its last fully connected layer, read
+ * from the engine's graph and dequantised) into *h (caller frees with
+ * av_detect_head_free), and the labels it scores (borrowed from p:
+ * *labels[n_classes], *background the background index or -1; *features
+ * the name of the tensor the head reads, owned by p). E_ARG
+ * without species; E_MODEL when the model has no such layer.
+ */
+av_detect_status av_detect_species_base_head(av_detect_pipeline *p, av_detect_head *h,
+                                             const char *const **labels, int *background,
+                                             const char **features, char *err, size_t errlen);
+
+/*
+ * Species features of n boxes of one image, each cut exactly as the
+ * pipeline cuts a bird crop (square, crop_margin, area filter), through
+ * the species model up to its head's input: feats[n * dim] (dim as
+ * av_detect_species_base_head gives). Boxes are x1,y1,x2,y2 in EXIF-upright
+ * image pixels (what results and reviews hold). The image is decoded as
+ * av_detect_run decodes it (opts limits). Thread-safe.
+ */
+av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image, size_t len,
+                                        const av_detect_run_opts *opts, int n,
+                                        const float *boxes, float *feats, char *err,
+                                        size_t errlen);
+
 #endif

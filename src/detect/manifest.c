@@ -523,6 +523,17 @@ static av_detect_status parse_root(parser *ps, json_t *root, const char *base_di
     if (m->role == AV_DETECT__DETECTOR && m->n_keep == 0)
         return BAD(ps, "classes.keep: a detector needs at least one kept class (COCO bird = 14)");
 
+    json_t *hd = json_object_get(root, "head");
+    if (hd) {
+        char rel[512];
+        if (!json_is_object(hd) || m->role != AV_DETECT__CLASSIFIER)
+            return BAD(ps, "head: must be an object, on a classifier");
+        if ((st = get_str(ps, hd, "head.", "file", 1, rel, sizeof rel)) ||
+            (st = resolve(ps, base_dir, rel, "head.file", m->head_path, sizeof m->head_path)) ||
+            (st = get_str(ps, hd, "head.", "features", 1, m->head_features,
+                          sizeof m->head_features)))
+            return st;
+    }
     m->baseline_confidence = -1.0;
     json_t *bl = json_object_get(root, "baseline");
     if (bl) {

@@ -30,6 +30,10 @@
  *   answer               classifier: {min_species, min_genus, drop_detector},
  *                        the thresholds of the species/genus/unknown rules
  *                        (answer.h); defaults AV_DETECT__ANSWER_* below
+ *   head                 classifier, optional: {"file": F, "features": TENSOR}, a
+ *                        retrained head (head.c, `aviary train species`) applied to
+ *                        the named intermediate tensor instead of the model's output;
+ *                        labels then list the head's classes
  *
  * models/pipeline.json picks the default detector and the species manifest.
  */
@@ -84,6 +88,9 @@ typedef struct av_detect__manifest {
     double baseline_confidence;     /* < 0 when not given */
     /* classifier: thresholds of the shown answer (answer.h) */
     double answer_min_species, answer_min_genus, answer_drop_detector;
+    /* retrained head (optional): file resolved like path, "" when none */
+    char head_path[AV_DETECT__PATH_MAX];
+    char head_features[256];        /* intermediate tensor the head reads */
 } av_detect__manifest;
 
 /* Defaults of "answer" (measured on ../shared/eval/birds; README "Evaluation"). */

@@ -71,6 +71,8 @@ typedef struct worker {
     float *resized;           /* detector input pixels, NHWC 0..255 */
     uint8_t *crop;            /* classifier input pixels, RGB8 */
     float *probs;             /* classifier scores */
+    uint8_t *feat;            /* with a head: tapped features of species_batch crops */
+    float *featf;             /* one crop's features, dequantised */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */
     av_detect__box *xboxes;   /* NMS_POOL boxes of one extra pass run (passes.c) */
     av_detect__tensor *touts; /* detector outputs as tensors */
@@ -96,6 +98,9 @@ struct av_detect_pipeline {
     int species_batch;           /* crops per batched run; 1: one at a time */
     atomic_int batch_refused;    /* 1: the engine could not batch the classifier (logged) */
     atomic_int det_refused;      /* 1: the engine could not batch the detector (logged) */
+    av_detect_head head;         /* retrained head (cls.head_path), n_classes 0 = none */
+    av_nn_tensor_info feat_info; /* the tensor it reads, per sample */
+    size_t feat_bytes;           /* its bytes per sample */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     worker *workers;
@@ -245,6 +250,29 @@ static av_detect_status check_detector(av_detect_pipeline *p, char *err, size_t 
     return AV_DETECT_OK;
 }
 
+/* Load the retrained head the species manifest names and check it against
+ * the tensor it reads and the labels. */
+static av_detect_status check_head(av_detect_pipeline *p, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->cls;
+    char e[512];
+    av_detect_status st = av_detect_head_load(m->head_path, &p->head, err, errlen);
+    if (st)
+        return st;
+    if (av_nn_find_tensor(p->cls_model, m->head_features, &p->feat_info, NULL, e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: head.features: %s", m->name, e);
+    size_t n = av_detect__numel(&p->feat_info);
+    av_nn_dtype t = p->feat_info.dtype;
+    if ((t != AV_NN_F32 && t != AV_NN_U8 && t != AV_NN_I8) || n != (size_t)p->head.dim ||
+        p->head.n_classes != m->n_labels)
+        return failf(err, errlen, AV_DETECT_E_MODEL,
+                     "%s: head %d x %d does not fit tensor '%s' (%zu %s values) and %d labels",
+                     m->name, p->head.n_classes, p->head.dim, m->head_features, n,
+                     av_nn_dtype_name(t), m->n_labels);
+    p->feat_bytes = n * av_nn_dtype_size(t);
+    return AV_DETECT_OK;
+}
+
 static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->cls;
@@ -258,6 +286,8 @@ static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_
         return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
     const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
     size_t n = av_detect__numel(to);
+    if (m->head_path[0])
+        return check_head(p, err, errlen);
     if (n != (size_t)m->n_labels)
         return failf(err, errlen, AV_DETECT_E_MODEL, "%s: output has %zu classes, label file %d",
                      m->name, n, m->n_labels);
@@ -310,6 +340,7 @@ static void open_species(av_detect_pipeline *p, const char *dir, const char *nam
     }
     av_nn_model_free(p->cls_model);
     p->cls_model = NULL;
+    av_detect_head_free(&p->head);
     av_detect__manifest_free(&p->cls);
     snprintf(p->species_note, sizeof p->species_note,
              "species model unavailable (%.120s); birds are labelled 'Bird'. To add it run "
@@ -418,6 +449,8 @@ static void worker_free(av_detect_pipeline *p, worker *w)
     free(w->resized);
     free(w->crop);
     free(w->probs);
+    free(w->feat);
+    free(w->featf);
     free(w->boxes);
     free(w->xboxes);
     free(w->touts);
@@ -433,6 +466,7 @@ void av_detect_pipeline_close(av_detect_pipeline *p)
     free(p->workers);
     av_nn_model_free(p->det_model);
     av_nn_model_free(p->cls_model);
+    av_detect_head_free(&p->head);
     av_detect__manifest_free(&p->det);
     av_detect__manifest_free(&p->cls);
     av_detect__answer_free(&p->answer);
@@ -518,6 +552,11 @@ static av_detect_status worker_init(av_detect_pipeline *p, worker *w, char *err,
         w->crop = malloc((size_t)p->cls.in_w * (size_t)p->cls.in_h * 3);
         w->probs = malloc((size_t)p->cls.n_labels * sizeof *w->probs);
         ok = ok && w->cls_in && w->cls_out && w->crop && w->probs;
+        if (p->head.n_classes) {
+            w->feat = malloc((size_t)p->species_batch * p->feat_bytes);
+            w->featf = malloc((size_t)p->head.dim * sizeof *w->featf);
+            ok = ok && w->feat && w->featf;
+        }
     }
     if (!ok)
         return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory for run buffers");
@@ -817,17 +856,33 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
     return 0;
 }
 
-/* Species (top_k) of one sample's classifier output buf into d, restricted
- * to the site list, and the shown answer (answer.h; a box to drop is left
- * with species but rule NONE, dropped by species_step); returns the best
- * non-background score before the site list (whether a whole image shows a
- * bird is not the list's business). */
+/* Tapped features (feat_info's dtype) -> dim floats. */
+static void dequantise(const av_nn_tensor_info *ti, const void *src, float *dst, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = ti->dtype == AV_NN_F32 ? ((const float *)src)[i]
+                 : ti->dtype == AV_NN_U8
+                     ? ti->scale * (float)(((const uint8_t *)src)[i] - ti->zero_point)
+                     : ti->scale * (float)(((const int8_t *)src)[i] - ti->zero_point);
+}
+
+/* Species (top_k) of one sample's classifier output buf (with a head: its
+ * tapped features) into d, restricted to the site list, and the shown
+ * answer (answer.h; a box to drop is left with species but rule NONE,
+ * dropped by species_step); returns the best non-background score before the
+ * site list (whether a whole image shows a bird is not the list's business). */
 static double read_species(av_detect_pipeline *p, worker *w, const void *buf, int top_k,
                            av_detect_det *d)
 {
     const av_detect__manifest *m = &p->cls;
     const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
-    av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
+    if (p->head.n_classes) {
+        dequantise(&p->feat_info, buf, w->featf, p->head.dim);
+        av_detect_head_logits(&p->head, w->featf, w->probs);
+        av_detect_softmax(w->probs, p->head.n_classes);
+    } else {
+        av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
+    }
     double raw_best = av_detect__answer_restrict(&p->answer, w->probs);
     int idx[AV_DETECT_TOPK_MAX];
     int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
@@ -845,6 +900,17 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
     return k ? raw_best : 0.0;
 }
 
+/* One species run of n samples; with a head it also taps the features
+ * into feat (n samples). */
+static av_nn_status run_species(av_detect_pipeline *p, av_nn_ctx *c, void **in, void **out,
+                                uint8_t *feat, int n, char *e, size_t elen)
+{
+    if (!p->head.n_classes)
+        return av_nn_run(c, (const void *const *)in, out, e, elen);
+    return av_nn_run_tap(c, (const void *const *)in, out, p->cls.head_features, feat,
+                         (size_t)n * p->feat_bytes, e, elen);
+}
+
 /* Classify pixels [x1,y1,x2,y2) of img; fills species (top_k) and returns
  * the best non-background score, or -1 on engine failure. */
 static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
@@ -854,12 +920,12 @@ static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *i
     if (fill_crop(p, w, img, x1, y1, x2, y2, w->cls_in[p->cls_in], err, errlen))
         return -1;
     char e[512] = "";
-    if (av_nn_run(w->cls_ctx, (const void *const *)w->cls_in, w->cls_out, e, sizeof e) !=
-        AV_NN_OK) {
+    if (run_species(p, w->cls_ctx, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
         failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
         return -1;
     }
-    return read_species(p, w, w->cls_out[p->cls_out], top_k, d);
+    return read_species(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out],
+                        top_k, d);
 }
 
 /* The worker's context of model m for n samples per run from slots[0..ns),
@@ -923,12 +989,15 @@ static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img
                       err, errlen))
             return -1;
     }
-    if (av_nn_run(b->ctx, (const void *const *)b->in, b->out, e, sizeof e) != AV_NN_OK) {
+    if (run_species(p, b->ctx, b->in, b->out, w->feat, n, e, sizeof e) != AV_NN_OK) {
         failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
         return -1;
     }
     for (int j = 0; j < n; j++)
-        read_species(p, w, (const uint8_t *)b->out[p->cls_out] + j * out_bytes, top_k, dets[j]);
+        read_species(p, w,
+                     p->head.n_classes ? (const void *)(w->feat + j * p->feat_bytes)
+                                       : (const uint8_t *)b->out[p->cls_out] + j * out_bytes,
+                     top_k, dets[j]);
     return 0;
 }
 
@@ -1388,4 +1457,106 @@ av_detect_status av_detect_run_batch(av_detect_pipeline *p, int n, const av_dete
         if (status[i] != AV_DETECT_OK)
             return status[i];
     return AV_DETECT_OK;
+}
+
+/* ------------------------------------------------------------ retraining */
+
+av_detect_status av_detect_species_base_head(av_detect_pipeline *p, av_detect_head *h,
+                                             const char *const **labels, int *background,
+                                             const char **features, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof *h);
+    if (!p || !p->has_species)
+        return failf(err, errlen, AV_DETECT_E_ARG, "species model not loaded");
+    const char *in, *wn, *bn;
+    av_nn_tensor_info wi, bi, fi;
+    const void *wd = NULL, *bd = NULL;
+    char e[512];
+    if (av_nn_last_fc(p->cls_model, &in, &wn, &bn, e, sizeof e) ||
+        av_nn_find_tensor(p->cls_model, in, &fi, NULL, e, sizeof e) ||
+        av_nn_find_tensor(p->cls_model, wn, &wi, &wd, e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+    if (bn[0] && av_nn_find_tensor(p->cls_model, bn, &bi, &bd, e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    size_t n_out = av_detect__numel(to);
+    if (!wd || wi.rank != 2 || (size_t)wi.dims[0] != n_out ||
+        (size_t)wi.dims[1] != av_detect__numel(&fi) ||
+        (wi.dtype != AV_NN_F32 && wi.dtype != AV_NN_U8 && wi.dtype != AV_NN_I8) ||
+        (bd && bi.dtype != AV_NN_F32 && bi.dtype != AV_NN_I32))
+        return failf(err, errlen, AV_DETECT_E_MODEL,
+                     "%s: its last fully connected layer does not map the features to the "
+                     "%zu classes as a constant [classes, features] matrix",
+                     p->cls.name, n_out);
+    h->n_classes = (int)wi.dims[0];
+    h->dim = (int)wi.dims[1];
+    h->w = malloc((size_t)h->n_classes * (size_t)h->dim * sizeof *h->w);
+    h->b = calloc((size_t)h->n_classes, sizeof *h->b);
+    if (!h->w || !h->b) {
+        av_detect_head_free(h);
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "base head: out of memory");
+    }
+    dequantise(&wi, wd, h->w, h->n_classes * h->dim);
+    for (int c = 0; bd && c < h->n_classes; c++)
+        h->b[c] = bi.dtype == AV_NN_F32 ? ((const float *)bd)[c]
+                                         : bi.scale * (float)(((const int32_t *)bd)[c] -
+                                                              bi.zero_point);
+    *features = in;
+    /* a retrained version's first classes are the base labels, in order */
+    *labels = (const char *const *)p->cls.labels;
+    *background = p->cls.background < h->n_classes ? p->cls.background : -1;
+    return AV_DETECT_OK;
+}
+
+av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image, size_t len,
+                                        const av_detect_run_opts *opts, int n,
+                                        const float *boxes, float *feats, char *err,
+                                        size_t errlen)
+{
+    if (!p || !p->has_species || n < 0 || (!image && len))
+        return failf(err, errlen, AV_DETECT_E_ARG, "features: no species model or image");
+    const char *in, *wn, *bn;
+    av_nn_tensor_info fi;
+    char e[512];
+    if (av_nn_last_fc(p->cls_model, &in, &wn, &bn, e, sizeof e) ||
+        av_nn_find_tensor(p->cls_model, in, &fi, NULL, e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+    int dim = (int)av_detect__numel(&fi);
+    size_t fbytes = (size_t)dim * av_nn_dtype_size(fi.dtype);
+    av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
+    av_detect__img img;
+    av_detect_status st = av_detect__img_decode(
+        image, len, o.max_bytes > 0 ? o.max_bytes : DEFAULT_MAX_BYTES,
+        o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS, &img, err, errlen);
+    if (st)
+        return st;
+    uint8_t *buf = malloc(fbytes);
+    worker *w = buf ? acquire(p, err, errlen, &st) : NULL;
+    if (!buf && !st)
+        st = failf(err, errlen, AV_DETECT_E_NOMEM, "features: out of memory");
+    for (int j = 0; w && !st && j < n; j++) {
+        const float *b = boxes + 4 * j;
+        av_detect_det d = {.x1 = b[0], .y1 = b[1], .x2 = b[2], .y2 = b[3]};
+        if (!(d.x2 > d.x1 && d.y2 > d.y1)) {
+            st = failf(err, errlen, AV_DETECT_E_ARG, "features: box %d is empty", j);
+            break;
+        }
+        int x1, y1, x2, y2;
+        crop_square(&img, &d, p->crop_margin, &x1, &y1, &x2, &y2);
+        if (fill_crop(p, w, &img, x1, y1, x2, y2, w->cls_in[p->cls_in], err, errlen)) {
+            st = AV_DETECT_E_NOMEM;
+            break;
+        }
+        if (av_nn_run_tap(w->cls_ctx, (const void *const *)w->cls_in, w->cls_out, in, buf,
+                          fbytes, e, sizeof e) != AV_NN_OK) {
+            st = failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+            break;
+        }
+        dequantise(&fi, buf, feats + (size_t)j * (size_t)dim, dim);
+    }
+    if (w)
+        release(p, w);
+    free(buf);
+    av_detect__img_free(&img);
+    return st;
 }

@@ -103,18 +103,8 @@ int av_detect__read_scores(const av_detect__manifest *m, const av_nn_tensor_info
             return -1;
         }
     }
-    if (m && m->softmax && n) {
-        float mx = probs[0];
-        for (size_t i = 1; i < n; i++)
-            mx = probs[i] > mx ? probs[i] : mx;
-        double sum = 0;
-        for (size_t i = 0; i < n; i++) {
-            probs[i] = expf(probs[i] - mx);
-            sum += probs[i];
-        }
-        for (size_t i = 0; i < n; i++)
-            probs[i] = (float)(probs[i] / sum);
-    }
+    if (m && m->softmax && n)
+        av_detect_softmax(probs, (int)n);
     return 0;
 }
 

@@ -245,3 +245,40 @@ int av_nn_find_output(const av_nn_model *m, const char *name)
             return i;
     return -1;
 }
+
+av_nn_status av_nn_find_tensor(const av_nn_model *m, const char *name, av_nn_tensor_info *info,
+                               const void **data, char *err, size_t errlen)
+{
+    if (!m || !name || !info)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "model, name or info is NULL");
+    const av_nn__graph *g = m->g;
+    for (int t = 0; t < g->n_tensors; t++) {
+        const av_nn__tensor *x = &g->tensors[t];
+        if (!x->name || strcmp(x->name, name) ||
+            (!x->data && !x->is_input && (x->producer < 0 || g->nodes[x->producer].dead)))
+            continue; /* a computed tensor no live node writes was removed by a pass */
+        fill_info(g, t, info);
+        if (data)
+            *data = x->data;
+        return AV_NN_OK;
+    }
+    return av_nn__fail(err, errlen, AV_NN_E_ARG, "no tensor '%s' in the optimised graph", name);
+}
+
+av_nn_status av_nn_last_fc(const av_nn_model *m, const char **input, const char **weights,
+                           const char **bias, char *err, size_t errlen)
+{
+    if (!m || !input || !weights || !bias)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "model or result pointer is NULL");
+    const av_nn__graph *g = m->g;
+    for (int j = g->n_order - 1; j >= 0; j--) {
+        const av_nn__node *n = &g->nodes[g->order[j]];
+        if (n->op != AV_NN_OP_FULLY_CONNECTED || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0)
+            continue;
+        *input = g->tensors[n->in[0]].name;
+        *weights = g->tensors[n->in[1]].name;
+        *bias = n->n_in > 2 && n->in[2] >= 0 ? g->tensors[n->in[2]].name : "";
+        return AV_NN_OK;
+    }
+    return av_nn__fail(err, errlen, AV_NN_E_ARG, "the graph has no fully connected node");
+}

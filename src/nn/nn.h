@@ -157,6 +157,31 @@ void av_nn_ctx_free(av_nn_ctx *c);
 av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *outputs, char *err,
                        size_t errlen);
 
+/*
+ * Named intermediate tensors (e.g. a classifier's penultimate features).
+ * Names are those of the optimised graph: a tensor a pass fused away (an
+ * activation folded into its conv) no longer exists.
+ *
+ * av_nn_find_tensor describes the tensor called name (strings owned by m;
+ * dims at the model's batch) and sets *data (may be NULL) to its constant
+ * values, borrowed from m, or NULL for a computed tensor. E_ARG when no
+ * tensor has that name.
+ *
+ * av_nn_last_fc names the input, weights ([N, K]) and bias ([N], "" when
+ * none) of the last fully connected node in execution order: a classifier
+ * head. E_ARG when the graph has none.
+ *
+ * av_nn_run_tap is av_nn_run that also copies computed tensor `name` into
+ * tap (tap_len must equal its bytes at the context's batch: numel x dtype
+ * size, dim 0 = av_nn_ctx_batch) as soon as it is written.
+ */
+av_nn_status av_nn_find_tensor(const av_nn_model *m, const char *name, av_nn_tensor_info *info,
+                               const void **data, char *err, size_t errlen);
+av_nn_status av_nn_last_fc(const av_nn_model *m, const char **input, const char **weights,
+                           const char **bias, char *err, size_t errlen);
+av_nn_status av_nn_run_tap(av_nn_ctx *c, const void *const *inputs, void *const *outputs,
+                           const char *name, void *tap, size_t tap_len, char *err, size_t errlen);
+
 /* Dim 0 shared by every input of m (its batch), or -1 when there is none. */
 int64_t av_nn_model_batch(const av_nn_model *m);
 

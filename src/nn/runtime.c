@@ -158,11 +158,11 @@ fail:
     return st;
 }
 
-av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *outputs, char *err,
-                       size_t errlen)
+/* av_nn_run; tap >= 0: copy that tensor into tap_out once it is written
+ * (an input at once), before a later node can reuse its arena bytes. */
+static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *outputs,
+                        av_nn__tid tap, void *tap_out, char *err, size_t errlen)
 {
-    if (!c)
-        return av_nn__fail(err, errlen, AV_NN_E_ARG, "context is NULL");
     const av_nn__graph *g = ctx_graph(c);
     if ((g->n_inputs && !inputs) || !outputs)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "inputs/outputs array is NULL");
@@ -174,6 +174,8 @@ av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *out
         int64_t nb = av_nn__nbytes(&g->tensors[t]);
         if (nb > 0 && c->tptr[t])
             memcpy(c->tptr[t], inputs[i], (size_t)nb);
+        if (t == tap)
+            memcpy(tap_out, inputs[i], (size_t)av_nn__nbytes(&g->tensors[t]));
     }
     const void *in[AV_NN_MAX_NODE_INPUTS];
     void *out[AV_NN_MAX_NODE_OUTPUTS];
@@ -190,6 +192,9 @@ av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *out
         av_nn_status st = c->be[i]->run(c->state[i], g, n, in, out, c->pool, err, errlen);
         if (st)
             return st;
+        for (int k = 0; tap >= 0 && k < n->n_out; k++)
+            if (n->out[k] == tap)
+                memcpy(tap_out, c->tptr[tap], (size_t)av_nn__nbytes(&g->tensors[tap]));
         if (c->prof) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
@@ -207,6 +212,37 @@ av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *out
             memcpy(outputs[i], c->tptr[t], (size_t)nb);
     }
     return AV_NN_OK;
+}
+
+av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *outputs, char *err,
+                       size_t errlen)
+{
+    if (!c)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "context is NULL");
+    return run(c, inputs, outputs, -1, NULL, err, errlen);
+}
+
+av_nn_status av_nn_run_tap(av_nn_ctx *c, const void *const *inputs, void *const *outputs,
+                           const char *name, void *tap, size_t tap_len, char *err, size_t errlen)
+{
+    if (!c || !name || !tap)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG, "context, tensor name or buffer is NULL");
+    const av_nn__graph *g = ctx_graph(c);
+    av_nn__tid t = -1;
+    for (int i = 0; i < g->n_tensors && t < 0; i++)
+        if (g->tensors[i].name && !strcmp(g->tensors[i].name, name) && !g->tensors[i].data &&
+            (g->tensors[i].is_input ||
+             (g->tensors[i].producer >= 0 && !g->nodes[g->tensors[i].producer].dead)))
+            t = i;
+    if (t < 0)
+        return av_nn__fail(err, errlen, AV_NN_E_ARG,
+                           "no computed tensor '%s' in the optimised graph", name);
+    int64_t nb = av_nn__nbytes(&g->tensors[t]);
+    if (nb < 0 || (size_t)nb != tap_len || !c->tptr[t])
+        return av_nn__fail(err, errlen, AV_NN_E_ARG,
+                           "tensor '%s' has %lld bytes at batch %lld, buffer %zu", name,
+                           (long long)nb, (long long)c->batch, tap_len);
+    return run(c, inputs, outputs, t, tap, err, errlen);
 }
 
 void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p)

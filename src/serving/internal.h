@@ -262,11 +262,26 @@ void av_serving__pixels_free(av_serving__pixels *px);
  * 4-byte aligned); NULL when out of memory. Owned by the caller. */
 unsigned char *av_serving__pixels_bmp(size_t h, size_t w, size_t *len);
 
+/*
+ * KServe V2 / Open Inference Protocol REST (kserve.c) for a URL under /v2:
+ * fills *answer (new reference: the answer or {"error"}) and returns the
+ * HTTP status. body (len bytes, NUL-terminated) is used by POST .../infer.
+ * binary_ext: the request carried Inference-Header-Content-Length (the
+ * binary data extension, refused).
+ */
+unsigned av_serving__kserve(av_serving *s, const char *method, const char *url,
+                            const char *body, size_t len, int binary_ext, json_t **answer,
+                            int *images);
+
 /* {"error": msg} (new reference, may be NULL when out of memory). */
 json_t *av_serving__error_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* TF OD API class id of a detection (see serving.h). */
 int av_serving__class_id(const av_detect_det *d, const char *const *tracked, int n_tracked);
+/* detection_scores of a detection of class cls: the species score for a
+ * tracked species or a whole-image bird, else the detector's score. */
+double av_serving__det_score(const av_detect_det *d, int cls, const char *const *tracked,
+                             int n_tracked);
 /* The default tracked species. */
 extern const char *const av_serving__tracked_default[3];
 

@@ -271,9 +271,7 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
     for (int i = 0; !oom && i < r->n_dets; i++) {
         const av_detect_det *d = &r->dets[i];
         int cls = av_serving__class_id(d, s->tracked, s->n_tracked);
-        int tracked = cls <= s->n_tracked && d->n_species > 0 && s->tracked[cls - 1] &&
-                      !strcmp(s->tracked[cls - 1], d->species[0].scientific);
-        double score = tracked || d->whole_image ? d->confidence : d->det_score;
+        double score = av_serving__det_score(d, cls, s->tracked, s->n_tracked);
         json_t *row_s = json_array(), *row_c = json_array(), *row_p = json_array(),
                *row_i = json_array();
         oom |= !row_s || !row_c || !row_p || !row_i;

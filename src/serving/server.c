@@ -7,7 +7,7 @@
  *   GET  /v1/models[/NAME][/versions/N|/labels/L][/metadata]
  * Anything else under /v1/ is 400 "Malformed request: METHOD PATH"; paths
  * outside /v1/ get a plain (non-JSON) 404 like libevent's, except ours:
- * GET /healthz (alive), /readyz (200 once a version is AVAILABLE, else
+ * /v2 and below go to kserve.c (KServe V2). GET /healthz (alive), /readyz (200 once a version is AVAILABLE, else
  * 503) and /metrics (Prometheus text, metrics.c).
  */
 #include "serving/internal.h"
@@ -306,6 +306,25 @@ static json_t *metadata_json(const char *model, long long version)
 
 /* ------------------------------------------------------------ routing */
 
+/* KServe V2 (kserve.c); its own grammar, TF's limits on the body. */
+static enum MHD_Result kserve(av_serving *s, struct MHD_Connection *c, const char *url,
+                              const char *method, req *rq)
+{
+    if (rq->too_big) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Request body is larger than the limit of %lld bytes",
+                 s->max_body_bytes);
+        return send_error(rq, c, 413, msg);
+    }
+    json_t *answer = NULL;
+    int binary = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                             "Inference-Header-Content-Length") != NULL;
+    rq->route = strstr(url, "/infer") ? AV_SERVING__R_PREDICT : AV_SERVING__R_STATUS;
+    unsigned st = av_serving__kserve(s, method, url, rq->body ? rq->body : "", rq->len, binary,
+                                     &answer, &rq->images);
+    return send_json(rq, c, st, answer);
+}
+
 static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const char *url,
                               const char *method, req *rq)
 {
@@ -347,6 +366,8 @@ static enum MHD_Result handle(av_serving *s, struct MHD_Connection *c, const cha
         free(text);
         return ret;
     }
+    if (!strncmp(url, "/v2", 3) && (!url[3] || url[3] == '/'))
+        return kserve(s, c, url, method, rq);
     if (strncasecmp(url, "/v1/", 4) != 0)
         return plain_404(rq, c);
     if (strlen(url) > MAX_URL)
@@ -457,7 +478,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoll(cl, NULL, 10) > s->max_body_bytes &&
-            strncasecmp(url, "/v1/", 4) == 0) {
+            (strncasecmp(url, "/v1/", 4) == 0 || strncmp(url, "/v2/", 4) == 0)) {
             rq->too_big = 1;
             rq->answered = 1;
             char msg[160];

@@ -50,3 +50,11 @@ int av_serving__class_id(const av_detect_det *d, const char *const *tracked, int
         return coco80_to_91[d->class_index];
     return AV_SERVING__COCO_BIRD; /* whole-image bird */
 }
+
+double av_serving__det_score(const av_detect_det *d, int cls, const char *const *tracked,
+                             int n_tracked)
+{
+    int is_tracked = cls <= n_tracked && d->n_species > 0 && tracked[cls - 1] &&
+                     !strcmp(tracked[cls - 1], d->species[0].scientific);
+    return is_tracked || d->whole_image ? d->confidence : d->det_score;
+}

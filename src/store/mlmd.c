@@ -616,7 +616,7 @@ av_store_status av_store_mlmd_models(av_store *s, av_store_model_version **out, 
                                "sha256") ", " PROP("role") ", COALESCE(a.uri, ''),"
                                                            " a.create_time_since_epoch,"
                                                            " (SELECT COUNT(*) FROM `Event` e"
-                                                           " WHERE e.artifact_id = a.id)"
+                                                           " WHERE e.artifact_id = a.id AND e.type = 3)"
                                                            " FROM `Artifact` a JOIN `Type` t ON"
                                                            " t.id = a.type_id WHERE t.name ="
                                                            " 'aviary.Model' ORDER BY a.id",
@@ -633,4 +633,184 @@ av_store_status av_store_mlmd_models(av_store *s, av_store_model_version **out, 
     *out = u.v;
     *n = u.n;
     return AV_STORE_OK;
+}
+
+/* ---- training lineage ---- */
+
+enum { EV_OUTPUT = 4 };
+
+/* A new artifact of type type_id with custom properties: ints then doubles. */
+static av_store_status artifact_locked(mx *x, int64_t type_id, const char *name, const char *uri,
+                                       const char *const *inames, const int64_t *ivals, int ni,
+                                       const char *const *dnames, const double *dvals, int nd,
+                                       int64_t *id, char *err, size_t errlen)
+{
+    int found = 0;
+    av_store__arg a[2] = {AV_ARG_I(type_id), AV_ARG_T(name)};
+    av_store_status st = q_int(x, "SELECT id FROM `Artifact` WHERE type_id = ? AND name = ?", a,
+                               2, id, &found, err, errlen);
+    if (st != AV_STORE_OK || found)
+        return st; /* the same snapshot again: one artifact */
+    int64_t now = now_epoch_ms();
+    av_store__arg ins[6] = {AV_ARG_I(type_id), AV_ARG_T(uri),  AV_ARG_I(ART_LIVE),
+                            AV_ARG_T(name),    AV_ARG_I(now), AV_ARG_I(now)};
+    st = q_exec(x,
+                "INSERT INTO `Artifact` (type_id, uri, state, name, create_time_since_epoch,"
+                " last_update_time_since_epoch) VALUES (?, ?, ?, ?, ?, ?)",
+                ins, 6, id, err, errlen);
+    for (int i = 0; st == AV_STORE_OK && i < ni; i++) {
+        av_store__arg p[3] = {AV_ARG_I(*id), AV_ARG_T(inames[i]), AV_ARG_I(ivals[i])};
+        st = q_exec(x,
+                    "INSERT INTO `ArtifactProperty` (artifact_id, name, is_custom_property,"
+                    " int_value) VALUES (?, ?, 1, ?)",
+                    p, 3, NULL, err, errlen);
+    }
+    for (int i = 0; st == AV_STORE_OK && i < nd; i++) {
+        av_store__arg p[3] = {AV_ARG_I(*id), AV_ARG_T(dnames[i]), AV_ARG_D(dvals[i])};
+        st = q_exec(x,
+                    "INSERT INTO `ArtifactProperty` (artifact_id, name, is_custom_property,"
+                    " double_value) VALUES (?, ?, 1, ?)",
+                    p, 3, NULL, err, errlen);
+    }
+    return st;
+}
+
+static av_store_status event_locked(mx *x, int64_t artifact, int64_t execution, int type,
+                                    char *err, size_t errlen)
+{
+    av_store__arg ev[4] = {AV_ARG_I(artifact), AV_ARG_I(execution), AV_ARG_I(type),
+                           AV_ARG_I(now_epoch_ms())};
+    return q_exec(x,
+                  "INSERT INTO `Event` (artifact_id, execution_id, type, milliseconds_since_epoch)"
+                  " VALUES (?, ?, ?, ?)",
+                  ev, 4, NULL, err, errlen);
+}
+
+av_store_status av_store_mlmd_record_training(av_store *s, const av_store_training_info *t,
+                                              int64_t *model_id, char *err, size_t errlen)
+{
+    if (!t || !t->dataset_sha256 || !t->model_version || t->n_metrics < 0)
+        return av_store__fail(err, errlen, AV_STORE_EARG, "mlmd: incomplete training record");
+    mx x;
+    av_store_status st = mx_open(s, &x, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    int64_t dtype = 0, etype = 0, vtype = 0, ds = 0, exe = 0, model = 0, ev = 0;
+    st = init_locked(&x, err, errlen);
+    if (st == AV_STORE_OK)
+        st = ensure_type(&x, "aviary.Dataset", KIND_ARTIFACT, NULL, 0, "mlmd.Dataset", &dtype,
+                         err, errlen);
+    if (st == AV_STORE_OK)
+        st = ensure_type(&x, "aviary.Training", KIND_EXECUTION, NULL, 0, "mlmd.Train", &etype,
+                         err, errlen);
+    if (st == AV_STORE_OK)
+        st = ensure_type(&x, "aviary.Evaluation", KIND_ARTIFACT, NULL, 0, "mlmd.Metrics", &vtype,
+                         err, errlen);
+    char name[160];
+    snprintf(name, sizeof name, "reviews@%.16s", t->dataset_sha256);
+    static const char *const counts[4] = {"samples", "images", "classes", "new_classes"};
+    int64_t cv[4] = {t->n_samples, t->n_images, t->n_classes, t->n_new_classes};
+    if (st == AV_STORE_OK)
+        st = artifact_locked(&x, dtype, name, t->dataset_sha256, counts, cv, 4, NULL, NULL, 0,
+                             &ds, err, errlen);
+    int64_t now = now_epoch_ms();
+    av_store__arg e[4] = {AV_ARG_I(etype), AV_ARG_I(EXE_COMPLETE), AV_ARG_I(now), AV_ARG_I(now)};
+    if (st == AV_STORE_OK)
+        st = q_exec(&x,
+                    "INSERT INTO `Execution` (type_id, last_known_state, create_time_since_epoch,"
+                    " last_update_time_since_epoch) VALUES (?, ?, ?, ?)",
+                    e, 4, &exe, err, errlen);
+    const char *pn[3] = {"params", "promoted", "forced"};
+    av_store__arg pv[3][3] = {{AV_ARG_I(exe), AV_ARG_T(pn[0]), AV_ARG_T(nz(t->params_json))},
+                              {AV_ARG_I(exe), AV_ARG_T(pn[1]), AV_ARG_I(t->promoted)},
+                              {AV_ARG_I(exe), AV_ARG_T(pn[2]), AV_ARG_I(t->forced)}};
+    if (st == AV_STORE_OK)
+        st = q_exec(&x,
+                    "INSERT INTO `ExecutionProperty` (execution_id, name, is_custom_property,"
+                    " string_value) VALUES (?, ?, 1, ?)",
+                    pv[0], 3, NULL, err, errlen);
+    for (int i = 1; st == AV_STORE_OK && i < 3; i++)
+        st = q_exec(&x,
+                    "INSERT INTO `ExecutionProperty` (execution_id, name, is_custom_property,"
+                    " int_value) VALUES (?, ?, 1, ?)",
+                    pv[i], 3, NULL, err, errlen);
+    av_store_model_info mi = {.name = "species-head", .version = t->model_version,
+                              .uri = t->model_uri, .sha256 = t->head_sha256, .role = "species",
+                              .n_metrics = t->n_metrics, .metric_names = t->metric_names,
+                              .metric_values = t->metric_values};
+    if (st == AV_STORE_OK)
+        st = register_locked(&x, &mi, &model, NULL, err, errlen);
+    snprintf(name, sizeof name, "evaluation@species-head@%.60s", t->model_version);
+    if (st == AV_STORE_OK)
+        st = artifact_locked(&x, vtype, name, nz(t->model_uri), NULL, NULL, 0, t->metric_names,
+                             t->metric_values, t->n_metrics, &ev, err, errlen);
+    if (st == AV_STORE_OK)
+        st = event_locked(&x, ds, exe, EV_INPUT, err, errlen);
+    if (st == AV_STORE_OK)
+        st = event_locked(&x, model, exe, EV_OUTPUT, err, errlen);
+    if (st == AV_STORE_OK)
+        st = event_locked(&x, ev, exe, EV_OUTPUT, err, errlen);
+    st = mx_close(&x, st, err, errlen);
+    if (st == AV_STORE_OK && model_id)
+        *model_id = model;
+    return st;
+}
+
+av_store_status av_store_mlmd_training_of(av_store *s, int64_t model_id,
+                                          av_store_training_view *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    av_store__sess *c;
+    av_store_status st = s->drv->sess_get(s, &c, err, errlen);
+    if (st != AV_STORE_OK)
+        return st;
+    mx x = {.s = s, .d = s->drv, .c = c, .mysql = strcmp(s->drv->dialect, "mysql") == 0};
+    int found = 0;
+    av_store__arg a[2] = {AV_ARG_I(model_id), AV_ARG_I(EV_OUTPUT)};
+    st = q_int(&x,
+               "SELECT e.execution_id FROM `Event` e JOIN `Execution` x ON x.id = e.execution_id"
+               " JOIN `Type` t ON t.id = x.type_id WHERE e.artifact_id = ? AND e.type = ? AND"
+               " t.name = 'aviary.Training' ORDER BY e.id LIMIT 1",
+               a, 2, &out->execution_id, &found, err, errlen);
+    if (st == AV_STORE_OK && found) {
+        out->found = 1;
+        av_store__arg b[2] = {AV_ARG_I(out->execution_id), AV_ARG_I(EV_INPUT)};
+        av_store__col cols[3] = {{AV_COL_TEXT, out->dataset, sizeof out->dataset, 0},
+                                 {AV_COL_INT, &out->dataset_id, 0, 0},
+                                 {AV_COL_INT, &out->samples, 0, 0}};
+        struct first_ud f = {0};
+        st = s->drv->query(c,
+                           "SELECT a.name, a.id, COALESCE((SELECT p.int_value FROM"
+                           " `ArtifactProperty` p WHERE p.artifact_id = a.id AND p.name ="
+                           " 'samples'), 0) FROM `Event` e JOIN `Artifact` a ON a.id ="
+                           " e.artifact_id WHERE e.execution_id = ? AND e.type = ? ORDER BY"
+                           " e.id LIMIT 1",
+                           b, 2, cols, 3, first_fn, &f, err, errlen);
+        av_store__col pc = {AV_COL_TEXT, out->params, sizeof out->params, 0};
+        av_store__arg e1[1] = {AV_ARG_I(out->execution_id)};
+        if (st == AV_STORE_OK)
+            st = s->drv->query(c,
+                               "SELECT string_value FROM `ExecutionProperty` WHERE execution_id"
+                               " = ? AND name = 'params'",
+                               e1, 1, &pc, 1, first_fn, &f, err, errlen);
+        if (st == AV_STORE_OK)
+            st = q_int(&x,
+                       "SELECT COALESCE(MAX(int_value), 0) FROM `ExecutionProperty` WHERE"
+                       " execution_id = ? AND name = 'forced'",
+                       e1, 1, &out->forced, NULL, err, errlen);
+        static const char *const names[5] = {"new_top1", "base_top1", "new_top5", "base_top5",
+                                             "held_back"};
+        double *dst[5] = {&out->new_top1, &out->base_top1, &out->new_top5, &out->base_top5,
+                          &out->held_back};
+        for (int i = 0; st == AV_STORE_OK && i < 5; i++) {
+            av_store__arg m[2] = {AV_ARG_I(model_id), AV_ARG_T(names[i])};
+            av_store__col dc = {AV_COL_DOUBLE, dst[i], 0, 0};
+            st = s->drv->query(c,
+                               "SELECT double_value FROM `ArtifactProperty` WHERE artifact_id ="
+                               " ? AND name = ?",
+                               m, 2, &dc, 1, first_fn, &f, err, errlen);
+        }
+    }
+    s->drv->sess_put(s, c);
+    return st;
 }

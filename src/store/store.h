@@ -323,6 +323,43 @@ av_store_status av_store_mlmd_register_manifests(av_store *s, const char *models
                                                  int64_t *execution_id, char *err,
                                                  size_t errlen);
 
+/*
+ * Lineage of one `aviary train species` run: the reviews snapshot as an
+ * Artifact (aviary.Dataset, base mlmd.Dataset; name reviews@<sha>, counts
+ * as custom properties; one per snapshot), the run as an Execution
+ * (aviary.Training, base mlmd.Train, COMPLETE, custom properties params
+ * JSON, promoted, forced), the new head as a model version (aviary.Model,
+ * name species-head, its metrics as custom properties) and its evaluation
+ * (aviary.Evaluation, base mlmd.Metrics), with an INPUT Event from the
+ * dataset and OUTPUT Events to the model and the evaluation. Strings are
+ * borrowed. *model_id (optional) gets the model artifact's id.
+ */
+typedef struct av_store_training_info {
+    const char *dataset_sha256;
+    int64_t n_samples, n_images, n_classes, n_new_classes;
+    const char *params_json;
+    const char *model_version, *model_uri, *head_sha256;
+    int n_metrics;
+    const char *const *metric_names;
+    const double *metric_values;
+    int promoted, forced;
+} av_store_training_info;
+av_store_status av_store_mlmd_record_training(av_store *s, const av_store_training_info *t,
+                                              int64_t *model_id, char *err, size_t errlen);
+
+/* The lineage of a model version a training run made (found = 0 when
+ * none did): the run, the reviews snapshot it read, its parameters and the
+ * evaluation recorded with the model. */
+typedef struct av_store_training_view {
+    int found;
+    int64_t execution_id, dataset_id, samples, forced;
+    char dataset[128];
+    char params[256];
+    double new_top1, base_top1, new_top5, base_top5, held_back;
+} av_store_training_view;
+av_store_status av_store_mlmd_training_of(av_store *s, int64_t model_id,
+                                          av_store_training_view *out, char *err, size_t errlen);
+
 typedef struct av_store_model_version {
     int64_t artifact_id;
     char name[128], version[128], sha256[65], role[32];

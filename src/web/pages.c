@@ -385,6 +385,40 @@ static void fmt_pct(char *out, size_t cap, double v)
         snprintf(out, cap, "%.1f%%", v * 100);
 }
 
+/* Species heads `aviary train species` made: evaluation and lineage
+ * (reviews snapshot -> training run -> version) from ML Metadata. */
+static void retrained_heads(av_web *w, av_web__buf *b, const av_store_model_version *mv, int n)
+{
+    int shown = 0;
+    char err[256];
+    for (int i = 0; i < n; i++) {
+        av_store_training_view t;
+        if (strcmp(mv[i].name, "species-head") ||
+            av_store_mlmd_training_of(w->o.store, mv[i].artifact_id, &t, err, sizeof err) ||
+            !t.found)
+            continue;
+        if (!shown++)
+            av_web__buf_str(b, "<h3>Retrained species heads</h3><table><thead><tr>"
+                               "<th scope=\"col\">Version</th><th scope=\"col\">Top-1 new / "
+                               "base</th><th scope=\"col\">Top-5 new / base</th>"
+                               "<th scope=\"col\">Held back</th><th scope=\"col\">Trained on"
+                               "</th><th scope=\"col\">Training run</th></tr></thead><tbody>");
+        av_web__buf_str(b, "<tr><td>");
+        av_web__buf_html(b, mv[i].version);
+        av_web__buf_fmt(b, "%s</td><td class=\"num\">%.1f%% / %.1f%%</td><td class=\"num\">"
+                           "%.1f%% / %.1f%%</td><td class=\"num\">%.0f</td><td>",
+                        t.forced ? " (forced)" : "", t.new_top1, t.base_top1, t.new_top5,
+                        t.base_top5, t.held_back);
+        av_web__buf_html(b, t.dataset);
+        av_web__buf_fmt(b, " (%lld reviewed birds)</td><td>#%lld <code>", (long long)t.samples,
+                        (long long)t.execution_id);
+        av_web__buf_html(b, t.params);
+        av_web__buf_str(b, "</code></td></tr>");
+    }
+    if (shown)
+        av_web__buf_str(b, "</tbody></table>");
+}
+
 enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
 {
     char err[512] = "";
@@ -478,6 +512,7 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
                             mv[i].registered_at, (long long)mv[i].n_runs);
         }
         av_web__buf_str(&models, "</tbody></table>");
+        retrained_heads(w, &models, mv, n_mv);
     }
     free(mv);
 

@@ -1,0 +1,196 @@
+/*
+ * train.h - closing the loop: retrain the species head on the birders'
+ * reviews, evaluate it against the base head, write it as a model version
+ * the model server hot-swaps to (or as a candidate), record its lineage.
+ *
+ *   dataset.c   reviewed boxes -> species features (crops cut by the pipeline)
+ *   softmax.c   softmax regression pulled toward the base head
+ *   evaluate.c  split by image stratified by species; top-1/top-5 per species
+ *   version.c   version folders (manifest + base model + head) and promote
+ *   train.c     av_train_species: all of the above, progress on stderr
+ */
+#ifndef AV_TRAIN_H
+#define AV_TRAIN_H
+
+#include "detect/detect.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum av_train_status {
+    AV_TRAIN_OK = 0,
+    AV_TRAIN_E_ARG,      /* bad option or folder */
+    AV_TRAIN_E_DATA,     /* too few reviews to train or evaluate */
+    AV_TRAIN_E_STORE,    /* the database failed */
+    AV_TRAIN_E_MODEL,    /* the models could not be loaded or used */
+    AV_TRAIN_E_IO,       /* writing the version failed */
+    AV_TRAIN_E_NOMEM
+} av_train_status;
+
+/* ---- dataset: one sample per usable reviewed box ---- */
+
+typedef struct av_train_sample {
+    char image_id[40];
+    char species[128];  /* scientific name (the label) */
+    char common[128];
+    int label;          /* class index in the dataset's class list */
+    int test;           /* 1: held back for evaluation */
+} av_train_sample;
+
+typedef struct av_train_dataset {
+    av_train_sample *s; /* n samples (owned) */
+    float *feat;        /* n x dim features (owned) */
+    int n, dim;
+    char (*names)[128]; /* n_classes scientific names, base classes first (owned) */
+    char (*commons)[128];
+    int n_classes, n_base, background;
+    int n_images, n_new_classes, skipped; /* skipped: videos, undecodable, no species */
+    char sha256[65];    /* of the (image, box, species) list: the snapshot's identity */
+    char feature_name[256]; /* the species model tensor the features come from */
+} av_train_dataset;
+
+void av_train_dataset_free(av_train_dataset *d);
+/* Lowercase hex SHA-256 of len bytes. */
+void av_train_sha256(const void *data, size_t len, char hex[65]);
+
+struct av_store;
+/* Features of every current review that names a species (confirm, species,
+ * added with a species), images read from s, cut and run through p. Class
+ * list: the base head's labels, then species the base does not know. */
+av_train_status av_train_dataset_build(struct av_store *s, av_detect_pipeline *p,
+                                       const av_detect_head *base, const char *const *labels,
+                                       int background, av_train_dataset *d, char *err,
+                                       size_t errlen);
+
+/* Hold back about frac of the images (at least one image of each species
+ * with >= 2 images), stratified by each image's first species, shuffled by
+ * seed: sets s[i].test. */
+void av_train_split(av_train_dataset *d, double frac, unsigned seed);
+
+/* ---- head training ---- */
+
+typedef struct av_train_fit_opts {
+    double l2;          /* pull toward the base head: l2/2 * ||theta - theta_base||^2 */
+    int epochs;
+    double lr;
+    int batch;
+    unsigned seed;
+    int candidates;     /* base classes per sample kept in the softmax (its top-k by base) */
+} av_train_fit_opts;
+
+/* Train head h (n_classes = d->n_classes, starting from base for the base
+ * classes, zero for new ones) on the samples with test == 0. Deterministic
+ * for a seed. h is allocated here (av_detect_head_free). */
+av_train_status av_train_fit(const av_train_dataset *d, const av_detect_head *base,
+                             const av_train_fit_opts *o, av_detect_head *h, char *err,
+                             size_t errlen);
+
+/* ---- evaluation ---- */
+
+#define AV_TRAIN_MAX_SPECIES_ROWS 512
+
+typedef struct av_train_species_score {
+    char species[128];
+    int n;                    /* held-back samples */
+    int n_reviews;            /* all samples of it */
+    double base_top1, new_top1; /* percent */
+} av_train_species_score;
+
+typedef struct av_train_eval {
+    int n;                                   /* held-back samples */
+    double base_top1, base_top5, new_top1, new_top5; /* percent */
+    av_train_species_score sp[AV_TRAIN_MAX_SPECIES_ROWS];
+    int n_sp;
+    int promote;                             /* the promotion rule holds */
+    char reason[256];                        /* why (not) */
+} av_train_eval;
+
+/* Score base (n_base classes) and new heads on the held-back samples. The
+ * rule: new top-1 > base top-1 and no species with >= 5 reviews loses more
+ * than 5 points of top-1. */
+void av_train_evaluate(const av_train_dataset *d, const av_detect_head *base,
+                       const av_detect_head *h, av_train_eval *e);
+
+/* ---- versions ---- */
+
+/* Highest numeric version folder under base_dir (0 when none). */
+long long av_train_latest_version(const char *base_dir);
+
+/*
+ * Write a version folder under base_dir: a copy of models_dir (files
+ * hard-linked where possible) whose species manifest applies head h with
+ * labels names/commons, plus retrain/version.json (the manifest: what
+ * json_info holds). promote: as the next number (renamed into place, so a
+ * model server never sees half of it), else as candidate-<N>. *version
+ * gets the number, path (cap bytes) the folder.
+ */
+av_train_status av_train_write_version(const char *base_dir, const char *models_dir,
+                                       const av_train_dataset *d, const av_detect_head *h,
+                                       const char *json_info, int promote, long long *version,
+                                       char *path, size_t cap, char *err, size_t errlen);
+
+/* Serve `which` (a number, or candidate-N) again: copied as the next
+ * version number. *version gets the new number. */
+av_train_status av_train_promote(const char *base_dir, const char *which, long long *version,
+                                 char *err, size_t errlen);
+
+/* ---- the whole run ---- */
+
+typedef struct av_train_opts {
+    const char *db_url;
+    const char *models_dir;   /* the base models (default "models") */
+    const char *out_dir;      /* the model server's base path */
+    int min_reviews;          /* refuse below this many usable reviews (default 20) */
+    unsigned seed;
+    int force;                /* promote even when the rule does not hold (recorded) */
+    int quiet;                /* no progress on stderr */
+    av_train_fit_opts fit;    /* zeros: defaults */
+} av_train_opts;
+
+typedef struct av_train_result {
+    av_train_eval eval;
+    long long version;        /* written version number (candidate or promoted) */
+    int promoted;
+    char path[1024];
+    int n_samples, n_train, n_test, n_classes, n_new_classes;
+    double seconds_features, seconds_fit;         /* wall clock */
+    double cpu_seconds_features, cpu_seconds_fit; /* CPU time of the process (all threads) */
+    int64_t mlmd_model_id;    /* 0 when lineage was not recorded */
+} av_train_result;
+
+av_train_status av_train_species(const av_train_opts *o, av_train_result *r, char *err,
+                                 size_t errlen);
+
+/* ---- the closed loop on labelled photos (simulate.c) ---- */
+
+typedef struct av_train_sim_opts {
+    const char *eval_dir;   /* ../shared/eval/birds: manifest.csv, README.md, images/ */
+    const char *models_dir; /* base models */
+    const char *work_dir;   /* sim.db and versions/ are made here */
+    unsigned seed;          /* training seed; its low bit picks which half is reviewed */
+    int repeat;             /* store each reviewed photo this many times (>= 1) */
+    int max_per_species;    /* photos of a species used, 0 = all (a lean test) */
+    const char *detector;   /* detector manifest for analysing and scoring; NULL = pipeline.json's */
+    int threads, quiet;
+    av_train_fit_opts fit;  /* zeros: av_train_species's defaults */
+} av_train_sim_opts;
+
+typedef struct av_train_sim_row {
+    char species[128];
+    int group;              /* 0 European, 1 North American, 2 elsewhere (README) */
+    int n, base_ok, new_ok; /* scored photos, right with the base / new version */
+} av_train_sim_row;
+
+typedef struct av_train_sim_result {
+    av_train_result train;
+    int n_reviews;
+    double seconds_train;   /* av_train_species: reviews -> version written */
+    av_train_sim_row rows[AV_TRAIN_MAX_SPECIES_ROWS];
+    int n_rows;
+    int group_n[3], group_base[3], group_new[3];
+} av_train_sim_result;
+
+av_train_status av_train_simulate(const av_train_sim_opts *o, av_train_sim_result *r,
+                                  char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * t_train.c - closing the loop: head files (round trip, hostile files), a
+ * version carrying the base head answers as the base model does (the
+ * pipeline's head path), `model promote` swaps a model server under
+ * predict load with zero failed requests, and the simulation on
+ * ../shared/eval/birds (a lean subset: 4 photos of a species at most) with
+ * its lineage in ML Metadata.
+ */
+#include "harness.h"
+#include "http.h"
+
+#include "log/log.h"
+#include "serving/serving.h"
+#include "store/store.h"
+#include "train/train.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc((size_t)n + 1);
+    CHECK(p && fread(p, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+static void write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(p, 1, n, f) == n);
+    fclose(f);
+}
+
+TEST(head_file_round_trip_and_hostile_files)
+{
+    float w[6] = {1, -2, 3.5f, 0, 1e-3f, -7}, b[3] = {0.5f, -1, 2};
+    av_detect_head h = {.n_classes = 3, .dim = 2, .w = w, .b = b}, g;
+    char path[600], err[512];
+    snprintf(path, sizeof path, "%s/head.bin", av_test_tmpdir());
+    CHECK(av_detect_head_save(path, &h, err, sizeof err) == AV_DETECT_OK);
+    CHECK_MSG(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK_EQ_INT(g.n_classes, 3);
+    CHECK_EQ_INT(g.dim, 2);
+    CHECK(!memcmp(g.w, w, sizeof w) && !memcmp(g.b, b, sizeof b));
+    float x[2] = {2, 1}, logit[3];
+    av_detect_head_logits(&g, x, logit);
+    CHECK_NEAR(logit[0], 0.5 + 2 - 2, 1e-6);
+    CHECK_NEAR(logit[2], 2 + 2e-3 - 7, 1e-6);
+    av_detect_head_free(&g);
+
+    size_t n;
+    unsigned char *bytes = slurp(path, &n);
+    write_bytes(path, bytes, n - 1); /* truncated */
+    CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
+    CHECK_STR_CONTAINS(err, "bytes");
+    unsigned char *bad = malloc(n);
+    memcpy(bad, bytes, n);
+    memset(bad + 16, 0xff, 4); /* a NaN weight */
+    write_bytes(path, bad, n);
+    CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
+    CHECK_STR_CONTAINS(err, "finite");
+    memcpy(bad, bytes, n);
+    bad[8] = 0xff, bad[9] = 0xff, bad[10] = 0xff, bad[11] = 0x7f; /* 2^31 classes */
+    write_bytes(path, bad, n);
+    CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
+    CHECK_STR_CONTAINS(err, "out of range");
+    write_bytes(path, "GIF89a..........", 16);
+    CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
+    CHECK_STR_CONTAINS(err, "AVHEAD1");
+    free(bad);
+    free(bytes);
+}
+
+/* A version folder under base whose head is the base model's own last
+ * layer; returns its path in out. */
+static void base_head_version(const char *base, char *out, size_t cap)
+{
+    char err[512], db[700];
+    snprintf(db, sizeof db, "sqlite:%s/empty.db", av_test_tmpdir());
+    av_store *s;
+    CHECK(av_store_open(db, &s, err, sizeof err) == AV_STORE_OK);
+    CHECK(av_store_migrate(s, NULL, err, sizeof err) == AV_STORE_OK);
+    av_detect_pipeline *p;
+    av_detect_open_opts oo = {.max_contexts = 1};
+    if (av_detect_pipeline_open("models", &oo, &p, err, sizeof err) != AV_DETECT_OK ||
+        !av_detect_pipeline_has_species(p))
+        SKIP("models not installed (run scripts/setup)");
+    av_detect_head h;
+    const char *const *labels, *features;
+    int bg;
+    CHECK_MSG(av_detect_species_base_head(p, &h, &labels, &bg, &features, err, sizeof err) ==
+                  AV_DETECT_OK,
+              "%s", err);
+    CHECK_EQ_INT(h.n_classes, 965);
+    CHECK_EQ_INT(h.dim, 1280);
+    av_train_dataset d;
+    CHECK(av_train_dataset_build(s, p, &h, labels, bg, &d, err, sizeof err) == AV_TRAIN_OK);
+    CHECK_EQ_INT(d.n, 0);
+    snprintf(d.feature_name, sizeof d.feature_name, "%s", features);
+    long long v;
+    CHECK_MSG(av_train_write_version(base, "models", &d, &h, "{}", 1, &v, out, cap, err,
+                                     sizeof err) == AV_TRAIN_OK,
+              "%s", err);
+    CHECK_EQ_INT(v, 1);
+    av_train_dataset_free(&d);
+    av_detect_head_free(&h);
+    av_detect_pipeline_close(p);
+    av_store_close(s);
+}
+
+TEST(version_with_the_base_head_answers_as_the_base)
+{
+    char base[600], ver[1024], err[512];
+    snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
+    base_head_version(base, ver, sizeof ver);
+    size_t n;
+    unsigned char *img = slurp(av_test_shared("testdata/images/parrot.jpg"), &n);
+    av_detect_pipeline *a, *b;
+    av_detect_open_opts oo = {.max_contexts = 1};
+    CHECK(av_detect_pipeline_open("models", &oo, &a, err, sizeof err) == AV_DETECT_OK);
+    CHECK_MSG(av_detect_pipeline_open(ver, &oo, &b, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK_MSG(av_detect_pipeline_has_species(b), "%s", av_detect_pipeline_species_note(b));
+    av_detect_result ra, rb;
+    CHECK(av_detect_run(a, img, n, NULL, &ra, err, sizeof err) == AV_DETECT_OK);
+    CHECK(av_detect_run(b, img, n, NULL, &rb, err, sizeof err) == AV_DETECT_OK);
+    CHECK_EQ_INT(ra.n_dets, rb.n_dets);
+    CHECK(ra.n_dets >= 1);
+    CHECK_STR_EQ(rb.dets[0].species[0].scientific, "Ara macao");
+    CHECK_STR_EQ(ra.dets[0].species[0].scientific, rb.dets[0].species[0].scientific);
+    /* float head vs the model's uint8 logits and softmax: close, not equal */
+    CHECK_NEAR(ra.dets[0].species[0].score, rb.dets[0].species[0].score, 0.03);
+    av_detect_result_free(&ra);
+    av_detect_result_free(&rb);
+    av_detect_pipeline_close(a);
+    av_detect_pipeline_close(b);
+    free(img);
+}
+
+struct load {
+    const char *url, *body;
+    volatile int stop;
+    int ok, failed;
+    long last;
+};
+
+static void *load_main(void *arg)
+{
+    struct load *l = arg;
+    while (!l->stop) {
+        av_http_resp r;
+        int rc = av_http_request("POST", l->url, "application/json", l->body, strlen(l->body),
+                                 &r);
+        if (rc == 0 && r.status == 200)
+            __atomic_add_fetch(&l->ok, 1, __ATOMIC_SEQ_CST);
+        else
+            __atomic_add_fetch(&l->failed, 1, __ATOMIC_SEQ_CST), l->last = rc ? -1 : r.status;
+        if (rc == 0)
+            av_http_free(&r);
+    }
+    return NULL;
+}
+
+TEST(promote_swaps_a_loaded_model_server_with_no_failed_request)
+{
+    char base[600], ver[1024], err[512];
+    snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
+    base_head_version(base, ver, sizeof ver);
+    av_log_setup(AV_LOG_WARN, AV_LOG_LOGFMT);
+    av_serving_opts o = {.listen = "127.0.0.1", .base_path = base, .poll_ms = 100,
+                         .workers = 2};
+    av_serving *s;
+    CHECK_MSG(av_serving_start(&o, &s, err, sizeof err) == AV_SERVING_OK, "%s", err);
+    CHECK_EQ_INT(av_serving_live_version(s), 1);
+    size_t n;
+    unsigned char *img = slurp(av_test_shared("testdata/images/bird.bmp"), &n);
+    char *b64;
+    size_t bl;
+    CHECK(av_serving_b64_encode(img, n, &b64, &bl) == 0);
+    char *body = malloc(bl + 200);
+    snprintf(body, bl + 200,
+             "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": \"BYTES\", "
+             "\"data\": [\"%s\"]}]}",
+             b64);
+    char url[200];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/models/birdsClassifier/infer",
+             av_serving_port(s));
+    struct load l = {.url = url, .body = body};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&th[i], NULL, load_main, &l) == 0);
+    struct timespec ts = {0, 100 * 1000000L};
+    for (int i = 0; i < 300 && __atomic_load_n(&l.ok, __ATOMIC_SEQ_CST) < 3; i++)
+        nanosleep(&ts, NULL);
+    long long v;
+    CHECK_MSG(av_train_promote(base, "1", &v, err, sizeof err) == AV_TRAIN_OK, "%s", err);
+    CHECK_EQ_INT(v, 2);
+    for (int i = 0; i < 100 && av_serving_live_version(s) != 2; i++)
+        nanosleep(&ts, NULL);
+    CHECK_EQ_INT(av_serving_live_version(s), 2);
+    int after = __atomic_load_n(&l.ok, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 300 && __atomic_load_n(&l.ok, __ATOMIC_SEQ_CST) < after + 3; i++)
+        nanosleep(&ts, NULL);
+    l.stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    CHECK_MSG(l.failed == 0, "%d of %d requests failed during the swap (last status %ld)",
+              l.failed, l.ok + l.failed, l.last);
+    CHECK_MSG(l.ok >= 6, "only %d requests ran", l.ok);
+    CHECK(av_train_promote(base, "../x", &v, err, sizeof err) == AV_TRAIN_E_ARG);
+    CHECK(av_train_promote(base, "candidate-9", &v, err, sizeof err) == AV_TRAIN_E_ARG);
+    CHECK_STR_CONTAINS(err, "no such version");
+    av_serving_stop(s);
+    free(body);
+    free(b64);
+    free(img);
+}
+
+TEST(simulation_on_eval_photos_and_lineage)
+{
+    const char *eval = av_test_shared("eval/birds/manifest.csv");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", eval);
+    *strrchr(dir, '/') = '\0';
+    if (access("models/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite", R_OK))
+        SKIP("models not installed (run scripts/setup)");
+    static av_train_sim_result r;
+    char err[1024];
+    av_train_sim_opts o = {.eval_dir = dir, .models_dir = "models",
+                           .work_dir = av_test_tmpdir(), .seed = 1, .max_per_species = 4,
+                           .detector = "nanodet", .quiet = 1}; /* the fast detector: lean */
+    CHECK_MSG(av_train_simulate(&o, &r, err, sizeof err) == AV_TRAIN_OK, "%s", err);
+    CHECK(r.n_reviews >= 40);
+    CHECK(r.train.n_test >= 10);
+    CHECK_MSG(r.train.eval.new_top1 >= r.train.eval.base_top1,
+              "held back: new %.1f%% < base %.1f%%", r.train.eval.new_top1,
+              r.train.eval.base_top1);
+    /* the scored half: European photos gain, North American ones lose nothing */
+    CHECK(r.group_n[0] >= 20 && r.group_n[1] >= 5);
+    CHECK_MSG(r.group_new[0] >= r.group_base[0], "European: new %d < base %d of %d",
+              r.group_new[0], r.group_base[0], r.group_n[0]);
+    CHECK_MSG(r.group_new[1] >= r.group_base[1], "North American: new %d < base %d of %d",
+              r.group_new[1], r.group_base[1], r.group_n[1]);
+
+    /* lineage: dataset -> training -> model + evaluation */
+    char db[1200];
+    snprintf(db, sizeof db, "sqlite:%s/sim.db", av_test_tmpdir());
+    av_store *s;
+    CHECK(av_store_open(db, &s, err, sizeof err) == AV_STORE_OK);
+    av_store_model_version *mv;
+    int nm;
+    CHECK(av_store_mlmd_models(s, &mv, &nm, err, sizeof err) == AV_STORE_OK);
+    int found = 0;
+    for (int i = 0; i < nm; i++)
+        found |= !strcmp(mv[i].name, "species-head") && !strcmp(mv[i].role, "species") &&
+                 mv[i].artifact_id == r.train.mlmd_model_id;
+    free(mv);
+    CHECK_MSG(found, "the new head is not registered in ML Metadata");
+    av_store_training_view tv;
+    CHECK(av_store_mlmd_training_of(s, r.train.mlmd_model_id, &tv, err, sizeof err) ==
+          AV_STORE_OK);
+    CHECK(tv.found);
+    CHECK_EQ_INT(tv.samples, r.train.n_samples);
+    CHECK_NEAR(tv.new_top1, r.train.eval.new_top1, 1e-9);
+    CHECK_NEAR(tv.base_top1, r.train.eval.base_top1, 1e-9);
+    CHECK_NEAR(tv.held_back, r.train.n_test, 1e-9);
+    CHECK_STR_CONTAINS(tv.dataset, "reviews@");
+    CHECK_STR_CONTAINS(tv.params, "\"l2\"");
+    CHECK(av_store_mlmd_training_of(s, 999999, &tv, err, sizeof err) == AV_STORE_OK && !tv.found);
+    av_store_mlmd_info info;
+    CHECK(av_store_mlmd_status(s, &info, err, sizeof err) == AV_STORE_OK);
+    CHECK(info.n_events >= 3 && info.n_executions >= 1 && info.n_artifacts >= 3);
+    av_store_close(s);
+    /* the version records its evaluation */
+    char p[1400];
+    snprintf(p, sizeof p, "%s/retrain/version.json", r.train.path);
+    json_t *j = json_load_file(p, 0, NULL);
+    CHECK(j != NULL);
+    CHECK_NEAR(json_number_value(json_object_get(json_object_get(j, "evaluation"), "new_top1")),
+               r.train.eval.new_top1, 1e-9);
+    json_decref(j);
+}
+
+TEST_MAIN(T(head_file_round_trip_and_hostile_files),
+          T(version_with_the_base_head_answers_as_the_base),
+          T(promote_swaps_a_loaded_model_server_with_no_failed_request),
+          T(simulation_on_eval_photos_and_lineage))
