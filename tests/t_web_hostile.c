@@ -198,6 +198,19 @@ TEST(files_past_the_limit_are_reported)
     av_http_free(&r);
     snprintf(u, sizeof u, "%s/upload", a.base);
     CHECK_EQ_INT(av_http_upload(u, "file", N, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 303); /* to the batch page, which names what was not stored */
+    const char *loc = strstr(r.headers, "Location: /batch?ids=");
+    CHECK(loc);
+    char path[8192];
+    size_t n = strcspn(loc + 10, "\r\n");
+    CHECK(n < sizeof path);
+    memcpy(path, loc + 10, n);
+    path[n] = '\0';
+    CHECK_STR_CONTAINS(path, "&bad=");
+    av_http_free(&r);
+    static char page_url[8192 + 128];
+    snprintf(page_url, sizeof page_url, "%s%s", a.base, path);
+    CHECK_EQ_INT(av_http_get(page_url, &r), 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_STR_CONTAINS(r.body, "6 more files (from &quot;bird20.jpg&quot;) were not stored: at "
                                "most 20 files per upload");
