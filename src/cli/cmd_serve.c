@@ -152,6 +152,12 @@ static av_video_status analyze_video(void *ud, const void *bytes, size_t len,
     return av_video_run(ud, bytes, len, opts, r, err, errlen);
 }
 
+/* The review queue's site list check (ud is the pipeline). */
+static int on_site_list(void *ud, const char *scientific)
+{
+    return av_detect_pipeline_on_site_list(ud, scientific);
+}
+
 /* /metrics: what each detector pass did since start (ud is the pipeline). */
 static size_t pass_metrics(void *ud, char *buf, size_t cap)
 {
@@ -416,6 +422,9 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     static const char *settings[2 * 24 + 1];
     av_cli_owner_command(cfg, owner_cmd, sizeof owner_cmd);
     settings_rows(cfg, db_shown, n_workers, setting_vals, settings);
+    /* the review queue's site list: the one the pipeline loaded */
+    wo.on_site_list = an.pipe ? on_site_list : NULL;
+    wo.site_list_ud = an.pipe;
     wo.guest = cfg->guest;
     wo.metrics_token = cfg->metrics_token;
     wo.trusted_proxies = cfg->trusted_proxies;

@@ -40,8 +40,10 @@ const char *av_web__species_colour(const char *scientific)
 
 int av_web__outside_site_list(const av_web *w, const char *species)
 {
-    (void)w, (void)species;
-    return 0; /* no site species list yet (setting species_list): nothing is outside it */
+    /* a genus answer ("Corvus") is no species to find on a list */
+    if (!w->o.on_site_list || !species || !strchr(species, ' '))
+        return 0;
+    return w->o.on_site_list(w->o.site_list_ud, species) == 0;
 }
 
 const char *av_web__arg(struct MHD_Connection *c, const char *key)
