@@ -43,6 +43,16 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
         snprintf(d->common_name, sizeof d->common_name, "%s", cn[i]);
         snprintf(d->model_version, sizeof d->model_version, "test@1");
     }
+    /* the magpie's top guesses: the review chooser offers these first */
+    const char *gs[3] = {"Pica pica", "Corvus corone", "Turdus merula"};
+    const char *gc[3] = {"Eurasian Magpie", "Carrion Crow", "Eurasian Blackbird"};
+    for (int k = 0; k < 3; k++) {
+        av_store_guess *g = &out->dets[1].guesses[k];
+        g->score = 0.4 - 0.15 * k;
+        snprintf(g->species, sizeof g->species, "%s", gs[k]);
+        snprintf(g->common_name, sizeof g->common_name, "%s", gc[k]);
+    }
+    out->dets[1].n_guesses = 3;
     return 0;
 }
 
@@ -192,10 +202,45 @@ TEST(a_bird_reviewed_into_another_species_shows_everywhere)
     CHECK_STR_CONTAINS(r.body, "id=\"review-2\"");
     CHECK_STR_CONTAINS(r.body, "id=\"add-bird\"");
     CHECK_STR_CONTAINS(r.body, "<option value=\"Corvus corone (Carrion Crow)\">");
+    /* bird 2's stored top guesses come first in its chooser, the search kept */
+    const char *form2 = strstr(r.body, "id=\"review-2\"");
+    CHECK(form2);
+    CHECK_STR_CONTAINS(form2, "<input type=\"radio\" id=\"g-2-1\" name=\"guess\""
+                              " value=\"Corvus corone\"><label for=\"g-2-1\">Carrion Crow"
+                              " <i>Corvus corone</i> <span class=\"meta\">25.0%</span>");
+    CHECK(strstr(form2, "name=\"guess\"") < strstr(form2, "Or search every species"));
+    CHECK(!strstr(strstr(r.body, "id=\"review-1\""), "name=\"guess\"") ||
+          strstr(strstr(r.body, "id=\"review-1\""), "name=\"guess\"") > form2);
+    av_http_free(&r);
+    snprintf(path, sizeof path, "/api/v1/images/%s", id);
+    CHECK_EQ_INT(get(&a, path, &r), 200);
+    CHECK_STR_CONTAINS(r.body, "\"guesses\":[{\"species\":\"Pica pica\"");
     av_http_free(&r);
 
-    /* bird 2 is a crow: the form, by common name */
+    /* bird 2 is a crow: the form, by choosing a guess */
     snprintf(path, sizeof path, "/uploads/%s/review", id);
+    CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
+                      "box=1&action=species&species=", &r), 422);
+    CHECK_STR_CONTAINS(r.body, "Please choose one of the guesses or type a species.");
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
+                      "box=1&action=species&guess=Corvus+corone&species=", &r), 303);
+    CHECK_STR_CONTAINS(r.headers, "#bird-2");
+    av_http_free(&r);
+    /* a typed name wins over a chosen guess; then back to the crow, by common name */
+    CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
+                      "box=1&action=species&guess=Pica+pica&species=Eurasian+Blackbird", &r),
+                 303);
+    av_http_free(&r);
+    av_store_review *rvs = NULL;
+    int n_rvs = 0;
+    char e2[256];
+    CHECK(av_store_reviews_list(a.store, id, 0, &rvs, &n_rvs, e2, sizeof e2) == AV_STORE_OK);
+    int blackbird = 0;
+    for (int k = 0; k < n_rvs; k++)
+        blackbird |= rvs[k].box == 1 && !strcmp(rvs[k].species, "Turdus merula");
+    free(rvs);
+    CHECK(blackbird);
     CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
                       "box=1&action=species&species=Carrion+Crow", &r), 303);
     CHECK_STR_CONTAINS(r.headers, "#bird-2");

@@ -194,8 +194,9 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
         snprintf(err, errlen, "%s", a->unavailable);
         return -1;
     }
+    /* top_k: the guesses a review offers first (av_store_detection.guesses) */
     av_detect_run_opts ro = {.annotate = 1, .max_bytes = a->cfg->max_upload_bytes,
-                             .max_pixels = a->cfg->max_pixels};
+                             .max_pixels = a->cfg->max_pixels, .top_k = AV_STORE_MAX_GUESSES};
     av_serving_client_run_opts co = {.annotate = 1, .max_bytes = ro.max_bytes,
                                      .max_pixels = ro.max_pixels};
     av_detect_result r;
