@@ -8,6 +8,7 @@
 
 #include "detect/detect.h"
 #include "log/log.h"
+#include "vision/vision.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -15,27 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* White text on each is >= 4.5:1; each also stands out on foliage and sky. */
-static const char *const COLOURS[] = {"#0b5394", "#a61c00", "#6a329f", "#38761d",
-                                      "#7f6000", "#990059", "#134f5c", "#783f04"};
-#define N_COLOURS 8
+/* The marks (vision.h): white text on each is >= 4.5:1, the CSS's .c0-.c7. */
+#define N_COLOURS AV_VISION_MARKS
 
 const char *av_web__box_colour(int i)
 {
-    return COLOURS[(i < 0 ? -i : i) % N_COLOURS];
-}
-
-static int species_index(const char *s)
-{
-    unsigned h = 2166136261u; /* FNV-1a: the same species, the same colour everywhere */
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return (int)(h % N_COLOURS);
+    return av_vision_mark_hex(i);
 }
 
 const char *av_web__species_colour(const char *scientific)
 {
-    return COLOURS[species_index(scientific)];
+    int m = av_vision_species_mark(scientific);
+    return m < 0 ? "#555555" : av_vision_mark_hex(m);
 }
 
 int av_web__outside_site_list(const av_web *w, const char *species)
