@@ -2,8 +2,8 @@
 -- set-up did:   mysql -u USER -p < db/init.sql
 -- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql and
 -- 0002_video.sql, 0003_claim.sql, 0004_accounts.sql, 0005_cameras.sql,
--- 0006_reviews.sql, 0007_pending.sql, with IF NOT EXISTS, so feeding it twice
--- is harmless) and records schema versions 1 to 7, so `aviary db migrate` later applies only
+-- 0006_reviews.sql, 0007_pending.sql, 0008_guesses.sql, with IF NOT EXISTS, so feeding it twice
+-- is harmless) and records schema versions 1 to 8, so `aviary db migrate` later applies only
 -- newer migrations. The ML
 -- Metadata tables come from `aviary mlmd init` (or `aviary serve`).
 
@@ -230,8 +230,20 @@ CREATE TABLE IF NOT EXISTS site_settings (
 -- v7: pending images found by index
 CREATE INDEX IF NOT EXISTS images_pending ON images (status, created_at);
 
+-- v8: each box's top species guesses (db/mysql/0008_guesses.sql)
+CREATE TABLE IF NOT EXISTS inference_guesses (
+    ID          CHAR(32) NOT NULL,
+    idx         INT NOT NULL,
+    rnk         INT NOT NULL,
+    species     VARCHAR(128) NOT NULL,
+    common_name VARCHAR(128) NULL,
+    score       DOUBLE NOT NULL,
+    PRIMARY KEY (ID, idx, rnk),
+    CONSTRAINT inference_guesses_image FOREIGN KEY (ID) REFERENCES images (ID)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB;
-INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4), (5), (6), (7);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4), (5), (6), (7), (8);

@@ -143,6 +143,44 @@ TEST(analysis_is_stored_once)
     av_store_close(s);
 }
 
+/* Each box's top guesses (schema v8) come back with its detections, by
+ * box and best first, and go with the image when it is deleted. */
+TEST(guesses_are_stored_per_box)
+{
+    av_store *s = open_store();
+    char id[AV_STORE_ID_LEN + 1], err[256];
+    add_image(s, id);
+    av_store_detection d[3] = {det("Pica pica", 0.4), det(NULL, 0.5), det("Corvus corone", 0.7)};
+    const char *sp[3] = {"Pica pica", "Corvus corone", "Garrulus glandarius"};
+    const char *cn[3] = {"Eurasian Magpie", "", "Eurasian Jay"};
+    for (int k = 0; k < 3; k++) {
+        d[0].guesses[k].score = 0.4 - 0.1 * k;
+        snprintf(d[0].guesses[k].species, sizeof d[0].guesses[k].species, "%s", sp[k]);
+        snprintf(d[0].guesses[k].common_name, sizeof d[0].guesses[k].common_name, "%s", cn[k]);
+    }
+    d[0].n_guesses = 3;
+    d[2].guesses[0] = d[0].guesses[1];
+    d[2].n_guesses = 1;
+    CHECK_MSG(av_store_analysis_put(s, id, 640, 480, d, 3, err, sizeof err) == AV_STORE_OK, "%s",
+              err);
+    av_store_detection *got;
+    int n;
+    CHECK_MSG(av_store_detections_get(s, id, &got, &n, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(got[0].n_guesses, 3);
+    CHECK_STR_EQ(got[0].guesses[0].species, "Pica pica");
+    CHECK_STR_EQ(got[0].guesses[0].common_name, "Eurasian Magpie");
+    CHECK_STR_EQ(got[0].guesses[2].species, "Garrulus glandarius");
+    CHECK_NEAR(got[0].guesses[2].score, 0.2, 1e-9);
+    CHECK_STR_EQ(got[0].guesses[1].common_name, "");
+    CHECK_EQ_INT(got[1].n_guesses, 0);
+    CHECK_EQ_INT(got[2].n_guesses, 1);
+    CHECK_STR_EQ(got[2].guesses[0].species, "Corvus corone");
+    free(got);
+    CHECK_MSG(av_store_image_delete(s, id, err, sizeof err) == AV_STORE_OK, "%s", err);
+    av_store_close(s);
+}
+
 /* Of two nodes claiming one analysis, one wins until the lease runs out. */
 TEST(analysis_claim_is_a_lease)
 {
@@ -768,7 +806,7 @@ TEST(killed_connection_fails_once_then_recovers)
     av_store_close(s);
 }
 
-TEST_MAIN(T(migrate_is_idempotent), T(default_blob_limit_per_driver), T(analysis_claim_is_a_lease), T(bad_urls), T(image_round_trip_and_ids),
+TEST_MAIN(T(guesses_are_stored_per_box), T(migrate_is_idempotent), T(default_blob_limit_per_driver), T(analysis_claim_is_a_lease), T(bad_urls), T(image_round_trip_and_ids),
           T(analysis_is_stored_once), T(running_means_are_true_means), T(vote_validation),
           T(concurrent_analysis_stores_one_result), T(mysql_urls_and_secrets),
           T(mlmd_init_is_idempotent_with_v10_schema), T(mlmd_model_registered_once_by_many),

@@ -360,6 +360,32 @@ TEST(rejects_bad_uploads)
     CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
     CHECK_EQ_INT(r.status, 413);
     CHECK_STR_CONTAINS(r.body, "too large");
+    /* the limit and what was received when it was refused */
+    CHECK_STR_CONTAINS(r.body, "larger than the photo limit of 1 kB (at least ");
+    av_http_free(&r);
+    /* the API says the same in its JSON error */
+    url(u, sizeof u, &a, "/api/v1/images");
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 413);
+    CHECK_STR_CONTAINS(r.body, "photo limit of 1 kB (at least ");
+    av_http_free(&r);
+    /* a body over the whole-request limit is refused from its Content-Length */
+    char *huge = realloc(big, 300000);
+    CHECK(huge != NULL);
+    big = huge;
+    memset(big + 5000, 0, 300000 - 5000);
+    datas[0] = big;
+    lens[0] = 300000;
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 413);
+    CHECK_STR_CONTAINS(r.body, "\"error\"");
+    CHECK_STR_CONTAINS(r.body, "This upload is 300.");
+    CHECK_STR_CONTAINS(r.body, "each photo may be at most 1 kB");
+    av_http_free(&r);
+    url(u, sizeof u, &a, "/upload");
+    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
+    CHECK_EQ_INT(r.status, 413);
+    CHECK_STR_CONTAINS(r.body, "This upload is 300.");
     av_http_free(&r);
     free(big);
     /* nothing stored, no temp files left */

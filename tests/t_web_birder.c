@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "http.h"
 
+#include "detect/detect.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -42,7 +43,25 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
         snprintf(d->common_name, sizeof d->common_name, "%s", cn[i]);
         snprintf(d->model_version, sizeof d->model_version, "test@1");
     }
+    /* the magpie's top guesses: the review chooser offers these first */
+    const char *gs[3] = {"Pica pica", "Corvus corone", "Turdus merula"};
+    const char *gc[3] = {"Eurasian Magpie", "Carrion Crow", "Eurasian Blackbird"};
+    for (int k = 0; k < 3; k++) {
+        av_store_guess *g = &out->dets[1].guesses[k];
+        g->score = 0.4 - 0.15 * k;
+        snprintf(g->species, sizeof g->species, "%s", gs[k]);
+        snprintf(g->common_name, sizeof g->common_name, "%s", gc[k]);
+    }
+    out->dets[1].n_guesses = 3;
     return 0;
+}
+
+/* The site list a case opens the real pipeline with (NULL: none). */
+static av_detect_pipeline *g_site;
+
+static int on_list(void *ud, const char *scientific)
+{
+    return av_detect_pipeline_on_site_list(ud, scientific);
 }
 
 struct app {
@@ -76,7 +95,8 @@ static void start(struct app *a, int guest)
     av_web_opts o = {.listen = "127.0.0.1", .workers = 4, .store = a->store,
                      .data_dir = data_dir, .max_upload_bytes = 1000000,
                      .analyze = fake_analyze, .analysis_workers = 1, .queue_max = 16,
-                     .species_labels = labels, .guest = guest};
+                     .species_labels = labels, .guest = guest,
+                     .on_site_list = g_site ? on_list : NULL, .site_list_ud = g_site};
     CHECK_MSG(av_web_start(&o, &a->web, err, sizeof err) == 0, "%s", err);
     snprintf(a->base, sizeof a->base, "http://127.0.0.1:%d", av_web_port(a->web));
 }
@@ -182,10 +202,45 @@ TEST(a_bird_reviewed_into_another_species_shows_everywhere)
     CHECK_STR_CONTAINS(r.body, "id=\"review-2\"");
     CHECK_STR_CONTAINS(r.body, "id=\"add-bird\"");
     CHECK_STR_CONTAINS(r.body, "<option value=\"Corvus corone (Carrion Crow)\">");
+    /* bird 2's stored top guesses come first in its chooser, the search kept */
+    const char *form2 = strstr(r.body, "id=\"review-2\"");
+    CHECK(form2);
+    CHECK_STR_CONTAINS(form2, "<input type=\"radio\" id=\"g-2-1\" name=\"guess\""
+                              " value=\"Corvus corone\"><label for=\"g-2-1\">Carrion Crow"
+                              " <i>Corvus corone</i> <span class=\"meta\">25.0%</span>");
+    CHECK(strstr(form2, "name=\"guess\"") < strstr(form2, "Or search every species"));
+    CHECK(!strstr(strstr(r.body, "id=\"review-1\""), "name=\"guess\"") ||
+          strstr(strstr(r.body, "id=\"review-1\""), "name=\"guess\"") > form2);
+    av_http_free(&r);
+    snprintf(path, sizeof path, "/api/v1/images/%s", id);
+    CHECK_EQ_INT(get(&a, path, &r), 200);
+    CHECK_STR_CONTAINS(r.body, "\"guesses\":[{\"species\":\"Pica pica\"");
     av_http_free(&r);
 
-    /* bird 2 is a crow: the form, by common name */
+    /* bird 2 is a crow: the form, by choosing a guess */
     snprintf(path, sizeof path, "/uploads/%s/review", id);
+    CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
+                      "box=1&action=species&species=", &r), 422);
+    CHECK_STR_CONTAINS(r.body, "Please choose one of the guesses or type a species.");
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
+                      "box=1&action=species&guess=Corvus+corone&species=", &r), 303);
+    CHECK_STR_CONTAINS(r.headers, "#bird-2");
+    av_http_free(&r);
+    /* a typed name wins over a chosen guess; then back to the crow, by common name */
+    CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
+                      "box=1&action=species&guess=Pica+pica&species=Eurasian+Blackbird", &r),
+                 303);
+    av_http_free(&r);
+    av_store_review *rvs = NULL;
+    int n_rvs = 0;
+    char e2[256];
+    CHECK(av_store_reviews_list(a.store, id, 0, &rvs, &n_rvs, e2, sizeof e2) == AV_STORE_OK);
+    int blackbird = 0;
+    for (int k = 0; k < n_rvs; k++)
+        blackbird |= rvs[k].box == 1 && !strcmp(rvs[k].species, "Turdus merula");
+    free(rvs);
+    CHECK(blackbird);
     CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded",
                       "box=1&action=species&species=Carrion+Crow", &r), 303);
     CHECK_STR_CONTAINS(r.headers, "#bird-2");
@@ -334,6 +389,55 @@ TEST(monitor_warns_when_confirmed_accuracy_falls)
     stop(&a);
 }
 
+/* The queue's order and reasons: without a site list the magpie (40 %) is
+ * first for its low confidence and the robin (90 %) merely not reviewed;
+ * North America's shipped list has neither, so both are outside it, which
+ * ranks above low confidence. */
+static void queue_order(struct app *a, const char *first, const char *second, const char *why)
+{
+    av_http_resp r;
+    CHECK_EQ_INT(get(a, "/review", &r), 200);
+    const char *p1 = strstr(r.body, first), *p2 = strstr(r.body, second);
+    CHECK_MSG(p1 && p2 && p1 < p2, "%s not before %s", first, second);
+    CHECK_MSG(strstr(p1, why) && strstr(p1, why) < p2, "%s not marked %s", first, why);
+    av_http_free(&r);
+}
+
+TEST(review_queue_puts_birds_outside_the_site_list_first)
+{
+    struct app a;
+    char ids[1][AV_STORE_ID_LEN + 1];
+    start(&a, 0);
+    upload(&a, 1, ids);
+    analysed(&a, ids[0]);
+    queue_order(&a, "Eurasian Magpie", "European Robin", "low confidence");
+    av_http_resp r;
+    CHECK_EQ_INT(get(&a, "/review", &r), 200);
+    const char *robin = strstr(r.body, "European Robin");
+    CHECK(robin && strstr(robin, "not reviewed &middot;"));
+    CHECK(!strstr(r.body, "outside the site list &middot;"));
+    av_http_free(&r);
+    stop(&a);
+
+    char err[512];
+    av_detect_open_opts oo = {.threads = 1, .species_list = "north-america"};
+    CHECK_MSG(av_detect_pipeline_open("models", &oo, &g_site, err, sizeof err) == AV_DETECT_OK,
+              "%s", err);
+    CHECK_EQ_INT(av_detect_pipeline_on_site_list(g_site, "Turdus migratorius"), 1);
+    CHECK_EQ_INT(av_detect_pipeline_on_site_list(g_site, "Erithacus rubecula"), 0);
+    start(&a, 0);
+    CHECK_EQ_INT(get(&a, "/review", &r), 200);
+    robin = strstr(r.body, "European Robin");
+    CHECK(robin && strstr(robin, "outside the site list"));
+    const char *magpie = strstr(r.body, "Eurasian Magpie");
+    CHECK(magpie && strstr(magpie, "outside the site list"));
+    CHECK(!strstr(r.body, "low confidence &middot;") && !strstr(r.body, "not reviewed &middot;"));
+    av_http_free(&r);
+    stop(&a);
+    av_detect_pipeline_close(g_site);
+    g_site = NULL;
+}
+
 TEST(gallery_filters_and_pages)
 {
     struct app a;
@@ -475,6 +579,7 @@ TEST(owner_sets_the_tracked_species_on_the_settings_page)
 
 TEST_MAIN(T(several_files_redirect_to_their_batch_page),
           T(a_bird_reviewed_into_another_species_shows_everywhere), T(gallery_filters_and_pages),
+          T(review_queue_puts_birds_outside_the_site_list_first),
           T(guests_without_the_vote_right_cannot_review),
           T(monitor_warns_when_confirmed_accuracy_falls),
           T(owner_sets_the_tracked_species_on_the_settings_page))

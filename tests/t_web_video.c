@@ -14,6 +14,7 @@
 #include "detect/detect.h"
 #include "store/store.h"
 #include "video/video.h"
+#include "vision/vision.h"
 #include "web/web.h"
 
 #include <pthread.h>
@@ -289,6 +290,23 @@ TEST(form_upload_results_page_and_feedback)
     CHECK_STR_CONTAINS(r.body, "id=\"visit-count\">1 visit, 1 species<");
     CHECK_STR_CONTAINS(r.body, "<table class=\"visits stack\">");
     CHECK_STR_CONTAINS(r.body, "id=\"species-summary\""); /* per species (issue 17) */
+    /* the timeline bar's colour: the species', keyed in both tables too */
+    const char *bar = strstr(r.body, "fill-opacity=\"0.75\"");
+    CHECK(bar && bar - r.body > 20);
+    char hex[8] = "";
+    const char *fill = bar - 1;
+    while (fill > r.body && strncmp(fill, "fill=\"#", 7))
+        fill--;
+    snprintf(hex, sizeof hex, "%.7s", fill + 6);
+    int mark = -1;
+    for (int m = 0; m < AV_VISION_MARKS; m++)
+        if (!strcmp(hex, av_vision_mark_hex(m)))
+            mark = m;
+    CHECK_MSG(mark >= 0, "timeline bar %s is no species mark", hex);
+    char key[80];
+    snprintf(key, sizeof key, "<span class=\"swatch c%d\" aria-hidden=\"true\"></span>", mark);
+    const char *key1 = strstr(r.body, key);
+    CHECK(key1 && strstr(key1 + 1, key)); /* species summary, then the visits table */
     char want[200];
     snprintf(want, sizeof want, "<video id=\"player\" controls preload=\"metadata\""
                                 " poster=\"/videos/%s/poster.jpg\" src=\"/originals/%s.mp4\">",
@@ -332,6 +350,24 @@ TEST(form_upload_results_page_and_feedback)
     CHECK_EQ_INT(r.status, 200);
     CHECK_STR_CONTAINS(r.headers, "image/jpeg");
     CHECK(r.len > 1000 && (unsigned char)r.body[0] == 0xFF && (unsigned char)r.body[1] == 0xD8);
+    /* its box is drawn in the timeline's colour for that species: count the
+     * poster's pixels near that colour, and near the old per-visit palette's */
+    av_image *poster = NULL;
+    char e[256];
+    CHECK_MSG(av_vision_decode(r.body, r.len, NULL, &poster, NULL, e, sizeof e) == AV_VISION_OK,
+              "%s", e);
+    av_vision_color want_c = av_vision_mark_color(mark), visit_c = av_vision_palette(1);
+    long near_want = 0, near_visit = 0;
+    for (long p = 0; p < (long)poster->width * poster->height; p++) {
+        const uint8_t *px = poster->data + 3 * p;
+        near_want += abs(px[0] - want_c.r) + abs(px[1] - want_c.g) + abs(px[2] - want_c.b) < 40;
+        near_visit +=
+            abs(px[0] - visit_c.r) + abs(px[1] - visit_c.g) + abs(px[2] - visit_c.b) < 40;
+    }
+    av_img_free(poster);
+    CHECK_MSG(near_want > 300 && near_want > 4 * near_visit,
+              "poster pixels near the species colour %s: %ld, near the visit's: %ld", hex,
+              near_want, near_visit);
     av_http_free(&r);
     get(&a, "/videos/%s/visit-1.jpg", id, &r);
     CHECK_EQ_INT(r.status, 200);
@@ -496,7 +532,7 @@ TEST(too_long_and_too_big_videos_are_refused)
     CHECK_MSG(len > 20000, "clip of %zu bytes", len);
     CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
     CHECK_EQ_INT(r.status, 413);
-    CHECK_STR_CONTAINS(r.body, "is larger than the video limit of 20 kB");
+    CHECK_STR_CONTAINS(r.body, "is larger than the video limit of 20 kB (at least ");
     av_http_free(&r);
     CHECK(av_store_image_count(a.store, &n, err, sizeof err) == AV_STORE_OK);
     CHECK_EQ_INT(n, 0);

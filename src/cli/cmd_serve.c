@@ -152,6 +152,12 @@ static av_video_status analyze_video(void *ud, const void *bytes, size_t len,
     return av_video_run(ud, bytes, len, opts, r, err, errlen);
 }
 
+/* The review queue's site list check (ud is the pipeline). */
+static int on_site_list(void *ud, const char *scientific)
+{
+    return av_detect_pipeline_on_site_list(ud, scientific);
+}
+
 /* /metrics: what each detector pass did since start (ud is the pipeline). */
 static size_t pass_metrics(void *ud, char *buf, size_t cap)
 {
@@ -188,8 +194,9 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
         snprintf(err, errlen, "%s", a->unavailable);
         return -1;
     }
+    /* top_k: the guesses a review offers first (av_store_detection.guesses) */
     av_detect_run_opts ro = {.annotate = 1, .max_bytes = a->cfg->max_upload_bytes,
-                             .max_pixels = a->cfg->max_pixels};
+                             .max_pixels = a->cfg->max_pixels, .top_k = AV_STORE_MAX_GUESSES};
     av_serving_client_run_opts co = {.annotate = 1, .max_bytes = ro.max_bytes,
                                      .max_pixels = ro.max_pixels};
     av_detect_result r;
@@ -416,6 +423,9 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     static const char *settings[2 * 24 + 1];
     av_cli_owner_command(cfg, owner_cmd, sizeof owner_cmd);
     settings_rows(cfg, db_shown, n_workers, setting_vals, settings);
+    /* the review queue's site list: the one the pipeline loaded */
+    wo.on_site_list = an.pipe ? on_site_list : NULL;
+    wo.site_list_ud = an.pipe;
     wo.guest = cfg->guest;
     wo.metrics_token = cfg->metrics_token;
     wo.trusted_proxies = cfg->trusted_proxies;

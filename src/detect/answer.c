@@ -102,6 +102,24 @@ static int allow_name(av_detect__answer *a, const av_detect__manifest *m, const 
     return hits;
 }
 
+int av_detect__answer_allows(const av_detect__answer *a, const av_detect__manifest *m,
+                             const char *name)
+{
+    if (!a->allowed)
+        return 1;
+    char want[AV_DETECT_NAME_MAX];
+    av_detect_species_binomial(name, want, sizeof want);
+    for (int i = 0; i < a->n; i++) {
+        char b[AV_DETECT_NAME_MAX];
+        if (i == a->background || !a->allowed[i])
+            continue;
+        label_binomial(m, i, b, sizeof b);
+        if (!strcmp(b, want))
+            return 1;
+    }
+    return 0;
+}
+
 int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest *m,
                                 const char *path, char *err, size_t errlen)
 {

@@ -49,6 +49,11 @@ void av_detect__answer_free(av_detect__answer *a);
 int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest *m,
                                 const char *path, char *err, size_t errlen);
 
+/* 1 when name's species is on the loaded site list (or there is none),
+ * else 0: the list as read above, not read again. */
+int av_detect__answer_allows(const av_detect__answer *a, const av_detect__manifest *m,
+                             const char *name);
+
 /* Apply the site list to probs (n scores, in place): labels off the list
  * get 0, the rest (and background) are rescaled to sum to 1. No-op
  * without a list. Returns the best non-background score from before, for

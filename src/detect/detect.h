@@ -202,6 +202,10 @@ const char *av_detect_pipeline_detector(const av_detect_pipeline *p);
  * for the pipeline's life). */
 int av_detect_pipeline_has_species(const av_detect_pipeline *p);
 const char *av_detect_pipeline_species_note(const av_detect_pipeline *p);
+/* Whether a species (a scientific name; a subspecies counts as its
+ * species) is on the site species list the pipeline was opened with:
+ * 1 on it, 0 off it, -1 when there is no list (every species allowed). */
+int av_detect_pipeline_on_site_list(const av_detect_pipeline *p, const char *scientific);
 /* The species manifest's monitoring baseline (baseline.mean_confidence: the
  * test-time mean top-1 score), or < 0 when it gives none or species are off. */
 double av_detect_pipeline_species_baseline(const av_detect_pipeline *p);

@@ -488,6 +488,13 @@ const char *av_detect_pipeline_detector(const av_detect_pipeline *p)
     return p->det.name;
 }
 
+int av_detect_pipeline_on_site_list(const av_detect_pipeline *p, const char *scientific)
+{
+    if (!p->has_species || !p->answer.allowed)
+        return -1;
+    return av_detect__answer_allows(&p->answer, &p->cls, scientific);
+}
+
 int av_detect_pipeline_has_species(const av_detect_pipeline *p)
 {
     return p->has_species;

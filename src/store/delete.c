@@ -18,6 +18,7 @@ static const char *const DELETES[] = {
     "DELETE FROM video_detections WHERE ID = ?",
     "DELETE FROM video_visits WHERE ID = ?",
     "DELETE FROM videos WHERE ID = ?",
+    "DELETE FROM inference_guesses WHERE ID = ?",
     "DELETE FROM inferences WHERE ID = ?",
     "DELETE FROM feedback WHERE imageID = ?",
     "DELETE FROM analysis_claims WHERE ID = ?",

@@ -137,6 +137,13 @@ av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__ar
 av_store_status av_store__query1(av_store *s, const char *sql, const av_store__arg *a, int n,
                                  av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
                                  char *err, size_t errlen);
+/* Each box's species guesses (guesses.c, schema v8): put after the
+ * analysis is stored (its own transaction: a crash between leaves boxes
+ * with their shown answer only), get fills dets[].guesses by idx. */
+av_store_status av_store__guesses_put(av_store *s, const char *id, const av_store_detection *d,
+                                      int n, char *err, size_t errlen);
+av_store_status av_store__guesses_get(av_store *s, const char *id, av_store_detection *d, int n,
+                                      char *err, size_t errlen);
 /* Where the blob store keeps an image: DIR/<id>.blob (store.c). */
 void av_store__blob_path(const av_store *s, const char *id, char *out, size_t cap);
 /* Wall-clock ms since the epoch (leases, sessions: compared across nodes). */

@@ -266,7 +266,8 @@ av_store_status av_store_analysis_put(av_store *s, const char *id, int w, int h,
 {
     if (!av_store_valid_id(id) || n < 0)
         return AV_STORE_EARG;
-    return s->drv->analysis_put(s, id, w, h, d, n, err, errlen);
+    av_store_status st = s->drv->analysis_put(s, id, w, h, d, n, err, errlen);
+    return st == AV_STORE_OK ? av_store__guesses_put(s, id, d, n, err, errlen) : st;
 }
 
 av_store_status av_store_analysis_fail(av_store *s, const char *id, const char *why, char *err,
@@ -280,7 +281,15 @@ av_store_status av_store_detections_get(av_store *s, const char *id, av_store_de
 {
     *d = NULL;
     *n = 0;
-    return s->drv->detections_get(s, id, d, n, err, errlen);
+    av_store_status st = s->drv->detections_get(s, id, d, n, err, errlen);
+    if (st == AV_STORE_OK && *n)
+        st = av_store__guesses_get(s, id, *d, *n, err, errlen);
+    if (st != AV_STORE_OK) {
+        free(*d);
+        *d = NULL;
+        *n = 0;
+    }
+    return st;
 }
 
 av_store_status av_store_feedback_add(av_store *s, const char *id, const av_store_feedback *fb,

@@ -51,6 +51,14 @@ typedef struct av_store_image {
     size_t blob_len;
 } av_store_image;
 
+/* A box's species guesses kept for its review (schema v8). */
+#define AV_STORE_MAX_GUESSES 5
+typedef struct av_store_guess {
+    double score;            /* the classifier's, 0..1 */
+    char species[128];       /* scientific name */
+    char common_name[128];   /* "" if none */
+} av_store_guess;
+
 /* One detection = one row of the original's inferences table. */
 typedef struct av_store_detection {
     double x1, y1, x2, y2;   /* box in original-image pixels */
@@ -62,6 +70,10 @@ typedef struct av_store_detection {
     char species[128];       /* scientific name, "" if none */
     char common_name[128];
     char model_version[64];
+    /* The classifier's top guesses, best first (inference_guesses, written
+     * and read with the detections; 0 for a box without species). */
+    int n_guesses;
+    av_store_guess guesses[AV_STORE_MAX_GUESSES];
 } av_store_detection;
 
 /* One monitoring row: the running state after one vote. */

@@ -141,6 +141,19 @@ static int offer_crop(av_video_stills *s, const av_image *img, const av_detect_d
     return 0;
 }
 
+/* The species a box is stored under (as av_web_store_detection names it:
+ * the species, or the genus label "Corvus sp."), NULL when none or under
+ * AV_VIDEO_MIN_SPECIES_SCORE: its colour (av_vision_species_color) is then
+ * the same as its visit's on the timeline. */
+static const char *shown_species(const av_detect_det *d)
+{
+    if (d->n_species && d->species[0].score < AV_VIDEO_MIN_SPECIES_SCORE)
+        return NULL;
+    if (d->n_species && (d->rule == AV_DETECT_RULE_SPECIES || d->rule == AV_DETECT_RULE_NONE))
+        return d->species[0].scientific;
+    return d->rule == AV_DETECT_RULE_GENUS ? d->label : NULL;
+}
+
 /* Scale, draw the frame's boxes, encode (av_video_stills_draw). -1 when out
  * of memory, 1 when the encoder failed. */
 static int draw_frame(const av_video_stills *s, const av_image *img,
@@ -173,10 +186,11 @@ static int draw_frame(const av_video_stills *s, const av_image *img,
     }
     for (int i = 0; i < v->n_dets; i++) {
         const av_detect_det *d = &v->dets[i];
+        /* the species' colour, as the timeline and the visits table show it */
         snprintf(labels[i], sizeof labels[i], "%s %.0f%%", d->label, d->confidence * 100.0);
         boxes[i] = (av_vision_box){.x1 = d->x1 * k, .y1 = d->y1 * k, .x2 = d->x2 * k,
                                    .y2 = d->y2 * k,
-                                   .color = av_vision_palette(v->track_ids ? v->track_ids[i] : i),
+                                   .color = av_vision_species_color(shown_species(d)),
                                    .label = labels[i]};
     }
     av_vision_draw_boxes(work, boxes, (size_t)v->n_dets, s->font);

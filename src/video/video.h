@@ -96,6 +96,9 @@ const char *av_video_container_name(av_video_container c);
 #define AV_VIDEO_DEFAULT_MAX_SECONDS 600.0
 #define AV_VIDEO_DEFAULT_MAX_PIXELS (50LL * 1000 * 1000)
 #define AV_VIDEO_DEFAULT_FPS 2.0
+/* Below this species score a visit is a bird, not a species: a 4.7 % guess
+ * names none (web pages) and is drawn grey (poster, timeline). */
+#define AV_VIDEO_MIN_SPECIES_SCORE 0.2
 #define AV_VIDEO_MAX_FPS 30.0
 #define AV_VIDEO_MAX_DECODER_THREADS 16
 

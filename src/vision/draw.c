@@ -104,6 +104,47 @@ av_vision_color av_vision_palette(int i)
     return pal[(size_t)(i < 0 ? -(long long)i : i) % n];
 }
 
+static const struct {
+    av_vision_color rgb;
+    const char *hex;
+} MARKS[AV_VISION_MARKS] = {
+    {{0x0b, 0x53, 0x94}, "#0b5394"}, {{0xa6, 0x1c, 0x00}, "#a61c00"},
+    {{0x6a, 0x32, 0x9f}, "#6a329f"}, {{0x38, 0x76, 0x1d}, "#38761d"},
+    {{0x7f, 0x60, 0x00}, "#7f6000"}, {{0x99, 0x00, 0x59}, "#990059"},
+    {{0x13, 0x4f, 0x5c}, "#134f5c"}, {{0x78, 0x3f, 0x04}, "#783f04"},
+};
+
+static int mark_index(int i)
+{
+    return (int)((i < 0 ? -(long long)i : i) % AV_VISION_MARKS);
+}
+
+av_vision_color av_vision_mark_color(int i)
+{
+    return MARKS[mark_index(i)].rgb;
+}
+
+const char *av_vision_mark_hex(int i)
+{
+    return MARKS[mark_index(i)].hex;
+}
+
+int av_vision_species_mark(const char *scientific)
+{
+    if (!scientific || !*scientific)
+        return -1;
+    unsigned h = 2166136261u; /* FNV-1a: the same species, the same colour everywhere */
+    for (const char *s = scientific; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return (int)(h % AV_VISION_MARKS);
+}
+
+av_vision_color av_vision_species_color(const char *scientific)
+{
+    int m = av_vision_species_mark(scientific);
+    return m < 0 ? (av_vision_color){0x55, 0x55, 0x55} : MARKS[m].rgb;
+}
+
 /* ---------------------------------------------------------------- pixels */
 
 /* Fill [x0,x1) x [y0,y1), clipped. Coordinates may be anywhere. */

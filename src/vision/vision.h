@@ -286,6 +286,19 @@ av_vision_status av_vision_draw_boxes(av_image *img, const av_vision_box *boxes,
 /* A colour per class index from a fixed, readable palette. */
 av_vision_color av_vision_palette(int i);
 
+/* The marks of the web pages and the pictures drawn for them (numbered
+ * boxes, CSS .c0-.c7, species colours): AV_VISION_MARKS dark colours on
+ * which white text reads at >= 4.5:1. av_vision_mark_hex gives "#rrggbb"
+ * (static). */
+#define AV_VISION_MARKS 8
+av_vision_color av_vision_mark_color(int i);
+const char *av_vision_mark_hex(int i);
+/* A species' mark, the same for a scientific name on every page, the
+ * video timeline and the poster (FNV-1a of the name); -1 for NULL or ""
+ * (no species, or too unsure to name one), shown grey (#555555). */
+int av_vision_species_mark(const char *scientific);
+av_vision_color av_vision_species_color(const char *scientific);
+
 /* --------------------------------------------------------------- encode */
 
 /*

@@ -27,4 +27,11 @@ void av_web_store_detection(const av_detect_det *d, const char *version, av_stor
         snprintf(s->common_name, sizeof s->common_name, "%s", d->label);
     }
     snprintf(s->model_version, sizeof s->model_version, "%s", version);
+    /* every guess, whatever the rule: a review offers them first */
+    for (int i = 0; i < d->n_species && s->n_guesses < AV_STORE_MAX_GUESSES; i++) {
+        av_store_guess *g = &s->guesses[s->n_guesses++];
+        g->score = d->species[i].score;
+        snprintf(g->species, sizeof g->species, "%s", d->species[i].scientific);
+        snprintf(g->common_name, sizeof g->common_name, "%s", d->species[i].common);
+    }
 }

@@ -89,7 +89,7 @@ typedef struct av_web__file {
 /* A per-bird review as posted: form fields (review.c) or a JSON body (API). */
 #define AV_WEB_REVIEW_BODY_MAX 4096
 typedef struct av_web__review_form {
-    char box[12], action[16], species[272], x1[24], y1[24], x2[24], y2[24];
+    char box[12], action[16], species[272], guess[272], x1[24], y1[24], x2[24], y2[24];
     char body[AV_WEB_REVIEW_BODY_MAX + 1];
     size_t body_len;
     int too_long;

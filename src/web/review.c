@@ -8,6 +8,7 @@
 
 #include "detect/detect.h"
 #include "log/log.h"
+#include "vision/vision.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -15,33 +16,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* White text on each is >= 4.5:1; each also stands out on foliage and sky. */
-static const char *const COLOURS[] = {"#0b5394", "#a61c00", "#6a329f", "#38761d",
-                                      "#7f6000", "#990059", "#134f5c", "#783f04"};
-#define N_COLOURS 8
+/* The marks (vision.h): white text on each is >= 4.5:1, the CSS's .c0-.c7. */
+#define N_COLOURS AV_VISION_MARKS
 
 const char *av_web__box_colour(int i)
 {
-    return COLOURS[(i < 0 ? -i : i) % N_COLOURS];
-}
-
-static int species_index(const char *s)
-{
-    unsigned h = 2166136261u; /* FNV-1a: the same species, the same colour everywhere */
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return (int)(h % N_COLOURS);
+    return av_vision_mark_hex(i);
 }
 
 const char *av_web__species_colour(const char *scientific)
 {
-    return COLOURS[species_index(scientific)];
+    int m = av_vision_species_mark(scientific);
+    return m < 0 ? "#555555" : av_vision_mark_hex(m);
 }
 
 int av_web__outside_site_list(const av_web *w, const char *species)
 {
-    (void)w, (void)species;
-    return 0; /* no site species list yet (setting species_list): nothing is outside it */
+    /* a genus answer ("Corvus") is no species to find on a list */
+    if (!w->o.on_site_list || !species || !strchr(species, ' '))
+        return 0;
+    return w->o.on_site_list(w->o.site_list_ud, species) == 0;
 }
 
 const char *av_web__arg(struct MHD_Connection *c, const char *key)
@@ -61,7 +55,7 @@ int av_web__review_field(av_web__req *r, const char *key, const char *data, uint
 #define FIELD(name)                                                                            \
     if (!strcmp(key, #name))                                                                   \
         dst = f->name, cap = sizeof f->name;
-    FIELD(box) FIELD(action) FIELD(species) FIELD(x1) FIELD(y1) FIELD(x2) FIELD(y2)
+    FIELD(box) FIELD(action) FIELD(species) FIELD(guess) FIELD(x1) FIELD(y1) FIELD(x2) FIELD(y2)
 #undef FIELD
     if (!dst)
         return 0;
@@ -148,6 +142,30 @@ static int gone(const bird *b)
 }
 
 #define MAX_BIRDS 256
+
+/* A box's stored top guesses as radio buttons (no JavaScript needed):
+ * "Set species" takes the chosen one unless a name was typed. */
+static void guess_choices(av_web__buf *b, const av_store_detection *d, int box)
+{
+    av_web__buf_str(b, "<fieldset class=\"guesses\"><legend>The model's top guesses</legend>");
+    for (int k = 0; k < d->n_guesses && k < AV_STORE_MAX_GUESSES; k++) {
+        const av_store_guess *g = &d->guesses[k];
+        av_web__buf_fmt(b, "<div class=\"guess\"><input type=\"radio\" id=\"g-%d-%d\""
+                           " name=\"guess\" value=\"",
+                        box + 1, k);
+        av_web__buf_html(b, g->species);
+        av_web__buf_fmt(b, "\"><label for=\"g-%d-%d\">", box + 1, k);
+        if (g->common_name[0]) {
+            av_web__buf_html(b, g->common_name);
+            av_web__buf_str(b, " ");
+        }
+        av_web__buf_str(b, "<i>");
+        av_web__buf_html(b, g->species);
+        av_web__buf_fmt(b, "</i> <span class=\"meta\">%.1f%%</span></label></div>",
+                        g->score * 100);
+    }
+    av_web__buf_str(b, "</fieldset>");
+}
 
 void av_web__review_figure(av_web__buf *b, const av_store_image *img,
                            const av_store_detection *d, int n, const av_store_review *rv,
@@ -300,14 +318,20 @@ void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img
         av_web__buf_html(b, gone(x) ? "(no bird)" : bird_name(x->common, x->sci));
         av_web__buf_str(b, " <span class=\"meta\">");
         state_text(b, x);
+        av_web__buf_str(b, "</span></legend>");
+        /* The model's top guesses first, then the search over every label. */
+        int guessed = x->box < n && d[x->box].n_guesses > 0;
+        if (guessed)
+            guess_choices(b, &d[x->box], x->box);
         /* The species field and its button come first: Enter in the field sets the species. */
-        av_web__buf_fmt(b, "</span></legend><div class=\"field species\"><label for=\"sp-%d\">"
-                           "Another species</label><input id=\"sp-%d\" name=\"species\""
+        av_web__buf_fmt(b, "<div class=\"field species\"><label for=\"sp-%d\">%s</label>"
+                           "<input id=\"sp-%d\" name=\"species\""
                            " list=\"species-list\" autocomplete=\"off\" maxlength=\"260\""
                            " placeholder=\"common or scientific name\"> <button type=\"submit\""
                            " name=\"action\" value=\"species\">Set species</button></div>"
                            "<div class=\"actions\">",
-                        x->box + 1, x->box + 1);
+                        x->box + 1, guessed ? "Or search every species" : "Another species",
+                        x->box + 1);
         /* Confirm keeps the model's species (an added bird's: the one given). */
         const char *model = x->model_sci[0] ? x->model_sci : x->sci;
         if (model[0]) {
@@ -443,10 +467,14 @@ enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const c
              (parse_num(f->x1, &rv.x1) || parse_num(f->y1, &rv.y1) ||
               parse_num(f->x2, &rv.x2) || parse_num(f->y2, &rv.y2)))
         snprintf(msg, sizeof msg, "Please give the new bird's box: four numbers in pixels.");
+    else if (rv.action == AV_REVIEW_SPECIES && !f->species[0] && !f->guess[0])
+        snprintf(msg, sizeof msg, "Please choose one of the guesses or type a species.");
     else if ((rv.action == AV_REVIEW_SPECIES ||
               (rv.action == AV_REVIEW_ADDED && f->species[0])) &&
-             resolve_species(w, f->species, rv.species, sizeof rv.species, rv.common_name,
-                             sizeof rv.common_name, msg, sizeof msg))
+             /* a typed name wins over a chosen guess: it was typed after */
+             resolve_species(w, f->species[0] ? f->species : f->guess, rv.species,
+                             sizeof rv.species, rv.common_name, sizeof rv.common_name, msg,
+                             sizeof msg))
         ;
     else {
         rv.box = (int)box;

@@ -62,13 +62,17 @@ long long av_web__part_limit(const av_web *w, int video)
     return video > 0 ? vid : video == 0 ? img : vid > img ? vid : img;
 }
 
-/* "200 MB", or "50 kB" below a megabyte (small limits in tests and demos). */
+/* "200 MB", "4.7 MB", or "50 kB" below a megabyte (small limits in tests
+ * and demos); a tenth is shown only where the size is not whole. */
 static void fmt_size(char *out, size_t cap, long long bytes)
 {
-    if (bytes >= 1000000)
-        snprintf(out, cap, "%lld MB", bytes / 1000000);
+    long long unit = bytes >= 1000000 ? 1000000 : 1000;
+    const char *name = unit == 1000000 ? "MB" : "kB";
+    long long tenths = bytes * 10 / unit;
+    if (tenths % 10 == 0)
+        snprintf(out, cap, "%lld %s", tenths / 10, name);
     else
-        snprintf(out, cap, "%lld kB", bytes / 1000);
+        snprintf(out, cap, "%lld.%lld %s", tenths / 10, tenths % 10, name);
 }
 
 static const char *video_mime(av_video_container c)
@@ -95,9 +99,10 @@ static void check_video(av_web *w, av_web__req *r, const void *map, size_t n)
         return;
     }
     if ((long long)n > w->o.max_video_bytes) {
-        char lim[32];
+        char lim[32], got[32];
         fmt_size(lim, sizeof lim, w->o.max_video_bytes);
-        snprintf(problem, sizeof problem, "is larger than the video limit of %s", lim);
+        fmt_size(got, sizeof got, (long long)n);
+        snprintf(problem, sizeof problem, "is larger than the video limit of %s (%s)", lim, got);
         reject(r, MHD_HTTP_CONTENT_TOO_LARGE, problem);
         return;
     }
@@ -328,13 +333,13 @@ static int part_data(void *ctx, const char *data, size_t size)
     r->part_bytes += (long long)size;
     if (r->part_bytes > av_web__part_limit(w, r->sniffed ? r->part_video : -1)) {
         r->too_big = 1;
-        char problem[160];
-        char lim[32];
-        fmt_size(lim, sizeof lim, w->o.max_video_bytes);
-        if (r->part_video)
-            snprintf(problem, sizeof problem, "is larger than the video limit of %s", lim);
-        else
-            snprintf(problem, sizeof problem, "is larger than the upload limit");
+        /* Refused while it streams in: only a lower bound of its size is known. */
+        int kind = r->sniffed ? r->part_video : -1;
+        char problem[160], lim[32], got[32];
+        fmt_size(lim, sizeof lim, av_web__part_limit(w, kind));
+        fmt_size(got, sizeof got, r->part_bytes);
+        snprintf(problem, sizeof problem, "is larger than the %s limit of %s (at least %s)",
+                 kind > 0 ? "video" : kind == 0 ? "photo" : "upload", lim, got);
         reject(r, MHD_HTTP_CONTENT_TOO_LARGE, problem);
         return 0;
     }
@@ -367,18 +372,27 @@ int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
     int feedback = r->route == AV_WEB_ROUTE_FEEDBACK;
     long long limit = feedback ? AV_WEB_FORM_LIMIT : av_web__body_limit(w);
     if (len && atoll(len) > limit) {
-        char text[200];
+        /* Refused from its Content-Length, before a byte is read: say both. */
+        char text[300], got[32], img[32], vid[32];
+        fmt_size(got, sizeof got, atoll(len));
+        fmt_size(img, sizeof img, w->o.max_upload_bytes);
+        fmt_size(vid, sizeof vid, w->o.max_video_bytes);
         if (feedback)
-            snprintf(text, sizeof text, "A feedback form is at most %d kB.",
-                     AV_WEB_FORM_LIMIT / 1024);
+            snprintf(text, sizeof text, "This form is %s; a feedback form is at most %d kB.",
+                     got, AV_WEB_FORM_LIMIT / 1024);
         else if (w->o.analyze_video)
-            snprintf(text, sizeof text, "Each photo may be at most %lld MB, each video %lld MB.",
-                     w->o.max_upload_bytes / 1000000, w->o.max_video_bytes / 1000000);
+            snprintf(text, sizeof text,
+                     "This upload is %s; each photo may be at most %s, each video %s.", got,
+                     img, vid);
         else
-            snprintf(text, sizeof text, "Each photo may be at most %lld MB.",
-                     w->o.max_upload_bytes / 1000000);
-        av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
-                        feedback ? "That form is too large" : "That upload is too large", text);
+            snprintf(text, sizeof text, "This upload is %s; each photo may be at most %s.", got,
+                     img);
+        if (r->route == AV_WEB_ROUTE_API_UPLOAD)
+            av_web__send_json(c, MHD_HTTP_CONTENT_TOO_LARGE, json_pack("{s:s}", "error", text));
+        else
+            av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
+                            feedback ? "That form is too large" : "That upload is too large",
+                            text);
         return -1;
     }
     if (feedback) {

@@ -10,6 +10,7 @@
 #include "web/internal.h"
 
 #include "log/log.h"
+#include "vision/vision.h"
 #include "text/text.h"
 
 #include <jansson.h>
@@ -27,13 +28,29 @@ int av_web__is_video_type(const char *content_type)
     return content_type && strncmp(content_type, "video/", 6) == 0;
 }
 
-/* Below this species score a visit is a bird, not a species: a 4.7 % guess
- * must not name one (nor count on the life list of a video). */
-#define VIDEO_MIN_SPECIES_SCORE 0.2
-
+/* Below AV_VIDEO_MIN_SPECIES_SCORE a visit is a bird, not a species: a
+ * 4.7 % guess must not name one (nor count on the life list of a video). */
 static int unsure(const av_store_detection *d)
 {
-    return d->species[0] && d->species_score >= 0 && d->species_score < VIDEO_MIN_SPECIES_SCORE;
+    return d->species[0] && d->species_score >= 0 &&
+           d->species_score < AV_VIDEO_MIN_SPECIES_SCORE;
+}
+
+/* A visit's colour mark (vision.h; -1 grey): its species' on every page,
+ * the timeline and the poster (stills.c picks the same for its boxes). */
+static int visit_mark(const av_store_detection *d)
+{
+    return unsure(d) ? -1 : av_vision_species_mark(d->species);
+}
+
+/* A colour key before a visit's name, by class (the CSP allows no inline style). */
+static void visit_swatch(av_web__buf *b, const av_store_detection *d)
+{
+    int m = visit_mark(d);
+    if (m < 0)
+        av_web__buf_str(b, "<span class=\"swatch cg\" aria-hidden=\"true\"></span>");
+    else
+        av_web__buf_fmt(b, "<span class=\"swatch c%d\" aria-hidden=\"true\"></span>", m);
 }
 
 static const char *visit_name(const av_store_detection *d)
@@ -149,9 +166,8 @@ static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store
                         "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" rx=\"3\""
                         " fill=\"%s\" fill-opacity=\"0.75\"><title>",
                         x0, top + visit_row[i] * row_h + 3, x1 - x0, row_h - 10,
-                        unsure(&vs[i].det) || !vs[i].det.species[0]
-                            ? "#555555"
-                            : av_web__species_colour(vs[i].det.species));
+                        visit_mark(&vs[i].det) < 0 ? "#555555"
+                                                   : av_vision_mark_hex(visit_mark(&vs[i].det)));
         av_web__buf_html(b, visit_name(&vs[i].det));
         av_web__buf_fmt(b, ", visit %d: %s to %s, best %.0f%%</title></rect>", vs[i].track, a, z,
                         vs[i].det.score * 100);
@@ -235,6 +251,7 @@ static void species_summary(av_web__buf *b, const av_store_visit *vs, int nv)
         fmt_time(t_on, sizeof t_on, on);
         fmt_time(t_at, sizeof t_at, at);
         av_web__buf_str(b, "<tr><td data-label=\"Species\">");
+        visit_swatch(b, &vs[i].det);
         av_web__buf_html(b, name);
         av_web__buf_fmt(b, "</td><td class=\"num\" data-label=\"Visits\">%d</td><td"
                            " class=\"num\" data-label=\"On screen\">%s</td><td class=\"num\""
@@ -276,6 +293,7 @@ static void visits_table(av_web__buf *b, const char *id, const char *ext,
         av_web__buf_fmt(b, " at %s: play from here\" width=\"80\" height=\"80\"></a></td><td"
                            " data-label=\"Species\">",
                         a);
+        visit_swatch(b, &vs[i].det);
         av_web__buf_html(b, visit_name(&vs[i].det));
         av_web__buf_str(b, "</td><td data-label=\"Scientific name\"><i>");
         av_web__buf_html(b, vs[i].det.species[0] ? vs[i].det.species : "-");

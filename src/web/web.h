@@ -105,6 +105,12 @@ typedef struct av_web_opts {
     const char *species_note;   /* plain text shown when species are unavailable; NULL if fine */
     const char *species_labels; /* the species model's label file: the names a review may
                                    choose from (NULL: any well-formed name) */
+    /* The site species list (--species-list) as the pipeline loaded it
+     * (av_detect_pipeline_on_site_list): 1 when a scientific name is on it,
+     * 0 off it, -1 no list. NULL: no list. The review queue puts birds off
+     * the list first. */
+    int (*on_site_list)(void *ud, const char *scientific);
+    void *site_list_ud;
 
     /* Videos (see av_web_analyze_video_fn); without analyze_video they are refused. */
     av_web_analyze_video_fn analyze_video;

@@ -181,6 +181,21 @@ async function main() {
       await phone.screenshot({ path: path.join(artifacts, 'p1-results.png'), fullPage: true });
     });
 
+    await step('review_by_choosing_a_top_guess', async () => {
+      // the model's stored top guesses come first in the chooser, the search after them
+      await phone.goto(base + first);
+      const guesses = await phone.$$eval('#review-1 input[name=guess]', (g) => g.map((i) => i.value));
+      assert(guesses.length >= 2 && guesses.length <= 5, 'guesses: ' + JSON.stringify(guesses));
+      await phone.check('#g-1-1');
+      await Promise.all([phone.waitForNavigation(), phone.click('#review-1 button[value=species]')]);
+      const row = await phone.innerText('#bird-1');
+      assert(row.includes(guesses[1]), 'row after choosing ' + guesses[1] + ': ' + row);
+      await phone.screenshot({ path: path.join(artifacts, 'p2-guess.png'), fullPage: true });
+      // back to the crow the later pages expect
+      await phone.fill('#sp-1', 'Corvus corone');
+      await Promise.all([phone.waitForNavigation(), phone.click('#review-1 button[value=species]')]);
+    });
+
     let video = '';
     await step('video_page_has_a_player_and_species_summary', async () => {
       // a 3 s clip panned over bird.bmp, made with ffmpeg (as t_web_video does)
