@@ -49,6 +49,9 @@ typedef struct node {
     char data[800];
 } node;
 
+/* "Retrain now" settings for the next start() (NULL: not offered). */
+static const char *retrain_out, *retrain_models;
+
 /* A web node on this case's database, with its own data folder. */
 static void start(node *n, const char *name, int guest, const char *metrics_token)
 {
@@ -70,6 +73,11 @@ static void start(node *n, const char *name, int guest, const char *metrics_toke
                      .trusted_proxies = "127.0.0.1",
                      .owner_hint = "aviary user add NAME --data /srv/aviary",
                      .settings = settings};
+    static char retrain_db[1200];
+    snprintf(retrain_db, sizeof retrain_db, "%s", url);
+    o.retrain_db_url = retrain_db;
+    o.retrain_out_dir = retrain_out;
+    o.retrain_models_dir = retrain_models;
     CHECK_MSG(av_web_start(&o, &n->web, err, sizeof err) == 0, "%s", err);
     snprintf(n->base, sizeof n->base, "http://127.0.0.1:%d", av_web_port(n->web));
 }
@@ -521,9 +529,64 @@ TEST(first_start_says_how_to_add_the_owner)
     stop(&a);
 }
 
+/* The monitor's "Retrain now": the owner's only, with the CSRF token; it
+ * runs av_train_species in the background and /monitor shows how it ended. */
+TEST(retrain_now_owner_only_in_background)
+{
+    node a;
+    char out[900];
+    snprintf(out, sizeof out, "%s/versions", av_test_tmpdir());
+    mkdir(out, 0755);
+    retrain_out = NULL; /* first: not set up */
+    start(&a, "a", 0, NULL);
+    add_owner(&a);
+    av_http_resp r;
+    CHECK_EQ_INT(req(&a, "GET", "/monitor", NULL, NULL, NULL, 0, &r), 200);
+    CHECK_STR_CONTAINS(r.body, "No retraining run yet.");
+    CHECK(!strstr(r.body, "/monitor/retrain"));
+    av_http_free(&r);
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", NULL, "x=1"), 403); /* a guest */
+    char cookie[200], csrf[AV_STORE_TOKEN_LEN + 1], body[200];
+    CHECK_EQ_INT(login(&a, "alice", PASSWORD, NULL, cookie, sizeof cookie, NULL), 303);
+    csrf_of(&a, cookie, csrf);
+    const char *me[] = {cookie, NULL};
+    CHECK_EQ_INT(req(&a, "GET", "/monitor", me, NULL, NULL, 0, &r), 200);
+    const char *f = strstr(r.body, "action=\"/monitor/retrain\"");
+    CHECK_MSG(f, "no retrain button: %.300s", r.body);
+    CHECK_STR_CONTAINS(f, csrf);
+    av_http_free(&r);
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, "x=1"), 403); /* no token */
+    snprintf(body, sizeof body, "csrf=%s", csrf);
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, body), 409); /* no --model-base-path */
+    stop(&a);
+
+    /* set up, with base models that cannot load: the run fails on its thread, and says why */
+    retrain_out = out;
+    retrain_models = "no-such-models";
+    start(&a, "a", 0, NULL);
+    retrain_out = retrain_models = NULL;
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, body), 303);
+    int done = 0;
+    for (int i = 0; i < 200 && !done; i++) {
+        CHECK_EQ_INT(req(&a, "GET", "/monitor", me, NULL, NULL, 0, &r), 200);
+        done = strstr(r.body, "failed at ") != NULL;
+        if (done)
+            CHECK_STR_CONTAINS(r.body, "models no-such-models");
+        else
+            CHECK_STR_CONTAINS(r.body, "running since ");
+        av_http_free(&r);
+        if (!done)
+            usleep(50000);
+    }
+    CHECK(done);
+    /* the lease was given back: a second run starts */
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, body), 303);
+    stop(&a);
+}
+
 TEST_MAIN(T(guest_view_only_cannot_change_anything), T(guest_none_sees_only_sign_in),
           T(cross_site_posts_refused), T(session_cookie_attributes_and_sign_out),
           T(csrf_token_required_on_session_forms),
           T(sign_in_rate_limited_per_account_and_address),
           T(sessions_and_deletes_seen_by_a_second_node), T(metrics_token),
-          T(first_start_says_how_to_add_the_owner))
+          T(first_start_says_how_to_add_the_owner), T(retrain_now_owner_only_in_background))

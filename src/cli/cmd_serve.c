@@ -24,7 +24,7 @@ static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
     "max-video-mb", "max-video-seconds", "guest", "metrics-token", "metrics-token-file",
-    "trusted-proxies", "species-list",
+    "trusted-proxies", "species-list", "model-base-path",
     /* live cameras (config/cameras.c) */
     "camera", "camera.NAME.KEY", "camera-cpu-budget", "camera-node", "camera-lease-seconds",
     "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
@@ -421,6 +421,12 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     wo.trusted_proxies = cfg->trusted_proxies;
     wo.owner_hint = owner_cmd;
     wo.settings = settings;
+    /* "Retrain now" on /monitor writes versions where the model server reads them */
+    static char retrain_db[1100];
+    av_config_db_url(cfg, retrain_db, sizeof retrain_db);
+    wo.retrain_db_url = retrain_db;
+    wo.retrain_models_dir = cfg->models_dir;
+    wo.retrain_out_dir = cfg->model_base_path[0] ? cfg->model_base_path : NULL;
     /* The species a review may choose: the installed species model's labels. */
     static char labels_path[1200];
     snprintf(labels_path, sizeof labels_path, "%s/inat_bird/inat_bird_labels.txt",

@@ -515,6 +515,7 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
         retrained_heads(w, &models, mv, n_mv);
     }
     free(mv);
+    av_web__retrain_section(w, &models);
 
     char img_s[32], votes_s[32], sat[32];
     snprintf(img_s, sizeof img_s, "%lld", (long long)images);

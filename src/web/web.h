@@ -129,6 +129,10 @@ typedef struct av_web_opts {
     av_web_metrics_fn extra_metrics; /* NULL: none */
     void *extra_metrics_ud;
     av_guard_opts guard;        /* connection limits and deadlines; zeros = defaults */
+    /* The monitor's "Retrain now" (av_train_species): NULL out_dir = not offered. */
+    const char *retrain_db_url;     /* the database the reviews are in */
+    const char *retrain_models_dir; /* the base models */
+    const char *retrain_out_dir;    /* version folders: the model server's base path */
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,
