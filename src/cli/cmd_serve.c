@@ -24,7 +24,7 @@ static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
     "max-video-mb", "max-video-seconds", "guest", "metrics-token", "metrics-token-file",
-    "trusted-proxies", "species-list", "model-base-path",
+    "trusted-proxies", "species-list", "model-base-path", "retrain-auto",
     /* live cameras (config/cameras.c) */
     "camera", "camera.NAME.KEY", "camera-cpu-budget", "camera-node", "camera-lease-seconds",
     "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
@@ -427,6 +427,7 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     wo.retrain_db_url = retrain_db;
     wo.retrain_models_dir = cfg->models_dir;
     wo.retrain_out_dir = cfg->model_base_path[0] ? cfg->model_base_path : NULL;
+    wo.retrain_auto = cfg->retrain_auto;
     /* The species a review may choose: the installed species model's labels. */
     static char labels_path[1200];
     snprintf(labels_path, sizeof labels_path, "%s/inat_bird/inat_bird_labels.txt",

@@ -177,6 +177,11 @@ int av_web__retrain_new(av_web *w);
 void av_web__retrain_free(av_web__retrain *r);
 enum MHD_Result av_web__retrain_post(av_web *w, struct MHD_Connection *c, const char *user);
 void av_web__retrain_section(av_web *w, av_web__buf *b);
+/* --retrain-auto: start a run when the retraining warning holds and enough
+ * reviews arrived since the last run (the checker thread calls it). */
+void av_web__retrain_check(av_web *w);
+/* pages.c: 1 when the monitor raises a retraining indicator now. */
+int av_web__retraining_advised(av_web *w);
 enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id);
 enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
                                      int api);
