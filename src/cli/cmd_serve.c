@@ -8,6 +8,7 @@
 #include "serving/serving.h"
 #include "log/log.h"
 #include "store/store.h"
+#include "train/train.h"
 #include "web/web.h"
 
 #include <errno.h>
@@ -136,6 +137,7 @@ static int make_dir(const char *path)
  * callback. Without models it explains how to get them. */
 typedef struct analyzer {
     av_detect_pipeline *pipe;
+    av_detect_current *cur;    /* photos: pipe, or a version loaded since (NULL: pipe) */
     av_serving_client *client; /* --model-url: remote inference instead of pipe */
     const av_config *cfg;
     char unavailable[640];
@@ -205,8 +207,13 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
             snprintf(err, errlen, "%s", e);
             return -1;
         }
-    } else if (av_detect_run(a->pipe, bytes, len, &ro, &r, err, errlen) != AV_DETECT_OK) {
-        return -1;
+    } else {
+        av_detect_pipeline *p = a->cur ? av_detect_current_acquire(a->cur) : a->pipe;
+        av_detect_status ds = av_detect_run(p, bytes, len, &ro, &r, err, errlen);
+        if (a->cur)
+            av_detect_current_release(a->cur, p);
+        if (ds != AV_DETECT_OK)
+            return -1;
     }
     memset(out, 0, sizeof *out);
     out->width = r.width;
@@ -448,8 +455,24 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     }
     wo.cameras = cams;
     av_web *web = NULL;
+    /* In-process photos follow the model server's base path: a version
+     * promoted there (Retrain now, train species, model promote) is loaded
+     * and swapped in; videos and cameras keep the models they started with. */
+    av_train_watch *watch = NULL;
+    if (an.pipe && !an.client && cfg->model_base_path[0]) {
+        if (av_detect_current_new(an.pipe, &an.cur) ||
+            av_train_watch_start(cfg->model_base_path, &oo, an.cur, 2000, &watch, err,
+                                 sizeof err) != AV_TRAIN_OK) {
+            av_log(AV_LOG_WARN, "models_watch_unavailable", "error",
+                   an.cur ? err : "out of memory", NULL);
+            av_detect_current_free(an.cur);
+            an.cur = NULL;
+        }
+    }
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);
+        av_train_watch_stop(watch);
+        av_detect_current_free(an.cur);
         av_camera_node_stop(cams);
         av_detect_pipeline_close(an.pipe);
         av_serving_client_close(an.client);
@@ -477,6 +500,8 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_web_stop(web);
     av_camera_node_stop(cams); /* after the pages that read it; stores open visits */
+    av_train_watch_stop(watch);
+    av_detect_current_free(an.cur); /* the versions it loaded; an.pipe stays ours */
     if (mlmd_run > 0)
         av_store_mlmd_execution_end(store, mlmd_run, 1, err, sizeof err);
     av_detect_pipeline_close(an.pipe);
