@@ -150,6 +150,47 @@ TEST(version_with_the_base_head_answers_as_the_base)
     free(img);
 }
 
+/* An in-process node's watch: a version promoted under the base path is
+ * swapped in; a request holding the old pipeline finishes on it. */
+TEST(in_process_reload_of_a_promoted_version)
+{
+    char base[600], ver[1024], err[512];
+    snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
+    av_detect_open_opts oo = {.max_contexts = 1};
+    av_detect_pipeline *p0;
+    if (av_detect_pipeline_open("models", &oo, &p0, err, sizeof err) != AV_DETECT_OK)
+        SKIP("models not installed (run scripts/setup)");
+    av_detect_current *cur;
+    CHECK_EQ_INT(av_detect_current_new(p0, &cur), 0);
+    av_train_watch *w;
+    mkdir(base, 0755);
+    CHECK_MSG(av_train_watch_start(base, &oo, cur, 50, &w, err, sizeof err) == AV_TRAIN_OK,
+              "%s", err);
+    av_detect_pipeline *held = av_detect_current_acquire(cur); /* a request in flight */
+    CHECK(held == p0);
+    base_head_version(base, ver, sizeof ver);
+    for (int i = 0; i < 400 && !av_detect_current_swaps(cur); i++)
+        usleep(50000);
+    CHECK_EQ_INT((int)av_detect_current_swaps(cur), 1);
+    av_detect_pipeline *now = av_detect_current_acquire(cur);
+    CHECK(now != p0);
+    size_t n;
+    unsigned char *img = slurp(av_test_shared("testdata/images/parrot.jpg"), &n);
+    av_detect_result ra, rb;
+    CHECK(av_detect_run(held, img, n, NULL, &ra, err, sizeof err) == AV_DETECT_OK);
+    CHECK(av_detect_run(now, img, n, NULL, &rb, err, sizeof err) == AV_DETECT_OK);
+    CHECK(rb.n_dets >= 1 && ra.n_dets == rb.n_dets);
+    CHECK_STR_EQ(rb.dets[0].species[0].scientific, "Ara macao");
+    av_detect_result_free(&ra);
+    av_detect_result_free(&rb);
+    av_detect_current_release(cur, held);
+    av_detect_current_release(cur, now);
+    av_train_watch_stop(w);
+    av_detect_current_free(cur); /* closes the loaded version */
+    av_detect_pipeline_close(p0);
+    free(img);
+}
+
 struct load {
     const char *url, *body;
     volatile int stop;
@@ -296,5 +337,6 @@ TEST(simulation_on_eval_photos_and_lineage)
 
 TEST_MAIN(T(head_file_round_trip_and_hostile_files),
           T(version_with_the_base_head_answers_as_the_base),
+          T(in_process_reload_of_a_promoted_version),
           T(promote_swaps_a_loaded_model_server_with_no_failed_request),
           T(simulation_on_eval_photos_and_lineage))

@@ -49,6 +49,10 @@ typedef struct node {
     char data[800];
 } node;
 
+/* "Retrain now" settings for the next start() (NULL: not offered). */
+static const char *retrain_out, *retrain_models;
+static int retrain_auto;
+
 /* A web node on this case's database, with its own data folder. */
 static void start(node *n, const char *name, int guest, const char *metrics_token)
 {
@@ -70,6 +74,13 @@ static void start(node *n, const char *name, int guest, const char *metrics_toke
                      .trusted_proxies = "127.0.0.1",
                      .owner_hint = "aviary user add NAME --data /srv/aviary",
                      .settings = settings};
+    static char retrain_db[1200];
+    snprintf(retrain_db, sizeof retrain_db, "%s", url);
+    o.retrain_db_url = retrain_db;
+    o.retrain_out_dir = retrain_out;
+    o.retrain_models_dir = retrain_models;
+    o.retrain_auto = retrain_auto;
+    o.retrain_check_ms = 50;
     CHECK_MSG(av_web_start(&o, &n->web, err, sizeof err) == 0, "%s", err);
     snprintf(n->base, sizeof n->base, "http://127.0.0.1:%d", av_web_port(n->web));
 }
@@ -521,9 +532,133 @@ TEST(first_start_says_how_to_add_the_owner)
     stop(&a);
 }
 
+/* The monitor's "Retrain now": the owner's only, with the CSRF token; it
+ * runs av_train_species in the background and /monitor shows how it ended. */
+TEST(retrain_now_owner_only_in_background)
+{
+    node a;
+    char out[900];
+    snprintf(out, sizeof out, "%s/versions", av_test_tmpdir());
+    mkdir(out, 0755);
+    retrain_out = NULL; /* first: not set up */
+    start(&a, "a", 0, NULL);
+    add_owner(&a);
+    av_http_resp r;
+    CHECK_EQ_INT(req(&a, "GET", "/monitor", NULL, NULL, NULL, 0, &r), 200);
+    CHECK_STR_CONTAINS(r.body, "No retraining run yet.");
+    CHECK(!strstr(r.body, "/monitor/retrain"));
+    av_http_free(&r);
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", NULL, "x=1"), 403); /* a guest */
+    char cookie[200], csrf[AV_STORE_TOKEN_LEN + 1], body[200];
+    CHECK_EQ_INT(login(&a, "alice", PASSWORD, NULL, cookie, sizeof cookie, NULL), 303);
+    csrf_of(&a, cookie, csrf);
+    const char *me[] = {cookie, NULL};
+    CHECK_EQ_INT(req(&a, "GET", "/monitor", me, NULL, NULL, 0, &r), 200);
+    const char *f = strstr(r.body, "action=\"/monitor/retrain\"");
+    CHECK_MSG(f, "no retrain button: %.300s", r.body);
+    CHECK_STR_CONTAINS(f, csrf);
+    av_http_free(&r);
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, "x=1"), 403); /* no token */
+    snprintf(body, sizeof body, "csrf=%s", csrf);
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, body), 409); /* no --model-base-path */
+    stop(&a);
+
+    /* set up, with base models that cannot load: the run fails on its thread, and says why */
+    retrain_out = out;
+    retrain_models = "no-such-models";
+    start(&a, "a", 0, NULL);
+    retrain_out = retrain_models = NULL;
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, body), 303);
+    int done = 0;
+    for (int i = 0; i < 200 && !done; i++) {
+        CHECK_EQ_INT(req(&a, "GET", "/monitor", me, NULL, NULL, 0, &r), 200);
+        done = strstr(r.body, "failed at ") != NULL;
+        if (done)
+            CHECK_STR_CONTAINS(r.body, "models no-such-models");
+        else
+            CHECK_STR_CONTAINS(r.body, "running since ");
+        av_http_free(&r);
+        if (!done)
+            usleep(50000);
+    }
+    CHECK(done);
+    /* the lease was given back: a second run starts */
+    CHECK_EQ_INT(req0(&a, "POST", "/monitor/retrain", me, body), 303);
+    stop(&a);
+}
+
+static void add_review(node *n, const char *id)
+{
+    char err[512];
+    av_store_review v = {.action = AV_REVIEW_ADDED, .x1 = 1, .y1 = 1, .x2 = 20, .y2 = 20};
+    snprintf(v.image_id, sizeof v.image_id, "%s", id);
+    snprintf(v.species, sizeof v.species, "Pica pica");
+    snprintf(v.who, sizeof v.who, "guest");
+    CHECK_MSG(av_store_review_add(n->store, &v, err, sizeof err) == AV_STORE_OK, "%s", err);
+}
+
+static void setting(node *n, const char *key, char *out, size_t cap)
+{
+    char err[512];
+    int found = 0;
+    CHECK_MSG(av_store_setting_get(n->store, key, out, cap, &found, err, sizeof err) ==
+                  AV_STORE_OK, "%s", err);
+}
+
+/* --retrain-auto 2: a run starts by itself once the warning holds (a "no"
+ * vote) and two reviewed birds arrived, and not again without new ones. */
+TEST(retrain_auto_after_enough_new_reviews)
+{
+    node a;
+    char out[900], id[AV_STORE_ID_LEN + 1], path[100], st[AV_STORE_SETTING_MAX + 1];
+    snprintf(out, sizeof out, "%s/versions", av_test_tmpdir());
+    mkdir(out, 0755);
+    retrain_out = out;
+    retrain_models = "no-such-models";
+    retrain_auto = 2;
+    start(&a, "a", 0, NULL);
+    retrain_out = retrain_models = NULL;
+    retrain_auto = 0;
+    analysed_image(&a, id);
+    add_review(&a, id);
+    add_review(&a, id);
+    usleep(300000); /* enough reviews, but no warning yet: nothing runs */
+    setting(&a, "retrain_status", st, sizeof st);
+    CHECK_STR_EQ(st, "");
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    CHECK_EQ_INT(req0(&a, "POST", path, NULL, "vote=no&ground_truth=4&predicted=2"), 303);
+    int done = 0;
+    for (int i = 0; i < 200 && !done; i++) {
+        setting(&a, "retrain_status", st, sizeof st);
+        done = !strncmp(st, "failed at ", 10);
+        if (!done)
+            usleep(50000);
+    }
+    CHECK_MSG(done, "status: %s", st);
+    CHECK_STR_CONTAINS(st, "models no-such-models");
+    char since[64], since2[64];
+    setting(&a, "retrain_since", since, sizeof since);
+    CHECK(since[0]);
+    usleep(300000); /* no new review: no new run */
+    setting(&a, "retrain_since", since2, sizeof since2);
+    CHECK_STR_EQ(since2, since);
+    add_review(&a, id); /* one is fewer than 2 */
+    usleep(300000);
+    setting(&a, "retrain_since", since2, sizeof since2);
+    CHECK_STR_EQ(since2, since);
+    add_review(&a, id);
+    for (int i = 0; i < 200 && !strcmp(since2, since); i++) {
+        usleep(50000);
+        setting(&a, "retrain_since", since2, sizeof since2);
+    }
+    CHECK(strcmp(since2, since) != 0);
+    stop(&a);
+}
+
 TEST_MAIN(T(guest_view_only_cannot_change_anything), T(guest_none_sees_only_sign_in),
           T(cross_site_posts_refused), T(session_cookie_attributes_and_sign_out),
           T(csrf_token_required_on_session_forms),
           T(sign_in_rate_limited_per_account_and_address),
           T(sessions_and_deletes_seen_by_a_second_node), T(metrics_token),
-          T(first_start_says_how_to_add_the_owner))
+          T(first_start_says_how_to_add_the_owner), T(retrain_now_owner_only_in_background),
+          T(retrain_auto_after_enough_new_reviews))

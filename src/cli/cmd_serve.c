@@ -8,6 +8,7 @@
 #include "serving/serving.h"
 #include "log/log.h"
 #include "store/store.h"
+#include "train/train.h"
 #include "web/web.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@ static const char *const serve_keys[] = {
     "port", "listen", "data", "db", "models", "model-url", "model-name", "threads", "workers",
     "max-upload-mb", "max-megapixels", "log-level", "log-format", "blob-store", "tracked",
     "max-video-mb", "max-video-seconds", "guest", "metrics-token", "metrics-token-file",
-    "trusted-proxies", "species-list",
+    "trusted-proxies", "species-list", "model-base-path", "retrain-auto",
     /* live cameras (config/cameras.c) */
     "camera", "camera.NAME.KEY", "camera-cpu-budget", "camera-node", "camera-lease-seconds",
     "camera-webhook", "camera-webhook-secret", "camera-notify-allow", "camera-notify-block",
@@ -136,6 +137,7 @@ static int make_dir(const char *path)
  * callback. Without models it explains how to get them. */
 typedef struct analyzer {
     av_detect_pipeline *pipe;
+    av_detect_current *cur;    /* photos: pipe, or a version loaded since (NULL: pipe) */
     av_serving_client *client; /* --model-url: remote inference instead of pipe */
     const av_config *cfg;
     char unavailable[640];
@@ -212,8 +214,13 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
             snprintf(err, errlen, "%s", e);
             return -1;
         }
-    } else if (av_detect_run(a->pipe, bytes, len, &ro, &r, err, errlen) != AV_DETECT_OK) {
-        return -1;
+    } else {
+        av_detect_pipeline *p = a->cur ? av_detect_current_acquire(a->cur) : a->pipe;
+        av_detect_status ds = av_detect_run(p, bytes, len, &ro, &r, err, errlen);
+        if (a->cur)
+            av_detect_current_release(a->cur, p);
+        if (ds != AV_DETECT_OK)
+            return -1;
     }
     memset(out, 0, sizeof *out);
     out->width = r.width;
@@ -431,6 +438,13 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     wo.trusted_proxies = cfg->trusted_proxies;
     wo.owner_hint = owner_cmd;
     wo.settings = settings;
+    /* "Retrain now" on /monitor writes versions where the model server reads them */
+    static char retrain_db[1100];
+    av_config_db_url(cfg, retrain_db, sizeof retrain_db);
+    wo.retrain_db_url = retrain_db;
+    wo.retrain_models_dir = cfg->models_dir;
+    wo.retrain_out_dir = cfg->model_base_path[0] ? cfg->model_base_path : NULL;
+    wo.retrain_auto = cfg->retrain_auto;
     /* The species a review may choose: the installed species model's labels. */
     static char labels_path[1200];
     snprintf(labels_path, sizeof labels_path, "%s/inat_bird/inat_bird_labels.txt",
@@ -451,8 +465,24 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     }
     wo.cameras = cams;
     av_web *web = NULL;
+    /* In-process photos follow the model server's base path: a version
+     * promoted there (Retrain now, train species, model promote) is loaded
+     * and swapped in; videos and cameras keep the models they started with. */
+    av_train_watch *watch = NULL;
+    if (an.pipe && !an.client && cfg->model_base_path[0]) {
+        if (av_detect_current_new(an.pipe, &an.cur) ||
+            av_train_watch_start(cfg->model_base_path, &oo, an.cur, 2000, &watch, err,
+                                 sizeof err) != AV_TRAIN_OK) {
+            av_log(AV_LOG_WARN, "models_watch_unavailable", "error",
+                   an.cur ? err : "out of memory", NULL);
+            av_detect_current_free(an.cur);
+            an.cur = NULL;
+        }
+    }
     if (av_web_start(&wo, &web, err, sizeof err)) {
         av_log(AV_LOG_ERROR, "start_failed", "error", err, NULL);
+        av_train_watch_stop(watch);
+        av_detect_current_free(an.cur);
         av_camera_node_stop(cams);
         av_detect_pipeline_close(an.pipe);
         av_serving_client_close(an.client);
@@ -480,6 +510,8 @@ static int run_serve(const av_config *cfg, int argc, char **argv)
     av_log(AV_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     av_web_stop(web);
     av_camera_node_stop(cams); /* after the pages that read it; stores open visits */
+    av_train_watch_stop(watch);
+    av_detect_current_free(an.cur); /* the versions it loaded; an.pipe stays ours */
     if (mlmd_run > 0)
         av_store_mlmd_execution_end(store, mlmd_run, 1, err, sizeof err);
     av_detect_pipeline_close(an.pipe);

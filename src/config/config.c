@@ -23,7 +23,10 @@ static const av_config_key g_keys[] = {
                       "pipeline.json, else the installed models)"},
     {"model-url", "URL", "run inference on this TF-Serving-compatible endpoint instead of in-process"},
     {"model-name", "NAME", "model name served or called (default birdsClassifier)"},
-    {"model-base-path", "DIR", "model server: folder of numeric version folders"},
+    {"model-base-path", "DIR", "model server: folder of numeric version folders (serve: where "
+                               "the monitor's Retrain now writes versions)"},
+    {"retrain-auto", "N", "serve: retrain by itself when the retraining warning holds and N "
+                          "reviewed birds arrived since the last run (default 0: off)"},
     {"model-config-file", "FILE", "model server: serve every model listed in FILE (TF Serving "
                                   "model_config_list text format)"},
     {"batch-max", "N", "model server: run up to N images of concurrent requests as one batch "
@@ -297,6 +300,12 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         if (parse_ll(key, v, 1, 100000, &x, err, errlen))
             return -1;
         c->max_video_bytes = x * 1000 * 1000;
+        return 0;
+    }
+    if (strcmp(key, "retrain-auto") == 0) {
+        if (parse_ll(key, v, 0, 1000000, &x, err, errlen))
+            return -1;
+        c->retrain_auto = (int)x;
         return 0;
     }
     if (strcmp(key, "max-video-seconds") == 0) {

@@ -37,6 +37,7 @@ typedef struct av_config {
     long long max_pixels;
     long long max_video_bytes;         /* serve: largest video upload */
     int max_video_seconds;             /* serve: longest video */
+    int retrain_auto;                  /* serve: --retrain-auto N (0 = off) */
     int max_conns;                     /* open connections at most */
     int max_conns_per_client;          /* per client address; 0 = no limit */
     int header_timeout_s;              /* request line and headers within this */

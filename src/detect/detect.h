@@ -183,6 +183,22 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
                                          av_detect_pipeline **out, char *err, size_t errlen);
 void av_detect_pipeline_close(av_detect_pipeline *p);
 
+/*
+ * The pipeline a node serves now, replaceable while in use (current.c; all
+ * calls thread-safe). new: first stays the caller's (never closed here);
+ * -1 when out of memory. acquire: the pipeline to run a request on, held
+ * until release; replace: later acquires get p (owned from now on: closed
+ * by the last release after it is replaced again, or by free), requests in
+ * flight finish on the one they hold. free: after every release.
+ */
+typedef struct av_detect_current av_detect_current;
+int av_detect_current_new(av_detect_pipeline *first, av_detect_current **out);
+av_detect_pipeline *av_detect_current_acquire(av_detect_current *c);
+void av_detect_current_release(av_detect_current *c, av_detect_pipeline *p);
+int av_detect_current_replace(av_detect_current *c, av_detect_pipeline *p);
+unsigned long long av_detect_current_swaps(av_detect_current *c);
+void av_detect_current_free(av_detect_current *c);
+
 /* Totals of one pass over every run of a pipeline (for /metrics). */
 typedef struct av_detect_pass_totals {
     unsigned long long ran;      /* images it ran on */

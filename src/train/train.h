@@ -7,6 +7,7 @@
  *   softmax.c   softmax regression pulled toward the base head
  *   evaluate.c  split by image stratified by species; top-1/top-5 per species
  *   version.c   version folders (manifest + base model + head) and promote
+ *   watch.c     in-process nodes load a newly promoted version
  *   train.c     av_train_species: all of the above, progress on stderr
  */
 #ifndef AV_TRAIN_H
@@ -113,8 +114,23 @@ void av_train_evaluate(const av_train_dataset *d, const av_detect_head *base,
 
 /* ---- versions ---- */
 
-/* Highest numeric version folder under base_dir (0 when none). */
+/* Highest version number taken under base_dir, candidates included (0 when none). */
 long long av_train_latest_version(const char *base_dir);
+/* Highest numeric (served) version folder under base_dir (0 when none). */
+long long av_train_latest_served(const char *base_dir);
+
+/*
+ * In-process reload (watch.c): every interval_ms (default 2000) look for a
+ * numeric version under base_dir newer than the newest at start (or last
+ * loaded), open it with oo (copied) and av_detect_current_replace it into
+ * cur (borrowed; must outlive the watch). Requests holding the old pipeline
+ * finish on it. *out: stop with av_train_watch_stop.
+ */
+typedef struct av_train_watch av_train_watch;
+av_train_status av_train_watch_start(const char *base_dir, const av_detect_open_opts *oo,
+                                     av_detect_current *cur, int interval_ms,
+                                     av_train_watch **out, char *err, size_t errlen);
+void av_train_watch_stop(av_train_watch *w);
 
 /*
  * Write a version folder under base_dir: a copy of models_dir (files

@@ -33,14 +33,14 @@ static int is_number(const char *s)
     return 1;
 }
 
-long long av_train_latest_version(const char *base_dir)
+static long long latest(const char *base_dir, int candidates)
 {
     DIR *d = opendir(base_dir);
     long long best = 0;
     struct dirent *e;
     while (d && (e = readdir(d))) {
         const char *n = e->d_name;
-        if (!strncmp(n, "candidate-", 10))
+        if (candidates && !strncmp(n, "candidate-", 10))
             n += 10; /* a candidate's number is taken too */
         if (is_number(n) && strlen(n) < 18 && atoll(n) > best)
             best = atoll(n);
@@ -48,6 +48,16 @@ long long av_train_latest_version(const char *base_dir)
     if (d)
         closedir(d);
     return best;
+}
+
+long long av_train_latest_version(const char *base_dir)
+{
+    return latest(base_dir, 1);
+}
+
+long long av_train_latest_served(const char *base_dir)
+{
+    return latest(base_dir, 0);
 }
 
 static int copy_file(const char *src, const char *dst)

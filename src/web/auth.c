@@ -77,7 +77,7 @@ static int need(const char *url, const char *method)
     if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics") ||
         !strncmp(url, "/static/", 8) || !strcmp(url, "/login") || !strcmp(url, "/logout"))
         return NEED_NONE;
-    if (!strcmp(url, "/settings") || delete_route(url, id) ||
+    if (!strcmp(url, "/settings") || !strcmp(url, "/monitor/retrain") || delete_route(url, id) ||
         (!strcmp(method, "DELETE") && !strncmp(url, "/api/v1/images/", 15)))
         return NEED_OWNER;
     if (get)
@@ -551,7 +551,8 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
         return 0;
     }
     if (!strcmp(method, "POST") && (!strcmp(url, "/login") || !strcmp(url, "/logout") ||
-                                    !strcmp(url, "/settings") || delete_route(url, id))) {
+                                    !strcmp(url, "/settings") || delete_route(url, id) ||
+                                    !strcmp(url, "/monitor/retrain"))) {
         r->route = AV_WEB_ROUTE_AUTH;
         /* NULL without a form body: the fields stay empty and are refused */
         r->pp = MHD_create_post_processor(c, 4096, form_field, r);
@@ -732,6 +733,8 @@ enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char
         return MHD_YES;
     if (!strcmp(url, "/settings")) /* the owner's, checked in auth_begin */
         return save_tracked(w, c, r);
+    if (!strcmp(url, "/monitor/retrain")) /* the owner's, checked in auth_begin */
+        return av_web__retrain_post(w, c, r->auth.user);
     if (!strcmp(url, "/logout")) {
         if (r->auth.by_session &&
             av_store_session_end(w->o.store, r->auth.session, err, sizeof err) != AV_STORE_OK)

@@ -76,6 +76,7 @@ struct av_web {
     struct av_web__waiters *waiters; /* NULL without a store */
     av_guard *guard;     /* freed after the daemon stops */
     av_web__labels *labels; /* species a review may choose; NULL: any well-formed name */
+    struct av_web__retrain *retrain; /* retrain.c; NULL without a store */
 };
 
 /* One uploaded file after its part ended. */
@@ -166,6 +167,21 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
 enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
                                       av_web__req *r);
 enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c);
+
+/* retrain.c: the monitor's owner-only "Retrain now" (a background
+ * av_train_species, one per database). new: 0 or -1 (no memory); free joins
+ * a run in progress. post: POST /monitor/retrain, owner and CSRF checked by
+ * auth.c. section: the run's status, and the button for the owner. */
+typedef struct av_web__retrain av_web__retrain;
+int av_web__retrain_new(av_web *w);
+void av_web__retrain_free(av_web__retrain *r);
+enum MHD_Result av_web__retrain_post(av_web *w, struct MHD_Connection *c, const char *user);
+void av_web__retrain_section(av_web *w, av_web__buf *b);
+/* --retrain-auto: start a run when the retraining warning holds and enough
+ * reviews arrived since the last run (the checker thread calls it). */
+void av_web__retrain_check(av_web *w);
+/* pages.c: 1 when the monitor raises a retraining indicator now. */
+int av_web__retraining_advised(av_web *w);
 enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id);
 enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
                                      int api);

@@ -419,6 +419,74 @@ static void retrained_heads(av_web *w, av_web__buf *b, const av_store_model_vers
         av_web__buf_str(b, "</tbody></table>");
 }
 
+/* The retraining indicators the monitor shows: user satisfaction, tracked
+ * classes below their baseline (rows into classes), reviewed accuracy
+ * falling (accuracy.c, its tables into reviewed). 1 when one is raised. */
+static int indicators(av_web *w, const av_store_monitor_point *last, const char *const *tracked,
+                      const double *baselines, int n_tracked, av_web__buf *warn,
+                      av_web__buf *classes, av_web__buf *reviewed)
+{
+    int warned = 0;
+    if (last && last->user_satisfaction < AV_MONITOR_SATISFACTION_MIN) {
+        av_web__buf_fmt(warn,
+                        "<p class=\"warn\" role=\"alert\">Retraining advised: user satisfaction "
+                        "is %.1f%%, below the %.0f%% threshold.</p>",
+                        last->user_satisfaction * 100, AV_MONITOR_SATISFACTION_MIN * 100);
+        warned = 1;
+    }
+    av_web__buf_str(classes, "<table><thead><tr><th scope=\"col\">Class</th><th scope=\"col\">"
+                              "Average confidence</th><th scope=\"col\">Baseline (test)</th>"
+                              "<th scope=\"col\">Status</th></tr></thead><tbody>");
+    for (int k = 0; k < n_tracked; k++) {
+        double avg = last ? last->class_avg[k] : NAN;
+        double base = baselines[k];
+        char a[32], bl[32];
+        fmt_pct(a, sizeof a, avg);
+        fmt_pct(bl, sizeof bl, base);
+        int below = !isnan(avg) && !isnan(base) && avg < base;
+        av_web__buf_str(classes, "<tr><td><i>");
+        av_web__buf_html(classes, tracked[k]);
+        av_web__buf_fmt(classes, "</i></td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                                  "<td>%s</td></tr>",
+                        a, bl, below ? "below baseline" : isnan(avg) ? "-" : "ok");
+        if (below) {
+            av_web__buf_str(warn, "<p class=\"warn\" role=\"alert\">Retraining advised: the "
+                                   "average confidence for <i>");
+            av_web__buf_html(warn, tracked[k]);
+            av_web__buf_fmt(warn, "</i> is %s, below its test baseline of %s.</p>", a, bl);
+            warned = 1;
+        }
+    }
+    av_web__buf_str(classes, "</tbody></table>");
+    av_web__accuracy(w, warn, reviewed, &warned); /* accuracy.c */
+    return warned;
+}
+
+int av_web__retraining_advised(av_web *w)
+{
+    char err[512], names[AV_WEB_MAX_TRACKED][128];
+    double baselines[AV_WEB_MAX_TRACKED];
+    const char *tracked[AV_WEB_MAX_TRACKED];
+    int n_tracked = av_web__tracked(w, names, baselines, AV_WEB_MAX_TRACKED), n = 0;
+    for (int k = 0; k < n_tracked; k++)
+        tracked[k] = names[k];
+    av_store_monitor_point *pts = NULL;
+    if (av_store_monitoring_list(w->o.store, tracked, n_tracked, &pts, &n, err, sizeof err) !=
+        AV_STORE_OK)
+        return 0;
+    av_web__buf warn, classes, reviewed; /* the page's text, not needed here */
+    av_web__buf_init(&warn, 16384);
+    av_web__buf_init(&classes, 65536);
+    av_web__buf_init(&reviewed, 4 << 20);
+    int warned = indicators(w, n ? &pts[n - 1] : NULL, tracked, baselines, n_tracked, &warn,
+                            &classes, &reviewed);
+    av_web__buf_free(&warn);
+    av_web__buf_free(&classes);
+    av_web__buf_free(&reviewed);
+    free(pts);
+    return warned;
+}
+
 enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
 {
     char err[512] = "";
@@ -438,45 +506,12 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
         return internal_error(w, c, "monitor", err);
     const av_store_monitor_point *last = n ? &pts[n - 1] : NULL;
 
-    av_web__buf warn, chart, classes, b;
+    av_web__buf warn, chart, classes, b, reviewed;
     av_web__buf_init(&warn, 16384);
     av_web__buf_init(&chart, 4 << 20);
     av_web__buf_init(&classes, 65536);
-    int warned = 0;
-    if (last && last->user_satisfaction < AV_MONITOR_SATISFACTION_MIN) {
-        av_web__buf_fmt(&warn,
-                        "<p class=\"warn\" role=\"alert\">Retraining advised: user satisfaction "
-                        "is %.1f%%, below the %.0f%% threshold.</p>",
-                        last->user_satisfaction * 100, AV_MONITOR_SATISFACTION_MIN * 100);
-        warned = 1;
-    }
-    av_web__buf_str(&classes, "<table><thead><tr><th scope=\"col\">Class</th><th scope=\"col\">"
-                              "Average confidence</th><th scope=\"col\">Baseline (test)</th>"
-                              "<th scope=\"col\">Status</th></tr></thead><tbody>");
-    for (int k = 0; k < n_tracked; k++) {
-        double avg = last ? last->class_avg[k] : NAN;
-        double base = baselines[k];
-        char a[32], bl[32];
-        fmt_pct(a, sizeof a, avg);
-        fmt_pct(bl, sizeof bl, base);
-        int below = !isnan(avg) && !isnan(base) && avg < base;
-        av_web__buf_str(&classes, "<tr><td><i>");
-        av_web__buf_html(&classes, tracked[k]);
-        av_web__buf_fmt(&classes, "</i></td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                                  "<td>%s</td></tr>",
-                        a, bl, below ? "below baseline" : isnan(avg) ? "-" : "ok");
-        if (below) {
-            av_web__buf_str(&warn, "<p class=\"warn\" role=\"alert\">Retraining advised: the "
-                                   "average confidence for <i>");
-            av_web__buf_html(&warn, tracked[k]);
-            av_web__buf_fmt(&warn, "</i> is %s, below its test baseline of %s.</p>", a, bl);
-            warned = 1;
-        }
-    }
-    av_web__buf_str(&classes, "</tbody></table>");
-    av_web__buf reviewed;
     av_web__buf_init(&reviewed, 4 << 20);
-    av_web__accuracy(w, &warn, &reviewed, &warned); /* accuracy.c */
+    int warned = indicators(w, last, tracked, baselines, n_tracked, &warn, &classes, &reviewed);
     if (!warned)
         av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
                                     : "<p class=\"good\">No feedback yet: indicators appear with"
@@ -515,6 +550,7 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
         retrained_heads(w, &models, mv, n_mv);
     }
     free(mv);
+    av_web__retrain_section(w, &models);
 
     char img_s[32], votes_s[32], sat[32];
     snprintf(img_s, sizeof img_s, "%lld", (long long)images);

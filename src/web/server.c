@@ -490,9 +490,12 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
                "a review may name any well-formed species", NULL);
     w->started = time(NULL);
     w->metrics = av_web__metrics_new();
+    if (o->store && av_web__retrain_new(w)) /* without it "Retrain now" says so */
+        av_log(AV_LOG_WARN, "retrain_unavailable", "error", "out of memory", NULL);
     if (o->store && av_web__jobs_start(&w->o, &w->jobs, err, errlen)) {
         av_web__metrics_free(w->metrics);
         av_web__labels_free(w->labels);
+        av_web__retrain_free(w->retrain);
         free(w);
         return -1;
     }
@@ -504,6 +507,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
         av_web__labels_free(w->labels);
+        av_web__retrain_free(w->retrain);
         free(w);
         return -1;
     }
@@ -520,6 +524,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
         av_web__labels_free(w->labels);
+        av_web__retrain_free(w->retrain);
         free(w);
         return -1;
     }
@@ -545,6 +550,7 @@ int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)
         av_web__jobs_stop(w->jobs);
         av_web__metrics_free(w->metrics);
         av_web__labels_free(w->labels);
+        av_web__retrain_free(w->retrain);
         free(w);
         return -1;
     }
@@ -571,5 +577,6 @@ void av_web_stop(av_web *w)
     av_web__jobs_stop(w->jobs);
     av_web__metrics_free(w->metrics);
     av_web__labels_free(w->labels);
+    av_web__retrain_free(w->retrain);
     free(w);
 }

@@ -135,6 +135,13 @@ typedef struct av_web_opts {
     av_web_metrics_fn extra_metrics; /* NULL: none */
     void *extra_metrics_ud;
     av_guard_opts guard;        /* connection limits and deadlines; zeros = defaults */
+    /* The monitor's "Retrain now" (av_train_species): NULL out_dir = not offered. */
+    const char *retrain_db_url;     /* the database the reviews are in */
+    const char *retrain_models_dir; /* the base models */
+    const char *retrain_out_dir;    /* version folders: the model server's base path */
+    int retrain_auto;       /* > 0: retrain by itself when the warning holds and this many
+                               reviewed birds arrived since the last run; 0 = off */
+    int retrain_check_ms;   /* how often that is checked (default 60000) */
 } av_web_opts;
 
 /* One pipeline detection as the row the store keeps (the UI's confidence,
