@@ -1148,8 +1148,10 @@ TEST(lease_takeover)
             pause();
     }
     /* A takes the camera first */
-    int gets = 0;
-    for (int i = 0; i < 100 && gets < 3; i++) {
+    int gets = 0; /* 10 s, longer in sanitizer builds (AV_TEST_TIMEOUT_SCALE) */
+    const char *scale_env = getenv("AV_TEST_TIMEOUT_SCALE");
+    int tries = 100 * (scale_env && atoi(scale_env) > 1 ? atoi(scale_env) : 1);
+    for (int i = 0; i < tries && gets < 3; i++) {
         usleep(100 * 1000);
         pthread_mutex_lock(&f.mu);
         gets = f.gets;
