@@ -8,6 +8,7 @@
  */
 #include "store/driver.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,14 +68,76 @@ av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_vis
     return st;
 }
 
-typedef struct visit_rows {
-    av_store_camera_visit cur, *out;
+/* One query for every listing: the row's columns into r->cur, then fn. */
+typedef struct visit_q {
+    av_store_camera_visit cur;
     int64_t n_frames, has_jpeg; /* INT columns are read as int64 */
+    av_store_camera_visit_fn fn;
+    void *ud;
+} visit_q;
+
+static int visit_q_row(void *ud)
+{
+    visit_q *q = ud;
+    q->cur.n_frames = (int)q->n_frames;
+    q->cur.has_jpeg = q->has_jpeg != 0;
+    return q->fn(q->ud, &q->cur);
+}
+
+static av_store_status select_visits(av_store *s, const char *camera, const char *species,
+                                     int64_t since_ms, int64_t limit, av_store_camera_visit_fn fn,
+                                     void *ud, char *err, size_t errlen)
+{
+    visit_q *q = calloc(1, sizeof *q);
+    if (!q)
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "camera visits: out of memory");
+    q->fn = fn, q->ud = ud;
+    av_store_camera_visit *c = &q->cur;
+    av_store__col cols[15] = {
+        {AV_COL_INT, &c->id, 0, 0},
+        {AV_COL_TEXT, c->camera, sizeof c->camera, 0},
+        {AV_COL_INT, &c->first_ms, 0, 0},
+        {AV_COL_INT, &c->last_ms, 0, 0},
+        {AV_COL_TEXT, c->species, sizeof c->species, 0},
+        {AV_COL_TEXT, c->common_name, sizeof c->common_name, 0},
+        {AV_COL_TEXT, c->label, sizeof c->label, 0},
+        {AV_COL_DOUBLE, &c->score, 0, 0},
+        {AV_COL_INT, &q->n_frames, 0, 0},
+        {AV_COL_DOUBLE, &c->x1, 0, 0},
+        {AV_COL_DOUBLE, &c->y1, 0, 0},
+        {AV_COL_DOUBLE, &c->x2, 0, 0},
+        {AV_COL_DOUBLE, &c->y2, 0, 0},
+        {AV_COL_INT, &q->has_jpeg, 0, 0},
+        {AV_COL_TEXT, c->node, sizeof c->node, 0},
+    };
+    av_store__arg a[6] = {any_text(camera), any_text(camera), any_text(species),
+                          any_text(species), AV_ARG_I(since_ms), AV_ARG_I(limit)};
+    av_store_status st =
+        av_store__query1(s,
+                         "SELECT id, camera, first_seen, last_seen, species, common_name,"
+                         " label, score, n_frames, x1, y1, x2, y2,"
+                         " CASE WHEN best_jpeg IS NULL THEN 0 ELSE 1 END, node"
+                         " FROM camera_visits WHERE (? = '' OR camera = ?)"
+                         " AND (? = '' OR species = ?) AND first_seen >= ?"
+                         " ORDER BY first_seen DESC, id DESC LIMIT ?",
+                         a, 6, cols, 15, visit_q_row, q, err, errlen);
+    free(q);
+    return st;
+}
+
+av_store_status av_store_camera_visits_each(av_store *s, av_store_camera_visit_fn fn, void *ud,
+                                            char *err, size_t errlen)
+{
+    return select_visits(s, NULL, NULL, INT64_MIN, INT64_MAX, fn, ud, err, errlen);
+}
+
+typedef struct visit_rows {
+    av_store_camera_visit *out;
     int n, cap, max;
     int failed;
 } visit_rows;
 
-static int visit_row(void *ud)
+static int visit_row(void *ud, const av_store_camera_visit *v)
 {
     visit_rows *r = ud;
     if (r->n >= r->max)
@@ -83,9 +146,7 @@ static int visit_row(void *ud)
         r->failed = 1;
         return 1;
     }
-    r->cur.n_frames = (int)r->n_frames;
-    r->cur.has_jpeg = r->has_jpeg != 0;
-    r->out[r->n++] = r->cur;
+    r->out[r->n++] = *v;
     return 0;
 }
 
@@ -99,37 +160,8 @@ av_store_status av_store_camera_visits(av_store *s, const char *camera, const ch
         return av_store__fail(err, errlen, AV_STORE_EARG, "camera visits: max %d not in 1..%d",
                               max, VISITS_MAX);
     visit_rows r = {.max = max};
-    av_store_camera_visit *c = &r.cur;
-    av_store__col cols[15] = {
-        {AV_COL_INT, &c->id, 0, 0},
-        {AV_COL_TEXT, c->camera, sizeof c->camera, 0},
-        {AV_COL_INT, &c->first_ms, 0, 0},
-        {AV_COL_INT, &c->last_ms, 0, 0},
-        {AV_COL_TEXT, c->species, sizeof c->species, 0},
-        {AV_COL_TEXT, c->common_name, sizeof c->common_name, 0},
-        {AV_COL_TEXT, c->label, sizeof c->label, 0},
-        {AV_COL_DOUBLE, &c->score, 0, 0},
-        {AV_COL_INT, NULL, 0, 0},
-        {AV_COL_DOUBLE, &c->x1, 0, 0},
-        {AV_COL_DOUBLE, &c->y1, 0, 0},
-        {AV_COL_DOUBLE, &c->x2, 0, 0},
-        {AV_COL_DOUBLE, &c->y2, 0, 0},
-        {AV_COL_INT, NULL, 0, 0},
-        {AV_COL_TEXT, c->node, sizeof c->node, 0},
-    };
-    cols[8].p = &r.n_frames;
-    cols[13].p = &r.has_jpeg;
-    av_store__arg a[6] = {any_text(camera), any_text(camera), any_text(species),
-                          any_text(species), AV_ARG_I(since_ms), AV_ARG_I(max)};
     av_store_status st =
-        av_store__query1(s,
-                         "SELECT id, camera, first_seen, last_seen, species, common_name,"
-                         " label, score, n_frames, x1, y1, x2, y2,"
-                         " CASE WHEN best_jpeg IS NULL THEN 0 ELSE 1 END, node"
-                         " FROM camera_visits WHERE (? = '' OR camera = ?)"
-                         " AND (? = '' OR species = ?) AND first_seen >= ?"
-                         " ORDER BY first_seen DESC, id DESC LIMIT ?",
-                         a, 6, cols, 15, visit_row, &r, err, errlen);
+        select_visits(s, camera, species, since_ms, max, visit_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
         st = AV_STORE_ENOMEM;
     if (st != AV_STORE_OK) {

@@ -368,6 +368,11 @@ av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_vis
 av_store_status av_store_camera_visits(av_store *s, const char *camera, const char *species,
                                        int64_t since_ms, int max, av_store_camera_visit **out,
                                        int *n, char *err, size_t errlen);
+/* Every visit, newest first, to fn (a non-zero return stops): the birds
+ * cache reads them all once per change (av_store_birds_version). */
+typedef int (*av_store_camera_visit_fn)(void *ud, const av_store_camera_visit *v);
+av_store_status av_store_camera_visits_each(av_store *s, av_store_camera_visit_fn fn, void *ud,
+                                            char *err, size_t errlen);
 /* Visits of a camera ("" any) first seen at or after since_ms. */
 av_store_status av_store_camera_visit_count(av_store *s, const char *camera, int64_t since_ms,
                                             int64_t *n, char *err, size_t errlen);
@@ -639,7 +644,8 @@ av_store_status av_store_birds_each(av_store *s, const av_store_filter *f, av_st
 
 /* A stamp that changes whenever the birds could have (an analysis stored, a
  * review, an upload or a delete, capture metadata): caches of
- * av_store_birds_each's results compare it. Into out (at least 160 bytes). */
+ * av_store_birds_each's results compare it, camera visits included. Into
+ * out (at least 256 bytes). */
 av_store_status av_store_birds_version(av_store *s, char *out, size_t cap, char *err,
                                        size_t errlen);
 

@@ -293,13 +293,24 @@ typedef struct av_web__bird {
     int is_video;
     double score;               /* NaN: an added bird */
 } av_web__bird;
+/* A camera visit (store.h av_store_camera_visit), as the birder pages use it. */
+typedef struct av_web__visit {
+    int64_t id;
+    char camera[AV_STORE_CAMERA_NAME_MAX];
+    char seen[20], last[20];    /* first and last seen, UTC "YYYY-MM-DDTHH:MM:SS" */
+    int sp;                     /* index into species; -1 none */
+    double score;
+    int has_jpeg;
+} av_web__visit;
 typedef struct av_web__birds {
     av_web__bird *v;
     int n;
+    av_web__visit *visits;      /* newest first */
+    int n_visits;
     av_web__label *species;     /* scientific and common names */
     int n_species;
     int refs;
-    char version[200];
+    char version[256];
     const void *store;
 } av_web__birds;
 /* A snapshot (shared, read-only) into *out; release with av_web__birds_put.
@@ -340,3 +351,5 @@ enum MHD_Result av_web__html(struct MHD_Connection *c, unsigned status, const ch
                              av_web__buf *body);
 /* Shared page pieces (gallery.c): an upload's thumbnail image. */
 void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, const char *alt);
+/* gallery.c: a camera visit's best frame (the bird picture when it has none). */
+void av_web__visit_thumb(av_web__buf *b, int64_t id, int has_jpeg, const char *alt);
