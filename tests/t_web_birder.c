@@ -410,10 +410,10 @@ TEST(camera_visits_show_in_the_gallery_species_and_activity)
     CHECK_EQ_INT(get(&a, "/species", &r), 200); /* the cache, before any visit */
     CHECK(!strstr(r.body, "Eurasian Blackbird"));
     av_http_free(&r);
-    int64_t robin = add_visit(&a, "feeder", 1777617000 /* 2026-05-01T06:30:00Z */, "Erithacus rubecula",
-                              "European Robin", 0.93, 1);
-    add_visit(&a, "garden", 1777706100 /* 2026-05-02T07:15:00Z */, "Turdus merula", "Eurasian Blackbird", 0.81,
-              0);
+    int64_t robin = add_visit(&a, "feeder", 1777617000 /* 2026-05-01T06:30:00Z */,
+                              "Erithacus rubecula", "European Robin", 0.93, 1);
+    int64_t blackbird = add_visit(&a, "garden", 1777706100 /* 2026-05-02T07:15:00Z */,
+                                  "Turdus merula", "Eurasian Blackbird", 0.81, 0);
 
     CHECK_EQ_INT(get(&a, "/species", &r), 200);
     CHECK_STR_CONTAINS(r.body, "Eurasian Blackbird"); /* seen by a camera only */
@@ -469,6 +469,38 @@ TEST(camera_visits_show_in_the_gallery_species_and_activity)
     CHECK_STR_CONTAINS(r.body, "that part of the filter was left out");
     CHECK_STR_CONTAINS(r.body, "1 upload<"); /* the uploads, not visits */
     CHECK(!strstr(r.body, "<script>"));
+    av_http_free(&r);
+
+    /* a visit reviewed (API): another species, then not a bird */
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/visits/%lld/review", (long long)blackbird);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"species\":\"Carrion Crow\"}", &r), 201);
+    CHECK_STR_CONTAINS(r.body, "\"species\":\"Corvus corone\"");
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"species\":\"Dodo\"}", &r), 422);
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"confirm\":true,\"not_bird\":true}",
+                      &r), 422);
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/json", "[", &r), 400);
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, "/api/v1/visits/999999/review", "application/json",
+                      "{\"confirm\":true}", &r), 404);
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/species", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "Carrion Crow");
+    CHECK(!strstr(r.body, "Eurasian Blackbird"));
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/api/v1/visits?camera=garden", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "\"review\":\"species\"");
+    av_http_free(&r);
+    snprintf(path, sizeof path, "/api/v1/visits/%lld/review", (long long)robin);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"not_bird\":true}", &r), 201);
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/species", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "<td class=\"num\" data-label=\"Birds\">1</td>"
+                               "<td class=\"num\" data-label=\"Photos\">1</td>"
+                               "<td class=\"num\" data-label=\"Camera visits\">0</td>");
     av_http_free(&r);
     stop(&a);
 }

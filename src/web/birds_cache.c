@@ -88,6 +88,8 @@ static int add_visit(void *ud, const av_store_camera_visit *s)
     av_web__birds *b = x->b;
     if (b->n_visits >= MAX_VISITS_CACHED)
         return 1;
+    if (s->review == AV_REVIEW_NOT_BIRD)
+        return 0;
     if (b->n_visits == x->cap_v) {
         int cap = x->cap_v ? x->cap_v * 2 : 256;
         av_web__visit *v = realloc(b->visits, (size_t)cap * sizeof *v);
@@ -108,7 +110,10 @@ static int add_visit(void *ud, const av_store_camera_visit *s)
     snprintf(d->last, sizeof d->last, "%.19s", t);
     d->score = s->score;
     d->has_jpeg = s->has_jpeg;
-    d->sp = species_of(x, s->species, s->common_name);
+    d->reviewed = s->review != 0;
+    d->sp = s->review == AV_REVIEW_SPECIES
+                ? species_of(x, s->review_species, s->review_common)
+                : species_of(x, s->species, s->common_name);
     b->n_visits++;
     return x->failed;
 }

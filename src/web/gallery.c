@@ -273,7 +273,8 @@ static int visit_gallery(av_web *w, av_web__buf *b, const visit_filter *f, int o
         when(v->seen, t, sizeof t);
         av_web__buf_fmt(b, "</span><span class=\"meta\">%s UTC &middot; camera ", t);
         av_web__buf_html(b, v->camera);
-        av_web__buf_fmt(b, " &middot; %.0f%%</span></a></li>", v->score * 100);
+        av_web__buf_fmt(b, " &middot; %.0f%%</span>%s</a></li>", v->score * 100,
+                        v->reviewed ? "<span class=\"tag\">reviewed</span>" : "");
     }
     if (shown)
         av_web__buf_str(b, "</ul>");

@@ -269,6 +269,10 @@ enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const c
                                     av_web__req *r);
 enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
                                    av_web__req *r);
+/* review.c: POST /api/v1/visits/<ID>/review, a camera visit's review
+ * ({"confirm":true}, {"species":"NAME"} or {"not_bird":true}). */
+enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, const char *rest,
+                                         av_web__req *r);
 /* The form iterator's fields of a review form: 1 when key was one of them. */
 int av_web__review_field(av_web__req *r, const char *key, const char *data, uint64_t off,
                          size_t size);
@@ -301,6 +305,7 @@ typedef struct av_web__visit {
     int sp;                     /* index into species; -1 none */
     double score;
     int has_jpeg;
+    int reviewed;               /* confirmed or another species (not_bird ones are left out) */
 } av_web__visit;
 typedef struct av_web__birds {
     av_web__bird *v;

@@ -1,0 +1,9 @@
+-- Aviary schema (SQLite): camera visits reviewed like photo birds (issue 19
+-- retention: a reviewed visit is never pruned). review_action: '' none, or
+-- 'confirm', 'species' (review_species says which), 'not_bird'; reviewed_at
+-- in ms since the epoch (0: never), so the birds cache sees each review.
+ALTER TABLE camera_visits ADD COLUMN review_action TEXT NOT NULL DEFAULT '';
+ALTER TABLE camera_visits ADD COLUMN review_species TEXT NOT NULL DEFAULT '';
+ALTER TABLE camera_visits ADD COLUMN review_common TEXT NOT NULL DEFAULT '';
+ALTER TABLE camera_visits ADD COLUMN reviewed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE camera_visits ADD COLUMN reviewed_at INTEGER NOT NULL DEFAULT 0;
