@@ -480,6 +480,25 @@ static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, cons
     return av_web__send_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
+/* The request's JSON object (a new reference); NULL with *ret the
+ * error answer (usage says what to send) when there is none. */
+static json_t *body_object(struct MHD_Connection *c, const av_web__req *r, const char *usage,
+                           enum MHD_Result *ret)
+{
+    if (r->rv.too_long) {
+        *ret = api_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r->rv.body, r->rv.body_len, 0, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        *ret = api_error(c, MHD_HTTP_BAD_REQUEST, usage);
+        return NULL;
+    }
+    return j;
+}
+
 enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
                                    av_web__req *r)
 {
@@ -503,17 +522,14 @@ enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const ch
     } else if (*tail) {
         return api_error(c, MHD_HTTP_NOT_FOUND, "not found");
     }
-    if (r->rv.too_long)
-        return api_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
-    json_error_t je;
-    json_t *j = json_loadb(r->rv.body, r->rv.body_len, 0, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return api_error(c, MHD_HTTP_BAD_REQUEST,
-                         "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"},"
-                         " {\"not_bird\":true} or {\"duplicate\":true}; to add a bird"
-                         " {\"box\":[x1,y1,x2,y2],\"species\":\"NAME\"}");
-    }
+    enum MHD_Result ret = MHD_NO;
+    json_t *j = body_object(c, r,
+                            "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"},"
+                            " {\"not_bird\":true} or {\"duplicate\":true}; to add a bird"
+                            " {\"box\":[x1,y1,x2,y2],\"species\":\"NAME\"}",
+                            &ret);
+    if (!j)
+        return ret;
     av_store_review rv;
     memset(&rv, 0, sizeof rv);
     snprintf(rv.image_id, sizeof rv.image_id, "%s", id);
@@ -566,16 +582,13 @@ enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, co
     long long id = strtoll(rest, &end, 10);
     if (!end || end == rest || strcmp(end, "/review") || id <= 0)
         return api_error(c, MHD_HTTP_NOT_FOUND, "not found: POST /api/v1/visits/<ID>/review");
-    if (r->rv.too_long)
-        return api_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
-    json_error_t je;
-    json_t *j = json_loadb(r->rv.body, r->rv.body_len, 0, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return api_error(c, MHD_HTTP_BAD_REQUEST, "send a JSON object: {\"confirm\":true},"
-                                                  " {\"species\":\"NAME\"} or"
-                                                  " {\"not_bird\":true}");
-    }
+    enum MHD_Result ret = MHD_NO;
+    json_t *j = body_object(c, r,
+                            "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"}"
+                            " or {\"not_bird\":true}",
+                            &ret);
+    if (!j)
+        return ret;
     char msg[300] = "", sci[128] = "", common[128] = "", who[128];
     json_t *sp = json_object_get(j, "species");
     int action = 0, k = 0;
