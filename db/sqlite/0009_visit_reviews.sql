@@ -7,3 +7,5 @@ ALTER TABLE camera_visits ADD COLUMN review_species TEXT NOT NULL DEFAULT '';
 ALTER TABLE camera_visits ADD COLUMN review_common TEXT NOT NULL DEFAULT '';
 ALTER TABLE camera_visits ADD COLUMN reviewed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE camera_visits ADD COLUMN reviewed_at INTEGER NOT NULL DEFAULT 0;
+-- the birds cache's version reads MAX(reviewed_at) on every birder page
+CREATE INDEX camera_visits_reviewed ON camera_visits (reviewed_at);
