@@ -2,7 +2,12 @@
  * bench_cameras.c - how many live cameras one node watches at 2 fps each,
  * with the motion gate on and off, and the CPU each costs.
  *
- *   bench_cameras [-s SECONDS] [-c 1,2,4,8] [-i IMAGE] [-f FPS] [-u STREAM_URL]
+ *   bench_cameras [-s SECONDS] [-c 1,2,4,8] [-i IMAGE] [-f FPS] [-u STREAM_URL] [-p PASSES]
+ *
+ * -p runs these detector passes on the frames ("none", "nested",
+ * "zoom_out,nested"; default: the node's, pipeline.json's without
+ * zoom-out): -p zoom_out,nested prices zoom-out, which runs on every
+ * analysed frame without a bird.
  *
  * Each camera is a snapshot camera polling a local HTTP server (in this
  * process, libmicrohttpd) that serves IMAGE as a JPEG (default
@@ -78,6 +83,8 @@ typedef struct result {
     double fps, analysed_fps, cpu_per_cam, cpu_total;
 } result;
 
+static unsigned g_passes; /* -p; 0: pipeline.json's */
+
 static int run(av_store *store, av_detect_pipeline *pipe, int port, const char *stream, int n,
                int gate, double fps, double secs, result *out)
 {
@@ -98,7 +105,7 @@ static int run(av_store *store, av_detect_pipeline *pipe, int port, const char *
         cams[i].motion = gate;
     }
     av_camera_node_opts o = {.store = store, .pipe = pipe, .cams = cams, .n_cams = n,
-                             .node_id = "bench"};
+                             .node_id = "bench", .passes = g_passes};
     av_camera_node *node = NULL;
     char err[512];
     if (av_camera_node_start(&o, &node, err, sizeof err)) {
@@ -138,8 +145,9 @@ int main(int argc, char **argv)
 {
     double secs = 10, fps = 2;
     const char *image = "../shared/testdata/images/cat.bmp", *counts = "1,2,4,8", *stream = NULL;
+    const char *passes = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "s:c:i:f:u:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:c:i:f:u:p:")) != -1) {
         if (opt == 's')
             secs = atof(optarg);
         else if (opt == 'c')
@@ -150,11 +158,18 @@ int main(int argc, char **argv)
             fps = atof(optarg);
         else if (opt == 'u')
             stream = optarg;
+        else if (opt == 'p')
+            passes = optarg;
         else {
             fprintf(stderr, "usage: bench_cameras [-s SECONDS] [-c 1,2,4,8] [-i IMAGE] "
-                            "[-f FPS] [-u STREAM_URL]\n");
+                            "[-f FPS] [-u STREAM_URL] [-p PASSES]\n");
             return 2;
         }
+    }
+    char perr[256];
+    if (passes && av_detect_passes_parse(passes, &g_passes, perr, sizeof perr)) {
+        fprintf(stderr, "bench_cameras: -p: %s\n", perr);
+        return 2;
     }
     if (secs <= 0 || fps <= 0 || fps > 30) {
         fprintf(stderr, "bench_cameras: -s and -f must be positive (-f at most 30)\n");
@@ -212,6 +227,7 @@ int main(int argc, char **argv)
     else
         printf("bench_cameras: %dx%d JPEG of %zu bytes (%s), %.1f fps per camera, %.0f s per "
                "run, %ld cores online\n", w, h, g_len, image, fps, secs, cores);
+    printf("detector passes: %s\n", passes ? passes : "the node's (pipeline.json's, no zoom-out)");
     printf("%-9s %7s %12s %14s %16s %12s\n", "gate", "cameras", "fps/camera", "analysed/cam",
            "CPU/camera %core", "CPU cores");
     int best[2] = {0, 0};

@@ -404,7 +404,30 @@ static int seed(const char *data, long n)
             av_store_review_add(s, &r, err, sizeof err);
         }
     }
-    printf("seeded %ld images (%ld birds) in %.1f s\n", n, 2 * n, now_s() - t0);
+    /* as many live-camera visits (issue 19), each with a best frame: the birder
+     * pages read them from the same snapshot */
+    for (long i = 0; i < n; i++) {
+        av_store_camera_visit v;
+        memset(&v, 0, sizeof v);
+        snprintf(v.camera, sizeof v.camera, "cam%ld", i % 3);
+        v.first_ms = 1767225600000LL + i * 600000LL; /* from 2026-01-01, every 10 min */
+        v.last_ms = v.first_ms + 30000;
+        int sp = (int)(i % 8);
+        snprintf(v.species, sizeof v.species, "%s", SEED_SPECIES[sp][0]);
+        snprintf(v.common_name, sizeof v.common_name, "%s", SEED_SPECIES[sp][1]);
+        snprintf(v.label, sizeof v.label, "%s", SEED_SPECIES[sp][1]);
+        v.score = 0.5 + 0.4 * (double)(i % 10) / 10;
+        v.n_frames = 10;
+        v.x2 = v.y2 = 100;
+        if (av_store_camera_visit_add(s, &v, jpeg, sizeof jpeg, NULL, err, sizeof err) !=
+            AV_STORE_OK) {
+            fprintf(stderr, "bench_web: seed: %s\n", err);
+            av_store_close(s);
+            return -1;
+        }
+    }
+    printf("seeded %ld images (%ld birds) and %ld camera visits in %.1f s\n", n, 2 * n, n,
+           now_s() - t0);
     av_store_close(s);
     return 0;
 }

@@ -336,6 +336,53 @@ TEST(store_visits)
     av_store_close(s);
 }
 
+/* Visits reviewed like photo birds; retention never prunes a reviewed one. */
+TEST(store_visit_reviews_kept_by_retention)
+{
+    av_store *s = open_store();
+    int64_t t0 = now_ms() - 40LL * 86400 * 1000, best = 0, confirmed = 0, other = 0, plain = 0;
+    add_visit(s, "feeder", "Erithacus rubecula", 0.9, t0, "JPEG-1", &best);
+    add_visit(s, "feeder", "Erithacus rubecula", 0.5, t0 + 1000, "JPEG-2", &confirmed);
+    add_visit(s, "feeder", "Erithacus rubecula", 0.4, t0 + 2000, "JPEG-3", &other);
+    add_visit(s, "feeder", "Erithacus rubecula", 0.3, t0 + 3000, "JPEG-4", &plain);
+    char err[256];
+    CHECK_MSG(av_store_camera_visit_review(s, confirmed, AV_REVIEW_CONFIRM, NULL, NULL, "ann",
+                                           err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK(av_store_camera_visit_review(s, other, AV_REVIEW_SPECIES, "Pica pica",
+                                       "Eurasian Magpie", "bob", err, sizeof err) == AV_STORE_OK);
+    CHECK(av_store_camera_visit_review(s, other, AV_REVIEW_SPECIES, "", NULL, "bob", err,
+                                       sizeof err) == AV_STORE_EARG);
+    CHECK(av_store_camera_visit_review(s, other, AV_REVIEW_DUPLICATE, NULL, NULL, "bob", err,
+                                       sizeof err) == AV_STORE_EARG);
+    CHECK(av_store_camera_visit_review(s, plain + 100, AV_REVIEW_CONFIRM, NULL, NULL, "bob", err,
+                                       sizeof err) == AV_STORE_NOT_FOUND);
+    av_store_camera_visit *v = NULL;
+    int n = visits_of(s, "feeder", &v);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(v[0].review, 0);
+    CHECK_EQ_INT(v[1].review, AV_REVIEW_SPECIES);
+    CHECK_STR_EQ(v[1].review_species, "Pica pica");
+    CHECK_STR_EQ(v[1].review_common, "Eurasian Magpie");
+    CHECK_STR_EQ(v[1].reviewed_by, "bob");
+    CHECK(v[1].reviewed_ms > 0);
+    CHECK_EQ_INT(v[2].review, AV_REVIEW_CONFIRM);
+    free(v);
+    /* frames first, then rows: only the unreviewed, not-best visit goes */
+    int64_t dropped = -1;
+    CHECK_MSG(av_store_camera_prune(s, now_ms() - 30LL * 86400 * 1000, 1, 0, &dropped, err,
+                                    sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT((int)dropped, 1);
+    CHECK_MSG(av_store_camera_prune(s, now_ms() - 30LL * 86400 * 1000, 1, 1, &dropped, err,
+                                    sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK_EQ_INT((int)dropped, 1);
+    n = visits_of(s, "feeder", &v);
+    CHECK_EQ_INT(n, 3);
+    for (int i = 0; i < n; i++)
+        CHECK(v[i].id != plain && v[i].has_jpeg);
+    free(v);
+    av_store_close(s);
+}
+
 TEST(store_lease)
 {
     av_store *s = open_store();
@@ -1212,6 +1259,7 @@ TEST(dead_camera)
 }
 
 TEST_MAIN(T(conf_parse), T(config_keys), T(motion_gate), T(times_payload_signature),
+          T(store_visit_reviews_kept_by_retention),
           T(store_visits), T(store_lease), T(notify_rules), T(snapshot_camera_alerts),
           T(folder_camera), T(cpu_budget), T(frigate_events),
           T(rtsp_outage), T(dead_camera), T(web_pages_api), T(lease_takeover))

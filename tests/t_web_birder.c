@@ -478,6 +478,137 @@ TEST(gallery_filters_and_pages)
     stop(&a);
 }
 
+/* Camera visits (issue 19) in the birder pages: the life list, a species'
+ * page, activity and the gallery's camera kind, after the birds cache was
+ * built (the cache's version must notice new visits). */
+static int64_t add_visit(struct app *a, const char *camera, int64_t t, const char *sci,
+                         const char *common, double score, int with_frame)
+{
+    av_store_camera_visit v = {0};
+    snprintf(v.camera, sizeof v.camera, "%s", camera);
+    v.first_ms = t * 1000;
+    v.last_ms = v.first_ms + 40000;
+    snprintf(v.species, sizeof v.species, "%s", sci);
+    snprintf(v.common_name, sizeof v.common_name, "%s", common);
+    snprintf(v.label, sizeof v.label, "%s", common);
+    v.score = score;
+    v.n_frames = 12;
+    v.x2 = v.y2 = 100;
+    snprintf(v.node, sizeof v.node, "test");
+    int64_t id = 0;
+    char err[256];
+    CHECK_MSG(av_store_camera_visit_add(a->store, &v, with_frame ? JPEG : NULL, sizeof JPEG, &id,
+                                        err, sizeof err) == AV_STORE_OK,
+              "%s", err);
+    return id;
+}
+
+TEST(camera_visits_show_in_the_gallery_species_and_activity)
+{
+    struct app a;
+    start(&a, 0);
+    char ids[1][AV_STORE_ID_LEN + 1];
+    upload(&a, 1, ids);
+    analysed(&a, ids[0]);
+    av_http_resp r;
+    CHECK_EQ_INT(get(&a, "/species", &r), 200); /* the cache, before any visit */
+    CHECK(!strstr(r.body, "Eurasian Blackbird"));
+    av_http_free(&r);
+    int64_t robin = add_visit(&a, "feeder", 1777617000 /* 2026-05-01T06:30:00Z */,
+                              "Erithacus rubecula", "European Robin", 0.93, 1);
+    int64_t blackbird = add_visit(&a, "garden", 1777706100 /* 2026-05-02T07:15:00Z */,
+                                  "Turdus merula", "Eurasian Blackbird", 0.81, 0);
+
+    CHECK_EQ_INT(get(&a, "/species", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "Eurasian Blackbird"); /* seen by a camera only */
+    CHECK_STR_CONTAINS(r.body, "3 species in 4 birds");
+    CHECK_STR_CONTAINS(r.body, "<td class=\"num\" data-label=\"Birds\">2</td>"
+                               "<td class=\"num\" data-label=\"Photos\">1</td>"
+                               "<td class=\"num\" data-label=\"Camera visits\">1</td>");
+    av_http_free(&r);
+
+    char frame[128];
+    snprintf(frame, sizeof frame, "/api/v1/visits/%lld/best.jpg", (long long)robin);
+    CHECK_EQ_INT(get(&a, "/species/Erithacus%20rubecula", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "2 birds in 1 photo and 1 camera visit");
+    CHECK_STR_CONTAINS(r.body, "<h2>Camera visits</h2>");
+    CHECK_STR_CONTAINS(r.body, frame);
+    CHECK_STR_CONTAINS(r.body, "camera feeder");
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, frame, &r), 200);
+    CHECK_EQ_INT((long)r.len, (long)sizeof JPEG);
+    av_http_free(&r);
+
+    CHECK_EQ_INT(get(&a, "/species/Turdus%20merula", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "1 bird in 0 photos and 1 camera visit");
+    CHECK_STR_CONTAINS(r.body, "/static/bird.svg"); /* no frame kept */
+    av_http_free(&r);
+
+    /* activity counts the visit at its first sighting (UTC) */
+    CHECK_EQ_INT(get(&a, "/activity?species=Turdus%20merula", &r), 200);
+    CHECK_STR_CONTAINS(r.body, ">1 bird;");
+    CHECK_STR_CONTAINS(r.body, "<tr><td>07:00</td><td class=\"num\">1</td></tr>");
+    CHECK_STR_CONTAINS(r.body, "<tr><td>2026-05-02</td><td class=\"num\">1</td></tr>");
+    av_http_free(&r);
+
+    CHECK_EQ_INT(get(&a, "/uploads?kind=camera", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "2 camera visits");
+    CHECK_STR_CONTAINS(r.body, "camera garden");
+    CHECK_STR_CONTAINS(r.body, "<option value=\"camera\" selected>");
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/uploads?camera=feeder", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "1 camera visit<");
+    CHECK_STR_CONTAINS(r.body, "European Robin");
+    CHECK(!strstr(r.body, "camera garden"));
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/uploads?kind=camera&species=Eurasian%20Blackbird&from=2026-05-02", &r),
+                 200);
+    CHECK_STR_CONTAINS(r.body, "1 camera visit<");
+    CHECK_STR_CONTAINS(r.body, "camera garden");
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/uploads?kind=camera&to=2026-04-30", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "0 camera visits");
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/uploads?camera=%3Cscript%3E", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "that part of the filter was left out");
+    CHECK_STR_CONTAINS(r.body, "1 upload<"); /* the uploads, not visits */
+    CHECK(!strstr(r.body, "<script>"));
+    av_http_free(&r);
+
+    /* a visit reviewed (API): another species, then not a bird */
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/visits/%lld/review", (long long)blackbird);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"species\":\"Carrion Crow\"}", &r), 201);
+    CHECK_STR_CONTAINS(r.body, "\"species\":\"Corvus corone\"");
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"species\":\"Dodo\"}", &r), 422);
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"confirm\":true,\"not_bird\":true}",
+                      &r), 422);
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, path, "application/json", "[", &r), 400);
+    av_http_free(&r);
+    CHECK_EQ_INT(post(&a, "/api/v1/visits/999999/review", "application/json",
+                      "{\"confirm\":true}", &r), 404);
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/species", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "Carrion Crow");
+    CHECK(!strstr(r.body, "Eurasian Blackbird"));
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/api/v1/visits?camera=garden", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "\"review\":\"species\"");
+    av_http_free(&r);
+    snprintf(path, sizeof path, "/api/v1/visits/%lld/review", (long long)robin);
+    CHECK_EQ_INT(post(&a, path, "application/json", "{\"not_bird\":true}", &r), 201);
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/species", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "<td class=\"num\" data-label=\"Birds\">1</td>"
+                               "<td class=\"num\" data-label=\"Photos\">1</td>"
+                               "<td class=\"num\" data-label=\"Camera visits\">0</td>");
+    av_http_free(&r);
+    stop(&a);
+}
+
 TEST(guests_without_the_vote_right_cannot_review)
 {
     struct app a;
@@ -580,6 +711,7 @@ TEST(owner_sets_the_tracked_species_on_the_settings_page)
 TEST_MAIN(T(several_files_redirect_to_their_batch_page),
           T(a_bird_reviewed_into_another_species_shows_everywhere), T(gallery_filters_and_pages),
           T(review_queue_puts_birds_outside_the_site_list_first),
+          T(camera_visits_show_in_the_gallery_species_and_activity),
           T(guests_without_the_vote_right_cannot_review),
           T(monitor_warns_when_confirmed_accuracy_falls),
           T(owner_sets_the_tracked_species_on_the_settings_page))

@@ -134,6 +134,10 @@ typedef struct av_camera_node_opts {
     const char *frigate_topic;       /* Frigate's MQTT prefix; NULL: "frigate" */
     int retention_days;              /* > 0: hourly, drop best frames older than that */
     int keep_best;                   /* ... except each species' keep_best best ones */
+    unsigned passes;                 /* detector passes on live frames, as
+                                        av_detect_run_opts.passes; 0: pipeline.json's
+                                        without zoom-out (README "Cameras": it tripled
+                                        the cost of each analysed frame without a bird) */
 } av_camera_node_opts;
 
 /* Start watching (threads start at once, connections in the background).

@@ -408,7 +408,8 @@ int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, i
         end_visits(k, 0);
         return 0;
     }
-    av_detect_run_opts ro = {.max_pixels = n->o.max_pixels};
+    av_detect_run_opts ro = {.max_pixels = n->o.max_pixels, .passes = n->o.passes,
+                             .skip_passes = n->o.passes ? 0 : 1u << AV_DETECT_PASS_ZOOM};
     av_detect_result r;
     char err[256];
     double c0 = thread_cpu_s();

@@ -70,13 +70,16 @@ json_t *av_camera_visit_json(const av_store_camera_visit *v)
     av_camera_iso(v->last_ms, last);
     if (v->has_jpeg)
         snprintf(frame, sizeof frame, "/api/v1/visits/%lld/best.jpg", (long long)v->id);
+    const char *review = v->review ? av_store_review_action_name(v->review) : NULL;
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:s, s:s, s:I, s:I, s:i, s:[f,f,f,f],"
-                     " s:s, s:s}",
+                     " s:s, s:s, s:s?, s:s, s:s}",
                      "id", (json_int_t)v->id, "camera", v->camera, "species", v->species,
                      "common_name", v->common_name, "label", v->label, "score",
                      round(v->score * 10000) / 10000, "first_seen", first, "last_seen", last,
                      "first_seen_ms", (json_int_t)v->first_ms, "last_seen_ms",
                      (json_int_t)v->last_ms, "n_frames", v->n_frames, "box",
                      round(v->x1 * 10) / 10, round(v->y1 * 10) / 10, round(v->x2 * 10) / 10,
-                     round(v->y2 * 10) / 10, "best_frame", frame, "node", v->node);
+                     round(v->y2 * 10) / 10, "best_frame", frame, "node", v->node, "review",
+                     review, "review_species", v->review_species, "reviewed_by",
+                     v->reviewed_by);
 }

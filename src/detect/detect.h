@@ -167,6 +167,8 @@ typedef struct av_detect_run_opts {
     long long max_pixels;  /* decoded pixel limit; <= 0 = 50 Mpx */
     unsigned passes;       /* 0: pipeline.json's passes; else AV_DETECT_PASSES_SET with a
                             * bit (1u << AV_DETECT_PASS_x) for each pass to run */
+    unsigned skip_passes;  /* bits (1u << AV_DETECT_PASS_x) of passes never to run, whatever
+                            * passes or pipeline.json say (live cameras skip zoom-out) */
 } av_detect_run_opts;
 
 #define AV_DETECT_PASSES_SET 0x80000000u

@@ -787,7 +787,9 @@ static av_detect_status run_passes(av_detect_pipeline *p, worker *w, const av_de
 {
     const av_detect__passes *c = &p->passes;
     for (int i = 0; i < AV_DETECT_PASS_N; i++)
-        r->passes[i].on = o->passes ? (int)((o->passes >> i) & 1u) : c->on[i];
+        r->passes[i].on = ((o->skip_passes >> i) & 1u)
+                              ? 0
+                              : o->passes ? (int)((o->passes >> i) & 1u) : c->on[i];
     if (p->bird_class < 0)
         return AV_DETECT_OK; /* every pass is about bird boxes */
     av_detect_pass_info *pi = &r->passes[AV_DETECT_PASS_ZOOM];

@@ -311,24 +311,36 @@ av_store_status av_store_gallery(av_store *s, const av_store_filter *f, int offs
 av_store_status av_store_birds_version(av_store *s, char *out, size_t cap, char *err,
                                        size_t errlen)
 {
-    int64_t done = 0, all = 0, reviews = 0, meta = 0;
+    int64_t done = 0, all = 0, reviews = 0, meta = 0, visits = 0, last_visit = 0, frames = 0,
+            visit_review = 0;
     char last_image[40] = "", last_review[40] = "";
-    av_store__col c[6] = {{AV_COL_INT, &done, 0, 0},
+    av_store__col c[10] = {{AV_COL_INT, &done, 0, 0},
                           {AV_COL_INT, &all, 0, 0},
                           {AV_COL_TEXT, last_image, sizeof last_image, 0},
                           {AV_COL_INT, &reviews, 0, 0},
                           {AV_COL_TEXT, last_review, sizeof last_review, 0},
-                          {AV_COL_INT, &meta, 0, 0}};
+                          {AV_COL_INT, &meta, 0, 0},
+                          {AV_COL_INT, &visits, 0, 0},
+                          {AV_COL_INT, &last_visit, 0, 0},
+                          {AV_COL_INT, &frames, 0, 0},
+                          {AV_COL_INT, &visit_review, 0, 0}};
+    /* camera visits: added (max id), pruned (count), their frames dropped
+     * or reviewed (the last review's time) */
     av_store_status st = av_store__query1(
         s,
         "SELECT (SELECT COUNT(*) FROM images WHERE status = 'done'),"
         " (SELECT COUNT(*) FROM images),"
         " (SELECT COALESCE(CAST(MAX(created_at) AS CHAR), '') FROM images),"
         " (SELECT COUNT(*) FROM reviews), (SELECT COALESCE(MAX(created_at), '') FROM reviews),"
-        " (SELECT COUNT(*) FROM image_meta)",
-        NULL, 0, c, 6, NULL, NULL, err, errlen);
+        " (SELECT COUNT(*) FROM image_meta), (SELECT COUNT(*) FROM camera_visits),"
+        " (SELECT COALESCE(MAX(id), 0) FROM camera_visits),"
+        " (SELECT COUNT(best_jpeg) FROM camera_visits),"
+        " (SELECT COALESCE(MAX(reviewed_at), 0) FROM camera_visits)",
+        NULL, 0, c, 10, NULL, NULL, err, errlen);
     if (st == AV_STORE_OK)
-        snprintf(out, cap, "%lld/%lld/%s/%lld/%s/%lld", (long long)done, (long long)all,
-                 last_image, (long long)reviews, last_review, (long long)meta);
+        snprintf(out, cap, "%lld/%lld/%s/%lld/%s/%lld/%lld/%lld/%lld/%lld", (long long)done,
+                 (long long)all, last_image, (long long)reviews, last_review, (long long)meta,
+                 (long long)visits, (long long)last_visit, (long long)frames,
+                 (long long)visit_review);
     return st;
 }

@@ -8,6 +8,7 @@
  */
 #include "store/driver.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,14 +68,84 @@ av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_vis
     return st;
 }
 
-typedef struct visit_rows {
-    av_store_camera_visit cur, *out;
+/* One query for every listing: the row's columns into r->cur, then fn. */
+typedef struct visit_q {
+    av_store_camera_visit cur;
     int64_t n_frames, has_jpeg; /* INT columns are read as int64 */
+    char review[16];
+    av_store_camera_visit_fn fn;
+    void *ud;
+} visit_q;
+
+static int visit_q_row(void *ud)
+{
+    visit_q *q = ud;
+    q->cur.n_frames = (int)q->n_frames;
+    q->cur.has_jpeg = q->has_jpeg != 0;
+    q->cur.review = (int)av_store_review_action_parse(q->review);
+    return q->fn(q->ud, &q->cur);
+}
+
+static av_store_status select_visits(av_store *s, const char *camera, const char *species,
+                                     int64_t since_ms, int64_t limit, av_store_camera_visit_fn fn,
+                                     void *ud, char *err, size_t errlen)
+{
+    visit_q *q = calloc(1, sizeof *q);
+    if (!q)
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "camera visits: out of memory");
+    q->fn = fn, q->ud = ud;
+    av_store_camera_visit *c = &q->cur;
+    av_store__col cols[20] = {
+        {AV_COL_INT, &c->id, 0, 0},
+        {AV_COL_TEXT, c->camera, sizeof c->camera, 0},
+        {AV_COL_INT, &c->first_ms, 0, 0},
+        {AV_COL_INT, &c->last_ms, 0, 0},
+        {AV_COL_TEXT, c->species, sizeof c->species, 0},
+        {AV_COL_TEXT, c->common_name, sizeof c->common_name, 0},
+        {AV_COL_TEXT, c->label, sizeof c->label, 0},
+        {AV_COL_DOUBLE, &c->score, 0, 0},
+        {AV_COL_INT, &q->n_frames, 0, 0},
+        {AV_COL_DOUBLE, &c->x1, 0, 0},
+        {AV_COL_DOUBLE, &c->y1, 0, 0},
+        {AV_COL_DOUBLE, &c->x2, 0, 0},
+        {AV_COL_DOUBLE, &c->y2, 0, 0},
+        {AV_COL_INT, &q->has_jpeg, 0, 0},
+        {AV_COL_TEXT, c->node, sizeof c->node, 0},
+        {AV_COL_TEXT, q->review, sizeof q->review, 0},
+        {AV_COL_TEXT, c->review_species, sizeof c->review_species, 0},
+        {AV_COL_TEXT, c->review_common, sizeof c->review_common, 0},
+        {AV_COL_TEXT, c->reviewed_by, sizeof c->reviewed_by, 0},
+        {AV_COL_INT, &c->reviewed_ms, 0, 0},
+    };
+    av_store__arg a[6] = {any_text(camera), any_text(camera), any_text(species),
+                          any_text(species), AV_ARG_I(since_ms), AV_ARG_I(limit)};
+    av_store_status st =
+        av_store__query1(s,
+                         "SELECT id, camera, first_seen, last_seen, species, common_name,"
+                         " label, score, n_frames, x1, y1, x2, y2,"
+                         " CASE WHEN best_jpeg IS NULL THEN 0 ELSE 1 END, node, review_action,"
+                         " review_species, review_common, reviewed_by, reviewed_at"
+                         " FROM camera_visits WHERE (? = '' OR camera = ?)"
+                         " AND (? = '' OR species = ?) AND first_seen >= ?"
+                         " ORDER BY first_seen DESC, id DESC LIMIT ?",
+                         a, 6, cols, 20, visit_q_row, q, err, errlen);
+    free(q);
+    return st;
+}
+
+av_store_status av_store_camera_visits_each(av_store *s, av_store_camera_visit_fn fn, void *ud,
+                                            char *err, size_t errlen)
+{
+    return select_visits(s, NULL, NULL, INT64_MIN, INT64_MAX, fn, ud, err, errlen);
+}
+
+typedef struct visit_rows {
+    av_store_camera_visit *out;
     int n, cap, max;
     int failed;
 } visit_rows;
 
-static int visit_row(void *ud)
+static int visit_row(void *ud, const av_store_camera_visit *v)
 {
     visit_rows *r = ud;
     if (r->n >= r->max)
@@ -83,9 +154,7 @@ static int visit_row(void *ud)
         r->failed = 1;
         return 1;
     }
-    r->cur.n_frames = (int)r->n_frames;
-    r->cur.has_jpeg = r->has_jpeg != 0;
-    r->out[r->n++] = r->cur;
+    r->out[r->n++] = *v;
     return 0;
 }
 
@@ -99,37 +168,8 @@ av_store_status av_store_camera_visits(av_store *s, const char *camera, const ch
         return av_store__fail(err, errlen, AV_STORE_EARG, "camera visits: max %d not in 1..%d",
                               max, VISITS_MAX);
     visit_rows r = {.max = max};
-    av_store_camera_visit *c = &r.cur;
-    av_store__col cols[15] = {
-        {AV_COL_INT, &c->id, 0, 0},
-        {AV_COL_TEXT, c->camera, sizeof c->camera, 0},
-        {AV_COL_INT, &c->first_ms, 0, 0},
-        {AV_COL_INT, &c->last_ms, 0, 0},
-        {AV_COL_TEXT, c->species, sizeof c->species, 0},
-        {AV_COL_TEXT, c->common_name, sizeof c->common_name, 0},
-        {AV_COL_TEXT, c->label, sizeof c->label, 0},
-        {AV_COL_DOUBLE, &c->score, 0, 0},
-        {AV_COL_INT, NULL, 0, 0},
-        {AV_COL_DOUBLE, &c->x1, 0, 0},
-        {AV_COL_DOUBLE, &c->y1, 0, 0},
-        {AV_COL_DOUBLE, &c->x2, 0, 0},
-        {AV_COL_DOUBLE, &c->y2, 0, 0},
-        {AV_COL_INT, NULL, 0, 0},
-        {AV_COL_TEXT, c->node, sizeof c->node, 0},
-    };
-    cols[8].p = &r.n_frames;
-    cols[13].p = &r.has_jpeg;
-    av_store__arg a[6] = {any_text(camera), any_text(camera), any_text(species),
-                          any_text(species), AV_ARG_I(since_ms), AV_ARG_I(max)};
     av_store_status st =
-        av_store__query1(s,
-                         "SELECT id, camera, first_seen, last_seen, species, common_name,"
-                         " label, score, n_frames, x1, y1, x2, y2,"
-                         " CASE WHEN best_jpeg IS NULL THEN 0 ELSE 1 END, node"
-                         " FROM camera_visits WHERE (? = '' OR camera = ?)"
-                         " AND (? = '' OR species = ?) AND first_seen >= ?"
-                         " ORDER BY first_seen DESC, id DESC LIMIT ?",
-                         a, 6, cols, 15, visit_row, &r, err, errlen);
+        select_visits(s, camera, species, since_ms, max, visit_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
         st = AV_STORE_ENOMEM;
     if (st != AV_STORE_OK) {
@@ -173,6 +213,36 @@ av_store_status av_store_camera_species_seen(av_store *s, const char *camera,
         a, 4, cols, 2, NULL, NULL, err, errlen);
     *seen_ever = ever > 0;
     *seen_since = since > 0;
+    return st;
+}
+
+av_store_status av_store_camera_visit_review(av_store *s, int64_t id, int action,
+                                             const char *species, const char *common,
+                                             const char *who, char *err, size_t errlen)
+{
+    if (action != AV_REVIEW_CONFIRM && action != AV_REVIEW_SPECIES &&
+        action != AV_REVIEW_NOT_BIRD)
+        return av_store__fail(err, errlen, AV_STORE_EARG,
+                              "visit review: confirm, species or not_bird");
+    if (action == AV_REVIEW_SPECIES && (!species || !*species))
+        return av_store__fail(err, errlen, AV_STORE_EARG, "visit review: which species?");
+    if (action != AV_REVIEW_SPECIES)
+        species = common = "";
+    if (strlen(species) >= 128 || (common && strlen(common) >= 128) ||
+        (who && strlen(who) >= 128))
+        return av_store__fail(err, errlen, AV_STORE_EARG, "visit review: a name too long");
+    int64_t changes = 0;
+    av_store__arg a[6] = {AV_ARG_T(av_store_review_action_name((av_store_review_action)action)),
+                          AV_ARG_T(species), any_text(common), any_text(who),
+                          AV_ARG_I(av_store__now_ms()), AV_ARG_I(id)};
+    av_store_status st = av_store__exec1(s,
+                                         "UPDATE camera_visits SET review_action = ?,"
+                                         " review_species = ?, review_common = ?,"
+                                         " reviewed_by = ?, reviewed_at = ? WHERE id = ?",
+                                         a, 6, &changes, err, errlen);
+    if (st == AV_STORE_OK && changes == 0)
+        return av_store__fail(err, errlen, AV_STORE_NOT_FOUND, "no camera visit %lld",
+                              (long long)id);
     return st;
 }
 
@@ -269,9 +339,11 @@ av_store_status av_store_camera_prune(av_store *s, int64_t before_ms, int keep_b
     av_store__arg a[2] = {AV_ARG_I(before_ms), AV_ARG_I(keep_best < 0 ? 0 : keep_best)};
     av_store_status st =
         av_store__exec1(s,
-            drop_rows ? "DELETE FROM camera_visits WHERE first_seen < ? AND id NOT IN (" KEPT ")"
+            drop_rows ? "DELETE FROM camera_visits WHERE first_seen < ? AND review_action = ''"
+                        " AND id NOT IN (" KEPT ")"
                       : "UPDATE camera_visits SET best_jpeg = NULL WHERE first_seen < ?"
-                        " AND best_jpeg IS NOT NULL AND id NOT IN (" KEPT ")",
+                        " AND best_jpeg IS NOT NULL AND review_action = ''"
+                        " AND id NOT IN (" KEPT ")",
             a, 2, &changes, err, errlen);
     if (dropped)
         *dropped = st == AV_STORE_OK ? changes : 0;

@@ -403,6 +403,10 @@ typedef struct av_store_camera_visit {
     double x1, y1, x2, y2;                /* best box, frame pixels */
     int has_jpeg;                         /* a best frame is stored */
     char node[128];                       /* the node that watched it */
+    int review;                           /* av_store_review_action; 0 none */
+    char review_species[128], review_common[128]; /* AV_REVIEW_SPECIES's */
+    char reviewed_by[128];
+    int64_t reviewed_ms;                  /* 0: never reviewed */
 } av_store_camera_visit;
 
 /* True when name is a valid camera name. */
@@ -417,6 +421,11 @@ av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_vis
 av_store_status av_store_camera_visits(av_store *s, const char *camera, const char *species,
                                        int64_t since_ms, int max, av_store_camera_visit **out,
                                        int *n, char *err, size_t errlen);
+/* Every visit, newest first, to fn (a non-zero return stops): the birds
+ * cache reads them all once per change (av_store_birds_version). */
+typedef int (*av_store_camera_visit_fn)(void *ud, const av_store_camera_visit *v);
+av_store_status av_store_camera_visits_each(av_store *s, av_store_camera_visit_fn fn, void *ud,
+                                            char *err, size_t errlen);
 /* Visits of a camera ("" any) first seen at or after since_ms. */
 av_store_status av_store_camera_visit_count(av_store *s, const char *camera, int64_t since_ms,
                                             int64_t *n, char *err, size_t errlen);
@@ -426,6 +435,12 @@ av_store_status av_store_camera_species_seen(av_store *s, const char *camera,
                                              const char *species, int64_t since_ms,
                                              int *seen_ever, int *seen_since, char *err,
                                              size_t errlen);
+/* Review visit id: AV_REVIEW_CONFIRM, AV_REVIEW_SPECIES (species and
+ * common, a scientific name required) or AV_REVIEW_NOT_BIRD, by who; a
+ * later review replaces it. NOT_FOUND when no such visit. */
+av_store_status av_store_camera_visit_review(av_store *s, int64_t id, int action,
+                                             const char *species, const char *common,
+                                             const char *who, char *err, size_t errlen);
 /* A visit's best frame: *data malloc'd (free()). NOT_FOUND if none. */
 av_store_status av_store_camera_visit_jpeg(av_store *s, int64_t id, void **data, size_t *len,
                                            char *err, size_t errlen);
@@ -441,7 +456,8 @@ av_store_status av_store_camera_lease_release(av_store *s, const char *camera, c
                                               char *err, size_t errlen);
 /*
  * Retention: drop the best frames of visits first seen before before_ms,
- * except each species' keep_best highest-scoring visits; then the rows
+ * except reviewed visits and each species' keep_best highest-scoring
+ * visits; then the rows
  * themselves when drop_rows. *dropped (optional) = frames dropped.
  */
 av_store_status av_store_camera_prune(av_store *s, int64_t before_ms, int keep_best,
@@ -688,7 +704,8 @@ av_store_status av_store_birds_each(av_store *s, const av_store_filter *f, av_st
 
 /* A stamp that changes whenever the birds could have (an analysis stored, a
  * review, an upload or a delete, capture metadata): caches of
- * av_store_birds_each's results compare it. Into out (at least 160 bytes). */
+ * av_store_birds_each's results compare it, camera visits included. Into
+ * out (at least 256 bytes). */
 av_store_status av_store_birds_version(av_store *s, char *out, size_t cap, char *err,
                                        size_t errlen);
 

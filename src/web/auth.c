@@ -86,8 +86,9 @@ static int need(const char *url, const char *method)
         return NEED_UPLOAD;
     if (!strcmp(method, "POST") && !strncmp(url, "/uploads/", 9))
         return NEED_VOTE;
-    if (!strcmp(method, "POST") && !strncmp(url, "/api/v1/images/", 15))
-        return NEED_VOTE; /* a per-bird review */
+    if (!strcmp(method, "POST") &&
+        (!strncmp(url, "/api/v1/images/", 15) || !strncmp(url, "/api/v1/visits/", 15)))
+        return NEED_VOTE; /* a per-bird or per-visit review */
     return NEED_NONE; /* the router answers 404 or 405 */
 }
 

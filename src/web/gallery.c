@@ -53,6 +53,16 @@ void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, cons
     av_web__buf_str(b, "\" loading=\"lazy\" width=\"240\" height=\"180\">");
 }
 
+void av_web__visit_thumb(av_web__buf *b, int64_t id, int has_jpeg, const char *alt)
+{
+    if (has_jpeg)
+        av_web__buf_fmt(b, "<img src=\"/api/v1/visits/%lld/best.jpg\" alt=\"", (long long)id);
+    else /* dropped by retention */
+        av_web__buf_str(b, "<img src=\"/static/bird.svg\" alt=\"");
+    av_web__buf_html(b, alt);
+    av_web__buf_str(b, "\" loading=\"lazy\" width=\"240\" height=\"180\">");
+}
+
 static const char *name_of(const char *common, const char *sci)
 {
     return common[0] ? common : sci[0] ? sci : "Bird";
@@ -219,14 +229,69 @@ static int gallery_page(av_web *w, const av_store_filter *f, int offset, int lim
                : -1;
 }
 
+/* ---- camera visits, from the same snapshot ---- */
+
+typedef struct visit_filter {
+    const char *species, *from, *to, *camera; /* NULL: any */
+} visit_filter;
+
+static int visit_match(const av_web__birds *s, const av_web__visit *v, const visit_filter *f)
+{
+    return (!f->species || (v->sp >= 0 && !strcmp(s->species[v->sp].scientific, f->species))) &&
+           (!f->camera || !strcmp(v->camera, f->camera)) &&
+           (!f->from || strncmp(v->seen, f->from, 10) >= 0) &&
+           (!f->to || strncmp(v->seen, f->to, 10) <= 0);
+}
+
+/* The visits matching f, newest first, from offset, at most limit, as cards
+ * (each one's best frame, species, time, camera); *total = all matching. */
+static int visit_gallery(av_web *w, av_web__buf *b, const visit_filter *f, int offset,
+                         int limit, int64_t *total, char *err, size_t errlen)
+{
+    *total = 0;
+    av_web__birds *s = NULL;
+    if (av_web__birds_get(w, &s, err, errlen))
+        return -1;
+    int shown = 0;
+    for (int i = 0; i < s->n_visits; i++) {
+        const av_web__visit *v = &s->visits[i];
+        if (!visit_match(s, v, f) || (*total)++ < offset || shown >= limit)
+            continue;
+        if (!shown++)
+            av_web__buf_str(b, "<ul class=\"gallery\">");
+        const av_web__label *sp = v->sp >= 0 ? &s->species[v->sp] : NULL;
+        const char *name = sp ? name_of(sp->common, sp->scientific) : "Bird";
+        if (v->has_jpeg)
+            av_web__buf_fmt(b, "<li class=\"card\"><a href=\"/api/v1/visits/%lld/best.jpg\">",
+                            (long long)v->id);
+        else
+            av_web__buf_str(b, "<li class=\"card\"><a href=\"/cameras\">");
+        av_web__visit_thumb(b, v->id, v->has_jpeg, name);
+        av_web__buf_str(b, "<span class=\"cap\">");
+        av_web__buf_html(b, name);
+        char t[32];
+        when(v->seen, t, sizeof t);
+        av_web__buf_fmt(b, "</span><span class=\"meta\">%s UTC &middot; camera ", t);
+        av_web__buf_html(b, v->camera);
+        av_web__buf_fmt(b, " &middot; %.0f%%</span>%s</a></li>", v->score * 100,
+                        v->reviewed ? "<span class=\"tag\">reviewed</span>" : "");
+    }
+    if (shown)
+        av_web__buf_str(b, "</ul>");
+    av_web__birds_put(s);
+    return 0;
+}
+
 /* ---- /uploads ---- */
 
-/* The filter's query string (for pagination links), without page. */
-static void filter_query(av_web__buf *b, const av_store_filter *f)
+/* The filter's query string (for pagination links), without page; camera
+ * (the camera's name, or "" for every camera) lists camera visits. */
+static void filter_query(av_web__buf *b, const av_store_filter *f, const char *camera)
 {
-    const char *k[4] = {"species", "from", "to", "status"};
-    const char *v[4] = {f->species, f->from, f->to, f->status};
-    for (int i = 0; i < 4; i++)
+    const char *k[6] = {"species", "from", "to", "status", "kind", "camera"};
+    const char *v[6] = {f->species, f->from, f->to, f->status, camera ? "camera" : NULL,
+                        camera && camera[0] ? camera : NULL};
+    for (int i = 0; i < 6; i++)
         if (v[i]) {
             av_web__buf_fmt(b, "&amp;%s=", k[i]);
             av_web__buf_url(b, v[i]);
@@ -242,9 +307,19 @@ static void option(av_web__buf *b, const char *value, const char *label, const c
                     label);
 }
 
-static void filter_form(av_web__buf *b, const av_store_filter *f, const char *species_text)
+static void filter_form(av_web__buf *b, const av_store_filter *f, const char *species_text,
+                        const char *camera)
 {
     av_web__buf_str(b, "<form method=\"get\" action=\"/uploads\" class=\"card filters\">"
+                       "<div class=\"field\"><label for=\"f-kind\">Source</label>"
+                       "<select id=\"f-kind\" name=\"kind\">");
+    option(b, "", "uploads", camera ? "camera" : NULL);
+    option(b, "camera", "camera visits", camera ? "camera" : NULL);
+    av_web__buf_str(b, "</select></div><div class=\"field\"><label for=\"f-camera\">Camera"
+                       "</label><input id=\"f-camera\" name=\"camera\" autocomplete=\"off\""
+                       " placeholder=\"any\" value=\"");
+    av_web__buf_html(b, camera ? camera : "");
+    av_web__buf_str(b, "\"></div>"
                        "<div class=\"field\"><label for=\"f-species\">Species</label>"
                        "<input id=\"f-species\" name=\"species\" list=\"species-list\""
                        " autocomplete=\"off\" value=\"");
@@ -281,6 +356,54 @@ static int valid_date(const char *s)
     return 1;
 }
 
+/* /uploads?kind=camera[&camera=NAME]: camera visits, newest first; the
+ * status and reviewed filters are the uploads' own and left out. */
+static enum MHD_Result visit_page(av_web *w, struct MHD_Connection *c, av_web__buf *b,
+                                  const av_store_filter *f, const char *camera, long page)
+{
+    char err[512] = "";
+    visit_filter vf = {f->species, f->from, f->to, camera[0] ? camera : NULL};
+    av_web__buf items;
+    av_web__buf_init(&items, AV_WEB_PAGE_LIMIT);
+    int64_t total = 0;
+    if (visit_gallery(w, &items, &vf, (int)((page - 1) * PAGE_SIZE), PAGE_SIZE, &total, err,
+                      sizeof err)) {
+        av_web__buf_free(&items);
+        av_web__buf_free(b);
+        return failed(w, c, "uploads", err);
+    }
+    long pages = (long)((total + PAGE_SIZE - 1) / PAGE_SIZE);
+    av_web__buf_fmt(b, "<p class=\"meta\" role=\"status\">%lld camera visit%s", (long long)total,
+                    total == 1 ? "" : "s");
+    if (pages > 1)
+        av_web__buf_fmt(b, " &middot; page %ld of %ld", page, pages);
+    av_web__buf_str(b, "</p>");
+    if (items.len)
+        av_web__buf_str(b, items.p);
+    else
+        av_web__buf_str(b, total ? "<p>No visits on this page.</p>"
+                                 : "<p>No camera visit matches. See <a href=\"/cameras\">the"
+                                   " cameras</a> or clear the filter.</p>");
+    if (items.failed)
+        b->failed = 1;
+    av_web__buf_free(&items);
+    if (pages > 1) {
+        av_web__buf_str(b, "<nav class=\"pager\" aria-label=\"Pages\">");
+        if (page > 1) {
+            av_web__buf_fmt(b, "<a rel=\"prev\" href=\"/uploads?page=%ld", page - 1);
+            filter_query(b, f, camera);
+            av_web__buf_str(b, "\">&larr; Newer</a>");
+        }
+        if (page < pages) {
+            av_web__buf_fmt(b, "<a rel=\"next\" href=\"/uploads?page=%ld", page + 1);
+            filter_query(b, f, camera);
+            av_web__buf_str(b, "\">Older &rarr;</a>");
+        }
+        av_web__buf_str(b, "</nav>");
+    }
+    return av_web__html(c, MHD_HTTP_OK, "Camera visits - Aviary", b);
+}
+
 enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
 {
     av_store_filter f = AV_STORE_FILTER_NONE;
@@ -297,7 +420,15 @@ enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
     const char *from = av_web__arg(c, "from"), *to = av_web__arg(c, "to");
     const char *status = av_web__arg(c, "status"), *rv = av_web__arg(c, "reviewed");
     const char *page_s = av_web__arg(c, "page");
+    /* kind=camera (or a camera's name) lists camera visits instead of uploads */
+    const char *kind = av_web__arg(c, "kind"), *camera = av_web__arg(c, "camera");
     int bad = 0;
+    if (camera && !camera[0])
+        camera = NULL;
+    if (camera && !av_store_camera_name_ok(camera))
+        camera = NULL, bad = 1;
+    if (!camera && kind && !strcmp(kind, "camera"))
+        camera = "";
     if ((from && !valid_date(from)) || (to && !valid_date(to)))
         bad = 1;
     else
@@ -311,13 +442,16 @@ enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
     if (page < 1 || page > 1000000)
         page = 1;
     if (bad)
-        av_web__buf_str(&b, "<p class=\"error\" role=\"alert\">Dates are written YYYY-MM-DD and"
-                            " the status is analysed, pending or failed: that part of the"
-                            " filter was left out.</p>");
-    filter_form(&b, &f, species_text);
+        av_web__buf_str(&b, "<p class=\"error\" role=\"alert\">Dates are written YYYY-MM-DD,"
+                            " the status is analysed, pending or failed and a camera's name"
+                            " letters, digits, - and _: that part of the filter was left"
+                            " out.</p>");
+    filter_form(&b, &f, species_text, camera);
     av_web__species_datalist(w, &b);
 
     char err[512] = "";
+    if (camera)
+        return visit_page(w, c, &b, &f, camera, page);
     av_store_gallery_item *g = NULL;
     int n = 0;
     int64_t total = 0;
@@ -343,12 +477,12 @@ enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
         av_web__buf_str(&b, "<nav class=\"pager\" aria-label=\"Pages\">");
         if (page > 1) {
             av_web__buf_fmt(&b, "<a rel=\"prev\" href=\"/uploads?page=%ld", page - 1);
-            filter_query(&b, &f);
+            filter_query(&b, &f, NULL);
             av_web__buf_str(&b, "\">&larr; Newer</a>");
         }
         if (page < pages) {
             av_web__buf_fmt(&b, "<a rel=\"next\" href=\"/uploads?page=%ld", page + 1);
-            filter_query(&b, &f);
+            filter_query(&b, &f, NULL);
             av_web__buf_str(&b, "\">Older &rarr;</a>");
         }
         av_web__buf_str(&b, "</nav>");
@@ -437,6 +571,9 @@ typedef struct life {
     double best;
     av_store_image best_img; /* id, ext, status only */
     int best_video;
+    int64_t visits;          /* camera visits */
+    int64_t best_visit;      /* the visit with the best frame; 0 none */
+    double best_visit_score;
 } life;
 
 typedef struct tally {
@@ -502,31 +639,40 @@ static void count_day(tally *t, const char *seen)
     t->day_n[t->nd++] = 1;
 }
 
+/* A bird or visit seen at `seen` into the charts; its species' row (NULL none). */
+static life *count_seen(tally *t, const av_web__label *sp, const char *seen)
+{
+    t->birds++;
+    if (strlen(seen) >= 13) {
+        int h = (seen[11] - '0') * 10 + (seen[12] - '0');
+        if (h >= 0 && h < 24)
+            t->hours[h]++;
+        count_day(t, seen);
+    }
+    life *l = sp ? life_of(t, sp) : NULL;
+    if (l) {
+        l->birds++;
+        if (!l->first[0] || strcmp(seen, l->first) < 0)
+            snprintf(l->first, sizeof l->first, "%s", seen);
+        if (strcmp(seen, l->last) > 0)
+            snprintf(l->last, sizeof l->last, "%s", seen);
+    }
+    return l;
+}
+
 static void tally_one(tally *t, const av_web__birds *s, const av_web__bird *b)
 {
     const av_web__label *sp = b->sp >= 0 ? &s->species[b->sp] : NULL;
     if (b->action == AV_REVIEW_NOT_BIRD || b->action == AV_REVIEW_DUPLICATE ||
         (t->only && (!sp || strcmp(t->only, sp->scientific))))
         return;
-    t->birds++;
-    if (strlen(b->seen) >= 13) {
-        int h = (b->seen[11] - '0') * 10 + (b->seen[12] - '0');
-        if (h >= 0 && h < 24)
-            t->hours[h]++;
-        count_day(t, b->seen);
-    }
-    life *l = sp ? life_of(t, sp) : NULL;
+    life *l = count_seen(t, sp, b->seen);
     if (!l)
         return;
-    l->birds++;
     if (strcmp(l->last_image, b->image_id)) { /* birds come ordered by image */
         l->photos++;
         snprintf(l->last_image, sizeof l->last_image, "%s", b->image_id);
     }
-    if (!l->first[0] || strcmp(b->seen, l->first) < 0)
-        snprintf(l->first, sizeof l->first, "%s", b->seen);
-    if (strcmp(b->seen, l->last) > 0)
-        snprintf(l->last, sizeof l->last, "%s", b->seen);
     /* The best photo: a reviewed bird beats any score, then the highest score. */
     double score = (b->action ? 2.0 : 0.0) + (isnan(b->score) ? 0.5 : b->score);
     if (score > l->best) {
@@ -538,7 +684,24 @@ static void tally_one(tally *t, const av_web__birds *s, const av_web__bird *b)
     }
 }
 
-/* Every bird (of t->only, when set) into t, from the shared snapshot. */
+/* A camera visit counts once, at its first sighting. */
+static void tally_visit(tally *t, const av_web__birds *s, const av_web__visit *v)
+{
+    const av_web__label *sp = v->sp >= 0 ? &s->species[v->sp] : NULL;
+    if (t->only && (!sp || strcmp(t->only, sp->scientific)))
+        return;
+    life *l = count_seen(t, sp, v->seen);
+    if (!l)
+        return;
+    l->visits++;
+    if (v->has_jpeg && (!l->best_visit || v->score > l->best_visit_score)) {
+        l->best_visit = v->id;
+        l->best_visit_score = v->score;
+    }
+}
+
+/* Every bird and camera visit (of t->only, when set) into t, from the
+ * shared snapshot. */
 static int tally_all(av_web *w, tally *t, char *err, size_t errlen)
 {
     av_web__birds *s = NULL;
@@ -546,6 +709,8 @@ static int tally_all(av_web *w, tally *t, char *err, size_t errlen)
         return -1;
     for (int i = 0; i < s->n && !t->failed; i++)
         tally_one(t, s, &s->v[i]);
+    for (int i = 0; i < s->n_visits && !t->failed; i++)
+        tally_visit(t, s, &s->visits[i]);
     av_web__birds_put(s);
     if (t->failed)
         snprintf(err, errlen, "tally: out of memory");
@@ -714,25 +879,33 @@ static enum MHD_Result life_list(av_web *w, struct MHD_Connection *c)
     else
         av_web__buf_str(&b, "<table class=\"stack life\"><thead><tr><th scope=\"col\">Best photo"
                             "</th><th scope=\"col\">Species</th><th scope=\"col\">Birds</th>"
-                            "<th scope=\"col\">Photos</th><th scope=\"col\">First seen</th>"
+                            "<th scope=\"col\">Photos</th><th scope=\"col\">Camera visits</th>"
+                            "<th scope=\"col\">First seen</th>"
                             "<th scope=\"col\">Last seen</th></tr></thead><tbody>");
     for (int i = 0; i < t.n; i++) {
         const life *l = &t.v[i];
         char first[32], last[32];
         when(l->first, first, sizeof first);
         when(l->last, last, sizeof last);
-        av_web__buf_fmt(&b, "<tr><td class=\"thumb\"><a href=\"/uploads/%s\" tabindex=\"-1\">",
-                        l->best_img.id);
-        av_web__thumb(&b, &l->best_img, l->best_video, name_of(l->common, l->sci));
-        av_web__buf_str(&b, "</a></td><td data-label=\"Species\">");
+        av_web__buf_str(&b, "<tr><td class=\"thumb\">");
+        if (l->best_img.id[0]) { /* a photo first; else a camera visit's best frame */
+            av_web__buf_fmt(&b, "<a href=\"/uploads/%s\" tabindex=\"-1\">", l->best_img.id);
+            av_web__thumb(&b, &l->best_img, l->best_video, name_of(l->common, l->sci));
+            av_web__buf_str(&b, "</a>");
+        } else if (l->best_visit) {
+            av_web__visit_thumb(&b, l->best_visit, 1, name_of(l->common, l->sci));
+        }
+        av_web__buf_str(&b, "</td><td data-label=\"Species\">");
         species_link(&b, l->sci, l->common);
         av_web__buf_str(&b, "<br><i>");
         av_web__buf_html(&b, l->sci);
         av_web__buf_fmt(&b, "</i></td><td class=\"num\" data-label=\"Birds\">%lld</td>"
                             "<td class=\"num\" data-label=\"Photos\">%lld</td>"
+                            "<td class=\"num\" data-label=\"Camera visits\">%lld</td>"
                             "<td data-label=\"First seen\">%s</td><td data-label=\"Last seen\">"
                             "%s</td></tr>",
-                        (long long)l->birds, (long long)l->photos, first, last);
+                        (long long)l->birds, (long long)l->photos, (long long)l->visits, first,
+                        last);
     }
     if (t.n)
         av_web__buf_str(&b, "</tbody></table>");
@@ -770,10 +943,11 @@ enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const 
     char first[32], last[32];
     when(l->first, first, sizeof first);
     when(l->last, last, sizeof last);
-    av_web__buf_fmt(&b, "</i> &middot; %lld bird%s in %lld photo%s &middot; first seen %s,"
-                        " last seen %s</p>",
+    av_web__buf_fmt(&b, "</i> &middot; %lld bird%s in %lld photo%s and %lld camera visit%s"
+                        " &middot; first seen %s, last seen %s</p>",
                     (long long)l->birds, l->birds == 1 ? "" : "s", (long long)l->photos,
-                    l->photos == 1 ? "" : "s", first, last);
+                    l->photos == 1 ? "" : "s", (long long)l->visits,
+                    l->visits == 1 ? "" : "s", first, last);
     const char *col = av_web__species_colour(l->sci);
     av_web__buf_str(&b, "<section class=\"card\"><h2>Activity</h2>");
     hour_chart(&b, &t, "sp-hours", col);
@@ -793,6 +967,18 @@ enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const 
         av_web__buf_fmt(&b, "\">All %lld photos</a></p>", (long long)total);
     }
     av_web__buf_str(&b, "</section>");
+    if (l->visits) {
+        av_web__buf_str(&b, "<section class=\"card\"><h2>Camera visits</h2>");
+        visit_filter vf = {l->sci, NULL, NULL, NULL};
+        int64_t nv = 0;
+        visit_gallery(w, &b, &vf, 0, PAGE_SIZE, &nv, err, sizeof err);
+        if (nv > PAGE_SIZE) {
+            av_web__buf_str(&b, "<p><a href=\"/uploads?kind=camera&amp;species=");
+            av_web__buf_url(&b, l->sci);
+            av_web__buf_fmt(&b, "\">All %lld camera visits</a></p>", (long long)nv);
+        }
+        av_web__buf_str(&b, "</section>");
+    }
     char title[300];
     snprintf(title, sizeof title, "%s - Aviary", name_of(l->common, l->sci));
     tally_free(&t);
@@ -836,7 +1022,8 @@ enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c)
     tally_free(&all);
     av_web__buf_fmt(&b, "</select></div><div class=\"field\"><button type=\"submit\">Show"
                         "</button></div></form><p class=\"meta\">%lld bird%s; times are when"
-                        " the photo was taken (EXIF, camera clock) or else uploaded (UTC).</p>",
+                        " the photo was taken (EXIF, camera clock) or else uploaded (UTC), and"
+                        " when a camera visit began (UTC).</p>",
                     (long long)t.birds, t.birds == 1 ? "" : "s");
     const char *col = sci[0] ? av_web__species_colour(sci) : "#1f6f5c";
     if (t.birds) {

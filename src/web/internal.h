@@ -285,6 +285,10 @@ enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const c
                                     av_web__req *r);
 enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
                                    av_web__req *r);
+/* review.c: POST /api/v1/visits/<ID>/review, a camera visit's review
+ * ({"confirm":true}, {"species":"NAME"} or {"not_bird":true}). */
+enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, const char *rest,
+                                         av_web__req *r);
 /* The form iterator's fields of a review form: 1 when key was one of them. */
 int av_web__review_field(av_web__req *r, const char *key, const char *data, uint64_t off,
                          size_t size);
@@ -309,13 +313,25 @@ typedef struct av_web__bird {
     int is_video;
     double score;               /* NaN: an added bird */
 } av_web__bird;
+/* A camera visit (store.h av_store_camera_visit), as the birder pages use it. */
+typedef struct av_web__visit {
+    int64_t id;
+    char camera[AV_STORE_CAMERA_NAME_MAX];
+    char seen[20], last[20];    /* first and last seen, UTC "YYYY-MM-DDTHH:MM:SS" */
+    int sp;                     /* index into species; -1 none */
+    double score;
+    int has_jpeg;
+    int reviewed;               /* confirmed or another species (not_bird ones are left out) */
+} av_web__visit;
 typedef struct av_web__birds {
     av_web__bird *v;
     int n;
+    av_web__visit *visits;      /* newest first */
+    int n_visits;
     av_web__label *species;     /* scientific and common names */
     int n_species;
     int refs;
-    char version[200];
+    char version[256];
     const void *store;
 } av_web__birds;
 /* A snapshot (shared, read-only) into *out; release with av_web__birds_put.
@@ -356,3 +372,5 @@ enum MHD_Result av_web__html(struct MHD_Connection *c, unsigned status, const ch
                              av_web__buf *body);
 /* Shared page pieces (gallery.c): an upload's thumbnail image. */
 void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, const char *alt);
+/* gallery.c: a camera visit's best frame (the bird picture when it has none). */
+void av_web__visit_thumb(av_web__buf *b, int64_t id, int has_jpeg, const char *alt);

@@ -508,6 +508,25 @@ static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, cons
     return av_web__send_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
+/* The request's JSON object (a new reference); NULL with *ret the
+ * error answer (usage says what to send) when there is none. */
+static json_t *body_object(struct MHD_Connection *c, const av_web__req *r, const char *usage,
+                           enum MHD_Result *ret)
+{
+    if (r->rv.too_long) {
+        *ret = api_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r->rv.body, r->rv.body_len, 0, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        *ret = api_error(c, MHD_HTTP_BAD_REQUEST, usage);
+        return NULL;
+    }
+    return j;
+}
+
 enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
                                    av_web__req *r)
 {
@@ -531,17 +550,14 @@ enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const ch
     } else if (*tail) {
         return api_error(c, MHD_HTTP_NOT_FOUND, "not found");
     }
-    if (r->rv.too_long)
-        return api_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
-    json_error_t je;
-    json_t *j = json_loadb(r->rv.body, r->rv.body_len, 0, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return api_error(c, MHD_HTTP_BAD_REQUEST,
-                         "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"},"
-                         " {\"not_bird\":true} or {\"duplicate\":true}; to add a bird"
-                         " {\"box\":[x1,y1,x2,y2],\"species\":\"NAME\"}");
-    }
+    enum MHD_Result ret = MHD_NO;
+    json_t *j = body_object(c, r,
+                            "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"},"
+                            " {\"not_bird\":true} or {\"duplicate\":true}; to add a bird"
+                            " {\"box\":[x1,y1,x2,y2],\"species\":\"NAME\"}",
+                            &ret);
+    if (!j)
+        return ret;
     av_store_review rv;
     memset(&rv, 0, sizeof rv);
     snprintf(rv.image_id, sizeof rv.image_id, "%s", id);
@@ -585,6 +601,59 @@ enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const ch
     if (msg[0] || store_review(w, r, &rv, msg, sizeof msg, &status))
         return api_error(c, status, msg);
     return av_web__send_json(c, MHD_HTTP_CREATED, av_web__review_json(&rv));
+}
+
+enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, const char *rest,
+                                         av_web__req *r)
+{
+    char *end = NULL;
+    long long id = strtoll(rest, &end, 10);
+    if (!end || end == rest || strcmp(end, "/review") || id <= 0)
+        return api_error(c, MHD_HTTP_NOT_FOUND, "not found: POST /api/v1/visits/<ID>/review");
+    enum MHD_Result ret = MHD_NO;
+    json_t *j = body_object(c, r,
+                            "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"}"
+                            " or {\"not_bird\":true}",
+                            &ret);
+    if (!j)
+        return ret;
+    char msg[300] = "", sci[128] = "", common[128] = "", who[128];
+    json_t *sp = json_object_get(j, "species");
+    int action = 0, k = 0;
+    if (json_is_true(json_object_get(j, "confirm")))
+        action = AV_REVIEW_CONFIRM, k++;
+    if (json_is_true(json_object_get(j, "not_bird")))
+        action = AV_REVIEW_NOT_BIRD, k++;
+    if (sp)
+        action = AV_REVIEW_SPECIES, k++;
+    if (sp && !json_is_string(sp))
+        snprintf(msg, sizeof msg, "species must be a string");
+    else if (k != 1)
+        snprintf(msg, sizeof msg, "give exactly one of confirm, species, not_bird");
+    else if (sp)
+        resolve_species(w, json_string_value(sp), sci, sizeof sci, common, sizeof common, msg,
+                        sizeof msg);
+    json_decref(j);
+    if (msg[0])
+        return api_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg);
+    who_of(r, who, sizeof who);
+    char err[512] = "";
+    av_store_status st =
+        av_store_camera_visit_review(w->o.store, id, action, sci, common, who, err, sizeof err);
+    if (st == AV_STORE_NOT_FOUND)
+        return api_error(c, MHD_HTTP_NOT_FOUND, err);
+    if (st == AV_STORE_EARG)
+        return api_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, err);
+    if (st != AV_STORE_OK) {
+        av_log(AV_LOG_ERROR, "internal_error", "where", "visit review", "error", err, NULL);
+        return api_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                         "The review could not be saved. Please try again.");
+    }
+    return av_web__send_json(c, MHD_HTTP_CREATED,
+                             json_pack("{s:I, s:s, s:s, s:s, s:s}", "visit", (json_int_t)id,
+                                       "action",
+                                       av_store_review_action_name((av_store_review_action)action),
+                                       "species", sci, "common_name", common, "who", who));
 }
 
 /* ---- the queue ---- */

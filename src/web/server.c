@@ -330,7 +330,8 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
             r->route = AV_WEB_ROUTE_API_UPLOAD;
         else if (app && is_post && is_route(url, "/uploads/", &rest))
             r->route = AV_WEB_ROUTE_FEEDBACK;
-        else if (app && is_post && is_route(url, "/api/v1/images/", &rest))
+        else if (app && is_post && (is_route(url, "/api/v1/images/", &rest) ||
+                                    is_route(url, "/api/v1/visits/", &rest)))
             r->route = AV_WEB_ROUTE_REVIEW_API;
         if (av_web__auth_begin(w, conn, url, method, r) ||
             (r->route && r->route != AV_WEB_ROUTE_AUTH && r->route != AV_WEB_ROUTE_REVIEW_API &&
@@ -383,6 +384,8 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
     case AV_WEB_ROUTE_REVIEW_API:
         if (av_web__auth_body_ok(w, conn, r))
             return MHD_YES;
+        if (is_route(url, "/api/v1/visits/", &rest))
+            return av_web__visit_review_api(w, conn, rest, r);
         is_route(url, "/api/v1/images/", &rest);
         return av_web__review_api(w, conn, rest, r);
     default:
