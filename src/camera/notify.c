@@ -7,6 +7,7 @@
  * a stalled receiver costs dropped alerts, never a stalled camera.
  */
 #include "camera/internal.h"
+#include "clock/clock.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -167,13 +168,7 @@ void av_camera__notify(av_camera__notifier *nt, const av_store_camera_visit *v)
 static int wait_ms(av_camera__notifier *nt, int64_t ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    av_clock_deadline(&until, ms);
     pthread_mutex_lock(&nt->mu);
     while (!nt->stopping && pthread_cond_timedwait(&nt->cv, &nt->mu, &until) == 0)
         ;

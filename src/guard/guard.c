@@ -15,6 +15,7 @@
  * every other client out. The total and per-address limits are set here.
  */
 #include "guard/guard.h"
+#include "clock/clock.h"
 
 #include "log/log.h"
 
@@ -115,10 +116,7 @@ static void *reaper(void *arg)
             shutdown(c->fd, SHUT_RDWR); /* the daemon reads EOF and closes it */
         }
         struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_nsec += 250 * 1000000L;
-        if (t.tv_nsec >= 1000000000L)
-            t.tv_sec++, t.tv_nsec -= 1000000000L;
+        av_clock_deadline(&t, 250);
         pthread_cond_timedwait(&g->cv, &g->mu, &t);
     }
     pthread_mutex_unlock(&g->mu);

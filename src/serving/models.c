@@ -17,6 +17,7 @@
  * mtime changes; the live version keeps serving meanwhile.
  */
 #include "serving/internal.h"
+#include "clock/clock.h"
 
 #include "log/log.h"
 
@@ -225,11 +226,7 @@ static void *watcher(void *arg)
     pthread_mutex_lock(&m->mu);
     while (!m->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += m->poll_ms / 1000;
-        ts.tv_nsec += (long)(m->poll_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        av_clock_deadline(&ts, m->poll_ms);
         pthread_cond_timedwait(&m->cv, &m->mu, &ts);
         if (m->stopping)
             break;

@@ -4,6 +4,7 @@
  * the running pipeline and swapped in (av_detect_current).
  */
 #include "train/train.h"
+#include "clock/clock.h"
 
 #include "log/log.h"
 
@@ -48,13 +49,7 @@ static void *loop(void *arg)
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += w->interval_ms / 1000;
-        until.tv_nsec += (long)(w->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        av_clock_deadline(&until, w->interval_ms);
         pthread_cond_timedwait(&w->cv, &w->mu, &until);
         if (w->stopping)
             break;

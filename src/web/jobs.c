@@ -3,6 +3,7 @@
  * annotated image, store the detections atomically.
  */
 #include "web/jobs.h"
+#include "clock/clock.h"
 #include "web/internal.h"
 
 #include "log/log.h"
@@ -300,11 +301,7 @@ static void *keeper(void *arg)
         sweep(j, ids);
         pthread_mutex_lock(&j->mu);
         struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_sec += period / 1000;
-        t.tv_nsec += (long)(period % 1000) * 1000000L;
-        if (t.tv_nsec >= 1000000000L)
-            t.tv_sec++, t.tv_nsec -= 1000000000L;
+        av_clock_deadline(&t, period);
         if (!j->stopping)
             pthread_cond_timedwait(&j->tick, &j->mu, &t);
     }
@@ -420,13 +417,7 @@ int av_web__jobs_request(av_web__jobs *j, const char *id)
 int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    av_clock_deadline(&until, timeout_ms);
     pthread_mutex_lock(&j->mu);
     int done = 1;
     slot *sl;

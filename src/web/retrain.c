@@ -9,6 +9,7 @@
  * run started (the site setting "retrain_since").
  */
 #include "web/internal.h"
+#include "clock/clock.h"
 
 #include "log/log.h"
 #include "train/train.h"
@@ -216,13 +217,7 @@ static void *check_loop(void *arg)
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += ms / 1000;
-        until.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        av_clock_deadline(&until, ms);
         pthread_cond_timedwait(&rt->cv, &rt->mu, &until);
         if (rt->stopping)
             break;

@@ -8,6 +8,7 @@
  * worker thread serves.
  */
 #include "web/internal.h"
+#include "clock/clock.h"
 
 #include "log/log.h"
 
@@ -95,12 +96,7 @@ static void *run(void *arg)
         free(snap);
         free(done);
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        av_clock_deadline(&until, TICK_MS);
         if (!ws->stopping)
             pthread_cond_timedwait(&ws->cv, &ws->mu, &until);
     }
