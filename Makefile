@@ -50,7 +50,7 @@ ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) $(CFL
 # (called inside libavcodec) can never bind to our logging function of that name.
 LDLIBS   := -Wl,--exclude-libs,ALL $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
 
-LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c src/nn/*/*.c))
 CLI_SRC   := $(wildcard src/cli/*.c)
 TEST_SRC  := $(wildcard tests/t_*.c)
 BENCH_SRC := $(wildcard bench/*.c)

@@ -13,7 +13,7 @@
  * (seed corpus: the model.onnx files of /usr/share/libonnx-testdata).
  */
 #include "nn/nn.h"
-#include "nn/onnx.h"
+#include "nn/load/onnx.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  *
  *   make fuzz && build-fuzz/fuzz/fuzz_tfjs -max_len=65536 fuzz/corpus/tfjs
  */
-#include "nn/ir.h"
+#include "nn/ir/ir.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
 #include "harness.h"
 
 #include "nn/nn.h"
-#include "nn/onnx.h"
-#include "nn/pb.h"
+#include "nn/load/onnx.h"
+#include "nn/load/pb.h"
 
 #include <math.h>
 #include <stdlib.h>

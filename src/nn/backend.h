@@ -11,7 +11,7 @@
 #ifndef AV_NN_BACKEND_H
 #define AV_NN_BACKEND_H
 
-#include "ir.h"
+#include "nn/ir/ir.h"
 
 #include <pthreadpool.h>
 

@@ -7,8 +7,8 @@
 #ifndef AV_NN_CORE_H
 #define AV_NN_CORE_H
 
-#include "backend.h"
-#include "ir.h"
+#include "nn/backend.h"
+#include "nn/ir/ir.h"
 
 /* ---- shape.c ---- */
 
@@ -95,7 +95,20 @@ typedef struct av_nn__profile {
 } av_nn__profile;
 void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p);
 
-/* ---- element access for the reference kernels ---- */
+/* ---- ir/elem.c: element access, strides, node errors ---- */
+
+/* "node 'x' (op): ..." error with a status. */
+av_nn_status av_nn__node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
+                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * Broadcast iteration: offsets of an input (of rank ri, dims di) for each
+ * output element in row-major order of the output (rank ro, dims dout).
+ * bstrides receives per-output-axis strides of the input (0 where broadcast).
+ */
+void av_nn__bcast_strides(int ro, const int64_t *dout, int ri, const int64_t *di,
+                          int64_t *bstrides);
+
 
 /* Read element i of a buffer of dtype t as double (f16 widened; bool 0/1). */
 double av_nn__load_elem(const void *p, av_nn_dtype t, int64_t i);

@@ -3,7 +3,7 @@
  * its format from the bytes, hand it to the matching loader, finalize the
  * graph and describe its inputs and outputs. Run contexts are in runtime.c.
  */
-#include "core.h"
+#include "nn/core.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
  * lifetimes overlap, else on top. Offsets are 64-byte aligned and every
  * buffer gets AV_NN_ARENA_SLACK spare bytes for XNNPACK's over-reads.
  */
-#include "core.h"
+#include "nn/core.h"
 
 #include <stdlib.h>
 #include <string.h>

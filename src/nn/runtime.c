@@ -4,7 +4,7 @@
  * thread pool and one planned activation arena; av_nn_run copies inputs in,
  * runs the nodes in order and copies outputs out.
  */
-#include "core.h"
+#include "nn/core.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,0 +1,349 @@
+/*
+ * xnn_data.c - ops of the XNNPACK backend that XNNPACK (Debian's 2022
+ * snapshot) lacks, as our own kernels split across the context's
+ * pthreadpool: transpose, slice (strided, negative steps included), concat
+ * and split as one strided-copy kernel; hard-swish with a scale other
+ * than 1/6 (TF.js models store 1/6 as float16); float equality and the
+ * mask-to-float cast of CenterNet's peak finding.
+ *
+ * Every op becomes "copy a box of dims d from x (strides sx) to y (strides
+ * sy)", with unit axes dropped and axes that stay adjacent on both sides
+ * merged, so rows are as long as the layouts allow: a contiguous row is
+ * one memcpy, a strided one a loop typed on the element size.
+ */
+#include "nn/core.h"
+#include "nn/xnn/xnn_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows per pool task are chosen so a task moves at least this many bytes. */
+#define TASK_BYTES 16384
+
+typedef struct box {
+    int r;
+    int64_t d[AV_NN_MAX_RANK], sx[AV_NN_MAX_RANK], sy[AV_NN_MAX_RANK]; /* elements */
+    size_t es;
+    const char *x;
+    char *y;
+} box;
+
+/* Drop unit axes, merge axes adjacent in x and y alike; keeps r >= 1. */
+static void collapse(box *b)
+{
+    int r = 0;
+    for (int k = 0; k < b->r; k++) {
+        if (b->d[k] == 1)
+            continue;
+        if (r > 0 && b->sx[r - 1] == b->sx[k] * b->d[k] && b->sy[r - 1] == b->sy[k] * b->d[k]) {
+            b->d[r - 1] *= b->d[k];
+            b->sx[r - 1] = b->sx[k];
+            b->sy[r - 1] = b->sy[k];
+            continue;
+        }
+        b->d[r] = b->d[k], b->sx[r] = b->sx[k], b->sy[r] = b->sy[k];
+        r++;
+    }
+    if (r == 0) {
+        b->d[0] = 1, b->sx[0] = b->sy[0] = 1;
+        r = 1;
+    }
+    b->r = r;
+}
+
+#define ROW_LOOP(T)                                                                          \
+    do {                                                                                     \
+        const T *xs = (const T *)x;                                                          \
+        T *ys = (T *)y;                                                                      \
+        for (int64_t j = 0; j < n; j++)                                                      \
+            ys[j * ty] = xs[j * tx];                                                         \
+    } while (0)
+
+/* Rows [start, start + count) of the box; a row runs along the last axis. */
+static void copy_rows(void *ctx, size_t start, size_t count)
+{
+    const box *b = ctx;
+    int last = b->r - 1;
+    int64_t n = b->d[last], tx = b->sx[last], ty = b->sy[last];
+    for (size_t row = start; row < start + count; row++) {
+        int64_t ox = 0, oy = 0, rest = (int64_t)row;
+        for (int k = last - 1; k >= 0; k--) {
+            int64_t i = rest % b->d[k];
+            rest /= b->d[k];
+            ox += i * b->sx[k];
+            oy += i * b->sy[k];
+        }
+        const char *x = b->x + ox * (int64_t)b->es;
+        char *y = b->y + oy * (int64_t)b->es;
+        if (tx == 1 && ty == 1) {
+            memcpy(y, x, (size_t)n * b->es);
+            continue;
+        }
+        switch (b->es) {
+        case 1:
+            ROW_LOOP(uint8_t);
+            break;
+        case 2:
+            ROW_LOOP(uint16_t);
+            break;
+        case 4:
+            ROW_LOOP(uint32_t);
+            break;
+        case 8:
+            ROW_LOOP(uint64_t);
+            break;
+        default:
+            for (int64_t j = 0; j < n; j++)
+                memcpy(y + j * ty * (int64_t)b->es, x + j * tx * (int64_t)b->es, b->es);
+        }
+    }
+}
+
+/* One long contiguous run split into chunks across the pool. */
+static void copy_chunk(void *ctx, size_t start, size_t count)
+{
+    const box *b = ctx;
+    size_t total = (size_t)b->d[0] * b->es;
+    size_t from = start * TASK_BYTES, len = count * TASK_BYTES;
+    if (from + len > total)
+        len = total - from;
+    memcpy(b->y + from, b->x + from, len);
+}
+
+static void run_box(box *b, pthreadpool_t pool)
+{
+    collapse(b);
+    if (b->r == 1 && b->sx[0] == 1 && b->sy[0] == 1) {
+        size_t bytes = (size_t)b->d[0] * b->es;
+        pthreadpool_parallelize_1d_tile_1d(pool, copy_chunk, b,
+                                           (bytes + TASK_BYTES - 1) / TASK_BYTES, 1, 0);
+        return;
+    }
+    size_t rows = 1;
+    for (int k = 0; k + 1 < b->r; k++)
+        rows *= (size_t)b->d[k];
+    size_t row_bytes = (size_t)b->d[b->r - 1] * b->es;
+    size_t tile = row_bytes >= TASK_BYTES ? 1 : TASK_BYTES / (row_bytes ? row_bytes : 1);
+    pthreadpool_parallelize_1d_tile_1d(pool, copy_rows, b, rows, tile, 0);
+}
+
+static void contiguous(int r, const int64_t *dims, int64_t *s)
+{
+    av_nn__strides(r, dims, s);
+}
+
+static void k_transpose(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                        void *const *out, pthreadpool_t pool)
+{
+    const av_nn__tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+    box b = {.r = y->rank, .es = av_nn_dtype_size(x->dtype), .x = in[0], .y = out[0]};
+    int64_t xs[AV_NN_MAX_RANK];
+    contiguous(x->rank, x->dims, xs);
+    contiguous(y->rank, y->dims, b.sy);
+    for (int k = 0; k < y->rank; k++) {
+        b.d[k] = y->dims[k];
+        b.sx[k] = xs[n->p.transpose.perm[k]];
+    }
+    run_box(&b, pool);
+}
+
+static void k_slice(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                    void *const *out, pthreadpool_t pool)
+{
+    const av_nn__tensor *x = &g->tensors[n->in[0]];
+    const av_nn__slice_params *p = &n->p.slice;
+    box b = {.r = x->rank, .es = av_nn_dtype_size(x->dtype), .y = out[0]};
+    int64_t xs[AV_NN_MAX_RANK], base = 0;
+    contiguous(x->rank, x->dims, xs);
+    for (int a = 0; a < x->rank; a++) {
+        b.d[a] = av_nn__slice_count(p->begin[a], p->end[a], p->step[a]);
+        b.sx[a] = p->step[a] * xs[a];
+        base += p->begin[a] * xs[a];
+    }
+    contiguous(x->rank, b.d, b.sy);
+    b.x = (const char *)in[0] + base * (int64_t)b.es;
+    run_box(&b, pool);
+}
+
+/* Input k of a concat (or output k of a split) as a box into / out of the whole. */
+static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                           void *const *out, pthreadpool_t pool)
+{
+    bool split = n->op == AV_NN_OP_SPLIT;
+    const av_nn__tensor *whole = &g->tensors[split ? n->in[0] : n->out[0]];
+    int axis = split ? n->p.split.axis : n->p.axis.axis, parts = split ? n->n_out : n->n_in;
+    size_t es = av_nn_dtype_size(whole->dtype);
+    int64_t ws[AV_NN_MAX_RANK], at = 0;
+    contiguous(whole->rank, whole->dims, ws);
+    for (int k = 0; k < parts; k++) {
+        const av_nn__tensor *t = &g->tensors[split ? n->out[k] : n->in[k]];
+        box b = {.r = t->rank, .es = es};
+        int64_t ts[AV_NN_MAX_RANK];
+        contiguous(t->rank, t->dims, ts);
+        memcpy(b.d, t->dims, sizeof b.d);
+        memcpy(split ? b.sy : b.sx, ts, sizeof ts);
+        memcpy(split ? b.sx : b.sy, ws, sizeof ws);
+        if (split) {
+            b.x = (const char *)in[0] + at * ws[axis] * (int64_t)es;
+            b.y = out[k];
+        } else {
+            b.x = in[k];
+            b.y = (char *)out[0] + at * ws[axis] * (int64_t)es;
+        }
+        if (av_nn__numel(t) > 0)
+            run_box(&b, pool);
+        at += t->dims[axis];
+    }
+}
+
+/* ---- hard-swish with TF.js's float16 1/6: (x * c) * relu6(x + 3) ---- */
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+typedef struct hswish {
+    const float *x;
+    float *y;
+    size_t n;
+    float c;
+} hswish;
+
+#define HSWISH_CHUNK 4096 /* elements per pool task */
+
+/* The float operations of TF.js's mul, add + relu6, mul, in that order. */
+static void hswish_chunk(void *ctx, size_t start, size_t count)
+{
+    const hswish *h = ctx;
+    size_t i = start * HSWISH_CHUNK, end = (start + count) * HSWISH_CHUNK;
+    if (end > h->n)
+        end = h->n;
+    const v4f three = {3, 3, 3, 3}, six = {6, 6, 6, 6}, zero = {0, 0, 0, 0};
+    const v4f c = {h->c, h->c, h->c, h->c};
+    for (; i + 4 <= end; i += 4) {
+        v4f x, r;
+        memcpy(&x, h->x + i, sizeof x);
+        r = x + three;
+        r = (v4f)((v4i)r & (r > zero));         /* max(r, 0) */
+        v4i big = r > six;
+        r = (v4f)(((v4i)r & ~big) | ((v4i)six & big)); /* min(r, 6) */
+        r = (x * c) * r;
+        memcpy(h->y + i, &r, sizeof r);
+    }
+    for (; i < end; i++) {
+        float x = h->x[i], r = x + 3.0f;
+        r = r > 0.0f ? r : 0.0f;
+        r = r > 6.0f ? 6.0f : r;
+        h->y[i] = (x * h->c) * r;
+    }
+}
+
+static void k_hardswish(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                        void *const *out, pthreadpool_t pool)
+{
+    hswish h = {.x = in[0], .y = out[0], .c = n->p.unary.alpha};
+    h.n = (size_t)av_nn__numel(&g->tensors[n->in[0]]);
+    pthreadpool_parallelize_1d_tile_1d(pool, hswish_chunk, &h,
+                                       (h.n + HSWISH_CHUNK - 1) / HSWISH_CHUNK, 1, 0);
+}
+
+/* ---- mask ops of CenterNet's peak finding: equal(a, b) -> bool, bool/u8 -> f32 ---- */
+
+typedef struct elem2 {
+    const void *a, *b;
+    void *y;
+    size_t n;
+} elem2;
+
+#define ELEM_CHUNK 16384 /* elements per pool task */
+
+static void equal_chunk(void *ctx, size_t start, size_t count)
+{
+    const elem2 *e = ctx;
+    const float *a = e->a, *b = e->b;
+    uint8_t *y = e->y;
+    size_t i = start * ELEM_CHUNK, end = (start + count) * ELEM_CHUNK;
+    for (end = end < e->n ? end : e->n; i < end; i++)
+        y[i] = a[i] == b[i];
+}
+
+static void mask_to_f32_chunk(void *ctx, size_t start, size_t count)
+{
+    const elem2 *e = ctx;
+    const uint8_t *a = e->a;
+    float *y = e->y;
+    size_t i = start * ELEM_CHUNK, end = (start + count) * ELEM_CHUNK;
+    for (end = end < e->n ? end : e->n; i < end; i++)
+        y[i] = (float)a[i];
+}
+
+static void k_elem2(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                    void *const *out, pthreadpool_t pool)
+{
+    elem2 e = {.a = in[0], .b = n->n_in > 1 ? in[1] : NULL, .y = out[0]};
+    e.n = (size_t)av_nn__numel(&g->tensors[n->out[0]]);
+    pthreadpool_parallelize_1d_tile_1d(pool, n->op == AV_NN_OP_CAST ? mask_to_f32_chunk
+                                                                    : equal_chunk,
+                                       &e, (e.n + ELEM_CHUNK - 1) / ELEM_CHUNK, 1, 0);
+}
+
+static bool same_shape(const av_nn__tensor *a, const av_nn__tensor *b)
+{
+    return a->rank == b->rank && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
+}
+
+static bool plain_elem(const av_nn__tensor *t)
+{
+    size_t es = av_nn_dtype_size(t->dtype);
+    return es >= 1 && es <= 8 && av_nn__numel(t) >= 0 && t->rank >= 0;
+}
+
+bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
+{
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0);
+    if (!x || !y || !plain_elem(x) || !plain_elem(y))
+        return false;
+    if (x->dtype != y->dtype && n->op != AV_NN_OP_CAST && n->op != AV_NN_OP_BINARY)
+        return false;
+    switch (n->op) {
+    case AV_NN_OP_BINARY: { /* float equality without broadcasting (NaN != NaN as in C) */
+        const av_nn__tensor *b = av_nn__xnn_in(g, n, 1);
+        return n->p.binary.kind == AV_NN_BIN_EQUAL && x->dtype == AV_NN_F32 && b &&
+               b->dtype == AV_NN_F32 && same_shape(x, b) && same_shape(x, y);
+    }
+    case AV_NN_OP_CAST: /* masks to float (quantisation is not applied by cast) */
+        return (x->dtype == AV_NN_BOOL || x->dtype == AV_NN_U8) && y->dtype == AV_NN_F32;
+    case AV_NN_OP_UNARY:
+        return n->p.unary.kind == AV_NN_UN_HARDSWISH && x->dtype == AV_NN_F32 &&
+               !av_nn__is_quant(y);
+    case AV_NN_OP_TRANSPOSE:
+        return n->p.transpose.rank == x->rank;
+    case AV_NN_OP_SLICE:
+        return n->p.slice.resolved;
+    case AV_NN_OP_SPLIT:
+        return n->p.split.resolved;
+    case AV_NN_OP_CONCAT:
+        for (int k = 0; k < n->n_in; k++) {
+            const av_nn__tensor *t = av_nn__xnn_in(g, n, k);
+            /* inputs quantised differently need requantising: the reference does it */
+            if (!t || t->dtype != y->dtype ||
+                (av_nn__is_quant(y) && !av_nn__xnn_same_quant(t, y)))
+                return false;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen)
+{
+    (void)g, (void)err, (void)errlen;
+    s->what = "strided copy";
+    s->kernel = n->op == AV_NN_OP_BINARY || n->op == AV_NN_OP_CAST ? k_elem2
+                : n->op == AV_NN_OP_UNARY       ? k_hardswish
+                : n->op == AV_NN_OP_TRANSPOSE ? k_transpose
+                : n->op == AV_NN_OP_SLICE   ? k_slice
+                                            : k_concat_split;
+    return AV_NN_OK;
+}

@@ -1,0 +1,121 @@
+/*
+ * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
+ * xnn_conv.c, xnn_pool.c, xnn_elem.c). Internal to src/nn.
+ *
+ * Each family offers supports(g, n): true only where XNNPACK computes exactly
+ * what the IR node means (dtype, quantisation, shape and parameter limits,
+ * including the ones XNNPACK asserts on instead of returning an error), and
+ * prepare(g, n, s): create the operator(s) into s, packing constant weights.
+ * xnn.c calls prepare only for nodes whose supports() said true.
+ */
+#ifndef AV_NN_XNN_IMPL_H
+#define AV_NN_XNN_IMPL_H
+
+#include "nn/backend.h"
+
+#include <xnnpack.h>
+
+typedef struct av_nn__xnn_node av_nn__xnn_node;
+
+/* Binds this run's data pointers to s->op (one xnn_setup_* call). */
+typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
+                                               void *const *out, pthreadpool_t pool);
+
+/* Signature shared by every f32 "nc" elementwise setup (clamp, sigmoid, ...). */
+typedef enum xnn_status (*av_nn__xnn_f32_nc_setup)(xnn_operator_t op, size_t batch,
+                                                   const float *x, float *y,
+                                                   pthreadpool_t pool);
+
+/* An op XNNPACK lacks, run by our own kernel on the pool (xnn_data.c). */
+typedef void (*av_nn__xnn_kernel_fn)(const av_nn__graph *g, const av_nn__node *n,
+                                     const void *const *in, void *const *out,
+                                     pthreadpool_t pool);
+
+/* Per-context state of one node: owns its operators. */
+struct av_nn__xnn_node {
+    av_nn__xnn_kernel_fn kernel; /* set instead of op for our own kernels */
+    xnn_operator_t op;          /* main operator */
+    av_nn__xnn_setup_fn setup;  /* binds in/out pointers to op */
+    const char *what;           /* XNNPACK operator family, for error messages */
+    /* An optional f32 elementwise operator run in place on out[0] after op:
+     * fused LEAKY/SIGMOID activations, or a clamp for ops without bounds. */
+    xnn_operator_t post;
+    av_nn__xnn_f32_nc_setup post_setup;
+    size_t post_n;              /* elements of out[0] */
+    /* Arguments of the setup call, filled by prepare. */
+    size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
+    uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
+    int sel;                                /* family-specific: which setup variant */
+    size_t rank_a, rank_b;                  /* nd ops (binary, pad) */
+    size_t dims_a[XNN_MAX_TENSOR_DIMS], dims_b[XNN_MAX_TENSOR_DIMS];
+    size_t pad_pre[XNN_MAX_TENSOR_DIMS], pad_post[XNN_MAX_TENSOR_DIMS];
+    /* Padded copies of constant data inputs 0/1 that XNNPACK reads at run time
+     * (it may read XNN_EXTRA_BYTES past the end; graph constants carry no
+     * slack, the arena does). NULL when the input is an activation. */
+    void *kcopy[2];
+    /* Pointers of the last setup: a run with the same ones skips setup. */
+    const void *last_in[2];
+    void *last_out;
+    int bound;                  /* 0 until the first successful setup */
+};
+
+/* ---- xnn.c: helpers shared by the families ---- */
+
+/* Tensor n->in[i] / n->out[i], or NULL when absent. */
+const av_nn__tensor *av_nn__xnn_in(const av_nn__graph *g, const av_nn__node *n, int i);
+const av_nn__tensor *av_nn__xnn_out(const av_nn__graph *g, const av_nn__node *n, int i);
+
+/* Elements of a tensor with known shape; -1 when unknown, empty or too big. */
+int64_t av_nn__xnn_numel(const av_nn__tensor *t);
+
+/* Per-tensor quantised u8/i8 tensor with a usable scale and zero point. */
+bool av_nn__xnn_qtensor(const av_nn__tensor *t, av_nn_dtype dt);
+/* Same scale and zero point (element values carry over unchanged). */
+bool av_nn__xnn_same_quant(const av_nn__tensor *a, const av_nn__tensor *b);
+
+/* Real output bounds of a fused activation that XNNPACK applies through
+ * output_min/max; false for the others (LEAKY, SIGMOID, TANH). */
+bool av_nn__xnn_act_bounds(const av_nn__fused_act *a, float *lo, float *hi);
+
+/* Quantised output bounds of a fused activation on tensor t (u8/i8), the way
+ * TFLite computes them (round half away from zero, clamp to the dtype);
+ * false when the act cannot be expressed as bounds or the range is empty. */
+bool av_nn__xnn_qbounds(const av_nn__fused_act *a, const av_nn__tensor *t, int32_t *lo,
+                        int32_t *hi);
+
+/* Fused activations supported on f32 outputs: bounds, or a post op. */
+bool av_nn__xnn_act_ok_f32(const av_nn__fused_act *a);
+
+/* Create s->post for a fused LEAKY/SIGMOID act (or clamp to [lo,hi] when
+ * force_clamp) over n_out elements; no-op for acts XNNPACK fuses itself. */
+enum xnn_status av_nn__xnn_make_post(av_nn__xnn_node *s, const av_nn__fused_act *a,
+                                     bool force_clamp, size_t n_out);
+
+/* f32 copy of a constant f32/f16 tensor: *buf is NULL when t is f32 already
+ * (use t->data), else a malloc'd buffer the caller frees. Returns the data
+ * pointer to use, or NULL on OOM. */
+const float *av_nn__xnn_f32_data(const av_nn__tensor *t, float **buf);
+
+/* "node 'x' (op): <what> failed: <xnn status>" as AV_NN_E_BACKEND. */
+av_nn_status av_nn__xnn_fail(char *err, size_t errlen, const av_nn__node *n, const char *what,
+                             enum xnn_status st);
+
+/* ---- families ---- */
+
+bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+
+bool av_nn__xnn_pool_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_pool_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+
+bool av_nn__xnn_elem_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_elem_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+
+bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+
+#endif
