@@ -10,20 +10,18 @@
  * slices (new/shrink axis) because the IR reshape needs the input shape,
  * which is only known at finalize.
  */
-#include "nn/load/tfjs.h"
+#include "nn/load/tfjs_ops_impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FAIL(st, ...) av_nn__tfjs_fail(L, n, st, __VA_ARGS__)
-#define IN(i) av_nn__tfjs_in(L, n, (i))
 
 /* ---- small builders ---- */
 
 /* Activation (non-constant) tensor named base + suffix; -1 on OOM. */
-static av_nn__tid act_tensor(av_nn__tfjs *L, const char *base, const char *suffix)
+av_nn__tid av_nn__tfjs_act_tensor(av_nn__tfjs *L, const char *base, const char *suffix)
 {
     char name[512];
     snprintf(name, sizeof name, "%.400s%s", base, suffix);
@@ -31,13 +29,13 @@ static av_nn__tid act_tensor(av_nn__tfjs *L, const char *base, const char *suffi
 }
 
 /* The k consecutive output tensors of n (named like TF: name, name:1, ...). */
-static av_nn_status make_outputs(av_nn__tfjs *L, av_nn__tfjs_node *n, int k)
+av_nn_status av_nn__tfjs_make_outputs(av_nn__tfjs *L, av_nn__tfjs_node *n, int k)
 {
     for (int i = 0; i < k; i++) {
         char sfx[16] = "";
         if (i)
             snprintf(sfx, sizeof sfx, ":%d", i);
-        av_nn__tid t = act_tensor(L, n->name, sfx);
+        av_nn__tid t = av_nn__tfjs_act_tensor(L, n->name, sfx);
         if (t < 0)
             return FAIL(AV_NN_E_NOMEM, "cannot add output tensor %d", i);
         if (i == 0)
@@ -47,7 +45,7 @@ static av_nn_status make_outputs(av_nn__tfjs *L, av_nn__tfjs_node *n, int k)
     return AV_NN_OK;
 }
 
-static av_nn_status emit(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__op op, const av_nn__tid *in,
+av_nn_status av_nn__tfjs_emit(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__op op, const av_nn__tid *in,
                          int n_in, const av_nn__tid *out, int n_out, const av_nn__params *p)
 {
     for (int i = 0; i < n_in; i++)
@@ -59,15 +57,15 @@ static av_nn_status emit(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__op op, cons
 }
 
 /* One-in one-out node writing n's single output. */
-static av_nn_status emit1(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__op op, const av_nn__tid *in,
+av_nn_status av_nn__tfjs_emit1(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__op op, const av_nn__tid *in,
                           int n_in, const av_nn__params *p)
 {
-    av_nn_status st = make_outputs(L, n, 1);
-    return st ? st : emit(L, n, op, in, n_in, &n->out0, 1, p);
+    av_nn_status st = av_nn__tfjs_make_outputs(L, n, 1);
+    return st ? st : av_nn__tfjs_emit(L, n, op, in, n_in, &n->out0, 1, p);
 }
 
 /* Constant i32 vector (rank 1, or rank 0 when scalar). */
-static av_nn__tid const_i32(av_nn__tfjs *L, const char *base, const char *suffix,
+av_nn__tid av_nn__tfjs_const_i32(av_nn__tfjs *L, const char *base, const char *suffix,
                             const int64_t *v, int k, bool scalar)
 {
     int32_t *d = malloc(k ? (size_t)k * 4 : 4);
@@ -82,7 +80,7 @@ static av_nn__tid const_i32(av_nn__tfjs *L, const char *base, const char *suffix
 }
 
 /* Integer values of constant input i (at most max); count, or minus the status (err set). */
-static int const_ints(av_nn__tfjs *L, av_nn__tfjs_node *n, int i, const char *what, int64_t *out,
+int av_nn__tfjs_const_ints(av_nn__tfjs *L, av_nn__tfjs_node *n, int i, const char *what, int64_t *out,
                       int max)
 {
     av_nn__tid t = IN(i);
@@ -109,11 +107,11 @@ static int const_ints(av_nn__tfjs *L, av_nn__tfjs_node *n, int i, const char *wh
 }
 
 /* A scalar constant integer input (e.g. an axis). */
-static av_nn_status const_scalar(av_nn__tfjs *L, av_nn__tfjs_node *n, int i, const char *what,
+av_nn_status av_nn__tfjs_const_scalar(av_nn__tfjs *L, av_nn__tfjs_node *n, int i, const char *what,
                                  int64_t lo, int64_t hi, int *out)
 {
     int64_t v[1];
-    int k = const_ints(L, n, i, what, v, 1);
+    int k = av_nn__tfjs_const_ints(L, n, i, what, v, 1);
     if (k < 0)
         return (av_nn_status)-k;
     if (k != 1 || v[0] < lo || v[0] > hi)
@@ -185,10 +183,10 @@ static av_nn_status filter_input(av_nn__tfjs *L, av_nn__tfjs_node *n, int i, int
         p.transpose.rank = 4;
         static const int perm_conv[4] = {3, 0, 1, 2}, perm_deconv[4] = {2, 0, 1, 3};
         memcpy(p.transpose.perm, kind == DERIVE_OHWI ? perm_conv : perm_deconv, sizeof perm_conv);
-        av_nn__tid o = act_tensor(L, n->name, "/filter_ohwi");
+        av_nn__tid o = av_nn__tfjs_act_tensor(L, n->name, "/filter_ohwi");
         if (o < 0)
             return FAIL(AV_NN_E_NOMEM, "filter tensor");
-        av_nn_status st = emit(L, n, AV_NN_OP_TRANSPOSE, &src, 1, &o, 1, &p);
+        av_nn_status st = av_nn__tfjs_emit(L, n, AV_NN_OP_TRANSPOSE, &src, 1, &o, 1, &p);
         if (st)
             return st;
         *out = o;
@@ -329,10 +327,10 @@ static av_nn_status emit_act(av_nn__tfjs *L, av_nn__tfjs_node *n, act_kind k, fl
     case ACT_RELU6:
         p.clamp.min = 0.0f;
         p.clamp.max = k == ACT_RELU ? INFINITY : 6.0f;
-        return emit(L, n, AV_NN_OP_CLAMP, &x, 1, &out, 1, &p);
+        return av_nn__tfjs_emit(L, n, AV_NN_OP_CLAMP, &x, 1, &out, 1, &p);
     case ACT_LEAKY:
         p.leaky.alpha = alpha;
-        return emit(L, n, AV_NN_OP_LEAKY_RELU, &x, 1, &out, 1, &p);
+        return av_nn__tfjs_emit(L, n, AV_NN_OP_LEAKY_RELU, &x, 1, &out, 1, &p);
     case ACT_SIGMOID:
     case ACT_TANH:
     case ACT_ELU:
@@ -340,13 +338,13 @@ static av_nn_status emit_act(av_nn__tfjs *L, av_nn__tfjs_node *n, act_kind k, fl
                        : k == ACT_TANH  ? AV_NN_UN_TANH
                                         : AV_NN_UN_ELU;
         p.unary.alpha = 1.0f;
-        return emit(L, n, AV_NN_OP_UNARY, &x, 1, &out, 1, &p);
+        return av_nn__tfjs_emit(L, n, AV_NN_OP_UNARY, &x, 1, &out, 1, &p);
     case ACT_PRELU: {
         av_nn__tid in[2] = {x, slope};
-        return emit(L, n, AV_NN_OP_PRELU, in, 2, &out, 1, NULL);
+        return av_nn__tfjs_emit(L, n, AV_NN_OP_PRELU, in, 2, &out, 1, NULL);
     }
     default:
-        return emit(L, n, AV_NN_OP_IDENTITY, &x, 1, &out, 1, NULL);
+        return av_nn__tfjs_emit(L, n, AV_NN_OP_IDENTITY, &x, 1, &out, 1, NULL);
     }
 }
 
@@ -415,7 +413,7 @@ static av_nn_status emit_fused(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__op op
                                av_nn__tid *in, int n_in, av_nn__params *p,
                                av_nn__fused_act *act_slot, const fused *f)
 {
-    av_nn_status st = make_outputs(L, n, 1);
+    av_nn_status st = av_nn__tfjs_make_outputs(L, n, 1);
     if (st)
         return st;
     bool act_inline = act_slot && !f->bn && (f->act == ACT_RELU || f->act == ACT_RELU6);
@@ -423,18 +421,18 @@ static av_nn_status emit_fused(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__op op
         act_slot->kind = f->act == ACT_RELU ? AV_NN_ACT_RELU : AV_NN_ACT_RELU6;
     bool tail = f->bn || (f->act != ACT_NONE && !act_inline);
     av_nn__tid cur = n->out0;
-    if (tail && (cur = act_tensor(L, n->name, "/pre")) < 0)
+    if (tail && (cur = av_nn__tfjs_act_tensor(L, n->name, "/pre")) < 0)
         return FAIL(AV_NN_E_NOMEM, "tensor");
-    if ((st = emit(L, n, op, in, n_in, &cur, 1, p)))
+    if ((st = av_nn__tfjs_emit(L, n, op, in, n_in, &cur, 1, p)))
         return st;
     if (f->bn) {
-        av_nn__tid o = f->act != ACT_NONE ? act_tensor(L, n->name, "/bn") : n->out0;
+        av_nn__tid o = f->act != ACT_NONE ? av_nn__tfjs_act_tensor(L, n->name, "/bn") : n->out0;
         if (o < 0)
             return FAIL(AV_NN_E_NOMEM, "tensor");
         av_nn__tid bin[5] = {cur, f->bn_t[0], f->bn_t[1], f->bn_t[2], f->bn_t[3]};
         av_nn__params bp = {0};
         bp.bn.epsilon = f->epsilon;
-        if ((st = emit(L, n, AV_NN_OP_BATCH_NORM, bin, 5, &o, 1, &bp)))
+        if ((st = av_nn__tfjs_emit(L, n, AV_NN_OP_BATCH_NORM, bin, 5, &o, 1, &bp)))
             return st;
         cur = o;
     }
@@ -472,7 +470,7 @@ static av_nn_status lower_identity(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     if (n->n_in < 1)
         return FAIL(AV_NN_E_FORMAT, "needs an input");
     av_nn__tid x = IN(0);
-    return emit1(L, n, AV_NN_OP_IDENTITY, &x, 1, NULL);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_IDENTITY, &x, 1, NULL);
 }
 
 enum { CONV_PLAIN = 0, CONV_FUSED = 1, CONV_DW = 2, CONV_DW_FUSED = 3 };
@@ -532,7 +530,7 @@ static av_nn_status lower_deconv(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     if ((st = filter_input(L, n, 1, DERIVE_DECONV, &w)))
         return st;
     av_nn__tid in[4] = {IN(2), w, -1, IN(0)};
-    return emit1(L, n, AV_NN_OP_TRANSPOSE_CONV2D, in, 4, &p);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_TRANSPOSE_CONV2D, in, 4, &p);
 }
 
 static av_nn_status lower_pool(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
@@ -553,7 +551,7 @@ static av_nn_status lower_pool(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     q->dilation_h = q->dilation_w = 1;
     q->count_include_pad = false; /* TF averages over the valid cells only */
     av_nn__tid x = IN(0);
-    return emit1(L, n, arg ? AV_NN_OP_AVG_POOL2D : AV_NN_OP_MAX_POOL2D, &x, 1, &p);
+    return av_nn__tfjs_emit1(L, n, arg ? AV_NN_OP_AVG_POOL2D : AV_NN_OP_MAX_POOL2D, &x, 1, &p);
 }
 
 static av_nn_status lower_reduce(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
@@ -561,12 +559,12 @@ static av_nn_status lower_reduce(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     if (n->n_in != 2)
         return FAIL(AV_NN_E_FORMAT, "%d inputs, want 2", n->n_in);
     int64_t ax[AV_NN_MAX_RANK];
-    int k = const_ints(L, n, 1, "axes", ax, AV_NN_MAX_RANK);
+    int k = av_nn__tfjs_const_ints(L, n, 1, "axes", ax, AV_NN_MAX_RANK);
     if (k < 0)
         return (av_nn_status)-k;
     av_nn__tid x = IN(0);
     if (k == 0) /* TF reduces nothing over an empty axis list */
-        return emit1(L, n, AV_NN_OP_IDENTITY, &x, 1, NULL);
+        return av_nn__tfjs_emit1(L, n, AV_NN_OP_IDENTITY, &x, 1, NULL);
     bool bad = false;
     av_nn__params p = {0};
     p.reduce.kind = (av_nn__reduce_kind)arg;
@@ -574,7 +572,7 @@ static av_nn_status lower_reduce(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     if (bad)
         return FAIL(AV_NN_E_FORMAT, "bad keep_dims");
     av_nn__tid in[2] = {x, IN(1)};
-    return emit1(L, n, AV_NN_OP_REDUCE, in, 2, &p);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_REDUCE, in, 2, &p);
 }
 
 static av_nn_status lower_resize(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
@@ -600,7 +598,7 @@ static av_nn_status lower_resize(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     /* TF nearest: round (half up) with align_corners, floor otherwise */
     r->nearest = ac ? AV_NN_NEAREST_ROUND_PREFER_CEIL : AV_NN_NEAREST_FLOOR;
     av_nn__tid in[2] = {IN(0), IN(1)};
-    return emit1(L, n, AV_NN_OP_RESIZE, in, 2, &p);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_RESIZE, in, 2, &p);
 }
 
 static av_nn_status lower_binary(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
@@ -621,7 +619,7 @@ static av_nn_status lower_binary(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
             p.binary.kind = AV_NN_BIN_FLOOR_DIV;
     }
     av_nn__tid in[2] = {IN(0), IN(1)};
-    return emit1(L, n, AV_NN_OP_BINARY, in, 2, &p);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_BINARY, in, 2, &p);
 }
 
 static av_nn_status lower_addn(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
@@ -629,20 +627,20 @@ static av_nn_status lower_addn(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     (void)arg;
     if (n->n_in < 1)
         return FAIL(AV_NN_E_FORMAT, "needs inputs");
-    av_nn_status st = make_outputs(L, n, 1);
+    av_nn_status st = av_nn__tfjs_make_outputs(L, n, 1);
     if (st)
         return st;
     av_nn__tid acc = IN(0);
     if (n->n_in == 1)
-        return emit(L, n, AV_NN_OP_IDENTITY, &acc, 1, &n->out0, 1, NULL);
+        return av_nn__tfjs_emit(L, n, AV_NN_OP_IDENTITY, &acc, 1, &n->out0, 1, NULL);
     for (int i = 1; i < n->n_in; i++) {
-        av_nn__tid o = i == n->n_in - 1 ? n->out0 : act_tensor(L, n->name, "/sum");
+        av_nn__tid o = i == n->n_in - 1 ? n->out0 : av_nn__tfjs_act_tensor(L, n->name, "/sum");
         if (o < 0)
             return FAIL(AV_NN_E_NOMEM, "tensor");
         av_nn__params p = {0};
         p.binary.kind = AV_NN_BIN_ADD;
         av_nn__tid in[2] = {acc, IN(i)};
-        if ((st = emit(L, n, AV_NN_OP_BINARY, in, 2, &o, 1, &p)))
+        if ((st = av_nn__tfjs_emit(L, n, AV_NN_OP_BINARY, in, 2, &o, 1, &p)))
             return st;
         acc = o;
     }
@@ -662,7 +660,7 @@ static av_nn_status lower_unary(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
         p.unary.beta = 1.0507009873554805f;
     }
     av_nn__tid x = IN(0);
-    return emit1(L, n, AV_NN_OP_UNARY, &x, 1, &p);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_UNARY, &x, 1, &p);
 }
 
 static av_nn_status lower_act(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
@@ -674,7 +672,7 @@ static av_nn_status lower_act(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     float alpha = (float)av_nn__tfjs_attr_f(n, "alpha", 0.2, &bad);
     if (bad)
         return FAIL(AV_NN_E_FORMAT, "bad alpha");
-    av_nn_status st = make_outputs(L, n, 1);
+    av_nn_status st = av_nn__tfjs_make_outputs(L, n, 1);
     return st ? st : emit_act(L, n, k, alpha, IN(0), k == ACT_PRELU ? IN(1) : -1, n->out0);
 }
 
@@ -695,7 +693,7 @@ static av_nn_status lower_clip(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     p.clamp.min = lim[0];
     p.clamp.max = lim[1];
     av_nn__tid x = IN(0);
-    return emit1(L, n, AV_NN_OP_CLAMP, &x, 1, &p);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_CLAMP, &x, 1, &p);
 }
 
 static av_nn_status lower_fused_bn(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
@@ -714,392 +712,7 @@ static av_nn_status lower_fused_bn(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
     if (bad)
         return FAIL(AV_NN_E_FORMAT, "bad attributes");
     av_nn__tid in[5] = {IN(0), IN(1), IN(2), IN(3), IN(4)};
-    return emit1(L, n, AV_NN_OP_BATCH_NORM, in, 5, &p);
-}
-
-static av_nn_status lower_concat(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    /* ConcatV2: values..., axis.  Concat (v1): axis, values... */
-    bool v1 = arg == 1;
-    if (n->n_in < 2)
-        return FAIL(AV_NN_E_FORMAT, "needs values and an axis");
-    int axis;
-    av_nn_status st = const_scalar(L, n, v1 ? 0 : n->n_in - 1, "axis", -AV_NN_MAX_RANK,
-                                   AV_NN_MAX_RANK - 1, &axis);
-    if (st)
-        return st;
-    av_nn__tid in[AV_NN_MAX_NODE_INPUTS];
-    int k = 0;
-    for (int i = v1 ? 1 : 0; i < (v1 ? n->n_in : n->n_in - 1); i++)
-        in[k++] = IN(i);
-    av_nn__params p = {0};
-    p.axis.axis = axis;
-    return emit1(L, n, k == 1 ? AV_NN_OP_IDENTITY : AV_NN_OP_CONCAT, in, k, &p);
-}
-
-static av_nn_status lower_reshape(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 2)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 2", n->n_in);
-    av_nn__params p = {0};
-    p.reshape.allowzero = true; /* TF: 0 is a real zero-sized dim */
-    av_nn__tid in[2] = {IN(0), IN(1)};
-    return emit1(L, n, AV_NN_OP_RESHAPE, in, 2, &p);
-}
-
-/*
- * Emit a TF strided slice of x into out whose spec has nb entries: begin,
- * end (masked out), strides 1; masks as given. Used for ExpandDims, Squeeze
- * and Pack, which need the input rank the loader does not know.
- */
-static av_nn_status emit_spec_slice(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__tid x,
-                                    av_nn__tid out, int nb, uint32_t ellipsis, uint32_t newax,
-                                    uint32_t shrink)
-{
-    int64_t zeros[AV_NN_MAX_RANK + 1] = {0}, ones[AV_NN_MAX_RANK + 1];
-    for (int i = 0; i <= AV_NN_MAX_RANK; i++)
-        ones[i] = 1;
-    av_nn__tid b = const_i32(L, n->name, "/begin", zeros, nb, false);
-    av_nn__tid e = b < 0 ? -1 : const_i32(L, n->name, "/end", ones, nb, false);
-    av_nn__tid s = e < 0 ? -1 : const_i32(L, n->name, "/strides", ones, nb, false);
-    if (s < 0)
-        return FAIL(AV_NN_E_NOMEM, "slice constants");
-    av_nn__params p = {0};
-    av_nn__slice_params *sp = &p.slice;
-    sp->tf_semantics = true;
-    uint32_t all = (1u << nb) - 1;
-    sp->begin_mask = sp->end_mask = all & ~(newax | shrink | ellipsis);
-    sp->ellipsis_mask = ellipsis;
-    sp->new_axis_mask = newax;
-    sp->shrink_axis_mask = shrink;
-    av_nn__tid in[4] = {x, b, e, s};
-    return emit(L, n, AV_NN_OP_SLICE, in, 4, &out, 1, &p);
-}
-
-/* Insert a unit axis at a (ExpandDims convention: -1 appends) into out. */
-static av_nn_status emit_expand(av_nn__tfjs *L, av_nn__tfjs_node *n, av_nn__tid x, int a,
-                                av_nn__tid out)
-{
-    if (a >= AV_NN_MAX_RANK || a < -AV_NN_MAX_RANK)
-        return FAIL(AV_NN_E_UNSUPPORTED, "axis %d", a);
-    if (a >= 0) /* a full slices, then the new axis; the rest is implicit */
-        return emit_spec_slice(L, n, x, out, a + 1, 0, 1u << a, 0);
-    int k = -a - 1; /* ellipsis, new axis, k full slices */
-    return emit_spec_slice(L, n, x, out, k + 2, 1u, 2u, 0);
-}
-
-static av_nn_status lower_expand_dims(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 2)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 2", n->n_in);
-    int a;
-    av_nn_status st =
-        const_scalar(L, n, 1, "dim", -AV_NN_MAX_RANK, AV_NN_MAX_RANK - 1, &a);
-    if (st || (st = make_outputs(L, n, 1)))
-        return st;
-    return emit_expand(L, n, IN(0), a, n->out0);
-}
-
-static av_nn_status lower_squeeze(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 1)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 1", n->n_in);
-    int64_t ax[AV_NN_MAX_RANK + 1];
-    int k = av_nn__tfjs_attr_list_i(n, "squeeze_dims", ax, AV_NN_MAX_RANK);
-    if (k == 0)
-        k = av_nn__tfjs_attr_list_i(n, "axis", ax, AV_NN_MAX_RANK);
-    if (k < 0)
-        return FAIL(AV_NN_E_FORMAT, "bad squeeze_dims");
-    if (k == 0)
-        return FAIL(AV_NN_E_UNSUPPORTED, "squeeze without squeeze_dims needs the input shape");
-    /* spec: positive axes 0..maxpos (shrink or full), ellipsis, then -m..-1 */
-    uint32_t pos = 0, neg = 0;
-    for (int i = 0; i < k; i++) {
-        if (ax[i] >= AV_NN_MAX_RANK || ax[i] < -AV_NN_MAX_RANK)
-            return FAIL(AV_NN_E_FORMAT, "squeeze axis %lld", (long long)ax[i]);
-        if (ax[i] >= 0)
-            pos |= 1u << ax[i];
-        else
-            neg |= 1u << (-ax[i] - 1); /* bit j: axis -(j+1) */
-    }
-    int np = 0, nneg = 0;
-    while (pos >> np)
-        np++;
-    while (neg >> nneg)
-        nneg++;
-    int nb = np + 1 + nneg;
-    if (nb > AV_NN_MAX_RANK + 1)
-        return FAIL(AV_NN_E_UNSUPPORTED, "squeeze spec too long");
-    uint32_t shrink = pos;
-    for (int j = 0; j < nneg; j++) /* entry np+1+i holds axis -(nneg-i) */
-        if ((neg >> j) & 1)
-            shrink |= 1u << (np + 1 + (nneg - 1 - j));
-    av_nn_status st = make_outputs(L, n, 1);
-    return st ? st : emit_spec_slice(L, n, IN(0), n->out0, nb, 1u << np, 0, shrink);
-}
-
-static av_nn_status lower_pack(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    bool bad = false;
-    int64_t a = av_nn__tfjs_attr_i(n, "axis", 0, &bad);
-    if (bad || n->n_in < 1 || a >= AV_NN_MAX_RANK || a < -AV_NN_MAX_RANK)
-        return FAIL(AV_NN_E_FORMAT, "bad axis or no inputs");
-    av_nn_status st = make_outputs(L, n, 1);
-    if (st)
-        return st;
-    av_nn__tid parts[AV_NN_MAX_NODE_INPUTS];
-    for (int i = 0; i < n->n_in; i++) {
-        parts[i] = n->n_in == 1 ? n->out0 : act_tensor(L, n->name, "/expand");
-        if (parts[i] < 0)
-            return FAIL(AV_NN_E_NOMEM, "tensor");
-        if ((st = emit_expand(L, n, IN(i), (int)a, parts[i])))
-            return st;
-    }
-    if (n->n_in == 1)
-        return AV_NN_OK;
-    av_nn__params p = {0};
-    p.axis.axis = (int)a;
-    return emit(L, n, AV_NN_OP_CONCAT, parts, n->n_in, &n->out0, 1, &p);
-}
-
-static av_nn_status lower_strided_slice(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 3 && n->n_in != 4)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 3 or 4", n->n_in);
-    bool bad = false;
-    av_nn__params p = {0};
-    av_nn__slice_params *s = &p.slice;
-    s->tf_semantics = true;
-    int64_t m[5];
-    static const char *keys[5] = {"begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask",
-                                  "shrink_axis_mask"};
-    for (int i = 0; i < 5; i++) {
-        m[i] = av_nn__tfjs_attr_i(n, keys[i], 0, &bad);
-        if (m[i] < 0 || m[i] > 0xffff)
-            bad = true;
-    }
-    if (bad)
-        return FAIL(AV_NN_E_FORMAT, "bad mask attributes");
-    s->begin_mask = (uint32_t)m[0];
-    s->end_mask = (uint32_t)m[1];
-    s->ellipsis_mask = (uint32_t)m[2];
-    s->new_axis_mask = (uint32_t)m[3];
-    s->shrink_axis_mask = (uint32_t)m[4];
-    av_nn__tid in[4] = {IN(0), IN(1), IN(2), n->n_in == 4 ? IN(3) : -1};
-    return emit1(L, n, AV_NN_OP_SLICE, in, n->n_in, &p);
-}
-
-/* Slice(x, begin, size): constant begin/size -> TF strided slice (size -1 = to the end). */
-static av_nn_status lower_slice(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 3)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 3", n->n_in);
-    int64_t b[AV_NN_MAX_RANK], sz[AV_NN_MAX_RANK], e[AV_NN_MAX_RANK], one[AV_NN_MAX_RANK];
-    int nb = const_ints(L, n, 1, "begin", b, AV_NN_MAX_RANK);
-    if (nb < 0)
-        return (av_nn_status)-nb;
-    int ns = const_ints(L, n, 2, "size", sz, AV_NN_MAX_RANK);
-    if (ns < 0)
-        return (av_nn_status)-ns;
-    if (ns != nb)
-        return FAIL(AV_NN_E_FORMAT, "begin has %d values, size %d", nb, ns);
-    av_nn__params p = {0};
-    p.slice.tf_semantics = true;
-    for (int i = 0; i < nb; i++) {
-        if (b[i] < 0 || sz[i] < -1 || b[i] > AV_NN_MAX_ELEMENTS || sz[i] > AV_NN_MAX_ELEMENTS)
-            return FAIL(AV_NN_E_FORMAT, "begin %lld / size %lld on axis %d", (long long)b[i],
-                        (long long)sz[i], i);
-        e[i] = sz[i] < 0 ? 0 : b[i] + sz[i];
-        if (sz[i] < 0)
-            p.slice.end_mask |= 1u << i;
-        one[i] = 1;
-    }
-    av_nn__tid tb = const_i32(L, n->name, "/begin", b, nb, false);
-    av_nn__tid te = tb < 0 ? -1 : const_i32(L, n->name, "/end", e, nb, false);
-    av_nn__tid ts = te < 0 ? -1 : const_i32(L, n->name, "/strides", one, nb, false);
-    if (ts < 0)
-        return FAIL(AV_NN_E_NOMEM, "slice constants");
-    av_nn__tid in[4] = {IN(0), tb, te, ts};
-    return emit1(L, n, AV_NN_OP_SLICE, in, 4, &p);
-}
-
-static av_nn_status lower_transpose(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 2)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 2", n->n_in);
-    int64_t perm[AV_NN_MAX_RANK];
-    int k = const_ints(L, n, 1, "perm", perm, AV_NN_MAX_RANK);
-    if (k < 0)
-        return (av_nn_status)-k;
-    av_nn__params p = {0};
-    uint32_t seen = 0;
-    for (int i = 0; i < k; i++) {
-        if (perm[i] < 0 || perm[i] >= k || (seen >> perm[i]) & 1)
-            return FAIL(AV_NN_E_FORMAT, "perm is not a permutation of 0..%d", k - 1);
-        seen |= 1u << perm[i];
-        p.transpose.perm[i] = (int)perm[i];
-    }
-    p.transpose.rank = k;
-    av_nn__tid x = IN(0);
-    if (k == 0) /* a scalar: nothing to move */
-        return emit1(L, n, AV_NN_OP_IDENTITY, &x, 1, NULL);
-    return emit1(L, n, AV_NN_OP_TRANSPOSE, &x, 1, &p);
-}
-
-static av_nn_status lower_pad(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    av_nn__params p = {0};
-    p.pad.mode = AV_NN_PADMODE_CONSTANT;
-    int want = arg == 1 ? 3 : 2;
-    if (n->n_in != want)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want %d", n->n_in, want);
-    if (arg == 2) { /* MirrorPad */
-        char buf[32];
-        bool bad = false;
-        const char *mode = av_nn__tfjs_attr_s(n, "mode", "", buf, sizeof buf, &bad);
-        if (bad || strcmp(mode, "REFLECT") != 0)
-            return FAIL(AV_NN_E_UNSUPPORTED, "MirrorPad mode '%s' (only REFLECT)", mode);
-        p.pad.mode = AV_NN_PADMODE_REFLECT;
-    }
-    av_nn__tid in[3] = {IN(0), IN(1), arg == 1 ? IN(2) : -1};
-    return emit1(L, n, AV_NN_OP_PAD, in, arg == 1 ? 3 : 2, &p);
-}
-
-static av_nn_status lower_split(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    /* SplitV: [x, size_splits, axis]; Split: [axis, x] in equal parts */
-    bool v = arg == 1;
-    if (n->n_in != (v ? 3 : 2))
-        return FAIL(AV_NN_E_FORMAT, "%d inputs", n->n_in);
-    int k = av_nn__tfjs_num_outputs(n);
-    if (k < 1)
-        return FAIL(AV_NN_E_FORMAT, "num_split must be 1..%d", AV_NN_MAX_NODE_OUTPUTS);
-    int axis;
-    av_nn_status st = const_scalar(L, n, v ? 2 : 0, "split_dim", -AV_NN_MAX_RANK,
-                                   AV_NN_MAX_RANK - 1, &axis);
-    if (st || (st = make_outputs(L, n, k)))
-        return st;
-    av_nn__params p = {0};
-    p.split.axis = axis;
-    av_nn__tid out[AV_NN_MAX_NODE_OUTPUTS];
-    for (int i = 0; i < k; i++)
-        out[i] = n->out0 + i;
-    av_nn__tid in[2] = {IN(v ? 0 : 1), v ? IN(1) : -1};
-    return emit(L, n, AV_NN_OP_SPLIT, in, v ? 2 : 1, out, k, &p);
-}
-
-static av_nn_status lower_gather(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    bool v2 = arg == 1;
-    if (n->n_in != (v2 ? 3 : 2))
-        return FAIL(AV_NN_E_FORMAT, "%d inputs", n->n_in);
-    bool bad = false;
-    if (av_nn__tfjs_attr_i(n, "batch_dims", 0, &bad) != 0 || bad)
-        return FAIL(AV_NN_E_UNSUPPORTED, "batch_dims other than 0");
-    av_nn__params p = {0};
-    if (v2) {
-        av_nn_status st = const_scalar(L, n, 2, "axis", -AV_NN_MAX_RANK, AV_NN_MAX_RANK - 1,
-                                       &p.axis.axis);
-        if (st)
-            return st;
-    }
-    av_nn__tid in[2] = {IN(0), IN(1)};
-    return emit1(L, n, AV_NN_OP_GATHER, in, 2, &p);
-}
-
-static av_nn_status lower_topk(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 2)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 2", n->n_in);
-    bool bad = false;
-    av_nn__params p = {0};
-    p.topk.k = 0; /* from the constant input at finalize */
-    p.topk.axis = -1;
-    p.topk.largest = true;
-    p.topk.sorted = av_nn__tfjs_attr_b(n, "sorted", true, &bad);
-    p.topk.index_dtype = AV_NN_I32;
-    if (bad)
-        return FAIL(AV_NN_E_FORMAT, "bad sorted attribute");
-    av_nn_status st = make_outputs(L, n, 2);
-    if (st)
-        return st;
-    av_nn__tid in[2] = {IN(0), IN(1)}, out[2] = {n->out0, n->out0 + 1};
-    return emit(L, n, AV_NN_OP_TOPK, in, 2, out, 2, &p);
-}
-
-static av_nn_status lower_argmax(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    if (n->n_in != 2)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 2", n->n_in);
-    av_nn__params p = {0};
-    av_nn_status st =
-        const_scalar(L, n, 1, "axis", -AV_NN_MAX_RANK, AV_NN_MAX_RANK - 1, &p.argmax.axis);
-    if (st)
-        return st;
-    p.argmax.is_min = arg == 1;
-    p.argmax.index_dtype = AV_NN_I32;
-    av_nn__tid x = IN(0);
-    return emit1(L, n, AV_NN_OP_ARGMAX, &x, 1, &p);
-}
-
-static av_nn_status lower_cast(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 1)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 1", n->n_in);
-    const char *dst = json_string_value(json_object_get(av_nn__tfjs_attr(n, "DstT"), "type"));
-    av_nn__params p = {0};
-    if (!av_nn__tfjs_dtype(dst, &p.cast.to))
-        return FAIL(AV_NN_E_UNSUPPORTED, "cast to %s", dst ? dst : "(missing DstT)");
-    av_nn__tid x = IN(0);
-    return emit1(L, n, AV_NN_OP_CAST, &x, 1, &p);
-}
-
-static av_nn_status lower_softmax(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    if (n->n_in != 1)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 1", n->n_in);
-    av_nn__params p = {0};
-    p.softmax.axis = -1;
-    p.softmax.beta = 1.0f;
-    p.softmax.log = arg == 1;
-    av_nn__tid x = IN(0);
-    return emit1(L, n, AV_NN_OP_SOFTMAX, &x, 1, &p);
-}
-
-static av_nn_status lower_sparse_to_dense(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 4)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 4", n->n_in);
-    av_nn__tid in[4] = {IN(0), IN(1), IN(2), IN(3)};
-    return emit1(L, n, AV_NN_OP_SPARSE_TO_DENSE, in, 4, NULL);
-}
-
-static av_nn_status lower_select(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 3)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 3", n->n_in);
-    av_nn__tid in[3] = {IN(0), IN(1), IN(2)};
-    return emit1(L, n, AV_NN_OP_WHERE, in, 3, NULL);
-}
-
-static av_nn_status lower_tile(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
-{
-    (void)arg;
-    if (n->n_in != 2)
-        return FAIL(AV_NN_E_FORMAT, "%d inputs, want 2", n->n_in);
-    av_nn__tid in[2] = {IN(0), IN(1)};
-    return emit1(L, n, AV_NN_OP_TILE, in, 2, NULL);
+    return av_nn__tfjs_emit1(L, n, AV_NN_OP_BATCH_NORM, in, 5, &p);
 }
 
 /* MatMul / _FusedMatMul / BatchMatMul(V2): transposes only for 2-D MatMul. */
@@ -1133,20 +746,20 @@ static av_nn_status lower_matmul(av_nn__tfjs *L, av_nn__tfjs_node *n, int arg)
         av_nn__params tp = {0};
         tp.transpose.rank = 2;
         tp.transpose.perm[0] = 1;
-        av_nn__tid o = act_tensor(L, n->name, i ? "/bT" : "/aT");
+        av_nn__tid o = av_nn__tfjs_act_tensor(L, n->name, i ? "/bT" : "/aT");
         if (o < 0)
             return FAIL(AV_NN_E_NOMEM, "tensor");
-        if ((st = emit(L, n, AV_NN_OP_TRANSPOSE, &in[i], 1, &o, 1, &tp)))
+        if ((st = av_nn__tfjs_emit(L, n, AV_NN_OP_TRANSPOSE, &in[i], 1, &o, 1, &tp)))
             return st;
         in[i] = o;
     }
     if (!f.bias)
         return emit_fused(L, n, AV_NN_OP_MATMUL, in, 2, NULL, NULL, &f);
     /* matmul, then bias add carrying the relu/relu6 (binary ops take a fused act) */
-    av_nn__tid mm = act_tensor(L, n->name, "/matmul");
+    av_nn__tid mm = av_nn__tfjs_act_tensor(L, n->name, "/matmul");
     if (mm < 0)
         return FAIL(AV_NN_E_NOMEM, "tensor");
-    if ((st = emit(L, n, AV_NN_OP_MATMUL, in, 2, &mm, 1, NULL)))
+    if ((st = av_nn__tfjs_emit(L, n, AV_NN_OP_MATMUL, in, 2, &mm, 1, NULL)))
         return st;
     av_nn__params bp = {0};
     bp.binary.kind = AV_NN_BIN_ADD;
@@ -1233,32 +846,32 @@ static const struct op_entry {
     {"FusedBatchNorm", lower_fused_bn, 0},
     {"FusedBatchNormV2", lower_fused_bn, 0},
     {"FusedBatchNormV3", lower_fused_bn, 0},
-    {"ConcatV2", lower_concat, 0},
-    {"Concat", lower_concat, 1},
-    {"Reshape", lower_reshape, 0},
-    {"ExpandDims", lower_expand_dims, 0},
-    {"Squeeze", lower_squeeze, 0},
-    {"Pack", lower_pack, 0},
-    {"StridedSlice", lower_strided_slice, 0},
-    {"Slice", lower_slice, 0},
-    {"Transpose", lower_transpose, 0},
-    {"Pad", lower_pad, 0},
-    {"PadV2", lower_pad, 1},
-    {"MirrorPad", lower_pad, 2},
-    {"Split", lower_split, 0},
-    {"SplitV", lower_split, 1},
-    {"Gather", lower_gather, 0},
-    {"GatherV2", lower_gather, 1},
-    {"TopKV2", lower_topk, 0},
-    {"ArgMax", lower_argmax, 0},
-    {"ArgMin", lower_argmax, 1},
-    {"Cast", lower_cast, 0},
-    {"Softmax", lower_softmax, 0},
-    {"LogSoftmax", lower_softmax, 1},
-    {"SparseToDense", lower_sparse_to_dense, 0},
-    {"Select", lower_select, 0},
-    {"SelectV2", lower_select, 0},
-    {"Tile", lower_tile, 0},
+    {"ConcatV2", av_nn__tfjs_lower_concat, 0},
+    {"Concat", av_nn__tfjs_lower_concat, 1},
+    {"Reshape", av_nn__tfjs_lower_reshape, 0},
+    {"ExpandDims", av_nn__tfjs_lower_expand_dims, 0},
+    {"Squeeze", av_nn__tfjs_lower_squeeze, 0},
+    {"Pack", av_nn__tfjs_lower_pack, 0},
+    {"StridedSlice", av_nn__tfjs_lower_strided_slice, 0},
+    {"Slice", av_nn__tfjs_lower_slice, 0},
+    {"Transpose", av_nn__tfjs_lower_transpose, 0},
+    {"Pad", av_nn__tfjs_lower_pad, 0},
+    {"PadV2", av_nn__tfjs_lower_pad, 1},
+    {"MirrorPad", av_nn__tfjs_lower_pad, 2},
+    {"Split", av_nn__tfjs_lower_split, 0},
+    {"SplitV", av_nn__tfjs_lower_split, 1},
+    {"Gather", av_nn__tfjs_lower_gather, 0},
+    {"GatherV2", av_nn__tfjs_lower_gather, 1},
+    {"TopKV2", av_nn__tfjs_lower_topk, 0},
+    {"ArgMax", av_nn__tfjs_lower_argmax, 0},
+    {"ArgMin", av_nn__tfjs_lower_argmax, 1},
+    {"Cast", av_nn__tfjs_lower_cast, 0},
+    {"Softmax", av_nn__tfjs_lower_softmax, 0},
+    {"LogSoftmax", av_nn__tfjs_lower_softmax, 1},
+    {"SparseToDense", av_nn__tfjs_lower_sparse_to_dense, 0},
+    {"Select", av_nn__tfjs_lower_select, 0},
+    {"SelectV2", av_nn__tfjs_lower_select, 0},
+    {"Tile", av_nn__tfjs_lower_tile, 0},
     {"MatMul", lower_matmul, 0},
     {"_FusedMatMul", lower_matmul, 1},
     {"BatchMatMul", lower_matmul, 2},
