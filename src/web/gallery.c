@@ -16,28 +16,11 @@
 
 #define PAGE_SIZE 24
 
-enum MHD_Result av_web__html(struct MHD_Connection *c, unsigned status, const char *title,
-                             av_web__buf *body)
-{
-    av_web__buf page;
-    av_web__buf_init(&page, AV_WEB_PAGE_LIMIT);
-    const char *kv[] = {"body", body->p ? body->p : "", NULL};
-    if (av_web__page(&page, title, "plain.html", kv, NULL) || body->failed)
-        page.failed = 1;
-    av_web__buf_free(body);
-    enum MHD_Result ret =
-        page.failed ? av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
-                                   "internal error\n", 15, NULL)
-                    : av_web__send(c, status, "text/html; charset=utf-8", page.p, page.len, NULL);
-    av_web__buf_free(&page);
-    return ret;
-}
-
-static enum MHD_Result failed(av_web *w, struct MHD_Connection *c, const char *where,
+static enum MHD_Result failed(av_web__req *r, const char *where,
                               const char *err)
 {
     av_log(AV_LOG_ERROR, "internal_error", "where", where, "error", err, NULL);
-    return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
+    return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
                            "The server could not complete this request. Please try again.");
 }
 
@@ -358,9 +341,10 @@ static int valid_date(const char *s)
 
 /* /uploads?kind=camera[&camera=NAME]: camera visits, newest first; the
  * status and reviewed filters are the uploads' own and left out. */
-static enum MHD_Result visit_page(av_web *w, struct MHD_Connection *c, av_web__buf *b,
+static enum MHD_Result visit_page(av_web__req *r, av_web__buf *b,
                                   const av_store_filter *f, const char *camera, long page)
 {
+    av_web *w = r->w;
     char err[512] = "";
     visit_filter vf = {f->species, f->from, f->to, camera[0] ? camera : NULL};
     av_web__buf items;
@@ -370,7 +354,7 @@ static enum MHD_Result visit_page(av_web *w, struct MHD_Connection *c, av_web__b
                       sizeof err)) {
         av_web__buf_free(&items);
         av_web__buf_free(b);
-        return failed(w, c, "uploads", err);
+        return failed(r, "uploads", err);
     }
     long pages = (long)((total + PAGE_SIZE - 1) / PAGE_SIZE);
     av_web__buf_fmt(b, "<p class=\"meta\" role=\"status\">%lld camera visit%s", (long long)total,
@@ -401,11 +385,13 @@ static enum MHD_Result visit_page(av_web *w, struct MHD_Connection *c, av_web__b
         }
         av_web__buf_str(b, "</nav>");
     }
-    return av_web__html(c, MHD_HTTP_OK, "Camera visits - Aviary", b);
+    return av_web__html(r, MHD_HTTP_OK, "Camera visits - Aviary", b);
 }
 
-enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
+enum MHD_Result av_web__page_uploads(av_web__req *r)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     av_store_filter f = AV_STORE_FILTER_NONE;
     av_web__buf b;
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
@@ -451,14 +437,14 @@ enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
 
     char err[512] = "";
     if (camera)
-        return visit_page(w, c, &b, &f, camera, page);
+        return visit_page(r, &b, &f, camera, page);
     av_store_gallery_item *g = NULL;
     int n = 0;
     int64_t total = 0;
     if (gallery_page(w, &f, (int)((page - 1) * PAGE_SIZE), PAGE_SIZE, &g, &n, &total, err,
                      sizeof err)) {
         av_web__buf_free(&b);
-        return failed(w, c, "uploads", err);
+        return failed(r, "uploads", err);
     }
     long pages = (long)((total + PAGE_SIZE - 1) / PAGE_SIZE);
     av_web__buf_fmt(&b, "<p class=\"meta\" role=\"status\">%lld upload%s", (long long)total,
@@ -487,13 +473,15 @@ enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c)
         }
         av_web__buf_str(&b, "</nav>");
     }
-    return av_web__html(c, MHD_HTTP_OK, "Uploads - Aviary", &b);
+    return av_web__html(r, MHD_HTTP_OK, "Uploads - Aviary", &b);
 }
 
 /* ---- /batch?ids=ID,ID,...&bad=NAME: PROBLEM ---- */
 
-enum MHD_Result av_web__page_batch(av_web *w, struct MHD_Connection *c)
+enum MHD_Result av_web__page_batch(av_web__req *r)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     const char *ids = av_web__arg(c, "ids");
     av_web__buf b;
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
@@ -543,20 +531,20 @@ enum MHD_Result av_web__page_batch(av_web *w, struct MHD_Connection *c)
     av_web__buf_str(&b, "<p><a href=\"/uploads\">All uploads</a> &middot; <a href=\"/\">Upload"
                         " more</a></p>");
     if (!pending)
-        return av_web__html(c, MHD_HTTP_OK, "Your uploads - Aviary", &b);
+        return av_web__html(r, MHD_HTTP_OK, "Your uploads - Aviary", &b);
     /* Refresh while analyses run (no script needed). */
     av_web__buf page;
     av_web__buf_init(&page, AV_WEB_PAGE_LIMIT);
     const char *kv[] = {"body", b.p ? b.p : "", NULL};
-    if (av_web__page(&page, "Your uploads - Aviary", "plain.html", kv,
+    if (av_web__page(r, &page, "Your uploads - Aviary", "plain.html", kv,
                      "<meta http-equiv=\"refresh\" content=\"3\">") ||
         b.failed)
         page.failed = 1;
     av_web__buf_free(&b);
     enum MHD_Result ret =
-        page.failed ? av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
+        page.failed ? av_web__send(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
                                    NULL)
-                    : av_web__send(c, MHD_HTTP_OK, "text/html; charset=utf-8", page.p, page.len,
+                    : av_web__send(r, MHD_HTTP_OK, "text/html; charset=utf-8", page.p, page.len,
                                    NULL);
     av_web__buf_free(&page);
     return ret;
@@ -860,13 +848,14 @@ static void species_link(av_web__buf *b, const char *sci, const char *common)
     av_web__buf_str(b, "</a>");
 }
 
-static enum MHD_Result life_list(av_web *w, struct MHD_Connection *c)
+static enum MHD_Result life_list(av_web__req *r)
 {
+    av_web *w = r->w;
     char err[512] = "";
     tally t = {0};
     if (tally_all(w, &t, err, sizeof err)) {
         tally_free(&t);
-        return failed(w, c, "species", err);
+        return failed(r, "species", err);
     }
     qsort(t.v, (size_t)t.n, sizeof *t.v, by_count);
     av_web__buf b;
@@ -910,26 +899,27 @@ static enum MHD_Result life_list(av_web *w, struct MHD_Connection *c)
     if (t.n)
         av_web__buf_str(&b, "</tbody></table>");
     tally_free(&t);
-    return av_web__html(c, MHD_HTTP_OK, "Species - Aviary", &b);
+    return av_web__html(r, MHD_HTTP_OK, "Species - Aviary", &b);
 }
 
-enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const char *name)
+enum MHD_Result av_web__page_species(av_web__req *r, const char *name)
 {
+    av_web *w = r->w;
     if (!name || !*name)
-        return life_list(w, c);
+        return life_list(r);
     if (strlen(name) >= 128)
-        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Species not found",
+        return av_web__message(r, MHD_HTTP_NOT_FOUND, "Species not found",
                                "No bird of this species has been seen here.");
     char err[512] = "";
     tally t = {0};
     t.only = name;
     if (tally_all(w, &t, err, sizeof err)) {
         tally_free(&t);
-        return failed(w, c, "species", err);
+        return failed(r, "species", err);
     }
     if (!t.n) {
         tally_free(&t);
-        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Species not found",
+        return av_web__message(r, MHD_HTTP_NOT_FOUND, "Species not found",
                                "No bird of this species has been seen here (after review).");
     }
     sort_days(&t);
@@ -982,11 +972,13 @@ enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const 
     char title[300];
     snprintf(title, sizeof title, "%s - Aviary", name_of(l->common, l->sci));
     tally_free(&t);
-    return av_web__html(c, MHD_HTTP_OK, title, &b);
+    return av_web__html(r, MHD_HTTP_OK, title, &b);
 }
 
-enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c)
+enum MHD_Result av_web__page_activity(av_web__req *r)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     const char *text = av_web__arg(c, "species");
     const av_web__label *lab = text ? av_web__labels_find(w->labels, text) : NULL;
     char sci[128] = "";
@@ -997,7 +989,7 @@ enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c)
     t.only = sci[0] ? sci : NULL;
     if (tally_all(w, &t, err, sizeof err)) {
         tally_free(&t);
-        return failed(w, c, "activity", err);
+        return failed(r, "activity", err);
     }
     sort_days(&t);
     av_web__buf b;
@@ -1036,5 +1028,5 @@ enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c)
         av_web__buf_str(&b, "<p>No birds yet.</p>");
     }
     tally_free(&t);
-    return av_web__html(c, MHD_HTTP_OK, "Activity - Aviary", &b);
+    return av_web__html(r, MHD_HTTP_OK, "Activity - Aviary", &b);
 }

@@ -43,9 +43,6 @@ int av_web__asset(const char *name, av_web__asset_ref *out);
  * the caller). kv is key, value, ..., NULL. Unknown keys render empty.
  */
 int av_web__render(av_web__buf *out, const char *name, const char *const *kv);
-/* Render a page: the template inside layout.html with a title. */
-int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const char *const *kv,
-                 const char *head);
 
 #endif
 
@@ -59,6 +56,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 #include <jansson.h>
 
 #include <microhttpd.h>
+#include <string.h>
 #include <time.h>
 
 #define AV_WEB_MAX_FILES 20       /* files in one upload request */
@@ -100,6 +98,7 @@ typedef struct av_web__review_form {
 /* Per-request state, freed in the completion callback. */
 typedef struct av_web__req {
     av_web *w;
+    struct MHD_Connection *c;     /* the connection it came on */
     int route;
     struct MHD_PostProcessor *pp; /* feedback form */
     av_web__mp *mp;               /* upload body */
@@ -133,26 +132,63 @@ typedef struct av_web__req {
 enum { AV_WEB_ROUTE_OTHER = 0, AV_WEB_ROUTE_UPLOAD, AV_WEB_ROUTE_API_UPLOAD,
        AV_WEB_ROUTE_FEEDBACK, AV_WEB_ROUTE_AUTH, AV_WEB_ROUTE_REVIEW_API };
 
+/* ---- respond.c: every answer goes through these (r: the request being
+ * answered; they note the status for its metrics). MHD_NO: none queued. ---- */
+
 /* MHD_queue_response, noting the status for the request's metrics. */
-enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
-                              struct MHD_Response *r);
+enum MHD_Result av_web__queue(av_web__req *r, unsigned status, struct MHD_Response *resp);
 /* Queue a response; body is copied. */
-enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
-                             const char *body, size_t len, const char *cache);
+enum MHD_Result av_web__send(av_web__req *r, unsigned status, const char *type, const char *body,
+                             size_t len, const char *cache);
 /* The same with extra headers: name, value, ..., NULL (hdrs may be NULL). */
-enum MHD_Result av_web__send_hdrs(struct MHD_Connection *c, unsigned status, const char *type,
+enum MHD_Result av_web__send_hdrs(av_web__req *r, unsigned status, const char *type,
                                   const char *body, size_t len, const char *cache,
                                   const char *const *hdrs);
-/* Queue j as compact JSON and release it; a NULL j (or a failed dump) is a 500. */
-enum MHD_Result av_web__send_json(struct MHD_Connection *c, unsigned status, json_t *j);
+/* Render a page: the template inside layout.html with a title and the
+ * request's account navigation. 0, or -1 when out grew past its limit. */
+int av_web__page(av_web__req *r, av_web__buf *out, const char *title, const char *tmpl,
+                 const char *const *kv, const char *head);
+/* Queue the rendered page b as HTML (a failed b is a 500) and free b. */
+enum MHD_Result av_web__send_page(av_web__req *r, unsigned status, av_web__buf *b,
+                                  const char *const *hdrs);
+/* body (freed here) inside plain.html with a title. */
+enum MHD_Result av_web__html(av_web__req *r, unsigned status, const char *title,
+                             av_web__buf *body);
 /* A full HTML message page (404, 413, 500, ...). */
-enum MHD_Result av_web__message(av_web *w, struct MHD_Connection *c, unsigned status,
-                                const char *heading, const char *text);
-enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location);
+enum MHD_Result av_web__message(av_web__req *r, unsigned status, const char *heading,
+                                const char *text);
+/* A 500 page; what failed (where, err) goes to the log only. */
+enum MHD_Result av_web__internal_error(av_web__req *r, const char *where, const char *err);
+/* The 404 page for an address that names nothing. */
+enum MHD_Result av_web__not_found(av_web__req *r);
+/* 303 See Other to location. */
+enum MHD_Result av_web__redirect(av_web__req *r, const char *location);
+/* Queue j as compact JSON and release it; a NULL j (or a failed dump) is a 500. */
+enum MHD_Result av_web__send_json(av_web__req *r, unsigned status, json_t *j);
+/* {"error": msg} with status. */
+enum MHD_Result av_web__json_error(av_web__req *r, unsigned status, const char *msg);
+/* The feedback form of an analysed upload (image or video); form_error:
+ * why the last one was refused (its values are kept), or NULL. */
+void av_web__feedback_form(av_web__req *r, av_web__buf *b, const av_store_image *img,
+                           const char *form_error);
+
+/* ---- access.c: what the request's user may do, and the HTML that
+ * depends on it (reads r->auth as auth.c set it; answers nothing). ---- */
+
+/* The guest rights in force (AV_WEB_GUEST_*, VIEW implied by the others). */
+int av_web__guest_bits(const av_web *w);
+/* 1 when the request may do what guests need `right` for (AV_WEB_GUEST_*):
+ * the owner always may; r NULL: nobody signed in and no server (1). */
+int av_web__may(const av_web__req *r, int right);
+/* The hidden CSRF input of a form (empty for guests), the account part of
+ * the navigation, the owner's delete button for an upload. */
+void av_web__csrf_input(const av_web__req *r, av_web__buf *b);
+void av_web__account_nav(const av_web__req *r, av_web__buf *b);
+void av_web__owner_tools(const av_web__req *r, av_web__buf *b, const char *id);
 
 /* upload.c; the largest part accepted: video 1, image 0, either -1 */
 long long av_web__part_limit(const av_web *w, int video);
-int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c);
+int av_web__upload_begin(av_web__req *r);
 /* The largest upload body accepted (every file at its limit). */
 long long av_web__body_limit(const av_web *w);
 /* One chunk of the body of an upload or feedback request. */
@@ -161,12 +197,11 @@ void av_web__upload_end(av_web *w, av_web__req *r);
 void av_web__req_free(av_web__req *r);
 
 /* pages.c */
-enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
+enum MHD_Result av_web__page_index(av_web__req *r);
+enum MHD_Result av_web__page_results(av_web__req *r, const char *id,
                                      const char *form_error, unsigned status);
-enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
-                                      av_web__req *r);
-enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_feedback(av_web__req *r, const char *id);
+enum MHD_Result av_web__page_monitor(av_web__req *r);
 
 /* retrain.c: the monitor's owner-only "Retrain now" (a background
  * av_train_species, one per database). new: 0 or -1 (no memory); free joins
@@ -175,29 +210,29 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c);
 typedef struct av_web__retrain av_web__retrain;
 int av_web__retrain_new(av_web *w);
 void av_web__retrain_free(av_web__retrain *r);
-enum MHD_Result av_web__retrain_post(av_web *w, struct MHD_Connection *c, const char *user);
-void av_web__retrain_section(av_web *w, av_web__buf *b);
+enum MHD_Result av_web__retrain_post(av_web__req *r, const char *user);
+void av_web__retrain_section(const av_web__req *r, av_web__buf *b);
 /* --retrain-auto: start a run when the retraining warning holds and enough
  * reviews arrived since the last run (the checker thread calls it). */
 void av_web__retrain_check(av_web *w);
 /* pages.c: 1 when the monitor raises a retraining indicator now. */
 int av_web__retraining_advised(av_web *w);
-enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id);
-enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
+enum MHD_Result av_web__api_image(av_web__req *r, const char *id);
+enum MHD_Result av_web__after_upload(av_web__req *r,
                                      int api);
 
 /* camera_pages.c: /cameras, its frames, /api/v1/cameras, /api/v1/visits[/<ID>/best.jpg];
  * the frame route answers MHD_NO when there is no such camera or frame. */
-enum MHD_Result av_web__page_cameras(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__camera_frame(av_web *w, struct MHD_Connection *c, const char *rest);
-enum MHD_Result av_web__api_cameras(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__api_visits(av_web *w, struct MHD_Connection *c, const char *rest);
+enum MHD_Result av_web__page_cameras(av_web__req *r);
+enum MHD_Result av_web__camera_frame(av_web__req *r, const char *rest);
+enum MHD_Result av_web__api_cameras(av_web__req *r);
+enum MHD_Result av_web__api_visits(av_web__req *r, const char *rest);
 /* Camera best frames stored, "12.3 MB", for /monitor. */
 void av_web__camera_storage(av_web *w, char *out, size_t outlen);
 
 /* images.c: an original (annotated 0) or annotated image, from this node's
  * cache or else the store; MHD_NO when there is no such image. */
-enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated,
+enum MHD_Result av_web__image(av_web__req *r, int annotated,
                               const char *id, const char *ext, const char *mime);
 
 /* metrics.c: counters behind GET /metrics; all calls are thread-safe and
@@ -213,17 +248,19 @@ void av_web__metrics_request(av_web__metrics *m, int route, unsigned code, doubl
 void av_web__metrics_analysis(av_web__metrics *m, double seconds);
 void av_web__metrics_text(av_web__metrics *m, av_web__buf *b, int queued, int running);
 
-/* pages.c: the feedback form of an analysed upload (image or video) */
-void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error);
+/* An upload whose stored type is a video clip. */
+static inline int av_web__is_video_type(const char *content_type)
+{
+    return content_type && strncmp(content_type, "video/", 6) == 0;
+}
 
 /* video_pages.c: a video's results page, its API JSON, its stills */
-int av_web__is_video_type(const char *content_type);
-enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
+enum MHD_Result av_web__video_results(av_web__req *r,
                                       const av_store_image *img, const char *form_error,
                                       unsigned status);
-enum MHD_Result av_web__video_api(av_web *w, struct MHD_Connection *c,
+enum MHD_Result av_web__video_api(av_web__req *r,
                                   const av_store_image *img);
-enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const char *rest);
+enum MHD_Result av_web__video_still(av_web__req *r, const char *rest);
 
 
 /* waiters.c: park a connection until an analysis is over (or wait_ms);
@@ -231,37 +268,23 @@ enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const c
 typedef struct av_web__waiters av_web__waiters;
 int av_web__waiters_start(av_web *web, av_web__waiters **out, char *err, size_t errlen);
 /* 0: the connection is suspended (answer nothing now); -1: wait inline. */
-int av_web__wait_async(av_web__waiters *ws, struct MHD_Connection *c, av_web__req *r,
-                       const char *id, int wait_ms);
+int av_web__wait_async(av_web__waiters *ws, av_web__req *r, const char *id, int wait_ms);
 /* Resume every parked connection (before MHD_stop_daemon), then free. */
 void av_web__waiters_stop(av_web__waiters *ws);
 void av_web__waiters_free(av_web__waiters *ws);
-/* server.c: the request being handled on this thread (NULL outside one). */
-av_web__req *av_web__current_req(void);
 
 /* auth.c: called with every request's headers (after the route is set):
  * who asks, same-origin check, rights; answers the account routes (sign-in
  * page, settings, API delete) and refusals itself. 0: go on; -1: answered
  * (the body, if any, is discarded). */
-int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, const char *method,
-                       av_web__req *r);
+int av_web__auth_begin(av_web__req *r, const char *url, const char *method);
 /* At the end of a POST body: 0 when its CSRF token is fine, else -1 with
  * a 403 queued. */
-int av_web__auth_body_ok(av_web *w, struct MHD_Connection *c, av_web__req *r);
+int av_web__auth_body_ok(av_web__req *r);
 /* The end of an AV_WEB_ROUTE_AUTH form: sign in, sign out, delete. */
-enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char *url,
-                                 av_web__req *r);
+enum MHD_Result av_web__auth_end(av_web__req *r, const char *url);
 /* Forget the password field (on completion). */
 void av_web__auth_clear(av_web__req *r);
-/* HTML for the current request: the hidden CSRF input of a form (empty
- * for guests), the account part of the navigation, the owner's delete
- * button for an upload. */
-void av_web__csrf_input(av_web__buf *b);
-void av_web__account_nav(av_web__buf *b);
-void av_web__owner_tools(av_web__buf *b, const char *id);
-/* 1 when the current request may do what guests need `right` for
- * (AV_WEB_GUEST_*): the owner always may. w NULL: the request's server. */
-int av_web__may(const av_web *w, int right);
 /* First start (no owner yet): 1 with the note saying how to add one in out; else 0, "". */
 int av_web__owner_hint(av_web *w, char *out, size_t cap);
 
@@ -272,23 +295,20 @@ void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,
 /* ---- the birder's pages (gallery.c, species.c, review.c, export.c) ---- */
 
 /* GET /uploads (gallery with filters), /batch?ids=... (after a multi-file upload) */
-enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__page_batch(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_uploads(av_web__req *r);
+enum MHD_Result av_web__page_batch(av_web__req *r);
 /* GET /species (name "") and /species/<scientific name>; GET /activity */
-enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const char *name);
-enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_species(av_web__req *r, const char *name);
+enum MHD_Result av_web__page_activity(av_web__req *r);
 /* GET /review: the queue of unreviewed doubtful birds */
-enum MHD_Result av_web__page_review_queue(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_review_queue(av_web__req *r);
 /* POST /uploads/<ID>/review (form) and the API's POST
  * /api/v1/images/<ID>/detections[/<N>] (JSON); rest is what follows the prefix. */
-enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const char *id,
-                                    av_web__req *r);
-enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
-                                   av_web__req *r);
+enum MHD_Result av_web__review_post(av_web__req *r, const char *id);
+enum MHD_Result av_web__review_api(av_web__req *r, const char *rest);
 /* review.c: POST /api/v1/visits/<ID>/review, a camera visit's review
  * ({"confirm":true}, {"species":"NAME"} or {"not_bird":true}). */
-enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, const char *rest,
-                                         av_web__req *r);
+enum MHD_Result av_web__visit_review_api(av_web__req *r, const char *rest);
 /* The form iterator's fields of a review form: 1 when key was one of them. */
 int av_web__review_field(av_web__req *r, const char *key, const char *data, uint64_t off,
                          size_t size);
@@ -299,7 +319,7 @@ void av_web__review_body(av_web__req *r, const char *data, size_t size);
 void av_web__review_figure(av_web__buf *b, const av_store_image *img,
                            const av_store_detection *d, int n, const av_store_review *rv,
                            int n_rv);
-void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img,
+void av_web__review_section(const av_web__req *r, av_web__buf *b, const av_store_image *img,
                             const av_store_detection *d, int n, const av_store_review *rv,
                             int n_rv);
 /* birds_cache.c: every bird after review, compact, shared between requests
@@ -355,7 +375,7 @@ int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max);
 #define AV_WEB_MAX_TRACKED AV_STORE_MAX_CLASSES
 
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
-enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name);
+enum MHD_Result av_web__export(av_web__req *r, const char *name);
 
 /* The colour of box i (or of a species' hash): dark enough for white text
  * (>= 4.5:1) and visible on a photo. */
@@ -366,10 +386,6 @@ const char *av_web__species_colour(const char *scientific);
 int av_web__outside_site_list(const av_web *w, const char *species);
 /* A query-string value of the request, or NULL. */
 const char *av_web__arg(struct MHD_Connection *c, const char *key);
-/* Send body (a page's content, freed here) inside the layout with title;
- * a failed buffer is a 500. */
-enum MHD_Result av_web__html(struct MHD_Connection *c, unsigned status, const char *title,
-                             av_web__buf *body);
 /* Shared page pieces (gallery.c): an upload's thumbnail image. */
 void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, const char *alt);
 /* gallery.c: a camera visit's best frame (the bird picture when it has none). */

@@ -38,12 +38,6 @@ int av_web__outside_site_list(const av_web *w, const char *species)
     return w->o.on_site_list(w->o.site_list_ud, species) == 0;
 }
 
-const char *av_web__arg(struct MHD_Connection *c, const char *key)
-{
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-    return v && *v ? v : NULL;
-}
-
 /* ---- posted fields ---- */
 
 int av_web__review_field(av_web__req *r, const char *key, const char *data, uint64_t off,
@@ -260,10 +254,11 @@ void av_web__species_datalist(const av_web *w, av_web__buf *b)
     av_web__buf_str(b, "</datalist>");
 }
 
-void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img,
+void av_web__review_section(const av_web__req *r, av_web__buf *b, const av_store_image *img,
                             const av_store_detection *d, int n, const av_store_review *rv,
                             int n_rv)
 {
+    av_web *w = r->w;
     bird *v = malloc(MAX_BIRDS * sizeof *v);
     if (!v) {
         b->failed = 1;
@@ -300,7 +295,7 @@ void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img
     }
     if (m)
         av_web__buf_str(b, "</tbody></table></div>");
-    if (!av_web__may(w, AV_WEB_GUEST_VOTE)) {
+    if (!av_web__may(r, AV_WEB_GUEST_VOTE)) {
         av_web__buf_str(b, "<p>Reviewing is open to signed-in users only here.</p>");
         free(v);
         return;
@@ -311,7 +306,7 @@ void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img
         av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s/review#bird-%d\""
                            " class=\"bird-review\" id=\"review-%d\">",
                         img->id, x->box + 1, x->box + 1);
-        av_web__csrf_input(b);
+        av_web__csrf_input(r, b);
         av_web__buf_fmt(b, "<input type=\"hidden\" name=\"box\" value=\"%d\"><fieldset><legend>"
                            "<span class=\"badge c%d\">%d</span> ",
                         x->box, x->box % N_COLOURS, x->box + 1);
@@ -349,7 +344,7 @@ void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img
     av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s/review#birds\""
                        " class=\"add-bird\" id=\"add-bird\">",
                     img->id);
-    av_web__csrf_input(b);
+    av_web__csrf_input(r, b);
     av_web__buf_fmt(b, "<input type=\"hidden\" name=\"action\" value=\"added\"><fieldset>"
                        "<legend>Add a bird the model missed</legend><p class=\"meta\""
                        " id=\"add-help\">Drag a box around it on the photo, or type its corners"
@@ -441,9 +436,9 @@ static int store_review(av_web *w, const av_web__req *r, av_store_review *rv, ch
     return -1;
 }
 
-enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const char *id,
-                                    av_web__req *r)
+enum MHD_Result av_web__review_post(av_web__req *r, const char *id)
 {
+    av_web *w = r->w;
     av_web__review_form *f = &r->rv;
     char msg[300] = "";
     unsigned status = MHD_HTTP_UNPROCESSABLE_CONTENT;
@@ -454,7 +449,7 @@ enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const c
     rv.box = -1;
     double box = -1;
     if (!rv.image_id[0])
-        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Image not found",
+        return av_web__message(r, MHD_HTTP_NOT_FOUND, "Image not found",
                                "No uploaded image has this ID.");
     if (f->too_long)
         snprintf(msg, sizeof msg, "A field was too long.");
@@ -481,14 +476,14 @@ enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const c
         if (!store_review(w, r, &rv, msg, sizeof msg, &status)) {
             char loc[160];
             snprintf(loc, sizeof loc, "/uploads/%s#bird-%d", rv.image_id, rv.box + 1);
-            return av_web__redirect(c, loc); /* post/redirect/get */
+            return av_web__redirect(r, loc); /* post/redirect/get */
         }
         if (status == MHD_HTTP_NOT_FOUND && strstr(msg, "no image"))
-            return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Image not found",
+            return av_web__message(r, MHD_HTTP_NOT_FOUND, "Image not found",
                                    "No uploaded image has this ID.");
     }
     snprintf(r->rv.error, sizeof r->rv.error, "%s", msg);
-    return av_web__page_results(w, c, rv.image_id, NULL, status);
+    return av_web__page_results(r, rv.image_id, NULL, status);
 }
 
 json_t *av_web__review_json(const av_store_review *r)
@@ -503,55 +498,50 @@ json_t *av_web__review_json(const av_store_review *r)
                      r->who, "created_at", r->created_at);
 }
 
-static enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *msg)
-{
-    return av_web__send_json(c, status, json_pack("{s:s}", "error", msg));
-}
-
 /* The request's JSON object (a new reference); NULL with *ret the
  * error answer (usage says what to send) when there is none. */
-static json_t *body_object(struct MHD_Connection *c, const av_web__req *r, const char *usage,
+static json_t *body_object(av_web__req *r, const char *usage,
                            enum MHD_Result *ret)
 {
     if (r->rv.too_long) {
-        *ret = api_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
+        *ret = av_web__json_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
         return NULL;
     }
     json_error_t je;
     json_t *j = json_loadb(r->rv.body, r->rv.body_len, 0, &je);
     if (!json_is_object(j)) {
         json_decref(j);
-        *ret = api_error(c, MHD_HTTP_BAD_REQUEST, usage);
+        *ret = av_web__json_error(r, MHD_HTTP_BAD_REQUEST, usage);
         return NULL;
     }
     return j;
 }
 
-enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
-                                   av_web__req *r)
+enum MHD_Result av_web__review_api(av_web__req *r, const char *rest)
 {
+    av_web *w = r->w;
     /* rest: "<ID>/detections" or "<ID>/detections/<N>" (N from 1, as shown) */
     static const char seg[] = "/detections";
     char id[AV_STORE_ID_LEN + 1];
     if (strlen(rest) < AV_STORE_ID_LEN + sizeof seg - 1)
-        return api_error(c, MHD_HTTP_NOT_FOUND, "not found");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "not found");
     memcpy(id, rest, AV_STORE_ID_LEN);
     id[AV_STORE_ID_LEN] = '\0';
     const char *tail = rest + AV_STORE_ID_LEN;
     if (!av_store_valid_id(id) || strncmp(tail, seg, sizeof seg - 1))
-        return api_error(c, MHD_HTTP_NOT_FOUND, "not found");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "not found");
     tail += sizeof seg - 1;
     long n = -1;
     if (*tail == '/') {
         char *end;
         n = strtol(tail + 1, &end, 10);
         if (*end || end == tail + 1 || n < 1 || n > 100000)
-            return api_error(c, MHD_HTTP_NOT_FOUND, "no such detection: number them from 1");
+            return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "no such detection: number them from 1");
     } else if (*tail) {
-        return api_error(c, MHD_HTTP_NOT_FOUND, "not found");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "not found");
     }
     enum MHD_Result ret = MHD_NO;
-    json_t *j = body_object(c, r,
+    json_t *j = body_object(r,
                             "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"},"
                             " {\"not_bird\":true} or {\"duplicate\":true}; to add a bird"
                             " {\"box\":[x1,y1,x2,y2],\"species\":\"NAME\"}",
@@ -599,19 +589,19 @@ enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const ch
     json_decref(j);
     unsigned status = MHD_HTTP_UNPROCESSABLE_CONTENT;
     if (msg[0] || store_review(w, r, &rv, msg, sizeof msg, &status))
-        return api_error(c, status, msg);
-    return av_web__send_json(c, MHD_HTTP_CREATED, av_web__review_json(&rv));
+        return av_web__json_error(r, status, msg);
+    return av_web__send_json(r, MHD_HTTP_CREATED, av_web__review_json(&rv));
 }
 
-enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, const char *rest,
-                                         av_web__req *r)
+enum MHD_Result av_web__visit_review_api(av_web__req *r, const char *rest)
 {
+    av_web *w = r->w;
     char *end = NULL;
     long long id = strtoll(rest, &end, 10);
     if (!end || end == rest || strcmp(end, "/review") || id <= 0)
-        return api_error(c, MHD_HTTP_NOT_FOUND, "not found: POST /api/v1/visits/<ID>/review");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "not found: POST /api/v1/visits/<ID>/review");
     enum MHD_Result ret = MHD_NO;
-    json_t *j = body_object(c, r,
+    json_t *j = body_object(r,
                             "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"}"
                             " or {\"not_bird\":true}",
                             &ret);
@@ -635,21 +625,21 @@ enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, co
                         sizeof msg);
     json_decref(j);
     if (msg[0])
-        return api_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg);
+        return av_web__json_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, msg);
     who_of(r, who, sizeof who);
     char err[512] = "";
     av_store_status st =
         av_store_camera_visit_review(w->o.store, id, action, sci, common, who, err, sizeof err);
     if (st == AV_STORE_NOT_FOUND)
-        return api_error(c, MHD_HTTP_NOT_FOUND, err);
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, err);
     if (st == AV_STORE_EARG)
-        return api_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, err);
+        return av_web__json_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, err);
     if (st != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "internal_error", "where", "visit review", "error", err, NULL);
-        return api_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+        return av_web__json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                          "The review could not be saved. Please try again.");
     }
-    return av_web__send_json(c, MHD_HTTP_CREATED,
+    return av_web__send_json(r, MHD_HTTP_CREATED,
                              json_pack("{s:I, s:s, s:s, s:s, s:s}", "visit", (json_int_t)id,
                                        "action",
                                        av_store_review_action_name((av_store_review_action)action),
@@ -686,8 +676,9 @@ static int by_doubt(const void *pa, const void *pb)
     return strcmp(b->b->seen, a->b->seen); /* then newest first */
 }
 
-enum MHD_Result av_web__page_review_queue(av_web *w, struct MHD_Connection *c)
+enum MHD_Result av_web__page_review_queue(av_web__req *r)
 {
+    av_web *w = r->w;
     char err[512] = "";
     av_web__birds *s = NULL;
     doubt *q = NULL;
@@ -702,7 +693,7 @@ enum MHD_Result av_web__page_review_queue(av_web *w, struct MHD_Connection *c)
         av_web__birds_put(s);
         av_log(AV_LOG_ERROR, "internal_error", "where", "review queue", "error",
                s ? "out of memory" : err, NULL);
-        return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
+        return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
                                "The server could not complete this request. Please try again.");
     }
     qsort(q, (size_t)n, sizeof *q, by_doubt);
@@ -751,5 +742,5 @@ enum MHD_Result av_web__page_review_queue(av_web *w, struct MHD_Connection *c)
                         QUEUE_SHOWN);
     free(q);
     av_web__birds_put(s);
-    return av_web__html(c, MHD_HTTP_OK, "Review queue - Aviary", &b);
+    return av_web__html(r, MHD_HTTP_OK, "Review queue - Aviary", &b);
 }

@@ -366,8 +366,10 @@ static int part_end(void *ctx)
     return 0;
 }
 
-int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
+int av_web__upload_begin(av_web__req *r)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     int feedback = r->route == AV_WEB_ROUTE_FEEDBACK;
     long long limit = feedback ? AV_WEB_FORM_LIMIT : av_web__body_limit(w);
@@ -388,9 +390,9 @@ int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
             snprintf(text, sizeof text, "This upload is %s; each photo may be at most %s.", got,
                      img);
         if (r->route == AV_WEB_ROUTE_API_UPLOAD)
-            av_web__send_json(c, MHD_HTTP_CONTENT_TOO_LARGE, json_pack("{s:s}", "error", text));
+            av_web__send_json(r, MHD_HTTP_CONTENT_TOO_LARGE, json_pack("{s:s}", "error", text));
         else
-            av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
+            av_web__message(r, MHD_HTTP_CONTENT_TOO_LARGE,
                             feedback ? "That form is too large" : "That upload is too large",
                             text);
         return -1;
@@ -405,7 +407,7 @@ int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
             err, sizeof err);
     }
     if (!r->pp && !r->mp) {
-        av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
+        av_web__message(r, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
                         feedback ? "Please send the form as the page does."
                                  : "Please upload through the form (multipart/form-data).");
         return -1;
