@@ -44,7 +44,6 @@ int av_web__asset(const char *name, av_web__asset_ref *out);
  */
 int av_web__render(av_web__buf *out, const char *name, const char *const *kv);
 
-#endif
 
 /* ---- server state and handlers shared by server.c, upload.c, pages.c ---- */
 
@@ -201,6 +200,7 @@ enum MHD_Result av_web__page_index(av_web__req *r);
 enum MHD_Result av_web__page_results(av_web__req *r, const char *id,
                                      const char *form_error, unsigned status);
 enum MHD_Result av_web__page_feedback(av_web__req *r, const char *id);
+/* monitor_page.c */
 enum MHD_Result av_web__page_monitor(av_web__req *r);
 
 /* retrain.c: the monitor's owner-only "Retrain now" (a background
@@ -215,8 +215,16 @@ void av_web__retrain_section(const av_web__req *r, av_web__buf *b);
 /* --retrain-auto: start a run when the retraining warning holds and enough
  * reviews arrived since the last run (the checker thread calls it). */
 void av_web__retrain_check(av_web *w);
-/* pages.c: 1 when the monitor raises a retraining indicator now. */
+/* indicators.c: the retraining indicators for the latest monitoring point
+ * (NULL: none yet): warnings into warn, the tracked classes' rows into
+ * classes, reviewed accuracy's tables into reviewed. 1 when one is raised. */
+int av_web__indicators(av_web *w, const av_store_monitor_point *last, const char *const *tracked,
+                       const double *baselines, int n_tracked, av_web__buf *warn,
+                       av_web__buf *classes, av_web__buf *reviewed);
+/* 1 when the monitor raises a retraining indicator now. */
 int av_web__retraining_advised(av_web *w);
+/* "12.3%", or "no data yet" for NaN. */
+void av_web__fmt_pct(char *out, size_t cap, double v);
 enum MHD_Result av_web__api_image(av_web__req *r, const char *id);
 enum MHD_Result av_web__after_upload(av_web__req *r,
                                      int api);
@@ -363,11 +371,8 @@ void av_web__birds_put(av_web__birds *b);
  * reviews into b, warnings (falling accuracy) into warn, *warned = 1 then. */
 void av_web__accuracy(av_web *w, av_web__buf *warn, av_web__buf *b, int *warned);
 
-/* review.c: a review as the API shows it (new reference). */
+/* review_view.c: a review as the API shows it (new reference). */
 json_t *av_web__review_json(const av_store_review *r);
-/* review.c: <datalist id="species-list"> of every species a review may
- * choose ("Genus species (Common)"); nothing without a label list. */
-void av_web__species_datalist(const av_web *w, av_web__buf *b);
 
 /* tracked.c: the species the monitor tracks (the settings page's list, else
  * --tracked) into names, their test baselines (NaN: none); the count. */
@@ -377,6 +382,8 @@ int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max);
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
 enum MHD_Result av_web__export(av_web__req *r, const char *name);
 
+/* ---- birder.c: page pieces the birder's pages share (HTML only) ---- */
+
 /* The colour of box i (or of a species' hash): dark enough for white text
  * (>= 4.5:1) and visible on a photo. */
 const char *av_web__box_colour(int i);
@@ -384,9 +391,38 @@ const char *av_web__species_colour(const char *scientific);
 /* 1 when species is outside the site's species list: the review queue
  * shows those first. The one place to wire the site list. */
 int av_web__outside_site_list(const av_web *w, const char *species);
-/* A query-string value of the request, or NULL. */
-const char *av_web__arg(struct MHD_Connection *c, const char *key);
-/* Shared page pieces (gallery.c): an upload's thumbnail image. */
+/* <datalist id="species-list"> of every species a review may choose
+ * ("Genus species (Common)"); nothing without a label list. */
+void av_web__species_datalist(const av_web *w, av_web__buf *b);
+/* An upload's thumbnail image; a camera visit's best frame (the bird
+ * picture when it has none). */
 void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, const char *alt);
-/* gallery.c: a camera visit's best frame (the bird picture when it has none). */
 void av_web__visit_thumb(av_web__buf *b, int64_t id, int has_jpeg, const char *alt);
+/* A bird's display name: common, else scientific, else "Bird". */
+const char *av_web__bird_name(const char *common, const char *sci);
+/* "YYYY-MM-DDTHH:MM:SS" -> "YYYY-MM-DD HH:MM" */
+void av_web__when(const char *t, char *out, size_t cap);
+
+/* ---- galleries.c: the card grids of the gallery and species pages ---- */
+
+#define AV_WEB_GALLERY_PAGE 24 /* cards per page */
+/* Camera visits to show; NULL fields: any. */
+typedef struct av_web__visit_filter {
+    const char *species, *from, *to, *camera;
+} av_web__visit_filter;
+/* Uploads as cards with their birds' names. */
+void av_web__gallery_items(av_web *w, av_web__buf *b, const av_store_gallery_item *g, int n);
+/* The gallery's page: a species from the snapshot, anything else from the
+ * store. Same contract as av_store_gallery. */
+int av_web__gallery_page(av_web *w, const av_store_filter *f, int offset, int limit,
+                         av_store_gallery_item **out, int *n, int64_t *total, char *err,
+                         size_t errlen);
+/* The visits matching f, newest first, from offset, at most limit, as cards
+ * into b; *total = all matching. 0, or -1 with err. */
+int av_web__visit_gallery(av_web *w, av_web__buf *b, const av_web__visit_filter *f, int offset,
+                          int limit, int64_t *total, char *err, size_t errlen);
+
+/* req.c: a query-string value of the request, or NULL. */
+const char *av_web__arg(struct MHD_Connection *c, const char *key);
+
+#endif
