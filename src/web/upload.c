@@ -20,6 +20,7 @@
 #include "log/log.h"
 #include "text/text.h"
 #include "video/video.h"
+#include "vision/vision.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,22 +31,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Accepted upload types, by magic bytes. */
-static const char *sniff(const unsigned char *p, size_t n, const char **content_type)
+/* Accepted photo types, by their magic bytes (vision's sniffing): JPEG,
+ * PNG and WebP. BMP decodes too but is no upload format (the form and the
+ * README name those three). NULL when it is none of them. */
+static const char *photo_type(const void *p, size_t n, const char **content_type)
 {
-    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
-        *content_type = "image/jpeg";
-        return "jpg";
-    }
-    if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) {
-        *content_type = "image/png";
-        return "png";
-    }
-    if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) {
-        *content_type = "image/webp";
-        return "webp";
-    }
-    return NULL;
+    av_vision_format f = av_vision_sniff(p, n);
+    if (f != AV_VISION_FMT_JPEG && f != AV_VISION_FMT_PNG && f != AV_VISION_FMT_WEBP)
+        return NULL;
+    *content_type = av_vision_format_mime(f);
+    return av_vision_format_ext(f);
 }
 
 static void reject(av_web__req *r, unsigned status, const char *problem)
@@ -159,7 +154,7 @@ static void finish_part(av_web *w, av_web__req *r)
         goto drop;
     }
     const char *ctype = NULL;
-    const char *ext = sniff(map, (size_t)r->part_bytes, &ctype);
+    const char *ext = photo_type(map, (size_t)r->part_bytes, &ctype);
     av_video_container vc = ext ? AV_VIDEO_NONE : av_video_sniff(map, (size_t)r->part_bytes);
     if (vc != AV_VIDEO_NONE) {
         check_video(w, r, map, (size_t)r->part_bytes);
