@@ -513,14 +513,15 @@ int av_web__auth_body_ok(av_web__req *r)
 
 /* Remove an upload everywhere: the store, then this node's cached files
  * (other nodes drop theirs when asked for them: images.c checks the store). */
-static int delete_upload(av_web *w, const char *id, const char *user, char *err, size_t errlen)
+static av_store_status delete_upload(av_web *w, const char *id, const char *user, char *err,
+                                     size_t errlen)
 {
     av_store_image img;
     av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, errlen);
     if (st == AV_STORE_OK)
         st = av_store_image_delete(w->o.store, id, err, errlen);
     if (st != AV_STORE_OK)
-        return st == AV_STORE_NOT_FOUND ? 1 : -1;
+        return st;
     char path[1200];
     snprintf(path, sizeof path, "%s/originals/%s.%s", w->o.data_dir, id, img.ext);
     unlink(path);
@@ -531,7 +532,7 @@ static int delete_upload(av_web *w, const char *id, const char *user, char *err,
     }
     av_store_image_clear(&img);
     av_log(AV_LOG_INFO, "upload_deleted", "id", id, "user", user, NULL);
-    return 0;
+    return AV_STORE_OK;
 }
 
 static enum MHD_Result sign_in(av_web__req *r)
@@ -661,10 +662,10 @@ enum MHD_Result av_web__auth_end(av_web__req *r, const char *url)
     char id[AV_STORE_ID_LEN + 1], err[512] = "";
     if (!strncmp(url, "/api/", 5)) { /* DELETE /api/v1/images/ID, owner checked */
         snprintf(id, sizeof id, "%s", url + 15);
-        int rc = delete_upload(w, id, r->auth.user, err, sizeof err);
-        if (rc > 0)
+        av_store_status rc = delete_upload(w, id, r->auth.user, err, sizeof err);
+        if (rc == AV_STORE_NOT_FOUND)
             return refuse(r, 1, MHD_HTTP_NOT_FOUND, "no such image");
-        if (rc < 0) {
+        if (rc != AV_STORE_OK) {
             av_log(AV_LOG_ERROR, "delete_failed", "id", id, "error", err, NULL);
             return refuse(r, 1, MHD_HTTP_INTERNAL_SERVER_ERROR, "delete failed");
         }
@@ -687,11 +688,11 @@ enum MHD_Result av_web__auth_end(av_web__req *r, const char *url)
         return see_other(r, "/", cookie);
     }
     delete_route(url, id);
-    int rc = delete_upload(w, id, r->auth.user, err, sizeof err);
-    if (rc > 0)
+    av_store_status rc = delete_upload(w, id, r->auth.user, err, sizeof err);
+    if (rc == AV_STORE_NOT_FOUND)
         return av_web__message(r, MHD_HTTP_NOT_FOUND, "Image not found",
                                "No uploaded image has this ID.");
-    if (rc < 0) {
+    if (rc != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "delete_failed", "id", id, "error", err, NULL);
         return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
                                "The upload could not be deleted. Please try again.");

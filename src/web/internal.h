@@ -94,11 +94,36 @@ typedef struct av_web__review_form {
     char error[320]; /* why the review was refused, shown above the birds */
 } av_web__review_form;
 
+/* The fixed label of a request in the metrics (metrics.c). */
+typedef enum av_web__metric_route {
+    AV_WEB__ROUTE_M_INDEX = 0, AV_WEB__ROUTE_M_UPLOAD, AV_WEB__ROUTE_M_RESULTS,
+    AV_WEB__ROUTE_M_FEEDBACK, AV_WEB__ROUTE_M_MONITOR, AV_WEB__ROUTE_M_IMAGE,
+    AV_WEB__ROUTE_M_STATIC, AV_WEB__ROUTE_M_API, AV_WEB__ROUTE_M_HEALTH,
+    AV_WEB__ROUTE_M_METRICS, AV_WEB__ROUTE_M_OTHER, AV_WEB__N_METRIC_ROUTES
+} av_web__metric_route;
+
+/* What a request's body is for (set from its headers). */
+typedef enum av_web__route {
+    AV_WEB_ROUTE_OTHER = 0, /* no body kept (or answered already) */
+    AV_WEB_ROUTE_UPLOAD,
+    AV_WEB_ROUTE_API_UPLOAD,
+    AV_WEB_ROUTE_FEEDBACK,
+    AV_WEB_ROUTE_AUTH,
+    AV_WEB_ROUTE_REVIEW_API,
+} av_web__route;
+
+/* An upload part's size against its limit. */
+typedef enum av_web__size_state {
+    AV_WEB_SIZE_OK = 0,
+    AV_WEB_SIZE_OVER = 1,     /* the current part passed its limit */
+    AV_WEB_SIZE_ANSWERED = -1 /* refused from the headers: the body is discarded */
+} av_web__size_state;
+
 /* Per-request state, freed in the completion callback. */
 typedef struct av_web__req {
     av_web *w;
     struct MHD_Connection *c;     /* the connection it came on */
-    int route;
+    av_web__route route;
     struct MHD_PostProcessor *pp; /* feedback form */
     av_web__mp *mp;               /* upload body */
     int failed;                   /* the body could not be parsed */
@@ -106,7 +131,8 @@ typedef struct av_web__req {
     int fd;
     char tmp_path[1024];
     long long part_bytes, total_bytes;
-    int in_file, too_big, n_files;
+    int in_file, n_files;
+    av_web__size_state too_big;
     av_web__file files[AV_WEB_MAX_FILES];
     int skip_part;                /* the current part is not a kept file */
     int csrf_part;                /* the current part is the form's csrf field */
@@ -123,13 +149,11 @@ typedef struct av_web__req {
     int waited;      /* 1: resumed after waiting for its analysis (waiters.c) */
     av_web__auth auth; /* who asks (auth.c) */
     /* metrics */
-    int metric_route;
+    av_web__metric_route metric_route;
     unsigned status; /* of the queued answer; 0 until then */
     struct timespec t0;
 } av_web__req;
 
-enum { AV_WEB_ROUTE_OTHER = 0, AV_WEB_ROUTE_UPLOAD, AV_WEB_ROUTE_API_UPLOAD,
-       AV_WEB_ROUTE_FEEDBACK, AV_WEB_ROUTE_AUTH, AV_WEB_ROUTE_REVIEW_API };
 
 /* ---- respond.c: every answer goes through these (r: the request being
  * answered; they note the status for its metrics). MHD_NO: none queued. ---- */
@@ -245,14 +269,11 @@ enum MHD_Result av_web__image(av_web__req *r, int annotated,
 
 /* metrics.c: counters behind GET /metrics; all calls are thread-safe and
  * accept m == NULL (nothing counted). */
-enum { AV_WEB__ROUTE_M_INDEX = 0, AV_WEB__ROUTE_M_UPLOAD, AV_WEB__ROUTE_M_RESULTS,
-       AV_WEB__ROUTE_M_FEEDBACK, AV_WEB__ROUTE_M_MONITOR, AV_WEB__ROUTE_M_IMAGE,
-       AV_WEB__ROUTE_M_STATIC, AV_WEB__ROUTE_M_API, AV_WEB__ROUTE_M_HEALTH,
-       AV_WEB__ROUTE_M_METRICS, AV_WEB__ROUTE_M_OTHER, AV_WEB__N_METRIC_ROUTES };
 /* New counters, owned by the caller (av_web__metrics_free); NULL if out of memory. */
 av_web__metrics *av_web__metrics_new(void);
 void av_web__metrics_free(av_web__metrics *m);
-void av_web__metrics_request(av_web__metrics *m, int route, unsigned code, double seconds);
+void av_web__metrics_request(av_web__metrics *m, av_web__metric_route route, unsigned code,
+                             double seconds);
 void av_web__metrics_analysis(av_web__metrics *m, double seconds);
 void av_web__metrics_text(av_web__metrics *m, av_web__buf *b, int queued, int running);
 

@@ -72,28 +72,35 @@ static const char *det_name(const av_store_detection *d)
     return d->label[0] == 'b' && !strcmp(d->label, "bird") ? "Bird" : d->label;
 }
 
+/* What await_analysis did. */
+typedef enum await_result {
+    AWAIT_DONE,   /* *img re-read: show it */
+    AWAIT_PARKED, /* the connection waits: answer nothing now */
+    AWAIT_FULL,   /* the analysis queue is full */
+} await_result;
+
 /*
  * A pending image: queue its analysis and park the connection until it is
  * over (waiters.c, which also sees results of other nodes in the database):
- * returns 1, answer nothing now. Called again after the wait (or when the
- * connection cannot be parked: then after waiting for the local job), it
- * re-reads *img into *st and returns 0. -1: the queue is full.
+ * PARKED. Called again after the wait (or when the connection cannot be
+ * parked: then after waiting for the local job), it re-reads *img into *st:
+ * DONE.
  */
-static int await_analysis(av_web__req *r, av_store_image *img,
-                          av_store_status *st, char *err, size_t errlen)
+static await_result await_analysis(av_web__req *r, av_store_image *img, av_store_status *st,
+                                   char *err, size_t errlen)
 {
     av_web *w = r->w;
     char id[AV_STORE_ID_LEN + 1];
     memcpy(id, img->id, sizeof id);
-    if (!r || !r->waited) {
+    if (!r->waited) {
         if (av_web__jobs_request(w->jobs, id))
-            return -1;
+            return AWAIT_FULL;
         if (!av_web__wait_async(w->waiters, r, id, w->o.analysis_wait_ms))
-            return 1;
+            return AWAIT_PARKED;
         av_web__jobs_wait(w->jobs, id, w->o.analysis_wait_ms);
     }
     *st = av_store_image_get(w->o.store, id, 0, img, err, errlen);
-    return 0;
+    return AWAIT_DONE;
 }
 
 /* When and where the photo was taken, from its EXIF (stored at upload). */
@@ -129,10 +136,10 @@ enum MHD_Result av_web__page_results(av_web__req *r, const char *id,
         return av_web__video_results(r, &img, form_error, status);
 
     if (strcmp(img.status, "pending") == 0) {
-        int wr = await_analysis(r, &img, &st, err, sizeof err);
-        if (wr > 0)
+        await_result wr = await_analysis(r, &img, &st, err, sizeof err);
+        if (wr == AWAIT_PARKED)
             return MHD_YES; /* parked: called again when it is over */
-        if (wr < 0)
+        if (wr == AWAIT_FULL)
             return av_web__message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
                                    "Your photo is saved, but every analysis worker is busy."
                                    " Please reload this page in a few seconds.");
@@ -362,10 +369,10 @@ enum MHD_Result av_web__api_image(av_web__req *r, const char *id)
     if (av_web__is_video_type(img.content_type)) /* video_pages.c */
         return av_web__video_api(r, &img);
     if (!strcmp(img.status, "pending")) {
-        int wr = await_analysis(r, &img, &st, err, sizeof err);
-        if (wr > 0)
+        await_result wr = await_analysis(r, &img, &st, err, sizeof err);
+        if (wr == AWAIT_PARKED)
             return MHD_YES; /* parked: called again when it is over */
-        if (wr < 0)
+        if (wr == AWAIT_FULL)
             return av_web__json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
         if (st != AV_STORE_OK)
             return av_web__json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");

@@ -97,7 +97,7 @@ static enum MHD_Result metrics(av_web__req *r)
 }
 
 /* The fixed metrics label for a request. */
-static int metric_route(const char *url, int post)
+static av_web__metric_route metric_route(const char *url, int post)
 {
     if (!strcmp(url, "/"))
         return AV_WEB__ROUTE_M_INDEX;
@@ -233,7 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *why = NULL;
         unsigned bad = av_guard_check(w->guard, conn, version, &why);
         if (bad) { /* answered now; the body is discarded */
-            r->too_big = -1;
+            r->too_big = AV_WEB_SIZE_ANSWERED;
             return av_web__message(r, bad,
                                    bad == MHD_HTTP_URI_TOO_LONG ? "That address is too long"
                                                                 : "Bad request",
@@ -252,12 +252,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             (r->route && r->route != AV_WEB_ROUTE_AUTH && r->route != AV_WEB_ROUTE_REVIEW_API &&
              av_web__upload_begin(r))) {
             r->route = AV_WEB_ROUTE_OTHER; /* a response was queued (413, 400) */
-            r->too_big = -1;
+            r->too_big = AV_WEB_SIZE_ANSWERED;
         }
         return MHD_YES;
     }
     av_web__req *r = *req_cls;
-    if (r->too_big == -1) { /* answered already; discard the body */
+    if (r->too_big == AV_WEB_SIZE_ANSWERED) { /* answered already; discard the body */
         *upload_data_size = 0;
         return MHD_YES;
     }

@@ -141,7 +141,7 @@ static void finish_part(av_web *w, av_web__req *r)
     av_web__file *f = &r->files[r->n_files - 1];
     int fd = r->fd;
     r->fd = -1;
-    if (r->too_big == 1 && !f->status)
+    if (r->too_big == AV_WEB_SIZE_OVER && !f->status)
         reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "is larger than the upload limit");
     if (f->status || r->part_bytes == 0) {
         if (!f->status)
@@ -301,7 +301,7 @@ static int part_begin(void *ctx, const av_web__mp_part *p)
     r->part_bytes = 0;
     r->sniffed = r->part_video = 0;
     r->head_len = 0;
-    r->too_big = 0;
+    r->too_big = AV_WEB_SIZE_OK;
     return 0;
 }
 
@@ -327,7 +327,7 @@ static int part_data(void *ctx, const char *data, size_t size)
     }
     r->part_bytes += (long long)size;
     if (r->part_bytes > av_web__part_limit(w, r->sniffed ? r->part_video : -1)) {
-        r->too_big = 1;
+        r->too_big = AV_WEB_SIZE_OVER;
         /* Refused while it streams in: only a lower bound of its size is known. */
         int kind = r->sniffed ? r->part_video : -1;
         char problem[160], lim[32], got[32];
