@@ -160,6 +160,9 @@ typedef struct av_web__req {
 
 /* MHD_queue_response, noting the status for the request's metrics. */
 enum MHD_Result av_web__queue(av_web__req *r, unsigned status, struct MHD_Response *resp);
+/* The embedded file `name` (templates/, static/) as type, cached an hour;
+ * MHD_NO when there is no such file. */
+enum MHD_Result av_web__send_asset(av_web__req *r, const char *name, const char *type);
 /* Queue a response; body is copied. */
 enum MHD_Result av_web__send(av_web__req *r, unsigned status, const char *type, const char *body,
                              size_t len, const char *cache);
@@ -269,6 +272,11 @@ enum MHD_Result av_web__image(av_web__req *r, int annotated,
 
 /* metrics.c: counters behind GET /metrics; all calls are thread-safe and
  * accept m == NULL (nothing counted). */
+/* health.c: GET /healthz, /readyz and /metrics (the bearer token, when
+ * configured, is checked by auth.c before). */
+enum MHD_Result av_web__health(av_web__req *r);
+enum MHD_Result av_web__ready(av_web__req *r);
+enum MHD_Result av_web__metrics_page(av_web__req *r);
 /* New counters, owned by the caller (av_web__metrics_free); NULL if out of memory. */
 av_web__metrics *av_web__metrics_new(void);
 void av_web__metrics_free(av_web__metrics *m);

@@ -21,6 +21,23 @@ enum MHD_Result av_web__queue(av_web__req *r, unsigned status, struct MHD_Respon
     return MHD_queue_response(r->c, status, resp);
 }
 
+enum MHD_Result av_web__send_asset(av_web__req *r, const char *name, const char *type)
+{
+    av_web__asset_ref a;
+    if (av_web__asset(name, &a))
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = av_web__queue(r, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 enum MHD_Result av_web__send(av_web__req *r, unsigned status, const char *type, const char *body,
                              size_t len, const char *cache)
 {

@@ -1,6 +1,9 @@
 /*
- * server.c - libmicrohttpd daemon, routing, request life cycle, /healthz,
- * static assets and stored image files.
+ * server.c - the libmicrohttpd daemon and the request life cycle: each
+ * request's state (av_web__req, handed to every handler), its route from
+ * the headers, its body to the parser that wants it, then the handler.
+ * It answers nothing itself: answers are respond.c's, the probes
+ * health.c's, the pages their files'.
  *
  * Routes (the original's paths kept):
  *   GET  /                      upload form
@@ -15,12 +18,11 @@
  *   GET  /videos/<ID>/poster.jpg, /videos/<ID>/visit-<N>.jpg   video stills (video_pages.c)
  *   GET  /static/<name>         embedded stylesheet, script, icon
  *   GET  /api/v1/images/<ID>    results as JSON;  POST /api/v1/images  upload, JSON
- *   GET  /healthz               liveness JSON
+ *   GET  /healthz               liveness JSON (health.c)
  *   GET  /readyz                200 when the database answers, else 503
- *   GET  /metrics               Prometheus text (metrics.c)
  *   GET  /cameras, /cameras/<NAME>/frame.jpg, /api/v1/cameras, /api/v1/visits
  *                               live cameras and their visits (camera_pages.c)
- *   GET  /metrics               Prometheus text (metrics.c; bearer token if configured)
+ *   GET  /metrics               Prometheus text (health.c, metrics.c; bearer token if configured)
  *   GET/POST /login, POST /logout, GET /settings, POST /uploads/<ID>/delete,
  *   DELETE /api/v1/images/<ID>  accounts (auth.c, which also checks every
  *                               request's rights, origin and CSRF token)
@@ -39,62 +41,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static enum MHD_Result health(av_web__req *r)
-{
-    av_web *w = r->w;
-    char body[256];
-    int n = snprintf(body, sizeof body,
-                     "{\"status\":\"ok\",\"role\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld}\n",
-                     w->role, AV_VERSION, (long long)(time(NULL) - w->started));
-    return av_web__send(r, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
-}
-
-/* Ready when the store answers: a node that cannot reach its database
- * should get no traffic. Without a store (health-only roles) always ready. */
-static enum MHD_Result ready(av_web__req *r)
-{
-    av_web *w = r->w;
-    char err[512] = "";
-    int version = 0;
-    if (w->o.store &&
-        av_store_schema_version(w->o.store, &version, err, sizeof err) != AV_STORE_OK) {
-        av_log(AV_LOG_WARN, "not_ready", "error", err, NULL);
-        static const char body[] = "{\"status\":\"unavailable\",\"reason\":\"database\"}\n";
-        return av_web__send(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body,
-                            sizeof body - 1, NULL);
-    }
-    char body[160];
-    int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"role\":\"%s\",\"schema\":%d}\n",
-                     w->role, version);
-    return av_web__send(r, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
-}
-
-static enum MHD_Result metrics(av_web__req *r)
-{
-    av_web *w = r->w;
-    if (!w->metrics)
-        return av_web__send(r, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "no metrics\n", 11,
-                            NULL);
-    int queued = 0, running = 0;
-    if (w->jobs)
-        av_web__jobs_depth(w->jobs, &queued, &running);
-    av_web__buf b;
-    av_web__buf_init(&b, 1u << 20);
-    av_web__metrics_text(w->metrics, &b, queued, running);
-    if (w->o.extra_metrics) {
-        char extra[4096];
-        size_t n = w->o.extra_metrics(w->o.extra_metrics_ud, extra, sizeof extra);
-        if (n < sizeof extra)
-            av_web__buf_str(&b, extra);
-    }
-    enum MHD_Result ret =
-        b.failed ? av_web__send(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
-                                NULL)
-                 : av_web__send(r, MHD_HTTP_OK, "text/plain; version=0.0.4", b.p, b.len, NULL);
-    av_web__buf_free(&b);
-    return ret;
-}
 
 /* The fixed metrics label for a request. */
 static av_web__metric_route metric_route(const char *url, int post)
@@ -137,23 +83,14 @@ static const char *type_of(const char *ext)
     return NULL;
 }
 
+/* An embedded file by base name: MHD_NO when there is none. */
 static enum MHD_Result static_asset(av_web__req *r, const char *name)
 {
-    av_web__asset_ref a;
     const char *dot = strrchr(name, '.');
     const char *type = dot ? type_of(dot + 1) : NULL;
-    if (!type || strchr(name, '/') || av_web__asset(name, &a))
+    if (!type || strchr(name, '/'))
         return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = av_web__queue(r, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return av_web__send_asset(r, name, type);
 }
 
 /* "<32 hex>.<ext>" -> id, ext; -1 when the name is anything else. */
@@ -311,7 +248,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!is_get)
             return av_web__send(r, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
                                 "{\"error\":\"method not allowed\"}\n", 31, NULL);
-        return url[1] == 'h' ? health(r) : url[1] == 'r' ? ready(r) : metrics(r);
+        if (url[1] == 'h')
+            return av_web__health(r);
+        if (url[1] == 'r')
+            return av_web__ready(r);
+        return av_web__metrics_page(r);
     }
     if (!app)
         return av_web__send(r, MHD_HTTP_NOT_FOUND, "application/json",
