@@ -63,8 +63,8 @@ void av_config__camera_defaults(av_config *c)
     c->camera_mqtt_discovery = 1;
 }
 
-static av_config_status number(const char *key, const char *v, double lo, double hi, double *out, char *err,
-                  size_t errlen)
+static av_config_status number(const char *key, const char *v, double lo, double hi, double *out,
+                               char *err, size_t errlen)
 {
     char *end;
     errno = 0;
@@ -90,7 +90,8 @@ static av_config_status on_off(const char *key, const char *v, int *out, char *e
     return AV_CONFIG_OK;
 }
 
-static av_config_status text(char *dst, size_t cap, const char *key, const char *v, char *err, size_t errlen)
+static av_config_status text(char *dst, size_t cap, const char *key, const char *v, char *err,
+                             size_t errlen)
 {
     if (strlen(v) >= cap) {
         snprintf(err, errlen, "--%s: value longer than %zu bytes", key, cap - 1);
@@ -102,7 +103,7 @@ static av_config_status text(char *dst, size_t cap, const char *key, const char 
 
 /* Append one "NAME.KEY=VALUE" line to c->cameras. */
 static av_config_status add_line(av_config *c, const char *name, size_t name_len, const char *k,
-                    const char *v, char *err, size_t errlen)
+                                 const char *v, char *err, size_t errlen)
 {
     size_t used = strlen(c->cameras), need = name_len + 1 + strlen(k) + 1 + strlen(v) + 1;
     if (strchr(v, '\n') || used + need >= sizeof c->cameras) {
@@ -116,7 +117,7 @@ static av_config_status add_line(av_config *c, const char *name, size_t name_len
 }
 
 av_config_status av_config__camera_set(av_config *c, const char *key, const char *v, char *err,
-                          size_t errlen)
+                                       size_t errlen)
 {
     double x;
     int b;

@@ -109,8 +109,8 @@ void av_config_defaults(av_config *c, const char *cmd)
     av_config__camera_defaults(c);
 }
 
-static av_config_status parse_ll(const char *key, const char *v, long long lo, long long hi, long long *out,
-                    char *err, size_t errlen)
+static av_config_status parse_ll(const char *key, const char *v, long long lo, long long hi,
+                                 long long *out, char *err, size_t errlen)
 {
     char *end;
     errno = 0;
@@ -127,7 +127,8 @@ static av_config_status parse_ll(const char *key, const char *v, long long lo, l
     return AV_CONFIG_OK;
 }
 
-static av_config_status set_str(char *dst, size_t cap, const char *key, const char *v, char *err, size_t errlen)
+static av_config_status set_str(char *dst, size_t cap, const char *key, const char *v, char *err,
+                                size_t errlen)
 {
     if (strlen(v) >= cap) {
         snprintf(err, errlen, "--%s: value longer than %zu bytes", key, cap - 1);
@@ -174,7 +175,8 @@ static av_config_status parse_guest(const char *v, int *out, char *err, size_t e
 }
 
 /* The first line of a file holding a secret (a token), without its newline. */
-static av_config_status read_secret(const char *path, char *dst, size_t cap, char *err, size_t errlen)
+static av_config_status read_secret(const char *path, char *dst, size_t cap, char *err,
+                                    size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -194,7 +196,8 @@ static av_config_status read_secret(const char *path, char *dst, size_t cap, cha
     return AV_CONFIG_OK;
 }
 
-av_config_status av_config_set(av_config *c, const char *key, const char *v, char *err, size_t errlen)
+av_config_status av_config_set(av_config *c, const char *key, const char *v, char *err,
+                               size_t errlen)
 {
     long long x;
     if (strncmp(key, "camera", 6) == 0)
@@ -372,8 +375,8 @@ static char *trim(char *s)
     return s;
 }
 
-static av_config_status load_file(av_config *c, const char *const *keys, const char *path, char *err,
-                     size_t errlen)
+static av_config_status load_file(av_config *c, const char *const *keys, const char *path,
+                                  char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -458,8 +461,8 @@ static int flag_at(const char *const *keys, int argc, char **argv, int *i, char 
     return 1;
 }
 
-av_config_status av_config_parse(av_config *c, const char *const *keys, int argc, char **argv, char **rest,
-                    int *nrest, char *err, size_t errlen)
+av_config_status av_config_parse(av_config *c, const char *const *keys, int argc, char **argv,
+                                 char **rest, int *nrest, char *err, size_t errlen)
 {
     char key[64];
     const char *val;

@@ -294,8 +294,7 @@ static void cookie_header(struct MHD_Connection *c, const char *value, int max_a
              max_age, tls ? "; Secure" : "");
 }
 
-static enum MHD_Result see_other(av_web__req *r, const char *location,
-                                 const char *set_cookie)
+static enum MHD_Result see_other(av_web__req *r, const char *location, const char *set_cookie)
 {
     const char *hdrs[] = {"Location", location, set_cookie ? "Set-Cookie" : NULL, set_cookie,
                           NULL};
@@ -303,8 +302,8 @@ static enum MHD_Result see_other(av_web__req *r, const char *location,
                              hdrs);
 }
 
-static enum MHD_Result login_page(av_web__req *r, unsigned status,
-                                  const char *error, const char *const *hdrs)
+static enum MHD_Result login_page(av_web__req *r, unsigned status, const char *error,
+                                  const char *const *hdrs)
 {
     av_web *w = r->w;
     av_web__buf note, b;
@@ -332,8 +331,7 @@ static enum MHD_Result login_page(av_web__req *r, unsigned status,
     return av_web__send_page(r, status, &b, hdrs);
 }
 
-static enum MHD_Result settings_page(av_web__req *r, const char *note,
-                                     unsigned status)
+static enum MHD_Result settings_page(av_web__req *r, const char *note, unsigned status)
 {
     av_web *w = r->w;
     av_web__buf rows, b;
@@ -409,8 +407,7 @@ int av_web__owner_hint(av_web *w, char *out, size_t cap)
 /* ---- refusals ---- */
 
 /* A refusal: JSON for the API (with the Bearer challenge on 401), else a page. */
-static enum MHD_Result refuse(av_web__req *r, int api, unsigned status,
-                              const char *text)
+static enum MHD_Result refuse(av_web__req *r, int api, unsigned status, const char *text)
 {
     if (api) {
         char body[300];

@@ -244,8 +244,7 @@ static int coco_fn(void *ud, const av_store_bird *x)
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result send_file(av_web__req *r, const char *type, const char *name,
-                                 av_web__buf *b)
+static enum MHD_Result send_file(av_web__req *r, const char *type, const char *name, av_web__buf *b)
 {
     char disp[128];
     snprintf(disp, sizeof disp, "attachment; filename=\"aviary-%s\"", name);

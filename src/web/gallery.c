@@ -90,8 +90,8 @@ static int valid_date(const char *s)
 
 /* /uploads?kind=camera[&camera=NAME]: camera visits, newest first; the
  * status and reviewed filters are the uploads' own and left out. */
-static enum MHD_Result visit_page(av_web__req *r, av_web__buf *b,
-                                  const av_store_filter *f, const char *camera, long page)
+static enum MHD_Result visit_page(av_web__req *r, av_web__buf *b, const av_store_filter *f,
+                                  const char *camera, long page)
 {
     av_web *w = r->w;
     char err[512] = "";
@@ -99,8 +99,8 @@ static enum MHD_Result visit_page(av_web__req *r, av_web__buf *b,
     av_web__buf items;
     av_web__buf_init(&items, AV_WEB_PAGE_LIMIT);
     int64_t total = 0;
-    if (av_web__visit_gallery(w, &items, &vf, (int)((page - 1) * AV_WEB_GALLERY_PAGE), AV_WEB_GALLERY_PAGE, &total, err,
-                      sizeof err)) {
+    if (av_web__visit_gallery(w, &items, &vf, (int)((page - 1) * AV_WEB_GALLERY_PAGE),
+                              AV_WEB_GALLERY_PAGE, &total, err, sizeof err)) {
         av_web__buf_free(&items);
         av_web__buf_free(b);
         return av_web__internal_error(r, "uploads", err);
@@ -190,8 +190,8 @@ enum MHD_Result av_web__page_uploads(av_web__req *r)
     av_store_gallery_item *g = NULL;
     int n = 0;
     int64_t total = 0;
-    if (av_web__gallery_page(w, &f, (int)((page - 1) * AV_WEB_GALLERY_PAGE), AV_WEB_GALLERY_PAGE, &g, &n, &total, err,
-                     sizeof err)) {
+    if (av_web__gallery_page(w, &f, (int)((page - 1) * AV_WEB_GALLERY_PAGE), AV_WEB_GALLERY_PAGE,
+                             &g, &n, &total, err, sizeof err)) {
         av_web__buf_free(&b);
         return av_web__internal_error(r, "uploads", err);
     }

@@ -57,9 +57,8 @@ static int byte_range(struct MHD_Connection *c, uint64_t size, uint64_t *off, ui
 }
 
 /* Queue resp (covering the range part when status is 206) and release it. */
-static enum MHD_Result respond(av_web__req *r, struct MHD_Response *resp,
-                               const char *mime, unsigned status, uint64_t off, uint64_t len,
-                               uint64_t size)
+static enum MHD_Result respond(av_web__req *r, struct MHD_Response *resp, const char *mime,
+                               unsigned status, uint64_t off, uint64_t len, uint64_t size)
 {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
     /* Uploaded and annotated images never change under one ID. */
@@ -81,8 +80,8 @@ static enum MHD_Result respond(av_web__req *r, struct MHD_Response *resp,
 }
 
 /* The whole of size bytes, the requested part (206) or 416. */
-static enum MHD_Result respond_range(av_web__req *r, const char *mime, uint64_t size,
-                                     int fd, void *bytes)
+static enum MHD_Result respond_range(av_web__req *r, const char *mime, uint64_t size, int fd,
+                                     void *bytes)
 {
     uint64_t off = 0, len = size;
     int part = byte_range(r->c, size, &off, &len);
@@ -154,8 +153,8 @@ static int render(av_web *w, av_store_image *img, void **out, size_t *len, const
 static pthread_mutex_t big_fetch = PTHREAD_MUTEX_INITIALIZER;
 #define BIG_BYTES (8LL << 20)
 
-enum MHD_Result av_web__image(av_web__req *r, int annotated,
-                              const char *id, const char *ext, const char *mime)
+enum MHD_Result av_web__image(av_web__req *r, int annotated, const char *id, const char *ext,
+                              const char *mime)
 {
     av_web *w = r->w;
     if (annotated && !strncmp(mime, "video/", 6))

@@ -45,7 +45,7 @@ int av_web__asset(const char *name, av_web__asset_ref *out);
 int av_web__render(av_web__buf *out, const char *name, const char *const *kv);
 
 
-/* ---- server state and handlers shared by server.c, upload.c, pages.c ---- */
+/* ---- server state, the request, and the handlers every file shares ---- */
 
 #include "web/jobs.h"
 #include "web/auth.h"
@@ -178,8 +178,7 @@ int av_web__page(av_web__req *r, av_web__buf *out, const char *title, const char
 enum MHD_Result av_web__send_page(av_web__req *r, unsigned status, av_web__buf *b,
                                   const char *const *hdrs);
 /* body (freed here) inside plain.html with a title. */
-enum MHD_Result av_web__html(av_web__req *r, unsigned status, const char *title,
-                             av_web__buf *body);
+enum MHD_Result av_web__html(av_web__req *r, unsigned status, const char *title, av_web__buf *body);
 /* A full HTML message page (404, 413, 500, ...). */
 enum MHD_Result av_web__message(av_web__req *r, unsigned status, const char *heading,
                                 const char *text);
@@ -224,8 +223,8 @@ void av_web__req_free(av_web__req *r);
 
 /* pages.c */
 enum MHD_Result av_web__page_index(av_web__req *r);
-enum MHD_Result av_web__page_results(av_web__req *r, const char *id,
-                                     const char *form_error, unsigned status);
+enum MHD_Result av_web__page_results(av_web__req *r, const char *id, const char *form_error,
+                                     unsigned status);
 enum MHD_Result av_web__page_feedback(av_web__req *r, const char *id);
 /* monitor_page.c */
 enum MHD_Result av_web__page_monitor(av_web__req *r);
@@ -253,8 +252,7 @@ int av_web__retraining_advised(av_web *w);
 /* "12.3%", or "no data yet" for NaN. */
 void av_web__fmt_pct(char *out, size_t cap, double v);
 enum MHD_Result av_web__api_image(av_web__req *r, const char *id);
-enum MHD_Result av_web__after_upload(av_web__req *r,
-                                     int api);
+enum MHD_Result av_web__after_upload(av_web__req *r, int api);
 
 /* camera_pages.c: /cameras, its frames, /api/v1/cameras, /api/v1/visits[/<ID>/best.jpg];
  * the frame route answers MHD_NO when there is no such camera or frame. */
@@ -267,8 +265,8 @@ void av_web__camera_storage(av_web *w, char *out, size_t outlen);
 
 /* images.c: an original (annotated 0) or annotated image, from this node's
  * cache or else the store; MHD_NO when there is no such image. */
-enum MHD_Result av_web__image(av_web__req *r, int annotated,
-                              const char *id, const char *ext, const char *mime);
+enum MHD_Result av_web__image(av_web__req *r, int annotated, const char *id, const char *ext,
+                              const char *mime);
 
 /* metrics.c: counters behind GET /metrics; all calls are thread-safe and
  * accept m == NULL (nothing counted). */
@@ -292,11 +290,9 @@ static inline int av_web__is_video_type(const char *content_type)
 }
 
 /* video_pages.c: a video's results page, its API JSON, its stills */
-enum MHD_Result av_web__video_results(av_web__req *r,
-                                      const av_store_image *img, const char *form_error,
-                                      unsigned status);
-enum MHD_Result av_web__video_api(av_web__req *r,
-                                  const av_store_image *img);
+enum MHD_Result av_web__video_results(av_web__req *r, const av_store_image *img,
+                                      const char *form_error, unsigned status);
+enum MHD_Result av_web__video_api(av_web__req *r, const av_store_image *img);
 enum MHD_Result av_web__video_still(av_web__req *r, const char *rest);
 
 
@@ -329,7 +325,7 @@ int av_web__owner_hint(av_web *w, char *out, size_t cap);
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,
                        const char *const *names, int n_classes);
 
-/* ---- the birder's pages (gallery.c, species.c, review.c, export.c) ---- */
+/* ---- the birder's pages (gallery.c, species_pages.c, review.c, review_view.c, export.c) ---- */
 
 /* GET /uploads (gallery with filters), /batch?ids=... (after a multi-file upload) */
 enum MHD_Result av_web__page_uploads(av_web__req *r);
@@ -353,9 +349,8 @@ int av_web__review_field(av_web__req *r, const char *key, const char *data, uint
 void av_web__review_body(av_web__req *r, const char *data, size_t size);
 /* The results page's birds: the photo with numbered, coloured boxes (SVG),
  * and per bird its row with the review form. */
-void av_web__review_figure(av_web__buf *b, const av_store_image *img,
-                           const av_store_detection *d, int n, const av_store_review *rv,
-                           int n_rv);
+void av_web__review_figure(av_web__buf *b, const av_store_image *img, const av_store_detection *d,
+                           int n, const av_store_review *rv, int n_rv);
 void av_web__review_section(const av_web__req *r, av_web__buf *b, const av_store_image *img,
                             const av_store_detection *d, int n, const av_store_review *rv,
                             int n_rv);

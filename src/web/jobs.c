@@ -238,7 +238,8 @@ static void *worker(void *arg)
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int retry = 0;
-        if (!av_web__video_job(j->opts, id, av_web__lease_ms(j->opts), stopping, j)) /* videos have their own path */
+        /* videos have their own path */
+        if (!av_web__video_job(j->opts, id, av_web__lease_ms(j->opts), stopping, j))
             retry = av_web__analyse(j->opts, id);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         av_web__metrics_analysis(j->metrics, (double)(t1.tv_sec - t0.tv_sec) +

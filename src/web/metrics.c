@@ -98,8 +98,7 @@ void av_web__metrics_analysis(av_web__metrics *m, double seconds)
 }
 
 /* One histogram's lines; labels is "" or 'route="x",' (with the comma). */
-static void histogram_text(av_web__buf *b, const char *name, const char *labels,
-                           const histogram *h)
+static void histogram_text(av_web__buf *b, const char *name, const char *labels, const histogram *h)
 {
     size_t l = strlen(labels);
     for (int i = 0; i < N_BUCKETS; i++)

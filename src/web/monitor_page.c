@@ -72,7 +72,8 @@ enum MHD_Result av_web__page_monitor(av_web__req *r)
     av_web__buf_init(&chart, 4 << 20);
     av_web__buf_init(&classes, 65536);
     av_web__buf_init(&reviewed, 4 << 20);
-    int warned = av_web__indicators(w, last, tracked, baselines, n_tracked, &warn, &classes, &reviewed);
+    int warned =
+        av_web__indicators(w, last, tracked, baselines, n_tracked, &warn, &classes, &reviewed);
     if (!warned)
         av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
                                     : "<p class=\"good\">No feedback yet: indicators appear with"

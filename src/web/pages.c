@@ -1,5 +1,7 @@
 /*
- * pages.c - the application pages and the JSON API.
+ * pages.c - the upload form, an upload's results and feedback pages (photos;
+ * videos hand over to video_pages.c), its JSON API, and what follows an
+ * upload (redirect, batch page or JSON).
  */
 #include "web/internal.h"
 
@@ -120,8 +122,8 @@ static void capture_meta(av_web *w, av_web__buf *b, const char *id)
     av_web__buf_str(b, "</p>");
 }
 
-enum MHD_Result av_web__page_results(av_web__req *r, const char *id,
-                                     const char *form_error, unsigned status)
+enum MHD_Result av_web__page_results(av_web__req *r, const char *id, const char *form_error,
+                                     unsigned status)
 {
     av_web *w = r->w;
     char err[512] = "";
@@ -406,8 +408,7 @@ static void store_capture_meta(av_web *w, const char *id)
     free(buf);
 }
 
-enum MHD_Result av_web__after_upload(av_web__req *r,
-                                     int api)
+enum MHD_Result av_web__after_upload(av_web__req *r, int api)
 {
     av_web *w = r->w;
     int stored = 0;

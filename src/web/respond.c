@@ -100,8 +100,7 @@ enum MHD_Result av_web__send_page(av_web__req *r, unsigned status, av_web__buf *
     return ret;
 }
 
-enum MHD_Result av_web__html(av_web__req *r, unsigned status, const char *title,
-                             av_web__buf *body)
+enum MHD_Result av_web__html(av_web__req *r, unsigned status, const char *title, av_web__buf *body)
 {
     av_web__buf page;
     av_web__buf_init(&page, AV_WEB_PAGE_LIMIT);
@@ -178,7 +177,8 @@ enum MHD_Result av_web__json_error(av_web__req *r, unsigned status, const char *
 /* The vote the per-bird reviews already give, when every detection has one:
  * yes when each was confirmed or corrected and none was added; the birds
  * there (reviewed birds plus added ones) and those detected. 0: not yet. */
-static int derived_vote(const av_web__req *r, const av_store_image *img, int *yes, int *gt, int *pred)
+static int derived_vote(const av_web__req *r, const av_store_image *img, int *yes, int *gt,
+                        int *pred)
 {
     if (!r || !r->w || !r->w->o.store || av_web__is_video_type(img->content_type))
         return 0;

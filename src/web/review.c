@@ -60,8 +60,8 @@ void av_web__review_body(av_web__req *r, const char *data, size_t size)
 
 /* species text -> scientific + common, checked against the label list.
  * -1 with msg when it names no species we know. */
-static int resolve_species(const av_web *w, const char *text, char *sci, size_t scap,
-                           char *common, size_t ccap, char *msg, size_t msgcap)
+static int resolve_species(const av_web *w, const char *text, char *sci, size_t scap, char *common,
+                           size_t ccap, char *msg, size_t msgcap)
 {
     while (*text == ' ')
         text++;
@@ -178,8 +178,7 @@ enum MHD_Result av_web__review_post(av_web__req *r, const char *id)
 
 /* The request's JSON object (a new reference); NULL with *ret the
  * error answer (usage says what to send) when there is none. */
-static json_t *body_object(av_web__req *r, const char *usage,
-                           enum MHD_Result *ret)
+static json_t *body_object(av_web__req *r, const char *usage, enum MHD_Result *ret)
 {
     if (r->rv.too_long) {
         *ret = av_web__json_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "the body is over 4096 bytes");
@@ -214,7 +213,8 @@ enum MHD_Result av_web__review_api(av_web__req *r, const char *rest)
         char *end;
         n = strtol(tail + 1, &end, 10);
         if (*end || end == tail + 1 || n < 1 || n > 100000)
-            return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "no such detection: number them from 1");
+            return av_web__json_error(r, MHD_HTTP_NOT_FOUND,
+                                      "no such detection: number them from 1");
     } else if (*tail) {
         return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "not found");
     }
@@ -277,7 +277,8 @@ enum MHD_Result av_web__visit_review_api(av_web__req *r, const char *rest)
     char *end = NULL;
     long long id = strtoll(rest, &end, 10);
     if (!end || end == rest || strcmp(end, "/review") || id <= 0)
-        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "not found: POST /api/v1/visits/<ID>/review");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND,
+                                  "not found: POST /api/v1/visits/<ID>/review");
     enum MHD_Result ret = MHD_NO;
     json_t *j = body_object(r,
                             "send a JSON object: {\"confirm\":true}, {\"species\":\"NAME\"}"

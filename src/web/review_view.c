@@ -99,9 +99,8 @@ static void guess_choices(av_web__buf *b, const av_store_detection *d, int box)
     av_web__buf_str(b, "</fieldset>");
 }
 
-void av_web__review_figure(av_web__buf *b, const av_store_image *img,
-                           const av_store_detection *d, int n, const av_store_review *rv,
-                           int n_rv)
+void av_web__review_figure(av_web__buf *b, const av_store_image *img, const av_store_detection *d,
+                           int n, const av_store_review *rv, int n_rv)
 {
     bird *v = malloc(MAX_BIRDS * sizeof *v);
     if (!v) {
@@ -173,8 +172,7 @@ static void state_text(av_web__buf *b, const bird *x)
 }
 
 void av_web__review_section(const av_web__req *r, av_web__buf *b, const av_store_image *img,
-                            const av_store_detection *d, int n, const av_store_review *rv,
-                            int n_rv)
+                            const av_store_detection *d, int n, const av_store_review *rv, int n_rv)
 {
     av_web *w = r->w;
     bird *v = malloc(MAX_BIRDS * sizeof *v);
@@ -341,10 +339,7 @@ enum MHD_Result av_web__page_review_queue(av_web__req *r)
     }
     if (!s || !q) {
         av_web__birds_put(s);
-        av_log(AV_LOG_ERROR, "internal_error", "where", "review queue", "error",
-               s ? "out of memory" : err, NULL);
-        return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
-                               "The server could not complete this request. Please try again.");
+        return av_web__internal_error(r, "review queue", s ? "out of memory" : err);
     }
     qsort(q, (size_t)n, sizeof *q, by_doubt);
     static const char *const why[4] = {"species unknown", "outside the site list",

@@ -109,8 +109,7 @@ static int split_image_name(const char *name, char *id, char *ext, size_t extcap
 }
 
 /* Uploaded and annotated images never change under one ID: cache for a year. */
-static enum MHD_Result image_file(av_web__req *r, int annotated,
-                                  const char *name)
+static enum MHD_Result image_file(av_web__req *r, int annotated, const char *name)
 {
     char id[AV_STORE_ID_LEN + 1], ext[8];
     if (split_image_name(name, id, ext, sizeof ext))
@@ -147,9 +146,8 @@ static int is_route(const char *url, const char *prefix, const char **rest)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                     const char *method, const char *version,
-                                     const char *upload_data, size_t *upload_data_size,
-                                     void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     av_web *w = cls;
     int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");

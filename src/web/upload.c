@@ -234,8 +234,8 @@ drop:
 /* Feedback: small url-encoded (or multipart) fields, appended across chunks. */
 static enum MHD_Result feedback_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                       const char *filename, const char *content_type,
-                                      const char *transfer_encoding, const char *data,
-                                      uint64_t off, size_t size)
+                                      const char *transfer_encoding, const char *data, uint64_t off,
+                                      size_t size)
 {
     av_web__req *r = cls;
     (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;

@@ -59,9 +59,8 @@ static int on_progress(void *ud, int done, int expected)
 }
 
 /* Store a finished run; returns the store status. */
-static av_store_status store_result(const av_web_opts *o, const char *id,
-                                    const av_video_result *r, const av_video_stills *stills,
-                                    char *err, size_t errlen)
+static av_store_status store_result(const av_web_opts *o, const char *id, const av_video_result *r,
+                                    const av_video_stills *stills, char *err, size_t errlen)
 {
     av_store_status st = AV_STORE_ENOMEM;
     av_store_visit *vs = r->n_tracks ? calloc((size_t)r->n_tracks, sizeof *vs) : NULL;

@@ -108,8 +108,8 @@ static int row_of(row *rows, int *n, const av_store_detection *d)
     return (*n)++;
 }
 
-static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store_visit *vs,
-                         int nv, const av_store_video_det *ds, int nd)
+static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store_visit *vs, int nv,
+                         const av_store_video_det *ds, int nd)
 {
     if (nv == 0) {
         av_web__buf_str(b, "<p>No birds were seen in this video.</p>");
@@ -257,8 +257,8 @@ static void species_summary(av_web__buf *b, const av_store_visit *vs, int nv)
     av_web__buf_str(b, "</tbody></table>");
 }
 
-static void visits_table(av_web__buf *b, const char *id, const char *ext,
-                         const av_store_visit *vs, int nv)
+static void visits_table(av_web__buf *b, const char *id, const char *ext, const av_store_visit *vs,
+                         int nv)
 {
     if (nv == 0) {
         av_web__buf_str(b, "<p>No birds were found in this video.</p>");
@@ -303,18 +303,15 @@ static void visits_table(av_web__buf *b, const char *id, const char *ext,
     av_web__buf_str(b, "</tbody></table>");
 }
 
-enum MHD_Result av_web__video_results(av_web__req *r,
-                                      const av_store_image *img, const char *form_error,
-                                      unsigned status)
+enum MHD_Result av_web__video_results(av_web__req *r, const av_store_image *img,
+                                      const char *form_error, unsigned status)
 {
     av_web *w = r->w;
     char err[512] = "";
     av_store_video v;
     av_store_status st = av_store_video_get(w->o.store, img->id, &v, err, sizeof err);
     if (st != AV_STORE_OK) {
-        av_log(AV_LOG_ERROR, "internal_error", "where", "video", "error", err, NULL);
-        return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
-                               "The server could not complete this request. Please try again.");
+        return av_web__internal_error(r, "video", err);
     }
     int done = !strcmp(img->status, "done"), failed = !strcmp(img->status, "failed");
     if (!done && !failed && maybe_queue(w, img, &v))
@@ -328,9 +325,7 @@ enum MHD_Result av_web__video_results(av_web__req *r,
                  av_store_video_dets(w->o.store, img->id, TIMELINE_MAX_DETS, &ds, &nd, err,
                                      sizeof err))) {
         free(vs);
-        av_log(AV_LOG_ERROR, "internal_error", "where", "video visits", "error", err, NULL);
-        return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
-                               "The server could not complete this request. Please try again.");
+        return av_web__internal_error(r, "video visits", err);
     }
     av_web__buf facts, stat, poster, tl, table, fb, note, b;
     av_web__buf_init(&facts, 1024);
