@@ -353,9 +353,8 @@ static enum MHD_Result settings_page(av_web__req *r, const char *note, unsigned 
     /* the species the monitor tracks: editable here, for every node */
     av_web__buf form;
     av_web__buf_init(&form, 1 << 16);
-    char names[AV_WEB_MAX_TRACKED][128];
-    double bases[AV_WEB_MAX_TRACKED];
-    int nt = av_web__tracked(w, names, bases, AV_WEB_MAX_TRACKED);
+    av_web__tracked_set t;
+    av_web__tracked(w, &t);
     if (note) {
         av_web__buf_str(&form, "<p class=\"error\" role=\"alert\">");
         av_web__buf_html(&form, note);
@@ -369,8 +368,8 @@ static enum MHD_Result settings_page(av_web__req *r, const char *note, unsigned 
                            " empty: back to the --tracked setting.</p><textarea id=\"tracked\""
                            " name=\"tracked\" rows=\"5\" cols=\"40\""
                            " aria-describedby=\"tracked-help\">");
-    for (int k = 0; k < nt; k++) {
-        av_web__buf_html(&form, names[k]);
+    for (int k = 0; k < t.n; k++) {
+        av_web__buf_html(&form, t.names[k]);
         av_web__buf_str(&form, "\n");
     }
     av_web__buf_str(&form, "</textarea></div><button type=\"submit\">Save</button></form>");

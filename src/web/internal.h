@@ -241,12 +241,23 @@ void av_web__retrain_section(const av_web__req *r, av_web__buf *b);
 /* --retrain-auto: start a run when the retraining warning holds and enough
  * reviews arrived since the last run (the checker thread calls it). */
 void av_web__retrain_check(av_web *w);
+/* tracked.c: the species the monitor tracks (the settings page's list, else
+ * --tracked) with their test baselines, into *t. */
+#define AV_WEB_MAX_TRACKED AV_STORE_MAX_CLASSES
+typedef struct av_web__tracked_set {
+    char names[AV_WEB_MAX_TRACKED][128];
+    const char *name[AV_WEB_MAX_TRACKED]; /* name[k] = names[k], as the store takes them */
+    double baselines[AV_WEB_MAX_TRACKED]; /* NaN: none */
+    int n;
+} av_web__tracked_set;
+void av_web__tracked(av_web *w, av_web__tracked_set *t);
+
 /* indicators.c: the retraining indicators for the latest monitoring point
  * (NULL: none yet): warnings into warn, the tracked classes' rows into
  * classes, reviewed accuracy's tables into reviewed. 1 when one is raised. */
-int av_web__indicators(av_web *w, const av_store_monitor_point *last, const char *const *tracked,
-                       const double *baselines, int n_tracked, av_web__buf *warn,
-                       av_web__buf *classes, av_web__buf *reviewed);
+int av_web__indicators(av_web *w, const av_store_monitor_point *last,
+                       const av_web__tracked_set *t, av_web__buf *warn, av_web__buf *classes,
+                       av_web__buf *reviewed);
 /* 1 when the monitor raises a retraining indicator now. */
 int av_web__retraining_advised(av_web *w);
 /* "12.3%", or "no data yet" for NaN. */
@@ -398,10 +409,6 @@ void av_web__accuracy(av_web *w, av_web__buf *warn, av_web__buf *b, int *warned)
 /* review_view.c: a review as the API shows it (new reference). */
 json_t *av_web__review_json(const av_store_review *r);
 
-/* tracked.c: the species the monitor tracks (the settings page's list, else
- * --tracked) into names, their test baselines (NaN: none); the count. */
-int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max);
-#define AV_WEB_MAX_TRACKED AV_STORE_MAX_CLASSES
 
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
 enum MHD_Result av_web__export(av_web__req *r, const char *name);

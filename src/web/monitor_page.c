@@ -54,15 +54,11 @@ enum MHD_Result av_web__page_monitor(av_web__req *r)
     int64_t images = 0, votes = 0;
     av_store_monitor_point *pts = NULL;
     int n = 0;
-    char names[AV_WEB_MAX_TRACKED][128];
-    double baselines[AV_WEB_MAX_TRACKED];
-    const char *tracked[AV_WEB_MAX_TRACKED];
-    int n_tracked = av_web__tracked(w, names, baselines, AV_WEB_MAX_TRACKED);
-    for (int k = 0; k < n_tracked; k++)
-        tracked[k] = names[k];
+    av_web__tracked_set t;
+    av_web__tracked(w, &t);
     if (av_store_image_count(w->o.store, &images, err, sizeof err) != AV_STORE_OK ||
         av_store_feedback_count(w->o.store, &votes, err, sizeof err) != AV_STORE_OK ||
-        av_store_monitoring_list(w->o.store, tracked, n_tracked, &pts, &n, err, sizeof err) !=
+        av_store_monitoring_list(w->o.store, t.name, t.n, &pts, &n, err, sizeof err) !=
             AV_STORE_OK)
         return av_web__internal_error(r, "monitor", err);
     const av_store_monitor_point *last = n ? &pts[n - 1] : NULL;
@@ -72,13 +68,12 @@ enum MHD_Result av_web__page_monitor(av_web__req *r)
     av_web__buf_init(&chart, 4 << 20);
     av_web__buf_init(&classes, 65536);
     av_web__buf_init(&reviewed, 4 << 20);
-    int warned =
-        av_web__indicators(w, last, tracked, baselines, n_tracked, &warn, &classes, &reviewed);
+    int warned = av_web__indicators(w, last, &t, &warn, &classes, &reviewed);
     if (!warned)
         av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
                                     : "<p class=\"good\">No feedback yet: indicators appear with"
                                       " the first vote.</p>");
-    av_web__chart_svg(&chart, pts, n, tracked, n_tracked);
+    av_web__chart_svg(&chart, pts, n, t.name, t.n);
 
     /* Model versions registered in ML Metadata (empty until a serve run). */
     av_web__buf models;

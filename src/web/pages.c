@@ -264,13 +264,9 @@ enum MHD_Result av_web__page_feedback(av_web__req *r, const char *id)
     av_store_feedback fb = {.vote_yes = v.yes, .ground_truth = v.ground_truth,
                             .predicted = v.predicted,
                             .satisfaction = av_monitor_satisfaction(&v, n)};
-    char names[AV_WEB_MAX_TRACKED][128];
-    double bases[AV_WEB_MAX_TRACKED];
-    const char *classes[AV_WEB_MAX_TRACKED];
-    int n_cls = av_web__tracked(w, names, bases, AV_WEB_MAX_TRACKED);
-    for (int k = 0; k < n_cls; k++)
-        classes[k] = names[k];
-    st = av_store_feedback_add(w->o.store, img.id, &fb, classes, n_cls, NULL, err, sizeof err);
+    av_web__tracked_set t;
+    av_web__tracked(w, &t);
+    st = av_store_feedback_add(w->o.store, img.id, &fb, t.name, t.n, NULL, err, sizeof err);
     if (st == AV_STORE_CONFLICT) /* another request voted first */
         return av_web__page_results(r, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
     if (st != AV_STORE_OK)
