@@ -6,13 +6,9 @@
  */
 #include "web/internal.h"
 
-#include "log/log.h"
-
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 /* ---- /uploads ---- */
 

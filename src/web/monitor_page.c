@@ -5,9 +5,6 @@
  */
 #include "web/internal.h"
 
-#include "log/log.h"
-#include "monitor/monitor.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

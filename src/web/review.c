@@ -8,16 +8,12 @@
 
 #include "detect/detect.h"
 #include "log/log.h"
-#include "vision/vision.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The marks (vision.h): white text on each is >= 4.5:1, the CSS's .c0-.c7. */
-#define N_COLOURS AV_VISION_MARKS
 
 /* ---- posted fields ---- */
 

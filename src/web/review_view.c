@@ -5,8 +5,6 @@
  */
 #include "web/internal.h"
 
-#include "detect/detect.h"
-#include "log/log.h"
 #include "vision/vision.h"
 
 #include <jansson.h>

@@ -6,8 +6,6 @@
  */
 #include "web/internal.h"
 
-#include "log/log.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,6 @@
  */
 #include "web/internal.h"
 
-
 #include <string.h>
 
 struct av_asset {
