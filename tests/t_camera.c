@@ -173,7 +173,7 @@ TEST(config_keys)
     free(c);
     char *bad[] = {"--camera", "no-equals-sign", NULL};
     av_config_defaults(&cfg, "serve");
-    CHECK(av_config_parse(&cfg, keys, 2, bad, rest, &nrest, err, sizeof err) == -1);
+    CHECK(av_config_parse(&cfg, keys, 2, bad, rest, &nrest, err, sizeof err) == AV_CONFIG_E_VALUE);
     CHECK(strstr(err, "NAME=URL") != NULL);
 }
 

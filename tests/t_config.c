@@ -68,13 +68,13 @@ TEST(bad_values_are_errors)
     char *rest[4], err[256];
     int n;
     av_config c;
-    CHECK_EQ_INT(parse(&c, 2, a1, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 2, a1, rest, &n, err), AV_CONFIG_E_VALUE);
     CHECK_STR_CONTAINS(err, "not a whole number");
-    CHECK_EQ_INT(parse(&c, 2, a2, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 2, a2, rest, &n, err), AV_CONFIG_E_VALUE);
     CHECK_STR_CONTAINS(err, "out of range");
-    CHECK_EQ_INT(parse(&c, 1, a3, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 1, a3, rest, &n, err), AV_CONFIG_E_USAGE);
     CHECK_STR_CONTAINS(err, "needs a value");
-    CHECK_EQ_INT(parse(&c, 2, a4, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 2, a4, rest, &n, err), AV_CONFIG_E_VALUE);
     CHECK_STR_CONTAINS(err, "--log-level");
 }
 
@@ -115,17 +115,17 @@ TEST(config_flag_and_bad_file)
     char *rest[1], err[256];
     int n;
     av_config c;
-    CHECK_EQ_INT(parse(&c, 1, argv, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 1, argv, rest, &n, err), AV_CONFIG_E_SYNTAX);
     CHECK_STR_CONTAINS(err, ":2: expected 'key = value'");
 
     f = fopen(path, "w");
     fprintf(f, "colour = blue\n");
     fclose(f);
-    CHECK_EQ_INT(parse(&c, 1, argv, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 1, argv, rest, &n, err), AV_CONFIG_E_KEY);
     CHECK_STR_CONTAINS(err, "unknown key 'colour'");
 
     char *missing[] = {"--config", "/nonexistent/aviary.conf"};
-    CHECK_EQ_INT(parse(&c, 2, missing, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 2, missing, rest, &n, err), AV_CONFIG_E_IO);
     CHECK_STR_CONTAINS(err, "/nonexistent/aviary.conf");
 }
 
@@ -135,7 +135,7 @@ TEST(env_errors_name_the_variable)
     char *rest[1], err[256];
     int n;
     av_config c;
-    CHECK_EQ_INT(parse(&c, 0, NULL, rest, &n, err), -1);
+    CHECK_EQ_INT(parse(&c, 0, NULL, rest, &n, err), AV_CONFIG_E_VALUE);
     CHECK_STR_CONTAINS(err, "AVIARY_THREADS");
 }
 
@@ -152,13 +152,13 @@ TEST(tracked_classes)
     CHECK_STR_EQ(names[0], "Ara macao");
     CHECK_STR_EQ(names[1], "Pica pica");
     /* a bad list is refused with a reason and leaves the old one */
-    CHECK_EQ_INT(av_config_set(&c, "tracked", "a,,b", err, sizeof err), -1);
+    CHECK_EQ_INT(av_config_set(&c, "tracked", "a,,b", err, sizeof err), AV_CONFIG_E_VALUE);
     CHECK_STR_CONTAINS(err, "empty class name");
     CHECK_EQ_INT(av_config_tracked(&c, names, AV_CONFIG_MAX_TRACKED, err, sizeof err), 2);
     char many[400] = "";
     for (int i = 0; i < AV_CONFIG_MAX_TRACKED + 1; i++)
         strcat(many, i ? ",x" : "x");
-    CHECK_EQ_INT(av_config_set(&c, "tracked", many, err, sizeof err), -1);
+    CHECK_EQ_INT(av_config_set(&c, "tracked", many, err, sizeof err), AV_CONFIG_E_VALUE);
     CHECK_STR_CONTAINS(err, "more than 16");
     CHECK_EQ_INT(av_config_set(&c, "blob-store", "/srv/blobs", err, sizeof err), 0);
     CHECK_STR_EQ(c.blob_store, "/srv/blobs");
@@ -266,10 +266,10 @@ TEST(guest_and_metrics_token)
                               AV_CONFIG_GUEST_VOTE);
     CHECK_EQ_INT(av_config_set(&c, "guest", "none", err, sizeof err), 0);
     CHECK_EQ_INT(c.guest, AV_CONFIG_GUEST_SET);
-    CHECK_EQ_INT(av_config_set(&c, "guest", "view,delete", err, sizeof err), -1);
+    CHECK_EQ_INT(av_config_set(&c, "guest", "view,delete", err, sizeof err), AV_CONFIG_E_VALUE);
     CHECK_STR_CONTAINS(err, "'delete'");
-    CHECK_EQ_INT(av_config_set(&c, "guest", "none,view", err, sizeof err), -1);
-    CHECK_EQ_INT(av_config_set(&c, "guest", "", err, sizeof err), -1);
+    CHECK_EQ_INT(av_config_set(&c, "guest", "none,view", err, sizeof err), AV_CONFIG_E_VALUE);
+    CHECK_EQ_INT(av_config_set(&c, "guest", "", err, sizeof err), AV_CONFIG_E_VALUE);
     CHECK_EQ_INT(c.guest, AV_CONFIG_GUEST_SET); /* a bad value changes nothing */
 
     char path[700];
@@ -280,11 +280,26 @@ TEST(guest_and_metrics_token)
     fclose(f);
     CHECK_EQ_INT(av_config_set(&c, "metrics-token-file", path, err, sizeof err), 0);
     CHECK_STR_EQ(c.metrics_token, "s3cret-token");
-    CHECK_EQ_INT(av_config_set(&c, "metrics-token-file", "/nonexistent/x", err, sizeof err), -1);
+    CHECK_EQ_INT(av_config_set(&c, "metrics-token-file", "/nonexistent/x", err, sizeof err),
+                 AV_CONFIG_E_IO);
     CHECK_STR_CONTAINS(err, "/nonexistent/x");
 }
 
-TEST_MAIN(T(guest_and_metrics_token), T(defaults), T(flags_both_forms), T(unknown_flags_left_for_command),
+/* Each way a setting fails has its own status, named and described. */
+TEST(status_codes)
+{
+    av_config c;
+    char err[256];
+    av_config_defaults(&c, "serve");
+    CHECK_EQ_INT(av_config_set(&c, "colour", "blue", err, sizeof err), AV_CONFIG_E_KEY);
+    CHECK_STR_CONTAINS(err, "unknown setting 'colour'");
+    CHECK_EQ_INT(av_config_set(&c, "camera-keep-best", "-3", err, sizeof err), AV_CONFIG_E_VALUE);
+    CHECK_STR_EQ(av_config_status_name(AV_CONFIG_E_SYNTAX), "E_SYNTAX");
+    CHECK_STR_EQ(av_config_strerror(AV_CONFIG_E_KEY), "unknown setting");
+    CHECK_STR_EQ(av_config_strerror((av_config_status)99), "unknown status");
+}
+
+TEST_MAIN(T(guest_and_metrics_token), T(status_codes), T(defaults), T(flags_both_forms), T(unknown_flags_left_for_command),
           T(bad_values_are_errors), T(precedence_flag_env_file), T(config_flag_and_bad_file),
           T(env_errors_name_the_variable), T(tracked_classes), T(models_search_order),
           T(default_config_file))

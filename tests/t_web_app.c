@@ -36,8 +36,8 @@ static size_t fake_metrics(void *ud, char *buf, size_t cap)
     return (size_t)snprintf(buf, cap, "aviary_detect_pass_images_total{pass=\"zoom_out\"} 7\n");
 }
 
-static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
-                        size_t errlen)
+static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t len,
+                                           av_web_analysis *out, char *err, size_t errlen)
 {
     (void)ud, (void)bytes;
     pthread_mutex_lock(&g_mu);
@@ -46,7 +46,7 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
     usleep(200 * 1000); /* long enough for racing first views to overlap */
     if (len < 4) {
         snprintf(err, errlen, "image: too short");
-        return -1;
+        return AV_WEB_ANALYSIS_E_FAILED;
     }
     if (len == sizeof JPEG + 2) { /* a slow analysis, released by the test */
         pthread_mutex_lock(&g_mu);
@@ -59,7 +59,7 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
         g_flaky_left--;
         pthread_mutex_unlock(&g_mu);
         snprintf(err, errlen, "the model server could not be used (test)");
-        return 1;
+        return AV_WEB_ANALYSIS_E_RETRY;
     }
     out->width = 640;
     out->height = 480;
@@ -83,7 +83,7 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
     memcpy(out->annotated, JPEG, sizeof JPEG);
     out->annotated_len = sizeof JPEG;
     snprintf(out->annotated_ext, sizeof out->annotated_ext, "jpg");
-    return 0;
+    return AV_WEB_ANALYSIS_OK;
 }
 
 /* Scripted re-draw: marks what it was given, so the test sees it came from

@@ -20,24 +20,24 @@
 static const unsigned char JPEG[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1};
 static const char PASSWORD[] = "correct horse battery";
 
-static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
-                        size_t errlen)
+static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t len,
+                                           av_web_analysis *out, char *err, size_t errlen)
 {
     (void)ud, (void)bytes, (void)len, (void)err, (void)errlen;
     out->width = 64, out->height = 48, out->n_dets = 1;
     out->dets = calloc(1, sizeof *out->dets);
     if (!out->dets)
-        return -1;
+        return AV_WEB_ANALYSIS_E_FAILED;
     out->dets->x2 = out->dets->y2 = 10, out->dets->score = 0.9;
     out->dets->species_score = -1;
     snprintf(out->dets->label, sizeof out->dets->label, "bird");
     out->annotated = malloc(sizeof JPEG);
     if (!out->annotated)
-        return -1;
+        return AV_WEB_ANALYSIS_E_FAILED;
     memcpy(out->annotated, JPEG, sizeof JPEG);
     out->annotated_len = sizeof JPEG;
     snprintf(out->annotated_ext, sizeof out->annotated_ext, "jpg");
-    return 0;
+    return AV_WEB_ANALYSIS_OK;
 }
 
 static const char *const tracked[] = {"Pica pica"};

@@ -22,8 +22,8 @@
 
 static const unsigned char JPEG[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1};
 
-static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
-                        size_t errlen)
+static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t len,
+                                           av_web_analysis *out, char *err, size_t errlen)
 {
     (void)ud, (void)bytes, (void)len, (void)err, (void)errlen;
     out->width = 640;
@@ -53,7 +53,7 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
         snprintf(g->common_name, sizeof g->common_name, "%s", gc[k]);
     }
     out->dets[1].n_guesses = 3;
-    return 0;
+    return AV_WEB_ANALYSIS_OK;
 }
 
 /* The site list a case opens the real pipeline with (NULL: none). */

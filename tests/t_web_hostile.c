@@ -25,8 +25,8 @@
 static const unsigned char JPEG[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1};
 
 /* One bird, the image itself as the annotated copy. */
-static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
-                        size_t errlen)
+static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t len,
+                                           av_web_analysis *out, char *err, size_t errlen)
 {
     (void)ud, (void)err, (void)errlen;
     out->width = 64;
@@ -35,7 +35,7 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
     out->dets = calloc(1, sizeof *out->dets);
     out->annotated = malloc(len);
     if (!out->dets || !out->annotated)
-        return -1;
+        return AV_WEB_ANALYSIS_E_FAILED;
     memcpy(out->annotated, bytes, len);
     out->annotated_len = len;
     av_store_detection *d = &out->dets[0];
@@ -47,7 +47,7 @@ static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis
     snprintf(d->common_name, sizeof d->common_name, "European Robin");
     snprintf(d->model_version, sizeof d->model_version, "test@1");
     snprintf(out->annotated_ext, sizeof out->annotated_ext, "jpg");
-    return 0;
+    return AV_WEB_ANALYSIS_OK;
 }
 
 static const char *const tracked[] = {"Erithacus rubecula"};

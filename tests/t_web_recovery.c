@@ -43,14 +43,14 @@ static double now_s(void)
 }
 
 /* A slow analyzer, so the kill finds work queued, running and not yet queued. */
-static int fake_analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
-                        size_t errlen)
+static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t len,
+                                           av_web_analysis *out, char *err, size_t errlen)
 {
     (void)ud, (void)bytes, (void)len, (void)err, (void)errlen;
     sleep_ms(g_delay_ms);
     out->width = 8;
     out->height = 8;
-    return 0;
+    return AV_WEB_ANALYSIS_OK;
 }
 
 /* Child: a web node on the shared database until it is killed. */

@@ -188,13 +188,13 @@ static size_t pass_metrics(void *ud, char *buf, size_t cap)
     return len < cap ? len : cap; /* cap: truncated, dropped by the caller */
 }
 
-static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out, char *err,
-                   size_t errlen)
+static av_web_analysis_status analyze(void *ud, const void *bytes, size_t len,
+                                      av_web_analysis *out, char *err, size_t errlen)
 {
     analyzer *a = ud;
     if (!a->pipe && !a->client) {
         snprintf(err, errlen, "%s", a->unavailable);
-        return -1;
+        return AV_WEB_ANALYSIS_E_FAILED;
     }
     /* top_k: the guesses a review offers first (av_store_detection.guesses) */
     av_detect_run_opts ro = {.annotate = 1, .max_bytes = a->cfg->max_upload_bytes,
@@ -208,11 +208,11 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
                                                          sizeof e);
         if (cs == AV_SERVING_E_TRANSPORT || cs == AV_SERVING_E_HTTP) {
             snprintf(err, errlen, "the model server could not be used (%s)", e);
-            return 1; /* kept pending, retried with backoff */
+            return AV_WEB_ANALYSIS_E_RETRY; /* kept pending, retried with backoff */
         }
         if (cs != AV_SERVING_OK) {
             snprintf(err, errlen, "%s", e);
-            return -1;
+            return AV_WEB_ANALYSIS_E_FAILED;
         }
     } else {
         av_detect_pipeline *p = a->cur ? av_detect_current_acquire(a->cur) : a->pipe;
@@ -220,7 +220,7 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
         if (a->cur)
             av_detect_current_release(a->cur, p);
         if (ds != AV_DETECT_OK)
-            return -1;
+            return AV_WEB_ANALYSIS_E_FAILED;
     }
     memset(out, 0, sizeof *out);
     out->width = r.width;
@@ -229,7 +229,7 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
     if (r.n_dets && !out->dets) {
         av_detect_result_free(&r);
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return AV_WEB_ANALYSIS_E_FAILED;
     }
     char version[64];
     snprintf(version, sizeof version, "%.30s@%.30s", r.detector, r.detector_version);
@@ -242,7 +242,7 @@ static int analyze(void *ud, const void *bytes, size_t len, av_web_analysis *out
              strcmp(r.annotated_mime, "image/png") ? "jpg" : "png");
     r.annotated = NULL;
     av_detect_result_free(&r);
-    return 0;
+    return AV_WEB_ANALYSIS_OK;
 }
 
 /* Re-draw an annotated image from stored detections, with the label the

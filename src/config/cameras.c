@@ -63,21 +63,21 @@ void av_config__camera_defaults(av_config *c)
     c->camera_mqtt_discovery = 1;
 }
 
-static int number(const char *key, const char *v, double lo, double hi, double *out, char *err,
-                  size_t errlen)
+static av_config_status number(const char *key, const char *v, double lo, double hi, double *out,
+                               char *err, size_t errlen)
 {
     char *end;
     errno = 0;
     double x = strtod(v, &end);
     if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi) {
         snprintf(err, errlen, "--%s: '%s' is not a number in %g..%g", key, v, lo, hi);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     *out = x;
-    return 0;
+    return AV_CONFIG_OK;
 }
 
-static int on_off(const char *key, const char *v, int *out, char *err, size_t errlen)
+static av_config_status on_off(const char *key, const char *v, int *out, char *err, size_t errlen)
 {
     if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"))
         *out = 1;
@@ -85,38 +85,39 @@ static int on_off(const char *key, const char *v, int *out, char *err, size_t er
         *out = 0;
     else {
         snprintf(err, errlen, "--%s: '%s' is not on or off", key, v);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
-    return 0;
+    return AV_CONFIG_OK;
 }
 
-static int text(char *dst, size_t cap, const char *key, const char *v, char *err, size_t errlen)
+static av_config_status text(char *dst, size_t cap, const char *key, const char *v, char *err,
+                             size_t errlen)
 {
     if (strlen(v) >= cap) {
         snprintf(err, errlen, "--%s: value longer than %zu bytes", key, cap - 1);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     memcpy(dst, v, strlen(v) + 1);
-    return 0;
+    return AV_CONFIG_OK;
 }
 
 /* Append one "NAME.KEY=VALUE" line to c->cameras. */
-static int add_line(av_config *c, const char *name, size_t name_len, const char *k,
-                    const char *v, char *err, size_t errlen)
+static av_config_status add_line(av_config *c, const char *name, size_t name_len, const char *k,
+                                 const char *v, char *err, size_t errlen)
 {
     size_t used = strlen(c->cameras), need = name_len + 1 + strlen(k) + 1 + strlen(v) + 1;
     if (strchr(v, '\n') || used + need >= sizeof c->cameras) {
         snprintf(err, errlen, "camera settings: more than %zu bytes in all, or a newline",
                  sizeof c->cameras - 1);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     snprintf(c->cameras + used, sizeof c->cameras - used, "%.*s.%s=%s\n", (int)name_len, name,
              k, v);
-    return 0;
+    return AV_CONFIG_OK;
 }
 
-int av_config__camera_set(av_config *c, const char *key, const char *v, char *err,
-                          size_t errlen)
+av_config_status av_config__camera_set(av_config *c, const char *key, const char *v, char *err,
+                                       size_t errlen)
 {
     double x;
     int b;
@@ -124,7 +125,7 @@ int av_config__camera_set(av_config *c, const char *key, const char *v, char *er
         const char *eq = strchr(v, '=');
         if (!eq || eq == v || !eq[1]) {
             snprintf(err, errlen, "--camera: '%s' is not NAME=URL", v);
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
         return add_line(c, v, (size_t)(eq - v), "url", eq + 1, err, errlen);
     }
@@ -132,23 +133,23 @@ int av_config__camera_set(av_config *c, const char *key, const char *v, char *er
         const char *name = key + 7, *dot = strchr(name, '.');
         if (!dot || dot == name || !dot[1]) {
             snprintf(err, errlen, "'%s' is not camera.NAME.KEY", key);
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
         return add_line(c, name, (size_t)(dot - name), dot + 1, v, err, errlen);
     }
     if (!strcmp(key, "camera-cpu-budget")) {
         if (number(key, v, 0, 1024, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->camera_cpu_budget = x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (!strcmp(key, "camera-node"))
         return text(c->camera_node, sizeof c->camera_node, key, v, err, errlen);
     if (!strcmp(key, "camera-lease-seconds")) {
         if (number(key, v, 2, 3600, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->camera_lease_s = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (!strcmp(key, "camera-webhook"))
         return text(c->camera_webhook, sizeof c->camera_webhook, key, v, err, errlen);
@@ -161,15 +162,15 @@ int av_config__camera_set(av_config *c, const char *key, const char *v, char *er
         return text(c->camera_notify_block, sizeof c->camera_notify_block, key, v, err, errlen);
     if (!strcmp(key, "camera-notify-first-of-day")) {
         if (on_off(key, v, &b, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->camera_notify_first_of_day = b;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (!strcmp(key, "camera-notify-new-species")) {
         if (on_off(key, v, &b, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->camera_notify_new_species = b;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (!strcmp(key, "camera-notify-min-score"))
         return number(key, v, 0, 1, &c->camera_notify_min_score, err, errlen);
@@ -180,38 +181,38 @@ int av_config__camera_set(av_config *c, const char *key, const char *v, char *er
     if (!strcmp(key, "camera-mqtt-prefix")) {
         if (!*v || strpbrk(v, "#+")) {
             snprintf(err, errlen, "--%s: a topic without '#' or '+'", key);
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
         return text(c->camera_mqtt_prefix, sizeof c->camera_mqtt_prefix, key, v, err, errlen);
     }
     if (!strcmp(key, "camera-mqtt-discovery")) {
         if (on_off(key, v, &b, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->camera_mqtt_discovery = b;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (!strcmp(key, "camera-frigate-url"))
         return text(c->camera_frigate_url, sizeof c->camera_frigate_url, key, v, err, errlen);
     if (!strcmp(key, "camera-frigate-topic")) {
         if (!*v || strpbrk(v, "#+")) {
             snprintf(err, errlen, "--%s: a topic without '#' or '+'", key);
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
         return text(c->camera_frigate_topic, sizeof c->camera_frigate_topic, key, v, err,
                     errlen);
     }
     if (!strcmp(key, "camera-retention-days")) {
         if (number(key, v, 0, 36500, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->camera_retention_days = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (!strcmp(key, "camera-keep-best")) {
         if (number(key, v, 0, 10000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->camera_keep_best = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     snprintf(err, errlen, "unknown setting '%s'", key);
-    return -1;
+    return AV_CONFIG_E_KEY;
 }

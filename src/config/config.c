@@ -109,35 +109,36 @@ void av_config_defaults(av_config *c, const char *cmd)
     av_config__camera_defaults(c);
 }
 
-static int parse_ll(const char *key, const char *v, long long lo, long long hi, long long *out,
-                    char *err, size_t errlen)
+static av_config_status parse_ll(const char *key, const char *v, long long lo, long long hi,
+                                 long long *out, char *err, size_t errlen)
 {
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (errno || end == v || *end != '\0') {
         snprintf(err, errlen, "--%s: '%s' is not a whole number", key, v);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     if (x < lo || x > hi) {
         snprintf(err, errlen, "--%s: %lld is out of range %lld..%lld", key, x, lo, hi);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     *out = x;
-    return 0;
+    return AV_CONFIG_OK;
 }
 
-static int set_str(char *dst, size_t cap, const char *key, const char *v, char *err, size_t errlen)
+static av_config_status set_str(char *dst, size_t cap, const char *key, const char *v, char *err,
+                                size_t errlen)
 {
     if (strlen(v) >= cap) {
         snprintf(err, errlen, "--%s: value longer than %zu bytes", key, cap - 1);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     copy(dst, cap, v);
-    return 0;
+    return AV_CONFIG_OK;
 }
 
-static int parse_guest(const char *v, int *out, char *err, size_t errlen)
+static av_config_status parse_guest(const char *v, int *out, char *err, size_t errlen)
 {
     int g = AV_CONFIG_GUEST_SET, none = 0;
     for (const char *p = v; *p;) {
@@ -157,29 +158,30 @@ static int parse_guest(const char *v, int *out, char *err, size_t errlen)
         else {
             snprintf(err, errlen, "--guest: '%.*s' is not one of view, upload, vote, none",
                      (int)(n > 40 ? 40 : n), p);
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
         p += n;
     }
     if (none && g != AV_CONFIG_GUEST_SET) {
         snprintf(err, errlen, "--guest: 'none' cannot be combined with other rights");
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     if (!none && g == AV_CONFIG_GUEST_SET) {
         snprintf(err, errlen, "--guest: empty (say none to let guests only sign in)");
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     *out = g;
-    return 0;
+    return AV_CONFIG_OK;
 }
 
 /* The first line of a file holding a secret (a token), without its newline. */
-static int read_secret(const char *path, char *dst, size_t cap, char *err, size_t errlen)
+static av_config_status read_secret(const char *path, char *dst, size_t cap, char *err,
+                                    size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
+        return AV_CONFIG_E_IO;
     }
     char line[512];
     int ok = fgets(line, sizeof line, f) != NULL;
@@ -188,13 +190,14 @@ static int read_secret(const char *path, char *dst, size_t cap, char *err, size_
     if (!line[0] || strlen(line) >= cap) {
         snprintf(err, errlen, "%s: expected a token of 1-%zu characters on its first line", path,
                  cap - 1);
-        return -1;
+        return AV_CONFIG_E_VALUE;
     }
     memcpy(dst, line, strlen(line) + 1); /* fits: checked above */
-    return 0;
+    return AV_CONFIG_OK;
 }
 
-int av_config_set(av_config *c, const char *key, const char *v, char *err, size_t errlen)
+av_config_status av_config_set(av_config *c, const char *key, const char *v, char *err,
+                               size_t errlen)
 {
     long long x;
     if (strncmp(key, "camera", 6) == 0)
@@ -204,9 +207,9 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         return STR(config_file);
     if (strcmp(key, "port") == 0) {
         if (parse_ll(key, v, 0, 65535, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->port = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "listen") == 0)
         return STR(listen);
@@ -236,9 +239,9 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         if (STR(tracked) ||
             av_config_tracked(c, names, AV_CONFIG_MAX_TRACKED, err, errlen) < 0) {
             *c = probe; /* keep the old list on a bad one */
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "guest") == 0)
         return parse_guest(v, &c->guest, err, errlen);
@@ -250,105 +253,105 @@ int av_config_set(av_config *c, const char *key, const char *v, char *err, size_
         return STR(trusted_proxies);
     if (strcmp(key, "threads") == 0) {
         if (parse_ll(key, v, 1, 256, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->threads = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "batch-max") == 0) {
         if (parse_ll(key, v, 0, 256, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->batch_max = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "batch-wait-ms") == 0) {
         if (parse_ll(key, v, 0, 60000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->batch_wait_ms = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "batch-threads") == 0) {
         if (parse_ll(key, v, 0, 64, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->batch_threads = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "batch-queue") == 0) {
         if (parse_ll(key, v, 1, 100000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->batch_queue = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "workers") == 0) {
         if (parse_ll(key, v, 1, 1024, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->workers = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "max-upload-mb") == 0) {
         if (parse_ll(key, v, 1, 100000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->max_upload_bytes = x * 1000 * 1000;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "max-megapixels") == 0) {
         if (parse_ll(key, v, 1, 1000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->max_pixels = x * 1000 * 1000;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "max-video-mb") == 0) {
         if (parse_ll(key, v, 1, 100000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->max_video_bytes = x * 1000 * 1000;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "retrain-auto") == 0) {
         if (parse_ll(key, v, 0, 1000000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->retrain_auto = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "max-video-seconds") == 0) {
         if (parse_ll(key, v, 1, 86400, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->max_video_seconds = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "max-conns") == 0) {
         if (parse_ll(key, v, 1, 1000000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->max_conns = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "max-conns-per-client") == 0) {
         if (parse_ll(key, v, 0, 1000000, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         c->max_conns_per_client = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "header-timeout") == 0 || strcmp(key, "request-timeout") == 0) {
         if (parse_ll(key, v, 1, 86400, &x, err, errlen))
-            return -1;
+            return AV_CONFIG_E_VALUE;
         *(key[0] == 'h' ? &c->header_timeout_s : &c->request_timeout_s) = (int)x;
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "log-level") == 0) {
         if (av_log_parse_level(v, &c->log_level)) {
             snprintf(err, errlen, "--log-level: '%s' is not one of debug, info, warn, error, off", v);
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
-        return 0;
+        return AV_CONFIG_OK;
     }
     if (strcmp(key, "log-format") == 0) {
         if (av_log_parse_format(v, &c->log_format)) {
             snprintf(err, errlen, "--log-format: '%s' is not logfmt or json", v);
-            return -1;
+            return AV_CONFIG_E_VALUE;
         }
-        return 0;
+        return AV_CONFIG_OK;
     }
 #undef STR
     snprintf(err, errlen, "unknown setting '%s'", key);
-    return -1;
+    return AV_CONFIG_E_KEY;
 }
 
 static int key_allowed(const char *const *keys, const char *name)
@@ -372,23 +375,24 @@ static char *trim(char *s)
     return s;
 }
 
-static int load_file(av_config *c, const char *const *keys, const char *path, char *err,
-                     size_t errlen)
+static av_config_status load_file(av_config *c, const char *const *keys, const char *path,
+                                  char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
-        return -1;
+        return AV_CONFIG_E_IO;
     }
     char line[2048];
-    int lineno = 0, rc = 0;
+    int lineno = 0;
+    av_config_status rc = AV_CONFIG_OK;
     long total = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         total += (long)strlen(line);
         if (total > FILE_MAX_BYTES) {
             snprintf(err, errlen, "config file %s: larger than %d bytes", path, FILE_MAX_BYTES);
-            rc = -1;
+            rc = AV_CONFIG_E_SYNTAX;
             break;
         }
         char *s = trim(line);
@@ -397,22 +401,22 @@ static int load_file(av_config *c, const char *const *keys, const char *path, ch
         char *eq = strchr(s, '=');
         if (!eq) {
             snprintf(err, errlen, "config file %s:%d: expected 'key = value'", path, lineno);
-            rc = -1;
+            rc = AV_CONFIG_E_SYNTAX;
             break;
         }
         *eq = '\0';
         char *k = trim(s), *v = trim(eq + 1);
         if (strcmp(k, "config") == 0 || !av_config_key_info(k)) {
             snprintf(err, errlen, "config file %s:%d: unknown key '%s'", path, lineno, k);
-            rc = -1;
+            rc = AV_CONFIG_E_KEY;
             break;
         }
         if (!key_allowed(keys, k))
             continue; /* a shared file may hold other commands' keys */
         char sub[512];
-        if (av_config_set(c, k, v, sub, sizeof sub)) {
+        rc = av_config_set(c, k, v, sub, sizeof sub);
+        if (rc != AV_CONFIG_OK) {
             snprintf(err, errlen, "config file %s:%d: %s", path, lineno, sub);
-            rc = -1;
             break;
         }
     }
@@ -457,12 +461,13 @@ static int flag_at(const char *const *keys, int argc, char **argv, int *i, char 
     return 1;
 }
 
-int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv, char **rest,
-                    int *nrest, char *err, size_t errlen)
+av_config_status av_config_parse(av_config *c, const char *const *keys, int argc, char **argv,
+                                 char **rest, int *nrest, char *err, size_t errlen)
 {
     char key[64];
     const char *val;
     int bad;
+    av_config_status st;
     *nrest = 0;
 
     /* The config file is named by a flag or the environment: find it first. */
@@ -472,7 +477,7 @@ int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv
             break;
         if (flag_at(keys, argc, argv, &i, key, sizeof key, &val, err, errlen, &bad)) {
             if (bad)
-                return -1;
+                return AV_CONFIG_E_USAGE;
             if (strcmp(key, "config") == 0)
                 cfg = val;
         }
@@ -480,9 +485,13 @@ int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv
     if (!cfg && c->config_file[0]) /* a command's default file (doctor) */
         cfg = c->config_file;
     if (cfg && *cfg) {
-        if ((cfg != c->config_file && set_str(c->config_file, sizeof c->config_file, "config", cfg, err, errlen)) ||
-            load_file(c, keys, cfg, err, errlen))
-            return -1;
+        st = cfg != c->config_file
+                 ? set_str(c->config_file, sizeof c->config_file, "config", cfg, err, errlen)
+                 : AV_CONFIG_OK;
+        if (st == AV_CONFIG_OK)
+            st = load_file(c, keys, cfg, err, errlen);
+        if (st != AV_CONFIG_OK)
+            return st;
     }
 
     const av_config_key *tables[2] = {g_keys, av_config__camera_keys};
@@ -495,9 +504,10 @@ int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv
             const char *v = getenv(env);
             if (v && *v) {
                 char sub[512];
-                if (av_config_set(c, k->name, v, sub, sizeof sub)) {
+                st = av_config_set(c, k->name, v, sub, sizeof sub);
+                if (st != AV_CONFIG_OK) {
                     snprintf(err, errlen, "%s: %s", env, sub);
-                    return -1;
+                    return st;
                 }
             }
         }
@@ -513,16 +523,17 @@ int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv
         if (!only_positional &&
             flag_at(keys, argc, argv, &i, key, sizeof key, &val, err, errlen, &bad)) {
             if (bad)
-                return -1;
+                return AV_CONFIG_E_USAGE;
             if (strcmp(key, "config") == 0)
                 continue;
-            if (av_config_set(c, key, val, err, errlen))
-                return -1;
+            st = av_config_set(c, key, val, err, errlen);
+            if (st != AV_CONFIG_OK)
+                return st;
             continue;
         }
         rest[(*nrest)++] = argv[i];
     }
-    return 0;
+    return AV_CONFIG_OK;
 }
 
 void av_config_db_url(const av_config *c, char *out, size_t outlen)
@@ -561,4 +572,26 @@ int av_config_tracked(const av_config *c, char (*names)[128], int max, char *err
         p = end + 1;
     }
     return n;
+}
+
+const char *av_config_strerror(av_config_status st)
+{
+    switch (st) {
+#define X(name, num, msg) \
+    case AV_CONFIG_##name: return msg;
+        AV_CONFIG_STATUS_MAP(X)
+#undef X
+    }
+    return "unknown status";
+}
+
+const char *av_config_status_name(av_config_status st)
+{
+    switch (st) {
+#define X(name, num, msg) \
+    case AV_CONFIG_##name: return #name;
+        AV_CONFIG_STATUS_MAP(X)
+#undef X
+    }
+    return "UNKNOWN";
 }

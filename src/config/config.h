@@ -16,6 +16,25 @@
 #define AV_CONFIG_PATH_MAX 512
 #define AV_VERSION "0.1.0"
 
+#define AV_CONFIG_STATUS_MAP(X)                              \
+    X(OK, 0, "ok")                                           \
+    X(E_VALUE, 1, "invalid value for a setting")             \
+    X(E_KEY, 2, "unknown setting")                           \
+    X(E_IO, 3, "a file the settings name cannot be read")    \
+    X(E_SYNTAX, 4, "malformed config file")                  \
+    X(E_USAGE, 5, "a flag without its value")
+
+typedef enum av_config_status {
+#define X(name, num, msg) AV_CONFIG_##name = num,
+    AV_CONFIG_STATUS_MAP(X)
+#undef X
+} av_config_status;
+
+/* Static string for a status; never NULL. */
+const char *av_config_strerror(av_config_status st);
+/* Static name of a status ("E_VALUE"); never NULL. */
+const char *av_config_status_name(av_config_status st);
+
 typedef struct av_config {
     int port;                          /* serve: 8080, model-server: 8501 */
     char listen[64];                   /* bind address */
@@ -93,8 +112,8 @@ typedef struct av_config_key {
 } av_config_key;
 
 /* config/cameras.c: the camera keys ("camera", "camera.NAME.KEY", "camera-*"). */
-int av_config__camera_set(av_config *c, const char *key, const char *value, char *err,
-                          size_t errlen);
+av_config_status av_config__camera_set(av_config *c, const char *key, const char *value,
+                                       char *err, size_t errlen);
 void av_config__camera_defaults(av_config *c);
 extern const av_config_key av_config__camera_keys[];
 /* The key pattern "camera.NAME.KEY" stands for every per-camera setting. */
@@ -110,16 +129,21 @@ void av_config_defaults(av_config *c, const char *cmd);
  * (NULL-terminated array of names). Arguments that are not accepted keys
  * are left for the command: they are copied, in order, to rest[] (borrowed
  * pointers into argv) and counted in *nrest (rest must hold argc entries).
- * Returns 0, or -1 with a message in err ("--port: 'abc' is not a number").
+ * Returns AV_CONFIG_OK, or a status with a message in err ("--port: 'abc'
+ * is not a number"): E_USAGE for a flag without its value, E_SYNTAX for a
+ * malformed config file, else as av_config_set.
  */
-int av_config_parse(av_config *c, const char *const *keys, int argc, char **argv,
-                    char **rest, int *nrest, char *err, size_t errlen);
+av_config_status av_config_parse(av_config *c, const char *const *keys, int argc, char **argv,
+                                 char **rest, int *nrest, char *err, size_t errlen);
 
 /* The description of a key (for help output), or NULL. */
 const av_config_key *av_config_key_info(const char *name);
 
-/* Set one key from text: 0 or -1 with a message. */
-int av_config_set(av_config *c, const char *key, const char *value, char *err, size_t errlen);
+/* Set one key from text: AV_CONFIG_OK, or E_KEY (no such setting), E_VALUE
+ * (not a valid value for it) or E_IO (a file it names cannot be read),
+ * with a message in err. */
+av_config_status av_config_set(av_config *c, const char *key, const char *value, char *err,
+                               size_t errlen);
 
 /* Effective database URL: db_url, or sqlite:<data_dir>/aviary.db. */
 void av_config_db_url(const av_config *c, char *out, size_t outlen);

@@ -33,27 +33,9 @@
 /* What a route needs. */
 enum { NEED_NONE, NEED_VIEW, NEED_UPLOAD, NEED_VOTE, NEED_OWNER };
 
-static int guest_bits(const av_web *w)
-{
-    int g = w->o.guest ? w->o.guest : AV_WEB_GUEST_DEFAULT;
-    if (g & (AV_WEB_GUEST_UPLOAD | AV_WEB_GUEST_VOTE))
-        g |= AV_WEB_GUEST_VIEW;
-    return g;
-}
-
-int av_web__may(const av_web *w, int right)
-{
-    const av_web__req *r = av_web__current_req();
-    if (r && r->auth.owner)
-        return 1;
-    if (!w)
-        w = r ? r->w : NULL;
-    return !w || (guest_bits(w) & right) != 0;
-}
-
 static int need_of(const av_web__auth *a, const av_web *w, int right)
 {
-    return a->owner || (guest_bits(w) & right);
+    return a->owner || (av_web__guest_bits(w) & right);
 }
 
 /* "/uploads/<id>/delete" -> id into out. */
@@ -159,8 +141,10 @@ static int bearer(struct MHD_Connection *c, const char **token)
 
 /* Who asks: -1 with a 401 queued for a bad API token, 1 for a store error
  * (treated as a guest, logged), else 0. */
-static int resolve(av_web *w, struct MHD_Connection *c, const char *url, av_web__auth *a)
+static int resolve(av_web__req *r, const char *url, av_web__auth *a)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     char err[512] = "";
     av_store_user u;
     if (!strncmp(url, "/api/", 5)) {
@@ -177,7 +161,7 @@ static int resolve(av_web *w, struct MHD_Connection *c, const char *url, av_web_
             av_log(AV_LOG_ERROR, "auth_failed", "error", err, NULL);
         static const char *const hdrs[] = {"WWW-Authenticate", "Bearer realm=\"aviary\"", NULL};
         static const char body[] = "{\"error\":\"invalid API token\"}\n";
-        av_web__send_hdrs(c, MHD_HTTP_UNAUTHORIZED, "application/json", body, sizeof body - 1,
+        av_web__send_hdrs(r, MHD_HTTP_UNAUTHORIZED, "application/json", body, sizeof body - 1,
                           NULL, hdrs);
         return -1;
     }
@@ -201,8 +185,10 @@ static int resolve(av_web *w, struct MHD_Connection *c, const char *url, av_web_
 
 /* The client's address for the rate limit: the peer, or, when the peer is
  * a trusted proxy, the last X-Forwarded-For entry (the one it added). */
-static void client_addr(av_web *w, struct MHD_Connection *c, char *out, size_t cap)
+static void client_addr(av_web__req *r, char *out, size_t cap)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     snprintf(out, cap, "unknown");
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -308,31 +294,18 @@ static void cookie_header(struct MHD_Connection *c, const char *value, int max_a
              max_age, tls ? "; Secure" : "");
 }
 
-static enum MHD_Result see_other(struct MHD_Connection *c, const char *location,
-                                 const char *set_cookie)
+static enum MHD_Result see_other(av_web__req *r, const char *location, const char *set_cookie)
 {
     const char *hdrs[] = {"Location", location, set_cookie ? "Set-Cookie" : NULL, set_cookie,
                           NULL};
-    return av_web__send_hdrs(c, MHD_HTTP_SEE_OTHER, "text/plain; charset=utf-8", "", 0, NULL,
+    return av_web__send_hdrs(r, MHD_HTTP_SEE_OTHER, "text/plain; charset=utf-8", "", 0, NULL,
                              hdrs);
 }
 
-static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, av_web__buf *b,
-                                 const char *const *hdrs)
+static enum MHD_Result login_page(av_web__req *r, unsigned status, const char *error,
+                                  const char *const *hdrs)
 {
-    enum MHD_Result ret =
-        b->failed ? av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
-                                 NULL)
-                  : av_web__send_hdrs(c, status, "text/html; charset=utf-8", b->p, b->len, NULL,
-                                      hdrs);
-    av_web__buf_free(b);
-    return ret;
-}
-
-static enum MHD_Result login_page(av_web *w, struct MHD_Connection *c, unsigned status,
-                                  const char *error, const char *const *hdrs)
-{
-    const av_web__req *r = av_web__current_req();
+    av_web *w = r->w;
     av_web__buf note, b;
     av_web__buf_init(&note, 4096);
     if (error) {
@@ -353,17 +326,17 @@ static enum MHD_Result login_page(av_web *w, struct MHD_Connection *c, unsigned 
     }
     const char *kv[] = {"note", note.p ? note.p : "", NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    av_web__page(&b, "Sign in - Aviary", "login.html", kv, NULL);
+    av_web__page(r, &b, "Sign in - Aviary", "login.html", kv, NULL);
     av_web__buf_free(&note);
-    return send_page(c, status, &b, hdrs);
+    return av_web__send_page(r, status, &b, hdrs);
 }
 
-static enum MHD_Result settings_page(av_web *w, struct MHD_Connection *c, const char *note,
-                                     unsigned status)
+static enum MHD_Result settings_page(av_web__req *r, const char *note, unsigned status)
 {
+    av_web *w = r->w;
     av_web__buf rows, b;
     av_web__buf_init(&rows, 1 << 16);
-    int g = guest_bits(w);
+    int g = av_web__guest_bits(w);
     char guest[64];
     snprintf(guest, sizeof guest, "%s%s%s", g & AV_WEB_GUEST_VIEW ? "view" : "nothing",
              g & AV_WEB_GUEST_UPLOAD ? ", upload" : "", g & AV_WEB_GUEST_VOTE ? ", vote" : "");
@@ -380,71 +353,33 @@ static enum MHD_Result settings_page(av_web *w, struct MHD_Connection *c, const 
     /* the species the monitor tracks: editable here, for every node */
     av_web__buf form;
     av_web__buf_init(&form, 1 << 16);
-    char names[AV_WEB_MAX_TRACKED][128];
-    double bases[AV_WEB_MAX_TRACKED];
-    int nt = av_web__tracked(w, names, bases, AV_WEB_MAX_TRACKED);
+    av_web__tracked_set t;
+    av_web__tracked(w, &t);
     if (note) {
         av_web__buf_str(&form, "<p class=\"error\" role=\"alert\">");
         av_web__buf_html(&form, note);
         av_web__buf_str(&form, "</p>");
     }
     av_web__buf_str(&form, "<form method=\"post\" action=\"/settings\">");
-    av_web__csrf_input(&form);
+    av_web__csrf_input(r, &form);
     av_web__buf_str(&form, "<div class=\"field\"><label for=\"tracked\">Species the monitor"
                            " tracks</label><p class=\"meta\" id=\"tracked-help\">Scientific"
                            " or common names, one a line or separated by commas (at most 32);"
                            " empty: back to the --tracked setting.</p><textarea id=\"tracked\""
                            " name=\"tracked\" rows=\"5\" cols=\"40\""
                            " aria-describedby=\"tracked-help\">");
-    for (int k = 0; k < nt; k++) {
-        av_web__buf_html(&form, names[k]);
+    for (int k = 0; k < t.n; k++) {
+        av_web__buf_html(&form, t.names[k]);
         av_web__buf_str(&form, "\n");
     }
     av_web__buf_str(&form, "</textarea></div><button type=\"submit\">Save</button></form>");
     const char *kv[] = {"rows", rows.p ? rows.p : "", "tracked_form", form.p ? form.p : "",
                         NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    av_web__page(&b, "Settings - Aviary", "settings.html", kv, NULL);
+    av_web__page(r, &b, "Settings - Aviary", "settings.html", kv, NULL);
     av_web__buf_free(&rows);
     av_web__buf_free(&form);
-    return send_page(c, status, &b, NULL);
-}
-
-void av_web__csrf_input(av_web__buf *b)
-{
-    const av_web__req *r = av_web__current_req();
-    if (r && r->auth.by_session)
-        av_web__buf_fmt(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", r->auth.csrf);
-}
-
-void av_web__account_nav(av_web__buf *b)
-{
-    const av_web__req *r = av_web__current_req();
-    if (!r || !r->w || !r->w->o.store)
-        return;
-    if (!r->auth.owner) {
-        av_web__buf_str(b, "<a href=\"/login\">Sign in</a>");
-        return;
-    }
-    av_web__buf_str(b, "<a href=\"/settings\">Settings</a><form class=\"inline\" method=\"post\""
-                       " action=\"/logout\">");
-    av_web__csrf_input(b);
-    av_web__buf_str(b, "<button type=\"submit\" class=\"link\">Sign out ");
-    av_web__buf_html(b, r->auth.user);
-    av_web__buf_str(b, "</button></form>");
-}
-
-void av_web__owner_tools(av_web__buf *b, const char *id)
-{
-    const av_web__req *r = av_web__current_req();
-    if (!r || !r->auth.owner || !av_store_valid_id(id))
-        return;
-    av_web__buf_fmt(b, "<form class=\"card owner\" method=\"post\" action=\"/uploads/%s/delete\">",
-                    id);
-    av_web__csrf_input(b);
-    av_web__buf_str(b, "<button type=\"submit\" class=\"danger\">Delete this upload</button> "
-                       "<span class=\"meta\">Removes the file, its results and its vote from"
-                       " every node.</span></form>");
+    return av_web__send_page(r, status, &b, NULL);
 }
 
 int av_web__owner_hint(av_web *w, char *out, size_t cap)
@@ -471,25 +406,25 @@ int av_web__owner_hint(av_web *w, char *out, size_t cap)
 /* ---- refusals ---- */
 
 /* A refusal: JSON for the API (with the Bearer challenge on 401), else a page. */
-static enum MHD_Result refuse(av_web *w, struct MHD_Connection *c, int api, unsigned status,
-                              const char *text)
+static enum MHD_Result refuse(av_web__req *r, int api, unsigned status, const char *text)
 {
     if (api) {
         char body[300];
         int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", text);
         static const char *const hdrs[] = {"WWW-Authenticate", "Bearer realm=\"aviary\"", NULL};
-        return av_web__send_hdrs(c, status, "application/json", body, (size_t)n, NULL,
+        return av_web__send_hdrs(r, status, "application/json", body, (size_t)n, NULL,
                                  status == MHD_HTTP_UNAUTHORIZED ? hdrs : NULL);
     }
-    return av_web__message(w, c, status,
+    return av_web__message(r, status,
                            status == MHD_HTTP_FORBIDDEN ? "Not allowed" : "Sign in needed", text);
 }
 
 /* ---- the hooks ---- */
 
-int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, const char *method,
-                       av_web__req *r)
+int av_web__auth_begin(av_web__req *r, const char *url, const char *method)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     av_web__auth *a = &r->auth;
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int api = !strncmp(url, "/api/", 5);
@@ -501,18 +436,18 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
             sodium_memcmp(tok, w->o.metrics_token, n) != 0) {
             static const char *const hdrs[] = {"WWW-Authenticate", "Bearer realm=\"metrics\"",
                                                NULL};
-            av_web__send_hdrs(c, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
+            av_web__send_hdrs(r, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
                               "metrics need Authorization: Bearer TOKEN\n", 42, NULL, hdrs);
             return -1;
         }
     }
     if (!w->o.store)
         return 0;
-    if (strncmp(url, "/static/", 8) && resolve(w, c, url, a) < 0)
+    if (strncmp(url, "/static/", 8) && resolve(r, url, a) < 0)
         return -1;
     if (!get && !same_origin(c)) {
         av_log(AV_LOG_WARN, "cross_site_refused", "method", method, "url", url, NULL);
-        refuse(w, c, api, MHD_HTTP_FORBIDDEN,
+        refuse(r, api, MHD_HTTP_FORBIDDEN,
                "cross-site request refused: this form was not sent from this site");
         return -1;
     }
@@ -522,10 +457,10 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
              (n == NEED_VOTE && need_of(a, w, AV_WEB_GUEST_VOTE)) || (n == NEED_OWNER && a->owner);
     if (!ok) {
         if (!api && get) {
-            see_other(c, "/login", NULL);
+            see_other(r, "/login", NULL);
             return -1;
         }
-        refuse(w, c, api, api ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN,
+        refuse(r, api, api ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN,
                api ? "this needs the owner's API token (Authorization: Bearer TOKEN)"
                : n == NEED_OWNER ? "Only the owner may do this. Sign in first."
                : n == NEED_UPLOAD ? "Uploads are open to signed-in users only here."
@@ -536,16 +471,16 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
     char id[AV_STORE_ID_LEN + 1];
     if (get && !strcmp(url, "/login"))
     {
-        login_page(w, c, MHD_HTTP_OK, NULL, NULL);
+        login_page(r, MHD_HTTP_OK, NULL, NULL);
         return -1;
     }
     if (get && !strcmp(url, "/settings")) {
-        settings_page(w, c, NULL, MHD_HTTP_OK);
+        settings_page(r, NULL, MHD_HTTP_OK);
         return -1;
     }
     if (!strcmp(method, "DELETE") && !strncmp(url, "/api/v1/images/", 15)) {
         if (!av_store_valid_id(url + 15)) {
-            refuse(w, c, 1, MHD_HTTP_NOT_FOUND, "no such image");
+            refuse(r, 1, MHD_HTTP_NOT_FOUND, "no such image");
             return -1;
         }
         r->route = AV_WEB_ROUTE_AUTH; /* answered at the end of the (empty) body */
@@ -561,12 +496,12 @@ int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, con
     return 0;
 }
 
-int av_web__auth_body_ok(av_web *w, struct MHD_Connection *c, av_web__req *r)
+int av_web__auth_body_ok(av_web__req *r)
 {
     if (!r->auth.refused && av_web__auth_csrf_ok(r))
         return 0;
     av_log(AV_LOG_WARN, "csrf_refused", "user", r->auth.user, NULL);
-    av_web__message(w, c, MHD_HTTP_FORBIDDEN, "This form has expired",
+    av_web__message(r, MHD_HTTP_FORBIDDEN, "This form has expired",
                     "The form did not carry this session's security token. Reload the page"
                     " and send it again.");
     return -1;
@@ -574,14 +509,15 @@ int av_web__auth_body_ok(av_web *w, struct MHD_Connection *c, av_web__req *r)
 
 /* Remove an upload everywhere: the store, then this node's cached files
  * (other nodes drop theirs when asked for them: images.c checks the store). */
-static int delete_upload(av_web *w, const char *id, char *err, size_t errlen)
+static av_store_status delete_upload(av_web *w, const char *id, const char *user, char *err,
+                                     size_t errlen)
 {
     av_store_image img;
     av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, errlen);
     if (st == AV_STORE_OK)
         st = av_store_image_delete(w->o.store, id, err, errlen);
     if (st != AV_STORE_OK)
-        return st == AV_STORE_NOT_FOUND ? 1 : -1;
+        return st;
     char path[1200];
     snprintf(path, sizeof path, "%s/originals/%s.%s", w->o.data_dir, id, img.ext);
     unlink(path);
@@ -591,20 +527,21 @@ static int delete_upload(av_web *w, const char *id, char *err, size_t errlen)
         unlink(path);
     }
     av_store_image_clear(&img);
-    const av_web__req *r = av_web__current_req();
-    av_log(AV_LOG_INFO, "upload_deleted", "id", id, "user", r ? r->auth.user : "", NULL);
-    return 0;
+    av_log(AV_LOG_INFO, "upload_deleted", "id", id, "user", user, NULL);
+    return AV_STORE_OK;
 }
 
-static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req *r)
+static enum MHD_Result sign_in(av_web__req *r)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     av_web__auth *a = &r->auth;
     char addr[80], kuser[80], kaddr[100], err[512] = "";
-    client_addr(w, c, addr, sizeof addr);
+    client_addr(r, addr, sizeof addr);
     snprintf(kuser, sizeof kuser, "user:%s", a->login_user);
     snprintf(kaddr, sizeof kaddr, "addr:%s", addr);
     if (a->field_too_long || !a->login_user[0] || !a->login_pw[0])
-        return login_page(w, c, MHD_HTTP_BAD_REQUEST, "Enter your user name and password.",
+        return login_page(r, MHD_HTTP_BAD_REQUEST, "Enter your user name and password.",
                           NULL);
     /* a name no account can have is counted against the address only */
     int named = av_store_user_name_ok(a->login_user);
@@ -614,7 +551,7 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
         av_store_login_blocked(w->o.store, kaddr, LOGIN_MAX_PER_ADDR, LOGIN_WINDOW_S, &retry_a,
                                err, sizeof err) != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "login_failed", "error", err, NULL);
-        return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Try again shortly",
+        return av_web__message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Try again shortly",
                                "Signing in is not possible just now.");
     }
     if (retry_u || retry_a) {
@@ -627,7 +564,7 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
         av_log(AV_LOG_WARN, "login_rate_limited", "user", named ? a->login_user : "(invalid name)",
                "addr", addr, NULL);
         const char *hdrs[] = {"Retry-After", after, NULL};
-        return login_page(w, c, MHD_HTTP_TOO_MANY_REQUESTS, text, hdrs);
+        return login_page(r, MHD_HTTP_TOO_MANY_REQUESTS, text, hdrs);
     }
     static int hashing;
     if (__atomic_add_fetch(&hashing, 1, __ATOMIC_ACQ_REL) > LOGIN_MAX_HASHING) {
@@ -635,7 +572,7 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
         av_web__auth_clear(r);
         av_log(AV_LOG_WARN, "login_busy", "addr", addr, NULL);
         static const char *const hdrs[] = {"Retry-After", "1", NULL};
-        return login_page(w, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+        return login_page(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "Many sign-ins are being checked right now. Please try again.", hdrs);
     }
     av_store_user u;
@@ -649,14 +586,14 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
         av_store_login_failed(w->o.store, kaddr, LOGIN_WINDOW_S, err, sizeof err);
         av_log(AV_LOG_WARN, "login_refused", "user", named ? a->login_user : "(invalid name)",
                "addr", addr, NULL);
-        return login_page(w, c, MHD_HTTP_UNAUTHORIZED, "Wrong user name or password.", NULL);
+        return login_page(r, MHD_HTTP_UNAUTHORIZED, "Wrong user name or password.", NULL);
     }
     char token[AV_STORE_TOKEN_LEN + 1], csrf[AV_STORE_TOKEN_LEN + 1];
     if (st == AV_STORE_OK)
         st = av_store_session_new(w->o.store, u.id, SESSION_TTL_S, token, csrf, err, sizeof err);
     if (st != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "login_failed", "error", err, NULL);
-        return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Try again shortly",
+        return av_web__message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Try again shortly",
                                "Signing in is not possible just now.");
     }
     av_store_login_reset(w->o.store, kuser, err, sizeof err);
@@ -664,13 +601,14 @@ static enum MHD_Result sign_in(av_web *w, struct MHD_Connection *c, av_web__req 
     char cookie[300];
     cookie_header(c, token, SESSION_TTL_S, cookie, sizeof cookie);
     sodium_memzero(token, sizeof token);
-    return see_other(c, "/", cookie);
+    return see_other(r, "/", cookie);
 }
 
 /* POST /settings: the species the monitor tracks, each one the species
  * model knows (when its labels are loaded); stored for every node. */
-static enum MHD_Result save_tracked(av_web *w, struct MHD_Connection *c, av_web__req *r)
+static enum MHD_Result save_tracked(av_web__req *r)
 {
+    av_web *w = r->w;
     char out[AV_STORE_SETTING_MAX + 1] = "", msg[300] = "", err[512] = "";
     size_t o = 0;
     int n = 0;
@@ -701,59 +639,60 @@ static enum MHD_Result save_tracked(av_web *w, struct MHD_Connection *c, av_web_
             o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", sci);
     }
     if (msg[0])
-        return settings_page(w, c, msg, MHD_HTTP_UNPROCESSABLE_CONTENT);
+        return settings_page(r, msg, MHD_HTTP_UNPROCESSABLE_CONTENT);
     /* empty: forget the list, back to --tracked */
     av_store_status st = n ? av_store_setting_put(w->o.store, "tracked", out, err, sizeof err)
                            : av_store_setting_delete(w->o.store, "tracked", err, sizeof err);
     if (st != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "settings_failed", "error", err, NULL);
-        return settings_page(w, c, "The list could not be saved. Please try again.",
+        return settings_page(r, "The list could not be saved. Please try again.",
                              MHD_HTTP_INTERNAL_SERVER_ERROR);
     }
-    return see_other(c, "/settings", NULL);
+    return see_other(r, "/settings", NULL);
 }
 
-enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char *url,
-                                 av_web__req *r)
+enum MHD_Result av_web__auth_end(av_web__req *r, const char *url)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     char id[AV_STORE_ID_LEN + 1], err[512] = "";
     if (!strncmp(url, "/api/", 5)) { /* DELETE /api/v1/images/ID, owner checked */
         snprintf(id, sizeof id, "%s", url + 15);
-        int rc = delete_upload(w, id, err, sizeof err);
-        if (rc > 0)
-            return refuse(w, c, 1, MHD_HTTP_NOT_FOUND, "no such image");
-        if (rc < 0) {
+        av_store_status rc = delete_upload(w, id, r->auth.user, err, sizeof err);
+        if (rc == AV_STORE_NOT_FOUND)
+            return refuse(r, 1, MHD_HTTP_NOT_FOUND, "no such image");
+        if (rc != AV_STORE_OK) {
             av_log(AV_LOG_ERROR, "delete_failed", "id", id, "error", err, NULL);
-            return refuse(w, c, 1, MHD_HTTP_INTERNAL_SERVER_ERROR, "delete failed");
+            return refuse(r, 1, MHD_HTTP_INTERNAL_SERVER_ERROR, "delete failed");
         }
-        return av_web__send(c, MHD_HTTP_NO_CONTENT, "application/json", "", 0, NULL);
+        return av_web__send(r, MHD_HTTP_NO_CONTENT, "application/json", "", 0, NULL);
     }
     if (!strcmp(url, "/login"))
-        return sign_in(w, c, r);
-    if (av_web__auth_body_ok(w, c, r))
+        return sign_in(r);
+    if (av_web__auth_body_ok(r))
         return MHD_YES;
     if (!strcmp(url, "/settings")) /* the owner's, checked in auth_begin */
-        return save_tracked(w, c, r);
+        return save_tracked(r);
     if (!strcmp(url, "/monitor/retrain")) /* the owner's, checked in auth_begin */
-        return av_web__retrain_post(w, c, r->auth.user);
+        return av_web__retrain_post(r, r->auth.user);
     if (!strcmp(url, "/logout")) {
         if (r->auth.by_session &&
             av_store_session_end(w->o.store, r->auth.session, err, sizeof err) != AV_STORE_OK)
             av_log(AV_LOG_ERROR, "logout_failed", "error", err, NULL);
         char cookie[300];
         cookie_header(c, "", 0, cookie, sizeof cookie);
-        return see_other(c, "/", cookie);
+        return see_other(r, "/", cookie);
     }
     delete_route(url, id);
-    int rc = delete_upload(w, id, err, sizeof err);
-    if (rc > 0)
-        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Image not found",
+    av_store_status rc = delete_upload(w, id, r->auth.user, err, sizeof err);
+    if (rc == AV_STORE_NOT_FOUND)
+        return av_web__message(r, MHD_HTTP_NOT_FOUND, "Image not found",
                                "No uploaded image has this ID.");
-    if (rc < 0) {
+    if (rc != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "delete_failed", "id", id, "error", err, NULL);
-        return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
+        return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
                                "The upload could not be deleted. Please try again.");
     }
-    return av_web__message(w, c, MHD_HTTP_OK, "Upload deleted",
+    return av_web__message(r, MHD_HTTP_OK, "Upload deleted",
                            "The upload, its results and its vote are gone from every node.");
 }

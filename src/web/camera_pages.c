@@ -24,11 +24,6 @@
 #define API_VISITS_DEFAULT 100
 #define API_VISITS_MAX 1000
 
-static enum MHD_Result json_error(struct MHD_Connection *c, unsigned status, const char *msg)
-{
-    return av_web__send_json(c, status, json_pack("{s:s}", "error", msg));
-}
-
 static int64_t day_start_ms(void)
 {
     int64_t now = (int64_t)time(NULL) * 1000;
@@ -142,12 +137,13 @@ static void recent_visits(av_web *w, av_web__buf *b)
     free(v);
 }
 
-enum MHD_Result av_web__page_cameras(av_web *w, struct MHD_Connection *c)
+enum MHD_Result av_web__page_cameras(av_web__req *r)
 {
+    av_web *w = r->w;
     av_camera_status *st = NULL;
     int n = 0;
     if (av_camera_node_status(w->o.cameras, &st, &n))
-        return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Out of memory",
+        return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Out of memory",
                                "The cameras cannot be shown right now.");
     av_web__buf cams, visits, b;
     av_web__buf_init(&cams, AV_WEB_PAGE_LIMIT);
@@ -163,23 +159,24 @@ enum MHD_Result av_web__page_cameras(av_web *w, struct MHD_Connection *c)
     const char *kv[] = {"cameras", cams.p ? cams.p : "", "visits", visits.p ? visits.p : "",
                         NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    av_web__page(&b, "Aviary - cameras", "cameras.html", kv,
+    av_web__page(r, &b, "Aviary - cameras", "cameras.html", kv,
                  "<meta http-equiv=\"refresh\" content=\"10\">");
     if (cams.failed || visits.failed)
         b.failed = 1;
     av_web__buf_free(&cams);
     av_web__buf_free(&visits);
     enum MHD_Result ret =
-        b.failed ? av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+        b.failed ? av_web__send(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
                                 "internal error\n", 15, NULL)
-                 : av_web__send(c, MHD_HTTP_OK, "text/html; charset=utf-8", b.p, b.len, NULL);
+                 : av_web__send(r, MHD_HTTP_OK, "text/html; charset=utf-8", b.p, b.len, NULL);
     av_web__buf_free(&b);
     return ret;
 }
 
 /* rest: "<NAME>/frame.jpg" */
-enum MHD_Result av_web__camera_frame(av_web *w, struct MHD_Connection *c, const char *rest)
+enum MHD_Result av_web__camera_frame(av_web__req *r, const char *rest)
 {
+    av_web *w = r->w;
     const char *slash = strchr(rest, '/');
     char name[AV_STORE_CAMERA_NAME_MAX];
     size_t len = slash ? (size_t)(slash - rest) : 0;
@@ -191,17 +188,18 @@ enum MHD_Result av_web__camera_frame(av_web *w, struct MHD_Connection *c, const 
     size_t n = 0;
     if (!av_store_camera_name_ok(name) || av_camera_node_frame(w->o.cameras, name, &jpg, &n))
         return MHD_NO;
-    enum MHD_Result ret = av_web__send(c, MHD_HTTP_OK, "image/jpeg", (const char *)jpg, n, NULL);
+    enum MHD_Result ret = av_web__send(r, MHD_HTTP_OK, "image/jpeg", (const char *)jpg, n, NULL);
     free(jpg);
     return ret;
 }
 
-enum MHD_Result av_web__api_cameras(av_web *w, struct MHD_Connection *c)
+enum MHD_Result av_web__api_cameras(av_web__req *r)
 {
+    av_web *w = r->w;
     av_camera_status *st = NULL;
     int n = 0;
     if (av_camera_node_status(w->o.cameras, &st, &n))
-        return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return av_web__json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     json_t *arr = json_array();
     for (int i = 0; arr && i < n; i++) {
         json_t *j = av_camera_status_json(&st[i]);
@@ -220,54 +218,57 @@ enum MHD_Result av_web__api_cameras(av_web *w, struct MHD_Connection *c)
         }
     }
     free(st);
-    return av_web__send_json(c, MHD_HTTP_OK, arr ? json_pack("{s:o}", "cameras", arr) : NULL);
+    return av_web__send_json(r, MHD_HTTP_OK, arr ? json_pack("{s:o}", "cameras", arr) : NULL);
 }
 
-static enum MHD_Result visit_best(av_web *w, struct MHD_Connection *c, const char *rest)
+static enum MHD_Result visit_best(av_web__req *r, const char *rest)
 {
+    av_web *w = r->w;
     char *end = NULL;
     long long id = strtoll(rest, &end, 10);
     if (!end || end == rest || strcmp(end, "/best.jpg") || id <= 0)
-        return json_error(c, MHD_HTTP_NOT_FOUND, "not found");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "not found");
     void *jpg = NULL;
     size_t n = 0;
     char err[256];
     av_store_status st = av_store_camera_visit_jpeg(w->o.store, id, &jpg, &n, err, sizeof err);
     if (st == AV_STORE_NOT_FOUND)
-        return json_error(c, MHD_HTTP_NOT_FOUND, "this visit has no stored frame");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "this visit has no stored frame");
     if (st != AV_STORE_OK)
-        return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+        return av_web__json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, err);
     /* a visit's frame never changes (retention only removes it) */
-    enum MHD_Result ret = av_web__send(c, MHD_HTTP_OK, "image/jpeg", jpg, n,
+    enum MHD_Result ret = av_web__send(r, MHD_HTTP_OK, "image/jpeg", jpg, n,
                                        "public, max-age=86400");
     free(jpg);
     return ret;
 }
 
 /* rest: "" (the list) or "<ID>/best.jpg" */
-enum MHD_Result av_web__api_visits(av_web *w, struct MHD_Connection *c, const char *rest)
+enum MHD_Result av_web__api_visits(av_web__req *r, const char *rest)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     if (*rest)
-        return visit_best(w, c, rest);
+        return visit_best(r, rest);
     const char *camera = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "camera");
     const char *species = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "species");
     const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
     const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     if (camera && *camera && !av_store_camera_name_ok(camera))
-        return json_error(c, MHD_HTTP_BAD_REQUEST,
+        return av_web__json_error(r, MHD_HTTP_BAD_REQUEST,
                           "camera: a name of letters, digits, '-' or '_' (at most 63)");
     if (species && strlen(species) >= 128)
-        return json_error(c, MHD_HTTP_BAD_REQUEST, "species: at most 127 bytes");
+        return av_web__json_error(r, MHD_HTTP_BAD_REQUEST, "species: at most 127 bytes");
     int64_t since_ms = 0;
     if (since && *since && av_camera_parse_time(since, &since_ms))
-        return json_error(c, MHD_HTTP_BAD_REQUEST,
+        return av_web__json_error(r, MHD_HTTP_BAD_REQUEST,
                           "since: ms since the epoch or YYYY-MM-DD[THH:MM[:SS]][Z] (UTC)");
     int max = API_VISITS_DEFAULT;
     if (limit && *limit) {
         char *end = NULL;
         long l = strtol(limit, &end, 10);
         if (!end || *end || l < 1 || l > API_VISITS_MAX)
-            return json_error(c, MHD_HTTP_BAD_REQUEST, "limit: 1..1000");
+            return av_web__json_error(r, MHD_HTTP_BAD_REQUEST, "limit: 1..1000");
         max = (int)l;
     }
     av_store_camera_visit *v = NULL;
@@ -275,7 +276,7 @@ enum MHD_Result av_web__api_visits(av_web *w, struct MHD_Connection *c, const ch
     char err[256];
     if (av_store_camera_visits(w->o.store, camera, species, since_ms, max, &v, &n, err,
                                sizeof err) != AV_STORE_OK)
-        return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+        return av_web__json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, err);
     json_t *arr = json_array();
     for (int i = 0; arr && i < n; i++)
         if (json_array_append_new(arr, av_camera_visit_json(&v[i]))) {
@@ -283,7 +284,7 @@ enum MHD_Result av_web__api_visits(av_web *w, struct MHD_Connection *c, const ch
             arr = NULL;
         }
     free(v);
-    return av_web__send_json(c, MHD_HTTP_OK,
+    return av_web__send_json(r, MHD_HTTP_OK,
                              arr ? json_pack("{s:o, s:i}", "visits", arr, "count", n) : NULL);
 }
 

@@ -244,22 +244,23 @@ static int coco_fn(void *ud, const av_store_bird *x)
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result send_file(struct MHD_Connection *c, const char *type, const char *name,
-                                 av_web__buf *b)
+static enum MHD_Result send_file(av_web__req *r, const char *type, const char *name, av_web__buf *b)
 {
     char disp[128];
     snprintf(disp, sizeof disp, "attachment; filename=\"aviary-%s\"", name);
     const char *hdrs[] = {"Content-Disposition", disp, NULL};
     enum MHD_Result ret =
-        b->failed ? av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
+        b->failed ? av_web__send(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
                                  NULL)
-                  : av_web__send_hdrs(c, MHD_HTTP_OK, type, b->p ? b->p : "", b->len, NULL, hdrs);
+                  : av_web__send_hdrs(r, MHD_HTTP_OK, type, b->p ? b->p : "", b->len, NULL, hdrs);
     av_web__buf_free(b);
     return ret;
 }
 
-enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name)
+enum MHD_Result av_web__export(av_web__req *r, const char *name)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     char err[512] = "";
     av_web__buf b;
     av_web__buf_init(&b, EXPORT_LIMIT);
@@ -270,14 +271,14 @@ enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *
                             "reviewed_at,seen_at,seen_from,latitude,longitude\r\n");
         st = av_store_birds_each(w->o.store, NULL, csv_row, &b, err, sizeof err);
         if (st == AV_STORE_OK)
-            return send_file(c, "text/csv; charset=utf-8", name, &b);
+            return send_file(r, "text/csv; charset=utf-8", name, &b);
     } else if (!strcmp(name, "ebird.csv")) {
         ebird e = {0};
         st = av_store_birds_each(w->o.store, NULL, ebird_fn, &e, err, sizeof err);
         if (st == AV_STORE_OK && !e.failed) {
             ebird_csv(&b, &e);
             free(e.v);
-            return send_file(c, "text/csv; charset=utf-8", name, &b);
+            return send_file(r, "text/csv; charset=utf-8", name, &b);
         }
         free(e.v);
     } else if (!strcmp(name, "coco.json")) {
@@ -296,16 +297,16 @@ enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *
         if (s) {
             av_web__buf_str(&b, s);
             free(s);
-            return send_file(c, "application/json", name, &b);
+            return send_file(r, "application/json", name, &b);
         }
     } else {
         av_web__buf_free(&b);
-        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "No such export",
+        return av_web__message(r, MHD_HTTP_NOT_FOUND, "No such export",
                                "The exports are /export/detections.csv, /export/ebird.csv and"
                                " /export/coco.json.");
     }
     av_web__buf_free(&b);
     av_log(AV_LOG_ERROR, "internal_error", "where", "export", "error", err, NULL);
-    return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Export failed",
+    return av_web__message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Export failed",
                            "The export could not be made. Please try again.");
 }

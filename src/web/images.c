@@ -56,17 +56,16 @@ static int byte_range(struct MHD_Connection *c, uint64_t size, uint64_t *off, ui
     return 1;
 }
 
-/* Queue r (covering the range part when status is 206) and release it. */
-static enum MHD_Result respond(struct MHD_Connection *c, struct MHD_Response *r,
-                               const char *mime, unsigned status, uint64_t off, uint64_t len,
-                               uint64_t size)
+/* Queue resp (covering the range part when status is 206) and release it. */
+static enum MHD_Result respond(av_web__req *r, struct MHD_Response *resp, const char *mime,
+                               unsigned status, uint64_t off, uint64_t len, uint64_t size)
 {
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
     /* Uploaded and annotated images never change under one ID. */
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
                             "public, max-age=31536000, immutable");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     char cr[96];
     if (status == MHD_HTTP_PARTIAL_CONTENT)
         snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)off,
@@ -74,44 +73,44 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct MHD_Response *r,
     else
         snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
     if (status != MHD_HTTP_OK)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-    enum MHD_Result ret = av_web__queue(c, status, r);
-    MHD_destroy_response(r);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    enum MHD_Result ret = av_web__queue(r, status, resp);
+    MHD_destroy_response(resp);
     return ret;
 }
 
 /* The whole of size bytes, the requested part (206) or 416. */
-static enum MHD_Result respond_range(struct MHD_Connection *c, const char *mime, uint64_t size,
-                                     int fd, void *bytes)
+static enum MHD_Result respond_range(av_web__req *r, const char *mime, uint64_t size, int fd,
+                                     void *bytes)
 {
     uint64_t off = 0, len = size;
-    int part = byte_range(c, size, &off, &len);
+    int part = byte_range(r->c, size, &off, &len);
     unsigned status = part > 0 ? MHD_HTTP_PARTIAL_CONTENT
                       : part < 0 ? MHD_HTTP_RANGE_NOT_SATISFIABLE
                                  : MHD_HTTP_OK;
     if (part < 0)
         off = len = 0;
-    struct MHD_Response *r;
+    struct MHD_Response *resp;
     if (fd >= 0) {
-        r = part < 0 ? MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT)
+        resp = part < 0 ? MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT)
                      : MHD_create_response_from_fd_at_offset64(len, fd, off);
-        if (part < 0 || !r)
+        if (part < 0 || !resp)
             close(fd);
     } else if (part == 0) {
-        r = MHD_create_response_from_buffer((size_t)len, bytes, MHD_RESPMEM_MUST_FREE);
-        if (!r)
+        resp = MHD_create_response_from_buffer((size_t)len, bytes, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
             free(bytes);
     } else {
-        r = MHD_create_response_from_buffer((size_t)len, (char *)bytes + off,
+        resp = MHD_create_response_from_buffer((size_t)len, (char *)bytes + off,
                                             MHD_RESPMEM_MUST_COPY);
         free(bytes);
     }
-    if (!r)
+    if (!resp)
         return MHD_NO;
-    return respond(c, r, mime, status, off, len, size);
+    return respond(r, resp, mime, status, off, len, size);
 }
 
-static enum MHD_Result from_disk(struct MHD_Connection *c, const char *path, const char *mime)
+static enum MHD_Result from_disk(av_web__req *r, const char *path, const char *mime)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -120,7 +119,7 @@ static enum MHD_Result from_disk(struct MHD_Connection *c, const char *path, con
             close(fd);
         return MHD_NO;
     }
-    return respond_range(c, mime, (uint64_t)st.st_size, fd, NULL);
+    return respond_range(r, mime, (uint64_t)st.st_size, fd, NULL);
 }
 
 /* The annotated image of img: drawn from its original and detections. */
@@ -154,9 +153,10 @@ static int render(av_web *w, av_store_image *img, void **out, size_t *len, const
 static pthread_mutex_t big_fetch = PTHREAD_MUTEX_INITIALIZER;
 #define BIG_BYTES (8LL << 20)
 
-enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated,
-                              const char *id, const char *ext, const char *mime)
+enum MHD_Result av_web__image(av_web__req *r, int annotated, const char *id, const char *ext,
+                              const char *mime)
 {
+    av_web *w = r->w;
     if (annotated && !strncmp(mime, "video/", 6))
         return MHD_NO; /* videos have stills under /videos/, no annotated copy */
     const char *sub = annotated ? "inferenced" : "originals";
@@ -172,7 +172,7 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
         unlink(path);
         return MHD_NO;
     }
-    if (from_disk(c, path, mime) == MHD_YES)
+    if (from_disk(r, path, mime) == MHD_YES)
         return MHD_YES;
     if (!w->o.store)
         return MHD_NO;
@@ -180,7 +180,7 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
     int big = st == AV_STORE_OK && img.size_bytes > BIG_BYTES;
     if (big) {
         pthread_mutex_lock(&big_fetch);
-        if (from_disk(c, path, mime) == MHD_YES) { /* cached while we waited */
+        if (from_disk(r, path, mime) == MHD_YES) { /* cached while we waited */
             pthread_mutex_unlock(&big_fetch);
             return MHD_YES;
         }
@@ -196,7 +196,7 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
         if (big)
             pthread_mutex_unlock(&big_fetch);
         av_log(AV_LOG_ERROR, "image_load_failed", "id", id, "error", err, NULL);
-        return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Try again shortly",
+        return av_web__message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Try again shortly",
                                "The image could not be loaded just now.");
     }
     void *bytes = NULL;
@@ -218,5 +218,5 @@ enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated
         pthread_mutex_unlock(&big_fetch);
     if (!bytes)
         return MHD_NO;
-    return respond_range(c, mime, len, -1, bytes);
+    return respond_range(r, mime, len, -1, bytes);
 }

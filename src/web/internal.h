@@ -43,13 +43,9 @@ int av_web__asset(const char *name, av_web__asset_ref *out);
  * the caller). kv is key, value, ..., NULL. Unknown keys render empty.
  */
 int av_web__render(av_web__buf *out, const char *name, const char *const *kv);
-/* Render a page: the template inside layout.html with a title. */
-int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const char *const *kv,
-                 const char *head);
 
-#endif
 
-/* ---- server state and handlers shared by server.c, upload.c, pages.c ---- */
+/* ---- server state, the request, and the handlers every file shares ---- */
 
 #include "web/jobs.h"
 #include "web/auth.h"
@@ -59,6 +55,7 @@ int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const ch
 #include <jansson.h>
 
 #include <microhttpd.h>
+#include <string.h>
 #include <time.h>
 
 #define AV_WEB_MAX_FILES 20       /* files in one upload request */
@@ -97,10 +94,36 @@ typedef struct av_web__review_form {
     char error[320]; /* why the review was refused, shown above the birds */
 } av_web__review_form;
 
+/* The fixed label of a request in the metrics (metrics.c). */
+typedef enum av_web__metric_route {
+    AV_WEB__ROUTE_M_INDEX = 0, AV_WEB__ROUTE_M_UPLOAD, AV_WEB__ROUTE_M_RESULTS,
+    AV_WEB__ROUTE_M_FEEDBACK, AV_WEB__ROUTE_M_MONITOR, AV_WEB__ROUTE_M_IMAGE,
+    AV_WEB__ROUTE_M_STATIC, AV_WEB__ROUTE_M_API, AV_WEB__ROUTE_M_HEALTH,
+    AV_WEB__ROUTE_M_METRICS, AV_WEB__ROUTE_M_OTHER, AV_WEB__N_METRIC_ROUTES
+} av_web__metric_route;
+
+/* What a request's body is for (set from its headers). */
+typedef enum av_web__route {
+    AV_WEB_ROUTE_OTHER = 0, /* no body kept (or answered already) */
+    AV_WEB_ROUTE_UPLOAD,
+    AV_WEB_ROUTE_API_UPLOAD,
+    AV_WEB_ROUTE_FEEDBACK,
+    AV_WEB_ROUTE_AUTH,
+    AV_WEB_ROUTE_REVIEW_API,
+} av_web__route;
+
+/* An upload part's size against its limit. */
+typedef enum av_web__size_state {
+    AV_WEB_SIZE_OK = 0,
+    AV_WEB_SIZE_OVER = 1,     /* the current part passed its limit */
+    AV_WEB_SIZE_ANSWERED = -1 /* refused from the headers: the body is discarded */
+} av_web__size_state;
+
 /* Per-request state, freed in the completion callback. */
 typedef struct av_web__req {
     av_web *w;
-    int route;
+    struct MHD_Connection *c;     /* the connection it came on */
+    av_web__route route;
     struct MHD_PostProcessor *pp; /* feedback form */
     av_web__mp *mp;               /* upload body */
     int failed;                   /* the body could not be parsed */
@@ -108,7 +131,8 @@ typedef struct av_web__req {
     int fd;
     char tmp_path[1024];
     long long part_bytes, total_bytes;
-    int in_file, too_big, n_files;
+    int in_file, n_files;
+    av_web__size_state too_big;
     av_web__file files[AV_WEB_MAX_FILES];
     int skip_part;                /* the current part is not a kept file */
     int csrf_part;                /* the current part is the form's csrf field */
@@ -125,34 +149,71 @@ typedef struct av_web__req {
     int waited;      /* 1: resumed after waiting for its analysis (waiters.c) */
     av_web__auth auth; /* who asks (auth.c) */
     /* metrics */
-    int metric_route;
+    av_web__metric_route metric_route;
     unsigned status; /* of the queued answer; 0 until then */
     struct timespec t0;
 } av_web__req;
 
-enum { AV_WEB_ROUTE_OTHER = 0, AV_WEB_ROUTE_UPLOAD, AV_WEB_ROUTE_API_UPLOAD,
-       AV_WEB_ROUTE_FEEDBACK, AV_WEB_ROUTE_AUTH, AV_WEB_ROUTE_REVIEW_API };
+
+/* ---- respond.c: every answer goes through these (r: the request being
+ * answered; they note the status for its metrics). MHD_NO: none queued. ---- */
 
 /* MHD_queue_response, noting the status for the request's metrics. */
-enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
-                              struct MHD_Response *r);
+enum MHD_Result av_web__queue(av_web__req *r, unsigned status, struct MHD_Response *resp);
+/* The embedded file `name` (templates/, static/) as type, cached an hour;
+ * MHD_NO when there is no such file. */
+enum MHD_Result av_web__send_asset(av_web__req *r, const char *name, const char *type);
 /* Queue a response; body is copied. */
-enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
-                             const char *body, size_t len, const char *cache);
+enum MHD_Result av_web__send(av_web__req *r, unsigned status, const char *type, const char *body,
+                             size_t len, const char *cache);
 /* The same with extra headers: name, value, ..., NULL (hdrs may be NULL). */
-enum MHD_Result av_web__send_hdrs(struct MHD_Connection *c, unsigned status, const char *type,
+enum MHD_Result av_web__send_hdrs(av_web__req *r, unsigned status, const char *type,
                                   const char *body, size_t len, const char *cache,
                                   const char *const *hdrs);
-/* Queue j as compact JSON and release it; a NULL j (or a failed dump) is a 500. */
-enum MHD_Result av_web__send_json(struct MHD_Connection *c, unsigned status, json_t *j);
+/* Render a page: the template inside layout.html with a title and the
+ * request's account navigation. 0, or -1 when out grew past its limit. */
+int av_web__page(av_web__req *r, av_web__buf *out, const char *title, const char *tmpl,
+                 const char *const *kv, const char *head);
+/* Queue the rendered page b as HTML (a failed b is a 500) and free b. */
+enum MHD_Result av_web__send_page(av_web__req *r, unsigned status, av_web__buf *b,
+                                  const char *const *hdrs);
+/* body (freed here) inside plain.html with a title. */
+enum MHD_Result av_web__html(av_web__req *r, unsigned status, const char *title, av_web__buf *body);
 /* A full HTML message page (404, 413, 500, ...). */
-enum MHD_Result av_web__message(av_web *w, struct MHD_Connection *c, unsigned status,
-                                const char *heading, const char *text);
-enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location);
+enum MHD_Result av_web__message(av_web__req *r, unsigned status, const char *heading,
+                                const char *text);
+/* A 500 page; what failed (where, err) goes to the log only. */
+enum MHD_Result av_web__internal_error(av_web__req *r, const char *where, const char *err);
+/* The 404 page for an address that names nothing. */
+enum MHD_Result av_web__not_found(av_web__req *r);
+/* 303 See Other to location. */
+enum MHD_Result av_web__redirect(av_web__req *r, const char *location);
+/* Queue j as compact JSON and release it; a NULL j (or a failed dump) is a 500. */
+enum MHD_Result av_web__send_json(av_web__req *r, unsigned status, json_t *j);
+/* {"error": msg} with status. */
+enum MHD_Result av_web__json_error(av_web__req *r, unsigned status, const char *msg);
+/* The feedback form of an analysed upload (image or video); form_error:
+ * why the last one was refused (its values are kept), or NULL. */
+void av_web__feedback_form(av_web__req *r, av_web__buf *b, const av_store_image *img,
+                           const char *form_error);
+
+/* ---- access.c: what the request's user may do, and the HTML that
+ * depends on it (reads r->auth as auth.c set it; answers nothing). ---- */
+
+/* The guest rights in force (AV_WEB_GUEST_*, VIEW implied by the others). */
+int av_web__guest_bits(const av_web *w);
+/* 1 when the request may do what guests need `right` for (AV_WEB_GUEST_*):
+ * the owner always may; r NULL: nobody signed in and no server (1). */
+int av_web__may(const av_web__req *r, int right);
+/* The hidden CSRF input of a form (empty for guests), the account part of
+ * the navigation, the owner's delete button for an upload. */
+void av_web__csrf_input(const av_web__req *r, av_web__buf *b);
+void av_web__account_nav(const av_web__req *r, av_web__buf *b);
+void av_web__owner_tools(const av_web__req *r, av_web__buf *b, const char *id);
 
 /* upload.c; the largest part accepted: video 1, image 0, either -1 */
 long long av_web__part_limit(const av_web *w, int video);
-int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c);
+int av_web__upload_begin(av_web__req *r);
 /* The largest upload body accepted (every file at its limit). */
 long long av_web__body_limit(const av_web *w);
 /* One chunk of the body of an upload or feedback request. */
@@ -161,12 +222,12 @@ void av_web__upload_end(av_web *w, av_web__req *r);
 void av_web__req_free(av_web__req *r);
 
 /* pages.c */
-enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
-                                     const char *form_error, unsigned status);
-enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
-                                      av_web__req *r);
-enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_index(av_web__req *r);
+enum MHD_Result av_web__page_results(av_web__req *r, const char *id, const char *form_error,
+                                     unsigned status);
+enum MHD_Result av_web__page_feedback(av_web__req *r, const char *id);
+/* monitor_page.c */
+enum MHD_Result av_web__page_monitor(av_web__req *r);
 
 /* retrain.c: the monitor's owner-only "Retrain now" (a background
  * av_train_species, one per database). new: 0 or -1 (no memory); free joins
@@ -175,55 +236,75 @@ enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c);
 typedef struct av_web__retrain av_web__retrain;
 int av_web__retrain_new(av_web *w);
 void av_web__retrain_free(av_web__retrain *r);
-enum MHD_Result av_web__retrain_post(av_web *w, struct MHD_Connection *c, const char *user);
-void av_web__retrain_section(av_web *w, av_web__buf *b);
+enum MHD_Result av_web__retrain_post(av_web__req *r, const char *user);
+void av_web__retrain_section(const av_web__req *r, av_web__buf *b);
 /* --retrain-auto: start a run when the retraining warning holds and enough
  * reviews arrived since the last run (the checker thread calls it). */
 void av_web__retrain_check(av_web *w);
-/* pages.c: 1 when the monitor raises a retraining indicator now. */
+/* tracked.c: the species the monitor tracks (the settings page's list, else
+ * --tracked) with their test baselines, into *t. */
+#define AV_WEB_MAX_TRACKED AV_STORE_MAX_CLASSES
+typedef struct av_web__tracked_set {
+    char names[AV_WEB_MAX_TRACKED][128];
+    const char *name[AV_WEB_MAX_TRACKED]; /* name[k] = names[k], as the store takes them */
+    double baselines[AV_WEB_MAX_TRACKED]; /* NaN: none */
+    int n;
+} av_web__tracked_set;
+void av_web__tracked(av_web *w, av_web__tracked_set *t);
+
+/* indicators.c: the retraining indicators for the latest monitoring point
+ * (NULL: none yet): warnings into warn, the tracked classes' rows into
+ * classes, reviewed accuracy's tables into reviewed. 1 when one is raised. */
+int av_web__indicators(av_web *w, const av_store_monitor_point *last,
+                       const av_web__tracked_set *t, av_web__buf *warn, av_web__buf *classes,
+                       av_web__buf *reviewed);
+/* 1 when the monitor raises a retraining indicator now. */
 int av_web__retraining_advised(av_web *w);
-enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id);
-enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
-                                     int api);
+/* "12.3%", or "no data yet" for NaN. */
+void av_web__fmt_pct(char *out, size_t cap, double v);
+enum MHD_Result av_web__api_image(av_web__req *r, const char *id);
+enum MHD_Result av_web__after_upload(av_web__req *r, int api);
 
 /* camera_pages.c: /cameras, its frames, /api/v1/cameras, /api/v1/visits[/<ID>/best.jpg];
  * the frame route answers MHD_NO when there is no such camera or frame. */
-enum MHD_Result av_web__page_cameras(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__camera_frame(av_web *w, struct MHD_Connection *c, const char *rest);
-enum MHD_Result av_web__api_cameras(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__api_visits(av_web *w, struct MHD_Connection *c, const char *rest);
+enum MHD_Result av_web__page_cameras(av_web__req *r);
+enum MHD_Result av_web__camera_frame(av_web__req *r, const char *rest);
+enum MHD_Result av_web__api_cameras(av_web__req *r);
+enum MHD_Result av_web__api_visits(av_web__req *r, const char *rest);
 /* Camera best frames stored, "12.3 MB", for /monitor. */
 void av_web__camera_storage(av_web *w, char *out, size_t outlen);
 
 /* images.c: an original (annotated 0) or annotated image, from this node's
  * cache or else the store; MHD_NO when there is no such image. */
-enum MHD_Result av_web__image(av_web *w, struct MHD_Connection *c, int annotated,
-                              const char *id, const char *ext, const char *mime);
+enum MHD_Result av_web__image(av_web__req *r, int annotated, const char *id, const char *ext,
+                              const char *mime);
 
 /* metrics.c: counters behind GET /metrics; all calls are thread-safe and
  * accept m == NULL (nothing counted). */
-enum { AV_WEB__ROUTE_M_INDEX = 0, AV_WEB__ROUTE_M_UPLOAD, AV_WEB__ROUTE_M_RESULTS,
-       AV_WEB__ROUTE_M_FEEDBACK, AV_WEB__ROUTE_M_MONITOR, AV_WEB__ROUTE_M_IMAGE,
-       AV_WEB__ROUTE_M_STATIC, AV_WEB__ROUTE_M_API, AV_WEB__ROUTE_M_HEALTH,
-       AV_WEB__ROUTE_M_METRICS, AV_WEB__ROUTE_M_OTHER, AV_WEB__N_METRIC_ROUTES };
+/* health.c: GET /healthz, /readyz and /metrics (the bearer token, when
+ * configured, is checked by auth.c before). */
+enum MHD_Result av_web__health(av_web__req *r);
+enum MHD_Result av_web__ready(av_web__req *r);
+enum MHD_Result av_web__metrics_page(av_web__req *r);
 /* New counters, owned by the caller (av_web__metrics_free); NULL if out of memory. */
 av_web__metrics *av_web__metrics_new(void);
 void av_web__metrics_free(av_web__metrics *m);
-void av_web__metrics_request(av_web__metrics *m, int route, unsigned code, double seconds);
+void av_web__metrics_request(av_web__metrics *m, av_web__metric_route route, unsigned code,
+                             double seconds);
 void av_web__metrics_analysis(av_web__metrics *m, double seconds);
 void av_web__metrics_text(av_web__metrics *m, av_web__buf *b, int queued, int running);
 
-/* pages.c: the feedback form of an analysed upload (image or video) */
-void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error);
+/* An upload whose stored type is a video clip. */
+static inline int av_web__is_video_type(const char *content_type)
+{
+    return content_type && strncmp(content_type, "video/", 6) == 0;
+}
 
 /* video_pages.c: a video's results page, its API JSON, its stills */
-int av_web__is_video_type(const char *content_type);
-enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
-                                      const av_store_image *img, const char *form_error,
-                                      unsigned status);
-enum MHD_Result av_web__video_api(av_web *w, struct MHD_Connection *c,
-                                  const av_store_image *img);
-enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const char *rest);
+enum MHD_Result av_web__video_results(av_web__req *r, const av_store_image *img,
+                                      const char *form_error, unsigned status);
+enum MHD_Result av_web__video_api(av_web__req *r, const av_store_image *img);
+enum MHD_Result av_web__video_still(av_web__req *r, const char *rest);
 
 
 /* waiters.c: park a connection until an analysis is over (or wait_ms);
@@ -231,37 +312,23 @@ enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const c
 typedef struct av_web__waiters av_web__waiters;
 int av_web__waiters_start(av_web *web, av_web__waiters **out, char *err, size_t errlen);
 /* 0: the connection is suspended (answer nothing now); -1: wait inline. */
-int av_web__wait_async(av_web__waiters *ws, struct MHD_Connection *c, av_web__req *r,
-                       const char *id, int wait_ms);
+int av_web__wait_async(av_web__waiters *ws, av_web__req *r, const char *id, int wait_ms);
 /* Resume every parked connection (before MHD_stop_daemon), then free. */
 void av_web__waiters_stop(av_web__waiters *ws);
 void av_web__waiters_free(av_web__waiters *ws);
-/* server.c: the request being handled on this thread (NULL outside one). */
-av_web__req *av_web__current_req(void);
 
 /* auth.c: called with every request's headers (after the route is set):
  * who asks, same-origin check, rights; answers the account routes (sign-in
  * page, settings, API delete) and refusals itself. 0: go on; -1: answered
  * (the body, if any, is discarded). */
-int av_web__auth_begin(av_web *w, struct MHD_Connection *c, const char *url, const char *method,
-                       av_web__req *r);
+int av_web__auth_begin(av_web__req *r, const char *url, const char *method);
 /* At the end of a POST body: 0 when its CSRF token is fine, else -1 with
  * a 403 queued. */
-int av_web__auth_body_ok(av_web *w, struct MHD_Connection *c, av_web__req *r);
+int av_web__auth_body_ok(av_web__req *r);
 /* The end of an AV_WEB_ROUTE_AUTH form: sign in, sign out, delete. */
-enum MHD_Result av_web__auth_end(av_web *w, struct MHD_Connection *c, const char *url,
-                                 av_web__req *r);
+enum MHD_Result av_web__auth_end(av_web__req *r, const char *url);
 /* Forget the password field (on completion). */
 void av_web__auth_clear(av_web__req *r);
-/* HTML for the current request: the hidden CSRF input of a form (empty
- * for guests), the account part of the navigation, the owner's delete
- * button for an upload. */
-void av_web__csrf_input(av_web__buf *b);
-void av_web__account_nav(av_web__buf *b);
-void av_web__owner_tools(av_web__buf *b, const char *id);
-/* 1 when the current request may do what guests need `right` for
- * (AV_WEB_GUEST_*): the owner always may. w NULL: the request's server. */
-int av_web__may(const av_web *w, int right);
 /* First start (no owner yet): 1 with the note saying how to add one in out; else 0, "". */
 int av_web__owner_hint(av_web *w, char *out, size_t cap);
 
@@ -269,26 +336,23 @@ int av_web__owner_hint(av_web *w, char *out, size_t cap);
 void av_web__chart_svg(av_web__buf *b, const av_store_monitor_point *p, int n,
                        const char *const *names, int n_classes);
 
-/* ---- the birder's pages (gallery.c, species.c, review.c, export.c) ---- */
+/* ---- the birder's pages (gallery.c, species_pages.c, review.c, review_view.c, export.c) ---- */
 
 /* GET /uploads (gallery with filters), /batch?ids=... (after a multi-file upload) */
-enum MHD_Result av_web__page_uploads(av_web *w, struct MHD_Connection *c);
-enum MHD_Result av_web__page_batch(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_uploads(av_web__req *r);
+enum MHD_Result av_web__page_batch(av_web__req *r);
 /* GET /species (name "") and /species/<scientific name>; GET /activity */
-enum MHD_Result av_web__page_species(av_web *w, struct MHD_Connection *c, const char *name);
-enum MHD_Result av_web__page_activity(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_species(av_web__req *r, const char *name);
+enum MHD_Result av_web__page_activity(av_web__req *r);
 /* GET /review: the queue of unreviewed doubtful birds */
-enum MHD_Result av_web__page_review_queue(av_web *w, struct MHD_Connection *c);
+enum MHD_Result av_web__page_review_queue(av_web__req *r);
 /* POST /uploads/<ID>/review (form) and the API's POST
  * /api/v1/images/<ID>/detections[/<N>] (JSON); rest is what follows the prefix. */
-enum MHD_Result av_web__review_post(av_web *w, struct MHD_Connection *c, const char *id,
-                                    av_web__req *r);
-enum MHD_Result av_web__review_api(av_web *w, struct MHD_Connection *c, const char *rest,
-                                   av_web__req *r);
+enum MHD_Result av_web__review_post(av_web__req *r, const char *id);
+enum MHD_Result av_web__review_api(av_web__req *r, const char *rest);
 /* review.c: POST /api/v1/visits/<ID>/review, a camera visit's review
  * ({"confirm":true}, {"species":"NAME"} or {"not_bird":true}). */
-enum MHD_Result av_web__visit_review_api(av_web *w, struct MHD_Connection *c, const char *rest,
-                                         av_web__req *r);
+enum MHD_Result av_web__visit_review_api(av_web__req *r, const char *rest);
 /* The form iterator's fields of a review form: 1 when key was one of them. */
 int av_web__review_field(av_web__req *r, const char *key, const char *data, uint64_t off,
                          size_t size);
@@ -296,10 +360,9 @@ int av_web__review_field(av_web__req *r, const char *key, const char *data, uint
 void av_web__review_body(av_web__req *r, const char *data, size_t size);
 /* The results page's birds: the photo with numbered, coloured boxes (SVG),
  * and per bird its row with the review form. */
-void av_web__review_figure(av_web__buf *b, const av_store_image *img,
-                           const av_store_detection *d, int n, const av_store_review *rv,
-                           int n_rv);
-void av_web__review_section(av_web *w, av_web__buf *b, const av_store_image *img,
+void av_web__review_figure(av_web__buf *b, const av_store_image *img, const av_store_detection *d,
+                           int n, const av_store_review *rv, int n_rv);
+void av_web__review_section(const av_web__req *r, av_web__buf *b, const av_store_image *img,
                             const av_store_detection *d, int n, const av_store_review *rv,
                             int n_rv);
 /* birds_cache.c: every bird after review, compact, shared between requests
@@ -343,19 +406,14 @@ void av_web__birds_put(av_web__birds *b);
  * reviews into b, warnings (falling accuracy) into warn, *warned = 1 then. */
 void av_web__accuracy(av_web *w, av_web__buf *warn, av_web__buf *b, int *warned);
 
-/* review.c: a review as the API shows it (new reference). */
+/* review_view.c: a review as the API shows it (new reference). */
 json_t *av_web__review_json(const av_store_review *r);
-/* review.c: <datalist id="species-list"> of every species a review may
- * choose ("Genus species (Common)"); nothing without a label list. */
-void av_web__species_datalist(const av_web *w, av_web__buf *b);
 
-/* tracked.c: the species the monitor tracks (the settings page's list, else
- * --tracked) into names, their test baselines (NaN: none); the count. */
-int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max);
-#define AV_WEB_MAX_TRACKED AV_STORE_MAX_CLASSES
 
 /* GET /export/detections.csv, /export/ebird.csv, /export/coco.json */
-enum MHD_Result av_web__export(av_web *w, struct MHD_Connection *c, const char *name);
+enum MHD_Result av_web__export(av_web__req *r, const char *name);
+
+/* ---- birder.c: page pieces the birder's pages share (HTML only) ---- */
 
 /* The colour of box i (or of a species' hash): dark enough for white text
  * (>= 4.5:1) and visible on a photo. */
@@ -364,13 +422,38 @@ const char *av_web__species_colour(const char *scientific);
 /* 1 when species is outside the site's species list: the review queue
  * shows those first. The one place to wire the site list. */
 int av_web__outside_site_list(const av_web *w, const char *species);
-/* A query-string value of the request, or NULL. */
-const char *av_web__arg(struct MHD_Connection *c, const char *key);
-/* Send body (a page's content, freed here) inside the layout with title;
- * a failed buffer is a 500. */
-enum MHD_Result av_web__html(struct MHD_Connection *c, unsigned status, const char *title,
-                             av_web__buf *body);
-/* Shared page pieces (gallery.c): an upload's thumbnail image. */
+/* <datalist id="species-list"> of every species a review may choose
+ * ("Genus species (Common)"); nothing without a label list. */
+void av_web__species_datalist(const av_web *w, av_web__buf *b);
+/* An upload's thumbnail image; a camera visit's best frame (the bird
+ * picture when it has none). */
 void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, const char *alt);
-/* gallery.c: a camera visit's best frame (the bird picture when it has none). */
 void av_web__visit_thumb(av_web__buf *b, int64_t id, int has_jpeg, const char *alt);
+/* A bird's display name: common, else scientific, else "Bird". */
+const char *av_web__bird_name(const char *common, const char *sci);
+/* "YYYY-MM-DDTHH:MM:SS" -> "YYYY-MM-DD HH:MM" */
+void av_web__when(const char *t, char *out, size_t cap);
+
+/* ---- galleries.c: the card grids of the gallery and species pages ---- */
+
+#define AV_WEB_GALLERY_PAGE 24 /* cards per page */
+/* Camera visits to show; NULL fields: any. */
+typedef struct av_web__visit_filter {
+    const char *species, *from, *to, *camera;
+} av_web__visit_filter;
+/* Uploads as cards with their birds' names. */
+void av_web__gallery_items(av_web *w, av_web__buf *b, const av_store_gallery_item *g, int n);
+/* The gallery's page: a species from the snapshot, anything else from the
+ * store. Same contract as av_store_gallery. */
+int av_web__gallery_page(av_web *w, const av_store_filter *f, int offset, int limit,
+                         av_store_gallery_item **out, int *n, int64_t *total, char *err,
+                         size_t errlen);
+/* The visits matching f, newest first, from offset, at most limit, as cards
+ * into b; *total = all matching. 0, or -1 with err. */
+int av_web__visit_gallery(av_web *w, av_web__buf *b, const av_web__visit_filter *f, int offset,
+                          int limit, int64_t *total, char *err, size_t errlen);
+
+/* req.c: a query-string value of the request, or NULL. */
+const char *av_web__arg(struct MHD_Connection *c, const char *key);
+
+#endif

@@ -64,6 +64,17 @@ struct av_web__jobs {
     av_web__metrics *metrics; /* may be NULL */
 };
 
+const char *av_web_analysis_strerror(av_web_analysis_status st)
+{
+    switch (st) {
+#define X(name, num, msg) \
+    case AV_WEB_ANALYSIS_##name: return msg;
+        AV_WEB_ANALYSIS_STATUS_MAP(X)
+#undef X
+    }
+    return "unknown status";
+}
+
 int av_web__lease_ms(const av_web_opts *o)
 {
     return o->analysis_lease_ms > 0 ? o->analysis_lease_ms : LEASE_DEFAULT_MS;
@@ -134,14 +145,17 @@ int av_web__analyse(const av_web_opts *o, const char *id)
     int retry = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = o->analyze ? o->analyze(o->analyze_ud, img.blob, img.blob_len, &a, err, sizeof err)
-                        : (snprintf(err, sizeof err, "no analyzer configured"), -1);
+    av_web_analysis_status rc = AV_WEB_ANALYSIS_E_FAILED;
+    if (o->analyze)
+        rc = o->analyze(o->analyze_ud, img.blob, img.blob_len, &a, err, sizeof err);
+    else
+        snprintf(err, sizeof err, "no analyzer configured");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     av_store_image_clear(&img);
     char ms[32];
     snprintf(ms, sizeof ms, "%.1f",
              (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-    if (rc > 0) { /* temporary (model server unreachable): kept pending, retried */
+    if (rc == AV_WEB_ANALYSIS_E_RETRY) { /* model server unreachable: kept pending, retried */
         av_log(AV_LOG_WARN, "analysis_retry", "id", id, "error", err, "ms", ms, NULL);
         char e2[256];
         av_store_analysis_note(o->store, id, err, e2, sizeof e2);
@@ -149,7 +163,7 @@ int av_web__analyse(const av_web_opts *o, const char *id)
         retry = 1;
         goto out;
     }
-    if (rc) {
+    if (rc != AV_WEB_ANALYSIS_OK) {
         av_log(AV_LOG_WARN, "analysis_failed", "id", id, "error", err, "ms", ms, NULL);
         char e2[256];
         av_store_analysis_fail(o->store, id, err, e2, sizeof e2);
@@ -174,6 +188,12 @@ out:
     free(a.dets);
     free(a.annotated);
     return retry;
+}
+
+/* For a video run: 1 once the jobs are stopping. */
+static int stopping(void *ud)
+{
+    return av_web__jobs_stopping(ud);
 }
 
 static void *worker(void *arg)
@@ -218,7 +238,8 @@ static void *worker(void *arg)
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int retry = 0;
-        if (!av_web__video_job(j, j->opts, id)) /* videos have their own path */
+        /* videos have their own path */
+        if (!av_web__video_job(j->opts, id, av_web__lease_ms(j->opts), stopping, j))
             retry = av_web__analyse(j->opts, id);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         av_web__metrics_analysis(j->metrics, (double)(t1.tv_sec - t0.tv_sec) +

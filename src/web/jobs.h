@@ -45,9 +45,12 @@ int av_web__lease_ms(const av_web_opts *o);
 /* 1 once av_web__jobs_stop has begun (long analyses check it to give up). */
 int av_web__jobs_stopping(av_web__jobs *j);
 
-/* video_jobs.c: analyse id if it is a video, on the calling thread
- * (1: handled; 0: not a video, for av_web__analyse). */
-int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id);
+/* video_jobs.c: analyse id if it is a video, on the calling thread, under
+ * an analysis lease of lease_ms; stop (may be NULL) is polled during the
+ * run and gives up when it returns 1. 1: handled; 0: not a video, for
+ * av_web__analyse. */
+int av_web__video_job(const av_web_opts *o, const char *id, int lease_ms, int (*stop)(void *ud),
+                      void *stop_ud);
 
 /* Analyse id now on the calling thread (used by the workers). Returns 1
  * when it should be retried later (a temporary failure: kept pending),

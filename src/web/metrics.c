@@ -30,7 +30,7 @@ typedef struct histogram {
 struct av_web__metrics {
     pthread_mutex_t mu;
     struct {
-        int route;
+        av_web__metric_route route;
         unsigned code;
         unsigned long long count;
     } codes[MAX_CODES];
@@ -64,11 +64,12 @@ void av_web__metrics_free(av_web__metrics *m)
     free(m);
 }
 
-void av_web__metrics_request(av_web__metrics *m, int route, unsigned code, double seconds)
+void av_web__metrics_request(av_web__metrics *m, av_web__metric_route route, unsigned code,
+                             double seconds)
 {
     if (!m)
         return;
-    if (route < 0 || route >= AV_WEB__N_METRIC_ROUTES)
+    if ((int)route < 0 || route >= AV_WEB__N_METRIC_ROUTES)
         route = AV_WEB__ROUTE_M_OTHER;
     pthread_mutex_lock(&m->mu);
     int i;
@@ -97,8 +98,7 @@ void av_web__metrics_analysis(av_web__metrics *m, double seconds)
 }
 
 /* One histogram's lines; labels is "" or 'route="x",' (with the comma). */
-static void histogram_text(av_web__buf *b, const char *name, const char *labels,
-                           const histogram *h)
+static void histogram_text(av_web__buf *b, const char *name, const char *labels, const histogram *h)
 {
     size_t l = strlen(labels);
     for (int i = 0; i < N_BUCKETS; i++)

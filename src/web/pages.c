@@ -1,5 +1,7 @@
 /*
- * pages.c - the application pages and the JSON API.
+ * pages.c - the upload form, an upload's results and feedback pages (photos;
+ * videos hand over to video_pages.c), its JSON API, and what follows an
+ * upload (redirect, batch page or JSON).
  */
 #include "web/internal.h"
 
@@ -15,27 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, av_web__buf *b)
-{
-    if (b->failed) {
-        av_web__buf_free(b);
-        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
-                            "internal error\n", 15, NULL);
-    }
-    enum MHD_Result ret = av_web__send(c, status, "text/html; charset=utf-8", b->p, b->len, NULL);
-    av_web__buf_free(b);
-    return ret;
-}
-
-static enum MHD_Result internal_error(av_web *w, struct MHD_Connection *c, const char *what,
-                                      const char *err)
-{
-    /* The details go to the log, never to the page. */
-    av_log(AV_LOG_ERROR, "internal_error", "where", what, "error", err, NULL);
-    return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
-                           "The server could not complete this request. Please try again.");
-}
-
 static void species_note_html(av_web *w, av_web__buf *b)
 {
     if (!w->o.species_note)
@@ -45,8 +26,9 @@ static void species_note_html(av_web *w, av_web__buf *b)
     av_web__buf_str(b, "</p>");
 }
 
-enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c)
+enum MHD_Result av_web__page_index(av_web__req *r)
 {
+    av_web *w = r->w;
     char mb[32], video[96] = "";
     snprintf(mb, sizeof mb, "%lld", w->o.max_upload_bytes / 1000000);
     if (w->o.analyze_video) {
@@ -56,8 +38,8 @@ enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c)
                  secs ? w->o.max_video_seconds : w->o.max_video_seconds / 60,
                  secs ? "seconds" : "minutes");
     }
-    if (!av_web__may(w, AV_WEB_GUEST_UPLOAD))
-        return av_web__message(w, c, MHD_HTTP_OK, "Uploads are closed to guests",
+    if (!av_web__may(r, AV_WEB_GUEST_UPLOAD))
+        return av_web__message(r, MHD_HTTP_OK, "Uploads are closed to guests",
                                "Only the owner may upload photos to this Aviary. Sign in to"
                                " upload; the uploads already made can be seen by their link.");
     av_web__buf note, b, notice, csrf;
@@ -71,15 +53,15 @@ enum MHD_Result av_web__page_index(av_web *w, struct MHD_Connection *c)
         av_web__buf_html(&notice, hint);
         av_web__buf_str(&notice, "</p>");
     }
-    av_web__csrf_input(&csrf);
+    av_web__csrf_input(r, &csrf);
     const char *kv[] = {"max_mb", mb, "video", video, "species_note", note.p ? note.p : "",
                         "notice", notice.p ? notice.p : "", "csrf", csrf.p ? csrf.p : "", NULL};
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    av_web__page(&b, "Aviary - bird detection", "index.html", kv, NULL);
+    av_web__page(r, &b, "Aviary - bird detection", "index.html", kv, NULL);
     av_web__buf_free(&note);
     av_web__buf_free(&notice);
     av_web__buf_free(&csrf);
-    return send_page(c, MHD_HTTP_OK, &b);
+    return av_web__send_page(r, MHD_HTTP_OK, &b, NULL);
 }
 
 /* Display name of a detection: common name, else scientific, else label. */
@@ -92,114 +74,35 @@ static const char *det_name(const av_store_detection *d)
     return d->label[0] == 'b' && !strcmp(d->label, "bird") ? "Bird" : d->label;
 }
 
-/* The vote the per-bird reviews already give, when every detection has one:
- * yes when each was confirmed or corrected and none was added; the birds
- * there (reviewed birds plus added ones) and those detected. 0: not yet. */
-static int derived_vote(const av_store_image *img, int *yes, int *gt, int *pred)
-{
-    const av_web__req *r = av_web__current_req();
-    if (!r || !r->w || !r->w->o.store || av_web__is_video_type(img->content_type))
-        return 0;
-    char err[256];
-    av_store_detection *d = NULL;
-    av_store_review *rv = NULL;
-    int n = 0, n_rv = 0, ok = 0;
-    if (av_store_detections_get(r->w->o.store, img->id, &d, &n, err, sizeof err) == AV_STORE_OK &&
-        av_store_reviews_list(r->w->o.store, img->id, 1, &rv, &n_rv, err, sizeof err) ==
-            AV_STORE_OK) {
-        int reviewed = 0, found = 0, added = 0, wrong = 0;
-        for (int k = 0; k < n_rv; k++) {
-            if (rv[k].box < n)
-                reviewed++;
-            if (rv[k].action == AV_REVIEW_CONFIRM || rv[k].action == AV_REVIEW_SPECIES)
-                found += rv[k].box < n;
-            added += rv[k].box >= n && rv[k].action != AV_REVIEW_NOT_BIRD &&
-                     rv[k].action != AV_REVIEW_DUPLICATE;
-            wrong += rv[k].action == AV_REVIEW_NOT_BIRD || rv[k].action == AV_REVIEW_DUPLICATE;
-        }
-        ok = n_rv > 0 && reviewed == n;
-        *yes = !added && !wrong;
-        *gt = found + added;
-        *pred = found;
-    }
-    free(d);
-    free(rv);
-    return ok;
-}
-
-void av_web__feedback_form(av_web__buf *b, const av_store_image *img, const char *form_error)
-{
-    if (form_error) {
-        av_web__buf_str(b, "<p class=\"error\" role=\"alert\">");
-        av_web__buf_html(b, form_error);
-        av_web__buf_str(b, "</p>");
-    }
-    if (img->voted) {
-        av_web__buf_str(b, "<p class=\"thanks\">Thank you for your feedback!</p>");
-        return;
-    }
-    if (!av_web__may(NULL, AV_WEB_GUEST_VOTE)) {
-        av_web__buf_str(b, "<p>Feedback is open to signed-in users only here.</p>");
-        return;
-    }
-    /* What to show in the fields: the values just sent (a refused form keeps
-     * them), else what the per-bird reviews already say. */
-    const av_web__req *r = av_web__current_req();
-    char vote[8] = "", gt[24] = "", pred[24] = "";
-    int yes = 0, g = 0, p = 0;
-    if (form_error && r) {
-        snprintf(vote, sizeof vote, "%s", r->vote);
-        snprintf(gt, sizeof gt, "%s", r->ground_truth);
-        snprintf(pred, sizeof pred, "%s", r->predicted);
-    } else if (derived_vote(img, &yes, &g, &p)) {
-        snprintf(vote, sizeof vote, "%s", yes ? "yes" : "no");
-        snprintf(gt, sizeof gt, "%d", g);
-        snprintf(pred, sizeof pred, "%d", p);
-        av_web__buf_str(b, "<p class=\"meta\">Filled in from your reviews of each bird: check"
-                           " and send.</p>");
-    }
-    av_web__buf_fmt(b, "<form method=\"post\" action=\"/uploads/%s#feedback\">", img->id);
-    av_web__csrf_input(b);
-    av_web__buf_fmt(
-        b, "<fieldset><legend>Did it accurately detect all your birds?</legend>"
-           "<label><input type=\"radio\" name=\"vote\" value=\"yes\" required%s> Yes</label> "
-           "<label><input type=\"radio\" name=\"vote\" value=\"no\"%s> No</label></fieldset>"
-           "<p class=\"meta\">If not, tell us:</p>"
-           "<div class=\"field\"><label for=\"ground_truth\">How many birds are in the picture?"
-           "</label><input type=\"number\" min=\"0\" max=\"10000\" id=\"ground_truth\""
-           " name=\"ground_truth\" inputmode=\"numeric\" value=\"",
-        !strcmp(vote, "yes") ? " checked" : "", !strcmp(vote, "no") ? " checked" : "");
-    av_web__buf_html(b, gt);
-    av_web__buf_str(b, "\"></div><div class=\"field\"><label for=\"predicted\">How many birds got"
-                       " accurately detected?</label><input type=\"number\" min=\"0\""
-                       " max=\"10000\" id=\"predicted\" name=\"predicted\" inputmode=\"numeric\""
-                       " value=\"");
-    av_web__buf_html(b, pred);
-    av_web__buf_str(b, "\"></div><button type=\"submit\">Send feedback</button></form>");
-}
+/* What await_analysis did. */
+typedef enum await_result {
+    AWAIT_DONE,   /* *img re-read: show it */
+    AWAIT_PARKED, /* the connection waits: answer nothing now */
+    AWAIT_FULL,   /* the analysis queue is full */
+} await_result;
 
 /*
  * A pending image: queue its analysis and park the connection until it is
  * over (waiters.c, which also sees results of other nodes in the database):
- * returns 1, answer nothing now. Called again after the wait (or when the
- * connection cannot be parked: then after waiting for the local job), it
- * re-reads *img into *st and returns 0. -1: the queue is full.
+ * PARKED. Called again after the wait (or when the connection cannot be
+ * parked: then after waiting for the local job), it re-reads *img into *st:
+ * DONE.
  */
-static int await_analysis(av_web *w, struct MHD_Connection *c, av_store_image *img,
-                          av_store_status *st, char *err, size_t errlen)
+static await_result await_analysis(av_web__req *r, av_store_image *img, av_store_status *st,
+                                   char *err, size_t errlen)
 {
-    av_web__req *r = av_web__current_req();
+    av_web *w = r->w;
     char id[AV_STORE_ID_LEN + 1];
     memcpy(id, img->id, sizeof id);
-    if (!r || !r->waited) {
+    if (!r->waited) {
         if (av_web__jobs_request(w->jobs, id))
-            return -1;
-        if (!av_web__wait_async(w->waiters, c, r, id, w->o.analysis_wait_ms))
-            return 1;
+            return AWAIT_FULL;
+        if (!av_web__wait_async(w->waiters, r, id, w->o.analysis_wait_ms))
+            return AWAIT_PARKED;
         av_web__jobs_wait(w->jobs, id, w->o.analysis_wait_ms);
     }
     *st = av_store_image_get(w->o.store, id, 0, img, err, errlen);
-    return 0;
+    return AWAIT_DONE;
 }
 
 /* When and where the photo was taken, from its EXIF (stored at upload). */
@@ -219,37 +122,38 @@ static void capture_meta(av_web *w, av_web__buf *b, const char *id)
     av_web__buf_str(b, "</p>");
 }
 
-enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const char *id,
-                                     const char *form_error, unsigned status)
+enum MHD_Result av_web__page_results(av_web__req *r, const char *id, const char *form_error,
+                                     unsigned status)
 {
+    av_web *w = r->w;
     char err[512] = "";
     av_store_image img;
     av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
     if (st == AV_STORE_NOT_FOUND)
-        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Image not found",
+        return av_web__message(r, MHD_HTTP_NOT_FOUND, "Image not found",
                                "No uploaded image has this ID.");
     if (st != AV_STORE_OK)
-        return internal_error(w, c, "results", err);
+        return av_web__internal_error(r, "results", err);
     if (av_web__is_video_type(img.content_type)) /* video_pages.c */
-        return av_web__video_results(w, c, &img, form_error, status);
+        return av_web__video_results(r, &img, form_error, status);
 
     if (strcmp(img.status, "pending") == 0) {
-        int wr = await_analysis(w, c, &img, &st, err, sizeof err);
-        if (wr > 0)
+        await_result wr = await_analysis(r, &img, &st, err, sizeof err);
+        if (wr == AWAIT_PARKED)
             return MHD_YES; /* parked: called again when it is over */
-        if (wr < 0)
-            return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
+        if (wr == AWAIT_FULL)
+            return av_web__message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
                                    "Your photo is saved, but every analysis worker is busy."
                                    " Please reload this page in a few seconds.");
         if (st != AV_STORE_OK)
-            return internal_error(w, c, "results", err);
+            return av_web__internal_error(r, "results", err);
     }
 
     av_store_detection *dets = NULL;
     int n = 0;
     if (strcmp(img.status, "done") == 0 &&
         av_store_detections_get(w->o.store, img.id, &dets, &n, err, sizeof err) != AV_STORE_OK)
-        return internal_error(w, c, "detections", err);
+        return av_web__internal_error(r, "detections", err);
 
     av_web__buf annotated, table, fb, b;
     av_web__buf_init(&annotated, 8192);
@@ -268,14 +172,13 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
                                     " with the model's boxes drawn in</a></p>",
                         img.id, strcmp(img.ext, "png") ? "jpg" : "png");
         capture_meta(w, &table, img.id);
-        const av_web__req *req = av_web__current_req();
-        if (req && req->rv.error[0]) { /* a refused review (review.c) */
+        if (r->rv.error[0]) { /* a refused review (review.c) */
             av_web__buf_str(&table, "<p class=\"error\" role=\"alert\" id=\"review-error\">");
-            av_web__buf_html(&table, req->rv.error);
+            av_web__buf_html(&table, r->rv.error);
             av_web__buf_str(&table, "</p>");
         }
-        av_web__review_section(w, &table, &img, dets, n, rv, n_rv);
-        av_web__feedback_form(&fb, &img, form_error);
+        av_web__review_section(r, &table, &img, dets, n, rv, n_rv);
+        av_web__feedback_form(r, &fb, &img, form_error);
         head = "<script src=\"/static/review.js\" defer></script>";
     } else if (!strcmp(img.status, "failed")) {
         av_web__buf_str(&annotated, "<p class=\"error\">This image could not be analysed: ");
@@ -300,7 +203,7 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     species_note_html(w, &note);
     av_web__buf owner;
     av_web__buf_init(&owner, 4096);
-    av_web__owner_tools(&owner, img.id);
+    av_web__owner_tools(r, &owner, img.id);
     const char *kv[] = {"id", img.id, "name", img.name, "ext", img.ext,
                         "annotated", annotated.p ? annotated.p : "",
                         "table", table.p ? table.p : "",
@@ -310,7 +213,7 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     char title[320];
     snprintf(title, sizeof title, "%s - Aviary results", img.name);
-    av_web__page(&b, title, "results.html", kv, head);
+    av_web__page(r, &b, title, "results.html", kv, head);
     if (annotated.failed || table.failed || fb.failed)
         b.failed = 1;
     av_web__buf_free(&annotated);
@@ -320,262 +223,57 @@ enum MHD_Result av_web__page_results(av_web *w, struct MHD_Connection *c, const 
     av_web__buf_free(&owner);
     free(dets);
     free(rv);
-    return send_page(c, status, &b);
+    return av_web__send_page(r, status, &b, NULL);
 }
 
 #define ALREADY_VOTED                                                                          \
     "This photo already had feedback (sent from another tab or by someone else), so this"      \
     " vote was not counted."
 
-enum MHD_Result av_web__page_feedback(av_web *w, struct MHD_Connection *c, const char *id,
-                                      av_web__req *r)
+enum MHD_Result av_web__page_feedback(av_web__req *r, const char *id)
 {
+    av_web *w = r->w;
     char err[512] = "", msg[256];
     av_store_image img;
     av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
     if (st == AV_STORE_NOT_FOUND)
-        return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Image not found",
+        return av_web__message(r, MHD_HTTP_NOT_FOUND, "Image not found",
                                "No uploaded image has this ID.");
     if (st != AV_STORE_OK)
-        return internal_error(w, c, "feedback", err);
+        return av_web__internal_error(r, "feedback", err);
     if (strcmp(img.status, "done") != 0)
-        return av_web__page_results(w, c, img.id, "Please wait until the analysis is done.",
+        return av_web__page_results(r, img.id, "Please wait until the analysis is done.",
                                     MHD_HTTP_CONFLICT);
     if (img.voted) /* say so: a vote from a second tab is not silently dropped */
-        return av_web__page_results(w, c, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
+        return av_web__page_results(r, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
     av_monitor_vote v;
     if (r->field_too_long) {
-        return av_web__page_results(w, c, img.id, "A field was too long.",
+        return av_web__page_results(r, img.id, "A field was too long.",
                                     MHD_HTTP_UNPROCESSABLE_CONTENT);
     }
     if (av_monitor_parse_vote(r->vote[0] ? r->vote : NULL,
                               r->ground_truth[0] ? r->ground_truth : NULL,
                               r->predicted[0] ? r->predicted : NULL, &v, msg, sizeof msg))
-        return av_web__page_results(w, c, img.id, msg, MHD_HTTP_UNPROCESSABLE_CONTENT);
+        return av_web__page_results(r, img.id, msg, MHD_HTTP_UNPROCESSABLE_CONTENT);
 
     av_store_detection *dets = NULL;
     int n = 0;
     if (av_store_detections_get(w->o.store, img.id, &dets, &n, err, sizeof err) != AV_STORE_OK)
-        return internal_error(w, c, "feedback", err);
+        return av_web__internal_error(r, "feedback", err);
     free(dets);
     av_store_feedback fb = {.vote_yes = v.yes, .ground_truth = v.ground_truth,
                             .predicted = v.predicted,
                             .satisfaction = av_monitor_satisfaction(&v, n)};
-    char names[AV_WEB_MAX_TRACKED][128];
-    double bases[AV_WEB_MAX_TRACKED];
-    const char *classes[AV_WEB_MAX_TRACKED];
-    int n_cls = av_web__tracked(w, names, bases, AV_WEB_MAX_TRACKED);
-    for (int k = 0; k < n_cls; k++)
-        classes[k] = names[k];
-    st = av_store_feedback_add(w->o.store, img.id, &fb, classes, n_cls, NULL, err, sizeof err);
+    av_web__tracked_set t;
+    av_web__tracked(w, &t);
+    st = av_store_feedback_add(w->o.store, img.id, &fb, t.name, t.n, NULL, err, sizeof err);
     if (st == AV_STORE_CONFLICT) /* another request voted first */
-        return av_web__page_results(w, c, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
+        return av_web__page_results(r, img.id, ALREADY_VOTED, MHD_HTTP_CONFLICT);
     if (st != AV_STORE_OK)
-        return internal_error(w, c, "feedback", err);
+        return av_web__internal_error(r, "feedback", err);
     char loc[128];
     snprintf(loc, sizeof loc, "/uploads/%s#feedback", img.id);
-    return av_web__redirect(c, loc); /* post/redirect/get: a reload never votes twice */
-}
-
-static void fmt_pct(char *out, size_t cap, double v)
-{
-    if (isnan(v))
-        snprintf(out, cap, "no data yet");
-    else
-        snprintf(out, cap, "%.1f%%", v * 100);
-}
-
-/* Species heads `aviary train species` made: evaluation and lineage
- * (reviews snapshot -> training run -> version) from ML Metadata. */
-static void retrained_heads(av_web *w, av_web__buf *b, const av_store_model_version *mv, int n)
-{
-    int shown = 0;
-    char err[256];
-    for (int i = 0; i < n; i++) {
-        av_store_training_view t;
-        if (strcmp(mv[i].name, "species-head") ||
-            av_store_mlmd_training_of(w->o.store, mv[i].artifact_id, &t, err, sizeof err) ||
-            !t.found)
-            continue;
-        if (!shown++)
-            av_web__buf_str(b, "<h3>Retrained species heads</h3><table><thead><tr>"
-                               "<th scope=\"col\">Version</th><th scope=\"col\">Top-1 new / "
-                               "base</th><th scope=\"col\">Top-5 new / base</th>"
-                               "<th scope=\"col\">Held back</th><th scope=\"col\">Trained on"
-                               "</th><th scope=\"col\">Training run</th></tr></thead><tbody>");
-        av_web__buf_str(b, "<tr><td>");
-        av_web__buf_html(b, mv[i].version);
-        av_web__buf_fmt(b, "%s</td><td class=\"num\">%.1f%% / %.1f%%</td><td class=\"num\">"
-                           "%.1f%% / %.1f%%</td><td class=\"num\">%.0f</td><td>",
-                        t.forced ? " (forced)" : "", t.new_top1, t.base_top1, t.new_top5,
-                        t.base_top5, t.held_back);
-        av_web__buf_html(b, t.dataset);
-        av_web__buf_fmt(b, " (%lld reviewed birds)</td><td>#%lld <code>", (long long)t.samples,
-                        (long long)t.execution_id);
-        av_web__buf_html(b, t.params);
-        av_web__buf_str(b, "</code></td></tr>");
-    }
-    if (shown)
-        av_web__buf_str(b, "</tbody></table>");
-}
-
-/* The retraining indicators the monitor shows: user satisfaction, tracked
- * classes below their baseline (rows into classes), reviewed accuracy
- * falling (accuracy.c, its tables into reviewed). 1 when one is raised. */
-static int indicators(av_web *w, const av_store_monitor_point *last, const char *const *tracked,
-                      const double *baselines, int n_tracked, av_web__buf *warn,
-                      av_web__buf *classes, av_web__buf *reviewed)
-{
-    int warned = 0;
-    if (last && last->user_satisfaction < AV_MONITOR_SATISFACTION_MIN) {
-        av_web__buf_fmt(warn,
-                        "<p class=\"warn\" role=\"alert\">Retraining advised: user satisfaction "
-                        "is %.1f%%, below the %.0f%% threshold.</p>",
-                        last->user_satisfaction * 100, AV_MONITOR_SATISFACTION_MIN * 100);
-        warned = 1;
-    }
-    av_web__buf_str(classes, "<table><thead><tr><th scope=\"col\">Class</th><th scope=\"col\">"
-                              "Average confidence</th><th scope=\"col\">Baseline (test)</th>"
-                              "<th scope=\"col\">Status</th></tr></thead><tbody>");
-    for (int k = 0; k < n_tracked; k++) {
-        double avg = last ? last->class_avg[k] : NAN;
-        double base = baselines[k];
-        char a[32], bl[32];
-        fmt_pct(a, sizeof a, avg);
-        fmt_pct(bl, sizeof bl, base);
-        int below = !isnan(avg) && !isnan(base) && avg < base;
-        av_web__buf_str(classes, "<tr><td><i>");
-        av_web__buf_html(classes, tracked[k]);
-        av_web__buf_fmt(classes, "</i></td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                                  "<td>%s</td></tr>",
-                        a, bl, below ? "below baseline" : isnan(avg) ? "-" : "ok");
-        if (below) {
-            av_web__buf_str(warn, "<p class=\"warn\" role=\"alert\">Retraining advised: the "
-                                   "average confidence for <i>");
-            av_web__buf_html(warn, tracked[k]);
-            av_web__buf_fmt(warn, "</i> is %s, below its test baseline of %s.</p>", a, bl);
-            warned = 1;
-        }
-    }
-    av_web__buf_str(classes, "</tbody></table>");
-    av_web__accuracy(w, warn, reviewed, &warned); /* accuracy.c */
-    return warned;
-}
-
-int av_web__retraining_advised(av_web *w)
-{
-    char err[512], names[AV_WEB_MAX_TRACKED][128];
-    double baselines[AV_WEB_MAX_TRACKED];
-    const char *tracked[AV_WEB_MAX_TRACKED];
-    int n_tracked = av_web__tracked(w, names, baselines, AV_WEB_MAX_TRACKED), n = 0;
-    for (int k = 0; k < n_tracked; k++)
-        tracked[k] = names[k];
-    av_store_monitor_point *pts = NULL;
-    if (av_store_monitoring_list(w->o.store, tracked, n_tracked, &pts, &n, err, sizeof err) !=
-        AV_STORE_OK)
-        return 0;
-    av_web__buf warn, classes, reviewed; /* the page's text, not needed here */
-    av_web__buf_init(&warn, 16384);
-    av_web__buf_init(&classes, 65536);
-    av_web__buf_init(&reviewed, 4 << 20);
-    int warned = indicators(w, n ? &pts[n - 1] : NULL, tracked, baselines, n_tracked, &warn,
-                            &classes, &reviewed);
-    av_web__buf_free(&warn);
-    av_web__buf_free(&classes);
-    av_web__buf_free(&reviewed);
-    free(pts);
-    return warned;
-}
-
-enum MHD_Result av_web__page_monitor(av_web *w, struct MHD_Connection *c)
-{
-    char err[512] = "";
-    int64_t images = 0, votes = 0;
-    av_store_monitor_point *pts = NULL;
-    int n = 0;
-    char names[AV_WEB_MAX_TRACKED][128];
-    double baselines[AV_WEB_MAX_TRACKED];
-    const char *tracked[AV_WEB_MAX_TRACKED];
-    int n_tracked = av_web__tracked(w, names, baselines, AV_WEB_MAX_TRACKED);
-    for (int k = 0; k < n_tracked; k++)
-        tracked[k] = names[k];
-    if (av_store_image_count(w->o.store, &images, err, sizeof err) != AV_STORE_OK ||
-        av_store_feedback_count(w->o.store, &votes, err, sizeof err) != AV_STORE_OK ||
-        av_store_monitoring_list(w->o.store, tracked, n_tracked, &pts, &n, err, sizeof err) !=
-            AV_STORE_OK)
-        return internal_error(w, c, "monitor", err);
-    const av_store_monitor_point *last = n ? &pts[n - 1] : NULL;
-
-    av_web__buf warn, chart, classes, b, reviewed;
-    av_web__buf_init(&warn, 16384);
-    av_web__buf_init(&chart, 4 << 20);
-    av_web__buf_init(&classes, 65536);
-    av_web__buf_init(&reviewed, 4 << 20);
-    int warned = indicators(w, last, tracked, baselines, n_tracked, &warn, &classes, &reviewed);
-    if (!warned)
-        av_web__buf_str(&warn, last ? "<p class=\"good\">No retraining indicator is raised.</p>"
-                                    : "<p class=\"good\">No feedback yet: indicators appear with"
-                                      " the first vote.</p>");
-    av_web__chart_svg(&chart, pts, n, tracked, n_tracked);
-
-    /* Model versions registered in ML Metadata (empty until a serve run). */
-    av_web__buf models;
-    av_web__buf_init(&models, 65536);
-    av_store_model_version *mv = NULL;
-    int n_mv = 0;
-    if (av_store_mlmd_models(w->o.store, &mv, &n_mv, err, sizeof err) != AV_STORE_OK)
-        n_mv = 0;
-    if (!n_mv) {
-        av_web__buf_str(&models, "<p>No model version is registered yet (ML Metadata).</p>");
-    } else {
-        av_web__buf_str(&models, "<table><thead><tr><th scope=\"col\">Model</th><th scope=\"col\">"
-                                 "Version</th><th scope=\"col\">Role</th><th scope=\"col\">"
-                                 "sha256</th><th scope=\"col\">Registered</th><th scope=\"col\">"
-                                 "Serving runs</th></tr></thead><tbody>");
-        for (int i = 0; i < n_mv; i++) {
-            av_web__buf_str(&models, "<tr><td>");
-            av_web__buf_html(&models, mv[i].name);
-            av_web__buf_str(&models, "</td><td>");
-            av_web__buf_html(&models, mv[i].version);
-            av_web__buf_str(&models, "</td><td>");
-            av_web__buf_html(&models, mv[i].role);
-            av_web__buf_str(&models, "</td><td><code>");
-            char sha[13];
-            snprintf(sha, sizeof sha, "%.12s", mv[i].sha256);
-            av_web__buf_html(&models, sha);
-            av_web__buf_fmt(&models, "</code></td><td>%s</td><td class=\"num\">%lld</td></tr>",
-                            mv[i].registered_at, (long long)mv[i].n_runs);
-        }
-        av_web__buf_str(&models, "</tbody></table>");
-        retrained_heads(w, &models, mv, n_mv);
-    }
-    free(mv);
-    av_web__retrain_section(w, &models);
-
-    char img_s[32], votes_s[32], sat[32];
-    snprintf(img_s, sizeof img_s, "%lld", (long long)images);
-    snprintf(votes_s, sizeof votes_s, "%lld", (long long)votes);
-    fmt_pct(sat, sizeof sat, last ? last->user_satisfaction : NAN);
-    char cam_storage[32];
-    av_web__camera_storage(w, cam_storage, sizeof cam_storage);
-    const char *kv[] = {"camera_storage", cam_storage, "warnings", warn.p ? warn.p : "",
-                        "detector", w->o.detector_name ? w->o.detector_name : "-",
-                        "species_model", w->o.species_name ? w->o.species_name : "not installed",
-                        "images", img_s, "votes", votes_s, "satisfaction", sat,
-                        "chart", chart.p ? chart.p : "", "classes", classes.p ? classes.p : "",
-                        "models", models.p ? models.p : "",
-                        "reviewed", reviewed.p ? reviewed.p : "", NULL};
-    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    av_web__page(&b, "Aviary - monitoring", "monitor.html", kv, NULL);
-    if (warn.failed || chart.failed || classes.failed || models.failed || reviewed.failed)
-        b.failed = 1;
-    av_web__buf_free(&reviewed);
-    av_web__buf_free(&models);
-    av_web__buf_free(&warn);
-    av_web__buf_free(&chart);
-    av_web__buf_free(&classes);
-    free(pts);
-    return send_page(c, MHD_HTTP_OK, &b);
+    return av_web__redirect(r, loc); /* post/redirect/get: a reload never votes twice */
 }
 
 static json_t *image_json(av_web *w, const av_store_image *img)
@@ -654,46 +352,30 @@ static json_t *image_json(av_web *w, const av_store_image *img)
     return o;
 }
 
-enum MHD_Result av_web__send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+enum MHD_Result av_web__api_image(av_web__req *r, const char *id)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!s)
-        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
-                            "{\"error\":\"internal error\"}\n", 27, NULL);
-    enum MHD_Result ret = av_web__send(c, status, "application/json", s, strlen(s), NULL);
-    free(s);
-    return ret;
-}
-
-static enum MHD_Result json_error(struct MHD_Connection *c, unsigned status, const char *msg)
-{
-    return av_web__send_json(c, status, json_pack("{s:s}", "error", msg));
-}
-
-enum MHD_Result av_web__api_image(av_web *w, struct MHD_Connection *c, const char *id)
-{
+    av_web *w = r->w;
     char err[512] = "";
     av_store_image img;
     av_store_status st = av_store_image_get(w->o.store, id, 0, &img, err, sizeof err);
     if (st == AV_STORE_NOT_FOUND)
-        return json_error(c, MHD_HTTP_NOT_FOUND, "no image with this id");
+        return av_web__json_error(r, MHD_HTTP_NOT_FOUND, "no image with this id");
     if (st != AV_STORE_OK) {
         av_log(AV_LOG_ERROR, "internal_error", "where", "api", "error", err, NULL);
-        return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+        return av_web__json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
     }
     if (av_web__is_video_type(img.content_type)) /* video_pages.c */
-        return av_web__video_api(w, c, &img);
+        return av_web__video_api(r, &img);
     if (!strcmp(img.status, "pending")) {
-        int wr = await_analysis(w, c, &img, &st, err, sizeof err);
-        if (wr > 0)
+        await_result wr = await_analysis(r, &img, &st, err, sizeof err);
+        if (wr == AWAIT_PARKED)
             return MHD_YES; /* parked: called again when it is over */
-        if (wr < 0)
-            return json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
+        if (wr == AWAIT_FULL)
+            return av_web__json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy; retry shortly");
         if (st != AV_STORE_OK)
-            return json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+            return av_web__json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
     }
-    return av_web__send_json(c, MHD_HTTP_OK, image_json(w, &img));
+    return av_web__send_json(r, MHD_HTTP_OK, image_json(w, &img));
 }
 
 /* When and where a photo was taken (EXIF), read once from the start of the
@@ -722,9 +404,9 @@ static void store_capture_meta(av_web *w, const char *id)
     free(buf);
 }
 
-enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web__req *r,
-                                     int api)
+enum MHD_Result av_web__after_upload(av_web__req *r, int api)
 {
+    av_web *w = r->w;
     int stored = 0;
     unsigned worst = 0;
     const av_web__file *bad = NULL;
@@ -767,28 +449,28 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
             json_array_append_new(arr, o);
         }
         if (!r->n_files && r->failed)
-            return json_error(c, MHD_HTTP_BAD_REQUEST, av_web__mp_error(r->mp));
+            return av_web__json_error(r, MHD_HTTP_BAD_REQUEST, av_web__mp_error(r->mp));
         if (!r->n_files)
-            return json_error(c, MHD_HTTP_BAD_REQUEST,
+            return av_web__json_error(r, MHD_HTTP_BAD_REQUEST,
                               "send the image as multipart/form-data field \"file\"");
-        return av_web__send_json(c, stored ? MHD_HTTP_CREATED : worst,
+        return av_web__send_json(r, stored ? MHD_HTTP_CREATED : worst,
                          json_pack("{s:o}", "images", arr));
     }
     if (!r->n_files && r->failed)
-        return av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
+        return av_web__message(r, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
                                av_web__mp_error(r->mp));
     if (!r->n_files)
-        return av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "No photo received",
+        return av_web__message(r, MHD_HTTP_BAD_REQUEST, "No photo received",
                                "Please choose a photo to upload.");
     if (stored == 1 && r->n_files == 1 && !r->extra_files) {
         char loc[128];
         snprintf(loc, sizeof loc, "/uploads/%s", r->files[0].id);
-        return av_web__redirect(c, loc);
+        return av_web__redirect(r, loc);
     }
     if (!stored) {
         char text[480];
         snprintf(text, sizeof text, "\"%s\" %s.", bad->name, bad->problem);
-        return av_web__message(w, c, worst, worst == MHD_HTTP_CONTENT_TOO_LARGE
+        return av_web__message(r, worst, worst == MHD_HTTP_CONTENT_TOO_LARGE
                                                 ? "That upload is too large"
                                                 : "That file cannot be analysed",
                                text);
@@ -818,8 +500,8 @@ enum MHD_Result av_web__after_upload(av_web *w, struct MHD_Connection *c, av_web
             av_web__buf_str(&loc, "&bad=");
         av_web__buf_url(&loc, extra);
     }
-    enum MHD_Result ret = loc.failed ? av_web__redirect(c, "/uploads")
-                                     : av_web__redirect(c, loc.p);
+    enum MHD_Result ret = loc.failed ? av_web__redirect(r, "/uploads")
+                                     : av_web__redirect(r, loc.p);
     av_web__buf_free(&loc);
     return ret;
 }

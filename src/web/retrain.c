@@ -163,21 +163,22 @@ static int begin_run(av_web *w, const char *who)
     return 0;
 }
 
-enum MHD_Result av_web__retrain_post(av_web *w, struct MHD_Connection *c, const char *user)
+enum MHD_Result av_web__retrain_post(av_web__req *r, const char *user)
 {
+    av_web *w = r->w;
     if (!w->retrain || !w->o.retrain_out_dir || !*w->o.retrain_out_dir || !w->o.retrain_db_url)
-        return av_web__message(w, c, MHD_HTTP_CONFLICT, "Retraining is not set up",
+        return av_web__message(r, MHD_HTTP_CONFLICT, "Retraining is not set up",
                                "This node does not know where to write model versions: start"
                                " it with --model-base-path DIR (the model server's base path).");
     int rc = begin_run(w, user);
     if (rc == 2)
-        return av_web__message(w, c, MHD_HTTP_CONFLICT, "Already retraining",
+        return av_web__message(r, MHD_HTTP_CONFLICT, "Already retraining",
                                "Another node is retraining the species model now; its result"
                                " appears on the monitor page.");
     if (rc < 0)
-        return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Something went wrong",
+        return av_web__message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Something went wrong",
                                "Retraining could not be started. Please try again.");
-    return av_web__redirect(c, "/monitor#retrain");
+    return av_web__redirect(r, "/monitor#retrain");
 }
 
 typedef struct count_new {
@@ -229,8 +230,9 @@ static void *check_loop(void *arg)
     return NULL;
 }
 
-void av_web__retrain_section(av_web *w, av_web__buf *b)
+void av_web__retrain_section(const av_web__req *r, av_web__buf *b)
 {
+    av_web *w = r->w;
     char status[AV_STORE_SETTING_MAX + 1] = "", err[256];
     int found = 0;
     if (av_store_setting_get(w->o.store, STATUS_KEY, status, sizeof status, &found, err,
@@ -239,11 +241,10 @@ void av_web__retrain_section(av_web *w, av_web__buf *b)
     av_web__buf_str(b, "<h3 id=\"retrain\">Retraining</h3><p class=\"meta\">");
     av_web__buf_html(b, found ? status : "No retraining run yet.");
     av_web__buf_str(b, "</p>");
-    const av_web__req *r = av_web__current_req();
-    if (!r || !r->auth.owner)
+    if (!r->auth.owner)
         return;
     av_web__buf_str(b, "<form class=\"owner\" method=\"post\" action=\"/monitor/retrain\">");
-    av_web__csrf_input(b);
+    av_web__csrf_input(r, b);
     av_web__buf_str(b, "<button type=\"submit\">Retrain now</button> <span class=\"meta\">"
                        "Trains a new species head on the reviewed birds (as <code>aviary train"
                        " species</code>) and serves it when it beats the current one.</span>"

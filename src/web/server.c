@@ -1,6 +1,9 @@
 /*
- * server.c - libmicrohttpd daemon, routing, request life cycle, /healthz,
- * static assets and stored image files.
+ * server.c - the libmicrohttpd daemon and the request life cycle: each
+ * request's state (av_web__req, handed to every handler), its route from
+ * the headers, its body to the parser that wants it, then the handler.
+ * It answers nothing itself: answers are respond.c's, the probes
+ * health.c's, the pages their files'.
  *
  * Routes (the original's paths kept):
  *   GET  /                      upload form
@@ -15,12 +18,11 @@
  *   GET  /videos/<ID>/poster.jpg, /videos/<ID>/visit-<N>.jpg   video stills (video_pages.c)
  *   GET  /static/<name>         embedded stylesheet, script, icon
  *   GET  /api/v1/images/<ID>    results as JSON;  POST /api/v1/images  upload, JSON
- *   GET  /healthz               liveness JSON
+ *   GET  /healthz               liveness JSON (health.c)
  *   GET  /readyz                200 when the database answers, else 503
- *   GET  /metrics               Prometheus text (metrics.c)
  *   GET  /cameras, /cameras/<NAME>/frame.jpg, /api/v1/cameras, /api/v1/visits
  *                               live cameras and their visits (camera_pages.c)
- *   GET  /metrics               Prometheus text (metrics.c; bearer token if configured)
+ *   GET  /metrics               Prometheus text (health.c, metrics.c; bearer token if configured)
  *   GET/POST /login, POST /logout, GET /settings, POST /uploads/<ID>/delete,
  *   DELETE /api/v1/images/<ID>  accounts (auth.c, which also checks every
  *                               request's rights, origin and CSRF token)
@@ -40,142 +42,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The status of the answer queued by the handler running on this thread,
- * picked up by on_request for the request's metrics. */
-static _Thread_local unsigned tl_status;
-static _Thread_local av_web__req *tl_req;
-static _Thread_local av_web *tl_web;
-
-av_web__req *av_web__current_req(void)
-{
-    return tl_req;
-}
-
-enum MHD_Result av_web__queue(struct MHD_Connection *c, unsigned status,
-                              struct MHD_Response *r)
-{
-    tl_status = status;
-    if (tl_web)
-        av_guard_responded(tl_web->guard, c);
-    return MHD_queue_response(c, status, r);
-}
-
-enum MHD_Result av_web__send(struct MHD_Connection *c, unsigned status, const char *type,
-                             const char *body, size_t len, const char *cache)
-{
-    return av_web__send_hdrs(c, status, type, body, len, cache, NULL);
-}
-
-enum MHD_Result av_web__send_hdrs(struct MHD_Connection *c, unsigned status, const char *type,
-                                  const char *body, size_t len, const char *cache,
-                                  const char *const *hdrs)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    for (; hdrs && hdrs[0] && hdrs[1]; hdrs += 2)
-        MHD_add_response_header(r, hdrs[0], hdrs[1]);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache ? cache : "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; style-src 'self';"
-                            " script-src 'self'; frame-ancestors 'none'");
-    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-    enum MHD_Result ret = av_web__queue(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-enum MHD_Result av_web__message(av_web *w, struct MHD_Connection *c, unsigned status,
-                                const char *heading, const char *text)
-{
-    (void)w;
-    char code[16];
-    snprintf(code, sizeof code, "%u", status);
-    const char *kv[] = {"code", code, "heading", heading, "text", text, NULL};
-    av_web__buf b;
-    av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
-    char title[160];
-    snprintf(title, sizeof title, "%s - Aviary", heading);
-    if (av_web__page(&b, title, "message.html", kv, NULL)) {
-        av_web__buf_free(&b);
-        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6, NULL);
-    }
-    enum MHD_Result ret = av_web__send(c, status, "text/html; charset=utf-8", b.p, b.len, NULL);
-    av_web__buf_free(&b);
-    return ret;
-}
-
-enum MHD_Result av_web__redirect(struct MHD_Connection *c, const char *location)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = av_web__queue(c, MHD_HTTP_SEE_OTHER, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result health(av_web *w, struct MHD_Connection *conn)
-{
-    char body[256];
-    int n = snprintf(body, sizeof body,
-                     "{\"status\":\"ok\",\"role\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld}\n",
-                     w->role, AV_VERSION, (long long)(time(NULL) - w->started));
-    return av_web__send(conn, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
-}
-
-/* Ready when the store answers: a node that cannot reach its database
- * should get no traffic. Without a store (health-only roles) always ready. */
-static enum MHD_Result ready(av_web *w, struct MHD_Connection *conn)
-{
-    char err[512] = "";
-    int version = 0;
-    if (w->o.store &&
-        av_store_schema_version(w->o.store, &version, err, sizeof err) != AV_STORE_OK) {
-        av_log(AV_LOG_WARN, "not_ready", "error", err, NULL);
-        static const char body[] = "{\"status\":\"unavailable\",\"reason\":\"database\"}\n";
-        return av_web__send(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body,
-                            sizeof body - 1, NULL);
-    }
-    char body[160];
-    int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"role\":\"%s\",\"schema\":%d}\n",
-                     w->role, version);
-    return av_web__send(conn, MHD_HTTP_OK, "application/json", body, (size_t)n, NULL);
-}
-
-static enum MHD_Result metrics(av_web *w, struct MHD_Connection *conn)
-{
-    if (!w->metrics)
-        return av_web__send(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "no metrics\n", 11,
-                            NULL);
-    int queued = 0, running = 0;
-    if (w->jobs)
-        av_web__jobs_depth(w->jobs, &queued, &running);
-    av_web__buf b;
-    av_web__buf_init(&b, 1u << 20);
-    av_web__metrics_text(w->metrics, &b, queued, running);
-    if (w->o.extra_metrics) {
-        char extra[4096];
-        size_t n = w->o.extra_metrics(w->o.extra_metrics_ud, extra, sizeof extra);
-        if (n < sizeof extra)
-            av_web__buf_str(&b, extra);
-    }
-    enum MHD_Result ret =
-        b.failed ? av_web__send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n", 6,
-                                NULL)
-                 : av_web__send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", b.p, b.len, NULL);
-    av_web__buf_free(&b);
-    return ret;
-}
-
 /* The fixed metrics label for a request. */
-static int metric_route(const char *url, int post)
+static av_web__metric_route metric_route(const char *url, int post)
 {
     if (!strcmp(url, "/"))
         return AV_WEB__ROUTE_M_INDEX;
@@ -215,23 +83,14 @@ static const char *type_of(const char *ext)
     return NULL;
 }
 
-static enum MHD_Result static_asset(struct MHD_Connection *c, const char *name)
+/* An embedded file by base name: MHD_NO when there is none. */
+static enum MHD_Result static_asset(av_web__req *r, const char *name)
 {
-    av_web__asset_ref a;
     const char *dot = strrchr(name, '.');
     const char *type = dot ? type_of(dot + 1) : NULL;
-    if (!type || strchr(name, '/') || av_web__asset(name, &a))
+    if (!type || strchr(name, '/'))
         return MHD_NO;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = av_web__queue(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
+    return av_web__send_asset(r, name, type);
 }
 
 /* "<32 hex>.<ext>" -> id, ext; -1 when the name is anything else. */
@@ -250,20 +109,12 @@ static int split_image_name(const char *name, char *id, char *ext, size_t extcap
 }
 
 /* Uploaded and annotated images never change under one ID: cache for a year. */
-static enum MHD_Result image_file(av_web *w, struct MHD_Connection *c, int annotated,
-                                  const char *name)
+static enum MHD_Result image_file(av_web__req *r, int annotated, const char *name)
 {
     char id[AV_STORE_ID_LEN + 1], ext[8];
     if (split_image_name(name, id, ext, sizeof ext))
         return MHD_NO;
-    return av_web__image(w, c, annotated, id, ext, type_of(ext));
-}
-
-static enum MHD_Result not_found(av_web *w, struct MHD_Connection *c)
-{
-    return av_web__message(w, c, MHD_HTTP_NOT_FOUND, "Page not found",
-                           "There is nothing at this address. The link may be mistyped, or the"
-                           " image may never have been uploaded here.");
+    return av_web__image(r, annotated, id, ext, type_of(ext));
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -294,10 +145,9 @@ static int is_route(const char *url, const char *prefix, const char **rest)
     return 1;
 }
 
-static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                     const char *method, const char *version,
-                                     const char *upload_data, size_t *upload_data_size,
-                                     void **req_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     av_web *w = cls;
     int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
@@ -313,13 +163,13 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         r->w = w;
         r->metric_route = metric_route(url, is_post);
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
+        r->c = conn;
         *req_cls = r;
-        tl_req = r; /* auth.c may answer now, and pages ask who is asking */
         const char *why = NULL;
         unsigned bad = av_guard_check(w->guard, conn, version, &why);
         if (bad) { /* answered now; the body is discarded */
-            r->too_big = -1;
-            return av_web__message(w, conn, bad,
+            r->too_big = AV_WEB_SIZE_ANSWERED;
+            return av_web__message(r, bad,
                                    bad == MHD_HTTP_URI_TOO_LONG ? "That address is too long"
                                                                 : "Bad request",
                                    why);
@@ -333,16 +183,16 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
         else if (app && is_post && (is_route(url, "/api/v1/images/", &rest) ||
                                     is_route(url, "/api/v1/visits/", &rest)))
             r->route = AV_WEB_ROUTE_REVIEW_API;
-        if (av_web__auth_begin(w, conn, url, method, r) ||
+        if (av_web__auth_begin(r, url, method) ||
             (r->route && r->route != AV_WEB_ROUTE_AUTH && r->route != AV_WEB_ROUTE_REVIEW_API &&
-             av_web__upload_begin(w, r, conn))) {
+             av_web__upload_begin(r))) {
             r->route = AV_WEB_ROUTE_OTHER; /* a response was queued (413, 400) */
-            r->too_big = -1;
+            r->too_big = AV_WEB_SIZE_ANSWERED;
         }
         return MHD_YES;
     }
     av_web__req *r = *req_cls;
-    if (r->too_big == -1) { /* answered already; discard the body */
+    if (r->too_big == AV_WEB_SIZE_ANSWERED) { /* answered already; discard the body */
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -362,14 +212,14 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
     switch (r->route) {
     case AV_WEB_ROUTE_UPLOAD:
     case AV_WEB_ROUTE_API_UPLOAD:
-        if (av_web__auth_body_ok(w, conn, r))
+        if (av_web__auth_body_ok(r))
             return MHD_YES;
         av_web__upload_end(w, r);
-        return av_web__after_upload(w, conn, r, r->route == AV_WEB_ROUTE_API_UPLOAD);
+        return av_web__after_upload(r, r->route == AV_WEB_ROUTE_API_UPLOAD);
     case AV_WEB_ROUTE_AUTH:
-        return av_web__auth_end(w, conn, url, r);
+        return av_web__auth_end(r, url);
     case AV_WEB_ROUTE_FEEDBACK: {
-        if (av_web__auth_body_ok(w, conn, r))
+        if (av_web__auth_body_ok(r))
             return MHD_YES;
         is_route(url, "/uploads/", &rest);
         size_t n = strlen(rest);
@@ -377,94 +227,79 @@ static enum MHD_Result route_request(void *cls, struct MHD_Connection *conn, con
             char id[AV_STORE_ID_LEN + 1];
             memcpy(id, rest, AV_STORE_ID_LEN);
             id[AV_STORE_ID_LEN] = '\0';
-            return av_web__review_post(w, conn, id, r);
+            return av_web__review_post(r, id);
         }
-        return av_web__page_feedback(w, conn, rest, r);
+        return av_web__page_feedback(r, rest);
     }
     case AV_WEB_ROUTE_REVIEW_API:
-        if (av_web__auth_body_ok(w, conn, r))
+        if (av_web__auth_body_ok(r))
             return MHD_YES;
         if (is_route(url, "/api/v1/visits/", &rest))
-            return av_web__visit_review_api(w, conn, rest, r);
+            return av_web__visit_review_api(r, rest);
         is_route(url, "/api/v1/images/", &rest);
-        return av_web__review_api(w, conn, rest, r);
+        return av_web__review_api(r, rest);
     default:
         break;
     }
 
     if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics")) {
         if (!is_get)
-            return av_web__send(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+            return av_web__send(r, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
                                 "{\"error\":\"method not allowed\"}\n", 31, NULL);
-        return url[1] == 'h' ? health(w, conn) : url[1] == 'r' ? ready(w, conn) : metrics(w, conn);
+        if (url[1] == 'h')
+            return av_web__health(r);
+        if (url[1] == 'r')
+            return av_web__ready(r);
+        return av_web__metrics_page(r);
     }
     if (!app)
-        return av_web__send(conn, MHD_HTTP_NOT_FOUND, "application/json",
+        return av_web__send(r, MHD_HTTP_NOT_FOUND, "application/json",
                             "{\"error\":\"not found\"}\n", 22, NULL);
     if (!is_get)
-        return av_web__message(w, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
+        return av_web__message(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
                                "This address does not accept that kind of request.");
     if (!strcmp(url, "/"))
-        return av_web__page_index(w, conn);
+        return av_web__page_index(r);
     if (!strcmp(url, "/monitor"))
-        return av_web__page_monitor(w, conn);
+        return av_web__page_monitor(r);
     if (!strcmp(url, "/uploads") || !strcmp(url, "/uploads/"))
-        return av_web__page_uploads(w, conn);
+        return av_web__page_uploads(r);
     if (!strcmp(url, "/batch"))
-        return av_web__page_batch(w, conn);
+        return av_web__page_batch(r);
     if (!strcmp(url, "/species") || !strcmp(url, "/species/"))
-        return av_web__page_species(w, conn, "");
+        return av_web__page_species(r, "");
     if (is_route(url, "/species/", &rest))
-        return av_web__page_species(w, conn, rest);
+        return av_web__page_species(r, rest);
     if (!strcmp(url, "/activity"))
-        return av_web__page_activity(w, conn);
+        return av_web__page_activity(r);
     if (!strcmp(url, "/review"))
-        return av_web__page_review_queue(w, conn);
+        return av_web__page_review_queue(r);
     if (is_route(url, "/export/", &rest))
-        return av_web__export(w, conn, rest);
+        return av_web__export(r, rest);
     if (is_route(url, "/uploads/", &rest))
-        return av_web__page_results(w, conn, rest, NULL, MHD_HTTP_OK);
+        return av_web__page_results(r, rest, NULL, MHD_HTTP_OK);
     if (is_route(url, "/api/v1/images/", &rest))
-        return av_web__api_image(w, conn, rest);
+        return av_web__api_image(r, rest);
     if (!strcmp(url, "/cameras"))
-        return av_web__page_cameras(w, conn);
+        return av_web__page_cameras(r);
     if (!strcmp(url, "/api/v1/cameras"))
-        return av_web__api_cameras(w, conn);
+        return av_web__api_cameras(r);
     if (!strcmp(url, "/api/v1/visits") || is_route(url, "/api/v1/visits/", &rest))
-        return av_web__api_visits(w, conn, url[14] ? rest : "");
+        return av_web__api_visits(r, url[14] ? rest : "");
     enum MHD_Result ret = MHD_NO;
     if (is_route(url, "/static/", &rest))
-        ret = static_asset(conn, rest);
+        ret = static_asset(r, rest);
     else if (is_route(url, "/originals/", &rest))
-        ret = image_file(w, conn, 0, rest);
+        ret = image_file(r, 0, rest);
     else if (is_route(url, "/inferenced/", &rest))
-        ret = image_file(w, conn, 1, rest);
+        ret = image_file(r, 1, rest);
     else if (is_route(url, "/videos/", &rest))
-        ret = av_web__video_still(w, conn, rest);
+        ret = av_web__video_still(r, rest);
     else if (is_route(url, "/cameras/", &rest))
-        ret = av_web__camera_frame(w, conn, rest);
+        ret = av_web__camera_frame(r, rest);
     if (ret == MHD_YES)
         return ret;
-    return not_found(w, conn);
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
-{
-    tl_status = 0;
-    tl_web = cls;
-    tl_req = *req_cls; /* NULL on the first call, which dispatches nothing */
-    enum MHD_Result ret =
-        route_request(cls, conn, url, method, version, upload_data, upload_data_size, req_cls);
-    av_web__req *r = *req_cls;
-    if (r && tl_status)
-        r->status = tl_status;
-    tl_status = 0;
-    tl_req = NULL;
-    tl_web = NULL;
-    return ret;
+    return av_web__not_found(r);
 }
 
 int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen)

@@ -3,8 +3,6 @@
  */
 #include "web/internal.h"
 
-#include "config/config.h"
-
 #include <string.h>
 
 struct av_asset {
@@ -65,25 +63,4 @@ int av_web__render(av_web__buf *out, const char *name, const char *const *kv)
         p = close + (raw ? 3 : 2);
     }
     return out->failed ? -1 : 0;
-}
-
-int av_web__page(av_web__buf *out, const char *title, const char *tmpl, const char *const *kv,
-                 const char *head)
-{
-    av_web__buf body;
-    av_web__buf_init(&body, out->limit);
-    if (av_web__render(&body, tmpl, kv)) {
-        av_web__buf_free(&body);
-        return -1;
-    }
-    av_web__buf account;
-    av_web__buf_init(&account, 4096);
-    av_web__account_nav(&account);
-    const char *layout_kv[] = {"title", title, "body", body.p ? body.p : "", "head",
-                               head ? head : "", "version", AV_VERSION, "account",
-                               account.p ? account.p : "", NULL};
-    int rc = av_web__render(out, "layout.html", layout_kv);
-    av_web__buf_free(&body);
-    av_web__buf_free(&account);
-    return rc;
 }

@@ -10,8 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
-int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max)
+/* Fill name[] from names[]: what the store's monitoring calls take. */
+static void point_names(av_web__tracked_set *t)
 {
+    for (int k = 0; k < t->n; k++)
+        t->name[k] = t->names[k];
+}
+
+void av_web__tracked(av_web *w, av_web__tracked_set *t)
+{
+    char (*names)[128] = t->names;
+    double *baselines = t->baselines;
+    const int max = AV_WEB_MAX_TRACKED;
     char list[AV_STORE_SETTING_MAX + 1], err[256];
     int found = 0, n = 0;
     if (av_store_setting_get(w->o.store, "tracked", list, sizeof list, &found, err,
@@ -22,7 +32,9 @@ int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max)
             snprintf(names[n], 128, "%s", w->o.tracked[i]);
             baselines[n] = w->o.baselines ? w->o.baselines[i] : NAN;
         }
-        return n;
+        t->n = n;
+        point_names(t);
+        return;
     }
     for (char *p = list; *p && n < max;) {
         size_t len = strcspn(p, ",\n");
@@ -43,5 +55,6 @@ int av_web__tracked(av_web *w, char (*names)[128], double *baselines, int max)
                 baselines[n] = w->o.baselines[i];
         n++;
     }
-    return n;
+    t->n = n;
+    point_names(t);
 }

@@ -20,6 +20,7 @@
 #include "log/log.h"
 #include "text/text.h"
 #include "video/video.h"
+#include "vision/vision.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,22 +31,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Accepted upload types, by magic bytes. */
-static const char *sniff(const unsigned char *p, size_t n, const char **content_type)
+/* Accepted photo types, by their magic bytes (vision's sniffing): JPEG,
+ * PNG and WebP. BMP decodes too but is no upload format (the form and the
+ * README name those three). NULL when it is none of them. */
+static const char *photo_type(const void *p, size_t n, const char **content_type)
 {
-    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
-        *content_type = "image/jpeg";
-        return "jpg";
-    }
-    if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) {
-        *content_type = "image/png";
-        return "png";
-    }
-    if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) {
-        *content_type = "image/webp";
-        return "webp";
-    }
-    return NULL;
+    av_vision_format f = av_vision_sniff(p, n);
+    if (f != AV_VISION_FMT_JPEG && f != AV_VISION_FMT_PNG && f != AV_VISION_FMT_WEBP)
+        return NULL;
+    *content_type = av_vision_format_mime(f);
+    return av_vision_format_ext(f);
 }
 
 static void reject(av_web__req *r, unsigned status, const char *problem)
@@ -146,7 +141,7 @@ static void finish_part(av_web *w, av_web__req *r)
     av_web__file *f = &r->files[r->n_files - 1];
     int fd = r->fd;
     r->fd = -1;
-    if (r->too_big == 1 && !f->status)
+    if (r->too_big == AV_WEB_SIZE_OVER && !f->status)
         reject(r, MHD_HTTP_CONTENT_TOO_LARGE, "is larger than the upload limit");
     if (f->status || r->part_bytes == 0) {
         if (!f->status)
@@ -159,7 +154,7 @@ static void finish_part(av_web *w, av_web__req *r)
         goto drop;
     }
     const char *ctype = NULL;
-    const char *ext = sniff(map, (size_t)r->part_bytes, &ctype);
+    const char *ext = photo_type(map, (size_t)r->part_bytes, &ctype);
     av_video_container vc = ext ? AV_VIDEO_NONE : av_video_sniff(map, (size_t)r->part_bytes);
     if (vc != AV_VIDEO_NONE) {
         check_video(w, r, map, (size_t)r->part_bytes);
@@ -239,8 +234,8 @@ drop:
 /* Feedback: small url-encoded (or multipart) fields, appended across chunks. */
 static enum MHD_Result feedback_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                       const char *filename, const char *content_type,
-                                      const char *transfer_encoding, const char *data,
-                                      uint64_t off, size_t size)
+                                      const char *transfer_encoding, const char *data, uint64_t off,
+                                      size_t size)
 {
     av_web__req *r = cls;
     (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
@@ -306,7 +301,7 @@ static int part_begin(void *ctx, const av_web__mp_part *p)
     r->part_bytes = 0;
     r->sniffed = r->part_video = 0;
     r->head_len = 0;
-    r->too_big = 0;
+    r->too_big = AV_WEB_SIZE_OK;
     return 0;
 }
 
@@ -332,7 +327,7 @@ static int part_data(void *ctx, const char *data, size_t size)
     }
     r->part_bytes += (long long)size;
     if (r->part_bytes > av_web__part_limit(w, r->sniffed ? r->part_video : -1)) {
-        r->too_big = 1;
+        r->too_big = AV_WEB_SIZE_OVER;
         /* Refused while it streams in: only a lower bound of its size is known. */
         int kind = r->sniffed ? r->part_video : -1;
         char problem[160], lim[32], got[32];
@@ -366,8 +361,10 @@ static int part_end(void *ctx)
     return 0;
 }
 
-int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
+int av_web__upload_begin(av_web__req *r)
 {
+    av_web *w = r->w;
+    struct MHD_Connection *c = r->c;
     const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     int feedback = r->route == AV_WEB_ROUTE_FEEDBACK;
     long long limit = feedback ? AV_WEB_FORM_LIMIT : av_web__body_limit(w);
@@ -388,9 +385,9 @@ int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
             snprintf(text, sizeof text, "This upload is %s; each photo may be at most %s.", got,
                      img);
         if (r->route == AV_WEB_ROUTE_API_UPLOAD)
-            av_web__send_json(c, MHD_HTTP_CONTENT_TOO_LARGE, json_pack("{s:s}", "error", text));
+            av_web__send_json(r, MHD_HTTP_CONTENT_TOO_LARGE, json_pack("{s:s}", "error", text));
         else
-            av_web__message(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
+            av_web__message(r, MHD_HTTP_CONTENT_TOO_LARGE,
                             feedback ? "That form is too large" : "That upload is too large",
                             text);
         return -1;
@@ -405,7 +402,7 @@ int av_web__upload_begin(av_web *w, av_web__req *r, struct MHD_Connection *c)
             err, sizeof err);
     }
     if (!r->pp && !r->mp) {
-        av_web__message(w, c, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
+        av_web__message(r, MHD_HTTP_BAD_REQUEST, "That upload could not be read",
                         feedback ? "Please send the form as the page does."
                                  : "Please upload through the form (multipart/form-data).");
         return -1;

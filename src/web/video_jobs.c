@@ -33,7 +33,8 @@ static double now_ms(void)
 
 typedef struct progress {
     const av_web_opts *o;
-    av_web__jobs *jobs;
+    int (*stop)(void *ud); /* 1: give up (the jobs are stopping); may be NULL */
+    void *stop_ud;
     const char *id;
     double last_ms;
     int stopped; /* the server is stopping: the run was cancelled, not failed */
@@ -50,7 +51,7 @@ static int on_progress(void *ud, int done, int expected)
     if (av_store_video_progress(p->o->store, p->id, done, expected, err, sizeof err) !=
         AV_STORE_OK)
         av_log(AV_LOG_WARN, "video_progress_failed", "id", p->id, "error", err, NULL);
-    if (p->jobs && av_web__jobs_stopping(p->jobs)) {
+    if (p->stop && p->stop(p->stop_ud)) {
         p->stopped = 1;
         return 1;
     }
@@ -58,9 +59,8 @@ static int on_progress(void *ud, int done, int expected)
 }
 
 /* Store a finished run; returns the store status. */
-static av_store_status store_result(const av_web_opts *o, const char *id,
-                                    const av_video_result *r, const av_video_stills *stills,
-                                    char *err, size_t errlen)
+static av_store_status store_result(const av_web_opts *o, const char *id, const av_video_result *r,
+                                    const av_video_stills *stills, char *err, size_t errlen)
 {
     av_store_status st = AV_STORE_ENOMEM;
     av_store_visit *vs = r->n_tracks ? calloc((size_t)r->n_tracks, sizeof *vs) : NULL;
@@ -115,7 +115,8 @@ out:
     return st;
 }
 
-int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id)
+int av_web__video_job(const av_web_opts *o, const char *id, int lease_ms, int (*stop)(void *ud),
+                      void *stop_ud)
 {
     char err[512] = "";
     av_store_video v;
@@ -152,7 +153,7 @@ int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id)
         return 1;
     }
     int claimed = 0; /* another node may be at it (its lease is renewed while it runs) */
-    if (av_store_analysis_claim(o->store, id, av_web__lease_ms(o), &claimed, err, sizeof err) !=
+    if (av_store_analysis_claim(o->store, id, lease_ms, &claimed, err, sizeof err) !=
             AV_STORE_OK ||
         !claimed) {
         av_store_image_clear(&img);
@@ -170,7 +171,7 @@ int av_web__video_job(av_web__jobs *jobs, const av_web_opts *o, const char *id)
         av_log(AV_LOG_ERROR, "video_start_failed", "id", id, "error", "out of memory", NULL);
         return 1; /* left pending: a later view or restart tries again */
     }
-    progress pg = {.o = o, .jobs = jobs, .id = id, .last_ms = -1e9};
+    progress pg = {.o = o, .stop = stop, .stop_ud = stop_ud, .id = id, .last_ms = -1e9};
     av_video_opts vo = {.limits = {.max_bytes = o->max_video_bytes,
                                    .max_seconds = o->max_video_seconds,
                                    .max_pixels = o->max_pixels},

@@ -23,11 +23,6 @@
 #define TIMELINE_MAX_ROWS 24    /* species rows; the rest are summed into "other" */
 #define STALE_S 30.0            /* a pending video not updated for this long is re-queued */
 
-int av_web__is_video_type(const char *content_type)
-{
-    return content_type && strncmp(content_type, "video/", 6) == 0;
-}
-
 /* Below AV_VIDEO_MIN_SPECIES_SCORE a visit is a bird, not a species: a
  * 4.7 % guess must not name one (nor count on the life list of a video). */
 static int unsure(const av_store_detection *d)
@@ -113,8 +108,8 @@ static int row_of(row *rows, int *n, const av_store_detection *d)
     return (*n)++;
 }
 
-static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store_visit *vs,
-                         int nv, const av_store_video_det *ds, int nd)
+static void timeline_svg(av_web__buf *b, const av_store_video *v, const av_store_visit *vs, int nv,
+                         const av_store_video_det *ds, int nd)
 {
     if (nv == 0) {
         av_web__buf_str(b, "<p>No birds were seen in this video.</p>");
@@ -262,8 +257,8 @@ static void species_summary(av_web__buf *b, const av_store_visit *vs, int nv)
     av_web__buf_str(b, "</tbody></table>");
 }
 
-static void visits_table(av_web__buf *b, const char *id, const char *ext,
-                         const av_store_visit *vs, int nv)
+static void visits_table(av_web__buf *b, const char *id, const char *ext, const av_store_visit *vs,
+                         int nv)
 {
     if (nv == 0) {
         av_web__buf_str(b, "<p>No birds were found in this video.</p>");
@@ -308,21 +303,19 @@ static void visits_table(av_web__buf *b, const char *id, const char *ext,
     av_web__buf_str(b, "</tbody></table>");
 }
 
-enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
-                                      const av_store_image *img, const char *form_error,
-                                      unsigned status)
+enum MHD_Result av_web__video_results(av_web__req *r, const av_store_image *img,
+                                      const char *form_error, unsigned status)
 {
+    av_web *w = r->w;
     char err[512] = "";
     av_store_video v;
     av_store_status st = av_store_video_get(w->o.store, img->id, &v, err, sizeof err);
     if (st != AV_STORE_OK) {
-        av_log(AV_LOG_ERROR, "internal_error", "where", "video", "error", err, NULL);
-        return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
-                               "The server could not complete this request. Please try again.");
+        return av_web__internal_error(r, "video", err);
     }
     int done = !strcmp(img->status, "done"), failed = !strcmp(img->status, "failed");
     if (!done && !failed && maybe_queue(w, img, &v))
-        return av_web__message(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
+        return av_web__message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy right now",
                                "Your video is saved, but every analysis worker is busy."
                                " Please reload this page in a few seconds.");
     av_store_visit *vs = NULL;
@@ -332,9 +325,7 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
                  av_store_video_dets(w->o.store, img->id, TIMELINE_MAX_DETS, &ds, &nd, err,
                                      sizeof err))) {
         free(vs);
-        av_log(AV_LOG_ERROR, "internal_error", "where", "video visits", "error", err, NULL);
-        return av_web__message(w, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Something went wrong",
-                               "The server could not complete this request. Please try again.");
+        return av_web__internal_error(r, "video visits", err);
     }
     av_web__buf facts, stat, poster, tl, table, fb, note, b;
     av_web__buf_init(&facts, 1024);
@@ -367,7 +358,7 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
         head = "<script src=\"/static/video.js\" defer></script>";
         timeline_svg(&tl, &v, vs, nv, ds, nd);
         visits_table(&table, img->id, img->ext, vs, nv);
-        av_web__feedback_form(&fb, img, form_error);
+        av_web__feedback_form(r, &fb, img, form_error);
     } else if (failed) {
         av_web__buf_str(&stat, "<p class=\"error\" role=\"alert\">This video could not be "
                                "analysed: ");
@@ -398,7 +389,7 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
     }
     av_web__buf owner;
     av_web__buf_init(&owner, 4096);
-    av_web__owner_tools(&owner, img->id);
+    av_web__owner_tools(r, &owner, img->id);
     const char *kv[] = {"id", img->id, "name", img->name,
                         "facts", facts.p ? facts.p : "", "status", stat.p ? stat.p : "",
                         "poster", poster.p ? poster.p : "", "timeline", tl.p ? tl.p : "",
@@ -408,7 +399,7 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     char title[320];
     snprintf(title, sizeof title, "%s - Aviary results", img->name);
-    av_web__page(&b, title, "video.html", kv, head);
+    av_web__page(r, &b, title, "video.html", kv, head);
     av_web__buf_free(&owner);
     int bad = facts.failed || stat.failed || poster.failed || tl.failed || table.failed ||
               fb.failed || note.failed || b.failed;
@@ -423,10 +414,10 @@ enum MHD_Result av_web__video_results(av_web *w, struct MHD_Connection *c,
     free(ds);
     if (bad) {
         av_web__buf_free(&b);
-        return av_web__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+        return av_web__send(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
                             "internal error\n", 15, NULL);
     }
-    enum MHD_Result ret = av_web__send(c, status, "text/html; charset=utf-8", b.p, b.len, NULL);
+    enum MHD_Result ret = av_web__send(r, status, "text/html; charset=utf-8", b.p, b.len, NULL);
     av_web__buf_free(&b);
     return ret;
 }
@@ -506,20 +497,21 @@ static json_t *video_json(av_web *w, const av_store_image *img, const av_store_v
     return o;
 }
 
-enum MHD_Result av_web__video_api(av_web *w, struct MHD_Connection *c, const av_store_image *img)
+enum MHD_Result av_web__video_api(av_web__req *r, const av_store_image *img)
 {
+    av_web *w = r->w;
     char err[512] = "";
     av_store_video v;
     json_t *j = NULL;
     if (av_store_video_get(w->o.store, img->id, &v, err, sizeof err) == AV_STORE_OK) {
         if (maybe_queue(w, img, &v))
-            return av_web__send(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+            return av_web__send(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
                                 "{\"error\":\"busy; retry shortly\"}\n", 30, NULL);
         j = video_json(w, img, &v);
     } else {
         av_log(AV_LOG_ERROR, "internal_error", "where", "video api", "error", err, NULL);
     }
-    return av_web__send_json(c, MHD_HTTP_OK, j); /* NULL j: a 500 */
+    return av_web__send_json(r, MHD_HTTP_OK, j); /* NULL j: a 500 */
 }
 
 /* ---- stills ---- */
@@ -553,8 +545,9 @@ static int parse_still(const char *rest, char *id, char *name, size_t cap)
     return 0;
 }
 
-enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const char *rest)
+enum MHD_Result av_web__video_still(av_web__req *r, const char *rest)
 {
+    av_web *w = r->w;
     char id[AV_STORE_ID_LEN + 1], name[32], ctype[32], err[256];
     if (parse_still(rest, id, name, sizeof name))
         return MHD_NO;
@@ -567,18 +560,18 @@ enum MHD_Result av_web__video_still(av_web *w, struct MHD_Connection *c, const c
             av_log(AV_LOG_ERROR, "still_failed", "id", id, "error", err, NULL);
         return MHD_NO;
     }
-    struct MHD_Response *r =
+    struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
+    if (!resp) {
         free(data);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg");
     /* Stills exist only once the analysis is stored, and never change after. */
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
                             "public, max-age=31536000, immutable");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = av_web__queue(r, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
     return ret;
 }

@@ -126,11 +126,11 @@ int av_web__waiters_start(av_web *web, av_web__waiters **out, char *err, size_t 
     return 0;
 }
 
-int av_web__wait_async(av_web__waiters *ws, struct MHD_Connection *c, av_web__req *r,
-                       const char *id, int wait_ms)
+int av_web__wait_async(av_web__waiters *ws, av_web__req *r, const char *id, int wait_ms)
 {
     if (!ws || !r)
         return -1;
+    struct MHD_Connection *c = r->c;
     pthread_mutex_lock(&ws->mu);
     if (ws->stopping || ws->n >= MAX_WAITERS) {
         pthread_mutex_unlock(&ws->mu);

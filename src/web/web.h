@@ -34,15 +34,31 @@ typedef struct av_web_analysis {
     char annotated_ext[8]; /* "jpg" or "png" */
 } av_web_analysis;
 
+/* How an analysis ended (the analyze callback's answer). */
+#define AV_WEB_ANALYSIS_STATUS_MAP(X)                                     \
+    X(OK, 0, "analysed")                                                  \
+    X(E_FAILED, 1, "the image cannot be analysed")                        \
+    X(E_RETRY, 2, "temporary failure: the image stays pending, retried")
+
+typedef enum av_web_analysis_status {
+#define X(name, num, msg) AV_WEB_ANALYSIS_##name = num,
+    AV_WEB_ANALYSIS_STATUS_MAP(X)
+#undef X
+} av_web_analysis_status;
+
+/* Static string for a status; never NULL. */
+const char *av_web_analysis_strerror(av_web_analysis_status st);
+
 /*
- * Analyze one image. Returns 0 and fills *out, -1 with a message for the
- * user in err (e.g. "image: truncated JPEG"), or 1 for a temporary failure
- * (a model server unreachable): the image stays pending with err shown and
- * is retried with backoff. Called from analysis worker threads, possibly
- * concurrently.
+ * Analyze one image. Returns AV_WEB_ANALYSIS_OK and fills *out, E_FAILED
+ * with a message for the user in err (e.g. "image: truncated JPEG"), or
+ * E_RETRY for a temporary failure (a model server unreachable): the image
+ * stays pending with err shown and is retried with backoff. Called from
+ * analysis worker threads, possibly concurrently.
  */
-typedef int (*av_web_analyze_fn)(void *ud, const void *bytes, size_t len, av_web_analysis *out,
-                                 char *err, size_t errlen);
+typedef av_web_analysis_status (*av_web_analyze_fn)(void *ud, const void *bytes, size_t len,
+                                                    av_web_analysis *out, char *err,
+                                                    size_t errlen);
 
 /*
  * Re-create the annotated image of an analysed upload from its original
