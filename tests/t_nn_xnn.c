@@ -923,11 +923,24 @@ static av_nn__tid data_in(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int
 
 TEST(transpose_random_shapes_all_dtypes)
 {
-    for (int c = 0; c < 60; c++) {
+    for (int c = 0; c < 74; c++) {
         av_nn__graph *g = new_graph(400 + (uint64_t)c);
         int64_t d[AV_NN_MAX_RANK];
         int r = rand_shape(d, 5);
         av_nn__params p = {.transpose = {.rank = r}};
+        if (c >= 60) { /* few channels, many pixels: rows of 3 become long rows of pieces */
+            static const int64_t hw[7][3] = {{2, 64, 70}, {1, 416, 416}, {1, 67, 67},
+                                              {3, 128, 1}, {1, 96, 33}, {2, 5, 256},
+                                              {1, 1, 8192}};
+            const int64_t *s = hw[(c - 60) % 7];
+            r = p.transpose.rank = 4;
+            d[0] = s[0], d[1] = c < 67 ? 3 : 2, d[2] = s[1], d[3] = s[2];
+            for (int i = 0; i < 4; i++)
+                p.transpose.perm[i] = (int[]){0, 2, 3, 1}[i];
+            av_nn__tid x = data_in(g, data_dtypes[c % N_DATA_DTYPES], d, r);
+            check_node(g, add(g, AV_NN_OP_TRANSPOSE, &x, 1, out_t(g, 0, 0), &p));
+            continue;
+        }
         for (int i = 0; i < r; i++)
             p.transpose.perm[i] = i;
         for (int i = r - 1; i > 0; i--) { /* Fisher-Yates */
