@@ -625,6 +625,49 @@ static void build_hardswish(av_nn__graph *g)
     av_nn__mark_output(g, y);
 }
 
+/* conv -> batch-norm-like mul -> x * sigmoid(x) (YOLOX's SiLU), the mul's operands in
+ * either order; with silu_extra the conv output is also read by an add, so the
+ * SiLU must stay two nodes. */
+static bool silu_swap, silu_extra;
+
+static void build_conv_silu(av_nn__graph *g)
+{
+    int64_t xd[4] = {1, 5, 6, 3}, wd[4] = {4, 3, 3, 3}, cd[1] = {4};
+    av_nn__tid x = tt_input(g, "x", AV_NN_F32, 4, xd);
+    av_nn__tid in[3] = {x, rand_const(g, "w", 4, wd, 21, -1, 1),
+                        rand_const(g, "b", 1, cd, 22, -1, 1)};
+    av_nn__tid c = tt_act(g, "conv", AV_NN_F32, -1, NULL), h = tt_act(g, "h", AV_NN_F32, -1, NULL);
+    av_nn__tid s = tt_act(g, "sig", AV_NN_F32, -1, NULL), y = tt_act(g, "y", AV_NN_F32, -1, NULL);
+    av_nn__params pc = {.conv = {.padding = AV_NN_PAD_SAME}};
+    tt_node(g, AV_NN_OP_CONV2D, "conv", in, 3, &c, 1, &pc);
+    av_nn__params pm = {.binary = {.kind = AV_NN_BIN_MUL}};
+    av_nn__tid mi[2] = {c, rand_const(g, "scale", 1, cd, 23, 0.5f, 3)};
+    tt_node(g, AV_NN_OP_BINARY, "bn", mi, 2, &h, 1, &pm);
+    av_nn__params ps = {.unary = {.kind = AV_NN_UN_SIGMOID}};
+    tt_node(g, AV_NN_OP_UNARY, "sigmoid", &h, 1, &s, 1, &ps);
+    av_nn__tid si[2] = {silu_swap ? s : h, silu_swap ? h : s};
+    if (!silu_extra) {
+        tt_node(g, AV_NN_OP_BINARY, "silu", si, 2, &y, 1, &pm);
+    } else {
+        av_nn__tid m = tt_act(g, "m", AV_NN_F32, -1, NULL);
+        tt_node(g, AV_NN_OP_BINARY, "silu", si, 2, &m, 1, &pm);
+        av_nn__params pa = {.binary = {.kind = AV_NN_BIN_ADD}};
+        av_nn__tid ai[2] = {m, h};
+        tt_node(g, AV_NN_OP_BINARY, "add", ai, 2, &y, 1, &pa);
+    }
+    av_nn__mark_output(g, y);
+}
+
+TEST(pass_conv_silu)
+{
+    /* inputs span -2..2 and the scale up to 3: both sigmoid branches are taken */
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 1);
+    silu_swap = true;
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 1);
+    silu_extra = true;
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 4);
+}
+
 /* exp -> identity into the graph output (TF.js names outputs so): exp writes the output */
 static void build_identity_output(av_nn__graph *g)
 {
@@ -1093,7 +1136,7 @@ TEST_MAIN(T(builder_limits_and_tables), T(f16_conversion), T(shape_broadcast),
           T(shape_conv_padding), T(shape_pool_ceil_mode), T(shape_strided_slice_masks),
           T(shape_reshape_infer), T(hostile_params_are_errors), T(cycle_and_undefined_errors),
           T(constant_folding), T(pass_conv_bn_relu6), T(pass_dw_mul_add_leaky),
-          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_identity_into_output), T(pass_transposes_identity),
+          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_conv_silu), T(pass_identity_into_output), T(pass_transposes_identity),
           T(pass_transpose_fanout_and_merge), T(pass_binary_transpose_sandwich),
           T(pass_no_fuse_into_output_and_dead_removal), T(runtime_xnnpack_matches_reference),
           T(planner_no_overlap), T(random_graphs_fail_cleanly), T(load_rejects_garbage))

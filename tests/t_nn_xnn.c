@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include "nn/core.h"
+#include "nn/xnn/xnn_impl.h" /* av_nn__xnn_silu_with */
 
 #include <math.h>
 #include <pthreadpool.h>
@@ -328,6 +329,18 @@ TEST(conv_f32_fused_leaky_sigmoid_relu_n1)
              cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_RELU_N1_1), false);
 }
 
+/* SiLU fused by the pass (YOLOX): our kernel in place after the XNNPACK op
+ * (binary_f32_broadcast has it after an add). */
+TEST(conv_dw_fused_silu)
+{
+    conv_f32(7, AV_NN_OP_CONV2D, D(1, 13, 11, 3), D(5, 3, 3, 3),
+             cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_SILU), true);
+    conv_f32(8, AV_NN_OP_CONV2D, D(1, 64, 61, 3), D(9, 3, 3, 3),
+             cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_SILU), true); /* > one pool task */
+    conv_f32(9, AV_NN_OP_DEPTHWISE_CONV2D, D(1, 9, 7, 6), D(1, 3, 3, 6),
+             cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_SILU), true);
+}
+
 TEST(conv_f16_weights_refused)
 {
     /* loaders widen f16 weights; the reference refuses f16 filters, so do we */
@@ -557,6 +570,8 @@ TEST(binary_f32_broadcast)
         binary(s + 5, kinds[i], AV_NN_F32, SH(3, 7), D(1), 0, true, AV_NN_ACT_NONE, 0, 0, 0, 0,
                0, 0); /* rank-0 operand */
     }
+    binary(180, AV_NN_BIN_ADD, AV_NN_F32, SH(3, 7), SH(3, 7), true, AV_NN_ACT_SILU, 0, 0, 0, 0,
+           0, 0);
     /* both operands at run time */
     binary(190, AV_NN_BIN_ADD, AV_NN_F32, SH(1, 8, 8, 16), SH(1, 8, 8, 16), false,
            AV_NN_ACT_RELU6, 0, 0, 0, 0, 0, 0);
@@ -586,6 +601,56 @@ TEST(unary_f32)
     unary1(213, AV_NN_UN_HARDSWISH, 0.166625977f, -5, 5, false); /* TF.js's f16 1/6: our kernel */
     unary1(209, AV_NN_UN_ELU, 0.7f, -4, 4, false);
     unary1(210, AV_NN_UN_RELU, 0, -3, 3, false);
+}
+
+/* Every SiLU kernel this CPU has (portable, AVX2+FMA, AVX-512F) against
+ * x / (1 + exp(-x)) in double: sizes that leave vector tails and span pool
+ * tasks, values up to the exp cut-off and past it, signed zeros, NaN, out of
+ * place and in place, on the pool and on the caller's thread. */
+TEST(silu_kernels_odd_sizes)
+{
+    static const size_t sizes[] = {1, 3, 7, 8, 15, 17, 31, 33, 16385, 40001};
+    static const float special[] = {0.0f, -0.0f, 88.0f, -88.0f, 87.4f, -87.4f, 100.0f,
+                                    -100.0f, 1e-30f, -1e-30f, 20.0f, -20.0f};
+    int kernels = 0;
+    for (int k = 0; k < 3; k++) {
+        for (int si = 0; si < 10; si++) {
+            size_t n = sizes[si];
+            float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+            CHECK(x && y);
+            rng = 300 + (uint64_t)si;
+            for (size_t i = 0; i < n; i++)
+                x[i] = i < 12 && n >= 12 ? special[i] : frand(-30, 30);
+            if (n > 40)
+                x[n / 2] = NAN;
+            if (!av_nn__xnn_silu_with(k, x, y, n, si % 2 ? test_pool() : NULL)) {
+                free(x), free(y);
+                break; /* not on this CPU */
+            }
+            for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < n; i++) {
+                    double v = x[i], want = v / (1 + exp(-v));
+                    double tol = 2e-6 * (fabs(want) > 1e-3 ? fabs(want) : 1e-3);
+                    CHECK_MSG(fabs(y[i] - want) <= tol || (isnan(want) && isnan(y[i])),
+                              "kernel %d n %zu pass %d: silu(%.9g) = %.9g, want %.9g", k, n,
+                              pass, v, y[i], want);
+                }
+                if (pass == 0) { /* in place */
+                    float *keep = malloc(n * sizeof *keep);
+                    CHECK(keep);
+                    memcpy(keep, x, n * sizeof *x);
+                    memcpy(y, x, n * sizeof *x);
+                    CHECK(av_nn__xnn_silu_with(k, y, y, n, test_pool()));
+                    memcpy(x, keep, n * sizeof *x);
+                    free(keep);
+                }
+            }
+            free(x), free(y);
+            if (si == 9)
+                kernels++;
+        }
+    }
+    CHECK(kernels >= 1); /* the portable one at least */
 }
 
 /* Scaled hard-swish over sizes that leave vector tails and span pool tasks. */
@@ -858,11 +923,24 @@ static av_nn__tid data_in(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int
 
 TEST(transpose_random_shapes_all_dtypes)
 {
-    for (int c = 0; c < 60; c++) {
+    for (int c = 0; c < 74; c++) {
         av_nn__graph *g = new_graph(400 + (uint64_t)c);
         int64_t d[AV_NN_MAX_RANK];
         int r = rand_shape(d, 5);
         av_nn__params p = {.transpose = {.rank = r}};
+        if (c >= 60) { /* few channels, many pixels: rows of 3 become long rows of pieces */
+            static const int64_t hw[7][3] = {{2, 64, 70}, {1, 416, 416}, {1, 67, 67},
+                                              {3, 128, 1}, {1, 96, 33}, {2, 5, 256},
+                                              {1, 1, 8192}};
+            const int64_t *s = hw[(c - 60) % 7];
+            r = p.transpose.rank = 4;
+            d[0] = s[0], d[1] = c < 67 ? 3 : 2, d[2] = s[1], d[3] = s[2];
+            for (int i = 0; i < 4; i++)
+                p.transpose.perm[i] = (int[]){0, 2, 3, 1}[i];
+            av_nn__tid x = data_in(g, data_dtypes[c % N_DATA_DTYPES], d, r);
+            check_node(g, add(g, AV_NN_OP_TRANSPOSE, &x, 1, out_t(g, 0, 0), &p));
+            continue;
+        }
         for (int i = 0; i < r; i++)
             p.transpose.perm[i] = i;
         for (int i = r - 1; i > 0; i--) { /* Fisher-Yates */
@@ -1109,7 +1187,8 @@ TEST(network_qu8_on_both_backends)
 }
 
 TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_f32_groups_clamp),
-          T(conv_f32_fused_leaky_sigmoid_relu_n1), T(conv_f16_weights_refused),
+          T(conv_f32_fused_leaky_sigmoid_relu_n1), T(conv_dw_fused_silu),
+          T(conv_f16_weights_refused), T(silu_kernels_odd_sizes),
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
           T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),

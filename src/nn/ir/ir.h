@@ -95,7 +95,8 @@ typedef enum av_nn__act {
     AV_NN_ACT_CLAMP,   /* [act_min, act_max] */
     AV_NN_ACT_LEAKY,   /* alpha */
     AV_NN_ACT_SIGMOID,
-    AV_NN_ACT_TANH
+    AV_NN_ACT_TANH,
+    AV_NN_ACT_SILU     /* x * sigmoid(x): YOLOX's sigmoid + mul, fused by the pass */
 } av_nn__act;
 
 typedef struct av_nn__fused_act {

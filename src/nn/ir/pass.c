@@ -634,6 +634,50 @@ static bool fuse_activation(av_nn__graph *g, av_nn__node *p)
     return true;
 }
 
+/*
+ * p (conv/dw/fc/binary, f32, no act) read by exactly sigmoid(p) and
+ * mul(p, sigmoid(p)): YOLOX's SiLU. The pair becomes p's fused SILU act, one
+ * pass over p's output while it is still in cache instead of two passes and a
+ * sigmoid buffer.
+ */
+static bool fuse_silu(av_nn__graph *g, av_nn__node *p)
+{
+    av_nn__fused_act *act = act_of(p);
+    av_nn__tid x = p->out[0];
+    const av_nn__tensor *xt = &g->tensors[x];
+    if (!act || act->kind != AV_NN_ACT_NONE || xt->dtype != AV_NN_F32 || xt->n_consumers != 2 ||
+        xt->is_output || xt->is_input || xt->data || av_nn__is_quant(xt))
+        return false;
+    av_nn__node *sg = NULL, *m = NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        av_nn__node *c = &g->nodes[i];
+        bool reads = false;
+        for (int k = 0; live(c) && k < c->n_in; k++)
+            reads |= c->in[k] == x;
+        if (!reads)
+            continue;
+        if (c->op == AV_NN_OP_UNARY && c->p.unary.kind == AV_NN_UN_SIGMOID && c->in[0] == x && !sg)
+            sg = c;
+        else if (!m)
+            m = c;
+        else
+            return false;
+    }
+    if (!sg || !m || !private_tensor(g, sg->out[0]) || m->op != AV_NN_OP_BINARY ||
+        m->p.binary.kind != AV_NN_BIN_MUL || m->p.binary.act.kind != AV_NN_ACT_NONE ||
+        m->n_in != 2 ||
+        !((m->in[0] == x && m->in[1] == sg->out[0]) || (m->in[1] == x && m->in[0] == sg->out[0])))
+        return false;
+    const av_nn__tensor *yt = &g->tensors[m->out[0]];
+    if (yt->dtype != AV_NN_F32 || av_nn__is_quant(yt) ||
+        g->tensors[sg->out[0]].dtype != AV_NN_F32 || av_nn__numel(yt) != av_nn__numel(xt))
+        return false;
+    act->kind = AV_NN_ACT_SILU;
+    p->out[0] = m->out[0];
+    sg->dead = m->dead = true;
+    return true;
+}
+
 /* Scalar f32 constant within tol of v. */
 static bool scalar_near(const av_nn__graph *g, av_nn__tid t, float v, float tol)
 {
@@ -807,7 +851,8 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
             av_nn__node *n = &g->nodes[g->order[j]];
             while (live(n) &&
                    (rm_identity(g, n) || cancel_transposes(g, n) || sink_binary_transposes(g, n) ||
-                    fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n))) {
+                    fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n) ||
+                    fuse_silu(g, n))) {
                 changed = true;
                 count_consumers(g);
             }

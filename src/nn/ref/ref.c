@@ -29,6 +29,8 @@ float av_nn__apply_act(float v, const av_nn__fused_act *a)
         return 1.0f / (1.0f + expf(-v));
     case AV_NN_ACT_TANH:
         return tanhf(v);
+    case AV_NN_ACT_SILU:
+        return v / (1.0f + expf(-v));
     }
     return v;
 }
@@ -72,7 +74,8 @@ void av_nn__qout_init(av_nn__qout *q, const av_nn__tensor *y, const av_nn__fused
 int32_t av_nn__qout_put(const av_nn__qout *q, double real)
 {
     av_nn__act k = q->act.kind;
-    if (k == AV_NN_ACT_LEAKY || k == AV_NN_ACT_SIGMOID || k == AV_NN_ACT_TANH)
+    if (k == AV_NN_ACT_LEAKY || k == AV_NN_ACT_SIGMOID || k == AV_NN_ACT_TANH ||
+        k == AV_NN_ACT_SILU)
         real = av_nn__apply_act((float)real, &q->act);
     double v = round(real / q->scale) + q->zp;
     if (!(v == v))

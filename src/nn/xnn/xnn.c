@@ -164,7 +164,7 @@ bool av_nn__xnn_act_ok_f32(const av_nn__fused_act *a)
     float lo, hi;
     if (av_nn__xnn_act_bounds(a, &lo, &hi))
         return true;
-    if (a->kind == AV_NN_ACT_SIGMOID)
+    if (a->kind == AV_NN_ACT_SIGMOID || a->kind == AV_NN_ACT_SILU)
         return true;
     /* leaky_relu_nc_f32 rejects non-finite slopes */
     return a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha);
@@ -182,6 +182,8 @@ enum xnn_status av_nn__xnn_make_post(av_nn__xnn_node *s, const av_nn__fused_act 
     } else if (a->kind == AV_NN_ACT_SIGMOID) {
         st = xnn_create_sigmoid_nc_f32(1, 1, 1, 0, &s->post);
         s->post_setup = xnn_setup_sigmoid_nc_f32;
+    } else if (a->kind == AV_NN_ACT_SILU) {
+        s->post_silu = true; /* our kernel: XNNPACK has no SiLU */
     } else if (force_clamp && a->kind != AV_NN_ACT_NONE && av_nn__xnn_act_bounds(a, &lo, &hi)) {
         st = xnn_create_clamp_nc_f32(1, 1, 1, lo, hi, 0, &s->post);
         s->post_setup = xnn_setup_clamp_nc_f32;
@@ -382,6 +384,8 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
         if (st != xnn_status_success)
             return av_nn__xnn_fail(err, errlen, n, "fused activation", st);
     }
+    if (s->post_silu)
+        av_nn__xnn_silu(out[0], out[0], s->post_n, pool);
     return AV_NN_OK;
 }
 

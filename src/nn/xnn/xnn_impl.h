@@ -1,6 +1,6 @@
 /*
  * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
- * xnn_conv.c, xnn_pool.c, xnn_elem.c). Internal to src/nn.
+ * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c; xnn_silu.c's kernel). Internal to src/nn.
  *
  * Each family offers supports(g, n): true only where XNNPACK computes exactly
  * what the IR node means (dtype, quantisation, shape and parameter limits,
@@ -42,6 +42,7 @@ struct av_nn__xnn_node {
     xnn_operator_t post;
     av_nn__xnn_f32_nc_setup post_setup;
     size_t post_n;              /* elements of out[0] */
+    bool post_silu;             /* a fused SILU act: av_nn__xnn_silu in place on out[0] */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
     uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
@@ -87,7 +88,8 @@ bool av_nn__xnn_qbounds(const av_nn__fused_act *a, const av_nn__tensor *t, int32
 bool av_nn__xnn_act_ok_f32(const av_nn__fused_act *a);
 
 /* Create s->post for a fused LEAKY/SIGMOID act (or clamp to [lo,hi] when
- * force_clamp) over n_out elements; no-op for acts XNNPACK fuses itself. */
+ * force_clamp) over n_out elements, or set s->post_silu for SILU; no-op for
+ * acts XNNPACK fuses itself. */
 enum xnn_status av_nn__xnn_make_post(av_nn__xnn_node *s, const av_nn__fused_act *a,
                                      bool force_clamp, size_t n_out);
 
@@ -99,6 +101,16 @@ const float *av_nn__xnn_f32_data(const av_nn__tensor *t, float **buf);
 /* "node 'x' (op): <what> failed: <xnn status>" as AV_NN_E_BACKEND. */
 av_nn_status av_nn__xnn_fail(char *err, size_t errlen, const av_nn__node *n, const char *what,
                              enum xnn_status st);
+
+/* ---- xnn_silu.c ---- */
+
+/* y = x * sigmoid(x) over n floats (y may be x), split across pool, with the
+ * fastest kernel this CPU has. */
+void av_nn__xnn_silu(const float *x, float *y, size_t n, pthreadpool_t pool);
+
+/* The same with one given kernel (tests): 0 portable, 1 AVX2+FMA, 2 AVX-512F;
+ * false, computing nothing, where this CPU or build lacks it. */
+bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthreadpool_t pool);
 
 /* ---- families ---- */
 
