@@ -326,6 +326,44 @@ static av_detect_status parse(const char *json, char *err)
     "\"input\":{\"width\":8,\"height\":8,\"layout\":\"NHWC\",\"normalise\":\"0..255\"," \
     "\"resize\":\"stretch\",\"filter\":\"tf_bilinear\"},"
 
+/* "precision": float by default, "int8" with a calibration path resolved
+ * like "file" (default NAME.int8.calib), anything else refused by name. */
+TEST(manifest_precision)
+{
+#define PREC_TAIL GOOD_INPUT "\"output\":{\"kind\":\"nanodet\"},\"labels\":[\"a\",\"bird\"]," \
+                             "\"classes\":{\"keep\":[1]}}"
+    char err[512];
+    av_detect__manifest m;
+    const char *j = GOOD_HEAD PREC_TAIL;
+    CHECK_EQ_INT(av_detect__manifest_parse(j, strlen(j), "models", "t.json", &m, err, 512), 0);
+    CHECK_EQ_INT(m.precision, AV_DETECT__FLOAT);
+    CHECK_STR_EQ(m.calib_path, "");
+    av_detect__manifest_free(&m);
+    j = GOOD_HEAD "\"precision\":\"int8\"," PREC_TAIL;
+    CHECK_EQ_INT(av_detect__manifest_parse(j, strlen(j), "models", "t.json", &m, err, 512), 0);
+    CHECK_EQ_INT(m.precision, AV_DETECT__INT8);
+    CHECK_STR_EQ(m.calib_path, "models/x.int8.calib");
+    av_detect__manifest_free(&m);
+    j = GOOD_HEAD "\"precision\":\"int8\",\"calibration\":\"c/x.calib\"," PREC_TAIL;
+    CHECK_EQ_INT(av_detect__manifest_parse(j, strlen(j), "models", "t.json", &m, err, 512), 0);
+    CHECK_STR_EQ(m.calib_path, "models/c/x.calib");
+    av_detect__manifest_free(&m);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":\"float\"," PREC_TAIL, err), AV_DETECT_OK);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":\"fp16\"," PREC_TAIL, err),
+                 AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "precision: 'fp16' is not one of float, int8"), "%s", err);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":8," PREC_TAIL, err), AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "precision: must be a string"), "%s", err);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"calibration\":\"x.calib\"," PREC_TAIL, err),
+                 AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "calibration: only read with"), "%s", err);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":\"int8\",\"calibration\":\"../x\"," PREC_TAIL,
+                       err),
+                 AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "calibration: '../x' must be a relative path"), "%s", err);
+#undef PREC_TAIL
+}
+
 TEST(manifest_validation)
 {
     char err[512];
@@ -430,5 +468,5 @@ TEST(split_label)
 
 TEST_MAIN(T(nanodet_matches_reference_bird), T(nanodet_low_threshold_is_consistent),
           T(centernet_matches_reference_bird), T(nanodet_synthetic_box_and_skip),
-          T(nms_tfjs_semantics), T(manifest_validation), T(shipped_manifests_load),
+          T(nms_tfjs_semantics), T(manifest_validation), T(manifest_precision), T(shipped_manifests_load),
           T(missing_manifest_names_file), T(split_label))
