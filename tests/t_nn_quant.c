@@ -420,6 +420,19 @@ TEST(tables_refused_with_clear_errors)
     float x[90];
     tt_fill(x, 90, 3, -3, 5);
     void **o = run_model(m, AV_NN_BACKEND_XNNPACK, x);
+    /* a batch-2 context of the int8 graph gives sample 0 as batch 1 did */
+    av_nn_ctx_opts bo = {.threads = 1, .batch = 2};
+    av_nn_ctx *c2 = NULL;
+    CHECK_MSG(av_nn_ctx_new(m, &bo, &c2, err, sizeof err) == AV_NN_OK, "%s", err);
+    float x2[180], a2[2 * 5 * 6 * 4], b2[2 * 5 * 6 * 5];
+    memcpy(x2, x, sizeof x), memcpy(x2 + 90, x, sizeof x);
+    const void *ins2[1] = {x2};
+    void *outs2[2] = {a2, b2};
+    CHECK_MSG(av_nn_run(c2, ins2, outs2, err, sizeof err) == AV_NN_OK, "%s", err);
+    CHECK(!memcmp(a2, o[0], 5 * 6 * 4 * sizeof(float)) &&
+          !memcmp(a2 + 120, o[0], 5 * 6 * 4 * sizeof(float)));
+    CHECK(!memcmp(b2 + 150, o[1], 5 * 6 * 5 * sizeof(float)));
+    av_nn_ctx_free(c2);
     free_outputs(m, o);
     av_nn_model_free(m);
 }

@@ -40,28 +40,53 @@ struct av_nn_calib {
     long runs;
 };
 
-/* Tensors a range is kept for: f32, computed (or a graph input), named
- * uniquely. Writes track[] and returns how many. */
-static int pick_tracked(const av_nn__graph *g, bool *track)
+typedef struct named {
+    const char *name;
+    av_nn__tid t;
+} named;
+
+static int by_name(const void *a, const void *b)
 {
-    int count = 0;
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+/*
+ * Tensors a range is kept for: f32, computed (or a graph input), named
+ * uniquely. Writes track[]; when idx is non-NULL, *idx receives them sorted
+ * by name (malloc'd, *n_idx entries) for name lookups. Sorting keeps both
+ * the duplicate check and the lookups O(n log n) on hostile graphs.
+ */
+static av_nn_status pick_tracked(const av_nn__graph *g, bool *track, named **idx, int *n_idx)
+{
+    named *v = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *v);
+    if (!v)
+        return AV_NN_E_NOMEM;
+    int n = 0;
     for (int t = 0; t < g->n_tensors; t++) {
         const av_nn__tensor *x = &g->tensors[t];
-        track[t] = x->dtype == AV_NN_F32 && !x->data && x->name && x->name[0] &&
-                   !strpbrk(x->name, "\t\n\r") &&
-                   (x->is_input || (x->producer >= 0 && !g->nodes[x->producer].dead));
+        track[t] = false;
+        if (x->dtype == AV_NN_F32 && !x->data && x->name && x->name[0] &&
+            !strpbrk(x->name, "\t\n\r") &&
+            (x->is_input || (x->producer >= 0 && !g->nodes[x->producer].dead)))
+            v[n++] = (named){x->name, t};
     }
-    for (int t = 0; t < g->n_tensors; t++) {
-        if (!track[t])
-            continue;
-        bool dup = false;
-        for (int u = t + 1; u < g->n_tensors; u++)
-            if (track[u] && !strcmp(g->tensors[u].name, g->tensors[t].name))
-                track[u] = false, dup = true;
-        track[t] = !dup;
-        count += !dup;
+    qsort(v, (size_t)n, sizeof *v, by_name);
+    int kept = 0;
+    for (int i = 0; i < n;) {
+        int j = i + 1;
+        while (j < n && !strcmp(v[j].name, v[i].name))
+            j++;
+        if (j == i + 1) { /* names used twice are ambiguous in a table: neither is kept */
+            track[v[i].t] = true;
+            v[kept++] = v[i];
+        }
+        i = j;
     }
-    return count;
+    if (idx)
+        *idx = v, *n_idx = kept;
+    else
+        free(v);
+    return AV_NN_OK;
 }
 
 av_nn_status av_nn_calib_new(const av_nn_model *m, av_nn_calib **out, char *err, size_t errlen)
@@ -83,7 +108,11 @@ av_nn_status av_nn_calib_new(const av_nn_model *m, av_nn_calib **out, char *err,
                            g->n_tensors);
     }
     c->m = m, c->n = g->n_tensors;
-    pick_tracked(g, c->track);
+    if (pick_tracked(g, c->track, NULL, NULL)) {
+        av_nn_calib_free(c);
+        return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "calibration table of %d tensors",
+                           g->n_tensors);
+    }
     for (int t = 0; t < c->n; t++)
         c->lo[t] = INFINITY, c->hi[t] = -INFINITY;
     *out = c;
@@ -183,11 +212,13 @@ static av_nn_status load_table(const av_nn__graph *g, const char *path, float *l
         return av_nn__fail(err, errlen, AV_NN_E_IO, "cannot read calibration table %s: %s", path,
                            strerror(errno));
     bool *track = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), sizeof *track);
-    if (!track) {
+    named *idx = NULL;
+    int n_idx = 0;
+    if (!track || pick_tracked(g, track, &idx, &n_idx)) {
+        free(track);
         fclose(f);
         return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "calibration table %s", path);
     }
-    pick_tracked(g, track);
     char line[1024];
     long lineno = 0, total = 0;
     av_nn_status st = AV_NN_OK;
@@ -222,10 +253,9 @@ static av_nn_status load_table(const av_nn__graph *g, const char *path, float *l
                              lineno, line);
             break;
         }
-        int t = 0;
-        while (t < g->n_tensors && !(track[t] && !strcmp(g->tensors[t].name, line)))
-            t++;
-        if (t == g->n_tensors) {
+        named key = {line, -1};
+        const named *hit = n_idx ? bsearch(&key, idx, (size_t)n_idx, sizeof *idx, by_name) : NULL;
+        if (!hit) {
             st = av_nn__fail(err, errlen, AV_NN_E_FORMAT,
                              "%s:%ld: tensor '%s' is not in this model's optimised graph (table "
                              "made for another model or engine version: regenerate it with "
@@ -233,13 +263,14 @@ static av_nn_status load_table(const av_nn__graph *g, const char *path, float *l
                              path, lineno, line);
             break;
         }
-        lo[t] = (float)a, hi[t] = (float)b;
+        lo[hit->t] = (float)a, hi[hit->t] = (float)b;
     }
     if (!st && ferror(f))
         st = av_nn__fail(err, errlen, AV_NN_E_IO, "cannot read %s", path);
     if (!st && lineno == 0)
         st = av_nn__fail(err, errlen, AV_NN_E_FORMAT, "%s: empty calibration table", path);
     free(track);
+    free(idx);
     fclose(f);
     return st;
 }
