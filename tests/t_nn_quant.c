@@ -317,8 +317,10 @@ TEST(random_convs_xnnpack_matches_reference)
  * int8 graph runs on XNNPACK and its outputs are compared with the float
  * graph's. Tolerances are measured figures with headroom, not theory: the
  * int8 step of each activation is 1/255 of its range and errors compound
- * over ~60 layers. What they must catch: a scale, zero point, bias or
- * layout mistake, which moves outputs by their whole range (the first
+ * over ~60 layers (NanoDet measured 0.046 of the range at most, CenterNet
+ * 0.45; 0.08 and 0.6 leave room for other CPUs' kernels). What they must
+ * catch: a scale, zero point, bias or layout mistake, which moves outputs
+ * by their whole range (the first
  * version of the bias scaling saturated squeeze-excite biases and moved
  * CenterNet's heatmap peak by 0.54 of its 0.55).
  */
@@ -363,7 +365,7 @@ static void check_detector(const char *name, int min_int8, double tol_frac)
 }
 
 TEST(centernet_int8_close_to_float) { check_detector("centernet", 60, 0.6); }
-TEST(nanodet_int8_close_to_float) { check_detector("nanodet", 6, 0.05); }
+TEST(nanodet_int8_close_to_float) { check_detector("nanodet", 6, 0.08); }
 
 /* ---- 3. tables ---- */
 

@@ -3,7 +3,9 @@
  * XNNPACK's convert operators, per-tensor scale and zero point only: the
  * boundaries the int8 pass (nn/quant.c) puts between its qs8/qc8
  * convolutions and the ops that stay float. The reference kernels run
- * every other case (u8, per-channel, f16).
+ * every other case (u8, per-channel, f16). XNNPACK rounds f32 -> int8 half
+ * to even where the reference rounds half away from zero: the two differ by
+ * one step on exact ties only.
  */
 #include "nn/xnn/xnn_impl.h"
 
