@@ -214,7 +214,7 @@ install: all $(BUILD)/aviary.1
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/aviary
 	$(INSTALL) -m 0755 $(BUILD)/aviary $(DESTDIR)$(BINDIR)/aviary
-	$(INSTALL) -m 0644 models/*.json $(DESTDIR)$(DATADIR)/models/
+	$(INSTALL) -m 0644 models/*.json $(wildcard models/*.int8.calib) $(DESTDIR)$(DATADIR)/models/
 	@for d in models/*/; do \
 	    [ -d "$$d" ] || continue; \
 	    echo "$(INSTALL) -m 0644 $$d* $(DESTDIR)$(DATADIR)/$$d"; \

@@ -14,6 +14,13 @@
  * configurations, the time per op type over the timed runs (which kernels
  * run where, and what is left on the reference kernels). -x skips the
  * reference configurations (bench/peers.sh times XNNPACK against peers).
+ *
+ *   bench_models -q TABLE [-n RUNS] [-w WARMUP] model
+ *
+ * int8 against float: the model loaded twice, one copy quantised with the
+ * calibration table TABLE (`aviary model quantize`), both run on XNNPACK in
+ * one process, alternating run by run (interleaved, so machine load hits
+ * both alike), on 1 and 2 threads: medians and the float/int8 ratio.
  */
 #include "nn/core.h"
 
@@ -182,11 +189,84 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     return rc;
 }
 
+/* Deterministic inputs and output buffers for m: bufs[0..ni) inputs, then outputs. */
+static void **make_bufs(const av_nn_model *m)
+{
+    int ni = av_nn_num_inputs(m), no = av_nn_num_outputs(m);
+    void **bufs = calloc((size_t)(ni + no), sizeof *bufs);
+    for (int i = 0; bufs && i < ni + no; i++) {
+        const av_nn_tensor_info *ti = i < ni ? av_nn_input(m, i) : av_nn_output(m, i - ni);
+        size_t cnt = 1;
+        for (int d = 0; d < ti->rank; d++)
+            cnt *= (size_t)ti->dims[d];
+        size_t es = av_nn_dtype_size(ti->dtype);
+        if (!(bufs[i] = calloc(cnt ? cnt : 1, es)))
+            return NULL; /* the benchmark exits at once */
+        uint32_t s = 12345u + (uint32_t)i;
+        for (size_t k = 0; i < ni && ti->dtype == AV_NN_F32 && k < cnt; k++) {
+            s = s * 1664525u + 1013904223u;
+            ((float *)bufs[i])[k] = (float)(s >> 8) / 16777216.0f;
+        }
+    }
+    return bufs;
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* -q: float and int8 copies of path, interleaved run by run. */
+static int bench_int8(const char *path, const char *table, int threads, int runs, int warmup)
+{
+    char err[512];
+    av_nn_model *m[2] = {NULL, NULL};
+    av_nn_ctx *c[2] = {NULL, NULL};
+    av_nn_quant_report rep;
+    av_nn_ctx_opts o = {.threads = threads, .backend = AV_NN_BACKEND_XNNPACK};
+    for (int k = 0; k < 2; k++) {
+        if (av_nn_load(path, &m[k], err, sizeof err) != AV_NN_OK ||
+            (k == 1 && av_nn_model_quantize(m[1], table, &rep, err, sizeof err) != AV_NN_OK) ||
+            av_nn_ctx_new(m[k], &o, &c[k], err, sizeof err) != AV_NN_OK) {
+            fprintf(stderr, "%s: %s\n", path, err);
+            return 1;
+        }
+    }
+    void **b[2] = {make_bufs(m[0]), make_bufs(m[1])};
+    double *t[2] = {calloc((size_t)runs, sizeof(double)), calloc((size_t)runs, sizeof(double))};
+    if (!b[0] || !b[1] || !t[0] || !t[1]) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    int ni = av_nn_num_inputs(m[0]);
+    for (int r = 0; r < warmup + runs; r++)
+        for (int k = 0; k < 2; k++) {
+            double t0 = now_ms();
+            if (av_nn_run(c[k], (const void *const *)b[k], b[k] + ni, err, sizeof err) != AV_NN_OK) {
+                fprintf(stderr, "%s: run: %s\n", path, err);
+                return 1;
+            }
+            if (r >= warmup)
+                t[k][r - warmup] = now_ms() - t0;
+        }
+    double mf = median(t[0], runs), mq = median(t[1], runs);
+    printf("%-28s xnnpack %d thread%s  float median %8.2f ms  int8 median %8.2f ms  "
+           "float/int8 %.2f  (%d int8 convs, %d float, %d quantize/dequantize)\n",
+           path, threads, threads > 1 ? "s" : " ", mf, mq, mf / mq, rep.quantised,
+           rep.kept_float, rep.boundaries);
+    fflush(stdout);
+    return 0; /* the child exits: the OS frees the rest */
+}
+
 int main(int argc, char **argv)
 {
     int runs = 30, warmup = 3, profile = 0, xnn_only = 0, opt;
-    while ((opt = getopt(argc, argv, "n:w:px")) != -1) {
-        if (opt == 'p')
+    const char *table = NULL;
+    while ((opt = getopt(argc, argv, "n:w:pxq:")) != -1) {
+        if (opt == 'q')
+            table = optarg;
+        else if (opt == 'p')
             profile = 1;
         else if (opt == 'x')
             xnn_only = 1;
@@ -195,9 +275,31 @@ int main(int argc, char **argv)
         else if (opt == 'w')
             warmup = atoi(optarg);
         else {
-            fprintf(stderr, "usage: %s [-n runs] [-w warmup] [-p] [-x] [model ...]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-n runs] [-w warmup] [-p] [-x] [model ...]\n"
+                    "       %s -q TABLE [-n runs] [-w warmup] model\n",
+                    argv[0], argv[0]);
             return 2;
         }
+    }
+    if (table) {
+        if (argc - optind != 1 || runs < 1 || warmup < 0) {
+            fprintf(stderr, "-q TABLE takes one model, runs >= 1, warmup >= 0\n");
+            return 2;
+        }
+        printf("int8 vs float, interleaved: %d timed runs each after %d warm-up runs\n", runs,
+               warmup);
+        fflush(stdout); /* before fork: the children would print it again */
+        int failed = 0;
+        for (int threads = 1; threads <= 2; threads++) {
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(bench_int8(argv[optind], table, threads, runs, warmup));
+            int status = 0;
+            failed |= pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+                      WEXITSTATUS(status) != 0;
+        }
+        return failed;
     }
     if (runs < 1 || warmup < 0) {
         fprintf(stderr, "runs must be >= 1 and warmup >= 0\n");

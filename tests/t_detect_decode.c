@@ -8,12 +8,15 @@
 #include "detect/decode.h"
 #include "detect/detect.h"
 #include "detect/manifest.h"
+#include "nn/nn.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define REF "reference/tfjs/reference/"
 
@@ -326,6 +329,76 @@ static av_detect_status parse(const char *json, char *err)
     "\"input\":{\"width\":8,\"height\":8,\"layout\":\"NHWC\",\"normalise\":\"0..255\"," \
     "\"resize\":\"stretch\",\"filter\":\"tf_bilinear\"},"
 
+/* "precision": float by default, "int8" with a calibration path resolved
+ * like "file" (default NAME.int8.calib), anything else refused by name. */
+TEST(manifest_precision)
+{
+#define PREC_TAIL GOOD_INPUT "\"output\":{\"kind\":\"nanodet\"},\"labels\":[\"a\",\"bird\"]," \
+                             "\"classes\":{\"keep\":[1]}}"
+    char err[512];
+    av_detect__manifest m;
+    const char *j = GOOD_HEAD PREC_TAIL;
+    CHECK_EQ_INT(av_detect__manifest_parse(j, strlen(j), "models", "t.json", &m, err, 512), 0);
+    CHECK_EQ_INT(m.precision, AV_DETECT__FLOAT);
+    CHECK_STR_EQ(m.calib_path, "");
+    av_detect__manifest_free(&m);
+    j = GOOD_HEAD "\"precision\":\"int8\"," PREC_TAIL;
+    CHECK_EQ_INT(av_detect__manifest_parse(j, strlen(j), "models", "t.json", &m, err, 512), 0);
+    CHECK_EQ_INT(m.precision, AV_DETECT__INT8);
+    CHECK_STR_EQ(m.calib_path, "models/x.int8.calib");
+    av_detect__manifest_free(&m);
+    j = GOOD_HEAD "\"precision\":\"int8\",\"calibration\":\"c/x.calib\"," PREC_TAIL;
+    CHECK_EQ_INT(av_detect__manifest_parse(j, strlen(j), "models", "t.json", &m, err, 512), 0);
+    CHECK_STR_EQ(m.calib_path, "models/c/x.calib");
+    av_detect__manifest_free(&m);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":\"float\"," PREC_TAIL, err), AV_DETECT_OK);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":\"fp16\"," PREC_TAIL, err),
+                 AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "precision: 'fp16' is not one of float, int8"), "%s", err);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":8," PREC_TAIL, err), AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "precision: must be a string"), "%s", err);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"calibration\":\"x.calib\"," PREC_TAIL, err),
+                 AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "calibration: only read with"), "%s", err);
+    CHECK_EQ_INT(parse(GOOD_HEAD "\"precision\":\"int8\",\"calibration\":\"../x\"," PREC_TAIL,
+                       err),
+                 AV_DETECT_E_MANIFEST);
+    CHECK_MSG(strstr(err, "calibration: '../x' must be a relative path"), "%s", err);
+#undef PREC_TAIL
+}
+
+/* `aviary model quantize`'s calibration: one photo through CenterNet gives
+ * a table the engine quantises the model with; an empty folder is refused. */
+TEST(calibrate_detector)
+{
+    if (access("models/human/centernet.json", R_OK) != 0)
+        SKIP("models/human missing (run scripts/setup)");
+    char bird[4096];
+    CHECK(realpath(av_test_shared("testdata/images/bird.bmp"), bird));
+    char dir[1024], photo[1100], table[1100], used[1100], err[512];
+    snprintf(dir, sizeof dir, "%s/photos", av_test_tmpdir());
+    CHECK(mkdir(dir, 0700) == 0);
+    int n = -1;
+    CHECK_EQ_INT(av_detect_calibrate("models/centernet.json", dir, NULL, used, sizeof used, &n,
+                                     err, sizeof err),
+                 AV_DETECT_E_ARG);
+    CHECK_MSG(strstr(err, "no .jpg/.jpeg/.png/.bmp photos"), "%s", err);
+    snprintf(photo, sizeof photo, "%s/bird.bmp", dir);
+    CHECK(symlink(bird, photo) == 0);
+    snprintf(table, sizeof table, "%s/c.calib", av_test_tmpdir());
+    CHECK_MSG(av_detect_calibrate("models/centernet.json", dir, table, used, sizeof used, &n, err,
+                                  sizeof err) == AV_DETECT_OK,
+              "%s", err);
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR_EQ(used, table);
+    av_nn_model *m = NULL;
+    CHECK(av_nn_load("models/human/centernet.json", &m, err, sizeof err) == AV_NN_OK);
+    av_nn_quant_report r;
+    CHECK_MSG(av_nn_model_quantize(m, table, &r, err, sizeof err) == AV_NN_OK, "%s", err);
+    CHECK(r.quantised > 50);
+    av_nn_model_free(m);
+}
+
 TEST(manifest_validation)
 {
     char err[512];
@@ -430,5 +503,5 @@ TEST(split_label)
 
 TEST_MAIN(T(nanodet_matches_reference_bird), T(nanodet_low_threshold_is_consistent),
           T(centernet_matches_reference_bird), T(nanodet_synthetic_box_and_skip),
-          T(nms_tfjs_semantics), T(manifest_validation), T(shipped_manifests_load),
+          T(nms_tfjs_semantics), T(manifest_validation), T(manifest_precision), T(calibrate_detector), T(shipped_manifests_load),
           T(missing_manifest_names_file), T(split_label))

@@ -31,6 +31,8 @@ extern const av_cli_cmd av_cli_doctor;
 extern const av_cli_cmd av_cli_user;
 extern const av_cli_cmd av_cli_train;
 extern const av_cli_cmd av_cli_model;
+/* `aviary model quantize ...` (cmd_quantize.c); argv after "quantize". */
+int av_cli_model_quantize(const av_config *cfg, int argc, char **argv);
 
 /* The command that adds the first owner for this configuration's database
  * ("aviary user add NAME --data DIR" or "--db URL" with the password left out). */

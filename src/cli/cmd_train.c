@@ -99,6 +99,8 @@ const av_cli_cmd av_cli_train = {
 static int run_model(const av_config *cfg, int argc, char **argv)
 {
     const av_cli_cmd *me = &av_cli_model;
+    if (argc > 0 && !strcmp(argv[0], "quantize"))
+        return av_cli_model_quantize(cfg, argc - 1, argv + 1);
     const char *out = NULL, *pos[3] = {0};
     int n = 0;
     for (int i = 0; i < argc; i++) {
@@ -151,19 +153,26 @@ static int run_model(const av_config *cfg, int argc, char **argv)
             fprintf(stderr, "aviary model list: cannot open %s\n", dir);
         return d ? 0 : 1;
     }
-    return av_cli_usage(me, "expected `promote VERSION` or `list`");
+    return av_cli_usage(me, "expected `promote VERSION`, `list` or `quantize MODEL`");
 }
 
 const av_cli_cmd av_cli_model = {
     .name = "model",
-    .summary = "model versions under a model server's base path: list, promote or roll back",
-    .usage = "list | promote VERSION --out DIR",
+    .summary = "model versions under a model server's base path: list, promote or roll back;"
+               " int8 calibration",
+    .usage = "list | promote VERSION --out DIR | quantize MODEL --calib DIR [--out FILE]",
     .keys = train_keys,
     .extra_help = "  list               versions and candidates with their evaluation\n"
                   "  promote VERSION    serve VERSION (a number or candidate-N) again: it is\n"
                   "                     copied as the next version number, which running\n"
                   "                     model servers swap to (a rollback is promoting an\n"
                   "                     older number)\n"
-                  "  --out DIR          the model server's --model-base-path\n",
+                  "  --out DIR          the model server's --model-base-path\n"
+                  "  quantize MODEL     int8 calibration of a float detector (MODEL: a\n"
+                  "                     manifest path, or NAME for --models DIR/NAME.json):\n"
+                  "                     runs it on every photo in --calib DIR and writes\n"
+                  "                     the activation ranges to --out FILE (default: the\n"
+                  "                     manifest's \"calibration\", else NAME.int8.calib\n"
+                  "                     beside it), read by \"precision\": \"int8\"\n",
     .run = run_model,
 };

@@ -300,6 +300,19 @@ av_detect_status av_detect_annotate(const void *image, size_t len, const av_dete
                                     size_t mimecap, char *err, size_t errlen);
 
 /*
+ * `aviary model quantize`: calibrate the int8 quantisation of the float
+ * detector of manifest (a models/NAME.json path) on every .jpg/.jpeg/.png/
+ * .bmp photo directly in photo_dir, each fed as the pipeline feeds the
+ * detector, and write the range table (nn.h av_nn_calib_save) to out, or
+ * when out is NULL or "" to the manifest's "calibration" path (int8
+ * manifests) or NAME.int8.calib beside the manifest. out_used (may be NULL)
+ * receives the path written, *n_photos the photos used.
+ */
+av_detect_status av_detect_calibrate(const char *manifest, const char *photo_dir,
+                                     const char *out, char *out_used, size_t out_cap,
+                                     int *n_photos, char *err, size_t errlen);
+
+/*
  * A stand-alone image classifier (`aviary classify`): `model` is a manifest
  * (.json with "role": "classifier") or a model file (TFLite, TF.js, ONNX).
  * For a bare model file the input size comes from its [1,H,W,3] or [1,3,H,W]

@@ -445,6 +445,28 @@ static av_detect_status parse_labels(parser *ps, json_t *root, const char *base_
     return AV_DETECT_OK;
 }
 
+static av_detect_status parse_precision(parser *ps, json_t *root, const char *base_dir,
+                                        av_detect__manifest *m)
+{
+    static const char *const precisions[] = {"float", "int8", NULL};
+    int e;
+    char rel[512];
+    av_detect_status st = get_enum(ps, root, "", "precision", 0, 0, precisions, &e);
+    if (st)
+        return st;
+    m->precision = (av_detect__precision)e;
+    if ((st = get_str(ps, root, "", "calibration", 0, rel, sizeof rel)))
+        return st;
+    if (m->precision == AV_DETECT__FLOAT) {
+        if (rel[0])
+            return BAD(ps, "calibration: only read with \"precision\": \"int8\"");
+        return AV_DETECT_OK;
+    }
+    if (!rel[0])
+        snprintf(rel, sizeof rel, "%s.int8.calib", m->name);
+    return resolve(ps, base_dir, rel, "calibration", m->calib_path, sizeof m->calib_path);
+}
+
 static av_detect_status parse_root(parser *ps, json_t *root, const char *base_dir,
                                    av_detect__manifest *m)
 {
@@ -468,7 +490,7 @@ static av_detect_status parse_root(parser *ps, json_t *root, const char *base_di
     if ((st = get_enum(ps, root, "", "format", 1, 0, formats, &e)))
         return st;
     snprintf(m->format, sizeof m->format, "%s", formats[e]);
-    if ((st = parse_input(ps, root, m)))
+    if ((st = parse_precision(ps, root, base_dir, m)) || (st = parse_input(ps, root, m)))
         return st;
 
     json_t *out = get_obj(root, "output");

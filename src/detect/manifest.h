@@ -30,6 +30,11 @@
  *   answer               classifier: {min_species, min_genus, drop_detector},
  *                        the thresholds of the species/genus/unknown rules
  *                        (answer.h); defaults AV_DETECT__ANSWER_* below
+ *   precision            "float" (default) | "int8": run the float model's
+ *                        convolutions as int8 (nn.h av_nn_model_quantize)
+ *   calibration          int8: the range table `aviary model quantize` wrote,
+ *                        relative to the manifest's folder (default
+ *                        "<name>.int8.calib")
  *   head                 classifier, optional: {"file": F, "features": TENSOR}, a
  *                        retrained head (head.c, `aviary train species`) applied to
  *                        the named intermediate tensor instead of the model's output;
@@ -52,6 +57,7 @@ typedef enum { AV_DETECT__CENTERNET, AV_DETECT__NANODET, AV_DETECT__CLASSIFY } a
 typedef enum { AV_DETECT__NHWC, AV_DETECT__NCHW } av_detect__layout;
 typedef enum { AV_DETECT__STRETCH, AV_DETECT__LETTERBOX } av_detect__resize;
 typedef enum { AV_DETECT__TF_BILINEAR, AV_DETECT__AREA } av_detect__filter;
+typedef enum { AV_DETECT__FLOAT, AV_DETECT__INT8 } av_detect__precision;
 
 typedef struct av_detect__manifest {
     char name[64];
@@ -59,6 +65,8 @@ typedef struct av_detect__manifest {
     av_detect__role role;
     char path[AV_DETECT__PATH_MAX]; /* model file, resolved against the manifest's folder */
     char format[16];                /* "tfjs" | "tflite" | "onnx" */
+    av_detect__precision precision; /* int8: quantise at load from calib_path */
+    char calib_path[AV_DETECT__PATH_MAX]; /* resolved like path; "" for float */
     /* input */
     char input_name[128];
     int in_w, in_h;

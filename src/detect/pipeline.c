@@ -216,6 +216,14 @@ static av_detect_status load_model(const av_detect__manifest *man, av_nn_model *
         return failf(err, errlen, ns == AV_NN_E_IO ? AV_DETECT_E_IO : AV_DETECT_E_MODEL,
                      "%s: cannot load %s: %s%s", man->name, man->path, e,
                      ns == AV_NN_E_IO ? " (run scripts/setup to fetch the models)" : "");
+    if (man->precision == AV_DETECT__INT8 &&
+        (ns = av_nn_model_quantize(*out, man->calib_path, NULL, e, sizeof e)) != AV_NN_OK) {
+        av_nn_model_free(*out);
+        *out = NULL;
+        return failf(err, errlen, ns == AV_NN_E_IO ? AV_DETECT_E_IO : AV_DETECT_E_MODEL,
+                     "%s: \"precision\": \"int8\": %s%s", man->name, e,
+                     ns == AV_NN_E_IO ? " (make one with `aviary model quantize`)" : "");
+    }
     return AV_DETECT_OK;
 }
 

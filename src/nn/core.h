@@ -32,6 +32,15 @@ int av_nn__norm_axis(int a, int r);
  */
 av_nn_status av_nn__layout_pass(av_nn__graph *g, char *err, size_t errlen);
 
+/* ---- pass.c ---- */
+
+/*
+ * After a rewrite of a finalized graph (nodes added, inputs rewired):
+ * sort again, drop dead nodes and the constants nothing reads. Errors as
+ * av_nn__graph_finalize.
+ */
+av_nn_status av_nn__graph_reorder(av_nn__graph *g, char *err, size_t errlen);
+
 /* ---- plan.c ---- */
 
 /* Bytes appended to every planned buffer: XNNPACK kernels may read past the end. */
@@ -94,6 +103,14 @@ typedef struct av_nn__profile {
     long count[AV_NN_OP_COUNT * 2];
 } av_nn__profile;
 void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p);
+
+/* Called by av_nn_run after every node with its output data (calibration,
+ * quant.c); NULL turns it off. */
+typedef void (*av_nn__observer)(void *user, const av_nn__graph *g, const av_nn__node *n,
+                                void *const *out);
+void av_nn__ctx_set_observer(av_nn_ctx *c, av_nn__observer fn, void *user);
+/* The model a context runs. */
+const av_nn_model *av_nn__ctx_model(const av_nn_ctx *c);
 
 /* ---- ir/elem.c: element access, strides, node errors ---- */
 

@@ -191,4 +191,38 @@ int64_t av_nn_ctx_batch(const av_nn_ctx *c);
 /* Bytes of the planned activation arena of a context (for benchmarks). */
 size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c);
 
+/*
+ * int8 post-training quantisation (quant.c).
+ *
+ * Calibration: av_nn_calib_new makes an empty range table for float model m
+ * (which must outlive it; free with av_nn_calib_free). Each av_nn_calib_run
+ * is av_nn_run on ctx (a context of m at m's batch) that also widens the
+ * [min, max] of every computed f32 tensor. av_nn_calib_save writes the table
+ * as text (comment: optional lines written behind '#'); E_ARG before any run.
+ *
+ * av_nn_model_quantize rewrites m in place from the table at calib_path:
+ * each float conv2d / depthwise conv2d with a range for its input and output
+ * and a clamp-like fused activation runs as an XNNPACK qc8 convolution
+ * (per-output-channel int8 weights, per-tensor int8 activations), with
+ * QUANTIZE / DEQUANTIZE where int8 meets float; other ops stay float. Call it
+ * before any context of m exists. A table naming a tensor m lacks is refused
+ * (E_FORMAT naming the line). On any failure m is left unusable: free it.
+ * rep (may be NULL) receives what was done.
+ */
+typedef struct av_nn_calib av_nn_calib;
+typedef struct av_nn_quant_report {
+    int quantised;  /* convolutions now int8 */
+    int kept_float; /* convolutions left float (no range, activation, scale limits) */
+    int boundaries; /* QUANTIZE + DEQUANTIZE nodes in the rewritten graph */
+} av_nn_quant_report;
+
+av_nn_status av_nn_calib_new(const av_nn_model *m, av_nn_calib **out, char *err, size_t errlen);
+void av_nn_calib_free(av_nn_calib *cal);
+av_nn_status av_nn_calib_run(av_nn_calib *cal, av_nn_ctx *ctx, const void *const *inputs,
+                             void *const *outputs, char *err, size_t errlen);
+av_nn_status av_nn_calib_save(const av_nn_calib *cal, const char *path, const char *comment,
+                              char *err, size_t errlen);
+av_nn_status av_nn_model_quantize(av_nn_model *m, const char *calib_path,
+                                  av_nn_quant_report *rep, char *err, size_t errlen);
+
 #endif

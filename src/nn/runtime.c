@@ -28,6 +28,8 @@ struct av_nn_ctx {
     uint8_t *arena;
     size_t arena_bytes;
     av_nn__profile *prof; /* per-op time accumulated by av_nn_run when set (benchmarks) */
+    av_nn__observer obs;  /* calibration: sees every node's outputs when set */
+    void *obs_user;
 };
 
 static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
@@ -195,6 +197,8 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
         for (int k = 0; tap >= 0 && k < n->n_out; k++)
             if (n->out[k] == tap)
                 memcpy(tap_out, c->tptr[tap], (size_t)av_nn__nbytes(&g->tensors[tap]));
+        if (c->obs)
+            c->obs(c->obs_user, g, n, out);
         if (c->prof) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
@@ -249,6 +253,17 @@ void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p)
 {
     if (c)
         c->prof = p;
+}
+
+void av_nn__ctx_set_observer(av_nn_ctx *c, av_nn__observer fn, void *user)
+{
+    if (c)
+        c->obs = fn, c->obs_user = user;
+}
+
+const av_nn_model *av_nn__ctx_model(const av_nn_ctx *c)
+{
+    return c ? c->m : NULL;
 }
 
 int64_t av_nn_ctx_batch(const av_nn_ctx *c)

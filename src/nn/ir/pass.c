@@ -864,3 +864,15 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
     drop_unused_constants(g);
     return AV_NN_OK;
 }
+
+av_nn_status av_nn__graph_reorder(av_nn__graph *g, char *err, size_t errlen)
+{
+    av_nn_status st;
+    /* sort first: remove_dead walks the order, which must hold the new nodes */
+    if ((st = topo_sort(g, err, errlen)) || (st = remove_dead(g, err, errlen)) ||
+        (st = topo_sort(g, err, errlen)))
+        return st;
+    count_consumers(g);
+    drop_unused_constants(g);
+    return AV_NN_OK;
+}

@@ -130,4 +130,9 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
+/* xnn_quant.c: per-tensor int8 QUANTIZE / DEQUANTIZE (convert operators) */
+bool av_nn__xnn_quant_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_quant_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                      av_nn__xnn_node *s, char *err, size_t errlen);
+
 #endif
