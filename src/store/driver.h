@@ -108,6 +108,18 @@ typedef struct av_store_driver {
      * already holding the unique key keys ("ON CONFLICT(k) DO UPDATE SET" /
      * "ON DUPLICATE KEY UPDATE"); the SET list follows, in bound values. */
     const char *(*upsert)(const char *keys, char *buf, size_t cap);
+    /* Dialect: an expression for the seconds (double) from timestamp column
+     * col to now, in the clock CURRENT_TIMESTAMP writes. */
+    const char *(*age_s)(const char *col, char *buf, size_t cap);
+    /* Dialect: a query counting which of the tables in names (an SQL list,
+     * "('a', 'b')") exist in this database. */
+    const char *(*count_tables)(const char *names, char *buf, size_t cap);
+    /* A named lock across processes, held by session c until unlock (MySQL,
+     * whose DDL commits implicitly; SQLite's BEGIN IMMEDIATE already
+     * serialises, so there it is a no-op). EDB "... busy" after timeout_s. */
+    av_store_status (*lock)(av_store__sess *c, const char *name, int timeout_s, char *err,
+                            size_t errlen);
+    void (*unlock)(av_store__sess *c, const char *name);
 } av_store_driver;
 
 struct av_store {

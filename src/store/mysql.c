@@ -734,6 +734,10 @@ static av_store_status my_open(const char *rest, av_store **out, char *err, size
 
 /* ---- migrations ---- */
 
+static av_store_status my_lock(av_store__sess *c, const char *name, int timeout_s, char *err,
+                               size_t errlen);
+static void my_unlock(av_store__sess *c, const char *name);
+
 static av_store_status get_int(my_conn *c, const char *sql, const av_store__arg *a, int n,
                                int64_t *v, char *err, size_t errlen)
 {
@@ -779,11 +783,8 @@ static av_store_status my_migrate(av_store *base, int *version, char *err, size_
         return st;
     /* DDL commits implicitly in MySQL: a named lock keeps two migrating
      * processes from running the same step twice. */
-    int64_t locked = 0;
-    st = get_int(c, "SELECT GET_LOCK(CONCAT('aviary_migrate.', DATABASE()), 60)", NULL, 0,
-                 &locked, err, errlen);
-    if (st == AV_STORE_OK && locked != 1)
-        st = av_store__fail(err, errlen, AV_STORE_EDB, "mysql: migration lock busy");
+    st = my_lock((av_store__sess *)c, "aviary_migrate", 60, err, errlen);
+    int locked = st == AV_STORE_OK;
     int v = 0;
     if (st == AV_STORE_OK)
         st = version_of(c, &v, err, errlen);
@@ -796,12 +797,8 @@ static av_store_status my_migrate(av_store *base, int *version, char *err, size_
         if (st == AV_STORE_OK)
             v = i + 1;
     }
-    if (locked == 1 && c->m) {
-        int64_t ignored;
-        char e2[128];
-        get_int(c, "SELECT RELEASE_LOCK(CONCAT('aviary_migrate.', DATABASE()))", NULL, 0,
-                &ignored, e2, sizeof e2);
-    }
+    if (locked)
+        my_unlock((av_store__sess *)c, "aviary_migrate");
     release(s, c);
     if (st == AV_STORE_OK && version)
         *version = v;
@@ -853,6 +850,46 @@ static const char *my_upsert(const char *keys, char *buf, size_t cap)
     return buf;
 }
 
+static const char *my_age_s(const char *col, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "TIMESTAMPDIFF(MICROSECOND, %s, CURRENT_TIMESTAMP(3)) / 1e6", col);
+    return buf;
+}
+
+static const char *my_count_tables(const char *names, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
+             " AND table_name IN %s",
+             names);
+    return buf;
+}
+
+/* GET_LOCK names are server-wide: the database's name keeps two databases apart. */
+static av_store_status my_lock(av_store__sess *c, const char *name, int timeout_s, char *err,
+                               size_t errlen)
+{
+    int64_t got = 0;
+    av_store__arg a[2] = {AV_ARG_T(name), AV_ARG_I(timeout_s)};
+    av_store_status st = get_int((my_conn *)c, "SELECT GET_LOCK(CONCAT(?, '.', DATABASE()), ?)",
+                                 a, 2, &got, err, errlen);
+    if (st == AV_STORE_OK && got != 1)
+        st = av_store__fail(err, errlen, AV_STORE_EDB, "mysql: lock %s busy", name);
+    return st;
+}
+
+static void my_unlock(av_store__sess *c, const char *name)
+{
+    my_conn *mc = (my_conn *)c;
+    if (!mc->m) /* dropped: the server released it with the connection */
+        return;
+    int64_t ignored;
+    char e2[128];
+    av_store__arg a[1] = {AV_ARG_T(name)};
+    get_int(mc, "SELECT RELEASE_LOCK(CONCAT(?, '.', DATABASE()))", a, 1, &ignored, e2,
+            sizeof e2);
+}
+
 const av_store_driver av_store__mysql_driver = {
     .scheme = "mysql",
     .open = my_open,
@@ -870,4 +907,8 @@ const av_store_driver av_store__mysql_driver = {
     .tx = my_tx,
     .ts_text = my_ts_text,
     .upsert = my_upsert,
+    .age_s = my_age_s,
+    .count_tables = my_count_tables,
+    .lock = my_lock,
+    .unlock = my_unlock,
 };

@@ -378,6 +378,31 @@ static const char *sq_upsert(const char *keys, char *buf, size_t cap)
     return buf;
 }
 
+static const char *sq_age_s(const char *col, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "(julianday('now') - julianday(%s)) * 86400.0", col);
+    return buf;
+}
+
+static const char *sq_count_tables(const char *names, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN %s",
+             names);
+    return buf;
+}
+
+static av_store_status sq_lock(av_store__sess *c, const char *name, int timeout_s, char *err,
+                               size_t errlen)
+{
+    (void)c, (void)name, (void)timeout_s, (void)err, (void)errlen;
+    return AV_STORE_OK;
+}
+
+static void sq_unlock(av_store__sess *c, const char *name)
+{
+    (void)c, (void)name;
+}
+
 const av_store_driver av_store__sqlite_driver = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -395,4 +420,8 @@ const av_store_driver av_store__sqlite_driver = {
     .tx = sq_tx,
     .ts_text = sq_ts_text,
     .upsert = sq_upsert,
+    .age_s = sq_age_s,
+    .count_tables = sq_count_tables,
+    .lock = sq_lock,
+    .unlock = sq_unlock,
 };

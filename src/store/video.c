@@ -141,16 +141,12 @@ av_store_status av_store_video_get(av_store *s, const char *id, av_store_video *
     out->container[0] = '\0';
     av_store__arg a[1] = {AV_ARG_T(id)};
     /* Both dialects keep updated_at in the clock CURRENT_TIMESTAMP writes. */
-    const char *sql =
-        strcmp(s->drv->dialect, "mysql") == 0
-            ? "SELECT container, COALESCE(codec, ''), COALESCE(width, 0), COALESCE(height, 0),"
-              " duration_s, sample_fps, frames_done, frames_expected, attempts,"
-              " TIMESTAMPDIFF(MICROSECOND, updated_at, CURRENT_TIMESTAMP(3)) / 1e6"
-              " FROM videos WHERE ID = ?"
-            : "SELECT container, COALESCE(codec, ''), COALESCE(width, 0), COALESCE(height, 0),"
-              " duration_s, sample_fps, frames_done, frames_expected, attempts,"
-              " (julianday('now') - julianday(updated_at)) * 86400.0"
-              " FROM videos WHERE ID = ?";
+    char age[160], sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT container, COALESCE(codec, ''), COALESCE(width, 0), COALESCE(height, 0),"
+             " duration_s, sample_fps, frames_done, frames_expected, attempts, %s"
+             " FROM videos WHERE ID = ?",
+             s->drv->age_s("updated_at", age, sizeof age));
     av_store_status st = av_store__query1(s, sql, a, 1, cols, 10, NULL, NULL, err, errlen);
     if (st != AV_STORE_OK)
         return st;
