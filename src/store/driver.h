@@ -62,6 +62,16 @@ typedef struct av_store__col {
 /* Row callback: return 0 to go on, non-zero to stop (the query still succeeds). */
 typedef int (*av_store__row_fn)(void *ud);
 
+/* Dialect text: pre ARG post; with drop_arg, ARG is left out (MySQL's
+ * upsert names no key). */
+typedef struct av_store__wrap {
+    const char *pre, *post;
+    int drop_arg;
+} av_store__wrap;
+
+/* pre + arg + post into buf (truncated at cap); returns buf. */
+const char *av_store__sql_wrap(av_store__wrap w, const char *arg, char *buf, size_t cap);
+
 /* Body of a transaction (driver->tx): statements on c; OK commits, anything
  * else rolls back. It may run more than once, so it must rewrite its outputs
  * on each run and touch nothing outside the database. */
@@ -101,19 +111,15 @@ typedef struct av_store_driver {
      * wait time-out or busy: multi-statement writes go through here. */
     av_store_status (*tx)(av_store *s, av_store__tx_fn body, void *ud, char *err,
                           size_t errlen);
-    /* Dialect: an expression reading timestamp column col as ISO-8601 text
-     * ("2024-05-01T12:00:00.000Z"), written into buf; returns buf. */
-    const char *(*ts_text)(const char *col, char *buf, size_t cap);
-    /* Dialect: the clause after INSERT ... VALUES (...) that updates the row
-     * already holding the unique key keys ("ON CONFLICT(k) DO UPDATE SET" /
-     * "ON DUPLICATE KEY UPDATE"); the SET list follows, in bound values. */
-    const char *(*upsert)(const char *keys, char *buf, size_t cap);
-    /* Dialect: an expression for the seconds (double) from timestamp column
-     * col to now, in the clock CURRENT_TIMESTAMP writes. */
-    const char *(*age_s)(const char *col, char *buf, size_t cap);
-    /* Dialect: a query counting which of the tables in names (an SQL list,
-     * "('a', 'b')") exist in this database. */
-    const char *(*count_tables)(const char *names, char *buf, size_t cap);
+    /* Dialect: SQL text around an argument, where the two databases differ
+     * (av_store__sql_wrap puts them together). */
+    av_store__wrap ts_text;      /* timestamp column -> ISO-8601 text "...T12:00:00.000Z" */
+    av_store__wrap age_s;        /* timestamp column -> seconds (double) from it to now, in
+                                    the clock CURRENT_TIMESTAMP writes */
+    av_store__wrap count_tables; /* "('a', 'b')" -> query counting which of them exist */
+    av_store__wrap upsert;       /* unique key columns -> the clause after INSERT ... VALUES
+                                    (...) that updates the row already holding the key; the
+                                    SET list follows, in bound values */
     /* A named lock across processes, held by session c until unlock (MySQL,
      * whose DDL commits implicitly; SQLite's BEGIN IMMEDIATE already
      * serialises, so there it is a no-op). EDB "... busy" after timeout_s. */
@@ -166,6 +172,11 @@ av_store_status av_store__query1(av_store *s, const char *sql, const av_store__a
 av_store_status av_store__int(av_store *s, av_store__sess *c, const char *sql,
                               const av_store__arg *a, int n, int64_t *v, char *err,
                               size_t errlen);
+/* The 12 columns of a detection as images.c and video.c read it from
+ * inferences (x1, y1, x2, y2, score, detector_score, species_score, class,
+ * label, species, common_name, model_version), bound to d and *cls. */
+#define AV_STORE__DET_COLS 12
+void av_store__det_cols(av_store__col *cols, av_store_detection *d, int64_t *cls);
 /* Each box's species guesses (guesses.c, schema v8): put after the
  * analysis is stored (its own transaction: a crash between leaves boxes
  * with their shown answer only), get fills dets[].guesses by idx. */

@@ -20,7 +20,7 @@ static av_store_status stat_add(av_store *s, av_store__sess *c, const char *key,
     snprintf(sql, sizeof sql,
              "INSERT INTO feedback_stats (`key`, `sum`, n) VALUES (?, ?, ?)"
              " %s `sum` = `sum` + ?, n = n + ?",
-             s->drv->upsert("`key`", up, sizeof up));
+             av_store__sql_wrap(s->drv->upsert, "`key`", up, sizeof up));
     av_store__arg a[5] = {AV_ARG_T(key), AV_ARG_D(sum), AV_ARG_I(n), AV_ARG_D(sum), AV_ARG_I(n)};
     return s->drv->exec(c, sql, a, 5, NULL, NULL, err, errlen);
 }
@@ -236,7 +236,7 @@ av_store_status av_store_monitoring_list(av_store *s, const char *const *classes
     char ts[160], sql[256];
     snprintf(sql, sizeof sql,
              "SELECT imageID, %s, seq, user_satisfaction FROM monitoring ORDER BY seq",
-             s->drv->ts_text("`timestamp`", ts, sizeof ts));
+             av_store__sql_wrap(s->drv->ts_text, "`timestamp`", ts, sizeof ts));
     st = s->drv->query(c, sql, NULL, 0, cols, 4, mon_fn, &u, err, errlen);
     if (st == AV_STORE_OK && u.oom)
         st = AV_STORE_ENOMEM;

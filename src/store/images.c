@@ -179,7 +179,7 @@ av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
              "SELECT ID, name, ext, content_type, size_bytes, COALESCE(width, 0),"
              " COALESCE(height, 0), voted, status, COALESCE(error, ''), %s%s"
              " FROM images WHERE ID = ?",
-             s->drv->ts_text("created_at", ts, sizeof ts), with_blob ? ", image_blob" : "");
+             av_store__sql_wrap(s->drv->ts_text, "created_at", ts, sizeof ts), with_blob ? ", image_blob" : "");
     av_store__arg a[1] = {AV_ARG_T(id)};
     av_store_status st = av_store__query1(s, sql, a, 1, cols, with_blob ? 12 : 11, img_row_fn,
                                           &r, err, errlen);
@@ -285,6 +285,25 @@ av_store_status av_store_analysis_fail(av_store *s, const char *id, const char *
         2, NULL, err, errlen);
 }
 
+void av_store__det_cols(av_store__col *cols, av_store_detection *d, int64_t *cls)
+{
+    const av_store__col c[AV_STORE__DET_COLS] = {
+        {AV_COL_DOUBLE, &d->x1, 0, 0},
+        {AV_COL_DOUBLE, &d->y1, 0, 0},
+        {AV_COL_DOUBLE, &d->x2, 0, 0},
+        {AV_COL_DOUBLE, &d->y2, 0, 0},
+        {AV_COL_DOUBLE, &d->score, 0, 0},
+        {AV_COL_DOUBLE, &d->detector_score, 0, 0},
+        {AV_COL_DOUBLE, &d->species_score, 0, 0},
+        {AV_COL_INT, cls, 0, 0},
+        {AV_COL_TEXT, d->label, sizeof d->label, 0},
+        {AV_COL_TEXT, d->species, sizeof d->species, 0},
+        {AV_COL_TEXT, d->common_name, sizeof d->common_name, 0},
+        {AV_COL_TEXT, d->model_version, sizeof d->model_version, 0},
+    };
+    memcpy(cols, c, sizeof c);
+}
+
 typedef struct dets_ud {
     av_store_detection *d, row;
     int64_t cls;
@@ -310,28 +329,15 @@ av_store_status av_store_detections_get(av_store *s, const char *id, av_store_de
     *n = 0;
     dets_ud u;
     memset(&u, 0, sizeof u);
-    av_store_detection *r = &u.row;
-    av_store__col cols[12] = {
-        {AV_COL_DOUBLE, &r->x1, 0, 0},
-        {AV_COL_DOUBLE, &r->y1, 0, 0},
-        {AV_COL_DOUBLE, &r->x2, 0, 0},
-        {AV_COL_DOUBLE, &r->y2, 0, 0},
-        {AV_COL_DOUBLE, &r->score, 0, 0},
-        {AV_COL_DOUBLE, &r->detector_score, 0, 0},
-        {AV_COL_DOUBLE, &r->species_score, 0, 0},
-        {AV_COL_INT, &u.cls, 0, 0},
-        {AV_COL_TEXT, r->label, sizeof r->label, 0},
-        {AV_COL_TEXT, r->species, sizeof r->species, 0},
-        {AV_COL_TEXT, r->common_name, sizeof r->common_name, 0},
-        {AV_COL_TEXT, r->model_version, sizeof r->model_version, 0},
-    };
+    av_store__col cols[AV_STORE__DET_COLS];
+    av_store__det_cols(cols, &u.row, &u.cls);
     av_store__arg a[1] = {AV_ARG_T(id)};
     av_store_status st = av_store__query1(
         s,
         "SELECT x1, y1, x2, y2, score, detector_score, COALESCE(species_score, -1), `class`,"
         " label, COALESCE(species, ''), COALESCE(common_name, ''), model_version"
         " FROM inferences WHERE ID = ? ORDER BY idx",
-        a, 1, cols, 12, dets_fn, &u, err, errlen);
+        a, 1, cols, AV_STORE__DET_COLS, dets_fn, &u, err, errlen);
     if (st == AV_STORE_OK && u.oom)
         st = AV_STORE_ENOMEM;
     if (st == AV_STORE_OK && u.n)

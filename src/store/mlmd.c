@@ -118,7 +118,7 @@ static av_store_status tables_present(mx *x, int *n, char *err, size_t errlen)
 {
     int64_t v = 0;
     char sql[512];
-    av_store_status st = q_int(x, x->d->count_tables(MLMD_TABLES, sql, sizeof sql), NULL, 0, &v,
+    av_store_status st = q_int(x, av_store__sql_wrap(x->d->count_tables, MLMD_TABLES, sql, sizeof sql), NULL, 0, &v,
                                NULL, err, errlen);
     *n = (int)v;
     return st;

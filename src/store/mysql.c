@@ -835,35 +835,7 @@ static av_store_status my_tx(av_store *base, av_store__tx_fn body, void *ud, cha
     return st;
 }
 
-/* ---- dialect ---- */
-
-static const char *my_ts_text(const char *col, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "CONCAT(LEFT(DATE_FORMAT(%s, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z')", col);
-    return buf;
-}
-
-static const char *my_upsert(const char *keys, char *buf, size_t cap)
-{
-    (void)keys; /* MySQL updates on whichever unique key the row hits */
-    snprintf(buf, cap, "ON DUPLICATE KEY UPDATE");
-    return buf;
-}
-
-static const char *my_age_s(const char *col, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "TIMESTAMPDIFF(MICROSECOND, %s, CURRENT_TIMESTAMP(3)) / 1e6", col);
-    return buf;
-}
-
-static const char *my_count_tables(const char *names, char *buf, size_t cap)
-{
-    snprintf(buf, cap,
-             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
-             " AND table_name IN %s",
-             names);
-    return buf;
-}
+/* ---- named locks ---- */
 
 /* GET_LOCK names are server-wide: the database's name keeps two databases apart. */
 static av_store_status my_lock(av_store__sess *c, const char *name, int timeout_s, char *err,
@@ -905,10 +877,11 @@ const av_store_driver av_store__mysql_driver = {
     .script = my_script,
     .dialect = "mysql",
     .tx = my_tx,
-    .ts_text = my_ts_text,
-    .upsert = my_upsert,
-    .age_s = my_age_s,
-    .count_tables = my_count_tables,
+    .ts_text = {"CONCAT(LEFT(DATE_FORMAT(", ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')", 0},
+    .age_s = {"TIMESTAMPDIFF(MICROSECOND, ", ", CURRENT_TIMESTAMP(3)) / 1e6", 0},
+    .count_tables = {"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema ="
+                     " DATABASE() AND table_name IN ", "", 0},
+    .upsert = {"ON DUPLICATE KEY UPDATE", "", 1}, /* on whichever unique key the row hits */
     .lock = my_lock,
     .unlock = my_unlock,
 };

@@ -43,7 +43,7 @@ av_store_status av_store_setting_put(av_store *s, const char *key, const char *v
     av_store__arg a[3] = {AV_ARG_T(key), AV_ARG_T(value), AV_ARG_T(value)};
     char up[64], sql[160];
     snprintf(sql, sizeof sql, "INSERT INTO site_settings (k, v) VALUES (?, ?) %s v = ?",
-             s->drv->upsert("k", up, sizeof up));
+             av_store__sql_wrap(s->drv->upsert, "k", up, sizeof up));
     return av_store__exec1(s, sql, a, 3, NULL, err, errlen);
 }
 

@@ -365,32 +365,6 @@ static av_store_status sq_tx(av_store *base, av_store__tx_fn body, void *ud, cha
     return st;
 }
 
-/* Timestamps are stored as ISO-8601 text already. */
-static const char *sq_ts_text(const char *col, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", col);
-    return buf;
-}
-
-static const char *sq_upsert(const char *keys, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "ON CONFLICT(%s) DO UPDATE SET", keys);
-    return buf;
-}
-
-static const char *sq_age_s(const char *col, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "(julianday('now') - julianday(%s)) * 86400.0", col);
-    return buf;
-}
-
-static const char *sq_count_tables(const char *names, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN %s",
-             names);
-    return buf;
-}
-
 static av_store_status sq_lock(av_store__sess *c, const char *name, int timeout_s, char *err,
                                size_t errlen)
 {
@@ -418,10 +392,11 @@ const av_store_driver av_store__sqlite_driver = {
     .script = sq_script,
     .dialect = "sqlite",
     .tx = sq_tx,
-    .ts_text = sq_ts_text,
-    .upsert = sq_upsert,
-    .age_s = sq_age_s,
-    .count_tables = sq_count_tables,
+    .ts_text = {"", "", 0}, /* stored as ISO-8601 text already */
+    .age_s = {"(julianday('now') - julianday(", ")) * 86400.0", 0},
+    .count_tables = {"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ", "",
+                     0},
+    .upsert = {"ON CONFLICT(", ") DO UPDATE SET", 0},
     .lock = sq_lock,
     .unlock = sq_unlock,
 };

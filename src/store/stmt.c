@@ -5,6 +5,7 @@
  */
 #include "store/driver.h"
 
+#include <stdio.h>
 #include <time.h>
 
 av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__arg *a, int n,
@@ -54,4 +55,10 @@ av_store_status av_store__int(av_store *s, av_store__sess *c, const char *sql,
     if (!c)
         return av_store__query1(s, sql, a, n, &col, 1, first_row, NULL, err, errlen);
     return s->drv->query(c, sql, a, n, &col, 1, first_row, NULL, err, errlen);
+}
+
+const char *av_store__sql_wrap(av_store__wrap w, const char *arg, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s", w.pre, w.drop_arg ? "" : arg, w.post);
+    return buf;
 }

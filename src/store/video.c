@@ -146,7 +146,7 @@ av_store_status av_store_video_get(av_store *s, const char *id, av_store_video *
              "SELECT container, COALESCE(codec, ''), COALESCE(width, 0), COALESCE(height, 0),"
              " duration_s, sample_fps, frames_done, frames_expected, attempts, %s"
              " FROM videos WHERE ID = ?",
-             s->drv->age_s("updated_at", age, sizeof age));
+             av_store__sql_wrap(s->drv->age_s, "updated_at", age, sizeof age));
     av_store_status st = av_store__query1(s, sql, a, 1, cols, 10, NULL, NULL, err, errlen);
     if (st != AV_STORE_OK)
         return st;
@@ -365,20 +365,12 @@ av_store_status av_store_video_visits(av_store *s, const char *id, av_store_visi
         return AV_STORE_NOT_FOUND;
     visit_rows r;
     memset(&r, 0, sizeof r);
-    av_store_detection *d = &r.dc.d;
-    av_store__col cols[18] = {
+    av_store__col cols[6 + AV_STORE__DET_COLS] = {
         {AV_COL_INT, &r.track, 0, 0},          {AV_COL_DOUBLE, &r.cur.first_s, 0, 0},
         {AV_COL_DOUBLE, &r.cur.last_s, 0, 0},  {AV_COL_DOUBLE, &r.cur.best_t, 0, 0},
         {AV_COL_INT, &r.best_frame, 0, 0},     {AV_COL_INT, &r.n_frames, 0, 0},
-        {AV_COL_DOUBLE, &d->x1, 0, 0},         {AV_COL_DOUBLE, &d->y1, 0, 0},
-        {AV_COL_DOUBLE, &d->x2, 0, 0},         {AV_COL_DOUBLE, &d->y2, 0, 0},
-        {AV_COL_DOUBLE, &d->score, 0, 0},      {AV_COL_DOUBLE, &d->detector_score, 0, 0},
-        {AV_COL_DOUBLE, &d->species_score, 0, 0}, {AV_COL_INT, &r.dc.cls, 0, 0},
-        {AV_COL_TEXT, d->label, sizeof d->label, 0},
-        {AV_COL_TEXT, d->species, sizeof d->species, 0},
-        {AV_COL_TEXT, d->common_name, sizeof d->common_name, 0},
-        {AV_COL_TEXT, d->model_version, sizeof d->model_version, 0},
     };
+    av_store__det_cols(cols + 6, &r.dc.d, &r.dc.cls);
     av_store__arg a[1] = {AV_ARG_T(id)};
     av_store_status st = av_store__query1(
         s,
@@ -387,7 +379,7 @@ av_store_status av_store_video_visits(av_store *s, const char *id, av_store_visi
         " COALESCE(i.species, ''), COALESCE(i.common_name, ''), i.model_version"
         " FROM video_visits v JOIN inferences i ON i.ID = v.ID AND i.idx = v.idx"
         " WHERE v.ID = ? ORDER BY v.idx",
-        a, 1, cols, 18, visit_row, &r, err, errlen);
+        a, 1, cols, 6 + AV_STORE__DET_COLS, visit_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
         st = AV_STORE_ENOMEM;
     if (st != AV_STORE_OK) {
