@@ -25,21 +25,6 @@ typedef struct sess {
     av_store__sess *c;
 } sess;
 
-static av_store_status sess_open(av_store *s, sess *x, char *err, size_t errlen)
-{
-    x->s = s;
-    x->d = s->drv;
-    x->c = NULL;
-    return x->d->sess_get(s, &x->c, err, errlen);
-}
-
-static void sess_close(sess *x)
-{
-    if (x->c)
-        x->d->sess_put(x->s, x->c);
-    x->c = NULL;
-}
-
 static int valid(const char *id)
 {
     return id && av_store_valid_id(id);
@@ -279,6 +264,25 @@ static av_store_status put_rows(sess *x, const char *id, const av_store_video *i
     return st;
 }
 
+typedef struct put_ud {
+    const char *id;
+    const av_store_video *info;
+    const av_store_visit *v;
+    int nv;
+    const av_store_video_det *d;
+    int nd;
+    const av_store_media *m;
+    int nm;
+} put_ud;
+
+static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *err,
+                                size_t errlen)
+{
+    const put_ud *u = ud;
+    sess x = {s, s->drv, c};
+    return put_rows(&x, u->id, u->info, u->v, u->nv, u->d, u->nd, u->m, u->nm, err, errlen);
+}
+
 av_store_status av_store_video_put(av_store *s, const char *id, const av_store_video *info,
                                    const av_store_visit *visits, int n_visits,
                                    const av_store_video_det *dets, int n_dets,
@@ -288,22 +292,8 @@ av_store_status av_store_video_put(av_store *s, const char *id, const av_store_v
     if (!valid(id) || !info || n_visits < 0 || n_dets < 0 || n_media < 0 ||
         (n_visits && !visits) || (n_dets && !dets) || (n_media && !media))
         return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad arguments");
-    sess x;
-    av_store_status st = sess_open(s, &x, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    st = x.d->begin(x.c, err, errlen);
-    if (st == AV_STORE_OK) {
-        st = put_rows(&x, id, info, visits, n_visits, dets, n_dets, media, n_media, err,
-                      errlen);
-        char e2[128];
-        av_store_status end = x.d->end(x.c, st == AV_STORE_OK, st == AV_STORE_OK ? err : e2,
-                                       st == AV_STORE_OK ? errlen : sizeof e2);
-        if (st == AV_STORE_OK)
-            st = end;
-    }
-    sess_close(&x);
-    return st;
+    put_ud u = {id, info, visits, n_visits, dets, n_dets, media, n_media};
+    return s->drv->tx(s, put_body, &u, err, errlen);
 }
 
 /* Rows of the detection columns shared by visits and frame detections. */
