@@ -24,28 +24,27 @@ static const char *const DELETES[] = {
     "DELETE FROM analysis_claims WHERE ID = ?",
 };
 
+static av_store_status delete_body(av_store *s, av_store__sess *c, void *ud, char *err,
+                                   size_t errlen)
+{
+    const char *id = ud;
+    av_store__arg a[1] = {AV_ARG_T(id)};
+    int64_t gone = 0;
+    av_store_status st = AV_STORE_OK;
+    for (size_t i = 0; st == AV_STORE_OK && i < sizeof DELETES / sizeof DELETES[0]; i++)
+        st = s->drv->exec(c, DELETES[i], a, 1, NULL, NULL, err, errlen);
+    if (st == AV_STORE_OK)
+        st = s->drv->exec(c, "DELETE FROM images WHERE ID = ?", a, 1, &gone, NULL, err, errlen);
+    if (st == AV_STORE_OK && gone == 0)
+        st = av_store__fail(err, errlen, AV_STORE_NOT_FOUND, "no image %s", id);
+    return st;
+}
+
 av_store_status av_store_image_delete(av_store *s, const char *id, char *err, size_t errlen)
 {
     if (!av_store_valid_id(id))
         return av_store__fail(err, errlen, AV_STORE_EARG, "delete: bad image id");
-    const av_store_driver *d = s->drv;
-    av_store__sess *c = NULL;
-    av_store_status st = d->sess_get(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    av_store__arg a[1] = {AV_ARG_T(id)};
-    int64_t gone = 0;
-    st = d->begin(c, err, errlen);
-    for (size_t i = 0; st == AV_STORE_OK && i < sizeof DELETES / sizeof DELETES[0]; i++)
-        st = d->exec(c, DELETES[i], a, 1, NULL, NULL, err, errlen);
-    if (st == AV_STORE_OK)
-        st = d->exec(c, "DELETE FROM images WHERE ID = ?", a, 1, &gone, NULL, err, errlen);
-    if (st == AV_STORE_OK && gone == 0)
-        st = av_store__fail(err, errlen, AV_STORE_NOT_FOUND, "no image %s", id);
-    av_store_status end = d->end(c, st == AV_STORE_OK, err, errlen);
-    d->sess_put(s, c);
-    if (st == AV_STORE_OK)
-        st = end;
+    av_store_status st = s->drv->tx(s, delete_body, (void *)id, err, errlen);
     if (st == AV_STORE_OK && s->blob_dir) {
         char path[3100];
         av_store__blob_path(s, id, path, sizeof path);

@@ -42,11 +42,18 @@ static inline av_store__arg av_store__arg_text(const char *s)
 #define AV_ARG_D(v) ((av_store__arg){.type = AV_ARG_DOUBLE, .d = (v)})
 #define AV_ARG_NUL ((av_store__arg){.type = AV_ARG_NULL})
 
-enum { AV_COL_TEXT, AV_COL_INT, AV_COL_DOUBLE };
+enum { AV_COL_TEXT, AV_COL_INT, AV_COL_DOUBLE, AV_COL_BLOB };
+
+/* An AV_COL_BLOB destination: each row frees data and mallocs the new
+ * bytes (NULL, 0 for NULL or empty); the caller frees the last. */
+typedef struct av_store__blob {
+    void *data;
+    size_t len;
+} av_store__blob;
 
 typedef struct av_store__col {
     int type;     /* AV_COL_*: TEXT into char[cap] (truncated, NUL-terminated), INT into
-                     int64_t, DOUBLE into double */
+                     int64_t, DOUBLE into double, BLOB into av_store__blob */
     void *p;      /* destination, owned by the caller */
     size_t cap;   /* TEXT buffer size */
     int is_null;  /* set per row */
@@ -55,31 +62,34 @@ typedef struct av_store__col {
 /* Row callback: return 0 to go on, non-zero to stop (the query still succeeds). */
 typedef int (*av_store__row_fn)(void *ud);
 
+/* Dialect text: pre ARG post; with drop_arg, ARG is left out (MySQL's
+ * upsert names no key). */
+typedef struct av_store__wrap {
+    const char *pre, *post;
+    int drop_arg;
+} av_store__wrap;
+
+/* pre + arg + post into buf (truncated at cap); returns buf. */
+const char *av_store__sql_wrap(av_store__wrap w, const char *arg, char *buf, size_t cap);
+
+/* Body of a transaction (driver->tx): statements on c; OK commits, anything
+ * else rolls back. It may run more than once, so it must rewrite its outputs
+ * on each run and touch nothing outside the database. */
+typedef av_store_status (*av_store__tx_fn)(av_store *s, av_store__sess *c, void *ud,
+                                           char *err, size_t errlen);
+
+/*
+ * What a driver implements: connecting, pooling, statements, transactions,
+ * migrations, and the few places the SQL dialects differ. The domain
+ * queries are written once over these (images.c, feedback.c, mlmd.c,
+ * video.c, reviews.c, users.c, ...).
+ */
 typedef struct av_store_driver {
     const char *scheme; /* URL scheme: "sqlite", "mysql" */
     av_store_status (*open)(const char *rest, av_store **out, char *err, size_t errlen);
     void (*close)(av_store *s);
     av_store_status (*migrate)(av_store *s, int *version, char *err, size_t errlen);
     av_store_status (*schema_version)(av_store *s, int *version, char *err, size_t errlen);
-    av_store_status (*image_insert)(av_store *s, const av_store_image *img, const void *blob,
-                                    size_t len, char *err, size_t errlen);
-    av_store_status (*image_get)(av_store *s, const char *id, int with_blob, av_store_image *out,
-                                 char *err, size_t errlen);
-    av_store_status (*image_count)(av_store *s, int64_t *n, char *err, size_t errlen);
-    av_store_status (*analysis_put)(av_store *s, const char *id, int width, int height,
-                                    const av_store_detection *dets, int n, char *err,
-                                    size_t errlen);
-    av_store_status (*analysis_fail)(av_store *s, const char *id, const char *why, char *err,
-                                     size_t errlen);
-    av_store_status (*detections_get)(av_store *s, const char *id, av_store_detection **dets,
-                                      int *n, char *err, size_t errlen);
-    av_store_status (*feedback_add)(av_store *s, const char *id, const av_store_feedback *fb,
-                                    const char *const *classes, int n_classes,
-                                    av_store_monitor_point *point, char *err, size_t errlen);
-    av_store_status (*feedback_count)(av_store *s, int64_t *n, char *err, size_t errlen);
-    av_store_status (*monitoring_list)(av_store *s, const char *const *classes, int n_classes,
-                                       av_store_monitor_point **points, int *n, char *err,
-                                       size_t errlen);
     /* Generic primitives (see above). sess_get may reconnect; EUNAVAILABLE when
      * the server cannot be reached. exec: *changes = affected rows, *last_id =
      * the auto-increment id (either may be NULL); CONFLICT on a unique key. */
@@ -96,6 +106,26 @@ typedef struct av_store_driver {
     /* Run a script of ';'-separated DDL statements (static text, no parameters). */
     av_store_status (*script)(av_store__sess *c, const char *sql, char *err, size_t errlen);
     const char *dialect; /* "sqlite" or "mysql": picks the DDL flavour */
+    /* body in one transaction on a pooled session of its own, run again (a
+     * few times, short back-off) when the database answers deadlock, lock
+     * wait time-out or busy: multi-statement writes go through here. */
+    av_store_status (*tx)(av_store *s, av_store__tx_fn body, void *ud, char *err,
+                          size_t errlen);
+    /* Dialect: SQL text around an argument, where the two databases differ
+     * (av_store__sql_wrap puts them together). */
+    av_store__wrap ts_text;      /* timestamp column -> ISO-8601 text "...T12:00:00.000Z" */
+    av_store__wrap age_s;        /* timestamp column -> seconds (double) from it to now, in
+                                    the clock CURRENT_TIMESTAMP writes */
+    av_store__wrap count_tables; /* "('a', 'b')" -> query counting which of them exist */
+    av_store__wrap upsert;       /* unique key columns -> the clause after INSERT ... VALUES
+                                    (...) that updates the row already holding the key; the
+                                    SET list follows, in bound values */
+    /* A named lock across processes, held by session c until unlock (MySQL,
+     * whose DDL commits implicitly; SQLite's BEGIN IMMEDIATE already
+     * serialises, so there it is a no-op). EDB "... busy" after timeout_s. */
+    av_store_status (*lock)(av_store__sess *c, const char *name, int timeout_s, char *err,
+                            size_t errlen);
+    void (*unlock)(av_store__sess *c, const char *name);
 } av_store_driver;
 
 struct av_store {
@@ -137,6 +167,16 @@ av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__ar
 av_store_status av_store__query1(av_store *s, const char *sql, const av_store__arg *a, int n,
                                  av_store__col *cols, int ncols, av_store__row_fn fn, void *ud,
                                  char *err, size_t errlen);
+/* The first row's integer column into *v (0 when there is no row), on
+ * session c, or on a session of its own when c is NULL. */
+av_store_status av_store__int(av_store *s, av_store__sess *c, const char *sql,
+                              const av_store__arg *a, int n, int64_t *v, char *err,
+                              size_t errlen);
+/* The 12 columns of a detection as images.c and video.c read it from
+ * inferences (x1, y1, x2, y2, score, detector_score, species_score, class,
+ * label, species, common_name, model_version), bound to d and *cls. */
+#define AV_STORE__DET_COLS 12
+void av_store__det_cols(av_store__col *cols, av_store_detection *d, int64_t *cls);
 /* Each box's species guesses (guesses.c, schema v8): put after the
  * analysis is stored (its own transaction: a crash between leaves boxes
  * with their shown answer only), get fills dets[].guesses by idx. */

@@ -10,6 +10,37 @@
 #include <stdio.h>
 #include <string.h>
 
+typedef struct put_ud {
+    const char *id;
+    const av_store_detection *d;
+    int n;
+} put_ud;
+
+static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *err,
+                                size_t errlen)
+{
+    const put_ud *u = ud;
+    av_store_status st = AV_STORE_OK;
+    for (int i = 0; st == AV_STORE_OK && i < u->n; i++) {
+        const av_store_detection *d = &u->d[i];
+        int k = d->n_guesses < AV_STORE_MAX_GUESSES ? d->n_guesses : AV_STORE_MAX_GUESSES;
+        for (int r = 0; st == AV_STORE_OK && r < k; r++) {
+            const av_store_guess *g = &d->guesses[r];
+            if (!g->species[0] || !isfinite(g->score))
+                continue;
+            av_store__arg a[6] = {AV_ARG_T(u->id),       AV_ARG_I(i),
+                                  AV_ARG_I(r),           AV_ARG_T(g->species),
+                                  g->common_name[0] ? AV_ARG_T(g->common_name) : AV_ARG_NUL,
+                                  AV_ARG_D(g->score)};
+            st = s->drv->exec(c,
+                              "INSERT INTO inference_guesses (ID, idx, rnk, species, common_name,"
+                              " score) VALUES (?, ?, ?, ?, ?, ?)",
+                              a, 6, NULL, NULL, err, errlen);
+        }
+    }
+    return st;
+}
+
 av_store_status av_store__guesses_put(av_store *s, const char *id, const av_store_detection *d,
                                       int n, char *err, size_t errlen)
 {
@@ -18,31 +49,8 @@ av_store_status av_store__guesses_put(av_store *s, const char *id, const av_stor
         any |= d[i].n_guesses > 0;
     if (!any)
         return AV_STORE_OK;
-    const av_store_driver *drv = s->drv;
-    av_store__sess *c = NULL;
-    av_store_status st = drv->sess_get(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    st = drv->begin(c, err, errlen);
-    for (int i = 0; st == AV_STORE_OK && i < n; i++) {
-        int k = d[i].n_guesses < AV_STORE_MAX_GUESSES ? d[i].n_guesses : AV_STORE_MAX_GUESSES;
-        for (int r = 0; st == AV_STORE_OK && r < k; r++) {
-            const av_store_guess *g = &d[i].guesses[r];
-            if (!g->species[0] || !isfinite(g->score))
-                continue;
-            av_store__arg a[6] = {AV_ARG_T(id),          AV_ARG_I(i),
-                                  AV_ARG_I(r),           AV_ARG_T(g->species),
-                                  g->common_name[0] ? AV_ARG_T(g->common_name) : AV_ARG_NUL,
-                                  AV_ARG_D(g->score)};
-            st = drv->exec(c,
-                           "INSERT INTO inference_guesses (ID, idx, rnk, species, common_name,"
-                           " score) VALUES (?, ?, ?, ?, ?, ?)",
-                           a, 6, NULL, NULL, err, errlen);
-        }
-    }
-    av_store_status end = drv->end(c, st == AV_STORE_OK, err, errlen);
-    drv->sess_put(s, c);
-    return st == AV_STORE_OK ? end : st;
+    put_ud u = {id, d, n};
+    return s->drv->tx(s, put_body, &u, err, errlen);
 }
 
 typedef struct guess_rows {

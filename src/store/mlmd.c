@@ -35,7 +35,7 @@ typedef struct mx {
     av_store *s;
     const av_store_driver *d;
     av_store__sess *c;
-    int mysql, locked, in_tx;
+    int locked, in_tx;
 } mx;
 
 static int64_t now_epoch_ms(void)
@@ -54,28 +54,18 @@ static av_store_status mx_open(av_store *s, mx *x, char *err, size_t errlen)
     memset(x, 0, sizeof *x);
     x->s = s;
     x->d = s->drv;
-    x->mysql = strcmp(x->d->dialect, "mysql") == 0;
     av_store_status st = x->d->sess_get(s, &x->c, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    if (x->mysql) { /* MySQL DDL commits implicitly: serialise on a named lock */
-        int64_t got = 0;
-        st = q_int(x, "SELECT GET_LOCK(CONCAT('aviary_mlmd.', DATABASE()), 30)", NULL, 0, &got,
-                   NULL, err, errlen);
-        if (st == AV_STORE_OK && got != 1)
-            st = av_store__fail(err, errlen, AV_STORE_EDB, "mlmd: lock busy");
-        x->locked = st == AV_STORE_OK;
-    }
+    /* MySQL DDL commits implicitly: serialise on a named lock */
+    st = x->d->lock(x->c, "aviary_mlmd", 30, err, errlen);
+    x->locked = st == AV_STORE_OK;
     if (st == AV_STORE_OK)
         st = x->d->begin(x->c, err, errlen);
     x->in_tx = st == AV_STORE_OK;
     if (st != AV_STORE_OK) {
-        if (x->locked) {
-            int64_t ig;
-            char e2[64];
-            q_int(x, "SELECT RELEASE_LOCK(CONCAT('aviary_mlmd.', DATABASE()))", NULL, 0, &ig,
-                  NULL, e2, sizeof e2);
-        }
+        if (x->locked)
+            x->d->unlock(x->c, "aviary_mlmd");
         x->d->sess_put(s, x->c);
     }
     return st;
@@ -90,12 +80,8 @@ static av_store_status mx_close(mx *x, av_store_status st, char *err, size_t err
         else
             x->d->end(x->c, 0, NULL, 0);
     }
-    if (x->locked) {
-        int64_t ig;
-        char e2[64];
-        q_int(x, "SELECT RELEASE_LOCK(CONCAT('aviary_mlmd.', DATABASE()))", NULL, 0, &ig, NULL,
-              e2, sizeof e2);
-    }
+    if (x->locked)
+        x->d->unlock(x->c, "aviary_mlmd");
     x->d->sess_put(x->s, x->c);
     return st;
 }
@@ -131,13 +117,9 @@ static av_store_status q_exec(mx *x, const char *sql, const av_store__arg *a, in
 static av_store_status tables_present(mx *x, int *n, char *err, size_t errlen)
 {
     int64_t v = 0;
-    av_store_status st =
-        q_int(x,
-              x->mysql ? "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema ="
-                         " DATABASE() AND table_name IN " MLMD_TABLES
-                       : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                         MLMD_TABLES,
-              NULL, 0, &v, NULL, err, errlen);
+    char sql[512];
+    av_store_status st = q_int(x, av_store__sql_wrap(x->d->count_tables, MLMD_TABLES, sql, sizeof sql), NULL, 0, &v,
+                               NULL, err, errlen);
     *n = (int)v;
     return st;
 }
@@ -202,7 +184,8 @@ static av_store_status init_locked(mx *x, char *err, size_t errlen)
     if (st != AV_STORE_OK)
         return st;
     if (n == 0) {
-        st = x->d->script(x->c, av_store__mlmd_sql[x->mysql ? 1 : 0], err, errlen);
+        int mysql = strcmp(x->d->dialect, "mysql") == 0; /* the schema, one per dialect */
+        st = x->d->script(x->c, av_store__mlmd_sql[mysql], err, errlen);
         if (st != AV_STORE_OK)
             return st;
     } else if (n != 15) {
@@ -591,7 +574,7 @@ av_store_status av_store_mlmd_models(av_store *s, av_store_model_version **out, 
     av_store_status st = s->drv->sess_get(s, &c, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    mx x = {.s = s, .d = s->drv, .c = c, .mysql = strcmp(s->drv->dialect, "mysql") == 0};
+    mx x = {.s = s, .d = s->drv, .c = c};
     int nt = 0;
     st = tables_present(&x, &nt, err, errlen);
     struct models_ud u;
@@ -764,7 +747,7 @@ av_store_status av_store_mlmd_training_of(av_store *s, int64_t model_id,
     av_store_status st = s->drv->sess_get(s, &c, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    mx x = {.s = s, .d = s->drv, .c = c, .mysql = strcmp(s->drv->dialect, "mysql") == 0};
+    mx x = {.s = s, .d = s->drv, .c = c};
     int found = 0;
     av_store__arg a[2] = {AV_ARG_I(model_id), AV_ARG_I(EV_OUTPUT)};
     st = q_int(&x,

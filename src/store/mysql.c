@@ -10,8 +10,9 @@
  *
  * Layout: URL parsing; the pool (bounded, connections opened lazily, each
  * with a cache of prepared statements); the generic primitives (exec,
- * query, script, begin/end) that both this file and mlmd.c use; then the
- * storage interface, one function per method, in driver.h's order.
+ * query, script, begin/end, the retried transaction) that the query files
+ * (images.c, feedback.c, mlmd.c, ...) run on; open/close; migrations; the
+ * dialect's timestamp and upsert text.
  *
  * Outages: any "server gone" error drops that connection and bumps the pool
  * generation, so every other pooled connection reconnects before its next
@@ -41,14 +42,8 @@
 #define MY_MAX_COLS 24
 #define MY_IDLE_PING_MS 1000
 #define MY_TX_TRIES 4
-#define MY_COL_BLOB 100 /* internal column kind: p -> my_blob */
 
 extern const char *const av_store__mysql_migrations[];
-
-typedef struct my_blob {
-    void *data; /* malloc'd by query, owned by the caller */
-    size_t len;
-} my_blob;
 
 typedef struct my_cached {
     char *sql;        /* strdup'd key */
@@ -308,6 +303,10 @@ static av_store_status fail_conn(my_conn *c, unsigned e, const char *msg, char *
     }
     if (e == ER_DUP_ENTRY)
         return av_store__fail(err, errlen, AV_STORE_CONFLICT, "mysql: %s: %s", what, msg);
+    if (e == ER_NET_PACKET_TOO_LARGE)
+        return av_store__fail(err, errlen, AV_STORE_EARG,
+                              "mysql: %s: value too large for the database (raise the server's"
+                              " max_allowed_packet or use a blob store)", what);
     return av_store__fail(err, errlen, AV_STORE_EDB, "mysql: %s: %s", what, msg);
 }
 
@@ -543,7 +542,7 @@ static av_store_status my_query(av_store__sess *sess, const char *sql, const av_
             b[i].buffer_type = MYSQL_TYPE_DOUBLE;
             b[i].buffer = cols[i].p;
             break;
-        default: /* MY_COL_BLOB: length first, bytes by fetch_column */
+        default: /* AV_COL_BLOB: length first, bytes by fetch_column */
             b[i].buffer_type = MYSQL_TYPE_BLOB;
             b[i].buffer = NULL;
             b[i].buffer_length = 0;
@@ -574,8 +573,8 @@ static av_store_status my_query(av_store__sess *sess, const char *sql, const av_
                 *(int64_t *)cols[i].p = 0;
             } else if (cols[i].type == AV_COL_DOUBLE && nul[i]) {
                 *(double *)cols[i].p = NAN;
-            } else if (cols[i].type == MY_COL_BLOB) {
-                my_blob *bl = cols[i].p;
+            } else if (cols[i].type == AV_COL_BLOB) {
+                av_store__blob *bl = cols[i].p;
                 free(bl->data);
                 bl->data = NULL;
                 bl->len = 0;
@@ -735,6 +734,10 @@ static av_store_status my_open(const char *rest, av_store **out, char *err, size
 
 /* ---- migrations ---- */
 
+static av_store_status my_lock(av_store__sess *c, const char *name, int timeout_s, char *err,
+                               size_t errlen);
+static void my_unlock(av_store__sess *c, const char *name);
+
 static av_store_status get_int(my_conn *c, const char *sql, const av_store__arg *a, int n,
                                int64_t *v, char *err, size_t errlen)
 {
@@ -780,11 +783,8 @@ static av_store_status my_migrate(av_store *base, int *version, char *err, size_
         return st;
     /* DDL commits implicitly in MySQL: a named lock keeps two migrating
      * processes from running the same step twice. */
-    int64_t locked = 0;
-    st = get_int(c, "SELECT GET_LOCK(CONCAT('aviary_migrate.', DATABASE()), 60)", NULL, 0,
-                 &locked, err, errlen);
-    if (st == AV_STORE_OK && locked != 1)
-        st = av_store__fail(err, errlen, AV_STORE_EDB, "mysql: migration lock busy");
+    st = my_lock((av_store__sess *)c, "aviary_migrate", 60, err, errlen);
+    int locked = st == AV_STORE_OK;
     int v = 0;
     if (st == AV_STORE_OK)
         st = version_of(c, &v, err, errlen);
@@ -797,140 +797,21 @@ static av_store_status my_migrate(av_store *base, int *version, char *err, size_
         if (st == AV_STORE_OK)
             v = i + 1;
     }
-    if (locked == 1 && c->m) {
-        int64_t ignored;
-        char e2[128];
-        get_int(c, "SELECT RELEASE_LOCK(CONCAT('aviary_migrate.', DATABASE()))", NULL, 0,
-                &ignored, e2, sizeof e2);
-    }
+    if (locked)
+        my_unlock((av_store__sess *)c, "aviary_migrate");
     release(s, c);
     if (st == AV_STORE_OK && version)
         *version = v;
     return st;
 }
 
-/* ---- images ---- */
-
-#define TS(col) "CONCAT(LEFT(DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')"
-
-static av_store_status my_image_insert(av_store *base, const av_store_image *img,
-                                       const void *blob, size_t len, char *err, size_t errlen)
-{
-    my_store *s = (my_store *)base;
-    my_conn *c;
-    av_store_status st = acquire(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    av_store__arg a[6] = {AV_ARG_T(img->id), AV_ARG_T(img->name), AV_ARG_NUL,
-                          AV_ARG_T(img->ext), AV_ARG_T(img->content_type),
-                          AV_ARG_I(img->size_bytes)};
-    if (blob)
-        a[2] = (av_store__arg){.type = AV_ARG_BLOB, .p = blob, .len = len};
-    st = my_exec((av_store__sess *)c,
-                 "INSERT INTO images (ID, name, image_blob, ext, content_type, size_bytes)"
-                 " VALUES (?, ?, ?, ?, ?, ?)",
-                 a, 6, NULL, NULL, err, errlen);
-    if (st == AV_STORE_CONFLICT) {
-        av_store__fail(err, errlen, AV_STORE_CONFLICT, "image %s exists", img->id);
-    } else if (st == AV_STORE_EDB && c->last_errno == ER_NET_PACKET_TOO_LARGE) {
-        st = av_store__fail(err, errlen, AV_STORE_EARG,
-                            "image too large for the database (raise the server's"
-                            " max_allowed_packet or use a blob store)");
-    }
-    release(s, c);
-    return st;
-}
-
-struct img_row {
-    av_store_image *out;
-    int64_t size, w, h, voted;
-    my_blob blob;
-    int found;
-};
-
-static int img_row_fn(void *ud)
-{
-    ((struct img_row *)ud)->found = 1;
-    return 1;
-}
-
-static av_store_status my_image_get(av_store *base, const char *id, int with_blob,
-                                    av_store_image *out, char *err, size_t errlen)
-{
-    my_store *s = (my_store *)base;
-    my_conn *c;
-    av_store_status st = acquire(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    struct img_row r = {.out = out};
-    av_store__col cols[12] = {
-        {AV_COL_TEXT, out->id, sizeof out->id, 0},
-        {AV_COL_TEXT, out->name, sizeof out->name, 0},
-        {AV_COL_TEXT, out->ext, sizeof out->ext, 0},
-        {AV_COL_TEXT, out->content_type, sizeof out->content_type, 0},
-        {AV_COL_INT, &r.size, 0, 0},
-        {AV_COL_INT, &r.w, 0, 0},
-        {AV_COL_INT, &r.h, 0, 0},
-        {AV_COL_INT, &r.voted, 0, 0},
-        {AV_COL_TEXT, out->status, sizeof out->status, 0},
-        {AV_COL_TEXT, out->error, sizeof out->error, 0},
-        {AV_COL_TEXT, out->created_at, sizeof out->created_at, 0},
-        {MY_COL_BLOB, &r.blob, 0, 0},
-    };
-    av_store__arg a[1] = {AV_ARG_T(id)};
-    st = my_query((av_store__sess *)c,
-                  with_blob ? "SELECT ID, name, ext, content_type, size_bytes, COALESCE(width,0),"
-                              " COALESCE(height,0), voted, status, COALESCE(error,''), "
-                              TS("created_at") ", image_blob FROM images WHERE ID = ?"
-                            : "SELECT ID, name, ext, content_type, size_bytes, COALESCE(width,0),"
-                              " COALESCE(height,0), voted, status, COALESCE(error,''), "
-                              TS("created_at") " FROM images WHERE ID = ?",
-                  a, 1, cols, with_blob ? 12 : 11, img_row_fn, &r, err, errlen);
-    release(s, c);
-    if (st != AV_STORE_OK) {
-        free(r.blob.data);
-        return st;
-    }
-    if (!r.found)
-        return AV_STORE_NOT_FOUND;
-    out->size_bytes = r.size;
-    out->width = (int)r.w;
-    out->height = (int)r.h;
-    out->voted = (int)r.voted;
-    out->blob = r.blob.data;
-    out->blob_len = r.blob.len;
-    return AV_STORE_OK;
-}
-
-static av_store_status count_query(my_store *s, const char *sql, int64_t *n, char *err,
-                                   size_t errlen)
-{
-    my_conn *c;
-    av_store_status st = acquire(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    st = get_int(c, sql, NULL, 0, n, err, errlen);
-    release(s, c);
-    return st;
-}
-
-static av_store_status my_image_count(av_store *base, int64_t *n, char *err, size_t errlen)
-{
-    return count_query((my_store *)base, "SELECT COUNT(*) FROM images", n, err, errlen);
-}
-
-static av_store_status my_feedback_count(av_store *base, int64_t *n, char *err, size_t errlen)
-{
-    return count_query((my_store *)base, "SELECT COUNT(*) FROM feedback", n, err, errlen);
-}
-
 /* ---- transactions with retry ---- */
 
-typedef av_store_status (*tx_body)(my_conn *c, void *ud, char *err, size_t errlen);
-
 /* Run body in a transaction; retried on deadlock / lock-wait time-out. */
-static av_store_status in_tx(my_store *s, tx_body body, void *ud, char *err, size_t errlen)
+static av_store_status my_tx(av_store *base, av_store__tx_fn body, void *ud, char *err,
+                             size_t errlen)
 {
+    my_store *s = (my_store *)base;
     my_conn *c;
     av_store_status st = acquire(s, &c, err, errlen);
     if (st != AV_STORE_OK)
@@ -938,7 +819,7 @@ static av_store_status in_tx(my_store *s, tx_body body, void *ud, char *err, siz
     for (int attempt = 0;; attempt++) {
         st = my_begin((av_store__sess *)c, err, errlen);
         if (st == AV_STORE_OK)
-            st = body(c, ud, err, errlen);
+            st = body(base, (av_store__sess *)c, ud, err, errlen);
         if (st == AV_STORE_OK)
             st = my_end((av_store__sess *)c, 1, err, errlen);
         else
@@ -954,366 +835,31 @@ static av_store_status in_tx(my_store *s, tx_body body, void *ud, char *err, siz
     return st;
 }
 
-/* ---- analysis ---- */
+/* ---- named locks ---- */
 
-struct put_ud {
-    const char *id;
-    int width, height;
-    const av_store_detection *d;
-    int n;
-};
-
-static av_store_status put_body(my_conn *c, void *ud, char *err, size_t errlen)
+/* GET_LOCK names are server-wide: the database's name keeps two databases apart. */
+static av_store_status my_lock(av_store__sess *c, const char *name, int timeout_s, char *err,
+                               size_t errlen)
 {
-    struct put_ud *u = ud;
-    av_store__sess *x = (av_store__sess *)c;
-    int64_t changed = 0;
-    av_store__arg a[15] = {AV_ARG_I(u->width), AV_ARG_I(u->height), AV_ARG_T(u->id)};
-    av_store_status st = my_exec(x,
-                                 "UPDATE images SET status = 'done', error = NULL, width = ?,"
-                                 " height = ? WHERE ID = ? AND status <> 'done'",
-                                 a, 3, &changed, NULL, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    if (changed != 1)
-        return av_store__fail(err, errlen, AV_STORE_CONFLICT,
-                              "image %s already analysed or unknown", u->id);
-    for (int i = 0; i < u->n; i++) {
-        const av_store_detection *d = &u->d[i];
-        char box[128];
-        av_store__box_text(d, u->width, u->height, box, sizeof box);
-        av_store__arg b[15] = {
-            AV_ARG_T(u->id), AV_ARG_T(box), AV_ARG_D(d->score), AV_ARG_I(d->class_id),
-            AV_ARG_I(i), AV_ARG_D(d->x1), AV_ARG_D(d->y1), AV_ARG_D(d->x2), AV_ARG_D(d->y2),
-            AV_ARG_T(d->label), d->species[0] ? AV_ARG_T(d->species) : AV_ARG_NUL,
-            d->common_name[0] ? AV_ARG_T(d->common_name) : AV_ARG_NUL,
-            AV_ARG_D(d->detector_score),
-            d->species_score >= 0 ? AV_ARG_D(d->species_score) : AV_ARG_NUL,
-            AV_ARG_T(d->model_version)};
-        st = my_exec(x,
-                     "INSERT INTO inferences (ID, box, score, `class`, idx, x1, y1, x2, y2,"
-                     " label, species, common_name, detector_score, species_score,"
-                     " model_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                     b, 15, NULL, NULL, err, errlen);
-        if (st != AV_STORE_OK)
-            return st;
-    }
-    return AV_STORE_OK;
-}
-
-static av_store_status my_analysis_put(av_store *base, const char *id, int width, int height,
-                                       const av_store_detection *d, int n, char *err,
-                                       size_t errlen)
-{
-    struct put_ud u = {id, width, height, d, n};
-    return in_tx((my_store *)base, put_body, &u, err, errlen);
-}
-
-static av_store_status my_analysis_fail(av_store *base, const char *id, const char *why,
-                                        char *err, size_t errlen)
-{
-    my_store *s = (my_store *)base;
-    my_conn *c;
-    av_store_status st = acquire(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    av_store__arg a[2] = {AV_ARG_T(why), AV_ARG_T(id)};
-    st = my_exec((av_store__sess *)c,
-                 "UPDATE images SET status = 'failed', error = ? WHERE ID = ? AND status <> 'done'",
-                 a, 2, NULL, NULL, err, errlen);
-    release(s, c);
+    int64_t got = 0;
+    av_store__arg a[2] = {AV_ARG_T(name), AV_ARG_I(timeout_s)};
+    av_store_status st = get_int((my_conn *)c, "SELECT GET_LOCK(CONCAT(?, '.', DATABASE()), ?)",
+                                 a, 2, &got, err, errlen);
+    if (st == AV_STORE_OK && got != 1)
+        st = av_store__fail(err, errlen, AV_STORE_EDB, "mysql: lock %s busy", name);
     return st;
 }
 
-struct dets_ud {
-    av_store_detection *d, row;
-    int64_t cls;
-    int n, cap, oom;
-};
-
-static int dets_fn(void *ud)
+static void my_unlock(av_store__sess *c, const char *name)
 {
-    struct dets_ud *u = ud;
-    if (u->n == u->cap) {
-        int cap = u->cap ? u->cap * 2 : 8;
-        av_store_detection *nd = realloc(u->d, (size_t)cap * sizeof *nd);
-        if (!nd) {
-            u->oom = 1;
-            return 1;
-        }
-        u->d = nd;
-        u->cap = cap;
-    }
-    u->row.class_id = (int)u->cls;
-    u->d[u->n++] = u->row;
-    return 0;
-}
-
-static av_store_status my_detections_get(av_store *base, const char *id,
-                                         av_store_detection **out, int *n, char *err,
-                                         size_t errlen)
-{
-    my_store *s = (my_store *)base;
-    my_conn *c;
-    av_store_status st = acquire(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    struct dets_ud u;
-    memset(&u, 0, sizeof u);
-    av_store_detection *r = &u.row;
-    av_store__col cols[12] = {
-        {AV_COL_DOUBLE, &r->x1, 0, 0},
-        {AV_COL_DOUBLE, &r->y1, 0, 0},
-        {AV_COL_DOUBLE, &r->x2, 0, 0},
-        {AV_COL_DOUBLE, &r->y2, 0, 0},
-        {AV_COL_DOUBLE, &r->score, 0, 0},
-        {AV_COL_DOUBLE, &r->detector_score, 0, 0},
-        {AV_COL_DOUBLE, &r->species_score, 0, 0},
-        {AV_COL_INT, &u.cls, 0, 0},
-        {AV_COL_TEXT, r->label, sizeof r->label, 0},
-        {AV_COL_TEXT, r->species, sizeof r->species, 0},
-        {AV_COL_TEXT, r->common_name, sizeof r->common_name, 0},
-        {AV_COL_TEXT, r->model_version, sizeof r->model_version, 0},
-    };
-    av_store__arg a[1] = {AV_ARG_T(id)};
-    st = my_query((av_store__sess *)c,
-                  "SELECT x1, y1, x2, y2, score, detector_score, COALESCE(species_score, -1),"
-                  " `class`, label, COALESCE(species, ''), COALESCE(common_name, ''),"
-                  " model_version FROM inferences WHERE ID = ? ORDER BY idx",
-                  a, 1, cols, 12, dets_fn, &u, err, errlen);
-    release(s, c);
-    if (st == AV_STORE_OK && u.oom)
-        st = AV_STORE_ENOMEM;
-    if (st != AV_STORE_OK) {
-        free(u.d);
-        return st;
-    }
-    *out = u.d;
-    *n = u.n;
-    return AV_STORE_OK;
-}
-
-/* ---- feedback and monitoring ---- */
-
-static av_store_status stat_add(my_conn *c, const char *key, double sum, int n, char *err,
-                                size_t errlen)
-{
-    av_store__arg a[3] = {AV_ARG_T(key), AV_ARG_D(sum), AV_ARG_I(n)};
-    return my_exec((av_store__sess *)c,
-                   "INSERT INTO feedback_stats (`key`, `sum`, n) VALUES (?, ?, ?)"
-                   " ON DUPLICATE KEY UPDATE `sum` = `sum` + VALUES(`sum`), n = n + VALUES(n)",
-                   a, 3, NULL, NULL, err, errlen);
-}
-
-static av_store_status stat_mean(my_conn *c, const char *key, double *mean, int *n, char *err,
-                                 size_t errlen)
-{
-    double sum = 0;
-    int64_t cnt = 0;
-    av_store__col cols[2] = {{AV_COL_DOUBLE, &sum, 0, 0}, {AV_COL_INT, &cnt, 0, 0}};
-    av_store__arg a[1] = {AV_ARG_T(key)};
-    av_store_status st = my_query((av_store__sess *)c,
-                                  "SELECT `sum`, n FROM feedback_stats WHERE `key` = ?", a, 1,
-                                  cols, 2, NULL, NULL, err, errlen);
-    *mean = NAN;
-    *n = 0;
-    if (st == AV_STORE_OK && cnt > 0) {
-        *n = (int)cnt;
-        *mean = sum / (double)cnt;
-    }
-    return st;
-}
-
-struct fb_ud {
-    const char *id;
-    const av_store_feedback *fb;
-    const char *const *classes;
-    int n_classes;
-    av_store_monitor_point pt;
-};
-
-static av_store_status fb_body(my_conn *c, void *ud, char *err, size_t errlen)
-{
-    struct fb_ud *u = ud;
-    av_store__sess *x = (av_store__sess *)c;
-    av_store_monitor_point *pt = &u->pt;
-    memset(pt, 0, sizeof *pt);
-    int64_t changed = 0;
-    av_store__arg a[8] = {AV_ARG_T(u->id)};
-    av_store_status st = my_exec(x, "UPDATE images SET voted = 1 WHERE ID = ? AND voted = 0", a,
-                                 1, &changed, NULL, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    if (changed != 1) {
-        int64_t exists = 0;
-        st = get_int(c, "SELECT COUNT(*) FROM images WHERE ID = ?", a, 1, &exists, err, errlen);
-        if (st != AV_STORE_OK)
-            return st;
-        return exists ? av_store__fail(err, errlen, AV_STORE_CONFLICT, "image already voted on")
-                      : AV_STORE_NOT_FOUND;
-    }
-    const av_store_feedback *fb = u->fb;
-    av_store__arg f[5] = {AV_ARG_T(u->id), AV_ARG_T(fb->vote_yes ? "yes" : "no"),
-                          fb->ground_truth >= 0 ? AV_ARG_I(fb->ground_truth) : AV_ARG_NUL,
-                          fb->predicted >= 0 ? AV_ARG_I(fb->predicted) : AV_ARG_NUL,
-                          AV_ARG_D(fb->satisfaction)};
-    st = my_exec(x,
-                 "INSERT INTO feedback (imageID, vote, ground_truth, predicted, satisfaction)"
-                 " VALUES (?, ?, ?, ?, ?)",
-                 f, 5, NULL, NULL, err, errlen);
-    if (st == AV_STORE_OK)
-        st = stat_add(c, "satisfaction", fb->satisfaction, 1, err, errlen);
-    for (int k = 0; st == AV_STORE_OK && k < u->n_classes; k++) {
-        double sum = 0;
-        int64_t cnt = 0;
-        av_store__col cols[2] = {{AV_COL_DOUBLE, &sum, 0, 0}, {AV_COL_INT, &cnt, 0, 0}};
-        av_store__arg q[2] = {AV_ARG_T(u->id), AV_ARG_T(u->classes[k])};
-        st = my_query(x,
-                      "SELECT COALESCE(SUM(score), 0), COUNT(*) FROM inferences"
-                      " WHERE ID = ? AND species = ?",
-                      q, 2, cols, 2, NULL, NULL, err, errlen);
-        char key[160];
-        snprintf(key, sizeof key, "class:%s", u->classes[k]);
-        if (st == AV_STORE_OK && cnt > 0)
-            st = stat_add(c, key, sum, (int)cnt, err, errlen);
-    }
-    int n_sat = 0;
-    if (st == AV_STORE_OK)
-        st = stat_mean(c, "satisfaction", &pt->user_satisfaction, &n_sat, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    pt->seq = n_sat;
-    pt->n_classes = u->n_classes;
-    int class_n[AV_STORE_MAX_CLASSES];
-    for (int k = 0; st == AV_STORE_OK && k < u->n_classes; k++) {
-        char key[160];
-        snprintf(key, sizeof key, "class:%s", u->classes[k]);
-        st = stat_mean(c, key, &pt->class_avg[k], &class_n[k], err, errlen);
-    }
-    if (st != AV_STORE_OK)
-        return st;
-    av_store__arg m[6] = {AV_ARG_T(u->id),
-                          AV_ARG_D(u->n_classes > 0 ? pt->class_avg[0] : NAN),
-                          AV_ARG_D(u->n_classes > 1 ? pt->class_avg[1] : NAN),
-                          AV_ARG_D(u->n_classes > 2 ? pt->class_avg[2] : NAN),
-                          AV_ARG_D(pt->user_satisfaction), AV_ARG_I(pt->seq)};
-    st = my_exec(x,
-                 "INSERT INTO monitoring (imageID, avg_score_1, avg_score_2, avg_score_3,"
-                 " user_satisfaction, seq) VALUES (?, ?, ?, ?, ?, ?)",
-                 m, 6, NULL, NULL, err, errlen);
-    for (int k = 0; st == AV_STORE_OK && k < u->n_classes; k++) {
-        av_store__arg mc[4] = {AV_ARG_I(pt->seq), AV_ARG_T(u->classes[k]),
-                               AV_ARG_D(pt->class_avg[k]), AV_ARG_I(class_n[k])};
-        st = my_exec(x,
-                     "INSERT INTO monitoring_classes (seq, `class`, avg_score, n)"
-                     " VALUES (?, ?, ?, ?)",
-                     mc, 4, NULL, NULL, err, errlen);
-    }
-    if (st == AV_STORE_OK)
-        snprintf(pt->image_id, sizeof pt->image_id, "%s", u->id);
-    return st;
-}
-
-static av_store_status my_feedback_add(av_store *base, const char *id,
-                                       const av_store_feedback *fb, const char *const *classes,
-                                       int n_classes, av_store_monitor_point *point, char *err,
-                                       size_t errlen)
-{
-    struct fb_ud u = {id, fb, classes, n_classes, {{0}}};
-    av_store_status st = in_tx((my_store *)base, fb_body, &u, err, errlen);
-    if (st == AV_STORE_OK && point)
-        *point = u.pt;
-    return st;
-}
-
-struct mon_ud {
-    av_store_monitor_point *p, row;
-    int n, cap, oom;
-    int64_t seq;
-};
-
-static int mon_fn(void *ud)
-{
-    struct mon_ud *u = ud;
-    if (u->n == u->cap) {
-        int cap = u->cap ? u->cap * 2 : 64;
-        av_store_monitor_point *np = realloc(u->p, (size_t)cap * sizeof *np);
-        if (!np) {
-            u->oom = 1;
-            return 1;
-        }
-        u->p = np;
-        u->cap = cap;
-    }
-    u->row.seq = (int)u->seq;
-    u->p[u->n++] = u->row;
-    return 0;
-}
-
-/* Rows of one class come ordered by seq, as the points do: merge. */
-struct cls_ud {
-    av_store_monitor_point *p;
-    int n, k, at;
-    int64_t seq;
-    double avg;
-};
-
-static int cls_fn(void *ud)
-{
-    struct cls_ud *u = ud;
-    while (u->at < u->n && u->p[u->at].seq < u->seq)
-        u->at++;
-    if (u->at < u->n && u->p[u->at].seq == u->seq)
-        u->p[u->at].class_avg[u->k] = u->avg;
-    return 0;
-}
-
-static av_store_status my_monitoring_list(av_store *base, const char *const *classes,
-                                          int n_classes, av_store_monitor_point **out, int *n,
-                                          char *err, size_t errlen)
-{
-    my_store *s = (my_store *)base;
-    my_conn *c;
-    av_store_status st = acquire(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    struct mon_ud u;
-    memset(&u, 0, sizeof u);
-    av_store__col cols[4] = {
-        {AV_COL_TEXT, u.row.image_id, sizeof u.row.image_id, 0},
-        {AV_COL_TEXT, u.row.timestamp, sizeof u.row.timestamp, 0},
-        {AV_COL_INT, &u.seq, 0, 0},
-        {AV_COL_DOUBLE, &u.row.user_satisfaction, 0, 0},
-    };
-    st = my_query((av_store__sess *)c,
-                  "SELECT imageID, " TS("`timestamp`") ", seq, user_satisfaction FROM monitoring"
-                  " ORDER BY seq",
-                  NULL, 0, cols, 4, mon_fn, &u, err, errlen);
-    if (st == AV_STORE_OK && u.oom)
-        st = AV_STORE_ENOMEM;
-    /* Tracked classes: one pass per class over monitoring_classes. */
-    for (int i = 0; i < u.n && st == AV_STORE_OK; i++) {
-        u.p[i].n_classes = n_classes;
-        for (int k = 0; k < n_classes; k++)
-            u.p[i].class_avg[k] = NAN;
-    }
-    for (int k = 0; k < n_classes && st == AV_STORE_OK && u.n; k++) {
-        struct cls_ud cu = {u.p, u.n, k, 0, 0, NAN};
-        av_store__col cc[2] = {{AV_COL_INT, &cu.seq, 0, 0}, {AV_COL_DOUBLE, &cu.avg, 0, 0}};
-        av_store__arg a[1] = {AV_ARG_T(classes[k])};
-        st = my_query((av_store__sess *)c,
-                      "SELECT seq, avg_score FROM monitoring_classes WHERE `class` = ?"
-                      " ORDER BY seq",
-                      a, 1, cc, 2, cls_fn, &cu, err, errlen);
-    }
-    release(s, c);
-    if (st != AV_STORE_OK) {
-        free(u.p);
-        return st;
-    }
-    *out = u.p;
-    *n = u.n;
-    return AV_STORE_OK;
+    my_conn *mc = (my_conn *)c;
+    if (!mc->m) /* dropped: the server released it with the connection */
+        return;
+    int64_t ignored;
+    char e2[128];
+    av_store__arg a[1] = {AV_ARG_T(name)};
+    get_int(mc, "SELECT RELEASE_LOCK(CONCAT(?, '.', DATABASE()))", a, 1, &ignored, e2,
+            sizeof e2);
 }
 
 const av_store_driver av_store__mysql_driver = {
@@ -1322,15 +868,6 @@ const av_store_driver av_store__mysql_driver = {
     .close = my_close,
     .migrate = my_migrate,
     .schema_version = my_schema_version,
-    .image_insert = my_image_insert,
-    .image_get = my_image_get,
-    .image_count = my_image_count,
-    .analysis_put = my_analysis_put,
-    .analysis_fail = my_analysis_fail,
-    .detections_get = my_detections_get,
-    .feedback_add = my_feedback_add,
-    .feedback_count = my_feedback_count,
-    .monitoring_list = my_monitoring_list,
     .sess_get = my_sess_get,
     .sess_put = my_sess_put,
     .begin = my_begin,
@@ -1339,4 +876,12 @@ const av_store_driver av_store__mysql_driver = {
     .query = my_query,
     .script = my_script,
     .dialect = "mysql",
+    .tx = my_tx,
+    .ts_text = {"CONCAT(LEFT(DATE_FORMAT(", ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')", 0},
+    .age_s = {"TIMESTAMPDIFF(MICROSECOND, ", ", CURRENT_TIMESTAMP(3)) / 1e6", 0},
+    .count_tables = {"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema ="
+                     " DATABASE() AND table_name IN ", "", 0},
+    .upsert = {"ON DUPLICATE KEY UPDATE", "", 1}, /* on whichever unique key the row hits */
+    .lock = my_lock,
+    .unlock = my_unlock,
 };

@@ -271,28 +271,14 @@ static av_store_status box_base(const av_store_driver *d, av_store__sess *c, con
     return st;
 }
 
-static av_store_status get_int(const av_store_driver *d, av_store__sess *c, const char *sql,
-                               const av_store__arg *a, int n, int64_t *v, char *err,
-                               size_t errlen)
-{
-    av_store__col col = {AV_COL_INT, v, 0, 0};
-    return d->query(c, sql, a, n, &col, 1, NULL, NULL, err, errlen);
-}
-
 /* One try: read the numbers, insert. CONFLICT when another writer won. */
-static av_store_status add_once(av_store *s, av_store_review *r, char *err, size_t errlen)
+static av_store_status add_once(av_store *s, av_store__sess *c, void *ud, char *err,
+                                size_t errlen)
 {
+    av_store_review *r = ud;
     const av_store_driver *d = s->drv;
-    av_store__sess *c = NULL;
-    av_store_status st = d->sess_get(s, &c, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    st = d->begin(c, err, errlen);
-    if (st != AV_STORE_OK) {
-        d->sess_put(s, c);
-        return st;
-    }
     int64_t w = 0, h = 0, next = 0;
+    av_store_status st;
     av_store__arg id1[1] = {AV_ARG_T(r->image_id)};
     st = image_size(d, c, r->image_id, &w, &h, err, errlen);
     if (st == AV_STORE_OK && r->action == AV_REVIEW_ADDED) {
@@ -304,10 +290,10 @@ static av_store_status add_once(av_store *s, av_store_review *r, char *err, size
                                 r->x1, r->y1, r->x2, r->y2, (long long)w, (long long)h);
         int64_t n_det = 0, max_box = -1;
         if (st == AV_STORE_OK)
-            st = get_int(d, c, "SELECT COUNT(*) FROM inferences WHERE ID = ?", id1, 1, &n_det,
+            st = av_store__int(s, c, "SELECT COUNT(*) FROM inferences WHERE ID = ?", id1, 1, &n_det,
                          err, errlen);
         if (st == AV_STORE_OK)
-            st = get_int(d, c, "SELECT COALESCE(MAX(box), -1) FROM reviews WHERE image_id = ?",
+            st = av_store__int(s, c, "SELECT COALESCE(MAX(box), -1) FROM reviews WHERE image_id = ?",
                          id1, 1, &max_box, err, errlen);
         r->box = (int)(max_box + 1 > n_det ? max_box + 1 : n_det);
         r->rev = 1;
@@ -317,7 +303,7 @@ static av_store_status add_once(av_store *s, av_store_review *r, char *err, size
         st = box_base(d, c, r->image_id, r->box, &b, err, errlen);
         av_store__arg a[2] = {AV_ARG_T(r->image_id), AV_ARG_I(r->box)};
         if (st == AV_STORE_OK)
-            st = get_int(d, c,
+            st = av_store__int(s, c,
                          "SELECT COALESCE(MAX(rev), 0) FROM reviews WHERE image_id = ? AND box = ?",
                          a, 2, &next, err, errlen);
         r->rev = (int)next + 1;
@@ -352,9 +338,7 @@ static av_store_status add_once(av_store *s, av_store_review *r, char *err, size
                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                      a, 13, NULL, NULL, err, errlen);
     }
-    av_store_status end = d->end(c, st == AV_STORE_OK, err, errlen);
-    d->sess_put(s, c);
-    return st == AV_STORE_OK ? end : st;
+    return st;
 }
 
 av_store_status av_store_review_add(av_store *s, av_store_review *r, char *err, size_t errlen)
@@ -379,7 +363,7 @@ av_store_status av_store_review_add(av_store *s, av_store_review *r, char *err, 
         return av_store__fail(err, errlen, AV_STORE_EARG, "review: the added box is not numbers");
     av_store_status st = AV_STORE_CONFLICT;
     for (int i = 0; i < RETRIES && st == AV_STORE_CONFLICT; i++)
-        st = add_once(s, r, err, errlen);
+        st = s->drv->tx(s, add_once, r, err, errlen);
     return st;
 }
 

@@ -40,14 +40,11 @@ av_store_status av_store_setting_put(av_store *s, const char *key, const char *v
 {
     if (!key_ok(key) || !value || strlen(value) > AV_STORE_SETTING_MAX)
         return av_store__fail(err, errlen, AV_STORE_EARG, "setting: bad key or value too long");
-    av_store__arg a[2] = {AV_ARG_T(key), AV_ARG_T(value)};
-    /* delete then insert: the same on both dialects (no upsert syntax in common) */
-    av_store_status st =
-        av_store__exec1(s, "DELETE FROM site_settings WHERE k = ?", a, 1, NULL, err, errlen);
-    if (st == AV_STORE_OK)
-        st = av_store__exec1(s, "INSERT INTO site_settings (k, v) VALUES (?, ?)", a, 2, NULL, err,
-                             errlen);
-    return st;
+    av_store__arg a[3] = {AV_ARG_T(key), AV_ARG_T(value), AV_ARG_T(value)};
+    char up[64], sql[160];
+    snprintf(sql, sizeof sql, "INSERT INTO site_settings (k, v) VALUES (?, ?) %s v = ?",
+             av_store__sql_wrap(s->drv->upsert, "k", up, sizeof up));
+    return av_store__exec1(s, sql, a, 3, NULL, err, errlen);
 }
 
 av_store_status av_store_setting_delete(av_store *s, const char *key, char *err, size_t errlen)

@@ -1,9 +1,11 @@
 /*
  * stmt.c - one statement on a pooled session, for the driver-independent
- * code (video.c, users.c, delete.c) that needs no transaction.
+ * code (video.c, users.c, delete.c, images.c) that needs no transaction,
+ * and one integer read.
  */
 #include "store/driver.h"
 
+#include <stdio.h>
 #include <time.h>
 
 av_store_status av_store__exec1(av_store *s, const char *sql, const av_store__arg *a, int n,
@@ -36,4 +38,27 @@ int64_t av_store__now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int first_row(void *ud)
+{
+    (void)ud;
+    return 1;
+}
+
+av_store_status av_store__int(av_store *s, av_store__sess *c, const char *sql,
+                              const av_store__arg *a, int n, int64_t *v, char *err,
+                              size_t errlen)
+{
+    *v = 0;
+    av_store__col col = {AV_COL_INT, v, 0, 0};
+    if (!c)
+        return av_store__query1(s, sql, a, n, &col, 1, first_row, NULL, err, errlen);
+    return s->drv->query(c, sql, a, n, &col, 1, first_row, NULL, err, errlen);
+}
+
+const char *av_store__sql_wrap(av_store__wrap w, const char *arg, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s", w.pre, w.drop_arg ? "" : arg, w.post);
+    return buf;
 }

@@ -19,16 +19,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Statuses, numbers fixed (they are logged and compared across builds):
+ * X(NAME, number, text) gives AV_STORE_NAME and av_store_strerror's text. */
+#define AV_STORE_STATUS_MAP(X)                                                              \
+    X(OK, 0, "ok")                                                                          \
+    X(NOT_FOUND, 1, "not found")       /* no such image (or row) */                         \
+    X(CONFLICT, 2, "conflict")         /* already voted / already analysed / duplicate id */ \
+    X(EARG, 3, "invalid argument")     /* invalid argument or URL */                        \
+    X(EDB, 4, "database error")        /* message in err */                                 \
+    X(ENOMEM, 5, "out of memory")                                                           \
+    X(EUNAVAILABLE, 6, "unavailable")  /* driver not built in / server unreachable */
+
 typedef enum av_store_status {
-    AV_STORE_OK = 0,
-    AV_STORE_NOT_FOUND,  /* no such image */
-    AV_STORE_CONFLICT,   /* already voted / already analysed / duplicate id */
-    AV_STORE_EARG,       /* invalid argument or URL */
-    AV_STORE_EDB,        /* database error (message in err) */
-    AV_STORE_ENOMEM,
-    AV_STORE_EUNAVAILABLE /* driver not built in / server unreachable */
+#define X(name, num, msg) AV_STORE_##name = num,
+    AV_STORE_STATUS_MAP(X)
+#undef X
 } av_store_status;
 
+/* Static string for a status; never NULL. */
 const char *av_store_strerror(av_store_status st);
 
 #define AV_STORE_ID_LEN 32 /* hex characters of an image ID */

@@ -149,25 +149,24 @@ av_store_status av_store_user_passwd(av_store *s, const char *name, const char *
     return st;
 }
 
+static av_store_status user_delete_body(av_store *s, av_store__sess *c, void *ud, char *err,
+                                        size_t errlen)
+{
+    av_store__arg a[1] = {AV_ARG_I(*(const int64_t *)ud)};
+    av_store_status st = s->drv->exec(c, "DELETE FROM sessions WHERE user_id = ?", a, 1, NULL,
+                                      NULL, err, errlen);
+    if (st == AV_STORE_OK)
+        st = s->drv->exec(c, "DELETE FROM users WHERE id = ?", a, 1, NULL, NULL, err, errlen);
+    return st;
+}
+
 av_store_status av_store_user_delete(av_store *s, const char *name, char *err, size_t errlen)
 {
     int64_t id = 0;
     av_store_status st = user_id(s, name, &id, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    const av_store_driver *d = s->drv;
-    av_store__sess *c = NULL;
-    if ((st = d->sess_get(s, &c, err, errlen)) != AV_STORE_OK)
-        return st;
-    av_store__arg a[1] = {AV_ARG_I(id)};
-    st = d->begin(c, err, errlen);
-    if (st == AV_STORE_OK)
-        st = d->exec(c, "DELETE FROM sessions WHERE user_id = ?", a, 1, NULL, NULL, err, errlen);
-    if (st == AV_STORE_OK)
-        st = d->exec(c, "DELETE FROM users WHERE id = ?", a, 1, NULL, NULL, err, errlen);
-    av_store_status end = d->end(c, st == AV_STORE_OK, err, errlen);
-    d->sess_put(s, c);
-    return st != AV_STORE_OK ? st : end;
+    return s->drv->tx(s, user_delete_body, &id, err, errlen);
 }
 
 /* Columns of a user row, in USER_COLS order. */

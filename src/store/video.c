@@ -25,21 +25,6 @@ typedef struct sess {
     av_store__sess *c;
 } sess;
 
-static av_store_status sess_open(av_store *s, sess *x, char *err, size_t errlen)
-{
-    x->s = s;
-    x->d = s->drv;
-    x->c = NULL;
-    return x->d->sess_get(s, &x->c, err, errlen);
-}
-
-static void sess_close(sess *x)
-{
-    if (x->c)
-        x->d->sess_put(x->s, x->c);
-    x->c = NULL;
-}
-
 static int valid(const char *id)
 {
     return id && av_store_valid_id(id);
@@ -141,16 +126,12 @@ av_store_status av_store_video_get(av_store *s, const char *id, av_store_video *
     out->container[0] = '\0';
     av_store__arg a[1] = {AV_ARG_T(id)};
     /* Both dialects keep updated_at in the clock CURRENT_TIMESTAMP writes. */
-    const char *sql =
-        strcmp(s->drv->dialect, "mysql") == 0
-            ? "SELECT container, COALESCE(codec, ''), COALESCE(width, 0), COALESCE(height, 0),"
-              " duration_s, sample_fps, frames_done, frames_expected, attempts,"
-              " TIMESTAMPDIFF(MICROSECOND, updated_at, CURRENT_TIMESTAMP(3)) / 1e6"
-              " FROM videos WHERE ID = ?"
-            : "SELECT container, COALESCE(codec, ''), COALESCE(width, 0), COALESCE(height, 0),"
-              " duration_s, sample_fps, frames_done, frames_expected, attempts,"
-              " (julianday('now') - julianday(updated_at)) * 86400.0"
-              " FROM videos WHERE ID = ?";
+    char age[160], sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT container, COALESCE(codec, ''), COALESCE(width, 0), COALESCE(height, 0),"
+             " duration_s, sample_fps, frames_done, frames_expected, attempts, %s"
+             " FROM videos WHERE ID = ?",
+             av_store__sql_wrap(s->drv->age_s, "updated_at", age, sizeof age));
     av_store_status st = av_store__query1(s, sql, a, 1, cols, 10, NULL, NULL, err, errlen);
     if (st != AV_STORE_OK)
         return st;
@@ -283,6 +264,25 @@ static av_store_status put_rows(sess *x, const char *id, const av_store_video *i
     return st;
 }
 
+typedef struct put_ud {
+    const char *id;
+    const av_store_video *info;
+    const av_store_visit *v;
+    int nv;
+    const av_store_video_det *d;
+    int nd;
+    const av_store_media *m;
+    int nm;
+} put_ud;
+
+static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *err,
+                                size_t errlen)
+{
+    const put_ud *u = ud;
+    sess x = {s, s->drv, c};
+    return put_rows(&x, u->id, u->info, u->v, u->nv, u->d, u->nd, u->m, u->nm, err, errlen);
+}
+
 av_store_status av_store_video_put(av_store *s, const char *id, const av_store_video *info,
                                    const av_store_visit *visits, int n_visits,
                                    const av_store_video_det *dets, int n_dets,
@@ -292,22 +292,8 @@ av_store_status av_store_video_put(av_store *s, const char *id, const av_store_v
     if (!valid(id) || !info || n_visits < 0 || n_dets < 0 || n_media < 0 ||
         (n_visits && !visits) || (n_dets && !dets) || (n_media && !media))
         return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad arguments");
-    sess x;
-    av_store_status st = sess_open(s, &x, err, errlen);
-    if (st != AV_STORE_OK)
-        return st;
-    st = x.d->begin(x.c, err, errlen);
-    if (st == AV_STORE_OK) {
-        st = put_rows(&x, id, info, visits, n_visits, dets, n_dets, media, n_media, err,
-                      errlen);
-        char e2[128];
-        av_store_status end = x.d->end(x.c, st == AV_STORE_OK, st == AV_STORE_OK ? err : e2,
-                                       st == AV_STORE_OK ? errlen : sizeof e2);
-        if (st == AV_STORE_OK)
-            st = end;
-    }
-    sess_close(&x);
-    return st;
+    put_ud u = {id, info, visits, n_visits, dets, n_dets, media, n_media};
+    return s->drv->tx(s, put_body, &u, err, errlen);
 }
 
 /* Rows of the detection columns shared by visits and frame detections. */
@@ -369,20 +355,12 @@ av_store_status av_store_video_visits(av_store *s, const char *id, av_store_visi
         return AV_STORE_NOT_FOUND;
     visit_rows r;
     memset(&r, 0, sizeof r);
-    av_store_detection *d = &r.dc.d;
-    av_store__col cols[18] = {
+    av_store__col cols[6 + AV_STORE__DET_COLS] = {
         {AV_COL_INT, &r.track, 0, 0},          {AV_COL_DOUBLE, &r.cur.first_s, 0, 0},
         {AV_COL_DOUBLE, &r.cur.last_s, 0, 0},  {AV_COL_DOUBLE, &r.cur.best_t, 0, 0},
         {AV_COL_INT, &r.best_frame, 0, 0},     {AV_COL_INT, &r.n_frames, 0, 0},
-        {AV_COL_DOUBLE, &d->x1, 0, 0},         {AV_COL_DOUBLE, &d->y1, 0, 0},
-        {AV_COL_DOUBLE, &d->x2, 0, 0},         {AV_COL_DOUBLE, &d->y2, 0, 0},
-        {AV_COL_DOUBLE, &d->score, 0, 0},      {AV_COL_DOUBLE, &d->detector_score, 0, 0},
-        {AV_COL_DOUBLE, &d->species_score, 0, 0}, {AV_COL_INT, &r.dc.cls, 0, 0},
-        {AV_COL_TEXT, d->label, sizeof d->label, 0},
-        {AV_COL_TEXT, d->species, sizeof d->species, 0},
-        {AV_COL_TEXT, d->common_name, sizeof d->common_name, 0},
-        {AV_COL_TEXT, d->model_version, sizeof d->model_version, 0},
     };
+    av_store__det_cols(cols + 6, &r.dc.d, &r.dc.cls);
     av_store__arg a[1] = {AV_ARG_T(id)};
     av_store_status st = av_store__query1(
         s,
@@ -391,7 +369,7 @@ av_store_status av_store_video_visits(av_store *s, const char *id, av_store_visi
         " COALESCE(i.species, ''), COALESCE(i.common_name, ''), i.model_version"
         " FROM video_visits v JOIN inferences i ON i.ID = v.ID AND i.idx = v.idx"
         " WHERE v.ID = ? ORDER BY v.idx",
-        a, 1, cols, 18, visit_row, &r, err, errlen);
+        a, 1, cols, 6 + AV_STORE__DET_COLS, visit_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
         st = AV_STORE_ENOMEM;
     if (st != AV_STORE_OK) {
