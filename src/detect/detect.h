@@ -179,7 +179,11 @@ typedef struct av_detect_pipeline av_detect_pipeline;
  * Load models_dir/pipeline.json, the detector and (when its file is present)
  * species manifests and models. opts may be NULL (defaults). On success *out
  * owns the pipeline (free with av_detect_pipeline_close); a missing species
- * model is not an error: results then say species are unavailable.
+ * model is not an error: results then say species are unavailable. One
+ * engine context per model is planned here (weights packed, arenas laid
+ * out), so an engine failure fails the open (E_ENGINE) and the first run
+ * does not pay for it; the other max_contexts - 1 are made when runs
+ * overlap, and batched contexts when a batch size is first used.
  */
 av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect_open_opts *opts,
                                          av_detect_pipeline **out, char *err, size_t errlen);

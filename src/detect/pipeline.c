@@ -297,6 +297,14 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
         av_detect_pipeline_close(p);
         return st;
     }
+    /* Plan one worker's contexts now (weights packed, arenas planned): the
+     * first request then runs at once, and a model the engine cannot run
+     * fails the open rather than a request. More workers are made when
+     * requests overlap. */
+    if ((st = av_detect__worker_init(p, &p->workers[0], err, errlen))) {
+        av_detect_pipeline_close(p);
+        return st;
+    }
     *out = p;
     return AV_DETECT_OK;
 }
