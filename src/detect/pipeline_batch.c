@@ -51,8 +51,9 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
     size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
     double map_w[DET_BATCH_MAX], map_h[DET_BATCH_MAX];
     for (int i = 0; i < m; i++) /* a sample that fails here is run but not read */
-        st[idx[i]] = av_detect__det_prepare(p, w, &imgs[idx[i]], (uint8_t *)b->in[p->det_in] + i * in_bytes,
-                                 &map_w[i], &map_h[i], e[idx[i]], BATCH_ERR);
+        st[idx[i]] = av_detect__det_prepare(p, w, &imgs[idx[i]],
+                                            (uint8_t *)b->in[p->det_in] + i * in_bytes,
+                                            &map_w[i], &map_h[i], e[idx[i]], BATCH_ERR);
     if (av_nn_run(b->ctx, (const void *const *)b->in, b->out, msg, sizeof msg) != AV_NN_OK) {
         for (int i = 0; i < m; i++)
             if (st[idx[i]] == AV_DETECT_OK)
@@ -73,12 +74,13 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
             w->touts[q].data = (const float *)(const void *)((const uint8_t *)b->out[q] + i * ob);
         }
         int nbox = 0;
-        st[j] = av_detect__det_decode(p, w->touts, map_w[i], map_h[i], min_score, w->boxes, &nbox, e[j],
-                           BATCH_ERR);
+        st[j] = av_detect__det_decode(p, w->touts, map_w[i], map_h[i], min_score, w->boxes, &nbox,
+                                      e[j], BATCH_ERR);
         for (int q = 0; q < no; q++)
             w->touts[q].data = w->det_out[q]; /* back to the batch-1 buffers the passes use */
         if (st[j] == AV_DETECT_OK)
-            st[j] = av_detect__run_passes(p, w, &imgs[j], o, min_score, &nbox, &rs[j], e[j], BATCH_ERR);
+            st[j] = av_detect__run_passes(p, w, &imgs[j], o, min_score, &nbox, &rs[j], e[j],
+                                          BATCH_ERR);
         if (st[j] == AV_DETECT_OK)
             st[j] = av_detect__keep_boxes(p, w, &imgs[j], nbox, o, &rs[j], e[j], BATCH_ERR);
     }
@@ -164,7 +166,8 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
     }
     for (int j = 0; j < k; j++) {
         if (st[j] == AV_DETECT_OK)
-            st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], e[j], BATCH_ERR);
+            st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], e[j],
+                                             BATCH_ERR);
         else
             av_detect_result_free(&rs[j]);
         av_detect__img_free(&imgs[j]);

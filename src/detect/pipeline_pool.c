@@ -166,7 +166,7 @@ void av_detect__release(av_detect_pipeline *p, worker *w)
  * made on first use (replacing the least recently used one) on the
  * worker's pool; NULL with e set when the engine cannot make it. */
 cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
-                             cls_batch *slots, int ns, int n, char *e, size_t elen)
+                                 cls_batch *slots, int ns, int n, char *e, size_t elen)
 {
     cls_batch *lru = &slots[0];
     w->tick++;

@@ -14,8 +14,8 @@
 /* Resize img to the detector input and lay it out into dst (one sample of
  * input det_in); *map_w x *map_h is the image area the input spans. */
 av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const av_detect__img *img,
-                                    void *dst, double *map_w, double *map_h, char *err,
-                                    size_t errlen)
+                                        void *dst, double *map_w, double *map_h, char *err,
+                                        size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
     *map_w = img->w, *map_h = img->h;
@@ -47,8 +47,8 @@ av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const 
 /* Boxes of one image from its detector outputs t (one sample each, as the
  * model's outputs) into out (NMS_POOL); *nbox gets their count. */
 av_detect_status av_detect__det_decode(av_detect_pipeline *p, const av_detect__tensor *t,
-                                   double map_w, double map_h, double min_score,
-                                   av_detect__box *out, int *nbox, char *err, size_t errlen)
+                                       double map_w, double map_h, double min_score,
+                                       av_detect__box *out, int *nbox, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
     char e[512] = "";
@@ -171,8 +171,8 @@ static av_detect_status pass_tiles(av_detect_pipeline *p, worker *w, const av_de
  * zoom-out and tiles when their conditions hold, then nested suppression.
  * What each did goes to r->passes. */
 av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
-                                   const av_detect_run_opts *o, double min_score, int *nbox,
-                                   av_detect_result *r, char *err, size_t errlen)
+                                       const av_detect_run_opts *o, double min_score, int *nbox,
+                                       av_detect_result *r, char *err, size_t errlen)
 {
     const av_detect__passes *c = &p->passes;
     for (int i = 0; i < AV_DETECT_PASS_N; i++)
@@ -228,8 +228,8 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
 /* The first nbox of w->boxes that the run keeps (class, size) as r->dets,
  * in original-image pixels. */
 av_detect_status av_detect__keep_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
-                                   int nbox, const av_detect_run_opts *o, av_detect_result *r,
-                                   char *err, size_t errlen)
+                                       int nbox, const av_detect_run_opts *o, av_detect_result *r,
+                                       char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
     r->dets = calloc((size_t)m->max_dets + 1, sizeof *r->dets); /* + 1: a whole-image bird */
@@ -255,8 +255,8 @@ av_detect_status av_detect__keep_boxes(av_detect_pipeline *p, worker *w, const a
 }
 
 av_detect_status av_detect__run_locked(av_detect_pipeline *p, worker *w, const av_detect__img *img,
-                                   const av_detect_run_opts *o, av_detect_result *r, char *err,
-                                   size_t errlen)
+                                       const av_detect_run_opts *o, av_detect_result *r, char *err,
+                                       size_t errlen)
 {
     double t = now_ms();
     int nbox = 0;
@@ -278,7 +278,7 @@ av_detect_status av_detect__run_locked(av_detect_pipeline *p, worker *w, const a
 
 /* What a result says about the image and the models, before any run. */
 void av_detect__result_header(const av_detect_pipeline *p, const av_detect__img *img,
-                          av_detect_result *r)
+                              av_detect_result *r)
 {
     r->width = img->w;
     r->height = img->h;
@@ -296,8 +296,8 @@ void av_detect__result_header(const av_detect_pipeline *p, const av_detect__img 
 /* After the engine: annotate when asked, then ms_total (from t0); on
  * failure (st, or the annotation's) free r. */
 av_detect_status av_detect__result_finish(const av_detect__img *img, const av_detect_run_opts *o,
-                                      double t0, av_detect_status st, av_detect_result *r,
-                                      char *err, size_t errlen)
+                                          double t0, av_detect_status st, av_detect_result *r,
+                                          char *err, size_t errlen)
 {
     if (!st && o->annotate) {
         double t = now_ms();

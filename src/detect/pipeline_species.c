@@ -199,9 +199,9 @@ static void set_label(av_detect_pipeline *p, av_detect_det *d)
  * (20 crops at 16 run as 10 + 10), then, for an image without a bird box,
  * the whole image. 0, or -1 on an engine failure (err set).
  */
-int av_detect__species_step(av_detect_pipeline *p, worker *w, int n, const av_detect__img *const *imgs,
-                        av_detect_result *const *rs, const av_detect_run_opts *o, char *err,
-                        size_t errlen)
+int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
+                            const av_detect__img *const *imgs, av_detect_result *const *rs,
+                            const av_detect_run_opts *o, char *err, size_t errlen)
 {
     int top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
     if (p->has_species) {
