@@ -17,7 +17,14 @@
  * no_bird.jpg (cat.bmp scaled 2.8x, 1434x955) is the photo zoom-out runs on:
  * no bird box, so both of its scales run.
  *
+ * First the cost of a fresh pipeline: open, then the first and second
+ * request on it (CPU time, medians over 5 opens, 1 thread, one_bird.jpg and
+ * three_birds.jpg: the latter's first request also makes the batched
+ * species context for 3 crops), which shows what opening plans and what
+ * the first request still pays.
+ *
  *   build/bench/bench_pipeline [RUNS] [MODELS_DIR]   (run from the repo root)
+ *   build/bench/bench_pipeline first [MODELS_DIR]    (only the fresh-pipeline line)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +140,53 @@ static unsigned char *make_jpeg(const unsigned char *rgb, int w, int h, int tx, 
         return NULL;
     *len = jl;
     return jpg; /* freed with tjFree */
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Open a pipeline, run the same image twice; medians over `opens` pipelines
+ * of the open, the first and the second request, in CPU time (the process's,
+ * 1 engine thread: steadier than wall time on a shared machine). */
+static int bench_first(const char *models, const char *name, const unsigned char *jpg, size_t len,
+                       int opens)
+{
+    double to[16], t1[16], t2[16];
+    char err[1024];
+    if (opens > 16)
+        opens = 16;
+    for (int i = 0; i < opens; i++) {
+        av_detect_open_opts oo = {.threads = 1, .max_contexts = 1};
+        av_detect_run_opts ro = {.annotate = 1};
+        av_detect_pipeline *p;
+        double a = cpu_ms();
+        if (av_detect_pipeline_open(models, &oo, &p, err, sizeof err)) {
+            fprintf(stderr, "bench: %s\n", err);
+            return -1;
+        }
+        to[i] = cpu_ms() - a;
+        for (int k = 0; k < 2; k++) {
+            av_detect_result r;
+            a = cpu_ms();
+            if (av_detect_run(p, jpg, len, &ro, &r, err, sizeof err)) {
+                fprintf(stderr, "bench: first request: %s\n", err);
+                av_detect_pipeline_close(p);
+                return -1;
+            }
+            (k ? t2 : t1)[i] = cpu_ms() - a;
+            av_detect_result_free(&r);
+        }
+        av_detect_pipeline_close(p);
+    }
+    double m1 = median(t1, opens), m2 = median(t2, opens);
+    printf("fresh pipeline   %-15s 1 thr, CPU ms: open %7.2f, first request %7.2f, "
+           "second %7.2f (first pays %+.2f; median of %d opens)\n",
+           name, median(to, opens), m1, m2, m1 - m2, opens);
+    return 0;
 }
 
 static int bench(const char *models, const char *name, const unsigned char *jpg, size_t len,
@@ -254,6 +308,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    int first_only = argc > 1 && !strcmp(argv[1], "first");
     int runs = argc > 1 ? atoi(argv[1]) : 30;
     const char *models = argc > 2 ? argv[2] : "models";
     const char *shared = getenv("AVIARY_SHARED") ? getenv("AVIARY_SHARED") : "../shared";
@@ -288,21 +343,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: cannot build the test JPEGs from %s/testdata/images\n", shared);
         return 1;
     }
-    int rc = 0;
-    for (int t = 1; t <= 2 && !rc; t++) {
-        rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs, 0, 0);
-        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 0, 0);
-        rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 1, 0);
-    }
-    unsigned all = AV_DETECT_PASSES_SET;
-    for (int k = 0; k < AV_DETECT_PASS_N; k++)
-        all |= 1u << k;
-    rc |= rc ? 0 : bench(models, "one_bird+passes", one, l1, w1, h1, 2, runs, 0, all);
-    rc |= rc ? 0 : bench(models, "three+passes", three, l3, w3, h3, 2, runs, 0, all);
-    rc |= rc ? 0 : bench(models, "no_bird.jpg", none, l0, w0, h0, 2, runs, 0, 0);
-    for (int t = 1; t <= 2 && !rc; t++) {
-        rc |= bench_batch(models, 3, t, runs);
-        rc |= bench_batch(models, 16, t, runs);
+    int rc = bench_first(models, "one_bird.jpg", one, l1, 5);
+    rc |= rc ? 0 : bench_first(models, "three_birds.jpg", three, l3, 5);
+    if (!first_only) {
+        for (int t = 1; t <= 2 && !rc; t++) {
+            rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs, 0, 0);
+            rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 0, 0);
+            rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 1, 0);
+        }
+        unsigned all = AV_DETECT_PASSES_SET;
+        for (int k = 0; k < AV_DETECT_PASS_N; k++)
+            all |= 1u << k;
+        rc |= rc ? 0 : bench(models, "one_bird+passes", one, l1, w1, h1, 2, runs, 0, all);
+        rc |= rc ? 0 : bench(models, "three+passes", three, l3, w3, h3, 2, runs, 0, all);
+        rc |= rc ? 0 : bench(models, "no_bird.jpg", none, l0, w0, h0, 2, runs, 0, 0);
+        for (int t = 1; t <= 2 && !rc; t++) {
+            rc |= bench_batch(models, 3, t, runs);
+            rc |= bench_batch(models, 16, t, runs);
+        }
     }
     tjFree(one);
     tjFree(three);

@@ -246,8 +246,8 @@ static av_web_analysis_status analyze(void *ud, const void *bytes, size_t len,
 }
 
 /* Re-draw an annotated image from stored detections, with the label the
- * pipeline drew (common name, else scientific, else "Bird"/detector class)
- * so every node serves the same picture. Needs no model. */
+ * pipeline drew (av_web_load_detection) so every node serves the same
+ * picture. Needs no model. */
 static int render(void *ud, const void *bytes, size_t len, const av_store_detection *dets, int n,
                   av_web_analysis *out, char *err, size_t errlen)
 {
@@ -257,19 +257,8 @@ static int render(void *ud, const void *bytes, size_t len, const av_store_detect
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 0; i < n; i++) {
-        const av_store_detection *s = &dets[i];
-        d[i].x1 = (float)s->x1, d[i].y1 = (float)s->y1;
-        d[i].x2 = (float)s->x2, d[i].y2 = (float)s->y2;
-        d[i].confidence = (float)s->score;
-        const char *label = s->common_name[0] ? s->common_name
-                            : s->species[0]   ? s->species
-                            : !s->label[0] || !strcmp(s->label, "bird") ? "Bird"
-                                                                        : s->label;
-        size_t l = strnlen(label, sizeof d[i].label - 1); /* names fit; cut, never overflow */
-        memcpy(d[i].label, label, l);
-        d[i].label[l] = '\0';
-    }
+    for (int i = 0; i < n; i++)
+        av_web_load_detection(&dets[i], &d[i]);
     unsigned char *img = NULL;
     size_t img_len = 0;
     char mime[16];

@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "vision/vision.h"
+
 #define AV_DETECT_STATUS_MAP(X)                               \
     X(OK, 0, "ok")                                            \
     X(E_IO, 1, "cannot read file")                            \
@@ -179,7 +181,11 @@ typedef struct av_detect_pipeline av_detect_pipeline;
  * Load models_dir/pipeline.json, the detector and (when its file is present)
  * species manifests and models. opts may be NULL (defaults). On success *out
  * owns the pipeline (free with av_detect_pipeline_close); a missing species
- * model is not an error: results then say species are unavailable.
+ * model is not an error: results then say species are unavailable. One
+ * engine context per model is planned here (weights packed, arenas laid
+ * out), so an engine failure fails the open (E_ENGINE) and the first run
+ * does not pay for it; the other max_contexts - 1 are made when runs
+ * overlap, and batched contexts when a batch size is first used.
  */
 av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect_open_opts *opts,
                                          av_detect_pipeline **out, char *err, size_t errlen);
@@ -285,6 +291,21 @@ av_detect_status av_detect_run_batch(av_detect_pipeline *p, int n, const av_dete
                                      const av_detect_run_opts *opts, av_detect_result *results,
                                      av_detect_status *status, char *errs, size_t errlen,
                                      int *det_runs);
+
+/* The colour of detection d (index i among those drawn). */
+typedef av_vision_color (*av_detect_color_fn)(const av_detect_det *d, int i);
+
+/*
+ * The one drawing of labelled detection boxes (the pipeline's annotation,
+ * the remote-inference client's, video posters): dets[0..n) drawn on img in
+ * place, each box's corners multiplied by scale (1 = image pixels), in
+ * color(d, i) (NULL: av_vision_palette(i)), labelled "label 93%" from the
+ * det's label and confidence with font (NULL: boxes only). E_ARG for bad
+ * arguments, E_NOMEM (err says so) when out of memory.
+ */
+av_detect_status av_detect_draw(av_image *img, const av_detect_det *dets, int n, double scale,
+                                av_detect_color_fn color, av_vision_font *font, char *err,
+                                size_t errlen);
 
 /*
  * Draw detections on an image as av_detect_run's annotation does (same

@@ -101,6 +101,38 @@ static void open_font(void)
                "boxes are drawn without labels", NULL);
 }
 
+av_detect_status av_detect_draw(av_image *img, const av_detect_det *dets, int n, double scale,
+                                av_detect_color_fn color, av_vision_font *font, char *err,
+                                size_t errlen)
+{
+    if (!img || n < 0 || (n > 0 && !dets)) {
+        snprintf(err, errlen, "draw: invalid image or detections");
+        return AV_DETECT_E_ARG;
+    }
+    av_vision_box *boxes = n > 0 ? calloc((size_t)n, sizeof *boxes) : NULL;
+    char(*labels)[AV_DETECT_NAME_MAX + 16] = n > 0 ? calloc((size_t)n, sizeof *labels) : NULL;
+    if (n > 0 && (!boxes || !labels)) {
+        free(boxes);
+        free(labels);
+        snprintf(err, errlen, "annotate: out of memory");
+        return AV_DETECT_E_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        const av_detect_det *d = &dets[i];
+        snprintf(labels[i], sizeof labels[i], "%s %.0f%%", d->label, d->confidence * 100.0);
+        boxes[i] = (av_vision_box){.x1 = d->x1 * scale, .y1 = d->y1 * scale,
+                                   .x2 = d->x2 * scale, .y2 = d->y2 * scale,
+                                   .color = color ? color(d, i) : av_vision_palette(i),
+                                   .label = labels[i]};
+    }
+    av_vision_status st = av_vision_draw_boxes(img, boxes, (size_t)n, font);
+    free(boxes);
+    free(labels);
+    if (st != AV_VISION_OK)
+        snprintf(err, errlen, "annotate: %s", av_vision_strerror(st));
+    return from_vision(st);
+}
+
 av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_detect_det *dets,
                                          int n, unsigned char **out, size_t *len, char *mime,
                                          size_t mimecap, char *err, size_t errlen)
@@ -110,36 +142,19 @@ av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_det
     pthread_once(&g_font_once, open_font);
     av_image v = view(img);
     av_image *copy = av_img_clone(&v);
-    av_vision_box *boxes = n > 0 ? calloc((size_t)n, sizeof *boxes) : NULL;
-    char(*labels)[AV_DETECT_NAME_MAX + 16] = n > 0 ? calloc((size_t)n, sizeof *labels) : NULL;
-    if (!copy || (n > 0 && (!boxes || !labels))) {
-        av_img_free(copy);
-        free(boxes);
-        free(labels);
+    if (!copy) {
         snprintf(err, errlen, "annotate: out of memory");
         return AV_DETECT_E_NOMEM;
     }
-    for (int i = 0; i < n; i++) {
-        snprintf(labels[i], sizeof labels[i], "%s %.0f%%", dets[i].label,
-                 dets[i].confidence * 100.0);
-        boxes[i] = (av_vision_box){.x1 = dets[i].x1, .y1 = dets[i].y1, .x2 = dets[i].x2,
-                                   .y2 = dets[i].y2, .color = av_vision_palette(i),
-                                   .label = labels[i]};
-    }
-    av_vision_status st = av_vision_draw_boxes(copy, boxes, (size_t)n, g_font);
-    if (st == AV_VISION_OK) {
-        if (img->png)
-            st = av_vision_encode_png(copy, out, len, err, errlen);
-        else
-            st = av_vision_encode_jpeg(copy, 90, out, len, err, errlen);
-    } else {
-        snprintf(err, errlen, "annotate: %s", av_vision_strerror(st));
+    av_detect_status st = av_detect_draw(copy, dets, n, 1.0, NULL, g_font, err, errlen);
+    if (st == AV_DETECT_OK) {
+        av_vision_status vs = img->png ? av_vision_encode_png(copy, out, len, err, errlen)
+                                       : av_vision_encode_jpeg(copy, 90, out, len, err, errlen);
+        st = from_vision(vs);
     }
     snprintf(mime, mimecap, "%s", img->png ? "image/png" : "image/jpeg");
     av_img_free(copy);
-    free(boxes);
-    free(labels);
-    return from_vision(st);
+    return st;
 }
 
 av_detect_status av_detect_annotate(const void *image, size_t len, const av_detect_det *dets,

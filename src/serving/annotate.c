@@ -1,8 +1,8 @@
 /*
  * annotate.c - client side: the image's upright size and the annotated
  * copy the web app shows, drawn here because a TF Serving answer carries
- * boxes, not pictures. Mirrors the in-process pipeline's drawing: one
- * palette colour per box, "label 93%" text.
+ * boxes, not pictures, with the pipeline's own drawing (av_detect_draw),
+ * encoded as the pipeline does (PNG for PNG input, else JPEG 90).
  */
 #include "serving/internal.h"
 
@@ -37,29 +37,16 @@ av_serving_status av_serving__finish(const void *image, size_t len, long long ma
         av_img_free(img);
         return AV_SERVING_OK;
     }
-    int n = r->n_dets;
-    av_vision_box *boxes = n > 0 ? calloc((size_t)n, sizeof *boxes) : NULL;
-    char(*labels)[AV_DETECT_NAME_MAX + 16] = n > 0 ? calloc((size_t)n, sizeof *labels) : NULL;
-    if (n > 0 && (!boxes || !labels)) {
-        free(boxes);
-        free(labels);
-        av_img_free(img);
-        snprintf(err, errlen, "annotate: out of memory");
-        return AV_SERVING_E_NOMEM;
-    }
-    for (int i = 0; i < n; i++) {
-        const av_detect_det *d = &r->dets[i];
-        snprintf(labels[i], sizeof labels[i], "%s %.0f%%", d->label, d->confidence * 100.0);
-        boxes[i] = (av_vision_box){.x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2,
-                                   .color = av_vision_palette(i), .label = labels[i]};
-    }
     int png = av_vision_sniff(image, len) == AV_VISION_FMT_PNG;
-    av_vision_status st = av_vision_draw_boxes(img, boxes, (size_t)n, font);
-    if (st == AV_VISION_OK)
-        st = png ? av_vision_encode_png(img, &r->annotated, &r->annotated_len, e, sizeof e)
-                 : av_vision_encode_jpeg(img, 90, &r->annotated, &r->annotated_len, e, sizeof e);
-    free(boxes);
-    free(labels);
+    av_detect_status ds = av_detect_draw(img, r->dets, r->n_dets, 1.0, NULL, font, e, sizeof e);
+    if (ds != AV_DETECT_OK) {
+        av_img_free(img);
+        snprintf(err, errlen, "%s", e); /* says "annotate: ..." */
+        return ds == AV_DETECT_E_NOMEM ? AV_SERVING_E_NOMEM : AV_SERVING_E_IMAGE;
+    }
+    av_vision_status st =
+        png ? av_vision_encode_png(img, &r->annotated, &r->annotated_len, e, sizeof e)
+            : av_vision_encode_jpeg(img, 90, &r->annotated, &r->annotated_len, e, sizeof e);
     av_img_free(img);
     if (st != AV_VISION_OK) {
         snprintf(err, errlen, "annotate: %s", e[0] ? e : av_vision_strerror(st));

@@ -154,6 +154,13 @@ static const char *shown_species(const av_detect_det *d)
     return d->rule == AV_DETECT_RULE_GENUS ? d->label : NULL;
 }
 
+/* The species' colour, as the timeline and the visits table show it. */
+static av_vision_color shown_color(const av_detect_det *d, int i)
+{
+    (void)i;
+    return av_vision_species_color(shown_species(d));
+}
+
 /* Scale, draw the frame's boxes, encode (av_video_stills_draw). -1 when out
  * of memory, 1 when the encoder failed. */
 static int draw_frame(const av_video_stills *s, const av_image *img,
@@ -175,29 +182,12 @@ static int draw_frame(const av_video_stills *s, const av_image *img,
         if (!work)
             return -1;
     }
-    av_vision_box *boxes = v->n_dets > 0 ? calloc((size_t)v->n_dets, sizeof *boxes) : NULL;
-    char(*labels)[AV_DETECT_NAME_MAX + 16] =
-        v->n_dets > 0 ? calloc((size_t)v->n_dets, sizeof *labels) : NULL;
-    if (v->n_dets > 0 && (!boxes || !labels)) {
+    if (av_detect_draw(work, v->dets, v->n_dets, k, shown_color, s->font, e, sizeof e)) {
         av_img_free(work);
-        free(boxes);
-        free(labels);
-        return -1;
+        return -1; /* only out of memory: the view was checked */
     }
-    for (int i = 0; i < v->n_dets; i++) {
-        const av_detect_det *d = &v->dets[i];
-        /* the species' colour, as the timeline and the visits table show it */
-        snprintf(labels[i], sizeof labels[i], "%s %.0f%%", d->label, d->confidence * 100.0);
-        boxes[i] = (av_vision_box){.x1 = d->x1 * k, .y1 = d->y1 * k, .x2 = d->x2 * k,
-                                   .y2 = d->y2 * k,
-                                   .color = av_vision_species_color(shown_species(d)),
-                                   .label = labels[i]};
-    }
-    av_vision_draw_boxes(work, boxes, (size_t)v->n_dets, s->font);
     av_vision_status st = av_vision_encode_jpeg(work, s->o.quality, out, out_len, e, sizeof e);
     av_img_free(work);
-    free(boxes);
-    free(labels);
     if (st != AV_VISION_OK)
         return st == AV_VISION_E_NOMEM ? -1 : 1;
     return 0;

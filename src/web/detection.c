@@ -1,5 +1,7 @@
 /*
- * detection.c - a pipeline detection as the row the store keeps.
+ * detection.c - a pipeline detection as the row the store keeps, and a row
+ * back as a detection (to redraw its box): both directions in one place so
+ * what one writes the other reads.
  */
 #include "web/web.h"
 
@@ -34,4 +36,51 @@ void av_web_store_detection(const av_detect_det *d, const char *version, av_stor
         snprintf(g->species, sizeof g->species, "%s", d->species[i].scientific);
         snprintf(g->common_name, sizeof g->common_name, "%s", d->species[i].common);
     }
+}
+
+/* Copy a name into a shorter field: cut, never overflow. */
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t l = strnlen(src, cap - 1);
+    memcpy(dst, src, l);
+    dst[l] = '\0';
+}
+
+void av_web_load_detection(const av_store_detection *s, av_detect_det *d)
+{
+    memset(d, 0, sizeof *d);
+    d->x1 = (float)s->x1, d->y1 = (float)s->y1, d->x2 = (float)s->x2, d->y2 = (float)s->y2;
+    d->confidence = (float)s->score;
+    d->det_score = (float)s->detector_score;
+    d->class_index = -1; /* not kept */
+    copy_name(d->class_name, sizeof d->class_name, s->label[0] ? s->label : "bird");
+    for (int i = 0; i < s->n_guesses && d->n_species < AV_DETECT_TOPK_MAX; i++) {
+        av_detect_species *sp = &d->species[d->n_species++];
+        sp->class_index = -1;
+        sp->score = (float)s->guesses[i].score;
+        copy_name(sp->scientific, sizeof sp->scientific, s->guesses[i].species);
+        copy_name(sp->common, sizeof sp->common, s->guesses[i].common_name);
+    }
+    size_t sl = strlen(s->species);
+    int genus = sl > 4 && !strcmp(s->species + sl - 4, " sp.");
+    if (s->species[0] && !genus) {
+        d->rule = AV_DETECT_RULE_SPECIES;
+        if (d->n_species == 0 && s->species_score >= 0) { /* a row from before the guesses */
+            d->n_species = 1;
+            d->species[0].score = (float)s->species_score;
+            copy_name(d->species[0].scientific, sizeof d->species[0].scientific, s->species);
+            copy_name(d->species[0].common, sizeof d->species[0].common, s->common_name);
+        }
+        if (d->n_species)
+            d->species[0].class_index = s->class_id;
+    } else if (genus) {
+        d->rule = AV_DETECT_RULE_GENUS;
+    } else if (s->common_name[0]) {
+        d->rule = AV_DETECT_RULE_UNKNOWN;
+    }
+    const char *label = s->common_name[0] ? s->common_name
+                        : s->species[0]   ? s->species
+                        : !s->label[0] || !strcmp(s->label, "bird") ? "Bird"
+                                                                    : s->label;
+    copy_name(d->label, sizeof d->label, label);
 }

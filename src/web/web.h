@@ -167,6 +167,14 @@ typedef struct av_web_opts {
 void av_web_store_detection(const av_detect_det *d, const char *version,
                             av_store_detection *out);
 
+/* The other way: a stored row as the detection it was made from, as far
+ * as the row keeps it (box, confidences, detector class name, the shown
+ * answer's rule and label, the species guesses; not the detector class
+ * index nor the whole-image flag). Its label is the one the pipeline drew
+ * (common name, else scientific or "Corvus sp.", else "Bird" or the
+ * detector class), so annotations redrawn from rows match the originals. */
+void av_web_load_detection(const av_store_detection *s, av_detect_det *out);
+
 /* Start serving. On success *out owns the server (free with av_web_stop). */
 int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen);
 

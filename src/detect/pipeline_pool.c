@@ -1,0 +1,196 @@
+/*
+ * pipeline_pool.c - the pipeline's workers: one engine context per model
+ * plus the buffers one run needs, in a small pool guarded by a mutex so one
+ * pipeline serves many threads. Each worker also keeps a few batched
+ * contexts per model (cls_batch), one per sample count, replacing the
+ * least recently used: the species crops and the detector batches use them.
+ */
+#include "detect/pipeline_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void free_bufs(void **b, int n)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < n; i++)
+        free(b[i]);
+    free(b);
+}
+
+static void batch_free(const av_nn_model *m, cls_batch *b)
+{
+    av_nn_ctx_free(b->ctx);
+    free_bufs(b->in, b->in && m ? av_nn_num_inputs(m) : 0);
+    free_bufs(b->out, b->out && m ? av_nn_num_outputs(m) : 0);
+    memset(b, 0, sizeof *b);
+}
+
+void av_detect__worker_free(av_detect_pipeline *p, worker *w)
+{
+    for (int i = 0; i < BATCH_SLOTS; i++)
+        batch_free(p->cls_model, &w->cb[i]); /* before the pool their contexts use */
+    for (int i = 0; i < DET_SLOTS; i++)
+        batch_free(p->det_model, &w->db[i]);
+    av_nn_ctx_free(w->det_ctx);
+    av_nn_ctx_free(w->cls_ctx);
+    av_nn_pool_free(w->pool); /* after the contexts that use it */
+    w->pool = NULL;
+    free_bufs(w->det_in, p->det_model ? av_nn_num_inputs(p->det_model) : 0);
+    free_bufs(w->det_out, p->det_model ? av_nn_num_outputs(p->det_model) : 0);
+    free_bufs(w->cls_in, p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
+    free_bufs(w->cls_out, p->cls_model ? av_nn_num_outputs(p->cls_model) : 0);
+    free(w->resized);
+    free(w->crop);
+    free(w->probs);
+    free(w->feat);
+    free(w->featf);
+    free(w->boxes);
+    free(w->xboxes);
+    free(w->touts);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---- the context pool ---- */
+
+/* One zeroed buffer per tensor of a model's inputs or outputs, for n
+ * samples (the models here have batch 1: the checks ask for [1,...]). */
+static void **alloc_bufs(const av_nn_model *m, int inputs, size_t n_samples)
+{
+    int n = inputs ? av_nn_num_inputs(m) : av_nn_num_outputs(m);
+    void **b = calloc((size_t)(n > 0 ? n : 1), sizeof *b);
+    if (!b)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        const av_nn_tensor_info *ti = inputs ? av_nn_input(m, i) : av_nn_output(m, i);
+        size_t bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+        b[i] = bytes ? calloc(n_samples, bytes) : NULL;
+        if (!b[i]) {
+            free_bufs(b, i);
+            return NULL;
+        }
+    }
+    return b;
+}
+
+av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
+{
+    char e[512] = "";
+    /* one thread pool for the worker's detector and classifier contexts, which
+     * run one after the other: a pool each left idle workers spinning */
+    if (av_nn_pool_new(p->threads, &w->pool, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "%s", e);
+    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
+                         .pool = w->pool};
+    if (av_nn_ctx_new(p->det_model, &co, &w->det_ctx, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
+    if (p->has_species && av_nn_ctx_new(p->cls_model, &co, &w->cls_ctx, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+    int no = av_nn_num_outputs(p->det_model);
+    w->det_in = alloc_bufs(p->det_model, 1, 1);
+    w->det_out = alloc_bufs(p->det_model, 0, 1);
+    w->resized = malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
+    w->boxes = malloc(NMS_POOL * sizeof *w->boxes);
+    w->xboxes = malloc(NMS_POOL * sizeof *w->xboxes);
+    w->touts = calloc((size_t)no, sizeof *w->touts);
+    int ok = w->det_in && w->det_out && w->resized && w->boxes && w->xboxes && w->touts;
+    if (p->has_species) {
+        w->cls_in = alloc_bufs(p->cls_model, 1, 1);
+        w->cls_out = alloc_bufs(p->cls_model, 0, 1);
+        w->crop = malloc((size_t)p->cls.in_w * (size_t)p->cls.in_h * 3);
+        w->probs = malloc((size_t)p->cls.n_labels * sizeof *w->probs);
+        ok = ok && w->cls_in && w->cls_out && w->crop && w->probs;
+        if (p->head.n_classes) {
+            w->feat = malloc((size_t)p->species_batch * p->feat_bytes);
+            w->featf = malloc((size_t)p->head.dim * sizeof *w->featf);
+            ok = ok && w->feat && w->featf;
+        }
+    }
+    if (!ok)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory for run buffers");
+    for (int i = 0; i < no; i++) {
+        const av_nn_tensor_info *ti = av_nn_output(p->det_model, i);
+        w->touts[i].data = w->det_out[i];
+        w->touts[i].rank = ti->rank;
+        for (int d = 0; d < ti->rank; d++)
+            w->touts[i].dims[d] = ti->dims[d];
+    }
+    w->ready = 1;
+    return AV_DETECT_OK;
+}
+
+worker *av_detect__acquire(av_detect_pipeline *p, char *err, size_t errlen, av_detect_status *st)
+{
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        int spare = -1;
+        for (int i = 0; i < p->n_workers; i++) {
+            if (p->workers[i].busy)
+                continue;
+            if (p->workers[i].ready) {
+                p->workers[i].busy = 1;
+                pthread_mutex_unlock(&p->mu);
+                return &p->workers[i];
+            }
+            if (spare < 0)
+                spare = i;
+        }
+        if (spare >= 0) {
+            /* build outside the lock: packing weights takes a while */
+            worker *w = &p->workers[spare];
+            w->busy = 1;
+            pthread_mutex_unlock(&p->mu);
+            *st = av_detect__worker_init(p, w, err, errlen);
+            if (*st == AV_DETECT_OK)
+                return w;
+            pthread_mutex_lock(&p->mu);
+            av_detect__worker_free(p, w);
+            pthread_cond_signal(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+}
+
+void av_detect__release(av_detect_pipeline *p, worker *w)
+{
+    pthread_mutex_lock(&p->mu);
+    w->busy = 0;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The worker's context of model m for n samples per run from slots[0..ns),
+ * made on first use (replacing the least recently used one) on the
+ * worker's pool; NULL with e set when the engine cannot make it. */
+cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                                 cls_batch *slots, int ns, int n, char *e, size_t elen)
+{
+    cls_batch *lru = &slots[0];
+    w->tick++;
+    for (int i = 0; i < ns; i++) {
+        if (slots[i].n == n) {
+            slots[i].used = w->tick;
+            return &slots[i];
+        }
+        if (slots[i].used < lru->used)
+            lru = &slots[i];
+    }
+    batch_free(m, lru);
+    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
+                         .pool = w->pool, .batch = n};
+    if (av_nn_ctx_new(m, &co, &lru->ctx, e, elen) != AV_NN_OK)
+        return NULL;
+    lru->in = alloc_bufs(m, 1, (size_t)n);
+    lru->out = alloc_bufs(m, 0, (size_t)n);
+    if (!lru->in || !lru->out) {
+        batch_free(m, lru);
+        snprintf(e, elen, "out of memory for %d-sample buffers", n);
+        return NULL;
+    }
+    lru->n = n;
+    lru->used = w->tick;
+    return lru;
+}

@@ -1,0 +1,368 @@
+/*
+ * pipeline_run.c - one image through the pipeline: decode, detector run,
+ * the extra detector passes (settings and box arithmetic in passes.c), the
+ * boxes kept, species (pipeline_species.c), annotation.
+ */
+#include "detect/pipeline_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- one run ---- */
+
+/* Resize img to the detector input and lay it out into dst (one sample of
+ * input det_in); *map_w x *map_h is the image area the input spans. */
+av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                        void *dst, double *map_w, double *map_h, char *err,
+                                        size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    *map_w = img->w, *map_h = img->h;
+    if (m->resize == AV_DETECT__LETTERBOX) {
+        /* scale to fit, pad right/bottom with 0: the input then spans in/scale pixels */
+        double sc = fmin((double)m->in_w / img->w, (double)m->in_h / img->h);
+        int nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
+        int nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
+        if (av_detect__img_resize_tf(img, nw, nh, w->resized))
+            return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: resize failed");
+        /* spread the nw x nh rows into in_w-wide rows, last row first (in place) */
+        for (int y = nh - 1; y >= 0; y--) {
+            memmove(w->resized + (size_t)y * m->in_w * 3, w->resized + (size_t)y * nw * 3,
+                    (size_t)nw * 3 * sizeof(float));
+            memset(w->resized + ((size_t)y * m->in_w + nw) * 3, 0,
+                   (size_t)(m->in_w - nw) * 3 * sizeof(float));
+        }
+        memset(w->resized + (size_t)nh * m->in_w * 3, 0,
+               (size_t)(m->in_h - nh) * m->in_w * 3 * sizeof(float));
+        *map_w = m->in_w / sc;
+        *map_h = m->in_h / sc;
+    } else if (av_detect__img_resize_tf(img, m->in_w, m->in_h, w->resized)) {
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: resize failed");
+    }
+    av_detect__fill_input(m, av_nn_input(p->det_model, p->det_in), w->resized, NULL, dst);
+    return AV_DETECT_OK;
+}
+
+/* Boxes of one image from its detector outputs t (one sample each, as the
+ * model's outputs) into out (NMS_POOL); *nbox gets their count. */
+av_detect_status av_detect__det_decode(av_detect_pipeline *p, const av_detect__tensor *t,
+                                       double map_w, double map_h, double min_score,
+                                       av_detect__box *out, int *nbox, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    char e[512] = "";
+    av_detect__dcfg cfg = {
+        .min_score = min_score,
+        .nms_iou = m->nms_iou,
+        .max_out = NMS_POOL,
+        .skip = m->skip,
+        .n_skip = m->n_skip,
+        .n_classes = m->n_labels,
+        .in_w = m->in_w,
+        .in_h = m->in_h,
+        .map_w = map_w,
+        .map_h = map_h,
+        .box_scale = m->box_scale,
+        .base_grid = m->base_grid,
+    };
+    int n = m->kind == AV_DETECT__CENTERNET
+                ? av_detect__decode_centernet(&t[p->det_out], &cfg, out, e, sizeof e)
+                : av_detect__decode_nanodet(t, av_nn_num_outputs(p->det_model), &cfg, out, e,
+                                            sizeof e);
+    if (n < 0)
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+    *nbox = n;
+    return AV_DETECT_OK;
+}
+
+/* One batch-1 detector run on img; boxes (image pixels) into out. */
+static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                     double min_score, av_detect__box *out, int *nbox, char *err,
+                                     size_t errlen)
+{
+    double map_w, map_h;
+    av_detect_status st =
+        av_detect__det_prepare(p, w, img, w->det_in[p->det_in], &map_w, &map_h, err, errlen);
+    if (st)
+        return st;
+    char e[512] = "";
+    if (av_nn_run(w->det_ctx, (const void *const *)w->det_in, w->det_out, e, sizeof e) != AV_NN_OK)
+        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
+    return av_detect__det_decode(p, w->touts, map_w, map_h, min_score, out, nbox, err, errlen);
+}
+
+/* ---- detector passes (settings and box arithmetic in passes.c) ---- */
+
+/* Keep the bird-class boxes of b[0..n); returns their count. */
+static int only_class(av_detect__box *b, int n, int cls)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (b[i].cls == cls)
+            b[k++] = b[i];
+    return k;
+}
+
+/* Zoom-out at one scale: the image shrunk onto a padded canvas
+ * (av_detect__zoom_canvas), one detector run; bird boxes mapped back and
+ * merged into w->boxes. *found gets the bird boxes the run found. */
+static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                  double scale, double min_score, int *nbox, int *found,
+                                  av_detect_pass_info *pi, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    av_detect__zoom z;
+    av_detect__zoom_geom(img->w, img->h, m->in_w, m->in_h, m->resize != AV_DETECT__LETTERBOX,
+                         scale, &z);
+    uint8_t *canvas;
+    if (av_detect__zoom_canvas(img, &z, &canvas))
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "zoom-out: out of memory");
+    av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
+    double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
+    int n = 0;
+    av_detect_status st = run_detector(p, w, &cimg, thr, w->xboxes, &n, err, errlen);
+    free(canvas);
+    if (st)
+        return st;
+    pi->runs++;
+    n = only_class(w->xboxes, n, p->bird_class);
+    *found = n;
+    av_detect__map_boxes(w->xboxes, n, z.sx, z.sy, -z.ox * z.sx, -z.oy * z.sy);
+    int before = *nbox;
+    *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, m->nms_iou);
+    pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    return AV_DETECT_OK;
+}
+
+/* Tiles: one detector run per overlapping tile; bird boxes not cut by an
+ * inner tile edge are mapped back and merged into w->boxes. */
+static av_detect_status pass_tiles(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                   double min_score, int *nbox, av_detect_pass_info *pi,
+                                   char *err, size_t errlen)
+{
+    av_detect__rect t[AV_DETECT__TILES_MAX];
+    int nt = av_detect__tile_grid(img->w, img->h, p->passes.tiles_grid, p->passes.tiles_overlap,
+                                  t);
+    uint8_t *buf = nt > 1 ? malloc((size_t)t[0].w * t[0].h * 3) : NULL;
+    if (nt > 1 && !buf)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "tiles: out of memory");
+    av_detect_status st = AV_DETECT_OK;
+    for (int k = 0; k < nt && nt > 1 && !st; k++) {
+        av_detect__tile_copy(img, &t[k], buf);
+        av_detect__img timg = av_detect__img_wrap(t[k].w, t[k].h, buf);
+        int n = 0;
+        st = run_detector(p, w, &timg, min_score, w->xboxes, &n, err, errlen);
+        if (st)
+            break;
+        pi->runs++;
+        n = only_class(w->xboxes, n, p->bird_class);
+        av_detect__map_boxes(w->xboxes, n, 1, 1, t[k].x, t[k].y);
+        n = av_detect__drop_cut(w->xboxes, n, &t[k], img->w, img->h, 2);
+        int before = *nbox;
+        *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, p->det.nms_iou);
+        pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    }
+    free(buf);
+    return st;
+}
+
+/* The passes after the first detector run, on w->boxes (*nbox of them):
+ * zoom-out and tiles when their conditions hold, then nested suppression.
+ * What each did goes to r->passes. */
+av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                       const av_detect_run_opts *o, double min_score, int *nbox,
+                                       av_detect_result *r, char *err, size_t errlen)
+{
+    const av_detect__passes *c = &p->passes;
+    for (int i = 0; i < AV_DETECT_PASS_N; i++)
+        r->passes[i].on = ((o->skip_passes >> i) & 1u)
+                              ? 0
+                              : o->passes ? (int)((o->passes >> i) & 1u) : c->on[i];
+    if (p->bird_class < 0)
+        return AV_DETECT_OK; /* every pass is about bird boxes */
+    av_detect_pass_info *pi = &r->passes[AV_DETECT_PASS_ZOOM];
+    if (pi->on &&
+        av_detect__zoom_wanted(w->boxes, *nbox, p->bird_class, img->w, img->h, c->zoom_fill)) {
+        double t = now_ms();
+        pi->ran = 1;
+        av_detect_status st = AV_DETECT_OK;
+        int found = 0;
+        for (int i = 0; i < c->n_zoom_scales && !found && !st; i++)
+            st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, pi, err,
+                           errlen);
+        pi->ms = now_ms() - t;
+        if (st)
+            return st;
+    }
+    pi = &r->passes[AV_DETECT_PASS_TILES];
+    if (pi->on && (img->w >= c->tiles_min_side || img->h >= c->tiles_min_side)) {
+        double t = now_ms();
+        pi->ran = 1;
+        av_detect_status st = pass_tiles(p, w, img, min_score, nbox, pi, err, errlen);
+        pi->ms = now_ms() - t;
+        if (st)
+            return st;
+    }
+    pi = &r->passes[AV_DETECT_PASS_NESTED];
+    if (pi->on) {
+        double t = now_ms();
+        int before = *nbox;
+        pi->ran = 1;
+        *nbox = av_detect__suppress_nested(w->boxes, *nbox, c->nested_inside);
+        pi->boxes = before - *nbox;
+        pi->ms = now_ms() - t;
+    }
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < AV_DETECT_PASS_N; i++) {
+        const av_detect_pass_info *q = &r->passes[i];
+        p->totals[i].ran += (unsigned long long)q->ran;
+        p->totals[i].runs += (unsigned long long)q->runs;
+        p->totals[i].boxes += (unsigned long long)q->boxes;
+        p->totals[i].ms += q->ms;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return AV_DETECT_OK;
+}
+
+/* The first nbox of w->boxes that the run keeps (class, size) as r->dets,
+ * in original-image pixels. */
+av_detect_status av_detect__keep_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                       int nbox, const av_detect_run_opts *o, av_detect_result *r,
+                                       char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    r->dets = calloc((size_t)m->max_dets + 1, sizeof *r->dets); /* + 1: a whole-image bird */
+    if (!r->dets)
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: out of memory");
+    for (int i = 0; i < nbox && r->n_dets < m->max_dets; i++) {
+        const av_detect__box *b = &w->boxes[i];
+        if (!av_detect__manifest_keeps(m, b->cls, o->all_classes))
+            continue;
+        av_detect_det *d = &r->dets[r->n_dets];
+        d->x1 = (float)fmax(0, fmin(img->w, b->x1));
+        d->y1 = (float)fmax(0, fmin(img->h, b->y1));
+        d->x2 = (float)fmax(0, fmin(img->w, b->x2));
+        d->y2 = (float)fmax(0, fmin(img->h, b->y2));
+        if (d->x2 - d->x1 < 1 || d->y2 - d->y1 < 1)
+            continue; /* degenerate (NanoDet argmax bin 0 on both sides) */
+        d->det_score = b->score;
+        d->class_index = b->cls;
+        snprintf(d->class_name, sizeof d->class_name, "%s", m->labels[b->cls]);
+        r->n_dets++;
+    }
+    return AV_DETECT_OK;
+}
+
+av_detect_status av_detect__run_locked(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                                       const av_detect_run_opts *o, av_detect_result *r, char *err,
+                                       size_t errlen)
+{
+    double t = now_ms();
+    int nbox = 0;
+    double min_score = o->min_score > 0 ? o->min_score : p->det.min_score;
+    av_detect_status st = run_detector(p, w, img, min_score, w->boxes, &nbox, err, errlen);
+    if (!st)
+        st = av_detect__run_passes(p, w, img, o, min_score, &nbox, r, err, errlen);
+    if (!st)
+        st = av_detect__keep_boxes(p, w, img, nbox, o, r, err, errlen);
+    if (st)
+        return st;
+    double t2 = now_ms();
+    r->ms_detect = t2 - t;
+    if (av_detect__species_step(p, w, 1, &img, &r, o, err, errlen))
+        return AV_DETECT_E_ENGINE;
+    r->ms_species = now_ms() - t2;
+    return AV_DETECT_OK;
+}
+
+/* What a result says about the image and the models, before any run. */
+void av_detect__result_header(const av_detect_pipeline *p, const av_detect__img *img,
+                              av_detect_result *r)
+{
+    r->width = img->w;
+    r->height = img->h;
+    snprintf(r->detector, sizeof r->detector, "%s", p->det.name);
+    snprintf(r->detector_version, sizeof r->detector_version, "%s", p->det.version);
+    r->species_available = p->has_species;
+    if (p->has_species) {
+        snprintf(r->classifier, sizeof r->classifier, "%s", p->cls.name);
+        snprintf(r->classifier_version, sizeof r->classifier_version, "%s", p->cls.version);
+    } else {
+        snprintf(r->species_note, sizeof r->species_note, "%s", p->species_note);
+    }
+}
+
+/* After the engine: annotate when asked, then ms_total (from t0); on
+ * failure (st, or the annotation's) free r. */
+av_detect_status av_detect__result_finish(const av_detect__img *img, const av_detect_run_opts *o,
+                                          double t0, av_detect_status st, av_detect_result *r,
+                                          char *err, size_t errlen)
+{
+    if (!st && o->annotate) {
+        double t = now_ms();
+        st = av_detect__img_annotate(img, r->dets, r->n_dets, &r->annotated, &r->annotated_len,
+                                     r->annotated_mime, sizeof r->annotated_mime, err, errlen);
+        r->ms_draw = now_ms() - t;
+    }
+    if (st) {
+        av_detect_result_free(r);
+        return st;
+    }
+    r->ms_total = now_ms() - t0;
+    return AV_DETECT_OK;
+}
+
+/* Detect, name species and optionally annotate on decoded pixels; img is
+ * borrowed. t0 is when the run started (for ms_total). */
+static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img,
+                                const av_detect_run_opts *o, double t0, av_detect_result *r,
+                                char *err, size_t errlen)
+{
+    av_detect_status st = AV_DETECT_OK;
+    av_detect__result_header(p, img, r);
+    worker *w = av_detect__acquire(p, err, errlen, &st);
+    if (w) {
+        st = av_detect__run_locked(p, w, img, o, r, err, errlen);
+        av_detect__release(p, w);
+    }
+    return av_detect__result_finish(img, o, t0, st, r, err, errlen);
+}
+
+av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t len,
+                               const av_detect_run_opts *opts, av_detect_result *r, char *err,
+                               size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (!p || (!image && len))
+        return failf(err, errlen, AV_DETECT_E_ARG, "detect: no pipeline or image");
+    av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
+    long long max_bytes = o.max_bytes > 0 ? o.max_bytes : DEFAULT_MAX_BYTES;
+    long long max_pixels = o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS;
+    double t0 = now_ms();
+    av_detect__img img;
+    av_detect_status st =
+        av_detect__img_decode(image, len, max_bytes, max_pixels, &img, err, errlen);
+    if (st)
+        return st;
+    r->ms_decode = now_ms() - t0;
+    st = run_img(p, &img, &o, t0, r, err, errlen);
+    av_detect__img_free(&img);
+    return st;
+}
+
+av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
+                                   const unsigned char *rgb, const av_detect_run_opts *opts,
+                                   av_detect_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (!p || !rgb || width < 1 || height < 1)
+        return failf(err, errlen, AV_DETECT_E_ARG, "detect: no pipeline or pixels");
+    av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
+    long long max_pixels = o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS;
+    if ((long long)width * height > max_pixels)
+        return failf(err, errlen, AV_DETECT_E_LIMIT, "%dx%d pixels exceed the limit of %lld",
+                     width, height, max_pixels);
+    av_detect__img img = av_detect__img_wrap(width, height, rgb);
+    return run_img(p, &img, &o, now_ms(), r, err, errlen);
+}

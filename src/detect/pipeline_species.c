@@ -1,0 +1,375 @@
+/*
+ * pipeline_species.c - species of the bird boxes. The bird crops of one
+ * image (or of a batch of images) are classified in one batched engine run
+ * (species_batch crops at most; more go in even chunks) on a worker context
+ * made for exactly that many crops (av_detect__batch_slot). When the engine
+ * cannot make one (a classifier graph that does not batch) the pipeline
+ * logs why once and classifies crops one at a time from then on. An image
+ * without a bird box is asked about as a whole. Also the retraining entry
+ * points, which read the same classifier (base head, box features).
+ */
+#include "detect/pipeline_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log.h"
+
+/* Square crop around a box with a context margin, clamped to the image. */
+static void crop_square(const av_detect__img *img, const av_detect_det *d, double margin, int *x1,
+                        int *y1, int *x2, int *y2)
+{
+    double cx = (d->x1 + d->x2) / 2, cy = (d->y1 + d->y2) / 2;
+    double side = fmax(d->x2 - d->x1, d->y2 - d->y1) * (1 + 2 * margin);
+    *x1 = (int)fmax(0, floor(cx - side / 2));
+    *y1 = (int)fmax(0, floor(cy - side / 2));
+    *x2 = (int)fmin(img->w, ceil(cx + side / 2));
+    *y2 = (int)fmin(img->h, ceil(cy + side / 2));
+    if (*x2 <= *x1)
+        *x2 = *x1 + 1 <= img->w ? *x1 + 1 : img->w, *x1 = *x2 - 1;
+    if (*y2 <= *y1)
+        *y2 = *y1 + 1 <= img->h ? *y1 + 1 : img->h, *y1 = *y2 - 1;
+}
+
+/* Crop [x1,y1,x2,y2) of img to the classifier input into dst (one sample). */
+static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1, int y1,
+                     int x2, int y2, void *dst, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->cls;
+    if (av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
+        failf(err, errlen, AV_DETECT_E_NOMEM, "species: crop failed");
+        return -1;
+    }
+    av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, w->crop, dst);
+    return 0;
+}
+
+/* Tapped features (feat_info's dtype) -> dim floats. */
+static void dequantise(const av_nn_tensor_info *ti, const void *src, float *dst, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = ti->dtype == AV_NN_F32 ? ((const float *)src)[i]
+                 : ti->dtype == AV_NN_U8
+                     ? ti->scale * (float)(((const uint8_t *)src)[i] - ti->zero_point)
+                     : ti->scale * (float)(((const int8_t *)src)[i] - ti->zero_point);
+}
+
+/* Species (top_k) of one sample's classifier output buf (with a head: its
+ * tapped features) into d, restricted to the site list, and the shown
+ * answer (answer.h; a box to drop is left with species but rule NONE,
+ * dropped by species_step); returns the best non-background score before the
+ * site list (whether a whole image shows a bird is not the list's business). */
+static double read_species(av_detect_pipeline *p, worker *w, const void *buf, int top_k,
+                           av_detect_det *d)
+{
+    const av_detect__manifest *m = &p->cls;
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    if (p->head.n_classes) {
+        dequantise(&p->feat_info, buf, w->featf, p->head.dim);
+        av_detect_head_logits(&p->head, w->featf, w->probs);
+        av_detect_softmax(w->probs, p->head.n_classes);
+    } else {
+        av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
+    }
+    double raw_best = av_detect__answer_restrict(&p->answer, w->probs);
+    int idx[AV_DETECT_TOPK_MAX];
+    int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
+    d->n_species = k;
+    for (int i = 0; i < k; i++) {
+        av_detect_species *s = &d->species[i];
+        s->class_index = idx[i];
+        s->score = w->probs[idx[i]];
+        av_detect_split_label(m->labels[idx[i]], s->scientific, sizeof s->scientific, s->common,
+                              sizeof s->common);
+    }
+    d->rule = AV_DETECT_RULE_NONE;
+    if (k)
+        av_detect__answer_name(&p->answer, w->probs, d);
+    return k ? raw_best : 0.0;
+}
+
+/* One species run of n samples; with a head it also taps the features
+ * into feat (n samples). */
+static av_nn_status run_species(av_detect_pipeline *p, av_nn_ctx *c, void **in, void **out,
+                                uint8_t *feat, int n, char *e, size_t elen)
+{
+    if (!p->head.n_classes)
+        return av_nn_run(c, (const void *const *)in, out, e, elen);
+    return av_nn_run_tap(c, (const void *const *)in, out, p->cls.head_features, feat,
+                         (size_t)n * p->feat_bytes, e, elen);
+}
+
+/* Classify pixels [x1,y1,x2,y2) of img; fills species (top_k) and returns
+ * the best non-background score, or -1 on engine failure. */
+static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
+                       int y1, int x2, int y2, int top_k, av_detect_det *d, char *err,
+                       size_t errlen)
+{
+    if (fill_crop(p, w, img, x1, y1, x2, y2, w->cls_in[p->cls_in], err, errlen))
+        return -1;
+    char e[512] = "";
+    if (run_species(p, w->cls_ctx, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
+        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+        return -1;
+    }
+    return read_species(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out],
+                        top_k, d);
+}
+
+/*
+ * Classify the n crops of dets (n >= 2) in one engine run. 0 on success, 1
+ * when the engine cannot batch this classifier (nothing written: the caller
+ * runs the crops one by one; batching is then off for the pipeline, logged
+ * once), -1 on a failure that fails the run.
+ */
+static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img *const *imgs,
+                          av_detect_det **dets, int n, int top_k, char *err, size_t errlen)
+{
+    char e[512] = "";
+    cls_batch *b = av_detect__batch_slot(p, w, p->cls_model, w->cb, BATCH_SLOTS, n, e, sizeof e);
+    if (!b) {
+        if (atomic_exchange(&p->batch_refused, 1) == 0)
+            av_log(AV_LOG_WARN, "species_batch_off", "model", p->cls.name, "error", e, "effect",
+                   "species crops run one at a time", NULL);
+        return 1;
+    }
+    const av_nn_tensor_info *ti = av_nn_input(p->cls_model, p->cls_in);
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+    size_t out_bytes = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
+    for (int j = 0; j < n; j++) {
+        int x1, y1, x2, y2;
+        crop_square(imgs[j], dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
+        if (fill_crop(p, w, imgs[j], x1, y1, x2, y2, (uint8_t *)b->in[p->cls_in] + j * in_bytes,
+                      err, errlen))
+            return -1;
+    }
+    if (run_species(p, b->ctx, b->in, b->out, w->feat, n, e, sizeof e) != AV_NN_OK) {
+        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+        return -1;
+    }
+    for (int j = 0; j < n; j++)
+        read_species(p, w,
+                     p->head.n_classes ? (const void *)(w->feat + j * p->feat_bytes)
+                                       : (const uint8_t *)b->out[p->cls_out] + j * out_bytes,
+                     top_k, dets[j]);
+    return 0;
+}
+
+/*
+ * Species of the crops dets[0..n), dets[j] cut from imgs[j]: one batched run
+ * when n >= 2 and batching is on, else one run each. *batched is cleared
+ * when a chunk of two or more ran one by one. 0, or -1 on failure (err set).
+ */
+static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img *const *imgs,
+                          av_detect_det **dets, int n, int top_k, int *batched, char *err,
+                          size_t errlen)
+{
+    if (n >= 2 && p->species_batch > 1 && !atomic_load(&p->batch_refused)) {
+        int rc = classify_batch(p, w, imgs, dets, n, top_k, err, errlen);
+        if (rc <= 0)
+            return rc;
+    }
+    if (n >= 2)
+        *batched = 0;
+    for (int j = 0; j < n; j++) {
+        int x1, y1, x2, y2;
+        crop_square(imgs[j], dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
+        if (classify(p, w, imgs[j], x1, y1, x2, y2, top_k, dets[j], err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Label of a box without species (read_species names the others). */
+static void set_label(av_detect_pipeline *p, av_detect_det *d)
+{
+    if (d->n_species == 0) {
+        const char *name = d->class_index == p->bird_class || d->whole_image ? "Bird"
+                                                                               : d->class_name;
+        snprintf(d->label, sizeof d->label, "%s", name);
+        d->confidence = d->det_score;
+    }
+}
+
+/*
+ * Species and labels for n detected images (rs[i] cut from imgs[i]): the
+ * bird crops of all of them in even chunks of at most species_batch crops
+ * (20 crops at 16 run as 10 + 10), then, for an image without a bird box,
+ * the whole image. 0, or -1 on an engine failure (err set).
+ */
+int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
+                            const av_detect__img *const *imgs, av_detect_result *const *rs,
+                            const av_detect_run_opts *o, char *err, size_t errlen)
+{
+    int top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
+    if (p->has_species) {
+        int birds = 0;
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < rs[k]->n_dets; i++)
+                birds += rs[k]->dets[i].class_index == p->bird_class;
+        int chunks = (birds + p->species_batch - 1) / p->species_batch;
+        int per = chunks ? (birds + chunks - 1) / chunks : 0;
+        av_detect_det *chunk[SPECIES_BATCH_CAP];
+        const av_detect__img *cimg[SPECIES_BATCH_CAP];
+        int nc = 0, done = 0, batched = birds >= 2 && p->species_batch > 1;
+        for (int k = 0; k < n; k++) {
+            for (int i = 0; i < rs[k]->n_dets; i++) {
+                if (rs[k]->dets[i].class_index != p->bird_class)
+                    continue;
+                cimg[nc] = imgs[k];
+                chunk[nc++] = &rs[k]->dets[i];
+                done++;
+                if (nc == per || done == birds) {
+                    if (classify_chunk(p, w, cimg, chunk, nc, top_k, &batched, err, errlen))
+                        return -1;
+                    nc = 0;
+                }
+            }
+        }
+        for (int k = 0; k < n; k++) {
+            av_detect_result *r = rs[k];
+            int mine = 0;
+            for (int i = 0; i < r->n_dets; i++)
+                mine += r->dets[i].class_index == p->bird_class;
+            r->batched_species = batched && mine > 0;
+            if (mine)
+                continue;
+            /* No bird box: ask the species model about the whole image and
+             * report a whole-image bird when it is confident (pipeline.json). */
+            const av_detect__img *img = imgs[k];
+            av_detect_det *d = &r->dets[r->n_dets];
+            memset(d, 0, sizeof *d);
+            double best = classify(p, w, img, 0, 0, img->w, img->h, top_k, d, err, errlen);
+            if (best < 0)
+                return -1;
+            if (best >= p->whole_min) {
+                d->x1 = d->y1 = 0;
+                d->x2 = (float)img->w;
+                d->y2 = (float)img->h;
+                d->class_index = -1;
+                d->whole_image = 1;
+                snprintf(d->class_name, sizeof d->class_name, "bird");
+                r->n_dets++;
+            } else {
+                memset(d, 0, sizeof *d);
+            }
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        av_detect_result *r = rs[k];
+        int kept = 0;
+        for (int i = 0; i < r->n_dets; i++) {
+            av_detect_det *d = &r->dets[i];
+            if (d->n_species > 0 && d->rule == AV_DETECT_RULE_NONE)
+                continue; /* answer.h: background, and a weak detector score */
+            set_label(p, d);
+            r->dets[kept++] = *d;
+        }
+        r->n_dets = kept;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ retraining */
+
+av_detect_status av_detect_species_base_head(av_detect_pipeline *p, av_detect_head *h,
+                                             const char *const **labels, int *background,
+                                             const char **features, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof *h);
+    if (!p || !p->has_species)
+        return failf(err, errlen, AV_DETECT_E_ARG, "species model not loaded");
+    const char *in, *wn, *bn;
+    av_nn_tensor_info wi, bi, fi;
+    const void *wd = NULL, *bd = NULL;
+    char e[512];
+    if (av_nn_last_fc(p->cls_model, &in, &wn, &bn, e, sizeof e) ||
+        av_nn_find_tensor(p->cls_model, in, &fi, NULL, e, sizeof e) ||
+        av_nn_find_tensor(p->cls_model, wn, &wi, &wd, e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+    if (bn[0] && av_nn_find_tensor(p->cls_model, bn, &bi, &bd, e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+    size_t n_out = av_detect__numel(to);
+    if (!wd || wi.rank != 2 || (size_t)wi.dims[0] != n_out ||
+        (size_t)wi.dims[1] != av_detect__numel(&fi) ||
+        (wi.dtype != AV_NN_F32 && wi.dtype != AV_NN_U8 && wi.dtype != AV_NN_I8) ||
+        (bd && bi.dtype != AV_NN_F32 && bi.dtype != AV_NN_I32))
+        return failf(err, errlen, AV_DETECT_E_MODEL,
+                     "%s: its last fully connected layer does not map the features to the "
+                     "%zu classes as a constant [classes, features] matrix",
+                     p->cls.name, n_out);
+    h->n_classes = (int)wi.dims[0];
+    h->dim = (int)wi.dims[1];
+    h->w = malloc((size_t)h->n_classes * (size_t)h->dim * sizeof *h->w);
+    h->b = calloc((size_t)h->n_classes, sizeof *h->b);
+    if (!h->w || !h->b) {
+        av_detect_head_free(h);
+        return failf(err, errlen, AV_DETECT_E_NOMEM, "base head: out of memory");
+    }
+    dequantise(&wi, wd, h->w, h->n_classes * h->dim);
+    for (int c = 0; bd && c < h->n_classes; c++)
+        h->b[c] = bi.dtype == AV_NN_F32 ? ((const float *)bd)[c]
+                                         : bi.scale * (float)(((const int32_t *)bd)[c] -
+                                                              bi.zero_point);
+    *features = in;
+    /* a retrained version's first classes are the base labels, in order */
+    *labels = (const char *const *)p->cls.labels;
+    *background = p->cls.background < h->n_classes ? p->cls.background : -1;
+    return AV_DETECT_OK;
+}
+
+av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image, size_t len,
+                                        const av_detect_run_opts *opts, int n,
+                                        const float *boxes, float *feats, char *err,
+                                        size_t errlen)
+{
+    if (!p || !p->has_species || n < 0 || (!image && len))
+        return failf(err, errlen, AV_DETECT_E_ARG, "features: no species model or image");
+    const char *in, *wn, *bn;
+    av_nn_tensor_info fi;
+    char e[512];
+    if (av_nn_last_fc(p->cls_model, &in, &wn, &bn, e, sizeof e) ||
+        av_nn_find_tensor(p->cls_model, in, &fi, NULL, e, sizeof e))
+        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+    int dim = (int)av_detect__numel(&fi);
+    size_t fbytes = (size_t)dim * av_nn_dtype_size(fi.dtype);
+    av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
+    av_detect__img img;
+    av_detect_status st = av_detect__img_decode(
+        image, len, o.max_bytes > 0 ? o.max_bytes : DEFAULT_MAX_BYTES,
+        o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS, &img, err, errlen);
+    if (st)
+        return st;
+    uint8_t *buf = malloc(fbytes);
+    worker *w = buf ? av_detect__acquire(p, err, errlen, &st) : NULL;
+    if (!buf && !st)
+        st = failf(err, errlen, AV_DETECT_E_NOMEM, "features: out of memory");
+    for (int j = 0; w && !st && j < n; j++) {
+        const float *b = boxes + 4 * j;
+        av_detect_det d = {.x1 = b[0], .y1 = b[1], .x2 = b[2], .y2 = b[3]};
+        if (!(d.x2 > d.x1 && d.y2 > d.y1)) {
+            st = failf(err, errlen, AV_DETECT_E_ARG, "features: box %d is empty", j);
+            break;
+        }
+        int x1, y1, x2, y2;
+        crop_square(&img, &d, p->crop_margin, &x1, &y1, &x2, &y2);
+        if (fill_crop(p, w, &img, x1, y1, x2, y2, w->cls_in[p->cls_in], err, errlen)) {
+            st = AV_DETECT_E_NOMEM;
+            break;
+        }
+        if (av_nn_run_tap(w->cls_ctx, (const void *const *)w->cls_in, w->cls_out, in, buf,
+                          fbytes, e, sizeof e) != AV_NN_OK) {
+            st = failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+            break;
+        }
+        dequantise(&fi, buf, feats + (size_t)j * (size_t)dim, dim);
+    }
+    if (w)
+        av_detect__release(p, w);
+    free(buf);
+    av_detect__img_free(&img);
+    return st;
+}
