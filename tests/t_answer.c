@@ -148,7 +148,9 @@ TEST(site_list_restricts_and_renormalises)
     CHECK_MSG(av_detect__answer_load_list(&a, &m, path, err, sizeof err) == 0, "%s", err);
     CHECK_EQ_INT(a.n_allowed, 4);
     float p[] = {0.1f, 0.1f, 0.6f, 0.1f, 0.0f, 0.0f, 0.1f};
-    CHECK_NEAR(av_detect__answer_restrict(&a, p), 0.6, 1e-6); /* the best before the list */
+    int raw = -1;
+    CHECK_NEAR(av_detect__answer_restrict(&a, p, &raw), 0.6, 1e-6); /* the best before the list */
+    CHECK_EQ_INT(raw, 2);
     CHECK_NEAR(p[2], 0.0, 1e-9);         /* American Crow is off the list */
     CHECK_NEAR(p[0], 0.25, 1e-6);        /* 0.1 / 0.4 */
     CHECK_NEAR(p[6], 0.25, 1e-6);        /* background stays, rescaled */
@@ -235,7 +237,87 @@ TEST(pipeline_opens_with_site_lists)
     CHECK_MSG(strstr(err, "sites/atlantis.txt"), "%s", err);
 }
 
+/* A named box of d's kind: rule, top species score, detector score. */
+static av_detect_det box(av_detect_rule rule, float species, float det)
+{
+    av_detect_det d;
+    memset(&d, 0, sizeof d);
+    d.rule = rule;
+    d.n_species = 1;
+    d.species[0].score = species;
+    d.det_score = det;
+    return d;
+}
+
+TEST(settle_drops_unnamed_extras_and_orders_by_species)
+{
+    av_detect__manifest m;
+    small_manifest(&m, "{\"extra_detector\": 0.4}");
+    av_detect__answer a;
+    char err[256];
+    CHECK(av_detect__answer_init(&a, &m, err, sizeof err) == 0);
+    CHECK_NEAR(a.extra_detector, 0.4, 1e-9);
+    /* detector order: a weak unknown extra, a named bird, a sure unknown, a surer species */
+    av_detect_det d[5] = {box(AV_DETECT_RULE_UNKNOWN, 0.2f, 0.39f),
+                          box(AV_DETECT_RULE_SPECIES, 0.6f, 0.35f),
+                          box(AV_DETECT_RULE_UNKNOWN, 0.3f, 0.41f),
+                          box(AV_DETECT_RULE_GENUS, 0.4f, 0.3f),
+                          box(AV_DETECT_RULE_SPECIES, 0.9f, 0.25f)};
+    CHECK_EQ_INT(av_detect__answer_settle(&a, d, 5), 4);
+    CHECK_NEAR(d[0].species[0].score, 0.9, 1e-6); /* the surest species first */
+    CHECK_NEAR(d[1].species[0].score, 0.6, 1e-6);
+    CHECK_NEAR(d[2].species[0].score, 0.4, 1e-6);
+    CHECK_NEAR(d[3].species[0].score, 0.3, 1e-6); /* the unknown at 0.41 stays */
+    /* with no named box, weak unknown boxes all stay (the only evidence of a bird) */
+    av_detect_det u[2] = {box(AV_DETECT_RULE_UNKNOWN, 0.2f, 0.25f),
+                          box(AV_DETECT_RULE_UNKNOWN, 0.3f, 0.2f)};
+    CHECK_EQ_INT(av_detect__answer_settle(&a, u, 2), 2);
+    CHECK_NEAR(u[0].det_score, 0.2, 1e-6);
+    /* off (0): nothing dropped */
+    av_detect_det o[2] = {box(AV_DETECT_RULE_SPECIES, 0.9f, 0.5f),
+                          box(AV_DETECT_RULE_UNKNOWN, 0.1f, 0.2f)};
+    a.extra_detector = 0;
+    CHECK_EQ_INT(av_detect__answer_settle(&a, o, 2), 2);
+    /* boxes without species go last, by detector score */
+    av_detect_det n[3] = {box(AV_DETECT_RULE_NONE, 0, 0.3f), box(AV_DETECT_RULE_NONE, 0, 0.8f),
+                          box(AV_DETECT_RULE_SPECIES, 0.1f, 0.2f)};
+    n[0].n_species = n[1].n_species = 0;
+    CHECK_EQ_INT(av_detect__answer_settle(&a, n, 3), 3);
+    CHECK_EQ_INT(n[0].n_species, 1);
+    CHECK_NEAR(n[1].det_score, 0.8, 1e-6);
+    CHECK_NEAR(n[2].det_score, 0.3, 1e-6);
+    av_detect__answer_free(&a);
+    av_detect__manifest_free(&m);
+}
+
+TEST(whole_image_views_must_agree)
+{
+    av_detect__manifest m;
+    small_manifest(&m, NULL);
+    av_detect__answer a;
+    char err[256];
+    CHECK(av_detect__answer_init(&a, &m, err, sizeof err) == 0);
+    CHECK_NEAR(a.whole_agree, AV_DETECT__ANSWER_WHOLE_AGREE, 1e-9);
+    a.whole_agree = 0.4;
+    CHECK_EQ_INT(av_detect__answer_views_agree(&a, 3, 0.6, 3, 0.45), 1);
+    CHECK_EQ_INT(av_detect__answer_views_agree(&a, 3, 0.6, 2, 0.9), 0);  /* other species */
+    CHECK_EQ_INT(av_detect__answer_views_agree(&a, 3, 0.6, 3, 0.39), 0); /* centre unsure */
+    CHECK_EQ_INT(av_detect__answer_views_agree(&a, 3, 0.3, 3, 0.9), 0);  /* whole unsure */
+    CHECK_EQ_INT(av_detect__answer_views_agree(&a, -1, 0.6, -1, 0.6), 0);
+    a.whole_agree = 0;
+    CHECK_EQ_INT(av_detect__answer_views_agree(&a, 3, 0.9, 3, 0.9), 0); /* off */
+    /* the centre square: 0.8 of the shorter side, centred */
+    int x1, y1, x2, y2;
+    av_detect__answer_centre(1000, 500, &x1, &y1, &x2, &y2);
+    CHECK(x1 == 300 && y1 == 50 && x2 == 700 && y2 == 450);
+    av_detect__answer_centre(1, 1, &x1, &y1, &x2, &y2);
+    CHECK(x1 == 0 && y1 == 0 && x2 == 1 && y2 == 1);
+    av_detect__answer_free(&a);
+    av_detect__manifest_free(&m);
+}
+
 TEST_MAIN(T(rules_name_species_genus_unknown_drop), T(rules_never_name_a_species_under_0_2),
           T(site_list_restricts_and_renormalises),
           T(site_list_refuses_unknown_names_with_their_line), T(shipped_site_lists_match_the_labels),
-          T(binomials_and_synonyms), T(pipeline_opens_with_site_lists))
+          T(binomials_and_synonyms), T(pipeline_opens_with_site_lists),
+          T(settle_drops_unnamed_extras_and_orders_by_species), T(whole_image_views_must_agree))

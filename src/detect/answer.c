@@ -44,6 +44,8 @@ int av_detect__answer_init(av_detect__answer *a, const av_detect__manifest *m, c
     a->min_species = m->answer_min_species;
     a->min_genus = m->answer_min_genus;
     a->drop_detector = m->answer_drop_detector;
+    a->extra_detector = m->answer_extra_detector;
+    a->whole_agree = m->answer_whole_agree;
     a->genus = malloc((size_t)a->n * sizeof *a->genus);
     a->genus_size = calloc((size_t)a->n, sizeof *a->genus_size);
     char(*names)[AV_DETECT_NAME_MAX] = malloc((size_t)a->n * sizeof *names);
@@ -189,12 +191,15 @@ int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest 
     return rc;
 }
 
-double av_detect__answer_restrict(const av_detect__answer *a, float *probs)
+double av_detect__answer_restrict(const av_detect__answer *a, float *probs, int *top)
 {
     double best = 0;
+    int at = -1;
     for (int i = 0; i < a->n; i++)
-        if (i != a->background && probs[i] > best)
-            best = probs[i];
+        if (i != a->background && (at < 0 || probs[i] > best))
+            best = probs[i], at = i;
+    if (top)
+        *top = at;
     if (!a->allowed)
         return best;
     double sum = 0;
@@ -240,4 +245,59 @@ int av_detect__answer_name(const av_detect__answer *a, const float *probs, av_de
     d->confidence = d->det_score > 0 ? d->det_score : (d->n_species ? top->score : 0.0f);
     d->rule = AV_DETECT_RULE_UNKNOWN;
     return 0;
+}
+
+/* The key boxes are ordered by: top species score, or -1 + detector score
+ * (below every species score) for a box without species. */
+static double order_key(const av_detect_det *d)
+{
+    return d->n_species > 0 ? d->species[0].score : d->det_score - 1.0;
+}
+
+int av_detect__answer_settle(const av_detect__answer *a, av_detect_det *dets, int n)
+{
+    int named = 0;
+    for (int i = 0; i < n; i++)
+        named |= dets[i].n_species > 0 &&
+                 (dets[i].rule == AV_DETECT_RULE_SPECIES || dets[i].rule == AV_DETECT_RULE_GENUS);
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        const av_detect_det *d = &dets[i];
+        if (named && d->rule == AV_DETECT_RULE_UNKNOWN && d->n_species > 0 && !d->whole_image &&
+            d->det_score < a->extra_detector)
+            continue;
+        if (kept != i)
+            dets[kept] = *d;
+        kept++;
+    }
+    /* insertion sort: a handful of boxes, and it keeps equal keys in order */
+    for (int i = 1; i < kept; i++) {
+        av_detect_det d = dets[i];
+        double k = order_key(&d);
+        int j = i;
+        while (j > 0 && order_key(&dets[j - 1]) < k) {
+            dets[j] = dets[j - 1];
+            j--;
+        }
+        dets[j] = d;
+    }
+    return kept;
+}
+
+void av_detect__answer_centre(int w, int h, int *x1, int *y1, int *x2, int *y2)
+{
+    int side = (int)((w < h ? w : h) * 0.8);
+    if (side < 1)
+        side = 1;
+    *x1 = (w - side) / 2;
+    *y1 = (h - side) / 2;
+    *x2 = *x1 + side;
+    *y2 = *y1 + side;
+}
+
+int av_detect__answer_views_agree(const av_detect__answer *a, int top_whole, double whole,
+                                  int top_centre, double centre)
+{
+    return a->whole_agree > 0 && top_whole >= 0 && top_whole == top_centre &&
+           whole >= a->whole_agree && centre >= a->whole_agree;
 }

@@ -10,6 +10,15 @@
  *            the detector score is under drop_detector: no bird at all
  *   unknown  else "Unknown bird", the species list holding its best guesses
  *
+ * and, over the boxes of one image (av_detect__answer_settle): an unknown
+ * box under extra_detector beside a named one is dropped (a part of that
+ * bird or clutter), and the boxes are ordered by species score, so the
+ * first is the image's surest answer. Without a bird box, the whole image
+ * is a bird when its best species reaches the pipeline's
+ * whole_image_min_species_score, or when the whole image and its centre
+ * square (av_detect__answer_centre) name the same species, each at
+ * whole_agree or more (av_detect__answer_views_agree).
+ *
  * Thresholds come from the classifier manifest's "answer" object
  * (manifest.h), measured with `aviary eval`.
  */
@@ -31,6 +40,8 @@ typedef struct av_detect__answer {
     unsigned char *allowed; /* site list: 1 per allowed label; NULL = every label */
     int n_allowed;          /* species (binomials) on the list */
     double min_species, min_genus, drop_detector;
+    double extra_detector;  /* unknown boxes under this beside a named box are dropped; 0 off */
+    double whole_agree;     /* both views' score for the whole-image agreement; 0 off */
 } av_detect__answer;
 
 /* Build from a classifier manifest (borrowed for the call). 0, or -1 when
@@ -57,8 +68,9 @@ int av_detect__answer_allows(const av_detect__answer *a, const av_detect__manife
 /* Apply the site list to probs (n scores, in place): labels off the list
  * get 0, the rest (and background) are rescaled to sum to 1. No-op
  * without a list. Returns the best non-background score from before, for
- * bird / no-bird decisions the list must not sway. */
-double av_detect__answer_restrict(const av_detect__answer *a, float *probs);
+ * bird / no-bird decisions the list must not sway; *top (may be NULL)
+ * gets its label index (-1 when there is none). */
+double av_detect__answer_restrict(const av_detect__answer *a, float *probs, int *top);
 
 /*
  * Name the bird d (species[] already filled from probs, best first) by the
@@ -66,5 +78,26 @@ double av_detect__answer_restrict(const av_detect__answer *a, float *probs);
  * box should be dropped, else 0.
  */
 int av_detect__answer_name(const av_detect__answer *a, const float *probs, av_detect_det *d);
+
+/*
+ * The boxes dets[0..n) of one image, named: drop the unknown boxes whose
+ * detector score is under extra_detector when another box is named
+ * (species or genus rule), then order them by top species score, best
+ * first (boxes without species after, by detector score; stable). Returns
+ * how many remain (in place).
+ */
+int av_detect__answer_settle(const av_detect__answer *a, av_detect_det *dets, int n);
+
+/* The centre square of a w x h image whose side is 0.8 of the shorter
+ * side: the second view of the whole-image rule. */
+void av_detect__answer_centre(int w, int h, int *x1, int *y1, int *x2, int *y2);
+
+/*
+ * Whether the whole image and its centre square show the same bird: their
+ * top species (before any site list: class indices) are the same and both
+ * scores reach whole_agree. 0 when whole_agree is 0 (off).
+ */
+int av_detect__answer_views_agree(const av_detect__answer *a, int top_whole, double whole,
+                                  int top_centre, double centre);
 
 #endif

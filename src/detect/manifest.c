@@ -581,6 +581,12 @@ static av_detect_status parse_root(parser *ps, json_t *root, const char *base_di
     if (!st)
         st = get_num(ps, an, "answer.", "drop_detector", 0, AV_DETECT__ANSWER_DROP_DETECTOR, 0.0,
                      1.0, &m->answer_drop_detector);
+    if (!st)
+        st = get_num(ps, an, "answer.", "extra_detector", 0, AV_DETECT__ANSWER_EXTRA_DETECTOR,
+                     0.0, 1.0, &m->answer_extra_detector);
+    if (!st)
+        st = get_num(ps, an, "answer.", "whole_agree", 0, AV_DETECT__ANSWER_WHOLE_AGREE, 0.0, 1.0,
+                     &m->answer_whole_agree);
     json_decref(none);
     return st;
 }

@@ -27,8 +27,10 @@
  *   classes.skip         classes never reported (nanodet: 61 'toilet', as Human)
  *   baseline.mean_confidence  classifier: test-time mean top-1 confidence,
  *                        the monitoring baseline
- *   answer               classifier: {min_species, min_genus, drop_detector},
- *                        the thresholds of the species/genus/unknown rules
+ *   answer               classifier: {min_species, min_genus, drop_detector,
+ *                        extra_detector, whole_agree}, the thresholds of the
+ *                        species/genus/unknown rules, of dropping an unnamed
+ *                        extra box and of the whole-image views' agreement
  *                        (answer.h); defaults AV_DETECT__ANSWER_* below
  *   precision            "float" (default) | "int8": run the float model's
  *                        convolutions as int8 (nn.h av_nn_model_quantize)
@@ -96,6 +98,7 @@ typedef struct av_detect__manifest {
     double baseline_confidence;     /* < 0 when not given */
     /* classifier: thresholds of the shown answer (answer.h) */
     double answer_min_species, answer_min_genus, answer_drop_detector;
+    double answer_extra_detector, answer_whole_agree;
     /* retrained head (optional): file resolved like path, "" when none */
     char head_path[AV_DETECT__PATH_MAX];
     char head_features[256];        /* intermediate tensor the head reads */
@@ -105,6 +108,8 @@ typedef struct av_detect__manifest {
 #define AV_DETECT__ANSWER_MIN_SPECIES 0.45
 #define AV_DETECT__ANSWER_MIN_GENUS 0.5
 #define AV_DETECT__ANSWER_DROP_DETECTOR 0.5
+#define AV_DETECT__ANSWER_EXTRA_DETECTOR 0.4
+#define AV_DETECT__ANSWER_WHOLE_AGREE 0.4
 
 /*
  * Parse and validate one manifest file. The model path is resolved against

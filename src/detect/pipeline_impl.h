@@ -64,6 +64,7 @@ typedef struct worker {
     float *resized;           /* detector input pixels, NHWC 0..255 */
     uint8_t *crop;            /* classifier input pixels, RGB8 */
     float *probs;             /* classifier scores */
+    int raw_top;              /* best label of the last read_species, before the site list */
     uint8_t *feat;            /* with a head: tapped features of species_batch crops */
     float *featf;             /* one crop's features, dequantised */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */

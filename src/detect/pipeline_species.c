@@ -72,7 +72,7 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
     } else {
         av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
     }
-    double raw_best = av_detect__answer_restrict(&p->answer, w->probs);
+    double raw_best = av_detect__answer_restrict(&p->answer, w->probs, &w->raw_top);
     int idx[AV_DETECT_TOPK_MAX];
     int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
     d->n_species = k;
@@ -244,7 +244,19 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
             double best = classify(p, w, img, 0, 0, img->w, img->h, top_k, d, err, errlen);
             if (best < 0)
                 return -1;
-            if (best >= p->whole_min) {
+            int bird = best >= p->whole_min;
+            if (!bird && p->answer.whole_agree > 0 && best >= p->answer.whole_agree) {
+                /* a frame-filling bird: its centre square must name the same species */
+                int top = w->raw_top, x1, y1, x2, y2;
+                av_detect_det c;
+                memset(&c, 0, sizeof c);
+                av_detect__answer_centre(img->w, img->h, &x1, &y1, &x2, &y2);
+                double cbest = classify(p, w, img, x1, y1, x2, y2, top_k, &c, err, errlen);
+                if (cbest < 0)
+                    return -1;
+                bird = av_detect__answer_views_agree(&p->answer, top, best, w->raw_top, cbest);
+            }
+            if (bird) {
                 d->x1 = d->y1 = 0;
                 d->x2 = (float)img->w;
                 d->y2 = (float)img->h;
@@ -267,7 +279,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
             set_label(p, d);
             r->dets[kept++] = *d;
         }
-        r->n_dets = kept;
+        r->n_dets = p->has_species ? av_detect__answer_settle(&p->answer, r->dets, kept) : kept;
     }
     return 0;
 }
