@@ -10,21 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-av_nn_status av_nn__node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
-                              const char *fmt, ...)
-{
-    if (err && errlen) {
-        int k = snprintf(err, errlen, "node '%s' (%s): ", n->name, av_nn__op_name(n->op));
-        if (k >= 0 && (size_t)k < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return st;
-}
-
 double av_nn__load_elem(const void *p, av_nn_dtype t, int64_t i)
 {
     switch (t) {

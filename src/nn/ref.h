@@ -29,10 +29,6 @@ av_nn__ref_kernel av_nn__ref_pad, av_nn__ref_concat, av_nn__ref_split, av_nn__re
 /* Fused activation on a float value. */
 float av_nn__apply_act(float v, const av_nn__fused_act *a);
 
-/* "node 'x' (op): ..." error with a status. */
-av_nn_status av_nn__node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
-                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
 /*
  * Broadcast iteration: offsets of an input (of rank ri, dims di) for each
  * output element in row-major order of the output (rank ro, dims dout).

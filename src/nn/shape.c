@@ -68,25 +68,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FAILN(st, ...) node_fail(err, errlen, st, n, __VA_ARGS__)
-
-static av_nn_status node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
-                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static av_nn_status node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
-                              const char *fmt, ...)
-{
-    if (err && errlen) {
-        int k = snprintf(err, errlen, "node '%s' (%s): ", n->name, av_nn__op_name(n->op));
-        if (k >= 0 && (size_t)k < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return st;
-}
+#define FAILN(st, ...) av_nn__node_fail(err, errlen, st, n, __VA_ARGS__)
 
 int av_nn__norm_axis(int a, int r)
 {

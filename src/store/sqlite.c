@@ -73,7 +73,7 @@ static av_store_status sq_open(const char *path, av_store **out, char *err, size
         return av_store__fail(err, errlen, AV_STORE_EARG, "sqlite: empty database path");
     sq_store *s = calloc(1, sizeof *s);
     if (!s)
-        return AV_STORE_ENOMEM;
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "sqlite: out of memory");
     s->base.drv = &av_store__sqlite_driver;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -264,7 +264,7 @@ static av_store_status sq_image_get(av_store *base, const char *id, int with_blo
         if (n > 0 && p) {
             out->blob = malloc((size_t)n);
             if (!out->blob) {
-                rc = AV_STORE_ENOMEM;
+                rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
                 goto out;
             }
             memcpy(out->blob, p, (size_t)n);
@@ -439,7 +439,7 @@ static av_store_status sq_detections_get(av_store *base, const char *id,
             cap = cap ? cap * 2 : 8;
             av_store_detection *nd = realloc(d, (size_t)cap * sizeof *d);
             if (!nd) {
-                rc = AV_STORE_ENOMEM;
+                rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
                 goto out;
             }
             d = nd;
@@ -710,7 +710,7 @@ static av_store_status sq_monitoring_list(av_store *base, const char *const *cla
             cap = cap ? cap * 2 : 64;
             av_store_monitor_point *np = realloc(p, (size_t)cap * sizeof *p);
             if (!np) {
-                rc = AV_STORE_ENOMEM;
+                rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
                 goto out;
             }
             p = np;

@@ -149,7 +149,7 @@ static av_store_status blob_read(const av_store *s, av_store_image *img, char *e
             done += (size_t)k;
         }
         if (!img->blob)
-            rc = AV_STORE_ENOMEM;
+            rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
         else if (done != (size_t)st.st_size)
             rc = av_store__fail(err, errlen, AV_STORE_EDB, "blob store: short read");
         else
