@@ -16,6 +16,7 @@
 #include "t_vision_util.h"
 
 #include "base/base.h"
+#include "eval/eval.h"
 #include "nn/nn.h"
 #include "store/store.h"
 #include "vision/vision.h"
@@ -242,6 +243,25 @@ TEST(multipart_parse)
     walk("multipart", multipart, NULL);
 }
 
+/* ---- a file read with fopen/fread: the evaluation manifest ---- */
+
+static int manifest(void *ctx, char *err, size_t errlen)
+{
+    av_eval_set *s = NULL;
+    if (av_eval_set_load(ctx, &s, err, errlen)) {
+        CHECK(s == NULL);
+        return -1;
+    }
+    CHECK(s->n_rows > 100);
+    av_eval_set_free(s);
+    return 0;
+}
+
+TEST(eval_manifest_load)
+{
+    walk("eval manifest", manifest, (void *)av_test_shared("eval/birds/manifest.csv"));
+}
+
 /* ---- store round trip (SQLite) ---- */
 
 static int round_trip(void *ctx, char *err, size_t errlen)
@@ -297,4 +317,4 @@ TEST(store_round_trip)
 }
 
 TEST_MAIN(T(fault_build_is_on), T(grow_checks_overflow), T(model_load), T(decode_jpeg),
-          T(decode_png), T(multipart_parse), T(store_round_trip))
+          T(decode_png), T(multipart_parse), T(eval_manifest_load), T(store_round_trip))

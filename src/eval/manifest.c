@@ -55,7 +55,7 @@ static int csv_record(csv *c, char *err, size_t errlen)
                     quoted = 0;
                     if (c->s < c->end && *c->s != ',' && *c->s != '\n' && *c->s != '\r')
                         return av_base_errf(err, errlen, "line %d: text after a closing quote",
-                                     c->line);
+                                            c->line);
                     continue;
                 }
             } else if (!quoted && (ch == ',' || ch == '\n' || ch == '\r')) {
@@ -67,7 +67,7 @@ static int csv_record(csv *c, char *err, size_t errlen)
                 c->next_line++;
             if (o + 1 >= FIELD_MAX)
                 return av_base_errf(err, errlen, "line %d: field longer than %d bytes", c->line,
-                             FIELD_MAX - 1);
+                                    FIELD_MAX - 1);
             f[o++] = *c->s++;
         }
         f[o] = '\0';
@@ -118,13 +118,14 @@ static int parse_names(av_eval_row *r, const char *text, int line, char *err, si
     while (*p) {
         size_t n = strcspn(p, ";");
         if (r->n_names == AV_EVAL_NAMES_MAX)
-            return av_base_errf(err, errlen, "line %d: more than %d species", line, AV_EVAL_NAMES_MAX);
+            return av_base_errf(err, errlen, "line %d: more than %d species", line,
+                                AV_EVAL_NAMES_MAX);
         char one[AV_DETECT_NAME_MAX];
         snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
         trim(one);
         if (!one[0] || !strchr(one, ' '))
-            return av_base_errf(err, errlen, "line %d: '%s' is not a binomial (Genus species)", line,
-                         one);
+            return av_base_errf(err, errlen, "line %d: '%s' is not a binomial (Genus species)",
+                                line, one);
         av_detect_species_binomial(one, r->names[r->n_names], sizeof r->names[0]);
         r->n_names++;
         p += n;
@@ -143,26 +144,28 @@ static int parse_boxes(av_eval_row *r, const char *text, int line, char *err, si
     r->n_boxes = 0;
     while (*p) {
         if (r->n_boxes == AV_EVAL_BOXES_MAX)
-            return av_base_errf(err, errlen, "line %d: more than %d boxes", line, AV_EVAL_BOXES_MAX);
+            return av_base_errf(err, errlen, "line %d: more than %d boxes", line,
+                                AV_EVAL_BOXES_MAX);
         float *b = r->boxes[r->n_boxes];
         for (int k = 0; k < 4; k++) {
             char *end;
             errno = 0;
             double v = strtod(p, &end);
             if (end == p || errno || !(v >= 0 && v < 1e6))
-                return av_base_errf(err, errlen, "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels",
-                             line);
+                return av_base_errf(err, errlen,
+                                    "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels", line);
             b[k] = (float)v;
             p = end + strspn(end, " \t");
         }
         if (!(b[2] > b[0] && b[3] > b[1]))
             return av_base_errf(err, errlen, "line %d: box %d has x2 <= x1 or y2 <= y1", line,
-                         r->n_boxes + 1);
+                                r->n_boxes + 1);
         r->n_boxes++;
         if (*p == ';')
             p++;
         else if (*p)
-            return av_base_errf(err, errlen, "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels", line);
+            return av_base_errf(err, errlen, "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels",
+                                line);
         p += strspn(p, " \t");
     }
     return 0;
@@ -177,9 +180,10 @@ static int parse_row(av_eval_row *r, char *const *f, const int *col, int line, c
     trim(names);
     trim(nb);
     if (strlen(file) >= sizeof r->file || bad_file_name(file))
-        return av_base_errf(err, errlen, "line %d: file '%.100s' is not a relative path inside the "
-                                  "images folder",
-                     line, file);
+        return av_base_errf(err, errlen,
+                            "line %d: file '%.100s' is not a relative path inside the "
+                            "images folder",
+                            line, file);
     snprintf(r->file, sizeof r->file, "%s", file);
     if (parse_names(r, names, line, err, errlen))
         return -1;
@@ -194,7 +198,7 @@ static int parse_row(av_eval_row *r, char *const *f, const int *col, int line, c
     }
     if (r->n_names == 0 && r->n_birds > 0)
         return av_base_errf(err, errlen, "line %d: scientific_name is none but n_birds is %d", line,
-                     r->n_birds);
+                            r->n_birds);
     if (r->n_names > 0 && r->n_birds == 0)
         return av_base_errf(err, errlen, "line %d: a species is named but n_birds is 0", line);
     return parse_boxes(r, col[3] >= 0 ? f[col[3]] : "", line, err, errlen);
@@ -287,7 +291,7 @@ int av_eval_set_load(const char *path, av_eval_set **out, char *err, size_t errl
     if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size > AV_EVAL_MANIFEST_MAX) {
         fclose(f);
         return av_base_errf(err, errlen, "%s: not a regular file of at most %d bytes", path,
-                     AV_EVAL_MANIFEST_MAX);
+                            AV_EVAL_MANIFEST_MAX);
     }
     size_t n = (size_t)sb.st_size;
     char *text = malloc(n + 1);

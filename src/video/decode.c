@@ -155,19 +155,20 @@ static av_video_status open_input(run *u, av_video_container c)
     u->fmt->max_streams = MAX_STREAMS;
     const AVInputFormat *ifmt = av_find_input_format(demuxer_for(c));
     if (!ifmt)
-        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen, "this FFmpeg has no %s demuxer", demuxer_for(c));
+        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen, "this FFmpeg has no %s demuxer",
+                            demuxer_for(c));
     const char *cname = av_video_container_name(c);
     int ret = avformat_open_input(&u->fmt, NULL, ifmt, NULL); /* frees fmt on failure */
     if (ret < 0) {
         ff_why(ret, why, sizeof why);
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "cannot read the %s container (truncated or corrupt): %s",
-                     cname, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "cannot read the %s container (truncated or corrupt): %s", cname, why);
     }
     ret = avformat_find_stream_info(u->fmt, NULL);
     if (ret < 0) {
         ff_why(ret, why, sizeof why);
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "cannot read the %s streams (truncated or corrupt): %s",
-                     cname, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "cannot read the %s streams (truncated or corrupt): %s", cname, why);
     }
     const AVCodec *codec = NULL;
     int vs = av_find_best_stream(u->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
@@ -176,7 +177,8 @@ static av_video_status open_input(run *u, av_video_container c)
     if (vs == AVERROR_DECODER_NOT_FOUND) {
         int i = av_find_best_stream(u->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
         const char *n = i >= 0 ? avcodec_get_name(u->fmt->streams[i]->codecpar->codec_id) : "?";
-        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen, "no decoder for the video codec '%s'", n);
+        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen,
+                            "no decoder for the video codec '%s'", n);
     }
     if (vs < 0) {
         int audio = 0;
@@ -184,11 +186,13 @@ static av_video_status open_input(run *u, av_video_container c)
             audio += u->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
         if (audio)
             return AV_BASE_FAIL(AV_VIDEO_E_NOVIDEO, u->err, u->errlen,
-                         "no video stream: the %s file holds only audio (%d stream%s)", cname,
-                         audio, audio == 1 ? "" : "s");
+                                "no video stream: the %s file holds only audio (%d stream%s)",
+                                cname, audio, audio == 1 ? "" : "s");
         if (u->fmt->nb_streams == 0)
-            return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "no streams in the %s file (corrupt)", cname);
-        return AV_BASE_FAIL(AV_VIDEO_E_NOVIDEO, u->err, u->errlen, "no video stream in the %s file", cname);
+            return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                                "no streams in the %s file (corrupt)", cname);
+        return AV_BASE_FAIL(AV_VIDEO_E_NOVIDEO, u->err, u->errlen, "no video stream in the %s file",
+                            cname);
     }
     u->vs = vs;
     AVStream *st = u->fmt->streams[vs];
@@ -197,20 +201,23 @@ static av_video_status open_input(run *u, av_video_container c)
     av_video_result *r = u->r;
     long long maxpx = u->o.limits.max_pixels;
     if (par->width <= 0 || par->height <= 0)
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "the video stream has no frame size (corrupt header)");
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "the video stream has no frame size (corrupt header)");
     if (par->width > MAX_SIDE || par->height > MAX_SIDE ||
         (long long)par->width * par->height > maxpx)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen, "frames are %dx%d (%.1f Mpx), the limit is %.1f Mpx",
-                     par->width, par->height, (double)par->width * par->height / 1e6,
-                     (double)maxpx / 1e6);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "frames are %dx%d (%.1f Mpx), the limit is %.1f Mpx", par->width,
+                            par->height, (double)par->width * par->height / 1e6,
+                            (double)maxpx / 1e6);
     double dur = 0;
     if (u->fmt->duration != AV_NOPTS_VALUE && u->fmt->duration > 0)
         dur = (double)u->fmt->duration / AV_TIME_BASE;
     else if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
         dur = (double)st->duration * av_q2d(st->time_base);
     if (dur > u->o.limits.max_seconds)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen, "the video is %.1f s long, the limit is %.0f s", dur,
-                     u->o.limits.max_seconds);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "the video is %.1f s long, the limit is %.0f s", dur,
+                            u->o.limits.max_seconds);
     r->duration_s = dur;
     AVRational fr = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate
                                                                               : st->r_frame_rate;
@@ -237,7 +244,8 @@ static av_video_status open_input(run *u, av_video_container c)
     ret = avcodec_open2(u->dec, codec, NULL);
     if (ret < 0) {
         ff_why(ret, why, sizeof why);
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "cannot open the %s decoder: %s", codec->name, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "cannot open the %s decoder: %s",
+                            codec->name, why);
     }
     u->pkt = av_packet_alloc();
     u->frame = av_frame_alloc();
@@ -257,8 +265,8 @@ static av_video_status to_rgb(run *u, const AVFrame *f, av_image **out)
                                   AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
     if (!u->sws) {
         const char *n = av_get_pix_fmt_name((enum AVPixelFormat)f->format);
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "cannot convert pixel format '%s' to RGB",
-                     n ? n : "?");
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "cannot convert pixel format '%s' to RGB", n ? n : "?");
     }
     size_t stride = ((size_t)w * 3 + 63) & ~(size_t)63;
     size_t need = stride * (size_t)h + 64;
@@ -267,18 +275,21 @@ static av_video_status to_rgb(run *u, const AVFrame *f, av_image **out)
         u->conv_cap = 0;
         u->conv = av_malloc(need);
         if (!u->conv)
-            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory for a %dx%d frame", w, h);
+            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                                "video: out of memory for a %dx%d frame", w, h);
         u->conv_cap = need;
     }
     uint8_t *dst[4] = {u->conv, NULL, NULL, NULL};
     int dls[4] = {(int)stride, 0, 0, 0};
     if (sws_scale(u->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dls) != h)
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "pixel conversion failed on a %dx%d frame", w, h);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "pixel conversion failed on a %dx%d frame", w, h);
     if (!u->img || u->img->width != w || u->img->height != h) {
         av_img_free(u->img);
         u->img = av_img_new(w, h);
         if (!u->img)
-            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory for a %dx%d frame", w, h);
+            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                                "video: out of memory for a %dx%d frame", w, h);
     }
     for (int y = 0; y < h; y++)
         memcpy(u->img->data + (size_t)y * w * 3, u->conv + (size_t)y * stride, (size_t)w * 3);
@@ -287,7 +298,8 @@ static av_video_status to_rgb(run *u, const AVFrame *f, av_image **out)
         av_image *rot = av_img_clone(u->img);
         if (!rot || av_vision_orient(&rot, u->orient) != AV_VISION_OK) {
             av_img_free(rot);
-            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory rotating a frame");
+            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                                "video: out of memory rotating a frame");
         }
         *out = rot;
     }
@@ -336,7 +348,8 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
     if (ds != AV_DETECT_OK) {
         if (img != u->img)
             av_img_free(img);
-        return AV_BASE_FAIL(map_detect(ds), u->err, u->errlen, "frame %lld at %.2f s: %s", index, t, e);
+        return AV_BASE_FAIL(map_detect(ds), u->err, u->errlen, "frame %lld at %.2f s: %s", index, t,
+                            e);
     }
     if (r->n_frames == 0) {
         r->width = w;
@@ -354,7 +367,8 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
         if (img != u->img)
             av_img_free(img);
         av_detect_result_free(&dr);
-        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory for results");
+        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                            "video: out of memory for results");
     }
     st = av_video_tracker_add(u->trk, r->n_frames, t, dr.dets, dr.n_dets, u->ids);
     int hook_stop = 0;
@@ -372,7 +386,8 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
     }
     if (hook_stop) {
         av_detect_result_free(&dr);
-        return AV_BASE_FAIL(AV_VIDEO_E_CANCELLED, u->err, u->errlen, "cancelled at frame %d", r->n_frames);
+        return AV_BASE_FAIL(AV_VIDEO_E_CANCELLED, u->err, u->errlen, "cancelled at frame %d",
+                            r->n_frames);
     }
     r->frames[r->n_frames] = (av_video_frame){.index = (int)index, .t = t,
                                               .first_det = r->n_dets, .n_dets = dr.n_dets};
@@ -385,8 +400,9 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
     if (u->o.progress) {
         int exp = r->frames_expected >= r->n_frames ? r->frames_expected : r->n_frames + 1;
         if (u->o.progress(u->o.progress_ud, r->n_frames, exp))
-            return AV_BASE_FAIL(AV_VIDEO_E_CANCELLED, u->err, u->errlen, "cancelled after %d frame%s", r->n_frames,
-                         r->n_frames == 1 ? "" : "s");
+            return AV_BASE_FAIL(AV_VIDEO_E_CANCELLED, u->err, u->errlen,
+                                "cancelled after %d frame%s", r->n_frames,
+                                r->n_frames == 1 ? "" : "s");
     }
     return AV_VIDEO_OK;
 }
@@ -396,12 +412,14 @@ static av_video_status on_frame(run *u, const AVFrame *f)
     av_video_result *r = u->r;
     long long index = r->frames_decoded++;
     if (r->frames_decoded > u->max_decoded)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen, "more than %lld frames decoded (limit for %.0f s)",
-                     u->max_decoded, u->o.limits.max_seconds);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "more than %lld frames decoded (limit for %.0f s)", u->max_decoded,
+                            u->o.limits.max_seconds);
     if (f->width > MAX_SIDE || f->height > MAX_SIDE ||
         (long long)f->width * f->height > u->o.limits.max_pixels)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen, "frame %lld is %dx%d, the limit is %.1f Mpx", index,
-                     f->width, f->height, (double)u->o.limits.max_pixels / 1e6);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "frame %lld is %dx%d, the limit is %.1f Mpx", index, f->width,
+                            f->height, (double)u->o.limits.max_pixels / 1e6);
     int64_t ts = f->best_effort_timestamp;
     double t;
     if (ts == AV_NOPTS_VALUE) {
@@ -414,7 +432,8 @@ static av_video_status on_frame(run *u, const AVFrame *f)
     if (!(t >= 0))
         t = 0;
     if (t > u->o.limits.max_seconds + 1)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen, "the video runs past %.0f s, the limit", u->o.limits.max_seconds);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "the video runs past %.0f s, the limit", u->o.limits.max_seconds);
     if (t > u->t_last)
         u->t_last = t;
     if (r->n_frames > 0 && t < u->next_t - 1e-3)
@@ -433,8 +452,8 @@ static av_video_status drain(run *u)
         if (ret < 0) {
             ff_why(ret, u->last_decode_err, sizeof u->last_decode_err);
             if (++u->bad_packets > MAX_BAD_PACKETS)
-                return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "the video stream does not decode: %s",
-                             u->last_decode_err);
+                return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                                    "the video stream does not decode: %s", u->last_decode_err);
             continue;
         }
         u->bad_packets = 0;
@@ -457,8 +476,8 @@ static av_video_status send(run *u, const AVPacket *pkt)
     if (ret < 0 && ret != AVERROR_EOF) {
         ff_why(ret, u->last_decode_err, sizeof u->last_decode_err);
         if (++u->bad_packets > MAX_BAD_PACKETS)
-            return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "the video stream does not decode: %s",
-                         u->last_decode_err);
+            return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                                "the video stream does not decode: %s", u->last_decode_err);
     }
     return drain(u);
 }
@@ -476,8 +495,8 @@ static av_video_status decode_all(run *u)
         }
         if (++packets > max_packets) {
             av_packet_unref(u->pkt);
-            return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen, "more than %lld packets in the container",
-                         max_packets);
+            return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                                "more than %lld packets in the container", max_packets);
         }
         if (u->pkt->stream_index != u->vs) {
             av_packet_unref(u->pkt);
@@ -496,26 +515,27 @@ static av_video_status decode_all(run *u)
     if (r->n_frames == 0) {
         if (read_err)
             ff_why(read_err, why, sizeof why);
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "no video frame could be decoded (truncated or corrupt)%s%s",
-                     read_err || u->last_decode_err[0] ? ": " : "",
-                     read_err ? why : u->last_decode_err);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "no video frame could be decoded (truncated or corrupt)%s%s",
+                            read_err || u->last_decode_err[0] ? ": " : "",
+                            read_err ? why : u->last_decode_err);
     }
     if (read_err) {
         ff_why(read_err, why, sizeof why);
-        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "read error after %.2f s of video (truncated?): %s",
-                     u->t_last, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "read error after %.2f s of video (truncated?): %s", u->t_last, why);
     }
     long long want = u->nb_frames, slack = want / 20 > 2 ? want / 20 : 2;
     if (want > 0 && r->frames_decoded + slack < want)
         return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
-                     "truncated: %lld frames decoded, the container says %lld", r->frames_decoded,
-                     want);
+                            "truncated: %lld frames decoded, the container says %lld",
+                            r->frames_decoded, want);
     double dur = r->duration_s;
     double frame_s = r->source_fps > 0 ? 1.0 / r->source_fps : 0;
     if (dur > 0 && u->t_last + frame_s < dur - fmax(0.5, 0.05 * dur))
         return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
-                     "truncated: the frames end at %.2f s, the container says %.2f s", u->t_last,
-                     dur);
+                            "truncated: the frames end at %.2f s, the container says %.2f s",
+                            u->t_last, dur);
     return AV_VIDEO_OK;
 }
 
@@ -557,15 +577,17 @@ static av_video_status open_checked(run *u)
     if (src->size == 0)
         return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen, "empty file (0 bytes)");
     if (src->size > u->o.limits.max_bytes)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen, "%lld bytes, the video limit is %lld",
-                     (long long)src->size, u->o.limits.max_bytes);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "%lld bytes, the video limit is %lld", (long long)src->size,
+                            u->o.limits.max_bytes);
     unsigned char head[64];
     size_t nh = av_video__src_head(u->src, head, sizeof head);
     av_video_container c = av_video_sniff(head, nh);
     if (c == AV_VIDEO_NONE)
-        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen,
-                     "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
-                     "(RIFF AVI) signature");
+        return AV_BASE_FAIL(
+            AV_VIDEO_E_FORMAT, u->err, u->errlen,
+            "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
+            "(RIFF AVI) signature");
     u->r->container = c;
     av_video__log_init();
     av_video__log_clear();
