@@ -46,8 +46,6 @@ CFLAGS   ?= $(OPT) -g
 comma := ,
 ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
               -Isrc $(PKG_CFLAGS) -MMD -MP
-# --exclude-libs: nothing of libaviary.a is exported, so FFmpeg's own av_log()
-# (called inside libavcodec) can never bind to our logging function of that name.
 # Fault injection (src/base/fault.h): our malloc/calloc/realloc/strdup/
 # fopen/fread go through counters a test can arm to fail the N-th call.
 # On by default in the sanitizer build (build-asan), where t_fault runs;
@@ -56,6 +54,8 @@ FAULT    ?= $(if $(findstring asan,$(BUILD)),1,0)
 ifeq ($(FAULT),1)
 ALL_CFLAGS += -DAV_FAULT -include src/base/fault.h
 endif
+# --exclude-libs: nothing of libaviary.a is exported, so FFmpeg's own av_log()
+# (called inside libavcodec) can never bind to our logging function of that name.
 LDLIBS   := -Wl,--exclude-libs,ALL $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
 
 LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))
