@@ -46,13 +46,21 @@ CFLAGS   ?= $(OPT) -g
 comma := ,
 ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
               -Isrc $(PKG_CFLAGS) -MMD -MP
+# Fault injection (src/base/fault.h): our malloc/calloc/realloc/strdup/
+# fopen/fread go through counters a test can arm to fail the N-th call.
+# On by default in the sanitizer build (build-asan), where t_fault runs;
+# FAULT=1 or FAULT=0 says so for any build folder.
+FAULT    ?= $(if $(findstring asan,$(BUILD)),1,0)
+ifeq ($(FAULT),1)
+ALL_CFLAGS += -DAV_FAULT -include src/base/fault.h
+endif
 # --exclude-libs: nothing of libaviary.a is exported, so FFmpeg's own av_log()
 # (called inside libavcodec) can never bind to our logging function of that name.
 LDLIBS   := -Wl,--exclude-libs,ALL $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
 
 LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c src/nn/*/*.c))
 CLI_SRC   := $(wildcard src/cli/*.c)
-TEST_SRC  := $(wildcard tests/t_*.c)
+TEST_SRC  := $(filter-out $(if $(filter 1,$(FAULT)),,tests/t_fault.c),$(wildcard tests/t_*.c))
 BENCH_SRC := $(wildcard bench/*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 
@@ -74,7 +82,7 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 all: $(BUILD)/aviary
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(BUILD)/gen/fault.flag
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -107,7 +115,13 @@ $(BUILD)/gen/paths.c: FORCE
 	    '$(DATADIR)/models' '$(SYSCONFDIR)/aviary/aviary.conf' > $@.tmp
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
-$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+# Objects are rebuilt when FAULT changes in a build folder (written only then).
+$(BUILD)/gen/fault.flag: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)echo '$(FAULT)' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/fault.flag
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@

@@ -62,7 +62,7 @@ static int id_ok(const char *id)
 
 static int lease_held(av_camera__frigate *f)
 {
-    int64_t now = av_camera__mono_ms();
+    int64_t now = av_base_mono_ms();
     if (now < f->lease_due)
         return f->held;
     char err[256];
@@ -132,7 +132,7 @@ static void handle_event(av_camera__frigate *f, json_t *after)
     snprintf(v.camera, sizeof v.camera, "%s", camera);
     double start = json_number_value(json_object_get(after, "start_time"));
     double end = json_number_value(json_object_get(after, "end_time"));
-    int64_t now = av_camera__now_ms();
+    int64_t now = av_base_wall_ms();
     v.first_ms = start > 0 ? (int64_t)llround(start * 1000) : now;
     v.last_ms = end > start ? (int64_t)llround(end * 1000) : v.first_ms;
     if (d->n_species) {

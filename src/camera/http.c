@@ -11,20 +11,6 @@
 
 #include <curl/curl.h>
 
-int64_t av_camera__now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-int64_t av_camera__mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 typedef struct sink {
     unsigned char *p;
     size_t len, cap, max;
@@ -39,17 +25,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         s->too_big = 1;
         return 0; /* aborts the transfer */
     }
-    if (s->len + add > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64 * 1024;
-        while (cap < s->len + add)
-            cap *= 2;
-        unsigned char *p = realloc(s->p, cap);
-        if (!p) {
-            s->nomem = 1;
-            return 0;
-        }
-        s->p = p;
-        s->cap = cap;
+    if (av_base_grow((void **)&s->p, &s->cap, s->len + add, 1)) {
+        s->nomem = 1;
+        return 0;
     }
     memcpy(s->p + s->len, data, add);
     s->len += add;

@@ -8,15 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/base.h"
 #include "camera/camera.h"
 
 /* A decoded frame handed to the camera: packed RGB, borrowed for the call.
  * Return 0 to go on, non-zero to stop reading (stop asked, lease lost). */
 typedef int (*av_camera__frame_fn)(void *ud, int width, int height, const unsigned char *rgb);
-
-/* Milliseconds: wall clock (stored times) and monotonic (intervals). */
-int64_t av_camera__now_ms(void);
-int64_t av_camera__mono_ms(void);
 
 /*
  * Read a stream (or a clip file: url is a path) until it ends, fails or fn

@@ -113,9 +113,9 @@ void av_camera__set_state(av_camera__cam *k, const char *state, const char *erro
 
 int av_camera__sleep(av_camera__cam *k, int64_t ms)
 {
-    int64_t end = av_camera__mono_ms() + ms;
+    int64_t end = av_base_mono_ms() + ms;
     while (!atomic_load(&k->node->stop)) {
-        int64_t left = end - av_camera__mono_ms();
+        int64_t left = end - av_base_mono_ms();
         if (left <= 0)
             return 0;
         usleep((useconds_t)(left > 100 ? 100 : left) * 1000);
@@ -136,7 +136,7 @@ void av_camera__reconnected(av_camera__cam *k)
 static int lease_ok(av_camera__cam *k)
 {
     av_camera_node *n = k->node;
-    int64_t now = av_camera__mono_ms();
+    int64_t now = av_base_mono_ms();
     if (now < k->lease_due)
         return k->held;
     char err[256];
@@ -275,7 +275,7 @@ static int make_tracker(av_camera__cam *k)
         k->trk = NULL;
         return -1;
     }
-    k->base_ms = av_camera__now_ms();
+    k->base_ms = av_base_wall_ms();
     k->seq = 0;
     return 0;
 }
@@ -295,7 +295,7 @@ static double thread_cpu_s(void)
 static int budget_take(av_camera_node *n)
 {
     pthread_mutex_lock(&n->budget_mu);
-    int64_t now = av_camera__mono_ms();
+    int64_t now = av_base_mono_ms();
     n->tokens += (double)(now - n->tokens_mono) / 1000.0 * n->o.cpu_budget;
     n->tokens_mono = now;
     double cap = 2.0 * n->o.cpu_budget; /* a burst of two seconds at most */
@@ -339,13 +339,13 @@ static void keep_last(av_camera__cam *k, int w, int h, const unsigned char *rgb,
             memcpy(k->last_ids, ids, (size_t)nd * sizeof *ids);
         }
     }
-    k->last_frame_mono = av_camera__mono_ms();
+    k->last_frame_mono = av_base_mono_ms();
     pthread_mutex_unlock(&k->mu);
 }
 
 static void count_window(av_camera__cam *k, int analysed, int motion)
 {
-    int64_t now = av_camera__mono_ms();
+    int64_t now = av_base_mono_ms();
     pthread_mutex_lock(&k->mu);
     if (!k->win_start)
         k->win_start = now;
@@ -368,7 +368,7 @@ int av_camera__fps_take(int64_t *due, double fps)
 {
     /* each frame is due one period after the last one was due (not after it
      * came), so jitter does not lower the rate; a long pause restarts it */
-    int64_t now = av_camera__mono_ms(), period = (int64_t)(1000.0 / fps);
+    int64_t now = av_base_mono_ms(), period = (int64_t)(1000.0 / fps);
     if (*due && now < *due)
         return 0;
     *due = *due && now - *due < period ? *due + period : now + period;
@@ -434,7 +434,7 @@ int av_camera__feed(av_camera__cam *k, int w, int h, const unsigned char *rgb, i
         k->ids = ids;
         k->ids_n = kept;
     }
-    double t = (double)(av_camera__now_ms() - k->base_ms) / 1000.0;
+    double t = (double)(av_base_wall_ms() - k->base_ms) / 1000.0;
     if (kept && av_video_tracker_add(k->trk, (int)k->seq, t, r.dets, kept, k->ids) ==
                     AV_VIDEO_OK) {
         int ok = 1;
@@ -460,7 +460,7 @@ int av_camera__tick(av_camera__cam *k)
 {
     if (atomic_load(&k->node->stop) || !lease_ok(k))
         return 1;
-    int64_t now = av_camera__mono_ms(), period = (int64_t)(1000.0 / k->c.fps);
+    int64_t now = av_base_mono_ms(), period = (int64_t)(1000.0 / k->c.fps);
     if (!k->trk || (k->take_mono && now < k->take_mono))
         return 0;
     k->take_mono = now + period;
@@ -488,7 +488,7 @@ int av_camera__clip(av_camera__cam *k, const char *path, char *err, size_t errle
                         .track = {.max_gap = (int)ceil(k->c.visit_gap_s * k->c.fps)},
                         .frame_hook = av_video_stills_hook, .frame_ud = stills};
     av_video_result r;
-    int64_t base = av_camera__now_ms();
+    int64_t base = av_base_wall_ms();
     double c0 = thread_cpu_s();
     av_video_status st = av_video_run_file(n->o.pipe, path, &vo, &r, err, errlen);
     budget_spend(n, thread_cpu_s() - c0);
@@ -559,11 +559,11 @@ static void *cam_main(void *arg)
 static void *keeper_main(void *arg)
 {
     av_camera_node *n = arg;
-    int64_t next = av_camera__mono_ms();
+    int64_t next = av_base_mono_ms();
     while (!atomic_load(&n->stop)) {
-        if (av_camera__mono_ms() >= next) {
+        if (av_base_mono_ms() >= next) {
             char err[256];
-            int64_t dropped = 0, before = av_camera__now_ms() -
+            int64_t dropped = 0, before = av_base_wall_ms() -
                                           (int64_t)n->o.retention_days * 86400 * 1000;
             if (av_store_camera_prune(n->o.store, before, n->o.keep_best, 0, &dropped, err,
                                       sizeof err) != AV_STORE_OK)
@@ -573,7 +573,7 @@ static void *keeper_main(void *arg)
                 snprintf(d, sizeof d, "%lld", (long long)dropped);
                 av_log(AV_LOG_INFO, "camera_retention", "frames_dropped", d, NULL);
             }
-            next = av_camera__mono_ms() + RETENTION_PERIOD_MS;
+            next = av_base_mono_ms() + RETENTION_PERIOD_MS;
         }
         usleep(200 * 1000);
     }
@@ -651,7 +651,7 @@ int av_camera_node_start(const av_camera_node_opts *o, av_camera_node **out, cha
     }
     pthread_mutex_init(&n->budget_mu, NULL);
     n->tokens = n->o.cpu_budget;
-    n->tokens_mono = av_camera__mono_ms();
+    n->tokens_mono = av_base_mono_ms();
     av_video_stills_opts so = {.poster_side = 960};
     n->cams = o->n_cams ? calloc((size_t)o->n_cams, sizeof *n->cams) : NULL;
     int ok = 1;
@@ -735,7 +735,7 @@ int av_camera_node_status(av_camera_node *n, av_camera_status **out, int *count)
     av_camera_status *s = calloc((size_t)n->n, sizeof *s);
     if (!s)
         return -1;
-    int64_t now = av_camera__mono_ms();
+    int64_t now = av_base_mono_ms();
     struct timespec cpu;
     for (int i = 0; i < n->n; i++) {
         av_camera__cam *k = &n->cams[i];

@@ -7,7 +7,7 @@
  * a stalled receiver costs dropped alerts, never a stalled camera.
  */
 #include "camera/internal.h"
-#include "clock/clock.h"
+#include "base/base.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -123,7 +123,7 @@ int av_camera__notify_wanted(av_camera__notifier *nt, const av_store_camera_visi
         if ((c->new_for_site && ever) || (c->first_of_day && today))
             return 0;
     }
-    int64_t now = av_camera__now_ms(), cd = (int64_t)(c->cooldown_s * 1000);
+    int64_t now = av_base_wall_ms(), cd = (int64_t)(c->cooldown_s * 1000);
     pthread_mutex_lock(&nt->mu);
     int i = 0, oldest = 0;
     for (; i < nt->n_cools; i++) {
@@ -168,7 +168,7 @@ void av_camera__notify(av_camera__notifier *nt, const av_store_camera_visit *v)
 static int wait_ms(av_camera__notifier *nt, int64_t ms)
 {
     struct timespec until;
-    av_clock_deadline(&until, ms);
+    av_base_deadline(&until, ms);
     pthread_mutex_lock(&nt->mu);
     while (!nt->stopping && pthread_cond_timedwait(&nt->cv, &nt->mu, &until) == 0)
         ;

@@ -61,7 +61,7 @@ int av_camera__run_snapshot(av_camera__cam *k, char *err, size_t errlen)
     if (c->fps > 0 && 1000.0 / c->fps > (double)period)
         period = (int64_t)(1000.0 / c->fps); /* the fps cap bounds polling too */
     while (!atomic_load(av_camera__stop_flag(k))) {
-        int64_t t0 = av_camera__mono_ms();
+        int64_t t0 = av_base_mono_ms();
         void *body = NULL;
         size_t len = 0;
         int rc = av_camera__http_get(c->url, c->io_timeout_s, av_camera__max_bytes(k), &body,
@@ -74,7 +74,7 @@ int av_camera__run_snapshot(av_camera__cam *k, char *err, size_t errlen)
         if (rc < 0)
             return got_any ? 1 : -1;
         got_any = 1;
-        int64_t left = period - (av_camera__mono_ms() - t0);
+        int64_t left = period - (av_base_mono_ms() - t0);
         if (left > 0 && av_camera__sleep(k, left))
             break;
     }

@@ -27,7 +27,7 @@ typedef struct io {
 static int interrupt_cb(void *opaque)
 {
     io *x = opaque;
-    return atomic_load(x->stop) || av_camera__mono_ms() > x->deadline;
+    return atomic_load(x->stop) || av_base_mono_ms() > x->deadline;
 }
 
 /* "what: FFmpeg's error (its last log line)" */
@@ -47,7 +47,7 @@ int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
     av_video_log_capture(); /* FFmpeg's messages go into errors, not onto stderr */
     av_video_log_clear();
     int64_t tmo = (int64_t)(io_timeout_s > 0 ? io_timeout_s * 1000 : 10000);
-    io x = {.stop = stop, .deadline = av_camera__mono_ms() + tmo};
+    io x = {.stop = stop, .deadline = av_base_mono_ms() + tmo};
     AVFormatContext *fmt = avformat_alloc_context();
     AVCodecContext *dec = NULL;
     AVPacket *pkt = av_packet_alloc();
@@ -76,7 +76,7 @@ int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
         averr(err, errlen, "cannot open the stream", r);
         goto out;
     }
-    x.deadline = av_camera__mono_ms() + tmo;
+    x.deadline = av_base_mono_ms() + tmo;
     if ((r = avformat_find_stream_info(fmt, NULL)) < 0) {
         averr(err, errlen, "cannot read the stream's format", r);
         goto out;
@@ -104,7 +104,7 @@ int av_camera__stream_run(const char *url, double io_timeout_s, double max_fps,
             rc = 0;
             break;
         }
-        x.deadline = av_camera__mono_ms() + tmo;
+        x.deadline = av_base_mono_ms() + tmo;
         r = av_read_frame(fmt, pkt);
         if (r == AVERROR_EOF) {
             snprintf(err, errlen, "the stream ended");

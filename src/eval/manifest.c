@@ -3,6 +3,7 @@
  * per image, names turned into the species model's binomials up front.
  */
 #include "eval/eval.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,20 +15,6 @@
 
 #define FIELD_MAX 8192 /* longest field (license notes are a few hundred bytes) */
 #define COLS_MAX 64
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* A CSV reader over text: fields of the current record, quotes undone. */
 typedef struct csv {
@@ -47,7 +34,7 @@ static int csv_record(csv *c, char *err, size_t errlen)
     c->n = 0;
     for (;;) {
         if (c->n == COLS_MAX)
-            return failf(err, errlen, "line %d: more than %d columns", c->line, COLS_MAX);
+            return av_base_errf(err, errlen, "line %d: more than %d columns", c->line, COLS_MAX);
         char *f = c->fields[c->n++];
         size_t o = 0;
         int quoted = c->s < c->end && *c->s == '"';
@@ -56,7 +43,7 @@ static int csv_record(csv *c, char *err, size_t errlen)
         for (;;) {
             if (c->s >= c->end) {
                 if (quoted)
-                    return failf(err, errlen, "line %d: unterminated quoted field", c->line);
+                    return av_base_errf(err, errlen, "line %d: unterminated quoted field", c->line);
                 break;
             }
             char ch = *c->s;
@@ -67,20 +54,20 @@ static int csv_record(csv *c, char *err, size_t errlen)
                     c->s++;
                     quoted = 0;
                     if (c->s < c->end && *c->s != ',' && *c->s != '\n' && *c->s != '\r')
-                        return failf(err, errlen, "line %d: text after a closing quote",
-                                     c->line);
+                        return av_base_errf(err, errlen, "line %d: text after a closing quote",
+                                            c->line);
                     continue;
                 }
             } else if (!quoted && (ch == ',' || ch == '\n' || ch == '\r')) {
                 break;
             } else if (ch == '\0') {
-                return failf(err, errlen, "line %d: NUL byte", c->line);
+                return av_base_errf(err, errlen, "line %d: NUL byte", c->line);
             }
             if (ch == '\n')
                 c->next_line++;
             if (o + 1 >= FIELD_MAX)
-                return failf(err, errlen, "line %d: field longer than %d bytes", c->line,
-                             FIELD_MAX - 1);
+                return av_base_errf(err, errlen, "line %d: field longer than %d bytes", c->line,
+                                    FIELD_MAX - 1);
             f[o++] = *c->s++;
         }
         f[o] = '\0';
@@ -121,7 +108,7 @@ static int bad_file_name(const char *f)
 static int parse_names(av_eval_row *r, const char *text, int line, char *err, size_t errlen)
 {
     if (strlen(text) >= sizeof r->label)
-        return failf(err, errlen, "line %d: scientific_name is too long", line);
+        return av_base_errf(err, errlen, "line %d: scientific_name is too long", line);
     snprintf(r->label, sizeof r->label, "%s", text);
     if (!strcasecmp(text, "none") || !text[0]) {
         r->n_names = 0;
@@ -131,13 +118,14 @@ static int parse_names(av_eval_row *r, const char *text, int line, char *err, si
     while (*p) {
         size_t n = strcspn(p, ";");
         if (r->n_names == AV_EVAL_NAMES_MAX)
-            return failf(err, errlen, "line %d: more than %d species", line, AV_EVAL_NAMES_MAX);
+            return av_base_errf(err, errlen, "line %d: more than %d species", line,
+                                AV_EVAL_NAMES_MAX);
         char one[AV_DETECT_NAME_MAX];
         snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
         trim(one);
         if (!one[0] || !strchr(one, ' '))
-            return failf(err, errlen, "line %d: '%s' is not a binomial (Genus species)", line,
-                         one);
+            return av_base_errf(err, errlen, "line %d: '%s' is not a binomial (Genus species)",
+                                line, one);
         av_detect_species_binomial(one, r->names[r->n_names], sizeof r->names[0]);
         r->n_names++;
         p += n;
@@ -156,26 +144,28 @@ static int parse_boxes(av_eval_row *r, const char *text, int line, char *err, si
     r->n_boxes = 0;
     while (*p) {
         if (r->n_boxes == AV_EVAL_BOXES_MAX)
-            return failf(err, errlen, "line %d: more than %d boxes", line, AV_EVAL_BOXES_MAX);
+            return av_base_errf(err, errlen, "line %d: more than %d boxes", line,
+                                AV_EVAL_BOXES_MAX);
         float *b = r->boxes[r->n_boxes];
         for (int k = 0; k < 4; k++) {
             char *end;
             errno = 0;
             double v = strtod(p, &end);
             if (end == p || errno || !(v >= 0 && v < 1e6))
-                return failf(err, errlen, "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels",
-                             line);
+                return av_base_errf(err, errlen,
+                                    "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels", line);
             b[k] = (float)v;
             p = end + strspn(end, " \t");
         }
         if (!(b[2] > b[0] && b[3] > b[1]))
-            return failf(err, errlen, "line %d: box %d has x2 <= x1 or y2 <= y1", line,
-                         r->n_boxes + 1);
+            return av_base_errf(err, errlen, "line %d: box %d has x2 <= x1 or y2 <= y1", line,
+                                r->n_boxes + 1);
         r->n_boxes++;
         if (*p == ';')
             p++;
         else if (*p)
-            return failf(err, errlen, "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels", line);
+            return av_base_errf(err, errlen, "line %d: boxes: want 'x1 y1 x2 y2[;...]' in pixels",
+                                line);
         p += strspn(p, " \t");
     }
     return 0;
@@ -190,9 +180,10 @@ static int parse_row(av_eval_row *r, char *const *f, const int *col, int line, c
     trim(names);
     trim(nb);
     if (strlen(file) >= sizeof r->file || bad_file_name(file))
-        return failf(err, errlen, "line %d: file '%.100s' is not a relative path inside the "
-                                  "images folder",
-                     line, file);
+        return av_base_errf(err, errlen,
+                            "line %d: file '%.100s' is not a relative path inside the "
+                            "images folder",
+                            line, file);
     snprintf(r->file, sizeof r->file, "%s", file);
     if (parse_names(r, names, line, err, errlen))
         return -1;
@@ -202,14 +193,14 @@ static int parse_row(av_eval_row *r, char *const *f, const int *col, int line, c
         errno = 0;
         long v = strtol(nb, &end, 10);
         if (*end || errno || v < 0 || v > 100000)
-            return failf(err, errlen, "line %d: n_birds '%.40s' is not a count", line, nb);
+            return av_base_errf(err, errlen, "line %d: n_birds '%.40s' is not a count", line, nb);
         r->n_birds = (int)v;
     }
     if (r->n_names == 0 && r->n_birds > 0)
-        return failf(err, errlen, "line %d: scientific_name is none but n_birds is %d", line,
-                     r->n_birds);
+        return av_base_errf(err, errlen, "line %d: scientific_name is none but n_birds is %d", line,
+                            r->n_birds);
     if (r->n_names > 0 && r->n_birds == 0)
-        return failf(err, errlen, "line %d: a species is named but n_birds is 0", line);
+        return av_base_errf(err, errlen, "line %d: a species is named but n_birds is 0", line);
     return parse_boxes(r, col[3] >= 0 ? f[col[3]] : "", line, err, errlen);
 }
 
@@ -221,7 +212,8 @@ int av_eval_set_parse(const char *text, size_t len, const char *origin, av_eval_
     csv c = {.s = text, .end = text + len, .next_line = 1};
     char *store = malloc((size_t)COLS_MAX * FIELD_MAX);
     av_eval_set *s = calloc(1, sizeof *s);
-    int cap = 0, rc = -1;
+    size_t cap = 0;
+    int rc = -1;
     if (!store || !s) {
         snprintf(e, sizeof e, "out of memory");
         goto done;
@@ -258,19 +250,15 @@ int av_eval_set_parse(const char *text, size_t len, const char *origin, av_eval_
             snprintf(e, sizeof e, "line %d: %d fields, the header has %d", c.line, c.n, ncols);
             goto done;
         }
-        if (s->n_rows == cap) {
+        if ((size_t)s->n_rows == cap) {
             if (cap >= AV_EVAL_ROWS_MAX) {
                 snprintf(e, sizeof e, "more than %d rows", AV_EVAL_ROWS_MAX);
                 goto done;
             }
-            int nc = cap ? cap * 2 : 64;
-            av_eval_row *nr = realloc(s->rows, (size_t)nc * sizeof *nr);
-            if (!nr) {
+            if (av_base_grow((void **)&s->rows, &cap, cap + 1, sizeof *s->rows)) {
                 snprintf(e, sizeof e, "out of memory");
                 goto done;
             }
-            s->rows = nr;
-            cap = nc;
         }
         if (parse_row(&s->rows[s->n_rows], c.fields, col, c.line, e, sizeof e))
             goto done;
@@ -287,7 +275,7 @@ done:
     free(store);
     if (rc) {
         av_eval_set_free(s);
-        return failf(err, errlen, "%s: %s", origin, e);
+        return av_base_errf(err, errlen, "%s: %s", origin, e);
     }
     *out = s;
     return 0;
@@ -298,24 +286,24 @@ int av_eval_set_load(const char *path, av_eval_set **out, char *err, size_t errl
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return failf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return av_base_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size > AV_EVAL_MANIFEST_MAX) {
         fclose(f);
-        return failf(err, errlen, "%s: not a regular file of at most %d bytes", path,
-                     AV_EVAL_MANIFEST_MAX);
+        return av_base_errf(err, errlen, "%s: not a regular file of at most %d bytes", path,
+                            AV_EVAL_MANIFEST_MAX);
     }
     size_t n = (size_t)sb.st_size;
     char *text = malloc(n + 1);
     if (!text) {
         fclose(f);
-        return failf(err, errlen, "%s: out of memory", path);
+        return av_base_errf(err, errlen, "%s: out of memory", path);
     }
     size_t got = fread(text, 1, n, f);
     fclose(f);
     if (got != n) {
         free(text);
-        return failf(err, errlen, "%s: short read", path);
+        return av_base_errf(err, errlen, "%s: short read", path);
     }
     text[n] = '\0';
     int rc = av_eval_set_parse(text, n, path, out, err, errlen);

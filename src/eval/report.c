@@ -3,6 +3,7 @@
  * per-species table, the most frequent confusions and time per stage.
  */
 #include "eval/eval_int.h"
+#include "base/base.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@ typedef struct confusion {
 static sp_stat *species_stats(const av_eval *e, int *n)
 {
     *n = 0;
-    int cap = 0;
+    size_t cap = 0;
     sp_stat *st = NULL;
     for (int i = 0; i < e->set->n_rows; i++) {
         const av_eval_row *row = &e->set->rows[i];
@@ -40,16 +41,10 @@ static sp_stat *species_stats(const av_eval *e, int *n)
             while (j < *n && strcmp(st[j].name, row->names[k]))
                 j++;
             if (j == *n) {
-                if (*n == cap) {
-                    int nc = cap ? cap * 2 : 64;
-                    sp_stat *ns = realloc(st, (size_t)nc * sizeof *ns);
-                    if (!ns) {
-                        free(st);
-                        *n = 0;
-                        return NULL;
-                    }
-                    st = ns;
-                    cap = nc;
+                if (av_base_grow((void **)&st, &cap, (size_t)*n + 1, sizeof *st)) {
+                    free(st);
+                    *n = 0;
+                    return NULL;
                 }
                 st[j] = (sp_stat){.name = row->names[k]};
                 (*n)++;

@@ -15,7 +15,7 @@
  * every other client out. The total and per-address limits are set here.
  */
 #include "guard/guard.h"
-#include "clock/clock.h"
+#include "base/base.h"
 
 #include "log/log.h"
 
@@ -49,13 +49,6 @@ struct av_guard {
     int stop;
     gconn head; /* circular list of open connections */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 void av_guard_effective(const av_guard_opts *in, av_guard_opts *o)
 {
@@ -107,7 +100,7 @@ static void *reaper(void *arg)
     av_guard *g = arg;
     pthread_mutex_lock(&g->mu);
     while (!g->stop) {
-        int64_t now = now_ms();
+        int64_t now = av_base_mono_ms();
         for (gconn *c = g->head.next; c != &g->head; c = c->next) {
             if (!c->deadline || now < c->deadline)
                 continue;
@@ -116,7 +109,7 @@ static void *reaper(void *arg)
             shutdown(c->fd, SHUT_RDWR); /* the daemon reads EOF and closes it */
         }
         struct timespec t;
-        av_clock_deadline(&t, 250);
+        av_base_deadline(&t, 250);
         pthread_cond_timedwait(&g->cv, &g->mu, &t);
     }
     pthread_mutex_unlock(&g->mu);
@@ -163,7 +156,7 @@ void av_guard_free(av_guard *g)
 static void set_deadline(av_guard *g, gconn *c, int seconds, const char *phase)
 {
     pthread_mutex_lock(&g->mu);
-    c->deadline = seconds > 0 ? now_ms() + (int64_t)seconds * 1000 : 0;
+    c->deadline = seconds > 0 ? av_base_mono_ms() + (int64_t)seconds * 1000 : 0;
     c->phase = phase;
     pthread_mutex_unlock(&g->mu);
 }
@@ -184,7 +177,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         c->fd = ci->connect_fd;
         c->phase = "headers";
         pthread_mutex_lock(&g->mu);
-        c->deadline = now_ms() + (int64_t)g->o.header_s * 1000;
+        c->deadline = av_base_mono_ms() + (int64_t)g->o.header_s * 1000;
         c->next = g->head.next;
         c->prev = &g->head;
         g->head.next->prev = c;

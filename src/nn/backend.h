@@ -33,6 +33,10 @@ typedef struct av_nn__backend {
 extern const av_nn__backend av_nn__backend_ref;
 extern const av_nn__backend av_nn__backend_xnn;
 
+/* XNNPACK's process-wide initialisation, done once for every caller (xnn.c):
+ * 0 (xnn_status_success), else XNNPACK's status, the same on every call. */
+int av_nn__xnn_init(void);
+
 /* The reference kernel for any node; also used by constant folding. */
 av_nn_status av_nn__ref_run(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                             void *const *out, char *err, size_t errlen);

@@ -112,11 +112,7 @@ void av_nn__ctx_set_observer(av_nn_ctx *c, av_nn__observer fn, void *user);
 /* The model a context runs. */
 const av_nn_model *av_nn__ctx_model(const av_nn_ctx *c);
 
-/* ---- ir/elem.c: element access, strides, node errors ---- */
-
-/* "node 'x' (op): ..." error with a status. */
-av_nn_status av_nn__node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
-                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* ---- ir/elem.c: element access and strides ---- */
 
 /*
  * Broadcast iteration: offsets of an input (of rank ri, dims di) for each

@@ -32,14 +32,6 @@ struct av_nn_ctx {
     void *obs_user;
 };
 
-static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
-static enum xnn_status xnn_init_status = xnn_status_uninitialized;
-
-static void xnn_init_once(void)
-{
-    xnn_init_status = xnn_initialize(NULL);
-}
-
 /* The graph this context runs: its batch copy, else the model's. */
 static const av_nn__graph *ctx_graph(const av_nn_ctx *c)
 {
@@ -78,10 +70,10 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
     if (o.backend != AV_NN_BACKEND_XNNPACK && o.backend != AV_NN_BACKEND_REFERENCE)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "unknown backend %d", (int)o.backend);
     if (o.backend == AV_NN_BACKEND_XNNPACK) {
-        pthread_once(&xnn_once, xnn_init_once);
-        if (xnn_init_status != xnn_status_success)
+        int xs = av_nn__xnn_init();
+        if (xs != 0)
             return av_nn__fail(err, errlen, AV_NN_E_BACKEND, "xnn_initialize failed (status %d)",
-                               (int)xnn_init_status);
+                               xs);
     }
     if (o.batch < 0)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "batch %d is negative", o.batch);

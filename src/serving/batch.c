@@ -26,6 +26,7 @@
  * a submit beyond that fails at once and the request gets 503.
  */
 #include "serving/internal.h"
+#include "base/base.h"
 
 #include "vision/vision.h"
 
@@ -33,13 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 /* Images queued on version v (caller holds mu). */
 static int images_on(const av_serving__batcher *b, const av_serving__version *v)
@@ -182,7 +176,7 @@ static void *batch_main(void *arg)
          * max images are queued for its version. Stopping runs at once.
          * Another batch thread may take the head meanwhile: re-check all. */
         if (!b->stopping && images_on(b, b->head->v) < b->max) {
-            double left = b->head->enqueued_ms + b->wait_ms - now_ms();
+            double left = b->head->enqueued_ms + b->wait_ms - av_base_now_ms();
             if (left > 0) {
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -302,7 +296,7 @@ int av_serving__batcher_submit(av_serving__batcher *b, av_serving__task *t)
     }
     t->done = 0;
     t->next = NULL;
-    t->enqueued_ms = now_ms();
+    t->enqueued_ms = av_base_now_ms();
     if (b->tail)
         b->tail->next = t;
     else

@@ -15,6 +15,7 @@
  * retried with exponential backoff (200 ms, 400 ms, ...).
  */
 #include "serving/internal.h"
+#include "base/base.h"
 
 #include "log/log.h"
 #include "vision/vision.h"
@@ -140,16 +141,8 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
         s->too_big = 1;
         return 0;
     }
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16384;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *p = realloc(s->p, cap);
-        if (!p)
-            return 0;
-        s->p = p;
-        s->cap = cap;
-    }
+    if (av_base_grow((void **)&s->p, &s->cap, s->len + n + 1, 1))
+        return 0;
     memcpy(s->p + s->len, data, n);
     s->len += n;
     s->p[s->len] = '\0';

@@ -17,7 +17,7 @@
  * mtime changes; the live version keeps serving meanwhile.
  */
 #include "serving/internal.h"
-#include "clock/clock.h"
+#include "base/base.h"
 
 #include "log/log.h"
 
@@ -226,7 +226,7 @@ static void *watcher(void *arg)
     pthread_mutex_lock(&m->mu);
     while (!m->stopping) {
         struct timespec ts;
-        av_clock_deadline(&ts, m->poll_ms);
+        av_base_deadline(&ts, m->poll_ms);
         pthread_cond_timedwait(&m->cv, &m->mu, &ts);
         if (m->stopping)
             break;

@@ -15,6 +15,7 @@
  * left to jansson too, for its TF Serving-style messages.
  */
 #include "serving/internal.h"
+#include "base/base.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -184,15 +185,8 @@ unsigned char *av_serving__pixels_bmp(size_t h, size_t w, size_t *len)
 /* Append n bytes to the reduced JSON text (grown as needed). */
 static int put(av_serving__pixels *px, const char *p, size_t n)
 {
-    if (px->len + n + 1 > px->cap) {
-        size_t cap = px->cap ? px->cap * 2 : 4096;
-        while (cap < px->len + n + 1)
-            cap *= 2;
-        char *t = realloc(px->json, cap);
-        if (!t)
-            return -1;
-        px->json = t, px->cap = cap;
-    }
+    if (av_base_grow((void **)&px->json, &px->cap, px->len + n + 1, 1))
+        return -1;
     memcpy(px->json + px->len, p, n);
     px->len += n;
     px->json[px->len] = '\0';

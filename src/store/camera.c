@@ -43,7 +43,7 @@ av_store_status av_store_camera_visit_add(av_store *s, const av_store_camera_vis
                               AV_STORE_MEDIA_MAX);
     char *b64 = NULL;
     if (jpeg && !(b64 = av_store__b64_encode(jpeg, len)))
-        return AV_STORE_ENOMEM;
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     av_store__arg a[14] = {
         AV_ARG_T(v->camera), AV_ARG_I(v->first_ms), AV_ARG_I(v->last_ms), AV_ARG_T(v->species),
         AV_ARG_T(v->common_name), AV_ARG_T(v->label), AV_ARG_D(v->score), AV_ARG_I(v->n_frames),
@@ -171,7 +171,7 @@ av_store_status av_store_camera_visits(av_store *s, const char *camera, const ch
     av_store_status st =
         select_visits(s, camera, species, since_ms, max, visit_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
-        st = AV_STORE_ENOMEM;
+        st = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     if (st != AV_STORE_OK) {
         free(r.out);
         return st;
@@ -269,7 +269,7 @@ av_store_status av_store_camera_visit_jpeg(av_store *s, int64_t id, void **data,
     if (!text || !bytes) {
         free(text);
         free(bytes);
-        return AV_STORE_ENOMEM;
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     }
     text[0] = '\0';
     av_store__col c2 = {AV_COL_TEXT, text, (size_t)b64_len + 1, 0};

@@ -239,7 +239,7 @@ av_store_status av_store_monitoring_list(av_store *s, const char *const *classes
              av_store__sql_wrap(s->drv->ts_text, "`timestamp`", ts, sizeof ts));
     st = s->drv->query(c, sql, NULL, 0, cols, 4, mon_fn, &u, err, errlen);
     if (st == AV_STORE_OK && u.oom)
-        st = AV_STORE_ENOMEM;
+        st = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     for (int i = 0; i < u.n && st == AV_STORE_OK; i++) {
         u.p[i].n_classes = n_classes;
         for (int k = 0; k < n_classes; k++)

@@ -81,7 +81,7 @@ static av_store_status blob_read(const av_store *s, av_store_image *img, char *e
             done += (size_t)k;
         }
         if (!img->blob)
-            rc = AV_STORE_ENOMEM;
+            rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
         else if (done != (size_t)st.st_size)
             rc = av_store__fail(err, errlen, AV_STORE_EDB, "blob store: short read");
         else
@@ -339,7 +339,7 @@ av_store_status av_store_detections_get(av_store *s, const char *id, av_store_de
         " FROM inferences WHERE ID = ? ORDER BY idx",
         a, 1, cols, AV_STORE__DET_COLS, dets_fn, &u, err, errlen);
     if (st == AV_STORE_OK && u.oom)
-        st = AV_STORE_ENOMEM;
+        st = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     if (st == AV_STORE_OK && u.n)
         st = av_store__guesses_get(s, id, u.d, u.n, err, errlen);
     if (st != AV_STORE_OK) {

@@ -606,7 +606,7 @@ av_store_status av_store_mlmd_models(av_store *s, av_store_model_version **out, 
                            NULL, 0, cols, 8, models_fn, &u, err, errlen);
 #undef PROP
         if (st == AV_STORE_OK && u.oom)
-            st = AV_STORE_ENOMEM;
+            st = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     }
     s->drv->sess_put(s, c);
     if (st != AV_STORE_OK) {

@@ -326,7 +326,7 @@ static av_store_status connect_one(my_store *s, my_conn *c, int with_db, char *e
 {
     MYSQL *m = mysql_init(NULL);
     if (!m)
-        return AV_STORE_ENOMEM;
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     unsigned ct = s->timeout_s, rw = s->timeout_s * 6;
     my_bool off = 0;
     mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
@@ -412,7 +412,7 @@ static MYSQL_STMT *prepare(my_conn *c, const char *sql, av_store_status *rc, cha
             return c->cache[i].st;
     MYSQL_STMT *st = mysql_stmt_init(c->m);
     if (!st) {
-        *rc = AV_STORE_ENOMEM;
+        *rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
         return NULL;
     }
     if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql))) {
@@ -423,7 +423,7 @@ static MYSQL_STMT *prepare(my_conn *c, const char *sql, av_store_status *rc, cha
     char *key = strdup(sql);
     if (!key) {
         mysql_stmt_close(st);
-        *rc = AV_STORE_ENOMEM;
+        *rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
         return NULL;
     }
     int slot;
@@ -581,7 +581,7 @@ static av_store_status my_query(av_store__sess *sess, const char *sql, const av_
                 if (!nul[i] && len[i] > 0) {
                     bl->data = malloc(len[i]);
                     if (!bl->data) {
-                        rc = AV_STORE_ENOMEM;
+                        rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
                         break;
                     }
                     MYSQL_BIND fb;
@@ -697,7 +697,7 @@ static av_store_status my_open(const char *rest, av_store **out, char *err, size
         return av_store__fail(err, errlen, AV_STORE_EUNAVAILABLE, "mysql: library init failed");
     my_store *s = calloc(1, sizeof *s);
     if (!s)
-        return AV_STORE_ENOMEM;
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     s->base.drv = &av_store__mysql_driver;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);

@@ -74,7 +74,7 @@ static av_store_status sq_open(const char *path, av_store **out, char *err, size
         return av_store__fail(err, errlen, AV_STORE_EARG, "sqlite: empty database path");
     sq_store *s = calloc(1, sizeof *s);
     if (!s)
-        return AV_STORE_ENOMEM;
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     s->base.drv = &av_store__sqlite_driver;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -314,7 +314,7 @@ static av_store_status sq_query(av_store__sess *c, const char *sql, const av_sto
             else if (cols[i].type == AV_COL_DOUBLE)
                 *(double *)cols[i].p = cols[i].is_null ? NAN : sqlite3_column_double(st, i);
             else if (cols[i].type == AV_COL_BLOB && col_blob(st, i, cols[i].p))
-                rc = AV_STORE_ENOMEM;
+                rc = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
         }
         if (rc != AV_STORE_OK)
             break;

@@ -252,7 +252,7 @@ static av_store_status put_rows(sess *x, const char *id, const av_store_video *i
             return av_store__fail(err, errlen, AV_STORE_EARG, "video: bad still %d", i);
         char *b64 = av_store__b64_encode(m[i].data, m[i].len);
         if (!b64)
-            return AV_STORE_ENOMEM;
+            return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
         av_store__arg a[5] = {AV_ARG_T(id), AV_ARG_T(m[i].name), AV_ARG_T(m[i].content_type),
                               AV_ARG_I(m[i].len), AV_ARG_T(b64)};
         st = x->d->exec(x->c,
@@ -371,7 +371,7 @@ av_store_status av_store_video_visits(av_store *s, const char *id, av_store_visi
         " WHERE v.ID = ? ORDER BY v.idx",
         a, 1, cols, 6 + AV_STORE__DET_COLS, visit_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
-        st = AV_STORE_ENOMEM;
+        st = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     if (st != AV_STORE_OK) {
         free(r.out);
         return st;
@@ -437,7 +437,7 @@ av_store_status av_store_video_dets(av_store *s, const char *id, int max,
         " FROM video_detections WHERE ID = ? ORDER BY frame, track",
         a, 1, cols, 14, vdet_row, &r, err, errlen);
     if (st == AV_STORE_OK && r.failed)
-        st = AV_STORE_ENOMEM;
+        st = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     if (st != AV_STORE_OK) {
         free(r.out);
         return st;
@@ -479,7 +479,7 @@ av_store_status av_store_video_media_get(av_store *s, const char *id, const char
     if (!text || !bytes) {
         free(text);
         free(bytes);
-        return AV_STORE_ENOMEM;
+        return av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     }
     text[0] = '\0';
     av_store__col c2[1] = {{AV_COL_TEXT, text, (size_t)b64_len + 1, 0}};

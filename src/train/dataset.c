@@ -5,6 +5,7 @@
  * through the species model to its head's input (av_detect_box_features).
  */
 #include "train/train.h"
+#include "base/base.h"
 
 #include "store/store.h"
 
@@ -17,7 +18,8 @@
 
 typedef struct rlist {
     av_store_review *r;
-    int n, cap, skipped;
+    int n, skipped;
+    size_t cap;
 } rlist;
 
 static int collect(void *ud, const av_store_review *r)
@@ -32,14 +34,8 @@ static int collect(void *ud, const av_store_review *r)
         l->skipped++; /* box in a video frame: the stored blob is the video */
         return 0;
     }
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 256;
-        av_store_review *p = realloc(l->r, (size_t)cap * sizeof *p);
-        if (!p)
-            return 1;
-        l->r = p;
-        l->cap = cap;
-    }
+    if (av_base_grow((void **)&l->r, &l->cap, (size_t)l->n + 1, sizeof *l->r))
+        return 1;
     l->r[l->n++] = *r;
     return 0;
 }

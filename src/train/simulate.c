@@ -12,6 +12,7 @@
  * that many times (distinct uploads) to time training on more reviews.
  */
 #include "train/train.h"
+#include "base/base.h"
 
 #include "store/store.h"
 #include "web/web.h"
@@ -21,13 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -251,9 +245,9 @@ av_train_status av_train_simulate(const av_train_sim_opts *o, av_train_sim_resul
         av_train_opts to = {.db_url = db, .models_dir = o->models_dir, .out_dir = versions,
                             .min_reviews = 10, .seed = o->seed, .quiet = o->quiet,
                             .fit = o->fit};
-        double t0 = now_s();
+        double t0 = av_base_now_ms() / 1e3;
         st = av_train_species(&to, &res->train, err, errlen);
-        res->seconds_train = now_s() - t0;
+        res->seconds_train = av_base_now_ms() / 1e3 - t0;
     }
     if (!st && av_detect_pipeline_open(res->train.path, &oo, &cand, e, sizeof e)) {
         snprintf(err, errlen, "the new version %s does not load: %s", res->train.path, e);

@@ -4,6 +4,7 @@
  * the per-species table go to stderr.
  */
 #include "train/train.h"
+#include "base/base.h"
 
 #include "store/store.h"
 
@@ -13,13 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static double cpu_s(void)
 {
@@ -143,14 +137,14 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
         snprintf(err, errlen, "base head: %s", e);
         st = AV_TRAIN_E_MODEL;
     }
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = av_base_now_ms() / 1e3, c0 = cpu_s();
     if (!st) {
         progress(o, "reading reviews and cutting crops from %s", models);
         st = av_train_dataset_build(s, p, &base, labels, background, &d, err, errlen);
     }
     if (!st) {
         snprintf(d.feature_name, sizeof d.feature_name, "%s", features);
-        r->seconds_features = now_s() - t0;
+        r->seconds_features = av_base_now_ms() / 1e3 - t0;
         r->cpu_seconds_features = cpu_s() - c0;
         int species = 0;
         for (int i = 0; i < d.n; i++) {
@@ -177,9 +171,9 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
         r->n_classes = d.n_classes;
         r->n_new_classes = d.n_new_classes;
         progress(o, "split by image: %d train, %d held back", r->n_train, r->n_test);
-        t0 = now_s(), c0 = cpu_s();
+        t0 = av_base_now_ms() / 1e3, c0 = cpu_s();
         st = av_train_fit(&d, &base, &fo, &h, err, errlen);
-        r->seconds_fit = now_s() - t0;
+        r->seconds_fit = av_base_now_ms() / 1e3 - t0;
         r->cpu_seconds_fit = cpu_s() - c0;
     }
     if (!st) {

@@ -4,7 +4,7 @@
  * the running pipeline and swapped in (av_detect_current).
  */
 #include "train/train.h"
-#include "clock/clock.h"
+#include "base/base.h"
 
 #include "log/log.h"
 
@@ -49,7 +49,7 @@ static void *loop(void *arg)
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
         struct timespec until;
-        av_clock_deadline(&until, w->interval_ms);
+        av_base_deadline(&until, w->interval_ms);
         pthread_cond_timedwait(&w->cv, &w->mu, &until);
         if (w->stopping)
             break;

@@ -10,6 +10,7 @@
  * the read/decode loop (on_frame -> sample) -> finish.
  */
 #include "video/video.h"
+#include "base/base.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -65,27 +66,6 @@ typedef struct run {
     char last_decode_err[160];
     double ms_detect;
 } run;
-
-static av_video_status failf(run *u, av_video_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static av_video_status failf(run *u, av_video_status st, const char *fmt, ...)
-{
-    if (u->err && u->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(u->err, u->errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* FFmpeg's words for an error, with its last logged line when it has one. */
 static void ff_why(int code, char *buf, size_t cap)
@@ -160,34 +140,35 @@ static av_video_status open_input(run *u, av_video_container c)
     char why[256];
     uint8_t *buf = av_malloc(AVIO_BUF);
     if (!buf)
-        return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory");
+        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory");
     u->pb = avio_alloc_context(buf, AVIO_BUF, 0, u->src, av_video__src_read, NULL,
                                av_video__src_seek);
     if (!u->pb) {
         av_free(buf);
-        return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory");
+        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory");
     }
     u->fmt = avformat_alloc_context();
     if (!u->fmt)
-        return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory");
+        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory");
     u->fmt->pb = u->pb;
     u->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     u->fmt->max_streams = MAX_STREAMS;
     const AVInputFormat *ifmt = av_find_input_format(demuxer_for(c));
     if (!ifmt)
-        return failf(u, AV_VIDEO_E_FORMAT, "this FFmpeg has no %s demuxer", demuxer_for(c));
+        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen, "this FFmpeg has no %s demuxer",
+                            demuxer_for(c));
     const char *cname = av_video_container_name(c);
     int ret = avformat_open_input(&u->fmt, NULL, ifmt, NULL); /* frees fmt on failure */
     if (ret < 0) {
         ff_why(ret, why, sizeof why);
-        return failf(u, AV_VIDEO_E_CORRUPT, "cannot read the %s container (truncated or corrupt): %s",
-                     cname, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "cannot read the %s container (truncated or corrupt): %s", cname, why);
     }
     ret = avformat_find_stream_info(u->fmt, NULL);
     if (ret < 0) {
         ff_why(ret, why, sizeof why);
-        return failf(u, AV_VIDEO_E_CORRUPT, "cannot read the %s streams (truncated or corrupt): %s",
-                     cname, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "cannot read the %s streams (truncated or corrupt): %s", cname, why);
     }
     const AVCodec *codec = NULL;
     int vs = av_find_best_stream(u->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
@@ -196,19 +177,22 @@ static av_video_status open_input(run *u, av_video_container c)
     if (vs == AVERROR_DECODER_NOT_FOUND) {
         int i = av_find_best_stream(u->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
         const char *n = i >= 0 ? avcodec_get_name(u->fmt->streams[i]->codecpar->codec_id) : "?";
-        return failf(u, AV_VIDEO_E_FORMAT, "no decoder for the video codec '%s'", n);
+        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen,
+                            "no decoder for the video codec '%s'", n);
     }
     if (vs < 0) {
         int audio = 0;
         for (unsigned i = 0; i < u->fmt->nb_streams; i++)
             audio += u->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
         if (audio)
-            return failf(u, AV_VIDEO_E_NOVIDEO,
-                         "no video stream: the %s file holds only audio (%d stream%s)", cname,
-                         audio, audio == 1 ? "" : "s");
+            return AV_BASE_FAIL(AV_VIDEO_E_NOVIDEO, u->err, u->errlen,
+                                "no video stream: the %s file holds only audio (%d stream%s)",
+                                cname, audio, audio == 1 ? "" : "s");
         if (u->fmt->nb_streams == 0)
-            return failf(u, AV_VIDEO_E_CORRUPT, "no streams in the %s file (corrupt)", cname);
-        return failf(u, AV_VIDEO_E_NOVIDEO, "no video stream in the %s file", cname);
+            return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                                "no streams in the %s file (corrupt)", cname);
+        return AV_BASE_FAIL(AV_VIDEO_E_NOVIDEO, u->err, u->errlen, "no video stream in the %s file",
+                            cname);
     }
     u->vs = vs;
     AVStream *st = u->fmt->streams[vs];
@@ -217,20 +201,23 @@ static av_video_status open_input(run *u, av_video_container c)
     av_video_result *r = u->r;
     long long maxpx = u->o.limits.max_pixels;
     if (par->width <= 0 || par->height <= 0)
-        return failf(u, AV_VIDEO_E_CORRUPT, "the video stream has no frame size (corrupt header)");
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "the video stream has no frame size (corrupt header)");
     if (par->width > MAX_SIDE || par->height > MAX_SIDE ||
         (long long)par->width * par->height > maxpx)
-        return failf(u, AV_VIDEO_E_LIMIT, "frames are %dx%d (%.1f Mpx), the limit is %.1f Mpx",
-                     par->width, par->height, (double)par->width * par->height / 1e6,
-                     (double)maxpx / 1e6);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "frames are %dx%d (%.1f Mpx), the limit is %.1f Mpx", par->width,
+                            par->height, (double)par->width * par->height / 1e6,
+                            (double)maxpx / 1e6);
     double dur = 0;
     if (u->fmt->duration != AV_NOPTS_VALUE && u->fmt->duration > 0)
         dur = (double)u->fmt->duration / AV_TIME_BASE;
     else if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
         dur = (double)st->duration * av_q2d(st->time_base);
     if (dur > u->o.limits.max_seconds)
-        return failf(u, AV_VIDEO_E_LIMIT, "the video is %.1f s long, the limit is %.0f s", dur,
-                     u->o.limits.max_seconds);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "the video is %.1f s long, the limit is %.0f s", dur,
+                            u->o.limits.max_seconds);
     r->duration_s = dur;
     AVRational fr = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate
                                                                               : st->r_frame_rate;
@@ -246,10 +233,10 @@ static av_video_status open_input(run *u, av_video_container c)
 
     u->dec = avcodec_alloc_context3(codec);
     if (!u->dec)
-        return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory");
+        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory");
     ret = avcodec_parameters_to_context(u->dec, par);
     if (ret < 0)
-        return failf(u, AV_VIDEO_E_CORRUPT, "bad codec parameters");
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "bad codec parameters");
     u->dec->thread_count = u->o.limits.decoder_threads;
     u->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     u->dec->max_pixels = maxpx;
@@ -257,12 +244,13 @@ static av_video_status open_input(run *u, av_video_container c)
     ret = avcodec_open2(u->dec, codec, NULL);
     if (ret < 0) {
         ff_why(ret, why, sizeof why);
-        return failf(u, AV_VIDEO_E_CORRUPT, "cannot open the %s decoder: %s", codec->name, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen, "cannot open the %s decoder: %s",
+                            codec->name, why);
     }
     u->pkt = av_packet_alloc();
     u->frame = av_frame_alloc();
     if (!u->pkt || !u->frame)
-        return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory");
+        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen, "video: out of memory");
     return AV_VIDEO_OK;
 }
 
@@ -277,8 +265,8 @@ static av_video_status to_rgb(run *u, const AVFrame *f, av_image **out)
                                   AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
     if (!u->sws) {
         const char *n = av_get_pix_fmt_name((enum AVPixelFormat)f->format);
-        return failf(u, AV_VIDEO_E_CORRUPT, "cannot convert pixel format '%s' to RGB",
-                     n ? n : "?");
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "cannot convert pixel format '%s' to RGB", n ? n : "?");
     }
     size_t stride = ((size_t)w * 3 + 63) & ~(size_t)63;
     size_t need = stride * (size_t)h + 64;
@@ -287,18 +275,21 @@ static av_video_status to_rgb(run *u, const AVFrame *f, av_image **out)
         u->conv_cap = 0;
         u->conv = av_malloc(need);
         if (!u->conv)
-            return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory for a %dx%d frame", w, h);
+            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                                "video: out of memory for a %dx%d frame", w, h);
         u->conv_cap = need;
     }
     uint8_t *dst[4] = {u->conv, NULL, NULL, NULL};
     int dls[4] = {(int)stride, 0, 0, 0};
     if (sws_scale(u->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dls) != h)
-        return failf(u, AV_VIDEO_E_CORRUPT, "pixel conversion failed on a %dx%d frame", w, h);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "pixel conversion failed on a %dx%d frame", w, h);
     if (!u->img || u->img->width != w || u->img->height != h) {
         av_img_free(u->img);
         u->img = av_img_new(w, h);
         if (!u->img)
-            return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory for a %dx%d frame", w, h);
+            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                                "video: out of memory for a %dx%d frame", w, h);
     }
     for (int y = 0; y < h; y++)
         memcpy(u->img->data + (size_t)y * w * 3, u->conv + (size_t)y * stride, (size_t)w * 3);
@@ -307,7 +298,8 @@ static av_video_status to_rgb(run *u, const AVFrame *f, av_image **out)
         av_image *rot = av_img_clone(u->img);
         if (!rot || av_vision_orient(&rot, u->orient) != AV_VISION_OK) {
             av_img_free(rot);
-            return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory rotating a frame");
+            return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                                "video: out of memory rotating a frame");
         }
         *out = rot;
     }
@@ -348,15 +340,16 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
         return st;
     av_detect_result dr;
     char e[512] = "";
-    double t0 = now_ms();
+    double t0 = av_base_now_ms();
     av_detect_status ds = av_detect_run_rgb(u->p, img->width, img->height, img->data, &u->o.run,
                                             &dr, e, sizeof e);
-    u->ms_detect += now_ms() - t0;
+    u->ms_detect += av_base_now_ms() - t0;
     int w = img->width, h = img->height;
     if (ds != AV_DETECT_OK) {
         if (img != u->img)
             av_img_free(img);
-        return failf(u, map_detect(ds), "frame %lld at %.2f s: %s", index, t, e);
+        return AV_BASE_FAIL(map_detect(ds), u->err, u->errlen, "frame %lld at %.2f s: %s", index, t,
+                            e);
     }
     if (r->n_frames == 0) {
         r->width = w;
@@ -374,7 +367,8 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
         if (img != u->img)
             av_img_free(img);
         av_detect_result_free(&dr);
-        return failf(u, AV_VIDEO_E_NOMEM, "video: out of memory for results");
+        return AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u->err, u->errlen,
+                            "video: out of memory for results");
     }
     st = av_video_tracker_add(u->trk, r->n_frames, t, dr.dets, dr.n_dets, u->ids);
     int hook_stop = 0;
@@ -388,11 +382,12 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
         av_img_free(img);
     if (st) {
         av_detect_result_free(&dr);
-        return failf(u, st, "tracker: %s", av_video_strerror(st));
+        return AV_BASE_FAIL(st, u->err, u->errlen, "tracker: %s", av_video_strerror(st));
     }
     if (hook_stop) {
         av_detect_result_free(&dr);
-        return failf(u, AV_VIDEO_E_CANCELLED, "cancelled at frame %d", r->n_frames);
+        return AV_BASE_FAIL(AV_VIDEO_E_CANCELLED, u->err, u->errlen, "cancelled at frame %d",
+                            r->n_frames);
     }
     r->frames[r->n_frames] = (av_video_frame){.index = (int)index, .t = t,
                                               .first_det = r->n_dets, .n_dets = dr.n_dets};
@@ -405,8 +400,9 @@ static av_video_status sample(run *u, const AVFrame *f, long long index, double 
     if (u->o.progress) {
         int exp = r->frames_expected >= r->n_frames ? r->frames_expected : r->n_frames + 1;
         if (u->o.progress(u->o.progress_ud, r->n_frames, exp))
-            return failf(u, AV_VIDEO_E_CANCELLED, "cancelled after %d frame%s", r->n_frames,
-                         r->n_frames == 1 ? "" : "s");
+            return AV_BASE_FAIL(AV_VIDEO_E_CANCELLED, u->err, u->errlen,
+                                "cancelled after %d frame%s", r->n_frames,
+                                r->n_frames == 1 ? "" : "s");
     }
     return AV_VIDEO_OK;
 }
@@ -416,12 +412,14 @@ static av_video_status on_frame(run *u, const AVFrame *f)
     av_video_result *r = u->r;
     long long index = r->frames_decoded++;
     if (r->frames_decoded > u->max_decoded)
-        return failf(u, AV_VIDEO_E_LIMIT, "more than %lld frames decoded (limit for %.0f s)",
-                     u->max_decoded, u->o.limits.max_seconds);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "more than %lld frames decoded (limit for %.0f s)", u->max_decoded,
+                            u->o.limits.max_seconds);
     if (f->width > MAX_SIDE || f->height > MAX_SIDE ||
         (long long)f->width * f->height > u->o.limits.max_pixels)
-        return failf(u, AV_VIDEO_E_LIMIT, "frame %lld is %dx%d, the limit is %.1f Mpx", index,
-                     f->width, f->height, (double)u->o.limits.max_pixels / 1e6);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "frame %lld is %dx%d, the limit is %.1f Mpx", index, f->width,
+                            f->height, (double)u->o.limits.max_pixels / 1e6);
     int64_t ts = f->best_effort_timestamp;
     double t;
     if (ts == AV_NOPTS_VALUE) {
@@ -434,7 +432,8 @@ static av_video_status on_frame(run *u, const AVFrame *f)
     if (!(t >= 0))
         t = 0;
     if (t > u->o.limits.max_seconds + 1)
-        return failf(u, AV_VIDEO_E_LIMIT, "the video runs past %.0f s, the limit", u->o.limits.max_seconds);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "the video runs past %.0f s, the limit", u->o.limits.max_seconds);
     if (t > u->t_last)
         u->t_last = t;
     if (r->n_frames > 0 && t < u->next_t - 1e-3)
@@ -453,8 +452,8 @@ static av_video_status drain(run *u)
         if (ret < 0) {
             ff_why(ret, u->last_decode_err, sizeof u->last_decode_err);
             if (++u->bad_packets > MAX_BAD_PACKETS)
-                return failf(u, AV_VIDEO_E_CORRUPT, "the video stream does not decode: %s",
-                             u->last_decode_err);
+                return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                                    "the video stream does not decode: %s", u->last_decode_err);
             continue;
         }
         u->bad_packets = 0;
@@ -477,8 +476,8 @@ static av_video_status send(run *u, const AVPacket *pkt)
     if (ret < 0 && ret != AVERROR_EOF) {
         ff_why(ret, u->last_decode_err, sizeof u->last_decode_err);
         if (++u->bad_packets > MAX_BAD_PACKETS)
-            return failf(u, AV_VIDEO_E_CORRUPT, "the video stream does not decode: %s",
-                         u->last_decode_err);
+            return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                                "the video stream does not decode: %s", u->last_decode_err);
     }
     return drain(u);
 }
@@ -496,8 +495,8 @@ static av_video_status decode_all(run *u)
         }
         if (++packets > max_packets) {
             av_packet_unref(u->pkt);
-            return failf(u, AV_VIDEO_E_LIMIT, "more than %lld packets in the container",
-                         max_packets);
+            return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                                "more than %lld packets in the container", max_packets);
         }
         if (u->pkt->stream_index != u->vs) {
             av_packet_unref(u->pkt);
@@ -516,26 +515,27 @@ static av_video_status decode_all(run *u)
     if (r->n_frames == 0) {
         if (read_err)
             ff_why(read_err, why, sizeof why);
-        return failf(u, AV_VIDEO_E_CORRUPT, "no video frame could be decoded (truncated or corrupt)%s%s",
-                     read_err || u->last_decode_err[0] ? ": " : "",
-                     read_err ? why : u->last_decode_err);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "no video frame could be decoded (truncated or corrupt)%s%s",
+                            read_err || u->last_decode_err[0] ? ": " : "",
+                            read_err ? why : u->last_decode_err);
     }
     if (read_err) {
         ff_why(read_err, why, sizeof why);
-        return failf(u, AV_VIDEO_E_CORRUPT, "read error after %.2f s of video (truncated?): %s",
-                     u->t_last, why);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "read error after %.2f s of video (truncated?): %s", u->t_last, why);
     }
     long long want = u->nb_frames, slack = want / 20 > 2 ? want / 20 : 2;
     if (want > 0 && r->frames_decoded + slack < want)
-        return failf(u, AV_VIDEO_E_CORRUPT,
-                     "truncated: %lld frames decoded, the container says %lld", r->frames_decoded,
-                     want);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "truncated: %lld frames decoded, the container says %lld",
+                            r->frames_decoded, want);
     double dur = r->duration_s;
     double frame_s = r->source_fps > 0 ? 1.0 / r->source_fps : 0;
     if (dur > 0 && u->t_last + frame_s < dur - fmax(0.5, 0.05 * dur))
-        return failf(u, AV_VIDEO_E_CORRUPT,
-                     "truncated: the frames end at %.2f s, the container says %.2f s", u->t_last,
-                     dur);
+        return AV_BASE_FAIL(AV_VIDEO_E_CORRUPT, u->err, u->errlen,
+                            "truncated: the frames end at %.2f s, the container says %.2f s",
+                            u->t_last, dur);
     return AV_VIDEO_OK;
 }
 
@@ -575,17 +575,19 @@ static av_video_status open_checked(run *u)
 {
     const av_video__src *src = u->src;
     if (src->size == 0)
-        return failf(u, AV_VIDEO_E_FORMAT, "empty file (0 bytes)");
+        return AV_BASE_FAIL(AV_VIDEO_E_FORMAT, u->err, u->errlen, "empty file (0 bytes)");
     if (src->size > u->o.limits.max_bytes)
-        return failf(u, AV_VIDEO_E_LIMIT, "%lld bytes, the video limit is %lld",
-                     (long long)src->size, u->o.limits.max_bytes);
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, u->err, u->errlen,
+                            "%lld bytes, the video limit is %lld", (long long)src->size,
+                            u->o.limits.max_bytes);
     unsigned char head[64];
     size_t nh = av_video__src_head(u->src, head, sizeof head);
     av_video_container c = av_video_sniff(head, nh);
     if (c == AV_VIDEO_NONE)
-        return failf(u, AV_VIDEO_E_FORMAT,
-                     "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
-                     "(RIFF AVI) signature");
+        return AV_BASE_FAIL(
+            AV_VIDEO_E_FORMAT, u->err, u->errlen,
+            "not a video this service reads: no MP4/MOV (ftyp), WebM/MKV (EBML) or AVI "
+            "(RIFF AVI) signature");
     u->r->container = c;
     av_video__log_init();
     av_video__log_clear();
@@ -597,7 +599,7 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
                                   size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    double t0 = now_ms();
+    double t0 = av_base_now_ms();
     run u = {.p = p, .o = defaults(opts), .r = r, .err = err, .errlen = errlen, .src = src,
              .vs = -1, .origin = AV_NOPTS_VALUE, .orient = 1};
     if (err && errlen)
@@ -613,9 +615,9 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
             r->frames_expected = 1;
         st = av_video_tracker_new(&u.o.track, &u.trk);
         if (st)
-            failf(&u, st, "video: out of memory");
+            av_base_errf(u.err, u.errlen, "video: out of memory");
     }
-    double td = now_ms();
+    double td = av_base_now_ms();
     if (!st)
         st = decode_all(&u);
     if (!st) {
@@ -623,7 +625,7 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
         int n = av_video_tracker_tracks(u.trk, &tr);
         r->tracks = n > 0 ? malloc((size_t)n * sizeof *r->tracks) : NULL;
         if (n < 0 || (n > 0 && !r->tracks)) {
-            st = failf(&u, AV_VIDEO_E_NOMEM, "video: out of memory for visits");
+            st = AV_BASE_FAIL(AV_VIDEO_E_NOMEM, u.err, u.errlen, "video: out of memory for visits");
         } else {
             if (n > 0)
                 memcpy(r->tracks, tr, (size_t)n * sizeof *tr);
@@ -634,7 +636,7 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
         r->duration_s = u.t_last;
     if (!st && u.o.progress && r->frames_expected != r->n_frames) {
         if (u.o.progress(u.o.progress_ud, r->n_frames, r->n_frames))
-            st = failf(&u, AV_VIDEO_E_CANCELLED, "cancelled");
+            st = AV_BASE_FAIL(AV_VIDEO_E_CANCELLED, u.err, u.errlen, "cancelled");
     }
     run_free(&u);
     if (st) {
@@ -642,8 +644,8 @@ av_video_status av_video__run_src(av_detect_pipeline *p, av_video__src *src,
         return st;
     }
     r->ms_detect = u.ms_detect;
-    r->ms_total = now_ms() - t0;
-    r->ms_decode = now_ms() - td - u.ms_detect;
+    r->ms_total = av_base_now_ms() - t0;
+    r->ms_decode = av_base_now_ms() - td - u.ms_detect;
     return AV_VIDEO_OK;
 }
 

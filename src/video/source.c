@@ -5,6 +5,7 @@
  * that open a source and hand it to decode.c.
  */
 #include "video/video.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -187,29 +188,15 @@ const char *av_video_log_last(void)
 
 /* ---- entry points ---- */
 
-static av_video_status failf(char *err, size_t errlen, av_video_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static av_video_status failf(char *err, size_t errlen, av_video_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 av_video_status av_video_run(av_detect_pipeline *p, const void *bytes, size_t len,
                              const av_video_opts *opts, av_video_result *r, char *err,
                              size_t errlen)
 {
     memset(r, 0, sizeof *r);
     if (!p || (!bytes && len))
-        return failf(err, errlen, AV_VIDEO_E_ARG, "video: no pipeline or bytes");
+        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no pipeline or bytes");
     if ((unsigned long long)len > (unsigned long long)INT64_MAX)
-        return failf(err, errlen, AV_VIDEO_E_LIMIT, "video: too large");
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, err, errlen, "video: too large");
     av_video__src s = {.mem = bytes, .fd = -1, .size = (int64_t)len};
     return av_video__run_src(p, &s, opts, r, err, errlen);
 }
@@ -220,14 +207,14 @@ av_video_status av_video_run_file(av_detect_pipeline *p, const char *path,
 {
     memset(r, 0, sizeof *r);
     if (!p || !path)
-        return failf(err, errlen, AV_VIDEO_E_ARG, "video: no pipeline or path");
+        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no pipeline or path");
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return failf(err, errlen, AV_VIDEO_E_IO, "cannot open: %s", strerror(errno));
+        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "cannot open: %s", strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return failf(err, errlen, AV_VIDEO_E_IO, "not a regular file");
+        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "not a regular file");
     }
     av_video__src s = {.fd = fd, .size = (int64_t)sb.st_size};
     av_video_status st = av_video__run_src(p, &s, opts, r, err, errlen);
@@ -240,9 +227,9 @@ av_video_status av_video_probe(const void *bytes, size_t len, const av_video_lim
 {
     memset(info, 0, sizeof *info);
     if (!bytes && len)
-        return failf(err, errlen, AV_VIDEO_E_ARG, "video: no bytes");
+        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no bytes");
     if ((unsigned long long)len > (unsigned long long)INT64_MAX)
-        return failf(err, errlen, AV_VIDEO_E_LIMIT, "video: too large");
+        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, err, errlen, "video: too large");
     av_video__src s = {.mem = bytes, .fd = -1, .size = (int64_t)len};
     return av_video__probe_src(&s, limits, info, err, errlen);
 }
@@ -252,14 +239,14 @@ av_video_status av_video_probe_file(const char *path, const av_video_limits *lim
 {
     memset(info, 0, sizeof *info);
     if (!path)
-        return failf(err, errlen, AV_VIDEO_E_ARG, "video: no path");
+        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no path");
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return failf(err, errlen, AV_VIDEO_E_IO, "cannot open: %s", strerror(errno));
+        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "cannot open: %s", strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return failf(err, errlen, AV_VIDEO_E_IO, "not a regular file");
+        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "not a regular file");
     }
     av_video__src s = {.fd = fd, .size = (int64_t)sb.st_size};
     av_video_status st = av_video__probe_src(&s, limits, info, err, errlen);

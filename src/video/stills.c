@@ -10,6 +10,7 @@
  * Layout: candidates (the crops), the poster, the hook, the getters.
  */
 #include "video/video.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,8 @@ struct av_video_stills {
     av_video_stills_opts o;
     av_vision_font *font; /* NULL: boxes without labels */
     cand *c;
-    int n, cap;
+    int n;
+    size_t cap;
     size_t bytes;         /* JPEG bytes held by the candidates */
     unsigned char *poster;
     size_t poster_len;
@@ -119,15 +121,9 @@ static int offer_crop(av_video_stills *s, const av_image *img, const av_detect_d
         return 0;
     }
     if (!c) {
-        if (s->n == s->cap) {
-            int nc = s->cap ? s->cap * 2 : 16;
-            cand *g = nc > 0 ? realloc(s->c, (size_t)nc * sizeof *g) : NULL;
-            if (!g) {
-                free(jpg);
-                return -1;
-            }
-            s->c = g;
-            s->cap = nc;
+        if (av_base_grow((void **)&s->c, &s->cap, (size_t)s->n + 1, sizeof *s->c)) {
+            free(jpg);
+            return -1;
         }
         c = &s->c[s->n++];
         *c = (cand){.track = track, .cls = cls};

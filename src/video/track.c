@@ -5,6 +5,7 @@
  * visit sums confidences so one frame of a wrong top-1 does not rename it.
  */
 #include "video/video.h"
+#include "base/base.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@ struct av_video_tracker {
     int max_gap;
     int seq;             /* av_video_tracker_add calls so far */
     trk *t;
-    int n, cap;
+    int n;
+    size_t cap;
     av_video_track *out; /* published copies, out_cap entries */
     int out_cap;
 };
@@ -261,15 +263,9 @@ av_video_status av_video_tracker_add(av_video_tracker *t, int frame, double time
                 st = AV_VIDEO_E_LIMIT;
                 goto done;
             }
-            if (t->n == t->cap) {
-                int cap = t->cap ? t->cap * 2 : 16;
-                trk *nt = realloc(t->t, (size_t)cap * sizeof *nt);
-                if (!nt) {
-                    st = AV_VIDEO_E_NOMEM;
-                    goto done;
-                }
-                t->t = nt;
-                t->cap = cap;
+            if (av_base_grow((void **)&t->t, &t->cap, (size_t)t->n + 1, sizeof *t->t)) {
+                st = AV_VIDEO_E_NOMEM;
+                goto done;
             }
             owner[i] = t->n;
             memset(&t->t[t->n], 0, sizeof t->t[t->n]);
@@ -294,11 +290,11 @@ int av_video_tracker_tracks(av_video_tracker *t, const av_video_track **out)
 {
     *out = NULL;
     if (t->n > t->out_cap) {
-        av_video_track *o = realloc(t->out, (size_t)t->cap * sizeof *o);
+        av_video_track *o = realloc(t->out, t->cap * sizeof *o);
         if (!o)
             return -1;
         t->out = o;
-        t->out_cap = t->cap;
+        t->out_cap = (int)t->cap;
     }
     for (int j = 0; j < t->n; j++) {
         const trk *k = &t->t[j];

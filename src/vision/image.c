@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "vision/vision_int.h"
+#include "base/base.h"
 
 const char *av_vision_strerror(av_vision_status st)
 {
@@ -38,12 +39,10 @@ av_vision_status av_vision__err(char *err, size_t errlen, av_vision_status st, c
 {
     if (err && errlen > 0) {
         int k = snprintf(err, errlen, "image: ");
-        if (k >= 0 && (size_t)k < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-            va_end(ap);
-        }
+        va_list ap;
+        va_start(ap, fmt);
+        av_base_verrf(err, errlen, k > 0 ? (size_t)k : 0, fmt, ap);
+        va_end(ap);
     }
     return st;
 }

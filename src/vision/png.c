@@ -10,6 +10,7 @@
 #include <spng.h>
 
 #include "vision/vision_int.h"
+#include "base/base.h"
 
 /* Ancillary chunk caps: text/ICC/etc. may not balloon memory (hostile files). */
 #define PNG_CHUNK_MAX (8u * 1024 * 1024)
@@ -140,16 +141,8 @@ static int png_write(spng_ctx *ctx, void *user, void *src, size_t n)
     png_out *o = user;
     if (n > SIZE_MAX / 2 - o->len)
         return SPNG_IO_ERROR;
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->len + n)
-            cap *= 2;
-        unsigned char *p = realloc(o->p, cap);
-        if (!p)
-            return SPNG_IO_ERROR;
-        o->p = p;
-        o->cap = cap;
-    }
+    if (av_base_grow((void **)&o->p, &o->cap, o->len + n, 1))
+        return SPNG_IO_ERROR;
     memcpy(o->p + o->len, src, n);
     o->len += n;
     return 0;

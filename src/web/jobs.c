@@ -3,7 +3,7 @@
  * annotated image, store the detections atomically.
  */
 #include "web/jobs.h"
-#include "clock/clock.h"
+#include "base/base.h"
 #include "web/internal.h"
 
 #include "log/log.h"
@@ -322,7 +322,7 @@ static void *keeper(void *arg)
         sweep(j, ids);
         pthread_mutex_lock(&j->mu);
         struct timespec t;
-        av_clock_deadline(&t, period);
+        av_base_deadline(&t, period);
         if (!j->stopping)
             pthread_cond_timedwait(&j->tick, &j->mu, &t);
     }
@@ -438,7 +438,7 @@ int av_web__jobs_request(av_web__jobs *j, const char *id)
 int av_web__jobs_wait(av_web__jobs *j, const char *id, int timeout_ms)
 {
     struct timespec until;
-    av_clock_deadline(&until, timeout_ms);
+    av_base_deadline(&until, timeout_ms);
     pthread_mutex_lock(&j->mu);
     int done = 1;
     slot *sl;

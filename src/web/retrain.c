@@ -9,7 +9,7 @@
  * run started (the site setting "retrain_since").
  */
 #include "web/internal.h"
-#include "clock/clock.h"
+#include "base/base.h"
 
 #include "log/log.h"
 #include "train/train.h"
@@ -218,7 +218,7 @@ static void *check_loop(void *arg)
     pthread_mutex_lock(&rt->mu);
     while (!rt->stopping) {
         struct timespec until;
-        av_clock_deadline(&until, ms);
+        av_base_deadline(&until, ms);
         pthread_cond_timedwait(&rt->cv, &rt->mu, &until);
         if (rt->stopping)
             break;

@@ -8,7 +8,7 @@
  * worker thread serves.
  */
 #include "web/internal.h"
-#include "clock/clock.h"
+#include "base/base.h"
 
 #include "log/log.h"
 
@@ -96,7 +96,7 @@ static void *run(void *arg)
         free(snap);
         free(done);
         struct timespec until;
-        av_clock_deadline(&until, TICK_MS);
+        av_base_deadline(&until, TICK_MS);
         if (!ws->stopping)
             pthread_cond_timedwait(&ws->cv, &ws->mu, &until);
     }

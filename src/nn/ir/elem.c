@@ -1,29 +1,13 @@
 /*
- * elem.c - element access, quantisation, strides and node errors of the IR:
+ * elem.c - element access, quantisation and strides of the IR:
  * used by shape inference, the passes, the loaders and every kernel, so they
  * live with the IR rather than in a backend.
  */
 #include "nn/core.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-av_nn_status av_nn__node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
-                              const char *fmt, ...)
-{
-    if (err && errlen) {
-        int k = snprintf(err, errlen, "node '%s' (%s): ", n->name, av_nn__op_name(n->op));
-        if (k >= 0 && (size_t)k < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return st;
-}
 
 double av_nn__load_elem(const void *p, av_nn_dtype t, int64_t i)
 {

@@ -3,6 +3,7 @@
  * the hard limits of ir.h, op/dtype/status name tables, float16 conversion.
  */
 #include "nn/ir/ir.h"
+#include "base/base.h"
 
 #include <assert.h>
 #include <math.h>
@@ -54,10 +55,21 @@ size_t av_nn_dtype_size(av_nn_dtype t)
 
 av_nn_status av_nn__fail(char *err, size_t errlen, av_nn_status st, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    av_base_verrf(err, errlen, 0, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+av_nn_status av_nn__node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
+                              const char *fmt, ...)
+{
     if (err && errlen) {
+        int k = snprintf(err, errlen, "node '%s' (%s): ", n->name, av_nn__op_name(n->op));
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        av_base_verrf(err, errlen, k > 0 ? (size_t)k : 0, fmt, ap);
         va_end(ap);
     }
     return st;

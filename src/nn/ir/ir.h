@@ -431,6 +431,9 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen);
 /* snprintf into err if err is non-NULL; returns st for `return av_nn__fail(...)`. */
 av_nn_status av_nn__fail(char *err, size_t errlen, av_nn_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same with "node 'x' (op): " before the message. */
+av_nn_status av_nn__node_fail(char *err, size_t errlen, av_nn_status st, const av_nn__node *n,
+                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- loaders: each returns a graph to be finalized by the caller ---- */
 av_nn_status av_nn__load_tflite(const uint8_t *buf, size_t len, av_nn__graph **out, char *err,

@@ -30,6 +30,11 @@ static enum xnn_status ensure_init(void)
     return init_status;
 }
 
+int av_nn__xnn_init(void)
+{
+    return (int)ensure_init();
+}
+
 static const char *xnn_status_str(enum xnn_status st)
 {
     switch (st) {
