@@ -3,6 +3,7 @@
  * rules for a bird box (answer.h).
  */
 #include "detect/answer.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,20 +13,6 @@
 #include <sys/stat.h>
 
 #define LINE_MAX_BYTES 512
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* The binomial of label i ("Corvus corone (Carrion Crow)" -> "Corvus corone"). */
 static void label_binomial(const av_detect__manifest *m, int i, char *out, size_t cap)
@@ -52,7 +39,7 @@ int av_detect__answer_init(av_detect__answer *a, const av_detect__manifest *m, c
     if (!a->genus || !a->genus_size || !names) {
         free(names);
         av_detect__answer_free(a);
-        return failf(err, errlen, "species answer: out of memory");
+        return AV_BASE_FAIL(-1, err, errlen, "species answer: out of memory");
     }
     /* genus numbers by first word; quadratic in the genera seen, once per open */
     int n_genera = 0;
@@ -127,17 +114,17 @@ int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest 
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return failf(err, errlen, "species list %s: cannot open: %s", path, strerror(errno));
+        return AV_BASE_FAIL(-1, err, errlen, "species list %s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size > AV_DETECT__LIST_MAX_BYTES) {
         fclose(f);
-        return failf(err, errlen, "species list %s: not a regular file of at most %d bytes",
+        return AV_BASE_FAIL(-1, err, errlen, "species list %s: not a regular file of at most %d bytes",
                      path, AV_DETECT__LIST_MAX_BYTES);
     }
     unsigned char *allowed = calloc((size_t)a->n, 1);
     if (!allowed) {
         fclose(f);
-        return failf(err, errlen, "species list %s: out of memory", path);
+        return AV_BASE_FAIL(-1, err, errlen, "species list %s: out of memory", path);
     }
     free(a->allowed);
     a->allowed = allowed;
@@ -148,7 +135,7 @@ int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest 
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
-            rc = failf(err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
+            rc = AV_BASE_FAIL(-1, err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
                        LINE_MAX_BYTES - 2);
             break;
         }
@@ -172,16 +159,16 @@ int av_detect__answer_load_list(av_detect__answer *a, const av_detect__manifest 
             }
             if (dup && strchr(s, ' '))
                 continue; /* listed twice (or a synonym of a listed name) */
-            rc = failf(err, errlen, "%s:%d: '%.100s' is not a species of the model %s", path,
+            rc = AV_BASE_FAIL(-1, err, errlen, "%s:%d: '%.100s' is not a species of the model %s", path,
                        lineno, s, m->name);
             break;
         }
         a->n_allowed++;
     }
     if (!rc && ferror(f))
-        rc = failf(err, errlen, "species list %s: read error", path);
+        rc = AV_BASE_FAIL(-1, err, errlen, "species list %s: read error", path);
     if (!rc && a->n_allowed == 0)
-        rc = failf(err, errlen, "species list %s: no species in it", path);
+        rc = AV_BASE_FAIL(-1, err, errlen, "species list %s: no species in it", path);
     fclose(f);
     if (rc) {
         free(a->allowed);

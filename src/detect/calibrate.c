@@ -6,6 +6,7 @@
  * manifest with "precision": "int8" reads at load.
  */
 #include "detect/detect.h"
+#include "base/base.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -22,19 +23,6 @@
 #define CAL_MAX_BYTES (30LL * 1000 * 1000)
 #define CAL_MAX_PIXELS (50LL * 1000 * 1000)
 #define CAL_MAX_PHOTOS 100000
-
-static av_detect_status failf(char *err, size_t errlen, av_detect_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static av_detect_status failf(char *err, size_t errlen, av_detect_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 static int is_photo(const char *name)
 {
@@ -56,7 +44,7 @@ static av_detect_status list_photos(const char *dir, char ***names, int *n, char
     *names = NULL, *n = 0;
     DIR *d = opendir(dir);
     if (!d)
-        return failf(err, errlen, AV_DETECT_E_IO, "cannot open photo folder %s", dir);
+        return AV_BASE_FAIL(AV_DETECT_E_IO, err, errlen, "cannot open photo folder %s", dir);
     int cap = 0;
     struct dirent *e;
     av_detect_status st = AV_DETECT_OK;
@@ -64,7 +52,7 @@ static av_detect_status list_photos(const char *dir, char ***names, int *n, char
         if (!is_photo(e->d_name))
             continue;
         if (*n >= CAL_MAX_PHOTOS) {
-            st = failf(err, errlen, AV_DETECT_E_LIMIT, "%s: more than %d photos", dir,
+            st = AV_BASE_FAIL(AV_DETECT_E_LIMIT, err, errlen, "%s: more than %d photos", dir,
                        CAL_MAX_PHOTOS);
             break;
         }
@@ -72,19 +60,19 @@ static av_detect_status list_photos(const char *dir, char ***names, int *n, char
             cap = cap ? cap * 2 : 64;
             char **grown = realloc(*names, (size_t)cap * sizeof *grown);
             if (!grown) {
-                st = failf(err, errlen, AV_DETECT_E_NOMEM, "listing %s", dir);
+                st = AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "listing %s", dir);
                 break;
             }
             *names = grown;
         }
         if (!((*names)[*n] = strdup(e->d_name)))
-            st = failf(err, errlen, AV_DETECT_E_NOMEM, "listing %s", dir);
+            st = AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "listing %s", dir);
         else
             (*n)++;
     }
     closedir(d);
     if (!st && *n == 0)
-        st = failf(err, errlen, AV_DETECT_E_ARG, "%s: no .jpg/.jpeg/.png/.bmp photos", dir);
+        st = AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "%s: no .jpg/.jpeg/.png/.bmp photos", dir);
     if (!st)
         qsort(*names, (size_t)*n, sizeof **names, by_name);
     return st;
@@ -107,16 +95,16 @@ static av_detect_status calib_photo(const av_detect__manifest *m, av_nn_model *m
     st = av_detect__img_decode(bytes, len, CAL_MAX_BYTES, CAL_MAX_PIXELS, &img, e, sizeof e);
     free(bytes);
     if (st)
-        return failf(err, errlen, st, "%s: %s", path, e);
+        return AV_BASE_FAIL(st, err, errlen, "%s: %s", path, e);
     if (av_detect__img_resize_tf(&img, m->in_w, m->in_h, resized))
-        st = failf(err, errlen, AV_DETECT_E_NOMEM, "%s: resize failed", path);
+        st = AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "%s: resize failed", path);
     av_detect__img_free(&img);
     if (st)
         return st;
     av_detect__fill_input(m, av_nn_input(model, 0), resized, NULL, in);
     const void *ins[1] = {in};
     if (av_nn_calib_run(cal, ctx, ins, outs, e, sizeof e) != AV_NN_OK)
-        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", path, e);
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", path, e);
     return AV_DETECT_OK;
 }
 
@@ -125,7 +113,7 @@ av_detect_status av_detect_calibrate(const char *manifest, const char *photo_dir
                                      int *n_photos, char *err, size_t errlen)
 {
     if (!manifest || !photo_dir || !n_photos)
-        return failf(err, errlen, AV_DETECT_E_ARG, "calibrate: manifest, folder or count is NULL");
+        return AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "calibrate: manifest, folder or count is NULL");
     *n_photos = 0;
     av_detect__manifest m;
     av_detect_status st = av_detect__manifest_load(manifest, &m, err, errlen);
@@ -148,20 +136,20 @@ av_detect_status av_detect_calibrate(const char *manifest, const char *photo_dir
                  manifest, m.name);
     const char *dst = out && out[0] ? out : dflt;
     if (m.role != AV_DETECT__DETECTOR || m.resize != AV_DETECT__STRETCH)
-        st = failf(err, errlen, AV_DETECT_E_ARG,
+        st = AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen,
                    "%s: calibration takes a detector manifest with \"resize\": \"stretch\"",
                    manifest);
     if (!st && av_nn_load(m.path, &model, e, sizeof e) != AV_NN_OK)
-        st = failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", m.path, e);
+        st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: %s", m.path, e);
     if (!st && av_nn_num_inputs(model) != 1)
-        st = failf(err, errlen, AV_DETECT_E_MODEL, "%s: calibration needs a one-input model",
+        st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: calibration needs a one-input model",
                    m.path);
     if (!st && av_detect__check_input(&m, av_nn_input(model, 0), e, sizeof e))
-        st = failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+        st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s", e);
     av_nn_ctx_opts co = {.threads = 1, .backend = AV_NN_BACKEND_XNNPACK};
     if (!st && (av_nn_ctx_new(model, &co, &ctx, e, sizeof e) != AV_NN_OK ||
                 av_nn_calib_new(model, &cal, e, sizeof e) != AV_NN_OK))
-        st = failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", m.path, e);
+        st = AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", m.path, e);
     if (!st) {
         const av_nn_tensor_info *ti = av_nn_input(model, 0);
         no = av_nn_num_outputs(model);
@@ -174,7 +162,7 @@ av_detect_status av_detect_calibrate(const char *manifest, const char *photo_dir
             ok = (outs[i] = malloc(av_detect__numel(to) * av_nn_dtype_size(to->dtype) + 1)) != NULL;
         }
         if (!ok)
-            st = failf(err, errlen, AV_DETECT_E_NOMEM, "calibrate: out of memory");
+            st = AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "calibrate: out of memory");
     }
     if (!st)
         st = list_photos(photo_dir, &names, &n, err, errlen);
@@ -188,7 +176,7 @@ av_detect_status av_detect_calibrate(const char *manifest, const char *photo_dir
                  "model %s (%s %s)\nphotos: %d from %s\nmade by: aviary model quantize", m.path,
                  m.name, m.version, n, photo_dir);
         if (av_nn_calib_save(cal, dst, comment, e, sizeof e) != AV_NN_OK)
-            st = failf(err, errlen, AV_DETECT_E_IO, "%s", e);
+            st = AV_BASE_FAIL(AV_DETECT_E_IO, err, errlen, "%s", e);
     }
     if (!st) {
         *n_photos = n;

@@ -4,6 +4,7 @@
  * top-k labels out.
  */
 #include "detect/detect.h"
+#include "base/base.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,20 +29,6 @@ struct av_detect_classifier {
     float *probs;
     size_t n_out;
 };
-
-static av_detect_status failf(char *err, size_t errlen, av_detect_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static av_detect_status failf(char *err, size_t errlen, av_detect_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* 1 when path is a JSON manifest (an object with "role"), 0 otherwise. */
 static int is_manifest(const char *path)
@@ -77,11 +64,11 @@ static av_detect_status bare_manifest(av_detect_classifier *c, const char *path,
         m->in_h = (int)ti->dims[2];
         m->in_w = (int)ti->dims[3];
     } else {
-        return failf(err, errlen, AV_DETECT_E_MODEL,
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen,
                      "%s: input '%s' is not an image [1,H,W,3] or [1,3,H,W]", path, ti->name);
     }
     if (m->in_w <= 0 || m->in_h <= 0 || m->in_w > 8192 || m->in_h > 8192)
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: input size %dx%d not supported", path,
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: input size %dx%d not supported", path,
                      m->in_w, m->in_h);
     float mean, sd;
     if (ti->dtype != AV_NN_F32 && ti->scale > 0) {
@@ -95,7 +82,7 @@ static av_detect_status bare_manifest(av_detect_classifier *c, const char *path,
     } else if (!strcmp(range, "0..255")) {
         mean = 0.0f, sd = 1.0f;
     } else {
-        return failf(err, errlen, AV_DETECT_E_ARG, "range '%s' is not 0..255, 0..1 or -1..1",
+        return AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "range '%s' is not 0..255, 0..1 or -1..1",
                      range);
     }
     for (int i = 0; i < 3; i++)
@@ -110,7 +97,7 @@ av_detect_status av_detect_classifier_open(const char *model, const char *labels
     *out = NULL;
     av_detect_classifier *c = calloc(1, sizeof *c);
     if (!c)
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "classifier: out of memory");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "classifier: out of memory");
     av_detect_status st = AV_DETECT_OK;
     int manifest = is_manifest(model);
     const char *path = model;
@@ -118,23 +105,23 @@ av_detect_status av_detect_classifier_open(const char *model, const char *labels
     if (manifest) {
         st = av_detect__manifest_load(model, &c->m, err, errlen);
         if (!st && c->m.role != AV_DETECT__CLASSIFIER)
-            st = failf(err, errlen, AV_DETECT_E_MANIFEST, "%s: role is not classifier", model);
+            st = AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s: role is not classifier", model);
         path = c->m.path;
     }
     if (!st && av_nn_load(path, &c->model, e, sizeof e) != AV_NN_OK)
-        st = failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", path, e);
+        st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: %s", path, e);
     if (!st) {
         c->in = manifest && c->m.input_name[0] ? av_nn_find_input(c->model, c->m.input_name) : 0;
         c->out = manifest && c->m.output_name[0] ? av_nn_find_output(c->model, c->m.output_name)
                                                  : 0;
         if (c->in < 0 || c->out < 0 || av_nn_num_inputs(c->model) < 1 ||
             av_nn_num_outputs(c->model) < 1)
-            st = failf(err, errlen, AV_DETECT_E_MODEL, "%s: cannot find its input/output", path);
+            st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: cannot find its input/output", path);
     }
     if (!st && !manifest)
         st = bare_manifest(c, path, range, err, errlen);
     if (!st && av_detect__check_input(&c->m, av_nn_input(c->model, c->in), e, sizeof e))
-        st = failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+        st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s", e);
     if (!st && labels && labels[0]) {
         av_detect__labels_free(c->m.labels, c->m.n_labels);
         c->m.labels = NULL;
@@ -146,12 +133,12 @@ av_detect_status av_detect_classifier_open(const char *model, const char *labels
         c->n_out = av_detect__numel(to);
         if (c->n_out == 0 || c->n_out > 1000000 ||
             (to->dtype != AV_NN_F32 && to->dtype != AV_NN_U8 && to->dtype != AV_NN_I8))
-            st = failf(err, errlen, AV_DETECT_E_MODEL, "%s: output is not a score vector",
+            st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: output is not a score vector",
                        path);
     }
     av_nn_ctx_opts co = {.threads = threads, .backend = AV_NN_BACKEND_XNNPACK};
     if (!st && av_nn_ctx_new(c->model, &co, &c->ctx, e, sizeof e) != AV_NN_OK)
-        st = failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", path, e);
+        st = AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", path, e);
     if (!st) {
         int ni = av_nn_num_inputs(c->model), no = av_nn_num_outputs(c->model);
         c->ins = calloc((size_t)ni, sizeof *c->ins);
@@ -168,7 +155,7 @@ av_detect_status av_detect_classifier_open(const char *model, const char *labels
             ok = (c->outs[i] = calloc(1, av_detect__numel(ti) * av_nn_dtype_size(ti->dtype) + 1)) != NULL;
         }
         if (!ok)
-            st = failf(err, errlen, AV_DETECT_E_NOMEM, "classifier: out of memory");
+            st = AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "classifier: out of memory");
     }
     if (st) {
         av_detect_classifier_close(c);
@@ -219,11 +206,11 @@ av_detect_status av_detect_classify(av_detect_classifier *c, const void *image, 
     int rc = av_detect__img_crop_area(&img, 0, 0, img.w, img.h, c->m.in_w, c->m.in_h, c->px);
     av_detect__img_free(&img);
     if (rc)
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "classify: resize failed");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "classify: resize failed");
     av_detect__fill_input(&c->m, av_nn_input(c->model, c->in), NULL, c->px, c->ins[c->in]);
     char e[512] = "";
     if (av_nn_run(c->ctx, (const void *const *)c->ins, c->outs, e, sizeof e) != AV_NN_OK)
-        return failf(err, errlen, AV_DETECT_E_ENGINE, "classify: %s", e);
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "classify: %s", e);
     av_detect__read_scores(&c->m, av_nn_output(c->model, c->out), c->outs[c->out], c->probs,
                            c->n_out);
     int idx[AV_DETECT_TOPK_MAX];

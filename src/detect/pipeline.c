@@ -36,7 +36,7 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!root)
-        return failf(err, errlen, AV_DETECT_E_MANIFEST, "%s: line %d: %s", path, je.line, je.text);
+        return AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s: line %d: %s", path, je.line, je.text);
     const char *d = NULL, *s = NULL;
     double margin = -1, wmin = -1;
     json_t *jm = json_object_get(root, "crop_margin");
@@ -44,7 +44,7 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
     if (json_unpack_ex(root, &je, 0, "{s:s, s:s}", "detector", &d, "species", &s) ||
         !json_is_number(jm) || !json_is_number(jw)) {
         json_decref(root);
-        return failf(err, errlen, AV_DETECT_E_MANIFEST,
+        return AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen,
                      "%s: needs \"detector\" and \"species\" (strings), \"crop_margin\" and "
                      "\"whole_image_min_species_score\" (numbers)",
                      path);
@@ -57,7 +57,7 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
     if (!bad && av_detect__passes_parse(json_object_get(root, "passes"), path, &pc->passes, perr,
                                         sizeof perr)) {
         json_decref(root);
-        return failf(err, errlen, AV_DETECT_E_MANIFEST, "%s", perr);
+        return AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s", perr);
     }
     if (!bad) {
         snprintf(pc->detector, sizeof pc->detector, "%s", d);
@@ -67,7 +67,7 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
     }
     json_decref(root);
     if (bad)
-        return failf(err, errlen, AV_DETECT_E_MANIFEST,
+        return AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen,
                      "%s: detector/species must be plain manifest names, crop_margin and "
                      "whole_image_min_species_score in [0, 1]",
                      path);
@@ -99,14 +99,14 @@ static av_detect_status load_model(const av_detect__manifest *man, av_nn_model *
     char e[512] = "";
     av_nn_status ns = av_nn_load(man->path, out, e, sizeof e);
     if (ns != AV_NN_OK)
-        return failf(err, errlen, ns == AV_NN_E_IO ? AV_DETECT_E_IO : AV_DETECT_E_MODEL,
+        return AV_BASE_FAIL(ns == AV_NN_E_IO ? AV_DETECT_E_IO : AV_DETECT_E_MODEL, err, errlen,
                      "%s: cannot load %s: %s%s", man->name, man->path, e,
                      ns == AV_NN_E_IO ? " (run scripts/setup to fetch the models)" : "");
     if (man->precision == AV_DETECT__INT8 &&
         (ns = av_nn_model_quantize(*out, man->calib_path, NULL, e, sizeof e)) != AV_NN_OK) {
         av_nn_model_free(*out);
         *out = NULL;
-        return failf(err, errlen, ns == AV_NN_E_IO ? AV_DETECT_E_IO : AV_DETECT_E_MODEL,
+        return AV_BASE_FAIL(ns == AV_NN_E_IO ? AV_DETECT_E_IO : AV_DETECT_E_MODEL, err, errlen,
                      "%s: \"precision\": \"int8\": %s%s", man->name, e,
                      ns == AV_NN_E_IO ? " (make one with `aviary model quantize`)" : "");
     }
@@ -118,23 +118,23 @@ static av_detect_status check_detector(av_detect_pipeline *p, char *err, size_t 
     const av_detect__manifest *m = &p->det;
     p->det_in = find_io(p->det_model, 1, m->input_name);
     if (p->det_in < 0)
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: model has no input '%s'", m->name,
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: model has no input '%s'", m->name,
                      m->input_name);
     char e[512];
     if (av_detect__check_input(m, av_nn_input(p->det_model, p->det_in), e, sizeof e))
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s", e);
     int no = av_nn_num_outputs(p->det_model);
     for (int i = 0; i < no; i++) {
         const av_nn_tensor_info *ti = av_nn_output(p->det_model, i);
         if (ti->dtype != AV_NN_F32 || ti->rank > 8)
-            return failf(err, errlen, AV_DETECT_E_MODEL, "%s: output '%s' is %s, decoder needs f32",
+            return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: output '%s' is %s, decoder needs f32",
                          m->name, ti->name, av_nn_dtype_name(ti->dtype));
     }
     p->det_out = -1;
     if (m->kind == AV_DETECT__CENTERNET) {
         p->det_out = find_io(p->det_model, 0, m->output_name);
         if (p->det_out < 0)
-            return failf(err, errlen, AV_DETECT_E_MODEL, "%s: model has no output '%s'", m->name,
+            return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: model has no output '%s'", m->name,
                          m->output_name);
     }
     p->bird_class = -1;
@@ -154,12 +154,12 @@ static av_detect_status check_head(av_detect_pipeline *p, char *err, size_t errl
     if (st)
         return st;
     if (av_nn_find_tensor(p->cls_model, m->head_features, &p->feat_info, NULL, e, sizeof e))
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: head.features: %s", m->name, e);
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: head.features: %s", m->name, e);
     size_t n = av_detect__numel(&p->feat_info);
     av_nn_dtype t = p->feat_info.dtype;
     if ((t != AV_NN_F32 && t != AV_NN_U8 && t != AV_NN_I8) || n != (size_t)p->head.dim ||
         p->head.n_classes != m->n_labels)
-        return failf(err, errlen, AV_DETECT_E_MODEL,
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen,
                      "%s: head %d x %d does not fit tensor '%s' (%zu %s values) and %d labels",
                      m->name, p->head.n_classes, p->head.dim, m->head_features, n,
                      av_nn_dtype_name(t), m->n_labels);
@@ -173,20 +173,20 @@ static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_
     p->cls_in = find_io(p->cls_model, 1, m->input_name);
     p->cls_out = find_io(p->cls_model, 0, m->output_name);
     if (p->cls_in < 0 || p->cls_out < 0)
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: cannot find the %s tensor", m->name,
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: cannot find the %s tensor", m->name,
                      p->cls_in < 0 ? "input" : "output");
     char e[512];
     if (av_detect__check_input(m, av_nn_input(p->cls_model, p->cls_in), e, sizeof e))
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s", e);
     const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
     size_t n = av_detect__numel(to);
     if (m->head_path[0])
         return check_head(p, err, errlen);
     if (n != (size_t)m->n_labels)
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: output has %zu classes, label file %d",
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: output has %zu classes, label file %d",
                      m->name, n, m->n_labels);
     if (to->dtype != AV_NN_F32 && to->dtype != AV_NN_U8 && to->dtype != AV_NN_I8)
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: output dtype %s not supported", m->name,
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: output dtype %s not supported", m->name,
                      av_nn_dtype_name(to->dtype));
     return AV_DETECT_OK;
 }
@@ -254,13 +254,13 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
         return st;
     if (o.detector && o.detector[0]) {
         if (strchr(o.detector, '/') || strlen(o.detector) >= sizeof pc.detector)
-            return failf(err, errlen, AV_DETECT_E_ARG, "detector '%s' is not a manifest name",
+            return AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "detector '%s' is not a manifest name",
                          o.detector);
         snprintf(pc.detector, sizeof pc.detector, "%s", o.detector);
     }
     av_detect_pipeline *p = calloc(1, sizeof *p);
     if (!p)
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "pipeline: out of memory");
     p->threads = o.threads;
     p->species_batch = o.species_batch > 0 ? o.species_batch : SPECIES_BATCH_DEFAULT;
     if (p->species_batch > SPECIES_BATCH_CAP)
@@ -275,19 +275,19 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
     if (!p->workers || pthread_mutex_init(&p->mu, NULL)) {
         free(p->workers);
         free(p);
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "pipeline: out of memory");
     }
     if (pthread_cond_init(&p->cv, NULL)) {
         pthread_mutex_destroy(&p->mu);
         free(p->workers);
         free(p);
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: cannot create condition");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "pipeline: cannot create condition");
     }
     char path[AV_DETECT__PATH_MAX];
     snprintf(path, sizeof path, "%s/%s.json", dir, pc.detector);
     st = av_detect__manifest_load(path, &p->det, err, errlen);
     if (!st && p->det.role != AV_DETECT__DETECTOR)
-        st = failf(err, errlen, AV_DETECT_E_MANIFEST, "%s: role must be detector", path);
+        st = AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s: role must be detector", path);
     if (!st)
         st = load_model(&p->det, &p->det_model, err, errlen);
     if (!st)

@@ -30,7 +30,7 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
             idx[m++] = j;
     if (m == 0)
         return;
-    double t = now_ms();
+    double t = av_base_now_ms();
     cls_batch *b = NULL;
     char msg[512] = "";
     if (m >= 2 && !atomic_load(&p->det_refused)) {
@@ -57,7 +57,7 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
     if (av_nn_run(b->ctx, (const void *const *)b->in, b->out, msg, sizeof msg) != AV_NN_OK) {
         for (int i = 0; i < m; i++)
             if (st[idx[i]] == AV_DETECT_OK)
-                st[idx[i]] = failf(e[idx[i]], BATCH_ERR, AV_DETECT_E_ENGINE, "%s: %s",
+                st[idx[i]] = AV_BASE_FAIL(AV_DETECT_E_ENGINE, e[idx[i]], BATCH_ERR, "%s: %s",
                                    p->det.name, msg);
         return;
     }
@@ -84,7 +84,7 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
         if (st[j] == AV_DETECT_OK)
             st[j] = av_detect__keep_boxes(p, w, &imgs[j], nbox, o, &rs[j], e[j], BATCH_ERR);
     }
-    double t2 = now_ms(), own[DET_BATCH_MAX], shared = t2 - t;
+    double t2 = av_base_now_ms(), own[DET_BATCH_MAX], shared = t2 - t;
     for (int i = 0; i < m; i++) { /* each image's passes are its own time */
         own[i] = 0;
         for (int q = 0; q < AV_DETECT_PASS_N; q++)
@@ -104,10 +104,10 @@ static void batch_locked(av_detect_pipeline *p, worker *w, int k, const av_detec
     if (nl && av_detect__species_step(p, w, nl, li, lr, o, msg, sizeof msg)) {
         for (int i = 0; i < m; i++)
             if (st[idx[i]] == AV_DETECT_OK)
-                st[idx[i]] = failf(e[idx[i]], BATCH_ERR, AV_DETECT_E_ENGINE, "%s", msg);
+                st[idx[i]] = AV_BASE_FAIL(AV_DETECT_E_ENGINE, e[idx[i]], BATCH_ERR, "%s", msg);
         return;
     }
-    double ms = nl ? (now_ms() - t2) / nl : 0;
+    double ms = nl ? (av_base_now_ms() - t2) / nl : 0;
     for (int i = 0; i < nl; i++)
         lr[i]->ms_species = ms;
 }
@@ -122,29 +122,29 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
     char e[DET_BATCH_MAX][BATCH_ERR];
     long long max_bytes = o->max_bytes > 0 ? o->max_bytes : DEFAULT_MAX_BYTES;
     long long max_pixels = o->max_pixels > 0 ? o->max_pixels : DEFAULT_MAX_PIXELS;
-    double t0 = now_ms();
+    double t0 = av_base_now_ms();
     int any = 0;
     for (int j = 0; j < k; j++) {
         const av_detect_image *im = &in[j];
         memset(&imgs[j], 0, sizeof imgs[j]);
         e[j][0] = '\0';
         if (im->rgb && (im->width < 1 || im->height < 1)) {
-            st[j] = failf(e[j], BATCH_ERR, AV_DETECT_E_ARG, "detect: no pipeline or pixels");
+            st[j] = AV_BASE_FAIL(AV_DETECT_E_ARG, e[j], BATCH_ERR, "detect: no pipeline or pixels");
         } else if (im->rgb && (long long)im->width * im->height > max_pixels) {
-            st[j] = failf(e[j], BATCH_ERR, AV_DETECT_E_LIMIT,
+            st[j] = AV_BASE_FAIL(AV_DETECT_E_LIMIT, e[j], BATCH_ERR,
                           "%dx%d pixels exceed the limit of %lld", im->width, im->height,
                           max_pixels);
         } else if (im->rgb) {
             imgs[j] = av_detect__img_wrap(im->width, im->height, im->rgb);
             st[j] = AV_DETECT_OK;
         } else if (!im->bytes && im->len) {
-            st[j] = failf(e[j], BATCH_ERR, AV_DETECT_E_ARG, "detect: no pipeline or image");
+            st[j] = AV_BASE_FAIL(AV_DETECT_E_ARG, e[j], BATCH_ERR, "detect: no pipeline or image");
         } else {
-            double t = now_ms();
+            double t = av_base_now_ms();
             st[j] = av_detect__img_decode(im->bytes, im->len,
                                           im->max_bytes > 0 ? im->max_bytes : max_bytes,
                                           max_pixels, &imgs[j], e[j], BATCH_ERR);
-            rs[j].ms_decode = now_ms() - t;
+            rs[j].ms_decode = av_base_now_ms() - t;
         }
         if (st[j] == AV_DETECT_OK) {
             av_detect__result_header(p, &imgs[j], &rs[j]);
@@ -161,7 +161,7 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
         } else {
             for (int j = 0; j < k; j++)
                 if (st[j] == AV_DETECT_OK)
-                    st[j] = failf(e[j], BATCH_ERR, ast, "%s", msg);
+                    st[j] = AV_BASE_FAIL(ast, e[j], BATCH_ERR, "%s", msg);
         }
     }
     for (int j = 0; j < k; j++) {

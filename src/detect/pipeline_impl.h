@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "detect/answer.h"
+#include "base/base.h"
 #include "detect/detect.h"
 #include "detect/img.h"
 #include "detect/manifest.h"
@@ -100,29 +101,6 @@ struct av_detect_pipeline {
     worker *workers;
     int n_workers;
 };
-
-/* Message into err (when given); returns st. */
-static inline av_detect_status failf(char *err, size_t errlen, av_detect_status st,
-                                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static inline av_detect_status failf(char *err, size_t errlen, av_detect_status st,
-                                     const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
-static inline double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* ---- pipeline_pool.c ---- */
 

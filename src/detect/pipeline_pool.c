@@ -80,13 +80,13 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
     /* one thread pool for the worker's detector and classifier contexts, which
      * run one after the other: a pool each left idle workers spinning */
     if (av_nn_pool_new(p->threads, &w->pool, e, sizeof e) != AV_NN_OK)
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "%s", e);
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "%s", e);
     av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
                          .pool = w->pool};
     if (av_nn_ctx_new(p->det_model, &co, &w->det_ctx, e, sizeof e) != AV_NN_OK)
-        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->det.name, e);
     if (p->has_species && av_nn_ctx_new(p->cls_model, &co, &w->cls_ctx, e, sizeof e) != AV_NN_OK)
-        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->cls.name, e);
     int no = av_nn_num_outputs(p->det_model);
     w->det_in = alloc_bufs(p->det_model, 1, 1);
     w->det_out = alloc_bufs(p->det_model, 0, 1);
@@ -108,7 +108,7 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
         }
     }
     if (!ok)
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "pipeline: out of memory for run buffers");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "pipeline: out of memory for run buffers");
     for (int i = 0; i < no; i++) {
         const av_nn_tensor_info *ti = av_nn_output(p->det_model, i);
         w->touts[i].data = w->det_out[i];

@@ -25,7 +25,7 @@ av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const 
         int nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
         int nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
         if (av_detect__img_resize_tf(img, nw, nh, w->resized))
-            return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: resize failed");
+            return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
         /* spread the nw x nh rows into in_w-wide rows, last row first (in place) */
         for (int y = nh - 1; y >= 0; y--) {
             memmove(w->resized + (size_t)y * m->in_w * 3, w->resized + (size_t)y * nw * 3,
@@ -38,7 +38,7 @@ av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const 
         *map_w = m->in_w / sc;
         *map_h = m->in_h / sc;
     } else if (av_detect__img_resize_tf(img, m->in_w, m->in_h, w->resized)) {
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: resize failed");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
     }
     av_detect__fill_input(m, av_nn_input(p->det_model, p->det_in), w->resized, NULL, dst);
     return AV_DETECT_OK;
@@ -71,7 +71,7 @@ av_detect_status av_detect__det_decode(av_detect_pipeline *p, const av_detect__t
                 : av_detect__decode_nanodet(t, av_nn_num_outputs(p->det_model), &cfg, out, e,
                                             sizeof e);
     if (n < 0)
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s", e);
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s", e);
     *nbox = n;
     return AV_DETECT_OK;
 }
@@ -88,7 +88,7 @@ static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_
         return st;
     char e[512] = "";
     if (av_nn_run(w->det_ctx, (const void *const *)w->det_in, w->det_out, e, sizeof e) != AV_NN_OK)
-        return failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->det.name, e);
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->det.name, e);
     return av_detect__det_decode(p, w->touts, map_w, map_h, min_score, out, nbox, err, errlen);
 }
 
@@ -117,7 +117,7 @@ static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_det
                          scale, &z);
     uint8_t *canvas;
     if (av_detect__zoom_canvas(img, &z, &canvas))
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "zoom-out: out of memory");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "zoom-out: out of memory");
     av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
     double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
     int n = 0;
@@ -146,7 +146,7 @@ static av_detect_status pass_tiles(av_detect_pipeline *p, worker *w, const av_de
                                   t);
     uint8_t *buf = nt > 1 ? malloc((size_t)t[0].w * t[0].h * 3) : NULL;
     if (nt > 1 && !buf)
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "tiles: out of memory");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "tiles: out of memory");
     av_detect_status st = AV_DETECT_OK;
     for (int k = 0; k < nt && nt > 1 && !st; k++) {
         av_detect__tile_copy(img, &t[k], buf);
@@ -184,34 +184,34 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
     av_detect_pass_info *pi = &r->passes[AV_DETECT_PASS_ZOOM];
     if (pi->on &&
         av_detect__zoom_wanted(w->boxes, *nbox, p->bird_class, img->w, img->h, c->zoom_fill)) {
-        double t = now_ms();
+        double t = av_base_now_ms();
         pi->ran = 1;
         av_detect_status st = AV_DETECT_OK;
         int found = 0;
         for (int i = 0; i < c->n_zoom_scales && !found && !st; i++)
             st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, pi, err,
                            errlen);
-        pi->ms = now_ms() - t;
+        pi->ms = av_base_now_ms() - t;
         if (st)
             return st;
     }
     pi = &r->passes[AV_DETECT_PASS_TILES];
     if (pi->on && (img->w >= c->tiles_min_side || img->h >= c->tiles_min_side)) {
-        double t = now_ms();
+        double t = av_base_now_ms();
         pi->ran = 1;
         av_detect_status st = pass_tiles(p, w, img, min_score, nbox, pi, err, errlen);
-        pi->ms = now_ms() - t;
+        pi->ms = av_base_now_ms() - t;
         if (st)
             return st;
     }
     pi = &r->passes[AV_DETECT_PASS_NESTED];
     if (pi->on) {
-        double t = now_ms();
+        double t = av_base_now_ms();
         int before = *nbox;
         pi->ran = 1;
         *nbox = av_detect__suppress_nested(w->boxes, *nbox, c->nested_inside);
         pi->boxes = before - *nbox;
-        pi->ms = now_ms() - t;
+        pi->ms = av_base_now_ms() - t;
     }
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < AV_DETECT_PASS_N; i++) {
@@ -234,7 +234,7 @@ av_detect_status av_detect__keep_boxes(av_detect_pipeline *p, worker *w, const a
     const av_detect__manifest *m = &p->det;
     r->dets = calloc((size_t)m->max_dets + 1, sizeof *r->dets); /* + 1: a whole-image bird */
     if (!r->dets)
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "detect: out of memory");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: out of memory");
     for (int i = 0; i < nbox && r->n_dets < m->max_dets; i++) {
         const av_detect__box *b = &w->boxes[i];
         if (!av_detect__manifest_keeps(m, b->cls, o->all_classes))
@@ -258,7 +258,7 @@ av_detect_status av_detect__run_locked(av_detect_pipeline *p, worker *w, const a
                                        const av_detect_run_opts *o, av_detect_result *r, char *err,
                                        size_t errlen)
 {
-    double t = now_ms();
+    double t = av_base_now_ms();
     int nbox = 0;
     double min_score = o->min_score > 0 ? o->min_score : p->det.min_score;
     av_detect_status st = run_detector(p, w, img, min_score, w->boxes, &nbox, err, errlen);
@@ -268,11 +268,11 @@ av_detect_status av_detect__run_locked(av_detect_pipeline *p, worker *w, const a
         st = av_detect__keep_boxes(p, w, img, nbox, o, r, err, errlen);
     if (st)
         return st;
-    double t2 = now_ms();
+    double t2 = av_base_now_ms();
     r->ms_detect = t2 - t;
     if (av_detect__species_step(p, w, 1, &img, &r, o, err, errlen))
         return AV_DETECT_E_ENGINE;
-    r->ms_species = now_ms() - t2;
+    r->ms_species = av_base_now_ms() - t2;
     return AV_DETECT_OK;
 }
 
@@ -300,16 +300,16 @@ av_detect_status av_detect__result_finish(const av_detect__img *img, const av_de
                                           char *err, size_t errlen)
 {
     if (!st && o->annotate) {
-        double t = now_ms();
+        double t = av_base_now_ms();
         st = av_detect__img_annotate(img, r->dets, r->n_dets, &r->annotated, &r->annotated_len,
                                      r->annotated_mime, sizeof r->annotated_mime, err, errlen);
-        r->ms_draw = now_ms() - t;
+        r->ms_draw = av_base_now_ms() - t;
     }
     if (st) {
         av_detect_result_free(r);
         return st;
     }
-    r->ms_total = now_ms() - t0;
+    r->ms_total = av_base_now_ms() - t0;
     return AV_DETECT_OK;
 }
 
@@ -335,17 +335,17 @@ av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t 
 {
     memset(r, 0, sizeof *r);
     if (!p || (!image && len))
-        return failf(err, errlen, AV_DETECT_E_ARG, "detect: no pipeline or image");
+        return AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "detect: no pipeline or image");
     av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
     long long max_bytes = o.max_bytes > 0 ? o.max_bytes : DEFAULT_MAX_BYTES;
     long long max_pixels = o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS;
-    double t0 = now_ms();
+    double t0 = av_base_now_ms();
     av_detect__img img;
     av_detect_status st =
         av_detect__img_decode(image, len, max_bytes, max_pixels, &img, err, errlen);
     if (st)
         return st;
-    r->ms_decode = now_ms() - t0;
+    r->ms_decode = av_base_now_ms() - t0;
     st = run_img(p, &img, &o, t0, r, err, errlen);
     av_detect__img_free(&img);
     return st;
@@ -357,12 +357,12 @@ av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
 {
     memset(r, 0, sizeof *r);
     if (!p || !rgb || width < 1 || height < 1)
-        return failf(err, errlen, AV_DETECT_E_ARG, "detect: no pipeline or pixels");
+        return AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "detect: no pipeline or pixels");
     av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
     long long max_pixels = o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS;
     if ((long long)width * height > max_pixels)
-        return failf(err, errlen, AV_DETECT_E_LIMIT, "%dx%d pixels exceed the limit of %lld",
+        return AV_BASE_FAIL(AV_DETECT_E_LIMIT, err, errlen, "%dx%d pixels exceed the limit of %lld",
                      width, height, max_pixels);
     av_detect__img img = av_detect__img_wrap(width, height, rgb);
-    return run_img(p, &img, &o, now_ms(), r, err, errlen);
+    return run_img(p, &img, &o, av_base_now_ms(), r, err, errlen);
 }

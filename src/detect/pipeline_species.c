@@ -38,7 +38,7 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
 {
     const av_detect__manifest *m = &p->cls;
     if (av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
-        failf(err, errlen, AV_DETECT_E_NOMEM, "species: crop failed");
+        av_base_errf(err, errlen, "species: crop failed");
         return -1;
     }
     av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, w->crop, dst);
@@ -110,7 +110,7 @@ static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *i
         return -1;
     char e[512] = "";
     if (run_species(p, w->cls_ctx, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
-        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+        av_base_errf(err, errlen, "%s: %s", p->cls.name, e);
         return -1;
     }
     return read_species(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out],
@@ -146,7 +146,7 @@ static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img
             return -1;
     }
     if (run_species(p, b->ctx, b->in, b->out, w->feat, n, e, sizeof e) != AV_NN_OK) {
-        failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+        av_base_errf(err, errlen, "%s: %s", p->cls.name, e);
         return -1;
     }
     for (int j = 0; j < n; j++)
@@ -292,7 +292,7 @@ av_detect_status av_detect_species_base_head(av_detect_pipeline *p, av_detect_he
 {
     memset(h, 0, sizeof *h);
     if (!p || !p->has_species)
-        return failf(err, errlen, AV_DETECT_E_ARG, "species model not loaded");
+        return AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "species model not loaded");
     const char *in, *wn, *bn;
     av_nn_tensor_info wi, bi, fi;
     const void *wd = NULL, *bd = NULL;
@@ -300,16 +300,16 @@ av_detect_status av_detect_species_base_head(av_detect_pipeline *p, av_detect_he
     if (av_nn_last_fc(p->cls_model, &in, &wn, &bn, e, sizeof e) ||
         av_nn_find_tensor(p->cls_model, in, &fi, NULL, e, sizeof e) ||
         av_nn_find_tensor(p->cls_model, wn, &wi, &wd, e, sizeof e))
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: %s", p->cls.name, e);
     if (bn[0] && av_nn_find_tensor(p->cls_model, bn, &bi, &bd, e, sizeof e))
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: %s", p->cls.name, e);
     const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
     size_t n_out = av_detect__numel(to);
     if (!wd || wi.rank != 2 || (size_t)wi.dims[0] != n_out ||
         (size_t)wi.dims[1] != av_detect__numel(&fi) ||
         (wi.dtype != AV_NN_F32 && wi.dtype != AV_NN_U8 && wi.dtype != AV_NN_I8) ||
         (bd && bi.dtype != AV_NN_F32 && bi.dtype != AV_NN_I32))
-        return failf(err, errlen, AV_DETECT_E_MODEL,
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen,
                      "%s: its last fully connected layer does not map the features to the "
                      "%zu classes as a constant [classes, features] matrix",
                      p->cls.name, n_out);
@@ -319,7 +319,7 @@ av_detect_status av_detect_species_base_head(av_detect_pipeline *p, av_detect_he
     h->b = calloc((size_t)h->n_classes, sizeof *h->b);
     if (!h->w || !h->b) {
         av_detect_head_free(h);
-        return failf(err, errlen, AV_DETECT_E_NOMEM, "base head: out of memory");
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "base head: out of memory");
     }
     dequantise(&wi, wd, h->w, h->n_classes * h->dim);
     for (int c = 0; bd && c < h->n_classes; c++)
@@ -339,13 +339,13 @@ av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image
                                         size_t errlen)
 {
     if (!p || !p->has_species || n < 0 || (!image && len))
-        return failf(err, errlen, AV_DETECT_E_ARG, "features: no species model or image");
+        return AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "features: no species model or image");
     const char *in, *wn, *bn;
     av_nn_tensor_info fi;
     char e[512];
     if (av_nn_last_fc(p->cls_model, &in, &wn, &bn, e, sizeof e) ||
         av_nn_find_tensor(p->cls_model, in, &fi, NULL, e, sizeof e))
-        return failf(err, errlen, AV_DETECT_E_MODEL, "%s: %s", p->cls.name, e);
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: %s", p->cls.name, e);
     int dim = (int)av_detect__numel(&fi);
     size_t fbytes = (size_t)dim * av_nn_dtype_size(fi.dtype);
     av_detect_run_opts o = opts ? *opts : (av_detect_run_opts){0};
@@ -358,12 +358,12 @@ av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image
     uint8_t *buf = malloc(fbytes);
     worker *w = buf ? av_detect__acquire(p, err, errlen, &st) : NULL;
     if (!buf && !st)
-        st = failf(err, errlen, AV_DETECT_E_NOMEM, "features: out of memory");
+        st = AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "features: out of memory");
     for (int j = 0; w && !st && j < n; j++) {
         const float *b = boxes + 4 * j;
         av_detect_det d = {.x1 = b[0], .y1 = b[1], .x2 = b[2], .y2 = b[3]};
         if (!(d.x2 > d.x1 && d.y2 > d.y1)) {
-            st = failf(err, errlen, AV_DETECT_E_ARG, "features: box %d is empty", j);
+            st = AV_BASE_FAIL(AV_DETECT_E_ARG, err, errlen, "features: box %d is empty", j);
             break;
         }
         int x1, y1, x2, y2;
@@ -374,7 +374,7 @@ av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image
         }
         if (av_nn_run_tap(w->cls_ctx, (const void *const *)w->cls_in, w->cls_out, in, buf,
                           fbytes, e, sizeof e) != AV_NN_OK) {
-            st = failf(err, errlen, AV_DETECT_E_ENGINE, "%s: %s", p->cls.name, e);
+            st = AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->cls.name, e);
             break;
         }
         dequantise(&fi, buf, feats + (size_t)j * (size_t)dim, dim);

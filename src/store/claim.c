@@ -7,16 +7,10 @@
  * database lets exactly one statement hit.
  */
 #include "store/driver.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <time.h>
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 av_store_status av_store_analysis_claim(av_store *s, const char *id, int lease_ms, int *claimed,
                                         char *err, size_t errlen)
@@ -29,7 +23,7 @@ av_store_status av_store_analysis_claim(av_store *s, const char *id, int lease_m
     av_store_status st = d->sess_get(s, &c, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    int64_t now = now_ms();
+    int64_t now = av_base_wall_ms();
     av_store__arg ins[2] = {AV_ARG_T(id), AV_ARG_I(now)};
     st = d->exec(c, "INSERT INTO analysis_claims (ID, claimed_at) VALUES (?, ?)", ins, 2, NULL,
                  NULL, err, errlen);
@@ -89,7 +83,7 @@ av_store_status av_store_analysis_renew(av_store *s, const char *id, char *err, 
     av_store_status st = d->sess_get(s, &c, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    av_store__arg a[2] = {AV_ARG_I(now_ms()), AV_ARG_T(id)};
+    av_store__arg a[2] = {AV_ARG_I(av_base_wall_ms()), AV_ARG_T(id)};
     st = d->exec(c, "UPDATE analysis_claims SET claimed_at = ? WHERE ID = ?", a, 2, NULL, NULL,
                  err, errlen);
     d->sess_put(s, c);
@@ -110,7 +104,7 @@ av_store_status av_store_analysis_orphans(av_store *s, int lease_ms,
         return st;
     av_store__id_rows r = {.ids = ids, .max = max};
     av_store__col cols[1] = {{AV_COL_TEXT, r.cur, sizeof r.cur, 0}};
-    av_store__arg a[2] = {AV_ARG_I(now_ms() - lease_ms), AV_ARG_I(max)};
+    av_store__arg a[2] = {AV_ARG_I(av_base_wall_ms() - lease_ms), AV_ARG_I(max)};
     st = d->query(c,
                   "SELECT i.ID FROM images i LEFT JOIN analysis_claims c ON c.ID = i.ID"
                   " WHERE i.status = 'pending' AND (c.ID IS NULL OR c.claimed_at < ?)"

@@ -23,6 +23,7 @@
  * deadlock or lock-wait time-out.
  */
 #include "store/driver.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <errmsg.h>
@@ -73,13 +74,6 @@ typedef struct my_store {
     char where[700]; /* "host:port/db" or "socket/db", for messages */
     my_conn conn[MY_POOL_MAX];
 } my_store;
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* ---- URL ---- */
 
@@ -375,7 +369,7 @@ static av_store_status acquire(my_store *s, my_conn **out, char *err, size_t err
     pthread_mutex_unlock(&s->mu);
     if (c->m && c->gen != gen)
         drop(c);
-    else if (c->m && now_ms() - c->last_ms >= MY_IDLE_PING_MS && mysql_ping(c->m))
+    else if (c->m && av_base_mono_ms() - c->last_ms >= MY_IDLE_PING_MS && mysql_ping(c->m))
         drop(c);
     if (!c->m) {
         av_store_status st = connect_one(s, c, 1, err, errlen);
@@ -395,7 +389,7 @@ static av_store_status acquire(my_store *s, my_conn **out, char *err, size_t err
 
 static void release(my_store *s, my_conn *c)
 {
-    c->last_ms = now_ms();
+    c->last_ms = av_base_mono_ms();
     pthread_mutex_lock(&s->mu);
     c->busy = 0;
     pthread_cond_signal(&s->cv);
@@ -727,7 +721,7 @@ static av_store_status my_open(const char *rest, av_store **out, char *err, size
         my_close(&s->base);
         return st;
     }
-    c->last_ms = now_ms();
+    c->last_ms = av_base_mono_ms();
     *out = &s->base;
     return AV_STORE_OK;
 }

@@ -4,6 +4,7 @@
  * and one integer read.
  */
 #include "store/driver.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -35,9 +36,7 @@ av_store_status av_store__query1(av_store *s, const char *sql, const av_store__a
 
 int64_t av_store__now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return av_base_wall_ms();
 }
 
 static int first_row(void *ud)

@@ -3,6 +3,7 @@
  * queries live in one file per table group (images.c, feedback.c, ...).
  */
 #include "store/driver.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -29,12 +30,10 @@ const char *av_store_strerror(av_store_status st)
 
 av_store_status av_store__fail(char *err, size_t errlen, av_store_status st, const char *fmt, ...)
 {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    av_base_verrf(err, errlen, 0, fmt, ap);
+    va_end(ap);
     return st;
 }
 

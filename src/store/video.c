@@ -11,6 +11,7 @@
  * Layout: session helpers, base64, then the public calls in store.h order.
  */
 #include "store/driver.h"
+#include "base/base.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -316,14 +317,10 @@ int av_store__grow(void **p, int *cap, int need, size_t elem)
         return 0;
     if (need > MAX_ROWS)
         return -1;
-    int nc = *cap ? *cap * 2 : 16;
-    if (nc < need)
-        nc = need;
-    void *q = realloc(*p, (size_t)nc * elem);
-    if (!q)
+    size_t c = (size_t)*cap;
+    if (av_base_grow(p, &c, (size_t)need, elem))
         return -1;
-    *p = q;
-    *cap = nc;
+    *cap = c > (size_t)MAX_ROWS ? MAX_ROWS : (int)c;
     return 0;
 }
 

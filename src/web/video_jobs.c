@@ -13,6 +13,7 @@
  * instead of looping for ever.
  */
 #include "web/internal.h"
+#include "base/base.h"
 
 #include "log/log.h"
 
@@ -23,13 +24,6 @@
 #include <time.h>
 
 #define PROGRESS_EVERY_MS 500.0 /* database writes of progress, at most this often */
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 typedef struct progress {
     const av_web_opts *o;
@@ -43,7 +37,7 @@ typedef struct progress {
 static int on_progress(void *ud, int done, int expected)
 {
     progress *p = ud;
-    double t = now_ms();
+    double t = av_base_now_ms();
     if (done < expected && t - p->last_ms < PROGRESS_EVERY_MS)
         return 0;
     p->last_ms = t;
@@ -178,12 +172,12 @@ int av_web__video_job(const av_web_opts *o, const char *id, int lease_ms, int (*
                         .progress = on_progress, .progress_ud = &pg,
                         .frame_hook = av_video_stills_hook, .frame_ud = stills};
     av_video_result r;
-    double t0 = now_ms();
+    double t0 = av_base_now_ms();
     av_video_status vst =
         o->analyze_video(o->analyze_video_ud, img.blob, img.blob_len, &vo, &r, err, sizeof err);
     av_store_image_clear(&img);
     char ms[32];
-    snprintf(ms, sizeof ms, "%.1f", now_ms() - t0);
+    snprintf(ms, sizeof ms, "%.1f", av_base_now_ms() - t0);
     if (vst == AV_VIDEO_E_CANCELLED && pg.stopped) {
         /* Stopping: stays pending, its lease given up so the next start-up
          * (or another node) takes it at once. */

@@ -38,13 +38,6 @@ struct av_web__waiters {
     pthread_t thread;
 };
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 /* Over: no local job left for it (or only a retry waiting out its backoff),
  * and, when none ran here, the database no longer says pending. */
 static int over(av_web *web, waiter *x, double now)
@@ -74,7 +67,7 @@ static void *run(void *arg)
         if (snap)
             memcpy(snap, ws->w, (size_t)n * sizeof *snap);
         pthread_mutex_unlock(&ws->mu);
-        double now = now_ms();
+        double now = av_base_now_ms();
         char *done = snap ? calloc((size_t)n, 1) : NULL;
         for (int i = 0; done && i < n; i++)
             done[i] = (char)over(ws->web, &snap[i], now);
@@ -150,7 +143,7 @@ int av_web__wait_async(av_web__waiters *ws, av_web__req *r, const char *id, int 
     x->c = c;
     x->r = r;
     snprintf(x->id, sizeof x->id, "%s", id);
-    double now = now_ms();
+    double now = av_base_now_ms();
     x->deadline_ms = now + (wait_ms > 0 ? wait_ms : 1);
     x->next_db_ms = now;
     /* suspended under the lock: the thread cannot resume it before */
