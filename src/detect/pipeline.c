@@ -270,7 +270,10 @@ static av_detect_status check_head(av_detect_pipeline *p, char *err, size_t errl
                      m->name, p->head.n_classes, p->head.dim, m->head_features, n,
                      av_nn_dtype_name(t), m->n_labels);
     p->feat_bytes = n * av_nn_dtype_size(t);
-    return AV_DETECT_OK;
+    return m->head_prior_path[0]
+               ? av_detect_prior_load(m->head_prior_path, (const char *const *)m->labels,
+                                      m->n_labels, m->background, &p->head, err, errlen)
+               : AV_DETECT_OK;
 }
 
 static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_t errlen)
@@ -889,6 +892,7 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
         dequantise(&p->feat_info, buf, w->featf, p->head.dim);
         av_detect_head_logits(&p->head, w->featf, w->probs);
         av_detect_softmax(w->probs, p->head.n_classes);
+        av_detect_prior_apply(&p->head, w->probs);
     } else {
         av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
     }
