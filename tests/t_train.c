@@ -170,16 +170,16 @@ TEST(species_prior_from_confirmed_reviews)
     free(h.prior), h.prior = NULL;
     av_train_fit_opts fo = {0};
     double alpha, pseudo;
-    CHECK(av_train_prior_choose(&d, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
+    CHECK(av_train_prior_choose(&d, &h, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
     CHECK_MSG(alpha > 0, "alpha %g", alpha);
     CHECK(pseudo > 0);
     /* ... and not when the held-back birds are the rarely confirmed A */
     d.s[6].label = d.s[7].label = 1;
-    CHECK(av_train_prior_choose(&d, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
+    CHECK(av_train_prior_choose(&d, &h, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
     CHECK_NEAR(alpha, 0, 0);
     /* fixed by the options */
     fo.prior_alpha = 0.5, fo.prior_pseudo = 2;
-    CHECK(av_train_prior_choose(&d, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
+    CHECK(av_train_prior_choose(&d, &h, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
     CHECK_NEAR(alpha, 0.5, 0);
     CHECK_NEAR(pseudo, 2, 0);
 

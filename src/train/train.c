@@ -112,7 +112,8 @@ static void record_lineage(const av_train_opts *o, av_store *s, const av_train_d
  * evaluation; *counts (owned by the caller) for the version. Off when
  * fo->prior_alpha < 0 (r->prior_alpha -1). */
 static av_train_status species_prior(const av_train_opts *o, const av_train_fit_opts *fo,
-                                     const av_train_dataset *d, av_detect_head *h,
+                                     const av_train_dataset *d, const av_detect_head *base,
+                                     av_detect_head *h,
                                      double **counts, av_train_result *r, char *err,
                                      size_t errlen)
 {
@@ -124,8 +125,8 @@ static av_train_status species_prior(const av_train_opts *o, const av_train_fit_
         snprintf(err, errlen, "species prior: out of memory");
         return AV_TRAIN_E_NOMEM;
     }
-    av_train_status st = av_train_prior_choose(d, h, fo, &r->prior_alpha, &r->prior_pseudo,
-                                               err, errlen);
+    av_train_status st = av_train_prior_choose(d, base, h, fo, &r->prior_alpha,
+                                               &r->prior_pseudo, err, errlen);
     av_train_prior_counts(d, 1, *counts);
     if (!st)
         st = av_train_prior_set(d, h, *counts, r->prior_alpha, r->prior_pseudo, err, errlen);
@@ -227,7 +228,7 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
     if (!st) {
         progress(o, "head trained in %.1f s (up to %d epochs, l2 %g toward the base)", r->seconds_fit,
                  fo.epochs, fo.l2);
-        st = species_prior(o, &fo, &d, &h, &counts, r, err, errlen);
+        st = species_prior(o, &fo, &d, &base, &h, &counts, r, err, errlen);
     }
     if (!st) {
         av_train_evaluate(&d, &base, &h, &r->eval);

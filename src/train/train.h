@@ -97,12 +97,15 @@ av_train_status av_train_fit(const av_train_dataset *d, const av_detect_head *ba
 void av_train_prior_counts(const av_train_dataset *d, int train_only, double *counts);
 
 /* Choose alpha and the pseudo-count (those of o not fixed) on the held-back
- * split: the prior from the training part only, h's answers weighted by it,
- * the best held-back top-1 (ties: the lower mean log loss, then the smaller
- * alpha). *alpha 0 when no held-back sample or no weighting helps. */
-av_train_status av_train_prior_choose(const av_train_dataset *d, const av_detect_head *h,
-                                      const av_train_fit_opts *o, double *alpha,
-                                      double *pseudo, char *err, size_t errlen);
+ * split: the prior from the training part only, h's answers weighted by it;
+ * beside the held-back samples, each training sample whose species has no
+ * other training image is scored as a first sighting (base's answer, its
+ * species unseen). The best top-1 over both (ties: the lower mean log loss,
+ * then the smaller alpha). *alpha 0 when nothing is held back or no
+ * weighting helps. */
+av_train_status av_train_prior_choose(const av_train_dataset *d, const av_detect_head *base,
+                                      const av_detect_head *h, const av_train_fit_opts *o,
+                                      double *alpha, double *pseudo, char *err, size_t errlen);
 
 /* Set h->prior from counts (replacing one there). */
 av_train_status av_train_prior_set(const av_train_dataset *d, av_detect_head *h,
