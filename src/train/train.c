@@ -125,6 +125,7 @@ static av_train_status species_prior(const av_train_opts *o, const av_train_fit_
         snprintf(err, errlen, "species prior: out of memory");
         return AV_TRAIN_E_NOMEM;
     }
+    double t0 = now_s();
     av_train_status st = av_train_prior_choose(d, base, h, fo, &r->prior_alpha,
                                                &r->prior_pseudo, err, errlen);
     av_train_prior_counts(d, 1, *counts);
@@ -135,8 +136,9 @@ static av_train_status species_prior(const av_train_opts *o, const av_train_fit_
         r->prior_sightings += (*counts)[c], r->prior_species += (*counts)[c] > 0;
     if (!st)
         progress(o, "species prior: %.0f sightings of %d species, alpha %g, pseudo-count %g "
-                    "(chosen on the held-back split)",
-                 r->prior_sightings, r->prior_species, r->prior_alpha, r->prior_pseudo);
+                    "(chosen on the held-back split in %.2f s)",
+                 r->prior_sightings, r->prior_species, r->prior_alpha, r->prior_pseudo,
+                 now_s() - t0);
     return st;
 }
 
