@@ -381,7 +381,7 @@ void av_detect_softmax(float *v, int n);
  * distribution mixed in) and raised to alpha, relative to uniform:
  *   w[c] = (S (n_c + pseudo) / (N + pseudo S))^alpha,  w[background] = 1
  * (S species classes, N sightings). Applied to a head's softmax output:
- * posterior[c] ∝ p(c | crop) w[c], renormalised.
+ * posterior[c] = p(c | crop) w[c], renormalised.
  *
  * File (JSON, retrain/prior.json of a version folder):
  *   {"format": 1, "alpha": A, "pseudo_count": P, "sightings": N,

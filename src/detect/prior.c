@@ -1,8 +1,9 @@
 /*
  * prior.c - the site's species prior: a site's birds repeat, so confirmed
- * sightings reweight the head's answer (posterior ∝ p(species | crop) *
- * prior^alpha). Weights, the file (format in detect.h) and the answer-time
- * application; `aviary train species` computes the counts and alpha.
+ * sightings reweight the head's answer (the posterior is p(species | crop)
+ * * prior^alpha, renormalised). Weights, the file (format in detect.h) and
+ * the answer-time application; `aviary train species` computes the counts
+ * and alpha.
  */
 #include "detect/detect.h"
 

@@ -113,9 +113,8 @@ static void record_lineage(const av_train_opts *o, av_store *s, const av_train_d
  * fo->prior_alpha < 0 (r->prior_alpha -1). */
 static av_train_status species_prior(const av_train_opts *o, const av_train_fit_opts *fo,
                                      const av_train_dataset *d, const av_detect_head *base,
-                                     av_detect_head *h,
-                                     double **counts, av_train_result *r, char *err,
-                                     size_t errlen)
+                                     av_detect_head *h, double **counts, av_train_result *r,
+                                     char *err, size_t errlen)
 {
     r->prior_alpha = -1;
     if (fo->prior_alpha < 0)
