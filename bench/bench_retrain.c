@@ -9,6 +9,7 @@
  *   build/bench/bench_retrain [SEED] [REPEAT] [THREADS]   (from the repo root)
  * THREADS: engine threads of the analysis; REPEAT -R: only the timing run, R copies.
  * AVIARY_BENCH_DETECTOR=nanodet analyses with that detector instead of pipeline.json's.
+ * AVIARY_TRAIN_ALPHA=A fixes the species prior's alpha (-1: no prior; unset: chosen).
  */
 #include "train/train.h"
 
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         o.fit.epochs = atoi(getenv("AVIARY_TRAIN_EPOCHS"));
     if (getenv("AVIARY_TRAIN_LR"))
         o.fit.lr = atof(getenv("AVIARY_TRAIN_LR"));
+    if (getenv("AVIARY_TRAIN_ALPHA")) /* the species prior's alpha; < 0: none */
+        o.fit.prior_alpha = atof(getenv("AVIARY_TRAIN_ALPHA"));
     o.detector = getenv("AVIARY_BENCH_DETECTOR"); /* e.g. nanodet; unset: pipeline.json's */
     if (repeat < 0) { /* -R: only the timing run, each reviewed photo stored R times */
         repeat = -repeat;
@@ -53,6 +56,12 @@ int main(int argc, char **argv)
     }
     printf("\nreviewed %d photos; version %lld %s (%s)\n", r.n_reviews, r.train.version,
            r.train.promoted ? "promoted" : "kept as candidate", r.train.eval.reason);
+    if (r.train.prior_alpha >= 0)
+        printf("species prior: %.0f sightings of %d species, alpha %g, pseudo-count %g (held "
+               "back: top-1 base %.1f%%, head %.1f%%, head + prior %.1f%%)\n",
+               r.train.prior_sightings, r.train.prior_species, r.train.prior_alpha,
+               r.train.prior_pseudo, r.train.eval.base_top1, r.train.eval.head_top1,
+               r.train.eval.new_top1);
     printf("%-28s %-15s %3s %8s %8s\n", "species (scored half)", "group", "n", "base", "new");
     for (int g = 0; g < 3; g++)
         for (int k = 0; k < r.n_rows; k++)

@@ -85,9 +85,150 @@ TEST(head_file_round_trip_and_hostile_files)
     free(bytes);
 }
 
+/* A small dataset: classes background, A, B, C over 2 features; samples
+ * (x, label, test). The head scores A and B alike on an ambiguous crop. */
+static void tiny_dataset(av_train_dataset *d, const float (*x)[2], const int *label,
+                         const int *test, int n)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n, d->dim = 2, d->n_classes = 4, d->n_base = 4, d->background = 0;
+    d->s = calloc((size_t)n, sizeof *d->s);
+    d->feat = malloc((size_t)n * 2 * sizeof *d->feat);
+    d->names = calloc(4, sizeof *d->names);
+    d->commons = calloc(4, sizeof *d->commons);
+    CHECK(d->s && d->feat && d->names && d->commons);
+    static const char *const sci[4] = {"background", "Aus aus", "Bus bus", "Cus cus"};
+    for (int c = 0; c < 4; c++)
+        snprintf(d->names[c], sizeof d->names[c], "%s", sci[c]);
+    for (int i = 0; i < n; i++) {
+        d->feat[2 * i] = x[i][0], d->feat[2 * i + 1] = x[i][1];
+        d->s[i].label = label[i], d->s[i].test = test[i];
+        snprintf(d->s[i].image_id, sizeof d->s[i].image_id, "img%d", i);
+        snprintf(d->s[i].species, sizeof d->s[i].species, "%s", sci[label[i]]);
+    }
+}
+
+/* background low everywhere; A on feature 0, B on feature 0 a little less,
+ * C on feature 1 */
+static void tiny_head(av_detect_head *h)
+{
+    static const float w[8] = {0, 0, 4, 0, 3.8f, 0, 0, 6};
+    static const float b[4] = {-5, 0, 0, 0};
+    h->n_classes = 4, h->dim = 2, h->prior = NULL;
+    h->w = malloc(sizeof w), h->b = malloc(sizeof b);
+    CHECK(h->w && h->b);
+    memcpy(h->w, w, sizeof w), memcpy(h->b, b, sizeof b);
+}
+
+static int top1(const av_detect_head *h, const float *x)
+{
+    float p[4];
+    av_detect_head_logits(h, x, p);
+    av_detect_softmax(p, 4);
+    av_detect_prior_apply(h, p);
+    int best = 1;
+    for (int c = 2; c < 4; c++)
+        best = p[c] > p[best] ? c : best;
+    float sum = p[0] + p[1] + p[2] + p[3];
+    CHECK_NEAR(sum, 1.0, 1e-5); /* renormalised */
+    return best;
+}
+
+TEST(species_prior_from_confirmed_reviews)
+{
+    /* the site's birds: B confirmed 5 times, A once, C never */
+    static const float x[8][2] = {{1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}};
+    static const int label[8] = {2, 2, 2, 2, 2, 1, 2, 2}, test[8] = {0, 0, 0, 0, 0, 0, 1, 1};
+    av_train_dataset d;
+    tiny_dataset(&d, x, label, test, 8);
+    av_detect_head h;
+    tiny_head(&h);
+    double counts[4];
+    av_train_prior_counts(&d, 1, counts);
+    CHECK_NEAR(counts[1], 1, 0);
+    CHECK_NEAR(counts[2], 5, 0);
+    CHECK_NEAR(counts[3], 0, 0);
+    av_train_prior_counts(&d, 0, counts);
+    CHECK_NEAR(counts[2], 7, 0);
+
+    const float amb[2] = {1, 0}, c_crop[2] = {0, 1};
+    CHECK_EQ_INT(top1(&h, amb), 1); /* without a prior the head says A */
+    char err[512];
+    av_train_prior_counts(&d, 1, counts);
+    CHECK(av_train_prior_set(&d, &h, counts, 1.0, 1.0, err, sizeof err) == AV_TRAIN_OK);
+    /* weights relative to uniform over the 3 species: (3 (n + 1) / (6 + 3)) */
+    CHECK_NEAR(h.prior[0], 1, 0);
+    CHECK_NEAR(h.prior[1], 3.0 * 2 / 9, 1e-6);
+    CHECK_NEAR(h.prior[2], 3.0 * 6 / 9, 1e-6);
+    CHECK_NEAR(h.prior[3], 3.0 * 1 / 9, 1e-6);
+    CHECK_EQ_INT(top1(&h, amb), 2);    /* the site's common bird wins a close call */
+    CHECK_EQ_INT(top1(&h, c_crop), 3); /* a species never confirmed keeps working */
+    CHECK(av_train_prior_set(&d, &h, counts, 0.0, 1.0, err, sizeof err) == AV_TRAIN_OK);
+    CHECK_EQ_INT(top1(&h, amb), 1); /* alpha 0: the head alone */
+
+    /* alpha chosen on the held-back split: the held-back Bs need the prior */
+    free(h.prior), h.prior = NULL;
+    av_train_fit_opts fo = {0};
+    double alpha, pseudo;
+    CHECK(av_train_prior_choose(&d, &h, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
+    CHECK_MSG(alpha > 0, "alpha %g", alpha);
+    CHECK(pseudo > 0);
+    /* ... and not when the held-back birds are the rarely confirmed A */
+    d.s[6].label = d.s[7].label = 1;
+    CHECK(av_train_prior_choose(&d, &h, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
+    CHECK_NEAR(alpha, 0, 0);
+    /* fixed by the options */
+    fo.prior_alpha = 0.5, fo.prior_pseudo = 2;
+    CHECK(av_train_prior_choose(&d, &h, &h, &fo, &alpha, &pseudo, err, sizeof err) == AV_TRAIN_OK);
+    CHECK_NEAR(alpha, 0.5, 0);
+    CHECK_NEAR(pseudo, 2, 0);
+
+    /* serialised and loaded against the labels; hostile files refused */
+    char path[600];
+    snprintf(path, sizeof path, "%s/prior.json", av_test_tmpdir());
+    const char *names[4] = {"background", "Aus aus", "Bus bus", "Cus cus"};
+    const char *labels[4] = {"background", "Aus aus (Ay)", "Bus bus (Bee)", "Cus cus (Sea)"};
+    CHECK(av_detect_prior_save(path, counts, names, 4, 0, 1.0, 1.0, err, sizeof err) ==
+          AV_DETECT_OK);
+    av_detect_head g;
+    tiny_head(&g);
+    CHECK_MSG(av_detect_prior_load(path, labels, 4, 0, &g, err, sizeof err) == AV_DETECT_OK,
+              "%s", err);
+    float want[4];
+    av_detect_prior_weights(counts, 4, 0, 1.0, 1.0, want);
+    for (int c = 0; c < 4; c++)
+        CHECK_NEAR(g.prior[c], want[c], 1e-6);
+    CHECK_EQ_INT(top1(&g, amb), 2);
+    CHECK_EQ_INT(top1(&g, c_crop), 3);
+    static const char *const bad[] = {
+        "{\"format\": 1, \"alpha\": 1, \"pseudo_count\": 1, \"species\": "
+        "[{\"class\": 2, \"name\": \"Aus aus\", \"n\": 3}]}", /* not that class's name */
+        "{\"format\": 1, \"alpha\": 1, \"pseudo_count\": 1, \"species\": "
+        "[{\"class\": 9, \"name\": \"Aus aus\", \"n\": 3}]}", /* no such class */
+        "{\"format\": 1, \"alpha\": 1, \"pseudo_count\": 1, \"species\": "
+        "[{\"class\": 0, \"name\": \"background\", \"n\": 3}]}", /* not a species */
+        "{\"format\": 1, \"alpha\": 1, \"pseudo_count\": 1, \"species\": "
+        "[{\"class\": 1, \"name\": \"Aus aus\", \"n\": -3}]}", /* negative count */
+        "{\"format\": 1, \"alpha\": 99, \"pseudo_count\": 1, \"species\": []}",
+        "{\"format\": 2, \"alpha\": 1, \"pseudo_count\": 1, \"species\": []}",
+        "[1, 2, 3]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_bytes(path, bad[i], strlen(bad[i]));
+        CHECK_MSG(av_detect_prior_load(path, labels, 4, 0, &g, err, sizeof err) ==
+                      AV_DETECT_E_MODEL,
+                  "bad prior %zu loaded", i);
+        CHECK_STR_CONTAINS(err, path);
+    }
+    av_detect_head_free(&g);
+    av_detect_head_free(&h);
+    av_train_dataset_free(&d);
+}
+
 /* A version folder under base whose head is the base model's own last
  * layer; returns its path in out. */
-static void base_head_version(const char *base, char *out, size_t cap)
+static void base_head_version(const char *base, const av_train_prior *prior, char *out,
+                              size_t cap)
 {
     char err[512], db[700];
     snprintf(db, sizeof db, "sqlite:%s/empty.db", av_test_tmpdir());
@@ -111,11 +252,11 @@ static void base_head_version(const char *base, char *out, size_t cap)
     CHECK(av_train_dataset_build(s, p, &h, labels, bg, &d, err, sizeof err) == AV_TRAIN_OK);
     CHECK_EQ_INT(d.n, 0);
     snprintf(d.feature_name, sizeof d.feature_name, "%s", features);
-    long long v;
-    CHECK_MSG(av_train_write_version(base, "models", &d, &h, "{}", 1, &v, out, cap, err,
+    long long v, before = av_train_latest_version(base);
+    CHECK_MSG(av_train_write_version(base, "models", &d, &h, prior, "{}", 1, &v, out, cap, err,
                                      sizeof err) == AV_TRAIN_OK,
               "%s", err);
-    CHECK_EQ_INT(v, 1);
+    CHECK_EQ_INT(v, before + 1);
     av_train_dataset_free(&d);
     av_detect_head_free(&h);
     av_detect_pipeline_close(p);
@@ -126,7 +267,7 @@ TEST(version_with_the_base_head_answers_as_the_base)
 {
     char base[600], ver[1024], err[512];
     snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
-    base_head_version(base, ver, sizeof ver);
+    base_head_version(base, NULL, ver, sizeof ver);
     size_t n;
     unsigned char *img = slurp(av_test_shared("testdata/images/parrot.jpg"), &n);
     av_detect_pipeline *a, *b;
@@ -150,6 +291,58 @@ TEST(version_with_the_base_head_answers_as_the_base)
     free(img);
 }
 
+/* A version whose species prior favours the base's second answer on the
+ * parrot: the pipeline loads the prior the manifest names and its answer
+ * follows it; species the prior never saw still score. */
+TEST(version_with_a_species_prior_weights_the_answer)
+{
+    char base[600], ver[1024], err[512];
+    snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
+    size_t n;
+    unsigned char *img = slurp(av_test_shared("testdata/images/parrot.jpg"), &n);
+    av_detect_pipeline *a, *b;
+    av_detect_open_opts oo = {.max_contexts = 1};
+    if (av_detect_pipeline_open("models", &oo, &a, err, sizeof err) != AV_DETECT_OK ||
+        !av_detect_pipeline_has_species(a))
+        SKIP("models not installed (run scripts/setup)");
+    av_detect_result ra, rb;
+    CHECK(av_detect_run(a, img, n, NULL, &ra, err, sizeof err) == AV_DETECT_OK);
+    CHECK(ra.n_dets >= 1 && ra.dets[0].n_species >= 2);
+    int second = ra.dets[0].species[1].class_index;
+    double *counts = calloc(965, sizeof *counts);
+    CHECK(counts != NULL);
+    counts[second] = 50; /* the site's bird */
+    av_train_prior pr = {.counts = counts, .alpha = 2, .pseudo = 1};
+    base_head_version(base, &pr, ver, sizeof ver);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/retrain/prior.json", ver);
+    CHECK(access(p, R_OK) == 0);
+    CHECK_MSG(av_detect_pipeline_open(ver, &oo, &b, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK(av_detect_run(b, img, n, NULL, &rb, err, sizeof err) == AV_DETECT_OK);
+    CHECK(rb.n_dets >= 1 && rb.dets[0].n_species >= 2);
+    CHECK_STR_EQ(rb.dets[0].species[0].scientific, ra.dets[0].species[1].scientific);
+    CHECK_STR_EQ(rb.dets[0].species[1].scientific, ra.dets[0].species[0].scientific);
+    CHECK(rb.dets[0].species[1].score > 1e-4); /* never confirmed, still there */
+    av_detect_result_free(&ra);
+    av_detect_result_free(&rb);
+    av_detect_pipeline_close(b);
+    /* a prior that does not belong to the labels is refused, the file named */
+    const char *wrong = "{\"format\": 1, \"alpha\": 1, \"pseudo_count\": 1, \"species\": "
+                        "[{\"class\": 5, \"name\": \"Nonesuch bird\", \"n\": 3}]}";
+    write_bytes(p, wrong, strlen(wrong));
+    if (av_detect_pipeline_open(ver, &oo, &b, err, sizeof err) == AV_DETECT_OK) {
+        /* the pipeline opens without species and says why */
+        CHECK(!av_detect_pipeline_has_species(b));
+        snprintf(err, sizeof err, "%s", av_detect_pipeline_species_note(b));
+        av_detect_pipeline_close(b);
+    }
+    CHECK_STR_CONTAINS(err, "prior.json");
+    CHECK_STR_CONTAINS(err, "Nonesuch");
+    av_detect_pipeline_close(a);
+    free(counts);
+    free(img);
+}
+
 /* An in-process node's watch: a version promoted under the base path is
  * swapped in; a request holding the old pipeline finishes on it. */
 TEST(in_process_reload_of_a_promoted_version)
@@ -168,7 +361,7 @@ TEST(in_process_reload_of_a_promoted_version)
               "%s", err);
     av_detect_pipeline *held = av_detect_current_acquire(cur); /* a request in flight */
     CHECK(held == p0);
-    base_head_version(base, ver, sizeof ver);
+    base_head_version(base, NULL, ver, sizeof ver);
     for (int i = 0; i < 400 && !av_detect_current_swaps(cur); i++)
         usleep(50000);
     CHECK_EQ_INT((int)av_detect_current_swaps(cur), 1);
@@ -219,7 +412,7 @@ TEST(promote_swaps_a_loaded_model_server_with_no_failed_request)
 {
     char base[600], ver[1024], err[512];
     snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
-    base_head_version(base, ver, sizeof ver);
+    base_head_version(base, NULL, ver, sizeof ver);
     av_log_setup(AV_LOG_WARN, AV_LOG_LOGFMT);
     av_serving_opts o = {.listen = "127.0.0.1", .base_path = base, .poll_ms = 100,
                          .workers = 2};
@@ -335,8 +528,9 @@ TEST(simulation_on_eval_photos_and_lineage)
     json_decref(j);
 }
 
-TEST_MAIN(T(head_file_round_trip_and_hostile_files),
+TEST_MAIN(T(head_file_round_trip_and_hostile_files), T(species_prior_from_confirmed_reviews),
           T(version_with_the_base_head_answers_as_the_base),
+          T(version_with_a_species_prior_weights_the_answer),
           T(in_process_reload_of_a_promoted_version),
           T(promote_swaps_a_loaded_model_server_with_no_failed_request),
           T(simulation_on_eval_photos_and_lineage))

@@ -35,6 +35,7 @@ static int run_train(const av_config *cfg, int argc, char **argv)
     const char *out = NULL, *what = NULL;
     long min_reviews = 20, seed = 1;
     int force = 0;
+    double prior_alpha = 0; /* chosen on the held-back split */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -46,7 +47,15 @@ static int run_train(const av_config *cfg, int argc, char **argv)
         } else if (!strcmp(a, "--seed") && has) {
             if (parse_uint(argv[++i], 2147483647L, &seed))
                 return av_cli_usage(me, "--seed takes a non-negative number");
-        } else if (!strcmp(a, "--force"))
+        } else if (!strcmp(a, "--prior-alpha") && has) {
+            char *end;
+            const char *v = argv[++i];
+            prior_alpha = strtod(v, &end);
+            if (!*v || *end || !(prior_alpha > 0 && prior_alpha <= AV_DETECT_PRIOR_MAX_ALPHA))
+                return av_cli_usage(me, "--prior-alpha takes a number in (0, 8]");
+        } else if (!strcmp(a, "--no-prior"))
+            prior_alpha = -1;
+        else if (!strcmp(a, "--force"))
             force = 1;
         else if (a[0] == '-')
             return av_cli_usage(me, "unknown option '%s' (or it lacks its value)", a);
@@ -62,17 +71,18 @@ static int run_train(const av_config *cfg, int argc, char **argv)
     char url[1100], err[1024];
     av_config_db_url(cfg, url, sizeof url);
     av_train_opts o = {.db_url = url, .models_dir = cfg->models_dir, .out_dir = out_dir(cfg, out),
-                       .min_reviews = (int)min_reviews, .seed = (unsigned)seed, .force = force};
+                       .min_reviews = (int)min_reviews, .seed = (unsigned)seed, .force = force,
+                       .fit = {.prior_alpha = prior_alpha}};
     static av_train_result r;
     av_train_status st = av_train_species(&o, &r, err, sizeof err);
     if (st) {
         fprintf(stderr, "aviary train species: %s\n", err);
         return 1;
     }
-    printf("%s %s (version %lld): held-back top-1 %.1f%% (base %.1f%%), top-5 %.1f%% (base "
-           "%.1f%%)\n",
+    printf("%s %s (version %lld): held-back top-1 %.1f%% (base %.1f%%, head without the "
+           "species prior %.1f%%), top-5 %.1f%% (base %.1f%%)\n",
            r.promoted ? "promoted" : "candidate", r.path, r.version, r.eval.new_top1,
-           r.eval.base_top1, r.eval.new_top5, r.eval.base_top5);
+           r.eval.base_top1, r.eval.head_top1, r.eval.new_top5, r.eval.base_top5);
     if (!r.promoted)
         printf("not served: %s; serve it anyway with `aviary model promote candidate-%lld "
                "--out %s`\n",
@@ -83,7 +93,8 @@ static int run_train(const av_config *cfg, int argc, char **argv)
 const av_cli_cmd av_cli_train = {
     .name = "train",
     .summary = "retrain the species head on reviewed birds; evaluate; write a model version",
-    .usage = "species --db URL --out DIR [--min-reviews N] [--seed S] [--force]",
+    .usage = "species --db URL --out DIR [--min-reviews N] [--seed S] [--prior-alpha A | "
+             "--no-prior] [--force]",
     .keys = train_keys,
     .extra_help =
         "  --out DIR          the model server's --model-base-path: the new version is written\n"
@@ -91,6 +102,10 @@ const av_cli_cmd av_cli_train = {
         "                     base, else as candidate-N\n"
         "  --min-reviews N    refuse with fewer usable reviews (default 20)\n"
         "  --seed S           split and shuffle seed (default 1): same reviews + seed = same head\n"
+        "  --prior-alpha A    weight of the site's species prior (confirmed sightings): the\n"
+        "                     answer is p(species | crop) * prior^A, renormalised; default:\n"
+        "                     chosen on the held-back split (0 when it does not help)\n"
+        "  --no-prior         no species prior\n"
         "  --force            promote even when the evaluation says no (recorded)\n"
         "  --models DIR       the base models (default ./models)\n",
     .run = run_train,
@@ -137,9 +152,12 @@ static int run_model(const av_config *cfg, int argc, char **argv)
             json_t *j = json_load_file(p, 0, NULL);
             json_t *ev = json_object_get(j, "evaluation");
             if (j)
-                printf("%-14s top-1 %.1f%% (base %.1f%%) on %lld held back, %s%s\n", e->d_name,
-                       json_number_value(json_object_get(ev, "new_top1")),
+                printf("%-14s top-1 %.1f%% (base %.1f%%, prior alpha %g) on %lld held back, "
+                       "%s%s\n",
+                       e->d_name, json_number_value(json_object_get(ev, "new_top1")),
                        json_number_value(json_object_get(ev, "base_top1")),
+                       json_number_value(
+                           json_object_get(json_object_get(j, "prior"), "alpha")),
                        (long long)json_integer_value(json_object_get(ev, "held_back")),
                        json_is_true(json_object_get(j, "promoted")) ? "promoted" : "candidate",
                        json_is_true(json_object_get(j, "forced")) ? " (forced)" : "");

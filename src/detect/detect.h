@@ -392,6 +392,9 @@ typedef struct av_detect_head {
     int n_classes, dim;
     float *w; /* n_classes x dim, row-major (owned) */
     float *b; /* n_classes (owned) */
+    /* site species prior (prior.c), NULL = none: weights the softmax output
+     * is multiplied by before renormalising (owned) */
+    float *prior;
 } av_detect_head;
 
 /* Write / read a head file (format in head.c). load fills *h (free with
@@ -405,6 +408,35 @@ void av_detect_head_free(av_detect_head *h);
 void av_detect_head_logits(const av_detect_head *h, const float *f, float *logits);
 /* In place, numerically stable. */
 void av_detect_softmax(float *v, int n);
+
+/*
+ * Site species prior (prior.c): counts of confirmed sightings per class,
+ * smoothed by a Dirichlet pseudo-count per species class (the uniform base
+ * distribution mixed in) and raised to alpha, relative to uniform:
+ *   w[c] = (S (n_c + pseudo) / (N + pseudo S))^alpha,  w[background] = 1
+ * (S species classes, N sightings). Applied to a head's softmax output:
+ * posterior[c] = p(c | crop) w[c], renormalised.
+ *
+ * File (JSON, retrain/prior.json of a version folder):
+ *   {"format": 1, "alpha": A, "pseudo_count": P, "sightings": N,
+ *    "species": [{"class": C, "name": "Scientific", "n": K}, ...]}
+ * classes not listed have n = 0; a listed name must be the label's
+ * scientific part (the file belongs to those labels).
+ */
+#define AV_DETECT_PRIOR_MAX_ALPHA 8.0
+void av_detect_prior_weights(const double *counts, int n_classes, int background, double alpha,
+                             double pseudo, float *w);
+/* names[c]: class c's scientific name. */
+av_detect_status av_detect_prior_save(const char *path, const double *counts,
+                                      const char *const *names, int n_classes, int background,
+                                      double alpha, double pseudo, char *err, size_t errlen);
+/* Reads path, checks it against labels ("Scientific (Common)"), and sets
+ * h->prior (n_labels == h->n_classes weights, owned by h). */
+av_detect_status av_detect_prior_load(const char *path, const char *const *labels, int n_labels,
+                                      int background, av_detect_head *h, char *err,
+                                      size_t errlen);
+/* probs[h->n_classes] *= h->prior, renormalised; nothing without a prior. */
+void av_detect_prior_apply(const av_detect_head *h, float *probs);
 
 /*
  * The species model's base head (its last fully connected layer, read

@@ -149,6 +149,7 @@ void av_detect_head_free(av_detect_head *h)
 {
     free(h->w);
     free(h->b);
+    free(h->prior);
     memset(h, 0, sizeof *h);
 }
 

@@ -553,7 +553,11 @@ static av_detect_status parse_root(parser *ps, json_t *root, const char *base_di
         if ((st = get_str(ps, hd, "head.", "file", 1, rel, sizeof rel)) ||
             (st = resolve(ps, base_dir, rel, "head.file", m->head_path, sizeof m->head_path)) ||
             (st = get_str(ps, hd, "head.", "features", 1, m->head_features,
-                          sizeof m->head_features)))
+                          sizeof m->head_features)) ||
+            (st = get_str(ps, hd, "head.", "prior", 0, rel, sizeof rel)))
+            return st;
+        if (rel[0] && (st = resolve(ps, base_dir, rel, "head.prior", m->head_prior_path,
+                                    sizeof m->head_prior_path)))
             return st;
     }
     m->baseline_confidence = -1.0;

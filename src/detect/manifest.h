@@ -37,10 +37,12 @@
  *   calibration          int8: the range table `aviary model quantize` wrote,
  *                        relative to the manifest's folder (default
  *                        "<name>.int8.calib")
- *   head                 classifier, optional: {"file": F, "features": TENSOR}, a
- *                        retrained head (head.c, `aviary train species`) applied to
- *                        the named intermediate tensor instead of the model's output;
- *                        labels then list the head's classes
+ *   head                 classifier, optional: {"file": F, "features": TENSOR,
+ *                        "prior": P}, a retrained head (head.c, `aviary train
+ *                        species`) applied to the named intermediate tensor instead
+ *                        of the model's output, and optionally the site species
+ *                        prior its answers are weighted by (prior.c); labels then
+ *                        list the head's classes
  *
  * models/pipeline.json picks the default detector and the species manifest.
  */
@@ -102,6 +104,7 @@ typedef struct av_detect__manifest {
     /* retrained head (optional): file resolved like path, "" when none */
     char head_path[AV_DETECT__PATH_MAX];
     char head_features[256];        /* intermediate tensor the head reads */
+    char head_prior_path[AV_DETECT__PATH_MAX]; /* site species prior (prior.c), "" = none */
 } av_detect__manifest;
 
 /* Defaults of "answer" (measured on ../shared/eval/birds; README "Evaluation"). */

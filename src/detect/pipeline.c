@@ -164,7 +164,10 @@ static av_detect_status check_head(av_detect_pipeline *p, char *err, size_t errl
                      m->name, p->head.n_classes, p->head.dim, m->head_features, n,
                      av_nn_dtype_name(t), m->n_labels);
     p->feat_bytes = n * av_nn_dtype_size(t);
-    return AV_DETECT_OK;
+    return m->head_prior_path[0]
+               ? av_detect_prior_load(m->head_prior_path, (const char *const *)m->labels,
+                                      m->n_labels, m->background, &p->head, err, errlen)
+               : AV_DETECT_OK;
 }
 
 static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_t errlen)

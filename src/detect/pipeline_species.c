@@ -69,6 +69,7 @@ static double read_species(av_detect_pipeline *p, worker *w, const void *buf, in
         dequantise(&p->feat_info, buf, w->featf, p->head.dim);
         av_detect_head_logits(&p->head, w->featf, w->probs);
         av_detect_softmax(w->probs, p->head.n_classes);
+        av_detect_prior_apply(&p->head, w->probs);
     } else {
         av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
     }

@@ -9,7 +9,8 @@
  * train with av_train_species, then analyse the second half with the base
  * models and with the new version (promoted or candidate) and score the
  * top species of each photo's best box. `repeat` stores each reviewed photo
- * that many times (distinct uploads) to time training on more reviews.
+ * that many times (distinct uploads, analysed once) to time training on more
+ * reviews.
  */
 #include "train/train.h"
 #include "base/base.h"
@@ -93,16 +94,12 @@ static int best_box(const av_detect_result *r)
     return b;
 }
 
-static av_train_status analyse_store(av_store *s, av_detect_pipeline *p, const photo *ph,
-                                     const unsigned char *img, size_t len, char *err,
-                                     size_t errlen)
+/* Store the photo (analysed as r) as a new upload and review its best box. */
+static av_train_status store_review(av_store *s, const av_detect_result *r, const photo *ph,
+                                    const unsigned char *img, size_t len, char *err,
+                                    size_t errlen)
 {
-    av_detect_result r;
     char e[512];
-    if (av_detect_run(p, img, len, NULL, &r, e, sizeof e) != AV_DETECT_OK) {
-        snprintf(err, errlen, "%s: %s", ph->file, e);
-        return AV_TRAIN_E_MODEL;
-    }
     av_store_image im = {0};
     av_store_new_id(im.id);
     snprintf(im.name, sizeof im.name, "%s", ph->file);
@@ -110,25 +107,25 @@ static av_train_status analyse_store(av_store *s, av_detect_pipeline *p, const p
     snprintf(im.content_type, sizeof im.content_type, "image/jpeg");
     im.size_bytes = (int64_t)len;
     snprintf(im.status, sizeof im.status, "pending");
-    av_store_detection *dets = calloc((size_t)(r.n_dets ? r.n_dets : 1), sizeof *dets);
+    av_store_detection *dets = calloc((size_t)(r->n_dets ? r->n_dets : 1), sizeof *dets);
     av_train_status st = dets ? AV_TRAIN_OK : AV_TRAIN_E_NOMEM;
-    for (int i = 0; dets && i < r.n_dets; i++)
-        av_web_store_detection(&r.dets[i], "base", &dets[i]);
+    for (int i = 0; dets && i < r->n_dets; i++)
+        av_web_store_detection(&r->dets[i], "base", &dets[i]);
     if (!st && (av_store_image_insert(s, &im, img, len, e, sizeof e) ||
-                av_store_analysis_put(s, im.id, r.width, r.height, dets, r.n_dets, e,
+                av_store_analysis_put(s, im.id, r->width, r->height, dets, r->n_dets, e,
                                       sizeof e)))
         st = AV_TRAIN_E_STORE;
-    int b = best_box(&r);
+    int b = best_box(r);
     av_store_review rv = {0};
     snprintf(rv.image_id, sizeof rv.image_id, "%s", im.id);
     snprintf(rv.who, sizeof rv.who, "simulation");
     if (b >= 0) {
         rv.box = b;
-        int same = r.dets[b].n_species && !strcmp(r.dets[b].species[0].scientific, ph->sci);
+        int same = r->dets[b].n_species && !strcmp(r->dets[b].species[0].scientific, ph->sci);
         rv.action = same ? AV_REVIEW_CONFIRM : AV_REVIEW_SPECIES;
     } else {
         rv.action = AV_REVIEW_ADDED;
-        rv.x1 = 0, rv.y1 = 0, rv.x2 = r.width, rv.y2 = r.height;
+        rv.x1 = 0, rv.y1 = 0, rv.x2 = r->width, rv.y2 = r->height;
     }
     snprintf(rv.species, sizeof rv.species, "%s", ph->sci);
     snprintf(rv.common_name, sizeof rv.common_name, "%s", ph->common);
@@ -139,7 +136,6 @@ static av_train_status analyse_store(av_store *s, av_detect_pipeline *p, const p
     else if (st)
         snprintf(err, errlen, "out of memory");
     free(dets);
-    av_detect_result_free(&r);
     return st;
 }
 
@@ -236,8 +232,16 @@ av_train_status av_train_simulate(const av_train_sim_opts *o, av_train_sim_resul
             snprintf(err, errlen, "%s: cannot read", path);
             st = AV_TRAIN_E_ARG;
         }
-        for (int k = 0; !st && k < repeat; k++, res->n_reviews++)
-            st = analyse_store(s, base, &ph[i], img, len, err, errlen);
+        /* analysed once: the same bytes give the same result, stored repeat times */
+        av_detect_result ar;
+        if (!st && av_detect_run(base, img, len, NULL, &ar, e, sizeof e) != AV_DETECT_OK) {
+            snprintf(err, errlen, "%s: %s", ph[i].file, e);
+            st = AV_TRAIN_E_MODEL;
+        } else if (!st) {
+            for (int k = 0; !st && k < repeat; k++, res->n_reviews++)
+                st = store_review(s, &ar, &ph[i], img, len, err, errlen);
+            av_detect_result_free(&ar);
+        }
         free(img);
     }
     av_store_close(s);

@@ -5,6 +5,7 @@
  *
  *   dataset.c   reviewed boxes -> species features (crops cut by the pipeline)
  *   softmax.c   softmax regression pulled toward the base head
+ *   prior.c     the site's species prior from confirmed sightings
  *   evaluate.c  split by image stratified by species; top-1/top-5 per species
  *   version.c   version folders (manifest + base model + head) and promote
  *   watch.c     in-process nodes load a newly promoted version
@@ -77,6 +78,9 @@ typedef struct av_train_fit_opts {
     int batch;
     unsigned seed;
     int candidates;     /* base classes per sample kept in the softmax (its top-k by base) */
+    /* site species prior (prior.c): alpha > 0 fixed, 0 chosen on the held-back
+     * split, < 0 none; pseudo_count > 0 fixed, 0 chosen */
+    double prior_alpha, prior_pseudo;
 } av_train_fit_opts;
 
 /* Train head h (n_classes = d->n_classes, starting from base for the base
@@ -85,6 +89,28 @@ typedef struct av_train_fit_opts {
 av_train_status av_train_fit(const av_train_dataset *d, const av_detect_head *base,
                              const av_train_fit_opts *o, av_detect_head *h, char *err,
                              size_t errlen);
+
+/* ---- the site's species prior (prior.c) ---- */
+
+/* counts[n_classes]: confirmed sightings (samples) of each class; only the
+ * training part (test == 0) when train_only. */
+void av_train_prior_counts(const av_train_dataset *d, int train_only, double *counts);
+
+/* Choose alpha and the pseudo-count (those of o not fixed) on the held-back
+ * split: the prior from the training part only, h's answers weighted by it;
+ * beside the held-back samples, each training sample whose species has no
+ * other training image is scored as a first sighting (base's answer, its
+ * species unseen). The best top-1 over both (ties: the lower mean log loss,
+ * then the smaller alpha). *alpha 0 when nothing is held back or no
+ * weighting helps. */
+av_train_status av_train_prior_choose(const av_train_dataset *d, const av_detect_head *base,
+                                      const av_detect_head *h, const av_train_fit_opts *o,
+                                      double *alpha, double *pseudo, char *err, size_t errlen);
+
+/* Set h->prior from counts (replacing one there). */
+av_train_status av_train_prior_set(const av_train_dataset *d, av_detect_head *h,
+                                   const double *counts, double alpha, double pseudo,
+                                   char *err, size_t errlen);
 
 /* ---- evaluation ---- */
 
@@ -95,20 +121,23 @@ typedef struct av_train_species_score {
     int n;                    /* held-back samples */
     int n_reviews;            /* all samples of it */
     double base_top1, new_top1; /* percent */
+    double head_top1;         /* the new head without the species prior */
 } av_train_species_score;
 
 typedef struct av_train_eval {
     int n;                                   /* held-back samples */
     double base_top1, base_top5, new_top1, new_top5; /* percent */
+    double head_top1, head_top5;             /* new head without its prior */
     av_train_species_score sp[AV_TRAIN_MAX_SPECIES_ROWS];
     int n_sp;
     int promote;                             /* the promotion rule holds */
     char reason[256];                        /* why (not) */
 } av_train_eval;
 
-/* Score base (n_base classes) and new heads on the held-back samples. The
- * rule: new top-1 > base top-1 and no species with >= 5 reviews loses more
- * than 5 points of top-1. */
+/* Score base (n_base classes) and new heads on the held-back samples: new
+ * with h's species prior when it has one (what is served), head without.
+ * The rule: new top-1 > base top-1 and no species with >= 5 reviews loses
+ * more than 5 points of top-1. */
 void av_train_evaluate(const av_train_dataset *d, const av_detect_head *base,
                        const av_detect_head *h, av_train_eval *e);
 
@@ -132,18 +161,26 @@ av_train_status av_train_watch_start(const char *base_dir, const av_detect_open_
                                      av_train_watch **out, char *err, size_t errlen);
 void av_train_watch_stop(av_train_watch *w);
 
+/* The species prior a version applies: sightings per class (n_classes). */
+typedef struct av_train_prior {
+    const double *counts;
+    double alpha, pseudo;
+} av_train_prior;
+
 /*
  * Write a version folder under base_dir: a copy of models_dir (files
  * hard-linked where possible) whose species manifest applies head h with
- * labels names/commons, plus retrain/version.json (the manifest: what
- * json_info holds). promote: as the next number (renamed into place, so a
- * model server never sees half of it), else as candidate-<N>. *version
- * gets the number, path (cap bytes) the folder.
+ * labels names/commons and, when prior is not NULL, retrain/prior.json,
+ * plus retrain/version.json (the manifest: what json_info holds). promote:
+ * as the next number (renamed into place, so a model server never sees
+ * half of it), else as candidate-<N>. *version gets the number, path (cap
+ * bytes) the folder.
  */
 av_train_status av_train_write_version(const char *base_dir, const char *models_dir,
                                        const av_train_dataset *d, const av_detect_head *h,
-                                       const char *json_info, int promote, long long *version,
-                                       char *path, size_t cap, char *err, size_t errlen);
+                                       const av_train_prior *prior, const char *json_info,
+                                       int promote, long long *version, char *path, size_t cap,
+                                       char *err, size_t errlen);
 
 /* Serve `which` (a number, or candidate-N) again: copied as the next
  * version number. *version gets the new number. */
@@ -172,6 +209,9 @@ typedef struct av_train_result {
     double seconds_features, seconds_fit;         /* wall clock */
     double cpu_seconds_features, cpu_seconds_fit; /* CPU time of the process (all threads) */
     int64_t mlmd_model_id;    /* 0 when lineage was not recorded */
+    /* the species prior: alpha (-1: none), pseudo-count, all sightings, species seen */
+    double prior_alpha, prior_pseudo, prior_sightings;
+    int prior_species;
 } av_train_result;
 
 av_train_status av_train_species(const av_train_opts *o, av_train_result *r, char *err,

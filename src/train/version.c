@@ -7,6 +7,7 @@
  * head, plus
  *   retrain/head.bin      the head (format in src/detect/head.c)
  *   retrain/labels.txt    its classes, "Scientific (Common)", base first
+ *   retrain/prior.json    the site's species prior (src/detect/prior.c)
  *   retrain/version.json  the training record: dataset, parameters, evaluation
  * It is built under a hidden name and renamed into place, so a watching
  * model server never loads half of it. A candidate is written as
@@ -129,7 +130,7 @@ static void remove_tree(const char *path, int depth)
 
 /* Rewrite the species manifest of folder dir to apply retrain/head.bin. */
 static int rewrite_manifest(const char *dir, const char *features, const char *background,
-                            char *err, size_t errlen)
+                            int with_prior, char *err, size_t errlen)
 {
     char p[2048];
     snprintf(p, sizeof p, "%s/pipeline.json", dir);
@@ -150,6 +151,8 @@ static int rewrite_manifest(const char *dir, const char *features, const char *b
     bad = bad || json_object_set_new(m, "head",
                                      json_pack("{s:s, s:s}", "file", "retrain/head.bin",
                                                "features", features));
+    bad = bad || (with_prior && json_object_set_new(json_object_get(m, "head"), "prior",
+                                                    json_string("retrain/prior.json")));
     unlink(p); /* a hard link to the base manifest: never write through it */
     bad = bad || json_dump_file(m, p, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(m);
@@ -158,10 +161,28 @@ static int rewrite_manifest(const char *dir, const char *features, const char *b
     return bad ? -1 : 0;
 }
 
+/* retrain/prior.json (format in src/detect/detect.h) over the dataset's classes. */
+static int write_prior(const char *path, const av_train_dataset *d, const av_train_prior *pr,
+                       char *err, size_t errlen)
+{
+    const char **names = malloc((size_t)d->n_classes * sizeof *names);
+    if (!names) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    for (int c = 0; c < d->n_classes; c++)
+        names[c] = d->names[c];
+    av_detect_status st = av_detect_prior_save(path, pr->counts, names, d->n_classes,
+                                               d->background, pr->alpha, pr->pseudo, err, errlen);
+    free(names);
+    return st ? -1 : 0;
+}
+
 av_train_status av_train_write_version(const char *base_dir, const char *models_dir,
                                        const av_train_dataset *d, const av_detect_head *h,
-                                       const char *json_info, int promote, long long *version,
-                                       char *path, size_t cap, char *err, size_t errlen)
+                                       const av_train_prior *prior, const char *json_info,
+                                       int promote, long long *version, char *path, size_t cap,
+                                       char *err, size_t errlen)
 {
     if (mkdir(base_dir, 0755) && errno != EEXIST) {
         snprintf(err, errlen, "%s: cannot create (%s)", base_dir, strerror(errno));
@@ -181,6 +202,9 @@ av_train_status av_train_write_version(const char *base_dir, const char *models_
         st = AV_TRAIN_E_IO;
     snprintf(p, sizeof p, "%s/retrain/head.bin", tmp);
     if (!st && av_detect_head_save(p, h, err, errlen))
+        st = AV_TRAIN_E_IO;
+    snprintf(p, sizeof p, "%s/retrain/prior.json", tmp);
+    if (!st && prior && write_prior(p, d, prior, err, errlen))
         st = AV_TRAIN_E_IO;
     snprintf(p, sizeof p, "%s/retrain/labels.txt", tmp);
     FILE *f = st ? NULL : fopen(p, "w");
@@ -204,7 +228,7 @@ av_train_status av_train_write_version(const char *base_dir, const char *models_
         st = AV_TRAIN_E_IO;
     if (st == AV_TRAIN_E_IO && !err[0])
         snprintf(err, errlen, "writing %s failed (%s)", p, strerror(errno));
-    if (!st && rewrite_manifest(tmp, d->feature_name, "background", err, errlen))
+    if (!st && rewrite_manifest(tmp, d->feature_name, "background", prior != NULL, err, errlen))
         st = AV_TRAIN_E_IO;
     if (promote)
         snprintf(p, sizeof p, "%s/%lld", base_dir, n);
