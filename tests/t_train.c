@@ -528,7 +528,15 @@ TEST(simulation_on_eval_photos_and_lineage)
     json_decref(j);
 }
 
-TEST_MAIN(T(head_file_round_trip_and_hostile_files), T(species_prior_from_confirmed_reviews),
+TEST(status_codes)
+{
+    CHECK_EQ_INT(AV_TRAIN_E_DATA, 2);
+    CHECK_STR_EQ(av_train_strerror(AV_TRAIN_OK), "ok");
+    CHECK_STR_EQ(av_train_strerror(AV_TRAIN_E_DATA), "too few reviews to train or evaluate");
+    CHECK_STR_EQ(av_train_strerror((av_train_status)99), "unknown status");
+}
+
+TEST_MAIN(T(status_codes), T(head_file_round_trip_and_hostile_files), T(species_prior_from_confirmed_reviews),
           T(version_with_the_base_head_answers_as_the_base),
           T(version_with_a_species_prior_weights_the_answer),
           T(in_process_reload_of_a_promoted_version),

@@ -270,3 +270,15 @@ av_train_status av_train_species(const av_train_opts *o, av_train_result *r, cha
     av_store_close(s);
     return st;
 }
+
+const char *av_train_strerror(av_train_status st)
+{
+    switch (st) {
+#define X(name, num, msg) \
+    case AV_TRAIN_##name:  \
+        return msg;
+        AV_TRAIN_STATUS_MAP(X)
+#undef X
+    }
+    return "unknown status";
+}

@@ -19,15 +19,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define AV_TRAIN_STATUS_MAP(X)                              \
+    X(OK, 0, "ok")                                          \
+    X(E_ARG, 1, "bad option or folder")                     \
+    X(E_DATA, 2, "too few reviews to train or evaluate")    \
+    X(E_STORE, 3, "the database failed")                    \
+    X(E_MODEL, 4, "the models could not be loaded or used") \
+    X(E_IO, 5, "writing the version failed")                \
+    X(E_NOMEM, 6, "out of memory")
+
 typedef enum av_train_status {
-    AV_TRAIN_OK = 0,
-    AV_TRAIN_E_ARG,      /* bad option or folder */
-    AV_TRAIN_E_DATA,     /* too few reviews to train or evaluate */
-    AV_TRAIN_E_STORE,    /* the database failed */
-    AV_TRAIN_E_MODEL,    /* the models could not be loaded or used */
-    AV_TRAIN_E_IO,       /* writing the version failed */
-    AV_TRAIN_E_NOMEM
+#define X(name, num, msg) AV_TRAIN_##name = num,
+    AV_TRAIN_STATUS_MAP(X)
+#undef X
 } av_train_status;
+
+/* Static string for a status; never NULL. */
+const char *av_train_strerror(av_train_status st);
 
 /* ---- dataset: one sample per usable reviewed box ---- */
 
