@@ -61,17 +61,6 @@ static void wake_conn(void *c)
     MHD_resume_connection(c);
 }
 
-json_t *av_serving__error_json(const char *fmt, ...)
-{
-    char msg[1024], clean[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    av_text_utf8_clean(clean, sizeof clean, msg); /* names from the URL may be any bytes */
-    return json_pack("{s:s}", "error", clean);
-}
-
 static enum MHD_Result send_text(req *rq, struct MHD_Connection *c, unsigned status, const char *type,
                                  const char *body, size_t len)
 {

@@ -1,9 +1,14 @@
 /*
- * status.c - status strings, TF Serving state names and the TF Object
- * Detection API class-id mapping (documented in serving.h).
+ * status.c - status strings, the {"error": ...} body both REST protocols
+ * answer, TF Serving state names and the TF Object Detection API class-id
+ * mapping (documented in serving.h).
  */
 #include "serving/internal.h"
 
+#include "text/text.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *av_serving_strerror(av_serving_status st)
@@ -57,4 +62,15 @@ double av_serving__det_score(const av_detect_det *d, int cls, const char *const 
     int is_tracked = cls <= n_tracked && d->n_species > 0 && tracked[cls - 1] &&
                      !strcmp(tracked[cls - 1], d->species[0].scientific);
     return is_tracked || d->whole_image ? d->confidence : d->det_score;
+}
+
+json_t *av_serving__error_json(const char *fmt, ...)
+{
+    char msg[1024], clean[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    av_text_utf8_clean(clean, sizeof clean, msg); /* names from the URL may be any bytes */
+    return json_pack("{s:s}", "error", clean);
 }

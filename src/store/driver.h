@@ -189,6 +189,9 @@ void av_store__blob_path(const av_store *s, const char *id, char *out, size_t ca
 /* Wall-clock ms since the epoch (leases, sessions: compared across nodes). */
 int64_t av_store__now_ms(void);
 
+/* Rows one read returns at most, whatever the caller asks. */
+#define AV_STORE__MAX_ROWS 10000000
+
 /* Grow *p (elements of elem bytes, *cap of them) to hold need: 0, or -1
  * when out of memory or past 10 million rows. */
 int av_store__grow(void **p, int *cap, int need, size_t elem);

@@ -61,3 +61,16 @@ const char *av_store__sql_wrap(av_store__wrap w, const char *arg, char *buf, siz
     snprintf(buf, cap, "%s%s%s", w.pre, w.drop_arg ? "" : arg, w.post);
     return buf;
 }
+
+int av_store__grow(void **p, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    if (need > AV_STORE__MAX_ROWS)
+        return -1;
+    size_t c = (size_t)*cap;
+    if (av_base_grow(p, &c, (size_t)need, elem))
+        return -1;
+    *cap = c > (size_t)AV_STORE__MAX_ROWS ? AV_STORE__MAX_ROWS : (int)c;
+    return 0;
+}

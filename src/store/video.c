@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROWS 10000000 /* rows one read returns, whatever the caller asks */
 
 typedef struct sess {
     av_store *s;
@@ -311,19 +310,6 @@ typedef struct visit_rows {
     int failed;
 } visit_rows;
 
-int av_store__grow(void **p, int *cap, int need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    if (need > MAX_ROWS)
-        return -1;
-    size_t c = (size_t)*cap;
-    if (av_base_grow(p, &c, (size_t)need, elem))
-        return -1;
-    *cap = c > (size_t)MAX_ROWS ? MAX_ROWS : (int)c;
-    return 0;
-}
-
 static int visit_row(void *ud)
 {
     visit_rows *r = ud;
@@ -413,7 +399,7 @@ av_store_status av_store_video_dets(av_store *s, const char *id, int max,
         return AV_STORE_NOT_FOUND;
     vdet_rows r;
     memset(&r, 0, sizeof r);
-    r.max = max > 0 && max < MAX_ROWS ? max : MAX_ROWS;
+    r.max = max > 0 && max < AV_STORE__MAX_ROWS ? max : AV_STORE__MAX_ROWS;
     av_store_detection *d = &r.cur.det;
     av_store__col cols[14] = {
         {AV_COL_INT, &r.frame, 0, 0},          {AV_COL_INT, &r.frame_index, 0, 0},

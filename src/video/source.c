@@ -1,8 +1,8 @@
 /*
  * source.c - the edges of src/video: magic bytes, status strings, the byte
  * source the demuxer reads (memory or a file, through FFmpeg's AVIO
- * callbacks), FFmpeg's log captured per thread, and the two entry points
- * that open a source and hand it to decode.c.
+ * callbacks) and FFmpeg's log captured per thread (the entry points that
+ * open a source are in run.c).
  */
 #include "video/video.h"
 #include "base/base.h"
@@ -184,72 +184,4 @@ void av_video_log_clear(void)
 const char *av_video_log_last(void)
 {
     return av_video__log_last();
-}
-
-/* ---- entry points ---- */
-
-av_video_status av_video_run(av_detect_pipeline *p, const void *bytes, size_t len,
-                             const av_video_opts *opts, av_video_result *r, char *err,
-                             size_t errlen)
-{
-    memset(r, 0, sizeof *r);
-    if (!p || (!bytes && len))
-        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no pipeline or bytes");
-    if ((unsigned long long)len > (unsigned long long)INT64_MAX)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, err, errlen, "video: too large");
-    av_video__src s = {.mem = bytes, .fd = -1, .size = (int64_t)len};
-    return av_video__run_src(p, &s, opts, r, err, errlen);
-}
-
-av_video_status av_video_run_file(av_detect_pipeline *p, const char *path,
-                                  const av_video_opts *opts, av_video_result *r, char *err,
-                                  size_t errlen)
-{
-    memset(r, 0, sizeof *r);
-    if (!p || !path)
-        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no pipeline or path");
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "cannot open: %s", strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "not a regular file");
-    }
-    av_video__src s = {.fd = fd, .size = (int64_t)sb.st_size};
-    av_video_status st = av_video__run_src(p, &s, opts, r, err, errlen);
-    close(fd);
-    return st;
-}
-
-av_video_status av_video_probe(const void *bytes, size_t len, const av_video_limits *limits,
-                               av_video_result *info, char *err, size_t errlen)
-{
-    memset(info, 0, sizeof *info);
-    if (!bytes && len)
-        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no bytes");
-    if ((unsigned long long)len > (unsigned long long)INT64_MAX)
-        return AV_BASE_FAIL(AV_VIDEO_E_LIMIT, err, errlen, "video: too large");
-    av_video__src s = {.mem = bytes, .fd = -1, .size = (int64_t)len};
-    return av_video__probe_src(&s, limits, info, err, errlen);
-}
-
-av_video_status av_video_probe_file(const char *path, const av_video_limits *limits,
-                                    av_video_result *info, char *err, size_t errlen)
-{
-    memset(info, 0, sizeof *info);
-    if (!path)
-        return AV_BASE_FAIL(AV_VIDEO_E_ARG, err, errlen, "video: no path");
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "cannot open: %s", strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return AV_BASE_FAIL(AV_VIDEO_E_IO, err, errlen, "not a regular file");
-    }
-    av_video__src s = {.fd = fd, .size = (int64_t)sb.st_size};
-    av_video_status st = av_video__probe_src(&s, limits, info, err, errlen);
-    close(fd);
-    return st;
 }

@@ -139,3 +139,10 @@ void av_nn__bcast_strides(int ro, const int64_t *dout, int ri, const int64_t *di
             s *= di[k];
     }
 }
+
+int av_nn__norm_axis(int a, int r)
+{
+    if (a < 0)
+        a += r;
+    return (a < 0 || a >= (r > 0 ? r : 1)) ? -1 : a;
+}

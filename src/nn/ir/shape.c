@@ -68,13 +68,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int av_nn__norm_axis(int a, int r)
-{
-    if (a < 0)
-        a += r;
-    return (a < 0 || a >= (r > 0 ? r : 1)) ? -1 : a;
-}
-
 static bool conv_axis(int64_t in, int k, int s, int d, av_nn__padding pad, int *pb, int *pa,
                       bool ceil_mode, int64_t *out)
 {

@@ -119,6 +119,11 @@ av_nn_status av_nn__tfjs_fail(av_nn__tfjs *L, const av_nn__tfjs_node *n, av_nn_s
 /* IR tensor feeding input i of n (inputs are lowered first). */
 av_nn__tid av_nn__tfjs_in(const av_nn__tfjs *L, const av_nn__tfjs_node *n, int i);
 
+/* tfjs_attr.c: FNV-1a of a string (the loader's name map); a proto3 JSON
+ * int64 (a string or a number) into *out, false when it is neither. */
+uint64_t av_nn__tfjs_hash_str(const char *s);
+bool av_nn__tfjs_json_i64(json_t *v, int64_t *out);
+
 /* Attribute lookup; NULL when absent. */
 json_t *av_nn__tfjs_attr(const av_nn__tfjs_node *n, const char *key);
 /* AttrValue readers: return def when the attribute is absent; set *bad on a malformed one. */

@@ -47,6 +47,7 @@ typedef struct av_nn__tfl_op {
     uint32_t index;  /* position in the subgraph, for messages */
     int32_t code;    /* BuiltinOperator */
     const char *custom; /* custom_code when code is CUSTOM (may be NULL) */
+    const char *op_name; /* av_nn__tfl_op_name(code), NULL when not in the table */
     int n_in, n_out;
     int32_t in[AV_NN_MAX_NODE_INPUTS];
     int32_t out[AV_NN_MAX_NODE_OUTPUTS];
@@ -74,5 +75,18 @@ av_nn_status av_nn__tfl_fail(av_nn__tfl *L, const av_nn__tfl_op *op, av_nn_statu
 const char *av_nn__tfl_op_name(int32_t code);
 /* Lower one operator (tflite_ops.c). */
 av_nn_status av_nn__tfl_lower(av_nn__tfl *L, const av_nn__tfl_op *op);
+
+/* "[1,224,224,3]" into buf (tflite_tensors.c). */
+const char *av_nn__tfl_shape_str(const av_nn__tfl_tensor *t, char *buf, size_t n);
+
+/* Field indices of the TFLite schema tables (tflite/schema.fbs). */
+enum { MODEL_VERSION = 0, MODEL_OPCODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
+enum { OPCODE_DEPRECATED = 0, OPCODE_CUSTOM = 1, OPCODE_BUILTIN = 3 };
+enum { SG_TENSORS = 0, SG_INPUTS = 1, SG_OUTPUTS = 2, SG_OPERATORS = 3 };
+enum { T_SHAPE = 0, T_TYPE = 1, T_BUFFER = 2, T_NAME = 3, T_QUANT = 4, T_VARIABLE = 5,
+       T_SPARSITY = 6 };
+enum { Q_SCALE = 2, Q_ZERO = 3, Q_DIM = 6 };
+enum { BUF_DATA = 0, BUF_OFFSET = 1, BUF_SIZE = 2 };
+enum { OP_CODE = 0, OP_INPUTS = 1, OP_OUTPUTS = 2, OP_OPT_TYPE = 3, OP_OPT = 4 };
 
 #endif
