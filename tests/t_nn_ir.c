@@ -660,12 +660,25 @@ static void build_conv_silu(av_nn__graph *g)
 
 TEST(pass_conv_silu)
 {
+    /* the fusion needs the AVX2/AVX-512 kernel: on a CPU without it conv, sigmoid, mul stay */
+    int fused = av_nn__silu_fusion_pays() ? 1 : 3;
     /* inputs span -2..2 and the scale up to 3: both sigmoid branches are taken */
-    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 1);
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), fused);
     silu_swap = true;
-    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 1);
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), fused);
     silu_extra = true;
     CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 4);
+}
+
+/* A CPU without AVX2 (forced): the portable SiLU kernel is slower than XNNPACK's sigmoid +
+ * multiply, so the pass leaves the pair as two nodes (conv with the folded scale, sigmoid,
+ * mul), still equal to the unoptimised graph. */
+TEST(pass_conv_silu_no_avx2)
+{
+    av_nn__silu_force_portable(true);
+    CHECK(!av_nn__silu_fusion_pays());
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 3);
+    av_nn__silu_force_portable(false);
 }
 
 /* exp -> identity into the graph output (TF.js names outputs so): exp writes the output */
@@ -1136,7 +1149,7 @@ TEST_MAIN(T(builder_limits_and_tables), T(f16_conversion), T(shape_broadcast),
           T(shape_conv_padding), T(shape_pool_ceil_mode), T(shape_strided_slice_masks),
           T(shape_reshape_infer), T(hostile_params_are_errors), T(cycle_and_undefined_errors),
           T(constant_folding), T(pass_conv_bn_relu6), T(pass_dw_mul_add_leaky),
-          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_conv_silu), T(pass_identity_into_output), T(pass_transposes_identity),
+          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_conv_silu), T(pass_conv_silu_no_avx2), T(pass_identity_into_output), T(pass_transposes_identity),
           T(pass_transpose_fanout_and_merge), T(pass_binary_transpose_sandwich),
           T(pass_no_fuse_into_output_and_dead_removal), T(runtime_xnnpack_matches_reference),
           T(planner_no_overlap), T(random_graphs_fail_cleanly), T(load_rejects_garbage))
