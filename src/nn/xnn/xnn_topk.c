@@ -8,7 +8,9 @@
  *
  * Most values lose to the heap's root once it is full: a block of 16 is
  * tested against it with vector compares and skipped whole; a block with
- * a candidate (or a NaN) goes one value at a time.
+ * a candidate (or a NaN) goes one value at a time. A value equal to the
+ * root loses too (everything kept has a lower index): the zero plateaus of a
+ * peak-masked heatmap are skipped at the same speed.
  */
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -98,8 +100,8 @@ static void offer(cand *h, int64_t *nh, int64_t k, cand e, bool largest)
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 
-/* True when every one of the TOPK_BLOCK values at p loses to r outright
- * (strictly worse; NaN, ties and better values return false). */
+/* True when every one of the TOPK_BLOCK values at p loses to the root value r
+ * of a full heap: no better and not NaN (r NaN: nothing is skipped). */
 static bool block_loses(const float *p, float r, bool largest)
 {
     v4f rv = {r, r, r, r};
@@ -107,7 +109,7 @@ static bool block_loses(const float *p, float r, bool largest)
     for (int q = 0; q < TOPK_BLOCK; q += 4) {
         v4f v;
         memcpy(&v, p + q, sizeof v);
-        all &= largest ? (v4i)(v < rv) : (v4i)(v > rv);
+        all &= largest ? (v4i)(v <= rv) : (v4i)(v >= rv);
     }
     return (all[0] & all[1] & all[2] & all[3]) != 0;
 }
@@ -124,8 +126,12 @@ static void topk_chunk(void *ctx, size_t t)
             continue;
         }
         int64_t end = nh == j->k && i + TOPK_BLOCK <= hi ? i + TOPK_BLOCK : i + 1;
-        for (; i < end; i++)
-            offer(h, &nh, j->k, (cand){j->x[i], i}, j->largest);
+        for (; i < end; i++) {
+            float v = j->x[i], r = h[0].v;
+            if (nh == j->k && (j->largest ? v <= r : v >= r)) /* loses to the root */
+                continue;
+            offer(h, &nh, j->k, (cand){v, i}, j->largest);
+        }
     }
     j->counts[t] = nh;
 }
