@@ -653,6 +653,25 @@ TEST(silu_kernels_odd_sizes)
     CHECK(kernels >= 1); /* the portable one at least */
 }
 
+/* The fusion pays exactly where a vector kernel exists; forced to act as a CPU without AVX2,
+ * the engine's SiLU is the portable kernel's, bit for bit. */
+TEST(silu_forced_portable)
+{
+    enum { N = 1031 };
+    static float x[N], y0[N], y1[N];
+    rng = 231;
+    for (int i = 0; i < N; i++)
+        x[i] = frand(-9, 9);
+    bool vec = av_nn__xnn_silu_with(1, x, y1, N, NULL) || av_nn__xnn_silu_with(2, x, y1, N, NULL);
+    CHECK_EQ_INT(av_nn__silu_fusion_pays(), vec);
+    av_nn__silu_force_portable(true);
+    CHECK(!av_nn__silu_fusion_pays());
+    CHECK(av_nn__xnn_silu_with(0, x, y0, N, NULL));
+    av_nn__xnn_silu(x, y1, N, test_pool());
+    av_nn__silu_force_portable(false);
+    CHECK(memcmp(y0, y1, sizeof y0) == 0);
+}
+
 /* Scaled hard-swish over sizes that leave vector tails and span pool tasks. */
 TEST(hardswish_scaled_odd_sizes)
 {
@@ -1286,7 +1305,7 @@ TEST(network_qu8_on_both_backends)
 
 TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_f32_groups_clamp),
           T(conv_f32_fused_leaky_sigmoid_relu_n1), T(conv_dw_fused_silu),
-          T(conv_f16_weights_refused), T(silu_kernels_odd_sizes),
+          T(conv_f16_weights_refused), T(silu_kernels_odd_sizes), T(silu_forced_portable),
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
           T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),
