@@ -660,12 +660,25 @@ static void build_conv_silu(av_nn__graph *g)
 
 TEST(pass_conv_silu)
 {
+    /* the fusion needs the AVX2/AVX-512 kernel: on a CPU without it conv, sigmoid, mul stay */
+    int fused = av_nn__silu_fusion_pays() ? 1 : 3;
     /* inputs span -2..2 and the scale up to 3: both sigmoid branches are taken */
-    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 1);
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), fused);
     silu_swap = true;
-    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 1);
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), fused);
     silu_extra = true;
     CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 4);
+}
+
+/* A CPU without AVX2 (forced): the portable SiLU kernel is slower than XNNPACK's sigmoid +
+ * multiply, so the pass leaves the pair as two nodes (conv with the folded scale, sigmoid,
+ * mul), still equal to the unoptimised graph. */
+TEST(pass_conv_silu_no_avx2)
+{
+    av_nn__silu_force_portable(true);
+    CHECK(!av_nn__silu_fusion_pays());
+    CHECK_EQ_INT(compare_passes(build_conv_silu, 90, 120, 1e-5), 3);
+    av_nn__silu_force_portable(false);
 }
 
 /* exp -> identity into the graph output (TF.js names outputs so): exp writes the output */
@@ -831,6 +844,91 @@ TEST(runtime_xnnpack_matches_reference)
         }
         double d = tt_max_diff(y[0], y[1], n_out[b]);
         CHECK_MSG(d <= 1e-4, "graph %zu: xnnpack differs by %g", b, d);
+    }
+}
+
+/* x -> neg -> a -> reshape -> b -> neg -> c -> reshape -> c2 -> neg -> d (output); c2 is an output too
+ * and exp reads a again (e, output), so the alias group lives as long as its last reader. */
+static void build_reshape_chain(av_nn__graph *g, av_nn__tid *ta, av_nn__tid *tb, av_nn__tid *tc)
+{
+    int64_t xd[2] = {2, 6};
+    av_nn__tid x = tt_input(g, "x", AV_NN_F32, 2, xd);
+    av_nn__tid a = tt_act(g, "a", AV_NN_F32, -1, NULL), b = tt_act(g, "b", AV_NN_F32, -1, NULL);
+    av_nn__tid c = tt_act(g, "c", AV_NN_F32, -1, NULL), d = tt_act(g, "d", AV_NN_F32, -1, NULL);
+    av_nn__tid e = tt_act(g, "e", AV_NN_F32, -1, NULL);
+    av_nn__params pn = {.unary = {.kind = AV_NN_UN_NEG}}, pe = {.unary = {.kind = AV_NN_UN_EXP}};
+    av_nn__params r1 = {.reshape = {.dims = {3, 4}, .rank = 2, .resolved = true}};
+    av_nn__params r2 = {.reshape = {.dims = {1, 12}, .rank = 2, .resolved = true}};
+    tt_node(g, AV_NN_OP_UNARY, "neg", &x, 1, &a, 1, &pn);
+    tt_node(g, AV_NN_OP_RESHAPE, "r1", &a, 1, &b, 1, &r1);
+    tt_node(g, AV_NN_OP_UNARY, "neg_b", &b, 1, &c, 1, &pn); /* keeps b, breaks the chain */
+    av_nn__tid c2 = tt_act(g, "c2", AV_NN_F32, -1, NULL);
+    tt_node(g, AV_NN_OP_RESHAPE, "r2", &c, 1, &c2, 1, &r2);
+    tt_node(g, AV_NN_OP_UNARY, "neg_c", &c2, 1, &d, 1, &pn);
+    tt_node(g, AV_NN_OP_UNARY, "exp", &a, 1, &e, 1, &pe);
+    av_nn__mark_output(g, d);
+    av_nn__mark_output(g, c2);
+    av_nn__mark_output(g, e);
+    *ta = a, *tb = b, *tc = c2;
+}
+
+/* Reshapes of activations share their input's arena bytes (no copy), and runs on both
+ * backends still give the unaliased results. */
+TEST(planner_reshape_aliases)
+{
+    av_nn__graph *g = av_nn__graph_new();
+    av_nn__tid a, b, c2;
+    build_reshape_chain(g, &a, &b, &c2);
+    char err[256];
+    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
+    int64_t *off = malloc((size_t)g->n_tensors * sizeof *off);
+    CHECK(off);
+    size_t arena = 0;
+    CHECK(av_nn__plan(g, off, &arena, err, sizeof err) == AV_NN_OK);
+    int reshapes = 0;
+    for (int j = 0; j < g->n_order; j++) {
+        const av_nn__node *n = &g->nodes[g->order[j]];
+        if (n->op != AV_NN_OP_RESHAPE)
+            continue;
+        reshapes++;
+        CHECK(off[n->in[0]] >= 0);
+        CHECK_EQ_INT(off[n->out[0]], off[n->in[0]]);
+    }
+    CHECK(reshapes >= 1);
+    CHECK_EQ_INT(off[b], off[a]);
+    /* a tensor may reuse the group's bytes only once no node reads a or b any more */
+    int group_last = -1;
+    for (int j = 0; j < g->n_order; j++) {
+        const av_nn__node *n = &g->nodes[g->order[j]];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == a || n->in[k] == b)
+                group_last = j;
+    }
+    CHECK(group_last >= 0);
+    for (int j = 0; j < g->n_order; j++) {
+        const av_nn__node *n = &g->nodes[g->order[j]];
+        av_nn__tid t = n->out[0];
+        if (t != a && t != b && off[t] >= 0 && off[t] < off[a] + 48 + AV_NN_ARENA_SLACK &&
+            off[a] < off[t] + av_nn__nbytes(&g->tensors[t]) + AV_NN_ARENA_SLACK)
+            CHECK_MSG(j > group_last, "'%s' written at step %d "
+                      "over a's bytes, read until step %d", g->tensors[t].name, j, group_last);
+    }
+    free(off);
+    av_nn__graph_free(g);
+    float x[12], d[12], c[12], e[12];
+    tt_fill(x, 12, 5, -2, 2);
+    for (int be = 0; be < 2; be++) {
+        g = av_nn__graph_new();
+        build_reshape_chain(g, &a, &b, &c2);
+        memset(d, 0, sizeof d), memset(c, 0, sizeof c), memset(e, 0, sizeof e);
+        const void *in[1] = {x};
+        void *out[3] = {d, c, e};
+        tt_run_backend(g, be ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE, in, out);
+        for (int i = 0; i < 12; i++) {
+            CHECK_MSG(d[i] == -x[i], "be %d i %d d %g c %g x %g", be, i, d[i], c[i], x[i]);
+            CHECK(c[i] == x[i]);
+            CHECK(fabsf(e[i] - expf(-x[i])) <= 1e-5f * expf(-x[i]));
+        }
     }
 }
 
@@ -1136,7 +1234,7 @@ TEST_MAIN(T(builder_limits_and_tables), T(f16_conversion), T(shape_broadcast),
           T(shape_conv_padding), T(shape_pool_ceil_mode), T(shape_strided_slice_masks),
           T(shape_reshape_infer), T(hostile_params_are_errors), T(cycle_and_undefined_errors),
           T(constant_folding), T(pass_conv_bn_relu6), T(pass_dw_mul_add_leaky),
-          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_conv_silu), T(pass_identity_into_output), T(pass_transposes_identity),
+          T(pass_fc_bias_sigmoid_binary_relu), T(pass_hardswish), T(pass_conv_silu), T(pass_conv_silu_no_avx2), T(pass_identity_into_output), T(pass_transposes_identity),
           T(pass_transpose_fanout_and_merge), T(pass_binary_transpose_sandwich),
           T(pass_no_fuse_into_output_and_dead_removal), T(runtime_xnnpack_matches_reference),
-          T(planner_no_overlap), T(random_graphs_fail_cleanly), T(load_rejects_garbage))
+          T(planner_no_overlap), T(planner_reshape_aliases), T(random_graphs_fail_cleanly), T(load_rejects_garbage))

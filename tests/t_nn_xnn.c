@@ -653,6 +653,25 @@ TEST(silu_kernels_odd_sizes)
     CHECK(kernels >= 1); /* the portable one at least */
 }
 
+/* The fusion pays exactly where a vector kernel exists; forced to act as a CPU without AVX2,
+ * the engine's SiLU is the portable kernel's, bit for bit. */
+TEST(silu_forced_portable)
+{
+    enum { N = 1031 };
+    static float x[N], y0[N], y1[N];
+    rng = 231;
+    for (int i = 0; i < N; i++)
+        x[i] = frand(-9, 9);
+    bool vec = av_nn__xnn_silu_with(1, x, y1, N, NULL) || av_nn__xnn_silu_with(2, x, y1, N, NULL);
+    CHECK_EQ_INT(av_nn__silu_fusion_pays(), vec);
+    av_nn__silu_force_portable(true);
+    CHECK(!av_nn__silu_fusion_pays());
+    CHECK(av_nn__xnn_silu_with(0, x, y0, N, NULL));
+    av_nn__xnn_silu(x, y1, N, test_pool());
+    av_nn__silu_force_portable(false);
+    CHECK(memcmp(y0, y1, sizeof y0) == 0);
+}
+
 /* Scaled hard-swish over sizes that leave vector tails and span pool tasks. */
 TEST(hardswish_scaled_odd_sizes)
 {
@@ -663,6 +682,104 @@ TEST(hardswish_scaled_odd_sizes)
         av_nn__tid x = act_in(g, AV_NN_F32, &sizes[i], 1, 0, 0);
         av_nn__params p = {.unary = {.kind = AV_NN_UN_HARDSWISH, .alpha = 0.2f + 0.01f * i}};
         check_node(g, add(g, AV_NN_OP_UNARY, &x, 1, out_t(g, 0, 0), &p));
+    }
+}
+
+/* One top-k node on both backends, outputs compared bit for bit (values and indices: the
+ * order is total, ties by lower index, so any correct selection gives the same bytes). */
+static void topk_exact(uint64_t seed, const int64_t *xd, int r, int axis, int k, bool largest,
+                       av_nn_dtype idx, int specials)
+{
+    av_nn__graph *g = new_graph(seed);
+    in_quarter = true; /* 17 distinct values: ties everywhere */
+    av_nn__tid x = act_in(g, AV_NN_F32, xd, r, 0, 0);
+    av_nn__tid o[2] = {av_nn__add_tensor(g, "v", AV_NN_F32, -1, NULL, NULL, false),
+                       av_nn__add_tensor(g, "i", idx, -1, NULL, NULL, false)};
+    CHECK(o[0] >= 0 && o[1] >= 0);
+    av_nn__params p = {.topk = {.k = k, .axis = axis, .largest = largest, .sorted = true,
+                                .index_dtype = idx}};
+    int ni = av_nn__add_node(g, AV_NN_OP_TOPK, "topk", &x, 1, o, 2, &p);
+    CHECK(ni >= 0);
+    char err[256] = "";
+    CHECK_MSG(av_nn__infer_node(g, &g->nodes[ni], err, sizeof err) == AV_NN_OK, "%s", err);
+    const av_nn__node *n = &g->nodes[ni];
+    const av_nn__backend *be = &av_nn__backend_xnn;
+    CHECK_MSG(be->supports_op(g, n), "xnn refused top-k seed %llu", (unsigned long long)seed);
+    const av_nn__tensor *xt = &g->tensors[x];
+    int64_t nx = av_nn__numel(xt);
+    float *xv = buf_for(xt);
+    fill(xv, AV_NN_F32, nx);
+    for (int q = 0; q < specials; q++) { /* NaN, -0 and the extremes, some in the winners */
+        static const float sp[] = {NAN, -0.0f, 0.0f, 1e30f, -1e30f, INFINITY, -INFINITY};
+        xv[rnd() % (uint32_t)nx] = sp[q % 7];
+    }
+    void *ref[2] = {buf_for(&g->tensors[o[0]]), buf_for(&g->tensors[o[1]])};
+    void *got[2] = {buf_for(&g->tensors[o[0]]), buf_for(&g->tensors[o[1]])};
+    const void *in[1] = {xv};
+    CHECK_MSG(av_nn__ref_run(g, n, in, ref, err, sizeof err) == AV_NN_OK, "ref: %s", err);
+    void *state = NULL;
+    CHECK_MSG(be->prepare(g, n, test_pool(), &state, err, sizeof err) == AV_NN_OK, "%s", err);
+    for (int pass = 0; pass < 2; pass++) { /* on the pool, then on the caller's thread */
+        for (int q = 0; q < 2; q++)
+            memset(got[q], 0xa5, (size_t)av_nn__nbytes(&g->tensors[o[q]]));
+        CHECK_MSG(be->run(state, g, n, in, got, pass ? NULL : test_pool(), err, sizeof err) ==
+                      AV_NN_OK, "run: %s", err);
+        for (int q = 0; q < 2; q++)
+            CHECK_MSG(memcmp(got[q], ref[q], (size_t)av_nn__nbytes(&g->tensors[o[q]])) == 0,
+                      "seed %llu k %d largest %d: %s differ from the reference",
+                      (unsigned long long)seed, k, largest, q ? "indices" : "values");
+    }
+    be->release(state);
+    for (int q = 0; q < 2; q++) {
+        free(ref[q]);
+        free(got[q]);
+    }
+    free(xv);
+    av_nn__graph_free(g);
+}
+
+/* Top-k on the pool against the reference: odd row lengths (vector tails, one and several
+ * pool tasks), k from 1 to the 256 limit and up to the whole row, largest and smallest,
+ * both index dtypes, several rows, trailing unit axes, NaN / -0 / infinities. */
+TEST(topk_random_ties_exact)
+{
+    static const int64_t lens[] = {1, 7, 17, 100, 4099, 65536 * 3 + 5};
+    static const int ks[] = {1, 5, 100, 256};
+    uint64_t seed = 700;
+    for (int l = 0; l < 6; l++)
+        for (int q = 0; q < 4; q++) {
+            int k = ks[q] < lens[l] ? ks[q] : (int)lens[l];
+            for (int m = 0; m < 2; m++) {
+                seed++;
+                topk_exact(seed, SH(lens[l]), 0, k, m == 0, m ? AV_NN_I64 : AV_NN_I32,
+                           (int)(seed % 4) * 5);
+            }
+        }
+    topk_exact(800, SH(3, 1001), 1, 37, true, AV_NN_I32, 9);
+    topk_exact(801, SH(2, 140001, 1), 1, 100, true, AV_NN_I64, 12);
+    topk_exact(802, SH(2, 3, 333), -1, 250, false, AV_NN_I32, 4);
+    /* all values equal: the lowest indices win */
+    in_lo = in_hi = 0.5f;
+    topk_exact(803, SH(70001), 0, 256, true, AV_NN_I32, 0);
+}
+
+/* Off the fast path, left to the reference: other dtypes, k over 256, rows not contiguous. */
+TEST(topk_refusals)
+{
+    static const av_nn_dtype dts[] = {AV_NN_F16, AV_NN_U8, AV_NN_I8, AV_NN_I32, AV_NN_I64};
+    for (int i = 0; i < 5 + 2; i++) {
+        av_nn__graph *g = new_graph(820 + (uint64_t)i);
+        av_nn_dtype dt = i < 5 ? dts[i] : AV_NN_F32;
+        av_nn__tid x = act_in(g, dt, i == 6 ? D(40, 3) : D(1, 300), 2, 0, 0);
+        av_nn__tid o[2] = {av_nn__add_tensor(g, "v", dt, -1, NULL, NULL, false),
+                           av_nn__add_tensor(g, "i", AV_NN_I32, -1, NULL, NULL, false)};
+        av_nn__params p = {.topk = {.k = i == 5 ? 257 : 3, .axis = i == 6 ? 0 : 1,
+                                    .largest = true, .index_dtype = AV_NN_I32}};
+        int ni = av_nn__add_node(g, AV_NN_OP_TOPK, "topk", &x, 1, o, 2, &p);
+        CHECK(ni >= 0);
+        char err[256] = "";
+        CHECK_MSG(av_nn__infer_node(g, &g->nodes[ni], err, sizeof err) == AV_NN_OK, "%s", err);
+        check_refused(g, ni);
     }
 }
 
@@ -1188,11 +1305,12 @@ TEST(network_qu8_on_both_backends)
 
 TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_f32_groups_clamp),
           T(conv_f32_fused_leaky_sigmoid_relu_n1), T(conv_dw_fused_silu),
-          T(conv_f16_weights_refused), T(silu_kernels_odd_sizes),
+          T(conv_f16_weights_refused), T(silu_kernels_odd_sizes), T(silu_forced_portable),
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
           T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),
           T(resize_refusals), T(binary_f32_broadcast), T(unary_f32), T(hardswish_scaled_odd_sizes), T(unary_refusals),
+          T(topk_random_ties_exact), T(topk_refusals),
           T(clamp_leaky_prelu_f32), T(softmax_f32), T(pad_constant), T(conv_qu8),
           T(fully_connected_qu8), T(conv_qs8_qc8), T(conv_q_refusals), T(pool_mean_resize_u8), T(avg_pool_qu8_padded_refused),
           T(binary_q), T(elementwise_q), T(transpose_random_shapes_all_dtypes),

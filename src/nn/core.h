@@ -23,6 +23,20 @@ av_nn_status av_nn__infer_node(av_nn__graph *g, av_nn__node *n, char *err, size_
 /* Normalise axis a against rank r (negative counts from the end); -1 when out of range. */
 int av_nn__norm_axis(int a, int r);
 
+/* ---- xnn/xnn_silu.c, read by the fusion pass ---- */
+
+/*
+ * True when this CPU has a vector SiLU kernel (AVX2+FMA or AVX-512F) that
+ * beats XNNPACK's sigmoid + multiply; the portable kernel is about 4x slower
+ * than that pair, so without one the pass keeps SiLU as two nodes. False also
+ * with AV_NN_NO_AVX2 set in the environment or after
+ * av_nn__silu_force_portable(true).
+ */
+bool av_nn__silu_fusion_pays(void);
+
+/* Tests: act as a CPU without AVX2 (portable SiLU kernel, no fusion) when on. */
+void av_nn__silu_force_portable(bool on);
+
 /* ---- pass_layout.c ---- */
 
 /*

@@ -8,6 +8,12 @@
  * gap (smallest gap that holds it) among already placed tensors whose
  * lifetimes overlap, else on top. Offsets are 64-byte aligned and every
  * buffer gets AV_NN_ARENA_SLACK spare bytes for XNNPACK's over-reads.
+ *
+ * A reshape (or identity) of an activation only relabels its bytes: its
+ * output shares its input's buffer (an alias group, one lifetime covering
+ * all its members) and the copy kernel sees in == out and moves nothing.
+ * Every tensor is written once per run by its producer, so the members
+ * never overwrite one another.
  */
 #include "nn/core.h"
 
@@ -28,6 +34,25 @@ static int by_size_desc(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first; /* stable, deterministic */
 }
 
+/* The tensor whose buffer t shares (itself when none). */
+static av_nn__tid root_of(const av_nn__tid *alias, av_nn__tid t)
+{
+    while (alias[t] >= 0)
+        t = alias[t];
+    return t;
+}
+
+/* Output of node n may alias its input: same bytes, the input an activation. */
+static bool aliasable(const av_nn__graph *g, const av_nn__node *n)
+{
+    if ((n->op != AV_NN_OP_RESHAPE && n->op != AV_NN_OP_IDENTITY) || n->n_out != 1 ||
+        n->n_in < 1 || n->in[0] < 0)
+        return false;
+    const av_nn__tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+    int64_t nb = av_nn__nbytes(x);
+    return !x->data && !y->data && x->dtype == y->dtype && nb >= 0 && nb == av_nn__nbytes(y);
+}
+
 static int by_off(const void *a, const void *b)
 {
     const buf *x = *(const buf *const *)a, *y = *(const buf *const *)b;
@@ -40,10 +65,11 @@ av_nn_status av_nn__plan(const av_nn__graph *g, int64_t *offsets, size_t *arena_
     int T = g->n_tensors;
     int *first = malloc((size_t)(T ? T : 1) * sizeof *first);
     int *last = malloc((size_t)(T ? T : 1) * sizeof *last);
+    av_nn__tid *alias = malloc((size_t)(T ? T : 1) * sizeof *alias);
     buf *bufs = NULL;
     buf **placed = NULL;
     av_nn_status st = AV_NN_OK;
-    if (!first || !last) {
+    if (!first || !last || !alias) {
         st = av_nn__fail(err, errlen, AV_NN_E_NOMEM, "arena plan for %d tensors", T);
         goto done;
     }
@@ -51,6 +77,7 @@ av_nn_status av_nn__plan(const av_nn__graph *g, int64_t *offsets, size_t *arena_
         first[t] = INT32_MAX;
         last[t] = -2;
         offsets[t] = -1;
+        alias[t] = -1;
     }
     for (int i = 0; i < g->n_inputs; i++) {
         av_nn__tid t = g->inputs[i];
@@ -77,9 +104,23 @@ av_nn_status av_nn__plan(const av_nn__graph *g, int64_t *offsets, size_t *arena_
         if (!g->tensors[t].data && first[t] != INT32_MAX)
             last[t] = g->n_order;
     }
+    /* alias groups, in execution order so chains of reshapes join one root; the
+     * root's lifetime grows to cover its members' */
+    for (int j = 0; j < g->n_order; j++) {
+        const av_nn__node *n = &g->nodes[g->order[j]];
+        av_nn__tid y = n->out[0];
+        if (!aliasable(g, n) || alias[y] >= 0 || first[y] != j)
+            continue;
+        av_nn__tid r = root_of(alias, n->in[0]);
+        if (r == y)
+            continue;
+        alias[y] = r;
+        first[r] = first[y] < first[r] ? first[y] : first[r];
+        last[r] = last[y] > last[r] ? last[y] : last[r];
+    }
     int nb = 0;
     for (int t = 0; t < T; t++)
-        if (first[t] != INT32_MAX && !g->tensors[t].data)
+        if (first[t] != INT32_MAX && !g->tensors[t].data && alias[t] < 0)
             nb++;
     bufs = malloc((size_t)(nb ? nb : 1) * sizeof *bufs);
     placed = malloc((size_t)(nb ? nb : 1) * sizeof *placed);
@@ -89,7 +130,7 @@ av_nn_status av_nn__plan(const av_nn__graph *g, int64_t *offsets, size_t *arena_
     }
     nb = 0;
     for (int t = 0; t < T; t++) {
-        if (first[t] == INT32_MAX || g->tensors[t].data)
+        if (first[t] == INT32_MAX || g->tensors[t].data || alias[t] >= 0)
             continue;
         int64_t bytes = av_nn__nbytes(&g->tensors[t]);
         if (bytes < 0) {
@@ -130,10 +171,14 @@ av_nn_status av_nn__plan(const av_nn__graph *g, int64_t *offsets, size_t *arena_
         }
         offsets[b->t] = b->off;
     }
+    for (int t = 0; t < T; t++)
+        if (alias[t] >= 0)
+            offsets[t] = offsets[root_of(alias, t)];
     *arena_bytes = (size_t)top;
 done:
     free(first);
     free(last);
+    free(alias);
     free(bufs);
     free(placed);
     return st;

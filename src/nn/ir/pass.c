@@ -638,10 +638,13 @@ static bool fuse_activation(av_nn__graph *g, av_nn__node *p)
  * p (conv/dw/fc/binary, f32, no act) read by exactly sigmoid(p) and
  * mul(p, sigmoid(p)): YOLOX's SiLU. The pair becomes p's fused SILU act, one
  * pass over p's output while it is still in cache instead of two passes and a
- * sigmoid buffer.
+ * sigmoid buffer. Only where the vector kernel exists: the portable one is
+ * slower than XNNPACK's two operators.
  */
 static bool fuse_silu(av_nn__graph *g, av_nn__node *p)
 {
+    if (!av_nn__silu_fusion_pays())
+        return false;
     av_nn__fused_act *act = act_of(p);
     av_nn__tid x = p->out[0];
     const av_nn__tensor *xt = &g->tensors[x];

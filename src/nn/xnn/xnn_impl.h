@@ -1,6 +1,6 @@
 /*
  * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
- * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c; xnn_silu.c's kernel). Internal to src/nn.
+ * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_topk.c; xnn_silu.c's kernel). Internal to src/nn.
  *
  * Each family offers supports(g, n): true only where XNNPACK computes exactly
  * what the IR node means (dtype, quantisation, shape and parameter limits,
@@ -128,6 +128,11 @@ av_nn_status av_nn__xnn_elem_prepare(const av_nn__graph *g, const av_nn__node *n
 
 bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+
+/* xnn_topk.c: f32 top-k along contiguous rows, k <= 256, on the pool */
+bool av_nn__xnn_topk_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_topk_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
 /* xnn_quant.c: per-tensor int8 QUANTIZE / DEQUANTIZE (convert operators) */

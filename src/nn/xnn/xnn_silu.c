@@ -19,6 +19,8 @@
 #include "nn/xnn/xnn_impl.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -181,11 +183,32 @@ static silu_fn kernel_at(int k)
 
 static silu_fn best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+static atomic_bool forced_portable; /* av_nn__silu_force_portable (tests) */
 
+/* AV_NN_NO_AVX2 set (not "" or "0") stands for a CPU without AVX2: the
+ * portable kernel only, so the fusion pass leaves SiLU to XNNPACK. */
 static void pick_best(void)
 {
-    for (int k = 2; k >= 0 && !best; k--)
+    const char *no = getenv("AV_NN_NO_AVX2");
+    int top = no && *no && strcmp(no, "0") != 0 ? 0 : 2;
+    for (int k = top; k >= 0 && !best; k--)
         best = kernel_at(k);
+}
+
+static silu_fn best_kernel(void)
+{
+    pthread_once(&best_once, pick_best);
+    return atomic_load(&forced_portable) ? silu_generic : best;
+}
+
+bool av_nn__silu_fusion_pays(void)
+{
+    return best_kernel() != silu_generic;
+}
+
+void av_nn__silu_force_portable(bool on)
+{
+    atomic_store(&forced_portable, on);
 }
 
 typedef struct silu_job {
@@ -213,8 +236,7 @@ static void run(silu_fn fn, const float *x, float *y, size_t n, pthreadpool_t po
 
 void av_nn__xnn_silu(const float *x, float *y, size_t n, pthreadpool_t pool)
 {
-    pthread_once(&best_once, pick_best);
-    run(best, x, y, n, pool);
+    run(best_kernel(), x, y, n, pool);
 }
 
 bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthreadpool_t pool)
