@@ -35,6 +35,8 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
         batch_free(p->det_model, &w->db[i]);
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
+    av_detect__second_ctx_free(w->second);
+    w->second = NULL;
     av_nn_pool_free(w->pool); /* after the contexts that use it */
     w->pool = NULL;
     free_bufs(w->det_in, p->det_model ? av_nn_num_inputs(p->det_model) : 0);
@@ -87,6 +89,10 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
         return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->det.name, e);
     if (p->has_species && av_nn_ctx_new(p->cls_model, &co, &w->cls_ctx, e, sizeof e) != AV_NN_OK)
         return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->cls.name, e);
+    av_detect_status st;
+    if (p->second && (st = av_detect__second_ctx_new(p->second, w->pool, p->threads, &w->second,
+                                                     err, errlen)))
+        return st;
     int no = av_nn_num_outputs(p->det_model);
     w->det_in = alloc_bufs(p->det_model, 1, 1);
     w->det_out = alloc_bufs(p->det_model, 0, 1);
