@@ -161,6 +161,33 @@ TEST(absent_model_is_no_second_opinion)
     s = (av_detect__second *)1;
     CHECK_MSG(av_detect__second_open(dir, &s, err, sizeof err) == AV_DETECT_OK, "%s", err);
     CHECK(s == NULL);
+    /* the model file there but its label file not (a models folder copied without it) */
+    char model[1200];
+    snprintf(model, sizeof model, "%s/m.tflite", dir);
+    f = fopen(model, "w");
+    CHECK(f);
+    fputs("not a model", f);
+    fclose(f);
+    f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"name\": \"imagenet\", \"version\": \"1\", \"role\": \"classifier\", \"file\": "
+          "\"m.tflite\", \"format\": \"tflite\", \"input\": {\"width\": 8, "
+          "\"height\": 8, \"layout\": \"NHWC\", \"normalise\": \"0..255\", \"resize\": "
+          "\"stretch\", \"filter\": \"area\"}, \"output\": {\"kind\": \"classifier\"}, "
+          "\"labels\": {\"file\": \"labels.txt\"}}",
+          f);
+    fclose(f);
+    s = (av_detect__second *)1;
+    CHECK_MSG(av_detect__second_open(dir, &s, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK(s == NULL);
+    /* both there, the model file broken: refused, naming it */
+    snprintf(model, sizeof model, "%s/labels.txt", dir);
+    f = fopen(model, "w");
+    CHECK(f);
+    fputs("a\nb\n", f);
+    fclose(f);
+    CHECK(av_detect__second_open(dir, &s, err, sizeof err) != AV_DETECT_OK && s == NULL);
+    CHECK_MSG(strstr(err, "m.tflite"), "%s", err);
     f = fopen(path, "w");
     CHECK(f);
     fputs("{\"name\": ", f);

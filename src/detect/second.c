@@ -127,6 +127,31 @@ void av_detect__second_close(av_detect__second *s)
     free(s);
 }
 
+/* 1 when the model file and the label file the manifest text names (relative
+ * to dir, or absolute) are both there; a manifest too broken to say is
+ * "installed", so that loading it reports what is wrong. */
+static int installed(const char *dir, const char *text, size_t len)
+{
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    if (!root)
+        return 1;
+    const char *files[2] = {json_string_value(json_object_get(root, "file")),
+                            json_string_value(json_object_get(json_object_get(root, "labels"),
+                                                              "file"))};
+    int yes = 1;
+    for (int i = 0; i < 2 && yes; i++) {
+        char p[AV_DETECT__PATH_MAX];
+        if (!files[i])
+            continue;
+        snprintf(p, sizeof p, "%s%s%s", files[i][0] == '/' ? "" : dir,
+                 files[i][0] == '/' ? "" : "/", files[i]);
+        yes = access(p, R_OK) == 0;
+    }
+    json_decref(root);
+    return yes;
+}
+
 av_detect_status av_detect__second_open(const char *dir, av_detect__second **out, char *err,
                                         size_t errlen)
 {
@@ -135,18 +160,23 @@ av_detect_status av_detect__second_open(const char *dir, av_detect__second **out
     snprintf(path, sizeof path, "%s/imagenet.json", dir);
     if (access(path, F_OK) != 0)
         return AV_DETECT_OK;
-    av_detect__second *s = calloc(1, sizeof *s);
-    if (!s)
-        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "second opinion: out of memory");
     char e[512] = "", *text = NULL;
     size_t len = 0;
-    av_detect_status st = av_detect__manifest_load(path, &s->m, err, errlen);
-    if (!st && s->m.role != AV_DETECT__CLASSIFIER)
-        st = AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s: role is not classifier", path);
-    if (!st && access(s->m.path, R_OK) != 0) {
-        av_detect__second_close(s); /* the optional model is not installed */
+    av_detect_status st = av_detect__read_file(path, MANIFEST_MAX, &text, &len, err, errlen);
+    if (st)
+        return st;
+    if (!installed(dir, text, len)) {
+        free(text); /* the optional model is not installed: no second opinion */
         return AV_DETECT_OK;
     }
+    av_detect__second *s = calloc(1, sizeof *s);
+    if (!s) {
+        free(text);
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "second opinion: out of memory");
+    }
+    st = av_detect__manifest_load(path, &s->m, err, errlen);
+    if (!st && s->m.role != AV_DETECT__CLASSIFIER)
+        st = AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s: role is not classifier", path);
     if (!st && av_nn_load(s->m.path, &s->model, e, sizeof e) != AV_NN_OK)
         st = AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: %s", s->m.path, e);
     if (!st) {
@@ -168,8 +198,6 @@ av_detect_status av_detect__second_open(const char *dir, av_detect__second **out
                               s->m.n_labels);
         s->n_out = (int)n;
     }
-    if (!st)
-        st = av_detect__read_file(path, MANIFEST_MAX, &text, &len, err, errlen);
     if (!st && av_detect__second_rules_parse(text, len, s->n_out, &s->rules, e, sizeof e))
         st = AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s: %s", path, e);
     free(text);
