@@ -213,21 +213,12 @@ void av_detect__second_ctx_free(av_detect__second_ctx *c)
 {
     if (!c)
         return;
-    for (int i = 0; c->ins && i < c->n_in; i++)
-        free(c->ins[i]);
-    for (int i = 0; c->outs && i < c->n_out; i++)
-        free(c->outs[i]);
-    free(c->ins);
-    free(c->outs);
+    av_detect__bufs_free(c->ins, c->n_in);
+    av_detect__bufs_free(c->outs, c->n_out);
     free(c->px);
     free(c->probs);
     av_nn_ctx_free(c->ctx);
     free(c);
-}
-
-static void *tensor_buf(const av_nn_tensor_info *ti)
-{
-    return calloc(1, av_detect__numel(ti) * av_nn_dtype_size(ti->dtype) + 1);
 }
 
 av_detect_status av_detect__second_ctx_new(const av_detect__second *s, av_nn_pool *pool,
@@ -246,16 +237,11 @@ av_detect_status av_detect__second_ctx_new(const av_detect__second *s, av_nn_poo
     }
     c->n_in = av_nn_num_inputs(s->model);
     c->n_out = av_nn_num_outputs(s->model);
-    c->ins = calloc((size_t)c->n_in, sizeof *c->ins);
-    c->outs = calloc((size_t)c->n_out, sizeof *c->outs);
+    c->ins = av_detect__bufs_alloc(s->model, 1, 1);
+    c->outs = av_detect__bufs_alloc(s->model, 0, 1);
     c->px = malloc((size_t)s->m.in_w * (size_t)s->m.in_h * 3);
     c->probs = malloc((size_t)s->n_out * sizeof *c->probs);
-    int ok = c->ins && c->outs && c->px && c->probs;
-    for (int i = 0; ok && i < c->n_in; i++)
-        ok = (c->ins[i] = tensor_buf(av_nn_input(s->model, i))) != NULL;
-    for (int i = 0; ok && i < c->n_out; i++)
-        ok = (c->outs[i] = tensor_buf(av_nn_output(s->model, i))) != NULL;
-    if (!ok) {
+    if (!c->ins || !c->outs || !c->px || !c->probs) {
         av_detect__second_ctx_free(c);
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "second opinion: out of memory");
     }
