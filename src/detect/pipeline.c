@@ -308,6 +308,12 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
         av_detect_pipeline_close(p);
         return st;
     }
+    /* the ImageNet second opinion judges bird boxes and box-free images,
+     * both only with species (second.h) */
+    if (p->has_species && (st = av_detect__second_open(dir, &p->second, err, errlen))) {
+        av_detect_pipeline_close(p);
+        return st;
+    }
     /* Plan one worker's contexts now (weights packed, arenas planned): the
      * first request then runs at once, and a model the engine cannot run
      * fails the open rather than a request. More workers are made when
@@ -327,6 +333,7 @@ void av_detect_pipeline_close(av_detect_pipeline *p)
     for (int i = 0; i < p->n_workers; i++)
         av_detect__worker_free(p, &p->workers[i]);
     free(p->workers);
+    av_detect__second_close(p->second);
     av_nn_model_free(p->det_model);
     av_nn_model_free(p->cls_model);
     av_detect_head_free(&p->head);

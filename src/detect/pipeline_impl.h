@@ -29,6 +29,7 @@
 #include "detect/img.h"
 #include "detect/manifest.h"
 #include "detect/passes.h"
+#include "detect/second.h"
 #include "detect/tensor.h"
 #include "nn/nn.h"
 
@@ -66,6 +67,7 @@ typedef struct worker {
     uint8_t *crop;            /* classifier input pixels, RGB8 */
     float *probs;             /* classifier scores */
     int raw_top;              /* best label of the last read_species, before the site list */
+    av_detect__second_ctx *second; /* with p->second: the ImageNet context */
     uint8_t *feat;            /* with a head: tapped features of species_batch crops */
     float *featf;             /* one crop's features, dequantised */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */
@@ -83,6 +85,7 @@ struct av_detect_pipeline {
     int det_in, cls_in, cls_out; /* input / output indices */
     int det_out;                 /* centernet: the detections output */
     int has_species;
+    av_detect__second *second;   /* optional ImageNet second opinion (second.h); NULL off */
     av_detect__answer answer;    /* site list and naming rules (answer.h) */
     char species_note[512];
     int bird_class;              /* detector class that gets species, -1 none */

@@ -10,20 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void free_bufs(void **b, int n)
-{
-    if (!b)
-        return;
-    for (int i = 0; i < n; i++)
-        free(b[i]);
-    free(b);
-}
-
 static void batch_free(const av_nn_model *m, cls_batch *b)
 {
     av_nn_ctx_free(b->ctx);
-    free_bufs(b->in, b->in && m ? av_nn_num_inputs(m) : 0);
-    free_bufs(b->out, b->out && m ? av_nn_num_outputs(m) : 0);
+    av_detect__bufs_free(b->in, b->in && m ? av_nn_num_inputs(m) : 0);
+    av_detect__bufs_free(b->out, b->out && m ? av_nn_num_outputs(m) : 0);
     memset(b, 0, sizeof *b);
 }
 
@@ -35,12 +26,14 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
         batch_free(p->det_model, &w->db[i]);
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
+    av_detect__second_ctx_free(w->second);
+    w->second = NULL;
     av_nn_pool_free(w->pool); /* after the contexts that use it */
     w->pool = NULL;
-    free_bufs(w->det_in, p->det_model ? av_nn_num_inputs(p->det_model) : 0);
-    free_bufs(w->det_out, p->det_model ? av_nn_num_outputs(p->det_model) : 0);
-    free_bufs(w->cls_in, p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
-    free_bufs(w->cls_out, p->cls_model ? av_nn_num_outputs(p->cls_model) : 0);
+    av_detect__bufs_free(w->det_in, p->det_model ? av_nn_num_inputs(p->det_model) : 0);
+    av_detect__bufs_free(w->det_out, p->det_model ? av_nn_num_outputs(p->det_model) : 0);
+    av_detect__bufs_free(w->cls_in, p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
+    av_detect__bufs_free(w->cls_out, p->cls_model ? av_nn_num_outputs(p->cls_model) : 0);
     free(w->resized);
     free(w->crop);
     free(w->probs);
@@ -56,23 +49,6 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
 
 /* One zeroed buffer per tensor of a model's inputs or outputs, for n
  * samples (the models here have batch 1: the checks ask for [1,...]). */
-static void **alloc_bufs(const av_nn_model *m, int inputs, size_t n_samples)
-{
-    int n = inputs ? av_nn_num_inputs(m) : av_nn_num_outputs(m);
-    void **b = calloc((size_t)(n > 0 ? n : 1), sizeof *b);
-    if (!b)
-        return NULL;
-    for (int i = 0; i < n; i++) {
-        const av_nn_tensor_info *ti = inputs ? av_nn_input(m, i) : av_nn_output(m, i);
-        size_t bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
-        b[i] = bytes ? calloc(n_samples, bytes) : NULL;
-        if (!b[i]) {
-            free_bufs(b, i);
-            return NULL;
-        }
-    }
-    return b;
-}
 
 av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
 {
@@ -87,17 +63,21 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
         return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->det.name, e);
     if (p->has_species && av_nn_ctx_new(p->cls_model, &co, &w->cls_ctx, e, sizeof e) != AV_NN_OK)
         return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->cls.name, e);
+    av_detect_status st;
+    if (p->second && (st = av_detect__second_ctx_new(p->second, w->pool, p->threads, &w->second,
+                                                     err, errlen)))
+        return st;
     int no = av_nn_num_outputs(p->det_model);
-    w->det_in = alloc_bufs(p->det_model, 1, 1);
-    w->det_out = alloc_bufs(p->det_model, 0, 1);
+    w->det_in = av_detect__bufs_alloc(p->det_model, 1, 1);
+    w->det_out = av_detect__bufs_alloc(p->det_model, 0, 1);
     w->resized = malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
     w->boxes = malloc(NMS_POOL * sizeof *w->boxes);
     w->xboxes = malloc(NMS_POOL * sizeof *w->xboxes);
     w->touts = calloc((size_t)no, sizeof *w->touts);
     int ok = w->det_in && w->det_out && w->resized && w->boxes && w->xboxes && w->touts;
     if (p->has_species) {
-        w->cls_in = alloc_bufs(p->cls_model, 1, 1);
-        w->cls_out = alloc_bufs(p->cls_model, 0, 1);
+        w->cls_in = av_detect__bufs_alloc(p->cls_model, 1, 1);
+        w->cls_out = av_detect__bufs_alloc(p->cls_model, 0, 1);
         w->crop = malloc((size_t)p->cls.in_w * (size_t)p->cls.in_h * 3);
         w->probs = malloc((size_t)p->cls.n_labels * sizeof *w->probs);
         ok = ok && w->cls_in && w->cls_out && w->crop && w->probs;
@@ -183,8 +163,8 @@ cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_m
                          .pool = w->pool, .batch = n};
     if (av_nn_ctx_new(m, &co, &lru->ctx, e, elen) != AV_NN_OK)
         return NULL;
-    lru->in = alloc_bufs(m, 1, (size_t)n);
-    lru->out = alloc_bufs(m, 0, (size_t)n);
+    lru->in = av_detect__bufs_alloc(m, 1, (size_t)n);
+    lru->out = av_detect__bufs_alloc(m, 0, (size_t)n);
     if (!lru->in || !lru->out) {
         batch_free(m, lru);
         snprintf(e, elen, "out of memory for %d-sample buffers", n);

@@ -194,6 +194,46 @@ static void set_label(av_detect_pipeline *p, av_detect_det *d)
     }
 }
 
+/* The ImageNet veto (second.h) on r's bird boxes: a box whose crop
+ * ImageNet calls an artefact and not a bird is removed. 0, or -1 (err). */
+static int veto_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                      av_detect_result *r, char *err, size_t errlen)
+{
+    int kept = 0;
+    for (int i = 0; i < r->n_dets; i++) {
+        av_detect_det *d = &r->dets[i];
+        if (d->class_index == p->bird_class) {
+            int x1, y1, x2, y2;
+            av_detect__second_sums sums;
+            crop_square(img, d, p->crop_margin, &x1, &y1, &x2, &y2);
+            if (av_detect__second_run(p->second, w->second, img, x1, y1, x2, y2, &sums, err,
+                                      errlen))
+                return -1;
+            if (av_detect__second_vetoes(av_detect__second_rules_of(p->second), &sums))
+                continue;
+        }
+        if (kept != i)
+            r->dets[kept] = *d;
+        kept++;
+    }
+    r->n_dets = kept;
+    return 0;
+}
+
+/* The ImageNet rescue (second.h): 1 when the whole image's bird classes
+ * reach the threshold, 0 when not (or the rule is off), -1 on failure. */
+static int rescue_whole(av_detect_pipeline *p, worker *w, const av_detect__img *img, char *err,
+                        size_t errlen)
+{
+    const av_detect__second_rules *ru = av_detect__second_rules_of(p->second);
+    av_detect__second_sums sums;
+    if (ru->rescue_min_bird <= 0)
+        return 0;
+    if (av_detect__second_run(p->second, w->second, img, 0, 0, img->w, img->h, &sums, err, errlen))
+        return -1;
+    return sums.group[AV_DETECT__SECOND_BIRD] >= ru->rescue_min_bird;
+}
+
 /*
  * Species and labels for n detected images (rs[i] cut from imgs[i]): the
  * bird crops of all of them in even chunks of at most species_batch crops
@@ -229,6 +269,10 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                 }
             }
         }
+        if (p->second && av_detect__second_rules_of(p->second)->veto_max_bird > 0)
+            for (int k = 0; k < n; k++)
+                if (veto_boxes(p, w, imgs[k], rs[k], err, errlen))
+                    return -1;
         for (int k = 0; k < n; k++) {
             av_detect_result *r = rs[k];
             int mine = 0;
@@ -246,6 +290,17 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
             if (best < 0)
                 return -1;
             int bird = best >= p->whole_min;
+            if (!bird && p->second) {
+                int rescued = rescue_whole(p, w, img, err, errlen);
+                if (rescued < 0)
+                    return -1;
+                if (rescued && d->rule == AV_DETECT_RULE_NONE) {
+                    /* species says background: answered as an unknown bird */
+                    d->whole_image = 1;
+                    av_detect__answer_name(&p->answer, w->probs, d);
+                }
+                bird = rescued;
+            }
             if (!bird && p->answer.whole_agree > 0 && best >= p->answer.whole_agree) {
                 /* a frame-filling bird: its centre square must name the same species */
                 int top = w->raw_top, x1, y1, x2, y2;

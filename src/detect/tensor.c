@@ -1,12 +1,13 @@
 /*
  * tensor.c - fill model inputs from pixels and read classifier outputs,
  * following the manifest (layout, colour order, normalisation) and the
- * engine's tensor info (dtype, quantisation).
+ * engine's tensor info (dtype, quantisation); the run buffers of a model.
  */
 #include "detect/tensor.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 size_t av_detect__numel(const av_nn_tensor_info *ti)
 {
@@ -128,4 +129,31 @@ int av_detect__topk(const float *probs, size_t n, int skip, int k, int *idx)
             got++;
     }
     return got;
+}
+
+void av_detect__bufs_free(void **b, int n)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < n; i++)
+        free(b[i]);
+    free(b);
+}
+
+void **av_detect__bufs_alloc(const av_nn_model *m, int inputs, size_t n_samples)
+{
+    int n = inputs ? av_nn_num_inputs(m) : av_nn_num_outputs(m);
+    void **b = calloc((size_t)(n > 0 ? n : 1), sizeof *b);
+    if (!b)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        const av_nn_tensor_info *ti = inputs ? av_nn_input(m, i) : av_nn_output(m, i);
+        size_t bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+        b[i] = bytes ? calloc(n_samples, bytes) : NULL;
+        if (!b[i]) {
+            av_detect__bufs_free(b, i);
+            return NULL;
+        }
+    }
+    return b;
 }

@@ -44,4 +44,10 @@ int av_detect__read_scores(const av_detect__manifest *m, const av_nn_tensor_info
  * ties go to the lower index. Returns how many were written (<= k). */
 int av_detect__topk(const float *probs, size_t n, int skip, int k, int *idx);
 
+/* One buffer per input (inputs 1) or output (0) of m, each n_samples
+ * samples, zeroed; NULL when out of memory. Free with av_detect__bufs_free
+ * and the same count (av_nn_num_inputs / av_nn_num_outputs). */
+void **av_detect__bufs_alloc(const av_nn_model *m, int inputs, size_t n_samples);
+void av_detect__bufs_free(void **b, int n);
+
 #endif

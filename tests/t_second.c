@@ -1,0 +1,207 @@
+/*
+ * t_second.c - the ImageNet second opinion (src/detect/second.c): its
+ * "second_opinion" rules parsed and refused, group sums, the veto rule,
+ * the shipped manifest's groups against the ImageNet labels, and a
+ * models folder without the model running without a second opinion.
+ */
+#include "harness.h"
+
+#include "detect/second.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RULES(groups, extra) "{\"second_opinion\": {\"groups\": " groups extra "}}"
+#define GROUPS "{\"bird\": [[1, 2], [5, 5]], \"artefact\": [[6, 9]]}"
+
+static int parse(const char *text, int n, av_detect__second_rules *r, char *err, size_t errlen)
+{
+    return av_detect__second_rules_parse(text, strlen(text), n, r, err, errlen);
+}
+
+TEST(rules_parse_groups_and_thresholds)
+{
+    av_detect__second_rules r;
+    char err[512];
+    CHECK_MSG(parse(RULES(GROUPS, ", \"whole_image_min_bird\": 0.4, \"veto_max_bird\": 0.1, "
+                                  "\"veto_min_artefact\": 0.5"),
+                    10, &r, err, sizeof err) == 0,
+              "%s", err);
+    CHECK_EQ_INT(r.n_ranges[AV_DETECT__SECOND_BIRD], 2);
+    CHECK(r.lo[AV_DETECT__SECOND_BIRD][1] == 5 && r.hi[AV_DETECT__SECOND_BIRD][1] == 5);
+    CHECK(r.lo[AV_DETECT__SECOND_ARTEFACT][0] == 6 && r.hi[AV_DETECT__SECOND_ARTEFACT][0] == 9);
+    CHECK_NEAR(r.rescue_min_bird, 0.4, 1e-9);
+    CHECK_NEAR(r.veto_max_bird, 0.1, 1e-9);
+    CHECK_NEAR(r.veto_min_artefact, 0.5, 1e-9);
+    /* thresholds left out: both rules off */
+    CHECK(parse(RULES(GROUPS, ""), 10, &r, err, sizeof err) == 0);
+    CHECK(r.rescue_min_bird == 0 && r.veto_max_bird == 0);
+}
+
+TEST(rules_refused_with_the_field)
+{
+    av_detect__second_rules r;
+    char err[512];
+    /* a class past the model's outputs */
+    CHECK(parse(RULES(GROUPS, ""), 9, &r, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "groups.artefact[0]"), "%s", err);
+    /* first after last */
+    CHECK(parse(RULES("{\"bird\": [[3, 2]], \"artefact\": [[6, 9]]}", ""), 10, &r, err,
+                sizeof err) == -1);
+    CHECK_MSG(strstr(err, "groups.bird[0]"), "%s", err);
+    /* a group missing */
+    CHECK(parse(RULES("{\"bird\": [[1, 2]]}", ""), 10, &r, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "groups.artefact"), "%s", err);
+    /* a threshold outside [0, 1] */
+    CHECK(parse(RULES(GROUPS, ", \"veto_max_bird\": 1.5"), 10, &r, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "veto_max_bird"), "%s", err);
+    /* no second_opinion object at all, and not JSON */
+    CHECK(parse("{\"name\": \"x\"}", 10, &r, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "second_opinion.groups"), "%s", err);
+    CHECK(parse("{\"second_opinion\": ", 10, &r, err, sizeof err) == -1);
+}
+
+TEST(sums_and_veto)
+{
+    av_detect__second_rules r;
+    char err[512];
+    CHECK(parse(RULES(GROUPS, ", \"veto_max_bird\": 0.1, \"veto_min_artefact\": 0.5"), 10, &r,
+                err, sizeof err) == 0);
+    /* index:            0    1    2    3    4    5    6    7    8    9 */
+    float drawing[10] = {0, .3f, .2f, 0, 0, .1f, .2f, 0, .2f, 0};
+    float object[10] = {0, .02f, 0, .1f, 0, .03f, .5f, .1f, 0, .25f};
+    float creature[10] = {0, .05f, 0, .9f, 0, 0, .05f, 0, 0, 0};
+    av_detect__second_sums s;
+    av_detect__second_sum(&r, drawing, 10, &s);
+    CHECK_NEAR(s.group[AV_DETECT__SECOND_BIRD], 0.6, 1e-6);
+    CHECK_NEAR(s.group[AV_DETECT__SECOND_ARTEFACT], 0.4, 1e-6);
+    CHECK_EQ_INT(av_detect__second_vetoes(&r, &s), 0); /* a bird */
+    av_detect__second_sum(&r, object, 10, &s);
+    CHECK_NEAR(s.group[AV_DETECT__SECOND_BIRD], 0.05, 1e-6);
+    CHECK_NEAR(s.group[AV_DETECT__SECOND_ARTEFACT], 0.85, 1e-6);
+    CHECK_EQ_INT(av_detect__second_vetoes(&r, &s), 1); /* an object, not a bird */
+    av_detect__second_sum(&r, creature, 10, &s);
+    CHECK_EQ_INT(av_detect__second_vetoes(&r, &s), 0); /* not a bird, not an object either */
+    r.veto_max_bird = 0;
+    av_detect__second_sum(&r, object, 10, &s);
+    CHECK_EQ_INT(av_detect__second_vetoes(&r, &s), 0); /* rule off */
+}
+
+/* The shipped manifest: the bird group holds exactly the label lines that
+ * name birds we know, the artefact group none of them. */
+TEST(shipped_groups_match_the_labels)
+{
+    if (access("models/imagenet.json", R_OK))
+        SKIP("no models/imagenet.json");
+    FILE *f = fopen("models/imagenet.json", "rb");
+    CHECK(f);
+    static char text[1 << 16];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    av_detect__second_rules r;
+    char err[512];
+    CHECK_MSG(av_detect__second_rules_parse(text, len, 1001, &r, err, sizeof err) == 0, "%s", err);
+    CHECK(r.rescue_min_bird > 0 && r.veto_max_bird > 0 && r.veto_min_artefact > 0);
+    const char *labels = av_test_shared("models/imagenet_mobilenet/imagenet_labels.txt");
+    if (access(labels, R_OK))
+        SKIP("no ImageNet label file in the shared folder");
+    f = fopen(labels, "r");
+    CHECK(f);
+    char line[512];
+    int i = 0, birds = 0, seen = 0;
+    float one[1001];
+    while (fgets(line, sizeof line, f) && i < 1001) {
+        memset(one, 0, sizeof one);
+        one[i] = 1;
+        av_detect__second_sums s;
+        av_detect__second_sum(&r, one, 1001, &s);
+        int bird = s.group[AV_DETECT__SECOND_BIRD] > 0;
+        birds += bird;
+        CHECK_MSG(!(bird && s.group[AV_DETECT__SECOND_ARTEFACT] > 0), "line %d in both", i);
+        if (strstr(line, "goldfinch") || strstr(line, "albatross") || !strcmp(line, "cock\n") ||
+            strstr(line, "great grey owl") || strstr(line, "black grouse") ||
+            strstr(line, "black swan") || strstr(line, "white stork")) {
+            CHECK_MSG(bird, "line %d '%s' is not in the bird group", i, line);
+            seen++;
+        }
+        if (strstr(line, "fox squirrel") || strstr(line, "golf ball") || strstr(line, "tench"))
+            CHECK_MSG(!bird, "line %d '%s' is in the bird group", i, line);
+        if (strstr(line, "golf ball") || strstr(line, "comic book"))
+            CHECK_MSG(s.group[AV_DETECT__SECOND_ARTEFACT] > 0, "line %d '%s' not an artefact", i,
+                      line);
+        i++;
+    }
+    fclose(f);
+    CHECK_EQ_INT(i, 1001);
+    CHECK_EQ_INT(seen, 7);
+    CHECK_EQ_INT(birds, 59); /* ImageNet's 59 bird classes */
+}
+
+/* A folder whose imagenet.json names a model file that is not there: no
+ * second opinion and no error (today's behaviour); a broken manifest is
+ * refused with its path. */
+TEST(absent_model_is_no_second_opinion)
+{
+    char dir[1024], path[1100], err[512];
+    snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
+    av_detect__second *s = (av_detect__second *)1;
+    CHECK(av_detect__second_open(dir, &s, err, sizeof err) == AV_DETECT_OK && s == NULL);
+    snprintf(path, sizeof path, "%s/imagenet.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"name\": \"imagenet\", \"version\": \"1\", \"role\": \"classifier\", \"file\": "
+          "\"none/missing.tflite\", \"format\": \"tflite\", \"input\": {\"width\": 8, "
+          "\"height\": 8, \"layout\": \"NHWC\", \"normalise\": \"0..255\", \"resize\": "
+          "\"stretch\", \"filter\": \"area\"}, \"output\": {\"kind\": \"classifier\"}, "
+          "\"labels\": [\"a\", \"b\"]}",
+          f);
+    fclose(f);
+    s = (av_detect__second *)1;
+    CHECK_MSG(av_detect__second_open(dir, &s, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK(s == NULL);
+    /* the model file there but its label file not (a models folder copied without it) */
+    char model[1200];
+    snprintf(model, sizeof model, "%s/m.tflite", dir);
+    f = fopen(model, "w");
+    CHECK(f);
+    fputs("not a model", f);
+    fclose(f);
+    f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"name\": \"imagenet\", \"version\": \"1\", \"role\": \"classifier\", \"file\": "
+          "\"m.tflite\", \"format\": \"tflite\", \"input\": {\"width\": 8, "
+          "\"height\": 8, \"layout\": \"NHWC\", \"normalise\": \"0..255\", \"resize\": "
+          "\"stretch\", \"filter\": \"area\"}, \"output\": {\"kind\": \"classifier\"}, "
+          "\"labels\": {\"file\": \"labels.txt\"}}",
+          f);
+    fclose(f);
+    s = (av_detect__second *)1;
+    CHECK_MSG(av_detect__second_open(dir, &s, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK(s == NULL);
+    /* both there, the model file broken: refused, naming it */
+    snprintf(model, sizeof model, "%s/labels.txt", dir);
+    f = fopen(model, "w");
+    CHECK(f);
+    fputs("a\nb\n", f);
+    fclose(f);
+    CHECK(av_detect__second_open(dir, &s, err, sizeof err) != AV_DETECT_OK && s == NULL);
+    CHECK_MSG(strstr(err, "m.tflite"), "%s", err);
+    f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"name\": ", f);
+    fclose(f);
+    CHECK(av_detect__second_open(dir, &s, err, sizeof err) != AV_DETECT_OK && s == NULL);
+    CHECK_MSG(strstr(err, "imagenet.json"), "%s", err);
+    /* the installed one opens when its model file is there */
+    if (access("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite", R_OK))
+        SKIP("ImageNet model not installed (scripts/setup)");
+    CHECK_MSG(av_detect__second_open("models", &s, err, sizeof err) == AV_DETECT_OK, "%s", err);
+    CHECK(s != NULL);
+    CHECK_NEAR(av_detect__second_rules_of(s)->rescue_min_bird, 0.4, 1e-9);
+    av_detect__second_close(s);
+}
+
+TEST_MAIN(T(rules_parse_groups_and_thresholds), T(rules_refused_with_the_field), T(sums_and_veto),
+          T(shipped_groups_match_the_labels), T(absent_model_is_no_second_opinion))
