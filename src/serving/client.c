@@ -344,10 +344,9 @@ av_serving_status av_serving_client_predict(av_serving_client *c, const void *im
 
     sink resp = {0};
     long http = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = av_base_now_ms();
     av_serving_status st = post(c, body, blen_all, &http, &resp, err, errlen);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double post_ms = av_base_now_ms() - t0;
     free(body);
     if (st)
         return st;
@@ -382,7 +381,7 @@ av_serving_status av_serving_client_predict(av_serving_client *c, const void *im
     }
     snprintf(r->detector, sizeof r->detector, "remote");
     snprintf(r->detector_version, sizeof r->detector_version, "tfserving");
-    r->ms_detect = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    r->ms_detect = post_ms;
     r->ms_total = r->ms_detect;
     return AV_SERVING_OK;
 }

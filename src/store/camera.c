@@ -7,6 +7,7 @@
  * is one fixed prepared statement whatever the caller filters on.
  */
 #include "store/driver.h"
+#include "base/base.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -234,7 +235,7 @@ av_store_status av_store_camera_visit_review(av_store *s, int64_t id, int action
     int64_t changes = 0;
     av_store__arg a[6] = {AV_ARG_T(av_store_review_action_name((av_store_review_action)action)),
                           AV_ARG_T(species), any_text(common), any_text(who),
-                          AV_ARG_I(av_store__now_ms()), AV_ARG_I(id)};
+                          AV_ARG_I(av_base_wall_ms()), AV_ARG_I(id)};
     av_store_status st = av_store__exec1(s,
                                          "UPDATE camera_visits SET review_action = ?,"
                                          " review_species = ?, review_common = ?,"
@@ -296,7 +297,7 @@ av_store_status av_store_camera_lease(av_store *s, const char *camera, const cha
     if (!av_store_camera_name_ok(camera) || !node || !*node || strlen(node) >= 128 ||
         lease_ms <= 0)
         return av_store__fail(err, errlen, AV_STORE_EARG, "camera lease: bad camera or node");
-    int64_t now = av_store__now_ms();
+    int64_t now = av_base_wall_ms();
     av_store__arg ins[3] = {AV_ARG_T(camera), AV_ARG_T(node), AV_ARG_I(now)};
     av_store_status st = av_store__exec1(s,
                                          "INSERT INTO camera_leases (camera, node, renewed_at)"

@@ -186,9 +186,6 @@ av_store_status av_store__guesses_get(av_store *s, const char *id, av_store_dete
                                       char *err, size_t errlen);
 /* Where the blob store keeps an image: DIR/<id>.blob (store.c). */
 void av_store__blob_path(const av_store *s, const char *id, char *out, size_t cap);
-/* Wall-clock ms since the epoch (leases, sessions: compared across nodes). */
-int64_t av_store__now_ms(void);
-
 /* Rows one read returns at most, whatever the caller asks. */
 #define AV_STORE__MAX_ROWS 10000000
 

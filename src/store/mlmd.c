@@ -7,6 +7,7 @@
  * ids; times are milliseconds since the epoch, as MLMD writes them.
  */
 #include "store/driver.h"
+#include "base/base.h"
 #include "store/sha256.h"
 
 #include <dirent.h>
@@ -37,13 +38,6 @@ typedef struct mx {
     av_store__sess *c;
     int locked, in_tx;
 } mx;
-
-static int64_t now_epoch_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static av_store_status q_int(mx *x, const char *sql, const av_store__arg *a, int n, int64_t *v,
                              int *found, char *err, size_t errlen);
@@ -293,7 +287,7 @@ static av_store_status register_locked(mx *x, const av_store_model_info *m, int6
             *created = 0;
         return st;
     }
-    int64_t now = now_epoch_ms();
+    int64_t now = av_base_wall_ms();
     av_store__arg ins[5] = {AV_ARG_I(type_id), AV_ARG_T(nz(m->uri)), AV_ARG_I(ART_LIVE),
                             AV_ARG_T(name), AV_ARG_I(now)};
     st = q_exec(x,
@@ -354,7 +348,7 @@ static av_store_status deployment_locked(mx *x, const char *name, const int64_t 
                          err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    int64_t now = now_epoch_ms();
+    int64_t now = av_base_wall_ms();
     int found = 0;
     av_store__arg a[4] = {AV_ARG_I(ctype), AV_ARG_T(name), AV_ARG_I(now), AV_ARG_I(now)};
     st = q_int(x, "SELECT id FROM `Context` WHERE type_id = ? AND name = ?", a, 2, ctx, &found,
@@ -425,7 +419,7 @@ av_store_status av_store_mlmd_execution_end(av_store *s, int64_t execution_id, i
     av_store_status st = s->drv->sess_get(s, &c, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    av_store__arg a[3] = {AV_ARG_I(ok ? EXE_COMPLETE : EXE_FAILED), AV_ARG_I(now_epoch_ms()),
+    av_store__arg a[3] = {AV_ARG_I(ok ? EXE_COMPLETE : EXE_FAILED), AV_ARG_I(av_base_wall_ms()),
                           AV_ARG_I(execution_id)};
     int64_t changed = 0;
     st = s->drv->exec(c,
@@ -634,7 +628,7 @@ static av_store_status artifact_locked(mx *x, int64_t type_id, const char *name,
                                2, id, &found, err, errlen);
     if (st != AV_STORE_OK || found)
         return st; /* the same snapshot again: one artifact */
-    int64_t now = now_epoch_ms();
+    int64_t now = av_base_wall_ms();
     av_store__arg ins[6] = {AV_ARG_I(type_id), AV_ARG_T(uri),  AV_ARG_I(ART_LIVE),
                             AV_ARG_T(name),    AV_ARG_I(now), AV_ARG_I(now)};
     st = q_exec(x,
@@ -662,7 +656,7 @@ static av_store_status event_locked(mx *x, int64_t artifact, int64_t execution, 
                                     char *err, size_t errlen)
 {
     av_store__arg ev[4] = {AV_ARG_I(artifact), AV_ARG_I(execution), AV_ARG_I(type),
-                           AV_ARG_I(now_epoch_ms())};
+                           AV_ARG_I(av_base_wall_ms())};
     return q_exec(x,
                   "INSERT INTO `Event` (artifact_id, execution_id, type, milliseconds_since_epoch)"
                   " VALUES (?, ?, ?, ?)",
@@ -696,7 +690,7 @@ av_store_status av_store_mlmd_record_training(av_store *s, const av_store_traini
     if (st == AV_STORE_OK)
         st = artifact_locked(&x, dtype, name, t->dataset_sha256, counts, cv, 4, NULL, NULL, 0,
                              &ds, err, errlen);
-    int64_t now = now_epoch_ms();
+    int64_t now = av_base_wall_ms();
     av_store__arg e[4] = {AV_ARG_I(etype), AV_ARG_I(EXE_COMPLETE), AV_ARG_I(now), AV_ARG_I(now)};
     if (st == AV_STORE_OK)
         st = q_exec(&x,

@@ -10,6 +10,7 @@
  * decision stays the current one.
  */
 #include "store/driver.h"
+#include "base/base.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ static av_store__arg opt_text(const char *s)
 
 static void now_iso(char *out, size_t cap)
 {
-    int64_t ms = av_store__now_ms();
+    int64_t ms = av_base_wall_ms();
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);

@@ -34,11 +34,6 @@ av_store_status av_store__query1(av_store *s, const char *sql, const av_store__a
     return st;
 }
 
-int64_t av_store__now_ms(void)
-{
-    return av_base_wall_ms();
-}
-
 static int first_row(void *ud)
 {
     (void)ud;

@@ -6,6 +6,7 @@
  * keeps their SHA-256 only.
  */
 #include "store/driver.h"
+#include "base/base.h"
 #include "store/sha256.h"
 
 #include <sodium.h>
@@ -101,7 +102,7 @@ av_store_status av_store_user_add(av_store *s, const char *name, const char *pas
     av_store_status st = hash_password(password, hash, err, errlen);
     if (st != AV_STORE_OK)
         return st;
-    av_store__arg a[3] = {AV_ARG_T(name), AV_ARG_T(hash), AV_ARG_I(av_store__now_ms())};
+    av_store__arg a[3] = {AV_ARG_T(name), AV_ARG_T(hash), AV_ARG_I(av_base_wall_ms())};
     st = av_store__exec1(s, "INSERT INTO users (name, role, pw_hash, created_ms)"
                             " VALUES (?, 'owner', ?, ?)",
                          a, 3, NULL, err, errlen);
@@ -341,7 +342,7 @@ av_store_status av_store_session_new(av_store *s, int64_t user_id, int ttl_s, ch
     char hash[65];
     new_token(token, hash);
     new_token(csrf, NULL);
-    int64_t now = av_store__now_ms();
+    int64_t now = av_base_wall_ms();
     /* Expired rows of anyone go with each sign-in: the table stays small. */
     av_store__arg old[1] = {AV_ARG_I(now)};
     av_store_status st = av_store__exec1(s, "DELETE FROM sessions WHERE expires_ms < ?", old, 1,
@@ -368,7 +369,7 @@ av_store_status av_store_session_get(av_store *s, const char *token, av_store_us
     memcpy(c, r.c, sizeof r.c);
     c[5] = (av_store__col){AV_COL_TEXT, csrf, AV_STORE_TOKEN_LEN + 1, 0};
     int rows = 0;
-    av_store__arg a[2] = {AV_ARG_T(hash), AV_ARG_I(av_store__now_ms())};
+    av_store__arg a[2] = {AV_ARG_T(hash), AV_ARG_I(av_base_wall_ms())};
     av_store_status st = av_store__query1(
         s,
         "SELECT u.id, u.name, u.role, u.api_token_hash IS NOT NULL, u.created_ms, s.csrf"
@@ -405,7 +406,7 @@ av_store_status av_store_login_blocked(av_store *s, const char *key, int max, in
     av_store_status st = av_store__query1(
         s, "SELECT window_ms, failures FROM login_failures WHERE k = ?", a, 1, c, 2, NULL, NULL,
         err, errlen);
-    int64_t left = since + (int64_t)window_s * 1000 - av_store__now_ms();
+    int64_t left = since + (int64_t)window_s * 1000 - av_base_wall_ms();
     if (st == AV_STORE_OK && failures >= max && left > 0)
         *retry_s = (int)((left + 999) / 1000);
     return st;
@@ -414,7 +415,7 @@ av_store_status av_store_login_blocked(av_store *s, const char *key, int max, in
 av_store_status av_store_login_failed(av_store *s, const char *key, int window_s, char *err,
                                       size_t errlen)
 {
-    int64_t now = av_store__now_ms(), start = now - (int64_t)window_s * 1000;
+    int64_t now = av_base_wall_ms(), start = now - (int64_t)window_s * 1000;
     av_store__arg ins[2] = {AV_ARG_T(key), AV_ARG_I(now)};
     av_store_status st = av_store__exec1(
         s, "INSERT INTO login_failures (k, window_ms, failures) VALUES (?, ?, 1)", ins, 2, NULL,

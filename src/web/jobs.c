@@ -143,18 +143,16 @@ int av_web__analyse(const av_web_opts *o, const char *id)
     av_web_analysis a;
     memset(&a, 0, sizeof a);
     int retry = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = av_base_now_ms();
     av_web_analysis_status rc = AV_WEB_ANALYSIS_E_FAILED;
     if (o->analyze)
         rc = o->analyze(o->analyze_ud, img.blob, img.blob_len, &a, err, sizeof err);
     else
         snprintf(err, sizeof err, "no analyzer configured");
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double elapsed_ms = av_base_now_ms() - t0;
     av_store_image_clear(&img);
     char ms[32];
-    snprintf(ms, sizeof ms, "%.1f",
-             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    snprintf(ms, sizeof ms, "%.1f", elapsed_ms);
     if (rc == AV_WEB_ANALYSIS_E_RETRY) { /* model server unreachable: kept pending, retried */
         av_log(AV_LOG_WARN, "analysis_retry", "id", id, "error", err, "ms", ms, NULL);
         char e2[256];
@@ -235,15 +233,12 @@ static void *worker(void *arg)
         char id[AV_STORE_ID_LEN + 1];
         memcpy(id, pick->id, sizeof id);
         pthread_mutex_unlock(&j->mu);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = av_base_now_ms();
         int retry = 0;
         /* videos have their own path */
         if (!av_web__video_job(j->opts, id, av_web__lease_ms(j->opts), stopping, j))
             retry = av_web__analyse(j->opts, id);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        av_web__metrics_analysis(j->metrics, (double)(t1.tv_sec - t0.tv_sec) +
-                                                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        av_web__metrics_analysis(j->metrics, (av_base_now_ms() - t0) / 1e3);
         pthread_mutex_lock(&j->mu);
         if (retry) { /* back in the queue after 1, 2, 4 ... 30 s */
             int shift = pick->attempts < 5 ? pick->attempts : 5;
