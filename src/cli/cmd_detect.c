@@ -116,21 +116,31 @@ static int write_file(const char *path, const void *buf, size_t len, char *err, 
     return 0;
 }
 
+/* " Label 93% [x1,y1,x2,y2] species", or the guesses when the answer is unsure. */
+static void print_det(const av_detect_det *d)
+{
+    printf(" %s %.0f%% [%.0f,%.0f,%.0f,%.0f]%s", d->label, d->confidence * 100, d->x1, d->y1,
+           d->x2, d->y2, d->whole_image ? " (whole image)" : "");
+    if (d->n_species && d->rule == AV_DETECT_RULE_SPECIES)
+        printf(" %s", d->species[0].scientific);
+    else if (d->n_species) /* genus or unknown: the guesses, never as the answer */
+        for (int k = 0; k < d->n_species && k < 3; k++)
+            printf("%s%s %.0f%%%s", k ? ", " : " (guesses: ", d->species[k].scientific,
+                   d->species[k].score * 100, k + 1 == d->n_species || k == 2 ? ")" : "");
+}
+
 static void print_text(const char *image, const av_detect_result *r)
 {
     printf("%s: %dx%d, %d detection%s", image, r->width, r->height, r->n_dets,
            r->n_dets == 1 ? "" : "s");
     for (int i = 0; i < r->n_dets; i++) {
-        const av_detect_det *d = &r->dets[i];
-        printf("%s %s %.0f%% [%.0f,%.0f,%.0f,%.0f]%s", i ? ";" : ":", d->label,
-               d->confidence * 100, d->x1, d->y1, d->x2, d->y2,
-               d->whole_image ? " (whole image)" : "");
-        if (d->n_species && d->rule == AV_DETECT_RULE_SPECIES)
-            printf(" %s", d->species[0].scientific);
-        else if (d->n_species) /* genus or unknown: the guesses, never as the answer */
-            for (int k = 0; k < d->n_species && k < 3; k++)
-                printf("%s%s %.0f%%%s", k ? ", " : " (guesses: ", d->species[k].scientific,
-                       d->species[k].score * 100, k + 1 == d->n_species || k == 2 ? ")" : "");
+        printf("%s", i ? ";" : ":");
+        print_det(&r->dets[i]);
+    }
+    if (r->illustration) { /* not a sighting: the best guess is shown, never counted */
+        printf("; illustration, not a photo (paper white %.0f%%), best guess:",
+               r->page_paper * 100);
+        print_det(&r->illustrated);
     }
     printf("\n");
     fflush(stdout);

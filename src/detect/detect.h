@@ -130,6 +130,13 @@ typedef struct av_detect_result {
                                * crop (one crop, batching off or refused by the model) */
     double ms_decode, ms_detect, ms_species, ms_draw, ms_total; /* ms_detect includes passes */
     av_detect_pass_info passes[AV_DETECT_PASS_N];
+    /* The illustration rule (pipeline.json "illustration"; README "Illustrations are not
+     * sightings"): measured when it is on and a bird was found. */
+    int page_measured;        /* 1: page_paper and page_border were measured */
+    double page_paper, page_border; /* flat paper-white fraction of the frame, of its border */
+    int illustration;         /* 1: a drawing on a white page: its bird answers were removed
+                               * from dets (not a sighting); the best one is `illustrated` */
+    av_detect_det illustrated; /* with illustration: the best bird answer, for display only */
     unsigned char *annotated; /* annotated image (JPEG, or PNG for PNG input) or NULL */
     size_t annotated_len;
     char annotated_mime[16];  /* "image/jpeg" or "image/png" */

@@ -20,6 +20,7 @@ typedef struct pipeline_cfg {
     char detector[64], species[64];
     double crop_margin, whole_min;
     av_detect__passes passes;
+    av_detect__illus illus;
 } pipeline_cfg;
 
 static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, char *err,
@@ -54,8 +55,10 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
     int bad = strlen(d) >= sizeof pc->detector || strlen(s) >= sizeof pc->species || strchr(d, '/') ||
               strchr(s, '/') || !(margin >= 0 && margin <= 1) || !(wmin >= 0 && wmin <= 1);
     char perr[512] = "";
-    if (!bad && av_detect__passes_parse(json_object_get(root, "passes"), path, &pc->passes, perr,
-                                        sizeof perr)) {
+    if (!bad && (av_detect__passes_parse(json_object_get(root, "passes"), path, &pc->passes, perr,
+                                        sizeof perr) ||
+                 av_detect__illus_parse(json_object_get(root, "illustration"), path, &pc->illus,
+                                        perr, sizeof perr))) {
         json_decref(root);
         return AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s", perr);
     }
@@ -274,6 +277,7 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
     p->crop_margin = pc.crop_margin;
     p->whole_min = pc.whole_min;
     p->passes = pc.passes;
+    p->illus = pc.illus;
     p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
     if (!p->workers || pthread_mutex_init(&p->mu, NULL)) {
         free(p->workers);

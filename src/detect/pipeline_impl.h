@@ -26,6 +26,7 @@
 #include "detect/answer.h"
 #include "base/base.h"
 #include "detect/detect.h"
+#include "detect/illus.h"
 #include "detect/img.h"
 #include "detect/manifest.h"
 #include "detect/passes.h"
@@ -91,6 +92,7 @@ struct av_detect_pipeline {
     int bird_class;              /* detector class that gets species, -1 none */
     double crop_margin, whole_min;
     av_detect__passes passes;    /* pipeline.json "passes" */
+    av_detect__illus illus;      /* pipeline.json "illustration" (illus.h) */
     av_detect_pass_totals totals[AV_DETECT_PASS_N]; /* under mu */
     int threads;
     int species_batch;           /* crops per batched run; 1: one at a time */

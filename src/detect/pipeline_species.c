@@ -234,6 +234,33 @@ static int rescue_whole(av_detect_pipeline *p, worker *w, const av_detect__img *
     return sums.group[AV_DETECT__SECOND_BIRD] >= ru->rescue_min_bird;
 }
 
+/* A bird found on a white page is a drawing, not a sighting (illus.h): its
+ * bird answers leave the box list, the best one kept aside for display. */
+static void illustration_rule(const av_detect_pipeline *p, const av_detect__img *img,
+                              av_detect_result *r)
+{
+    int first = -1;
+    for (int i = 0; i < r->n_dets && first < 0; i++)
+        if (r->dets[i].class_index == p->bird_class || r->dets[i].whole_image)
+            first = i;
+    if (!p->illus.on || first < 0)
+        return;
+    av_detect__page pg;
+    av_detect__page_measure(img->rgb, img->w, img->h, &pg);
+    r->page_measured = 1;
+    r->page_paper = pg.paper;
+    r->page_border = pg.border;
+    if (!av_detect__illus_is(&p->illus, &pg))
+        return;
+    r->illustration = 1;
+    r->illustrated = r->dets[first];
+    int kept = 0;
+    for (int i = 0; i < r->n_dets; i++)
+        if (r->dets[i].class_index != p->bird_class && !r->dets[i].whole_image)
+            r->dets[kept++] = r->dets[i];
+    r->n_dets = kept;
+}
+
 /*
  * Species and labels for n detected images (rs[i] cut from imgs[i]): the
  * bird crops of all of them in even chunks of at most species_batch crops
@@ -336,6 +363,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
             r->dets[kept++] = *d;
         }
         r->n_dets = p->has_species ? av_detect__answer_settle(&p->answer, r->dets, kept) : kept;
+        illustration_rule(p, imgs[k], r);
     }
     return 0;
 }

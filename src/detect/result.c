@@ -210,6 +210,14 @@ json_t *av_detect_result_to_json(const av_detect_result *r, const char *image)
                          num(r->ms_detect, 0.01), "species", num(r->ms_species, 0.01), "draw",
                          num(r->ms_draw, 0.01), "total", num(r->ms_total, 0.01)));
     bad |= set(o, "passes", passes_json(r));
+    if (r->page_measured) {
+        /* which rule removed the bird boxes, and the answer it removed */
+        bad |= set(o, "illustration", json_boolean(r->illustration));
+        bad |= set(o, "page", json_pack("{s:o, s:o}", "paper", num(r->page_paper, 1e-3), "border",
+                                        num(r->page_border, 1e-3)));
+        if (r->illustration)
+            bad |= set(o, "illustrated", det_json(&r->illustrated));
+    }
     if (bad) {
         json_decref(o);
         return NULL;
