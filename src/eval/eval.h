@@ -80,6 +80,8 @@ typedef struct av_eval_summary {
     int named_right, named_wrong, named_genus, named_unknown; /* the best bird's shown answer */
     int named_weak;                  /* bird boxes (any row) shown with a species name at a
                                       * species score under 0.2 */
+    int illustrations;               /* rows the pipeline called drawings (birds removed) */
+    int illustrations_with_birds;    /* of them, rows labelled with birds (real photos lost) */
     double recall, negatives_clean, count_rate, box_precision, box_recall, top1_rate, top5_rate;
 } av_eval_summary;
 

@@ -31,6 +31,7 @@ typedef struct av_eval__row {
     av_detect_rule rule;
     int named;                     /* AV_EVAL__* */
     int weak;                      /* bird boxes named as a species under 0.2 */
+    int illustration;              /* the pipeline called it a drawing and removed its birds */
     double ms[AV_EVAL__STAGES];
 } av_eval__row;
 

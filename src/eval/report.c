@@ -168,6 +168,9 @@ void av_eval_print(const av_eval *e, const char *title, FILE *f)
             s.named_right, s.named_wrong, s.named_genus, s.named_unknown,
             s.species_rows - s.named_right - s.named_wrong - s.named_genus - s.named_unknown);
     fprintf(f, "  boxes named as a species at a species score under 0.2: %d\n", s.named_weak);
+    fprintf(f, "  illustrations (birds on a white page, not counted): %d, %d of them labelled "
+               "with birds\n",
+            s.illustrations, s.illustrations_with_birds);
 
     fprintf(f, "\ntime per image (ms)   mean   median\n");
     for (int k = 0; k < AV_EVAL__STAGES; k++) {
@@ -215,7 +218,8 @@ static json_t *rate_json(double v, int a, int b)
 static json_t *summary_json(const av_eval_summary *s)
 {
     return json_pack(
-        "{s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:i, s:i, s:i}}",
+        "{s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:i, s:i, s:i}, "
+        "s:{s:i, s:i}}",
         "images", s->images, "with_birds", s->with_birds, "without_birds", s->without, "errors",
         s->errors, "bird_recall", rate_json(s->recall, s->found, s->with_birds),
         "negatives_clean", rate_json(s->negatives_clean, s->clean, s->without), "count_exact",
@@ -225,7 +229,8 @@ static json_t *summary_json(const av_eval_summary *s)
         rate_json(s->top1_rate, s->top1, s->species_rows), "species_top5",
         rate_json(s->top5_rate, s->top5, s->species_rows), "shown", "species_right",
         s->named_right, "species_wrong", s->named_wrong, "genus", s->named_genus,
-        "unknown_bird", s->named_unknown, "species_under_0_2", s->named_weak);
+        "unknown_bird", s->named_unknown, "species_under_0_2", s->named_weak, "illustrations",
+        "rows", s->illustrations, "labelled_with_birds", s->illustrations_with_birds);
 }
 
 static const char *named_name(int named)
@@ -253,6 +258,8 @@ static json_t *row_json(const av_eval_row *row, const av_eval__row *o)
     json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:b, s:b, s:b}", "file", row->file, "label",
                           row->label, "n_birds", row->n_birds, "birds", o->birds, "whole_image",
                           o->whole_image, "top1", o->top1, "top5", o->top5);
+    if (j && o->illustration)
+        json_object_set_new(j, "illustration", json_true());
     if (j && row->n_names > 0 && o->birds > 0) {
         json_object_set_new(j, "top_species", json_string(o->pred));
         json_object_set_new(j, "top_score", json_real(round(o->pred_score * 10000) / 10000));

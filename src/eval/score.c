@@ -146,6 +146,7 @@ int av_eval_add(av_eval *e, int i, const av_detect_result *r)
         score_named(row, best, o);
     }
     o->whole_image = best && best->whole_image;
+    o->illustration = r->illustration;
     o->ms[0] = r->ms_decode;
     o->ms[1] = r->ms_detect;
     o->ms[2] = r->ms_species;
@@ -209,6 +210,8 @@ void av_eval_summarise(const av_eval *e, av_eval_summary *s)
             s->named_unknown += o->named == AV_EVAL__UNKNOWN;
         }
         s->named_weak += o->weak;
+        s->illustrations += o->illustration;
+        s->illustrations_with_birds += o->illustration && positive;
     }
     s->recall = ratio(s->found, s->with_birds);
     s->negatives_clean = ratio(s->clean, s->without);
