@@ -55,8 +55,8 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
     int bad = strlen(d) >= sizeof pc->detector || strlen(s) >= sizeof pc->species || strchr(d, '/') ||
               strchr(s, '/') || !(margin >= 0 && margin <= 1) || !(wmin >= 0 && wmin <= 1);
     char perr[512] = "";
-    if (!bad && (av_detect__passes_parse(json_object_get(root, "passes"), path, &pc->passes, perr,
-                                        sizeof perr) ||
+    if (!bad && (av_detect__passes_parse(json_object_get(root, "passes"), path, &pc->passes,
+                                         perr, sizeof perr) ||
                  av_detect__illus_parse(json_object_get(root, "illustration"), path, &pc->illus,
                                         perr, sizeof perr))) {
         json_decref(root);
