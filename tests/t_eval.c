@@ -46,10 +46,12 @@ static const floors FLOORS[] = {
     {"q2", 0.95, 0.62, 0.95, 0.82, 0.91, 0}, /* measured 0.979 0.750 0.979 0.851 0.936 */
     {"q3", 0.93, 0.85, 0.85, 0.78, 0.89, 0}, /* measured 0.957 1.000 0.872 0.809 0.915 */
     /* the same with the ImageNet second opinion installed (README "Second opinion from
-     * ImageNet": 109, 110, 112, 114 found, 203 clean, nothing lost) */
+     * ImageNet": 109, 110, 112, 114 found, 203 clean, nothing lost) and the illustration
+     * rule (README "Illustrations are not sightings": the plates 218 in q1 and 219 in q2
+     * clean, nothing else changed); the plain floors above were not measured again */
     {"q0i", 0.95, 0.85, 0.95, 0.89, 0.93, 0}, /* measured 0.979 1.000 0.979 0.917 0.958 */
-    {"q1i", 0.93, 0.71, 0.93, 0.89, 0.93, 0}, /* measured 0.958 0.857 0.958 0.917 0.958 */
-    {"q2i", 0.95, 0.75, 0.95, 0.82, 0.91, 0}, /* measured 0.979 0.875 0.979 0.851 0.936 */
+    {"q1i", 0.93, 0.85, 0.93, 0.89, 0.93, 0}, /* measured 0.958 1.000 0.958 0.917 0.958 */
+    {"q2i", 0.95, 0.87, 0.95, 0.82, 0.91, 0}, /* measured 0.979 1.000 0.979 0.851 0.936 */
     {"q3i", 0.95, 0.85, 0.87, 0.80, 0.91, 0}, /* measured 0.979 1.000 0.894 0.830 0.936 */
     /* sanitizer builds: 11 rows each (9-10 with birds, 1-2 without) */
     {"a0", 0.90, 0.00, 0.90, 0.90, 0.90, 0}, /* measured 1.000 1.000 1.000 1.000 1.000 */
