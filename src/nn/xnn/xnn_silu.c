@@ -234,6 +234,11 @@ static void run(silu_fn fn, const float *x, float *y, size_t n, pthreadpool_t po
                                        1, 0);
 }
 
+void av_nn__xnn_silu_span(float *y, size_t n)
+{
+    best_kernel()(y, y, n);
+}
+
 void av_nn__xnn_silu(const float *x, float *y, size_t n, pthreadpool_t pool)
 {
     run(best_kernel(), x, y, n, pool);
