@@ -2,8 +2,9 @@
  * xnn_gemm.c - our own f32 dense convolution (CONV2D, groups 1) for AVX2+FMA
  * CPUs without AVX-512: an indirect GEMM (output pixels x output channels,
  * summed over kernel taps x input channels) with a 6x16 register tile, the
- * bias loaded into the accumulators and the fused activation applied to each
- * output row while it is still in L1.
+ * bias loaded into the accumulators and the fused activation (clamps in
+ * registers; leaky relu, sigmoid, SiLU on each output row) applied while the
+ * tile is still in L1.
  *
  * Why not XNNPACK's: Debian's build of its f32 5x16 FMA3 igemm kernel keeps
  * one of its ten accumulators on the stack (gcc ran out of the 16 ymm
@@ -45,7 +46,7 @@ struct av_nn__xnn_gemm {
     float *packed;
     float *zero;                              /* cin zeros: the row a padding tap reads */
     float lo, hi;                             /* clamp of the fused activation */
-    av_nn__act post;                          /* LEAKY or SILU on each row, else NONE */
+    av_nn__act post;                          /* LEAKY, SIGMOID or SILU on each row, else NONE */
     float alpha;
 };
 
@@ -193,7 +194,7 @@ bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
     const av_nn__fused_act *a = &n->p.conv.act;
     float lo, hi;
     return av_nn__xnn_act_bounds(a, &lo, &hi) || a->kind == AV_NN_ACT_SILU ||
-           (a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha));
+           a->kind == AV_NN_ACT_SIGMOID || (a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha));
 }
 
 void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k)
@@ -241,7 +242,7 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     }
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
-        k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY or SILU (supports) */
+        k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU (supports) */
     s->gemm = k;
     s->what = "own f32 convolution (AVX2+FMA)";
     return AV_NN_OK;
@@ -292,6 +293,8 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     for (size_t i = 0; i < mr && k->post != AV_NN_ACT_NONE; i++) {
         if (k->post == AV_NN_ACT_LEAKY)
             leaky_row(c + i * k->cout, nc, k->alpha);
+        else if (k->post == AV_NN_ACT_SIGMOID)
+            av_nn__xnn_sigmoid_span(c + i * k->cout, nc);
         else
             av_nn__xnn_silu_span(c + i * k->cout, nc);
     }

@@ -117,6 +117,8 @@ bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthrea
 /* y = x * sigmoid(x) in place over n floats on the calling thread (rows of a
  * convolution's output tile, xnn_gemm.c). */
 void av_nn__xnn_silu_span(float *y, size_t n);
+/* The same for sigmoid(x) (AVX2+FMA where the CPU has it, else 4-wide portable). */
+void av_nn__xnn_sigmoid_span(float *y, size_t n);
 
 /* ---- xnn_gemm.c: f32 CONV2D (groups 1) by our AVX2+FMA indirect GEMM ---- */
 
