@@ -45,6 +45,7 @@ struct av_nn__xnn_gemm {
     size_t ks, ntiles, tile_floats;           /* taps, NR tiles, floats per packed tile */
     float *packed;
     float *zero;                              /* cin zeros: the row a padding tap reads */
+    bool pointwise;                           /* 1x1, stride 1, no padding */
     float lo, hi;                             /* clamp of the fused activation */
     av_nn__act post;                          /* LEAKY, SIGMOID or SILU on each row, else NONE */
     float alpha;
@@ -221,6 +222,8 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     k->kh = w->dims[1], k->kw = w->dims[2], k->sh = p->stride_h, k->sw = p->stride_w;
     k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
     k->ks = (size_t)(k->kh * k->kw), k->ntiles = (k->cout + NR - 1) / NR;
+    k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
+                   k->oh == k->h && k->ow == k->w;
     k->tile_floats = NR + k->ks * k->cin * NR;
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_floats * sizeof(float);
@@ -269,10 +272,16 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     const av_nn__xnn_gemm *k = job->k;
     const float *rows[MAX_TAPS * MR];
     size_t plane = k->oh * k->ow;
+    /* one division per block: the pixels of a block follow each other */
+    size_t bi = m0 / plane, rem = m0 % plane;
+    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
     for (size_t i = 0; i < MR; i++) {
-        size_t px = m0 + (i < mr ? i : 0); /* rows past the end repeat a valid one */
-        size_t bi = px / plane, rem = px % plane;
-        int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+        if (i == mr) /* rows past the end repeat the first one */
+            bi = m0 / plane, oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+        if (k->pointwise) { /* 1x1, stride 1, no padding: pixel p reads row p */
+            rows[i] = job->x + (i < mr ? m0 + i : m0) * k->cin;
+            continue;
+        }
         for (int64_t ky = 0; ky < k->kh; ky++) {
             int64_t iy = oy * k->sh - k->pt + ky * k->dh;
             for (int64_t kx = 0; kx < k->kw; kx++) {
@@ -282,6 +291,11 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
                     in ? job->x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix) * k->cin
                        : k->zero;
             }
+        }
+        if (++ox == (int64_t)k->ow) { /* the next pixel */
+            ox = 0;
+            if (++oy == (int64_t)k->oh)
+                oy = 0, bi++;
         }
     }
     size_t n0 = j0 * NR, nc = nj * NR;
