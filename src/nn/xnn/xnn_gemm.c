@@ -189,6 +189,8 @@ bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
         return false;
     if (b && (!b->data || b->dtype != AV_NN_F32 || av_nn__xnn_numel(b) != y->dims[3]))
         return false;
+    if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1) /* unknown or empty */
+        return false;
     if (w->dims[0] != y->dims[3] || w->dims[3] != x->dims[3] || w->dims[1] < 1 ||
         w->dims[2] < 1 || w->dims[1] * w->dims[2] > MAX_TAPS || x->dims[0] != y->dims[0])
         return false;
