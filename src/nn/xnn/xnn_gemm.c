@@ -306,13 +306,15 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     float *c = job->y + m0 * k->cout + n0;
     ukernel_6x16(mr, nc, k->cin, k->ks, rows, k->packed + j0 * k->tile_floats, c, k->cout,
                  k->lo, k->hi);
-    for (size_t i = 0; i < mr && k->post != AV_NN_ACT_NONE; i++) {
+    /* rows spanning all channels are contiguous: one call for the whole block */
+    size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
+    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
         if (k->post == AV_NN_ACT_LEAKY)
-            leaky_row(c + i * k->cout, nc, k->alpha);
+            leaky_row(c + i * k->cout, len, k->alpha);
         else if (k->post == AV_NN_ACT_SIGMOID)
-            av_nn__xnn_sigmoid_span(c + i * k->cout, nc);
+            av_nn__xnn_sigmoid_span(c + i * k->cout, len);
         else
-            av_nn__xnn_silu_span(c + i * k->cout, nc);
+            av_nn__xnn_silu_span(c + i * k->cout, len);
     }
 }
 
