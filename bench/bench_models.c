@@ -9,7 +9,9 @@
  * the pass that cancels inverse pairs), then one line per configuration
  * (reference and XNNPACK, 1 and 2 threads): load, context and first-run
  * times, median/min/max over RUNS timed runs after WARMUP untimed ones, the
- * arena size and the peak RSS. Each configuration runs in its own child
+ * median CPU time per run of the whole process (all threads: on 2 threads it
+ * counts the pool's spinning too; on 1 thread it is what a loaded machine
+ * cannot inflate), the arena size and the peak RSS. Each configuration runs in its own child
  * process so that its peak RSS is its own. -p adds, for the XNNPACK
  * configurations, the time per op type over the timed runs (which kernels
  * run where, and what is left on the reference kernels). -x skips the
@@ -36,6 +38,15 @@ static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CPU time of the whole process (every thread): on a loaded machine the
+ * 1-thread figure stays what the work costs while wall time waits its turn. */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -125,7 +136,8 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     int ni = av_nn_num_inputs(m), no = av_nn_num_outputs(m);
     void **bufs = calloc((size_t)(ni + no), sizeof *bufs);
     double *times = calloc((size_t)runs, sizeof *times);
-    int rc = bufs && times ? 0 : 1;
+    double *cpu = calloc((size_t)runs, sizeof *cpu);
+    int rc = bufs && times && cpu ? 0 : 1;
     for (int i = 0; !rc && i < ni + no; i++) {
         const av_nn_tensor_info *ti = i < ni ? av_nn_input(m, i) : av_nn_output(m, i - ni);
         size_t cnt = 1;
@@ -152,6 +164,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     for (int r = 0; !rc && r < warmup + runs; r++) {
         if (profile && be == AV_NN_BACKEND_XNNPACK && r == warmup)
             av_nn__ctx_set_profile(c, &prof);
+        double c0 = cpu_ms();
         t0 = now_ms();
         if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
             fprintf(stderr, "%s: run: %s\n", path, err);
@@ -162,17 +175,19 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
         if (r == 0)
             t_cold = dt;
         if (r >= warmup)
-            times[r - warmup] = dt;
+            times[r - warmup] = dt, cpu[r - warmup] = cpu_ms() - c0;
     }
     if (!rc) {
         qsort(times, (size_t)runs, sizeof *times, cmp_double);
         double med = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+        qsort(cpu, (size_t)runs, sizeof *cpu, cmp_double);
+        double cmed = runs % 2 ? cpu[runs / 2] : (cpu[runs / 2 - 1] + cpu[runs / 2]) / 2;
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf("%-28s %-9s %d  load %7.1f  ctx %6.1f  cold %7.1f  median %8.2f  min %8.2f  "
-               "max %8.2f ms  arena %6.1f MiB  peak RSS %6.1f MiB\n",
+               "max %8.2f ms  cpu %8.2f ms  arena %6.1f MiB  peak RSS %6.1f MiB\n",
                path, be == AV_NN_BACKEND_REFERENCE ? "reference" : "xnnpack", threads, t_load,
-               t_ctx, t_cold, med, times[0], times[runs - 1],
+               t_ctx, t_cold, med, times[0], times[runs - 1], cmed,
                av_nn_ctx_arena_bytes(c) / 1048576.0, ru.ru_maxrss / 1024.0);
         for (int k = 0; profile && k < AV_NN_OP_COUNT * 2; k++)
             if (prof.count[k])
@@ -184,6 +199,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
         free(bufs[i]);
     free(bufs);
     free(times);
+    free(cpu);
     av_nn_ctx_free(c);
     av_nn_model_free(m);
     return rc;

@@ -341,6 +341,68 @@ TEST(conv_dw_fused_silu)
              cp(2, 1, AV_NN_PAD_SAME, AV_NN_ACT_SILU), true);
 }
 
+/* Our AVX2+FMA convolution (xnn_gemm.c, where this CPU runs it) on random
+ * shapes: output pixels not a multiple of the 6-row tile, channels not a
+ * multiple of 16, 1 to 40 input channels, kernels up to 4x4 with strides,
+ * dilations and uneven pads, batch 2, every fused activation it takes. On
+ * other CPUs the same cases check XNNPACK's convolution. */
+TEST(conv_own_gemm_random_shapes)
+{
+    static const av_nn__act acts[] = {AV_NN_ACT_NONE,  AV_NN_ACT_RELU,  AV_NN_ACT_RELU6,
+                                      AV_NN_ACT_CLAMP, AV_NN_ACT_LEAKY, AV_NN_ACT_SILU,
+                                      AV_NN_ACT_SIGMOID};
+    int ours = 0;
+    for (uint64_t seed = 400; seed < 460; seed++) {
+        rng = seed * 7919 + 3;
+        int64_t nb = 1 + rnd() % 2, h = 1 + rnd() % 14, w = 1 + rnd() % 14;
+        int64_t ci = 1 + rnd() % 40, co = 1 + rnd() % 40, kh = 1 + rnd() % 4, kw = 1 + rnd() % 4;
+        av_nn__conv_params p = cp(1 + (int)(rnd() % 3), 1 + (int)(rnd() % 2), AV_NN_PAD_EXPLICIT,
+                                  acts[rnd() % 7]);
+        p.stride_w = 1 + (int)(rnd() % 3), p.dilation_w = 1 + (int)(rnd() % 2);
+        p.pad_top = (int)(rnd() % 3), p.pad_left = (int)(rnd() % 3);
+        p.pad_bottom = (int)(rnd() % 3), p.pad_right = (int)(rnd() % 3);
+        p.act.alpha = frand(-0.5f, 1.5f); /* LEAKY: slopes above 1 and below 0 too */
+        if (h + p.pad_top + p.pad_bottom < (kh - 1) * p.dilation_h + 1 ||
+            w + p.pad_left + p.pad_right < (kw - 1) * p.dilation_w + 1)
+            continue; /* no output */
+        bool bias = rnd() % 4 != 0;
+        av_nn__graph *g = new_graph(seed);
+        av_nn__tid in[3];
+        in[0] = act_in(g, AV_NN_F32, D(nb, h, w, ci), 4, 0, 0);
+        in[1] = konst(g, AV_NN_F32, D(co, kh, kw, ci), 4, -1, 1);
+        in[2] = bias ? konst(g, AV_NN_F32, &co, 1, -1, 1) : -1;
+        av_nn__params pp = {.conv = p};
+        int k = add(g, AV_NN_OP_CONV2D, in, bias ? 3 : 2, out_t(g, 0, 0), &pp);
+        CHECK_EQ_INT(av_nn__xnn_gemm_supports(g, &g->nodes[k]), av_nn__xnn_gemm_available());
+        ours += av_nn__xnn_gemm_supports(g, &g->nodes[k]);
+        check_node(g, k);
+    }
+    CHECK(ours == 0 || ours >= 40); /* most seeds give an output */
+}
+
+/* Forced off (as on AVX-512 CPUs), the same convolution runs on XNNPACK and
+ * still matches; groups > 1 and tanh outputs always stay on XNNPACK. */
+TEST(conv_own_gemm_forced_off)
+{
+    av_nn__xnn_gemm_force_off(true);
+    CHECK(!av_nn__xnn_gemm_available());
+    conv_f32(470, AV_NN_OP_CONV2D, D(1, 9, 10, 7), D(19, 3, 3, 7),
+             cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_LEAKY), true);
+    av_nn__xnn_gemm_force_off(false);
+    av_nn__graph *g = new_graph(471);
+    av_nn__tid in[2];
+    in[0] = act_in(g, AV_NN_F32, SH(1, 5, 5, 4), 0, 0);
+    in[1] = konst(g, AV_NN_F32, SH(4, 3, 3, 2), -1, 1);
+    av_nn__params pp = {.conv = cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE)};
+    pp.conv.groups = 2;
+    int k = add(g, AV_NN_OP_CONV2D, in, 2, out_t(g, 0, 0), &pp);
+    CHECK(!av_nn__xnn_gemm_supports(g, &g->nodes[k]));
+    g->nodes[k].p.conv.groups = 1, g->nodes[k].p.conv.act.kind = AV_NN_ACT_TANH;
+    g->tensors[in[1]].dims[3] = 4; /* shape only: supports() reads no data */
+    CHECK(!av_nn__xnn_gemm_supports(g, &g->nodes[k]));
+    av_nn__graph_free(g);
+}
+
 TEST(conv_f16_weights_refused)
 {
     /* loaders widen f16 weights; the reference refuses f16 filters, so do we */
@@ -670,6 +732,29 @@ TEST(silu_forced_portable)
     av_nn__xnn_silu(x, y1, N, test_pool());
     av_nn__silu_force_portable(false);
     CHECK(memcmp(y0, y1, sizeof y0) == 0);
+}
+
+/* The row sigmoid of our convolution's epilogue, vector and portable, against
+ * 1 / (1 + exp(-x)) in double over sizes that leave tails. */
+TEST(sigmoid_span_both_kernels)
+{
+    for (int portable = 0; portable < 2; portable++) {
+        av_nn__silu_force_portable(portable);
+        for (size_t n = 1; n < 40; n += 3) {
+            float y[40], x[40];
+            rng = 500 + n;
+            for (size_t i = 0; i < n; i++)
+                x[i] = y[i] = i == 0 ? -100.0f : i == 1 ? 100.0f : frand(-20, 20);
+            av_nn__xnn_sigmoid_span(y, n);
+            for (size_t i = 0; i < n; i++) {
+                double want = 1 / (1 + exp(-(double)x[i]));
+                CHECK_MSG(fabs(y[i] - want) <= 2e-6 * (want > 1e-3 ? want : 1e-3),
+                          "portable %d n %zu: sigmoid(%.9g) = %.9g, want %.9g", portable, n,
+                          x[i], y[i], want);
+            }
+        }
+    }
+    av_nn__silu_force_portable(false);
 }
 
 /* Scaled hard-swish over sizes that leave vector tails and span pool tasks. */
@@ -1305,7 +1390,8 @@ TEST(network_qu8_on_both_backends)
 
 TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_f32_groups_clamp),
           T(conv_f32_fused_leaky_sigmoid_relu_n1), T(conv_dw_fused_silu),
-          T(conv_f16_weights_refused), T(silu_kernels_odd_sizes), T(silu_forced_portable),
+          T(conv_own_gemm_random_shapes), T(conv_own_gemm_forced_off),
+          T(conv_f16_weights_refused), T(silu_kernels_odd_sizes), T(silu_forced_portable), T(sigmoid_span_both_kernels),
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),
           T(reduce_mean_f32), T(reduce_refusals), T(resize_bilinear_f32_modes),

@@ -90,6 +90,7 @@ static void xnn_release(void *state)
         xnn_delete_operator(s->op);
     if (s->post)
         xnn_delete_operator(s->post);
+    av_nn__xnn_gemm_free(s->gemm);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -174,7 +175,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);
         break;
     }
-    if (st == AV_NN_OK && !s->kernel)
+    if (st == AV_NN_OK && !s->kernel && !s->gemm)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -192,6 +193,10 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     av_nn__xnn_node *s = state;
     if (s && s->kernel) {
         s->kernel(g, n, in, out, pool);
+        return AV_NN_OK;
+    }
+    if (s && s->gemm) {
+        av_nn__xnn_gemm_run(s->gemm, in[0], out[0], pool);
         return AV_NN_OK;
     }
     if (!s || !s->op || !s->setup)

@@ -16,6 +16,7 @@
 #include <xnnpack.h>
 
 typedef struct av_nn__xnn_node av_nn__xnn_node;
+typedef struct av_nn__xnn_gemm av_nn__xnn_gemm; /* xnn_gemm.c: our f32 convolution */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -34,6 +35,7 @@ typedef void (*av_nn__xnn_kernel_fn)(const av_nn__graph *g, const av_nn__node *n
 /* Per-context state of one node: owns its operators. */
 struct av_nn__xnn_node {
     av_nn__xnn_kernel_fn kernel; /* set instead of op for our own kernels */
+    av_nn__xnn_gemm *gemm;      /* set instead of op: our f32 convolution (xnn_gemm.c) */
     xnn_operator_t op;          /* main operator */
     av_nn__xnn_setup_fn setup;  /* binds in/out pointers to op */
     const char *what;           /* XNNPACK operator family, for error messages */
@@ -111,6 +113,26 @@ void av_nn__xnn_silu(const float *x, float *y, size_t n, pthreadpool_t pool);
 /* The same with one given kernel (tests): 0 portable, 1 AVX2+FMA, 2 AVX-512F;
  * false, computing nothing, where this CPU or build lacks it. */
 bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthreadpool_t pool);
+
+/* y = x * sigmoid(x) in place over n floats on the calling thread (rows of a
+ * convolution's output tile, xnn_gemm.c). */
+void av_nn__xnn_silu_span(float *y, size_t n);
+/* The same for sigmoid(x) (AVX2+FMA where the CPU has it, else 4-wide portable). */
+void av_nn__xnn_sigmoid_span(float *y, size_t n);
+
+/* ---- xnn_gemm.c: f32 CONV2D (groups 1) by our AVX2+FMA indirect GEMM ---- */
+
+/* This CPU runs our kernel rather than XNNPACK's (AVX2+FMA, no AVX-512F, not
+ * turned off by AV_NN_XNN_GEMM=0 or AV_NN_NO_AVX2). */
+bool av_nn__xnn_gemm_available(void);
+/* Tests: act as a CPU where XNNPACK's convolution runs (prepared nodes keep theirs). */
+void av_nn__xnn_gemm_force_off(bool on);
+bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n);
+/* Packs the weights into s->gemm. */
+av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool);
+void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k);
 
 /* ---- families ---- */
 

@@ -46,7 +46,8 @@
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 
-static v4f silu4(v4f x)
+/* sigmoid(x) */
+static v4f sig4(v4f x)
 {
     const v4f zmin = {Z_MIN, Z_MIN, Z_MIN, Z_MIN}, one = {1, 1, 1, 1};
     const v4f magic = {0x1.8000FEp23f, 0x1.8000FEp23f, 0x1.8000FEp23f, 0x1.8000FEp23f};
@@ -66,8 +67,23 @@ static v4f silu4(v4f x)
     v4f e = r * p + s;                     /* exp(-|x|) */
     v4f f = e / (e + one);                 /* sigmoid(-|x|) */
     v4i pos = x > (v4f){0, 0, 0, 0};
-    f = (v4f)(((v4i)(one - f) & pos) | ((v4i)f & ~pos));
-    return x * f;
+    return (v4f)(((v4i)(one - f) & pos) | ((v4i)f & ~pos));
+}
+
+static v4f silu4(v4f x)
+{
+    return x * sig4(x);
+}
+
+static void sigmoid_generic(float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i += 4) { /* through a zero-padded vector at the tail */
+        size_t m = n - i < 4 ? n - i : 4;
+        v4f v = {0, 0, 0, 0};
+        memcpy(&v, y + i, m * sizeof *y);
+        v = sig4(v);
+        memcpy(y + i, &v, m * sizeof *y);
+    }
 }
 
 static void silu_generic(const float *x, float *y, size_t n)
@@ -128,7 +144,8 @@ __attribute__((target("avx512f"))) static void silu_avx512(const float *x, float
 
 /* ---- AVX2 + FMA: 8 wide, 2^n in the exponent bits, rcp + one Newton step ---- */
 
-__attribute__((target("avx2,fma"))) static __m256 silu8(__m256 x)
+/* sigmoid(x) */
+__attribute__((target("avx2,fma"))) static __m256 sig8(__m256 x)
 {
     const __m256 one = _mm256_set1_ps(1.0f), magic = _mm256_set1_ps(0x1.8000FEp23f);
     __m256 z = _mm256_or_ps(x, _mm256_set1_ps(-0.0f));
@@ -149,8 +166,21 @@ __attribute__((target("avx2,fma"))) static __m256 silu8(__m256 x)
     q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, d, one), q, q);
     __m256 f = _mm256_mul_ps(e, q);
     __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
-    f = _mm256_blendv_ps(f, _mm256_sub_ps(one, f), pos);
-    return _mm256_mul_ps(x, f);
+    return _mm256_blendv_ps(f, _mm256_sub_ps(one, f), pos);
+}
+
+__attribute__((target("avx2,fma"))) static __m256 silu8(__m256 x)
+{
+    return _mm256_mul_ps(x, sig8(x));
+}
+
+__attribute__((target("avx2,fma"))) static void sigmoid_avx2(float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, sig8(_mm256_loadu_ps(y + i)));
+    if (i < n)
+        sigmoid_generic(y + i, n - i);
 }
 
 __attribute__((target("avx2,fma"))) static void silu_avx2(const float *x, float *y, size_t n)
@@ -232,6 +262,22 @@ static void run(silu_fn fn, const float *x, float *y, size_t n, pthreadpool_t po
     silu_job j = {fn, x, y, n};
     pthreadpool_parallelize_1d_tile_1d(pool, silu_chunk, &j, (n + SILU_CHUNK - 1) / SILU_CHUNK,
                                        1, 0);
+}
+
+void av_nn__xnn_silu_span(float *y, size_t n)
+{
+    best_kernel()(y, y, n);
+}
+
+void av_nn__xnn_sigmoid_span(float *y, size_t n)
+{
+#ifdef SILU_X86
+    if (best_kernel() != silu_generic) { /* AVX2 at least */
+        sigmoid_avx2(y, n);
+        return;
+    }
+#endif
+    sigmoid_generic(y, n);
 }
 
 void av_nn__xnn_silu(const float *x, float *y, size_t n, pthreadpool_t pool)

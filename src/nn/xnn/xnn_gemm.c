@@ -1,0 +1,340 @@
+/*
+ * xnn_gemm.c - our own f32 dense convolution (CONV2D, groups 1) for AVX2+FMA
+ * CPUs without AVX-512: an indirect GEMM (output pixels x output channels,
+ * summed over kernel taps x input channels) with a 6x16 register tile, the
+ * bias loaded into the accumulators and the fused activation (clamps in
+ * registers; leaky relu, sigmoid, SiLU on each output row) applied while the
+ * tile is still in L1.
+ *
+ * Why not XNNPACK's: Debian's build of its f32 5x16 FMA3 igemm kernel keeps
+ * one of its ten accumulators on the stack (gcc ran out of the 16 ymm
+ * registers), so every k step waits on a store-to-load round trip: on an AMD
+ * EPYC (Zen 3) it reaches about 35 GFLOP/s of the core's ~95, on every conv
+ * shape. The 6x16 tile here uses 12 accumulators + 2 weight vectors + 1
+ * broadcast, no spill. AVX-512 CPUs keep XNNPACK's 7x16 AVX-512 kernel.
+ *
+ * Layout: packed weights are, per tile of NR = 16 output channels (zero
+ * padded), NR biases then for each tap (ky, kx) and input channel c the NR
+ * weights. The input rows each tap reads are found per block of MR output
+ * pixels when the block runs (a padding tap reads a row of zeros), so no
+ * indirection buffer is kept.
+ */
+#include "nn/xnn/xnn_impl.h"
+
+#include "nn/core.h" /* av_nn__silu_fusion_pays */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define GEMM_X86 1
+#endif
+
+#define MR 6
+#define NR 16
+#define MAX_TAPS 64 /* kernel taps; the pointer block of one task lives on its stack */
+
+struct av_nn__xnn_gemm {
+    size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
+    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
+    size_t ks, ntiles, tile_floats;           /* taps, NR tiles, floats per packed tile */
+    float *packed;
+    float *zero;                              /* cin zeros: the row a padding tap reads */
+    bool pointwise;                           /* 1x1, stride 1, no padding */
+    float lo, hi;                             /* clamp of the fused activation */
+    av_nn__act post;                          /* LEAKY, SIGMOID or SILU on each row, else NONE */
+    float alpha;
+};
+
+#ifdef GEMM_X86
+
+/* Writes the first n (< 8) lanes of v to p. */
+__attribute__((target("avx2,fma"))) static void store_part(float *p, __m256 v, size_t n)
+{
+    static const int32_t mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    _mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(mask + 8 - n)), v);
+}
+
+__attribute__((target("avx2,fma"))) static void store_row(float *p, __m256 lo, __m256 hi,
+                                                          size_t nc)
+{
+    if (nc >= NR) {
+        _mm256_storeu_ps(p, lo);
+        _mm256_storeu_ps(p + 8, hi);
+    } else if (nc >= 8) {
+        _mm256_storeu_ps(p, lo);
+        if (nc > 8)
+            store_part(p + 8, hi, nc - 8);
+    } else {
+        store_part(p, lo, nc);
+    }
+}
+
+/*
+ * C[mr rows, nc cols] = clamp(bias + sum over taps t and channels k of
+ * a[t * MR + i][k] * w), row stride cs floats. a holds MR row pointers per
+ * tap (rows >= mr repeat valid ones and are not stored); w is the packed
+ * weights from the first tile of the nc range.
+ */
+__attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t nc, size_t kc,
+                                                            size_t ks, const float *const *a,
+                                                            const float *w, float *c, size_t cs,
+                                                            float lo, float hi)
+{
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    for (;;) {
+        __m256 c00 = _mm256_load_ps(w), c01 = _mm256_load_ps(w + 8);
+        __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01;
+        __m256 c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
+        w += NR;
+        const float *const *ap = a;
+        for (size_t t = 0; t < ks; t++, ap += MR) {
+            const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2];
+            const float *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
+            for (size_t k = 0; k < kc; k++, w += NR) {
+                const __m256 b0 = _mm256_load_ps(w), b1 = _mm256_load_ps(w + 8);
+                __m256 v = _mm256_broadcast_ss(a0 + k);
+                c00 = _mm256_fmadd_ps(v, b0, c00), c01 = _mm256_fmadd_ps(v, b1, c01);
+                v = _mm256_broadcast_ss(a1 + k);
+                c10 = _mm256_fmadd_ps(v, b0, c10), c11 = _mm256_fmadd_ps(v, b1, c11);
+                v = _mm256_broadcast_ss(a2 + k);
+                c20 = _mm256_fmadd_ps(v, b0, c20), c21 = _mm256_fmadd_ps(v, b1, c21);
+                v = _mm256_broadcast_ss(a3 + k);
+                c30 = _mm256_fmadd_ps(v, b0, c30), c31 = _mm256_fmadd_ps(v, b1, c31);
+                v = _mm256_broadcast_ss(a4 + k);
+                c40 = _mm256_fmadd_ps(v, b0, c40), c41 = _mm256_fmadd_ps(v, b1, c41);
+                v = _mm256_broadcast_ss(a5 + k);
+                c50 = _mm256_fmadd_ps(v, b0, c50), c51 = _mm256_fmadd_ps(v, b1, c51);
+            }
+        }
+#define CLAMP(r) r = _mm256_min_ps(_mm256_max_ps(r, vlo), vhi)
+        CLAMP(c00), CLAMP(c01), CLAMP(c10), CLAMP(c11), CLAMP(c20), CLAMP(c21);
+        CLAMP(c30), CLAMP(c31), CLAMP(c40), CLAMP(c41), CLAMP(c50), CLAMP(c51);
+#undef CLAMP
+        store_row(c, c00, c01, nc);
+        if (mr > 1)
+            store_row(c + cs, c10, c11, nc);
+        if (mr > 2)
+            store_row(c + 2 * cs, c20, c21, nc);
+        if (mr > 3)
+            store_row(c + 3 * cs, c30, c31, nc);
+        if (mr > 4)
+            store_row(c + 4 * cs, c40, c41, nc);
+        if (mr > 5)
+            store_row(c + 5 * cs, c50, c51, nc);
+        if (nc <= NR)
+            return;
+        nc -= NR, c += NR;
+    }
+}
+
+/* y = x >= 0 ? x : alpha * x over n floats in place. */
+__attribute__((target("avx2,fma"))) static void leaky_row(float *y, size_t n, float alpha)
+{
+    const __m256 va = _mm256_set1_ps(alpha), zero = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(y + i);
+        _mm256_storeu_ps(y + i, _mm256_blendv_ps(_mm256_mul_ps(v, va), v,
+                                                 _mm256_cmp_ps(v, zero, _CMP_GE_OQ)));
+    }
+    for (; i < n; i++)
+        y[i] = y[i] >= 0.0f ? y[i] : alpha * y[i];
+}
+
+#endif /* GEMM_X86 */
+
+static bool cpu_ok;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+/* AVX2+FMA without AVX-512F (AVX-512 CPUs: XNNPACK's 7x16 AVX-512 kernel has
+ * registers to spare), and AV_NN_XNN_GEMM not "0" (A/B runs in one build). */
+static void check_cpu(void)
+{
+#ifdef GEMM_X86
+    const char *env = getenv("AV_NN_XNN_GEMM");
+    __builtin_cpu_init();
+    cpu_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             !__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "0") == 0);
+#endif
+}
+
+static atomic_bool forced_off; /* av_nn__xnn_gemm_force_off (tests) */
+
+void av_nn__xnn_gemm_force_off(bool on)
+{
+    atomic_store(&forced_off, on);
+}
+
+bool av_nn__xnn_gemm_available(void)
+{
+    pthread_once(&cpu_once, check_cpu);
+    /* AV_NN_NO_AVX2 (a CPU without AVX2, see xnn_silu.c) turns it off too */
+    return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
+}
+
+bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
+{
+    if (n->op != AV_NN_OP_CONV2D || (n->p.conv.groups > 1) || !av_nn__xnn_gemm_available())
+        return false;
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
+    const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
+    if (!x || !w || !y || !w->data || x->dtype != AV_NN_F32 || w->dtype != AV_NN_F32 ||
+        y->dtype != AV_NN_F32 || x->rank != 4 || w->rank != 4 || y->rank != 4)
+        return false;
+    if (b && (!b->data || b->dtype != AV_NN_F32 || av_nn__xnn_numel(b) != y->dims[3]))
+        return false;
+    if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1) /* unknown or empty */
+        return false;
+    if (w->dims[0] != y->dims[3] || w->dims[3] != x->dims[3] || w->dims[1] < 1 ||
+        w->dims[2] < 1 || w->dims[1] * w->dims[2] > MAX_TAPS || x->dims[0] != y->dims[0])
+        return false;
+    const av_nn__fused_act *a = &n->p.conv.act;
+    float lo, hi;
+    return av_nn__xnn_act_bounds(a, &lo, &hi) || a->kind == AV_NN_ACT_SILU ||
+           a->kind == AV_NN_ACT_SIGMOID || (a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha));
+}
+
+void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k)
+{
+    if (!k)
+        return;
+    free(k->packed);
+    free(k->zero);
+    free(k);
+}
+
+av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen)
+{
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
+    const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
+    const av_nn__conv_params *p = &n->p.conv;
+    av_nn__xnn_gemm *k = calloc(1, sizeof *k);
+    if (!k)
+        goto nomem;
+    k->batch = (size_t)x->dims[0], k->h = (size_t)x->dims[1], k->w = (size_t)x->dims[2];
+    k->cin = (size_t)x->dims[3], k->oh = (size_t)y->dims[1], k->ow = (size_t)y->dims[2];
+    k->cout = (size_t)y->dims[3], k->m = k->batch * k->oh * k->ow;
+    k->kh = w->dims[1], k->kw = w->dims[2], k->sh = p->stride_h, k->sw = p->stride_w;
+    k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
+    k->ks = (size_t)(k->kh * k->kw), k->ntiles = (k->cout + NR - 1) / NR;
+    k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
+                   k->oh == k->h && k->ow == k->w;
+    k->tile_floats = NR + k->ks * k->cin * NR;
+    /* the filter is a graph constant: its size is bounded by the loader's limits */
+    size_t bytes = k->ntiles * k->tile_floats * sizeof(float);
+    k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    k->zero = calloc(k->cin, sizeof(float));
+    if (!k->packed || !k->zero)
+        goto nomem;
+    memset(k->packed, 0, bytes);
+    const float *wf = w->data, *bf = b ? b->data : NULL;
+    for (size_t j = 0; j < k->ntiles; j++) {
+        float *t = k->packed + j * k->tile_floats;
+        for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
+            size_t o = j * NR + r;
+            t[r] = bf ? bf[o] : 0.0f;
+            for (size_t q = 0; q < k->ks; q++) /* OHWI: taps then channels per output */
+                for (size_t c = 0; c < k->cin; c++)
+                    t[NR + (q * k->cin + c) * NR + r] = wf[(o * k->ks + q) * k->cin + c];
+        }
+    }
+    k->lo = -INFINITY, k->hi = INFINITY;
+    if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
+        k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU (supports) */
+    s->gemm = k;
+    s->what = "own f32 convolution (AVX2+FMA)";
+    return AV_NN_OK;
+nomem:
+    av_nn__xnn_gemm_free(k);
+    return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "node '%s' (%s): out of memory packing weights",
+                       n->name ? n->name : "", av_nn__op_name(n->op));
+}
+
+typedef struct gemm_job {
+    const av_nn__xnn_gemm *k;
+    const float *x;
+    float *y;
+} gemm_job;
+
+#ifdef GEMM_X86
+
+/* Output pixels [m0, m0 + mr) by NR tiles [j0, j0 + nj): the input row of
+ * every tap for each pixel, then the kernel over the tiles, then the row
+ * activation while the rows are in L1. */
+static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
+{
+    const gemm_job *job = ctx;
+    const av_nn__xnn_gemm *k = job->k;
+    const float *rows[MAX_TAPS * MR];
+    size_t plane = k->oh * k->ow;
+    /* one division per block: the pixels of a block follow each other */
+    size_t bi = m0 / plane, rem = m0 % plane;
+    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    for (size_t i = 0; i < MR; i++) {
+        if (i == mr) /* rows past the end repeat the first one */
+            bi = m0 / plane, oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+        if (k->pointwise) { /* 1x1, stride 1, no padding: pixel p reads row p */
+            rows[i] = job->x + (i < mr ? m0 + i : m0) * k->cin;
+            continue;
+        }
+        for (int64_t ky = 0; ky < k->kh; ky++) {
+            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+            for (int64_t kx = 0; kx < k->kw; kx++) {
+                int64_t ix = ox * k->sw - k->pl + kx * k->dw;
+                bool in = iy >= 0 && iy < (int64_t)k->h && ix >= 0 && ix < (int64_t)k->w;
+                rows[(size_t)(ky * k->kw + kx) * MR + i] =
+                    in ? job->x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix) * k->cin
+                       : k->zero;
+            }
+        }
+        if (++ox == (int64_t)k->ow) { /* the next pixel */
+            ox = 0;
+            if (++oy == (int64_t)k->oh)
+                oy = 0, bi++;
+        }
+    }
+    size_t n0 = j0 * NR, nc = nj * NR;
+    if (n0 + nc > k->cout)
+        nc = k->cout - n0;
+    float *c = job->y + m0 * k->cout + n0;
+    ukernel_6x16(mr, nc, k->cin, k->ks, rows, k->packed + j0 * k->tile_floats, c, k->cout,
+                 k->lo, k->hi);
+    /* rows spanning all channels are contiguous: one call for the whole block */
+    size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
+    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
+        if (k->post == AV_NN_ACT_LEAKY)
+            leaky_row(c + i * k->cout, len, k->alpha);
+        else if (k->post == AV_NN_ACT_SIGMOID)
+            av_nn__xnn_sigmoid_span(c + i * k->cout, len);
+        else
+            av_nn__xnn_silu_span(c + i * k->cout, len);
+    }
+}
+
+#endif
+
+void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool)
+{
+#ifdef GEMM_X86
+    gemm_job job = {k, x, y};
+    size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
+    size_t threads = pthreadpool_get_threads_count(pool);
+    if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
+        size_t want = threads * 5;
+        size_t max_nt = (k->ntiles * mtiles + want - 1) / want;
+        if (max_nt < nt)
+            nt = max_nt ? max_nt : 1;
+    }
+    pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR, nt,
+                                       PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+#else
+    (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
+#endif
+}
