@@ -81,13 +81,11 @@ int av_detect__img_crop_area(const av_detect__img *img, int x1, int y1, int x2, 
         return -1;
     av_image v = view(img);
     av_vision_rect r = {(float)x1, (float)y1, (float)x2, (float)y2};
-    av_image *res = NULL;
     char err[128];
-    if (av_vision_resize_pil_box(&v, &r, out_w, out_h, &res, err, sizeof err) != AV_VISION_OK)
-        return -1;
-    memcpy(out, res->data, (size_t)out_w * (size_t)out_h * 3);
-    av_img_free(res);
-    return 0;
+    return av_vision_resize_pil_box_into(&v, &r, out_w, out_h, out, err, sizeof err) ==
+                   AV_VISION_OK
+               ? 0
+               : -1;
 }
 
 static pthread_once_t g_font_once = PTHREAD_ONCE_INIT;
