@@ -289,6 +289,10 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
     size_t plane = (size_t)out_w * (size_t)out_h;
     size_t rb = (size_t)in_w * 3;
     int divide = divisor != 1.0f;
+    for (int c = 0; c < out_w; c++) { /* byte offsets of the two neighbours */
+        x0[2 * c] *= 3;
+        x0[2 * c + 1] *= 3;
+    }
     for (int r = 0; r < out_h; r++) {
         double s = ry * r;
         double fl = floor(s);
@@ -299,8 +303,24 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
         double fy = s - lo;
         const uint8_t *top = src->data + (size_t)lo * rb;
         const uint8_t *bot = src->data + (size_t)hi * rb;
+        if (layout == AV_VISION_NHWC && !divide) {
+            /* the common case (CenterNet) without per-value branches */
+            float *o = out + (size_t)r * (size_t)out_w * 3;
+            for (int c = 0; c < out_w; c++, o += 3) {
+                const uint8_t *ta = top + x0[2 * c], *tb = top + x0[2 * c + 1];
+                const uint8_t *ba = bot + x0[2 * c], *bb = bot + x0[2 * c + 1];
+                double f = fx[c];
+                for (int ch = 0; ch < 3; ch++) {
+                    double tl = ta[ch], tr = tb[ch], bl = ba[ch], br = bb[ch];
+                    double t = tl + (tr - tl) * f;
+                    double bt = bl + (br - bl) * f;
+                    o[ch] = (float)(t + (bt - t) * fy);
+                }
+            }
+            continue;
+        }
         for (int c = 0; c < out_w; c++) {
-            size_t a = (size_t)x0[2 * c] * 3, b = (size_t)x0[2 * c + 1] * 3;
+            size_t a = (size_t)x0[2 * c], b = (size_t)x0[2 * c + 1];
             double f = fx[c];
             for (int ch = 0; ch < 3; ch++) {
                 double tl = top[a + ch], tr = top[b + ch];
