@@ -289,6 +289,8 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
     size_t plane = (size_t)out_w * (size_t)out_h;
     size_t rb = (size_t)in_w * 3;
     int divide = divisor != 1.0f;
+    int simd = av_vision__resize_simd();
+    const uint8_t *end = src->data + rb * (size_t)in_h;
     for (int c = 0; c < out_w; c++) { /* byte offsets of the two neighbours */
         x0[2 * c] *= 3;
         x0[2 * c + 1] *= 3;
@@ -303,6 +305,13 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
         double fy = s - lo;
         const uint8_t *top = src->data + (size_t)lo * rb;
         const uint8_t *bot = src->data + (size_t)hi * rb;
+        if (simd) {
+            int nhwc = layout == AV_VISION_NHWC;
+            av_vision__tf_row_simd(top, bot, end, x0, fx, out_w, fy, divisor,
+                                   out + (size_t)r * (size_t)out_w * (nhwc ? 3 : 1),
+                                   nhwc ? 3 : 1, nhwc ? 0 : plane);
+            continue;
+        }
         if (layout == AV_VISION_NHWC && !divide) {
             /* the common case (CenterNet) without per-value branches */
             float *o = out + (size_t)r * (size_t)out_w * 3;

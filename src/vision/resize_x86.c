@@ -4,7 +4,9 @@
  * scalar passes, so the bytes do not change: the 22-bit coefficients are
  * split k = kh * 2^11 + kl into two 16-bit halves for pmaddwd (exact, as
  * p * k = 2^11 p*kh + p*kl and every partial sum fits in int32).
- * Why: shrinking a large bird crop to the classifier's 224x224 spent most of
+ * Also one row of the detectors' TF1 bilinear resize, a pixel's three
+ * channels in one vector of doubles (the same operations, so the same
+ * floats). Why: shrinking a large bird crop to the classifier's 224x224 spent most of
  * its time in the scalar horizontal pass (all source rows x taps x 3).
  */
 #include <stdlib.h>
@@ -168,6 +170,55 @@ __attribute__((target("avx2"))) void av_vision__resample_v_simd(uint8_t *dst, in
     }
 }
 
+/* 3 bytes at p as 4 int32 (the 4th 0); 4-byte load unless at the end. */
+__attribute__((target("avx2"))) static inline __m256d px4(const uint8_t *p, const uint8_t *end)
+{
+    int32_t u = 0;
+    if (p + 4 <= end)
+        memcpy(&u, p, 4);
+    else
+        memcpy(&u, p, 3);
+    __m128i b = _mm_and_si128(_mm_cvtsi32_si128(u), _mm_set1_epi32(0xffffff));
+    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(b));
+}
+
+/*
+ * One output row of the TF1 bilinear resize (resize.c), the three channels
+ * of a pixel in one vector of doubles: the same double operations in the
+ * same order per channel (no fused multiply-add), then float32, then the
+ * float32 division when divisor is not 1.
+ */
+__attribute__((target("avx2"))) void
+av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                       const int *x0, const double *fx, int out_w, double fy, float divisor,
+                       float *o, size_t step, size_t plane)
+{
+    const __m256d vfy = _mm256_set1_pd(fy);
+    const __m128 vdiv = _mm_set1_ps(divisor);
+    const __m128i keep3 = _mm_setr_epi32(-1, -1, -1, 0);
+    int divide = divisor != 1.0f;
+    for (int c = 0; c < out_w; c++) {
+        int a = x0[2 * c], b = x0[2 * c + 1];
+        __m256d f = _mm256_set1_pd(fx[c]);
+        __m256d tl = px4(top + a, end), tr = px4(top + b, end);
+        __m256d bl = px4(bot + a, end), br = px4(bot + b, end);
+        __m256d t = _mm256_add_pd(tl, _mm256_mul_pd(_mm256_sub_pd(tr, tl), f));
+        __m256d bt = _mm256_add_pd(bl, _mm256_mul_pd(_mm256_sub_pd(br, bl), f));
+        __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
+        if (divide)
+            v = _mm_div_ps(v, vdiv);
+        if (plane == 0) { /* NHWC: three floats at o + 3c */
+            _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
+        } else {          /* NCHW: one float per plane */
+            float r[4];
+            _mm_storeu_ps(r, v);
+            o[(size_t)c * step] = r[0];
+            o[(size_t)c * step + plane] = r[1];
+            o[(size_t)c * step + 2 * plane] = r[2];
+        }
+    }
+}
+
 #else /* no x86 SIMD: resize.c keeps its scalar passes */
 
 void av_vision__resize_force_scalar(int on)
@@ -193,6 +244,14 @@ void av_vision__resample_v_simd(uint8_t *dst, int w, int out_h, const uint8_t *s
                                 const int *bounds, const int32_t *kk, int32_t *acc)
 {
     (void)dst, (void)w, (void)out_h, (void)src, (void)ksize, (void)bounds, (void)kk, (void)acc;
+}
+
+void av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                            const int *x0, const double *fx, int out_w, double fy, float divisor,
+                            float *o, size_t step, size_t plane)
+{
+    (void)top, (void)bot, (void)end, (void)x0, (void)fx, (void)out_w, (void)fy, (void)divisor;
+    (void)o, (void)step, (void)plane;
 }
 
 #endif
