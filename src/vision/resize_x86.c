@@ -16,24 +16,27 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <stdatomic.h>
 
 #define PREC 22 /* resize.c PRECISION_BITS */
 
-static int g_force_scalar;
+static atomic_int g_force_scalar;
 
 void av_vision__resize_force_scalar(int on)
 {
-    g_force_scalar = on;
+    atomic_store(&g_force_scalar, on);
 }
 
 int av_vision__resize_simd(void)
 {
-    static int have = -1;
-    if (have < 0) {
+    static atomic_int have = -1; /* workers may ask at once: same answer, no torn value */
+    int h = atomic_load(&have);
+    if (h < 0) {
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx2") ? 1 : 0;
+        h = __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store(&have, h);
     }
-    return have && !g_force_scalar;
+    return h && !atomic_load(&g_force_scalar);
 }
 
 /*
