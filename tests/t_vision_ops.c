@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "t_vision_util.h"
 #include "vision/vision.h"
+#include "vision/vision_int.h"
 
 static av_image *load(const char *name)
 {
@@ -168,6 +169,77 @@ TEST(pil_resize_properties)
     av_img_free(r);
     CHECK(av_vision_resize_pil(cb, 0, 16, &r, NULL, 0) == AV_VISION_E_ARG);
     av_img_free(cb);
+}
+
+/* The AVX2 passes (resize_x86.c) give the scalar passes' bytes: random
+ * pixels, fractional boxes (to the image's last byte, where the SIMD loads
+ * fall back), shrinking and enlarging, odd sizes; and _into matches. */
+TEST(pil_resize_simd_matches_scalar)
+{
+#if defined(__x86_64__)
+    CHECK(av_vision__resize_simd() == (__builtin_cpu_supports("avx2") ? 1 : 0));
+#endif
+    unsigned s = 12345;
+    static const int dims[][4] = {{1024, 1858, 224, 224}, {97, 61, 224, 224}, {640, 480, 13, 7},
+                                  {33, 1000, 5, 300}, {7, 5, 1, 1}, {1500, 9, 224, 224}};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        int w = dims[d][0], h = dims[d][1], ow = dims[d][2], oh = dims[d][3];
+        av_image *img = av_img_new(w, h);
+        for (size_t k = 0; k < (size_t)w * h * 3; k++)
+            img->data[k] = (uint8_t)((s = s * 1103515245u + 12345u) >> 23);
+        for (int b = 0; b < 6; b++) {
+            float fx = (float)(s % 97) / 97.0f * (float)w * 0.5f;
+            float fy = (float)((s = s * 1103515245u + 12345u) % 89) / 89.0f * (float)h * 0.5f;
+            av_vision_rect box = {b ? fx : 0, b ? fy : 0, b % 2 ? (float)w : (float)w - fx / 3,
+                                  b % 3 ? (float)h : (float)h - fy / 5};
+            av_image *a = NULL, *c = NULL;
+            av_vision__resize_force_scalar(1);
+            CHECK(av_vision_resize_pil_box(img, &box, ow, oh, &a, NULL, 0) == AV_VISION_OK);
+            av_vision__resize_force_scalar(0);
+            CHECK(av_vision_resize_pil_box(img, &box, ow, oh, &c, NULL, 0) == AV_VISION_OK);
+            CHECK_MSG(memcmp(a->data, c->data, (size_t)ow * oh * 3) == 0,
+                      "%dx%d box (%g,%g)-(%g,%g) to %dx%d differs", w, h, box.x0, box.y0,
+                      box.x1, box.y1, ow, oh);
+            uint8_t *into = malloc((size_t)ow * oh * 3);
+            CHECK(av_vision_resize_pil_box_into(img, &box, ow, oh, into, NULL, 0) ==
+                  AV_VISION_OK);
+            CHECK(memcmp(into, c->data, (size_t)ow * oh * 3) == 0);
+            free(into);
+            av_img_free(a);
+            av_img_free(c);
+        }
+        av_img_free(img);
+    }
+}
+
+/* The AVX2 row of the TF1 bilinear resize gives the scalar floats: random
+ * pixels, both layouts, with and without the divisor, down and up. */
+TEST(tf_bilinear_simd_matches_scalar)
+{
+    unsigned s = 777;
+    static const int dims[][4] = {{1024, 1858, 512, 512}, {61, 97, 416, 416}, {640, 9, 7, 13},
+                                  {1, 1, 3, 2}};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        int w = dims[d][0], h = dims[d][1], ow = dims[d][2], oh = dims[d][3];
+        av_image *img = av_img_new(w, h);
+        for (size_t k = 0; k < (size_t)w * h * 3; k++)
+            img->data[k] = (uint8_t)((s = s * 1103515245u + 12345u) >> 23);
+        size_t n = (size_t)ow * oh * 3;
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        for (int v = 0; v < 4; v++) {
+            av_vision_layout lay = v % 2 ? AV_VISION_NCHW : AV_VISION_NHWC;
+            float div = v / 2 ? 255.0f : 1.0f;
+            av_vision__resize_force_scalar(1);
+            CHECK(av_vision_resize_tf_bilinear_ex(img, ow, oh, div, lay, a) == AV_VISION_OK);
+            av_vision__resize_force_scalar(0);
+            CHECK(av_vision_resize_tf_bilinear_ex(img, ow, oh, div, lay, b) == AV_VISION_OK);
+            CHECK_MSG(memcmp(a, b, n * sizeof *a) == 0, "%dx%d to %dx%d, variant %d", w, h, ow,
+                      oh, v);
+        }
+        free(a);
+        free(b);
+        av_img_free(img);
+    }
 }
 
 /* ---------------------------------------------------------------- crop */
@@ -397,7 +469,7 @@ TEST(missing_font_boxes_still_drawn)
 }
 
 TEST_MAIN(T(tf_bilinear_matches_centernet_input), T(tf_bilinear_matches_nanodet_input),
-          T(tf_bilinear_small_cases), T(pil_resize_matches_pillow), T(pil_resize_properties),
+          T(tf_bilinear_small_cases), T(pil_resize_matches_pillow), T(pil_resize_properties), T(pil_resize_simd_matches_scalar), T(tf_bilinear_simd_matches_scalar),
           T(square_crop_rect_math), T(crop_and_crop_resize), T(draw_box_edges),
           T(draw_label_above_box_and_legible), T(draw_label_kept_inside_image),
           T(draw_degenerate_images_and_boxes), T(missing_font_boxes_still_drawn))

@@ -15,6 +15,8 @@ typedef struct av_detect__img {
     const uint8_t *rgb; /* w*h*3, rows packed; borrowed from `owner` */
     void *owner;        /* the vision image; freed by av_detect__img_free */
     int png;            /* 1 when decoded from PNG (annotate as PNG) */
+    int drawable;       /* 1: owned pixels nobody reads after the annotation, which
+                         * then draws on them instead of on a copy (set by callers) */
 } av_detect__img;
 
 /* Decode bytes (any format vision reads, EXIF-upright) within the limits.
@@ -36,8 +38,9 @@ int av_detect__img_resize_tf(const av_detect__img *img, int out_w, int out_h, fl
 int av_detect__img_crop_area(const av_detect__img *img, int x1, int y1, int x2, int y2,
                              int out_w, int out_h, uint8_t *out);
 
-/* Draw every detection (box + "label 93%") on a copy of the image and
- * encode it (PNG when img->png, else JPEG). *out is malloc'd, caller frees. */
+/* Draw every detection (box + "label 93%") on a copy of the image (on the
+ * image itself when img->drawable) and encode it (PNG when img->png, else
+ * JPEG). *out is malloc'd, caller frees. */
 av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_detect_det *dets,
                                          int n, unsigned char **out, size_t *len, char *mime,
                                          size_t mimecap, char *err, size_t errlen);

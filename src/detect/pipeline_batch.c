@@ -144,6 +144,7 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
             st[j] = av_detect__img_decode(im->bytes, im->len,
                                           im->max_bytes > 0 ? im->max_bytes : max_bytes,
                                           max_pixels, &imgs[j], e[j], BATCH_ERR);
+            imgs[j].drawable = 1; /* freed after its annotation */
             rs[j].ms_decode = av_base_now_ms() - t;
         }
         if (st[j] == AV_DETECT_OK) {

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "detect/answer.h"
+#include "detect/crops.h"
 #include "base/base.h"
 #include "detect/detect.h"
 #include "detect/illus.h"
@@ -65,7 +66,7 @@ typedef struct worker {
     void **det_in, **det_out; /* one buffer per model input / output */
     void **cls_in, **cls_out;
     float *resized;           /* detector input pixels, NHWC 0..255 */
-    uint8_t *crop;            /* classifier input pixels, RGB8 */
+    av_detect__crops crops;   /* classifier crops of the current species step */
     float *probs;             /* classifier scores */
     int raw_top;              /* best label of the last read_species, before the site list */
     av_detect__second_ctx *second; /* with p->second: the ImageNet context */

@@ -35,7 +35,7 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
     av_detect__bufs_free(w->cls_in, p->cls_model ? av_nn_num_inputs(p->cls_model) : 0);
     av_detect__bufs_free(w->cls_out, p->cls_model ? av_nn_num_outputs(p->cls_model) : 0);
     free(w->resized);
-    free(w->crop);
+    av_detect__crops_free(&w->crops);
     free(w->probs);
     free(w->feat);
     free(w->featf);
@@ -78,9 +78,8 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
     if (p->has_species) {
         w->cls_in = av_detect__bufs_alloc(p->cls_model, 1, 1);
         w->cls_out = av_detect__bufs_alloc(p->cls_model, 0, 1);
-        w->crop = malloc((size_t)p->cls.in_w * (size_t)p->cls.in_h * 3);
         w->probs = malloc((size_t)p->cls.n_labels * sizeof *w->probs);
-        ok = ok && w->cls_in && w->cls_out && w->crop && w->probs;
+        ok = ok && w->cls_in && w->cls_out && w->probs;
         if (p->head.n_classes) {
             w->feat = malloc((size_t)p->species_batch * p->feat_bytes);
             w->featf = malloc((size_t)p->head.dim * sizeof *w->featf);

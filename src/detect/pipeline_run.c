@@ -345,6 +345,7 @@ av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t 
         av_detect__img_decode(image, len, max_bytes, max_pixels, &img, err, errlen);
     if (st)
         return st;
+    img.drawable = 1; /* ours, freed after the run: annotated in place */
     r->ms_decode = av_base_now_ms() - t0;
     st = run_img(p, &img, &o, t0, r, err, errlen);
     av_detect__img_free(&img);

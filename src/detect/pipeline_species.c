@@ -37,11 +37,12 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
                      int x2, int y2, void *dst, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->cls;
-    if (av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
+    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, m->in_w, m->in_h);
+    if (!px) {
         av_base_errf(err, errlen, "species: crop failed");
         return -1;
     }
-    av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, w->crop, dst);
+    av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, px, dst);
     return 0;
 }
 
@@ -194,6 +195,20 @@ static void set_label(av_detect_pipeline *p, av_detect_det *d)
     }
 }
 
+/* ImageNet's group sums for pixels [x1,y1,x2,y2) of img; the crop comes
+ * from the worker's cache (crops.h), so a box's species crop is reused. */
+static int second_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
+                       int y1, int x2, int y2, av_detect__second_sums *sums, char *err,
+                       size_t errlen)
+{
+    int sw, sh;
+    av_detect__second_input_size(p->second, &sw, &sh);
+    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, sw, sh);
+    if (!px)
+        return av_base_errf(err, errlen, "second opinion: crop failed");
+    return av_detect__second_run(p->second, w->second, px, sums, err, errlen);
+}
+
 /* The ImageNet veto (second.h) on r's bird boxes: a box whose crop
  * ImageNet calls an artefact and not a bird is removed. 0, or -1 (err). */
 static int veto_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
@@ -206,8 +221,7 @@ static int veto_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *im
             int x1, y1, x2, y2;
             av_detect__second_sums sums;
             crop_square(img, d, p->crop_margin, &x1, &y1, &x2, &y2);
-            if (av_detect__second_run(p->second, w->second, img, x1, y1, x2, y2, &sums, err,
-                                      errlen))
+            if (second_crop(p, w, img, x1, y1, x2, y2, &sums, err, errlen))
                 return -1;
             if (av_detect__second_vetoes(av_detect__second_rules_of(p->second), &sums))
                 continue;
@@ -229,7 +243,7 @@ static int rescue_whole(av_detect_pipeline *p, worker *w, const av_detect__img *
     av_detect__second_sums sums;
     if (ru->rescue_min_bird <= 0)
         return 0;
-    if (av_detect__second_run(p->second, w->second, img, 0, 0, img->w, img->h, &sums, err, errlen))
+    if (second_crop(p, w, img, 0, 0, img->w, img->h, &sums, err, errlen))
         return -1;
     return sums.group[AV_DETECT__SECOND_BIRD] >= ru->rescue_min_bird;
 }
@@ -272,6 +286,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                             const av_detect_run_opts *o, char *err, size_t errlen)
 {
     int top_k = o->top_k > 0 ? (o->top_k < AV_DETECT_TOPK_MAX ? o->top_k : AV_DETECT_TOPK_MAX) : 3;
+    av_detect__crops_reset(&w->crops); /* crops of earlier images are stale */
     if (p->has_species) {
         int birds = 0;
         for (int k = 0; k < n; k++)
@@ -441,6 +456,8 @@ av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image
         return st;
     uint8_t *buf = malloc(fbytes);
     worker *w = buf ? av_detect__acquire(p, err, errlen, &st) : NULL;
+    if (w)
+        av_detect__crops_reset(&w->crops);
     if (!buf && !st)
         st = AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "features: out of memory");
     for (int j = 0; w && !st && j < n; j++) {

@@ -28,7 +28,6 @@ struct av_detect__second_ctx {
     av_nn_ctx *ctx;
     void **ins, **outs;
     int n_in, n_out;
-    uint8_t *px;
     float *probs;
 };
 
@@ -215,7 +214,6 @@ void av_detect__second_ctx_free(av_detect__second_ctx *c)
         return;
     av_detect__bufs_free(c->ins, c->n_in);
     av_detect__bufs_free(c->outs, c->n_out);
-    free(c->px);
     free(c->probs);
     av_nn_ctx_free(c->ctx);
     free(c);
@@ -239,9 +237,8 @@ av_detect_status av_detect__second_ctx_new(const av_detect__second *s, av_nn_poo
     c->n_out = av_nn_num_outputs(s->model);
     c->ins = av_detect__bufs_alloc(s->model, 1, 1);
     c->outs = av_detect__bufs_alloc(s->model, 0, 1);
-    c->px = malloc((size_t)s->m.in_w * (size_t)s->m.in_h * 3);
     c->probs = malloc((size_t)s->n_out * sizeof *c->probs);
-    if (!c->ins || !c->outs || !c->px || !c->probs) {
+    if (!c->ins || !c->outs || !c->probs) {
         av_detect__second_ctx_free(c);
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "second opinion: out of memory");
     }
@@ -249,13 +246,17 @@ av_detect_status av_detect__second_ctx_new(const av_detect__second *s, av_nn_poo
     return AV_DETECT_OK;
 }
 
-int av_detect__second_run(const av_detect__second *s, av_detect__second_ctx *c,
-                          const av_detect__img *img, int x1, int y1, int x2, int y2,
-                          av_detect__second_sums *sums, char *err, size_t errlen)
+void av_detect__second_input_size(const av_detect__second *s, int *w, int *h)
 {
-    if (av_detect__img_crop_area(img, x1, y1, x2, y2, s->m.in_w, s->m.in_h, c->px))
-        return av_base_errf(err, errlen, "%s: crop failed", s->m.name);
-    av_detect__fill_input(&s->m, av_nn_input(s->model, s->in), NULL, c->px, c->ins[s->in]);
+    *w = s->m.in_w;
+    *h = s->m.in_h;
+}
+
+int av_detect__second_run(const av_detect__second *s, av_detect__second_ctx *c,
+                          const uint8_t *px, av_detect__second_sums *sums, char *err,
+                          size_t errlen)
+{
+    av_detect__fill_input(&s->m, av_nn_input(s->model, s->in), NULL, px, c->ins[s->in]);
     char e[512] = "";
     if (av_nn_run(c->ctx, (const void *const *)c->ins, c->outs, e, sizeof e) != AV_NN_OK)
         return av_base_errf(err, errlen, "%s: %s", s->m.name, e);

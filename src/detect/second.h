@@ -73,10 +73,13 @@ av_detect_status av_detect__second_ctx_new(const av_detect__second *s, av_nn_poo
                                            size_t errlen);
 void av_detect__second_ctx_free(av_detect__second_ctx *c);
 
-/* Classify pixels [x1,y1,x2,y2) of img and sum the groups into *sums.
- * 0, or -1 on failure (err set). */
+/* The input size its crops are resized to (RGB8, area filter). */
+void av_detect__second_input_size(const av_detect__second *s, int *w, int *h);
+/* Classify a crop already resized to the input size (px: w*h*3 RGB8, as
+ * av_detect__img_crop_area makes it; the species crop when the sizes are
+ * the same) and sum the groups into *sums. 0, or -1 on failure (err set). */
 int av_detect__second_run(const av_detect__second *s, av_detect__second_ctx *c,
-                          const av_detect__img *img, int x1, int y1, int x2, int y2,
-                          av_detect__second_sums *sums, char *err, size_t errlen);
+                          const uint8_t *px, av_detect__second_sums *sums, char *err,
+                          size_t errlen);
 
 #endif

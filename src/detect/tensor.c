@@ -51,35 +51,80 @@ int av_detect__check_input(const av_detect__manifest *m, const av_nn_tensor_info
     return -1;
 }
 
+/* One normalised value v stored as the input's dtype at dst[o]. */
+static inline void store(const av_nn_tensor_info *ti, float inv_scale, float v, void *dst,
+                         size_t o)
+{
+    if (ti->dtype == AV_NN_F32) {
+        ((float *)dst)[o] = v;
+    } else {
+        float q = roundf(v * inv_scale) + (float)ti->zero_point;
+        if (ti->dtype == AV_NN_U8)
+            ((uint8_t *)dst)[o] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+        else
+            ((int8_t *)dst)[o] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+    }
+}
+
 void av_detect__fill_input(const av_detect__manifest *m, const av_nn_tensor_info *ti,
                            const float *pxf, const uint8_t *px8, void *dst)
 {
     size_t hw = (size_t)m->in_w * (size_t)m->in_h;
     float mean[3], sd[3];
+    int srcc[3];
     for (int c = 0; c < 3; c++) {
-        int src = m->bgr ? 2 - c : c; /* channel c of the model reads pixel channel src */
-        mean[c] = m->mean[src];
-        sd[c] = m->std[src];
+        srcc[c] = m->bgr ? 2 - c : c; /* channel c of the model reads pixel channel src */
+        mean[c] = m->mean[srcc[c]];
+        sd[c] = m->std[srcc[c]];
     }
     float inv_scale = ti->scale > 0 ? 1.0f / ti->scale : 0.0f;
-    for (size_t p = 0; p < hw; p++) {
-        for (int c = 0; c < 3; c++) {
-            int src = m->bgr ? 2 - c : c;
-            float v = pxf ? pxf[p * 3 + (size_t)src] : (float)px8[p * 3 + (size_t)src];
-            /* float32 arithmetic, as the reference (tf.div by 255 for NanoDet) */
-            v = (v - mean[c]) / sd[c];
-            size_t o = m->layout == AV_DETECT__NCHW ? (size_t)c * hw + p : p * 3 + (size_t)c;
-            if (ti->dtype == AV_NN_F32) {
-                ((float *)dst)[o] = v;
-            } else {
-                float q = roundf(v * inv_scale) + (float)ti->zero_point;
-                if (ti->dtype == AV_NN_U8)
-                    ((uint8_t *)dst)[o] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+    int nchw = m->layout == AV_DETECT__NCHW;
+    /* float32 arithmetic, as the reference (tf.div by 255 for NanoDet) */
+    size_t es = av_nn_dtype_size(ti->dtype);
+    if (px8 && (es == 1 || es == sizeof(float))) {
+        /* 8-bit pixels: each channel's 256 possible inputs computed once
+         * with the same arithmetic, then looked up (the same bytes). */
+        float lut[3][256]; /* floats, or bytes from the start (es 1) */
+        for (int c = 0; c < 3; c++)
+            for (int v = 0; v < 256; v++)
+                store(ti, inv_scale, ((float)v - mean[c]) / sd[c], lut[c], (size_t)v);
+        for (size_t p = 0; p < hw; p++)
+            for (int c = 0; c < 3; c++) {
+                size_t o = nchw ? (size_t)c * hw + p : p * 3 + (size_t)c;
+                size_t v = px8[p * 3 + (size_t)srcc[c]];
+                if (es == 1)
+                    ((uint8_t *)dst)[o] = ((const uint8_t *)lut[c])[v];
                 else
-                    ((int8_t *)dst)[o] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+                    ((float *)dst)[o] = lut[c][v];
+            }
+        return;
+    }
+    if (pxf && ti->dtype == AV_NN_F32) {
+        /* the detectors' float input: one tight loop per layout */
+        float *o = dst;
+        if (nchw) {
+            for (int c = 0; c < 3; c++) {
+                const float *s = pxf + srcc[c];
+                float *oc = o + (size_t)c * hw, mc = mean[c], sc = sd[c];
+                for (size_t p = 0; p < hw; p++)
+                    oc[p] = (s[p * 3] - mc) / sc;
+            }
+        } else {
+            for (size_t p = 0; p < hw; p++) {
+                const float *s = pxf + p * 3;
+                o[p * 3 + 0] = (s[srcc[0]] - mean[0]) / sd[0];
+                o[p * 3 + 1] = (s[srcc[1]] - mean[1]) / sd[1];
+                o[p * 3 + 2] = (s[srcc[2]] - mean[2]) / sd[2];
             }
         }
+        return;
     }
+    for (size_t p = 0; p < hw; p++)
+        for (int c = 0; c < 3; c++) {
+            size_t i = p * 3 + (size_t)srcc[c];
+            float v = ((pxf ? pxf[i] : (float)px8[i]) - mean[c]) / sd[c];
+            store(ti, inv_scale, v, dst, nchw ? (size_t)c * hw + p : p * 3 + (size_t)c);
+        }
 }
 
 int av_detect__read_scores(const av_detect__manifest *m, const av_nn_tensor_info *ti,

@@ -150,15 +150,12 @@ static void resample_v(uint8_t *dst, int w, int out_h, const uint8_t *src, int k
     }
 }
 
-av_vision_status av_vision_resize_pil_box(const av_image *src, const av_vision_rect *box,
-                                          int out_w, int out_h, av_image **out, char *err,
-                                          size_t errlen)
+av_vision_status av_vision_resize_pil_box_into(const av_image *src, const av_vision_rect *box,
+                                               int out_w, int out_h, uint8_t *dst, char *err,
+                                               size_t errlen)
 {
-    if (!out)
-        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: NULL output");
-    *out = NULL;
-    if (!src || !src->data || !box)
-        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: NULL image or box");
+    if (!src || !src->data || !box || !dst)
+        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: NULL image, box or output");
     if (out_w < 1 || out_h < 1 || out_w > AV_VISION_MAX_SIDE || out_h > AV_VISION_MAX_SIDE)
         return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: bad output size %dx%d", out_w,
                               out_h);
@@ -171,44 +168,49 @@ av_vision_status av_vision_resize_pil_box(const av_image *src, const av_vision_r
     int need_h = out_w != src->width || box->x0 != 0 || box->x1 != (float)out_w;
     int need_v = out_h != src->height || box->y0 != 0 || box->y1 != (float)out_h;
     if (!need_h && !need_v) {
-        *out = av_img_clone(src);
-        return *out ? AV_VISION_OK : av_vision__err(err, errlen, AV_VISION_E_NOMEM, "resize: out of memory");
+        memcpy(dst, src->data, (size_t)out_w * (size_t)out_h * 3);
+        return AV_VISION_OK;
     }
 
     av_vision_status st = AV_VISION_E_NOMEM;
     int *bh = NULL, *bv = NULL;
     int32_t *kh = NULL, *kv = NULL, *acc = NULL;
-    av_image *tmp = NULL, *res = NULL;
+    uint8_t *tmp = NULL;
+    int simd = av_vision__resize_simd();
     int ksh = precompute(src->width, box->x0, box->x1, out_w, &bh, &kh);
     int ksv = ksh ? precompute(src->height, box->y0, box->y1, out_h, &bv, &kv) : 0;
     if (!ksv)
         goto done;
 
-    const av_image *vin = src;
+    const uint8_t *vin = src->data;
     if (need_h) {
-        /* Only the source rows the vertical pass will read. */
+        /* Only the source rows the vertical pass will read; straight into
+         * dst when there is no vertical pass. */
         int first = bv[0];
         int last = bv[(out_h - 1) * 2] + bv[(out_h - 1) * 2 + 1];
         for (int i = 0; i < out_h; i++)
             bv[i * 2] -= first;
-        tmp = av_vision__img_alloc(out_w, last - first);
-        if (!tmp)
-            goto done;
-        resample_h(tmp->data, out_w, src->data, src->width, first, last - first, ksh, bh, kh);
+        uint8_t *hout = dst;
+        if (need_v) {
+            tmp = malloc((size_t)out_w * (size_t)(last - first) * 3);
+            if (!tmp)
+                goto done;
+            hout = tmp;
+        }
+        if (!simd || av_vision__resample_h_simd(hout, out_w, src->data, src->width, src->height,
+                                                first, last - first, ksh, bh, kh))
+            resample_h(hout, out_w, src->data, src->width, first, last - first, ksh, bh, kh);
         vin = tmp;
     }
     if (need_v) {
-        res = av_vision__img_alloc(out_w, out_h);
         acc = malloc((size_t)out_w * 3 * sizeof *acc);
-        if (!res || !acc)
+        if (!acc)
             goto done;
-        resample_v(res->data, out_w, out_h, vin->data, ksv, bv, kv, acc);
-    } else {
-        res = tmp;
-        tmp = NULL;
+        if (simd)
+            av_vision__resample_v_simd(dst, out_w, out_h, vin, ksv, bv, kv, acc);
+        else
+            resample_v(dst, out_w, out_h, vin, ksv, bv, kv, acc);
     }
-    *out = res;
-    res = NULL;
     st = AV_VISION_OK;
 done:
     if (st != AV_VISION_OK)
@@ -218,8 +220,29 @@ done:
     free(kh);
     free(kv);
     free(acc);
-    av_img_free(tmp);
-    av_img_free(res);
+    free(tmp);
+    return st;
+}
+
+av_vision_status av_vision_resize_pil_box(const av_image *src, const av_vision_rect *box,
+                                          int out_w, int out_h, av_image **out, char *err,
+                                          size_t errlen)
+{
+    if (!out)
+        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: NULL output");
+    *out = NULL;
+    if (out_w < 1 || out_h < 1 || out_w > AV_VISION_MAX_SIDE || out_h > AV_VISION_MAX_SIDE)
+        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: bad output size %dx%d", out_w,
+                              out_h);
+    av_image *res = av_vision__img_alloc(out_w, out_h);
+    if (!res)
+        return av_vision__err(err, errlen, AV_VISION_E_NOMEM, "resize: out of memory");
+    av_vision_status st = av_vision_resize_pil_box_into(src, box, out_w, out_h, res->data, err,
+                                                        errlen);
+    if (st != AV_VISION_OK)
+        av_img_free(res);
+    else
+        *out = res;
     return st;
 }
 
@@ -266,6 +289,12 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
     size_t plane = (size_t)out_w * (size_t)out_h;
     size_t rb = (size_t)in_w * 3;
     int divide = divisor != 1.0f;
+    int simd = av_vision__resize_simd();
+    const uint8_t *end = src->data + rb * (size_t)in_h;
+    for (int c = 0; c < out_w; c++) { /* byte offsets of the two neighbours */
+        x0[2 * c] *= 3;
+        x0[2 * c + 1] *= 3;
+    }
     for (int r = 0; r < out_h; r++) {
         double s = ry * r;
         double fl = floor(s);
@@ -276,8 +305,31 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
         double fy = s - lo;
         const uint8_t *top = src->data + (size_t)lo * rb;
         const uint8_t *bot = src->data + (size_t)hi * rb;
+        if (simd) {
+            int nhwc = layout == AV_VISION_NHWC;
+            av_vision__tf_row_simd(top, bot, end, x0, fx, out_w, fy, divisor,
+                                   out + (size_t)r * (size_t)out_w * (nhwc ? 3 : 1),
+                                   nhwc ? 3 : 1, nhwc ? 0 : plane);
+            continue;
+        }
+        if (layout == AV_VISION_NHWC && !divide) {
+            /* the common case (CenterNet) without per-value branches */
+            float *o = out + (size_t)r * (size_t)out_w * 3;
+            for (int c = 0; c < out_w; c++, o += 3) {
+                const uint8_t *ta = top + x0[2 * c], *tb = top + x0[2 * c + 1];
+                const uint8_t *ba = bot + x0[2 * c], *bb = bot + x0[2 * c + 1];
+                double f = fx[c];
+                for (int ch = 0; ch < 3; ch++) {
+                    double tl = ta[ch], tr = tb[ch], bl = ba[ch], br = bb[ch];
+                    double t = tl + (tr - tl) * f;
+                    double bt = bl + (br - bl) * f;
+                    o[ch] = (float)(t + (bt - t) * fy);
+                }
+            }
+            continue;
+        }
         for (int c = 0; c < out_w; c++) {
-            size_t a = (size_t)x0[2 * c] * 3, b = (size_t)x0[2 * c + 1] * 3;
+            size_t a = (size_t)x0[2 * c], b = (size_t)x0[2 * c + 1];
             double f = fx[c];
             for (int ch = 0; ch < 3; ch++) {
                 double tl = top[a + ch], tr = top[b + ch];

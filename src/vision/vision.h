@@ -170,6 +170,11 @@ typedef struct av_vision_rect {
 av_vision_status av_vision_resize_pil_box(const av_image *src, const av_vision_rect *box,
                                           int out_w, int out_h, av_image **out, char *err,
                                           size_t errlen);
+/* The same into the caller's out_w*out_h*3 bytes at dst (no allocation of
+ * the result: the pipeline resizes crops straight into its own buffers). */
+av_vision_status av_vision_resize_pil_box_into(const av_image *src, const av_vision_rect *box,
+                                               int out_w, int out_h, uint8_t *dst, char *err,
+                                               size_t errlen);
 
 typedef enum av_vision_layout {
     AV_VISION_NHWC = 0, /* [1, H, W, 3] */

@@ -21,6 +21,26 @@ av_vision_status av_vision__err(char *err, size_t errlen, av_vision_status st, c
  */
 av_image *av_vision__img_alloc(int w, int h);
 
+/*
+ * AVX2 passes of the Pillow resize (resize_x86.c), the same integer sums as
+ * resize.c's scalar ones. av_vision__resize_simd says whether they run here
+ * (CPU has AVX2, not forced off); force_scalar(1) turns them off (tests
+ * compare both). resample_h_simd returns -1 when out of memory.
+ */
+int av_vision__resize_simd(void);
+void av_vision__resize_force_scalar(int on);
+int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int in_h,
+                               int row0, int nrows, int ksize, const int *bounds,
+                               const int32_t *kk);
+void av_vision__resample_v_simd(uint8_t *dst, int w, int out_h, const uint8_t *src, int ksize,
+                                const int *bounds, const int32_t *kk, int32_t *acc);
+/* One output row of resize.c's TF1 bilinear resize: x0 holds byte offsets
+ * (2 per output pixel), end bounds the source; value c, channel ch goes to
+ * o[c * step + ch * (plane ? plane : 1)] (NHWC: step 3, plane 0). */
+void av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                            const int *x0, const double *fx, int out_w, double fy, float divisor,
+                            float *o, size_t step, size_t plane);
+
 /* Little/big-endian reads from a byte buffer the caller bounds-checked. */
 static inline uint32_t av_vision__le32(const uint8_t *p)
 {

@@ -1,0 +1,260 @@
+/*
+ * resize_x86.c - AVX2 versions of the two passes of the Pillow resize
+ * (resize.c), chosen at run time. They compute the same integer sums as the
+ * scalar passes, so the bytes do not change: the 22-bit coefficients are
+ * split k = kh * 2^11 + kl into two 16-bit halves for pmaddwd (exact, as
+ * p * k = 2^11 p*kh + p*kl and every partial sum fits in int32).
+ * Also one row of the detectors' TF1 bilinear resize, a pixel's three
+ * channels in one vector of doubles (the same operations, so the same
+ * floats). Why: shrinking a large bird crop to the classifier's 224x224 spent most of
+ * its time in the scalar horizontal pass (all source rows x taps x 3).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vision/vision_int.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <stdatomic.h>
+
+#define PREC 22 /* resize.c PRECISION_BITS */
+
+static atomic_int g_force_scalar;
+
+void av_vision__resize_force_scalar(int on)
+{
+    atomic_store(&g_force_scalar, on);
+}
+
+int av_vision__resize_simd(void)
+{
+    static atomic_int have = -1; /* workers may ask at once: same answer, no torn value */
+    int h = atomic_load(&have);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store(&have, h);
+    }
+    return h && !atomic_load(&g_force_scalar);
+}
+
+/*
+ * Per output pixel, its taps in groups of 4, as 2 x 16 int16 (high halves,
+ * then low halves): lane 0 holds taps 4g, 4g+1 as [k0 k1 k0 k1 k0 k1 0 0],
+ * lane 1 taps 4g+2, 4g+3 the same way (the shuffle below pairs each
+ * channel's two pixels). Taps past xmax are 0. NULL when out of memory.
+ */
+static int16_t *pack_coeffs(int out_w, int ksize, const int *bounds, const int32_t *kk,
+                            int *ngroups)
+{
+    int ng = (ksize + 3) / 4;
+    int16_t *c = calloc((size_t)out_w * (size_t)ng * 32, sizeof *c);
+    if (!c)
+        return NULL;
+    for (int xx = 0; xx < out_w; xx++) {
+        int n = bounds[xx * 2 + 1];
+        const int32_t *k = &kk[(size_t)xx * (size_t)ksize];
+        for (int t = 0; t < n; t++) {
+            int g = t / 4, lane = (t % 4) / 2, odd = t % 2;
+            int16_t *hi = c + ((size_t)xx * (size_t)ng + (size_t)g) * 32;
+            int16_t *lo = hi + 16;
+            int16_t h = (int16_t)(k[t] >> 11), l = (int16_t)(k[t] & 0x7ff);
+            for (int ch = 0; ch < 3; ch++) {
+                hi[lane * 8 + ch * 2 + odd] = h;
+                lo[lane * 8 + ch * 2 + odd] = l;
+            }
+        }
+    }
+    *ngroups = ng;
+    return c;
+}
+
+static inline uint8_t clip8(int32_t v)
+{
+    if (v < 0)
+        return 0;
+    v >>= PREC;
+    return v > 255 ? 255 : (uint8_t)v;
+}
+
+__attribute__((target("avx2"))) static void
+h_rows(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int row0, int nrows, int ksize,
+       const int *bounds, const int32_t *kk, const int16_t *co, int ng, const uint8_t *limit)
+{
+    /* lane 0: R0 R1 G0 G1 B0 B1 of pixels 0, 1; lane 1: the same of pixels 2, 3 */
+    const __m256i shuf = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1,
+                                          -1, 6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1,
+                                          -1, -1);
+    for (int yy = 0; yy < nrows; yy++) {
+        const uint8_t *in = src + (size_t)(row0 + yy) * (size_t)in_w * 3;
+        uint8_t *o = dst + (size_t)yy * (size_t)out_w * 3;
+        for (int xx = 0; xx < out_w; xx++) {
+            int xmin = bounds[xx * 2], xmax = bounds[xx * 2 + 1];
+            const uint8_t *p = in + (size_t)xmin * 3;
+            int groups = (xmax + 3) / 4;
+            if (p + (size_t)groups * 12 + 4 > limit) {
+                /* the 16-byte loads would pass the image's end: scalar */
+                const int32_t *k = &kk[(size_t)xx * (size_t)ksize];
+                int32_t s0 = 1 << (PREC - 1), s1 = s0, s2 = s0;
+                for (int x = 0; x < xmax; x++, p += 3) {
+                    s0 += p[0] * k[x];
+                    s1 += p[1] * k[x];
+                    s2 += p[2] * k[x];
+                }
+                o[3 * xx] = clip8(s0), o[3 * xx + 1] = clip8(s1), o[3 * xx + 2] = clip8(s2);
+                continue;
+            }
+            const int16_t *c = co + (size_t)xx * (size_t)ng * 32;
+            __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
+            for (int g = 0; g < groups; g++, p += 12, c += 32) {
+                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+                __m256i v = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(b), shuf);
+                ah = _mm256_add_epi32(ah, _mm256_madd_epi16(
+                                              v, _mm256_loadu_si256((const __m256i *)c)));
+                al = _mm256_add_epi32(al, _mm256_madd_epi16(
+                                              v, _mm256_loadu_si256((const __m256i *)(c + 16))));
+            }
+            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(ah), _mm256_extracti128_si256(ah, 1));
+            __m128i l = _mm_add_epi32(_mm256_castsi256_si128(al), _mm256_extracti128_si256(al, 1));
+            __m128i s = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(h, 11), l),
+                                      _mm_set1_epi32(1 << (PREC - 1)));
+            int32_t r[4];
+            _mm_storeu_si128((__m128i *)(void *)r, s);
+            o[3 * xx] = clip8(r[0]), o[3 * xx + 1] = clip8(r[1]), o[3 * xx + 2] = clip8(r[2]);
+        }
+    }
+}
+
+int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int in_h,
+                               int row0, int nrows, int ksize, const int *bounds,
+                               const int32_t *kk)
+{
+    int ng = 0;
+    int16_t *co = pack_coeffs(out_w, ksize, bounds, kk, &ng);
+    if (!co)
+        return -1;
+    h_rows(dst, out_w, src, in_w, row0, nrows, ksize, bounds, kk, co, ng,
+           src + (size_t)in_w * (size_t)in_h * 3);
+    free(co);
+    return 0;
+}
+
+/* The vertical pass (resize.c resample_v), 8 bytes of a row at a time. */
+__attribute__((target("avx2"))) void av_vision__resample_v_simd(uint8_t *dst, int w, int out_h,
+                                                                 const uint8_t *src, int ksize,
+                                                                 const int *bounds,
+                                                                 const int32_t *kk,
+                                                                 int32_t *acc)
+{
+    size_t rb = (size_t)w * 3, n8 = rb / 8 * 8;
+    for (int yy = 0; yy < out_h; yy++) {
+        int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
+        const int32_t *k = &kk[(size_t)yy * (size_t)ksize];
+        for (size_t i = 0; i < rb; i++)
+            acc[i] = 1 << (PREC - 1);
+        for (int y = 0; y < ymax; y++) {
+            const uint8_t *row = src + (size_t)(y + ymin) * rb;
+            int32_t ky = k[y];
+            __m256i kv = _mm256_set1_epi32(ky);
+            size_t i = 0;
+            for (; i < n8; i += 8) {
+                __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(row + i)));
+                __m256i a = _mm256_loadu_si256((const __m256i *)(void *)(acc + i));
+                _mm256_storeu_si256((__m256i *)(void *)(acc + i),
+                                    _mm256_add_epi32(a, _mm256_mullo_epi32(px, kv)));
+            }
+            for (; i < rb; i++)
+                acc[i] += row[i] * ky;
+        }
+        uint8_t *o = dst + (size_t)yy * rb;
+        for (size_t i = 0; i < rb; i++)
+            o[i] = clip8(acc[i]);
+    }
+}
+
+/* 3 bytes at p as 4 int32 (the 4th 0); 4-byte load unless at the end. */
+__attribute__((target("avx2"))) static inline __m256d px4(const uint8_t *p, const uint8_t *end)
+{
+    int32_t u = 0;
+    if (p + 4 <= end)
+        memcpy(&u, p, 4);
+    else
+        memcpy(&u, p, 3);
+    __m128i b = _mm_and_si128(_mm_cvtsi32_si128(u), _mm_set1_epi32(0xffffff));
+    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(b));
+}
+
+/*
+ * One output row of the TF1 bilinear resize (resize.c), the three channels
+ * of a pixel in one vector of doubles: the same double operations in the
+ * same order per channel (no fused multiply-add), then float32, then the
+ * float32 division when divisor is not 1.
+ */
+__attribute__((target("avx2"))) void
+av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                       const int *x0, const double *fx, int out_w, double fy, float divisor,
+                       float *o, size_t step, size_t plane)
+{
+    const __m256d vfy = _mm256_set1_pd(fy);
+    const __m128 vdiv = _mm_set1_ps(divisor);
+    const __m128i keep3 = _mm_setr_epi32(-1, -1, -1, 0);
+    int divide = divisor != 1.0f;
+    for (int c = 0; c < out_w; c++) {
+        int a = x0[2 * c], b = x0[2 * c + 1];
+        __m256d f = _mm256_set1_pd(fx[c]);
+        __m256d tl = px4(top + a, end), tr = px4(top + b, end);
+        __m256d bl = px4(bot + a, end), br = px4(bot + b, end);
+        __m256d t = _mm256_add_pd(tl, _mm256_mul_pd(_mm256_sub_pd(tr, tl), f));
+        __m256d bt = _mm256_add_pd(bl, _mm256_mul_pd(_mm256_sub_pd(br, bl), f));
+        __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
+        if (divide)
+            v = _mm_div_ps(v, vdiv);
+        if (plane == 0) { /* NHWC: three floats at o + 3c */
+            _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
+        } else {          /* NCHW: one float per plane */
+            float r[4];
+            _mm_storeu_ps(r, v);
+            o[(size_t)c * step] = r[0];
+            o[(size_t)c * step + plane] = r[1];
+            o[(size_t)c * step + 2 * plane] = r[2];
+        }
+    }
+}
+
+#else /* no x86 SIMD: resize.c keeps its scalar passes */
+
+void av_vision__resize_force_scalar(int on)
+{
+    (void)on;
+}
+
+int av_vision__resize_simd(void)
+{
+    return 0;
+}
+
+int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int in_h,
+                               int row0, int nrows, int ksize, const int *bounds,
+                               const int32_t *kk)
+{
+    (void)dst, (void)out_w, (void)src, (void)in_w, (void)in_h, (void)row0, (void)nrows;
+    (void)ksize, (void)bounds, (void)kk;
+    return -1;
+}
+
+void av_vision__resample_v_simd(uint8_t *dst, int w, int out_h, const uint8_t *src, int ksize,
+                                const int *bounds, const int32_t *kk, int32_t *acc)
+{
+    (void)dst, (void)w, (void)out_h, (void)src, (void)ksize, (void)bounds, (void)kk, (void)acc;
+}
+
+void av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                            const int *x0, const double *fx, int out_w, double fy, float divisor,
+                            float *o, size_t step, size_t plane)
+{
+    (void)top, (void)bot, (void)end, (void)x0, (void)fx, (void)out_w, (void)fy, (void)divisor;
+    (void)o, (void)step, (void)plane;
+}
+
+#endif
