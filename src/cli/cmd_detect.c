@@ -122,9 +122,10 @@ static void print_text(const char *image, const av_detect_result *r)
            r->n_dets == 1 ? "" : "s");
     for (int i = 0; i < r->n_dets; i++) {
         const av_detect_det *d = &r->dets[i];
-        printf("%s %s %.0f%% [%.0f,%.0f,%.0f,%.0f]%s", i ? ";" : ":", d->label,
-               d->confidence * 100, d->x1, d->y1, d->x2, d->y2,
-               d->whole_image ? " (whole image)" : "");
+        printf("%s %s %.0f%% [%.0f,%.0f,%.0f,%.0f]", i ? ";" : ":", d->label,
+               d->confidence * 100, d->x1, d->y1, d->x2, d->y2);
+        if (d->whole_image)
+            printf(" (whole image, by %s)", av_detect_whole_by_name(d->whole_by));
         if (d->n_species && d->rule == AV_DETECT_RULE_SPECIES)
             printf(" %s", d->species[0].scientific);
         else if (d->n_species) /* genus or unknown: the guesses, never as the answer */
