@@ -33,12 +33,14 @@ static void crop_square(const av_detect__img *img, const av_detect_det *d, doubl
 }
 
 /* Crop [x1,y1,x2,y2) of img to the classifier input into dst (one sample),
- * mirrored left to right when mirror is set. */
+ * mirrored left to right when mirror is set; with have_crop, w->crop
+ * already holds that crop (unmirrored) and is not cut again. */
 static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1, int y1,
-                     int x2, int y2, int mirror, void *dst, char *err, size_t errlen)
+                     int x2, int y2, int mirror, int have_crop, void *dst, char *err,
+                     size_t errlen)
 {
     const av_detect__manifest *m = &p->cls;
-    if (av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
+    if (!have_crop && av_detect__img_crop_area(img, x1, y1, x2, y2, m->in_w, m->in_h, w->crop)) {
         av_base_errf(err, errlen, "species: crop failed");
         return -1;
     }
@@ -55,13 +57,17 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
     return 0;
 }
 
-/* The species crop of box d for view v (pipeline.json "species_tta"). */
+/* The species crop of box d for view v (pipeline.json "species_tta").
+ * A box's views are filled in order, each margin plain and then mirrored,
+ * so a mirrored view flips the crop its plain view just cut. */
 static int fill_view(av_detect_pipeline *p, worker *w, const av_detect__img *img,
                      const av_detect_det *d, int v, void *dst, char *err, size_t errlen)
 {
     int x1, y1, x2, y2;
+    int have = v > 0 && p->views[v].mirror && !p->views[v - 1].mirror &&
+               p->views[v].margin == p->views[v - 1].margin;
     crop_square(img, d, p->views[v].margin, &x1, &y1, &x2, &y2);
-    return fill_crop(p, w, img, x1, y1, x2, y2, p->views[v].mirror, dst, err, errlen);
+    return fill_crop(p, w, img, x1, y1, x2, y2, p->views[v].mirror, have, dst, err, errlen);
 }
 
 /* Tapped features (feat_info's dtype) -> dim floats. */
@@ -158,7 +164,7 @@ static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *i
                        int y1, int x2, int y2, int top_k, av_detect_det *d, char *err,
                        size_t errlen)
 {
-    if (fill_crop(p, w, img, x1, y1, x2, y2, 0, w->cls_in[p->cls_in], err, errlen) ||
+    if (fill_crop(p, w, img, x1, y1, x2, y2, 0, 0, w->cls_in[p->cls_in], err, errlen) ||
         run_one(p, w, err, errlen))
         return -1;
     return name_species(p, w, top_k, d);
@@ -491,7 +497,7 @@ av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image
         }
         int x1, y1, x2, y2;
         crop_square(&img, &d, p->crop_margin, &x1, &y1, &x2, &y2);
-        if (fill_crop(p, w, &img, x1, y1, x2, y2, 0, w->cls_in[p->cls_in], err, errlen)) {
+        if (fill_crop(p, w, &img, x1, y1, x2, y2, 0, 0, w->cls_in[p->cls_in], err, errlen)) {
             st = AV_DETECT_E_NOMEM;
             break;
         }
