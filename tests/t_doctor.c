@@ -126,6 +126,66 @@ TEST(doctor_passes_on_a_good_setup)
     CHECK(!strstr(out, "FAIL"));
 }
 
+/* A models folder of links to ./models' files with imagenet.json replaced
+ * by text (NULL: none); returns its path in dir. */
+static void models_with_imagenet(char *dir, size_t cap, const char *name, const char *text)
+{
+    char abs[PATH_MAX], link[PATH_MAX + 300], target[PATH_MAX + 300];
+    CHECK(realpath("models", abs));
+    snprintf(dir, cap, "%s/%s", av_test_tmpdir(), name);
+    mkdir(dir, 0755);
+    const char *names[] = {"pipeline.json", "centernet.json", "centernet.int8.calib",
+                           "nanodet.json", "nanodet.int8.calib", "inat_bird.json", "human",
+                           "inat_bird", "imagenet_mobilenet"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(link, sizeof link, "%s/%s", dir, names[i]);
+        snprintf(target, sizeof target, "%s/%s", abs, names[i]);
+        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
+    }
+    if (text) {
+        snprintf(link, sizeof link, "%s/imagenet.json", dir);
+        FILE *f = fopen(link, "w");
+        CHECK(f);
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* The ImageNet second opinion: loaded and its checksum checked, absent
+ * (fine: it is optional, with the reason), or a model file that is not the
+ * one its manifest names (a problem). */
+TEST(doctor_reports_the_second_opinion)
+{
+    char data[600], portarg[16], dir[PATH_MAX + 64], out[8192], text[8192];
+    if (access("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite", R_OK) ||
+        access("models/human/nanodet.bin", F_OK))
+        SKIP("models or the ImageNet model not fetched (scripts/setup)");
+    snprintf(data, sizeof data, "%s/data2", av_test_tmpdir());
+    snprintf(portarg, sizeof portarg, "%d", av_test_free_port());
+    char *argv[] = {"aviary", "doctor", "--models", "models", "--data", data,
+                    "--listen", "127.0.0.1", "--port", portarg, NULL};
+    CHECK_EQ_INT(av_test_run(aviary_bin(), argv, out, sizeof out), 0);
+    CHECK_STR_CONTAINS(out, "ok    second    ImageNet second opinion loaded");
+    CHECK_STR_CONTAINS(out, "sha256 checked");
+
+    models_with_imagenet(dir, sizeof dir, "no-imagenet", NULL);
+    argv[3] = dir;
+    CHECK_EQ_INT(av_test_run(aviary_bin(), argv, out, sizeof out), 0);
+    CHECK_STR_CONTAINS(out, "ok    second    ImageNet second opinion off:");
+    CHECK_STR_CONTAINS(out, "imagenet.json is absent");
+
+    /* the shipped manifest with another checksum: loads, but is not the file */
+    read_file("models/imagenet.json", text, sizeof text);
+    char *h = strstr(text, "\"sha256\": \"");
+    CHECK(h);
+    h[12] = h[12] == '0' ? '1' : '0';
+    models_with_imagenet(dir, sizeof dir, "other-imagenet", text);
+    argv[3] = dir;
+    CHECK_EQ_INT(av_test_run(aviary_bin(), argv, out, sizeof out), 1);
+    CHECK_STR_CONTAINS(out, "FAIL  second    ImageNet second opinion loaded, but");
+    CHECK_STR_CONTAINS(out, "fix: reinstall it with scripts/setup");
+}
+
 /* Each broken part on its own line with a fix, and exit status 1. */
 TEST(doctor_names_what_is_wrong)
 {
@@ -192,4 +252,5 @@ TEST(doctor_help_and_usage)
 }
 
 TEST_MAIN(T(first_start_without_models), T(doctor_passes_on_a_good_setup),
+          T(doctor_reports_the_second_opinion),
           T(doctor_names_what_is_wrong), T(doctor_checks_migrations), T(doctor_help_and_usage))

@@ -192,6 +192,7 @@ TEST(scores_made_up_results)
     d6[0].rule = AV_DETECT_RULE_UNKNOWN;
     add(e, 5, d6, 1);
     av_detect_det d7[] = {bird(0, 0, 9, 9, "Junco hyemalis oreganus", 0.6f, 0.5f)};
+    d7[0].whole_image = 1, d7[0].whole_by = AV_DETECT_WHOLE_IMAGENET;
     add(e, 6, d7, 1);
     av_eval_summary m;
     av_eval_summarise(e, &m);
@@ -217,7 +218,13 @@ TEST(scores_made_up_results)
     CHECK(j);
     json_t *conf = json_object_get(j, "confusions");
     CHECK_EQ_INT(json_array_size(conf), 2); /* Corvus corone -> corax, Pica pica -> none */
-    CHECK_EQ_INT(json_array_size(json_object_get(j, "rows")), 7);
+    json_t *rows = json_object_get(j, "rows");
+    CHECK_EQ_INT(json_array_size(rows), 7);
+    /* a whole-image bird says which rule found it; a box row says nothing */
+    CHECK(json_is_true(json_object_get(json_array_get(rows, 6), "whole_image")));
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(rows, 6), "whole_image_by")),
+                 "imagenet");
+    CHECK(!json_object_get(json_array_get(rows, 0), "whole_image_by"));
     CHECK_NEAR(json_real_value(json_object_get(
                    json_object_get(json_object_get(j, "timings_ms"), "detect"), "median")),
                13, 1e-9);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RULES(groups, extra) "{\"second_opinion\": {\"groups\": " groups extra "}}"
@@ -203,5 +205,60 @@ TEST(absent_model_is_no_second_opinion)
     av_detect__second_close(s);
 }
 
+static void read_text(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f, "cannot open %s", path);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+/* The checksum `aviary doctor` checks the model file against is the one
+ * scripts/setup installs it by; why a model is absent is said; a manifest
+ * checksum that is not 64 hex digits is refused. */
+TEST(manifest_checksum_and_absent_reason)
+{
+    static char manifest[16384], setup[16384];
+    read_text("models/imagenet.json", manifest, sizeof manifest);
+    read_text("scripts/setup", setup, sizeof setup);
+    const char *m = strstr(manifest, "\"sha256\": \""), *u = strstr(setup, "IMAGENET_SHA256=\"");
+    CHECK(m && u);
+    CHECK_MSG(!strncmp(m + 11, u + 17, 64), "models/imagenet.json: %.64s, scripts/setup: %.64s",
+              m + 11, u + 17);
+    char dir[1024], path[1100], note[512], err[512];
+    snprintf(dir, sizeof dir, "%s/why", av_test_tmpdir());
+    mkdir(dir, 0755);
+    av_detect__second_absent_why(dir, note, sizeof note);
+    CHECK_STR_CONTAINS(note, "imagenet.json is absent");
+    snprintf(path, sizeof path, "%s/imagenet.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"file\": \"none/missing.tflite\"}", f);
+    fclose(f);
+    av_detect__second_absent_why(dir, note, sizeof note);
+    CHECK_STR_CONTAINS(note, "not installed");
+    /* the installed model with a broken checksum in its manifest */
+    if (access("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite", R_OK))
+        SKIP("ImageNet model not installed (scripts/setup)");
+    char *h = strstr(manifest, "\"sha256\": \"");
+    h[11] = 'X';
+    char abs[1100];
+    snprintf(abs, sizeof abs, "%s/imagenet.json", dir);
+    /* the model file path is relative to the manifest: link it in */
+    char target[1200], link[1200];
+    CHECK(realpath("models/imagenet_mobilenet", target));
+    snprintf(link, sizeof link, "%s/imagenet_mobilenet", dir);
+    CHECK(symlink(target, link) == 0);
+    f = fopen(abs, "w");
+    CHECK(f);
+    fputs(manifest, f);
+    fclose(f);
+    av_detect__second *s = (av_detect__second *)1;
+    CHECK(av_detect__second_open(dir, &s, err, sizeof err) != AV_DETECT_OK && s == NULL);
+    CHECK_STR_CONTAINS(err, "sha256");
+}
+
 TEST_MAIN(T(rules_parse_groups_and_thresholds), T(rules_refused_with_the_field), T(sums_and_veto),
-          T(shipped_groups_match_the_labels), T(absent_model_is_no_second_opinion))
+          T(shipped_groups_match_the_labels), T(absent_model_is_no_second_opinion),
+          T(manifest_checksum_and_absent_reason))

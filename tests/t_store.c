@@ -124,6 +124,7 @@ TEST(analysis_is_stored_once)
     char id[AV_STORE_ID_LEN + 1], err[256];
     add_image(s, id);
     av_store_detection d[2] = {det("Erithacus rubecula", 0.9), det(NULL, 0.5)};
+    snprintf(d[1].whole_image_by, sizeof d[1].whole_image_by, "imagenet"); /* schema v10 */
     CHECK(av_store_analysis_put(s, id, 640, 480, d, 2, err, sizeof err) == AV_STORE_OK);
     CHECK_EQ_INT(av_store_analysis_put(s, id, 640, 480, d, 1, err, sizeof err),
                  AV_STORE_CONFLICT);
@@ -135,6 +136,8 @@ TEST(analysis_is_stored_once)
     CHECK_NEAR(got[0].score, 0.9, 1e-12);
     CHECK_NEAR(got[1].species_score, -1, 0);
     CHECK_NEAR(got[0].x2, 110, 1e-12);
+    CHECK_STR_EQ(got[0].whole_image_by, "");
+    CHECK_STR_EQ(got[1].whole_image_by, "imagenet");
     free(got);
     av_store_image img;
     CHECK(av_store_image_get(s, id, 0, &img, err, sizeof err) == AV_STORE_OK);

@@ -632,6 +632,7 @@ static void *other_node_stores(void *arg)
     d.x2 = d.y2 = 10, d.score = 0.7;
     snprintf(d.label, sizeof d.label, "bird");
     snprintf(d.species, sizeof d.species, "Periparus ater");
+    snprintf(d.whole_image_by, sizeof d.whole_image_by, "two_views"); /* a whole-image bird */
     char err[256];
     av_store_analysis_put(o->store, o->id, 64, 48, &d, 1, err, sizeof err);
     return NULL;
@@ -678,6 +679,7 @@ TEST(analysis_claimed_by_another_node_waits)
     char *dets = json_dumps(json_object_get(j, "detections"), 0);
     CHECK(dets);
     CHECK_STR_CONTAINS(dets, "Periparus ater");
+    CHECK_STR_CONTAINS(dets, "\"whole_image_by\": \"two_views\"");
     free(dets);
     json_decref(j);
     CHECK_EQ_INT(calls(), before); /* the models did not run here */

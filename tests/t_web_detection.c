@@ -42,7 +42,11 @@ TEST(round_trip_every_rule)
         det("bird", "Unknown bird", AV_DETECT_RULE_UNKNOWN, 2),
         det("bird", "Bird", AV_DETECT_RULE_NONE, 0),
         det("cat", "cat", AV_DETECT_RULE_NONE, 0),
+        det("bird", "Unknown bird", AV_DETECT_RULE_UNKNOWN, 2), /* whole image, by ImageNet */
+        det("bird", "European Robin", AV_DETECT_RULE_SPECIES, 3), /* whole image, two views */
     };
+    cases[5].whole_image = 1, cases[5].whole_by = AV_DETECT_WHOLE_IMAGENET;
+    cases[6].whole_image = 1, cases[6].whole_by = AV_DETECT_WHOLE_TWO_VIEWS;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const av_detect_det *a = &cases[k];
         av_store_detection row, row2;
@@ -54,6 +58,9 @@ TEST(round_trip_every_rule)
         CHECK_STR_EQ(b.class_name, a->class_name);
         CHECK_STR_EQ(b.label, a->label); /* the label the pipeline drew */
         CHECK_EQ_INT(b.rule, a->rule);
+        CHECK_EQ_INT(b.whole_image, a->whole_image);
+        CHECK_EQ_INT(b.whole_by, a->whole_by);
+        CHECK_STR_EQ(row.whole_image_by, a->whole_image ? av_detect_whole_by_name(a->whole_by) : "");
         CHECK_EQ_INT(b.n_species, a->n_species);
         for (int i = 0; i < a->n_species; i++) {
             CHECK(b.species[i].score == a->species[i].score);

@@ -119,8 +119,10 @@ static int write_file(const char *path, const void *buf, size_t len, char *err, 
 /* " Label 93% [x1,y1,x2,y2] species", or the guesses when the answer is unsure. */
 static void print_det(const av_detect_det *d)
 {
-    printf(" %s %.0f%% [%.0f,%.0f,%.0f,%.0f]%s", d->label, d->confidence * 100, d->x1, d->y1,
-           d->x2, d->y2, d->whole_image ? " (whole image)" : "");
+    printf(" %s %.0f%% [%.0f,%.0f,%.0f,%.0f]", d->label, d->confidence * 100, d->x1, d->y1,
+           d->x2, d->y2);
+    if (d->whole_image)
+        printf(" (whole image, by %s)", av_detect_whole_by_name(d->whole_by));
     if (d->n_species && d->rule == AV_DETECT_RULE_SPECIES)
         printf(" %s", d->species[0].scientific);
     else if (d->n_species) /* genus or unknown: the guesses, never as the answer */

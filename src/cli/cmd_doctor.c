@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -50,6 +51,54 @@ static void line(report *r, const char *status, const char *topic, const char *f
         r->warnings++;
 }
 
+/* Lowercase hex SHA-256 of the file at path. 0, or -1 (errno kept). */
+static int file_sha256(const char *path, char hex[65])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    crypto_hash_sha256_state st;
+    unsigned char buf[65536], h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&st);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crypto_hash_sha256_update(&st, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return -1;
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    return 0;
+}
+
+/* The optional ImageNet second opinion: loaded or why not, and its model
+ * file against the checksum its manifest gives (a file that differs loads
+ * but was not measured: README "Second opinion from ImageNet"). */
+static void check_second(report *r, const av_detect_pipeline *p)
+{
+    const char *want, *note, *model = av_detect_pipeline_second(p, &want, &note);
+    char got[65];
+    if (!model) {
+        line(r, "ok", "second", NULL, "ImageNet second opinion off: %s (optional; "
+             "scripts/setup installs it)", note);
+    } else if (file_sha256(model, got)) {
+        line(r, "FAIL", "second", "reinstall it with scripts/setup",
+             "ImageNet second opinion loaded, but %s cannot be read: %s", model, strerror(errno));
+    } else if (!want[0]) {
+        line(r, "warn", "second", "add the file's \"sha256\" to imagenet.json",
+             "ImageNet second opinion loaded (%s, sha256 %.12s), no checksum to check it "
+             "against", model, got);
+    } else if (strcmp(want, got)) {
+        line(r, "FAIL", "second", "reinstall it with scripts/setup (or remove imagenet.json "
+             "to run without it)", "ImageNet second opinion loaded, but %s has sha256 %.12s, "
+             "not the %.12s its manifest names", model, got, want);
+    } else {
+        line(r, "ok", "second", NULL, "ImageNet second opinion loaded (%s, sha256 checked)",
+             model);
+    }
+}
+
 static void check_models(report *r, const av_config *cfg)
 {
     av_config probe = *cfg;
@@ -76,6 +125,7 @@ static void check_models(report *r, const av_config *cfg)
     else
         line(r, "warn", "models", hint, "%s (%s): detector loads, species unavailable: %s", dir,
              av_config_models_from_name(from), av_detect_pipeline_species_note(p));
+    check_second(r, p);
     av_detect_pipeline_close(p);
 }
 
@@ -281,7 +331,8 @@ const av_cli_cmd av_cli_doctor = {
     .installed_config = 1,
     .extra_help =
         "Checks what `aviary serve` would use, with the same settings, and reads the\n"
-        "installed config file by default: the models load (detector and species),\n"
+        "installed config file by default: the models load (detector and species,\n"
+        "and the optional ImageNet second opinion against its manifest's sha256),\n"
         "the database answers and its schema is current, the data folder is writable,\n"
         "the port is free (or a running aviary answers on it). Each problem is printed\n"
         "with what to do. Migrates and creates nothing. Exit status 0 when no check\n"

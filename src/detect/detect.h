@@ -69,6 +69,20 @@ const char *av_detect_rule_name(av_detect_rule rule);
 /* The rule of such a name; AV_DETECT_RULE_NONE for any other text. */
 av_detect_rule av_detect_rule_from_name(const char *name);
 
+/* Which rule made a whole image a bird (README "Species crops and answers",
+ * "Second opinion from ImageNet"). */
+typedef enum av_detect_whole_by {
+    AV_DETECT_WHOLE_NONE = 0, /* not a whole-image detection */
+    AV_DETECT_WHOLE_SPECIES,  /* the whole image's best species reached whole_image_min */
+    AV_DETECT_WHOLE_TWO_VIEWS, /* the whole image and its centre square name one species */
+    AV_DETECT_WHOLE_IMAGENET, /* the ImageNet rescue: its bird classes sum high enough */
+} av_detect_whole_by;
+
+/* "species", "two_views", "imagenet" or "none"; never NULL. */
+const char *av_detect_whole_by_name(av_detect_whole_by by);
+/* The rule of such a name; AV_DETECT_WHOLE_NONE for any other text. */
+av_detect_whole_by av_detect_whole_by_from_name(const char *name);
+
 /* One detection. Boxes are in original-image pixels, clamped to the image. */
 typedef struct av_detect_det {
     float x1, y1, x2, y2;
@@ -76,6 +90,7 @@ typedef struct av_detect_det {
     int class_index;       /* detector class (COCO-80); -1 for a whole-image detection */
     char class_name[32];   /* detector class name ("bird") */
     int whole_image;       /* 1: no box found, the species model named the whole image */
+    av_detect_whole_by whole_by; /* with whole_image: which rule found the bird */
     int n_species;         /* 0 when species are unavailable or not a bird */
     av_detect_species species[AV_DETECT_TOPK_MAX];
     /* What the UI shows: the top species' common name (else scientific) and
@@ -233,6 +248,11 @@ const char *av_detect_pipeline_detector(const av_detect_pipeline *p);
  * for the pipeline's life). */
 int av_detect_pipeline_has_species(const av_detect_pipeline *p);
 const char *av_detect_pipeline_species_note(const av_detect_pipeline *p);
+/* The optional ImageNet second opinion (README "Second opinion from
+ * ImageNet"): its model file's path when loaded, with *sha256 the checksum
+ * its manifest gives ("" none); NULL when not, with *note saying why. */
+const char *av_detect_pipeline_second(const av_detect_pipeline *p, const char **sha256,
+                                      const char **note);
 /* Whether a species (a scientific name; a subspecies counts as its
  * species) is on the site species list the pipeline was opened with:
  * 1 on it, 0 off it, -1 when there is no list (every species allowed). */

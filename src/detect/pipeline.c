@@ -19,9 +19,51 @@
 typedef struct pipeline_cfg {
     char detector[64], species[64];
     double crop_margin, whole_min;
+    species_view views[SPECIES_VIEWS_MAX];
+    int n_views;
     av_detect__passes passes;
     av_detect__illus illus;
 } pipeline_cfg;
+
+/* "species_tta" (optional): an array of "mirror" and extra crop margins
+ * (numbers in [0, 1]). The views are every margin (crop_margin first), each
+ * plain and, with "mirror", mirrored too; at most SPECIES_VIEWS_MAX. */
+static int parse_tta(const json_t *j, pipeline_cfg *pc, const char *path, char *err,
+                     size_t errlen)
+{
+    double margins[SPECIES_VIEWS_MAX] = {pc->crop_margin};
+    int nm = 1, mirror = 0;
+    pc->views[0] = (species_view){pc->crop_margin, 0};
+    pc->n_views = 1;
+    if (!j)
+        return 0;
+    if (!json_is_array(j))
+        goto bad;
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        const json_t *v = json_array_get(j, i);
+        if (json_is_string(v) && !strcmp(json_string_value(v), "mirror")) {
+            mirror = 1;
+        } else if (json_is_number(v) && json_number_value(v) >= 0 &&
+                   json_number_value(v) <= 1 && nm < SPECIES_VIEWS_MAX) {
+            margins[nm++] = json_number_value(v);
+        } else {
+            goto bad;
+        }
+    }
+    if (nm * (1 + mirror) > SPECIES_VIEWS_MAX)
+        goto bad;
+    pc->n_views = 0;
+    for (int m = 0; m < nm; m++)
+        for (int f = 0; f <= mirror; f++)
+            pc->views[pc->n_views++] = (species_view){margins[m], f};
+    return 0;
+bad:
+    av_base_errf(err, errlen,
+                 "%s: \"species_tta\" must be an array of \"mirror\" and crop margins in "
+                 "[0, 1], %d species crops per box at most",
+                 path, SPECIES_VIEWS_MAX);
+    return -1;
+}
 
 static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, char *err,
                                            size_t errlen)
@@ -67,6 +109,10 @@ static av_detect_status read_pipeline_json(const char *dir, pipeline_cfg *pc, ch
         snprintf(pc->species, sizeof pc->species, "%s", s);
         pc->crop_margin = margin;
         pc->whole_min = wmin;
+        if (parse_tta(json_object_get(root, "species_tta"), pc, path, perr, sizeof perr)) {
+            json_decref(root);
+            return AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s", perr);
+        }
     }
     json_decref(root);
     if (bad)
@@ -276,6 +322,8 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
     p->n_workers = o.max_contexts > 0 ? o.max_contexts : DEFAULT_CONTEXTS;
     p->crop_margin = pc.crop_margin;
     p->whole_min = pc.whole_min;
+    memcpy(p->views, pc.views, sizeof p->views);
+    p->n_views = pc.n_views;
     p->passes = pc.passes;
     p->illus = pc.illus;
     p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
@@ -318,6 +366,10 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
         av_detect_pipeline_close(p);
         return st;
     }
+    if (!p->has_species)
+        snprintf(p->second_note, sizeof p->second_note, "it needs the species model");
+    else if (!p->second)
+        av_detect__second_absent_why(dir, p->second_note, sizeof p->second_note);
     /* Plan one worker's contexts now (weights packed, arenas planned): the
      * first request then runs at once, and a model the engine cannot run
      * fails the open rather than a request. More workers are made when
@@ -377,6 +429,14 @@ int av_detect_pipeline_has_species(const av_detect_pipeline *p)
 const char *av_detect_pipeline_species_note(const av_detect_pipeline *p)
 {
     return p->species_note;
+}
+
+const char *av_detect_pipeline_second(const av_detect_pipeline *p, const char **sha256,
+                                      const char **note)
+{
+    *sha256 = "";
+    *note = p->second_note;
+    return p->second ? av_detect__second_model(p->second, sha256) : NULL;
 }
 
 double av_detect_pipeline_species_baseline(const av_detect_pipeline *p)

@@ -49,6 +49,15 @@
  * to make, so a worker keeps DET_SLOTS of them for the sizes last used. */
 #define DET_BATCH_MAX 8
 #define DET_SLOTS 2
+/* Crops per bird box (pipeline.json "species_tta"): the margins, each
+ * plain and, with "mirror", mirrored. */
+#define SPECIES_VIEWS_MAX 4
+
+/* One species crop of a box: its margin, and whether it is mirrored. */
+typedef struct species_view {
+    double margin;
+    int mirror;
+} species_view;
 
 
 /* A context for n samples per run, with its n-sample buffers. */
@@ -68,6 +77,8 @@ typedef struct worker {
     float *resized;           /* detector input pixels, NHWC 0..255 */
     av_detect__crops crops;   /* classifier crops of the current species step */
     float *probs;             /* classifier scores */
+    float *probs_sum;         /* scores summed over a box's species views */
+    uint8_t *flip;            /* a mirrored species crop (species_tta "mirror") */
     int raw_top;              /* best label of the last read_species, before the site list */
     av_detect__second_ctx *second; /* with p->second: the ImageNet context */
     uint8_t *feat;            /* with a head: tapped features of species_batch crops */
@@ -90,8 +101,11 @@ struct av_detect_pipeline {
     av_detect__second *second;   /* optional ImageNet second opinion (second.h); NULL off */
     av_detect__answer answer;    /* site list and naming rules (answer.h) */
     char species_note[512];
+    char second_note[512];       /* with second NULL: why there is no second opinion */
     int bird_class;              /* detector class that gets species, -1 none */
     double crop_margin, whole_min;
+    species_view views[SPECIES_VIEWS_MAX]; /* a bird box's species crops, averaged; [0] plain */
+    int n_views;
     av_detect__passes passes;    /* pipeline.json "passes" */
     av_detect__illus illus;      /* pipeline.json "illustration" (illus.h) */
     av_detect_pass_totals totals[AV_DETECT_PASS_N]; /* under mu */

@@ -37,6 +37,8 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
     free(w->resized);
     av_detect__crops_free(&w->crops);
     free(w->probs);
+    free(w->probs_sum);
+    free(w->flip);
     free(w->feat);
     free(w->featf);
     free(w->boxes);
@@ -79,7 +81,9 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
         w->cls_in = av_detect__bufs_alloc(p->cls_model, 1, 1);
         w->cls_out = av_detect__bufs_alloc(p->cls_model, 0, 1);
         w->probs = malloc((size_t)p->cls.n_labels * sizeof *w->probs);
-        ok = ok && w->cls_in && w->cls_out && w->probs;
+        w->probs_sum = malloc((size_t)p->cls.n_labels * sizeof *w->probs_sum);
+        w->flip = malloc((size_t)p->cls.in_w * (size_t)p->cls.in_h * 3);
+        ok = ok && w->cls_in && w->cls_out && w->probs && w->probs_sum && w->flip;
         if (p->head.n_classes) {
             w->feat = malloc((size_t)p->species_batch * p->feat_bytes);
             w->featf = malloc((size_t)p->head.dim * sizeof *w->featf);

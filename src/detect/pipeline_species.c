@@ -32,9 +32,11 @@ static void crop_square(const av_detect__img *img, const av_detect_det *d, doubl
         *y2 = *y1 + 1 <= img->h ? *y1 + 1 : img->h, *y1 = *y2 - 1;
 }
 
-/* Crop [x1,y1,x2,y2) of img to the classifier input into dst (one sample). */
+/* Crop [x1,y1,x2,y2) of img to the classifier input into dst (one sample),
+ * mirrored left to right when mirror is set; the crop comes from the
+ * worker's cache (crops.h), so a mirrored view reuses its plain view's cut. */
 static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1, int y1,
-                     int x2, int y2, void *dst, char *err, size_t errlen)
+                     int x2, int y2, int mirror, void *dst, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->cls;
     const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, m->in_w, m->in_h);
@@ -42,8 +44,27 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
         av_base_errf(err, errlen, "species: crop failed");
         return -1;
     }
+    if (mirror) { /* the cached crop stays as cut: the ImageNet veto reads it */
+        size_t row = (size_t)m->in_w * 3;
+        for (int y = 0; y < m->in_h; y++) {
+            const uint8_t *src = px + (size_t)y * row;
+            uint8_t *dst_row = w->flip + (size_t)y * row;
+            for (int a = 0; a < m->in_w; a++)
+                memcpy(dst_row + 3 * (size_t)(m->in_w - 1 - a), src + 3 * (size_t)a, 3);
+        }
+        px = w->flip;
+    }
     av_detect__fill_input(m, av_nn_input(p->cls_model, p->cls_in), NULL, px, dst);
     return 0;
+}
+
+/* The species crop of box d for view v (pipeline.json "species_tta"). */
+static int fill_view(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                     const av_detect_det *d, int v, void *dst, char *err, size_t errlen)
+{
+    int x1, y1, x2, y2;
+    crop_square(img, d, p->views[v].margin, &x1, &y1, &x2, &y2);
+    return fill_crop(p, w, img, x1, y1, x2, y2, p->views[v].mirror, dst, err, errlen);
 }
 
 /* Tapped features (feat_info's dtype) -> dim floats. */
@@ -56,24 +77,43 @@ static void dequantise(const av_nn_tensor_info *ti, const void *src, float *dst,
                      : ti->scale * (float)(((const int8_t *)src)[i] - ti->zero_point);
 }
 
-/* Species (top_k) of one sample's classifier output buf (with a head: its
- * tapped features) into d, restricted to the site list, and the shown
- * answer (answer.h; a box to drop is left with species but rule NONE,
- * dropped by species_step); returns the best non-background score before the
- * site list (whether a whole image shows a bird is not the list's business). */
-static double read_species(av_detect_pipeline *p, worker *w, const void *buf, int top_k,
-                           av_detect_det *d)
+/* Class scores of one sample's classifier output buf (with a head: its
+ * tapped features) into w->probs. */
+static void read_scores(av_detect_pipeline *p, worker *w, const void *buf)
 {
     const av_detect__manifest *m = &p->cls;
-    const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
     if (p->head.n_classes) {
         dequantise(&p->feat_info, buf, w->featf, p->head.dim);
         av_detect_head_logits(&p->head, w->featf, w->probs);
         av_detect_softmax(w->probs, p->head.n_classes);
         av_detect_prior_apply(&p->head, w->probs);
     } else {
-        av_detect__read_scores(m, to, buf, w->probs, (size_t)m->n_labels);
+        av_detect__read_scores(m, av_nn_output(p->cls_model, p->cls_out), buf, w->probs,
+                               (size_t)m->n_labels);
     }
+}
+
+/* Scores of a box's views (v of them, nv in all) into w->probs_sum, and
+ * once the last is in, their mean into w->probs. Probabilities are averaged,
+ * not logits: the model's output is already its softmax. */
+static void add_view(av_detect_pipeline *p, worker *w, int v, int nv)
+{
+    int n = p->cls.n_labels;
+    for (int i = 0; i < n; i++)
+        w->probs_sum[i] = v ? w->probs_sum[i] + w->probs[i] : w->probs[i];
+    if (v == nv - 1)
+        for (int i = 0; i < n; i++)
+            w->probs[i] = w->probs_sum[i] / (float)nv;
+}
+
+/* Species (top_k) of the scores in w->probs into d, restricted to the site
+ * list, and the shown answer (answer.h; a box to drop is left with species
+ * but rule NONE, dropped by species_step); returns the best non-background
+ * score before the site list (whether a whole image shows a bird is not the
+ * list's business). */
+static double name_species(av_detect_pipeline *p, worker *w, int top_k, av_detect_det *d)
+{
+    const av_detect__manifest *m = &p->cls;
     double raw_best = av_detect__answer_restrict(&p->answer, w->probs, &w->raw_top);
     int idx[AV_DETECT_TOPK_MAX];
     int k = av_detect__topk(w->probs, (size_t)m->n_labels, m->background, top_k, idx);
@@ -102,34 +142,58 @@ static av_nn_status run_species(av_detect_pipeline *p, av_nn_ctx *c, void **in, 
                          (size_t)n * p->feat_bytes, e, elen);
 }
 
-/* Classify pixels [x1,y1,x2,y2) of img; fills species (top_k) and returns
- * the best non-background score, or -1 on engine failure. */
-static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
-                       int y1, int x2, int y2, int top_k, av_detect_det *d, char *err,
-                       size_t errlen)
+/* One run of the sample in w->cls_in; its scores into w->probs. 0, or -1. */
+static int run_one(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
 {
-    if (fill_crop(p, w, img, x1, y1, x2, y2, w->cls_in[p->cls_in], err, errlen))
-        return -1;
     char e[512] = "";
     if (run_species(p, w->cls_ctx, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
         av_base_errf(err, errlen, "%s: %s", p->cls.name, e);
         return -1;
     }
-    return read_species(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out],
-                        top_k, d);
+    read_scores(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out]);
+    return 0;
+}
+
+/* Classify pixels [x1,y1,x2,y2) of img (one view, as is); fills species
+ * (top_k) and returns the best non-background score, or -1 on engine
+ * failure. */
+static double classify(av_detect_pipeline *p, worker *w, const av_detect__img *img, int x1,
+                       int y1, int x2, int y2, int top_k, av_detect_det *d, char *err,
+                       size_t errlen)
+{
+    if (fill_crop(p, w, img, x1, y1, x2, y2, 0, w->cls_in[p->cls_in], err, errlen) ||
+        run_one(p, w, err, errlen))
+        return -1;
+    return name_species(p, w, top_k, d);
+}
+
+/* Species of bird box d from its views, one run each. 0, or -1. */
+static int classify_box(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                        av_detect_det *d, int top_k, char *err, size_t errlen)
+{
+    for (int v = 0; v < p->n_views; v++) {
+        if (fill_view(p, w, img, d, v, w->cls_in[p->cls_in], err, errlen) ||
+            run_one(p, w, err, errlen))
+            return -1;
+        add_view(p, w, v, p->n_views);
+    }
+    name_species(p, w, top_k, d);
+    return 0;
 }
 
 /*
- * Classify the n crops of dets (n >= 2) in one engine run. 0 on success, 1
- * when the engine cannot batch this classifier (nothing written: the caller
- * runs the crops one by one; batching is then off for the pipeline, logged
- * once), -1 on a failure that fails the run.
+ * Classify the n bird boxes of dets, every view of each, in one engine run
+ * (n x n_views >= 2 samples). 0 on success, 1 when the engine cannot batch
+ * this classifier (nothing written: the caller runs the crops one by one;
+ * batching is then off for the pipeline, logged once), -1 on a failure that
+ * fails the run.
  */
 static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img *const *imgs,
                           av_detect_det **dets, int n, int top_k, char *err, size_t errlen)
 {
     char e[512] = "";
-    cls_batch *b = av_detect__batch_slot(p, w, p->cls_model, w->cb, BATCH_SLOTS, n, e, sizeof e);
+    int nv = p->n_views, ns = n * nv;
+    cls_batch *b = av_detect__batch_slot(p, w, p->cls_model, w->cb, BATCH_SLOTS, ns, e, sizeof e);
     if (!b) {
         if (atomic_exchange(&p->batch_refused, 1) == 0)
             av_log(AV_LOG_WARN, "species_batch_off", "model", p->cls.name, "error", e, "effect",
@@ -140,47 +204,46 @@ static int classify_batch(av_detect_pipeline *p, worker *w, const av_detect__img
     const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
     size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
     size_t out_bytes = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
-    for (int j = 0; j < n; j++) {
-        int x1, y1, x2, y2;
-        crop_square(imgs[j], dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
-        if (fill_crop(p, w, imgs[j], x1, y1, x2, y2, (uint8_t *)b->in[p->cls_in] + j * in_bytes,
-                      err, errlen))
+    for (int s = 0; s < ns; s++)
+        if (fill_view(p, w, imgs[s / nv], dets[s / nv], s % nv,
+                      (uint8_t *)b->in[p->cls_in] + (size_t)s * in_bytes, err, errlen))
             return -1;
-    }
-    if (run_species(p, b->ctx, b->in, b->out, w->feat, n, e, sizeof e) != AV_NN_OK) {
+    if (run_species(p, b->ctx, b->in, b->out, w->feat, ns, e, sizeof e) != AV_NN_OK) {
         av_base_errf(err, errlen, "%s: %s", p->cls.name, e);
         return -1;
     }
-    for (int j = 0; j < n; j++)
-        read_species(p, w,
-                     p->head.n_classes ? (const void *)(w->feat + j * p->feat_bytes)
-                                       : (const uint8_t *)b->out[p->cls_out] + j * out_bytes,
-                     top_k, dets[j]);
+    for (int s = 0; s < ns; s++) {
+        read_scores(p, w,
+                    p->head.n_classes ? (const void *)(w->feat + (size_t)s * p->feat_bytes)
+                                      : (const uint8_t *)b->out[p->cls_out] + s * out_bytes);
+        add_view(p, w, s % nv, nv);
+        if (s % nv == nv - 1)
+            name_species(p, w, top_k, dets[s / nv]);
+    }
     return 0;
 }
 
 /*
- * Species of the crops dets[0..n), dets[j] cut from imgs[j]: one batched run
- * when n >= 2 and batching is on, else one run each. *batched is cleared
- * when a chunk of two or more ran one by one. 0, or -1 on failure (err set).
+ * Species of the boxes dets[0..n), dets[j] cut from imgs[j]: one batched run
+ * when they make two or more samples and batching is on, else one run per
+ * crop. *batched is cleared when a chunk of two or more boxes ran one by
+ * one. 0, or -1 on failure (err set).
  */
 static int classify_chunk(av_detect_pipeline *p, worker *w, const av_detect__img *const *imgs,
                           av_detect_det **dets, int n, int top_k, int *batched, char *err,
                           size_t errlen)
 {
-    if (n >= 2 && p->species_batch > 1 && !atomic_load(&p->batch_refused)) {
+    int ns = n * p->n_views; /* bounded by species_batch: w->feat holds that many */
+    if (ns >= 2 && ns <= p->species_batch && !atomic_load(&p->batch_refused)) {
         int rc = classify_batch(p, w, imgs, dets, n, top_k, err, errlen);
         if (rc <= 0)
             return rc;
     }
     if (n >= 2)
         *batched = 0;
-    for (int j = 0; j < n; j++) {
-        int x1, y1, x2, y2;
-        crop_square(imgs[j], dets[j], p->crop_margin, &x1, &y1, &x2, &y2);
-        if (classify(p, w, imgs[j], x1, y1, x2, y2, top_k, dets[j], err, errlen) < 0)
+    for (int j = 0; j < n; j++)
+        if (classify_box(p, w, imgs[j], dets[j], top_k, err, errlen))
             return -1;
-    }
     return 0;
 }
 
@@ -292,7 +355,9 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
         for (int k = 0; k < n; k++)
             for (int i = 0; i < rs[k]->n_dets; i++)
                 birds += rs[k]->dets[i].class_index == p->bird_class;
-        int chunks = (birds + p->species_batch - 1) / p->species_batch;
+        /* boxes per run, so that their views fit species_batch samples */
+        int cap = p->species_batch / p->n_views > 0 ? p->species_batch / p->n_views : 1;
+        int chunks = (birds + cap - 1) / cap;
         int per = chunks ? (birds + chunks - 1) / chunks : 0;
         av_detect_det *chunk[SPECIES_BATCH_CAP];
         const av_detect__img *cimg[SPECIES_BATCH_CAP];
@@ -332,6 +397,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
             if (best < 0)
                 return -1;
             int bird = best >= p->whole_min;
+            av_detect_whole_by by = AV_DETECT_WHOLE_SPECIES;
             if (!bird && p->second) {
                 int rescued = rescue_whole(p, w, img, err, errlen);
                 if (rescued < 0)
@@ -342,6 +408,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                     av_detect__answer_name(&p->answer, w->probs, d);
                 }
                 bird = rescued;
+                by = AV_DETECT_WHOLE_IMAGENET;
             }
             if (!bird && p->answer.whole_agree > 0 && best >= p->answer.whole_agree) {
                 /* a frame-filling bird: its centre square must name the same species */
@@ -353,6 +420,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                 if (cbest < 0)
                     return -1;
                 bird = av_detect__answer_views_agree(&p->answer, top, best, w->raw_top, cbest);
+                by = AV_DETECT_WHOLE_TWO_VIEWS;
             }
             if (bird) {
                 d->x1 = d->y1 = 0;
@@ -360,6 +428,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                 d->y2 = (float)img->h;
                 d->class_index = -1;
                 d->whole_image = 1;
+                d->whole_by = by;
                 snprintf(d->class_name, sizeof d->class_name, "bird");
                 r->n_dets++;
             } else {
@@ -469,7 +538,7 @@ av_detect_status av_detect_box_features(av_detect_pipeline *p, const void *image
         }
         int x1, y1, x2, y2;
         crop_square(&img, &d, p->crop_margin, &x1, &y1, &x2, &y2);
-        if (fill_crop(p, w, &img, x1, y1, x2, y2, w->cls_in[p->cls_in], err, errlen)) {
+        if (fill_crop(p, w, &img, x1, y1, x2, y2, 0, w->cls_in[p->cls_in], err, errlen)) {
             st = AV_DETECT_E_NOMEM;
             break;
         }

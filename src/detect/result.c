@@ -44,6 +44,29 @@ av_detect_rule av_detect_rule_from_name(const char *name)
     return AV_DETECT_RULE_NONE;
 }
 
+const char *av_detect_whole_by_name(av_detect_whole_by by)
+{
+    switch (by) {
+    case AV_DETECT_WHOLE_SPECIES:
+        return "species";
+    case AV_DETECT_WHOLE_TWO_VIEWS:
+        return "two_views";
+    case AV_DETECT_WHOLE_IMAGENET:
+        return "imagenet";
+    case AV_DETECT_WHOLE_NONE:
+        break;
+    }
+    return "none";
+}
+
+av_detect_whole_by av_detect_whole_by_from_name(const char *name)
+{
+    for (int b = AV_DETECT_WHOLE_SPECIES; b <= AV_DETECT_WHOLE_IMAGENET; b++)
+        if (!strcmp(name, av_detect_whole_by_name((av_detect_whole_by)b)))
+            return (av_detect_whole_by)b;
+    return AV_DETECT_WHOLE_NONE;
+}
+
 void av_detect_result_free(av_detect_result *r)
 {
     if (!r)
@@ -145,6 +168,8 @@ static json_t *det_json(const av_detect_det *d)
            set(o, "class", str(d->class_name)) |
            set(o, "class_index", json_integer(d->class_index)) |
            set(o, "whole_image", json_boolean(d->whole_image)) |
+           set(o, "whole_image_by",
+               d->whole_image ? str(av_detect_whole_by_name(d->whole_by)) : json_null()) |
            set(o, "rule", str(av_detect_rule_name(d->rule)));
     bad |= set(o, "species", sp);
     sp = NULL;

@@ -22,6 +22,7 @@ struct av_detect__second {
     av_nn_model *model;
     int in, out, n_out;
     av_detect__second_rules rules;
+    char sha256[65]; /* the manifest's "sha256" of the model file, "" none */
 };
 
 struct av_detect__second_ctx {
@@ -151,6 +152,48 @@ static int installed(const char *dir, const char *text, size_t len)
     return yes;
 }
 
+/* The manifest's optional "sha256" (64 hex digits) into hex ("" when
+ * absent). 0, or -1 when it is there but not such a string. */
+static int manifest_sha256(const char *text, size_t len, char hex[65])
+{
+    hex[0] = '\0';
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    const json_t *v = root ? json_object_get(root, "sha256") : NULL;
+    int bad = 0;
+    if (v) {
+        const char *h = json_string_value(v);
+        bad = !h || strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64;
+        if (!bad)
+            memcpy(hex, h, 65);
+    }
+    json_decref(root);
+    return bad ? -1 : 0;
+}
+
+void av_detect__second_absent_why(const char *dir, char *note, size_t len)
+{
+    char path[AV_DETECT__PATH_MAX];
+    snprintf(path, sizeof path, "%s/imagenet.json", dir);
+    char err[256], *text = NULL;
+    size_t n = 0;
+    if (access(path, F_OK) != 0)
+        snprintf(note, len, "%s is absent", path);
+    else if (av_detect__read_file(path, MANIFEST_MAX, &text, &n, err, sizeof err))
+        snprintf(note, len, "%s", err);
+    else if (!installed(dir, text, n))
+        snprintf(note, len, "the model or label file %s names is not installed", path);
+    else
+        snprintf(note, len, "%s is installed but was not opened", path);
+    free(text);
+}
+
+const char *av_detect__second_model(const av_detect__second *s, const char **sha256)
+{
+    *sha256 = s->sha256;
+    return s->m.path;
+}
+
 av_detect_status av_detect__second_open(const char *dir, av_detect__second **out, char *err,
                                         size_t errlen)
 {
@@ -199,6 +242,9 @@ av_detect_status av_detect__second_open(const char *dir, av_detect__second **out
     }
     if (!st && av_detect__second_rules_parse(text, len, s->n_out, &s->rules, e, sizeof e))
         st = AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen, "%s: %s", path, e);
+    if (!st && manifest_sha256(text, len, s->sha256))
+        st = AV_BASE_FAIL(AV_DETECT_E_MANIFEST, err, errlen,
+                          "%s: sha256: 64 hex digits of the model file", path);
     free(text);
     if (st) {
         av_detect__second_close(s);

@@ -63,6 +63,11 @@ typedef struct av_detect__second_ctx av_detect__second_ctx; /* one worker's cont
 av_detect_status av_detect__second_open(const char *dir, av_detect__second **out, char *err,
                                         size_t errlen);
 void av_detect__second_close(av_detect__second *s);
+/* Why av_detect__second_open(dir) gave no second opinion, as one line
+ * ("DIR/imagenet.json is absent", its files not installed) into note. */
+void av_detect__second_absent_why(const char *dir, char *note, size_t len);
+/* s's model file path; *sha256 gets its manifest's "sha256" ("" none). */
+const char *av_detect__second_model(const av_detect__second *s, const char **sha256);
 /* s's rules (borrowed). */
 const av_detect__second_rules *av_detect__second_rules_of(const av_detect__second *s);
 

@@ -23,6 +23,7 @@ typedef struct av_eval__row {
     char msg[160];
     int birds;                     /* bird detections (boxes or a whole-image bird) */
     int whole_image;               /* the best bird is a whole-image one */
+    av_detect_whole_by whole_by;   /* and the rule that found it */
     int tp, fp, fn;                /* boxes at IoU 0.5 (rows with boxes) */
     int top1, top5;
     char pred[AV_DETECT_NAME_MAX]; /* best bird's top species (binomial), "" none */

@@ -260,6 +260,8 @@ static json_t *row_json(const av_eval_row *row, const av_eval__row *o)
                           o->whole_image, "top1", o->top1, "top5", o->top5);
     if (j && o->illustration)
         json_object_set_new(j, "illustration", json_true());
+    if (j && o->whole_image)
+        json_object_set_new(j, "whole_image_by", json_string(av_detect_whole_by_name(o->whole_by)));
     if (j && row->n_names > 0 && o->birds > 0) {
         json_object_set_new(j, "top_species", json_string(o->pred));
         json_object_set_new(j, "top_score", json_real(round(o->pred_score * 10000) / 10000));

@@ -147,6 +147,7 @@ int av_eval_add(av_eval *e, int i, const av_detect_result *r)
     }
     o->whole_image = best && best->whole_image;
     o->illustration = r->illustration;
+    o->whole_by = o->whole_image ? best->whole_by : AV_DETECT_WHOLE_NONE;
     o->ms[0] = r->ms_decode;
     o->ms[1] = r->ms_detect;
     o->ms[2] = r->ms_species;

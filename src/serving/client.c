@@ -238,6 +238,7 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
     const json_t *dsc = json_object_get(p, "detection_detector_scores");
     const json_t *lab = json_object_get(p, "detection_labels");
     const json_t *rules = json_object_get(p, "detection_rules");
+    const json_t *wholes = json_object_get(p, "detection_whole_image_by");
     const json_t *sp = json_object_get(p, "detection_species");
     const json_t *spc = json_object_get(p, "detection_species_common");
     const json_t *sps = json_object_get(p, "detection_species_scores");
@@ -307,6 +308,9 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
         d->rule = rule ? av_detect_rule_from_name(rule)
                   : d->n_species ? AV_DETECT_RULE_SPECIES /* a server without rules */
                                  : AV_DETECT_RULE_NONE;
+        const char *by = json_string_value(json_array_get(wholes, i));
+        d->whole_by = by ? av_detect_whole_by_from_name(by) : AV_DETECT_WHOLE_NONE;
+        d->whole_image = d->whole_by != AV_DETECT_WHOLE_NONE;
     }
     r->n_dets = k;
     return AV_SERVING_OK;

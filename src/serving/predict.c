@@ -264,9 +264,9 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
     json_t *o = json_object(), *boxes = json_array(), *classes = json_array(),
            *scores = json_array(), *dscores = json_array(), *labels = json_array(),
            *sp = json_array(), *spc = json_array(), *sps = json_array(),
-           *spi = json_array(), *rules = json_array();
+           *spi = json_array(), *rules = json_array(), *wholes = json_array();
     int oom = !o || !boxes || !classes || !scores || !dscores || !labels || !sp || !spc || !sps ||
-              !spi || !rules;
+              !spi || !rules || !wholes;
     double w = r->width > 0 ? r->width : 1, h = r->height > 0 ? r->height : 1;
     for (int i = 0; !oom && i < r->n_dets; i++) {
         const av_detect_det *d = &r->dets[i];
@@ -289,6 +289,9 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
         oom |= json_array_append_new(dscores, real(d->det_score));
         oom |= json_array_append_new(labels, json_string(d->label));
         oom |= json_array_append_new(rules, json_string(av_detect_rule_name(d->rule)));
+        oom |= json_array_append_new(
+            wholes, json_string(av_detect_whole_by_name(d->whole_image ? d->whole_by
+                                                                       : AV_DETECT_WHOLE_NONE)));
         oom |= json_array_append_new(sp, row_s);
         oom |= json_array_append_new(spc, row_c);
         oom |= json_array_append_new(sps, row_p);
@@ -302,6 +305,7 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
         oom |= json_object_set_new(o, "detection_detector_scores", dscores);
         oom |= json_object_set_new(o, "detection_labels", labels);
         oom |= json_object_set_new(o, "detection_rules", rules);
+        oom |= json_object_set_new(o, "detection_whole_image_by", wholes);
         oom |= json_object_set_new(o, "detection_species", sp);
         oom |= json_object_set_new(o, "detection_species_common", spc);
         oom |= json_object_set_new(o, "detection_species_scores", sps);
@@ -315,6 +319,7 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
     json_decref(o);
     json_decref(boxes), json_decref(classes), json_decref(scores), json_decref(dscores);
     json_decref(labels), json_decref(sp), json_decref(spc), json_decref(sps), json_decref(spi);
+    json_decref(rules), json_decref(wholes);
     return NULL;
 }
 

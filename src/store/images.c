@@ -248,19 +248,20 @@ static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *
         const av_store_detection *d = &u->d[i];
         char box[128];
         av_store__box_text(d, u->width, u->height, box, sizeof box);
-        av_store__arg b[15] = {
+        av_store__arg b[16] = {
             AV_ARG_T(u->id), AV_ARG_T(box), AV_ARG_D(d->score), AV_ARG_I(d->class_id),
             AV_ARG_I(i), AV_ARG_D(d->x1), AV_ARG_D(d->y1), AV_ARG_D(d->x2), AV_ARG_D(d->y2),
             AV_ARG_T(d->label), d->species[0] ? AV_ARG_T(d->species) : AV_ARG_NUL,
             d->common_name[0] ? AV_ARG_T(d->common_name) : AV_ARG_NUL,
             AV_ARG_D(d->detector_score),
             d->species_score >= 0 ? AV_ARG_D(d->species_score) : AV_ARG_NUL,
-            AV_ARG_T(d->model_version)};
+            AV_ARG_T(d->model_version), AV_ARG_T(d->whole_image_by)};
         st = s->drv->exec(c,
                           "INSERT INTO inferences (ID, box, score, `class`, idx, x1, y1, x2, y2,"
                           " label, species, common_name, detector_score, species_score,"
-                          " model_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                          b, 15, NULL, NULL, err, errlen);
+                          " model_version, whole_image_by)"
+                          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          b, 16, NULL, NULL, err, errlen);
     }
     return st;
 }
@@ -329,15 +330,17 @@ av_store_status av_store_detections_get(av_store *s, const char *id, av_store_de
     *n = 0;
     dets_ud u;
     memset(&u, 0, sizeof u);
-    av_store__col cols[AV_STORE__DET_COLS];
+    av_store__col cols[AV_STORE__DET_COLS + 1];
     av_store__det_cols(cols, &u.row, &u.cls);
+    cols[AV_STORE__DET_COLS] =
+        (av_store__col){AV_COL_TEXT, u.row.whole_image_by, sizeof u.row.whole_image_by, 0};
     av_store__arg a[1] = {AV_ARG_T(id)};
     av_store_status st = av_store__query1(
         s,
         "SELECT x1, y1, x2, y2, score, detector_score, COALESCE(species_score, -1), `class`,"
-        " label, COALESCE(species, ''), COALESCE(common_name, ''), model_version"
-        " FROM inferences WHERE ID = ? ORDER BY idx",
-        a, 1, cols, AV_STORE__DET_COLS, dets_fn, &u, err, errlen);
+        " label, COALESCE(species, ''), COALESCE(common_name, ''), model_version,"
+        " whole_image_by FROM inferences WHERE ID = ? ORDER BY idx",
+        a, 1, cols, AV_STORE__DET_COLS + 1, dets_fn, &u, err, errlen);
     if (st == AV_STORE_OK && u.oom)
         st = av_store__fail(err, errlen, AV_STORE_ENOMEM, "out of memory");
     if (st == AV_STORE_OK && u.n)

@@ -78,6 +78,9 @@ typedef struct av_store_detection {
     char species[128];       /* scientific name, "" if none */
     char common_name[128];
     char model_version[64];
+    /* A whole-image bird: the rule that found it ("species", "two_views",
+     * "imagenet"); "" for a box (schema v10). */
+    char whole_image_by[16];
     /* The classifier's top guesses, best first (inference_guesses, written
      * and read with the detections; 0 for a box without species). */
     int n_guesses;

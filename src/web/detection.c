@@ -29,6 +29,9 @@ void av_web_store_detection(const av_detect_det *d, const char *version, av_stor
         snprintf(s->common_name, sizeof s->common_name, "%s", d->label);
     }
     snprintf(s->model_version, sizeof s->model_version, "%s", version);
+    if (d->whole_image)
+        snprintf(s->whole_image_by, sizeof s->whole_image_by, "%s",
+                 av_detect_whole_by_name(d->whole_by));
     /* every guess, whatever the rule: a review offers them first */
     for (int i = 0; i < d->n_species && s->n_guesses < AV_STORE_MAX_GUESSES; i++) {
         av_store_guess *g = &s->guesses[s->n_guesses++];
@@ -54,6 +57,8 @@ void av_web_load_detection(const av_store_detection *s, av_detect_det *d)
     d->det_score = (float)s->detector_score;
     d->class_index = -1; /* not kept */
     copy_name(d->class_name, sizeof d->class_name, s->label[0] ? s->label : "bird");
+    d->whole_by = av_detect_whole_by_from_name(s->whole_image_by);
+    d->whole_image = d->whole_by != AV_DETECT_WHOLE_NONE;
     for (int i = 0; i < s->n_guesses && d->n_species < AV_DETECT_TOPK_MAX; i++) {
         av_detect_species *sp = &d->species[d->n_species++];
         sp->class_index = -1;

@@ -322,6 +322,9 @@ static json_t *image_json(av_web *w, const av_store_image *img)
                 json_object_set_new(x, "box", json_pack("[f,f,f,f]", d[i].x1, d[i].y1, d[i].x2,
                                                         d[i].y2));
                 json_object_set_new(x, "model_version", json_string(d[i].model_version));
+                json_object_set_new(x, "whole_image_by", d[i].whole_image_by[0]
+                                                             ? json_string(d[i].whole_image_by)
+                                                             : json_null());
                 json_t *gs = json_array(); /* the classifier's top guesses, best first */
                 for (int k = 0; gs && k < d[i].n_guesses; k++)
                     json_array_append_new(

@@ -1,0 +1,226 @@
+/*
+ * t_species_views.c - the species crops of a bird box (pipeline.json
+ * "species_tta": the plain crop, its mirror, more margins, scores averaged)
+ * and which rule made a whole image a bird ("whole_image_by").
+ */
+#include "harness.h"
+
+#include "detect/detect.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *buf = malloc((size_t)n + 1);
+    CHECK(buf);
+    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void need_models(void)
+{
+    if (access("models/human/centernet.json", R_OK) ||
+        access("models/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite", R_OK))
+        SKIP("models not fetched (run scripts/setup)");
+}
+
+/* A models folder NAME under the test's tmpdir: links to ./models' entries,
+ * and ./models/pipeline.json with "species_tta" set to tta (JSON text; NULL
+ * leaves it out). Returns the folder. */
+static const char *models_with_tta(const char *name, const char *tta)
+{
+    static char dir[PATH_MAX + 64];
+    char abs[PATH_MAX], link[PATH_MAX + 400], target[PATH_MAX + 400];
+    CHECK(realpath("models", abs));
+    snprintf(dir, sizeof dir, "%s/%s", av_test_tmpdir(), name);
+    CHECK(mkdir(dir, 0755) == 0);
+    DIR *d = opendir(abs);
+    CHECK(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "pipeline.json"))
+            continue;
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        snprintf(target, sizeof target, "%s/%s", abs, e->d_name);
+        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
+    }
+    closedir(d);
+    json_error_t je;
+    json_t *root = json_load_file("models/pipeline.json", 0, &je);
+    CHECK_MSG(root, "models/pipeline.json: %s", je.text);
+    if (tta) {
+        json_t *v = json_loads(tta, JSON_DECODE_ANY, &je);
+        CHECK_MSG(v, "%s: %s", tta, je.text);
+        CHECK(json_object_set_new(root, "species_tta", v) == 0);
+    }
+    snprintf(link, sizeof link, "%s/pipeline.json", dir);
+    CHECK(json_dump_file(root, link, JSON_INDENT(1)) == 0);
+    json_decref(root);
+    return dir;
+}
+
+static av_detect_pipeline *open_dir(const char *dir, int species_batch)
+{
+    av_detect_pipeline *p;
+    char err[1024];
+    av_detect_open_opts oo = {.threads = 1, .species_batch = species_batch};
+    CHECK_MSG(av_detect_pipeline_open(dir, &oo, &p, err, sizeof err) == 0, "%s", err);
+    CHECK(av_detect_pipeline_has_species(p));
+    return p;
+}
+
+static void run_file(av_detect_pipeline *p, const char *path, av_detect_result *r)
+{
+    size_t len;
+    void *buf = read_file(path, &len);
+    char err[1024];
+    CHECK_MSG(av_detect_run(p, buf, len, NULL, r, err, sizeof err) == AV_DETECT_OK, "%s: %s",
+              path, err);
+    free(buf);
+}
+
+/* Same boxes; species and scores the same bit for bit (want_same) or with
+ * at least one score different (!want_same). */
+static void compare(const av_detect_result *a, const av_detect_result *b, int want_same)
+{
+    CHECK_EQ_INT(a->n_dets, b->n_dets);
+    int differ = 0;
+    for (int i = 0; i < a->n_dets; i++) {
+        const av_detect_det *x = &a->dets[i], *y = &b->dets[i];
+        CHECK(x->x1 == y->x1 && x->y1 == y->y1 && x->x2 == y->x2 && x->y2 == y->y2);
+        CHECK(x->n_species > 0 && y->n_species > 0);
+        for (int k = 0; k < x->n_species && k < y->n_species; k++) {
+            if (want_same) {
+                CHECK_EQ_INT(x->species[k].class_index, y->species[k].class_index);
+                CHECK_MSG(x->species[k].score == y->species[k].score,
+                          "det %d species %d: %.7f vs %.7f", i, k, (double)x->species[k].score,
+                          (double)y->species[k].score);
+            }
+            differ |= x->species[k].class_index != y->species[k].class_index ||
+                      x->species[k].score != y->species[k].score;
+        }
+    }
+    if (!want_same)
+        CHECK_MSG(differ, "the mirrored views changed no score");
+}
+
+TEST(tta_setting_is_checked)
+{
+    need_models();
+    const char *bad[] = {"[\"flip\"]", "\"mirror\"", "[1.5]", "[\"mirror\", 0.1, 0.2]",
+                         "[0.1, 0.2, 0.3, 0.4]"};
+    char name[32], err[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(name, sizeof name, "bad%zu", i);
+        const char *dir = models_with_tta(name, bad[i]);
+        av_detect_pipeline *p = NULL;
+        av_detect_open_opts oo = {.threads = 1};
+        CHECK_MSG(av_detect_pipeline_open(dir, &oo, &p, err, sizeof err) != AV_DETECT_OK,
+                  "species_tta %s accepted", bad[i]);
+        CHECK(p == NULL);
+        CHECK_STR_CONTAINS(err, "species_tta");
+    }
+    av_detect_pipeline_close(open_dir(models_with_tta("good", "[\"mirror\", 0.15]"), 0));
+}
+
+/* Two birds (eval 083.jpg): the mirror changes the scores, batched and one
+ * crop per run agree bit for bit, and a second view equal to the first
+ * (an extra margin equal to crop_margin) averages to the plain scores. */
+TEST(mirror_views_batched_equal_one_by_one)
+{
+    need_models();
+    const char *img = av_test_shared("eval/birds/images/083.jpg");
+    if (access(img, R_OK))
+        SKIP("eval set not available");
+    json_error_t je;
+    json_t *pj = json_load_file("models/pipeline.json", 0, &je);
+    CHECK(pj);
+    char same[64];
+    snprintf(same, sizeof same, "[%.17g]",
+             json_number_value(json_object_get(pj, "crop_margin")));
+    json_decref(pj);
+    av_detect_pipeline *plain = open_dir(models_with_tta("plain", "[]"), 0);
+    const char *mdir = models_with_tta("mirror", "[\"mirror\"]");
+    av_detect_pipeline *all = open_dir(mdir, 0), *one = open_dir(mdir, 1);
+    av_detect_pipeline *twice = open_dir(models_with_tta("twice", same), 0);
+    av_detect_result rp, ra, r1, rt;
+    run_file(plain, img, &rp);
+    CHECK_MSG(rp.n_dets >= 2, "%d birds, want 2", rp.n_dets);
+    run_file(all, img, &ra);
+    run_file(one, img, &r1);
+    run_file(twice, img, &rt);
+    CHECK_EQ_INT(ra.batched_species, 1);
+    CHECK_EQ_INT(r1.batched_species, 0);
+    compare(&ra, &r1, 1);
+    compare(&rp, &rt, 1);
+    /* boxes are sorted by their answer: compare the mirrored run by box */
+    CHECK_EQ_INT(ra.n_dets, rp.n_dets);
+    int differ = 0;
+    for (int i = 0; i < ra.n_dets; i++)
+        for (int j = 0; j < rp.n_dets; j++)
+            if (ra.dets[i].x1 == rp.dets[j].x1 && ra.dets[i].y1 == rp.dets[j].y1)
+                differ |= ra.dets[i].species[0].score != rp.dets[j].species[0].score;
+    CHECK_MSG(differ, "the mirrored views changed no score");
+    av_detect_result_free(&rp);
+    av_detect_result_free(&ra);
+    av_detect_result_free(&r1);
+    av_detect_result_free(&rt);
+    av_detect_pipeline_close(plain);
+    av_detect_pipeline_close(all);
+    av_detect_pipeline_close(one);
+    av_detect_pipeline_close(twice);
+}
+
+/* Eval photos found only as whole images: each says which rule found it,
+ * in the result and its JSON; a box says nothing. */
+TEST(whole_image_by_names_the_rule)
+{
+    need_models();
+    if (access(av_test_shared("eval/birds/images/110.jpg"), R_OK))
+        SKIP("eval set not available");
+    if (access("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite", R_OK))
+        SKIP("ImageNet model not installed (scripts/setup)");
+    av_detect_pipeline *p = open_dir("models", 0);
+    struct {
+        const char *file, *by;
+    } cases[] = {{"eval/birds/images/110.jpg", "imagenet"},
+                 {"eval/birds/images/086.jpg", "two_views"},
+                 {"eval/birds/images/001.jpg", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        av_detect_result r;
+        run_file(p, av_test_shared(cases[i].file), &r);
+        CHECK_MSG(r.n_dets >= 1, "%s: no bird", cases[i].file);
+        json_t *j = av_detect_result_to_json(&r, cases[i].file);
+        CHECK(j);
+        json_t *d0 = json_array_get(json_object_get(j, "detections"), 0);
+        if (cases[i].by) {
+            CHECK_MSG(r.dets[0].whole_image, "%s: not a whole-image bird", cases[i].file);
+            CHECK_STR_EQ(av_detect_whole_by_name(r.dets[0].whole_by), cases[i].by);
+            CHECK_STR_EQ(json_string_value(json_object_get(d0, "whole_image_by")), cases[i].by);
+        } else {
+            CHECK(!r.dets[0].whole_image && r.dets[0].whole_by == AV_DETECT_WHOLE_NONE);
+            CHECK(json_is_null(json_object_get(d0, "whole_image_by")));
+        }
+        json_decref(j);
+        av_detect_result_free(&r);
+    }
+    CHECK(av_detect_whole_by_from_name("two_views") == AV_DETECT_WHOLE_TWO_VIEWS);
+    CHECK(av_detect_whole_by_from_name("box") == AV_DETECT_WHOLE_NONE);
+    av_detect_pipeline_close(p);
+}
+
+TEST_MAIN(T(tta_setting_is_checked), T(mirror_views_batched_equal_one_by_one),
+          T(whole_image_by_names_the_rule))
