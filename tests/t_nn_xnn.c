@@ -17,6 +17,8 @@
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <xnnpack.h>
 
 #define F32_TOL 1e-4
@@ -378,6 +380,48 @@ TEST(conv_own_gemm_random_shapes)
         check_node(g, k);
     }
     CHECK(ours == 0 || ours >= 40); /* most seeds give an output */
+}
+
+/* The kernel always reads MR = 6 input rows per tap; a block's pixels past
+ * the last output pixel must read a valid row (its first), never the pixels
+ * after the input. ASan does not see intrinsic loads, so the input ends at a
+ * PROT_NONE page: a read past it faults. 7 output pixels: the last block has
+ * one pixel, so five rows repeat it. */
+TEST(conv_own_gemm_reads_stay_in_the_input)
+{
+    if (!av_nn__xnn_gemm_available())
+        return; /* not this CPU's path: XNNPACK runs the convolution */
+    av_nn__graph *g = new_graph(480);
+    av_nn__tid in[2];
+    in[0] = act_in(g, AV_NN_F32, SH(1, 1, 7, 4), 0, 0);
+    in[1] = konst(g, AV_NN_F32, SH(5, 3, 3, 4), -1, 1);
+    av_nn__params pp = {.conv = cp(1, 1, AV_NN_PAD_EXPLICIT, AV_NN_ACT_NONE)};
+    pp.conv.pad_top = pp.conv.pad_bottom = pp.conv.pad_left = pp.conv.pad_right = 1;
+    int k = add(g, AV_NN_OP_CONV2D, in, 2, out_t(g, 0, 0), &pp);
+    CHECK(av_nn__xnn_gemm_supports(g, &g->nodes[k]));
+    av_nn__xnn_node s;
+    memset(&s, 0, sizeof s);
+    char err[256];
+    CHECK_EQ_INT(av_nn__xnn_gemm_prepare(g, &g->nodes[k], &s, err, sizeof err), AV_NN_OK);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED);
+    CHECK(mprotect(map + page, page, PROT_NONE) == 0);
+    float *x = (float *)(map + page) - 7 * 4; /* the input's last float touches the guard */
+    for (int i = 0; i < 7 * 4; i++)
+        x[i] = (float)(i % 5) - 2;
+    float y[7 * 5];
+    av_nn__xnn_gemm_run(s.gemm, x, y, NULL);
+    /* output pixel 3, channel 0, by the definition (pads read zeros) */
+    const float *wf = g->tensors[in[1]].data;
+    double want = 0;
+    for (int kx = 0; kx < 3; kx++)
+        for (int c = 0; c < 4; c++)
+            want += (double)wf[(0 * 3 + 1) * 3 * 4 + kx * 4 + c] * x[(3 - 1 + kx) * 4 + c];
+    CHECK_MSG(fabs(y[3 * 5] - want) < 1e-4, "pixel 3: %g, want %g", y[3 * 5], want);
+    av_nn__xnn_gemm_free(s.gemm);
+    munmap(map, 2 * page);
+    av_nn__graph_free(g);
 }
 
 /* Forced off (as on AVX-512 CPUs), the same convolution runs on XNNPACK and
@@ -1390,7 +1434,8 @@ TEST(network_qu8_on_both_backends)
 
 TEST_MAIN(T(conv_f32_same_bias), T(conv_f32_stride_dilation_pads_relu6), T(conv_f32_groups_clamp),
           T(conv_f32_fused_leaky_sigmoid_relu_n1), T(conv_dw_fused_silu),
-          T(conv_own_gemm_random_shapes), T(conv_own_gemm_forced_off),
+          T(conv_own_gemm_random_shapes), T(conv_own_gemm_reads_stay_in_the_input),
+          T(conv_own_gemm_forced_off),
           T(conv_f16_weights_refused), T(silu_kernels_odd_sizes), T(silu_forced_portable), T(sigmoid_span_both_kernels),
           T(conv_f32_mobilenet_3x3), T(depthwise_f32), T(transpose_conv_f32),
           T(fully_connected_f32), T(max_pool_f32), T(avg_pool_f32), T(pool_refusals),

@@ -278,10 +278,13 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     size_t bi = m0 / plane, rem = m0 % plane;
     int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
     for (size_t i = 0; i < MR; i++) {
-        if (i == mr) /* rows past the end repeat the first one */
-            bi = m0 / plane, oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+        if (i >= mr) { /* rows past the block's end repeat its first (never stored) */
+            for (size_t t = 0; t < k->ks; t++)
+                rows[t * MR + i] = rows[t * MR];
+            continue;
+        }
         if (k->pointwise) { /* 1x1, stride 1, no padding: pixel p reads row p */
-            rows[i] = job->x + (i < mr ? m0 + i : m0) * k->cin;
+            rows[i] = job->x + (m0 + i) * k->cin;
             continue;
         }
         for (int64_t ky = 0; ky < k->kh; ky++) {
