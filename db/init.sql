@@ -3,8 +3,8 @@
 -- It holds the same schema as `aviary db init` (db/mysql/0001_init.sql and
 -- 0002_video.sql, 0003_claim.sql, 0004_accounts.sql, 0005_cameras.sql,
 -- 0006_reviews.sql, 0007_pending.sql, 0008_guesses.sql, 0009_visit_reviews.sql,
--- 0010_whole_image_by.sql, with IF NOT EXISTS, so feeding it twice
--- is harmless) and records schema versions 1 to 10, so `aviary db migrate` later applies only
+-- 0010_whole_image_by.sql, 0011_illustration.sql, with IF NOT EXISTS, so feeding it twice
+-- is harmless) and records schema versions 1 to 11, so `aviary db migrate` later applies only
 -- newer migrations. The ML
 -- Metadata tables come from `aviary mlmd init` (or `aviary serve`).
 
@@ -256,8 +256,15 @@ CREATE INDEX IF NOT EXISTS camera_visits_reviewed ON camera_visits (reviewed_at)
 ALTER TABLE inferences
     ADD COLUMN IF NOT EXISTS whole_image_by VARCHAR(16) NOT NULL DEFAULT '';
 
+-- v11: a drawing, not a photo, and its best guess (db/mysql/0011_illustration.sql)
+ALTER TABLE images
+    ADD COLUMN IF NOT EXISTS illustration TINYINT(1) NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS illustration_species VARCHAR(128) NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS illustration_common VARCHAR(128) NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS illustration_score DOUBLE NULL;
+
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INT NOT NULL PRIMARY KEY,
     applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB;
-INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10);
+INSERT IGNORE INTO schema_migrations (version) VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11);

@@ -7,11 +7,15 @@
 #include "harness.h"
 #include "http.h"
 
+#include "detect/illus.h"
 #include "store/store.h"
+#include "vision/vision.h"
 #include "web/web.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,41 @@ static size_t fake_metrics(void *ud, char *buf, size_t cap)
     return (size_t)snprintf(buf, cap, "aviary_detect_pass_images_total{pass=\"zoom_out\"} 7\n");
 }
 
+/* A scripted detector with the real page rule: a picture on white paper
+ * (illus.h) comes back as a drawing of a robin, as the pipeline would answer
+ * it; 1 when it did (*out filled), 0 for anything else. */
+static int fake_drawing(const void *bytes, size_t len, av_web_analysis *out)
+{
+    av_image *im = NULL;
+    char err[256];
+    if (len < sizeof PNG || memcmp(bytes, PNG, 8) ||
+        av_vision_decode(bytes, len, NULL, &im, NULL, err, sizeof err) != AV_VISION_OK)
+        return 0;
+    av_detect__illus rule;
+    av_detect__illus_default(&rule);
+    av_detect__page pg;
+    av_detect__page_measure(im->data, im->width, im->height, &pg);
+    av_detect_result r;
+    memset(&r, 0, sizeof r);
+    r.width = im->width, r.height = im->height;
+    av_img_free(im);
+    if (!av_detect__illus_is(&rule, &pg))
+        return 0;
+    r.page_measured = r.illustration = 1;
+    r.page_paper = pg.paper, r.page_border = pg.border;
+    av_detect_det *d = &r.illustrated;
+    d->x2 = 400, d->y2 = 300, d->confidence = 0.57f, d->class_index = 14;
+    d->rule = AV_DETECT_RULE_UNKNOWN;
+    snprintf(d->label, sizeof d->label, "Unknown bird");
+    d->n_species = 1;
+    d->species[0].score = 0.25f;
+    snprintf(d->species[0].scientific, sizeof d->species[0].scientific, "Erithacus rubecula");
+    snprintf(d->species[0].common, sizeof d->species[0].common, "Robin <painted>");
+    snprintf(r.detector, sizeof r.detector, "test");
+    CHECK(av_web_analysis_from_result(&r, out) == 0);
+    return 1;
+}
+
 static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t len,
                                            av_web_analysis *out, char *err, size_t errlen)
 {
@@ -48,6 +87,8 @@ static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t l
         snprintf(err, errlen, "image: too short");
         return AV_WEB_ANALYSIS_E_FAILED;
     }
+    if (fake_drawing(bytes, len, out))
+        return AV_WEB_ANALYSIS_OK;
     if (len == sizeof JPEG + 2) { /* a slow analysis, released by the test */
         pthread_mutex_lock(&g_mu);
         while (g_gate)
@@ -732,6 +773,95 @@ TEST(api_upload_json)
     stop(&a);
 }
 
+/* A drawing (a shape painted on a white page, as t_illus.c) is not a
+ * sighting: the page and its JSON say so with the escaped best guess, the
+ * store keeps it, and the life list and uploads count no bird. */
+TEST(drawing_is_not_a_sighting)
+{
+    struct app a;
+    start(&a, 1000000);
+    int w = 300, h = 200;
+    av_image *pg = av_img_new(w, h);
+    CHECK(pg);
+    memset(pg->data, 255, (size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double dx = (x - w / 2.0) / (w * 0.3), dy = (y - h / 2.0) / (h * 0.3);
+            if (dx * dx + dy * dy <= 1) {
+                uint8_t *p = pg->data + 3 * ((size_t)y * w + x);
+                p[0] = (uint8_t)(120 + x % 60), p[1] = (uint8_t)(90 + y % 40), p[2] = 60;
+            }
+        }
+    unsigned char *png = NULL;
+    size_t len = 0;
+    char err[256], id[AV_STORE_ID_LEN + 1], u[256], path[128];
+    CHECK(av_vision_encode_png(pg, &png, &len, err, sizeof err) == AV_VISION_OK);
+    av_img_free(pg);
+    upload(&a, "page.png", png, len, id);
+    free(png);
+
+    snprintf(path, sizeof path, "/uploads/%s", id);
+    url(u, sizeof u, &a, path);
+    av_http_resp r;
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.body, "This looks like a drawing or painting, not a photo: no sighting"
+                               " recorded. Best guess: Robin &lt;painted&gt; (Erithacus rubecula)");
+    CHECK(!strstr(r.body, "No birds were found"));
+    CHECK(!strstr(r.body, "<painted>"));
+    av_http_free(&r);
+
+    av_store_image img;
+    CHECK(av_store_image_get(a.store, id, 0, &img, err, sizeof err) == AV_STORE_OK);
+    CHECK_STR_EQ(img.status, "done");
+    CHECK_EQ_INT(img.illustration.on, 1);
+    CHECK_STR_EQ(img.illustration.species, "Erithacus rubecula");
+    CHECK_STR_EQ(img.illustration.common_name, "Robin <painted>");
+    CHECK_NEAR(img.illustration.score, 0.25, 1e-6);
+
+    snprintf(path, sizeof path, "/api/v1/images/%s", id);
+    url(u, sizeof u, &a, path);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    json_t *j = json_loads(r.body, 0, NULL);
+    av_http_free(&r);
+    CHECK(j);
+    const json_t *il = json_object_get(j, "illustration");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(il, "message")),
+                       "not a photo: no sighting recorded. Best guess: Robin <painted>");
+    CHECK_STR_EQ(json_string_value(json_object_get(il, "species")), "Erithacus rubecula");
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "detections")), 0);
+    json_decref(j);
+
+    /* the life list and the uploads list count no robin */
+    const char *pages[] = {"/species", "/uploads", "/activity"};
+    for (int i = 0; i < 3; i++) {
+        url(u, sizeof u, &a, pages[i]);
+        CHECK_EQ_INT(av_http_get(u, &r), 0);
+        CHECK_MSG(r.status == 200, "%s: %ld", pages[i], r.status);
+        CHECK_MSG(!strstr(r.body, "Erithacus") && !strstr(r.body, "painted"), "%s counts it",
+                  pages[i]);
+        av_http_free(&r);
+    }
+
+    /* a photo answer leaves the columns empty */
+    upload(&a, "photo.jpg", JPEG, sizeof JPEG, id);
+    snprintf(path, sizeof path, "/uploads/%s", id); /* waits for the analysis */
+    url(u, sizeof u, &a, path);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    CHECK(!strstr(r.body, "drawing or painting"));
+    av_http_free(&r);
+    snprintf(path, sizeof path, "/api/v1/images/%s", id);
+    url(u, sizeof u, &a, path);
+    CHECK_EQ_INT(av_http_get(u, &r), 0);
+    j = json_loads(r.body, 0, NULL);
+    av_http_free(&r);
+    CHECK(json_is_null(json_object_get(j, "illustration")));
+    json_decref(j);
+    CHECK(av_store_image_get(a.store, id, 0, &img, err, sizeof err) == AV_STORE_OK);
+    CHECK_EQ_INT(img.illustration.on, 0);
+    stop(&a);
+}
+
 TEST(monitor_lists_model_versions)
 {
     struct app a;
@@ -808,4 +938,5 @@ TEST(concurrent_uploads_32_clients_all_stored)
 }
 
 TEST_MAIN(T(index_page), T(waiting_page_does_not_hold_the_http_thread), T(temporary_failure_is_retried), T(analysis_claimed_by_another_node_waits), T(readyz_and_metrics), T(images_from_store_when_not_on_this_node), T(monitor_lists_model_versions), T(concurrent_uploads_32_clients_all_stored), T(upload_results_feedback_monitor), T(concurrent_first_views_analyse_once),
-          T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json))
+          T(rejects_bad_uploads), T(not_found_pages), T(api_upload_json),
+          T(drawing_is_not_a_sighting))

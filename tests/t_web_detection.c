@@ -9,6 +9,7 @@
 #include "web/web.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static av_detect_det det(const char *class_name, const char *label, int rule, int n_species)
@@ -129,4 +130,48 @@ TEST(long_names_are_cut)
     CHECK_EQ_INT((int)strlen(d.species[0].common), AV_DETECT_NAME_MAX - 1);
 }
 
-TEST_MAIN(T(round_trip_every_rule), T(old_rows_without_guesses), T(long_names_are_cut))
+/* A result as an analysis: rows for its boxes; a drawing's best guess is its
+ * top species (not "Unknown bird"), else its label; the annotated image moves. */
+TEST(analysis_from_result_keeps_the_drawing)
+{
+    av_detect_result r;
+    memset(&r, 0, sizeof r);
+    r.width = 640, r.height = 480;
+    av_detect_det boxes[1] = {det("bird", "European Robin", AV_DETECT_RULE_SPECIES, 3)};
+    r.dets = boxes, r.n_dets = 1;
+    snprintf(r.detector, sizeof r.detector, "centernet");
+    snprintf(r.detector_version, sizeof r.detector_version, "1");
+    snprintf(r.annotated_mime, sizeof r.annotated_mime, "image/png");
+    static unsigned char pixels[4];
+    r.annotated = pixels, r.annotated_len = sizeof pixels;
+    av_web_analysis a;
+    CHECK(av_web_analysis_from_result(&r, &a) == 0);
+    CHECK_EQ_INT(a.n_dets, 1);
+    CHECK_STR_EQ(a.dets[0].species, "Erithacus rubecula");
+    CHECK_STR_EQ(a.dets[0].model_version, "centernet@1");
+    CHECK_EQ_INT(a.illustration.on, 0);
+    CHECK(a.illustration.score < 0);
+    CHECK(a.annotated == pixels && r.annotated == NULL);
+    CHECK_STR_EQ(a.annotated_ext, "png");
+    free(a.dets);
+
+    r.n_dets = 0;
+    r.annotated_mime[0] = '\0';
+    r.illustration = 1;
+    r.illustrated = det("bird", "Unknown bird", AV_DETECT_RULE_UNKNOWN, 2);
+    CHECK(av_web_analysis_from_result(&r, &a) == 0);
+    CHECK_EQ_INT(a.n_dets, 0);
+    CHECK_EQ_INT(a.illustration.on, 1);
+    CHECK_STR_EQ(a.illustration.species, "Erithacus rubecula");
+    CHECK_STR_EQ(a.illustration.common_name, "European Robin");
+    CHECK_NEAR(a.illustration.score, 0.5, 1e-6);
+    CHECK_STR_EQ(a.annotated_ext, "jpg"); /* no image: jpg by default */
+
+    r.illustrated = det("bird", "Bird", AV_DETECT_RULE_NONE, 0); /* species off */
+    CHECK(av_web_analysis_from_result(&r, &a) == 0);
+    CHECK_STR_EQ(a.illustration.species, "");
+    CHECK_STR_EQ(a.illustration.common_name, "Bird");
+    CHECK_NEAR(a.illustration.score, 0.87, 1e-6);
+}
+
+TEST_MAIN(T(analysis_from_result_keeps_the_drawing), T(round_trip_every_rule), T(old_rows_without_guesses), T(long_names_are_cut))

@@ -222,26 +222,12 @@ static av_web_analysis_status analyze(void *ud, const void *bytes, size_t len,
         if (ds != AV_DETECT_OK)
             return AV_WEB_ANALYSIS_E_FAILED;
     }
-    memset(out, 0, sizeof *out);
-    out->width = r.width;
-    out->height = r.height;
-    out->dets = r.n_dets ? calloc((size_t)r.n_dets, sizeof *out->dets) : NULL;
-    if (r.n_dets && !out->dets) {
-        av_detect_result_free(&r);
+    int bad = av_web_analysis_from_result(&r, out);
+    av_detect_result_free(&r);
+    if (bad) {
         snprintf(err, errlen, "out of memory");
         return AV_WEB_ANALYSIS_E_FAILED;
     }
-    char version[64];
-    snprintf(version, sizeof version, "%.30s@%.30s", r.detector, r.detector_version);
-    for (int i = 0; i < r.n_dets; i++)
-        av_web_store_detection(&r.dets[i], version, &out->dets[i]);
-    out->n_dets = r.n_dets;
-    out->annotated = r.annotated; /* ownership moves to the web module */
-    out->annotated_len = r.annotated_len;
-    snprintf(out->annotated_ext, sizeof out->annotated_ext, "%s",
-             strcmp(r.annotated_mime, "image/png") ? "jpg" : "png");
-    r.annotated = NULL;
-    av_detect_result_free(&r);
     return AV_WEB_ANALYSIS_OK;
 }
 

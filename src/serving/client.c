@@ -210,6 +210,86 @@ static float num(const json_t *v)
     return json_is_number(v) ? (float)json_number_value(v) : 0.0f;
 }
 
+/* The columns prefix + "boxes", "classes", ... of p: detection i as d
+ * (boxes scaled by sx, sy: pixels for our server, 1 for a foreign one). */
+static void parse_det(const av_serving_client *c, const json_t *p, const char *prefix, size_t i,
+                      int flat, float sx, float sy, av_detect_det *d)
+{
+    char k[64];
+#define COL(name) (snprintf(k, sizeof k, "%s%s", prefix, name), json_object_get(p, k))
+    const json_t *boxes = COL("boxes"), *classes = COL("classes"), *scores = COL("scores");
+    const json_t *dsc = COL("detector_scores"), *lab = COL("labels"), *rules = COL("rules");
+    const json_t *conf = COL("confidences");
+    const json_t *wholes = COL("whole_image_by"), *sp = COL("species");
+    const json_t *spc = COL("species_common"), *sps = COL("species_scores");
+    const json_t *spi = COL("species_classes");
+#undef COL
+    float b[4];
+    const json_t *bx = flat ? NULL : json_array_get(boxes, i);
+    for (int j = 0; j < 4; j++)
+        b[j] = num(flat ? json_array_get(boxes, i * 4 + (size_t)j) : json_array_get(bx, (size_t)j));
+    float score = num(json_array_get(scores, i));
+    d->y1 = b[0] * sy, d->x1 = b[1] * sx, d->y2 = b[2] * sy, d->x2 = b[3] * sx;
+    int cls = (int)num(json_array_get(classes, i));
+    d->class_index = 14; /* COCO-80 'bird': every class we report is a bird */
+    snprintf(d->class_name, sizeof d->class_name, "bird");
+    d->det_score = json_is_array(dsc) ? num(json_array_get(dsc, i)) : score;
+    /* the confidence the UI shows (older servers: detection_scores) */
+    d->confidence = json_is_array(conf) ? num(json_array_get(conf, i)) : score;
+    const json_t *rs = json_array_get(sp, i), *rc = json_array_get(spc, i),
+                 *rp = json_array_get(sps, i), *ri = json_array_get(spi, i);
+    for (size_t j = 0; j < json_array_size(rs) && d->n_species < AV_DETECT_TOPK_MAX; j++) {
+        const char *sci = json_string_value(json_array_get(rs, j));
+        if (!sci || !*sci)
+            continue;
+        av_detect_species *q = &d->species[d->n_species++];
+        q->class_index = ri ? (int)num(json_array_get(ri, j)) : 0;
+        q->score = num(json_array_get(rp, j));
+        snprintf(q->scientific, sizeof q->scientific, "%s", sci);
+        const char *com = json_string_value(json_array_get(rc, j));
+        snprintf(q->common, sizeof q->common, "%s", com ? com : "");
+    }
+    if (d->n_species == 0 && cls >= 1 && cls <= c->n_tracked) { /* foreign: tracked id */
+        av_detect_species *q = &d->species[d->n_species++];
+        q->class_index = cls;
+        q->score = score;
+        snprintf(q->scientific, sizeof q->scientific, "%s", c->tracked[cls - 1]);
+    }
+    const char *l = json_string_value(json_array_get(lab, i));
+    if (l && *l)
+        snprintf(d->label, sizeof d->label, "%s", l);
+    else if (d->n_species)
+        snprintf(d->label, sizeof d->label, "%s",
+                 d->species[0].common[0] ? d->species[0].common : d->species[0].scientific);
+    else
+        snprintf(d->label, sizeof d->label, "Bird");
+    const char *rule = json_string_value(json_array_get(rules, i));
+    d->rule = rule ? av_detect_rule_from_name(rule)
+              : d->n_species ? AV_DETECT_RULE_SPECIES /* a server without rules */
+                             : AV_DETECT_RULE_NONE;
+    const char *by = json_string_value(json_array_get(wholes, i));
+    d->whole_by = by ? av_detect_whole_by_from_name(by) : AV_DETECT_WHOLE_NONE;
+    d->whole_image = d->whole_by != AV_DETECT_WHOLE_NONE;
+}
+
+/* Our server's illustration outputs (predict.c image_outputs): the page
+ * figures, and for a drawing its best bird. */
+static void parse_illustration(const av_serving_client *c, const json_t *p, av_detect_result *r)
+{
+    const json_t *page = json_object_get(p, "illustration_page");
+    if (json_array_size(page) == 2) {
+        r->page_measured = 1;
+        r->page_paper = num(json_array_get(page, 0));
+        r->page_border = num(json_array_get(page, 1));
+    }
+    const json_t *boxes = json_object_get(p, "illustrated_boxes");
+    if (!json_is_true(json_object_get(p, "illustration")) || json_array_size(boxes) < 1 ||
+        !json_is_array(json_array_get(boxes, 0)))
+        return;
+    r->illustration = 1;
+    parse_det(c, p, "illustrated_", 0, 0, (float)r->width, (float)r->height, &r->illustrated);
+}
+
 /* predictions[0] (or outputs, columnar with one image) -> dets with
  * normalised boxes. */
 static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_detect_result *r,
@@ -235,14 +315,6 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
     if (n > 1000)
         n = 1000;
     const json_t *size = json_object_get(p, "image_size");
-    const json_t *dsc = json_object_get(p, "detection_detector_scores");
-    const json_t *lab = json_object_get(p, "detection_labels");
-    const json_t *rules = json_object_get(p, "detection_rules");
-    const json_t *wholes = json_object_get(p, "detection_whole_image_by");
-    const json_t *sp = json_object_get(p, "detection_species");
-    const json_t *spc = json_object_get(p, "detection_species_common");
-    const json_t *sps = json_object_get(p, "detection_species_scores");
-    const json_t *spi = json_object_get(p, "detection_species_classes");
     int ours = json_is_array(size) && json_array_size(size) == 2;
     if (ours) {
         r->height = (int)json_integer_value(json_array_get(size, 0));
@@ -258,61 +330,17 @@ static av_serving_status parse_answer(av_serving_client *c, const json_t *p, av_
         snprintf(err, errlen, "client: out of memory");
         return AV_SERVING_E_NOMEM;
     }
-    r->species_available = json_is_array(sp);
+    r->species_available = json_is_array(json_object_get(p, "detection_species"));
+    float sx = ours ? (float)r->width : 1.0f, sy = ours ? (float)r->height : 1.0f;
     int k = 0;
     for (size_t i = 0; i < n; i++) {
-        float b[4];
-        const json_t *bx = flat ? NULL : json_array_get(boxes, i);
-        for (int j = 0; j < 4; j++)
-            b[j] = num(flat ? json_array_get(boxes, i * 4 + (size_t)j)
-                            : json_array_get(bx, (size_t)j));
-        float score = num(json_array_get(scores, i));
-        if (!ours && score < FOREIGN_MIN_SCORE)
+        if (!ours && num(json_array_get(scores, i)) < FOREIGN_MIN_SCORE)
             continue;
-        av_detect_det *d = &r->dets[k++];
-        float sx = ours ? (float)r->width : 1.0f, sy = ours ? (float)r->height : 1.0f;
-        d->y1 = b[0] * sy, d->x1 = b[1] * sx, d->y2 = b[2] * sy, d->x2 = b[3] * sx;
-        int cls = (int)num(json_array_get(classes, i));
-        d->class_index = 14; /* COCO-80 'bird': every class we report is a bird */
-        snprintf(d->class_name, sizeof d->class_name, "bird");
-        d->det_score = json_is_array(dsc) ? num(json_array_get(dsc, i)) : score;
-        d->confidence = score;
-        const json_t *rs = json_array_get(sp, i), *rc = json_array_get(spc, i),
-                     *rp = json_array_get(sps, i), *ri = json_array_get(spi, i);
-        for (size_t j = 0; j < json_array_size(rs) && d->n_species < AV_DETECT_TOPK_MAX; j++) {
-            const char *sci = json_string_value(json_array_get(rs, j));
-            if (!sci || !*sci)
-                continue;
-            av_detect_species *q = &d->species[d->n_species++];
-            q->class_index = ri ? (int)num(json_array_get(ri, j)) : 0;
-            q->score = num(json_array_get(rp, j));
-            snprintf(q->scientific, sizeof q->scientific, "%s", sci);
-            const char *com = json_string_value(json_array_get(rc, j));
-            snprintf(q->common, sizeof q->common, "%s", com ? com : "");
-        }
-        if (d->n_species == 0 && cls >= 1 && cls <= c->n_tracked) { /* foreign: tracked id */
-            av_detect_species *q = &d->species[d->n_species++];
-            q->class_index = cls;
-            q->score = score;
-            snprintf(q->scientific, sizeof q->scientific, "%s", c->tracked[cls - 1]);
-        }
-        const char *l = json_string_value(json_array_get(lab, i));
-        if (l && *l)
-            snprintf(d->label, sizeof d->label, "%s", l);
-        else if (d->n_species)
-            snprintf(d->label, sizeof d->label, "%s",
-                     d->species[0].common[0] ? d->species[0].common : d->species[0].scientific);
-        else
-            snprintf(d->label, sizeof d->label, "Bird");
-        const char *rule = json_string_value(json_array_get(rules, i));
-        d->rule = rule ? av_detect_rule_from_name(rule)
-                  : d->n_species ? AV_DETECT_RULE_SPECIES /* a server without rules */
-                                 : AV_DETECT_RULE_NONE;
-        const char *by = json_string_value(json_array_get(wholes, i));
-        d->whole_by = by ? av_detect_whole_by_from_name(by) : AV_DETECT_WHOLE_NONE;
-        d->whole_image = d->whole_by != AV_DETECT_WHOLE_NONE;
+        parse_det(c, p, "detection_", i, flat, sx, sy, &r->dets[k++]);
     }
     r->n_dets = k;
+    if (ours)
+        parse_illustration(c, p, r);
     return AV_SERVING_OK;
 }
 

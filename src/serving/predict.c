@@ -253,23 +253,23 @@ static unsigned parse_inputs(const av_serving *s, const json_t *in, batch *b, js
 
 /* ----------------------------------------------------------- outputs */
 
-static json_t *real(double v)
+/* Columns of n detections, named prefix + "boxes", "classes", ... (the TF OD
+ * API names with "detection_", plus ours), into o. 0, or -1 out of memory. */
+static int det_columns(const av_serving *s, const av_detect_result *r, const av_detect_det *dets,
+                       int n, const char *prefix, json_t *o)
 {
-    return json_real(v);
-}
-
-/* One image's outputs, TF OD API names plus ours. */
-static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
-{
-    json_t *o = json_object(), *boxes = json_array(), *classes = json_array(),
-           *scores = json_array(), *dscores = json_array(), *labels = json_array(),
-           *sp = json_array(), *spc = json_array(), *sps = json_array(),
-           *spi = json_array(), *rules = json_array(), *wholes = json_array();
-    int oom = !o || !boxes || !classes || !scores || !dscores || !labels || !sp || !spc || !sps ||
-              !spi || !rules || !wholes;
+    static const char *const names[] = {"boxes", "classes", "scores", "detector_scores",
+                                        "labels", "confidences", "rules", "whole_image_by",
+                                        "species", "species_common", "species_scores",
+                                        "species_classes"};
+    enum { BOX, CLS, SCORE, DSCORE, LABEL, CONF, RULE, WHOLE, SP, SPC, SPS, SPI, NCOL };
+    json_t *col[NCOL];
+    int oom = 0;
+    for (int c = 0; c < NCOL; c++)
+        oom |= !(col[c] = json_array());
     double w = r->width > 0 ? r->width : 1, h = r->height > 0 ? r->height : 1;
-    for (int i = 0; !oom && i < r->n_dets; i++) {
-        const av_detect_det *d = &r->dets[i];
+    for (int i = 0; !oom && i < n; i++) {
+        const av_detect_det *d = &dets[i];
         int cls = av_serving__class_id(d, s->tracked, s->n_tracked);
         double score = av_serving__det_score(d, cls, s->tracked, s->n_tracked);
         json_t *row_s = json_array(), *row_c = json_array(), *row_p = json_array(),
@@ -279,47 +279,57 @@ static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
             const av_detect_species *q = k < d->n_species ? &d->species[k] : NULL;
             oom |= json_array_append_new(row_s, json_string(q ? q->scientific : ""));
             oom |= json_array_append_new(row_c, json_string(q ? q->common : ""));
-            oom |= json_array_append_new(row_p, real(q ? q->score : 0.0));
-            oom |= json_array_append_new(row_i, real(q ? q->class_index : -1));
+            oom |= json_array_append_new(row_p, json_real(q ? q->score : 0.0));
+            oom |= json_array_append_new(row_i, json_real(q ? q->class_index : -1));
         }
-        oom |= json_array_append_new(boxes, json_pack("[f,f,f,f]", d->y1 / h, d->x1 / w,
-                                                      d->y2 / h, d->x2 / w));
-        oom |= json_array_append_new(classes, real(cls));
-        oom |= json_array_append_new(scores, real(score));
-        oom |= json_array_append_new(dscores, real(d->det_score));
-        oom |= json_array_append_new(labels, json_string(d->label));
-        oom |= json_array_append_new(rules, json_string(av_detect_rule_name(d->rule)));
+        oom |= json_array_append_new(col[BOX], json_pack("[f,f,f,f]", d->y1 / h, d->x1 / w,
+                                                         d->y2 / h, d->x2 / w));
+        oom |= json_array_append_new(col[CLS], json_real(cls));
+        oom |= json_array_append_new(col[SCORE], json_real(score));
+        oom |= json_array_append_new(col[DSCORE], json_real(d->det_score));
+        oom |= json_array_append_new(col[LABEL], json_string(d->label));
+        oom |= json_array_append_new(col[CONF], json_real(d->confidence));
+        oom |= json_array_append_new(col[RULE], json_string(av_detect_rule_name(d->rule)));
         oom |= json_array_append_new(
-            wholes, json_string(av_detect_whole_by_name(d->whole_image ? d->whole_by
-                                                                       : AV_DETECT_WHOLE_NONE)));
-        oom |= json_array_append_new(sp, row_s);
-        oom |= json_array_append_new(spc, row_c);
-        oom |= json_array_append_new(sps, row_p);
-        oom |= json_array_append_new(spi, row_i);
+            col[WHOLE], json_string(av_detect_whole_by_name(d->whole_image ? d->whole_by
+                                                                           : AV_DETECT_WHOLE_NONE)));
+        oom |= json_array_append_new(col[SP], row_s);
+        oom |= json_array_append_new(col[SPC], row_c);
+        oom |= json_array_append_new(col[SPS], row_p);
+        oom |= json_array_append_new(col[SPI], row_i);
     }
-    if (!oom) {
-        oom |= json_object_set_new(o, "detection_boxes", boxes);
-        oom |= json_object_set_new(o, "detection_classes", classes);
-        oom |= json_object_set_new(o, "detection_scores", scores);
-        oom |= json_object_set_new(o, "num_detections", real(r->n_dets));
-        oom |= json_object_set_new(o, "detection_detector_scores", dscores);
-        oom |= json_object_set_new(o, "detection_labels", labels);
-        oom |= json_object_set_new(o, "detection_rules", rules);
-        oom |= json_object_set_new(o, "detection_whole_image_by", wholes);
-        oom |= json_object_set_new(o, "detection_species", sp);
-        oom |= json_object_set_new(o, "detection_species_common", spc);
-        oom |= json_object_set_new(o, "detection_species_scores", sps);
-        oom |= json_object_set_new(o, "detection_species_classes", spi);
-        oom |= json_object_set_new(o, "image_size", json_pack("[i,i]", r->height, r->width));
-        if (!oom)
-            return o;
-        json_decref(o);
+    for (int c = 0; c < NCOL; c++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s%s", prefix, names[c]);
+        if (oom)
+            json_decref(col[c]);
+        else
+            oom |= json_object_set_new(o, key, col[c]);
+    }
+    return oom ? -1 : 0;
+}
+
+/* One image's outputs, TF OD API names plus ours. A drawing (README
+ * "Illustrations are not sightings") has "illustration": true and its best
+ * bird in the illustrated_* columns (one row; none for a photo);
+ * "illustration_page" is [paper, border] when the page was measured, else []. */
+static json_t *image_outputs(const av_serving *s, const av_detect_result *r)
+{
+    json_t *o = json_object();
+    if (!o)
         return NULL;
-    }
+    int oom = det_columns(s, r, r->dets, r->n_dets, "detection_", o);
+    oom |= det_columns(s, r, &r->illustrated, r->illustration ? 1 : 0, "illustrated_", o);
+    oom |= json_object_set_new(o, "num_detections", json_real(r->n_dets));
+    oom |= json_object_set_new(o, "image_size", json_pack("[i,i]", r->height, r->width));
+    oom |= json_object_set_new(o, "illustration", json_boolean(r->illustration));
+    oom |= json_object_set_new(o, "illustration_page",
+                               r->page_measured
+                                   ? json_pack("[f,f]", r->page_paper, r->page_border)
+                                   : json_array());
+    if (!oom)
+        return o;
     json_decref(o);
-    json_decref(boxes), json_decref(classes), json_decref(scores), json_decref(dscores);
-    json_decref(labels), json_decref(sp), json_decref(spc), json_decref(sps), json_decref(spi);
-    json_decref(rules), json_decref(wholes);
     return NULL;
 }
 

@@ -1,6 +1,6 @@
 /*
  * images.c - images, their analyses and detections (schema v1,
- * db/{sqlite,mysql}/0001_init.sql), written once over the driver
+ * db/{sqlite,mysql}/0001_init.sql; a drawing's best guess, v11), written once over the driver
  * primitives for both databases; image bytes in the table or, with a blob
  * store, in DIR/<id>.blob files.
  */
@@ -160,7 +160,9 @@ av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
     if (!av_store_valid_id(id))
         return AV_STORE_NOT_FOUND;
     img_row r = {0};
-    av_store__col cols[12] = {
+    av_store_illustration *il = &out->illustration;
+    int64_t il_on = 0;
+    av_store__col cols[16] = {
         {AV_COL_TEXT, out->id, sizeof out->id, 0},
         {AV_COL_TEXT, out->name, sizeof out->name, 0},
         {AV_COL_TEXT, out->ext, sizeof out->ext, 0},
@@ -172,16 +174,21 @@ av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
         {AV_COL_TEXT, out->status, sizeof out->status, 0},
         {AV_COL_TEXT, out->error, sizeof out->error, 0},
         {AV_COL_TEXT, out->created_at, sizeof out->created_at, 0},
+        {AV_COL_INT, &il_on, 0, 0},
+        {AV_COL_TEXT, il->species, sizeof il->species, 0},
+        {AV_COL_TEXT, il->common_name, sizeof il->common_name, 0},
+        {AV_COL_DOUBLE, &il->score, 0, 0},
         {AV_COL_BLOB, &r.blob, 0, 0},
     };
-    char ts[160], sql[512];
+    char ts[160], sql[768];
     snprintf(sql, sizeof sql,
              "SELECT ID, name, ext, content_type, size_bytes, COALESCE(width, 0),"
-             " COALESCE(height, 0), voted, status, COALESCE(error, ''), %s%s"
+             " COALESCE(height, 0), voted, status, COALESCE(error, ''), %s, illustration,"
+             " illustration_species, illustration_common, COALESCE(illustration_score, -1)%s"
              " FROM images WHERE ID = ?",
              av_store__sql_wrap(s->drv->ts_text, "created_at", ts, sizeof ts), with_blob ? ", image_blob" : "");
     av_store__arg a[1] = {AV_ARG_T(id)};
-    av_store_status st = av_store__query1(s, sql, a, 1, cols, with_blob ? 12 : 11, img_row_fn,
+    av_store_status st = av_store__query1(s, sql, a, 1, cols, with_blob ? 16 : 15, img_row_fn,
                                           &r, err, errlen);
     if (st == AV_STORE_OK && !r.found)
         st = AV_STORE_NOT_FOUND;
@@ -193,6 +200,7 @@ av_store_status av_store_image_get(av_store *s, const char *id, int with_blob,
     out->width = (int)r.w;
     out->height = (int)r.h;
     out->voted = (int)r.voted;
+    il->on = il_on != 0;
     out->blob = r.blob.data;
     out->blob_len = r.blob.len;
     if (with_blob && !out->blob && s->blob_dir)
@@ -226,6 +234,7 @@ typedef struct put_ud {
     int width, height;
     const av_store_detection *d;
     int n;
+    const av_store_illustration *ill; /* never NULL */
 } put_ud;
 
 static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *err,
@@ -234,11 +243,17 @@ static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *
     put_ud *u = ud;
     int64_t changed = 0;
     /* Claim the image: only a pending (or failed) one moves to done. */
-    av_store__arg a[3] = {AV_ARG_I(u->width), AV_ARG_I(u->height), AV_ARG_T(u->id)};
+    const av_store_illustration *il = u->ill;
+    av_store__arg a[7] = {AV_ARG_I(u->width), AV_ARG_I(u->height), AV_ARG_I(il->on != 0),
+                          AV_ARG_T(il->species), AV_ARG_T(il->common_name),
+                          il->on && il->score >= 0 ? AV_ARG_D(il->score) : AV_ARG_NUL,
+                          AV_ARG_T(u->id)};
     av_store_status st = s->drv->exec(c,
                                       "UPDATE images SET status = 'done', error = NULL, width = ?,"
-                                      " height = ? WHERE ID = ? AND status <> 'done'",
-                                      a, 3, &changed, NULL, err, errlen);
+                                      " height = ?, illustration = ?, illustration_species = ?,"
+                                      " illustration_common = ?, illustration_score = ?"
+                                      " WHERE ID = ? AND status <> 'done'",
+                                      a, 7, &changed, NULL, err, errlen);
     if (st != AV_STORE_OK)
         return st;
     if (changed != 1)
@@ -270,9 +285,18 @@ av_store_status av_store_analysis_put(av_store *s, const char *id, int w, int h,
                                       const av_store_detection *d, int n, char *err,
                                       size_t errlen)
 {
+    return av_store_analysis_put_illus(s, id, w, h, d, n, NULL, err, errlen);
+}
+
+av_store_status av_store_analysis_put_illus(av_store *s, const char *id, int w, int h,
+                                            const av_store_detection *d, int n,
+                                            const av_store_illustration *ill, char *err,
+                                            size_t errlen)
+{
+    static const av_store_illustration photo = {.score = -1};
     if (!av_store_valid_id(id) || n < 0)
         return AV_STORE_EARG;
-    put_ud u = {id, w, h, d, n};
+    put_ud u = {id, w, h, d, n, ill && ill->on ? ill : &photo};
     av_store_status st = s->drv->tx(s, put_body, &u, err, errlen);
     return st == AV_STORE_OK ? av_store__guesses_put(s, id, d, n, err, errlen) : st;
 }

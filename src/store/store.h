@@ -44,6 +44,16 @@ const char *av_store_strerror(av_store_status st);
 
 typedef struct av_store av_store;
 
+/* An upload that is a drawing or painting, not a photo (schema v11; README
+ * "Illustrations are not sightings"): its birds are not stored as
+ * detections, only the best guess, for display. */
+typedef struct av_store_illustration {
+    int on;                  /* 1: a drawing; 0: a photo (the rest empty) */
+    char species[128];       /* best guess, scientific name; "" if none */
+    char common_name[128];   /* "" if none */
+    double score;            /* the guess's score, 0..1; < 0 when none */
+} av_store_illustration;
+
 typedef struct av_store_image {
     char id[AV_STORE_ID_LEN + 1];
     char name[256];          /* as uploaded; display only, never a path */
@@ -55,6 +65,7 @@ typedef struct av_store_image {
     char status[16];         /* pending | done | failed */
     char error[256];         /* why analysis failed */
     char created_at[32];     /* ISO-8601 UTC */
+    av_store_illustration illustration; /* set with status done */
     void *blob;              /* owned: av_store_image_clear() frees; NULL if not requested */
     size_t blob_len;
 } av_store_image;
@@ -152,6 +163,11 @@ av_store_status av_store_image_count(av_store *s, int64_t *n, char *err, size_t 
 av_store_status av_store_analysis_put(av_store *s, const char *id, int width, int height,
                                       const av_store_detection *dets, int n, char *err,
                                       size_t errlen);
+/* The same, recording that the image is a drawing (ill may be NULL: a photo). */
+av_store_status av_store_analysis_put_illus(av_store *s, const char *id, int width, int height,
+                                            const av_store_detection *dets, int n,
+                                            const av_store_illustration *ill, char *err,
+                                            size_t errlen);
 /*
  * A lease on analysing a pending image, so that of several web nodes asked
  * for it at once one runs the models: *claimed = 1 when this caller holds

@@ -77,6 +77,16 @@ const char *av_web__bird_name(const char *common, const char *sci)
     return common[0] ? common : sci[0] ? sci : "Bird";
 }
 
+void av_web__illustration_text(const av_store_illustration *il, char *out, size_t cap)
+{
+    const char *name = av_web__bird_name(il->common_name, il->species);
+    int both = il->common_name[0] && il->species[0];
+    snprintf(out, cap,
+             "This looks like a drawing or painting, not a photo: no sighting recorded."
+             " Best guess: %s%s%s%s",
+             name, both ? " (" : "", both ? il->species : "", both ? ")" : "");
+}
+
 void av_web__when(const char *t, char *out, size_t cap)
 {
     snprintf(out, cap, "%.10s %.5s", t, strlen(t) >= 16 ? t + 11 : "");

@@ -6,6 +6,7 @@
 #include "web/web.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void av_web_store_detection(const av_detect_det *d, const char *version, av_store_detection *s)
@@ -88,4 +89,42 @@ void av_web_load_detection(const av_store_detection *s, av_detect_det *d)
                         : !s->label[0] || !strcmp(s->label, "bird") ? "Bird"
                                                                     : s->label;
     copy_name(d->label, sizeof d->label, label);
+}
+
+int av_web_analysis_from_result(av_detect_result *r, av_web_analysis *out)
+{
+    memset(out, 0, sizeof *out);
+    out->illustration.score = -1;
+    out->width = r->width;
+    out->height = r->height;
+    out->dets = r->n_dets ? calloc((size_t)r->n_dets, sizeof *out->dets) : NULL;
+    if (r->n_dets && !out->dets)
+        return -1;
+    char version[64];
+    snprintf(version, sizeof version, "%.30s@%.30s", r->detector, r->detector_version);
+    for (int i = 0; i < r->n_dets; i++)
+        av_web_store_detection(&r->dets[i], version, &out->dets[i]);
+    out->n_dets = r->n_dets;
+    if (r->illustration) {
+        /* the top species, not "Unknown bird": a drawing is not judged by its score */
+        const av_detect_det *d = &r->illustrated;
+        av_store_illustration *il = &out->illustration;
+        il->on = 1;
+        if (d->n_species) {
+            snprintf(il->species, sizeof il->species, "%s", d->species[0].scientific);
+            snprintf(il->common_name, sizeof il->common_name, "%s", d->species[0].common);
+            il->score = d->species[0].score;
+        } else {
+            snprintf(il->common_name, sizeof il->common_name, "%s",
+                     d->label[0] ? d->label : "Bird");
+            il->score = d->confidence;
+        }
+    }
+    out->annotated = r->annotated; /* ownership moves to the analysis */
+    out->annotated_len = r->annotated_len;
+    snprintf(out->annotated_ext, sizeof out->annotated_ext, "%s",
+             strcmp(r->annotated_mime, "image/png") ? "jpg" : "png");
+    r->annotated = NULL;
+    r->annotated_len = 0;
+    return 0;
 }

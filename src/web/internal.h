@@ -431,6 +431,10 @@ void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, cons
 void av_web__visit_thumb(av_web__buf *b, int64_t id, int has_jpeg, const char *alt);
 /* A bird's display name: common, else scientific, else "Bird". */
 const char *av_web__bird_name(const char *common, const char *sci);
+/* What the results page and its JSON say of a drawing (README "Illustrations
+ * are not sightings"): "This looks like a drawing or painting, not a photo: no
+ * sighting recorded. Best guess: NAME (SCIENTIFIC)", plain text into out. */
+void av_web__illustration_text(const av_store_illustration *il, char *out, size_t cap);
 /* "YYYY-MM-DDTHH:MM:SS" -> "YYYY-MM-DD HH:MM" */
 void av_web__when(const char *t, char *out, size_t cap);
 

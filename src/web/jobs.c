@@ -176,12 +176,14 @@ int av_web__analyse(const av_web_opts *o, const char *id)
                    NULL);
     }
     av_store_status st =
-        av_store_analysis_put(o->store, id, a.width, a.height, a.dets, a.n_dets, err, sizeof err);
+        av_store_analysis_put_illus(o->store, id, a.width, a.height, a.dets, a.n_dets,
+                                    &a.illustration, err, sizeof err);
     if (st != AV_STORE_OK && st != AV_STORE_CONFLICT)
         av_log(AV_LOG_ERROR, "analysis_store_failed", "id", id, "error", err, NULL);
     char nb[16];
     snprintf(nb, sizeof nb, "%d", a.n_dets);
-    av_log(AV_LOG_INFO, "analysed", "id", id, "birds", nb, "ms", ms, NULL);
+    av_log(AV_LOG_INFO, "analysed", "id", id, "birds", nb, "ms", ms,
+           a.illustration.on ? "illustration" : NULL, "true", NULL); /* NULL: a photo */
 out:
     free(a.dets);
     free(a.annotated);

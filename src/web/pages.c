@@ -340,6 +340,18 @@ static json_t *image_json(av_web *w, const av_store_image *img)
             free(d);
         }
         json_object_set_new(o, "detections", arr);
+        json_t *il = json_null(); /* a drawing: no detections, the best guess here */
+        if (img->illustration.on) {
+            const av_store_illustration *x = &img->illustration;
+            char text[400];
+            av_web__illustration_text(x, text, sizeof text);
+            il = json_pack("{s:s, s:o, s:o, s:o}", "message", text, "species",
+                           x->species[0] ? json_string(x->species) : json_null(),
+                           "common_name",
+                           x->common_name[0] ? json_string(x->common_name) : json_null(),
+                           "score", x->score >= 0 ? json_real(x->score) : json_null());
+        }
+        json_object_set_new(o, "illustration", il);
         /* each reviewed bird's current review (review.c), by box */
         av_store_review *rv = NULL;
         int n_rv = 0;

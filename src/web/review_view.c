@@ -179,7 +179,13 @@ void av_web__review_section(const av_web__req *r, av_web__buf *b, const av_store
         return;
     }
     int m = birds_of(d, n, rv, n_rv, v, MAX_BIRDS);
-    if (!m)
+    if (!m && img->illustration.on) { /* a drawing: its bird was never stored */
+        char text[400];
+        av_web__illustration_text(&img->illustration, text, sizeof text);
+        av_web__buf_str(b, "<p class=\"illustration\">");
+        av_web__buf_html(b, text);
+        av_web__buf_str(b, "</p>");
+    } else if (!m)
         av_web__buf_str(b, "<p>No birds were found in this photo.</p>");
     else
         av_web__buf_str(b, "<div class=\"scroll\"><table class=\"birds\"><thead><tr>"

@@ -318,7 +318,8 @@ static enum MHD_Result life_list(av_web__req *r)
         tally_free(&t);
         return av_web__internal_error(r, "species", err);
     }
-    qsort(t.v, (size_t)t.n, sizeof *t.v, by_count);
+    if (t.n) /* qsort(NULL, 0) is undefined: an empty life list */
+        qsort(t.v, (size_t)t.n, sizeof *t.v, by_count);
     av_web__buf b;
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
     av_web__buf_fmt(&b, "<h1>Species</h1><p class=\"lead\">Life list: %d species in %lld"

@@ -32,6 +32,7 @@ typedef struct av_web_analysis {
     void *annotated;       /* encoded image with boxes drawn; may be NULL */
     size_t annotated_len;
     char annotated_ext[8]; /* "jpg" or "png" */
+    av_store_illustration illustration; /* a drawing, not a photo: dets hold no bird */
 } av_web_analysis;
 
 /* How an analysis ended (the analyze callback's answer). */
@@ -174,6 +175,12 @@ void av_web_store_detection(const av_detect_det *d, const char *version,
  * (common name, else scientific or "Corvus sp.", else "Bird" or the
  * detector class), so annotations redrawn from rows match the originals. */
 void av_web_load_detection(const av_store_detection *s, av_detect_det *out);
+
+/* A pipeline result (in-process or from a model server) as an analysis: its
+ * detections as rows (version "detector@version"), the illustration with its
+ * best guess (the illustrated bird's top species, else its label), and the
+ * annotated image, moved out of r. 0, or -1 when out of memory (out empty). */
+int av_web_analysis_from_result(av_detect_result *r, av_web_analysis *out);
 
 /* Start serving. On success *out owns the server (free with av_web_stop). */
 int av_web_start(const av_web_opts *o, av_web **out, char *err, size_t errlen);
