@@ -1216,9 +1216,11 @@ TEST(lease_takeover)
     CHECK_STR_EQ(status_of(n, "yard").state, "standby"); /* A renews: B stays out */
     kill(child, SIGKILL); /* A dies without giving the lease up */
     waitpid(child, NULL, 0);
-    WAIT_FOR(!strcmp(status_of(n, "yard").state, "live"), 10);
+    /* live comes before B's first frame: wait for both */
+    WAIT_FOR(!strcmp(status_of(n, "yard").state, "live") && status_of(n, "yard").frames > 0, 10);
     av_camera_status st = status_of(n, "yard");
-    CHECK_MSG(!strcmp(st.state, "live") && st.frames > 0, "state %s", st.state);
+    CHECK_MSG(!strcmp(st.state, "live") && st.frames > 0, "state %s, %lld frames", st.state,
+              (long long)st.frames);
     av_camera_node_stop(n);
     av_store_close(s);
     MHD_stop_daemon(f.d);
