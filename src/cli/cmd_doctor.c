@@ -11,7 +11,6 @@
 #include "store/store.h"
 
 #include <curl/curl.h>
-#include <sodium.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -51,27 +50,6 @@ static void line(report *r, const char *status, const char *topic, const char *f
         r->warnings++;
 }
 
-/* Lowercase hex SHA-256 of the file at path. 0, or -1 (errno kept). */
-static int file_sha256(const char *path, char hex[65])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    crypto_hash_sha256_state st;
-    unsigned char buf[65536], h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_init(&st);
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crypto_hash_sha256_update(&st, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return -1;
-    crypto_hash_sha256_final(&st, h);
-    sodium_bin2hex(hex, 65, h, sizeof h);
-    return 0;
-}
-
 /* The optional ImageNet second opinion: loaded or why not, and its model
  * file against the checksum its manifest gives (a file that differs loads
  * but was not measured: README "Second opinion from ImageNet"). */
@@ -82,7 +60,7 @@ static void check_second(report *r, const av_detect_pipeline *p)
     if (!model) {
         line(r, "ok", "second", NULL, "ImageNet second opinion off: %s (optional; "
              "scripts/setup installs it)", note);
-    } else if (file_sha256(model, got)) {
+    } else if (av_store_sha256_file(model, got)) {
         line(r, "FAIL", "second", "reinstall it with scripts/setup",
              "ImageNet second opinion loaded, but %s cannot be read: %s", model, strerror(errno));
     } else if (!want[0]) {

@@ -463,7 +463,7 @@ static int register_manifest(av_store *s, const char *dir, const char *file, int
     struct stat sb;
     if (name && mfile && !strstr(mfile, "..") &&
         (size_t)snprintf(path, sizeof path, "%s/%s", dir, mfile) < sizeof path) {
-        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && av_store__sha256_file(path, sha) == 0) {
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && av_store_sha256_file(path, sha) == 0) {
             const char *mn[MAX_METRICS];
             double mv[MAX_METRICS];
             int nm = 0;

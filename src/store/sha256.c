@@ -3,6 +3,7 @@
  * ML Metadata: a model version is known by its bytes.
  */
 #include "store/sha256.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -83,7 +84,7 @@ void av_store__sha256(const void *data, size_t len, char hex[65])
         snprintf(hex + 8 * i, 9, "%08x", c.h[i]);
 }
 
-int av_store__sha256_file(const char *path, char hex[65])
+int av_store_sha256_file(const char *path, char hex[65])
 {
     FILE *f = fopen(path, "rb");
     if (!f)

@@ -9,7 +9,6 @@
 
 /* hex receives 64 hex digits and a NUL. */
 void av_store__sha256(const void *data, size_t len, char hex[65]);
-/* 0, or -1 when the file cannot be read. */
-int av_store__sha256_file(const char *path, char hex[65]);
+/* av_store_sha256_file (a file's checksum) is public: store.h. */
 
 #endif

@@ -304,6 +304,10 @@ av_store_status av_store_video_unfinished(av_store *s, char (*ids)[AV_STORE_ID_L
 
 /* Copy url into out with any password replaced by "***", for logs. */
 void av_store_redact_url(const char *url, char *out, size_t outlen);
+/* Lowercase hex SHA-256 of the file at path into hex (64 digits and a NUL):
+ * 0, or -1 when it cannot be read (errno kept). MLMD's model records and
+ * `aviary doctor` checksum model files with it. */
+int av_store_sha256_file(const char *path, char hex[65]);
 
 /*
  * ML Metadata (MLMD schema v10, google/ml-metadata's own tables, in the same
