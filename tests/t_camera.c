@@ -1162,38 +1162,81 @@ TEST(web_pages_api)
 
 /* ---- several nodes: one watches a camera; another takes over when it dies ---- */
 
+/* lease_takeover's camera: a snapshot camera polled every 0.2 s. */
+static void yard_camera(av_camera_conf *cam, const char *url)
+{
+    av_camera_conf_defaults(cam, "yard");
+    cam->kind = AV_CAMERA_SNAPSHOT;
+    snprintf(cam->url, sizeof cam->url, "%s", url);
+    cam->interval_s = 0.2;
+    cam->fps = 5;
+}
+
+/* lease_takeover's node A runs in this test binary, executed again with these two variables
+ * set: forking the test process (several threads: the fake camera's daemon) and going on in
+ * the child without exec could deadlock it on a lock another thread held at the fork. */
+__attribute__((constructor)) static void node_a_main(void)
+{
+    const char *db = getenv("AV_TEST_NODE_A_DB"), *cam_url = getenv("AV_TEST_NODE_A_CAM");
+    if (!db || !cam_url)
+        return;
+    av_store *cs = NULL;
+    char e[512];
+    if (av_store_open(db, &cs, e, sizeof e) != AV_STORE_OK) {
+        fprintf(stderr, "node A: %s\n", e);
+        _exit(2);
+    }
+    av_camera_conf cam;
+    yard_camera(&cam, cam_url);
+    av_camera_node_opts o = {.store = cs, .cams = &cam, .n_cams = 1, .node_id = "node-a",
+                             .lease_ms = 1500};
+    av_camera_node *n = NULL;
+    if (av_camera_node_start(&o, &n, e, sizeof e)) {
+        fprintf(stderr, "node A: %s\n", e);
+        _exit(3);
+    }
+    for (;;)
+        pause(); /* killed by the test */
+}
+
 TEST(lease_takeover)
 {
     char url[1200];
     av_test_db_url(url, sizeof url, "cam.db", 'c');
-    av_store *s = open_store(); /* migrated before the child opens it */
+    av_store *s = open_store(); /* migrated before node A opens it */
     fake f;
     memset(&f, 0, sizeof f);
     fake_start(&f);
     size_t len = 0;
     unsigned char *cat = read_all(av_test_shared("testdata/images/cat.bmp"), &len);
     fake_serve(&f, cat, len);
+    char cam_url[128];
+    snprintf(cam_url, sizeof cam_url, "http://127.0.0.1:%d/snap.jpg", f.port);
     av_camera_conf cam;
-    av_camera_conf_defaults(&cam, "yard");
-    cam.kind = AV_CAMERA_SNAPSHOT;
-    snprintf(cam.url, sizeof cam.url, "http://127.0.0.1:%d/snap.jpg", f.port);
-    cam.interval_s = 0.2;
-    cam.fps = 5;
+    yard_camera(&cam, cam_url);
+    /* node A's environment, built before the fork: the child only calls execve */
+    extern char **environ;
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **envp = calloc(n_env + 3, sizeof *envp);
+    char *db_var = malloc(strlen(url) + 32), *cam_var = malloc(sizeof cam_url + 32);
+    CHECK(envp && db_var && cam_var);
+    sprintf(db_var, "AV_TEST_NODE_A_DB=%s", url);
+    sprintf(cam_var, "AV_TEST_NODE_A_CAM=%s", cam_url);
+    memcpy(envp, environ, n_env * sizeof *envp);
+    envp[n_env] = db_var;
+    envp[n_env + 1] = cam_var;
+    char *child_argv[] = {"t_camera-node-a", NULL};
     pid_t child = fork();
     CHECK(child >= 0);
-    if (child == 0) { /* node A, in its own process, killed below */
-        av_store *cs = NULL;
-        char e[512];
-        if (av_store_open(url, &cs, e, sizeof e) != AV_STORE_OK)
-            _exit(2);
-        av_camera_node_opts o = {.store = cs, .cams = &cam, .n_cams = 1, .node_id = "node-a",
-                                 .lease_ms = 1500};
-        av_camera_node *n = NULL;
-        if (av_camera_node_start(&o, &n, e, sizeof e))
-            _exit(3);
-        for (;;)
-            pause();
+    if (child == 0) {
+        execve("/proc/self/exe", child_argv, envp);
+        _exit(127);
     }
+    free(envp);
+    free(db_var);
+    free(cam_var);
     /* A takes the camera first */
     int gets = 0; /* 10 s, longer in sanitizer builds (AV_TEST_TIMEOUT_SCALE) */
     const char *scale_env = getenv("AV_TEST_TIMEOUT_SCALE");
