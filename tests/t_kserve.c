@@ -6,9 +6,10 @@
  * protocol's documented example request and error shapes.
  */
 #include "harness.h"
+#include "detect_fixture.h"
 #include "http.h"
+#include "serving_fixture.h"
 
-#include "log/log.h"
 #include "serving/serving.h"
 #include "vision/vision.h"
 
@@ -17,62 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct srv {
-    av_serving *s;
-    char base[64];
-} srv;
-
-static void start_srv(srv *v)
+/* The in-process server, two HTTP workers. */
+static void start_srv(av_test_srv *v)
 {
-    av_log_setup(AV_LOG_WARN, AV_LOG_LOGFMT);
-    av_serving_opts o = {.listen = "127.0.0.1", .models_dir = "models", .workers = 2};
-    char err[512];
-    av_serving_status st = av_serving_start(&o, &v->s, err, sizeof err);
-    if (st == AV_SERVING_E_MODEL && strstr(err, "cannot"))
-        SKIP("models not installed (run scripts/setup)");
-    CHECK_MSG(st == AV_SERVING_OK, "start: %s", err);
-    snprintf(v->base, sizeof v->base, "http://127.0.0.1:%d", av_serving_port(v->s));
-}
-
-static json_t *call(const srv *v, const char *method, const char *path, const char *body,
-                    long *status)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", v->base, path);
-    av_http_resp r;
-    CHECK_EQ_INT(av_http_request(method, url, body ? "application/json" : NULL, body,
-                                 body ? strlen(body) : 0, &r),
-                 0);
-    *status = r.status;
-    json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
-    av_http_free(&r);
-    return j;
-}
-
-static void expect_error(const srv *v, const char *method, const char *path, const char *body,
-                         long status, const char *msg)
-{
-    long st;
-    json_t *j = call(v, method, path, body, &st);
-    const char *e = json_string_value(json_object_get(j, "error"));
-    CHECK_MSG(j && json_object_size(j) == 1 && e, "%s %s: not {\"error\"}", method, path);
-    CHECK_MSG(st == status, "%s %s: status %ld, want %ld (%s)", method, path, st, status, e);
-    CHECK_STR_CONTAINS(e, msg);
-    json_decref(j);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    CHECK(p && fread(p, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
+    av_serving_opts o = {.workers = 2};
+    av_test_srv_start(v, &o);
 }
 
 static json_t *output(const json_t *resp, const char *name)
@@ -108,26 +58,26 @@ static void check_tensors(const json_t *resp)
 
 TEST(server_and_model_metadata_health)
 {
-    srv v;
+    av_test_srv v;
     start_srv(&v);
     long st;
-    json_t *j = call(&v, "GET", "/v2", NULL, &st);
+    json_t *j = av_test_srv_call(&v, "GET", "/v2", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "aviary");
     CHECK(json_is_string(json_object_get(j, "version")));
     CHECK(json_is_array(json_object_get(j, "extensions")));
     json_decref(j);
-    j = call(&v, "GET", "/v2/health/live", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/health/live", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     json_decref(j);
-    j = call(&v, "GET", "/v2/health/ready", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/health/ready", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     CHECK(json_is_true(json_object_get(j, "ready")));
     json_decref(j);
 
     const char *paths[] = {"/v2/models/birdsClassifier", "/v2/models/birdsClassifier/versions/1"};
     for (int i = 0; i < 2; i++) {
-        j = call(&v, "GET", paths[i], NULL, &st);
+        j = av_test_srv_call(&v, "GET", paths[i], NULL, &st, NULL);
         CHECK_EQ_INT(st, 200);
         CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "birdsClassifier");
         CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(j, "versions"), 0)), "1");
@@ -139,37 +89,39 @@ TEST(server_and_model_metadata_health)
         CHECK_STR_EQ(json_string_value(json_object_get(in, "datatype")), "UINT8");
         CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(in, "shape"), 3)), 3);
         CHECK_EQ_INT(json_array_size(json_object_get(j, "outputs")), 11);
-        CHECK_STR_EQ(json_string_value(json_object_get(
-                         json_array_get(json_object_get(j, "outputs"), 0), "name")),
+        CHECK_STR_EQ(json_string_value(
+                         json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "name")),
                      "detection_boxes");
         json_decref(j);
     }
-    j = call(&v, "GET", "/v2/models/birdsClassifier/ready", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/models/birdsClassifier/ready", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     CHECK(json_is_true(json_object_get(j, "ready")));
     json_decref(j);
-    j = call(&v, "GET", "/v2/models/birdsClassifier/versions/3/ready", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/models/birdsClassifier/versions/3/ready", NULL, &st, NULL);
     CHECK_EQ_INT(st, 400); /* the protocol: not ready is a 4xx */
     CHECK(json_is_false(json_object_get(j, "ready")));
     json_decref(j);
 
-    expect_error(&v, "GET", "/v2/models/nope", NULL, 404, "Model nope is not found");
-    expect_error(&v, "GET", "/v2/models/nope/ready", NULL, 404, "Model nope is not found");
-    expect_error(&v, "GET", "/v2/models/birdsClassifier/versions/3", NULL, 404,
-                 "version 3 is not found");
-    expect_error(&v, "POST", "/v2/health/live", "{}", 405, "not allowed");
-    expect_error(&v, "GET", "/v2/models/birdsClassifier/infer", NULL, 405, "not allowed");
-    expect_error(&v, "GET", "/v2/repository/index", NULL, 404, "no such endpoint");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/nope", NULL, 404, "Model nope is not found");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/nope/ready", NULL, 404,
+                             "Model nope is not found");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/birdsClassifier/versions/3", NULL, 404,
+                             "version 3 is not found");
+    av_test_srv_expect_error(&v, "POST", "/v2/health/live", "{}", 405, "not allowed");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/birdsClassifier/infer", NULL, 405,
+                             "not allowed");
+    av_test_srv_expect_error(&v, "GET", "/v2/repository/index", NULL, 404, "no such endpoint");
     av_serving_stop(v.s);
 }
 
 TEST(infer_bytes_and_uint8_tensor_agree)
 {
     const char *path = av_test_shared("testdata/images/parrot.jpg");
-    srv v;
+    av_test_srv v;
     start_srv(&v);
     size_t n;
-    unsigned char *img = slurp(path, &n);
+    unsigned char *img = av_test_read_file(path, &n);
     char *b64;
     size_t bl;
     CHECK(av_serving_b64_encode(img, n, &b64, &bl) == 0);
@@ -178,7 +130,7 @@ TEST(infer_bytes_and_uint8_tensor_agree)
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     long st;
-    json_t *a = call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st);
+    json_t *a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
     CHECK_MSG(st == 200, "status %ld: %s", st, json_string_value(json_object_get(a, "error")));
     CHECK_STR_EQ(json_string_value(json_object_get(a, "id")), "42");
     CHECK_STR_EQ(json_string_value(json_object_get(a, "model_name")), "birdsClassifier");
@@ -208,11 +160,12 @@ TEST(infer_bytes_and_uint8_tensor_agree)
     for (long long i = 0; i < (long long)im->width * im->height * 3; i++)
         json_array_append_new(data, json_integer(im->data[i]));
     req = json_pack("{s:[{s:s, s:[i,i,i,i], s:s, s:o}], s:[{s:s}, {s:s}]}", "inputs", "name",
-                    "input_tensor", "shape", 1, im->height, im->width, 3, "datatype", "UINT8", "data",
-                    data, "outputs", "name", "detection_species", "name", "num_detections");
+                    "input_tensor", "shape", 1, im->height, im->width, 3, "datatype", "UINT8",
+                    "data", data, "outputs", "name", "detection_species", "name", "num_detections");
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    json_t *b = call(&v, "POST", "/v2/models/birdsClassifier/versions/1/infer", body, &st);
+    json_t *b = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/versions/1/infer", body,
+                                 &st, NULL);
     CHECK_MSG(st == 200, "status %ld: %s", st, json_string_value(json_object_get(b, "error")));
     CHECK(json_object_get(b, "id") == NULL); /* none sent, none echoed */
     CHECK_EQ_INT(json_array_size(json_object_get(b, "outputs")), 2); /* only those asked */
@@ -225,11 +178,11 @@ TEST(infer_bytes_and_uint8_tensor_agree)
     av_img_free(im);
 
     /* Two images, one without a bird: padded to the larger count. */
-    req = json_pack("{s:[{s:s, s:[i], s:s, s:[s,s]}]}", "inputs", "name", "image_bytes", "shape",
-                    2, "datatype", "BYTES", "data", b64, b64);
+    req = json_pack("{s:[{s:s, s:[i], s:s, s:[s,s]}]}", "inputs", "name", "image_bytes", "shape", 2,
+                    "datatype", "BYTES", "data", b64, b64);
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    a = call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st);
+    a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
     CHECK_EQ_INT(st, 200);
     check_tensors(a);
     CHECK_EQ_INT(json_integer_value(
@@ -244,58 +197,65 @@ TEST(infer_bytes_and_uint8_tensor_agree)
 
 TEST(documented_example_and_errors)
 {
-    srv v;
+    av_test_srv v;
     start_srv(&v);
     const char *url = "/v2/models/birdsClassifier/infer";
     /* The protocol's own example inference request: valid V2, but not
      * inputs this model takes, so a 400 {"error"}. */
-    expect_error(&v, "POST", url,
-                 "{\"id\" : \"42\", \"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
-                 "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}, {\"name\" : \"input1\", "
-                 "\"shape\" : [ 3 ], \"datatype\" : \"BOOL\", \"data\" : [ true ]}], "
-                 "\"outputs\" : [{\"name\" : \"output0\"}]}",
-                 400, "exactly one input tensor");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
-                 "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}]}",
-                 400, "datatype UINT32 is not supported");
-    expect_error(&v, "POST", url, "{\"inputs\": [", 400, "JSON parse error");
-    expect_error(&v, "POST", url, "[]", 400, "must be a JSON object");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
-                 "\"BYTES\", \"data\": [\"***\"]}]}",
-                 400, "Unable to base64 decode");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [2], \"datatype\": "
-                 "\"BYTES\", \"data\": [\"AAAA\"]}]}",
-                 400, "as many base64 strings as its shape says");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
-                 "\"BYTES\", \"data\": [\"AAAA\"]}]}",
-                 400, "image 0");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,2,2,3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,3]}]}",
-                 400, "as many values as its shape says");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,300]}]}",
-                 400, "not an integer 0..255");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,3]}]}",
-                 400, "must have shape [N,H,W,3]");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,100000,100000,3], \"datatype\": "
-                 "\"UINT8\", \"data\": []}]}",
-                 400, "pixel limit");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,3]}], \"outputs\": [{\"name\": \"output0\"}]}",
-                 400, "unknown output 'output0'");
-    expect_error(&v, "POST", "/v2/models/nope/infer", "{}", 404, "Model nope is not found");
-    expect_error(&v, "POST", "/v2/models/birdsClassifier/versions/9/infer", "{}", 404,
-                 "version 9 is not found");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"id\" : \"42\", \"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
+        "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}, {\"name\" : \"input1\", "
+        "\"shape\" : [ 3 ], \"datatype\" : \"BOOL\", \"data\" : [ true ]}], "
+        "\"outputs\" : [{\"name\" : \"output0\"}]}",
+        400, "exactly one input tensor");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
+                             "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}]}",
+                             400, "datatype UINT32 is not supported");
+    av_test_srv_expect_error(&v, "POST", url, "{\"inputs\": [", 400, "JSON parse error");
+    av_test_srv_expect_error(&v, "POST", url, "[]", 400, "must be a JSON object");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
+        "\"BYTES\", \"data\": [\"***\"]}]}",
+        400, "Unable to base64 decode");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [2], \"datatype\": "
+        "\"BYTES\", \"data\": [\"AAAA\"]}]}",
+        400, "as many base64 strings as its shape says");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
+        "\"BYTES\", \"data\": [\"AAAA\"]}]}",
+        400, "image 0");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,2,2,3], \"datatype\": "
+                             "\"UINT8\", \"data\": [1,2,3]}]}",
+                             400, "as many values as its shape says");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
+                             "\"UINT8\", \"data\": [1,2,300]}]}",
+                             400, "not an integer 0..255");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\": [{\"name\": \"t\", \"shape\": [3], \"datatype\": "
+                             "\"UINT8\", \"data\": [1,2,3]}]}",
+                             400, "must have shape [N,H,W,3]");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,100000,100000,3], \"datatype\": "
+        "\"UINT8\", \"data\": []}]}",
+        400, "pixel limit");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
+        "\"UINT8\", \"data\": [1,2,3]}], \"outputs\": [{\"name\": \"output0\"}]}",
+        400, "unknown output 'output0'");
+    av_test_srv_expect_error(&v, "POST", "/v2/models/nope/infer", "{}", 404,
+                             "Model nope is not found");
+    av_test_srv_expect_error(&v, "POST", "/v2/models/birdsClassifier/versions/9/infer", "{}", 404,
+                             "version 9 is not found");
     av_serving_stop(v.s);
 }
 
