@@ -88,7 +88,25 @@ TEST(server_and_model_metadata_health)
         in = json_array_get(json_object_get(j, "inputs"), 1);
         CHECK_STR_EQ(json_string_value(json_object_get(in, "datatype")), "UINT8");
         CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(in, "shape"), 3)), 3);
-        CHECK_EQ_INT(json_array_size(json_object_get(j, "outputs")), 11);
+        CHECK_EQ_INT(json_array_size(json_object_get(j, "outputs")), 28);
+        /* what the REST answer carries beside the TF OD API's */
+        static const char *const more[][3] = {
+            {"detection_whole_image_by", "BYTES", "2"},   {"detection_rules", "BYTES", "2"},
+            {"detection_confidences", "FP32", "2"},       {"illustration", "BOOL", "1"},
+            {"illustration_page", "FP32", "2"},           {"illustrated_boxes", "FP32", "3"},
+            {"illustrated_whole_image_by", "BYTES", "2"}, {"illustrated_species", "BYTES", "3"}};
+        for (size_t k = 0; k < sizeof more / sizeof more[0]; k++) {
+            size_t m;
+            json_t *o, *found = NULL;
+            json_array_foreach(json_object_get(j, "outputs"), m, o)
+            {
+                if (!strcmp(json_string_value(json_object_get(o, "name")), more[k][0]))
+                    found = o;
+            }
+            CHECK_MSG(found, "no output %s", more[k][0]);
+            CHECK_STR_EQ(json_string_value(json_object_get(found, "datatype")), more[k][1]);
+            CHECK_EQ_INT(json_array_size(json_object_get(found, "shape")), atoi(more[k][2]));
+        }
         CHECK_STR_EQ(json_string_value(
                          json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "name")),
                      "detection_boxes");
@@ -259,5 +277,132 @@ TEST(documented_example_and_errors)
     av_serving_stop(v.s);
 }
 
+/* Element i of output name's flat data. */
+static const json_t *at(const json_t *resp, const char *name, size_t i)
+{
+    const json_t *o = output(resp, name);
+    CHECK_MSG(o, "no output %s", name);
+    return json_array_get(json_object_get(o, "data"), i);
+}
+
+static long long dim(const json_t *resp, const char *name, size_t d)
+{
+    return json_integer_value(json_array_get(json_object_get(output(resp, name), "shape"), d));
+}
+
+/* Row k of image i in group prefix ("detection_" or "illustrated_", rows
+ * per image, k = 3 species) says what d says (NULL: padding). */
+static void same_row(const json_t *resp, const char *prefix, int rows, int i, int k,
+                     const av_detect_result *r, const av_detect_det *d)
+{
+    char n[64];
+    size_t row = (size_t)i * (size_t)rows + (size_t)k;
+#define COL(suffix) (snprintf(n, sizeof n, "%s%s", prefix, suffix), n)
+    CHECK_STR_EQ(json_string_value(at(resp, COL("labels"), row)), d ? d->label : "");
+    CHECK_STR_EQ(json_string_value(at(resp, COL("rules"), row)),
+                 d ? av_detect_rule_name(d->rule) : "");
+    CHECK_STR_EQ(json_string_value(at(resp, COL("whole_image_by"), row)),
+                 d ? av_detect_whole_by_name(d->whole_image ? d->whole_by : AV_DETECT_WHOLE_NONE)
+                   : "");
+    CHECK_NEAR(json_number_value(at(resp, COL("confidences"), row)), d ? d->confidence : 0, 1e-6);
+    CHECK_NEAR(json_number_value(at(resp, COL("boxes"), row * 4 + 1)), d ? d->x1 / r->width : 0,
+               1e-6);
+    CHECK_NEAR(json_number_value(at(resp, COL("boxes"), row * 4 + 2)), d ? d->y2 / r->height : 0,
+               1e-6);
+    for (int j = 0; j < 3; j++) {
+        const av_detect_species *q = d && j < d->n_species ? &d->species[j] : NULL;
+        CHECK_STR_EQ(json_string_value(at(resp, COL("species"), row * 3 + (size_t)j)),
+                     q ? q->scientific : "");
+        CHECK_NEAR(json_number_value(at(resp, COL("species_scores"), row * 3 + (size_t)j)),
+                   q ? q->score : 0, 1e-6);
+    }
+#undef COL
+}
+
+/* A drawing (bird.bmp on a white page: a plate) and a photo (bird.bmp) in
+ * one request: the V2 outputs carry what the REST answer carries, the
+ * in-process pipeline's answer row for row; the photo's illustrated_* row
+ * is padding. The photo alone has no illustrated_* rows. */
+TEST(illustration_plate_and_photo)
+{
+    av_test_srv v;
+    start_srv(&v);
+    size_t n[2];
+    unsigned char *img[2] = {av_test_bird_on_a_page(&n[0]),
+                             av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &n[1])};
+    char *b64[2];
+    av_detect_result r[2];
+    av_detect_pipeline *p = av_test_open_pipeline(NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        size_t bl;
+        CHECK(av_serving_b64_encode(img[i], n[i], &b64[i], &bl) == 0);
+        char err[1024];
+        av_detect_run_opts ro = {.top_k = 3}; /* the model server's default */
+        CHECK_MSG(av_detect_run(p, img[i], n[i], &ro, &r[i], err, sizeof err) == AV_DETECT_OK, "%s",
+                  err);
+    }
+    av_detect_pipeline_close(p);
+    CHECK_EQ_INT(r[0].illustration, 1); /* the page rule holds in process */
+    CHECK_EQ_INT(r[1].illustration, 0);
+    CHECK(r[0].page_measured && r[1].page_measured);
+
+    json_t *req = json_pack("{s:[{s:s, s:[i], s:s, s:[s,s]}]}", "inputs", "name", "image_bytes",
+                            "shape", 2, "datatype", "BYTES", "data", b64[0], b64[1]);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    long st;
+    json_t *a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
+    CHECK_MSG(st == 200, "status %ld: %s", st, av_test_err_of(a));
+    check_tensors(a);
+    int D = (int)dim(a, "detection_labels", 1);
+    CHECK_EQ_INT(D, r[0].n_dets > r[1].n_dets ? r[0].n_dets : r[1].n_dets);
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 0), 2);
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 1), 1); /* one drawing in the request */
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 2), 4);
+    CHECK_EQ_INT(dim(a, "illustrated_species", 2), 3);
+    CHECK_EQ_INT(dim(a, "illustration_page", 1), 2);
+    for (int i = 0; i < 2; i++) {
+        CHECK(json_is_boolean(at(a, "illustration", (size_t)i)));
+        CHECK_EQ_INT(json_is_true(at(a, "illustration", (size_t)i)), r[i].illustration);
+        CHECK_NEAR(json_number_value(at(a, "illustration_page", 2 * (size_t)i)), r[i].page_paper,
+                   1e-6);
+        CHECK_NEAR(json_number_value(at(a, "illustration_page", 2 * (size_t)i + 1)),
+                   r[i].page_border, 1e-6);
+        CHECK_EQ_INT(json_number_value(at(a, "num_detections", (size_t)i)), r[i].n_dets);
+        for (int k = 0; k < D; k++)
+            same_row(a, "detection_", D, i, k, &r[i], k < r[i].n_dets ? &r[i].dets[k] : NULL);
+        same_row(a, "illustrated_", 1, i, 0, &r[i], r[i].illustration ? &r[i].illustrated : NULL);
+    }
+    CHECK(r[1].n_dets >= 1); /* the photo keeps its bird, a box: "none" whole-image rule */
+    CHECK_STR_EQ(json_string_value(at(a, "detection_whole_image_by", (size_t)D)), "none");
+    CHECK(r[0].illustrated.label[0]);
+    CHECK_MSG(r[0].page_paper > 0.7 && r[0].page_border > 0.99, "paper %.3f border %.3f",
+              r[0].page_paper, r[0].page_border);
+    json_decref(a);
+    free(body);
+
+    /* the photo alone: no drawing, so no illustrated_* rows */
+    req = json_pack("{s:[{s:s, s:[i], s:s, s:[s]}], s:[{s:s}, {s:s}]}", "inputs", "name",
+                    "image_bytes", "shape", 1, "datatype", "BYTES", "data", b64[1], "outputs",
+                    "name", "illustrated_boxes", "name", "illustration");
+    body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
+    CHECK_MSG(st == 200, "status %ld: %s", st, av_test_err_of(a));
+    check_tensors(a);
+    CHECK_EQ_INT(json_array_size(json_object_get(a, "outputs")), 2);
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 1), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(output(a, "illustrated_boxes"), "data")), 0);
+    CHECK(json_is_false(at(a, "illustration", 0)));
+    json_decref(a);
+    free(body);
+    for (int i = 0; i < 2; i++) {
+        av_detect_result_free(&r[i]);
+        free(b64[i]);
+        free(img[i]);
+    }
+    av_serving_stop(v.s);
+}
+
 TEST_MAIN(T(server_and_model_metadata_health), T(infer_bytes_and_uint8_tensor_agree),
-          T(documented_example_and_errors))
+          T(documented_example_and_errors), T(illustration_plate_and_photo))
