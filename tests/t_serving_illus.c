@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 #include "detect_fixture.h"
+#include "serving_fixture.h"
 
 #include "log/log.h"
 #include "serving/serving.h"
@@ -43,10 +44,8 @@ static void same_det(const av_detect_det *a, const av_detect_det *b)
 static void compare(av_serving_client *c, const unsigned char *img, size_t len,
                     av_detect_result *local, av_detect_result *remote)
 {
-    av_detect_pipeline *p;
+    av_detect_pipeline *p = av_test_open_pipeline(NULL, NULL);
     char err[1024];
-    av_detect_open_opts oo = {.threads = 1};
-    CHECK_MSG(av_detect_pipeline_open("models", &oo, &p, err, sizeof err) == 0, "%s", err);
     av_detect_run_opts ro = {.top_k = 3}; /* the model server's default */
     CHECK_MSG(av_detect_run(p, img, len, &ro, local, err, sizeof err) == AV_DETECT_OK, "%s", err);
     av_detect_pipeline_close(p);
@@ -76,16 +75,11 @@ static void compare(av_serving_client *c, const unsigned char *img, size_t len,
 
 TEST(illustration_over_the_model_server)
 {
-    av_log_setup(AV_LOG_WARN, AV_LOG_LOGFMT);
-    av_serving_opts o = {.listen = "127.0.0.1", .models_dir = "models", .workers = 2};
-    av_serving *s = NULL;
-    char err[512], url[128];
-    av_serving_status st = av_serving_start(&o, &s, err, sizeof err);
-    if (st == AV_SERVING_E_MODEL && strstr(err, "cannot"))
-        SKIP("models not installed (run scripts/setup)");
-    CHECK_MSG(st == AV_SERVING_OK, "start: %s", err);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", av_serving_port(s));
-    av_serving_client_opts co = {.url = url};
+    av_serving_opts o = {.workers = 2};
+    av_test_srv v;
+    av_test_srv_start(&v, &o);
+    char err[512];
+    av_serving_client_opts co = {.url = v.base};
     av_serving_client *c = NULL;
     CHECK(av_serving_client_open(&co, &c, err, sizeof err) == AV_SERVING_OK);
 
@@ -117,7 +111,7 @@ TEST(illustration_over_the_model_server)
     av_detect_result_free(&remote);
     free(bmp);
     av_serving_client_close(c);
-    av_serving_stop(s);
+    av_serving_stop(v.s);
 }
 
 TEST_MAIN(T(illustration_over_the_model_server))

@@ -52,8 +52,8 @@ TEST(upload_results_feedback_monitor)
     av_test_app a;
     av_test_app_start(&a, 1000000);
     char id[AV_STORE_ID_LEN + 1], u[256];
-    av_test_app_upload(&a, "<img src=x onerror=alert(1)>.jpg", av_test_jpeg, sizeof av_test_jpeg,
-                       id);
+    av_test_upload(a.base, "<img src=x onerror=alert(1)>.jpg", av_test_jpeg, sizeof av_test_jpeg,
+                   id);
 
     char path[128];
     snprintf(path, sizeof path, "/uploads/%s", id);
@@ -226,7 +226,7 @@ TEST(readyz_and_metrics)
     CHECK_STR_CONTAINS(r.body, "\"status\":\"ready\"");
     av_http_free(&r);
 
-    av_test_app_upload(&a, "m.jpg", av_test_jpeg, sizeof av_test_jpeg, id);
+    av_test_upload(a.base, "m.jpg", av_test_jpeg, sizeof av_test_jpeg, id);
     snprintf(path, sizeof path, "/uploads/%s", id);
     av_test_app_url(u, sizeof u, &a, path);
     CHECK_EQ_INT(av_http_get(u, &r), 0);
@@ -332,7 +332,7 @@ TEST(drawing_is_not_a_sighting)
     char err[256], id[AV_STORE_ID_LEN + 1], u[256], path[128];
     CHECK(av_vision_encode_png(pg, &png, &len, err, sizeof err) == AV_VISION_OK);
     av_img_free(pg);
-    av_test_app_upload(&a, "page.png", png, len, id);
+    av_test_upload(a.base, "page.png", png, len, id);
     free(png);
 
     snprintf(path, sizeof path, "/uploads/%s", id);
@@ -379,7 +379,7 @@ TEST(drawing_is_not_a_sighting)
     }
 
     /* a photo answer leaves the columns empty */
-    av_test_app_upload(&a, "photo.jpg", av_test_jpeg, sizeof av_test_jpeg, id);
+    av_test_upload(a.base, "photo.jpg", av_test_jpeg, sizeof av_test_jpeg, id);
     snprintf(path, sizeof path, "/uploads/%s", id); /* waits for the analysis */
     av_test_app_url(u, sizeof u, &a, path);
     CHECK_EQ_INT(av_http_get(u, &r), 0);

@@ -41,7 +41,7 @@ TEST(concurrent_first_views_analyse_once)
     av_test_app_start(&a, 1000000);
     char id[AV_STORE_ID_LEN + 1];
     av_test_fake.calls = 0;
-    av_test_app_upload(&a, "robin.png", av_test_png, sizeof av_test_png, id);
+    av_test_upload(a.base, "robin.png", av_test_png, sizeof av_test_png, id);
     struct viewer v[6];
     pthread_t t[6];
     for (int i = 0; i < 6; i++) {
@@ -70,7 +70,7 @@ TEST(images_from_store_when_not_on_this_node)
     av_test_app a;
     av_test_app_start(&a, 1000000);
     char id[AV_STORE_ID_LEN + 1], u[256], path[128], file[1200];
-    av_test_app_upload(&a, "a.jpg", av_test_jpeg, sizeof av_test_jpeg, id);
+    av_test_upload(a.base, "a.jpg", av_test_jpeg, sizeof av_test_jpeg, id);
     av_http_resp r;
     snprintf(path, sizeof path, "/uploads/%s", id);
     av_test_app_url(u, sizeof u, &a, path);
@@ -158,7 +158,7 @@ TEST(waiting_page_does_not_hold_the_http_thread)
     av_test_fake.gate = 1;
     pthread_mutex_unlock(&av_test_fake.mu);
     char id[AV_STORE_ID_LEN + 1], path[128], u[256], h[256];
-    av_test_app_upload(&a, "slow.jpg", slow, sizeof slow, id);
+    av_test_upload(a.base, "slow.jpg", slow, sizeof slow, id);
     snprintf(path, sizeof path, "/uploads/%s", id);
     av_test_app_url(u, sizeof u, &a, path);
     struct view_arg v = {.url = u};
@@ -196,7 +196,7 @@ TEST(temporary_failure_is_retried)
     flaky[sizeof av_test_jpeg] = 0;
     av_test_fake.flaky_left = 1;
     char id[AV_STORE_ID_LEN + 1];
-    av_test_app_upload(&a, "flaky.jpg", flaky, sizeof flaky, id);
+    av_test_upload(a.base, "flaky.jpg", flaky, sizeof flaky, id);
     json_t *j = NULL;
     for (int i = 0; i < 50; i++) { /* the first attempt fails within 0.2 s */
         json_decref(j);

@@ -189,10 +189,10 @@ void av_test_app_url(char *out, size_t cap, const av_test_app *a, const char *pa
 }
 
 /* Upload one file, expect 303, return the ID from Location. */
-void av_test_app_upload(av_test_app *a, const char *name, const void *data, size_t len, char *id)
+void av_test_upload(const char *base, const char *name, const void *data, size_t len, char *id)
 {
     char u[256];
-    av_test_app_url(u, sizeof u, a, "/upload");
+    snprintf(u, sizeof u, "%s/upload", base);
     av_http_resp r;
     const char *names[] = {name};
     const void *datas[] = {data};

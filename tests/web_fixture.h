@@ -54,9 +54,10 @@ void av_test_app_stop(av_test_app *a);
 /* a's base URL + path into out. */
 void av_test_app_url(char *out, size_t cap, const av_test_app *a, const char *path);
 
-/* Uploads one file, expects 303 and returns the image ID from Location in
- * id (AV_STORE_ID_LEN + 1 bytes). */
-void av_test_app_upload(av_test_app *a, const char *name, const void *data, size_t len, char *id);
+/* Uploads one file through the form of the web app at base (http://HOST:PORT),
+ * expects 303 and returns the image ID from Location in id (AV_STORE_ID_LEN
+ * + 1 bytes). */
+void av_test_upload(const char *base, const char *name, const void *data, size_t len, char *id);
 
 /* av_test_fake.calls, read under its lock. */
 int av_test_app_calls(void);
