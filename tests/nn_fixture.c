@@ -273,29 +273,22 @@ av_nn__fused_act nf_act(av_nn__act kind)
     av_nn__fused_act a = {kind, 0.1f, -0.5f, 0.7f};
     return a;
 }
+
 av_nn__conv_params nf_cp(int s, int d, av_nn__padding pad, av_nn__act act)
 {
-    av_nn__conv_params p = {.stride_h = s,
-                            .stride_w = s,
-                            .dilation_h = d,
-                            .dilation_w = d,
-                            .padding = pad,
-                            .groups = 1,
-                            .act = nf_act(act)};
+    av_nn__conv_params p = {.stride_h = s, .stride_w = s, .dilation_h = d, .dilation_w = d,
+                            .padding = pad, .groups = 1, .act = nf_act(act)};
     return p;
 }
+
 av_nn__pool_params nf_pp(int k, int s, av_nn__padding pad, av_nn__act act)
 {
-    av_nn__pool_params p = {.filter_h = k,
-                            .filter_w = k,
-                            .stride_h = s,
-                            .stride_w = s,
-                            .dilation_h = 1,
-                            .dilation_w = 1,
-                            .padding = pad,
+    av_nn__pool_params p = {.filter_h = k, .filter_w = k, .stride_h = s, .stride_w = s,
+                            .dilation_h = 1, .dilation_w = 1, .padding = pad,
                             .act = nf_act(act)};
     return p;
 }
+
 /* ---- an input that ends at a PROT_NONE page ---- */
 
 float *nf_guarded_floats(nf_guarded *g, size_t n)
