@@ -142,7 +142,9 @@ $(BUILD)/aviary.1: $(BUILD)/aviary scripts/gen-man
 
 man: $(BUILD)/aviary.1
 
-TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o $(BUILD)/obj/tests/proc.o
+TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o $(BUILD)/obj/tests/proc.o \
+            $(BUILD)/obj/tests/nn_fixture.o $(BUILD)/obj/tests/detect_fixture.o \
+            $(BUILD)/obj/tests/serving_fixture.o $(BUILD)/obj/tests/web_fixture.o
 
 $(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)

@@ -4,11 +4,15 @@
 #include "proc.h"
 
 #include "harness.h"
+#include "http.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int av_test_free_port(void)
@@ -46,4 +50,55 @@ int av_test_run(const char *bin, char *const argv[], char *out, size_t cap)
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char *av_test_aviary_bin(void)
+{
+    const char *b = getenv("AVIARY_BIN");
+    return b && *b ? b : "build/aviary";
+}
+
+pid_t av_test_spawn(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(av_test_aviary_bin(), argv);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    return pid;
+}
+
+int av_test_wait_up(const char *url, int ms)
+{
+    for (int t = 0; t < ms; t += 100) {
+        av_http_resp r;
+        if (av_http_get(url, &r) == 0 && r.status == 200) {
+            av_http_free(&r);
+            return 1;
+        }
+        av_http_free(&r);
+        av_test_sleep_ms(100);
+    }
+    return 0;
+}
+
+int av_test_stop(pid_t pid, int sig)
+{
+    kill(pid, sig);
+    int status = 0;
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        av_test_sleep_ms(100);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+void av_test_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }

@@ -1,11 +1,12 @@
 /*
  * proc.h - tests that run the aviary binary: a free port, a run with its
- * output captured.
+ * output captured, a server started in the background, waited for and stopped.
  */
 #ifndef AV_TEST_PROC_H
 #define AV_TEST_PROC_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A loopback TCP port nothing listens on (bound, then released). Fails the
  * test when none can be had. */
@@ -17,5 +18,20 @@ int av_test_free_port(void);
  * Returns the exit status, or -1 when it did not exit normally.
  */
 int av_test_run(const char *bin, char *const argv[], char *out, size_t cap);
+
+/* $AVIARY_BIN, else build/aviary (scripts/run-tests sets it per build folder). */
+const char *av_test_aviary_bin(void);
+
+/* Starts av_test_aviary_bin() with argv in a child process; its pid. */
+pid_t av_test_spawn(char *const argv[]);
+
+/* 1 once GET url answers 200, 0 when it has not within ms milliseconds. */
+int av_test_wait_up(const char *url, int ms);
+
+/* Sends sig to pid and reaps it (SIGKILL after 10 s): its exit status, or
+ * -1 when it did not exit normally. */
+int av_test_stop(pid_t pid, int sig);
+
+void av_test_sleep_ms(int ms);
 
 #endif

@@ -7,6 +7,7 @@
  * off it keeps them.
  */
 #include "harness.h"
+#include "detect_fixture.h"
 
 #include "detect/detect.h"
 #include "detect/illus.h"
@@ -165,37 +166,6 @@ TEST(settings_parsed_and_refused)
 
 /* ---- end to end ---- */
 
-static void need_models(void)
-{
-    if (access("models/human/centernet.json", R_OK))
-        SKIP("detector models not fetched (run scripts/setup)");
-}
-
-/* bird.bmp (a photo, 512x343) in the middle of a 1100x740 white page, as PNG. */
-static unsigned char *bird_on_a_page(size_t *len)
-{
-    FILE *f = fopen(av_test_shared("testdata/images/bird.bmp"), "rb");
-    CHECK(f);
-    static unsigned char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    av_image *bird = NULL, *pg = av_img_new(1100, 740);
-    char err[256];
-    CHECK_MSG(av_vision_decode(buf, n, NULL, &bird, NULL, err, sizeof err) == AV_VISION_OK, "%s",
-              err);
-    CHECK(pg);
-    memset(pg->data, 255, (size_t)pg->width * pg->height * 3);
-    int ox = (pg->width - bird->width) / 2, oy = (pg->height - bird->height) / 2;
-    for (int y = 0; y < bird->height; y++)
-        memcpy(pg->data + 3 * ((size_t)(oy + y) * pg->width + ox),
-               bird->data + 3 * (size_t)y * bird->width, 3 * (size_t)bird->width);
-    unsigned char *png = NULL;
-    CHECK(av_vision_encode_png(pg, &png, len, err, sizeof err) == AV_VISION_OK);
-    av_img_free(bird);
-    av_img_free(pg);
-    return png;
-}
-
 static int birds(const av_detect_result *r)
 {
     int n = 0;
@@ -206,19 +176,17 @@ static int birds(const av_detect_result *r)
 
 static void run(const char *dir, const unsigned char *img, size_t len, av_detect_result *r)
 {
-    av_detect_pipeline *p;
+    av_detect_pipeline *p = av_test_open_pipeline(dir, NULL);
     char err[1024];
-    av_detect_open_opts oo = {.threads = 1};
-    CHECK_MSG(av_detect_pipeline_open(dir, &oo, &p, err, sizeof err) == 0, "%s", err);
     CHECK_MSG(av_detect_run(p, img, len, NULL, r, err, sizeof err) == AV_DETECT_OK, "%s", err);
     av_detect_pipeline_close(p);
 }
 
 TEST(bird_on_a_white_page_is_not_a_sighting)
 {
-    need_models();
+    av_test_need_models();
     size_t len;
-    unsigned char *png = bird_on_a_page(&len);
+    unsigned char *png = av_test_bird_on_a_page(&len);
     av_detect_result r;
     run("models", png, len, &r);
     CHECK_EQ_INT(r.page_measured, 1);
@@ -260,14 +228,12 @@ TEST(bird_on_a_white_page_is_not_a_sighting)
 
 TEST(bird_photo_is_measured_and_kept)
 {
-    need_models();
-    FILE *f = fopen(av_test_shared("testdata/images/bird.bmp"), "rb");
-    CHECK(f);
-    static unsigned char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
+    av_test_need_models();
+    size_t n;
+    unsigned char *buf = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &n);
     av_detect_result r;
     run("models", buf, n, &r);
+    free(buf);
     CHECK_EQ_INT(r.page_measured, 1);
     CHECK(r.page_paper < 0.05);
     CHECK_EQ_INT(r.illustration, 0);

@@ -6,9 +6,10 @@
  * protocol's documented example request and error shapes.
  */
 #include "harness.h"
+#include "detect_fixture.h"
 #include "http.h"
+#include "serving_fixture.h"
 
-#include "log/log.h"
 #include "serving/serving.h"
 #include "vision/vision.h"
 
@@ -17,62 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct srv {
-    av_serving *s;
-    char base[64];
-} srv;
-
-static void start_srv(srv *v)
+/* The in-process server, two HTTP workers. */
+static void start_srv(av_test_srv *v)
 {
-    av_log_setup(AV_LOG_WARN, AV_LOG_LOGFMT);
-    av_serving_opts o = {.listen = "127.0.0.1", .models_dir = "models", .workers = 2};
-    char err[512];
-    av_serving_status st = av_serving_start(&o, &v->s, err, sizeof err);
-    if (st == AV_SERVING_E_MODEL && strstr(err, "cannot"))
-        SKIP("models not installed (run scripts/setup)");
-    CHECK_MSG(st == AV_SERVING_OK, "start: %s", err);
-    snprintf(v->base, sizeof v->base, "http://127.0.0.1:%d", av_serving_port(v->s));
-}
-
-static json_t *call(const srv *v, const char *method, const char *path, const char *body,
-                    long *status)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", v->base, path);
-    av_http_resp r;
-    CHECK_EQ_INT(av_http_request(method, url, body ? "application/json" : NULL, body,
-                                 body ? strlen(body) : 0, &r),
-                 0);
-    *status = r.status;
-    json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
-    av_http_free(&r);
-    return j;
-}
-
-static void expect_error(const srv *v, const char *method, const char *path, const char *body,
-                         long status, const char *msg)
-{
-    long st;
-    json_t *j = call(v, method, path, body, &st);
-    const char *e = json_string_value(json_object_get(j, "error"));
-    CHECK_MSG(j && json_object_size(j) == 1 && e, "%s %s: not {\"error\"}", method, path);
-    CHECK_MSG(st == status, "%s %s: status %ld, want %ld (%s)", method, path, st, status, e);
-    CHECK_STR_CONTAINS(e, msg);
-    json_decref(j);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    CHECK(p && fread(p, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
+    av_serving_opts o = {.workers = 2};
+    av_test_srv_start(v, &o);
 }
 
 static json_t *output(const json_t *resp, const char *name)
@@ -108,26 +58,26 @@ static void check_tensors(const json_t *resp)
 
 TEST(server_and_model_metadata_health)
 {
-    srv v;
+    av_test_srv v;
     start_srv(&v);
     long st;
-    json_t *j = call(&v, "GET", "/v2", NULL, &st);
+    json_t *j = av_test_srv_call(&v, "GET", "/v2", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "aviary");
     CHECK(json_is_string(json_object_get(j, "version")));
     CHECK(json_is_array(json_object_get(j, "extensions")));
     json_decref(j);
-    j = call(&v, "GET", "/v2/health/live", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/health/live", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     json_decref(j);
-    j = call(&v, "GET", "/v2/health/ready", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/health/ready", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     CHECK(json_is_true(json_object_get(j, "ready")));
     json_decref(j);
 
     const char *paths[] = {"/v2/models/birdsClassifier", "/v2/models/birdsClassifier/versions/1"};
     for (int i = 0; i < 2; i++) {
-        j = call(&v, "GET", paths[i], NULL, &st);
+        j = av_test_srv_call(&v, "GET", paths[i], NULL, &st, NULL);
         CHECK_EQ_INT(st, 200);
         CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "birdsClassifier");
         CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(j, "versions"), 0)), "1");
@@ -138,38 +88,58 @@ TEST(server_and_model_metadata_health)
         in = json_array_get(json_object_get(j, "inputs"), 1);
         CHECK_STR_EQ(json_string_value(json_object_get(in, "datatype")), "UINT8");
         CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(in, "shape"), 3)), 3);
-        CHECK_EQ_INT(json_array_size(json_object_get(j, "outputs")), 11);
-        CHECK_STR_EQ(json_string_value(json_object_get(
-                         json_array_get(json_object_get(j, "outputs"), 0), "name")),
+        CHECK_EQ_INT(json_array_size(json_object_get(j, "outputs")), 28);
+        /* what the REST answer carries beside the TF OD API's */
+        static const char *const more[][3] = {
+            {"detection_whole_image_by", "BYTES", "2"},   {"detection_rules", "BYTES", "2"},
+            {"detection_confidences", "FP32", "2"},       {"illustration", "BOOL", "1"},
+            {"illustration_page", "FP32", "2"},           {"illustrated_boxes", "FP32", "3"},
+            {"illustrated_whole_image_by", "BYTES", "2"}, {"illustrated_species", "BYTES", "3"}};
+        for (size_t k = 0; k < sizeof more / sizeof more[0]; k++) {
+            size_t m;
+            json_t *o, *found = NULL;
+            json_array_foreach(json_object_get(j, "outputs"), m, o)
+            {
+                if (!strcmp(json_string_value(json_object_get(o, "name")), more[k][0]))
+                    found = o;
+            }
+            CHECK_MSG(found, "no output %s", more[k][0]);
+            CHECK_STR_EQ(json_string_value(json_object_get(found, "datatype")), more[k][1]);
+            CHECK_EQ_INT(json_array_size(json_object_get(found, "shape")), atoi(more[k][2]));
+        }
+        CHECK_STR_EQ(json_string_value(
+                         json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "name")),
                      "detection_boxes");
         json_decref(j);
     }
-    j = call(&v, "GET", "/v2/models/birdsClassifier/ready", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/models/birdsClassifier/ready", NULL, &st, NULL);
     CHECK_EQ_INT(st, 200);
     CHECK(json_is_true(json_object_get(j, "ready")));
     json_decref(j);
-    j = call(&v, "GET", "/v2/models/birdsClassifier/versions/3/ready", NULL, &st);
+    j = av_test_srv_call(&v, "GET", "/v2/models/birdsClassifier/versions/3/ready", NULL, &st, NULL);
     CHECK_EQ_INT(st, 400); /* the protocol: not ready is a 4xx */
     CHECK(json_is_false(json_object_get(j, "ready")));
     json_decref(j);
 
-    expect_error(&v, "GET", "/v2/models/nope", NULL, 404, "Model nope is not found");
-    expect_error(&v, "GET", "/v2/models/nope/ready", NULL, 404, "Model nope is not found");
-    expect_error(&v, "GET", "/v2/models/birdsClassifier/versions/3", NULL, 404,
-                 "version 3 is not found");
-    expect_error(&v, "POST", "/v2/health/live", "{}", 405, "not allowed");
-    expect_error(&v, "GET", "/v2/models/birdsClassifier/infer", NULL, 405, "not allowed");
-    expect_error(&v, "GET", "/v2/repository/index", NULL, 404, "no such endpoint");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/nope", NULL, 404, "Model nope is not found");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/nope/ready", NULL, 404,
+                             "Model nope is not found");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/birdsClassifier/versions/3", NULL, 404,
+                             "version 3 is not found");
+    av_test_srv_expect_error(&v, "POST", "/v2/health/live", "{}", 405, "not allowed");
+    av_test_srv_expect_error(&v, "GET", "/v2/models/birdsClassifier/infer", NULL, 405,
+                             "not allowed");
+    av_test_srv_expect_error(&v, "GET", "/v2/repository/index", NULL, 404, "no such endpoint");
     av_serving_stop(v.s);
 }
 
 TEST(infer_bytes_and_uint8_tensor_agree)
 {
     const char *path = av_test_shared("testdata/images/parrot.jpg");
-    srv v;
+    av_test_srv v;
     start_srv(&v);
     size_t n;
-    unsigned char *img = slurp(path, &n);
+    unsigned char *img = av_test_read_file(path, &n);
     char *b64;
     size_t bl;
     CHECK(av_serving_b64_encode(img, n, &b64, &bl) == 0);
@@ -178,7 +148,7 @@ TEST(infer_bytes_and_uint8_tensor_agree)
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     long st;
-    json_t *a = call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st);
+    json_t *a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
     CHECK_MSG(st == 200, "status %ld: %s", st, json_string_value(json_object_get(a, "error")));
     CHECK_STR_EQ(json_string_value(json_object_get(a, "id")), "42");
     CHECK_STR_EQ(json_string_value(json_object_get(a, "model_name")), "birdsClassifier");
@@ -208,11 +178,12 @@ TEST(infer_bytes_and_uint8_tensor_agree)
     for (long long i = 0; i < (long long)im->width * im->height * 3; i++)
         json_array_append_new(data, json_integer(im->data[i]));
     req = json_pack("{s:[{s:s, s:[i,i,i,i], s:s, s:o}], s:[{s:s}, {s:s}]}", "inputs", "name",
-                    "input_tensor", "shape", 1, im->height, im->width, 3, "datatype", "UINT8", "data",
-                    data, "outputs", "name", "detection_species", "name", "num_detections");
+                    "input_tensor", "shape", 1, im->height, im->width, 3, "datatype", "UINT8",
+                    "data", data, "outputs", "name", "detection_species", "name", "num_detections");
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    json_t *b = call(&v, "POST", "/v2/models/birdsClassifier/versions/1/infer", body, &st);
+    json_t *b = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/versions/1/infer", body,
+                                 &st, NULL);
     CHECK_MSG(st == 200, "status %ld: %s", st, json_string_value(json_object_get(b, "error")));
     CHECK(json_object_get(b, "id") == NULL); /* none sent, none echoed */
     CHECK_EQ_INT(json_array_size(json_object_get(b, "outputs")), 2); /* only those asked */
@@ -225,11 +196,11 @@ TEST(infer_bytes_and_uint8_tensor_agree)
     av_img_free(im);
 
     /* Two images, one without a bird: padded to the larger count. */
-    req = json_pack("{s:[{s:s, s:[i], s:s, s:[s,s]}]}", "inputs", "name", "image_bytes", "shape",
-                    2, "datatype", "BYTES", "data", b64, b64);
+    req = json_pack("{s:[{s:s, s:[i], s:s, s:[s,s]}]}", "inputs", "name", "image_bytes", "shape", 2,
+                    "datatype", "BYTES", "data", b64, b64);
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    a = call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st);
+    a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
     CHECK_EQ_INT(st, 200);
     check_tensors(a);
     CHECK_EQ_INT(json_integer_value(
@@ -244,60 +215,194 @@ TEST(infer_bytes_and_uint8_tensor_agree)
 
 TEST(documented_example_and_errors)
 {
-    srv v;
+    av_test_srv v;
     start_srv(&v);
     const char *url = "/v2/models/birdsClassifier/infer";
     /* The protocol's own example inference request: valid V2, but not
      * inputs this model takes, so a 400 {"error"}. */
-    expect_error(&v, "POST", url,
-                 "{\"id\" : \"42\", \"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
-                 "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}, {\"name\" : \"input1\", "
-                 "\"shape\" : [ 3 ], \"datatype\" : \"BOOL\", \"data\" : [ true ]}], "
-                 "\"outputs\" : [{\"name\" : \"output0\"}]}",
-                 400, "exactly one input tensor");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
-                 "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}]}",
-                 400, "datatype UINT32 is not supported");
-    expect_error(&v, "POST", url, "{\"inputs\": [", 400, "JSON parse error");
-    expect_error(&v, "POST", url, "[]", 400, "must be a JSON object");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
-                 "\"BYTES\", \"data\": [\"***\"]}]}",
-                 400, "Unable to base64 decode");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [2], \"datatype\": "
-                 "\"BYTES\", \"data\": [\"AAAA\"]}]}",
-                 400, "as many base64 strings as its shape says");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
-                 "\"BYTES\", \"data\": [\"AAAA\"]}]}",
-                 400, "image 0");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,2,2,3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,3]}]}",
-                 400, "as many values as its shape says");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,300]}]}",
-                 400, "not an integer 0..255");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,3]}]}",
-                 400, "must have shape [N,H,W,3]");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,100000,100000,3], \"datatype\": "
-                 "\"UINT8\", \"data\": []}]}",
-                 400, "pixel limit");
-    expect_error(&v, "POST", url,
-                 "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
-                 "\"UINT8\", \"data\": [1,2,3]}], \"outputs\": [{\"name\": \"output0\"}]}",
-                 400, "unknown output 'output0'");
-    expect_error(&v, "POST", "/v2/models/nope/infer", "{}", 404, "Model nope is not found");
-    expect_error(&v, "POST", "/v2/models/birdsClassifier/versions/9/infer", "{}", 404,
-                 "version 9 is not found");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"id\" : \"42\", \"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
+        "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}, {\"name\" : \"input1\", "
+        "\"shape\" : [ 3 ], \"datatype\" : \"BOOL\", \"data\" : [ true ]}], "
+        "\"outputs\" : [{\"name\" : \"output0\"}]}",
+        400, "exactly one input tensor");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\" : [{\"name\" : \"input0\", \"shape\" : [ 2, 2 ], "
+                             "\"datatype\" : \"UINT32\", \"data\" : [ 1, 2, 3, 4 ]}]}",
+                             400, "datatype UINT32 is not supported");
+    av_test_srv_expect_error(&v, "POST", url, "{\"inputs\": [", 400, "JSON parse error");
+    av_test_srv_expect_error(&v, "POST", url, "[]", 400, "must be a JSON object");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
+        "\"BYTES\", \"data\": [\"***\"]}]}",
+        400, "Unable to base64 decode");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [2], \"datatype\": "
+        "\"BYTES\", \"data\": [\"AAAA\"]}]}",
+        400, "as many base64 strings as its shape says");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"image_bytes\", \"shape\": [1], \"datatype\": "
+        "\"BYTES\", \"data\": [\"AAAA\"]}]}",
+        400, "image 0");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,2,2,3], \"datatype\": "
+                             "\"UINT8\", \"data\": [1,2,3]}]}",
+                             400, "as many values as its shape says");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
+                             "\"UINT8\", \"data\": [1,2,300]}]}",
+                             400, "not an integer 0..255");
+    av_test_srv_expect_error(&v, "POST", url,
+                             "{\"inputs\": [{\"name\": \"t\", \"shape\": [3], \"datatype\": "
+                             "\"UINT8\", \"data\": [1,2,3]}]}",
+                             400, "must have shape [N,H,W,3]");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,100000,100000,3], \"datatype\": "
+        "\"UINT8\", \"data\": []}]}",
+        400, "pixel limit");
+    av_test_srv_expect_error(
+        &v, "POST", url,
+        "{\"inputs\": [{\"name\": \"t\", \"shape\": [1,1,1,3], \"datatype\": "
+        "\"UINT8\", \"data\": [1,2,3]}], \"outputs\": [{\"name\": \"output0\"}]}",
+        400, "unknown output 'output0'");
+    av_test_srv_expect_error(&v, "POST", "/v2/models/nope/infer", "{}", 404,
+                             "Model nope is not found");
+    av_test_srv_expect_error(&v, "POST", "/v2/models/birdsClassifier/versions/9/infer", "{}", 404,
+                             "version 9 is not found");
+    av_serving_stop(v.s);
+}
+
+/* Element i of output name's flat data. */
+static const json_t *at(const json_t *resp, const char *name, size_t i)
+{
+    const json_t *o = output(resp, name);
+    CHECK_MSG(o, "no output %s", name);
+    return json_array_get(json_object_get(o, "data"), i);
+}
+
+static long long dim(const json_t *resp, const char *name, size_t d)
+{
+    return json_integer_value(json_array_get(json_object_get(output(resp, name), "shape"), d));
+}
+
+/* Row k of image i in group prefix ("detection_" or "illustrated_", rows
+ * per image, k = 3 species) says what d says (NULL: padding). */
+static void same_row(const json_t *resp, const char *prefix, int rows, int i, int k,
+                     const av_detect_result *r, const av_detect_det *d)
+{
+    char n[64];
+    size_t row = (size_t)i * (size_t)rows + (size_t)k;
+#define COL(suffix) (snprintf(n, sizeof n, "%s%s", prefix, suffix), n)
+    CHECK_STR_EQ(json_string_value(at(resp, COL("labels"), row)), d ? d->label : "");
+    CHECK_STR_EQ(json_string_value(at(resp, COL("rules"), row)),
+                 d ? av_detect_rule_name(d->rule) : "");
+    CHECK_STR_EQ(json_string_value(at(resp, COL("whole_image_by"), row)),
+                 d ? av_detect_whole_by_name(d->whole_image ? d->whole_by : AV_DETECT_WHOLE_NONE)
+                   : "");
+    CHECK_NEAR(json_number_value(at(resp, COL("confidences"), row)), d ? d->confidence : 0, 1e-6);
+    CHECK_NEAR(json_number_value(at(resp, COL("boxes"), row * 4 + 1)), d ? d->x1 / r->width : 0,
+               1e-6);
+    CHECK_NEAR(json_number_value(at(resp, COL("boxes"), row * 4 + 2)), d ? d->y2 / r->height : 0,
+               1e-6);
+    for (int j = 0; j < 3; j++) {
+        const av_detect_species *q = d && j < d->n_species ? &d->species[j] : NULL;
+        CHECK_STR_EQ(json_string_value(at(resp, COL("species"), row * 3 + (size_t)j)),
+                     q ? q->scientific : "");
+        CHECK_NEAR(json_number_value(at(resp, COL("species_scores"), row * 3 + (size_t)j)),
+                   q ? q->score : 0, 1e-6);
+    }
+#undef COL
+}
+
+/* A drawing (bird.bmp on a white page: a plate) and a photo (bird.bmp) in
+ * one request: the V2 outputs carry what the REST answer carries, the
+ * in-process pipeline's answer row for row; the photo's illustrated_* row
+ * is padding. The photo alone has no illustrated_* rows. */
+TEST(illustration_plate_and_photo)
+{
+    av_test_srv v;
+    start_srv(&v);
+    size_t n[2];
+    unsigned char *img[2] = {av_test_bird_on_a_page(&n[0]),
+                             av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &n[1])};
+    char *b64[2];
+    av_detect_result r[2];
+    av_detect_pipeline *p = av_test_open_pipeline(NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        size_t bl;
+        CHECK(av_serving_b64_encode(img[i], n[i], &b64[i], &bl) == 0);
+        char err[1024];
+        av_detect_run_opts ro = {.top_k = 3}; /* the model server's default */
+        CHECK_MSG(av_detect_run(p, img[i], n[i], &ro, &r[i], err, sizeof err) == AV_DETECT_OK, "%s",
+                  err);
+    }
+    av_detect_pipeline_close(p);
+    CHECK_EQ_INT(r[0].illustration, 1); /* the page rule holds in process */
+    CHECK_EQ_INT(r[1].illustration, 0);
+    CHECK(r[0].page_measured && r[1].page_measured);
+
+    json_t *req = json_pack("{s:[{s:s, s:[i], s:s, s:[s,s]}]}", "inputs", "name", "image_bytes",
+                            "shape", 2, "datatype", "BYTES", "data", b64[0], b64[1]);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    long st;
+    json_t *a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
+    CHECK_MSG(st == 200, "status %ld: %s", st, av_test_err_of(a));
+    check_tensors(a);
+    int D = (int)dim(a, "detection_labels", 1);
+    CHECK_EQ_INT(D, r[0].n_dets > r[1].n_dets ? r[0].n_dets : r[1].n_dets);
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 0), 2);
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 1), 1); /* one drawing in the request */
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 2), 4);
+    CHECK_EQ_INT(dim(a, "illustrated_species", 2), 3);
+    CHECK_EQ_INT(dim(a, "illustration_page", 1), 2);
+    for (int i = 0; i < 2; i++) {
+        CHECK(json_is_boolean(at(a, "illustration", (size_t)i)));
+        CHECK_EQ_INT(json_is_true(at(a, "illustration", (size_t)i)), r[i].illustration);
+        CHECK_NEAR(json_number_value(at(a, "illustration_page", 2 * (size_t)i)), r[i].page_paper,
+                   1e-6);
+        CHECK_NEAR(json_number_value(at(a, "illustration_page", 2 * (size_t)i + 1)),
+                   r[i].page_border, 1e-6);
+        CHECK_EQ_INT(json_number_value(at(a, "num_detections", (size_t)i)), r[i].n_dets);
+        for (int k = 0; k < D; k++)
+            same_row(a, "detection_", D, i, k, &r[i], k < r[i].n_dets ? &r[i].dets[k] : NULL);
+        same_row(a, "illustrated_", 1, i, 0, &r[i], r[i].illustration ? &r[i].illustrated : NULL);
+    }
+    CHECK(r[1].n_dets >= 1); /* the photo keeps its bird, a box: "none" whole-image rule */
+    CHECK_STR_EQ(json_string_value(at(a, "detection_whole_image_by", (size_t)D)), "none");
+    CHECK(r[0].illustrated.label[0]);
+    CHECK_MSG(r[0].page_paper > 0.7 && r[0].page_border > 0.99, "paper %.3f border %.3f",
+              r[0].page_paper, r[0].page_border);
+    json_decref(a);
+    free(body);
+
+    /* the photo alone: no drawing, so no illustrated_* rows */
+    req = json_pack("{s:[{s:s, s:[i], s:s, s:[s]}], s:[{s:s}, {s:s}]}", "inputs", "name",
+                    "image_bytes", "shape", 1, "datatype", "BYTES", "data", b64[1], "outputs",
+                    "name", "illustrated_boxes", "name", "illustration");
+    body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    a = av_test_srv_call(&v, "POST", "/v2/models/birdsClassifier/infer", body, &st, NULL);
+    CHECK_MSG(st == 200, "status %ld: %s", st, av_test_err_of(a));
+    check_tensors(a);
+    CHECK_EQ_INT(json_array_size(json_object_get(a, "outputs")), 2);
+    CHECK_EQ_INT(dim(a, "illustrated_boxes", 1), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(output(a, "illustrated_boxes"), "data")), 0);
+    CHECK(json_is_false(at(a, "illustration", 0)));
+    json_decref(a);
+    free(body);
+    for (int i = 0; i < 2; i++) {
+        av_detect_result_free(&r[i]);
+        free(b64[i]);
+        free(img[i]);
+    }
     av_serving_stop(v.s);
 }
 
 TEST_MAIN(T(server_and_model_metadata_health), T(infer_bytes_and_uint8_tensor_agree),
-          T(documented_example_and_errors))
+          T(documented_example_and_errors), T(illustration_plate_and_photo))

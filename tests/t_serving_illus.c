@@ -7,6 +7,8 @@
  * does; a photo keeps its bird and says it is not a drawing.
  */
 #include "harness.h"
+#include "detect_fixture.h"
+#include "serving_fixture.h"
 
 #include "log/log.h"
 #include "serving/serving.h"
@@ -17,43 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f, "cannot open %s", path);
-    static unsigned char buf[1 << 20];
-    *len = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    unsigned char *p = malloc(*len);
-    CHECK(p);
-    memcpy(p, buf, *len);
-    return p;
-}
-
-/* bird.bmp (a photo, 512x343) in the middle of a 1100x740 white page, as PNG
- * (as t_illus.c). */
-static unsigned char *bird_on_a_page(size_t *len)
-{
-    size_t n;
-    unsigned char *bmp = read_all(av_test_shared("testdata/images/bird.bmp"), &n);
-    av_image *bird = NULL, *pg = av_img_new(1100, 740);
-    char err[256];
-    CHECK_MSG(av_vision_decode(bmp, n, NULL, &bird, NULL, err, sizeof err) == AV_VISION_OK, "%s",
-              err);
-    CHECK(pg);
-    memset(pg->data, 255, (size_t)pg->width * pg->height * 3);
-    int ox = (pg->width - bird->width) / 2, oy = (pg->height - bird->height) / 2;
-    for (int y = 0; y < bird->height; y++)
-        memcpy(pg->data + 3 * ((size_t)(oy + y) * pg->width + ox),
-               bird->data + 3 * (size_t)y * bird->width, 3 * (size_t)bird->width);
-    unsigned char *png = NULL;
-    CHECK(av_vision_encode_png(pg, &png, len, err, sizeof err) == AV_VISION_OK);
-    av_img_free(bird);
-    av_img_free(pg);
-    free(bmp);
-    return png;
-}
 
 /* The same detection in-process and through the server (boxes went through
  * normalised floats). */
@@ -79,10 +44,8 @@ static void same_det(const av_detect_det *a, const av_detect_det *b)
 static void compare(av_serving_client *c, const unsigned char *img, size_t len,
                     av_detect_result *local, av_detect_result *remote)
 {
-    av_detect_pipeline *p;
+    av_detect_pipeline *p = av_test_open_pipeline(NULL, NULL);
     char err[1024];
-    av_detect_open_opts oo = {.threads = 1};
-    CHECK_MSG(av_detect_pipeline_open("models", &oo, &p, err, sizeof err) == 0, "%s", err);
     av_detect_run_opts ro = {.top_k = 3}; /* the model server's default */
     CHECK_MSG(av_detect_run(p, img, len, &ro, local, err, sizeof err) == AV_DETECT_OK, "%s", err);
     av_detect_pipeline_close(p);
@@ -112,21 +75,16 @@ static void compare(av_serving_client *c, const unsigned char *img, size_t len,
 
 TEST(illustration_over_the_model_server)
 {
-    av_log_setup(AV_LOG_WARN, AV_LOG_LOGFMT);
-    av_serving_opts o = {.listen = "127.0.0.1", .models_dir = "models", .workers = 2};
-    av_serving *s = NULL;
-    char err[512], url[128];
-    av_serving_status st = av_serving_start(&o, &s, err, sizeof err);
-    if (st == AV_SERVING_E_MODEL && strstr(err, "cannot"))
-        SKIP("models not installed (run scripts/setup)");
-    CHECK_MSG(st == AV_SERVING_OK, "start: %s", err);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", av_serving_port(s));
-    av_serving_client_opts co = {.url = url};
+    av_serving_opts o = {.workers = 2};
+    av_test_srv v;
+    av_test_srv_start(&v, &o);
+    char err[512];
+    av_serving_client_opts co = {.url = v.base};
     av_serving_client *c = NULL;
     CHECK(av_serving_client_open(&co, &c, err, sizeof err) == AV_SERVING_OK);
 
     size_t len;
-    unsigned char *png = bird_on_a_page(&len);
+    unsigned char *png = av_test_bird_on_a_page(&len);
     av_detect_result local, remote;
     compare(c, png, len, &local, &remote);
     CHECK_EQ_INT(remote.illustration, 1); /* the page rule held, and came across */
@@ -144,7 +102,7 @@ TEST(illustration_over_the_model_server)
     free(png);
 
     /* a photo: measured, not a drawing, its bird kept */
-    unsigned char *bmp = read_all(av_test_shared("testdata/images/bird.bmp"), &len);
+    unsigned char *bmp = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &len);
     compare(c, bmp, len, &local, &remote);
     CHECK_EQ_INT(remote.page_measured, 1);
     CHECK_EQ_INT(remote.illustration, 0);
@@ -153,7 +111,7 @@ TEST(illustration_over_the_model_server)
     av_detect_result_free(&remote);
     free(bmp);
     av_serving_client_close(c);
-    av_serving_stop(s);
+    av_serving_stop(v.s);
 }
 
 TEST_MAIN(T(illustration_over_the_model_server))

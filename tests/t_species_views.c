@@ -4,6 +4,7 @@
  * and which rule made a whole image a bird ("whole_image_by").
  */
 #include "harness.h"
+#include "detect_fixture.h"
 
 #include "detect/detect.h"
 
@@ -15,28 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = malloc((size_t)n + 1);
-    CHECK(buf);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static void need_models(void)
-{
-    if (access("models/human/centernet.json", R_OK) ||
-        access("models/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite", R_OK))
-        SKIP("models not fetched (run scripts/setup)");
-}
 
 /* A models folder NAME under the test's tmpdir: links to ./models' entries,
  * and ./models/pipeline.json with "species_tta" set to tta (JSON text; NULL
@@ -74,22 +53,10 @@ static const char *models_with_tta(const char *name, const char *tta)
 
 static av_detect_pipeline *open_dir(const char *dir, int species_batch)
 {
-    av_detect_pipeline *p;
-    char err[1024];
     av_detect_open_opts oo = {.threads = 1, .species_batch = species_batch};
-    CHECK_MSG(av_detect_pipeline_open(dir, &oo, &p, err, sizeof err) == 0, "%s", err);
+    av_detect_pipeline *p = av_test_open_pipeline(dir, &oo);
     CHECK(av_detect_pipeline_has_species(p));
     return p;
-}
-
-static void run_file(av_detect_pipeline *p, const char *path, av_detect_result *r)
-{
-    size_t len;
-    void *buf = read_file(path, &len);
-    char err[1024];
-    CHECK_MSG(av_detect_run(p, buf, len, NULL, r, err, sizeof err) == AV_DETECT_OK, "%s: %s",
-              path, err);
-    free(buf);
 }
 
 /* Same boxes; species and scores the same bit for bit (want_same) or with
@@ -119,7 +86,7 @@ static void compare(const av_detect_result *a, const av_detect_result *b, int wa
 
 TEST(tta_setting_is_checked)
 {
-    need_models();
+    av_test_need_species_model();
     const char *bad[] = {"[\"flip\"]", "\"mirror\"", "[1.5]", "[\"mirror\", 0.1, 0.2]",
                          "[0.1, 0.2, 0.3, 0.4]"};
     char name[32], err[1024];
@@ -141,7 +108,7 @@ TEST(tta_setting_is_checked)
  * (an extra margin equal to crop_margin) averages to the plain scores. */
 TEST(mirror_views_batched_equal_one_by_one)
 {
-    need_models();
+    av_test_need_species_model();
     const char *img = av_test_shared("eval/birds/images/083.jpg");
     if (access(img, R_OK))
         SKIP("eval set not available");
@@ -149,19 +116,18 @@ TEST(mirror_views_batched_equal_one_by_one)
     json_t *pj = json_load_file("models/pipeline.json", 0, &je);
     CHECK(pj);
     char same[64];
-    snprintf(same, sizeof same, "[%.17g]",
-             json_number_value(json_object_get(pj, "crop_margin")));
+    snprintf(same, sizeof same, "[%.17g]", json_number_value(json_object_get(pj, "crop_margin")));
     json_decref(pj);
     av_detect_pipeline *plain = open_dir(models_with_tta("plain", "[]"), 0);
     const char *mdir = models_with_tta("mirror", "[\"mirror\"]");
     av_detect_pipeline *all = open_dir(mdir, 0), *one = open_dir(mdir, 1);
     av_detect_pipeline *twice = open_dir(models_with_tta("twice", same), 0);
     av_detect_result rp, ra, r1, rt;
-    run_file(plain, img, &rp);
+    av_test_run_file(plain, img, NULL, &rp);
     CHECK_MSG(rp.n_dets >= 2, "%d birds, want 2", rp.n_dets);
-    run_file(all, img, &ra);
-    run_file(one, img, &r1);
-    run_file(twice, img, &rt);
+    av_test_run_file(all, img, NULL, &ra);
+    av_test_run_file(one, img, NULL, &r1);
+    av_test_run_file(twice, img, NULL, &rt);
     CHECK_EQ_INT(ra.batched_species, 1);
     CHECK_EQ_INT(r1.batched_species, 0);
     compare(&ra, &r1, 1);
@@ -188,7 +154,7 @@ TEST(mirror_views_batched_equal_one_by_one)
  * in the result and its JSON; a box says nothing. */
 TEST(whole_image_by_names_the_rule)
 {
-    need_models();
+    av_test_need_species_model();
     if (access(av_test_shared("eval/birds/images/110.jpg"), R_OK))
         SKIP("eval set not available");
     if (access("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite", R_OK))
@@ -201,7 +167,7 @@ TEST(whole_image_by_names_the_rule)
                  {"eval/birds/images/001.jpg", NULL}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         av_detect_result r;
-        run_file(p, av_test_shared(cases[i].file), &r);
+        av_test_run_file(p, av_test_shared(cases[i].file), NULL, &r);
         CHECK_MSG(r.n_dets >= 1, "%s: no bird", cases[i].file);
         json_t *j = av_detect_result_to_json(&r, cases[i].file);
         CHECK(j);

@@ -10,6 +10,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "web_fixture.h"
 
 #include "detect/detect.h"
 #include "store/store.h"
@@ -208,25 +209,6 @@ static void get(struct app *a, const char *fmt, const char *id, av_http_resp *r)
     CHECK_EQ_INT(av_http_get(u, r), 0);
 }
 
-/* Upload through the form; expect 303 and return the ID. */
-static void upload_form(struct app *a, const char *name, const void *data, size_t len, char *id)
-{
-    char u[256];
-    snprintf(u, sizeof u, "%s/upload", a->base);
-    av_http_resp r;
-    const char *names[] = {name};
-    const void *datas[] = {data};
-    size_t lens[] = {len};
-    CHECK_EQ_INT(av_http_upload(u, "file", 1, names, datas, lens, &r), 0);
-    CHECK_MSG(r.status == 303, "upload status %ld: %.400s", r.status, r.body);
-    const char *loc = strstr(r.headers, "Location: /uploads/");
-    CHECK_MSG(loc, "no Location header: %s", r.headers);
-    memcpy(id, loc + strlen("Location: /uploads/"), AV_STORE_ID_LEN);
-    id[AV_STORE_ID_LEN] = '\0';
-    CHECK(av_store_valid_id(id));
-    av_http_free(&r);
-}
-
 /* Poll the API until the status is not pending; returns the last body (free()). */
 static char *wait_done(struct app *a, const char *id, int timeout_s)
 {
@@ -270,7 +252,7 @@ TEST(form_upload_results_page_and_feedback)
     struct app a;
     start(&a, 0, 0);
     char id[AV_STORE_ID_LEN + 1];
-    upload_form(&a, "<i>garden.mp4", clip, len, id);
+    av_test_upload(a.base, "<i>garden.mp4", clip, len, id);
     char *json = wait_done(&a, id, 60);
     CHECK_STR_CONTAINS(json, "\"kind\":\"video\"");
     CHECK_STR_CONTAINS(json, "\"status\":\"done\"");
@@ -467,7 +449,7 @@ TEST(corrupt_and_audio_only_videos_fail_clearly)
     start(&a, 0, 0);
     /* Truncated: the header announces 3 s, the bytes stop early. */
     char id[AV_STORE_ID_LEN + 1];
-    upload_form(&a, "cut.mp4", clip, len / 3, id);
+    av_test_upload(a.base, "cut.mp4", clip, len / 3, id);
     char *json = wait_done(&a, id, 60);
     CHECK_STR_CONTAINS(json, "\"status\":\"failed\"");
     CHECK_STR_CONTAINS(json, "\"error\":\"video: ");
@@ -485,7 +467,7 @@ TEST(corrupt_and_audio_only_videos_fail_clearly)
     ffmpeg("-f lavfi -i sine=frequency=440:duration=1 -c:a aac '%s'", m4a);
     size_t alen;
     char *audio = read_file(m4a, &alen);
-    upload_form(&a, "tone.mp4", audio, alen, id);
+    av_test_upload(a.base, "tone.mp4", audio, alen, id);
     json = wait_done(&a, id, 60);
     CHECK_STR_CONTAINS(json, "\"status\":\"failed\"");
     CHECK_STR_CONTAINS(json, "only audio");
@@ -554,7 +536,7 @@ TEST(restart_resumes_or_fails_unfinished_videos)
     /* A stop in the middle of an analysis leaves the video pending. */
     set_gate(1);
     char id[AV_STORE_ID_LEN + 1];
-    upload_form(&a, "bird.mp4", clip, len, id);
+    av_test_upload(a.base, "bird.mp4", clip, len, id);
     wait_for(one_waiting, 30, "the analysis to start");
     av_web_stop(a.web); /* cancels the run through its progress callback */
     a.web = NULL;

@@ -10,9 +10,11 @@
  * An infer request has one input: BYTES [N] whose elements are base64
  * strings of encoded images (JPEG/PNG/WebP/BMP), or UINT8 [N,H,W,3] (or
  * [H,W,3]) pixels, its data flat in row-major order or nested. Outputs are
- * the TF OD API tensors predict.c writes, as named tensors padded to the
- * most detections of any image (shape [N, D, ...]; num_detections says how
- * many rows of each image are real). Errors are {"error": msg}: 400 bad
+ * what predict.c writes (TF OD API tensors and ours), as named tensors
+ * padded to the most detections of any image (shape [N, D, ...];
+ * num_detections says how many rows of each image are real), a drawing's
+ * best bird in illustrated_* [N, I, ...] (I = 1 when any image is a drawing;
+ * "illustration" says which rows are real). Errors are {"error": msg}: 400 bad
  * request, 404 unknown model or version, 500 inference failure. The
  * images of a request run as one av_detect_run_batch (one shared detector
  * pass), on the HTTP worker, also when --batch-max is on.
@@ -48,10 +50,17 @@ static const tensor_desc INPUTS[] = {
     {"input_tensor", "UINT8", 4, {-1, -1, -1, 3}},
 };
 
-/* The TF OD API outputs of predict.c, as V2 tensors (D = detections). */
+/*
+ * The outputs of predict.c (TF OD API names plus ours), as V2 tensors. Two
+ * groups of detection rows have the same columns: detection_* (D rows, the
+ * most detections of any image) and illustrated_* (I rows: 1 when any image
+ * of the request is a drawing, else 0); k = top_k species per row.
+ */
 enum {
     O_BOXES, O_CLASSES, O_SCORES, O_NUM, O_DSCORES, O_LABELS, O_SP, O_SPC, O_SPS, O_SPI,
-    O_SIZE, N_OUT
+    O_SIZE, O_CONF, O_RULES, O_WHOLE, O_ILLUS, O_PAGE,
+    O_I_BOXES, O_I_CLASSES, O_I_SCORES, O_I_DSCORES, O_I_LABELS, O_I_CONF, O_I_RULES,
+    O_I_WHOLE, O_I_SP, O_I_SPC, O_I_SPS, O_I_SPI, N_OUT
 };
 static const tensor_desc OUTPUTS[N_OUT] = {
     {"detection_boxes", "FP32", 3, {-1, -1, 4}},
@@ -65,6 +74,33 @@ static const tensor_desc OUTPUTS[N_OUT] = {
     {"detection_species_scores", "FP32", 3, {-1, -1, -1}},
     {"detection_species_classes", "FP32", 3, {-1, -1, -1}},
     {"image_size", "INT32", 2, {-1, 2}},
+    {"detection_confidences", "FP32", 2, {-1, -1}},
+    {"detection_rules", "BYTES", 2, {-1, -1}},
+    {"detection_whole_image_by", "BYTES", 2, {-1, -1}},
+    {"illustration", "BOOL", 1, {-1}},
+    {"illustration_page", "FP32", 2, {-1, 2}},
+    {"illustrated_boxes", "FP32", 3, {-1, -1, 4}},
+    {"illustrated_classes", "FP32", 2, {-1, -1}},
+    {"illustrated_scores", "FP32", 2, {-1, -1}},
+    {"illustrated_detector_scores", "FP32", 2, {-1, -1}},
+    {"illustrated_labels", "BYTES", 2, {-1, -1}},
+    {"illustrated_confidences", "FP32", 2, {-1, -1}},
+    {"illustrated_rules", "BYTES", 2, {-1, -1}},
+    {"illustrated_whole_image_by", "BYTES", 2, {-1, -1}},
+    {"illustrated_species", "BYTES", 3, {-1, -1, -1}},
+    {"illustrated_species_common", "BYTES", 3, {-1, -1, -1}},
+    {"illustrated_species_scores", "FP32", 3, {-1, -1, -1}},
+    {"illustrated_species_classes", "FP32", 3, {-1, -1, -1}},
+};
+
+/* The columns of one group of detection rows, and their outputs per group. */
+enum { C_BOXES, C_CLASSES, C_SCORES, C_DSCORES, C_LABELS, C_CONF, C_RULES, C_WHOLE, C_SP, C_SPC,
+       C_SPS, C_SPI, N_COL };
+static const int GROUP_OUT[2][N_COL] = {
+    {O_BOXES, O_CLASSES, O_SCORES, O_DSCORES, O_LABELS, O_CONF, O_RULES, O_WHOLE, O_SP, O_SPC,
+     O_SPS, O_SPI},
+    {O_I_BOXES, O_I_CLASSES, O_I_SCORES, O_I_DSCORES, O_I_LABELS, O_I_CONF, O_I_RULES, O_I_WHOLE,
+     O_I_SP, O_I_SPC, O_I_SPS, O_I_SPI},
 };
 
 static json_t *shape_json(const long long *dims, int rank)
@@ -294,50 +330,81 @@ typedef struct col {
     int rank;
 } col;
 
+/* Appends `rows` rows of one group for an image whose first n rows are
+ * dets (the rest padding: zeros, "" and class -1) to the group's columns of
+ * c. 0, or 1 out of memory. */
+static int group_rows(const av_serving *s, const av_detect_result *r, const av_detect_det *dets,
+                      int n, int rows, const int *out, col *c)
+{
+    double w = r->width > 0 ? r->width : 1, h = r->height > 0 ? r->height : 1;
+    int oom = 0;
+    for (int k = 0; !oom && k < rows; k++) {
+        const av_detect_det *d = k < n ? &dets[k] : NULL;
+        int cls = d ? av_serving__class_id(d, s->tracked, s->n_tracked) : 0;
+        double box[4] = {d ? d->y1 / h : 0, d ? d->x1 / w : 0, d ? d->y2 / h : 0,
+                         d ? d->x2 / w : 0};
+        for (int j = 0; j < 4; j++)
+            oom |= json_array_append_new(c[out[C_BOXES]].data, json_real(box[j]));
+        oom |= json_array_append_new(c[out[C_CLASSES]].data, json_real(cls));
+        oom |= json_array_append_new(
+            c[out[C_SCORES]].data,
+            json_real(d ? av_serving__det_score(d, cls, s->tracked, s->n_tracked) : 0));
+        oom |= json_array_append_new(c[out[C_DSCORES]].data, json_real(d ? d->det_score : 0));
+        oom |= json_array_append_new(c[out[C_LABELS]].data, json_string(d ? d->label : ""));
+        oom |= json_array_append_new(c[out[C_CONF]].data, json_real(d ? d->confidence : 0));
+        oom |= json_array_append_new(c[out[C_RULES]].data,
+                                     json_string(d ? av_detect_rule_name(d->rule) : ""));
+        av_detect_whole_by by = d && d->whole_image ? d->whole_by : AV_DETECT_WHOLE_NONE;
+        oom |= json_array_append_new(c[out[C_WHOLE]].data,
+                                     json_string(d ? av_detect_whole_by_name(by) : ""));
+        for (int j = 0; j < s->top_k; j++) {
+            const av_detect_species *q = d && j < d->n_species ? &d->species[j] : NULL;
+            oom |= json_array_append_new(c[out[C_SP]].data, json_string(q ? q->scientific : ""));
+            oom |= json_array_append_new(c[out[C_SPC]].data, json_string(q ? q->common : ""));
+            oom |= json_array_append_new(c[out[C_SPS]].data, json_real(q ? q->score : 0));
+            oom |= json_array_append_new(c[out[C_SPI]].data, json_real(q ? q->class_index : -1));
+        }
+    }
+    return oom;
+}
+
 static unsigned build_outputs(const av_serving *s, const av_detect_result *res, int n,
                               const int *want, json_t *outs)
 {
-    int D = 0, K = s->top_k;
-    for (int i = 0; i < n; i++)
-        D = res[i].n_dets > D ? res[i].n_dets : D;
+    int rows[2] = {0, 0}; /* D and I */
+    for (int i = 0; i < n; i++) {
+        rows[0] = res[i].n_dets > rows[0] ? res[i].n_dets : rows[0];
+        rows[1] |= res[i].illustration != 0;
+    }
     col c[N_OUT];
     int oom = 0;
     for (int o = 0; o < N_OUT; o++) {
         c[o].data = json_array();
         oom |= !c[o].data;
-        long long dims[3] = {n, D, o == O_BOXES ? 4 : K};
         c[o].rank = OUTPUTS[o].rank;
-        memcpy(c[o].shape, dims, sizeof dims);
+        c[o].shape[0] = n;
+        c[o].shape[1] = OUTPUTS[o].shape[1]; /* 2 for image_size and illustration_page */
     }
-    c[O_NUM].shape[0] = n;
-    c[O_SIZE].shape[1] = 2;
+    for (int g = 0; g < 2; g++)
+        for (int k = 0; k < N_COL; k++) {
+            col *e = &c[GROUP_OUT[g][k]];
+            e->shape[1] = rows[g];
+            e->shape[2] = k == C_BOXES ? 4 : s->top_k;
+        }
     for (int i = 0; !oom && i < n; i++) {
         const av_detect_result *r = &res[i];
-        double w = r->width > 0 ? r->width : 1, h = r->height > 0 ? r->height : 1;
-        for (int k = 0; !oom && k < D; k++) {
-            const av_detect_det *d = k < r->n_dets ? &r->dets[k] : NULL;
-            int cls = d ? av_serving__class_id(d, s->tracked, s->n_tracked) : 0;
-            double box[4] = {d ? d->y1 / h : 0, d ? d->x1 / w : 0, d ? d->y2 / h : 0,
-                             d ? d->x2 / w : 0};
-            for (int j = 0; j < 4; j++)
-                oom |= json_array_append_new(c[O_BOXES].data, json_real(box[j]));
-            oom |= json_array_append_new(c[O_CLASSES].data, json_real(cls));
-            oom |= json_array_append_new(
-                c[O_SCORES].data,
-                json_real(d ? av_serving__det_score(d, cls, s->tracked, s->n_tracked) : 0));
-            oom |= json_array_append_new(c[O_DSCORES].data, json_real(d ? d->det_score : 0));
-            oom |= json_array_append_new(c[O_LABELS].data, json_string(d ? d->label : ""));
-            for (int j = 0; j < K; j++) {
-                const av_detect_species *q = d && j < d->n_species ? &d->species[j] : NULL;
-                oom |= json_array_append_new(c[O_SP].data, json_string(q ? q->scientific : ""));
-                oom |= json_array_append_new(c[O_SPC].data, json_string(q ? q->common : ""));
-                oom |= json_array_append_new(c[O_SPS].data, json_real(q ? q->score : 0));
-                oom |= json_array_append_new(c[O_SPI].data, json_real(q ? q->class_index : -1));
-            }
-        }
+        oom |= group_rows(s, r, r->dets, r->n_dets, rows[0], GROUP_OUT[0], c);
+        oom |= group_rows(s, r, &r->illustrated, r->illustration ? 1 : 0, rows[1], GROUP_OUT[1],
+                          c);
         oom |= json_array_append_new(c[O_NUM].data, json_real(r->n_dets));
         oom |= json_array_append_new(c[O_SIZE].data, json_integer(r->height));
         oom |= json_array_append_new(c[O_SIZE].data, json_integer(r->width));
+        oom |= json_array_append_new(c[O_ILLUS].data, json_boolean(r->illustration));
+        /* -1: not measured (the REST answer's []; a V2 tensor cannot be ragged) */
+        oom |= json_array_append_new(c[O_PAGE].data,
+                                     json_real(r->page_measured ? r->page_paper : -1));
+        oom |= json_array_append_new(c[O_PAGE].data,
+                                     json_real(r->page_measured ? r->page_border : -1));
     }
     for (int o = 0; o < N_OUT; o++) {
         if (!oom && want[o])

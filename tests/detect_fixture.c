@@ -1,0 +1,105 @@
+/*
+ * detect_fixture.c - shared set-up of the detection pipeline tests
+ * (detect_fixture.h).
+ */
+#include "detect_fixture.h"
+
+#include "harness.h"
+
+#include "vision/vision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void *av_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f, "cannot open %s", path);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long n = ftell(f);
+    CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0);
+    unsigned char *buf = malloc((size_t)n + 1);
+    CHECK(buf);
+    CHECK_MSG(fread(buf, 1, (size_t)n, f) == (size_t)n, "cannot read %s", path);
+    fclose(f);
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}
+
+void av_test_write_file(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK_MSG(f, "cannot create %s", path);
+    CHECK(fwrite(b, 1, n, f) == n);
+    CHECK(fclose(f) == 0);
+}
+
+void av_test_need_models(void)
+{
+    if (access("models/human/nanodet.json", R_OK) || access("models/human/centernet.json", R_OK))
+        SKIP("detector models not fetched (run scripts/setup)");
+}
+
+void av_test_need_species_model(void)
+{
+    av_test_need_models();
+    if (access("models/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite", R_OK))
+        SKIP("species model not fetched (run scripts/setup)");
+}
+
+av_detect_pipeline *av_test_open_pipeline(const char *dir, const av_detect_open_opts *o)
+{
+    if (!dir) {
+        av_test_need_models();
+        dir = "models";
+    }
+    av_detect_open_opts oo = o ? *o : (av_detect_open_opts){.threads = 1};
+    av_detect_pipeline *p;
+    char err[1024];
+    CHECK_MSG(av_detect_pipeline_open(dir, &oo, &p, err, sizeof err) == 0, "%s: %s", dir, err);
+    return p;
+}
+
+void av_test_run_file(av_detect_pipeline *p, const char *path, const av_detect_run_opts *o,
+                      av_detect_result *r)
+{
+    size_t len;
+    unsigned char *buf = av_test_read_file(path, &len);
+    char err[1024];
+    av_detect_status st = av_detect_run(p, buf, len, o, r, err, sizeof err);
+    free(buf);
+    CHECK_MSG(st == AV_DETECT_OK, "%s: %s", path, err);
+}
+
+int av_test_count_bird_boxes(const av_detect_result *r)
+{
+    int n = 0;
+    for (int i = 0; i < r->n_dets; i++)
+        n += r->dets[i].class_index == 14 && !r->dets[i].whole_image;
+    return n;
+}
+
+unsigned char *av_test_bird_on_a_page(size_t *len)
+{
+    size_t n;
+    unsigned char *bmp = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &n);
+    av_image *bird = NULL, *pg = av_img_new(1100, 740);
+    char err[256];
+    CHECK_MSG(av_vision_decode(bmp, n, NULL, &bird, NULL, err, sizeof err) == AV_VISION_OK, "%s",
+              err);
+    free(bmp);
+    CHECK(pg);
+    memset(pg->data, 255, (size_t)pg->width * pg->height * 3);
+    int ox = (pg->width - bird->width) / 2, oy = (pg->height - bird->height) / 2;
+    for (int y = 0; y < bird->height; y++)
+        memcpy(pg->data + 3 * ((size_t)(oy + y) * pg->width + ox),
+               bird->data + 3 * (size_t)y * bird->width, 3 * (size_t)bird->width);
+    unsigned char *png = NULL;
+    CHECK(av_vision_encode_png(pg, &png, len, err, sizeof err) == AV_VISION_OK);
+    av_img_free(bird);
+    av_img_free(pg);
+    return png;
+}
