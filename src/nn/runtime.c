@@ -196,6 +196,14 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
             c->prof->ms[k] += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
             c->prof->count[k]++;
+            if (i < c->prof->n_nodes && c->prof->node_ms) {
+                c->prof->node_ms[i] += (t1.tv_sec - t0.tv_sec) * 1e3 +
+                                       (t1.tv_nsec - t0.tv_nsec) / 1e6;
+                if (c->prof->node_kernel && !c->prof->node_kernel[i])
+                    c->prof->node_kernel[i] = c->be[i] == &av_nn__backend_xnn
+                                                  ? av_nn__xnn_kernel_name(c->state[i])
+                                                  : c->be[i]->name;
+            }
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {
@@ -251,6 +259,11 @@ void av_nn__ctx_set_observer(av_nn_ctx *c, av_nn__observer fn, void *user)
 {
     if (c)
         c->obs = fn, c->obs_user = user;
+}
+
+const av_nn__graph *av_nn__ctx_graph(const av_nn_ctx *c)
+{
+    return c ? ctx_graph(c) : NULL;
 }
 
 const av_nn_model *av_nn__ctx_model(const av_nn_ctx *c)

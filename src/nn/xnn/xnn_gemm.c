@@ -147,6 +147,17 @@ __attribute__((target("avx2,fma"))) static void leaky_row(float *y, size_t n, fl
         y[i] = y[i] >= 0.0f ? y[i] : alpha * y[i];
 }
 
+void av_nn__xnn_gemm_tile(size_t mr, size_t nc, size_t kc, const float *const *a,
+                          const float *w, float *c, size_t cs)
+{
+    ukernel_6x16(mr, nc, kc, 1, a, w, c, cs, -INFINITY, INFINITY);
+}
+
+void av_nn__xnn_leaky_span(float *y, size_t n, float alpha)
+{
+    leaky_row(y, n, alpha);
+}
+
 #endif /* GEMM_X86 */
 
 static bool cpu_ok;
