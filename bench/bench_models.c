@@ -18,7 +18,8 @@
  * reference configurations (bench/peers.sh times XNNPACK against peers).
  * -P is -p plus one line per convolution node (XNNPACK configurations):
  * input shape, kernel, stride, groups, output channels, MFLOP, ms per run,
- * GFLOP/s and which kernel ran it (our own GEMM, Winograd or XNNPACK's).
+ * GFLOP/s and which kernel ran it (our own GEMM, Winograd or XNNPACK's);
+ * on 1 thread every profile figure is then CPU time of the running thread.
  *
  *   bench_models -q TABLE [-n RUNS] [-w WARMUP] model
  *
@@ -204,6 +205,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
                 prof.node_ms = calloc((size_t)nn, sizeof *prof.node_ms);
                 prof.node_kernel = calloc((size_t)nn, sizeof *prof.node_kernel);
                 prof.n_nodes = prof.node_ms && prof.node_kernel ? nn : 0;
+                prof.thread_cpu = threads == 1; /* the pool is the caller: CPU time is the work */
             }
             av_nn__ctx_set_profile(c, &prof);
         }

@@ -121,6 +121,9 @@ typedef struct av_nn__profile {
     double *node_ms;
     const char **node_kernel;
     int n_nodes;
+    /* Time the calling thread's CPU time instead of the wall clock: on 1
+     * thread, what a loaded machine cannot inflate. */
+    bool thread_cpu;
 } av_nn__profile;
 void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p);
 

@@ -38,6 +38,13 @@
 #define MR 6
 #define NR 16
 #define MAX_TAPS 64 /* kernel taps; the pointer block of one task lives on its stack */
+/* Row mode (few input channels, e.g. the RGB stem): the kw taps of one kernel
+ * row read kw * cin consecutive floats of the input row, so the kernel takes
+ * them as one tap of kw * cin channels: kw times fewer row pointers and inner
+ * loops of kw * cin steps instead of cin (3 for RGB). Pixels whose kernel row
+ * crosses the left or right edge read a zero-padded copy on the task's stack,
+ * MR * ROW_FLOATS floats at most. */
+#define ROW_FLOATS 192
 
 struct av_nn__xnn_gemm {
     size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
@@ -46,6 +53,7 @@ struct av_nn__xnn_gemm {
     float *packed;
     float *zero;                              /* cin zeros: the row a padding tap reads */
     bool pointwise;                           /* 1x1, stride 1, no padding */
+    bool rows;                                /* row mode (see ROW_FLOATS) */
     float lo, hi;                             /* clamp of the fused activation */
     av_nn__act post;                          /* LEAKY, SIGMOID or SILU on each row, else NONE */
     float alpha;
@@ -238,10 +246,11 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
                    k->oh == k->h && k->ow == k->w;
     k->tile_floats = NR + k->ks * k->cin * NR;
+    k->rows = k->kw > 1 && k->dw == 1 && k->ks * k->cin <= ROW_FLOATS;
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_floats * sizeof(float);
     k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    k->zero = calloc(k->cin, sizeof(float));
+    k->zero = calloc(k->cin * (size_t)k->kw, sizeof(float)); /* a whole kernel row (row mode) */
     if (!k->packed || !k->zero)
         goto nomem;
     memset(k->packed, 0, bytes);
@@ -276,15 +285,89 @@ typedef struct gemm_job {
 
 #ifdef GEMM_X86
 
+/* The kernel over the block's rows, then the row activation while the rows are in L1. */
+static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
+                      const float *const *rows, size_t kc, size_t ks)
+{
+    const av_nn__xnn_gemm *k = job->k;
+    size_t n0 = j0 * NR, nc = nj * NR;
+    if (n0 + nc > k->cout)
+        nc = k->cout - n0;
+    float *c = job->y + m0 * k->cout + n0;
+    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->cout, k->lo, k->hi);
+    /* rows spanning all channels are contiguous: one call for the whole block */
+    size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
+    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
+        if (k->post == AV_NN_ACT_LEAKY)
+            leaky_row(c + i * k->cout, len, k->alpha);
+        else if (k->post == AV_NN_ACT_SIGMOID)
+            av_nn__xnn_sigmoid_span(c + i * k->cout, len);
+        else
+            av_nn__xnn_silu_span(c + i * k->cout, len);
+    }
+}
+
+/* Row mode: one pointer per kernel row and pixel, to the input (the whole
+ * kernel row inside it), the zero row (above or below it) or a padded copy. */
+static void row_task(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
+                     const float **rows)
+{
+    const av_nn__xnn_gemm *k = job->k;
+    float patch[MR * ROW_FLOATS];
+    size_t plane = k->oh * k->ow, span = (size_t)k->kw * k->cin;
+    size_t bi = m0 / plane, rem = m0 % plane;
+    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    for (size_t i = 0; i < MR; i++) {
+        if (i >= mr) { /* rows past the block's end repeat its first (never stored) */
+            for (int64_t ky = 0; ky < k->kh; ky++)
+                rows[(size_t)ky * MR + i] = rows[(size_t)ky * MR];
+            continue;
+        }
+        int64_t ix0 = ox * k->sw - k->pl;
+        bool inside = ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
+        for (int64_t ky = 0; ky < k->kh; ky++) {
+            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+            const float **r = &rows[(size_t)ky * MR + i];
+            if (iy < 0 || iy >= (int64_t)k->h) {
+                *r = k->zero;
+                continue;
+            }
+            const float *line = job->x + (bi * k->h + (size_t)iy) * k->w * k->cin;
+            if (inside) {
+                *r = line + (size_t)ix0 * k->cin;
+            } else { /* the row crosses an edge: a copy with zeros outside */
+                float *p = patch + (i * (size_t)k->kh + (size_t)ky) * span;
+                for (int64_t kx = 0; kx < k->kw; kx++) {
+                    int64_t ix = ix0 + kx;
+                    if (ix >= 0 && ix < (int64_t)k->w)
+                        memcpy(p + kx * k->cin, line + (size_t)ix * k->cin, k->cin * sizeof *p);
+                    else
+                        memset(p + kx * k->cin, 0, k->cin * sizeof *p);
+                }
+                *r = p;
+            }
+        }
+        if (++ox == (int64_t)k->ow) { /* the next pixel */
+            ox = 0;
+            if (++oy == (int64_t)k->oh)
+                oy = 0, bi++;
+        }
+    }
+    block_out(job, m0, j0, mr, nj, rows, span, (size_t)k->kh);
+}
+
 /* Output pixels [m0, m0 + mr) by NR tiles [j0, j0 + nj): the input row of
  * every tap for each pixel, then the kernel over the tiles, then the row
  * activation while the rows are in L1. */
-static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
+static void block_task(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj)
 {
-    const gemm_job *job = ctx;
     const av_nn__xnn_gemm *k = job->k;
     const float *rows[MAX_TAPS * MR];
     size_t plane = k->oh * k->ow;
+    if (k->rows) {
+        row_task(job, m0, j0, mr, nj, rows);
+        return;
+    }
     /* one division per block: the pixels of a block follow each other */
     size_t bi = m0 / plane, rem = m0 % plane;
     int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
@@ -314,22 +397,14 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
                 oy = 0, bi++;
         }
     }
-    size_t n0 = j0 * NR, nc = nj * NR;
-    if (n0 + nc > k->cout)
-        nc = k->cout - n0;
-    float *c = job->y + m0 * k->cout + n0;
-    ukernel_6x16(mr, nc, k->cin, k->ks, rows, k->packed + j0 * k->tile_floats, c, k->cout,
-                 k->lo, k->hi);
-    /* rows spanning all channels are contiguous: one call for the whole block */
-    size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
-    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
-        if (k->post == AV_NN_ACT_LEAKY)
-            leaky_row(c + i * k->cout, len, k->alpha);
-        else if (k->post == AV_NN_ACT_SIGMOID)
-            av_nn__xnn_sigmoid_span(c + i * k->cout, len);
-        else
-            av_nn__xnn_silu_span(c + i * k->cout, len);
-    }
+    block_out(job, m0, j0, mr, nj, rows, k->cin, k->ks);
+}
+
+/* A task: output pixels [m0, m0 + mrows) in blocks of MR. */
+static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mrows, size_t nj)
+{
+    for (size_t i = 0; i < mrows; i += MR)
+        block_task(ctx, m0 + i, j0, mrows - i < MR ? mrows - i : MR, nj);
 }
 
 #endif
@@ -346,7 +421,12 @@ void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pth
         if (max_nt < nt)
             nt = max_nt ? max_nt : 1;
     }
-    pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR, nt,
+    /* up to 8 blocks of MR pixels per task while tasks stay plenty (16 per
+     * thread): the pool's cost per task weighs on small blocks (few channels) */
+    size_t per = 1, njt = (k->ntiles + nt - 1) / nt;
+    while (per < 8 && mtiles / (per * 2) * njt >= (threads ? threads : 1) * 16)
+        per *= 2;
+    pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR * per, nt,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 #else
     (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
