@@ -204,7 +204,8 @@ TEST(wino_matches_reference_random_shapes)
         int k;
         av_nn__graph *g = conv_graph(&s, &k);
         const av_nn__tensor *y = &g->tensors[g->nodes[k].out[0]];
-        bool big = y->dims[0] * ((y->dims[1] + 3) / 4) * ((y->dims[2] + 3) / 4) >= 36;
+        bool big = y->dims[0] * ((y->dims[1] + 3) / 4) * ((y->dims[2] + 3) / 4) >= 36 &&
+                   s.ci + s.co >= 48;
         double e = check_conv(g, k, big, NULL, NULL);
         worst = e > worst ? e : worst;
         ran += big;
@@ -219,7 +220,7 @@ TEST(wino_refusals)
     if (!av_nn__xnn_gemm_available())
         return;
     rng = 77;
-    shape s = {.n = 1, .h = 30, .w = 30, .ci = 16, .co = 16, .pt = 1, .pb = 1, .pl = 1, .pr = 1};
+    shape s = {.n = 1, .h = 30, .w = 30, .ci = 16, .co = 32, .pt = 1, .pb = 1, .pl = 1, .pr = 1};
     int k;
     av_nn__graph *g = conv_graph(&s, &k);
     av_nn__node *n = &g->nodes[k];
@@ -234,10 +235,13 @@ TEST(wino_refusals)
     s.ci = 15; /* too few input channels */
     g = conv_graph(&s, &k);
     check_conv(g, k, false, NULL, NULL);
-    s.ci = 16, s.co = 8;
+    s.ci = 32, s.co = 15; /* too few output channels */
     g = conv_graph(&s, &k);
     check_conv(g, k, false, NULL, NULL);
-    s.co = 16, s.h = s.w = 20; /* 25 tiles */
+    s.ci = 16, s.co = 16; /* both small: the transforms cost more than they save */
+    g = conv_graph(&s, &k);
+    check_conv(g, k, false, NULL, NULL);
+    s.co = 32, s.h = s.w = 20; /* 25 tiles */
     g = conv_graph(&s, &k);
     check_conv(g, k, false, NULL, NULL);
 }
@@ -248,7 +252,7 @@ TEST(wino_forced_off)
     if (!av_nn__xnn_gemm_available())
         return;
     rng = 99;
-    shape s = {.n = 1, .h = 27, .w = 25, .ci = 19, .co = 21, .pt = 1, .pb = 1, .pl = 1, .pr = 1,
+    shape s = {.n = 1, .h = 27, .w = 25, .ci = 19, .co = 37, .pt = 1, .pb = 1, .pl = 1, .pr = 1,
                .act = AV_NN_ACT_SILU, .bias = true};
     av_nn__xnn_wino_force_off(true);
     int k;
@@ -260,7 +264,7 @@ TEST(wino_forced_off)
     check_conv(g, k, true, NULL, NULL);
 }
 
-/* Input and output each end at a PROT_NONE page (and, with 16 channels and
+/* Input and output each end at a PROT_NONE page (and, with 16 or 32 channels:
  * page-sized tensors, start right after one): a tile's patch over the edge
  * or a channel tail read or written past the end faults. */
 static void guarded(int64_t ci, int64_t co)
@@ -290,8 +294,8 @@ TEST(wino_reads_and_writes_stay_in_the_tensors)
 {
     if (!av_nn__xnn_gemm_available())
         return;
-    guarded(16, 16);
-    guarded(19, 21);
+    guarded(16, 32);
+    guarded(19, 37);
 }
 
 TEST_MAIN(T(wino_matches_reference_random_shapes), T(wino_refusals), T(wino_forced_off),
