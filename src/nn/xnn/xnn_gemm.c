@@ -83,6 +83,37 @@ __attribute__((target("avx2,fma"))) static void store_row(float *p, __m256 lo, _
     }
 }
 
+/* The 6x16 kernel's last tile when it has nc <= 8 channels: the left half
+ * of the tile only (6 accumulators), weights still packed NR wide. */
+__attribute__((target("avx2,fma"))) static void ukernel_6x8(size_t mr, size_t nc, size_t kc,
+                                                           size_t ks, const float *const *a,
+                                                           const float *w, float *c, size_t cs,
+                                                           __m256 vlo, __m256 vhi)
+{
+    __m256 c0 = _mm256_load_ps(w), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    w += NR;
+    for (size_t t = 0; t < ks; t++, a += MR) {
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+        for (size_t k = 0; k < kc; k++, w += NR) {
+            const __m256 b = _mm256_load_ps(w);
+            c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), b, c0);
+            c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), b, c1);
+            c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), b, c2);
+            c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), b, c3);
+            c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + k), b, c4);
+            c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + k), b, c5);
+        }
+    }
+    __m256 r[MR] = {c0, c1, c2, c3, c4, c5};
+    for (size_t i = 0; i < mr; i++) {
+        __m256 v = _mm256_min_ps(_mm256_max_ps(r[i], vlo), vhi);
+        if (nc == 8)
+            _mm256_storeu_ps(c + i * cs, v);
+        else
+            store_part(c + i * cs, v, nc);
+    }
+}
+
 /*
  * C[mr rows, nc cols] = clamp(bias + sum over taps t and channels k of
  * a[t * MR + i][k] * w), row stride cs floats. a holds MR row pointers per
@@ -96,6 +127,10 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
 {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     for (;;) {
+        if (nc <= 8) { /* a last tile of <= 8 channels: half the multiplies */
+            ukernel_6x8(mr, nc, kc, ks, a, w, c, cs, vlo, vhi);
+            return;
+        }
         __m256 c00 = _mm256_load_ps(w), c01 = _mm256_load_ps(w + 8);
         __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01;
         __m256 c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
