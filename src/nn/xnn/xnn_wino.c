@@ -178,7 +178,7 @@ TGT static __m256i lanes(size_t n)
 }
 
 /* Bt applied to 6 vectors (stride st apart in v), in place. */
-TGT static void bt6(__m256 *v, size_t st)
+__attribute__((always_inline)) TGT static inline void bt6(__m256 *v, size_t st)
 {
     const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f);
     const __m256 two = _mm256_set1_ps(2.0f);
@@ -197,7 +197,7 @@ TGT static void bt6(__m256 *v, size_t st)
 }
 
 /* At applied to 6 vectors (stride st) into 4 (stride ot). */
-TGT static void at6(const __m256 *m, size_t st, __m256 *o, size_t ot)
+__attribute__((always_inline)) TGT static inline void at6(const __m256 *m, size_t st, __m256 *o, size_t ot)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f);
