@@ -4,7 +4,7 @@
  * (vector tails), batches, explicit pads, every fused activation it takes,
  * on 2 threads and on the caller's; the refusals; forced off; and an input
  * and output that end at a PROT_NONE page (intrinsic loads are invisible to
- * ASan).
+ * ASan). Also the GEMM's row mode and 6x8 kernel (xnn_gemm.c) the same way.
  *
  * Tolerance: Winograd reorders the sum and its transforms scale terms by up
  * to 8 * 5 (At, Bt) and 1/24 (G), so its error is bounded by a small multiple
@@ -54,6 +54,7 @@ typedef struct shape {
     av_nn__act act;
     float alpha;
     bool bias;
+    int64_t kh, kw, stride; /* 0: 3, 3, 1 */
 } shape;
 
 /* One-node graph x (*) w + b with random constants; *k is the node. */
@@ -61,11 +62,12 @@ static av_nn__graph *conv_graph(const shape *s, int *k)
 {
     av_nn__graph *g = av_nn__graph_new();
     CHECK(g);
-    int64_t xd[4] = {s->n, s->h, s->w, s->ci}, wd[4] = {s->co, 3, 3, s->ci};
+    int64_t kh = s->kh ? s->kh : 3, kw = s->kw ? s->kw : 3, st = s->stride ? s->stride : 1;
+    int64_t xd[4] = {s->n, s->h, s->w, s->ci}, wd[4] = {s->co, kh, kw, s->ci};
     av_nn__tid in[3];
     in[0] = av_nn__add_tensor(g, "x", AV_NN_F32, 4, xd, NULL, false);
     CHECK(in[0] >= 0 && av_nn__mark_input(g, in[0]) >= 0);
-    size_t nw = (size_t)(s->co * 9 * s->ci);
+    size_t nw = (size_t)(s->co * kh * kw * s->ci);
     float *wf = malloc(nw * sizeof *wf), *bf = malloc((size_t)s->co * sizeof *bf);
     CHECK(wf && bf);
     for (size_t i = 0; i < nw; i++)
@@ -79,7 +81,8 @@ static av_nn__graph *conv_graph(const shape *s, int *k)
     CHECK(in[1] >= 0 && (!s->bias || in[2] >= 0));
     av_nn__tid y = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
     CHECK(y >= 0 && av_nn__mark_output(g, y) >= 0);
-    av_nn__params p = {.conv = {.stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
+    av_nn__params p = {.conv = {.stride_h = (int)st, .stride_w = (int)st, .dilation_h = 1,
+                                .dilation_w = 1,
                                 .padding = AV_NN_PAD_EXPLICIT, .groups = 1,
                                 .pad_top = (int)s->pt, .pad_bottom = (int)s->pb,
                                 .pad_left = (int)s->pl, .pad_right = (int)s->pr,
@@ -99,6 +102,8 @@ static double *scale_of(const av_nn__graph *g, const av_nn__node *n, const float
     const float *b = n->in[2] >= 0 ? g->tensors[n->in[2]].data : NULL;
     int64_t N = yt->dims[0], OH = yt->dims[1], OW = yt->dims[2], CO = yt->dims[3];
     int64_t H = xt->dims[1], W = xt->dims[2], CI = xt->dims[3];
+    int64_t KH = g->tensors[n->in[1]].dims[1], KW = g->tensors[n->in[1]].dims[2];
+    int64_t SH = n->p.conv.stride_h, SW = n->p.conv.stride_w;
     double *s = malloc((size_t)(N * OH * OW * CO) * sizeof *s);
     CHECK(s);
     for (int64_t bi = 0; bi < N; bi++)
@@ -106,15 +111,15 @@ static double *scale_of(const av_nn__graph *g, const av_nn__node *n, const float
             for (int64_t ox = 0; ox < OW; ox++)
                 for (int64_t o = 0; o < CO; o++) {
                     double a = b ? fabs(b[o]) : 0;
-                    for (int64_t ky = 0; ky < 3; ky++)
-                        for (int64_t kx = 0; kx < 3; kx++) {
-                            int64_t iy = oy - n->p.conv.pad_top + ky;
-                            int64_t ix = ox - n->p.conv.pad_left + kx;
+                    for (int64_t ky = 0; ky < KH; ky++)
+                        for (int64_t kx = 0; kx < KW; kx++) {
+                            int64_t iy = oy * SH - n->p.conv.pad_top + ky;
+                            int64_t ix = ox * SW - n->p.conv.pad_left + kx;
                             if (iy < 0 || iy >= H || ix < 0 || ix >= W)
                                 continue;
                             for (int64_t c = 0; c < CI; c++)
                                 a += fabs(x[((bi * H + iy) * W + ix) * CI + c]) *
-                                     fabs(w[((o * 3 + ky) * 3 + kx) * CI + c]);
+                                     fabs(w[((o * KH + ky) * KW + kx) * CI + c]);
                         }
                     s[((bi * OH + oy) * OW + ox) * CO + o] = a;
                 }
@@ -267,15 +272,14 @@ TEST(wino_forced_off)
 /* Input and output each end at a PROT_NONE page (and, with 16 or 32 channels:
  * page-sized tensors, start right after one): a tile's patch over the edge
  * or a channel tail read or written past the end faults. */
-static void guarded(int64_t ci, int64_t co)
+static void guarded(const shape *s, bool wino)
 {
-    rng = (uint64_t)(ci * 131 + co);
-    shape s = {.n = 1, .h = 24, .w = 24, .ci = ci, .co = co, .pt = 1, .pb = 1, .pl = 1, .pr = 1,
-               .bias = true};
+    rng = (uint64_t)(s->ci * 131 + s->co);
     int k;
-    av_nn__graph *g = conv_graph(&s, &k);
+    av_nn__graph *g = conv_graph(s, &k);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t xb = (size_t)(24 * 24 * ci) * sizeof(float), yb = (size_t)(24 * 24 * co) * sizeof(float);
+    size_t xb = (size_t)av_nn__numel(&g->tensors[g->nodes[k].in[0]]) * sizeof(float);
+    size_t yb = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]) * sizeof(float);
     size_t xp = (xb + page - 1) / page * page, yp = (yb + page - 1) / page * page;
     size_t len = page + xp + page + yp + page;
     uint8_t *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -286,7 +290,7 @@ static void guarded(int64_t ci, int64_t co)
     float *x = (float *)(map + page + xp - xb), *y = (float *)(map + 2 * page + xp + yp - yb);
     for (size_t i = 0; i < xb / sizeof(float); i++)
         x[i] = frand(-2, 2);
-    check_conv(g, k, true, x, y);
+    check_conv(g, k, wino, x, y);
     munmap(map, len);
 }
 
@@ -294,9 +298,35 @@ TEST(wino_reads_and_writes_stay_in_the_tensors)
 {
     if (!av_nn__xnn_gemm_available())
         return;
-    guarded(16, 32);
-    guarded(19, 37);
+    shape s = {.n = 1, .h = 24, .w = 24, .ci = 16, .co = 32, .pt = 1, .pb = 1, .pl = 1, .pr = 1,
+               .bias = true};
+    guarded(&s, true);
+    s.ci = 19, s.co = 37;
+    guarded(&s, true);
+}
+
+/* The GEMM's row mode (few input channels: a kernel row's kw * cin floats
+ * read as one tap, edge pixels from a padded copy) and its 6x8 kernel (a last
+ * tile of <= 8 channels), against the reference on stem-like shapes, with the
+ * input and output at guard pages: the last pixel's kernel row ends exactly
+ * at the input's end. */
+TEST(gemm_row_mode_and_narrow_tiles)
+{
+    if (!av_nn__xnn_gemm_available())
+        return;
+    static const int64_t co[] = {4, 16, 20, 37};
+    for (int i = 0; i < 4; i++) {
+        shape s = {.n = 1 + i % 2, .h = 25 + i, .w = 31 - i, .ci = 3, .co = co[i], .pt = i % 2,
+                   .pb = 1, .pl = 1, .pr = i % 2, .act = i % 2 ? AV_NN_ACT_LEAKY : AV_NN_ACT_RELU,
+                   .alpha = 0.1f, .bias = i != 2, .stride = 1 + i % 2};
+        guarded(&s, false);
+        s.ci = 12, s.kh = 3, s.kw = 5, s.pr = 3; /* 180 floats a pixel: still row mode */
+        guarded(&s, false);
+    }
+    shape s = {.n = 2, .h = 17, .w = 13, .ci = 5, .co = 7, .pt = 2, .pb = 0, .pl = 0, .pr = 2,
+               .kh = 2, .kw = 3, .stride = 1, .bias = true};
+    guarded(&s, false);
 }
 
 TEST_MAIN(T(wino_matches_reference_random_shapes), T(wino_refusals), T(wino_forced_off),
-          T(wino_reads_and_writes_stay_in_the_tensors))
+          T(wino_reads_and_writes_stay_in_the_tensors), T(gemm_row_mode_and_narrow_tiles))
