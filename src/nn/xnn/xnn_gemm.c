@@ -17,7 +17,10 @@
  * padded), NR biases then for each tap (ky, kx) and input channel c the NR
  * weights. The input rows each tap reads are found per block of MR output
  * pixels when the block runs (a padding tap reads a row of zeros), so no
- * indirection buffer is kept.
+ * indirection buffer is kept. A last tile of <= 8 channels runs a 6x8
+ * kernel; few input channels run in row mode (ROW_FLOATS). 3x3 stride-1
+ * convolutions with enough channels go to Winograd instead (xnn_wino.c),
+ * which runs its GEMMs on this file's kernel.
  */
 #include "nn/xnn/xnn_impl.h"
 
@@ -51,7 +54,7 @@ struct av_nn__xnn_gemm {
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     size_t ks, ntiles, tile_floats;           /* taps, NR tiles, floats per packed tile */
     float *packed;
-    float *zero;                              /* cin zeros: the row a padding tap reads */
+    float *zero;                              /* kw * cin zeros: what a padding tap reads */
     bool pointwise;                           /* 1x1, stride 1, no padding */
     bool rows;                                /* row mode (see ROW_FLOATS) */
     float lo, hi;                             /* clamp of the fused activation */
