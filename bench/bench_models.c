@@ -1,7 +1,7 @@
 /*
  * bench_models.c - latency and memory of whole models on each backend.
  *
- *   bench_models [-n RUNS] [-w WARMUP] [-p] [-x] [model.json|model.tflite|model.onnx ...]
+ *   bench_models [-n RUNS] [-w WARMUP] [-p|-P] [-x] [model.json|model.tflite|model.onnx ...]
  *
  * Default models: models/human/centernet.json and models/human/nanodet.json.
  * For each model it prints the IR node count as loaded and after finalize
@@ -16,6 +16,10 @@
  * configurations, the time per op type over the timed runs (which kernels
  * run where, and what is left on the reference kernels). -x skips the
  * reference configurations (bench/peers.sh times XNNPACK against peers).
+ * -P is -p plus one line per convolution node (XNNPACK configurations):
+ * input shape, kernel, stride, groups, output channels, MFLOP, ms per run,
+ * GFLOP/s and which kernel ran it (our own GEMM, Winograd or XNNPACK's);
+ * on 1 thread every profile figure is then CPU time of the running thread.
  *
  *   bench_models -q TABLE [-n RUNS] [-w WARMUP] model
  *
@@ -112,6 +116,39 @@ static void report_graph(const char *path)
     free(text);
 }
 
+/* -P: one line per convolution node of g, from the per-node profile. */
+static void print_conv_nodes(const av_nn__graph *g, const av_nn__profile *p, int runs)
+{
+    double tot_ms = 0, tot_fl = 0;
+    for (int i = 0; i < g->n_nodes && i < p->n_nodes; i++) {
+        const av_nn__node *n = &g->nodes[i];
+        if ((n->op != AV_NN_OP_CONV2D && n->op != AV_NN_OP_DEPTHWISE_CONV2D) || n->dead ||
+            !p->node_kernel[i] || n->in[1] < 0)
+            continue;
+        const av_nn__tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+        const av_nn__tensor *y = &g->tensors[n->out[0]];
+        if (x->rank != 4 || w->rank != 4 || y->rank != 4)
+            continue;
+        /* FLOPs: 2 per multiply-add; a depthwise filter [1,kh,kw,cout] has one input per output */
+        double taps = n->op == AV_NN_OP_CONV2D ? (double)w->dims[1] * w->dims[2] * w->dims[3]
+                                               : (double)w->dims[1] * w->dims[2];
+        double fl = 2.0 * (double)y->dims[0] * y->dims[1] * y->dims[2] * y->dims[3] * taps;
+        double ms = p->node_ms[i] / runs;
+        tot_ms += ms, tot_fl += fl;
+        printf("    %-9s %3lldx%-3lld x%4lld  k%lldx%lld s%lld g%-4d -> %3lldx%-3lld x%4lld  "
+               "%7.1f MFLOP %7.3f ms %6.1f GFLOP/s  %s\n",
+               n->op == AV_NN_OP_CONV2D ? "conv" : "depthwise", (long long)x->dims[1],
+               (long long)x->dims[2], (long long)x->dims[3], (long long)w->dims[1],
+               (long long)w->dims[2], (long long)n->p.conv.stride_h,
+               n->op == AV_NN_OP_CONV2D ? (n->p.conv.groups < 1 ? 1 : n->p.conv.groups)
+                                        : (int)x->dims[3],
+               (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3], fl / 1e6, ms,
+               ms > 0 ? fl / ms / 1e6 : 0.0, p->node_kernel[i]);
+    }
+    printf("    convolutions: %.1f MFLOP %.3f ms %.1f GFLOP/s\n", tot_fl / 1e6, tot_ms,
+           tot_ms > 0 ? tot_fl / tot_ms / 1e6 : 0.0);
+}
+
 /* One configuration, in the calling (child) process. Returns an exit status. */
 static int bench_one(const char *path, av_nn_backend be, int threads, int runs, int warmup,
                      int profile)
@@ -162,8 +199,16 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     double t_cold = 0;
     static av_nn__profile prof;
     for (int r = 0; !rc && r < warmup + runs; r++) {
-        if (profile && be == AV_NN_BACKEND_XNNPACK && r == warmup)
+        if (profile && be == AV_NN_BACKEND_XNNPACK && r == warmup) {
+            if (profile > 1) { /* -P: per node too (the child exits: the OS frees them) */
+                int nn = av_nn__ctx_graph(c)->n_nodes;
+                prof.node_ms = calloc((size_t)nn, sizeof *prof.node_ms);
+                prof.node_kernel = calloc((size_t)nn, sizeof *prof.node_kernel);
+                prof.n_nodes = prof.node_ms && prof.node_kernel ? nn : 0;
+                prof.thread_cpu = threads == 1; /* the pool is the caller: CPU time is the work */
+            }
             av_nn__ctx_set_profile(c, &prof);
+        }
         double c0 = cpu_ms();
         t0 = now_ms();
         if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
@@ -193,6 +238,8 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
             if (prof.count[k])
                 printf("    %-18s %-9s nodes %4ld  %8.3f ms per run\n", av_nn__op_name(k / 2),
                        k % 2 ? "reference" : "xnnpack", prof.count[k] / runs, prof.ms[k] / runs);
+        if (prof.n_nodes)
+            print_conv_nodes(av_nn__ctx_graph(c), &prof, runs);
         fflush(stdout);
     }
     for (int i = 0; bufs && i < ni + no; i++)
@@ -279,11 +326,11 @@ int main(int argc, char **argv)
 {
     int runs = 30, warmup = 3, profile = 0, xnn_only = 0, opt;
     const char *table = NULL;
-    while ((opt = getopt(argc, argv, "n:w:pxq:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:w:pPxq:")) != -1) {
         if (opt == 'q')
             table = optarg;
-        else if (opt == 'p')
-            profile = 1;
+        else if (opt == 'p' || opt == 'P')
+            profile = opt == 'P' ? 2 : profile > 1 ? 2 : 1;
         else if (opt == 'x')
             xnn_only = 1;
         else if (opt == 'n')
@@ -292,7 +339,7 @@ int main(int argc, char **argv)
             warmup = atoi(optarg);
         else {
             fprintf(stderr,
-                    "usage: %s [-n runs] [-w warmup] [-p] [-x] [model ...]\n"
+                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [model ...]\n"
                     "       %s -q TABLE [-n runs] [-w warmup] model\n",
                     argv[0], argv[0]);
             return 2;

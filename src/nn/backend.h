@@ -37,6 +37,10 @@ extern const av_nn__backend av_nn__backend_xnn;
  * 0 (xnn_status_success), else XNNPACK's status, the same on every call. */
 int av_nn__xnn_init(void);
 
+/* Which kernel runs an XNNPACK node (its operator family, or our own
+ * kernel's name), from its prepared state; for profiles. */
+const char *av_nn__xnn_kernel_name(const void *state);
+
 /* The reference kernel for any node; also used by constant folding. */
 av_nn_status av_nn__ref_run(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                             void *const *out, char *err, size_t errlen);

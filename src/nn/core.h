@@ -115,8 +115,21 @@ av_nn_status av_nn__model_from_graph(av_nn__graph *g, av_nn_format format, void 
 typedef struct av_nn__profile {
     double ms[AV_NN_OP_COUNT * 2];
     long count[AV_NN_OP_COUNT * 2];
+    /* Optional per node index (caller's arrays of n_nodes, zeroed): time of
+     * each node, and which kernel ran it (av_nn__xnn_kernel_name or the backend), set on
+     * the first run. */
+    double *node_ms;
+    const char **node_kernel;
+    int n_nodes;
+    /* Time the calling thread's CPU time instead of the wall clock: on 1
+     * thread, what a loaded machine cannot inflate. */
+    bool thread_cpu;
 } av_nn__profile;
 void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p);
+
+/* The graph a context runs (its batch copy, else the model's): node indices
+ * of av_nn__profile.node_ms. */
+const av_nn__graph *av_nn__ctx_graph(const av_nn_ctx *c);
 
 /* Called by av_nn_run after every node with its output data (calibration,
  * quant.c); NULL turns it off. */

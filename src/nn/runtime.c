@@ -181,8 +181,9 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
         for (int k = 0; k < n->n_out; k++)
             out[k] = c->tptr[n->out[k]];
         struct timespec t0, t1;
+        clockid_t clk = c->prof && c->prof->thread_cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
         if (c->prof)
-            clock_gettime(CLOCK_MONOTONIC, &t0);
+            clock_gettime(clk, &t0);
         av_nn_status st = c->be[i]->run(c->state[i], g, n, in, out, c->pool, err, errlen);
         if (st)
             return st;
@@ -192,10 +193,18 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
         if (c->obs)
             c->obs(c->obs_user, g, n, out);
         if (c->prof) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
+            clock_gettime(clk, &t1);
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
             c->prof->ms[k] += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
             c->prof->count[k]++;
+            if (i < c->prof->n_nodes && c->prof->node_ms) {
+                c->prof->node_ms[i] += (t1.tv_sec - t0.tv_sec) * 1e3 +
+                                       (t1.tv_nsec - t0.tv_nsec) / 1e6;
+                if (c->prof->node_kernel && !c->prof->node_kernel[i])
+                    c->prof->node_kernel[i] = c->be[i] == &av_nn__backend_xnn
+                                                  ? av_nn__xnn_kernel_name(c->state[i])
+                                                  : c->be[i]->name;
+            }
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {
@@ -251,6 +260,11 @@ void av_nn__ctx_set_observer(av_nn_ctx *c, av_nn__observer fn, void *user)
 {
     if (c)
         c->obs = fn, c->obs_user = user;
+}
+
+const av_nn__graph *av_nn__ctx_graph(const av_nn_ctx *c)
+{
+    return c ? ctx_graph(c) : NULL;
 }
 
 const av_nn_model *av_nn__ctx_model(const av_nn_ctx *c)

@@ -91,6 +91,7 @@ static void xnn_release(void *state)
     if (s->post)
         xnn_delete_operator(s->post);
     av_nn__xnn_gemm_free(s->gemm);
+    av_nn__xnn_wino_free(s->wino);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -175,7 +176,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);
         break;
     }
-    if (st == AV_NN_OK && !s->kernel && !s->gemm)
+    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -193,6 +194,13 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     av_nn__xnn_node *s = state;
     if (s && s->kernel) {
         s->kernel(g, n, in, out, pool);
+        return AV_NN_OK;
+    }
+    if (s && s->wino) {
+        if (!av_nn__xnn_wino_run(s->wino, in[0], out[0], pool))
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
+                               "node '%s' (%s): out of memory for Winograd scratch",
+                               n->name ? n->name : "", av_nn__op_name(n->op));
         return AV_NN_OK;
     }
     if (s && s->gemm) {
@@ -232,6 +240,12 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     if (s->post_silu)
         av_nn__xnn_silu(out[0], out[0], s->post_n, pool);
     return AV_NN_OK;
+}
+
+const char *av_nn__xnn_kernel_name(const void *state)
+{
+    const av_nn__xnn_node *s = state;
+    return s && s->what ? s->what : "xnnpack";
 }
 
 const av_nn__backend av_nn__backend_xnn = {

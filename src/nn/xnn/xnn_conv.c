@@ -376,6 +376,8 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
     bool fc = n->op == AV_NN_OP_FULLY_CONNECTED;
+    if (av_nn__xnn_wino_supports(g, n)) /* 3x3 stride 1: a quarter of the multiplies */
+        return av_nn__xnn_wino_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_gemm_supports(g, n)) /* this CPU: ours beats XNNPACK's (xnn_gemm.c) */
         return av_nn__xnn_gemm_prepare(g, n, s, err, errlen);
     const av_nn__fused_act *a = fc ? &n->p.fc.act : &n->p.conv.act;

@@ -17,7 +17,10 @@
  * padded), NR biases then for each tap (ky, kx) and input channel c the NR
  * weights. The input rows each tap reads are found per block of MR output
  * pixels when the block runs (a padding tap reads a row of zeros), so no
- * indirection buffer is kept.
+ * indirection buffer is kept. A last tile of <= 8 channels runs a 6x8
+ * kernel; few input channels run in row mode (ROW_FLOATS). 3x3 stride-1
+ * convolutions with enough channels go to Winograd instead (xnn_wino.c),
+ * which runs its GEMMs on this file's kernel.
  */
 #include "nn/xnn/xnn_impl.h"
 
@@ -38,14 +41,22 @@
 #define MR 6
 #define NR 16
 #define MAX_TAPS 64 /* kernel taps; the pointer block of one task lives on its stack */
+/* Row mode (few input channels, e.g. the RGB stem): the kw taps of one kernel
+ * row read kw * cin consecutive floats of the input row, so the kernel takes
+ * them as one tap of kw * cin channels: kw times fewer row pointers and inner
+ * loops of kw * cin steps instead of cin (3 for RGB). Pixels whose kernel row
+ * crosses the left or right edge read a zero-padded copy on the task's stack,
+ * MR * ROW_FLOATS floats at most. */
+#define ROW_FLOATS 192
 
 struct av_nn__xnn_gemm {
     size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     size_t ks, ntiles, tile_floats;           /* taps, NR tiles, floats per packed tile */
     float *packed;
-    float *zero;                              /* cin zeros: the row a padding tap reads */
+    float *zero;                              /* kw * cin zeros: what a padding tap reads */
     bool pointwise;                           /* 1x1, stride 1, no padding */
+    bool rows;                                /* row mode (see ROW_FLOATS) */
     float lo, hi;                             /* clamp of the fused activation */
     av_nn__act post;                          /* LEAKY, SIGMOID or SILU on each row, else NONE */
     float alpha;
@@ -75,6 +86,37 @@ __attribute__((target("avx2,fma"))) static void store_row(float *p, __m256 lo, _
     }
 }
 
+/* The 6x16 kernel's last tile when it has nc <= 8 channels: the left half
+ * of the tile only (6 accumulators), weights still packed NR wide. */
+__attribute__((target("avx2,fma"))) static void ukernel_6x8(size_t mr, size_t nc, size_t kc,
+                                                           size_t ks, const float *const *a,
+                                                           const float *w, float *c, size_t cs,
+                                                           __m256 vlo, __m256 vhi)
+{
+    __m256 c0 = _mm256_load_ps(w), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    w += NR;
+    for (size_t t = 0; t < ks; t++, a += MR) {
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+        for (size_t k = 0; k < kc; k++, w += NR) {
+            const __m256 b = _mm256_load_ps(w);
+            c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), b, c0);
+            c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), b, c1);
+            c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), b, c2);
+            c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), b, c3);
+            c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + k), b, c4);
+            c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + k), b, c5);
+        }
+    }
+    __m256 r[MR] = {c0, c1, c2, c3, c4, c5};
+    for (size_t i = 0; i < mr; i++) {
+        __m256 v = _mm256_min_ps(_mm256_max_ps(r[i], vlo), vhi);
+        if (nc == 8)
+            _mm256_storeu_ps(c + i * cs, v);
+        else
+            store_part(c + i * cs, v, nc);
+    }
+}
+
 /*
  * C[mr rows, nc cols] = clamp(bias + sum over taps t and channels k of
  * a[t * MR + i][k] * w), row stride cs floats. a holds MR row pointers per
@@ -88,6 +130,10 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
 {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     for (;;) {
+        if (nc <= 8) { /* a last tile of <= 8 channels: half the multiplies */
+            ukernel_6x8(mr, nc, kc, ks, a, w, c, cs, vlo, vhi);
+            return;
+        }
         __m256 c00 = _mm256_load_ps(w), c01 = _mm256_load_ps(w + 8);
         __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01;
         __m256 c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
@@ -145,6 +191,17 @@ __attribute__((target("avx2,fma"))) static void leaky_row(float *y, size_t n, fl
     }
     for (; i < n; i++)
         y[i] = y[i] >= 0.0f ? y[i] : alpha * y[i];
+}
+
+void av_nn__xnn_gemm_tile(size_t mr, size_t nc, size_t kc, const float *const *a,
+                          const float *w, float *c, size_t cs)
+{
+    ukernel_6x16(mr, nc, kc, 1, a, w, c, cs, -INFINITY, INFINITY);
+}
+
+void av_nn__xnn_leaky_span(float *y, size_t n, float alpha)
+{
+    leaky_row(y, n, alpha);
 }
 
 #endif /* GEMM_X86 */
@@ -227,10 +284,11 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
                    k->oh == k->h && k->ow == k->w;
     k->tile_floats = NR + k->ks * k->cin * NR;
+    k->rows = k->kw > 1 && k->dw == 1 && k->ks * k->cin <= ROW_FLOATS;
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_floats * sizeof(float);
     k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    k->zero = calloc(k->cin, sizeof(float));
+    k->zero = calloc(k->cin * (size_t)k->kw, sizeof(float)); /* a whole kernel row (row mode) */
     if (!k->packed || !k->zero)
         goto nomem;
     memset(k->packed, 0, bytes);
@@ -265,15 +323,89 @@ typedef struct gemm_job {
 
 #ifdef GEMM_X86
 
+/* The kernel over the block's rows, then the row activation while the rows are in L1. */
+static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
+                      const float *const *rows, size_t kc, size_t ks)
+{
+    const av_nn__xnn_gemm *k = job->k;
+    size_t n0 = j0 * NR, nc = nj * NR;
+    if (n0 + nc > k->cout)
+        nc = k->cout - n0;
+    float *c = job->y + m0 * k->cout + n0;
+    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->cout, k->lo, k->hi);
+    /* rows spanning all channels are contiguous: one call for the whole block */
+    size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
+    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
+        if (k->post == AV_NN_ACT_LEAKY)
+            leaky_row(c + i * k->cout, len, k->alpha);
+        else if (k->post == AV_NN_ACT_SIGMOID)
+            av_nn__xnn_sigmoid_span(c + i * k->cout, len);
+        else
+            av_nn__xnn_silu_span(c + i * k->cout, len);
+    }
+}
+
+/* Row mode: one pointer per kernel row and pixel, to the input (the whole
+ * kernel row inside it), the zero row (above or below it) or a padded copy. */
+static void row_task(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
+                     const float **rows)
+{
+    const av_nn__xnn_gemm *k = job->k;
+    float patch[MR * ROW_FLOATS];
+    size_t plane = k->oh * k->ow, span = (size_t)k->kw * k->cin;
+    size_t bi = m0 / plane, rem = m0 % plane;
+    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    for (size_t i = 0; i < MR; i++) {
+        if (i >= mr) { /* rows past the block's end repeat its first (never stored) */
+            for (int64_t ky = 0; ky < k->kh; ky++)
+                rows[(size_t)ky * MR + i] = rows[(size_t)ky * MR];
+            continue;
+        }
+        int64_t ix0 = ox * k->sw - k->pl;
+        bool inside = ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
+        for (int64_t ky = 0; ky < k->kh; ky++) {
+            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+            const float **r = &rows[(size_t)ky * MR + i];
+            if (iy < 0 || iy >= (int64_t)k->h) {
+                *r = k->zero;
+                continue;
+            }
+            const float *line = job->x + (bi * k->h + (size_t)iy) * k->w * k->cin;
+            if (inside) {
+                *r = line + (size_t)ix0 * k->cin;
+            } else { /* the row crosses an edge: a copy with zeros outside */
+                float *p = patch + (i * (size_t)k->kh + (size_t)ky) * span;
+                for (int64_t kx = 0; kx < k->kw; kx++) {
+                    int64_t ix = ix0 + kx;
+                    if (ix >= 0 && ix < (int64_t)k->w)
+                        memcpy(p + kx * k->cin, line + (size_t)ix * k->cin, k->cin * sizeof *p);
+                    else
+                        memset(p + kx * k->cin, 0, k->cin * sizeof *p);
+                }
+                *r = p;
+            }
+        }
+        if (++ox == (int64_t)k->ow) { /* the next pixel */
+            ox = 0;
+            if (++oy == (int64_t)k->oh)
+                oy = 0, bi++;
+        }
+    }
+    block_out(job, m0, j0, mr, nj, rows, span, (size_t)k->kh);
+}
+
 /* Output pixels [m0, m0 + mr) by NR tiles [j0, j0 + nj): the input row of
  * every tap for each pixel, then the kernel over the tiles, then the row
  * activation while the rows are in L1. */
-static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
+static void block_task(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj)
 {
-    const gemm_job *job = ctx;
     const av_nn__xnn_gemm *k = job->k;
     const float *rows[MAX_TAPS * MR];
     size_t plane = k->oh * k->ow;
+    if (k->rows) {
+        row_task(job, m0, j0, mr, nj, rows);
+        return;
+    }
     /* one division per block: the pixels of a block follow each other */
     size_t bi = m0 / plane, rem = m0 % plane;
     int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
@@ -303,22 +435,14 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
                 oy = 0, bi++;
         }
     }
-    size_t n0 = j0 * NR, nc = nj * NR;
-    if (n0 + nc > k->cout)
-        nc = k->cout - n0;
-    float *c = job->y + m0 * k->cout + n0;
-    ukernel_6x16(mr, nc, k->cin, k->ks, rows, k->packed + j0 * k->tile_floats, c, k->cout,
-                 k->lo, k->hi);
-    /* rows spanning all channels are contiguous: one call for the whole block */
-    size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
-    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
-        if (k->post == AV_NN_ACT_LEAKY)
-            leaky_row(c + i * k->cout, len, k->alpha);
-        else if (k->post == AV_NN_ACT_SIGMOID)
-            av_nn__xnn_sigmoid_span(c + i * k->cout, len);
-        else
-            av_nn__xnn_silu_span(c + i * k->cout, len);
-    }
+    block_out(job, m0, j0, mr, nj, rows, k->cin, k->ks);
+}
+
+/* A task: output pixels [m0, m0 + mrows) in blocks of MR. */
+static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mrows, size_t nj)
+{
+    for (size_t i = 0; i < mrows; i += MR)
+        block_task(ctx, m0 + i, j0, mrows - i < MR ? mrows - i : MR, nj);
 }
 
 #endif
@@ -335,7 +459,12 @@ void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pth
         if (max_nt < nt)
             nt = max_nt ? max_nt : 1;
     }
-    pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR, nt,
+    /* up to 8 blocks of MR pixels per task while tasks stay plenty (16 per
+     * thread): the pool's cost per task weighs on small blocks (few channels) */
+    size_t per = 1, njt = (k->ntiles + nt - 1) / nt;
+    while (per < 8 && mtiles / (per * 2) * njt >= (threads ? threads : 1) * 16)
+        per *= 2;
+    pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR * per, nt,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 #else
     (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */

@@ -17,6 +17,7 @@
 
 typedef struct av_nn__xnn_node av_nn__xnn_node;
 typedef struct av_nn__xnn_gemm av_nn__xnn_gemm; /* xnn_gemm.c: our f32 convolution */
+typedef struct av_nn__xnn_wino av_nn__xnn_wino; /* xnn_wino.c: our Winograd 3x3 convolution */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -36,6 +37,7 @@ typedef void (*av_nn__xnn_kernel_fn)(const av_nn__graph *g, const av_nn__node *n
 struct av_nn__xnn_node {
     av_nn__xnn_kernel_fn kernel; /* set instead of op for our own kernels */
     av_nn__xnn_gemm *gemm;      /* set instead of op: our f32 convolution (xnn_gemm.c) */
+    av_nn__xnn_wino *wino;      /* set instead of op: our Winograd 3x3 convolution */
     xnn_operator_t op;          /* main operator */
     av_nn__xnn_setup_fn setup;  /* binds in/out pointers to op */
     const char *what;           /* XNNPACK operator family, for error messages */
@@ -133,6 +135,32 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool);
 void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The 6x16 AVX2+FMA kernel alone (only where av_nn__xnn_gemm_available()):
+ * C[mr rows, nc cols] (row stride cs) = w's NR biases + the sum over k < kc of
+ * a[i][k] * w, w packed as xnn_gemm.c packs one tap; a holds MR row pointers
+ * (rows >= mr repeat valid ones, never stored). */
+void av_nn__xnn_gemm_tile(size_t mr, size_t nc, size_t kc, const float *const *a,
+                          const float *w, float *c, size_t cs);
+/* y = y >= 0 ? y : alpha * y in place over n floats (AVX2). */
+void av_nn__xnn_leaky_span(float *y, size_t n, float alpha);
+#endif
+
+/* ---- xnn_wino.c: f32 3x3 stride-1 CONV2D by Winograd F(4x4, 3x3) ---- */
+
+/* This node runs on our Winograd kernel (a CONV2D our GEMM takes, 3x3,
+ * stride 1, no dilation, with enough pixels and channels to pay; not turned
+ * off by AV_NN_XNN_WINO=0 or av_nn__xnn_wino_force_off). */
+bool av_nn__xnn_wino_supports(const av_nn__graph *g, const av_nn__node *n);
+/* Tests: leave every 3x3 convolution to the GEMM (prepared nodes keep theirs). */
+void av_nn__xnn_wino_force_off(bool on);
+/* Transforms and packs the weights into s->wino. */
+av_nn_status av_nn__xnn_wino_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+/* false: out of memory for the per-run scratch (nothing written). */
+bool av_nn__xnn_wino_run(const av_nn__xnn_wino *k, const float *x, float *y,
+                         pthreadpool_t pool);
+void av_nn__xnn_wino_free(av_nn__xnn_wino *k);
 
 /* ---- families ---- */
 
