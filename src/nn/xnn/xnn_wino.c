@@ -78,9 +78,11 @@ bool av_nn__xnn_wino_supports(const av_nn__graph *g, const av_nn__node *n)
         return false;
     /* pays where the GEMM dominates the transforms: enough channels both
      * ways (measured on NanoDet: 16 -> 16 is slower, 32 -> 16 faster), and
-     * enough tiles that the 4x weights are worth their memory */
+     * enough tiles that the 4x weights are worth their memory; tiles of one
+     * image, so that a batch takes the same kernel, and gives the same bits,
+     * as each of its images alone */
     int64_t cin = x->dims[3], cout = y->dims[3];
-    int64_t tiles = y->dims[0] * ((y->dims[1] + 3) / 4) * ((y->dims[2] + 3) / 4);
+    int64_t tiles = ((y->dims[1] + 3) / 4) * ((y->dims[2] + 3) / 4);
     return cin >= 16 && cout >= 16 && cin + cout >= 48 && tiles >= 36; /* 16 -> 16: the GEMM */
 #else
     (void)g, (void)n;
