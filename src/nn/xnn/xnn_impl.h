@@ -17,6 +17,7 @@
 
 typedef struct av_nn__xnn_node av_nn__xnn_node;
 typedef struct av_nn__xnn_gemm av_nn__xnn_gemm; /* xnn_gemm.c: our f32 convolution */
+typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convolution */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -36,6 +37,7 @@ typedef void (*av_nn__xnn_kernel_fn)(const av_nn__graph *g, const av_nn__node *n
 struct av_nn__xnn_node {
     av_nn__xnn_kernel_fn kernel; /* set instead of op for our own kernels */
     av_nn__xnn_gemm *gemm;      /* set instead of op: our f32 convolution (xnn_gemm.c) */
+    av_nn__xnn_qgemm *qgemm;    /* set instead of op: our qu8 convolution (xnn_qgemm.c) */
     xnn_operator_t op;          /* main operator */
     av_nn__xnn_setup_fn setup;  /* binds in/out pointers to op */
     const char *what;           /* XNNPACK operator family, for error messages */
@@ -133,6 +135,22 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool);
 void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k);
+
+/* ---- xnn_qgemm.c: qu8 CONV2D (groups 1, per-tensor) by our AVX2 GEMM ---- */
+
+/* This CPU runs our kernel rather than XNNPACK's (AVX2, no AVX-512F, not
+ * turned off by AV_NN_XNN_QGEMM=0 or AV_NN_NO_AVX2). */
+bool av_nn__xnn_qgemm_available(void);
+/* Tests: act as a CPU where XNNPACK's convolution runs (prepared nodes keep theirs). */
+void av_nn__xnn_qgemm_force_off(bool on);
+bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n);
+/* Packs the weights into s->qgemm. */
+av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                      av_nn__xnn_node *s, char *err, size_t errlen);
+/* Bit-identical to XNNPACK's qu8 convolution of the same node. */
+void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *y,
+                          pthreadpool_t pool);
+void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k);
 
 /* ---- families ---- */
 
