@@ -50,7 +50,7 @@ typedef struct qconv {
     int64_t n, h, w, cin, cout, kh, kw;
     int stride, dil, pad; /* pad: explicit on every side */
     av_nn__act act;
-    bool bias;
+    bool bias, dw; /* dw: depthwise (cout = cin, filter 1 x kh x kw x cin) */
     float xs, ws, ys;
     int32_t xz, wz, yz;
 } qconv;
@@ -71,7 +71,9 @@ static av_nn__graph *build(const qconv *c, int *k)
     av_nn__graph *g = av_nn__graph_new();
     CHECK(g);
     int64_t xd[4] = {c->n, c->h, c->w, c->cin}, wd[4] = {c->cout, c->kh, c->kw, c->cin};
-    size_t nw = (size_t)(c->cout * c->kh * c->kw * c->cin);
+    if (c->dw)
+        wd[0] = 1;
+    size_t nw = (size_t)(wd[0] * c->kh * c->kw * c->cin);
     uint8_t *wq = malloc(nw);
     int32_t *bq = malloc((size_t)c->cout * sizeof *bq);
     CHECK(wq && bq);
@@ -94,7 +96,7 @@ static av_nn__graph *build(const qconv *c, int *k)
                                 .padding = AV_NN_PAD_EXPLICIT, .groups = 1,
                                 .pad_top = c->pad, .pad_bottom = c->pad, .pad_left = c->pad,
                                 .pad_right = c->pad, .act = {c->act, 0.1f, 0, 0}}};
-    *k = av_nn__add_node(g, AV_NN_OP_CONV2D, "conv", in, c->bias ? 3 : 2, &y, 1, &p);
+    *k = av_nn__add_node(g, c->dw ? AV_NN_OP_DEPTHWISE_CONV2D : AV_NN_OP_CONV2D, "conv", in, c->bias ? 3 : 2, &y, 1, &p);
     CHECK(*k >= 0);
     char err[256] = "";
     CHECK_MSG(av_nn__infer_node(g, &g->nodes[*k], err, sizeof err) == AV_NN_OK, "infer: %s",
@@ -117,7 +119,7 @@ static void run_xnn(av_nn__graph *g, int k, const uint8_t *x, uint8_t *y, pthrea
     void *state = NULL;
     char err[256] = "";
     CHECK_MSG(be->prepare(g, n, pool, &state, err, sizeof err) == AV_NN_OK, "prepare: %s", err);
-    *own = ((av_nn__xnn_node *)state)->qgemm != NULL;
+    *own = ((av_nn__xnn_node *)state)->qgemm || ((av_nn__xnn_node *)state)->qdw;
     const void *in[3] = {x, n->n_in > 1 ? g->tensors[n->in[1]].data : NULL,
                          n->n_in > 2 ? g->tensors[n->in[2]].data : NULL};
     void *out[1] = {y};
@@ -194,6 +196,19 @@ TEST(qgemm_random_shapes_bit_exact)
     }
 }
 
+/* Depthwise: channel counts around the 16-channel groups (the tail runs a
+ * scalar loop), odd tap counts, strides, dilations, padding. */
+TEST(qdw_random_shapes_bit_exact)
+{
+    for (uint64_t s = 1; s <= 120; s++) {
+        rng = s * 0x9e3779b97f4a7c15ull + 11;
+        qconv c = random_conv();
+        c.dw = true;
+        c.cout = c.cin = s % 4 == 0 ? 16 * irand(1, 4) : irand(1, 70);
+        check_conv(1000 + s, &c);
+    }
+}
+
 /* The species model's layer shapes (MobileNetV2 1x1 expand/project, the
  * 3x3 stride-2 stem), TFLite-like quantisation, batch 1 and 3. */
 TEST(qgemm_mobilenet_shapes_bit_exact)
@@ -211,6 +226,18 @@ TEST(qgemm_mobilenet_shapes_bit_exact)
                    .xz = i ? 0 : 128, .wz = 100 + i * 7, .yz = i % 3 ? 0 : 131};
         check_conv(500 + (uint64_t)i, &c);
     }
+    /* the depthwise 3x3 layers: stride 1 and 2, SAME-like padding 1 */
+    static const int64_t dw[][4] = {{112, 112, 32, 1}, {56, 56, 144, 2}, {14, 14, 576, 1},
+                                    {7, 7, 960, 1}};
+    for (int i = 0; i < 4; i++) {
+        rng = (uint64_t)(i + 600) * 0x9e3779b97f4a7c15ull + 1;
+        qconv c = {.n = 1 + (i & 1) * 2, .h = dw[i][0], .w = dw[i][1], .cin = dw[i][2],
+                   .cout = dw[i][2], .kh = 3, .kw = 3, .stride = (int)dw[i][3], .dil = 1,
+                   .pad = 1, .act = AV_NN_ACT_RELU6, .bias = true, .dw = true, .xs = 0.0235f,
+                   .ws = 0.02f + 0.01f * (float)i, .ys = 0.0235f, .xz = i * 40, .wz = 90 + i * 11,
+                   .yz = 0};
+        check_conv(600 + (uint64_t)i, &c);
+    }
 }
 
 /* Extreme sums: every product at +-255^2 with a deep K; tiny and large scales. */
@@ -223,6 +250,9 @@ TEST(qgemm_saturation_and_scales)
                    .xs = i < 4 ? 0.5f : 1e-4f, .ws = i < 4 ? 0.9f : 1e-4f, .ys = 0.01f,
                    .xz = (i & 2) ? 255 : 0, .wz = (i & 2) ? 0 : 255, .yz = 37 * i % 256};
         check_conv(900 + (uint64_t)i, &c);
+        c.dw = true, c.cout = c.cin = 16 + i; /* the depthwise sums too */
+        c.kh = c.kw = 5, c.h = c.w = 6, c.pad = 2;
+        check_conv(950 + (uint64_t)i, &c);
     }
 }
 
@@ -297,6 +327,6 @@ TEST(qgemm_reads_stay_in_the_input)
     }
 }
 
-TEST_MAIN(T(qgemm_random_shapes_bit_exact), T(qgemm_mobilenet_shapes_bit_exact),
+TEST_MAIN(T(qgemm_random_shapes_bit_exact), T(qdw_random_shapes_bit_exact), T(qgemm_mobilenet_shapes_bit_exact),
           T(qgemm_saturation_and_scales), T(qgemm_forced_off_and_refusals),
           T(qgemm_reads_stay_in_the_input))

@@ -18,6 +18,7 @@
 typedef struct av_nn__xnn_node av_nn__xnn_node;
 typedef struct av_nn__xnn_gemm av_nn__xnn_gemm; /* xnn_gemm.c: our f32 convolution */
 typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convolution */
+typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwise */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -38,6 +39,7 @@ struct av_nn__xnn_node {
     av_nn__xnn_kernel_fn kernel; /* set instead of op for our own kernels */
     av_nn__xnn_gemm *gemm;      /* set instead of op: our f32 convolution (xnn_gemm.c) */
     av_nn__xnn_qgemm *qgemm;    /* set instead of op: our qu8 convolution (xnn_qgemm.c) */
+    av_nn__xnn_qdw *qdw;        /* set instead of op: our qu8 depthwise (xnn_qdw.c) */
     xnn_operator_t op;          /* main operator */
     av_nn__xnn_setup_fn setup;  /* binds in/out pointers to op */
     const char *what;           /* XNNPACK operator family, for error messages */
@@ -151,6 +153,15 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
 void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *y,
                           pthreadpool_t pool);
 void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k);
+
+/* ---- xnn_qdw.c: qu8 DEPTHWISE_CONV2D (multiplier 1, per-tensor), AVX2 ----
+ * On where av_nn__xnn_qgemm_available() is; bit-identical to XNNPACK's. */
+bool av_nn__xnn_qdw_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                    av_nn__xnn_node *s, char *err, size_t errlen);
+void av_nn__xnn_qdw_run(const av_nn__xnn_qdw *k, const uint8_t *x, uint8_t *y,
+                        pthreadpool_t pool);
+void av_nn__xnn_qdw_free(av_nn__xnn_qdw *k);
 
 /* ---- families ---- */
 
