@@ -180,10 +180,10 @@ typedef struct qdw_job {
     uint8_t *y;
 } qdw_job;
 
-/* Groups [g0, g0 + ng) of one output pixel whose taps read rows tp. */
-__attribute__((target("avx2"))) static void pixel_groups(const av_nn__xnn_qdw *k,
-                                                        const uint8_t *const *tp, size_t g0,
-                                                        size_t ng, uint8_t *out)
+/* Groups [g0, g0 + ng) of one output pixel whose ks taps read rows tp. */
+__attribute__((target("avx2"), always_inline)) static inline void
+pixel_groups_ks(const av_nn__xnn_qdw *k, const uint8_t *const *tp, size_t g0, size_t ng,
+                uint8_t *out, size_t ks)
 {
     const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
     const __m256i vzp = _mm256_set1_epi16(k->yz);
@@ -195,7 +195,7 @@ __attribute__((target("avx2"))) static void pixel_groups(const av_nn__xnn_qdw *k
         __m256i ahi = _mm256_load_si256((const __m256i *)(w + 8));
         w += CG;
         size_t t = 0;
-        for (; t + 1 < k->ks; t += 2, w += CG) {
+        for (; t + 1 < ks; t += 2, w += CG) {
             __m256i a = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(tp[t] + off)));
             __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(tp[t + 1] + off)));
             alo = _mm256_add_epi32(alo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b),
@@ -203,7 +203,7 @@ __attribute__((target("avx2"))) static void pixel_groups(const av_nn__xnn_qdw *k
             ahi = _mm256_add_epi32(ahi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b),
                                                           _mm256_load_si256((const __m256i *)(w + 8))));
         }
-        if (t < k->ks) { /* odd tap count: the last tap's partner weight is zero */
+        if (t < ks) { /* odd tap count: the last tap's partner weight is zero */
             __m256i a = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(tp[t] + off)));
             __m256i z = _mm256_setzero_si256();
             alo = _mm256_add_epi32(alo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, z),
@@ -220,6 +220,21 @@ __attribute__((target("avx2"))) static void pixel_groups(const av_nn__xnn_qdw *k
     }
 }
 
+/* 3x3 (MobileNet's) with the tap loop unrolled, and any other size. */
+__attribute__((target("avx2"))) static void pixel_groups9(const av_nn__xnn_qdw *k,
+                                                         const uint8_t *const *tp, size_t g0,
+                                                         size_t ng, uint8_t *out)
+{
+    pixel_groups_ks(k, tp, g0, ng, out, 9);
+}
+
+__attribute__((target("avx2"))) static void pixel_groups(const av_nn__xnn_qdw *k,
+                                                        const uint8_t *const *tp, size_t g0,
+                                                        size_t ng, uint8_t *out)
+{
+    pixel_groups_ks(k, tp, g0, ng, out, k->ks);
+}
+
 /* Output row r (batch * oh rows) by group tiles [g0, g0 + ng); the tile past
  * the last full group is the channel tail. */
 static void qdw_task(void *ctx, size_t r, size_t g0, size_t one, size_t ng)
@@ -232,19 +247,26 @@ static void qdw_task(void *ctx, size_t r, size_t g0, size_t one, size_t ng)
     bool tail = g0 + ng > k->groups;
     if (tail)
         ng = k->groups - g0;
-    const uint8_t *tp[MAX_TAPS];
+    const uint8_t *tp[MAX_TAPS], *rowp[MAX_TAPS]; /* rowp: input row of each ky, or NULL */
+    for (int64_t ky = 0; ky < k->kh; ky++) {
+        int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+        rowp[ky] = iy >= 0 && iy < (int64_t)k->h ? job->x + (bi * k->h + (size_t)iy) * k->w * k->c
+                                                 : NULL;
+    }
     for (size_t ox = 0; ox < k->ow; ox++) {
+        int64_t ix0 = (int64_t)ox * k->sw - k->pl;
+        bool inside = ix0 >= 0 && ix0 + (k->kw - 1) * k->dw < (int64_t)k->w;
         for (int64_t ky = 0; ky < k->kh; ky++) {
-            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
             for (int64_t kx = 0; kx < k->kw; kx++) {
-                int64_t ix = (int64_t)ox * k->sw - k->pl + kx * k->dw;
-                bool in = iy >= 0 && iy < (int64_t)k->h && ix >= 0 && ix < (int64_t)k->w;
-                tp[ky * k->kw + kx] =
-                    in ? job->x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix) * k->c : k->zrow;
+                int64_t ix = ix0 + kx * k->dw;
+                bool in = rowp[ky] && (inside || (ix >= 0 && ix < (int64_t)k->w));
+                tp[ky * k->kw + kx] = in ? rowp[ky] + (size_t)ix * k->c : k->zrow;
             }
         }
         uint8_t *out = job->y + (r * k->ow + ox) * k->c;
-        if (ng)
+        if (ng && k->ks == 9)
+            pixel_groups9(k, tp, g0, ng, out);
+        else if (ng)
             pixel_groups(k, tp, g0, ng, out);
         for (size_t c = k->groups * CG; tail && c < k->c; c++) {
             int32_t acc = k->bias[c];

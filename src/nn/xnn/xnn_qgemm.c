@@ -299,6 +299,7 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     const qgemm_job *job = ctx;
     const av_nn__xnn_qgemm *k = job->k;
     _Alignas(32) int16_t a[MR * KMAX];
+    uint8_t bytes[16 * MAX_TAPS]; /* one row's taps when cin < 16 */
     size_t lda = k->kp, plane = k->oh * k->ow;
     size_t bi = m0 / plane, rem = m0 % plane;
     int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
@@ -314,19 +315,27 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
             widen(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
             continue;
         }
+        /* few channels (the RGB stem): gather the taps' bytes, widen once */
+        bool gather = k->cin < 16;
         for (int64_t ky = 0; ky < k->kh; ky++) {
             int64_t iy = oy * k->sh - k->pt + ky * k->dh;
             for (int64_t kx = 0; kx < k->kw; kx++) {
                 int64_t ix = ox * k->sw - k->pl + kx * k->dw;
-                int16_t *dst = row + (size_t)(ky * k->kw + kx) * k->cin;
-                if (iy >= 0 && iy < (int64_t)k->h && ix >= 0 && ix < (int64_t)k->w)
-                    widen(dst,
-                          job->x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix) * k->cin,
-                          k->cin, k->xz);
+                size_t at = (size_t)(ky * k->kw + kx) * k->cin;
+                bool in = iy >= 0 && iy < (int64_t)k->h && ix >= 0 && ix < (int64_t)k->w;
+                const uint8_t *src =
+                    in ? job->x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix) * k->cin : NULL;
+                if (gather)
+                    for (size_t c = 0; c < k->cin; c++)
+                        bytes[at + c] = in ? src[c] : (uint8_t)k->xz;
+                else if (in)
+                    widen(row + at, src, k->cin, k->xz);
                 else
-                    memset(dst, 0, k->cin * sizeof *dst);
+                    memset(row + at, 0, k->cin * sizeof *row);
             }
         }
+        if (gather)
+            widen(row, bytes, k->k, k->xz);
         if (++ox == (int64_t)k->ow) {
             ox = 0;
             if (++oy == (int64_t)k->oh)
