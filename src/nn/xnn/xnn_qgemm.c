@@ -202,6 +202,13 @@ __attribute__((target("avx2"))) static void widen(int16_t *dst, const uint8_t *s
         dst[i] = (int16_t)(src[i] - xz);
 }
 
+/* dst[0..16) = src[i] - xz: reads and writes 16 whatever n the caller needs. */
+__attribute__((target("avx2"))) static void widen16(int16_t *dst, const uint8_t *src, int16_t xz)
+{
+    __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)src));
+    _mm256_storeu_si256((__m256i *)dst, _mm256_sub_epi16(v, _mm256_set1_epi16(xz)));
+}
+
 /* One row of 16 accumulators (two halves) to u8 the way XNNPACK's fp32 AVX2
  * kernels do, stored to the first nc (<= 16) bytes of c. */
 __attribute__((target("avx2"))) static void requant_row(uint8_t *c, __m256i a0, __m256i a1,
@@ -287,7 +294,7 @@ __attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, s
 
 typedef struct qgemm_job {
     const av_nn__xnn_qgemm *k;
-    const uint8_t *x;
+    const uint8_t *x, *xend; /* xend: one past the input's last byte */
     uint8_t *y;
 } qgemm_job;
 
@@ -298,8 +305,9 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
 {
     const qgemm_job *job = ctx;
     const av_nn__xnn_qgemm *k = job->k;
-    _Alignas(32) int16_t a[MR * KMAX];
-    uint8_t bytes[16 * MAX_TAPS]; /* one row's taps when cin < 16 */
+    /* + 16: the last row's widen16 spill (rows are written in order, each
+     * spill lands where a later write or nothing the kernel reads goes) */
+    _Alignas(32) int16_t a[MR * KMAX + 16];
     size_t lda = k->kp, plane = k->oh * k->ow;
     size_t bi = m0 / plane, rem = m0 % plane;
     int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
@@ -309,33 +317,41 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
             memset(row, 0, lda * sizeof *row);
             continue;
         }
-        if (k->k < lda)
-            row[k->k] = 0;
         if (k->pointwise) {
+            if (k->k < lda)
+                row[k->k] = 0;
             widen(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
             continue;
         }
-        /* few channels (the RGB stem): gather the taps' bytes, widen once */
-        bool gather = k->cin < 16;
+        size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
+        int64_t ix0 = ox * k->sw - k->pl;
+        bool inside = k->dw == 1 && ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
         for (int64_t ky = 0; ky < k->kh; ky++) {
             int64_t iy = oy * k->sh - k->pt + ky * k->dh;
-            for (int64_t kx = 0; kx < k->kw; kx++) {
-                int64_t ix = ox * k->sw - k->pl + kx * k->dw;
-                size_t at = (size_t)(ky * k->kw + kx) * k->cin;
-                bool in = iy >= 0 && iy < (int64_t)k->h && ix >= 0 && ix < (int64_t)k->w;
-                const uint8_t *src =
-                    in ? job->x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix) * k->cin : NULL;
-                if (gather)
-                    for (size_t c = 0; c < k->cin; c++)
-                        bytes[at + c] = in ? src[c] : (uint8_t)k->xz;
-                else if (in)
-                    widen(row + at, src, k->cin, k->xz);
+            int16_t *seg = row + (size_t)ky * span;
+            if (iy < 0 || iy >= (int64_t)k->h) {
+                memset(seg, 0, span * sizeof *seg);
+                continue;
+            }
+            const uint8_t *rowx = job->x + (bi * k->h + (size_t)iy) * k->w * k->cin;
+            if (inside) { /* the ky's taps are one run of bytes */
+                const uint8_t *src = rowx + (size_t)ix0 * k->cin;
+                if (span < 16 && src + 16 <= job->xend)
+                    widen16(seg, src, k->xz); /* spills into what is written next */
                 else
-                    memset(row + at, 0, k->cin * sizeof *row);
+                    widen(seg, src, span, k->xz);
+                continue;
+            }
+            for (int64_t kx = 0; kx < k->kw; kx++) {
+                int64_t ix = ix0 + kx * k->dw;
+                if (ix >= 0 && ix < (int64_t)k->w)
+                    widen(seg + (size_t)kx * k->cin, rowx + (size_t)ix * k->cin, k->cin, k->xz);
+                else
+                    memset(seg + (size_t)kx * k->cin, 0, k->cin * sizeof *seg);
             }
         }
-        if (gather)
-            widen(row, bytes, k->k, k->xz);
+        if (k->k < lda) /* after the spills */
+            row[k->k] = 0;
         if (++ox == (int64_t)k->ow) {
             ox = 0;
             if (++oy == (int64_t)k->oh)
@@ -355,7 +371,7 @@ void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *
                           pthreadpool_t pool)
 {
 #ifdef QGEMM_X86
-    qgemm_job job = {k, x, y};
+    qgemm_job job = {k, x, x + k->batch * k->h * k->w * k->cin, y};
     size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
     size_t threads = pthreadpool_get_threads_count(pool);
     if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
