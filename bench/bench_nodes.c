@@ -4,8 +4,10 @@
  * median time and GMAC/s, then a summary by kind of node (1x1 convolution,
  * other convolutions, depthwise, fully connected, the rest).
  *
- *   build/bench/bench_nodes [-n runs] [-t threads] model
+ *   build/bench/bench_nodes [-n runs] [-t threads] [-b batch] model
  *
+ * -b N runs N samples per run (the batch the pipeline gives the species
+ * model's crops) and reports times per sample.
  * On 1 thread the time is the calling thread's CPU time (every node runs on
  * it), which a loaded machine inflates far less than wall time; on more
  * threads it is wall time. Env switches (AV_NN_XNN_QGEMM=0, ...) apply.
@@ -74,23 +76,25 @@ static int kind_of(const av_nn__graph *g, const av_nn__node *n)
 
 int main(int argc, char **argv)
 {
-    int runs = 30, threads = 1, opt;
-    while ((opt = getopt(argc, argv, "n:t:")) != -1) {
+    int runs = 30, threads = 1, batch = 1, opt;
+    while ((opt = getopt(argc, argv, "n:t:b:")) != -1) {
         if (opt == 'n')
             runs = atoi(optarg);
+        else if (opt == 'b')
+            batch = atoi(optarg);
         else if (opt == 't')
             threads = atoi(optarg);
         else
             break;
     }
-    if (optind != argc - 1 || runs < 1 || threads < 1) {
-        fprintf(stderr, "usage: %s [-n runs] [-t threads] model\n", argv[0]);
+    if (optind != argc - 1 || runs < 1 || threads < 1 || batch < 1 || batch > 64) {
+        fprintf(stderr, "usage: %s [-n runs] [-t threads] [-b batch] model\n", argv[0]);
         return 2;
     }
     char err[512];
     av_nn_model *m = NULL;
     av_nn_ctx *c = NULL;
-    av_nn_ctx_opts o = {.threads = threads, .backend = AV_NN_BACKEND_XNNPACK};
+    av_nn_ctx_opts o = {.threads = threads, .backend = AV_NN_BACKEND_XNNPACK, .batch = batch};
     if (av_nn_load(argv[optind], &m, err, sizeof err) != AV_NN_OK ||
         av_nn_ctx_new(m, &o, &c, err, sizeof err) != AV_NN_OK) {
         fprintf(stderr, "%s: %s\n", argv[optind], err);
@@ -104,7 +108,7 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 0; i < ni + no; i++) {
         const av_nn_tensor_info *ti = i < ni ? av_nn_input(m, i) : av_nn_output(m, i - ni);
-        size_t cnt = av_nn_dtype_size(ti->dtype);
+        size_t cnt = av_nn_dtype_size(ti->dtype) * (size_t)batch; /* dims: batch 1 */
         for (int d = 0; d < ti->rank; d++)
             cnt *= (size_t)ti->dims[d];
         if (!(bufs[i] = malloc(cnt ? cnt : 1)))
@@ -128,8 +132,9 @@ int main(int argc, char **argv)
     static const char *kinds[] = {"conv 1x1", "conv kxk", "depthwise", "fully conn", "other"};
     double sum_ms[5] = {0}, sum_mac[5] = {0}, total = 0;
     int cnt[5] = {0};
-    printf("%s, %d thread%s, median of %d runs (%s)\n", argv[optind], threads,
-           threads > 1 ? "s" : "", runs, threads == 1 ? "thread CPU time" : "wall time");
+    printf("%s, %d thread%s, batch %d, median of %d runs (%s), per sample\n", argv[optind],
+           threads, threads > 1 ? "s" : "", batch, runs,
+           threads == 1 ? "thread CPU time" : "wall time");
     printf("%4s %-18s %-20s %-16s %8s %9s %7s\n", "node", "op", "output", "filter", "MMAC",
            "ms", "GMAC/s");
     for (int j = 0; j < g->n_order; j++) {
@@ -138,7 +143,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < runs; r++)
             col[r] = t[(size_t)r * (size_t)nn + (size_t)i];
         qsort(col, (size_t)runs, sizeof *col, cmp_double);
-        double ms = runs % 2 ? col[runs / 2] : (col[runs / 2 - 1] + col[runs / 2]) / 2;
+        double ms = (runs % 2 ? col[runs / 2] : (col[runs / 2 - 1] + col[runs / 2]) / 2) / batch;
         double mac = macs(g, n);
         char ys[32] = "", ws[32] = "";
         const av_nn__tensor *y = n->out[0] >= 0 ? &g->tensors[n->out[0]] : NULL;
