@@ -269,10 +269,10 @@ static void qdw_task(void *ctx, size_t r, size_t g0, size_t one, size_t ng)
         else if (ng)
             pixel_groups(k, tp, g0, ng, out);
         for (size_t c = k->groups * CG; tail && c < k->c; c++) {
-            int32_t acc = k->bias[c];
+            uint32_t acc = (uint32_t)k->bias[c]; /* wraps as vpaddd does */
             for (size_t t = 0; t < k->ks; t++)
-                acc += (int32_t)tp[t][c] * k->wt[t * k->c + c];
-            out[c] = requant1(k, acc);
+                acc += (uint32_t)((int32_t)tp[t][c] * k->wt[t * k->c + c]);
+            out[c] = requant1(k, (int32_t)acc);
         }
     }
 }

@@ -1,7 +1,7 @@
 /*
  * xnn_qgemm.c - our own TFLite-uint8 (qu8, per-tensor) dense convolution
  * (CONV2D, groups 1) for AVX2 CPUs without AVX-512: the species model's
- * MobileNetV2 spends ~85% of its time in these (the 1x1 expand/project
+ * MobileNetV2 spends ~80% of its time in these (the 1x1 expand/project
  * layers and the 3x3 stem).
  *
  * Why not XNNPACK's: Debian's build picks a 3x8c8 AVX2 qu8 kernel that
