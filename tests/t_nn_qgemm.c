@@ -254,6 +254,13 @@ TEST(qgemm_saturation_and_scales)
         c.kh = c.kw = 5, c.h = c.w = 6, c.pad = 2;
         check_conv(950 + (uint64_t)i, &c);
     }
+    /* all-positive products over K = 4000 at scale 45: float(acc) * scale passes 2^31,
+     * where only the float clamp keeps the rounding from overflowing */
+    rng = 999;
+    qconv big = {.n = 1, .h = 2, .w = 3, .cin = 4000, .cout = 18, .kh = 1, .kw = 1,
+                 .stride = 1, .dil = 1, .act = AV_NN_ACT_NONE, .bias = false, .xs = 0.5f,
+                 .ws = 0.9f, .ys = 0.01f, .xz = 0, .wz = 0, .yz = 3};
+    check_conv(999, &big);
 }
 
 /* Forced off (as on AVX-512 CPUs) XNNPACK runs the node; refused shapes and
