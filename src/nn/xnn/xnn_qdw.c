@@ -253,16 +253,24 @@ static void qdw_task(void *ctx, size_t r, size_t g0, size_t one, size_t ng)
         rowp[ky] = iy >= 0 && iy < (int64_t)k->h ? job->x + (bi * k->h + (size_t)iy) * k->w * k->c
                                                  : NULL;
     }
+    bool prev_inside = false;              /* tp holds an inside window */
+    size_t step = (size_t)k->sw * k->c;    /* bytes between windows */
     for (size_t ox = 0; ox < k->ow; ox++) {
         int64_t ix0 = (int64_t)ox * k->sw - k->pl;
         bool inside = ix0 >= 0 && ix0 + (k->kw - 1) * k->dw < (int64_t)k->w;
-        for (int64_t ky = 0; ky < k->kh; ky++) {
-            for (int64_t kx = 0; kx < k->kw; kx++) {
-                int64_t ix = ix0 + kx * k->dw;
-                bool in = rowp[ky] && (inside || (ix >= 0 && ix < (int64_t)k->w));
-                tp[ky * k->kw + kx] = in ? rowp[ky] + (size_t)ix * k->c : k->zrow;
-            }
+        if (inside && prev_inside) { /* the window moved by one stride: so did its taps */
+            for (int64_t ky = 0; ky < k->kh; ky++)
+                for (int64_t kx = 0; rowp[ky] && kx < k->kw; kx++)
+                    tp[ky * k->kw + kx] += step;
+        } else {
+            for (int64_t ky = 0; ky < k->kh; ky++)
+                for (int64_t kx = 0; kx < k->kw; kx++) {
+                    int64_t ix = ix0 + kx * k->dw;
+                    bool in = rowp[ky] && (inside || (ix >= 0 && ix < (int64_t)k->w));
+                    tp[ky * k->kw + kx] = in ? rowp[ky] + (size_t)ix * k->c : k->zrow;
+                }
         }
+        prev_inside = inside;
         uint8_t *out = job->y + (r * k->ow + ox) * k->c;
         if (ng && k->ks == 9)
             pixel_groups9(k, tp, g0, ng, out);
