@@ -23,7 +23,8 @@
  * species context for 3 crops), which shows what opening plans and what
  * the first request still pays.
  *
- *   build/bench/bench_pipeline [RUNS] [MODELS_DIR]   (run from the repo root)
+ *   build/bench/bench_pipeline [RUNS] [MODELS_DIR] [species]   (run from the repo root;
+ *   "species": only the species model lines for 3 crops)
  *   build/bench/bench_pipeline first [MODELS_DIR]    (only the fresh-pipeline line)
  */
 #include <stdio.h>
@@ -311,6 +312,12 @@ int main(int argc, char **argv)
     int first_only = argc > 1 && !strcmp(argv[1], "first");
     int runs = argc > 1 ? atoi(argv[1]) : 30;
     const char *models = argc > 2 ? argv[2] : "models";
+    if (argc > 3 && !strcmp(argv[3], "species")) { /* the species model's lines only */
+        int rc = 0;
+        for (int t = 1; t <= 2 && !rc; t++)
+            rc |= bench_batch(models, 3, t, runs > 0 ? runs : 30);
+        return rc ? 1 : 0;
+    }
     const char *shared = getenv("AVIARY_SHARED") ? getenv("AVIARY_SHARED") : "../shared";
     if (runs < 1)
         runs = 30;

@@ -92,6 +92,8 @@ static void xnn_release(void *state)
         xnn_delete_operator(s->post);
     av_nn__xnn_gemm_free(s->gemm);
     av_nn__xnn_wino_free(s->wino);
+    av_nn__xnn_qgemm_free(s->qgemm);
+    av_nn__xnn_qdw_free(s->qdw);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -176,7 +178,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);
         break;
     }
-    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino)
+    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -205,6 +207,14 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     }
     if (s && s->gemm) {
         av_nn__xnn_gemm_run(s->gemm, in[0], out[0], pool);
+        return AV_NN_OK;
+    }
+    if (s && s->qgemm) {
+        av_nn__xnn_qgemm_run(s->qgemm, in[0], out[0], pool);
+        return AV_NN_OK;
+    }
+    if (s && s->qdw) {
+        av_nn__xnn_qdw_run(s->qdw, in[0], out[0], pool);
         return AV_NN_OK;
     }
     if (!s || !s->op || !s->setup)

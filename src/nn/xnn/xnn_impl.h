@@ -1,6 +1,7 @@
 /*
  * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
- * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_topk.c; xnn_silu.c's kernel). Internal to src/nn.
+ * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_topk.c; xnn_silu.c's kernel; our
+ * own convolutions xnn_gemm.c (f32), xnn_qgemm.c and xnn_qdw.c (qu8)). Internal to src/nn.
  *
  * Each family offers supports(g, n): true only where XNNPACK computes exactly
  * what the IR node means (dtype, quantisation, shape and parameter limits,
@@ -18,6 +19,8 @@
 typedef struct av_nn__xnn_node av_nn__xnn_node;
 typedef struct av_nn__xnn_gemm av_nn__xnn_gemm; /* xnn_gemm.c: our f32 convolution */
 typedef struct av_nn__xnn_wino av_nn__xnn_wino; /* xnn_wino.c: our Winograd 3x3 convolution */
+typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convolution */
+typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwise */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -38,6 +41,8 @@ struct av_nn__xnn_node {
     av_nn__xnn_kernel_fn kernel; /* set instead of op for our own kernels */
     av_nn__xnn_gemm *gemm;      /* set instead of op: our f32 convolution (xnn_gemm.c) */
     av_nn__xnn_wino *wino;      /* set instead of op: our Winograd 3x3 convolution */
+    av_nn__xnn_qgemm *qgemm;    /* set instead of op: our qu8 convolution (xnn_qgemm.c) */
+    av_nn__xnn_qdw *qdw;        /* set instead of op: our qu8 depthwise (xnn_qdw.c) */
     xnn_operator_t op;          /* main operator */
     av_nn__xnn_setup_fn setup;  /* binds in/out pointers to op */
     const char *what;           /* XNNPACK operator family, for error messages */
@@ -161,6 +166,31 @@ av_nn_status av_nn__xnn_wino_prepare(const av_nn__graph *g, const av_nn__node *n
 bool av_nn__xnn_wino_run(const av_nn__xnn_wino *k, const float *x, float *y,
                          pthreadpool_t pool);
 void av_nn__xnn_wino_free(av_nn__xnn_wino *k);
+
+/* ---- xnn_qgemm.c: qu8 CONV2D (groups 1, per-tensor) by our AVX2 GEMM ---- */
+
+/* This CPU runs our kernel rather than XNNPACK's (AVX2, no AVX-512F, not
+ * turned off by AV_NN_XNN_QGEMM=0 or AV_NN_NO_AVX2). */
+bool av_nn__xnn_qgemm_available(void);
+/* Tests: act as a CPU where XNNPACK's convolution runs (prepared nodes keep theirs). */
+void av_nn__xnn_qgemm_force_off(bool on);
+bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n);
+/* Packs the weights into s->qgemm. */
+av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                      av_nn__xnn_node *s, char *err, size_t errlen);
+/* Bit-identical to XNNPACK's qu8 convolution of the same node. */
+void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *y,
+                          pthreadpool_t pool);
+void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k);
+
+/* ---- xnn_qdw.c: qu8 DEPTHWISE_CONV2D (multiplier 1, per-tensor), AVX2 ----
+ * On where av_nn__xnn_qgemm_available() is; bit-identical to XNNPACK's. */
+bool av_nn__xnn_qdw_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                    av_nn__xnn_node *s, char *err, size_t errlen);
+void av_nn__xnn_qdw_run(const av_nn__xnn_qdw *k, const uint8_t *x, uint8_t *y,
+                        pthreadpool_t pool);
+void av_nn__xnn_qdw_free(av_nn__xnn_qdw *k);
 
 /* ---- families ---- */
 

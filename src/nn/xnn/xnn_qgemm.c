@@ -1,0 +1,387 @@
+/*
+ * xnn_qgemm.c - our own TFLite-uint8 (qu8, per-tensor) dense convolution
+ * (CONV2D, groups 1) for AVX2 CPUs without AVX-512: the species model's
+ * MobileNetV2 spends ~80% of its time in these (the 1x1 expand/project
+ * layers and the 3x3 stem).
+ *
+ * Why not XNNPACK's: Debian's build picks a 3x8c8 AVX2 qu8 kernel that
+ * widens and re-subtracts zero points of both operands in the inner loop and
+ * ends each output with a horizontal reduction. Here the weights are widened
+ * once at prepare, zero point subtracted, to int16 pairs (w[k], w[k+1]) per
+ * output channel, and each task widens its block of input rows once (x - xz,
+ * int16) for all the output-channel tiles it computes; the 6x16 register
+ * tile then needs per pair of k one broadcast per row and one vpmaddwd +
+ * vpaddd per 8 outputs, nothing else.
+ *
+ * The sums are exact int32 (|x - xz|, |w - wz| <= 255: a pair sums to at
+ * most 130050, K <= KMAX keeps the total far below 2^31), so the order of
+ * summation does not matter; the requantisation is XNNPACK's fp32 one, step
+ * for step (float(acc) * scale with scale = xs * ws / ys in float, min with
+ * ymax - yz, round to nearest even, saturating packs, + yz, clamp): the
+ * outputs are bit-identical to XNNPACK's (t_nn_qgemm checks it).
+ *
+ * Packed weights: per tile of NR = 16 output channels (zero padded), NR
+ * int32 biases, then for each pair p of the K = taps * cin inputs (K padded
+ * to even with zeros), NR int32 words each holding the int16 pair
+ * (w[2p] - wz, w[2p+1] - wz) of one output channel.
+ */
+#include "nn/xnn/xnn_impl.h"
+
+#include "nn/core.h" /* av_nn__silu_fusion_pays: the AVX2 switch */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define QGEMM_X86 1
+#endif
+
+#define MR 6
+#define NR 16
+#define MAX_TAPS 64
+#define KMAX 4096 /* taps * cin: the block of widened rows lives on the task's stack */
+
+struct av_nn__xnn_qgemm {
+    size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
+    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
+    size_t ks, k, kp, ntiles, tile_words;     /* taps, K, K padded even, NR tiles */
+    int32_t *packed;
+    bool pointwise;                           /* 1x1, stride 1, no padding */
+    int16_t xz, yz;
+    uint8_t ymin, ymax;
+    float scale, ymax_less_yz;
+};
+
+/* Reads an int16 pair of the widened rows as one int32 (broadcast operand). */
+typedef int32_t __attribute__((may_alias)) pair32;
+
+static bool cpu_ok;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+/* AVX2 without AVX-512F (those keep XNNPACK's), not off by AV_NN_XNN_QGEMM=0. */
+static void check_cpu(void)
+{
+#ifdef QGEMM_X86
+    const char *env = getenv("AV_NN_XNN_QGEMM");
+    __builtin_cpu_init();
+    cpu_ok = __builtin_cpu_supports("avx2") && !__builtin_cpu_supports("avx512f") &&
+             !(env && strcmp(env, "0") == 0);
+#endif
+}
+
+static atomic_bool forced_off;
+
+void av_nn__xnn_qgemm_force_off(bool on)
+{
+    atomic_store(&forced_off, on);
+}
+
+bool av_nn__xnn_qgemm_available(void)
+{
+    pthread_once(&cpu_once, check_cpu);
+    /* AV_NN_NO_AVX2 (see xnn_silu.c) turns it off too */
+    return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
+}
+
+/* The requantisation scale as XNNPACK computes it (float arithmetic). */
+static float req_scale(const av_nn__tensor *x, const av_nn__tensor *w, const av_nn__tensor *y)
+{
+    return x->quant.scale * w->quant.scale / y->quant.scale;
+}
+
+bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n)
+{
+    if (n->op != AV_NN_OP_CONV2D || n->p.conv.groups > 1 || !av_nn__xnn_qgemm_available())
+        return false;
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
+    const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
+    if (!x || !w || !y || !w->data || !av_nn__xnn_qtensor(x, AV_NN_U8) ||
+        !av_nn__xnn_qtensor(w, AV_NN_U8) || !av_nn__xnn_qtensor(y, AV_NN_U8) || x->rank != 4 ||
+        w->rank != 4 || y->rank != 4)
+        return false;
+    if (b && (!b->data || b->dtype != AV_NN_I32 || av_nn__xnn_numel(b) != y->dims[3]))
+        return false;
+    if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1)
+        return false;
+    if (w->dims[0] != y->dims[3] || w->dims[3] != x->dims[3] || w->dims[1] < 1 ||
+        w->dims[2] < 1 || w->dims[1] * w->dims[2] > MAX_TAPS || x->dims[0] != y->dims[0] ||
+        w->dims[1] * w->dims[2] * w->dims[3] > KMAX)
+        return false;
+    const av_nn__conv_params *p = &n->p.conv;
+    if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
+        p->pad_top < 0 || p->pad_left < 0)
+        return false;
+    float s = req_scale(x, w, y);
+    int32_t lo, hi;
+    return s >= 0x1.0p-32f && s < 256.0f && av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
+}
+
+void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k)
+{
+    if (!k)
+        return;
+    free(k->packed);
+    free(k);
+}
+
+av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                      av_nn__xnn_node *s, char *err, size_t errlen)
+{
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
+    const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
+    const av_nn__conv_params *p = &n->p.conv;
+    av_nn__xnn_qgemm *k = calloc(1, sizeof *k);
+    if (!k)
+        goto nomem;
+    k->batch = (size_t)x->dims[0], k->h = (size_t)x->dims[1], k->w = (size_t)x->dims[2];
+    k->cin = (size_t)x->dims[3], k->oh = (size_t)y->dims[1], k->ow = (size_t)y->dims[2];
+    k->cout = (size_t)y->dims[3], k->m = k->batch * k->oh * k->ow;
+    k->kh = w->dims[1], k->kw = w->dims[2], k->sh = p->stride_h, k->sw = p->stride_w;
+    k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
+    k->ks = (size_t)(k->kh * k->kw), k->k = k->ks * k->cin, k->kp = (k->k + 1) & ~(size_t)1;
+    k->ntiles = (k->cout + NR - 1) / NR;
+    k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
+                   k->oh == k->h && k->ow == k->w;
+    k->tile_words = NR + k->kp / 2 * NR;
+    /* the filter is a graph constant: its size is bounded by the loader's limits */
+    size_t bytes = k->ntiles * k->tile_words * sizeof(int32_t);
+    k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!k->packed)
+        goto nomem;
+    memset(k->packed, 0, bytes);
+    const uint8_t *wq = w->data;
+    const int32_t *bq = b ? b->data : NULL;
+    int32_t wz = w->quant.zero_point;
+    for (size_t j = 0; j < k->ntiles; j++) {
+        int32_t *t = k->packed + j * k->tile_words;
+        for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
+            size_t o = j * NR + r;
+            t[r] = bq ? bq[o] : 0;
+            /* OHWI: K runs over taps then channels, as the widened rows do */
+            for (size_t q = 0; q < k->k; q += 2) {
+                int32_t w0 = (int32_t)wq[o * k->k + q] - wz;
+                int32_t w1 = q + 1 < k->k ? (int32_t)wq[o * k->k + q + 1] - wz : 0;
+                t[NR + q / 2 * NR + r] = (int32_t)((uint32_t)(uint16_t)(int16_t)w0 |
+                                                   (uint32_t)(uint16_t)(int16_t)w1 << 16);
+            }
+        }
+    }
+    int32_t lo, hi;
+    av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
+    k->xz = (int16_t)x->quant.zero_point, k->yz = (int16_t)y->quant.zero_point;
+    k->ymin = (uint8_t)lo, k->ymax = (uint8_t)hi;
+    k->scale = req_scale(x, w, y);
+    k->ymax_less_yz = (float)(hi - y->quant.zero_point);
+    s->qgemm = k;
+    s->what = "own qu8 convolution (AVX2)";
+    return AV_NN_OK;
+nomem:
+    av_nn__xnn_qgemm_free(k);
+    return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "node '%s' (%s): out of memory packing weights",
+                       n->name ? n->name : "", av_nn__op_name(n->op));
+}
+
+#ifdef QGEMM_X86
+
+/* dst[0..n) = src[i] - xz as int16; reads exactly n bytes of src. */
+__attribute__((target("avx2"))) static void widen(int16_t *dst, const uint8_t *src, size_t n,
+                                                 int16_t xz)
+{
+    const __m256i vz = _mm256_set1_epi16(xz);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_sub_epi16(v, vz));
+    }
+    for (; i < n; i++)
+        dst[i] = (int16_t)(src[i] - xz);
+}
+
+/* dst[0..16) = src[i] - xz: reads and writes 16 whatever n the caller needs. */
+__attribute__((target("avx2"))) static void widen16(int16_t *dst, const uint8_t *src, int16_t xz)
+{
+    __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)src));
+    _mm256_storeu_si256((__m256i *)dst, _mm256_sub_epi16(v, _mm256_set1_epi16(xz)));
+}
+
+/* One row of 16 accumulators (two halves) to u8 the way XNNPACK's fp32 AVX2
+ * kernels do, stored to the first nc (<= 16) bytes of c. */
+__attribute__((target("avx2"))) static void requant_row(uint8_t *c, __m256i a0, __m256i a1,
+                                                       size_t nc, __m256 vs, __m256 vmax,
+                                                       __m256i vzp, __m128i vlo, __m128i vhi)
+{
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), vs), vmax));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), vs), vmax));
+    /* packs works per 128-bit lane: put the four quarters back in order */
+    __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8);
+    p = _mm256_adds_epi16(p, vzp);
+    __m128i u = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    u = _mm_min_epu8(_mm_max_epu8(u, vlo), vhi);
+    if (nc >= NR) {
+        _mm_storeu_si128((__m128i *)c, u);
+    } else {
+        uint8_t tmp[NR];
+        _mm_storeu_si128((__m128i *)tmp, u);
+        memcpy(c, tmp, nc);
+    }
+}
+
+/*
+ * C[mr rows, nc cols] (row stride cs bytes) from MR widened rows a (stride
+ * lda int16, kp of them, rows >= mr hold zeros and are not stored) and the
+ * packed weights w from the first tile of the nc range.
+ */
+__attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, size_t kp,
+                                                        const int16_t *a, size_t lda,
+                                                        const int32_t *w, uint8_t *c, size_t cs,
+                                                        const av_nn__xnn_qgemm *k)
+{
+    const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
+    const __m256i vzp = _mm256_set1_epi16(k->yz);
+    const __m128i vlo = _mm_set1_epi8((char)k->ymin), vhi = _mm_set1_epi8((char)k->ymax);
+    const int16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda;
+    const int16_t *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    for (;;) {
+        __m256i c00 = _mm256_load_si256((const __m256i *)w);
+        __m256i c01 = _mm256_load_si256((const __m256i *)(w + 8));
+        __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01;
+        __m256i c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
+        w += NR;
+        for (size_t q = 0; q < kp; q += 2, w += NR) {
+            const __m256i b0 = _mm256_load_si256((const __m256i *)w);
+            const __m256i b1 = _mm256_load_si256((const __m256i *)(w + 8));
+            __m256i v = _mm256_set1_epi32(*(const pair32 *)(a0 + q));
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(v, b0));
+            c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(v, b1));
+            v = _mm256_set1_epi32(*(const pair32 *)(a1 + q));
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(v, b0));
+            c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(v, b1));
+            v = _mm256_set1_epi32(*(const pair32 *)(a2 + q));
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(v, b0));
+            c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(v, b1));
+            v = _mm256_set1_epi32(*(const pair32 *)(a3 + q));
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(v, b0));
+            c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(v, b1));
+            v = _mm256_set1_epi32(*(const pair32 *)(a4 + q));
+            c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(v, b0));
+            c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(v, b1));
+            v = _mm256_set1_epi32(*(const pair32 *)(a5 + q));
+            c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(v, b0));
+            c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(v, b1));
+        }
+        size_t n = nc < NR ? nc : NR;
+        requant_row(c, c00, c01, n, vs, vmax, vzp, vlo, vhi);
+        if (mr > 1)
+            requant_row(c + cs, c10, c11, n, vs, vmax, vzp, vlo, vhi);
+        if (mr > 2)
+            requant_row(c + 2 * cs, c20, c21, n, vs, vmax, vzp, vlo, vhi);
+        if (mr > 3)
+            requant_row(c + 3 * cs, c30, c31, n, vs, vmax, vzp, vlo, vhi);
+        if (mr > 4)
+            requant_row(c + 4 * cs, c40, c41, n, vs, vmax, vzp, vlo, vhi);
+        if (mr > 5)
+            requant_row(c + 5 * cs, c50, c51, n, vs, vmax, vzp, vlo, vhi);
+        if (nc <= NR)
+            return;
+        nc -= NR, c += NR;
+    }
+}
+
+typedef struct qgemm_job {
+    const av_nn__xnn_qgemm *k;
+    const uint8_t *x, *xend; /* xend: one past the input's last byte */
+    uint8_t *y;
+} qgemm_job;
+
+/* Output pixels [m0, m0 + mr) by NR tiles [j0, j0 + nj): widen the input
+ * rows every tap of each pixel reads (a padding tap reads zeros, the input
+ * zero point), then the kernel over the tiles. */
+static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
+{
+    const qgemm_job *job = ctx;
+    const av_nn__xnn_qgemm *k = job->k;
+    /* + 16: the last row's widen16 spill (rows are written in order, each
+     * spill lands where a later write or nothing the kernel reads goes) */
+    _Alignas(32) int16_t a[MR * KMAX + 16];
+    size_t lda = k->kp, plane = k->oh * k->ow;
+    size_t bi = m0 / plane, rem = m0 % plane;
+    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    for (size_t i = 0; i < MR; i++) {
+        int16_t *row = a + i * lda;
+        if (i >= mr) { /* past the block's end: zeros, never stored */
+            memset(row, 0, lda * sizeof *row);
+            continue;
+        }
+        if (k->pointwise) {
+            if (k->k < lda)
+                row[k->k] = 0;
+            widen(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
+            continue;
+        }
+        size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
+        int64_t ix0 = ox * k->sw - k->pl;
+        bool inside = k->dw == 1 && ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
+        for (int64_t ky = 0; ky < k->kh; ky++) {
+            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+            int16_t *seg = row + (size_t)ky * span;
+            if (iy < 0 || iy >= (int64_t)k->h) {
+                memset(seg, 0, span * sizeof *seg);
+                continue;
+            }
+            const uint8_t *rowx = job->x + (bi * k->h + (size_t)iy) * k->w * k->cin;
+            if (inside) { /* the ky's taps are one run of bytes */
+                const uint8_t *src = rowx + (size_t)ix0 * k->cin;
+                if (span < 16 && src + 16 <= job->xend)
+                    widen16(seg, src, k->xz); /* spills into what is written next */
+                else
+                    widen(seg, src, span, k->xz);
+                continue;
+            }
+            for (int64_t kx = 0; kx < k->kw; kx++) {
+                int64_t ix = ix0 + kx * k->dw;
+                if (ix >= 0 && ix < (int64_t)k->w)
+                    widen(seg + (size_t)kx * k->cin, rowx + (size_t)ix * k->cin, k->cin, k->xz);
+                else
+                    memset(seg + (size_t)kx * k->cin, 0, k->cin * sizeof *seg);
+            }
+        }
+        if (k->k < lda) /* after the spills */
+            row[k->k] = 0;
+        if (++ox == (int64_t)k->ow) {
+            ox = 0;
+            if (++oy == (int64_t)k->oh)
+                oy = 0, bi++;
+        }
+    }
+    size_t n0 = j0 * NR, nc = nj * NR;
+    if (n0 + nc > k->cout)
+        nc = k->cout - n0;
+    qkernel_6x16(mr, nc, lda, a, lda, k->packed + j0 * k->tile_words,
+                 job->y + m0 * k->cout + n0, k->cout, k);
+}
+
+#endif
+
+void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *y,
+                          pthreadpool_t pool)
+{
+#ifdef QGEMM_X86
+    qgemm_job job = {k, x, x + k->batch * k->h * k->w * k->cin, y};
+    size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
+    size_t threads = pthreadpool_get_threads_count(pool);
+    if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
+        size_t want = threads * 5;
+        size_t max_nt = (k->ntiles * mtiles + want - 1) / want;
+        if (max_nt < nt)
+            nt = max_nt ? max_nt : 1;
+    }
+    pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, &job, k->m, k->ntiles, MR, nt, 0);
+#else
+    (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
+#endif
+}
