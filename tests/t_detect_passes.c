@@ -174,21 +174,26 @@ TEST(zoom_wanted_when_nothing_or_only_frame_filling)
 TEST(tiles_cover_image_with_overlap)
 {
     av_detect__rect t[AV_DETECT__TILES_MAX];
+    /* a 2:1 landscape: 2 tiles along its width, 1 along its height (nearest to square) */
     int n = av_detect__tile_grid(2000, 1000, 2, 0.25, t);
-    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(n, 2);
     /* 2 tiles of 1143 overlapping by a quarter cover 2000 */
     CHECK_EQ_INT(t[0].x, 0);
     CHECK_EQ_INT(t[0].w, 1143);
     CHECK_EQ_INT(t[1].x, 2000 - 1143);
     CHECK_EQ_INT(t[1].y, 0);
-    CHECK_EQ_INT(t[2].x, 0);
-    CHECK_EQ_INT(t[2].h, 572);
-    CHECK_EQ_INT(t[3].y, 1000 - 572);
+    CHECK_EQ_INT(t[1].h, 1000);
     for (int i = 0; i < n; i++) {
         CHECK(t[i].x >= 0 && t[i].x + t[i].w <= 2000);
         CHECK(t[i].y >= 0 && t[i].y + t[i].h <= 1000);
     }
     CHECK(t[0].x + t[0].w - t[1].x >= 0.25 * t[0].w - 1);
+    /* a square frame keeps grid x grid: 2 tiles of 572 cover 1000 both ways */
+    n = av_detect__tile_grid(1000, 1000, 2, 0.25, t);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(t[2].x, 0);
+    CHECK_EQ_INT(t[2].h, 572);
+    CHECK_EQ_INT(t[3].y, 1000 - 572);
     /* 3x3 and a clamped grid */
     n = av_detect__tile_grid(900, 900, 3, 0, t);
     CHECK_EQ_INT(n, 9);
