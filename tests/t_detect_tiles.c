@@ -90,21 +90,28 @@ TEST(tile_box_inside_a_found_bird_is_dropped)
     CHECK_EQ_INT(av_detect__drop_inside(add, 3, found, 0, 0.5), 3);
 }
 
-TEST(covered_setting_parses_and_refuses)
+TEST(tile_settings_parse_and_refuse)
 {
     av_detect__passes c;
     char err[256] = "";
     CHECK_EQ_INT(av_detect__passes_parse(NULL, "p", &c, err, sizeof err), 0);
     CHECK_NEAR(c.tiles_covered, 0.5, 0);
-    json_t *j = json_loads("{\"tiles\": {\"covered\": 0.8}}", 0, NULL);
+    CHECK_NEAR(c.tiles_min_score, 0.4, 0);
+    json_t *j = json_loads("{\"tiles\": {\"covered\": 0.8, \"min_score\": 0.3}}", 0, NULL);
     CHECK(j);
     CHECK_EQ_INT(av_detect__passes_parse(j, "p", &c, err, sizeof err), 0);
     CHECK_NEAR(c.tiles_covered, 0.8, 0);
+    CHECK_NEAR(c.tiles_min_score, 0.3, 0);
     json_decref(j);
     j = json_loads("{\"tiles\": {\"covered\": 1.5}}", 0, NULL);
     CHECK(j);
     CHECK_EQ_INT(av_detect__passes_parse(j, "p", &c, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "passes.tiles.covered must be a number in [0, 1]");
+    json_decref(j);
+    j = json_loads("{\"tiles\": {\"min_score\": -0.1}}", 0, NULL);
+    CHECK(j);
+    CHECK_EQ_INT(av_detect__passes_parse(j, "p", &c, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "passes.tiles.min_score must be a number in [0, 1]");
     json_decref(j);
 }
 
@@ -248,6 +255,6 @@ TEST(small_bird_tiles_nanodet_batched)
 }
 
 TEST_MAIN(T(tiles_follow_the_frame_aspect), T(tile_coverage_counts_bird_boxes_only),
-          T(tile_box_inside_a_found_bird_is_dropped), T(covered_setting_parses_and_refuses),
+          T(tile_box_inside_a_found_bird_is_dropped), T(tile_settings_parse_and_refuse),
           T(tiles_covered_by_the_bird_found_are_skipped), T(small_bird_tiles_centernet),
           T(small_bird_tiles_nanodet_batched))

@@ -70,6 +70,7 @@ void av_detect__passes_default(av_detect__passes *c)
     c->tiles_grid = 2;
     c->tiles_overlap = 0.25;
     c->tiles_covered = 0.5;
+    c->tiles_min_score = 0.4;
     c->nested_inside = 0.5;
 }
 
@@ -116,9 +117,9 @@ static int zoom_scales(const json_t *o, const char *path, av_detect__passes *c, 
 }
 
 /* The settings a pass object may hold (besides "on"). */
-static const char *const pass_keys[AV_DETECT_PASS_N][5] = {
+static const char *const pass_keys[AV_DETECT_PASS_N][6] = {
     {"scales", "min_score", "fill", NULL},
-    {"min_side", "grid", "overlap", "covered"},
+    {"min_side", "grid", "overlap", "covered", "min_score"},
     {"inside", NULL, NULL, NULL},
 };
 
@@ -179,7 +180,8 @@ int av_detect__passes_parse(const json_t *obj, const char *path, av_detect__pass
             bad = num_in(o, "min_side", 0, 100000, &side, path, name, err, errlen) ||
                   num_in(o, "grid", 1, 4, &grid, path, name, err, errlen) ||
                   num_in(o, "overlap", 0, 0.5, &c->tiles_overlap, path, name, err, errlen) ||
-                  num_in(o, "covered", 0, 1, &c->tiles_covered, path, name, err, errlen);
+                  num_in(o, "covered", 0, 1, &c->tiles_covered, path, name, err, errlen) ||
+                  num_in(o, "min_score", 0, 1, &c->tiles_min_score, path, name, err, errlen);
         else
             bad = num_in(o, "inside", 0.3, 1, &c->nested_inside, path, name, err, errlen);
         if (bad)
@@ -297,9 +299,12 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
     z->sy = (double)h / z->sh;
 }
 
-int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out)
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
+                           uint8_t **shrunk)
 {
     *out = NULL;
+    if (shrunk)
+        *shrunk = NULL;
     uint8_t *canvas = malloc((size_t)z->cw * z->ch * 3);
     uint8_t *small = malloc((size_t)z->sw * z->sh * 3);
     if (!canvas || !small ||
@@ -321,7 +326,10 @@ int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, 
     for (int y = 0; y < z->sh; y++)
         memcpy(canvas + ((size_t)(y + z->oy) * z->cw + z->ox) * 3, small + (size_t)y * z->sw * 3,
                (size_t)z->sw * 3);
-    free(small);
+    if (shrunk)
+        *shrunk = small;
+    else
+        free(small);
     *out = canvas;
     return 0;
 }

@@ -15,8 +15,9 @@
  *             frames whose longer side is at least `min_side` px: small
  *             birds and flocks that the detector's small input loses. A
  *             tile `covered` or more by bird boxes already found is
- *             skipped, and a tile box lying `inside` (nested's) within a
- *             found bird box is a part of that bird: dropped.
+ *             skipped, a tile box needs `min_score`, and one lying `inside`
+ *             (nested's) within a found bird box is a part of that bird:
+ *             dropped.
  *   nested    a box whose area lies `inside` or more within a better-scored
  *             box of the same class is the same bird twice: dropped.
  */
@@ -41,13 +42,14 @@ typedef struct av_detect__passes {
     int tiles_grid;             /* tiles per side (2..4) */
     double tiles_overlap;       /* overlap of neighbouring tiles, fraction of a tile (0..0.5) */
     double tiles_covered;       /* skip a tile this much covered by found bird boxes (0..1) */
+    double tiles_min_score;     /* detector threshold for tile boxes (the run's when higher) */
     double nested_inside;       /* fraction of a box's area inside a better one (0.3..1) */
 } av_detect__passes;
 
 /* The defaults (no "passes" object): those of the shipped pipeline.json
  * (zoom-out at 0.5 then 0.3, boxes from 0.4, only when no bird box; nested
  * at 0.5; tiles off: 2 along the longer side from 1400 px, a quarter
- * overlap, skipped when half covered). */
+ * overlap, skipped when half covered, boxes from 0.4). */
 void av_detect__passes_default(av_detect__passes *c);
 
 /*
@@ -103,9 +105,13 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
  * The zoom-out canvas of img for z: img area-resized to sw x sh and placed
  * at (ox, oy) on cw x ch pixels of its mean colour (a border that adds no
  * edges of its own). On success *out (cw * ch * 3 bytes, RGB8) is malloc'd
- * and owned by the caller (free()); 0, or -1 when out of memory.
+ * and owned by the caller (free()), and so is *shrunk when not NULL: the
+ * sw x sh copy, from which a smaller scale is cheaper to make than from the
+ * whole image (img may be such a copy: z keeps the original's geometry).
+ * 0, or -1 when out of memory.
  */
-int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out);
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
+                           uint8_t **shrunk);
 
 /* Whether the boxes call for a zoom-out: none of class cls, or every one
  * covers at least `fill` of the w x h image. */

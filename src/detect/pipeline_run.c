@@ -108,18 +108,28 @@ static int only_class(av_detect__box *b, int n, int cls)
 
 /* Zoom-out at one scale: the image shrunk onto a padded canvas
  * (av_detect__zoom_canvas), one detector run; bird boxes mapped back and
- * merged into w->boxes. *found gets the bird boxes the run found. */
+ * merged into w->boxes. *found gets the bird boxes the run found. *prev
+ * (sw x sh in *pz) is the previous scale's shrunk copy, NULL at first: a
+ * smaller scale is resized from it rather than from the whole image; on
+ * return it is this scale's. */
 static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_detect__img *img,
                                   double scale, double min_score, int *nbox, int *found,
-                                  av_detect_pass_info *pi, char *err, size_t errlen)
+                                  uint8_t **prev, av_detect__zoom *pz, av_detect_pass_info *pi,
+                                  char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
     av_detect__zoom z;
     av_detect__zoom_geom(img->w, img->h, m->in_w, m->in_h, m->resize != AV_DETECT__LETTERBOX,
                          scale, &z);
-    uint8_t *canvas;
-    if (av_detect__zoom_canvas(img, &z, &canvas))
+    av_detect__img src = *img;
+    if (*prev && z.sw <= pz->sw && z.sh <= pz->sh)
+        src = av_detect__img_wrap(pz->sw, pz->sh, *prev);
+    uint8_t *canvas, *small;
+    if (av_detect__zoom_canvas(&src, &z, &canvas, &small))
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "zoom-out: out of memory");
+    free(*prev);
+    *prev = small;
+    *pz = z;
     av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
     double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
     int n = 0;
@@ -180,6 +190,7 @@ static av_detect_status pass_tiles(av_detect_pipeline *p, worker *w, const av_de
     int k = tiles_to_run(p, w, img, *nbox, t);
     if (k == 0)
         return AV_DETECT_OK;
+    min_score = fmax(p->passes.tiles_min_score, min_score); /* never below the run's */
     uint8_t *buf = malloc((size_t)t[0].w * t[0].h * 3); /* the tiles share one size */
     if (!buf)
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "tiles: out of memory");
@@ -261,9 +272,12 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
         pi->ran = 1;
         av_detect_status st = AV_DETECT_OK;
         int found = 0;
+        uint8_t *prev = NULL;
+        av_detect__zoom pz;
         for (int i = 0; i < c->n_zoom_scales && !found && !st; i++)
-            st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, pi, err,
-                           errlen);
+            st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, &prev, &pz, pi,
+                           err, errlen);
+        free(prev);
         pi->ms = av_base_now_ms() - t;
         if (st)
             return st;
