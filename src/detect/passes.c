@@ -70,7 +70,7 @@ void av_detect__passes_default(av_detect__passes *c)
     c->tiles_grid = 2;
     c->tiles_overlap = 0.25;
     c->tiles_covered = 0.5;
-    c->tiles_min_score = 0.4;
+    c->tiles_min_score = 0.36;
     c->nested_inside = 0.5;
 }
 

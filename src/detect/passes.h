@@ -49,7 +49,7 @@ typedef struct av_detect__passes {
 /* The defaults (no "passes" object): those of the shipped pipeline.json
  * (zoom-out at 0.5 then 0.3, boxes from 0.4, only when no bird box; nested
  * at 0.5; tiles off: 2 along the longer side from 1400 px, a quarter
- * overlap, skipped when half covered, boxes from 0.4). */
+ * overlap, skipped when half covered, boxes from 0.36). */
 void av_detect__passes_default(av_detect__passes *c);
 
 /*
