@@ -23,9 +23,14 @@
  * species context for 3 crops), which shows what opening plans and what
  * the first request still pays.
  *
+ * Last, the CPU time of one request per photo (1 engine thread, the
+ * process's CPU time: what a loaded machine disturbs least) with the
+ * default passes and with every pass on, and the detector runs it made.
+ *
  *   build/bench/bench_pipeline [RUNS] [MODELS_DIR] [species]   (run from the repo root;
  *   "species": only the species model lines for 3 crops)
  *   build/bench/bench_pipeline first [MODELS_DIR]    (only the fresh-pipeline line)
+ *   build/bench/bench_pipeline cpu [RUNS] [MODELS_DIR] (only the CPU-time lines)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +250,45 @@ static int bench(const char *models, const char *name, const unsigned char *jpg,
     return rc;
 }
 
+/* CPU ms of whole requests (decode to annotated JPEG) on 1 engine thread:
+ * the median over runs, and the detector runs of one request. */
+static int bench_cpu(const char *models, const char *name, const unsigned char *jpg, size_t len,
+                     int runs, unsigned passes)
+{
+    av_detect_open_opts oo = {.threads = 1, .max_contexts = 1};
+    av_detect_pipeline *p;
+    char err[1024];
+    if (av_detect_pipeline_open(models, &oo, &p, err, sizeof err)) {
+        fprintf(stderr, "bench: %s\n", err);
+        return -1;
+    }
+    double *c = calloc((size_t)runs, sizeof *c);
+    av_detect_run_opts ro = {.annotate = 1, .passes = passes};
+    int rc = c ? 0 : -1, det_runs = 0;
+    for (int i = -1; i < runs && !rc; i++) { /* one warm-up run */
+        av_detect_result r;
+        double a = cpu_ms();
+        if (av_detect_run(p, jpg, len, &ro, &r, err, sizeof err)) {
+            fprintf(stderr, "bench: %s: %s\n", name, err);
+            rc = -1;
+            break;
+        }
+        if (i >= 0)
+            c[i] = cpu_ms() - a;
+        det_runs = 1;
+        for (int k = 0; k < AV_DETECT_PASS_N; k++)
+            det_runs += r.passes[k].runs;
+        av_detect_result_free(&r);
+    }
+    if (!rc)
+        printf("cpu per request  %-15s 1 thr  passes %-8s  %7.2f CPU ms  detector runs %d "
+               "(median of %d)\n",
+               name, passes ? "all on" : "default", median(c, runs), det_runs, runs);
+    free(c);
+    av_detect_pipeline_close(p);
+    return rc;
+}
+
 /* The species model alone: n crops as n batch-1 runs, then as one batch-n run. */
 static int bench_batch(const char *models, int n, int threads, int runs)
 {
@@ -310,6 +354,11 @@ done:
 int main(int argc, char **argv)
 {
     int first_only = argc > 1 && !strcmp(argv[1], "first");
+    int cpu_only = argc > 1 && !strcmp(argv[1], "cpu");
+    if (cpu_only) {
+        argv++;
+        argc--;
+    }
     int runs = argc > 1 ? atoi(argv[1]) : 30;
     const char *models = argc > 2 ? argv[2] : "models";
     if (argc > 3 && !strcmp(argv[3], "species")) { /* the species model's lines only */
@@ -350,17 +399,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: cannot build the test JPEGs from %s/testdata/images\n", shared);
         return 1;
     }
-    int rc = bench_first(models, "one_bird.jpg", one, l1, 5);
-    rc |= rc ? 0 : bench_first(models, "three_birds.jpg", three, l3, 5);
-    if (!first_only) {
+    unsigned all = AV_DETECT_PASSES_SET;
+    for (int k = 0; k < AV_DETECT_PASS_N; k++)
+        all |= 1u << k;
+    int rc = cpu_only ? 0 : bench_first(models, "one_bird.jpg", one, l1, 5);
+    rc |= rc || cpu_only ? 0 : bench_first(models, "three_birds.jpg", three, l3, 5);
+    if (!first_only && !cpu_only) {
         for (int t = 1; t <= 2 && !rc; t++) {
             rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs, 0, 0);
             rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 0, 0);
             rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 1, 0);
         }
-        unsigned all = AV_DETECT_PASSES_SET;
-        for (int k = 0; k < AV_DETECT_PASS_N; k++)
-            all |= 1u << k;
         rc |= rc ? 0 : bench(models, "one_bird+passes", one, l1, w1, h1, 2, runs, 0, all);
         rc |= rc ? 0 : bench(models, "three+passes", three, l3, w3, h3, 2, runs, 0, all);
         rc |= rc ? 0 : bench(models, "no_bird.jpg", none, l0, w0, h0, 2, runs, 0, 0);
@@ -368,6 +417,18 @@ int main(int argc, char **argv)
             rc |= bench_batch(models, 3, t, runs);
             rc |= bench_batch(models, 16, t, runs);
         }
+    }
+    if (!first_only) {
+        const struct {
+            const char *name;
+            const unsigned char *jpg;
+            size_t len;
+        } cases[] = {{"one_bird.jpg", one, l1}, {"three_birds.jpg", three, l3},
+                     {"no_bird.jpg", none, l0}};
+        for (int i = 0; i < 3 && !rc; i++)
+            for (int a = 0; a < 2 && !rc; a++)
+                rc |= bench_cpu(models, cases[i].name, cases[i].jpg, cases[i].len, runs,
+                                a ? all : 0);
     }
     tjFree(one);
     tjFree(three);

@@ -138,7 +138,7 @@ TEST(zoom_canvas_is_shrunk_image_on_its_mean_colour)
     av_detect__zoom_geom(40, 20, 64, 64, 1, 0.5, &z);
     CHECK(z.cw == 64 && z.ch == 64 && z.sw == 32 && z.sh == 32 && z.ox == 16 && z.oy == 16);
     uint8_t *c = NULL;
-    CHECK_EQ_INT(av_detect__zoom_canvas(&img, &z, &c), 0);
+    CHECK_EQ_INT(av_detect__zoom_canvas(&img, &z, &c, NULL), 0);
     const uint8_t *corner = c, *red = c + ((size_t)30 * 64 + 20) * 3,
                   *blue = c + ((size_t)30 * 64 + 44) * 3;
     CHECK(corner[0] == 100 && corner[1] == 0 && corner[2] == 50); /* the mean colour */
@@ -160,6 +160,43 @@ TEST(zoom_canvas_is_shrunk_image_on_its_mean_colour)
     CHECK(tile[(2 * 4 + 3) * 3 + 2] == 100);
 }
 
+/* The second scale made from the first's shrunk copy: nearly the canvas
+ * made from the whole image. */
+TEST(zoom_smaller_scale_from_the_shrunk_copy)
+{
+    uint8_t px[40 * 20 * 3];
+    for (int i = 0; i < 40 * 20; i++) {
+        int x = i % 40;
+        px[i * 3] = x < 20 ? 200 : 0;
+        px[i * 3 + 1] = (uint8_t)(i / 40 * 10);
+        px[i * 3 + 2] = x < 20 ? 0 : 100;
+    }
+    av_detect__img img = av_detect__img_wrap(40, 20, px);
+    av_detect__zoom z1, z2;
+    av_detect__zoom_geom(40, 20, 64, 64, 1, 0.5, &z1);
+    av_detect__zoom_geom(40, 20, 64, 64, 1, 0.25, &z2);
+    uint8_t *c1, *s1, *c2, *s2, *direct;
+    CHECK_EQ_INT(av_detect__zoom_canvas(&img, &z1, &c1, &s1), 0);
+    CHECK(s1[0] == 200 && s1[(31 * 32 + 31) * 3 + 2] == 100);
+    av_detect__img half = av_detect__img_wrap(z1.sw, z1.sh, s1);
+    CHECK_EQ_INT(av_detect__zoom_canvas(&half, &z2, &c2, &s2), 0);
+    CHECK_EQ_INT(av_detect__zoom_canvas(&img, &z2, &direct, NULL), 0);
+    CHECK(z2.sw == 16 && z2.sh == 16);
+    /* pure colours away from the halves' edge; near it the two resizes blend a little
+     * differently, so the canvases agree to within a few levels on average */
+    CHECK(s2[0] == 200 && s2[2] == 0 && s2[15 * 3] == 0 && s2[15 * 3 + 2] == 100);
+    long diff = 0;
+    size_t nb = (size_t)z2.cw * z2.ch * 3;
+    for (size_t i = 0; i < nb; i++)
+        diff += labs((long)c2[i] - direct[i]);
+    CHECK_MSG(diff <= (long)nb * 2, "mean difference %.2f", (double)diff / nb);
+    free(c1);
+    free(s1);
+    free(c2);
+    free(s2);
+    free(direct);
+}
+
 TEST(zoom_wanted_when_nothing_or_only_frame_filling)
 {
     av_detect__box b[] = {box(-20, 0, 650, 470, 0.3f, 14), box(10, 10, 60, 60, 0.5f, 15)};
@@ -174,21 +211,26 @@ TEST(zoom_wanted_when_nothing_or_only_frame_filling)
 TEST(tiles_cover_image_with_overlap)
 {
     av_detect__rect t[AV_DETECT__TILES_MAX];
+    /* a 2:1 landscape: 2 tiles along its width, 1 along its height (nearest to square) */
     int n = av_detect__tile_grid(2000, 1000, 2, 0.25, t);
-    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(n, 2);
     /* 2 tiles of 1143 overlapping by a quarter cover 2000 */
     CHECK_EQ_INT(t[0].x, 0);
     CHECK_EQ_INT(t[0].w, 1143);
     CHECK_EQ_INT(t[1].x, 2000 - 1143);
     CHECK_EQ_INT(t[1].y, 0);
-    CHECK_EQ_INT(t[2].x, 0);
-    CHECK_EQ_INT(t[2].h, 572);
-    CHECK_EQ_INT(t[3].y, 1000 - 572);
+    CHECK_EQ_INT(t[1].h, 1000);
     for (int i = 0; i < n; i++) {
         CHECK(t[i].x >= 0 && t[i].x + t[i].w <= 2000);
         CHECK(t[i].y >= 0 && t[i].y + t[i].h <= 1000);
     }
     CHECK(t[0].x + t[0].w - t[1].x >= 0.25 * t[0].w - 1);
+    /* a square frame keeps grid x grid: 2 tiles of 572 cover 1000 both ways */
+    n = av_detect__tile_grid(1000, 1000, 2, 0.25, t);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(t[2].x, 0);
+    CHECK_EQ_INT(t[2].h, 572);
+    CHECK_EQ_INT(t[3].y, 1000 - 572);
     /* 3x3 and a clamped grid */
     n = av_detect__tile_grid(900, 900, 3, 0, t);
     CHECK_EQ_INT(n, 9);
@@ -281,6 +323,7 @@ TEST(pass_list_parses)
 TEST_MAIN(T(inside_and_iou), T(nested_box_of_same_bird_is_dropped),
           T(merge_keeps_best_of_overlaps), T(zoom_geometry_maps_back_to_image_pixels),
           T(zoom_canvas_is_shrunk_image_on_its_mean_colour),
+          T(zoom_smaller_scale_from_the_shrunk_copy),
           T(zoom_wanted_when_nothing_or_only_frame_filling), T(tiles_cover_image_with_overlap),
           T(tile_boxes_map_to_image_and_cut_ones_drop), T(settings_parse_and_refuse),
           T(pass_list_parses))

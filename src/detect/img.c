@@ -66,6 +66,13 @@ static av_image view(const av_detect__img *img)
 
 int av_detect__img_resize_tf(const av_detect__img *img, int out_w, int out_h, float *out)
 {
+    if (out_w == img->w && out_h == img->h) { /* the zoom-out canvas: TF bilinear at scale 1
+                                               * reads each pixel as it is */
+        size_t n = (size_t)out_w * out_h * 3;
+        for (size_t i = 0; i < n; i++)
+            out[i] = img->rgb[i];
+        return 0;
+    }
     av_image v = view(img);
     return av_vision_resize_tf_bilinear_f32(&v, out_w, out_h, out) == AV_VISION_OK ? 0 : -1;
 }

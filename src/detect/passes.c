@@ -69,6 +69,8 @@ void av_detect__passes_default(av_detect__passes *c)
     c->tiles_min_side = 1400;
     c->tiles_grid = 2;
     c->tiles_overlap = 0.25;
+    c->tiles_covered = 0.5;
+    c->tiles_min_score = 0.36;
     c->nested_inside = 0.5;
 }
 
@@ -115,9 +117,9 @@ static int zoom_scales(const json_t *o, const char *path, av_detect__passes *c, 
 }
 
 /* The settings a pass object may hold (besides "on"). */
-static const char *const pass_keys[AV_DETECT_PASS_N][4] = {
+static const char *const pass_keys[AV_DETECT_PASS_N][6] = {
     {"scales", "min_score", "fill", NULL},
-    {"min_side", "grid", "overlap", NULL},
+    {"min_side", "grid", "overlap", "covered", "min_score"},
     {"inside", NULL, NULL, NULL},
 };
 
@@ -177,7 +179,9 @@ int av_detect__passes_parse(const json_t *obj, const char *path, av_detect__pass
         else if (pass == AV_DETECT_PASS_TILES)
             bad = num_in(o, "min_side", 0, 100000, &side, path, name, err, errlen) ||
                   num_in(o, "grid", 1, 4, &grid, path, name, err, errlen) ||
-                  num_in(o, "overlap", 0, 0.5, &c->tiles_overlap, path, name, err, errlen);
+                  num_in(o, "overlap", 0, 0.5, &c->tiles_overlap, path, name, err, errlen) ||
+                  num_in(o, "covered", 0, 1, &c->tiles_covered, path, name, err, errlen) ||
+                  num_in(o, "min_score", 0, 1, &c->tiles_min_score, path, name, err, errlen);
         else
             bad = num_in(o, "inside", 0.3, 1, &c->nested_inside, path, name, err, errlen);
         if (bad)
@@ -295,9 +299,12 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
     z->sy = (double)h / z->sh;
 }
 
-int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out)
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
+                           uint8_t **shrunk)
 {
     *out = NULL;
+    if (shrunk)
+        *shrunk = NULL;
     uint8_t *canvas = malloc((size_t)z->cw * z->ch * 3);
     uint8_t *small = malloc((size_t)z->sw * z->sh * 3);
     if (!canvas || !small ||
@@ -319,7 +326,10 @@ int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, 
     for (int y = 0; y < z->sh; y++)
         memcpy(canvas + ((size_t)(y + z->oy) * z->cw + z->ox) * 3, small + (size_t)y * z->sw * 3,
                (size_t)z->sw * 3);
-    free(small);
+    if (shrunk)
+        *shrunk = small;
+    else
+        free(small);
     *out = canvas;
     return 0;
 }
@@ -354,6 +364,13 @@ static int tile_start(int i, int n, int t, int len)
     return (int)round((double)i * (len - t) / (n - 1));
 }
 
+/* Tile length for n tiles overlapping by `overlap` of a tile over len px. */
+static int tile_len(int len, int n, double overlap)
+{
+    /* n tiles of t with overlap o*t cover t * (n - (n - 1) * o) */
+    return (int)fmin(len, ceil(len / (n - (n - 1) * overlap)));
+}
+
 int av_detect__tile_grid(int w, int h, int grid, double overlap, av_detect__rect *out)
 {
     if (grid < 1)
@@ -361,15 +378,53 @@ int av_detect__tile_grid(int w, int h, int grid, double overlap, av_detect__rect
     if (grid > 4)
         grid = 4;
     overlap = fmin(fmax(overlap, 0), 0.5);
-    /* n tiles of t with overlap o*t cover t * (n - (n - 1) * o) */
-    double cover = grid - (grid - 1) * overlap;
-    int tw = (int)fmin(w, ceil(w / cover)), th = (int)fmin(h, ceil(h / cover));
+    /* grid tiles along the longer side; along the shorter side the count
+     * (1..grid) whose tiles are nearest to square, fewer on a tie: the
+     * detector stretches each tile to its square input, and a 1024x1858
+     * portrait needs 1x2 tiles, not 2x2 */
+    int lw = w >= h, nl = grid, ns = 1;
+    int tl = tile_len(lw ? w : h, nl, overlap);
+    double best = INFINITY;
+    for (int n = 1; n <= grid; n++) {
+        double d = fabs(log((double)tl / tile_len(lw ? h : w, n, overlap)));
+        if (d < best - 1e-9) {
+            best = d;
+            ns = n;
+        }
+    }
+    int cols = lw ? nl : ns, rows = lw ? ns : nl;
+    int tw = tile_len(w, cols, overlap), th = tile_len(h, rows, overlap);
     int k = 0;
-    for (int r = 0; r < grid; r++)
-        for (int c = 0; c < grid; c++)
-            out[k++] = (av_detect__rect){tile_start(c, grid, tw, w), tile_start(r, grid, th, h),
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            out[k++] = (av_detect__rect){tile_start(c, cols, tw, w), tile_start(r, rows, th, h),
                                          tw, th};
     return k;
+}
+
+double av_detect__tile_covered(const av_detect__rect *t, const av_detect__box *b, int n, int cls)
+{
+    av_detect__box tb = {.x1 = t->x, .y1 = t->y, .x2 = t->x + t->w, .y2 = t->y + t->h};
+    double ta = area(&tb), sum = 0;
+    for (int i = 0; i < n; i++)
+        if (b[i].cls == cls)
+            sum += inter(&tb, &b[i]);
+    /* overlapping boxes count twice: an upper bound, capped */
+    return ta > 0 ? fmin(1, sum / ta) : 1;
+}
+
+int av_detect__drop_inside(av_detect__box *add, int m, const av_detect__box *b, int n,
+                           double inside)
+{
+    int kept = 0;
+    for (int j = 0; j < m; j++) {
+        int drop = 0;
+        for (int i = 0; i < n && !drop; i++)
+            drop = b[i].cls == add[j].cls && av_detect__inside(&add[j], &b[i]) >= inside;
+        if (!drop)
+            add[kept++] = add[j];
+    }
+    return kept;
 }
 
 int av_detect__drop_cut(av_detect__box *b, int n, const av_detect__rect *t, int img_w, int img_h,

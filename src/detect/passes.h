@@ -10,9 +10,14 @@
  *             is found. Runs only when the first run found no bird box, or
  *             only boxes covering at least `fill` of the image; each of
  *             `scales` in turn until one finds a bird.
- *   tiles     grid x grid overlapping tiles on frames whose longer side is
- *             at least `min_side` px: small birds and flocks that the
- *             detector's small input loses.
+ *   tiles     `grid` overlapping tiles along the frame's longer side (and
+ *             as many along the shorter as keep them nearest to square) on
+ *             frames whose longer side is at least `min_side` px: small
+ *             birds and flocks that the detector's small input loses. A
+ *             tile `covered` or more by bird boxes already found is
+ *             skipped, a tile box needs `min_score`, and one lying `inside`
+ *             (nested's) within a found bird box is a part of that bird:
+ *             dropped.
  *   nested    a box whose area lies `inside` or more within a better-scored
  *             box of the same class is the same bird twice: dropped.
  */
@@ -36,12 +41,15 @@ typedef struct av_detect__passes {
     int tiles_min_side;         /* px: tiles only on frames at least this long */
     int tiles_grid;             /* tiles per side (2..4) */
     double tiles_overlap;       /* overlap of neighbouring tiles, fraction of a tile (0..0.5) */
+    double tiles_covered;       /* skip a tile this much covered by found bird boxes (0..1) */
+    double tiles_min_score;     /* detector threshold for tile boxes (the run's when higher) */
     double nested_inside;       /* fraction of a box's area inside a better one (0.3..1) */
 } av_detect__passes;
 
 /* The defaults (no "passes" object): those of the shipped pipeline.json
  * (zoom-out at 0.5 then 0.3, boxes from 0.4, only when no bird box; nested
- * at 0.5; tiles off). */
+ * at 0.5; tiles off: 2 along the longer side from 1400 px, a quarter
+ * overlap, skipped when half covered, boxes from 0.36). */
 void av_detect__passes_default(av_detect__passes *c);
 
 /*
@@ -97,9 +105,13 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
  * The zoom-out canvas of img for z: img area-resized to sw x sh and placed
  * at (ox, oy) on cw x ch pixels of its mean colour (a border that adds no
  * edges of its own). On success *out (cw * ch * 3 bytes, RGB8) is malloc'd
- * and owned by the caller (free()); 0, or -1 when out of memory.
+ * and owned by the caller (free()), and so is *shrunk when not NULL: the
+ * sw x sh copy, from which a smaller scale is cheaper to make than from the
+ * whole image (img may be such a copy: z keeps the original's geometry).
+ * 0, or -1 when out of memory.
  */
-int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out);
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
+                           uint8_t **shrunk);
 
 /* Whether the boxes call for a zoom-out: none of class cls, or every one
  * covers at least `fill` of the w x h image. */
@@ -113,12 +125,24 @@ typedef struct av_detect__rect {
 #define AV_DETECT__TILES_MAX 16
 
 /*
- * The tiles of a w x h image: grid x grid (clamped to 1..4) tiles, each
- * neighbour overlapping by `overlap` of a tile, covering the image exactly
- * (the last tile of a row ends at the image edge). Writes up to
- * AV_DETECT__TILES_MAX rects into out, returns the count.
+ * The tiles of a w x h image: grid (clamped to 1..4) tiles along the longer
+ * side, and along the shorter side the count (1..grid) that makes the tiles
+ * nearest to square (fewer on a tie), each neighbour overlapping by
+ * `overlap` of a tile, covering the image exactly (the last tile of a row
+ * ends at the image edge). Row-major; writes up to AV_DETECT__TILES_MAX
+ * rects into out, returns the count.
  */
 int av_detect__tile_grid(int w, int h, int grid, double overlap, av_detect__rect *out);
+
+/* Fraction of tile t covered by the class-cls boxes of b[0..n) (the sum of
+ * their overlaps with it, capped at 1; 1 for an empty tile). */
+double av_detect__tile_covered(const av_detect__rect *t, const av_detect__box *b, int n, int cls);
+
+/* Drop the boxes of add[0..m) with `inside` or more of their area within a
+ * box of the same class in b[0..n) (a tile's view of part of a bird the
+ * whole-image run found). Returns the new m. */
+int av_detect__drop_inside(av_detect__box *add, int m, const av_detect__box *b, int n,
+                           double inside);
 
 /* Copy the pixels of tile t of img into buf (t->w * t->h * 3 bytes). */
 void av_detect__tile_copy(const av_detect__img *img, const av_detect__rect *t, uint8_t *buf);

@@ -88,6 +88,8 @@ typedef struct worker {
     av_detect__tensor *touts; /* detector outputs as tensors */
     cls_batch cb[BATCH_SLOTS]; /* classifier, by crop count */
     cls_batch db[DET_SLOTS];   /* detector, by image count */
+    cls_batch tb;              /* detector, the tiles of one image (apart from db, which
+                                * a batch of images is still reading when its tiles run) */
     unsigned long tick;       /* counts batched runs, for cls_batch.used */
     int ready, busy;
 } worker;

@@ -24,6 +24,7 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
         batch_free(p->cls_model, &w->cb[i]); /* before the pool their contexts use */
     for (int i = 0; i < DET_SLOTS; i++)
         batch_free(p->det_model, &w->db[i]);
+    batch_free(p->det_model, &w->tb);
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
     av_detect__second_ctx_free(w->second);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log/log.h"
+
 /* ---- one run ---- */
 
 /* Resize img to the detector input and lay it out into dst (one sample of
@@ -106,18 +108,28 @@ static int only_class(av_detect__box *b, int n, int cls)
 
 /* Zoom-out at one scale: the image shrunk onto a padded canvas
  * (av_detect__zoom_canvas), one detector run; bird boxes mapped back and
- * merged into w->boxes. *found gets the bird boxes the run found. */
+ * merged into w->boxes. *found gets the bird boxes the run found. *prev
+ * (sw x sh in *pz) is the previous scale's shrunk copy, NULL at first: a
+ * smaller scale is resized from it rather than from the whole image; on
+ * return it is this scale's. */
 static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_detect__img *img,
                                   double scale, double min_score, int *nbox, int *found,
-                                  av_detect_pass_info *pi, char *err, size_t errlen)
+                                  uint8_t **prev, av_detect__zoom *pz, av_detect_pass_info *pi,
+                                  char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->det;
     av_detect__zoom z;
     av_detect__zoom_geom(img->w, img->h, m->in_w, m->in_h, m->resize != AV_DETECT__LETTERBOX,
                          scale, &z);
-    uint8_t *canvas;
-    if (av_detect__zoom_canvas(img, &z, &canvas))
+    av_detect__img src = *img;
+    if (*prev && z.sw <= pz->sw && z.sh <= pz->sh)
+        src = av_detect__img_wrap(pz->sw, pz->sh, *prev);
+    uint8_t *canvas, *small;
+    if (av_detect__zoom_canvas(&src, &z, &canvas, &small))
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "zoom-out: out of memory");
+    free(*prev);
+    *prev = small;
+    *pz = z;
     av_detect__img cimg = av_detect__img_wrap(z.cw, z.ch, canvas);
     double thr = fmax(p->passes.zoom_min_score, min_score); /* never below the run's */
     int n = 0;
@@ -135,35 +147,107 @@ static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_det
     return AV_DETECT_OK;
 }
 
-/* Tiles: one detector run per overlapping tile; bird boxes not cut by an
- * inner tile edge are mapped back and merged into w->boxes. */
+/* One tile's boxes (tile pixels, all classes, in w->xboxes): the bird boxes
+ * mapped to image pixels, less those cut by an inner tile edge and those
+ * inside a bird already found, merged into w->boxes. */
+static void tile_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
+                       const av_detect__rect *t, int n, int *nbox, av_detect_pass_info *pi)
+{
+    n = only_class(w->xboxes, n, p->bird_class);
+    av_detect__map_boxes(w->xboxes, n, 1, 1, t->x, t->y);
+    n = av_detect__drop_cut(w->xboxes, n, t, img->w, img->h, 2);
+    n = av_detect__drop_inside(w->xboxes, n, w->boxes, *nbox, p->passes.nested_inside);
+    int before = *nbox;
+    *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, p->det.nms_iou);
+    pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+}
+
+/* The tiles of img that can add a bird into t (<= AV_DETECT__TILES_MAX):
+ * none when the grid is one tile, and not those that the bird boxes found
+ * so far already cover `covered` or more of (their birds are seen whole). */
+static int tiles_to_run(const av_detect_pipeline *p, const worker *w, const av_detect__img *img,
+                        int nbox, av_detect__rect *t)
+{
+    const av_detect__passes *c = &p->passes;
+    int nt = av_detect__tile_grid(img->w, img->h, c->tiles_grid, c->tiles_overlap, t);
+    if (nt < 2)
+        return 0;
+    int k = 0;
+    for (int i = 0; i < nt; i++)
+        if (av_detect__tile_covered(&t[i], w->boxes, nbox, p->bird_class) < c->tiles_covered)
+            t[k++] = t[i];
+    return k;
+}
+
+/* Tiles: every tile to run in one batched detector run on the worker's
+ * tile context (one run per tile when the engine cannot batch the
+ * detector); their boxes go through tile_boxes. */
 static av_detect_status pass_tiles(av_detect_pipeline *p, worker *w, const av_detect__img *img,
                                    double min_score, int *nbox, av_detect_pass_info *pi,
                                    char *err, size_t errlen)
 {
     av_detect__rect t[AV_DETECT__TILES_MAX];
-    int nt = av_detect__tile_grid(img->w, img->h, p->passes.tiles_grid, p->passes.tiles_overlap,
-                                  t);
-    uint8_t *buf = nt > 1 ? malloc((size_t)t[0].w * t[0].h * 3) : NULL;
-    if (nt > 1 && !buf)
+    int k = tiles_to_run(p, w, img, *nbox, t);
+    if (k == 0)
+        return AV_DETECT_OK;
+    min_score = fmax(p->passes.tiles_min_score, min_score); /* never below the run's */
+    uint8_t *buf = malloc((size_t)t[0].w * t[0].h * 3); /* the tiles share one size */
+    if (!buf)
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "tiles: out of memory");
+    char msg[512] = "";
+    cls_batch *b = NULL;
+    if (k >= 2 && !atomic_load(&p->det_refused)) {
+        b = av_detect__batch_slot(p, w, p->det_model, &w->tb, 1, k, msg, sizeof msg);
+        if (!b && atomic_exchange(&p->det_refused, 1) == 0)
+            av_log(AV_LOG_WARN, "detector_batch_off", "model", p->det.name, "error", msg,
+                   "effect", "tiles and the images of a batch run the detector one at a time",
+                   NULL);
+    }
     av_detect_status st = AV_DETECT_OK;
-    for (int k = 0; k < nt && nt > 1 && !st; k++) {
-        av_detect__tile_copy(img, &t[k], buf);
-        av_detect__img timg = av_detect__img_wrap(t[k].w, t[k].h, buf);
-        int n = 0;
-        st = run_detector(p, w, &timg, min_score, w->xboxes, &n, err, errlen);
-        if (st)
-            break;
-        pi->runs++;
-        n = only_class(w->xboxes, n, p->bird_class);
-        av_detect__map_boxes(w->xboxes, n, 1, 1, t[k].x, t[k].y);
-        n = av_detect__drop_cut(w->xboxes, n, &t[k], img->w, img->h, 2);
-        int before = *nbox;
-        *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, p->det.nms_iou);
-        pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    if (!b) {
+        for (int i = 0; i < k && !st; i++) {
+            av_detect__tile_copy(img, &t[i], buf);
+            av_detect__img timg = av_detect__img_wrap(t[i].w, t[i].h, buf);
+            int n = 0;
+            st = run_detector(p, w, &timg, min_score, w->xboxes, &n, err, errlen);
+            if (!st) {
+                pi->runs++;
+                tile_boxes(p, w, img, &t[i], n, nbox, pi);
+            }
+        }
+        free(buf);
+        return st;
+    }
+    const av_nn_tensor_info *ti = av_nn_input(p->det_model, p->det_in);
+    size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+    double map_w[AV_DETECT__TILES_MAX], map_h[AV_DETECT__TILES_MAX];
+    for (int i = 0; i < k && !st; i++) {
+        av_detect__tile_copy(img, &t[i], buf);
+        av_detect__img timg = av_detect__img_wrap(t[i].w, t[i].h, buf);
+        st = av_detect__det_prepare(p, w, &timg, (uint8_t *)b->in[p->det_in] + i * in_bytes,
+                                    &map_w[i], &map_h[i], err, errlen);
     }
     free(buf);
+    if (st)
+        return st;
+    if (av_nn_run(b->ctx, (const void *const *)b->in, b->out, msg, sizeof msg) != AV_NN_OK)
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "%s: %s", p->det.name, msg);
+    pi->runs += k; /* detector inputs: the compute is per tile, batched or not */
+    int no = av_nn_num_outputs(p->det_model);
+    for (int i = 0; i < k && !st; i++) {
+        for (int q = 0; q < no; q++) { /* sample i of every output, shaped as batch 1 */
+            const av_nn_tensor_info *to = av_nn_output(p->det_model, q);
+            size_t ob = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
+            w->touts[q].data = (const float *)(const void *)((const uint8_t *)b->out[q] + i * ob);
+        }
+        int n = 0;
+        st = av_detect__det_decode(p, w->touts, map_w[i], map_h[i], min_score, w->xboxes, &n, err,
+                                   errlen);
+        if (!st)
+            tile_boxes(p, w, img, &t[i], n, nbox, pi);
+    }
+    for (int q = 0; q < no; q++)
+        w->touts[q].data = w->det_out[q]; /* back to the batch-1 buffers */
     return st;
 }
 
@@ -188,9 +272,12 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
         pi->ran = 1;
         av_detect_status st = AV_DETECT_OK;
         int found = 0;
+        uint8_t *prev = NULL;
+        av_detect__zoom pz;
         for (int i = 0; i < c->n_zoom_scales && !found && !st; i++)
-            st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, pi, err,
-                           errlen);
+            st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, &prev, &pz, pi,
+                           err, errlen);
+        free(prev);
         pi->ms = av_base_now_ms() - t;
         if (st)
             return st;
