@@ -1,7 +1,7 @@
 /*
  * bench_models.c - latency and memory of whole models on each backend.
  *
- *   bench_models [-n RUNS] [-w WARMUP] [-p] [-x] [model.json|model.tflite|model.onnx ...]
+ *   bench_models [-n RUNS] [-w WARMUP] [-p|-P] [-x] [model.json|model.tflite|model.onnx ...]
  *
  * Default models: models/human/centernet.json and models/human/nanodet.json.
  * For each model it prints the IR node count as loaded and after finalize
@@ -14,7 +14,9 @@
  * cannot inflate), the arena size and the peak RSS. Each configuration runs in its own child
  * process so that its peak RSS is its own. -p adds, for the XNNPACK
  * configurations, the time per op type over the timed runs (which kernels
- * run where, and what is left on the reference kernels). -x skips the
+ * run where, and what is left on the reference kernels); -P also the
+ * slowest nodes one by one (shapes, kernel, stride, fused act, ms, GFLOP/s
+ * for the convolutions). -x skips the
  * reference configurations (bench/peers.sh times XNNPACK against peers).
  *
  *   bench_models -q TABLE [-n RUNS] [-w WARMUP] model
@@ -112,6 +114,63 @@ static void report_graph(const char *path)
     free(text);
 }
 
+static void fmt_dims(char *b, size_t len, const av_nn__tensor *t)
+{
+    size_t o = 0;
+    b[0] = 0;
+    for (int d = 0; t && d < t->rank && o < len; d++)
+        o += (size_t)snprintf(b + o, len - o, d ? "x%lld" : "%lld", (long long)t->dims[d]);
+}
+
+static const double *sort_ms; /* cmp_node_ms's keys (qsort has no user pointer in C11) */
+
+static int cmp_node_ms(const void *a, const void *b)
+{
+    double x = sort_ms[*(const int *)a], y = sort_ms[*(const int *)b];
+    return (x < y) - (x > y);
+}
+
+/* -P: the nodes taking the most time, slowest first, up to 40 or 95% of the total. */
+static void print_nodes(const av_nn__profile *p, int runs)
+{
+    const av_nn__graph *g = p->graph;
+    int *idx = malloc((size_t)(p->n_node_ms ? p->n_node_ms : 1) * sizeof *idx);
+    if (!g || !idx) {
+        free(idx);
+        return;
+    }
+    double total = 0;
+    for (int i = 0; i < p->n_node_ms; i++)
+        idx[i] = i, total += p->node_ms[i];
+    sort_ms = p->node_ms;
+    qsort(idx, (size_t)p->n_node_ms, sizeof *idx, cmp_node_ms);
+    double shown = 0;
+    for (int r = 0; r < p->n_node_ms && r < 40 && shown < 0.95 * total; r++) {
+        const av_nn__node *n = &g->nodes[idx[r]];
+        double ms = p->node_ms[idx[r]] / runs;
+        shown += p->node_ms[idx[r]];
+        char in[64], out[64], kern[48] = "";
+        fmt_dims(in, sizeof in, n->n_in > 0 && n->in[0] >= 0 ? &g->tensors[n->in[0]] : NULL);
+        fmt_dims(out, sizeof out, n->n_out > 0 ? &g->tensors[n->out[0]] : NULL);
+        double flop = 0;
+        if ((n->op == AV_NN_OP_CONV2D || n->op == AV_NN_OP_DEPTHWISE_CONV2D) && n->n_in > 1) {
+            const av_nn__tensor *w = &g->tensors[n->in[1]], *y = &g->tensors[n->out[0]];
+            int64_t ny = av_nn__numel(y), taps = w->dims[1] * w->dims[2];
+            int64_t cin = n->op == AV_NN_OP_CONV2D ? w->dims[3] : 1;
+            flop = 2.0 * (double)ny * (double)(taps * cin);
+            snprintf(kern, sizeof kern, "k%lldx%lld s%d act %d", (long long)w->dims[1],
+                     (long long)w->dims[2], n->p.conv.stride_h, (int)n->p.conv.act.kind);
+        }
+        printf("      %6.3f ms %5.1f%%  %-18s %-24.24s %-16s -> %-16s %-16s", ms,
+               100.0 * p->node_ms[idx[r]] / total, av_nn__op_name(n->op),
+               n->name ? n->name : "", in, out, kern);
+        if (flop > 0 && ms > 0)
+            printf(" %6.1f GFLOP/s", flop / ms / 1e6);
+        printf("\n");
+    }
+    free(idx);
+}
+
 /* One configuration, in the calling (child) process. Returns an exit status. */
 static int bench_one(const char *path, av_nn_backend be, int threads, int runs, int warmup,
                      int profile)
@@ -162,8 +221,15 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     double t_cold = 0;
     static av_nn__profile prof;
     for (int r = 0; !rc && r < warmup + runs; r++) {
-        if (profile && be == AV_NN_BACKEND_XNNPACK && r == warmup)
+        if (profile && be == AV_NN_BACKEND_XNNPACK && r == warmup) {
+            if (profile > 1) { /* per node: sized by the optimised graph's node count */
+                prof.n_node_ms = m->g->n_nodes;
+                prof.node_ms = calloc((size_t)prof.n_node_ms, sizeof(double));
+                if (!prof.node_ms)
+                    prof.n_node_ms = 0;
+            }
             av_nn__ctx_set_profile(c, &prof);
+        }
         double c0 = cpu_ms();
         t0 = now_ms();
         if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
@@ -193,6 +259,8 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
             if (prof.count[k])
                 printf("    %-18s %-9s nodes %4ld  %8.3f ms per run\n", av_nn__op_name(k / 2),
                        k % 2 ? "reference" : "xnnpack", prof.count[k] / runs, prof.ms[k] / runs);
+        if (profile > 1 && prof.node_ms)
+            print_nodes(&prof, runs);
         fflush(stdout);
     }
     for (int i = 0; bufs && i < ni + no; i++)
@@ -279,11 +347,13 @@ int main(int argc, char **argv)
 {
     int runs = 30, warmup = 3, profile = 0, xnn_only = 0, opt;
     const char *table = NULL;
-    while ((opt = getopt(argc, argv, "n:w:pxq:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:w:pPxq:")) != -1) {
         if (opt == 'q')
             table = optarg;
         else if (opt == 'p')
             profile = 1;
+        else if (opt == 'P')
+            profile = 2;
         else if (opt == 'x')
             xnn_only = 1;
         else if (opt == 'n')
@@ -292,7 +362,7 @@ int main(int argc, char **argv)
             warmup = atoi(optarg);
         else {
             fprintf(stderr,
-                    "usage: %s [-n runs] [-w warmup] [-p] [-x] [model ...]\n"
+                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [model ...]\n"
                     "       %s -q TABLE [-n runs] [-w warmup] model\n",
                     argv[0], argv[0]);
             return 2;

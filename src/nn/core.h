@@ -115,6 +115,12 @@ av_nn_status av_nn__model_from_graph(av_nn__graph *g, av_nn_format format, void 
 typedef struct av_nn__profile {
     double ms[AV_NN_OP_COUNT * 2];
     long count[AV_NN_OP_COUNT * 2];
+    /* Optional per-node time: the caller points node_ms at n_node_ms zeroed
+     * doubles; av_nn_run adds each node's time at its index in graph, which
+     * it sets (the context's optimised graph, to read the nodes back). */
+    double *node_ms;
+    int n_node_ms;
+    const av_nn__graph *graph;
 } av_nn__profile;
 void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p);
 

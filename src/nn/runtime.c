@@ -194,8 +194,12 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
         if (c->prof) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
-            c->prof->ms[k] += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+            double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+            c->prof->ms[k] += ms;
             c->prof->count[k]++;
+            c->prof->graph = g;
+            if (c->prof->node_ms && i < c->prof->n_node_ms)
+                c->prof->node_ms[i] += ms;
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {

@@ -91,6 +91,7 @@ static void xnn_release(void *state)
     if (s->post)
         xnn_delete_operator(s->post);
     av_nn__xnn_gemm_free(s->gemm);
+    av_nn__xnn_dw_free(s->dw);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -175,7 +176,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);
         break;
     }
-    if (st == AV_NN_OK && !s->kernel && !s->gemm)
+    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->dw)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -197,6 +198,10 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     }
     if (s && s->gemm) {
         av_nn__xnn_gemm_run(s->gemm, in[0], out[0], pool);
+        return AV_NN_OK;
+    }
+    if (s && s->dw) {
+        av_nn__xnn_dw_run(s->dw, in[0], out[0], pool);
         return AV_NN_OK;
     }
     if (!s || !s->op || !s->setup)
@@ -231,6 +236,8 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     }
     if (s->post_silu)
         av_nn__xnn_silu(out[0], out[0], s->post_n, pool);
+    if (s->post_hswish)
+        av_nn__xnn_hswish(out[0], s->post_n, s->post_alpha, pool);
     return AV_NN_OK;
 }
 

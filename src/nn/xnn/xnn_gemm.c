@@ -47,7 +47,7 @@ struct av_nn__xnn_gemm {
     float *zero;                              /* cin zeros: the row a padding tap reads */
     bool pointwise;                           /* 1x1, stride 1, no padding */
     float lo, hi;                             /* clamp of the fused activation */
-    av_nn__act post;                          /* LEAKY, SIGMOID or SILU on each row, else NONE */
+    av_nn__act post;                          /* LEAKY, SIGMOID, SILU, HARDSWISH per row, else NONE */
     float alpha;
 };
 
@@ -197,6 +197,7 @@ bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
     const av_nn__fused_act *a = &n->p.conv.act;
     float lo, hi;
     return av_nn__xnn_act_bounds(a, &lo, &hi) || a->kind == AV_NN_ACT_SILU ||
+           a->kind == AV_NN_ACT_HARDSWISH ||
            a->kind == AV_NN_ACT_SIGMOID || (a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha));
 }
 
@@ -316,6 +317,8 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
             leaky_row(c + i * k->cout, len, k->alpha);
         else if (k->post == AV_NN_ACT_SIGMOID)
             av_nn__xnn_sigmoid_span(c + i * k->cout, len);
+        else if (k->post == AV_NN_ACT_HARDSWISH)
+            av_nn__xnn_hswish_span(c + i * k->cout, len, k->alpha);
         else
             av_nn__xnn_silu_span(c + i * k->cout, len);
     }
