@@ -14,7 +14,8 @@
  * cannot inflate), the arena size and the peak RSS. Each configuration runs in its own child
  * process so that its peak RSS is its own. -p adds, for the XNNPACK
  * configurations, the time per op type over the timed runs (which kernels
- * run where, and what is left on the reference kernels); -P also the
+ * run where, and what is left on the reference kernels; on 1 thread the
+ * calling thread's CPU time, which machine load does not inflate); -P also the
  * slowest nodes one by one (shapes, kernel, stride, fused act, ms, GFLOP/s
  * for the convolutions). -x skips the
  * reference configurations (bench/peers.sh times XNNPACK against peers).
@@ -228,6 +229,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
                 if (!prof.node_ms)
                     prof.n_node_ms = 0;
             }
+            prof.thread_cpu = threads == 1; /* see av_nn__profile */
             av_nn__ctx_set_profile(c, &prof);
         }
         double c0 = cpu_ms();

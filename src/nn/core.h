@@ -121,6 +121,9 @@ typedef struct av_nn__profile {
     double *node_ms;
     int n_node_ms;
     const av_nn__graph *graph;
+    /* Time the calling thread's CPU time instead of the wall clock: on one
+     * thread it is the work itself, which a loaded machine cannot inflate. */
+    bool thread_cpu;
 } av_nn__profile;
 void av_nn__ctx_set_profile(av_nn_ctx *c, av_nn__profile *p);
 

@@ -181,8 +181,9 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
         for (int k = 0; k < n->n_out; k++)
             out[k] = c->tptr[n->out[k]];
         struct timespec t0, t1;
+        clockid_t clk = c->prof && c->prof->thread_cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
         if (c->prof)
-            clock_gettime(CLOCK_MONOTONIC, &t0);
+            clock_gettime(clk, &t0);
         av_nn_status st = c->be[i]->run(c->state[i], g, n, in, out, c->pool, err, errlen);
         if (st)
             return st;
@@ -192,7 +193,7 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
         if (c->obs)
             c->obs(c->obs_user, g, n, out);
         if (c->prof) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
+            clock_gettime(clk, &t1);
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
             double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
             c->prof->ms[k] += ms;

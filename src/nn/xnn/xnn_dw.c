@@ -216,10 +216,11 @@ INL __m256 act8(__m256 v, const av_nn__xnn_dw *k)
 
 /* PX output pixels from ox (their windows inside the row), 16 channels at c0. */
 INL void dw_px4(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0, int64_t ky0,
-                int64_t ky1, size_t ox, size_t c0, bool full, const __m256i *m)
+                int64_t ky1, size_t ox, size_t c0, bool full, bool two, const __m256i *m,
+                int64_t kwc)
 {
     const size_t C = k->c, cp = k->cp, step = (size_t)k->sw * C;
-    const int64_t kw = k->kw;
+    const int64_t kw = kwc ? kwc : k->kw; /* a constant 3 or 5: the tap loop unrolled */
     const float *wt = k->packed + cp + c0;
     const __m256 b0 = _mm256_load_ps(k->packed + c0), b1 = _mm256_load_ps(k->packed + c0 + 8);
     __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
@@ -228,34 +229,46 @@ INL void dw_px4(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
             xb + ((size_t)(iy0 + ky) * k->w + (size_t)((int64_t)ox * k->sw - k->pl)) * C + c0;
         const float *wr = wt + (size_t)(ky * kw) * cp;
         for (int64_t kx = 0; kx < kw; kx++, xr += C, wr += cp) {
-            const __m256 w0 = _mm256_load_ps(wr), w1 = _mm256_load_ps(wr + 8);
+            const __m256 w0 = _mm256_load_ps(wr), w1 = two ? _mm256_load_ps(wr + 8) : w0;
             const float *p = xr;
             a00 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a00);
-            a01 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a01);
+            if (two)
+                a01 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a01);
             p += step;
             a10 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a10);
-            a11 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a11);
+            if (two)
+                a11 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a11);
             p += step;
             a20 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a20);
-            a21 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a21);
+            if (two)
+                a21 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a21);
             p += step;
             a30 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a30);
-            a31 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a31);
+            if (two)
+                a31 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a31);
         }
     }
     float *o = yr + ox * C + c0;
-    st(o, act8(a00, k), full, m[0]), st(o + 8, act8(a01, k), full, m[1]);
+    st(o, act8(a00, k), full, m[0]);
+    if (two)
+        st(o + 8, act8(a01, k), full, m[1]);
     o += C;
-    st(o, act8(a10, k), full, m[0]), st(o + 8, act8(a11, k), full, m[1]);
+    st(o, act8(a10, k), full, m[0]);
+    if (two)
+        st(o + 8, act8(a11, k), full, m[1]);
     o += C;
-    st(o, act8(a20, k), full, m[0]), st(o + 8, act8(a21, k), full, m[1]);
+    st(o, act8(a20, k), full, m[0]);
+    if (two)
+        st(o + 8, act8(a21, k), full, m[1]);
     o += C;
-    st(o, act8(a30, k), full, m[0]), st(o + 8, act8(a31, k), full, m[1]);
+    st(o, act8(a30, k), full, m[0]);
+    if (two)
+        st(o + 8, act8(a31, k), full, m[1]);
 }
 
 /* One output pixel, 16 channels at c0, taps outside the row skipped. */
 INL void dw_px1(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0, int64_t ky0,
-                int64_t ky1, size_t ox, size_t c0, bool full, const __m256i *m)
+                int64_t ky1, size_t ox, size_t c0, bool full, bool two, const __m256i *m)
 {
     const size_t C = k->c, cp = k->cp;
     const int64_t kw = k->kw, ix0 = (int64_t)ox * k->sw - k->pl;
@@ -270,11 +283,14 @@ INL void dw_px1(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
         for (int64_t kx = kx0; kx < kx1; kx++) {
             const float *p = xr + (size_t)(ix0 + kx) * C, *q = wr + (size_t)kx * cp;
             a0 = _mm256_fmadd_ps(ld(p, full, m[0]), _mm256_load_ps(q), a0);
-            a1 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), _mm256_load_ps(q + 8), a1);
+            if (two)
+                a1 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), _mm256_load_ps(q + 8), a1);
         }
     }
     float *o = yr + ox * C + c0;
-    st(o, act8(a0, k), full, m[0]), st(o + 8, act8(a1, k), full, m[1]);
+    st(o, act8(a0, k), full, m[0]);
+    if (two)
+        st(o + 8, act8(a1, k), full, m[1]);
 }
 
 /*
@@ -282,28 +298,42 @@ INL void dw_px1(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
  * lies in memory, all channels of a pixel after each other), runs of PX
  * whose windows lie inside the row [in0, in1) without checks.
  */
-TGT static void dw_row_avx2(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
-                            int64_t ky0, int64_t ky1, size_t in0, size_t in1)
+INL void dw_row_kw(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
+                   int64_t ky0, int64_t ky1, size_t in0, size_t in1, int64_t kwc)
 {
     const __m256i none[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}; /* unused */
     __m256i m[2];
     size_t cfull = k->c / CB * CB;
+    bool two = k->c - cfull > 8; /* a tail of up to 8 channels: one vector */
     block_masks(k->c - cfull, m);
     for (size_t ox = 0; ox < k->ow;) {
         if (ox >= in0 && ox + PX <= in1) {
             for (size_t c0 = 0; c0 < cfull; c0 += CB)
-                dw_px4(k, xb, yr, iy0, ky0, ky1, ox, c0, true, none);
-            if (cfull < k->c)
-                dw_px4(k, xb, yr, iy0, ky0, ky1, ox, cfull, false, m);
+                dw_px4(k, xb, yr, iy0, ky0, ky1, ox, c0, true, true, none, kwc);
+            if (cfull < k->c && two)
+                dw_px4(k, xb, yr, iy0, ky0, ky1, ox, cfull, false, true, m, kwc);
+            else if (cfull < k->c)
+                dw_px4(k, xb, yr, iy0, ky0, ky1, ox, cfull, false, false, m, kwc);
             ox += PX;
         } else {
             for (size_t c0 = 0; c0 < cfull; c0 += CB)
-                dw_px1(k, xb, yr, iy0, ky0, ky1, ox, c0, true, none);
+                dw_px1(k, xb, yr, iy0, ky0, ky1, ox, c0, true, true, none);
             if (cfull < k->c)
-                dw_px1(k, xb, yr, iy0, ky0, ky1, ox, cfull, false, m);
+                dw_px1(k, xb, yr, iy0, ky0, ky1, ox, cfull, false, two, m);
             ox++;
         }
     }
+}
+
+TGT static void dw_row_avx2(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
+                            int64_t ky0, int64_t ky1, size_t in0, size_t in1)
+{
+    if (k->kw == 3)
+        dw_row_kw(k, xb, yr, iy0, ky0, ky1, in0, in1, 3);
+    else if (k->kw == 5)
+        dw_row_kw(k, xb, yr, iy0, ky0, ky1, in0, in1, 5);
+    else
+        dw_row_kw(k, xb, yr, iy0, ky0, ky1, in0, in1, 0);
 }
 
 /* y = x * relu6(x + 3) * c over n floats in place. */
