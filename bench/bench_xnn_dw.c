@@ -1,6 +1,6 @@
 /*
  * bench_xnn_dw.c - our f32 depthwise convolution (xnn_dw.c) against
- * XNNPACK's on CenterNet's depthwise shapes, 1 thread, runs alternating
+ * XNNPACK's on CenterNet's and yolox_nano's depthwise shapes, 1 thread, runs alternating
  * between the two so that machine load hits both alike. Times are the
  * calling thread's CPU time (a loaded machine's waits do not count), median
  * of N runs after one warm-up; GFLOP/s counts 2 * taps per output element.
@@ -159,6 +159,10 @@ int main(int argc, char **argv)
         {64, 64, 192, 5, 1, AV_NN_ACT_NONE},   {32, 32, 528, 3, 1, AV_NN_ACT_HARDSWISH},
         {32, 32, 528, 5, 2, AV_NN_ACT_HARDSWISH}, {16, 16, 720, 5, 1, AV_NN_ACT_HARDSWISH},
         {128, 128, 18, 5, 1, AV_NN_ACT_NONE},
+        /* yolox_nano's (SiLU fused) */
+        {208, 208, 16, 3, 2, AV_NN_ACT_SILU},  {104, 104, 16, 3, 1, AV_NN_ACT_SILU},
+        {52, 52, 64, 3, 1, AV_NN_ACT_SILU},    {26, 26, 128, 3, 1, AV_NN_ACT_SILU},
+        {13, 13, 256, 3, 1, AV_NN_ACT_SILU},
     };
     double *t = calloc((size_t)runs * 2, sizeof *t);
     if (!t)

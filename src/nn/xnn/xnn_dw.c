@@ -307,6 +307,10 @@ INL void dw_row_kw(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t i
     bool two = k->c - cfull > 8; /* a tail of up to 8 channels: one vector */
     block_masks(k->c - cfull, m);
     for (size_t ox = 0; ox < k->ow;) {
+        /* the interior's last pixels: a run overlapping the previous one
+         * (recomputing a few outputs) beats the checked path */
+        if (ox >= in0 && ox < in1 && ox + PX > in1 && in1 - in0 >= PX)
+            ox = in1 - PX;
         if (ox >= in0 && ox + PX <= in1) {
             for (size_t c0 = 0; c0 < cfull; c0 += CB)
                 dw_px4(k, xb, yr, iy0, ky0, ky1, ox, c0, true, true, none, kwc);
