@@ -244,11 +244,12 @@ TEST(dw_forced_off_and_refusals)
     av_nn__graph_free(g);
 }
 
-/* The dense convolution (xnn_gemm.c, or XNNPACK's + our pass) with a fused
- * hard-swish of either scale. */
+/* The dense convolution (xnn_gemm.c; forced off for every third seed:
+ * XNNPACK's + our pass) with a fused hard-swish of either scale. */
 TEST(conv_fused_hardswish)
 {
     for (uint64_t seed = 300; seed < 330; seed++) {
+        av_nn__xnn_gemm_force_off(seed % 3 == 0);
         dw_case c = random_case(seed);
         c.op = AV_NN_OP_CONV2D;
         c.p.act.kind = AV_NN_ACT_HARDSWISH;
@@ -258,8 +259,11 @@ TEST(conv_fused_hardswish)
             continue;
         int k;
         av_nn__graph *g = build(&c, &k);
+        CHECK(av_nn__xnn_gemm_supports(g, &g->nodes[k]) ==
+              (av_nn__xnn_gemm_available() && seed % 3 != 0));
         check_node(g, k, seed);
     }
+    av_nn__xnn_gemm_force_off(false);
 }
 
 /*
