@@ -14,12 +14,12 @@
  * cannot inflate), the arena size and the peak RSS. Each configuration runs in its own child
  * process so that its peak RSS is its own. -p adds, for the XNNPACK
  * configurations, the time per op type over the timed runs (which kernels
- * run where, and what is left on the reference kernels). -x skips the
+ * run where, and what is left on the reference kernels; on 1 thread the
+ * calling thread's CPU time, which machine load does not inflate). -x skips the
  * reference configurations (bench/peers.sh times XNNPACK against peers).
  * -P is -p plus one line per convolution node (XNNPACK configurations):
  * input shape, kernel, stride, groups, output channels, MFLOP, ms per run,
- * GFLOP/s and which kernel ran it (our own GEMM, Winograd or XNNPACK's);
- * on 1 thread every profile figure is then CPU time of the running thread.
+ * GFLOP/s and which kernel ran it (our own GEMM, Winograd, depthwise or XNNPACK's).
  *
  *   bench_models -q TABLE [-n RUNS] [-w WARMUP] model
  *
@@ -205,8 +205,8 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
                 prof.node_ms = calloc((size_t)nn, sizeof *prof.node_ms);
                 prof.node_kernel = calloc((size_t)nn, sizeof *prof.node_kernel);
                 prof.n_nodes = prof.node_ms && prof.node_kernel ? nn : 0;
-                prof.thread_cpu = threads == 1; /* the pool is the caller: CPU time is the work */
             }
+            prof.thread_cpu = threads == 1; /* the pool is the caller: CPU time is the work */
             av_nn__ctx_set_profile(c, &prof);
         }
         double c0 = cpu_ms();

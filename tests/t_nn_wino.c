@@ -197,14 +197,14 @@ TEST(wino_matches_reference_random_shapes)
         return; /* not this CPU's path: XNNPACK runs the convolution */
     static const av_nn__act acts[] = {AV_NN_ACT_NONE,  AV_NN_ACT_RELU,  AV_NN_ACT_RELU6,
                                       AV_NN_ACT_CLAMP, AV_NN_ACT_LEAKY, AV_NN_ACT_SILU,
-                                      AV_NN_ACT_SIGMOID};
+                                      AV_NN_ACT_SIGMOID, AV_NN_ACT_HARDSWISH};
     double worst = 0;
     int ran = 0;
     for (uint64_t seed = 1; seed <= 24; seed++) {
         rng = seed * 0x9e3779b97f4a7c15ull + 1;
         shape s = {.n = 1 + rnd() % 2, .h = 21 + rnd() % 14, .w = 21 + rnd() % 14,
                    .ci = 16 + rnd() % 27, .co = 16 + rnd() % 37, .pt = rnd() % 3,
-                   .pb = rnd() % 3, .pl = rnd() % 3, .pr = rnd() % 3, .act = acts[rnd() % 7],
+                   .pb = rnd() % 3, .pl = rnd() % 3, .pr = rnd() % 3, .act = acts[rnd() % 8],
                    .alpha = frand(-0.5f, 1.5f), .bias = rnd() % 4 != 0};
         int k;
         av_nn__graph *g = conv_graph(&s, &k);

@@ -195,11 +195,11 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
         if (c->prof) {
             clock_gettime(clk, &t1);
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);
-            c->prof->ms[k] += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+            double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+            c->prof->ms[k] += ms;
             c->prof->count[k]++;
             if (i < c->prof->n_nodes && c->prof->node_ms) {
-                c->prof->node_ms[i] += (t1.tv_sec - t0.tv_sec) * 1e3 +
-                                       (t1.tv_nsec - t0.tv_nsec) / 1e6;
+                c->prof->node_ms[i] += ms;
                 if (c->prof->node_kernel && !c->prof->node_kernel[i])
                     c->prof->node_kernel[i] = c->be[i] == &av_nn__backend_xnn
                                                   ? av_nn__xnn_kernel_name(c->state[i])

@@ -96,12 +96,13 @@ typedef enum av_nn__act {
     AV_NN_ACT_LEAKY,   /* alpha */
     AV_NN_ACT_SIGMOID,
     AV_NN_ACT_TANH,
-    AV_NN_ACT_SILU     /* x * sigmoid(x): YOLOX's sigmoid + mul, fused by the pass */
+    AV_NN_ACT_SILU,    /* x * sigmoid(x): YOLOX's sigmoid + mul, fused by the pass */
+    AV_NN_ACT_HARDSWISH /* x * relu6(x + 3) * alpha, alpha 0 meaning 1/6 (AV_NN_UN_HARDSWISH) */
 } av_nn__act;
 
 typedef struct av_nn__fused_act {
     av_nn__act kind;
-    float alpha;            /* LEAKY */
+    float alpha;            /* LEAKY; HARDSWISH scale */
     float min, max;         /* CLAMP */
 } av_nn__fused_act;
 

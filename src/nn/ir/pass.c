@@ -592,7 +592,8 @@ done:
     return ok;
 }
 
-/* conv/dw/fc/binary (f32, no act) -> relu/relu6/clamp/leaky/sigmoid/tanh becomes a fused act. */
+/* conv/dw/fc/binary (f32, no act) -> relu/relu6/clamp/leaky/sigmoid/tanh (and hard-swish
+ * after conv/dw) becomes a fused act. */
 static bool fuse_activation(av_nn__graph *g, av_nn__node *p)
 {
     av_nn__fused_act *act = act_of(p);
@@ -623,6 +624,10 @@ static bool fuse_activation(av_nn__graph *g, av_nn__node *p)
         na.kind = AV_NN_ACT_TANH;
     } else if (a->op == AV_NN_OP_UNARY && a->p.unary.kind == AV_NN_UN_RELU) {
         na.kind = AV_NN_ACT_RELU;
+    } else if (a->op == AV_NN_OP_UNARY && a->p.unary.kind == AV_NN_UN_HARDSWISH &&
+               (p->op == AV_NN_OP_CONV2D || p->op == AV_NN_OP_DEPTHWISE_CONV2D)) {
+        na.kind = AV_NN_ACT_HARDSWISH; /* MobileNetV3: one pass less over each conv output */
+        na.alpha = a->p.unary.alpha;
     } else {
         return false;
     }

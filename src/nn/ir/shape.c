@@ -496,7 +496,7 @@ static av_nn_status infer_elementwise(av_nn__graph *g, av_nn__node *n, char *err
 
 static bool act_ok(const av_nn__fused_act *a)
 {
-    return (unsigned)a->kind <= AV_NN_ACT_SILU;
+    return (unsigned)a->kind <= AV_NN_ACT_HARDSWISH;
 }
 
 /* Enumerations in params come from loaders (ultimately files): reject values no kernel knows. */

@@ -31,6 +31,10 @@ float av_nn__apply_act(float v, const av_nn__fused_act *a)
         return tanhf(v);
     case AV_NN_ACT_SILU:
         return v / (1.0f + expf(-v));
+    case AV_NN_ACT_HARDSWISH: { /* as AV_NN_UN_HARDSWISH in ref_elem.c */
+        double r = v + 3.0 < 0 ? 0 : v + 3.0 > 6 ? 6 : v + 3.0;
+        return (float)(a->alpha != 0 ? v * a->alpha * r : v * r / 6);
+    }
     }
     return v;
 }
@@ -75,7 +79,7 @@ int32_t av_nn__qout_put(const av_nn__qout *q, double real)
 {
     av_nn__act k = q->act.kind;
     if (k == AV_NN_ACT_LEAKY || k == AV_NN_ACT_SIGMOID || k == AV_NN_ACT_TANH ||
-        k == AV_NN_ACT_SILU)
+        k == AV_NN_ACT_SILU || k == AV_NN_ACT_HARDSWISH)
         real = av_nn__apply_act((float)real, &q->act);
     double v = round(real / q->scale) + q->zp;
     if (!(v == v))

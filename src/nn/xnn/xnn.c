@@ -94,6 +94,7 @@ static void xnn_release(void *state)
     av_nn__xnn_wino_free(s->wino);
     av_nn__xnn_qgemm_free(s->qgemm);
     av_nn__xnn_qdw_free(s->qdw);
+    av_nn__xnn_dw_free(s->dw);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -178,7 +179,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);
         break;
     }
-    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw)
+    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -217,6 +218,10 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
         av_nn__xnn_qdw_run(s->qdw, in[0], out[0], pool);
         return AV_NN_OK;
     }
+    if (s && s->dw) {
+        av_nn__xnn_dw_run(s->dw, in[0], out[0], pool);
+        return AV_NN_OK;
+    }
     if (!s || !s->op || !s->setup)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "node '%s' (%s): not prepared",
                            n->name ? n->name : "", av_nn__op_name(n->op));
@@ -249,6 +254,8 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     }
     if (s->post_silu)
         av_nn__xnn_silu(out[0], out[0], s->post_n, pool);
+    if (s->post_hswish)
+        av_nn__xnn_hswish(out[0], s->post_n, s->post_alpha, pool);
     return AV_NN_OK;
 }
 

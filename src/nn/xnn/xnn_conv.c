@@ -191,7 +191,7 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
     if (!conv_geom(g, n, &o))
         return false;
     if (av_nn__xnn_gemm_supports(g, n) || av_nn__xnn_qgemm_supports(g, n) ||
-        av_nn__xnn_qdw_supports(g, n))
+        av_nn__xnn_qdw_supports(g, n) || av_nn__xnn_dw_supports(g, n))
         return true;
     qkind q = classify(x, w, y, o.w_axis, o.cout);
     if (q == Q_NONE || (q != Q_F32 && n->op == AV_NN_OP_TRANSPOSE_CONV2D))
@@ -385,6 +385,8 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
         return av_nn__xnn_qgemm_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_qdw_supports(g, n))
         return av_nn__xnn_qdw_prepare(g, n, s, err, errlen);
+    if (av_nn__xnn_dw_supports(g, n)) /* and depthwise (xnn_dw.c) */
+        return av_nn__xnn_dw_prepare(g, n, s, err, errlen);
     const av_nn__fused_act *a = fc ? &n->p.fc.act : &n->p.conv.act;
     geom o = {0};
     size_t batch = 0, kin = 0, cout = 0;

@@ -58,7 +58,7 @@ struct av_nn__xnn_gemm {
     bool pointwise;                           /* 1x1, stride 1, no padding */
     bool rows;                                /* row mode (see ROW_FLOATS) */
     float lo, hi;                             /* clamp of the fused activation */
-    av_nn__act post;                          /* LEAKY, SIGMOID or SILU on each row, else NONE */
+    av_nn__act post;                          /* LEAKY, SIGMOID, SILU, HARDSWISH per row, else NONE */
     float alpha;
 };
 
@@ -254,6 +254,7 @@ bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
     const av_nn__fused_act *a = &n->p.conv.act;
     float lo, hi;
     return av_nn__xnn_act_bounds(a, &lo, &hi) || a->kind == AV_NN_ACT_SILU ||
+           a->kind == AV_NN_ACT_HARDSWISH ||
            a->kind == AV_NN_ACT_SIGMOID || (a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha));
 }
 
@@ -305,7 +306,7 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     }
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
-        k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU (supports) */
+        k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU, HARDSWISH */
     s->gemm = k;
     s->what = "own f32 convolution (AVX2+FMA)";
     return AV_NN_OK;
@@ -340,6 +341,8 @@ static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size
             leaky_row(c + i * k->cout, len, k->alpha);
         else if (k->post == AV_NN_ACT_SIGMOID)
             av_nn__xnn_sigmoid_span(c + i * k->cout, len);
+        else if (k->post == AV_NN_ACT_HARDSWISH)
+            av_nn__xnn_hswish_span(c + i * k->cout, len, k->alpha);
         else
             av_nn__xnn_silu_span(c + i * k->cout, len);
     }

@@ -21,6 +21,7 @@ typedef struct av_nn__xnn_gemm av_nn__xnn_gemm; /* xnn_gemm.c: our f32 convoluti
 typedef struct av_nn__xnn_wino av_nn__xnn_wino; /* xnn_wino.c: our Winograd 3x3 convolution */
 typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convolution */
 typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwise */
+typedef struct av_nn__xnn_dw av_nn__xnn_dw;     /* xnn_dw.c: our f32 depthwise */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -52,6 +53,9 @@ struct av_nn__xnn_node {
     av_nn__xnn_f32_nc_setup post_setup;
     size_t post_n;              /* elements of out[0] */
     bool post_silu;             /* a fused SILU act: av_nn__xnn_silu in place on out[0] */
+    bool post_hswish;           /* a fused HARDSWISH act: av_nn__xnn_hswish, scale post_alpha */
+    float post_alpha;
+    av_nn__xnn_dw *dw;          /* set instead of op: our f32 depthwise (xnn_dw.c) */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
     uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
@@ -191,6 +195,23 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
 void av_nn__xnn_qdw_run(const av_nn__xnn_qdw *k, const uint8_t *x, uint8_t *y,
                         pthreadpool_t pool);
 void av_nn__xnn_qdw_free(av_nn__xnn_qdw *k);
+
+/* ---- xnn_dw.c: f32 DEPTHWISE_CONV2D (multiplier 1) by our AVX2+FMA kernel ---- */
+
+/* Same gate as the convolution's; AV_NN_XNN_DW=0 turns it off. */
+bool av_nn__xnn_dw_available(void);
+/* Tests: act as a CPU where XNNPACK's depthwise runs (prepared nodes keep theirs). */
+void av_nn__xnn_dw_force_off(bool on);
+bool av_nn__xnn_dw_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_dw_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                   av_nn__xnn_node *s, char *err, size_t errlen);
+void av_nn__xnn_dw_run(const av_nn__xnn_dw *k, const float *x, float *y, pthreadpool_t pool);
+void av_nn__xnn_dw_free(av_nn__xnn_dw *k);
+
+/* y = x * relu6(x + 3) * alpha (alpha 0: 1/6) in place over n floats, split across pool. */
+void av_nn__xnn_hswish(float *y, size_t n, float alpha, pthreadpool_t pool);
+/* The same on the calling thread (rows of a convolution's output tile). */
+void av_nn__xnn_hswish_span(float *y, size_t n, float alpha);
 
 /* ---- families ---- */
 

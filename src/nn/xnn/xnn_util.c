@@ -36,7 +36,8 @@ bool av_nn__xnn_act_ok_f32(const av_nn__fused_act *a)
     float lo, hi;
     if (av_nn__xnn_act_bounds(a, &lo, &hi))
         return true;
-    if (a->kind == AV_NN_ACT_SIGMOID || a->kind == AV_NN_ACT_SILU)
+    if (a->kind == AV_NN_ACT_SIGMOID || a->kind == AV_NN_ACT_SILU ||
+        a->kind == AV_NN_ACT_HARDSWISH)
         return true;
     /* leaky_relu_nc_f32 rejects non-finite slopes */
     return a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha);
@@ -82,6 +83,9 @@ enum xnn_status av_nn__xnn_make_post(av_nn__xnn_node *s, const av_nn__fused_act 
         s->post_setup = xnn_setup_sigmoid_nc_f32;
     } else if (a->kind == AV_NN_ACT_SILU) {
         s->post_silu = true; /* our kernel: XNNPACK has no SiLU */
+    } else if (a->kind == AV_NN_ACT_HARDSWISH) {
+        s->post_hswish = true; /* ours (xnn_dw.c): XNNPACK's scale is 1/6 only */
+        s->post_alpha = a->alpha;
     } else if (force_clamp && a->kind != AV_NN_ACT_NONE && av_nn__xnn_act_bounds(a, &lo, &hi)) {
         st = xnn_create_clamp_nc_f32(1, 1, 1, lo, hi, 0, &s->post);
         s->post_setup = xnn_setup_clamp_nc_f32;

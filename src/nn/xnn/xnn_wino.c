@@ -157,7 +157,7 @@ av_nn_status av_nn__xnn_wino_prepare(const av_nn__graph *g, const av_nn__node *n
     }
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
-        k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU (supports) */
+        k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU, HARDSWISH */
     s->wino = k;
     s->what = "own Winograd F(4x4,3x3) (AVX2+FMA)";
     return AV_NN_OK;
@@ -297,6 +297,8 @@ TGT static void output_tile(const av_nn__xnn_wino *k, const float *m, size_t t, 
             av_nn__xnn_leaky_span(p, len, k->alpha);
         else if (k->post == AV_NN_ACT_SIGMOID)
             av_nn__xnn_sigmoid_span(p, len);
+        else if (k->post == AV_NN_ACT_HARDSWISH)
+            av_nn__xnn_hswish_span(p, len, k->alpha);
         else
             av_nn__xnn_silu_span(p, len);
     }

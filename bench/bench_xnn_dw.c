@@ -1,0 +1,178 @@
+/*
+ * bench_xnn_dw.c - our f32 depthwise convolution (xnn_dw.c) against
+ * XNNPACK's on CenterNet's and yolox_nano's depthwise shapes, 1 thread, runs alternating
+ * between the two so that machine load hits both alike. Times are the
+ * calling thread's CPU time (a loaded machine's waits do not count), median
+ * of N runs after one warm-up; GFLOP/s counts 2 * taps per output element.
+ *
+ *   bench_xnn_dw [runs]     (default 50; at least 1)
+ */
+#include "nn/core.h"
+#include "nn/xnn/xnn_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SLACK 64 /* XNNPACK may read past the end of its inputs */
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static float *rand_buf(size_t n, unsigned *seed)
+{
+    float *p = calloc(n * sizeof(float) + SLACK, 1);
+    for (size_t i = 0; p && i < n; i++) {
+        *seed = *seed * 1103515245u + 12345u;
+        p[i] = (float)((*seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+    return p;
+}
+
+typedef struct shape {
+    int h, w, c, k, s;
+    av_nn__act act;
+} shape;
+
+/* One-node graph y = act(dwconv(x, w) + b), SAME padding. NULL on failure. */
+static av_nn__graph *build(const shape *sh, int *node)
+{
+    unsigned seed = 1;
+    av_nn__graph *g = av_nn__graph_new();
+    float *w = rand_buf((size_t)sh->k * sh->k * sh->c, &seed), *b = rand_buf((size_t)sh->c, &seed);
+    if (!g || !w || !b) {
+        free(w);
+        free(b);
+        av_nn__graph_free(g);
+        return NULL;
+    }
+    const int64_t xd[4] = {1, sh->h, sh->w, sh->c}, wd[4] = {1, sh->k, sh->k, sh->c};
+    const int64_t bd[1] = {sh->c};
+    av_nn__tid in[3] = {av_nn__add_tensor(g, "x", AV_NN_F32, 4, xd, NULL, false),
+                        av_nn__add_tensor(g, "w", AV_NN_F32, 4, wd, w, true),
+                        av_nn__add_tensor(g, "b", AV_NN_F32, 1, bd, b, true)};
+    av_nn__tid out = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
+    av_nn__params p = {.conv = {.stride_h = sh->s, .stride_w = sh->s, .dilation_h = 1,
+                                .dilation_w = 1, .padding = AV_NN_PAD_SAME,
+                                .depth_multiplier = 1, .act = {.kind = sh->act}}};
+    char err[256] = "";
+    *node = av_nn__add_node(g, AV_NN_OP_DEPTHWISE_CONV2D, "dw", in, 3, &out, 1, &p);
+    if (in[0] < 0 || in[1] < 0 || in[2] < 0 || out < 0 || *node < 0 ||
+        av_nn__infer_node(g, &g->nodes[*node], err, sizeof err) != AV_NN_OK) {
+        fprintf(stderr, "bench_xnn_dw: cannot build the graph: %s\n", err);
+        av_nn__graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* Times both kernels on one shape; returns false on error. */
+static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_xnn)
+{
+    int k;
+    av_nn__graph *g = build(sh, &k);
+    if (!g)
+        return false;
+    const av_nn__node *n = &g->nodes[k];
+    const av_nn__tensor *yt = &g->tensors[n->out[0]];
+    size_t ny = (size_t)av_nn__numel(yt);
+    unsigned seed = 7;
+    float *x = rand_buf((size_t)sh->h * sh->w * sh->c, &seed);
+    float *y[2] = {calloc(ny * sizeof(float) + SLACK, 1), calloc(ny * sizeof(float) + SLACK, 1)};
+    void *state[2] = {NULL, NULL};
+    char err[256] = "";
+    bool ok = x && y[0] && y[1];
+    const void *in[3] = {x, g->tensors[n->in[1]].data, g->tensors[n->in[2]].data};
+    /* 0: ours, 1: XNNPACK's; shapes ours declines (*) run XNNPACK's both times */
+    for (int v = 0; ok && v < 2; v++) {
+        av_nn__xnn_dw_force_off(v == 1);
+        ok = av_nn__backend_xnn.prepare(g, n, NULL, &state[v], err, sizeof err) == AV_NN_OK;
+    }
+    av_nn__xnn_dw_force_off(false);
+    for (int r = -1; ok && r < runs; r++)
+        for (int v = 0; ok && v < 2; v++) {
+            void *out = y[v];
+            double t0 = cpu_s();
+            ok = av_nn__backend_xnn.run(state[v], g, n, in, &out, NULL, err, sizeof err) ==
+                 AV_NN_OK;
+            if (r >= 0)
+                (v ? t_xnn : t_own)[r] = cpu_s() - t0;
+        }
+    double maxd = 0;
+    for (size_t i = 0; ok && i < ny; i++)
+        maxd = fmax(maxd, fabs((double)y[0][i] - y[1][i]));
+    if (!ok)
+        fprintf(stderr, "bench_xnn_dw: %s\n", err);
+    else {
+        double flop = 2.0 * (double)ny * sh->k * sh->k;
+        double so = median(t_own, runs), sx = median(t_xnn, runs);
+        printf("  %3dx%3dx%4d k%d s%d act %d %s own %7.3f ms %6.1f GFLOP/s  xnnpack %7.3f ms "
+               "%6.1f GFLOP/s  x%.2f  max|diff| %.2g\n",
+               sh->h, sh->w, sh->c, sh->k, sh->s, (int)sh->act,
+               av_nn__xnn_dw_supports(g, n) ? "  " : "(*)", so * 1e3, flop / so * 1e-9,
+               sx * 1e3, flop / sx * 1e-9, sx / so, maxd);
+        ok = maxd < 1e-3;
+    }
+    for (int v = 0; v < 2; v++)
+        if (state[v])
+            av_nn__backend_xnn.release(state[v]);
+    free(x);
+    free(y[0]);
+    free(y[1]);
+    av_nn__graph_free(g);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 50;
+    if (runs < 1 || runs > 100000) {
+        fprintf(stderr, "usage: bench_xnn_dw [runs >= 1]\n");
+        return 2;
+    }
+    if (!av_nn__xnn_dw_available()) {
+        printf("bench_xnn_dw: this CPU runs XNNPACK's depthwise (no AVX2+FMA, or AVX-512)\n");
+        return 0;
+    }
+    static const shape shapes[] = {
+        {128, 128, 128, 3, 1, AV_NN_ACT_NONE}, {256, 256, 64, 3, 2, AV_NN_ACT_RELU},
+        {256, 256, 16, 3, 1, AV_NN_ACT_RELU},  {128, 128, 72, 3, 1, AV_NN_ACT_RELU},
+        {128, 128, 72, 5, 2, AV_NN_ACT_RELU},  {64, 64, 96, 5, 1, AV_NN_ACT_RELU},
+        {64, 64, 192, 5, 1, AV_NN_ACT_NONE},   {32, 32, 528, 3, 1, AV_NN_ACT_HARDSWISH},
+        {32, 32, 528, 5, 2, AV_NN_ACT_HARDSWISH}, {16, 16, 720, 5, 1, AV_NN_ACT_HARDSWISH},
+        {128, 128, 18, 5, 1, AV_NN_ACT_NONE},
+        /* yolox_nano's (SiLU fused) */
+        {208, 208, 16, 3, 2, AV_NN_ACT_SILU},  {104, 104, 16, 3, 1, AV_NN_ACT_SILU},
+        {52, 52, 64, 3, 1, AV_NN_ACT_SILU},    {26, 26, 128, 3, 1, AV_NN_ACT_SILU},
+        {13, 13, 256, 3, 1, AV_NN_ACT_SILU},
+    };
+    double *t = calloc((size_t)runs * 2, sizeof *t);
+    if (!t)
+        return 1;
+    printf("depthwise f32, SAME, 1 thread, thread CPU time, median of %d alternating runs\n",
+           runs);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        if (!bench_shape(&shapes[i], runs, t, t + runs))
+            rc = 1;
+    free(t);
+    return rc;
+}
