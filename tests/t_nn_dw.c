@@ -9,6 +9,7 @@
  * or AVX-512) the same cases check XNNPACK's.
  */
 #include "harness.h"
+#include "nn_fixture.h"
 #include "nn_test_util.h"
 
 #include "nn/core.h"
@@ -24,35 +25,13 @@
 
 #define F32_TOL 1e-4
 
-static uint64_t rng;
-
-static uint32_t rnd(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static float frand(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(rnd() & 0xffffff) / (float)0xffffff;
-}
-
 static float *rand_floats(int64_t n, float lo, float hi)
 {
     float *p = malloc((size_t)n * sizeof(float) + XNN_EXTRA_BYTES + 64);
     CHECK(p);
     for (int64_t i = 0; i < n; i++)
-        p[i] = frand(lo, hi);
+        p[i] = nf_frand(lo, hi);
     return p;
-}
-
-static pthreadpool_t test_pool(void)
-{
-    static pthreadpool_t pool;
-    if (!pool)
-        pool = pthreadpool_create(2);
-    CHECK(pool);
-    return pool;
 }
 
 /* f32 within 1e-4 relative (absolute below 1). */
@@ -115,14 +94,14 @@ static void check_node(av_nn__graph *g, int k, uint64_t seed)
     char err[256] = "";
     CHECK_MSG(av_nn__ref_run(g, n, in, out, err, sizeof err) == AV_NN_OK, "ref: %s", err);
     void *state = NULL;
-    CHECK_MSG(be->prepare(g, n, test_pool(), &state, err, sizeof err) == AV_NN_OK, "prepare: %s",
+    CHECK_MSG(be->prepare(g, n, nf_pool(), &state, err, sizeof err) == AV_NN_OK, "prepare: %s",
               err);
     out[0] = yx;
-    CHECK_MSG(be->run(state, g, n, in, out, test_pool(), err, sizeof err) == AV_NN_OK, "run: %s",
+    CHECK_MSG(be->run(state, g, n, in, out, nf_pool(), err, sizeof err) == AV_NN_OK, "run: %s",
               err);
     compare(yx, yref, ny, seed, "first run");
     memset(yx, 0, (size_t)ny * sizeof *yx);
-    CHECK(be->run(state, g, n, in, out, test_pool(), err, sizeof err) == AV_NN_OK);
+    CHECK(be->run(state, g, n, in, out, nf_pool(), err, sizeof err) == AV_NN_OK);
     compare(yx, yref, ny, seed, "second run");
     memset(yx, 0, (size_t)ny * sizeof *yx);
     in[0] = x2;
@@ -145,22 +124,22 @@ static const av_nn__act acts[] = {AV_NN_ACT_NONE,    AV_NN_ACT_RELU,   AV_NN_ACT
  * axis, pads below the kernel, 1..40 channels, every act. */
 static dw_case random_case(uint64_t seed)
 {
-    rng = seed * 0x9e3779b97f4a7c15ull + 1;
-    dw_case c = {.nb = 1 + rnd() % 2, .h = 1 + rnd() % 17, .w = 1 + rnd() % 23,
-                 .c = 1 + rnd() % 40, .op = AV_NN_OP_DEPTHWISE_CONV2D};
+    nf_reseed(seed * 0x9e3779b97f4a7c15ull + 1);
+    dw_case c = {.nb = 1 + nf_rnd() % 2, .h = 1 + nf_rnd() % 17, .w = 1 + nf_rnd() % 23,
+                 .c = 1 + nf_rnd() % 40, .op = AV_NN_OP_DEPTHWISE_CONV2D};
     static const int64_t ks[] = {3, 5, 3, 5, 1, 2, 7};
-    c.kh = ks[rnd() % 7], c.kw = rnd() % 3 ? c.kh : ks[rnd() % 7];
-    c.p = (av_nn__conv_params){.stride_h = 1 + (int)(rnd() % 2), .stride_w = 1 + (int)(rnd() % 2),
+    c.kh = ks[nf_rnd() % 7], c.kw = nf_rnd() % 3 ? c.kh : ks[nf_rnd() % 7];
+    c.p = (av_nn__conv_params){.stride_h = 1 + (int)(nf_rnd() % 2), .stride_w = 1 + (int)(nf_rnd() % 2),
                                .dilation_h = 1, .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT,
                                .depth_multiplier = 1};
-    c.p.pad_top = (int)(rnd() % (uint32_t)c.kh), c.p.pad_bottom = (int)(rnd() % (uint32_t)c.kh);
-    c.p.pad_left = (int)(rnd() % (uint32_t)c.kw), c.p.pad_right = (int)(rnd() % (uint32_t)c.kw);
-    c.p.act.kind = acts[rnd() % N_ACTS];
+    c.p.pad_top = (int)(nf_rnd() % (uint32_t)c.kh), c.p.pad_bottom = (int)(nf_rnd() % (uint32_t)c.kh);
+    c.p.pad_left = (int)(nf_rnd() % (uint32_t)c.kw), c.p.pad_right = (int)(nf_rnd() % (uint32_t)c.kw);
+    c.p.act.kind = acts[nf_rnd() % N_ACTS];
     c.p.act.min = -0.5f, c.p.act.max = 0.7f;
     /* LEAKY slopes on both sides of 0 and 1; HARDSWISH: 1/6 (0) or TF.js's f16 1/6 */
-    c.p.act.alpha = c.p.act.kind == AV_NN_ACT_HARDSWISH ? (rnd() % 2 ? 0.0f : 0.166625977f)
-                                                        : frand(-0.5f, 1.5f);
-    c.bias = rnd() % 4 != 0;
+    c.p.act.alpha = c.p.act.kind == AV_NN_ACT_HARDSWISH ? (nf_rnd() % 2 ? 0.0f : 0.166625977f)
+                                                        : nf_frand(-0.5f, 1.5f);
+    c.bias = nf_rnd() % 4 != 0;
     return c;
 }
 
@@ -197,7 +176,7 @@ TEST(dw_own_edges_and_widths)
     for (int64_t w = 1; w <= 14; w++)
         for (int k = 3; k <= 5; k += 2)
             for (int s = 1; s <= 2; s++, seed++) {
-                rng = seed;
+                nf_reseed(seed);
                 dw_case c = {.nb = 1, .h = 3 + w % 4, .w = w, .c = 16 + (w % 3) * 5, .kh = k,
                              .kw = k, .bias = true, .op = AV_NN_OP_DEPTHWISE_CONV2D};
                 c.p = (av_nn__conv_params){.stride_h = s, .stride_w = s, .dilation_h = 1,
@@ -227,7 +206,7 @@ TEST(dw_forced_off_and_refusals)
         check_node(g, k, seed);
     }
     av_nn__xnn_dw_force_off(false);
-    rng = 7;
+    nf_reseed(7);
     dw_case c = {.nb = 1, .h = 6, .w = 7, .c = 4, .kh = 3, .kw = 3, .bias = true,
                  .op = AV_NN_OP_DEPTHWISE_CONV2D};
     c.p = (av_nn__conv_params){.stride_h = 1, .stride_w = 1, .dilation_h = 2, .dilation_w = 2,
@@ -282,7 +261,7 @@ TEST(dw_own_reads_stay_in_the_input)
     CHECK(mprotect(map, page, PROT_NONE) == 0);
     CHECK(mprotect(map + 2 * page, page, PROT_NONE) == 0);
     for (int s = 1; s <= 2; s++) {
-        rng = 40 + (uint64_t)s;
+        nf_reseed(40 + (uint64_t)s);
         dw_case c = {.nb = 1, .h = 3, .w = 7, .c = 5, .kh = 5, .kw = 5, .bias = true,
                      .op = AV_NN_OP_DEPTHWISE_CONV2D};
         c.p = (av_nn__conv_params){.stride_h = s, .stride_w = s, .dilation_h = 1,
@@ -325,7 +304,7 @@ TEST(hardswish_kernels_odd_sizes)
     static const size_t sizes[] = {1, 7, 8, 9, 31, 16385, 40001};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         for (int a = 0; a < 2; a++) {
-            rng = 50 + i;
+            nf_reseed(50 + i);
             size_t n = sizes[i];
             float alpha = a ? 0.166625977f : 0.0f;
             float *x = rand_floats((int64_t)n, -5, 5), *y = rand_floats((int64_t)n, 0, 0);
@@ -336,7 +315,7 @@ TEST(hardswish_kernels_odd_sizes)
                 want[j] = (float)(up.alpha != 0 ? x[j] * up.alpha * r : x[j] * r / 6);
             }
             memcpy(y, x, n * sizeof *y);
-            av_nn__xnn_hswish(y, n, alpha, test_pool());
+            av_nn__xnn_hswish(y, n, alpha, nf_pool());
             compare(y, want, (int64_t)n, n, "pool pass");
             memcpy(y, x, n * sizeof *y);
             av_nn__xnn_hswish_span(y, n, alpha);
