@@ -6,6 +6,7 @@
  *
  *   bench_xnn_conv [runs]     (default 30; at least 1)
  */
+#include "bench_util.h"
 #include "nn/core.h"
 
 #include <math.h>
@@ -22,41 +23,13 @@
 #define K 3
 #define SLACK 64 /* XNNPACK may read past the end of its inputs */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static float *rand_buf(size_t n, unsigned *seed)
-{
-    float *p = calloc(n * sizeof(float) + SLACK, 1);
-    for (size_t i = 0; p && i < n; i++) {
-        *seed = *seed * 1103515245u + 12345u;
-        p[i] = (float)((*seed >> 8) & 0xffff) / 32768.0f - 1.0f;
-    }
-    return p;
-}
-
 /* One-node graph: y = conv3x3(x, w) + b. NULL on failure (message printed). */
 static av_nn__graph *build(int *node)
 {
     unsigned seed = 1;
     av_nn__graph *g = av_nn__graph_new();
-    float *w = rand_buf((size_t)COUT * K * K * CIN, &seed), *b = rand_buf(COUT, &seed);
+    float *w = bench_rand_floats((size_t)COUT * K * K * CIN, SLACK, &seed);
+    float *b = bench_rand_floats(COUT, SLACK, &seed);
     if (!g || !w || !b) {
         free(w);
         free(b);
@@ -99,14 +72,14 @@ static double time_xnn(const av_nn__graph *g, const av_nn__node *n, const void *
         goto done;
     }
     for (int i = 0; i < runs; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_ms() / 1e3;
         if (av_nn__backend_xnn.run(state, g, n, in, &y, pool, err, sizeof err) != AV_NN_OK) {
             fprintf(stderr, "bench_xnn_conv: xnnpack: %s\n", err);
             goto done;
         }
-        t[i] = now_s() - t0;
+        t[i] = bench_now_ms() / 1e3 - t0;
     }
-    med = median(t, runs);
+    med = bench_median(t, runs);
 done:
     if (state)
         av_nn__backend_xnn.release(state);
@@ -120,14 +93,14 @@ static double time_ref(const av_nn__graph *g, const av_nn__node *n, const void *
 {
     char err[256] = "";
     for (int i = 0; i < runs; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_ms() / 1e3;
         if (av_nn__ref_run(g, n, in, &y, err, sizeof err) != AV_NN_OK) {
             fprintf(stderr, "bench_xnn_conv: reference: %s\n", err);
             return -1;
         }
-        t[i] = now_s() - t0;
+        t[i] = bench_now_ms() / 1e3 - t0;
     }
-    return median(t, runs);
+    return bench_median(t, runs);
 }
 
 int main(int argc, char **argv)
@@ -140,7 +113,7 @@ int main(int argc, char **argv)
     int k;
     av_nn__graph *g = build(&k);
     unsigned seed = 7;
-    float *x = rand_buf((size_t)H * W * CIN, &seed);
+    float *x = bench_rand_floats((size_t)H * W * CIN, SLACK, &seed);
     float *yx = calloc((size_t)H * W * COUT * sizeof(float) + SLACK, 1);
     float *yr = calloc((size_t)H * W * COUT * sizeof(float) + SLACK, 1);
     double *t = calloc((size_t)runs, sizeof *t);

@@ -7,6 +7,7 @@
  *
  *   bench_xnn_dw [runs]     (default 50; at least 1)
  */
+#include "bench_util.h"
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
 
@@ -18,35 +19,6 @@
 
 #define SLACK 64 /* XNNPACK may read past the end of its inputs */
 
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static float *rand_buf(size_t n, unsigned *seed)
-{
-    float *p = calloc(n * sizeof(float) + SLACK, 1);
-    for (size_t i = 0; p && i < n; i++) {
-        *seed = *seed * 1103515245u + 12345u;
-        p[i] = (float)((*seed >> 8) & 0xffff) / 32768.0f - 1.0f;
-    }
-    return p;
-}
-
 typedef struct shape {
     int h, w, c, k, s;
     av_nn__act act;
@@ -57,7 +29,8 @@ static av_nn__graph *build(const shape *sh, int *node)
 {
     unsigned seed = 1;
     av_nn__graph *g = av_nn__graph_new();
-    float *w = rand_buf((size_t)sh->k * sh->k * sh->c, &seed), *b = rand_buf((size_t)sh->c, &seed);
+    float *w = bench_rand_floats((size_t)sh->k * sh->k * sh->c, SLACK, &seed);
+    float *b = bench_rand_floats((size_t)sh->c, SLACK, &seed);
     if (!g || !w || !b) {
         free(w);
         free(b);
@@ -95,7 +68,7 @@ static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_xnn)
     const av_nn__tensor *yt = &g->tensors[n->out[0]];
     size_t ny = (size_t)av_nn__numel(yt);
     unsigned seed = 7;
-    float *x = rand_buf((size_t)sh->h * sh->w * sh->c, &seed);
+    float *x = bench_rand_floats((size_t)sh->h * sh->w * sh->c, SLACK, &seed);
     float *y[2] = {calloc(ny * sizeof(float) + SLACK, 1), calloc(ny * sizeof(float) + SLACK, 1)};
     void *state[2] = {NULL, NULL};
     char err[256] = "";
@@ -110,11 +83,11 @@ static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_xnn)
     for (int r = -1; ok && r < runs; r++)
         for (int v = 0; ok && v < 2; v++) {
             void *out = y[v];
-            double t0 = cpu_s();
+            double t0 = bench_thread_cpu_ms() / 1e3;
             ok = av_nn__backend_xnn.run(state[v], g, n, in, &out, NULL, err, sizeof err) ==
                  AV_NN_OK;
             if (r >= 0)
-                (v ? t_xnn : t_own)[r] = cpu_s() - t0;
+                (v ? t_xnn : t_own)[r] = bench_thread_cpu_ms() / 1e3 - t0;
         }
     double maxd = 0;
     for (size_t i = 0; ok && i < ny; i++)
@@ -123,7 +96,7 @@ static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_xnn)
         fprintf(stderr, "bench_xnn_dw: %s\n", err);
     else {
         double flop = 2.0 * (double)ny * sh->k * sh->k;
-        double so = median(t_own, runs), sx = median(t_xnn, runs);
+        double so = bench_median(t_own, runs), sx = bench_median(t_xnn, runs);
         printf("  %3dx%3dx%4d k%d s%d act %d %s own %7.3f ms %6.1f GFLOP/s  xnnpack %7.3f ms "
                "%6.1f GFLOP/s  x%.2f  max|diff| %.2g\n",
                sh->h, sh->w, sh->c, sh->k, sh->s, (int)sh->act,
