@@ -31,6 +31,7 @@
  * Needs models/ (scripts/setup). The machine's other load counts: run it
  * on an idle machine for figures to quote.
  */
+#include "bench_util.h"
 #include "camera/camera.h"
 #include "store/store.h"
 #include "vision/vision.h"
@@ -71,12 +72,6 @@ static double mono_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 typedef struct result {
@@ -131,8 +126,8 @@ static int run(av_store *store, av_detect_pipeline *pipe, int port, const char *
         f[i] = (double)(b[i].frames - a[i].frames) / (t1 - t0);
         g[i] = (double)(b[i].analysed - a[i].analysed) / (t1 - t0);
     }
-    qsort(f, (size_t)n, sizeof *f, cmp_double);
-    qsort(g, (size_t)n, sizeof *g, cmp_double);
+    qsort(f, (size_t)n, sizeof *f, bench_cmp_double);
+    qsort(g, (size_t)n, sizeof *g, bench_cmp_double);
     out->fps = f[n / 2];
     out->analysed_fps = g[n / 2];
     out->cpu_total = (c1 - c0) / (t1 - t0);

@@ -15,6 +15,7 @@
  *
  *   build/bench/bench_serving [REQUESTS] [MODELS_DIR]   (run from the repo root)
  */
+#include "bench_util.h"
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,22 +28,9 @@
 #include "serving/serving.h"
 #include "vision/vision.h"
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double pct(double *v, int n, double p)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     int i = (int)(p * (n - 1) + 0.5);
     return v[i < n ? i : n - 1];
 }
@@ -79,7 +67,7 @@ static void *client(void *arg)
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         long code = 0;
         if (curl_easy_perform(h) != CURLE_OK ||
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200) {
@@ -87,7 +75,7 @@ static void *client(void *arg)
             j->failed++;
             pthread_mutex_unlock(&j->mu);
         }
-        j->lat[i] = now_ms() - t0;
+        j->lat[i] = bench_now_ms() - t0;
     }
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
@@ -102,12 +90,12 @@ static void run(const char *name, const char *url, const char *body, size_t len,
     pthread_t th[32];
     if (conc > 32)
         conc = 32;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int i = 0; i < conc; i++)
         pthread_create(&th[i], NULL, client, &j);
     for (int i = 0; i < conc; i++)
         pthread_join(th[i], NULL);
-    double wall = now_ms() - t0;
+    double wall = bench_now_ms() - t0;
     if (name && !strcmp(name, "-")) { /* silent warm-up */
         pthread_mutex_destroy(&j.mu);
         free(j.lat);
@@ -200,9 +188,9 @@ int main(int argc, char **argv)
         double *lat = calloc((size_t)n, sizeof *lat);
         for (int i = 0; i < n; i++) {
             av_detect_result r;
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             av_detect_run(p, jpg, jl, NULL, &r, err, sizeof err);
-            lat[i] = now_ms() - t0;
+            lat[i] = bench_now_ms() - t0;
             av_detect_result_free(&r);
         }
         printf("in-process av_detect_run (JPEG, no HTTP): p50 %.1f ms, p99 %.1f ms\n",

@@ -26,6 +26,7 @@
  *            median and p90 of 30 each, against the 50 ms target.
  */
 #define _GNU_SOURCE
+#include "bench_util.h"
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,12 +47,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static size_t sink(void *p, size_t sz, size_t n, void *ud)
@@ -127,7 +122,7 @@ static void run(const char *what, const char *url, const char *image, int conc, 
         k += jobs[i].n;
         free(jobs[i].lat);
     }
-    qsort(all, (size_t)total, sizeof *all, cmp_double);
+    qsort(all, (size_t)total, sizeof *all, bench_cmp_double);
     double p50 = total ? all[total / 2] * 1e3 : 0, p99 = total ? all[total * 99 / 100] * 1e3 : 0;
     printf("%-8s concurrency %3d  %9.0f req/s  p50 %8.3f ms  p99 %8.3f ms  (%ld requests, %ld "
            "errors, %.1f s)\n",
@@ -267,7 +262,7 @@ static void run_analysed(const char *base, const char *image, int conc, long tot
         free(jobs[i].lat);
     }
     double el = now_s() - start;
-    qsort(all, (size_t)done, sizeof *all, cmp_double);
+    qsort(all, (size_t)done, sizeof *all, bench_cmp_double);
     double p50 = done ? all[done / 2] * 1e3 : 0, p99 = done ? all[done * 99 / 100] * 1e3 : 0;
     printf("%-8s concurrency %3d  %9.2f img/s  p50 %8.1f ms  p99 %8.1f ms  (%ld analysed, %ld "
            "errors, %.1f s)\n",
@@ -453,7 +448,7 @@ static void time_pages(const char *base)
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
         }
         double first = lat[0]; /* /species: the snapshot of every bird is built here */
-        qsort(lat, N, sizeof lat[0], cmp_double);
+        qsort(lat, N, sizeof lat[0], bench_cmp_double);
         printf("birder %-38s HTTP %ld  first %7.1f ms  median %7.1f ms  p90 %7.1f ms"
                "  (target < 50 ms: %s)\n",
                pages[p], code, first, lat[N / 2], lat[N * 9 / 10],
