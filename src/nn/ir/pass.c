@@ -809,20 +809,28 @@ static av_nn_status remove_dead(av_nn__graph *g, char *err, size_t errlen)
     return AV_NN_OK;
 }
 
+/* Free t's owned constant data if nothing reads it (after one reader less
+ * when `dec`: the fold loop's count of live consumers). */
+static void free_if_unused(av_nn__graph *g, av_nn__tid t, bool dec)
+{
+    av_nn__tensor *x = &g->tensors[t];
+    if (dec && x->n_consumers > 0)
+        x->n_consumers--;
+    if (x->data && x->data_owned && x->n_consumers == 0 && !x->is_output) {
+        int64_t nb = av_nn__nbytes(x);
+        free(x->data);
+        x->data = NULL;
+        x->data_owned = false;
+        if (nb > 0)
+            g->total_bytes -= nb;
+    }
+}
+
 /* Free owned constant data nothing reads any more (weights replaced by folded copies). */
 static void drop_unused_constants(av_nn__graph *g)
 {
-    for (int t = 0; t < g->n_tensors; t++) {
-        av_nn__tensor *x = &g->tensors[t];
-        if (x->data && x->data_owned && x->n_consumers == 0 && !x->is_output) {
-            int64_t nb = av_nn__nbytes(x);
-            free(x->data);
-            x->data = NULL;
-            x->data_owned = false;
-            if (nb > 0)
-                g->total_bytes -= nb;
-        }
-    }
+    for (int t = 0; t < g->n_tensors; t++)
+        free_if_unused(g, t, false);
 }
 
 av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
@@ -835,13 +843,22 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
     if (st)
         return st;
     /* shapes in order; a node whose inputs are all constant is evaluated now,
-     * so later nodes see constant shape/pads/axes inputs */
+     * so later nodes see constant shape/pads/axes inputs. A folded node's
+     * constant inputs that nothing else reads are freed at once, so a chain of
+     * folds (TF.js weights transposed, then scaled) holds one copy at a time,
+     * not all of them until the end: that was the load's peak RSS. */
+    count_consumers(g);
     for (int j = 0; j < g->n_order; j++) {
         av_nn__node *n = &g->nodes[g->order[j]];
         if ((st = av_nn__infer_node(g, n, err, errlen)))
             return st;
-        if (foldable(g, n) && (st = fold_node(g, n, err, errlen)))
-            return st;
+        if (foldable(g, n)) {
+            if ((st = fold_node(g, n, err, errlen)))
+                return st;
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0)
+                    free_if_unused(g, n->in[k], true);
+        }
     }
     if ((st = av_nn__layout_pass(g, err, errlen)) || (st = topo_sort(g, err, errlen)) ||
         (st = remove_dead(g, err, errlen)) || (st = topo_sort(g, err, errlen)))
@@ -863,6 +880,7 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
                     fuse_silu(g, n))) {
                 changed = true;
                 count_consumers(g);
+                drop_unused_constants(g); /* the weights fold_affine replaced */
             }
         }
     }

@@ -53,7 +53,7 @@ struct av_nn__xnn_gemm {
     size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     size_t ks, ntiles, tile_floats;           /* taps, NR tiles, floats per packed tile */
-    float *packed;
+    const float *packed; /* shared by the model's contexts (xnn_share.c) */
     float *zero;                              /* kw * cin zeros: what a padding tap reads */
     bool pointwise;                           /* 1x1, stride 1, no padding */
     bool rows;                                /* row mode (see ROW_FLOATS) */
@@ -262,9 +262,31 @@ void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k)
 {
     if (!k)
         return;
-    free(k->packed);
+    av_nn__xnn_pack_put(k->packed);
     free(k->zero);
     free(k);
+}
+
+typedef struct gemm_src {
+    const av_nn__xnn_gemm *k;
+    const float *w, *b;
+} gemm_src;
+
+/* Per tile of NR outputs: NR biases, then per tap and input channel NR weights. */
+static void gemm_fill(float *packed, const void *ctx)
+{
+    const gemm_src *src = ctx;
+    const av_nn__xnn_gemm *k = src->k;
+    for (size_t j = 0; j < k->ntiles; j++) {
+        float *t = packed + j * k->tile_floats;
+        for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
+            size_t o = j * NR + r;
+            t[r] = src->b ? src->b[o] : 0.0f;
+            for (size_t q = 0; q < k->ks; q++) /* OHWI: taps then channels per output */
+                for (size_t c = 0; c < k->cin; c++)
+                    t[NR + (q * k->cin + c) * NR + r] = src->w[(o * k->ks + q) * k->cin + c];
+        }
+    }
 }
 
 av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n,
@@ -288,22 +310,17 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     k->rows = k->kw > 1 && k->dw == 1 && k->ks * k->cin <= ROW_FLOATS;
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_floats * sizeof(float);
-    k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
     k->zero = calloc(k->cin * (size_t)k->kw, sizeof(float)); /* a whole kernel row (row mode) */
-    if (!k->packed || !k->zero)
+    if (!k->zero)
         goto nomem;
-    memset(k->packed, 0, bytes);
-    const float *wf = w->data, *bf = b ? b->data : NULL;
-    for (size_t j = 0; j < k->ntiles; j++) {
-        float *t = k->packed + j * k->tile_floats;
-        for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
-            size_t o = j * NR + r;
-            t[r] = bf ? bf[o] : 0.0f;
-            for (size_t q = 0; q < k->ks; q++) /* OHWI: taps then channels per output */
-                for (size_t c = 0; c < k->cin; c++)
-                    t[NR + (q * k->cin + c) * NR + r] = wf[(o * k->ks + q) * k->cin + c];
-        }
-    }
+    /* one packed copy per model: the contexts of one model share it (xnn_share.c) */
+    gemm_src src = {.k = k, .w = w->data, .b = b ? b->data : NULL};
+    av_nn__xnn_pack_key key = {.kind = AV_NN__XNN_PACK_GEMM, .w = src.w, .b = src.b,
+                               .cin = k->cin, .cout = k->cout, .kh = (size_t)k->kh,
+                               .kw = (size_t)k->kw, .bytes = bytes};
+    k->packed = av_nn__xnn_pack_get(&key, gemm_fill, &src);
+    if (!k->packed)
+        goto nomem;
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
         k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU, HARDSWISH */

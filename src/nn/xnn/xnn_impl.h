@@ -131,6 +131,26 @@ void av_nn__xnn_silu_span(float *y, size_t n);
 /* The same for sigmoid(x) (AVX2+FMA where the CPU has it, else 4-wide portable). */
 void av_nn__xnn_sigmoid_span(float *y, size_t n);
 
+/* ---- xnn_share.c: packed weights shared by the contexts of a model ---- */
+
+/* What a packed buffer is made from and how; equal keys give equal bytes. */
+typedef struct av_nn__xnn_pack_key {
+    int kind;              /* the packing: AV_NN__XNN_PACK_* */
+    const void *w, *b;     /* the graph constants read (b: NULL if not packed in) */
+    size_t cin, cout, kh, kw;
+    size_t bytes;          /* of the packed buffer */
+} av_nn__xnn_pack_key;
+enum { AV_NN__XNN_PACK_GEMM = 1, AV_NN__XNN_PACK_WINO = 2 };
+/* Writes the packed weights into dst (zeroed, key->bytes). */
+typedef void (*av_nn__xnn_pack_fill)(float *dst, const void *ctx);
+/* The shared buffer for key (64-byte aligned), filled by fill(dst, ctx) if
+ * no context holds one yet; NULL when out of memory. Release with _put. */
+float *av_nn__xnn_pack_get(const av_nn__xnn_pack_key *key, av_nn__xnn_pack_fill fill,
+                           const void *ctx);
+void av_nn__xnn_pack_put(const float *data);
+/* Buffers held now (tests); *refs (if not NULL) receives the holds in all. */
+size_t av_nn__xnn_pack_live(size_t *refs);
+
 /* ---- xnn_gemm.c: f32 CONV2D (groups 1) by our AVX2+FMA indirect GEMM ---- */
 
 /* This CPU runs our kernel rather than XNNPACK's (AVX2+FMA, no AVX-512F, not

@@ -44,7 +44,7 @@ struct av_nn__xnn_wino {
     size_t th, tw, tiles;           /* tiles per column, per row, in all */
     size_t ntiles, tile_floats;     /* NR tiles of cout; floats per packed NR tile */
     size_t blk;                     /* tiles per block: a multiple of MR */
-    float *packed;                  /* [PTS][ntiles][tile_floats] */
+    const float *packed;            /* [PTS][ntiles][tile_floats], shared (xnn_share.c) */
     float *bias;                    /* cout */
     float lo, hi;
     av_nn__act post;
@@ -94,7 +94,7 @@ void av_nn__xnn_wino_free(av_nn__xnn_wino *k)
 {
     if (!k)
         return;
-    free(k->packed);
+    av_nn__xnn_pack_put(k->packed);
     free(k->bias);
     free(k);
 }
@@ -117,6 +117,29 @@ static void filter_transform(const double g[9], double u[PTS])
             u[i * 6 + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
 }
 
+typedef struct wino_src {
+    const av_nn__xnn_wino *k;
+    const float *w;
+} wino_src;
+
+/* U = G g Gt of every filter, per point xi a GEMM operand [ntiles][NR bias + cin * NR];
+ * the NR bias slots stay 0: bias is added after At M A. */
+static void wino_fill(float *packed, const void *ctx)
+{
+    const wino_src *src = ctx;
+    const av_nn__xnn_wino *k = src->k;
+    for (size_t o = 0; o < k->cout; o++)
+        for (size_t c = 0; c < k->cin; c++) {
+            double gg[9], u[PTS];
+            for (int t = 0; t < 9; t++) /* OHWI */
+                gg[t] = src->w[(o * 9 + (size_t)t) * k->cin + c];
+            filter_transform(gg, u);
+            for (size_t xi = 0; xi < PTS; xi++)
+                packed[(xi * k->ntiles + o / NR) * k->tile_floats + NR + c * NR + o % NR] =
+                    (float)u[xi];
+        }
+}
+
 av_nn_status av_nn__xnn_wino_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen)
 {
@@ -137,24 +160,18 @@ av_nn_status av_nn__xnn_wino_prepare(const av_nn__graph *g, const av_nn__node *n
     k->blk = MR * (rows < 1 ? 1 : rows > 4 ? 4 : rows);
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = (size_t)PTS * k->ntiles * k->tile_floats * sizeof(float);
-    k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
     k->bias = calloc(k->cout, sizeof(float));
-    if (!k->packed || !k->bias)
+    if (!k->bias)
         goto nomem;
-    memset(k->packed, 0, bytes); /* the NR bias slots stay 0: bias is added after At M A */
-    const float *wf = w->data;
-    for (size_t o = 0; o < k->cout; o++) {
+    for (size_t o = 0; o < k->cout; o++)
         k->bias[o] = b ? ((const float *)b->data)[o] : 0.0f;
-        for (size_t c = 0; c < k->cin; c++) {
-            double gg[9], u[PTS];
-            for (int t = 0; t < 9; t++) /* OHWI */
-                gg[t] = wf[(o * 9 + (size_t)t) * k->cin + c];
-            filter_transform(gg, u);
-            for (size_t xi = 0; xi < PTS; xi++)
-                k->packed[(xi * k->ntiles + o / NR) * k->tile_floats + NR + c * NR + o % NR] =
-                    (float)u[xi];
-        }
-    }
+    /* one transformed copy per model: its contexts share it (xnn_share.c) */
+    wino_src src = {.k = k, .w = w->data};
+    av_nn__xnn_pack_key key = {.kind = AV_NN__XNN_PACK_WINO, .w = src.w, .cin = k->cin,
+                               .cout = k->cout, .kh = 3, .kw = 3, .bytes = bytes};
+    k->packed = av_nn__xnn_pack_get(&key, wino_fill, &src);
+    if (!k->packed)
+        goto nomem;
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
         k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU, HARDSWISH */
