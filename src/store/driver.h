@@ -177,11 +177,12 @@ av_store_status av_store__int(av_store *s, av_store__sess *c, const char *sql,
  * label, species, common_name, model_version), bound to d and *cls. */
 #define AV_STORE__DET_COLS 12
 void av_store__det_cols(av_store__col *cols, av_store_detection *d, int64_t *cls);
-/* Each box's species guesses (guesses.c, schema v8): put after the
- * analysis is stored (its own transaction: a crash between leaves boxes
- * with their shown answer only), get fills dets[].guesses by idx. */
-av_store_status av_store__guesses_put(av_store *s, const char *id, const av_store_detection *d,
-                                      int n, char *err, size_t errlen);
+/* Each box's species guesses (guesses.c, schema v8): put on session c inside
+ * the transaction that stores the analysis (a reader that sees the image
+ * done sees its guesses), get fills dets[].guesses by idx. */
+av_store_status av_store__guesses_put(av_store *s, av_store__sess *c, const char *id,
+                                      const av_store_detection *d, int n, char *err,
+                                      size_t errlen);
 av_store_status av_store__guesses_get(av_store *s, const char *id, av_store_detection *d, int n,
                                       char *err, size_t errlen);
 /* Where the blob store keeps an image: DIR/<id>.blob (store.c). */

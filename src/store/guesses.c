@@ -10,25 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct put_ud {
-    const char *id;
-    const av_store_detection *d;
-    int n;
-} put_ud;
-
-static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *err,
-                                size_t errlen)
+av_store_status av_store__guesses_put(av_store *s, av_store__sess *c, const char *id,
+                                      const av_store_detection *d, int n, char *err,
+                                      size_t errlen)
 {
-    const put_ud *u = ud;
     av_store_status st = AV_STORE_OK;
-    for (int i = 0; st == AV_STORE_OK && i < u->n; i++) {
-        const av_store_detection *d = &u->d[i];
-        int k = d->n_guesses < AV_STORE_MAX_GUESSES ? d->n_guesses : AV_STORE_MAX_GUESSES;
+    for (int i = 0; st == AV_STORE_OK && i < n; i++) {
+        int k = d[i].n_guesses < AV_STORE_MAX_GUESSES ? d[i].n_guesses : AV_STORE_MAX_GUESSES;
         for (int r = 0; st == AV_STORE_OK && r < k; r++) {
-            const av_store_guess *g = &d->guesses[r];
+            const av_store_guess *g = &d[i].guesses[r];
             if (!g->species[0] || !isfinite(g->score))
                 continue;
-            av_store__arg a[6] = {AV_ARG_T(u->id),       AV_ARG_I(i),
+            av_store__arg a[6] = {AV_ARG_T(id),          AV_ARG_I(i),
                                   AV_ARG_I(r),           AV_ARG_T(g->species),
                                   g->common_name[0] ? AV_ARG_T(g->common_name) : AV_ARG_NUL,
                                   AV_ARG_D(g->score)};
@@ -39,18 +32,6 @@ static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *
         }
     }
     return st;
-}
-
-av_store_status av_store__guesses_put(av_store *s, const char *id, const av_store_detection *d,
-                                      int n, char *err, size_t errlen)
-{
-    int any = 0;
-    for (int i = 0; i < n; i++)
-        any |= d[i].n_guesses > 0;
-    if (!any)
-        return AV_STORE_OK;
-    put_ud u = {id, d, n};
-    return s->drv->tx(s, put_body, &u, err, errlen);
 }
 
 typedef struct guess_rows {

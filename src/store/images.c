@@ -278,7 +278,8 @@ static av_store_status put_body(av_store *s, av_store__sess *c, void *ud, char *
                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           b, 16, NULL, NULL, err, errlen);
     }
-    return st;
+    /* in the same transaction: a reader that sees the image done sees its guesses */
+    return st == AV_STORE_OK ? av_store__guesses_put(s, c, u->id, u->d, u->n, err, errlen) : st;
 }
 
 av_store_status av_store_analysis_put(av_store *s, const char *id, int w, int h,
@@ -297,8 +298,7 @@ av_store_status av_store_analysis_put_illus(av_store *s, const char *id, int w, 
     if (!av_store_valid_id(id) || n < 0)
         return AV_STORE_EARG;
     put_ud u = {id, w, h, d, n, ill && ill->on ? ill : &photo};
-    av_store_status st = s->drv->tx(s, put_body, &u, err, errlen);
-    return st == AV_STORE_OK ? av_store__guesses_put(s, id, d, n, err, errlen) : st;
+    return s->drv->tx(s, put_body, &u, err, errlen);
 }
 
 av_store_status av_store_analysis_fail(av_store *s, const char *id, const char *why, char *err,
