@@ -14,6 +14,7 @@
  * of the order of S itself.
  */
 #include "harness.h"
+#include "nn_fixture.h"
 
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -26,28 +27,6 @@
 #include <unistd.h>
 
 #define TOL_S 2e-5
-
-static uint64_t rng;
-
-static uint32_t rnd(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static float frand(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(rnd() & 0xffffff) / (float)0xffffff;
-}
-
-static pthreadpool_t test_pool(void)
-{
-    static pthreadpool_t pool;
-    if (!pool)
-        pool = pthreadpool_create(2);
-    CHECK(pool);
-    return pool;
-}
 
 typedef struct shape {
     int64_t n, h, w, ci, co, pt, pb, pl, pr;
@@ -71,9 +50,9 @@ static av_nn__graph *conv_graph(const shape *s, int *k)
     float *wf = malloc(nw * sizeof *wf), *bf = malloc((size_t)s->co * sizeof *bf);
     CHECK(wf && bf);
     for (size_t i = 0; i < nw; i++)
-        wf[i] = frand(-1, 1);
+        wf[i] = nf_frand(-1, 1);
     for (int64_t i = 0; i < s->co; i++)
-        bf[i] = frand(-1, 1);
+        bf[i] = nf_frand(-1, 1);
     in[1] = av_nn__add_tensor(g, "w", AV_NN_F32, 4, wd, wf, true);
     in[2] = s->bias ? av_nn__add_tensor(g, "b", AV_NN_F32, 1, &s->co, bf, true) : -1;
     if (!s->bias)
@@ -157,7 +136,7 @@ static double check_conv(av_nn__graph *g, int k, bool wino, float *x, float *y)
     if (!x) {
         x = xo;
         for (int64_t i = 0; i < nx; i++)
-            x[i] = frand(-2, 2);
+            x[i] = nf_frand(-2, 2);
     }
     if (!y)
         y = yo;
@@ -169,14 +148,14 @@ static double check_conv(av_nn__graph *g, int k, bool wino, float *x, float *y)
     CHECK(av_nn__backend_xnn.supports_op(g, n));
     CHECK_EQ_INT(av_nn__xnn_wino_supports(g, n), wino);
     void *state = NULL;
-    CHECK_MSG(av_nn__backend_xnn.prepare(g, n, test_pool(), &state, err, sizeof err) == AV_NN_OK,
+    CHECK_MSG(av_nn__backend_xnn.prepare(g, n, nf_pool(), &state, err, sizeof err) == AV_NN_OK,
               "prepare: %s", err);
     CHECK_EQ_INT(((av_nn__xnn_node *)state)->wino != NULL, wino);
     out[0] = y;
     double worst = 0;
     for (int r = 0; r < 2; r++) {
         memset(y, 0, (size_t)ny * sizeof(float));
-        pthreadpool_t pool = r == 0 ? test_pool() : NULL;
+        pthreadpool_t pool = r == 0 ? nf_pool() : NULL;
         CHECK_MSG(av_nn__backend_xnn.run(state, g, n, in, out, pool, err, sizeof err) == AV_NN_OK,
                   "run: %s", err);
         double e = compare(y, ref, s, ny, r == 0 ? "2 threads" : "caller's thread");
@@ -201,11 +180,11 @@ TEST(wino_matches_reference_random_shapes)
     double worst = 0;
     int ran = 0;
     for (uint64_t seed = 1; seed <= 24; seed++) {
-        rng = seed * 0x9e3779b97f4a7c15ull + 1;
-        shape s = {.n = 1 + rnd() % 2, .h = 21 + rnd() % 14, .w = 21 + rnd() % 14,
-                   .ci = 16 + rnd() % 27, .co = 16 + rnd() % 37, .pt = rnd() % 3,
-                   .pb = rnd() % 3, .pl = rnd() % 3, .pr = rnd() % 3, .act = acts[rnd() % 8],
-                   .alpha = frand(-0.5f, 1.5f), .bias = rnd() % 4 != 0};
+        nf_reseed(seed * 0x9e3779b97f4a7c15ull + 1);
+        shape s = {.n = 1 + nf_rnd() % 2, .h = 21 + nf_rnd() % 14, .w = 21 + nf_rnd() % 14,
+                   .ci = 16 + nf_rnd() % 27, .co = 16 + nf_rnd() % 37, .pt = nf_rnd() % 3,
+                   .pb = nf_rnd() % 3, .pl = nf_rnd() % 3, .pr = nf_rnd() % 3, .act = acts[nf_rnd() % 8],
+                   .alpha = nf_frand(-0.5f, 1.5f), .bias = nf_rnd() % 4 != 0};
         int k;
         av_nn__graph *g = conv_graph(&s, &k);
         const av_nn__tensor *y = &g->tensors[g->nodes[k].out[0]];
@@ -224,7 +203,7 @@ TEST(wino_refusals)
 {
     if (!av_nn__xnn_gemm_available())
         return;
-    rng = 77;
+    nf_reseed(77);
     shape s = {.n = 1, .h = 30, .w = 30, .ci = 16, .co = 32, .pt = 1, .pb = 1, .pl = 1, .pr = 1};
     int k;
     av_nn__graph *g = conv_graph(&s, &k);
@@ -256,7 +235,7 @@ TEST(wino_forced_off)
 {
     if (!av_nn__xnn_gemm_available())
         return;
-    rng = 99;
+    nf_reseed(99);
     shape s = {.n = 1, .h = 27, .w = 25, .ci = 19, .co = 37, .pt = 1, .pb = 1, .pl = 1, .pr = 1,
                .act = AV_NN_ACT_SILU, .bias = true};
     av_nn__xnn_wino_force_off(true);
@@ -274,7 +253,7 @@ TEST(wino_forced_off)
  * or a channel tail read or written past the end faults. */
 static void guarded(const shape *s, bool wino)
 {
-    rng = (uint64_t)(s->ci * 131 + s->co);
+    nf_reseed((uint64_t)(s->ci * 131 + s->co));
     int k;
     av_nn__graph *g = conv_graph(s, &k);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -289,7 +268,7 @@ static void guarded(const shape *s, bool wino)
     CHECK(mprotect(map + 2 * page + xp + yp, page, PROT_NONE) == 0);
     float *x = (float *)(map + page + xp - xb), *y = (float *)(map + 2 * page + xp + yp - yb);
     for (size_t i = 0; i < xb / sizeof(float); i++)
-        x[i] = frand(-2, 2);
+        x[i] = nf_frand(-2, 2);
     check_conv(g, k, wino, x, y);
     munmap(map, len);
 }

@@ -7,6 +7,7 @@
  * from equal weights do not share (the key is the model's constant).
  */
 #include "harness.h"
+#include "nn_fixture.h"
 
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -20,14 +21,6 @@
 #define CM 32
 #define CO 16
 
-static uint64_t rng = 7;
-
-static float frand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((rng >> 40) & 0xffffff) / (float)0xffffff * 2.0f - 1.0f;
-}
-
 static av_nn__tid constant(av_nn__graph *g, const char *name, int rank, const int64_t *dims)
 {
     size_t n = 1;
@@ -36,7 +29,7 @@ static av_nn__tid constant(av_nn__graph *g, const char *name, int rank, const in
     float *d = malloc(n * sizeof *d);
     CHECK(d);
     for (size_t i = 0; i < n; i++)
-        d[i] = frand() * 0.2f;
+        d[i] = nf_frand(-1.0f, 1.0f) * 0.2f;
     av_nn__tid t = av_nn__add_tensor(g, name, AV_NN_F32, rank, dims, d, true);
     CHECK(t >= 0);
     return t;
@@ -96,7 +89,7 @@ TEST(contexts_of_a_model_share_packs)
         return; /* neither own kernel runs here: nothing is packed by them */
     static float x[2 * NX], ya[NY], yb[NY], yc[2 * NY], yr[NY];
     for (int i = 0; i < NX; i++)
-        x[i] = x[NX + i] = frand();
+        x[i] = x[NX + i] = nf_frand(-1.0f, 1.0f);
     size_t r0, r;
     size_t base = av_nn__xnn_pack_live(&r0);
     av_nn_model *m = two_conv_model();
