@@ -136,6 +136,11 @@ void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k)
     free(k);
 }
 
+size_t av_nn__xnn_qgemm_packed_bytes(const av_nn__xnn_qgemm *k)
+{
+    return k ? k->ntiles * k->tile_bytes : 0;
+}
+
 av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *n,
                                       av_nn__xnn_node *s, char *err, size_t errlen)
 {
