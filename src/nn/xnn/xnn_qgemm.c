@@ -51,6 +51,11 @@
 #define NR 16
 #define MAX_TAPS 64
 #define KMAX 4096 /* taps * cin: the block of widened rows lives on the task's stack */
+/* Up to AV_NN__XNN_QGEMM_WIDE_KMAX (xnn_impl.h) the weights are packed as
+ * int16 w - wz (twice the bytes, but the stem and the first 1x1 layers are
+ * small): there the per-row zero-point correction cost the 8-bit packing
+ * 10-45% of the layer (stem 0.41 -> 0.59 ms); above it, a few percent. */
+#define WIDE_KMAX AV_NN__XNN_QGEMM_WIDE_KMAX
 
 struct av_nn__xnn_qgemm {
     size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
@@ -58,6 +63,7 @@ struct av_nn__xnn_qgemm {
     size_t ks, k, kp, ntiles, tile_bytes;     /* taps, K, K padded even, NR tiles */
     uint8_t *packed;                          /* 64-byte aligned tiles */
     bool pointwise;                           /* 1x1, stride 1, no padding */
+    bool wide;                                /* int16 pairs w - wz (small K, below) */
     int16_t xz, yz;
     int32_t wz;
     uint8_t ymin, ymax;
@@ -161,7 +167,8 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
                    k->oh == k->h && k->ow == k->w;
     /* NR biases then kp / 2 pairs of NR * 2 bytes: a multiple of 64 bytes
      * when kp / 2 is even, of 32 (the kernel's load alignment) otherwise */
-    k->tile_bytes = NR * sizeof(int32_t) + k->kp * NR;
+    k->wide = k->k <= WIDE_KMAX;
+    k->tile_bytes = NR * sizeof(int32_t) + k->kp * NR * (k->wide ? 2 : 1);
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_bytes;
     k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -179,8 +186,13 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
             bias[r] = bq ? bq[o] : 0;
             /* OHWI: K runs over taps then channels, as the widened rows do;
              * the odd K's last pair ends in 0 (its row entry is 0 too) */
-            for (size_t q = 0; q < k->k; q++)
-                pairs[q / 2 * NR * 2 + r * 2 + q % 2] = wq[o * k->k + q];
+            for (size_t q = 0; q < k->k; q++) {
+                if (k->wide) /* int16, little-endian: w - wz */
+                    memcpy(pairs + (q / 2 * NR * 2 + r * 2 + q % 2) * 2,
+                           &(int16_t){(int16_t)(wq[o * k->k + q] - w->quant.zero_point)}, 2);
+                else
+                    pairs[q / 2 * NR * 2 + r * 2 + q % 2] = wq[o * k->k + q];
+            }
         }
     }
     k->wz = w->quant.zero_point;
@@ -267,11 +279,9 @@ __attribute__((target("avx2"))) static void requant_row(uint8_t *c, __m256i a0, 
  * = -wz * (sum of row i) and the packed weights w from the first tile of the
  * nc range.
  */
-__attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, size_t kp,
-                                                        const int16_t *a, size_t lda,
-                                                        const int32_t *zc, const uint8_t *w,
-                                                        uint8_t *c, size_t cs,
-                                                        const av_nn__xnn_qgemm *k)
+static inline __attribute__((always_inline, target("avx2"))) void
+qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, const int32_t *zc,
+             const uint8_t *w, uint8_t *c, size_t cs, const av_nn__xnn_qgemm *k, const bool wide)
 {
     const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
     const __m256i vzp = _mm256_set1_epi16(k->yz);
@@ -291,9 +301,13 @@ __attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, s
         __m256i c40 = _mm256_add_epi32(bias0, z4), c41 = _mm256_add_epi32(bias1, z4);
         __m256i c50 = _mm256_add_epi32(bias0, z5), c51 = _mm256_add_epi32(bias1, z5);
         w += NR * sizeof(int32_t);
-        for (size_t q = 0; q < kp; q += 2, w += NR * 2) {
-            const __m256i b0 = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)w));
-            const __m256i b1 = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(w + 16)));
+        for (size_t q = 0; q < kp; q += 2, w += NR * 2 * (wide ? 2 : 1)) {
+            const __m256i b0 =
+                wide ? _mm256_load_si256((const __m256i *)w)
+                     : _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)w));
+            const __m256i b1 =
+                wide ? _mm256_load_si256((const __m256i *)(w + 32))
+                     : _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(w + 16)));
             __m256i v = _mm256_set1_epi32(*(const pair32 *)(a0 + q));
             c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(v, b0));
             c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(v, b1));
@@ -331,6 +345,18 @@ __attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, s
     }
 }
 
+__attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, size_t kp,
+                                                        const int16_t *a, size_t lda,
+                                                        const int32_t *zc, const uint8_t *w,
+                                                        uint8_t *c, size_t cs,
+                                                        const av_nn__xnn_qgemm *k)
+{
+    if (k->wide) /* zc is all zeros */
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true);
+    else
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false);
+}
+
 typedef struct qgemm_job {
     const av_nn__xnn_qgemm *k;
     const uint8_t *x, *xend; /* xend: one past the input's last byte */
@@ -361,7 +387,8 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
             if (k->k < lda)
                 row[k->k] = 0;
             widen(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
-            zc[i] = -k->wz * row_sum(row, k->k);
+            if (!k->wide)
+                zc[i] = -k->wz * row_sum(row, k->k);
             continue;
         }
         size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
@@ -393,7 +420,8 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
         }
         if (k->k < lda) /* after the spills */
             row[k->k] = 0;
-        zc[i] = -k->wz * row_sum(row, k->k);
+        if (!k->wide)
+            zc[i] = -k->wz * row_sum(row, k->k);
         if (++ox == (int64_t)k->ow) {
             ox = 0;
             if (++oy == (int64_t)k->oh)
