@@ -188,8 +188,9 @@ void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *
 void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k);
 /* Bytes of packed weights and biases k holds (tests: no bigger than the
  * graph's uint8 filter and int32 bias, up to the tile and pair padding,
- * where K = taps * cin > AV_NN__XNN_QGEMM_WIDE_KMAX; int16 up to it). */
+ * where K = taps * cin > _WIDE_KMAX and cout > _WIDE_COUT; int16 else). */
 #define AV_NN__XNN_QGEMM_WIDE_KMAX 64
+#define AV_NN__XNN_QGEMM_WIDE_COUT 32
 size_t av_nn__xnn_qgemm_packed_bytes(const av_nn__xnn_qgemm *k);
 
 /* ---- xnn_qdw.c: qu8 DEPTHWISE_CONV2D (multiplier 1, per-tensor), AVX2 ----

@@ -51,11 +51,15 @@
 #define NR 16
 #define MAX_TAPS 64
 #define KMAX 4096 /* taps * cin: the block of widened rows lives on the task's stack */
-/* Up to AV_NN__XNN_QGEMM_WIDE_KMAX (xnn_impl.h) the weights are packed as
- * int16 w - wz (twice the bytes, but the stem and the first 1x1 layers are
- * small): there the per-row zero-point correction cost the 8-bit packing
- * 10-45% of the layer (stem 0.41 -> 0.59 ms); above it, a few percent. */
+/* Up to AV_NN__XNN_QGEMM_WIDE_KMAX or _WIDE_COUT (xnn_impl.h) the weights
+ * are packed as int16 w - wz (twice the bytes, but these filters are small):
+ * there the per-row zero-point correction (a row sum per pixel, an add per
+ * accumulator per tile) cost the 8-bit packing 10-45% of the layer (stem
+ * 0.41 -> 0.59 ms, 56x56x144 -> 24 0.217 -> 0.241 ms); with large K and many
+ * tiles the 8-bit weights are faster (half the bytes to stream: the 7x7
+ * layers 10-15%). */
 #define WIDE_KMAX AV_NN__XNN_QGEMM_WIDE_KMAX
+#define WIDE_COUT AV_NN__XNN_QGEMM_WIDE_COUT
 
 struct av_nn__xnn_qgemm {
     size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
@@ -167,7 +171,7 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
                    k->oh == k->h && k->ow == k->w;
     /* NR biases then kp / 2 pairs of NR * 2 bytes: a multiple of 64 bytes
      * when kp / 2 is even, of 32 (the kernel's load alignment) otherwise */
-    k->wide = k->k <= WIDE_KMAX;
+    k->wide = k->k <= WIDE_KMAX || k->cout <= WIDE_COUT;
     k->tile_bytes = NR * sizeof(int32_t) + k->kp * NR * (k->wide ? 2 : 1);
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_bytes;
