@@ -298,12 +298,15 @@ qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, cons
     for (;;) {
         const __m256i bias0 = _mm256_load_si256((const __m256i *)w);
         const __m256i bias1 = _mm256_load_si256((const __m256i *)(w + 32));
-        __m256i c00 = _mm256_add_epi32(bias0, z0), c01 = _mm256_add_epi32(bias1, z0);
-        __m256i c10 = _mm256_add_epi32(bias0, z1), c11 = _mm256_add_epi32(bias1, z1);
-        __m256i c20 = _mm256_add_epi32(bias0, z2), c21 = _mm256_add_epi32(bias1, z2);
-        __m256i c30 = _mm256_add_epi32(bias0, z3), c31 = _mm256_add_epi32(bias1, z3);
-        __m256i c40 = _mm256_add_epi32(bias0, z4), c41 = _mm256_add_epi32(bias1, z4);
-        __m256i c50 = _mm256_add_epi32(bias0, z5), c51 = _mm256_add_epi32(bias1, z5);
+/* wide: the weights are w - wz, no row correction (zc is 0) */
+#define ZADD(b, z) (wide ? (b) : _mm256_add_epi32((b), (z)))
+        __m256i c00 = ZADD(bias0, z0), c01 = ZADD(bias1, z0);
+        __m256i c10 = ZADD(bias0, z1), c11 = ZADD(bias1, z1);
+        __m256i c20 = ZADD(bias0, z2), c21 = ZADD(bias1, z2);
+        __m256i c30 = ZADD(bias0, z3), c31 = ZADD(bias1, z3);
+        __m256i c40 = ZADD(bias0, z4), c41 = ZADD(bias1, z4);
+        __m256i c50 = ZADD(bias0, z5), c51 = ZADD(bias1, z5);
+#undef ZADD
         w += NR * sizeof(int32_t);
         for (size_t q = 0; q < kp; q += 2, w += NR * 2 * (wide ? 2 : 1)) {
             const __m256i b0 =
