@@ -120,6 +120,14 @@ static void run_xnn(av_nn__graph *g, int k, const uint8_t *x, uint8_t *y, pthrea
     char err[256] = "";
     CHECK_MSG(be->prepare(g, n, pool, &state, err, sizeof err) == AV_NN_OK, "prepare: %s", err);
     *own = ((av_nn__xnn_node *)state)->qgemm || ((av_nn__xnn_node *)state)->qdw;
+    if (((av_nn__xnn_node *)state)->qgemm) { /* 8-bit packing past small K (issue 15: RSS) */
+        const av_nn__tensor *wt = &g->tensors[n->in[1]];
+        size_t cout_p = ((size_t)wt->dims[0] + 15) / 16 * 16;
+        size_t k = (size_t)(wt->dims[1] * wt->dims[2] * wt->dims[3]);
+        bool wide = k <= AV_NN__XNN_QGEMM_WIDE_KMAX || wt->dims[0] <= AV_NN__XNN_QGEMM_WIDE_COUT;
+        CHECK_EQ_INT(av_nn__xnn_qgemm_packed_bytes(((av_nn__xnn_node *)state)->qgemm),
+                     cout_p * ((k + 1) / 2 * 2 * (wide ? 2 : 1) + sizeof(int32_t)));
+    }
     const void *in[3] = {x, n->n_in > 1 ? g->tensors[n->in[1]].data : NULL,
                          n->n_in > 2 ? g->tensors[n->in[2]].data : NULL};
     void *out[1] = {y};

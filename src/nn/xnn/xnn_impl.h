@@ -206,6 +206,12 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
 void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *y,
                           pthreadpool_t pool);
 void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k);
+/* Bytes of packed weights and biases k holds (tests: no bigger than the
+ * graph's uint8 filter and int32 bias, up to the tile and pair padding,
+ * where K = taps * cin > _WIDE_KMAX and cout > _WIDE_COUT; int16 else). */
+#define AV_NN__XNN_QGEMM_WIDE_KMAX 64
+#define AV_NN__XNN_QGEMM_WIDE_COUT 32
+size_t av_nn__xnn_qgemm_packed_bytes(const av_nn__xnn_qgemm *k);
 
 /* ---- xnn_qdw.c: qu8 DEPTHWISE_CONV2D (multiplier 1, per-tensor), AVX2 ----
  * On where av_nn__xnn_qgemm_available() is; bit-identical to XNNPACK's. */

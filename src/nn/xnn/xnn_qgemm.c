@@ -6,15 +6,21 @@
  *
  * Why not XNNPACK's: Debian's build picks a 3x8c8 AVX2 qu8 kernel that
  * widens and re-subtracts zero points of both operands in the inner loop and
- * ends each output with a horizontal reduction. Here the weights are widened
- * once at prepare, zero point subtracted, to int16 pairs (w[k], w[k+1]) per
- * output channel, and each task widens its block of input rows once (x - xz,
- * int16) for all the output-channel tiles it computes; the 6x16 register
- * tile then needs per pair of k one broadcast per row and one vpmaddwd +
- * vpaddd per 8 outputs, nothing else.
+ * ends each output with a horizontal reduction. Here the weights are packed
+ * once at prepare as uint8 pairs (w[k], w[k+1]) per output channel, and each
+ * task widens its block of input rows once (x - xz, int16) for all the
+ * output-channel tiles it computes; the 6x16 register tile then needs per
+ * pair of k one broadcast per row, two vpmovzxbw of the weights and one
+ * vpmaddwd + vpaddd per 8 outputs, nothing else.
  *
- * The sums are exact int32 (|x - xz|, |w - wz| <= 255: a pair sums to at
- * most 130050, K <= KMAX keeps the total far below 2^31), so the order of
+ * The weights stay 8-bit (packed no bigger than the graph's own copy: the
+ * int16 packing of w - wz raised the model's peak RSS by 1.2 MiB, issue 15),
+ * so the weight zero point is not subtracted per product: sum (x-xz)(w-wz) =
+ * sum (x-xz) w - wz * sum (x-xz), and the task folds -wz * (its row's sum
+ * of x - xz) into that row's starting accumulators.
+ *
+ * The sums are exact int32 (|x - xz| <= 255, w <= 255: a pair sums to at
+ * most 130050, K <= KMAX keeps every term far below 2^31), so the order of
  * summation does not matter; the requantisation is XNNPACK's fp32 one, step
  * for step (float(acc) * scale with scale = xs * ws / ys in float, min with
  * ymax - yz, round to nearest even, saturating packs, + yz, clamp): the
@@ -22,8 +28,8 @@
  *
  * Packed weights: per tile of NR = 16 output channels (zero padded), NR
  * int32 biases, then for each pair p of the K = taps * cin inputs (K padded
- * to even with zeros), NR int32 words each holding the int16 pair
- * (w[2p] - wz, w[2p+1] - wz) of one output channel.
+ * to even with zeros), NR byte pairs (w[2p], w[2p+1]), one per output
+ * channel (vpmovzxbw of 8 pairs gives the int16 pairs vpmaddwd takes).
  */
 #include "nn/xnn/xnn_impl.h"
 
@@ -45,14 +51,25 @@
 #define NR 16
 #define MAX_TAPS 64
 #define KMAX 4096 /* taps * cin: the block of widened rows lives on the task's stack */
+/* Up to AV_NN__XNN_QGEMM_WIDE_KMAX or _WIDE_COUT (xnn_impl.h) the weights
+ * are packed as int16 w - wz (twice the bytes, but these filters are small):
+ * there the per-row zero-point correction (a row sum per pixel, an add per
+ * accumulator per tile) cost the 8-bit packing 10-45% of the layer (stem
+ * 0.41 -> 0.59 ms, 56x56x144 -> 24 0.217 -> 0.241 ms); with large K and many
+ * tiles the 8-bit weights are faster (half the bytes to stream: the 7x7
+ * layers 10-15%). */
+#define WIDE_KMAX AV_NN__XNN_QGEMM_WIDE_KMAX
+#define WIDE_COUT AV_NN__XNN_QGEMM_WIDE_COUT
 
 struct av_nn__xnn_qgemm {
     size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
-    size_t ks, k, kp, ntiles, tile_words;     /* taps, K, K padded even, NR tiles */
-    int32_t *packed;
+    size_t ks, k, kp, ntiles, tile_bytes;     /* taps, K, K padded even, NR tiles */
+    uint8_t *packed;                          /* 64-byte aligned tiles */
     bool pointwise;                           /* 1x1, stride 1, no padding */
+    bool wide;                                /* int16 pairs w - wz (small K, below) */
     int16_t xz, yz;
+    int32_t wz;
     uint8_t ymin, ymax;
     float scale, ymax_less_yz;
 };
@@ -129,6 +146,11 @@ void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k)
     free(k);
 }
 
+size_t av_nn__xnn_qgemm_packed_bytes(const av_nn__xnn_qgemm *k)
+{
+    return k ? k->ntiles * k->tile_bytes : 0;
+}
+
 av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *n,
                                       av_nn__xnn_node *s, char *err, size_t errlen)
 {
@@ -147,30 +169,37 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     k->ntiles = (k->cout + NR - 1) / NR;
     k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
                    k->oh == k->h && k->ow == k->w;
-    k->tile_words = NR + k->kp / 2 * NR;
+    /* NR biases then kp / 2 pairs of NR * 2 bytes: a multiple of 64 bytes
+     * when kp / 2 is even, of 32 (the kernel's load alignment) otherwise */
+    k->wide = k->k <= WIDE_KMAX || k->cout <= WIDE_COUT;
+    k->tile_bytes = NR * sizeof(int32_t) + k->kp * NR * (k->wide ? 2 : 1);
     /* the filter is a graph constant: its size is bounded by the loader's limits */
-    size_t bytes = k->ntiles * k->tile_words * sizeof(int32_t);
+    size_t bytes = k->ntiles * k->tile_bytes;
     k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!k->packed)
         goto nomem;
     memset(k->packed, 0, bytes);
     const uint8_t *wq = w->data;
     const int32_t *bq = b ? b->data : NULL;
-    int32_t wz = w->quant.zero_point;
     for (size_t j = 0; j < k->ntiles; j++) {
-        int32_t *t = k->packed + j * k->tile_words;
+        uint8_t *t = k->packed + j * k->tile_bytes;
+        int32_t *bias = (int32_t *)t;
+        uint8_t *pairs = t + NR * sizeof(int32_t);
         for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
             size_t o = j * NR + r;
-            t[r] = bq ? bq[o] : 0;
-            /* OHWI: K runs over taps then channels, as the widened rows do */
-            for (size_t q = 0; q < k->k; q += 2) {
-                int32_t w0 = (int32_t)wq[o * k->k + q] - wz;
-                int32_t w1 = q + 1 < k->k ? (int32_t)wq[o * k->k + q + 1] - wz : 0;
-                t[NR + q / 2 * NR + r] = (int32_t)((uint32_t)(uint16_t)(int16_t)w0 |
-                                                   (uint32_t)(uint16_t)(int16_t)w1 << 16);
+            bias[r] = bq ? bq[o] : 0;
+            /* OHWI: K runs over taps then channels, as the widened rows do;
+             * the odd K's last pair ends in 0 (its row entry is 0 too) */
+            for (size_t q = 0; q < k->k; q++) {
+                if (k->wide) /* int16, little-endian: w - wz */
+                    memcpy(pairs + (q / 2 * NR * 2 + r * 2 + q % 2) * 2,
+                           &(int16_t){(int16_t)(wq[o * k->k + q] - w->quant.zero_point)}, 2);
+                else
+                    pairs[q / 2 * NR * 2 + r * 2 + q % 2] = wq[o * k->k + q];
             }
         }
     }
+    k->wz = w->quant.zero_point;
     int32_t lo, hi;
     av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
     k->xz = (int16_t)x->quant.zero_point, k->yz = (int16_t)y->quant.zero_point;
@@ -209,6 +238,23 @@ __attribute__((target("avx2"))) static void widen16(int16_t *dst, const uint8_t 
     _mm256_storeu_si256((__m256i *)dst, _mm256_sub_epi16(v, _mm256_set1_epi16(xz)));
 }
 
+/* The sum of r[0..n): exact in int32 (n <= KMAX, |r[i]| <= 255). */
+__attribute__((target("avx2"))) static int32_t row_sum(const int16_t *r, size_t n)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(r + i)), ones));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    int32_t s = _mm_cvtsi128_si32(h);
+    for (; i < n; i++)
+        s += r[i];
+    return s;
+}
+
 /* One row of 16 accumulators (two halves) to u8 the way XNNPACK's fp32 AVX2
  * kernels do, stored to the first nc (<= 16) bytes of c. */
 __attribute__((target("avx2"))) static void requant_row(uint8_t *c, __m256i a0, __m256i a1,
@@ -233,28 +279,42 @@ __attribute__((target("avx2"))) static void requant_row(uint8_t *c, __m256i a0, 
 
 /*
  * C[mr rows, nc cols] (row stride cs bytes) from MR widened rows a (stride
- * lda int16, kp of them, rows >= mr hold zeros and are not stored) and the
- * packed weights w from the first tile of the nc range.
+ * lda int16, kp of them, rows >= mr hold zeros and are not stored), zc[i]
+ * = -wz * (sum of row i) and the packed weights w from the first tile of the
+ * nc range.
  */
-__attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, size_t kp,
-                                                        const int16_t *a, size_t lda,
-                                                        const int32_t *w, uint8_t *c, size_t cs,
-                                                        const av_nn__xnn_qgemm *k)
+static inline __attribute__((always_inline, target("avx2"))) void
+qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, const int32_t *zc,
+             const uint8_t *w, uint8_t *c, size_t cs, const av_nn__xnn_qgemm *k, const bool wide)
 {
     const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
     const __m256i vzp = _mm256_set1_epi16(k->yz);
     const __m128i vlo = _mm_set1_epi8((char)k->ymin), vhi = _mm_set1_epi8((char)k->ymax);
     const int16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda;
     const int16_t *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    const __m256i z0 = _mm256_set1_epi32(zc[0]), z1 = _mm256_set1_epi32(zc[1]);
+    const __m256i z2 = _mm256_set1_epi32(zc[2]), z3 = _mm256_set1_epi32(zc[3]);
+    const __m256i z4 = _mm256_set1_epi32(zc[4]), z5 = _mm256_set1_epi32(zc[5]);
     for (;;) {
-        __m256i c00 = _mm256_load_si256((const __m256i *)w);
-        __m256i c01 = _mm256_load_si256((const __m256i *)(w + 8));
-        __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01;
-        __m256i c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
-        w += NR;
-        for (size_t q = 0; q < kp; q += 2, w += NR) {
-            const __m256i b0 = _mm256_load_si256((const __m256i *)w);
-            const __m256i b1 = _mm256_load_si256((const __m256i *)(w + 8));
+        const __m256i bias0 = _mm256_load_si256((const __m256i *)w);
+        const __m256i bias1 = _mm256_load_si256((const __m256i *)(w + 32));
+/* wide: the weights are w - wz, no row correction (zc is 0) */
+#define ZADD(b, z) (wide ? (b) : _mm256_add_epi32((b), (z)))
+        __m256i c00 = ZADD(bias0, z0), c01 = ZADD(bias1, z0);
+        __m256i c10 = ZADD(bias0, z1), c11 = ZADD(bias1, z1);
+        __m256i c20 = ZADD(bias0, z2), c21 = ZADD(bias1, z2);
+        __m256i c30 = ZADD(bias0, z3), c31 = ZADD(bias1, z3);
+        __m256i c40 = ZADD(bias0, z4), c41 = ZADD(bias1, z4);
+        __m256i c50 = ZADD(bias0, z5), c51 = ZADD(bias1, z5);
+#undef ZADD
+        w += NR * sizeof(int32_t);
+        for (size_t q = 0; q < kp; q += 2, w += NR * 2 * (wide ? 2 : 1)) {
+            const __m256i b0 =
+                wide ? _mm256_load_si256((const __m256i *)w)
+                     : _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)w));
+            const __m256i b1 =
+                wide ? _mm256_load_si256((const __m256i *)(w + 32))
+                     : _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(w + 16)));
             __m256i v = _mm256_set1_epi32(*(const pair32 *)(a0 + q));
             c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(v, b0));
             c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(v, b1));
@@ -292,6 +352,18 @@ __attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, s
     }
 }
 
+__attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, size_t kp,
+                                                        const int16_t *a, size_t lda,
+                                                        const int32_t *zc, const uint8_t *w,
+                                                        uint8_t *c, size_t cs,
+                                                        const av_nn__xnn_qgemm *k)
+{
+    if (k->wide) /* zc is all zeros */
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true);
+    else
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false);
+}
+
 typedef struct qgemm_job {
     const av_nn__xnn_qgemm *k;
     const uint8_t *x, *xend; /* xend: one past the input's last byte */
@@ -310,6 +382,7 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     _Alignas(32) int16_t a[MR * KMAX + 16];
     size_t lda = k->kp, plane = k->oh * k->ow;
     size_t bi = m0 / plane, rem = m0 % plane;
+    int32_t zc[MR] = {0}; /* -wz * row sums: rows past mr stay 0 */
     int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
     for (size_t i = 0; i < MR; i++) {
         int16_t *row = a + i * lda;
@@ -321,6 +394,8 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
             if (k->k < lda)
                 row[k->k] = 0;
             widen(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
+            if (!k->wide)
+                zc[i] = -k->wz * row_sum(row, k->k);
             continue;
         }
         size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
@@ -352,6 +427,8 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
         }
         if (k->k < lda) /* after the spills */
             row[k->k] = 0;
+        if (!k->wide)
+            zc[i] = -k->wz * row_sum(row, k->k);
         if (++ox == (int64_t)k->ow) {
             ox = 0;
             if (++oy == (int64_t)k->oh)
@@ -361,7 +438,7 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     size_t n0 = j0 * NR, nc = nj * NR;
     if (n0 + nc > k->cout)
         nc = k->cout - n0;
-    qkernel_6x16(mr, nc, lda, a, lda, k->packed + j0 * k->tile_words,
+    qkernel_6x16(mr, nc, lda, a, lda, zc, k->packed + j0 * k->tile_bytes,
                  job->y + m0 * k->cout + n0, k->cout, k);
 }
 
