@@ -9,6 +9,7 @@
  * check only that it is refused and XNNPACK runs the node.
  */
 #include "harness.h"
+#include "nn_fixture.h"
 
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -19,31 +20,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static uint64_t rng = 1, cur_seed;
-
-static uint32_t rnd(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
+static uint64_t cur_seed;
 
 static int irand(int lo, int hi) /* [lo, hi] */
 {
-    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
-}
-
-static float frand(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(rnd() & 0xffffff) / (float)0xffffff;
-}
-
-static pthreadpool_t test_pool(void)
-{
-    static pthreadpool_t pool;
-    if (!pool)
-        pool = pthreadpool_create(2);
-    CHECK(pool);
-    return pool;
+    return lo + (int)(nf_rnd() % (uint32_t)(hi - lo + 1));
 }
 
 typedef struct qconv {
@@ -78,9 +59,9 @@ static av_nn__graph *build(const qconv *c, int *k)
     int32_t *bq = malloc((size_t)c->cout * sizeof *bq);
     CHECK(wq && bq);
     for (size_t i = 0; i < nw; i++)
-        wq[i] = (uint8_t)rnd();
+        wq[i] = (uint8_t)nf_rnd();
     for (int64_t i = 0; i < c->cout; i++)
-        bq[i] = (int32_t)(rnd() % 40001) - 20000;
+        bq[i] = (int32_t)(nf_rnd() % 40001) - 20000;
     av_nn__tid in[3];
     in[0] = tensor(g, "x", AV_NN_U8, xd, 4, NULL, c->xs, c->xz);
     CHECK(av_nn__mark_input(g, in[0]) >= 0);
@@ -147,12 +128,12 @@ static void check_conv(uint64_t seed, const qconv *c)
     uint8_t *yx = malloc(ny + XNN_EXTRA_BYTES), *yr = malloc(ny);
     CHECK(x && y1 && y2 && yx && yr);
     for (size_t i = 0; i < nx + XNN_EXTRA_BYTES; i++)
-        x[i] = (uint8_t)rnd();
+        x[i] = (uint8_t)nf_rnd();
     bool own1, own2, ownx;
     run_xnn(g, k, x, y1, NULL, &own1);
-    run_xnn(g, k, x, y2, test_pool(), &own2);
+    run_xnn(g, k, x, y2, nf_pool(), &own2);
     av_nn__xnn_qgemm_force_off(true);
-    run_xnn(g, k, x, yx, test_pool(), &ownx);
+    run_xnn(g, k, x, yx, nf_pool(), &ownx);
     av_nn__xnn_qgemm_force_off(false);
     CHECK(!ownx);
     CHECK_EQ_INT(own1, av_nn__xnn_qgemm_available());
@@ -189,7 +170,7 @@ static qconv random_conv(void)
     static const av_nn__act acts[] = {AV_NN_ACT_NONE, AV_NN_ACT_RELU, AV_NN_ACT_RELU6};
     c.act = acts[irand(0, 2)];
     c.bias = irand(0, 3) != 0;
-    c.xs = frand(0.005f, 0.05f), c.ws = frand(0.001f, 0.02f), c.ys = frand(0.01f, 0.2f);
+    c.xs = nf_frand(0.005f, 0.05f), c.ws = nf_frand(0.001f, 0.02f), c.ys = nf_frand(0.01f, 0.2f);
     /* a clamp needs room above the zero point (XNNPACK wants min < max) */
     c.xz = irand(0, 255), c.wz = irand(0, 255), c.yz = irand(0, c.act != AV_NN_ACT_NONE ? 200 : 255);
     return c;
@@ -198,7 +179,7 @@ static qconv random_conv(void)
 TEST(qgemm_random_shapes_bit_exact)
 {
     for (uint64_t s = 1; s <= 120; s++) {
-        rng = s * 0x9e3779b97f4a7c15ull + 7;
+        nf_reseed(s * 0x9e3779b97f4a7c15ull + 7);
         qconv c = random_conv();
         check_conv(s, &c);
     }
@@ -209,7 +190,7 @@ TEST(qgemm_random_shapes_bit_exact)
 TEST(qdw_random_shapes_bit_exact)
 {
     for (uint64_t s = 1; s <= 120; s++) {
-        rng = s * 0x9e3779b97f4a7c15ull + 11;
+        nf_reseed(s * 0x9e3779b97f4a7c15ull + 11);
         qconv c = random_conv();
         c.dw = true;
         c.cout = c.cin = s % 4 == 0 ? 16 * irand(1, 4) : irand(1, 70);
@@ -225,7 +206,7 @@ TEST(qgemm_mobilenet_shapes_bit_exact)
                                     {14, 14, 384, 64, 1},  {7, 7, 960, 160, 1},
                                     {7, 7, 320, 1280, 1},  {224, 224, 3, 32, 3}};
     for (int i = 0; i < 6; i++) {
-        rng = (uint64_t)(i + 500) * 0x9e3779b97f4a7c15ull + 1;
+        nf_reseed((uint64_t)(i + 500) * 0x9e3779b97f4a7c15ull + 1);
         qconv c = {.n = 1 + (i & 1) * 2, .h = sh[i][0], .w = sh[i][1], .cin = sh[i][2],
                    .cout = sh[i][3], .kh = sh[i][4] == 3 ? 3 : 1, .kw = sh[i][4] == 3 ? 3 : 1,
                    .stride = sh[i][4] == 3 ? 2 : 1, .dil = 1, .pad = sh[i][4] == 3 ? 1 : 0,
@@ -238,7 +219,7 @@ TEST(qgemm_mobilenet_shapes_bit_exact)
     static const int64_t dw[][4] = {{112, 112, 32, 1}, {56, 56, 144, 2}, {14, 14, 576, 1},
                                     {7, 7, 960, 1}};
     for (int i = 0; i < 4; i++) {
-        rng = (uint64_t)(i + 600) * 0x9e3779b97f4a7c15ull + 1;
+        nf_reseed((uint64_t)(i + 600) * 0x9e3779b97f4a7c15ull + 1);
         qconv c = {.n = 1 + (i & 1) * 2, .h = dw[i][0], .w = dw[i][1], .cin = dw[i][2],
                    .cout = dw[i][2], .kh = 3, .kw = 3, .stride = (int)dw[i][3], .dil = 1,
                    .pad = 1, .act = AV_NN_ACT_RELU6, .bias = true, .dw = true, .xs = 0.0235f,
@@ -252,7 +233,7 @@ TEST(qgemm_mobilenet_shapes_bit_exact)
 TEST(qgemm_saturation_and_scales)
 {
     for (int i = 0; i < 8; i++) {
-        rng = (uint64_t)(i + 900) * 0x9e3779b97f4a7c15ull + 3;
+        nf_reseed((uint64_t)(i + 900) * 0x9e3779b97f4a7c15ull + 3);
         qconv c = {.n = 1, .h = 3, .w = 5, .cin = 1000 + i, .cout = 17, .kh = 1, .kw = 1,
                    .stride = 1, .dil = 1, .act = AV_NN_ACT_NONE, .bias = i & 1,
                    .xs = i < 4 ? 0.5f : 1e-4f, .ws = i < 4 ? 0.9f : 1e-4f, .ys = 0.01f,
@@ -264,7 +245,7 @@ TEST(qgemm_saturation_and_scales)
     }
     /* all-positive products over K = 4000 at scale 45: float(acc) * scale passes 2^31,
      * where only the float clamp keeps the rounding from overflowing */
-    rng = 999;
+    nf_reseed(999);
     qconv big = {.n = 1, .h = 2, .w = 3, .cin = 4000, .cout = 18, .kh = 1, .kw = 1,
                  .stride = 1, .dil = 1, .act = AV_NN_ACT_NONE, .bias = false, .xs = 0.5f,
                  .ws = 0.9f, .ys = 0.01f, .xz = 0, .wz = 0, .yz = 3};
@@ -275,7 +256,7 @@ TEST(qgemm_saturation_and_scales)
  * kinds (groups, u8 bias of the wrong type, per-channel, int8) stay there. */
 TEST(qgemm_forced_off_and_refusals)
 {
-    rng = 77;
+    nf_reseed(77);
     qconv c = {.n = 1, .h = 6, .w = 6, .cin = 8, .cout = 8, .kh = 1, .kw = 1, .stride = 1,
                .dil = 1, .act = AV_NN_ACT_RELU6, .bias = true, .xs = 0.02f, .ws = 0.01f,
                .ys = 0.05f, .xz = 128, .wz = 120, .yz = 0};
@@ -310,7 +291,7 @@ TEST(qgemm_reads_stay_in_the_input)
         return; /* XNNPACK runs the convolution on this CPU */
     static const int64_t cfg[][4] = {{1, 7, 37, 1}, {1, 7, 37, 3}, {4, 7, 3, 3}, {5, 5, 3, 3}};
     for (int t = 0; t < 4; t++) {
-        rng = 4242 + (uint64_t)t;
+        nf_reseed(4242 + (uint64_t)t);
         int64_t kk = cfg[t][3];
         qconv c = {.n = 1, .h = cfg[t][0], .w = cfg[t][1], .cin = cfg[t][2], .cout = 5,
                    .kh = kk, .kw = kk, .stride = t == 3 ? 2 : 1, .dil = 1, .pad = t == 1 || t == 2,
@@ -331,7 +312,7 @@ TEST(qgemm_reads_stay_in_the_input)
         CHECK(mprotect(map + page, page, PROT_NONE) == 0);
         uint8_t *x = map + page - nx; /* the input's last byte touches the guard */
         for (size_t i = 0; i < nx; i++)
-            x[i] = (uint8_t)rnd();
+            x[i] = (uint8_t)nf_rnd();
         uint8_t *y = malloc(ny), *yr = malloc(ny);
         CHECK(y && yr);
         av_nn__xnn_qgemm_run(s.qgemm, x, y, NULL);
