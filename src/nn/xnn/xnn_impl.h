@@ -198,6 +198,16 @@ void av_nn__xnn_wino_free(av_nn__xnn_wino *k);
 bool av_nn__xnn_qgemm_available(void);
 /* Tests: act as a CPU where XNNPACK's convolution runs (prepared nodes keep theirs). */
 void av_nn__xnn_qgemm_force_off(bool on);
+/* Most kernel taps (kh * kw) the own qu8 convolution and depthwise take. */
+#define AV_NN__XNN_QMAX_TAPS 64
+/* The requantisation scale as XNNPACK computes it (float arithmetic). */
+float av_nn__xnn_qreq_scale(const av_nn__tensor *x, const av_nn__tensor *w,
+                            const av_nn__tensor *y);
+/* What the own qu8 convolution and depthwise both need of node n: per-tensor
+ * qu8 x, w (constant) and y of rank 4, non-empty, an optional i32 bias of y's
+ * channels, at most AV_NN__XNN_QMAX_TAPS taps, positive strides and dilations,
+ * leading pads >= 0, and a requantisation scale and clamp XNNPACK's qu8 takes. */
+bool av_nn__xnn_qconv_common_ok(const av_nn__graph *g, const av_nn__node *n);
 bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n);
 /* Packs the weights into s->qgemm. */
 av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *n,

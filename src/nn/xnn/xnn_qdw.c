@@ -32,7 +32,7 @@
 #endif
 
 #define CG 16      /* channels per group */
-#define MAX_TAPS 64
+#define MAX_TAPS AV_NN__XNN_QMAX_TAPS
 
 struct av_nn__xnn_qdw {
     size_t batch, h, w, c, oh, ow;
@@ -47,36 +47,14 @@ struct av_nn__xnn_qdw {
     float scale, ymax_less_yz;
 };
 
-static float req_scale(const av_nn__tensor *x, const av_nn__tensor *w, const av_nn__tensor *y)
-{
-    return x->quant.scale * w->quant.scale / y->quant.scale;
-}
-
 bool av_nn__xnn_qdw_supports(const av_nn__graph *g, const av_nn__node *n)
 {
-    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || !av_nn__xnn_qgemm_available())
+    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || !av_nn__xnn_qgemm_available() ||
+        !av_nn__xnn_qconv_common_ok(g, n))
         return false;
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
-    const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
-    if (!x || !w || !y || !w->data || !av_nn__xnn_qtensor(x, AV_NN_U8) ||
-        !av_nn__xnn_qtensor(w, AV_NN_U8) || !av_nn__xnn_qtensor(y, AV_NN_U8) || x->rank != 4 ||
-        w->rank != 4 || y->rank != 4)
-        return false;
-    if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1)
-        return false;
-    if (w->dims[0] != 1 || w->dims[3] != x->dims[3] || y->dims[3] != x->dims[3] ||
-        w->dims[1] < 1 || w->dims[2] < 1 || w->dims[1] * w->dims[2] > MAX_TAPS ||
-        x->dims[0] != y->dims[0])
-        return false;
-    if (b && (!b->data || b->dtype != AV_NN_I32 || av_nn__xnn_numel(b) != y->dims[3]))
-        return false;
-    const av_nn__conv_params *p = &n->p.conv;
-    if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
-        p->pad_top < 0 || p->pad_left < 0)
-        return false;
-    float s = req_scale(x, w, y);
-    int32_t lo, hi;
-    return s >= 0x1.0p-32f && s < 256.0f && av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
+    const av_nn__tensor *y = av_nn__xnn_out(g, n, 0);
+    return w->dims[0] == 1 && w->dims[3] == x->dims[3] && y->dims[3] == x->dims[3];
 }
 
 void av_nn__xnn_qdw_free(av_nn__xnn_qdw *k)
@@ -149,7 +127,7 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
     int32_t lo, hi;
     av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
     k->yz = (int16_t)y->quant.zero_point, k->ymin = (uint8_t)lo, k->ymax = (uint8_t)hi;
-    k->scale = req_scale(x, w, y);
+    k->scale = av_nn__xnn_qreq_scale(x, w, y);
     k->ymax_less_yz = (float)(hi - y->quant.zero_point);
     s->qdw = k;
     s->what = "own qu8 depthwise convolution (AVX2)";

@@ -49,7 +49,7 @@
 
 #define MR 6
 #define NR 16
-#define MAX_TAPS 64
+#define MAX_TAPS AV_NN__XNN_QMAX_TAPS
 #define KMAX 4096 /* taps * cin: the block of widened rows lives on the task's stack */
 /* Up to AV_NN__XNN_QGEMM_WIDE_KMAX or _WIDE_COUT (xnn_impl.h) the weights
  * are packed as int16 w - wz (twice the bytes, but these filters are small):
@@ -105,16 +105,14 @@ bool av_nn__xnn_qgemm_available(void)
     return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
 }
 
-/* The requantisation scale as XNNPACK computes it (float arithmetic). */
-static float req_scale(const av_nn__tensor *x, const av_nn__tensor *w, const av_nn__tensor *y)
+float av_nn__xnn_qreq_scale(const av_nn__tensor *x, const av_nn__tensor *w,
+                            const av_nn__tensor *y)
 {
     return x->quant.scale * w->quant.scale / y->quant.scale;
 }
 
-bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n)
+bool av_nn__xnn_qconv_common_ok(const av_nn__graph *g, const av_nn__node *n)
 {
-    if (n->op != AV_NN_OP_CONV2D || n->p.conv.groups > 1 || !av_nn__xnn_qgemm_available())
-        return false;
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
     if (!x || !w || !y || !w->data || !av_nn__xnn_qtensor(x, AV_NN_U8) ||
@@ -123,19 +121,27 @@ bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n)
         return false;
     if (b && (!b->data || b->dtype != AV_NN_I32 || av_nn__xnn_numel(b) != y->dims[3]))
         return false;
-    if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1)
-        return false;
-    if (w->dims[0] != y->dims[3] || w->dims[3] != x->dims[3] || w->dims[1] < 1 ||
-        w->dims[2] < 1 || w->dims[1] * w->dims[2] > MAX_TAPS || x->dims[0] != y->dims[0] ||
-        w->dims[1] * w->dims[2] * w->dims[3] > KMAX)
+    if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1 || x->dims[0] != y->dims[0] ||
+        w->dims[1] < 1 || w->dims[2] < 1 || w->dims[1] * w->dims[2] > AV_NN__XNN_QMAX_TAPS)
         return false;
     const av_nn__conv_params *p = &n->p.conv;
     if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 ||
         p->pad_top < 0 || p->pad_left < 0)
         return false;
-    float s = req_scale(x, w, y);
+    float s = av_nn__xnn_qreq_scale(x, w, y);
     int32_t lo, hi;
     return s >= 0x1.0p-32f && s < 256.0f && av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
+}
+
+bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n)
+{
+    if (n->op != AV_NN_OP_CONV2D || n->p.conv.groups > 1 || !av_nn__xnn_qgemm_available() ||
+        !av_nn__xnn_qconv_common_ok(g, n))
+        return false;
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
+    const av_nn__tensor *y = av_nn__xnn_out(g, n, 0);
+    return w->dims[0] == y->dims[3] && w->dims[3] == x->dims[3] &&
+           w->dims[1] * w->dims[2] * w->dims[3] <= KMAX;
 }
 
 void av_nn__xnn_qgemm_free(av_nn__xnn_qgemm *k)
@@ -204,7 +210,7 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
     k->xz = (int16_t)x->quant.zero_point, k->yz = (int16_t)y->quant.zero_point;
     k->ymin = (uint8_t)lo, k->ymax = (uint8_t)hi;
-    k->scale = req_scale(x, w, y);
+    k->scale = av_nn__xnn_qreq_scale(x, w, y);
     k->ymax_less_yz = (float)(hi - y->quant.zero_point);
     s->qgemm = k;
     s->what = "own qu8 convolution (AVX2)";
