@@ -28,6 +28,7 @@
  * one process, alternating run by run (interleaved, so machine load hits
  * both alike), on 1 and 2 threads: medians and the float/int8 ratio.
  */
+#include "bench_util.h"
 #include "nn/core.h"
 
 #include <stdio.h>
@@ -37,28 +38,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* CPU time of the whole process (every thread): on a loaded machine the
- * 1-thread figure stays what the work costs while wall time waits its turn. */
-static double cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void count_nodes(const av_nn__graph *g, int *live, int *transposes)
 {
@@ -154,22 +133,22 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
                      int profile)
 {
     char err[512];
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     av_nn_model *m = NULL;
     if (av_nn_load(path, &m, err, sizeof err) != AV_NN_OK) {
         fprintf(stderr, "%s: %s\n", path, err);
         return 1;
     }
-    double t_load = now_ms() - t0;
+    double t_load = bench_now_ms() - t0;
     av_nn_ctx_opts o = {.threads = threads, .backend = be};
     av_nn_ctx *c = NULL;
-    t0 = now_ms();
+    t0 = bench_now_ms();
     if (av_nn_ctx_new(m, &o, &c, err, sizeof err) != AV_NN_OK) {
         fprintf(stderr, "%s: ctx: %s\n", path, err);
         av_nn_model_free(m);
         return 1;
     }
-    double t_ctx = now_ms() - t0;
+    double t_ctx = bench_now_ms() - t0;
     int ni = av_nn_num_inputs(m), no = av_nn_num_outputs(m);
     void **bufs = calloc((size_t)(ni + no), sizeof *bufs);
     double *times = calloc((size_t)runs, sizeof *times);
@@ -209,23 +188,23 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
             prof.thread_cpu = threads == 1; /* the pool is the caller: CPU time is the work */
             av_nn__ctx_set_profile(c, &prof);
         }
-        double c0 = cpu_ms();
-        t0 = now_ms();
+        double c0 = bench_cpu_ms();
+        t0 = bench_now_ms();
         if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
             fprintf(stderr, "%s: run: %s\n", path, err);
             rc = 1;
             break;
         }
-        double dt = now_ms() - t0;
+        double dt = bench_now_ms() - t0;
         if (r == 0)
             t_cold = dt;
         if (r >= warmup)
-            times[r - warmup] = dt, cpu[r - warmup] = cpu_ms() - c0;
+            times[r - warmup] = dt, cpu[r - warmup] = bench_cpu_ms() - c0;
     }
     if (!rc) {
-        qsort(times, (size_t)runs, sizeof *times, cmp_double);
+        qsort(times, (size_t)runs, sizeof *times, bench_cmp_double);
         double med = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
-        qsort(cpu, (size_t)runs, sizeof *cpu, cmp_double);
+        qsort(cpu, (size_t)runs, sizeof *cpu, bench_cmp_double);
         double cmed = runs % 2 ? cpu[runs / 2] : (cpu[runs / 2 - 1] + cpu[runs / 2]) / 2;
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
@@ -274,12 +253,6 @@ static void **make_bufs(const av_nn_model *m)
     return bufs;
 }
 
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
 /* -q: float and int8 copies of path, interleaved run by run. */
 static int bench_int8(const char *path, const char *table, int threads, int runs, int warmup)
 {
@@ -305,15 +278,15 @@ static int bench_int8(const char *path, const char *table, int threads, int runs
     int ni = av_nn_num_inputs(m[0]);
     for (int r = 0; r < warmup + runs; r++)
         for (int k = 0; k < 2; k++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             if (av_nn_run(c[k], (const void *const *)b[k], b[k] + ni, err, sizeof err) != AV_NN_OK) {
                 fprintf(stderr, "%s: run: %s\n", path, err);
                 return 1;
             }
             if (r >= warmup)
-                t[k][r - warmup] = now_ms() - t0;
+                t[k][r - warmup] = bench_now_ms() - t0;
         }
-    double mf = median(t[0], runs), mq = median(t[1], runs);
+    double mf = bench_median(t[0], runs), mq = bench_median(t[1], runs);
     printf("%-28s xnnpack %d thread%s  float median %8.2f ms  int8 median %8.2f ms  "
            "float/int8 %.2f  (%d int8 convs, %d float, %d quantize/dequantize)\n",
            path, threads, threads > 1 ? "s" : " ", mf, mq, mf / mq, rep.quantised,

@@ -12,6 +12,7 @@
  * it), which a loaded machine inflates far less than wall time; on more
  * threads it is wall time. Env switches (AV_NN_XNN_QGEMM=0, ...) apply.
  */
+#include "bench_util.h"
 #include "nn/core.h"
 #include "nn/nn.h"
 
@@ -41,12 +42,6 @@ static void on_node(void *user, const av_nn__graph *g, const av_nn__node *n, voi
     double t = now(p->clock);
     p->row[n - g->nodes] += t - p->last;
     p->last = t;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Multiply-adds of a weight-carrying node (0 for the others). */
@@ -142,7 +137,7 @@ int main(int argc, char **argv)
         const av_nn__node *n = &g->nodes[i];
         for (int r = 0; r < runs; r++)
             col[r] = t[(size_t)r * (size_t)nn + (size_t)i];
-        qsort(col, (size_t)runs, sizeof *col, cmp_double);
+        qsort(col, (size_t)runs, sizeof *col, bench_cmp_double);
         double ms = (runs % 2 ? col[runs / 2] : (col[runs / 2 - 1] + col[runs / 2]) / 2) / batch;
         double mac = macs(g, n);
         char ys[32] = "", ws[32] = "";

@@ -32,6 +32,7 @@
  *   build/bench/bench_pipeline first [MODELS_DIR]    (only the fresh-pipeline line)
  *   build/bench/bench_pipeline cpu [RUNS] [MODELS_DIR] (only the CPU-time lines)
  */
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,25 +42,6 @@
 
 #include "detect/detect.h"
 #include "nn/nn.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static unsigned char *read_all(const char *path, size_t *len)
 {
@@ -148,13 +130,6 @@ static unsigned char *make_jpeg(const unsigned char *rgb, int w, int h, int tx, 
     return jpg; /* freed with tjFree */
 }
 
-static double cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Open a pipeline, run the same image twice; medians over `opens` pipelines
  * of the open, the first and the second request, in CPU time (the process's,
  * 1 engine thread: steadier than wall time on a shared machine). */
@@ -169,29 +144,29 @@ static int bench_first(const char *models, const char *name, const unsigned char
         av_detect_open_opts oo = {.threads = 1, .max_contexts = 1};
         av_detect_run_opts ro = {.annotate = 1};
         av_detect_pipeline *p;
-        double a = cpu_ms();
+        double a = bench_cpu_ms();
         if (av_detect_pipeline_open(models, &oo, &p, err, sizeof err)) {
             fprintf(stderr, "bench: %s\n", err);
             return -1;
         }
-        to[i] = cpu_ms() - a;
+        to[i] = bench_cpu_ms() - a;
         for (int k = 0; k < 2; k++) {
             av_detect_result r;
-            a = cpu_ms();
+            a = bench_cpu_ms();
             if (av_detect_run(p, jpg, len, &ro, &r, err, sizeof err)) {
                 fprintf(stderr, "bench: first request: %s\n", err);
                 av_detect_pipeline_close(p);
                 return -1;
             }
-            (k ? t2 : t1)[i] = cpu_ms() - a;
+            (k ? t2 : t1)[i] = bench_cpu_ms() - a;
             av_detect_result_free(&r);
         }
         av_detect_pipeline_close(p);
     }
-    double m1 = median(t1, opens), m2 = median(t2, opens);
+    double m1 = bench_median(t1, opens), m2 = bench_median(t2, opens);
     printf("fresh pipeline   %-15s 1 thr, CPU ms: open %7.2f, first request %7.2f, "
            "second %7.2f (first pays %+.2f; median of %d opens)\n",
-           name, median(to, opens), m1, m2, m1 - m2, opens);
+           name, bench_median(to, opens), m1, m2, m1 - m2, opens);
     return 0;
 }
 
@@ -234,14 +209,14 @@ static int bench(const char *models, const char *name, const unsigned char *jpg,
     if (!rc)
         printf("%-16s %4dx%-4d %d thr  dets %d  decode %7.2f  detect %7.2f  species %7.2f "
                "(%-7s)  draw %7.2f  total %7.2f ms (median of %d)\n",
-               name, w, h, threads, birds, median(st[0], runs), median(st[1], runs),
-               median(st[2], runs), batched ? "batched" : birds > 1 ? "1-by-1" : "1 crop",
-               median(st[3], runs), median(st[4], runs), runs);
+               name, w, h, threads, birds, bench_median(st[0], runs), bench_median(st[1], runs),
+               bench_median(st[2], runs), batched ? "batched" : birds > 1 ? "1-by-1" : "1 crop",
+               bench_median(st[3], runs), bench_median(st[4], runs), runs);
     if (!rc) {
         printf("%-16s passes%s:", "", passes ? " (all on)" : "");
         for (int k = 0; k < AV_DETECT_PASS_N; k++)
             if (ran[k])
-                printf("  %s %.2f ms", av_detect_pass_name(k), median(st[5 + k], runs));
+                printf("  %s %.2f ms", av_detect_pass_name(k), bench_median(st[5 + k], runs));
         printf("%s\n", ran[0] + ran[1] + ran[2] ? "" : "  none ran");
     }
     for (int k = 0; k < 5 + AV_DETECT_PASS_N; k++)
@@ -267,14 +242,14 @@ static int bench_cpu(const char *models, const char *name, const unsigned char *
     int rc = c ? 0 : -1, det_runs = 0;
     for (int i = -1; i < runs && !rc; i++) { /* one warm-up run */
         av_detect_result r;
-        double a = cpu_ms();
+        double a = bench_cpu_ms();
         if (av_detect_run(p, jpg, len, &ro, &r, err, sizeof err)) {
             fprintf(stderr, "bench: %s: %s\n", name, err);
             rc = -1;
             break;
         }
         if (i >= 0)
-            c[i] = cpu_ms() - a;
+            c[i] = bench_cpu_ms() - a;
         det_runs = 1;
         for (int k = 0; k < AV_DETECT_PASS_N; k++)
             det_runs += r.passes[k].runs;
@@ -283,7 +258,7 @@ static int bench_cpu(const char *models, const char *name, const unsigned char *
     if (!rc)
         printf("cpu per request  %-15s 1 thr  passes %-8s  %7.2f CPU ms  detector runs %d "
                "(median of %d)\n",
-               name, passes ? "all on" : "default", median(c, runs), det_runs, runs);
+               name, passes ? "all on" : "default", bench_median(c, runs), det_runs, runs);
     free(c);
     av_detect_pipeline_close(p);
     return rc;
@@ -318,24 +293,24 @@ static int bench_batch(const char *models, int n, int threads, int runs)
     for (size_t i = 0; i < in1 * (size_t)n; i++)
         in[i] = (uint8_t)((i * 2654435761u) >> 24); /* arbitrary pixels */
     for (int r = -2; r < runs; r++) {
-        double a = now_ms();
+        double a = bench_now_ms();
         for (int j = 0; j < n; j++) {
             const void *ip[1] = {in + in1 * (size_t)j};
             void *op[1] = {out + out1 * (size_t)j};
             if (av_nn_run(c1, ip, op, e, sizeof e))
                 goto done;
         }
-        double b = now_ms();
+        double b = bench_now_ms();
         const void *ip[1] = {in};
         void *op[1] = {out};
         if (av_nn_run(cn, ip, op, e, sizeof e))
             goto done;
         if (r >= 0)
-            t1[r] = b - a, tn[r] = now_ms() - b;
+            t1[r] = b - a, tn[r] = bench_now_ms() - b;
     }
     printf("species model %2d crops, %d thr: one by one %7.2f ms, one batch %7.2f ms (median of "
            "%d)\n",
-           n, threads, median(t1, runs), median(tn, runs), runs);
+           n, threads, bench_median(t1, runs), bench_median(tn, runs), runs);
     rc = 0;
 done:
     if (rc)
