@@ -8,7 +8,8 @@
  *
  * -b N runs N samples per run (the batch the pipeline gives the species
  * model's crops) and reports times per sample.
- * On 1 thread the time is the calling thread's CPU time (every node runs on
+ * Times come from the runtime's per-node profile (av_nn__profile). On 1
+ * thread they are the calling thread's CPU time (every node runs on
  * it), which a loaded machine inflates far less than wall time; on more
  * threads it is wall time. Env switches (AV_NN_XNN_QGEMM=0, ...) apply.
  */
@@ -19,30 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-typedef struct prof {
-    clockid_t clock;
-    double last;
-    double *row; /* this run's time per node index */
-} prof;
-
-static double now(clockid_t c)
-{
-    struct timespec t;
-    clock_gettime(c, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static void on_node(void *user, const av_nn__graph *g, const av_nn__node *n, void *const *out)
-{
-    (void)out;
-    prof *p = user;
-    double t = now(p->clock);
-    p->row[n - g->nodes] += t - p->last;
-    p->last = t;
-}
 
 /* Multiply-adds of a weight-carrying node (0 for the others). */
 static double macs(const av_nn__graph *g, const av_nn__node *n)
@@ -111,14 +89,16 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < cnt; k++) /* arbitrary bytes; f32 inputs get small values */
             ((uint8_t *)bufs[i])[k] = (uint8_t)((k * 2654435761u) >> 24) & 0x3f;
     }
-    prof p = {.clock = threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC};
-    av_nn__ctx_set_observer(c, on_node, &p);
+    /* the runtime's per-node profile, one run's row at a time (warm-up runs into scratch) */
+    static av_nn__profile p;
+    double *scratch = calloc((size_t)nn, sizeof *scratch);
+    if (!scratch)
+        return 1;
+    p.n_nodes = nn;
+    p.thread_cpu = threads == 1;
+    av_nn__ctx_set_profile(c, &p);
     for (int r = -3; r < runs; r++) {
-        static double scratch[4096];
-        p.row = r >= 0 ? t + (size_t)r * (size_t)nn : scratch;
-        if (nn > 4096 && r < 0)
-            continue;
-        p.last = now(p.clock);
+        p.node_ms = r >= 0 ? t + (size_t)r * (size_t)nn : scratch;
         if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
             fprintf(stderr, "run: %s\n", err);
             return 1;
@@ -137,8 +117,7 @@ int main(int argc, char **argv)
         const av_nn__node *n = &g->nodes[i];
         for (int r = 0; r < runs; r++)
             col[r] = t[(size_t)r * (size_t)nn + (size_t)i];
-        qsort(col, (size_t)runs, sizeof *col, bench_cmp_double);
-        double ms = (runs % 2 ? col[runs / 2] : (col[runs / 2 - 1] + col[runs / 2]) / 2) / batch;
+        double ms = bench_median(col, runs) / batch;
         double mac = macs(g, n);
         char ys[32] = "", ws[32] = "";
         const av_nn__tensor *y = n->out[0] >= 0 ? &g->tensors[n->out[0]] : NULL;
