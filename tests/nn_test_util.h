@@ -1,5 +1,5 @@
 /*
- * nn_test_util.h - helpers for the engine-core tests (t_nn_ir, t_nn_ref):
+ * nn_test_util.h - helpers for the engine-core tests (t_nn_ir*, t_nn_ref*):
  * build small graphs by hand, run them on the reference backend through the
  * public API, and an unoptimised interpreter (shape inference + reference
  * kernel per node, in insertion order, no passes) used as the oracle for the
@@ -147,6 +147,12 @@ static inline double tt_max_diff(const float *a, const float *b, int64_t n)
             m = d;
     }
     return m;
+}
+
+/* Name of the op of the j-th node in execution order. */
+static inline const char *tt_op_label(const av_nn__graph *g, int j)
+{
+    return av_nn__op_name(g->nodes[g->order[j]].op);
 }
 
 #endif
