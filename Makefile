@@ -145,7 +145,8 @@ man: $(BUILD)/aviary.1
 TEST_LIB := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/http.o $(BUILD)/obj/tests/proc.o \
             $(BUILD)/obj/tests/nn_fixture.o $(BUILD)/obj/tests/detect_fixture.o \
             $(BUILD)/obj/tests/serving_fixture.o $(BUILD)/obj/tests/web_fixture.o \
-            $(BUILD)/obj/tests/tflite_fixture.o $(BUILD)/obj/tests/camera_fixture.o
+            $(BUILD)/obj/tests/tflite_fixture.o $(BUILD)/obj/tests/camera_fixture.o \
+            $(BUILD)/obj/tests/video_fixture.o
 
 $(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(BUILD)/libaviary.a
 	@mkdir -p $(dir $@)

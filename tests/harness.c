@@ -45,11 +45,13 @@ void av_test_skip(const char *why)
 
 const char *av_test_shared(const char *rel)
 {
-    static char path[1024];
+    static char paths[8][1024];
+    static unsigned next;
+    char *path = paths[next++ % 8];
     const char *root = getenv("AVIARY_SHARED");
     if (!root || !*root)
         root = "../shared";
-    snprintf(path, sizeof path, "%s/%s", root, rel);
+    snprintf(path, sizeof paths[0], "%s/%s", root, rel);
     if (access(path, R_OK) != 0) {
         char why[1200];
         snprintf(why, sizeof why, "%s not found (set AVIARY_SHARED)", path);

@@ -32,7 +32,8 @@ void av_test_fail(const char *file, int line, const char *fmt, ...)
 void av_test_skip(const char *why) __attribute__((noreturn));
 int av_test_main(int argc, char **argv, const struct av_test *tests, size_t n);
 
-/* Path of a file under ../shared (or $AVIARY_SHARED); skips the case when missing. */
+/* Path of a file under ../shared (or $AVIARY_SHARED); skips the case when missing.
+ * The last 8 answers stay valid (a case may hold several paths at once). */
 const char *av_test_shared(const char *rel);
 /* Fresh empty scratch directory for this case, removed by the runner afterwards. */
 const char *av_test_tmpdir(void);

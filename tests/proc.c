@@ -7,9 +7,13 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,15 +58,44 @@ int av_test_run(const char *bin, char *const argv[], char *out, size_t cap)
 
 const char *av_test_aviary_bin(void)
 {
+    static char path[PATH_MAX];
+    char want[PATH_MAX + 16];
     const char *b = getenv("AVIARY_BIN");
-    return b && *b ? b : "build/aviary";
+    if (b && *b) {
+        snprintf(want, sizeof want, "%s", b);
+    } else {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        CHECK(n > 0);
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        CHECK(slash);
+        *slash = '\0';
+        snprintf(want, sizeof want, "%s/../aviary", self);
+    }
+    CHECK_MSG(realpath(want, path) && access(path, X_OK) == 0, "%s not built (make)", want);
+    return path;
 }
 
 pid_t av_test_spawn(char *const argv[])
 {
+    return av_test_spawn_in(NULL, NULL, argv);
+}
+
+pid_t av_test_spawn_in(const char *dir, const char *log, char *const argv[])
+{
+    const char *bin = av_test_aviary_bin(); /* before the fork: it may fail the case */
     pid_t pid = fork();
     if (pid == 0) {
-        execv(av_test_aviary_bin(), argv);
+        if (dir && chdir(dir))
+            _exit(127);
+        if (log) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+                _exit(127);
+            close(fd);
+        }
+        execv(bin, argv);
         _exit(127);
     }
     CHECK(pid > 0);

@@ -19,11 +19,17 @@ int av_test_free_port(void);
  */
 int av_test_run(const char *bin, char *const argv[], char *out, size_t cap);
 
-/* $AVIARY_BIN, else build/aviary (scripts/run-tests sets it per build folder). */
+/* The aviary binary as an absolute path (cases may change directory):
+ * $AVIARY_BIN (scripts/run-tests sets it per build folder), else the one of
+ * this test binary's build folder (build-asan/tests/t_x: build-asan/aviary).
+ * Fails the case when it is not built. */
 const char *av_test_aviary_bin(void);
 
 /* Starts av_test_aviary_bin() with argv in a child process; its pid. */
 pid_t av_test_spawn(char *const argv[]);
+/* The same in folder dir (NULL: this one), its stdout and stderr appended
+ * to the file log (NULL: this process's). */
+pid_t av_test_spawn_in(const char *dir, const char *log, char *const argv[]);
 
 /* 1 once GET url answers 200, 0 when it has not within ms milliseconds. */
 int av_test_wait_up(const char *url, int ms);

@@ -1,11 +1,12 @@
 /*
  * t_doctor.c - a first start and `aviary doctor`, through the built binary
- * (AVIARY_BIN, default build/aviary): without models the log and the upload
+ * (AVIARY_BIN, default this build folder's): without models the log and the upload
  * page say where models are looked for and how to fetch them; doctor passes
  * on a good set-up and names each broken part, with exit status 1.
  */
 #include "harness.h"
 #include "http.h"
+#include "detect_fixture.h"
 #include "proc.h"
 
 #include "config/config.h"
@@ -23,17 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_bin[PATH_MAX];
-
-/* Absolute, so cases may change directory. */
-static const char *aviary_bin(void)
-{
-    const char *b = getenv("AVIARY_BIN");
-    if (!realpath(b && *b ? b : "build/aviary", g_bin))
-        SKIP("aviary binary not built");
-    return g_bin;
-}
-
 /* A listening socket on a free loopback port (closed by the process's end). */
 static int listen_any(int *port)
 {
@@ -47,24 +37,12 @@ static int listen_any(int *port)
     return s;
 }
 
-static void read_file(const char *path, char *out, size_t cap)
-{
-    out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    fclose(f);
-}
-
 /* Started in a folder without ./models and no --models: the installed
  * folder is tried, and the log and the page say what to do. */
 TEST(first_start_without_models)
 {
     if (access(av_config_installed_models, F_OK) == 0)
         SKIP("models are installed on this machine");
-    const char *bin = aviary_bin();
     char dir[600], log[700], portarg[16];
     snprintf(dir, sizeof dir, "%s/empty", av_test_tmpdir());
     snprintf(log, sizeof log, "%s/serve.log", av_test_tmpdir());
@@ -73,39 +51,24 @@ TEST(first_start_without_models)
     unsetenv("AVIARY_CONFIG");
     int port = av_test_free_port();
     snprintf(portarg, sizeof portarg, "%d", port);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0 || chdir(dir))
-            _exit(127);
-        dup2(fd, 2);
-        execl(bin, "aviary", "serve", "--listen", "127.0.0.1", "--port", portarg, (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {"aviary", "serve", "--listen", "127.0.0.1", "--port", portarg, NULL};
+    pid_t pid = av_test_spawn_in(dir, log, argv);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     av_http_resp r = {0};
-    int up = 0;
-    for (int i = 0; i < 100 && !up; i++) { /* up to 10 s */
-        if (av_http_get(url, &r) == 0 && r.status == 200)
-            up = 1;
-        else {
-            av_http_free(&r);
-            usleep(100 * 1000);
-        }
-    }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    int up = av_test_wait_up(url, 10000) && av_http_get(url, &r) == 0 && r.status == 200;
+    av_test_stop(pid, SIGTERM);
     CHECK_MSG(up, "aviary serve did not answer %s", url);
     CHECK_STR_CONTAINS(r.body, "No models are installed");
     CHECK_STR_CONTAINS(r.body, "scripts/setup --models");
     CHECK_STR_CONTAINS(r.body, av_config_installed_models);
     av_http_free(&r);
-    char text[16384];
-    read_file(log, text, sizeof text);
+    size_t n;
+    char *text = av_test_read_file(log, &n);
     CHECK_STR_CONTAINS(text, "event=models_dir dir=models from=none");
     CHECK_STR_CONTAINS(text, "event=models_unavailable");
     CHECK_STR_CONTAINS(text, "scripts/setup --models");
+    free(text);
 }
 
 TEST(doctor_passes_on_a_good_setup)
@@ -117,7 +80,7 @@ TEST(doctor_passes_on_a_good_setup)
         SKIP("models not fetched (scripts/setup)");
     char *argv[] = {"aviary", "doctor", "--models", "models", "--data", data,
                     "--listen", "127.0.0.1", "--port", portarg, NULL};
-    int rc = av_test_run(aviary_bin(), argv, out, sizeof out);
+    int rc = av_test_run(av_test_aviary_bin(), argv, out, sizeof out);
     CHECK_MSG(rc == 0, "doctor exited %d:\n%s", rc, out);
     CHECK_STR_CONTAINS(out, "ok    models");
     CHECK_STR_CONTAINS(out, "does not exist yet"); /* the data folder and database */
@@ -156,7 +119,7 @@ static void models_with_imagenet(char *dir, size_t cap, const char *name, const 
  * one its manifest names (a problem). */
 TEST(doctor_reports_the_second_opinion)
 {
-    char data[600], portarg[16], dir[PATH_MAX + 64], out[8192], text[8192];
+    char data[600], portarg[16], dir[PATH_MAX + 64], out[8192];
     if (access("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite", R_OK) ||
         access("models/human/nanodet.bin", F_OK))
         SKIP("models or the ImageNet model not fetched (scripts/setup)");
@@ -164,24 +127,26 @@ TEST(doctor_reports_the_second_opinion)
     snprintf(portarg, sizeof portarg, "%d", av_test_free_port());
     char *argv[] = {"aviary", "doctor", "--models", "models", "--data", data,
                     "--listen", "127.0.0.1", "--port", portarg, NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), argv, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), argv, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "ok    second    ImageNet second opinion loaded");
     CHECK_STR_CONTAINS(out, "sha256 checked");
 
     models_with_imagenet(dir, sizeof dir, "no-imagenet", NULL);
     argv[3] = dir;
-    CHECK_EQ_INT(av_test_run(aviary_bin(), argv, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), argv, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "ok    second    ImageNet second opinion off:");
     CHECK_STR_CONTAINS(out, "imagenet.json is absent");
 
     /* the shipped manifest with another checksum: loads, but is not the file */
-    read_file("models/imagenet.json", text, sizeof text);
+    size_t n;
+    char *text = av_test_read_file("models/imagenet.json", &n);
     char *h = strstr(text, "\"sha256\": \"");
     CHECK(h);
     h[12] = h[12] == '0' ? '1' : '0';
     models_with_imagenet(dir, sizeof dir, "other-imagenet", text);
+    free(text);
     argv[3] = dir;
-    CHECK_EQ_INT(av_test_run(aviary_bin(), argv, out, sizeof out), 1);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), argv, out, sizeof out), 1);
     CHECK_STR_CONTAINS(out, "FAIL  second    ImageNet second opinion loaded, but");
     CHECK_STR_CONTAINS(out, "fix: reinstall it with scripts/setup");
 }
@@ -202,7 +167,7 @@ TEST(doctor_names_what_is_wrong)
     char *argv[] = {"aviary", "doctor", "--models", models, "--data", data,
                     "--db", "mysql://nobody@127.0.0.1:1/aviary", "--listen", "127.0.0.1",
                     "--port", portarg, NULL};
-    int rc = av_test_run(aviary_bin(), argv, out, sizeof out);
+    int rc = av_test_run(av_test_aviary_bin(), argv, out, sizeof out);
     close(busy);
     CHECK_MSG(rc == 1, "doctor exited %d:\n%s", rc, out);
     CHECK_STR_CONTAINS(out, "FAIL  models");
@@ -224,13 +189,13 @@ TEST(doctor_checks_migrations)
     CHECK(f);
     fclose(f);
     char *doctor[] = {"aviary", "doctor", "--db", url, "--models", "/nonexistent", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), doctor, out, sizeof out), 1);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), doctor, out, sizeof out), 1);
     CHECK_STR_CONTAINS(out, "FAIL  database");
     CHECK_STR_CONTAINS(out, "pending migration");
     CHECK_STR_CONTAINS(out, "fix: aviary db migrate");
     char *init[] = {"aviary", "db", "init", "--db", url, NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), init, out, sizeof out), 0);
-    CHECK_EQ_INT(av_test_run(aviary_bin(), doctor, out, sizeof out), 1); /* models still */
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), init, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), doctor, out, sizeof out), 1); /* models still */
     CHECK_STR_CONTAINS(out, "ok    database");
     CHECK_STR_CONTAINS(out, "(current)");
 }
@@ -239,15 +204,15 @@ TEST(doctor_help_and_usage)
 {
     char out[8192];
     char *help[] = {"aviary", "doctor", "--help", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), help, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), help, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "usage: aviary doctor");
     CHECK_STR_CONTAINS(out, "--data DIR");
     char *main_help[] = {"aviary", "--help", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), main_help, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), main_help, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "doctor");
     CHECK_STR_CONTAINS(out, av_config_installed_models);
     char *extra[] = {"aviary", "doctor", "now", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), extra, out, sizeof out), 2);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), extra, out, sizeof out), 2);
     CHECK_STR_CONTAINS(out, "unexpected argument 'now'");
 }
 

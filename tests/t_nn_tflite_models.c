@@ -18,16 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* av_test_shared's answer copied: it reuses one buffer, and cases need several paths. */
-static const char *shared(const char *rel)
-{
-    static char paths[4][1024];
-    static int next;
-    char *p = paths[next++ % 4];
-    snprintf(p, sizeof paths[0], "%s", av_test_shared(rel));
-    return p;
-}
-
 static void top1(const float *v, size_t n, size_t *best)
 {
     *best = 0;
@@ -38,9 +28,10 @@ static void top1(const float *v, size_t n, size_t *best)
 
 TEST(inat_bird_parrot_via_classifier)
 {
-    const char *model = shared("models/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite");
-    const char *labels = shared("models/inat_bird/inat_bird_labels.txt");
-    const char *img = shared("testdata/images/parrot.jpg");
+    const char *model =
+        av_test_shared("models/inat_bird/mobilenet_v2_1.0_224_inat_bird_quant.tflite");
+    const char *labels = av_test_shared("models/inat_bird/inat_bird_labels.txt");
+    const char *img = av_test_shared("testdata/images/parrot.jpg");
     char err[512] = "";
     av_detect_classifier *c = NULL;
     av_detect_status st = av_detect_classifier_open(model, labels, NULL, 1, &c, err, sizeof err);
@@ -66,7 +57,7 @@ TEST(inat_bird_parrot_via_classifier)
 /* Image file -> 224x224 RGB (Pillow bilinear resize of the whole image). */
 static uint8_t *image_224(const char *rel)
 {
-    const char *path = shared(rel);
+    const char *path = av_test_shared(rel);
     FILE *f = fopen(path, "rb");
     CHECK_MSG(f != NULL, "%s", path);
     static uint8_t buf[4 << 20];
@@ -106,7 +97,7 @@ static float *classify_raw(av_nn_model *m, const uint8_t *px, av_nn_backend be, 
 
 static av_nn_model *load_shared(const char *rel)
 {
-    const char *path = shared(rel);
+    const char *path = av_test_shared(rel);
     char err[512] = "";
     av_nn_model *m = NULL;
     av_nn_status st = av_nn_load(path, &m, err, sizeof err);
@@ -151,7 +142,7 @@ TEST(inat_bird_input_and_backends_agree)
 
 static void imagenet_top1(const char *img, size_t want, const char *want_label)
 {
-    const char *labels = shared("models/imagenet_mobilenet/imagenet_labels.txt");
+    const char *labels = av_test_shared("models/imagenet_mobilenet/imagenet_labels.txt");
     av_nn_model *m = load_shared("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite");
     uint8_t *px = image_224(img);
     size_t n, best;

@@ -7,6 +7,7 @@
  * its lineage in ML Metadata.
  */
 #include "harness.h"
+#include "detect_fixture.h"
 #include "http.h"
 
 #include "log/log.h"
@@ -23,27 +24,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    CHECK(p && fread(p, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(p, 1, n, f) == n);
-    fclose(f);
-}
 
 TEST(head_file_round_trip_and_hostile_files)
 {
@@ -63,22 +43,22 @@ TEST(head_file_round_trip_and_hostile_files)
     av_detect_head_free(&g);
 
     size_t n;
-    unsigned char *bytes = slurp(path, &n);
-    write_bytes(path, bytes, n - 1); /* truncated */
+    unsigned char *bytes = av_test_read_file(path, &n);
+    av_test_write_file(path, bytes, n - 1); /* truncated */
     CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
     CHECK_STR_CONTAINS(err, "bytes");
     unsigned char *bad = malloc(n);
     memcpy(bad, bytes, n);
     memset(bad + 16, 0xff, 4); /* a NaN weight */
-    write_bytes(path, bad, n);
+    av_test_write_file(path, bad, n);
     CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
     CHECK_STR_CONTAINS(err, "finite");
     memcpy(bad, bytes, n);
     bad[8] = 0xff, bad[9] = 0xff, bad[10] = 0xff, bad[11] = 0x7f; /* 2^31 classes */
-    write_bytes(path, bad, n);
+    av_test_write_file(path, bad, n);
     CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
     CHECK_STR_CONTAINS(err, "out of range");
-    write_bytes(path, "GIF89a..........", 16);
+    av_test_write_file(path, "GIF89a..........", 16);
     CHECK(av_detect_head_load(path, &g, err, sizeof err) == AV_DETECT_E_MODEL);
     CHECK_STR_CONTAINS(err, "AVHEAD1");
     free(bad);
@@ -214,7 +194,7 @@ TEST(species_prior_from_confirmed_reviews)
         "[1, 2, 3]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        write_bytes(path, bad[i], strlen(bad[i]));
+        av_test_write_file(path, bad[i], strlen(bad[i]));
         CHECK_MSG(av_detect_prior_load(path, labels, 4, 0, &g, err, sizeof err) ==
                       AV_DETECT_E_MODEL,
                   "bad prior %zu loaded", i);
@@ -269,7 +249,7 @@ TEST(version_with_the_base_head_answers_as_the_base)
     snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
     base_head_version(base, NULL, ver, sizeof ver);
     size_t n;
-    unsigned char *img = slurp(av_test_shared("testdata/images/parrot.jpg"), &n);
+    unsigned char *img = av_test_read_file(av_test_shared("testdata/images/parrot.jpg"), &n);
     av_detect_pipeline *a, *b;
     av_detect_open_opts oo = {.max_contexts = 1};
     CHECK(av_detect_pipeline_open("models", &oo, &a, err, sizeof err) == AV_DETECT_OK);
@@ -299,7 +279,7 @@ TEST(version_with_a_species_prior_weights_the_answer)
     char base[600], ver[1024], err[512];
     snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
     size_t n;
-    unsigned char *img = slurp(av_test_shared("testdata/images/parrot.jpg"), &n);
+    unsigned char *img = av_test_read_file(av_test_shared("testdata/images/parrot.jpg"), &n);
     av_detect_pipeline *a, *b;
     av_detect_open_opts oo = {.max_contexts = 1};
     if (av_detect_pipeline_open("models", &oo, &a, err, sizeof err) != AV_DETECT_OK ||
@@ -329,7 +309,7 @@ TEST(version_with_a_species_prior_weights_the_answer)
     /* a prior that does not belong to the labels is refused, the file named */
     const char *wrong = "{\"format\": 1, \"alpha\": 1, \"pseudo_count\": 1, \"species\": "
                         "[{\"class\": 5, \"name\": \"Nonesuch bird\", \"n\": 3}]}";
-    write_bytes(p, wrong, strlen(wrong));
+    av_test_write_file(p, wrong, strlen(wrong));
     if (av_detect_pipeline_open(ver, &oo, &b, err, sizeof err) == AV_DETECT_OK) {
         /* the pipeline opens without species and says why */
         CHECK(!av_detect_pipeline_has_species(b));
@@ -368,7 +348,7 @@ TEST(in_process_reload_of_a_promoted_version)
     av_detect_pipeline *now = av_detect_current_acquire(cur);
     CHECK(now != p0);
     size_t n;
-    unsigned char *img = slurp(av_test_shared("testdata/images/parrot.jpg"), &n);
+    unsigned char *img = av_test_read_file(av_test_shared("testdata/images/parrot.jpg"), &n);
     av_detect_result ra, rb;
     CHECK(av_detect_run(held, img, n, NULL, &ra, err, sizeof err) == AV_DETECT_OK);
     CHECK(av_detect_run(now, img, n, NULL, &rb, err, sizeof err) == AV_DETECT_OK);
@@ -420,7 +400,7 @@ TEST(promote_swaps_a_loaded_model_server_with_no_failed_request)
     CHECK_MSG(av_serving_start(&o, &s, err, sizeof err) == AV_SERVING_OK, "%s", err);
     CHECK_EQ_INT(av_serving_live_version(s), 1);
     size_t n;
-    unsigned char *img = slurp(av_test_shared("testdata/images/bird.bmp"), &n);
+    unsigned char *img = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &n);
     char *b64;
     size_t bl;
     CHECK(av_serving_b64_encode(img, n, &b64, &bl) == 0);

@@ -11,6 +11,9 @@
  */
 #define _GNU_SOURCE /* dladdr */
 #include "harness.h"
+#include "detect_fixture.h"
+#include "proc.h"
+#include "video_fixture.h"
 
 #include "video/video.h"
 
@@ -50,112 +53,29 @@ static av_detect_det mkdet(float x1, float y1, float x2, float y2, float conf, i
 static const int MACAW[3] = {923, 837, 245};
 static const int MAGPIE[3] = {700, 701, 702};
 
-static void *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f, "cannot open %s", path);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long n = ftell(f);
-    CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0);
-    void *buf = malloc((size_t)n + 1);
-    CHECK(buf);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static void write_file(const char *path, const void *buf, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK_MSG(f, "cannot write %s", path);
-    CHECK(fwrite(buf, 1, len, f) == len);
-    CHECK(fclose(f) == 0);
-}
-
-static char *tmp_path(const char *name)
-{
-    static char paths[8][640];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", av_test_tmpdir(), name);
-    return p;
-}
-
-/* Run ffmpeg (quiet, overwrite) with the given arguments; fail loudly when
- * it is missing or the encode fails. */
-static void ffmpeg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void ffmpeg(const char *fmt, ...)
-{
-    CHECK_MSG(system("command -v ffmpeg >/dev/null 2>&1") == 0,
-              "ffmpeg not found: scripts/setup installs it (Debian package ffmpeg)");
-    char args[3000], cmd[4000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    const char *log = tmp_path("ffmpeg.log");
-    snprintf(cmd, sizeof cmd, "ffmpeg -hide_banner -nostdin -loglevel error -y %s >'%s' 2>&1",
-             args, log);
-    if (system(cmd) != 0) {
-        size_t n = 0;
-        char *out = read_file(log, &n);
-        out[n] = '\0';
-        FAIL("ffmpeg failed: %s\n%.800s", cmd, out);
-    }
-}
-
-static const char *shared_copy(const char *rel)
-{
-    static char buf[4][512];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s", av_test_shared(rel));
-    return b;
-}
-
 /* A 4 s, 25 fps clip of parrot.jpg slowly zooming in (H.264 MP4). */
 static const char *make_parrot_mp4(void)
 {
-    const char *out = tmp_path("parrot.mp4");
-    ffmpeg("-i '%s' -vf \"zoompan=z='min(zoom+0.002,1.3)':x='iw/2-(iw/zoom/2)':"
-           "y='ih/2-(ih/zoom/2)':d=100:s=512x928:fps=25,format=yuv420p\" -c:v libx264 "
-           "-preset ultrafast '%s'",
-           shared_copy("testdata/images/parrot.jpg"), out);
+    const char *out = av_test_tmp_path("parrot.mp4");
+    av_test_ffmpeg("-i '%s' -vf \"zoompan=z='min(zoom+0.002,1.3)':x='iw/2-(iw/zoom/2)':"
+                   "y='ih/2-(ih/zoom/2)':d=100:s=512x928:fps=25,format=yuv420p\" -c:v libx264 "
+                   "-preset ultrafast '%s'",
+                   av_test_shared("testdata/images/parrot.jpg"), out);
     return out;
-}
-
-/* bird.bmp panned across for `secs` at 25 fps, with the given encoder args. */
-static const char *make_bird(const char *name, double secs, const char *codec)
-{
-    const char *out = tmp_path(name);
-    ffmpeg("-loop 1 -framerate 25 -t %.2f -i '%s' -vf \"crop=448:300:'min(t*16,64)':"
-           "'min(t*10,42)',format=yuv420p\" %s '%s'",
-           secs, shared_copy("testdata/images/bird.bmp"), codec, out);
-    return out;
-}
-
-static void need_models(void)
-{
-    if (access("models/human/nanodet.json", R_OK) || access("models/inat_bird.json", R_OK))
-        SKIP("detector models not fetched (run scripts/setup)");
 }
 
 static av_detect_pipeline *open_pipeline(void)
 {
-    need_models();
+    av_test_need_species_model();
     av_detect_open_opts oo = {.threads = 2, .max_contexts = 1};
-    av_detect_pipeline *p;
-    char err[512];
-    CHECK_MSG(av_detect_pipeline_open("models", &oo, &p, err, sizeof err) == 0, "%s", err);
-    return p;
+    return av_test_open_pipeline(NULL, &oo);
 }
 
 static av_video_status run_path(av_detect_pipeline *p, const char *path, const av_video_opts *o,
                                 av_video_result *r, char *err, size_t errlen)
 {
     size_t len;
-    void *buf = read_file(path, &len);
+    void *buf = av_test_read_file(path, &len);
     av_video_status st = av_video_run(p, buf, len, o, r, err, errlen);
     free(buf);
     return st;
@@ -491,7 +411,8 @@ TEST(parrot_mp4_is_one_scarlet_macaw_visit)
 
 TEST(bird_webm_vp8_one_visit_from_file)
 {
-    const char *clip = make_bird("bird.webm", 4, "-c:v libvpx -b:v 1M -deadline realtime -cpu-used 8");
+    const char *clip =
+        av_test_make_bird("bird.webm", 4, "-c:v libvpx -b:v 1M -deadline realtime -cpu-used 8");
     av_detect_pipeline *p = open_pipeline();
     av_video_result r;
     char err[1024];
@@ -504,17 +425,18 @@ TEST(bird_webm_vp8_one_visit_from_file)
     CHECK(r.tracks[0].n_frames >= 6);
     CHECK_STR_EQ(r.tracks[0].best.class_name, "bird");
     av_video_result_free(&r);
-    CHECK_EQ_INT(av_video_run_file(p, tmp_path("missing.webm"), NULL, &r, err, sizeof err),
+    CHECK_EQ_INT(av_video_run_file(p, av_test_tmp_path("missing.webm"), NULL, &r, err, sizeof err),
                  AV_VIDEO_E_IO);
     av_detect_pipeline_close(p);
 }
 
 TEST(cat_avi_mjpeg_has_no_visit)
 {
-    const char *clip = tmp_path("cat.avi");
-    ffmpeg("-loop 1 -framerate 25 -t 2 -i '%s' -vf scale=512:340,format=yuvj420p -c:v mjpeg "
-           "-q:v 4 '%s'",
-           shared_copy("testdata/images/cat.bmp"), clip);
+    const char *clip = av_test_tmp_path("cat.avi");
+    av_test_ffmpeg(
+        "-loop 1 -framerate 25 -t 2 -i '%s' -vf scale=512:340,format=yuvj420p -c:v mjpeg "
+        "-q:v 4 '%s'",
+        av_test_shared("testdata/images/cat.bmp"), clip);
     av_detect_pipeline *p = open_pipeline();
     av_video_result r;
     char err[1024];
@@ -530,9 +452,9 @@ TEST(cat_avi_mjpeg_has_no_visit)
 
 TEST(mov_mpeg4_and_mkv_vp9_containers)
 {
-    const char *mov = make_bird("bird.mov", 2, "-c:v mpeg4 -q:v 4 -f mov");
-    const char *mkv = make_bird("bird.mkv", 2,
-                                "-c:v libvpx-vp9 -b:v 500k -deadline realtime -cpu-used 8");
+    const char *mov = av_test_make_bird("bird.mov", 2, "-c:v mpeg4 -q:v 4 -f mov");
+    const char *mkv =
+        av_test_make_bird("bird.mkv", 2, "-c:v libvpx-vp9 -b:v 500k -deadline realtime -cpu-used 8");
     av_detect_pipeline *p = open_pipeline();
     const char *clips[2] = {mov, mkv};
     av_video_container want[2] = {AV_VIDEO_MOV, AV_VIDEO_MKV};
@@ -554,7 +476,8 @@ TEST(mov_mpeg4_and_mkv_vp9_containers)
 
 TEST(sampling_rate_and_cancel)
 {
-    const char *clip = make_bird("bird.mp4", 2, "-c:v libx264 -preset ultrafast -g 10 -bf 2");
+    const char *clip =
+        av_test_make_bird("bird.mp4", 2, "-c:v libx264 -preset ultrafast -g 10 -bf 2");
     av_detect_pipeline *p = open_pipeline();
     av_video_opts o = {.fps = 4};
     av_video_result r;
@@ -579,10 +502,10 @@ TEST(sampling_rate_and_cancel)
 
 TEST(limits_bytes_duration_pixels)
 {
-    const char *clip = make_bird("bird.mp4", 4, "-c:v libx264 -preset ultrafast");
+    const char *clip = av_test_make_bird("bird.mp4", 4, "-c:v libx264 -preset ultrafast");
     av_detect_pipeline *p = open_pipeline();
     size_t len;
-    void *buf = read_file(clip, &len);
+    void *buf = av_test_read_file(clip, &len);
     av_video_opts o = {.limits = {.max_bytes = (long long)len - 1}};
     expect_fail(p, buf, len, &o, AV_VIDEO_E_LIMIT, "limit", "max_bytes");
     o = (av_video_opts){.limits = {.max_seconds = 2}};
@@ -610,14 +533,14 @@ TEST(hostile_empty_random_ftyp_and_truncated)
     expect_fail(p, junk, sizeof junk, NULL, AV_VIDEO_E_CORRUPT, NULL, "RIFF AVI + random");
 
     const char *clips[3] = {
-        make_bird("t.mp4", 3, "-c:v libx264 -preset ultrafast"),
-        make_bird("t.webm", 3, "-c:v libvpx -b:v 1M -deadline realtime -cpu-used 8"),
-        make_bird("t.avi", 3, "-c:v mjpeg -q:v 5 -pix_fmt yuvj420p"),
+        av_test_make_bird("t.mp4", 3, "-c:v libx264 -preset ultrafast"),
+        av_test_make_bird("t.webm", 3, "-c:v libvpx -b:v 1M -deadline realtime -cpu-used 8"),
+        av_test_make_bird("t.avi", 3, "-c:v mjpeg -q:v 5 -pix_fmt yuvj420p"),
     };
     const double cuts[] = {0.0, 0.02, 0.3, 0.6, 0.8};
     for (int c = 0; c < 3; c++) {
         size_t len;
-        unsigned char *buf = read_file(clips[c], &len);
+        unsigned char *buf = av_test_read_file(clips[c], &len);
         for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
             size_t n = k == 0 ? 16 : (size_t)(len * cuts[k]);
             char what[256];
@@ -642,15 +565,15 @@ TEST(hostile_empty_random_ftyp_and_truncated)
 
 TEST(hostile_audio_only)
 {
-    const char *a = tmp_path("sine.mp4");
-    ffmpeg("-f lavfi -i sine=frequency=440:duration=1 -c:a aac '%s'", a);
-    const char *w = tmp_path("sine.mkv");
-    ffmpeg("-f lavfi -i sine=frequency=440:duration=1 -c:a pcm_s16le '%s'", w);
+    const char *a = av_test_tmp_path("sine.mp4");
+    av_test_ffmpeg("-f lavfi -i sine=frequency=440:duration=1 -c:a aac '%s'", a);
+    const char *w = av_test_tmp_path("sine.mkv");
+    av_test_ffmpeg("-f lavfi -i sine=frequency=440:duration=1 -c:a pcm_s16le '%s'", w);
     av_detect_pipeline *p = open_pipeline();
     const char *files[2] = {a, w};
     for (int i = 0; i < 2; i++) {
         size_t len;
-        void *buf = read_file(files[i], &len);
+        void *buf = av_test_read_file(files[i], &len);
         expect_fail(p, buf, len, NULL, AV_VIDEO_E_NOVIDEO, "only audio", files[i]);
         free(buf);
     }
@@ -674,19 +597,20 @@ static void put_le32(unsigned char *p, unsigned v)
 
 TEST(hostile_huge_frames)
 {
-    const char *huge = tmp_path("huge.avi");
-    ffmpeg("-f lavfi -i color=c=gray:s=9000x9000:r=1 -frames:v 1 -c:v mjpeg -pix_fmt yuvj420p "
-           "-q:v 20 '%s'",
-           huge);
+    const char *huge = av_test_tmp_path("huge.avi");
+    av_test_ffmpeg(
+        "-f lavfi -i color=c=gray:s=9000x9000:r=1 -frames:v 1 -c:v mjpeg -pix_fmt yuvj420p "
+        "-q:v 20 '%s'",
+        huge);
     av_detect_pipeline *p = open_pipeline();
     size_t len;
-    void *buf = read_file(huge, &len);
+    void *buf = av_test_read_file(huge, &len);
     expect_fail(p, buf, len, NULL, AV_VIDEO_E_LIMIT, "9000x9000", "9000x9000 frame");
     free(buf);
 
     /* a small AVI whose headers claim 60000 x 60000 frames */
-    const char *small = make_bird("small.avi", 1, "-c:v mjpeg -q:v 5 -pix_fmt yuvj420p");
-    unsigned char *b = read_file(small, &len);
+    const char *small = av_test_make_bird("small.avi", 1, "-c:v mjpeg -q:v 5 -pix_fmt yuvj420p");
+    unsigned char *b = av_test_read_file(small, &len);
     size_t avih = find_tag(b, len, "avih"), strf = find_tag(b, len, "strf");
     CHECK(avih && strf);
     put_le32(b + avih + 8 + 32, 60000); /* dwWidth, dwHeight */
@@ -709,34 +633,18 @@ TEST(hostile_huge_frames)
     av_detect_pipeline_close(p);
 }
 
-/* The aviary binary next to this test binary's folder (build/aviary). */
-static const char *aviary_bin(void)
-{
-    static char path[600];
-    char self[512];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    CHECK(n > 0);
-    self[n] = '\0';
-    char *s = strrchr(self, '/');
-    CHECK(s);
-    *s = '\0';
-    snprintf(path, sizeof path, "%s/../aviary", self);
-    CHECK_MSG(access(path, X_OK) == 0, "%s not built (make)", path);
-    return path;
-}
-
 TEST(cli_detect_video_and_image)
 {
-    need_models();
+    av_test_need_species_model();
     const char *clip = make_parrot_mp4();
-    const char *bird = shared_copy("testdata/images/bird.bmp");
+    const char *bird = av_test_shared("testdata/images/bird.bmp");
     char cmd[2048];
-    const char *out = tmp_path("out.jsonl");
+    const char *out = av_test_tmp_path("out.jsonl");
     snprintf(cmd, sizeof cmd, "'%s' detect --json --models models '%s' '%s' >'%s' 2>/dev/null",
-             aviary_bin(), clip, bird, out);
+             av_test_aviary_bin(), clip, bird, out);
     CHECK_MSG(system(cmd) == 0, "%s", cmd);
     size_t len;
-    char *text = read_file(out, &len);
+    char *text = av_test_read_file(out, &len);
     text[len] = '\0';
     char *nl = strchr(text, '\n');
     CHECK(nl);
@@ -759,12 +667,12 @@ TEST(cli_detect_video_and_image)
     free(text);
 
     /* text form, a broken video (exit 1, says why) */
-    const char *bad = tmp_path("bad.mp4");
-    write_file(bad, "\0\0\0\x18" "ftypisom\0\0\2\0isomiso2", 24);
+    const char *bad = av_test_tmp_path("bad.mp4");
+    av_test_write_file(bad, "\0\0\0\x18" "ftypisom\0\0\2\0isomiso2", 24);
     snprintf(cmd, sizeof cmd, "'%s' detect --models models '%s' >'%s' 2>/dev/null",
-             aviary_bin(), bad, out);
+             av_test_aviary_bin(), bad, out);
     CHECK_EQ_INT(WEXITSTATUS(system(cmd)), 1);
-    text = read_file(out, &len);
+    text = av_test_read_file(out, &len);
     text[len] = '\0';
     CHECK_STR_CONTAINS(text, "error:");
     CHECK_STR_CONTAINS(text, "mp4");

@@ -64,36 +64,21 @@ TEST(port_in_use_is_a_clear_error)
     av_web_stop(a);
 }
 
-static const char *aviary_bin(void)
-{
-    const char *b = getenv("AVIARY_BIN");
-    return b && *b ? b : "build/aviary";
-}
-
 static void serve_and_stop(int sig)
 {
     int port = av_test_free_port();
     char portarg[16], data[600];
     snprintf(portarg, sizeof portarg, "%d", port);
     snprintf(data, sizeof data, "%s/data", av_test_tmpdir());
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl(aviary_bin(), "aviary", "serve", "--listen", "127.0.0.1", "--port", portarg,
-              "--data", data, "--log-level", "warn", (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {"aviary", "serve", "--listen", "127.0.0.1", "--port", portarg,
+                    "--data", data, "--log-level", "warn", NULL};
+    pid_t pid = av_test_spawn(argv);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
     av_http_resp r = {0};
-    int up = 0;
-    for (int i = 0; i < 100 && !up; i++) { /* up to 10 s */
-        if (av_http_get(url, &r) == 0 && r.status == 200)
-            up = 1;
-        else
-            usleep(100 * 1000);
-        if (!up)
-            av_http_free(&r);
-    }
+    int up = av_test_wait_up(url, 10000) && av_http_get(url, &r) == 0 && r.status == 200;
+    if (!up)
+        av_test_stop(pid, SIGKILL);
     CHECK_MSG(up, "aviary serve did not answer %s", url);
     CHECK_STR_CONTAINS(r.body, "\"version\"");
     av_http_free(&r);
@@ -101,15 +86,8 @@ static void serve_and_stop(int sig)
     snprintf(sub, sizeof sub, "%s/originals", data);
     CHECK_MSG(access(sub, F_OK) == 0, "serve did not create %s", sub);
 
-    kill(pid, sig);
-    int status = 0;
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            break;
-        usleep(100 * 1000);
-    }
-    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "serve did not exit cleanly (0x%x)",
-              status);
+    int status = av_test_stop(pid, sig);
+    CHECK_MSG(status == 0, "serve did not exit cleanly (%d)", status);
 }
 
 TEST(serve_binary_stops_on_sigterm)
@@ -126,23 +104,23 @@ TEST(cli_help_version_dispatch)
 {
     char out[8192];
     char *help[] = {"aviary", "--help", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), help, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), help, out, sizeof out), 0);
     const char *cmds[] = {"serve", "model-server", "detect", "classify", "db", "mlmd"};
     for (size_t i = 0; i < 6; i++) {
         CHECK_STR_CONTAINS(out, cmds[i]);
         char *sub[] = {"aviary", (char *)cmds[i], "--help", NULL};
         char o2[8192];
-        CHECK_EQ_INT(av_test_run(aviary_bin(), sub, o2, sizeof o2), 0);
+        CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), sub, o2, sizeof o2), 0);
         CHECK_STR_CONTAINS(o2, "usage: aviary ");
     }
     char *ver[] = {"aviary", "version", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), ver, out, sizeof out), 0);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), ver, out, sizeof out), 0);
     CHECK_STR_CONTAINS(out, "aviary 0.");
     char *bad[] = {"aviary", "fly", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), bad, out, sizeof out), 2);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), bad, out, sizeof out), 2);
     CHECK_STR_CONTAINS(out, "unknown command 'fly'");
     char *badflag[] = {"aviary", "serve", "--bogus", NULL};
-    CHECK_EQ_INT(av_test_run(aviary_bin(), badflag, out, sizeof out), 2);
+    CHECK_EQ_INT(av_test_run(av_test_aviary_bin(), badflag, out, sizeof out), 2);
     CHECK_STR_CONTAINS(out, "--bogus");
 }
 

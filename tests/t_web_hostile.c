@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "proc.h"
 
 #include "store/store.h"
 #include "web/web.h"
@@ -97,12 +98,6 @@ static int64_t image_count(struct app *a)
     return n;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
 /* POST /upload with one file part, sent as the part's headers plus the
  * first `first` bytes of the file, a pause, then the rest. */
 static long split_upload(struct app *a, const unsigned char *file, size_t n, size_t first,
@@ -127,7 +122,7 @@ static long split_upload(struct app *a, const unsigned char *file, size_t n, siz
     CHECK(av_http_raw_send(fd, head, (size_t)hlen) == 0);
     CHECK(av_http_raw_send(fd, part, (size_t)plen) == 0);
     CHECK(av_http_raw_send(fd, file, first) == 0);
-    sleep_ms(300); /* the server reads the part's headers and those bytes alone */
+    av_test_sleep_ms(300); /* the server reads the part's headers and those bytes alone */
     CHECK(av_http_raw_send(fd, file + first, n - first) == 0);
     CHECK(av_http_raw_send(fd, tail, (size_t)tlen) == 0);
     long st = av_http_raw_response(fd, 10000, resp, cap);
@@ -430,7 +425,7 @@ TEST(connection_flood_from_one_address)
         }
     }
     CHECK_MSG(open_ok > 4000, "only %d connections opened", open_ok);
-    sleep_ms(500);
+    av_test_sleep_ms(500);
     char resp[4096];
     for (int k = 0; k < 3; k++) /* another address: 127.0.0.2 is loopback too */
         CHECK_EQ_INT(raw(&a, "127.0.0.2", "GET /healthz HTTP/1.1\r\nHost: x\r\n"
@@ -438,7 +433,7 @@ TEST(connection_flood_from_one_address)
                      200);
     /* the flooding address keeps at most its share */
     int alive = 0;
-    sleep_ms(300);
+    av_test_sleep_ms(300);
     for (int i = 0; i < N; i++) {
         if (fds[i] < 0)
             continue;
@@ -468,7 +463,7 @@ TEST(slow_headers_cut_at_deadline)
             closed = 1;
             break;
         }
-        sleep_ms(250); /* 1 byte per 250 ms: never idle */
+        av_test_sleep_ms(250); /* 1 byte per 250 ms: never idle */
         char c;
         ssize_t k = recv(fd, &c, 1, MSG_DONTWAIT);
         if (k == 0)

@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "proc.h"
 
 #include "store/store.h"
 #include "web/web.h"
@@ -29,12 +30,6 @@
 
 static int g_delay_ms;
 
-static void sleep_ms(int ms)
-{
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
 static double now_s(void)
 {
     struct timespec t;
@@ -47,7 +42,7 @@ static av_web_analysis_status fake_analyze(void *ud, const void *bytes, size_t l
                                            av_web_analysis *out, char *err, size_t errlen)
 {
     (void)ud, (void)bytes, (void)len, (void)err, (void)errlen;
-    sleep_ms(g_delay_ms);
+    av_test_sleep_ms(g_delay_ms);
     out->width = 8;
     out->height = 8;
     return AV_WEB_ANALYSIS_OK;
@@ -110,7 +105,7 @@ static void *uploader(void *arg)
         int k = l->seq++;
         pthread_mutex_unlock(&l->mu);
         if (k >= UPLOADS_MAX) { /* enough load; wait for the kill */
-            sleep_ms(20);
+            av_test_sleep_ms(20);
             continue;
         }
         memcpy(img + 8, &k, sizeof k);
@@ -176,7 +171,7 @@ TEST(kill_under_upload_load_then_every_upload_is_analysed)
         pthread_mutex_unlock(&l.mu);
         if (n >= UPLOADS_MAX / 3)
             break;
-        sleep_ms(10);
+        av_test_sleep_ms(10);
     }
     CHECK(kill(a, SIGKILL) == 0); /* mid-upload, mid-analysis */
     int status;
@@ -209,11 +204,10 @@ TEST(kill_under_upload_load_then_every_upload_is_analysed)
         }
         if (!left && !pending_count(s))
             break;
-        sleep_ms(200);
+        av_test_sleep_ms(200);
     }
     double took = now_s() - t0;
-    kill(b, SIGKILL);
-    waitpid(b, &status, 0);
+    av_test_stop(b, SIGKILL);
     CHECK_MSG(left == 0, "%d of %d accepted uploads not analysed %d s after the restart (e.g. %s)",
               left, l.n, RECOVERY_LIMIT_S, missing);
     CHECK_MSG(pending_count(s) == 0, "uploads stored without an answer still pending");

@@ -10,6 +10,8 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "detect_fixture.h"
+#include "video_fixture.h"
 #include "web_fixture.h"
 
 #include "detect/detect.h"
@@ -31,61 +33,10 @@ static const char *const tracked[] = {"Erithacus rubecula", "Periparus ater", "P
 
 /* ---- clips ---- */
 
-static const char *tmp_path(const char *name)
-{
-    static char paths[8][800];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", av_test_tmpdir(), name);
-    return p;
-}
-
-static void ffmpeg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void ffmpeg(const char *fmt, ...)
-{
-    if (system("command -v ffmpeg >/dev/null 2>&1") != 0)
-        SKIP("ffmpeg not found (scripts/setup installs the Debian package ffmpeg)");
-    char args[3000], cmd[4000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "ffmpeg -hide_banner -nostdin -loglevel error -y %s >/dev/null 2>&1",
-             args);
-    CHECK_MSG(system(cmd) == 0, "ffmpeg failed: %s", cmd);
-}
-
-static char *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)sz + 1);
-    CHECK(p);
-    CHECK_EQ_INT(fread(p, 1, (size_t)sz, f), sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
-/* bird.bmp panned for secs seconds at 25 fps (one bird: one visit). */
+/* The bird clip's bytes (av_test_make_bird). */
 static char *make_bird(const char *name, double secs, const char *codec, size_t *len)
 {
-    char src[700];
-    snprintf(src, sizeof src, "%s", av_test_shared("testdata/images/bird.bmp"));
-    const char *out = tmp_path(name);
-    ffmpeg("-loop 1 -framerate 25 -t %.2f -i '%s' -vf \"crop=448:300:'min(t*16,64)':"
-           "'min(t*10,42)',format=yuv420p\" %s '%s'",
-           secs, src, codec, out);
-    return read_file(out, len);
-}
-
-static void need_models(void)
-{
-    if (access("models/human/nanodet.json", R_OK) || access("models/inat_bird.json", R_OK))
-        SKIP("detector models not fetched (run scripts/setup)");
+    return av_test_read_file(av_test_make_bird(name, secs, codec), len);
 }
 
 /* ---- the analyzer: the real pipeline, optionally held at a gate ---- */
@@ -172,10 +123,9 @@ static void start_web(struct app *a, long long max_video_bytes, double max_video
 {
     char err[512];
     if (!g_pipe) {
-        need_models();
+        av_test_need_species_model();
         av_detect_open_opts oo = {.threads = 2, .max_contexts = 2};
-        CHECK_MSG(av_detect_pipeline_open("models", &oo, &g_pipe, err, sizeof err) == 0, "%s",
-                  err);
+        g_pipe = av_test_open_pipeline(NULL, &oo);
     }
     av_web_opts o = {.listen = "127.0.0.1", .port = 0, .workers = 4, .store = a->store,
                      .data_dir = a->dir, .max_upload_bytes = 1000000, .analysis_workers = 1,
@@ -463,10 +413,10 @@ TEST(corrupt_and_audio_only_videos_fail_clearly)
     av_http_free(&r);
 
     /* Audio only, in an MP4 container. */
-    const char *m4a = tmp_path("tone.mp4");
-    ffmpeg("-f lavfi -i sine=frequency=440:duration=1 -c:a aac '%s'", m4a);
+    const char *m4a = av_test_tmp_path("tone.mp4");
+    av_test_ffmpeg("-f lavfi -i sine=frequency=440:duration=1 -c:a aac '%s'", m4a);
     size_t alen;
-    char *audio = read_file(m4a, &alen);
+    char *audio = av_test_read_file(m4a, &alen);
     av_test_upload(a.base, "tone.mp4", audio, alen, id);
     json = wait_done(&a, id, 60);
     CHECK_STR_CONTAINS(json, "\"status\":\"failed\"");
@@ -583,7 +533,7 @@ TEST(restart_resumes_or_fails_unfinished_videos)
 
 TEST(index_page_offers_videos)
 {
-    need_models();
+    av_test_need_species_model();
     struct app a;
     start(&a, 50000000, 120);
     av_http_resp r;
