@@ -6,6 +6,7 @@
 #include "detect_fixture.h"
 #include "harness.h"
 #include "proc.h"
+#include "web_fixture.h"
 
 #include <microhttpd.h>
 #include <mosquitto.h>
@@ -17,13 +18,7 @@
 
 av_store *cam_open_store(void)
 {
-    char url[1200], err[512];
-    av_test_db_url(url, sizeof url, "cam.db", 'c');
-    av_store *s = NULL;
-    CHECK_MSG(av_store_open(url, &s, err, sizeof err) == AV_STORE_OK, "%s", err);
-    int v = 0;
-    CHECK_MSG(av_store_migrate(s, &v, err, sizeof err) == AV_STORE_OK, "%s", err);
-    return s;
+    return av_test_open_store("cam.db", 'c');
 }
 
 av_detect_pipeline *cam_open_pipeline(void)
@@ -214,6 +209,7 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
 
 void cam_fake_start(cam_fake *f)
 {
+    memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->mu, NULL);
     f->port = av_test_free_port();
     f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,

@@ -27,7 +27,7 @@
             usleep(100 * 1000);                                         \
     } while (0)
 
-/* The case's store (av_test_db_url "cam.db", tag 'c'), migrated. */
+/* The case's store (av_test_open_store "cam.db", tag 'c'), migrated. */
 av_store *cam_open_store(void);
 /* ./models with one thread and two contexts; skips when the models are not fetched. */
 av_detect_pipeline *cam_open_pipeline(void);
@@ -77,7 +77,7 @@ typedef struct cam_fake {
     int fail_hooks;            /* answer the first N webhooks with 500 */
 } cam_fake;
 
-/* Starts f (zeroed by the caller) on a free port. */
+/* Zeroes f and starts it on a free port. */
 void cam_fake_start(cam_fake *f);
 /* What GET /snap.jpg (and a Frigate event's snapshot.jpg) serves from now on. */
 void cam_fake_serve(cam_fake *f, const unsigned char *p, size_t n);

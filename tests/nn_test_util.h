@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "nn/core.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,28 @@ static inline double tt_max_diff(const float *a, const float *b, int64_t n)
             m = d;
     }
     return m;
+}
+
+/* A graph of one TF StridedSlice (sp, with TF semantics) of the f32 input x
+ * (rank, xd) by constant begin/end/strides b, e, s of n values each; its
+ * output tensor in *out. */
+static inline av_nn__graph *tt_tf_strided_slice(int rank, const int64_t *xd, const int32_t *b,
+                                                const int32_t *e, const int32_t *s, int n,
+                                                av_nn__slice_params sp, av_nn__tid *out)
+{
+    av_nn__graph *g = av_nn__graph_new();
+    CHECK(g);
+    int64_t vd[1] = {n};
+    av_nn__tid in[4] = {tt_input(g, "x", AV_NN_F32, rank, xd),
+                        tt_const(g, "b", AV_NN_I32, 1, vd, b),
+                        tt_const(g, "e", AV_NN_I32, 1, vd, e),
+                        tt_const(g, "s", AV_NN_I32, 1, vd, s)};
+    *out = tt_act(g, "y", AV_NN_F32, -1, NULL);
+    sp.tf_semantics = true;
+    av_nn__params p = {.slice = sp};
+    tt_node(g, AV_NN_OP_SLICE, "ss", in, 4, out, 1, &p);
+    av_nn__mark_output(g, *out);
+    return g;
 }
 
 /* Name of the op of the j-th node in execution order. */

@@ -4,6 +4,7 @@
  * SQLite (or the MySQL/MariaDB server named by $AVIARY_TEST_DB).
  */
 #include "harness.h"
+#include "web_fixture.h"
 
 #include "store/store.h"
 
@@ -13,19 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static av_store *open_store(const char *name, char tag)
-{
-    char url[1200], err[512];
-    av_test_db_url(url, sizeof url, name, tag);
-    av_store *s = NULL;
-    CHECK_MSG(av_store_open(url, &s, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK_MSG(av_store_migrate(s, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
-    return s;
-}
-
 TEST(users_passwords_and_owner_count)
 {
-    av_store *s = open_store("a.db", 'u');
+    av_store *s = av_test_open_store("a.db", 'u');
     char err[512];
     int64_t n = -1;
     CHECK_EQ_INT(av_store_owner_count(s, &n, err, sizeof err), AV_STORE_OK);
@@ -84,7 +75,7 @@ TEST(users_passwords_and_owner_count)
 
 TEST(sessions_and_api_tokens)
 {
-    av_store *s = open_store("a.db", 's');
+    av_store *s = av_test_open_store("a.db", 's');
     char err[512];
     CHECK_EQ_INT(av_store_user_add(s, "alice", "correct horse", err, sizeof err), AV_STORE_OK);
     av_store_user u, v;
@@ -131,7 +122,7 @@ TEST(sessions_and_api_tokens)
 
 TEST(failed_login_counts)
 {
-    av_store *s = open_store("a.db", 'l');
+    av_store *s = av_test_open_store("a.db", 'l');
     char err[512];
     int retry = -1;
     for (int i = 0; i < 3; i++) {
@@ -216,7 +207,7 @@ static void add_image(av_store *s, char *id, int video)
 
 TEST(delete_removes_every_row_and_blob)
 {
-    av_store *s = open_store("a.db", 'd');
+    av_store *s = av_test_open_store("a.db", 'd');
     char err[512], keep[AV_STORE_ID_LEN + 1], img_id[AV_STORE_ID_LEN + 1],
         vid_id[AV_STORE_ID_LEN + 1];
     char blobs[800];

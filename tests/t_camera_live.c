@@ -36,7 +36,6 @@ TEST(snapshot_camera_alerts)
     unsigned char *bird = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &bird_len);
     unsigned char *cat = av_test_read_file(av_test_shared("testdata/images/cat.bmp"), &cat_len);
     cam_fake f;
-    memset(&f, 0, sizeof f);
     cam_fake_start(&f);
     cam_fake_serve(&f, bird, bird_len);
     f.fail_hooks = 1; /* the first POST fails: the retry must deliver it */
@@ -211,7 +210,6 @@ TEST(cpu_budget)
     size_t len = 0;
     unsigned char *cat = av_test_read_file(av_test_shared("testdata/images/cat.bmp"), &len);
     cam_fake f;
-    memset(&f, 0, sizeof f);
     cam_fake_start(&f);
     cam_fake_serve(&f, cat, len);
     av_store *s = cam_open_store();
@@ -248,7 +246,6 @@ TEST(frigate_events)
     size_t bird_len = 0;
     unsigned char *bird = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &bird_len);
     cam_fake f;
-    memset(&f, 0, sizeof f);
     cam_fake_start(&f);
     cam_fake_serve(&f, bird, bird_len);
     int mport = av_test_free_port();

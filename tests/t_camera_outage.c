@@ -183,7 +183,6 @@ TEST(lease_takeover)
     av_test_db_url(url, sizeof url, "cam.db", 'c');
     av_store *s = cam_open_store(); /* migrated before node A opens it */
     cam_fake f;
-    memset(&f, 0, sizeof f);
     cam_fake_start(&f);
     size_t len = 0;
     unsigned char *cat = av_test_read_file(av_test_shared("testdata/images/cat.bmp"), &len);

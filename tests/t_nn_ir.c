@@ -7,6 +7,7 @@
 #include "nn_test_util.h"
 
 #include <math.h>
+
 TEST(builder_limits_and_tables)
 {
     av_nn__graph *g = av_nn__graph_new();
@@ -189,16 +190,9 @@ TEST(shape_pool_ceil_mode)
 static int tf_slice_shape(const int32_t *b, const int32_t *e, const int32_t *s, int n,
                           av_nn__slice_params sp, int64_t *od)
 {
-    av_nn__graph *g = av_nn__graph_new();
-    int64_t xd[3] = {4, 5, 6}, vd[1] = {n};
-    av_nn__tid in[4] = {tt_input(g, "x", AV_NN_F32, 3, xd), tt_const(g, "b", AV_NN_I32, 1, vd, b),
-                        tt_const(g, "e", AV_NN_I32, 1, vd, e),
-                        tt_const(g, "s", AV_NN_I32, 1, vd, s)};
-    av_nn__tid out = tt_act(g, "y", AV_NN_F32, -1, NULL);
-    sp.tf_semantics = true;
-    av_nn__params p = {.slice = sp};
-    tt_node(g, AV_NN_OP_SLICE, "ss", in, 4, &out, 1, &p);
-    av_nn__mark_output(g, out);
+    int64_t xd[3] = {4, 5, 6};
+    av_nn__tid out;
+    av_nn__graph *g = tt_tf_strided_slice(3, xd, b, e, s, n, sp, &out);
     char err[256];
     CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
     int r = g->tensors[out].rank;

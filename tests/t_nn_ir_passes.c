@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+
 /* ---- rewrite passes: optimised run vs unoptimised interpretation ---- */
 
 typedef void (*builder)(av_nn__graph *g);

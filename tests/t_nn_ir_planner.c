@@ -5,6 +5,7 @@
 #include "nn_test_util.h"
 
 #include <math.h>
+
 /* x -> neg -> a -> reshape -> b -> neg -> c -> reshape -> c2 -> neg -> d (output); c2 is an output too
  * and exp reads a again (e, output), so the alias group lives as long as its last reader. */
 static void build_reshape_chain(av_nn__graph *g, av_nn__tid *ta, av_nn__tid *tb, av_nn__tid *tc)

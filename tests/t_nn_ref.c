@@ -7,6 +7,7 @@
 #include "nn_test_util.h"
 
 #include <math.h>
+
 /* One conv2d on x [1,3,3,1] = 1..9 with w [1,2,2,1] = 1,2,3,4 and the given params. */
 static void conv_case(av_nn__conv_params p, const float *bias, int64_t oh, int64_t ow,
                       const float *want)

@@ -7,21 +7,15 @@
 
 #include <math.h>
 #include <stdbool.h>
+
 /* TF StridedSlice on x [2,3] = 0..5 with constant begin/end/strides. */
 static void tf_slice(const int32_t *b, const int32_t *e, const int32_t *s, int n,
                      av_nn__slice_params sp, int64_t want_numel, const float *want)
 {
     float x[6] = {0, 1, 2, 3, 4, 5}, y[6];
-    int64_t xd[2] = {2, 3}, vd[1] = {n};
-    av_nn__graph *g = av_nn__graph_new();
-    av_nn__tid in[4] = {tt_input(g, "x", AV_NN_F32, 2, xd), tt_const(g, "b", AV_NN_I32, 1, vd, b),
-                        tt_const(g, "e", AV_NN_I32, 1, vd, e),
-                        tt_const(g, "s", AV_NN_I32, 1, vd, s)};
-    av_nn__tid out = tt_act(g, "y", AV_NN_F32, -1, NULL);
-    sp.tf_semantics = true;
-    av_nn__params p = {.slice = sp};
-    tt_node(g, AV_NN_OP_SLICE, "ss", in, 4, &out, 1, &p);
-    av_nn__mark_output(g, out);
+    int64_t xd[2] = {2, 3};
+    av_nn__tid out;
+    av_nn__graph *g = tt_tf_strided_slice(2, xd, b, e, s, n, sp, &out);
     const void *ins[1] = {x};
     void *outs[1] = {y};
     tt_run(g, ins, outs);

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+
 /*
  * Quantised conv (u8, per-tensor) and depthwise (i8, per-channel weights)
  * against float conv on the dequantised values, then quantised: within 1 LSB.

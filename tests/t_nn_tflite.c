@@ -42,7 +42,6 @@ TEST(add_fused_relu)
     mb_free(&m);
 }
 
-
 TEST(conv2d_relu6)
 {
     float x[18], want[8];

@@ -6,6 +6,7 @@
  * $AVIARY_TEST_DB.
  */
 #include "harness.h"
+#include "web_fixture.h"
 
 #include "store/store.h"
 
@@ -13,17 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static av_store *open_store(void)
-{
-    char url[1200], err[512];
-    av_test_db_url(url, sizeof url, "t.db", 'r');
-    av_store *s = NULL;
-    CHECK_MSG(av_store_open(url, &s, err, sizeof err) == AV_STORE_OK, "%s", err);
-    int v = 0;
-    CHECK_MSG(av_store_migrate(s, &v, err, sizeof err) == AV_STORE_OK, "%s", err);
-    return s;
-}
 
 /* An analysed 640x480 image with n detections (Erithacus rubecula, then Pica pica). */
 static void add_analysed(av_store *s, char *id, int n)
@@ -74,7 +64,7 @@ static av_store_status review(av_store *s, const char *id, int box, av_store_rev
 
 TEST(latest_review_of_a_box_wins)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 'r');
     char id[33], err[256];
     add_analysed(s, id, 2);
     av_store_review r;
@@ -133,7 +123,7 @@ TEST(latest_review_of_a_box_wins)
 
 TEST(bad_reviews_are_refused_with_a_reason)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 'r');
     char id[33], err[256] = "";
     add_analysed(s, id, 1);
     CHECK(review(s, id, 5, AV_REVIEW_CONFIRM, NULL, NULL, err, sizeof err) ==
@@ -198,7 +188,7 @@ static void *add_box(void *p)
 
 TEST(boxes_added_at_once_get_distinct_numbers)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 'r');
     char id[33];
     add_analysed(s, id, 2);
     enum { N = 6 };
@@ -247,7 +237,7 @@ static int walk_fn(void *ud, const av_store_review *r)
 
 TEST(each_pages_through_every_current_box)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 'r');
     char err[256];
     enum { IMAGES = 150 };
     for (int i = 0; i < IMAGES; i++) {
@@ -271,7 +261,7 @@ TEST(each_pages_through_every_current_box)
 
 TEST(meta_round_trip_and_delete_takes_reviews)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 'r');
     char id[33], err[256];
     add_analysed(s, id, 1);
     av_store_image_meta m = {"2026-05-01T06:12:09", 1, 51.5, -0.12}, got;
@@ -308,7 +298,7 @@ static int collect_fn(void *ud, const av_store_bird *b)
 
 TEST(birds_and_gallery_follow_the_reviews)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 'r');
     char a[33], b[33], err[256];
     add_analysed(s, a, 2);
     add_analysed(s, b, 1);

@@ -5,6 +5,7 @@
  * case); the restart case also needs $AVIARY_TEST_MARIADB (scripts/mariadb).
  */
 #include "harness.h"
+#include "web_fixture.h"
 
 #include "monitor/monitor.h"
 #include "store/driver.h"
@@ -22,18 +23,6 @@ static int on_mysql(void)
 {
     const char *env = getenv("AVIARY_TEST_DB");
     return env && strncmp(env, "mysql:", 6) == 0;
-}
-
-static av_store *open_store(void)
-{
-    char url[1200], err[512];
-    av_test_db_url(url, sizeof url, "t.db", 't');
-    av_store *s = NULL;
-    CHECK_MSG(av_store_open(url, &s, err, sizeof err) == AV_STORE_OK, "%s", err);
-    int v = 0;
-    CHECK_MSG(av_store_migrate(s, &v, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK(v >= 1);
-    return s;
 }
 
 static void add_image(av_store *s, char *id)
@@ -68,7 +57,7 @@ static av_store_detection det(const char *species, double score)
 
 TEST(migrate_is_idempotent)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     int v1 = 0, v2 = 0;
     char err[256];
     CHECK(av_store_migrate(s, &v1, err, sizeof err) == AV_STORE_OK);
@@ -93,7 +82,7 @@ TEST(bad_urls)
 
 TEST(image_round_trip_and_ids)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char id[AV_STORE_ID_LEN + 1], id2[AV_STORE_ID_LEN + 1];
     add_image(s, id);
     add_image(s, id2);
@@ -120,7 +109,7 @@ TEST(image_round_trip_and_ids)
 
 TEST(analysis_is_stored_once)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char id[AV_STORE_ID_LEN + 1], err[256];
     add_image(s, id);
     av_store_detection d[2] = {det("Erithacus rubecula", 0.9), det(NULL, 0.5)};
@@ -150,7 +139,7 @@ TEST(analysis_is_stored_once)
  * box and best first, and go with the image when it is deleted. */
 TEST(guesses_are_stored_per_box)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char id[AV_STORE_ID_LEN + 1], err[256];
     add_image(s, id);
     av_store_detection d[3] = {det("Pica pica", 0.4), det(NULL, 0.5), det("Corvus corone", 0.7)};
@@ -187,8 +176,8 @@ TEST(guesses_are_stored_per_box)
 /* Of two nodes claiming one analysis, one wins until the lease runs out. */
 TEST(analysis_claim_is_a_lease)
 {
-    av_store *s = open_store();
-    av_store *other = open_store(); /* a second node: its own connections */
+    av_store *s = av_test_open_store("t.db", 't');
+    av_store *other = av_test_open_store("t.db", 't'); /* a second node: its own connections */
     char id[AV_STORE_ID_LEN + 1], err[256];
     add_image(s, id);
     int a = -1, b = -1;
@@ -238,7 +227,7 @@ static void vote(av_store *s, const char *id, int yes, int gt, int pred, int nde
 
 TEST(running_means_are_true_means)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char a[AV_STORE_ID_LEN + 1], b[AV_STORE_ID_LEN + 1], c[AV_STORE_ID_LEN + 1], err[256];
     add_image(s, a);
     add_image(s, b);
@@ -328,7 +317,7 @@ static void *race_put(void *arg)
 
 TEST(concurrent_analysis_stores_one_result)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char id[AV_STORE_ID_LEN + 1];
     add_image(s, id);
     struct race r = {.s = s, .id = id};
@@ -400,7 +389,7 @@ static void db_text(av_store *s, const char *sql, const char *arg, char *out, si
 
 TEST(mlmd_init_is_idempotent_with_v10_schema)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char err[512];
     av_store_mlmd_info info;
     CHECK(av_store_mlmd_status(s, &info, err, sizeof err) == AV_STORE_OK);
@@ -483,7 +472,7 @@ static void *reg_model(void *arg)
 
 TEST(mlmd_model_registered_once_by_many)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char url[1200], err[512];
     av_test_db_url(url, sizeof url, "t.db", 't');
     /* Four processes and eight threads register the same model at once. */
@@ -557,7 +546,7 @@ TEST(mlmd_model_registered_once_by_many)
 
 TEST(mlmd_registers_manifests_with_sha256)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char dir[800], path[900], err[512];
     snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
     snprintf(path, sizeof path, "%s/pipeline.json", dir);
@@ -625,7 +614,7 @@ static void *upload_many(void *arg)
 
 TEST(concurrent_uploads_from_32_clients)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     struct uploader u[32];
     pthread_t t[32];
     for (int i = 0; i < 32; i++) {
@@ -659,7 +648,7 @@ TEST(server_restart_mid_run)
 {
     if (!on_mysql() || !getenv("AVIARY_TEST_MARIADB"))
         SKIP("needs AVIARY_TEST_DB=mysql://... and AVIARY_TEST_MARIADB=scripts/mariadb");
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char a[AV_STORE_ID_LEN + 1], b[AV_STORE_ID_LEN + 1], err[512];
     add_image(s, a);
     add_image(s, b);
@@ -711,7 +700,7 @@ TEST(server_restart_mid_run)
  * 256 MiB default; MySQL keeps its 64 MiB default and refuses it. */
 TEST(default_blob_limit_per_driver)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     size_t n = 70u << 20;
     unsigned char *big = malloc(n);
     CHECK(big);
@@ -742,7 +731,7 @@ TEST(default_blob_limit_per_driver)
 
 TEST(blob_store_and_size_limit)
 {
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char err[512], dir[800], id[AV_STORE_ID_LEN + 1];
     /* In the table (default), with a limit. */
     CHECK(av_store_set_blob_store(s, NULL, 3, err, sizeof err) == AV_STORE_OK);
@@ -783,12 +772,12 @@ TEST(killed_connection_fails_once_then_recovers)
 {
     if (!on_mysql())
         SKIP("needs AVIARY_TEST_DB=mysql://...");
-    av_store *s = open_store();
+    av_store *s = av_test_open_store("t.db", 't');
     char id[AV_STORE_ID_LEN + 1], err[512], cid[32], q[96];
     add_image(s, id);
     db_text(s, "SELECT CAST(CONNECTION_ID() AS CHAR)", NULL, cid, sizeof cid);
     /* Another client kills our (only, pooled) connection under us. */
-    av_store *admin = open_store();
+    av_store *admin = av_test_open_store("t.db", 't');
     av_store__sess *c;
     CHECK(admin->drv->sess_get(admin, &c, err, sizeof err) == AV_STORE_OK);
     snprintf(q, sizeof q, "KILL CONNECTION %lld", atoll(cid));

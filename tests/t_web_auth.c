@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "web_fixture.h"
 
 #include "store/store.h"
 #include "web/web.h"
@@ -56,16 +57,12 @@ static int retrain_auto;
 /* A web node on this case's database, with its own data folder. */
 static void start(node *n, const char *name, int guest, const char *metrics_token)
 {
-    char url[1200], err[512], sub[900];
+    char url[1200], err[512];
     snprintf(n->data, sizeof n->data, "%s/%s", av_test_tmpdir(), name);
     mkdir(n->data, 0755);
-    snprintf(sub, sizeof sub, "%s/originals", n->data);
-    mkdir(sub, 0755);
-    snprintf(sub, sizeof sub, "%s/inferenced", n->data);
-    mkdir(sub, 0755);
+    av_test_make_data_dir(n->data);
     av_test_db_url(url, sizeof url, "aviary.db", 'a');
-    CHECK_MSG(av_store_open(url, &n->store, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK_MSG(av_store_migrate(n->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
+    n->store = av_test_store_at(url);
     static const char *const settings[] = {"threads", "2", "db", "sqlite:<b>x</b>", NULL};
     av_web_opts o = {.listen = "127.0.0.1", .workers = 4, .store = n->store,
                      .data_dir = n->data, .max_upload_bytes = 1000000, .analyze = fake_analyze,

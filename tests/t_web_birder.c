@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "web_fixture.h"
 
 #include "detect/detect.h"
 #include "store/store.h"
@@ -72,12 +73,9 @@ struct app {
 
 static void start(struct app *a, int guest)
 {
-    char dir[700], url[1200], err[512], sub[800];
+    char dir[700], err[512];
     snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
-    snprintf(sub, sizeof sub, "%s/originals", dir);
-    mkdir(sub, 0755);
-    snprintf(sub, sizeof sub, "%s/inferenced", dir);
-    mkdir(sub, 0755);
+    av_test_make_data_dir(dir);
     /* a label file: the names a review may choose */
     static char labels[800];
     snprintf(labels, sizeof labels, "%s/labels.txt", dir);
@@ -87,9 +85,7 @@ static void start(struct app *a, int guest)
           "Corvus corone (Carrion Crow)\nTurdus merula (Eurasian Blackbird)\n",
           f);
     fclose(f);
-    av_test_db_url(url, sizeof url, "aviary.db", 'b');
-    CHECK_MSG(av_store_open(url, &a->store, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
+    a->store = av_test_open_store("aviary.db", 'b');
     static char data_dir[700];
     snprintf(data_dir, sizeof data_dir, "%s", dir);
     av_web_opts o = {.listen = "127.0.0.1", .workers = 4, .store = a->store,

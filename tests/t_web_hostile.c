@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "web_fixture.h"
 #include "proc.h"
 
 #include "store/store.h"
@@ -65,16 +66,11 @@ struct app {
 
 static void start(struct app *a, long long max_upload)
 {
-    char url[1200], err[512], sub[800];
+    char err[512];
     static char dir[700];
     snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
-    snprintf(sub, sizeof sub, "%s/originals", dir);
-    mkdir(sub, 0755);
-    snprintf(sub, sizeof sub, "%s/inferenced", dir);
-    mkdir(sub, 0755);
-    av_test_db_url(url, sizeof url, "aviary.db", 'h');
-    CHECK_MSG(av_store_open(url, &a->store, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
+    av_test_make_data_dir(dir);
+    a->store = av_test_open_store("aviary.db", 'h');
     av_web_opts o = {.listen = "127.0.0.1", .workers = 2, .store = a->store, .data_dir = dir,
                      .max_upload_bytes = max_upload, .analyze = fake_analyze,
                      .analysis_workers = 1, .tracked = tracked, .n_tracked = 1,

@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "web_fixture.h"
 #include "proc.h"
 
 #include "store/store.h"
@@ -141,16 +142,11 @@ static int pending_count(av_store *s)
 
 TEST(kill_under_upload_load_then_every_upload_is_analysed)
 {
-    char db[1200], dir[800], sub[900], err[512];
+    char db[1200], dir[800], err[512];
     snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
-    snprintf(sub, sizeof sub, "%s/originals", dir);
-    mkdir(sub, 0755);
-    snprintf(sub, sizeof sub, "%s/inferenced", dir);
-    mkdir(sub, 0755);
+    av_test_make_data_dir(dir);
     av_test_db_url(db, sizeof db, "aviary.db", 'r');
-    av_store *s = NULL;
-    CHECK_MSG(av_store_open(db, &s, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK_MSG(av_store_migrate(s, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
+    av_store *s = av_test_store_at(db);
 
     static load l;
     memset(&l, 0, sizeof l);

@@ -105,18 +105,12 @@ struct app {
 
 static void open_store(struct app *a)
 {
-    char err[512];
     if (!a->dir[0]) {
         snprintf(a->dir, sizeof a->dir, "%s", av_test_tmpdir());
-        char sub[800];
-        snprintf(sub, sizeof sub, "%s/originals", a->dir);
-        mkdir(sub, 0755);
-        snprintf(sub, sizeof sub, "%s/inferenced", a->dir);
-        mkdir(sub, 0755);
+        av_test_make_data_dir(a->dir);
         av_test_db_url(a->db, sizeof a->db, "aviary.db", 'v');
     }
-    CHECK_MSG(av_store_open(a->db, &a->store, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
+    a->store = av_test_store_at(a->db);
 }
 
 static void start_web(struct app *a, long long max_video_bytes, double max_video_seconds)

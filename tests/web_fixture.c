@@ -142,18 +142,39 @@ static int fake_render(void *ud, const void *bytes, size_t len, const av_store_d
 static const char *const tracked[] = {"Erithacus rubecula", "Periparus ater", "Pica pica"};
 static const double baselines[] = {0.85, 0.80, 0.75};
 
-void av_test_app_start(av_test_app *a, long long max_upload)
+av_store *av_test_store_at(const char *url)
 {
-    char dir[700], url[1200], err[512];
-    snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
-    char sub[800];
+    char err[512];
+    av_store *s = NULL;
+    CHECK_MSG(av_store_open(url, &s, err, sizeof err) == AV_STORE_OK, "%s: %s", url, err);
+    int v = 0;
+    CHECK_MSG(av_store_migrate(s, &v, err, sizeof err) == AV_STORE_OK, "%s", err);
+    CHECK(v >= 1);
+    return s;
+}
+
+av_store *av_test_open_store(const char *sqlite_name, char tag)
+{
+    char url[1200];
+    av_test_db_url(url, sizeof url, sqlite_name, tag);
+    return av_test_store_at(url);
+}
+
+void av_test_make_data_dir(const char *dir)
+{
+    char sub[1200];
     snprintf(sub, sizeof sub, "%s/originals", dir);
     mkdir(sub, 0755);
     snprintf(sub, sizeof sub, "%s/inferenced", dir);
     mkdir(sub, 0755);
-    av_test_db_url(url, sizeof url, "aviary.db", 'w');
-    CHECK_MSG(av_store_open(url, &a->store, err, sizeof err) == AV_STORE_OK, "%s", err);
-    CHECK_MSG(av_store_migrate(a->store, NULL, err, sizeof err) == AV_STORE_OK, "%s", err);
+}
+
+void av_test_app_start(av_test_app *a, long long max_upload)
+{
+    char dir[700], err[512];
+    snprintf(dir, sizeof dir, "%s", av_test_tmpdir());
+    av_test_make_data_dir(dir);
+    a->store = av_test_open_store("aviary.db", 'w');
     static char data_dir[700];
     snprintf(data_dir, sizeof data_dir, "%s", dir);
     av_web_opts o = {.listen = "127.0.0.1",

@@ -46,6 +46,15 @@ typedef struct av_test_app {
     char base[64]; /* http://127.0.0.1:PORT */
 } av_test_app;
 
+/* The store at url (av_test_db_url's), opened and migrated to version 1 or
+ * later; av_test_open_store: the case's store of that SQLite name and
+ * database tag (av_test_db_url). Both fail the case on an error. */
+av_store *av_test_store_at(const char *url);
+av_store *av_test_open_store(const char *sqlite_name, char tag);
+
+/* Makes dir's originals/ and inferenced/ (a data folder of the web app). */
+void av_test_make_data_dir(const char *dir);
+
 /* Opens and migrates the store, starts the app (uploads up to max_upload
  * bytes, one analysis worker, queue of 8, three tracked species). */
 void av_test_app_start(av_test_app *a, long long max_upload);
