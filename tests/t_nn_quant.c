@@ -13,6 +13,7 @@
  *    of garbage, and of a missing file, with messages naming the problem.
  */
 #include "harness.h"
+#include "detect_fixture.h"
 #include "nn/nn.h"
 #include "nn_test_util.h"
 
@@ -23,21 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f, "cannot open %s", path);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long n = ftell(f);
-    CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0);
-    void *buf = malloc((size_t)n + 1);
-    CHECK(buf);
-    CHECK_MSG(fread(buf, 1, (size_t)n, f) == (size_t)n, "short read %s", path);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static const char *human_model(const char *name)
 {
@@ -65,7 +51,7 @@ static float *bird_input(const char *name, size_t *len)
         if (strcmp(json_string_value(json_object_get(f, "role")), "input"))
             continue;
         snprintf(p, sizeof p, "%s/%s", dir, json_string_value(json_object_get(f, "file")));
-        in = read_file(p, len);
+        in = av_test_read_file(p, len);
     }
     json_decref(desc);
     CHECK_MSG(in, "no input dump for %s", name);
@@ -453,7 +439,7 @@ TEST(table_round_trip)
     snprintf(table, sizeof table, "%s/rt.calib", av_test_tmpdir());
     calibrate_model(m, x, table);
     size_t len;
-    char *text = read_file(table, &len);
+    char *text = av_test_read_file(table, &len);
     text[len] = '\0';
     CHECK(!strncmp(text, "# aviary int8 calibration v1\n# runs 1\n# test\n# one input\n", 56));
     CHECK(strstr(text, "\nx\t-10\t21\n"));

@@ -11,6 +11,7 @@
  *    shapes, unknown ops, cycles) against clean errors.
  */
 #include "harness.h"
+#include "detect_fixture.h"
 #include "nn/nn.h"
 
 #include <jansson.h>
@@ -22,21 +23,6 @@
 #include <unistd.h>
 
 /* ---- files ---- */
-
-static void *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f, "cannot open %s", path);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long n = ftell(f);
-    CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0);
-    void *buf = malloc((size_t)n + 1);
-    CHECK(buf);
-    CHECK_MSG(fread(buf, 1, (size_t)n, f) == (size_t)n, "short read %s", path);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static void write_file(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -174,7 +160,7 @@ static void check_against_tfjs(const char *name, av_nn_backend be, int threads)
         json_t *shape = json_object_get(f, "shape");
         snprintf(p, sizeof p, "%s/%s", refdir, json_string_value(json_object_get(f, "file")));
         size_t len;
-        void *data = read_file(p, &len);
+        void *data = av_test_read_file(p, &len);
         const av_nn_tensor_info *ti;
         int idx = 0;
         if (!strcmp(role, "input")) {

@@ -13,6 +13,7 @@
  * this reader only needs the 24/32-bpp uncompressed BMPs of the reference.)
  */
 #include "harness.h"
+#include "detect_fixture.h"
 #include "nn/nn.h"
 
 #include <jansson.h>
@@ -24,21 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f, "cannot open %s", path);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long n = ftell(f);
-    CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0);
-    void *buf = malloc((size_t)n + 1);
-    CHECK(buf);
-    CHECK_MSG(fread(buf, 1, (size_t)n, f) == (size_t)n, "short read %s", path);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static uint32_t rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -48,7 +34,7 @@ static uint32_t rd32(const uint8_t *p)
 static uint8_t *read_bmp(const char *path, int *w, int *h)
 {
     size_t len;
-    uint8_t *b = read_file(path, &len);
+    uint8_t *b = av_test_read_file(path, &len);
     CHECK_MSG(len >= 54 && b[0] == 'B' && b[1] == 'M', "%s: not a BMP", path);
     uint32_t off = rd32(b + 10);
     int32_t W = (int32_t)rd32(b + 18), H = (int32_t)rd32(b + 22);
@@ -190,7 +176,7 @@ static void check_images(const char *model, av_nn_backend be)
         if (k == 0) { /* the raw dump proves the preprocessing bit for bit */
             snprintf(p, sizeof p, "reference/tfjs/reference/%s/tensors/bird.bmp.input.f32", model);
             size_t len;
-            void *dump = read_file(av_test_shared(p), &len);
+            void *dump = av_test_read_file(av_test_shared(p), &len);
             CHECK_EQ_INT(len, (size_t)n_in * 4);
             CHECK_MSG(memcmp(dump, in, len) == 0, "%s: bird.bmp preprocessing differs", model);
             free(dump);
