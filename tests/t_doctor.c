@@ -5,8 +5,8 @@
  * on a good set-up and names each broken part, with exit status 1.
  */
 #include "harness.h"
-#include "http.h"
 #include "detect_fixture.h"
+#include "http.h"
 #include "proc.h"
 
 #include "config/config.h"

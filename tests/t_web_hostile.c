@@ -7,8 +7,8 @@
  */
 #include "harness.h"
 #include "http.h"
-#include "web_fixture.h"
 #include "proc.h"
+#include "web_fixture.h"
 
 #include "store/store.h"
 #include "web/web.h"
