@@ -39,7 +39,8 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
                      int x2, int y2, int mirror, void *dst, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->cls;
-    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, m->in_w, m->in_h);
+    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, m->in_w, m->in_h,
+                                            w->pool);
     if (!px) {
         av_base_errf(err, errlen, "species: crop failed");
         return -1;
@@ -266,7 +267,7 @@ static int second_crop(av_detect_pipeline *p, worker *w, const av_detect__img *i
 {
     int sw, sh;
     av_detect__second_input_size(p->second, &sw, &sh);
-    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, sw, sh);
+    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, sw, sh, w->pool);
     if (!px)
         return av_base_errf(err, errlen, "second opinion: crop failed");
     return av_detect__second_run(p->second, w->second, px, sums, err, errlen);
