@@ -1,10 +1,10 @@
 /*
  * t_detect_crops.c - the pipeline's input plumbing: the worker's crop cache
  * (src/detect/crops.c: the same pixels as a fresh crop, a hit is not made
- * again, reset forgets, more crops than it keeps) and the filling of model
- * inputs (tensor.c: the per-channel table for 8-bit pixels and the float
- * loops give the values of the plain per-value formula, every dtype and
- * layout, BGR included).
+ * again, reset forgets, more crops than it keeps, crops made in bands on a
+ * pool) and the filling of model inputs (tensor.c: the per-channel table
+ * for 8-bit pixels and the float loops give the values of the plain
+ * per-value formula, every dtype and layout, BGR included).
  */
 #include "harness.h"
 
@@ -31,19 +31,19 @@ TEST(crop_cache_same_pixels_hits_and_resets)
     memset(&c, 0, sizeof c);
     uint8_t *want = malloc(224 * 224 * 3);
     CHECK(av_detect__img_crop_area(&img, 10, 20, 200, 207, 224, 224, want) == 0);
-    const uint8_t *a = av_detect__crops_get(&c, &img, 10, 20, 200, 207, 224, 224);
+    const uint8_t *a = av_detect__crops_get(&c, &img, 10, 20, 200, 207, 224, 224, NULL);
     CHECK(a && memcmp(a, want, 224 * 224 * 3) == 0);
     /* a hit: the same buffer, not made again */
-    CHECK(av_detect__crops_get(&c, &img, 10, 20, 200, 207, 224, 224) == a);
+    CHECK(av_detect__crops_get(&c, &img, 10, 20, 200, 207, 224, 224, NULL) == a);
     CHECK_EQ_INT(c.n, 1);
     /* another size or rectangle is another crop */
-    const uint8_t *b = av_detect__crops_get(&c, &img, 10, 20, 200, 207, 112, 112);
+    const uint8_t *b = av_detect__crops_get(&c, &img, 10, 20, 200, 207, 112, 112, NULL);
     CHECK(b && b != a);
     CHECK_EQ_INT(c.n, 2);
     /* after a reset the same key is made again from the (new) pixels */
     av_detect__crops_reset(&c);
     memset(rgb, 9, (size_t)301 * 207 * 3);
-    a = av_detect__crops_get(&c, &img, 10, 20, 200, 207, 224, 224);
+    a = av_detect__crops_get(&c, &img, 10, 20, 200, 207, 224, 224, NULL);
     CHECK(a && a[0] == 9 && a[224 * 224 * 3 - 1] == 9);
     /* more crops than it keeps: the oldest go, every answer still right */
     av_detect__crops_reset(&c);
@@ -52,21 +52,64 @@ TEST(crop_cache_same_pixels_hits_and_resets)
     free(fresh);
     const uint8_t *last = NULL;
     for (int k = 0; k < AV_DETECT__CROPS_MAX + 5; k++) {
-        const uint8_t *p = av_detect__crops_get(&c, &img, k, 0, 100 + k, 100, 32, 32);
+        const uint8_t *p = av_detect__crops_get(&c, &img, k, 0, 100 + k, 100, 32, 32, NULL);
         CHECK(av_detect__img_crop_area(&img, k, 0, 100 + k, 100, 32, 32, want) == 0);
         CHECK_MSG(p && memcmp(p, want, 32 * 32 * 3) == 0, "crop %d", k);
         last = p;
     }
     CHECK_EQ_INT(c.n, AV_DETECT__CROPS_MAX);
     int k = AV_DETECT__CROPS_MAX + 4;
-    CHECK(av_detect__crops_get(&c, &img, k, 0, 100 + k, 100, 32, 32) == last); /* kept */
-    const uint8_t *p = av_detect__crops_get(&c, &img, 0, 0, 100, 100, 32, 32); /* made again */
+    CHECK(av_detect__crops_get(&c, &img, k, 0, 100 + k, 100, 32, 32, NULL) == last); /* kept */
+    const uint8_t *p = av_detect__crops_get(&c, &img, 0, 0, 100, 100, 32, 32, NULL); /* made again */
     CHECK(av_detect__img_crop_area(&img, 0, 0, 100, 100, 32, 32, want) == 0);
     CHECK(p && memcmp(p, want, 32 * 32 * 3) == 0);
     /* a crop outside the image fails */
-    CHECK(av_detect__crops_get(&c, &img, 400, 0, 500, 10, 32, 32) == NULL);
+    CHECK(av_detect__crops_get(&c, &img, 400, 0, 500, 10, 32, 32, NULL) == NULL);
     av_detect__crops_free(&c);
     free(want);
+    free(rgb);
+}
+
+/* Crops made in bands on a pool of 2 or 3 threads (img.c crop_area_on) have
+ * the bytes of the crop made on this thread: random rectangles of a photo-
+ * sized image (shrunk a lot, shrunk little, enlarged, one row), through the
+ * cache too. */
+TEST(crop_bands_on_a_pool_same_bytes)
+{
+    int w = 1031, h = 1857;
+    uint8_t *rgb = noise(w, h, 11);
+    av_detect__img img = av_detect__img_wrap(w, h, rgb);
+    uint8_t *want = malloc(300 * 300 * 3), *got = malloc(300 * 300 * 3);
+    unsigned s = 5;
+    for (int threads = 2; threads <= 3; threads++) {
+        av_nn_pool *pool = NULL;
+        CHECK(av_nn_pool_new(threads, &pool, NULL, 0) == AV_NN_OK && pool);
+        CHECK_EQ_INT(av_nn_pool_threads(pool), threads);
+        av_detect__crops c;
+        memset(&c, 0, sizeof c);
+        for (int k = 0; k < 12; k++) {
+            int x1 = (int)((s = s * 1103515245u + 12345u) >> 16) % (w - 8);
+            int y1 = (int)((s = s * 1103515245u + 12345u) >> 16) % (h - 8);
+            int x2 = x1 + 1 + (int)((s = s * 1103515245u + 12345u) >> 16) % (w - x1);
+            int y2 = y1 + 1 + (int)((s = s * 1103515245u + 12345u) >> 16) % (h - y1);
+            int ow = k % 4 == 3 ? 300 : 224, oh = k % 6 == 5 ? 1 : k % 4 == 3 ? 7 : 224;
+            if (k == 0)
+                x1 = y1 = 0, x2 = w, y2 = h; /* the whole photo */
+            size_t n = (size_t)ow * oh * 3;
+            memset(got, 0xa5, n);
+            CHECK(av_detect__img_crop_area(&img, x1, y1, x2, y2, ow, oh, want) == 0);
+            CHECK(av_detect__img_crop_area_on(&img, x1, y1, x2, y2, ow, oh, got, pool) == 0);
+            CHECK_MSG(memcmp(got, want, n) == 0, "%d threads (%d,%d)-(%d,%d) to %dx%d", threads,
+                      x1, y1, x2, y2, ow, oh);
+            const uint8_t *p = av_detect__crops_get(&c, &img, x1, y1, x2, y2, ow, oh, pool);
+            CHECK(p && memcmp(p, want, n) == 0);
+        }
+        CHECK(av_detect__img_crop_area_on(&img, w, 0, w + 5, 9, 32, 32, got, pool) == -1);
+        av_detect__crops_free(&c);
+        av_nn_pool_free(pool);
+    }
+    free(want);
+    free(got);
     free(rgb);
 }
 
@@ -136,4 +179,5 @@ TEST(fill_input_matches_the_formula)
     free(want);
 }
 
-TEST_MAIN(T(crop_cache_same_pixels_hits_and_resets), T(fill_input_matches_the_formula))
+TEST_MAIN(T(crop_cache_same_pixels_hits_and_resets), T(crop_bands_on_a_pool_same_bytes),
+          T(fill_input_matches_the_formula))

@@ -1,12 +1,14 @@
 /*
  * t_second.c - the ImageNet second opinion (src/detect/second.c): its
  * "second_opinion" rules parsed and refused, group sums, the veto rule,
- * the shipped manifest's groups against the ImageNet labels, and a
- * models folder without the model running without a second opinion.
+ * the shipped manifest's groups against the ImageNet labels, a models
+ * folder without the model running without a second opinion, and the
+ * batched veto run giving each crop its own run's sums.
  */
 #include "harness.h"
 
 #include "detect/second.h"
+#include "detect/tensor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +261,58 @@ TEST(manifest_checksum_and_absent_reason)
     CHECK_STR_CONTAINS(err, "sha256");
 }
 
-TEST_MAIN(T(rules_parse_groups_and_thresholds), T(rules_refused_with_the_field), T(sums_and_veto),
+/* The veto's batched run (av_detect__second_fill + _run_n on a context for n
+ * crops, the pipeline's one run for a photo's boxes) gives each crop the
+ * group sums of its own run, bit for bit: random crops, 3 and 2 a run. */
+TEST(batched_sums_equal_one_by_one)
+{
+    if (access("models/imagenet_mobilenet/mobilenet_v2_1.0_224_quant.tflite", R_OK))
+        SKIP("ImageNet model not installed (scripts/setup)");
+    char err[512];
+    av_detect__second *s = NULL;
+    CHECK_MSG(av_detect__second_open("models", &s, err, sizeof err) == AV_DETECT_OK && s, "%s",
+              err);
+    av_detect__second_ctx *c = NULL;
+    CHECK(av_detect__second_ctx_new(s, NULL, 1, &c, err, sizeof err) == AV_DETECT_OK);
+    int sw, sh;
+    av_detect__second_input_size(s, &sw, &sh);
+    size_t bytes = (size_t)sw * sh * 3;
+    uint8_t *px = malloc(3 * bytes);
+    unsigned r = 17;
+    for (size_t i = 0; i < 3 * bytes; i++) /* smooth-ish noise, a different image each */
+        px[i] = (uint8_t)(((i / 3) % (size_t)sw * (i / bytes + 2) +
+                           ((r = r * 1103515245u + 12345u) >> 27)) & 255);
+    for (int n = 3; n >= 2; n--) {
+        av_nn_ctx *bc = NULL;
+        av_nn_ctx_opts co = {.threads = 1, .backend = AV_NN_BACKEND_XNNPACK, .batch = n};
+        CHECK_MSG(av_nn_ctx_new(av_detect__second_nn(s), &co, &bc, err, sizeof err) == AV_NN_OK,
+                  "%s", err);
+        void **in = av_detect__bufs_alloc(av_detect__second_nn(s), 1, (size_t)n);
+        void **out = av_detect__bufs_alloc(av_detect__second_nn(s), 0, (size_t)n);
+        CHECK(in && out);
+        av_detect__second_sums one[3], all[3];
+        for (int j = 0; j < n; j++) {
+            CHECK(av_detect__second_run(s, c, px + (size_t)j * bytes, &one[j], err, sizeof err) ==
+                  0);
+            av_detect__second_fill(s, px + (size_t)j * bytes, in, n - 1 - j); /* reversed */
+        }
+        CHECK(av_detect__second_run_n(s, c, bc, in, out, n, all, err, sizeof err) == 0);
+        for (int j = 0; j < n; j++)
+            for (int g = 0; g < AV_DETECT__SECOND_GROUPS; g++)
+                CHECK_MSG(one[j].group[g] == all[n - 1 - j].group[g],
+                          "batch %d crop %d group %d: %.9f vs %.9f", n, j, g, one[j].group[g],
+                          all[n - 1 - j].group[g]);
+        CHECK(one[0].group[0] != one[1].group[0] || one[0].group[1] != one[1].group[1]);
+        av_detect__bufs_free(in, av_nn_num_inputs(av_detect__second_nn(s)));
+        av_detect__bufs_free(out, av_nn_num_outputs(av_detect__second_nn(s)));
+        av_nn_ctx_free(bc);
+    }
+    free(px);
+    av_detect__second_ctx_free(c);
+    av_detect__second_close(s);
+}
+
+TEST_MAIN(T(batched_sums_equal_one_by_one), T(rules_parse_groups_and_thresholds),
+          T(rules_refused_with_the_field), T(sums_and_veto),
           T(shipped_groups_match_the_labels), T(absent_model_is_no_second_opinion),
           T(manifest_checksum_and_absent_reason))

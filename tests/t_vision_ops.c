@@ -204,12 +204,69 @@ TEST(pil_resize_simd_matches_scalar)
             CHECK(av_vision_resize_pil_box_into(img, &box, ow, oh, into, NULL, 0) ==
                   AV_VISION_OK);
             CHECK(memcmp(into, c->data, (size_t)ow * oh * 3) == 0);
+            /* in bands of rows (1 to 5 of them, uneven), SIMD and scalar */
+            for (int simd = 0; simd < 2; simd++) {
+                int bands = 1 + (b + simd) % 5, r0 = 0;
+                memset(into, 0xa5, (size_t)ow * oh * 3);
+                av_vision__resize_force_scalar(!simd);
+                for (int i = 1; i <= bands; i++) {
+                    int r1 = i == bands ? oh : oh * i * i / (bands * bands);
+                    if (r1 > r0)
+                        CHECK(av_vision_resize_pil_box_rows(img, &box, ow, oh, r0, r1, into,
+                                                            NULL, 0) == AV_VISION_OK);
+                    r0 = r1 > r0 ? r1 : r0;
+                }
+                CHECK_MSG(memcmp(into, c->data, (size_t)ow * oh * 3) == 0,
+                          "%dx%d box (%g,%g)-(%g,%g) to %dx%d in %d bands (simd %d)", w, h,
+                          box.x0, box.y0, box.x1, box.y1, ow, oh, bands, simd);
+            }
+            av_vision__resize_force_scalar(0);
+            CHECK(av_vision_resize_pil_box_rows(img, &box, ow, oh, 0, 0, into, NULL, 0) ==
+                  AV_VISION_E_ARG);
+            CHECK(av_vision_resize_pil_box_rows(img, &box, ow, oh, 0, oh + 1, into, NULL, 0) ==
+                  AV_VISION_E_ARG);
             free(into);
             av_img_free(a);
             av_img_free(c);
         }
         av_img_free(img);
     }
+}
+
+/* Bands of rows when a pass is skipped (the whole image to its own width or
+ * height, or to its own size: a copy) give the whole resize's bytes. */
+TEST(pil_resize_rows_without_a_pass)
+{
+    unsigned s = 99;
+    av_image *img = av_img_new(50, 40);
+    for (size_t k = 0; k < 50 * 40 * 3; k++)
+        img->data[k] = (uint8_t)((s = s * 1103515245u + 12345u) >> 23);
+    static const int outs[][2] = {{50, 40}, {23, 40}, {50, 17}, {77, 40}};
+    av_vision_rect box = {0, 0, 50, 40};
+    for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
+        int ow = outs[o][0], oh = outs[o][1];
+        size_t n = (size_t)ow * oh * 3;
+        uint8_t *whole = malloc(n), *bands = malloc(n);
+        for (int simd = 0; simd < 2; simd++) {
+            av_vision__resize_force_scalar(!simd);
+            CHECK(av_vision_resize_pil_box_into(img, &box, ow, oh, whole, NULL, 0) ==
+                  AV_VISION_OK);
+            memset(bands, 0xa5, n);
+            CHECK(av_vision_resize_pil_box_rows(img, &box, ow, oh, 0, 3, bands, NULL, 0) ==
+                  AV_VISION_OK);
+            CHECK(av_vision_resize_pil_box_rows(img, &box, ow, oh, 3, oh - 5, bands, NULL, 0) ==
+                  AV_VISION_OK);
+            CHECK(av_vision_resize_pil_box_rows(img, &box, ow, oh, oh - 5, oh, bands, NULL, 0) ==
+                  AV_VISION_OK);
+            CHECK_MSG(memcmp(whole, bands, n) == 0, "50x40 to %dx%d simd %d", ow, oh, simd);
+        }
+        av_vision__resize_force_scalar(0);
+        if (ow == 50 && oh == 40)
+            CHECK(memcmp(whole, img->data, n) == 0);
+        free(whole);
+        free(bands);
+    }
+    av_img_free(img);
 }
 
 /* The AVX2 row of the TF1 bilinear resize gives the scalar floats: random
@@ -469,7 +526,9 @@ TEST(missing_font_boxes_still_drawn)
 }
 
 TEST_MAIN(T(tf_bilinear_matches_centernet_input), T(tf_bilinear_matches_nanodet_input),
-          T(tf_bilinear_small_cases), T(pil_resize_matches_pillow), T(pil_resize_properties), T(pil_resize_simd_matches_scalar), T(tf_bilinear_simd_matches_scalar),
+          T(tf_bilinear_small_cases), T(pil_resize_matches_pillow), T(pil_resize_properties),
+          T(pil_resize_simd_matches_scalar), T(pil_resize_rows_without_a_pass),
+          T(tf_bilinear_simd_matches_scalar),
           T(square_crop_rect_math), T(crop_and_crop_resize), T(draw_box_edges),
           T(draw_label_above_box_and_legible), T(draw_label_kept_inside_image),
           T(draw_degenerate_images_and_boxes), T(missing_font_boxes_still_drawn))

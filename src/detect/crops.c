@@ -22,7 +22,7 @@ void av_detect__crops_free(av_detect__crops *c)
 }
 
 const uint8_t *av_detect__crops_get(av_detect__crops *c, const av_detect__img *img, int x1,
-                                    int y1, int x2, int y2, int ow, int oh)
+                                    int y1, int x2, int y2, int ow, int oh, av_nn_pool *pool)
 {
     if (ow < 1 || oh < 1)
         return NULL;
@@ -49,7 +49,7 @@ const uint8_t *av_detect__crops_get(av_detect__crops *c, const av_detect__img *i
         e->px = px;
         e->cap = need;
     }
-    if (av_detect__img_crop_area(img, x1, y1, x2, y2, ow, oh, e->px))
+    if (av_detect__img_crop_area_on(img, x1, y1, x2, y2, ow, oh, e->px, pool))
         return NULL;
     *e = (av_detect__crop_entry){.rgb = img->rgb, .iw = img->w, .ih = img->h, .x1 = x1,
                                  .y1 = y1, .x2 = x2, .y2 = y2, .ow = ow, .oh = oh,

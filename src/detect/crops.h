@@ -35,9 +35,9 @@ void av_detect__crops_reset(av_detect__crops *c);
 /* Free the buffers; c is then empty. */
 void av_detect__crops_free(av_detect__crops *c);
 /* Pixels [x1,y1,x2,y2) of img area-resized to ow x oh (av_detect__img_crop_area):
- * from the cache, or made now and kept. Valid until the next get or reset;
+ * from the cache, or made now (on pool's threads, NULL: this one) and kept. Valid until the next get or reset;
  * NULL when the crop fails or memory runs out. */
 const uint8_t *av_detect__crops_get(av_detect__crops *c, const av_detect__img *img, int x1,
-                                    int y1, int x2, int y2, int ow, int oh);
+                                    int y1, int x2, int y2, int ow, int oh, av_nn_pool *pool);
 
 #endif

@@ -77,22 +77,57 @@ int av_detect__img_resize_tf(const av_detect__img *img, int out_w, int out_h, fl
     return av_vision_resize_tf_bilinear_f32(&v, out_w, out_h, out) == AV_VISION_OK ? 0 : -1;
 }
 
-int av_detect__img_crop_area(const av_detect__img *img, int x1, int y1, int x2, int y2,
-                             int out_w, int out_h, uint8_t *out)
+/* One band of a crop (crop_band below). */
+typedef struct crop_job {
+    av_image v;
+    av_vision_rect r;
+    int out_w, out_h, bands;
+    uint8_t *out;
+    int failed[AV_DETECT__CROP_BANDS_MAX];
+} crop_job;
+
+static void crop_band(void *ctx, size_t i)
+{
+    crop_job *j = ctx;
+    int r0 = (int)((long long)j->out_h * (long long)i / j->bands);
+    int r1 = (int)((long long)j->out_h * (long long)(i + 1) / j->bands);
+    char err[128];
+    j->failed[i] = r1 > r0 && av_vision_resize_pil_box_rows(&j->v, &j->r, j->out_w, j->out_h, r0,
+                                                           r1, j->out, err, sizeof err) !=
+                                  AV_VISION_OK;
+}
+
+int av_detect__img_crop_area_on(const av_detect__img *img, int x1, int y1, int x2, int y2,
+                                int out_w, int out_h, uint8_t *out, av_nn_pool *pool)
 {
     if (x1 < 0) x1 = 0;
     if (y1 < 0) y1 = 0;
     if (x2 > img->w) x2 = img->w;
     if (y2 > img->h) y2 = img->h;
-    if (x2 <= x1 || y2 <= y1)
+    if (x2 <= x1 || y2 <= y1 || out_h < 1)
         return -1;
-    av_image v = view(img);
-    av_vision_rect r = {(float)x1, (float)y1, (float)x2, (float)y2};
-    char err[128];
-    return av_vision_resize_pil_box_into(&v, &r, out_w, out_h, out, err, sizeof err) ==
-                   AV_VISION_OK
-               ? 0
-               : -1;
+    /* two bands a thread: a band whose thread is late is shared out */
+    int threads = av_nn_pool_threads(pool), bands = threads > 1 ? 2 * threads : 1;
+    if (bands > AV_DETECT__CROP_BANDS_MAX)
+        bands = AV_DETECT__CROP_BANDS_MAX;
+    if (bands > out_h)
+        bands = out_h;
+    crop_job j = {.v = view(img), .r = {(float)x1, (float)y1, (float)x2, (float)y2},
+                  .out_w = out_w, .out_h = out_h, .bands = bands, .out = out};
+    if (bands > 1)
+        av_nn_pool_for(pool, crop_band, &j, (size_t)bands);
+    else
+        crop_band(&j, 0);
+    for (int i = 0; i < bands; i++)
+        if (j.failed[i])
+            return -1;
+    return 0;
+}
+
+int av_detect__img_crop_area(const av_detect__img *img, int x1, int y1, int x2, int y2,
+                             int out_w, int out_h, uint8_t *out)
+{
+    return av_detect__img_crop_area_on(img, x1, y1, x2, y2, out_w, out_h, out, NULL);
 }
 
 static pthread_once_t g_font_once = PTHREAD_ONCE_INIT;

@@ -318,6 +318,7 @@ av_detect_status av_detect_pipeline_open(const char *models_dir, const av_detect
     if (p->species_batch > SPECIES_BATCH_CAP)
         p->species_batch = SPECIES_BATCH_CAP;
     atomic_init(&p->batch_refused, 0);
+    atomic_init(&p->second_refused, 0);
     atomic_init(&p->det_refused, 0);
     p->n_workers = o.max_contexts > 0 ? o.max_contexts : DEFAULT_CONTEXTS;
     p->crop_margin = pc.crop_margin;

@@ -87,6 +87,7 @@ typedef struct worker {
     av_detect__box *xboxes;   /* NMS_POOL boxes of one extra pass run (passes.c) */
     av_detect__tensor *touts; /* detector outputs as tensors */
     cls_batch cb[BATCH_SLOTS]; /* classifier, by crop count */
+    cls_batch sb[BATCH_SLOTS]; /* ImageNet second opinion (veto), by crop count */
     cls_batch db[DET_SLOTS];   /* detector, by image count */
     cls_batch tb;              /* detector, the tiles of one image (apart from db, which
                                 * a batch of images is still reading when its tiles run) */
@@ -114,6 +115,7 @@ struct av_detect_pipeline {
     int threads;
     int species_batch;           /* crops per batched run; 1: one at a time */
     atomic_int batch_refused;    /* 1: the engine could not batch the classifier (logged) */
+    atomic_int second_refused;   /* 1: the engine could not batch ImageNet (logged) */
     atomic_int det_refused;      /* 1: the engine could not batch the detector (logged) */
     av_detect_head head;         /* retrained head (cls.head_path), n_classes 0 = none */
     av_nn_tensor_info feat_info; /* the tensor it reads, per sample */

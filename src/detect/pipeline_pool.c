@@ -22,6 +22,8 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
 {
     for (int i = 0; i < BATCH_SLOTS; i++)
         batch_free(p->cls_model, &w->cb[i]); /* before the pool their contexts use */
+    for (int i = 0; i < BATCH_SLOTS; i++)
+        batch_free(p->second ? av_detect__second_nn(p->second) : NULL, &w->sb[i]);
     for (int i = 0; i < DET_SLOTS; i++)
         batch_free(p->det_model, &w->db[i]);
     batch_free(p->det_model, &w->tb);

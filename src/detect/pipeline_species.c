@@ -39,7 +39,8 @@ static int fill_crop(av_detect_pipeline *p, worker *w, const av_detect__img *img
                      int x2, int y2, int mirror, void *dst, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->cls;
-    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, m->in_w, m->in_h);
+    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, m->in_w, m->in_h,
+                                            w->pool);
     if (!px) {
         av_base_errf(err, errlen, "species: crop failed");
         return -1;
@@ -266,7 +267,7 @@ static int second_crop(av_detect_pipeline *p, worker *w, const av_detect__img *i
 {
     int sw, sh;
     av_detect__second_input_size(p->second, &sw, &sh);
-    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, sw, sh);
+    const uint8_t *px = av_detect__crops_get(&w->crops, img, x1, y1, x2, y2, sw, sh, w->pool);
     if (!px)
         return av_base_errf(err, errlen, "second opinion: crop failed");
     return av_detect__second_run(p->second, w->second, px, sums, err, errlen);
@@ -295,6 +296,99 @@ static int veto_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *im
     }
     r->n_dets = kept;
     return 0;
+}
+
+/* The veto on the bird boxes of rs[0..n) in runs of several crops (even
+ * chunks of at most species_batch): one run for a photo's boxes instead of
+ * one each. Boxes ImageNet vetoes are marked in out (one flag per box, in
+ * order over rs); 0, 1 when the engine cannot batch ImageNet (nothing
+ * marked: the caller vetoes box by box; logged once), -1 on failure. */
+static int veto_batched(av_detect_pipeline *p, worker *w, int n,
+                        const av_detect__img *const *imgs, av_detect_result *const *rs,
+                        int birds, unsigned char *out, char *err, size_t errlen)
+{
+    const av_detect__second_rules *ru = av_detect__second_rules_of(p->second);
+    int sw, sh, cap = p->species_batch;
+    av_detect__second_input_size(p->second, &sw, &sh);
+    int chunks = (birds + cap - 1) / cap, per = (birds + chunks - 1) / chunks;
+    int at[SPECIES_BATCH_CAP], nc = 0, done = 0, flag = 0;
+    av_detect__second_sums sums[SPECIES_BATCH_CAP];
+    cls_batch *b = NULL;
+    char e[512] = "";
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < rs[k]->n_dets; i++, flag++) {
+            const av_detect_det *d = &rs[k]->dets[i];
+            if (d->class_index != p->bird_class)
+                continue;
+            if (nc == 0) {
+                int want = birds - done < per ? birds - done : per;
+                b = av_detect__batch_slot(p, w, av_detect__second_nn(p->second), w->sb,
+                                          BATCH_SLOTS, want, e, sizeof e);
+                if (!b) {
+                    if (atomic_exchange(&p->second_refused, 1) == 0)
+                        av_log(AV_LOG_WARN, "second_batch_off", "model", "imagenet", "error", e,
+                               "effect", "veto crops run one at a time", NULL);
+                    return 1; /* earlier chunks are marked again box by box: same answers */
+                }
+            }
+            int x1, y1, x2, y2;
+            crop_square(imgs[k], d, p->crop_margin, &x1, &y1, &x2, &y2);
+            /* filled at once: a later get may replace this crop's cache entry */
+            const uint8_t *px = av_detect__crops_get(&w->crops, imgs[k], x1, y1, x2, y2, sw, sh,
+                                                     w->pool);
+            if (!px)
+                return av_base_errf(err, errlen, "second opinion: crop failed");
+            av_detect__second_fill(p->second, px, b->in, nc);
+            at[nc++] = flag;
+            done++;
+            if (nc == b->n) {
+                if (av_detect__second_run_n(p->second, w->second, b->ctx, b->in, b->out, nc, sums,
+                                            err, errlen))
+                    return -1;
+                for (int j = 0; j < nc; j++)
+                    out[at[j]] = (unsigned char)av_detect__second_vetoes(ru, &sums[j]);
+                nc = 0;
+            }
+        }
+    return 0;
+}
+
+/* The ImageNet veto on the bird boxes of rs[0..n) (rs[k] cut from imgs[k]):
+ * batched when there are two or more and batching is on, else box by box.
+ * 0, or -1 (err). */
+static int veto_step(av_detect_pipeline *p, worker *w, int n, const av_detect__img *const *imgs,
+                     av_detect_result *const *rs, char *err, size_t errlen)
+{
+    int birds = 0, total = 0;
+    for (int k = 0; k < n; k++) {
+        total += rs[k]->n_dets;
+        for (int i = 0; i < rs[k]->n_dets; i++)
+            birds += rs[k]->dets[i].class_index == p->bird_class;
+    }
+    int rc = 1;
+    unsigned char *veto = NULL;
+    if (birds >= 2 && p->species_batch >= 2 && !atomic_load(&p->second_refused)) {
+        veto = calloc((size_t)total, 1);
+        if (!veto)
+            return av_base_errf(err, errlen, "second opinion: out of memory");
+        rc = veto_batched(p, w, n, imgs, rs, birds, veto, err, errlen);
+    }
+    if (rc == 0) { /* drop the marked boxes, in order */
+        int flag = 0;
+        for (int k = 0; k < n; k++) {
+            av_detect_result *r = rs[k];
+            int kept = 0;
+            for (int i = 0; i < r->n_dets; i++, flag++)
+                if (!veto[flag])
+                    r->dets[kept++] = r->dets[i];
+            r->n_dets = kept;
+        }
+    }
+    free(veto);
+    for (int k = 0; rc == 1 && k < n; k++)
+        if (veto_boxes(p, w, imgs[k], rs[k], err, errlen))
+            return -1;
+    return rc < 0 ? -1 : 0;
 }
 
 /* The ImageNet rescue (second.h): 1 when the whole image's bird classes
@@ -376,10 +470,9 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                 }
             }
         }
-        if (p->second && av_detect__second_rules_of(p->second)->veto_max_bird > 0)
-            for (int k = 0; k < n; k++)
-                if (veto_boxes(p, w, imgs[k], rs[k], err, errlen))
-                    return -1;
+        if (p->second && av_detect__second_rules_of(p->second)->veto_max_bird > 0 &&
+            veto_step(p, w, n, imgs, rs, err, errlen))
+            return -1;
         for (int k = 0; k < n; k++) {
             av_detect_result *r = rs[k];
             int mine = 0;

@@ -312,3 +312,33 @@ int av_detect__second_run(const av_detect__second *s, av_detect__second_ctx *c,
     av_detect__second_sum(&s->rules, c->probs, s->n_out, sums);
     return 0;
 }
+
+const av_nn_model *av_detect__second_nn(const av_detect__second *s)
+{
+    return s ? s->model : NULL;
+}
+
+void av_detect__second_fill(const av_detect__second *s, const uint8_t *px, void **in, int j)
+{
+    const av_nn_tensor_info *ti = av_nn_input(s->model, s->in);
+    size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+    av_detect__fill_input(&s->m, ti, NULL, px, (uint8_t *)in[s->in] + (size_t)j * in_bytes);
+}
+
+int av_detect__second_run_n(const av_detect__second *s, av_detect__second_ctx *c,
+                            av_nn_ctx *bctx, void **in, void **out, int n,
+                            av_detect__second_sums *sums, char *err, size_t errlen)
+{
+    const av_nn_tensor_info *to = av_nn_output(s->model, s->out);
+    size_t out_bytes = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
+    char e[512] = "";
+    if (av_nn_run(bctx, (const void *const *)in, out, e, sizeof e) != AV_NN_OK)
+        return av_base_errf(err, errlen, "%s: %s", s->m.name, e);
+    for (int j = 0; j < n; j++) {
+        if (av_detect__read_scores(&s->m, to, (const uint8_t *)out[s->out] + (size_t)j * out_bytes,
+                                   c->probs, (size_t)s->n_out))
+            return av_base_errf(err, errlen, "%s: output dtype not supported", s->m.name);
+        av_detect__second_sum(&s->rules, c->probs, s->n_out, &sums[j]);
+    }
+    return 0;
+}

@@ -86,5 +86,16 @@ void av_detect__second_input_size(const av_detect__second *s, int *w, int *h);
 int av_detect__second_run(const av_detect__second *s, av_detect__second_ctx *c,
                           const uint8_t *px, av_detect__second_sums *sums, char *err,
                           size_t errlen);
-
+/* s's engine model (borrowed): for contexts of several samples a run. */
+const av_nn_model *av_detect__second_nn(const av_detect__second *s);
+/* n crops in one run of bctx, a context of s's model for n samples with
+ * its n-sample buffers in / out (the pipeline's batch slot): each crop (as
+ * for av_detect__second_run) goes in with av_detect__second_fill as sample
+ * j, then av_detect__second_run_n runs them (c lends its score buffer) and
+ * sums crop j's groups into sums[j]: what n runs of av_detect__second_run
+ * give, as the engine computes each sample alone. 0, or -1 (err set). */
+void av_detect__second_fill(const av_detect__second *s, const uint8_t *px, void **in, int j);
+int av_detect__second_run_n(const av_detect__second *s, av_detect__second_ctx *c,
+                            av_nn_ctx *bctx, void **in, void **out, int n,
+                            av_detect__second_sums *sums, char *err, size_t errlen);
 #endif

@@ -122,6 +122,12 @@ typedef struct av_nn_pool av_nn_pool;
 /* threads <= 1 gives NULL (run on the calling thread), which is not an error. */
 av_nn_status av_nn_pool_new(int threads, av_nn_pool **out, char *err, size_t errlen);
 void av_nn_pool_free(av_nn_pool *p);
+/* fn(ctx, i) for i in [0, n) on the pool's threads, the caller's included;
+ * returns when all are done. NULL pool: in turn on the calling thread. For
+ * work beside the contexts' runs (the pipeline's crops), never during one. */
+void av_nn_pool_for(av_nn_pool *p, void (*fn)(void *ctx, size_t i), void *ctx, size_t n);
+/* Threads of the pool (the caller's included); 1 for NULL. */
+int av_nn_pool_threads(const av_nn_pool *p);
 
 typedef struct av_nn_ctx_opts {
     int threads;           /* <= 1: run on the calling thread only (ignored with pool) */

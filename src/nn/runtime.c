@@ -302,3 +302,20 @@ void av_nn_pool_free(av_nn_pool *p)
     if (p)
         pthreadpool_destroy((pthreadpool_t)p);
 }
+
+void av_nn_pool_for(av_nn_pool *p, void (*fn)(void *ctx, size_t i), void *ctx, size_t n)
+{
+    if (!fn)
+        return;
+    if (!p) {
+        for (size_t i = 0; i < n; i++)
+            fn(ctx, i);
+        return;
+    }
+    pthreadpool_parallelize_1d((pthreadpool_t)p, fn, ctx, n, 0);
+}
+
+int av_nn_pool_threads(const av_nn_pool *p)
+{
+    return p ? (int)pthreadpool_get_threads_count((pthreadpool_t)(av_nn_pool *)p) : 1;
+}

@@ -150,25 +150,18 @@ static void resample_v(uint8_t *dst, int w, int out_h, const uint8_t *src, int k
     }
 }
 
-av_vision_status av_vision_resize_pil_box_into(const av_image *src, const av_vision_rect *box,
-                                               int out_w, int out_h, uint8_t *dst, char *err,
-                                               size_t errlen)
+/* Output rows [row0, row1) of the box resize (box_rows in vision.h); the
+ * arguments are checked by the callers. */
+static av_vision_status box_rows(const av_image *src, const av_vision_rect *box, int out_w,
+                                 int out_h, int row0, int row1, uint8_t *dst, char *err,
+                                 size_t errlen)
 {
-    if (!src || !src->data || !box || !dst)
-        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: NULL image, box or output");
-    if (out_w < 1 || out_h < 1 || out_w > AV_VISION_MAX_SIDE || out_h > AV_VISION_MAX_SIDE)
-        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: bad output size %dx%d", out_w,
-                              out_h);
-    if (!(box->x0 >= 0 && box->y0 >= 0 && box->x1 <= (float)src->width &&
-          box->y1 <= (float)src->height && box->x0 < box->x1 && box->y0 < box->y1))
-        return av_vision__err(err, errlen, AV_VISION_E_ARG,
-                              "resize: box (%g,%g)-(%g,%g) not inside %dx%d image", box->x0,
-                              box->y0, box->x1, box->y1, src->width, src->height);
-
     int need_h = out_w != src->width || box->x0 != 0 || box->x1 != (float)out_w;
     int need_v = out_h != src->height || box->y0 != 0 || box->y1 != (float)out_h;
+    size_t rb = (size_t)out_w * 3;
     if (!need_h && !need_v) {
-        memcpy(dst, src->data, (size_t)out_w * (size_t)out_h * 3);
+        memcpy(dst + (size_t)row0 * rb, src->data + (size_t)row0 * rb,
+               (size_t)(row1 - row0) * rb);
         return AV_VISION_OK;
     }
 
@@ -184,15 +177,16 @@ av_vision_status av_vision_resize_pil_box_into(const av_image *src, const av_vis
 
     const uint8_t *vin = src->data;
     if (need_h) {
-        /* Only the source rows the vertical pass will read; straight into
+        /* Only the source rows the vertical pass will read for these output
+         * rows (without one, output row i is source row i); straight into
          * dst when there is no vertical pass. */
-        int first = bv[0];
-        int last = bv[(out_h - 1) * 2] + bv[(out_h - 1) * 2 + 1];
-        for (int i = 0; i < out_h; i++)
+        int first = need_v ? bv[row0 * 2] : row0;
+        int last = need_v ? bv[(row1 - 1) * 2] + bv[(row1 - 1) * 2 + 1] : row1;
+        for (int i = row0; need_v && i < row1; i++)
             bv[i * 2] -= first;
-        uint8_t *hout = dst;
+        uint8_t *hout = dst + (size_t)row0 * rb;
         if (need_v) {
-            tmp = malloc((size_t)out_w * (size_t)(last - first) * 3);
+            tmp = malloc(rb * (size_t)(last - first));
             if (!tmp)
                 goto done;
             hout = tmp;
@@ -203,13 +197,16 @@ av_vision_status av_vision_resize_pil_box_into(const av_image *src, const av_vis
         vin = tmp;
     }
     if (need_v) {
-        acc = malloc((size_t)out_w * 3 * sizeof *acc);
+        acc = malloc(rb * sizeof *acc);
         if (!acc)
             goto done;
+        uint8_t *d = dst + (size_t)row0 * rb;
+        const int *bvr = bv + 2 * (size_t)row0;
+        const int32_t *kvr = kv + (size_t)row0 * (size_t)ksv;
         if (simd)
-            av_vision__resample_v_simd(dst, out_w, out_h, vin, ksv, bv, kv, acc);
+            av_vision__resample_v_simd(d, out_w, row1 - row0, vin, ksv, bvr, kvr, acc);
         else
-            resample_v(dst, out_w, out_h, vin, ksv, bv, kv, acc);
+            resample_v(d, out_w, row1 - row0, vin, ksv, bvr, kvr, acc);
     }
     st = AV_VISION_OK;
 done:
@@ -222,6 +219,34 @@ done:
     free(acc);
     free(tmp);
     return st;
+}
+
+av_vision_status av_vision_resize_pil_box_rows(const av_image *src, const av_vision_rect *box,
+                                               int out_w, int out_h, int row0, int row1,
+                                               uint8_t *dst, char *err, size_t errlen)
+{
+    if (!src || !src->data || !box || !dst)
+        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: NULL image, box or output");
+    if (out_w < 1 || out_h < 1 || out_w > AV_VISION_MAX_SIDE || out_h > AV_VISION_MAX_SIDE)
+        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: bad output size %dx%d", out_w,
+                              out_h);
+    if (row0 < 0 || row1 > out_h || row0 >= row1)
+        return av_vision__err(err, errlen, AV_VISION_E_ARG, "resize: rows [%d, %d) of %d", row0,
+                              row1, out_h);
+    if (!(box->x0 >= 0 && box->y0 >= 0 && box->x1 <= (float)src->width &&
+          box->y1 <= (float)src->height && box->x0 < box->x1 && box->y0 < box->y1))
+        return av_vision__err(err, errlen, AV_VISION_E_ARG,
+                              "resize: box (%g,%g)-(%g,%g) not inside %dx%d image", box->x0,
+                              box->y0, box->x1, box->y1, src->width, src->height);
+    return box_rows(src, box, out_w, out_h, row0, row1, dst, err, errlen);
+}
+
+av_vision_status av_vision_resize_pil_box_into(const av_image *src, const av_vision_rect *box,
+                                               int out_w, int out_h, uint8_t *dst, char *err,
+                                               size_t errlen)
+{
+    return av_vision_resize_pil_box_rows(src, box, out_w, out_h, 0, out_h > 0 ? out_h : 1, dst,
+                                         err, errlen);
 }
 
 av_vision_status av_vision_resize_pil_box(const av_image *src, const av_vision_rect *box,

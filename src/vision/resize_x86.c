@@ -78,9 +78,74 @@ static inline uint8_t clip8(int32_t v)
     return v > 255 ? 255 : (uint8_t)v;
 }
 
+/* The sums of one output pixel: ng groups of 4 taps from p, coefficients c,
+ * as [R G B 0] int32 in each 128-bit half of the result (the two halves are
+ * the pixel's tap pairs, added by the caller). Taps past the pixel's own
+ * have zero coefficients, so the bytes they read do not count. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+h_sums(const uint8_t *p, const int16_t *c, int ng, __m256i shuf)
+{
+    __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
+    for (int g = 0; g < ng; g++, p += 12, c += 32) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m256i v = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(b), shuf);
+        ah = _mm256_add_epi32(ah, _mm256_madd_epi16(v, _mm256_loadu_si256((const __m256i *)c)));
+        al = _mm256_add_epi32(al, _mm256_madd_epi16(v, _mm256_loadu_si256((const __m256i *)(c + 16))));
+    }
+    /* exact: kh * 2^11 + kl = k, and every sum of p * k fits in int32 */
+    return _mm256_add_epi32(_mm256_slli_epi32(ah, 11), al);
+}
+
+/* Four pixels' sums (h_sums) to 12 bytes at o: the halves added, rounded,
+ * shifted and clamped as clip8 does (a negative sum shifts to a negative
+ * that packus makes 0; above 255 saturates to 255). */
+__attribute__((target("avx2"), always_inline)) static inline void
+h_store4(uint8_t *o, __m256i s0, __m256i s1, __m256i s2, __m256i s3, int n)
+{
+    const __m256i half = _mm256_set1_epi32(1 << (PREC - 1));
+    __m256i t01 = _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20),
+                                   _mm256_permute2x128_si256(s0, s1, 0x31));
+    __m256i t23 = _mm256_add_epi32(_mm256_permute2x128_si256(s2, s3, 0x20),
+                                   _mm256_permute2x128_si256(s2, s3, 0x31));
+    t01 = _mm256_srai_epi32(_mm256_add_epi32(t01, half), PREC);
+    t23 = _mm256_srai_epi32(_mm256_add_epi32(t23, half), PREC);
+    /* packs per lane: [p0 p2 | p1 p3] in 64-bit quarters, put back in order */
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(t01, t23), 0xD8);
+    __m128i u = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+    u = _mm_shuffle_epi8(u, _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
+    if (n == 4) {
+        _mm_storel_epi64((__m128i *)(void *)o, u);
+        int32_t last = _mm_extract_epi32(u, 2);
+        memcpy(o + 8, &last, 4);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)(void *)tmp, u);
+        memcpy(o, tmp, (size_t)n * 3);
+    }
+}
+
+/* One output pixel the scalar way (its 16-byte loads would pass limit). */
+static void h_scalar1(uint8_t *o, const uint8_t *p, const int32_t *k, int n)
+{
+    int32_t s0 = 1 << (PREC - 1), s1 = s0, s2 = s0;
+    for (int x = 0; x < n; x++, p += 3) {
+        s0 += p[0] * k[x];
+        s1 += p[1] * k[x];
+        s2 += p[2] * k[x];
+    }
+    o[0] = clip8(s0), o[1] = clip8(s1), o[2] = clip8(s2);
+}
+
+/*
+ * Rows [row0, row0 + nrows) of src: every output pixel sums ng groups of
+ * 4 taps (the widest pixel's; a narrower one's extra taps weigh 0), four
+ * pixels stored at once. The pixels from vend on (their ng groups' loads
+ * would pass the image's end on the last row) are done the scalar way on
+ * every row, which gives the same bytes.
+ */
 __attribute__((target("avx2"))) static void
 h_rows(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int row0, int nrows, int ksize,
-       const int *bounds, const int32_t *kk, const int16_t *co, int ng, const uint8_t *limit)
+       const int *bounds, const int32_t *kk, const int16_t *co, int ng, int vend)
 {
     /* lane 0: R0 R1 G0 G1 B0 B1 of pixels 0, 1; lane 1: the same of pixels 2, 3 */
     const __m256i shuf = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1,
@@ -89,40 +154,28 @@ h_rows(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int row0, int nrow
     for (int yy = 0; yy < nrows; yy++) {
         const uint8_t *in = src + (size_t)(row0 + yy) * (size_t)in_w * 3;
         uint8_t *o = dst + (size_t)yy * (size_t)out_w * 3;
-        for (int xx = 0; xx < out_w; xx++) {
-            int xmin = bounds[xx * 2], xmax = bounds[xx * 2 + 1];
-            const uint8_t *p = in + (size_t)xmin * 3;
-            int groups = (xmax + 3) / 4;
-            if (p + (size_t)groups * 12 + 4 > limit) {
-                /* the 16-byte loads would pass the image's end: scalar */
-                const int32_t *k = &kk[(size_t)xx * (size_t)ksize];
-                int32_t s0 = 1 << (PREC - 1), s1 = s0, s2 = s0;
-                for (int x = 0; x < xmax; x++, p += 3) {
-                    s0 += p[0] * k[x];
-                    s1 += p[1] * k[x];
-                    s2 += p[2] * k[x];
-                }
-                o[3 * xx] = clip8(s0), o[3 * xx + 1] = clip8(s1), o[3 * xx + 2] = clip8(s2);
-                continue;
-            }
+        int xx = 0;
+        for (; xx + 4 <= vend; xx += 4) {
             const int16_t *c = co + (size_t)xx * (size_t)ng * 32;
-            __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
-            for (int g = 0; g < groups; g++, p += 12, c += 32) {
-                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
-                __m256i v = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(b), shuf);
-                ah = _mm256_add_epi32(ah, _mm256_madd_epi16(
-                                              v, _mm256_loadu_si256((const __m256i *)c)));
-                al = _mm256_add_epi32(al, _mm256_madd_epi16(
-                                              v, _mm256_loadu_si256((const __m256i *)(c + 16))));
-            }
-            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(ah), _mm256_extracti128_si256(ah, 1));
-            __m128i l = _mm_add_epi32(_mm256_castsi256_si128(al), _mm256_extracti128_si256(al, 1));
-            __m128i s = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(h, 11), l),
-                                      _mm_set1_epi32(1 << (PREC - 1)));
-            int32_t r[4];
-            _mm_storeu_si128((__m128i *)(void *)r, s);
-            o[3 * xx] = clip8(r[0]), o[3 * xx + 1] = clip8(r[1]), o[3 * xx + 2] = clip8(r[2]);
+            size_t cs = (size_t)ng * 32;
+            __m256i s0 = h_sums(in + (size_t)bounds[xx * 2] * 3, c, ng, shuf);
+            __m256i s1 = h_sums(in + (size_t)bounds[xx * 2 + 2] * 3, c + cs, ng, shuf);
+            __m256i s2 = h_sums(in + (size_t)bounds[xx * 2 + 4] * 3, c + 2 * cs, ng, shuf);
+            __m256i s3 = h_sums(in + (size_t)bounds[xx * 2 + 6] * 3, c + 3 * cs, ng, shuf);
+            h_store4(o + 3 * (size_t)xx, s0, s1, s2, s3, 4);
         }
+        if (xx < vend) {
+            __m256i s[4];
+            int n = vend - xx;
+            for (int i = 0; i < 4; i++) /* past n: a copy of the first, not stored */
+                s[i] = h_sums(in + (size_t)bounds[(xx + (i < n ? i : 0)) * 2] * 3,
+                              co + (size_t)(xx + (i < n ? i : 0)) * (size_t)ng * 32, ng, shuf);
+            h_store4(o + 3 * (size_t)xx, s[0], s[1], s[2], s[3], n);
+            xx = vend;
+        }
+        for (; xx < out_w; xx++)
+            h_scalar1(o + 3 * (size_t)xx, in + (size_t)bounds[xx * 2] * 3,
+                      &kk[(size_t)xx * (size_t)ksize], bounds[xx * 2 + 1]);
     }
 }
 
@@ -134,8 +187,14 @@ int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int 
     int16_t *co = pack_coeffs(out_w, ksize, bounds, kk, &ng);
     if (!co)
         return -1;
-    h_rows(dst, out_w, src, in_w, row0, nrows, ksize, bounds, kk, co, ng,
-           src + (size_t)in_w * (size_t)in_h * 3);
+    /* the pixels whose ng groups of 16-byte loads stay inside the image on
+     * the last row read: bounds[2x] grows with x, so they are a prefix */
+    const uint8_t *limit = src + (size_t)in_w * (size_t)in_h * 3;
+    const uint8_t *last = src + (size_t)(row0 + nrows - 1) * (size_t)in_w * 3;
+    int vend = 0;
+    while (vend < out_w && last + (size_t)bounds[vend * 2] * 3 + (size_t)ng * 12 + 4 <= limit)
+        vend++;
+    h_rows(dst, out_w, src, in_w, row0, nrows, ksize, bounds, kk, co, ng, vend);
     free(co);
     return 0;
 }

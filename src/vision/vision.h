@@ -175,6 +175,14 @@ av_vision_status av_vision_resize_pil_box(const av_image *src, const av_vision_r
 av_vision_status av_vision_resize_pil_box_into(const av_image *src, const av_vision_rect *box,
                                                int out_w, int out_h, uint8_t *dst, char *err,
                                                size_t errlen);
+/* Only output rows [row0, row1) of that resize, written where the whole
+ * resize puts them (dst is the whole out_w*out_h*3 buffer). Bands of rows
+ * give the whole resize's bytes, so threads can each make some (the
+ * pipeline's species crops); each band makes the horizontal pass of the
+ * source rows its rows read. */
+av_vision_status av_vision_resize_pil_box_rows(const av_image *src, const av_vision_rect *box,
+                                               int out_w, int out_h, int row0, int row1,
+                                               uint8_t *dst, char *err, size_t errlen);
 
 typedef enum av_vision_layout {
     AV_VISION_NHWC = 0, /* [1, H, W, 3] */

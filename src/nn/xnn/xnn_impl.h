@@ -231,6 +231,12 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
 void av_nn__xnn_qdw_run(const av_nn__xnn_qdw *k, const uint8_t *x, uint8_t *y,
                         pthreadpool_t pool);
 void av_nn__xnn_qdw_free(av_nn__xnn_qdw *k);
+/* The 3x3 (dilation 1) layers' column kernel (xnn_qdw.c) off or on for
+ * the depthwise nodes prepared from now on (tests and benchmarks compare
+ * it with the general one; AV_NN_XNN_QDW3=0 turns it off too). */
+void av_nn__xnn_qdw3_force_off(bool off);
+/* Whether k runs the 3x3 column kernel. */
+bool av_nn__xnn_qdw_uses3(const av_nn__xnn_qdw *k);
 
 /* ---- xnn_dw.c: f32 DEPTHWISE_CONV2D (multiplier 1) by our AVX2+FMA kernel ---- */
 

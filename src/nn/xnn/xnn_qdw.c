@@ -18,10 +18,25 @@
  * one channel, in the order vpunpck leaves the channels in (channels 0-3,
  * 8-11 then 4-7, 12-15; vpackssdw puts them back). Channels past the last
  * full group run a scalar loop with the same arithmetic.
+ *
+ * 3x3 layers with dilation 1, stride 1 and at most 64 channels (MobileNetV2's
+ * first, 112x112x32) take a column kernel instead: the taps are paired down
+ * a column, (row 0, row 1) and (row 2, 0), so one input column's widened,
+ * interleaved pairs serve the 3 output pixels whose windows cover it. Per
+ * output row and group it widens and interleaves each column once into a
+ * stack buffer, then a pixel is 12 loads and 12 vpmaddwd. With 2 groups a
+ * pixel the general kernel's per-pixel set-up dominated (0.255 -> 0.198 ms
+ * on that layer, 1 thread); with more groups its tight loop is faster (one
+ * vpmaddwd fewer: 5 pairs, not 6), and at stride 2 a column serves too few
+ * pixels (bench_nodes, AV_NN_XNN_QDW3=0: 5-40% slower there). The int32
+ * sums are the same integers, so the outputs do not change. Its packed
+ * weights, per group: 16 biases then, per column kx, 16 words of (w[0][kx],
+ * w[1][kx]) and 16 of (w[2][kx], 0), in the same lane order.
  */
 #include "nn/xnn/xnn_impl.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +48,17 @@
 
 #define CG 16      /* channels per group */
 #define MAX_TAPS AV_NN__XNN_QMAX_TAPS
+#define COLS3 256  /* the column kernel's buffer: 3x3 layers of up to this many padded columns */
+#define WORDS3 (CG + 6 * CG) /* its packed words per group */
+#define QDW3_GROUPS 4 /* ... and channel groups (64 channels) at most */
 
 struct av_nn__xnn_qdw {
     size_t batch, h, w, c, oh, ow;
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     size_t ks, pairs, groups, group_words; /* full groups of CG channels */
     int32_t *packed;
+    int32_t *packed3; /* the 3x3 column kernel's weights, or NULL: the general kernel */
+    size_t cols3;     /* input columns (padding included) a row of outputs reads */
     int16_t *wt;    /* tail: (w - wz) per tap and channel, [ks][c] */
     int32_t *bias;  /* bias with the input zero point folded in, per channel */
     uint8_t *zrow;  /* c bytes of xz: what a padding tap reads */
@@ -46,6 +66,24 @@ struct av_nn__xnn_qdw {
     uint8_t ymin, ymax;
     float scale, ymax_less_yz;
 };
+
+static atomic_bool qdw3_off;
+
+void av_nn__xnn_qdw3_force_off(bool off)
+{
+    atomic_store(&qdw3_off, off);
+}
+
+static bool qdw3_env_off(void)
+{
+    const char *e = getenv("AV_NN_XNN_QDW3");
+    return e && strcmp(e, "0") == 0;
+}
+
+bool av_nn__xnn_qdw_uses3(const av_nn__xnn_qdw *k)
+{
+    return k && k->packed3;
+}
 
 bool av_nn__xnn_qdw_supports(const av_nn__graph *g, const av_nn__node *n)
 {
@@ -62,6 +100,7 @@ void av_nn__xnn_qdw_free(av_nn__xnn_qdw *k)
     if (!k)
         return;
     free(k->packed);
+    free(k->packed3);
     free(k->wt);
     free(k->bias);
     free(k->zrow);
@@ -121,6 +160,29 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
                 int16_t w1 = 2 * q + 1 < k->ks ? k->wt[(2 * q + 1) * k->c + c] : 0;
                 t[CG + q * CG + j] =
                     (int32_t)((uint32_t)(uint16_t)w0 | (uint32_t)(uint16_t)w1 << 16);
+            }
+        }
+    }
+    k->cols3 = k->ow ? (k->ow - 1) * (size_t)k->sw + 3 : 0;
+    /* the column kernel only where it measured faster (top of the file) */
+    if (k->kh == 3 && k->kw == 3 && k->dh == 1 && k->dw == 1 && k->sh == 1 && k->sw == 1 &&
+        k->groups && k->groups <= QDW3_GROUPS && k->cols3 <= COLS3 && !atomic_load(&qdw3_off) &&
+        !qdw3_env_off()) {
+        k->packed3 = aligned_alloc(64, k->groups * WORDS3 * sizeof(int32_t));
+        if (!k->packed3)
+            goto nomem;
+        for (size_t gi = 0; gi < k->groups; gi++) {
+            int32_t *t = k->packed3 + gi * WORDS3;
+            for (size_t j = 0; j < CG; j++) {
+                size_t c = gi * CG + lane_channel(j);
+                t[j] = k->bias[c];
+                for (size_t kx = 0; kx < 3; kx++) {
+                    int16_t w0 = k->wt[kx * k->c + c], w1 = k->wt[(3 + kx) * k->c + c];
+                    int16_t w2 = k->wt[(6 + kx) * k->c + c];
+                    t[CG + kx * 2 * CG + j] =
+                        (int32_t)((uint32_t)(uint16_t)w0 | (uint32_t)(uint16_t)w1 << 16);
+                    t[CG + kx * 2 * CG + CG + j] = (int32_t)(uint32_t)(uint16_t)w2;
+                }
             }
         }
     }
@@ -213,6 +275,67 @@ __attribute__((target("avx2"))) static void pixel_groups(const av_nn__xnn_qdw *k
     pixel_groups_ks(k, tp, g0, ng, out, k->ks);
 }
 
+/* The 16 sums of one group (alo: channels 0-3, 8-11; ahi: 4-7, 12-15) to
+ * u8 at out: XNNPACK's fp32 requantisation, as pixel_groups_ks does it. */
+__attribute__((target("avx2"), always_inline)) static inline void
+store_group(__m256i alo, __m256i ahi, uint8_t *out, __m256 vs, __m256 vmax, __m256i vzp,
+            __m128i vlo, __m128i vhi)
+{
+    __m256i ilo = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(alo), vs), vmax));
+    __m256i ihi = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(ahi), vs), vmax));
+    __m256i p = _mm256_adds_epi16(_mm256_packs_epi32(ilo, ihi), vzp);
+    __m128i u = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    _mm_storeu_si128((__m128i *)out, _mm_min_epu8(_mm_max_epu8(u, vlo), vhi));
+}
+
+/* The column kernel (3x3, dilation 1): one output row's groups [g0, g0 + ng)
+ * into yrow, from input rows rowp[0..3) (NULL: a padding row). */
+__attribute__((target("avx2"))) static void qdw3_row(const av_nn__xnn_qdw *k,
+                                                    const uint8_t *const *rowp, size_t g0,
+                                                    size_t ng, uint8_t *yrow)
+{
+    /* per column: (row 0, row 1) pairs of channels 0-3, 8-11 and 4-7, 12-15,
+     * then (row 2, 0) the same */
+    _Alignas(32) __m256i col[COLS3][4];
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
+    const __m256i vzp = _mm256_set1_epi16(k->yz);
+    const __m128i vlo = _mm_set1_epi8((char)k->ymin), vhi = _mm_set1_epi8((char)k->ymax);
+    const size_t ow = k->ow, sw = (size_t)k->sw, c = k->c;
+    for (size_t gi = g0; gi < g0 + ng; gi++) {
+        size_t off = gi * CG;
+        const uint8_t *z = k->zrow + off;
+        for (size_t j = 0; j < k->cols3; j++) {
+            int64_t ix = (int64_t)j - k->pl;
+            bool in = ix >= 0 && ix < (int64_t)k->w;
+            size_t at = in ? (size_t)ix * k->c + off : 0;
+            const uint8_t *p0 = in && rowp[0] ? rowp[0] + at : z;
+            const uint8_t *p1 = in && rowp[1] ? rowp[1] + at : z;
+            const uint8_t *p2 = in && rowp[2] ? rowp[2] + at : z;
+            __m256i a = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p0));
+            __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p1));
+            __m256i d = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p2));
+            col[j][0] = _mm256_unpacklo_epi16(a, b);
+            col[j][1] = _mm256_unpackhi_epi16(a, b);
+            col[j][2] = _mm256_unpacklo_epi16(d, zero);
+            col[j][3] = _mm256_unpackhi_epi16(d, zero);
+        }
+        const __m256i *w = (const __m256i *)(k->packed3 + gi * WORDS3);
+        for (size_t ox = 0; ox < ow; ox++) {
+            const __m256i(*cj)[4] = col + ox * sw;
+            __m256i alo = _mm256_load_si256(w), ahi = _mm256_load_si256(w + 1);
+            for (int kx = 0; kx < 3; kx++) {
+                const __m256i *wk = w + 2 + 4 * kx;
+                alo = _mm256_add_epi32(alo, _mm256_madd_epi16(cj[kx][0], _mm256_load_si256(wk)));
+                ahi = _mm256_add_epi32(ahi, _mm256_madd_epi16(cj[kx][1], _mm256_load_si256(wk + 1)));
+                alo = _mm256_add_epi32(alo, _mm256_madd_epi16(cj[kx][2], _mm256_load_si256(wk + 2)));
+                ahi = _mm256_add_epi32(ahi, _mm256_madd_epi16(cj[kx][3], _mm256_load_si256(wk + 3)));
+            }
+            store_group(alo, ahi, yrow + ox * c + off, vs, vmax, vzp, vlo, vhi);
+        }
+    }
+}
+
 /* Output row r (batch * oh rows) by group tiles [g0, g0 + ng); the tile past
  * the last full group is the channel tail. */
 static void qdw_task(void *ctx, size_t r, size_t g0, size_t one, size_t ng)
@@ -230,6 +353,13 @@ static void qdw_task(void *ctx, size_t r, size_t g0, size_t one, size_t ng)
         int64_t iy = oy * k->sh - k->pt + ky * k->dh;
         rowp[ky] = iy >= 0 && iy < (int64_t)k->h ? job->x + (bi * k->h + (size_t)iy) * k->w * k->c
                                                  : NULL;
+    }
+    if (k->packed3) { /* the column kernel; the channel tail below, pixel by pixel */
+        if (ng)
+            qdw3_row(k, rowp, g0, ng, job->y + r * k->ow * k->c);
+        if (!tail)
+            return;
+        ng = 0;
     }
     bool prev_inside = false;              /* tp holds an inside window */
     size_t step = (size_t)k->sw * k->c;    /* bytes between windows */
