@@ -37,6 +37,18 @@ bool av_nn__silu_fusion_pays(void);
 /* Tests: act as a CPU without AVX2 (portable SiLU kernel, no fusion) when on. */
 void av_nn__silu_force_portable(bool on);
 
+/* ---- pass_fuse.c, and its kernels' gates in xnn/xnn_peak.c ---- */
+
+/* max_pool -> equal -> cast -> mul (CenterNet's peak mask) into mp: see
+ * pass_fuse.c. True when it rewrote (the three followers are dead). */
+bool av_nn__fuse_peak(av_nn__graph *g, av_nn__node *mp);
+
+/* True when the peak-mask fusion pays: this CPU has the AVX2 kernel and
+ * neither AV_NN_FUSE_PEAK=0, AV_NN_NO_AVX2 nor av_nn__peak_force_off is set. */
+bool av_nn__peak_fusion_pays(void);
+/* Tests: leave the peak mask as four nodes (graphs finalized later). */
+void av_nn__peak_force_off(bool on);
+
 /* ---- pass_layout.c ---- */
 
 /*

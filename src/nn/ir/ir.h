@@ -132,6 +132,9 @@ typedef struct av_nn__pool_params {
     int pad_top, pad_left, pad_bottom, pad_right;
     bool count_include_pad; /* AVG: divide by full window (ONNX option) */
     bool ceil_mode;
+    /* MAX_POOL2D, f32, output shape = input shape: y = x * (x == window max),
+     * CenterNet's peak mask (max_pool, equal, cast, mul fused by pass_fuse.c) */
+    bool peak;
     av_nn__fused_act act;
 } av_nn__pool_params;
 

@@ -2,7 +2,8 @@
  * pass.c - av_nn__graph_finalize(): validation, topological sort, shape
  * inference with constant folding, rewrites (identity removal, transpose
  * cancelling, batch-norm / per-channel mul / add folding into float convs,
- * activation fusion, hard-swish recognition), dead-node removal and the final execution order.
+ * activation fusion, hard-swish recognition, pass_fuse.c's fusions), dead-node removal
+ * and the final execution order.
  *
  * Every rewrite fires only when it is exact up to float rounding: the
  * intermediate tensor has a single consumer, is not a graph output, and the
@@ -877,7 +878,7 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
             while (live(n) &&
                    (rm_identity(g, n) || cancel_transposes(g, n) || sink_binary_transposes(g, n) ||
                     fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n) ||
-                    fuse_silu(g, n))) {
+                    fuse_silu(g, n) || av_nn__fuse_peak(g, n))) {
                 changed = true;
                 count_consumers(g);
                 drop_unused_constants(g); /* the weights fold_affine replaced */

@@ -355,6 +355,11 @@ av_nn_status av_nn__ref_pool(const av_nn__graph *g, const av_nn__node *n, const 
         (x->dtype != AV_NN_F32 && x->dtype != AV_NN_F16 && !quant && !is_max))
         return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n, "dtype %s",
                                 av_nn_dtype_name(x->dtype));
+    if (p->peak && (!is_max || x->dtype != AV_NN_F32 || y->dtype != AV_NN_F32 ||
+                    av_nn__numel(x) != av_nn__numel(y) || x->rank != 4 || y->rank != 4 ||
+                    memcmp(x->dims, y->dims, sizeof x->dims[0] * 4) != 0))
+        return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n,
+                                "peak mask needs f32 with the output shaped as the input");
     bool same_q =
         !quant ||
         (x->quant.scale == y->quant.scale && x->quant.zero_point == y->quant.zero_point) ||
@@ -393,7 +398,11 @@ av_nn_status av_nn__ref_pool(const av_nn__graph *g, const av_nn__node *n, const 
                         int64_t div = p->count_include_pad ? padcnt : cnt;
                         acc = div ? acc / (double)div : 0;
                     }
-                    if (!quant) {
+                    if (p->peak) { /* equal(x, max_pool(x)), cast, mul: as unfused */
+                        float xv = ((const float *)in[0])[yo];
+                        float m = cnt ? (float)acc : 0.0f;
+                        ((float *)out[0])[yo] = xv * (xv == m ? 1.0f : 0.0f);
+                    } else if (!quant) {
                         if (is_max && cnt == 0)
                             acc = 0;
                         av_nn__store_elem(out[0], y->dtype, yo,

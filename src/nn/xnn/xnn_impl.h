@@ -272,6 +272,10 @@ bool av_nn__xnn_topk_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_topk_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
+/* xnn_peak.c: MAX_POOL2D with p.pool.peak (the fused peak mask), our own kernel */
+bool av_nn__xnn_peak_supports(const av_nn__graph *g, const av_nn__node *n);
+void av_nn__xnn_peak_prepare(av_nn__xnn_node *s);
+
 /* xnn_quant.c: per-tensor int8 QUANTIZE / DEQUANTIZE (convert operators) */
 bool av_nn__xnn_quant_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_quant_prepare(const av_nn__graph *g, const av_nn__node *n,
