@@ -11,6 +11,15 @@
  * Fires only where m, e and c are private (one reader, not graph outputs),
  * the operands are exactly x (either order) and nothing broadcasts; x itself
  * may have other readers (CenterNet's keypoints output).
+ *
+ * Residual add: y = add(conv(x), r) (MobileNetV3's projection plus the
+ * block's input) becomes the conv with r as its fourth input; our GEMM adds
+ * r to each output tile while it is in L1 (xnn_gemm.c), one pass over y
+ * less. The conv must have no act of its own (an act fused later applies
+ * after the add, as the IR defines it), its output read by the add only, r
+ * computed before the conv (the sweep keeps g->order valid) and shaped as y.
+ * Only where our GEMM runs the result; XNNPACK's convolution has no such
+ * input.
  */
 #include "nn/core.h"
 
@@ -74,4 +83,66 @@ bool av_nn__fuse_peak(av_nn__graph *g, av_nn__node *mp)
     g->tensors[mul->out[0]].producer = (int)(mp - g->nodes);
     eq->dead = cast->dead = mul->dead = true;
     return true;
+}
+
+av_nn__tid av_nn__conv_residual(const av_nn__graph *g, const av_nn__node *n)
+{
+    (void)g;
+    return n->op == AV_NN_OP_CONV2D && n->n_in > 3 ? n->in[3] : -1;
+}
+
+/* Position of t's producer in g->order (-1: a graph input, never produced). */
+static int order_pos(const av_nn__graph *g, av_nn__tid t)
+{
+    int p = g->tensors[t].producer;
+    for (int j = 0; p >= 0 && j < g->n_order; j++)
+        if (g->order[j] == p)
+            return j;
+    return p >= 0 ? g->n_order : -1;
+}
+
+/* A conv our GEMM takes with a residual: f32 constant filter of at most 64
+ * taps (xnn_gemm.c's MAX_TAPS), constant f32 bias if any, no act, groups 1. */
+static bool gemm_conv(const av_nn__graph *g, const av_nn__node *c)
+{
+    if (c->dead || c->op != AV_NN_OP_CONV2D || c->n_in < 2 || c->n_in > 3 || c->n_out != 1 ||
+        c->p.conv.groups > 1 || c->p.conv.act.kind != AV_NN_ACT_NONE)
+        return false;
+    const av_nn__tensor *x = &g->tensors[c->in[0]], *w = &g->tensors[c->in[1]];
+    const av_nn__tensor *b = c->n_in > 2 && c->in[2] >= 0 ? &g->tensors[c->in[2]] : NULL;
+    return x->dtype == AV_NN_F32 && !av_nn__is_quant(x) && w->dtype == AV_NN_F32 && w->data &&
+           w->rank == 4 && w->dims[1] * w->dims[2] <= 64 &&
+           (!b || (b->data && b->dtype == AV_NN_F32));
+}
+
+bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
+{
+    if (add->op != AV_NN_OP_BINARY || add->p.binary.kind != AV_NN_BIN_ADD ||
+        add->p.binary.act.kind != AV_NN_ACT_NONE || add->n_in != 2 || add->n_out != 1 ||
+        add->in[0] < 0 || add->in[1] < 0 || add->in[0] == add->in[1] ||
+        !av_nn__residual_fusion_pays())
+        return false;
+    const av_nn__tensor *yt = &g->tensors[add->out[0]];
+    if (yt->dtype != AV_NN_F32 || av_nn__is_quant(yt) || yt->rank != 4)
+        return false;
+    for (int side = 0; side < 2; side++) {
+        av_nn__tid t = add->in[side], r = add->in[1 - side];
+        const av_nn__tensor *tt = &g->tensors[t], *rt = &g->tensors[r];
+        if (tt->producer < 0 || rt->data || rt->dtype != AV_NN_F32 || av_nn__is_quant(rt) ||
+            !same_shape(tt, yt) || !same_shape(rt, yt) || only_reader(g, t) != add)
+            continue;
+        av_nn__node *c = &g->nodes[tt->producer];
+        if (!gemm_conv(g, c) || c->out[0] != t || order_pos(g, r) >= order_pos(g, t))
+            continue;
+        if (c->n_in < 3)
+            c->in[2] = -1;
+        c->in[3] = r;
+        c->n_in = 4;
+        c->p.conv.pre_residual = t;
+        c->out[0] = add->out[0];
+        g->tensors[add->out[0]].producer = tt->producer;
+        add->dead = true;
+        return true;
+    }
+    return false;
 }

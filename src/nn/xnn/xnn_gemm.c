@@ -58,6 +58,7 @@ struct av_nn__xnn_gemm {
     bool pointwise;                           /* 1x1, stride 1, no padding */
     bool rows;                                /* row mode (see ROW_FLOATS) */
     float lo, hi;                             /* clamp of the fused activation */
+    bool residual;                            /* a fused residual add: in[3] (pass_fuse.c) */
     av_nn__act post;                          /* LEAKY, SIGMOID, SILU, HARDSWISH per row, else NONE */
     float alpha;
 };
@@ -235,6 +236,23 @@ bool av_nn__xnn_gemm_available(void)
     return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
 }
 
+static atomic_bool residual_off; /* av_nn__residual_force_off (tests) */
+static int residual_env = -1;    /* AV_NN_FUSE_RESIDUAL=0: 1; a benign race, same value */
+
+void av_nn__residual_force_off(bool on)
+{
+    atomic_store(&residual_off, on);
+}
+
+bool av_nn__residual_fusion_pays(void)
+{
+    if (residual_env < 0) {
+        const char *e = getenv("AV_NN_FUSE_RESIDUAL");
+        residual_env = e && strcmp(e, "0") == 0;
+    }
+    return !residual_env && !atomic_load(&residual_off) && av_nn__xnn_gemm_available();
+}
+
 bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     if (n->op != AV_NN_OP_CONV2D || (n->p.conv.groups > 1) || !av_nn__xnn_gemm_available())
@@ -324,8 +342,10 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
         k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU, HARDSWISH */
+    k->residual = av_nn__conv_residual(g, n) >= 0;
     s->gemm = k;
-    s->what = "own f32 convolution (AVX2+FMA)";
+    s->what = k->residual ? "own f32 convolution + residual (AVX2+FMA)"
+                          : "own f32 convolution (AVX2+FMA)";
     return AV_NN_OK;
 nomem:
     av_nn__xnn_gemm_free(k);
@@ -337,9 +357,28 @@ typedef struct gemm_job {
     const av_nn__xnn_gemm *k;
     const float *x;
     float *y;
+    const float *r; /* the residual (k->residual), laid out as y */
 } gemm_job;
 
 #ifdef GEMM_X86
+
+/* c = clamp(c + r) over n floats: the residual add after the bias, then the
+ * act's bounds (the order the unfused add and act had). */
+__attribute__((target("avx2,fma"))) static void add_clamp_row(float *c, const float *r, size_t n,
+                                                              float lo, float hi)
+{
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(c + i), _mm256_loadu_ps(r + i));
+        _mm256_storeu_ps(c + i, _mm256_min_ps(_mm256_max_ps(v, vlo), vhi));
+    }
+    for (; i < n; i++) {
+        float v = c[i] + r[i];
+        v = v > lo ? v : lo; /* as max_ps(v, lo) then min_ps: lo/hi win over NaN */
+        c[i] = v < hi ? v : hi;
+    }
+}
 
 /* The kernel over the block's rows, then the row activation while the rows are in L1. */
 static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
@@ -350,9 +389,12 @@ static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size
     if (n0 + nc > k->cout)
         nc = k->cout - n0;
     float *c = job->y + m0 * k->cout + n0;
-    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->cout, k->lo, k->hi);
+    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->cout,
+                 k->residual ? -INFINITY : k->lo, k->residual ? INFINITY : k->hi);
     /* rows spanning all channels are contiguous: one call for the whole block */
     size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
+    for (size_t i = 0; i < spans && k->residual; i++)
+        add_clamp_row(c + i * k->cout, job->r + (m0 + i) * k->cout + n0, len, k->lo, k->hi);
     for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
         if (k->post == AV_NN_ACT_LEAKY)
             leaky_row(c + i * k->cout, len, k->alpha);
@@ -469,8 +511,14 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mrows, size_t nj)
 
 void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool)
 {
+    av_nn__xnn_gemm_run_res(k, x, NULL, y, pool);
+}
+
+void av_nn__xnn_gemm_run_res(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
+                             pthreadpool_t pool)
+{
 #ifdef GEMM_X86
-    gemm_job job = {k, x, y};
+    gemm_job job = {k, x, y, r};
     size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
     size_t threads = pthreadpool_get_threads_count(pool);
     if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
@@ -487,6 +535,6 @@ void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pth
     pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR * per, nt,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 #else
-    (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
+    (void)k, (void)x, (void)r, (void)y, (void)pool; /* never prepared: supports() is false */
 #endif
 }
