@@ -15,14 +15,16 @@
  * Residual add: y = add(conv(x), r) (MobileNetV3's projection plus the
  * block's input) becomes the conv with r as its fourth input; our GEMM adds
  * r to each output tile while it is in L1 (xnn_gemm.c), one pass over y
- * less. The conv must have no act of its own (an act fused later applies
- * after the add, as the IR defines it), its output read by the add only, r
+ * less. The conv must have no act of its own; the add's (a clamp, leaky,
+ * sigmoid: what our GEMM applies) becomes the conv's, applied after the
+ * residual as the IR defines it, its output read by the add only, r
  * computed before the conv (the sweep keeps g->order valid) and shaped as y.
  * Only where our GEMM runs the result; XNNPACK's convolution has no such
  * input.
  */
 #include "nn/core.h"
 
+#include <math.h>
 #include <string.h>
 
 /* The only live reader of t when t is a private intermediate, else NULL. */
@@ -117,8 +119,11 @@ static bool gemm_conv(const av_nn__graph *g, const av_nn__node *c)
 
 bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
 {
+    av_nn__act a = add->p.binary.act.kind; /* the sweep may have fused one already */
     if (add->op != AV_NN_OP_BINARY || add->p.binary.kind != AV_NN_BIN_ADD ||
-        add->p.binary.act.kind != AV_NN_ACT_NONE || add->n_in != 2 || add->n_out != 1 ||
+        a == AV_NN_ACT_TANH || a == AV_NN_ACT_SILU || a == AV_NN_ACT_HARDSWISH ||
+        (a == AV_NN_ACT_LEAKY && !isfinite(add->p.binary.act.alpha)) ||
+        add->n_in != 2 || add->n_out != 1 ||
         add->in[0] < 0 || add->in[1] < 0 || add->in[0] == add->in[1] ||
         !av_nn__residual_fusion_pays())
         return false;
@@ -139,6 +144,7 @@ bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
         c->in[3] = r;
         c->n_in = 4;
         c->p.conv.pre_residual = t;
+        c->p.conv.act = add->p.binary.act; /* after the residual, as the IR defines it */
         c->out[0] = add->out[0];
         g->tensors[add->out[0]].producer = tt->producer;
         add->dead = true;
