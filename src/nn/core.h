@@ -37,6 +37,29 @@ bool av_nn__silu_fusion_pays(void);
 /* Tests: act as a CPU without AVX2 (portable SiLU kernel, no fusion) when on. */
 void av_nn__silu_force_portable(bool on);
 
+/* ---- pass_fuse.c, and its kernels' gates in xnn/xnn_peak.c ---- */
+
+/* max_pool -> equal -> cast -> mul (CenterNet's peak mask) into mp: see
+ * pass_fuse.c. True when it rewrote (the three followers are dead). */
+bool av_nn__fuse_peak(av_nn__graph *g, av_nn__node *mp);
+
+/* conv -> add(conv output, r) into the conv's residual input (in[3]): see
+ * pass_fuse.c. True when it rewrote (the add is dead). */
+bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add);
+/* The residual input (tensor id) of a CONV2D, -1 when it has none. */
+av_nn__tid av_nn__conv_residual(const av_nn__graph *g, const av_nn__node *n);
+/* True when our GEMM (xnn_gemm.c) runs convolutions with a residual input
+ * here: AVX2+FMA, and neither AV_NN_FUSE_RESIDUAL=0 nor the GEMM's own
+ * switches (AV_NN_XNN_GEMM=0, AV_NN_NO_AVX2) nor av_nn__residual_force_off. */
+bool av_nn__residual_fusion_pays(void);
+void av_nn__residual_force_off(bool on);
+
+/* True when the peak-mask fusion pays: this CPU has the AVX2 kernel and
+ * neither AV_NN_FUSE_PEAK=0, AV_NN_NO_AVX2 nor av_nn__peak_force_off is set. */
+bool av_nn__peak_fusion_pays(void);
+/* Tests: leave the peak mask as four nodes (graphs finalized later). */
+void av_nn__peak_force_off(bool on);
+
 /* ---- pass_layout.c ---- */
 
 /*
@@ -134,7 +157,7 @@ const av_nn__graph *av_nn__ctx_graph(const av_nn_ctx *c);
 /* Called by av_nn_run after every node with its output data (calibration,
  * quant.c); NULL turns it off. */
 typedef void (*av_nn__observer)(void *user, const av_nn__graph *g, const av_nn__node *n,
-                                void *const *out);
+                                const void *const *in, void *const *out);
 void av_nn__ctx_set_observer(av_nn_ctx *c, av_nn__observer fn, void *user);
 /* The model a context runs. */
 const av_nn_model *av_nn__ctx_model(const av_nn_ctx *c);

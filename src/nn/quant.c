@@ -62,14 +62,23 @@ static av_nn_status pick_tracked(const av_nn__graph *g, bool *track, named **idx
     if (!v)
         return AV_NN_E_NOMEM;
     int n = 0;
+    bool *pre = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), sizeof *pre);
+    if (!pre) {
+        free(v);
+        return AV_NN_E_NOMEM;
+    }
+    for (int i = 0; i < g->n_nodes; i++) /* a fused conv's own output (observe) */
+        if (!g->nodes[i].dead && av_nn__conv_residual(g, &g->nodes[i]) >= 0)
+            pre[g->nodes[i].p.conv.pre_residual] = true;
     for (int t = 0; t < g->n_tensors; t++) {
         const av_nn__tensor *x = &g->tensors[t];
         track[t] = false;
         if (x->dtype == AV_NN_F32 && !x->data && x->name && x->name[0] &&
             !strpbrk(x->name, "\t\n\r") &&
-            (x->is_input || (x->producer >= 0 && !g->nodes[x->producer].dead)))
+            (x->is_input || pre[t] || (x->producer >= 0 && !g->nodes[x->producer].dead)))
             v[n++] = (named){x->name, t};
     }
+    free(pre);
     qsort(v, (size_t)n, sizeof *v, by_name);
     int kept = 0;
     for (int i = 0; i < n;) {
@@ -142,7 +151,8 @@ static void widen(av_nn_calib *c, av_nn__tid t, const float *v, int64_t n)
     c->lo[t] = lo, c->hi[t] = hi;
 }
 
-static void observe(void *user, const av_nn__graph *g, const av_nn__node *n, void *const *out)
+static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
+                    const void *const *in, void *const *out)
 {
     av_nn_calib *c = user;
     for (int k = 0; k < n->n_out; k++) {
@@ -150,6 +160,47 @@ static void observe(void *user, const av_nn__graph *g, const av_nn__node *n, voi
         if (t >= 0 && t < c->n && c->track[t] && out[k])
             widen(c, t, out[k], av_nn__numel(&g->tensors[t]));
     }
+    av_nn__tid t = av_nn__conv_residual(g, n) >= 0 ? n->p.conv.pre_residual : -1;
+    if (t < 0 || t >= c->n || !c->track[t] || !in[3] || !out[0])
+        return;
+    /* the conv's own output, as it was before its residual add was fused:
+     * y - r (the float sum undone: within a rounding of it) */
+    const float *y = out[0], *r = in[3];
+    float v[256];
+    for (int64_t i = 0, ne = av_nn__numel(&g->tensors[t]); i < ne; i += 256) {
+        int64_t m = ne - i < 256 ? ne - i : 256;
+        for (int64_t j = 0; j < m; j++)
+            v[j] = y[i + j] - r[i + j];
+        widen(c, t, v, m);
+    }
+}
+
+/* Residual adds fused into convs (pass_fuse.c) become add nodes again, so
+ * the conv can go int8 on its own output's range (the add stays float). */
+static av_nn_status split_residuals(av_nn__graph *g, char *err, size_t errlen)
+{
+    int n0 = g->n_nodes;
+    bool any = false;
+    for (int i = 0; i < n0; i++) {
+        av_nn__node *c = &g->nodes[i];
+        av_nn__tid r = c->dead ? -1 : av_nn__conv_residual(g, c);
+        if (r < 0)
+            continue;
+        av_nn__tid t = c->p.conv.pre_residual, y = c->out[0];
+        av_nn__params p = {.binary = {.kind = AV_NN_BIN_ADD, .act = c->p.conv.act}};
+        char name[512];
+        snprintf(name, sizeof name, "%s/residual", g->tensors[y].name);
+        c->out[0] = t, c->n_in = 3, c->in[3] = -1;
+        c->p.conv.act = (av_nn__fused_act){0};
+        g->tensors[t].producer = i;
+        int ai = av_nn__add_node(g, AV_NN_OP_BINARY, name, (av_nn__tid[]){t, r}, 2, &y, 1, &p);
+        if (ai < 0)
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "residual add for '%s'",
+                               g->tensors[y].name);
+        g->tensors[y].producer = ai;
+        any = true;
+    }
+    return any ? av_nn__graph_reorder(g, err, errlen) : AV_NN_OK;
 }
 
 av_nn_status av_nn_calib_run(av_nn_calib *c, av_nn_ctx *ctx, const void *const *inputs,
@@ -301,7 +352,8 @@ static bool candidate(const av_nn__graph *g, const av_nn__node *n, const float *
                       const float *hi)
 {
     if (n->dead || (n->op != AV_NN_OP_CONV2D && n->op != AV_NN_OP_DEPTHWISE_CONV2D) ||
-        n->n_in < 2 || n->n_out != 1 || !act_is_clamp(&n->p.conv.act))
+        n->n_in < 2 || n->n_out != 1 || !act_is_clamp(&n->p.conv.act) ||
+        av_nn__conv_residual(g, n) >= 0) /* a fused residual add stays float */
         return false;
     const av_nn__tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     const av_nn__tensor *y = &g->tensors[n->out[0]];
@@ -469,6 +521,9 @@ av_nn_status av_nn_model_quantize(av_nn_model *m, const char *calib_path,
     if (!m || !calib_path)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "model or calibration path is NULL");
     av_nn__graph *g = m->g;
+    av_nn_status st0 = split_residuals(g, err, errlen);
+    if (st0)
+        return st0;
     int n0 = g->n_tensors;
     float *lo = malloc((size_t)(n0 ? n0 : 1) * sizeof *lo);
     float *hi = malloc((size_t)(n0 ? n0 : 1) * sizeof *hi);

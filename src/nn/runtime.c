@@ -191,7 +191,7 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
             if (n->out[k] == tap)
                 memcpy(tap_out, c->tptr[tap], (size_t)av_nn__nbytes(&g->tensors[tap]));
         if (c->obs)
-            c->obs(c->obs_user, g, n, out);
+            c->obs(c->obs_user, g, n, in, out);
         if (c->prof) {
             clock_gettime(clk, &t1);
             int k = n->op * 2 + (c->be[i] == &av_nn__backend_ref);

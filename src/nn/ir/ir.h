@@ -122,6 +122,10 @@ typedef struct av_nn__conv_params {
     int depth_multiplier; /* DEPTHWISE_CONV2D */
     int out_pad_h, out_pad_w; /* TRANSPOSE_CONV2D adjustment */
     av_nn__fused_act act;
+    /* CONV2D with a residual input (in[3], pass_fuse.c): the tensor its own
+     * output was before the add fused (int8 calibration keeps its range by
+     * name and quantisation splits the add off again, quant.c) */
+    int32_t pre_residual;
 } av_nn__conv_params;
 
 typedef struct av_nn__pool_params {
@@ -132,6 +136,9 @@ typedef struct av_nn__pool_params {
     int pad_top, pad_left, pad_bottom, pad_right;
     bool count_include_pad; /* AVG: divide by full window (ONNX option) */
     bool ceil_mode;
+    /* MAX_POOL2D, f32, output shape = input shape: y = x * (x == window max),
+     * CenterNet's peak mask (max_pool, equal, cast, mul fused by pass_fuse.c) */
+    bool peak;
     av_nn__fused_act act;
 } av_nn__pool_params;
 

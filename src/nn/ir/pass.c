@@ -2,7 +2,8 @@
  * pass.c - av_nn__graph_finalize(): validation, topological sort, shape
  * inference with constant folding, rewrites (identity removal, transpose
  * cancelling, batch-norm / per-channel mul / add folding into float convs,
- * activation fusion, hard-swish recognition), dead-node removal and the final execution order.
+ * activation fusion, hard-swish recognition, pass_fuse.c's fusions), dead-node removal
+ * and the final execution order.
  *
  * Every rewrite fires only when it is exact up to float rounding: the
  * intermediate tensor has a single consumer, is not a graph output, and the
@@ -461,7 +462,7 @@ static int64_t foldable_conv(const av_nn__graph *g, av_nn__node *c)
         c->op != AV_NN_OP_FULLY_CONNECTED)
         return 0;
     if (act_of(c)->kind != AV_NN_ACT_NONE || !is_f32_const(g, c->in[1]) ||
-        g->tensors[c->in[0]].dtype != AV_NN_F32)
+        g->tensors[c->in[0]].dtype != AV_NN_F32 || av_nn__conv_residual(g, c) >= 0)
         return 0;
     if (c->n_in > 2 && c->in[2] >= 0 && !is_f32_const(g, c->in[2]))
         return 0;
@@ -877,7 +878,8 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
             while (live(n) &&
                    (rm_identity(g, n) || cancel_transposes(g, n) || sink_binary_transposes(g, n) ||
                     fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n) ||
-                    fuse_silu(g, n))) {
+                    fuse_silu(g, n) || av_nn__fuse_peak(g, n) ||
+                    av_nn__fuse_residual(g, n))) {
                 changed = true;
                 count_consumers(g);
                 drop_unused_constants(g); /* the weights fold_affine replaced */

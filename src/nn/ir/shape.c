@@ -4,7 +4,8 @@
  * from av_nn__graph_finalize().
  *
  * Input conventions (loaders must follow them; -1 = absent optional input):
- *   CONV2D            [x NHWC, w OHWI (I = C/groups), bias? [O]]
+ *   CONV2D            [x NHWC, w OHWI (I = C/groups), bias? [O], residual? (f32, shaped
+ *                     as the output: y = act(conv + bias + residual), set by pass_fuse.c)]
  *   DEPTHWISE_CONV2D  [x NHWC, w [1,KH,KW,C*m], bias? [C*m]]
  *   TRANSPOSE_CONV2D  [x NHWC, w OHWI, bias? [O], out_shape? (i32/i64 const,
  *                     4 = NHWC or 2 = HW)]; without out_shape the output is
@@ -220,6 +221,10 @@ static av_nn_status infer_conv(av_nn__graph *g, av_nn__node *n, char *err, size_
             return FAILN(AV_NN_E_FORMAT, "output shape batch/channels do not match");
     }
     p->padding = AV_NN_PAD_EXPLICIT;
+    av_nn__tensor *r = n->op == AV_NN_OP_CONV2D ? tin(g, n, 3) : NULL;
+    if (r && (r->dtype != AV_NN_F32 || x->dtype != AV_NN_F32 || r->rank != 4 ||
+              memcmp(r->dims, od, sizeof od) != 0))
+        return FAILN(AV_NN_E_FORMAT, "residual input must be f32 shaped as the output");
     set_out(g, n, 0, x->dtype, 4, od);
     return AV_NN_OK;
 }

@@ -74,9 +74,11 @@ static void geom(const av_nn__graph *g, const av_nn__node *n, conv_geom *c)
     c->pt = p->pad_top, c->pl = p->pad_left;
 }
 
-/* f32 conv / depthwise: y[n,oy,ox,o] = act(bias[o] + sum x[n,iy,ix,c] * w[...]) */
+/* f32 conv / depthwise: y[n,oy,ox,o] = act(bias[o] + sum x[n,iy,ix,c] * w[...] + res[...])
+ * (res: the optional residual input of a CONV2D, NULL when absent) */
 static void conv_f32(const av_nn__graph *g, const av_nn__node *n, const conv_geom *c,
-                     const float *x, const float *w, const float *bias, float *y, float *acc)
+                     const float *x, const float *w, const float *bias, const float *res,
+                     float *y, float *acc)
 {
     bool dw = n->op == AV_NN_OP_DEPTHWISE_CONV2D;
     int64_t groups = dw ? 1 : n->p.conv.groups, Cg = dw ? 1 : c->C / groups;
@@ -112,9 +114,11 @@ static void conv_f32(const av_nn__graph *g, const av_nn__node *n, const conv_geo
                         }
                     }
                 }
-                float *yp = y + ((b * c->OH + oy) * c->OW + ox) * c->O;
+                int64_t yo = ((b * c->OH + oy) * c->OW + ox) * c->O;
+                for (int64_t o = 0; res && o < c->O; o++)
+                    acc[o] += res[yo + o]; /* the add it stands for, after the bias */
                 for (int64_t o = 0; o < c->O; o++)
-                    yp[o] = av_nn__apply_act(acc[o], &n->p.conv.act);
+                    y[yo + o] = av_nn__apply_act(acc[o], &n->p.conv.act);
             }
 }
 
@@ -186,6 +190,9 @@ av_nn_status av_nn__ref_conv(const av_nn__graph *g, const av_nn__node *n, const 
                                 av_nn_dtype_name(w->dtype));
     if (bias && !quant && g->tensors[n->in[2]].dtype != AV_NN_F32)
         return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n, "bias must be f32");
+    const float *res = n->op == AV_NN_OP_CONV2D && n->n_in > 3 && n->in[3] >= 0 ? in[3] : NULL;
+    if (res && (quant || g->tensors[n->in[3]].dtype != AV_NN_F32))
+        return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n, "residual must be f32");
     void *acc = malloc((size_t)(c.O ? c.O : 1) * 8);
     if (!acc)
         return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "accumulator of %lld channels",
@@ -193,7 +200,7 @@ av_nn_status av_nn__ref_conv(const av_nn__graph *g, const av_nn__node *n, const 
     if (quant)
         conv_q(g, n, &c, in[0], in[1], bias, out[0], acc);
     else
-        conv_f32(g, n, &c, in[0], in[1], bias, out[0], acc);
+        conv_f32(g, n, &c, in[0], in[1], bias, res, out[0], acc);
     free(acc);
     return AV_NN_OK;
 }
@@ -355,6 +362,11 @@ av_nn_status av_nn__ref_pool(const av_nn__graph *g, const av_nn__node *n, const 
         (x->dtype != AV_NN_F32 && x->dtype != AV_NN_F16 && !quant && !is_max))
         return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n, "dtype %s",
                                 av_nn_dtype_name(x->dtype));
+    if (p->peak && (!is_max || x->dtype != AV_NN_F32 || y->dtype != AV_NN_F32 ||
+                    av_nn__numel(x) != av_nn__numel(y) || x->rank != 4 || y->rank != 4 ||
+                    memcmp(x->dims, y->dims, sizeof x->dims[0] * 4) != 0))
+        return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n,
+                                "peak mask needs f32 with the output shaped as the input");
     bool same_q =
         !quant ||
         (x->quant.scale == y->quant.scale && x->quant.zero_point == y->quant.zero_point) ||
@@ -393,7 +405,11 @@ av_nn_status av_nn__ref_pool(const av_nn__graph *g, const av_nn__node *n, const 
                         int64_t div = p->count_include_pad ? padcnt : cnt;
                         acc = div ? acc / (double)div : 0;
                     }
-                    if (!quant) {
+                    if (p->peak) { /* equal(x, max_pool(x)), cast, mul: as unfused */
+                        float xv = ((const float *)in[0])[yo];
+                        float m = cnt ? (float)acc : 0.0f;
+                        ((float *)out[0])[yo] = xv * (xv == m ? 1.0f : 0.0f);
+                    } else if (!quant) {
                         if (is_max && cnt == 0)
                             acc = 0;
                         av_nn__store_elem(out[0], y->dtype, yo,

@@ -207,7 +207,7 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
         return AV_NN_OK;
     }
     if (s && s->gemm) {
-        av_nn__xnn_gemm_run(s->gemm, in[0], out[0], pool);
+        av_nn__xnn_gemm_run_res(s->gemm, in[0], n->n_in > 3 ? in[3] : NULL, out[0], pool);
         return AV_NN_OK;
     }
     if (s && s->qgemm) {

@@ -10,6 +10,8 @@
  */
 #include "nn/xnn/xnn_impl.h"
 
+#include "nn/core.h" /* av_nn__conv_residual */
+
 #include <math.h>
 
 /* XNNPACK's fp32 requantisation asserts below 2^-32 and rejects >= 256. */
@@ -193,6 +195,8 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
     if (av_nn__xnn_gemm_supports(g, n) || av_nn__xnn_qgemm_supports(g, n) ||
         av_nn__xnn_qdw_supports(g, n) || av_nn__xnn_dw_supports(g, n))
         return true;
+    if (av_nn__conv_residual(g, n) >= 0)
+        return false; /* a fused residual add: our GEMM only */
     qkind q = classify(x, w, y, o.w_axis, o.cout);
     if (q == Q_NONE || (q != Q_F32 && n->op == AV_NN_OP_TRANSPOSE_CONV2D))
         return false; /* the reference defines transpose conv for f32 only */

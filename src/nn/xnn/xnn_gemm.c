@@ -48,6 +48,16 @@
  * crosses the left or right edge read a zero-padded copy on the task's stack,
  * MR * ROW_FLOATS floats at most. */
 #define ROW_FLOATS 192
+/* Narrow mode: a pointwise conv to at most NARROW_N channels (CenterNet's
+ * 128 -> 4 box head at 128x128) wastes 12 of the tile's 16 columns and runs
+ * at 10-12 GFLOP/s. Instead each output is a dot product along the input
+ * channels, 8 at a time, two pixels sharing each weight load (8
+ * accumulators), summed across lanes at the end: a different order of the
+ * same sum, within the f32 tolerance of the tile kernel. AV_NN_XNN_NARROW=0
+ * turns it off. */
+#define NARROW_N 4
+#define NARROW_MIN_CIN 16
+#define NARROW_PIXELS 64 /* per pool task */
 
 struct av_nn__xnn_gemm {
     size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
@@ -58,6 +68,10 @@ struct av_nn__xnn_gemm {
     bool pointwise;                           /* 1x1, stride 1, no padding */
     bool rows;                                /* row mode (see ROW_FLOATS) */
     float lo, hi;                             /* clamp of the fused activation */
+    bool residual;                            /* a fused residual add: in[3] (pass_fuse.c) */
+    float *narrow; /* pointwise, <= NARROW_N outputs (NARROW_N rows of cin8 weights, then
+                    * NARROW_N biases), per context: see narrow_pair; NULL otherwise */
+    size_t cin8;   /* cin rounded up to 8 (narrow) */
     av_nn__act post;                          /* LEAKY, SIGMOID, SILU, HARDSWISH per row, else NONE */
     float alpha;
 };
@@ -235,6 +249,23 @@ bool av_nn__xnn_gemm_available(void)
     return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
 }
 
+static atomic_bool residual_off; /* av_nn__residual_force_off (tests) */
+static int residual_env = -1;    /* AV_NN_FUSE_RESIDUAL=0: 1; a benign race, same value */
+
+void av_nn__residual_force_off(bool on)
+{
+    atomic_store(&residual_off, on);
+}
+
+bool av_nn__residual_fusion_pays(void)
+{
+    if (residual_env < 0) {
+        const char *e = getenv("AV_NN_FUSE_RESIDUAL");
+        residual_env = e && strcmp(e, "0") == 0;
+    }
+    return !residual_env && !atomic_load(&residual_off) && av_nn__xnn_gemm_available();
+}
+
 bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     if (n->op != AV_NN_OP_CONV2D || (n->p.conv.groups > 1) || !av_nn__xnn_gemm_available())
@@ -263,8 +294,20 @@ void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k)
     if (!k)
         return;
     av_nn__xnn_pack_put(k->packed);
+    free(k->narrow);
     free(k->zero);
     free(k);
+}
+
+static int narrow_env = -1; /* AV_NN_XNN_NARROW=0: 0; a benign race, same value */
+
+static bool narrow_wanted(const av_nn__xnn_gemm *k)
+{
+    if (narrow_env < 0) {
+        const char *e = getenv("AV_NN_XNN_NARROW");
+        narrow_env = !(e && strcmp(e, "0") == 0);
+    }
+    return narrow_env && k->pointwise && k->cout <= NARROW_N && k->cin >= NARROW_MIN_CIN;
 }
 
 typedef struct gemm_src {
@@ -324,8 +367,22 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&p->act, &k->lo, &k->hi))
         k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU, HARDSWISH */
+    k->residual = av_nn__conv_residual(g, n) >= 0;
+    if (narrow_wanted(k)) {
+        k->cin8 = (k->cin + 7) / 8 * 8;
+        k->narrow = calloc(NARROW_N * (k->cin8 + 1), sizeof(float));
+        if (!k->narrow)
+            goto nomem;
+        const float *wd = w->data, *bd = b ? b->data : NULL;
+        for (size_t o = 0; o < k->cout; o++) {
+            memcpy(k->narrow + o * k->cin8, wd + o * k->cin, k->cin * sizeof(float));
+            k->narrow[NARROW_N * k->cin8 + o] = bd ? bd[o] : 0.0f;
+        }
+    }
     s->gemm = k;
-    s->what = "own f32 convolution (AVX2+FMA)";
+    s->what = k->narrow     ? "own f32 narrow pointwise (AVX2+FMA)"
+              : k->residual ? "own f32 convolution + residual (AVX2+FMA)"
+                            : "own f32 convolution (AVX2+FMA)";
     return AV_NN_OK;
 nomem:
     av_nn__xnn_gemm_free(k);
@@ -337,9 +394,28 @@ typedef struct gemm_job {
     const av_nn__xnn_gemm *k;
     const float *x;
     float *y;
+    const float *r; /* the residual (k->residual), laid out as y */
 } gemm_job;
 
 #ifdef GEMM_X86
+
+/* c = clamp(c + r) over n floats: the residual add after the bias, then the
+ * act's bounds (the order the unfused add and act had). */
+__attribute__((target("avx2,fma"))) static void add_clamp_row(float *c, const float *r, size_t n,
+                                                              float lo, float hi)
+{
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(c + i), _mm256_loadu_ps(r + i));
+        _mm256_storeu_ps(c + i, _mm256_min_ps(_mm256_max_ps(v, vlo), vhi));
+    }
+    for (; i < n; i++) {
+        float v = c[i] + r[i];
+        v = v > lo ? v : lo; /* as max_ps(v, lo) then min_ps: lo/hi win over NaN */
+        c[i] = v < hi ? v : hi;
+    }
+}
 
 /* The kernel over the block's rows, then the row activation while the rows are in L1. */
 static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
@@ -350,9 +426,12 @@ static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size
     if (n0 + nc > k->cout)
         nc = k->cout - n0;
     float *c = job->y + m0 * k->cout + n0;
-    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->cout, k->lo, k->hi);
+    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->cout,
+                 k->residual ? -INFINITY : k->lo, k->residual ? INFINITY : k->hi);
     /* rows spanning all channels are contiguous: one call for the whole block */
     size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
+    for (size_t i = 0; i < spans && k->residual; i++)
+        add_clamp_row(c + i * k->cout, job->r + (m0 + i) * k->cout + n0, len, k->lo, k->hi);
     for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
         if (k->post == AV_NN_ACT_LEAKY)
             leaky_row(c + i * k->cout, len, k->alpha);
@@ -458,6 +537,82 @@ static void block_task(const gemm_job *job, size_t m0, size_t j0, size_t mr, siz
     block_out(job, m0, j0, mr, nj, rows, k->cin, k->ks);
 }
 
+/* Sum of each of a0..a3's 8 lanes: {sum a0, sum a1, sum a2, sum a3}. */
+__attribute__((target("avx2,fma"))) static __m128 hsum4(__m256 a0, __m256 a1, __m256 a2,
+                                                       __m256 a3)
+{
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* Narrow mode: pixels x0 and x1 (may be the same) to y0 and y1, NARROW_N
+ * outputs each (the first nc stored), clamped to the act's bounds unless a
+ * residual follows. */
+__attribute__((target("avx2,fma"))) static void narrow_pair(const av_nn__xnn_gemm *k,
+                                                           const float *x0, const float *x1,
+                                                           float *y0, float *y1, bool two)
+{
+    static const int32_t mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    const float *w = k->narrow;
+    size_t cs = k->cin8, full = k->cin / 8 * 8, c = 0;
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+    __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+#define NARROW_STEP(v0, v1)                                                                \
+    do {                                                                                   \
+        __m256 w0 = _mm256_loadu_ps(w + c), w1 = _mm256_loadu_ps(w + cs + c);              \
+        __m256 w2 = _mm256_loadu_ps(w + 2 * cs + c), w3 = _mm256_loadu_ps(w + 3 * cs + c); \
+        a00 = _mm256_fmadd_ps(v0, w0, a00), a01 = _mm256_fmadd_ps(v0, w1, a01);           \
+        a02 = _mm256_fmadd_ps(v0, w2, a02), a03 = _mm256_fmadd_ps(v0, w3, a03);           \
+        a10 = _mm256_fmadd_ps(v1, w0, a10), a11 = _mm256_fmadd_ps(v1, w1, a11);           \
+        a12 = _mm256_fmadd_ps(v1, w2, a12), a13 = _mm256_fmadd_ps(v1, w3, a13);           \
+    } while (0)
+    for (; c < full; c += 8) {
+        __m256 v0 = _mm256_loadu_ps(x0 + c), v1 = _mm256_loadu_ps(x1 + c);
+        NARROW_STEP(v0, v1);
+    }
+    if (c < k->cin) { /* the last cin % 8 channels: masked, nothing past the row read */
+        __m256i m = _mm256_loadu_si256((const __m256i *)(mask + 8 - (k->cin - c)));
+        __m256 v0 = _mm256_maskload_ps(x0 + c, m), v1 = _mm256_maskload_ps(x1 + c, m);
+        NARROW_STEP(v0, v1);
+    }
+#undef NARROW_STEP
+    const __m128 bias = _mm_loadu_ps(w + NARROW_N * cs);
+    __m128 lo = _mm_set1_ps(k->residual ? -INFINITY : k->lo);
+    __m128 hi = _mm_set1_ps(k->residual ? INFINITY : k->hi);
+    __m128 r0 = _mm_add_ps(bias, hsum4(a00, a01, a02, a03));
+    __m128 r1 = _mm_add_ps(bias, hsum4(a10, a11, a12, a13));
+    r0 = _mm_min_ps(_mm_max_ps(r0, lo), hi), r1 = _mm_min_ps(_mm_max_ps(r1, lo), hi);
+    __m128i sm = _mm_loadu_si128((const __m128i *)(mask + 8 - k->cout));
+    _mm_maskstore_ps(y0, sm, r0);
+    if (two)
+        _mm_maskstore_ps(y1, sm, r1);
+}
+
+/* Narrow mode: pixels [m0, m0 + count), then the residual and row act over
+ * their outputs (contiguous) while they are in L1. */
+static void narrow_task(void *ctx, size_t m0, size_t count)
+{
+    const gemm_job *job = ctx;
+    const av_nn__xnn_gemm *k = job->k;
+    for (size_t i = 0; i < count; i += 2) {
+        size_t p = m0 + i, q = i + 1 < count ? p + 1 : p;
+        narrow_pair(k, job->x + p * k->cin, job->x + q * k->cin, job->y + p * k->cout,
+                    job->y + q * k->cout, q != p);
+    }
+    float *c = job->y + m0 * k->cout;
+    size_t len = count * k->cout;
+    if (k->residual)
+        add_clamp_row(c, job->r + m0 * k->cout, len, k->lo, k->hi);
+    if (k->post == AV_NN_ACT_LEAKY)
+        leaky_row(c, len, k->alpha);
+    else if (k->post == AV_NN_ACT_SIGMOID)
+        av_nn__xnn_sigmoid_span(c, len);
+    else if (k->post == AV_NN_ACT_HARDSWISH)
+        av_nn__xnn_hswish_span(c, len, k->alpha);
+    else if (k->post == AV_NN_ACT_SILU)
+        av_nn__xnn_silu_span(c, len);
+}
+
 /* A task: output pixels [m0, m0 + mrows) in blocks of MR. */
 static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mrows, size_t nj)
 {
@@ -469,8 +624,19 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mrows, size_t nj)
 
 void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool)
 {
+    av_nn__xnn_gemm_run_res(k, x, NULL, y, pool);
+}
+
+void av_nn__xnn_gemm_run_res(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
+                             pthreadpool_t pool)
+{
 #ifdef GEMM_X86
-    gemm_job job = {k, x, y};
+    gemm_job job = {k, x, y, r};
+    if (k->narrow) {
+        pthreadpool_parallelize_1d_tile_1d(pool, narrow_task, &job, k->m, NARROW_PIXELS,
+                                           PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+        return;
+    }
     size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
     size_t threads = pthreadpool_get_threads_count(pool);
     if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
@@ -487,6 +653,6 @@ void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pth
     pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR * per, nt,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 #else
-    (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
+    (void)k, (void)x, (void)r, (void)y, (void)pool; /* never prepared: supports() is false */
 #endif
 }

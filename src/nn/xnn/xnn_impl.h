@@ -163,6 +163,9 @@ bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool);
+/* The same with the residual r (laid out as y; NULL when the node has none). */
+void av_nn__xnn_gemm_run_res(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
+                             pthreadpool_t pool);
 void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 /* The 6x16 AVX2+FMA kernel alone (only where av_nn__xnn_gemm_available()):
@@ -277,6 +280,10 @@ av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n
 bool av_nn__xnn_topk_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_topk_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
+
+/* xnn_peak.c: MAX_POOL2D with p.pool.peak (the fused peak mask), our own kernel */
+bool av_nn__xnn_peak_supports(const av_nn__graph *g, const av_nn__node *n);
+void av_nn__xnn_peak_prepare(av_nn__xnn_node *s);
 
 /* xnn_quant.c: per-tensor int8 QUANTIZE / DEQUANTIZE (convert operators) */
 bool av_nn__xnn_quant_supports(const av_nn__graph *g, const av_nn__node *n);

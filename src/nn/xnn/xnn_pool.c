@@ -397,6 +397,7 @@ bool av_nn__xnn_pool_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     switch (n->op) {
     case AV_NN_OP_MAX_POOL2D:
+        return n->p.pool.peak ? av_nn__xnn_peak_supports(g, n) : pool_supports(g, n);
     case AV_NN_OP_AVG_POOL2D:
         return pool_supports(g, n);
     case AV_NN_OP_REDUCE:
@@ -412,6 +413,10 @@ av_nn_status av_nn__xnn_pool_prepare(const av_nn__graph *g, const av_nn__node *n
                                      av_nn__xnn_node *s, char *err, size_t errlen)
 {
     enum xnn_status st;
+    if (n->op == AV_NN_OP_MAX_POOL2D && n->p.pool.peak) {
+        av_nn__xnn_peak_prepare(s);
+        return AV_NN_OK;
+    }
     switch (n->op) {
     case AV_NN_OP_MAX_POOL2D:
     case AV_NN_OP_AVG_POOL2D:

@@ -22,6 +22,8 @@
  */
 #include "nn/xnn/xnn_impl.h"
 
+#include "nn/core.h" /* av_nn__conv_residual */
+
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -62,7 +64,8 @@ void av_nn__xnn_wino_force_off(bool on)
 bool av_nn__xnn_wino_supports(const av_nn__graph *g, const av_nn__node *n)
 {
 #ifdef WINO_X86
-    if (atomic_load(&forced_off) || !av_nn__xnn_gemm_supports(g, n))
+    if (atomic_load(&forced_off) || !av_nn__xnn_gemm_supports(g, n) ||
+        av_nn__conv_residual(g, n) >= 0)
         return false;
     if (env_off < 0) { /* a benign race: every thread computes the same value */
         const char *e = getenv("AV_NN_XNN_WINO");

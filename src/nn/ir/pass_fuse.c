@@ -1,0 +1,154 @@
+/*
+ * pass_fuse.c - rewrites of the fusion sweep (av_nn__graph_finalize) that
+ * merge a chain of memory-bound nodes into one pass over the tensor.
+ *
+ * Peak mask: CenterNet's heat-map NMS is
+ *     m = max_pool(x, k, stride 1, same size);  e = equal(x, m);
+ *     c = cast(e, f32);                         y = mul(x, c)
+ * four passes over 128x128x80 floats (and a bool map). It becomes the
+ * max_pool node with p.pool.peak set, writing y directly: one read of x,
+ * one write of y (xnn_peak.c; the reference kernel computes the same).
+ * Fires only where m, e and c are private (one reader, not graph outputs),
+ * the operands are exactly x (either order) and nothing broadcasts; x itself
+ * may have other readers (CenterNet's keypoints output).
+ *
+ * Residual add: y = add(conv(x), r) (MobileNetV3's projection plus the
+ * block's input) becomes the conv with r as its fourth input; our GEMM adds
+ * r to each output tile while it is in L1 (xnn_gemm.c), one pass over y
+ * less. The conv must have no act of its own; the add's (a clamp, leaky,
+ * sigmoid: what our GEMM applies) becomes the conv's, applied after the
+ * residual as the IR defines it, its output read by the add only, r
+ * computed before the conv (the sweep keeps g->order valid) and shaped as y.
+ * Only where our GEMM runs the result; XNNPACK's convolution has no such
+ * input.
+ */
+#include "nn/core.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The only live reader of t when t is a private intermediate, else NULL. */
+static av_nn__node *only_reader(av_nn__graph *g, av_nn__tid t)
+{
+    const av_nn__tensor *x = &g->tensors[t];
+    if (x->n_consumers != 1 || x->is_output || x->is_input || x->data)
+        return NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        av_nn__node *n = &g->nodes[i];
+        for (int k = 0; !n->dead && k < n->n_in; k++)
+            if (n->in[k] == t)
+                return n;
+    }
+    return NULL;
+}
+
+/* A two-input node reading exactly {a, b}, in either order. */
+static bool reads_pair(const av_nn__node *n, av_nn__tid a, av_nn__tid b)
+{
+    return n->n_in == 2 && ((n->in[0] == a && n->in[1] == b) || (n->in[0] == b && n->in[1] == a));
+}
+
+static bool same_shape(const av_nn__tensor *a, const av_nn__tensor *b)
+{
+    return a->rank == b->rank && a->rank >= 0 &&
+           memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
+}
+
+bool av_nn__fuse_peak(av_nn__graph *g, av_nn__node *mp)
+{
+    if (mp->op != AV_NN_OP_MAX_POOL2D || mp->p.pool.peak || mp->n_in != 1 || mp->n_out != 1 ||
+        mp->p.pool.act.kind != AV_NN_ACT_NONE || !av_nn__peak_fusion_pays())
+        return false;
+    av_nn__tid x = mp->in[0], m = mp->out[0];
+    const av_nn__tensor *xt = &g->tensors[x];
+    if (x < 0 || xt->dtype != AV_NN_F32 || xt->rank != 4 || av_nn__is_quant(xt) ||
+        !same_shape(xt, &g->tensors[m]) || g->tensors[m].dtype != AV_NN_F32)
+        return false;
+    av_nn__node *eq = only_reader(g, m);
+    if (!eq || eq->op != AV_NN_OP_BINARY || eq->p.binary.kind != AV_NN_BIN_EQUAL ||
+        !reads_pair(eq, x, m) || g->tensors[eq->out[0]].dtype != AV_NN_BOOL ||
+        !same_shape(xt, &g->tensors[eq->out[0]]))
+        return false;
+    av_nn__node *cast = only_reader(g, eq->out[0]);
+    if (!cast || cast->op != AV_NN_OP_CAST || cast->n_in != 1 ||
+        g->tensors[cast->out[0]].dtype != AV_NN_F32)
+        return false;
+    av_nn__node *mul = only_reader(g, cast->out[0]);
+    if (!mul || mul->op != AV_NN_OP_BINARY || mul->p.binary.kind != AV_NN_BIN_MUL ||
+        mul->p.binary.act.kind != AV_NN_ACT_NONE || !reads_pair(mul, x, cast->out[0]))
+        return false;
+    const av_nn__tensor *yt = &g->tensors[mul->out[0]];
+    if (yt->dtype != AV_NN_F32 || av_nn__is_quant(yt) || !same_shape(xt, yt))
+        return false;
+    mp->p.pool.peak = true;
+    mp->out[0] = mul->out[0];
+    g->tensors[mul->out[0]].producer = (int)(mp - g->nodes);
+    eq->dead = cast->dead = mul->dead = true;
+    return true;
+}
+
+av_nn__tid av_nn__conv_residual(const av_nn__graph *g, const av_nn__node *n)
+{
+    (void)g;
+    return n->op == AV_NN_OP_CONV2D && n->n_in > 3 ? n->in[3] : -1;
+}
+
+/* Position of t's producer in g->order (-1: a graph input, never produced). */
+static int order_pos(const av_nn__graph *g, av_nn__tid t)
+{
+    int p = g->tensors[t].producer;
+    for (int j = 0; p >= 0 && j < g->n_order; j++)
+        if (g->order[j] == p)
+            return j;
+    return p >= 0 ? g->n_order : -1;
+}
+
+/* A conv our GEMM takes with a residual: f32 constant filter of at most 64
+ * taps (xnn_gemm.c's MAX_TAPS), constant f32 bias if any, no act, groups 1. */
+static bool gemm_conv(const av_nn__graph *g, const av_nn__node *c)
+{
+    if (c->dead || c->op != AV_NN_OP_CONV2D || c->n_in < 2 || c->n_in > 3 || c->n_out != 1 ||
+        c->p.conv.groups > 1 || c->p.conv.act.kind != AV_NN_ACT_NONE)
+        return false;
+    const av_nn__tensor *x = &g->tensors[c->in[0]], *w = &g->tensors[c->in[1]];
+    const av_nn__tensor *b = c->n_in > 2 && c->in[2] >= 0 ? &g->tensors[c->in[2]] : NULL;
+    return x->dtype == AV_NN_F32 && !av_nn__is_quant(x) && w->dtype == AV_NN_F32 && w->data &&
+           w->rank == 4 && w->dims[1] * w->dims[2] <= 64 &&
+           (!b || (b->data && b->dtype == AV_NN_F32));
+}
+
+bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
+{
+    av_nn__act a = add->p.binary.act.kind; /* the sweep may have fused one already */
+    if (add->op != AV_NN_OP_BINARY || add->p.binary.kind != AV_NN_BIN_ADD ||
+        a == AV_NN_ACT_TANH || a == AV_NN_ACT_SILU || a == AV_NN_ACT_HARDSWISH ||
+        (a == AV_NN_ACT_LEAKY && !isfinite(add->p.binary.act.alpha)) ||
+        add->n_in != 2 || add->n_out != 1 ||
+        add->in[0] < 0 || add->in[1] < 0 || add->in[0] == add->in[1] ||
+        !av_nn__residual_fusion_pays())
+        return false;
+    const av_nn__tensor *yt = &g->tensors[add->out[0]];
+    if (yt->dtype != AV_NN_F32 || av_nn__is_quant(yt) || yt->rank != 4)
+        return false;
+    for (int side = 0; side < 2; side++) {
+        av_nn__tid t = add->in[side], r = add->in[1 - side];
+        const av_nn__tensor *tt = &g->tensors[t], *rt = &g->tensors[r];
+        if (tt->producer < 0 || rt->data || rt->dtype != AV_NN_F32 || av_nn__is_quant(rt) ||
+            !same_shape(tt, yt) || !same_shape(rt, yt) || only_reader(g, t) != add)
+            continue;
+        av_nn__node *c = &g->nodes[tt->producer];
+        if (!gemm_conv(g, c) || c->out[0] != t || order_pos(g, r) >= order_pos(g, t))
+            continue;
+        if (c->n_in < 3)
+            c->in[2] = -1;
+        c->in[3] = r;
+        c->n_in = 4;
+        c->p.conv.pre_residual = t;
+        c->p.conv.act = add->p.binary.act; /* after the residual, as the IR defines it */
+        c->out[0] = add->out[0];
+        g->tensors[add->out[0]].producer = tt->producer;
+        add->dead = true;
+        return true;
+    }
+    return false;
+}
