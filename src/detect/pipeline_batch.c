@@ -167,7 +167,7 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
     }
     for (int j = 0; j < k; j++) {
         if (st[j] == AV_DETECT_OK)
-            st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], e[j],
+            st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], NULL, e[j],
                                              BATCH_ERR);
         else
             av_detect_result_free(&rs[j]);
