@@ -117,8 +117,8 @@ static void encode_strip(void *ctx, size_t i)
         return;
     }
     jpeg_create_compress(&c);
-    /* about a bit per pixel: q90 photos need ~0.6-1 (grown when short) */
-    s->cap = (size_t)img->width * (size_t)(s->y1 - s->y0) / 6 + 4096;
+    /* 2 bits per pixel: a q90 photo takes ~1.9 (grown when short) */
+    s->cap = (size_t)img->width * (size_t)(s->y1 - s->y0) / 4 + 4096;
     s->buf = malloc(s->cap);
     if (!s->buf)
         ERREXIT1(&c, JERR_OUT_OF_MEMORY, 0);
@@ -278,8 +278,14 @@ av_vision_status av_vision_encode_jpeg_par(const av_image *img, int quality,
         if (s[k].failed || !s[k].buf)
             st = av_vision__err(err, errlen, AV_VISION_E_ENCODE, "JPEG encoding failed: %s",
                                 s[k].failed ? s[k].msg : "no output");
-    if (st == AV_VISION_OK)
+    if (st == AV_VISION_OK && n == 1) { /* one strip is the whole file */
+        unsigned char *b = realloc(s[0].buf, s[0].len);
+        *buf = b ? b : s[0].buf;
+        *len = s[0].len;
+        s[0].buf = NULL;
+    } else if (st == AV_VISION_OK) {
         st = join(s, n, img->height, per, buf, len, err, errlen);
+    }
     for (int k = 0; k < n; k++)
         free(s[k].buf);
     return st;

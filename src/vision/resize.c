@@ -363,6 +363,7 @@ typedef struct tf_job {
     float *out;
     size_t plane, row; /* NCHW plane size (0: NHWC), floats per tensor row */
     int simd;
+    float plain_div;   /* > 0: mean 0, one std for all, channels in order */
 } tf_job;
 
 /* Output rows [i * rows_per, ...) of av_vision_resize_tf_norm. */
@@ -386,6 +387,11 @@ static void tf_norm_rows(void *ctx, size_t i)
         const uint8_t *top = j->src->data + (size_t)lo * rb;
         const uint8_t *bot = j->src->data + (size_t)hi * rb;
         float *o = j->out + (size_t)r * j->row;
+        if (j->simd && j->plain_div > 0) { /* (v - 0) / d is v / d: the plain row */
+            av_vision__tf_row_simd(top, bot, end, j->x0, j->fx, j->out_w, fy, j->plain_div, o,
+                                   step, j->plane);
+            continue;
+        }
         if (j->simd) {
             av_vision__tf_row_norm_simd(top, bot, end, j->x0, j->fx, j->out_w, fy, nm->mean,
                                         nm->std, nm->src, o, step, j->plane);
@@ -461,6 +467,9 @@ av_vision_status av_vision_resize_tf_norm(const av_image *src, int out_w, int ou
                   .plane = nchw ? (size_t)tw * (size_t)th : 0,
                   .row = nchw ? (size_t)tw : (size_t)tw * 3,
                   .simd = av_vision__resize_simd()};
+    if (nm->mean[0] == 0 && nm->mean[1] == 0 && nm->mean[2] == 0 && nm->std[0] == nm->std[1] &&
+        nm->std[1] == nm->std[2] && nm->src[0] == 0 && nm->src[1] == 1 && nm->src[2] == 2)
+        job.plain_div = nm->std[0] > 0 ? nm->std[0] : 0;
     size_t n = (size_t)((out_h + job.rows_per - 1) / job.rows_per);
     if (n > 1 && par && par->run)
         par->run(par->pool, tf_norm_rows, &job, n);

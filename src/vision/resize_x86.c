@@ -210,7 +210,11 @@ av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *en
         __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
         if (divide)
             v = _mm_div_ps(v, vdiv);
-        if (plane == 0) { /* NHWC: three floats at o + 3c */
+        if (plane == 0 && c + 1 < out_w) {
+            /* NHWC: four floats at o + 3c, the fourth rewritten by the next pixel
+             * (a masked store is microcoded and slow on AMD cores) */
+            _mm_storeu_ps(o + (size_t)c * 3, v);
+        } else if (plane == 0) { /* the row's last pixel: the next float is not ours */
             _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
         } else {          /* NCHW: one float per plane */
             float r[4];
@@ -248,7 +252,11 @@ av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const uint8_
         __m256d bt = _mm256_add_pd(bl, _mm256_mul_pd(_mm256_sub_pd(br, bl), f));
         __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
         v = _mm_div_ps(_mm_sub_ps(_mm_permutevar_ps(v, perm), vmean), vsd);
-        if (plane == 0) { /* NHWC: three floats at o + 3c */
+        if (plane == 0 && c + 1 < out_w) {
+            /* NHWC: four floats at o + 3c, the fourth rewritten by the next pixel
+             * (a masked store is microcoded and slow on AMD cores) */
+            _mm_storeu_ps(o + (size_t)c * 3, v);
+        } else if (plane == 0) { /* the row's last pixel: the next float is not ours */
             _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
         } else {          /* NCHW: one float per plane */
             float r[4];
