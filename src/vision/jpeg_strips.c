@@ -170,11 +170,11 @@ static int strip_layout(const unsigned char *b, size_t n, size_t *sof, size_t *e
         size_t len = (size_t)b[i + 2] << 8 | b[i + 3];
         if (len < 2 || i + 2 + len > n - 2)
             return -1;
-        if (mk == 0xC0)
+        if (mk == 0xC0 && len >= 8) /* SOF0 with its height (offset 5) */
             *sof = i;
         if (mk == 0xDA) {
             *ent = i + 2 + len;
-            return *sof && len >= 8 ? 0 : -1; /* SOF0 seen, with its height */
+            return *sof ? 0 : -1; /* (offset 0 is SOI: 0 means none seen) */
         }
         i += 2 + len;
     }
