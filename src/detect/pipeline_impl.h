@@ -74,7 +74,7 @@ typedef struct worker {
     av_nn_ctx *det_ctx, *cls_ctx;
     void **det_in, **det_out; /* one buffer per model input / output */
     void **cls_in, **cls_out;
-    float *resized;           /* detector input pixels, NHWC 0..255 */
+    float *resized;           /* detector input pixels, NHWC 0..255 (quantised inputs only) */
     av_detect__crops crops;   /* classifier crops of the current species step */
     float *probs;             /* classifier scores */
     float *probs_sum;         /* scores summed over a box's species views */

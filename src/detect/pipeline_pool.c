@@ -75,11 +75,15 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
     int no = av_nn_num_outputs(p->det_model);
     w->det_in = av_detect__bufs_alloc(p->det_model, 1, 1);
     w->det_out = av_detect__bufs_alloc(p->det_model, 0, 1);
-    w->resized = malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
+    /* only quantised inputs go through 0..255 floats (float ones are filled in one pass) */
+    int f32_in = av_nn_input(p->det_model, p->det_in)->dtype == AV_NN_F32;
+    w->resized = f32_in ? NULL
+                        : malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
     w->boxes = malloc(NMS_POOL * sizeof *w->boxes);
     w->xboxes = malloc(NMS_POOL * sizeof *w->xboxes);
     w->touts = calloc((size_t)no, sizeof *w->touts);
-    int ok = w->det_in && w->det_out && w->resized && w->boxes && w->xboxes && w->touts;
+    int ok = w->det_in && w->det_out && (f32_in || w->resized) && w->boxes && w->xboxes &&
+             w->touts;
     if (p->has_species) {
         w->cls_in = av_detect__bufs_alloc(p->cls_model, 1, 1);
         w->cls_out = av_detect__bufs_alloc(p->cls_model, 0, 1);
