@@ -21,29 +21,27 @@ av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const 
 {
     const av_detect__manifest *m = &p->det;
     *map_w = img->w, *map_h = img->h;
+    int nw = m->in_w, nh = m->in_h;
+    if (m->resize == AV_DETECT__LETTERBOX) {
+        /* scale to fit, pad right/bottom with 0: the input then spans in/scale pixels */
+        double sc = fmin((double)m->in_w / img->w, (double)m->in_h / img->h);
+        nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
+        nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
+        *map_w = m->in_w / sc;
+        *map_h = m->in_h / sc;
+    }
     if (av_nn_input(p->det_model, p->det_in)->dtype == AV_NN_F32) {
         /* one pass from the pixels into the input, rows on the worker's threads */
-        int nw = m->in_w, nh = m->in_h;
-        if (m->resize == AV_DETECT__LETTERBOX) { /* as below */
-            double sc = fmin((double)m->in_w / img->w, (double)m->in_h / img->h);
-            nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
-            nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
-            *map_w = m->in_w / sc;
-            *map_h = m->in_h / sc;
-        }
         av_image v = {.width = img->w, .height = img->h, .data = (uint8_t *)img->rgb};
         av_vision_par par = av_detect__worker_par(w);
         if (av_detect__fill_input_tf(m, &v, nw, nh, &par, dst))
             return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
         return AV_DETECT_OK;
     }
+    /* quantised inputs: 0..255 floats first (fill_input quantises them) */
+    if (av_detect__img_resize_tf(img, nw, nh, w->resized))
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
     if (m->resize == AV_DETECT__LETTERBOX) {
-        /* scale to fit, pad right/bottom with 0: the input then spans in/scale pixels */
-        double sc = fmin((double)m->in_w / img->w, (double)m->in_h / img->h);
-        int nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
-        int nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
-        if (av_detect__img_resize_tf(img, nw, nh, w->resized))
-            return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
         /* spread the nw x nh rows into in_w-wide rows, last row first (in place) */
         for (int y = nh - 1; y >= 0; y--) {
             memmove(w->resized + (size_t)y * m->in_w * 3, w->resized + (size_t)y * nw * 3,
@@ -53,10 +51,6 @@ av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const 
         }
         memset(w->resized + (size_t)nh * m->in_w * 3, 0,
                (size_t)(m->in_h - nh) * m->in_w * 3 * sizeof(float));
-        *map_w = m->in_w / sc;
-        *map_h = m->in_h / sc;
-    } else if (av_detect__img_resize_tf(img, m->in_w, m->in_h, w->resized)) {
-        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
     }
     av_detect__fill_input(m, av_nn_input(p->det_model, p->det_in), w->resized, NULL, dst);
     return AV_DETECT_OK;
