@@ -33,7 +33,7 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 INSTALL    ?= install
 
-PKGS     := libmicrohttpd jansson sqlite3 libsodium libturbojpeg spng libwebp libexif freetype2 libcurl libcrypto \
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libturbojpeg libjpeg spng libwebp libexif freetype2 libcurl libcrypto \
             libmariadb libavformat libavcodec libswscale libavutil libmosquitto
 XNN_LIBS := -lXNNPACK -lpthreadpool
 

@@ -31,6 +31,8 @@
  *   "species": only the species model lines for 3 crops)
  *   build/bench/bench_pipeline first [MODELS_DIR]    (only the fresh-pipeline line)
  *   build/bench/bench_pipeline cpu [RUNS] [MODELS_DIR] (only the CPU-time lines)
+ *   build/bench/bench_pipeline stages [RUNS] [MODELS_DIR] (only the one_bird.jpg and
+ *   batched three_birds.jpg lines, 1 and 2 threads: the per-stage figures, quickly)
  */
 #include "bench_util.h"
 #include <stdio.h>
@@ -330,7 +332,8 @@ int main(int argc, char **argv)
 {
     int first_only = argc > 1 && !strcmp(argv[1], "first");
     int cpu_only = argc > 1 && !strcmp(argv[1], "cpu");
-    if (cpu_only) {
+    int stages_only = argc > 1 && !strcmp(argv[1], "stages");
+    if (cpu_only || stages_only) {
         argv++;
         argc--;
     }
@@ -377,6 +380,17 @@ int main(int argc, char **argv)
     unsigned all = AV_DETECT_PASSES_SET;
     for (int k = 0; k < AV_DETECT_PASS_N; k++)
         all |= 1u << k;
+    if (stages_only) {
+        int rc = 0;
+        for (int t = 1; t <= 2 && !rc; t++) {
+            rc |= bench(models, "one_bird.jpg", one, l1, w1, h1, t, runs, 0, 0);
+            rc |= bench(models, "three_birds.jpg", three, l3, w3, h3, t, runs, 0, 0);
+        }
+        tjFree(one);
+        tjFree(three);
+        tjFree(none);
+        return rc ? 1 : 0;
+    }
     int rc = cpu_only ? 0 : bench_first(models, "one_bird.jpg", one, l1, 5);
     rc |= rc || cpu_only ? 0 : bench_first(models, "three_birds.jpg", three, l3, 5);
     if (!first_only && !cpu_only) {

@@ -104,7 +104,8 @@ TEST(pipeline_and_remote_draw_alike)
         } else {
             unsigned char *j;
             size_t jlen;
-            CHECK(av_vision_encode_jpeg(want, 90, &j, &jlen, e, sizeof e) == AV_VISION_OK);
+            CHECK(av_vision_encode_jpeg_par(want, 90, NULL, &j, &jlen, e, sizeof e) ==
+                  AV_VISION_OK);
             CHECK(jlen == alen && !memcmp(j, a, alen));
             free(j);
         }

@@ -174,8 +174,9 @@ av_detect_status av_detect_draw(av_image *img, const av_detect_det *dets, int n,
 }
 
 av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_detect_det *dets,
-                                         int n, unsigned char **out, size_t *len, char *mime,
-                                         size_t mimecap, char *err, size_t errlen)
+                                         int n, const av_vision_par *par, unsigned char **out,
+                                         size_t *len, char *mime, size_t mimecap, char *err,
+                                         size_t errlen)
 {
     *out = NULL;
     *len = 0;
@@ -190,7 +191,8 @@ av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_det
     av_detect_status st = av_detect_draw(copy, dets, n, 1.0, NULL, g_font, err, errlen);
     if (st == AV_DETECT_OK) {
         av_vision_status vs = img->png ? av_vision_encode_png(copy, out, len, err, errlen)
-                                       : av_vision_encode_jpeg(copy, 90, out, len, err, errlen);
+                                       : av_vision_encode_jpeg_par(copy, 90, par, out, len, err,
+                                                                   errlen);
         st = from_vision(vs);
     }
     snprintf(mime, mimecap, "%s", img->png ? "image/png" : "image/jpeg");
@@ -216,7 +218,7 @@ av_detect_status av_detect_annotate(const void *image, size_t len, const av_dete
     if (st)
         return st;
     img.drawable = 1; /* freed right after */
-    st = av_detect__img_annotate(&img, dets, n, out, outlen, mime, mimecap, err, errlen);
+    st = av_detect__img_annotate(&img, dets, n, NULL, out, outlen, mime, mimecap, err, errlen);
     av_detect__img_free(&img);
     return st;
 }

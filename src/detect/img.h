@@ -46,9 +46,12 @@ int av_detect__img_crop_area_on(const av_detect__img *img, int x1, int y1, int x
 
 /* Draw every detection (box + "label 93%") on a copy of the image (on the
  * image itself when img->drawable) and encode it (PNG when img->png, else
- * JPEG). *out is malloc'd, caller frees. */
+ * JPEG q90 with a restart per MCU row, av_vision_encode_jpeg_par, its
+ * strips on par's threads; par may be NULL). *out is malloc'd, caller
+ * frees. */
 av_detect_status av_detect__img_annotate(const av_detect__img *img, const av_detect_det *dets,
-                                         int n, unsigned char **out, size_t *len, char *mime,
-                                         size_t mimecap, char *err, size_t errlen);
+                                         int n, const av_vision_par *par, unsigned char **out,
+                                         size_t *len, char *mime, size_t mimecap, char *err,
+                                         size_t errlen);
 
 #endif

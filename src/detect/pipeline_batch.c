@@ -152,12 +152,19 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
             any = 1;
         }
     }
+    int finished = 0; /* annotated and timed while the worker was ours */
     if (any) {
         char msg[BATCH_ERR] = "";
         av_detect_status ast = AV_DETECT_OK;
         worker *w = av_detect__acquire(p, msg, sizeof msg, &ast);
         if (w) {
             batch_locked(p, w, k, imgs, o, rs, st, e, runs);
+            av_vision_par par = av_detect__worker_par(w); /* its threads encode the strips */
+            for (int j = 0; j < k; j++)
+                if (st[j] == AV_DETECT_OK)
+                    st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], &par,
+                                                     e[j], BATCH_ERR);
+            finished = 1;
             av_detect__release(p, w);
         } else {
             for (int j = 0; j < k; j++)
@@ -166,11 +173,11 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
         }
     }
     for (int j = 0; j < k; j++) {
-        if (st[j] == AV_DETECT_OK)
-            st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], e[j],
+        if (st[j] == AV_DETECT_OK && !finished)
+            st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], NULL, e[j],
                                              BATCH_ERR);
-        else
-            av_detect_result_free(&rs[j]);
+        else if (st[j] != AV_DETECT_OK)
+            av_detect_result_free(&rs[j]); /* (a failed finish freed it already: no harm) */
         av_detect__img_free(&imgs[j]);
         if (errs && errlen)
             snprintf(errs + (size_t)j * errlen, errlen, "%s", st[j] ? e[j] : "");

@@ -74,7 +74,7 @@ typedef struct worker {
     av_nn_ctx *det_ctx, *cls_ctx;
     void **det_in, **det_out; /* one buffer per model input / output */
     void **cls_in, **cls_out;
-    float *resized;           /* detector input pixels, NHWC 0..255 */
+    float *resized;           /* detector input pixels, NHWC 0..255 (quantised inputs only) */
     av_detect__crops crops;   /* classifier crops of the current species step */
     float *probs;             /* classifier scores */
     float *probs_sum;         /* scores summed over a box's species views */
@@ -139,6 +139,8 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w);
 worker *av_detect__acquire(av_detect_pipeline *p, char *err, size_t errlen,
                            av_detect_status *st);
 void av_detect__release(av_detect_pipeline *p, worker *w);
+/* The worker's threads as vision's parallel for (one thread: runs inline). */
+av_vision_par av_detect__worker_par(const worker *w);
 /* The worker's context of model m for n samples per run from slots[0..ns),
  * made on first use (replacing the least recently used one) on the
  * worker's pool; NULL with e set when the engine cannot make it. */
@@ -187,11 +189,12 @@ av_detect_status av_detect__run_locked(av_detect_pipeline *p, worker *w,
 /* What a result says about the image and the models, before any run. */
 void av_detect__result_header(const av_detect_pipeline *p, const av_detect__img *img,
                               av_detect_result *r);
-/* After the engine: annotate when asked, then ms_total (from t0); on
- * failure (st, or the annotation's) free r. */
+/* After the engine: annotate when asked (encoding on par's threads, may
+ * be NULL), then ms_total (from t0); on failure (st, or the annotation's)
+ * free r. */
 av_detect_status av_detect__result_finish(const av_detect__img *img,
                                           const av_detect_run_opts *o, double t0,
-                                          av_detect_status st, av_detect_result *r, char *err,
-                                          size_t errlen);
+                                          av_detect_status st, av_detect_result *r,
+                                          const av_vision_par *par, char *err, size_t errlen);
 
 #endif

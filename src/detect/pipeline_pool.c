@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthreadpool.h>
+
 static void batch_free(const av_nn_model *m, cls_batch *b)
 {
     av_nn_ctx_free(b->ctx);
@@ -75,11 +77,15 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
     int no = av_nn_num_outputs(p->det_model);
     w->det_in = av_detect__bufs_alloc(p->det_model, 1, 1);
     w->det_out = av_detect__bufs_alloc(p->det_model, 0, 1);
-    w->resized = malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
+    /* only quantised inputs go through 0..255 floats (float ones are filled in one pass) */
+    int f32_in = av_nn_input(p->det_model, p->det_in)->dtype == AV_NN_F32;
+    w->resized = f32_in ? NULL
+                        : malloc((size_t)p->det.in_w * (size_t)p->det.in_h * 3 * sizeof(float));
     w->boxes = malloc(NMS_POOL * sizeof *w->boxes);
     w->xboxes = malloc(NMS_POOL * sizeof *w->xboxes);
     w->touts = calloc((size_t)no, sizeof *w->touts);
-    int ok = w->det_in && w->det_out && w->resized && w->boxes && w->xboxes && w->touts;
+    int ok = w->det_in && w->det_out && (f32_in || w->resized) && w->boxes && w->xboxes &&
+             w->touts;
     if (p->has_species) {
         w->cls_in = av_detect__bufs_alloc(p->cls_model, 1, 1);
         w->cls_out = av_detect__bufs_alloc(p->cls_model, 0, 1);
@@ -179,4 +185,21 @@ cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_m
     lru->n = n;
     lru->used = w->tick;
     return lru;
+}
+
+/* An av_nn_pool is a pthreadpool (src/nn/runtime.c, av_nn_pool_new), whose
+ * 1-d parallel for has vision's shape: the image stages around the engine
+ * run on the worker's threads, which sit idle between engine runs. */
+static void pool_run(void *pool, av_vision_task_fn task, void *ctx, size_t n)
+{
+    pthreadpool_parallelize_1d((pthreadpool_t)pool, task, ctx, n, 0);
+}
+
+av_vision_par av_detect__worker_par(const worker *w)
+{
+    if (!w || !w->pool)
+        return (av_vision_par){.threads = 1};
+    return (av_vision_par){.run = pool_run,
+                           .pool = w->pool,
+                           .threads = (int)pthreadpool_get_threads_count((pthreadpool_t)w->pool)};
 }

@@ -21,13 +21,27 @@ av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const 
 {
     const av_detect__manifest *m = &p->det;
     *map_w = img->w, *map_h = img->h;
+    int nw = m->in_w, nh = m->in_h;
     if (m->resize == AV_DETECT__LETTERBOX) {
         /* scale to fit, pad right/bottom with 0: the input then spans in/scale pixels */
         double sc = fmin((double)m->in_w / img->w, (double)m->in_h / img->h);
-        int nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
-        int nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
-        if (av_detect__img_resize_tf(img, nw, nh, w->resized))
+        nw = (int)fmax(1, fmin(m->in_w, round(img->w * sc)));
+        nh = (int)fmax(1, fmin(m->in_h, round(img->h * sc)));
+        *map_w = m->in_w / sc;
+        *map_h = m->in_h / sc;
+    }
+    if (av_nn_input(p->det_model, p->det_in)->dtype == AV_NN_F32) {
+        /* one pass from the pixels into the input, rows on the worker's threads */
+        av_image v = {.width = img->w, .height = img->h, .data = (uint8_t *)img->rgb};
+        av_vision_par par = av_detect__worker_par(w);
+        if (av_detect__fill_input_tf(m, &v, nw, nh, &par, dst))
             return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
+        return AV_DETECT_OK;
+    }
+    /* quantised inputs: 0..255 floats first (fill_input quantises them) */
+    if (av_detect__img_resize_tf(img, nw, nh, w->resized))
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
+    if (m->resize == AV_DETECT__LETTERBOX) {
         /* spread the nw x nh rows into in_w-wide rows, last row first (in place) */
         for (int y = nh - 1; y >= 0; y--) {
             memmove(w->resized + (size_t)y * m->in_w * 3, w->resized + (size_t)y * nw * 3,
@@ -37,10 +51,6 @@ av_detect_status av_detect__det_prepare(av_detect_pipeline *p, worker *w, const 
         }
         memset(w->resized + (size_t)nh * m->in_w * 3, 0,
                (size_t)(m->in_h - nh) * m->in_w * 3 * sizeof(float));
-        *map_w = m->in_w / sc;
-        *map_h = m->in_h / sc;
-    } else if (av_detect__img_resize_tf(img, m->in_w, m->in_h, w->resized)) {
-        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "detect: resize failed");
     }
     av_detect__fill_input(m, av_nn_input(p->det_model, p->det_in), w->resized, NULL, dst);
     return AV_DETECT_OK;
@@ -384,12 +394,13 @@ void av_detect__result_header(const av_detect_pipeline *p, const av_detect__img 
  * failure (st, or the annotation's) free r. */
 av_detect_status av_detect__result_finish(const av_detect__img *img, const av_detect_run_opts *o,
                                           double t0, av_detect_status st, av_detect_result *r,
-                                          char *err, size_t errlen)
+                                          const av_vision_par *par, char *err, size_t errlen)
 {
     if (!st && o->annotate) {
         double t = av_base_now_ms();
-        st = av_detect__img_annotate(img, r->dets, r->n_dets, &r->annotated, &r->annotated_len,
-                                     r->annotated_mime, sizeof r->annotated_mime, err, errlen);
+        st = av_detect__img_annotate(img, r->dets, r->n_dets, par, &r->annotated,
+                                     &r->annotated_len, r->annotated_mime,
+                                     sizeof r->annotated_mime, err, errlen);
         r->ms_draw = av_base_now_ms() - t;
     }
     if (st) {
@@ -409,11 +420,14 @@ static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img
     av_detect_status st = AV_DETECT_OK;
     av_detect__result_header(p, img, r);
     worker *w = av_detect__acquire(p, err, errlen, &st);
-    if (w) {
-        st = av_detect__run_locked(p, w, img, o, r, err, errlen);
-        av_detect__release(p, w);
-    }
-    return av_detect__result_finish(img, o, t0, st, r, err, errlen);
+    if (!w)
+        return av_detect__result_finish(img, o, t0, st, r, NULL, err, errlen);
+    st = av_detect__run_locked(p, w, img, o, r, err, errlen);
+    /* annotated while the worker is ours: its threads encode the strips */
+    av_vision_par par = av_detect__worker_par(w);
+    st = av_detect__result_finish(img, o, t0, st, r, &par, err, errlen);
+    av_detect__release(p, w);
+    return st;
 }
 
 av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t len,

@@ -127,6 +127,35 @@ void av_detect__fill_input(const av_detect__manifest *m, const av_nn_tensor_info
         }
 }
 
+int av_detect__fill_input_tf(const av_detect__manifest *m, const av_image *img, int nw, int nh,
+                             const av_vision_par *par, float *dst)
+{
+    av_vision_tf_norm nm = {.layout = m->layout == AV_DETECT__NCHW ? AV_VISION_NCHW
+                                                                    : AV_VISION_NHWC,
+                            .tensor_w = m->in_w,
+                            .tensor_h = m->in_h};
+    for (int c = 0; c < 3; c++) { /* as fill_input: model channel c reads pixel channel src */
+        nm.src[c] = m->bgr ? 2 - c : c;
+        nm.mean[c] = m->mean[nm.src[c]];
+        nm.std[c] = m->std[nm.src[c]];
+    }
+    if (av_vision_resize_tf_norm(img, nw, nh, &nm, par, dst) != AV_VISION_OK)
+        return -1;
+    if (nw == m->in_w && nh == m->in_h)
+        return 0;
+    float pad[3]; /* a 0 pixel, normalised */
+    for (int c = 0; c < 3; c++)
+        pad[c] = (0.0f - nm.mean[c]) / nm.std[c];
+    size_t hw = (size_t)m->in_w * (size_t)m->in_h;
+    for (int y = 0; y < m->in_h; y++)
+        for (int x = y < nh ? nw : 0; x < m->in_w; x++)
+            for (int c = 0; c < 3; c++) {
+                size_t p = (size_t)y * (size_t)m->in_w + (size_t)x;
+                dst[nm.layout == AV_VISION_NCHW ? (size_t)c * hw + p : p * 3 + (size_t)c] = pad[c];
+            }
+    return 0;
+}
+
 int av_detect__read_scores(const av_detect__manifest *m, const av_nn_tensor_info *ti,
                            const void *buf, float *probs, size_t n)
 {

@@ -10,6 +10,7 @@
 
 #include "detect/manifest.h"
 #include "nn/nn.h"
+#include "vision/vision.h"
 
 /*
  * Check that an engine input fits the manifest: [1,H,W,3] (NHWC) or
@@ -28,6 +29,18 @@ int av_detect__check_input(const av_detect__manifest *m, const av_nn_tensor_info
  */
 void av_detect__fill_input(const av_detect__manifest *m, const av_nn_tensor_info *ti,
                            const float *pxf, const uint8_t *px8, void *dst);
+
+/*
+ * A float32 detector input straight from the image (no 0..255 float copy
+ * in between): the TF1 bilinear resize to nw x nh at the top-left of the
+ * manifest's in_w x in_h, normalised and laid out as fill_input does, in
+ * one pass with rows on par's threads (av_vision_resize_tf_norm); the rest
+ * (letterbox padding) gets what fill_input makes of a 0 pixel. The same
+ * floats as av_detect__img_resize_tf + padding + fill_input. 0, or -1
+ * (bad size, out of memory).
+ */
+int av_detect__fill_input_tf(const av_detect__manifest *m, const av_image *img, int nw, int nh,
+                             const av_vision_par *par, float *dst);
 
 /* Element count of a tensor (0 for a bad shape). */
 size_t av_detect__numel(const av_nn_tensor_info *ti);

@@ -2,7 +2,8 @@
  * annotate.c - client side: the image's upright size and the annotated
  * copy the web app shows, drawn here because a TF Serving answer carries
  * boxes, not pictures, with the pipeline's own drawing (av_detect_draw),
- * encoded as the pipeline does (PNG for PNG input, else JPEG 90).
+ * encoded as the pipeline does (PNG for PNG input, else JPEG 90 with
+ * restart markers, av_vision_encode_jpeg_par: the same bytes).
  */
 #include "serving/internal.h"
 
@@ -46,7 +47,8 @@ av_serving_status av_serving__finish(const void *image, size_t len, long long ma
     }
     av_vision_status st =
         png ? av_vision_encode_png(img, &r->annotated, &r->annotated_len, e, sizeof e)
-            : av_vision_encode_jpeg(img, 90, &r->annotated, &r->annotated_len, e, sizeof e);
+            : av_vision_encode_jpeg_par(img, 90, NULL, &r->annotated, &r->annotated_len, e,
+                                        sizeof e);
     av_img_free(img);
     if (st != AV_VISION_OK) {
         snprintf(err, errlen, "annotate: %s", e[0] ? e : av_vision_strerror(st));

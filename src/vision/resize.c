@@ -376,6 +376,136 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
     return AV_VISION_OK;
 }
 
+/* ----------------------------------------- TF1 bilinear, normalised, rows on threads */
+
+typedef struct tf_job {
+    const av_image *src;
+    int out_w, out_h, rows_per;
+    const int *x0;     /* byte offsets of each output column's two neighbours */
+    const double *fx;  /* and its weight */
+    double ry;
+    const av_vision_tf_norm *nm;
+    float *out;
+    size_t plane, row; /* NCHW plane size (0: NHWC), floats per tensor row */
+    int simd;
+    float plain_div;   /* > 0: mean 0, one std for all, channels in order */
+} tf_job;
+
+/* Output rows [i * rows_per, ...) of av_vision_resize_tf_norm. */
+static void tf_norm_rows(void *ctx, size_t i)
+{
+    const tf_job *j = ctx;
+    const av_vision_tf_norm *nm = j->nm;
+    size_t rb = (size_t)j->src->width * 3;
+    int in_h = j->src->height;
+    const uint8_t *end = j->src->data + rb * (size_t)in_h;
+    int r0 = (int)i * j->rows_per, r1 = r0 + j->rows_per < j->out_h ? r0 + j->rows_per : j->out_h;
+    size_t step = j->plane ? 1 : 3;
+    for (int r = r0; r < r1; r++) {
+        double s = j->ry * r; /* as av_vision_resize_tf_bilinear_ex */
+        double fl = floor(s);
+        int lo = fl < 0 ? 0 : (int)fl;
+        int hi = (int)ceil(s);
+        if (hi > in_h - 1)
+            hi = in_h - 1;
+        double fy = s - lo;
+        const uint8_t *top = j->src->data + (size_t)lo * rb;
+        const uint8_t *bot = j->src->data + (size_t)hi * rb;
+        float *o = j->out + (size_t)r * j->row;
+        if (j->simd && j->plain_div > 0) { /* (v - 0) / d is v / d: the plain row */
+            av_vision__tf_row_simd(top, bot, end, j->x0, j->fx, j->out_w, fy, j->plain_div, o,
+                                   step, j->plane);
+            continue;
+        }
+        if (j->simd) {
+            av_vision__tf_row_norm_simd(top, bot, end, j->x0, j->fx, j->out_w, fy, nm->mean,
+                                        nm->std, nm->src, o, step, j->plane);
+            continue;
+        }
+        for (int c = 0; c < j->out_w; c++) {
+            size_t a = (size_t)j->x0[2 * c], b = (size_t)j->x0[2 * c + 1];
+            double f = j->fx[c];
+            float v[3];
+            for (int ch = 0; ch < 3; ch++) {
+                double tl = top[a + ch], tr = top[b + ch];
+                double bl = bot[a + ch], br = bot[b + ch];
+                double t = tl + (tr - tl) * f;
+                double bt = bl + (br - bl) * f;
+                v[ch] = (float)(t + (bt - t) * fy);
+            }
+            for (int k = 0; k < 3; k++)
+                o[(size_t)c * step + (size_t)k * (j->plane ? j->plane : 1)] =
+                    (v[nm->src[k]] - nm->mean[k]) / nm->std[k];
+        }
+    }
+}
+
+av_vision_status av_vision_resize_tf_norm(const av_image *src, int out_w, int out_h,
+                                          const av_vision_tf_norm *nm, const av_vision_par *par,
+                                          float *out)
+{
+    if (!src || !src->data || !nm || !out || out_w < 1 || out_h < 1 ||
+        out_w > AV_VISION_MAX_SIDE || out_h > AV_VISION_MAX_SIDE ||
+        (nm->layout != AV_VISION_NHWC && nm->layout != AV_VISION_NCHW))
+        return AV_VISION_E_ARG;
+    int tw = nm->tensor_w > 0 ? nm->tensor_w : out_w, th = nm->tensor_h > 0 ? nm->tensor_h : out_h;
+    if (tw < out_w || th < out_h || tw > AV_VISION_MAX_SIDE || th > AV_VISION_MAX_SIDE)
+        return AV_VISION_E_ARG;
+    for (int k = 0; k < 3; k++)
+        if (nm->src[k] < 0 || nm->src[k] > 2)
+            return AV_VISION_E_ARG;
+    int in_w = src->width;
+    int *x0 = malloc((size_t)out_w * 2 * sizeof *x0);
+    double *fx = malloc((size_t)out_w * sizeof *fx);
+    if (!x0 || !fx) {
+        free(x0);
+        free(fx);
+        return AV_VISION_E_NOMEM;
+    }
+    double rx = (double)in_w / (double)out_w;
+    for (int c = 0; c < out_w; c++) {
+        double s = rx * c;
+        double fl = floor(s);
+        int lo = fl < 0 ? 0 : (int)fl;
+        int hi = (int)ceil(s);
+        if (hi > in_w - 1)
+            hi = in_w - 1;
+        x0[2 * c] = lo * 3; /* byte offsets */
+        x0[2 * c + 1] = hi * 3;
+        fx[c] = s - lo;
+    }
+    int nchw = nm->layout == AV_VISION_NCHW;
+    /* pieces of rows: two per thread, so a busy core evens out */
+    int threads = par && par->run && par->threads > 1 ? par->threads : 1;
+    int pieces = par && par->strips > 0 ? par->strips : threads * 2;
+    if (pieces > out_h)
+        pieces = out_h;
+    tf_job job = {.src = src,
+                  .out_w = out_w,
+                  .out_h = out_h,
+                  .rows_per = (out_h + pieces - 1) / pieces,
+                  .x0 = x0,
+                  .fx = fx,
+                  .ry = (double)src->height / (double)out_h,
+                  .nm = nm,
+                  .out = out,
+                  .plane = nchw ? (size_t)tw * (size_t)th : 0,
+                  .row = nchw ? (size_t)tw : (size_t)tw * 3,
+                  .simd = av_vision__resize_simd()};
+    if (nm->mean[0] == 0 && nm->mean[1] == 0 && nm->mean[2] == 0 && nm->std[0] == nm->std[1] &&
+        nm->std[1] == nm->std[2] && nm->src[0] == 0 && nm->src[1] == 1 && nm->src[2] == 2)
+        job.plain_div = nm->std[0] > 0 ? nm->std[0] : 0;
+    size_t n = (size_t)((out_h + job.rows_per - 1) / job.rows_per);
+    if (n > 1 && par && par->run)
+        par->run(par->pool, tf_norm_rows, &job, n);
+    else
+        for (size_t i = 0; i < n; i++)
+            tf_norm_rows(&job, i);
+    free(x0);
+    free(fx);
+    return AV_VISION_OK;
+}
+
 av_vision_status av_vision_resize_tf_bilinear_f32(const av_image *src, int out_w, int out_h,
                                                   float *out)
 {

@@ -269,7 +269,53 @@ av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *en
         __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
         if (divide)
             v = _mm_div_ps(v, vdiv);
-        if (plane == 0) { /* NHWC: three floats at o + 3c */
+        if (plane == 0 && c + 1 < out_w) {
+            /* NHWC: four floats at o + 3c, the fourth rewritten by the next pixel
+             * (a masked store is microcoded and slow on AMD cores) */
+            _mm_storeu_ps(o + (size_t)c * 3, v);
+        } else if (plane == 0) { /* the row's last pixel: the next float is not ours */
+            _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
+        } else {          /* NCHW: one float per plane */
+            float r[4];
+            _mm_storeu_ps(r, v);
+            o[(size_t)c * step] = r[0];
+            o[(size_t)c * step + plane] = r[1];
+            o[(size_t)c * step + 2 * plane] = r[2];
+        }
+    }
+}
+
+/*
+ * av_vision__tf_row_simd with the detectors' normalisation fused in: the
+ * pixel's float32 channels permuted to the model's order, then the float32
+ * subtraction and division (no fused multiply-add: the same floats as the
+ * separate pass of tensor.c).
+ */
+__attribute__((target("avx2"))) void
+av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                            const int *x0, const double *fx, int out_w, double fy,
+                            const float mean[3], const float sd[3], const int src[3], float *o,
+                            size_t step, size_t plane)
+{
+    const __m256d vfy = _mm256_set1_pd(fy);
+    const __m128 vmean = _mm_setr_ps(mean[0], mean[1], mean[2], 0.0f);
+    const __m128 vsd = _mm_setr_ps(sd[0], sd[1], sd[2], 1.0f);
+    const __m128i perm = _mm_setr_epi32(src[0], src[1], src[2], 3);
+    const __m128i keep3 = _mm_setr_epi32(-1, -1, -1, 0);
+    for (int c = 0; c < out_w; c++) {
+        int a = x0[2 * c], b = x0[2 * c + 1];
+        __m256d f = _mm256_set1_pd(fx[c]);
+        __m256d tl = px4(top + a, end), tr = px4(top + b, end);
+        __m256d bl = px4(bot + a, end), br = px4(bot + b, end);
+        __m256d t = _mm256_add_pd(tl, _mm256_mul_pd(_mm256_sub_pd(tr, tl), f));
+        __m256d bt = _mm256_add_pd(bl, _mm256_mul_pd(_mm256_sub_pd(br, bl), f));
+        __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
+        v = _mm_div_ps(_mm_sub_ps(_mm_permutevar_ps(v, perm), vmean), vsd);
+        if (plane == 0 && c + 1 < out_w) {
+            /* NHWC: four floats at o + 3c, the fourth rewritten by the next pixel
+             * (a masked store is microcoded and slow on AMD cores) */
+            _mm_storeu_ps(o + (size_t)c * 3, v);
+        } else if (plane == 0) { /* the row's last pixel: the next float is not ours */
             _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
         } else {          /* NCHW: one float per plane */
             float r[4];
@@ -306,6 +352,15 @@ void av_vision__resample_v_simd(uint8_t *dst, int w, int out_h, const uint8_t *s
                                 const int *bounds, const int32_t *kk, int32_t *acc)
 {
     (void)dst, (void)w, (void)out_h, (void)src, (void)ksize, (void)bounds, (void)kk, (void)acc;
+}
+
+void av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                                 const int *x0, const double *fx, int out_w, double fy,
+                                 const float mean[3], const float sd[3], const int src[3],
+                                 float *o, size_t step, size_t plane)
+{
+    (void)top, (void)bot, (void)end, (void)x0, (void)fx, (void)out_w, (void)fy, (void)mean;
+    (void)sd, (void)src, (void)o, (void)step, (void)plane;
 }
 
 void av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,

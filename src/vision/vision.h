@@ -62,6 +62,21 @@ void av_img_free(av_image *img);
 /* Largest width or height any function here accepts or makes. */
 #define AV_VISION_MAX_SIDE 1000000
 
+/*
+ * A parallel for lent by a caller that owns threads (this module has
+ * none): run(pool, task, ctx, n) calls task(ctx, i) once for every i in
+ * [0, n), on any of its threads, and returns when all have returned
+ * (pthreadpool_parallelize_1d has this shape). threads: how many run at
+ * once; strips > 0 forces the number of pieces (tests), 0 picks.
+ */
+typedef void (*av_vision_task_fn)(void *ctx, size_t i);
+typedef struct av_vision_par {
+    void (*run)(void *pool, av_vision_task_fn task, void *ctx, size_t n);
+    void *pool;
+    int threads;
+    int strips;
+} av_vision_par;
+
 /* ------------------------------------------------------------ formats */
 
 typedef enum av_vision_format {
@@ -209,6 +224,26 @@ av_vision_status av_vision_resize_tf_bilinear_ex(const av_image *src, int out_w,
                                                  float *out);
 
 /*
+ * The detectors' whole input in one pass: the same resize to out_w x
+ * out_h, each float32 value v of source channel src[c] written as output
+ * channel c = (v - mean[c]) / std[c] in float32 (the same floats as
+ * av_vision_resize_tf_bilinear_f32 then that arithmetic), into a tensor
+ * of tensor_w x tensor_h (>= out_w x out_h; the resized pixels at its
+ * top-left, the rest untouched) in `layout`. Rows are split across par's
+ * threads (par may be NULL: the calling thread).
+ */
+typedef struct av_vision_tf_norm {
+    float mean[3], std[3];
+    int src[3];             /* 0..2: which source channel feeds output channel c */
+    av_vision_layout layout;
+    int tensor_w, tensor_h; /* 0: out_w, out_h */
+} av_vision_tf_norm;
+
+av_vision_status av_vision_resize_tf_norm(const av_image *src, int out_w, int out_h,
+                                          const av_vision_tf_norm *nm, const av_vision_par *par,
+                                          float *out);
+
+/*
  * Pixels to float32 NHWC: out[i] = data[i] * scale + bias (e.g. 1/127.5, -1
  * for a [-1,1] model). out holds width*height*3 floats.
  */
@@ -323,6 +358,17 @@ av_vision_status av_vision_encode_jpeg(const av_image *img, int quality, unsigne
                                        size_t *len, char *err, size_t errlen);
 av_vision_status av_vision_encode_png(const av_image *img, unsigned char **buf, size_t *len,
                                       char *err, size_t errlen);
+
+/*
+ * Baseline JPEG as av_vision_encode_jpeg writes it (same tables, DCT and
+ * 4:2:0, so it decodes to the same pixels), plus a restart marker after
+ * every row of MCUs, which lets horizontal strips be encoded on par's
+ * threads and joined (jpeg_strips.c). The bytes do not depend on par;
+ * par NULL or threads <= 1: one strip on the calling thread.
+ */
+av_vision_status av_vision_encode_jpeg_par(const av_image *img, int quality,
+                                           const av_vision_par *par, unsigned char **buf,
+                                           size_t *len, char *err, size_t errlen);
 
 /*
  * When and where a photo was taken, from its EXIF (JPEG APP1; the first

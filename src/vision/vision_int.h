@@ -37,6 +37,12 @@ void av_vision__resample_v_simd(uint8_t *dst, int w, int out_h, const uint8_t *s
 /* One output row of resize.c's TF1 bilinear resize: x0 holds byte offsets
  * (2 per output pixel), end bounds the source; value c, channel ch goes to
  * o[c * step + ch * (plane ? plane : 1)] (NHWC: step 3, plane 0). */
+/* The same row with the detectors' normalisation (av_vision_resize_tf_norm):
+ * output channel k = (v[src[k]] - mean[k]) / sd[k] in float32. */
+void av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                                 const int *x0, const double *fx, int out_w, double fy,
+                                 const float mean[3], const float sd[3], const int src[3],
+                                 float *o, size_t step, size_t plane);
 void av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
                             const int *x0, const double *fx, int out_w, double fy, float divisor,
                             float *o, size_t step, size_t plane);
