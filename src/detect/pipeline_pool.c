@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthreadpool.h>
 
 static void batch_free(const av_nn_model *m, cls_batch *b)
 {
@@ -187,12 +186,11 @@ cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_m
     return lru;
 }
 
-/* An av_nn_pool is a pthreadpool (src/nn/runtime.c, av_nn_pool_new), whose
- * 1-d parallel for has vision's shape: the image stages around the engine
- * run on the worker's threads, which sit idle between engine runs. */
+/* vision's parallel for on the engine pool: the image stages around the
+ * engine run on the worker's threads, which sit idle between engine runs. */
 static void pool_run(void *pool, av_vision_task_fn task, void *ctx, size_t n)
 {
-    pthreadpool_parallelize_1d((pthreadpool_t)pool, task, ctx, n, 0);
+    av_nn_pool_for(pool, task, ctx, n);
 }
 
 av_vision_par av_detect__worker_par(const worker *w)
@@ -201,5 +199,5 @@ av_vision_par av_detect__worker_par(const worker *w)
         return (av_vision_par){.threads = 1};
     return (av_vision_par){.run = pool_run,
                            .pool = w->pool,
-                           .threads = (int)pthreadpool_get_threads_count((pthreadpool_t)w->pool)};
+                           .threads = av_nn_pool_threads(w->pool)};
 }
