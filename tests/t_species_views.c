@@ -132,13 +132,16 @@ TEST(mirror_views_batched_equal_one_by_one)
     CHECK_EQ_INT(r1.batched_species, 0);
     compare(&ra, &r1, 1);
     compare(&rp, &rt, 1);
-    /* boxes are sorted by their answer: compare the mirrored run by box */
-    CHECK_EQ_INT(ra.n_dets, rp.n_dets);
-    int differ = 0;
-    for (int i = 0; i < ra.n_dets; i++)
-        for (int j = 0; j < rp.n_dets; j++)
-            if (ra.dets[i].x1 == rp.dets[j].x1 && ra.dets[i].y1 == rp.dets[j].y1)
+    /* boxes are sorted by their answer: compare the mirrored run by box (the
+     * mirror may keep an unknown box the plain answer drops, never fewer) */
+    int differ = 0, matched = 0;
+    for (int j = 0; j < rp.n_dets; j++)
+        for (int i = 0; i < ra.n_dets; i++)
+            if (ra.dets[i].x1 == rp.dets[j].x1 && ra.dets[i].y1 == rp.dets[j].y1) {
+                matched++;
                 differ |= ra.dets[i].species[0].score != rp.dets[j].species[0].score;
+            }
+    CHECK_EQ_INT(matched, rp.n_dets);
     CHECK_MSG(differ, "the mirrored views changed no score");
     av_detect_result_free(&rp);
     av_detect_result_free(&ra);

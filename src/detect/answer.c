@@ -6,6 +6,7 @@
 #include "base/base.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +63,44 @@ int av_detect__answer_init(av_detect__answer *a, const av_detect__manifest *m, c
     return 0;
 }
 
+int av_detect__answer_set_balance(av_detect__answer *a, const float *log_prior, int n,
+                                  double strength, char *err, size_t errlen)
+{
+    if (n != a->n)
+        return AV_BASE_FAIL(-1, err, errlen, "answer.balance: %d biases for %d labels", n, a->n);
+    float *w = malloc((size_t)n * sizeof *w);
+    if (!w)
+        return AV_BASE_FAIL(-1, err, errlen, "answer.balance: out of memory");
+    double mean = 0;
+    int species = 0;
+    for (int i = 0; i < n; i++)
+        if (i != a->background)
+            mean += log_prior[i], species++;
+    mean = species ? mean / species : 0;
+    for (int i = 0; i < n; i++)
+        w[i] = i == a->background ? 1.0f : (float)exp(-strength * (log_prior[i] - mean));
+    free(a->balance);
+    a->balance = w;
+    return 0;
+}
+
+void av_detect__answer_balance(const av_detect__answer *a, float *probs)
+{
+    if (!a->balance)
+        return;
+    double sum = 0;
+    for (int i = 0; i < a->n; i++)
+        sum += probs[i] *= a->balance[i];
+    if (sum > 0)
+        for (int i = 0; i < a->n; i++)
+            probs[i] = (float)(probs[i] / sum);
+}
+
 void av_detect__answer_free(av_detect__answer *a)
 {
     if (!a)
         return;
+    free(a->balance);
     free(a->genus);
     free(a->genus_size);
     free(a->allowed);

@@ -42,6 +42,7 @@ typedef struct av_detect__answer {
     double min_species, min_genus, drop_detector;
     double extra_detector;  /* unknown boxes under this beside a named box are dropped; 0 off */
     double whole_agree;     /* both views' score for the whole-image agreement; 0 off */
+    float *balance;         /* per label: 1 / training prior ^ strength; NULL = off */
 } av_detect__answer;
 
 /* Build from a classifier manifest (borrowed for the call). 0, or -1 when
@@ -49,6 +50,21 @@ typedef struct av_detect__answer {
 int av_detect__answer_init(av_detect__answer *a, const av_detect__manifest *m, char *err,
                            size_t errlen);
 void av_detect__answer_free(av_detect__answer *a);
+
+/*
+ * Balance the model's answers against its training data ("answer.balance"
+ * in the classifier manifest): a softmax classifier's last bias learns the
+ * log frequency of each class in its training set, so the iNat model favours
+ * the species most photographed there (Mallard, Red-tailed Hawk, American
+ * Robin) over a look-alike (Pica hudsonia over Pica pica). With
+ * log_prior[0..n) (that bias) each label's score is divided by
+ * exp(log_prior)^strength, relative to the mean; the background class is
+ * left as it is. 0, or -1 (err set) when n is not a->n or out of memory.
+ */
+int av_detect__answer_set_balance(av_detect__answer *a, const float *log_prior, int n,
+                                  double strength, char *err, size_t errlen);
+/* probs[a->n] weighted by the balance and renormalised; nothing when off. */
+void av_detect__answer_balance(const av_detect__answer *a, float *probs);
 
 /*
  * Read a site species list (one scientific name a line, '#' starts a

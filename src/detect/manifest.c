@@ -591,6 +591,8 @@ static av_detect_status parse_root(parser *ps, json_t *root, const char *base_di
     if (!st)
         st = get_num(ps, an, "answer.", "whole_agree", 0, AV_DETECT__ANSWER_WHOLE_AGREE, 0.0, 1.0,
                      &m->answer_whole_agree);
+    if (!st)
+        st = get_num(ps, an, "answer.", "balance", 0, 0.0, 0.0, 2.0, &m->answer_balance);
     json_decref(none);
     return st;
 }

@@ -101,6 +101,7 @@ typedef struct av_detect__manifest {
     /* classifier: thresholds of the shown answer (answer.h) */
     double answer_min_species, answer_min_genus, answer_drop_detector;
     double answer_extra_detector, answer_whole_agree;
+    double answer_balance; /* strength of the training-prior balance (answer.h); 0 off */
     /* retrained head (optional): file resolved like path, "" when none */
     char head_path[AV_DETECT__PATH_MAX];
     char head_features[256];        /* intermediate tensor the head reads */

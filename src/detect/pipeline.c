@@ -243,6 +243,40 @@ static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_
     return AV_DETECT_OK;
 }
 
+/* The training-prior balance (answer.h) from the classifier's last fully
+ * connected bias, when its manifest asks for one. A retrained head (its
+ * own bias, learnt on this site's corrections) is left as it is. */
+static av_detect_status open_balance(av_detect_pipeline *p, char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->cls;
+    if (m->answer_balance <= 0 || m->head_path[0])
+        return AV_DETECT_OK;
+    const char *in, *wn, *bn;
+    av_nn_tensor_info bi;
+    const void *bd = NULL;
+    char e[512];
+    if (av_nn_last_fc(p->cls_model, &in, &wn, &bn, e, sizeof e) ||
+        (bn[0] && av_nn_find_tensor(p->cls_model, bn, &bi, &bd, e, sizeof e)))
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen, "%s: answer.balance: %s", m->name, e);
+    if (!bd || (bi.dtype != AV_NN_F32 && bi.dtype != AV_NN_I32) ||
+        av_detect__numel(&bi) != (size_t)m->n_labels)
+        return AV_BASE_FAIL(AV_DETECT_E_MODEL, err, errlen,
+                            "%s: answer.balance needs the last fully connected layer's bias "
+                            "over the %d labels as a constant",
+                            m->name, m->n_labels);
+    float *b = malloc((size_t)m->n_labels * sizeof *b);
+    if (!b)
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "answer.balance: out of memory");
+    for (int c = 0; c < m->n_labels; c++)
+        b[c] = bi.dtype == AV_NN_F32
+                   ? ((const float *)bd)[c]
+                   : bi.scale * (float)(((const int32_t *)bd)[c] - bi.zero_point);
+    int bad = av_detect__answer_set_balance(&p->answer, b, m->n_labels, m->answer_balance, err,
+                                            errlen);
+    free(b);
+    return bad ? AV_DETECT_E_NOMEM : AV_DETECT_OK;
+}
+
 /* The species answer rules and, when given, the site species list; a bad
  * list fails the open (err says which line). */
 static av_detect_status open_answer(av_detect_pipeline *p, const char *dir, const char *list,
@@ -250,6 +284,9 @@ static av_detect_status open_answer(av_detect_pipeline *p, const char *dir, cons
 {
     if (av_detect__answer_init(&p->answer, &p->cls, err, errlen))
         return AV_DETECT_E_NOMEM;
+    av_detect_status st = open_balance(p, err, errlen);
+    if (st)
+        return st;
     if (!list || !list[0])
         return AV_DETECT_OK;
     char path[AV_DETECT__PATH_MAX];

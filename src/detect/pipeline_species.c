@@ -91,6 +91,7 @@ static void read_scores(av_detect_pipeline *p, worker *w, const void *buf)
     } else {
         av_detect__read_scores(m, av_nn_output(p->cls_model, p->cls_out), buf, w->probs,
                                (size_t)m->n_labels);
+        av_detect__answer_balance(&p->answer, w->probs);
     }
 }
 
