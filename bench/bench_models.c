@@ -17,6 +17,8 @@
  * run where, and what is left on the reference kernels; on 1 thread the
  * calling thread's CPU time, which machine load does not inflate). -x skips the
  * reference configurations (bench/peers.sh times XNNPACK against peers).
+ * The model frees its f32 convolution weights once packed, as the pipeline's
+ * do (av_nn_model_release_packed); -k keeps them (the RSS before that).
  * -P is -p plus one line per convolution node (XNNPACK configurations):
  * input shape, kernel, stride, groups, output channels, MFLOP, ms per run,
  * GFLOP/s and which kernel ran it (our own GEMM, Winograd, depthwise or XNNPACK's).
@@ -128,6 +130,8 @@ static void print_conv_nodes(const av_nn__graph *g, const av_nn__profile *p, int
            tot_ms > 0 ? tot_fl / tot_ms / 1e6 : 0.0);
 }
 
+static int keep_weights; /* -k */
+
 /* One configuration, in the calling (child) process. Returns an exit status. */
 static int bench_one(const char *path, av_nn_backend be, int threads, int runs, int warmup,
                      int profile)
@@ -142,6 +146,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     double t_load = bench_now_ms() - t0;
     av_nn_ctx_opts o = {.threads = threads, .backend = be};
     av_nn_ctx *c = NULL;
+    av_nn_model_release_packed(m, !keep_weights); /* as the pipeline does */
     t0 = bench_now_ms();
     if (av_nn_ctx_new(m, &o, &c, err, sizeof err) != AV_NN_OK) {
         fprintf(stderr, "%s: ctx: %s\n", path, err);
@@ -299,8 +304,10 @@ int main(int argc, char **argv)
 {
     int runs = 30, warmup = 3, profile = 0, xnn_only = 0, opt;
     const char *table = NULL;
-    while ((opt = getopt(argc, argv, "n:w:pPxq:")) != -1) {
-        if (opt == 'q')
+    while ((opt = getopt(argc, argv, "n:w:pPxkq:")) != -1) {
+        if (opt == 'k')
+            keep_weights = 1;
+        else if (opt == 'q')
             table = optarg;
         else if (opt == 'p' || opt == 'P')
             profile = opt == 'P' ? 2 : profile > 1 ? 2 : 1;
@@ -312,7 +319,7 @@ int main(int argc, char **argv)
             warmup = atoi(optarg);
         else {
             fprintf(stderr,
-                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [model ...]\n"
+                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [-k] [model ...]\n"
                     "       %s -q TABLE [-n runs] [-w warmup] model\n",
                     argv[0], argv[0]);
             return 2;

@@ -189,6 +189,27 @@ TEST(matmul_transpose_b)
     run_case(nodes, &b, 1, x, "y", want, 4);
 }
 
+/* A filter another node reads too keeps its HWIO copy (the loader transposes
+ * a filter in place only when the convolution is its one reader). */
+TEST(filter_read_twice)
+{
+    float x[2] = {1, 2}; /* [1,1,1,2] */
+    wdef w[3] = {{"f", "[1,1,2,2]", false, 4, {1, 2, 3, 4}},
+                 {"shp", "[4]", true, 4, {1, 1, 1, 4}},
+                 {"ax", "[]", true, 1, {3}}};
+    const char *nodes =
+        PH("[{\"size\":1},{\"size\":1},{\"size\":1},{\"size\":2}]") CONST("f") CONST("shp")
+            CONST("ax") ",{\"name\":\"c\",\"op\":\"Conv2D\",\"input\":[\"x\",\"f\"],"
+                        "\"attr\":{\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},"
+                        "\"padding\":{\"s\":\"" S_VALID "\"}}}"
+                        ",{\"name\":\"fr\",\"op\":\"Reshape\",\"input\":[\"f\",\"shp\"]}"
+                        ",{\"name\":\"y\",\"op\":\"ConcatV2\",\"input\":[\"c\",\"fr\",\"ax\"],"
+                        "\"attr\":{\"N\":{\"i\":\"2\"}}}";
+    /* conv: out[o] = sum_i x[i] f[i][o]; then f itself in HWIO order */
+    float want[6] = {1 * 1 + 2 * 3, 1 * 2 + 2 * 4, 1, 2, 3, 4};
+    run_case(nodes, w, 3, x, "y", want, 6);
+}
+
 /* Conv2DBackpropInput: [output_shape, filter HWOI, x]; stride 2 spreads x over the filter. */
 TEST(transposed_conv)
 {
@@ -252,7 +273,7 @@ TEST(tile_transpose_addn)
     run_case(nodes, w, 2, x, "y", want, 4);
 }
 
-TEST_MAIN(T(pool_same_padding), T(resize_nearest_coordinate_modes), T(integer_div_floors),
+TEST_MAIN(T(filter_read_twice), T(pool_same_padding), T(resize_nearest_coordinate_modes), T(integer_div_floors),
           T(slice_with_size_minus_one), T(splitv_second_output), T(matmul_transpose_b),
           T(transposed_conv), T(gather_axis_1), T(padv2_value), T(argmax_and_mean),
           T(tile_transpose_addn))

@@ -159,6 +159,9 @@ static av_detect_status load_model(const av_detect__manifest *man, av_nn_model *
                      "%s: \"precision\": \"int8\": %s%s", man->name, e,
                      ns == AV_NN_E_IO ? " (make one with `aviary model quantize`)" : "");
     }
+    /* the workers' contexts share packed weights: the graph's f32 copy goes
+     * once packed (nn.h), and comes back if something needs it */
+    av_nn_model_release_packed(*out, 1);
     return AV_DETECT_OK;
 }
 

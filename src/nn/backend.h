@@ -41,6 +41,24 @@ int av_nn__xnn_init(void);
  * kernel's name), from its prepared state; for profiles. */
 const char *av_nn__xnn_kernel_name(const void *state);
 
+/* ---- weights a model releases once packed (release.c; xnn.c, xnn_share.c, xnn_gemm.c) ---- */
+
+/* Node n would run on our packed GEMM (xnn_gemm.c) in an XNNPACK context:
+ * then it never reads its weights from the graph after prepare. */
+bool av_nn__xnn_gemm_takes(const av_nn__graph *g, const av_nn__node *n);
+/* The GEMM-packed buffer made from constant w, held once more (the caller
+ * puts it with av_nn__xnn_pack_put); NULL when no context packed w. */
+float *av_nn__xnn_pack_hold(const void *w, int kind);
+/* A buffer of another packing than kind is made from w (Winograd's cannot
+ * give the f32 weights back exactly). */
+bool av_nn__xnn_pack_has_other(const void *w, int kind);
+/* Every shared buffer keyed by constant `from` is keyed by `to` from now on. */
+void av_nn__xnn_pack_rekey(const void *from, const void *to);
+void av_nn__xnn_pack_put(const float *data);
+/* The OHWI weights [cout][ks][cin] back from xnn_gemm.c's packing (exact: a permutation). */
+void av_nn__xnn_gemm_unpack(const float *packed, size_t cout, size_t ks, size_t cin, float *w);
+#define AV_NN__PACK_GEMM 1 /* = AV_NN__XNN_PACK_GEMM */
+
 /* The reference kernel for any node; also used by constant folding. */
 av_nn_status av_nn__ref_run(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                             void *const *out, char *err, size_t errlen);

@@ -10,6 +10,8 @@
 #include "nn/backend.h"
 #include "nn/ir/ir.h"
 
+#include <pthread.h>
+
 /* ---- shape.c ---- */
 
 /*
@@ -121,7 +123,25 @@ struct av_nn_model {
     av_nn_format format;
     void *bytes; /* the model file, kept alive for constants that point into it */
     av_nn_tensor_info *in_info, *out_info;
+    /* f32 convolution weights freed once packed (release.c) */
+    pthread_mutex_t mu;        /* contexts, release and restore of this model */
+    bool release_packed;       /* av_nn_model_release_packed */
+    int raw_ctx;               /* live contexts that read conv weights from the graph */
+    struct av_nn__rel *rel;    /* release records, freed with the model */
 };
+
+/* ---- release.c (callers hold m->mu) ---- */
+
+/* Restore the released inputs of node n (of m's graph, or of bg: its batch
+ * copy, updated too; NULL: none), or every released tensor when n is NULL:
+ * the f32 weights back from the packed copy, bit for bit. */
+av_nn_status av_nn__model_restore(av_nn_model *m, av_nn__graph *bg, const av_nn__node *n,
+                                  char *err, size_t errlen);
+/* Node n has just been prepared on the packed GEMM: free its f32 weights if
+ * m releases them, no live context reads them and n is their only reader. */
+void av_nn__model_release(av_nn_model *m, av_nn__graph *bg, const av_nn__node *n);
+/* Undo every release record at model free (before the graph is freed). */
+void av_nn__model_release_free(av_nn_model *m);
 
 /*
  * Wrap a finalized graph into a model (takes ownership of g and of bytes,

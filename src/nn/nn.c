@@ -35,6 +35,7 @@ av_nn_status av_nn__model_from_graph(av_nn__graph *g, av_nn_format format, void 
     if (m) {
         m->g = g;
         m->format = format;
+        pthread_mutex_init(&m->mu, NULL);
         m->bytes = bytes;
         m->in_info = calloc((size_t)(g->n_inputs ? g->n_inputs : 1), sizeof *m->in_info);
         m->out_info = calloc((size_t)(g->n_outputs ? g->n_outputs : 1), sizeof *m->out_info);
@@ -193,6 +194,8 @@ void av_nn_model_free(av_nn_model *m)
 {
     if (!m)
         return;
+    av_nn__model_release_free(m);
+    pthread_mutex_destroy(&m->mu);
     av_nn__graph_free(m->g);
     free(m->bytes);
     free(m->in_info);
@@ -258,8 +261,19 @@ av_nn_status av_nn_find_tensor(const av_nn_model *m, const char *name, av_nn_ten
             (!x->data && !x->is_input && (x->producer < 0 || g->nodes[x->producer].dead)))
             continue; /* a computed tensor no live node writes was removed by a pass */
         fill_info(g, t, info);
-        if (data)
+        if (data) { /* handed out: back if released, and never released again */
+            av_nn_model *mm = (av_nn_model *)m; /* its lock and graph: release.c */
+            pthread_mutex_lock(&mm->mu);
+            av_nn_status st = AV_NN_OK;
+            if (x->released) {
+                av_nn__node one = {.n_in = 1, .in = {t}};
+                st = av_nn__model_restore(mm, NULL, &one, err, errlen);
+            }
+            mm->g->tensors[t].pinned = true;
             *data = x->data;
+            pthread_mutex_unlock(&mm->mu);
+            return st;
+        }
         return AV_NN_OK;
     }
     return av_nn__fail(err, errlen, AV_NN_E_ARG, "no tensor '%s' in the optimised graph", name);

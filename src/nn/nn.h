@@ -188,6 +188,20 @@ av_nn_status av_nn_last_fc(const av_nn_model *m, const char **input, const char 
 av_nn_status av_nn_run_tap(av_nn_ctx *c, const void *const *inputs, void *const *outputs,
                            const char *name, void *tap, size_t tap_len, char *err, size_t errlen);
 
+/*
+ * Weights released once packed (memory): with on != 0, from now on a context
+ * of m (XNNPACK backend) that runs a convolution on the packed GEMM frees the
+ * graph's f32 copy of its weights right after packing it, when no live
+ * context reads them from the graph (reference kernels) and nothing else
+ * does; the contexts of m share the packed copy. Whatever needs the f32
+ * weights later (a reference context, a node another kernel takes, a batch
+ * context, av_nn_model_quantize, av_nn_find_tensor's data) gets them back
+ * first, unpacked bit for bit; they stay until a later context releases them
+ * again. av_nn_model_released_bytes: the f32 bytes released now.
+ */
+void av_nn_model_release_packed(av_nn_model *m, int on);
+size_t av_nn_model_released_bytes(const av_nn_model *m);
+
 /* Dim 0 shared by every input of m (its batch), or -1 when there is none. */
 int64_t av_nn_model_batch(const av_nn_model *m);
 

@@ -520,6 +520,12 @@ av_nn_status av_nn_model_quantize(av_nn_model *m, const char *calib_path,
 {
     if (!m || !calib_path)
         return av_nn__fail(err, errlen, AV_NN_E_ARG, "model or calibration path is NULL");
+    /* reads the f32 weights: back first where a context released them (release.c) */
+    pthread_mutex_lock(&m->mu);
+    av_nn_status rs = av_nn__model_restore(m, NULL, NULL, err, errlen);
+    pthread_mutex_unlock(&m->mu);
+    if (rs != AV_NN_OK)
+        return rs;
     av_nn__graph *g = m->g;
     av_nn_status st0 = split_residuals(g, err, errlen);
     if (st0)

@@ -30,6 +30,7 @@ struct av_nn_ctx {
     av_nn__profile *prof; /* per-op time accumulated by av_nn_run when set (benchmarks) */
     av_nn__observer obs;  /* calibration: sees every node's outputs when set */
     void *obs_user;
+    bool raw;             /* a convolution here reads its weights from the graph */
 };
 
 /* The graph this context runs: its batch copy, else the model's. */
@@ -42,6 +43,12 @@ void av_nn_ctx_free(av_nn_ctx *c)
 {
     if (!c)
         return;
+    if (c->raw) {
+        av_nn_model *m = (av_nn_model *)c->m; /* its lock and count (release.c) */
+        pthread_mutex_lock(&m->mu);
+        m->raw_ctx--;
+        pthread_mutex_unlock(&m->mu);
+    }
     const av_nn__graph *g = ctx_graph(c);
     for (int i = 0; c->be && c->state && i < g->n_nodes; i++)
         if (c->be[i] && c->state[i])
@@ -82,10 +89,14 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
     if (!c)
         return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "context");
     c->m = m;
+    /* the model's lock: its graph's weights may be released or restored (release.c) */
+    av_nn_model *mm = (av_nn_model *)m;
+    pthread_mutex_lock(&mm->mu);
     c->batch = av_nn__graph_batch(m->g);
     /* the model's own batch runs the model's graph: nothing re-inferred */
     if (o.batch > 0 && o.batch != c->batch) {
         if ((st = av_nn__graph_rebatch(m->g, o.batch, &c->bg, err, errlen))) {
+            pthread_mutex_unlock(&mm->mu);
             free(c);
             return st;
         }
@@ -118,15 +129,24 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
         const av_nn__backend *be = &av_nn__backend_ref;
         if (o.backend == AV_NN_BACKEND_XNNPACK && av_nn__backend_xnn.supports_op(g, n))
             be = &av_nn__backend_xnn;
+        /* released weights run on the packed GEMM only: anything else reads them back */
+        bool gemm = be == &av_nn__backend_xnn && av_nn__xnn_gemm_takes(g, n);
+        if (!gemm && (st = av_nn__model_restore(mm, c->bg, n, err, errlen)))
+            goto fail;
         st = be->prepare(g, n, c->pool, &c->state[i], err, errlen);
         if (st == AV_NN_E_UNSUPPORTED && be != &av_nn__backend_ref) {
             /* the fast backend declined at prepare time: the reference kernel runs it */
-            be = &av_nn__backend_ref;
-            st = be->prepare(g, n, c->pool, &c->state[i], err, errlen);
+            be = &av_nn__backend_ref, gemm = false;
+            if (!(st = av_nn__model_restore(mm, c->bg, n, err, errlen)))
+                st = be->prepare(g, n, c->pool, &c->state[i], err, errlen);
         }
         if (st)
             goto fail;
         c->be[i] = be;
+        if (be == &av_nn__backend_ref && n->op == AV_NN_OP_CONV2D && !c->raw)
+            c->raw = true, mm->raw_ctx++; /* until av_nn_ctx_free: nothing released under it */
+        if (gemm)
+            av_nn__model_release(mm, c->bg, n);
     }
     if ((st = av_nn__plan(g, offsets, &c->arena_bytes, err, errlen)))
         goto fail;
@@ -144,10 +164,12 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
             c->tptr[t] = c->arena + offsets[t];
     }
     free(offsets);
+    pthread_mutex_unlock(&mm->mu);
     *out = c;
     return AV_NN_OK;
 fail:
     free(offsets);
+    pthread_mutex_unlock(&mm->mu);
     av_nn_ctx_free(c);
     return st;
 }

@@ -375,6 +375,11 @@ typedef struct av_nn__tensor {
     av_nn__quant quant;
     void *data;         /* constant data or NULL for activations */
     bool data_owned;    /* free(data) when the graph is freed */
+    /* released (nn/release.c): the f32 copy is freed and data points at the
+     * model's release record instead (the identity the packed copy is keyed
+     * by); only the packed GEMM may run it until the model restores it */
+    bool released;
+    bool pinned;        /* data handed out (av_nn_find_tensor): never released */
     bool is_input, is_output;
     int producer;       /* node index or -1 */
     int n_consumers;    /* filled by finalize */

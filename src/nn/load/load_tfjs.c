@@ -409,10 +409,16 @@ static av_nn_status build(av_nn__tfjs *L, json_t *root, const char *dir)
     }
     stack = malloc((size_t)L->n_nodes * sizeof *stack);
     next = malloc((size_t)L->n_nodes * sizeof *next);
-    if (!stack || !next) {
+    L->refs = calloc((size_t)L->n_nodes, sizeof *L->refs);
+    if (!stack || !next || !L->refs) {
         st = av_nn__fail(L->err, L->errlen, AV_NN_E_NOMEM, "graph walk");
         goto done;
     }
+    for (int i = 0; i < L->n_nodes; i++)
+        for (int k = 0; k < L->nodes[i].n_in; k++)
+            L->refs[L->nodes[i].in_node[k]]++;
+    for (int i = 0; i < n_out; i++)
+        L->refs[outs[i].node]++;
     for (int i = 0; i < n_out; i++)
         if ((st = walk(L, outs[i].node, stack, next)))
             goto done;
@@ -477,6 +483,7 @@ av_nn_status av_nn__load_tfjs(const char *json_text, size_t len, const char *dir
     free(L.derived_src);
     free(L.derived_dst);
     free(L.derived_kind);
+    free(L.refs);
     av_nn__tfjs_map_free(&L.node_map);
     av_nn__tfjs_map_free(&L.weight_map);
     av_nn__tfjs_weights_free(&L.wt);

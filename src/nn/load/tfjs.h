@@ -83,6 +83,8 @@ typedef struct av_nn__tfjs {
     av_nn__tid *derived_src, *derived_dst;
     int *derived_kind;
     int n_derived, cap_derived;
+    int *refs; /* per node: inputs and model outputs that name it (a filter read
+                * once is transposed in place: no second copy at the load peak) */
     char *err;
     size_t errlen;
 } av_nn__tfjs;

@@ -219,6 +219,20 @@ static av_nn_status filter_input(av_nn__tfjs *L, av_nn__tfjs_node *n, int i, int
                     }
         dims[0] = O, dims[1] = H, dims[2] = W, dims[3] = I;
     }
+    int sn = n->in_node[i];
+    if (L->refs && L->refs[sn] == 1 && L->nodes[sn].n_out == 1 && t->data_owned &&
+        !t->is_input && !t->is_output) {
+        /* this filter's only reader: the source becomes the filter (the
+         * decoded copy and its transpose never both held for every conv) */
+        av_nn__tensor *ts = &L->g->tensors[src];
+        free(ts->data);
+        ts->data = d;
+        memcpy(ts->dims, dims, sizeof dims);
+        if (!derived_put(L, src, kind, src))
+            return FAIL(AV_NN_E_NOMEM, "filter tensor");
+        *out = src;
+        return AV_NN_OK;
+    }
     char name[512];
     snprintf(name, sizeof name, "%.400s%s", t->name, kind == DERIVE_DW ? "/dw" : "/ohwi");
     av_nn__tid o = av_nn__add_tensor(L->g, name, AV_NN_F32, 4, dims, d, true);

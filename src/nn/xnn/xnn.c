@@ -81,6 +81,13 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
     }
 }
 
+bool av_nn__xnn_gemm_takes(const av_nn__graph *g, const av_nn__node *n)
+{
+    /* the order of av_nn__xnn_conv_prepare's choice */
+    return xnn_supports_op(g, n) && av_nn__xnn_gemm_supports(g, n) &&
+           !av_nn__xnn_wino_supports(g, n);
+}
+
 static void xnn_release(void *state)
 {
     av_nn__xnn_node *s = state;

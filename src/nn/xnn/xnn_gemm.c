@@ -332,6 +332,17 @@ static void gemm_fill(float *packed, const void *ctx)
     }
 }
 
+void av_nn__xnn_gemm_unpack(const float *packed, size_t cout, size_t ks, size_t cin, float *w)
+{
+    size_t tile_floats = NR + ks * cin * NR;
+    for (size_t o = 0; o < cout; o++) {
+        const float *t = packed + (o / NR) * tile_floats;
+        for (size_t q = 0; q < ks; q++)
+            for (size_t c = 0; c < cin; c++)
+                w[(o * ks + q) * cin + c] = t[NR + (q * cin + c) * NR + o % NR];
+    }
+}
+
 av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen)
 {
@@ -361,7 +372,17 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     av_nn__xnn_pack_key key = {.kind = AV_NN__XNN_PACK_GEMM, .w = src.w, .b = src.b,
                                .cin = k->cin, .cout = k->cout, .kh = (size_t)k->kh,
                                .kw = (size_t)k->kw, .bytes = bytes};
-    k->packed = av_nn__xnn_pack_get(&key, gemm_fill, &src);
+    if (w->released) { /* the model freed w once packed: only the shared copy has it */
+        k->packed = av_nn__xnn_pack_find(&key);
+        if (!k->packed) {
+            av_nn__xnn_gemm_free(k);
+            return av_nn__fail(err, errlen, AV_NN_E_BACKEND,
+                               "node '%s' (%s): weights released and no packed copy left",
+                               n->name ? n->name : "", av_nn__op_name(n->op));
+        }
+    } else {
+        k->packed = av_nn__xnn_pack_get(&key, gemm_fill, &src);
+    }
     if (!k->packed)
         goto nomem;
     k->lo = -INFINITY, k->hi = INFINITY;

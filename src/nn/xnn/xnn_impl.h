@@ -140,14 +140,15 @@ typedef struct av_nn__xnn_pack_key {
     size_t cin, cout, kh, kw;
     size_t bytes;          /* of the packed buffer */
 } av_nn__xnn_pack_key;
-enum { AV_NN__XNN_PACK_GEMM = 1, AV_NN__XNN_PACK_WINO = 2 };
+enum { AV_NN__XNN_PACK_GEMM = AV_NN__PACK_GEMM, AV_NN__XNN_PACK_WINO = 2 };
 /* Writes the packed weights into dst (zeroed, key->bytes). */
 typedef void (*av_nn__xnn_pack_fill)(float *dst, const void *ctx);
 /* The shared buffer for key (64-byte aligned), filled by fill(dst, ctx) if
  * no context holds one yet; NULL when out of memory. Release with _put. */
 float *av_nn__xnn_pack_get(const av_nn__xnn_pack_key *key, av_nn__xnn_pack_fill fill,
                            const void *ctx);
-void av_nn__xnn_pack_put(const float *data);
+/* The shared buffer for key, held once more; NULL when none (never packs). */
+float *av_nn__xnn_pack_find(const av_nn__xnn_pack_key *key);
 /* Buffers held now (tests); *refs (if not NULL) receives the holds in all. */
 size_t av_nn__xnn_pack_live(size_t *refs);
 

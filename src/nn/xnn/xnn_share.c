@@ -14,6 +14,11 @@
  * tensor meanwhile; graph constants are never written after finalize.
  * A batch copy of the graph (batch.c) points at the same constants, so it
  * shares too (packing does not depend on the batch).
+ *
+ * When the model releases a constant's f32 copy (release.c), it holds its
+ * own reference and moves the key from the freed address to its release
+ * record (a live allocation, so the key stays unique); restoring moves it
+ * to the new copy, so contexts made later keep sharing.
  */
 #include "nn/xnn/xnn_impl.h"
 
@@ -81,6 +86,47 @@ void av_nn__xnn_pack_put(const float *data)
         }
         break;
     }
+    pthread_mutex_unlock(&lock);
+}
+
+float *av_nn__xnn_pack_find(const av_nn__xnn_pack_key *key)
+{
+    pthread_mutex_lock(&lock);
+    float *d = NULL;
+    for (entry *e = head; e && !d; e = e->next)
+        if (same_key(&e->key, key))
+            e->refs++, d = e->data;
+    pthread_mutex_unlock(&lock);
+    return d;
+}
+
+float *av_nn__xnn_pack_hold(const void *w, int kind)
+{
+    pthread_mutex_lock(&lock);
+    float *d = NULL;
+    for (entry *e = head; e && !d; e = e->next)
+        if (e->key.w == w && e->key.kind == kind)
+            e->refs++, d = e->data;
+    pthread_mutex_unlock(&lock);
+    return d;
+}
+
+bool av_nn__xnn_pack_has_other(const void *w, int kind)
+{
+    pthread_mutex_lock(&lock);
+    bool found = false;
+    for (const entry *e = head; e && !found; e = e->next)
+        found = e->key.w == w && e->key.kind != kind;
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+void av_nn__xnn_pack_rekey(const void *from, const void *to)
+{
+    pthread_mutex_lock(&lock);
+    for (entry *e = head; e; e = e->next)
+        if (e->key.w == from)
+            e->key.w = to;
     pthread_mutex_unlock(&lock);
 }
 
