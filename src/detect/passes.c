@@ -66,6 +66,7 @@ void av_detect__passes_default(av_detect__passes *c)
     c->n_zoom_scales = 2;
     c->zoom_min_score = 0.4;
     c->zoom_fill = 1.0;
+    c->zoom_mosaic = 1;
     c->tiles_min_side = 1400;
     c->tiles_grid = 2;
     c->tiles_overlap = 0.25;
@@ -118,7 +119,7 @@ static int zoom_scales(const json_t *o, const char *path, av_detect__passes *c, 
 
 /* The settings a pass object may hold (besides "on"). */
 static const char *const pass_keys[AV_DETECT_PASS_N][6] = {
-    {"scales", "min_score", "fill", NULL},
+    {"scales", "min_score", "fill", "mosaic", NULL},
     {"min_side", "grid", "overlap", "covered", "min_score"},
     {"inside", NULL, NULL, NULL},
 };
@@ -170,6 +171,13 @@ int av_detect__passes_parse(const json_t *obj, const char *path, av_detect__pass
         }
         if (on)
             c->on[pass] = json_is_true(on);
+        const json_t *mo = pass == AV_DETECT_PASS_ZOOM ? json_object_get(o, "mosaic") : NULL;
+        if (mo && !json_is_boolean(mo)) {
+            snprintf(err, errlen, "%s: passes.%s.mosaic must be true or false", path, name);
+            return -1;
+        }
+        if (mo)
+            c->zoom_mosaic = json_is_true(mo);
         double side = c->tiles_min_side, grid = c->tiles_grid;
         int bad = 0;
         if (pass == AV_DETECT_PASS_ZOOM)

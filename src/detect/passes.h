@@ -30,6 +30,7 @@
 #include "detect/img.h"
 
 #define AV_DETECT__ZOOM_MAX 4
+#define AV_DETECT__MOSAIC_GAP 0.05 /* least gap around a mosaic's copies, of the canvas side */
 
 typedef struct av_detect__passes {
     int on[AV_DETECT_PASS_N];   /* which passes run by default */
@@ -38,6 +39,8 @@ typedef struct av_detect__passes {
     int n_zoom_scales;
     double zoom_min_score;      /* detector threshold for zoom-out boxes (the run's when higher) */
     double zoom_fill;           /* a box covering this much of the image counts as frame-filling */
+    int zoom_mosaic;            /* 1: the scales share detector canvases (av_detect__mosaic_geom);
+                                 * 0: one run per scale */
     int tiles_min_side;         /* px: tiles only on frames at least this long */
     int tiles_grid;             /* tiles per side (2..4) */
     double tiles_overlap;       /* overlap of neighbouring tiles, fraction of a tile (0..0.5) */
@@ -154,5 +157,51 @@ void av_detect__tile_copy(const av_detect__img *img, const av_detect__rect *t, u
  */
 int av_detect__drop_cut(av_detect__box *b, int n, const av_detect__rect *tile, int img_w,
                         int img_h, double margin);
+
+/*
+ * Zoom-out mosaic: several zoom-out copies on one canvas, so that one
+ * detector run looks at all of them (the copies of scales 0.5 and 0.3 fit
+ * side by side in one input: 0.8 of its side). Copies go along the
+ * canvas's longer side in the order of `scales`, centred across it, with
+ * equal gaps of at least `gap` of that side between them and at the ends;
+ * each copy is the whole image shrunk to its scale of the canvas (as
+ * av_detect__zoom_geom). z[i] is copy i's geometry (cw, ch the canvas's).
+ */
+typedef struct av_detect__mosaic {
+    int cw, ch;
+    int n;                              /* copies on the canvas */
+    av_detect__zoom z[AV_DETECT__ZOOM_MAX];
+} av_detect__mosaic;
+
+/*
+ * Lay out scales[0..n) (n <= AV_DETECT__ZOOM_MAX) on one canvas: as many of
+ * them, from the first, as fit with their gaps (at least one: a copy that
+ * does not fit alone is the plain zoom-out canvas). Returns how many it
+ * took (m->n); the caller lays out the rest on further canvases.
+ */
+int av_detect__mosaic_geom(int w, int h, int in_w, int in_h, int stretch, const double *scales,
+                           int n, double gap, av_detect__mosaic *m);
+
+/*
+ * The mosaic canvas of img: each copy area-resized (the first from img,
+ * each next one from the copy before it when that is larger, as a smaller
+ * scale is cheaper to make from a shrunk copy) on cw x ch pixels of the
+ * first copy's mean colour. *out (cw * ch * 3 bytes, RGB8) is malloc'd and
+ * owned by the caller. 0, or -1 when out of memory.
+ */
+int av_detect__mosaic_canvas(const av_detect__img *img, const av_detect__mosaic *m,
+                             uint8_t **out);
+
+/*
+ * The boxes of a mosaic run (canvas pixels, b[0..n)) as image pixels: a
+ * box belongs to the copy holding its centre (none: padding, dropped), is
+ * clipped to that copy and mapped back with its geometry; only the boxes
+ * of the first copy that holds any of class cls are kept (a smaller copy
+ * counts only when the larger ones found no bird, as when each scale ran
+ * in turn). Returns the new n; *copy gets that copy's index (-1 when no
+ * copy holds a class-cls box).
+ */
+int av_detect__mosaic_boxes(av_detect__box *b, int n, int cls, const av_detect__mosaic *m,
+                            int *copy);
 
 #endif

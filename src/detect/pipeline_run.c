@@ -147,6 +147,42 @@ static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_det
     return AV_DETECT_OK;
 }
 
+/* Zoom-out as mosaics: scales[*first..] laid out on one canvas (as many as
+ * fit, av_detect__mosaic_geom), one detector run; the bird boxes of the
+ * first copy that found any are mapped back and merged into w->boxes.
+ * *first moves past the scales this canvas held; *found gets the bird
+ * boxes kept. */
+static av_detect_status pass_zoom_mosaic(av_detect_pipeline *p, worker *w,
+                                         const av_detect__img *img, int *first, double min_score,
+                                         int *nbox, int *found, av_detect_pass_info *pi,
+                                         char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    const av_detect__passes *c = &p->passes;
+    av_detect__mosaic mo;
+    *first += av_detect__mosaic_geom(img->w, img->h, m->in_w, m->in_h,
+                                     m->resize != AV_DETECT__LETTERBOX, c->zoom_scales + *first,
+                                     c->n_zoom_scales - *first, AV_DETECT__MOSAIC_GAP, &mo);
+    uint8_t *canvas;
+    if (av_detect__mosaic_canvas(img, &mo, &canvas))
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "zoom-out: out of memory");
+    av_detect__img cimg = av_detect__img_wrap(mo.cw, mo.ch, canvas);
+    double thr = fmax(c->zoom_min_score, min_score); /* never below the run's */
+    int n = 0, copy;
+    av_detect_status st = run_detector(p, w, &cimg, thr, w->xboxes, &n, err, errlen);
+    free(canvas);
+    if (st)
+        return st;
+    pi->runs++;
+    n = only_class(w->xboxes, n, p->bird_class);
+    n = av_detect__mosaic_boxes(w->xboxes, n, p->bird_class, &mo, &copy);
+    *found = n;
+    int before = *nbox;
+    *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, m->nms_iou);
+    pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    return AV_DETECT_OK;
+}
+
 /* One tile's boxes (tile pixels, all classes, in w->xboxes): the bird boxes
  * mapped to image pixels, less those cut by an inner tile edge and those
  * inside a bird already found, merged into w->boxes. */
@@ -274,7 +310,9 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
         int found = 0;
         uint8_t *prev = NULL;
         av_detect__zoom pz;
-        for (int i = 0; i < c->n_zoom_scales && !found && !st; i++)
+        for (int i = 0; c->zoom_mosaic && i < c->n_zoom_scales && !found && !st;)
+            st = pass_zoom_mosaic(p, w, img, &i, min_score, nbox, &found, pi, err, errlen);
+        for (int i = 0; !c->zoom_mosaic && i < c->n_zoom_scales && !found && !st; i++)
             st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, &prev, &pz, pi,
                            err, errlen);
         free(prev);
