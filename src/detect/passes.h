@@ -46,6 +46,8 @@ typedef struct av_detect__passes {
     double tiles_overlap;       /* overlap of neighbouring tiles, fraction of a tile (0..0.5) */
     double tiles_covered;       /* skip a tile this much covered by found bird boxes (0..1) */
     double tiles_min_score;     /* detector threshold for tile boxes (the run's when higher) */
+    double tiles_seen;          /* skip a tile holding a bird the first run saw this large: its
+                                 * shorter side, fraction of the input's shorter side (0: off) */
     double nested_inside;       /* fraction of a box's area inside a better one (0.3..1) */
 } av_detect__passes;
 
@@ -140,6 +142,17 @@ int av_detect__tile_grid(int w, int h, int grid, double overlap, av_detect__rect
 /* Fraction of tile t covered by the class-cls boxes of b[0..n) (the sum of
  * their overlaps with it, capped at 1; 1 for an empty tile). */
 double av_detect__tile_covered(const av_detect__rect *t, const av_detect__box *b, int n, int cls);
+
+/*
+ * Whether the first run saw tile t at enough resolution: it holds (centre
+ * inside) a class-cls box of b[0..n) (image pixels) whose shorter side, in
+ * the first run's input pixels (image pixels times sx, sy), is at least
+ * min_px. Tiles add resolution (1.75x along the longer side for 2 tiles) to
+ * find birds too small for the first run; where it already saw a bird that
+ * large, the birds of that view are not too small for it.
+ */
+int av_detect__tile_seen(const av_detect__rect *t, const av_detect__box *b, int n, int cls,
+                         double sx, double sy, double min_px);
 
 /* Drop the boxes of add[0..m) with `inside` or more of their area within a
  * box of the same class in b[0..n) (a tile's view of part of a bird the

@@ -200,7 +200,9 @@ static void tile_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *i
 
 /* The tiles of img that can add a bird into t (<= AV_DETECT__TILES_MAX):
  * none when the grid is one tile, and not those that the bird boxes found
- * so far already cover `covered` or more of (their birds are seen whole). */
+ * so far already cover `covered` or more of (their birds are seen whole),
+ * nor those holding a bird the first run saw `seen` large or more
+ * (av_detect__tile_seen). */
 static int tiles_to_run(const av_detect_pipeline *p, const worker *w, const av_detect__img *img,
                         int nbox, av_detect__rect *t)
 {
@@ -208,9 +210,17 @@ static int tiles_to_run(const av_detect_pipeline *p, const worker *w, const av_d
     int nt = av_detect__tile_grid(img->w, img->h, c->tiles_grid, c->tiles_overlap, t);
     if (nt < 2)
         return 0;
+    /* the first run's input pixels per image pixel (letterbox: one scale) */
+    const av_detect__manifest *m = &p->det;
+    double sx = (double)m->in_w / img->w, sy = (double)m->in_h / img->h;
+    if (m->resize == AV_DETECT__LETTERBOX)
+        sx = sy = fmin(sx, sy);
+    double seen = c->tiles_seen * fmin(m->in_w, m->in_h);
     int k = 0;
     for (int i = 0; i < nt; i++)
-        if (av_detect__tile_covered(&t[i], w->boxes, nbox, p->bird_class) < c->tiles_covered)
+        if (av_detect__tile_covered(&t[i], w->boxes, nbox, p->bird_class) < c->tiles_covered &&
+            !(seen > 0 &&
+              av_detect__tile_seen(&t[i], w->boxes, nbox, p->bird_class, sx, sy, seen)))
             t[k++] = t[i];
     return k;
 }
