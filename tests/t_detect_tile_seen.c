@@ -58,7 +58,7 @@ TEST(seen_setting)
     av_detect__passes c;
     char err[256] = "";
     av_detect__passes_default(&c);
-    CHECK_NEAR(c.tiles_seen, 0.2, 0);
+    CHECK_NEAR(c.tiles_seen, 0.3, 0);
     CHECK_EQ_INT(parse("{\"tiles\": {\"seen\": 0}}", &c, err, sizeof err), 0);
     CHECK_NEAR(c.tiles_seen, 0, 0);
     CHECK_EQ_INT(parse("{\"tiles\": {\"seen\": 1.5}}", &c, err, sizeof err), -1);

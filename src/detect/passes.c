@@ -64,15 +64,16 @@ void av_detect__passes_default(av_detect__passes *c)
     c->zoom_scales[0] = 0.5;
     c->zoom_scales[1] = 0.3;
     c->n_zoom_scales = 2;
-    c->zoom_min_score = 0.4;
+    c->zoom_min_score = 0.42;
     c->zoom_fill = 1.0;
     c->zoom_mosaic = 1;
+    c->zoom_recheck = 0.07;
     c->tiles_min_side = 1400;
     c->tiles_grid = 2;
     c->tiles_overlap = 0.25;
     c->tiles_covered = 0.5;
     c->tiles_min_score = 0.36;
-    c->tiles_seen = 0.2;
+    c->tiles_seen = 0.3;
     c->nested_inside = 0.5;
 }
 
@@ -120,7 +121,7 @@ static int zoom_scales(const json_t *o, const char *path, av_detect__passes *c, 
 
 /* The settings a pass object may hold (besides "on"). */
 static const char *const pass_keys[AV_DETECT_PASS_N][7] = {
-    {"scales", "min_score", "fill", "mosaic", NULL},
+    {"scales", "min_score", "fill", "mosaic", "recheck", NULL},
     {"min_side", "grid", "overlap", "covered", "min_score", "seen"},
     {"inside", NULL, NULL, NULL},
 };
@@ -184,7 +185,8 @@ int av_detect__passes_parse(const json_t *obj, const char *path, av_detect__pass
         if (pass == AV_DETECT_PASS_ZOOM)
             bad = zoom_scales(o, path, c, err, errlen) ||
                   num_in(o, "min_score", 0, 1, &c->zoom_min_score, path, name, err, errlen) ||
-                  num_in(o, "fill", 0, 1, &c->zoom_fill, path, name, err, errlen);
+                  num_in(o, "fill", 0, 1, &c->zoom_fill, path, name, err, errlen) ||
+                  num_in(o, "recheck", 0, 1, &c->zoom_recheck, path, name, err, errlen);
         else if (pass == AV_DETECT_PASS_TILES)
             bad = num_in(o, "min_side", 0, 100000, &side, path, name, err, errlen) ||
                   num_in(o, "grid", 1, 4, &grid, path, name, err, errlen) ||

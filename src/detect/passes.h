@@ -9,13 +9,15 @@
  *             shrunk to `scale` of the input and centred on a padded canvas
  *             is found. Runs only when the first run found no bird box, or
  *             only boxes covering at least `fill` of the image; each of
- *             `scales` in turn until one finds a bird.
+ *             `scales` in turn until one finds a bird (with `mosaic`, the
+ *             scales that fit share one canvas and one detector run).
  *   tiles     `grid` overlapping tiles along the frame's longer side (and
  *             as many along the shorter as keep them nearest to square) on
  *             frames whose longer side is at least `min_side` px: small
  *             birds and flocks that the detector's small input loses. A
  *             tile `covered` or more by bird boxes already found is
- *             skipped, a tile box needs `min_score`, and one lying `inside`
+ *             skipped, and so is one holding a bird the first run saw
+ *             `seen` large; a tile box needs `min_score`, and one lying `inside`
  *             (nested's) within a found bird box is a part of that bird:
  *             dropped.
  *   nested    a box whose area lies `inside` or more within a better-scored
@@ -41,6 +43,9 @@ typedef struct av_detect__passes {
     double zoom_fill;           /* a box covering this much of the image counts as frame-filling */
     int zoom_mosaic;            /* 1: the scales share detector canvases (av_detect__mosaic_geom);
                                  * 0: one run per scale */
+    double zoom_recheck;        /* when zoom-out found no bird either: the best box of another
+                                 * class is a bird when ImageNet's bird classes on its crop sum
+                                 * to this (0: off; needs models/imagenet.json) */
     int tiles_min_side;         /* px: tiles only on frames at least this long */
     int tiles_grid;             /* tiles per side (2..4) */
     double tiles_overlap;       /* overlap of neighbouring tiles, fraction of a tile (0..0.5) */
@@ -52,9 +57,11 @@ typedef struct av_detect__passes {
 } av_detect__passes;
 
 /* The defaults (no "passes" object): those of the shipped pipeline.json
- * (zoom-out at 0.5 then 0.3, boxes from 0.4, only when no bird box; nested
- * at 0.5; tiles off: 2 along the longer side from 1400 px, a quarter
- * overlap, skipped when half covered, boxes from 0.36). */
+ * (zoom-out at 0.5 then 0.3 on one mosaic canvas, boxes from 0.42, only
+ * when no bird box, then the recheck of the best other box at 0.07;
+ * nested at 0.5; tiles off: 2 along the longer side from
+ * 1400 px, a quarter overlap, skipped when half covered or holding a bird
+ * seen at 0.3 of the input side, boxes from 0.36). */
 void av_detect__passes_default(av_detect__passes *c);
 
 /*

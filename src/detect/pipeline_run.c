@@ -183,6 +183,49 @@ static av_detect_status pass_zoom_mosaic(av_detect_pipeline *p, worker *w,
     return AV_DETECT_OK;
 }
 
+/* The recheck after a zoom-out that found no bird: the best-scored box of
+ * another class (CenterNet calls a woodpecker filling the frame a dog) is
+ * cropped with 0.15 of its longer side around it for the ImageNet second
+ * opinion; when its bird classes sum to passes.zoom_out.recheck or more,
+ * the box is a bird's. */
+static av_detect_status recheck_best_box(av_detect_pipeline *p, worker *w,
+                                         const av_detect__img *img, int nbox,
+                                         av_detect_pass_info *pi, char *err, size_t errlen)
+{
+    int best = -1;
+    for (int i = 0; i < nbox; i++) {
+        if (w->boxes[i].cls == p->bird_class)
+            return AV_DETECT_OK; /* a bird box (frame-filling): nothing to recheck */
+        if (best < 0 || w->boxes[i].score > w->boxes[best].score)
+            best = i;
+    }
+    if (best < 0)
+        return AV_DETECT_OK;
+    av_detect__box *b = &w->boxes[best];
+    double m = 0.15 * fmax(b->x2 - b->x1, b->y2 - b->y1);
+    int x1 = (int)fmax(0, b->x1 - m), y1 = (int)fmax(0, b->y1 - m);
+    int x2 = (int)fmin(img->w, b->x2 + m), y2 = (int)fmin(img->h, b->y2 + m);
+    if (x2 - x1 < 2 || y2 - y1 < 2)
+        return AV_DETECT_OK;
+    int sw, sh;
+    av_detect__second_input_size(p->second, &sw, &sh);
+    uint8_t *px = malloc((size_t)sw * sh * 3);
+    if (!px)
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "recheck: out of memory");
+    av_detect__second_sums sums;
+    char e[256] = "crop failed";
+    int bad = av_detect__img_crop_area(img, x1, y1, x2, y2, sw, sh, px) ||
+              av_detect__second_run(p->second, w->second, px, &sums, e, sizeof e);
+    free(px);
+    if (bad)
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "recheck: %s", e);
+    if (sums.group[AV_DETECT__SECOND_BIRD] >= p->passes.zoom_recheck) {
+        b->cls = p->bird_class;
+        pi->boxes++;
+    }
+    return AV_DETECT_OK;
+}
+
 /* One tile's boxes (tile pixels, all classes, in w->xboxes): the bird boxes
  * mapped to image pixels, less those cut by an inner tile edge and those
  * inside a bird already found, merged into w->boxes. */
@@ -326,6 +369,8 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
             st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, &prev, &pz, pi,
                            err, errlen);
         free(prev);
+        if (!st && !found && c->zoom_recheck > 0 && p->second && w->second)
+            st = recheck_best_box(p, w, img, *nbox, pi, err, errlen);
         pi->ms = av_base_now_ms() - t;
         if (st)
             return st;
