@@ -277,7 +277,7 @@ TEST(settings_parse_and_refuse)
     CHECK_EQ_INT(av_detect__passes_parse(NULL, "p", &c, err, sizeof err), 0);
     CHECK(c.on[AV_DETECT_PASS_NESTED] && c.on[AV_DETECT_PASS_ZOOM] && !c.on[AV_DETECT_PASS_TILES]);
     CHECK_EQ_INT(c.n_zoom_scales, 2);
-    CHECK_NEAR(c.zoom_min_score, 0.4, 0);
+    CHECK_NEAR(c.zoom_min_score, 0.42, 0);
     CHECK_NEAR(c.nested_inside, 0.5, 0);
     CHECK_EQ_INT(parse("{\"zoom_out\": {\"on\": true, \"scales\": [0.5, 0.3], \"fill\": 0.6},"
                        " \"tiles\": {\"on\": true, \"grid\": 3, \"min_side\": 1000},"
@@ -285,7 +285,7 @@ TEST(settings_parse_and_refuse)
                        &c, err, sizeof err),
                  0);
     CHECK(c.on[AV_DETECT_PASS_ZOOM] && c.on[AV_DETECT_PASS_TILES] && !c.on[AV_DETECT_PASS_NESTED]);
-    CHECK_NEAR(c.zoom_min_score, 0.4, 0); /* not given: the default stays */
+    CHECK_NEAR(c.zoom_min_score, 0.42, 0); /* not given: the default stays */
     CHECK_EQ_INT(c.n_zoom_scales, 2);
     CHECK_NEAR(c.zoom_scales[1], 0.3, 0);
     CHECK_NEAR(c.zoom_fill, 0.6, 0);

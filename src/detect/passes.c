@@ -64,13 +64,16 @@ void av_detect__passes_default(av_detect__passes *c)
     c->zoom_scales[0] = 0.5;
     c->zoom_scales[1] = 0.3;
     c->n_zoom_scales = 2;
-    c->zoom_min_score = 0.4;
+    c->zoom_min_score = 0.42;
     c->zoom_fill = 1.0;
+    c->zoom_mosaic = 1;
+    c->zoom_recheck = 0.07;
     c->tiles_min_side = 1400;
     c->tiles_grid = 2;
     c->tiles_overlap = 0.25;
     c->tiles_covered = 0.5;
     c->tiles_min_score = 0.36;
+    c->tiles_seen = 0.3;
     c->nested_inside = 0.5;
 }
 
@@ -117,9 +120,9 @@ static int zoom_scales(const json_t *o, const char *path, av_detect__passes *c, 
 }
 
 /* The settings a pass object may hold (besides "on"). */
-static const char *const pass_keys[AV_DETECT_PASS_N][6] = {
-    {"scales", "min_score", "fill", NULL},
-    {"min_side", "grid", "overlap", "covered", "min_score"},
+static const char *const pass_keys[AV_DETECT_PASS_N][7] = {
+    {"scales", "min_score", "fill", "mosaic", "recheck", NULL},
+    {"min_side", "grid", "overlap", "covered", "min_score", "seen"},
     {"inside", NULL, NULL, NULL},
 };
 
@@ -170,18 +173,27 @@ int av_detect__passes_parse(const json_t *obj, const char *path, av_detect__pass
         }
         if (on)
             c->on[pass] = json_is_true(on);
+        const json_t *mo = pass == AV_DETECT_PASS_ZOOM ? json_object_get(o, "mosaic") : NULL;
+        if (mo && !json_is_boolean(mo)) {
+            snprintf(err, errlen, "%s: passes.%s.mosaic must be true or false", path, name);
+            return -1;
+        }
+        if (mo)
+            c->zoom_mosaic = json_is_true(mo);
         double side = c->tiles_min_side, grid = c->tiles_grid;
         int bad = 0;
         if (pass == AV_DETECT_PASS_ZOOM)
             bad = zoom_scales(o, path, c, err, errlen) ||
                   num_in(o, "min_score", 0, 1, &c->zoom_min_score, path, name, err, errlen) ||
-                  num_in(o, "fill", 0, 1, &c->zoom_fill, path, name, err, errlen);
+                  num_in(o, "fill", 0, 1, &c->zoom_fill, path, name, err, errlen) ||
+                  num_in(o, "recheck", 0, 1, &c->zoom_recheck, path, name, err, errlen);
         else if (pass == AV_DETECT_PASS_TILES)
             bad = num_in(o, "min_side", 0, 100000, &side, path, name, err, errlen) ||
                   num_in(o, "grid", 1, 4, &grid, path, name, err, errlen) ||
                   num_in(o, "overlap", 0, 0.5, &c->tiles_overlap, path, name, err, errlen) ||
                   num_in(o, "covered", 0, 1, &c->tiles_covered, path, name, err, errlen) ||
-                  num_in(o, "min_score", 0, 1, &c->tiles_min_score, path, name, err, errlen);
+                  num_in(o, "min_score", 0, 1, &c->tiles_min_score, path, name, err, errlen) ||
+                  num_in(o, "seen", 0, 1, &c->tiles_seen, path, name, err, errlen);
         else
             bad = num_in(o, "inside", 0.3, 1, &c->nested_inside, path, name, err, errlen);
         if (bad)
@@ -411,6 +423,19 @@ double av_detect__tile_covered(const av_detect__rect *t, const av_detect__box *b
             sum += inter(&tb, &b[i]);
     /* overlapping boxes count twice: an upper bound, capped */
     return ta > 0 ? fmin(1, sum / ta) : 1;
+}
+
+int av_detect__tile_seen(const av_detect__rect *t, const av_detect__box *b, int n, int cls,
+                         double sx, double sy, double min_px)
+{
+    for (int i = 0; i < n; i++) {
+        double cx = (b[i].x1 + b[i].x2) / 2, cy = (b[i].y1 + b[i].y2) / 2;
+        if (b[i].cls != cls || cx < t->x || cx >= t->x + t->w || cy < t->y || cy >= t->y + t->h)
+            continue;
+        if (fmin((b[i].x2 - b[i].x1) * sx, (b[i].y2 - b[i].y1) * sy) >= min_px)
+            return 1;
+    }
+    return 0;
 }
 
 int av_detect__drop_inside(av_detect__box *add, int m, const av_detect__box *b, int n,

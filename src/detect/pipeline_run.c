@@ -157,6 +157,85 @@ static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_det
     return AV_DETECT_OK;
 }
 
+/* Zoom-out as mosaics: scales[*first..] laid out on one canvas (as many as
+ * fit, av_detect__mosaic_geom), one detector run; the bird boxes of the
+ * first copy that found any are mapped back and merged into w->boxes.
+ * *first moves past the scales this canvas held; *found gets the bird
+ * boxes kept. */
+static av_detect_status pass_zoom_mosaic(av_detect_pipeline *p, worker *w,
+                                         const av_detect__img *img, int *first, double min_score,
+                                         int *nbox, int *found, av_detect_pass_info *pi,
+                                         char *err, size_t errlen)
+{
+    const av_detect__manifest *m = &p->det;
+    const av_detect__passes *c = &p->passes;
+    av_detect__mosaic mo;
+    *first += av_detect__mosaic_geom(img->w, img->h, m->in_w, m->in_h,
+                                     m->resize != AV_DETECT__LETTERBOX, c->zoom_scales + *first,
+                                     c->n_zoom_scales - *first, AV_DETECT__MOSAIC_GAP, &mo);
+    uint8_t *canvas;
+    if (av_detect__mosaic_canvas(img, &mo, &canvas))
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "zoom-out: out of memory");
+    av_detect__img cimg = av_detect__img_wrap(mo.cw, mo.ch, canvas);
+    double thr = fmax(c->zoom_min_score, min_score); /* never below the run's */
+    int n = 0, copy;
+    av_detect_status st = run_detector(p, w, &cimg, thr, w->xboxes, &n, err, errlen);
+    free(canvas);
+    if (st)
+        return st;
+    pi->runs++;
+    n = only_class(w->xboxes, n, p->bird_class);
+    n = av_detect__mosaic_boxes(w->xboxes, n, p->bird_class, &mo, &copy);
+    *found = n;
+    int before = *nbox;
+    *nbox = av_detect__merge(w->boxes, *nbox, NMS_POOL, w->xboxes, n, m->nms_iou);
+    pi->boxes += *nbox - before > 0 ? *nbox - before : 0;
+    return AV_DETECT_OK;
+}
+
+/* The recheck after a zoom-out that found no bird: the best-scored box of
+ * another class (CenterNet calls a woodpecker filling the frame a dog) is
+ * cropped with 0.15 of its longer side around it for the ImageNet second
+ * opinion; when its bird classes sum to passes.zoom_out.recheck or more,
+ * the box is a bird's. */
+static av_detect_status recheck_best_box(av_detect_pipeline *p, worker *w,
+                                         const av_detect__img *img, int nbox,
+                                         av_detect_pass_info *pi, char *err, size_t errlen)
+{
+    int best = -1;
+    for (int i = 0; i < nbox; i++) {
+        if (w->boxes[i].cls == p->bird_class)
+            return AV_DETECT_OK; /* a bird box (frame-filling): nothing to recheck */
+        if (best < 0 || w->boxes[i].score > w->boxes[best].score)
+            best = i;
+    }
+    if (best < 0)
+        return AV_DETECT_OK;
+    av_detect__box *b = &w->boxes[best];
+    double m = 0.15 * fmax(b->x2 - b->x1, b->y2 - b->y1);
+    int x1 = (int)fmax(0, b->x1 - m), y1 = (int)fmax(0, b->y1 - m);
+    int x2 = (int)fmin(img->w, b->x2 + m), y2 = (int)fmin(img->h, b->y2 + m);
+    if (x2 - x1 < 2 || y2 - y1 < 2)
+        return AV_DETECT_OK;
+    int sw, sh;
+    av_detect__second_input_size(p->second, &sw, &sh);
+    uint8_t *px = malloc((size_t)sw * sh * 3);
+    if (!px)
+        return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "recheck: out of memory");
+    av_detect__second_sums sums;
+    char e[256] = "crop failed";
+    int bad = av_detect__img_crop_area(img, x1, y1, x2, y2, sw, sh, px) ||
+              av_detect__second_run(p->second, w->second, px, &sums, e, sizeof e);
+    free(px);
+    if (bad)
+        return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "recheck: %s", e);
+    if (sums.group[AV_DETECT__SECOND_BIRD] >= p->passes.zoom_recheck) {
+        b->cls = p->bird_class;
+        pi->boxes++;
+    }
+    return AV_DETECT_OK;
+}
+
 /* One tile's boxes (tile pixels, all classes, in w->xboxes): the bird boxes
  * mapped to image pixels, less those cut by an inner tile edge and those
  * inside a bird already found, merged into w->boxes. */
@@ -174,7 +253,9 @@ static void tile_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *i
 
 /* The tiles of img that can add a bird into t (<= AV_DETECT__TILES_MAX):
  * none when the grid is one tile, and not those that the bird boxes found
- * so far already cover `covered` or more of (their birds are seen whole). */
+ * so far already cover `covered` or more of (their birds are seen whole),
+ * nor those holding a bird the first run saw `seen` large or more
+ * (av_detect__tile_seen). */
 static int tiles_to_run(const av_detect_pipeline *p, const worker *w, const av_detect__img *img,
                         int nbox, av_detect__rect *t)
 {
@@ -182,9 +263,17 @@ static int tiles_to_run(const av_detect_pipeline *p, const worker *w, const av_d
     int nt = av_detect__tile_grid(img->w, img->h, c->tiles_grid, c->tiles_overlap, t);
     if (nt < 2)
         return 0;
+    /* the first run's input pixels per image pixel (letterbox: one scale) */
+    const av_detect__manifest *m = &p->det;
+    double sx = (double)m->in_w / img->w, sy = (double)m->in_h / img->h;
+    if (m->resize == AV_DETECT__LETTERBOX)
+        sx = sy = fmin(sx, sy);
+    double seen = c->tiles_seen * fmin(m->in_w, m->in_h);
     int k = 0;
     for (int i = 0; i < nt; i++)
-        if (av_detect__tile_covered(&t[i], w->boxes, nbox, p->bird_class) < c->tiles_covered)
+        if (av_detect__tile_covered(&t[i], w->boxes, nbox, p->bird_class) < c->tiles_covered &&
+            !(seen > 0 &&
+              av_detect__tile_seen(&t[i], w->boxes, nbox, p->bird_class, sx, sy, seen)))
             t[k++] = t[i];
     return k;
 }
@@ -284,10 +373,14 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
         int found = 0;
         uint8_t *prev = NULL;
         av_detect__zoom pz;
-        for (int i = 0; i < c->n_zoom_scales && !found && !st; i++)
+        for (int i = 0; c->zoom_mosaic && i < c->n_zoom_scales && !found && !st;)
+            st = pass_zoom_mosaic(p, w, img, &i, min_score, nbox, &found, pi, err, errlen);
+        for (int i = 0; !c->zoom_mosaic && i < c->n_zoom_scales && !found && !st; i++)
             st = pass_zoom(p, w, img, c->zoom_scales[i], min_score, nbox, &found, &prev, &pz, pi,
                            err, errlen);
         free(prev);
+        if (!st && !found && c->zoom_recheck > 0 && p->second && w->second)
+            st = recheck_best_box(p, w, img, *nbox, pi, err, errlen);
         pi->ms = av_base_now_ms() - t;
         if (st)
             return st;

@@ -104,7 +104,9 @@ void av_eval_summarise(const av_eval *e, av_eval_summary *s);
 void av_eval_print(const av_eval *e, const char *title, FILE *f);
 /* The report as JSON (a new reference the caller owns), NULL when out of
  * memory: "summary" figures, "per_species", "confusions", "timings_ms"
- * (mean and median per stage) and one entry per scored row in "rows". */
+ * (mean and median per stage), "detector_runs" (total and mean per image,
+ * and per pass its runs, the images it ran on and the boxes it added) and
+ * one entry per scored row in "rows" (with its det_runs). */
 json_t *av_eval_to_json(const av_eval *e);
 
 #endif

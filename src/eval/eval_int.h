@@ -34,6 +34,9 @@ typedef struct av_eval__row {
     int weak;                      /* bird boxes named as a species under 0.2 */
     int illustration;              /* the pipeline called it a drawing and removed its birds */
     double ms[AV_EVAL__STAGES];
+    int det_runs;                  /* detector runs: the first, plus each pass's */
+    int pass_runs[AV_DETECT_PASS_N]; /* of them, each pass's */
+    int pass_boxes[AV_DETECT_PASS_N]; /* boxes each pass added (nested: removed) */
 } av_eval__row;
 
 struct av_eval {

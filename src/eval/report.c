@@ -138,6 +138,30 @@ static void stage_stats(const av_eval *e, int stage, double *mean, double *media
     free(v);
 }
 
+/* Detector runs over the rows that ran: the total, and per pass the runs,
+ * the images it ran on and the boxes it added (nested: removed). */
+typedef struct run_stats {
+    int images, total;
+    int runs[AV_DETECT_PASS_N], ran[AV_DETECT_PASS_N], boxes[AV_DETECT_PASS_N];
+} run_stats;
+
+static void det_run_stats(const av_eval *e, run_stats *r)
+{
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < e->set->n_rows; i++) {
+        const av_eval__row *o = &e->rows[i];
+        if (!o->scored || o->error)
+            continue;
+        r->images++;
+        r->total += o->det_runs;
+        for (int k = 0; k < AV_DETECT_PASS_N; k++) {
+            r->runs[k] += o->pass_runs[k];
+            r->ran[k] += o->pass_runs[k] > 0;
+            r->boxes[k] += o->pass_boxes[k];
+        }
+    }
+}
+
 static void print_rate(FILE *f, const char *what, double v, int a, int b)
 {
     if (b > 0)
@@ -178,6 +202,15 @@ void av_eval_print(const av_eval *e, const char *title, FILE *f)
         stage_stats(e, k, &mean, &med);
         fprintf(f, "  %-18s %7.1f %8.1f\n", stage_names[k], mean, med);
     }
+    run_stats rs;
+    det_run_stats(e, &rs);
+    fprintf(f, "\ndetector runs per image %.3f (%d on %d images)",
+            rs.images ? (double)rs.total / rs.images : 0, rs.total, rs.images);
+    for (int k = 0; k < AV_DETECT_PASS_N; k++)
+        if (rs.runs[k])
+            fprintf(f, "; %s %d runs on %d images, %d boxes added", av_detect_pass_name(k),
+                    rs.runs[k], rs.ran[k], rs.boxes[k]);
+    fprintf(f, "\n");
 
     int ns = 0;
     sp_stat *st = species_stats(e, &ns);
@@ -269,6 +302,13 @@ static json_t *row_json(const av_eval_row *row, const av_eval__row *o)
         json_object_set_new(j, "rule", json_string(av_detect_rule_name(o->rule)));
         json_object_set_new(j, "answer", json_string(named_name(o->named)));
     }
+    if (j)
+        json_object_set_new(j, "det_runs", json_integer(o->det_runs));
+    for (int k = 0; j && k < AV_DETECT_PASS_N; k++)
+        if (o->pass_runs[k] || o->pass_boxes[k])
+            json_object_set_new(j, av_detect_pass_name(k),
+                                json_pack("{s:i, s:i}", "runs", o->pass_runs[k], "boxes",
+                                          o->pass_boxes[k]));
     if (j && row->n_boxes >= 0)
         json_object_set_new(j, "boxes", json_pack("{s:i, s:i, s:i}", "tp", o->tp, "fp", o->fp,
                                                   "fn", o->fn));
@@ -280,7 +320,7 @@ json_t *av_eval_to_json(const av_eval *e)
     av_eval_summary s;
     av_eval_summarise(e, &s);
     json_t *root = json_object(), *per = json_array(), *conf = json_array(),
-           *times = json_object(), *rows = json_array();
+           *times = json_object(), *rows = json_array(), *runs = NULL;
     int bad = !root || !per || !conf || !times || !rows;
     int ns = 0, nc = 0;
     sp_stat *st = bad ? NULL : species_stats(e, &ns);
@@ -303,6 +343,15 @@ json_t *av_eval_to_json(const av_eval *e)
                                        json_pack("{s:f, s:f}", "mean", round(mean * 100) / 100,
                                                  "median", round(med * 100) / 100));
         }
+        run_stats rs;
+        det_run_stats(e, &rs);
+        runs = json_pack("{s:i, s:i, s:f}", "images", rs.images, "total", rs.total, "mean",
+                         rs.images ? round(1000.0 * rs.total / rs.images) / 1000 : 0.0);
+        for (int k = 0; runs && k < AV_DETECT_PASS_N; k++)
+            bad |= json_object_set_new(runs, av_detect_pass_name(k),
+                                       json_pack("{s:i, s:i, s:i}", "runs", rs.runs[k], "images",
+                                                 rs.ran[k], "boxes", rs.boxes[k]));
+        bad |= !runs;
         for (int i = 0; i < e->set->n_rows; i++)
             if (e->rows[i].scored)
                 bad |= json_array_append_new(rows, row_json(&e->set->rows[i], &e->rows[i]));
@@ -314,9 +363,11 @@ json_t *av_eval_to_json(const av_eval *e)
         bad |= json_object_set_new(root, "per_species", per);
         bad |= json_object_set_new(root, "confusions", conf);
         bad |= json_object_set_new(root, "timings_ms", times);
+        bad |= json_object_set_new(root, "detector_runs", runs);
         bad |= json_object_set_new(root, "rows", rows);
-        per = conf = times = rows = NULL;
+        per = conf = times = rows = runs = NULL;
     }
+    json_decref(runs);
     json_decref(per);
     json_decref(conf);
     json_decref(times);

@@ -153,6 +153,12 @@ int av_eval_add(av_eval *e, int i, const av_detect_result *r)
     o->ms[2] = r->ms_species;
     o->ms[3] = r->ms_draw;
     o->ms[4] = r->ms_total;
+    o->det_runs = 1;
+    for (int k = 0; k < AV_DETECT_PASS_N; k++) {
+        o->pass_runs[k] = r->passes[k].runs;
+        o->pass_boxes[k] = r->passes[k].boxes;
+        o->det_runs += r->passes[k].runs;
+    }
     return 0;
 }
 
