@@ -192,6 +192,56 @@ TEST(readers_after_release)
     free(w1), free(w2), free(w3);
 }
 
+/* x [1,H,H,CI] -> 1x1 conv to 4 channels (the GEMM's narrow pointwise mode,
+ * which keeps its own copy of the weights) -> y. */
+static av_nn_model *narrow_model(void)
+{
+    nf_reseed(11);
+    av_nn__graph *g = av_nn__graph_new();
+    CHECK(g);
+    int64_t xd[4] = {1, H, H, CI}, wd[4] = {4, 1, 1, CI}, bd[1] = {4};
+    av_nn__tid x = av_nn__add_tensor(g, "x", AV_NN_F32, 4, xd, NULL, false);
+    av_nn__tid y = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
+    CHECK(x >= 0 && y >= 0 && av_nn__mark_input(g, x) >= 0 && av_nn__mark_output(g, y) >= 0);
+    av_nn__params p = {.conv = {.stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
+                                .padding = AV_NN_PAD_EXPLICIT, .groups = 1}};
+    av_nn__tid in[3] = {x, constant(g, "w", 4, wd), constant(g, "b", 1, bd)};
+    CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c", in, 3, &y, 1, &p) >= 0);
+    char err[256] = "";
+    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
+    av_nn_model *m = NULL;
+    CHECK_MSG(av_nn__model_from_graph(g, AV_NN_FORMAT_ONNX, NULL, &m, err, sizeof err) ==
+                  AV_NN_OK,
+              "%s", err);
+    return m;
+}
+
+/* A context made after the release builds its narrow weights from the shared
+ * pack, not from the freed f32 copy (CenterNet's box head; a second pipeline
+ * worker read freed memory before): the same bits as the first context. */
+TEST(narrow_pointwise_after_release)
+{
+    if (!av_nn__xnn_gemm_available())
+        return;
+    input();
+    static float ya[H * H * 4], yb[H * H * 4];
+    av_nn_model *m = narrow_model();
+    av_nn_model_release_packed(m, 1);
+    av_nn_ctx *a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    CHECK(tensor(m, "w")->released);
+    av_nn_ctx *b = ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
+    char err[256] = "";
+    const void *in[1] = {x};
+    void *out[1] = {ya};
+    CHECK_MSG(av_nn_run(a, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
+    out[0] = yb;
+    CHECK_MSG(av_nn_run(b, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
+    CHECK(memcmp(ya, yb, sizeof ya) == 0);
+    av_nn_ctx_free(a);
+    av_nn_ctx_free(b);
+    av_nn_model_free(m);
+}
+
 TEST(other_kernel_after_release)
 {
     if (!av_nn__xnn_gemm_available())
@@ -271,5 +321,5 @@ TEST(nothing_released_unless_asked)
     free(w2);
 }
 
-TEST_MAIN(T(readers_after_release), T(other_kernel_after_release),
+TEST_MAIN(T(readers_after_release), T(narrow_pointwise_after_release), T(other_kernel_after_release),
           T(find_tensor_and_quantize_read_back), T(nothing_released_unless_asked))

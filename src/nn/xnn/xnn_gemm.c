@@ -394,10 +394,13 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
         k->narrow = calloc(NARROW_N * (k->cin8 + 1), sizeof(float));
         if (!k->narrow)
             goto nomem;
-        const float *wd = w->data, *bd = b ? b->data : NULL;
+        /* from the shared pack (one tile: cout <= NARROW_N < NR), not from w:
+         * the model may have released w once packed (release.c) */
+        const float *t = k->packed;
         for (size_t o = 0; o < k->cout; o++) {
-            memcpy(k->narrow + o * k->cin8, wd + o * k->cin, k->cin * sizeof(float));
-            k->narrow[NARROW_N * k->cin8 + o] = bd ? bd[o] : 0.0f;
+            for (size_t c = 0; c < k->cin; c++)
+                k->narrow[o * k->cin8 + c] = t[NR + c * NR + o];
+            k->narrow[NARROW_N * k->cin8 + o] = t[o];
         }
     }
     s->gemm = k;
