@@ -15,7 +15,9 @@
 #include "store/store.h"
 #include "train/train.h"
 
+#include <dirent.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -206,9 +208,9 @@ TEST(species_prior_from_confirmed_reviews)
 }
 
 /* A version folder under base whose head is the base model's own last
- * layer; returns its path in out. */
-static void base_head_version(const char *base, const av_train_prior *prior, char *out,
-                              size_t cap)
+ * layer, made from the models folder models; returns its path in out. */
+static void base_head_version_of(const char *models, const char *base,
+                                 const av_train_prior *prior, char *out, size_t cap)
 {
     char err[512], db[700];
     snprintf(db, sizeof db, "sqlite:%s/empty.db", av_test_tmpdir());
@@ -217,7 +219,7 @@ static void base_head_version(const char *base, const av_train_prior *prior, cha
     CHECK(av_store_migrate(s, NULL, err, sizeof err) == AV_STORE_OK);
     av_detect_pipeline *p;
     av_detect_open_opts oo = {.max_contexts = 1};
-    if (av_detect_pipeline_open("models", &oo, &p, err, sizeof err) != AV_DETECT_OK ||
+    if (av_detect_pipeline_open(models, &oo, &p, err, sizeof err) != AV_DETECT_OK ||
         !av_detect_pipeline_has_species(p))
         SKIP("models not installed (run scripts/setup)");
     av_detect_head h;
@@ -233,7 +235,7 @@ static void base_head_version(const char *base, const av_train_prior *prior, cha
     CHECK_EQ_INT(d.n, 0);
     snprintf(d.feature_name, sizeof d.feature_name, "%s", features);
     long long v, before = av_train_latest_version(base);
-    CHECK_MSG(av_train_write_version(base, "models", &d, &h, prior, "{}", 1, &v, out, cap, err,
+    CHECK_MSG(av_train_write_version(base, models, &d, &h, prior, "{}", 1, &v, out, cap, err,
                                      sizeof err) == AV_TRAIN_OK,
               "%s", err);
     CHECK_EQ_INT(v, before + 1);
@@ -243,16 +245,53 @@ static void base_head_version(const char *base, const av_train_prior *prior, cha
     av_store_close(s);
 }
 
+static void base_head_version(const char *base, const av_train_prior *prior, char *out,
+                              size_t cap)
+{
+    base_head_version_of("models", base, prior, out, cap);
+}
+
+/* models/ with the species answer's training-prior balance off (the rest
+ * linked): the float head and the model's uint8 softmax then differ only in
+ * rounding; balanced, the uint8 output's zeroed tail moves the top score. */
+static const char *models_unbalanced(void)
+{
+    static char dir[PATH_MAX + 64];
+    char abs[PATH_MAX], link[PATH_MAX + 400], target[PATH_MAX + 400];
+    CHECK(realpath("models", abs));
+    snprintf(dir, sizeof dir, "%s/models_unbalanced", av_test_tmpdir());
+    CHECK(mkdir(dir, 0755) == 0);
+    DIR *d = opendir(abs);
+    CHECK(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "inat_bird.json"))
+            continue;
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        snprintf(target, sizeof target, "%s/%s", abs, e->d_name);
+        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
+    }
+    closedir(d);
+    json_error_t je;
+    json_t *root = json_load_file("models/inat_bird.json", 0, &je);
+    CHECK_MSG(root, "models/inat_bird.json: %s", je.text);
+    json_object_del(root, "answer");
+    snprintf(link, sizeof link, "%s/inat_bird.json", dir);
+    CHECK(json_dump_file(root, link, JSON_INDENT(1)) == 0);
+    json_decref(root);
+    return dir;
+}
+
 TEST(version_with_the_base_head_answers_as_the_base)
 {
     char base[600], ver[1024], err[512];
     snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
-    base_head_version(base, NULL, ver, sizeof ver);
+    const char *models = models_unbalanced();
+    base_head_version_of(models, base, NULL, ver, sizeof ver);
     size_t n;
     unsigned char *img = av_test_read_file(av_test_shared("testdata/images/parrot.jpg"), &n);
     av_detect_pipeline *a, *b;
     av_detect_open_opts oo = {.max_contexts = 1};
-    CHECK(av_detect_pipeline_open("models", &oo, &a, err, sizeof err) == AV_DETECT_OK);
+    CHECK(av_detect_pipeline_open(models, &oo, &a, err, sizeof err) == AV_DETECT_OK);
     CHECK_MSG(av_detect_pipeline_open(ver, &oo, &b, err, sizeof err) == AV_DETECT_OK, "%s", err);
     CHECK_MSG(av_detect_pipeline_has_species(b), "%s", av_detect_pipeline_species_note(b));
     av_detect_result ra, rb;

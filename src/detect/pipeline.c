@@ -247,13 +247,19 @@ static av_detect_status check_classifier(av_detect_pipeline *p, char *err, size_
 }
 
 /* The training-prior balance (answer.h) from the classifier's last fully
- * connected bias, when its manifest asks for one. A retrained head (its
- * own bias, learnt on this site's corrections) is left as it is. */
+ * connected bias, when its manifest asks for one; with a retrained head,
+ * from the head's own bias (which starts as the model's), so a version
+ * whose head is the base one answers as the base. */
 static av_detect_status open_balance(av_detect_pipeline *p, char *err, size_t errlen)
 {
     const av_detect__manifest *m = &p->cls;
-    if (m->answer_balance <= 0 || m->head_path[0])
+    if (m->answer_balance <= 0)
         return AV_DETECT_OK;
+    if (m->head_path[0])
+        return av_detect__answer_set_balance(&p->answer, p->head.b, p->head.n_classes,
+                                             m->answer_balance, err, errlen)
+                   ? AV_DETECT_E_MODEL
+                   : AV_DETECT_OK;
     const char *in, *wn, *bn;
     av_nn_tensor_info bi;
     const void *bd = NULL;

@@ -87,6 +87,7 @@ static void read_scores(av_detect_pipeline *p, worker *w, const void *buf)
         dequantise(&p->feat_info, buf, w->featf, p->head.dim);
         av_detect_head_logits(&p->head, w->featf, w->probs);
         av_detect_softmax(w->probs, p->head.n_classes);
+        av_detect__answer_balance(&p->answer, w->probs);
         av_detect_prior_apply(&p->head, w->probs);
     } else {
         av_detect__read_scores(m, av_nn_output(p->cls_model, p->cls_out), buf, w->probs,
