@@ -8,9 +8,13 @@
 
 #include "vision/vision.h"
 
+#include <dirent.h>
+#include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void *av_test_read_file(const char *path, size_t *len)
@@ -102,4 +106,49 @@ unsigned char *av_test_bird_on_a_page(size_t *len)
     av_img_free(bird);
     av_img_free(pg);
     return png;
+}
+
+const char *av_test_models_with(const char *name, const char *file, const char *key,
+                                const char *value)
+{
+    static char dir[PATH_MAX + 64];
+    char abs[PATH_MAX], link[PATH_MAX + 400], target[PATH_MAX + 400];
+    CHECK(realpath("models", abs));
+    snprintf(dir, sizeof dir, "%s/%s", av_test_tmpdir(), name);
+    CHECK_MSG(mkdir(dir, 0755) == 0, "mkdir %s", dir);
+    DIR *d = opendir(abs);
+    CHECK(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, file))
+            continue;
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        snprintf(target, sizeof target, "%s/%s", abs, e->d_name);
+        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
+    }
+    closedir(d);
+    json_error_t je;
+    snprintf(target, sizeof target, "models/%s", file);
+    json_t *root = json_load_file(target, 0, &je);
+    CHECK_MSG(json_is_object(root), "%s: %s", target, je.text);
+    /* walk to the object holding the last part of key */
+    char path[256];
+    snprintf(path, sizeof path, "%s", key);
+    json_t *obj = root;
+    char *last = path;
+    for (char *dot; (dot = strchr(last, '.')); last = dot + 1) {
+        *dot = '\0';
+        obj = json_object_get(obj, last);
+        CHECK_MSG(json_is_object(obj), "%s: no object '%s' on the way to %s", target, last, key);
+    }
+    if (value) {
+        json_t *v = json_loads(value, JSON_DECODE_ANY, &je);
+        CHECK_MSG(v, "%s: %s", value, je.text);
+        CHECK(json_object_set_new(obj, last, v) == 0);
+    } else {
+        json_object_del(obj, last);
+    }
+    snprintf(link, sizeof link, "%s/%s", dir, file);
+    CHECK(json_dump_file(root, link, JSON_INDENT(1)) == 0);
+    json_decref(root);
+    return dir;
 }

@@ -29,6 +29,17 @@ void av_test_need_species_model(void);
  * with these options (NULL: one thread); fails the case when it does not open. */
 av_detect_pipeline *av_test_open_pipeline(const char *dir, const av_detect_open_opts *o);
 
+/*
+ * A models folder NAME under the test's tmpdir: links to ./models' entries
+ * except the manifest FILE ("pipeline.json", "inat_bird.json"), which is
+ * ./models' FILE with the member at dotted KEY ("passes.zoom_out.recheck")
+ * set to the JSON text VALUE, or removed when VALUE is NULL. Returns the
+ * folder (a static buffer: the next call overwrites it); fails the case on
+ * any error.
+ */
+const char *av_test_models_with(const char *name, const char *file, const char *key,
+                                const char *value);
+
 /* av_detect_run on the file at path; fails the case on any error. */
 void av_test_run_file(av_detect_pipeline *p, const char *path, const av_detect_run_opts *o,
                       av_detect_result *r);

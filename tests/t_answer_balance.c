@@ -85,35 +85,6 @@ TEST(balance_setting_is_checked)
     }
 }
 
-/* models/ with inat_bird.json's answer.balance set to strength (the rest
- * linked); the folder path, in the test's scratch folder. */
-static const char *models_with_balance(const char *name, double strength)
-{
-    static char dir[PATH_MAX + 64];
-    char abs[PATH_MAX], link[PATH_MAX + 400], target[PATH_MAX + 400];
-    CHECK(realpath("models", abs));
-    snprintf(dir, sizeof dir, "%s/%s", av_test_tmpdir(), name);
-    CHECK(mkdir(dir, 0755) == 0);
-    DIR *d = opendir(abs);
-    CHECK(d);
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "inat_bird.json"))
-            continue;
-        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-        snprintf(target, sizeof target, "%s/%s", abs, e->d_name);
-        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
-    }
-    closedir(d);
-    json_error_t je;
-    json_t *root = json_load_file("models/inat_bird.json", 0, &je);
-    CHECK_MSG(root, "models/inat_bird.json: %s", je.text);
-    CHECK(json_object_set_new(root, "answer", json_pack("{s:f}", "balance", strength)) == 0);
-    snprintf(link, sizeof link, "%s/inat_bird.json", dir);
-    CHECK(json_dump_file(root, link, JSON_INDENT(1)) == 0);
-    json_decref(root);
-    return dir;
-}
-
 static av_detect_pipeline *open_models(const char *dir)
 {
     av_detect_pipeline *p = NULL;
@@ -131,8 +102,10 @@ TEST(balance_of_the_species_model)
 {
     av_test_need_species_model();
     const char *img = av_test_shared("testdata/images/parrot.jpg");
-    av_detect_pipeline *plain = open_models(models_with_balance("plain", 0.0));
-    av_detect_pipeline *bal = open_models(models_with_balance("half", 0.5));
+    av_detect_pipeline *plain =
+        open_models(av_test_models_with("plain", "inat_bird.json", "answer", "{\"balance\": 0}"));
+    av_detect_pipeline *bal =
+        open_models(av_test_models_with("half", "inat_bird.json", "answer", "{\"balance\": 0.5}"));
     av_detect_head h;
     const char *const *labels;
     const char *features;

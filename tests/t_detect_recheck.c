@@ -40,36 +40,6 @@ TEST(recheck_setting)
     CHECK_STR_CONTAINS(err, "passes.zoom_out.recheck must be a number in [0, 1]");
 }
 
-/* A models folder NAME under the test's tmpdir: links to ./models' entries
- * and ./models/pipeline.json with passes.zoom_out.recheck set to v. */
-static const char *models_with_recheck(const char *name, double v)
-{
-    static char dir[PATH_MAX + 64];
-    char abs[PATH_MAX], link[PATH_MAX + 400], target[PATH_MAX + 400];
-    CHECK(realpath("models", abs));
-    snprintf(dir, sizeof dir, "%s/%s", av_test_tmpdir(), name);
-    CHECK(mkdir(dir, 0755) == 0);
-    DIR *d = opendir(abs);
-    CHECK(d);
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "pipeline.json"))
-            continue;
-        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-        snprintf(target, sizeof target, "%s/%s", abs, e->d_name);
-        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
-    }
-    closedir(d);
-    json_error_t je;
-    json_t *root = json_load_file("models/pipeline.json", 0, &je);
-    CHECK_MSG(root, "models/pipeline.json: %s", je.text);
-    json_t *zo = json_object_get(json_object_get(root, "passes"), "zoom_out");
-    CHECK(zo && json_object_set_new(zo, "recheck", json_real(v)) == 0);
-    snprintf(link, sizeof link, "%s/pipeline.json", dir);
-    CHECK(json_dump_file(root, link, JSON_INDENT(1)) == 0);
-    json_decref(root);
-    return dir;
-}
-
 static void need_all(const char *image)
 {
     av_test_need_models();
@@ -90,7 +60,8 @@ TEST(woodpecker_called_a_dog_is_a_bird)
     need_all("eval/birds/images/117.jpg");
     av_detect_open_opts oo = {.threads = 1};
     av_detect_pipeline *on = av_test_open_pipeline(NULL, &oo);
-    av_detect_pipeline *off = av_test_open_pipeline(models_with_recheck("off", 0), &oo);
+    const char *dir = av_test_models_with("off", "pipeline.json", "passes.zoom_out.recheck", "0");
+    av_detect_pipeline *off = av_test_open_pipeline(dir, &oo);
     av_detect_result r, r0;
     av_test_run_file(on, av_test_shared("eval/birds/images/117.jpg"), NULL, &r);
     av_test_run_file(off, av_test_shared("eval/birds/images/117.jpg"), NULL, &r0);

@@ -17,40 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A models folder NAME under the test's tmpdir: links to ./models' entries,
- * and ./models/pipeline.json with "species_tta" set to tta (JSON text; NULL
- * leaves it out). Returns the folder. */
-static const char *models_with_tta(const char *name, const char *tta)
-{
-    static char dir[PATH_MAX + 64];
-    char abs[PATH_MAX], link[PATH_MAX + 400], target[PATH_MAX + 400];
-    CHECK(realpath("models", abs));
-    snprintf(dir, sizeof dir, "%s/%s", av_test_tmpdir(), name);
-    CHECK(mkdir(dir, 0755) == 0);
-    DIR *d = opendir(abs);
-    CHECK(d);
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "pipeline.json"))
-            continue;
-        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-        snprintf(target, sizeof target, "%s/%s", abs, e->d_name);
-        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
-    }
-    closedir(d);
-    json_error_t je;
-    json_t *root = json_load_file("models/pipeline.json", 0, &je);
-    CHECK_MSG(root, "models/pipeline.json: %s", je.text);
-    if (tta) {
-        json_t *v = json_loads(tta, JSON_DECODE_ANY, &je);
-        CHECK_MSG(v, "%s: %s", tta, je.text);
-        CHECK(json_object_set_new(root, "species_tta", v) == 0);
-    }
-    snprintf(link, sizeof link, "%s/pipeline.json", dir);
-    CHECK(json_dump_file(root, link, JSON_INDENT(1)) == 0);
-    json_decref(root);
-    return dir;
-}
-
 static av_detect_pipeline *open_dir(const char *dir, int species_batch)
 {
     av_detect_open_opts oo = {.threads = 1, .species_batch = species_batch};
@@ -92,7 +58,7 @@ TEST(tta_setting_is_checked)
     char name[32], err[1024];
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(name, sizeof name, "bad%zu", i);
-        const char *dir = models_with_tta(name, bad[i]);
+        const char *dir = av_test_models_with(name, "pipeline.json", "species_tta", bad[i]);
         av_detect_pipeline *p = NULL;
         av_detect_open_opts oo = {.threads = 1};
         CHECK_MSG(av_detect_pipeline_open(dir, &oo, &p, err, sizeof err) != AV_DETECT_OK,
@@ -100,7 +66,8 @@ TEST(tta_setting_is_checked)
         CHECK(p == NULL);
         CHECK_STR_CONTAINS(err, "species_tta");
     }
-    av_detect_pipeline_close(open_dir(models_with_tta("good", "[\"mirror\", 0.15]"), 0));
+    av_detect_pipeline_close(open_dir(
+        av_test_models_with("good", "pipeline.json", "species_tta", "[\"mirror\", 0.15]"), 0));
 }
 
 /* Two birds (eval 083.jpg): the mirror changes the scores, batched and one
@@ -118,10 +85,13 @@ TEST(mirror_views_batched_equal_one_by_one)
     char same[64];
     snprintf(same, sizeof same, "[%.17g]", json_number_value(json_object_get(pj, "crop_margin")));
     json_decref(pj);
-    av_detect_pipeline *plain = open_dir(models_with_tta("plain", "[]"), 0);
-    const char *mdir = models_with_tta("mirror", "[\"mirror\"]");
+    av_detect_pipeline *plain =
+        open_dir(av_test_models_with("plain", "pipeline.json", "species_tta", "[]"), 0);
+    const char *mdir =
+        av_test_models_with("mirror", "pipeline.json", "species_tta", "[\"mirror\"]");
     av_detect_pipeline *all = open_dir(mdir, 0), *one = open_dir(mdir, 1);
-    av_detect_pipeline *twice = open_dir(models_with_tta("twice", same), 0);
+    av_detect_pipeline *twice =
+        open_dir(av_test_models_with("twice", "pipeline.json", "species_tta", same), 0);
     av_detect_result rp, ra, r1, rt;
     av_test_run_file(plain, img, NULL, &rp);
     CHECK_MSG(rp.n_dets >= 2, "%d birds, want 2", rp.n_dets);

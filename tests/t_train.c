@@ -251,41 +251,12 @@ static void base_head_version(const char *base, const av_train_prior *prior, cha
     base_head_version_of("models", base, prior, out, cap);
 }
 
-/* models/ with the species answer's training-prior balance off (the rest
- * linked): the float head and the model's uint8 softmax then differ only in
- * rounding; balanced, the uint8 output's zeroed tail moves the top score. */
-static const char *models_unbalanced(void)
-{
-    static char dir[PATH_MAX + 64];
-    char abs[PATH_MAX], link[PATH_MAX + 400], target[PATH_MAX + 400];
-    CHECK(realpath("models", abs));
-    snprintf(dir, sizeof dir, "%s/models_unbalanced", av_test_tmpdir());
-    CHECK(mkdir(dir, 0755) == 0);
-    DIR *d = opendir(abs);
-    CHECK(d);
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "inat_bird.json"))
-            continue;
-        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-        snprintf(target, sizeof target, "%s/%s", abs, e->d_name);
-        CHECK_MSG(symlink(target, link) == 0, "symlink %s", link);
-    }
-    closedir(d);
-    json_error_t je;
-    json_t *root = json_load_file("models/inat_bird.json", 0, &je);
-    CHECK_MSG(root, "models/inat_bird.json: %s", je.text);
-    json_object_del(root, "answer");
-    snprintf(link, sizeof link, "%s/inat_bird.json", dir);
-    CHECK(json_dump_file(root, link, JSON_INDENT(1)) == 0);
-    json_decref(root);
-    return dir;
-}
-
 TEST(version_with_the_base_head_answers_as_the_base)
 {
     char base[600], ver[1024], err[512];
     snprintf(base, sizeof base, "%s/versions", av_test_tmpdir());
-    const char *models = models_unbalanced();
+    const char *models =
+        av_test_models_with("models_unbalanced", "inat_bird.json", "answer", NULL);
     base_head_version_of(models, base, NULL, ver, sizeof ver);
     size_t n;
     unsigned char *img = av_test_read_file(av_test_shared("testdata/images/parrot.jpg"), &n);
