@@ -167,8 +167,9 @@ done:
     return st;
 }
 
-av_vision_status av_vision_encode_jpeg(const av_image *img, int quality, unsigned char **buf,
-                                       size_t *len, char *err, size_t errlen)
+av_vision_status av_vision__encode_jpeg_args(const av_image *img, int *quality,
+                                             unsigned char **buf, size_t *len, char *err,
+                                             size_t errlen)
 {
     if (!buf || !len)
         return av_vision__err(err, errlen, AV_VISION_E_ARG, "encode JPEG: NULL output");
@@ -180,10 +181,19 @@ av_vision_status av_vision_encode_jpeg(const av_image *img, int quality, unsigne
         return av_vision__err(err, errlen, AV_VISION_E_ARG,
                               "encode JPEG: %dx%d exceeds JPEG's 65500 px per side", img->width,
                               img->height);
-    if (quality <= 0)
-        quality = 90;
-    if (quality > 100)
-        quality = 100;
+    if (*quality <= 0)
+        *quality = 90;
+    if (*quality > 100)
+        *quality = 100;
+    return AV_VISION_OK;
+}
+
+av_vision_status av_vision_encode_jpeg(const av_image *img, int quality, unsigned char **buf,
+                                       size_t *len, char *err, size_t errlen)
+{
+    av_vision_status st = av_vision__encode_jpeg_args(img, &quality, buf, len, err, errlen);
+    if (st)
+        return st;
 
     tjhandle tj = tjInitCompress();
     if (!tj)
@@ -191,7 +201,7 @@ av_vision_status av_vision_encode_jpeg(const av_image *img, int quality, unsigne
     /* Our own malloc'd worst-case buffer (NOREALLOC), so the caller can free() it. */
     unsigned long cap = tjBufSize(img->width, img->height, TJSAMP_420);
     unsigned char *out = cap != (unsigned long)-1 ? malloc(cap) : NULL;
-    av_vision_status st = AV_VISION_OK;
+    st = AV_VISION_OK;
     if (!out) {
         st = av_vision__err(err, errlen, AV_VISION_E_NOMEM, "out of memory for JPEG output");
         goto done;

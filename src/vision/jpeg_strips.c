@@ -236,20 +236,9 @@ av_vision_status av_vision_encode_jpeg_par(const av_image *img, int quality,
                                            const av_vision_par *par, unsigned char **buf,
                                            size_t *len, char *err, size_t errlen)
 {
-    if (!buf || !len)
-        return av_vision__err(err, errlen, AV_VISION_E_ARG, "encode JPEG: NULL output");
-    *buf = NULL;
-    *len = 0;
-    if (!img || !img->data || img->width < 1 || img->height < 1)
-        return av_vision__err(err, errlen, AV_VISION_E_ARG, "encode JPEG: no image");
-    if (img->width > 65500 || img->height > 65500)
-        return av_vision__err(err, errlen, AV_VISION_E_ARG,
-                              "encode JPEG: %dx%d exceeds JPEG's 65500 px per side", img->width,
-                              img->height);
-    if (quality <= 0)
-        quality = 90;
-    if (quality > 100)
-        quality = 100;
+    av_vision_status st = av_vision__encode_jpeg_args(img, &quality, buf, len, err, errlen);
+    if (st)
+        return st;
     /* Two strips per thread: pieces small enough to even out a busy core. */
     int mcu_rows = (img->height + MCU_ROWS_PX - 1) / MCU_ROWS_PX;
     int want = par && par->run && par->threads > 1 ? par->threads * 2 : 1;
@@ -273,7 +262,7 @@ av_vision_status av_vision_encode_jpeg_par(const av_image *img, int quality,
         par->run(par->pool, encode_strip, &job, (size_t)n);
     else
         run_here(NULL, encode_strip, &job, (size_t)n);
-    av_vision_status st = AV_VISION_OK;
+    st = AV_VISION_OK;
     for (int k = 0; k < n && st == AV_VISION_OK; k++)
         if (s[k].failed || !s[k].buf)
             st = av_vision__err(err, errlen, AV_VISION_E_ENCODE, "JPEG encoding failed: %s",

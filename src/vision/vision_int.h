@@ -15,6 +15,13 @@
 av_vision_status av_vision__err(char *err, size_t errlen, av_vision_status st, const char *fmt,
                                 ...) __attribute__((format(printf, 4, 5)));
 
+/* The JPEG encoders' shared argument checks: *buf NULL and *len 0, an image
+ * JPEG can hold, *quality clamped to 1..100 (<= 0: 90). AV_VISION_OK or an
+ * argument error in err. */
+av_vision_status av_vision__encode_jpeg_args(const av_image *img, int *quality,
+                                             unsigned char **buf, size_t *len, char *err,
+                                             size_t errlen);
+
 /*
  * Allocate an image without zeroing its pixels (the decoder overwrites every
  * byte). NULL on bad size or out of memory; free with av_img_free.
