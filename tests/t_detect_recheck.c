@@ -85,4 +85,32 @@ TEST(woodpecker_called_a_dog_is_a_bird)
     av_detect_pipeline_close(off);
 }
 
-TEST_MAIN(T(recheck_setting), T(woodpecker_called_a_dog_is_a_bird))
+/* Eval 110.jpg: a blue tit filling the frame. Zoom-out finds no bird and the
+ * recheck finds a weak box, but the species model names the whole image
+ * (Cyanistes caeruleus, about 0.76): the whole-image rules come first, so the
+ * answer is the whole image's, not the box's "Unknown bird" (Coereba flaveola
+ * 0.14). The box is still reported as the recheck's. */
+TEST(whole_image_answer_before_the_recheck_box)
+{
+    need_all("eval/birds/images/110.jpg");
+    av_detect_open_opts oo = {.threads = 1};
+    av_detect_pipeline *on = av_test_open_pipeline(NULL, &oo);
+    av_detect_result r;
+    av_test_run_file(on, av_test_shared("eval/birds/images/110.jpg"), NULL, &r);
+    CHECK_EQ_INT(r.recheck_found, 1);
+    CHECK_EQ_INT(r.passes[AV_DETECT_PASS_ZOOM].boxes, 1);
+    CHECK_EQ_INT(r.n_dets, 1);
+    if (r.n_dets == 1) {
+        CHECK_EQ_INT(r.dets[0].whole_image, 1);
+        CHECK(r.dets[0].n_species > 0);
+        if (r.dets[0].n_species > 0) {
+            CHECK_STR_EQ(r.dets[0].species[0].scientific, "Cyanistes caeruleus");
+            CHECK(r.dets[0].species[0].score > 0.5);
+        }
+    }
+    av_detect_result_free(&r);
+    av_detect_pipeline_close(on);
+}
+
+TEST_MAIN(T(recheck_setting), T(woodpecker_called_a_dog_is_a_bird),
+          T(whole_image_answer_before_the_recheck_box))

@@ -152,6 +152,11 @@ typedef struct av_detect_result {
     int illustration;         /* 1: a drawing on a white page: its bird answers were removed
                                * from dets (not a sighting); the best one is `illustrated` */
     av_detect_det illustrated; /* with illustration: the best bird answer, for display only */
+    /* The zoom-out recheck (README "Detection passes"): a box of another class that the
+     * ImageNet second opinion calls a bird. It becomes a bird box only when the whole-image
+     * rules find no bird, so a frame-filling bird the species model names stays whole. */
+    int recheck_found;        /* 1: recheck_box holds such a box (image pixels) */
+    av_detect_det recheck_box;
     unsigned char *annotated; /* annotated image (JPEG, or PNG for PNG input) or NULL */
     size_t annotated_len;
     char annotated_mime[16];  /* "image/jpeg" or "image/png" */

@@ -197,10 +197,12 @@ static av_detect_status pass_zoom_mosaic(av_detect_pipeline *p, worker *w,
  * another class (CenterNet calls a woodpecker filling the frame a dog) is
  * cropped with 0.15 of its longer side around it for the ImageNet second
  * opinion; when its bird classes sum to passes.zoom_out.recheck or more,
- * the box is a bird's. */
+ * the box is kept in r->recheck_box, a bird's box if the whole-image rules
+ * find no bird (species step). */
 static av_detect_status recheck_best_box(av_detect_pipeline *p, worker *w,
                                          const av_detect__img *img, int nbox,
-                                         av_detect_pass_info *pi, char *err, size_t errlen)
+                                         av_detect_pass_info *pi, av_detect_result *r, char *err,
+                                         size_t errlen)
 {
     int best = -1;
     for (int i = 0; i < nbox; i++) {
@@ -230,8 +232,17 @@ static av_detect_status recheck_best_box(av_detect_pipeline *p, worker *w,
     if (bad)
         return AV_BASE_FAIL(AV_DETECT_E_ENGINE, err, errlen, "recheck: %s", e);
     if (sums.group[AV_DETECT__SECOND_BIRD] >= p->passes.zoom_recheck) {
-        b->cls = p->bird_class;
-        pi->boxes++;
+        av_detect_det *d = &r->recheck_box;
+        memset(d, 0, sizeof *d);
+        d->x1 = (float)fmax(0, fmin(img->w, b->x1));
+        d->y1 = (float)fmax(0, fmin(img->h, b->y1));
+        d->x2 = (float)fmax(0, fmin(img->w, b->x2));
+        d->y2 = (float)fmax(0, fmin(img->h, b->y2));
+        d->det_score = b->score;
+        d->class_index = p->bird_class;
+        snprintf(d->class_name, sizeof d->class_name, "%s", p->det.labels[p->bird_class]);
+        r->recheck_found = d->x2 - d->x1 >= 1 && d->y2 - d->y1 >= 1;
+        pi->boxes += r->recheck_found;
     }
     return AV_DETECT_OK;
 }
@@ -380,7 +391,7 @@ av_detect_status av_detect__run_passes(av_detect_pipeline *p, worker *w, const a
                            err, errlen);
         free(prev);
         if (!st && !found && c->zoom_recheck > 0 && p->second && w->second)
-            st = recheck_best_box(p, w, img, *nbox, pi, err, errlen);
+            st = recheck_best_box(p, w, img, *nbox, pi, r, err, errlen);
         pi->ms = av_base_now_ms() - t;
         if (st)
             return st;

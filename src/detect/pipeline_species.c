@@ -517,6 +517,14 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                 bird = av_detect__answer_views_agree(&p->answer, top, best, w->raw_top, cbest);
                 by = AV_DETECT_WHOLE_TWO_VIEWS;
             }
+            if (!bird && r->recheck_found) {
+                /* the zoom-out recheck's box (pipeline_run.c), after every whole-image rule */
+                *d = r->recheck_box;
+                if (classify_box(p, w, img, d, top_k, err, errlen))
+                    return -1;
+                r->n_dets++;
+                continue;
+            }
             if (bird) {
                 d->x1 = d->y1 = 0;
                 d->x2 = (float)img->w;
