@@ -68,6 +68,7 @@ struct av_nn__xnn_qgemm {
     uint8_t *packed;                          /* 64-byte aligned tiles */
     bool pointwise;                           /* 1x1, stride 1, no padding */
     bool wide;                                /* int16 pairs w - wz (small K, below) */
+    bool plain;                               /* requantise without clamps (req_plain_ok) */
     int16_t xz, yz;
     int32_t wz;
     uint8_t ymin, ymax;
@@ -133,6 +134,34 @@ bool av_nn__xnn_qconv_common_ok(const av_nn__graph *g, const av_nn__node *n)
     return s >= 0x1.0p-32f && s < 256.0f && av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
 }
 
+/* Where output channel r of a tile goes in it: the two accumulator halves
+ * then hold channels 0-3, 8-11 and 4-7, 12-15, the order vpackssdw's
+ * per-lane packing puts back in sequence (no vpermq per row). */
+static size_t lane_slot(size_t r)
+{
+    return (r & 3) | (r & 4) << 1 | (r & 8) >> 1;
+}
+
+static atomic_bool plain_off;
+
+void av_nn__xnn_qplain_force_off(bool off)
+{
+    atomic_store(&plain_off, off);
+}
+
+bool av_nn__xnn_qgemm_uses_plain(const av_nn__xnn_qgemm *k)
+{
+    return k && k->plain;
+}
+
+bool av_nn__xnn_req_plain_ok(double most, float scale, int32_t lo, int32_t hi)
+{
+    const char *e = getenv("AV_NN_XNN_QPLAIN");
+    if (atomic_load(&plain_off) || (e && strcmp(e, "0") == 0))
+        return false;
+    return lo == 0 && hi == 255 && most * (double)scale < 0x1p30;
+}
+
 bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     if (n->op != AV_NN_OP_CONV2D || n->p.conv.groups > 1 || !av_nn__xnn_qgemm_available() ||
@@ -187,13 +216,18 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     memset(k->packed, 0, bytes);
     const uint8_t *wq = w->data;
     const int32_t *bq = b ? b->data : NULL;
+    double most = 0; /* the largest |sum| any output can reach */
     for (size_t j = 0; j < k->ntiles; j++) {
         uint8_t *t = k->packed + j * k->tile_bytes;
         int32_t *bias = (int32_t *)t;
         uint8_t *pairs = t + NR * sizeof(int32_t);
-        for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
-            size_t o = j * NR + r;
+        for (size_t r0 = 0; r0 < NR && j * NR + r0 < k->cout; r0++) {
+            size_t o = j * NR + r0, r = lane_slot(r0);
             bias[r] = bq ? bq[o] : 0;
+            double m = fabs((double)bias[r]); /* |x - xz| <= 255 */
+            for (size_t q = 0; q < k->k; q++)
+                m += 255.0 * abs((int)wq[o * k->k + q] - w->quant.zero_point);
+            most = m > most ? m : most;
             /* OHWI: K runs over taps then channels, as the widened rows do;
              * the odd K's last pair ends in 0 (its row entry is 0 too) */
             for (size_t q = 0; q < k->k; q++) {
@@ -212,6 +246,7 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     k->ymin = (uint8_t)lo, k->ymax = (uint8_t)hi;
     k->scale = av_nn__xnn_qreq_scale(x, w, y);
     k->ymax_less_yz = (float)(hi - y->quant.zero_point);
+    k->plain = av_nn__xnn_req_plain_ok(most, k->scale, lo, hi);
     s->qgemm = k;
     s->what = "own qu8 convolution (AVX2)";
     return AV_NN_OK;
@@ -261,19 +296,22 @@ __attribute__((target("avx2"))) static int32_t row_sum(const int16_t *r, size_t 
     return s;
 }
 
-/* One row of 16 accumulators (two halves) to u8 the way XNNPACK's fp32 AVX2
- * kernels do, stored to the first nc (<= 16) bytes of c. */
-__attribute__((target("avx2"))) static void requant_row(uint8_t *c, __m256i a0, __m256i a1,
-                                                       size_t nc, __m256 vs, __m256 vmax,
-                                                       __m256i vzp, __m128i vlo, __m128i vhi)
+/* One row of 16 accumulators (two halves, lane_slot's order) to u8 the way
+ * XNNPACK's fp32 AVX2 kernels do, stored to the first nc (<= 16) bytes of
+ * c; plain (req_plain_ok): without the clamps, which change nothing there. */
+__attribute__((target("avx2"), always_inline)) static inline void
+requant_row(uint8_t *c, __m256i a0, __m256i a1, size_t nc, __m256 vs, __m256 vmax, __m256i vzp,
+            __m128i vlo, __m128i vhi, const bool plain)
 {
-    __m256i i0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), vs), vmax));
-    __m256i i1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), vs), vmax));
-    /* packs works per 128-bit lane: put the four quarters back in order */
-    __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8);
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), vs);
+    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1), vs);
+    if (!plain)
+        f0 = _mm256_min_ps(f0, vmax), f1 = _mm256_min_ps(f1, vmax);
+    __m256i p = _mm256_packs_epi32(_mm256_cvtps_epi32(f0), _mm256_cvtps_epi32(f1));
     p = _mm256_adds_epi16(p, vzp);
     __m128i u = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-    u = _mm_min_epu8(_mm_max_epu8(u, vlo), vhi);
+    if (!plain)
+        u = _mm_min_epu8(_mm_max_epu8(u, vlo), vhi);
     if (nc >= NR) {
         _mm_storeu_si128((__m128i *)c, u);
     } else {
@@ -291,7 +329,8 @@ __attribute__((target("avx2"))) static void requant_row(uint8_t *c, __m256i a0, 
  */
 static inline __attribute__((always_inline, target("avx2"))) void
 qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, const int32_t *zc,
-             const uint8_t *w, uint8_t *c, size_t cs, const av_nn__xnn_qgemm *k, const bool wide)
+             const uint8_t *w, uint8_t *c, size_t cs, const av_nn__xnn_qgemm *k, const bool wide,
+             const bool plain)
 {
     const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
     const __m256i vzp = _mm256_set1_epi16(k->yz);
@@ -341,17 +380,17 @@ qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, cons
             c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(v, b1));
         }
         size_t n = nc < NR ? nc : NR;
-        requant_row(c, c00, c01, n, vs, vmax, vzp, vlo, vhi);
+        requant_row(c, c00, c01, n, vs, vmax, vzp, vlo, vhi, plain);
         if (mr > 1)
-            requant_row(c + cs, c10, c11, n, vs, vmax, vzp, vlo, vhi);
+            requant_row(c + cs, c10, c11, n, vs, vmax, vzp, vlo, vhi, plain);
         if (mr > 2)
-            requant_row(c + 2 * cs, c20, c21, n, vs, vmax, vzp, vlo, vhi);
+            requant_row(c + 2 * cs, c20, c21, n, vs, vmax, vzp, vlo, vhi, plain);
         if (mr > 3)
-            requant_row(c + 3 * cs, c30, c31, n, vs, vmax, vzp, vlo, vhi);
+            requant_row(c + 3 * cs, c30, c31, n, vs, vmax, vzp, vlo, vhi, plain);
         if (mr > 4)
-            requant_row(c + 4 * cs, c40, c41, n, vs, vmax, vzp, vlo, vhi);
+            requant_row(c + 4 * cs, c40, c41, n, vs, vmax, vzp, vlo, vhi, plain);
         if (mr > 5)
-            requant_row(c + 5 * cs, c50, c51, n, vs, vmax, vzp, vlo, vhi);
+            requant_row(c + 5 * cs, c50, c51, n, vs, vmax, vzp, vlo, vhi, plain);
         if (nc <= NR)
             return;
         nc -= NR, c += NR;
@@ -364,10 +403,14 @@ __attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, s
                                                         uint8_t *c, size_t cs,
                                                         const av_nn__xnn_qgemm *k)
 {
-    if (k->wide) /* zc is all zeros */
-        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true);
+    if (k->wide && k->plain) /* wide: zc is all zeros */
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, true);
+    else if (k->wide)
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, false);
+    else if (k->plain)
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, true);
     else
-        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false);
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, false);
 }
 
 typedef struct qgemm_job {
