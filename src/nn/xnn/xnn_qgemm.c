@@ -69,6 +69,8 @@ struct av_nn__xnn_qgemm {
     bool pointwise;                           /* 1x1, stride 1, no padding */
     bool wide;                                /* int16 pairs w - wz (small K, below) */
     bool plain;                               /* requantise without clamps (req_plain_ok) */
+    bool stem9;                               /* 3x3 over 3 channels: widen_stem9 */
+    bool half;                                /* half tiles are on (AV_NN_XNN_QHALF) */
     int16_t xz, yz;
     int32_t wz;
     uint8_t ymin, ymax;
@@ -132,6 +134,23 @@ bool av_nn__xnn_qconv_common_ok(const av_nn__graph *g, const av_nn__node *n)
     float s = av_nn__xnn_qreq_scale(x, w, y);
     int32_t lo, hi;
     return s >= 0x1.0p-32f && s < 256.0f && av_nn__xnn_qbounds(&p->act, y, &lo, &hi);
+}
+
+/* Tile j is the last and holds at most 8 channels: packed in channel order
+ * in the first half of its slots and run by qkernel_half (half the
+ * vpmaddwd of a full tile: the 24-channel layers' second tile). */
+static bool half_tile(const av_nn__xnn_qgemm *k, size_t j)
+{
+    return k->half && j + 1 == k->ntiles && k->cout - j * NR <= NR / 2;
+}
+
+/* The 3x3 stem over RGB (K = 27, int16 weights) takes widen_stem9, not
+ * AV_NN_XNN_QSTEM=0. */
+static bool stem9_ok(const av_nn__xnn_qgemm *k)
+{
+    const char *e = getenv("AV_NN_XNN_QSTEM");
+    return k->kh == 3 && k->kw == 3 && k->cin == 3 && k->dh == 1 && k->dw == 1 && k->wide &&
+           !(e && strcmp(e, "0") == 0);
 }
 
 /* Where output channel r of a tile goes in it: the two accumulator halves
@@ -202,6 +221,8 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
     k->ks = (size_t)(k->kh * k->kw), k->k = k->ks * k->cin, k->kp = (k->k + 1) & ~(size_t)1;
     k->ntiles = (k->cout + NR - 1) / NR;
+    const char *he = getenv("AV_NN_XNN_QHALF");
+    k->half = !(he && strcmp(he, "0") == 0);
     k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
                    k->oh == k->h && k->ow == k->w;
     /* NR biases then kp / 2 pairs of NR * 2 bytes: a multiple of 64 bytes
@@ -222,7 +243,7 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
         int32_t *bias = (int32_t *)t;
         uint8_t *pairs = t + NR * sizeof(int32_t);
         for (size_t r0 = 0; r0 < NR && j * NR + r0 < k->cout; r0++) {
-            size_t o = j * NR + r0, r = lane_slot(r0);
+            size_t o = j * NR + r0, r = half_tile(k, j) ? r0 : lane_slot(r0);
             bias[r] = bq ? bq[o] : 0;
             double m = fabs((double)bias[r]); /* |x - xz| <= 255 */
             for (size_t q = 0; q < k->k; q++)
@@ -247,6 +268,7 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     k->scale = av_nn__xnn_qreq_scale(x, w, y);
     k->ymax_less_yz = (float)(hi - y->quant.zero_point);
     k->plain = av_nn__xnn_req_plain_ok(most, k->scale, lo, hi);
+    k->stem9 = stem9_ok(k);
     s->qgemm = k;
     s->what = "own qu8 convolution (AVX2)";
     return AV_NN_OK;
@@ -321,6 +343,76 @@ requant_row(uint8_t *c, __m256i a0, __m256i a1, size_t nc, __m256 vs, __m256 vma
     }
 }
 
+/* One row of 8 accumulators (channel order) to the first nc (<= 8) bytes
+ * of c, as requant_row does it. */
+__attribute__((target("avx2"), always_inline)) static inline void
+requant_row8(uint8_t *c, __m256i a0, size_t nc, __m256 vs, __m256 vmax, __m256i vzp,
+             __m128i vlo, __m128i vhi, const bool plain)
+{
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), vs);
+    if (!plain)
+        f0 = _mm256_min_ps(f0, vmax);
+    __m256i i0 = _mm256_cvtps_epi32(f0);
+    __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(i0), _mm256_extracti128_si256(i0, 1));
+    p = _mm_adds_epi16(p, _mm256_castsi256_si128(vzp));
+    __m128i u = _mm_packus_epi16(p, p);
+    if (!plain)
+        u = _mm_min_epu8(_mm_max_epu8(u, vlo), vhi);
+    if (nc >= NR / 2) {
+        _mm_storel_epi64((__m128i *)c, u);
+    } else {
+        uint8_t tmp[NR];
+        _mm_storeu_si128((__m128i *)tmp, u);
+        memcpy(c, tmp, nc);
+    }
+}
+
+/* qkernel_body's job for a half tile (half_tile: nc <= 8): 6 rows by the
+ * tile's first 8 slots. */
+static inline __attribute__((always_inline, target("avx2"))) void
+qkernel_half(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, const int32_t *zc,
+             const uint8_t *w, uint8_t *c, size_t cs, const av_nn__xnn_qgemm *k, const bool wide,
+             const bool plain)
+{
+    const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
+    const __m256i vzp = _mm256_set1_epi16(k->yz);
+    const __m128i vlo = _mm_set1_epi8((char)k->ymin), vhi = _mm_set1_epi8((char)k->ymax);
+    const int16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda;
+    const int16_t *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    const __m256i bias = _mm256_load_si256((const __m256i *)w);
+    __m256i c0 = bias, c1 = bias, c2 = bias, c3 = bias, c4 = bias, c5 = bias;
+    if (!wide) { /* the row corrections (zc is 0 for wide weights) */
+        c0 = _mm256_add_epi32(c0, _mm256_set1_epi32(zc[0]));
+        c1 = _mm256_add_epi32(c1, _mm256_set1_epi32(zc[1]));
+        c2 = _mm256_add_epi32(c2, _mm256_set1_epi32(zc[2]));
+        c3 = _mm256_add_epi32(c3, _mm256_set1_epi32(zc[3]));
+        c4 = _mm256_add_epi32(c4, _mm256_set1_epi32(zc[4]));
+        c5 = _mm256_add_epi32(c5, _mm256_set1_epi32(zc[5]));
+    }
+    w += NR * sizeof(int32_t);
+    for (size_t q = 0; q < kp; q += 2, w += NR * 2 * (wide ? 2 : 1)) {
+        const __m256i b0 = wide ? _mm256_load_si256((const __m256i *)w)
+                                : _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)w));
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_set1_epi32(*(const pair32 *)(a0 + q)), b0));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_set1_epi32(*(const pair32 *)(a1 + q)), b0));
+        c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(_mm256_set1_epi32(*(const pair32 *)(a2 + q)), b0));
+        c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(_mm256_set1_epi32(*(const pair32 *)(a3 + q)), b0));
+        c4 = _mm256_add_epi32(c4, _mm256_madd_epi16(_mm256_set1_epi32(*(const pair32 *)(a4 + q)), b0));
+        c5 = _mm256_add_epi32(c5, _mm256_madd_epi16(_mm256_set1_epi32(*(const pair32 *)(a5 + q)), b0));
+    }
+    requant_row8(c, c0, nc, vs, vmax, vzp, vlo, vhi, plain);
+    if (mr > 1)
+        requant_row8(c + cs, c1, nc, vs, vmax, vzp, vlo, vhi, plain);
+    if (mr > 2)
+        requant_row8(c + 2 * cs, c2, nc, vs, vmax, vzp, vlo, vhi, plain);
+    if (mr > 3)
+        requant_row8(c + 3 * cs, c3, nc, vs, vmax, vzp, vlo, vhi, plain);
+    if (mr > 4)
+        requant_row8(c + 4 * cs, c4, nc, vs, vmax, vzp, vlo, vhi, plain);
+    if (mr > 5)
+        requant_row8(c + 5 * cs, c5, nc, vs, vmax, vzp, vlo, vhi, plain);
+}
+
 /*
  * C[mr rows, nc cols] (row stride cs bytes) from MR widened rows a (stride
  * lda int16, kp of them, rows >= mr hold zeros and are not stored), zc[i]
@@ -341,6 +433,10 @@ qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, cons
     const __m256i z2 = _mm256_set1_epi32(zc[2]), z3 = _mm256_set1_epi32(zc[3]);
     const __m256i z4 = _mm256_set1_epi32(zc[4]), z5 = _mm256_set1_epi32(zc[5]);
     for (;;) {
+        if (nc <= NR / 2 && k->half) { /* only the last tile can be (half_tile) */
+            qkernel_half(mr, nc, kp, a, lda, zc, w, c, cs, k, wide, plain);
+            return;
+        }
         const __m256i bias0 = _mm256_load_si256((const __m256i *)w);
         const __m256i bias1 = _mm256_load_si256((const __m256i *)(w + 32));
 /* wide: the weights are w - wz, no row correction (zc is 0) */
@@ -419,6 +515,39 @@ typedef struct qgemm_job {
     uint8_t *y;
 } qgemm_job;
 
+/* Row of the stem9 layer's output pixel (bi, oy, ox) with its window inside
+ * the input columns from ix0: the three runs of 9 bytes packed into 27 in
+ * registers, widened to row[0..32) by two stores (row[27..32) hold -xz: the
+ * weights there are 0). widen16 per run costs overlapping stores, and the
+ * kernel's pair loads across two of them cannot be forwarded (the stem ran
+ * at half the GMAC/s of the other layers). false (nothing written): a
+ * window row is padding, or the loads would pass the input's end. */
+__attribute__((target("avx2"))) static bool widen_stem9(const av_nn__xnn_qgemm *k,
+                                                       const uint8_t *x, const uint8_t *xend,
+                                                       int16_t *row, size_t bi, int64_t oy,
+                                                       int64_t ix0)
+{
+    const uint8_t *p[3];
+    for (int64_t ky = 0; ky < 3; ky++) {
+        int64_t iy = oy * k->sh - k->pt + ky;
+        if (iy < 0 || iy >= (int64_t)k->h)
+            return false;
+        p[ky] = x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix0) * 3;
+    }
+    if ((size_t)(xend - p[2]) < 16)
+        return false;
+    const __m128i m9 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0);
+    __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)p[0]), m9);
+    __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)p[1]), m9);
+    __m128i c = _mm_and_si128(_mm_loadu_si128((const __m128i *)p[2]), m9);
+    __m128i t0 = _mm_or_si128(a, _mm_slli_si128(b, 9));                    /* a0-8 b0-6 */
+    __m128i t1 = _mm_or_si128(_mm_srli_si128(b, 7), _mm_slli_si128(c, 2)); /* b7-8 c0-8 */
+    const __m256i vz = _mm256_set1_epi16(k->xz);
+    _mm256_storeu_si256((__m256i *)row, _mm256_sub_epi16(_mm256_cvtepu8_epi16(t0), vz));
+    _mm256_storeu_si256((__m256i *)(row + 16), _mm256_sub_epi16(_mm256_cvtepu8_epi16(t1), vz));
+    return true;
+}
+
 /* Output pixels [m0, m0 + mr) by NR tiles [j0, j0 + nj): widen the input
  * rows every tap of each pixel reads (a padding tap reads zeros, the input
  * zero point), then the kernel over the tiles. */
@@ -450,7 +579,8 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
         size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
         int64_t ix0 = ox * k->sw - k->pl;
         bool inside = k->dw == 1 && ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
-        for (int64_t ky = 0; ky < k->kh; ky++) {
+        bool done = inside && k->stem9 && widen_stem9(k, job->x, job->xend, row, bi, oy, ix0);
+        for (int64_t ky = 0; !done && ky < k->kh; ky++) {
             int64_t iy = oy * k->sh - k->pt + ky * k->dh;
             int16_t *seg = row + (size_t)ky * span;
             if (iy < 0 || iy >= (int64_t)k->h) {
