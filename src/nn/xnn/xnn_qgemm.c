@@ -515,34 +515,41 @@ typedef struct qgemm_job {
     uint8_t *y;
 } qgemm_job;
 
-/* Row of the stem9 layer's output pixel (bi, oy, ox) with its window inside
- * the input columns from ix0: the three runs of 9 bytes packed into 27 in
- * registers, widened to row[0..32) by two stores (row[27..32) hold -xz: the
- * weights there are 0). widen16 per run costs overlapping stores, and the
- * kernel's pair loads across two of them cannot be forwarded (the stem ran
- * at half the GMAC/s of the other layers). false (nothing written): a
- * window row is padding, or the loads would pass the input's end. */
-__attribute__((target("avx2"))) static bool widen_stem9(const av_nn__xnn_qgemm *k,
-                                                       const uint8_t *x, const uint8_t *xend,
-                                                       int16_t *row, size_t bi, int64_t oy,
-                                                       int64_t ix0)
+/* The stem9 layer's three input rows under output row oy of image bi
+ * (NULL: padding). */
+static void stem9_rows(const av_nn__xnn_qgemm *k, const uint8_t *x, size_t bi, int64_t oy,
+                       const uint8_t **rows)
 {
-    const uint8_t *p[3];
     for (int64_t ky = 0; ky < 3; ky++) {
         int64_t iy = oy * k->sh - k->pt + ky;
-        if (iy < 0 || iy >= (int64_t)k->h)
-            return false;
-        p[ky] = x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix0) * 3;
+        rows[ky] = iy >= 0 && iy < (int64_t)k->h ? x + (bi * k->h + (size_t)iy) * k->w * 3 : NULL;
     }
-    if ((size_t)(xend - p[2]) < 16)
+}
+
+/* Row of a stem9 layer's output pixel whose window is inside the input
+ * columns from ix0, its input rows from stem9_rows: the three runs of 9
+ * bytes packed into 27 in registers, widened to row[0..32) by two stores
+ * (row[27..32) hold -xz: the weights there are 0). widen16 per run costs
+ * overlapping stores, and the kernel's pair loads across two of them cannot
+ * be forwarded (the stem ran at half the GMAC/s of the other layers).
+ * false (nothing written): a window row is padding, or the loads would pass
+ * the input's end. */
+__attribute__((target("avx2"), always_inline)) static inline bool
+widen_stem9(int16_t *row, const uint8_t *const *rows, int64_t ix0, const uint8_t *xend,
+            int16_t xz)
+{
+    if (!rows[0] || !rows[1] || !rows[2])
+        return false;
+    size_t at = (size_t)ix0 * 3;
+    if ((size_t)(xend - rows[2]) < at + 16)
         return false;
     const __m128i m9 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0);
-    __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)p[0]), m9);
-    __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)p[1]), m9);
-    __m128i c = _mm_and_si128(_mm_loadu_si128((const __m128i *)p[2]), m9);
+    __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(rows[0] + at)), m9);
+    __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(rows[1] + at)), m9);
+    __m128i c = _mm_and_si128(_mm_loadu_si128((const __m128i *)(rows[2] + at)), m9);
     __m128i t0 = _mm_or_si128(a, _mm_slli_si128(b, 9));                    /* a0-8 b0-6 */
     __m128i t1 = _mm_or_si128(_mm_srli_si128(b, 7), _mm_slli_si128(c, 2)); /* b7-8 c0-8 */
-    const __m256i vz = _mm256_set1_epi16(k->xz);
+    const __m256i vz = _mm256_set1_epi16(xz);
     _mm256_storeu_si256((__m256i *)row, _mm256_sub_epi16(_mm256_cvtepu8_epi16(t0), vz));
     _mm256_storeu_si256((__m256i *)(row + 16), _mm256_sub_epi16(_mm256_cvtepu8_epi16(t1), vz));
     return true;
@@ -551,7 +558,8 @@ __attribute__((target("avx2"))) static bool widen_stem9(const av_nn__xnn_qgemm *
 /* Output pixels [m0, m0 + mr) by NR tiles [j0, j0 + nj): widen the input
  * rows every tap of each pixel reads (a padding tap reads zeros, the input
  * zero point), then the kernel over the tiles. */
-static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
+__attribute__((target("avx2"))) static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr,
+                                                      size_t nj)
 {
     const qgemm_job *job = ctx;
     const av_nn__xnn_qgemm *k = job->k;
@@ -562,6 +570,9 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     size_t bi = m0 / plane, rem = m0 % plane;
     int32_t zc[MR] = {0}; /* -wz * row sums: rows past mr stay 0 */
     int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    const uint8_t *srow[3] = {NULL, NULL, NULL}; /* stem9_rows of (srow_bi, srow_oy) */
+    int64_t srow_oy = -1;
+    size_t srow_bi = 0;
     for (size_t i = 0; i < MR; i++) {
         int16_t *row = a + i * lda;
         if (i >= mr) { /* past the block's end: zeros, never stored */
@@ -579,7 +590,14 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
         size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
         int64_t ix0 = ox * k->sw - k->pl;
         bool inside = k->dw == 1 && ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
-        bool done = inside && k->stem9 && widen_stem9(k, job->x, job->xend, row, bi, oy, ix0);
+        bool done = false;
+        if (inside && k->stem9) {
+            if (oy != srow_oy || bi != srow_bi) {
+                stem9_rows(k, job->x, bi, oy, srow);
+                srow_oy = oy, srow_bi = bi;
+            }
+            done = widen_stem9(row, srow, ix0, job->xend, k->xz);
+        }
         for (int64_t ky = 0; !done && ky < k->kh; ky++) {
             int64_t iy = oy * k->sh - k->pt + ky * k->dh;
             int16_t *seg = row + (size_t)ky * span;
@@ -623,6 +641,26 @@ static void qgemm_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
 
 #endif
 
+/* Multi-threaded runs of layers with many pixels take up to ROWS_BLOCKS
+ * blocks of MR rows per task, as long as each thread still gets
+ * ROWS_TASKS tasks: one pool task per 6 rows (2091 per 112x112 layer) paid
+ * the pool's per-task cost more often than it evens the threads' loads.
+ * AV_NN_XNN_QROWS=0: one block per task. */
+#define ROWS_BLOCKS 8
+#define ROWS_TASKS 16
+
+static bool rows_env_off(void)
+{
+    const char *e = getenv("AV_NN_XNN_QROWS");
+    return e && strcmp(e, "0") == 0;
+}
+
+static void qgemm_rows(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
+{
+    for (size_t i = 0; i < mr; i += MR)
+        qgemm_task(ctx, m0 + i, j0, mr - i < MR ? mr - i : MR, nj);
+}
+
 void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *y,
                           pthreadpool_t pool)
 {
@@ -636,7 +674,15 @@ void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *
         if (max_nt < nt)
             nt = max_nt ? max_nt : 1;
     }
-    pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, &job, k->m, k->ntiles, MR, nt, 0);
+    size_t mt = MR;
+    if (threads > 1 && !rows_env_off()) { /* a few blocks of MR rows per task (qgemm_rows) */
+        size_t g = mtiles * ((k->ntiles + nt - 1) / nt) / (threads * ROWS_TASKS);
+        mt = MR * (g < 1 ? 1 : g > ROWS_BLOCKS ? ROWS_BLOCKS : g);
+    }
+    if (mt > MR)
+        pthreadpool_parallelize_2d_tile_2d(pool, qgemm_rows, &job, k->m, k->ntiles, mt, nt, 0);
+    else
+        pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, &job, k->m, k->ntiles, MR, nt, 0);
 #else
     (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
 #endif
