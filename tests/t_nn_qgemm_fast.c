@@ -4,7 +4,8 @@
  * qu8 convolution byte for byte, and the reference kernels within one step:
  * the clamp-free requantisation and the output-channel order inside a tile
  * (lane_slot; AV_NN_XNN_QPLAIN), the half tile of a layer whose channels end
- * <= 8 past a 16-channel tile (AV_NN_XNN_QHALF), and the RGB stem's widening
+ * <= 8 past a 16-channel tile (AV_NN_XNN_QHALF), blocks of at most 3 rows
+ * that skip the multiply-adds of the other 3 (AV_NN_XNN_QFEW), the RGB stem's widening
  * (widen_stem9, AV_NN_XNN_QSTEM): random shapes, channel counts past the
  * tiles, strides 1 and 2, paddings, zero points, clamps, 1 and 2 threads;
  * which nodes take them; nodes whose sums could overflow the float-to-int
@@ -188,6 +189,23 @@ TEST(half_tile_random_shapes_bit_exact)
     }
 }
 
+/* Pixel counts whose last block of 6 rows holds 1-3 (7x7 = 8 x 6 + 1). */
+TEST(few_rows_random_shapes_bit_exact)
+{
+    for (uint64_t s = 1; s <= 60; s++) {
+        nf_reseed(s * 0x9e3779b97f4a7c15ull + 321);
+        qc c = {.n = irand(1, 3), .h = irand(1, 9), .w = irand(1, 9),
+                .cin = irand(0, 1) ? irand(1, 30) : irand(65, 300), .cout = irand(1, 70),
+                .k = irand(0, 3) ? 1 : 3, .stride = 1};
+        while ((c.n * c.h * c.w) % 6 == 0 || (c.n * c.h * c.w) % 6 > 3)
+            if (++c.w > 12) /* n * h may be a multiple of 6 */
+                c.w = 1, c.h++;
+        c.pt = c.pl = c.pb = c.pr = (int)(c.k / 2);
+        random_quant(&c);
+        check_path(s, &c, "AV_NN_XNN_QFEW");
+    }
+}
+
 /* 3x3 convolutions over 3 channels (widen_stem9 where the window is inside
  * the input), strides 1 and 2, paddings 0-2 on each side, batch 1 and 3. */
 TEST(stem_random_shapes_bit_exact)
@@ -277,5 +295,6 @@ TEST(plain_not_taken_where_the_conversion_could_overflow)
 }
 
 TEST_MAIN(T(plain_random_shapes_bit_exact), T(plain_not_taken_where_the_conversion_could_overflow),
-          T(half_tile_random_shapes_bit_exact), T(stem_random_shapes_bit_exact),
+          T(half_tile_random_shapes_bit_exact), T(few_rows_random_shapes_bit_exact),
+          T(stem_random_shapes_bit_exact),
           T(stem_reads_stay_in_the_input))

@@ -71,6 +71,7 @@ struct av_nn__xnn_qgemm {
     bool plain;                               /* requantise without clamps (req_plain_ok) */
     bool stem9;                               /* 3x3 over 3 channels: widen_stem9 */
     bool half;                                /* half tiles are on (AV_NN_XNN_QHALF) */
+    bool few;                                 /* 3-row blocks skip rows 3-5 (AV_NN_XNN_QFEW) */
     int16_t xz, yz;
     int32_t wz;
     uint8_t ymin, ymax;
@@ -223,6 +224,8 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     k->ntiles = (k->cout + NR - 1) / NR;
     const char *he = getenv("AV_NN_XNN_QHALF");
     k->half = !(he && strcmp(he, "0") == 0);
+    const char *fe = getenv("AV_NN_XNN_QFEW");
+    k->few = !(fe && strcmp(fe, "0") == 0);
     k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
                    k->oh == k->h && k->ow == k->w;
     /* NR biases then kp / 2 pairs of NR * 2 bytes: a multiple of 64 bytes
@@ -422,7 +425,7 @@ qkernel_half(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, cons
 static inline __attribute__((always_inline, target("avx2"))) void
 qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, const int32_t *zc,
              const uint8_t *w, uint8_t *c, size_t cs, const av_nn__xnn_qgemm *k, const bool wide,
-             const bool plain)
+             const bool plain, const bool few)
 {
     const __m256 vs = _mm256_set1_ps(k->scale), vmax = _mm256_set1_ps(k->ymax_less_yz);
     const __m256i vzp = _mm256_set1_epi16(k->yz);
@@ -465,6 +468,8 @@ qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, cons
             v = _mm256_set1_epi32(*(const pair32 *)(a2 + q));
             c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(v, b0));
             c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(v, b1));
+            if (few) /* mr <= 3: rows 3-5 are not stored */
+                continue;
             v = _mm256_set1_epi32(*(const pair32 *)(a3 + q));
             c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(v, b0));
             c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(v, b1));
@@ -499,14 +504,25 @@ __attribute__((target("avx2"))) static void qkernel_6x16(size_t mr, size_t nc, s
                                                         uint8_t *c, size_t cs,
                                                         const av_nn__xnn_qgemm *k)
 {
-    if (k->wide && k->plain) /* wide: zc is all zeros */
-        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, true);
+    /* few: a block of at most 3 rows (a layer's last: 7x7 = 8 x 6 + 1)
+     * skips the multiply-adds of rows 3-5 */
+    bool few = k->few && mr <= MR / 2;
+    if (k->wide && k->plain && few) /* wide: zc is all zeros */
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, true, true);
+    else if (k->wide && k->plain)
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, true, false);
+    else if (k->wide && few)
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, false, true);
     else if (k->wide)
-        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, false);
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, true, false, false);
+    else if (k->plain && few)
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, true, true);
     else if (k->plain)
-        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, true);
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, true, false);
+    else if (few)
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, false, true);
     else
-        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, false);
+        qkernel_body(mr, nc, kp, a, lda, zc, w, c, cs, k, false, false, false);
 }
 
 typedef struct qgemm_job {
