@@ -452,6 +452,7 @@ qkernel_body(size_t mr, size_t nc, size_t kp, const int16_t *a, size_t lda, cons
         __m256i c50 = ZADD(bias0, z5), c51 = ZADD(bias1, z5);
 #undef ZADD
         w += NR * sizeof(int32_t);
+#pragma GCC unroll 2 /* ~1.5% on the 1x1 layers (fewer loop uops per vpmaddwd) */
         for (size_t q = 0; q < kp; q += 2, w += NR * 2 * (wide ? 2 : 1)) {
             const __m256i b0 =
                 wide ? _mm256_load_si256((const __m256i *)w)
