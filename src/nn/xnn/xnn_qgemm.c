@@ -29,7 +29,16 @@
  * Packed weights: per tile of NR = 16 output channels (zero padded), NR
  * int32 biases, then for each pair p of the K = taps * cin inputs (K padded
  * to even with zeros), NR byte pairs (w[2p], w[2p+1]), one per output
- * channel (vpmovzxbw of 8 pairs gives the int16 pairs vpmaddwd takes).
+ * channel (vpmovzxbw of 8 pairs gives the int16 pairs vpmaddwd takes), the
+ * channels in lane_slot's order (so vpackssdw leaves them in sequence).
+ *
+ * Issue 15's speed-ups, each with a switch (=0: off) and t_nn_qgemm_fast:
+ * the clamp-free requantisation where the clamp is 0..255 and sums cannot
+ * overflow (AV_NN_XNN_QPLAIN), a 6x8 kernel for a layer's last tile of <= 8
+ * channels (AV_NN_XNN_QHALF: the 24-channel layers), blocks of <= 3 rows
+ * skipping the other rows' multiply-adds (AV_NN_XNN_QFEW: 7x7 = 8 x 6 + 1),
+ * the RGB stem's windows widened in registers (AV_NN_XNN_QSTEM), and on
+ * several threads up to 8 blocks of rows per pool task (AV_NN_XNN_QROWS).
  */
 #include "nn/xnn/xnn_impl.h"
 
