@@ -157,14 +157,24 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
     k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
     k->ks = (size_t)(k->kh * k->kw), k->pairs = (k->ks + 1) / 2, k->groups = k->c / CG;
     k->group_words = CG + k->pairs * CG;
+    k->cols3 = k->ow ? (k->ow - 1) * (size_t)k->sw + 3 : 0;
+    /* the column kernel only where it measured faster (top of the file) */
+    bool k3 = k->kh == 3 && k->kw == 3 && k->dh == 1 && k->dw == 1 && k->groups;
+    k->stream = k3 && k->sh <= 2 && k->sw <= 2 && !atomic_load(&qdws_off) &&
+                !env_off("AV_NN_XNN_QDWS");
+    bool use3 = k->stream || (k3 && k->sh == 1 && k->sw == 1 && k->groups <= QDW3_GROUPS &&
+                              k->cols3 <= COLS3 && !atomic_load(&qdw3_off) &&
+                              !env_off("AV_NN_XNN_QDW3"));
+    /* the general kernel's weights only where it runs the full groups */
     size_t bytes = (k->groups ? k->groups : 1) * k->group_words * sizeof(int32_t);
-    k->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    k->packed = use3 ? NULL : aligned_alloc(64, (bytes + 63) / 64 * 64);
     k->wt = malloc(k->ks * k->c * sizeof *k->wt);
     k->bias = malloc(k->c * sizeof *k->bias);
     k->zrow = malloc(k->c);
-    if (!k->packed || !k->wt || !k->bias || !k->zrow)
+    if ((!use3 && !k->packed) || !k->wt || !k->bias || !k->zrow)
         goto nomem;
-    memset(k->packed, 0, bytes);
+    if (k->packed)
+        memset(k->packed, 0, bytes);
     const uint8_t *wq = w->data; /* 1 x kh x kw x c */
     const int32_t *bq = b ? b->data : NULL;
     int32_t xz = x->quant.zero_point, wz = w->quant.zero_point;
@@ -179,7 +189,7 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
         /* exact in int32: |sum| <= 64 * 255, |xz * sum| < 2^22 */
         k->bias[c] = (int32_t)((uint32_t)(bq ? bq[c] : 0) - (uint32_t)(xz * sum));
     }
-    for (size_t gi = 0; gi < k->groups; gi++) {
+    for (size_t gi = 0; k->packed && gi < k->groups; gi++) {
         int32_t *t = k->packed + gi * k->group_words;
         for (size_t j = 0; j < CG; j++) {
             size_t c = gi * CG + lane_channel(j);
@@ -192,14 +202,7 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
             }
         }
     }
-    k->cols3 = k->ow ? (k->ow - 1) * (size_t)k->sw + 3 : 0;
-    /* the column kernel only where it measured faster (top of the file) */
-    bool k3 = k->kh == 3 && k->kw == 3 && k->dh == 1 && k->dw == 1 && k->groups;
-    k->stream = k3 && k->sh <= 2 && k->sw <= 2 && !atomic_load(&qdws_off) &&
-                !env_off("AV_NN_XNN_QDWS");
-    if (k->stream || (k3 && k->sh == 1 && k->sw == 1 && k->groups <= QDW3_GROUPS &&
-                      k->cols3 <= COLS3 && !atomic_load(&qdw3_off) &&
-                      !env_off("AV_NN_XNN_QDW3"))) {
+    if (use3) {
         k->packed3 = aligned_alloc(64, k->groups * WORDS3 * sizeof(int32_t));
         if (!k->packed3)
             goto nomem;
