@@ -37,8 +37,7 @@
  * overflow (AV_NN_XNN_QPLAIN), a 6x8 kernel for a layer's last tile of <= 8
  * channels (AV_NN_XNN_QHALF: the 24-channel layers), blocks of <= 3 rows
  * skipping the other rows' multiply-adds (AV_NN_XNN_QFEW: 7x7 = 8 x 6 + 1),
- * the RGB stem's windows widened in registers (AV_NN_XNN_QSTEM), and on
- * several threads up to 8 blocks of rows per pool task (AV_NN_XNN_QROWS).
+ * and the RGB stem's windows widened in registers (AV_NN_XNN_QSTEM).
  */
 #include "nn/xnn/xnn_impl.h"
 
@@ -693,26 +692,6 @@ __attribute__((target("avx2"))) static void qgemm_task(void *ctx, size_t m0, siz
 
 #endif
 
-/* Multi-threaded runs of layers with many pixels take up to ROWS_BLOCKS
- * blocks of MR rows per task, as long as each thread still gets
- * ROWS_TASKS tasks: one pool task per 6 rows (2091 per 112x112 layer) paid
- * the pool's per-task cost more often than it evens the threads' loads.
- * AV_NN_XNN_QROWS=0: one block per task. */
-#define ROWS_BLOCKS 8
-#define ROWS_TASKS 16
-
-static bool rows_env_off(void)
-{
-    const char *e = getenv("AV_NN_XNN_QROWS");
-    return e && strcmp(e, "0") == 0;
-}
-
-static void qgemm_rows(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
-{
-    for (size_t i = 0; i < mr; i += MR)
-        qgemm_task(ctx, m0 + i, j0, mr - i < MR ? mr - i : MR, nj);
-}
-
 void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *y,
                           pthreadpool_t pool)
 {
@@ -726,15 +705,7 @@ void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *
         if (max_nt < nt)
             nt = max_nt ? max_nt : 1;
     }
-    size_t mt = MR;
-    if (threads > 1 && !rows_env_off()) { /* a few blocks of MR rows per task (qgemm_rows) */
-        size_t g = mtiles * ((k->ntiles + nt - 1) / nt) / (threads * ROWS_TASKS);
-        mt = MR * (g < 1 ? 1 : g > ROWS_BLOCKS ? ROWS_BLOCKS : g);
-    }
-    if (mt > MR)
-        pthreadpool_parallelize_2d_tile_2d(pool, qgemm_rows, &job, k->m, k->ntiles, mt, nt, 0);
-    else
-        pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, &job, k->m, k->ntiles, MR, nt, 0);
+    pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, &job, k->m, k->ntiles, MR, nt, 0);
 #else
     (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
 #endif
