@@ -6,6 +6,9 @@
  * groups, padding 0 and 1, batch 1 and 3, 1 and 2 threads; which layers
  * take it; and reads that stay inside the input (guard page).
  *
+ * The streaming kernel (which takes these layers by default) is forced
+ * off here; t_nn_qdws tests it.
+ *
  * On a CPU without our qu8 kernels (no AVX2, AVX-512) the cases check only
  * that the node goes to XNNPACK.
  */
@@ -93,6 +96,7 @@ static void run(av_nn__graph *g, int k, const uint8_t *x, uint8_t *y, pthreadpoo
  * byte; whether the column kernel ran is what its rule says. */
 static void check(uint64_t seed, const dwc *c)
 {
+    av_nn__xnn_qdws_force_off(true); /* the streaming kernel: t_nn_qdws */
     int k;
     av_nn__graph *g = build(c, &k);
     size_t nx = (size_t)(c->n * c->h * c->w * c->c);
@@ -124,6 +128,7 @@ static void check(uint64_t seed, const dwc *c)
                   (unsigned long long)seed, i, ny, y1[i], y2[i], yg[i], yx[i]);
     free(x), free(y1), free(y2), free(yg), free(yx);
     av_nn__graph_free(g);
+    av_nn__xnn_qdws_force_off(false);
 }
 
 static int irand(int lo, int hi) /* [lo, hi] */
@@ -187,7 +192,9 @@ TEST(column_kernel_reads_stay_in_the_input)
         av_nn__xnn_node s;
         memset(&s, 0, sizeof s);
         char err[256];
+        av_nn__xnn_qdws_force_off(true);
         CHECK_EQ_INT(av_nn__xnn_qdw_prepare(g, &g->nodes[k], &s, err, sizeof err), AV_NN_OK);
+        av_nn__xnn_qdws_force_off(false);
         CHECK(av_nn__xnn_qdw_uses3(s.qdw));
         size_t page = (size_t)sysconf(_SC_PAGESIZE), nx = (size_t)(c.h * c.w * c.c);
         size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);

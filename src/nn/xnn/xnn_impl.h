@@ -212,6 +212,17 @@ float av_nn__xnn_qreq_scale(const av_nn__tensor *x, const av_nn__tensor *w,
  * channels, at most AV_NN__XNN_QMAX_TAPS taps, positive strides and dilations,
  * leading pads >= 0, and a requantisation scale and clamp XNNPACK's qu8 takes. */
 bool av_nn__xnn_qconv_common_ok(const av_nn__graph *g, const av_nn__node *n);
+/* Whether the fp32 requantisation of sums no larger than most in magnitude,
+ * with this scale and output clamp [lo, hi], gives the same bytes without
+ * its clamps: lo 0 and hi 255 (the saturating packs clamp) and
+ * most * scale < 2^30 (the float-to-int conversion cannot overflow, so the
+ * min with hi - yz before it changes nothing the packs would not). */
+bool av_nn__xnn_req_plain_ok(double most, float scale, int32_t lo, int32_t hi);
+/* Tests: no clamp-free requantisation for the nodes prepared from now on
+ * (AV_NN_XNN_QPLAIN=0 turns it off too). */
+void av_nn__xnn_qplain_force_off(bool off);
+/* Whether k requantises without the clamps. */
+bool av_nn__xnn_qgemm_uses_plain(const av_nn__xnn_qgemm *k);
 bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n);
 /* Packs the weights into s->qgemm. */
 av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *n,
@@ -241,6 +252,14 @@ void av_nn__xnn_qdw_free(av_nn__xnn_qdw *k);
 void av_nn__xnn_qdw3_force_off(bool off);
 /* Whether k runs the 3x3 column kernel. */
 bool av_nn__xnn_qdw_uses3(const av_nn__xnn_qdw *k);
+/* The 3x3 (dilation 1, stride 1 or 2) layers' streaming kernel off or on
+ * for the nodes prepared from now on (AV_NN_XNN_QDWS=0 turns it off too;
+ * off, the column or general kernel runs them). */
+void av_nn__xnn_qdws_force_off(bool off);
+/* Whether k runs the 3x3 streaming kernel. */
+bool av_nn__xnn_qdw_uses_stream(const av_nn__xnn_qdw *k);
+/* Whether k runs the streaming kernel requantising without the clamps. */
+bool av_nn__xnn_qdw_uses_plain(const av_nn__xnn_qdw *k);
 
 /* ---- xnn_dw.c: f32 DEPTHWISE_CONV2D (multiplier 1) by our AVX2+FMA kernel ---- */
 
