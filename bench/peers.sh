@@ -47,11 +47,11 @@ install_peer ort install
 install_peer tfjs ci
 
 # "median" figure of bench_models' line for a model, backend xnnpack, THREADS threads.
-aviary_median() { # model threads [bench_models options]
-    m=$1 t=$2
+aviary_median() { # model threads [bench_models options] (sh has no locals: names of its own)
+    am_model=$1 am_threads=$2
     shift 2
-    "$BENCH" -x -n "$RUNS" "$@" "$m" |
-        awk -v t="$t" '$2 == "xnnpack" && $3 == t { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }'
+    "$BENCH" -x -n "$RUNS" "$@" "$am_model" |
+        awk -v t="$am_threads" '$2 == "xnnpack" && $3 == t { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }'
 }
 # The int8 table a detector's manifest models/NAME.json runs with ("precision": "int8"), else
 # nothing: Aviary is timed as the manifest runs it (bench_models -i), and in float too.

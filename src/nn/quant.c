@@ -10,7 +10,8 @@
  * Quantisation rewrites every float CONV2D / DEPTHWISE_CONV2D whose input
  * and output have ranges, whose fused activation is a clamp (none, relu,
  * relu6, clamp) or a leaky relu, and which would not run on our f32
- * Winograd kernel (faster than int8 here), into an XNNPACK qc8 convolution: int8 weights with one
+ * Winograd kernel (faster than int8 here), into a qc8 convolution (our
+ * int8 GEMM, xnn_qsgemm.c, or XNNPACK's): int8 weights with one
  * symmetric scale per output channel, int32 bias at scale x*w, int8
  * activations with one asymmetric scale per tensor from the calibrated
  * range. A QUANTIZE enters the int8 domain before the first such conv and
