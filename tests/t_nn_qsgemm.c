@@ -22,6 +22,8 @@
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static uint64_t cur_seed;
 
@@ -286,5 +288,57 @@ TEST(qlut_odd_lengths)
     CHECK(!av_nn__xnn_qleaky_ok(&a, &y));
 }
 
+/* The input ends at a PROT_NONE page and the output too: no read past the
+ * input's last byte (rows past the last block, the widening's vector loads),
+ * no write past the output's (a partial tile of channels). */
+TEST(qsgemm_stays_in_its_buffers)
+{
+    if (!av_nn__xnn_qgemm_available())
+        SKIP("our int8 GEMM is off on this CPU (XNNPACK runs the convolution)");
+    static const int64_t cfg[][5] = {/* h, w, cin, k, stride */
+                                     {1, 7, 37, 1, 1}, {7, 7, 37, 3, 1}, {4, 7, 3, 3, 1},
+                                     {5, 5, 19, 3, 2}, {3, 5, 16, 1, 1}};
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (int t = 0; t < 5; t++) {
+        nf_reseed(4242 + (uint64_t)t);
+        sconv c = random_conv(3);
+        c.n = 1, c.h = cfg[t][0], c.w = cfg[t][1], c.cin = cfg[t][2], c.cout = 21;
+        c.kh = c.kw = cfg[t][3], c.stride = (int)cfg[t][4], c.dil = 1, c.pad = c.kh > 1;
+        fit_ys(&c);
+        int k;
+        av_nn__graph *g = build(&c, &k);
+        av_nn__xnn_node s;
+        memset(&s, 0, sizeof s);
+        char err[256];
+        CHECK(av_nn__xnn_qsgemm_supports(g, &g->nodes[k]));
+        CHECK_EQ_INT(av_nn__xnn_qsgemm_prepare(g, &g->nodes[k], &s, err, sizeof err), AV_NN_OK);
+        size_t nx = (size_t)(c.h * c.w * c.cin);
+        size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);
+        CHECK(nx <= page && ny <= page);
+        int8_t *map = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                           -1, 0);
+        CHECK(map != MAP_FAILED);
+        CHECK(mprotect(map + page, page, PROT_NONE) == 0 &&
+              mprotect(map + 3 * page, page, PROT_NONE) == 0);
+        int8_t *x = map + page - nx, *y = map + 3 * page - ny; /* both end at a guard */
+        for (size_t i = 0; i < nx; i++)
+            x[i] = (int8_t)nf_rnd();
+        int8_t *yr = malloc(ny);
+        CHECK(yr);
+        av_nn__xnn_qsgemm_run(s.qsgemm, x, y, nf_pool());
+        const void *in[3] = {x, g->tensors[g->nodes[k].in[1]].data,
+                             c.bias ? g->tensors[g->nodes[k].in[2]].data : NULL};
+        void *out[1] = {yr};
+        CHECK(av_nn__ref_run(g, &g->nodes[k], in, out, err, sizeof err) == AV_NN_OK);
+        for (size_t i = 0; i < ny; i++)
+            CHECK_MSG(abs(y[i] - yr[i]) <= 1, "case %d element %zu: %d vs reference %d", t, i,
+                      y[i], yr[i]);
+        free(yr);
+        av_nn__xnn_qsgemm_free(s.qsgemm);
+        munmap(map, 4 * page);
+        av_nn__graph_free(g);
+    }
+}
+
 TEST_MAIN(T(qsgemm_random_shapes_against_reference), T(qsgemm_nanodet_shapes),
-          T(qsgemm_refuses_large_k), T(qlut_odd_lengths))
+          T(qsgemm_refuses_large_k), T(qlut_odd_lengths), T(qsgemm_stays_in_its_buffers))
