@@ -19,6 +19,9 @@
  * reference configurations (bench/peers.sh times XNNPACK against peers).
  * The model frees its f32 convolution weights once packed, as the pipeline's
  * do (av_nn_model_release_packed); -k keeps them (the RSS before that).
+ * -i TABLE quantises every model with the int8 calibration TABLE after load,
+ * as a manifest with "precision": "int8" does (the int8 model alone: its
+ * profile, its RSS; -q compares it with float).
  * -P is -p plus one line per convolution node (XNNPACK configurations):
  * input shape, kernel, stride, groups, output channels, MFLOP, ms per run,
  * GFLOP/s and which kernel ran it (our own GEMM, Winograd, depthwise or XNNPACK's).
@@ -28,7 +31,8 @@
  * int8 against float: the model loaded twice, one copy quantised with the
  * calibration table TABLE (`aviary model quantize`), both run on XNNPACK in
  * one process, alternating run by run (interleaved, so machine load hits
- * both alike), on 1 and 2 threads: medians and the float/int8 ratio.
+ * both alike), on 1 and 2 threads (both copies on one shared pool): medians
+ * and the float/int8 ratio.
  */
 #include "bench_util.h"
 #include "nn/core.h"
@@ -131,6 +135,7 @@ static void print_conv_nodes(const av_nn__graph *g, const av_nn__profile *p, int
 }
 
 static int keep_weights; /* -k */
+static const char *int8_table; /* -i: quantise each model with this table after load */
 
 /* One configuration, in the calling (child) process. Returns an exit status. */
 static int bench_one(const char *path, av_nn_backend be, int threads, int runs, int warmup,
@@ -141,6 +146,12 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     av_nn_model *m = NULL;
     if (av_nn_load(path, &m, err, sizeof err) != AV_NN_OK) {
         fprintf(stderr, "%s: %s\n", path, err);
+        return 1;
+    }
+    /* -i: as a manifest with "precision": "int8" loads it (detect/pipeline.c) */
+    if (int8_table && av_nn_model_quantize(m, int8_table, NULL, err, sizeof err) != AV_NN_OK) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        av_nn_model_free(m);
         return 1;
     }
     double t_load = bench_now_ms() - t0;
@@ -266,6 +277,17 @@ static int bench_int8(const char *path, const char *table, int threads, int runs
     av_nn_ctx *c[2] = {NULL, NULL};
     av_nn_quant_report rep;
     av_nn_ctx_opts o = {.threads = threads, .backend = AV_NN_BACKEND_XNNPACK};
+    /* one pool for both copies: with a pool each, the idle pool's workers
+     * still spin while the other copy runs and take one of the two cores
+     * (2 threads float ran 49 ms here against 20 ms alone) */
+    av_nn_pool *pool = NULL;
+    if (threads > 1) {
+        if (av_nn_pool_new(threads, &pool, err, sizeof err) != AV_NN_OK) {
+            fprintf(stderr, "%s: %s\n", path, err);
+            return 1;
+        }
+        o.pool = pool;
+    }
     for (int k = 0; k < 2; k++) {
         if (av_nn_load(path, &m[k], err, sizeof err) != AV_NN_OK ||
             (k == 1 && av_nn_model_quantize(m[1], table, &rep, err, sizeof err) != AV_NN_OK) ||
@@ -304,9 +326,11 @@ int main(int argc, char **argv)
 {
     int runs = 30, warmup = 3, profile = 0, xnn_only = 0, opt;
     const char *table = NULL;
-    while ((opt = getopt(argc, argv, "n:w:pPxkq:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:w:pPxkq:i:")) != -1) {
         if (opt == 'k')
             keep_weights = 1;
+        else if (opt == 'i')
+            int8_table = optarg;
         else if (opt == 'q')
             table = optarg;
         else if (opt == 'p' || opt == 'P')
@@ -319,7 +343,7 @@ int main(int argc, char **argv)
             warmup = atoi(optarg);
         else {
             fprintf(stderr,
-                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [-k] [model ...]\n"
+                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [-k] [-i TABLE] [model ...]\n"
                     "       %s -q TABLE [-n runs] [-w warmup] model\n",
                     argv[0], argv[0]);
             return 2;

@@ -3,7 +3,9 @@
 #   1. yolox_nano.onnx: Aviary (XNNPACK backend) vs ONNX Runtime 1.30 (npm onnxruntime-node,
 #      CPU provider), 1 and 2 threads;
 #   2. CenterNet and NanoDet (TF.js graph models): Aviary vs TF.js 4.22 wasm+SIMD, 1 thread
-#      (and Aviary on 2 threads);
+#      (and Aviary on 2 threads); Aviary runs each as its manifest says (models/NAME.json
+#      "precision": "int8": quantised with its table, bench_models -i) and, for an int8 one,
+#      in float too, labelled;
 #   3. the per-op profile of Aviary on the three models (bench_models -p).
 # Peers and Aviary alternate, ROUNDS times, so a busy machine slows both alike; each figure is
 # the median over the rounds of per-round medians, and ratios are peer / Aviary (> 1: Aviary is
@@ -45,9 +47,17 @@ install_peer ort install
 install_peer tfjs ci
 
 # "median" figure of bench_models' line for a model, backend xnnpack, THREADS threads.
-aviary_median() { # model threads
-    "$BENCH" -x -n "$RUNS" "$1" |
-        awk -v t="$2" '$2 == "xnnpack" && $3 == t { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }'
+aviary_median() { # model threads [bench_models options] (sh has no locals: names of its own)
+    am_model=$1 am_threads=$2
+    shift 2
+    "$BENCH" -x -n "$RUNS" "$@" "$am_model" |
+        awk -v t="$am_threads" '$2 == "xnnpack" && $3 == t { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }'
+}
+# The int8 table a detector's manifest models/NAME.json runs with ("precision": "int8"), else
+# nothing: Aviary is timed as the manifest runs it (bench_models -i), and in float too.
+int8_table() { # name
+    node -e "const m = require('$ROOT/models/$1.json');
+             if (m.precision === 'int8') console.log('$ROOT/models/' + (m.calibration || m.name + '.int8.calib'))"
 }
 # Field of a JSON line on stdin by a JavaScript path, e.g. threads["1"].median_ms.
 json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).$1))"; }
@@ -65,7 +75,11 @@ for r in $(seq 1 "$ROUNDS"); do
     tfjs=$(cd "$SCRATCH/tfjs" && HM_MODEL_DIR="$HUMAN" node bench.js --worker wasm 1 2>/dev/null)
     for m in centernet nanodet; do
         echo "$tfjs" | json "models.$m.inference_ms.median" >>"$T/tfjs_$m"
-        for t in 1 2; do aviary_median "$HUMAN/$m.json" $t >>"$T/${m}$t"; done
+        q=$(int8_table $m)
+        for t in 1 2; do
+            aviary_median "$HUMAN/$m.json" $t >>"$T/${m}$t"
+            [ -z "$q" ] || aviary_median "$HUMAN/$m.json" $t -i "$q" >>"$T/${m}_int8_$t"
+        done
     done
     echo "round $r: ORT $(tail -n1 "$T/ort1")/$(tail -n1 "$T/ort2") ms, Aviary yolox $(tail -n1 "$T/yolox1")/$(tail -n1 "$T/yolox2") ms (1/2 threads)"
 done
@@ -79,10 +93,24 @@ echo "| model, threads | peer median | Aviary median | peer / Aviary |"
 echo "|---|---|---|---|"
 row "$T/ort1" "$T/yolox1" "yolox_nano.onnx vs ONNX Runtime $(node -p "require('$SCRATCH/ort/node_modules/onnxruntime-node/package.json').version"), 1 thread"
 row "$T/ort2" "$T/yolox2" "yolox_nano.onnx vs ONNX Runtime, 2 threads"
-row "$T/tfjs_centernet" "$T/centernet1" "CenterNet vs TF.js wasm SIMD, 1 thread"
-row "$T/tfjs_nanodet" "$T/nanodet1" "NanoDet vs TF.js wasm SIMD, 1 thread"
-echo "| CenterNet, Aviary 2 threads | - | $(median <"$T/centernet2") ms | - |"
-echo "| NanoDet, Aviary 2 threads | - | $(median <"$T/nanodet2") ms | - |"
+# each detector as its manifest runs it; an int8 one also in float, labelled
+for m in centernet nanodet; do
+    label=$([ $m = centernet ] && echo CenterNet || echo NanoDet)
+    if [ -f "$T/${m}_int8_1" ]; then
+        row "$T/tfjs_$m" "$T/${m}_int8_1" "$label (int8, its manifest's default) vs TF.js wasm SIMD (float), 1 thread"
+        echo "| $label (int8, its manifest's default), Aviary 2 threads | - | $(median <"$T/${m}_int8_2") ms | - |"
+        row "$T/tfjs_$m" "$T/${m}1" "$label float vs TF.js wasm SIMD, 1 thread"
+        echo "| $label float, Aviary 2 threads | - | $(median <"$T/${m}2") ms | - |"
+    else
+        row "$T/tfjs_$m" "$T/${m}1" "$label vs TF.js wasm SIMD, 1 thread"
+        echo "| $label, Aviary 2 threads | - | $(median <"$T/${m}2") ms | - |"
+    fi
+done
 echo
-echo "per-op profile (Aviary, XNNPACK backend):"
+echo "per-op profile (Aviary, XNNPACK backend; float):"
 "$BENCH" -x -p -n "$RUNS" "$YOLOX" "$HUMAN/centernet.json" "$HUMAN/nanodet.json"
+for m in centernet nanodet; do
+    q=$(int8_table $m)
+    [ -z "$q" ] || { echo "per-op profile of $m in int8 (its manifest's default, table $q):"
+                     "$BENCH" -x -p -n "$RUNS" -i "$q" "$HUMAN/$m.json"; }
+done

@@ -16,6 +16,7 @@
 #include "detect_fixture.h"
 #include "nn/nn.h"
 #include "nn_test_util.h"
+#include "nn/xnn/xnn_impl.h" /* av_nn__xnn_qgemm_available: which int8 kernel runs */
 
 #include <jansson.h>
 #include <math.h>
@@ -140,6 +141,8 @@ static uint32_t rnd(uint32_t *s, uint32_t n)
     return (*s >> 8) % n;
 }
 
+#define LEAKY_ALPHA 0.1f /* NanoDet's slope (read only by leaky relu) */
+
 /* x -> conv A (the random one) -> a -> 1x1 conv B -> b; outputs a and b, so
  * the int8 output of A feeds B directly and is also dequantised. */
 static av_nn_model *rconv_model(const rconv *r, uint32_t seed)
@@ -168,7 +171,8 @@ static av_nn_model *rconv_model(const rconv *r, uint32_t seed)
     av_nn__tid a = tt_act(g, "a", AV_NN_F32, -1, NULL);
     av_nn__params p = {.conv = {.stride_h = r->stride, .stride_w = r->stride, .dilation_h = 1,
                                 .dilation_w = 1, .padding = r->pad, .groups = r->groups,
-                                .depth_multiplier = r->mult, .act = {.kind = r->act}}};
+                                .depth_multiplier = r->mult,
+                                .act = {.kind = r->act, .alpha = LEAKY_ALPHA}}};
     tt_node(g, r->op, "A", in, r->bias ? 3 : 2, &a, 1, &p);
     int64_t w2d[4] = {5, 1, 1, cout}, five = 5;
     av_nn__tid in2[3] = {a, tt_const(g, "w2", AV_NN_F32, 4, w2d, w2),
@@ -255,6 +259,13 @@ static void check_rconv(const rconv *r, uint32_t seed)
          * differ by up to a step each, through |w2| <= 1 over cout inputs
          * with its own step on top */
         double tol_xr = o == 0 ? step * 1.01 : step + sa * (double)(r->c * r->mult + r->cout);
+        /* a leaky relu where XNNPACK runs the conv (depthwise; CPUs without our int8
+         * GEMM) rounds the pre-activation first, at up to step / alpha
+         * (xnn_qlut.c; ours: one rounding, t_nn_qsgemm) */
+        bool table = r->act == AV_NN_ACT_LEAKY &&
+                     (r->op != AV_NN_OP_CONV2D || r->groups > 1 || !av_nn__xnn_qgemm_available());
+        if (table)
+            tol_xr += (o == 0 ? step : sa * (double)(r->c * r->mult + r->cout)) / LEAKY_ALPHA;
         /* against float: activation/weight rounding, a few steps; the
          * value range is 255 steps wide, so 4% of it is ~10 steps */
         double tol_qf = 0.04 * (hi - lo) + 1e-6;
@@ -294,6 +305,47 @@ TEST(random_convs_xnnpack_matches_reference)
         }
         check_rconv(&r, 100 + t);
     }
+}
+
+/*
+ * The policy: leaky relu convs go int8 (NanoDet's), but a 3x3 stride-1 conv
+ * our f32 Winograd kernel takes stays float (int8 would be slower there).
+ */
+TEST(leaky_convs_int8_winograd_ones_float)
+{
+    rconv s2 = {.op = AV_NN_OP_CONV2D, .n = 1, .h = 17, .w = 15, .c = 24, .cout = 40, .kh = 3,
+                .kw = 3, .stride = 2, .groups = 1, .pad = AV_NN_PAD_SAME,
+                .act = AV_NN_ACT_LEAKY, .bias = true};
+    check_rconv(&s2, 300); /* both int8, near float and the reference */
+    rconv dw = {.op = AV_NN_OP_DEPTHWISE_CONV2D, .n = 1, .h = 9, .w = 11, .c = 13, .kh = 3,
+                .kw = 3, .stride = 1, .mult = 1, .pad = AV_NN_PAD_SAME,
+                .act = AV_NN_ACT_LEAKY, .bias = true};
+    check_rconv(&dw, 301); /* XNNPACK's qc8 and the leaky table */
+    rconv wino = {.op = AV_NN_OP_CONV2D, .n = 1, .h = 24, .w = 24, .c = 32, .cout = 32, .kh = 3,
+                  .kw = 3, .stride = 1, .groups = 1, .pad = AV_NN_PAD_SAME,
+                  .act = AV_NN_ACT_LEAKY, .bias = true};
+    char err[512], table[1024];
+    snprintf(table, sizeof table, "%s/wino.calib", av_test_tmpdir());
+    av_nn_model *f = rconv_model(&wino, 302), *q = rconv_model(&wino, 302);
+    const av_nn__graph *g = f->g;
+    int a = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_CONV2D &&
+            g->tensors[g->nodes[i].in[1]].dims[1] == 3)
+            a = i;
+    CHECK(a >= 0);
+    bool takes = av_nn__xnn_wino_takes(g, &g->nodes[a]);
+    printf("    24x24x32 -> 32 3x3 s1: Winograd %s here\n", takes ? "takes it" : "is off");
+    float *x = malloc(24 * 24 * 32 * sizeof *x);
+    CHECK(x);
+    tt_fill(x, 24 * 24 * 32, 303, -3, 5);
+    calibrate_model(f, x, table);
+    av_nn_quant_report rep;
+    CHECK_MSG(av_nn_model_quantize(q, table, &rep, err, sizeof err) == AV_NN_OK, "%s", err);
+    CHECK_EQ_INT(rep.quantised, takes ? 1 : 2);
+    CHECK_EQ_INT(rep.kept_float, takes ? 1 : 0);
+    av_nn_model_free(f), av_nn_model_free(q);
+    free(x);
 }
 
 /* ---- 2. the detectors on bird.bmp ---- */
@@ -449,6 +501,7 @@ TEST(table_round_trip)
     av_nn_model_free(m);
 }
 
-TEST_MAIN(T(random_convs_xnnpack_matches_reference), T(centernet_int8_close_to_float),
+TEST_MAIN(T(random_convs_xnnpack_matches_reference), T(leaky_convs_int8_winograd_ones_float),
+          T(centernet_int8_close_to_float),
           T(nanodet_int8_close_to_float), T(tables_refused_with_clear_errors),
           T(table_round_trip))

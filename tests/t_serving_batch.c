@@ -56,7 +56,8 @@ static const char *nanodet_models(void)
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
     snprintf(dir, sizeof dir, "%s/nanodet_models", av_test_tmpdir());
     snprintf(cmd, sizeof cmd,
-             "mkdir -p '%s' && cp models/*.json '%s'/ && ln -s '%s/models/human' "
+             "mkdir -p '%s' && cp models/*.json models/*.int8.calib '%s'/ && "
+             "ln -s '%s/models/human' "
              "'%s/models/inat_bird' '%s'/",
              dir, dir, cwd, cwd, dir);
     CHECK(system(cmd) == 0);

@@ -46,6 +46,10 @@ const char *av_nn__xnn_kernel_name(const void *state);
 /* Node n would run on our packed GEMM (xnn_gemm.c) in an XNNPACK context:
  * then it never reads its weights from the graph after prepare. */
 bool av_nn__xnn_gemm_takes(const av_nn__graph *g, const av_nn__node *n);
+
+/* Node n (f32) would run on our Winograd 3x3 convolution (xnn_wino.c) in an
+ * XNNPACK context: the int8 rewrite (quant.c) leaves those float. */
+bool av_nn__xnn_wino_takes(const av_nn__graph *g, const av_nn__node *n);
 /* The GEMM-packed buffer made from constant w, held once more (the caller
  * puts it with av_nn__xnn_pack_put); NULL when no context packed w. */
 float *av_nn__xnn_pack_hold(const void *w, int kind);

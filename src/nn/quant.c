@@ -8,8 +8,10 @@
  * is refused by name instead of silently mis-scaling.
  *
  * Quantisation rewrites every float CONV2D / DEPTHWISE_CONV2D whose input
- * and output have ranges and whose fused activation is a clamp (none, relu,
- * relu6, clamp) into an XNNPACK qc8 convolution: int8 weights with one
+ * and output have ranges, whose fused activation is a clamp (none, relu,
+ * relu6, clamp) or a leaky relu, and which would not run on our f32
+ * Winograd kernel (faster than int8 here), into a qc8 convolution (our
+ * int8 GEMM, xnn_qsgemm.c, or XNNPACK's): int8 weights with one
  * symmetric scale per output channel, int32 bias at scale x*w, int8
  * activations with one asymmetric scale per tensor from the calibrated
  * range. A QUANTIZE enters the int8 domain before the first such conv and
@@ -340,11 +342,16 @@ static void act_params(float lo, float hi, float *scale, int32_t *zp)
     *zp = (int32_t)(z < -128 ? -128 : z > 127 ? 127 : z);
 }
 
-static bool act_is_clamp(const av_nn__fused_act *a)
+/* Fused activations an int8 conv computes: clamps (XNNPACK's output
+ * bounds) and leaky relu with 0 < alpha < 1 (a table after the conv,
+ * xnn_qlut.c). */
+static bool act_int8(const av_nn__fused_act *a)
 {
     return a->kind == AV_NN_ACT_NONE || a->kind == AV_NN_ACT_RELU ||
            a->kind == AV_NN_ACT_RELU6 || a->kind == AV_NN_ACT_RELU_N1_1 ||
-           a->kind == AV_NN_ACT_CLAMP;
+           a->kind == AV_NN_ACT_CLAMP ||
+           (a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha) && a->alpha > 0.0f &&
+            a->alpha < 1.0f);
 }
 
 /* A float conv the rewrite can take, given the ranges. */
@@ -352,8 +359,14 @@ static bool candidate(const av_nn__graph *g, const av_nn__node *n, const float *
                       const float *hi)
 {
     if (n->dead || (n->op != AV_NN_OP_CONV2D && n->op != AV_NN_OP_DEPTHWISE_CONV2D) ||
-        n->n_in < 2 || n->n_out != 1 || !act_is_clamp(&n->p.conv.act) ||
+        n->n_in < 2 || n->n_out != 1 || !act_int8(&n->p.conv.act) ||
         av_nn__conv_residual(g, n) >= 0) /* a fused residual add stays float */
+        return false;
+    /* where int8 would be a slow-down: our f32 Winograd 3x3 stride-1 convs
+     * do a quarter of the multiplies (NanoDet: 150-270 GFLOP/s effective
+     * against ~90 for the f32 GEMM), which XNNPACK's int8 direct convolution
+     * does not beat */
+    if (av_nn__xnn_wino_takes(g, n))
         return false;
     const av_nn__tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     const av_nn__tensor *y = &g->tensors[n->out[0]];
@@ -410,6 +423,10 @@ static av_nn_status quant_weights(av_nn__graph *g, int ni, float xs, float ys, a
     const float *wf = w->data;
     /* OHWI: channel o is a contiguous block; depthwise 1HW(C*m): index % cout */
     int64_t inner = total / cout;
+    /* a leaky relu's int8 conv outputs the pre-activation, at a scale up to
+     * ys / alpha (xnn_qlut.c): the lower requantisation limit holds there too */
+    const av_nn__fused_act *act = &n->p.conv.act;
+    double ys_pre = act->kind == AV_NN_ACT_LEAKY ? ys / (double)act->alpha : ys;
     for (int64_t c = 0; c < cout; c++) {
         float m = 0;
         for (int64_t i = 0; i < inner; i++) {
@@ -426,8 +443,8 @@ static av_nn_status quant_weights(av_nn__graph *g, int ni, float xs, float ys, a
             free(scales), free(q), free(bias);
             return AV_NN_OK; /* keeps float */
         }
-        if (r < REQ_MIN)
-            s = REQ_MIN * 2 * ys / xs; /* tiny weights round to 0 either way */
+        if ((double)xs * s / ys_pre < REQ_MIN)
+            s = REQ_MIN * 2 * ys_pre / xs; /* tiny weights round to 0 either way */
         scales[c] = (float)s;
         for (int64_t i = 0; i < inner; i++) {
             int64_t k = dw ? i * cout + c : c * inner + i;

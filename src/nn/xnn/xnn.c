@@ -88,6 +88,11 @@ bool av_nn__xnn_gemm_takes(const av_nn__graph *g, const av_nn__node *n)
            !av_nn__xnn_wino_supports(g, n);
 }
 
+bool av_nn__xnn_wino_takes(const av_nn__graph *g, const av_nn__node *n)
+{
+    return xnn_supports_op(g, n) && av_nn__xnn_wino_supports(g, n);
+}
+
 static void xnn_release(void *state)
 {
     av_nn__xnn_node *s = state;
@@ -101,7 +106,9 @@ static void xnn_release(void *state)
     av_nn__xnn_wino_free(s->wino);
     av_nn__xnn_qgemm_free(s->qgemm);
     av_nn__xnn_qdw_free(s->qdw);
+    av_nn__xnn_qsgemm_free(s->qsgemm);
     av_nn__xnn_dw_free(s->dw);
+    free(s->post_lut);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -186,7 +193,8 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_elem_prepare(g, n, s, err, errlen);
         break;
     }
-    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw)
+    if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw &&
+        !s->qsgemm)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -215,6 +223,10 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
     }
     if (s && s->gemm) {
         av_nn__xnn_gemm_run_res(s->gemm, in[0], n->n_in > 3 ? in[3] : NULL, out[0], pool);
+        return AV_NN_OK;
+    }
+    if (s && s->qsgemm) {
+        av_nn__xnn_qsgemm_run(s->qsgemm, in[0], out[0], pool);
         return AV_NN_OK;
     }
     if (s && s->qgemm) {
@@ -259,6 +271,8 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
         if (st != xnn_status_success)
             return av_nn__xnn_fail(err, errlen, n, "fused activation", st);
     }
+    if (s->post_lut)
+        av_nn__xnn_lut_s8(s->post_lut, out[0], s->post_n, pool);
     if (s->post_silu)
         av_nn__xnn_silu(out[0], out[0], s->post_n, pool);
     if (s->post_hswish)

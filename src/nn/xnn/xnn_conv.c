@@ -13,6 +13,7 @@
 #include "nn/core.h" /* av_nn__conv_residual */
 
 #include <math.h>
+#include <stdlib.h>
 
 /* XNNPACK's fp32 requantisation asserts below 2^-32 and rejects >= 256. */
 #define REQ_MIN 0x1.0p-32
@@ -159,6 +160,22 @@ static bool act_ok(qkind k, const av_nn__fused_act *a, const av_nn__tensor *y)
     return av_nn__xnn_qbounds(a, y, &lo, &hi);
 }
 
+/* The output an int8 conv with a fused leaky relu computes itself: the
+ * pre-activation, in parameters of its own (written to *pre), with no act;
+ * the leaky relu is a table after it (xnn_qlut.c). Else y and its act. */
+static const av_nn__tensor *conv_out_q(const av_nn__node *n, const av_nn__tensor *y,
+                                       av_nn__tensor *pre, const av_nn__fused_act **a)
+{
+    static const av_nn__fused_act none = {0};
+    *a = &n->p.conv.act;
+    if (n->op == AV_NN_OP_TRANSPOSE_CONV2D || !av_nn__xnn_qleaky_ok(*a, y))
+        return y;
+    *pre = *y;
+    av_nn__xnn_qleaky_pre(*a, y, &pre->quant.scale, &pre->quant.zero_point);
+    *a = &none;
+    return pre;
+}
+
 static bool fc_shape(const av_nn__graph *g, const av_nn__node *n, size_t *batch, size_t *k,
                      size_t *cout)
 {
@@ -193,14 +210,18 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
     if (!conv_geom(g, n, &o))
         return false;
     if (av_nn__xnn_gemm_supports(g, n) || av_nn__xnn_qgemm_supports(g, n) ||
+        av_nn__xnn_qsgemm_supports(g, n) ||
         av_nn__xnn_qdw_supports(g, n) || av_nn__xnn_dw_supports(g, n))
         return true;
     if (av_nn__conv_residual(g, n) >= 0)
         return false; /* a fused residual add: our GEMM only */
-    qkind q = classify(x, w, y, o.w_axis, o.cout);
+    av_nn__tensor pre;
+    const av_nn__fused_act *a;
+    const av_nn__tensor *yq = conv_out_q(n, y, &pre, &a);
+    qkind q = classify(x, w, yq, o.w_axis, o.cout);
     if (q == Q_NONE || (q != Q_F32 && n->op == AV_NN_OP_TRANSPOSE_CONV2D))
         return false; /* the reference defines transpose conv for f32 only */
-    return bias_ok(b, q, o.cout) && act_ok(q, &n->p.conv.act, y);
+    return bias_ok(b, q, o.cout) && act_ok(q, a, yq);
 }
 
 /* ---- setup callbacks (one per XNNPACK operator type) ---- */
@@ -387,6 +408,8 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
         return av_nn__xnn_gemm_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_qgemm_supports(g, n)) /* qu8 likewise (xnn_qgemm.c) */
         return av_nn__xnn_qgemm_prepare(g, n, s, err, errlen);
+    if (av_nn__xnn_qsgemm_supports(g, n)) /* and int8 (xnn_qsgemm.c) */
+        return av_nn__xnn_qsgemm_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_qdw_supports(g, n))
         return av_nn__xnn_qdw_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_dw_supports(g, n)) /* and depthwise (xnn_dw.c) */
@@ -395,18 +418,29 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
     geom o = {0};
     size_t batch = 0, kin = 0, cout = 0;
     qkind k;
+    av_nn__tensor pre;
+    const av_nn__tensor *yq = y;
     if (fc) {
         fc_shape(g, n, &batch, &kin, &cout);
         k = classify(x, w, y, 0, cout);
     } else {
         conv_geom(g, n, &o);
-        k = classify(x, w, y, o.w_axis, o.cout);
+        yq = conv_out_q(n, y, &pre, &a);
+        k = classify(x, w, yq, o.w_axis, o.cout);
     }
     const float *wf = k == Q_F32 ? w->data : NULL, *bf = k == Q_F32 && b ? b->data : NULL;
     enum xnn_status st = fc ? create_fc(batch, kin, cout, k, x, w, b, y, a, wf, bf, s)
-                            : create_conv(n, &o, k, x, w, b, y, a, wf, bf, s);
+                            : create_conv(n, &o, k, x, w, b, yq, a, wf, bf, s);
     if (st != xnn_status_success)
         return av_nn__xnn_fail(err, errlen, n, s->what ? s->what : "create", st);
+    if (yq != y) { /* int8 leaky relu: the table after the conv */
+        if (!(s->post_lut = malloc(256)))
+            return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "int8 leaky relu table");
+        av_nn__xnn_qleaky_table(&n->p.conv.act, y, pre.quant.scale, pre.quant.zero_point,
+                                s->post_lut);
+        s->post_n = (size_t)av_nn__xnn_numel(y);
+        s->what = "convolution2d_nhwc + int8 leaky relu table";
+    }
     if (k == Q_F32) {
         int64_t ny = av_nn__xnn_numel(y);
         st = av_nn__xnn_make_post(s, a, false, (size_t)ny);

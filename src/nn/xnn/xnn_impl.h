@@ -21,6 +21,7 @@ typedef struct av_nn__xnn_gemm av_nn__xnn_gemm; /* xnn_gemm.c: our f32 convoluti
 typedef struct av_nn__xnn_wino av_nn__xnn_wino; /* xnn_wino.c: our Winograd 3x3 convolution */
 typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convolution */
 typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwise */
+typedef struct av_nn__xnn_qsgemm av_nn__xnn_qsgemm; /* xnn_qsgemm.c: our int8 convolution */
 typedef struct av_nn__xnn_dw av_nn__xnn_dw;     /* xnn_dw.c: our f32 depthwise */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
@@ -55,6 +56,9 @@ struct av_nn__xnn_node {
     bool post_silu;             /* a fused SILU act: av_nn__xnn_silu in place on out[0] */
     bool post_hswish;           /* a fused HARDSWISH act: av_nn__xnn_hswish, scale post_alpha */
     float post_alpha;
+    av_nn__xnn_qsgemm *qsgemm;  /* set instead of op: our int8 convolution (xnn_qsgemm.c) */
+    int8_t *post_lut;           /* 256 bytes: an int8 conv's fused leaky relu, in place
+                                 * on out[0]'s post_n bytes (xnn_qlut.c) */
     av_nn__xnn_dw *dw;          /* set instead of op: our f32 depthwise (xnn_dw.c) */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
@@ -277,6 +281,34 @@ void av_nn__xnn_dw_free(av_nn__xnn_dw *k);
 void av_nn__xnn_hswish(float *y, size_t n, float alpha, pthreadpool_t pool);
 /* The same on the calling thread (rows of a convolution's output tile). */
 void av_nn__xnn_hswish_span(float *y, size_t n, float alpha);
+
+/* ---- xnn_qsgemm.c: int8 CONV2D (groups 1; per-tensor activations, symmetric
+ * per-channel or per-tensor weights; clamp or leaky relu) by our AVX2 GEMM ---- */
+
+/* Where av_nn__xnn_qgemm_available() is, K = taps * cin <= 4096, taps <=
+ * AV_NN__XNN_QMAX_TAPS; off while forced off (tests: XNNPACK's qc8 instead). */
+bool av_nn__xnn_qsgemm_supports(const av_nn__graph *g, const av_nn__node *n);
+void av_nn__xnn_qsgemm_force_off(bool on);
+av_nn_status av_nn__xnn_qsgemm_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                       av_nn__xnn_node *s, char *err, size_t errlen);
+void av_nn__xnn_qsgemm_run(const av_nn__xnn_qsgemm *k, const int8_t *x, int8_t *y,
+                           pthreadpool_t pool);
+void av_nn__xnn_qsgemm_free(av_nn__xnn_qsgemm *k);
+
+/* ---- xnn_qlut.c: leaky relu on int8 convolution outputs ---- */
+
+/* An int8 conv's fused act a on output y that the table below computes:
+ * leaky relu with 0 < alpha < 1 on a per-tensor int8 y. */
+bool av_nn__xnn_qleaky_ok(const av_nn__fused_act *a, const av_nn__tensor *y);
+/* int8 parameters of the pre-activation: y's range with its negative end
+ * divided by alpha. */
+void av_nn__xnn_qleaky_pre(const av_nn__fused_act *a, const av_nn__tensor *y, float *scale,
+                           int32_t *zp);
+/* lut[q + 128]: y's int8 of leaky(pscale * (q - pzp)), rounded half away from zero. */
+void av_nn__xnn_qleaky_table(const av_nn__fused_act *a, const av_nn__tensor *y, float pscale,
+                             int32_t pzp, int8_t lut[256]);
+/* y[i] = lut[y[i] + 128] over n bytes, split across pool. */
+void av_nn__xnn_lut_s8(const int8_t *lut, int8_t *y, size_t n, pthreadpool_t pool);
 
 /* ---- families ---- */
 
