@@ -71,6 +71,17 @@ void av_nn__peak_force_off(bool on);
  */
 av_nn_status av_nn__layout_pass(av_nn__graph *g, char *err, size_t errlen);
 
+/* ---- pass_focus.c ---- */
+
+/*
+ * YOLOX's space-to-depth stem (four strided slices of an NCHW input, their
+ * concat along C, the transpose to NHWC) as reshape -> rank-6 transpose ->
+ * reshape (see pass_focus.c); adds nodes, leaves g->order stale. Nothing
+ * when AV_NN_FUSE_FOCUS=0 or av_nn__focus_force_off(true) (tests).
+ */
+av_nn_status av_nn__focus_pass(av_nn__graph *g, char *err, size_t errlen);
+void av_nn__focus_force_off(bool on);
+
 /* ---- pass.c ---- */
 
 /*
