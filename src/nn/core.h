@@ -71,6 +71,28 @@ void av_nn__peak_force_off(bool on);
  */
 av_nn_status av_nn__layout_pass(av_nn__graph *g, char *err, size_t errlen);
 
+/* ---- pass_focus.c ---- */
+
+/*
+ * YOLOX's space-to-depth stem (four strided slices of an NCHW input, their
+ * concat along C, the transpose to NHWC) as reshape -> rank-6 transpose ->
+ * reshape (see pass_focus.c); adds nodes, leaves g->order stale. Nothing
+ * when AV_NN_FUSE_FOCUS=0 or av_nn__focus_force_off(true) (tests).
+ */
+av_nn_status av_nn__focus_pass(av_nn__graph *g, char *err, size_t errlen);
+void av_nn__focus_force_off(bool on);
+
+/* ---- pass_spp.c ---- */
+
+/*
+ * Stride-1 "same" max pools of one input (YOLOX's SPP 5, 9, 13) chained so
+ * each reads the next smaller one's output with a smaller window (see
+ * pass_spp.c); exact. Leaves g->order stale. Nothing when AV_NN_FUSE_SPP=0
+ * or av_nn__spp_force_off(true) (tests).
+ */
+av_nn_status av_nn__spp_pass(av_nn__graph *g, char *err, size_t errlen);
+void av_nn__spp_force_off(bool on);
+
 /* ---- pass.c ---- */
 
 /*

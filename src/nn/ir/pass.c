@@ -861,7 +861,8 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
                     free_if_unused(g, n->in[k], true);
         }
     }
-    if ((st = av_nn__layout_pass(g, err, errlen)) || (st = topo_sort(g, err, errlen)) ||
+    if ((st = av_nn__layout_pass(g, err, errlen)) || (st = av_nn__focus_pass(g, err, errlen)) ||
+        (st = av_nn__spp_pass(g, err, errlen)) || (st = topo_sort(g, err, errlen)) ||
         (st = remove_dead(g, err, errlen)) || (st = topo_sort(g, err, errlen)))
         return st;
     /*

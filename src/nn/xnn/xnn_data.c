@@ -174,6 +174,8 @@ static void contiguous(int r, const int64_t *dims, int64_t *s)
 static void k_transpose(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                         void *const *out, pthreadpool_t pool)
 {
+    if (av_nn__xnn_s2d(g, n, in[0], out[0], pool)) /* the fused focus stem (xnn_s2d.c) */
+        return;
     const av_nn__tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     box b = {.r = y->rank, .es = av_nn_dtype_size(x->dtype), .x = in[0], .y = out[0]};
     int64_t xs[AV_NN_MAX_RANK];

@@ -143,6 +143,7 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
                                                             float lo, float hi)
 {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    const bool clamp = lo != -INFINITY || hi != INFINITY; /* an unbounded act: no clamp */
     for (;;) {
         if (nc <= 8) { /* a last tile of <= 8 channels: half the multiplies */
             ukernel_6x8(mr, nc, kc, ks, a, w, c, cs, vlo, vhi);
@@ -172,10 +173,12 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
                 c50 = _mm256_fmadd_ps(v, b0, c50), c51 = _mm256_fmadd_ps(v, b1, c51);
             }
         }
+        if (clamp) { /* 24 ops on the FP pipes: worth skipping (SiLU convs, K of 16) */
 #define CLAMP(r) r = _mm256_min_ps(_mm256_max_ps(r, vlo), vhi)
-        CLAMP(c00), CLAMP(c01), CLAMP(c10), CLAMP(c11), CLAMP(c20), CLAMP(c21);
-        CLAMP(c30), CLAMP(c31), CLAMP(c40), CLAMP(c41), CLAMP(c50), CLAMP(c51);
+            CLAMP(c00), CLAMP(c01), CLAMP(c10), CLAMP(c11), CLAMP(c20), CLAMP(c21);
+            CLAMP(c30), CLAMP(c31), CLAMP(c40), CLAMP(c41), CLAMP(c50), CLAMP(c51);
 #undef CLAMP
+        }
         store_row(c, c00, c01, nc);
         if (mr > 1)
             store_row(c + cs, c10, c11, nc);

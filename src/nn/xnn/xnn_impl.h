@@ -277,6 +277,15 @@ av_nn_status av_nn__xnn_dw_prepare(const av_nn__graph *g, const av_nn__node *n,
 void av_nn__xnn_dw_run(const av_nn__xnn_dw *k, const float *x, float *y, pthreadpool_t pool);
 void av_nn__xnn_dw_free(av_nn__xnn_dw *k);
 
+/* ---- xnn_s2d.c: the fused space-to-depth stem's rank-6 transpose (pass_focus.c) ---- */
+
+/* Runs transpose node n (x to y) when it is that transpose of 4-byte elements
+ * and the kernel is on; false (nothing written) otherwise. */
+bool av_nn__xnn_s2d(const av_nn__graph *g, const av_nn__node *n, const void *x, void *y,
+                    pthreadpool_t pool);
+/* Tests: leave it to the strided copy (AV_NN_XNN_S2D=0 does too). */
+void av_nn__xnn_s2d_force_off(bool on);
+
 /* y = x * relu6(x + 3) * alpha (alpha 0: 1/6) in place over n floats, split across pool. */
 void av_nn__xnn_hswish(float *y, size_t n, float alpha, pthreadpool_t pool);
 /* The same on the calling thread (rows of a convolution's output tile). */

@@ -192,21 +192,92 @@ __attribute__((target("avx2,fma"))) static void silu_avx2(const float *x, float 
         silu_generic(x + i, y + i, n - i);
 }
 
+/* ---- AVX2 + FMA, direct: y = x / (1 + exp(-x)) ----
+ * The SiLU (not the sigmoid) needs no mirroring: for x < 0, 1 + exp(-x) is
+ * large and accurate, for x > 0 it is near 1; x times its reciprocal keeps
+ * the relative error of exp (~1 ulp) plus the Newton step's. No |x|, compare,
+ * 1 - f or blend, and one ln2 constant instead of two (|n| <= 126: the
+ * reduction error stays under 2.5e-7 relative): 17 vector ops per 8 floats
+ * against the mirrored kernel's 22, and the SiLU is a quarter of YOLOX's
+ * compute. x is clamped to [-87, 87] for exp (2^n stays a normal number and
+ * so does the reciprocal); the final multiply uses x itself, so x > 87 gives
+ * x, NaN gives NaN. AV_NN_XNN_SILU_DIRECT=0 goes back to the mirrored one. */
+
+#define X_MAX 87.0f
+#define LN2 0x1.62E430p-1f
+
+__attribute__((target("avx2,fma"))) static __m256 silu8_direct(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), magic = _mm256_set1_ps(0x1.8000FEp23f);
+    __m256 c = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-X_MAX)), _mm256_set1_ps(X_MAX));
+    /* exp(-c) = 2^n * exp(r), n = round(-c * log2e), r = -c - n ln2 = -(c + n ln2) */
+    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(-LOG2E), magic);
+    __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+    t = _mm256_sub_ps(t, magic);
+    /* m = -r; p(r) = C1 + C2 r + ... + C5 r^4 in m, even powers' coefficients negated */
+    __m256 m = _mm256_fmadd_ps(t, _mm256_set1_ps(LN2), c);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(C5), m, _mm256_set1_ps(-C4));
+    p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(C3));
+    p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(-C2));
+    p = _mm256_fmadd_ps(p, m, _mm256_set1_ps(C1));
+    __m256 u = _mm256_fnmadd_ps(m, p, one);  /* 1 + r p(r) = exp(r) */
+    __m256 d = _mm256_fmadd_ps(u, s, one);   /* 1 + exp(-c) */
+    __m256 q = _mm256_rcp_ps(d);
+    q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, d, one), q, q); /* 1/d to ~23 bits */
+    return _mm256_mul_ps(x, q);
+}
+
+__attribute__((target("avx2,fma"))) static void silu_avx2_direct(const float *x, float *y,
+                                                                size_t n)
+{
+    static const int32_t mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) { /* two chains in flight: the ops of one are serial */
+        __m256 a = silu8_direct(_mm256_loadu_ps(x + i));
+        __m256 b = silu8_direct(_mm256_loadu_ps(x + i + 8));
+        _mm256_storeu_ps(y + i, a);
+        _mm256_storeu_ps(y + i + 8, b);
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, silu8_direct(_mm256_loadu_ps(x + i)));
+    if (i < n) { /* the tail through the same kernel: lanes past n are neither read nor written */
+        __m256i mk = _mm256_loadu_si256((const __m256i *)(mask + 8 - (n - i)));
+        _mm256_maskstore_ps(y + i, mk, silu8_direct(_mm256_maskload_ps(x + i, mk)));
+    }
+}
+
 #endif
 
 typedef void (*silu_fn)(const float *x, float *y, size_t n);
 
-/* Index 0 portable, 1 AVX2+FMA, 2 AVX-512F; NULL where this CPU lacks it. */
+static int direct_env = -1; /* AV_NN_XNN_SILU_DIRECT=0: 0; a benign race, same value */
+
+static bool direct_wanted(void)
+{
+    if (direct_env < 0) {
+        const char *e = getenv("AV_NN_XNN_SILU_DIRECT");
+        direct_env = !(e && strcmp(e, "0") == 0);
+    }
+    return direct_env;
+}
+
+/* Index 0 portable, 1 AVX2+FMA (direct unless turned off), 2 AVX-512F, 3 AVX2+FMA
+ * mirrored, 4 AVX2+FMA direct; NULL where this CPU lacks it. */
 static silu_fn kernel_at(int k)
 {
     if (k == 0)
         return silu_generic;
 #ifdef SILU_X86
     __builtin_cpu_init();
-    if (k == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return silu_avx2;
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == 1 && avx2)
+        return direct_wanted() ? silu_avx2_direct : silu_avx2;
     if (k == 2 && __builtin_cpu_supports("avx512f"))
         return silu_avx512;
+    if (k == 3 && avx2)
+        return silu_avx2;
+    if (k == 4 && avx2)
+        return silu_avx2_direct;
 #endif
     return NULL;
 }
@@ -287,7 +358,7 @@ void av_nn__xnn_silu(const float *x, float *y, size_t n, pthreadpool_t pool)
 
 bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthreadpool_t pool)
 {
-    silu_fn fn = kernel >= 0 && kernel <= 2 ? kernel_at(kernel) : NULL;
+    silu_fn fn = kernel >= 0 && kernel <= 4 ? kernel_at(kernel) : NULL;
     if (fn)
         run(fn, x, y, n, pool);
     return fn != NULL;
