@@ -56,6 +56,13 @@ av_nn__tid av_nn__conv_residual(const av_nn__graph *g, const av_nn__node *n);
 bool av_nn__residual_fusion_pays(void);
 void av_nn__residual_force_off(bool on);
 
+/* concat -> clamp/relu (f32, the concat's output read by the clamp only)
+ * into the concat's act: see pass_fuse.c. True when it rewrote. */
+bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat);
+/* On unless AV_NN_FUSE_CONCAT_ACT=0 or av_nn__concat_act_force_off (tests). */
+bool av_nn__concat_act_fusion_pays(void);
+void av_nn__concat_act_force_off(bool on);
+
 /* True when the peak-mask fusion pays: this CPU has the AVX2 kernel and
  * neither AV_NN_FUSE_PEAK=0, AV_NN_NO_AVX2 nor av_nn__peak_force_off is set. */
 bool av_nn__peak_fusion_pays(void);

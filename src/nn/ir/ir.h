@@ -271,6 +271,9 @@ typedef struct av_nn__pad_params {
 
 typedef struct av_nn__axis_params {
     int axis; /* may be negative until finalize normalises it */
+    /* CONCAT (f32) only: a clamp (relu, relu6, clamp) applied to every
+     * element, fused from the clamp that read the concat (pass_fuse.c) */
+    av_nn__fused_act act;
 } av_nn__axis_params;
 
 typedef struct av_nn__split_params {

@@ -21,6 +21,13 @@
  * computed before the conv (the sweep keeps g->order valid) and shaped as y.
  * Only where our GEMM runs the result; XNNPACK's convolution has no such
  * input.
+ *
+ * Concat act: y = clamp(concat(x_i)) (CenterNet's head: relu after the
+ * concat of the upsampled branches, 128x128x128 and 64x64x192) becomes the
+ * concat with the clamp as its act, applied while copying: one pass over y
+ * less. Only f32 (not quantised), the concat's output read by the clamp
+ * only and not a graph output, bounds a plain compare can apply (relu,
+ * relu6, clamp with lo < hi). Off with AV_NN_FUSE_CONCAT_ACT=0.
  */
 #include "nn/core.h"
 
@@ -151,4 +158,39 @@ bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
         return true;
     }
     return false;
+}
+
+bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat)
+{
+    if (cat->op != AV_NN_OP_CONCAT || cat->n_out != 1 || cat->out[0] < 0 ||
+        cat->p.axis.act.kind != AV_NN_ACT_NONE || !av_nn__concat_act_fusion_pays())
+        return false;
+    const av_nn__tensor *ct = &g->tensors[cat->out[0]];
+    if (ct->dtype != AV_NN_F32 || av_nn__is_quant(ct))
+        return false;
+    av_nn__node *a = only_reader(g, cat->out[0]);
+    if (!a || a->n_in != 1 || a->n_out != 1 || a->in[0] != cat->out[0])
+        return false;
+    av_nn__fused_act na = {0};
+    if (a->op == AV_NN_OP_CLAMP) {
+        float lo = a->p.clamp.min, hi = a->p.clamp.max;
+        if (isnan(lo) || isnan(hi) || !(lo < hi))
+            return false;
+        na.kind = lo == 0 && hi == INFINITY ? AV_NN_ACT_RELU
+                  : lo == 0 && hi == 6      ? AV_NN_ACT_RELU6
+                                            : AV_NN_ACT_CLAMP;
+        na.min = lo, na.max = hi;
+    } else if (a->op == AV_NN_OP_UNARY && a->p.unary.kind == AV_NN_UN_RELU) {
+        na.kind = AV_NN_ACT_RELU;
+    } else {
+        return false;
+    }
+    const av_nn__tensor *yt = &g->tensors[a->out[0]];
+    if (yt->dtype != AV_NN_F32 || av_nn__is_quant(yt) || !same_shape(ct, yt))
+        return false;
+    cat->p.axis.act = na;
+    cat->out[0] = a->out[0];
+    g->tensors[a->out[0]].producer = (int)(cat - g->nodes);
+    a->dead = true;
+    return true;
 }
