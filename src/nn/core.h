@@ -56,6 +56,20 @@ av_nn__tid av_nn__conv_residual(const av_nn__graph *g, const av_nn__node *n);
 bool av_nn__residual_fusion_pays(void);
 void av_nn__residual_force_off(bool on);
 
+/* depthwise (stride 1, f32) -> 1x1 conv into the conv (p.conv.dw_on): see
+ * pass_fuse.c. True when it rewrote (the depthwise is dead). */
+bool av_nn__fuse_dwpw(av_nn__graph *g, av_nn__node *pw);
+/* The depthwise a fused conv took, as a node of its own in *dw (its output
+ * named as its input: the same shape and dtype); false when n has none. */
+bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *dw);
+/* Our f32 depthwise (xnn_dw.c) computes node n exactly and runs on this CPU
+ * (its speed choice aside: fused, it runs every shape it takes). */
+bool av_nn__xnn_dw_takes(const av_nn__graph *g, const av_nn__node *n);
+/* On where our depthwise and GEMM run (AVX2+FMA) unless AV_NN_FUSE_DWPW=0
+ * or av_nn__dwpw_force_off (tests). */
+bool av_nn__dwpw_fusion_pays(void);
+void av_nn__dwpw_force_off(bool on);
+
 /* concat -> clamp/relu (f32, the concat's output read by the clamp only)
  * into the concat's act: see pass_fuse.c. True when it rewrote. */
 bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat);

@@ -126,6 +126,15 @@ typedef struct av_nn__conv_params {
      * output was before the add fused (int8 calibration keeps its range by
      * name and quantisation splits the add off again, quant.c) */
     int32_t pre_residual;
+    /* CONV2D 1x1 that took the depthwise before it (dw_on, pass_fuse.c):
+     * in[0] is the depthwise's input, in[4] and in[5] its filter and bias
+     * (-1: none), n_in 6 (in[3] the residual or -1); the depthwise has
+     * stride 1, dilation 1, multiplier 1, these pads (its output the size of
+     * its input) and act; pre_dw is its own output tensor (quant.c) */
+    bool dw_on;
+    int dw_pad_top, dw_pad_left, dw_pad_bottom, dw_pad_right;
+    av_nn__fused_act dw_act;
+    int32_t pre_dw;
 } av_nn__conv_params;
 
 typedef struct av_nn__pool_params {

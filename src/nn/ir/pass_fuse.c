@@ -28,6 +28,15 @@
  * less. Only f32 (not quantised), the concat's output read by the clamp
  * only and not a graph output, bounds a plain compare can apply (relu,
  * relu6, clamp with lo < hi). Off with AV_NN_FUSE_CONCAT_ACT=0.
+ *
+ * Depthwise -> pointwise: y = conv1x1(dw(x)) (MobileNet's separable
+ * convolutions, CenterNet's two 128x128x128 heads) becomes the 1x1 conv
+ * reading x, with the depthwise's filter, bias, pads and act (p.conv.dw_on).
+ * Our kernels run it in bands of rows (xnn_dwpw.c): each band's depthwise
+ * output stays in cache for the GEMM instead of a pass to memory and back.
+ * Only a depthwise of stride 1, multiplier 1, output the size of its input
+ * (so the conv's shapes infer from x as before), its output read by the
+ * conv only; f32 throughout; where our depthwise and GEMM run.
  */
 #include "nn/core.h"
 
@@ -114,7 +123,10 @@ static int order_pos(const av_nn__graph *g, av_nn__tid t)
  * taps (xnn_gemm.c's MAX_TAPS), constant f32 bias if any, no act, groups 1. */
 static bool gemm_conv(const av_nn__graph *g, const av_nn__node *c)
 {
-    if (c->dead || c->op != AV_NN_OP_CONV2D || c->n_in < 2 || c->n_in > 3 || c->n_out != 1 ||
+    /* a conv that took a depthwise has 6 inputs, in[3] free (-1) */
+    bool dw_free = c->p.conv.dw_on && c->n_in == 6 && c->in[3] < 0;
+    if (c->dead || c->op != AV_NN_OP_CONV2D || c->n_in < 2 || (c->n_in > 3 && !dw_free) ||
+        c->n_out != 1 ||
         c->p.conv.groups > 1 || c->p.conv.act.kind != AV_NN_ACT_NONE)
         return false;
     const av_nn__tensor *x = &g->tensors[c->in[0]], *w = &g->tensors[c->in[1]];
@@ -149,7 +161,7 @@ bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
         if (c->n_in < 3)
             c->in[2] = -1;
         c->in[3] = r;
-        c->n_in = 4;
+        c->n_in = c->n_in > 4 ? c->n_in : 4;
         c->p.conv.pre_residual = t;
         c->p.conv.act = add->p.binary.act; /* after the residual, as the IR defines it */
         c->out[0] = add->out[0];
@@ -192,5 +204,79 @@ bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat)
     cat->out[0] = a->out[0];
     g->tensors[a->out[0]].producer = (int)(cat - g->nodes);
     a->dead = true;
+    return true;
+}
+
+/* A constant f32 tensor of n elements (n < 0: any count). */
+static bool f32_const(const av_nn__graph *g, av_nn__tid t, int64_t n)
+{
+    if (t < 0)
+        return false;
+    const av_nn__tensor *c = &g->tensors[t];
+    return c->data && c->dtype == AV_NN_F32 && !c->released && (n < 0 || av_nn__numel(c) == n);
+}
+
+bool av_nn__fuse_dwpw(av_nn__graph *g, av_nn__node *pw)
+{
+    const av_nn__conv_params *p = &pw->p.conv;
+    if (pw->op != AV_NN_OP_CONV2D || p->dw_on || p->groups > 1 || pw->n_in < 2 || pw->n_in > 4 ||
+        pw->n_out != 1 || pw->in[0] < 0 || p->stride_h != 1 || p->stride_w != 1 ||
+        p->pad_top || p->pad_left || p->pad_bottom || p->pad_right ||
+        !av_nn__dwpw_fusion_pays())
+        return false;
+    const av_nn__tensor *mid = &g->tensors[pw->in[0]], *w = &g->tensors[pw->in[1]];
+    if (mid->dtype != AV_NN_F32 || mid->rank != 4 || mid->producer < 0 || !f32_const(g, pw->in[1], -1) ||
+        w->rank != 4 || w->dims[1] != 1 || w->dims[2] != 1 || w->dims[3] != mid->dims[3] ||
+        (pw->n_in > 2 && pw->in[2] >= 0 && !f32_const(g, pw->in[2], w->dims[0])) ||
+        only_reader(g, pw->in[0]) != pw)
+        return false;
+    av_nn__node *dw = &g->nodes[mid->producer];
+    const av_nn__conv_params *q = &dw->p.conv;
+    if (dw->dead || dw->op != AV_NN_OP_DEPTHWISE_CONV2D || dw->n_out != 1 ||
+        dw->out[0] != pw->in[0] || dw->n_in < 2 || dw->n_in > 3 || dw->in[0] < 0)
+        return false;
+    const av_nn__tensor *x = &g->tensors[dw->in[0]], *wd = &g->tensors[dw->in[1]];
+    int64_t c = mid->dims[3];
+    if (x->dtype != AV_NN_F32 || av_nn__is_quant(x) || !same_shape(x, mid) ||
+        !f32_const(g, dw->in[1], -1) || wd->rank != 4 || wd->dims[0] != 1 ||
+        wd->dims[3] != c || (dw->n_in > 2 && dw->in[2] >= 0 && !f32_const(g, dw->in[2], c)) ||
+        q->stride_h != 1 || q->stride_w != 1 || q->dilation_h != 1 || q->dilation_w != 1 ||
+        q->pad_top < 0 || q->pad_left < 0 || q->pad_top + q->pad_bottom != wd->dims[1] - 1 ||
+        q->pad_left + q->pad_right != wd->dims[2] - 1 || !av_nn__xnn_dw_takes(g, dw))
+        return false;
+    av_nn__conv_params *o = &pw->p.conv;
+    if (pw->n_in < 3)
+        pw->in[2] = -1;
+    if (pw->n_in < 4)
+        pw->in[3] = -1;
+    pw->in[0] = dw->in[0];
+    pw->in[4] = dw->in[1];
+    pw->in[5] = dw->n_in > 2 ? dw->in[2] : -1;
+    pw->n_in = 6;
+    o->dw_on = true;
+    o->dw_pad_top = q->pad_top, o->dw_pad_left = q->pad_left;
+    o->dw_pad_bottom = q->pad_bottom, o->dw_pad_right = q->pad_right;
+    o->dw_act = q->act;
+    o->pre_dw = dw->out[0];
+    dw->dead = true;
+    return true;
+}
+
+bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *dw)
+{
+    (void)g;
+    const av_nn__conv_params *p = &n->p.conv;
+    if (n->op != AV_NN_OP_CONV2D || !p->dw_on || n->n_in != 6)
+        return false;
+    *dw = (av_nn__node){.op = AV_NN_OP_DEPTHWISE_CONV2D, .name = n->name, .n_out = 1};
+    dw->n_in = n->in[5] >= 0 ? 3 : 2;
+    dw->in[0] = n->in[0], dw->in[1] = n->in[4], dw->in[2] = n->in[5];
+    dw->out[0] = n->in[0]; /* same shape and dtype as the depthwise's output */
+    dw->p.conv = (av_nn__conv_params){.stride_h = 1, .stride_w = 1, .dilation_h = 1,
+                                      .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT,
+                                      .pad_top = p->dw_pad_top, .pad_left = p->dw_pad_left,
+                                      .pad_bottom = p->dw_pad_bottom,
+                                      .pad_right = p->dw_pad_right, .depth_multiplier = 1,
+                                      .act = p->dw_act, .pre_residual = -1, .pre_dw = -1};
     return true;
 }

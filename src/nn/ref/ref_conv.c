@@ -173,9 +173,36 @@ static void conv_q(const av_nn__graph *g, const av_nn__node *n, const conv_geom 
             }
 }
 
+/* A conv that took a depthwise (pass_fuse.c): the depthwise into a buffer,
+ * then the conv on it, as the two nodes ran. */
+static av_nn_status conv_after_dw(const av_nn__graph *g, const av_nn__node *n,
+                                  const void *const *in, void *const *out, char *err,
+                                  size_t errlen)
+{
+    av_nn__node dw, pw = *n;
+    av_nn__dwpw_node(g, n, &dw);
+    int64_t nx = av_nn__numel(&g->tensors[n->in[0]]);
+    float *mid = nx >= 0 ? malloc((size_t)(nx ? nx : 1) * sizeof *mid) : NULL;
+    if (!mid)
+        return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "depthwise output");
+    const void *din[3] = {in[0], in[4], in[5]};
+    void *dout[1] = {mid};
+    av_nn_status st = av_nn__ref_conv(g, &dw, din, dout, err, errlen);
+    if (st == AV_NN_OK) {
+        pw.p.conv.dw_on = false;
+        pw.n_in = 4;
+        const void *pin[4] = {mid, in[1], in[2], in[3]};
+        st = av_nn__ref_conv(g, &pw, pin, out, err, errlen);
+    }
+    free(mid);
+    return st;
+}
+
 av_nn_status av_nn__ref_conv(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                              void *const *out, char *err, size_t errlen)
 {
+    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on)
+        return conv_after_dw(g, n, in, out, err, errlen);
     const av_nn__tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     const void *bias = n->n_in > 2 ? in[2] : NULL;
     conv_geom c;

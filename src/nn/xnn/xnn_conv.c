@@ -195,6 +195,8 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
     if (av_nn__xnn_gemm_supports(g, n) || av_nn__xnn_qgemm_supports(g, n) ||
         av_nn__xnn_qdw_supports(g, n) || av_nn__xnn_dw_supports(g, n))
         return true;
+    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on)
+        return false; /* a fused depthwise: our bands only (xnn_dwpw.c) */
     if (av_nn__conv_residual(g, n) >= 0)
         return false; /* a fused residual add: our GEMM only */
     qkind q = classify(x, w, y, o.w_axis, o.cout);
@@ -381,6 +383,8 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
     bool fc = n->op == AV_NN_OP_FULLY_CONNECTED;
+    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on) /* supports() asked our GEMM */
+        return av_nn__xnn_dwpw_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_wino_supports(g, n)) /* 3x3 stride 1: a quarter of the multiplies */
         return av_nn__xnn_wino_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_gemm_supports(g, n)) /* this CPU: ours beats XNNPACK's (xnn_gemm.c) */

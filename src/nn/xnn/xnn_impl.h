@@ -22,6 +22,7 @@ typedef struct av_nn__xnn_wino av_nn__xnn_wino; /* xnn_wino.c: our Winograd 3x3 
 typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convolution */
 typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwise */
 typedef struct av_nn__xnn_dw av_nn__xnn_dw;     /* xnn_dw.c: our f32 depthwise */
+typedef struct av_nn__xnn_dwpw av_nn__xnn_dwpw; /* xnn_dwpw.c: depthwise + 1x1 in bands */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -56,6 +57,7 @@ struct av_nn__xnn_node {
     bool post_hswish;           /* a fused HARDSWISH act: av_nn__xnn_hswish, scale post_alpha */
     float post_alpha;
     av_nn__xnn_dw *dw;          /* set instead of op: our f32 depthwise (xnn_dw.c) */
+    av_nn__xnn_dwpw *dwpw;      /* set instead of op: depthwise + 1x1 in bands (xnn_dwpw.c) */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
     uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
@@ -168,6 +170,10 @@ void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pth
 void av_nn__xnn_gemm_run_res(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
                              pthreadpool_t pool);
 void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k);
+/* A pointwise k over npix pixels of x (rows of cin) into y, residual r
+ * (NULL: none), on the calling thread (xnn_dwpw.c's bands). */
+void av_nn__xnn_gemm_span(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
+                          size_t npix);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 /* The 6x16 AVX2+FMA kernel alone (only where av_nn__xnn_gemm_available()):
  * C[mr rows, nc cols] (row stride cs) = w's NR biases + the sum over k < kc of
@@ -253,6 +259,24 @@ av_nn_status av_nn__xnn_dw_prepare(const av_nn__graph *g, const av_nn__node *n,
                                    av_nn__xnn_node *s, char *err, size_t errlen);
 void av_nn__xnn_dw_run(const av_nn__xnn_dw *k, const float *x, float *y, pthreadpool_t pool);
 void av_nn__xnn_dw_free(av_nn__xnn_dw *k);
+/* Output rows [row0, row0 + n) (image-major) into y (row0's first), on the
+ * calling thread (xnn_dwpw.c's bands). */
+void av_nn__xnn_dw_rows(const av_nn__xnn_dw *k, const float *x, float *y, size_t row0,
+                        size_t n);
+/* Floats of one output row; *rows receives the rows of all images. */
+size_t av_nn__xnn_dw_row_floats(const av_nn__xnn_dw *k, size_t *rows);
+
+/* ---- xnn_dwpw.c: a 1x1 conv that took its depthwise (p.conv.dw_on), in bands ---- */
+
+/* Our depthwise takes the fused depthwise and the conv is 1x1, stride 1,
+ * unpadded (the rest: av_nn__xnn_gemm_supports, which asks this first). */
+bool av_nn__xnn_dwpw_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+/* r: the residual (NULL: none). false: out of memory for the bands' scratch. */
+bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r, float *y,
+                         pthreadpool_t pool);
+void av_nn__xnn_dwpw_free(av_nn__xnn_dwpw *k);
 
 /* y = x * relu6(x + 3) * alpha (alpha 0: 1/6) in place over n floats, split across pool. */
 void av_nn__xnn_hswish(float *y, size_t n, float alpha, pthreadpool_t pool);
