@@ -149,6 +149,7 @@ static void check_case(const dp_case *dc, bool want_fused)
 
 TEST(fused_equals_unfused_random_shapes)
 {
+    int64_t was = av_nn__dwpw_min_floats(0); /* small shapes fuse too */
     bool fused = av_nn__dwpw_fusion_pays(); /* no AVX2+FMA: the depthwise stays */
     static const av_nn__act dw_acts[4] = {AV_NN_ACT_NONE, AV_NN_ACT_RELU6, AV_NN_ACT_HARDSWISH,
                                           AV_NN_ACT_RELU};
@@ -178,19 +179,35 @@ TEST(fused_equals_unfused_random_shapes)
     check_case(&(dp_case){.n = 1, .h = 17, .w = 13, .c = 128, .o = 4, .k = 3, .s = 1,
                           .pw_bias = true},
                fused);
+    av_nn__dwpw_min_floats(was);
+}
+
+/* Below the size where the bands pay, the two nodes stay; at it, they fuse. */
+TEST(only_big_depthwise_outputs_fuse)
+{
+    int64_t min = av_nn__dwpw_min_floats(-1);
+    CHECK(min > 32 * 32 * 8);
+    dp_case dc = {.n = 1, .h = 32, .w = 32, .c = 8, .o = 5, .k = 3, .s = 1, .dw_bias = true};
+    check_case(&dc, false);
+    av_nn__dwpw_min_floats(32 * 32 * 8);
+    check_case(&dc, av_nn__dwpw_fusion_pays());
+    av_nn__dwpw_min_floats(min);
 }
 
 TEST(forced_off_keeps_the_depthwise)
 {
+    int64_t was = av_nn__dwpw_min_floats(0);
     av_nn__dwpw_force_off(true);
     check_case(&(dp_case){.n = 3, .h = 7, .w = 9, .c = 11, .o = 13, .k = 3, .s = 1,
                           .dw_bias = true, .pw_bias = true},
                false);
     av_nn__dwpw_force_off(false);
+    av_nn__dwpw_min_floats(was);
 }
 
 TEST(not_fused_where_it_would_not_be_exact)
 {
+    int64_t was = av_nn__dwpw_min_floats(0); /* size aside */
     dp_case base = {.n = 1, .h = 9, .w = 7, .c = 10, .o = 12, .k = 3, .s = 1, .dw_bias = true,
                     .pw_bias = true};
     dp_case dc = base;
@@ -199,7 +216,9 @@ TEST(not_fused_where_it_would_not_be_exact)
     dc = base;
     dc.s = 2; /* strided: the conv's shapes would no longer follow x */
     check_case(&dc, false);
+    av_nn__dwpw_min_floats(was);
 }
 
-TEST_MAIN(T(fused_equals_unfused_random_shapes), T(forced_off_keeps_the_depthwise),
+TEST_MAIN(T(fused_equals_unfused_random_shapes), T(only_big_depthwise_outputs_fuse),
+          T(forced_off_keeps_the_depthwise),
           T(not_fused_where_it_would_not_be_exact))

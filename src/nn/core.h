@@ -69,6 +69,12 @@ bool av_nn__xnn_dw_takes(const av_nn__graph *g, const av_nn__node *n);
  * or av_nn__dwpw_force_off (tests). */
 bool av_nn__dwpw_fusion_pays(void);
 void av_nn__dwpw_force_off(bool on);
+/* Fused only where the depthwise's output (per image) has at least this
+ * many floats: smaller ones stay in L2 unfused and the bands cost more than
+ * they save (measured on CenterNet, Zen 3). floats >= 0 sets it (tests:
+ * 0, every size) and returns the old value; < 0 only returns it. */
+#define AV_NN__DWPW_MIN_FLOATS (1 << 19)
+int64_t av_nn__dwpw_min_floats(int64_t floats);
 
 /* concat -> clamp/relu (f32, the concat's output read by the clamp only)
  * into the concat's act: see pass_fuse.c. True when it rewrote. */

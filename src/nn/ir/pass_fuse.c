@@ -36,7 +36,8 @@
  * output stays in cache for the GEMM instead of a pass to memory and back.
  * Only a depthwise of stride 1, multiplier 1, output the size of its input
  * (so the conv's shapes infer from x as before), its output read by the
- * conv only; f32 throughout; where our depthwise and GEMM run.
+ * conv only; f32 throughout; where our depthwise and GEMM run, and the
+ * depthwise's output is big enough to leave the caches (av_nn__dwpw_min_floats).
  */
 #include "nn/core.h"
 
@@ -242,7 +243,8 @@ bool av_nn__fuse_dwpw(av_nn__graph *g, av_nn__node *pw)
         wd->dims[3] != c || (dw->n_in > 2 && dw->in[2] >= 0 && !f32_const(g, dw->in[2], c)) ||
         q->stride_h != 1 || q->stride_w != 1 || q->dilation_h != 1 || q->dilation_w != 1 ||
         q->pad_top < 0 || q->pad_left < 0 || q->pad_top + q->pad_bottom != wd->dims[1] - 1 ||
-        q->pad_left + q->pad_right != wd->dims[2] - 1 || !av_nn__xnn_dw_takes(g, dw))
+        q->pad_left + q->pad_right != wd->dims[2] - 1 || !av_nn__xnn_dw_takes(g, dw) ||
+        av_nn__numel(mid) / mid->dims[0] < av_nn__dwpw_min_floats(-1))
         return false;
     av_nn__conv_params *o = &pw->p.conv;
     if (pw->n_in < 3)

@@ -22,9 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Floats of one band's depthwise output (64 KiB): a few rows of 16 to
- * 128 channels, one row of CenterNet's 128x128x128 head. */
-#define BAND_FLOATS 16384
+/* Floats of one band's depthwise output at most (192 KiB, in L2 with the
+ * GEMM's weights): 3 rows of CenterNet's 128x128x128 heads, 12 of its
+ * 256x256x16 stem. Bands of a multiple of 6 pixels where the row allows:
+ * the GEMM's 6-row tile wastes nothing at the band's end. */
+#define BAND_FLOATS 49152
 #define MAX_SLOTS 64 /* threads of a pool that get a slot of their own */
 
 struct av_nn__xnn_dwpw {
@@ -35,6 +37,7 @@ struct av_nn__xnn_dwpw {
 };
 
 static atomic_bool forced_off;
+static _Atomic int64_t min_floats = AV_NN__DWPW_MIN_FLOATS;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static bool env_off; /* AV_NN_FUSE_DWPW=0 */
 
@@ -54,6 +57,11 @@ bool av_nn__dwpw_fusion_pays(void)
 void av_nn__dwpw_force_off(bool on)
 {
     atomic_store(&forced_off, on);
+}
+
+int64_t av_nn__dwpw_min_floats(int64_t floats)
+{
+    return floats < 0 ? atomic_load(&min_floats) : atomic_exchange(&min_floats, floats);
 }
 
 bool av_nn__xnn_dwpw_supports(const av_nn__graph *g, const av_nn__node *n)
@@ -99,12 +107,14 @@ av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n
     k->row_floats = av_nn__xnn_dw_row_floats(k->dw, &k->rows);
     k->w = (size_t)y->dims[2], k->cout = (size_t)y->dims[3];
     k->band = BAND_FLOATS / k->row_floats;
-    if (k->band < 1)
-        k->band = 1;
     /* at least 8 bands per image: enough tasks for two threads */
     size_t per_image = (size_t)y->dims[1] / 8;
     if (k->band > per_image)
-        k->band = per_image ? per_image : 1;
+        k->band = per_image;
+    size_t six = k->band; /* the most rows whose pixels make whole tiles */
+    while (six > 0 && (six * k->w) % 6)
+        six--;
+    k->band = six ? six : k->band ? k->band : 1;
     s->dwpw = k;
     s->what = "own depthwise + 1x1 in row bands (AVX2+FMA)";
     return AV_NN_OK;

@@ -85,7 +85,7 @@ __attribute__((target("avx2,fma"))) static void store_part(float *p, __m256 v, s
     _mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(mask + 8 - n)), v);
 }
 
-__attribute__((target("avx2,fma"))) static void store_row(float *p, __m256 lo, __m256 hi,
+__attribute__((target("avx2,fma"), always_inline)) static inline void store_row(float *p, __m256 lo, __m256 hi,
                                                           size_t nc)
 {
     if (nc >= NR) {
