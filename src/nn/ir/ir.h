@@ -135,6 +135,14 @@ typedef struct av_nn__conv_params {
     int dw_pad_top, dw_pad_left, dw_pad_bottom, dw_pad_right;
     av_nn__fused_act dw_act;
     int32_t pre_dw;
+    /* DEPTHWISE_CONV2D (stride >= 2) that took the 1x1 conv before it
+     * (pw_on, pass_fuse.c): in[0] is the conv's input, in[4] and in[5] its
+     * filter [C,1,1,Cin] and bias (-1: none), n_in 6 (in[3] -1); pw_act its
+     * act; pre_pw its own output tensor (shape inference takes C from
+     * in[4]; the reference and quant.c use pre_pw, one image, as its shape) */
+    bool pw_on;
+    av_nn__fused_act pw_act;
+    int32_t pre_pw;
 } av_nn__conv_params;
 
 typedef struct av_nn__pool_params {

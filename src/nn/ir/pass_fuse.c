@@ -38,6 +38,16 @@
  * (so the conv's shapes infer from x as before), its output read by the
  * conv only; f32 throughout; where our depthwise and GEMM run, and the
  * depthwise's output is big enough to leave the caches (av_nn__dwpw_min_floats).
+ *
+ * Pointwise -> strided depthwise: y = dw(conv1x1(x)) with dw's stride >= 2
+ * (MobileNetV3's expansions before each downsampling: CenterNet's stem
+ * 16 -> 64 at 256x256, 16 MiB) becomes the depthwise reading x, with the
+ * conv's filter, bias and act (p.conv.pw_on); our kernels compute the
+ * conv's rows each output row needs into a window that stays in cache
+ * (xnn_pwdw.c). Stride 1 depthwise convolutions are left to the fusion
+ * above. Only batch 1 graphs (the conv's output tensor keeps one image's
+ * shape for the reference and quant.c), the conv's output read by the
+ * depthwise only and as big as the other fusion asks.
  */
 #include "nn/core.h"
 
@@ -280,5 +290,77 @@ bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *
                                       .pad_bottom = p->dw_pad_bottom,
                                       .pad_right = p->dw_pad_right, .depth_multiplier = 1,
                                       .act = p->dw_act, .pre_residual = -1, .pre_dw = -1};
+    return true;
+}
+
+bool av_nn__fuse_pwdw(av_nn__graph *g, av_nn__node *dw)
+{
+    const av_nn__conv_params *q = &dw->p.conv;
+    if (dw->op != AV_NN_OP_DEPTHWISE_CONV2D || q->pw_on || dw->n_in < 2 || dw->n_in > 3 ||
+        dw->n_out != 1 || dw->in[0] < 0 || (q->stride_h < 2 && q->stride_w < 2) ||
+        !av_nn__pwdw_fusion_pays())
+        return false;
+    const av_nn__tensor *mid = &g->tensors[dw->in[0]];
+    if (mid->dtype != AV_NN_F32 || av_nn__is_quant(mid) || mid->rank != 4 ||
+        mid->dims[0] != 1 || mid->producer < 0 || only_reader(g, dw->in[0]) != dw ||
+        av_nn__numel(mid) < av_nn__dwpw_min_floats(-1) || !av_nn__xnn_dw_takes(g, dw))
+        return false;
+    /* each chunk of output rows (xnn_pwdw.c) computes kh - stride conv rows
+     * twice: at most 1/20 more of the conv (the stem's 3x3 s2 at 128 rows:
+     * 1/32; MobileNetV3's 5x5 s2 at 64 rows: 3/16, measured slower) */
+    const av_nn__tensor *dy = &g->tensors[dw->out[0]], *wd = &g->tensors[dw->in[1]];
+    int64_t chunk = (dy->dims[1] + AV_NN__PWDW_CHUNKS - 1) / AV_NN__PWDW_CHUNKS;
+    if (av_nn__dwpw_min_floats(-1) > 0 && (wd->dims[1] - q->stride_h) * 20 > chunk * q->stride_h)
+        return false;
+    av_nn__node *pw = &g->nodes[mid->producer];
+    const av_nn__conv_params *p = &pw->p.conv;
+    if (pw->dead || pw->op != AV_NN_OP_CONV2D || p->dw_on || p->groups > 1 || pw->n_in < 2 ||
+        pw->n_in > 3 || pw->n_out != 1 || pw->out[0] != dw->in[0] || pw->in[0] < 0 ||
+        p->stride_h != 1 || p->stride_w != 1 || p->pad_top || p->pad_left || p->pad_bottom ||
+        p->pad_right || p->act.kind == AV_NN_ACT_TANH ||
+        (p->act.kind == AV_NN_ACT_LEAKY && !isfinite(p->act.alpha)) ||
+        (p->act.kind == AV_NN_ACT_CLAMP && !(p->act.min < p->act.max)))
+        return false;
+    const av_nn__tensor *x = &g->tensors[pw->in[0]], *w = &g->tensors[pw->in[1]];
+    if (x->dtype != AV_NN_F32 || av_nn__is_quant(x) || x->rank != 4 ||
+        !f32_const(g, pw->in[1], -1) || w->rank != 4 || w->dims[1] != 1 || w->dims[2] != 1 ||
+        w->dims[3] != x->dims[3] || w->dims[0] != mid->dims[3] ||
+        x->dims[1] != mid->dims[1] || x->dims[2] != mid->dims[2] ||
+        (pw->n_in > 2 && pw->in[2] >= 0 && !f32_const(g, pw->in[2], w->dims[0])))
+        return false;
+    av_nn__conv_params *o = &dw->p.conv;
+    if (dw->n_in < 3)
+        dw->in[2] = -1;
+    dw->in[3] = -1;
+    dw->in[4] = pw->in[1];
+    dw->in[5] = pw->n_in > 2 ? pw->in[2] : -1;
+    dw->in[0] = pw->in[0];
+    dw->n_in = 6;
+    o->pw_on = true;
+    o->pw_act = p->act;
+    o->pre_pw = pw->out[0];
+    pw->dead = true;
+    return true;
+}
+
+bool av_nn__pwdw_nodes(const av_nn__graph *g, const av_nn__node *n, av_nn__node *pw,
+                       av_nn__node *dw)
+{
+    (void)g;
+    const av_nn__conv_params *p = &n->p.conv;
+    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || !p->pw_on || n->n_in != 6)
+        return false;
+    *pw = (av_nn__node){.op = AV_NN_OP_CONV2D, .name = n->name, .n_out = 1};
+    pw->n_in = n->in[5] >= 0 ? 3 : 2;
+    pw->in[0] = n->in[0], pw->in[1] = n->in[4], pw->in[2] = n->in[5];
+    pw->out[0] = p->pre_pw;
+    pw->p.conv = (av_nn__conv_params){.stride_h = 1, .stride_w = 1, .dilation_h = 1,
+                                      .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT,
+                                      .groups = 1, .act = p->pw_act, .pre_residual = -1,
+                                      .pre_dw = -1, .pre_pw = -1};
+    *dw = *n;
+    dw->p.conv.pw_on = false;
+    dw->n_in = n->in[2] >= 0 ? 3 : 2;
+    dw->in[0] = p->pre_pw;
     return true;
 }

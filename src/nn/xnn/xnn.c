@@ -103,6 +103,7 @@ static void xnn_release(void *state)
     av_nn__xnn_qdw_free(s->qdw);
     av_nn__xnn_dw_free(s->dw);
     av_nn__xnn_dwpw_free(s->dwpw);
+    av_nn__xnn_pwdw_free(s->pwdw);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -188,7 +189,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         break;
     }
     if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw &&
-        !s->dwpw)
+        !s->dwpw && !s->pwdw)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -219,6 +220,13 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
         if (!av_nn__xnn_dwpw_run(s->dwpw, in[0], in[3], out[0], pool))
             return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
                                "node '%s' (%s): out of memory for the depthwise bands",
+                               n->name ? n->name : "", av_nn__op_name(n->op));
+        return AV_NN_OK;
+    }
+    if (s && s->pwdw) {
+        if (!av_nn__xnn_pwdw_run(s->pwdw, in[0], out[0], pool))
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
+                               "node '%s' (%s): out of memory for the 1x1 conv's window",
                                n->name ? n->name : "", av_nn__op_name(n->op));
         return AV_NN_OK;
     }

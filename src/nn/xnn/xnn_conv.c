@@ -186,6 +186,8 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
         qkind q = classify(x, w, y, 0, cout);
         return q != Q_NONE && bias_ok(b, q, cout) && act_ok(q, &n->p.fc.act, y);
     }
+    if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
+        return av_nn__xnn_pwdw_supports(g, n); /* a fused 1x1 conv: our windows only */
     if (n->op == AV_NN_OP_TRANSPOSE_CONV2D && n->n_in > 3 && n->in[3] >= 0 &&
         !g->tensors[n->in[3]].data)
         return false; /* output shape given at run time */
@@ -385,6 +387,8 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
     bool fc = n->op == AV_NN_OP_FULLY_CONNECTED;
     if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on) /* supports() asked our GEMM */
         return av_nn__xnn_dwpw_prepare(g, n, s, err, errlen);
+    if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
+        return av_nn__xnn_pwdw_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_wino_supports(g, n)) /* 3x3 stride 1: a quarter of the multiplies */
         return av_nn__xnn_wino_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_gemm_supports(g, n)) /* this CPU: ours beats XNNPACK's (xnn_gemm.c) */

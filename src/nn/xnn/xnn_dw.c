@@ -87,7 +87,7 @@ bool av_nn__xnn_dw_available(void)
 /* This kernel computes exactly node n (speed aside). */
 static bool dw_exact(const av_nn__graph *g, const av_nn__node *n)
 {
-    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D)
+    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || n->p.conv.pw_on)
         return false;
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
@@ -381,10 +381,12 @@ TGT static void hswish_avx2(float *y, size_t n, float c)
 #endif /* DW_X86 */
 
 /* Output row `row` (image-major) of the depthwise convolution into yr. */
-static void dw_row_to(const av_nn__xnn_dw *k, const float *x, float *yr, size_t row)
+/* Output row oy of one image into yr from xb, which holds that image's
+ * input rows from row `base` on (0: the whole image). */
+static void dw_row_at(const av_nn__xnn_dw *k, const float *xb, int64_t base, float *yr,
+                      size_t oy)
 {
 #ifdef DW_X86
-    size_t bi = row / k->oh, oy = row % k->oh;
     int64_t iy0 = (int64_t)oy * k->sh - k->pt;
     int64_t ky0 = iy0 < 0 ? -iy0 : 0, ky1 = (int64_t)k->h - iy0;
     if (ky1 > k->kh)
@@ -397,15 +399,33 @@ static void dw_row_to(const av_nn__xnn_dw *k, const float *x, float *yr, size_t 
         in1 = k->ow;
     if (in1 < in0)
         in1 = in0; /* no such pixel: every one takes the checked path */
-    const float *xb = x + bi * k->h * k->w * k->c;
-    dw_row_avx2(k, xb, yr, iy0, ky0, ky1, in0, in1);
+    dw_row_avx2(k, xb, yr, iy0 - base, ky0, ky1, in0, in1);
     if (k->act == AV_NN_ACT_SIGMOID)
         av_nn__xnn_sigmoid_span(yr, k->ow * k->c);
     else if (k->act == AV_NN_ACT_SILU)
         av_nn__xnn_silu_span(yr, k->ow * k->c);
 #else
-    (void)k, (void)x, (void)yr, (void)row;
+    (void)k, (void)xb, (void)base, (void)yr, (void)oy;
 #endif
+}
+
+static void dw_row_to(const av_nn__xnn_dw *k, const float *x, float *yr, size_t row)
+{
+    size_t bi = row / k->oh;
+    dw_row_at(k, x + bi * k->h * k->w * k->c, 0, yr, row % k->oh);
+}
+
+void av_nn__xnn_dw_row_from(const av_nn__xnn_dw *k, const float *rows, size_t base, float *yr,
+                            size_t oy)
+{
+    dw_row_at(k, rows, (int64_t)base, yr, oy);
+}
+
+void av_nn__xnn_dw_window(const av_nn__xnn_dw *k, size_t oy, size_t *lo, size_t *hi)
+{
+    int64_t iy0 = (int64_t)oy * k->sh - k->pt, a = iy0 < 0 ? 0 : iy0, b = iy0 + k->kh;
+    *lo = (size_t)a;
+    *hi = (size_t)(b > (int64_t)k->h ? (int64_t)k->h : b);
 }
 
 static void dw_row(void *ctx, size_t row)

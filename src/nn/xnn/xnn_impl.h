@@ -23,6 +23,7 @@ typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convol
 typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwise */
 typedef struct av_nn__xnn_dw av_nn__xnn_dw;     /* xnn_dw.c: our f32 depthwise */
 typedef struct av_nn__xnn_dwpw av_nn__xnn_dwpw; /* xnn_dwpw.c: depthwise + 1x1 in bands */
+typedef struct av_nn__xnn_pwdw av_nn__xnn_pwdw; /* xnn_pwdw.c: 1x1 + strided depthwise */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -58,6 +59,7 @@ struct av_nn__xnn_node {
     float post_alpha;
     av_nn__xnn_dw *dw;          /* set instead of op: our f32 depthwise (xnn_dw.c) */
     av_nn__xnn_dwpw *dwpw;      /* set instead of op: depthwise + 1x1 in bands (xnn_dwpw.c) */
+    av_nn__xnn_pwdw *pwdw;      /* set instead of op: 1x1 + strided depthwise (xnn_pwdw.c) */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
     uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
@@ -263,8 +265,23 @@ void av_nn__xnn_dw_free(av_nn__xnn_dw *k);
  * calling thread (xnn_dwpw.c's bands). */
 void av_nn__xnn_dw_rows(const av_nn__xnn_dw *k, const float *x, float *y, size_t row0,
                         size_t n);
+/* Output row oy of one image into yr, from rows: that image's input rows
+ * from row base on (xnn_pwdw.c's window); *lo, *hi: the input rows
+ * [lo, hi) output row oy reads. */
+void av_nn__xnn_dw_row_from(const av_nn__xnn_dw *k, const float *rows, size_t base, float *yr,
+                            size_t oy);
+void av_nn__xnn_dw_window(const av_nn__xnn_dw *k, size_t oy, size_t *lo, size_t *hi);
 /* Floats of one output row; *rows receives the rows of all images. */
 size_t av_nn__xnn_dw_row_floats(const av_nn__xnn_dw *k, size_t *rows);
+
+/* ---- xnn_pwdw.c: a strided depthwise that took its 1x1 conv (p.conv.pw_on) ---- */
+
+bool av_nn__xnn_pwdw_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_pwdw_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+/* false: out of memory for the windows' scratch. */
+bool av_nn__xnn_pwdw_run(const av_nn__xnn_pwdw *k, const float *x, float *y, pthreadpool_t pool);
+void av_nn__xnn_pwdw_free(av_nn__xnn_pwdw *k);
 
 /* ---- xnn_dwpw.c: a 1x1 conv that took its depthwise (p.conv.dw_on), in bands ---- */
 
