@@ -240,6 +240,11 @@ TEST(fused_then_run_at_batch_3)
                             .backend = be ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE};
         av_nn_ctx *c = NULL;
         CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "ctx: %s", err);
+        const av_nn__graph *bg = av_nn__ctx_graph(c); /* the batch-3 copy */
+        for (int i = 0; be && i < bg->n_nodes; i++) /* our windows at batch 3 too */
+            if (!bg->nodes[i].dead && bg->nodes[i].op == AV_NN_OP_DEPTHWISE_CONV2D)
+                CHECK_EQ_INT(av_nn__xnn_pwdw_supports(bg, &bg->nodes[i]),
+                             av_nn__pwdw_fusion_pays());
         const void *in[1] = {x};
         void *out[1] = {got};
         CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);

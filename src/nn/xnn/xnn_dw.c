@@ -84,8 +84,10 @@ bool av_nn__xnn_dw_available(void)
     return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
 }
 
-/* This kernel computes exactly node n (speed aside). */
-static bool dw_exact(const av_nn__graph *g, const av_nn__node *n)
+/* This kernel computes exactly node n (speed aside); any_batch: the output
+ * may hold other images than the input (xnn_pwdw.c's, whose input tensor
+ * holds one image's shape and which runs image by image). */
+static bool dw_exact(const av_nn__graph *g, const av_nn__node *n, bool any_batch)
 {
     if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || n->p.conv.pw_on)
         return false;
@@ -98,7 +100,8 @@ static bool dw_exact(const av_nn__graph *g, const av_nn__node *n)
     if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1 || av_nn__xnn_numel(w) < 1)
         return false;
     int64_t c = x->dims[3];
-    if (w->dims[0] != 1 || w->dims[3] != c || y->dims[3] != c || y->dims[0] != x->dims[0])
+    if (w->dims[0] != 1 || w->dims[3] != c || y->dims[3] != c ||
+        (y->dims[0] != x->dims[0] && !any_batch))
         return false; /* depth multiplier 1 only */
     if (b && (!b->data || b->dtype != AV_NN_F32 || av_nn__xnn_numel(b) != c))
         return false;
@@ -123,7 +126,12 @@ static bool dw_exact(const av_nn__graph *g, const av_nn__node *n)
 
 bool av_nn__xnn_dw_takes(const av_nn__graph *g, const av_nn__node *n)
 {
-    return av_nn__xnn_dw_available() && dw_exact(g, n);
+    return av_nn__xnn_dw_available() && dw_exact(g, n, false);
+}
+
+bool av_nn__xnn_dw_takes_rows(const av_nn__graph *g, const av_nn__node *n)
+{
+    return av_nn__xnn_dw_available() && dw_exact(g, n, true);
 }
 
 bool av_nn__xnn_dw_supports(const av_nn__graph *g, const av_nn__node *n)

@@ -265,6 +265,9 @@ void av_nn__xnn_dw_free(av_nn__xnn_dw *k);
  * calling thread (xnn_dwpw.c's bands). */
 void av_nn__xnn_dw_rows(const av_nn__xnn_dw *k, const float *x, float *y, size_t row0,
                         size_t n);
+/* As av_nn__xnn_dw_takes, the images of the output aside: a node run
+ * row by row through av_nn__xnn_dw_row_from (xnn_pwdw.c). */
+bool av_nn__xnn_dw_takes_rows(const av_nn__graph *g, const av_nn__node *n);
 /* Output row oy of one image into yr, from rows: that image's input rows
  * from row base on (xnn_pwdw.c's window); *lo, *hi: the input rows
  * [lo, hi) output row oy reads. */

@@ -56,7 +56,7 @@ bool av_nn__xnn_pwdw_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     av_nn__node pw, dw;
     if (!av_nn__pwdw_nodes(g, n, &pw, &dw) || !av_nn__xnn_gemm_available() ||
-        !av_nn__xnn_dw_takes(g, &dw))
+        !av_nn__xnn_dw_takes_rows(g, &dw)) /* any batch: row by row, image by image */
         return false;
     const av_nn__tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[4]];
     const av_nn__tensor *m = &g->tensors[dw.in[0]];
