@@ -1,9 +1,9 @@
 /*
  * xnn_dwpw.c - a 1x1 convolution that took the depthwise before it
  * (p.conv.dw_on, pass_fuse.c), run in bands of output rows: our depthwise
- * (xnn_dw.c) writes a band of rows into a scratch buffer the size of a few
- * L2 lines' worth (BAND_FLOATS), and our GEMM (xnn_gemm.c) reads it back
- * while it is still in cache. The depthwise's output never goes to memory:
+ * (xnn_dw.c) writes a band of rows into a scratch buffer that fits in L2
+ * (BAND_FLOATS), and our GEMM (xnn_gemm.c) reads it back while it is still
+ * in cache. The depthwise's output never goes to memory:
  * on CenterNet's heads (128x128x128, 8 MiB each) that is a write and a read
  * of 8 MiB less per head.
  *

@@ -1,7 +1,8 @@
 /*
  * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
  * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_topk.c; xnn_silu.c's kernel; our
- * own convolutions xnn_gemm.c (f32), xnn_qgemm.c and xnn_qdw.c (qu8)). Internal to src/nn.
+ * own convolutions xnn_gemm.c (f32), xnn_qgemm.c and xnn_qdw.c (qu8); the fused
+ * depthwise + 1x1 pairs xnn_dwpw.c and xnn_pwdw.c). Internal to src/nn.
  *
  * Each family offers supports(g, n): true only where XNNPACK computes exactly
  * what the IR node means (dtype, quantisation, shape and parameter limits,
