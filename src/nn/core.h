@@ -56,6 +56,48 @@ av_nn__tid av_nn__conv_residual(const av_nn__graph *g, const av_nn__node *n);
 bool av_nn__residual_fusion_pays(void);
 void av_nn__residual_force_off(bool on);
 
+/* depthwise (stride 1, f32) -> 1x1 conv into the conv (p.conv.dw_on): see
+ * pass_fuse.c. True when it rewrote (the depthwise is dead). */
+bool av_nn__fuse_dwpw(av_nn__graph *g, av_nn__node *pw);
+/* The depthwise a fused conv took, as a node of its own in *dw (its output
+ * named as its input: the same shape and dtype); false when n has none. */
+bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *dw);
+/* Our f32 depthwise (xnn_dw.c) computes node n exactly and runs on this CPU
+ * (its speed choice aside: fused, it runs every shape it takes). */
+bool av_nn__xnn_dw_takes(const av_nn__graph *g, const av_nn__node *n);
+/* On where our depthwise and GEMM run (AVX2+FMA) unless AV_NN_FUSE_DWPW=0
+ * or av_nn__dwpw_force_off (tests). */
+bool av_nn__dwpw_fusion_pays(void);
+void av_nn__dwpw_force_off(bool on);
+/* Fused only where the depthwise's output (per image) has at least this
+ * many floats: smaller ones stay in L2 unfused and the bands cost more than
+ * they save (measured on CenterNet, Zen 3). floats >= 0 sets it (tests:
+ * 0, every size, and for the pointwise -> depthwise fusion every kernel
+ * and stride too) and returns the old value; < 0 only returns it. */
+#define AV_NN__DWPW_MIN_FLOATS (1 << 19)
+int64_t av_nn__dwpw_min_floats(int64_t floats);
+
+/* 1x1 conv -> depthwise of stride >= 2 (f32) into the depthwise
+ * (p.conv.pw_on): see pass_fuse.c. True when it rewrote (the conv is dead). */
+bool av_nn__fuse_pwdw(av_nn__graph *g, av_nn__node *dw);
+/* The two nodes a fused depthwise stands for: *pw the 1x1 conv (output
+ * pre_pw), *dw the depthwise reading pre_pw. false when n has none. */
+/* Chunks of output rows per image the fused depthwise runs in (xnn_pwdw.c). */
+#define AV_NN__PWDW_CHUNKS 8
+/* On where our depthwise and GEMM run unless AV_NN_FUSE_PWDW=0 or
+ * av_nn__pwdw_force_off (tests). */
+bool av_nn__pwdw_fusion_pays(void);
+void av_nn__pwdw_force_off(bool on);
+bool av_nn__pwdw_nodes(const av_nn__graph *g, const av_nn__node *n, av_nn__node *pw,
+                       av_nn__node *dw);
+
+/* concat -> clamp/relu (f32, the concat's output read by the clamp only)
+ * into the concat's act: see pass_fuse.c. True when it rewrote. */
+bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat);
+/* On unless AV_NN_FUSE_CONCAT_ACT=0 or av_nn__concat_act_force_off (tests). */
+bool av_nn__concat_act_fusion_pays(void);
+void av_nn__concat_act_force_off(bool on);
+
 /* True when the peak-mask fusion pays: this CPU has the AVX2 kernel and
  * neither AV_NN_FUSE_PEAK=0, AV_NN_NO_AVX2 nor av_nn__peak_force_off is set. */
 bool av_nn__peak_fusion_pays(void);

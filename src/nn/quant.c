@@ -69,9 +69,16 @@ static av_nn_status pick_tracked(const av_nn__graph *g, bool *track, named **idx
         free(v);
         return AV_NN_E_NOMEM;
     }
-    for (int i = 0; i < g->n_nodes; i++) /* a fused conv's own output (observe) */
+    for (int i = 0; i < g->n_nodes; i++) { /* a fused conv's own output (observe) */
         if (!g->nodes[i].dead && av_nn__conv_residual(g, &g->nodes[i]) >= 0)
             pre[g->nodes[i].p.conv.pre_residual] = true;
+        if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_CONV2D &&
+            g->nodes[i].p.conv.dw_on) /* and the depthwise it took */
+            pre[g->nodes[i].p.conv.pre_dw] = true;
+        if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_DEPTHWISE_CONV2D &&
+            g->nodes[i].p.conv.pw_on) /* a depthwise's 1x1 conv */
+            pre[g->nodes[i].p.conv.pre_pw] = true;
+    }
     for (int t = 0; t < g->n_tensors; t++) {
         const av_nn__tensor *x = &g->tensors[t];
         track[t] = false;
@@ -153,6 +160,47 @@ static void widen(av_nn_calib *c, av_nn__tid t, const float *v, int64_t n)
     c->lo[t] = lo, c->hi[t] = hi;
 }
 
+/* A conv that took its depthwise (pass_fuse.c): the depthwise's output
+ * again, by the reference kernel (calibration is offline). */
+static void observe_dw(av_nn_calib *c, const av_nn__graph *g, const av_nn__node *n,
+                       const void *const *in)
+{
+    av_nn__node dw;
+    if (!av_nn__dwpw_node(g, n, &dw))
+        return;
+    av_nn__tid t = n->p.conv.pre_dw;
+    int64_t ne = av_nn__numel(&g->tensors[n->in[0]]);
+    if (t < 0 || t >= c->n || !c->track[t] || !in[0] || ne < 1)
+        return;
+    float *v = malloc((size_t)ne * sizeof *v);
+    char err[8];
+    if (v && av_nn__ref_run(g, &dw, (const void *[]){in[0], in[4], in[5]}, (void *[]){v}, err,
+                            sizeof err) == AV_NN_OK)
+        widen(c, t, v, ne);
+    free(v); /* out of memory: the range stays unseen, the table lacks it */
+}
+
+/* A depthwise that took its 1x1 conv: the conv's output again, by the
+ * reference kernel (batch 1 graphs only fuse it). */
+static void observe_pw(av_nn_calib *c, const av_nn__graph *g, const av_nn__node *n,
+                       const void *const *in)
+{
+    av_nn__node pw, dw;
+    if (!av_nn__pwdw_nodes(g, n, &pw, &dw))
+        return;
+    av_nn__tid t = n->p.conv.pre_pw;
+    int64_t ne = av_nn__numel(&g->tensors[t]);
+    if (t < 0 || t >= c->n || !c->track[t] || !in[0] || ne < 1 ||
+        g->tensors[n->in[0]].dims[0] != 1)
+        return;
+    float *v = malloc((size_t)ne * sizeof *v);
+    char err[8];
+    if (v && av_nn__ref_run(g, &pw, (const void *[]){in[0], in[4], in[5]}, (void *[]){v}, err,
+                            sizeof err) == AV_NN_OK)
+        widen(c, t, v, ne);
+    free(v);
+}
+
 static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
                     const void *const *in, void *const *out)
 {
@@ -162,6 +210,8 @@ static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
         if (t >= 0 && t < c->n && c->track[t] && out[k])
             widen(c, t, out[k], av_nn__numel(&g->tensors[t]));
     }
+    observe_dw(c, g, n, in);
+    observe_pw(c, g, n, in);
     av_nn__tid t = av_nn__conv_residual(g, n) >= 0 ? n->p.conv.pre_residual : -1;
     if (t < 0 || t >= c->n || !c->track[t] || !in[3] || !out[0])
         return;
@@ -175,6 +225,64 @@ static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
             v[j] = y[i + j] - r[i + j];
         widen(c, t, v, m);
     }
+}
+
+/* Depthwise convolutions fused into 1x1 convs (pass_fuse.c) become nodes
+ * again, so each can go int8 on its own ranges. */
+static av_nn_status split_dwpw(av_nn__graph *g, char *err, size_t errlen)
+{
+    int n0 = g->n_nodes;
+    bool any = false;
+    for (int i = 0; i < n0; i++) {
+        av_nn__node dw;
+        if (g->nodes[i].dead || !av_nn__dwpw_node(g, &g->nodes[i], &dw))
+            continue;
+        av_nn__tid t = g->nodes[i].p.conv.pre_dw;
+        char name[512];
+        snprintf(name, sizeof name, "%s/depthwise", g->tensors[t].name);
+        dw.out[0] = t;
+        int di = av_nn__add_node(g, AV_NN_OP_DEPTHWISE_CONV2D, name, dw.in, dw.n_in, dw.out, 1,
+                                 &dw.p);
+        if (di < 0)
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "depthwise for '%s'",
+                               g->tensors[t].name);
+        av_nn__node *c = &g->nodes[i]; /* add_node may have moved the nodes */
+        c->in[0] = t;
+        c->in[4] = c->in[5] = -1;
+        c->n_in = c->in[3] >= 0 ? 4 : 3;
+        c->p.conv.dw_on = false;
+        g->tensors[t].producer = di;
+        any = true;
+    }
+    return any ? av_nn__graph_reorder(g, err, errlen) : AV_NN_OK;
+}
+
+/* 1x1 convs fused into depthwise convolutions (pass_fuse.c) become nodes
+ * again, each to go int8 on its own ranges. */
+static av_nn_status split_pwdw(av_nn__graph *g, char *err, size_t errlen)
+{
+    int n0 = g->n_nodes;
+    bool any = false;
+    for (int i = 0; i < n0; i++) {
+        av_nn__node pw, dw;
+        if (g->nodes[i].dead || !av_nn__pwdw_nodes(g, &g->nodes[i], &pw, &dw))
+            continue;
+        av_nn__tid t = pw.out[0];
+        char name[512];
+        snprintf(name, sizeof name, "%s/pointwise", g->tensors[t].name);
+        int ci = av_nn__add_node(g, AV_NN_OP_CONV2D, name, pw.in, pw.n_in, pw.out, 1, &pw.p);
+        if (ci < 0)
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "1x1 conv for '%s'",
+                               g->tensors[t].name);
+        av_nn__node *d = &g->nodes[i]; /* add_node may have moved the nodes */
+        d->in[0] = t;
+        d->in[3] = d->in[4] = d->in[5] = -1;
+        d->n_in = d->in[2] >= 0 ? 3 : 2;
+        d->p.conv.pw_on = false;
+        g->tensors[t].producer = ci;
+        any = true;
+    }
+    return any ? av_nn__graph_reorder(g, err, errlen) : AV_NN_OK;
 }
 
 /* Residual adds fused into convs (pass_fuse.c) become add nodes again, so
@@ -544,7 +652,11 @@ av_nn_status av_nn_model_quantize(av_nn_model *m, const char *calib_path,
     if (rs != AV_NN_OK)
         return rs;
     av_nn__graph *g = m->g;
-    av_nn_status st0 = split_residuals(g, err, errlen);
+    av_nn_status st0 = split_dwpw(g, err, errlen);
+    if (!st0)
+        st0 = split_pwdw(g, err, errlen);
+    if (!st0)
+        st0 = split_residuals(g, err, errlen);
     if (st0)
         return st0;
     int n0 = g->n_tensors;

@@ -126,6 +126,23 @@ typedef struct av_nn__conv_params {
      * output was before the add fused (int8 calibration keeps its range by
      * name and quantisation splits the add off again, quant.c) */
     int32_t pre_residual;
+    /* CONV2D 1x1 that took the depthwise before it (dw_on, pass_fuse.c):
+     * in[0] is the depthwise's input, in[4] and in[5] its filter and bias
+     * (-1: none), n_in 6 (in[3] the residual or -1); the depthwise has
+     * stride 1, dilation 1, multiplier 1, these pads (its output the size of
+     * its input) and act; pre_dw is its own output tensor (quant.c) */
+    bool dw_on;
+    int dw_pad_top, dw_pad_left, dw_pad_bottom, dw_pad_right;
+    av_nn__fused_act dw_act;
+    int32_t pre_dw;
+    /* DEPTHWISE_CONV2D (stride >= 2) that took the 1x1 conv before it
+     * (pw_on, pass_fuse.c): in[0] is the conv's input, in[4] and in[5] its
+     * filter [C,1,1,Cin] and bias (-1: none), n_in 6 (in[3] -1); pw_act its
+     * act; pre_pw its own output tensor (shape inference takes C from
+     * in[4]; the reference and quant.c use pre_pw, one image, as its shape) */
+    bool pw_on;
+    av_nn__fused_act pw_act;
+    int32_t pre_pw;
 } av_nn__conv_params;
 
 typedef struct av_nn__pool_params {
@@ -271,6 +288,9 @@ typedef struct av_nn__pad_params {
 
 typedef struct av_nn__axis_params {
     int axis; /* may be negative until finalize normalises it */
+    /* CONCAT (f32) only: a clamp (relu, relu6, clamp) applied to every
+     * element, fused from the clamp that read the concat (pass_fuse.c) */
+    av_nn__fused_act act;
 } av_nn__axis_params;
 
 typedef struct av_nn__split_params {

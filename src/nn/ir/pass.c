@@ -880,7 +880,8 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
                    (rm_identity(g, n) || cancel_transposes(g, n) || sink_binary_transposes(g, n) ||
                     fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n) ||
                     fuse_silu(g, n) || av_nn__fuse_peak(g, n) ||
-                    av_nn__fuse_residual(g, n))) {
+                    av_nn__fuse_residual(g, n) || av_nn__fuse_concat_act(g, n) ||
+                    av_nn__fuse_dwpw(g, n) || av_nn__fuse_pwdw(g, n))) {
                 changed = true;
                 count_consumers(g);
                 drop_unused_constants(g); /* the weights fold_affine replaced */

@@ -21,6 +21,33 @@
  * computed before the conv (the sweep keeps g->order valid) and shaped as y.
  * Only where our GEMM runs the result; XNNPACK's convolution has no such
  * input.
+ *
+ * Concat act: y = clamp(concat(x_i)) (CenterNet's head: relu after the
+ * concat of the upsampled branches, 128x128x128 and 64x64x192) becomes the
+ * concat with the clamp as its act, applied while copying: one pass over y
+ * less. Only f32 (not quantised), the concat's output read by the clamp
+ * only and not a graph output, bounds a plain compare can apply (relu,
+ * relu6, clamp with lo < hi). Off with AV_NN_FUSE_CONCAT_ACT=0.
+ *
+ * Depthwise -> pointwise: y = conv1x1(dw(x)) (MobileNet's separable
+ * convolutions, CenterNet's two 128x128x128 heads) becomes the 1x1 conv
+ * reading x, with the depthwise's filter, bias, pads and act (p.conv.dw_on).
+ * Our kernels run it in bands of rows (xnn_dwpw.c): each band's depthwise
+ * output stays in cache for the GEMM instead of a pass to memory and back.
+ * Only a depthwise of stride 1, multiplier 1, output the size of its input
+ * (so the conv's shapes infer from x as before), its output read by the
+ * conv only; f32 throughout; where our depthwise and GEMM run, and the
+ * depthwise's output is big enough to leave the caches (av_nn__dwpw_min_floats).
+ *
+ * Pointwise -> strided depthwise: y = dw(conv1x1(x)) with dw's stride >= 2
+ * (MobileNetV3's expansions before each downsampling: CenterNet's stem
+ * 16 -> 64 at 256x256, 16 MiB) becomes the depthwise reading x, with the
+ * conv's filter, bias and act (p.conv.pw_on); our kernels compute the
+ * conv's rows each output row needs into a window that stays in cache
+ * (xnn_pwdw.c). Stride 1 depthwise convolutions are left to the fusion
+ * above. Only batch 1 graphs (the conv's output tensor keeps one image's
+ * shape for the reference and quant.c), the conv's output read by the
+ * depthwise only and as big as the other fusion asks.
  */
 #include "nn/core.h"
 
@@ -107,7 +134,10 @@ static int order_pos(const av_nn__graph *g, av_nn__tid t)
  * taps (xnn_gemm.c's MAX_TAPS), constant f32 bias if any, no act, groups 1. */
 static bool gemm_conv(const av_nn__graph *g, const av_nn__node *c)
 {
-    if (c->dead || c->op != AV_NN_OP_CONV2D || c->n_in < 2 || c->n_in > 3 || c->n_out != 1 ||
+    /* a conv that took a depthwise has 6 inputs, in[3] free (-1) */
+    bool dw_free = c->p.conv.dw_on && c->n_in == 6 && c->in[3] < 0;
+    if (c->dead || c->op != AV_NN_OP_CONV2D || c->n_in < 2 || (c->n_in > 3 && !dw_free) ||
+        c->n_out != 1 ||
         c->p.conv.groups > 1 || c->p.conv.act.kind != AV_NN_ACT_NONE)
         return false;
     const av_nn__tensor *x = &g->tensors[c->in[0]], *w = &g->tensors[c->in[1]];
@@ -142,7 +172,7 @@ bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
         if (c->n_in < 3)
             c->in[2] = -1;
         c->in[3] = r;
-        c->n_in = 4;
+        c->n_in = c->n_in > 4 ? c->n_in : 4;
         c->p.conv.pre_residual = t;
         c->p.conv.act = add->p.binary.act; /* after the residual, as the IR defines it */
         c->out[0] = add->out[0];
@@ -151,4 +181,186 @@ bool av_nn__fuse_residual(av_nn__graph *g, av_nn__node *add)
         return true;
     }
     return false;
+}
+
+bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat)
+{
+    if (cat->op != AV_NN_OP_CONCAT || cat->n_out != 1 || cat->out[0] < 0 ||
+        cat->p.axis.act.kind != AV_NN_ACT_NONE || !av_nn__concat_act_fusion_pays())
+        return false;
+    const av_nn__tensor *ct = &g->tensors[cat->out[0]];
+    if (ct->dtype != AV_NN_F32 || av_nn__is_quant(ct))
+        return false;
+    av_nn__node *a = only_reader(g, cat->out[0]);
+    if (!a || a->n_in != 1 || a->n_out != 1 || a->in[0] != cat->out[0])
+        return false;
+    av_nn__fused_act na = {0};
+    if (a->op == AV_NN_OP_CLAMP) {
+        float lo = a->p.clamp.min, hi = a->p.clamp.max;
+        if (isnan(lo) || isnan(hi) || !(lo < hi))
+            return false;
+        na.kind = lo == 0 && hi == INFINITY ? AV_NN_ACT_RELU
+                  : lo == 0 && hi == 6      ? AV_NN_ACT_RELU6
+                                            : AV_NN_ACT_CLAMP;
+        na.min = lo, na.max = hi;
+    } else if (a->op == AV_NN_OP_UNARY && a->p.unary.kind == AV_NN_UN_RELU) {
+        na.kind = AV_NN_ACT_RELU;
+    } else {
+        return false;
+    }
+    const av_nn__tensor *yt = &g->tensors[a->out[0]];
+    if (yt->dtype != AV_NN_F32 || av_nn__is_quant(yt) || !same_shape(ct, yt))
+        return false;
+    cat->p.axis.act = na;
+    cat->out[0] = a->out[0];
+    g->tensors[a->out[0]].producer = (int)(cat - g->nodes);
+    a->dead = true;
+    return true;
+}
+
+/* A constant f32 tensor of n elements (n < 0: any count). */
+static bool f32_const(const av_nn__graph *g, av_nn__tid t, int64_t n)
+{
+    if (t < 0)
+        return false;
+    const av_nn__tensor *c = &g->tensors[t];
+    return c->data && c->dtype == AV_NN_F32 && !c->released && (n < 0 || av_nn__numel(c) == n);
+}
+
+bool av_nn__fuse_dwpw(av_nn__graph *g, av_nn__node *pw)
+{
+    const av_nn__conv_params *p = &pw->p.conv;
+    if (pw->op != AV_NN_OP_CONV2D || p->dw_on || p->groups > 1 || pw->n_in < 2 || pw->n_in > 4 ||
+        pw->n_out != 1 || pw->in[0] < 0 || p->stride_h != 1 || p->stride_w != 1 ||
+        p->pad_top || p->pad_left || p->pad_bottom || p->pad_right ||
+        !av_nn__dwpw_fusion_pays())
+        return false;
+    const av_nn__tensor *mid = &g->tensors[pw->in[0]], *w = &g->tensors[pw->in[1]];
+    if (mid->dtype != AV_NN_F32 || mid->rank != 4 || mid->producer < 0 || !f32_const(g, pw->in[1], -1) ||
+        w->rank != 4 || w->dims[1] != 1 || w->dims[2] != 1 || w->dims[3] != mid->dims[3] ||
+        (pw->n_in > 2 && pw->in[2] >= 0 && !f32_const(g, pw->in[2], w->dims[0])) ||
+        only_reader(g, pw->in[0]) != pw)
+        return false;
+    av_nn__node *dw = &g->nodes[mid->producer];
+    const av_nn__conv_params *q = &dw->p.conv;
+    if (dw->dead || dw->op != AV_NN_OP_DEPTHWISE_CONV2D || dw->n_out != 1 ||
+        dw->out[0] != pw->in[0] || dw->n_in < 2 || dw->n_in > 3 || dw->in[0] < 0)
+        return false;
+    const av_nn__tensor *x = &g->tensors[dw->in[0]], *wd = &g->tensors[dw->in[1]];
+    int64_t c = mid->dims[3];
+    if (x->dtype != AV_NN_F32 || av_nn__is_quant(x) || !same_shape(x, mid) ||
+        !f32_const(g, dw->in[1], -1) || wd->rank != 4 || wd->dims[0] != 1 ||
+        wd->dims[3] != c || (dw->n_in > 2 && dw->in[2] >= 0 && !f32_const(g, dw->in[2], c)) ||
+        q->stride_h != 1 || q->stride_w != 1 || q->dilation_h != 1 || q->dilation_w != 1 ||
+        q->pad_top < 0 || q->pad_left < 0 || q->pad_top + q->pad_bottom != wd->dims[1] - 1 ||
+        q->pad_left + q->pad_right != wd->dims[2] - 1 || !av_nn__xnn_dw_takes(g, dw) ||
+        av_nn__numel(mid) / mid->dims[0] < av_nn__dwpw_min_floats(-1))
+        return false;
+    av_nn__conv_params *o = &pw->p.conv;
+    if (pw->n_in < 3)
+        pw->in[2] = -1;
+    if (pw->n_in < 4)
+        pw->in[3] = -1;
+    pw->in[0] = dw->in[0];
+    pw->in[4] = dw->in[1];
+    pw->in[5] = dw->n_in > 2 ? dw->in[2] : -1;
+    pw->n_in = 6;
+    o->dw_on = true;
+    o->dw_pad_top = q->pad_top, o->dw_pad_left = q->pad_left;
+    o->dw_pad_bottom = q->pad_bottom, o->dw_pad_right = q->pad_right;
+    o->dw_act = q->act;
+    o->pre_dw = dw->out[0];
+    dw->dead = true;
+    return true;
+}
+
+bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *dw)
+{
+    (void)g;
+    const av_nn__conv_params *p = &n->p.conv;
+    if (n->op != AV_NN_OP_CONV2D || !p->dw_on || n->n_in != 6)
+        return false;
+    *dw = (av_nn__node){.op = AV_NN_OP_DEPTHWISE_CONV2D, .name = n->name, .n_out = 1};
+    dw->n_in = n->in[5] >= 0 ? 3 : 2;
+    dw->in[0] = n->in[0], dw->in[1] = n->in[4], dw->in[2] = n->in[5];
+    dw->out[0] = n->in[0]; /* same shape and dtype as the depthwise's output */
+    dw->p.conv = (av_nn__conv_params){.stride_h = 1, .stride_w = 1, .dilation_h = 1,
+                                      .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT,
+                                      .pad_top = p->dw_pad_top, .pad_left = p->dw_pad_left,
+                                      .pad_bottom = p->dw_pad_bottom,
+                                      .pad_right = p->dw_pad_right, .depth_multiplier = 1,
+                                      .act = p->dw_act, .pre_residual = -1, .pre_dw = -1};
+    return true;
+}
+
+bool av_nn__fuse_pwdw(av_nn__graph *g, av_nn__node *dw)
+{
+    const av_nn__conv_params *q = &dw->p.conv;
+    if (dw->op != AV_NN_OP_DEPTHWISE_CONV2D || q->pw_on || dw->n_in < 2 || dw->n_in > 3 ||
+        dw->n_out != 1 || dw->in[0] < 0 || (q->stride_h < 2 && q->stride_w < 2) ||
+        !av_nn__pwdw_fusion_pays())
+        return false;
+    const av_nn__tensor *mid = &g->tensors[dw->in[0]];
+    if (mid->dtype != AV_NN_F32 || av_nn__is_quant(mid) || mid->rank != 4 ||
+        mid->dims[0] != 1 || mid->producer < 0 || only_reader(g, dw->in[0]) != dw ||
+        av_nn__numel(mid) < av_nn__dwpw_min_floats(-1) || !av_nn__xnn_dw_takes(g, dw))
+        return false;
+    /* each chunk of output rows (xnn_pwdw.c) computes kh - stride conv rows
+     * twice: at most 1/20 more of the conv (the stem's 3x3 s2 at 128 rows:
+     * 1/32; MobileNetV3's 5x5 s2 at 64 rows: 3/16, measured slower) */
+    const av_nn__tensor *dy = &g->tensors[dw->out[0]], *wd = &g->tensors[dw->in[1]];
+    int64_t chunk = (dy->dims[1] + AV_NN__PWDW_CHUNKS - 1) / AV_NN__PWDW_CHUNKS;
+    if (av_nn__dwpw_min_floats(-1) > 0 && (wd->dims[1] - q->stride_h) * 20 > chunk * q->stride_h)
+        return false;
+    av_nn__node *pw = &g->nodes[mid->producer];
+    const av_nn__conv_params *p = &pw->p.conv;
+    if (pw->dead || pw->op != AV_NN_OP_CONV2D || p->dw_on || p->groups > 1 || pw->n_in < 2 ||
+        pw->n_in > 3 || pw->n_out != 1 || pw->out[0] != dw->in[0] || pw->in[0] < 0 ||
+        p->stride_h != 1 || p->stride_w != 1 || p->pad_top || p->pad_left || p->pad_bottom ||
+        p->pad_right || p->act.kind == AV_NN_ACT_TANH ||
+        (p->act.kind == AV_NN_ACT_LEAKY && !isfinite(p->act.alpha)) ||
+        (p->act.kind == AV_NN_ACT_CLAMP && !(p->act.min < p->act.max)))
+        return false;
+    const av_nn__tensor *x = &g->tensors[pw->in[0]], *w = &g->tensors[pw->in[1]];
+    if (x->dtype != AV_NN_F32 || av_nn__is_quant(x) || x->rank != 4 ||
+        !f32_const(g, pw->in[1], -1) || w->rank != 4 || w->dims[1] != 1 || w->dims[2] != 1 ||
+        w->dims[3] != x->dims[3] || w->dims[0] != mid->dims[3] ||
+        x->dims[1] != mid->dims[1] || x->dims[2] != mid->dims[2] ||
+        (pw->n_in > 2 && pw->in[2] >= 0 && !f32_const(g, pw->in[2], w->dims[0])))
+        return false;
+    av_nn__conv_params *o = &dw->p.conv;
+    if (dw->n_in < 3)
+        dw->in[2] = -1;
+    dw->in[3] = -1;
+    dw->in[4] = pw->in[1];
+    dw->in[5] = pw->n_in > 2 ? pw->in[2] : -1;
+    dw->in[0] = pw->in[0];
+    dw->n_in = 6;
+    o->pw_on = true;
+    o->pw_act = p->act;
+    o->pre_pw = pw->out[0];
+    pw->dead = true;
+    return true;
+}
+
+bool av_nn__pwdw_nodes(const av_nn__graph *g, const av_nn__node *n, av_nn__node *pw,
+                       av_nn__node *dw)
+{
+    (void)g;
+    const av_nn__conv_params *p = &n->p.conv;
+    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || !p->pw_on || n->n_in != 6)
+        return false;
+    *pw = (av_nn__node){.op = AV_NN_OP_CONV2D, .name = n->name, .n_out = 1};
+    pw->n_in = n->in[5] >= 0 ? 3 : 2;
+    pw->in[0] = n->in[0], pw->in[1] = n->in[4], pw->in[2] = n->in[5];
+    pw->out[0] = p->pre_pw;
+    pw->p.conv = (av_nn__conv_params){.stride_h = 1, .stride_w = 1, .dilation_h = 1,
+                                      .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT,
+                                      .groups = 1, .act = p->pw_act, .pre_residual = -1,
+                                      .pre_dw = -1, .pre_pw = -1};
+    *dw = *n;
+    dw->p.conv.pw_on = false;
+    dw->n_in = n->in[2] >= 0 ? 3 : 2;
+    dw->in[0] = p->pre_pw;
+    return true;
 }

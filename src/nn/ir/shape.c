@@ -136,6 +136,12 @@ static av_nn_status infer_conv(av_nn__graph *g, av_nn__node *n, char *err, size_
         p->out_pad_h < 0 || p->out_pad_w < 0 || p->out_pad_h > MAX_PAD || p->out_pad_w > MAX_PAD)
         return FAILN(AV_NN_E_FORMAT, "stride/dilation/padding out of range");
     int64_t C = x->dims[3], O, KH = w->dims[1], KW = w->dims[2];
+    if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && p->pw_on) { /* the 1x1 conv's outputs */
+        const av_nn__tensor *pw = tin(g, n, 4);
+        if (!pw || pw->rank != 4 || pw->dims[3] != C)
+            return FAILN(AV_NN_E_FORMAT, "fused 1x1 filter does not match the input");
+        C = pw->dims[0];
+    }
     if (n->op == AV_NN_OP_CONV2D) {
         if (p->groups <= 0)
             p->groups = 1;

@@ -173,9 +173,69 @@ static void conv_q(const av_nn__graph *g, const av_nn__node *n, const conv_geom 
             }
 }
 
+/* A conv that took a depthwise (pass_fuse.c): the depthwise into a buffer,
+ * then the conv on it, as the two nodes ran. */
+static av_nn_status conv_after_dw(const av_nn__graph *g, const av_nn__node *n,
+                                  const void *const *in, void *const *out, char *err,
+                                  size_t errlen)
+{
+    av_nn__node dw, pw = *n;
+    av_nn__dwpw_node(g, n, &dw);
+    int64_t nx = av_nn__numel(&g->tensors[n->in[0]]);
+    float *mid = nx >= 0 ? malloc((size_t)(nx ? nx : 1) * sizeof *mid) : NULL;
+    if (!mid)
+        return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "depthwise output");
+    const void *din[3] = {in[0], in[4], in[5]};
+    void *dout[1] = {mid};
+    av_nn_status st = av_nn__ref_conv(g, &dw, din, dout, err, errlen);
+    if (st == AV_NN_OK) {
+        pw.p.conv.dw_on = false;
+        pw.n_in = 4;
+        const void *pin[4] = {mid, in[1], in[2], in[3]};
+        st = av_nn__ref_conv(g, &pw, pin, out, err, errlen);
+    }
+    free(mid);
+    return st;
+}
+
+/* A depthwise that took its 1x1 conv (pass_fuse.c): the conv into a
+ * buffer, then the depthwise on it image by image (the conv's output tensor
+ * holds one image's shape), as the two nodes ran. */
+static av_nn_status dw_after_pw(const av_nn__graph *g, const av_nn__node *n,
+                                const void *const *in, void *const *out, char *err,
+                                size_t errlen)
+{
+    av_nn__node pw, dw;
+    av_nn__pwdw_nodes(g, n, &pw, &dw);
+    const av_nn__tensor *x = &g->tensors[n->in[0]], *m = &g->tensors[pw.out[0]];
+    const av_nn__tensor *y = &g->tensors[n->out[0]];
+    int64_t ms = av_nn__numel(m), batch = x->dims[0];
+    int64_t ys = batch ? av_nn__numel(y) / batch : 0;
+    if (ms < 0 || m->dims[0] != 1 || (batch && ms > INT64_MAX / batch))
+        return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n, "fused conv output shape");
+    int64_t all = ms * batch;
+    float *mid = malloc((size_t)(all > 0 ? all : 1) * sizeof *mid);
+    if (!mid)
+        return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "1x1 conv output");
+    const void *pin[3] = {in[0], in[4], in[5]};
+    void *pout[1] = {mid};
+    av_nn_status st = av_nn__ref_conv(g, &pw, pin, pout, err, errlen); /* every image */
+    for (int64_t b = 0; b < batch && st == AV_NN_OK; b++) {
+        const void *din[3] = {mid + b * ms, in[1], in[2]};
+        void *dout[1] = {(float *)out[0] + b * ys};
+        st = av_nn__ref_conv(g, &dw, din, dout, err, errlen);
+    }
+    free(mid);
+    return st;
+}
+
 av_nn_status av_nn__ref_conv(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                              void *const *out, char *err, size_t errlen)
 {
+    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on)
+        return conv_after_dw(g, n, in, out, err, errlen);
+    if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
+        return dw_after_pw(g, n, in, out, err, errlen);
     const av_nn__tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     const void *bias = n->n_in > 2 ? in[2] : NULL;
     conv_geom c;

@@ -114,6 +114,13 @@ av_nn_status av_nn__ref_concat(const av_nn__graph *g, const av_nn__node *n, cons
         }
         col += xrow;
     }
+    /* a fused clamp (pass_fuse.c): f32 only */
+    const av_nn__fused_act *act = &n->p.axis.act;
+    if (act->kind != AV_NN_ACT_NONE && y->dtype == AV_NN_F32) {
+        float *yf = out[0];
+        for (int64_t i = 0, ny = av_nn__numel(y); i < ny; i++)
+            yf[i] = av_nn__apply_act(yf[i], act);
+    }
     return AV_NN_OK;
 }
 

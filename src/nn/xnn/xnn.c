@@ -109,6 +109,8 @@ static void xnn_release(void *state)
     av_nn__xnn_qsgemm_free(s->qsgemm);
     av_nn__xnn_dw_free(s->dw);
     free(s->post_lut);
+    av_nn__xnn_dwpw_free(s->dwpw);
+    av_nn__xnn_pwdw_free(s->pwdw);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -194,7 +196,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         break;
     }
     if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw &&
-        !s->qsgemm)
+        !s->qsgemm && !s->dwpw && !s->pwdw)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -218,6 +220,20 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
         if (!av_nn__xnn_wino_run(s->wino, in[0], out[0], pool))
             return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
                                "node '%s' (%s): out of memory for Winograd scratch",
+                               n->name ? n->name : "", av_nn__op_name(n->op));
+        return AV_NN_OK;
+    }
+    if (s && s->dwpw) {
+        if (!av_nn__xnn_dwpw_run(s->dwpw, in[0], in[3], out[0], pool))
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
+                               "node '%s' (%s): out of memory for the depthwise bands",
+                               n->name ? n->name : "", av_nn__op_name(n->op));
+        return AV_NN_OK;
+    }
+    if (s && s->pwdw) {
+        if (!av_nn__xnn_pwdw_run(s->pwdw, in[0], out[0], pool))
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
+                               "node '%s' (%s): out of memory for the 1x1 conv's window",
                                n->name ? n->name : "", av_nn__op_name(n->op));
         return AV_NN_OK;
     }

@@ -203,6 +203,8 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
         qkind q = classify(x, w, y, 0, cout);
         return q != Q_NONE && bias_ok(b, q, cout) && act_ok(q, &n->p.fc.act, y);
     }
+    if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
+        return av_nn__xnn_pwdw_supports(g, n); /* a fused 1x1 conv: our windows only */
     if (n->op == AV_NN_OP_TRANSPOSE_CONV2D && n->n_in > 3 && n->in[3] >= 0 &&
         !g->tensors[n->in[3]].data)
         return false; /* output shape given at run time */
@@ -213,6 +215,8 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
         av_nn__xnn_qsgemm_supports(g, n) ||
         av_nn__xnn_qdw_supports(g, n) || av_nn__xnn_dw_supports(g, n))
         return true;
+    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on)
+        return false; /* a fused depthwise: our bands only (xnn_dwpw.c) */
     if (av_nn__conv_residual(g, n) >= 0)
         return false; /* a fused residual add: our GEMM only */
     av_nn__tensor pre;
@@ -402,6 +406,10 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
     bool fc = n->op == AV_NN_OP_FULLY_CONNECTED;
+    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on) /* supports() asked our GEMM */
+        return av_nn__xnn_dwpw_prepare(g, n, s, err, errlen);
+    if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
+        return av_nn__xnn_pwdw_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_wino_supports(g, n)) /* 3x3 stride 1: a quarter of the multiplies */
         return av_nn__xnn_wino_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_gemm_supports(g, n)) /* this CPU: ours beats XNNPACK's (xnn_gemm.c) */

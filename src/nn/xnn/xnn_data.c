@@ -9,11 +9,15 @@
  * Every op becomes "copy a box of dims d from x (strides sx) to y (strides
  * sy)", with unit axes dropped and axes that stay adjacent on both sides
  * merged, so rows are as long as the layouts allow: a contiguous row is
- * one memcpy, a strided one a loop typed on the element size.
+ * one memcpy, a strided one a loop typed on the element size. A concat with
+ * a fused clamp (pass_fuse.c) clamps f32 elements while copying them.
  */
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
 
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +30,37 @@ typedef struct box {
     size_t es;
     const char *x;
     char *y;
+    bool clamp;     /* f32 elements clamped to [lo, hi] on the way (es 4) */
+    float lo, hi;
 } box;
+
+typedef float v4c __attribute__((vector_size(16)));
+typedef int32_t v4ci __attribute__((vector_size(16)));
+
+/* y[j * ty] = x[j * tx] clamped as the reference's fused act does it
+ * (v < lo ? lo : v > hi ? hi : v: NaN passes), over n floats; 4-wide
+ * vectors (SSE, every x86-64; wider generic vectors gcc splits into scalars). */
+static void clamp_row(float *y, const float *x, int64_t n, int64_t tx, int64_t ty, float lo,
+                      float hi)
+{
+    int64_t j = 0;
+    if (tx == 1 && ty == 1) {
+        const v4c vlo = {lo, lo, lo, lo}, vhi = {hi, hi, hi, hi};
+        for (; j + 4 <= n; j += 4) {
+            v4c v;
+            memcpy(&v, x + j, sizeof v);
+            v4ci m = v < vlo;
+            v = (v4c)(((v4ci)v & ~m) | ((v4ci)vlo & m));
+            m = v > vhi;
+            v = (v4c)(((v4ci)v & ~m) | ((v4ci)vhi & m));
+            memcpy(y + j, &v, sizeof v);
+        }
+    }
+    for (; j < n; j++) {
+        float v = x[j * tx];
+        y[j * ty] = v < lo ? lo : v > hi ? hi : v;
+    }
+}
 
 /* Drop unit axes, merge axes adjacent in x and y alike; keeps r >= 1. */
 static void collapse(box *b)
@@ -86,6 +120,10 @@ static void copy_rows(void *ctx, size_t start, size_t count)
         }
         const char *x = b->x + ox * (int64_t)b->es;
         char *y = b->y + oy * (int64_t)b->es;
+        if (b->clamp) {
+            clamp_row((float *)y, (const float *)x, n, tx, ty, b->lo, b->hi);
+            continue;
+        }
         if (tx == 1 && ty == 1) {
             memcpy(y, x, (size_t)n * b->es);
             continue;
@@ -118,7 +156,11 @@ static void copy_chunk(void *ctx, size_t start, size_t count)
     size_t from = start * TASK_BYTES, len = count * TASK_BYTES;
     if (from + len > total)
         len = total - from;
-    memcpy(b->y + from, b->x + from, len);
+    if (b->clamp)
+        clamp_row((float *)(b->y + from), (const float *)(b->x + from), (int64_t)(len / 4), 1,
+                  1, b->lo, b->hi);
+    else
+        memcpy(b->y + from, b->x + from, len);
 }
 
 /*
@@ -216,9 +258,13 @@ static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const vo
     size_t es = av_nn_dtype_size(whole->dtype);
     int64_t ws[AV_NN_MAX_RANK], at = 0;
     contiguous(whole->rank, whole->dims, ws);
+    float lo = -INFINITY, hi = INFINITY;
+    /* supports() took only f32 with bounds for a concat's act */
+    bool clamp = !split && n->p.axis.act.kind != AV_NN_ACT_NONE &&
+                 av_nn__xnn_act_bounds(&n->p.axis.act, &lo, &hi);
     for (int k = 0; k < parts; k++) {
         const av_nn__tensor *t = &g->tensors[split ? n->out[k] : n->in[k]];
-        box b = {.r = t->rank, .es = es};
+        box b = {.r = t->rank, .es = es, .clamp = clamp, .lo = lo, .hi = hi};
         int64_t ts[AV_NN_MAX_RANK];
         contiguous(t->rank, t->dims, ts);
         memcpy(b.d, t->dims, sizeof b.d);
@@ -362,7 +408,12 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
         return n->p.slice.resolved;
     case AV_NN_OP_SPLIT:
         return n->p.split.resolved;
-    case AV_NN_OP_CONCAT:
+    case AV_NN_OP_CONCAT: {
+        float lo, hi;
+        if (n->p.axis.act.kind != AV_NN_ACT_NONE &&
+            (y->dtype != AV_NN_F32 || av_nn__is_quant(y) ||
+             !av_nn__xnn_act_bounds(&n->p.axis.act, &lo, &hi)))
+            return false;
         for (int k = 0; k < n->n_in; k++) {
             const av_nn__tensor *t = av_nn__xnn_in(g, n, k);
             /* inputs quantised differently need requantising: the reference does it */
@@ -371,9 +422,33 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
                 return false;
         }
         return true;
+    }
     default:
         return false;
     }
+}
+
+/* ---- the concat-act fusion's switch (pass_fuse.c) ---- */
+
+static atomic_bool concat_act_off; /* av_nn__concat_act_force_off (tests) */
+static pthread_once_t concat_env_once = PTHREAD_ONCE_INIT;
+static bool concat_env_off; /* AV_NN_FUSE_CONCAT_ACT=0 */
+
+static void read_concat_env(void)
+{
+    const char *e = getenv("AV_NN_FUSE_CONCAT_ACT");
+    concat_env_off = e && strcmp(e, "0") == 0;
+}
+
+bool av_nn__concat_act_fusion_pays(void)
+{
+    pthread_once(&concat_env_once, read_concat_env);
+    return !concat_env_off && !atomic_load(&concat_act_off);
+}
+
+void av_nn__concat_act_force_off(bool on)
+{
+    atomic_store(&concat_act_off, on);
 }
 
 av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,

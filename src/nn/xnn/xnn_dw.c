@@ -84,9 +84,12 @@ bool av_nn__xnn_dw_available(void)
     return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
 }
 
-bool av_nn__xnn_dw_supports(const av_nn__graph *g, const av_nn__node *n)
+/* This kernel computes exactly node n (speed aside); any_batch: the output
+ * may hold other images than the input (xnn_pwdw.c's, whose input tensor
+ * holds one image's shape and which runs image by image). */
+static bool dw_exact(const av_nn__graph *g, const av_nn__node *n, bool any_batch)
 {
-    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || !av_nn__xnn_dw_available())
+    if (n->op != AV_NN_OP_DEPTHWISE_CONV2D || n->p.conv.pw_on)
         return false;
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
@@ -97,7 +100,8 @@ bool av_nn__xnn_dw_supports(const av_nn__graph *g, const av_nn__node *n)
     if (av_nn__xnn_numel(x) < 1 || av_nn__xnn_numel(y) < 1 || av_nn__xnn_numel(w) < 1)
         return false;
     int64_t c = x->dims[3];
-    if (w->dims[0] != 1 || w->dims[3] != c || y->dims[3] != c || y->dims[0] != x->dims[0])
+    if (w->dims[0] != 1 || w->dims[3] != c || y->dims[3] != c ||
+        (y->dims[0] != x->dims[0] && !any_batch))
         return false; /* depth multiplier 1 only */
     if (b && (!b->data || b->dtype != AV_NN_F32 || av_nn__xnn_numel(b) != c))
         return false;
@@ -113,16 +117,34 @@ bool av_nn__xnn_dw_supports(const av_nn__graph *g, const av_nn__node *n)
         x->dims[2] + p->pad_left + p->pad_right < w->dims[2] || oh != y->dims[1] ||
         ow != y->dims[2])
         return false;
-    /* Where ours is faster (bench_xnn_dw, Zen 3): 5x5 kernels, few channels, or
-     * an input of at most 1M floats; XNNPACK's streams large 3x3 layers
-     * (128x128x72 and up) better. */
-    if (w->dims[1] * w->dims[2] < 25 && c > 32 && av_nn__xnn_numel(x) / x->dims[0] > (1 << 20))
-        return false;
     const av_nn__fused_act *a = &p->act;
     float lo, hi;
     return av_nn__xnn_act_bounds(a, &lo, &hi) || a->kind == AV_NN_ACT_SILU ||
            a->kind == AV_NN_ACT_SIGMOID || a->kind == AV_NN_ACT_HARDSWISH ||
            (a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha));
+}
+
+bool av_nn__xnn_dw_takes(const av_nn__graph *g, const av_nn__node *n)
+{
+    return av_nn__xnn_dw_available() && dw_exact(g, n, false);
+}
+
+bool av_nn__xnn_dw_takes_rows(const av_nn__graph *g, const av_nn__node *n)
+{
+    return av_nn__xnn_dw_available() && dw_exact(g, n, true);
+}
+
+bool av_nn__xnn_dw_supports(const av_nn__graph *g, const av_nn__node *n)
+{
+    if (!av_nn__xnn_dw_takes(g, n))
+        return false;
+    /* Where ours is faster (bench_xnn_dw, Zen 3): 5x5 kernels, few channels, or
+     * an input of at most 1M floats; XNNPACK's streams large 3x3 layers
+     * (128x128x72 and up) better. (Fused into a pointwise conv, xnn_dwpw.c,
+     * ours runs them all: its output stays in cache.) */
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
+    return !(w->dims[1] * w->dims[2] < 25 && x->dims[3] > 32 &&
+             av_nn__xnn_numel(x) / x->dims[0] > (1 << 20));
 }
 
 void av_nn__xnn_dw_free(av_nn__xnn_dw *k)
@@ -366,13 +388,13 @@ TGT static void hswish_avx2(float *y, size_t n, float c)
 
 #endif /* DW_X86 */
 
-/* Output row `row` (image-major) of the depthwise convolution. */
-static void dw_row(void *ctx, size_t row)
+/* Output row `row` (image-major) of the depthwise convolution into yr. */
+/* Output row oy of one image into yr from xb, which holds that image's
+ * input rows from row `base` on (0: the whole image). */
+static void dw_row_at(const av_nn__xnn_dw *k, const float *xb, int64_t base, float *yr,
+                      size_t oy)
 {
 #ifdef DW_X86
-    const dw_job *job = ctx;
-    const av_nn__xnn_dw *k = job->k;
-    size_t bi = row / k->oh, oy = row % k->oh;
     int64_t iy0 = (int64_t)oy * k->sh - k->pt;
     int64_t ky0 = iy0 < 0 ? -iy0 : 0, ky1 = (int64_t)k->h - iy0;
     if (ky1 > k->kh)
@@ -385,16 +407,52 @@ static void dw_row(void *ctx, size_t row)
         in1 = k->ow;
     if (in1 < in0)
         in1 = in0; /* no such pixel: every one takes the checked path */
-    const float *xb = job->x + bi * k->h * k->w * k->c;
-    float *yr = job->y + row * k->ow * k->c;
-    dw_row_avx2(k, xb, yr, iy0, ky0, ky1, in0, in1);
+    dw_row_avx2(k, xb, yr, iy0 - base, ky0, ky1, in0, in1);
     if (k->act == AV_NN_ACT_SIGMOID)
         av_nn__xnn_sigmoid_span(yr, k->ow * k->c);
     else if (k->act == AV_NN_ACT_SILU)
         av_nn__xnn_silu_span(yr, k->ow * k->c);
 #else
-    (void)ctx, (void)row;
+    (void)k, (void)xb, (void)base, (void)yr, (void)oy;
 #endif
+}
+
+static void dw_row_to(const av_nn__xnn_dw *k, const float *x, float *yr, size_t row)
+{
+    size_t bi = row / k->oh;
+    dw_row_at(k, x + bi * k->h * k->w * k->c, 0, yr, row % k->oh);
+}
+
+void av_nn__xnn_dw_row_from(const av_nn__xnn_dw *k, const float *rows, size_t base, float *yr,
+                            size_t oy)
+{
+    dw_row_at(k, rows, (int64_t)base, yr, oy);
+}
+
+void av_nn__xnn_dw_window(const av_nn__xnn_dw *k, size_t oy, size_t *lo, size_t *hi)
+{
+    int64_t iy0 = (int64_t)oy * k->sh - k->pt, a = iy0 < 0 ? 0 : iy0, b = iy0 + k->kh;
+    *lo = (size_t)a;
+    *hi = (size_t)(b > (int64_t)k->h ? (int64_t)k->h : b);
+}
+
+static void dw_row(void *ctx, size_t row)
+{
+    const dw_job *job = ctx;
+    dw_row_to(job->k, job->x, job->y + row * job->k->ow * job->k->c, row);
+}
+
+void av_nn__xnn_dw_rows(const av_nn__xnn_dw *k, const float *x, float *y, size_t row0,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dw_row_to(k, x, y + i * k->ow * k->c, row0 + i);
+}
+
+size_t av_nn__xnn_dw_row_floats(const av_nn__xnn_dw *k, size_t *rows)
+{
+    *rows = k->batch * k->oh;
+    return k->ow * k->c;
 }
 
 void av_nn__xnn_dw_run(const av_nn__xnn_dw *k, const float *x, float *y, pthreadpool_t pool)

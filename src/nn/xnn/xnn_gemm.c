@@ -85,7 +85,7 @@ __attribute__((target("avx2,fma"))) static void store_part(float *p, __m256 v, s
     _mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(mask + 8 - n)), v);
 }
 
-__attribute__((target("avx2,fma"))) static void store_row(float *p, __m256 lo, __m256 hi,
+__attribute__((target("avx2,fma"), always_inline)) static inline void store_row(float *p, __m256 lo, __m256 hi,
                                                           size_t nc)
 {
     if (nc >= NR) {
@@ -273,6 +273,8 @@ bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     if (n->op != AV_NN_OP_CONV2D || (n->p.conv.groups > 1) || !av_nn__xnn_gemm_available())
         return false;
+    if (n->p.conv.dw_on && !av_nn__xnn_dwpw_supports(g, n))
+        return false; /* a depthwise fused in: only in bands (xnn_dwpw.c) */
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
     if (!x || !w || !y || !w->data || x->dtype != AV_NN_F32 || w->dtype != AV_NN_F32 ||
@@ -648,6 +650,20 @@ static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mrows, size_t nj)
 }
 
 #endif
+
+void av_nn__xnn_gemm_span(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
+                          size_t npix)
+{
+#ifdef GEMM_X86
+    gemm_job job = {k, x, y, r};
+    if (k->narrow)
+        narrow_task(&job, 0, npix);
+    else
+        gemm_task(&job, 0, 0, npix, k->ntiles);
+#else
+    (void)k, (void)x, (void)r, (void)y, (void)npix; /* never prepared */
+#endif
+}
 
 void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pthreadpool_t pool)
 {

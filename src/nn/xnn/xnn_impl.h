@@ -1,7 +1,8 @@
 /*
  * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
  * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_topk.c; xnn_silu.c's kernel; our
- * own convolutions xnn_gemm.c (f32), xnn_qgemm.c and xnn_qdw.c (qu8)). Internal to src/nn.
+ * own convolutions xnn_gemm.c (f32), xnn_qgemm.c and xnn_qdw.c (qu8); the fused
+ * depthwise + 1x1 pairs xnn_dwpw.c and xnn_pwdw.c). Internal to src/nn.
  *
  * Each family offers supports(g, n): true only where XNNPACK computes exactly
  * what the IR node means (dtype, quantisation, shape and parameter limits,
@@ -23,6 +24,8 @@ typedef struct av_nn__xnn_qgemm av_nn__xnn_qgemm; /* xnn_qgemm.c: our qu8 convol
 typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwise */
 typedef struct av_nn__xnn_qsgemm av_nn__xnn_qsgemm; /* xnn_qsgemm.c: our int8 convolution */
 typedef struct av_nn__xnn_dw av_nn__xnn_dw;     /* xnn_dw.c: our f32 depthwise */
+typedef struct av_nn__xnn_dwpw av_nn__xnn_dwpw; /* xnn_dwpw.c: depthwise + 1x1 in bands */
+typedef struct av_nn__xnn_pwdw av_nn__xnn_pwdw; /* xnn_pwdw.c: 1x1 + strided depthwise */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -60,6 +63,8 @@ struct av_nn__xnn_node {
     int8_t *post_lut;           /* 256 bytes: an int8 conv's fused leaky relu, in place
                                  * on out[0]'s post_n bytes (xnn_qlut.c) */
     av_nn__xnn_dw *dw;          /* set instead of op: our f32 depthwise (xnn_dw.c) */
+    av_nn__xnn_dwpw *dwpw;      /* set instead of op: depthwise + 1x1 in bands (xnn_dwpw.c) */
+    av_nn__xnn_pwdw *pwdw;      /* set instead of op: 1x1 + strided depthwise (xnn_pwdw.c) */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
     uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
@@ -172,6 +177,10 @@ void av_nn__xnn_gemm_run(const av_nn__xnn_gemm *k, const float *x, float *y, pth
 void av_nn__xnn_gemm_run_res(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
                              pthreadpool_t pool);
 void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k);
+/* A pointwise k over npix pixels of x (rows of cin) into y, residual r
+ * (NULL: none), on the calling thread (xnn_dwpw.c's bands). */
+void av_nn__xnn_gemm_span(const av_nn__xnn_gemm *k, const float *x, const float *r, float *y,
+                          size_t npix);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 /* The 6x16 AVX2+FMA kernel alone (only where av_nn__xnn_gemm_available()):
  * C[mr rows, nc cols] (row stride cs) = w's NR biases + the sum over k < kc of
@@ -276,6 +285,42 @@ av_nn_status av_nn__xnn_dw_prepare(const av_nn__graph *g, const av_nn__node *n,
                                    av_nn__xnn_node *s, char *err, size_t errlen);
 void av_nn__xnn_dw_run(const av_nn__xnn_dw *k, const float *x, float *y, pthreadpool_t pool);
 void av_nn__xnn_dw_free(av_nn__xnn_dw *k);
+/* Output rows [row0, row0 + n) (image-major) into y (row0's first), on the
+ * calling thread (xnn_dwpw.c's bands). */
+void av_nn__xnn_dw_rows(const av_nn__xnn_dw *k, const float *x, float *y, size_t row0,
+                        size_t n);
+/* As av_nn__xnn_dw_takes, the images of the output aside: a node run
+ * row by row through av_nn__xnn_dw_row_from (xnn_pwdw.c). */
+bool av_nn__xnn_dw_takes_rows(const av_nn__graph *g, const av_nn__node *n);
+/* Output row oy of one image into yr, from rows: that image's input rows
+ * from row base on (xnn_pwdw.c's window); *lo, *hi: the input rows
+ * [lo, hi) output row oy reads. */
+void av_nn__xnn_dw_row_from(const av_nn__xnn_dw *k, const float *rows, size_t base, float *yr,
+                            size_t oy);
+void av_nn__xnn_dw_window(const av_nn__xnn_dw *k, size_t oy, size_t *lo, size_t *hi);
+/* Floats of one output row; *rows receives the rows of all images. */
+size_t av_nn__xnn_dw_row_floats(const av_nn__xnn_dw *k, size_t *rows);
+
+/* ---- xnn_pwdw.c: a strided depthwise that took its 1x1 conv (p.conv.pw_on) ---- */
+
+bool av_nn__xnn_pwdw_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_pwdw_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+/* false: out of memory for the windows' scratch. */
+bool av_nn__xnn_pwdw_run(const av_nn__xnn_pwdw *k, const float *x, float *y, pthreadpool_t pool);
+void av_nn__xnn_pwdw_free(av_nn__xnn_pwdw *k);
+
+/* ---- xnn_dwpw.c: a 1x1 conv that took its depthwise (p.conv.dw_on), in bands ---- */
+
+/* Our depthwise takes the fused depthwise and the conv is 1x1, stride 1,
+ * unpadded (the rest: av_nn__xnn_gemm_supports, which asks this first). */
+bool av_nn__xnn_dwpw_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+/* r: the residual (NULL: none). false: out of memory for the bands' scratch. */
+bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r, float *y,
+                         pthreadpool_t pool);
+void av_nn__xnn_dwpw_free(av_nn__xnn_dwpw *k);
 
 /* ---- xnn_s2d.c: the fused space-to-depth stem's rank-6 transpose (pass_focus.c) ---- */
 
