@@ -78,9 +78,19 @@ static const char *not_separable(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_DEPTHWISE_CONV2D:
     case AV_NN_OP_TRANSPOSE_CONV2D:
     case AV_NN_OP_FULLY_CONNECTED:
-        for (int i = 1; i < n->n_in; i++)
+        for (int i = 1; i < n->n_in; i++) {
+            if (i == 3 && n->op == AV_NN_OP_CONV2D && is_act(g, n, i) &&
+                av_nn__conv_residual(g, n) >= 0) {
+                /* a fused residual (pass_fuse.c) is added sample by sample: it has the
+                 * output's shape, batch in dim 0 */
+                const av_nn__tensor *r = input(g, n, i), *y = &g->tensors[n->out[0]];
+                if (r->rank != y->rank)
+                    return "a residual input of another rank than the output";
+                continue;
+            }
             if (is_act(g, n, i))
                 return "weights, bias or output shape computed at run time";
+        }
         if (n->op == AV_NN_OP_TRANSPOSE_CONV2D && input(g, n, 3) &&
             av_nn__numel(input(g, n, 3)) == 4)
             return "a constant NHWC output shape fixes the batch";
