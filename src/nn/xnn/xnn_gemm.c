@@ -60,12 +60,10 @@
 #define NARROW_PIXELS 64 /* per pool task */
 
 struct av_nn__xnn_gemm {
-    size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
-    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
-    size_t ks, ntiles, tile_floats;           /* taps, NR tiles, floats per packed tile */
+    av_nn__xnn_geom geo;
+    size_t ntiles, tile_floats;               /* NR tiles, floats per packed tile */
     const float *packed; /* shared by the model's contexts (xnn_share.c) */
     float *zero;                              /* kw * cin zeros: what a padding tap reads */
-    bool pointwise;                           /* 1x1, stride 1, no padding */
     bool rows;                                /* row mode (see ROW_FLOATS) */
     float lo, hi;                             /* clamp of the fused activation */
     bool residual;                            /* a fused residual add: in[3] (pass_fuse.c) */
@@ -312,7 +310,8 @@ static bool narrow_wanted(const av_nn__xnn_gemm *k)
         const char *e = getenv("AV_NN_XNN_NARROW");
         narrow_env = !(e && strcmp(e, "0") == 0);
     }
-    return narrow_env && k->pointwise && k->cout <= NARROW_N && k->cin >= NARROW_MIN_CIN;
+    return narrow_env && k->geo.pointwise && k->geo.cout <= NARROW_N &&
+           k->geo.cin >= NARROW_MIN_CIN;
 }
 
 typedef struct gemm_src {
@@ -327,12 +326,13 @@ static void gemm_fill(float *packed, const void *ctx)
     const av_nn__xnn_gemm *k = src->k;
     for (size_t j = 0; j < k->ntiles; j++) {
         float *t = packed + j * k->tile_floats;
-        for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
+        for (size_t r = 0; r < NR && j * NR + r < k->geo.cout; r++) {
             size_t o = j * NR + r;
             t[r] = src->b ? src->b[o] : 0.0f;
-            for (size_t q = 0; q < k->ks; q++) /* OHWI: taps then channels per output */
-                for (size_t c = 0; c < k->cin; c++)
-                    t[NR + (q * k->cin + c) * NR + r] = src->w[(o * k->ks + q) * k->cin + c];
+            for (size_t q = 0; q < k->geo.ks; q++) /* OHWI: taps then channels per output */
+                for (size_t c = 0; c < k->geo.cin; c++)
+                    t[NR + (q * k->geo.cin + c) * NR + r] =
+                        src->w[(o * k->geo.ks + q) * k->geo.cin + c];
         }
     }
 }
@@ -351,32 +351,26 @@ void av_nn__xnn_gemm_unpack(const float *packed, size_t cout, size_t ks, size_t 
 av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen)
 {
-    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
-    const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
+    const av_nn__tensor *w = av_nn__xnn_in(g, n, 1), *b = av_nn__xnn_in(g, n, 2);
     const av_nn__conv_params *p = &n->p.conv;
     av_nn__xnn_gemm *k = calloc(1, sizeof *k);
     if (!k)
         goto nomem;
-    k->batch = (size_t)x->dims[0], k->h = (size_t)x->dims[1], k->w = (size_t)x->dims[2];
-    k->cin = (size_t)x->dims[3], k->oh = (size_t)y->dims[1], k->ow = (size_t)y->dims[2];
-    k->cout = (size_t)y->dims[3], k->m = k->batch * k->oh * k->ow;
-    k->kh = w->dims[1], k->kw = w->dims[2], k->sh = p->stride_h, k->sw = p->stride_w;
-    k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
-    k->ks = (size_t)(k->kh * k->kw), k->ntiles = (k->cout + NR - 1) / NR;
-    k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
-                   k->oh == k->h && k->ow == k->w;
-    k->tile_floats = NR + k->ks * k->cin * NR;
-    k->rows = k->kw > 1 && k->dw == 1 && k->ks * k->cin <= ROW_FLOATS;
+    av_nn__xnn_conv_geom(g, n, &k->geo);
+    k->ntiles = (k->geo.cout + NR - 1) / NR;
+    k->tile_floats = NR + k->geo.ks * k->geo.cin * NR;
+    k->rows = k->geo.kw > 1 && k->geo.dw == 1 && k->geo.ks * k->geo.cin <= ROW_FLOATS;
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_floats * sizeof(float);
-    k->zero = calloc(k->cin * (size_t)k->kw, sizeof(float)); /* a whole kernel row (row mode) */
+    k->zero =
+        calloc(k->geo.cin * (size_t)k->geo.kw, sizeof(float)); /* a whole kernel row (row mode) */
     if (!k->zero)
         goto nomem;
     /* one packed copy per model: the contexts of one model share it (xnn_share.c) */
     gemm_src src = {.k = k, .w = w->data, .b = b ? b->data : NULL};
     av_nn__xnn_pack_key key = {.kind = AV_NN__XNN_PACK_GEMM, .w = src.w, .b = src.b,
-                               .cin = k->cin, .cout = k->cout, .kh = (size_t)k->kh,
-                               .kw = (size_t)k->kw, .bytes = bytes};
+                               .cin = k->geo.cin, .cout = k->geo.cout, .kh = (size_t)k->geo.kh,
+                               .kw = (size_t)k->geo.kw, .bytes = bytes};
     if (w->released) { /* the model freed w once packed: only the shared copy has it */
         k->packed = av_nn__xnn_pack_find(&key);
         if (!k->packed) {
@@ -395,15 +389,15 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
         k->post = p->act.kind, k->alpha = p->act.alpha; /* LEAKY, SIGMOID, SILU, HARDSWISH */
     k->residual = av_nn__conv_residual(g, n) >= 0;
     if (narrow_wanted(k)) {
-        k->cin8 = (k->cin + 7) / 8 * 8;
+        k->cin8 = (k->geo.cin + 7) / 8 * 8;
         k->narrow = calloc(NARROW_N * (k->cin8 + 1), sizeof(float));
         if (!k->narrow)
             goto nomem;
         /* from the shared pack (one tile: cout <= NARROW_N < NR), not from w:
          * the model may have released w once packed (release.c) */
         const float *t = k->packed;
-        for (size_t o = 0; o < k->cout; o++) {
-            for (size_t c = 0; c < k->cin; c++)
+        for (size_t o = 0; o < k->geo.cout; o++) {
+            for (size_t c = 0; c < k->geo.cin; c++)
                 k->narrow[o * k->cin8 + c] = t[NR + c * NR + o];
             k->narrow[NARROW_N * k->cin8 + o] = t[o];
         }
@@ -452,24 +446,24 @@ static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size
 {
     const av_nn__xnn_gemm *k = job->k;
     size_t n0 = j0 * NR, nc = nj * NR;
-    if (n0 + nc > k->cout)
-        nc = k->cout - n0;
-    float *c = job->y + m0 * k->cout + n0;
-    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->cout,
+    if (n0 + nc > k->geo.cout)
+        nc = k->geo.cout - n0;
+    float *c = job->y + m0 * k->geo.cout + n0;
+    ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->geo.cout,
                  k->residual ? -INFINITY : k->lo, k->residual ? INFINITY : k->hi);
     /* rows spanning all channels are contiguous: one call for the whole block */
-    size_t spans = nc == k->cout ? 1 : mr, len = nc == k->cout ? mr * nc : nc;
+    size_t spans = nc == k->geo.cout ? 1 : mr, len = nc == k->geo.cout ? mr * nc : nc;
     for (size_t i = 0; i < spans && k->residual; i++)
-        add_clamp_row(c + i * k->cout, job->r + (m0 + i) * k->cout + n0, len, k->lo, k->hi);
+        add_clamp_row(c + i * k->geo.cout, job->r + (m0 + i) * k->geo.cout + n0, len, k->lo, k->hi);
     for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
         if (k->post == AV_NN_ACT_LEAKY)
-            leaky_row(c + i * k->cout, len, k->alpha);
+            leaky_row(c + i * k->geo.cout, len, k->alpha);
         else if (k->post == AV_NN_ACT_SIGMOID)
-            av_nn__xnn_sigmoid_span(c + i * k->cout, len);
+            av_nn__xnn_sigmoid_span(c + i * k->geo.cout, len);
         else if (k->post == AV_NN_ACT_HARDSWISH)
-            av_nn__xnn_hswish_span(c + i * k->cout, len, k->alpha);
+            av_nn__xnn_hswish_span(c + i * k->geo.cout, len, k->alpha);
         else
-            av_nn__xnn_silu_span(c + i * k->cout, len);
+            av_nn__xnn_silu_span(c + i * k->geo.cout, len);
     }
 }
 
@@ -480,46 +474,47 @@ static void row_task(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_
 {
     const av_nn__xnn_gemm *k = job->k;
     float patch[MR * ROW_FLOATS];
-    size_t plane = k->oh * k->ow, span = (size_t)k->kw * k->cin;
+    size_t plane = k->geo.oh * k->geo.ow, span = (size_t)k->geo.kw * k->geo.cin;
     size_t bi = m0 / plane, rem = m0 % plane;
-    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    int64_t oy = (int64_t)(rem / k->geo.ow), ox = (int64_t)(rem % k->geo.ow);
     for (size_t i = 0; i < MR; i++) {
         if (i >= mr) { /* rows past the block's end repeat its first (never stored) */
-            for (int64_t ky = 0; ky < k->kh; ky++)
+            for (int64_t ky = 0; ky < k->geo.kh; ky++)
                 rows[(size_t)ky * MR + i] = rows[(size_t)ky * MR];
             continue;
         }
-        int64_t ix0 = ox * k->sw - k->pl;
-        bool inside = ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
-        for (int64_t ky = 0; ky < k->kh; ky++) {
-            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+        int64_t ix0 = ox * k->geo.sw - k->geo.pl;
+        bool inside = ix0 >= 0 && ix0 + k->geo.kw <= (int64_t)k->geo.w;
+        for (int64_t ky = 0; ky < k->geo.kh; ky++) {
+            int64_t iy = oy * k->geo.sh - k->geo.pt + ky * k->geo.dh;
             const float **r = &rows[(size_t)ky * MR + i];
-            if (iy < 0 || iy >= (int64_t)k->h) {
+            if (iy < 0 || iy >= (int64_t)k->geo.h) {
                 *r = k->zero;
                 continue;
             }
-            const float *line = job->x + (bi * k->h + (size_t)iy) * k->w * k->cin;
+            const float *line = job->x + (bi * k->geo.h + (size_t)iy) * k->geo.w * k->geo.cin;
             if (inside) {
-                *r = line + (size_t)ix0 * k->cin;
+                *r = line + (size_t)ix0 * k->geo.cin;
             } else { /* the row crosses an edge: a copy with zeros outside */
-                float *p = patch + (i * (size_t)k->kh + (size_t)ky) * span;
-                for (int64_t kx = 0; kx < k->kw; kx++) {
+                float *p = patch + (i * (size_t)k->geo.kh + (size_t)ky) * span;
+                for (int64_t kx = 0; kx < k->geo.kw; kx++) {
                     int64_t ix = ix0 + kx;
-                    if (ix >= 0 && ix < (int64_t)k->w)
-                        memcpy(p + kx * k->cin, line + (size_t)ix * k->cin, k->cin * sizeof *p);
+                    if (ix >= 0 && ix < (int64_t)k->geo.w)
+                        memcpy(p + kx * k->geo.cin, line + (size_t)ix * k->geo.cin,
+                               k->geo.cin * sizeof *p);
                     else
-                        memset(p + kx * k->cin, 0, k->cin * sizeof *p);
+                        memset(p + kx * k->geo.cin, 0, k->geo.cin * sizeof *p);
                 }
                 *r = p;
             }
         }
-        if (++ox == (int64_t)k->ow) { /* the next pixel */
+        if (++ox == (int64_t)k->geo.ow) { /* the next pixel */
             ox = 0;
-            if (++oy == (int64_t)k->oh)
+            if (++oy == (int64_t)k->geo.oh)
                 oy = 0, bi++;
         }
     }
-    block_out(job, m0, j0, mr, nj, rows, span, (size_t)k->kh);
+    block_out(job, m0, j0, mr, nj, rows, span, (size_t)k->geo.kh);
 }
 
 /* Output pixels [m0, m0 + mr) by NR tiles [j0, j0 + nj): the input row of
@@ -529,41 +524,42 @@ static void block_task(const gemm_job *job, size_t m0, size_t j0, size_t mr, siz
 {
     const av_nn__xnn_gemm *k = job->k;
     const float *rows[MAX_TAPS * MR];
-    size_t plane = k->oh * k->ow;
+    size_t plane = k->geo.oh * k->geo.ow;
     if (k->rows) {
         row_task(job, m0, j0, mr, nj, rows);
         return;
     }
     /* one division per block: the pixels of a block follow each other */
     size_t bi = m0 / plane, rem = m0 % plane;
-    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    int64_t oy = (int64_t)(rem / k->geo.ow), ox = (int64_t)(rem % k->geo.ow);
     for (size_t i = 0; i < MR; i++) {
         if (i >= mr) { /* rows past the block's end repeat its first (never stored) */
-            for (size_t t = 0; t < k->ks; t++)
+            for (size_t t = 0; t < k->geo.ks; t++)
                 rows[t * MR + i] = rows[t * MR];
             continue;
         }
-        if (k->pointwise) { /* 1x1, stride 1, no padding: pixel p reads row p */
-            rows[i] = job->x + (m0 + i) * k->cin;
+        if (k->geo.pointwise) { /* 1x1, stride 1, no padding: pixel p reads row p */
+            rows[i] = job->x + (m0 + i) * k->geo.cin;
             continue;
         }
-        for (int64_t ky = 0; ky < k->kh; ky++) {
-            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
-            for (int64_t kx = 0; kx < k->kw; kx++) {
-                int64_t ix = ox * k->sw - k->pl + kx * k->dw;
-                bool in = iy >= 0 && iy < (int64_t)k->h && ix >= 0 && ix < (int64_t)k->w;
-                rows[(size_t)(ky * k->kw + kx) * MR + i] =
-                    in ? job->x + ((bi * k->h + (size_t)iy) * k->w + (size_t)ix) * k->cin
+        for (int64_t ky = 0; ky < k->geo.kh; ky++) {
+            int64_t iy = oy * k->geo.sh - k->geo.pt + ky * k->geo.dh;
+            for (int64_t kx = 0; kx < k->geo.kw; kx++) {
+                int64_t ix = ox * k->geo.sw - k->geo.pl + kx * k->geo.dw;
+                bool in = iy >= 0 && iy < (int64_t)k->geo.h && ix >= 0 && ix < (int64_t)k->geo.w;
+                rows[(size_t)(ky * k->geo.kw + kx) * MR + i] =
+                    in ? job->x +
+                             ((bi * k->geo.h + (size_t)iy) * k->geo.w + (size_t)ix) * k->geo.cin
                        : k->zero;
             }
         }
-        if (++ox == (int64_t)k->ow) { /* the next pixel */
+        if (++ox == (int64_t)k->geo.ow) { /* the next pixel */
             ox = 0;
-            if (++oy == (int64_t)k->oh)
+            if (++oy == (int64_t)k->geo.oh)
                 oy = 0, bi++;
         }
     }
-    block_out(job, m0, j0, mr, nj, rows, k->cin, k->ks);
+    block_out(job, m0, j0, mr, nj, rows, k->geo.cin, k->geo.ks);
 }
 
 /* Sum of each of a0..a3's 8 lanes: {sum a0, sum a1, sum a2, sum a3}. */
@@ -583,7 +579,7 @@ __attribute__((target("avx2,fma"))) static void narrow_pair(const av_nn__xnn_gem
 {
     static const int32_t mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     const float *w = k->narrow;
-    size_t cs = k->cin8, full = k->cin / 8 * 8, c = 0;
+    size_t cs = k->cin8, full = k->geo.cin / 8 * 8, c = 0;
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
     __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
 #define NARROW_STEP(v0, v1)                                                                \
@@ -599,8 +595,8 @@ __attribute__((target("avx2,fma"))) static void narrow_pair(const av_nn__xnn_gem
         __m256 v0 = _mm256_loadu_ps(x0 + c), v1 = _mm256_loadu_ps(x1 + c);
         NARROW_STEP(v0, v1);
     }
-    if (c < k->cin) { /* the last cin % 8 channels: masked, nothing past the row read */
-        __m256i m = _mm256_loadu_si256((const __m256i *)(mask + 8 - (k->cin - c)));
+    if (c < k->geo.cin) { /* the last cin % 8 channels: masked, nothing past the row read */
+        __m256i m = _mm256_loadu_si256((const __m256i *)(mask + 8 - (k->geo.cin - c)));
         __m256 v0 = _mm256_maskload_ps(x0 + c, m), v1 = _mm256_maskload_ps(x1 + c, m);
         NARROW_STEP(v0, v1);
     }
@@ -611,7 +607,7 @@ __attribute__((target("avx2,fma"))) static void narrow_pair(const av_nn__xnn_gem
     __m128 r0 = _mm_add_ps(bias, hsum4(a00, a01, a02, a03));
     __m128 r1 = _mm_add_ps(bias, hsum4(a10, a11, a12, a13));
     r0 = _mm_min_ps(_mm_max_ps(r0, lo), hi), r1 = _mm_min_ps(_mm_max_ps(r1, lo), hi);
-    __m128i sm = _mm_loadu_si128((const __m128i *)(mask + 8 - k->cout));
+    __m128i sm = _mm_loadu_si128((const __m128i *)(mask + 8 - k->geo.cout));
     _mm_maskstore_ps(y0, sm, r0);
     if (two)
         _mm_maskstore_ps(y1, sm, r1);
@@ -625,13 +621,13 @@ static void narrow_task(void *ctx, size_t m0, size_t count)
     const av_nn__xnn_gemm *k = job->k;
     for (size_t i = 0; i < count; i += 2) {
         size_t p = m0 + i, q = i + 1 < count ? p + 1 : p;
-        narrow_pair(k, job->x + p * k->cin, job->x + q * k->cin, job->y + p * k->cout,
-                    job->y + q * k->cout, q != p);
+        narrow_pair(k, job->x + p * k->geo.cin, job->x + q * k->geo.cin, job->y + p * k->geo.cout,
+                    job->y + q * k->geo.cout, q != p);
     }
-    float *c = job->y + m0 * k->cout;
-    size_t len = count * k->cout;
+    float *c = job->y + m0 * k->geo.cout;
+    size_t len = count * k->geo.cout;
     if (k->residual)
-        add_clamp_row(c, job->r + m0 * k->cout, len, k->lo, k->hi);
+        add_clamp_row(c, job->r + m0 * k->geo.cout, len, k->lo, k->hi);
     if (k->post == AV_NN_ACT_LEAKY)
         leaky_row(c, len, k->alpha);
     else if (k->post == AV_NN_ACT_SIGMOID)
@@ -676,11 +672,11 @@ void av_nn__xnn_gemm_run_res(const av_nn__xnn_gemm *k, const float *x, const flo
 #ifdef GEMM_X86
     gemm_job job = {k, x, y, r};
     if (k->narrow) {
-        pthreadpool_parallelize_1d_tile_1d(pool, narrow_task, &job, k->m, NARROW_PIXELS,
+        pthreadpool_parallelize_1d_tile_1d(pool, narrow_task, &job, k->geo.m, NARROW_PIXELS,
                                            PTHREADPOOL_FLAG_DISABLE_DENORMALS);
         return;
     }
-    size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
+    size_t mtiles = (k->geo.m + MR - 1) / MR, nt = k->ntiles;
     size_t threads = pthreadpool_get_threads_count(pool);
     if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
         size_t want = threads * 5;
@@ -693,7 +689,7 @@ void av_nn__xnn_gemm_run_res(const av_nn__xnn_gemm *k, const float *x, const flo
     size_t per = 1, njt = (k->ntiles + nt - 1) / nt;
     while (per < 8 && mtiles / (per * 2) * njt >= (threads ? threads : 1) * 16)
         per *= 2;
-    pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->m, k->ntiles, MR * per, nt,
+    pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, &job, k->geo.m, k->ntiles, MR * per, nt,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 #else
     (void)k, (void)x, (void)r, (void)y, (void)pool; /* never prepared: supports() is false */

@@ -91,6 +91,18 @@ const av_nn__tensor *av_nn__xnn_out(const av_nn__graph *g, const av_nn__node *n,
 /* Elements of a tensor with known shape; -1 when unknown, empty or too big. */
 int64_t av_nn__xnn_numel(const av_nn__tensor *t);
 
+/* A convolution as our GEMM kernels (xnn_gemm.c, xnn_qgemm.c, xnn_qsgemm.c)
+ * see it: NHWC input and output, filter [cout, kh, kw, cin]. */
+typedef struct av_nn__xnn_geom {
+    size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
+    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
+    size_t ks;                                /* taps: kh * kw */
+    bool pointwise;                           /* 1x1, stride 1, no padding */
+} av_nn__xnn_geom;
+
+/* The geometry of conv node n, whose shapes the caller has checked. */
+void av_nn__xnn_conv_geom(const av_nn__graph *g, const av_nn__node *n, av_nn__xnn_geom *q);
+
 /* Per-tensor quantised u8/i8 tensor with a usable scale and zero point. */
 bool av_nn__xnn_qtensor(const av_nn__tensor *t, av_nn_dtype dt);
 /* Same scale and zero point (element values carry over unchanged). */

@@ -70,11 +70,9 @@
 #define WIDE_COUT AV_NN__XNN_QGEMM_WIDE_COUT
 
 struct av_nn__xnn_qgemm {
-    size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
-    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
-    size_t ks, k, kp, ntiles, tile_bytes;     /* taps, K, K padded even, NR tiles */
+    av_nn__xnn_geom geo;
+    size_t k, kp, ntiles, tile_bytes;         /* K, K padded even, NR tiles */
     uint8_t *packed;                          /* 64-byte aligned tiles */
-    bool pointwise;                           /* 1x1, stride 1, no padding */
     bool wide;                                /* int16 pairs w - wz (small K, below) */
     bool plain;                               /* requantise without clamps (req_plain_ok) */
     bool stem9;                               /* 3x3 over 3 channels: widen_stem9 */
@@ -150,7 +148,7 @@ bool av_nn__xnn_qconv_common_ok(const av_nn__graph *g, const av_nn__node *n)
  * vpmaddwd of a full tile: the 24-channel layers' second tile). */
 static bool half_tile(const av_nn__xnn_qgemm *k, size_t j)
 {
-    return k->half && j + 1 == k->ntiles && k->cout - j * NR <= NR / 2;
+    return k->half && j + 1 == k->ntiles && k->geo.cout - j * NR <= NR / 2;
 }
 
 /* The 3x3 stem over RGB (K = 27, int16 weights) takes widen_stem9, not
@@ -158,8 +156,8 @@ static bool half_tile(const av_nn__xnn_qgemm *k, size_t j)
 static bool stem9_ok(const av_nn__xnn_qgemm *k)
 {
     const char *e = getenv("AV_NN_XNN_QSTEM");
-    return k->kh == 3 && k->kw == 3 && k->cin == 3 && k->dh == 1 && k->dw == 1 && k->wide &&
-           !(e && strcmp(e, "0") == 0);
+    return k->geo.kh == 3 && k->geo.kw == 3 && k->geo.cin == 3 && k->geo.dh == 1 &&
+           k->geo.dw == 1 && k->wide && !(e && strcmp(e, "0") == 0);
 }
 
 /* Where output channel r of a tile goes in it: the two accumulator halves
@@ -223,22 +221,16 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     av_nn__xnn_qgemm *k = calloc(1, sizeof *k);
     if (!k)
         goto nomem;
-    k->batch = (size_t)x->dims[0], k->h = (size_t)x->dims[1], k->w = (size_t)x->dims[2];
-    k->cin = (size_t)x->dims[3], k->oh = (size_t)y->dims[1], k->ow = (size_t)y->dims[2];
-    k->cout = (size_t)y->dims[3], k->m = k->batch * k->oh * k->ow;
-    k->kh = w->dims[1], k->kw = w->dims[2], k->sh = p->stride_h, k->sw = p->stride_w;
-    k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
-    k->ks = (size_t)(k->kh * k->kw), k->k = k->ks * k->cin, k->kp = (k->k + 1) & ~(size_t)1;
-    k->ntiles = (k->cout + NR - 1) / NR;
+    av_nn__xnn_conv_geom(g, n, &k->geo);
+    k->k = k->geo.ks * k->geo.cin, k->kp = (k->k + 1) & ~(size_t)1;
+    k->ntiles = (k->geo.cout + NR - 1) / NR;
     const char *he = getenv("AV_NN_XNN_QHALF");
     k->half = !(he && strcmp(he, "0") == 0);
     const char *fe = getenv("AV_NN_XNN_QFEW");
     k->few = !(fe && strcmp(fe, "0") == 0);
-    k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
-                   k->oh == k->h && k->ow == k->w;
     /* NR biases then kp / 2 pairs of NR * 2 bytes: a multiple of 64 bytes
      * when kp / 2 is even, of 32 (the kernel's load alignment) otherwise */
-    k->wide = k->k <= WIDE_KMAX || k->cout <= WIDE_COUT;
+    k->wide = k->k <= WIDE_KMAX || k->geo.cout <= WIDE_COUT;
     k->tile_bytes = NR * sizeof(int32_t) + k->kp * NR * (k->wide ? 2 : 1);
     /* the filter is a graph constant: its size is bounded by the loader's limits */
     size_t bytes = k->ntiles * k->tile_bytes;
@@ -253,7 +245,7 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
         uint8_t *t = k->packed + j * k->tile_bytes;
         int32_t *bias = (int32_t *)t;
         uint8_t *pairs = t + NR * sizeof(int32_t);
-        for (size_t r0 = 0; r0 < NR && j * NR + r0 < k->cout; r0++) {
+        for (size_t r0 = 0; r0 < NR && j * NR + r0 < k->geo.cout; r0++) {
             size_t o = j * NR + r0, r = half_tile(k, j) ? r0 : lane_slot(r0);
             bias[r] = bq ? bq[o] : 0;
             double m = fabs((double)bias[r]); /* |x - xz| <= 255 */
@@ -571,8 +563,10 @@ static void stem9_rows(const av_nn__xnn_qgemm *k, const uint8_t *x, size_t bi, i
                        const uint8_t **rows)
 {
     for (int64_t ky = 0; ky < 3; ky++) {
-        int64_t iy = oy * k->sh - k->pt + ky;
-        rows[ky] = iy >= 0 && iy < (int64_t)k->h ? x + (bi * k->h + (size_t)iy) * k->w * 3 : NULL;
+        int64_t iy = oy * k->geo.sh - k->geo.pt + ky;
+        rows[ky] = iy >= 0 && iy < (int64_t)k->geo.h
+                       ? x + (bi * k->geo.h + (size_t)iy) * k->geo.w * 3
+                       : NULL;
     }
 }
 
@@ -616,10 +610,10 @@ __attribute__((target("avx2"))) static void qgemm_task(void *ctx, size_t m0, siz
     /* + 16: the last row's widen16 spill (rows are written in order, each
      * spill lands where a later write or nothing the kernel reads goes) */
     _Alignas(32) int16_t a[MR * KMAX + 16];
-    size_t lda = k->kp, plane = k->oh * k->ow;
+    size_t lda = k->kp, plane = k->geo.oh * k->geo.ow;
     size_t bi = m0 / plane, rem = m0 % plane;
     int32_t zc[MR] = {0}; /* -wz * row sums: rows past mr stay 0 */
-    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    int64_t oy = (int64_t)(rem / k->geo.ow), ox = (int64_t)(rem % k->geo.ow);
     const uint8_t *srow[3] = {NULL, NULL, NULL}; /* stem9_rows of (srow_bi, srow_oy) */
     int64_t srow_oy = -1;
     size_t srow_bi = 0;
@@ -629,18 +623,18 @@ __attribute__((target("avx2"))) static void qgemm_task(void *ctx, size_t m0, siz
             memset(row, 0, lda * sizeof *row);
             continue;
         }
-        if (k->pointwise) {
+        if (k->geo.pointwise) {
             if (k->k < lda)
                 row[k->k] = 0;
             if (k->wide)
-                widen(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
+                widen(row, job->x + (m0 + i) * k->geo.cin, k->geo.cin, k->xz);
             else
-                zc[i] = -k->wz * widen_sum(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
+                zc[i] = -k->wz * widen_sum(row, job->x + (m0 + i) * k->geo.cin, k->geo.cin, k->xz);
             continue;
         }
-        size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
-        int64_t ix0 = ox * k->sw - k->pl;
-        bool inside = k->dw == 1 && ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
+        size_t span = (size_t)k->geo.kw * k->geo.cin; /* one ky's taps in K */
+        int64_t ix0 = ox * k->geo.sw - k->geo.pl;
+        bool inside = k->geo.dw == 1 && ix0 >= 0 && ix0 + k->geo.kw <= (int64_t)k->geo.w;
         bool done = false;
         if (inside && k->stem9) {
             if (oy != srow_oy || bi != srow_bi) {
@@ -649,45 +643,46 @@ __attribute__((target("avx2"))) static void qgemm_task(void *ctx, size_t m0, siz
             }
             done = widen_stem9(row, srow, ix0, job->xend, k->xz);
         }
-        for (int64_t ky = 0; !done && ky < k->kh; ky++) {
-            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+        for (int64_t ky = 0; !done && ky < k->geo.kh; ky++) {
+            int64_t iy = oy * k->geo.sh - k->geo.pt + ky * k->geo.dh;
             int16_t *seg = row + (size_t)ky * span;
-            if (iy < 0 || iy >= (int64_t)k->h) {
+            if (iy < 0 || iy >= (int64_t)k->geo.h) {
                 memset(seg, 0, span * sizeof *seg);
                 continue;
             }
-            const uint8_t *rowx = job->x + (bi * k->h + (size_t)iy) * k->w * k->cin;
+            const uint8_t *rowx = job->x + (bi * k->geo.h + (size_t)iy) * k->geo.w * k->geo.cin;
             if (inside) { /* the ky's taps are one run of bytes */
-                const uint8_t *src = rowx + (size_t)ix0 * k->cin;
+                const uint8_t *src = rowx + (size_t)ix0 * k->geo.cin;
                 if (span < 16 && src + 16 <= job->xend)
                     widen16(seg, src, k->xz); /* spills into what is written next */
                 else
                     widen(seg, src, span, k->xz);
                 continue;
             }
-            for (int64_t kx = 0; kx < k->kw; kx++) {
-                int64_t ix = ix0 + kx * k->dw;
-                if (ix >= 0 && ix < (int64_t)k->w)
-                    widen(seg + (size_t)kx * k->cin, rowx + (size_t)ix * k->cin, k->cin, k->xz);
+            for (int64_t kx = 0; kx < k->geo.kw; kx++) {
+                int64_t ix = ix0 + kx * k->geo.dw;
+                if (ix >= 0 && ix < (int64_t)k->geo.w)
+                    widen(seg + (size_t)kx * k->geo.cin, rowx + (size_t)ix * k->geo.cin, k->geo.cin,
+                          k->xz);
                 else
-                    memset(seg + (size_t)kx * k->cin, 0, k->cin * sizeof *seg);
+                    memset(seg + (size_t)kx * k->geo.cin, 0, k->geo.cin * sizeof *seg);
             }
         }
         if (k->k < lda) /* after the spills */
             row[k->k] = 0;
         if (!k->wide)
             zc[i] = -k->wz * row_sum(row, k->k);
-        if (++ox == (int64_t)k->ow) {
+        if (++ox == (int64_t)k->geo.ow) {
             ox = 0;
-            if (++oy == (int64_t)k->oh)
+            if (++oy == (int64_t)k->geo.oh)
                 oy = 0, bi++;
         }
     }
     size_t n0 = j0 * NR, nc = nj * NR;
-    if (n0 + nc > k->cout)
-        nc = k->cout - n0;
+    if (n0 + nc > k->geo.cout)
+        nc = k->geo.cout - n0;
     qkernel_6x16(mr, nc, lda, a, lda, zc, k->packed + j0 * k->tile_bytes,
-                 job->y + m0 * k->cout + n0, k->cout, k);
+                 job->y + m0 * k->geo.cout + n0, k->geo.cout, k);
 }
 
 #endif
@@ -696,8 +691,8 @@ void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *
                           pthreadpool_t pool)
 {
 #ifdef QGEMM_X86
-    qgemm_job job = {k, x, x + k->batch * k->h * k->w * k->cin, y};
-    size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
+    qgemm_job job = {k, x, x + k->geo.batch * k->geo.h * k->geo.w * k->geo.cin, y};
+    size_t mtiles = (k->geo.m + MR - 1) / MR, nt = k->ntiles;
     size_t threads = pthreadpool_get_threads_count(pool);
     if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
         size_t want = threads * 5;
@@ -705,7 +700,7 @@ void av_nn__xnn_qgemm_run(const av_nn__xnn_qgemm *k, const uint8_t *x, uint8_t *
         if (max_nt < nt)
             nt = max_nt ? max_nt : 1;
     }
-    pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, &job, k->m, k->ntiles, MR, nt, 0);
+    pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, &job, k->geo.m, k->ntiles, MR, nt, 0);
 #else
     (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
 #endif

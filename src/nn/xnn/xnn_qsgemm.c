@@ -43,11 +43,9 @@
 #define HEAD (NR * (sizeof(int32_t) + sizeof(float))) /* biases and scales of a tile */
 
 struct av_nn__xnn_qsgemm {
-    size_t batch, h, w, cin, oh, ow, cout, m; /* m = output pixels */
-    int64_t kh, kw, sh, sw, dh, dw, pt, pl;
-    size_t ks, k, kp, ntiles, tile_bytes; /* taps, K, K padded even, NR tiles */
+    av_nn__xnn_geom geo;
+    size_t k, kp, ntiles, tile_bytes;     /* K, K padded even, NR tiles */
     int8_t *packed;                       /* 64-byte aligned tiles */
-    bool pointwise;                       /* 1x1, stride 1, no padding */
     bool leaky;
     float alpha, ymax_less_yz;
     int16_t xz, yz;
@@ -124,15 +122,9 @@ av_nn_status av_nn__xnn_qsgemm_prepare(const av_nn__graph *g, const av_nn__node 
     av_nn__xnn_qsgemm *k = calloc(1, sizeof *k);
     if (!k)
         goto nomem;
-    k->batch = (size_t)x->dims[0], k->h = (size_t)x->dims[1], k->w = (size_t)x->dims[2];
-    k->cin = (size_t)x->dims[3], k->oh = (size_t)y->dims[1], k->ow = (size_t)y->dims[2];
-    k->cout = (size_t)y->dims[3], k->m = k->batch * k->oh * k->ow;
-    k->kh = w->dims[1], k->kw = w->dims[2], k->sh = p->stride_h, k->sw = p->stride_w;
-    k->dh = p->dilation_h, k->dw = p->dilation_w, k->pt = p->pad_top, k->pl = p->pad_left;
-    k->ks = (size_t)(k->kh * k->kw), k->k = k->ks * k->cin, k->kp = (k->k + 1) & ~(size_t)1;
-    k->ntiles = (k->cout + NR - 1) / NR;
-    k->pointwise = k->ks == 1 && k->sh == 1 && k->sw == 1 && k->pt == 0 && k->pl == 0 &&
-                   k->oh == k->h && k->ow == k->w;
+    av_nn__xnn_conv_geom(g, n, &k->geo);
+    k->k = k->geo.ks * k->geo.cin, k->kp = (k->k + 1) & ~(size_t)1;
+    k->ntiles = (k->geo.cout + NR - 1) / NR;
     /* HEAD (128 bytes) then kp / 2 pairs of NR * 2 bytes: a multiple of 32
      * (the kernel's 16-byte loads stay aligned) */
     k->tile_bytes = HEAD + k->kp * NR;
@@ -149,7 +141,7 @@ av_nn_status av_nn__xnn_qsgemm_prepare(const av_nn__graph *g, const av_nn__node 
         int32_t *bias = (int32_t *)t;
         float *scale = (float *)(t + NR * sizeof(int32_t));
         int8_t *pairs = t + HEAD;
-        for (size_t r = 0; r < NR && j * NR + r < k->cout; r++) {
+        for (size_t r = 0; r < NR && j * NR + r < k->geo.cout; r++) {
             size_t o = j * NR + r;
             bias[r] = bq ? bq[o] : 0;
             scale[r] = (float)((double)x->quant.scale * w_scale(w, o) / ys);
@@ -313,9 +305,9 @@ static void qs_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
     const qs_job *job = ctx;
     const av_nn__xnn_qsgemm *k = job->k;
     _Alignas(32) int16_t a[MR * KMAX];
-    size_t lda = k->kp, plane = k->oh * k->ow;
+    size_t lda = k->kp, plane = k->geo.oh * k->geo.ow;
     size_t bi = m0 / plane, rem = m0 % plane;
-    int64_t oy = (int64_t)(rem / k->ow), ox = (int64_t)(rem % k->ow);
+    int64_t oy = (int64_t)(rem / k->geo.ow), ox = (int64_t)(rem % k->geo.ow);
     for (size_t i = 0; i < MR; i++) {
         int16_t *row = a + i * lda;
         if (i >= mr) { /* past the block's end: zeros, never stored */
@@ -324,44 +316,45 @@ static void qs_task(void *ctx, size_t m0, size_t j0, size_t mr, size_t nj)
         }
         if (k->k < lda)
             row[k->k] = 0;
-        if (k->pointwise) {
-            widen(row, job->x + (m0 + i) * k->cin, k->cin, k->xz);
+        if (k->geo.pointwise) {
+            widen(row, job->x + (m0 + i) * k->geo.cin, k->geo.cin, k->xz);
             continue;
         }
-        size_t span = (size_t)k->kw * k->cin; /* one ky's taps in K */
-        int64_t ix0 = ox * k->sw - k->pl;
-        bool inside = k->dw == 1 && ix0 >= 0 && ix0 + k->kw <= (int64_t)k->w;
-        for (int64_t ky = 0; ky < k->kh; ky++) {
-            int64_t iy = oy * k->sh - k->pt + ky * k->dh;
+        size_t span = (size_t)k->geo.kw * k->geo.cin; /* one ky's taps in K */
+        int64_t ix0 = ox * k->geo.sw - k->geo.pl;
+        bool inside = k->geo.dw == 1 && ix0 >= 0 && ix0 + k->geo.kw <= (int64_t)k->geo.w;
+        for (int64_t ky = 0; ky < k->geo.kh; ky++) {
+            int64_t iy = oy * k->geo.sh - k->geo.pt + ky * k->geo.dh;
             int16_t *seg = row + (size_t)ky * span;
-            if (iy < 0 || iy >= (int64_t)k->h) {
+            if (iy < 0 || iy >= (int64_t)k->geo.h) {
                 memset(seg, 0, span * sizeof *seg);
                 continue;
             }
-            const int8_t *rowx = job->x + (bi * k->h + (size_t)iy) * k->w * k->cin;
+            const int8_t *rowx = job->x + (bi * k->geo.h + (size_t)iy) * k->geo.w * k->geo.cin;
             if (inside) { /* the ky's taps are one run of bytes */
-                widen(seg, rowx + (size_t)ix0 * k->cin, span, k->xz);
+                widen(seg, rowx + (size_t)ix0 * k->geo.cin, span, k->xz);
                 continue;
             }
-            for (int64_t kx = 0; kx < k->kw; kx++) {
-                int64_t ix = ix0 + kx * k->dw;
-                if (ix >= 0 && ix < (int64_t)k->w)
-                    widen(seg + (size_t)kx * k->cin, rowx + (size_t)ix * k->cin, k->cin, k->xz);
+            for (int64_t kx = 0; kx < k->geo.kw; kx++) {
+                int64_t ix = ix0 + kx * k->geo.dw;
+                if (ix >= 0 && ix < (int64_t)k->geo.w)
+                    widen(seg + (size_t)kx * k->geo.cin, rowx + (size_t)ix * k->geo.cin, k->geo.cin,
+                          k->xz);
                 else
-                    memset(seg + (size_t)kx * k->cin, 0, k->cin * sizeof *seg);
+                    memset(seg + (size_t)kx * k->geo.cin, 0, k->geo.cin * sizeof *seg);
             }
         }
-        if (++ox == (int64_t)k->ow) {
+        if (++ox == (int64_t)k->geo.ow) {
             ox = 0;
-            if (++oy == (int64_t)k->oh)
+            if (++oy == (int64_t)k->geo.oh)
                 oy = 0, bi++;
         }
     }
     size_t n0 = j0 * NR, nc = nj * NR;
-    if (n0 + nc > k->cout)
-        nc = k->cout - n0;
-    qs_kernel(mr, nc, lda, a, lda, k->packed + j0 * k->tile_bytes, job->y + m0 * k->cout + n0,
-              k->cout, k);
+    if (n0 + nc > k->geo.cout)
+        nc = k->geo.cout - n0;
+    qs_kernel(mr, nc, lda, a, lda, k->packed + j0 * k->tile_bytes, job->y + m0 * k->geo.cout + n0,
+              k->geo.cout, k);
 }
 
 #endif
@@ -371,7 +364,7 @@ void av_nn__xnn_qsgemm_run(const av_nn__xnn_qsgemm *k, const int8_t *x, int8_t *
 {
 #ifdef QSGEMM_X86
     qs_job job = {k, x, y};
-    size_t mtiles = (k->m + MR - 1) / MR, nt = k->ntiles;
+    size_t mtiles = (k->geo.m + MR - 1) / MR, nt = k->ntiles;
     size_t threads = pthreadpool_get_threads_count(pool);
     if (threads > 1) { /* split channels too when pixels alone give few tasks per thread */
         size_t want = threads * 5;
@@ -379,7 +372,7 @@ void av_nn__xnn_qsgemm_run(const av_nn__xnn_qsgemm *k, const int8_t *x, int8_t *
         if (max_nt < nt)
             nt = max_nt ? max_nt : 1;
     }
-    pthreadpool_parallelize_2d_tile_2d(pool, qs_task, &job, k->m, k->ntiles, MR, nt, 0);
+    pthreadpool_parallelize_2d_tile_2d(pool, qs_task, &job, k->geo.m, k->ntiles, MR, nt, 0);
 #else
     (void)k, (void)x, (void)y, (void)pool; /* never prepared: supports() is false */
 #endif

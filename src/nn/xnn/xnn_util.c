@@ -107,6 +107,21 @@ const av_nn__tensor *av_nn__xnn_out(const av_nn__graph *g, const av_nn__node *n,
     return &g->tensors[n->out[i]];
 }
 
+void av_nn__xnn_conv_geom(const av_nn__graph *g, const av_nn__node *n, av_nn__xnn_geom *q)
+{
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
+    const av_nn__tensor *y = av_nn__xnn_out(g, n, 0);
+    const av_nn__conv_params *p = &n->p.conv;
+    q->batch = (size_t)x->dims[0], q->h = (size_t)x->dims[1], q->w = (size_t)x->dims[2];
+    q->cin = (size_t)x->dims[3], q->oh = (size_t)y->dims[1], q->ow = (size_t)y->dims[2];
+    q->cout = (size_t)y->dims[3], q->m = q->batch * q->oh * q->ow;
+    q->kh = w->dims[1], q->kw = w->dims[2], q->sh = p->stride_h, q->sw = p->stride_w;
+    q->dh = p->dilation_h, q->dw = p->dilation_w, q->pt = p->pad_top, q->pl = p->pad_left;
+    q->ks = (size_t)(q->kh * q->kw);
+    q->pointwise = q->ks == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
+                   q->oh == q->h && q->ow == q->w;
+}
+
 int64_t av_nn__xnn_numel(const av_nn__tensor *t)
 {
     if (!t || t->rank < 0 || t->rank > AV_NN_MAX_RANK)
