@@ -57,6 +57,23 @@ static inline int tt_node(av_nn__graph *g, av_nn__op op, const char *name, const
     return k;
 }
 
+/* Run the finalized graph g once on backend be with the given threads; frees g. */
+static inline void tt_run_model(av_nn__graph *g, av_nn_backend be, int threads,
+                                const void *const *inputs, void *const *outputs)
+{
+    char err[512] = "";
+    av_nn_model *m = NULL;
+    CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) == AV_NN_OK);
+    av_nn_ctx_opts o = {.threads = threads, .backend = be};
+    av_nn_ctx *c = NULL;
+    av_nn_status st = av_nn_ctx_new(m, &o, &c, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "ctx: %s", err);
+    st = av_nn_run(c, inputs, outputs, err, sizeof err);
+    CHECK_MSG(st == AV_NN_OK, "run: %s", err);
+    av_nn_ctx_free(c);
+    av_nn_model_free(m);
+}
+
 /* Finalize g, run it once on the reference (or given) backend; frees g. */
 static inline void tt_run_backend(av_nn__graph *g, av_nn_backend be, const void *const *inputs,
                                   void *const *outputs)
@@ -64,16 +81,16 @@ static inline void tt_run_backend(av_nn__graph *g, av_nn_backend be, const void 
     char err[512] = "";
     av_nn_status st = av_nn__graph_finalize(g, err, sizeof err);
     CHECK_MSG(st == AV_NN_OK, "finalize: %s", err);
-    av_nn_model *m = NULL;
-    CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) == AV_NN_OK);
-    av_nn_ctx_opts o = {.threads = 1, .backend = be};
-    av_nn_ctx *c = NULL;
-    st = av_nn_ctx_new(m, &o, &c, err, sizeof err);
-    CHECK_MSG(st == AV_NN_OK, "ctx: %s", err);
-    st = av_nn_run(c, inputs, outputs, err, sizeof err);
-    CHECK_MSG(st == AV_NN_OK, "run: %s", err);
-    av_nn_ctx_free(c);
-    av_nn_model_free(m);
+    tt_run_model(g, be, 1, inputs, outputs);
+}
+
+/* Live (not dead) nodes of g with op `op`: what a pass left. */
+static inline int tt_count_live(const av_nn__graph *g, av_nn__op op)
+{
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        k += !g->nodes[i].dead && g->nodes[i].op == op;
+    return k;
 }
 
 static inline void tt_run(av_nn__graph *g, const void *const *inputs, void *const *outputs)

@@ -71,14 +71,6 @@ static av_nn__graph *build(const cat_case *cc)
     return g;
 }
 
-static int count_live(const av_nn__graph *g, av_nn__op op)
-{
-    int k = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        k += !g->nodes[i].dead && g->nodes[i].op == op;
-    return k;
-}
-
 static void check_case(const cat_case *cc, bool want_fused)
 {
     int64_t dy[4];
@@ -105,7 +97,7 @@ static void check_case(const cat_case *cc, bool want_fused)
         g = build(cc);
         char err[256] = "";
         CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
-        int left = count_live(g, AV_NN_OP_CLAMP) + count_live(g, AV_NN_OP_UNARY);
+        int left = tt_count_live(g, AV_NN_OP_CLAMP) + tt_count_live(g, AV_NN_OP_UNARY);
         CHECK_MSG(left == !want_fused, "act nodes left %d (axis %d, act %d)", left, cc->axis,
                   cc->act);
         tt_run_backend(g, be ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE, in,

@@ -74,29 +74,6 @@ static av_nn__graph *build(const dp_case *dc)
     return g;
 }
 
-static int count_live(const av_nn__graph *g, av_nn__op op)
-{
-    int k = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        k += !g->nodes[i].dead && g->nodes[i].op == op;
-    return k;
-}
-
-/* Finalize g, run it once on backend be with the given threads; frees g. */
-static void run_threads(av_nn__graph *g, av_nn_backend be, int threads, const void *const *in,
-                        void *const *out)
-{
-    char err[512] = "";
-    av_nn_model *m = NULL;
-    CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) == AV_NN_OK);
-    av_nn_ctx_opts o = {.threads = threads, .backend = be};
-    av_nn_ctx *c = NULL;
-    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "ctx: %s", err);
-    CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
-    av_nn_ctx_free(c);
-    av_nn_model_free(m);
-}
-
 static void check_case(const dp_case *dc, bool want_fused)
 {
     int64_t nx = dc->n * dc->h * dc->w * dc->c;
@@ -116,12 +93,12 @@ static void check_case(const dp_case *dc, bool want_fused)
         g = build(dc);
         char err[256] = "";
         CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
-        CHECK_MSG(count_live(g, AV_NN_OP_DEPTHWISE_CONV2D) == !want_fused,
+        CHECK_MSG(tt_count_live(g, AV_NN_OP_DEPTHWISE_CONV2D) == !want_fused,
                   "depthwise left: %lldx%lldx%lldx%lld k%d s%d -> %lld",
                   (long long)dc->n, (long long)dc->h, (long long)dc->w, (long long)dc->c, dc->k,
                   dc->s, (long long)dc->o);
         /* the residual add fuses into the conv either way (where our GEMM runs) */
-        CHECK_EQ_INT(count_live(g, AV_NN_OP_BINARY), dc->res && !av_nn__residual_fusion_pays());
+        CHECK_EQ_INT(tt_count_live(g, AV_NN_OP_BINARY), dc->res && !av_nn__residual_fusion_pays());
         for (int i = 0; i < g->n_nodes; i++) {
             const av_nn__node *n = &g->nodes[i];
             if (n->dead || n->op != AV_NN_OP_CONV2D)
@@ -130,7 +107,7 @@ static void check_case(const dp_case *dc, bool want_fused)
             if (want_fused && run) /* our bands run it, never XNNPACK's convolution */
                 CHECK(av_nn__xnn_dwpw_supports(g, n) && av_nn__xnn_gemm_supports(g, n));
         }
-        run_threads(g, run ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE,
+        tt_run_model(g, run ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE,
                     run == 2 ? 3 : 1, in, (void **)got);
         for (int o = 0; o < (dc->dw_out ? 2 : 1); o++)
             for (int64_t i = 0, ne = o ? nd : ny; i < ne; i++) {

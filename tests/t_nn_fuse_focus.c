@@ -58,14 +58,6 @@ static av_nn__graph *build(const focus_case *fc)
     return g;
 }
 
-static int count_live(const av_nn__graph *g, av_nn__op op)
-{
-    int k = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        k += !g->nodes[i].dead && g->nodes[i].op == op;
-    return k;
-}
-
 /* Both backends (the xnn one with and without the own kernel) against the
  * interpreter, byte for byte; want_fused: no slice or concat left. */
 static void check_case(const focus_case *fc, bool want_fused)
@@ -92,8 +84,8 @@ static void check_case(const focus_case *fc, bool want_fused)
         g = build(fc);
         char err[256] = "";
         CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
-        CHECK_MSG(count_live(g, AV_NN_OP_SLICE) == (want_fused ? 0 : 4) &&
-                      count_live(g, AV_NN_OP_CONCAT) == (want_fused ? 0 : 1),
+        CHECK_MSG(tt_count_live(g, AV_NN_OP_SLICE) == (want_fused ? 0 : 4) &&
+                      tt_count_live(g, AV_NN_OP_CONCAT) == (want_fused ? 0 : 1),
                   "fused %d: %lldx%lldx%lldx%lld order %d%d%d%d", want_fused, (long long)fc->n,
                   (long long)fc->c, (long long)fc->h, (long long)fc->w, fc->order[0],
                   fc->order[1], fc->order[2], fc->order[3]);

@@ -64,29 +64,6 @@ static av_nn__graph *build(const pd_case *pc)
     return g;
 }
 
-static int count_live(const av_nn__graph *g, av_nn__op op)
-{
-    int k = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        k += !g->nodes[i].dead && g->nodes[i].op == op;
-    return k;
-}
-
-/* Finalize g, run it once on backend be with the given threads; frees g. */
-static void run_threads(av_nn__graph *g, av_nn_backend be, int threads, const void *const *in,
-                        void *const *out)
-{
-    char err[512] = "";
-    av_nn_model *m = NULL;
-    CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) == AV_NN_OK);
-    av_nn_ctx_opts o = {.threads = threads, .backend = be};
-    av_nn_ctx *c = NULL;
-    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "ctx: %s", err);
-    CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
-    av_nn_ctx_free(c);
-    av_nn_model_free(m);
-}
-
 static void check_case(const pd_case *pc, bool want_fused)
 {
     int64_t oh = (pc->h + pc->s - 1) / pc->s, ow = (pc->w + pc->s - 1) / pc->s;
@@ -105,7 +82,7 @@ static void check_case(const pd_case *pc, bool want_fused)
         g = build(pc);
         char err[256] = "";
         CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
-        CHECK_MSG(count_live(g, AV_NN_OP_CONV2D) == !want_fused,
+        CHECK_MSG(tt_count_live(g, AV_NN_OP_CONV2D) == !want_fused,
                   "conv left: %lldx%lldx%lldx%lld -> %lld k%d s%d", (long long)pc->n,
                   (long long)pc->h, (long long)pc->w, (long long)pc->c, (long long)pc->o, pc->k,
                   pc->s);
@@ -117,7 +94,7 @@ static void check_case(const pd_case *pc, bool want_fused)
             if (want_fused && run) /* our windows run it, never XNNPACK's convolution */
                 CHECK(av_nn__xnn_pwdw_supports(g, n));
         }
-        run_threads(g, run ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE,
+        tt_run_model(g, run ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE,
                     run == 2 ? 3 : 1, in, (void **)got);
         for (int o = 0; o < (pc->pw_out ? 2 : 1); o++)
             for (int64_t i = 0, ne = o ? nm : ny; i < ne; i++) {
@@ -232,7 +209,7 @@ TEST(fused_then_run_at_batch_3)
         av_nn__graph *g = build(&pc);
         char err[512] = "";
         CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
-        CHECK_EQ_INT(count_live(g, AV_NN_OP_CONV2D), !av_nn__pwdw_fusion_pays());
+        CHECK_EQ_INT(tt_count_live(g, AV_NN_OP_CONV2D), !av_nn__pwdw_fusion_pays());
         av_nn_model *m = NULL;
         CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) ==
               AV_NN_OK);

@@ -66,14 +66,6 @@ static av_nn__graph *build(const res_case *rc)
     return g;
 }
 
-static int count_live(const av_nn__graph *g, av_nn__op op)
-{
-    int k = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        k += !g->nodes[i].dead && g->nodes[i].op == op;
-    return k;
-}
-
 static void compare(const float *got, const float *want, int64_t n, const char *what,
                     const res_case *rc)
 {
@@ -109,8 +101,8 @@ static void check_case(const res_case *rc, bool want_fused)
         g = build(rc);
         char err[256] = "";
         CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
-        CHECK_MSG(count_live(g, AV_NN_OP_BINARY) == (want_fused ? 0 : 1), "add left: %lldx%lldx%lldx%lld -> %lld k%d self %d swap %d", (long long)rc->n, (long long)rc->h, (long long)rc->w, (long long)rc->c, (long long)rc->o, rc->k, rc->self, rc->swap);
-        CHECK_EQ_INT(count_live(g, AV_NN_OP_CLAMP), 0); /* relu6 fused: conv or add */
+        CHECK_MSG(tt_count_live(g, AV_NN_OP_BINARY) == (want_fused ? 0 : 1), "add left: %lldx%lldx%lldx%lld -> %lld k%d self %d swap %d", (long long)rc->n, (long long)rc->h, (long long)rc->w, (long long)rc->c, (long long)rc->o, rc->k, rc->self, rc->swap);
+        CHECK_EQ_INT(tt_count_live(g, AV_NN_OP_CLAMP), 0); /* relu6 fused: conv or add */
         for (int i = 0; i < g->n_nodes; i++) {
             const av_nn__node *n = &g->nodes[i];
             if (n->dead || n->op != AV_NN_OP_CONV2D)
@@ -196,7 +188,7 @@ TEST(not_fused_when_r_comes_later)
     CHECK(av_nn__mark_output(g, y) >= 0);
     char err[256] = "";
     CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
-    CHECK_EQ_INT(count_live(g, AV_NN_OP_BINARY), 1);
+    CHECK_EQ_INT(tt_count_live(g, AV_NN_OP_BINARY), 1);
     av_nn__graph_free(g);
 }
 
