@@ -14,6 +14,7 @@
  */
 #include "harness.h"
 #include "nn_fixture.h"
+#include "qdw_fixture.h"
 
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -23,56 +24,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-typedef struct dwc {
-    int64_t n, h, w, c;
-    int stride, pad;
-    av_nn__act act;
-    float xs, ws, ys;
-    int32_t xz, wz, yz;
-} dwc;
-
-static av_nn__tid tensor(av_nn__graph *g, const char *name, const int64_t *d, int r, void *data,
-                         float s, int32_t zp, av_nn_dtype dt)
-{
-    av_nn__tid t = av_nn__add_tensor(g, name, dt, r, d, data, data != NULL);
-    CHECK(t >= 0);
-    g->tensors[t].quant.scale = s;
-    g->tensors[t].quant.zero_point = zp;
-    return t;
-}
-
-/* A one-node 3x3 depthwise graph with random weights and bias; *k the node. */
-static av_nn__graph *build(const dwc *c, int *k)
-{
-    av_nn__graph *g = av_nn__graph_new();
-    CHECK(g);
-    int64_t xd[4] = {c->n, c->h, c->w, c->c}, wd[4] = {1, 3, 3, c->c};
-    uint8_t *wq = malloc((size_t)(9 * c->c));
-    int32_t *bq = malloc((size_t)c->c * sizeof *bq);
-    CHECK(wq && bq);
-    for (int64_t i = 0; i < 9 * c->c; i++)
-        wq[i] = (uint8_t)nf_rnd();
-    for (int64_t i = 0; i < c->c; i++)
-        bq[i] = (int32_t)(nf_rnd() % 40001) - 20000;
-    av_nn__tid in[3];
-    in[0] = tensor(g, "x", xd, 4, NULL, c->xs, c->xz, AV_NN_U8);
-    CHECK(av_nn__mark_input(g, in[0]) >= 0);
-    in[1] = tensor(g, "w", wd, 4, wq, c->ws, c->wz, AV_NN_U8);
-    in[2] = tensor(g, "b", &c->c, 1, bq, 0, 0, AV_NN_I32);
-    av_nn__tid y = tensor(g, "y", NULL, -1, NULL, c->ys, c->yz, AV_NN_U8);
-    CHECK(av_nn__mark_output(g, y) >= 0);
-    av_nn__params p = {.conv = {.stride_h = c->stride, .stride_w = c->stride, .dilation_h = 1,
-                                .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT, .groups = 1,
-                                .pad_top = c->pad, .pad_bottom = c->pad, .pad_left = c->pad,
-                                .pad_right = c->pad, .act = {c->act, 0.1f, 0, 0}}};
-    *k = av_nn__add_node(g, AV_NN_OP_DEPTHWISE_CONV2D, "dw", in, 3, &y, 1, &p);
-    CHECK(*k >= 0);
-    char err[256] = "";
-    CHECK_MSG(av_nn__infer_node(g, &g->nodes[*k], err, sizeof err) == AV_NN_OK, "infer: %s",
-              err);
-    return g;
-}
 
 /* Node k on the XNNPACK backend (ours, or XNNPACK's when forced off) on x
  * into y; *col: whether the column kernel ran it. */
@@ -98,7 +49,7 @@ static void check(uint64_t seed, const dwc *c)
 {
     av_nn__xnn_qdws_force_off(true); /* the streaming kernel: t_nn_qdws */
     int k;
-    av_nn__graph *g = build(c, &k);
+    av_nn__graph *g = dwc_build(c, &k);
     size_t nx = (size_t)(c->n * c->h * c->w * c->c);
     size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);
     uint8_t *x = malloc(nx + XNN_EXTRA_BYTES), *y1 = malloc(ny), *y2 = malloc(ny);
@@ -116,7 +67,7 @@ static void check(uint64_t seed, const dwc *c)
     run(g, k, x, yx, nf_pool(), &colx);
     av_nn__xnn_qgemm_force_off(false);
     int64_t ow = g->tensors[g->nodes[k].out[0]].dims[2];
-    bool want = av_nn__xnn_qgemm_available() && c->stride == 1 && c->c >= 16 && c->c <= 79 &&
+    bool want = av_nn__xnn_qgemm_available() && c->sh == 1 && c->c >= 16 && c->c <= 79 &&
                 (ow - 1) + 3 <= 256;
     CHECK_MSG(col1 == want && col2 == want, "seed %llu: column kernel %d, want %d",
               (unsigned long long)seed, col1, want);
@@ -140,9 +91,11 @@ static dwc random_dw(void)
 {
     static const av_nn__act acts[] = {AV_NN_ACT_NONE, AV_NN_ACT_RELU, AV_NN_ACT_RELU6};
     dwc c = {.n = irand(0, 2) ? 1 : 3, .h = irand(1, 12), .w = irand(1, 40),
-             .c = irand(0, 1) ? 16 * irand(1, 4) : irand(1, 80), .stride = irand(0, 4) ? 1 : 2,
-             .pad = irand(0, 2) ? 1 : 0, .act = acts[irand(0, 2)]};
-    while (c.h + 2 * c.pad < 3 || c.w + 2 * c.pad < 3)
+             .c = irand(0, 1) ? 16 * irand(1, 4) : irand(1, 80)};
+    c.sh = c.sw = irand(0, 4) ? 1 : 2;
+    c.pt = c.pl = c.pb = c.pr = irand(0, 2) ? 1 : 0;
+    c.act = acts[irand(0, 2)];
+    while (c.h + 2 * c.pt < 3 || c.w + 2 * c.pt < 3)
         c.h++, c.w++;
     c.xs = nf_frand(0.005f, 0.05f), c.ws = nf_frand(0.001f, 0.02f), c.ys = nf_frand(0.01f, 0.2f);
     c.xz = irand(0, 255), c.wz = irand(0, 255), c.yz = irand(0, c.act ? 200 : 255);
@@ -166,8 +119,9 @@ TEST(column_kernel_model_and_edge_shapes)
                                     {2, 255, 16, 1, 1},   {4, 300, 48, 1, 0}, {1, 1, 64, 3, 1}};
     for (int i = 0; i < 6; i++) {
         nf_reseed((uint64_t)(i + 70) * 0x9e3779b97f4a7c15ull + 5);
-        dwc c = {.n = sh[i][3], .h = sh[i][0], .w = sh[i][1], .c = sh[i][2], .stride = 1,
-                 .pad = (int)sh[i][4], .act = AV_NN_ACT_RELU6, .xs = 0.0235f, .ws = 0.03f,
+        dwc c = {.n = sh[i][3], .h = sh[i][0], .w = sh[i][1], .c = sh[i][2], .sh = 1, .sw = 1,
+                 .pt = (int)sh[i][4], .pl = (int)sh[i][4], .pb = (int)sh[i][4],
+                 .pr = (int)sh[i][4], .act = AV_NN_ACT_RELU6, .xs = 0.0235f, .ws = 0.03f,
                  .ys = 0.0235f, .xz = 128, .wz = 110, .yz = 0};
         if (i == 5) /* every product at +-255^2: the largest sums */
             c.act = AV_NN_ACT_NONE, c.xz = 255, c.wz = 0, c.xs = 0.5f, c.ws = 0.9f, c.yz = 7;
@@ -184,11 +138,12 @@ TEST(column_kernel_reads_stay_in_the_input)
     static const int64_t cfg[][4] = {{5, 7, 16, 1}, {4, 9, 32, 0}, {3, 3, 64, 1}, {1, 2, 16, 1}};
     for (int t = 0; t < 4; t++) {
         nf_reseed(777 + (uint64_t)t);
-        dwc c = {.n = 1, .h = cfg[t][0], .w = cfg[t][1], .c = cfg[t][2], .stride = 1,
-                 .pad = (int)cfg[t][3], .act = AV_NN_ACT_NONE, .xs = 0.02f, .ws = 0.01f,
+        dwc c = {.n = 1, .h = cfg[t][0], .w = cfg[t][1], .c = cfg[t][2], .sh = 1, .sw = 1,
+                 .pt = (int)cfg[t][3], .pl = (int)cfg[t][3], .pb = (int)cfg[t][3],
+                 .pr = (int)cfg[t][3], .act = AV_NN_ACT_NONE, .xs = 0.02f, .ws = 0.01f,
                  .ys = 0.05f, .xz = 3, .wz = 250, .yz = 9};
         int k;
-        av_nn__graph *g = build(&c, &k);
+        av_nn__graph *g = dwc_build(&c, &k);
         av_nn__xnn_node s;
         memset(&s, 0, sizeof s);
         char err[256];

@@ -13,6 +13,7 @@
  */
 #include "harness.h"
 #include "nn_fixture.h"
+#include "qdw_fixture.h"
 
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -22,56 +23,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-typedef struct dwc {
-    int64_t n, h, w, c;
-    int sh, sw, pt, pl, pb, pr;
-    av_nn__act act;
-    float xs, ws, ys;
-    int32_t xz, wz, yz;
-} dwc;
-
-static av_nn__tid tensor(av_nn__graph *g, const char *name, const int64_t *d, int r, void *data,
-                         float s, int32_t zp, av_nn_dtype dt)
-{
-    av_nn__tid t = av_nn__add_tensor(g, name, dt, r, d, data, data != NULL);
-    CHECK(t >= 0);
-    g->tensors[t].quant.scale = s;
-    g->tensors[t].quant.zero_point = zp;
-    return t;
-}
-
-/* A one-node 3x3 depthwise graph with random weights and bias; *k the node. */
-static av_nn__graph *build(const dwc *c, int *k)
-{
-    av_nn__graph *g = av_nn__graph_new();
-    CHECK(g);
-    int64_t xd[4] = {c->n, c->h, c->w, c->c}, wd[4] = {1, 3, 3, c->c};
-    uint8_t *wq = malloc((size_t)(9 * c->c));
-    int32_t *bq = malloc((size_t)c->c * sizeof *bq);
-    CHECK(wq && bq);
-    for (int64_t i = 0; i < 9 * c->c; i++)
-        wq[i] = (uint8_t)nf_rnd();
-    for (int64_t i = 0; i < c->c; i++)
-        bq[i] = (int32_t)(nf_rnd() % 40001) - 20000;
-    av_nn__tid in[3];
-    in[0] = tensor(g, "x", xd, 4, NULL, c->xs, c->xz, AV_NN_U8);
-    CHECK(av_nn__mark_input(g, in[0]) >= 0);
-    in[1] = tensor(g, "w", wd, 4, wq, c->ws, c->wz, AV_NN_U8);
-    in[2] = tensor(g, "b", &c->c, 1, bq, 0, 0, AV_NN_I32);
-    av_nn__tid y = tensor(g, "y", NULL, -1, NULL, c->ys, c->yz, AV_NN_U8);
-    CHECK(av_nn__mark_output(g, y) >= 0);
-    av_nn__params p = {.conv = {.stride_h = c->sh, .stride_w = c->sw, .dilation_h = 1,
-                                .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT, .groups = 1,
-                                .pad_top = c->pt, .pad_bottom = c->pb, .pad_left = c->pl,
-                                .pad_right = c->pr, .act = {c->act, 0.1f, 0, 0}}};
-    *k = av_nn__add_node(g, AV_NN_OP_DEPTHWISE_CONV2D, "dw", in, 3, &y, 1, &p);
-    CHECK(*k >= 0);
-    char err[256] = "";
-    CHECK_MSG(av_nn__infer_node(g, &g->nodes[*k], err, sizeof err) == AV_NN_OK, "infer: %s",
-              err);
-    return g;
-}
 
 /* Node k on the XNNPACK backend (ours, or XNNPACK's when forced off) on x
  * into y; *st: whether the streaming kernel ran it, *plain: without clamps. */
@@ -100,7 +51,7 @@ static void run(av_nn__graph *g, int k, const uint8_t *x, uint8_t *y, pthreadpoo
 static bool check(uint64_t seed, const dwc *c)
 {
     int k;
-    av_nn__graph *g = build(c, &k);
+    av_nn__graph *g = dwc_build(c, &k);
     size_t nx = (size_t)(c->n * c->h * c->w * c->c);
     size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);
     uint8_t *x = malloc(nx + XNN_EXTRA_BYTES), *y1 = malloc(ny), *y2 = malloc(ny);
@@ -235,7 +186,7 @@ TEST(streaming_reads_stay_in_the_input)
                  .pt = p, .pl = p, .pb = p, .pr = p, .act = AV_NN_ACT_NONE, .xs = 0.02f,
                  .ws = 0.01f, .ys = 0.1f, .xz = 128, .wz = 128, .yz = 100};
         int k;
-        av_nn__graph *g = build(&c, &k);
+        av_nn__graph *g = dwc_build(&c, &k);
         av_nn__xnn_node st;
         memset(&st, 0, sizeof st);
         char err[256];
