@@ -205,6 +205,8 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
     }
     if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
         return av_nn__xnn_pwdw_supports(g, n); /* a fused 1x1 conv: our windows only */
+    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on) /* a fused depthwise: our bands only */
+        return av_nn__xnn_dwpw_supports(g, n) && av_nn__xnn_gemm_supports(g, n);
     if (n->op == AV_NN_OP_TRANSPOSE_CONV2D && n->n_in > 3 && n->in[3] >= 0 &&
         !g->tensors[n->in[3]].data)
         return false; /* output shape given at run time */
@@ -215,8 +217,6 @@ bool av_nn__xnn_conv_supports(const av_nn__graph *g, const av_nn__node *n)
         av_nn__xnn_qsgemm_supports(g, n) ||
         av_nn__xnn_qdw_supports(g, n) || av_nn__xnn_dw_supports(g, n))
         return true;
-    if (n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on)
-        return false; /* a fused depthwise: our bands only (xnn_dwpw.c) */
     if (av_nn__conv_residual(g, n) >= 0)
         return false; /* a fused residual add: our GEMM only */
     av_nn__tensor pre;

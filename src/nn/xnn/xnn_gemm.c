@@ -271,8 +271,6 @@ bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     if (n->op != AV_NN_OP_CONV2D || (n->p.conv.groups > 1) || !av_nn__xnn_gemm_available())
         return false;
-    if (n->p.conv.dw_on && !av_nn__xnn_dwpw_supports(g, n))
-        return false; /* a depthwise fused in: only in bands (xnn_dwpw.c) */
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *b = av_nn__xnn_in(g, n, 2), *y = av_nn__xnn_out(g, n, 0);
     if (!x || !w || !y || !w->data || x->dtype != AV_NN_F32 || w->dtype != AV_NN_F32 ||

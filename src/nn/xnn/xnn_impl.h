@@ -325,7 +325,7 @@ void av_nn__xnn_pwdw_free(av_nn__xnn_pwdw *k);
 /* ---- xnn_dwpw.c: a 1x1 conv that took its depthwise (p.conv.dw_on), in bands ---- */
 
 /* Our depthwise takes the fused depthwise and the conv is 1x1, stride 1,
- * unpadded (the rest: av_nn__xnn_gemm_supports, which asks this first). */
+ * unpadded (the rest: av_nn__xnn_gemm_supports; xnn_conv.c asks both). */
 bool av_nn__xnn_dwpw_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
