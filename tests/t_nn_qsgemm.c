@@ -180,7 +180,9 @@ static void check_conv(uint64_t seed, sconv *c, bool ours_expected)
         int d = abs(y1[i] - yr[i]), dx = abs(yx[i] - yr[i]);
         inside += yr[i] > -128 && yr[i] < 127;
         negative += yr[i] < c->yz;
-        CHECK_MSG(d <= 1, "seed %llu: element %zu of %zu: ours %d vs reference %d",
+        /* no own kernel here (no AVX2): y1 is XNNPACK's path, its bound */
+        CHECK_MSG(d <= (own1 ? 1.0 : tol_x),
+                  "seed %llu: element %zu of %zu: ours %d vs reference %d",
                   (unsigned long long)cur_seed, i, ny, y1[i], yr[i]);
         CHECK_MSG(dx <= tol_x, "seed %llu: element %zu: XNNPACK path %d vs reference %d (tol %.2f)",
                   (unsigned long long)cur_seed, i, yx[i], yr[i], tol_x);

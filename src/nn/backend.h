@@ -50,6 +50,11 @@ bool av_nn__xnn_gemm_takes(const av_nn__graph *g, const av_nn__node *n);
 /* Node n (f32) would run on our Winograd 3x3 convolution (xnn_wino.c) in an
  * XNNPACK context: the int8 rewrite (quant.c) leaves those float. */
 bool av_nn__xnn_wino_takes(const av_nn__graph *g, const av_nn__node *n);
+/* A conv with a fused leaky relu may go int8 (quant.c): only where our int8
+ * kernels run (xnn_qsgemm.c, AVX2). Elsewhere each would run as XNNPACK's qc8
+ * on the pre-activation's coarser scale and the table (xnn_qlut.c): NanoDet's
+ * outputs drift twice past the int8 bound (tests/t_nn_review_noavx2.c). */
+bool av_nn__xnn_qleaky_pays(void);
 /* The GEMM-packed buffer made from constant w, held once more (the caller
  * puts it with av_nn__xnn_pack_put); NULL when no context packed w. */
 float *av_nn__xnn_pack_hold(const void *w, int kind);

@@ -9,7 +9,8 @@
  *
  * Quantisation rewrites every float CONV2D / DEPTHWISE_CONV2D whose input
  * and output have ranges, whose fused activation is a clamp (none, relu,
- * relu6, clamp) or a leaky relu, and which would not run on our f32
+ * relu6, clamp) or a leaky relu (where our int8 kernels run: AVX2), and
+ * which would not run on our f32
  * Winograd kernel (faster than int8 here), into a qc8 convolution (our
  * int8 GEMM, xnn_qsgemm.c, or XNNPACK's): int8 weights with one
  * symmetric scale per output channel, int32 bias at scale x*w, int8
@@ -475,6 +476,8 @@ static bool candidate(const av_nn__graph *g, const av_nn__node *n, const float *
      * against ~90 for the f32 GEMM), which XNNPACK's int8 direct convolution
      * does not beat */
     if (av_nn__xnn_wino_takes(g, n))
+        return false;
+    if (n->p.conv.act.kind == AV_NN_ACT_LEAKY && !av_nn__xnn_qleaky_pays())
         return false;
     const av_nn__tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     const av_nn__tensor *y = &g->tensors[n->out[0]];

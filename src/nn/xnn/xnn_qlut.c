@@ -19,6 +19,11 @@
 #include <math.h>
 #include <stdlib.h>
 
+bool av_nn__xnn_qleaky_pays(void)
+{
+    return av_nn__xnn_qgemm_available();
+}
+
 bool av_nn__xnn_qleaky_ok(const av_nn__fused_act *a, const av_nn__tensor *y)
 {
     return a->kind == AV_NN_ACT_LEAKY && isfinite(a->alpha) && a->alpha > 0.0f &&
