@@ -1,5 +1,5 @@
 /*
- * t_nn_review_noavx2.c - the int8 rewrite (nn/quant.c) on a CPU without
+ * t_nn_quant_noavx2.c - the int8 rewrite (nn/quant.c) on a CPU without
  * AVX2 (AV_NN_NO_AVX2=1, set before any kernel is picked): there a leaky
  * relu conv would run as XNNPACK's qc8 on the pre-activation's coarse scale
  * (up to ys / alpha per step) and then the table (xnn_qlut.c), and NanoDet's

@@ -1,5 +1,5 @@
 /*
- * t_nn_review_fuse_pads.c - the depthwise fusions (pass_fuse.c) with
+ * t_nn_fuse_pads.c - the depthwise fusions (pass_fuse.c) with
  * explicit, uneven paddings a model file may give. Pointwise -> strided
  * depthwise (xnn_pwdw.c): bottom and right pads as large as the kernel or
  * larger (output rows and columns whose window holds no input row,
