@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,17 @@ const char *av_nn_dtype_name(av_nn_dtype t)
 size_t av_nn_dtype_size(av_nn_dtype t)
 {
     return ((int)t >= 0 && t < AV_NN_DTYPE_COUNT) ? dtype_sizes[t] : 0;
+}
+
+bool av_nn__env_zero(_Atomic int *cache, const char *name)
+{
+    int v = atomic_load_explicit(cache, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv(name);
+        v = e && strcmp(e, "0") == 0;
+        atomic_store_explicit(cache, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 av_nn_status av_nn__fail(char *err, size_t errlen, av_nn_status st, const char *fmt, ...)

@@ -461,6 +461,11 @@ int64_t av_nn__nbytes(const av_nn__tensor *t);
  */
 av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen);
 
+/* A fast-path switch read once from the environment: true when `name` is
+ * set to "0" (the path is off). *cache starts at -1; threads that race to
+ * fill it store the same value (atomic: no data race). */
+bool av_nn__env_zero(_Atomic int *cache, const char *name);
+
 /* snprintf into err if err is non-NULL; returns st for `return av_nn__fail(...)`. */
 av_nn_status av_nn__fail(char *err, size_t errlen, av_nn_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

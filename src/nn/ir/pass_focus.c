@@ -25,7 +25,7 @@
 #include <string.h>
 
 static atomic_bool forced_off;
-static int env_off = -1; /* AV_NN_FUSE_FOCUS=0: 1; a benign race, same value */
+static _Atomic int env_off = -1; /* AV_NN_FUSE_FOCUS=0: 1 (av_nn__env_zero) */
 
 void av_nn__focus_force_off(bool on)
 {
@@ -34,11 +34,7 @@ void av_nn__focus_force_off(bool on)
 
 static bool wanted(void)
 {
-    if (env_off < 0) {
-        const char *e = getenv("AV_NN_FUSE_FOCUS");
-        env_off = e && strcmp(e, "0") == 0;
-    }
-    return !env_off && !atomic_load(&forced_off);
+    return !av_nn__env_zero(&env_off, "AV_NN_FUSE_FOCUS") && !atomic_load(&forced_off);
 }
 
 /* The live node that writes tensor t and how many live nodes read it. */

@@ -21,7 +21,7 @@
 #define MAX_GROUP 8 /* pools of one input taken at a time */
 
 static atomic_bool forced_off;
-static int env_off = -1; /* AV_NN_FUSE_SPP=0: 1; a benign race, same value */
+static _Atomic int env_off = -1; /* AV_NN_FUSE_SPP=0: 1 (av_nn__env_zero) */
 
 void av_nn__spp_force_off(bool on)
 {
@@ -30,11 +30,7 @@ void av_nn__spp_force_off(bool on)
 
 static bool wanted(void)
 {
-    if (env_off < 0) {
-        const char *e = getenv("AV_NN_FUSE_SPP");
-        env_off = e && strcmp(e, "0") == 0;
-    }
-    return !env_off && !atomic_load(&forced_off);
+    return !av_nn__env_zero(&env_off, "AV_NN_FUSE_SPP") && !atomic_load(&forced_off);
 }
 
 /* A square odd k x k max pool, stride and dilation 1, k / 2 padding on every

@@ -251,7 +251,7 @@ bool av_nn__xnn_gemm_available(void)
 }
 
 static atomic_bool residual_off; /* av_nn__residual_force_off (tests) */
-static int residual_env = -1;    /* AV_NN_FUSE_RESIDUAL=0: 1; a benign race, same value */
+static _Atomic int residual_env = -1; /* AV_NN_FUSE_RESIDUAL=0: 1 (av_nn__env_zero) */
 
 void av_nn__residual_force_off(bool on)
 {
@@ -260,11 +260,8 @@ void av_nn__residual_force_off(bool on)
 
 bool av_nn__residual_fusion_pays(void)
 {
-    if (residual_env < 0) {
-        const char *e = getenv("AV_NN_FUSE_RESIDUAL");
-        residual_env = e && strcmp(e, "0") == 0;
-    }
-    return !residual_env && !atomic_load(&residual_off) && av_nn__xnn_gemm_available();
+    return !av_nn__env_zero(&residual_env, "AV_NN_FUSE_RESIDUAL") && !atomic_load(&residual_off) &&
+           av_nn__xnn_gemm_available();
 }
 
 bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
@@ -300,16 +297,12 @@ void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k)
     free(k);
 }
 
-static int narrow_env = -1; /* AV_NN_XNN_NARROW=0: 0; a benign race, same value */
+static _Atomic int narrow_env = -1; /* AV_NN_XNN_NARROW=0: 1 (av_nn__env_zero) */
 
 static bool narrow_wanted(const av_nn__xnn_gemm *k)
 {
-    if (narrow_env < 0) {
-        const char *e = getenv("AV_NN_XNN_NARROW");
-        narrow_env = !(e && strcmp(e, "0") == 0);
-    }
-    return narrow_env && k->geo.pointwise && k->geo.cout <= NARROW_N &&
-           k->geo.cin >= NARROW_MIN_CIN;
+    return !av_nn__env_zero(&narrow_env, "AV_NN_XNN_NARROW") && k->geo.pointwise &&
+           k->geo.cout <= NARROW_N && k->geo.cin >= NARROW_MIN_CIN;
 }
 
 typedef struct gemm_src {

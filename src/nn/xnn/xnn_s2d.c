@@ -16,7 +16,7 @@
 #include <string.h>
 
 static atomic_bool forced_off;
-static int env_off = -1; /* AV_NN_XNN_S2D=0: 1; a benign race, same value */
+static _Atomic int env_off = -1; /* AV_NN_XNN_S2D=0: 1 (av_nn__env_zero) */
 
 void av_nn__xnn_s2d_force_off(bool on)
 {
@@ -50,12 +50,8 @@ bool av_nn__xnn_s2d(const av_nn__graph *g, const av_nn__node *n, const void *x, 
                     pthreadpool_t pool)
 {
     static const int px[6] = {0, 2, 4, 5, 3, 1}, py[6] = {0, 2, 4, 3, 5, 1};
-    if (env_off < 0) {
-        const char *e = getenv("AV_NN_XNN_S2D");
-        env_off = e && strcmp(e, "0") == 0;
-    }
-    if (env_off || atomic_load(&forced_off) || n->op != AV_NN_OP_TRANSPOSE ||
-        n->p.transpose.rank != 6)
+    if (av_nn__env_zero(&env_off, "AV_NN_XNN_S2D") || atomic_load(&forced_off) ||
+        n->op != AV_NN_OP_TRANSPOSE || n->p.transpose.rank != 6)
         return false;
     const av_nn__tensor *xt = av_nn__xnn_in(g, n, 0);
     bool qx_major = memcmp(n->p.transpose.perm, px, sizeof px) == 0;

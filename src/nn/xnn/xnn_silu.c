@@ -250,15 +250,11 @@ __attribute__((target("avx2,fma"))) static void silu_avx2_direct(const float *x,
 
 typedef void (*silu_fn)(const float *x, float *y, size_t n);
 
-static int direct_env = -1; /* AV_NN_XNN_SILU_DIRECT=0: 0; a benign race, same value */
+static _Atomic int direct_env = -1; /* AV_NN_XNN_SILU_DIRECT=0: 1 (av_nn__env_zero) */
 
 static bool direct_wanted(void)
 {
-    if (direct_env < 0) {
-        const char *e = getenv("AV_NN_XNN_SILU_DIRECT");
-        direct_env = !(e && strcmp(e, "0") == 0);
-    }
-    return direct_env;
+    return !av_nn__env_zero(&direct_env, "AV_NN_XNN_SILU_DIRECT");
 }
 
 /* Index 0 portable, 1 AVX2+FMA (direct unless turned off), 2 AVX-512F, 3 AVX2+FMA

@@ -54,7 +54,7 @@ struct av_nn__xnn_wino {
 };
 
 static atomic_bool forced_off;
-static int env_off = -1; /* AV_NN_XNN_WINO=0: read once (A/B runs in one build) */
+static _Atomic int env_off = -1; /* AV_NN_XNN_WINO=0: 1 (av_nn__env_zero; A/B runs in one build) */
 
 void av_nn__xnn_wino_force_off(bool on)
 {
@@ -67,11 +67,7 @@ bool av_nn__xnn_wino_supports(const av_nn__graph *g, const av_nn__node *n)
     if (atomic_load(&forced_off) || !av_nn__xnn_gemm_supports(g, n) ||
         av_nn__conv_residual(g, n) >= 0)
         return false;
-    if (env_off < 0) { /* a benign race: every thread computes the same value */
-        const char *e = getenv("AV_NN_XNN_WINO");
-        env_off = e && strcmp(e, "0") == 0;
-    }
-    if (env_off)
+    if (av_nn__env_zero(&env_off, "AV_NN_XNN_WINO"))
         return false;
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *y = av_nn__xnn_out(g, n, 0);
