@@ -118,6 +118,15 @@ static void print_conv_nodes(const av_nn__graph *g, const av_nn__profile *p, int
         double taps = n->op == AV_NN_OP_CONV2D ? (double)w->dims[1] * w->dims[2] * w->dims[3]
                                                : (double)w->dims[1] * w->dims[2];
         double fl = 2.0 * (double)y->dims[0] * y->dims[1] * y->dims[2] * y->dims[3] * taps;
+        /* a fused pair (pass_fuse.c) does both convolutions' work: the 1x1 conv's
+         * [cout, 1, 1, cin] filter (in[4]) runs on every input pixel; the depthwise's
+         * [1, kh, kw, c] filter on the conv's input */
+        const av_nn__tensor *f = n->n_in > 4 && n->in[4] >= 0 ? &g->tensors[n->in[4]] : NULL;
+        if (f && f->rank == 4 && n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
+            fl += 2.0 * (double)x->dims[0] * x->dims[1] * x->dims[2] * f->dims[0] * f->dims[3];
+        if (f && f->rank == 4 && n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on)
+            fl += 2.0 * (double)x->dims[0] * x->dims[1] * x->dims[2] * x->dims[3] * f->dims[1] *
+                  f->dims[2];
         double ms = p->node_ms[i] / runs;
         tot_ms += ms, tot_fl += fl;
         printf("    %-9s %3lldx%-3lld x%4lld  k%lldx%lld s%lld g%-4d -> %3lldx%-3lld x%4lld  "

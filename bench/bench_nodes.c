@@ -29,10 +29,19 @@ static double macs(const av_nn__graph *g, const av_nn__node *n)
         return 0;
     const av_nn__tensor *w = &g->tensors[n->in[1]], *y = &g->tensors[n->out[0]];
     double ny = (double)av_nn__numel(y);
+    /* a fused pair (pass_fuse.c) does both convolutions' work (bench_models.c) */
+    const av_nn__tensor *f = n->n_in > 4 && n->in[4] >= 0 ? &g->tensors[n->in[4]] : NULL;
+    const av_nn__tensor *x = n->in[0] >= 0 ? &g->tensors[n->in[0]] : NULL;
+    double fused = 0;
+    if (f && x && f->rank == 4 && x->rank == 4 && n->op == AV_NN_OP_DEPTHWISE_CONV2D &&
+        n->p.conv.pw_on)
+        fused = (double)(x->dims[0] * x->dims[1] * x->dims[2]) * (double)(f->dims[0] * f->dims[3]);
+    if (f && x && f->rank == 4 && x->rank == 4 && n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on)
+        fused = (double)av_nn__numel(x) * (double)(f->dims[1] * f->dims[2]);
     if (n->op == AV_NN_OP_CONV2D && w->rank == 4)
-        return ny * (double)(w->dims[1] * w->dims[2] * w->dims[3]);
+        return fused + ny * (double)(w->dims[1] * w->dims[2] * w->dims[3]);
     if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && w->rank == 4)
-        return ny * (double)(w->dims[1] * w->dims[2]);
+        return fused + ny * (double)(w->dims[1] * w->dims[2]);
     if (n->op == AV_NN_OP_FULLY_CONNECTED && w->rank == 2)
         return ny * (double)w->dims[1];
     return 0;
