@@ -297,6 +297,15 @@ typedef struct av_nn__axis_params {
     /* CONCAT (f32) only: a clamp (relu, relu6, clamp) applied to every
      * element, fused from the clamp that read the concat (pass_fuse.c) */
     av_nn__fused_act act;
+    /* CONCAT (f32, rank 4, axis 3) only: input resize_k is the input of the
+     * bilinear resize (params `resize`, out_h/out_w resolved) that produced
+     * that part, fused into the concat (pass_fuse.c av_nn__fuse_resize_concat):
+     * the concat samples it while copying; pre_resize the resize's own
+     * output tensor (quant.c splits the resize off again) */
+    bool resized;
+    int resize_k;
+    av_nn__resize_params resize;
+    int32_t pre_resize;
 } av_nn__axis_params;
 
 typedef struct av_nn__split_params {

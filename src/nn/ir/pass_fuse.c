@@ -294,6 +294,58 @@ bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *
     return true;
 }
 
+static _Atomic int rc_env_off = -1; /* AV_NN_FUSE_RESIZE_CONCAT=0: 1 (av_nn__env_zero) */
+static atomic_bool rc_forced_off;
+
+bool av_nn__resize_concat_fusion_pays(void)
+{
+    return !av_nn__env_zero(&rc_env_off, "AV_NN_FUSE_RESIZE_CONCAT") &&
+           !atomic_load(&rc_forced_off);
+}
+
+void av_nn__resize_concat_force_off(bool on)
+{
+    atomic_store(&rc_forced_off, on);
+}
+
+/* The coordinate modes our kernel (xnn_data.c) and the reference share. */
+static bool rc_coord_ok(const av_nn__resize_params *p)
+{
+    return p->coord == AV_NN_COORD_HALF_PIXEL || p->coord == AV_NN_COORD_ALIGN_CORNERS ||
+           p->coord == AV_NN_COORD_ASYMMETRIC ||
+           (p->coord == AV_NN_COORD_PYTORCH_HALF_PIXEL && p->out_h > 1 && p->out_w > 1);
+}
+
+bool av_nn__fuse_resize_concat(av_nn__graph *g, av_nn__node *rs)
+{
+    const av_nn__resize_params *p = &rs->p.resize;
+    if (rs->op != AV_NN_OP_RESIZE || p->mode != AV_NN_RESIZE_BILINEAR || !rc_coord_ok(p) ||
+        rs->n_in < 1 || rs->n_in > 2 || rs->n_out != 1 || rs->in[0] < 0 || rs->out[0] < 0 ||
+        (rs->n_in > 1 && rs->in[1] >= 0 && !g->tensors[rs->in[1]].data) ||
+        !av_nn__resize_concat_fusion_pays())
+        return false;
+    const av_nn__tensor *x = &g->tensors[rs->in[0]], *y = &g->tensors[rs->out[0]];
+    if (x->dtype != AV_NN_F32 || av_nn__is_quant(x) || x->rank != 4 || y->rank != 4 ||
+        y->dtype != AV_NN_F32 || av_nn__is_quant(y) || y->dims[1] != p->out_h ||
+        y->dims[2] != p->out_w || x->dims[1] < 1 || x->dims[2] < 1)
+        return false;
+    av_nn__node *cat = only_reader(g, rs->out[0]);
+    if (!cat || cat->op != AV_NN_OP_CONCAT || cat->p.axis.resized || cat->n_out != 1 ||
+        cat->p.axis.axis != 3 || g->tensors[cat->out[0]].rank != 4)
+        return false;
+    int k = -1;
+    for (int i = 0; i < cat->n_in; i++)
+        if (cat->in[i] == rs->out[0])
+            k = i;
+    cat->in[k] = rs->in[0];
+    cat->p.axis.resized = true;
+    cat->p.axis.resize_k = k;
+    cat->p.axis.resize = *p;
+    cat->p.axis.pre_resize = rs->out[0];
+    rs->dead = true;
+    return true;
+}
+
 av_nn__tid av_nn__dwpw_scale(const av_nn__node *n)
 {
     return n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on && n->n_in > 6 ? n->in[6] : -1;
