@@ -48,6 +48,22 @@
  * above. Only batch 1 graphs (the conv's output tensor keeps one image's
  * shape for the reference and quant.c), the conv's output read by the
  * depthwise only and as big as the other fusion asks.
+ *
+ * Squeeze-excite into the depthwise: y = x * s, s per image and channel
+ * ([N or 1, 1, 1, C]: the SE block's gate), read only by convs that took
+ * their depthwise (CenterNet's two heads on 128x128x128, 8 MiB) becomes
+ * those convs reading x with s as in[6]: dw(x * s) = (taps * s) applied to
+ * x, so our bands scale the depthwise's taps per run (C x taps floats) and
+ * y is never written nor read (xnn_dwpw.c; the reference multiplies first).
+ * f32, y not a graph output, every reader taking it. AV_NN_FUSE_SE_DW=0.
+ *
+ * Resize into concat: concat(..., resize_bilinear(z), ...) along channels
+ * (CenterNet's FPN: 64x64x64 upsampled to 128x128 beside a 128x128x64
+ * skip) becomes the concat reading z (p.axis.resized), which samples z row
+ * by row straight into its slice of the output (xnn_data.c): the resize's
+ * output (4 MiB there) is never written nor read. f32 NHWC, sizes
+ * constant, the coordinate modes our rows and the reference share, the
+ * resize's output read by the concat only. AV_NN_FUSE_RESIZE_CONCAT=0.
  */
 #include "nn/core.h"
 
