@@ -77,6 +77,35 @@ void av_nn__dwpw_force_off(bool on);
 #define AV_NN__DWPW_MIN_FLOATS (1 << 19)
 int64_t av_nn__dwpw_min_floats(int64_t floats);
 
+/* Bilinear resize (f32, NHWC, sizes constant) whose output only a concat
+ * along channels reads, into the concat (p.axis.resized): the concat samples
+ * the resize's input while copying. See pass_fuse.c. True when it rewrote
+ * (the resize is dead). */
+bool av_nn__fuse_resize_concat(av_nn__graph *g, av_nn__node *rs);
+/* On unless AV_NN_FUSE_RESIZE_CONCAT=0 or av_nn__resize_concat_force_off. */
+bool av_nn__resize_concat_fusion_pays(void);
+void av_nn__resize_concat_force_off(bool on);
+/* Dims (AV_NN_MAX_RANK) of concat n's part i into d: its input's, or for a
+ * fused resize's input the resize's output's. false: no such input. */
+bool av_nn__concat_part_dims(const av_nn__graph *g, const av_nn__node *n, int i, int64_t *d);
+
+/* Source coordinate of output coordinate dst of a resize from in to out
+ * pixels (scale in/out) under coordinate mode m (ref_data.c; xnn_data.c's
+ * fused resize shares it). */
+double av_nn__resize_src_coord(av_nn__coord_mode m, int64_t dst, int64_t in, int64_t out,
+                               double scale);
+
+/* Squeeze-excite multiply y = x * s (s per image and channel) read only by
+ * convs that took their depthwise (dw_on): s goes to those convs (in[6]),
+ * which scale their depthwise's taps per run. See pass_fuse.c. True when
+ * it rewrote (the multiply is dead). */
+bool av_nn__fuse_se_dw(av_nn__graph *g, av_nn__node *mul);
+/* The scale input of a dw_on conv (in[6]), or -1 when it has none. */
+av_nn__tid av_nn__dwpw_scale(const av_nn__node *n);
+/* On unless AV_NN_FUSE_SE_DW=0 or av_nn__se_dw_force_off (tests). */
+bool av_nn__se_dw_fusion_pays(void);
+void av_nn__se_dw_force_off(bool on);
+
 /* 1x1 conv -> depthwise of stride >= 2 (f32) into the depthwise
  * (p.conv.pw_on): see pass_fuse.c. True when it rewrote (the conv is dead). */
 bool av_nn__fuse_pwdw(av_nn__graph *g, av_nn__node *dw);

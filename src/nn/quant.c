@@ -76,6 +76,11 @@ static av_nn_status pick_tracked(const av_nn__graph *g, bool *track, named **idx
         if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_CONV2D &&
             g->nodes[i].p.conv.dw_on) /* and the depthwise it took */
             pre[g->nodes[i].p.conv.pre_dw] = true;
+        if (!g->nodes[i].dead && av_nn__dwpw_scale(&g->nodes[i]) >= 0) /* its multiply */
+            pre[g->nodes[i].p.conv.pre_scale] = true;
+        if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_CONCAT &&
+            g->nodes[i].p.axis.resized) /* a concat's resize */
+            pre[g->nodes[i].p.axis.pre_resize] = true;
         if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_DEPTHWISE_CONV2D &&
             g->nodes[i].p.conv.pw_on) /* a depthwise's 1x1 conv */
             pre[g->nodes[i].p.conv.pre_pw] = true;
@@ -169,16 +174,30 @@ static void observe_dw(av_nn_calib *c, const av_nn__graph *g, const av_nn__node 
     av_nn__node dw;
     if (!av_nn__dwpw_node(g, n, &dw))
         return;
-    av_nn__tid t = n->p.conv.pre_dw;
-    int64_t ne = av_nn__numel(&g->tensors[n->in[0]]);
-    if (t < 0 || t >= c->n || !c->track[t] || !in[0] || ne < 1)
+    av_nn__tid t = n->p.conv.pre_dw, ts = av_nn__dwpw_scale(n);
+    const av_nn__tensor *xt = &g->tensors[n->in[0]];
+    int64_t ne = av_nn__numel(xt);
+    if (t < 0 || t >= c->n || !in[0] || ne < 1 || (ts >= 0 && !in[6]))
         return;
-    float *v = malloc((size_t)ne * sizeof *v);
+    float *xs = NULL; /* a fused multiply's output, x * s (its own range too) */
+    if (ts >= 0) {
+        av_nn__tid tp = n->p.conv.pre_scale;
+        const float *xf = in[0], *sf = in[6];
+        int64_t ch = xt->dims[3], hw = ne / xt->dims[0];
+        if (!(xs = malloc((size_t)ne * sizeof *xs)))
+            return;
+        for (int64_t i = 0; i < ne; i++)
+            xs[i] = xf[i] * sf[(g->tensors[ts].dims[0] == 1 ? 0 : i / hw) * ch + i % ch];
+        if (tp >= 0 && tp < c->n && c->track[tp])
+            widen(c, tp, xs, ne);
+    }
+    float *v = c->track[t] ? malloc((size_t)ne * sizeof *v) : NULL;
     char err[8];
-    if (v && av_nn__ref_run(g, &dw, (const void *[]){in[0], in[4], in[5]}, (void *[]){v}, err,
-                            sizeof err) == AV_NN_OK)
+    if (v && av_nn__ref_run(g, &dw, (const void *[]){xs ? xs : in[0], in[4], in[5]},
+                            (void *[]){v}, err, sizeof err) == AV_NN_OK)
         widen(c, t, v, ne);
     free(v); /* out of memory: the range stays unseen, the table lacks it */
+    free(xs);
 }
 
 /* A depthwise that took its 1x1 conv: the conv's output again, by the
@@ -202,6 +221,37 @@ static void observe_pw(av_nn_calib *c, const av_nn__graph *g, const av_nn__node 
     free(v);
 }
 
+/* The resize node a concat took (pass_fuse.c), writing pre_resize. */
+static av_nn__node resize_node(const av_nn__node *cat)
+{
+    av_nn__node r = {.op = AV_NN_OP_RESIZE, .name = cat->name, .n_in = 1, .n_out = 1};
+    r.in[0] = cat->in[cat->p.axis.resize_k];
+    r.out[0] = cat->p.axis.pre_resize;
+    r.p.resize = cat->p.axis.resize;
+    return r;
+}
+
+/* A concat that took a resize: the resize's output again, by the reference
+ * (batch 1 graphs: pre_resize keeps one image's shape). */
+static void observe_rs(av_nn_calib *c, const av_nn__graph *g, const av_nn__node *n,
+                       const void *const *in)
+{
+    if (n->op != AV_NN_OP_CONCAT || !n->p.axis.resized)
+        return;
+    av_nn__node r = resize_node(n);
+    av_nn__tid t = r.out[0];
+    int64_t ne = av_nn__numel(&g->tensors[t]);
+    if (t < 0 || t >= c->n || !c->track[t] || !in[n->p.axis.resize_k] || ne < 1 ||
+        g->tensors[r.in[0]].dims[0] != 1)
+        return;
+    float *v = malloc((size_t)ne * sizeof *v);
+    char err[8];
+    if (v && av_nn__ref_run(g, &r, (const void *[]){in[n->p.axis.resize_k]}, (void *[]){v}, err,
+                            sizeof err) == AV_NN_OK)
+        widen(c, t, v, ne);
+    free(v);
+}
+
 static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
                     const void *const *in, void *const *out)
 {
@@ -213,6 +263,7 @@ static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
     }
     observe_dw(c, g, n, in);
     observe_pw(c, g, n, in);
+    observe_rs(c, g, n, in);
     av_nn__tid t = av_nn__conv_residual(g, n) >= 0 ? n->p.conv.pre_residual : -1;
     if (t < 0 || t >= c->n || !c->track[t] || !in[3] || !out[0])
         return;
@@ -226,6 +277,61 @@ static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
             v[j] = y[i + j] - r[i + j];
         widen(c, t, v, m);
     }
+}
+
+/* Resizes fused into concats (pass_fuse.c) become nodes again. */
+static av_nn_status split_resizes(av_nn__graph *g, char *err, size_t errlen)
+{
+    int n0 = g->n_nodes;
+    bool any = false;
+    for (int i = 0; i < n0; i++) {
+        av_nn__node *c = &g->nodes[i];
+        if (c->dead || c->op != AV_NN_OP_CONCAT || !c->p.axis.resized)
+            continue;
+        av_nn__node r = resize_node(c);
+        c->in[c->p.axis.resize_k] = r.out[0];
+        c->p.axis.resized = false;
+        int ri = av_nn__add_node(g, AV_NN_OP_RESIZE, g->tensors[r.out[0]].name, r.in, 1, r.out,
+                                 1, &r.p);
+        if (ri < 0)
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "resize for '%s'",
+                               g->tensors[r.out[0]].name);
+        g->tensors[r.out[0]].producer = ri;
+        any = true;
+    }
+    return any ? av_nn__graph_reorder(g, err, errlen) : AV_NN_OK;
+}
+
+/* Squeeze-excite multiplies fused into dw_on convs (pass_fuse.c) become
+ * nodes again (one per scaled tensor, every reader rewired to it), before
+ * the depthwise convolutions split off below. */
+static av_nn_status split_scales(av_nn__graph *g, char *err, size_t errlen)
+{
+    int n0 = g->n_nodes;
+    bool any = false;
+    for (int i = 0; i < n0; i++) {
+        av_nn__node *c = &g->nodes[i];
+        av_nn__tid s = c->dead ? -1 : av_nn__dwpw_scale(c);
+        if (s < 0)
+            continue;
+        av_nn__tid t = c->p.conv.pre_scale, in[2] = {c->in[0], s};
+        c->in[0] = t;
+        c->in[6] = -1;
+        c->n_in = 6;
+        bool made = false; /* by an earlier reader of t */
+        for (int j = n0; j < g->n_nodes; j++)
+            made |= g->nodes[j].out[0] == t;
+        if (made)
+            continue;
+        av_nn__params p = {.binary = {.kind = AV_NN_BIN_MUL}};
+        int mi = av_nn__add_node(g, AV_NN_OP_BINARY, g->tensors[t].name, in, 2, &t, 1, &p);
+        if (mi < 0)
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "multiply for '%s'",
+                               g->tensors[t].name);
+        g->tensors[t].producer = mi;
+        any = true;
+    }
+    return any ? av_nn__graph_reorder(g, err, errlen) : AV_NN_OK;
 }
 
 /* Depthwise convolutions fused into 1x1 convs (pass_fuse.c) become nodes
@@ -655,7 +761,11 @@ av_nn_status av_nn_model_quantize(av_nn_model *m, const char *calib_path,
     if (rs != AV_NN_OK)
         return rs;
     av_nn__graph *g = m->g;
-    av_nn_status st0 = split_dwpw(g, err, errlen);
+    av_nn_status st0 = split_scales(g, err, errlen);
+    if (!st0)
+        st0 = split_resizes(g, err, errlen);
+    if (!st0)
+        st0 = split_dwpw(g, err, errlen);
     if (!st0)
         st0 = split_pwdw(g, err, errlen);
     if (!st0)

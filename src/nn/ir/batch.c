@@ -88,6 +88,13 @@ static const char *not_separable(const av_nn__graph *g, const av_nn__node *n)
                     return "a residual input of another rank than the output";
                 continue;
             }
+            if (i == 6 && is_act(g, n, i) && av_nn__dwpw_scale(n) >= 0) {
+                /* a fused squeeze-excite scale (pass_fuse.c): [1 or batch, 1, 1, C],
+                 * applied image by image */
+                if (input(g, n, i)->rank != 4)
+                    return "a scale input of another rank than 4";
+                continue;
+            }
             if (is_act(g, n, i))
                 return "weights, bias or output shape computed at run time";
         }

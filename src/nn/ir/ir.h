@@ -135,6 +135,12 @@ typedef struct av_nn__conv_params {
     int dw_pad_top, dw_pad_left, dw_pad_bottom, dw_pad_right;
     av_nn__fused_act dw_act;
     int32_t pre_dw;
+    /* A dw_on conv that also took the squeeze-excite multiply before its
+     * depthwise (pass_fuse.c, av_nn__fuse_se_dw): n_in 7, in[6] the scale
+     * [N or 1, 1, 1, C] that multiplies in[0] per image and channel before
+     * the depthwise; pre_scale the multiply's own output tensor (quant.c).
+     * Meaningful only where n_in > 6 and in[6] >= 0. */
+    int32_t pre_scale;
     /* DEPTHWISE_CONV2D (stride >= 2) that took the 1x1 conv before it
      * (pw_on, pass_fuse.c): in[0] is the conv's input, in[4] and in[5] its
      * filter [C,1,1,Cin] and bias (-1: none), n_in 6 (in[3] -1); pw_act its
@@ -291,6 +297,15 @@ typedef struct av_nn__axis_params {
     /* CONCAT (f32) only: a clamp (relu, relu6, clamp) applied to every
      * element, fused from the clamp that read the concat (pass_fuse.c) */
     av_nn__fused_act act;
+    /* CONCAT (f32, rank 4, axis 3) only: input resize_k is the input of the
+     * bilinear resize (params `resize`, out_h/out_w resolved) that produced
+     * that part, fused into the concat (pass_fuse.c av_nn__fuse_resize_concat):
+     * the concat samples it while copying; pre_resize the resize's own
+     * output tensor (quant.c splits the resize off again) */
+    bool resized;
+    int resize_k;
+    av_nn__resize_params resize;
+    int32_t pre_resize;
 } av_nn__axis_params;
 
 typedef struct av_nn__split_params {

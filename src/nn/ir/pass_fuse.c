@@ -48,10 +48,27 @@
  * above. Only batch 1 graphs (the conv's output tensor keeps one image's
  * shape for the reference and quant.c), the conv's output read by the
  * depthwise only and as big as the other fusion asks.
+ *
+ * Squeeze-excite into the depthwise: y = x * s, s per image and channel
+ * ([N or 1, 1, 1, C]: the SE block's gate), read only by convs that took
+ * their depthwise (CenterNet's two heads on 128x128x128, 8 MiB) becomes
+ * those convs reading x with s as in[6]: dw(x * s) = (taps * s) applied to
+ * x, so our bands scale the depthwise's taps per run (C x taps floats) and
+ * y is never written nor read (xnn_dwpw.c; the reference multiplies first).
+ * f32, y not a graph output, every reader taking it. AV_NN_FUSE_SE_DW=0.
+ *
+ * Resize into concat: concat(..., resize_bilinear(z), ...) along channels
+ * (CenterNet's FPN: 64x64x64 upsampled to 128x128 beside a 128x128x64
+ * skip) becomes the concat reading z (p.axis.resized), which samples z row
+ * by row straight into its slice of the output (xnn_data.c): the resize's
+ * output (4 MiB there) is never written nor read. f32 NHWC, sizes
+ * constant, the coordinate modes our rows and the reference share, the
+ * resize's output read by the concat only. AV_NN_FUSE_RESIZE_CONCAT=0.
  */
 #include "nn/core.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* The only live reader of t when t is a private intermediate, else NULL. */
@@ -134,8 +151,8 @@ static int order_pos(const av_nn__graph *g, av_nn__tid t)
  * taps (xnn_gemm.c's MAX_TAPS), constant f32 bias if any, no act, groups 1. */
 static bool gemm_conv(const av_nn__graph *g, const av_nn__node *c)
 {
-    /* a conv that took a depthwise has 6 inputs, in[3] free (-1) */
-    bool dw_free = c->p.conv.dw_on && c->n_in == 6 && c->in[3] < 0;
+    /* a conv that took a depthwise has 6 inputs (7 with a scale), in[3] free (-1) */
+    bool dw_free = c->p.conv.dw_on && (c->n_in == 6 || c->n_in == 7) && c->in[3] < 0;
     if (c->dead || c->op != AV_NN_OP_CONV2D || c->n_in < 2 || (c->n_in > 3 && !dw_free) ||
         c->n_out != 1 ||
         c->p.conv.groups > 1 || c->p.conv.act.kind != AV_NN_ACT_NONE)
@@ -278,7 +295,7 @@ bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *
 {
     (void)g;
     const av_nn__conv_params *p = &n->p.conv;
-    if (n->op != AV_NN_OP_CONV2D || !p->dw_on || n->n_in != 6)
+    if (n->op != AV_NN_OP_CONV2D || !p->dw_on || (n->n_in != 6 && n->n_in != 7))
         return false;
     *dw = (av_nn__node){.op = AV_NN_OP_DEPTHWISE_CONV2D, .name = n->name, .n_out = 1};
     dw->n_in = n->in[5] >= 0 ? 3 : 2;
@@ -290,6 +307,137 @@ bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *
                                       .pad_bottom = p->dw_pad_bottom,
                                       .pad_right = p->dw_pad_right, .depth_multiplier = 1,
                                       .act = p->dw_act, .pre_residual = -1, .pre_dw = -1};
+    return true;
+}
+
+static _Atomic int rc_env_off = -1; /* AV_NN_FUSE_RESIZE_CONCAT=0: 1 (av_nn__env_zero) */
+static atomic_bool rc_forced_off;
+
+bool av_nn__resize_concat_fusion_pays(void)
+{
+    return !av_nn__env_zero(&rc_env_off, "AV_NN_FUSE_RESIZE_CONCAT") &&
+           !atomic_load(&rc_forced_off);
+}
+
+void av_nn__resize_concat_force_off(bool on)
+{
+    atomic_store(&rc_forced_off, on);
+}
+
+/* The coordinate modes our kernel (xnn_data.c) and the reference share. */
+static bool rc_coord_ok(const av_nn__resize_params *p)
+{
+    return p->coord == AV_NN_COORD_HALF_PIXEL || p->coord == AV_NN_COORD_ALIGN_CORNERS ||
+           p->coord == AV_NN_COORD_ASYMMETRIC ||
+           (p->coord == AV_NN_COORD_PYTORCH_HALF_PIXEL && p->out_h > 1 && p->out_w > 1);
+}
+
+bool av_nn__fuse_resize_concat(av_nn__graph *g, av_nn__node *rs)
+{
+    const av_nn__resize_params *p = &rs->p.resize;
+    if (rs->op != AV_NN_OP_RESIZE || p->mode != AV_NN_RESIZE_BILINEAR || !rc_coord_ok(p) ||
+        rs->n_in < 1 || rs->n_in > 2 || rs->n_out != 1 || rs->in[0] < 0 || rs->out[0] < 0 ||
+        (rs->n_in > 1 && rs->in[1] >= 0 && !g->tensors[rs->in[1]].data) ||
+        !av_nn__resize_concat_fusion_pays())
+        return false;
+    const av_nn__tensor *x = &g->tensors[rs->in[0]], *y = &g->tensors[rs->out[0]];
+    if (x->dtype != AV_NN_F32 || av_nn__is_quant(x) || x->rank != 4 || y->rank != 4 ||
+        y->dtype != AV_NN_F32 || av_nn__is_quant(y) || y->dims[1] != p->out_h ||
+        y->dims[2] != p->out_w || x->dims[1] < 1 || x->dims[2] < 1)
+        return false;
+    av_nn__node *cat = only_reader(g, rs->out[0]);
+    if (!cat || cat->op != AV_NN_OP_CONCAT || cat->p.axis.resized || cat->n_out != 1 ||
+        cat->p.axis.axis != 3 || g->tensors[cat->out[0]].rank != 4)
+        return false;
+    int k = -1;
+    for (int i = 0; i < cat->n_in; i++)
+        if (cat->in[i] == rs->out[0])
+            k = i;
+    cat->in[k] = rs->in[0];
+    cat->p.axis.resized = true;
+    cat->p.axis.resize_k = k;
+    cat->p.axis.resize = *p;
+    cat->p.axis.pre_resize = rs->out[0];
+    rs->dead = true;
+    return true;
+}
+
+av_nn__tid av_nn__dwpw_scale(const av_nn__node *n)
+{
+    return n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on && n->n_in > 6 ? n->in[6] : -1;
+}
+
+static _Atomic int se_env_off = -1; /* AV_NN_FUSE_SE_DW=0: 1 (av_nn__env_zero) */
+static atomic_bool se_forced_off;
+
+bool av_nn__se_dw_fusion_pays(void)
+{
+    return !av_nn__env_zero(&se_env_off, "AV_NN_FUSE_SE_DW") && !atomic_load(&se_forced_off);
+}
+
+void av_nn__se_dw_force_off(bool on)
+{
+    atomic_store(&se_forced_off, on);
+}
+
+/* A reader of y the squeeze-excite fusion can take: a dw_on conv reading y
+ * as its input only, without a scale yet. */
+static bool se_reader(const av_nn__node *n, av_nn__tid y)
+{
+    if (n->op != AV_NN_OP_CONV2D || !n->p.conv.dw_on || n->n_in != 6 || n->in[0] != y)
+        return false;
+    for (int k = 1; k < n->n_in; k++)
+        if (n->in[k] == y)
+            return false;
+    return true;
+}
+
+bool av_nn__fuse_se_dw(av_nn__graph *g, av_nn__node *mul)
+{
+    if (mul->op != AV_NN_OP_BINARY || mul->p.binary.kind != AV_NN_BIN_MUL ||
+        mul->p.binary.act.kind != AV_NN_ACT_NONE || mul->n_in != 2 || mul->n_out != 1 ||
+        mul->in[0] < 0 || mul->in[1] < 0 || mul->in[0] == mul->in[1] || mul->out[0] < 0 ||
+        !av_nn__se_dw_fusion_pays())
+        return false;
+    av_nn__tid yt = mul->out[0];
+    const av_nn__tensor *y = &g->tensors[yt];
+    if (y->dtype != AV_NN_F32 || av_nn__is_quant(y) || y->rank != 4 || y->is_output ||
+        y->is_input || y->data || y->n_consumers < 1)
+        return false;
+    int side = -1;
+    for (int k = 0; k < 2 && side < 0; k++) {
+        const av_nn__tensor *x = &g->tensors[mul->in[k]], *sc = &g->tensors[mul->in[1 - k]];
+        if (x->dtype == AV_NN_F32 && !av_nn__is_quant(x) && same_shape(x, y) &&
+            sc->dtype == AV_NN_F32 && !av_nn__is_quant(sc) && !sc->data && sc->rank == 4 &&
+            sc->dims[1] == 1 && sc->dims[2] == 1 && sc->dims[3] == y->dims[3] &&
+            (sc->dims[0] == 1 || sc->dims[0] == y->dims[0]))
+            side = k;
+    }
+    if (side < 0)
+        return false;
+    /* every reader must take it: the multiply's output is then never written */
+    int readers = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const av_nn__node *n = &g->nodes[i];
+        bool reads = false;
+        for (int k = 0; !n->dead && k < n->n_in; k++)
+            reads |= n->in[k] == yt;
+        if (reads && !se_reader(n, yt))
+            return false;
+        readers += reads;
+    }
+    if (readers != y->n_consumers)
+        return false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        av_nn__node *n = &g->nodes[i];
+        if (n->dead || n->n_in < 1 || n->in[0] != yt)
+            continue;
+        n->in[0] = mul->in[side];
+        n->in[6] = mul->in[1 - side];
+        n->n_in = 7;
+        n->p.conv.pre_scale = yt;
+    }
+    mul->dead = true;
     return true;
 }
 

@@ -52,6 +52,20 @@ av_nn_status av_nn__infer_pad(av_nn__graph *g, av_nn__node *n, char *err, size_t
     return AV_NN_OK;
 }
 
+bool av_nn__concat_part_dims(const av_nn__graph *g, const av_nn__node *n, int i, int64_t *d)
+{
+    const av_nn__tensor *x = n->in[i] >= 0 ? &g->tensors[n->in[i]] : NULL;
+    if (!x || x->rank < 0)
+        return false;
+    memcpy(d, x->dims, sizeof(int64_t) * AV_NN_MAX_RANK);
+    if (!n->p.axis.resized || i != n->p.axis.resize_k)
+        return true;
+    if (x->rank != 4) /* a fused resize (pass_fuse.c): its output's dims */
+        return false;
+    d[1] = n->p.axis.resize.out_h, d[2] = n->p.axis.resize.out_w;
+    return true;
+}
+
 av_nn_status av_nn__infer_concat(av_nn__graph *g, av_nn__node *n, char *err, size_t errlen)
 {
     av_nn__tensor *x0 = tin(g, n, 0);
@@ -59,23 +73,27 @@ av_nn_status av_nn__infer_concat(av_nn__graph *g, av_nn__node *n, char *err, siz
     if (axis < 0 || x0->rank == 0)
         return FAILN(AV_NN_E_FORMAT, "axis %d out of range for rank %d", n->p.axis.axis, x0->rank);
     n->p.axis.axis = axis;
-    int64_t od[AV_NN_MAX_RANK];
-    memcpy(od, x0->dims, sizeof od);
+    int64_t od[AV_NN_MAX_RANK], d0[AV_NN_MAX_RANK], di[AV_NN_MAX_RANK];
+    if (!av_nn__concat_part_dims(g, n, 0, d0))
+        return FAILN(AV_NN_E_FORMAT, "input 0 of a fused resize is not rank 4");
+    memcpy(od, d0, sizeof od);
     od[axis] = 0;
     for (int i = 0; i < n->n_in; i++) {
         av_nn__tensor *x = tin(g, n, i);
         if (!x)
             return FAILN(AV_NN_E_FORMAT, "input %d absent", i);
+        if (!av_nn__concat_part_dims(g, n, i, di))
+            return FAILN(AV_NN_E_FORMAT, "input %d of a fused resize is not rank 4", i);
         bool same = x->rank == x0->rank && x->dtype == x0->dtype;
         for (int d = 0; same && d < x0->rank; d++)
-            same = d == axis || x->dims[d] == x0->dims[d];
+            same = d == axis || di[d] == d0[d];
         if (!same) {
             char s1[128], s2[128];
             return FAILN(AV_NN_E_FORMAT, "input %d %s %s does not match input 0 %s %s on axis %d",
                          i, av_nn_dtype_name(x->dtype), dims_str(x, s1, 128),
                          av_nn_dtype_name(x0->dtype), dims_str(x0, s2, 128), axis);
         }
-        od[axis] += x->dims[axis];
+        od[axis] += di[axis];
     }
     set_out(g, n, 0, x0->dtype, x0->rank, od);
     inherit_quant(g, n, 0, x0);

@@ -181,13 +181,31 @@ static av_nn_status conv_after_dw(const av_nn__graph *g, const av_nn__node *n,
 {
     av_nn__node dw, pw = *n;
     av_nn__dwpw_node(g, n, &dw);
-    int64_t nx = av_nn__numel(&g->tensors[n->in[0]]);
+    const av_nn__tensor *x = &g->tensors[n->in[0]];
+    int64_t nx = av_nn__numel(x);
     float *mid = nx >= 0 ? malloc((size_t)(nx ? nx : 1) * sizeof *mid) : NULL;
     if (!mid)
         return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "depthwise output");
-    const void *din[3] = {in[0], in[4], in[5]};
+    float *xs = NULL; /* a fused squeeze-excite multiply: x * s, as the node ran */
+    av_nn__tid sct = av_nn__dwpw_scale(n);
+    if (sct >= 0) {
+        const av_nn__tensor *sc = &g->tensors[sct];
+        int64_t c = x->dims[3], hw = x->dims[0] ? nx / x->dims[0] : 0;
+        xs = malloc((size_t)(nx ? nx : 1) * sizeof *xs);
+        if (!xs) {
+            free(mid);
+            return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "scaled input");
+        }
+        const float *xf = in[0], *sf = in[6];
+        for (int64_t i = 0; i < nx; i++) {
+            int64_t b = sc->dims[0] == 1 ? 0 : i / hw;
+            xs[i] = xf[i] * sf[b * c + i % c];
+        }
+    }
+    const void *din[3] = {xs ? xs : in[0], in[4], in[5]};
     void *dout[1] = {mid};
     av_nn_status st = av_nn__ref_conv(g, &dw, din, dout, err, errlen);
+    free(xs);
     if (st == AV_NN_OK) {
         pw.p.conv.dw_on = false;
         pw.n_in = 4;

@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void resize_into(const av_nn__resize_params *p, const av_nn__tensor *x,
+                        av_nn_dtype yt, int64_t OH, int64_t OW, double sh, double sw,
+                        const void *xin, void *yout);
+
 /* Increment a row-major multi-index; returns false after the last element. */
 static bool next_index(int r, const int64_t *d, int64_t *idx)
 {
@@ -84,10 +88,22 @@ av_nn_status av_nn__ref_pad(const av_nn__graph *g, const av_nn__node *n, const v
 av_nn_status av_nn__ref_concat(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                                void *const *out, char *err, size_t errlen)
 {
-    (void)err, (void)errlen;
     const av_nn__tensor *y = &g->tensors[n->out[0]];
     int axis = n->p.axis.axis;
     size_t es = av_nn_dtype_size(y->dtype);
+    void *rin = NULL; /* a fused resize's output (pass_fuse.c), as the node ran */
+    if (n->p.axis.resized) {
+        int k = n->p.axis.resize_k;
+        const av_nn__tensor *x = &g->tensors[n->in[k]];
+        int64_t d[AV_NN_MAX_RANK];
+        av_nn__concat_part_dims(g, n, k, d);
+        int64_t ne = d[0] * d[1] * d[2] * d[3];
+        if (!(rin = malloc((size_t)(ne > 0 ? ne : 1) * es)))
+            return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "resized input");
+        resize_into(&n->p.axis.resize, x, y->dtype, d[1], d[2],
+                    (double)x->dims[1] / (double)d[1], (double)x->dims[2] / (double)d[2], in[k],
+                    rin);
+    }
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < axis; i++)
         outer *= y->dims[i];
@@ -96,17 +112,20 @@ av_nn_status av_nn__ref_concat(const av_nn__graph *g, const av_nn__node *n, cons
     int64_t yrow = y->dims[axis] * inner, col = 0;
     for (int k = 0; k < n->n_in; k++) {
         const av_nn__tensor *x = &g->tensors[n->in[k]];
-        int64_t xrow = x->dims[axis] * inner;
+        int64_t xd[AV_NN_MAX_RANK];
+        av_nn__concat_part_dims(g, n, k, xd);
+        int64_t xrow = xd[axis] * inner;
+        const void *xk = rin && k == n->p.axis.resize_k ? rin : in[k];
         bool requant = av_nn__is_quant(y) && (x->quant.scale != y->quant.scale ||
                                               x->quant.zero_point != y->quant.zero_point);
         for (int64_t o = 0; o < outer; o++) {
             if (!requant) {
                 memcpy((uint8_t *)out[0] + (o * yrow + col) * (int64_t)es,
-                       (const uint8_t *)in[k] + o * xrow * (int64_t)es, (size_t)xrow * es);
+                       (const uint8_t *)xk + o * xrow * (int64_t)es, (size_t)xrow * es);
                 continue;
             }
             for (int64_t j = 0; j < xrow; j++) {
-                double v = av_nn__deq((int32_t)av_nn__load_int(in[k], x->dtype, o * xrow + j), x);
+                double v = av_nn__deq((int32_t)av_nn__load_int(xk, x->dtype, o * xrow + j), x);
                 av_nn__store_int(
                     out[0], y->dtype, o * yrow + col + j,
                     av_nn__quantize_val(v, y->quant.scale, y->quant.zero_point, y->dtype));
@@ -121,6 +140,7 @@ av_nn_status av_nn__ref_concat(const av_nn__graph *g, const av_nn__node *n, cons
         for (int64_t i = 0, ny = av_nn__numel(y); i < ny; i++)
             yf[i] = av_nn__apply_act(yf[i], act);
     }
+    free(rin);
     return AV_NN_OK;
 }
 
@@ -523,7 +543,8 @@ av_nn_status av_nn__ref_reduce(const av_nn__graph *g, const av_nn__node *n, cons
 }
 
 /* Source coordinate of output coordinate dst under a coordinate mode. */
-static double src_coord(av_nn__coord_mode m, int64_t dst, int64_t in, int64_t out, double scale)
+double av_nn__resize_src_coord(av_nn__coord_mode m, int64_t dst, int64_t in, int64_t out,
+                               double scale)
 {
     switch (m) {
     case AV_NN_COORD_ALIGN_CORNERS:
@@ -567,7 +588,7 @@ av_nn_status av_nn__ref_resize(const av_nn__graph *g, const av_nn__node *n, cons
     (void)err, (void)errlen;
     const av_nn__tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     const av_nn__resize_params *p = &n->p.resize;
-    int64_t N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
+    int64_t H = x->dims[1], W = x->dims[2];
     int64_t OH = y->dims[1], OW = y->dims[2];
     double sh = (double)H / (double)OH, sw = (double)W / (double)OW;
     const av_nn__tensor *sc = n->n_in > 2 && n->in[2] >= 0 ? &g->tensors[n->in[2]] : NULL;
@@ -577,12 +598,25 @@ av_nn_status av_nn__ref_resize(const av_nn__graph *g, const av_nn__node *n, cons
         sh = 1.0 / s[k];
         sw = 1.0 / s[k + 1];
     }
-    bool is_float = y->dtype == AV_NN_F32 || y->dtype == AV_NN_F16;
+    resize_into(p, x, y->dtype, OH, OW, sh, sw, in[0], out[0]);
+    return AV_NN_OK;
+}
+
+/* The resize of x (NHWC) to OH x OW, sampling at sh, sw input pixels per
+ * output pixel, into y of dtype yt. */
+static void resize_into(const av_nn__resize_params *p, const av_nn__tensor *x,
+                        av_nn_dtype yt, int64_t OH, int64_t OW, double sh, double sw,
+                        const void *xin, void *yout)
+{
+    int64_t N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
+    const void *const in[1] = {xin};
+    void *const out[1] = {yout};
+    bool is_float = yt == AV_NN_F32 || yt == AV_NN_F16;
     for (int64_t b = 0; b < N; b++)
         for (int64_t oy = 0; oy < OH; oy++) {
-            double fy = src_coord(p->coord, oy, H, OH, sh);
+            double fy = av_nn__resize_src_coord(p->coord, oy, H, OH, sh);
             for (int64_t ox = 0; ox < OW; ox++) {
-                double fx = src_coord(p->coord, ox, W, OW, sw);
+                double fx = av_nn__resize_src_coord(p->coord, ox, W, OW, sw);
                 int64_t yo = ((b * OH + oy) * OW + ox) * C;
                 if (p->mode == AV_NN_RESIZE_NEAREST) {
                     int64_t iy = nearest_index(p->nearest, fy, H);
@@ -604,9 +638,8 @@ av_nn_status av_nn__ref_resize(const av_nn__graph *g, const av_nn__node *n, cons
                     double bot = AT(y1, x0) + (AT(y1, x1) - AT(y1, x0)) * dx;
 #undef AT
                     double v = top + (bot - top) * dy;
-                    av_nn__store_elem(out[0], y->dtype, yo + c, is_float ? v : round(v));
+                    av_nn__store_elem(out[0], yt, yo + c, is_float ? v : round(v));
                 }
             }
         }
-    return AV_NN_OK;
 }

@@ -224,7 +224,8 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
         return AV_NN_OK;
     }
     if (s && s->dwpw) {
-        if (!av_nn__xnn_dwpw_run(s->dwpw, in[0], in[3], out[0], pool))
+        if (!av_nn__xnn_dwpw_run(s->dwpw, in[0], in[3], n->n_in > 6 ? in[6] : NULL, out[0],
+                                 pool))
             return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
                                "node '%s' (%s): out of memory for the depthwise bands",
                                n->name ? n->name : "", av_nn__op_name(n->op));

@@ -248,6 +248,104 @@ static void k_slice(const av_nn__graph *g, const av_nn__node *n, const void *con
     run_box(&b, pool);
 }
 
+/* ---- a concat's fused bilinear resize (pass_fuse.c): that part's rows ---- */
+
+typedef struct rs_job {
+    const float *x;
+    float *y;                /* the concat's output at the part's first channel */
+    int64_t h, w, c, oh, ow, ys; /* ys: floats per output pixel (all the concat's) */
+    const av_nn__resize_params *p;
+    double sh, sw;
+    const int64_t *x0, *x1;  /* per output column: source columns and weight */
+    const float *ax;
+    bool clamp;
+    float lo, hi;
+} rs_job;
+
+/* The two source pixels of output pixel o along an axis of `in` pixels (out
+ * of them in the output) and the second one's weight, as the reference
+ * samples them. */
+static void rs_src(const rs_job *j, int64_t o, int64_t in, int64_t out, double scale,
+                   int64_t *i0, int64_t *i1, float *a)
+{
+    double f = av_nn__resize_src_coord(j->p->coord, o, in, out, scale);
+    double c = f < 0 ? 0 : f > (double)(in - 1) ? (double)(in - 1) : f;
+    *i0 = (int64_t)floor(c);
+    *i1 = *i0 + 1 < in ? *i0 + 1 : in - 1;
+    *a = (float)(c - (double)*i0);
+}
+
+static v4c rs_load(const float *p)
+{
+    v4c v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Output row `row` (image-major): per pixel top = tl + (tr - tl) * ax,
+ * bottom likewise, top + (bottom - top) * ay; clamped when the concat has
+ * an act; stored at the part's channels of the concat's pixel. */
+static void rs_row(void *ctx, size_t row)
+{
+    const rs_job *j = ctx;
+    int64_t b = (int64_t)row / j->oh, oy = (int64_t)row % j->oh, y0, y1;
+    float ay;
+    rs_src(j, oy, j->h, j->oh, j->sh, &y0, &y1, &ay);
+    const float *r0 = j->x + (b * j->h + y0) * j->w * j->c;
+    const float *r1 = j->x + (b * j->h + y1) * j->w * j->c;
+    float *yr = j->y + (int64_t)row * j->ow * j->ys;
+    int64_t c = j->c, c4 = c / 4 * 4;
+    v4c vay = {ay, ay, ay, ay};
+    for (int64_t ox = 0; ox < j->ow; ox++) {
+        int64_t x0, x1;
+        float ax;
+        if (j->x0)
+            x0 = j->x0[ox], x1 = j->x1[ox], ax = j->ax[ox];
+        else
+            rs_src(j, ox, j->w, j->ow, j->sw, &x0, &x1, &ax);
+        const float *tl = r0 + x0 * c, *tr = r0 + x1 * c;
+        const float *bl = r1 + x0 * c, *br = r1 + x1 * c;
+        float *yp = yr + ox * j->ys;
+        v4c vax = {ax, ax, ax, ax};
+        for (int64_t k = 0; k < c4; k += 4) {
+            v4c t = rs_load(tl + k) + (rs_load(tr + k) - rs_load(tl + k)) * vax;
+            v4c u = rs_load(bl + k) + (rs_load(br + k) - rs_load(bl + k)) * vax;
+            v4c v = t + (u - t) * vay;
+            memcpy(yp + k, &v, sizeof v);
+        }
+        for (int64_t k = c4; k < c; k++) {
+            float t = tl[k] + (tr[k] - tl[k]) * ax, u = bl[k] + (br[k] - bl[k]) * ax;
+            yp[k] = t + (u - t) * ay;
+        }
+        if (j->clamp) /* while the pixel is in L1 */
+            clamp_row(yp, yp, c, 1, 1, j->lo, j->hi);
+    }
+}
+
+/* Part k of concat n, the fused resize of x (NHWC) to the part's dims d,
+ * into y at channel `at`. */
+static void rs_part(const av_nn__graph *g, const av_nn__node *n, const int64_t *d,
+                    const float *x, float *y, int64_t at, const box *bx, pthreadpool_t pool)
+{
+    const av_nn__tensor *xt = &g->tensors[n->in[n->p.axis.resize_k]];
+    const av_nn__tensor *yt = &g->tensors[n->out[0]];
+    rs_job j = {.x = x, .y = y + at, .h = xt->dims[1], .w = xt->dims[2], .c = xt->dims[3],
+                .oh = d[1], .ow = d[2], .ys = yt->dims[3], .p = &n->p.axis.resize,
+                .clamp = bx->clamp, .lo = bx->lo, .hi = bx->hi};
+    j.sh = (double)j.h / (double)j.oh, j.sw = (double)j.w / (double)j.ow;
+    int64_t *cols = malloc((size_t)j.ow * (2 * sizeof(int64_t) + sizeof(float)));
+    if (!cols) { /* out of memory: each row computes its columns */
+        pthreadpool_parallelize_1d(pool, rs_row, &j, (size_t)(d[0] * j.oh), 0);
+        return;
+    }
+    float *ax = (float *)(cols + 2 * j.ow);
+    for (int64_t ox = 0; ox < j.ow; ox++)
+        rs_src(&j, ox, j.w, j.ow, j.sw, cols + ox, cols + j.ow + ox, ax + ox);
+    j.x0 = cols, j.x1 = cols + j.ow, j.ax = ax;
+    pthreadpool_parallelize_1d(pool, rs_row, &j, (size_t)(d[0] * j.oh), 0);
+    free(cols);
+}
+
 /* Input k of a concat (or output k of a split) as a box into / out of the whole. */
 static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                            void *const *out, pthreadpool_t pool)
@@ -265,7 +363,15 @@ static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const vo
     for (int k = 0; k < parts; k++) {
         const av_nn__tensor *t = &g->tensors[split ? n->out[k] : n->in[k]];
         box b = {.r = t->rank, .es = es, .clamp = clamp, .lo = lo, .hi = hi};
-        int64_t ts[AV_NN_MAX_RANK];
+        int64_t ts[AV_NN_MAX_RANK], td[AV_NN_MAX_RANK];
+        memcpy(td, t->dims, sizeof td);
+        if (!split && n->p.axis.resized && k == n->p.axis.resize_k) {
+            av_nn__concat_part_dims(g, n, k, td); /* supports(): f32, NHWC, axis 3 */
+            if (td[0] * td[1] * td[2] * td[3] > 0)
+                rs_part(g, n, td, in[k], out[0], at, &b, pool);
+            at += td[axis];
+            continue;
+        }
         contiguous(t->rank, t->dims, ts);
         memcpy(b.d, t->dims, sizeof b.d);
         memcpy(split ? b.sy : b.sx, ts, sizeof ts);
@@ -410,6 +516,9 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
         return n->p.split.resolved;
     case AV_NN_OP_CONCAT: {
         float lo, hi;
+        if (n->p.axis.resized && (y->dtype != AV_NN_F32 || av_nn__is_quant(y) || y->rank != 4 ||
+                                  n->p.axis.axis != 3))
+            return false; /* a fused resize (pass_fuse.c): our f32 NHWC rows only */
         if (n->p.axis.act.kind != AV_NN_ACT_NONE &&
             (y->dtype != AV_NN_F32 || av_nn__is_quant(y) ||
              !av_nn__xnn_act_bounds(&n->p.axis.act, &lo, &hi)))

@@ -147,6 +147,11 @@ bool av_nn__xnn_dw_supports(const av_nn__graph *g, const av_nn__node *n)
              av_nn__xnn_numel(x) / x->dims[0] > (1 << 20));
 }
 
+static size_t packed_floats(const av_nn__xnn_dw *k)
+{
+    return (size_t)(1 + k->kh * k->kw) * k->cp;
+}
+
 void av_nn__xnn_dw_free(av_nn__xnn_dw *k)
 {
     if (!k)
@@ -170,7 +175,7 @@ av_nn_status av_nn__xnn_dw_prepare(const av_nn__graph *g, const av_nn__node *n,
     k->kh = w->dims[1], k->kw = w->dims[2], k->sh = p->stride_h, k->sw = p->stride_w;
     k->pt = p->pad_top, k->pl = p->pad_left;
     /* the filter is a graph constant: its size is bounded by the loader's limits */
-    size_t floats = (size_t)(1 + k->kh * k->kw) * k->cp;
+    size_t floats = packed_floats(k);
     k->packed = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
     if (!k->packed)
         goto nomem;
@@ -447,6 +452,30 @@ void av_nn__xnn_dw_rows(const av_nn__xnn_dw *k, const float *x, float *y, size_t
 {
     for (size_t i = 0; i < n; i++)
         dw_row_to(k, x, y + i * k->ow * k->c, row0 + i);
+}
+
+av_nn__xnn_dw *av_nn__xnn_dw_clone(const av_nn__xnn_dw *k)
+{
+    av_nn__xnn_dw *d = malloc(sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *k;
+    size_t floats = packed_floats(k);
+    d->packed = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+    if (!d->packed) {
+        free(d);
+        return NULL;
+    }
+    memcpy(d->packed, k->packed, floats * sizeof(float));
+    return d;
+}
+
+void av_nn__xnn_dw_scale_from(av_nn__xnn_dw *dst, const av_nn__xnn_dw *src, const float *s)
+{
+    size_t taps = (size_t)(src->kh * src->kw), cp = src->cp;
+    for (size_t t = 1; t <= taps; t++) /* row 0: the biases, kept */
+        for (size_t c = 0; c < src->c; c++)
+            dst->packed[t * cp + c] = src->packed[t * cp + c] * s[c];
 }
 
 size_t av_nn__xnn_dw_row_floats(const av_nn__xnn_dw *k, size_t *rows)

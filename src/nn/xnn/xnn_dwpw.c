@@ -34,6 +34,10 @@ struct av_nn__xnn_dwpw {
     av_nn__xnn_gemm *pw;
     size_t rows, row_floats, w, cout; /* depthwise output rows (all images), floats per row */
     size_t band;                      /* rows per band */
+    /* A fused squeeze-excite scale (in[6]): per run, scaled[i] gets dw's taps
+     * times image i's scale (one copy when the scale has one image). */
+    av_nn__xnn_dw **scaled;
+    size_t n_scaled, oh, c; /* copies; depthwise output rows per image; channels */
 };
 
 static atomic_bool forced_off;
@@ -69,6 +73,14 @@ bool av_nn__xnn_dwpw_supports(const av_nn__graph *g, const av_nn__node *n)
     const av_nn__conv_params *p = &n->p.conv;
     av_nn__node dw;
     const av_nn__tensor *w = n->n_in > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
+    av_nn__tid st = av_nn__dwpw_scale(n);
+    if (st >= 0) { /* [1 or N, 1, 1, C] f32 */
+        const av_nn__tensor *sc = &g->tensors[st], *x = av_nn__xnn_in(g, n, 0);
+        if (!x || x->rank != 4 || sc->dtype != AV_NN_F32 || av_nn__is_quant(sc) ||
+            sc->rank != 4 || sc->dims[1] != 1 || sc->dims[2] != 1 || sc->dims[3] != x->dims[3] ||
+            (sc->dims[0] != 1 && sc->dims[0] != x->dims[0]))
+            return false;
+    }
     return av_nn__dwpw_node(g, n, &dw) && av_nn__xnn_dw_takes(g, &dw) && w && w->rank == 4 &&
            w->dims[1] == 1 && w->dims[2] == 1 && p->stride_h == 1 && p->stride_w == 1 &&
            !p->pad_top && !p->pad_left && !p->pad_bottom && !p->pad_right;
@@ -78,6 +90,9 @@ void av_nn__xnn_dwpw_free(av_nn__xnn_dwpw *k)
 {
     if (!k)
         return;
+    for (size_t i = 0; k->scaled && i < k->n_scaled; i++)
+        av_nn__xnn_dw_free(k->scaled[i]);
+    free(k->scaled);
     av_nn__xnn_dw_free(k->dw);
     av_nn__xnn_gemm_free(k->pw);
     free(k);
@@ -106,6 +121,20 @@ av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n
     const av_nn__tensor *y = av_nn__xnn_out(g, n, 0);
     k->row_floats = av_nn__xnn_dw_row_floats(k->dw, &k->rows);
     k->w = (size_t)y->dims[2], k->cout = (size_t)y->dims[3];
+    k->oh = (size_t)y->dims[1], k->c = (size_t)av_nn__xnn_in(g, n, 0)->dims[3];
+    av_nn__tid st_id = av_nn__dwpw_scale(n);
+    if (st_id >= 0) {
+        size_t copies = g->tensors[st_id].dims[0] == 1 ? 1 : (size_t)y->dims[0];
+        k->scaled = calloc(copies ? copies : 1, sizeof *k->scaled);
+        for (size_t i = 0; k->scaled && i < copies; i++, k->n_scaled++)
+            if (!(k->scaled[i] = av_nn__xnn_dw_clone(k->dw)))
+                break;
+        if (!k->scaled || k->n_scaled < copies) {
+            av_nn__xnn_dwpw_free(k);
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "node '%s' (%s): out of memory",
+                               n->name ? n->name : "", av_nn__op_name(n->op));
+        }
+    }
     k->band = BAND_FLOATS / k->row_floats;
     /* at least 8 bands per image: enough tasks for two threads */
     size_t per_image = (size_t)y->dims[1] / 8;
@@ -138,16 +167,28 @@ static void band_task(void *ctx, size_t bi)
             break;
     float *mid = j->scratch + slot * k->band * k->row_floats;
     size_t row0 = bi * k->band, n = k->rows - row0 < k->band ? k->rows - row0 : k->band;
-    av_nn__xnn_dw_rows(k->dw, j->x, mid, row0, n);
+    if (!k->scaled) {
+        av_nn__xnn_dw_rows(k->dw, j->x, mid, row0, n);
+    } else { /* image by image: each has its own scaled taps */
+        for (size_t r = row0; r < row0 + n;) {
+            size_t img = r / k->oh, end = (img + 1) * k->oh;
+            end = end < row0 + n ? end : row0 + n;
+            const av_nn__xnn_dw *d = k->scaled[k->n_scaled == 1 ? 0 : img];
+            av_nn__xnn_dw_rows(d, j->x, mid + (r - row0) * k->row_floats, r, end - r);
+            r = end;
+        }
+    }
     size_t p0 = row0 * k->w; /* rows of all images follow each other */
     av_nn__xnn_gemm_span(k->pw, mid, j->r ? j->r + p0 * k->cout : NULL, j->y + p0 * k->cout,
                          n * k->w);
     atomic_store(&j->busy[slot], 0);
 }
 
-bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r, float *y,
-                         pthreadpool_t pool)
+bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r,
+                         const float *sc, float *y, pthreadpool_t pool)
 {
+    for (size_t i = 0; sc && i < k->n_scaled; i++) /* (taps x C floats: cheap) */
+        av_nn__xnn_dw_scale_from(k->scaled[i], k->dw, sc + i * k->c);
     size_t slots = pthreadpool_get_threads_count(pool);
     slots = slots < 1 ? 1 : slots > MAX_SLOTS ? MAX_SLOTS : slots;
     atomic_int busy[MAX_SLOTS];

@@ -312,6 +312,12 @@ void av_nn__xnn_dw_row_from(const av_nn__xnn_dw *k, const float *rows, size_t ba
 void av_nn__xnn_dw_window(const av_nn__xnn_dw *k, size_t oy, size_t *lo, size_t *hi);
 /* Floats of one output row; *rows receives the rows of all images. */
 size_t av_nn__xnn_dw_row_floats(const av_nn__xnn_dw *k, size_t *rows);
+/* A copy of k with packed weights of its own (NULL: out of memory), for
+ * av_nn__xnn_dw_scale_from; free with av_nn__xnn_dw_free. */
+av_nn__xnn_dw *av_nn__xnn_dw_clone(const av_nn__xnn_dw *k);
+/* dst's taps = src's times s[c] per channel (s: c floats), biases src's:
+ * the depthwise of x * s (a fused squeeze-excite multiply, xnn_dwpw.c). */
+void av_nn__xnn_dw_scale_from(av_nn__xnn_dw *dst, const av_nn__xnn_dw *src, const float *s);
 
 /* ---- xnn_pwdw.c: a strided depthwise that took its 1x1 conv (p.conv.pw_on) ---- */
 
@@ -329,9 +335,10 @@ void av_nn__xnn_pwdw_free(av_nn__xnn_pwdw *k);
 bool av_nn__xnn_dwpw_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
-/* r: the residual (NULL: none). false: out of memory for the bands' scratch. */
-bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r, float *y,
-                         pthreadpool_t pool);
+/* r: the residual (NULL: none); sc: the fused squeeze-excite scale (in[6],
+ * NULL: none). false: out of memory for the bands' scratch. */
+bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r,
+                         const float *sc, float *y, pthreadpool_t pool);
 void av_nn__xnn_dwpw_free(av_nn__xnn_dwpw *k);
 
 /* ---- xnn_s2d.c: the fused space-to-depth stem's rank-6 transpose (pass_focus.c) ---- */
@@ -383,6 +390,19 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
 bool av_nn__xnn_pool_supports(const av_nn__graph *g, const av_nn__node *n);
+/* A REDUCE mean over one contiguous block of axes as [batch, width (the
+ * reduced axes), chan]; false for other reductions. */
+bool av_nn__xnn_mean_split(const av_nn__graph *g, const av_nn__node *n, size_t *batch,
+                           size_t *width, size_t *chan);
+
+/* ---- xnn_gavg.c: our f32 global mean, one image split across the pool ---- */
+
+/* n is an f32 mean xnn_pool.c takes and ours is on (AV_NN_XNN_GAVG=0: off). */
+bool av_nn__xnn_gavg_takes(const av_nn__graph *g, const av_nn__node *n);
+void av_nn__xnn_gavg(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                     void *const *out, pthreadpool_t pool);
+/* Tests: leave f32 means to XNNPACK (contexts made later). */
+void av_nn__xnn_gavg_force_off(bool on);
 av_nn_status av_nn__xnn_pool_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
