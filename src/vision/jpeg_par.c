@@ -2,15 +2,15 @@
  * jpeg_par.c - one baseline JPEG decoded by several threads, the same
  * pixels and the same verdict as one tjDecompress2 call.
  *
- * Entropy decoding is sequential, but it is the smaller part of the work:
- * the IDCT, upsampling and colour conversion (~60 % of a photo's decode)
- * are not. Part j of P runs its own decompressor on the same bytes, skips
- * rows [0, k_j) with jpeg_skip_scanlines (entropy decoding only; libjpeg-
- * turbo re-reads the iMCU row before k_j, so fancy upsampling's context
- * rows at the seam come out as in a whole decode) and decodes rows
- * [k_j, k_j+1) into the caller's buffer. Part j then costs
- * h * k_j+1 + i * (k_j+1 - k_j) (h: entropy share, i = 1 - h, per image),
- * so the seams are placed to make the costs equal (parts_split).
+ * Entropy decoding is sequential, but the IDCT, upsampling and colour
+ * conversion (~45 % of a q90 photo's decode) are not. Part j of P runs its
+ * own decompressor on the same bytes, skips rows [0, k_j) with
+ * jpeg_skip_scanlines (entropy decoding only; libjpeg-turbo re-reads the
+ * iMCU row before k_j, so fancy upsampling's context rows at the seam come
+ * out as in a whole decode) and decodes rows [k_j, k_j+1) into the
+ * caller's buffer. Part j then costs h * k_j+1 + i * (k_j+1 - k_j)
+ * (h: entropy share, i = 1 - h, per image), so the seams are placed to
+ * make the costs equal (parts_split).
  *
  * The verdict is the last part's: it reads every byte of the file as the
  * single decode does (header, every MCU, then jpeg_finish_decompress to
@@ -35,9 +35,11 @@
 #include "vision/vision_int.h"
 
 #define PARTS_MAX 16
-/* Entropy decoding's share of a baseline 4:2:0 photo's decode, measured on
- * a 1024x1858 q90 photo with libjpeg-turbo 2.1 (AVX2): see parts_split. */
-#define ENTROPY_SHARE 0.40
+/* Entropy decoding's share of a baseline photo's decode: 3.75 of 6.70 CPU
+ * ms on bench_pipeline's one_bird.jpg (1024x1858 q90 4:2:0, libjpeg-turbo
+ * 2.1, AVX2; bench_image's "entropy only" line). It places the seams
+ * (parts_split): two parts split at 1 / (2 - h) = 69 % of the rows. */
+#define ENTROPY_SHARE 0.55
 
 typedef struct par_err {
     struct jpeg_error_mgr pub;
