@@ -11,6 +11,7 @@
  *   det input     CenterNet's 512x512 NHWC float input: resize to 0..255
  *                 floats then fill_input (two passes, one thread) vs
  *                 av_detect__fill_input_tf (one pass, rows on the pool)
+ *   draw          one box and its label (FreeType) on the photo
  *   encode        the annotated JPEG q90: tjCompress2 (av_vision_encode_jpeg)
  *                 vs strips joined at restart markers (av_vision_encode_jpeg_par)
  * Each line: median thread CPU ms on 1 thread (what a loaded machine
@@ -52,6 +53,7 @@ typedef struct stage_ctx {
     av_image *img;
     av_detect__manifest m;
     float *rs, *in;
+    av_vision_font *font;
     int which; /* 0 decode, 1 entropy only, 2 input two-pass, 3 input one pass, 4 tj
                 * encode, 5 strips */
 } stage_ctx;
@@ -101,6 +103,12 @@ static int stage(stage_ctx *c, const av_vision_par *par)
         break;
     }
     case 3: rc = av_detect__fill_input_tf(&c->m, c->img, 512, 512, par, c->in); break;
+    case 6: {
+        av_vision_box b = {.x1 = 200, .y1 = 400, .x2 = 800, .y2 = 1500,
+                           .color = av_vision_palette(0), .label = "Grey Parrot 97%"};
+        rc = av_vision_draw_boxes(c->img, &b, 1, c->font) != AV_VISION_OK;
+        break;
+    }
     case 4: rc = av_vision_encode_jpeg(c->img, 90, &out, &n, err, sizeof err) != AV_VISION_OK; break;
     default:
         rc = av_vision_encode_jpeg_par(c->img, 90, par, &out, &n, err, sizeof err) != AV_VISION_OK;
@@ -185,10 +193,14 @@ int main(int argc, char **argv)
                                   "det input: resize + fill",
                                   "det input: one pass",
                                   "encode: tjCompress2",
-                                  "encode: strips (restarts)"};
+                                  "encode: strips (restarts)",
+                                  "draw: box + label"};
+    if (av_vision_font_open(NULL, &c.font, err, sizeof err) != AV_VISION_OK)
+        fprintf(stderr, "bench_image: %s (the draw line has no label)\n", err);
     int rc = 0;
-    for (c.which = 0; c.which < 6 && !rc; c.which++)
+    for (c.which = 0; c.which < 7 && !rc; c.which++)
         rc = line(&c, names[c.which], runs, pool);
+    av_vision_font_close(c.font);
     pthreadpool_destroy(pool);
     free(c.rs);
     free(c.in);
