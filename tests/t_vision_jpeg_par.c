@@ -29,6 +29,7 @@ typedef struct spec {
     int hs, vs;     /* luma (and K) sampling factors; chroma 1x1 */
     int restart;    /* 0 none, > 0: restart interval in MCUs, < 0: in MCU rows */
     int progressive, ycck, quality;
+    int orientation; /* > 1: an EXIF APP1 saying so */
 } spec;
 
 typedef struct cerr {
@@ -85,6 +86,15 @@ static unsigned char *make_jpeg(const spec *s, unsigned seed, size_t *len)
     if (s->progressive)
         jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
+    if (s->orientation > 1) { /* TIFF little-endian, IFD0 with one SHORT: 0x0112 */
+        static const uint8_t exif[] = {'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0,
+                                       1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+                                       0, 0, 0, 0};
+        uint8_t e2[sizeof exif];
+        memcpy(e2, exif, sizeof exif);
+        e2[24] = (uint8_t)s->orientation;
+        jpeg_write_marker(&c, JPEG_APP0 + 1, e2, sizeof e2);
+    }
     uint8_t *row = malloc((size_t)s->w * (size_t)s->comps);
     CHECK(row);
     while (c.next_scanline < c.image_height) {
@@ -349,12 +359,11 @@ TEST(truncated_and_corrupt)
 /* The public decode with threads: the same image and the same errors as
  * without, a photo-sized file (over the size where threads start) and
  * its broken copies, with EXIF orientation applied after the decode. */
-static void public_same(const unsigned char *j, size_t n, const char *what)
+static void public_same_opts(const unsigned char *j, size_t n, const av_vision_decode_opts *o,
+                             const char *what)
 {
     av_vision_par par = {.run = run_threads, .threads = 2};
-    av_vision_decode_opts o1, o2;
-    memset(&o1, 0, sizeof o1);
-    o2 = o1;
+    av_vision_decode_opts o1 = *o, o2 = *o;
     o2.par = &par;
     av_image *a = NULL, *b = NULL;
     char ea[256] = "", eb[256] = "";
@@ -369,6 +378,13 @@ static void public_same(const unsigned char *j, size_t n, const char *what)
     }
     av_img_free(a);
     av_img_free(b);
+}
+
+static void public_same(const unsigned char *j, size_t n, const char *what)
+{
+    av_vision_decode_opts o;
+    memset(&o, 0, sizeof o);
+    public_same_opts(j, n, &o, what);
 }
 
 TEST(public_decode_same_with_threads)
@@ -395,8 +411,40 @@ TEST(public_decode_same_with_threads)
     free(one.px);
     free(par.px);
     free(j);
+    /* CMYK as YCCK, converted to RGB after the parts */
+    spec k = {.w = 805, .h = 700, .comps = 4, .hs = 2, .vs = 2, .ycck = 1, .restart = -1};
+    j = make_jpeg(&k, 78, &n);
+    public_same(j, n, "YCCK");
+    public_same(j, n / 2, "YCCK truncated");
+    free(j);
+}
+
+/* EXIF orientation turns the threads' image as it turns one thread's, and
+ * reduce-on-decode (1/2 of a 2.2 Mpx file: still over the threads' size)
+ * splits at the scaled iMCU rows. */
+TEST(public_orientation_and_scale)
+{
+    spec s = {.w = 2050, .h = 1090, .comps = 3, .hs = 2, .vs = 2, .orientation = 6};
+    size_t n;
+    unsigned char *j = make_jpeg(&s, 91, &n);
+    av_vision_decode_opts o;
+    memset(&o, 0, sizeof o);
+    av_vision_decode_info info;
+    av_image *img = NULL;
+    CHECK(av_vision_decode(j, n, &o, &img, &info, NULL, 0) == AV_VISION_OK);
+    CHECK_EQ_INT(info.orientation, 6);
+    CHECK(img->width == s.h && img->height == s.w); /* turned upright */
+    av_img_free(img);
+    public_same_opts(j, n, &o, "orientation 6");
+    o.min_long_side = 1000;
+    CHECK(av_vision_decode(j, n, &o, &img, &info, NULL, 0) == AV_VISION_OK);
+    CHECK_EQ_INT(info.scale_denom, 2);
+    CHECK((long long)img->width * img->height >= AV_VISION__JPEG_PAR_MIN_PX);
+    av_img_free(img);
+    public_same_opts(j, n, &o, "orientation 6, 1/2");
+    free(j);
 }
 
 TEST_MAIN(T(every_subsampling_and_odd_sizes), T(restart_markers), T(greyscale_and_cmyk),
           T(progressive_is_declined), T(truncated_and_corrupt),
-          T(public_decode_same_with_threads))
+          T(public_decode_same_with_threads), T(public_orientation_and_scale))
