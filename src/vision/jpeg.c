@@ -5,7 +5,9 @@
  * marker walk of our own finds the EXIF APP1 and Adobe APP14 segments.
  *
  * Decoding uses the accurate integer IDCT and fancy upsampling (TurboJPEG's
- * defaults), the same pixels Pillow and tfjs-node get from libjpeg.
+ * defaults), the same pixels Pillow and tfjs-node get from libjpeg. Big
+ * sequential files decode in horizontal parts on threads the caller lends
+ * (jpeg_par.c: the same bytes and verdict).
  */
 #include <stdio.h>
 #include <stdlib.h>
