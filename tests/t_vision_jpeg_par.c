@@ -142,11 +142,20 @@ static void run_threads(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
         pthread_join(th[i], NULL);
 }
 
-/* Last part first: a part must not depend on another having run. */
+/* Last part first: every part finds its rows free and takes them. */
 static void run_reversed(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
 {
     (void)pool;
     for (size_t i = n; i-- > 0;)
+        fn(ctx, i);
+}
+
+/* In order on one thread: part 0 finds no seam taken and decodes every
+ * row, the later parts find they come too late. */
+static void run_forward(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
+{
+    (void)pool;
+    for (size_t i = 0; i < n; i++)
         fn(ctx, i);
 }
 
@@ -233,8 +242,9 @@ static void check_spec(const spec *s, unsigned seed)
         CHECK(one.ok_header && !one.v.failed && !one.v.warned);
         for (int threads = 2; threads <= 5; threads++) {
             int taken = 0;
-            decoded par = par_decode(j, n, denoms[d], threads,
-                                     threads % 2 ? run_reversed : run_threads, &taken);
+            runner_fn run = threads == 3 ? run_reversed : threads == 4 ? run_forward
+                                                                         : run_threads;
+            decoded par = par_decode(j, n, denoms[d], threads, run, &taken);
             char what[160];
             snprintf(what, sizeof what, "%dx%d comps %d %dx%d restart %d 1/%d, %d threads",
                      s->w, s->h, s->comps, s->hs, s->vs, s->restart, denoms[d], threads);
@@ -321,7 +331,10 @@ TEST(truncated_and_corrupt)
                 size_t m = cut == 20 ? n - 2 : n * (size_t)cut / 20;
                 decoded one = tj_decode(j, m, 1);
                 int taken = 0;
-                decoded par = par_decode(j, m, 1, 2, run_threads, &taken);
+                decoded par = par_decode(j, m, 1, 2 + cut % 2,
+                                         cut % 3 == 0 ? run_forward : cut % 3 == 1 ? run_reversed
+                                                                                    : run_threads,
+                                         &taken);
                 snprintf(what, sizeof what, "%zu of %zu bytes, %dx%d restart %d", m, n,
                          s.hs, s.vs, restart);
                 if (one.ok_header) {
@@ -343,7 +356,8 @@ TEST(truncated_and_corrupt)
                 }
                 decoded one = tj_decode(bad, n, 1);
                 int taken = 0;
-                decoded par = par_decode(bad, n, 1, 2 + t % 3, run_threads, &taken);
+                decoded par = par_decode(bad, n, 1, 2 + t % 3,
+                                         t % 2 ? run_reversed : run_forward, &taken);
                 snprintf(what, sizeof what, "corrupt try %d, %dx%d restart %d", t, s.hs, s.vs,
                          restart);
                 CHECK(one.ok_header && taken);

@@ -12,10 +12,21 @@
  * (h: entropy share, i = 1 - h, per image), so the seams are placed to
  * make the costs equal (parts_split).
  *
- * The verdict is the last part's: it reads every byte of the file as the
- * single decode does (header, every MCU, then jpeg_finish_decompress to
- * EOI), and warnings and errors come only from reading the data, so it
- * sees the same first warning or error. Error reporting copies TurboJPEG's
+ * A part that starts late (its thread busy elsewhere: a loaded machine)
+ * would make the decode slower than one thread, so part j takes its rows
+ * only if it can still finish first: if part j-1 has not yet passed row
+ * i * k_j (what part j-1 would still need for [k_j, k_j+1) is then more
+ * than part j's skip and rows). It claims its seam with a compare-and-swap;
+ * part j-1, reaching a seam nobody claimed, claims it itself and goes on
+ * decoding through it. Nobody waits, every row is decoded once, and the
+ * part that reaches the last row is the one that read the whole file.
+ *
+ * The verdict is that of the part that reached the last row: it read every
+ * byte of the file as the single decode does (header, every MCU, then
+ * jpeg_finish_decompress to EOI), and warnings and errors come only from
+ * reading the data, so it saw the same first warning or error; or, when an
+ * error stopped the parts, the first failed part's (the same error, met
+ * in the same data). Error reporting copies TurboJPEG's
  * (first warning's text, an error's text replacing it, "warned" sticky).
  *
  * Settings as tjDecompress2 with TJFLAG_LIMITSCANS: accurate integer IDCT
@@ -25,6 +36,7 @@
  * decoding happens in jpeg_start_decompress, in every part.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h> /* jpeglib.h needs FILE */
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +60,11 @@ typedef struct par_err {
 } par_err;
 
 typedef struct part {
-    int y0, y1; /* output rows [y0, y1) */
+    int y0, y1; /* output rows [y0, y1) when every part takes its own */
+    int ended;  /* 1: this part decoded the last row and read to EOI */
     av_vision__jpeg_verdict v;
+    atomic_int seam; /* part j's first row: 0 open, 1 part j took it, 2 part j-1 went through */
+    atomic_int row;  /* the rows this part has decoded up to (output_scanline) */
 } part;
 
 typedef struct par_job {
@@ -104,11 +119,22 @@ static void settings(struct jpeg_decompress_struct *c, int cmyk, int scale_denom
     c->scale_denom = (unsigned)scale_denom;
 }
 
+/* Part i > 0: take its rows only if the part before has not got so far
+ * that going on through them would finish sooner (see the top comment). */
+static int take_seam(par_job *job, int i)
+{
+    int before = atomic_load_explicit(&job->p[i - 1].row, memory_order_relaxed);
+    int open = 0;
+    return before < (1.0 - ENTROPY_SHARE) * job->p[i].y0 &&
+           atomic_compare_exchange_strong(&job->p[i].seam, &open, 1);
+}
+
 static void decode_part(void *ctx, size_t i)
 {
     par_job *job = ctx;
     part *p = &job->p[i];
-    int last = (int)i == job->nparts - 1;
+    if (i > 0 && !take_seam(job, (int)i))
+        return; /* the part before decodes these rows */
     struct jpeg_decompress_struct c;
     par_err e;
     err_init(&c, &e, &p->v);
@@ -128,17 +154,28 @@ static void decode_part(void *ctx, size_t i)
         return;
     }
     JSAMPROW rows[16];
-    while ((int)c.output_scanline < p->y1) {
-        int want = p->y1 - (int)c.output_scanline;
-        if (want > 16)
-            want = 16;
+    int h = (int)c.output_height, next = (int)i + 1, stop = p->y1;
+    while ((int)c.output_scanline < h) {
+        int y = (int)c.output_scanline;
+        if (y == stop) { /* part next's first row: go on unless it took it */
+            int open = 0;
+            if (!atomic_compare_exchange_strong(&job->p[next].seam, &open, 2))
+                break;
+            stop = job->p[next].y1;
+            next++;
+            continue;
+        }
+        int want = stop - y < 16 ? stop - y : 16;
         for (int k = 0; k < want; k++)
-            rows[k] = job->dst + (size_t)((int)c.output_scanline + k) * job->stride;
+            rows[k] = job->dst + (size_t)(y + k) * job->stride;
         if (jpeg_read_scanlines(&c, rows, (JDIMENSION)want) == 0)
             break; /* cannot happen with a memory source; never spin */
+        atomic_store_explicit(&p->row, (int)c.output_scanline, memory_order_relaxed);
     }
-    if (last)
+    if ((int)c.output_scanline == h) {
         jpeg_finish_decompress(&c); /* reads to EOI, as tjDecompress2 */
+        p->ended = 1;
+    }
     jpeg_destroy_decompress(&c);
 }
 
@@ -211,14 +248,34 @@ int av_vision__jpeg_decode_par(const uint8_t *d, size_t n, int scale_denom, int 
         free(job);
         return 0;
     }
-    *job = (par_job){.d = d, .n = n, .scale_denom = scale_denom, .cmyk = cmyk,
-                     .nparts = nparts, .dst = dst, .stride = (size_t)w * (cmyk ? 4 : 3)};
+    job->d = d;
+    job->n = n;
+    job->scale_denom = scale_denom;
+    job->cmyk = cmyk;
+    job->nparts = nparts;
+    job->dst = dst;
+    job->stride = (size_t)w * (cmyk ? 4 : 3);
+    for (int j = 0; j < nparts; j++) {
+        atomic_init(&job->p[j].seam, 0);
+        atomic_init(&job->p[j].row, 0);
+    }
     parts_split(job->p, nparts, h, l);
     par->run(par->pool, decode_part, job, (size_t)nparts);
-    *v = job->p[nparts - 1].v;
-    for (int j = 0; j < nparts - 1 && !v->failed; j++)
-        if (job->p[j].v.failed) /* only where the last part got further: out of memory */
-            *v = job->p[j].v;
+    int ended = -1, failed = -1;
+    for (int j = nparts - 1; j >= 0; j--) {
+        if (job->p[j].v.failed)
+            failed = j;
+        if (job->p[j].ended)
+            ended = j;
+    }
+    if (failed >= 0)
+        *v = job->p[failed].v;
+    else if (ended >= 0)
+        *v = job->p[ended].v;
+    else { /* cannot happen: some part decodes the last rows */
+        v->failed = 1;
+        snprintf(v->msg, sizeof v->msg, "no part of the decode reached the last row");
+    }
     free(job);
     return 1;
 }
