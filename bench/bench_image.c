@@ -109,7 +109,9 @@ static int stage(stage_ctx *c, const av_vision_par *par)
         rc = av_vision_draw_boxes(c->img, &b, 1, c->font) != AV_VISION_OK;
         break;
     }
-    case 4: rc = av_vision_encode_jpeg(c->img, 90, &out, &n, err, sizeof err) != AV_VISION_OK; break;
+    case 4:
+        rc = av_vision_encode_jpeg(c->img, 90, &out, &n, err, sizeof err) != AV_VISION_OK;
+        break;
     default:
         rc = av_vision_encode_jpeg_par(c->img, 90, par, &out, &n, err, sizeof err) != AV_VISION_OK;
         break;
