@@ -2,10 +2,16 @@
  * bench_image.c - the image stages around the engine on bench_pipeline's
  * one_bird.jpg (parrot.jpg scaled 2x, 1024x1858, q90), each old way and
  * new way side by side in one run:
- *   decode        av_vision_decode (libjpeg-turbo, accurate IDCT)
+ *   decode        av_vision_decode (libjpeg-turbo, accurate IDCT); with 2
+ *                 threads in horizontal parts (jpeg_par.c)
+ *   entropy only  libjpeg skipping every row but the last 16
+ *                 (jpeg_skip_scanlines: Huffman decoding without IDCT,
+ *                 upsampling or colour): its share of the decode is what
+ *                 jpeg_par.c's ENTROPY_SHARE places the seam by
  *   det input     CenterNet's 512x512 NHWC float input: resize to 0..255
  *                 floats then fill_input (two passes, one thread) vs
  *                 av_detect__fill_input_tf (one pass, rows on the pool)
+ *   draw          one box and its label (FreeType) on the photo
  *   encode        the annotated JPEG q90: tjCompress2 (av_vision_encode_jpeg)
  *                 vs strips joined at restart markers (av_vision_encode_jpeg_par)
  * Each line: median thread CPU ms on 1 thread (what a loaded machine
@@ -22,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jpeglib.h>
 #include <turbojpeg.h>
 
 #include "detect/img.h"
@@ -46,8 +53,32 @@ typedef struct stage_ctx {
     av_image *img;
     av_detect__manifest m;
     float *rs, *in;
-    int which; /* 0 decode, 1 input two-pass, 2 input one pass, 3 tj encode, 4 strips */
+    av_vision_font *font;
+    int which; /* 0 decode, 1 entropy only, 2 input two-pass, 3 input one pass, 4 tj
+                * encode, 5 strips */
 } stage_ctx;
+
+/* Entropy-decode the whole file, reconstruct only its last 16 rows. */
+static int entropy_only(const unsigned char *jpg, size_t len)
+{
+    struct jpeg_decompress_struct d;
+    struct jpeg_error_mgr e;
+    d.err = jpeg_std_error(&e); /* (a bench on its own good file: errors exit) */
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, jpg, (unsigned long)len);
+    jpeg_read_header(&d, TRUE);
+    d.out_color_space = JCS_EXT_RGB;
+    jpeg_start_decompress(&d);
+    JDIMENSION skip = d.output_height > 16 ? d.output_height - 16 : 0;
+    int rc = jpeg_skip_scanlines(&d, skip) != skip;
+    unsigned char *row = malloc((size_t)d.output_width * 3);
+    while (row && d.output_scanline < d.output_height)
+        jpeg_read_scanlines(&d, &row, 1);
+    jpeg_finish_decompress(&d);
+    jpeg_destroy_decompress(&d);
+    free(row);
+    return rc || !row;
+}
 
 static int stage(stage_ctx *c, const av_vision_par *par)
 {
@@ -59,18 +90,28 @@ static int stage(stage_ctx *c, const av_vision_par *par)
     switch (c->which) {
     case 0: {
         av_image *im = NULL;
-        rc = av_vision_decode(c->jpg, c->len, NULL, &im, NULL, err, sizeof err) != AV_VISION_OK;
+        av_vision_decode_opts o = {.par = par};
+        rc = av_vision_decode(c->jpg, c->len, &o, &im, NULL, err, sizeof err) != AV_VISION_OK;
         av_img_free(im);
         break;
     }
-    case 1: {
+    case 1: rc = entropy_only(c->jpg, c->len); break;
+    case 2: {
         av_detect__img di = av_detect__img_wrap(c->img->width, c->img->height, c->img->data);
         rc = av_detect__img_resize_tf(&di, 512, 512, c->rs);
         av_detect__fill_input(&c->m, &ti, c->rs, NULL, c->in);
         break;
     }
-    case 2: rc = av_detect__fill_input_tf(&c->m, c->img, 512, 512, par, c->in); break;
-    case 3: rc = av_vision_encode_jpeg(c->img, 90, &out, &n, err, sizeof err) != AV_VISION_OK; break;
+    case 3: rc = av_detect__fill_input_tf(&c->m, c->img, 512, 512, par, c->in); break;
+    case 6: {
+        av_vision_box b = {.x1 = 200, .y1 = 400, .x2 = 800, .y2 = 1500,
+                           .color = av_vision_palette(0), .label = "Grey Parrot 97%"};
+        rc = av_vision_draw_boxes(c->img, &b, 1, c->font) != AV_VISION_OK;
+        break;
+    }
+    case 4:
+        rc = av_vision_encode_jpeg(c->img, 90, &out, &n, err, sizeof err) != AV_VISION_OK;
+        break;
     default:
         rc = av_vision_encode_jpeg_par(c->img, 90, par, &out, &n, err, sizeof err) != AV_VISION_OK;
         break;
@@ -149,11 +190,19 @@ int main(int argc, char **argv)
     if (!c.rs || !c.in || !pool)
         return 1;
     printf("one_bird.jpg %dx%d, %zu bytes; %d runs\n", img->width, img->height, c.len, runs);
-    static const char *names[] = {"decode", "det input: resize + fill", "det input: one pass",
-                                  "encode: tjCompress2", "encode: strips (restarts)"};
+    static const char *names[] = {"decode",
+                                  "decode: entropy only",
+                                  "det input: resize + fill",
+                                  "det input: one pass",
+                                  "encode: tjCompress2",
+                                  "encode: strips (restarts)",
+                                  "draw: box + label"};
+    if (av_vision_font_open(NULL, &c.font, err, sizeof err) != AV_VISION_OK)
+        fprintf(stderr, "bench_image: %s (the draw line has no label)\n", err);
     int rc = 0;
-    for (c.which = 0; c.which < 5 && !rc; c.which++)
+    for (c.which = 0; c.which < 7 && !rc; c.which++)
         rc = line(&c, names[c.which], runs, pool);
+    av_vision_font_close(c.font);
     pthreadpool_destroy(pool);
     free(c.rs);
     free(c.in);

@@ -29,11 +29,19 @@ av_detect_status av_detect__img_decode(const void *bytes, size_t len, long long 
                                        long long max_pixels, av_detect__img *img, char *err,
                                        size_t errlen)
 {
+    return av_detect__img_decode_on(bytes, len, max_bytes, max_pixels, NULL, img, err, errlen);
+}
+
+av_detect_status av_detect__img_decode_on(const void *bytes, size_t len, long long max_bytes,
+                                          long long max_pixels, const av_vision_par *par,
+                                          av_detect__img *img, char *err, size_t errlen)
+{
     memset(img, 0, sizeof *img);
     av_vision_decode_opts o;
     memset(&o, 0, sizeof o);
     o.limits.max_bytes = max_bytes;
     o.limits.max_pixels = max_pixels;
+    o.par = par;
     av_image *im = NULL;
     av_vision_decode_info info;
     av_vision_status st = av_vision_decode(bytes, len, &o, &im, &info, err, errlen);

@@ -10,6 +10,7 @@
 
 #include "detect/detect.h"
 #include "nn/nn.h"
+#include "vision/vision.h"
 
 typedef struct av_detect__img {
     int w, h;
@@ -25,6 +26,11 @@ typedef struct av_detect__img {
 av_detect_status av_detect__img_decode(const void *bytes, size_t len, long long max_bytes,
                                        long long max_pixels, av_detect__img *img, char *err,
                                        size_t errlen);
+/* The same with a big JPEG's decode split across par's threads (NULL:
+ * the calling thread; the pixels and errors are the same either way). */
+av_detect_status av_detect__img_decode_on(const void *bytes, size_t len, long long max_bytes,
+                                          long long max_pixels, const av_vision_par *par,
+                                          av_detect__img *img, char *err, size_t errlen);
 void av_detect__img_free(av_detect__img *img);
 
 /* Wrap caller pixels (not owned; free is a no-op for them). */

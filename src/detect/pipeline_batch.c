@@ -124,6 +124,9 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
     long long max_pixels = o->max_pixels > 0 ? o->max_pixels : DEFAULT_MAX_PIXELS;
     double t0 = av_base_now_ms();
     int any = 0;
+    /* a worker free now decodes on its idle threads and keeps them (as av_detect_run) */
+    worker *held = av_detect__try_acquire(p);
+    av_vision_par dpar = av_detect__worker_par(held);
     for (int j = 0; j < k; j++) {
         const av_detect_image *im = &in[j];
         memset(&imgs[j], 0, sizeof imgs[j]);
@@ -141,9 +144,10 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
             st[j] = AV_BASE_FAIL(AV_DETECT_E_ARG, e[j], BATCH_ERR, "detect: no pipeline or image");
         } else {
             double t = av_base_now_ms();
-            st[j] = av_detect__img_decode(im->bytes, im->len,
-                                          im->max_bytes > 0 ? im->max_bytes : max_bytes,
-                                          max_pixels, &imgs[j], e[j], BATCH_ERR);
+            st[j] = av_detect__img_decode_on(im->bytes, im->len,
+                                             im->max_bytes > 0 ? im->max_bytes : max_bytes,
+                                             max_pixels, held ? &dpar : NULL, &imgs[j], e[j],
+                                             BATCH_ERR);
             imgs[j].drawable = 1; /* freed after its annotation */
             rs[j].ms_decode = av_base_now_ms() - t;
         }
@@ -156,7 +160,7 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
     if (any) {
         char msg[BATCH_ERR] = "";
         av_detect_status ast = AV_DETECT_OK;
-        worker *w = av_detect__acquire(p, msg, sizeof msg, &ast);
+        worker *w = held ? held : av_detect__acquire(p, msg, sizeof msg, &ast);
         if (w) {
             batch_locked(p, w, k, imgs, o, rs, st, e, runs);
             av_vision_par par = av_detect__worker_par(w); /* its threads encode the strips */
@@ -166,12 +170,15 @@ static void run_chunk(av_detect_pipeline *p, int k, const av_detect_image *in,
                                                      e[j], BATCH_ERR);
             finished = 1;
             av_detect__release(p, w);
+            held = NULL;
         } else {
             for (int j = 0; j < k; j++)
                 if (st[j] == AV_DETECT_OK)
                     st[j] = AV_BASE_FAIL(ast, e[j], BATCH_ERR, "%s", msg);
         }
     }
+    if (held) /* nothing decoded to run */
+        av_detect__release(p, held);
     for (int j = 0; j < k; j++) {
         if (st[j] == AV_DETECT_OK && !finished)
             st[j] = av_detect__result_finish(&imgs[j], o, t0, AV_DETECT_OK, &rs[j], NULL, e[j],

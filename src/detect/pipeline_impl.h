@@ -139,6 +139,9 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w);
 worker *av_detect__acquire(av_detect_pipeline *p, char *err, size_t errlen,
                            av_detect_status *st);
 void av_detect__release(av_detect_pipeline *p, worker *w);
+/* A ready worker that is free now, or NULL: never waits, never makes one
+ * (the decode borrows its threads when they are idle anyway). */
+worker *av_detect__try_acquire(av_detect_pipeline *p);
 /* The worker's threads as vision's parallel for (one thread: runs inline). */
 av_vision_par av_detect__worker_par(const worker *w);
 /* The worker's context of model m for n samples per run from slots[0..ns),

@@ -145,6 +145,19 @@ worker *av_detect__acquire(av_detect_pipeline *p, char *err, size_t errlen, av_d
     }
 }
 
+worker *av_detect__try_acquire(av_detect_pipeline *p)
+{
+    worker *w = NULL;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->n_workers && !w; i++)
+        if (!p->workers[i].busy && p->workers[i].ready) {
+            w = &p->workers[i];
+            w->busy = 1;
+        }
+    pthread_mutex_unlock(&p->mu);
+    return w;
+}
+
 void av_detect__release(av_detect_pipeline *p, worker *w)
 {
     pthread_mutex_lock(&p->mu);

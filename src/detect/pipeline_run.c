@@ -516,14 +516,16 @@ av_detect_status av_detect__result_finish(const av_detect__img *img, const av_de
 }
 
 /* Detect, name species and optionally annotate on decoded pixels; img is
- * borrowed. t0 is when the run started (for ms_total). */
-static av_detect_status run_img(av_detect_pipeline *p, const av_detect__img *img,
+ * borrowed. t0 is when the run started (for ms_total). w: a worker already
+ * held for this run, or NULL (one is acquired here). */
+static av_detect_status run_img(av_detect_pipeline *p, worker *w, const av_detect__img *img,
                                 const av_detect_run_opts *o, double t0, av_detect_result *r,
                                 char *err, size_t errlen)
 {
     av_detect_status st = AV_DETECT_OK;
     av_detect__result_header(p, img, r);
-    worker *w = av_detect__acquire(p, err, errlen, &st);
+    if (!w)
+        w = av_detect__acquire(p, err, errlen, &st);
     if (!w)
         return av_detect__result_finish(img, o, t0, st, r, NULL, err, errlen);
     st = av_detect__run_locked(p, w, img, o, r, err, errlen);
@@ -545,14 +547,21 @@ av_detect_status av_detect_run(av_detect_pipeline *p, const void *image, size_t 
     long long max_bytes = o.max_bytes > 0 ? o.max_bytes : DEFAULT_MAX_BYTES;
     long long max_pixels = o.max_pixels > 0 ? o.max_pixels : DEFAULT_MAX_PIXELS;
     double t0 = av_base_now_ms();
+    /* A worker free now lends its idle threads to the decode and keeps
+     * them for the run; when all are busy the cores are too: one thread. */
+    worker *w = av_detect__try_acquire(p);
+    av_vision_par par = av_detect__worker_par(w);
     av_detect__img img;
-    av_detect_status st =
-        av_detect__img_decode(image, len, max_bytes, max_pixels, &img, err, errlen);
-    if (st)
+    av_detect_status st = av_detect__img_decode_on(image, len, max_bytes, max_pixels,
+                                                   w ? &par : NULL, &img, err, errlen);
+    if (st) {
+        if (w)
+            av_detect__release(p, w);
         return st;
+    }
     img.drawable = 1; /* ours, freed after the run: annotated in place */
     r->ms_decode = av_base_now_ms() - t0;
-    st = run_img(p, &img, &o, t0, r, err, errlen);
+    st = run_img(p, w, &img, &o, t0, r, err, errlen);
     av_detect__img_free(&img);
     return st;
 }
@@ -570,5 +579,5 @@ av_detect_status av_detect_run_rgb(av_detect_pipeline *p, int width, int height,
         return AV_BASE_FAIL(AV_DETECT_E_LIMIT, err, errlen, "%dx%d pixels exceed the limit of %lld",
                      width, height, max_pixels);
     av_detect__img img = av_detect__img_wrap(width, height, rgb);
-    return run_img(p, &img, &o, av_base_now_ms(), r, err, errlen);
+    return run_img(p, NULL, &img, &o, av_base_now_ms(), r, err, errlen);
 }

@@ -126,7 +126,7 @@ av_vision_status av_vision_decode(const void *bytes, size_t n, const av_vision_d
     switch (info->format) {
     case AV_VISION_FMT_JPEG: {
         int dn = pick_scale(opts, info->src_width, info->src_height, info->orientation);
-        st = av_vision__jpeg_decode(d, n, dn, info, &img, err, errlen);
+        st = av_vision__jpeg_decode(d, n, dn, opts ? opts->par : NULL, info, &img, err, errlen);
         break;
     }
     case AV_VISION_FMT_PNG: st = av_vision__png_decode(d, n, info, &img, err, errlen); break;

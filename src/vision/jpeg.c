@@ -5,8 +5,11 @@
  * marker walk of our own finds the EXIF APP1 and Adobe APP14 segments.
  *
  * Decoding uses the accurate integer IDCT and fancy upsampling (TurboJPEG's
- * defaults), the same pixels Pillow and tfjs-node get from libjpeg.
+ * defaults), the same pixels Pillow and tfjs-node get from libjpeg. Big
+ * sequential files decode in horizontal parts on threads the caller lends
+ * (jpeg_par.c: the same bytes and verdict).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,9 +99,26 @@ static void cmyk_to_rgb(uint8_t *rgb, const uint8_t *cmyk, size_t npx, int inver
     }
 }
 
+/*
+ * Warnings leave a complete image (e.g. "extraneous bytes before marker")
+ * and are accepted; running out of data is not: the rest of the picture
+ * would be grey filler. As TurboJPEG reports it: an error after a warning
+ * still counts as a warning, with the error's text.
+ */
+static av_vision_status verdict_status(const av_vision__jpeg_verdict *v, char *err, size_t errlen)
+{
+    if (!v->failed && !v->warned)
+        return AV_VISION_OK;
+    int truncated = strstr(v->msg, "Premature end") != NULL;
+    if (v->warned && !truncated)
+        return AV_VISION_OK;
+    return av_vision__err(err, errlen, AV_VISION_E_CORRUPT, "JPEG data %s: %s",
+                          truncated ? "is truncated" : "is corrupt", v->msg);
+}
+
 av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_denom,
-                                        av_vision_decode_info *info, av_image **out, char *err,
-                                        size_t errlen)
+                                        const av_vision_par *par, av_vision_decode_info *info,
+                                        av_image **out, char *err, size_t errlen)
 {
     *out = NULL;
     av_vision_status st = AV_VISION_OK;
@@ -135,23 +155,24 @@ av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_de
             st = av_vision__err(err, errlen, AV_VISION_E_NOMEM, "out of memory for CMYK pixels");
             goto done;
         }
-        rc = tjDecompress2(tj, d, (unsigned long)n, cmyk, sw, sw * 4, sh, TJPF_CMYK, flags);
-    } else {
-        rc = tjDecompress2(tj, d, (unsigned long)n, img->data, sw, sw * 3, sh, TJPF_RGB, flags);
     }
-    if (rc != 0) {
-        const char *msg = tjGetErrorStr2(tj);
-        /*
-         * Warnings leave a complete image (e.g. "extraneous bytes before
-         * marker") and are accepted; running out of data is not: the rest
-         * of the picture would be grey filler.
-         */
-        if (tjGetErrorCode(tj) != TJERR_WARNING || strstr(msg, "Premature end")) {
-            st = av_vision__err(err, errlen, AV_VISION_E_CORRUPT, "JPEG data %s: %s",
-                                strstr(msg, "Premature end") ? "is truncated" : "is corrupt", msg);
-            goto done;
+    uint8_t *dst = is_cmyk ? cmyk : img->data;
+    av_vision__jpeg_verdict v;
+    /* big sequential files on the caller's threads (jpeg_par.c), the rest here */
+    int big = (long long)sw * sh >= AV_VISION__JPEG_PAR_MIN_PX;
+    if (!big || !av_vision__jpeg_decode_par(d, n, scale_denom, is_cmyk, par, dst, sw, sh, &v)) {
+        rc = tjDecompress2(tj, d, (unsigned long)n, dst, sw, sw * (is_cmyk ? 4 : 3), sh,
+                           is_cmyk ? TJPF_CMYK : TJPF_RGB, flags);
+        memset(&v, 0, sizeof v);
+        if (rc != 0) {
+            v.warned = tjGetErrorCode(tj) == TJERR_WARNING;
+            v.failed = !v.warned; /* (TurboJPEG does not tell an error after a warning) */
+            snprintf(v.msg, sizeof v.msg, "%s", tjGetErrorStr2(tj));
         }
     }
+    st = verdict_status(&v, err, errlen);
+    if (st != AV_VISION_OK)
+        goto done;
     if (is_cmyk) {
         jpeg_markers m;
         scan_markers(d, n, &m);

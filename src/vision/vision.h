@@ -124,6 +124,9 @@ typedef struct av_vision_decode_opts {
      */
     int min_width, min_height, min_long_side;
     int no_orientation; /* 1: ignore EXIF orientation (default applies it) */
+    /* Borrowed threads for big sequential JPEGs (horizontal parts, the same
+     * pixels and errors as one thread); NULL: the calling thread only. */
+    const av_vision_par *par;
 } av_vision_decode_opts;
 
 /* Facts about a decode, for logs and tests. */

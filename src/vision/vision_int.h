@@ -77,8 +77,33 @@ static inline uint16_t av_vision__be16(const uint8_t *p)
 av_vision_status av_vision__jpeg_probe(const uint8_t *d, size_t n, av_vision_decode_info *info,
                                        char *err, size_t errlen);
 av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_denom,
-                                        av_vision_decode_info *info, av_image **out, char *err,
-                                        size_t errlen);
+                                        const av_vision_par *par, av_vision_decode_info *info,
+                                        av_image **out, char *err, size_t errlen);
+
+/* How a JPEG decode ended, as TurboJPEG reports it: failed (an error
+ * stopped it), warned (a warning came, sticky), msg (the first warning's
+ * text, or the error's). */
+typedef struct av_vision__jpeg_verdict {
+    int failed, warned;
+    char msg[200]; /* JMSG_LENGTH_MAX */
+} av_vision__jpeg_verdict;
+
+/* Smallest output (pixels) decoded on several threads: below it the
+ * threads' start-up costs more than they save. */
+#define AV_VISION__JPEG_PAR_MIN_PX 500000
+
+/*
+ * Decode a sequential JPEG at 1/scale_denom (w x h output, as TurboJPEG
+ * scales) into dst (RGB, or CMYK as libjpeg returns it when cmyk) in
+ * horizontal parts on par's threads (jpeg_par.c), byte for byte what
+ * tjDecompress2 writes, whatever its size (the caller keeps small images
+ * on one thread: AV_VISION__JPEG_PAR_MIN_PX). 0: declined (no threads, a
+ * progressive or multi-scan file, an unreadable header): decode on one
+ * thread. 1: done, *v says how it ended.
+ */
+int av_vision__jpeg_decode_par(const uint8_t *d, size_t n, int scale_denom, int cmyk,
+                               const av_vision_par *par, uint8_t *dst, int w, int h,
+                               av_vision__jpeg_verdict *v);
 
 av_vision_status av_vision__png_probe(const uint8_t *d, size_t n, av_vision_decode_info *info,
                                       char *err, size_t errlen);
