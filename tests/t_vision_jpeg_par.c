@@ -459,6 +459,74 @@ TEST(public_orientation_and_scale)
     free(j);
 }
 
+/* A progressive file whose second scan is preceded by stray bytes (a
+ * warning) and a bogus Huffman table (an error): TurboJPEG reports that as
+ * a warning, and its rows were never written. Whatever the verdict, the
+ * image must not carry stale heap bytes: decoded after the heap held a
+ * 0xA5 pattern, it equals the decode after a 0x5A pattern. */
+static av_image *decode_after_pattern(const uint8_t *j, size_t n, size_t px, int pattern,
+                                      av_vision_status *st)
+{
+    uint8_t *junk = malloc(px);
+    CHECK(junk);
+    memset(junk, pattern, px);
+    free(junk); /* the decode's pixels may now reuse these bytes */
+    av_vision_decode_opts o;
+    memset(&o, 0, sizeof o);
+    av_image *im = NULL;
+    char err[256];
+    *st = av_vision_decode(j, n, &o, &im, NULL, err, sizeof err);
+    return im;
+}
+
+TEST(warning_then_error_leaves_no_stale_bytes)
+{
+    spec s = {.w = 640, .h = 480, .comps = 3, .hs = 2, .vs = 2, .progressive = 1};
+    size_t n;
+    unsigned char *j = make_jpeg(&s, 91, &n);
+    /* the second SOS marker: the start of the second scan's header */
+    size_t at = 0;
+    int sos = 0;
+    for (size_t i = 2; i + 1 < n && !at; i++)
+        if (j[i] == 0xFF && j[i + 1] == 0xDA && ++sos == 2)
+            at = i;
+    CHECK(at > 0);
+    static const uint8_t bad[] = {0x12, 0x34, /* stray bytes: "extraneous bytes" warning */
+                                  0xFF, 0xC4, 0x00, 0x13, 0x00, /* DHT, 17 bytes */
+                                  0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                  0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    size_t m = n + sizeof bad;
+    uint8_t *f = malloc(m);
+    CHECK(f);
+    memcpy(f, j, at);
+    memcpy(f + at, bad, sizeof bad);
+    memcpy(f + at + sizeof bad, j + at, n - at);
+    /* the case this guards: TurboJPEG says "warning" although an error stopped it */
+    tjhandle tj = tjInitDecompress();
+    CHECK(tj);
+    size_t px = (size_t)s.w * s.h * 3;
+    uint8_t *raw = malloc(px);
+    CHECK(raw);
+    int rc = tjDecompress2(tj, f, (unsigned long)m, raw, s.w, s.w * 3, s.h, TJPF_RGB, 0);
+    CHECK_MSG(rc != 0 && tjGetErrorCode(tj) == TJERR_WARNING,
+              "the crafted file should read as a warning (rc %d: %s)", rc, tjGetErrorStr2(tj));
+    free(raw);
+    tjDestroy(tj);
+    av_vision_status st1, st2;
+    av_image *a = decode_after_pattern(f, m, px, 0xA5, &st1);
+    av_image *b = decode_after_pattern(f, m, px, 0x5A, &st2);
+    CHECK_EQ_INT(st1, st2);
+    if (st1 == AV_VISION_OK) {
+        CHECK(a && b);
+        CHECK_MSG(memcmp(a->data, b->data, px) == 0, "stale heap bytes in the decoded pixels");
+    }
+    av_img_free(a);
+    av_img_free(b);
+    free(f);
+    free(j);
+}
+
 TEST_MAIN(T(every_subsampling_and_odd_sizes), T(restart_markers), T(greyscale_and_cmyk),
           T(progressive_is_declined), T(truncated_and_corrupt),
-          T(public_decode_same_with_threads), T(public_orientation_and_scale))
+          T(public_decode_same_with_threads), T(public_orientation_and_scale),
+          T(warning_then_error_leaves_no_stale_bytes))

@@ -173,6 +173,17 @@ av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_de
     st = verdict_status(&v, err, errlen);
     if (st != AV_VISION_OK)
         goto done;
+    if (v.warned) {
+        /*
+         * TurboJPEG reports an error that follows a warning as a warning,
+         * and the rows after the error are never written: decode once more
+         * into zeroed pixels so no stale heap bytes reach the image (rare:
+         * warned files only; a clean file decodes to the same bytes).
+         */
+        memset(dst, 0, (size_t)sw * (size_t)sh * (is_cmyk ? 4 : 3));
+        (void)tjDecompress2(tj, d, (unsigned long)n, dst, sw, sw * (is_cmyk ? 4 : 3), sh,
+                            is_cmyk ? TJPF_CMYK : TJPF_RGB, flags);
+    }
     if (is_cmyk) {
         jpeg_markers m;
         scan_markers(d, n, &m);
