@@ -145,16 +145,22 @@ static av_nn_status run_species(av_detect_pipeline *p, av_nn_ctx *c, void **in, 
                          (size_t)n * p->feat_bytes, e, elen);
 }
 
-/* One run of the sample in w->cls_in; its scores into w->probs. 0, or -1. */
-static int run_one(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
+/* One run of the sample in w->cls_in on context c (w->cls_ctx, or
+ * w->cls_solo); its scores into w->probs. 0, or -1. */
+static int run_one_on(av_detect_pipeline *p, worker *w, av_nn_ctx *c, char *err, size_t errlen)
 {
     char e[512] = "";
-    if (run_species(p, w->cls_ctx, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
+    if (run_species(p, c, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
         av_base_errf(err, errlen, "%s: %s", p->cls.name, e);
         return -1;
     }
     read_scores(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out]);
     return 0;
+}
+
+static int run_one(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
+{
+    return run_one_on(p, w, w->cls_ctx, err, errlen);
 }
 
 /* Classify pixels [x1,y1,x2,y2) of img (one view, as is); fills species
@@ -393,6 +399,101 @@ static int veto_step(av_detect_pipeline *p, worker *w, int n, const av_detect__i
     return rc < 0 ? -1 : 0;
 }
 
+/* ---- one bird box: species and veto side by side ----
+ * Both models are MobileNets of ~5.5 ms on one thread; each split over two
+ * threads pays a barrier per layer, so the photo with one bird box (the
+ * common case) runs the species crop on one thread and its ImageNet veto on
+ * the other, each on a one-thread context, instead of one after the other
+ * on both. Same crops, same contexts' arithmetic, same order of effects:
+ * the species are named, then the veto drops the box. */
+
+typedef struct pair_job {
+    av_detect_pipeline *p;
+    worker *w;
+    const uint8_t *veto_px; /* the veto's crop (the species input is filled before) */
+    av_detect_det *d;
+    int top_k, vetoed, rc[2];
+    char err[2][512];
+} pair_job;
+
+static void pair_task(void *ctx, size_t i)
+{
+    pair_job *j = ctx;
+    av_detect_pipeline *p = j->p;
+    worker *w = j->w;
+    if (i == 0) {
+        j->rc[0] = run_one_on(p, w, w->cls_solo, j->err[0], sizeof j->err[0]);
+        if (j->rc[0] == 0) { /* as classify_box does for one view */
+            add_view(p, w, 0, 1);
+            name_species(p, w, j->top_k, j->d);
+        }
+    } else {
+        av_detect__second_sums sums;
+        j->rc[1] = av_detect__second_run(p->second, w->second_solo, j->veto_px, &sums, j->err[1],
+                                         sizeof j->err[1]);
+        j->vetoed = j->rc[1] == 0 &&
+                    av_detect__second_vetoes(av_detect__second_rules_of(p->second), &sums);
+    }
+}
+
+/* Whether the one bird box of rs[0..n) goes through species_pair: two pool
+ * threads, the veto on, one species view, and the one-thread contexts
+ * there (made on first use; when the engine cannot, logged once and the
+ * box runs as any other). */
+static int pair_wanted(av_detect_pipeline *p, worker *w, int birds)
+{
+    if (birds != 1 || p->n_views != 1 || !p->second || av_nn_pool_threads(w->pool) < 2 ||
+        av_detect__second_rules_of(p->second)->veto_max_bird <= 0)
+        return 0;
+    char e[512] = "";
+    if (av_detect__solo_ready(p, w, e, sizeof e))
+        return 1;
+    if (e[0])
+        av_log(AV_LOG_WARN, "species_pair_off", "error", e, "effect",
+               "the species model and ImageNet run one after the other", NULL);
+    return 0;
+}
+
+/* Species and veto of the one bird box of rs[0..n) side by side (above);
+ * a vetoed box leaves its result. 0, or -1 (err set). */
+static int species_pair(av_detect_pipeline *p, worker *w, int n,
+                        const av_detect__img *const *imgs, av_detect_result *const *rs,
+                        int top_k, char *err, size_t errlen)
+{
+    int k = 0, i = 0;
+    for (k = 0; k < n; k++) {
+        for (i = 0; i < rs[k]->n_dets && rs[k]->dets[i].class_index != p->bird_class; i++)
+            ;
+        if (i < rs[k]->n_dets)
+            break;
+    }
+    if (k == n)
+        return 0;
+    av_detect_result *r = rs[k];
+    av_detect_det *d = &r->dets[i];
+    /* both crops made here, on both threads (crops.h: the veto's is the
+     * species crop when margins and sizes agree; a step's first crops stay
+     * valid, the cache replaces only when full) */
+    int x1, y1, x2, y2, sw, sh;
+    if (fill_view(p, w, imgs[k], d, 0, w->cls_in[p->cls_in], err, errlen))
+        return -1;
+    crop_square(imgs[k], d, p->crop_margin, &x1, &y1, &x2, &y2);
+    av_detect__second_input_size(p->second, &sw, &sh);
+    pair_job j = {.p = p, .w = w, .d = d, .top_k = top_k};
+    j.veto_px = av_detect__crops_get(&w->crops, imgs[k], x1, y1, x2, y2, sw, sh, w->pool);
+    if (!j.veto_px)
+        return av_base_errf(err, errlen, "second opinion: crop failed");
+    av_nn_pool_for(w->pool, pair_task, &j, 2);
+    for (int t = 0; t < 2; t++)
+        if (j.rc[t])
+            return av_base_errf(err, errlen, "%s", j.err[t]);
+    if (j.vetoed) { /* as veto_boxes drops it: the others keep their order */
+        memmove(d, d + 1, (size_t)(r->n_dets - i - 1) * sizeof *d);
+        r->n_dets--;
+    }
+    return 0;
+}
+
 /* The ImageNet rescue (second.h): 1 when the whole image's bird classes
  * reach the threshold, 0 when not (or the rule is off), -1 on failure. */
 static int rescue_whole(av_detect_pipeline *p, worker *w, const av_detect__img *img, char *err,
@@ -458,7 +559,10 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
         av_detect_det *chunk[SPECIES_BATCH_CAP];
         const av_detect__img *cimg[SPECIES_BATCH_CAP];
         int nc = 0, done = 0, batched = birds >= 2 && p->species_batch > 1;
-        for (int k = 0; k < n; k++) {
+        int pair = pair_wanted(p, w, birds);
+        if (pair && species_pair(p, w, n, imgs, rs, top_k, err, errlen))
+            return -1;
+        for (int k = 0; !pair && k < n; k++) {
             for (int i = 0; i < rs[k]->n_dets; i++) {
                 if (rs[k]->dets[i].class_index != p->bird_class)
                     continue;
@@ -472,7 +576,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                 }
             }
         }
-        if (p->second && av_detect__second_rules_of(p->second)->veto_max_bird > 0 &&
+        if (!pair && p->second && av_detect__second_rules_of(p->second)->veto_max_bird > 0 &&
             veto_step(p, w, n, imgs, rs, err, errlen))
             return -1;
         for (int k = 0; k < n; k++) {
