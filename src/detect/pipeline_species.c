@@ -510,8 +510,8 @@ static int rescue_whole(av_detect_pipeline *p, worker *w, const av_detect__img *
 
 /* A bird found on a white page is a drawing, not a sighting (illus.h): its
  * bird answers leave the box list, the best one kept aside for display. */
-static void illustration_rule(const av_detect_pipeline *p, const av_detect__img *img,
-                              av_detect_result *r)
+static void illustration_rule(const av_detect_pipeline *p, const worker *w,
+                              const av_detect__img *img, av_detect_result *r)
 {
     int first = -1;
     for (int i = 0; i < r->n_dets && first < 0; i++)
@@ -520,7 +520,7 @@ static void illustration_rule(const av_detect_pipeline *p, const av_detect__img 
     if (!p->illus.on || first < 0)
         return;
     av_detect__page pg;
-    av_detect__page_measure(img->rgb, img->w, img->h, &pg);
+    av_detect__page_measure_on(img->rgb, img->w, img->h, w->pool, &pg);
     r->page_measured = 1;
     r->page_paper = pg.paper;
     r->page_border = pg.border;
@@ -654,7 +654,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
             r->dets[kept++] = *d;
         }
         r->n_dets = p->has_species ? av_detect__answer_settle(&p->answer, r->dets, kept) : kept;
-        illustration_rule(p, imgs[k], r);
+        illustration_rule(p, w, imgs[k], r);
     }
     return 0;
 }
