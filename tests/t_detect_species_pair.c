@@ -4,7 +4,9 @@
  * veto side by side on one-thread contexts give the answers of the run in
  * turn (1 engine thread): the same species and scores, and a vetoed box
  * leaves the result as it does there (then the whole image is asked);
- * the pair's contexts are made once per worker. Also the u8 classifiers'
+ * the pair's contexts are made once per worker. Three bird boxes go
+ * side by side in one batched run per model, with the answers of one crop
+ * at a time. Also the u8 classifiers'
  * input (tensor.c): where the quantisation maps each byte to itself the
  * input is the crop's bytes, and a table one step off is not taken for it.
  */
@@ -71,15 +73,16 @@ TEST(pair_names_the_box_as_in_turn)
     av_detect_result_free(&two);
 }
 
-/* A veto every bird box meets (bird classes under 1, artefacts at 0 or
- * more): the pair drops the box as veto_boxes does, and the whole image is
+/* A veto every bird box meets (its "bird" group the background class
+ * alone, under 1; artefacts at 0 or more; the real bird classes can sum
+ * past 1 in 8-bit outputs): the pair drops the box as veto_boxes does, and the whole image is
  * asked instead, on 1 thread and on 2 alike. */
 TEST(pair_veto_drops_the_box_as_in_turn)
 {
     av_test_need_species_model();
     const char *dir = av_test_models_with("veto_all", "imagenet.json", "second_opinion",
-                                          "{\"groups\": {\"bird\": [[8, 25], [81, 101], "
-                                          "[128, 147]], \"artefact\": [[399, 924]]}, "
+                                          "{\"groups\": {\"bird\": [[0, 0]], "
+                                          "\"artefact\": [[399, 924]]}, "
                                           "\"veto_max_bird\": 1, \"veto_min_artefact\": 0}");
     const char *img = av_test_shared("testdata/images/parrot.jpg");
     av_detect_result one, two;
@@ -108,6 +111,60 @@ TEST(no_pair_without_the_veto)
     CHECK(av_test_count_bird_boxes(&r) >= 1);
     CHECK_EQ_INT(solo, 0);
     av_detect_result_free(&r);
+}
+
+/* The three bird boxes of av_test_three_birds on 2 threads, with the
+ * veto as shipped (veto_all 0) or met by every box (1, as above): side by side in
+ * one batched run each (the worker's one-thread batch-3 contexts made, the
+ * pooled ones not) against one crop at a time in turn (species_batch 1,
+ * which the pair leaves alone), on the same detector boxes. */
+static void three_boxes(int veto_all)
+{
+    av_test_need_species_model();
+    const char *dir =
+        veto_all ? av_test_models_with("veto_all3", "imagenet.json", "second_opinion",
+                                       "{\"groups\": {\"bird\": [[0, 0]], "
+                                       "\"artefact\": [[399, 924]]}, "
+                                       "\"veto_max_bird\": 1, \"veto_min_artefact\": 0}")
+                 : "models";
+    int w, h;
+    unsigned char *px = av_test_three_birds(&w, &h);
+    av_detect_result r[2];
+    for (int k = 0; k < 2; k++) {
+        av_detect_open_opts oo = {.threads = 2, .max_contexts = 1, .species_batch = k ? 1 : 0};
+        av_detect_pipeline *p = av_test_open_pipeline(dir, &oo);
+        char err[1024];
+        for (int again = 0; again < 2; again++) {
+            if (again)
+                av_detect_result_free(&r[k]);
+            CHECK_MSG(av_detect_run_rgb(p, w, h, px, NULL, &r[k], err, sizeof err) ==
+                          AV_DETECT_OK,
+                      "%s", err);
+        }
+        const worker *wk = &p->workers[0];
+        CHECK_EQ_INT(wk->cbs[0].n + wk->cbs[1].n, (k ? 0 : 3));
+        CHECK_EQ_INT(wk->sbs[0].n + wk->sbs[1].n, (k ? 0 : 3));
+        CHECK_EQ_INT(wk->cb[0].n + wk->cb[1].n + wk->sb[0].n + wk->sb[1].n, 0);
+        av_detect_pipeline_close(p);
+    }
+    CHECK_EQ_INT(av_test_count_bird_boxes(&r[1]), (veto_all ? 0 : 3));
+    CHECK_EQ_INT(r[0].batched_species, !veto_all);
+    same_answers(&r[0], &r[1]);
+    for (int i = 0; i < r[0].n_dets && i < r[1].n_dets; i++)
+        CHECK(r[0].dets[i].x1 == r[1].dets[i].x1 && r[0].dets[i].y2 == r[1].dets[i].y2);
+    av_detect_result_free(&r[0]);
+    av_detect_result_free(&r[1]);
+    free(px);
+}
+
+TEST(pair_names_three_boxes_as_one_by_one)
+{
+    three_boxes(0);
+}
+
+TEST(pair_veto_drops_three_boxes_as_one_by_one)
+{
+    three_boxes(1);
 }
 
 static uint8_t *noise(size_t n, unsigned seed)
@@ -151,4 +208,5 @@ TEST(u8_identity_input_is_the_bytes)
 }
 
 TEST_MAIN(T(pair_names_the_box_as_in_turn), T(pair_veto_drops_the_box_as_in_turn),
+          T(pair_names_three_boxes_as_one_by_one), T(pair_veto_drops_three_boxes_as_one_by_one),
           T(no_pair_without_the_veto), T(u8_identity_input_is_the_bytes))

@@ -94,6 +94,9 @@ typedef struct worker {
     av_detect__tensor *touts; /* detector outputs as tensors */
     cls_batch cb[BATCH_SLOTS]; /* classifier, by crop count */
     cls_batch sb[BATCH_SLOTS]; /* ImageNet second opinion (veto), by crop count */
+    cls_batch cbs[BATCH_SLOTS], sbs[BATCH_SLOTS]; /* the same on one thread each, for the
+                                * bird boxes of a species step side by side (in place of
+                                * cb / sb, which then serve only more boxes than one run) */
     cls_batch db[DET_SLOTS];   /* detector, by image count */
     cls_batch tb;              /* detector, the tiles of one image (apart from db, which
                                 * a batch of images is still reading when its tiles run) */
@@ -147,6 +150,10 @@ worker *av_detect__acquire(av_detect_pipeline *p, char *err, size_t errlen,
 void av_detect__release(av_detect_pipeline *p, worker *w);
 /* The worker's threads as vision's parallel for (one thread: runs inline). */
 av_vision_par av_detect__worker_par(const worker *w);
+/* As av_detect__batch_slot, for a context that runs on the calling thread
+ * only (no pool): the species step's side-by-side runs (cbs, sbs). */
+cls_batch *av_detect__batch_slot_solo(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                                      cls_batch *slots, int ns, int n, char *e, size_t elen);
 /* The worker's context of model m for n samples per run from slots[0..ns),
  * made on first use (replacing the least recently used one) on the
  * worker's pool; NULL with e set when the engine cannot make it. */

@@ -23,8 +23,11 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
 {
     for (int i = 0; i < BATCH_SLOTS; i++)
         batch_free(p->cls_model, &w->cb[i]); /* before the pool their contexts use */
-    for (int i = 0; i < BATCH_SLOTS; i++)
+    for (int i = 0; i < BATCH_SLOTS; i++) {
+        batch_free(p->cls_model, &w->cbs[i]);
         batch_free(p->second ? av_detect__second_nn(p->second) : NULL, &w->sb[i]);
+        batch_free(p->second ? av_detect__second_nn(p->second) : NULL, &w->sbs[i]);
+    }
     for (int i = 0; i < DET_SLOTS; i++)
         batch_free(p->det_model, &w->db[i]);
     batch_free(p->det_model, &w->tb);
@@ -176,8 +179,9 @@ int av_detect__solo_ready(av_detect_pipeline *p, worker *w, char *e, size_t elen
 /* The worker's context of model m for n samples per run from slots[0..ns),
  * made on first use (replacing the least recently used one) on the
  * worker's pool; NULL with e set when the engine cannot make it. */
-cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
-                                 cls_batch *slots, int ns, int n, char *e, size_t elen)
+static cls_batch *slot_on(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                          cls_batch *slots, int ns, int n, av_nn_pool *pool, char *e,
+                          size_t elen)
 {
     cls_batch *lru = &slots[0];
     w->tick++;
@@ -190,8 +194,8 @@ cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_m
             lru = &slots[i];
     }
     batch_free(m, lru);
-    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
-                         .pool = w->pool, .batch = n};
+    av_nn_ctx_opts co = {.threads = pool ? p->threads : 1, .backend = AV_NN_BACKEND_XNNPACK,
+                         .pool = pool, .batch = n};
     if (av_nn_ctx_new(m, &co, &lru->ctx, e, elen) != AV_NN_OK)
         return NULL;
     lru->in = av_detect__bufs_alloc(m, 1, (size_t)n);
@@ -204,6 +208,18 @@ cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_m
     lru->n = n;
     lru->used = w->tick;
     return lru;
+}
+
+cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                                 cls_batch *slots, int ns, int n, char *e, size_t elen)
+{
+    return slot_on(p, w, m, slots, ns, n, w->pool, e, elen);
+}
+
+cls_batch *av_detect__batch_slot_solo(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                                      cls_batch *slots, int ns, int n, char *e, size_t elen)
+{
+    return slot_on(p, w, m, slots, ns, n, NULL, e, elen);
 }
 
 /* vision's parallel for on the engine pool: the image stages around the
