@@ -4,8 +4,10 @@
  * (species_batch crops at most; more go in even chunks) on a worker context
  * made for exactly that many crops (av_detect__batch_slot). When the engine
  * cannot make one (a classifier graph that does not batch) the pipeline
- * logs why once and classifies crops one at a time from then on. An image
- * without a bird box is asked about as a whole. Also the retraining entry
+ * logs why once and classifies crops one at a time from then on. With the
+ * ImageNet veto on and two engine threads, the species runs and the veto
+ * runs go side by side, one thread each (species_pair). An image without a
+ * bird box is asked about as a whole. Also the retraining entry
  * points, which read the same classifier (base head, box features).
  */
 #include "detect/pipeline_impl.h"
