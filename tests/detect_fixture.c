@@ -152,3 +152,28 @@ const char *av_test_models_with(const char *name, const char *file, const char *
     json_decref(root);
     return dir;
 }
+
+/* bird.bmp tiled 2x2 with the bottom-right cell left black: three separate
+ * birds NanoDet finds (a 3x1 strip, as bench_pipeline once built, gives no
+ * box at all: squeezed to 416x416 the birds are too narrow). */
+unsigned char *av_test_three_birds(int *w, int *h)
+{
+    size_t len;
+    void *buf = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &len);
+    av_image *img = NULL;
+    char err[256];
+    CHECK_MSG(av_vision_decode(buf, len, NULL, &img, NULL, err, sizeof err) == AV_VISION_OK, "%s",
+              err);
+    free(buf);
+    *w = img->width * 2, *h = img->height * 2;
+    unsigned char *px = calloc((size_t)*w * (size_t)*h, 3);
+    CHECK(px);
+    for (int y = 0; y < *h; y++)
+        for (int x = 0; x < *w; x++)
+            if (x < img->width || y < img->height)
+                memcpy(px + ((size_t)y * *w + x) * 3,
+                       img->data + ((size_t)(y % img->height) * img->width + x % img->width) * 3,
+                       3);
+    av_img_free(img);
+    return px;
+}

@@ -51,4 +51,8 @@ int av_test_count_bird_boxes(const av_detect_result *r);
  * white page, as PNG: a drawing (README "Illustrations are not sightings"). */
 unsigned char *av_test_bird_on_a_page(size_t *len);
 
+/* bird.bmp tiled 2x2, the bottom-right cell black (RGB8, malloc'd, *w x *h):
+ * three separate bird boxes. */
+unsigned char *av_test_three_birds(int *w, int *h);
+
 #endif

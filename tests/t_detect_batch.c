@@ -16,31 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* bird.bmp tiled 2x2 with the bottom-right cell left black: three separate
- * birds NanoDet finds (a 3x1 strip, as bench_pipeline once built, gives no
- * box at all: squeezed to 416x416 the birds are too narrow). */
-static unsigned char *three_birds(int *w, int *h)
-{
-    size_t len;
-    void *buf = av_test_read_file(av_test_shared("testdata/images/bird.bmp"), &len);
-    av_image *img = NULL;
-    char err[256];
-    CHECK_MSG(av_vision_decode(buf, len, NULL, &img, NULL, err, sizeof err) == AV_VISION_OK, "%s",
-              err);
-    free(buf);
-    *w = img->width * 2, *h = img->height * 2;
-    unsigned char *px = calloc((size_t)*w * (size_t)*h, 3);
-    CHECK(px);
-    for (int y = 0; y < *h; y++)
-        for (int x = 0; x < *w; x++)
-            if (x < img->width || y < img->height)
-                memcpy(px + ((size_t)y * *w + x) * 3,
-                       img->data + ((size_t)(y % img->height) * img->width + x % img->width) * 3,
-                       3);
-    av_img_free(img);
-    return px;
-}
-
 static av_detect_pipeline *open_batch(int species_batch)
 {
     av_detect_open_opts oo = {.threads = 1, .species_batch = species_batch};
@@ -78,7 +53,7 @@ static void same_species(const av_detect_result *a, const av_detect_result *b)
 TEST(three_birds_batched_equal_one_by_one)
 {
     int w, h;
-    unsigned char *px = three_birds(&w, &h);
+    unsigned char *px = av_test_three_birds(&w, &h);
     av_detect_pipeline *one = open_batch(1), *all = open_batch(0), *two = open_batch(2);
     av_detect_result r1, ra, r2, ra2;
     run_px(one, px, w, h, &r1);
@@ -160,7 +135,7 @@ TEST(unbatchable_species_model_falls_back)
                   av_detect_pipeline_species_note(p[i]));
     }
     int w, h;
-    unsigned char *px = three_birds(&w, &h);
+    unsigned char *px = av_test_three_birds(&w, &h);
     av_detect_result r[3];
     run_px(p[0], px, w, h, &r[0]); /* refused: logs species_batch_off, runs one by one */
     run_px(p[0], px, w, h, &r[1]); /* stays off */
@@ -235,7 +210,7 @@ TEST(run_batch_equals_one_by_one)
     static const char corrupt[] = "\xff\xd8\xff\xe0 not really a JPEG";
     ims[NF] = (av_detect_image){.bytes = corrupt, .len = sizeof corrupt - 1};
     int w, h;
-    unsigned char *px = three_birds(&w, &h); /* decoded pixels, three bird crops */
+    unsigned char *px = av_test_three_birds(&w, &h); /* decoded pixels, three bird crops */
     ims[NF + 1] = (av_detect_image){.rgb = px, .width = w, .height = h};
     av_detect_run_opts o = {.annotate = 1};
     av_detect_result want[N], got[N];

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/nn.h"
+
 typedef struct av_detect__illus {
     int on;
     double min_paper;  /* paper fraction of the whole frame */
@@ -41,6 +43,10 @@ int av_detect__illus_parse(const json_t *obj, const char *path, av_detect__illus
  * clouds or JPEG grain). w, h >= 1.
  */
 void av_detect__page_measure(const uint8_t *rgb, int w, int h, av_detect__page *out);
+/* The same, its grid rows in bands on pool's threads (NULL: this one):
+ * the same counts, so the same fractions. */
+void av_detect__page_measure_on(const uint8_t *rgb, int w, int h, av_nn_pool *pool,
+                                av_detect__page *out);
 
 /* 1 when the rule is on and pg passes both thresholds. */
 int av_detect__illus_is(const av_detect__illus *c, const av_detect__page *pg);

@@ -81,6 +81,12 @@ typedef struct worker {
     uint8_t *flip;            /* a mirrored species crop (species_tta "mirror") */
     int raw_top;              /* best label of the last read_species, before the site list */
     av_detect__second_ctx *second; /* with p->second: the ImageNet context */
+    /* One bird box on two threads (pipeline_species.c): the species model
+     * and ImageNet each on one thread, side by side; made on the first such
+     * box (~20 ms), ~10.5 MiB of packed int8 weights and arenas together. */
+    av_nn_ctx *cls_solo;
+    av_detect__second_ctx *second_solo;
+    int solo;                 /* 0 not tried, 1 made, -1 refused (runs in turn) */
     uint8_t *feat;            /* with a head: tapped features of species_batch crops */
     float *featf;             /* one crop's features, dequantised */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */
@@ -88,6 +94,9 @@ typedef struct worker {
     av_detect__tensor *touts; /* detector outputs as tensors */
     cls_batch cb[BATCH_SLOTS]; /* classifier, by crop count */
     cls_batch sb[BATCH_SLOTS]; /* ImageNet second opinion (veto), by crop count */
+    cls_batch cbs[BATCH_SLOTS], sbs[BATCH_SLOTS]; /* the same on one thread each, for the
+                                * bird boxes of a species step side by side (in place of
+                                * cb / sb, which then serve only more boxes than one run) */
     cls_batch db[DET_SLOTS];   /* detector, by image count */
     cls_batch tb;              /* detector, the tiles of one image (apart from db, which
                                 * a batch of images is still reading when its tiles run) */
@@ -144,11 +153,20 @@ void av_detect__release(av_detect_pipeline *p, worker *w);
 worker *av_detect__try_acquire(av_detect_pipeline *p);
 /* The worker's threads as vision's parallel for (one thread: runs inline). */
 av_vision_par av_detect__worker_par(const worker *w);
+/* As av_detect__batch_slot, for a context that runs on the calling thread
+ * only (no pool): the species step's side-by-side runs (cbs, sbs). */
+cls_batch *av_detect__batch_slot_solo(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                                      cls_batch *slots, int ns, int n, char *e, size_t elen);
 /* The worker's context of model m for n samples per run from slots[0..ns),
  * made on first use (replacing the least recently used one) on the
  * worker's pool; NULL with e set when the engine cannot make it. */
 cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
                                  cls_batch *slots, int ns, int n, char *e, size_t elen);
+
+/* w's one-thread contexts of the species model and ImageNet (cls_solo,
+ * second_solo), made on first call; 1 when they are there, 0 when the
+ * engine could not make them (e set; later calls say 0 at once). */
+int av_detect__solo_ready(av_detect_pipeline *p, worker *w, char *e, size_t elen);
 
 /* ---- pipeline_species.c ---- */
 

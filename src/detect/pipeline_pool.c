@@ -23,13 +23,18 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
 {
     for (int i = 0; i < BATCH_SLOTS; i++)
         batch_free(p->cls_model, &w->cb[i]); /* before the pool their contexts use */
-    for (int i = 0; i < BATCH_SLOTS; i++)
+    for (int i = 0; i < BATCH_SLOTS; i++) {
+        batch_free(p->cls_model, &w->cbs[i]);
         batch_free(p->second ? av_detect__second_nn(p->second) : NULL, &w->sb[i]);
+        batch_free(p->second ? av_detect__second_nn(p->second) : NULL, &w->sbs[i]);
+    }
     for (int i = 0; i < DET_SLOTS; i++)
         batch_free(p->det_model, &w->db[i]);
     batch_free(p->det_model, &w->tb);
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
+    av_nn_ctx_free(w->cls_solo);
+    av_detect__second_ctx_free(w->second_solo);
     av_detect__second_ctx_free(w->second);
     w->second = NULL;
     av_nn_pool_free(w->pool); /* after the contexts that use it */
@@ -166,11 +171,30 @@ void av_detect__release(av_detect_pipeline *p, worker *w)
     pthread_mutex_unlock(&p->mu);
 }
 
+int av_detect__solo_ready(av_detect_pipeline *p, worker *w, char *e, size_t elen)
+{
+    if (w->solo)
+        return w->solo > 0;
+    /* no pool: each runs on whichever pool thread takes it (pipeline_species.c) */
+    av_nn_ctx_opts co = {.threads = 1, .backend = AV_NN_BACKEND_XNNPACK};
+    w->solo = -1;
+    if (!p->has_species || !p->second ||
+        av_nn_ctx_new(p->cls_model, &co, &w->cls_solo, e, elen) != AV_NN_OK ||
+        av_detect__second_ctx_new(p->second, NULL, 1, &w->second_solo, e, elen)) {
+        av_nn_ctx_free(w->cls_solo);
+        w->cls_solo = NULL;
+        return 0;
+    }
+    w->solo = 1;
+    return 1;
+}
+
 /* The worker's context of model m for n samples per run from slots[0..ns),
  * made on first use (replacing the least recently used one) on the
  * worker's pool; NULL with e set when the engine cannot make it. */
-cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
-                                 cls_batch *slots, int ns, int n, char *e, size_t elen)
+static cls_batch *slot_on(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                          cls_batch *slots, int ns, int n, av_nn_pool *pool, char *e,
+                          size_t elen)
 {
     cls_batch *lru = &slots[0];
     w->tick++;
@@ -183,8 +207,8 @@ cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_m
             lru = &slots[i];
     }
     batch_free(m, lru);
-    av_nn_ctx_opts co = {.threads = p->threads, .backend = AV_NN_BACKEND_XNNPACK,
-                         .pool = w->pool, .batch = n};
+    av_nn_ctx_opts co = {.threads = pool ? p->threads : 1, .backend = AV_NN_BACKEND_XNNPACK,
+                         .pool = pool, .batch = n};
     if (av_nn_ctx_new(m, &co, &lru->ctx, e, elen) != AV_NN_OK)
         return NULL;
     lru->in = av_detect__bufs_alloc(m, 1, (size_t)n);
@@ -197,6 +221,18 @@ cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_m
     lru->n = n;
     lru->used = w->tick;
     return lru;
+}
+
+cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                                 cls_batch *slots, int ns, int n, char *e, size_t elen)
+{
+    return slot_on(p, w, m, slots, ns, n, w->pool, e, elen);
+}
+
+cls_batch *av_detect__batch_slot_solo(av_detect_pipeline *p, worker *w, const av_nn_model *m,
+                                      cls_batch *slots, int ns, int n, char *e, size_t elen)
+{
+    return slot_on(p, w, m, slots, ns, n, NULL, e, elen);
 }
 
 /* vision's parallel for on the engine pool: the image stages around the

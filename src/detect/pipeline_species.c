@@ -4,8 +4,10 @@
  * (species_batch crops at most; more go in even chunks) on a worker context
  * made for exactly that many crops (av_detect__batch_slot). When the engine
  * cannot make one (a classifier graph that does not batch) the pipeline
- * logs why once and classifies crops one at a time from then on. An image
- * without a bird box is asked about as a whole. Also the retraining entry
+ * logs why once and classifies crops one at a time from then on. With the
+ * ImageNet veto on and two engine threads, the species runs and the veto
+ * runs go side by side, one thread each (species_pair). An image without a
+ * bird box is asked about as a whole. Also the retraining entry
  * points, which read the same classifier (base head, box features).
  */
 #include "detect/pipeline_impl.h"
@@ -145,16 +147,22 @@ static av_nn_status run_species(av_detect_pipeline *p, av_nn_ctx *c, void **in, 
                          (size_t)n * p->feat_bytes, e, elen);
 }
 
-/* One run of the sample in w->cls_in; its scores into w->probs. 0, or -1. */
-static int run_one(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
+/* One run of the sample in w->cls_in on context c (w->cls_ctx, or
+ * w->cls_solo); its scores into w->probs. 0, or -1. */
+static int run_one_on(av_detect_pipeline *p, worker *w, av_nn_ctx *c, char *err, size_t errlen)
 {
     char e[512] = "";
-    if (run_species(p, w->cls_ctx, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
+    if (run_species(p, c, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
         av_base_errf(err, errlen, "%s: %s", p->cls.name, e);
         return -1;
     }
     read_scores(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out]);
     return 0;
+}
+
+static int run_one(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
+{
+    return run_one_on(p, w, w->cls_ctx, err, errlen);
 }
 
 /* Classify pixels [x1,y1,x2,y2) of img (one view, as is); fills species
@@ -393,6 +401,151 @@ static int veto_step(av_detect_pipeline *p, worker *w, int n, const av_detect__i
     return rc < 0 ? -1 : 0;
 }
 
+/* ---- bird boxes: species and veto side by side ----
+ * Both models are MobileNets of ~5.5 ms a crop on one thread; each split
+ * over two threads pays a barrier per layer (and waits out a thread the
+ * machine's other load took), so the bird crops of a step run through the
+ * species model on one thread and through the ImageNet veto on the other,
+ * each on a one-thread context (batched for two boxes or more), instead of
+ * one model after the other on both. Same crops, same arithmetic, same
+ * order of effects: the species are named, then the veto drops boxes. */
+
+typedef struct pair_job {
+    av_detect_pipeline *p;
+    worker *w;
+    int ns;                     /* bird boxes, one sample each */
+    av_detect_det **dets;       /* [ns], in step order */
+    av_nn_ctx *cctx;            /* species: w->cls_solo (one box) or a cbs slot's */
+    void **cin, **cout;         /* its buffers, inputs filled */
+    const uint8_t *veto_px;     /* one box: the veto's crop */
+    cls_batch *sb;              /* more: the veto's sbs slot, inputs filled */
+    unsigned char *vetoed;      /* [ns] */
+    int top_k, rc[2];
+    char err[2][512];
+} pair_job;
+
+static void pair_task(void *ctx, size_t t)
+{
+    pair_job *j = ctx;
+    av_detect_pipeline *p = j->p;
+    worker *w = j->w;
+    char e[512] = "";
+    if (t == 0) { /* as classify_batch / classify_box for one view */
+        if (run_species(p, j->cctx, j->cin, j->cout, w->feat, j->ns, e, sizeof e) != AV_NN_OK) {
+            j->rc[0] = av_base_errf(j->err[0], sizeof j->err[0], "%s: %s", p->cls.name, e);
+            return;
+        }
+        const av_nn_tensor_info *to = av_nn_output(p->cls_model, p->cls_out);
+        size_t out_bytes = av_detect__numel(to) * av_nn_dtype_size(to->dtype);
+        for (int s = 0; s < j->ns; s++) {
+            read_scores(p, w,
+                        p->head.n_classes ? (const void *)(w->feat + (size_t)s * p->feat_bytes)
+                                          : (const uint8_t *)j->cout[p->cls_out] + s * out_bytes);
+            add_view(p, w, 0, 1);
+            name_species(p, w, j->top_k, j->dets[s]);
+        }
+        return;
+    }
+    const av_detect__second_rules *ru = av_detect__second_rules_of(p->second);
+    av_detect__second_sums sums[SPECIES_BATCH_CAP];
+    j->rc[1] = j->ns == 1 ? av_detect__second_run(p->second, w->second_solo, j->veto_px, sums,
+                                                  j->err[1], sizeof j->err[1])
+                          : av_detect__second_run_n(p->second, w->second, j->sb->ctx, j->sb->in,
+                                                    j->sb->out, j->ns, sums, j->err[1],
+                                                    sizeof j->err[1]);
+    for (int s = 0; j->rc[1] == 0 && s < j->ns; s++)
+        j->vetoed[s] = (unsigned char)av_detect__second_vetoes(ru, &sums[s]);
+}
+
+/* Whether the bird boxes of a step (birds of them) go through species_pair:
+ * two pool threads, the veto on, one species view, one run's worth of
+ * boxes, and for one box the one-thread contexts there (made on first use;
+ * when the engine cannot, logged once and the boxes run as before). */
+static int pair_wanted(av_detect_pipeline *p, worker *w, int birds)
+{
+    if (birds < 1 || p->n_views != 1 || !p->second || av_nn_pool_threads(w->pool) < 2 ||
+        av_detect__second_rules_of(p->second)->veto_max_bird <= 0)
+        return 0;
+    if (birds >= 2)
+        return birds <= p->species_batch && !atomic_load(&p->batch_refused) &&
+               !atomic_load(&p->second_refused);
+    char e[512] = "";
+    if (av_detect__solo_ready(p, w, e, sizeof e))
+        return 1;
+    if (e[0])
+        av_log(AV_LOG_WARN, "species_pair_off", "error", e, "effect",
+               "the species model and ImageNet run one after the other", NULL);
+    return 0;
+}
+
+/* Species and veto of the bird boxes of rs[0..n) (birds of them) side by
+ * side (above); vetoed boxes leave their results. 0, 1 when the engine
+ * cannot batch a model (nothing written: the caller runs them as before),
+ * or -1 (err set). */
+static int species_pair(av_detect_pipeline *p, worker *w, int n,
+                        const av_detect__img *const *imgs, av_detect_result *const *rs,
+                        int birds, int top_k, char *err, size_t errlen)
+{
+    char e[512] = "";
+    av_detect_det *dets[SPECIES_BATCH_CAP];
+    unsigned char vetoed[SPECIES_BATCH_CAP] = {0};
+    pair_job j = {.p = p, .w = w, .ns = birds, .dets = dets, .vetoed = vetoed, .top_k = top_k};
+    cls_batch *cb = NULL;
+    if (birds == 1) {
+        j.cctx = w->cls_solo, j.cin = w->cls_in, j.cout = w->cls_out;
+    } else {
+        cb = av_detect__batch_slot_solo(p, w, p->cls_model, w->cbs, BATCH_SLOTS, birds, e,
+                                        sizeof e);
+        j.sb = cb ? av_detect__batch_slot_solo(p, w, av_detect__second_nn(p->second), w->sbs,
+                                               BATCH_SLOTS, birds, e, sizeof e)
+                  : NULL;
+        if (!j.sb)
+            return 1;
+        j.cctx = cb->ctx, j.cin = cb->in, j.cout = cb->out;
+    }
+    const av_nn_tensor_info *ti = av_nn_input(p->cls_model, p->cls_in);
+    size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
+    int sw, sh, s = 0;
+    av_detect__second_input_size(p->second, &sw, &sh);
+    /* every crop made here, on both threads; each filled at once (a later
+     * get may replace a cache entry; the veto's is the species crop when
+     * margins and sizes agree) */
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < rs[k]->n_dets; i++) {
+            av_detect_det *d = &rs[k]->dets[i];
+            if (d->class_index != p->bird_class)
+                continue;
+            int x1, y1, x2, y2;
+            if (fill_view(p, w, imgs[k], d, 0, (uint8_t *)j.cin[p->cls_in] + (size_t)s * in_bytes,
+                          err, errlen))
+                return -1;
+            crop_square(imgs[k], d, p->crop_margin, &x1, &y1, &x2, &y2);
+            const uint8_t *px =
+                av_detect__crops_get(&w->crops, imgs[k], x1, y1, x2, y2, sw, sh, w->pool);
+            if (!px)
+                return av_base_errf(err, errlen, "second opinion: crop failed");
+            if (birds == 1)
+                j.veto_px = px; /* second_run fills its own context's input */
+            else
+                av_detect__second_fill(p->second, px, j.sb->in, s);
+            dets[s++] = d;
+        }
+    av_nn_pool_for(w->pool, pair_task, &j, 2);
+    for (int t = 0; t < 2; t++)
+        if (j.rc[t])
+            return av_base_errf(err, errlen, "%s", j.err[t]);
+    s = 0; /* drop the vetoed boxes as veto_step does: the others keep their order */
+    for (int k = 0; k < n; k++) {
+        av_detect_result *r = rs[k];
+        int kept = 0;
+        for (int i = 0; i < r->n_dets; i++)
+            if (r->dets[i].class_index != p->bird_class || !vetoed[s++])
+                r->dets[kept++] = r->dets[i];
+        r->n_dets = kept;
+    }
+    return 0;
+}
+
 /* The ImageNet rescue (second.h): 1 when the whole image's bird classes
  * reach the threshold, 0 when not (or the rule is off), -1 on failure. */
 static int rescue_whole(av_detect_pipeline *p, worker *w, const av_detect__img *img, char *err,
@@ -409,8 +562,8 @@ static int rescue_whole(av_detect_pipeline *p, worker *w, const av_detect__img *
 
 /* A bird found on a white page is a drawing, not a sighting (illus.h): its
  * bird answers leave the box list, the best one kept aside for display. */
-static void illustration_rule(const av_detect_pipeline *p, const av_detect__img *img,
-                              av_detect_result *r)
+static void illustration_rule(const av_detect_pipeline *p, const worker *w,
+                              const av_detect__img *img, av_detect_result *r)
 {
     int first = -1;
     for (int i = 0; i < r->n_dets && first < 0; i++)
@@ -419,7 +572,7 @@ static void illustration_rule(const av_detect_pipeline *p, const av_detect__img 
     if (!p->illus.on || first < 0)
         return;
     av_detect__page pg;
-    av_detect__page_measure(img->rgb, img->w, img->h, &pg);
+    av_detect__page_measure_on(img->rgb, img->w, img->h, w->pool, &pg);
     r->page_measured = 1;
     r->page_paper = pg.paper;
     r->page_border = pg.border;
@@ -458,7 +611,14 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
         av_detect_det *chunk[SPECIES_BATCH_CAP];
         const av_detect__img *cimg[SPECIES_BATCH_CAP];
         int nc = 0, done = 0, batched = birds >= 2 && p->species_batch > 1;
-        for (int k = 0; k < n; k++) {
+        int pair = pair_wanted(p, w, birds);
+        if (pair) {
+            int rc = species_pair(p, w, n, imgs, rs, birds, top_k, err, errlen);
+            if (rc < 0)
+                return -1;
+            pair = rc == 0;
+        }
+        for (int k = 0; !pair && k < n; k++) {
             for (int i = 0; i < rs[k]->n_dets; i++) {
                 if (rs[k]->dets[i].class_index != p->bird_class)
                     continue;
@@ -472,7 +632,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
                 }
             }
         }
-        if (p->second && av_detect__second_rules_of(p->second)->veto_max_bird > 0 &&
+        if (!pair && p->second && av_detect__second_rules_of(p->second)->veto_max_bird > 0 &&
             veto_step(p, w, n, imgs, rs, err, errlen))
             return -1;
         for (int k = 0; k < n; k++) {
@@ -550,7 +710,7 @@ int av_detect__species_step(av_detect_pipeline *p, worker *w, int n,
             r->dets[kept++] = *d;
         }
         r->n_dets = p->has_species ? av_detect__answer_settle(&p->answer, r->dets, kept) : kept;
-        illustration_rule(p, imgs[k], r);
+        illustration_rule(p, w, imgs[k], r);
     }
     return 0;
 }

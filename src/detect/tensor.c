@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 size_t av_detect__numel(const av_nn_tensor_info *ti)
 {
@@ -85,9 +86,18 @@ void av_detect__fill_input(const av_detect__manifest *m, const av_nn_tensor_info
         /* 8-bit pixels: each channel's 256 possible inputs computed once
          * with the same arithmetic, then looked up (the same bytes). */
         float lut[3][256]; /* floats, or bytes from the start (es 1) */
-        for (int c = 0; c < 3; c++)
-            for (int v = 0; v < 256; v++)
+        int same = es == 1 && !nchw; /* every table the identity: the bytes as they are */
+        for (int c = 0; c < 3; c++) {
+            same = same && srcc[c] == c;
+            for (int v = 0; v < 256; v++) {
                 store(ti, inv_scale, ((float)v - mean[c]) / sd[c], lut[c], (size_t)v);
+                same = same && ((const uint8_t *)lut[c])[v] == v;
+            }
+        }
+        if (same) { /* the u8 classifiers (mean = std = 128, scale 1/128, zero point 128) */
+            memcpy(dst, px8, hw * 3);
+            return;
+        }
         for (size_t p = 0; p < hw; p++)
             for (int c = 0; c < 3; c++) {
                 size_t o = nchw ? (size_t)c * hw + p : p * 3 + (size_t)c;
