@@ -7,8 +7,8 @@
  * nine squeeze-excite pools (the head's 128x128x128, 8 MiB) took 0.48 ms of
  * a 2-thread run against 0.58 ms on 1. Here each image's pixels are cut
  * into chunks, each task sums its chunk's rows into its own partial row
- * (4-wide vectors, four rows per pass, in L1), and the caller adds the
- * partial rows and scales them. AV_NN_XNN_GAVG=0 leaves the mean to XNNPACK.
+ * (4-wide vectors, in L1), and the caller adds the partial rows and
+ * scales them. AV_NN_XNN_GAVG=0 leaves the mean to XNNPACK.
  */
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -61,33 +61,6 @@ static void add_row(float *acc, const float *row, size_t c)
         acc[k] += row[k];
 }
 
-static v4g ld(const float *p)
-{
-    v4g v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* acc[0, c) += the sum of n rows of c floats at x: four rows per pass, so
- * acc is loaded and stored once per four rows (its store-to-load chain was
- * the bound when it took one row per pass: 20-30% slower than XNNPACK). */
-static void add_rows(float *acc, const float *x, size_t n, size_t c)
-{
-    size_t p = 0;
-    for (; p + 4 <= n; p += 4) {
-        const float *a = x + p * c, *b = a + c, *d = b + c, *e = d + c;
-        size_t k = 0;
-        for (; k + 4 <= c; k += 4) {
-            v4g v = ld(acc + k) + ((ld(a + k) + ld(b + k)) + (ld(d + k) + ld(e + k)));
-            memcpy(acc + k, &v, sizeof v);
-        }
-        for (; k < c; k++)
-            acc[k] += (a[k] + b[k]) + (d[k] + e[k]);
-    }
-    for (; p < n; p++)
-        add_row(acc, x + p * c, c);
-}
-
 static void gavg_task(void *ctx, size_t t)
 {
     const gavg_job *j = ctx;
@@ -95,7 +68,8 @@ static void gavg_task(void *ctx, size_t t)
     size_t p1 = p0 + j->per < j->w ? p0 + j->per : j->w;
     float *acc = j->part + t * j->c;
     memset(acc, 0, j->c * sizeof *acc);
-    add_rows(acc, j->x + (b * j->w + p0) * j->c, p1 > p0 ? p1 - p0 : 0, j->c);
+    for (size_t p = p0; p < p1; p++)
+        add_row(acc, j->x + (b * j->w + p) * j->c, j->c);
 }
 
 void av_nn__xnn_gavg(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
@@ -118,7 +92,8 @@ void av_nn__xnn_gavg(const av_nn__graph *g, const av_nn__node *n, const void *co
         float *yi = y + i * c;
         memset(yi, 0, c * sizeof *yi);
         if (!j.part) { /* out of memory for the partial rows: on this thread */
-            add_rows(yi, j.x + i * w * c, w, c);
+            for (size_t p = 0; p < w; p++)
+                add_row(yi, j.x + (i * w + p) * c, c);
         } else {
             for (size_t k = 0; k < chunks; k++)
                 add_row(yi, j.part + (i * chunks + k) * c, c);
