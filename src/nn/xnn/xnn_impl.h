@@ -390,19 +390,6 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
 bool av_nn__xnn_pool_supports(const av_nn__graph *g, const av_nn__node *n);
-/* A REDUCE mean over one contiguous block of axes as [batch, width (the
- * reduced axes), chan]; false for other reductions. */
-bool av_nn__xnn_mean_split(const av_nn__graph *g, const av_nn__node *n, size_t *batch,
-                           size_t *width, size_t *chan);
-
-/* ---- xnn_gavg.c: our f32 global mean, one image split across the pool ---- */
-
-/* n is an f32 mean xnn_pool.c takes and ours is on (AV_NN_XNN_GAVG=0: off). */
-bool av_nn__xnn_gavg_takes(const av_nn__graph *g, const av_nn__node *n);
-void av_nn__xnn_gavg(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
-                     void *const *out, pthreadpool_t pool);
-/* Tests: leave f32 means to XNNPACK (contexts made later). */
-void av_nn__xnn_gavg_force_off(bool on);
 av_nn_status av_nn__xnn_pool_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 

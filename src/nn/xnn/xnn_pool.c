@@ -201,8 +201,8 @@ static enum xnn_status pool_create(const av_nn__graph *g, const av_nn__node *n,
 
 /* ---- REDUCE mean: [outer, inner (reduced), channels] ---- */
 
-bool av_nn__xnn_mean_split(const av_nn__graph *g, const av_nn__node *n, size_t *batch,
-                           size_t *width, size_t *chan)
+static bool mean_split(const av_nn__graph *g, const av_nn__node *n, size_t *batch,
+                       size_t *width, size_t *chan)
 {
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0);
     const av_nn__reduce_params *p = &n->p.reduce;
@@ -230,7 +230,7 @@ static bool mean_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0);
     size_t b, w, c;
-    if (!av_nn__xnn_mean_split(g, n, &b, &w, &c))
+    if (!mean_split(g, n, &b, &w, &c))
         return false;
     if (n->n_in > 1 && n->in[1] >= 0 && !g->tensors[n->in[1]].data)
         return false; /* axes decided at run time */
@@ -268,7 +268,7 @@ static enum xnn_status mean_create(const av_nn__graph *g, const av_nn__node *n,
 {
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0);
     size_t b, w, c;
-    av_nn__xnn_mean_split(g, n, &b, &w, &c);
+    mean_split(g, n, &b, &w, &c);
     s->batch = b, s->in_w = w;
     s->what = "global_average_pooling_nwc";
     if (x->dtype == AV_NN_F32) {
@@ -423,11 +423,6 @@ av_nn_status av_nn__xnn_pool_prepare(const av_nn__graph *g, const av_nn__node *n
         st = pool_create(g, n, s);
         break;
     case AV_NN_OP_REDUCE:
-        if (av_nn__xnn_gavg_takes(g, n)) { /* f32: ours splits one image (xnn_gavg.c) */
-            s->kernel = av_nn__xnn_gavg;
-            s->what = "own global mean";
-            return AV_NN_OK;
-        }
         st = mean_create(g, n, s);
         break;
     default:
