@@ -8,13 +8,13 @@
  * with the AVX2 rows and the scalar ones.
  */
 #include "harness.h"
+#include "par_fixture.h"
 
 #include "detect/img.h"
 #include "detect/tensor.h"
 #include "vision/vision_int.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,34 +44,6 @@ static void two_pass(const av_detect__manifest *m, const av_detect__img *img, in
     av_nn_tensor_info ti = {.dtype = AV_NN_F32, .rank = 4};
     av_detect__fill_input(m, &ti, rs, NULL, dst);
     free(rs);
-}
-
-typedef struct task_arg {
-    av_vision_task_fn fn;
-    void *ctx;
-    size_t i;
-} task_arg;
-
-static void *task_main(void *a)
-{
-    task_arg *t = a;
-    t->fn(t->ctx, t->i);
-    return NULL;
-}
-
-/* A parallel for with a thread per piece. */
-static void run_threads(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
-{
-    (void)pool;
-    pthread_t th[32];
-    task_arg a[32];
-    CHECK(n <= 32);
-    for (size_t i = 0; i < n; i++) {
-        a[i] = (task_arg){fn, ctx, i};
-        CHECK(pthread_create(&th[i], NULL, task_main, &a[i]) == 0);
-    }
-    for (size_t i = 0; i < n; i++)
-        pthread_join(th[i], NULL);
 }
 
 static av_detect__manifest manifest(int in_w, int in_h, int nchw, int bgr, int norm,
@@ -109,7 +81,7 @@ static void compare(const av_detect__manifest *m, const av_detect__img *img)
     for (int scalar = 0; scalar < 2; scalar++) {
         av_vision__resize_force_scalar(scalar);
         for (int pieces = 0; pieces <= 7; pieces += 7) {
-            av_vision_par par = {.run = run_threads, .threads = 2, .strips = pieces};
+            av_vision_par par = {.run = tp_run_threads, .threads = 2, .strips = pieces};
             for (int use = 0; use < 2; use++) {
                 memset(got, 0xAB, n * 4); /* every float must be written */
                 CHECK(av_detect__fill_input_tf(m, &v, nw, nh, use ? &par : NULL, got) == 0);

@@ -7,7 +7,6 @@
  * progressive files are declined (decoded on one thread); and
  * av_vision_decode with threads gives what it gives without them.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include <turbojpeg.h>
 
 #include "harness.h"
+#include "par_fixture.h"
 #include "vision/vision.h"
 #include "vision/vision_int.h"
 
@@ -114,42 +114,6 @@ static unsigned char *make_jpeg(const spec *s, unsigned seed, size_t *len)
 
 /* ----------------------------------------------------- the two decodes */
 
-/* Real threads, one per part, so parts overlap as in the pipeline. */
-typedef struct task_arg {
-    av_vision_task_fn fn;
-    void *ctx;
-    size_t i;
-} task_arg;
-
-static void *task_main(void *a)
-{
-    task_arg *t = a;
-    t->fn(t->ctx, t->i);
-    return NULL;
-}
-
-static void run_threads(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
-{
-    (void)pool;
-    pthread_t th[16];
-    task_arg a[16];
-    CHECK(n <= 16);
-    for (size_t i = 0; i < n; i++) {
-        a[i] = (task_arg){fn, ctx, i};
-        CHECK(pthread_create(&th[i], NULL, task_main, &a[i]) == 0);
-    }
-    for (size_t i = 0; i < n; i++)
-        pthread_join(th[i], NULL);
-}
-
-/* Last part first: every part finds its rows free and takes them. */
-static void run_reversed(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
-{
-    (void)pool;
-    for (size_t i = n; i-- > 0;)
-        fn(ctx, i);
-}
-
 /* In order on one thread: part 0 finds no seam taken and decodes every
  * row, the later parts find they come too late. */
 static void run_forward(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
@@ -242,8 +206,9 @@ static void check_spec(const spec *s, unsigned seed)
         CHECK(one.ok_header && !one.v.failed && !one.v.warned);
         for (int threads = 2; threads <= 5; threads++) {
             int taken = 0;
-            runner_fn run = threads == 3 ? run_reversed : threads == 4 ? run_forward
-                                                                         : run_threads;
+            runner_fn run = threads == 3 ? tp_run_reversed
+                            : threads == 4 ? run_forward
+                                           : tp_run_threads;
             decoded par = par_decode(j, n, denoms[d], threads, run, &taken);
             char what[160];
             snprintf(what, sizeof what, "%dx%d comps %d %dx%d restart %d 1/%d, %d threads",
@@ -308,7 +273,7 @@ TEST(progressive_is_declined)
     size_t n;
     unsigned char *j = make_jpeg(&s, 5, &n);
     int taken = 1;
-    decoded par = par_decode(j, n, 1, 2, run_threads, &taken);
+    decoded par = par_decode(j, n, 1, 2, tp_run_threads, &taken);
     CHECK(par.ok_header);
     CHECK_MSG(!taken, "a progressive file went to the threads");
     free(par.px);
@@ -332,8 +297,8 @@ TEST(truncated_and_corrupt)
                 decoded one = tj_decode(j, m, 1);
                 int taken = 0;
                 decoded par = par_decode(j, m, 1, 2 + cut % 2,
-                                         cut % 3 == 0 ? run_forward : cut % 3 == 1 ? run_reversed
-                                                                                    : run_threads,
+                                         cut % 3 == 0 ? run_forward : cut % 3 == 1 ? tp_run_reversed
+                                                                                    : tp_run_threads,
                                          &taken);
                 snprintf(what, sizeof what, "%zu of %zu bytes, %dx%d restart %d", m, n,
                          s.hs, s.vs, restart);
@@ -357,7 +322,7 @@ TEST(truncated_and_corrupt)
                 decoded one = tj_decode(bad, n, 1);
                 int taken = 0;
                 decoded par = par_decode(bad, n, 1, 2 + t % 3,
-                                         t % 2 ? run_reversed : run_forward, &taken);
+                                         t % 2 ? tp_run_reversed : run_forward, &taken);
                 snprintf(what, sizeof what, "corrupt try %d, %dx%d restart %d", t, s.hs, s.vs,
                          restart);
                 CHECK(one.ok_header && taken);
@@ -376,7 +341,7 @@ TEST(truncated_and_corrupt)
 static void public_same_opts(const unsigned char *j, size_t n, const av_vision_decode_opts *o,
                              const char *what)
 {
-    av_vision_par par = {.run = run_threads, .threads = 2};
+    av_vision_par par = {.run = tp_run_threads, .threads = 2};
     av_vision_decode_opts o1 = *o, o2 = *o;
     o2.par = &par;
     av_image *a = NULL, *b = NULL;
@@ -419,7 +384,7 @@ TEST(public_decode_same_with_threads)
     /* the split really happens on this file */
     decoded one = tj_decode(j, n, 1);
     int taken = 0;
-    decoded par = par_decode(j, n, 1, 2, run_threads, &taken);
+    decoded par = par_decode(j, n, 1, 2, tp_run_threads, &taken);
     CHECK(taken);
     same(&one, &par, "photo-sized");
     free(one.px);

@@ -5,7 +5,6 @@
  * av_vision_encode_jpeg's file decodes to, it has a restart marker per
  * MCU row numbered in order, and it refuses what the plain encoder refuses.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "base/base.h"
 #include "harness.h"
+#include "par_fixture.h"
 #include "t_vision_util.h"
 #include "vision/vision.h"
 
@@ -41,42 +41,6 @@ static av_image *decode(const unsigned char *j, size_t n)
     av_vision_status st = av_vision_decode(j, n, NULL, &img, NULL, err, sizeof err);
     CHECK_MSG(st == AV_VISION_OK, "decode: %s", err);
     return img;
-}
-
-/* A parallel for on real threads: one per task, so strips really overlap. */
-typedef struct task_arg {
-    av_vision_task_fn fn;
-    void *ctx;
-    size_t i;
-} task_arg;
-
-static void *task_main(void *a)
-{
-    task_arg *t = a;
-    t->fn(t->ctx, t->i);
-    return NULL;
-}
-
-static void run_threads(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
-{
-    (void)pool;
-    pthread_t th[64];
-    task_arg a[64];
-    CHECK(n <= 64);
-    for (size_t i = 0; i < n; i++) {
-        a[i] = (task_arg){fn, ctx, i};
-        CHECK(pthread_create(&th[i], NULL, task_main, &a[i]) == 0);
-    }
-    for (size_t i = 0; i < n; i++)
-        pthread_join(th[i], NULL);
-}
-
-/* Last to first: the strips must not depend on running in order. */
-static void run_reversed(void *pool, av_vision_task_fn fn, void *ctx, size_t n)
-{
-    (void)pool;
-    for (size_t i = n; i-- > 0;)
-        fn(ctx, i);
 }
 
 /* The restart markers of a JPEG's scan: their count, and whether each is
@@ -119,7 +83,7 @@ TEST(bytes_same_for_every_strip_count)
         CHECK(ordered);
         for (int strips = 2; strips <= 12; strips++)
             for (int how = 0; how < 2; how++) {
-                av_vision_par par = {.run = how ? run_threads : run_reversed,
+                av_vision_par par = {.run = how ? tp_run_threads : tp_run_reversed,
                                      .threads = 2,
                                      .strips = strips};
                 unsigned char *j = NULL;
@@ -144,7 +108,7 @@ TEST(decodes_to_the_plain_encoders_pixels)
         av_image *img = pattern(523 + t * 40, 337 + t * 3, 99u + (unsigned)t);
         unsigned char *a = NULL, *b = NULL;
         size_t an = 0, bn = 0;
-        av_vision_par par = {.run = run_threads, .threads = 2};
+        av_vision_par par = {.run = tp_run_threads, .threads = 2};
         CHECK(av_vision_encode_jpeg(img, q[t], &a, &an, err, sizeof err) == AV_VISION_OK);
         CHECK(av_vision_encode_jpeg_par(img, q[t], &par, &b, &bn, err, sizeof err) ==
               AV_VISION_OK);
@@ -173,7 +137,7 @@ TEST(photo_round_trip)
     char err[256];
     unsigned char *a = NULL, *b = NULL;
     size_t an = 0, bn = 0;
-    av_vision_par par = {.run = run_threads, .threads = 2};
+    av_vision_par par = {.run = tp_run_threads, .threads = 2};
     CHECK(av_vision_encode_jpeg(img, 90, &a, &an, err, sizeof err) == AV_VISION_OK);
     CHECK(av_vision_encode_jpeg_par(img, 90, &par, &b, &bn, err, sizeof err) == AV_VISION_OK);
     av_image *da = decode(a, an), *db = decode(b, bn);
@@ -227,7 +191,7 @@ TEST(allocation_failures_are_clean)
     char err[256];
     unsigned char *want = NULL;
     size_t want_n = 0;
-    av_vision_par par = {.run = run_reversed, .threads = 2, .strips = 3};
+    av_vision_par par = {.run = tp_run_reversed, .threads = 2, .strips = 3};
     CHECK(av_vision_encode_jpeg_par(img, 95, &par, &want, &want_n, err, sizeof err) ==
           AV_VISION_OK);
     for (long n = 1;; n++) {
