@@ -107,29 +107,33 @@ av_nn__tid nf_act_in(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r, f
 }
 
 /* Constant with random data (f32 in [lo,hi]; ints over their whole range). */
-av_nn__tid nf_konst(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r, float lo, float hi)
-{
-    int64_t n = nf_prod(d, r);
-    void *p = malloc((size_t)n * av_nn_dtype_size(dt) + 1);
-    CHECK(p);
-    float slo = in_lo, shi = in_hi;
-    bool sq = in_quarter;
-    in_lo = lo, in_hi = hi, in_quarter = false;
-    nf_fill(p, dt, n);
-    in_lo = slo, in_hi = shi, in_quarter = sq;
-    av_nn__tid t = av_nn__add_tensor(g, "k", dt, r, d, p, true);
-    CHECK(t >= 0);
-    return t;
+av_nn__tid nf_konst_named(av_nn__graph *g, const char *name, av_nn_dtype dt,
+                          const int64_t *d, int r, float lo, float hi) {
+  int64_t n = nf_prod(d, r);
+  void *p = malloc((size_t)n * av_nn_dtype_size(dt) + 1);
+  CHECK(p);
+  float slo = in_lo, shi = in_hi;
+  bool sq = in_quarter;
+  in_lo = lo, in_hi = hi, in_quarter = false;
+  nf_fill(p, dt, n);
+  in_lo = slo, in_hi = shi, in_quarter = sq;
+  av_nn__tid t = av_nn__add_tensor(g, name, dt, r, d, p, true);
+  CHECK(t >= 0);
+  return t;
+}
+
+av_nn__tid nf_konst(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r,
+                    float lo, float hi) {
+  return nf_konst_named(g, "k", dt, d, r, lo, hi);
 }
 
 /* Output with shape to infer and the given quantisation. */
-av_nn__tid nf_out_t(av_nn__graph *g, float scale, int32_t zp)
-{
-    av_nn__tid t = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
-    CHECK(t >= 0);
-    nf_set_q(g, t, scale, zp);
-    CHECK(av_nn__mark_output(g, t) >= 0);
-    return t;
+av_nn__tid nf_out_t(av_nn__graph *g, float scale, int32_t zp) {
+  av_nn__tid t = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
+  CHECK(t >= 0);
+  nf_set_q(g, t, scale, zp);
+  CHECK(av_nn__mark_output(g, t) >= 0);
+  return t;
 }
 
 int nf_add(av_nn__graph *g, av_nn__op op, const av_nn__tid *in, int n_in, av_nn__tid out,

@@ -45,6 +45,9 @@ av_nn__tid nf_act_in(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r, f
                      int32_t zp);
 /* Constant with random data (f32 in [lo,hi]; ints over their whole range). */
 av_nn__tid nf_konst(av_nn__graph *g, av_nn_dtype dt, const int64_t *d, int r, float lo, float hi);
+/* The same with a name (tests that look tensors up by name). */
+av_nn__tid nf_konst_named(av_nn__graph *g, const char *name, av_nn_dtype dt, const int64_t *d,
+                          int r, float lo, float hi);
 /* Graph output with shape to infer and the given quantisation. */
 av_nn__tid nf_out_t(av_nn__graph *g, float scale, int32_t zp);
 /* Adds a one-output node and infers its shapes; its index. */

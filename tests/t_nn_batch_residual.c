@@ -16,20 +16,6 @@
 #define H 9
 #define C 16
 
-static av_nn__tid constant(av_nn__graph *g, const char *name, int rank, const int64_t *dims)
-{
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (size_t)dims[i];
-    float *d = malloc(n * sizeof *d);
-    CHECK(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = nf_frand(-1.0f, 1.0f) * 0.3f;
-    av_nn__tid t = av_nn__add_tensor(g, name, AV_NN_F32, rank, dims, d, true);
-    CHECK(t >= 0);
-    return t;
-}
-
 /* x [1,H,H,C] -> 1x1 conv -> + x -> y: the add fuses into the conv where our GEMM runs. */
 static av_nn_model *residual_model(bool *fused)
 {
@@ -38,7 +24,9 @@ static av_nn_model *residual_model(bool *fused)
     int64_t xd[4] = {1, H, H, C}, wd[4] = {C, 1, 1, C}, bd[1] = {C};
     av_nn__tid x = av_nn__add_tensor(g, "x", AV_NN_F32, 4, xd, NULL, false);
     CHECK(x >= 0 && av_nn__mark_input(g, x) >= 0);
-    av_nn__tid cin[3] = {x, constant(g, "w", 4, wd), constant(g, "b", 1, bd)};
+    av_nn__tid cin[3] = {x,
+                         nf_konst_named(g, "w", AV_NN_F32, wd, 4, -0.3f, 0.3f),
+                         nf_konst_named(g, "b", AV_NN_F32, bd, 1, -0.3f, 0.3f)};
     av_nn__tid h = av_nn__add_tensor(g, "h", AV_NN_F32, -1, NULL, NULL, false);
     av_nn__tid y = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
     CHECK(h >= 0 && y >= 0 && av_nn__mark_output(g, y) >= 0);

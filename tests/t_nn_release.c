@@ -23,20 +23,6 @@
 #define CM 32
 #define CO 24
 
-static av_nn__tid constant(av_nn__graph *g, const char *name, int rank, const int64_t *dims)
-{
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (size_t)dims[i];
-    float *d = malloc(n * sizeof *d);
-    CHECK(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = nf_frand(-1.0f, 1.0f) * 0.2f;
-    av_nn__tid t = av_nn__add_tensor(g, name, AV_NN_F32, rank, dims, d, true);
-    CHECK(t >= 0);
-    return t;
-}
-
 /* x [1,H,H,CI] -> 3x3 conv (Winograd) -> 1x1 conv w2 (GEMM) -> 3x3 s2 conv w3 (GEMM) -> y. */
 static av_nn_model *three_conv_model(void)
 {
@@ -54,14 +40,19 @@ static av_nn_model *three_conv_model(void)
     av_nn__params p = {.conv = {.stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
                                 .padding = AV_NN_PAD_EXPLICIT, .groups = 1, .pad_top = 1,
                                 .pad_bottom = 1, .pad_left = 1, .pad_right = 1}};
-    av_nn__tid in1[3] = {x, constant(g, "w1", 4, w1d), constant(g, "b1", 1, b1d)};
+    av_nn__tid in1[3] = {
+        x, nf_konst_named(g, "w1", AV_NN_F32, w1d, 4, -0.2f, 0.2f),
+        nf_konst_named(g, "b1", AV_NN_F32, b1d, 1, -0.2f, 0.2f)};
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c1", in1, 3, &h1, 1, &p) >= 0);
     p.conv.act = nf_act(AV_NN_ACT_RELU);
     p.conv.pad_top = p.conv.pad_bottom = p.conv.pad_left = p.conv.pad_right = 0;
-    av_nn__tid in2[3] = {h1, constant(g, "w2", 4, w2d), constant(g, "b2", 1, b2d)};
+    av_nn__tid in2[3] = {
+        h1, nf_konst_named(g, "w2", AV_NN_F32, w2d, 4, -0.2f, 0.2f),
+        nf_konst_named(g, "b2", AV_NN_F32, b2d, 1, -0.2f, 0.2f)};
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c2", in2, 3, &h2, 1, &p) >= 0);
     p.conv.stride_h = p.conv.stride_w = 2, p.conv.pad_bottom = p.conv.pad_right = 1;
-    av_nn__tid in3[2] = {h2, constant(g, "w3", 4, w3d)};
+    av_nn__tid in3[2] = {
+        h2, nf_konst_named(g, "w3", AV_NN_F32, w3d, 4, -0.2f, 0.2f)};
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c3", in3, 2, &y, 1, &p) >= 0);
     char err[256] = "";
     CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
@@ -205,7 +196,9 @@ static av_nn_model *narrow_model(void)
     CHECK(x >= 0 && y >= 0 && av_nn__mark_input(g, x) >= 0 && av_nn__mark_output(g, y) >= 0);
     av_nn__params p = {.conv = {.stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
                                 .padding = AV_NN_PAD_EXPLICIT, .groups = 1}};
-    av_nn__tid in[3] = {x, constant(g, "w", 4, wd), constant(g, "b", 1, bd)};
+    av_nn__tid in[3] = {x,
+                        nf_konst_named(g, "w", AV_NN_F32, wd, 4, -0.2f, 0.2f),
+                        nf_konst_named(g, "b", AV_NN_F32, bd, 1, -0.2f, 0.2f)};
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c", in, 3, &y, 1, &p) >= 0);
     char err[256] = "";
     CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);

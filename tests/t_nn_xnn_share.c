@@ -21,20 +21,6 @@
 #define CM 32
 #define CO 16
 
-static av_nn__tid constant(av_nn__graph *g, const char *name, int rank, const int64_t *dims)
-{
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (size_t)dims[i];
-    float *d = malloc(n * sizeof *d);
-    CHECK(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = nf_frand(-1.0f, 1.0f) * 0.2f;
-    av_nn__tid t = av_nn__add_tensor(g, name, AV_NN_F32, rank, dims, d, true);
-    CHECK(t >= 0);
-    return t;
-}
-
 /* x [1,H,H,CI] -> 3x3 conv (Winograd) -> [1,H,H,CM] -> 1x1 conv (GEMM) -> y [1,H,H,CO]. */
 static av_nn_model *two_conv_model(void)
 {
@@ -44,7 +30,9 @@ static av_nn_model *two_conv_model(void)
     int64_t b1d[1] = {CM}, b2d[1] = {CO};
     av_nn__tid x = av_nn__add_tensor(g, "x", AV_NN_F32, 4, xd, NULL, false);
     CHECK(x >= 0 && av_nn__mark_input(g, x) >= 0);
-    av_nn__tid in1[3] = {x, constant(g, "w1", 4, w1d), constant(g, "b1", 1, b1d)};
+    av_nn__tid in1[3] = {
+        x, nf_konst_named(g, "w1", AV_NN_F32, w1d, 4, -0.2f, 0.2f),
+        nf_konst_named(g, "b1", AV_NN_F32, b1d, 1, -0.2f, 0.2f)};
     av_nn__tid h = av_nn__add_tensor(g, "h", AV_NN_F32, -1, NULL, NULL, false);
     av_nn__tid y = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
     CHECK(h >= 0 && y >= 0 && av_nn__mark_output(g, y) >= 0);
@@ -52,7 +40,9 @@ static av_nn_model *two_conv_model(void)
                                 .padding = AV_NN_PAD_EXPLICIT, .groups = 1, .pad_top = 1,
                                 .pad_bottom = 1, .pad_left = 1, .pad_right = 1}};
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c1", in1, 3, &h, 1, &p) >= 0);
-    av_nn__tid in2[3] = {h, constant(g, "w2", 4, w2d), constant(g, "b2", 1, b2d)};
+    av_nn__tid in2[3] = {
+        h, nf_konst_named(g, "w2", AV_NN_F32, w2d, 4, -0.2f, 0.2f),
+        nf_konst_named(g, "b2", AV_NN_F32, b2d, 1, -0.2f, 0.2f)};
     p.conv.pad_top = p.conv.pad_bottom = p.conv.pad_left = p.conv.pad_right = 0;
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c2", in2, 3, &y, 1, &p) >= 0);
     char err[256] = "";
