@@ -295,9 +295,9 @@ av_nn__pool_params nf_pp(int k, int s, av_nn__padding pad, av_nn__act act)
 
 /* ---- an input that ends at a PROT_NONE page ---- */
 
-float *nf_guarded_floats(nf_guarded *g, size_t n)
+void *nf_guarded_bytes(nf_guarded *g, size_t bytes)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = n * sizeof(float);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t data = (bytes + page - 1) / page * page;
     g->len = data + page;
     g->map = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -309,7 +309,12 @@ float *nf_guarded_floats(nf_guarded *g, size_t n)
         nf_guarded_free(g);
         return NULL;
     }
-    return (float *)((char *)g->map + data) - n;
+    return (char *)g->map + data - bytes;
+}
+
+float *nf_guarded_floats(nf_guarded *g, size_t n)
+{
+    return nf_guarded_bytes(g, n * sizeof(float));
 }
 
 void nf_guarded_free(nf_guarded *g)

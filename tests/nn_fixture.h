@@ -79,8 +79,10 @@ typedef struct nf_guarded {
     size_t len;
 } nf_guarded;
 
-/* n floats whose last one touches an unreadable page; NULL when mmap fails. */
+/* n floats (bytes) whose last one touches an unreadable page; NULL when
+ * mmap fails. Freed with nf_guarded_free. */
 float *nf_guarded_floats(nf_guarded *g, size_t n);
+void *nf_guarded_bytes(nf_guarded *g, size_t bytes);
 void nf_guarded_free(nf_guarded *g);
 
 #endif

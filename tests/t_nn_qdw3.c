@@ -22,8 +22,6 @@
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* Node k on the XNNPACK backend (ours, or XNNPACK's when forced off) on x
  * into y; *col: whether the column kernel ran it. */
@@ -151,13 +149,11 @@ TEST(column_kernel_reads_stay_in_the_input)
         CHECK_EQ_INT(av_nn__xnn_qdw_prepare(g, &g->nodes[k], &s, err, sizeof err), AV_NN_OK);
         av_nn__xnn_qdws_force_off(false);
         CHECK(av_nn__xnn_qdw_uses3(s.qdw));
-        size_t page = (size_t)sysconf(_SC_PAGESIZE), nx = (size_t)(c.h * c.w * c.c);
+        size_t nx = (size_t)(c.h * c.w * c.c);
         size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);
-        uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                            -1, 0);
-        CHECK(map != MAP_FAILED);
-        CHECK(mprotect(map + page, page, PROT_NONE) == 0);
-        uint8_t *x = map + page - nx;
+        nf_guarded gx;
+        uint8_t *x = nf_guarded_bytes(&gx, nx);
+        CHECK(x);
         for (size_t i = 0; i < nx; i++)
             x[i] = (uint8_t)nf_rnd();
         uint8_t *y = malloc(ny), *yr = malloc(ny);
@@ -172,7 +168,7 @@ TEST(column_kernel_reads_stay_in_the_input)
                       y[i], yr[i]);
         free(y), free(yr);
         av_nn__xnn_qdw_free(s.qdw);
-        munmap(map, 2 * page);
+        nf_guarded_free(&gx);
         av_nn__graph_free(g);
     }
 }

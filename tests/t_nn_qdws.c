@@ -21,8 +21,6 @@
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* Node k on the XNNPACK backend (ours, or XNNPACK's when forced off) on x
  * into y; *st: whether the streaming kernel ran it, *plain: without clamps. */
@@ -192,13 +190,11 @@ TEST(streaming_reads_stay_in_the_input)
         char err[256];
         CHECK_EQ_INT(av_nn__xnn_qdw_prepare(g, &g->nodes[k], &st, err, sizeof err), AV_NN_OK);
         CHECK(av_nn__xnn_qdw_uses_stream(st.qdw));
-        size_t page = (size_t)sysconf(_SC_PAGESIZE), nx = (size_t)(c.h * c.w * c.c);
+        size_t nx = (size_t)(c.h * c.w * c.c);
         size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);
-        uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                            -1, 0);
-        CHECK(map != MAP_FAILED);
-        CHECK(mprotect(map + page, page, PROT_NONE) == 0);
-        uint8_t *x = map + page - nx;
+        nf_guarded gx;
+        uint8_t *x = nf_guarded_bytes(&gx, nx);
+        CHECK(x);
         for (size_t i = 0; i < nx; i++)
             x[i] = (uint8_t)nf_rnd();
         uint8_t *y = malloc(ny), *yr = malloc(ny);
@@ -217,7 +213,7 @@ TEST(streaming_reads_stay_in_the_input)
         CHECK((size_t)spread * 2 > ny);
         free(y), free(yr);
         av_nn__xnn_qdw_free(st.qdw);
-        munmap(map, 2 * page);
+        nf_guarded_free(&gx);
         av_nn__graph_free(g);
     }
 }

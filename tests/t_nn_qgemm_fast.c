@@ -24,8 +24,6 @@
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 typedef struct qc {
     int64_t n, h, w, cin, cout, k; /* k x k filter */
@@ -248,13 +246,11 @@ TEST(stem_reads_stay_in_the_input)
         memset(&st, 0, sizeof st);
         char err[256];
         CHECK_EQ_INT(av_nn__xnn_qgemm_prepare(g, &g->nodes[k], &st, err, sizeof err), AV_NN_OK);
-        size_t page = (size_t)sysconf(_SC_PAGESIZE), nx = (size_t)(c.h * c.w * c.cin);
+        size_t nx = (size_t)(c.h * c.w * c.cin);
         size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);
-        uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                            -1, 0);
-        CHECK(map != MAP_FAILED);
-        CHECK(mprotect(map + page, page, PROT_NONE) == 0);
-        uint8_t *x = map + page - nx;
+        nf_guarded gx;
+        uint8_t *x = nf_guarded_bytes(&gx, nx);
+        CHECK(x);
         for (size_t i = 0; i < nx; i++)
             x[i] = (uint8_t)nf_rnd();
         uint8_t *y = malloc(ny), *yr = malloc(ny);
@@ -273,7 +269,7 @@ TEST(stem_reads_stay_in_the_input)
         CHECK((size_t)spread * 2 > ny);
         free(y), free(yr);
         av_nn__xnn_qgemm_free(st.qgemm);
-        munmap(map, 2 * page);
+        nf_guarded_free(&gx);
         av_nn__graph_free(g);
     }
 }

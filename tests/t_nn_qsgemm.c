@@ -22,7 +22,6 @@
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 static uint64_t cur_seed;
@@ -317,12 +316,9 @@ TEST(qsgemm_stays_in_its_buffers)
         size_t nx = (size_t)(c.h * c.w * c.cin);
         size_t ny = (size_t)av_nn__numel(&g->tensors[g->nodes[k].out[0]]);
         CHECK(nx <= page && ny <= page);
-        int8_t *map = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                           -1, 0);
-        CHECK(map != MAP_FAILED);
-        CHECK(mprotect(map + page, page, PROT_NONE) == 0 &&
-              mprotect(map + 3 * page, page, PROT_NONE) == 0);
-        int8_t *x = map + page - nx, *y = map + 3 * page - ny; /* both end at a guard */
+        nf_guarded gx, gy; /* input and output both end at a guard */
+        int8_t *x = nf_guarded_bytes(&gx, nx), *y = nf_guarded_bytes(&gy, ny);
+        CHECK(x && y);
         for (size_t i = 0; i < nx; i++)
             x[i] = (int8_t)nf_rnd();
         int8_t *yr = malloc(ny);
@@ -337,7 +333,7 @@ TEST(qsgemm_stays_in_its_buffers)
                       y[i], yr[i]);
         free(yr);
         av_nn__xnn_qsgemm_free(s.qsgemm);
-        munmap(map, 4 * page);
+        nf_guarded_free(&gx), nf_guarded_free(&gy);
         av_nn__graph_free(g);
     }
 }
