@@ -148,7 +148,6 @@ av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_de
     /* LIMITSCANS: refuse progressive files with absurd scan counts (a CPU bomb). */
     int flags = TJFLAG_LIMITSCANS;
     int is_cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
-    int rc;
     if (is_cmyk) {
         cmyk = malloc((size_t)sw * (size_t)sh * 4);
         if (!cmyk) {
@@ -157,12 +156,13 @@ av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_de
         }
     }
     uint8_t *dst = is_cmyk ? cmyk : img->data;
+    int pitch = sw * (is_cmyk ? 4 : 3), pf = is_cmyk ? TJPF_CMYK : TJPF_RGB;
     av_vision__jpeg_verdict v;
     /* big sequential files on the caller's threads (jpeg_par.c), the rest here */
     int big = (long long)sw * sh >= AV_VISION__JPEG_PAR_MIN_PX;
-    if (!big || !av_vision__jpeg_decode_par(d, n, scale_denom, is_cmyk, par, dst, sw, sh, &v)) {
-        rc = tjDecompress2(tj, d, (unsigned long)n, dst, sw, sw * (is_cmyk ? 4 : 3), sh,
-                           is_cmyk ? TJPF_CMYK : TJPF_RGB, flags);
+    int split = big && av_vision__jpeg_decode_par(d, n, scale_denom, is_cmyk, par, dst, sw, sh, &v);
+    if (!split) {
+        int rc = tjDecompress2(tj, d, (unsigned long)n, dst, sw, pitch, sh, pf, flags);
         memset(&v, 0, sizeof v);
         if (rc != 0) {
             v.warned = tjGetErrorCode(tj) == TJERR_WARNING;
@@ -173,16 +173,16 @@ av_vision_status av_vision__jpeg_decode(const uint8_t *d, size_t n, int scale_de
     st = verdict_status(&v, err, errlen);
     if (st != AV_VISION_OK)
         goto done;
-    if (v.warned) {
+    if (v.warned && (!split || v.failed)) {
         /*
          * TurboJPEG reports an error that follows a warning as a warning,
          * and the rows after the error are never written: decode once more
-         * into zeroed pixels so no stale heap bytes reach the image (rare:
-         * warned files only; a clean file decodes to the same bytes).
+         * into zeroed pixels so no stale heap bytes reach the image. The
+         * split decode knows whether an error came (v.failed), so only its
+         * failed files pay; one thread's, every warned file (rare).
          */
-        memset(dst, 0, (size_t)sw * (size_t)sh * (is_cmyk ? 4 : 3));
-        (void)tjDecompress2(tj, d, (unsigned long)n, dst, sw, sw * (is_cmyk ? 4 : 3), sh,
-                            is_cmyk ? TJPF_CMYK : TJPF_RGB, flags);
+        memset(dst, 0, (size_t)pitch * (size_t)sh);
+        (void)tjDecompress2(tj, d, (unsigned long)n, dst, sw, pitch, sh, pf, flags);
     }
     if (is_cmyk) {
         jpeg_markers m;
