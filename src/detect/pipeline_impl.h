@@ -81,12 +81,8 @@ typedef struct worker {
     uint8_t *flip;            /* a mirrored species crop (species_tta "mirror") */
     int raw_top;              /* best label of the last read_species, before the site list */
     av_detect__second_ctx *second; /* with p->second: the ImageNet context */
-    /* One bird box on two threads (pipeline_species.c): the species model
-     * and ImageNet each on one thread, side by side; made on the first such
-     * box (~20 ms), ~10.5 MiB of packed int8 weights and arenas together. */
-    av_nn_ctx *cls_solo;
-    av_detect__second_ctx *second_solo;
-    int solo;                 /* 0 not tried, 1 made, -1 refused (runs in turn) */
+    int solo;                 /* species and veto side by side (pipeline_species.c):
+                               * 0 not tried, 1 ran, -1 refused (run in turn) */
     uint8_t *feat;            /* with a head: tapped features of species_batch crops */
     float *featf;             /* one crop's features, dequantised */
     av_detect__box *boxes;    /* NMS_POOL decoded boxes */
@@ -162,11 +158,6 @@ cls_batch *av_detect__batch_slot_solo(av_detect_pipeline *p, worker *w, const av
  * worker's pool; NULL with e set when the engine cannot make it. */
 cls_batch *av_detect__batch_slot(av_detect_pipeline *p, worker *w, const av_nn_model *m,
                                  cls_batch *slots, int ns, int n, char *e, size_t elen);
-
-/* w's one-thread contexts of the species model and ImageNet (cls_solo,
- * second_solo), made on first call; 1 when they are there, 0 when the
- * engine could not make them (e set; later calls say 0 at once). */
-int av_detect__solo_ready(av_detect_pipeline *p, worker *w, char *e, size_t elen);
 
 /* ---- pipeline_species.c ---- */
 

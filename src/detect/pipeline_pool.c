@@ -33,8 +33,6 @@ void av_detect__worker_free(av_detect_pipeline *p, worker *w)
     batch_free(p->det_model, &w->tb);
     av_nn_ctx_free(w->det_ctx);
     av_nn_ctx_free(w->cls_ctx);
-    av_nn_ctx_free(w->cls_solo);
-    av_detect__second_ctx_free(w->second_solo);
     av_detect__second_ctx_free(w->second);
     w->second = NULL;
     av_nn_pool_free(w->pool); /* after the contexts that use it */
@@ -169,24 +167,6 @@ void av_detect__release(av_detect_pipeline *p, worker *w)
     w->busy = 0;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
-}
-
-int av_detect__solo_ready(av_detect_pipeline *p, worker *w, char *e, size_t elen)
-{
-    if (w->solo)
-        return w->solo > 0;
-    /* no pool: each runs on whichever pool thread takes it (pipeline_species.c) */
-    av_nn_ctx_opts co = {.threads = 1, .backend = AV_NN_BACKEND_XNNPACK};
-    w->solo = -1;
-    if (!p->has_species || !p->second ||
-        av_nn_ctx_new(p->cls_model, &co, &w->cls_solo, e, elen) != AV_NN_OK ||
-        av_detect__second_ctx_new(p->second, NULL, 1, &w->second_solo, e, elen)) {
-        av_nn_ctx_free(w->cls_solo);
-        w->cls_solo = NULL;
-        return 0;
-    }
-    w->solo = 1;
-    return 1;
 }
 
 /* The worker's context of model m for n samples per run from slots[0..ns),

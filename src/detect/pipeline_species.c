@@ -147,22 +147,16 @@ static av_nn_status run_species(av_detect_pipeline *p, av_nn_ctx *c, void **in, 
                          (size_t)n * p->feat_bytes, e, elen);
 }
 
-/* One run of the sample in w->cls_in on context c (w->cls_ctx, or
- * w->cls_solo); its scores into w->probs. 0, or -1. */
-static int run_one_on(av_detect_pipeline *p, worker *w, av_nn_ctx *c, char *err, size_t errlen)
+/* One run of the sample in w->cls_in; its scores into w->probs. 0, or -1. */
+static int run_one(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
 {
     char e[512] = "";
-    if (run_species(p, c, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
+    if (run_species(p, w->cls_ctx, w->cls_in, w->cls_out, w->feat, 1, e, sizeof e) != AV_NN_OK) {
         av_base_errf(err, errlen, "%s: %s", p->cls.name, e);
         return -1;
     }
     read_scores(p, w, p->head.n_classes ? (void *)w->feat : w->cls_out[p->cls_out]);
     return 0;
-}
-
-static int run_one(av_detect_pipeline *p, worker *w, char *err, size_t errlen)
-{
-    return run_one_on(p, w, w->cls_ctx, err, errlen);
 }
 
 /* Classify pixels [x1,y1,x2,y2) of img (one view, as is); fills species
@@ -406,7 +400,7 @@ static int veto_step(av_detect_pipeline *p, worker *w, int n, const av_detect__i
  * over two threads pays a barrier per layer (and waits out a thread the
  * machine's other load took), so the bird crops of a step run through the
  * species model on one thread and through the ImageNet veto on the other,
- * each on a one-thread context (batched for two boxes or more), instead of
+ * each on a one-thread context of the worker's (cbs, sbs), instead of
  * one model after the other on both. Same crops, same arithmetic, same
  * order of effects: the species are named, then the veto drops boxes. */
 
@@ -415,10 +409,7 @@ typedef struct pair_job {
     worker *w;
     int ns;                     /* bird boxes, one sample each */
     av_detect_det **dets;       /* [ns], in step order */
-    av_nn_ctx *cctx;            /* species: w->cls_solo (one box) or a cbs slot's */
-    void **cin, **cout;         /* its buffers, inputs filled */
-    const uint8_t *veto_px;     /* one box: the veto's crop */
-    cls_batch *sb;              /* more: the veto's sbs slot, inputs filled */
+    cls_batch *cb, *sb;         /* species' cbs and the veto's sbs slot, inputs filled */
     unsigned char *vetoed;      /* [ns] */
     int top_k, rc[2];
     char err[2][512];
@@ -431,7 +422,8 @@ static void pair_task(void *ctx, size_t t)
     worker *w = j->w;
     char e[512] = "";
     if (t == 0) { /* as classify_batch / classify_box for one view */
-        if (run_species(p, j->cctx, j->cin, j->cout, w->feat, j->ns, e, sizeof e) != AV_NN_OK) {
+        if (run_species(p, j->cb->ctx, j->cb->in, j->cb->out, w->feat, j->ns, e, sizeof e) !=
+            AV_NN_OK) {
             j->rc[0] = av_base_errf(j->err[0], sizeof j->err[0], "%s: %s", p->cls.name, e);
             return;
         }
@@ -440,7 +432,7 @@ static void pair_task(void *ctx, size_t t)
         for (int s = 0; s < j->ns; s++) {
             read_scores(p, w,
                         p->head.n_classes ? (const void *)(w->feat + (size_t)s * p->feat_bytes)
-                                          : (const uint8_t *)j->cout[p->cls_out] + s * out_bytes);
+                                          : (const uint8_t *)j->cb->out[p->cls_out] + s * out_bytes);
             add_view(p, w, 0, 1);
             name_species(p, w, j->top_k, j->dets[s]);
         }
@@ -448,34 +440,24 @@ static void pair_task(void *ctx, size_t t)
     }
     const av_detect__second_rules *ru = av_detect__second_rules_of(p->second);
     av_detect__second_sums sums[SPECIES_BATCH_CAP];
-    j->rc[1] = j->ns == 1 ? av_detect__second_run(p->second, w->second_solo, j->veto_px, sums,
-                                                  j->err[1], sizeof j->err[1])
-                          : av_detect__second_run_n(p->second, w->second, j->sb->ctx, j->sb->in,
-                                                    j->sb->out, j->ns, sums, j->err[1],
-                                                    sizeof j->err[1]);
+    j->rc[1] = av_detect__second_run_n(p->second, w->second, j->sb->ctx, j->sb->in, j->sb->out,
+                                       j->ns, sums, j->err[1], sizeof j->err[1]);
     for (int s = 0; j->rc[1] == 0 && s < j->ns; s++)
         j->vetoed[s] = (unsigned char)av_detect__second_vetoes(ru, &sums[s]);
 }
 
 /* Whether the bird boxes of a step (birds of them) go through species_pair:
  * two pool threads, the veto on, one species view, one run's worth of
- * boxes, and for one box the one-thread contexts there (made on first use;
- * when the engine cannot, logged once and the boxes run as before). */
+ * boxes (more than one only when the models batch), and the worker's
+ * one-thread contexts not refused before (w->solo). */
 static int pair_wanted(av_detect_pipeline *p, worker *w, int birds)
 {
-    if (birds < 1 || p->n_views != 1 || !p->second || av_nn_pool_threads(w->pool) < 2 ||
+    if (birds < 1 || w->solo < 0 || p->n_views != 1 || !p->second ||
+        av_nn_pool_threads(w->pool) < 2 ||
         av_detect__second_rules_of(p->second)->veto_max_bird <= 0)
         return 0;
-    if (birds >= 2)
-        return birds <= p->species_batch && !atomic_load(&p->batch_refused) &&
-               !atomic_load(&p->second_refused);
-    char e[512] = "";
-    if (av_detect__solo_ready(p, w, e, sizeof e))
-        return 1;
-    if (e[0])
-        av_log(AV_LOG_WARN, "species_pair_off", "error", e, "effect",
-               "the species model and ImageNet run one after the other", NULL);
-    return 0;
+    return birds == 1 || (birds <= p->species_batch && !atomic_load(&p->batch_refused) &&
+                          !atomic_load(&p->second_refused));
 }
 
 /* Species and veto of the bird boxes of rs[0..n) (birds of them) side by
@@ -490,19 +472,20 @@ static int species_pair(av_detect_pipeline *p, worker *w, int n,
     av_detect_det *dets[SPECIES_BATCH_CAP];
     unsigned char vetoed[SPECIES_BATCH_CAP] = {0};
     pair_job j = {.p = p, .w = w, .ns = birds, .dets = dets, .vetoed = vetoed, .top_k = top_k};
-    cls_batch *cb = NULL;
-    if (birds == 1) {
-        j.cctx = w->cls_solo, j.cin = w->cls_in, j.cout = w->cls_out;
-    } else {
-        cb = av_detect__batch_slot_solo(p, w, p->cls_model, w->cbs, BATCH_SLOTS, birds, e,
-                                        sizeof e);
-        j.sb = cb ? av_detect__batch_slot_solo(p, w, av_detect__second_nn(p->second), w->sbs,
-                                               BATCH_SLOTS, birds, e, sizeof e)
-                  : NULL;
-        if (!j.sb)
-            return 1;
-        j.cctx = cb->ctx, j.cin = cb->in, j.cout = cb->out;
+    j.cb = av_detect__batch_slot_solo(p, w, p->cls_model, w->cbs, BATCH_SLOTS, birds, e,
+                                      sizeof e);
+    j.sb = j.cb ? av_detect__batch_slot_solo(p, w, av_detect__second_nn(p->second), w->sbs,
+                                             BATCH_SLOTS, birds, e, sizeof e)
+                : NULL;
+    if (!j.sb) {
+        if (birds == 1) { /* a model that cannot run at all on one thread: never again */
+            w->solo = -1;
+            av_log(AV_LOG_WARN, "species_pair_off", "error", e, "effect",
+                   "the species model and ImageNet run one after the other", NULL);
+        }
+        return 1;
     }
+    w->solo = 1;
     const av_nn_tensor_info *ti = av_nn_input(p->cls_model, p->cls_in);
     size_t in_bytes = av_detect__numel(ti) * av_nn_dtype_size(ti->dtype);
     int sw, sh, s = 0;
@@ -516,18 +499,15 @@ static int species_pair(av_detect_pipeline *p, worker *w, int n,
             if (d->class_index != p->bird_class)
                 continue;
             int x1, y1, x2, y2;
-            if (fill_view(p, w, imgs[k], d, 0, (uint8_t *)j.cin[p->cls_in] + (size_t)s * in_bytes,
-                          err, errlen))
+            if (fill_view(p, w, imgs[k], d, 0,
+                          (uint8_t *)j.cb->in[p->cls_in] + (size_t)s * in_bytes, err, errlen))
                 return -1;
             crop_square(imgs[k], d, p->crop_margin, &x1, &y1, &x2, &y2);
             const uint8_t *px =
                 av_detect__crops_get(&w->crops, imgs[k], x1, y1, x2, y2, sw, sh, w->pool);
             if (!px)
                 return av_base_errf(err, errlen, "second opinion: crop failed");
-            if (birds == 1)
-                j.veto_px = px; /* second_run fills its own context's input */
-            else
-                av_detect__second_fill(p->second, px, j.sb->in, s);
+            av_detect__second_fill(p->second, px, j.sb->in, s);
             dets[s++] = d;
         }
     av_nn_pool_for(w->pool, pair_task, &j, 2);
