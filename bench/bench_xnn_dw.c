@@ -1,15 +1,17 @@
 /*
- * bench_xnn_dw.c - our f32 depthwise convolution (xnn_dw.c) against
- * XNNPACK's on CenterNet's and yolox_nano's depthwise shapes, 1 thread, runs alternating
- * between the two so that machine load hits both alike. Times are the
+ * bench_xnn_dw.c - our f32 depthwise convolution (xnn_dw.c: the sliding-window
+ * row kernel, xnn_dw_slide.c, and the run kernel it replaces where it can)
+ * against XNNPACK's on CenterNet's and yolox_nano's depthwise shapes, 1
+ * thread, runs alternating between the three so that machine load hits all alike. Times are the
  * calling thread's CPU time (a loaded machine's waits do not count), median
  * of N runs after one warm-up; GFLOP/s counts 2 * taps per output element.
  *
- *   bench_xnn_dw [runs]     (default 50; at least 1)
+ *   bench_xnn_dw [runs [H W C K S]]   (runs: default 50, at least 1; H W C K S:
+ *                                       that shape alone, no activation)
  */
 #include "bench_util.h"
 #include "nn/core.h"
-#include "nn/xnn/xnn_impl.h"
+#include "nn/xnn/xnn_dw_impl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -58,7 +60,7 @@ static av_nn__graph *build(const shape *sh, int *node)
 }
 
 /* Times both kernels on one shape; returns false on error. */
-static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_xnn)
+static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_run, double *t_xnn)
 {
     int k;
     av_nn__graph *g = build(sh, &k);
@@ -69,47 +71,56 @@ static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_xnn)
     size_t ny = (size_t)av_nn__numel(yt);
     unsigned seed = 7;
     float *x = bench_rand_floats((size_t)sh->h * sh->w * sh->c, SLACK, &seed);
-    float *y[2] = {calloc(ny * sizeof(float) + SLACK, 1), calloc(ny * sizeof(float) + SLACK, 1)};
-    void *state[2] = {NULL, NULL};
+    float *y[3] = {calloc(ny * sizeof(float) + SLACK, 1), calloc(ny * sizeof(float) + SLACK, 1),
+                   calloc(ny * sizeof(float) + SLACK, 1)};
+    void *state[3] = {NULL, NULL, NULL};
     char err[256] = "";
-    bool ok = x && y[0] && y[1];
+    bool ok = x && y[0] && y[1] && y[2];
     const void *in[3] = {x, g->tensors[n->in[1]].data, g->tensors[n->in[2]].data};
-    /* 0: ours, 1: XNNPACK's; shapes ours declines (*) run XNNPACK's both times */
-    for (int v = 0; ok && v < 2; v++) {
-        av_nn__xnn_dw_force_off(v == 1);
+    /* 0: ours (sliding window where it takes the shape), 1: ours with the run
+     * kernel only, 2: XNNPACK's; shapes ours declines (*) run XNNPACK's thrice */
+    for (int v = 0; ok && v < 3; v++) {
+        av_nn__xnn_dw_force_off(v == 2);
         ok = av_nn__backend_xnn.prepare(g, n, NULL, &state[v], err, sizeof err) == AV_NN_OK;
     }
     av_nn__xnn_dw_force_off(false);
     for (int r = -1; ok && r < runs; r++)
-        for (int v = 0; ok && v < 2; v++) {
+        for (int v = 0; ok && v < 3; v++) {
             void *out = y[v];
+            av_nn__xnn_dw_slide_force_off(v == 1);
             double t0 = bench_thread_cpu_ms() / 1e3;
             ok = av_nn__backend_xnn.run(state[v], g, n, in, &out, NULL, err, sizeof err) ==
                  AV_NN_OK;
             if (r >= 0)
-                (v ? t_xnn : t_own)[r] = bench_thread_cpu_ms() / 1e3 - t0;
+                (v == 2 ? t_xnn : v ? t_run : t_own)[r] = bench_thread_cpu_ms() / 1e3 - t0;
         }
+    av_nn__xnn_dw_slide_force_off(false);
     double maxd = 0;
     for (size_t i = 0; ok && i < ny; i++)
-        maxd = fmax(maxd, fabs((double)y[0][i] - y[1][i]));
+        maxd = fmax(maxd, fabs((double)y[0][i] - y[2][i]));
+    /* the two kernels of ours sum in the same order: the same bits */
+    bool same = ok && memcmp(y[0], y[1], ny * sizeof(float)) == 0;
     if (!ok)
         fprintf(stderr, "bench_xnn_dw: %s\n", err);
     else {
         double flop = 2.0 * (double)ny * sh->k * sh->k;
-        double so = bench_median(t_own, runs), sx = bench_median(t_xnn, runs);
-        printf("  %3dx%3dx%4d k%d s%d act %d %s own %7.3f ms %6.1f GFLOP/s  xnnpack %7.3f ms "
-               "%6.1f GFLOP/s  x%.2f  max|diff| %.2g\n",
+        double so = bench_median(t_own, runs), sr = bench_median(t_run, runs);
+        double sx = bench_median(t_xnn, runs);
+        printf("  %3dx%3dx%4d k%d s%d act %d %s own %7.3f ms %6.1f GFLOP/s  run kernel %7.3f ms "
+               "%6.1f  x%.2f  xnnpack %7.3f ms %6.1f  x%.2f  max|diff| %.2g%s\n",
                sh->h, sh->w, sh->c, sh->k, sh->s, (int)sh->act,
                av_nn__xnn_dw_supports(g, n) ? "  " : "(*)", so * 1e3, flop / so * 1e-9,
-               sx * 1e3, flop / sx * 1e-9, sx / so, maxd);
-        ok = maxd < 1e-3;
+               sr * 1e3, flop / sr * 1e-9, sr / so, sx * 1e3, flop / sx * 1e-9, sx / so, maxd,
+               same ? "" : "  NOT BIT-IDENTICAL");
+        ok = maxd < 1e-3 && same;
     }
-    for (int v = 0; v < 2; v++)
+    for (int v = 0; v < 3; v++)
         if (state[v])
             av_nn__backend_xnn.release(state[v]);
     free(x);
     free(y[0]);
     free(y[1]);
+    free(y[2]);
     av_nn__graph_free(g);
     return ok;
 }
@@ -117,8 +128,14 @@ static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_xnn)
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 50;
-    if (runs < 1 || runs > 100000) {
-        fprintf(stderr, "usage: bench_xnn_dw [runs >= 1]\n");
+    shape one = {0, 0, 0, 0, 0, AV_NN_ACT_NONE};
+    if (argc == 7)
+        one = (shape){atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                      AV_NN_ACT_NONE};
+    if (runs < 1 || runs > 100000 || (argc != 7 && argc > 2) ||
+        (argc == 7 && (one.h < 1 || one.w < 1 || one.c < 1 || one.k < 1 || one.k > 7 ||
+                       one.s < 1 || one.s > 4 || one.h > 4096 || one.w > 4096 || one.c > 4096))) {
+        fprintf(stderr, "usage: bench_xnn_dw [runs >= 1 [H W C K S]]\n");
         return 2;
     }
     if (!av_nn__xnn_dw_available()) {
@@ -137,14 +154,15 @@ int main(int argc, char **argv)
         {52, 52, 64, 3, 1, AV_NN_ACT_SILU},    {26, 26, 128, 3, 1, AV_NN_ACT_SILU},
         {13, 13, 256, 3, 1, AV_NN_ACT_SILU},
     };
-    double *t = calloc((size_t)runs * 2, sizeof *t);
+    double *t = calloc((size_t)runs * 3, sizeof *t);
     if (!t)
         return 1;
     printf("depthwise f32, SAME, 1 thread, thread CPU time, median of %d alternating runs\n",
            runs);
     int rc = 0;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        if (!bench_shape(&shapes[i], runs, t, t + runs))
+    size_t n = argc == 7 ? 1 : sizeof shapes / sizeof shapes[0];
+    for (size_t i = 0; i < n; i++)
+        if (!bench_shape(argc == 7 ? &one : &shapes[i], runs, t, t + runs, t + 2 * runs))
             rc = 1;
     free(t);
     return rc;

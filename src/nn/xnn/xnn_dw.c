@@ -27,7 +27,7 @@
  * Packed weights: cp = channels rounded up to 16, zero padded; cp biases then
  * for each tap (ky, kx) its cp weights.
  */
-#include "nn/xnn/xnn_impl.h"
+#include "nn/xnn/xnn_dw_impl.h"
 
 #include "nn/core.h" /* av_nn__silu_fusion_pays */
 
@@ -38,25 +38,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define DW_X86 1
-#endif
-
 #define CB 16      /* channels per block: two AVX vectors */
 #define PX 4       /* output pixels per run */
 #define MAX_K 7    /* kernel height and width we take */
 #define MAX_S 4    /* stride */
 #define HS_CHUNK 16384 /* floats per pool task of the hard-swish pass */
 
-struct av_nn__xnn_dw {
-    size_t batch, h, w, c, oh, ow, cp;
-    int64_t kh, kw, sh, sw, pt, pl;
-    float *packed;
-    float lo, hi;      /* clamp of the fused activation (also after hard-swish/leaky) */
-    av_nn__act act;    /* HARDSWISH, LEAKY (registers), SIGMOID, SILU (row), else NONE */
-    float alpha;       /* LEAKY slope; HARDSWISH scale (0: 1/6) */
-};
 
 static bool cpu_ok;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
@@ -207,48 +194,9 @@ typedef struct dw_job {
 
 #ifdef DW_X86
 
-#define TGT __attribute__((target("avx2,fma")))
-#define INL static inline __attribute__((always_inline, target("avx2,fma")))
-
-/* Lanes [0, n) of a 16-channel block set in m[0] (channels 0-7) and m[1]. */
-TGT static void block_masks(size_t n, __m256i m[2])
-{
-    static const int32_t ones[24] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                     -1, -1, -1, -1, 0,  0,  0,  0,  0,  0,  0,  0};
-    /* ones + 16 - n: the first n lanes -1 */
-    m[0] = _mm256_loadu_si256((const __m256i *)(ones + 16 - (n < 8 ? n : 8)));
-    m[1] = _mm256_loadu_si256((const __m256i *)(ones + 16 - (n > 8 ? n - 8 : 0)));
-}
-
-INL __m256 ld(const float *p, bool full, __m256i m)
-{
-    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
-}
-
-INL void st(float *p, __m256 v, bool full, __m256i m)
-{
-    if (full)
-        _mm256_storeu_ps(p, v);
-    else
-        _mm256_maskstore_ps(p, m, v);
-}
-
-/* The fused activation in registers: hard-swish or leaky relu, then the clamp. */
-INL __m256 act8(__m256 v, const av_nn__xnn_dw *k)
-{
-    if (k->act == AV_NN_ACT_HARDSWISH) {
-        __m256 r = _mm256_add_ps(v, _mm256_set1_ps(3.0f));
-        r = _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
-        v = _mm256_mul_ps(_mm256_mul_ps(v, _mm256_set1_ps(k->alpha)), r);
-    } else if (k->act == AV_NN_ACT_LEAKY) {
-        __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-        v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(k->alpha)), neg);
-    }
-    return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(k->lo)), _mm256_set1_ps(k->hi));
-}
 
 /* PX output pixels from ox (their windows inside the row), 16 channels at c0. */
-INL void dw_px4(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0, int64_t ky0,
+DW_INL void dw_px4(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0, int64_t ky0,
                 int64_t ky1, size_t ox, size_t c0, bool full, bool two, const __m256i *m,
                 int64_t kwc)
 {
@@ -264,43 +212,43 @@ INL void dw_px4(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
         for (int64_t kx = 0; kx < kw; kx++, xr += C, wr += cp) {
             const __m256 w0 = _mm256_load_ps(wr), w1 = two ? _mm256_load_ps(wr + 8) : w0;
             const float *p = xr;
-            a00 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a00);
+            a00 = _mm256_fmadd_ps(av_nn__dw_ld(p, full, m[0]), w0, a00);
             if (two)
-                a01 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a01);
+                a01 = _mm256_fmadd_ps(av_nn__dw_ld(p + 8, full, m[1]), w1, a01);
             p += step;
-            a10 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a10);
+            a10 = _mm256_fmadd_ps(av_nn__dw_ld(p, full, m[0]), w0, a10);
             if (two)
-                a11 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a11);
+                a11 = _mm256_fmadd_ps(av_nn__dw_ld(p + 8, full, m[1]), w1, a11);
             p += step;
-            a20 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a20);
+            a20 = _mm256_fmadd_ps(av_nn__dw_ld(p, full, m[0]), w0, a20);
             if (two)
-                a21 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a21);
+                a21 = _mm256_fmadd_ps(av_nn__dw_ld(p + 8, full, m[1]), w1, a21);
             p += step;
-            a30 = _mm256_fmadd_ps(ld(p, full, m[0]), w0, a30);
+            a30 = _mm256_fmadd_ps(av_nn__dw_ld(p, full, m[0]), w0, a30);
             if (two)
-                a31 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), w1, a31);
+                a31 = _mm256_fmadd_ps(av_nn__dw_ld(p + 8, full, m[1]), w1, a31);
         }
     }
     float *o = yr + ox * C + c0;
-    st(o, act8(a00, k), full, m[0]);
+    av_nn__dw_st(o, av_nn__dw_act8(a00, k), full, m[0]);
     if (two)
-        st(o + 8, act8(a01, k), full, m[1]);
+        av_nn__dw_st(o + 8, av_nn__dw_act8(a01, k), full, m[1]);
     o += C;
-    st(o, act8(a10, k), full, m[0]);
+    av_nn__dw_st(o, av_nn__dw_act8(a10, k), full, m[0]);
     if (two)
-        st(o + 8, act8(a11, k), full, m[1]);
+        av_nn__dw_st(o + 8, av_nn__dw_act8(a11, k), full, m[1]);
     o += C;
-    st(o, act8(a20, k), full, m[0]);
+    av_nn__dw_st(o, av_nn__dw_act8(a20, k), full, m[0]);
     if (two)
-        st(o + 8, act8(a21, k), full, m[1]);
+        av_nn__dw_st(o + 8, av_nn__dw_act8(a21, k), full, m[1]);
     o += C;
-    st(o, act8(a30, k), full, m[0]);
+    av_nn__dw_st(o, av_nn__dw_act8(a30, k), full, m[0]);
     if (two)
-        st(o + 8, act8(a31, k), full, m[1]);
+        av_nn__dw_st(o + 8, av_nn__dw_act8(a31, k), full, m[1]);
 }
 
 /* One output pixel, 16 channels at c0, taps outside the row skipped. */
-INL void dw_px1(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0, int64_t ky0,
+DW_INL void dw_px1(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0, int64_t ky0,
                 int64_t ky1, size_t ox, size_t c0, bool full, bool two, const __m256i *m)
 {
     const size_t C = k->c, cp = k->cp;
@@ -315,15 +263,15 @@ INL void dw_px1(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
         const float *wr = wt + (size_t)(ky * kw) * cp;
         for (int64_t kx = kx0; kx < kx1; kx++) {
             const float *p = xr + (size_t)(ix0 + kx) * C, *q = wr + (size_t)kx * cp;
-            a0 = _mm256_fmadd_ps(ld(p, full, m[0]), _mm256_load_ps(q), a0);
+            a0 = _mm256_fmadd_ps(av_nn__dw_ld(p, full, m[0]), _mm256_load_ps(q), a0);
             if (two)
-                a1 = _mm256_fmadd_ps(ld(p + 8, full, m[1]), _mm256_load_ps(q + 8), a1);
+                a1 = _mm256_fmadd_ps(av_nn__dw_ld(p + 8, full, m[1]), _mm256_load_ps(q + 8), a1);
         }
     }
     float *o = yr + ox * C + c0;
-    st(o, act8(a0, k), full, m[0]);
+    av_nn__dw_st(o, av_nn__dw_act8(a0, k), full, m[0]);
     if (two)
-        st(o + 8, act8(a1, k), full, m[1]);
+        av_nn__dw_st(o + 8, av_nn__dw_act8(a1, k), full, m[1]);
 }
 
 /*
@@ -331,14 +279,14 @@ INL void dw_px1(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
  * lies in memory, all channels of a pixel after each other), runs of PX
  * whose windows lie inside the row [in0, in1) without checks.
  */
-INL void dw_row_kw(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
+DW_INL void dw_row_kw(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
                    int64_t ky0, int64_t ky1, size_t in0, size_t in1, int64_t kwc)
 {
     const __m256i none[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}; /* unused */
     __m256i m[2];
     size_t cfull = k->c / CB * CB;
     bool two = k->c - cfull > 8; /* a tail of up to 8 channels: one vector */
-    block_masks(k->c - cfull, m);
+    av_nn__dw_masks(k->c - cfull, m);
     for (size_t ox = 0; ox < k->ow;) {
         /* the interior's last pixels: a run overlapping the previous one
          * (recomputing a few outputs) beats the checked path */
@@ -362,7 +310,7 @@ INL void dw_row_kw(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t i
     }
 }
 
-TGT static void dw_row_avx2(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
+DW_TGT static void dw_row_avx2(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
                             int64_t ky0, int64_t ky1, size_t in0, size_t in1)
 {
     if (k->kw == 3)
@@ -374,7 +322,7 @@ TGT static void dw_row_avx2(const av_nn__xnn_dw *k, const float *xb, float *yr, 
 }
 
 /* y = x * relu6(x + 3) * c over n floats in place. */
-TGT static void hswish_avx2(float *y, size_t n, float c)
+DW_TGT static void hswish_avx2(float *y, size_t n, float c)
 {
     const __m256 three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
     const __m256 zero = _mm256_setzero_ps(), vc = _mm256_set1_ps(c);
@@ -412,7 +360,8 @@ static void dw_row_at(const av_nn__xnn_dw *k, const float *xb, int64_t base, flo
         in1 = k->ow;
     if (in1 < in0)
         in1 = in0; /* no such pixel: every one takes the checked path */
-    dw_row_avx2(k, xb, yr, iy0 - base, ky0, ky1, in0, in1);
+    if (!av_nn__xnn_dw_slide_row(k, xb, yr, iy0 - base, ky0, ky1))
+        dw_row_avx2(k, xb, yr, iy0 - base, ky0, ky1, in0, in1);
     if (k->act == AV_NN_ACT_SIGMOID)
         av_nn__xnn_sigmoid_span(yr, k->ow * k->c);
     else if (k->act == AV_NN_ACT_SILU)
