@@ -59,8 +59,38 @@ static av_nn__graph *build(const shape *sh, int *node)
     return g;
 }
 
-/* Times both kernels on one shape; returns false on error. */
-static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_run, double *t_xnn)
+/* Our kernel (sliding window on: v 0, off: 1) as xnn_dwpw.c runs it: bands
+ * of 3 output rows into a scratch that stays in cache. */
+static bool bench_bands(const av_nn__graph *g, const av_nn__node *n, const float *x, int runs,
+                        double *t[2])
+{
+    av_nn__xnn_node st;
+    memset(&st, 0, sizeof st);
+    char err[256] = "";
+    if (av_nn__xnn_dw_prepare(g, n, &st, err, sizeof err) != AV_NN_OK) {
+        fprintf(stderr, "bench_xnn_dw: %s\n", err);
+        return false;
+    }
+    size_t rows, rowf = av_nn__xnn_dw_row_floats(st.dw, &rows);
+    float *mid = malloc(3 * rowf * sizeof(float));
+    for (int r = -1; mid && r < runs; r++)
+        for (int v = 0; v < 2; v++) {
+            av_nn__xnn_dw_slide_force_off(v == 1);
+            double t0 = bench_thread_cpu_ms() / 1e3;
+            for (size_t i = 0; i < rows; i += 3)
+                av_nn__xnn_dw_rows(st.dw, x, mid, i, rows - i < 3 ? rows - i : 3);
+            if (r >= 0)
+                t[v][r] = bench_thread_cpu_ms() / 1e3 - t0;
+        }
+    av_nn__xnn_dw_slide_force_off(false);
+    av_nn__xnn_dw_free(st.dw);
+    free(mid);
+    return mid != NULL;
+}
+
+/* Times the kernels on one shape; returns false on error. */
+static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_run, double *t_xnn,
+                        double *t_band[2])
 {
     int k;
     av_nn__graph *g = build(sh, &k);
@@ -95,6 +125,9 @@ static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_run,
                 (v == 2 ? t_xnn : v ? t_run : t_own)[r] = bench_thread_cpu_ms() / 1e3 - t0;
         }
     av_nn__xnn_dw_slide_force_off(false);
+    bool bands = ok && av_nn__xnn_dw_takes(g, n);
+    if (bands)
+        ok = bench_bands(g, n, x, runs, t_band);
     double maxd = 0;
     for (size_t i = 0; ok && i < ny; i++)
         maxd = fmax(maxd, fabs((double)y[0][i] - y[2][i]));
@@ -112,6 +145,12 @@ static bool bench_shape(const shape *sh, int runs, double *t_own, double *t_run,
                av_nn__xnn_dw_supports(g, n) ? "  " : "(*)", so * 1e3, flop / so * 1e-9,
                sr * 1e3, flop / sr * 1e-9, sr / so, sx * 1e3, flop / sx * 1e-9, sx / so, maxd,
                same ? "" : "  NOT BIT-IDENTICAL");
+        if (bands) {
+            double b0 = bench_median(t_band[0], runs), b1 = bench_median(t_band[1], runs);
+            printf("      in bands of 3 rows (xnn_dwpw.c): own %7.3f ms %6.1f GFLOP/s  run kernel "
+                   "%7.3f ms %6.1f  x%.2f\n",
+                   b0 * 1e3, flop / b0 * 1e-9, b1 * 1e3, flop / b1 * 1e-9, b1 / b0);
+        }
         ok = maxd < 1e-3 && same;
     }
     for (int v = 0; v < 3; v++)
@@ -154,7 +193,7 @@ int main(int argc, char **argv)
         {52, 52, 64, 3, 1, AV_NN_ACT_SILU},    {26, 26, 128, 3, 1, AV_NN_ACT_SILU},
         {13, 13, 256, 3, 1, AV_NN_ACT_SILU},
     };
-    double *t = calloc((size_t)runs * 3, sizeof *t);
+    double *t = calloc((size_t)runs * 5, sizeof *t);
     if (!t)
         return 1;
     printf("depthwise f32, SAME, 1 thread, thread CPU time, median of %d alternating runs\n",
@@ -162,7 +201,8 @@ int main(int argc, char **argv)
     int rc = 0;
     size_t n = argc == 7 ? 1 : sizeof shapes / sizeof shapes[0];
     for (size_t i = 0; i < n; i++)
-        if (!bench_shape(argc == 7 ? &one : &shapes[i], runs, t, t + runs, t + 2 * runs))
+        if (!bench_shape(argc == 7 ? &one : &shapes[i], runs, t, t + runs, t + 2 * runs,
+                         (double *[2]){t + 3 * runs, t + 4 * runs}))
             rc = 1;
     free(t);
     return rc;

@@ -9,9 +9,11 @@
  * input pixels of the run is loaded once and multiplied into every
  * accumulator whose window holds it (P = 8, kw = 5: 12 + 5 loads per 40
  * FMAs). bench_xnn_dw, 1 thread, Zen 3: 1.1-1.5x the run kernel's speed on
- * 5x5 and on 3x3 up to 32x32x528. At stride 2 (an input pixel feeds only
- * ceil(kw/2) outputs) the same kernel (P = 4, 6 or 8) was 0.8-1.0x the run
- * kernel's, which keeps those.
+ * 5x5 and 1.1-1.3x on most 3x3 layers; large 3x3 layers that stream memory
+ * (128x128x128) gain nothing, and 3x3 on 128, 256, ... channels stays with
+ * the run kernel (see av_nn__xnn_dw_slide_row). At stride 2 (an input pixel
+ * feeds only ceil(kw/2) outputs) the same kernel (P = 4, 6 or 8) was
+ * 0.8-1.0x the run kernel's, which keeps those.
  *
  * The sums are the run kernel's, bit for bit: each output starts from its
  * bias and takes its taps in (ky, kx) order, taps outside the input skipped
@@ -28,7 +30,6 @@
 
 #include <stdatomic.h>
 
-static _Atomic int env_off = -1; /* AV_NN_XNN_DW_SLIDE=0: 1 (av_nn__env_zero) */
 static atomic_bool forced_off;
 
 void av_nn__xnn_dw_slide_force_off(bool on)
@@ -38,9 +39,12 @@ void av_nn__xnn_dw_slide_force_off(bool on)
 
 #ifdef DW_X86
 
+static _Atomic int env_off = -1; /* AV_NN_XNN_DW_SLIDE=0: 1 (av_nn__env_zero) */
+
 /* Output pixels per run: 8 accumulators + 5 weights + the input vector fit
- * the 16 registers (bench_xnn_dw: 10 spills and is 1.1-1.3x slower, 12
- * more so; 4 leaves too few independent sums for the FMA latency). */
+ * the 16 registers (bench_xnn_dw: 10 spills and was 1.1-1.3x slower, 12
+ * more so; 4 or 6 on 3x3 was up to 1.15x slower: fewer independent sums to
+ * cover the FMA latency). */
 #define PMAX 8
 
 /*
@@ -56,7 +60,7 @@ DW_INL void slide_run(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_
     const size_t C = k->c, cp = k->cp;
     const int64_t ix0 = (int64_t)ox * S - k->pl, w = (int64_t)k->w;
     const float *wt = k->packed + cp + c0;
-    __m256 acc[PMAX], wv[7];
+    __m256 acc[PMAX], wv[5];
     const __m256 b = _mm256_load_ps(k->packed + c0);
 #pragma GCC unroll 8
     for (int p = 0; p < P; p++)
@@ -64,7 +68,7 @@ DW_INL void slide_run(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_
     for (int64_t ky = ky0; ky < ky1; ky++) {
         const float *xr = xb + (size_t)(iy0 + ky) * k->w * C + c0;
         const float *wr = wt + (size_t)(ky * KW) * cp;
-#pragma GCC unroll 7
+#pragma GCC unroll 5
         for (int kx = 0; kx < KW; kx++)
             wv[kx] = _mm256_load_ps(wr + (size_t)kx * cp);
 #pragma GCC unroll 24
@@ -127,6 +131,12 @@ bool av_nn__xnn_dw_slide_row(const av_nn__xnn_dw *k, const float *xb, float *yr,
 {
     if (k->ow < PMAX || k->sw != 1 || (k->kw != 3 && k->kw != 5) || atomic_load(&forced_off) ||
         av_nn__env_zero(&env_off, "AV_NN_XNN_DW_SLIDE"))
+        return false;
+    /* 3x3 on 128, 256, ... channels: a pixel is 512 B or a multiple apart, so
+     * a run's 10 input pixels in 3 rows crowd a few L1 sets; bench_xnn_dw
+     * (bands): 0.84-1.03x the run kernel at 128x128x128, 0.95-0.97x at 32x32
+     * and 64x64x256, where 384 or 528 channels run 1.25-1.3x faster. */
+    if (k->kw == 3 && k->c >= 128 && (k->c & (k->c - 1)) == 0)
         return false;
     if (k->kw == 3)
         slide_k3_s1(k, xb, yr, iy0, ky0, ky1);
