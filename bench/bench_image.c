@@ -12,6 +12,9 @@
  *                 floats then fill_input (two passes, one thread) vs
  *                 av_detect__fill_input_tf (one pass, rows on the pool)
  *   draw          one box and its label (FreeType) on the photo
+ *   species crop  the whole photo (one_bird's 0.3-margin square, clamped) to
+ *                 224x224 by the Pillow box resize on 1 thread: horizontal
+ *                 pass row by row (chunk 1) vs 8-row chunks (resize_x86.c)
  *   encode        the annotated JPEG q90: tjCompress2 (av_vision_encode_jpeg)
  *                 vs strips joined at restart markers (av_vision_encode_jpeg_par)
  * Each line: median thread CPU ms on 1 thread (what a loaded machine
@@ -34,6 +37,7 @@
 #include "detect/img.h"
 #include "detect/tensor.h"
 #include "vision/vision.h"
+#include "vision/vision_int.h" /* av_vision__resize_h_chunk */
 
 static double thread_cpu_ms(void)
 {
@@ -54,6 +58,7 @@ typedef struct stage_ctx {
     av_detect__manifest m;
     float *rs, *in;
     av_vision_font *font;
+    uint8_t crop[224 * 224 * 3];
     int which; /* 0 decode, 1 entropy only, 2 input two-pass, 3 input one pass, 4 tj
                 * encode, 5 strips */
 } stage_ctx;
@@ -107,6 +112,15 @@ static int stage(stage_ctx *c, const av_vision_par *par)
         av_vision_box b = {.x1 = 200, .y1 = 400, .x2 = 800, .y2 = 1500,
                            .color = av_vision_palette(0), .label = "Grey Parrot 97%"};
         rc = av_vision_draw_boxes(c->img, &b, 1, c->font) != AV_VISION_OK;
+        break;
+    }
+    case 7: /* the species crop of one_bird.jpg: its 0.3-margin square is the whole photo */
+    case 8: {
+        av_vision_rect box = {0, 0, (float)c->img->width, (float)c->img->height};
+        av_vision__resize_h_chunk(c->which == 7 ? 1 : 0);
+        rc = av_vision_resize_pil_box_into(c->img, &box, 224, 224, c->crop, err, sizeof err) !=
+             AV_VISION_OK;
+        av_vision__resize_h_chunk(0);
         break;
     }
     case 4:
@@ -196,11 +210,13 @@ int main(int argc, char **argv)
                                   "det input: one pass",
                                   "encode: tjCompress2",
                                   "encode: strips (restarts)",
-                                  "draw: box + label"};
+                                  "draw: box + label",
+                                  "species crop: rows one by one",
+                                  "species crop: 8-row chunks"};
     if (av_vision_font_open(NULL, &c.font, err, sizeof err) != AV_VISION_OK)
         fprintf(stderr, "bench_image: %s (the draw line has no label)\n", err);
     int rc = 0;
-    for (c.which = 0; c.which < 7 && !rc; c.which++)
+    for (c.which = 0; c.which < 9 && !rc; c.which++)
         rc = line(&c, names[c.which], runs, pool);
     av_vision_font_close(c.font);
     pthreadpool_destroy(pool);

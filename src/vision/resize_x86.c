@@ -142,41 +142,85 @@ static void h_scalar1(uint8_t *o, const uint8_t *p, const int32_t *k, int n)
  * pixels stored at once. The pixels from vend on (their ng groups' loads
  * would pass the image's end on the last row) are done the scalar way on
  * every row, which gives the same bytes.
+ * Rows go in chunks of `chunk`: each block of four output pixels runs down
+ * the chunk's rows before the next block, so its coefficients (ng * 256
+ * bytes) are read from L1 chunk times instead of once per row from L2 (a
+ * 224-wide row's table is 43 KB for a 4.6x shrink, more than L1 holds).
+ * chunk 1 is the row-by-row order. The sums are the same either way.
  */
 __attribute__((target("avx2"))) static void
 h_rows(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int row0, int nrows, int ksize,
-       const int *bounds, const int32_t *kk, const int16_t *co, int ng, int vend)
+       const int *bounds, const int32_t *kk, const int16_t *co, int ng, int vend, int chunk)
 {
     /* lane 0: R0 R1 G0 G1 B0 B1 of pixels 0, 1; lane 1: the same of pixels 2, 3 */
     const __m256i shuf = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1,
                                           -1, 6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1,
                                           -1, -1);
-    for (int yy = 0; yy < nrows; yy++) {
-        const uint8_t *in = src + (size_t)(row0 + yy) * (size_t)in_w * 3;
-        uint8_t *o = dst + (size_t)yy * (size_t)out_w * 3;
+    size_t ib = (size_t)in_w * 3, ob = (size_t)out_w * 3, cs = (size_t)ng * 32;
+    for (int y0 = 0; y0 < nrows; y0 += chunk) {
+        int y1 = nrows - y0 < chunk ? nrows : y0 + chunk;
+        const uint8_t *in0 = src + (size_t)(row0 + y0) * ib;
+        uint8_t *o0 = dst + (size_t)y0 * ob;
         int xx = 0;
         for (; xx + 4 <= vend; xx += 4) {
-            const int16_t *c = co + (size_t)xx * (size_t)ng * 32;
-            size_t cs = (size_t)ng * 32;
-            __m256i s0 = h_sums(in + (size_t)bounds[xx * 2] * 3, c, ng, shuf);
-            __m256i s1 = h_sums(in + (size_t)bounds[xx * 2 + 2] * 3, c + cs, ng, shuf);
-            __m256i s2 = h_sums(in + (size_t)bounds[xx * 2 + 4] * 3, c + 2 * cs, ng, shuf);
-            __m256i s3 = h_sums(in + (size_t)bounds[xx * 2 + 6] * 3, c + 3 * cs, ng, shuf);
-            h_store4(o + 3 * (size_t)xx, s0, s1, s2, s3, 4);
+            const int16_t *c = co + (size_t)xx * cs;
+            size_t b0 = (size_t)bounds[xx * 2] * 3, b1 = (size_t)bounds[xx * 2 + 2] * 3;
+            size_t b2 = (size_t)bounds[xx * 2 + 4] * 3, b3 = (size_t)bounds[xx * 2 + 6] * 3;
+            const uint8_t *in = in0;
+            uint8_t *o = o0 + 3 * (size_t)xx;
+            for (int yy = y0; yy < y1; yy++, in += ib, o += ob) {
+                __m256i s0 = h_sums(in + b0, c, ng, shuf);
+                __m256i s1 = h_sums(in + b1, c + cs, ng, shuf);
+                __m256i s2 = h_sums(in + b2, c + 2 * cs, ng, shuf);
+                __m256i s3 = h_sums(in + b3, c + 3 * cs, ng, shuf);
+                h_store4(o, s0, s1, s2, s3, 4);
+            }
         }
         if (xx < vend) {
-            __m256i s[4];
             int n = vend - xx;
-            for (int i = 0; i < 4; i++) /* past n: a copy of the first, not stored */
-                s[i] = h_sums(in + (size_t)bounds[(xx + (i < n ? i : 0)) * 2] * 3,
-                              co + (size_t)(xx + (i < n ? i : 0)) * (size_t)ng * 32, ng, shuf);
-            h_store4(o + 3 * (size_t)xx, s[0], s[1], s[2], s[3], n);
+            const uint8_t *in = in0;
+            uint8_t *o = o0 + 3 * (size_t)xx;
+            for (int yy = y0; yy < y1; yy++, in += ib, o += ob) {
+                __m256i s[4];
+                for (int i = 0; i < 4; i++) /* past n: a copy of the first, not stored */
+                    s[i] = h_sums(in + (size_t)bounds[(xx + (i < n ? i : 0)) * 2] * 3,
+                                  co + (size_t)(xx + (i < n ? i : 0)) * cs, ng, shuf);
+                h_store4(o, s[0], s[1], s[2], s[3], n);
+            }
             xx = vend;
         }
-        for (; xx < out_w; xx++)
-            h_scalar1(o + 3 * (size_t)xx, in + (size_t)bounds[xx * 2] * 3,
-                      &kk[(size_t)xx * (size_t)ksize], bounds[xx * 2 + 1]);
+        for (; xx < out_w; xx++) {
+            const uint8_t *in = in0;
+            uint8_t *o = o0 + 3 * (size_t)xx;
+            for (int yy = y0; yy < y1; yy++, in += ib, o += ob)
+                h_scalar1(o, in + (size_t)bounds[xx * 2] * 3, &kk[(size_t)xx * (size_t)ksize],
+                          bounds[xx * 2 + 1]);
+        }
     }
+}
+
+static atomic_int g_h_chunk; /* rows per chunk set by a test; 0: the default */
+
+void av_vision__resize_h_chunk(int rows)
+{
+    atomic_store(&g_h_chunk, rows > 0 ? rows : 0);
+}
+
+/* Rows per chunk of h_rows: a test's choice, else AV_VISION_RESIZE_H_CHUNK
+ * (1: row by row, as before chunks; bench comparisons), else 8. */
+static int h_chunk(void)
+{
+    int c = atomic_load(&g_h_chunk);
+    if (c > 0)
+        return c;
+    static atomic_int env = 0;
+    c = atomic_load(&env);
+    if (c == 0) {
+        const char *e = getenv("AV_VISION_RESIZE_H_CHUNK");
+        c = e && atoi(e) > 0 && atoi(e) <= 1024 ? atoi(e) : 8;
+        atomic_store(&env, c);
+    }
+    return c;
 }
 
 int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int in_h,
@@ -194,7 +238,7 @@ int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int 
     int vend = 0;
     while (vend < out_w && last + (size_t)bounds[vend * 2] * 3 + (size_t)ng * 12 + 4 <= limit)
         vend++;
-    h_rows(dst, out_w, src, in_w, row0, nrows, ksize, bounds, kk, co, ng, vend);
+    h_rows(dst, out_w, src, in_w, row0, nrows, ksize, bounds, kk, co, ng, vend, h_chunk());
     free(co);
     return 0;
 }
@@ -328,6 +372,11 @@ av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const uint8_
 }
 
 #else /* no x86 SIMD: resize.c keeps its scalar passes */
+
+void av_vision__resize_h_chunk(int rows)
+{
+    (void)rows;
+}
 
 void av_vision__resize_force_scalar(int on)
 {
