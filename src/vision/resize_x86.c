@@ -276,23 +276,92 @@ __attribute__((target("avx2"))) void av_vision__resample_v_simd(uint8_t *dst, in
     }
 }
 
-/* 3 bytes at p as 4 int32 (the 4th 0); 4-byte load unless at the end. */
-__attribute__((target("avx2"))) static inline __m256d px4(const uint8_t *p, const uint8_t *end)
+/* 3 bytes at p as 4 doubles, the 4th any byte value: a 4-byte load, or 3
+ * when the 4th would pass end (checked). The 4th lane's float is never kept:
+ * the next pixel's store overwrites it, the last pixel's store masks it. */
+__attribute__((target("avx2"), always_inline)) static inline __m256d
+px4(const uint8_t *p, const uint8_t *end, int checked)
 {
     int32_t u = 0;
-    if (p + 4 <= end)
+    if (!checked || p + 4 <= end)
         memcpy(&u, p, 4);
     else
         memcpy(&u, p, 3);
-    __m128i b = _mm_and_si128(_mm_cvtsi32_si128(u), _mm_set1_epi32(0xffffff));
-    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(b));
+    return _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u)));
+}
+
+/* Output pixel c of a TF1 bilinear row as 4 floats (3 channels + junk):
+ * the same double operations in the same order per channel (no fused
+ * multiply-add), then float32. */
+__attribute__((target("avx2"), always_inline)) static inline __m128
+tf_px(const uint8_t *top, const uint8_t *bot, const uint8_t *end, const int *x0,
+      const double *fx, int c, __m256d vfy, int checked)
+{
+    int a = x0[2 * c], b = x0[2 * c + 1];
+    __m256d f = _mm256_set1_pd(fx[c]);
+    __m256d tl = px4(top + a, end, checked), tr = px4(top + b, end, checked);
+    __m256d bl = px4(bot + a, end, checked), br = px4(bot + b, end, checked);
+    __m256d t = _mm256_add_pd(tl, _mm256_mul_pd(_mm256_sub_pd(tr, tl), f));
+    __m256d bt = _mm256_add_pd(bl, _mm256_mul_pd(_mm256_sub_pd(br, bl), f));
+    return _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
+}
+
+/* Whether every 4-byte load of the row stays before end (x0 grows with c,
+ * so the last pixel's right neighbour is the farthest byte read): then the
+ * row runs without the per-load check. Only the image's last row fails. */
+static atomic_int g_tf_checked; /* 1: every load checked (a test's choice) */
+
+void av_vision__tf_force_checked(int on)
+{
+    atomic_store(&g_tf_checked, on);
+}
+
+/* AV_VISION_TF_CHECKED=1 checks every load as before rows were told apart
+ * (bench comparisons); read once. */
+static int tf_checked_always(void)
+{
+    static atomic_int env = -1;
+    int e = atomic_load(&env);
+    if (e < 0) {
+        const char *v = getenv("AV_VISION_TF_CHECKED");
+        e = v && *v == '1';
+        atomic_store(&env, e);
+    }
+    return e || atomic_load(&g_tf_checked);
+}
+
+static int row_loads_safe(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
+                          const int *x0, int out_w)
+{
+    if (tf_checked_always())
+        return 0;
+    const uint8_t *far = (top > bot ? top : bot) + x0[2 * out_w - 1];
+    return far + 4 <= end;
+}
+
+/* Store v's first three floats as pixel c (see tf_px). */
+__attribute__((target("avx2"), always_inline)) static inline void
+tf_store(float *o, int c, int out_w, size_t step, size_t plane, __m128 v)
+{
+    if (plane == 0 && c + 1 < out_w) {
+        /* NHWC: four floats at o + 3c, the fourth rewritten by the next pixel
+         * (a masked store is microcoded and slow on AMD cores) */
+        _mm_storeu_ps(o + (size_t)c * 3, v);
+    } else if (plane == 0) { /* the row's last pixel: the next float is not ours */
+        _mm_maskstore_ps(o + (size_t)c * 3, _mm_setr_epi32(-1, -1, -1, 0), v);
+    } else { /* NCHW: one float per plane */
+        float r[4];
+        _mm_storeu_ps(r, v);
+        o[(size_t)c * step] = r[0];
+        o[(size_t)c * step + plane] = r[1];
+        o[(size_t)c * step + 2 * plane] = r[2];
+    }
 }
 
 /*
  * One output row of the TF1 bilinear resize (resize.c), the three channels
- * of a pixel in one vector of doubles: the same double operations in the
- * same order per channel (no fused multiply-add), then float32, then the
- * float32 division when divisor is not 1.
+ * of a pixel in one vector of doubles (tf_px), then the float32 division
+ * when divisor is not 1.
  */
 __attribute__((target("avx2"))) void
 av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
@@ -301,31 +370,20 @@ av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *en
 {
     const __m256d vfy = _mm256_set1_pd(fy);
     const __m128 vdiv = _mm_set1_ps(divisor);
-    const __m128i keep3 = _mm_setr_epi32(-1, -1, -1, 0);
-    int divide = divisor != 1.0f;
-    for (int c = 0; c < out_w; c++) {
-        int a = x0[2 * c], b = x0[2 * c + 1];
-        __m256d f = _mm256_set1_pd(fx[c]);
-        __m256d tl = px4(top + a, end), tr = px4(top + b, end);
-        __m256d bl = px4(bot + a, end), br = px4(bot + b, end);
-        __m256d t = _mm256_add_pd(tl, _mm256_mul_pd(_mm256_sub_pd(tr, tl), f));
-        __m256d bt = _mm256_add_pd(bl, _mm256_mul_pd(_mm256_sub_pd(br, bl), f));
-        __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
-        if (divide)
-            v = _mm_div_ps(v, vdiv);
-        if (plane == 0 && c + 1 < out_w) {
-            /* NHWC: four floats at o + 3c, the fourth rewritten by the next pixel
-             * (a masked store is microcoded and slow on AMD cores) */
-            _mm_storeu_ps(o + (size_t)c * 3, v);
-        } else if (plane == 0) { /* the row's last pixel: the next float is not ours */
-            _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
-        } else {          /* NCHW: one float per plane */
-            float r[4];
-            _mm_storeu_ps(r, v);
-            o[(size_t)c * step] = r[0];
-            o[(size_t)c * step + plane] = r[1];
-            o[(size_t)c * step + 2 * plane] = r[2];
+    int divide = divisor != 1.0f, c = 0;
+    if (row_loads_safe(top, bot, end, x0, out_w)) {
+        if (!divide && plane == 0) /* CenterNet's case: 0..255, NHWC */
+            for (; c + 1 < out_w; c++)
+                _mm_storeu_ps(o + (size_t)c * 3, tf_px(top, bot, end, x0, fx, c, vfy, 0));
+        for (; c < out_w; c++) {
+            __m128 v = tf_px(top, bot, end, x0, fx, c, vfy, 0);
+            tf_store(o, c, out_w, step, plane, divide ? _mm_div_ps(v, vdiv) : v);
         }
+        return;
+    }
+    for (; c < out_w; c++) {
+        __m128 v = tf_px(top, bot, end, x0, fx, c, vfy, 1);
+        tf_store(o, c, out_w, step, plane, divide ? _mm_div_ps(v, vdiv) : v);
     }
 }
 
@@ -345,29 +403,12 @@ av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const uint8_
     const __m128 vmean = _mm_setr_ps(mean[0], mean[1], mean[2], 0.0f);
     const __m128 vsd = _mm_setr_ps(sd[0], sd[1], sd[2], 1.0f);
     const __m128i perm = _mm_setr_epi32(src[0], src[1], src[2], 3);
-    const __m128i keep3 = _mm_setr_epi32(-1, -1, -1, 0);
+    int checked = !row_loads_safe(top, bot, end, x0, out_w);
     for (int c = 0; c < out_w; c++) {
-        int a = x0[2 * c], b = x0[2 * c + 1];
-        __m256d f = _mm256_set1_pd(fx[c]);
-        __m256d tl = px4(top + a, end), tr = px4(top + b, end);
-        __m256d bl = px4(bot + a, end), br = px4(bot + b, end);
-        __m256d t = _mm256_add_pd(tl, _mm256_mul_pd(_mm256_sub_pd(tr, tl), f));
-        __m256d bt = _mm256_add_pd(bl, _mm256_mul_pd(_mm256_sub_pd(br, bl), f));
-        __m128 v = _mm256_cvtpd_ps(_mm256_add_pd(t, _mm256_mul_pd(_mm256_sub_pd(bt, t), vfy)));
+        __m128 v = checked ? tf_px(top, bot, end, x0, fx, c, vfy, 1)
+                           : tf_px(top, bot, end, x0, fx, c, vfy, 0);
         v = _mm_div_ps(_mm_sub_ps(_mm_permutevar_ps(v, perm), vmean), vsd);
-        if (plane == 0 && c + 1 < out_w) {
-            /* NHWC: four floats at o + 3c, the fourth rewritten by the next pixel
-             * (a masked store is microcoded and slow on AMD cores) */
-            _mm_storeu_ps(o + (size_t)c * 3, v);
-        } else if (plane == 0) { /* the row's last pixel: the next float is not ours */
-            _mm_maskstore_ps(o + (size_t)c * 3, keep3, v);
-        } else {          /* NCHW: one float per plane */
-            float r[4];
-            _mm_storeu_ps(r, v);
-            o[(size_t)c * step] = r[0];
-            o[(size_t)c * step + plane] = r[1];
-            o[(size_t)c * step + 2 * plane] = r[2];
-        }
+        tf_store(o, c, out_w, step, plane, v);
     }
 }
 
@@ -376,6 +417,11 @@ av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const uint8_
 void av_vision__resize_h_chunk(int rows)
 {
     (void)rows;
+}
+
+void av_vision__tf_force_checked(int on)
+{
+    (void)on;
 }
 
 void av_vision__resize_force_scalar(int on)

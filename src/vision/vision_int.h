@@ -53,6 +53,10 @@ void av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const u
                                  const int *x0, const double *fx, int out_w, double fy,
                                  const float mean[3], const float sd[3], const int src[3],
                                  float *o, size_t step, size_t plane);
+/* 1: the TF rows check every 4-byte load against end, as on the image's
+ * last row (tests compare; AV_VISION_TF_CHECKED=1 does it for benches);
+ * 0: only rows whose farthest load could pass end are checked. */
+void av_vision__tf_force_checked(int on);
 void av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
                             const int *x0, const double *fx, int out_w, double fy, float divisor,
                             float *o, size_t step, size_t plane);
