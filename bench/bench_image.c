@@ -19,7 +19,8 @@
  *                 engine pool (its "cpu" is the calling thread's only)
  *   species crop  the whole photo (one_bird's 0.3-margin square, clamped) to
  *                 224x224 by the Pillow box resize on 1 thread: horizontal
- *                 pass row by row (chunk 1) vs 8-row chunks (resize_x86.c)
+ *                 pass row by row (chunk 1) and the vertical through memory
+ *                 vs 8-row chunks and 32-byte register blocks (resize_x86.c)
  *   encode        the annotated JPEG q90: tjCompress2 (av_vision_encode_jpeg)
  *                 vs strips joined at restart markers (av_vision_encode_jpeg_par)
  * Each line: median thread CPU ms on 1 thread (what a loaded machine
@@ -125,9 +126,11 @@ static int stage(stage_ctx *c, const av_vision_par *par)
     case 8: {
         av_vision_rect box = {0, 0, (float)c->img->width, (float)c->img->height};
         av_vision__resize_h_chunk(c->which == 7 ? 1 : 0);
+        av_vision__resize_v_plain(c->which == 7);
         rc = av_vision_resize_pil_box_into(c->img, &box, 224, 224, c->crop, err, sizeof err) !=
              AV_VISION_OK;
         av_vision__resize_h_chunk(0);
+        av_vision__resize_v_plain(0);
         break;
     }
     case 9: /* zoom-out's mosaic canvas (scales 0.5 and 0.3, CenterNet's 512 input): */
@@ -235,8 +238,8 @@ int main(int argc, char **argv)
                                   "encode: tjCompress2",
                                   "encode: strips (restarts)",
                                   "draw: box + label",
-                                  "species crop: rows one by one",
-                                  "species crop: 8-row chunks",
+                                  "species crop: as before",
+                                  "species crop: chunks, blocks",
                                   "zoom-out canvas: plain",
                                   "zoom-out canvas: rows",
                                   "zoom-out canvas: rows, pool"};

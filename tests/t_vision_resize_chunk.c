@@ -1,8 +1,9 @@
 /*
  * t_vision_resize_chunk.c - the AVX2 horizontal pass of the Pillow resize
  * (resize_x86.c) run in chunks of rows, each block of four output pixels
- * down a chunk's rows before the next block: every chunk size gives the
- * scalar passes' bytes (random pixels, odd sizes, fractional boxes reaching
+ * down a chunk's rows before the next block, and the vertical pass in
+ * 32-byte blocks summed in registers (or without them): every chunk size,
+ * with and without the blocks, gives the scalar passes' bytes (random pixels, odd sizes, fractional boxes reaching
  * the image's last byte, shrinking and enlarging, crops made in uneven
  * bands of output rows as the species step makes them on its threads).
  */
@@ -68,16 +69,20 @@ TEST(every_chunk_size_gives_the_scalar_bytes)
             CHECK(av_vision_resize_pil_box_into(img, &box, ow, oh, want, NULL, 0) ==
                   AV_VISION_OK);
             av_vision__resize_force_scalar(0);
-            for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
-                av_vision__resize_h_chunk(chunks[c]);
+            for (size_t c = 0; c < 2 * (sizeof chunks / sizeof chunks[0]); c++) {
+                size_t nc = sizeof chunks / sizeof chunks[0];
+                av_vision__resize_h_chunk(chunks[c % nc]);
+                av_vision__resize_v_plain(c >= nc); /* second round: no 32-byte blocks */
                 int bands = 1 + (int)((c + (size_t)b) % 4);
                 memset(got, 0xa5, n);
                 crop_bands(img, &box, ow, oh, bands, got);
                 CHECK_MSG(memcmp(want, got, n) == 0,
-                          "%dx%d box (%g,%g)-(%g,%g) to %dx%d, chunk %d, %d bands", w, h,
-                          box.x0, box.y0, box.x1, box.y1, ow, oh, chunks[c], bands);
+                          "%dx%d box (%g,%g)-(%g,%g) to %dx%d, chunk %d, %d bands, v blocks %d",
+                          w, h, box.x0, box.y0, box.x1, box.y1, ow, oh, chunks[c % nc], bands,
+                          c < nc);
             }
             av_vision__resize_h_chunk(0);
+            av_vision__resize_v_plain(0);
         }
         free(want);
         free(got);

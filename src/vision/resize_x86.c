@@ -243,24 +243,59 @@ int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int 
     return 0;
 }
 
-/* The vertical pass (resize.c resample_v), 8 bytes of a row at a time. */
+/* Output bytes [i, i + 32) of one vertical-pass row: the taps' sums in
+ * four registers (the same integer sums as resample_v), rounded, shifted
+ * and clamped as clip8 does (packs then packus: a negative sum goes to 0,
+ * above 255 to 255). */
+__attribute__((target("avx2"), always_inline)) static inline void
+v_block32(uint8_t *o, const uint8_t *src, size_t rb, size_t i, int ymin, int ymax,
+          const int32_t *k)
+{
+    const __m256i half = _mm256_set1_epi32(1 << (PREC - 1));
+    __m256i a0 = half, a1 = half, a2 = half, a3 = half;
+    const uint8_t *row = src + (size_t)ymin * rb + i;
+    for (int y = 0; y < ymax; y++, row += rb) {
+        __m256i kv = _mm256_set1_epi32(k[y]);
+        __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)row);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(row + 16));
+        a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(lo), kv));
+        a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), kv));
+        a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(hi), kv));
+        a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), kv));
+    }
+    a0 = _mm256_srai_epi32(a0, PREC), a1 = _mm256_srai_epi32(a1, PREC);
+    a2 = _mm256_srai_epi32(a2, PREC), a3 = _mm256_srai_epi32(a3, PREC);
+    /* packs/packus work per 128-bit lane: put the bytes back in order */
+    __m256i w01 = _mm256_permute4x64_epi64(_mm256_packs_epi32(a0, a1), 0xD8);
+    __m256i w23 = _mm256_permute4x64_epi64(_mm256_packs_epi32(a2, a3), 0xD8);
+    __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(w01, w23), 0xD8);
+    _mm256_storeu_si256((__m256i *)(void *)(o + i), b);
+}
+
+/* The vertical pass (resize.c resample_v): 32 bytes of a row at a time
+ * with the sums in registers across the taps, the rest as before (8 bytes
+ * at a time through acc, then one by one). */
 __attribute__((target("avx2"))) void av_vision__resample_v_simd(uint8_t *dst, int w, int out_h,
                                                                  const uint8_t *src, int ksize,
                                                                  const int *bounds,
                                                                  const int32_t *kk,
                                                                  int32_t *acc)
 {
-    size_t rb = (size_t)w * 3, n8 = rb / 8 * 8;
+    size_t rb = (size_t)w * 3, n32 = av_vision__resize_v_blocks() ? rb / 32 * 32 : 0;
+    size_t n8 = n32 + (rb - n32) / 8 * 8;
     for (int yy = 0; yy < out_h; yy++) {
         int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
         const int32_t *k = &kk[(size_t)yy * (size_t)ksize];
-        for (size_t i = 0; i < rb; i++)
+        uint8_t *o = dst + (size_t)yy * rb;
+        for (size_t i = 0; i < n32; i += 32)
+            v_block32(o, src, rb, i, ymin, ymax, k);
+        for (size_t i = n32; i < rb; i++)
             acc[i] = 1 << (PREC - 1);
         for (int y = 0; y < ymax; y++) {
             const uint8_t *row = src + (size_t)(y + ymin) * rb;
             int32_t ky = k[y];
             __m256i kv = _mm256_set1_epi32(ky);
-            size_t i = 0;
+            size_t i = n32;
             for (; i < n8; i += 8) {
                 __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(row + i)));
                 __m256i a = _mm256_loadu_si256((const __m256i *)(void *)(acc + i));
@@ -270,10 +305,30 @@ __attribute__((target("avx2"))) void av_vision__resample_v_simd(uint8_t *dst, in
             for (; i < rb; i++)
                 acc[i] += row[i] * ky;
         }
-        uint8_t *o = dst + (size_t)yy * rb;
-        for (size_t i = 0; i < rb; i++)
+        for (size_t i = n32; i < rb; i++)
             o[i] = clip8(acc[i]);
     }
+}
+
+static atomic_int g_v_plain; /* 1: no 32-byte blocks (a test's choice) */
+
+void av_vision__resize_v_plain(int on)
+{
+    atomic_store(&g_v_plain, on);
+}
+
+/* Whether the vertical pass goes in 32-byte register blocks: not when a
+ * test or AV_VISION_RESIZE_V_PLAIN=1 (bench comparisons) says so. */
+int av_vision__resize_v_blocks(void)
+{
+    static atomic_int env = -1;
+    int e = atomic_load(&env);
+    if (e < 0) {
+        const char *v = getenv("AV_VISION_RESIZE_V_PLAIN");
+        e = v && *v == '1';
+        atomic_store(&env, e);
+    }
+    return !e && !atomic_load(&g_v_plain);
 }
 
 /* 3 bytes at p as 4 doubles, the 4th any byte value: a 4-byte load, or 3
@@ -422,6 +477,16 @@ void av_vision__resize_h_chunk(int rows)
 void av_vision__tf_force_checked(int on)
 {
     (void)on;
+}
+
+void av_vision__resize_v_plain(int on)
+{
+    (void)on;
+}
+
+int av_vision__resize_v_blocks(void)
+{
+    return 0;
 }
 
 void av_vision__resize_force_scalar(int on)

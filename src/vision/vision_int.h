@@ -39,6 +39,10 @@ void av_vision__resize_force_scalar(int on);
 /* Rows per chunk of the AVX2 horizontal pass (the same bytes for any;
  * tests try several); 0: back to AV_VISION_RESIZE_H_CHUNK or the default 8. */
 void av_vision__resize_h_chunk(int rows);
+/* 1: the AVX2 vertical pass without its 32-byte register blocks (the same
+ * bytes; tests compare, AV_VISION_RESIZE_V_PLAIN=1 for benches); 0: back. */
+void av_vision__resize_v_plain(int on);
+int av_vision__resize_v_blocks(void);
 int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int in_h,
                                int row0, int nrows, int ksize, const int *bounds,
                                const int32_t *kk);
