@@ -12,6 +12,15 @@
  *                 floats then fill_input (two passes, one thread) vs
  *                 av_detect__fill_input_tf (one pass, rows on the pool)
  *   draw          one box and its label (FreeType) on the photo
+ *   zoom-out canvas  the mosaic canvas (scales 0.5 and 0.3 of the photo on a
+ *                 photo-sized canvas of their mean colour): as before (double
+ *                 sums, a pixel at a time, crops on one thread) vs integer
+ *                 sums and row copies, then also the crops on a 2-thread
+ *                 engine pool (its "cpu" is the calling thread's only)
+ *   species crop  the whole photo (one_bird's 0.3-margin square, clamped) to
+ *                 224x224 by the Pillow box resize on 1 thread: horizontal
+ *                 pass row by row (chunk 1) and the vertical through memory
+ *                 vs 8-row chunks and 32-byte register blocks (resize_x86.c)
  *   encode        the annotated JPEG q90: tjCompress2 (av_vision_encode_jpeg)
  *                 vs strips joined at restart markers (av_vision_encode_jpeg_par)
  * Each line: median thread CPU ms on 1 thread (what a loaded machine
@@ -32,8 +41,10 @@
 #include <turbojpeg.h>
 
 #include "detect/img.h"
+#include "detect/passes.h"
 #include "detect/tensor.h"
 #include "vision/vision.h"
+#include "vision/vision_int.h" /* av_vision__resize_h_chunk */
 
 static double thread_cpu_ms(void)
 {
@@ -54,6 +65,8 @@ typedef struct stage_ctx {
     av_detect__manifest m;
     float *rs, *in;
     av_vision_font *font;
+    uint8_t crop[224 * 224 * 3];
+    av_nn_pool *npool; /* the engine's pool (2 threads): the zoom-out canvas's crops */
     int which; /* 0 decode, 1 entropy only, 2 input two-pass, 3 input one pass, 4 tj
                 * encode, 5 strips */
 } stage_ctx;
@@ -107,6 +120,32 @@ static int stage(stage_ctx *c, const av_vision_par *par)
         av_vision_box b = {.x1 = 200, .y1 = 400, .x2 = 800, .y2 = 1500,
                            .color = av_vision_palette(0), .label = "Grey Parrot 97%"};
         rc = av_vision_draw_boxes(c->img, &b, 1, c->font) != AV_VISION_OK;
+        break;
+    }
+    case 7: /* the species crop of one_bird.jpg: its 0.3-margin square is the whole photo */
+    case 8: {
+        av_vision_rect box = {0, 0, (float)c->img->width, (float)c->img->height};
+        av_vision__resize_h_chunk(c->which == 7 ? 1 : 0);
+        av_vision__resize_v_plain(c->which == 7);
+        rc = av_vision_resize_pil_box_into(c->img, &box, 224, 224, c->crop, err, sizeof err) !=
+             AV_VISION_OK;
+        av_vision__resize_h_chunk(0);
+        av_vision__resize_v_plain(0);
+        break;
+    }
+    case 9: /* zoom-out's mosaic canvas (scales 0.5 and 0.3, CenterNet's 512 input): */
+    case 10: /* as before (one thread, double sums, pixel fill), by rows, and on the pool */
+    case 11: {
+        static const double scales[2] = {0.5, 0.3};
+        av_detect__mosaic mo;
+        av_detect__mosaic_geom(c->img->width, c->img->height, 512, 512, 1, scales, 2,
+                               AV_DETECT__MOSAIC_GAP, &mo);
+        av_detect__img di = av_detect__img_wrap(c->img->width, c->img->height, c->img->data);
+        uint8_t *canvas = NULL;
+        av_detect__canvas_plain(c->which == 9);
+        rc = av_detect__mosaic_canvas_on(&di, &mo, c->which == 11 ? c->npool : NULL, &canvas);
+        av_detect__canvas_plain(0);
+        free(canvas);
         break;
     }
     case 4:
@@ -187,6 +226,8 @@ int main(int argc, char **argv)
     c.rs = malloc(512 * 512 * 3 * sizeof(float));
     c.in = malloc(512 * 512 * 3 * sizeof(float));
     pthreadpool_t pool = pthreadpool_create(2);
+    if (av_nn_pool_new(2, &c.npool, err, sizeof err) != AV_NN_OK)
+        return 1;
     if (!c.rs || !c.in || !pool)
         return 1;
     printf("one_bird.jpg %dx%d, %zu bytes; %d runs\n", img->width, img->height, c.len, runs);
@@ -196,14 +237,20 @@ int main(int argc, char **argv)
                                   "det input: one pass",
                                   "encode: tjCompress2",
                                   "encode: strips (restarts)",
-                                  "draw: box + label"};
+                                  "draw: box + label",
+                                  "species crop: as before",
+                                  "species crop: chunks, blocks",
+                                  "zoom-out canvas: plain",
+                                  "zoom-out canvas: rows",
+                                  "zoom-out canvas: rows, pool"};
     if (av_vision_font_open(NULL, &c.font, err, sizeof err) != AV_VISION_OK)
         fprintf(stderr, "bench_image: %s (the draw line has no label)\n", err);
     int rc = 0;
-    for (c.which = 0; c.which < 7 && !rc; c.which++)
+    for (c.which = 0; c.which < 12 && !rc; c.which++)
         rc = line(&c, names[c.which], runs, pool);
     av_vision_font_close(c.font);
     pthreadpool_destroy(pool);
+    av_nn_pool_free(c.npool);
     free(c.rs);
     free(c.in);
     free(jpg);

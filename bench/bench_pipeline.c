@@ -33,6 +33,8 @@
  *   build/bench/bench_pipeline cpu [RUNS] [MODELS_DIR] (only the CPU-time lines)
  *   build/bench/bench_pipeline stages [RUNS] [MODELS_DIR] (only the one_bird.jpg and
  *   batched three_birds.jpg lines, 1 and 2 threads: the per-stage figures, quickly)
+ *   build/bench/bench_pipeline one [RUNS] [MODELS_DIR] (one_bird.jpg only, 1 and 2
+ *   threads and its CPU line: a short loop to profile with perf; "none": no_bird.jpg)
  */
 #include "bench_util.h"
 #include <stdio.h>
@@ -333,7 +335,9 @@ int main(int argc, char **argv)
     int first_only = argc > 1 && !strcmp(argv[1], "first");
     int cpu_only = argc > 1 && !strcmp(argv[1], "cpu");
     int stages_only = argc > 1 && !strcmp(argv[1], "stages");
-    if (cpu_only || stages_only) {
+    int one_only = argc > 1 && !strcmp(argv[1], "one"); /* for perf: one_bird.jpg only */
+    int none_only = argc > 1 && !strcmp(argv[1], "none"); /* for perf: no_bird.jpg only */
+    if (cpu_only || stages_only || one_only || none_only) {
         argv++;
         argc--;
     }
@@ -380,6 +384,19 @@ int main(int argc, char **argv)
     unsigned all = AV_DETECT_PASSES_SET;
     for (int k = 0; k < AV_DETECT_PASS_N; k++)
         all |= 1u << k;
+    if (one_only || none_only) { /* one photo, 1 and 2 threads, then its CPU line */
+        int rc = 0;
+        const char *nm = one_only ? "one_bird.jpg" : "no_bird.jpg";
+        const unsigned char *jp = one_only ? one : none;
+        size_t jl = one_only ? l1 : l0;
+        for (int t = 1; t <= 2 && !rc; t++)
+            rc |= bench(models, nm, jp, jl, one_only ? w1 : w0, one_only ? h1 : h0, t, runs, 0, 0);
+        rc |= rc ? 0 : bench_cpu(models, nm, jp, jl, runs, 0);
+        tjFree(one);
+        tjFree(three);
+        tjFree(none);
+        return rc ? 1 : 0;
+    }
     if (stages_only) {
         int rc = 0;
         for (int t = 1; t <= 2 && !rc; t++) {

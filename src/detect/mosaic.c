@@ -6,6 +6,7 @@
 #include "detect/passes.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,75 @@ int av_detect__mosaic_geom(int w, int h, int in_w, int in_h, int stretch, const 
     return m->n = k;
 }
 
+static atomic_int g_plain = -1; /* -1: not read from the environment yet */
+
+void av_detect__canvas_plain(int on)
+{
+    atomic_store(&g_plain, on ? 1 : 0);
+}
+
+int av_detect__canvas_is_plain(void)
+{
+    int v = atomic_load(&g_plain);
+    if (v < 0) {
+        const char *e = getenv("AV_DETECT_CANVAS_PLAIN");
+        v = e && *e == '1';
+        atomic_store(&g_plain, v);
+    }
+    return v;
+}
+
+/* The mean colour of n RGB pixels, rounded: the sums are integers either
+ * way, so summing in uint64 gives the doubles' sums exactly (< 2^53). */
+static void mean_rgb(const uint8_t *px, size_t n, uint8_t mean[3])
+{
+    double sum[3] = {0, 0, 0};
+    if (av_detect__canvas_is_plain()) {
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++)
+                sum[c] += px[i * 3 + c];
+    } else {
+        uint64_t s0 = 0, s1 = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++, px += 3)
+            s0 += px[0], s1 += px[1], s2 += px[2];
+        sum[0] = (double)s0, sum[1] = (double)s1, sum[2] = (double)s2;
+    }
+    for (int c = 0; c < 3; c++)
+        mean[c] = (uint8_t)(sum[c] / (double)n + 0.5);
+}
+
+void av_detect__canvas_compose(uint8_t *canvas, int cw, int ch, const av_detect__zoom *z, int n,
+                               uint8_t *const *copy)
+{
+    uint8_t mean[3];
+    mean_rgb(copy[0], (size_t)z[0].sw * (size_t)z[0].sh, mean);
+    size_t rb = (size_t)cw * 3;
+    if (av_detect__canvas_is_plain()) {
+        for (size_t i = 0; i < (size_t)cw * ch; i++)
+            memcpy(canvas + i * 3, mean, 3);
+    } else if (ch > 0) { /* one row of the colour, then copied down */
+        for (int x = 0; x < cw; x++)
+            memcpy(canvas + (size_t)x * 3, mean, 3);
+        for (int y = 1; y < ch; y++)
+            memcpy(canvas + (size_t)y * rb, canvas, rb);
+    }
+    for (int i = 0; i < n; i++)
+        for (int y = 0; y < z[i].sh; y++)
+            memcpy(canvas + (size_t)(y + z[i].oy) * rb + (size_t)z[i].ox * 3,
+                   copy[i] + (size_t)y * z[i].sw * 3, (size_t)z[i].sw * 3);
+}
+
 int av_detect__mosaic_canvas(const av_detect__img *img, const av_detect__mosaic *m, uint8_t **out)
 {
+    return av_detect__mosaic_canvas_on(img, m, NULL, out);
+}
+
+int av_detect__mosaic_canvas_on(const av_detect__img *img, const av_detect__mosaic *m,
+                                av_nn_pool *pool, uint8_t **out)
+{
     *out = NULL;
+    if (av_detect__canvas_is_plain())
+        pool = NULL;
     uint8_t *canvas = malloc((size_t)m->cw * m->ch * 3);
     uint8_t *copy[AV_DETECT__ZOOM_MAX] = {NULL};
     int bad = !canvas;
@@ -63,28 +130,11 @@ int av_detect__mosaic_canvas(const av_detect__img *img, const av_detect__mosaic 
                 break;
             }
         copy[i] = malloc((size_t)z->sw * z->sh * 3);
-        bad = !copy[i] ||
-              av_detect__img_crop_area(&src, 0, 0, src.w, src.h, z->sw, z->sh, copy[i]) != 0;
+        bad = !copy[i] || av_detect__img_crop_area_on(&src, 0, 0, src.w, src.h, z->sw, z->sh,
+                                                      copy[i], pool) != 0;
     }
-    if (!bad) {
-        const av_detect__zoom *z = &m->z[0];
-        double sum[3] = {0, 0, 0};
-        size_t np = (size_t)z->sw * z->sh;
-        for (size_t i = 0; i < np; i++)
-            for (int c = 0; c < 3; c++)
-                sum[c] += copy[0][i * 3 + c];
-        uint8_t mean[3];
-        for (int c = 0; c < 3; c++)
-            mean[c] = (uint8_t)(sum[c] / (double)np + 0.5);
-        for (size_t i = 0; i < (size_t)m->cw * m->ch; i++)
-            memcpy(canvas + i * 3, mean, 3);
-        for (int i = 0; i < m->n; i++) {
-            z = &m->z[i];
-            for (int y = 0; y < z->sh; y++)
-                memcpy(canvas + ((size_t)(y + z->oy) * m->cw + z->ox) * 3,
-                       copy[i] + (size_t)y * z->sw * 3, (size_t)z->sw * 3);
-        }
-    }
+    if (!bad)
+        av_detect__canvas_compose(canvas, m->cw, m->ch, m->z, m->n, copy);
     for (int i = 0; i < m->n; i++)
         free(copy[i]);
     if (bad) {

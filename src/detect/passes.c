@@ -314,30 +314,26 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
 int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
                            uint8_t **shrunk)
 {
+    return av_detect__zoom_canvas_on(img, z, NULL, out, shrunk);
+}
+
+int av_detect__zoom_canvas_on(const av_detect__img *img, const av_detect__zoom *z,
+                              av_nn_pool *pool, uint8_t **out, uint8_t **shrunk)
+{
     *out = NULL;
     if (shrunk)
         *shrunk = NULL;
+    if (av_detect__canvas_is_plain())
+        pool = NULL;
     uint8_t *canvas = malloc((size_t)z->cw * z->ch * 3);
     uint8_t *small = malloc((size_t)z->sw * z->sh * 3);
     if (!canvas || !small ||
-        av_detect__img_crop_area(img, 0, 0, img->w, img->h, z->sw, z->sh, small)) {
+        av_detect__img_crop_area_on(img, 0, 0, img->w, img->h, z->sw, z->sh, small, pool)) {
         free(canvas);
         free(small);
         return -1;
     }
-    double sum[3] = {0, 0, 0};
-    size_t np = (size_t)z->sw * z->sh;
-    for (size_t i = 0; i < np; i++)
-        for (int c = 0; c < 3; c++)
-            sum[c] += small[i * 3 + c];
-    uint8_t mean[3];
-    for (int c = 0; c < 3; c++)
-        mean[c] = (uint8_t)(sum[c] / (double)np + 0.5);
-    for (size_t i = 0; i < (size_t)z->cw * z->ch; i++)
-        memcpy(canvas + i * 3, mean, 3);
-    for (int y = 0; y < z->sh; y++)
-        memcpy(canvas + ((size_t)(y + z->oy) * z->cw + z->ox) * 3, small + (size_t)y * z->sw * 3,
-               (size_t)z->sw * 3);
+    av_detect__canvas_compose(canvas, z->cw, z->ch, z, 1, &small);
     if (shrunk)
         *shrunk = small;
     else

@@ -124,6 +124,9 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
  */
 int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
                            uint8_t **shrunk);
+/* The same with the shrink's rows on pool's threads (NULL: this one). */
+int av_detect__zoom_canvas_on(const av_detect__img *img, const av_detect__zoom *z,
+                              av_nn_pool *pool, uint8_t **out, uint8_t **shrunk);
 
 /* Whether the boxes call for a zoom-out: none of class cls, or every one
  * covers at least `fill` of the w x h image. */
@@ -211,6 +214,22 @@ int av_detect__mosaic_geom(int w, int h, int in_w, int in_h, int stretch, const 
  */
 int av_detect__mosaic_canvas(const av_detect__img *img, const av_detect__mosaic *m,
                              uint8_t **out);
+/* The same with each copy's rows on pool's threads (NULL: this one). */
+int av_detect__mosaic_canvas_on(const av_detect__img *img, const av_detect__mosaic *m,
+                                av_nn_pool *pool, uint8_t **out);
+
+/*
+ * The zoom-out canvas bytes (both canvases above): cw x ch pixels of the
+ * mean colour of copy[0] (z[0].sw x z[0].sh), copy i (z[i].sw x z[i].sh)
+ * laid at (z[i].ox, z[i].oy). The mean sums in integers and the fill goes a
+ * row at a time; av_detect__canvas_plain(1) (or AV_DETECT_CANVAS_PLAIN=1)
+ * makes the canvases as before, summing in doubles and filling pixel by
+ * pixel on one thread (the same bytes: tests and benches compare).
+ */
+void av_detect__canvas_compose(uint8_t *canvas, int cw, int ch, const av_detect__zoom *z, int n,
+                               uint8_t *const *copy);
+void av_detect__canvas_plain(int on);
+int av_detect__canvas_is_plain(void);
 
 /*
  * The boxes of a mosaic run (canvas pixels, b[0..n)) as image pixels: a

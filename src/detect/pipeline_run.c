@@ -135,7 +135,7 @@ static av_detect_status pass_zoom(av_detect_pipeline *p, worker *w, const av_det
     if (*prev && z.sw <= pz->sw && z.sh <= pz->sh)
         src = av_detect__img_wrap(pz->sw, pz->sh, *prev);
     uint8_t *canvas, *small;
-    if (av_detect__zoom_canvas(&src, &z, &canvas, &small))
+    if (av_detect__zoom_canvas_on(&src, &z, w->pool, &canvas, &small))
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "zoom-out: out of memory");
     free(*prev);
     *prev = small;
@@ -174,7 +174,7 @@ static av_detect_status pass_zoom_mosaic(av_detect_pipeline *p, worker *w,
                                      m->resize != AV_DETECT__LETTERBOX, c->zoom_scales + *first,
                                      c->n_zoom_scales - *first, AV_DETECT__MOSAIC_GAP, &mo);
     uint8_t *canvas;
-    if (av_detect__mosaic_canvas(img, &mo, &canvas))
+    if (av_detect__mosaic_canvas_on(img, &mo, w->pool, &canvas))
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "zoom-out: out of memory");
     av_detect__img cimg = av_detect__img_wrap(mo.cw, mo.ch, canvas);
     double thr = fmax(c->zoom_min_score, min_score); /* never below the run's */
@@ -226,7 +226,7 @@ static av_detect_status recheck_best_box(av_detect_pipeline *p, worker *w,
         return AV_BASE_FAIL(AV_DETECT_E_NOMEM, err, errlen, "recheck: out of memory");
     av_detect__second_sums sums;
     char e[256] = "crop failed";
-    int bad = av_detect__img_crop_area(img, x1, y1, x2, y2, sw, sh, px) ||
+    int bad = av_detect__img_crop_area_on(img, x1, y1, x2, y2, sw, sh, px, w->pool) ||
               av_detect__second_run(p->second, w->second, px, &sums, e, sizeof e);
     free(px);
     if (bad)

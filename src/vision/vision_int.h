@@ -36,6 +36,13 @@ av_image *av_vision__img_alloc(int w, int h);
  */
 int av_vision__resize_simd(void);
 void av_vision__resize_force_scalar(int on);
+/* Rows per chunk of the AVX2 horizontal pass (the same bytes for any;
+ * tests try several); 0: back to AV_VISION_RESIZE_H_CHUNK or the default 8. */
+void av_vision__resize_h_chunk(int rows);
+/* 1: the AVX2 vertical pass without its 32-byte register blocks (the same
+ * bytes; tests compare, AV_VISION_RESIZE_V_PLAIN=1 for benches); 0: back. */
+void av_vision__resize_v_plain(int on);
+int av_vision__resize_v_blocks(void);
 int av_vision__resample_h_simd(uint8_t *dst, int out_w, const uint8_t *src, int in_w, int in_h,
                                int row0, int nrows, int ksize, const int *bounds,
                                const int32_t *kk);
@@ -50,6 +57,10 @@ void av_vision__tf_row_norm_simd(const uint8_t *top, const uint8_t *bot, const u
                                  const int *x0, const double *fx, int out_w, double fy,
                                  const float mean[3], const float sd[3], const int src[3],
                                  float *o, size_t step, size_t plane);
+/* 1: the TF rows check every 4-byte load against end, as on the image's
+ * last row (tests compare; AV_VISION_TF_CHECKED=1 does it for benches);
+ * 0: only rows whose farthest load could pass end are checked. */
+void av_vision__tf_force_checked(int on);
 void av_vision__tf_row_simd(const uint8_t *top, const uint8_t *bot, const uint8_t *end,
                             const int *x0, const double *fx, int out_w, double fy, float divisor,
                             float *o, size_t step, size_t plane);
