@@ -72,7 +72,7 @@ typedef struct cls_batch {
 typedef struct worker {
     av_nn_pool *pool;         /* shared by det_ctx and cls_ctx; NULL: one thread */
     av_nn_ctx *det_ctx, *cls_ctx;
-    void **det_in, **det_out; /* one buffer per model input / output */
+    void **det_in, **det_out; /* one buffer per model input / output (NULL: not wanted) */
     void **cls_in, **cls_out;
     float *resized;           /* detector input pixels, NHWC 0..255 (quantised inputs only) */
     av_detect__crops crops;   /* classifier crops of the current species step */

@@ -79,6 +79,13 @@ av_detect_status av_detect__worker_init(av_detect_pipeline *p, worker *w, char *
     int no = av_nn_num_outputs(p->det_model);
     w->det_in = av_detect__bufs_alloc(p->det_model, 1, 1);
     w->det_out = av_detect__bufs_alloc(p->det_model, 0, 1);
+    /* CenterNet is decoded from its detections alone: a NULL buffer tells the
+     * engine not to copy out the others (the 128x128x80 heat map, 5 MiB a run) */
+    for (int i = 0; w->det_out && p->det_out >= 0 && i < no; i++)
+        if (i != p->det_out) {
+            free(w->det_out[i]);
+            w->det_out[i] = NULL;
+        }
     /* only quantised inputs go through 0..255 floats (float ones are filled in one pass) */
     int f32_in = av_nn_input(p->det_model, p->det_in)->dtype == AV_NN_F32;
     w->resized = f32_in ? NULL

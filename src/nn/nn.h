@@ -157,8 +157,9 @@ void av_nn_ctx_free(av_nn_ctx *c);
 /*
  * Run one inference. inputs[i] points at the data of input i laid out as
  * av_nn_input(m, i) describes (row-major, its dtype); outputs[i] receives
- * output i. Buffers belong to the caller and are only read/written during
- * the call.
+ * output i, or is NULL when the caller does not want it (it is computed
+ * but not copied out). Buffers belong to the caller and are only
+ * read/written during the call.
  */
 av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *outputs, char *err,
                        size_t errlen);
