@@ -111,6 +111,7 @@ static void xnn_release(void *state)
     free(s->post_lut);
     av_nn__xnn_dwpw_free(s->dwpw);
     av_nn__xnn_pwdw_free(s->pwdw);
+    av_nn__xnn_stem_free(s->stem);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -196,7 +197,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         break;
     }
     if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw &&
-        !s->qsgemm && !s->dwpw && !s->pwdw)
+        !s->qsgemm && !s->dwpw && !s->pwdw && !s->stem)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -236,6 +237,10 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
             return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
                                "node '%s' (%s): out of memory for the 1x1 conv's window",
                                n->name ? n->name : "", av_nn__op_name(n->op));
+        return AV_NN_OK;
+    }
+    if (s && s->stem) {
+        av_nn__xnn_stem_run(s->stem, in[0], out[0], pool);
         return AV_NN_OK;
     }
     if (s && s->gemm) {
