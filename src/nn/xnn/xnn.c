@@ -83,7 +83,8 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
 
 bool av_nn__xnn_gemm_takes(const av_nn__graph *g, const av_nn__node *n)
 {
-    /* the order of av_nn__xnn_conv_prepare's choice */
+    /* the order of av_nn__xnn_conv_prepare's choice (the RGB stem, xnn_stem.c,
+     * packs as our GEMM does, in the same shared buffer: released weights work too) */
     return xnn_supports_op(g, n) && av_nn__xnn_gemm_supports(g, n) &&
            !av_nn__xnn_wino_supports(g, n);
 }
