@@ -83,7 +83,8 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
 
 bool av_nn__xnn_gemm_takes(const av_nn__graph *g, const av_nn__node *n)
 {
-    /* the order of av_nn__xnn_conv_prepare's choice */
+    /* the order of av_nn__xnn_conv_prepare's choice (the RGB stem, xnn_stem.c,
+     * packs as our GEMM does, in the same shared buffer: released weights work too) */
     return xnn_supports_op(g, n) && av_nn__xnn_gemm_supports(g, n) &&
            !av_nn__xnn_wino_supports(g, n);
 }
@@ -111,6 +112,7 @@ static void xnn_release(void *state)
     free(s->post_lut);
     av_nn__xnn_dwpw_free(s->dwpw);
     av_nn__xnn_pwdw_free(s->pwdw);
+    av_nn__xnn_stem_free(s->stem);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -196,7 +198,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         break;
     }
     if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw &&
-        !s->qsgemm && !s->dwpw && !s->pwdw)
+        !s->qsgemm && !s->dwpw && !s->pwdw && !s->stem)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -236,6 +238,10 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
             return av_nn__fail(err, errlen, AV_NN_E_NOMEM,
                                "node '%s' (%s): out of memory for the 1x1 conv's window",
                                n->name ? n->name : "", av_nn__op_name(n->op));
+        return AV_NN_OK;
+    }
+    if (s && s->stem) {
+        av_nn__xnn_stem_run(s->stem, in[0], out[0], pool);
         return AV_NN_OK;
     }
     if (s && s->gemm) {

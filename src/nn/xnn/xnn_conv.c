@@ -410,6 +410,8 @@ av_nn_status av_nn__xnn_conv_prepare(const av_nn__graph *g, const av_nn__node *n
         return av_nn__xnn_dwpw_prepare(g, n, s, err, errlen);
     if (n->op == AV_NN_OP_DEPTHWISE_CONV2D && n->p.conv.pw_on)
         return av_nn__xnn_pwdw_prepare(g, n, s, err, errlen);
+    if (av_nn__xnn_stem_supports(g, n)) /* the RGB stem: fixed geometry (xnn_stem.c) */
+        return av_nn__xnn_stem_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_wino_supports(g, n)) /* 3x3 stride 1: a quarter of the multiplies */
         return av_nn__xnn_wino_prepare(g, n, s, err, errlen);
     if (av_nn__xnn_gemm_supports(g, n)) /* this CPU: ours beats XNNPACK's (xnn_gemm.c) */

@@ -26,6 +26,7 @@ typedef struct av_nn__xnn_qsgemm av_nn__xnn_qsgemm; /* xnn_qsgemm.c: our int8 co
 typedef struct av_nn__xnn_dw av_nn__xnn_dw;     /* xnn_dw.c: our f32 depthwise */
 typedef struct av_nn__xnn_dwpw av_nn__xnn_dwpw; /* xnn_dwpw.c: depthwise + 1x1 in bands */
 typedef struct av_nn__xnn_pwdw av_nn__xnn_pwdw; /* xnn_pwdw.c: 1x1 + strided depthwise */
+typedef struct av_nn__xnn_stem av_nn__xnn_stem; /* xnn_stem.c: 3x3 stride-2 RGB stem */
 
 /* Binds this run's data pointers to s->op (one xnn_setup_* call). */
 typedef enum xnn_status (*av_nn__xnn_setup_fn)(av_nn__xnn_node *s, const void *const *in,
@@ -65,6 +66,7 @@ struct av_nn__xnn_node {
     av_nn__xnn_dw *dw;          /* set instead of op: our f32 depthwise (xnn_dw.c) */
     av_nn__xnn_dwpw *dwpw;      /* set instead of op: depthwise + 1x1 in bands (xnn_dwpw.c) */
     av_nn__xnn_pwdw *pwdw;      /* set instead of op: 1x1 + strided depthwise (xnn_pwdw.c) */
+    av_nn__xnn_stem *stem;      /* set instead of op: the 3x3 stride-2 RGB stem (xnn_stem.c) */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
     uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
@@ -327,6 +329,18 @@ av_nn_status av_nn__xnn_pwdw_prepare(const av_nn__graph *g, const av_nn__node *n
 /* false: out of memory for the windows' scratch. */
 bool av_nn__xnn_pwdw_run(const av_nn__xnn_pwdw *k, const float *x, float *y, pthreadpool_t pool);
 void av_nn__xnn_pwdw_free(av_nn__xnn_pwdw *k);
+
+/* ---- xnn_stem.c: f32 3x3 stride-2 CONV2D of 3 channels (the RGB stem) ---- */
+
+/* Where our GEMM takes n (av_nn__xnn_gemm_supports), no residual or fused
+ * depthwise, 3 input channels, 3x3, stride 2, pads of at most 2 before;
+ * off by AV_NN_XNN_STEM=0 or av_nn__xnn_stem_force_off. Bit-identical to the GEMM. */
+bool av_nn__xnn_stem_supports(const av_nn__graph *g, const av_nn__node *n);
+void av_nn__xnn_stem_force_off(bool on);
+av_nn_status av_nn__xnn_stem_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                     av_nn__xnn_node *s, char *err, size_t errlen);
+void av_nn__xnn_stem_run(const av_nn__xnn_stem *k, const float *x, float *y, pthreadpool_t pool);
+void av_nn__xnn_stem_free(av_nn__xnn_stem *k);
 
 /* ---- xnn_dwpw.c: a 1x1 conv that took its depthwise (p.conv.dw_on), in bands ---- */
 
