@@ -66,6 +66,9 @@ void av_nn__xnn_pack_rekey(const void *from, const void *to);
 void av_nn__xnn_pack_put(const float *data);
 /* The OHWI weights [cout][ks][cin] back from xnn_gemm.c's packing (exact: a permutation). */
 void av_nn__xnn_gemm_unpack(const float *packed, size_t cout, size_t ks, size_t cin, float *w);
+/* Its inverse: w (OHWI) and b (may be NULL) into the GEMM's tiles of 16 outputs. */
+void av_nn__xnn_gemm_pack(float *packed, size_t cout, size_t ks, size_t cin, const float *w,
+                          const float *b);
 #define AV_NN__PACK_GEMM 1 /* = AV_NN__XNN_PACK_GEMM */
 
 /* The reference kernel for any node; also used by constant folding. */

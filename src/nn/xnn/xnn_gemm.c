@@ -356,22 +356,30 @@ typedef struct gemm_src {
     const float *w, *b;
 } gemm_src;
 
-/* Per tile of NR outputs: NR biases, then per tap and input channel NR weights. */
+/* Per tile of NR outputs: NR biases, then per tap and input channel NR
+ * weights (OHWI: taps then channels per output). The RGB stem (xnn_stem.c)
+ * packs with this too: both share one buffer. */
+void av_nn__xnn_gemm_pack(float *packed, size_t cout, size_t ks, size_t cin, const float *w,
+                          const float *b)
+{
+    size_t tile_floats = NR + ks * cin * NR;
+    for (size_t j = 0; j * NR < cout; j++) {
+        float *t = packed + j * tile_floats;
+        for (size_t r = 0; r < NR && j * NR + r < cout; r++) {
+            size_t o = j * NR + r;
+            t[r] = b ? b[o] : 0.0f;
+            for (size_t q = 0; q < ks; q++)
+                for (size_t c = 0; c < cin; c++)
+                    t[NR + (q * cin + c) * NR + r] = w[(o * ks + q) * cin + c];
+        }
+    }
+}
+
 static void gemm_fill(float *packed, const void *ctx)
 {
     const gemm_src *src = ctx;
-    const av_nn__xnn_gemm *k = src->k;
-    for (size_t j = 0; j < k->ntiles; j++) {
-        float *t = packed + j * k->tile_floats;
-        for (size_t r = 0; r < NR && j * NR + r < k->geo.cout; r++) {
-            size_t o = j * NR + r;
-            t[r] = src->b ? src->b[o] : 0.0f;
-            for (size_t q = 0; q < k->geo.ks; q++) /* OHWI: taps then channels per output */
-                for (size_t c = 0; c < k->geo.cin; c++)
-                    t[NR + (q * k->geo.cin + c) * NR + r] =
-                        src->w[(o * k->geo.ks + q) * k->geo.cin + c];
-        }
-    }
+    av_nn__xnn_gemm_pack(packed, src->k->geo.cout, src->k->geo.ks, src->k->geo.cin, src->w,
+                         src->b);
 }
 
 void av_nn__xnn_gemm_unpack(const float *packed, size_t cout, size_t ks, size_t cin, float *w)

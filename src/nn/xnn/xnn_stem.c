@@ -95,23 +95,12 @@ typedef struct stem_src {
     const float *w, *b;
 } stem_src;
 
-/* Exactly xnn_gemm.c's gemm_fill: per tile of NR outputs, NR biases, then
- * per tap and input channel NR weights (one shared buffer serves both). */
+/* xnn_gemm.c's packing, so the GEMM and the stem share one buffer. */
 static void stem_fill(float *packed, const void *ctx)
 {
     const stem_src *src = ctx;
     const av_nn__xnn_stem *k = src->k;
-    for (size_t j = 0; j < k->ntiles; j++) {
-        float *t = packed + j * k->tile_floats;
-        for (size_t r = 0; r < NR && j * NR + r < k->geo.cout; r++) {
-            size_t o = j * NR + r;
-            t[r] = src->b ? src->b[o] : 0.0f;
-            for (size_t q = 0; q < k->geo.ks; q++)
-                for (size_t c = 0; c < k->geo.cin; c++)
-                    t[NR + (q * k->geo.cin + c) * NR + r] =
-                        src->w[(o * k->geo.ks + q) * k->geo.cin + c];
-        }
-    }
+    av_nn__xnn_gemm_pack(packed, k->geo.cout, k->geo.ks, k->geo.cin, src->w, src->b);
 }
 
 av_nn_status av_nn__xnn_stem_prepare(const av_nn__graph *g, const av_nn__node *n,
