@@ -1,7 +1,7 @@
 /*
- * mosaic.c - zoom-out copies of several scales on one detector canvas, and
- * their boxes mapped back (see passes.h): one detector run instead of one
- * per scale.
+ * mosaic.c - zoom-out canvases: one shrunk copy, or copies of several
+ * scales on one detector canvas with their boxes mapped back (see passes.h):
+ * one detector run instead of one per scale.
  */
 #include "detect/passes.h"
 
@@ -105,6 +105,37 @@ void av_detect__canvas_compose(uint8_t *canvas, int cw, int ch, const av_detect_
         for (int y = 0; y < z[i].sh; y++)
             memcpy(canvas + (size_t)(y + z[i].oy) * rb + (size_t)z[i].ox * 3,
                    copy[i] + (size_t)y * z[i].sw * 3, (size_t)z[i].sw * 3);
+}
+
+int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
+                           uint8_t **shrunk)
+{
+    return av_detect__zoom_canvas_on(img, z, NULL, out, shrunk);
+}
+
+int av_detect__zoom_canvas_on(const av_detect__img *img, const av_detect__zoom *z,
+                              av_nn_pool *pool, uint8_t **out, uint8_t **shrunk)
+{
+    *out = NULL;
+    if (shrunk)
+        *shrunk = NULL;
+    if (av_detect__canvas_is_plain())
+        pool = NULL;
+    uint8_t *canvas = malloc((size_t)z->cw * z->ch * 3);
+    uint8_t *small = malloc((size_t)z->sw * z->sh * 3);
+    if (!canvas || !small ||
+        av_detect__img_crop_area_on(img, 0, 0, img->w, img->h, z->sw, z->sh, small, pool)) {
+        free(canvas);
+        free(small);
+        return -1;
+    }
+    av_detect__canvas_compose(canvas, z->cw, z->ch, z, 1, &small);
+    if (shrunk)
+        *shrunk = small;
+    else
+        free(small);
+    *out = canvas;
+    return 0;
 }
 
 int av_detect__mosaic_canvas(const av_detect__img *img, const av_detect__mosaic *m, uint8_t **out)

@@ -311,37 +311,6 @@ void av_detect__zoom_geom(int w, int h, int in_w, int in_h, int stretch, double 
     z->sy = (double)h / z->sh;
 }
 
-int av_detect__zoom_canvas(const av_detect__img *img, const av_detect__zoom *z, uint8_t **out,
-                           uint8_t **shrunk)
-{
-    return av_detect__zoom_canvas_on(img, z, NULL, out, shrunk);
-}
-
-int av_detect__zoom_canvas_on(const av_detect__img *img, const av_detect__zoom *z,
-                              av_nn_pool *pool, uint8_t **out, uint8_t **shrunk)
-{
-    *out = NULL;
-    if (shrunk)
-        *shrunk = NULL;
-    if (av_detect__canvas_is_plain())
-        pool = NULL;
-    uint8_t *canvas = malloc((size_t)z->cw * z->ch * 3);
-    uint8_t *small = malloc((size_t)z->sw * z->sh * 3);
-    if (!canvas || !small ||
-        av_detect__img_crop_area_on(img, 0, 0, img->w, img->h, z->sw, z->sh, small, pool)) {
-        free(canvas);
-        free(small);
-        return -1;
-    }
-    av_detect__canvas_compose(canvas, z->cw, z->ch, z, 1, &small);
-    if (shrunk)
-        *shrunk = small;
-    else
-        free(small);
-    *out = canvas;
-    return 0;
-}
-
 void av_detect__tile_copy(const av_detect__img *img, const av_detect__rect *t, uint8_t *buf)
 {
     for (int y = 0; y < t->h; y++)
