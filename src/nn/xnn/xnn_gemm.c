@@ -35,6 +35,8 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+
+#include "nn/xnn/xnn_tile.h"
 #define GEMM_X86 1
 #endif
 
@@ -75,28 +77,6 @@ struct av_nn__xnn_gemm {
 };
 
 #ifdef GEMM_X86
-
-/* Writes the first n (< 8) lanes of v to p. */
-__attribute__((target("avx2,fma"))) static void store_part(float *p, __m256 v, size_t n)
-{
-    static const int32_t mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    _mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(mask + 8 - n)), v);
-}
-
-__attribute__((target("avx2,fma"), always_inline)) static inline void store_row(float *p, __m256 lo, __m256 hi,
-                                                          size_t nc)
-{
-    if (nc >= NR) {
-        _mm256_storeu_ps(p, lo);
-        _mm256_storeu_ps(p + 8, hi);
-    } else if (nc >= 8) {
-        _mm256_storeu_ps(p, lo);
-        if (nc > 8)
-            store_part(p + 8, hi, nc - 8);
-    } else {
-        store_part(p, lo, nc);
-    }
-}
 
 /* The first nc (<= NR) floats at p into lo and hi (zeros past nc), nothing
  * past them read. */
@@ -153,7 +133,7 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x8(size_t mr, size_t nc
         if (nc == 8)
             _mm256_storeu_ps(c + i * cs, v);
         else
-            store_part(c + i * cs, v, nc);
+            av_nn__tile_store_part(c + i * cs, v, nc);
     }
 }
 
@@ -223,17 +203,17 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
             CLAMP(c30), CLAMP(c31), CLAMP(c40), CLAMP(c41), CLAMP(c50), CLAMP(c51);
 #undef CLAMP
         }
-        store_row(c, c00, c01, nc);
+        av_nn__tile_store_row(c, c00, c01, nc);
         if (mr > 1)
-            store_row(c + cs, c10, c11, nc);
+            av_nn__tile_store_row(c + cs, c10, c11, nc);
         if (mr > 2)
-            store_row(c + 2 * cs, c20, c21, nc);
+            av_nn__tile_store_row(c + 2 * cs, c20, c21, nc);
         if (mr > 3)
-            store_row(c + 3 * cs, c30, c31, nc);
+            av_nn__tile_store_row(c + 3 * cs, c30, c31, nc);
         if (mr > 4)
-            store_row(c + 4 * cs, c40, c41, nc);
+            av_nn__tile_store_row(c + 4 * cs, c40, c41, nc);
         if (mr > 5)
-            store_row(c + 5 * cs, c50, c51, nc);
+            av_nn__tile_store_row(c + 5 * cs, c50, c51, nc);
         if (nc <= NR)
             return;
         nc -= NR, c += NR, res = res ? res + NR : NULL;
@@ -263,6 +243,18 @@ void av_nn__xnn_gemm_tile(size_t mr, size_t nc, size_t kc, const float *const *a
 void av_nn__xnn_leaky_span(float *y, size_t n, float alpha)
 {
     leaky_row(y, n, alpha);
+}
+
+void av_nn__xnn_post_span(av_nn__act act, float alpha, float *y, size_t n)
+{
+    if (act == AV_NN_ACT_LEAKY)
+        leaky_row(y, n, alpha);
+    else if (act == AV_NN_ACT_SIGMOID)
+        av_nn__xnn_sigmoid_span(y, n);
+    else if (act == AV_NN_ACT_HARDSWISH)
+        av_nn__xnn_hswish_span(y, n, alpha);
+    else if (act == AV_NN_ACT_SILU)
+        av_nn__xnn_silu_span(y, n);
 }
 
 #endif /* GEMM_X86 */
@@ -506,16 +498,8 @@ static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size
     size_t spans = nc == k->geo.cout ? 1 : mr, len = nc == k->geo.cout ? mr * nc : nc;
     for (size_t i = 0; i < spans && k->residual && !in_reg; i++)
         add_clamp_row(c + i * k->geo.cout, job->r + (m0 + i) * k->geo.cout + n0, len, k->lo, k->hi);
-    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++) {
-        if (k->post == AV_NN_ACT_LEAKY)
-            leaky_row(c + i * k->geo.cout, len, k->alpha);
-        else if (k->post == AV_NN_ACT_SIGMOID)
-            av_nn__xnn_sigmoid_span(c + i * k->geo.cout, len);
-        else if (k->post == AV_NN_ACT_HARDSWISH)
-            av_nn__xnn_hswish_span(c + i * k->geo.cout, len, k->alpha);
-        else
-            av_nn__xnn_silu_span(c + i * k->geo.cout, len);
-    }
+    for (size_t i = 0; i < spans && k->post != AV_NN_ACT_NONE; i++)
+        av_nn__xnn_post_span(k->post, k->alpha, c + i * k->geo.cout, len);
 }
 
 /* Row mode: one pointer per kernel row and pixel, to the input (the whole
@@ -679,14 +663,7 @@ static void narrow_task(void *ctx, size_t m0, size_t count)
     size_t len = count * k->geo.cout;
     if (k->residual)
         add_clamp_row(c, job->r + m0 * k->geo.cout, len, k->lo, k->hi);
-    if (k->post == AV_NN_ACT_LEAKY)
-        leaky_row(c, len, k->alpha);
-    else if (k->post == AV_NN_ACT_SIGMOID)
-        av_nn__xnn_sigmoid_span(c, len);
-    else if (k->post == AV_NN_ACT_HARDSWISH)
-        av_nn__xnn_hswish_span(c, len, k->alpha);
-    else if (k->post == AV_NN_ACT_SILU)
-        av_nn__xnn_silu_span(c, len);
+    av_nn__xnn_post_span(k->post, k->alpha, c, len);
 }
 
 /* A task: output pixels [m0, m0 + mrows) in blocks of MR. */

@@ -204,6 +204,9 @@ void av_nn__xnn_gemm_tile(size_t mr, size_t nc, size_t kc, const float *const *a
                           const float *w, float *c, size_t cs);
 /* y = y >= 0 ? y : alpha * y in place over n floats (AVX2). */
 void av_nn__xnn_leaky_span(float *y, size_t n, float alpha);
+/* A fused activation our kernels apply after their clamp, over n floats in
+ * place: LEAKY (alpha), SIGMOID, HARDSWISH (alpha), SILU; others: nothing. */
+void av_nn__xnn_post_span(av_nn__act act, float alpha, float *y, size_t n);
 #endif
 
 /* ---- xnn_wino.c: f32 3x3 stride-1 CONV2D by Winograd F(4x4, 3x3) ---- */

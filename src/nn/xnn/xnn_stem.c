@@ -31,6 +31,8 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+
+#include "nn/xnn/xnn_tile.h"
 #define STEM_X86 1
 #endif
 
@@ -139,28 +141,6 @@ av_nn_status av_nn__xnn_stem_prepare(const av_nn__graph *g, const av_nn__node *n
 
 static const float zeros[SPAN]; /* what a kernel row above or below the image reads */
 
-__attribute__((target("avx2,fma"))) static void store_part(float *p, __m256 v, size_t n)
-{
-    static const int32_t mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    _mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(mask + 8 - n)), v);
-}
-
-__attribute__((target("avx2,fma"), always_inline)) static inline void store_row(float *p, __m256 lo,
-                                                                               __m256 hi, size_t nc)
-{
-    if (nc >= NR) {
-        _mm256_storeu_ps(p, lo);
-        _mm256_storeu_ps(p + 8, hi);
-    } else if (nc > 8) {
-        _mm256_storeu_ps(p, lo);
-        store_part(p + 8, hi, nc - 8);
-    } else if (nc == 8) {
-        _mm256_storeu_ps(p, lo);
-    } else {
-        store_part(p, lo, nc);
-    }
-}
-
 /* One step k of a kernel row: the NR weights times each pixel's float k. */
 #define STEP(k)                                                                    \
     do {                                                                           \
@@ -214,17 +194,17 @@ __attribute__((target("avx2,fma"))) static void stem_tile(const av_nn__xnn_stem 
 #undef CLAMP
         }
         float *cj = c + j * NR;
-        store_row(cj, c00, c01, nc);
+        av_nn__tile_store_row(cj, c00, c01, nc);
         if (mr > 1)
-            store_row(cj + cout, c10, c11, nc);
+            av_nn__tile_store_row(cj + cout, c10, c11, nc);
         if (mr > 2)
-            store_row(cj + 2 * cout, c20, c21, nc);
+            av_nn__tile_store_row(cj + 2 * cout, c20, c21, nc);
         if (mr > 3)
-            store_row(cj + 3 * cout, c30, c31, nc);
+            av_nn__tile_store_row(cj + 3 * cout, c30, c31, nc);
         if (mr > 4)
-            store_row(cj + 4 * cout, c40, c41, nc);
+            av_nn__tile_store_row(cj + 4 * cout, c40, c41, nc);
         if (mr > 5)
-            store_row(cj + 5 * cout, c50, c51, nc);
+            av_nn__tile_store_row(cj + 5 * cout, c50, c51, nc);
     }
 }
 #undef STEP
@@ -275,15 +255,8 @@ static void stem_task(void *ctx, size_t r0, size_t count)
             }
             stem_tile(k, r, yrow + ox * q->cout, mr);
         }
-        size_t len = q->ow * q->cout; /* the row's outputs are contiguous, still in L1 */
-        if (k->post == AV_NN_ACT_LEAKY)
-            av_nn__xnn_leaky_span(yrow, len, k->alpha);
-        else if (k->post == AV_NN_ACT_SIGMOID)
-            av_nn__xnn_sigmoid_span(yrow, len);
-        else if (k->post == AV_NN_ACT_HARDSWISH)
-            av_nn__xnn_hswish_span(yrow, len, k->alpha);
-        else if (k->post == AV_NN_ACT_SILU)
-            av_nn__xnn_silu_span(yrow, len);
+        /* the row's outputs are contiguous, still in L1 */
+        av_nn__xnn_post_span(k->post, k->alpha, yrow, q->ow * q->cout);
     }
 }
 

@@ -306,18 +306,9 @@ TGT static void output_tile(const av_nn__xnn_wino *k, const float *m, size_t t, 
             }
         }
     }
-    for (size_t row = 0; row < vh && k->post != AV_NN_ACT_NONE; row++) {
-        float *p = base + row * k->ow * k->cout; /* a tile row's pixels are contiguous */
-        size_t len = vw * k->cout;
-        if (k->post == AV_NN_ACT_LEAKY)
-            av_nn__xnn_leaky_span(p, len, k->alpha);
-        else if (k->post == AV_NN_ACT_SIGMOID)
-            av_nn__xnn_sigmoid_span(p, len);
-        else if (k->post == AV_NN_ACT_HARDSWISH)
-            av_nn__xnn_hswish_span(p, len, k->alpha);
-        else
-            av_nn__xnn_silu_span(p, len);
-    }
+    /* a tile row's pixels are contiguous */
+    for (size_t row = 0; row < vh && k->post != AV_NN_ACT_NONE; row++)
+        av_nn__xnn_post_span(k->post, k->alpha, base + row * k->ow * k->cout, vw * k->cout);
 }
 
 /* Task `slot`: claims blocks of tiles until none is left. */
