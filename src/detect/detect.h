@@ -93,6 +93,7 @@ typedef struct av_detect_det {
     av_detect_whole_by whole_by; /* with whole_image: which rule found the bird */
     int n_species;         /* 0 when species are unavailable or not a bird */
     av_detect_species species[AV_DETECT_TOPK_MAX];
+    float species_best;    /* best species score before the site list; 0 without species */
     /* What the UI shows: the top species' common name (else scientific) and
      * its score when species are known; otherwise "Bird" (or the COCO class
      * name for other classes) and the detector score. */

@@ -131,6 +131,7 @@ static double name_species(av_detect_pipeline *p, worker *w, int top_k, av_detec
                               sizeof s->common);
     }
     d->rule = AV_DETECT_RULE_NONE;
+    d->species_best = k ? (float)raw_best : 0.0f;
     if (k)
         av_detect__answer_name(&p->answer, w->probs, d);
     return k ? raw_best : 0.0;
@@ -277,6 +278,14 @@ static int second_crop(av_detect_pipeline *p, worker *w, const av_detect__img *i
     return av_detect__second_run(p->second, w->second, px, sums, err, errlen);
 }
 
+/* Whether the veto asks about d: a bird box the species model is unsure of
+ * (second.h av_detect__second_asks; its species are named first). */
+static int veto_asks(const av_detect_pipeline *p, const av_detect_det *d)
+{
+    return d->class_index == p->bird_class &&
+           av_detect__second_asks(av_detect__second_rules_of(p->second), d->species_best);
+}
+
 /* The ImageNet veto (second.h) on r's bird boxes: a box whose crop
  * ImageNet calls an artefact and not a bird is removed. 0, or -1 (err). */
 static int veto_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *img,
@@ -285,7 +294,7 @@ static int veto_boxes(av_detect_pipeline *p, worker *w, const av_detect__img *im
     int kept = 0;
     for (int i = 0; i < r->n_dets; i++) {
         av_detect_det *d = &r->dets[i];
-        if (d->class_index == p->bird_class) {
+        if (veto_asks(p, d)) {
             int x1, y1, x2, y2;
             av_detect__second_sums sums;
             crop_square(img, d, p->crop_margin, &x1, &y1, &x2, &y2);
@@ -322,7 +331,7 @@ static int veto_batched(av_detect_pipeline *p, worker *w, int n,
     for (int k = 0; k < n; k++)
         for (int i = 0; i < rs[k]->n_dets; i++, flag++) {
             const av_detect_det *d = &rs[k]->dets[i];
-            if (d->class_index != p->bird_class)
+            if (!veto_asks(p, d))
                 continue;
             if (nc == 0) {
                 int want = birds - done < per ? birds - done : per;
@@ -367,8 +376,10 @@ static int veto_step(av_detect_pipeline *p, worker *w, int n, const av_detect__i
     for (int k = 0; k < n; k++) {
         total += rs[k]->n_dets;
         for (int i = 0; i < rs[k]->n_dets; i++)
-            birds += rs[k]->dets[i].class_index == p->bird_class;
+            birds += veto_asks(p, &rs[k]->dets[i]);
     }
+    if (birds == 0)
+        return 0;
     int rc = 1;
     unsigned char *veto = NULL;
     if (birds >= 2 && p->species_batch >= 2 && !atomic_load(&p->second_refused)) {
@@ -454,8 +465,9 @@ static int pair_wanted(av_detect_pipeline *p, worker *w, int birds)
 {
     if (birds < 1 || w->solo < 0 || p->n_views != 1 || !p->second ||
         av_nn_pool_threads(w->pool) < 2 ||
-        av_detect__second_rules_of(p->second)->veto_max_bird <= 0)
-        return 0;
+        av_detect__second_rules_of(p->second)->veto_max_bird <= 0 ||
+        av_detect__second_rules_of(p->second)->veto_max_species > 0)
+        return 0; /* with veto_max_species the veto waits for the species' answers */
     return birds == 1 || (birds <= p->species_batch && !atomic_load(&p->batch_refused) &&
                           !atomic_load(&p->second_refused));
 }

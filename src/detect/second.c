@@ -87,7 +87,8 @@ int av_detect__second_rules_parse(const char *json, size_t len, int n_classes,
     }
     if (get_unit(so, "whole_image_min_bird", &r->rescue_min_bird, err, errlen) ||
         get_unit(so, "veto_max_bird", &r->veto_max_bird, err, errlen) ||
-        get_unit(so, "veto_min_artefact", &r->veto_min_artefact, err, errlen))
+        get_unit(so, "veto_min_artefact", &r->veto_min_artefact, err, errlen) ||
+        get_unit(so, "veto_max_species", &r->veto_max_species, err, errlen))
         goto out;
     rc = 0;
 out:
@@ -105,6 +106,11 @@ void av_detect__second_sum(const av_detect__second_rules *r, const float *probs,
                 s += probs[c];
         sums->group[g] = s;
     }
+}
+
+int av_detect__second_asks(const av_detect__second_rules *r, double species_best)
+{
+    return r->veto_max_bird > 0 && (r->veto_max_species <= 0 || species_best < r->veto_max_species);
 }
 
 int av_detect__second_vetoes(const av_detect__second_rules *r, const av_detect__second_sums *sums)

@@ -35,19 +35,25 @@ typedef struct av_detect__second_rules {
     double rescue_min_bird;  /* whole_image_min_bird; 0: no rescue */
     double veto_max_bird;    /* 0: no veto */
     double veto_min_artefact;
+    double veto_max_species; /* ask only about boxes whose best species score is under this; 0: all */
 } av_detect__second_rules;
 
 /*
  * Parse a manifest's "second_opinion" object (the whole manifest as JSON
  * text) for a model with n_classes outputs: groups "bird" and "artefact"
  * as [[first, last], ...] index ranges, whole_image_min_bird, veto_max_bird,
- * veto_min_artefact (each in [0, 1]). 0, or -1 with err naming the field.
+ * veto_min_artefact, veto_max_species (each in [0, 1]). 0, or -1 with err naming the field.
  */
 int av_detect__second_rules_parse(const char *json, size_t len, int n_classes,
                                   av_detect__second_rules *r, char *err, size_t errlen);
 /* Group sums of probs[0..n). */
 void av_detect__second_sum(const av_detect__second_rules *r, const float *probs, int n,
                            av_detect__second_sums *sums);
+/* Whether the veto asks ImageNet about a bird box whose best species score
+ * (before the site list) is species_best: only where the species model is
+ * unsure (veto_max_species; 0 asks about every box), as ImageNet only ever
+ * vetoed crops it names weakly. */
+int av_detect__second_asks(const av_detect__second_rules *r, double species_best);
 /* 1 when a bird box with these crop sums is dropped (veto rule). */
 int av_detect__second_vetoes(const av_detect__second_rules *r, const av_detect__second_sums *sums);
 
