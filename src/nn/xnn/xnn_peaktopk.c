@@ -121,8 +121,12 @@ __attribute__((target("avx2"))) static void row_avx2(const pt_job *j, scan *s, i
                 for (int64_t q = 0; q < x1 - x0; q++)
                     m = _mm256_max_ps(m, _mm256_loadu_ps(top + r * rs + q * C + c));
             __m256 keep = _mm256_and_ps(_mm256_cmp_ps(v, m, _CMP_EQ_OQ), one);
+            __m256 yv = _mm256_mul_ps(v, keep);
             float y[8];
-            _mm256_storeu_ps(y, _mm256_mul_ps(v, keep));
+            _mm256_storeu_ps(y, yv);
+            if (s->nh == s->k) /* lanes that beat the root (or NaN) only */
+                mask &= (unsigned)_mm256_movemask_ps(
+                    _mm256_cmp_ps(yv, _mm256_set1_ps(s->h[0].v), _CMP_NLE_UQ));
             while (mask) {
                 int l = __builtin_ctz(mask);
                 mask &= mask - 1;
@@ -165,9 +169,9 @@ static void k_peaktopk(const av_nn__graph *g, const av_nn__node *n, const void *
     const av_nn__pool_params *p = &n->p.topk.peak_pool;
     av_nn_dtype idt = g->tensors[n->out[1]].dtype;
     int64_t N = x->dims[0], H = x->dims[1], k = n->p.topk.k, img = av_nn__numel(x) / N;
-    /* two bands a thread: a busy band (a bird) is not left to one thread */
+    /* a band a thread: each band pays for filling its heap from nothing */
     int64_t threads = pool ? (int64_t)pthreadpool_get_threads_count(pool) : 1;
-    int64_t tasks = 2 * threads < AV_NN__TOPK_TASKS ? 2 * threads : AV_NN__TOPK_TASKS;
+    int64_t tasks = threads < AV_NN__TOPK_TASKS ? threads : AV_NN__TOPK_TASKS;
     tasks = tasks < H ? tasks : H;
     int64_t band = (H + tasks - 1) / tasks;
     tasks = (H + band - 1) / band;
