@@ -13,6 +13,7 @@
 #include "nn_test_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,6 +265,54 @@ TEST(k_past_the_row_is_refused_at_finalize)
     av_nn__graph_free(g);
 }
 
-TEST_MAIN(T(fused_equals_unfused_random_shapes), T(centernet_shape),
+/* The calibration table of the fused graph (fused unless off) into buf. */
+static void calib_table(const pt_case *pc, bool off, const float *x, char *buf, size_t len)
+{
+    av_nn__peak_topk_force_off(off);
+    av_nn__graph *g = build(pc, pc->n);
+    char err[512] = "", path[512];
+    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
+    av_nn__peak_topk_force_off(false);
+    int fused, pools;
+    count(g, &fused, &pools);
+    CHECK_EQ_INT(fused, !off && av_nn__peak_fusion_pays());
+    av_nn_model *m = NULL;
+    CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) == AV_NN_OK);
+    av_nn_ctx *c = NULL;
+    av_nn_ctx_opts o = {.threads = 1};
+    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "%s", err);
+    av_nn_calib *cal = NULL;
+    CHECK(av_nn_calib_new(m, &cal, err, sizeof err) == AV_NN_OK);
+    result r;
+    res_new(&r, pc);
+    CHECK_MSG(av_nn_calib_run(cal, c, (const void *[]){x}, (void *[]){r.v, r.i}, err,
+                              sizeof err) == AV_NN_OK, "%s", err);
+    snprintf(path, sizeof path, "%s/peak_topk%d.calib", av_test_tmpdir(), off);
+    CHECK(av_nn_calib_save(cal, path, NULL, err, sizeof err) == AV_NN_OK);
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    res_free(&r);
+    av_nn_calib_free(cal);
+    av_nn_ctx_free(c);
+    av_nn_model_free(m);
+}
+
+TEST(calibration_keeps_the_mask_ranges)
+{
+    pt_case pc = {.n = 1, .h = 9, .w = 11, .c = 17, .kh = 3, .kw = 3, .k = 30,
+                  .data = DATA_STEPS};
+    float *x = make_x(&pc, numel(&pc), 9);
+    static char fused[16384], plain[16384];
+    calib_table(&pc, false, x, fused, sizeof fused);
+    calib_table(&pc, true, x, plain, sizeof plain);
+    CHECK(strstr(plain, "\ny\t") && strstr(plain, "\nr\t"));
+    CHECK_MSG(strcmp(fused, plain) == 0, "fused:\n%s\nunfused:\n%s", fused, plain);
+    free(x);
+}
+
+TEST_MAIN(T(calibration_keeps_the_mask_ranges), T(fused_equals_unfused_random_shapes), T(centernet_shape),
           T(batch_one_model_run_at_batch_three), T(not_fused_where_the_mask_is_an_output),
           T(forced_off_keeps_the_top_k_apart), T(k_past_the_row_is_refused_at_finalize))

@@ -351,9 +351,10 @@ typedef struct av_nn__topk_params {
     /* CenterNet's peak mask fused in (pass_peaktopk.c): in[0] is the heat
      * map x [N, H, W, C] f32; the rows sorted are its peak mask (MAX_POOL2D
      * with p.pool.peak and peak_pool's window) reshaped to [N, H*W*C]: the
-     * outputs are [N, k], axis 1, largest. pre_peak: the mask's tensor. */
+     * outputs are [N, k], axis 1, largest. pre_peak, pre_rows: the mask's
+     * tensor and its reshape's (int8 calibration keeps their ranges, quant.c) */
     bool peak;
-    int32_t pre_peak;
+    int32_t pre_peak, pre_rows;
     av_nn__pool_params peak_pool;
 } av_nn__topk_params;
 

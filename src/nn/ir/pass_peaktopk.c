@@ -82,6 +82,7 @@ bool av_nn__fuse_peak_topk(av_nn__graph *g, av_nn__node *tk)
         return false;
     tk->p.topk.peak = true;
     tk->p.topk.pre_peak = y;
+    tk->p.topk.pre_rows = r;
     tk->p.topk.peak_pool = pk->p.pool;
     tk->in[0] = pk->in[0];
     rs->dead = pk->dead = true;
