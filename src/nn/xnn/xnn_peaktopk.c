@@ -98,13 +98,25 @@ __attribute__((target("avx2"))) static void row_avx2(const pt_job *j, scan *s, i
 {
     const __m256 one = _mm256_set1_ps(1.0f), inf = _mm256_set1_ps(INFINITY);
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    int64_t y0, y1, C = j->c, rs = j->w * C;
+    int64_t y0, y1, C = j->c, rs = j->w * C, c8 = C & ~(int64_t)7;
     window(oy, j->pt, j->kh, j->h, &y0, &y1);
     for (int64_t ox = 0; ox < j->w; ox++) {
         int64_t x0, x1, base = (oy * j->w + ox) * C;
-        window(ox, j->pl, j->kw, j->w, &x0, &x1);
-        const float *top = j->x + (y0 * j->w + x0) * C, *xc = j->x + base;
+        const float *xc = j->x + base;
         int64_t c = 0;
+        if (s->skip) { /* the common case: no candidate in the pixel's vectors */
+            __m256 rv = _mm256_set1_ps(s->r), any = _mm256_setzero_ps();
+            for (int64_t q = 0; q < c8; q += 8) {
+                __m256 v = _mm256_loadu_ps(xc + q);
+                any = _mm256_or_ps(any, _mm256_or_ps(_mm256_cmp_ps(v, rv, _CMP_NLE_UQ),
+                                                     _mm256_cmp_ps(_mm256_and_ps(v, absm), inf,
+                                                                   _CMP_EQ_OQ)));
+            }
+            if (!_mm256_movemask_ps(any))
+                c = c8;
+        }
+        window(ox, j->pl, j->kw, j->w, &x0, &x1);
+        const float *top = j->x + (y0 * j->w + x0) * C;
         for (; c + 8 <= C; c += 8) {
             __m256 v = _mm256_loadu_ps(xc + c);
             unsigned mask = 0xff;
