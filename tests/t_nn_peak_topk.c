@@ -313,6 +313,68 @@ TEST(calibration_keeps_the_mask_ranges)
     free(x);
 }
 
-TEST_MAIN(T(calibration_keeps_the_mask_ranges), T(fused_equals_unfused_random_shapes), T(centernet_shape),
+/* The fused node alone on an input that ends at an unreadable page (ASan
+ * does not see the AVX2 loads): own kernel (AVX2 and portable loops, 1 and 2
+ * threads) against the reference kernel, bit for bit. */
+TEST(own_kernel_reads_stay_in_the_input)
+{
+    static const int64_t shapes[][4] = {{1, 5, 7, 19}, {2, 6, 4, 16}, {1, 1, 1, 3}, {3, 3, 9, 8}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int portable = 0; portable < 2; portable++) {
+            const int64_t *d = shapes[si];
+            int64_t ne = d[0] * d[1] * d[2] * d[3], img = ne / d[0];
+            int k = (int)(img < 37 ? img : 37);
+            nf_guarded gx;
+            float *x = nf_guarded_floats(&gx, (size_t)ne);
+            CHECK(x);
+            nf_reseed(si * 2 + (uint64_t)portable);
+            nf_range(-1, 1, true);
+            nf_fill(x, AV_NN_F32, ne);
+            av_nn__graph *g = av_nn__graph_new();
+            CHECK(g);
+            av_nn__tid xt = tt_input(g, "x", AV_NN_F32, 4, d);
+            av_nn__tid out[2] = {tt_act(g, "v", AV_NN_F32, -1, NULL),
+                                 tt_act(g, "i", AV_NN_I32, -1, NULL)};
+            av_nn__params p = {.topk = {.k = k, .axis = 1, .largest = true, .sorted = true,
+                                        .index_dtype = AV_NN_I32, .peak = true, .pre_peak = -1,
+                                        .pre_rows = -1,
+                                        .peak_pool = {.filter_h = 3, .filter_w = 3,
+                                                      .stride_h = 1, .stride_w = 1,
+                                                      .dilation_h = 1, .dilation_w = 1,
+                                                      .padding = AV_NN_PAD_EXPLICIT,
+                                                      .pad_top = 1, .pad_left = 1,
+                                                      .pad_bottom = 1, .pad_right = 1,
+                                                      .peak = true}}};
+            int ni = tt_node(g, AV_NN_OP_TOPK, "topk", &xt, 1, out, 2, &p);
+            const av_nn__node *n = &g->nodes[ni];
+            char err[256] = "";
+            CHECK_MSG(av_nn__infer_node(g, &g->nodes[ni], err, sizeof err) == AV_NN_OK, "%s", err);
+            size_t nk = (size_t)(d[0] * k);
+            float *wv = calloc(nk, 4), *gv = calloc(nk, 4);
+            int32_t *wi = calloc(nk, 4), *gi = calloc(nk, 4);
+            CHECK(wv && gv && wi && gi);
+            const void *in[1] = {x};
+            CHECK(av_nn__ref_run(g, n, in, (void *[]){wv, wi}, err, sizeof err) == AV_NN_OK);
+            av_nn__peak_force_off(portable); /* the portable loop, as xnn_peak.c's */
+            for (int threads = 0; threads < 2; threads++) {
+                void *state = NULL;
+                pthreadpool_t pool = threads ? nf_pool() : NULL;
+                CHECK_MSG(av_nn__backend_xnn.prepare(g, n, pool, &state, err, sizeof err) ==
+                              AV_NN_OK, "%s", err);
+                memset(gv, 0xff, nk * 4), memset(gi, 0xff, nk * 4);
+                CHECK(av_nn__backend_xnn.run(state, g, n, in, (void *[]){gv, gi}, pool, err,
+                                             sizeof err) == AV_NN_OK);
+                CHECK_MSG(memcmp(gv, wv, nk * 4) == 0 && memcmp(gi, wi, nk * 4) == 0,
+                          "shape %zu portable %d threads %d", si, portable, threads + 1);
+                av_nn__backend_xnn.release(state);
+            }
+            av_nn__peak_force_off(false);
+            free(wv), free(gv), free(wi), free(gi);
+            nf_guarded_free(&gx);
+            av_nn__graph_free(g);
+        }
+}
+
+TEST_MAIN(T(own_kernel_reads_stay_in_the_input), T(calibration_keeps_the_mask_ranges), T(fused_equals_unfused_random_shapes), T(centernet_shape),
           T(batch_one_model_run_at_batch_three), T(not_fused_where_the_mask_is_an_output),
           T(forced_off_keeps_the_top_k_apart), T(k_past_the_row_is_refused_at_finalize))
