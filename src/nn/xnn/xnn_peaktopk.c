@@ -52,7 +52,7 @@ static inline void take(scan *s, float y, int64_t i)
 {
     if (s->nh == s->k) {
         float r = s->h[0].v;
-        if (!(y > r) && y == y) /* not better, not NaN: loses (a NaN root: all do) */
+        if (!(y > r) && y == y) /* no better, not NaN: loses (to a NaN root, any number does) */
             return;
     }
     av_nn__topk_offer(s->h, &s->nh, s->k, (cand){y, i}, true);
