@@ -127,6 +127,18 @@ bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat);
 bool av_nn__concat_act_fusion_pays(void);
 void av_nn__concat_act_force_off(bool on);
 
+/* The only live reader of t when t is a private intermediate (one reader,
+ * not a graph input or output, not constant), else NULL (pass_fuse.c). */
+av_nn__node *av_nn__private_reader(av_nn__graph *g, av_nn__tid t);
+
+/* peak mask -> reshape to [N, H*W*C] -> top-k (CenterNet's detections) into
+ * the top-k (p.topk.peak, reading the heat map): see pass_peaktopk.c. True
+ * when it rewrote (the peak mask and the reshape are dead). */
+bool av_nn__fuse_peak_topk(av_nn__graph *g, av_nn__node *tk);
+/* On unless AV_NN_FUSE_PEAK_TOPK=0 or av_nn__peak_topk_force_off (tests). */
+bool av_nn__peak_topk_fusion_pays(void);
+void av_nn__peak_topk_force_off(bool on);
+
 /* True when the peak-mask fusion pays: this CPU has the AVX2 kernel and
  * neither AV_NN_FUSE_PEAK=0, AV_NN_NO_AVX2 nor av_nn__peak_force_off is set. */
 bool av_nn__peak_fusion_pays(void);

@@ -84,6 +84,9 @@ static av_nn_status pick_tracked(const av_nn__graph *g, bool *track, named **idx
         if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_DEPTHWISE_CONV2D &&
             g->nodes[i].p.conv.pw_on) /* a depthwise's 1x1 conv */
             pre[g->nodes[i].p.conv.pre_pw] = true;
+        if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_TOPK &&
+            g->nodes[i].p.topk.peak) /* a top-k's peak mask, reshaped */
+            pre[g->nodes[i].p.topk.pre_peak] = pre[g->nodes[i].p.topk.pre_rows] = true;
     }
     for (int t = 0; t < g->n_tensors; t++) {
         const av_nn__tensor *x = &g->tensors[t];
@@ -252,6 +255,30 @@ static void observe_rs(av_nn_calib *c, const av_nn__graph *g, const av_nn__node 
     free(v);
 }
 
+/* A top-k that took the peak mask (pass_peaktopk.c): the mask again, by
+ * the reference kernel; its reshape holds the same values. */
+static void observe_peak(av_nn_calib *c, const av_nn__graph *g, const av_nn__node *n,
+                         const void *const *in)
+{
+    if (n->op != AV_NN_OP_TOPK || !n->p.topk.peak || !in[0])
+        return;
+    av_nn__tid t = n->p.topk.pre_peak, tr = n->p.topk.pre_rows;
+    int64_t ne = av_nn__numel(&g->tensors[n->in[0]]);
+    if (t < 0 || t >= c->n || tr < 0 || tr >= c->n || (!c->track[t] && !c->track[tr]) || ne < 1)
+        return;
+    av_nn__node pk = {.op = AV_NN_OP_MAX_POOL2D, .name = n->name, .n_in = 1, .n_out = 1,
+                      .in = {n->in[0]}, .out = {t}, .p.pool = n->p.topk.peak_pool};
+    float *v = malloc((size_t)ne * sizeof *v);
+    char err[8];
+    if (v && av_nn__ref_run(g, &pk, in, (void *[]){v}, err, sizeof err) == AV_NN_OK) {
+        if (c->track[t])
+            widen(c, t, v, ne);
+        if (c->track[tr])
+            widen(c, tr, v, ne);
+    }
+    free(v);
+}
+
 static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
                     const void *const *in, void *const *out)
 {
@@ -264,6 +291,7 @@ static void observe(void *user, const av_nn__graph *g, const av_nn__node *n,
     observe_dw(c, g, n, in);
     observe_pw(c, g, n, in);
     observe_rs(c, g, n, in);
+    observe_peak(c, g, n, in);
     av_nn__tid t = av_nn__conv_residual(g, n) >= 0 ? n->p.conv.pre_residual : -1;
     if (t < 0 || t >= c->n || !c->track[t] || !in[3] || !out[0])
         return;

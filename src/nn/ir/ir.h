@@ -339,12 +339,23 @@ typedef struct av_nn__reshape_params {
     bool resolved;
 } av_nn__reshape_params;
 
+/* k our top-k kernels take at most (xnn_topk.c: candidates on the stack) */
+#define AV_NN__TOPK_MAX_K 256
+
 typedef struct av_nn__topk_params {
     int k;       /* resolved at finalize from a constant input */
     int axis;
     bool largest;
     bool sorted;
     av_nn_dtype index_dtype;
+    /* CenterNet's peak mask fused in (pass_peaktopk.c): in[0] is the heat
+     * map x [N, H, W, C] f32; the rows sorted are its peak mask (MAX_POOL2D
+     * with p.pool.peak and peak_pool's window) reshaped to [N, H*W*C]: the
+     * outputs are [N, k], axis 1, largest. pre_peak, pre_rows: the mask's
+     * tensor and its reshape's (int8 calibration keeps their ranges, quant.c) */
+    bool peak;
+    int32_t pre_peak, pre_rows;
+    av_nn__pool_params peak_pool;
 } av_nn__topk_params;
 
 typedef struct av_nn__argmax_params {

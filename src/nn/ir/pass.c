@@ -879,7 +879,7 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
             while (live(n) &&
                    (rm_identity(g, n) || cancel_transposes(g, n) || sink_binary_transposes(g, n) ||
                     fold_affine(g, n) || fuse_activation(g, n) || fuse_hardswish(g, n) ||
-                    fuse_silu(g, n) || av_nn__fuse_peak(g, n) ||
+                    fuse_silu(g, n) || av_nn__fuse_peak(g, n) || av_nn__fuse_peak_topk(g, n) ||
                     av_nn__fuse_residual(g, n) || av_nn__fuse_concat_act(g, n) ||
                     av_nn__fuse_dwpw(g, n) || av_nn__fuse_pwdw(g, n) ||
                     av_nn__fuse_se_dw(g, n) || av_nn__fuse_resize_concat(g, n))) {

@@ -86,6 +86,11 @@ static av_nn__node *only_reader(av_nn__graph *g, av_nn__tid t)
     return NULL;
 }
 
+av_nn__node *av_nn__private_reader(av_nn__graph *g, av_nn__tid t)
+{
+    return only_reader(g, t);
+}
+
 /* A two-input node reading exactly {a, b}, in either order. */
 static bool reads_pair(const av_nn__node *n, av_nn__tid a, av_nn__tid b)
 {

@@ -44,7 +44,8 @@
  *   RESHAPE           [x, shape?] shape const (else p.reshape.dims/rank);
  *                     -1 inferred; 0 copies the input dim unless allowzero
  *   GATHER            [x, indices] along p.axis.axis (negative indices wrap)
- *   TOPK              [x, k?] -> [values, indices]; k const when p.topk.k <= 0
+ *   TOPK              [x, k?] -> [values, indices]; k const when p.topk.k <= 0;
+ *                     p.topk.peak: x [N, H, W, C] -> [N, k] (pass_peaktopk.c)
  *   ARGMAX            [x] -> indices
  *   TILE              [x, multiples const]
  *   WHERE             [cond bool, a, b] numpy broadcasting of all three

@@ -467,6 +467,16 @@ av_nn_status av_nn__infer_topk(av_nn__graph *g, av_nn__node *n, char *err, size_
             return FAILN(AV_NN_E_FORMAT, "bad k");
         p->k = (int)v[0];
     }
+    if (p->peak) { /* x [N, H, W, C] stands for its peak mask reshaped to [N, H*W*C] */
+        int64_t hwc = x->rank == 4 ? x->dims[1] * x->dims[2] * x->dims[3] : -1;
+        if (x->rank != 4 || p->axis != 1 || p->k > hwc)
+            return FAILN(AV_NN_E_FORMAT, "peak top-k needs [N, H, W, C] with k <= H*W*C");
+        p->index_dtype = index_dtype(p->index_dtype, &g->tensors[n->out[1]]);
+        int64_t od[2] = {x->dims[0], p->k};
+        set_out(g, n, 0, x->dtype, 2, od);
+        set_out(g, n, 1, p->index_dtype, 2, od);
+        return AV_NN_OK;
+    }
     int axis = av_nn__norm_axis(p->axis, x->rank);
     if (axis < 0 || x->rank == 0)
         return FAILN(AV_NN_E_FORMAT, "axis %d out of range for rank %d", p->axis, x->rank);

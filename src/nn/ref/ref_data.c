@@ -342,19 +342,16 @@ static void sift_down(kv *h, int64_t n, int64_t i, int (*better)(const void *, c
 /*
  * values/indices of the k largest (or smallest) along axis, sorted; ties by
  * lower index. A heap of the best k seen so far keeps this O(A log k): the
- * detectors run top-k over whole heatmaps.
+ * detectors run top-k over whole heatmaps. x holds outer x A x inner
+ * elements of dtype dt (es bytes each).
  */
-av_nn_status av_nn__ref_topk(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
-                             void *const *out, char *err, size_t errlen)
+static av_nn_status topk_rows(const av_nn__node *n, const void *x, av_nn_dtype dt, int64_t outer,
+                              int64_t A, int64_t inner, av_nn_dtype idt, void *const *out,
+                              char *err, size_t errlen)
 {
-    const av_nn__tensor *x = &g->tensors[n->in[0]], *yi = &g->tensors[n->out[1]];
     const av_nn__topk_params *p = &n->p.topk;
-    size_t es = av_nn_dtype_size(x->dtype);
-    int64_t outer = 1, inner = 1, A = x->dims[p->axis], k = p->k;
-    for (int i = 0; i < p->axis; i++)
-        outer *= x->dims[i];
-    for (int i = p->axis + 1; i < x->rank; i++)
-        inner *= x->dims[i];
+    size_t es = av_nn_dtype_size(dt);
+    int64_t k = p->k;
     int (*order)(const void *, const void *) = p->largest ? kv_desc : kv_asc;
     kv *heap = malloc((size_t)(k ? k : 1) * sizeof *heap);
     if (!heap)
@@ -363,8 +360,7 @@ av_nn_status av_nn__ref_topk(const av_nn__graph *g, const av_nn__node *n, const 
     for (int64_t o = 0; o < outer; o++)
         for (int64_t in_ = 0; in_ < inner; in_++) {
             int64_t nh = 0;
-            const float *row = x->dtype == AV_NN_F32 && inner == 1 ? (const float *)in[0] + o * A
-                                                                    : NULL;
+            const float *row = dt == AV_NN_F32 && inner == 1 ? (const float *)x + o * A : NULL;
             for (int64_t j = 0; j < A && k > 0; j++) {
                 /* full heap, float row: most values lose to the root without a comparator call
                  * (ties and NaN go the general way) */
@@ -373,7 +369,7 @@ av_nn_status av_nn__ref_topk(const av_nn__graph *g, const av_nn__node *n, const 
                     if (p->largest ? v < r : v > r)
                         continue;
                 }
-                kv e = {av_nn__load_elem(in[0], x->dtype, (o * A + j) * inner + in_), j};
+                kv e = {av_nn__load_elem(x, dt, (o * A + j) * inner + in_), j};
                 if (nh < k) { /* sift up: parents are worse than children */
                     int64_t c = nh++;
                     heap[c] = e;
@@ -392,13 +388,55 @@ av_nn_status av_nn__ref_topk(const av_nn__graph *g, const av_nn__node *n, const 
             for (int64_t j = 0; j < nh; j++) {
                 int64_t yo = (o * k + j) * inner + in_;
                 memcpy((uint8_t *)out[0] + yo * (int64_t)es,
-                       (const uint8_t *)in[0] + ((o * A + heap[j].i) * inner + in_) * (int64_t)es,
+                       (const uint8_t *)x + ((o * A + heap[j].i) * inner + in_) * (int64_t)es,
                        es);
-                av_nn__store_int(out[1], yi->dtype, yo, heap[j].i);
+                av_nn__store_int(out[1], idt, yo, heap[j].i);
             }
         }
     free(heap);
     return AV_NN_OK;
+}
+
+/* The top-k that took CenterNet's peak mask (pass_peaktopk.c): the mask of
+ * x as the reference's MAX_POOL2D with p.pool.peak writes it, then its rows
+ * [N, H*W*C] sorted: exactly the unfused reference. */
+static av_nn_status peak_topk(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                              void *const *out, char *err, size_t errlen)
+{
+    const av_nn__tensor *x = &g->tensors[n->in[0]];
+    int64_t ne = av_nn__numel(x);
+    if (x->rank != 4 || x->dtype != AV_NN_F32 || ne < 1)
+        return av_nn__node_fail(err, errlen, AV_NN_E_UNSUPPORTED, n,
+                                "peak top-k needs an f32 [N, H, W, C] input");
+    float *y = malloc((size_t)ne * sizeof *y);
+    if (!y)
+        return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "peak mask of %lld floats",
+                                (long long)ne);
+    /* the mask node, its output shaped (and typed) as x */
+    av_nn__node pn = {.op = AV_NN_OP_MAX_POOL2D, .name = n->name, .n_in = 1, .n_out = 1,
+                      .in = {n->in[0]}, .out = {n->in[0]}, .p.pool = n->p.topk.peak_pool};
+    av_nn_status st = av_nn__ref_pool(g, &pn, in, (void *const[]){y}, err, errlen);
+    if (!st)
+        st = topk_rows(n, y, AV_NN_F32, x->dims[0], ne / x->dims[0], 1,
+                       g->tensors[n->out[1]].dtype, out, err, errlen);
+    free(y);
+    return st;
+}
+
+av_nn_status av_nn__ref_topk(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                             void *const *out, char *err, size_t errlen)
+{
+    const av_nn__tensor *x = &g->tensors[n->in[0]];
+    const av_nn__topk_params *p = &n->p.topk;
+    if (p->peak)
+        return peak_topk(g, n, in, out, err, errlen);
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < p->axis; i++)
+        outer *= x->dims[i];
+    for (int i = p->axis + 1; i < x->rank; i++)
+        inner *= x->dims[i];
+    return topk_rows(n, in[0], x->dtype, outer, x->dims[p->axis], inner,
+                     g->tensors[n->out[1]].dtype, out, err, errlen);
 }
 
 av_nn_status av_nn__ref_argmax(const av_nn__graph *g, const av_nn__node *n, const void *const *in,

@@ -75,7 +75,8 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_DEQUANTIZE:
         return av_nn__xnn_quant_supports(g, n);
     case AV_NN_OP_TOPK:
-        return av_nn__xnn_topk_supports(g, n);
+        return n->p.topk.peak ? av_nn__xnn_peaktopk_supports(g, n)
+                              : av_nn__xnn_topk_supports(g, n);
     default:
         return false;
     }
@@ -185,7 +186,12 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_quant_prepare(g, n, s, err, errlen);
         break;
     case AV_NN_OP_TOPK:
-        st = av_nn__xnn_topk_prepare(g, n, s, err, errlen);
+        if (n->p.topk.peak) {
+            av_nn__xnn_peaktopk_prepare(s);
+            st = AV_NN_OK;
+        } else {
+            st = av_nn__xnn_topk_prepare(g, n, s, err, errlen);
+        }
         break;
     case AV_NN_OP_UNARY:
     case AV_NN_OP_BINARY:

@@ -423,6 +423,26 @@ bool av_nn__xnn_topk_supports(const av_nn__graph *g, const av_nn__node *n);
 av_nn_status av_nn__xnn_topk_prepare(const av_nn__graph *g, const av_nn__node *n,
                                      av_nn__xnn_node *s, char *err, size_t errlen);
 
+/* xnn_topk.c's candidates and heap, shared with xnn_peaktopk.c: ordered as
+ * the reference (value, NaN largest, then lower index first). */
+typedef struct av_nn__topk_cand {
+    float v;
+    int64_t i;
+} av_nn__topk_cand;
+#define AV_NN__TOPK_TASKS 8
+/* Keeps e if it is among the best k offered to the heap h (*nh kept, the
+ * worst at h[0]); offered in increasing index order, ties stay out. */
+void av_nn__topk_offer(av_nn__topk_cand *h, int64_t *nh, int64_t k, av_nn__topk_cand e,
+                       bool largest);
+/* Packs the tasks' heaps (counts[t] each) into heaps[0] and sorts them best
+ * first; returns how many. */
+size_t av_nn__topk_merge(av_nn__topk_cand (*heaps)[AV_NN__TOPK_MAX_K], const int64_t *counts,
+                         int64_t tasks, bool largest);
+
+/* xnn_peaktopk.c: TOPK with p.topk.peak (the peak mask fused in), own kernel */
+bool av_nn__xnn_peaktopk_supports(const av_nn__graph *g, const av_nn__node *n);
+void av_nn__xnn_peaktopk_prepare(av_nn__xnn_node *s);
+
 /* xnn_peak.c: MAX_POOL2D with p.pool.peak (the fused peak mask), our own kernel */
 bool av_nn__xnn_peak_supports(const av_nn__graph *g, const av_nn__node *n);
 void av_nn__xnn_peak_prepare(av_nn__xnn_node *s);

@@ -20,15 +20,12 @@
 
 /* Bounds of the fast path: the candidates live on the caller's stack (the
  * kernel has no error path to report a failed allocation). */
-#define TOPK_MAX_K 256
-#define TOPK_TASKS 8
+#define TOPK_MAX_K AV_NN__TOPK_MAX_K
+#define TOPK_TASKS AV_NN__TOPK_TASKS
 #define TOPK_MIN_CHUNK 65536 /* values per task at least */
 #define TOPK_BLOCK 16
 
-typedef struct cand {
-    float v;
-    int64_t i;
-} cand;
+typedef av_nn__topk_cand cand;
 
 typedef struct topk_job {
     const float *x;
@@ -80,7 +77,7 @@ static void sift_down(cand *h, int64_t n, bool largest)
     }
 }
 
-static void offer(cand *h, int64_t *nh, int64_t k, cand e, bool largest)
+void av_nn__topk_offer(cand *h, int64_t *nh, int64_t k, cand e, bool largest)
 {
     if (*nh < k) {
         int64_t c = (*nh)++;
@@ -130,10 +127,23 @@ static void topk_chunk(void *ctx, size_t t)
             float v = j->x[i], r = h[0].v;
             if (nh == j->k && (j->largest ? v <= r : v >= r)) /* loses to the root */
                 continue;
-            offer(h, &nh, j->k, (cand){v, i}, j->largest);
+            av_nn__topk_offer(h, &nh, j->k, (cand){v, i}, j->largest);
         }
     }
     j->counts[t] = nh;
+}
+
+size_t av_nn__topk_merge(cand (*heaps)[TOPK_MAX_K], const int64_t *counts, int64_t tasks,
+                        bool largest)
+{
+    cand *all = heaps[0];
+    size_t na = 0;
+    for (int64_t t = 0; t < tasks; t++) {
+        memmove(all + na, heaps[t], (size_t)counts[t] * sizeof *all); /* packed in place */
+        na += (size_t)counts[t];
+    }
+    qsort(all, na, sizeof *all, largest ? cmp_desc : cmp_asc);
+    return na;
 }
 
 static void k_topk(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
@@ -153,12 +163,7 @@ static void k_topk(const av_nn__graph *g, const av_nn__node *n, const void *cons
         topk_job j = {(const float *)in[0] + o * A, A, k, (A + tasks - 1) / tasks, p->largest,
                       heaps, counts};
         pthreadpool_parallelize_1d(pool, topk_chunk, &j, (size_t)tasks, 0);
-        size_t na = 0;
-        for (int64_t t = 0; t < tasks; t++) {
-            memmove(all + na, heaps[t], (size_t)counts[t] * sizeof *all); /* packed in place */
-            na += (size_t)counts[t];
-        }
-        qsort(all, na, sizeof *all, p->largest ? cmp_desc : cmp_asc);
+        av_nn__topk_merge(heaps, counts, tasks, p->largest);
         float *yv = (float *)out[0] + o * k;
         for (int64_t q = 0; q < k; q++) {
             memcpy(yv + q, j.x + all[q].i, sizeof *yv); /* the input's bits, -0 and NaN kept */
@@ -171,7 +176,7 @@ bool av_nn__xnn_topk_supports(const av_nn__graph *g, const av_nn__node *n)
 {
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0),
                         *yi = av_nn__xnn_out(g, n, 1);
-    if (n->op != AV_NN_OP_TOPK || !x || !y || !yi || x->dtype != AV_NN_F32 ||
+    if (n->op != AV_NN_OP_TOPK || n->p.topk.peak || !x || !y || !yi || x->dtype != AV_NN_F32 ||
         y->dtype != AV_NN_F32 || av_nn__is_quant(x) || av_nn__is_quant(y) ||
         (yi->dtype != AV_NN_I32 && yi->dtype != AV_NN_I64) || x->rank < 1 ||
         av_nn__numel(x) < 0 || n->p.topk.k < 0 || n->p.topk.k > TOPK_MAX_K)
