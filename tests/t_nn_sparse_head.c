@@ -9,7 +9,7 @@
  * (negative) or hit the corners, the rewritten graph gives the unrewritten
  * one's rows bit for bit, on each backend. An index out of range fails the
  * run. The dense conv output as a graph output: kept and exact when wanted,
- * skipped when the caller passes NULL for it.
+ * not run when the caller passes NULL for it.
  */
 #include "harness.h"
 #include "nn_fixture.h"
@@ -261,5 +261,43 @@ TEST(left_alone_where_it_does_not_apply)
     av_nn__dwpw_min_floats(was);
 }
 
+/* The dense conv whose output is a graph output nobody reads runs only when
+ * the caller wants that output (the per-op profile counts its runs). */
+TEST(unwanted_dense_conv_is_skipped)
+{
+    int64_t was = av_nn__dwpw_min_floats(0);
+    sh_case sc = {.n = 1, .h = 6, .w = 7, .c = 10, .o = 4, .k = 5, .ks = 3, .dw_bias = true,
+                  .y_out = true};
+    int64_t nx = sc.h * sc.w * sc.c;
+    float *x = calloc((size_t)nx, 4), g[20], y[6 * 7 * 4];
+    int32_t idx[5] = {0, 1, 2, 3, 41};
+    CHECK(x);
+    for (int want = 0; want < 2; want++) {
+        av_nn__graph *gr = build(&sc);
+        char err[256] = "";
+        CHECK_MSG(av_nn__graph_finalize(gr, err, sizeof err) == AV_NN_OK, "%s", err);
+        bool fused = tt_count_live(gr, AV_NN_OP_SPARSE_HEAD) == 1;
+        CHECK_EQ_INT(fused, av_nn__dwpw_fusion_pays());
+        av_nn_model *m = NULL;
+        CHECK(av_nn__model_from_graph(gr, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) ==
+              AV_NN_OK);
+        av_nn_ctx *c = NULL;
+        CHECK(av_nn_ctx_new(m, NULL, &c, err, sizeof err) == AV_NN_OK);
+        av_nn__profile prof;
+        memset(&prof, 0, sizeof prof);
+        av_nn__ctx_set_profile(c, &prof);
+        const void *in[2] = {x, idx};
+        void *out[2] = {g, want ? y : NULL};
+        CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "%s", err);
+        long convs = prof.count[AV_NN_OP_CONV2D * 2] + prof.count[AV_NN_OP_CONV2D * 2 + 1];
+        /* unfused (no AVX2): the gather reads the conv, which always runs */
+        CHECK_EQ_INT(convs, want || !fused);
+        av_nn_ctx_free(c);
+        av_nn_model_free(m);
+    }
+    free(x);
+    av_nn__dwpw_min_floats(was);
+}
+
 TEST_MAIN(T(sparse_equals_dense_random_shapes), T(out_of_range_index_fails_the_run),
-          T(left_alone_where_it_does_not_apply))
+          T(left_alone_where_it_does_not_apply), T(unwanted_dense_conv_is_skipped))
