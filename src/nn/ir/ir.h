@@ -152,6 +152,10 @@ typedef struct av_nn__conv_params {
     bool pw_on;
     av_nn__fused_act pw_act;
     int32_t pre_pw;
+    /* SPARSE_HEAD (pass_sparse_head.c; the rest as the dw_on conv's): the
+     * reshape's output the gather read and the conv's own output, whose
+     * names an int8 calibration table keeps (quant.c) */
+    int32_t pre_rows, pre_head;
 } av_nn__conv_params;
 
 typedef struct av_nn__pool_params {

@@ -115,6 +115,7 @@ bool av_nn__fuse_sparse_head(av_nn__graph *g, av_nn__node *ga)
     for (int k = 0; k < c->n_in; k++)
         ga->in[k] = c->in[k];
     ga->in[3] = idx;
+    ga->p.conv.pre_rows = d, ga->p.conv.pre_head = r->in[0];
     return true;
 }
 
