@@ -5,7 +5,7 @@
  * (xnn_sparse_head.c; ref_sparse_head.c on the reference backend). On
  * random shapes with odd sizes (channels not a multiple of 8, 1x1 to 5x5
  * depthwise kernels, pads, border pixels, batch 1 and 3, a squeeze-excite
- * scale, acts, with and without biases) and indices that repeat, wrap
+ * scale, acts, with and without biases, denormal inputs) and indices that repeat, wrap
  * (negative) or hit the corners, the rewritten graph gives the unrewritten
  * one's rows bit for bit, on each backend. An index out of range fails the
  * run. The dense conv output as a graph output: kept and exact when wanted,
@@ -29,6 +29,7 @@ typedef struct sh_case {
     av_nn__act dw_act, pw_act;
     bool y_out;               /* the conv's output is a graph output too */
     bool i64;                 /* indices as i64 */
+    bool tiny;                /* x near the smallest normal floats: denormal sums */
 } sh_case;
 
 /* inputs x, idx [, s]; outputs g [, y] */
@@ -156,6 +157,8 @@ static void check_case(const sh_case *sc)
     float *got[2] = {calloc((size_t)ng, 4), calloc((size_t)ny, 4)};
     CHECK(x && s && idx && want[0] && want[1] && got[0] && got[1]);
     tt_fill(x, nx, (uint32_t)(nx + sc->o), -2, 2);
+    for (int64_t i = 0; sc->tiny && i < nx; i++)
+        x[i] *= 2e-38f; /* the dense kernels flush denormals (pool flag): ours too */
     tt_fill(s, sc->c, (uint32_t)(sc->c + 7), 0, 1.5f);
     fill_idx(sc, idx, (uint32_t)(nx + sc->k));
     const void *in[3] = {x, idx, s};
@@ -220,6 +223,11 @@ TEST(sparse_equals_dense_random_shapes)
      * its dense output a graph output; 100 indices */
     check_case(&(sh_case){.n = 1, .h = 23, .w = 19, .c = 128, .o = 4, .k = 100, .ks = 3,
                           .pw_bias = true, .scale = true, .y_out = true});
+    /* denormal inputs and sums */
+    check_case(&(sh_case){.n = 2, .h = 7, .w = 6, .c = 21, .o = 3, .k = 30, .ks = 3,
+                          .pw_bias = false, .scale = true, .tiny = true});
+    check_case(&(sh_case){.n = 1, .h = 8, .w = 9, .c = 17, .o = 20, .k = 30, .ks = 5,
+                          .tiny = true});
     /* a sigmoid on the 1x1: the reference kernel runs the head everywhere */
     check_case(&(sh_case){.n = 3, .h = 9, .w = 11, .c = 19, .o = 6, .k = 17, .ks = 3,
                           .dw_bias = true, .pw_bias = true, .scale = true,

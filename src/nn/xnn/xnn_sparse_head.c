@@ -211,6 +211,11 @@ av_nn_status av_nn__xnn_sparse_run(av_nn__xnn_sparse *k, const av_nn__node *n, c
                                    char *err, size_t errlen)
 {
 #ifdef DW_X86
+    /* denormals flushed (FTZ) and read as zero (DAZ), as the pool's
+     * PTHREADPOOL_FLAG_DISABLE_DENORMALS runs the dense kernels: the same
+     * bits on tiny values too */
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040);
     for (size_t i = 0; sc && i < k->n_scaled; i++) /* (taps x C floats: cheap) */
         av_nn__xnn_dw_scale_from(k->scaled[i], k->dw, sc + i * k->c);
     const int64_t plane = (int64_t)(k->h * k->w), all = plane * (int64_t)k->n;
@@ -219,15 +224,18 @@ av_nn_status av_nn__xnn_sparse_run(av_nn__xnn_sparse *k, const av_nn__node *n, c
         int64_t raw = p;
         if (p < 0)
             p += all; /* as the gather it replaced: negative indices wrap */
-        if (p < 0 || p >= all)
+        if (p < 0 || p >= all) {
+            _mm_setcsr(csr);
             return av_nn__node_fail(err, errlen, AV_NN_E_ARG, n, "index %lld out of range [0, %lld)",
                                     (long long)raw, (long long)all);
+        }
         int64_t b = p / plane, r = p % plane;
         const av_nn__xnn_dw *d = k->scaled ? k->scaled[k->n_scaled == 1 ? 0 : b] : k->dw;
         dw_pixel(d, x + (size_t)b * (size_t)plane * k->c, k->mid + j * k->c, r / (int64_t)k->w,
                  r % (int64_t)k->w);
     }
     av_nn__xnn_gemm_span(k->pw, k->mid, NULL, y, k->rows);
+    _mm_setcsr(csr);
     return AV_NN_OK;
 #else
     (void)k, (void)x, (void)idx, (void)it, (void)sc, (void)y; /* never prepared */
