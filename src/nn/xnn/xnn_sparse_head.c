@@ -96,6 +96,9 @@ bool av_nn__xnn_sparse_supports(const av_nn__graph *g, const av_nn__node *n)
     if (!x || !it || !y || x->rank != 4 || av_nn__xnn_numel(x) < 1 || y->dtype != AV_NN_F32 ||
         av_nn__xnn_numel(it) < 1 || (it->dtype != AV_NN_I32 && it->dtype != AV_NN_I64))
         return false;
+    /* the gathered depthwise rows (rows x C floats) within one tensor's limit */
+    if (av_nn__xnn_numel(it) > AV_NN_MAX_ELEMENTS / x->dims[3])
+        return false;
     av_nn__tid st = n->n_in > 6 ? n->in[6] : -1;
     if (st >= 0) {
         const av_nn__tensor *sc = &g->tensors[st];
@@ -150,8 +153,7 @@ av_nn_status av_nn__xnn_sparse_prepare(const av_nn__graph *g, const av_nn__node 
     k->c = (size_t)x->dims[3], k->cout = (size_t)q->t[3].dims[3];
     k->rows = (size_t)av_nn__xnn_numel(av_nn__xnn_in(g, n, 3));
     st = AV_NN_E_NOMEM;
-    /* rows x c floats: both bounded by the graph's element limit; a row more
-     * of slack: the GEMM's masked tail loads stay inside */
+    /* rows x c floats, bounded by supports(); a row more of slack */
     if (!(k->mid = malloc((k->rows + 1) * k->c * sizeof *k->mid)))
         goto fail;
     av_nn__tid sid = n->n_in > 6 ? n->in[6] : -1;
