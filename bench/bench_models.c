@@ -25,6 +25,9 @@
  * -P is -p plus one line per convolution node (XNNPACK configurations):
  * input shape, kernel, stride, groups, output channels, MFLOP, ms per run,
  * GFLOP/s and which kernel ran it (our own GEMM, Winograd, depthwise or XNNPACK's).
+ * -o NAME asks for output NAME only (the others passed as NULL, as the
+ * pipeline runs its detector: CenterNet's tower_0/detections), so nodes that
+ * write only unwanted outputs are skipped.
  *
  *   bench_models -q TABLE [-n RUNS] [-w WARMUP] model
  *
@@ -44,6 +47,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+static const char *only_output; /* -o NAME: the other outputs NULL */
 
 static void count_nodes(const av_nn__graph *g, int *live, int *transposes)
 {
@@ -200,6 +205,18 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
                 ((uint8_t *)bufs[i])[k * av_nn_dtype_size(ti->dtype)] = (uint8_t)(s >> 24);
         }
     }
+    void **outs = bufs ? bufs + ni : NULL; /* -o: a copy with the unwanted NULL */
+    void **only = only_output && bufs ? calloc((size_t)(no ? no : 1), sizeof *only) : NULL;
+    if (only_output && !rc) {
+        int k = av_nn_find_output(m, only_output);
+        if (!only || k < 0) {
+            fprintf(stderr, "%s: no output '%s'\n", path, only_output);
+            rc = 1;
+        } else {
+            only[k] = outs[k];
+            outs = only;
+        }
+    }
     double t_cold = 0;
     static av_nn__profile prof;
     for (int r = 0; !rc && r < warmup + runs; r++) {
@@ -215,7 +232,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
         }
         double c0 = bench_cpu_ms();
         t0 = bench_now_ms();
-        if (av_nn_run(c, (const void *const *)bufs, bufs + ni, err, sizeof err) != AV_NN_OK) {
+        if (av_nn_run(c, (const void *const *)bufs, outs, err, sizeof err) != AV_NN_OK) {
             fprintf(stderr, "%s: run: %s\n", path, err);
             rc = 1;
             break;
@@ -249,6 +266,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
     for (int i = 0; bufs && i < ni + no; i++)
         free(bufs[i]);
     free(bufs);
+    free(only);
     free(times);
     free(cpu);
     av_nn_ctx_free(c);
@@ -335,8 +353,10 @@ int main(int argc, char **argv)
 {
     int runs = 30, warmup = 3, profile = 0, xnn_only = 0, opt;
     const char *table = NULL;
-    while ((opt = getopt(argc, argv, "n:w:pPxkq:i:")) != -1) {
-        if (opt == 'k')
+    while ((opt = getopt(argc, argv, "n:w:pPxkq:i:o:")) != -1) {
+        if (opt == 'o')
+            only_output = optarg;
+        else if (opt == 'k')
             keep_weights = 1;
         else if (opt == 'i')
             int8_table = optarg;
@@ -352,7 +372,7 @@ int main(int argc, char **argv)
             warmup = atoi(optarg);
         else {
             fprintf(stderr,
-                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [-k] [-i TABLE] [model ...]\n"
+                    "usage: %s [-n runs] [-w warmup] [-p|-P] [-x] [-k] [-i TABLE] [-o OUTPUT] [model ...]\n"
                     "       %s -q TABLE [-n runs] [-w warmup] model\n",
                     argv[0], argv[0]);
             return 2;

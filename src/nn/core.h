@@ -145,6 +145,19 @@ bool av_nn__peak_fusion_pays(void);
 /* Tests: leave the peak mask as four nodes (graphs finalized later). */
 void av_nn__peak_force_off(bool on);
 
+/* ---- pass_sparse_head.c ---- */
+
+/* gather(reshape(conv(dw_on)), indices) along axis 0 into one SPARSE_HEAD
+ * node that computes the conv at the gathered pixels only (see
+ * pass_sparse_head.c). True when it rewrote ga in place. */
+bool av_nn__fuse_sparse_head(av_nn__graph *g, av_nn__node *ga);
+/* Every such gather of a swept graph; leaves counts and order for the
+ * caller's dead-node removal and sort. */
+av_nn_status av_nn__sparse_head_pass(av_nn__graph *g, char *err, size_t errlen);
+/* On unless AV_NN_FUSE_SPARSE_HEAD=0 or av_nn__sparse_head_force_off (tests). */
+bool av_nn__sparse_head_pays(void);
+void av_nn__sparse_head_force_off(bool on);
+
 /* ---- pass_layout.c ---- */
 
 /*

@@ -87,6 +87,16 @@ static av_nn_status pick_tracked(const av_nn__graph *g, bool *track, named **idx
         if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_TOPK &&
             g->nodes[i].p.topk.peak) /* a top-k's peak mask, reshaped */
             pre[g->nodes[i].p.topk.pre_peak] = pre[g->nodes[i].p.topk.pre_rows] = true;
+        if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_SPARSE_HEAD) {
+            /* the head read at gathered pixels: what its conv and reshape
+             * wrote (it stays f32: its rows are few) */
+            const av_nn__conv_params *p = &g->nodes[i].p.conv;
+            pre[p->pre_rows] = pre[p->pre_head] = true;
+            if (p->pre_dw >= 0)
+                pre[p->pre_dw] = true;
+            if (g->nodes[i].n_in > 6 && g->nodes[i].in[6] >= 0)
+                pre[p->pre_scale] = true;
+        }
     }
     for (int t = 0; t < g->n_tensors; t++) {
         const av_nn__tensor *x = &g->tensors[t];

@@ -25,6 +25,10 @@ struct av_nn_ctx {
     const av_nn__backend **be; /* per node index; NULL for nodes not in the order */
     void **state;              /* per node index: backend state */
     void **tptr;               /* per tensor: data (constant or in the arena) */
+    /* per node index: its one output is a graph output that no node reads
+     * (CenterNet's wh once pass_sparse_head.c took its gather): av_nn_run
+     * skips it when the caller does not want that output */
+    bool *unread;
     uint8_t *arena;
     size_t arena_bytes;
     av_nn__profile *prof; /* per-op time accumulated by av_nn_run when set (benchmarks) */
@@ -57,10 +61,32 @@ void av_nn_ctx_free(av_nn_ctx *c)
         pthreadpool_destroy(c->pool);
     free(c->be);
     free(c->state);
+    free(c->unread);
     free(c->tptr);
     free(c->arena);
     av_nn__graph_rebatch_free(c->bg);
     free(c);
+}
+
+/* unread[i] for the nodes whose one output is a graph output that no node
+ * of the order reads (and no graph input); readers counted in scratch
+ * (n_tensors entries, overwritten by the planner after). */
+static void mark_unread(const av_nn__graph *g, bool *unread, int64_t *readers)
+{
+    for (int t = 0; t < g->n_tensors; t++)
+        readers[t] = 0;
+    for (int j = 0; j < g->n_order; j++) {
+        const av_nn__node *n = &g->nodes[g->order[j]];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0)
+                readers[n->in[k]]++;
+    }
+    for (int j = 0; j < g->n_order; j++) {
+        int i = g->order[j];
+        const av_nn__node *n = &g->nodes[i];
+        const av_nn__tensor *y = n->n_out == 1 ? &g->tensors[n->out[0]] : NULL;
+        unread[i] = y && y->is_output && !y->is_input && !readers[n->out[0]];
+    }
 }
 
 av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_nn_ctx **out,
@@ -108,8 +134,9 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
     c->be = calloc(nn, sizeof *c->be);
     c->state = calloc(nn, sizeof *c->state);
     c->tptr = calloc(nt, sizeof *c->tptr);
+    c->unread = calloc(nn, sizeof *c->unread);
     int64_t *offsets = malloc(nt * sizeof *offsets);
-    if (!c->be || !c->state || !c->tptr || !offsets) {
+    if (!c->be || !c->state || !c->tptr || !c->unread || !offsets) {
         st = av_nn__fail(err, errlen, AV_NN_E_NOMEM, "context tables");
         goto fail;
     }
@@ -148,6 +175,7 @@ av_nn_status av_nn_ctx_new(const av_nn_model *m, const av_nn_ctx_opts *opts, av_
         if (gemm)
             av_nn__model_release(mm, c->bg, n);
     }
+    mark_unread(g, c->unread, offsets);
     if ((st = av_nn__plan(g, offsets, &c->arena_bytes, err, errlen)))
         goto fail;
     c->arena =
@@ -174,6 +202,15 @@ fail:
     return st;
 }
 
+/* The caller asked for graph output tensor t (a non-NULL pointer). */
+static bool wanted(const av_nn__graph *g, void *const *outputs, av_nn__tid t)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == t && outputs[i])
+            return true;
+    return false;
+}
+
 /* av_nn_run; tap >= 0: copy that tensor into tap_out once it is written
  * (an input at once), before a later node can reuse its arena bytes. */
 static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *outputs,
@@ -198,6 +235,8 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
     for (int j = 0; j < g->n_order; j++) {
         int i = g->order[j];
         const av_nn__node *n = &g->nodes[i];
+        if (c->unread[i] && !wanted(g, outputs, n->out[0]) && n->out[0] != tap && !c->obs)
+            continue; /* nobody reads what it writes */
         for (int k = 0; k < n->n_in; k++)
             in[k] = n->in[k] >= 0 ? c->tptr[n->in[k]] : NULL;
         for (int k = 0; k < n->n_out; k++)

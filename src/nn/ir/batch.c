@@ -184,6 +184,8 @@ static const char *not_separable(const av_nn__graph *g, const av_nn__node *n)
             return "multiples computed at run time";
         return av_nn__load_int(m->data, m->dtype, 0) == 1 ? NULL : "tiles the batch axis";
     }
+    case AV_NN_OP_SPARSE_HEAD:
+        return "gathers along the batch axis or with run-time indices";
     case AV_NN_OP_SPARSE_TO_DENSE:
     case AV_NN_OP_COUNT:
         break;

@@ -75,7 +75,10 @@ typedef int32_t av_nn__tid; /* tensor id; -1 = absent optional input */
     X(TILE, "tile")                                                          \
     X(WHERE, "where")               /* select(cond, a, b) with broadcasting */ \
     X(SPARSE_TO_DENSE, "sparse_to_dense")                                    \
-    X(IDENTITY, "identity")
+    X(IDENTITY, "identity")                                                  \
+    /* a dw_on 1x1 conv evaluated only at the pixels a gather reads          \
+     * (pass_sparse_head.c): in as the conv's, in[3] the flat pixel indices */ \
+    X(SPARSE_HEAD, "sparse_head")
 
 typedef enum av_nn__op {
 #define X(id, name) AV_NN_OP_##id,
@@ -149,6 +152,10 @@ typedef struct av_nn__conv_params {
     bool pw_on;
     av_nn__fused_act pw_act;
     int32_t pre_pw;
+    /* SPARSE_HEAD (pass_sparse_head.c; the rest as the dw_on conv's): the
+     * reshape's output the gather read and the conv's own output, whose
+     * names an int8 calibration table keeps (quant.c) */
+    int32_t pre_rows, pre_head;
 } av_nn__conv_params;
 
 typedef struct av_nn__pool_params {

@@ -889,7 +889,10 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
             }
         }
     }
-    if ((st = remove_dead(g, err, errlen)) || (st = topo_sort(g, err, errlen)))
+    /* heads read at a few gathered pixels (pass_sparse_head.c): after the
+     * sweep, which first folds their depthwise and scale into the conv */
+    if ((st = av_nn__sparse_head_pass(g, err, errlen)) || (st = remove_dead(g, err, errlen)) ||
+        (st = topo_sort(g, err, errlen)))
         return st;
     count_consumers(g);
     drop_unused_constants(g);

@@ -51,6 +51,9 @@
  *   WHERE             [cond bool, a, b] numpy broadcasting of all three
  *   SPARSE_TO_DENSE   [indices ([N], [N,R] or scalar), output_shape const,
  *                     values (scalar or [N]), default scalar]
+ *   SPARSE_HEAD       [x f32 NHWC, pw w [O,1,1,C], pw bias?, indices (i32/i64),
+ *                     dw w [1,KH,KW,C], dw bias?, scale? [1 or N,1,1,C]] with
+ *                     p.conv as a dw_on CONV2D's -> [indices..., O]
  *
  * Parameter defaults for zero-filled params: strides/dilations 0 mean 1,
  * CONV2D groups 0 means 1, DEPTHWISE depth_multiplier 0 is inferred, SOFTMAX
@@ -618,6 +621,9 @@ av_nn_status av_nn__infer_node(av_nn__graph *g, av_nn__node *n, char *err, size_
         break;
     case AV_NN_OP_SPARSE_TO_DENSE:
         st = av_nn__infer_s2d(g, n, err, errlen);
+        break;
+    case AV_NN_OP_SPARSE_HEAD:
+        st = av_nn__infer_sparse_head(g, n, err, errlen);
         break;
     default:
         st = infer_elementwise(g, n, err, errlen);

@@ -561,3 +561,24 @@ av_nn_status av_nn__infer_s2d(av_nn__graph *g, av_nn__node *n, char *err, size_t
     set_out(g, n, 0, vals->dtype, r, od);
     return AV_NN_OK;
 }
+
+/* The conv's output rows at the indexed pixels: [indices..., O]. */
+av_nn_status av_nn__infer_sparse_head(av_nn__graph *g, av_nn__node *n, char *err, size_t errlen)
+{
+    av_nn__tensor *x = tin(g, n, 0), *w = tin(g, n, 1), *idx = tin(g, n, 3), *dw = tin(g, n, 4);
+    if (!x || !w || !idx || !dw || (n->n_in != 6 && n->n_in != 7))
+        return FAILN(AV_NN_E_FORMAT, "needs x, filter, bias?, indices, dw filter, dw bias?");
+    if (x->rank != 4 || w->rank != 4 || dw->rank != 4 || w->dims[3] != x->dims[3] ||
+        dw->dims[3] != x->dims[3] || x->dtype != AV_NN_F32)
+        return FAILN(AV_NN_E_FORMAT, "x, filter and dw filter do not agree");
+    if (idx->dtype != AV_NN_I32 && idx->dtype != AV_NN_I64)
+        return FAILN(AV_NN_E_FORMAT, "indices must be i32 or i64");
+    if (idx->rank >= AV_NN_MAX_RANK)
+        return FAILN(AV_NN_E_FORMAT, "indices of rank %d", idx->rank);
+    int64_t od[AV_NN_MAX_RANK];
+    for (int i = 0; i < idx->rank; i++)
+        od[i] = idx->dims[i];
+    od[idx->rank] = w->dims[0];
+    set_out(g, n, 0, AV_NN_F32, idx->rank + 1, od);
+    return AV_NN_OK;
+}

@@ -104,5 +104,7 @@ av_nn_status av_nn__infer_topk(av_nn__graph *g, av_nn__node *n, char *err, size_
 av_nn_status av_nn__infer_argmax(av_nn__graph *g, av_nn__node *n, char *err, size_t errlen);
 av_nn_status av_nn__infer_tile(av_nn__graph *g, av_nn__node *n, char *err, size_t errlen);
 av_nn_status av_nn__infer_s2d(av_nn__graph *g, av_nn__node *n, char *err, size_t errlen);
+av_nn_status av_nn__infer_sparse_head(av_nn__graph *g, av_nn__node *n, char *err,
+                                      size_t errlen);
 
 #endif

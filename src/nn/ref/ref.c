@@ -182,6 +182,9 @@ av_nn_status av_nn__ref_run(const av_nn__graph *g, const av_nn__node *n, const v
     case AV_NN_OP_SPARSE_TO_DENSE:
         k = av_nn__ref_sparse_to_dense;
         break;
+    case AV_NN_OP_SPARSE_HEAD:
+        k = av_nn__ref_sparse_head;
+        break;
     case AV_NN_OP_COUNT:
         break;
     }

@@ -25,6 +25,7 @@ av_nn__ref_kernel av_nn__ref_binary, av_nn__ref_unary, av_nn__ref_clamp, av_nn__
 av_nn__ref_kernel av_nn__ref_pad, av_nn__ref_concat, av_nn__ref_split, av_nn__ref_slice,
     av_nn__ref_transpose, av_nn__ref_copy, av_nn__ref_gather, av_nn__ref_topk, av_nn__ref_argmax,
     av_nn__ref_tile, av_nn__ref_sparse_to_dense, av_nn__ref_reduce, av_nn__ref_resize;
+av_nn__ref_kernel av_nn__ref_sparse_head; /* ref_sparse_head.c */
 
 /* Fused activation on a float value. */
 float av_nn__apply_act(float v, const av_nn__fused_act *a);

@@ -77,6 +77,8 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_TOPK:
         return n->p.topk.peak ? av_nn__xnn_peaktopk_supports(g, n)
                               : av_nn__xnn_topk_supports(g, n);
+    case AV_NN_OP_SPARSE_HEAD:
+        return av_nn__xnn_sparse_supports(g, n);
     default:
         return false;
     }
@@ -114,6 +116,7 @@ static void xnn_release(void *state)
     av_nn__xnn_dwpw_free(s->dwpw);
     av_nn__xnn_pwdw_free(s->pwdw);
     av_nn__xnn_stem_free(s->stem);
+    av_nn__xnn_sparse_free(s->sparse);
     free(s->kcopy[0]);
     free(s->kcopy[1]);
     free(s);
@@ -193,6 +196,9 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
             st = av_nn__xnn_topk_prepare(g, n, s, err, errlen);
         }
         break;
+    case AV_NN_OP_SPARSE_HEAD:
+        st = av_nn__xnn_sparse_prepare(g, n, s, err, errlen);
+        break;
     case AV_NN_OP_UNARY:
     case AV_NN_OP_BINARY:
     case AV_NN_OP_CAST:
@@ -204,7 +210,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         break;
     }
     if (st == AV_NN_OK && !s->kernel && !s->gemm && !s->wino && !s->qgemm && !s->qdw && !s->dw &&
-        !s->qsgemm && !s->dwpw && !s->pwdw && !s->stem)
+        !s->qsgemm && !s->dwpw && !s->pwdw && !s->stem && !s->sparse)
         st = copy_constants(g, n, s, err, errlen);
     if (st != AV_NN_OK) {
         xnn_release(s);
@@ -246,6 +252,9 @@ static av_nn_status xnn_run(void *state, const av_nn__graph *g, const av_nn__nod
                                n->name ? n->name : "", av_nn__op_name(n->op));
         return AV_NN_OK;
     }
+    if (s && s->sparse)
+        return av_nn__xnn_sparse_run(s->sparse, n, in[0], in[3], g->tensors[n->in[3]].dtype,
+                                     n->n_in > 6 ? in[6] : NULL, out[0], err, errlen);
     if (s && s->stem) {
         av_nn__xnn_stem_run(s->stem, in[0], out[0], pool);
         return AV_NN_OK;

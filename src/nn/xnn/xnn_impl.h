@@ -25,6 +25,7 @@ typedef struct av_nn__xnn_qdw av_nn__xnn_qdw;     /* xnn_qdw.c: our qu8 depthwis
 typedef struct av_nn__xnn_qsgemm av_nn__xnn_qsgemm; /* xnn_qsgemm.c: our int8 convolution */
 typedef struct av_nn__xnn_dw av_nn__xnn_dw;     /* xnn_dw.c: our f32 depthwise */
 typedef struct av_nn__xnn_dwpw av_nn__xnn_dwpw; /* xnn_dwpw.c: depthwise + 1x1 in bands */
+typedef struct av_nn__xnn_sparse av_nn__xnn_sparse; /* xnn_sparse_head.c: at gathered pixels */
 typedef struct av_nn__xnn_pwdw av_nn__xnn_pwdw; /* xnn_pwdw.c: 1x1 + strided depthwise */
 typedef struct av_nn__xnn_stem av_nn__xnn_stem; /* xnn_stem.c: 3x3 stride-2 RGB stem */
 
@@ -67,6 +68,7 @@ struct av_nn__xnn_node {
     av_nn__xnn_dwpw *dwpw;      /* set instead of op: depthwise + 1x1 in bands (xnn_dwpw.c) */
     av_nn__xnn_pwdw *pwdw;      /* set instead of op: 1x1 + strided depthwise (xnn_pwdw.c) */
     av_nn__xnn_stem *stem;      /* set instead of op: the 3x3 stride-2 RGB stem (xnn_stem.c) */
+    av_nn__xnn_sparse *sparse;  /* set instead of op: SPARSE_HEAD (xnn_sparse_head.c) */
     /* Arguments of the setup call, filled by prepare. */
     size_t batch, in_h, in_w, out_h, out_w; /* spatial ops; "nc" ops use batch */
     uint32_t adj_h, adj_w;                  /* deconvolution output adjustment */
@@ -357,6 +359,20 @@ av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n
 bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r,
                          const float *sc, float *y, pthreadpool_t pool);
 void av_nn__xnn_dwpw_free(av_nn__xnn_dwpw *k);
+
+/* ---- xnn_sparse_head.c: SPARSE_HEAD, the dw + 1x1 at gathered pixels ---- */
+
+/* Our depthwise and GEMM take its two parts, with register activations. */
+bool av_nn__xnn_sparse_supports(const av_nn__graph *g, const av_nn__node *n);
+av_nn_status av_nn__xnn_sparse_prepare(const av_nn__graph *g, const av_nn__node *n,
+                                       av_nn__xnn_node *s, char *err, size_t errlen);
+/* x the conv's input, idx the indices (dtype it), sc the scale (in[6],
+ * NULL: none), y the rows; an index out of range fails (AV_NN_E_ARG) with
+ * y partly written. On the calling thread: 100 pixels are microseconds. */
+av_nn_status av_nn__xnn_sparse_run(av_nn__xnn_sparse *k, const av_nn__node *n, const float *x,
+                                   const void *idx, av_nn_dtype it, const float *sc, float *y,
+                                   char *err, size_t errlen);
+void av_nn__xnn_sparse_free(av_nn__xnn_sparse *k);
 
 /* ---- xnn_s2d.c: the fused space-to-depth stem's rank-6 transpose (pass_focus.c) ---- */
 
