@@ -62,6 +62,10 @@ bool av_nn__fuse_dwpw(av_nn__graph *g, av_nn__node *pw);
 /* The depthwise a fused conv took, as a node of its own in *dw (its output
  * named as its input: the same shape and dtype); false when n has none. */
 bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *dw);
+/* The same without the check, for any node carrying a depthwise the way a
+ * fused conv does (in[4] its filter, in[5] its bias or -1, p.conv.dw_*):
+ * the fused conv, and the sparse head that took one (pass_sparse_head.c). */
+void av_nn__dwpw_dw_of(const av_nn__node *n, av_nn__node *dw);
 /* Our f32 depthwise (xnn_dw.c) computes node n exactly and runs on this CPU
  * (its speed choice aside: fused, it runs every shape it takes). */
 bool av_nn__xnn_dw_takes(const av_nn__graph *g, const av_nn__node *n);

@@ -302,6 +302,13 @@ bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *
     const av_nn__conv_params *p = &n->p.conv;
     if (n->op != AV_NN_OP_CONV2D || !p->dw_on || (n->n_in != 6 && n->n_in != 7))
         return false;
+    av_nn__dwpw_dw_of(n, dw);
+    return true;
+}
+
+void av_nn__dwpw_dw_of(const av_nn__node *n, av_nn__node *dw)
+{
+    const av_nn__conv_params *p = &n->p.conv;
     *dw = (av_nn__node){.op = AV_NN_OP_DEPTHWISE_CONV2D, .name = n->name, .n_out = 1};
     dw->n_in = n->in[5] >= 0 ? 3 : 2;
     dw->in[0] = n->in[0], dw->in[1] = n->in[4], dw->in[2] = n->in[5];
@@ -312,7 +319,6 @@ bool av_nn__dwpw_node(const av_nn__graph *g, const av_nn__node *n, av_nn__node *
                                       .pad_bottom = p->dw_pad_bottom,
                                       .pad_right = p->dw_pad_right, .depth_multiplier = 1,
                                       .act = p->dw_act, .pre_residual = -1, .pre_dw = -1};
-    return true;
 }
 
 static _Atomic int rc_env_off = -1; /* AV_NN_FUSE_RESIZE_CONCAT=0: 1 (av_nn__env_zero) */

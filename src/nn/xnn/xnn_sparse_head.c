@@ -31,22 +31,6 @@ struct av_nn__xnn_sparse {
     float *mid;              /* rows x c: the depthwise at the gathered pixels */
 };
 
-/* The depthwise part as a node of its own (as av_nn__dwpw_node). */
-static void dw_part(const av_nn__node *n, av_nn__node *dw)
-{
-    const av_nn__conv_params *p = &n->p.conv;
-    *dw = (av_nn__node){.op = AV_NN_OP_DEPTHWISE_CONV2D, .name = n->name, .n_out = 1};
-    dw->n_in = n->in[5] >= 0 ? 3 : 2;
-    dw->in[0] = n->in[0], dw->in[1] = n->in[4], dw->in[2] = n->in[5];
-    dw->out[0] = n->in[0];
-    dw->p.conv = (av_nn__conv_params){.stride_h = 1, .stride_w = 1, .dilation_h = 1,
-                                      .dilation_w = 1, .padding = AV_NN_PAD_EXPLICIT,
-                                      .pad_top = p->dw_pad_top, .pad_left = p->dw_pad_left,
-                                      .pad_bottom = p->dw_pad_bottom,
-                                      .pad_right = p->dw_pad_right, .depth_multiplier = 1,
-                                      .act = p->dw_act, .pre_residual = -1, .pre_dw = -1};
-}
-
 /* The 1x1 part as a CONV2D of a small graph of its own: x, w, b and the
  * dense output [n, h, w, cout] that the gather's rows came from (our GEMM
  * takes its geometry from the tensors). */
@@ -108,7 +92,7 @@ bool av_nn__xnn_sparse_supports(const av_nn__graph *g, const av_nn__node *n)
             return false;
     }
     av_nn__node dw;
-    dw_part(n, &dw);
+    av_nn__dwpw_dw_of(n, &dw);
     pw_part *q = malloc(sizeof *q); /* 4 tensors: too big for a stack frame here */
     bool ok = q && reg_act(&n->p.conv.dw_act) && reg_act(&n->p.conv.act) &&
               av_nn__xnn_dw_takes(g, &dw) && make_pw(g, n, q) &&
@@ -135,7 +119,7 @@ av_nn_status av_nn__xnn_sparse_prepare(const av_nn__graph *g, const av_nn__node 
                                        av_nn__xnn_node *s, char *err, size_t errlen)
 {
     av_nn__node dw;
-    dw_part(n, &dw);
+    av_nn__dwpw_dw_of(n, &dw);
     av_nn__xnn_node a = {0}, b = {0};
     av_nn__xnn_sparse *k = calloc(1, sizeof *k);
     pw_part *q = malloc(sizeof *q);
