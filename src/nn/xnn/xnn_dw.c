@@ -431,6 +431,43 @@ void av_nn__xnn_dw_scale_from(av_nn__xnn_dw *dst, const av_nn__xnn_dw *src, cons
             dst->packed[t * cp + c] = src->packed[t * cp + c] * s[c];
 }
 
+int av_nn__xnn_dw_se_init(av_nn__xnn_dw_se *s, const av_nn__xnn_dw *dw,
+                          const av_nn__tensor *scale, size_t images)
+{
+    *s = (av_nn__xnn_dw_se){0};
+    if (!scale)
+        return 0;
+    size_t copies = scale->dims[0] == 1 ? 1 : images;
+    if (!(s->copy = calloc(copies ? copies : 1, sizeof *s->copy)))
+        return -1;
+    for (; s->n < copies; s->n++)
+        if (!(s->copy[s->n] = av_nn__xnn_dw_clone(dw))) {
+            av_nn__xnn_dw_se_free(s);
+            return -1;
+        }
+    return 0;
+}
+
+void av_nn__xnn_dw_se_scale(const av_nn__xnn_dw_se *s, const av_nn__xnn_dw *dw, const float *sc)
+{
+    for (size_t i = 0; sc && i < s->n; i++) /* (taps x C floats: cheap) */
+        av_nn__xnn_dw_scale_from(s->copy[i], dw, sc + i * dw->c);
+}
+
+const av_nn__xnn_dw *av_nn__xnn_dw_se_pick(const av_nn__xnn_dw_se *s, const av_nn__xnn_dw *dw,
+                                           size_t img)
+{
+    return !s->copy ? dw : s->copy[s->n == 1 ? 0 : img];
+}
+
+void av_nn__xnn_dw_se_free(av_nn__xnn_dw_se *s)
+{
+    for (size_t i = 0; s->copy && i < s->n; i++)
+        av_nn__xnn_dw_free(s->copy[i]);
+    free(s->copy);
+    *s = (av_nn__xnn_dw_se){0};
+}
+
 size_t av_nn__xnn_dw_row_floats(const av_nn__xnn_dw *k, size_t *rows)
 {
     *rows = k->batch * k->oh;

@@ -34,10 +34,8 @@ struct av_nn__xnn_dwpw {
     av_nn__xnn_gemm *pw;
     size_t rows, row_floats, w, cout; /* depthwise output rows (all images), floats per row */
     size_t band;                      /* rows per band */
-    /* A fused squeeze-excite scale (in[6]): per run, scaled[i] gets dw's taps
-     * times image i's scale (one copy when the scale has one image). */
-    av_nn__xnn_dw **scaled;
-    size_t n_scaled, oh, c; /* copies; depthwise output rows per image; channels */
+    av_nn__xnn_dw_se se;    /* a fused squeeze-excite scale's copies of dw */
+    size_t oh;              /* depthwise output rows per image */
 };
 
 static atomic_bool forced_off;
@@ -90,9 +88,7 @@ void av_nn__xnn_dwpw_free(av_nn__xnn_dwpw *k)
 {
     if (!k)
         return;
-    for (size_t i = 0; k->scaled && i < k->n_scaled; i++)
-        av_nn__xnn_dw_free(k->scaled[i]);
-    free(k->scaled);
+    av_nn__xnn_dw_se_free(&k->se);
     av_nn__xnn_dw_free(k->dw);
     av_nn__xnn_gemm_free(k->pw);
     free(k);
@@ -121,19 +117,13 @@ av_nn_status av_nn__xnn_dwpw_prepare(const av_nn__graph *g, const av_nn__node *n
     const av_nn__tensor *y = av_nn__xnn_out(g, n, 0);
     k->row_floats = av_nn__xnn_dw_row_floats(k->dw, &k->rows);
     k->w = (size_t)y->dims[2], k->cout = (size_t)y->dims[3];
-    k->oh = (size_t)y->dims[1], k->c = (size_t)av_nn__xnn_in(g, n, 0)->dims[3];
+    k->oh = (size_t)y->dims[1];
     av_nn__tid st_id = av_nn__dwpw_scale(n);
-    if (st_id >= 0) {
-        size_t copies = g->tensors[st_id].dims[0] == 1 ? 1 : (size_t)y->dims[0];
-        k->scaled = calloc(copies ? copies : 1, sizeof *k->scaled);
-        for (size_t i = 0; k->scaled && i < copies; i++, k->n_scaled++)
-            if (!(k->scaled[i] = av_nn__xnn_dw_clone(k->dw)))
-                break;
-        if (!k->scaled || k->n_scaled < copies) {
-            av_nn__xnn_dwpw_free(k);
-            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "node '%s' (%s): out of memory",
-                               n->name ? n->name : "", av_nn__op_name(n->op));
-        }
+    if (av_nn__xnn_dw_se_init(&k->se, k->dw, st_id >= 0 ? &g->tensors[st_id] : NULL,
+                              (size_t)y->dims[0])) {
+        av_nn__xnn_dwpw_free(k);
+        return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "node '%s' (%s): out of memory",
+                           n->name ? n->name : "", av_nn__op_name(n->op));
     }
     k->band = BAND_FLOATS / k->row_floats;
     /* at least 8 bands per image: enough tasks for two threads */
@@ -167,16 +157,12 @@ static void band_task(void *ctx, size_t bi)
             break;
     float *mid = j->scratch + slot * k->band * k->row_floats;
     size_t row0 = bi * k->band, n = k->rows - row0 < k->band ? k->rows - row0 : k->band;
-    if (!k->scaled) {
-        av_nn__xnn_dw_rows(k->dw, j->x, mid, row0, n);
-    } else { /* image by image: each has its own scaled taps */
-        for (size_t r = row0; r < row0 + n;) {
-            size_t img = r / k->oh, end = (img + 1) * k->oh;
-            end = end < row0 + n ? end : row0 + n;
-            const av_nn__xnn_dw *d = k->scaled[k->n_scaled == 1 ? 0 : img];
-            av_nn__xnn_dw_rows(d, j->x, mid + (r - row0) * k->row_floats, r, end - r);
-            r = end;
-        }
+    for (size_t r = row0; r < row0 + n;) { /* image by image: each may have its own taps */
+        size_t img = r / k->oh, end = (img + 1) * k->oh;
+        end = end < row0 + n ? end : row0 + n;
+        av_nn__xnn_dw_rows(av_nn__xnn_dw_se_pick(&k->se, k->dw, img), j->x,
+                           mid + (r - row0) * k->row_floats, r, end - r);
+        r = end;
     }
     size_t p0 = row0 * k->w; /* rows of all images follow each other */
     av_nn__xnn_gemm_span(k->pw, mid, j->r ? j->r + p0 * k->cout : NULL, j->y + p0 * k->cout,
@@ -187,8 +173,7 @@ static void band_task(void *ctx, size_t bi)
 bool av_nn__xnn_dwpw_run(const av_nn__xnn_dwpw *k, const float *x, const float *r,
                          const float *sc, float *y, pthreadpool_t pool)
 {
-    for (size_t i = 0; sc && i < k->n_scaled; i++) /* (taps x C floats: cheap) */
-        av_nn__xnn_dw_scale_from(k->scaled[i], k->dw, sc + i * k->c);
+    av_nn__xnn_dw_se_scale(&k->se, k->dw, sc);
     size_t slots = pthreadpool_get_threads_count(pool);
     slots = slots < 1 ? 1 : slots > MAX_SLOTS ? MAX_SLOTS : slots;
     atomic_int busy[MAX_SLOTS];

@@ -197,23 +197,9 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
             ADD_RES(3, c30, c31) ADD_RES(4, c40, c41) ADD_RES(5, c50, c51);
 #undef ADD_RES
         }
-        if (clamp) { /* 24 ops on the FP pipes: worth skipping (SiLU convs, K of 16) */
-#define CLAMP(r) r = _mm256_min_ps(_mm256_max_ps(r, vlo), vhi)
-            CLAMP(c00), CLAMP(c01), CLAMP(c10), CLAMP(c11), CLAMP(c20), CLAMP(c21);
-            CLAMP(c30), CLAMP(c31), CLAMP(c40), CLAMP(c41), CLAMP(c50), CLAMP(c51);
-#undef CLAMP
-        }
-        av_nn__tile_store_row(c, c00, c01, nc);
-        if (mr > 1)
-            av_nn__tile_store_row(c + cs, c10, c11, nc);
-        if (mr > 2)
-            av_nn__tile_store_row(c + 2 * cs, c20, c21, nc);
-        if (mr > 3)
-            av_nn__tile_store_row(c + 3 * cs, c30, c31, nc);
-        if (mr > 4)
-            av_nn__tile_store_row(c + 4 * cs, c40, c41, nc);
-        if (mr > 5)
-            av_nn__tile_store_row(c + 5 * cs, c50, c51, nc);
+        /* clamp skipped where unbounded (SiLU convs, K of 16) */
+        av_nn__tile_store_6x16(c, cs, mr, nc, clamp, vlo, vhi, c00, c01, c10, c11, c20, c21, c30,
+                               c31, c40, c41, c50, c51);
         if (nc <= NR)
             return;
         nc -= NR, c += NR, res = res ? res + NR : NULL;

@@ -326,6 +326,26 @@ av_nn__xnn_dw *av_nn__xnn_dw_clone(const av_nn__xnn_dw *k);
  * the depthwise of x * s (a fused squeeze-excite multiply, xnn_dwpw.c). */
 void av_nn__xnn_dw_scale_from(av_nn__xnn_dw *dst, const av_nn__xnn_dw *src, const float *s);
 
+/* A depthwise that took a squeeze-excite scale (in[6] of a fused conv or a
+ * sparse head): copy i holds its taps times image i's scale, one copy when
+ * the scale has one image, none without a scale (av_nn__xnn_dw_se_pick then
+ * gives the depthwise itself). */
+typedef struct av_nn__xnn_dw_se {
+    av_nn__xnn_dw **copy;
+    size_t n;
+} av_nn__xnn_dw_se;
+/* Copies of dw for scale (NULL: none) over `images` images. 0, or -1 out of
+ * memory (what was made is freed). Free with av_nn__xnn_dw_se_free. */
+int av_nn__xnn_dw_se_init(av_nn__xnn_dw_se *s, const av_nn__xnn_dw *dw,
+                          const av_nn__tensor *scale, size_t images);
+/* Per run: each copy's taps = dw's times its image's scale (sc: n x c floats;
+ * NULL: no scale this run). */
+void av_nn__xnn_dw_se_scale(const av_nn__xnn_dw_se *s, const av_nn__xnn_dw *dw, const float *sc);
+/* The taps image img runs with. */
+const av_nn__xnn_dw *av_nn__xnn_dw_se_pick(const av_nn__xnn_dw_se *s, const av_nn__xnn_dw *dw,
+                                           size_t img);
+void av_nn__xnn_dw_se_free(av_nn__xnn_dw_se *s);
+
 /* ---- xnn_pwdw.c: a strided depthwise that took its 1x1 conv (p.conv.pw_on) ---- */
 
 bool av_nn__xnn_pwdw_supports(const av_nn__graph *g, const av_nn__node *n);
@@ -461,6 +481,8 @@ void av_nn__xnn_peaktopk_prepare(av_nn__xnn_node *s);
 
 /* xnn_peak.c: MAX_POOL2D with p.pool.peak (the fused peak mask), our own kernel */
 bool av_nn__xnn_peak_supports(const av_nn__graph *g, const av_nn__node *n);
+/* Windows its kernel takes: stride 1, no dilation, each holding a real pixel. */
+bool av_nn__xnn_peak_window_ok(const av_nn__pool_params *p);
 void av_nn__xnn_peak_prepare(av_nn__xnn_node *s);
 
 /* xnn_quant.c: per-tensor int8 QUANTIZE / DEQUANTIZE (convert operators) */

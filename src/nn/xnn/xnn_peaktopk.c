@@ -218,11 +218,7 @@ bool av_nn__xnn_peaktopk_supports(const av_nn__graph *g, const av_nn__node *n)
         y->dims[0] != x->dims[0] || y->dims[1] != tp->k || yi->dims[0] != x->dims[0] ||
         yi->dims[1] != tp->k || p->act.kind != AV_NN_ACT_NONE)
         return false;
-    /* the windows xnn_peak.c takes: every one holds a real pixel */
-    return p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
-           p->filter_h >= 1 && p->filter_w >= 1 && p->pad_top >= 0 && p->pad_left >= 0 &&
-           p->pad_bottom >= 0 && p->pad_right >= 0 && p->pad_top < p->filter_h &&
-           p->pad_bottom < p->filter_h && p->pad_left < p->filter_w && p->pad_right < p->filter_w;
+    return av_nn__xnn_peak_window_ok(p); /* the windows xnn_peak.c takes */
 }
 
 void av_nn__xnn_peaktopk_prepare(av_nn__xnn_node *s)

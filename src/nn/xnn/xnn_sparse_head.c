@@ -23,8 +23,7 @@
 
 struct av_nn__xnn_sparse {
     av_nn__xnn_dw *dw;       /* the depthwise, packed as xnn_dw.c packs it */
-    av_nn__xnn_dw **scaled;  /* per scale image: dw's taps times its scale (in[6]) */
-    size_t n_scaled;
+    av_nn__xnn_dw_se se;     /* per scale image: dw's taps times its scale (in[6]) */
     av_nn__xnn_gemm *pw;     /* the 1x1 on our GEMM */
     size_t n, h, w, c, cout; /* the conv's input [n, h, w, c]; its output channels */
     size_t rows;             /* gathered pixels (indices) */
@@ -106,9 +105,7 @@ void av_nn__xnn_sparse_free(av_nn__xnn_sparse *k)
 {
     if (!k)
         return;
-    for (size_t i = 0; k->scaled && i < k->n_scaled; i++)
-        av_nn__xnn_dw_free(k->scaled[i]);
-    free(k->scaled);
+    av_nn__xnn_dw_se_free(&k->se);
     av_nn__xnn_dw_free(k->dw);
     av_nn__xnn_gemm_free(k->pw);
     free(k->mid);
@@ -141,14 +138,8 @@ av_nn_status av_nn__xnn_sparse_prepare(const av_nn__graph *g, const av_nn__node 
     if (!(k->mid = malloc((k->rows + 1) * k->c * sizeof *k->mid)))
         goto fail;
     av_nn__tid sid = n->n_in > 6 ? n->in[6] : -1;
-    if (sid >= 0) {
-        size_t copies = g->tensors[sid].dims[0] == 1 ? 1 : k->n;
-        if (!(k->scaled = calloc(copies, sizeof *k->scaled)))
-            goto fail;
-        for (; k->n_scaled < copies; k->n_scaled++)
-            if (!(k->scaled[k->n_scaled] = av_nn__xnn_dw_clone(k->dw)))
-                goto fail;
-    }
+    if (av_nn__xnn_dw_se_init(&k->se, k->dw, sid >= 0 ? &g->tensors[sid] : NULL, k->n))
+        goto fail;
     free(q);
     s->sparse = k;
     s->what = "own depthwise + 1x1 at the gathered pixels (AVX2+FMA)";
@@ -202,8 +193,7 @@ av_nn_status av_nn__xnn_sparse_run(av_nn__xnn_sparse *k, const av_nn__node *n, c
      * bits on tiny values too */
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);
-    for (size_t i = 0; sc && i < k->n_scaled; i++) /* (taps x C floats: cheap) */
-        av_nn__xnn_dw_scale_from(k->scaled[i], k->dw, sc + i * k->c);
+    av_nn__xnn_dw_se_scale(&k->se, k->dw, sc);
     const int64_t plane = (int64_t)(k->h * k->w), all = plane * (int64_t)k->n;
     for (size_t j = 0; j < k->rows; j++) {
         int64_t p = it == AV_NN_I32 ? ((const int32_t *)idx)[j] : ((const int64_t *)idx)[j];
@@ -216,8 +206,7 @@ av_nn_status av_nn__xnn_sparse_run(av_nn__xnn_sparse *k, const av_nn__node *n, c
                                     (long long)raw, (long long)all);
         }
         int64_t b = p / plane, r = p % plane;
-        const av_nn__xnn_dw *d = k->scaled ? k->scaled[k->n_scaled == 1 ? 0 : b] : k->dw;
-        dw_pixel(d, x + (size_t)b * (size_t)plane * k->c, k->mid + j * k->c, r / (int64_t)k->w,
+        dw_pixel(av_nn__xnn_dw_se_pick(&k->se, k->dw, (size_t)b), x + (size_t)b * (size_t)plane * k->c, k->mid + j * k->c, r / (int64_t)k->w,
                  r % (int64_t)k->w);
     }
     av_nn__xnn_gemm_span(k->pw, k->mid, NULL, y, k->rows);

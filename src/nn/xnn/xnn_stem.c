@@ -187,24 +187,8 @@ __attribute__((target("avx2,fma"))) static void stem_tile(const av_nn__xnn_stem 
             STEP(7);
             STEP(8);
         }
-        if (clamp) {
-#define CLAMP(x) x = _mm256_min_ps(_mm256_max_ps(x, vlo), vhi)
-            CLAMP(c00), CLAMP(c01), CLAMP(c10), CLAMP(c11), CLAMP(c20), CLAMP(c21);
-            CLAMP(c30), CLAMP(c31), CLAMP(c40), CLAMP(c41), CLAMP(c50), CLAMP(c51);
-#undef CLAMP
-        }
-        float *cj = c + j * NR;
-        av_nn__tile_store_row(cj, c00, c01, nc);
-        if (mr > 1)
-            av_nn__tile_store_row(cj + cout, c10, c11, nc);
-        if (mr > 2)
-            av_nn__tile_store_row(cj + 2 * cout, c20, c21, nc);
-        if (mr > 3)
-            av_nn__tile_store_row(cj + 3 * cout, c30, c31, nc);
-        if (mr > 4)
-            av_nn__tile_store_row(cj + 4 * cout, c40, c41, nc);
-        if (mr > 5)
-            av_nn__tile_store_row(cj + 5 * cout, c50, c51, nc);
+        av_nn__tile_store_6x16(c + j * NR, cout, mr, nc, clamp, vlo, vhi, c00, c01, c10, c11, c20,
+                               c21, c30, c31, c40, c41, c50, c51);
     }
 }
 #undef STEP
