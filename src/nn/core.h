@@ -139,6 +139,9 @@ av_nn__node *av_nn__private_reader(av_nn__graph *g, av_nn__tid t);
  * the top-k (p.topk.peak, reading the heat map): see pass_peaktopk.c. True
  * when it rewrote (the peak mask and the reshape are dead). */
 bool av_nn__fuse_peak_topk(av_nn__graph *g, av_nn__node *tk);
+/* The peak mask's windows its kernels take (xnn_peak.c, xnn_peaktopk.c):
+ * stride 1, no dilation, each window holding a real pixel. */
+bool av_nn__peak_window_ok(const av_nn__pool_params *p);
 /* On unless AV_NN_FUSE_PEAK_TOPK=0 or av_nn__peak_topk_force_off (tests). */
 bool av_nn__peak_topk_fusion_pays(void);
 void av_nn__peak_topk_force_off(bool on);

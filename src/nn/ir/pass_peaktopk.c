@@ -34,13 +34,17 @@ void av_nn__peak_topk_force_off(bool on)
     atomic_store(&forced_off, on);
 }
 
+bool av_nn__peak_window_ok(const av_nn__pool_params *p)
+{
+    return p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
+           p->filter_h >= 1 && p->filter_w >= 1 && p->pad_top >= 0 && p->pad_left >= 0 &&
+           p->pad_bottom >= 0 && p->pad_right >= 0 && p->pad_top < p->filter_h &&
+           p->pad_bottom < p->filter_h && p->pad_left < p->filter_w && p->pad_right < p->filter_w;
+}
+
 static bool window_ok(const av_nn__pool_params *p)
 {
-    return p->peak && p->act.kind == AV_NN_ACT_NONE && p->stride_h == 1 && p->stride_w == 1 &&
-           p->dilation_h == 1 && p->dilation_w == 1 && p->filter_h >= 1 && p->filter_w >= 1 &&
-           p->pad_top >= 0 && p->pad_left >= 0 && p->pad_bottom >= 0 && p->pad_right >= 0 &&
-           p->pad_top < p->filter_h && p->pad_bottom < p->filter_h &&
-           p->pad_left < p->filter_w && p->pad_right < p->filter_w;
+    return p->peak && p->act.kind == AV_NN_ACT_NONE && av_nn__peak_window_ok(p);
 }
 
 bool av_nn__fuse_peak_topk(av_nn__graph *g, av_nn__node *tk)

@@ -481,8 +481,6 @@ void av_nn__xnn_peaktopk_prepare(av_nn__xnn_node *s);
 
 /* xnn_peak.c: MAX_POOL2D with p.pool.peak (the fused peak mask), our own kernel */
 bool av_nn__xnn_peak_supports(const av_nn__graph *g, const av_nn__node *n);
-/* Windows its kernel takes: stride 1, no dilation, each holding a real pixel. */
-bool av_nn__xnn_peak_window_ok(const av_nn__pool_params *p);
 void av_nn__xnn_peak_prepare(av_nn__xnn_node *s);
 
 /* xnn_quant.c: per-tensor int8 QUANTIZE / DEQUANTIZE (convert operators) */

@@ -143,16 +143,7 @@ bool av_nn__xnn_peak_supports(const av_nn__graph *g, const av_nn__node *n)
         y->dtype != AV_NN_F32 || x->rank != 4 || y->rank != 4 || av_nn__xnn_numel(x) < 1 ||
         memcmp(x->dims, y->dims, sizeof x->dims[0] * 4) != 0 || p->act.kind != AV_NN_ACT_NONE)
         return false;
-    return av_nn__xnn_peak_window_ok(p);
-}
-
-bool av_nn__xnn_peak_window_ok(const av_nn__pool_params *p)
-{
-    /* every window holds a real pixel (as max pooling's supports asks) */
-    return p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
-           p->filter_h >= 1 && p->filter_w >= 1 && p->pad_top >= 0 && p->pad_left >= 0 &&
-           p->pad_bottom >= 0 && p->pad_right >= 0 && p->pad_top < p->filter_h &&
-           p->pad_bottom < p->filter_h && p->pad_left < p->filter_w && p->pad_right < p->filter_w;
+    return av_nn__peak_window_ok(p); /* every window holds a real pixel */
 }
 
 void av_nn__xnn_peak_prepare(av_nn__xnn_node *s)

@@ -218,7 +218,7 @@ bool av_nn__xnn_peaktopk_supports(const av_nn__graph *g, const av_nn__node *n)
         y->dims[0] != x->dims[0] || y->dims[1] != tp->k || yi->dims[0] != x->dims[0] ||
         yi->dims[1] != tp->k || p->act.kind != AV_NN_ACT_NONE)
         return false;
-    return av_nn__xnn_peak_window_ok(p); /* the windows xnn_peak.c takes */
+    return av_nn__peak_window_ok(p);
 }
 
 void av_nn__xnn_peaktopk_prepare(av_nn__xnn_node *s)
