@@ -54,6 +54,17 @@ static int run_cmd(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Whether the file at path begins with the n bytes magic. */
+static int starts_with_bytes(const char *path, const char *magic, size_t n)
+{
+    unsigned char b[8] = {0};
+    FILE *f = fopen(path, "rb");
+    CHECK(f);
+    size_t got = fread(b, 1, n, f);
+    fclose(f);
+    return got == n && memcmp(b, magic, n) == 0;
+}
+
 /* run_cmd of a command that must exit 0 with JSON on stdout: the JSON. */
 static json_t *run_json(const char *cmd, char **out)
 {
@@ -136,6 +147,18 @@ TEST(cli_exit_codes_and_errors)
     snprintf(ann, sizeof ann, "%s/ann.jpg", dir);
     struct stat sb;
     CHECK(stat(ann, &sb) == 0 && sb.st_size > 1000);
+    /* the input is a BMP: annotated as a JPEG, unless OUT's extension asks
+     * for a PNG; another extension keeps what the input gives */
+    CHECK(starts_with_bytes(ann, "\xff\xd8\xff", 3));
+    const char *names[] = {"ann.png", "ann.out"}, *magic[] = {"\x89PNG", "\xff\xd8\xff"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' detect --annotate '%s/%s' '%s' 2>/dev/null", bin, dir,
+                 names[i], png);
+        CHECK_EQ_INT(run_cmd(cmd, &out), 0);
+        free(out);
+        snprintf(ann, sizeof ann, "%s/%s", dir, names[i]);
+        CHECK(starts_with_bytes(ann, magic[i], strlen(magic[i])));
+    }
 }
 
 TEST(cli_classify_parrot)

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "detect/detect.h"
 #include "video/video.h"
+#include "vision/vision.h"
 
 static const char *const detect_keys[] = {"models",    "threads",    "max-megapixels",
                                           "max-upload-mb", "log-level", "log-format",
@@ -99,6 +101,43 @@ static int annotate_path(const char *out, int many, const char *image, const cha
     int n = snprintf(dst, cap, "%s/%.*s.annotated.%s", out, stem, b,
                      strcmp(mime, "image/png") ? "jpg" : "png");
     return n > 0 && n < (int)cap ? 0 : -1;
+}
+
+/* The format OUT's extension asks for (.png, .jpg, .jpeg), or NULL. */
+static const char *mime_of_name(const char *path)
+{
+    const char *dot = strrchr(base_name(path), '.');
+    if (!dot)
+        return NULL;
+    if (!strcasecmp(dot, ".png"))
+        return "image/png";
+    if (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))
+        return "image/jpeg";
+    return NULL;
+}
+
+/* r's annotated image re-encoded as `mime` when OUT's name asks for the other
+ * format than the input's (a JPEG photo written to out.png). */
+static int convert_annotated(av_detect_result *r, const char *mime, long long max_pixels,
+                             char *err, size_t errlen)
+{
+    av_vision_decode_opts o = {.limits = {(long long)r->annotated_len, max_pixels}};
+    av_image *img = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    av_vision_status st = av_vision_decode(r->annotated, r->annotated_len, &o, &img, NULL, err,
+                                           errlen);
+    if (st == AV_VISION_OK)
+        st = strcmp(mime, "image/png") ? av_vision_encode_jpeg(img, 90, &buf, &len, err, errlen)
+                                       : av_vision_encode_png(img, &buf, &len, err, errlen);
+    av_img_free(img);
+    if (st != AV_VISION_OK)
+        return -1;
+    free(r->annotated);
+    r->annotated = buf;
+    r->annotated_len = len;
+    snprintf(r->annotated_mime, sizeof r->annotated_mime, "%s", mime);
+    return 0;
 }
 
 static int write_file(const char *path, const void *buf, size_t len, char *err, size_t errlen)
@@ -291,7 +330,10 @@ static int run_detect(const av_config *cfg, int argc, char **argv)
         }
         if (ok && annotate) {
             char out[1024];
+            const char *want = NULL;
             if (annotate_path(annotate, n_images > 1, path, r.annotated_mime, out, sizeof out) ||
+                ((want = mime_of_name(out)) && strcmp(want, r.annotated_mime) &&
+                 convert_annotated(&r, want, cfg->max_pixels, err, sizeof err)) ||
                 write_file(out, r.annotated, r.annotated_len, err, sizeof err)) {
                 if (!err[0])
                     snprintf(err, sizeof err, "annotated file name too long");
@@ -422,7 +464,8 @@ const av_cli_cmd av_cli_detect = {
     .extra_help = "options:\n"
                   "  --json          one JSON object per image per line (default: text)\n"
                   "  --annotate OUT  write the image with boxes and labels to OUT (a file for\n"
-                  "                  one image, else the folder OUT/NAME.annotated.jpg|png)\n"
+                  "                  one image, else the folder OUT/NAME.annotated.jpg|png;\n"
+                  "                  OUT.png / OUT.jpg pick the format, else the input's)\n"
                   AV_CLI_DETECT_OPTS_HELP
                   "videos (MP4/MOV, WebM/MKV, AVI, told by their first bytes) give one object\n"
                   "per file with its visits (\"tracks\") and frame count:\n"
