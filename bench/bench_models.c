@@ -24,7 +24,10 @@
  * profile, its RSS; -q compares it with float).
  * -P is -p plus one line per convolution node (XNNPACK configurations):
  * input shape, kernel, stride, groups, output channels, MFLOP, ms per run,
- * GFLOP/s and which kernel ran it (our own GEMM, Winograd, depthwise or XNNPACK's).
+ * GFLOP/s and which kernel ran it (our own GEMM, Winograd, depthwise or XNNPACK's),
+ * then the f32 FMA peak of as many threads, measured on the spot (bench_peak.h),
+ * and the time the convolutions' FLOPs take at that peak: the floor no f32 kernel
+ * goes under.
  * -o NAME asks for output NAME only (the others passed as NULL, as the
  * pipeline runs its detector: CenterNet's tower_0/detections), so nodes that
  * write only unwanted outputs are skipped.
@@ -37,6 +40,7 @@
  * both alike), on 1 and 2 threads (both copies on one shared pool): medians
  * and the float/int8 ratio.
  */
+#include "bench_peak.h"
 #include "bench_util.h"
 #include "nn/core.h"
 
@@ -107,7 +111,8 @@ static void report_graph(const char *path)
 }
 
 /* -P: one line per convolution node of g, from the per-node profile. */
-static void print_conv_nodes(const av_nn__graph *g, const av_nn__profile *p, int runs)
+static void print_conv_nodes(const av_nn__graph *g, const av_nn__profile *p, int runs,
+                             int threads)
 {
     double tot_ms = 0, tot_fl = 0;
     for (int i = 0; i < g->n_nodes && i < p->n_nodes; i++) {
@@ -146,6 +151,12 @@ static void print_conv_nodes(const av_nn__graph *g, const av_nn__profile *p, int
     }
     printf("    convolutions: %.1f MFLOP %.3f ms %.1f GFLOP/s\n", tot_fl / 1e6, tot_ms,
            tot_ms > 0 ? tot_fl / tot_ms / 1e6 : 0.0);
+    double peak = bench_fma_peak_gflops(threads);
+    if (peak > 0)
+        printf("    f32 FMA peak of %d thread%s (measured now): %.1f GFLOP/s; the convolutions "
+               "at that peak: %.3f ms (floor), reached %.0f %%\n",
+               threads, threads > 1 ? "s" : "", peak, tot_fl / peak / 1e6,
+               tot_ms > 0 ? 100.0 * (tot_fl / tot_ms / 1e6) / peak : 0.0);
 }
 
 static int keep_weights; /* -k */
@@ -260,7 +271,7 @@ static int bench_one(const char *path, av_nn_backend be, int threads, int runs, 
                 printf("    %-18s %-9s nodes %4ld  %8.3f ms per run\n", av_nn__op_name(k / 2),
                        k % 2 ? "reference" : "xnnpack", prof.count[k] / runs, prof.ms[k] / runs);
         if (prof.n_nodes)
-            print_conv_nodes(av_nn__ctx_graph(c), &prof, runs);
+            print_conv_nodes(av_nn__ctx_graph(c), &prof, runs, threads);
         fflush(stdout);
     }
     for (int i = 0; bufs && i < ni + no; i++)
