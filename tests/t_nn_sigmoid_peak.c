@@ -12,7 +12,9 @@
  * increasing order, for the AVX2 kernel; for the portable one at every float
  * of 2^-7 <= |x| < 128 (its departures are at 2^-5 <= |x| < 2; it saturates
  * at 17 and -87.5) and every 61st elsewhere. Under a sanitizer build both
- * as the portable one.
+ * as the portable one. Also checked there: s is strictly increasing at the
+ * scale AV_NN__SIGMOID_GAP inside [-80, 8] (the top-k's shortcut for logits
+ * far below their window's max), and never below +0.
  * Then fused against unfused bit for bit (values, indices, order, and the
  * heat map when it is a graph output, wanted or not): odd sizes, plateaus,
  * saturated regions (logits > 20: neighbours tie at 1.0f), all-negative
@@ -73,9 +75,29 @@ typedef struct mono {
     uint64_t *bk; /* ring: index where the running max rose, */
     float *bm;    /* and the max from there */
     uint64_t nb, j; /* breakpoints so far; j: the last one at or before x - margin */
+    uint64_t j2;    /* the last one at or before x - gap */
     float max;
-    uint64_t n_eval, n_down; /* evaluated; s below an earlier s (not monotone) */
+    uint32_t sign;  /* the sign bits of every s, or'ed: s(x) * 0 must be +0 */
+    uint64_t n_eval, n_down, n_strict; /* evaluated; s below an earlier s; checked strict */
 } mono;
+
+/* x in [STRICT_LO, STRICT_HI]: every x' <= x - gap (as float) has s(x') < s(x). */
+static void mono_strict(mono *m, float x, float s, const char *what)
+{
+    uint64_t lim = index_of(x - AV_NN__SIGMOID_GAP);
+    if (m->nb - m->j2 > RING) {
+        CHECK_MSG(m->bk[(m->nb - RING) % RING] <= lim, "%s: breakpoint ring too small at %a",
+                  what, (double)x);
+        m->j2 = m->nb - RING;
+    }
+    while (m->j2 + 1 < m->nb && m->bk[(m->j2 + 1) % RING] <= lim)
+        m->j2++;
+    m->n_strict++;
+    if (m->bk[m->j2 % RING] <= lim)
+        CHECK_MSG(m->bm[m->j2 % RING] < s,
+                  "%s: s(%a) = %a <= %a, the sigmoid of a logit below it by the gap", what,
+                  (double)x, (double)s, (double)m->bm[m->j2 % RING]);
+}
 
 /* s = s(x) below the running max (or NaN): the property the skip uses,
  * every x' <= x - margin (as float) has s(x') <= s(x). */
@@ -125,12 +147,17 @@ static void check_monotone(bool sparse, const char *what, mono *m)
         av_nn__xnn_sigmoid_span(s, n8);
         for (size_t i = 0; i < n; i++) {
             float v = s[i];
+            uint32_t u;
+            memcpy(&u, &v, sizeof u);
+            m->sign |= u;
             if (v > m->max || m->nb == 0) { /* a new running max */
                 m->bk[m->nb % RING] = ks[i], m->bm[m->nb % RING] = v, m->nb++;
                 m->max = v;
             } else if (!(v == m->max)) {
                 mono_down(m, x[i], v, what);
             }
+            if (x[i] >= AV_NN__SIGMOID_STRICT_LO && x[i] <= AV_NN__SIGMOID_STRICT_HI)
+                mono_strict(m, x[i], v, what);
         }
         m->n_eval += n;
     }
@@ -159,10 +186,13 @@ static void monotone_kernel(const char *what, bool sparse)
         CHECK(m.n_eval == N_FLOATS); /* every non-NaN float */
     else /* every float of dense(), 14 binades each side, and a sample */
         CHECK(m.n_eval > 2 * 14 * (uint64_t)(1u << 23));
-    printf("  %s: %llu floats, %llu below an earlier value (all within the margin %a); "
-           "s(NaN) = %a, s(-inf) = %a, s(+inf) = %a\n",
+    CHECK(!(m.sign >> 31)); /* no s below +0: a masked non-peak is +0 */
+    CHECK(m.n_strict > (uint64_t)1 << 27);
+    printf("  %s: %llu floats, %llu below an earlier value (all within the margin %a), "
+           "%llu strictly above every s of x - %a; s(NaN) = %a, s(-inf) = %a, s(+inf) = %a\n",
            what, (unsigned long long)m.n_eval, (unsigned long long)m.n_down,
-           (double)AV_NN__SIGMOID_MARGIN, (double)sig_one(NAN), (double)sig_one(-INFINITY),
+           (double)AV_NN__SIGMOID_MARGIN, (unsigned long long)m.n_strict,
+           (double)AV_NN__SIGMOID_GAP, (double)sig_one(NAN), (double)sig_one(-INFINITY),
            (double)sig_one(INFINITY));
     free(m.bk), free(m.bm);
 }

@@ -161,6 +161,13 @@ void av_nn__xnn_sigmoid_span(float *y, size_t n);
  * x' <= x - margin (float) has s(x') <= s(x): t_nn_sigmoid_peak.c checks
  * it over every float for both kernels. xnn_peaktopk.c skips by it. */
 #define AV_NN__SIGMOID_MARGIN 0x1p-20f
+/* And strictly increasing at this scale inside [LO, HI] (not where it
+ * saturates): for x there, every x' <= x - GAP (float) has s(x') < s(x),
+ * also checked over every float. A logit that far below its window's max
+ * is no peak, its sigmoid unneeded (xnn_peaktopk.c). */
+#define AV_NN__SIGMOID_GAP 0x1p-10f
+#define AV_NN__SIGMOID_STRICT_LO -80.0f
+#define AV_NN__SIGMOID_STRICT_HI 8.0f
 /* UNARY SIGMOID with p.unary.as_act (a conv's act split off, pass_peaktopk.c):
  * av_nn__xnn_sigmoid_span over chunks, on the pool. */
 bool av_nn__xnn_sigact_supports(const av_nn__graph *g, const av_nn__node *n);

@@ -167,12 +167,57 @@ __attribute__((target("avx2"))) static void row_avx2(const pt_job *j, scan *s, i
                     continue;
             }
             __m256 m;
-            if (j->sig) { /* the window's sigmoids, the same max sequence */
-                m = sig8_at(top + c);
+            if (j->sig) {
+                /* The window's max logit mx: every logit <= mx - margin has
+                 * s <= s(mx), so the max of the window's s is s(mx) unless a
+                 * logit lies in (mx - margin, mx) or is NaN (max's order).
+                 * A lane with s(x) < s(mx) is no peak either way, nor one
+                 * GAP below an mx in the strict range (no sigmoid needed);
+                 * the others look for such logits, and if any, take the
+                 * window's s one by one, the same max sequence as unfused. */
+                __m256 mx = _mm256_loadu_ps(top + c), bad = _mm256_setzero_ps();
                 for (int64_t r = 0; r < y1 - y0; r++)
-                    for (int64_t q = 0; q < x1 - x0; q++)
-                        m = _mm256_max_ps(m, sig8_at(top + r * rs + q * C + c));
-                v = sig8_at(xc + c);
+                    for (int64_t q = 0; q < x1 - x0; q++) {
+                        __m256 w = _mm256_loadu_ps(top + r * rs + q * C + c);
+                        bad = _mm256_or_ps(bad, _mm256_cmp_ps(w, w, _CMP_UNORD_Q));
+                        mx = _mm256_max_ps(mx, w);
+                    }
+                __m256 strict = _mm256_and_ps(
+                    _mm256_cmp_ps(mx, _mm256_set1_ps(AV_NN__SIGMOID_STRICT_LO), _CMP_GE_OQ),
+                    _mm256_cmp_ps(mx, _mm256_set1_ps(AV_NN__SIGMOID_STRICT_HI), _CMP_LE_OQ));
+                __m256 far = _mm256_and_ps(
+                    strict, _mm256_cmp_ps(v, _mm256_sub_ps(mx, _mm256_set1_ps(AV_NN__SIGMOID_GAP)),
+                                          _CMP_LE_OQ));
+                unsigned far_m = (unsigned)_mm256_movemask_ps(_mm256_andnot_ps(bad, far));
+                if (!(mask & ~far_m)) { /* y = s(x) * 0 = +0 in every candidate lane */
+                    v = _mm256_setzero_ps(), m = one;
+                } else {
+                    float b[16]; /* s(mx), s(x): one call, whole vectors */
+                    _mm256_storeu_ps(b, mx);
+                    _mm256_storeu_ps(b + 8, v);
+                    av_nn__xnn_sigmoid_span(b, 16);
+                    m = _mm256_loadu_ps(b);
+                    v = _mm256_loadu_ps(b + 8);
+                    unsigned near = (unsigned)_mm256_movemask_ps(
+                                        _mm256_or_ps(bad, _mm256_cmp_ps(v, m, _CMP_GE_OQ))) &
+                                    mask;
+                    if (near && !(_mm256_movemask_ps(bad) & near)) {
+                        __m256 lo = _mm256_sub_ps(mx, _mm256_set1_ps(AV_NN__SIGMOID_MARGIN));
+                        for (int64_t r = 0; r < y1 - y0; r++)
+                            for (int64_t q = 0; q < x1 - x0; q++) {
+                                __m256 w = _mm256_loadu_ps(top + r * rs + q * C + c);
+                                bad = _mm256_or_ps(
+                                    bad, _mm256_and_ps(_mm256_cmp_ps(w, lo, _CMP_GT_OQ),
+                                                       _mm256_cmp_ps(w, mx, _CMP_LT_OQ)));
+                            }
+                    }
+                    if (_mm256_movemask_ps(bad) & near) {
+                        m = sig8_at(top + c);
+                        for (int64_t r = 0; r < y1 - y0; r++)
+                            for (int64_t q = 0; q < x1 - x0; q++)
+                                m = _mm256_max_ps(m, sig8_at(top + r * rs + q * C + c));
+                    }
+                }
             } else {
                 m = _mm256_loadu_ps(top + c);
                 for (int64_t r = 0; r < y1 - y0; r++)
