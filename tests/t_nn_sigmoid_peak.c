@@ -136,6 +136,18 @@ static void check_monotone(bool sparse, const char *what, mono *m)
     static uint64_t ks[CH];
     for (uint64_t k = 0; k < N_FLOATS;) {
         size_t n = 0;
+        const uint64_t neg = 0x7f800001u;
+        if (!sparse && (k + CH <= neg || (k >= neg && k + CH <= N_FLOATS))) {
+            /* a run of one sign: consecutive bit patterns */
+            uint32_t b0 = nth_bits(k);
+            int32_t d = k < neg ? -1 : 1;
+            for (; n < CH; n++) {
+                uint32_t u = b0 + (uint32_t)((int32_t)n * d);
+                memcpy(&x[n], &u, sizeof u);
+                ks[n] = k + n;
+            }
+            k += CH;
+        }
         for (; k < N_FLOATS && n < CH; n++) {
             ks[n] = k, x[n] = from_bits(nth_bits(k));
             k += sparse && !dense(x[n]) ? 61 : 1;
