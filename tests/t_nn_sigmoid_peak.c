@@ -19,7 +19,8 @@
  * heat map when it is a graph output, wanted or not): odd sizes, plateaus,
  * saturated regions (logits > 20: neighbours tie at 1.0f), all-negative
  * maps (ties at the low saturation), NaN, k past the number of peaks, 1 and
- * 2 threads, both backends; CenterNet itself with the switch on and off.
+ * 2 threads, both backends, a batch-1 model run at batch 3; CenterNet
+ * itself with the switch on and off.
  */
 #include "harness.h"
 #include "nn_fixture.h"
@@ -237,6 +238,7 @@ typedef struct sp_case {
     int data;      /* D_* */
     bool identity; /* conv weights pass the input through: logits = x */
     bool leak;     /* the heat map is a graph output */
+    int64_t mb;    /* the model's batch when not n (a batch-1 model run at batch n) */
 } sp_case;
 
 static int64_t numel(const sp_case *pc)
@@ -251,7 +253,7 @@ static av_nn__graph *build(const sp_case *pc)
 {
     av_nn__graph *g = av_nn__graph_new();
     CHECK(g);
-    int64_t C = pc->c, d[4] = {pc->n, pc->h, pc->w, C};
+    int64_t mb = pc->mb ? pc->mb : pc->n, C = pc->c, d[4] = {mb, pc->h, pc->w, C};
     av_nn__tid x = tt_input(g, "x", AV_NN_F32, 4, d);
     float *wd = calloc((size_t)(9 * C), sizeof *wd), *bd = calloc((size_t)C, sizeof *bd);
     float *wp = calloc((size_t)(C * C), sizeof *wp), *bp = calloc((size_t)C, sizeof *bp);
@@ -289,7 +291,7 @@ static av_nn__graph *build(const sp_case *pc)
     tt_node(g, AV_NN_OP_CAST, "cast", &e, 1, &c, 1, &pk);
     av_nn__params pm = {.binary = {.kind = AV_NN_BIN_MUL}};
     tt_node(g, AV_NN_OP_BINARY, "mul", (av_nn__tid[]){hm, c}, 2, &y, 1, &pm);
-    av_nn__params rs = {.reshape = {.rank = 2, .dims = {pc->n, pc->h * pc->w * C}}};
+    av_nn__params rs = {.reshape = {.rank = 2, .dims = {mb, pc->h * pc->w * C}}};
     tt_node(g, AV_NN_OP_RESHAPE, "reshape", &y, 1, &r, 1, &rs);
     av_nn__params pt = {.topk = {.k = pc->k, .axis = -1, .largest = true, .sorted = true,
                                  .index_dtype = AV_NN_I32}};
@@ -377,7 +379,7 @@ static void run(const sp_case *pc, bool off, av_nn_backend be, int threads, cons
     CHECK_EQ_INT(count_sig(g), !off && can ? 1 : 0);
     av_nn_model *m = NULL;
     CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) == AV_NN_OK);
-    av_nn_ctx_opts o = {.threads = threads, .backend = be};
+    av_nn_ctx_opts o = {.threads = threads, .backend = be, .batch = (int)pc->n};
     av_nn_ctx *c = NULL;
     CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "ctx: %s", err);
     void *outs[3] = {r->v, r->i, heat ? r->heat : NULL};
@@ -457,6 +459,15 @@ TEST(centernet_sized_maps)
     }
 }
 
+TEST(batch_one_model_run_at_batch_three)
+{
+    sp_case pc = {.n = 3, .mb = 1, .h = 9, .w = 11, .c = 16, .k = 40, .data = D_STEPS,
+                  .identity = true, .leak = true};
+    check_case(&pc, 5);
+    pc.data = D_SAT, pc.identity = false;
+    check_case(&pc, 6);
+}
+
 TEST(not_fused_for_odd_channel_counts)
 {
     sp_case pc = {.n = 1, .h = 5, .w = 6, .c = 12, .k = 20, .identity = true};
@@ -467,6 +478,75 @@ TEST(not_fused_for_odd_channel_counts)
     same(&pc, &a, &b, false, "channels 12");
     res_free(&a), res_free(&b);
     free(x);
+}
+
+/* ---- int8 calibration of the fused graph ---- */
+
+/* [lo, hi] of tensor name in pc's graph (the fusion off when off), calibrated
+ * on x with the own kernels. */
+static void calib_range(const sp_case *pc, bool off, const float *x, const char *name,
+                        double *lo, double *hi)
+{
+    av_nn__sigmoid_peak_force_off(off);
+    int64_t was = av_nn__dwpw_min_floats(0);
+    av_nn__graph *g = build(pc);
+    char err[512] = "", path[512], line[512];
+    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "%s", err);
+    av_nn__dwpw_min_floats(was);
+    av_nn__sigmoid_peak_force_off(false);
+    av_nn_model *m = NULL;
+    CHECK(av_nn__model_from_graph(g, AV_NN_FORMAT_AUTO, NULL, &m, err, sizeof err) == AV_NN_OK);
+    av_nn_ctx *c = NULL;
+    av_nn_ctx_opts o = {.threads = 1};
+    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "%s", err);
+    av_nn_calib *cal = NULL;
+    CHECK(av_nn_calib_new(m, &cal, err, sizeof err) == AV_NN_OK);
+    size_t nk = (size_t)(pc->n * pc->k);
+    float *v = malloc(nk * sizeof *v), *heat = malloc((size_t)numel(pc) * sizeof *heat);
+    int32_t *ix = malloc(nk * sizeof *ix);
+    CHECK(v && ix && heat);
+    void *outs[3] = {v, ix, heat};
+    CHECK_MSG(av_nn_calib_run(cal, c, (const void *[]){x}, outs, err, sizeof err) == AV_NN_OK,
+              "%s", err);
+    snprintf(path, sizeof path, "%s/sigmoid_peak%d.calib", av_test_tmpdir(), off);
+    CHECK(av_nn_calib_save(cal, path, NULL, err, sizeof err) == AV_NN_OK);
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    bool found = false;
+    size_t nl = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, name, nl) && line[nl] == '\t') {
+            CHECK(sscanf(line + nl, "%lf %lf", lo, hi) == 2);
+            found = true;
+        }
+    fclose(f);
+    CHECK_MSG(found, "no row for %s", name);
+    free(v), free(ix), free(heat);
+    av_nn_calib_free(cal);
+    av_nn_ctx_free(c);
+    av_nn_model_free(m);
+}
+
+/* The heat map's and the mask's ranges as unfused, whether the heat map is
+ * a graph output (its node observed) or not (the top-k widens it): the
+ * fused side computes the sigmoid as the reference does, so within 1e-6. */
+TEST(calibration_keeps_the_heat_map_ranges)
+{
+    for (int leak = 0; leak < 2; leak++) {
+        sp_case pc = {.n = 1, .h = 9, .w = 11, .c = 16, .k = 30, .data = D_STEPS,
+                      .identity = true, .leak = leak};
+        float *x = make_x(&pc, 9);
+        static const char *names[] = {"heat", "y", "r"};
+        for (int i = 0; i < 3; i++) {
+            double flo, fhi, plo, phi;
+            calib_range(&pc, false, x, names[i], &flo, &fhi);
+            calib_range(&pc, true, x, names[i], &plo, &phi);
+            CHECK_MSG(fabs(flo - plo) <= 1e-6 && fabs(fhi - phi) <= 1e-6 && fhi > flo,
+                      "%s (leak %d): [%g, %g] fused, [%g, %g] unfused", names[i], leak, flo, fhi,
+                      plo, phi);
+        }
+        free(x);
+    }
 }
 
 /* ---- CenterNet with the switch on and off ---- */
@@ -539,5 +619,6 @@ TEST(centernet_detections_and_heat_map_unchanged)
 }
 
 TEST_MAIN(T(sigmoid_is_monotone_over_every_float), T(fused_equals_unfused_random_maps),
-          T(centernet_sized_maps), T(not_fused_for_odd_channel_counts),
+          T(centernet_sized_maps), T(batch_one_model_run_at_batch_three),
+          T(not_fused_for_odd_channel_counts), T(calibration_keeps_the_heat_map_ranges),
           T(centernet_detections_and_heat_map_unchanged))

@@ -285,7 +285,7 @@ static void observe_peak(av_nn_calib *c, const av_nn__graph *g, const av_nn__nod
     float *v = malloc((size_t)ne * sizeof *v), *sx = NULL;
     const void *xin[1] = {in[0]};
     char err[8];
-    if (v && n->p.topk.sigmoid) { /* logits: the heat map first (a graph output or not) */
+    if (v && n->p.topk.sigmoid) { /* logits: the heat map first (reference arithmetic) */
         const av_nn__fused_act sig = {.kind = AV_NN_ACT_SIGMOID};
         const float *xl = in[0];
         av_nn__tid ts = n->p.topk.pre_sig;
@@ -295,7 +295,9 @@ static void observe_peak(av_nn_calib *c, const av_nn__graph *g, const av_nn__nod
         }
         for (int64_t i = 0; i < ne; i++)
             sx[i] = av_nn__apply_act(xl[i], &sig);
-        if (ts >= 0 && ts < c->n && c->track[ts])
+        /* the heat map's own range where its node is dead (no graph
+         * output); a live one is observed as it runs */
+        if (ts >= 0 && ts < c->n && c->track[ts] && g->tensors[ts].producer < 0)
             widen(c, ts, sx, ne);
         xin[0] = sx;
     }
