@@ -102,13 +102,14 @@ bool av_nn__fuse_peak_topk(av_nn__graph *g, av_nn__node *tk)
  * the reference computes it all, then as before). The sigmoid s as
  * implemented is monotone non-decreasing but for a margin of 1e-6
  * (AV_NN__SIGMOID_MARGIN; t_nn_sigmoid_peak.c checks every float), so a
- * logit below the logit of the heap's root by the margin cannot beat it;
- * the peak test compares the window's sigmoids, as unfused.
+ * logit below the logit of the heap's root by the margin cannot beat it
+ * (the peak test itself: see xnn_peaktopk.c).
  *
  * When the heat map is a graph output (TF.js names it tower_0/keypoints),
  * one UNARY SIGMOID node (p.unary.as_act: the conv's arithmetic) writes it
  * from L, read by nobody: av_nn_run skips it when the caller does not want
- * that output (the pipeline). Otherwise the dead-node removal drops it.
+ * that output (the pipeline), and it runs last (av_nn__sigmoid_peak_order:
+ * the arena stays as it was). Otherwise the dead-node removal drops it.
  *
  * Fires for a dw_on conv (pass_fuse.c: the own GEMM, whose epilogue is
  * av_nn__xnn_sigmoid_span) with a channel count a multiple of 8, so that

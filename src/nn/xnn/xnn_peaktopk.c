@@ -16,6 +16,15 @@
  * computed as xnn_peak.c computes it, the same max sequence per lane (AVX2
  * groups of 8 channels, then the scalar tail, or the portable loop for every
  * channel when xnn_peak.c runs portable), so even NaN windows agree.
+ *
+ * With p.topk.sigmoid (pass_peaktopk.c) x holds logits and the map is
+ * their sigmoid s, as the conv's epilogue computed it (av_nn__xnn_sigmoid_span
+ * in whole vectors, denormals off). The scan skips logits <= the root's
+ * logit - AV_NN__SIGMOID_MARGIN and computes s for candidates only: s of
+ * the window's max logit and of the pixel (the window's s one by one near
+ * a tie or NaN), none for a logit AV_NN__SIGMOID_GAP below its window's
+ * max (no peak). t_nn_sigmoid_peak.c checks the two properties of s these
+ * rest on over every float, and the answers against unfused bit for bit.
  */
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
