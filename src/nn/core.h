@@ -145,6 +145,16 @@ bool av_nn__peak_window_ok(const av_nn__pool_params *p);
 /* On unless AV_NN_FUSE_PEAK_TOPK=0 or av_nn__peak_topk_force_off (tests). */
 bool av_nn__peak_topk_fusion_pays(void);
 void av_nn__peak_topk_force_off(bool on);
+/* The peak top-k takes the sigmoid of the conv before it (p.topk.sigmoid):
+ * see pass_peaktopk.c; after the fusion sweep (it adds a node and a tensor:
+ * sort, remove dead nodes, sort after). On unless AV_NN_FUSE_SIGMOID_PEAK=0
+ * or av_nn__sigmoid_peak_force_off (tests). */
+av_nn_status av_nn__sigmoid_peak_pass(av_nn__graph *g, char *err, size_t errlen);
+/* After the last sort: the heat-map sigmoids that pass added, read by no
+ * node, moved to the end of g->order (arena: see pass_peaktopk.c). */
+void av_nn__sigmoid_peak_order(av_nn__graph *g);
+bool av_nn__sigmoid_peak_pays(void);
+void av_nn__sigmoid_peak_force_off(bool on);
 
 /* True when the peak-mask fusion pays: this CPU has the AVX2 kernel and
  * neither AV_NN_FUSE_PEAK=0, AV_NN_NO_AVX2 nor av_nn__peak_force_off is set. */

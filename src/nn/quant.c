@@ -21,6 +21,7 @@
  * both sides). Every other op stays float.
  */
 #include "nn/core.h"
+#include "nn/ref/ref.h" /* av_nn__apply_act: the heat map of a sigmoid peak top-k */
 
 #include <errno.h>
 #include <math.h>
@@ -87,6 +88,9 @@ static av_nn_status pick_tracked(const av_nn__graph *g, bool *track, named **idx
         if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_TOPK &&
             g->nodes[i].p.topk.peak) /* a top-k's peak mask, reshaped */
             pre[g->nodes[i].p.topk.pre_peak] = pre[g->nodes[i].p.topk.pre_rows] = true;
+        if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_TOPK && g->nodes[i].p.topk.peak &&
+            g->nodes[i].p.topk.sigmoid) /* and the heat map it takes the sigmoid of */
+            pre[g->nodes[i].p.topk.pre_sig] = true;
         if (!g->nodes[i].dead && g->nodes[i].op == AV_NN_OP_SPARSE_HEAD) {
             /* the head read at gathered pixels: what its conv and reshape
              * wrote (it stays f32: its rows are few) */
@@ -278,14 +282,32 @@ static void observe_peak(av_nn_calib *c, const av_nn__graph *g, const av_nn__nod
         return;
     av_nn__node pk = {.op = AV_NN_OP_MAX_POOL2D, .name = n->name, .n_in = 1, .n_out = 1,
                       .in = {n->in[0]}, .out = {t}, .p.pool = n->p.topk.peak_pool};
-    float *v = malloc((size_t)ne * sizeof *v);
+    float *v = malloc((size_t)ne * sizeof *v), *sx = NULL;
+    const void *xin[1] = {in[0]};
     char err[8];
-    if (v && av_nn__ref_run(g, &pk, in, (void *[]){v}, err, sizeof err) == AV_NN_OK) {
+    if (v && n->p.topk.sigmoid) { /* logits: the heat map first (reference arithmetic) */
+        const av_nn__fused_act sig = {.kind = AV_NN_ACT_SIGMOID};
+        const float *xl = in[0];
+        av_nn__tid ts = n->p.topk.pre_sig;
+        if (!(sx = malloc((size_t)ne * sizeof *sx))) {
+            free(v);
+            return;
+        }
+        for (int64_t i = 0; i < ne; i++)
+            sx[i] = av_nn__apply_act(xl[i], &sig);
+        /* the heat map's own range where its node is dead (no graph
+         * output); a live one is observed as it runs */
+        if (ts >= 0 && ts < c->n && c->track[ts] && g->tensors[ts].producer < 0)
+            widen(c, ts, sx, ne);
+        xin[0] = sx;
+    }
+    if (v && av_nn__ref_run(g, &pk, xin, (void *[]){v}, err, sizeof err) == AV_NN_OK) {
         if (c->track[t])
             widen(c, t, v, ne);
         if (c->track[tr])
             widen(c, tr, v, ne);
     }
+    free(sx);
     free(v);
 }
 

@@ -271,6 +271,9 @@ typedef enum av_nn__unary_kind {
 typedef struct av_nn__unary_params {
     av_nn__unary_kind kind;
     float alpha, beta;
+    /* SIGMOID split off a conv (pass_peaktopk.c): computed as the conv's
+     * fused act was (av_nn__apply_act; the own backend's sigmoid span) */
+    bool as_act;
 } av_nn__unary_params;
 
 typedef struct av_nn__clamp_params {
@@ -363,6 +366,12 @@ typedef struct av_nn__topk_params {
     bool peak;
     int32_t pre_peak, pre_rows;
     av_nn__pool_params peak_pool;
+    /* with peak (pass_peaktopk.c's av_nn__sigmoid_peak_pass): in[0] holds
+     * logits and the mask is of sigmoid(x), the producing conv's fused act
+     * split off (as the backends compute it: av_nn__apply_act, the own
+     * av_nn__xnn_sigmoid_span); pre_sig the conv's output before */
+    bool sigmoid;
+    int32_t pre_sig;
 } av_nn__topk_params;
 
 typedef struct av_nn__argmax_params {

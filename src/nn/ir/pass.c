@@ -894,7 +894,13 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
     if ((st = av_nn__sparse_head_pass(g, err, errlen)) || (st = remove_dead(g, err, errlen)) ||
         (st = topo_sort(g, err, errlen)))
         return st;
+    /* the heat map's sigmoid into the peak top-k: a new node, sorted in */
     count_consumers(g);
+    if ((st = av_nn__sigmoid_peak_pass(g, err, errlen)) || (st = topo_sort(g, err, errlen)) ||
+        (st = remove_dead(g, err, errlen)) || (st = topo_sort(g, err, errlen)))
+        return st;
+    count_consumers(g);
+    av_nn__sigmoid_peak_order(g);
     drop_unused_constants(g);
     return AV_NN_OK;
 }

@@ -19,6 +19,7 @@
 #include "nn/core.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 static _Atomic int env_off = -1; /* AV_NN_FUSE_PEAK_TOPK=0: 1 (av_nn__env_zero) */
@@ -91,4 +92,121 @@ bool av_nn__fuse_peak_topk(av_nn__graph *g, av_nn__node *tk)
     tk->in[0] = pk->in[0];
     rs->dead = pk->dead = true;
     return true;
+}
+
+/*
+ * The heat map's sigmoid where only the peak top-k reads it (CenterNet: the
+ * 1x1 conv's fused act over 1.3 M values, of which the top-k keeps 100).
+ * The conv writes logits L instead, and the top-k takes p.topk.sigmoid: it
+ * scans L and computes the sigmoid only for candidates (xnn_peaktopk.c;
+ * the reference computes it all, then as before). The sigmoid s as
+ * implemented is monotone non-decreasing but for a margin of 1e-6
+ * (AV_NN__SIGMOID_MARGIN; t_nn_sigmoid_peak.c checks every float), so a
+ * logit below the logit of the heap's root by the margin cannot beat it
+ * (the peak test itself: see xnn_peaktopk.c).
+ *
+ * When the heat map is a graph output (TF.js names it tower_0/keypoints),
+ * one UNARY SIGMOID node (p.unary.as_act: the conv's arithmetic) writes it
+ * from L, read by nobody: av_nn_run skips it when the caller does not want
+ * that output (the pipeline), and it runs last (av_nn__sigmoid_peak_order:
+ * the arena stays as it was). Otherwise the dead-node removal drops it.
+ *
+ * Fires for a dw_on conv (pass_fuse.c: the own GEMM, whose epilogue is
+ * av_nn__xnn_sigmoid_span) with a channel count a multiple of 8, so that
+ * every value went through the span's full vectors (its tail runs a
+ * different, non-FMA kernel), f32, the top-k its only reader.
+ * AV_NN_FUSE_SIGMOID_PEAK=0 keeps the sigmoid in the conv.
+ */
+static _Atomic int sig_env_off = -1; /* AV_NN_FUSE_SIGMOID_PEAK=0: 1 (av_nn__env_zero) */
+static atomic_bool sig_forced_off;
+
+bool av_nn__sigmoid_peak_pays(void)
+{
+    return !av_nn__env_zero(&sig_env_off, "AV_NN_FUSE_SIGMOID_PEAK") &&
+           !atomic_load(&sig_forced_off);
+}
+
+void av_nn__sigmoid_peak_force_off(bool on)
+{
+    atomic_store(&sig_forced_off, on);
+}
+
+/* The top-k node ti (peak) reads a sigmoid conv's output it can take: the conv's index, else -1. */
+static int sigmoid_conv(const av_nn__graph *g, int ti)
+{
+    const av_nn__node *tk = &g->nodes[ti];
+    if (tk->dead || tk->op != AV_NN_OP_TOPK || !tk->p.topk.peak || tk->p.topk.sigmoid ||
+        tk->n_in < 1 || tk->in[0] < 0)
+        return -1;
+    const av_nn__tensor *x = &g->tensors[tk->in[0]];
+    if (x->producer < 0 || x->is_input || x->data || x->n_consumers != 1 || x->rank != 4 ||
+        x->dtype != AV_NN_F32 || av_nn__is_quant(x) || x->dims[3] % 8 != 0)
+        return -1;
+    const av_nn__node *c = &g->nodes[x->producer];
+    if (c->dead || c->op != AV_NN_OP_CONV2D || !c->p.conv.dw_on || c->n_out != 1 ||
+        c->out[0] != tk->in[0] || c->p.conv.act.kind != AV_NN_ACT_SIGMOID)
+        return -1;
+    return x->producer;
+}
+
+static av_nn_status fuse_sigmoid_peak(av_nn__graph *g, int ti, char *err, size_t errlen)
+{
+    int ci = sigmoid_conv(g, ti);
+    if (ci < 0)
+        return AV_NN_OK;
+    av_nn__tid x = g->nodes[ti].in[0];
+    char name[256];
+    snprintf(name, sizeof name, "%s:logits", g->tensors[x].name ? g->tensors[x].name : "");
+    int64_t dims[4];
+    memcpy(dims, g->tensors[x].dims, sizeof dims);
+    av_nn__tid l = av_nn__add_tensor(g, name, AV_NN_F32, 4, dims, NULL, false);
+    if (l < 0)
+        return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "sigmoid logits tensor");
+    av_nn__params p = {.unary = {.kind = AV_NN_UN_SIGMOID, .as_act = true}};
+    int si = av_nn__add_node(g, AV_NN_OP_UNARY, name, &l, 1, &x, 1, &p);
+    if (si < 0)
+        return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "sigmoid node");
+    /* g->nodes and g->tensors may have moved: by index from here */
+    g->nodes[ci].out[0] = l;
+    g->nodes[ci].p.conv.act = (av_nn__fused_act){.kind = AV_NN_ACT_NONE};
+    g->tensors[l].producer = ci;
+    g->tensors[l].n_consumers = 2;
+    g->tensors[x].producer = si;
+    g->tensors[x].n_consumers = 0;
+    av_nn__node *tk = &g->nodes[ti];
+    tk->in[0] = l;
+    tk->p.topk.sigmoid = true;
+    tk->p.topk.pre_sig = x;
+    return AV_NN_OK;
+}
+
+av_nn_status av_nn__sigmoid_peak_pass(av_nn__graph *g, char *err, size_t errlen)
+{
+    if (!av_nn__sigmoid_peak_pays())
+        return AV_NN_OK;
+    av_nn_status st = AV_NN_OK;
+    for (int j = 0, n = g->n_order; j < n && !st; j++)
+        st = fuse_sigmoid_peak(g, g->order[j], err, errlen);
+    return st;
+}
+
+void av_nn__sigmoid_peak_order(av_nn__graph *g)
+{
+    /* The split-off sigmoids last in g->order (nothing reads their output,
+     * so the order stays valid): the heat map's buffer then lives only from
+     * the last step, not next to the logits and the head's input (+5 MiB of
+     * CenterNet's arena when next to the conv, where the topological sort
+     * puts it). A stable partition. */
+    int w = 0, n_last = 0, last[8];
+    for (int j = 0; j < g->n_order; j++) {
+        int i = g->order[j];
+        const av_nn__node *n = &g->nodes[i];
+        if (n_last < 8 && n->op == AV_NN_OP_UNARY && n->p.unary.as_act &&
+            g->tensors[n->out[0]].n_consumers == 0)
+            last[n_last++] = i;
+        else
+            g->order[w++] = i;
+    }
+    for (int k = 0; k < n_last; k++)
+        g->order[w++] = last[k];
 }

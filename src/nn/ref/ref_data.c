@@ -415,7 +415,22 @@ static av_nn_status peak_topk(const av_nn__graph *g, const av_nn__node *n, const
     /* the mask node, its output shaped (and typed) as x */
     av_nn__node pn = {.op = AV_NN_OP_MAX_POOL2D, .name = n->name, .n_in = 1, .n_out = 1,
                       .in = {n->in[0]}, .out = {n->in[0]}, .p.pool = n->p.topk.peak_pool};
-    av_nn_status st = av_nn__ref_pool(g, &pn, in, (void *const[]){y}, err, errlen);
+    const void *xin[1] = {in[0]};
+    float *sx = NULL;
+    if (n->p.topk.sigmoid) { /* logits: the conv's act first, as it computed it */
+        const av_nn__fused_act sig = {.kind = AV_NN_ACT_SIGMOID};
+        const float *xl = in[0];
+        if (!(sx = malloc((size_t)ne * sizeof *sx))) {
+            free(y);
+            return av_nn__node_fail(err, errlen, AV_NN_E_NOMEM, n, "sigmoid of %lld floats",
+                                    (long long)ne);
+        }
+        for (int64_t i = 0; i < ne; i++)
+            sx[i] = av_nn__apply_act(xl[i], &sig);
+        xin[0] = sx;
+    }
+    av_nn_status st = av_nn__ref_pool(g, &pn, xin, (void *const[]){y}, err, errlen);
+    free(sx);
     if (!st)
         st = topk_rows(n, y, AV_NN_F32, x->dims[0], ne / x->dims[0], 1,
                        g->tensors[n->out[1]].dtype, out, err, errlen);

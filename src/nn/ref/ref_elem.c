@@ -338,8 +338,13 @@ av_nn_status av_nn__ref_unary(const av_nn__graph *g, const av_nn__node *n, const
     if (x->dtype == AV_NN_F32) {
         const float *xd = in[0];
         float *yd = out[0];
-        for (int64_t i = 0; i < total; i++)
-            yd[i] = (float)un_f(p, xd[i]);
+        const av_nn__fused_act sig = {.kind = AV_NN_ACT_SIGMOID};
+        if (p->as_act && p->kind == AV_NN_UN_SIGMOID) /* a conv's act split off: its float sigmoid */
+            for (int64_t i = 0; i < total; i++)
+                yd[i] = av_nn__apply_act(xd[i], &sig);
+        else
+            for (int64_t i = 0; i < total; i++)
+                yd[i] = (float)un_f(p, xd[i]);
     } else if (av_nn__is_quant(x)) {
         if (!av_nn__is_quant(y))
             return av_nn__node_fail(err, errlen, AV_NN_E_FORMAT, n, "output not quantised");

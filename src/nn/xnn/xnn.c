@@ -55,6 +55,8 @@ static bool xnn_supports_op(const av_nn__graph *g, const av_nn__node *n)
     case AV_NN_OP_RESIZE:
         return av_nn__xnn_pool_supports(g, n);
     case AV_NN_OP_UNARY:
+        if (n->p.unary.as_act) /* a conv's sigmoid: its own arithmetic, not XNNPACK's */
+            return av_nn__xnn_sigact_supports(g, n);
         return av_nn__xnn_elem_supports(g, n) || av_nn__xnn_data_supports(g, n);
     case AV_NN_OP_BINARY:
         return av_nn__xnn_elem_supports(g, n) || av_nn__xnn_data_supports(g, n);
@@ -190,7 +192,7 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         break;
     case AV_NN_OP_TOPK:
         if (n->p.topk.peak) {
-            av_nn__xnn_peaktopk_prepare(s);
+            av_nn__xnn_peaktopk_prepare(n, s);
             st = AV_NN_OK;
         } else {
             st = av_nn__xnn_topk_prepare(g, n, s, err, errlen);
@@ -200,6 +202,12 @@ static av_nn_status xnn_prepare(const av_nn__graph *g, const av_nn__node *n, pth
         st = av_nn__xnn_sparse_prepare(g, n, s, err, errlen);
         break;
     case AV_NN_OP_UNARY:
+        if (n->p.unary.as_act) {
+            av_nn__xnn_sigact_prepare(s);
+            st = AV_NN_OK;
+            break;
+        }
+        /* fall through */
     case AV_NN_OP_BINARY:
     case AV_NN_OP_CAST:
         st = av_nn__xnn_elem_supports(g, n) ? av_nn__xnn_elem_prepare(g, n, s, err, errlen)

@@ -155,6 +155,23 @@ bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthrea
 void av_nn__xnn_silu_span(float *y, size_t n);
 /* The same for sigmoid(x) (AVX2+FMA where the CPU has it, else 4-wide portable). */
 void av_nn__xnn_sigmoid_span(float *y, size_t n);
+/* The sigmoid span is not monotone to the last bit (rcp + Newton, the exp
+ * polynomial): s(x') > s(x) happens for x' < x, but only within 3.8e-7 of
+ * x (AVX2+FMA; 1.8e-7 portable), all at |x| < 2. With this margin, every
+ * x' <= x - margin (float) has s(x') <= s(x): t_nn_sigmoid_peak.c checks
+ * it over every float for both kernels. xnn_peaktopk.c skips by it. */
+#define AV_NN__SIGMOID_MARGIN 0x1p-20f
+/* And strictly increasing at this scale inside [LO, HI] (not where it
+ * saturates): for x there, every x' <= x - GAP (float) has s(x') < s(x),
+ * also checked over every float. A logit that far below its window's max
+ * is no peak, its sigmoid unneeded (xnn_peaktopk.c). */
+#define AV_NN__SIGMOID_GAP 0x1p-10f
+#define AV_NN__SIGMOID_STRICT_LO -80.0f
+#define AV_NN__SIGMOID_STRICT_HI 8.0f
+/* UNARY SIGMOID with p.unary.as_act (a conv's act split off, pass_peaktopk.c):
+ * av_nn__xnn_sigmoid_span over chunks, on the pool. */
+bool av_nn__xnn_sigact_supports(const av_nn__graph *g, const av_nn__node *n);
+void av_nn__xnn_sigact_prepare(av_nn__xnn_node *s);
 
 /* ---- xnn_share.c: packed weights shared by the contexts of a model ---- */
 
@@ -477,7 +494,7 @@ size_t av_nn__topk_merge(av_nn__topk_cand (*heaps)[AV_NN__TOPK_MAX_K], const int
 
 /* xnn_peaktopk.c: TOPK with p.topk.peak (the peak mask fused in), own kernel */
 bool av_nn__xnn_peaktopk_supports(const av_nn__graph *g, const av_nn__node *n);
-void av_nn__xnn_peaktopk_prepare(av_nn__xnn_node *s);
+void av_nn__xnn_peaktopk_prepare(const av_nn__node *n, av_nn__xnn_node *s);
 
 /* xnn_peak.c: MAX_POOL2D with p.pool.peak (the fused peak mask), our own kernel */
 bool av_nn__xnn_peak_supports(const av_nn__graph *g, const av_nn__node *n);

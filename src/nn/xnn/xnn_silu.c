@@ -16,6 +16,7 @@
  * than XNNPACK's sigmoid + multiply, measured: 1.4 vs 0.5 ms per million
  * elements, so the AVX paths are what makes the fusion pay).
  */
+#include "nn/core.h" /* av_nn__is_quant, av_nn__numel */
 #include "nn/xnn/xnn_impl.h"
 
 #include <pthread.h>
@@ -358,4 +359,48 @@ bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthrea
     if (fn)
         run(fn, x, y, n, pool);
     return fn != NULL;
+}
+
+/* ---- UNARY SIGMOID with p.unary.as_act: a conv's act split off (pass_peaktopk.c) ----
+ * The conv ran av_nn__xnn_sigmoid_span over its rows (denormals off);
+ * chunks of SILU_CHUNK (a multiple of 8) go through the same full vectors. */
+
+typedef struct sig_job {
+    const float *x;
+    float *y;
+    size_t n;
+} sig_job;
+
+static void sig_chunk(void *ctx, size_t start, size_t count)
+{
+    const sig_job *j = ctx;
+    size_t i = start * SILU_CHUNK, end = (start + count) * SILU_CHUNK;
+    if (end > j->n)
+        end = j->n;
+    if (j->y != j->x)
+        memcpy(j->y + i, j->x + i, (end - i) * sizeof *j->y);
+    av_nn__xnn_sigmoid_span(j->y + i, end - i);
+}
+
+static void k_sigact(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                     void *const *out, pthreadpool_t pool)
+{
+    sig_job j = {in[0], out[0], (size_t)av_nn__numel(&g->tensors[n->in[0]])};
+    /* denormals flushed and read as zero, as the conv's epilogue ran */
+    pthreadpool_parallelize_1d_tile_1d(pool, sig_chunk, &j, (j.n + SILU_CHUNK - 1) / SILU_CHUNK,
+                                       1, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+}
+
+bool av_nn__xnn_sigact_supports(const av_nn__graph *g, const av_nn__node *n)
+{
+    const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *y = av_nn__xnn_out(g, n, 0);
+    return n->op == AV_NN_OP_UNARY && n->p.unary.as_act && n->p.unary.kind == AV_NN_UN_SIGMOID &&
+           x && y && x->dtype == AV_NN_F32 && y->dtype == AV_NN_F32 && !av_nn__is_quant(x) &&
+           !av_nn__is_quant(y) && av_nn__numel(x) >= 0 && av_nn__numel(x) == av_nn__numel(y);
+}
+
+void av_nn__xnn_sigact_prepare(av_nn__xnn_node *s)
+{
+    s->kernel = k_sigact;
+    s->what = "own sigmoid (a conv's act)";
 }
