@@ -10,7 +10,9 @@
  * sy)", with unit axes dropped and axes that stay adjacent on both sides
  * merged, so rows are as long as the layouts allow: a contiguous row is
  * one memcpy, a strided one a loop typed on the element size. A concat with
- * a fused clamp (pass_fuse.c) clamps f32 elements while copying them.
+ * a fused clamp (pass_fuse.c) clamps f32 elements while copying them; one
+ * with a fused mean (pass_catmean.c) goes row by row over its output and
+ * adds up each row's channels as it stores them.
  */
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
@@ -60,6 +62,21 @@ static void clamp_row(float *y, const float *x, int64_t n, int64_t tx, int64_t t
         float v = x[j * tx];
         y[j * ty] = v < lo ? lo : v > hi ? hi : v;
     }
+}
+
+/* s[j] += x[j] over n floats (a concat's fused mean: its rows' sums). */
+static void add_row(float *s, const float *x, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4c a, v;
+        memcpy(&a, s + j, sizeof a);
+        memcpy(&v, x + j, sizeof v);
+        a += v;
+        memcpy(s + j, &a, sizeof a);
+    }
+    for (; j < n; j++)
+        s[j] += x[j];
 }
 
 /* Drop unit axes, merge axes adjacent in x and y alike; keeps r >= 1. */
@@ -284,10 +301,10 @@ static v4c rs_load(const float *p)
 
 /* Output row `row` (image-major): per pixel top = tl + (tr - tl) * ax,
  * bottom likewise, top + (bottom - top) * ay; clamped when the concat has
- * an act; stored at the part's channels of the concat's pixel. */
-static void rs_row(void *ctx, size_t row)
+ * an act; stored at the part's channels of the concat's pixel. sum (the
+ * part's c floats; NULL: none) adds up what is stored, per channel. */
+static void rs_row_sum(const rs_job *j, size_t row, float *sum)
 {
-    const rs_job *j = ctx;
     int64_t b = (int64_t)row / j->oh, oy = (int64_t)row % j->oh, y0, y1;
     float ay;
     rs_src(j, oy, j->h, j->oh, j->sh, &y0, &y1, &ay);
@@ -319,35 +336,50 @@ static void rs_row(void *ctx, size_t row)
         }
         if (j->clamp) /* while the pixel is in L1 */
             clamp_row(yp, yp, c, 1, 1, j->lo, j->hi);
+        if (sum)
+            add_row(sum, yp, c);
     }
 }
 
-/* Part k of concat n, the fused resize of x (NHWC) to the part's dims d,
- * into y at channel `at`. */
-static void rs_part(const av_nn__graph *g, const av_nn__node *n, const int64_t *d,
-                    const float *x, float *y, int64_t at, const box *bx, pthreadpool_t pool)
+static void rs_row(void *ctx, size_t row)
+{
+    rs_row_sum(ctx, row, NULL);
+}
+
+/* The job of part k of concat n, the fused resize of x (NHWC) to the part's
+ * dims d, into y at channel `at`; returns its column table to free (NULL
+ * when out of memory: each row then computes its columns). */
+static int64_t *rs_init(rs_job *j, const av_nn__graph *g, const av_nn__node *n,
+                        const int64_t *d, const float *x, float *y, int64_t at, bool clamp,
+                        float lo, float hi)
 {
     const av_nn__tensor *xt = &g->tensors[n->in[n->p.axis.resize_k]];
     const av_nn__tensor *yt = &g->tensors[n->out[0]];
-    rs_job j = {.x = x, .y = y + at, .h = xt->dims[1], .w = xt->dims[2], .c = xt->dims[3],
-                .oh = d[1], .ow = d[2], .ys = yt->dims[3], .p = &n->p.axis.resize,
-                .clamp = bx->clamp, .lo = bx->lo, .hi = bx->hi};
-    j.sh = (double)j.h / (double)j.oh, j.sw = (double)j.w / (double)j.ow;
-    int64_t *cols = malloc((size_t)j.ow * (2 * sizeof(int64_t) + sizeof(float)));
-    if (!cols) { /* out of memory: each row computes its columns */
-        pthreadpool_parallelize_1d(pool, rs_row, &j, (size_t)(d[0] * j.oh), 0);
-        return;
-    }
-    float *ax = (float *)(cols + 2 * j.ow);
-    for (int64_t ox = 0; ox < j.ow; ox++)
-        rs_src(&j, ox, j.w, j.ow, j.sw, cols + ox, cols + j.ow + ox, ax + ox);
-    j.x0 = cols, j.x1 = cols + j.ow, j.ax = ax;
+    *j = (rs_job){.x = x, .y = y + at, .h = xt->dims[1], .w = xt->dims[2], .c = xt->dims[3],
+                  .oh = d[1], .ow = d[2], .ys = yt->dims[3], .p = &n->p.axis.resize,
+                  .clamp = clamp, .lo = lo, .hi = hi};
+    j->sh = (double)j->h / (double)j->oh, j->sw = (double)j->w / (double)j->ow;
+    int64_t *cols = malloc((size_t)j->ow * (2 * sizeof(int64_t) + sizeof(float)));
+    if (!cols)
+        return NULL;
+    float *ax = (float *)(cols + 2 * j->ow);
+    for (int64_t ox = 0; ox < j->ow; ox++)
+        rs_src(j, ox, j->w, j->ow, j->sw, cols + ox, cols + j->ow + ox, ax + ox);
+    j->x0 = cols, j->x1 = cols + j->ow, j->ax = ax;
+    return cols;
+}
+
+static void rs_part(const av_nn__graph *g, const av_nn__node *n, const int64_t *d,
+                    const float *x, float *y, int64_t at, const box *bx, pthreadpool_t pool)
+{
+    rs_job j;
+    int64_t *cols = rs_init(&j, g, n, d, x, y, at, bx->clamp, bx->lo, bx->hi);
     pthreadpool_parallelize_1d(pool, rs_row, &j, (size_t)(d[0] * j.oh), 0);
     free(cols);
 }
 
 /* Input k of a concat (or output k of a split) as a box into / out of the whole. */
-static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+static void copy_parts(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                            void *const *out, pthreadpool_t pool)
 {
     bool split = n->op == AV_NN_OP_SPLIT;
@@ -387,6 +419,112 @@ static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const vo
             run_box(&b, pool);
         at += t->dims[axis];
     }
+}
+
+/* ---- a concat with a fused mean (pass_catmean.c): f32 NHWC along C ---- */
+
+typedef struct cm_job {
+    float *y;                  /* the concat's output */
+    float *sums;               /* [N * H][C]: each output row's sums */
+    int64_t w, c, parts, rk;   /* rk: the fused resize's part, or -1 */
+    const float *x[AV_NN_MAX_NODE_INPUTS];
+    int64_t at[AV_NN_MAX_NODE_INPUTS], ck[AV_NN_MAX_NODE_INPUTS]; /* channels */
+    rs_job rs;
+    bool clamp;
+    float lo, hi;
+} cm_job;
+
+/* Output row `row` (image-major) of every part, clamped as the concat's act,
+ * and its per-channel sums of what it stored: one task writes a row's sums
+ * whole, so they do not depend on the threads. */
+static void cm_row(void *ctx, size_t row)
+{
+    const cm_job *j = ctx;
+    float *s = j->sums + (int64_t)row * j->c;
+    memset(s, 0, (size_t)j->c * sizeof *s);
+    for (int64_t k = 0; k < j->parts; k++) {
+        if (k == j->rk) {
+            rs_row_sum(&j->rs, row, s + j->at[k]);
+            continue;
+        }
+        int64_t ck = j->ck[k];
+        const float *x = j->x[k] + (int64_t)row * j->w * ck;
+        float *y = j->y + (int64_t)row * j->w * j->c + j->at[k];
+        for (int64_t px = 0; px < j->w; px++, x += ck, y += j->c) {
+            if (j->clamp)
+                clamp_row(y, x, ck, 1, 1, j->lo, j->hi);
+            else
+                memcpy(y, x, (size_t)ck * sizeof *y);
+            add_row(s + j->at[k], y, ck);
+        }
+    }
+}
+
+/* mean[b][ch] = (sum of image b's rows' sums, in row order, in double) / (H * W);
+ * sums NULL (out of memory): straight from y, channel by channel. */
+static void cm_merge(const float *sums, const float *y, float *mean, int64_t n, int64_t h,
+                     int64_t w, int64_t c)
+{
+    double inv = 1.0 / (double)(h * w);
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t ch = 0; ch < c; ch++) {
+            double acc = 0;
+            if (sums)
+                for (int64_t r = 0; r < h; r++)
+                    acc += sums[(b * h + r) * c + ch];
+            else
+                for (int64_t p = 0; p < h * w; p++)
+                    acc += y[(b * h * w + p) * c + ch];
+            mean[b * c + ch] = (float)(acc * inv);
+        }
+}
+
+static void k_concat_mean(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                          void *const *out, pthreadpool_t pool, bool clamp, float lo, float hi)
+{
+    const av_nn__tensor *yt = &g->tensors[n->out[0]];
+    int64_t nb = yt->dims[0], h = yt->dims[1], w = yt->dims[2], c = yt->dims[3];
+    if (nb * h * w * c <= 0) {
+        if (nb * c > 0) /* no pixels: the reference's 0 / 0 */
+            for (int64_t i = 0; i < nb * c; i++)
+                ((float *)out[1])[i] = NAN;
+        return;
+    }
+    cm_job j = {.y = out[0], .w = w, .c = c, .parts = n->n_in, .rk = -1, .clamp = clamp,
+                .lo = lo, .hi = hi};
+    int64_t *cols = NULL, at = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        int64_t d[AV_NN_MAX_RANK];
+        av_nn__concat_part_dims(g, n, k, d); /* supports(): f32, NHWC, axis 3 */
+        j.x[k] = in[k], j.at[k] = at, j.ck[k] = d[3];
+        if (n->p.axis.resized && k == n->p.axis.resize_k) {
+            j.rk = k;
+            cols = rs_init(&j.rs, g, n, d, in[k], out[0], at, clamp, lo, hi);
+        }
+        at += d[3];
+    }
+    j.sums = malloc((size_t)(nb * h * c) * sizeof *j.sums);
+    if (j.sums) {
+        pthreadpool_parallelize_1d(pool, cm_row, &j, (size_t)(nb * h), 0);
+    } else { /* out of memory: the plain concat, then the mean from its output */
+        copy_parts(g, n, in, out, pool);
+    }
+    cm_merge(j.sums, out[0], out[1], nb, h, w, c);
+    free(j.sums);
+    free(cols);
+}
+
+static void k_concat_split(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
+                           void *const *out, pthreadpool_t pool)
+{
+    if (n->op == AV_NN_OP_CONCAT && n->p.axis.mean && n->n_out == 2) {
+        float lo = -INFINITY, hi = INFINITY;
+        bool clamp = n->p.axis.act.kind != AV_NN_ACT_NONE &&
+                     av_nn__xnn_act_bounds(&n->p.axis.act, &lo, &hi);
+        k_concat_mean(g, n, in, out, pool, clamp, lo, hi);
+        return;
+    }
+    copy_parts(g, n, in, out, pool);
 }
 
 /* ---- hard-swish with TF.js's float16 1/6: (x * c) * relu6(x + 3) ---- */
@@ -519,6 +657,13 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
         if (n->p.axis.resized && (y->dtype != AV_NN_F32 || av_nn__is_quant(y) || y->rank != 4 ||
                                   n->p.axis.axis != 3))
             return false; /* a fused resize (pass_fuse.c): our f32 NHWC rows only */
+        if (n->p.axis.mean) { /* a fused mean (pass_catmean.c): our f32 NHWC rows only */
+            const av_nn__tensor *m = av_nn__xnn_out(g, n, 1);
+            if (n->n_out != 2 || !m || m->dtype != AV_NN_F32 || av_nn__is_quant(m) ||
+                y->dtype != AV_NN_F32 || av_nn__is_quant(y) || y->rank != 4 ||
+                n->p.axis.axis != 3)
+                return false;
+        }
         if (n->p.axis.act.kind != AV_NN_ACT_NONE &&
             (y->dtype != AV_NN_F32 || av_nn__is_quant(y) ||
              !av_nn__xnn_act_bounds(&n->p.axis.act, &lo, &hi)))
