@@ -64,19 +64,24 @@ static void clamp_row(float *y, const float *x, int64_t n, int64_t tx, int64_t t
     }
 }
 
-/* s[j] += x[j] over n floats (a concat's fused mean: its rows' sums). */
-static void add_row(float *s, const float *x, int64_t n)
+/* A concat's act on 4 floats as clamp_row applies it: mode 0 none, 1 relu
+ * (lo 0, hi +inf: v < 0 ? 0 : v, the same bits in two operations), 2 clamp. */
+static int act_mode(bool clamp, float lo, float hi)
 {
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        v4c a, v;
-        memcpy(&a, s + j, sizeof a);
-        memcpy(&v, x + j, sizeof v);
-        a += v;
-        memcpy(s + j, &a, sizeof a);
-    }
-    for (; j < n; j++)
-        s[j] += x[j];
+    return !clamp ? 0 : lo == 0 && hi == INFINITY ? 1 : 2;
+}
+
+static inline v4c act4(v4c v, int mode, v4c vlo, v4c vhi)
+{
+    if (mode == 0)
+        return v;
+    const v4c zero = {0, 0, 0, 0};
+    if (mode == 1)
+        return (v4c)((v4ci)v & ~(v4ci)(v < zero));
+    v4ci m = v < vlo;
+    v = (v4c)(((v4ci)v & ~m) | ((v4ci)vlo & m));
+    m = v > vhi;
+    return (v4c)(((v4ci)v & ~m) | ((v4ci)vhi & m));
 }
 
 /* Drop unit axes, merge axes adjacent in x and y alike; keeps r >= 1. */
@@ -312,7 +317,9 @@ static void rs_row_sum(const rs_job *j, size_t row, float *sum)
     const float *r1 = j->x + (b * j->h + y1) * j->w * j->c;
     float *yr = j->y + (int64_t)row * j->ow * j->ys;
     int64_t c = j->c, c4 = c / 4 * 4;
-    v4c vay = {ay, ay, ay, ay};
+    v4c vay = {ay, ay, ay, ay}, vlo = {j->lo, j->lo, j->lo, j->lo};
+    v4c vhi = {j->hi, j->hi, j->hi, j->hi};
+    int mode = act_mode(j->clamp, j->lo, j->hi);
     for (int64_t ox = 0; ox < j->ow; ox++) {
         int64_t x0, x1;
         float ax;
@@ -327,17 +334,21 @@ static void rs_row_sum(const rs_job *j, size_t row, float *sum)
         for (int64_t k = 0; k < c4; k += 4) {
             v4c t = rs_load(tl + k) + (rs_load(tr + k) - rs_load(tl + k)) * vax;
             v4c u = rs_load(bl + k) + (rs_load(br + k) - rs_load(bl + k)) * vax;
-            v4c v = t + (u - t) * vay;
+            v4c v = act4(t + (u - t) * vay, mode, vlo, vhi);
             memcpy(yp + k, &v, sizeof v);
+            if (sum) {
+                v4c a = rs_load(sum + k) + v;
+                memcpy(sum + k, &a, sizeof a);
+            }
         }
         for (int64_t k = c4; k < c; k++) {
             float t = tl[k] + (tr[k] - tl[k]) * ax, u = bl[k] + (br[k] - bl[k]) * ax;
-            yp[k] = t + (u - t) * ay;
+            float v = t + (u - t) * ay;
+            v = mode && v < j->lo ? j->lo : mode && v > j->hi ? j->hi : v;
+            yp[k] = v;
+            if (sum)
+                sum[k] += v;
         }
-        if (j->clamp) /* while the pixel is in L1 */
-            clamp_row(yp, yp, c, 1, 1, j->lo, j->hi);
-        if (sum)
-            add_row(sum, yp, c);
     }
 }
 
@@ -434,6 +445,31 @@ typedef struct cm_job {
     float lo, hi;
 } cm_job;
 
+/* One row of w pixels of a copied part (ck channels, x contiguous, y c
+ * apart), acted on, each pixel's values added to s (in L1) as they are
+ * stored. Pixel by pixel: 16 channels at a time down the row with the sums
+ * in registers measured 0.35 ms slower on CenterNet's 128x128 (strided). */
+static void cm_part_row(const cm_job *j, const float *x, float *y, int64_t ck, float *s)
+{
+    int mode = act_mode(j->clamp, j->lo, j->hi);
+    v4c vlo = {j->lo, j->lo, j->lo, j->lo}, vhi = {j->hi, j->hi, j->hi, j->hi};
+    int64_t c4 = ck / 4 * 4;
+    for (int64_t px = 0; px < j->w; px++, x += ck, y += j->c) {
+        for (int64_t k = 0; k < c4; k += 4) {
+            v4c v = act4(rs_load(x + k), mode, vlo, vhi);
+            memcpy(y + k, &v, sizeof v);
+            v4c a = rs_load(s + k) + v;
+            memcpy(s + k, &a, sizeof a);
+        }
+        for (int64_t k = c4; k < ck; k++) {
+            float v = x[k];
+            v = mode && v < j->lo ? j->lo : mode && v > j->hi ? j->hi : v;
+            y[k] = v;
+            s[k] += v;
+        }
+    }
+}
+
 /* Output row `row` (image-major) of every part, clamped as the concat's act,
  * and its per-channel sums of what it stored: one task writes a row's sums
  * whole, so they do not depend on the threads. */
@@ -447,16 +483,8 @@ static void cm_row(void *ctx, size_t row)
             rs_row_sum(&j->rs, row, s + j->at[k]);
             continue;
         }
-        int64_t ck = j->ck[k];
-        const float *x = j->x[k] + (int64_t)row * j->w * ck;
-        float *y = j->y + (int64_t)row * j->w * j->c + j->at[k];
-        for (int64_t px = 0; px < j->w; px++, x += ck, y += j->c) {
-            if (j->clamp)
-                clamp_row(y, x, ck, 1, 1, j->lo, j->hi);
-            else
-                memcpy(y, x, (size_t)ck * sizeof *y);
-            add_row(s + j->at[k], y, ck);
-        }
+        cm_part_row(j, j->x[k] + (int64_t)row * j->w * j->ck[k],
+                    j->y + (int64_t)row * j->w * j->c + j->at[k], j->ck[k], s + j->at[k]);
     }
 }
 
