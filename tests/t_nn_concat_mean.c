@@ -13,8 +13,9 @@
  *    of the concat's output (floats summed per row, rows merged in double:
  *    at most W float adds per sum, W <= 128 here: W * 2^-24 < 1e-5);
  *  - and is the same bits on 1 and 2 threads (rows merged in a fixed order).
- * Left alone where the mean is over other axes, drops the dims, or the
- * concat runs along W; and when forced off.
+ * The rows 8 floats at a time (AVX2) give the bits of 4 at a time, fused
+ * or not, with a relu, a relu6 or no act. Left alone where the mean is over
+ * other axes or the concat runs along W; and when forced off.
  */
 #include "harness.h"
 #include "nn_fixture.h"
@@ -30,6 +31,7 @@ typedef struct cm_case {
     int parts;
     int rk;        /* part rk is resize(z) of a (h/2 + 1) x (w/2 + 1) z; -1: none */
     bool relu;     /* relu(concat): fused into the concat as its act */
+    bool relu6;    /* clamp(concat, 0, 6) instead: a general clamp */
     bool cat_out;  /* the concat's output is a graph output */
     uint32_t mask; /* the reduce's axes (6: H and W, the fused one) */
     bool keep;     /* keepdims */
@@ -90,6 +92,11 @@ static av_nn__graph *build(const cm_case *cc, bool cat_out)
         av_nn__tid r = tt_act(g, "catr", AV_NN_F32, -1, NULL);
         av_nn__params pu = {.unary = {.kind = AV_NN_UN_RELU}};
         tt_node(g, AV_NN_OP_UNARY, "relu", &c, 1, &r, 1, &pu);
+        c = r;
+    } else if (cc->relu6) {
+        av_nn__tid r = tt_act(g, "catr", AV_NN_F32, -1, NULL);
+        av_nn__params pu = {.clamp = {.min = 0, .max = 6}};
+        tt_node(g, AV_NN_OP_CLAMP, "relu6", &c, 1, &r, 1, &pu);
         c = r;
     }
     av_nn__tid m = tt_act(g, "mean", AV_NN_F32, -1, NULL);
@@ -226,6 +233,7 @@ TEST(fused_equals_unfused_random_shapes)
                       .parts = 1 + it % 3,
                       .rk = -1,
                       .relu = it % 4 != 0,
+                      .relu6 = it % 4 == 0 && it % 8,
                       .cat_out = it % 5 != 2,
                       .mask = 6,
                       .keep = true};
@@ -237,6 +245,63 @@ TEST(fused_equals_unfused_random_shapes)
     check_case(&(cm_case){.n = 1, .h = 128, .w = 128, .c = {64, 64}, .parts = 2, .rk = 1,
                           .relu = true, .mask = 6, .keep = true},
                fused);
+}
+
+/* xnnpack's outputs (m, y, c) on 2 threads with the rows 8 or 4 floats at a
+ * time, the mean fused or not: the same bits (8 wide only where AVX2 is). */
+static void check_wide(const cm_case *cc, bool mean)
+{
+    float *xs[3] = {NULL, NULL, NULL};
+    int64_t ny = cc->n * cc->h * cc->w * cm_chan(cc), nm = cc->n * cm_chan(cc);
+    for (int i = 0; i < cc->parts; i++) {
+        int64_t ne = cc->n * (i == cc->rk ? z_h(cc) * z_w(cc) : cc->h * cc->w) * cc->c[i];
+        xs[i] = malloc((size_t)ne * sizeof *xs[i]);
+        CHECK(xs[i]);
+        tt_fill(xs[i], ne, (uint32_t)(ne + 5 * i + 11), -8, 8);
+    }
+    const void *in[3] = {xs[0], cc->parts > 1 ? xs[1] : NULL, cc->parts > 2 ? xs[2] : NULL};
+    float *o[2][3];
+    force_off(!mean);
+    for (int r = 0; r < 2; r++) {
+        o[r][0] = calloc((size_t)nm, 4), o[r][1] = calloc((size_t)ny, 4);
+        o[r][2] = calloc((size_t)ny, 4);
+        CHECK(o[r][0] && o[r][1] && o[r][2]);
+        av_nn__concat_wide_force_off(r == 1);
+        run_fused(cc, mean && av_nn__concat_mean_fusion_pays(), AV_NN_BACKEND_XNNPACK, 2, in,
+                  (void **)o[r]);
+    }
+    av_nn__concat_wide_force_off(false);
+    force_off(false);
+    CHECK_MSG(same_bits(o[0][0], o[1][0], nm) && same_bits(o[0][1], o[1][1], ny) &&
+                  same_bits(o[0][2], o[1][2], ny),
+              "8 and 4 wide differ (n%lld %lldx%lld, %d parts, resize %d, mean %d)",
+              (long long)cc->n, (long long)cc->h, (long long)cc->w, cc->parts, cc->rk, mean);
+    for (int r = 0; r < 2; r++)
+        for (int k = 0; k < 3; k++)
+            free(o[r][k]);
+    for (int i = 0; i < cc->parts; i++)
+        free(xs[i]);
+}
+
+TEST(eight_wide_rows_same_bits)
+{
+    nf_reseed(43);
+    for (int it = 0; it < 16; it++) {
+        cm_case cc = {.n = it % 4 == 3 ? 2 : 1,
+                      .h = 1 + nf_rnd() % 13,
+                      .w = 1 + nf_rnd() % 17,
+                      .c = {1 + nf_rnd() % 37, 1 + nf_rnd() % 37, 1 + nf_rnd() % 37},
+                      .parts = 1 + it % 3,
+                      .rk = -1,
+                      .relu = it % 3 == 0,
+                      .relu6 = it % 3 == 1,
+                      .cat_out = true,
+                      .mask = 6,
+                      .keep = true};
+        if (it % 2 && cc.parts > 1)
+            cc.rk = (int)(nf_rnd() % (uint32_t)cc.parts);
+        check_wide(&cc, it % 4 < 2);
+    }
 }
 
 TEST(forced_off_keeps_the_reduce)
@@ -263,5 +328,6 @@ TEST(not_fused_where_it_is_another_reduce)
     check_case(&cc, false);
 }
 
-TEST_MAIN(T(fused_equals_unfused_random_shapes), T(forced_off_keeps_the_reduce),
+TEST_MAIN(T(fused_equals_unfused_random_shapes), T(eight_wide_rows_same_bits),
+          T(forced_off_keeps_the_reduce),
           T(not_fused_where_it_is_another_reduce))
