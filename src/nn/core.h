@@ -131,6 +131,17 @@ bool av_nn__fuse_concat_act(av_nn__graph *g, av_nn__node *cat);
 bool av_nn__concat_act_fusion_pays(void);
 void av_nn__concat_act_force_off(bool on);
 
+/* reduce mean over H, W (keepdims, f32) of a concat along channels into the
+ * concat (p.axis.mean: out[1] the mean): see pass_catmean.c. True when it
+ * rewrote (the reduce is dead). */
+bool av_nn__fuse_concat_mean(av_nn__graph *g, av_nn__node *rd);
+/* On unless AV_NN_FUSE_CONCAT_MEAN=0 or av_nn__concat_mean_force_off (tests). */
+bool av_nn__concat_mean_fusion_pays(void);
+void av_nn__concat_mean_force_off(bool on);
+/* Our concat's rows (xnn_data.c) run 8 floats at a time on AVX2 unless
+ * AV_NN_CONCAT_AVX2=0 or forced off here (tests: the same bits either way). */
+void av_nn__concat_wide_force_off(bool on);
+
 /* The only live reader of t when t is a private intermediate (one reader,
  * not a graph input or output, not constant), else NULL (pass_fuse.c). */
 av_nn__node *av_nn__private_reader(av_nn__graph *g, av_nn__tid t);

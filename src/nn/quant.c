@@ -362,6 +362,30 @@ static av_nn_status split_resizes(av_nn__graph *g, char *err, size_t errlen)
     return any ? av_nn__graph_reorder(g, err, errlen) : AV_NN_OK;
 }
 
+/* Means fused into concats (pass_catmean.c) become reduce nodes again. */
+static av_nn_status split_means(av_nn__graph *g, char *err, size_t errlen)
+{
+    int n0 = g->n_nodes;
+    bool any = false;
+    for (int i = 0; i < n0; i++) {
+        av_nn__node *c = &g->nodes[i];
+        if (c->dead || c->op != AV_NN_OP_CONCAT || !c->p.axis.mean || c->n_out != 2)
+            continue;
+        av_nn__tid in = c->out[0], out = c->out[1];
+        av_nn__params p = {.reduce = {.kind = AV_NN_REDUCE_MEAN, .axes_mask = 6u,
+                                      .keep_dims = true}};
+        c->n_out = 1;
+        c->p.axis.mean = false;
+        int ri = av_nn__add_node(g, AV_NN_OP_REDUCE, g->tensors[out].name, &in, 1, &out, 1, &p);
+        if (ri < 0)
+            return av_nn__fail(err, errlen, AV_NN_E_NOMEM, "reduce for '%s'",
+                               g->tensors[out].name);
+        g->tensors[out].producer = ri;
+        any = true;
+    }
+    return any ? av_nn__graph_reorder(g, err, errlen) : AV_NN_OK;
+}
+
 /* Squeeze-excite multiplies fused into dw_on convs (pass_fuse.c) become
  * nodes again (one per scaled tensor, every reader rewired to it), before
  * the depthwise convolutions split off below. */
@@ -822,6 +846,8 @@ av_nn_status av_nn_model_quantize(av_nn_model *m, const char *calib_path,
         return rs;
     av_nn__graph *g = m->g;
     av_nn_status st0 = split_scales(g, err, errlen);
+    if (!st0)
+        st0 = split_means(g, err, errlen);
     if (!st0)
         st0 = split_resizes(g, err, errlen);
     if (!st0)

@@ -316,6 +316,10 @@ typedef struct av_nn__axis_params {
     int resize_k;
     av_nn__resize_params resize;
     int32_t pre_resize;
+    /* CONCAT (f32, rank 4, axis 3) only: out[1] is the per-image, per-channel
+     * mean over H and W ([N, 1, 1, C]) of out[0], the reduce it fed fused
+     * into the concat (pass_catmean.c); quant.c splits it off again */
+    bool mean;
 } av_nn__axis_params;
 
 typedef struct av_nn__split_params {

@@ -882,7 +882,8 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen)
                     fuse_silu(g, n) || av_nn__fuse_peak(g, n) || av_nn__fuse_peak_topk(g, n) ||
                     av_nn__fuse_residual(g, n) || av_nn__fuse_concat_act(g, n) ||
                     av_nn__fuse_dwpw(g, n) || av_nn__fuse_pwdw(g, n) ||
-                    av_nn__fuse_se_dw(g, n) || av_nn__fuse_resize_concat(g, n))) {
+                    av_nn__fuse_se_dw(g, n) || av_nn__fuse_resize_concat(g, n) ||
+                    av_nn__fuse_concat_mean(g, n))) {
                 changed = true;
                 count_consumers(g);
                 drop_unused_constants(g); /* the weights fold_affine replaced */

@@ -357,7 +357,8 @@ bool av_nn__fuse_resize_concat(av_nn__graph *g, av_nn__node *rs)
         y->dims[2] != p->out_w || x->dims[1] < 1 || x->dims[2] < 1)
         return false;
     av_nn__node *cat = only_reader(g, rs->out[0]);
-    if (!cat || cat->op != AV_NN_OP_CONCAT || cat->p.axis.resized || cat->n_out != 1 ||
+    if (!cat || cat->op != AV_NN_OP_CONCAT || cat->p.axis.resized ||
+        (cat->n_out != 1 && !cat->p.axis.mean) ||
         cat->p.axis.axis != 3 || g->tensors[cat->out[0]].rank != 4)
         return false;
     int k = -1;

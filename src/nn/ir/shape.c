@@ -631,7 +631,8 @@ av_nn_status av_nn__infer_node(av_nn__graph *g, av_nn__node *n, char *err, size_
     }
     if (st)
         return st;
-    if (n->op != AV_NN_OP_SPLIT && n->op != AV_NN_OP_TOPK && n->n_out != 1)
+    if (n->op != AV_NN_OP_SPLIT && n->op != AV_NN_OP_TOPK && n->n_out != 1 &&
+        !(n->op == AV_NN_OP_CONCAT && n->p.axis.mean && n->n_out == 2))
         return FAILN(AV_NN_E_FORMAT, "has %d outputs, want 1", n->n_out);
     for (int i = 0; i < n->n_out; i++) {
         av_nn__tensor *o = &g->tensors[n->out[i]];

@@ -97,6 +97,12 @@ av_nn_status av_nn__infer_concat(av_nn__graph *g, av_nn__node *n, char *err, siz
     }
     set_out(g, n, 0, x0->dtype, x0->rank, od);
     inherit_quant(g, n, 0, x0);
+    if (n->p.axis.mean) { /* the fused reduce's output (pass_catmean.c) */
+        if (n->n_out != 2 || x0->rank != 4 || axis != 3)
+            return FAILN(AV_NN_E_FORMAT, "a fused mean needs 2 outputs, rank 4, axis 3");
+        int64_t md[AV_NN_MAX_RANK] = {od[0], 1, 1, od[3]};
+        set_out(g, n, 1, x0->dtype, 4, md);
+    }
     return AV_NN_OK;
 }
 

@@ -141,6 +141,14 @@ av_nn_status av_nn__ref_concat(const av_nn__graph *g, const av_nn__node *n, cons
             yf[i] = av_nn__apply_act(yf[i], act);
     }
     free(rin);
+    if (n->p.axis.mean && n->n_out == 2) { /* the fused reduce (pass_catmean.c), as it ran */
+        av_nn__node r = {.op = AV_NN_OP_REDUCE, .name = n->name, .n_in = 1, .n_out = 1,
+                         .in = {n->out[0]}, .out = {n->out[1]},
+                         .p.reduce = {.kind = AV_NN_REDUCE_MEAN, .axes_mask = 6u,
+                                      .keep_dims = true}};
+        return av_nn__ref_reduce(g, &r, (const void *[]){out[0]}, (void *[]){out[1]}, err,
+                                 errlen);
+    }
     return AV_NN_OK;
 }
 
