@@ -58,6 +58,36 @@ static inline int tt_node(av_nn__graph *g, av_nn__op op, const char *name, const
 }
 
 /* Run the finalized graph g once on backend be with the given threads; frees g. */
+/* CenterNet's tail on x ([n, h, w, c] f32): the peak mask (a kh x kw max pool
+ * with same padding, equal, cast, mul: y = x where x is its window's max, else
+ * 0) reshaped to [n, h*w*c] and its top k (largest, sorted) into out[0]
+ * (values) and out[1] (indices of dtype idx). Returns y (a test may mark it an
+ * output, which keeps the pattern from fusing). */
+static inline av_nn__tid tt_peak_topk(av_nn__graph *g, av_nn__tid x, int64_t n, int64_t hwc,
+                                      int kh, int kw, int k, av_nn_dtype idx, av_nn__tid out[2])
+{
+    av_nn__tid m = tt_act(g, "m", AV_NN_F32, -1, NULL), e = tt_act(g, "e", AV_NN_BOOL, -1, NULL);
+    av_nn__tid c = tt_act(g, "c", AV_NN_F32, -1, NULL), y = tt_act(g, "y", AV_NN_F32, -1, NULL);
+    av_nn__tid r = tt_act(g, "r", AV_NN_F32, -1, NULL);
+    out[0] = tt_act(g, "values", AV_NN_F32, -1, NULL);
+    out[1] = tt_act(g, "indices", idx, -1, NULL);
+    av_nn__params pp = {.pool = {.filter_h = kh, .filter_w = kw, .stride_h = 1, .stride_w = 1,
+                                 .dilation_h = 1, .dilation_w = 1, .padding = AV_NN_PAD_SAME}};
+    tt_node(g, AV_NN_OP_MAX_POOL2D, "pool", &x, 1, &m, 1, &pp);
+    av_nn__params pe = {.binary = {.kind = AV_NN_BIN_EQUAL}};
+    tt_node(g, AV_NN_OP_BINARY, "equal", (av_nn__tid[]){x, m}, 2, &e, 1, &pe);
+    av_nn__params pk = {.cast = {.to = AV_NN_F32}};
+    tt_node(g, AV_NN_OP_CAST, "cast", &e, 1, &c, 1, &pk);
+    av_nn__params pm = {.binary = {.kind = AV_NN_BIN_MUL}};
+    tt_node(g, AV_NN_OP_BINARY, "mul", (av_nn__tid[]){x, c}, 2, &y, 1, &pm);
+    av_nn__params rs = {.reshape = {.rank = 2, .dims = {n, hwc}}};
+    tt_node(g, AV_NN_OP_RESHAPE, "reshape", &y, 1, &r, 1, &rs);
+    av_nn__params pt = {.topk = {.k = k, .axis = -1, .largest = true, .sorted = true,
+                                 .index_dtype = idx}};
+    tt_node(g, AV_NN_OP_TOPK, "topk", &r, 1, out, 2, &pt);
+    return y;
+}
+
 static inline void tt_run_model(av_nn__graph *g, av_nn_backend be, int threads,
                                 const void *const *inputs, void *const *outputs)
 {

@@ -40,26 +40,9 @@ static av_nn__graph *build(const pt_case *pc, int64_t n)
     CHECK(g);
     int64_t d[4] = {n, pc->h, pc->w, pc->c};
     av_nn__tid x = tt_input(g, "x", AV_NN_F32, 4, d);
-    av_nn__tid m = tt_act(g, "m", AV_NN_F32, -1, NULL), e = tt_act(g, "e", AV_NN_BOOL, -1, NULL);
-    av_nn__tid c = tt_act(g, "c", AV_NN_F32, -1, NULL), y = tt_act(g, "y", AV_NN_F32, -1, NULL);
-    av_nn__tid r = tt_act(g, "r", AV_NN_F32, -1, NULL);
-    av_nn__tid out[2] = {tt_act(g, "values", AV_NN_F32, -1, NULL),
-                         tt_act(g, "indices", pc->i64 ? AV_NN_I64 : AV_NN_I32, -1, NULL)};
-    av_nn__params pp = {.pool = {.filter_h = pc->kh, .filter_w = pc->kw, .stride_h = 1,
-                                 .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
-                                 .padding = AV_NN_PAD_SAME}};
-    tt_node(g, AV_NN_OP_MAX_POOL2D, "pool", &x, 1, &m, 1, &pp);
-    av_nn__params pe = {.binary = {.kind = AV_NN_BIN_EQUAL}};
-    tt_node(g, AV_NN_OP_BINARY, "equal", (av_nn__tid[]){x, m}, 2, &e, 1, &pe);
-    av_nn__params pk = {.cast = {.to = AV_NN_F32}};
-    tt_node(g, AV_NN_OP_CAST, "cast", &e, 1, &c, 1, &pk);
-    av_nn__params pm = {.binary = {.kind = AV_NN_BIN_MUL}};
-    tt_node(g, AV_NN_OP_BINARY, "mul", (av_nn__tid[]){x, c}, 2, &y, 1, &pm);
-    av_nn__params rs = {.reshape = {.rank = 2, .dims = {n, pc->h * pc->w * pc->c}}};
-    tt_node(g, AV_NN_OP_RESHAPE, "reshape", &y, 1, &r, 1, &rs);
-    av_nn__params pt = {.topk = {.k = pc->k, .axis = -1, .largest = true, .sorted = true,
-                                 .index_dtype = pc->i64 ? AV_NN_I64 : AV_NN_I32}};
-    tt_node(g, AV_NN_OP_TOPK, "topk", &r, 1, out, 2, &pt);
+    av_nn__tid out[2];
+    av_nn__tid y = tt_peak_topk(g, x, n, pc->h * pc->w * pc->c, pc->kh, pc->kw, pc->k,
+                                pc->i64 ? AV_NN_I64 : AV_NN_I32, out);
     CHECK(av_nn__mark_output(g, out[0]) >= 0);
     CHECK(av_nn__mark_output(g, out[1]) >= 0);
     if (pc->leak)

@@ -271,11 +271,7 @@ static av_nn__graph *build(const sp_case *pc)
     av_nn__tid tbp = tt_const(g, "bp", AV_NN_F32, 1, &C, bp);
     free(wd), free(bd), free(wp), free(bp);
     av_nn__tid dt = tt_act(g, "dw", AV_NN_F32, -1, NULL), lt = tt_act(g, "pw", AV_NN_F32, -1, NULL);
-    av_nn__tid hm = tt_act(g, "heat", AV_NN_F32, -1, NULL), m = tt_act(g, "m", AV_NN_F32, -1, NULL);
-    av_nn__tid e = tt_act(g, "e", AV_NN_BOOL, -1, NULL), c = tt_act(g, "c", AV_NN_F32, -1, NULL);
-    av_nn__tid y = tt_act(g, "y", AV_NN_F32, -1, NULL), r = tt_act(g, "r", AV_NN_F32, -1, NULL);
-    av_nn__tid out[2] = {tt_act(g, "values", AV_NN_F32, -1, NULL),
-                         tt_act(g, "indices", AV_NN_I32, -1, NULL)};
+    av_nn__tid hm = tt_act(g, "heat", AV_NN_F32, -1, NULL), out[2];
     av_nn__params pd = {.conv = nf_cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE)};
     pd.conv.depth_multiplier = 1;
     tt_node(g, AV_NN_OP_DEPTHWISE_CONV2D, "dwconv", (av_nn__tid[]){x, twd, tbd}, 3, &dt, 1, &pd);
@@ -283,19 +279,7 @@ static av_nn__graph *build(const sp_case *pc)
     tt_node(g, AV_NN_OP_CONV2D, "pwconv", (av_nn__tid[]){dt, twp, tbp}, 3, &lt, 1, &pw);
     av_nn__params ps = {.unary = {.kind = AV_NN_UN_SIGMOID}};
     tt_node(g, AV_NN_OP_UNARY, "sigmoid", &lt, 1, &hm, 1, &ps);
-    av_nn__params pp = {.pool = nf_pp(3, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE)};
-    tt_node(g, AV_NN_OP_MAX_POOL2D, "pool", &hm, 1, &m, 1, &pp);
-    av_nn__params pe = {.binary = {.kind = AV_NN_BIN_EQUAL}};
-    tt_node(g, AV_NN_OP_BINARY, "equal", (av_nn__tid[]){hm, m}, 2, &e, 1, &pe);
-    av_nn__params pk = {.cast = {.to = AV_NN_F32}};
-    tt_node(g, AV_NN_OP_CAST, "cast", &e, 1, &c, 1, &pk);
-    av_nn__params pm = {.binary = {.kind = AV_NN_BIN_MUL}};
-    tt_node(g, AV_NN_OP_BINARY, "mul", (av_nn__tid[]){hm, c}, 2, &y, 1, &pm);
-    av_nn__params rs = {.reshape = {.rank = 2, .dims = {mb, pc->h * pc->w * C}}};
-    tt_node(g, AV_NN_OP_RESHAPE, "reshape", &y, 1, &r, 1, &rs);
-    av_nn__params pt = {.topk = {.k = pc->k, .axis = -1, .largest = true, .sorted = true,
-                                 .index_dtype = AV_NN_I32}};
-    tt_node(g, AV_NN_OP_TOPK, "topk", &r, 1, out, 2, &pt);
+    tt_peak_topk(g, hm, mb, pc->h * pc->w * C, 3, 3, pc->k, AV_NN_I32, out);
     CHECK(av_nn__mark_output(g, out[0]) >= 0);
     CHECK(av_nn__mark_output(g, out[1]) >= 0);
     if (pc->leak)

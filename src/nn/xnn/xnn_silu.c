@@ -325,11 +325,17 @@ static void silu_chunk(void *ctx, size_t start, size_t count)
     j->fn(j->x + i, j->y + i, end - i);
 }
 
-static void run(silu_fn fn, const float *x, float *y, size_t n, pthreadpool_t pool)
+static void run_flags(silu_fn fn, const float *x, float *y, size_t n, pthreadpool_t pool,
+                      uint32_t flags)
 {
     silu_job j = {fn, x, y, n};
     pthreadpool_parallelize_1d_tile_1d(pool, silu_chunk, &j, (n + SILU_CHUNK - 1) / SILU_CHUNK,
-                                       1, 0);
+                                       1, flags);
+}
+
+static void run(silu_fn fn, const float *x, float *y, size_t n, pthreadpool_t pool)
+{
+    run_flags(fn, x, y, n, pool, 0);
 }
 
 void av_nn__xnn_silu_span(float *y, size_t n)
@@ -365,30 +371,20 @@ bool av_nn__xnn_silu_with(int kernel, const float *x, float *y, size_t n, pthrea
  * The conv ran av_nn__xnn_sigmoid_span over its rows (denormals off);
  * chunks of SILU_CHUNK (a multiple of 8) go through the same full vectors. */
 
-typedef struct sig_job {
-    const float *x;
-    float *y;
-    size_t n;
-} sig_job;
-
-static void sig_chunk(void *ctx, size_t start, size_t count)
+/* A chunk of x sigmoided into y, as av_nn__xnn_sigmoid_span does in place. */
+static void sigmoid_copy(const float *x, float *y, size_t n)
 {
-    const sig_job *j = ctx;
-    size_t i = start * SILU_CHUNK, end = (start + count) * SILU_CHUNK;
-    if (end > j->n)
-        end = j->n;
-    if (j->y != j->x)
-        memcpy(j->y + i, j->x + i, (end - i) * sizeof *j->y);
-    av_nn__xnn_sigmoid_span(j->y + i, end - i);
+    if (y != x)
+        memcpy(y, x, n * sizeof *y);
+    av_nn__xnn_sigmoid_span(y, n);
 }
 
 static void k_sigact(const av_nn__graph *g, const av_nn__node *n, const void *const *in,
                      void *const *out, pthreadpool_t pool)
 {
-    sig_job j = {in[0], out[0], (size_t)av_nn__numel(&g->tensors[n->in[0]])};
     /* denormals flushed and read as zero, as the conv's epilogue ran */
-    pthreadpool_parallelize_1d_tile_1d(pool, sig_chunk, &j, (j.n + SILU_CHUNK - 1) / SILU_CHUNK,
-                                       1, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    run_flags(sigmoid_copy, in[0], out[0], (size_t)av_nn__numel(&g->tensors[n->in[0]]), pool,
+              PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
 
 bool av_nn__xnn_sigact_supports(const av_nn__graph *g, const av_nn__node *n)
