@@ -65,6 +65,16 @@ bool av_nn__env_zero(_Atomic int *cache, const char *name)
     return v;
 }
 
+bool av_nn__switch_on(av_nn__switch *s)
+{
+    return !av_nn__env_zero(&s->env_off, s->env) && !atomic_load(&s->forced_off);
+}
+
+void av_nn__switch_force_off(av_nn__switch *s, bool on)
+{
+    atomic_store(&s->forced_off, on);
+}
+
 av_nn_status av_nn__fail(char *err, size_t errlen, av_nn_status st, const char *fmt, ...)
 {
     va_list ap;

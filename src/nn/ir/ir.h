@@ -512,6 +512,18 @@ av_nn_status av_nn__graph_finalize(av_nn__graph *g, char *err, size_t errlen);
  * fill it store the same value (atomic: no data race). */
 bool av_nn__env_zero(_Atomic int *cache, const char *name);
 
+/* A fusion's or kernel's off switch: its environment variable set to "0"
+ * (av_nn__env_zero, read once) or a test's av_nn__switch_force_off. One
+ * static per switch: static av_nn__switch sw = AV_NN__SWITCH("AV_NN_...");. */
+typedef struct av_nn__switch {
+    const char *env;
+    _Atomic int env_off; /* -1 until read */
+    _Atomic bool forced_off;
+} av_nn__switch;
+#define AV_NN__SWITCH(ENV) {.env = (ENV), .env_off = -1, .forced_off = false}
+bool av_nn__switch_on(av_nn__switch *s);
+void av_nn__switch_force_off(av_nn__switch *s, bool on);
+
 /* snprintf into err if err is non-NULL; returns st for `return av_nn__fail(...)`. */
 av_nn_status av_nn__fail(char *err, size_t errlen, av_nn_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

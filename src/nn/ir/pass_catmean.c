@@ -16,19 +16,17 @@
  */
 #include "nn/core.h"
 
-#include <stdatomic.h>
 
-static _Atomic int env_off = -1; /* AV_NN_FUSE_CONCAT_MEAN=0: 1 (av_nn__env_zero) */
-static atomic_bool forced_off;
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_FUSE_CONCAT_MEAN");
 
 bool av_nn__concat_mean_fusion_pays(void)
 {
-    return !av_nn__env_zero(&env_off, "AV_NN_FUSE_CONCAT_MEAN") && !atomic_load(&forced_off);
+    return av_nn__switch_on(&sw);
 }
 
 void av_nn__concat_mean_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 bool av_nn__fuse_concat_mean(av_nn__graph *g, av_nn__node *rd)

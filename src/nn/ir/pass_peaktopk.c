@@ -18,21 +18,19 @@
  */
 #include "nn/core.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-static _Atomic int env_off = -1; /* AV_NN_FUSE_PEAK_TOPK=0: 1 (av_nn__env_zero) */
-static atomic_bool forced_off;
+static av_nn__switch peak_sw = AV_NN__SWITCH("AV_NN_FUSE_PEAK_TOPK");
 
 bool av_nn__peak_topk_fusion_pays(void)
 {
-    return !av_nn__env_zero(&env_off, "AV_NN_FUSE_PEAK_TOPK") && !atomic_load(&forced_off);
+    return av_nn__switch_on(&peak_sw);
 }
 
 void av_nn__peak_topk_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&peak_sw, on);
 }
 
 bool av_nn__peak_window_ok(const av_nn__pool_params *p)
@@ -117,18 +115,16 @@ bool av_nn__fuse_peak_topk(av_nn__graph *g, av_nn__node *tk)
  * different, non-FMA kernel), f32, the top-k its only reader.
  * AV_NN_FUSE_SIGMOID_PEAK=0 keeps the sigmoid in the conv.
  */
-static _Atomic int sig_env_off = -1; /* AV_NN_FUSE_SIGMOID_PEAK=0: 1 (av_nn__env_zero) */
-static atomic_bool sig_forced_off;
+static av_nn__switch sig_sw = AV_NN__SWITCH("AV_NN_FUSE_SIGMOID_PEAK");
 
 bool av_nn__sigmoid_peak_pays(void)
 {
-    return !av_nn__env_zero(&sig_env_off, "AV_NN_FUSE_SIGMOID_PEAK") &&
-           !atomic_load(&sig_forced_off);
+    return av_nn__switch_on(&sig_sw);
 }
 
 void av_nn__sigmoid_peak_force_off(bool on)
 {
-    atomic_store(&sig_forced_off, on);
+    av_nn__switch_force_off(&sig_sw, on);
 }
 
 /* The top-k node ti (peak) reads a sigmoid conv's output it can take: the conv's index, else -1. */

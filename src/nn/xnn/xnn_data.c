@@ -18,8 +18,6 @@
 #include "nn/xnn/xnn_impl.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,19 +106,17 @@ typedef float v8c_u __attribute__((vector_size(32), aligned(4), may_alias)); /* 
         }                                                                                  \
     } while (0)
 
-static _Atomic int wide_env_off = -1; /* AV_NN_CONCAT_AVX2=0: 1 (av_nn__env_zero) */
-static atomic_bool wide_forced_off;
+static av_nn__switch wide_sw = AV_NN__SWITCH("AV_NN_CONCAT_AVX2");
 
 /* The concat's rows 8 floats at a time: AVX2 here, unless AV_NN_CONCAT_AVX2=0. */
 static bool wide_ok(void)
 {
-    return __builtin_cpu_supports("avx2") &&
-           !av_nn__env_zero(&wide_env_off, "AV_NN_CONCAT_AVX2") && !atomic_load(&wide_forced_off);
+    return __builtin_cpu_supports("avx2") && av_nn__switch_on(&wide_sw);
 }
 
 void av_nn__concat_wide_force_off(bool on)
 {
-    atomic_store(&wide_forced_off, on);
+    av_nn__switch_force_off(&wide_sw, on);
 }
 
 /* clamp_row's contiguous case, 8 floats at a time (AVX2). */
@@ -827,25 +823,16 @@ bool av_nn__xnn_data_supports(const av_nn__graph *g, const av_nn__node *n)
 
 /* ---- the concat-act fusion's switch (pass_fuse.c) ---- */
 
-static atomic_bool concat_act_off; /* av_nn__concat_act_force_off (tests) */
-static pthread_once_t concat_env_once = PTHREAD_ONCE_INIT;
-static bool concat_env_off; /* AV_NN_FUSE_CONCAT_ACT=0 */
-
-static void read_concat_env(void)
-{
-    const char *e = getenv("AV_NN_FUSE_CONCAT_ACT");
-    concat_env_off = e && strcmp(e, "0") == 0;
-}
+static av_nn__switch concat_act_sw = AV_NN__SWITCH("AV_NN_FUSE_CONCAT_ACT");
 
 bool av_nn__concat_act_fusion_pays(void)
 {
-    pthread_once(&concat_env_once, read_concat_env);
-    return !concat_env_off && !atomic_load(&concat_act_off);
+    return av_nn__switch_on(&concat_act_sw);
 }
 
 void av_nn__concat_act_force_off(bool on)
 {
-    atomic_store(&concat_act_off, on);
+    av_nn__switch_force_off(&concat_act_sw, on);
 }
 
 av_nn_status av_nn__xnn_data_prepare(const av_nn__graph *g, const av_nn__node *n,
