@@ -613,6 +613,61 @@ TEST(camera_visits_show_in_the_gallery_species_and_activity)
     stop(&a);
 }
 
+/* A genus answer ("Corvus sp.") is listed on the life list but not counted
+ * as a species, and its row does not repeat the name in italics; an unknown
+ * bird's score on its photo's page says it is the detector's (a bird). */
+TEST(life_list_counts_species_not_genera)
+{
+    struct app a;
+    start(&a, 0);
+    av_store_image img;
+    memset(&img, 0, sizeof img);
+    CHECK(av_store_new_id(img.id) == 0);
+    snprintf(img.name, sizeof img.name, "g.jpg");
+    snprintf(img.ext, sizeof img.ext, "jpg");
+    snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
+    char err[256];
+    CHECK(av_store_image_insert(a.store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
+          AV_STORE_OK);
+    av_web_analysis an;
+    memset(&an, 0, sizeof an);
+    fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
+    av_store_detection *crow = &an.dets[1]; /* the magpie becomes a genus answer */
+    snprintf(crow->species, sizeof crow->species, "Corvus sp.");
+    crow->common_name[0] = '\0';
+    CHECK(av_store_analysis_put(a.store, img.id, 640, 480, an.dets, 2, err, sizeof err) ==
+          AV_STORE_OK);
+    free(an.dets);
+    av_http_resp r;
+    CHECK_EQ_INT(get(&a, "/species", &r), 200);
+    CHECK_STR_CONTAINS(r.body, "Life list: 1 species in 2 birds, after review. 1 more is named"
+                               " only to the genus");
+    CHECK_STR_CONTAINS(r.body, ">Corvus sp.</a></td>");
+    CHECK_STR_CONTAINS(r.body, ">European Robin</a><br><i>Erithacus rubecula</i></td>");
+    av_http_free(&r);
+
+    av_store_image img2 = img;
+    CHECK(av_store_new_id(img2.id) == 0);
+    CHECK(av_store_image_insert(a.store, &img2, JPEG, sizeof JPEG, err, sizeof err) ==
+          AV_STORE_OK);
+    memset(&an, 0, sizeof an);
+    fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
+    av_store_detection *unknown = &an.dets[1];
+    unknown->species[0] = '\0';
+    snprintf(unknown->common_name, sizeof unknown->common_name, "Unknown bird");
+    unknown->score = unknown->detector_score = 0.692;
+    CHECK(av_store_analysis_put(a.store, img2.id, 640, 480, an.dets, 2, err, sizeof err) ==
+          AV_STORE_OK);
+    free(an.dets);
+    char path[160];
+    snprintf(path, sizeof path, "/uploads/%s", img2.id);
+    CHECK_EQ_INT(get(&a, path, &r), 200);
+    CHECK_STR_CONTAINS(r.body, "<td class=\"num\">69.2% <span class=\"meta\">(bird)</span></td>");
+    CHECK_STR_CONTAINS(r.body, "<td class=\"num\">90.0%</td>"); /* the robin's species score */
+    av_http_free(&r);
+    stop(&a);
+}
+
 TEST(guests_without_the_vote_right_cannot_review)
 {
     struct app a;
@@ -717,5 +772,6 @@ TEST_MAIN(T(several_files_redirect_to_their_batch_page),
           T(review_queue_puts_birds_outside_the_site_list_first),
           T(camera_visits_show_in_the_gallery_species_and_activity),
           T(guests_without_the_vote_right_cannot_review),
+          T(life_list_counts_species_not_genera),
           T(monitor_warns_when_confirmed_accuracy_falls),
           T(owner_sets_the_tracked_species_on_the_settings_page))

@@ -77,6 +77,12 @@ const char *av_web__bird_name(const char *common, const char *sci)
     return common[0] ? common : sci[0] ? sci : "Bird";
 }
 
+int av_web__is_genus(const char *sci)
+{
+    size_t n = strlen(sci);
+    return n > 4 && !strcmp(sci + n - 4, " sp.");
+}
+
 void av_web__illustration_text(const av_store_illustration *il, char *out, size_t cap)
 {
     const char *name = av_web__bird_name(il->common_name, il->species);

@@ -5,6 +5,8 @@
  */
 #include "web/web.h"
 
+#include "web/internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +69,7 @@ void av_web_load_detection(const av_store_detection *s, av_detect_det *d)
         copy_name(sp->scientific, sizeof sp->scientific, s->guesses[i].species);
         copy_name(sp->common, sizeof sp->common, s->guesses[i].common_name);
     }
-    size_t sl = strlen(s->species);
-    int genus = sl > 4 && !strcmp(s->species + sl - 4, " sp.");
+    int genus = av_web__is_genus(s->species);
     if (s->species[0] && !genus) {
         d->rule = AV_DETECT_RULE_SPECIES;
         if (d->n_species == 0 && s->species_score >= 0) { /* a row from before the guesses */

@@ -431,6 +431,9 @@ void av_web__thumb(av_web__buf *b, const av_store_image *img, int is_video, cons
 void av_web__visit_thumb(av_web__buf *b, int64_t id, int has_jpeg, const char *alt);
 /* A bird's display name: common, else scientific, else "Bird". */
 const char *av_web__bird_name(const char *common, const char *sci);
+/* A name only to the genus, as the pipeline's genus answer writes it ("Corvus sp."):
+ * a birder's list shows it but does not count it as a species. */
+int av_web__is_genus(const char *sci);
 /* What the results page and its JSON say of a drawing (README "Illustrations
  * are not sightings"): "This looks like a drawing or painting, not a photo: no
  * sighting recorded. Best guess: NAME (SCIENTIFIC)", plain text into out. */

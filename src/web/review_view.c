@@ -208,6 +208,10 @@ void av_web__review_section(const av_web__req *r, av_web__buf *b, const av_store
         }
         if (isnan(x->score))
             av_web__buf_str(b, "</td><td class=\"num\">added</td><td>");
+        else if (!x->sci[0]) /* no species: the score is the detector's that it is a bird */
+            av_web__buf_fmt(b, "</td><td class=\"num\">%.1f%% <span class=\"meta\">(bird)</span>"
+                               "</td><td>",
+                            x->score * 100);
         else
             av_web__buf_fmt(b, "</td><td class=\"num\">%.1f%%</td><td>", x->score * 100);
         state_text(b, x);

@@ -322,9 +322,16 @@ static enum MHD_Result life_list(av_web__req *r)
         qsort(t.v, (size_t)t.n, sizeof *t.v, by_count);
     av_web__buf b;
     av_web__buf_init(&b, AV_WEB_PAGE_LIMIT);
+    int genera = 0;
+    for (int i = 0; i < t.n; i++)
+        genera += av_web__is_genus(t.v[i].sci);
     av_web__buf_fmt(&b, "<h1>Species</h1><p class=\"lead\">Life list: %d species in %lld"
-                        " bird%s, after review.</p>",
-                    t.n, (long long)t.birds, t.birds == 1 ? "" : "s");
+                        " bird%s, after review.",
+                    t.n - genera, (long long)t.birds, t.birds == 1 ? "" : "s");
+    if (genera)
+        av_web__buf_fmt(&b, " %d more %s named only to the genus (\"sp.\"): listed, not counted.",
+                        genera, genera == 1 ? "is" : "are");
+    av_web__buf_str(&b, "</p>");
     if (!t.n)
         av_web__buf_str(&b, "<p>No species yet. <a href=\"/\">Upload a photo</a>.</p>");
     else
@@ -348,9 +355,12 @@ static enum MHD_Result life_list(av_web__req *r)
         }
         av_web__buf_str(&b, "</td><td data-label=\"Species\">");
         species_link(&b, l->sci, l->common);
-        av_web__buf_str(&b, "<br><i>");
-        av_web__buf_html(&b, l->sci);
-        av_web__buf_fmt(&b, "</i></td><td class=\"num\" data-label=\"Birds\">%lld</td>"
+        if (l->common[0]) { /* else the link already reads the scientific name */
+            av_web__buf_str(&b, "<br><i>");
+            av_web__buf_html(&b, l->sci);
+            av_web__buf_str(&b, "</i>");
+        }
+        av_web__buf_fmt(&b, "</td><td class=\"num\" data-label=\"Birds\">%lld</td>"
                             "<td class=\"num\" data-label=\"Photos\">%lld</td>"
                             "<td class=\"num\" data-label=\"Camera visits\">%lld</td>"
                             "<td data-label=\"First seen\">%s</td><td data-label=\"Last seen\">"
