@@ -615,7 +615,8 @@ TEST(camera_visits_show_in_the_gallery_species_and_activity)
 
 /* A genus answer ("Corvus sp.") is listed on the life list but not counted
  * as a species, and its row does not repeat the name in italics; an unknown
- * bird's score on its photo's page says it is the detector's (a bird). */
+ * bird's score on its photo's page and in the review queue says it is the
+ * detector's (a bird). */
 TEST(life_list_counts_species_not_genera)
 {
     struct app a;
@@ -664,6 +665,9 @@ TEST(life_list_counts_species_not_genera)
     CHECK_EQ_INT(get(&a, path, &r), 200);
     CHECK_STR_CONTAINS(r.body, "<td class=\"num\">69.2% <span class=\"meta\">(bird)</span></td>");
     CHECK_STR_CONTAINS(r.body, "<td class=\"num\">90.0%</td>"); /* the robin's species score */
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/review", &r), 200); /* the queue names it as the results page does */
+    CHECK_STR_CONTAINS(r.body, "Unknown bird 69% (bird)</span>");
     av_http_free(&r);
     stop(&a);
 }

@@ -366,7 +366,8 @@ enum MHD_Result av_web__page_review_queue(av_web__req *r)
     for (int i = 0; i < n && i < QUEUE_SHOWN; i++) {
         const av_web__bird *x = q[i].b;
         const char *sci = x->sp >= 0 ? s->species[x->sp].scientific : "";
-        const char *common = x->sp >= 0 ? s->species[x->sp].common : "";
+        /* no species: named as on its results page, its score the detector's */
+        const char *common = x->sp >= 0 ? s->species[x->sp].common : "Unknown bird";
         av_web__buf_fmt(&b, "<li class=\"card\"><a href=\"/uploads/%s#review-%d\">",
                         x->image_id, x->box + 1);
         av_store_image img;
@@ -383,7 +384,7 @@ enum MHD_Result av_web__page_review_queue(av_web__req *r)
         if (isnan(x->score))
             av_web__buf_str(&b, "</span>");
         else
-            av_web__buf_fmt(&b, " %.0f%%</span>", x->score * 100);
+            av_web__buf_fmt(&b, " %.0f%%%s</span>", x->score * 100, x->sp >= 0 ? "" : " (bird)");
         av_web__buf_fmt(&b, "<span class=\"meta\">%s &middot; %.10s</span></a></li>",
                         why[q[i].rank], x->seen);
     }
