@@ -613,11 +613,37 @@ TEST(camera_visits_show_in_the_gallery_species_and_activity)
     stop(&a);
 }
 
+/* The hour chart's axis labels ("HH:MM", 14 units high: ~42 wide at 0.6 em a
+ * digit) do not run into each other on the chart's 360-unit width. */
+static void hour_labels_apart(const char *body)
+{
+    const char *svg = strstr(body, "Birds by hour of the day");
+    const char *end = svg ? strstr(svg, "</svg>") : NULL;
+    CHECK(svg && end);
+    double prev_right = -1e9;
+    int n = 0;
+    for (const char *p = svg; p && (p = strstr(p, "<text x=\"")) && p < end; p++) {
+        double x = atof(p + 9), w = 5 * 14 * 0.6;
+        const char *anchor = strstr(p, "text-anchor=\"");
+        const char *text = strchr(p, '>');
+        CHECK(anchor && text);
+        if (text[3] != ':') /* the y axis' counts */
+            continue;
+        double left = !strncmp(anchor + 13, "start", 5)    ? x
+                      : !strncmp(anchor + 13, "middle", 6) ? x - w / 2
+                                                           : x - w;
+        CHECK_MSG(left >= prev_right, "hour label at %.1f overlaps the one before", x);
+        prev_right = left + w;
+        n++;
+    }
+    CHECK(n >= 4);
+}
+
 /* A genus answer ("Corvus sp.") is listed on the life list but not counted
  * as a species, and its row does not repeat the name in italics; an unknown
  * bird's score on its photo's page and in the review queue says it is the
  * detector's (a bird). */
-TEST(life_list_counts_species_not_genera)
+TEST(life_list_unknown_birds_and_hour_axis)
 {
     struct app a;
     start(&a, 0);
@@ -668,6 +694,9 @@ TEST(life_list_counts_species_not_genera)
     av_http_free(&r);
     CHECK_EQ_INT(get(&a, "/review", &r), 200); /* the queue names it as the results page does */
     CHECK_STR_CONTAINS(r.body, "Unknown bird 69% (bird)</span>");
+    av_http_free(&r);
+    CHECK_EQ_INT(get(&a, "/activity", &r), 200);
+    hour_labels_apart(r.body);
     av_http_free(&r);
     stop(&a);
 }
@@ -776,6 +805,6 @@ TEST_MAIN(T(several_files_redirect_to_their_batch_page),
           T(review_queue_puts_birds_outside_the_site_list_first),
           T(camera_visits_show_in_the_gallery_species_and_activity),
           T(guests_without_the_vote_right_cannot_review),
-          T(life_list_counts_species_not_genera),
+          T(life_list_unknown_birds_and_hour_axis),
           T(monitor_warns_when_confirmed_accuracy_falls),
           T(owner_sets_the_tracked_species_on_the_settings_page))

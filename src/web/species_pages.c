@@ -207,6 +207,10 @@ static void sort_days(tally *t)
     free(p);
 }
 
+/* "00:00" is ~40 of the chart's 360 units wide, a bar ~13: a label every 3
+ * hours ran into the next. */
+#define HOUR_LABEL_EVERY 6
+
 /* A bar chart: n bars, labels under every `every`-th bar; then the same
  * numbers as a table (the chart's alternative). */
 static void bars(av_web__buf *b, const char *id, const char *title, const char *unit, int n,
@@ -247,7 +251,7 @@ static void bars(av_web__buf *b, const char *id, const char *title, const char *
     av_web__buf_html(b, title);
     av_web__buf_str(b, "</figcaption></figure><details><summary>The numbers as a table"
                        "</summary><table class=\"compact\"><thead><tr><th scope=\"col\">");
-    av_web__buf_str(b, every == 3 && n == 24 ? "Hour" : "Day");
+    av_web__buf_str(b, every == HOUR_LABEL_EVERY && n == 24 ? "Hour" : "Day");
     av_web__buf_fmt(b, "</th><th scope=\"col\">%s</th></tr></thead><tbody>", unit);
     for (int i = 0; i < n; i++)
         av_web__buf_fmt(b, "<tr><td>%s</td><td class=\"num\">%lld</td></tr>", labels[i],
@@ -261,7 +265,7 @@ static void hour_chart(av_web__buf *b, const tally *t, const char *id, const cha
     for (int h = 0; h < 24; h++)
         snprintf(labels[h], sizeof labels[h], "%02d:00", h % 24);
     bars(b, id, "Birds by hour of the day (capture time)", "birds", 24,
-         (const char(*)[11])labels, t->hours, 3, colour);
+         (const char(*)[11])labels, t->hours, HOUR_LABEL_EVERY, colour);
 }
 
 /* Every day from the first to the last seen (at most the last 92), zeros included. */
