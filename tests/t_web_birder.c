@@ -163,6 +163,31 @@ static void analysed(struct app *a, const char *id)
     av_http_free(&r);
 }
 
+/* An analysed image straight into the store, its two birds fake_analyze's
+ * (edit, when given, changes them first); its ID into id. */
+static void stored_analysis(struct app *a, const char *name, void (*edit)(av_store_detection *),
+                            char id[AV_STORE_ID_LEN + 1])
+{
+    av_store_image img;
+    memset(&img, 0, sizeof img);
+    CHECK(av_store_new_id(img.id) == 0);
+    snprintf(img.name, sizeof img.name, "%s", name);
+    snprintf(img.ext, sizeof img.ext, "jpg");
+    snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
+    char err[256];
+    CHECK(av_store_image_insert(a->store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
+          AV_STORE_OK);
+    av_web_analysis an;
+    memset(&an, 0, sizeof an);
+    fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
+    if (edit)
+        edit(an.dets);
+    CHECK(av_store_analysis_put(a->store, img.id, 640, 480, an.dets, 2, err, sizeof err) ==
+          AV_STORE_OK);
+    free(an.dets);
+    memcpy(id, img.id, AV_STORE_ID_LEN + 1);
+}
+
 TEST(several_files_redirect_to_their_batch_page)
 {
     struct app a;
@@ -358,24 +383,13 @@ TEST(monitor_warns_when_confirmed_accuracy_falls)
     start(&a, 0);
     char err[256];
     for (int i = 0; i < 24; i++) {
-        av_store_image img;
-        memset(&img, 0, sizeof img);
-        CHECK(av_store_new_id(img.id) == 0);
-        snprintf(img.name, sizeof img.name, "m%d.jpg", i);
-        snprintf(img.ext, sizeof img.ext, "jpg");
-        snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
-        CHECK(av_store_image_insert(a.store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
-              AV_STORE_OK);
-        av_web_analysis an;
-        memset(&an, 0, sizeof an);
-        fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
-        CHECK(av_store_analysis_put(a.store, img.id, 640, 480, an.dets, 2, err, sizeof err) ==
-              AV_STORE_OK);
-        free(an.dets);
+        char name[32], id[AV_STORE_ID_LEN + 1];
+        snprintf(name, sizeof name, "m%d.jpg", i);
+        stored_analysis(&a, name, NULL, id);
         /* the robin: right 14 times, then wrong 10 times */
         av_store_review rv;
         memset(&rv, 0, sizeof rv);
-        snprintf(rv.image_id, sizeof rv.image_id, "%s", img.id);
+        snprintf(rv.image_id, sizeof rv.image_id, "%s", id);
         snprintf(rv.who, sizeof rv.who, "ann");
         rv.box = 0;
         rv.action = i < 14 ? AV_REVIEW_CONFIRM : AV_REVIEW_SPECIES;
@@ -639,6 +653,19 @@ static void hour_labels_apart(const char *body)
     CHECK(n >= 4);
 }
 
+static void genus_magpie(av_store_detection *d)
+{
+    snprintf(d[1].species, sizeof d[1].species, "Corvus sp.");
+    d[1].common_name[0] = '\0';
+}
+
+static void unknown_magpie(av_store_detection *d)
+{
+    d[1].species[0] = '\0';
+    snprintf(d[1].common_name, sizeof d[1].common_name, "Unknown bird");
+    d[1].score = d[1].detector_score = 0.692;
+}
+
 /* A genus answer ("Corvus sp.") is listed on the life list but not counted
  * as a species, and its row does not repeat the name in italics; an unknown
  * bird's score on its photo's page and in the review queue says it is the
@@ -647,24 +674,8 @@ TEST(life_list_unknown_birds_and_hour_axis)
 {
     struct app a;
     start(&a, 0);
-    av_store_image img;
-    memset(&img, 0, sizeof img);
-    CHECK(av_store_new_id(img.id) == 0);
-    snprintf(img.name, sizeof img.name, "g.jpg");
-    snprintf(img.ext, sizeof img.ext, "jpg");
-    snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
-    char err[256];
-    CHECK(av_store_image_insert(a.store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
-          AV_STORE_OK);
-    av_web_analysis an;
-    memset(&an, 0, sizeof an);
-    fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
-    av_store_detection *crow = &an.dets[1]; /* the magpie becomes a genus answer */
-    snprintf(crow->species, sizeof crow->species, "Corvus sp.");
-    crow->common_name[0] = '\0';
-    CHECK(av_store_analysis_put(a.store, img.id, 640, 480, an.dets, 2, err, sizeof err) ==
-          AV_STORE_OK);
-    free(an.dets);
+    char id[AV_STORE_ID_LEN + 1];
+    stored_analysis(&a, "g.jpg", genus_magpie, id);
     av_http_resp r;
     CHECK_EQ_INT(get(&a, "/species", &r), 200);
     CHECK_STR_CONTAINS(r.body, "Life list: 1 species in 2 birds, after review. 1 more is named"
@@ -673,21 +684,9 @@ TEST(life_list_unknown_birds_and_hour_axis)
     CHECK_STR_CONTAINS(r.body, ">European Robin</a><br><i>Erithacus rubecula</i></td>");
     av_http_free(&r);
 
-    av_store_image img2 = img;
-    CHECK(av_store_new_id(img2.id) == 0);
-    CHECK(av_store_image_insert(a.store, &img2, JPEG, sizeof JPEG, err, sizeof err) ==
-          AV_STORE_OK);
-    memset(&an, 0, sizeof an);
-    fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
-    av_store_detection *unknown = &an.dets[1];
-    unknown->species[0] = '\0';
-    snprintf(unknown->common_name, sizeof unknown->common_name, "Unknown bird");
-    unknown->score = unknown->detector_score = 0.692;
-    CHECK(av_store_analysis_put(a.store, img2.id, 640, 480, an.dets, 2, err, sizeof err) ==
-          AV_STORE_OK);
-    free(an.dets);
+    stored_analysis(&a, "u.jpg", unknown_magpie, id);
     char path[160];
-    snprintf(path, sizeof path, "/uploads/%s", img2.id);
+    snprintf(path, sizeof path, "/uploads/%s", id);
     CHECK_EQ_INT(get(&a, path, &r), 200);
     CHECK_STR_CONTAINS(r.body, "<td class=\"num\">69.2% <span class=\"meta\">(bird)</span></td>");
     CHECK_STR_CONTAINS(r.body, "<td class=\"num\">90.0%</td>"); /* the robin's species score */
@@ -705,39 +704,26 @@ TEST(guests_without_the_vote_right_cannot_review)
 {
     struct app a;
     start(&a, AV_WEB_GUEST_VIEW);
-    /* an analysed image straight into the store (guests may not upload) */
-    av_store_image img;
-    memset(&img, 0, sizeof img);
-    CHECK(av_store_new_id(img.id) == 0);
-    snprintf(img.name, sizeof img.name, "x.jpg");
-    snprintf(img.ext, sizeof img.ext, "jpg");
-    snprintf(img.content_type, sizeof img.content_type, "image/jpeg");
-    char err[256];
-    CHECK(av_store_image_insert(a.store, &img, JPEG, sizeof JPEG, err, sizeof err) ==
-          AV_STORE_OK);
-    av_web_analysis an;
-    memset(&an, 0, sizeof an);
-    fake_analyze(NULL, NULL, 0, &an, err, sizeof err);
-    CHECK(av_store_analysis_put(a.store, img.id, 640, 480, an.dets, 2, err, sizeof err) ==
-          AV_STORE_OK);
-    free(an.dets);
+    char id[AV_STORE_ID_LEN + 1]; /* straight into the store: guests may not upload */
+    stored_analysis(&a, "x.jpg", NULL, id);
     char path[160];
     av_http_resp r;
-    snprintf(path, sizeof path, "/uploads/%s", img.id);
+    snprintf(path, sizeof path, "/uploads/%s", id);
     CHECK_EQ_INT(get(&a, path, &r), 200);
     CHECK(!strstr(r.body, "id=\"add-bird\""));
     CHECK_STR_CONTAINS(r.body, "Reviewing is open to signed-in users only here.");
     av_http_free(&r);
-    snprintf(path, sizeof path, "/uploads/%s/review", img.id);
+    snprintf(path, sizeof path, "/uploads/%s/review", id);
     CHECK_EQ_INT(post(&a, path, "application/x-www-form-urlencoded", "box=0&action=confirm", &r),
                  403);
     av_http_free(&r);
-    snprintf(path, sizeof path, "/api/v1/images/%s/detections/1", img.id);
+    snprintf(path, sizeof path, "/api/v1/images/%s/detections/1", id);
     CHECK_EQ_INT(post(&a, path, "application/json", "{\"confirm\":true}", &r), 401);
     av_http_free(&r);
     av_store_review *v = NULL;
     int n = 1;
-    CHECK(av_store_reviews_list(a.store, img.id, 0, &v, &n, err, sizeof err) == AV_STORE_OK);
+    char err[256];
+    CHECK(av_store_reviews_list(a.store, id, 0, &v, &n, err, sizeof err) == AV_STORE_OK);
     CHECK_EQ_INT(n, 0);
     free(v);
     stop(&a);
