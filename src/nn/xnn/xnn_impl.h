@@ -270,6 +270,10 @@ bool av_nn__xnn_req_plain_ok(double most, float scale, int32_t lo, int32_t hi);
 /* Tests: no clamp-free requantisation for the nodes prepared from now on
  * (AV_NN_XNN_QPLAIN=0 turns it off too). */
 void av_nn__xnn_qplain_force_off(bool off);
+/* Tests: the own convolution's path named by its off variable (AV_NN_XNN_QSTEM,
+ * _QPLAIN, _QHALF, _QFEW) off or back on for the nodes prepared from now on,
+ * as that variable set to "0" does for the whole process; false for another name. */
+bool av_nn__xnn_qpath_force_off(const char *env, bool off);
 /* Whether k requantises without the clamps. */
 bool av_nn__xnn_qgemm_uses_plain(const av_nn__xnn_qgemm *k);
 bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n);
