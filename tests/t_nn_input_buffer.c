@@ -22,49 +22,22 @@ enum { N = H * H * C };
  * first node only, and the pool's output (x's size) takes its arena bytes. */
 static av_nn_model *chain_model(void)
 {
-    av_nn__graph *g = av_nn__graph_new();
-    CHECK(g);
-    int64_t xd[4] = {1, H, H, C}, w3[4] = {C, 3, 3, C}, w1[4] = {C, 1, 1, C}, bd[1] = {C};
-    av_nn__tid x = av_nn__add_tensor(g, "x", AV_NN_F32, 4, xd, NULL, false);
-    CHECK(x >= 0 && av_nn__mark_input(g, x) >= 0);
+    av_nn__graph *g = nf_new_graph(15);
+    av_nn__tid x = nf_act_in(g, AV_NN_F32, SH(1, H, H, C), 0, 0);
     av_nn__tid h = av_nn__add_tensor(g, "h", AV_NN_F32, -1, NULL, NULL, false);
     av_nn__tid p = av_nn__add_tensor(g, "p", AV_NN_F32, -1, NULL, NULL, false);
-    av_nn__tid y = av_nn__add_tensor(g, "y", AV_NN_F32, -1, NULL, NULL, false);
-    CHECK(h >= 0 && p >= 0 && y >= 0 && av_nn__mark_output(g, y) >= 0);
-    av_nn__params pc = {.conv = {.stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
-                                 .padding = AV_NN_PAD_SAME, .groups = 1}};
-    av_nn__tid c1[3] = {x, nf_konst_named(g, "w3", AV_NN_F32, w3, 4, -0.3f, 0.3f),
-                        nf_konst_named(g, "b3", AV_NN_F32, bd, 1, -0.3f, 0.3f)};
-    CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "conv3", c1, 3, &h, 1, &pc) >= 0);
+    av_nn__tid y = nf_out_t(g, 0, 0);
+    CHECK(h >= 0 && p >= 0);
+    av_nn__params pc = {.conv = nf_cp(1, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE)};
+    av_nn__tid c1[3] = {x, nf_konst(g, AV_NN_F32, SH(C, 3, 3, C), -0.3f, 0.3f),
+                        nf_konst(g, AV_NN_F32, SH(C), -0.3f, 0.3f)};
+    nf_add(g, AV_NN_OP_CONV2D, c1, 3, h, &pc);
     av_nn__params pp = {.pool = nf_pp(3, 1, AV_NN_PAD_SAME, AV_NN_ACT_NONE)};
-    CHECK(av_nn__add_node(g, AV_NN_OP_MAX_POOL2D, "pool", &h, 1, &p, 1, &pp) >= 0);
-    av_nn__tid c2[3] = {p, nf_konst_named(g, "w1", AV_NN_F32, w1, 4, -0.3f, 0.3f),
-                        nf_konst_named(g, "b1", AV_NN_F32, bd, 1, -0.3f, 0.3f)};
-    CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "conv1", c2, 3, &y, 1, &pc) >= 0);
-    char err[256] = "";
-    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
-    av_nn_model *m = NULL;
-    CHECK_MSG(av_nn__model_from_graph(g, AV_NN_FORMAT_ONNX, NULL, &m, err, sizeof err) ==
-                  AV_NN_OK,
-              "%s", err);
-    return m;
-}
-
-static av_nn_ctx *ctx(const av_nn_model *m, av_nn_backend be, int batch)
-{
-    char err[256] = "";
-    av_nn_ctx_opts o = {.threads = 2, .backend = be, .batch = batch};
-    av_nn_ctx *c = NULL;
-    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "batch %d: %s", batch, err);
-    return c;
-}
-
-static void run(av_nn_ctx *c, const void *x, float *y)
-{
-    char err[256] = "";
-    const void *in[1] = {x};
-    void *out[1] = {y};
-    CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
+    nf_add(g, AV_NN_OP_MAX_POOL2D, &h, 1, p, &pp);
+    av_nn__tid c2[3] = {p, nf_konst(g, AV_NN_F32, SH(C, 1, 1, C), -0.3f, 0.3f),
+                        nf_konst(g, AV_NN_F32, SH(C), -0.3f, 0.3f)};
+    nf_add(g, AV_NN_OP_CONV2D, c2, 3, y, &pc);
+    return nf_model(g);
 }
 
 TEST(in_place_input_equals_copied_input)
@@ -73,7 +46,7 @@ TEST(in_place_input_equals_copied_input)
     for (int be = 0; be < 2; be++) {
         av_nn_backend b = be ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE;
         for (int batch = 1; batch <= 3; batch += 2) {
-            av_nn_ctx *own = ctx(m, b, batch), *copy = ctx(m, b, batch);
+            av_nn_ctx *own = nf_ctx(m, b, 2, batch), *copy = nf_ctx(m, b, 2, batch);
             if (!own || !copy)
                 break;
             size_t nb = 0, n = (size_t)batch * N;
@@ -86,8 +59,8 @@ TEST(in_place_input_equals_copied_input)
                 for (size_t i = 0; i < n; i++)
                     x[i] = nf_frand(-2.0f, 2.0f);
                 memcpy(buf, x, nb);
-                run(own, buf, y1);
-                run(copy, x, y2);
+                nf_run(own, buf, y1);
+                nf_run(copy, x, y2);
                 CHECK_MSG(memcmp(y1, y2, n * sizeof *y1) == 0, "backend %d batch %d round %d",
                           be, batch, round);
                 /* the pool's output took the input's bytes: why a caller refills */
@@ -118,7 +91,7 @@ TEST(in_place_input_equals_copied_input)
 TEST(no_buffer_for_bad_arguments)
 {
     av_nn_model *m = chain_model();
-    av_nn_ctx *c = ctx(m, AV_NN_BACKEND_XNNPACK, 0);
+    av_nn_ctx *c = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
     size_t nb = 7;
     CHECK(av_nn_ctx_input_buffer(c, 1, &nb) == NULL);
     CHECK_EQ_INT((long long)nb, 0);
@@ -128,7 +101,7 @@ TEST(no_buffer_for_bad_arguments)
     CHECK(av_nn_ctx_input_buffer(NULL, 0, &nb) == NULL && nb == 0);
     CHECK(av_nn_ctx_input_buffer(c, 0, NULL) != NULL);
     /* two contexts never share input bytes */
-    av_nn_ctx *d = ctx(m, AV_NN_BACKEND_XNNPACK, 0);
+    av_nn_ctx *d = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
     CHECK(av_nn_ctx_input_buffer(c, 0, NULL) != av_nn_ctx_input_buffer(d, 0, NULL));
     av_nn_ctx_free(c);
     av_nn_ctx_free(d);
