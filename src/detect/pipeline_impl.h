@@ -65,6 +65,8 @@ typedef struct cls_batch {
     int n;               /* samples per run; 0: empty slot */
     av_nn_ctx *ctx;
     void **in, **out;    /* one buffer per model input / output, n samples each */
+    int in_ctx;          /* 1 + the index of the input whose in[] is ctx's own bytes
+                          * (the detector's; as worker.det_in_ctx), 0: none */
     unsigned long used;  /* worker tick of the last use: the least recent is replaced */
 } cls_batch;
 
