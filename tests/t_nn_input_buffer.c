@@ -4,13 +4,15 @@
  * that copies the same input from a buffer of the caller's, twice in a row
  * (the second refilled, since the planner hands the input's bytes to a
  * later tensor), at batch 1 and 3, on both backends; a tap on the input
- * still sees it; bad indices give NULL.
+ * still sees it, and so does the calibration observer; bad indices give
+ * NULL.
  */
 #include "harness.h"
 #include "nn_fixture.h"
 
 #include "nn/core.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,49 +42,78 @@ static av_nn_model *chain_model(void)
     return nf_model(g);
 }
 
+/* Two contexts of one model: own runs on its input bytes filled in place
+ * (buf, n floats), copy on a buffer of ours, x (n floats), copied in. */
+typedef struct pair {
+    av_nn_ctx *own, *copy;
+    float *buf, *x;
+    size_t n;
+} pair;
+
+static bool pair_new(pair *q, const av_nn_model *m, av_nn_backend be, int threads, int batch)
+{
+    *q = (pair){.own = nf_ctx(m, be, threads, batch), .copy = nf_ctx(m, be, threads, batch),
+                .n = (size_t)(batch ? batch : 1) * N};
+    size_t nb = 0;
+    q->buf = q->own ? av_nn_ctx_input_buffer(q->own, 0, &nb) : NULL;
+    CHECK_EQ_INT((long long)nb, (long long)(q->n * sizeof(float)));
+    q->x = malloc(q->n * sizeof *q->x);
+    CHECK(q->copy && q->buf && q->x);
+    return q->copy && q->buf && q->x;
+}
+
+/* Fresh input in x and, as a caller refills it before each run, in buf. */
+static void pair_fill(pair *q)
+{
+    for (size_t i = 0; i < q->n; i++)
+        q->x[i] = nf_frand(-2.0f, 2.0f);
+    memcpy(q->buf, q->x, q->n * sizeof *q->x);
+}
+
+static void pair_free(pair *q)
+{
+    av_nn_ctx_free(q->own);
+    av_nn_ctx_free(q->copy);
+    free(q->x);
+}
+
 TEST(in_place_input_equals_copied_input)
 {
     av_nn_model *m = chain_model();
     for (int be = 0; be < 2; be++) {
         av_nn_backend b = be ? AV_NN_BACKEND_XNNPACK : AV_NN_BACKEND_REFERENCE;
         for (int batch = 1; batch <= 3; batch += 2) {
-            av_nn_ctx *own = nf_ctx(m, b, 2, batch), *copy = nf_ctx(m, b, 2, batch);
-            if (!own || !copy)
+            pair q;
+            if (!pair_new(&q, m, b, 2, batch)) {
+                pair_free(&q);
                 break;
-            size_t nb = 0, n = (size_t)batch * N;
-            float *buf = av_nn_ctx_input_buffer(own, 0, &nb);
-            CHECK(buf != NULL);
-            CHECK_EQ_INT((long long)nb, (long long)(n * sizeof(float)));
-            float *x = malloc(nb), *y1 = calloc(n, sizeof *y1), *y2 = calloc(n, sizeof *y2);
-            CHECK(x && y1 && y2);
+            }
+            size_t nb = q.n * sizeof(float);
+            float *y1 = calloc(q.n, sizeof *y1), *y2 = calloc(q.n, sizeof *y2), *tap = malloc(nb);
+            CHECK(y1 && y2 && tap);
             for (int round = 0; round < 2; round++) { /* other data each time: a refill */
-                for (size_t i = 0; i < n; i++)
-                    x[i] = nf_frand(-2.0f, 2.0f);
-                memcpy(buf, x, nb);
-                nf_run(own, buf, y1);
-                nf_run(copy, x, y2);
-                CHECK_MSG(memcmp(y1, y2, n * sizeof *y1) == 0, "backend %d batch %d round %d",
-                          be, batch, round);
+                pair_fill(&q);
+                nf_run(q.own, q.buf, y1);
+                nf_run(q.copy, q.x, y2);
+                CHECK_MSG(memcmp(y1, y2, nb) == 0, "backend %d batch %d round %d", be, batch,
+                          round);
                 /* the pool's output took the input's bytes: why a caller refills */
-                CHECK_MSG(memcmp(buf, x, nb) != 0, "backend %d batch %d: input kept", be, batch);
+                CHECK_MSG(memcmp(q.buf, q.x, nb) != 0, "backend %d batch %d: input kept", be,
+                          batch);
             }
             /* a tap on the input sees what was written in place */
-            memcpy(buf, x, nb);
-            float *tap = malloc(nb);
-            CHECK(tap);
-            const void *in[1] = {buf};
+            memcpy(q.buf, q.x, nb);
+            const void *in[1] = {q.buf};
             void *out[1] = {y1};
             char err[256] = "";
-            CHECK_MSG(av_nn_run_tap(own, in, out, "x", tap, nb, err, sizeof err) == AV_NN_OK,
+            CHECK_MSG(av_nn_run_tap(q.own, in, out, "x", tap, nb, err, sizeof err) == AV_NN_OK,
                       "%s", err);
-            CHECK(memcmp(tap, x, nb) == 0);
-            CHECK(memcmp(y1, y2, n * sizeof *y1) == 0);
+            CHECK(memcmp(tap, q.x, nb) == 0);
+            CHECK(memcmp(y1, y2, nb) == 0);
             free(tap);
-            free(x);
             free(y1);
             free(y2);
-            av_nn_ctx_free(own);
-            av_nn_ctx_free(copy);
+            pair_free(&q);
         }
     }
     av_nn_model_free(m);
@@ -108,4 +139,48 @@ TEST(no_buffer_for_bad_arguments)
     av_nn_model_free(m);
 }
 
-TEST_MAIN(T(in_place_input_equals_copied_input), T(no_buffer_for_bad_arguments))
+/* The calibration observer sees the same tensors from an in-place input:
+ * the two saved range tables are the same bytes. */
+TEST(observer_sees_in_place_input)
+{
+    av_nn_model *m = chain_model();
+    pair q;
+    av_nn_calib *cal[2] = {NULL, NULL};
+    char err[256] = "", text[2][4096];
+    float y[N];
+    if (!pair_new(&q, m, AV_NN_BACKEND_XNNPACK, 1, 0))
+        goto done;
+    for (int k = 0; k < 2; k++)
+        CHECK(av_nn_calib_new(m, &cal[k], err, sizeof err) == AV_NN_OK);
+    for (int round = 0; round < 2; round++) {
+        pair_fill(&q);
+        const void *own_in[1] = {q.buf}, *copy_in[1] = {q.x};
+        void *out[1] = {y};
+        CHECK_MSG(av_nn_calib_run(cal[0], q.own, own_in, out, err, sizeof err) == AV_NN_OK, "%s",
+                  err);
+        CHECK_MSG(av_nn_calib_run(cal[1], q.copy, copy_in, out, err, sizeof err) == AV_NN_OK,
+                  "%s", err);
+    }
+    for (int k = 0; k < 2; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/input_buffer%d.calib", av_test_tmpdir(), k);
+        CHECK(av_nn_calib_save(cal[k], path, NULL, err, sizeof err) == AV_NN_OK);
+        FILE *f = fopen(path, "r");
+        CHECK(f);
+        size_t got = f ? fread(text[k], 1, sizeof text[k] - 1, f) : 0;
+        text[k][got] = 0;
+        CHECK(got > 0 && got < sizeof text[k] - 1);
+        if (f)
+            fclose(f);
+    }
+    CHECK_STR_EQ(text[0], text[1]);
+    CHECK_STR_CONTAINS(text[0], "y\t"); /* the output's range is in the table */
+done:
+    av_nn_calib_free(cal[0]);
+    av_nn_calib_free(cal[1]);
+    pair_free(&q);
+    av_nn_model_free(m);
+}
+
+TEST_MAIN(T(in_place_input_equals_copied_input), T(no_buffer_for_bad_arguments),
+          T(observer_sees_in_place_input))
