@@ -60,7 +60,7 @@
  * Resize into concat: concat(..., resize_bilinear(z), ...) along channels
  * (CenterNet's FPN: 64x64x64 upsampled to 128x128 beside a 128x128x64
  * skip) becomes the concat reading z (p.axis.resized), which samples z row
- * by row straight into its slice of the output (xnn_data.c): the resize's
+ * by row straight into its slice of the output (xnn_concat.c): the resize's
  * output (4 MiB there) is never written nor read. f32 NHWC, sizes
  * constant, the coordinate modes our rows and the reference share, the
  * resize's output read by the concat only. AV_NN_FUSE_RESIZE_CONCAT=0.
@@ -332,7 +332,7 @@ void av_nn__resize_concat_force_off(bool on)
     av_nn__switch_force_off(&rc_sw, on);
 }
 
-/* The coordinate modes our kernel (xnn_data.c) and the reference share. */
+/* The coordinate modes our kernel (xnn_concat.c) and the reference share. */
 static bool rc_coord_ok(const av_nn__resize_params *p)
 {
     return p->coord == AV_NN_COORD_HALF_PIXEL || p->coord == AV_NN_COORD_ALIGN_CORNERS ||

@@ -1,8 +1,9 @@
 /*
  * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
- * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_topk.c; xnn_silu.c's kernel; our
- * own convolutions xnn_gemm.c (f32), xnn_qgemm.c and xnn_qdw.c (qu8); the fused
- * depthwise + 1x1 pairs xnn_dwpw.c and xnn_pwdw.c). Internal to src/nn.
+ * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_concat.c, xnn_topk.c;
+ * xnn_silu.c's kernel; our own convolutions xnn_gemm.c (f32), xnn_qgemm.c and
+ * xnn_qdw.c (qu8); the fused depthwise + 1x1 pairs xnn_dwpw.c and
+ * xnn_pwdw.c). Internal to src/nn.
  *
  * Each family offers supports(g, n): true only where XNNPACK computes exactly
  * what the IR node means (dtype, quantisation, shape and parameter limits,
@@ -38,7 +39,7 @@ typedef enum xnn_status (*av_nn__xnn_f32_nc_setup)(xnn_operator_t op, size_t bat
                                                    const float *x, float *y,
                                                    pthreadpool_t pool);
 
-/* An op XNNPACK lacks, run by our own kernel on the pool (xnn_data.c). */
+/* An op XNNPACK lacks, run by our own kernel on the pool (xnn_data.c, xnn_concat.c). */
 typedef void (*av_nn__xnn_kernel_fn)(const av_nn__graph *g, const av_nn__node *n,
                                      const void *const *in, void *const *out,
                                      pthreadpool_t pool);
