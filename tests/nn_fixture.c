@@ -293,6 +293,36 @@ av_nn__pool_params nf_pp(int k, int s, av_nn__padding pad, av_nn__act act)
     return p;
 }
 
+/* ---- whole models through the public API ---- */
+
+av_nn_model *nf_model(av_nn__graph *g)
+{
+    char err[256] = "";
+    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
+    av_nn_model *m = NULL;
+    CHECK_MSG(av_nn__model_from_graph(g, AV_NN_FORMAT_ONNX, NULL, &m, err, sizeof err) ==
+                  AV_NN_OK,
+              "%s", err);
+    return m;
+}
+
+av_nn_ctx *nf_ctx(const av_nn_model *m, av_nn_backend be, int threads, int batch)
+{
+    char err[256] = "";
+    av_nn_ctx_opts o = {.threads = threads, .backend = be, .batch = batch};
+    av_nn_ctx *c = NULL;
+    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "ctx: %s", err);
+    return c;
+}
+
+void nf_run(av_nn_ctx *c, const void *x, void *y)
+{
+    char err[256] = "";
+    const void *in[1] = {x};
+    void *out[1] = {y};
+    CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
+}
+
 /* ---- an input that ends at a PROT_NONE page ---- */
 
 void *nf_guarded_bytes(nf_guarded *g, size_t bytes)

@@ -70,6 +70,15 @@ void nf_check_node(av_nn__graph *g, int k);
 /* Checks that the xnn backend refuses node k; frees g. */
 void nf_check_refused(av_nn__graph *g, int k);
 
+/* ---- whole models through the public API ---- */
+
+/* Finalizes g and makes it a model (ONNX rules), which then owns it. */
+av_nn_model *nf_model(av_nn__graph *g);
+/* A context of m; NULL (a failed CHECK) when it cannot be made. */
+av_nn_ctx *nf_ctx(const av_nn_model *m, av_nn_backend be, int threads, int batch);
+/* av_nn_run of a model with one input x and one output y. */
+void nf_run(av_nn_ctx *c, const void *x, void *y);
+
 /* ---- an input that ends at a PROT_NONE page ---- */
 
 /* ASan does not see intrinsic loads: a kernel that reads past its input

@@ -96,7 +96,7 @@ static void run(av_nn__graph *g, int k, const uint8_t *x, uint8_t *y, pthreadpoo
     be->release(state);
 }
 
-/* Ours (1 and 2 threads) == ours with the path env (AV_NN_XNN_Q...) off ==
+/* Ours (1 and 2 threads) == ours with the path off (its AV_NN_XNN_Q... switch) ==
  * XNNPACK, the reference within one step. Returns whether it ran clamp-free. */
 static bool check_path(uint64_t seed, const qc *c, const char *env)
 {
@@ -112,9 +112,9 @@ static bool check_path(uint64_t seed, const qc *c, const char *env)
     bool p1, p2, pc, px;
     run(g, k, x, y1, NULL, &p1);
     run(g, k, x, y2, nf_pool(), &p2);
-    CHECK(setenv(env, "0", 1) == 0);
+    CHECK(av_nn__xnn_qpath_force_off(env, true));
     run(g, k, x, yc, nf_pool(), &pc);
-    CHECK(unsetenv(env) == 0);
+    CHECK(av_nn__xnn_qpath_force_off(env, false));
     av_nn__xnn_qgemm_force_off(true);
     run(g, k, x, yx, nf_pool(), &px);
     av_nn__xnn_qgemm_force_off(false);

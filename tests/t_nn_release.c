@@ -54,13 +54,7 @@ static av_nn_model *three_conv_model(void)
     av_nn__tid in3[2] = {
         h2, nf_konst_named(g, "w3", AV_NN_F32, w3d, 4, -0.2f, 0.2f)};
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c3", in3, 2, &y, 1, &p) >= 0);
-    char err[256] = "";
-    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
-    av_nn_model *m = NULL;
-    CHECK_MSG(av_nn__model_from_graph(g, AV_NN_FORMAT_ONNX, NULL, &m, err, sizeof err) ==
-                  AV_NN_OK,
-              "%s", err);
-    return m;
+    return nf_model(g);
 }
 
 static const av_nn__tensor *tensor(const av_nn_model *m, const char *name)
@@ -84,23 +78,6 @@ static float *copy_of(const av_nn__tensor *t)
 static bool same_data(const av_nn__tensor *t, const float *want)
 {
     return !t->released && memcmp(t->data, want, (size_t)av_nn__nbytes(t)) == 0;
-}
-
-static av_nn_ctx *ctx(const av_nn_model *m, av_nn_backend be, int threads, int batch)
-{
-    char err[256] = "";
-    av_nn_ctx_opts o = {.threads = threads, .backend = be, .batch = batch};
-    av_nn_ctx *c = NULL;
-    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "ctx: %s", err);
-    return c;
-}
-
-static void run(av_nn_ctx *c, const float *x, float *y)
-{
-    char err[256] = "";
-    const void *in[1] = {x};
-    void *out[1] = {y};
-    CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
 }
 
 enum { NX = H * H * CI, NY = (H / 2) * (H / 2) * CO };
@@ -133,46 +110,46 @@ TEST(readers_after_release)
     float *w1 = copy_of(tensor(m, "w1")), *w2 = copy_of(tensor(m, "w2"));
     float *w3 = copy_of(tensor(m, "w3"));
     av_nn_model_release_packed(m, 1);
-    av_nn_ctx *a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     /* the GEMM layers' f32 copies are gone; Winograd's stays (not exactly invertible) */
     CHECK_EQ_INT(av_nn_model_released_bytes(m), W2_BYTES + W3_BYTES);
     CHECK(tensor(m, "w2")->released && tensor(m, "w3")->released);
     CHECK(same_data(tensor(m, "w1"), w1));
     size_t packs = av_nn__xnn_pack_live(NULL);
-    run(a, x, ya);
+    nf_run(a, x, ya);
     /* contexts made after the release share the packed copy: same bits */
-    av_nn_ctx *b = ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
-    av_nn_ctx *c = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 2);
+    av_nn_ctx *b = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
+    av_nn_ctx *c = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 2);
     CHECK_EQ_INT(av_nn__xnn_pack_live(NULL), packs);
-    run(b, x, yb);
-    run(c, x, yc);
+    nf_run(b, x, yb);
+    nf_run(c, x, yc);
     CHECK(memcmp(ya, yb, sizeof ya) == 0);
     CHECK(memcmp(ya, yc, sizeof ya) == 0 && memcmp(ya, yc + NY, sizeof ya) == 0);
     /* the reference backend reads the graph: the weights come back, bit for bit */
-    av_nn_ctx *ref = ctx(m, AV_NN_BACKEND_REFERENCE, 1, 0);
+    av_nn_ctx *ref = nf_ctx(m, AV_NN_BACKEND_REFERENCE, 1, 0);
     CHECK_EQ_INT(av_nn_model_released_bytes(m), 0);
     CHECK(same_data(tensor(m, "w2"), w2) && same_data(tensor(m, "w3"), w3));
-    run(ref, x, yr);
+    nf_run(ref, x, yr);
     near(ya, yr, "xnn vs reference");
     /* no release while a context reads them from the graph; contexts still share */
-    av_nn_ctx *d = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *d = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK_EQ_INT(av_nn_model_released_bytes(m), 0);
     CHECK_EQ_INT(av_nn__xnn_pack_live(NULL), packs);
     av_nn_ctx_free(ref);
-    run(ref = ctx(m, AV_NN_BACKEND_REFERENCE, 2, 0), x, yr); /* restored: nothing to do */
+    nf_run(ref = nf_ctx(m, AV_NN_BACKEND_REFERENCE, 2, 0), x, yr); /* restored: nothing to do */
     near(ya, yr, "reference, 2 threads");
     av_nn_ctx_free(ref);
     /* the next context releases again, and still shares */
-    av_nn_ctx *e = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *e = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK_EQ_INT(av_nn_model_released_bytes(m), W2_BYTES + W3_BYTES);
     CHECK_EQ_INT(av_nn__xnn_pack_live(NULL), packs);
-    run(e, x, yb);
+    nf_run(e, x, yb);
     CHECK(memcmp(ya, yb, sizeof ya) == 0);
     /* the first context, across all that, still runs its packs */
     av_nn_ctx_free(b);
     av_nn_ctx_free(c);
     av_nn_ctx_free(d);
-    run(a, x, yb);
+    nf_run(a, x, yb);
     CHECK(memcmp(ya, yb, sizeof ya) == 0);
     av_nn_ctx_free(a);
     av_nn_ctx_free(e);
@@ -200,13 +177,7 @@ static av_nn_model *narrow_model(void)
                         nf_konst_named(g, "w", AV_NN_F32, wd, 4, -0.2f, 0.2f),
                         nf_konst_named(g, "b", AV_NN_F32, bd, 1, -0.2f, 0.2f)};
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c", in, 3, &y, 1, &p) >= 0);
-    char err[256] = "";
-    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
-    av_nn_model *m = NULL;
-    CHECK_MSG(av_nn__model_from_graph(g, AV_NN_FORMAT_ONNX, NULL, &m, err, sizeof err) ==
-                  AV_NN_OK,
-              "%s", err);
-    return m;
+    return nf_model(g);
 }
 
 /* A context made after the release builds its narrow weights from the shared
@@ -220,9 +191,9 @@ TEST(narrow_pointwise_after_release)
     static float ya[H * H * 4], yb[H * H * 4];
     av_nn_model *m = narrow_model();
     av_nn_model_release_packed(m, 1);
-    av_nn_ctx *a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK(tensor(m, "w")->released);
-    av_nn_ctx *b = ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
+    av_nn_ctx *b = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
     char err[256] = "";
     const void *in[1] = {x};
     void *out[1] = {ya};
@@ -244,16 +215,16 @@ TEST(other_kernel_after_release)
     av_nn_model *m = three_conv_model();
     float *w2 = copy_of(tensor(m, "w2"));
     av_nn_model_release_packed(m, 1);
-    av_nn_ctx *a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
-    run(a, x, ya);
+    av_nn_ctx *a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    nf_run(a, x, ya);
     CHECK(tensor(m, "w2")->released);
     /* a CPU where XNNPACK's convolution runs: it reads the weights back */
     av_nn__xnn_gemm_force_off(true);
-    av_nn_ctx *b = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *b = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     av_nn__xnn_gemm_force_off(false);
     CHECK(same_data(tensor(m, "w2"), w2));
     CHECK_EQ_INT(av_nn_model_released_bytes(m), 0);
-    run(b, x, yb);
+    nf_run(b, x, yb);
     near(yb, ya, "XNNPACK's convolution vs the packed GEMM");
     av_nn_ctx_free(a);
     av_nn_ctx_free(b);
@@ -268,7 +239,7 @@ TEST(find_tensor_and_quantize_read_back)
     av_nn_model *m = three_conv_model();
     float *w2 = copy_of(tensor(m, "w2")), *w3 = copy_of(tensor(m, "w3"));
     av_nn_model_release_packed(m, 1);
-    av_nn_ctx *a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK(tensor(m, "w2")->released && tensor(m, "w3")->released);
     /* a pointer handed out is the f32 weights, and stays: w2 is never released again */
     char err[256] = "";
@@ -278,7 +249,7 @@ TEST(find_tensor_and_quantize_read_back)
     CHECK(data && memcmp(data, w2, W2_BYTES) == 0);
     CHECK_EQ_INT(av_nn_model_released_bytes(m), W3_BYTES);
     av_nn_ctx_free(a);
-    a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK(!tensor(m, "w2")->released && tensor(m, "w3")->released);
     CHECK(memcmp(data, w2, W2_BYTES) == 0);
     av_nn_ctx_free(a);
@@ -299,14 +270,14 @@ TEST(nothing_released_unless_asked)
         return;
     av_nn_model *m = three_conv_model();
     float *w2 = copy_of(tensor(m, "w2"));
-    av_nn_ctx *a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK_EQ_INT(av_nn_model_released_bytes(m), 0);
     CHECK(same_data(tensor(m, "w2"), w2));
     av_nn_ctx_free(a);
     /* asked while a reference context lives: nothing either */
-    av_nn_ctx *ref = ctx(m, AV_NN_BACKEND_REFERENCE, 1, 0);
+    av_nn_ctx *ref = nf_ctx(m, AV_NN_BACKEND_REFERENCE, 1, 0);
     av_nn_model_release_packed(m, 1);
-    a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK_EQ_INT(av_nn_model_released_bytes(m), 0);
     av_nn_ctx_free(a);
     av_nn_ctx_free(ref);

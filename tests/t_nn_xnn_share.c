@@ -45,30 +45,7 @@ static av_nn_model *two_conv_model(void)
         nf_konst_named(g, "b2", AV_NN_F32, b2d, 1, -0.2f, 0.2f)};
     p.conv.pad_top = p.conv.pad_bottom = p.conv.pad_left = p.conv.pad_right = 0;
     CHECK(av_nn__add_node(g, AV_NN_OP_CONV2D, "c2", in2, 3, &y, 1, &p) >= 0);
-    char err[256] = "";
-    CHECK_MSG(av_nn__graph_finalize(g, err, sizeof err) == AV_NN_OK, "finalize: %s", err);
-    av_nn_model *m = NULL;
-    CHECK_MSG(av_nn__model_from_graph(g, AV_NN_FORMAT_ONNX, NULL, &m, err, sizeof err) ==
-                  AV_NN_OK,
-              "%s", err);
-    return m;
-}
-
-static av_nn_ctx *ctx(const av_nn_model *m, av_nn_backend be, int threads, int batch)
-{
-    char err[256] = "";
-    av_nn_ctx_opts o = {.threads = threads, .backend = be, .batch = batch};
-    av_nn_ctx *c = NULL;
-    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "ctx: %s", err);
-    return c;
-}
-
-static void run(av_nn_ctx *c, const float *x, float *y)
-{
-    char err[256] = "";
-    const void *in[1] = {x};
-    void *out[1] = {y};
-    CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
+    return nf_model(g);
 }
 
 enum { NX = H * H * CI, NY = H * H * CO };
@@ -83,24 +60,24 @@ TEST(contexts_of_a_model_share_packs)
     size_t r0, r;
     size_t base = av_nn__xnn_pack_live(&r0);
     av_nn_model *m = two_conv_model();
-    av_nn_ctx *a = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *a = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK_EQ_INT(av_nn__xnn_pack_live(&r), base + 2); /* the Winograd and the GEMM pack */
     CHECK_EQ_INT(r, r0 + 2);
-    run(a, x, ya);
-    av_nn_ctx *b = ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
-    av_nn_ctx *c = ctx(m, AV_NN_BACKEND_XNNPACK, 1, 2);
+    nf_run(a, x, ya);
+    av_nn_ctx *b = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 2, 0);
+    av_nn_ctx *c = nf_ctx(m, AV_NN_BACKEND_XNNPACK, 1, 2);
     CHECK_EQ_INT(av_nn__xnn_pack_live(&r), base + 2);
     CHECK_EQ_INT(r, r0 + 6);
     av_nn_ctx_free(a);
     CHECK_EQ_INT(av_nn__xnn_pack_live(&r), base + 2);
     CHECK_EQ_INT(r, r0 + 4);
-    run(b, x, yb);
-    run(c, x, yc);
+    nf_run(b, x, yb);
+    nf_run(c, x, yc);
     CHECK(memcmp(ya, yb, sizeof ya) == 0);
     CHECK(memcmp(ya, yc, sizeof ya) == 0 && memcmp(ya, yc + NY, sizeof ya) == 0);
     /* and the shared packs compute the convolutions: against the reference kernels */
-    av_nn_ctx *ref = ctx(m, AV_NN_BACKEND_REFERENCE, 1, 0);
-    run(ref, x, yr);
+    av_nn_ctx *ref = nf_ctx(m, AV_NN_BACKEND_REFERENCE, 1, 0);
+    nf_run(ref, x, yr);
     double worst = 0, big = 0;
     for (int i = 0; i < NY; i++)
         worst = fmax(worst, fabs((double)yb[i] - yr[i])), big = fmax(big, fabs((double)yr[i]));
@@ -119,7 +96,8 @@ TEST(models_do_not_share)
         return;
     size_t base = av_nn__xnn_pack_live(NULL);
     av_nn_model *m1 = two_conv_model(), *m2 = two_conv_model();
-    av_nn_ctx *a = ctx(m1, AV_NN_BACKEND_XNNPACK, 1, 0), *b = ctx(m2, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *a = nf_ctx(m1, AV_NN_BACKEND_XNNPACK, 1, 0);
+    av_nn_ctx *b = nf_ctx(m2, AV_NN_BACKEND_XNNPACK, 1, 0);
     CHECK_EQ_INT(av_nn__xnn_pack_live(NULL), base + 4);
     av_nn_ctx_free(a);
     CHECK_EQ_INT(av_nn__xnn_pack_live(NULL), base + 2);

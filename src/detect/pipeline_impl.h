@@ -65,6 +65,8 @@ typedef struct cls_batch {
     int n;               /* samples per run; 0: empty slot */
     av_nn_ctx *ctx;
     void **in, **out;    /* one buffer per model input / output, n samples each */
+    int in_ctx;          /* 1 + the index of the input whose in[] is ctx's own bytes
+                          * (the detector's; as worker.det_in_ctx), 0: none */
     unsigned long used;  /* worker tick of the last use: the least recent is replaced */
 } cls_batch;
 
@@ -73,6 +75,9 @@ typedef struct worker {
     av_nn_pool *pool;         /* shared by det_ctx and cls_ctx; NULL: one thread */
     av_nn_ctx *det_ctx, *cls_ctx;
     void **det_in, **det_out; /* one buffer per model input / output (NULL: not wanted) */
+    int det_in_ctx;           /* det_in[p->det_in] is det_ctx's own input bytes
+                               * (av_nn_ctx_input_buffer): filled in place, not ours to
+                               * free, undefined after each run (every run refills it) */
     void **cls_in, **cls_out;
     float *resized;           /* detector input pixels, NHWC 0..255 (quantised inputs only) */
     av_detect__crops crops;   /* classifier crops of the current species step */

@@ -94,6 +94,9 @@ static av_detect_status run_detector(av_detect_pipeline *p, worker *w, const av_
                                      size_t errlen)
 {
     double map_w, map_h;
+    /* det_in may be the context's own bytes (w->det_in_ctx), which a run
+     * reuses: det_prepare writes all of it before every run, and nothing
+     * reads it after (the decode reads the outputs) */
     av_detect_status st =
         av_detect__det_prepare(p, w, img, w->det_in[p->det_in], &map_w, &map_h, err, errlen);
     if (st)

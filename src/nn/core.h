@@ -94,7 +94,7 @@ void av_nn__resize_concat_force_off(bool on);
 bool av_nn__concat_part_dims(const av_nn__graph *g, const av_nn__node *n, int i, int64_t *d);
 
 /* Source coordinate of output coordinate dst of a resize from in to out
- * pixels (scale in/out) under coordinate mode m (ref_data.c; xnn_data.c's
+ * pixels (scale in/out) under coordinate mode m (ref_data.c; xnn_concat.c's
  * fused resize shares it). */
 double av_nn__resize_src_coord(av_nn__coord_mode m, int64_t dst, int64_t in, int64_t out,
                                double scale);
@@ -138,7 +138,7 @@ bool av_nn__fuse_concat_mean(av_nn__graph *g, av_nn__node *rd);
 /* On unless AV_NN_FUSE_CONCAT_MEAN=0 or av_nn__concat_mean_force_off (tests). */
 bool av_nn__concat_mean_fusion_pays(void);
 void av_nn__concat_mean_force_off(bool on);
-/* Our concat's rows (xnn_data.c) run 8 floats at a time on AVX2 unless
+/* Our concat's rows (xnn_concat.c) run 8 floats at a time on AVX2 unless
  * AV_NN_CONCAT_AVX2=0 or forced off here (tests: the same bits either way). */
 void av_nn__concat_wide_force_off(bool on);
 

@@ -165,6 +165,20 @@ av_nn_status av_nn_run(av_nn_ctx *c, const void *const *inputs, void *const *out
                        size_t errlen);
 
 /*
+ * Zero-copy input: the bytes of input i inside the context's own arena, for
+ * the caller to fill in place and pass as inputs[i] to av_nn_run /
+ * av_nn_run_tap, which then copies nothing for it (any other pointer is
+ * copied in as usual). *nbytes (may be NULL) gets its size at the
+ * context's batch (dim 0 = av_nn_ctx_batch). The buffer is owned by c and
+ * valid until av_nn_ctx_free(c); the caller may write it only between runs.
+ * A run reuses the bytes for later tensors once the graph has read the
+ * input, so its contents are undefined after every run: fill all of it again
+ * before each one. NULL (and *nbytes 0) when c is NULL, i is out of range or
+ * the input has no bytes in the arena: copy from a buffer of your own then.
+ */
+void *av_nn_ctx_input_buffer(av_nn_ctx *c, int i, size_t *nbytes);
+
+/*
  * Named intermediate tensors (e.g. a classifier's penultimate features).
  * Names are those of the optimised graph: a tensor a pass fused away (an
  * activation folded into its conv) no longer exists.

@@ -1,8 +1,9 @@
 /*
  * runtime.c - run contexts (nn.h): per node a backend (XNNPACK where it
  * supports the node, else the reference kernels), its prepared state, a
- * thread pool and one planned activation arena; av_nn_run copies inputs in,
- * runs the nodes in order and copies outputs out.
+ * thread pool and one planned activation arena; av_nn_run copies inputs in
+ * (unless the caller filled av_nn_ctx_input_buffer in place), runs the nodes
+ * in order and copies outputs out.
  */
 #include "nn/core.h"
 
@@ -225,7 +226,7 @@ static av_nn_status run(av_nn_ctx *c, const void *const *inputs, void *const *ou
             return av_nn__fail(err, errlen, AV_NN_E_ARG, "input %d ('%s') is NULL", i,
                                g->tensors[t].name);
         int64_t nb = av_nn__nbytes(&g->tensors[t]);
-        if (nb > 0 && c->tptr[t])
+        if (nb > 0 && c->tptr[t] && inputs[i] != c->tptr[t]) /* else filled in place */
             memcpy(c->tptr[t], inputs[i], (size_t)nb);
         if (t == tap)
             memcpy(tap_out, inputs[i], (size_t)av_nn__nbytes(&g->tensors[t]));
@@ -335,6 +336,25 @@ const av_nn_model *av_nn__ctx_model(const av_nn_ctx *c)
 int64_t av_nn_ctx_batch(const av_nn_ctx *c)
 {
     return c ? c->batch : -1;
+}
+
+void *av_nn_ctx_input_buffer(av_nn_ctx *c, int i, size_t *nbytes)
+{
+    if (nbytes)
+        *nbytes = 0;
+    if (!c)
+        return NULL;
+    const av_nn__graph *g = ctx_graph(c);
+    if (i < 0 || i >= g->n_inputs)
+        return NULL;
+    av_nn__tid t = g->inputs[i];
+    int64_t nb = av_nn__nbytes(&g->tensors[t]);
+    /* only arena bytes: a constant input's data belongs to the model */
+    if (nb <= 0 || g->tensors[t].data || !c->tptr[t])
+        return NULL;
+    if (nbytes)
+        *nbytes = (size_t)nb;
+    return c->tptr[t];
 }
 
 size_t av_nn_ctx_arena_bytes(const av_nn_ctx *c)

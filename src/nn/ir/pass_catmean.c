@@ -6,7 +6,7 @@
  * reduce reads the 8 MiB back that the concat has just written. Fused, the
  * concat (p.axis.mean, out[1] = the reduce's output) adds up what it writes
  * per output row while the row is in L1 and merges the rows' sums per image
- * in row order, so the answer does not depend on the threads (xnn_data.c);
+ * in row order, so the answer does not depend on the threads (xnn_concat.c);
  * the reference runs its own reduce on the concat's output, as unfused.
  *
  * Fires on a reduce mean over axes H, W (mask 0b0110) of a rank 4 f32 NHWC

@@ -19,22 +19,20 @@
  */
 #include "nn/core.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static atomic_bool forced_off;
-static _Atomic int env_off = -1; /* AV_NN_FUSE_FOCUS=0: 1 (av_nn__env_zero) */
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_FUSE_FOCUS");
 
 void av_nn__focus_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 static bool wanted(void)
 {
-    return !av_nn__env_zero(&env_off, "AV_NN_FUSE_FOCUS") && !atomic_load(&forced_off);
+    return av_nn__switch_on(&sw);
 }
 
 /* The live node that writes tensor t and how many live nodes read it. */

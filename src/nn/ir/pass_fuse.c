@@ -60,7 +60,7 @@
  * Resize into concat: concat(..., resize_bilinear(z), ...) along channels
  * (CenterNet's FPN: 64x64x64 upsampled to 128x128 beside a 128x128x64
  * skip) becomes the concat reading z (p.axis.resized), which samples z row
- * by row straight into its slice of the output (xnn_data.c): the resize's
+ * by row straight into its slice of the output (xnn_concat.c): the resize's
  * output (4 MiB there) is never written nor read. f32 NHWC, sizes
  * constant, the coordinate modes our rows and the reference share, the
  * resize's output read by the concat only. AV_NN_FUSE_RESIZE_CONCAT=0.
@@ -68,7 +68,6 @@
 #include "nn/core.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
 /* The only live reader of t when t is a private intermediate, else NULL. */
@@ -321,21 +320,19 @@ void av_nn__dwpw_dw_of(const av_nn__node *n, av_nn__node *dw)
                                       .act = p->dw_act, .pre_residual = -1, .pre_dw = -1};
 }
 
-static _Atomic int rc_env_off = -1; /* AV_NN_FUSE_RESIZE_CONCAT=0: 1 (av_nn__env_zero) */
-static atomic_bool rc_forced_off;
+static av_nn__switch rc_sw = AV_NN__SWITCH("AV_NN_FUSE_RESIZE_CONCAT");
 
 bool av_nn__resize_concat_fusion_pays(void)
 {
-    return !av_nn__env_zero(&rc_env_off, "AV_NN_FUSE_RESIZE_CONCAT") &&
-           !atomic_load(&rc_forced_off);
+    return av_nn__switch_on(&rc_sw);
 }
 
 void av_nn__resize_concat_force_off(bool on)
 {
-    atomic_store(&rc_forced_off, on);
+    av_nn__switch_force_off(&rc_sw, on);
 }
 
-/* The coordinate modes our kernel (xnn_data.c) and the reference share. */
+/* The coordinate modes our kernel (xnn_concat.c) and the reference share. */
 static bool rc_coord_ok(const av_nn__resize_params *p)
 {
     return p->coord == AV_NN_COORD_HALF_PIXEL || p->coord == AV_NN_COORD_ALIGN_CORNERS ||
@@ -379,17 +376,16 @@ av_nn__tid av_nn__dwpw_scale(const av_nn__node *n)
     return n->op == AV_NN_OP_CONV2D && n->p.conv.dw_on && n->n_in > 6 ? n->in[6] : -1;
 }
 
-static _Atomic int se_env_off = -1; /* AV_NN_FUSE_SE_DW=0: 1 (av_nn__env_zero) */
-static atomic_bool se_forced_off;
+static av_nn__switch se_sw = AV_NN__SWITCH("AV_NN_FUSE_SE_DW");
 
 bool av_nn__se_dw_fusion_pays(void)
 {
-    return !av_nn__env_zero(&se_env_off, "AV_NN_FUSE_SE_DW") && !atomic_load(&se_forced_off);
+    return av_nn__switch_on(&se_sw);
 }
 
 void av_nn__se_dw_force_off(bool on)
 {
-    atomic_store(&se_forced_off, on);
+    av_nn__switch_force_off(&se_sw, on);
 }
 
 /* A reader of y the squeeze-excite fusion can take: a dw_on conv reading y

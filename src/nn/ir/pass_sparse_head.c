@@ -22,19 +22,16 @@
  */
 #include "nn/core.h"
 
-#include <stdatomic.h>
-
-static _Atomic int env_off = -1; /* AV_NN_FUSE_SPARSE_HEAD=0: 1 (av_nn__env_zero) */
-static atomic_bool forced_off;
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_FUSE_SPARSE_HEAD");
 
 bool av_nn__sparse_head_pays(void)
 {
-    return !av_nn__env_zero(&env_off, "AV_NN_FUSE_SPARSE_HEAD") && !atomic_load(&forced_off);
+    return av_nn__switch_on(&sw);
 }
 
 void av_nn__sparse_head_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 static bool f32_const(const av_nn__graph *g, av_nn__tid t, int64_t n)

@@ -14,23 +14,21 @@
  */
 #include "nn/core.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_GROUP 8 /* pools of one input taken at a time */
 
-static atomic_bool forced_off;
-static _Atomic int env_off = -1; /* AV_NN_FUSE_SPP=0: 1 (av_nn__env_zero) */
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_FUSE_SPP");
 
 void av_nn__spp_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 static bool wanted(void)
 {
-    return !av_nn__env_zero(&env_off, "AV_NN_FUSE_SPP") && !atomic_load(&forced_off);
+    return av_nn__switch_on(&sw);
 }
 
 /* A square odd k x k max pool, stride and dilation 1, k / 2 padding on every

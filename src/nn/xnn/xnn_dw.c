@@ -38,7 +38,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,28 +51,27 @@
 
 static bool cpu_ok;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
-static atomic_bool forced_off;
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_XNN_DW"); /* "0": off */
 
-/* Same gate as xnn_gemm.c: AVX2+FMA without AVX-512F; AV_NN_XNN_DW=0 turns it off. */
+/* Same gate as xnn_gemm.c: AVX2+FMA without AVX-512F. */
 static void check_cpu(void)
 {
 #ifdef DW_X86
-    const char *env = getenv("AV_NN_XNN_DW");
     __builtin_cpu_init();
     cpu_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             !__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "0") == 0);
+             !__builtin_cpu_supports("avx512f");
 #endif
 }
 
 void av_nn__xnn_dw_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 bool av_nn__xnn_dw_available(void)
 {
     pthread_once(&cpu_once, check_cpu);
-    return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
+    return cpu_ok && av_nn__switch_on(&sw) && av_nn__silu_fusion_pays();
 }
 
 /* This kernel computes exactly node n (speed aside); any_batch: the output

@@ -28,18 +28,14 @@
  */
 #include "nn/xnn/xnn_dw_impl.h"
 
-#include <stdatomic.h>
-
-static atomic_bool forced_off;
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_XNN_DW_SLIDE");
 
 void av_nn__xnn_dw_slide_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 #ifdef DW_X86
-
-static _Atomic int env_off = -1; /* AV_NN_XNN_DW_SLIDE=0: 1 (av_nn__env_zero) */
 
 /* Output pixels per run: 8 accumulators + 5 weights + the input vector fit
  * the 16 registers (bench_xnn_dw: 10 spills and was 1.1-1.3x slower, 12
@@ -129,8 +125,8 @@ SLIDE(PMAX, 5, 1)
 bool av_nn__xnn_dw_slide_row(const av_nn__xnn_dw *k, const float *xb, float *yr, int64_t iy0,
                              int64_t ky0, int64_t ky1)
 {
-    if (k->ow < PMAX || k->sw != 1 || (k->kw != 3 && k->kw != 5) || atomic_load(&forced_off) ||
-        av_nn__env_zero(&env_off, "AV_NN_XNN_DW_SLIDE"))
+    if (k->ow < PMAX || k->sw != 1 || (k->kw != 3 && k->kw != 5) ||
+        !av_nn__switch_on(&sw))
         return false;
     /* 3x3 on 128, 256, ... channels: a pixel is 512 B or a multiple apart, so
      * a run's 10 input pixels in 3 rows crowd a few L1 sets; bench_xnn_dw

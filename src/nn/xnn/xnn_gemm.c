@@ -28,7 +28,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,43 +248,41 @@ static bool cpu_ok;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
 /* AVX2+FMA without AVX-512F (AVX-512 CPUs: XNNPACK's 7x16 AVX-512 kernel has
- * registers to spare), and AV_NN_XNN_GEMM not "0" (A/B runs in one build). */
+ * registers to spare). */
 static void check_cpu(void)
 {
 #ifdef GEMM_X86
-    const char *env = getenv("AV_NN_XNN_GEMM");
     __builtin_cpu_init();
     cpu_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             !__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "0") == 0);
+             !__builtin_cpu_supports("avx512f");
 #endif
 }
 
-static atomic_bool forced_off; /* av_nn__xnn_gemm_force_off (tests) */
+/* AV_NN_XNN_GEMM=0: off (A/B runs in one build); av_nn__xnn_gemm_force_off (tests) */
+static av_nn__switch gemm_sw = AV_NN__SWITCH("AV_NN_XNN_GEMM");
 
 void av_nn__xnn_gemm_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&gemm_sw, on);
 }
 
 bool av_nn__xnn_gemm_available(void)
 {
     pthread_once(&cpu_once, check_cpu);
     /* AV_NN_NO_AVX2 (a CPU without AVX2, see xnn_silu.c) turns it off too */
-    return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
+    return cpu_ok && av_nn__switch_on(&gemm_sw) && av_nn__silu_fusion_pays();
 }
 
-static atomic_bool residual_off; /* av_nn__residual_force_off (tests) */
-static _Atomic int residual_env = -1; /* AV_NN_FUSE_RESIDUAL=0: 1 (av_nn__env_zero) */
+static av_nn__switch residual_sw = AV_NN__SWITCH("AV_NN_FUSE_RESIDUAL");
 
 void av_nn__residual_force_off(bool on)
 {
-    atomic_store(&residual_off, on);
+    av_nn__switch_force_off(&residual_sw, on);
 }
 
 bool av_nn__residual_fusion_pays(void)
 {
-    return !av_nn__env_zero(&residual_env, "AV_NN_FUSE_RESIDUAL") && !atomic_load(&residual_off) &&
-           av_nn__xnn_gemm_available();
+    return av_nn__switch_on(&residual_sw) && av_nn__xnn_gemm_available();
 }
 
 bool av_nn__xnn_gemm_supports(const av_nn__graph *g, const av_nn__node *n)
@@ -321,11 +318,11 @@ void av_nn__xnn_gemm_free(av_nn__xnn_gemm *k)
     free(k);
 }
 
-static _Atomic int narrow_env = -1; /* AV_NN_XNN_NARROW=0: 1 (av_nn__env_zero) */
+static av_nn__switch narrow_sw = AV_NN__SWITCH("AV_NN_XNN_NARROW");
 
 static bool narrow_wanted(const av_nn__xnn_gemm *k)
 {
-    return !av_nn__env_zero(&narrow_env, "AV_NN_XNN_NARROW") && k->geo.pointwise &&
+    return av_nn__switch_on(&narrow_sw) && k->geo.pointwise &&
            k->geo.cout <= NARROW_N && k->geo.cin >= NARROW_MIN_CIN;
 }
 
@@ -463,7 +460,7 @@ __attribute__((target("avx2,fma"))) static void add_clamp_row(float *c, const fl
     }
 }
 
-static _Atomic int res_reg_env = -1; /* AV_NN_XNN_RES_REG=0: 1 (av_nn__env_zero) */
+static av_nn__switch res_reg_sw = AV_NN__SWITCH("AV_NN_XNN_RES_REG");
 
 /* The kernel over the block's rows, then the row activation while the rows are in L1. */
 static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
@@ -475,7 +472,7 @@ static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size
         nc = k->geo.cout - n0;
     float *c = job->y + m0 * k->geo.cout + n0;
     /* the residual in registers (AV_NN_XNN_RES_REG=0: a pass over the block after) */
-    bool in_reg = k->residual && !av_nn__env_zero(&res_reg_env, "AV_NN_XNN_RES_REG");
+    bool in_reg = k->residual && av_nn__switch_on(&res_reg_sw);
     ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->geo.cout,
                  in_reg ? job->r + m0 * k->geo.cout + n0 : NULL,
                  k->residual && !in_reg ? -INFINITY : k->lo,

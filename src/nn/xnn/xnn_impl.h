@@ -1,8 +1,9 @@
 /*
  * xnn_impl.h - internals of the XNNPACK backend (xnn.c and its op families
- * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_topk.c; xnn_silu.c's kernel; our
- * own convolutions xnn_gemm.c (f32), xnn_qgemm.c and xnn_qdw.c (qu8); the fused
- * depthwise + 1x1 pairs xnn_dwpw.c and xnn_pwdw.c). Internal to src/nn.
+ * xnn_conv.c, xnn_pool.c, xnn_elem.c, xnn_data.c, xnn_concat.c, xnn_topk.c;
+ * xnn_silu.c's kernel; our own convolutions xnn_gemm.c (f32), xnn_qgemm.c and
+ * xnn_qdw.c (qu8); the fused depthwise + 1x1 pairs xnn_dwpw.c and
+ * xnn_pwdw.c). Internal to src/nn.
  *
  * Each family offers supports(g, n): true only where XNNPACK computes exactly
  * what the IR node means (dtype, quantisation, shape and parameter limits,
@@ -38,7 +39,7 @@ typedef enum xnn_status (*av_nn__xnn_f32_nc_setup)(xnn_operator_t op, size_t bat
                                                    const float *x, float *y,
                                                    pthreadpool_t pool);
 
-/* An op XNNPACK lacks, run by our own kernel on the pool (xnn_data.c). */
+/* An op XNNPACK lacks, run by our own kernel on the pool (xnn_data.c, xnn_concat.c). */
 typedef void (*av_nn__xnn_kernel_fn)(const av_nn__graph *g, const av_nn__node *n,
                                      const void *const *in, void *const *out,
                                      pthreadpool_t pool);
@@ -270,6 +271,10 @@ bool av_nn__xnn_req_plain_ok(double most, float scale, int32_t lo, int32_t hi);
 /* Tests: no clamp-free requantisation for the nodes prepared from now on
  * (AV_NN_XNN_QPLAIN=0 turns it off too). */
 void av_nn__xnn_qplain_force_off(bool off);
+/* Tests: the own convolution's path named by its off variable (AV_NN_XNN_QSTEM,
+ * _QPLAIN, _QHALF, _QFEW) off or back on for the nodes prepared from now on,
+ * as that variable set to "0" does for the whole process; false for another name. */
+bool av_nn__xnn_qpath_force_off(const char *env, bool off);
 /* Whether k requantises without the clamps. */
 bool av_nn__xnn_qgemm_uses_plain(const av_nn__xnn_qgemm *k);
 bool av_nn__xnn_qgemm_supports(const av_nn__graph *g, const av_nn__node *n);

@@ -15,7 +15,6 @@
 #include "nn/xnn/xnn_impl.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,27 +25,28 @@
 
 static bool cpu_ok;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
-static atomic_bool forced_off;
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_FUSE_PEAK");
 
+/* AVX2, and AV_NN_NO_AVX2 not set to other than "" or "0" (a CPU without
+ * AVX2, as xnn_silu.c reads it). */
 static void check_cpu(void)
 {
 #ifdef PEAK_X86
-    const char *env = getenv("AV_NN_FUSE_PEAK"), *no = getenv("AV_NN_NO_AVX2");
+    const char *no = getenv("AV_NN_NO_AVX2");
     __builtin_cpu_init();
-    cpu_ok = __builtin_cpu_supports("avx2") && !(env && strcmp(env, "0") == 0) &&
-             !(no && *no && strcmp(no, "0") != 0);
+    cpu_ok = __builtin_cpu_supports("avx2") && !(no && *no && strcmp(no, "0") != 0);
 #endif
 }
 
 bool av_nn__peak_fusion_pays(void)
 {
     pthread_once(&cpu_once, check_cpu);
-    return cpu_ok && !atomic_load(&forced_off);
+    return cpu_ok && av_nn__switch_on(&sw);
 }
 
 void av_nn__peak_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 typedef struct peak_job {

@@ -48,7 +48,6 @@
 #include "nn/xnn/xnn_impl.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +80,12 @@ struct av_nn__xnn_qdw {
     float scale, ymax_less_yz;
 };
 
-static atomic_bool qdw3_off, qdws_off;
+static av_nn__switch qdw3_sw = AV_NN__SWITCH("AV_NN_XNN_QDW3");
+static av_nn__switch qdws_sw = AV_NN__SWITCH("AV_NN_XNN_QDWS");
 
 void av_nn__xnn_qdws_force_off(bool off)
 {
-    atomic_store(&qdws_off, off);
+    av_nn__switch_force_off(&qdws_sw, off);
 }
 
 bool av_nn__xnn_qdw_uses_stream(const av_nn__xnn_qdw *k)
@@ -100,13 +100,7 @@ bool av_nn__xnn_qdw_uses_plain(const av_nn__xnn_qdw *k)
 
 void av_nn__xnn_qdw3_force_off(bool off)
 {
-    atomic_store(&qdw3_off, off);
-}
-
-static bool env_off(const char *name)
-{
-    const char *e = getenv(name);
-    return e && strcmp(e, "0") == 0;
+    av_nn__switch_force_off(&qdw3_sw, off);
 }
 
 bool av_nn__xnn_qdw_uses3(const av_nn__xnn_qdw *k)
@@ -160,11 +154,9 @@ av_nn_status av_nn__xnn_qdw_prepare(const av_nn__graph *g, const av_nn__node *n,
     k->cols3 = k->ow ? (k->ow - 1) * (size_t)k->sw + 3 : 0;
     /* the column kernel only where it measured faster (top of the file) */
     bool k3 = k->kh == 3 && k->kw == 3 && k->dh == 1 && k->dw == 1 && k->groups;
-    k->stream = k3 && k->sh <= 2 && k->sw <= 2 && !atomic_load(&qdws_off) &&
-                !env_off("AV_NN_XNN_QDWS");
+    k->stream = k3 && k->sh <= 2 && k->sw <= 2 && av_nn__switch_on(&qdws_sw);
     bool use3 = k->stream || (k3 && k->sh == 1 && k->sw == 1 && k->groups <= QDW3_GROUPS &&
-                              k->cols3 <= COLS3 && !atomic_load(&qdw3_off) &&
-                              !env_off("AV_NN_XNN_QDW3"));
+                              k->cols3 <= COLS3 && av_nn__switch_on(&qdw3_sw));
     /* the general kernel's weights only where it runs the full groups */
     size_t bytes = (k->groups ? k->groups : 1) * k->group_words * sizeof(int32_t);
     k->packed = use3 ? NULL : aligned_alloc(64, (bytes + 63) / 64 * 64);

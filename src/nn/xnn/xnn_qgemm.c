@@ -45,7 +45,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,29 +89,44 @@ typedef int32_t __attribute__((may_alias)) pair32;
 static bool cpu_ok;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
-/* AVX2 without AVX-512F (those keep XNNPACK's), not off by AV_NN_XNN_QGEMM=0. */
+/* AVX2 without AVX-512F (those keep XNNPACK's). */
 static void check_cpu(void)
 {
 #ifdef QGEMM_X86
-    const char *env = getenv("AV_NN_XNN_QGEMM");
     __builtin_cpu_init();
-    cpu_ok = __builtin_cpu_supports("avx2") && !__builtin_cpu_supports("avx512f") &&
-             !(env && strcmp(env, "0") == 0);
+    cpu_ok = __builtin_cpu_supports("avx2") && !__builtin_cpu_supports("avx512f");
 #endif
 }
 
-static atomic_bool forced_off;
+/* The kernel (AV_NN_XNN_QGEMM) and its paths, each off with its variable
+ * set to "0" or a test's force (av_nn__xnn_qpath_force_off). */
+static av_nn__switch qgemm_sw = AV_NN__SWITCH("AV_NN_XNN_QGEMM");
+static av_nn__switch stem_sw = AV_NN__SWITCH("AV_NN_XNN_QSTEM");
+static av_nn__switch plain_sw = AV_NN__SWITCH("AV_NN_XNN_QPLAIN");
+static av_nn__switch half_sw = AV_NN__SWITCH("AV_NN_XNN_QHALF");
+static av_nn__switch few_sw = AV_NN__SWITCH("AV_NN_XNN_QFEW");
 
 void av_nn__xnn_qgemm_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&qgemm_sw, on);
+}
+
+bool av_nn__xnn_qpath_force_off(const char *env, bool off)
+{
+    av_nn__switch *all[] = {&stem_sw, &plain_sw, &half_sw, &few_sw};
+    for (size_t i = 0; env && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(all[i]->env, env) == 0) {
+            av_nn__switch_force_off(all[i], off);
+            return true;
+        }
+    return false;
 }
 
 bool av_nn__xnn_qgemm_available(void)
 {
     pthread_once(&cpu_once, check_cpu);
     /* AV_NN_NO_AVX2 (see xnn_silu.c) turns it off too */
-    return cpu_ok && !atomic_load(&forced_off) && av_nn__silu_fusion_pays();
+    return cpu_ok && av_nn__switch_on(&qgemm_sw) && av_nn__silu_fusion_pays();
 }
 
 float av_nn__xnn_qreq_scale(const av_nn__tensor *x, const av_nn__tensor *w,
@@ -155,9 +169,8 @@ static bool half_tile(const av_nn__xnn_qgemm *k, size_t j)
  * AV_NN_XNN_QSTEM=0. */
 static bool stem9_ok(const av_nn__xnn_qgemm *k)
 {
-    const char *e = getenv("AV_NN_XNN_QSTEM");
     return k->geo.kh == 3 && k->geo.kw == 3 && k->geo.cin == 3 && k->geo.dh == 1 &&
-           k->geo.dw == 1 && k->wide && !(e && strcmp(e, "0") == 0);
+           k->geo.dw == 1 && k->wide && av_nn__switch_on(&stem_sw);
 }
 
 /* Where output channel r of a tile goes in it: the two accumulator halves
@@ -168,11 +181,9 @@ static size_t lane_slot(size_t r)
     return (r & 3) | (r & 4) << 1 | (r & 8) >> 1;
 }
 
-static atomic_bool plain_off;
-
 void av_nn__xnn_qplain_force_off(bool off)
 {
-    atomic_store(&plain_off, off);
+    av_nn__switch_force_off(&plain_sw, off);
 }
 
 bool av_nn__xnn_qgemm_uses_plain(const av_nn__xnn_qgemm *k)
@@ -182,8 +193,7 @@ bool av_nn__xnn_qgemm_uses_plain(const av_nn__xnn_qgemm *k)
 
 bool av_nn__xnn_req_plain_ok(double most, float scale, int32_t lo, int32_t hi)
 {
-    const char *e = getenv("AV_NN_XNN_QPLAIN");
-    if (atomic_load(&plain_off) || (e && strcmp(e, "0") == 0))
+    if (!av_nn__switch_on(&plain_sw))
         return false;
     return lo == 0 && hi == 255 && most * (double)scale < 0x1p30;
 }
@@ -224,10 +234,8 @@ av_nn_status av_nn__xnn_qgemm_prepare(const av_nn__graph *g, const av_nn__node *
     av_nn__xnn_conv_geom(g, n, &k->geo);
     k->k = k->geo.ks * k->geo.cin, k->kp = (k->k + 1) & ~(size_t)1;
     k->ntiles = (k->geo.cout + NR - 1) / NR;
-    const char *he = getenv("AV_NN_XNN_QHALF");
-    k->half = !(he && strcmp(he, "0") == 0);
-    const char *fe = getenv("AV_NN_XNN_QFEW");
-    k->few = !(fe && strcmp(fe, "0") == 0);
+    k->half = av_nn__switch_on(&half_sw);
+    k->few = av_nn__switch_on(&few_sw);
     /* NR biases then kp / 2 pairs of NR * 2 bytes: a multiple of 64 bytes
      * when kp / 2 is even, of 32 (the kernel's load alignment) otherwise */
     k->wide = k->k <= WIDE_KMAX || k->geo.cout <= WIDE_COUT;

@@ -10,17 +10,15 @@
  */
 #include "nn/xnn/xnn_impl.h"
 
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static atomic_bool forced_off;
-static _Atomic int env_off = -1; /* AV_NN_XNN_S2D=0: 1 (av_nn__env_zero) */
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_XNN_S2D");
 
 void av_nn__xnn_s2d_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 typedef struct s2d_job {
@@ -50,8 +48,7 @@ bool av_nn__xnn_s2d(const av_nn__graph *g, const av_nn__node *n, const void *x, 
                     pthreadpool_t pool)
 {
     static const int px[6] = {0, 2, 4, 5, 3, 1}, py[6] = {0, 2, 4, 3, 5, 1};
-    if (av_nn__env_zero(&env_off, "AV_NN_XNN_S2D") || atomic_load(&forced_off) ||
-        n->op != AV_NN_OP_TRANSPOSE || n->p.transpose.rank != 6)
+    if (!av_nn__switch_on(&sw) || n->op != AV_NN_OP_TRANSPOSE || n->p.transpose.rank != 6)
         return false;
     const av_nn__tensor *xt = av_nn__xnn_in(g, n, 0);
     bool qx_major = memcmp(n->p.transpose.perm, px, sizeof px) == 0;

@@ -251,11 +251,11 @@ __attribute__((target("avx2,fma"))) static void silu_avx2_direct(const float *x,
 
 typedef void (*silu_fn)(const float *x, float *y, size_t n);
 
-static _Atomic int direct_env = -1; /* AV_NN_XNN_SILU_DIRECT=0: 1 (av_nn__env_zero) */
+static av_nn__switch direct_sw = AV_NN__SWITCH("AV_NN_XNN_SILU_DIRECT");
 
 static bool direct_wanted(void)
 {
-    return !av_nn__env_zero(&direct_env, "AV_NN_XNN_SILU_DIRECT");
+    return av_nn__switch_on(&direct_sw);
 }
 
 /* Index 0 portable, 1 AVX2+FMA (direct unless turned off), 2 AVX-512F, 3 AVX2+FMA

@@ -53,21 +53,18 @@ struct av_nn__xnn_wino {
     float alpha;
 };
 
-static atomic_bool forced_off;
-static _Atomic int env_off = -1; /* AV_NN_XNN_WINO=0: 1 (av_nn__env_zero; A/B runs in one build) */
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_XNN_WINO"); /* A/B runs in one build */
 
 void av_nn__xnn_wino_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 bool av_nn__xnn_wino_supports(const av_nn__graph *g, const av_nn__node *n)
 {
 #ifdef WINO_X86
-    if (atomic_load(&forced_off) || !av_nn__xnn_gemm_supports(g, n) ||
+    if (!av_nn__switch_on(&sw) || !av_nn__xnn_gemm_supports(g, n) ||
         av_nn__conv_residual(g, n) >= 0)
-        return false;
-    if (av_nn__env_zero(&env_off, "AV_NN_XNN_WINO"))
         return false;
     const av_nn__tensor *x = av_nn__xnn_in(g, n, 0), *w = av_nn__xnn_in(g, n, 1);
     const av_nn__tensor *y = av_nn__xnn_out(g, n, 0);
