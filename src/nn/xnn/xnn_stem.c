@@ -187,7 +187,7 @@ __attribute__((target("avx2,fma"))) static void stem_tile(const av_nn__xnn_stem 
             STEP(7);
             STEP(8);
         }
-        av_nn__tile_store_6x16(c + j * NR, cout, mr, nc, clamp, vlo, vhi, c00, c01, c10, c11, c20,
+        av_nn__tile_store_6x16(c + j * NR, cout, mr, nc, clamp, true, vlo, vhi, c00, c01, c10, c11, c20,
                                c21, c30, c31, c40, c41, c50, c51);
     }
 }
