@@ -50,6 +50,7 @@ struct av_nn__xnn_stem {
     float lo, hi;        /* clamp of the fused act */
     av_nn__act post;     /* LEAKY, SIGMOID, SILU, HARDSWISH on each output row, else NONE */
     float alpha;
+    bool front;          /* AV_NN_FUSE_FRONT: the k loop (stem_tile) */
 };
 
 static atomic_bool forced_off;
@@ -132,6 +133,7 @@ av_nn_status av_nn__xnn_stem_prepare(const av_nn__graph *g, const av_nn__node *n
     k->lo = -INFINITY, k->hi = INFINITY;
     if (!av_nn__xnn_act_bounds(&n->p.conv.act, &k->lo, &k->hi))
         k->post = n->p.conv.act.kind, k->alpha = n->p.conv.act.alpha;
+    k->front = av_nn__xnn_front_on();
     s->stem = k;
     s->what = "own 3x3 stride-2 RGB stem (AVX2+FMA)";
     return AV_NN_OK;
@@ -166,7 +168,7 @@ __attribute__((target("avx2,fma"))) static void stem_tile(const av_nn__xnn_stem 
                                                          size_t mr)
 {
     const __m256 vlo = _mm256_set1_ps(k->lo), vhi = _mm256_set1_ps(k->hi);
-    const bool clamp = k->lo != -INFINITY || k->hi != INFINITY;
+    const bool clamp = k->lo != -INFINITY || k->hi != INFINITY, front_loop = k->front;
     size_t cout = k->geo.cout;
     for (size_t j = 0; j < k->ntiles; j++) {
         const float *w = k->packed + j * k->tile_floats;
@@ -177,15 +179,24 @@ __attribute__((target("avx2,fma"))) static void stem_tile(const av_nn__xnn_stem 
         w += NR;
         for (int ky = 0; ky < 3; ky++, w += KC * NR) {
             const float *a = r[ky];
-            STEP(0);
-            STEP(1);
-            STEP(2);
-            STEP(3);
-            STEP(4);
-            STEP(5);
-            STEP(6);
-            STEP(7);
-            STEP(8);
+            if (front_loop) {
+                /* a loop, not 9 copies: unrolled, gcc keeps some of the 12
+                 * accumulators on the stack (a store-to-load round trip per
+                 * step); the loop holds them all in registers */
+#pragma GCC unroll 1
+                for (int s = 0; s < KC; s++)
+                    STEP(s);
+            } else {
+                STEP(0);
+                STEP(1);
+                STEP(2);
+                STEP(3);
+                STEP(4);
+                STEP(5);
+                STEP(6);
+                STEP(7);
+                STEP(8);
+            }
         }
         av_nn__tile_store_6x16(c + j * NR, cout, mr, nc, clamp, true, vlo, vhi, c00, c01, c10, c11, c20,
                                c21, c30, c31, c40, c41, c50, c51);
