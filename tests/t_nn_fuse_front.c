@@ -4,7 +4,7 @@
  * clamp without its min, xnn_stem.c's k loop) keep every bit: CenterNet's
  * front as a graph (RGB stem 3x3 stride 2 with hard-swish, depthwise 3x3 +
  * 1x1 + residual, 1x1 16 -> 64 + strided depthwise) and lone pointwise convs
- * of the K it takes (16, 18, 24, 32; outputs a multiple of 16 or not, with a
+ * of the K it takes (16 to 96; outputs a multiple of 16 or not, with a
  * residual, every act) on random inputs with odd sizes (odd widths and
  * heights, pixel counts not a multiple of the 6-pixel block, rows not a
  * multiple of the fused kernels' bands), 1 and 2 threads, give the same
@@ -197,18 +197,19 @@ static void check_pw(const pw_case *pc)
 
 TEST(pointwise_same_bits_on_and_off)
 {
-    static const int64_t ks[4] = {16, 18, 24, 32};
-    static const int64_t os[6] = {16, 64, 72, 8, 40, 96};
+    static const int64_t ks[7] = {16, 18, 24, 32, 64, 72, 96};
+    static const int64_t os[7] = {16, 64, 72, 8, 40, 96, 18};
     static const av_nn__act acts[6] = {AV_NN_ACT_RELU, AV_NN_ACT_NONE, AV_NN_ACT_RELU6,
                                        AV_NN_ACT_HARDSWISH, AV_NN_ACT_LEAKY, AV_NN_ACT_SIGMOID};
     nf_reseed(15);
-    for (int it = 0; it < 24; it++) {
-        pw_case pc = {.h = 1 + nf_rnd() % 23, .w = 1 + nf_rnd() % 31, .k = ks[it % 4],
-                      .o = os[it % 6], .act = acts[(it / 4) % 6]};
+    for (int it = 0; it < 28; it++) {
+        pw_case pc = {.h = 1 + nf_rnd() % 23, .w = 1 + nf_rnd() % 31, .k = ks[it % 7],
+                      .o = os[(it / 7 + it * 3) % 7], .act = acts[(it / 4) % 6]};
         check_pw(&pc);
     }
-    /* the residual in registers: 16 -> 16, 32 -> 32 (+ relu after the add) */
+    /* the residual in registers: 16 -> 16, 32 -> 32, 72 -> 72 (+ relu after the add) */
     check_pw(&(pw_case){.h = 13, .w = 17, .k = 16, .o = 16, .residual = true});
+    check_pw(&(pw_case){.h = 5, .w = 11, .k = 72, .o = 72, .residual = true});
     check_pw(&(pw_case){.h = 7, .w = 9, .k = 32, .o = 32, .act = AV_NN_ACT_RELU,
                         .residual = true});
 }

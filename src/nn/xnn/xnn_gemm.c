@@ -18,7 +18,8 @@
  * weights. The input rows each tap reads are found per block of MR output
  * pixels when the block runs (a padding tap reads a row of zeros), so no
  * indirection buffer is kept. A last tile of <= 8 channels runs a 6x8
- * kernel; few input channels run in row mode (ROW_FLOATS). 3x3 stride-1
+ * kernel; few input channels run in row mode (ROW_FLOATS); pointwise convs
+ * of 16 to 96 input channels (PWK_TAKES) in pwk_blocks (AV_NN_FUSE_FRONT). 3x3 stride-1
  * convolutions with enough channels go to Winograd instead (xnn_wino.c),
  * which runs its GEMMs on this file's kernel.
  */
@@ -43,8 +44,10 @@
 #define MR 6
 #define NR 16
 #define MAX_TAPS 64 /* kernel taps; the pointer block of one task lives on its stack */
-/* input channels of the pointwise convs pwk_blocks takes */
-#define PWK_TAKES(cin) ((cin) == 16 || (cin) == 18 || (cin) == 24 || (cin) == 32)
+/* input channels of the pointwise convs pwk_blocks takes (CenterNet's) */
+#define PWK_TAKES(cin)                                                                  \
+    ((cin) == 16 || (cin) == 18 || (cin) == 24 || (cin) == 32 || (cin) == 64 ||          \
+     (cin) == 72 || (cin) == 96)
 /* Row mode (few input channels, e.g. the RGB stem): the kw taps of one kernel
  * row read kw * cin consecutive floats of the input row, so the kernel takes
  * them as one tap of kw * cin channels: kw times fewer row pointers and inner
@@ -690,10 +693,11 @@ static void narrow_task(void *ctx, size_t m0, size_t count)
 /* A task: output pixels [m0, m0 + mrows) in blocks of MR. */
 /*
  * Pointwise convs of few input channels (CenterNet's 256x256x16 front: 16 ->
- * 16 with the residual, 16 -> 64; its 18, 24 and 32-channel layers): with
- * K = 16 a 6x16 tile is 16 steps, so what runs around them (the block's row
+ * 16 with the residual, 16 -> 64; its 18 to 96-channel layers): with K = 16
+ * a 6x16 tile is 16 steps, so what runs around them (the block's row
  * pointers, the kernel's call, its tile loop over run-time sizes) costs
- * about a third of the time. Here K is a compile-time constant: a block of
+ * about a third of the time; less, but still 10-40% (most where the last
+ * tile has 8 or 2 channels), up to K = 96. Here K is a compile-time constant: a block of
  * 6 pixels is 6 x K consecutive floats, read at constant offsets from one
  * pointer, all the row's tiles in one loop. The same steps in the same
  * order (bias, k = 0..K-1, the residual, the clamp) as ukernel_6x16: the
@@ -776,8 +780,17 @@ __attribute__((target("avx2,fma"))) static void pwk_blocks(const gemm_job *job, 
     case 24:
         pwk_blocks_k(job, m0, blocks, 24);
         break;
-    default:
+    case 32:
         pwk_blocks_k(job, m0, blocks, 32);
+        break;
+    case 64:
+        pwk_blocks_k(job, m0, blocks, 64);
+        break;
+    case 72:
+        pwk_blocks_k(job, m0, blocks, 72);
+        break;
+    default:
+        pwk_blocks_k(job, m0, blocks, 96);
         break;
     }
 }
