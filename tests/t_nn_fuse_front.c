@@ -1,6 +1,6 @@
 /*
  * t_nn_fuse_front.c - the high-resolution front's fast paths (AV_NN_FUSE_FRONT:
- * xnn_gemm.c's compile-time-K pointwise blocks and K = 16 kernel, the ReLU
+ * xnn_gemm.c's compile-time-K pointwise blocks, the ReLU
  * clamp without its min, xnn_stem.c's k loop) keep every bit: CenterNet's
  * front as a graph (RGB stem 3x3 stride 2 with hard-swish, depthwise 3x3 +
  * 1x1 + residual, 1x1 16 -> 64 + strided depthwise) and lone pointwise convs

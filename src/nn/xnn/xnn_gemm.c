@@ -79,7 +79,7 @@ struct av_nn__xnn_gemm {
     size_t cin8;   /* cin rounded up to 8 (narrow) */
     av_nn__act post;                          /* LEAKY, SIGMOID, SILU, HARDSWISH per row, else NONE */
     float alpha;
-    bool front; /* AV_NN_FUSE_FRONT: K = 16 kernels, ReLU's max-only clamp */
+    bool front; /* AV_NN_FUSE_FRONT: pwk_blocks, ReLU's max-only clamp */
     bool pwk;   /* pointwise, K of PWK_TAKES (pwk_blocks) */
 };
 
@@ -165,11 +165,14 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x8(size_t mr, size_t nc
  * is the residual laid out as C, added before the clamp while the tile is
  * in registers (add_clamp_row's order: the same bits) instead of a pass over
  * the stored tile: 4-6% off the CenterNet stem's depthwise + 1x1 pair.
+ * front (AV_NN_FUSE_FRONT): a ReLU's clamp is max_ps alone (max_ps(v, lo)
+ * is never NaN, so min_ps(v, +inf) would give v back: the same bits).
  */
-__attribute__((target("avx2,fma"), always_inline)) static inline void
-ukernel_6x16_body(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
-                  const float *w, float *c, size_t cs, const float *res, float lo, float hi,
-                  bool front)
+__attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t nc, size_t kc,
+                                                            size_t ks, const float *const *a,
+                                                            const float *w, float *c, size_t cs,
+                                                            const float *res, float lo, float hi,
+                                                            bool front)
 {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     /* an unbounded act: no clamp, the residual's add included (the same
@@ -177,7 +180,7 @@ ukernel_6x16_body(size_t mr, size_t nc, size_t kc, size_t ks, const float *const
      * where add_clamp_row's max_ps made it -inf): 2.5% off the residual
      * convs (bench_nodes -t 1) */
     const bool clamp = lo != -INFINITY || hi != INFINITY;
-    const bool clamp_hi = hi != INFINITY || !front; /* ReLU: no min with +inf */
+    const bool clamp_hi = hi != INFINITY || !front;
     for (;;) {
         if (nc <= 8) { /* a last tile of <= 8 channels: half the multiplies */
             ukernel_6x8(mr, nc, kc, ks, a, w, c, cs, res, vlo, vhi);
@@ -225,21 +228,6 @@ ukernel_6x16_body(size_t mr, size_t nc, size_t kc, size_t ks, const float *const
             return;
         nc -= NR, c += NR, res = res ? res + NR : NULL;
     }
-}
-
-/* A K of 16 (CenterNet's 256x256x16 front: 16 -> 16 and 16 -> 64) as a
- * compile-time constant: the k loop unrolls with constant offsets from the
- * six row pointers. The same steps in the same order: the same bits. */
-__attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t nc, size_t kc,
-                                                            size_t ks, const float *const *a,
-                                                            const float *w, float *c, size_t cs,
-                                                            const float *res, float lo, float hi,
-                                                            bool front)
-{
-    if (front && ks == 1 && kc == 16)
-        ukernel_6x16_body(mr, nc, 16, 1, a, w, c, cs, res, lo, hi, true);
-    else
-        ukernel_6x16_body(mr, nc, kc, ks, a, w, c, cs, res, lo, hi, front);
 }
 
 /* y = x >= 0 ? x : alpha * x over n floats in place. */
