@@ -17,7 +17,6 @@
 #include "nn/core.h"
 #include "nn/xnn/xnn_impl.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,27 +37,17 @@ struct av_nn__xnn_dwpw {
     size_t oh;              /* depthwise output rows per image */
 };
 
-static atomic_bool forced_off;
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_FUSE_DWPW");
 static _Atomic int64_t min_floats = AV_NN__DWPW_MIN_FLOATS;
-static pthread_once_t env_once = PTHREAD_ONCE_INIT;
-static bool env_off; /* AV_NN_FUSE_DWPW=0 */
-
-static void read_env(void)
-{
-    const char *e = getenv("AV_NN_FUSE_DWPW");
-    env_off = e && strcmp(e, "0") == 0;
-}
 
 bool av_nn__dwpw_fusion_pays(void)
 {
-    pthread_once(&env_once, read_env);
-    return !env_off && !atomic_load(&forced_off) && av_nn__xnn_dw_available() &&
-           av_nn__xnn_gemm_available();
+    return av_nn__switch_on(&sw) && av_nn__xnn_dw_available() && av_nn__xnn_gemm_available();
 }
 
 void av_nn__dwpw_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 int64_t av_nn__dwpw_min_floats(int64_t floats)

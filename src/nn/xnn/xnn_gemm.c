@@ -18,7 +18,8 @@
  * weights. The input rows each tap reads are found per block of MR output
  * pixels when the block runs (a padding tap reads a row of zeros), so no
  * indirection buffer is kept. A last tile of <= 8 channels runs a 6x8
- * kernel; few input channels run in row mode (ROW_FLOATS). 3x3 stride-1
+ * kernel; few input channels run in row mode (ROW_FLOATS); pointwise convs
+ * of 16 to 96 input channels (PWK_TAKES) in pwk_blocks (AV_NN_FUSE_FRONT). 3x3 stride-1
  * convolutions with enough channels go to Winograd instead (xnn_wino.c),
  * which runs its GEMMs on this file's kernel.
  */
@@ -42,6 +43,10 @@
 #define MR 6
 #define NR 16
 #define MAX_TAPS 64 /* kernel taps; the pointer block of one task lives on its stack */
+/* input channels of the pointwise convs pwk_blocks takes (CenterNet's) */
+#define PWK_TAKES(cin)                                                                  \
+    ((cin) == 16 || (cin) == 18 || (cin) == 24 || (cin) == 32 || (cin) == 64 ||          \
+     (cin) == 72 || (cin) == 96)
 /* Row mode (few input channels, e.g. the RGB stem): the kw taps of one kernel
  * row read kw * cin consecutive floats of the input row, so the kernel takes
  * them as one tap of kw * cin channels: kw times fewer row pointers and inner
@@ -73,7 +78,23 @@ struct av_nn__xnn_gemm {
     size_t cin8;   /* cin rounded up to 8 (narrow) */
     av_nn__act post;                          /* LEAKY, SIGMOID, SILU, HARDSWISH per row, else NONE */
     float alpha;
+    bool front; /* AV_NN_FUSE_FRONT: pwk_blocks, ReLU's max-only clamp */
+    bool pwk;   /* pointwise, K of PWK_TAKES (pwk_blocks) */
 };
+
+/* AV_NN_XNN_RES_REG=0: the residual added by a pass over the block after its kernel */
+static av_nn__switch res_reg_sw = AV_NN__SWITCH("AV_NN_XNN_RES_REG");
+static av_nn__switch front_sw = AV_NN__SWITCH("AV_NN_FUSE_FRONT");
+
+bool av_nn__xnn_front_on(void)
+{
+    return av_nn__switch_on(&front_sw);
+}
+
+void av_nn__front_force_off(bool on)
+{
+    av_nn__switch_force_off(&front_sw, on);
+}
 
 #ifdef GEMM_X86
 
@@ -144,11 +165,14 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x8(size_t mr, size_t nc
  * is the residual laid out as C, added before the clamp while the tile is
  * in registers (add_clamp_row's order: the same bits) instead of a pass over
  * the stored tile: 4-6% off the CenterNet stem's depthwise + 1x1 pair.
+ * front (AV_NN_FUSE_FRONT): a ReLU's clamp is max_ps alone (max_ps(v, lo)
+ * is never NaN, so min_ps(v, +inf) would give v back: the same bits).
  */
 __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t nc, size_t kc,
                                                             size_t ks, const float *const *a,
                                                             const float *w, float *c, size_t cs,
-                                                            const float *res, float lo, float hi)
+                                                            const float *res, float lo, float hi,
+                                                            bool front)
 {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     /* an unbounded act: no clamp, the residual's add included (the same
@@ -156,6 +180,7 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
      * where add_clamp_row's max_ps made it -inf): 2.5% off the residual
      * convs (bench_nodes -t 1) */
     const bool clamp = lo != -INFINITY || hi != INFINITY;
+    const bool clamp_hi = hi != INFINITY || !front;
     for (;;) {
         if (nc <= 8) { /* a last tile of <= 8 channels: half the multiplies */
             ukernel_6x8(mr, nc, kc, ks, a, w, c, cs, res, vlo, vhi);
@@ -197,8 +222,8 @@ __attribute__((target("avx2,fma"))) static void ukernel_6x16(size_t mr, size_t n
 #undef ADD_RES
         }
         /* clamp skipped where unbounded (SiLU convs, K of 16) */
-        av_nn__tile_store_6x16(c, cs, mr, nc, clamp, vlo, vhi, c00, c01, c10, c11, c20, c21, c30,
-                               c31, c40, c41, c50, c51);
+        av_nn__tile_store_6x16(c, cs, mr, nc, clamp, clamp_hi, vlo, vhi, c00,
+                               c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
         if (nc <= NR)
             return;
         nc -= NR, c += NR, res = res ? res + NR : NULL;
@@ -222,7 +247,7 @@ __attribute__((target("avx2,fma"))) static void leaky_row(float *y, size_t n, fl
 void av_nn__xnn_gemm_tile(size_t mr, size_t nc, size_t kc, const float *const *a,
                           const float *w, float *c, size_t cs)
 {
-    ukernel_6x16(mr, nc, kc, 1, a, w, c, cs, NULL, -INFINITY, INFINITY);
+    ukernel_6x16(mr, nc, kc, 1, a, w, c, cs, NULL, -INFINITY, INFINITY, false);
 }
 
 void av_nn__xnn_leaky_span(float *y, size_t n, float alpha)
@@ -377,6 +402,7 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
     if (!k)
         goto nomem;
     av_nn__xnn_conv_geom(g, n, &k->geo);
+    k->front = av_nn__xnn_front_on();
     k->ntiles = (k->geo.cout + NR - 1) / NR;
     k->tile_floats = NR + k->geo.ks * k->geo.cin * NR;
     k->rows = k->geo.kw > 1 && k->geo.dw == 1 && k->geo.ks * k->geo.cin <= ROW_FLOATS;
@@ -422,6 +448,9 @@ av_nn_status av_nn__xnn_gemm_prepare(const av_nn__graph *g, const av_nn__node *n
             k->narrow[NARROW_N * k->cin8 + o] = t[o];
         }
     }
+    /* the residual in registers only (AV_NN_XNN_RES_REG=0: block_out's pass) */
+    k->pwk = k->geo.pointwise && PWK_TAKES(k->geo.cin) && k->front && !k->narrow &&
+             (!k->residual || av_nn__switch_on(&res_reg_sw));
     s->gemm = k;
     s->what = k->narrow     ? "own f32 narrow pointwise (AVX2+FMA)"
               : k->residual ? "own f32 convolution + residual (AVX2+FMA)"
@@ -460,8 +489,6 @@ __attribute__((target("avx2,fma"))) static void add_clamp_row(float *c, const fl
     }
 }
 
-static av_nn__switch res_reg_sw = AV_NN__SWITCH("AV_NN_XNN_RES_REG");
-
 /* The kernel over the block's rows, then the row activation while the rows are in L1. */
 static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size_t nj,
                       const float *const *rows, size_t kc, size_t ks)
@@ -476,7 +503,7 @@ static void block_out(const gemm_job *job, size_t m0, size_t j0, size_t mr, size
     ukernel_6x16(mr, nc, kc, ks, rows, k->packed + j0 * k->tile_floats, c, k->geo.cout,
                  in_reg ? job->r + m0 * k->geo.cout + n0 : NULL,
                  k->residual && !in_reg ? -INFINITY : k->lo,
-                 k->residual && !in_reg ? INFINITY : k->hi);
+                 k->residual && !in_reg ? INFINITY : k->hi, k->front);
     /* rows spanning all channels are contiguous: one call for the whole block */
     size_t spans = nc == k->geo.cout ? 1 : mr, len = nc == k->geo.cout ? mr * nc : nc;
     for (size_t i = 0; i < spans && k->residual && !in_reg; i++)
@@ -650,9 +677,119 @@ static void narrow_task(void *ctx, size_t m0, size_t count)
 }
 
 /* A task: output pixels [m0, m0 + mrows) in blocks of MR. */
+/*
+ * Pointwise convs of few input channels (CenterNet's 256x256x16 front: 16 ->
+ * 16 with the residual, 16 -> 64; its 18 to 96-channel layers): with K = 16
+ * a 6x16 tile is 16 steps, so what runs around them (the block's row
+ * pointers, the kernel's call, its tile loop over run-time sizes) costs
+ * about a third of the time; less, but still 10-40% (most where the last
+ * tile has 8 or 2 channels), up to K = 96. Here K is a compile-time constant: a block of
+ * 6 pixels is 6 x K consecutive floats, read at constant offsets from one
+ * pointer, all the row's tiles in one loop. The same steps in the same
+ * order (bias, k = 0..K-1, the residual, the clamp) as ukernel_6x16: the
+ * same bits.
+ */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+pwk_tile(const float *a, size_t K, const float *w, float *c, size_t cs, const float *res,
+         bool clamp, bool clamp_hi, __m256 vlo, __m256 vhi)
+{
+    __m256 c00 = _mm256_load_ps(w), c01 = _mm256_load_ps(w + 8);
+    __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01;
+    __m256 c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
+    w += NR;
+#pragma GCC unroll 1
+    for (size_t k = 0; k < K; k++, w += NR) {
+        const __m256 b0 = _mm256_load_ps(w), b1 = _mm256_load_ps(w + 8);
+        __m256 v = _mm256_broadcast_ss(a + k);
+        c00 = _mm256_fmadd_ps(v, b0, c00), c01 = _mm256_fmadd_ps(v, b1, c01);
+        v = _mm256_broadcast_ss(a + K + k);
+        c10 = _mm256_fmadd_ps(v, b0, c10), c11 = _mm256_fmadd_ps(v, b1, c11);
+        v = _mm256_broadcast_ss(a + 2 * K + k);
+        c20 = _mm256_fmadd_ps(v, b0, c20), c21 = _mm256_fmadd_ps(v, b1, c21);
+        v = _mm256_broadcast_ss(a + 3 * K + k);
+        c30 = _mm256_fmadd_ps(v, b0, c30), c31 = _mm256_fmadd_ps(v, b1, c31);
+        v = _mm256_broadcast_ss(a + 4 * K + k);
+        c40 = _mm256_fmadd_ps(v, b0, c40), c41 = _mm256_fmadd_ps(v, b1, c41);
+        v = _mm256_broadcast_ss(a + 5 * K + k);
+        c50 = _mm256_fmadd_ps(v, b0, c50), c51 = _mm256_fmadd_ps(v, b1, c51);
+    }
+    if (res) {
+#define ADD_RES(i, x0, x1)                                                          \
+    x0 = _mm256_add_ps(x0, _mm256_loadu_ps(res + i * cs)),                         \
+    x1 = _mm256_add_ps(x1, _mm256_loadu_ps(res + i * cs + 8));
+        ADD_RES(0, c00, c01) ADD_RES(1, c10, c11) ADD_RES(2, c20, c21);
+        ADD_RES(3, c30, c31) ADD_RES(4, c40, c41) ADD_RES(5, c50, c51);
+#undef ADD_RES
+    }
+    av_nn__tile_store_6x16(c, cs, MR, NR, clamp, clamp_hi, vlo, vhi, c00, c01, c10, c11, c20, c21,
+                           c30, c31, c40, c41, c50, c51);
+}
+
+/* Pixels [m0, m0 + 6 * blocks), all output channels: the full tiles by
+ * pwk_tile, a last one of fewer than 16 by ukernel_6x16; then the row
+ * activation per block, as block_out does it (the same spans). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+pwk_blocks_k(const gemm_job *job, size_t m0, size_t blocks, size_t K)
+{
+    const av_nn__xnn_gemm *k = job->k;
+    const size_t cout = k->geo.cout, full = cout / NR;
+    const __m256 vlo = _mm256_set1_ps(k->lo), vhi = _mm256_set1_ps(k->hi);
+    const bool clamp = k->lo != -INFINITY || k->hi != INFINITY, clamp_hi = k->hi != INFINITY;
+    for (size_t b = 0; b < blocks; b++, m0 += MR) {
+        const float *a = job->x + m0 * K;
+        float *c = job->y + m0 * cout;
+        const float *r = k->residual ? job->r + m0 * cout : NULL;
+        for (size_t j = 0; j < full; j++)
+            pwk_tile(a, K, k->packed + j * k->tile_floats, c + j * NR, cout,
+                     r ? r + j * NR : NULL, clamp, clamp_hi, vlo, vhi);
+        if (full * NR < cout) {
+            const float *rows[MR] = {a, a + K, a + 2 * K, a + 3 * K, a + 4 * K, a + 5 * K};
+            ukernel_6x16(MR, cout - full * NR, K, 1, rows, k->packed + full * k->tile_floats,
+                         c + full * NR, cout, r ? r + full * NR : NULL, k->lo, k->hi, true);
+        }
+        if (k->post != AV_NN_ACT_NONE)
+            av_nn__xnn_post_span(k->post, k->alpha, c, MR * cout);
+    }
+}
+
+/* pwk_blocks_k for each K it takes (PWK_TAKES) */
+__attribute__((target("avx2,fma"))) static void pwk_blocks(const gemm_job *job, size_t m0,
+                                                          size_t blocks)
+{
+    switch (job->k->geo.cin) {
+    case 16:
+        pwk_blocks_k(job, m0, blocks, 16);
+        break;
+    case 18:
+        pwk_blocks_k(job, m0, blocks, 18);
+        break;
+    case 24:
+        pwk_blocks_k(job, m0, blocks, 24);
+        break;
+    case 32:
+        pwk_blocks_k(job, m0, blocks, 32);
+        break;
+    case 64:
+        pwk_blocks_k(job, m0, blocks, 64);
+        break;
+    case 72:
+        pwk_blocks_k(job, m0, blocks, 72);
+        break;
+    default:
+        pwk_blocks_k(job, m0, blocks, 96);
+        break;
+    }
+}
+
 static void gemm_task(void *ctx, size_t m0, size_t j0, size_t mrows, size_t nj)
 {
-    for (size_t i = 0; i < mrows; i += MR)
+    const gemm_job *job = ctx;
+    size_t i = 0;
+    if (job->k->pwk && j0 == 0 && nj == job->k->ntiles) { /* whole blocks of all channels */
+        pwk_blocks(job, m0, mrows / MR);
+        i = mrows / MR * MR;
+    }
+    for (; i < mrows; i += MR)
         block_task(ctx, m0 + i, j0, mrows - i < MR ? mrows - i : MR, nj);
 }
 

@@ -220,6 +220,12 @@ void av_nn__xnn_gemm_span(const av_nn__xnn_gemm *k, const float *x, const float 
  * C[mr rows, nc cols] (row stride cs) = w's NR biases + the sum over k < kc of
  * a[i][k] * w, w packed as xnn_gemm.c packs one tap; a holds MR row pointers
  * (rows >= mr repeat valid ones, never stored). */
+/* The high-resolution front's fast paths (CenterNet's 256x256x16 layers and
+ * its other few-channel pointwise convs: xnn_gemm.c's pwk_blocks and ReLU
+ * clamp, xnn_stem.c's step loop), read at prepare: the same bits either way.
+ * Off: AV_NN_FUSE_FRONT=0 or av_nn__front_force_off (tests). */
+bool av_nn__xnn_front_on(void);
+void av_nn__front_force_off(bool on);
 void av_nn__xnn_gemm_tile(size_t mr, size_t nc, size_t kc, const float *const *a,
                           const float *w, float *c, size_t cs);
 /* y = y >= 0 ? y : alpha * y in place over n floats (AVX2). */

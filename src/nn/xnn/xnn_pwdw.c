@@ -16,7 +16,6 @@
 #include "nn/xnn/xnn_impl.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,26 +29,16 @@ struct av_nn__xnn_pwdw {
     size_t kh, chunk;                   /* window rows at most; output rows per task */
 };
 
-static atomic_bool forced_off;
-static pthread_once_t env_once = PTHREAD_ONCE_INIT;
-static bool env_off; /* AV_NN_FUSE_PWDW=0 */
-
-static void read_env(void)
-{
-    const char *e = getenv("AV_NN_FUSE_PWDW");
-    env_off = e && strcmp(e, "0") == 0;
-}
+static av_nn__switch sw = AV_NN__SWITCH("AV_NN_FUSE_PWDW");
 
 bool av_nn__pwdw_fusion_pays(void)
 {
-    pthread_once(&env_once, read_env);
-    return !env_off && !atomic_load(&forced_off) && av_nn__xnn_dw_available() &&
-           av_nn__xnn_gemm_available();
+    return av_nn__switch_on(&sw) && av_nn__xnn_dw_available() && av_nn__xnn_gemm_available();
 }
 
 void av_nn__pwdw_force_off(bool on)
 {
-    atomic_store(&forced_off, on);
+    av_nn__switch_force_off(&sw, on);
 }
 
 bool av_nn__xnn_pwdw_supports(const av_nn__graph *g, const av_nn__node *n)

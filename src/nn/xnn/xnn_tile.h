@@ -40,12 +40,19 @@ av_nn__tile_store_row(float *p, __m256 lo, __m256 hi, size_t nc)
  * clamp is set (24 ops on the FP pipes: worth skipping where there is no
  * bound), then rows [0, mr) stored cs floats apart, outputs [0, min(nc, 16)). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-av_nn__tile_store_6x16(float *c, size_t cs, size_t mr, size_t nc, bool clamp, __m256 vlo,
-                       __m256 vhi, __m256 c00, __m256 c01, __m256 c10, __m256 c11, __m256 c20,
+av_nn__tile_store_6x16(float *c, size_t cs, size_t mr, size_t nc, bool clamp, bool clamp_hi,
+                       __m256 vlo, __m256 vhi, __m256 c00, __m256 c01, __m256 c10, __m256 c11, __m256 c20,
                        __m256 c21, __m256 c30, __m256 c31, __m256 c40, __m256 c41, __m256 c50,
                        __m256 c51)
 {
-    if (clamp) {
+    if (clamp && !clamp_hi) { /* max_ps(r, lo) is never NaN: min_ps(r, +inf) would be r */
+#define AV_NN__TILE_CLAMP(r) r = _mm256_max_ps(r, vlo)
+        AV_NN__TILE_CLAMP(c00), AV_NN__TILE_CLAMP(c01), AV_NN__TILE_CLAMP(c10);
+        AV_NN__TILE_CLAMP(c11), AV_NN__TILE_CLAMP(c20), AV_NN__TILE_CLAMP(c21);
+        AV_NN__TILE_CLAMP(c30), AV_NN__TILE_CLAMP(c31), AV_NN__TILE_CLAMP(c40);
+        AV_NN__TILE_CLAMP(c41), AV_NN__TILE_CLAMP(c50), AV_NN__TILE_CLAMP(c51);
+#undef AV_NN__TILE_CLAMP
+    } else if (clamp) {
 #define AV_NN__TILE_CLAMP(r) r = _mm256_min_ps(_mm256_max_ps(r, vlo), vhi)
         AV_NN__TILE_CLAMP(c00), AV_NN__TILE_CLAMP(c01), AV_NN__TILE_CLAMP(c10);
         AV_NN__TILE_CLAMP(c11), AV_NN__TILE_CLAMP(c20), AV_NN__TILE_CLAMP(c21);
