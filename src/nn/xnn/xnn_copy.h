@@ -1,5 +1,5 @@
 /*
- * xnn_copy.h - the strided-copy kernel of xnn_data.c ("copy a box of dims d
+ * xnn_copy.h - the strided-copy kernel (xnn_copy.c: "copy a box of dims d
  * from x, strides sx, to y, strides sy", f32 elements optionally clamped on
  * the way), which xnn_concat.c runs for its plain parts, and the concat's
  * act on 4 and 8 floats that both files apply. Internal to src/nn/xnn.
