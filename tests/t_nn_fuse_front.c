@@ -50,6 +50,19 @@ typedef struct front_case {
 
 /* x [1,h,w,3] -> stem (3x3 s2 SAME, hard-swish) s -> dw 3x3 relu -> 1x1 16->16 -> + s
  * -> 1x1 16->64 relu -> dw 3x3 s2 relu -> y */
+/* on and off give the same bits, and both are the reference's within 1e-4
+ * relative (what: the case, for the message). */
+static void same_bits_near_ref(const float *on, const float *off, const float *want, int64_t n,
+                               const char *what)
+{
+    CHECK_MSG(memcmp(on, off, (size_t)n * sizeof *on) == 0, "%s: bits differ", what);
+    for (int64_t i = 0; i < n; i++) {
+        double tol = 1e-4 * (fabs(want[i]) > 1 ? fabs(want[i]) : 1);
+        CHECK_MSG(fabs((double)on[i] - want[i]) <= tol, "[%lld] got %g want %g (%s)",
+                  (long long)i, on[i], want[i], what);
+    }
+}
+
 static av_nn__graph *front_graph(const front_case *fc)
 {
     av_nn__graph *g = av_nn__graph_new();
@@ -112,13 +125,10 @@ static void check_front(const front_case *fc)
     for (int threads = 1; threads <= 2; threads++) {
         run_xnn(front_graph(fc), true, true, threads, in, (void *[]){on});
         run_xnn(front_graph(fc), false, true, threads, in, (void *[]){off});
-        CHECK_MSG(memcmp(on, off, (size_t)ny * 4) == 0, "front %lldx%lld, %d threads: bits differ",
-                  (long long)fc->h, (long long)fc->w, threads);
-        for (int64_t i = 0; i < ny; i++) {
-            double tol = 1e-4 * (fabs(want[i]) > 1 ? fabs(want[i]) : 1);
-            CHECK_MSG(fabs((double)on[i] - want[i]) <= tol, "[%lld] got %g want %g (%lldx%lld)",
-                      (long long)i, on[i], want[i], (long long)fc->h, (long long)fc->w);
-        }
+        char what[96];
+        snprintf(what, sizeof what, "front %lldx%lld, %d threads", (long long)fc->h,
+                 (long long)fc->w, threads);
+        same_bits_near_ref(on, off, want, ny, what);
     }
     free(x), free(want), free(on), free(off);
 }
@@ -182,15 +192,11 @@ static void check_pw(const pw_case *pc)
     for (int threads = 1; threads <= 2; threads++) {
         run_xnn(pw_graph(pc), true, false, threads, in, (void *[]){on});
         run_xnn(pw_graph(pc), false, false, threads, in, (void *[]){off});
-        CHECK_MSG(memcmp(on, off, (size_t)ny * 4) == 0,
-                  "pw %lldx%lld k%lld -> %lld act %d res %d, %d threads: bits differ",
-                  (long long)pc->h, (long long)pc->w, (long long)pc->k, (long long)pc->o,
-                  (int)pc->act, pc->residual, threads);
-        for (int64_t i = 0; i < ny; i++) {
-            double tol = 1e-4 * (fabs(want[i]) > 1 ? fabs(want[i]) : 1);
-            CHECK_MSG(fabs((double)on[i] - want[i]) <= tol, "[%lld] got %g want %g (k%lld o%lld)",
-                      (long long)i, on[i], want[i], (long long)pc->k, (long long)pc->o);
-        }
+        char what[128];
+        snprintf(what, sizeof what, "pw %lldx%lld k%lld -> %lld act %d res %d, %d threads",
+                 (long long)pc->h, (long long)pc->w, (long long)pc->k, (long long)pc->o,
+                 (int)pc->act, pc->residual, threads);
+        same_bits_near_ref(on, off, want, ny, what);
     }
     free(x), free(want), free(on), free(off);
 }
