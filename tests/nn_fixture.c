@@ -323,6 +323,19 @@ void nf_run(av_nn_ctx *c, const void *x, void *y)
     CHECK_MSG(av_nn_run(c, in, out, err, sizeof err) == AV_NN_OK, "run: %s", err);
 }
 
+void nf_output_bytes(const av_nn_model *m, int n, size_t max, size_t *bytes)
+{
+    CHECK_EQ_INT(av_nn_num_outputs(m), n);
+    for (int i = 0; i < n && i < av_nn_num_outputs(m); i++) {
+        const av_nn_tensor_info *ti = av_nn_output(m, i);
+        size_t b = av_nn_dtype_size(ti->dtype);
+        for (int d = 0; d < ti->rank; d++)
+            b *= (size_t)ti->dims[d];
+        CHECK(b <= max);
+        bytes[i] = b;
+    }
+}
+
 /* ---- an input that ends at a PROT_NONE page ---- */
 
 void *nf_guarded_bytes(nf_guarded *g, size_t bytes)

@@ -78,6 +78,9 @@ av_nn_model *nf_model(av_nn__graph *g);
 av_nn_ctx *nf_ctx(const av_nn_model *m, av_nn_backend be, int threads, int batch);
 /* av_nn_run of a model with one input x and one output y. */
 void nf_run(av_nn_ctx *c, const void *x, void *y);
+/* The byte size of each of m's n outputs into bytes (a failed CHECK when m
+ * has another count, or one is over max). */
+void nf_output_bytes(const av_nn_model *m, int n, size_t max, size_t *bytes);
 
 /* ---- an input that ends at a PROT_NONE page ---- */
 

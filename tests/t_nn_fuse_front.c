@@ -230,20 +230,9 @@ static void centernet_run(bool front, int threads, const float *x, void **bufs, 
     char err[512] = "";
     av_nn_model *m = NULL;
     CHECK_MSG(av_nn_load(MODEL, &m, err, sizeof err) == AV_NN_OK, "%s", err);
-    int no = av_nn_num_outputs(m);
-    CHECK(no == 3);
-    for (int i = 0; i < no; i++) {
-        const av_nn_tensor_info *ti = av_nn_output(m, i);
-        size_t n = av_nn_dtype_size(ti->dtype);
-        for (int d = 0; d < ti->rank; d++)
-            n *= (size_t)ti->dims[d];
-        CHECK(n <= (8u << 20));
-        bytes[i] = n;
-    }
+    nf_output_bytes(m, 3, 8u << 20, bytes);
     av_nn__front_force_off(!front);
-    av_nn_ctx_opts o = {.threads = threads, .backend = AV_NN_BACKEND_XNNPACK};
-    av_nn_ctx *c = NULL;
-    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "%s", err);
+    av_nn_ctx *c = nf_ctx(m, AV_NN_BACKEND_XNNPACK, threads, 0);
     av_nn__front_force_off(false);
     CHECK_MSG(av_nn_run(c, (const void *[]){x}, bufs, err, sizeof err) == AV_NN_OK, "%s", err);
     av_nn_ctx_free(c);

@@ -547,23 +547,13 @@ static void centernet_run(bool off, int threads, const float *x, void **bufs, bo
     av_nn_model *m = NULL;
     CHECK_MSG(av_nn_load(MODEL, &m, err, sizeof err) == AV_NN_OK, "%s", err);
     av_nn__sigmoid_peak_force_off(false);
-    int no = av_nn_num_outputs(m);
-    CHECK(no == 3);
+    nf_output_bytes(m, 3, 8u << 20, bytes);
     *det = av_nn_find_output(m, "tower_0/detections");
     CHECK(*det >= 0);
     void *outs[3];
-    for (int i = 0; i < no; i++) {
-        const av_nn_tensor_info *ti = av_nn_output(m, i);
-        size_t n = av_nn_dtype_size(ti->dtype);
-        for (int d = 0; d < ti->rank; d++)
-            n *= (size_t)ti->dims[d];
-        CHECK(n <= (8u << 20));
-        bytes[i] = n;
+    for (int i = 0; i < 3; i++)
         outs[i] = det_only && i != *det ? NULL : bufs[i];
-    }
-    av_nn_ctx_opts o = {.threads = threads, .backend = AV_NN_BACKEND_XNNPACK};
-    av_nn_ctx *c = NULL;
-    CHECK_MSG(av_nn_ctx_new(m, &o, &c, err, sizeof err) == AV_NN_OK, "%s", err);
+    av_nn_ctx *c = nf_ctx(m, AV_NN_BACKEND_XNNPACK, threads, 0);
     CHECK_MSG(av_nn_run(c, (const void *[]){x}, outs, err, sizeof err) == AV_NN_OK, "%s", err);
     av_nn_ctx_free(c);
     av_nn_model_free(m);
